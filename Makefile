@@ -1,0 +1,39 @@
+# Set-up and everyday commands. `make demo` and `make test` work from a fresh clone.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+TORCH  := torch==2.13.0
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
+
+.PHONY: demo test install install-test bench clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# torch first, CPU build, pinned: an unpinned torch would pull a CUDA build of several GB.
+	$(PIP) install --quiet $(TORCH) || $(PIP) install --quiet --index-url $(TORCH_INDEX) $(TORCH)
+
+$(VENV)/.installed: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install --quiet -e ".[test]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/moo-hpo demo
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[bench]"
+	$(PY) benchmarks/study_overhead.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

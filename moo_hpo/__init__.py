@@ -1,0 +1,51 @@
+"""moo_hpo: multi-objective and constrained hyperparameter optimization.
+
+Describe a search space, the objectives (accuracy, latency, size, energy, fairness gaps ...) and the
+hard or soft limits a model must respect; an optimizer proposes candidates, probes measure them, and
+the result is a Pareto front with hypervolume figures and reports.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from moo_hpo.constraints import AtLeast, AtMost, Constraint
+from moo_hpo.exceptions import (
+    ConfigError,
+    MooHpoError,
+    NoFeasibleTrialError,
+    ProbeError,
+    StorageError,
+    UnsupportedError,
+)
+from moo_hpo.objectives.specs import Maximize, Minimize, Objective
+from moo_hpo.space import Categorical, Float, Int, Rule, Space
+from moo_hpo.study import Study
+from moo_hpo.trial import Result, Trial, TrialStatus
+from moo_hpo import optimizers
+
+__all__ = [
+    "AtLeast",
+    "AtMost",
+    "Categorical",
+    "ConfigError",
+    "Constraint",
+    "Float",
+    "Int",
+    "Maximize",
+    "Minimize",
+    "MooHpoError",
+    "NoFeasibleTrialError",
+    "Objective",
+    "ProbeError",
+    "Result",
+    "Rule",
+    "Space",
+    "StorageError",
+    "Study",
+    "Trial",
+    "TrialStatus",
+    "UnsupportedError",
+    "__version__",
+    "optimizers",
+]

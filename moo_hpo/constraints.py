@@ -1,0 +1,106 @@
+"""Constraints: bounds on named metrics, hard or soft, with one sign convention.
+
+A constraint turns a metric value into a *constraint value* ``g``: ``g <= 0`` is feasible and
+``g > 0`` says by how much (in the metric's units) the bound is broken.
+
+* **hard** (default): a trial with ``g > 0`` is infeasible. It never enters the Pareto front, and
+  when the metric is measured before training (size, latency) the candidate is not trained at all.
+* **soft** (``soft=True``): the trial stays feasible; the optimizer sees each objective increased
+  by ``penalty * max(g, 0)`` (internal, minimized convention), while the stored metrics stay raw.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from moo_hpo.exceptions import ConfigError
+
+__all__ = ["AtLeast", "AtMost", "Constraint", "constraint_from_dict"]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound on a metric.
+
+    Attributes:
+        name: the metric's name (``size_kb``).
+        kind: ``"at_most"`` (value <= bound) or ``"at_least"`` (value >= bound).
+        bound: the bound in the metric's units.
+        soft: penalize instead of rejecting.
+        penalty: weight of the penalty of a soft constraint, per unit of violation.
+    """
+
+    name: str
+    kind: str
+    bound: float
+    soft: bool = False
+    penalty: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"a constraint expects a metric name (non-empty string); received {self.name!r}")
+        if self.kind not in ("at_most", "at_least"):
+            raise ConfigError(f"constraint kind must be 'at_most' or 'at_least'; received {self.kind!r}")
+        if isinstance(self.bound, bool) or not isinstance(self.bound, (int, float)) or not math.isfinite(self.bound):
+            raise ConfigError(f"bound of constraint on {self.name!r} must be a finite number; received {self.bound!r}")
+        if isinstance(self.penalty, bool) or not isinstance(self.penalty, (int, float)) or not self.penalty > 0:
+            raise ConfigError(f"penalty of constraint on {self.name!r} must be a positive number; received {self.penalty!r}")
+        object.__setattr__(self, "bound", float(self.bound))
+        object.__setattr__(self, "penalty", float(self.penalty))
+
+    @property
+    def hard(self) -> bool:
+        """True for a hard constraint."""
+        return not self.soft
+
+    def value(self, metric: float) -> float:
+        """The constraint value ``g`` of a metric value: ``g <= 0`` means satisfied."""
+        return metric - self.bound if self.kind == "at_most" else self.bound - metric
+
+    def is_satisfied(self, metric: float) -> bool:
+        """True when the metric value satisfies the bound."""
+        return self.value(metric) <= 0.0
+
+    def describe(self) -> str:
+        """Human-readable form, e.g. ``size_kb <= 500``."""
+        op = "<=" if self.kind == "at_most" else ">="
+        return f"{self.name} {op} {self.bound:g}" + (" (soft)" if self.soft else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "bound": self.bound, "soft": self.soft, "penalty": self.penalty}
+
+    def __repr__(self) -> str:
+        cls = "AtMost" if self.kind == "at_most" else "AtLeast"
+        soft = f", soft=True, penalty={self.penalty:g}" if self.soft else ""
+        return f"{cls}({self.name!r}, {self.bound:g}{soft})"
+
+
+def AtMost(name: str, bound: float, soft: bool = False, penalty: float = 1.0) -> Constraint:  # noqa: N802
+    """Require ``metric <= bound``.
+
+    Args:
+        name: metric name (``size_kb``).
+        bound: the largest allowed value.
+        soft: penalize the optimizer's view instead of rejecting the trial.
+        penalty: penalty weight per unit of violation (soft constraints only).
+    """
+    return Constraint(name, "at_most", bound, soft, penalty)
+
+
+def AtLeast(name: str, bound: float, soft: bool = False, penalty: float = 1.0) -> Constraint:  # noqa: N802
+    """Require ``metric >= bound``.
+
+    Args:
+        name: metric name (``accuracy``).
+        bound: the smallest allowed value.
+        soft: penalize the optimizer's view instead of rejecting the trial.
+        penalty: penalty weight per unit of violation (soft constraints only).
+    """
+    return Constraint(name, "at_least", bound, soft, penalty)
+
+
+def constraint_from_dict(data: dict[str, Any]) -> Constraint:
+    """Rebuild a constraint from :meth:`Constraint.to_dict`."""
+    return Constraint(data["name"], data["kind"], data["bound"], data.get("soft", False), data.get("penalty", 1.0))

@@ -1,0 +1,117 @@
+"""The one optimizer protocol: ``setup`` once, then ``ask`` / ``tell``.
+
+An optimizer's constructor only stores its arguments (scikit-learn style), so
+:meth:`Optimizer.get_params` can record them and a study can rebuild the optimizer after a crash.
+State is built in :meth:`Optimizer.setup`, and everything an optimizer knows comes from the trials it
+is told: a study resumed from its store tells the optimizer every finished trial again, so the
+optimizer needs no saved state of its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from moo_hpo.exceptions import UnsupportedError
+from moo_hpo.problem import Problem
+from moo_hpo.trial import Trial
+
+__all__ = ["Capabilities", "Optimizer", "Proposal"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an optimizer can handle; the study checks these when it is built.
+
+    Attributes:
+        min_objectives: smallest number of objectives.
+        max_objectives: largest number of objectives, or None for any.
+        constraints: handles hard constraints itself.
+        categorical: handles categorical parameters.
+        conditional: handles conditional parameters.
+        batch: can propose several trials at once (``ask(n)`` with ``n > 1``).
+    """
+
+    min_objectives: int = 1
+    max_objectives: int | None = None
+    constraints: bool = True
+    categorical: bool = True
+    conditional: bool = True
+    batch: bool = True
+
+    def check(self, optimizer_name: str, problem: Problem) -> None:
+        """Raise :class:`UnsupportedError` naming everything the optimizer lacks for ``problem``."""
+        lacks = []
+        m = problem.n_objectives
+        if m < self.min_objectives:
+            lacks.append(f"needs at least {self.min_objectives} objectives, the study has {m}")
+        if self.max_objectives is not None and m > self.max_objectives:
+            lacks.append(f"handles at most {self.max_objectives} objective(s), the study has {m}")
+        if problem.hard_constraints and not self.constraints:
+            lacks.append("does not handle hard constraints")
+        if problem.space.has_categorical and not self.categorical:
+            lacks.append("does not handle categorical parameters")
+        if problem.space.is_conditional and not self.conditional:
+            lacks.append("does not handle conditional parameters")
+        if lacks:
+            raise UnsupportedError(f"optimizer {optimizer_name!r} " + "; ".join(lacks))
+
+
+@dataclass
+class Proposal:
+    """A configuration proposed by an optimizer, with optional audit data for the trial's ``extra``."""
+
+    config: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Optimizer(ABC):
+    """Base class of every optimizer.
+
+    Subclasses set :attr:`name` and :attr:`capabilities`, store constructor arguments unchanged as
+    attributes of the same name, and implement :meth:`ask` (and usually :meth:`tell`).
+    """
+
+    name: str = "optimizer"
+    capabilities: Capabilities = Capabilities()
+    problem: Problem
+
+    def setup(self, problem: Problem) -> None:
+        """Bind the optimizer to a study's problem; called once, before any ask or tell.
+
+        Raises:
+            UnsupportedError: when the problem needs something the optimizer lacks.
+        """
+        self.capabilities.check(self.name, problem)
+        self.problem = problem
+
+    @abstractmethod
+    def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
+        """Propose up to ``n`` configurations (at least one).
+
+        Args:
+            n: how many the study can evaluate now.
+            pending: trials proposed earlier and still running.
+
+        Returns:
+            Between 1 and ``n`` proposals.
+        """
+
+    def tell(self, trials: Sequence[Trial]) -> None:  # noqa: B027 - optional hook
+        """Learn from finished trials (complete, failed or skipped). Called once per trial."""
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, read back from the attributes of the same name."""
+        sig = inspect.signature(type(self).__init__)
+        return {
+            p: getattr(self, p)
+            for p in sig.parameters
+            if p != "self" and sig.parameters[p].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"

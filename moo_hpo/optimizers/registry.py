@@ -1,0 +1,66 @@
+"""Optimizer names and how ``"auto"`` chooses one.
+
+Optimizers are imported only when used, so ``import moo_hpo`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.optimizers.base import Optimizer
+from moo_hpo.problem import Problem
+
+__all__ = ["AUTO_LARGE_BUDGET", "OPTIMIZERS", "choose_auto", "make_optimizer"]
+
+logger = logging.getLogger("moo_hpo")
+
+#: name -> "module:Class"
+OPTIMIZERS: dict[str, str] = {
+    "random": "moo_hpo.optimizers.sampling:RandomSearch",
+    "sobol": "moo_hpo.optimizers.sampling:SobolSearch",
+}
+
+#: Budgets above this many trials count as large: evolutionary search pays off there.
+AUTO_LARGE_BUDGET = 300
+
+
+def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) -> Optimizer:
+    """Build an optimizer from a name (with constructor arguments) or pass an instance through.
+
+    Args:
+        spec: a registered name (see :data:`OPTIMIZERS`) or an :class:`Optimizer`.
+        params: constructor arguments for a name.
+
+    Raises:
+        ConfigError: for an unknown name or something that is not an optimizer.
+    """
+    if isinstance(spec, Optimizer):
+        return spec
+    if not isinstance(spec, str):
+        raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {spec!r}")
+    key = spec.lower()
+    if key not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {spec!r}; expected 'auto' or one of {sorted(OPTIMIZERS)}")
+    module, cls = OPTIMIZERS[key].split(":")
+    return getattr(importlib.import_module(module), cls)(**(params or {}))
+
+
+def choose_auto(problem: Problem) -> tuple[str, str]:
+    """The optimizer ``"auto"`` picks for a problem, and why.
+
+    The rule uses the optimizers available in this version: model-free Sobol search for small
+    and unknown budgets (it covers the space evenly and needs no tuning), the evolutionary NSGA-II
+    for large budgets when it is installed.
+
+    Returns:
+        ``(name, reason)``.
+    """
+    budget = problem.budget
+    if budget is not None and budget > AUTO_LARGE_BUDGET and "nsga2" in OPTIMIZERS:
+        return "nsga2", f"budget of {budget} trials is large (> {AUTO_LARGE_BUDGET})"
+    if "nsga2" in OPTIMIZERS and budget is None:
+        return "nsga2", "budget unknown: evolutionary search scales to any number of trials"
+    return "sobol", f"budget of {budget} trials: quasi-random space-filling search"

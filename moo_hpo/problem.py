@@ -1,0 +1,118 @@
+"""The study's definition as optimizers and analyses see it: arrays in the internal convention.
+
+Internal convention (one for all of moo_hpo): every objective is minimized (``Maximize`` metrics are
+negated) and a constraint value ``g <= 0`` is feasible. Adapters to pymoo or BoTorch convert from
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moo_hpo.constraints import Constraint
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.objectives.specs import Objective
+from moo_hpo.space import Space
+from moo_hpo.trial import Trial, TrialStatus
+
+__all__ = ["Problem"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Space, objectives and constraints of a study, with the conversions every optimizer needs.
+
+    Attributes:
+        space: the search space.
+        objectives: the objectives, in order.
+        constraints: every constraint (hard and soft).
+        seed: the study's seed.
+        budget: the number of trials the study expects to run, when known (a hint).
+    """
+
+    space: Space
+    objectives: tuple[Objective, ...]
+    constraints: tuple[Constraint, ...] = ()
+    seed: int = 0
+    budget: int | None = None
+    _signs: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.objectives:
+            raise ConfigError("a study expects at least one objective (mh.Minimize or mh.Maximize); received none")
+        names = [o.name for o in self.objectives]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"objective metric names must be unique; received {dupes} more than once")
+        object.__setattr__(self, "_signs", np.array([o.sign for o in self.objectives]))
+
+    @property
+    def n_objectives(self) -> int:
+        return len(self.objectives)
+
+    @property
+    def hard_constraints(self) -> tuple[Constraint, ...]:
+        return tuple(c for c in self.constraints if c.hard)
+
+    @property
+    def soft_constraints(self) -> tuple[Constraint, ...]:
+        return tuple(c for c in self.constraints if c.soft)
+
+    @property
+    def required_metrics(self) -> list[str]:
+        """Every metric an objective or constraint names, each once, in order."""
+        out: list[str] = []
+        for name in [o.name for o in self.objectives] + [c.name for c in self.constraints]:
+            if name not in out:
+                out.append(name)
+        return out
+
+    def objective_matrix(self, trials: Sequence[Trial], penalized: bool = False) -> np.ndarray:
+        """Objective values, internal convention, shape ``(n, m)``; NaN where a metric is missing.
+
+        Args:
+            trials: the trials.
+            penalized: add the soft-constraint penalties (what optimizers see).
+        """
+        Y = np.array(
+            [[t.metrics.get(o.name, np.nan) for o in self.objectives] for t in trials], dtype=float
+        ).reshape(len(trials), self.n_objectives)
+        Y = Y * self._signs
+        if penalized and self.soft_constraints:
+            Y = Y + self.soft_penalty(trials)[:, None]
+        return Y
+
+    def soft_penalty(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Sum of ``penalty * max(g, 0)`` over soft constraints, shape ``(n,)``."""
+        total = np.zeros(len(trials))
+        for c in self.soft_constraints:
+            g = np.array([c.value(t.metrics.get(c.name, np.nan)) for t in trials], dtype=float)
+            total += c.penalty * np.maximum(np.nan_to_num(g, nan=0.0), 0.0)
+        return total
+
+    def constraint_matrix(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Hard-constraint values ``g`` (``<= 0`` feasible), shape ``(n, k_hard)``; NaN where missing."""
+        hard = self.hard_constraints
+        return np.array(
+            [[c.value(t.metrics.get(c.name, np.nan)) for c in hard] for t in trials], dtype=float
+        ).reshape(len(trials), len(hard))
+
+    def violation(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Total hard violation ``sum(max(g, 0))`` per trial; ``inf`` where a hard metric is missing."""
+        G = self.constraint_matrix(trials)
+        v = np.maximum(G, 0.0).sum(axis=1)
+        v[np.isnan(G).any(axis=1)] = np.inf
+        return v
+
+    def is_feasible(self, trial: Trial) -> bool:
+        """Complete and within every hard constraint."""
+        if trial.status is not TrialStatus.COMPLETE:
+            return False
+        for c in self.hard_constraints:
+            value = trial.metrics.get(c.name)
+            if value is None or not c.is_satisfied(value):
+                return False
+        return True

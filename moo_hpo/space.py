@@ -1,0 +1,691 @@
+"""Search spaces: parameters, conditions, validity rules, sampling and the unit-cube encoding.
+
+A :class:`Space` maps parameter names to :class:`Float`, :class:`Int` or :class:`Categorical`
+domains. A parameter may be *conditional* (``active_if={"optimizer": "sgd"}``): it is active only
+while its parents take one of the given values, and an inactive parameter is absent from the
+configuration. *Validity rules* are predicates over a configuration (``d_model % heads == 0``); a
+configuration that breaks one is never evaluated.
+
+Two numeric views of a configuration are shared by every optimizer:
+
+* the **compact unit cube** (one coordinate in ``[0, 1]`` per parameter), used for uniform and Sobol
+  sampling: a categorical coordinate picks ``choices[floor(u * k)]``;
+* the **encoded unit cube** (:meth:`Space.encode` / :meth:`Space.decode`), used by models: floats and
+  integers take one column each (log-scaled where ``log=True``; an integer owns the interval of width
+  ``step`` around it, so each value gets the same share of the cube), a categorical with ``k > 1``
+  choices takes ``k`` one-hot columns. Inactive parameters are imputed consistently: ``0.5`` in a
+  numeric column and all zeros in a one-hot block.
+
+``space.decode(space.encode(configs)) == configs`` holds exactly; floats are snapped to the
+floating-point value whose encoding matches, so no last-bit drift creeps in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError
+
+__all__ = ["Categorical", "Float", "Int", "Param", "Rule", "Space"]
+
+Config = dict[str, Any]
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+_RULE_CHECK_SAMPLES = 4096
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equality that tells ``1``, ``1.0`` and ``True`` apart (they are equal in Python)."""
+    return type(a) is type(b) and a == b
+
+
+def _normalize_active_if(active_if: Mapping[str, Any] | None) -> dict[str, tuple[Any, ...]]:
+    if active_if is None:
+        return {}
+    if not isinstance(active_if, Mapping) or not active_if:
+        raise ConfigError(
+            "active_if must be a non-empty mapping of parent name to allowed value(s), "
+            f"e.g. {{'optimizer': 'sgd'}}; received {active_if!r}"
+        )
+    out: dict[str, tuple[Any, ...]] = {}
+    for parent, values in active_if.items():
+        if isinstance(values, (list, tuple, set, frozenset)):
+            values = tuple(values)
+        else:
+            values = (values,)
+        if not values:
+            raise ConfigError(f"active_if[{parent!r}] must name at least one value; received an empty list")
+        out[str(parent)] = values
+    return out
+
+
+class Param:
+    """Base class of the parameter domains. Subclasses store their arguments and validate them."""
+
+    active_if: dict[str, tuple[Any, ...]]
+
+    @property
+    def n_columns(self) -> int:
+        """Number of columns this parameter takes in the encoded unit cube."""
+        return 1
+
+    def contains(self, value: Any) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def from_unit(self, u: np.ndarray) -> list[Any]:  # pragma: no cover - abstract
+        """Map compact coordinates in ``[0, 1]`` to values."""
+        raise NotImplementedError
+
+    def encode_values(self, values: Sequence[Any]) -> np.ndarray:  # pragma: no cover - abstract
+        """Encode values to a ``(n, n_columns)`` block."""
+        raise NotImplementedError
+
+    def decode_block(self, block: np.ndarray) -> list[Any]:  # pragma: no cover - abstract
+        """Decode a ``(n, n_columns)`` block to values."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _condition_dict(self) -> dict[str, Any]:
+        return {"active_if": {k: list(v) for k, v in self.active_if.items()}} if self.active_if else {}
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(repr(self.to_dict()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
+        return f"{type(self).__name__}({args})"
+
+
+def _check_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{name} must be a real number; received {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be finite; received {value!r}")
+    return value
+
+
+class Float(Param):
+    """A real-valued parameter in ``[low, high]``.
+
+    Args:
+        low: smallest value (inclusive).
+        high: largest value (inclusive); must be greater than ``low``.
+        log: sample and model on a log scale; needs ``low > 0``.
+        active_if: parent name -> allowed value(s); the parameter exists only while they hold.
+
+    Raises:
+        ConfigError: for non-finite bounds, ``low >= high``, or ``log`` with ``low <= 0``.
+    """
+
+    def __init__(self, low: float, high: float, log: bool = False, active_if: Mapping[str, Any] | None = None):
+        self.low = _check_number("Float low", low)
+        self.high = _check_number("Float high", high)
+        self.log = bool(log)
+        self.active_if = _normalize_active_if(active_if)
+        if self.low >= self.high:
+            raise ConfigError(f"Float expects low < high; received low={low!r}, high={high!r}")
+        if self.log and self.low <= 0:
+            raise ConfigError(f"Float(log=True) expects low > 0; received low={low!r}")
+        self._lo, self._hi = (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
+
+    def contains(self, value: Any) -> bool:
+        return (
+            isinstance(value, (float, int))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and self.low <= value <= self.high
+        )
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        t = np.log(x) if self.log else x
+        return (t - self._lo) / (self._hi - self._lo)
+
+    def _backward(self, u: np.ndarray) -> np.ndarray:
+        t = self._lo + u * (self._hi - self._lo)
+        x = np.exp(t) if self.log else t
+        return np.clip(x, self.low, self.high)
+
+    def from_unit(self, u: np.ndarray) -> list[Any]:
+        return [float(x) for x in self._backward(np.clip(np.asarray(u, dtype=float), 0.0, 1.0))]
+
+    def encode_values(self, values: Sequence[Any]) -> np.ndarray:
+        return self._forward(np.asarray(values, dtype=float)).reshape(-1, 1)
+
+    def decode_block(self, block: np.ndarray) -> list[Any]:
+        u = np.clip(np.asarray(block, dtype=float).reshape(-1), 0.0, 1.0)
+        x = self._backward(u)
+        # Snap to the float whose encoding equals u exactly, where one lies within a few ulps:
+        # this makes decode(encode(x)) == x instead of x +- 1 ulp.
+        best = x.copy()
+        found = self._forward(x) == u
+        for steps in (1, -1, 2, -2, 3, -3):
+            if found.all():
+                break
+            cand = x.copy()
+            direction = np.inf if steps > 0 else -np.inf
+            for _ in range(abs(steps)):
+                cand = np.nextafter(cand, direction)
+            cand = np.clip(cand, self.low, self.high)
+            hit = ~found & (self._forward(cand) == u)
+            best[hit] = cand[hit]
+            found |= hit
+        return [float(v) for v in best]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "float", "low": self.low, "high": self.high, "log": self.log, **self._condition_dict()}
+
+
+class Int(Param):
+    """An integer parameter ``low, low + step, ..., high``.
+
+    Args:
+        low: smallest value (inclusive).
+        high: largest value (inclusive); must be greater than ``low``.
+        log: sample and model on a log scale; needs ``low >= 1`` and ``step == 1``.
+        step: spacing between values; ``high - low`` must be a multiple of it.
+        active_if: parent name -> allowed value(s); the parameter exists only while they hold.
+
+    Raises:
+        ConfigError: for non-integer bounds, ``low >= high``, a bad step, or ``log`` with ``low <= 0``.
+    """
+
+    def __init__(
+        self,
+        low: int,
+        high: int,
+        log: bool = False,
+        step: int = 1,
+        active_if: Mapping[str, Any] | None = None,
+    ):
+        for label, v in (("low", low), ("high", high), ("step", step)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ConfigError(f"Int {label} must be an integer; received {v!r} ({type(v).__name__})")
+        self.low, self.high, self.step = int(low), int(high), int(step)
+        self.log = bool(log)
+        self.active_if = _normalize_active_if(active_if)
+        if self.low >= self.high:
+            raise ConfigError(f"Int expects low < high; received low={low!r}, high={high!r}")
+        if self.step < 1:
+            raise ConfigError(f"Int expects step >= 1; received step={step!r}")
+        if (self.high - self.low) % self.step:
+            raise ConfigError(
+                f"Int expects high - low to be a multiple of step; received low={low}, high={high}, step={step}"
+            )
+        if self.log and self.low <= 0:
+            raise ConfigError(f"Int(log=True) expects low > 0; received low={low!r}")
+        if self.log and self.step != 1:
+            raise ConfigError(f"Int(log=True) expects step == 1; received step={step!r}")
+        half = 0.5 * self.step
+        if self.log:
+            self._lo, self._hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+        else:
+            self._lo, self._hi = self.low - half, self.high + half
+        self.n_values = (self.high - self.low) // self.step + 1
+
+    def contains(self, value: Any) -> bool:
+        return (
+            isinstance(value, (int, np.integer))
+            and not isinstance(value, bool)
+            and self.low <= value <= self.high
+            and (value - self.low) % self.step == 0
+        )
+
+    def from_unit(self, u: np.ndarray) -> list[Any]:
+        return self.decode_block(np.asarray(u, dtype=float))
+
+    def encode_values(self, values: Sequence[Any]) -> np.ndarray:
+        x = np.asarray(values, dtype=float)
+        t = np.log(x) if self.log else x
+        return ((t - self._lo) / (self._hi - self._lo)).reshape(-1, 1)
+
+    def decode_block(self, block: np.ndarray) -> list[Any]:
+        u = np.clip(np.asarray(block, dtype=float).reshape(-1), 0.0, 1.0)
+        t = self._lo + u * (self._hi - self._lo)
+        x = np.exp(t) if self.log else t
+        k = np.clip(np.round((x - self.low) / self.step), 0, self.n_values - 1).astype(np.int64)
+        return [self.low + int(i) * self.step for i in k]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "int",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+            **self._condition_dict(),
+        }
+
+
+class Categorical(Param):
+    """A parameter that takes one of a list of choices.
+
+    Args:
+        choices: strings, numbers, bools or None; at least one, no duplicates (``1`` and ``True``
+            count as different choices).
+        active_if: parent name -> allowed value(s); the parameter exists only while they hold.
+
+    Raises:
+        ConfigError: for an empty list, a duplicate, NaN, or a value that is not a scalar.
+    """
+
+    def __init__(self, choices: Iterable[Any], active_if: Mapping[str, Any] | None = None):
+        if isinstance(choices, (str, bytes)) or not isinstance(choices, Iterable):
+            raise ConfigError(f"Categorical expects a list of choices; received {choices!r}")
+        items = [c.item() if isinstance(c, np.generic) else c for c in choices]
+        if not items:
+            raise ConfigError("Categorical expects at least one choice; received an empty list")
+        for c in items:
+            if not isinstance(c, _SCALAR_TYPES):
+                raise ConfigError(
+                    "Categorical choices must be str, int, float, bool or None; "
+                    f"received {c!r} ({type(c).__name__})"
+                )
+            if isinstance(c, float) and not math.isfinite(c):
+                raise ConfigError(f"Categorical choices must be finite; received {c!r}")
+        for i, a in enumerate(items):
+            for b in items[:i]:
+                if _same_value(a, b):
+                    raise ConfigError(f"Categorical choices must be unique; received {a!r} twice in {items!r}")
+        self.choices = tuple(items)
+        self.active_if = _normalize_active_if(active_if)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.choices) if len(self.choices) > 1 else 1
+
+    def index(self, value: Any) -> int:
+        """Position of ``value`` among the choices.
+
+        Raises:
+            ConfigError: if ``value`` is not a choice.
+        """
+        for i, c in enumerate(self.choices):
+            if _same_value(c, value):
+                return i
+        raise ConfigError(f"{value!r} is not one of the choices {list(self.choices)!r}")
+
+    def contains(self, value: Any) -> bool:
+        return any(_same_value(c, value) for c in self.choices)
+
+    def from_unit(self, u: np.ndarray) -> list[Any]:
+        k = len(self.choices)
+        idx = np.clip(np.floor(np.asarray(u, dtype=float) * k), 0, k - 1).astype(int)
+        return [self.choices[i] for i in idx]
+
+    def encode_values(self, values: Sequence[Any]) -> np.ndarray:
+        k = len(self.choices)
+        if k == 1:
+            return np.full((len(values), 1), 0.5)
+        out = np.zeros((len(values), k))
+        for row, v in enumerate(values):
+            out[row, self.index(v)] = 1.0
+        return out
+
+    def decode_block(self, block: np.ndarray) -> list[Any]:
+        block = np.asarray(block, dtype=float).reshape(-1, self.n_columns)
+        if len(self.choices) == 1:
+            return [self.choices[0]] * len(block)
+        return [self.choices[i] for i in np.argmax(block, axis=1)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "categorical", "choices": list(self.choices), **self._condition_dict()}
+
+
+_PARAM_TYPES: dict[str, type[Param]] = {"float": Float, "int": Int, "categorical": Categorical}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named validity rule: ``predicate(config)`` is True for configurations that may be evaluated.
+
+    Plain callables are accepted wherever a rule is; their ``__name__`` names them. Name a lambda
+    with ``Rule("d_model % heads == 0", lambda c: c["d_model"] % c["heads"] == 0)``.
+
+    A rule sees only active parameters: use ``config.get(name)`` for conditional ones.
+    """
+
+    name: str
+    predicate: Callable[[Config], bool] | None
+
+    def __call__(self, config: Config) -> bool:
+        if self.predicate is None:
+            raise ConfigError(
+                f"the validity rule {self.name!r} was stored by name only; pass the study's space "
+                "(with its rules) to Study.load to propose new trials"
+            )
+        return bool(self.predicate(config))
+
+
+def _as_rule(rule: Any) -> Rule:
+    if isinstance(rule, Rule):
+        return rule
+    if callable(rule):
+        return Rule(getattr(rule, "__name__", repr(rule)), rule)
+    raise ConfigError(f"a validity rule must be callable (config -> bool); received {rule!r}")
+
+
+class Space:
+    """A search space: named parameters, their conditions and validity rules.
+
+    Args:
+        params: mapping of name -> :class:`Param`, or a sequence of ``(name, param)`` pairs.
+        rules: validity rules, each a callable ``config -> bool`` or a :class:`Rule`.
+
+    Raises:
+        ConfigError: for a duplicate or empty name, a condition on an unknown parameter or value,
+            a cycle of conditions, or a rule that no sampled configuration satisfies.
+    """
+
+    def __init__(self, params: Mapping[str, Param] | Sequence[tuple[str, Param]], rules: Iterable[Any] = ()):
+        pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+        if not pairs:
+            raise ConfigError("a Space expects at least one parameter; received none")
+        self.params: dict[str, Param] = {}
+        for item in pairs:
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise ConfigError(f"Space expects (name, param) pairs; received {item!r}")
+            name, param = item
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"parameter names must be non-empty strings; received {name!r}")
+            if name in self.params:
+                raise ConfigError(f"parameter names must be unique; received {name!r} twice")
+            if not isinstance(param, Param):
+                raise ConfigError(
+                    f"parameter {name!r} must be Float, Int or Categorical; received {param!r} ({type(param).__name__})"
+                )
+            self.params[name] = param
+        self.rules: tuple[Rule, ...] = tuple(_as_rule(r) for r in rules)
+        self._check_conditions()
+        self.order = self._topological_order()
+        self._slices: dict[str, slice] = {}
+        col = 0
+        for name, p in self.params.items():
+            self._slices[name] = slice(col, col + p.n_columns)
+            col += p.n_columns
+        self.n_encoded = col
+        if self.rules and all(r.predicate is not None for r in self.rules):
+            self._check_rules_satisfiable()
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def names(self) -> list[str]:
+        """Parameter names in definition order."""
+        return list(self.params)
+
+    @property
+    def dim(self) -> int:
+        """Number of parameters (the compact cube's dimension)."""
+        return len(self.params)
+
+    @property
+    def is_conditional(self) -> bool:
+        """True when some parameter has a condition."""
+        return any(p.active_if for p in self.params.values())
+
+    @property
+    def has_categorical(self) -> bool:
+        """True when some parameter is categorical."""
+        return any(isinstance(p, Categorical) for p in self.params.values())
+
+    def columns(self, name: str) -> slice:
+        """The encoded columns of parameter ``name``."""
+        return self._slices[name]
+
+    def _check_conditions(self) -> None:
+        for name, p in self.params.items():
+            for parent, values in p.active_if.items():
+                if parent == name:
+                    raise ConfigError(f"parameter {name!r} cannot be conditioned on itself")
+                if parent not in self.params:
+                    raise ConfigError(
+                        f"parameter {name!r} has a condition on {parent!r}, which is not a parameter of "
+                        f"this space; expected one of {self.names}"
+                    )
+                for v in values:
+                    if not self.params[parent].contains(v):
+                        raise ConfigError(
+                            f"parameter {name!r} is active when {parent!r} is {v!r}, which {parent!r} "
+                            f"can never take ({self.params[parent]!r})"
+                        )
+
+    def _topological_order(self) -> list[str]:
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, path: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                raise ConfigError(f"conditions form a cycle: {' -> '.join(path + [name])}")
+            state[name] = 1
+            for parent in self.params[name].active_if:
+                visit(parent, path + [name])
+            state[name] = 2
+            order.append(name)
+
+        for name in self.params:
+            visit(name, [])
+        return order
+
+    def _check_rules_satisfiable(self) -> None:
+        rng = np.random.default_rng(0)
+        configs = self.from_unit(rng.random((_RULE_CHECK_SAMPLES, self.dim)))
+        for rule in self.rules:
+            try:
+                if any(rule(c) for c in configs):
+                    continue
+            except Exception as exc:  # a rule that crashes on valid configs is a definition error
+                raise ConfigError(f"validity rule {rule.name!r} raised {type(exc).__name__}: {exc}") from exc
+            raise ConfigError(
+                f"validity rule {rule.name!r} rejected all {_RULE_CHECK_SAMPLES} sampled configurations; "
+                "expected a rule that some configuration of the space satisfies"
+            )
+        if not any(self._passes_rules(c) for c in configs):
+            raise ConfigError(
+                f"the validity rules {[r.name for r in self.rules]} together rejected all "
+                f"{_RULE_CHECK_SAMPLES} sampled configurations; expected rules that some configuration satisfies"
+            )
+
+    # ------------------------------------------------------------------ validity
+    def is_active(self, name: str, config: Mapping[str, Any]) -> bool:
+        """Whether ``name`` is active given the (parent) values in ``config``."""
+        for parent, values in self.params[name].active_if.items():
+            if parent not in config or not any(_same_value(config[parent], v) for v in values):
+                return False
+        return True
+
+    def problems(self, config: Mapping[str, Any]) -> list[str]:
+        """Everything wrong with ``config`` (empty when it may be evaluated).
+
+        Args:
+            config: a configuration.
+
+        Returns:
+            One message per problem: a missing, extra or out-of-domain value, or a broken rule.
+        """
+        if not isinstance(config, Mapping):
+            return [f"expected a mapping of parameter name to value; received {type(config).__name__}"]
+        out = []
+        for name in self.order:
+            p = self.params[name]
+            active = self.is_active(name, config)
+            if active and name not in config:
+                out.append(f"missing value for active parameter {name!r}")
+            elif not active and name in config:
+                out.append(f"parameter {name!r} is inactive here but has a value ({config[name]!r})")
+            elif active and not p.contains(config[name]):
+                out.append(f"{name}={config[name]!r} is outside its domain {p!r}")
+        extra = [k for k in config if k not in self.params]
+        if extra:
+            out.append(f"unknown parameter(s) {extra}; expected only {self.names}")
+        if not out:
+            out += [f"breaks validity rule {r.name!r}" for r in self.rules if not r(dict(config))]
+        return out
+
+    def is_valid(self, config: Mapping[str, Any]) -> bool:
+        """True when ``config`` lies in the space and satisfies every validity rule."""
+        return not self.problems(config)
+
+    def validate(self, config: Mapping[str, Any]) -> Config:
+        """Return ``config`` as a dict in parameter order.
+
+        Raises:
+            ConfigError: naming every problem found.
+        """
+        problems = self.problems(config)
+        if problems:
+            raise ConfigError(f"invalid configuration {dict(config)!r}: " + "; ".join(problems))
+        return {n: config[n] for n in self.params if n in config}
+
+    def _passes_rules(self, config: Config) -> bool:
+        return all(r(config) for r in self.rules)
+
+    # ------------------------------------------------------------------ compact cube and sampling
+    def from_unit(self, U: np.ndarray) -> list[Config]:
+        """Map points of the compact unit cube (one column per parameter) to configurations.
+
+        Inactive parameters ignore their coordinate. Validity rules are not applied here.
+        """
+        U = np.atleast_2d(np.asarray(U, dtype=float))
+        if U.shape[1] != self.dim:
+            raise ConfigError(f"expected points with {self.dim} columns (one per parameter); received {U.shape}")
+        cols = {name: self.params[name].from_unit(U[:, j]) for j, name in enumerate(self.params)}
+        return [self._assemble(lambda name, i=i: cols[name][i]) for i in range(len(U))]
+
+    def _assemble(self, value_of: Callable[[str], Any]) -> Config:
+        values: Config = {}
+        for name in self.order:
+            if self.is_active(name, values):
+                values[name] = value_of(name)
+        return {n: values[n] for n in self.params if n in values}
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = None, max_tries: int = 100) -> list[Config]:
+        """Draw ``n`` valid configurations uniformly (per parameter, on its own scale).
+
+        Args:
+            n: number of configurations.
+            seed: an int seed or a numpy Generator.
+            max_tries: give up after drawing ``max_tries * n`` candidates.
+
+        Returns:
+            A list of ``n`` valid configurations.
+
+        Raises:
+            ConfigError: when the validity rules reject too many candidates.
+        """
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return self.fill_valid(n, lambda k: rng.random((k, self.dim)), max_tries)
+
+    def fill_valid(self, n: int, draw: Callable[[int], np.ndarray], max_tries: int = 100) -> list[Config]:
+        """Collect ``n`` valid configurations from a stream of compact-cube points.
+
+        Args:
+            n: number wanted.
+            draw: ``draw(k)`` returns ``k`` new points of the compact cube.
+            max_tries: give up after ``max_tries * n`` candidates.
+
+        Raises:
+            ConfigError: when the validity rules reject every candidate drawn.
+        """
+        out: list[Config] = []
+        drawn = 0
+        while len(out) < n:
+            if drawn >= max_tries * max(n, 1):
+                raise ConfigError(
+                    f"validity rules {[r.name for r in self.rules]} rejected {drawn} candidates in a row; "
+                    f"expected rules that a sizeable share of the space satisfies"
+                )
+            k = n - len(out) if not self.rules else max(2 * (n - len(out)), 8)
+            for c in self.from_unit(draw(k)):
+                drawn += 1
+                if self._passes_rules(c):
+                    out.append(c)
+                    if len(out) == n:
+                        break
+        return out
+
+    # ------------------------------------------------------------------ encoded cube
+    def encode(self, configs: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> np.ndarray:
+        """Encode configurations to the encoded unit cube.
+
+        Args:
+            configs: one configuration or a sequence of them.
+
+        Returns:
+            Array of shape ``(n, n_encoded)``.
+
+        Raises:
+            ConfigError: when a value lies outside its parameter's domain.
+        """
+        if isinstance(configs, Mapping):
+            configs = [configs]
+        X = np.empty((len(configs), self.n_encoded))
+        for name, p in self.params.items():
+            sl = self._slices[name]
+            present = [i for i, c in enumerate(configs) if name in c]
+            X[:, sl] = 0.0 if isinstance(p, Categorical) and p.n_columns > 1 else 0.5
+            if present:
+                values = [configs[i][name] for i in present]
+                bad = [v for v in values if not p.contains(v)]
+                if bad:
+                    raise ConfigError(f"cannot encode {name}={bad[0]!r}: outside its domain {p!r}")
+                X[present, sl] = p.encode_values(values)
+        return X
+
+    def decode(self, X: np.ndarray) -> list[Config]:
+        """Decode points of the encoded unit cube to configurations (inactive parameters dropped).
+
+        Args:
+            X: array of shape ``(n, n_encoded)``; values are clipped to ``[0, 1]``.
+
+        Returns:
+            One configuration per row. Validity rules are not applied here.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if X.shape[1] != self.n_encoded:
+            raise ConfigError(f"expected {self.n_encoded} encoded columns; received an array of shape {X.shape}")
+        cols = {name: p.decode_block(X[:, self._slices[name]]) for name, p in self.params.items()}
+        return [self._assemble(lambda name, i=i: cols[name][i]) for i in range(len(X))]
+
+    # ------------------------------------------------------------------ (de)serialization
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description (rules by name only)."""
+        return {
+            "params": {name: p.to_dict() for name, p in self.params.items()},
+            "rules": [r.name for r in self.rules],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Space:
+        """Rebuild a space from :meth:`to_dict`. Rules come back by name only and cannot be checked."""
+        params = []
+        for name, d in data["params"].items():
+            d = dict(d)
+            kind = d.pop("type")
+            if kind not in _PARAM_TYPES:
+                raise ConfigError(f"unknown parameter type {kind!r}; expected one of {sorted(_PARAM_TYPES)}")
+            params.append((name, _PARAM_TYPES[kind](**d)))
+        return cls(params, rules=[Rule(name, None) for name in data.get("rules", [])])
+
+    @property
+    def rules_available(self) -> bool:
+        """False when some rule was restored by name only (see :meth:`from_dict`)."""
+        return all(r.predicate is not None for r in self.rules)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Space) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n!r}: {p!r}" for n, p in self.params.items())
+        rules = f", rules={[r.name for r in self.rules]}" if self.rules else ""
+        return f"Space({{{inner}}}{rules})"

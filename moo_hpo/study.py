@@ -1,0 +1,620 @@
+"""The study: a space, objectives and constraints, an optimizer, a store, and the trials.
+
+Everything is built on :meth:`Study.ask` and :meth:`Study.tell`; :meth:`Study.optimize` is a loop
+over them. Every finished trial is committed to the store before the next one is proposed, so a
+study killed at any moment is resumed by opening the same store again (:meth:`Study.load`, or
+``Study(..., storage=path)``): trials that were running are marked failed ("interrupted") and the
+optimizer is rebuilt from the stored trials.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from moo_hpo import __version__
+from moo_hpo.constraints import Constraint, constraint_from_dict
+from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
+from moo_hpo.execution import InProcessExecutor, Outcome, ProcessExecutor, format_exception
+from moo_hpo.objectives.specs import Objective, objective_from_dict
+from moo_hpo.optimizers.base import Optimizer, Proposal
+from moo_hpo.optimizers.registry import choose_auto, make_optimizer
+from moo_hpo.problem import Problem
+from moo_hpo.space import Space
+from moo_hpo.storage import Store, open_store
+from moo_hpo.trial import Result, Trial, TrialStatus
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Study"]
+
+logger = logging.getLogger("moo_hpo")
+
+Callback = Callable[["Study", Trial], None]
+
+
+def _trial_seed(study_seed: int, number: int) -> int:
+    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0])
+
+
+class Study:
+    """A multi-objective, constrained hyperparameter study.
+
+    Args:
+        space: the search space (:class:`~moo_hpo.space.Space`, or a mapping that builds one).
+        objectives: :func:`~moo_hpo.Minimize` / :func:`~moo_hpo.Maximize` specs, at least one.
+        constraints: :func:`~moo_hpo.AtMost` / :func:`~moo_hpo.AtLeast` specs.
+        optimizer: ``"auto"``, a registered name (``"random"``, ``"sobol"`` ...) or an optimizer
+            instance. ``"auto"`` chooses when the budget is known (first :meth:`ask` or
+            :meth:`optimize`) and logs its choice.
+        storage: None (in memory), a path to an SQLite file, or a store. An existing file is
+            resumed when its space, objectives and constraints equal the given ones.
+        seed: the study's seed; None draws one and records it, so the study stays reproducible
+            from its store.
+        name: a label for reports.
+
+    Raises:
+        ConfigError: for a malformed definition, or a store holding a different study.
+        UnsupportedError: when the optimizer cannot handle the study.
+    """
+
+    def __init__(
+        self,
+        space: Space | Mapping[str, Any],
+        objectives: Sequence[Objective] | Objective,
+        constraints: Sequence[Constraint] = (),
+        optimizer: str | Optimizer = "auto",
+        storage: str | os.PathLike[str] | Store | None = None,
+        seed: int | None = None,
+        name: str | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
+        self.space = space if isinstance(space, Space) else Space(space)
+        if isinstance(objectives, Objective):
+            objectives = [objectives]
+        for o in objectives:
+            if not isinstance(o, Objective):
+                raise ConfigError(f"objectives must be mh.Minimize(...) or mh.Maximize(...); received {o!r}")
+        for c in constraints:
+            if not isinstance(c, Constraint):
+                raise ConfigError(f"constraints must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ConfigError(f"seed must be an integer or None; received {seed!r}")
+        self.objectives = tuple(objectives)
+        self.constraints = tuple(constraints)
+        Problem(self.space, self.objectives, self.constraints)  # validates the definition early
+        self._store = open_store(storage, read_only=read_only)
+        self.read_only = self._store.read_only
+        self._stop_reason: str | None = None
+        self._optimizer_spec = optimizer
+        self._optimizer: Optimizer | None = None
+        self._bind_store(seed, name)
+        if not isinstance(optimizer, (str, Optimizer)):
+            raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {optimizer!r}")
+        if not (isinstance(optimizer, str) and optimizer.lower() == "auto"):
+            self._set_optimizer(make_optimizer(optimizer), reason="chosen by the user")
+        elif self._store.get_meta("optimizer") is not None and self.trials:
+            stored = self._store.get_meta("optimizer")
+            self._set_optimizer(make_optimizer(stored["name"], stored["params"]), reason="resumed from the store")
+
+    # ------------------------------------------------------------------ set-up and resume
+    def _spec(self) -> dict[str, Any]:
+        return {
+            "space": self.space.to_dict(),
+            "objectives": [o.to_dict() for o in self.objectives],
+            "constraints": [c.to_dict() for c in self.constraints],
+        }
+
+    def _bind_store(self, seed: int | None, name: str | None) -> None:
+        spec = self._spec()
+        stored = self._store.get_meta("spec")
+        if stored is None:
+            if self.read_only:
+                raise StorageError(f"{self._store.location!r} holds no study")
+            self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+            self.name = name or "study"
+            self._store.set_meta("spec", spec)
+            self._store.set_meta("seed", self.seed)
+            self._store.set_meta("name", self.name)
+            self._store.set_meta("created_at", time.time())
+            self._store.set_meta("moo_hpo_version", __version__)
+            self.interrupted: list[int] = []
+        else:
+            for key, label in (("space", "space"), ("objectives", "objectives"), ("constraints", "constraints")):
+                if stored[key] != spec[key]:
+                    raise ConfigError(
+                        f"the study in {self._store.location!r} has different {label}: stored {stored[key]!r}, "
+                        f"given {spec[key]!r}; use another storage file or the same definition"
+                    )
+            self.seed = int(self._store.get_meta("seed"))
+            if seed is not None and int(seed) != self.seed:
+                raise ConfigError(
+                    f"the study in {self._store.location!r} was created with seed={self.seed}; received seed={seed}"
+                )
+            self.name = name or self._store.get_meta("name", "study")
+            self.interrupted = [] if self.read_only else self._store.mark_interrupted()
+            if self.interrupted:
+                logger.warning("trials %s were running when the study stopped; recorded as failed (interrupted)", self.interrupted)
+        self._trials: list[Trial] = self._store.load_trials()
+        self._counts = {s: 0 for s in TrialStatus}
+        self._n_feasible = 0
+        for t in self._trials:
+            self._count(t)
+
+    def _count(self, trial: Trial) -> None:
+        self._counts[trial.status] += 1
+        if self.problem.is_feasible(trial):
+            self._n_feasible += 1
+
+    @property
+    def problem(self) -> Problem:
+        """The definition in the internal convention (for optimizers and analyses)."""
+        budget = getattr(self, "_budget", None)
+        return Problem(self.space, self.objectives, self.constraints, self.seed, budget)
+
+    def _set_optimizer(self, optimizer: Optimizer, reason: str) -> None:
+        optimizer.setup(self.problem)
+        self._optimizer = optimizer
+        finished = [t for t in self._trials if t.is_finished]
+        if finished:
+            optimizer.tell(finished)
+        if not self.read_only:
+            try:
+                params = optimizer.get_params()
+                self._store.set_meta("optimizer", {"name": optimizer.name, "params": params})
+            except TypeError:  # parameters that are not JSON-able: keep the name only
+                self._store.set_meta("optimizer", {"name": optimizer.name, "params": {}})
+        logger.info("optimizer %s (%s)", optimizer.name, reason)
+        self.optimizer_reason = reason
+
+    @property
+    def optimizer(self) -> Optimizer:
+        """The optimizer (resolving ``"auto"`` with the budget known so far)."""
+        if self._optimizer is None:
+            name, reason = choose_auto(self.problem)
+            self._set_optimizer(make_optimizer(name), reason=f"auto: {reason}")
+        return self._optimizer  # type: ignore[return-value]
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str] | Store,
+        space: Space | None = None,
+        optimizer: str | Optimizer = "auto",
+        read_only: bool | None = None,
+    ) -> Study:
+        """Open a stored study to resume or inspect it.
+
+        Args:
+            path: the SQLite file (or a store).
+            space: the study's space with its validity rules; needed to propose new trials when the
+                space has rules (rules are code and are stored by name only).
+            optimizer: ``"auto"`` keeps the stored optimizer; a name or instance replaces it.
+            read_only: open for reading only. None: read-only exactly when another process is
+                writing the study.
+
+        Returns:
+            The study with every stored trial; running trials of a stopped writer are marked failed.
+
+        Raises:
+            StorageError: when there is no study at ``path``.
+            ConfigError: when ``space`` differs from the stored one.
+        """
+        if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
+            raise StorageError(f"no study file at {os.fspath(path)!r}")
+        if read_only is None and isinstance(path, (str, os.PathLike)):
+            try:
+                store = open_store(path)
+            except StorageError as exc:
+                if "another process" not in str(exc):
+                    raise
+                store = open_store(path, read_only=True)
+        else:
+            store = open_store(path, read_only=bool(read_only))
+        spec = store.get_meta("spec")
+        if spec is None:
+            store.close()
+            raise StorageError(f"{getattr(store, 'location', path)!r} holds no study")
+        stored_space = Space.from_dict(spec["space"])
+        if space is not None and space != stored_space:
+            store.close()
+            raise ConfigError(f"the given space {space!r} differs from the stored one {stored_space!r}")
+        return cls(
+            space if space is not None else stored_space,
+            [objective_from_dict(o) for o in spec["objectives"]],
+            [constraint_from_dict(c) for c in spec["constraints"]],
+            optimizer=optimizer,
+            storage=store,
+        )
+
+    def close(self) -> None:
+        """Release the store (and its file lock)."""
+        self._store.close()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def refresh(self) -> None:
+        """Re-read the trials from the store (for a read-only view of a running study)."""
+        self._trials = self._store.load_trials()
+        self._counts = {s: 0 for s in TrialStatus}
+        self._n_feasible = 0
+        for t in self._trials:
+            self._count(t)
+
+    # ------------------------------------------------------------------ ask / tell
+    @property
+    def trials(self) -> list[Trial]:
+        """Every trial, in number order."""
+        return list(self._trials)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StorageError(f"the study in {self._store.location!r} is open read-only")
+        if not self.space.rules_available:
+            raise ConfigError(
+                "this study's space has validity rules "
+                f"{[r.name for r in self.space.rules]} that were stored by name only; pass space=... "
+                "(with the rules) to Study.load to propose new trials"
+            )
+
+    def ask(self, n: int | None = None) -> Trial | list[Trial]:
+        """Propose new trials and record them as running.
+
+        Args:
+            n: None for one trial, or how many to propose (a list is returned then).
+
+        Returns:
+            A :class:`~moo_hpo.trial.Trial`, or a list of ``n`` trials.
+
+        Raises:
+            ConfigError: for a bad ``n``.
+            StorageError: when the study is open read-only.
+        """
+        self._writable()
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ConfigError(f"ask(n) expects a positive integer or None; received {n!r}")
+        want = 1 if n is None else n
+        trials: list[Trial] = []
+        while len(trials) < want:
+            pending = [t for t in self._trials if t.status is TrialStatus.RUNNING]
+            proposals = self.optimizer.ask(want - len(trials), pending)
+            if not proposals:
+                raise MooHpoError(f"optimizer {self.optimizer.name!r} proposed nothing")
+            trials.extend(self._record_proposal(p) for p in proposals[: want - len(trials)])
+        return trials[0] if n is None else trials
+
+    def _record_proposal(self, proposal: Proposal) -> Trial:
+        number = len(self._trials)
+        trial = Trial(
+            number=number,
+            config=dict(proposal.config),
+            extra=dict(proposal.extra),
+            started_at=time.time(),
+            seed=_trial_seed(self.seed, number),
+            optimizer=self.optimizer.name,
+        )
+        problems = self.space.problems(trial.config)
+        if problems:  # an optimizer's bug must not turn into an evaluation of an invalid config
+            trial.status = TrialStatus.FAILED
+            trial.error = "invalid configuration, not evaluated: " + "; ".join(problems)
+            trial.finished_at = trial.started_at
+            logger.warning("trial %d: %s", number, trial.error)
+        self._store.add_trial(trial)
+        self._trials.append(trial)
+        if trial.is_finished:
+            self._count(trial)
+            self.optimizer.tell([trial])
+        return trial
+
+    def tell(
+        self,
+        trial: Trial | int,
+        metrics: Mapping[str, float] | Result | None = None,
+        *,
+        error: BaseException | str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        status: TrialStatus | str | None = None,
+    ) -> Trial:
+        """Record the result of a running trial.
+
+        Exactly one of ``metrics`` and ``error`` is given. The trial becomes ``failed`` when
+        ``error`` is given, when a metric is NaN or infinite, or when a metric that an objective or
+        constraint names is missing; the error text names the cause.
+
+        Args:
+            trial: the trial (or its number).
+            metrics: metric name -> value, or a :class:`~moo_hpo.trial.Result` (metrics + extra).
+            error: the exception (or a message) of a failed evaluation.
+            extra: JSON-able data to keep with the trial.
+            status: ``"infeasible_skipped"`` for a trial stopped before training because a
+                pre-training metric broke a hard constraint.
+
+        Returns:
+            The updated trial.
+
+        Raises:
+            ConfigError: for an unknown or already finished trial, or both/neither of metrics and error.
+        """
+        self._writable()
+        number = trial if isinstance(trial, int) else trial.number
+        if not 0 <= number < len(self._trials):
+            raise ConfigError(f"unknown trial #{number}; this study has trials 0..{len(self._trials) - 1}")
+        record = self._trials[number]
+        if record.is_finished:
+            raise ConfigError(f"trial #{number} is already {record.status.value}; each trial is told once")
+        if (metrics is None) == (error is None):
+            raise ConfigError("tell expects either metrics or error (exactly one of them)")
+        if isinstance(metrics, Result):
+            extra = {**(extra or {}), **metrics.extra}
+            metrics = metrics.metrics
+        if extra:
+            record.extra.update(extra)
+        record.finished_at = time.time()
+        if error is not None:
+            record.status = TrialStatus.FAILED
+            record.error = format_exception(error) if isinstance(error, BaseException) else str(error)
+        else:
+            record.metrics, problem = self._check_metrics(metrics)
+            if problem:
+                record.status, record.error = TrialStatus.FAILED, problem
+            else:
+                record.status = TrialStatus(status) if status is not None else TrialStatus.COMPLETE
+        self._store.update_trial(record)
+        self._count(record)
+        self.optimizer.tell([record])
+        return record
+
+    def _check_metrics(self, metrics: Any) -> tuple[dict[str, float], str | None]:
+        if not isinstance(metrics, Mapping):
+            return {}, (
+                "the objective returned "
+                f"{type(metrics).__name__} ({metrics!r:.200}); expected a mapping of metric name to float"
+            )
+        out: dict[str, float] = {}
+        bad = []
+        for key, value in metrics.items():
+            try:
+                f = float(value)
+            except (TypeError, ValueError):
+                bad.append(f"metric {key!r} is not a number ({value!r:.100})")
+                continue
+            out[str(key)] = f
+            if not math.isfinite(f):
+                bad.append(f"metric {key!r} is {f}")
+        missing = [m for m in self.problem.required_metrics if m not in out]
+        if missing:
+            bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}")
+        return out, ("; ".join(bad) if bad else None)
+
+    # ------------------------------------------------------------------ optimize
+    def stop(self, reason: str = "stopped by a callback") -> None:
+        """Ask a running :meth:`optimize` to stop proposing trials (running ones finish)."""
+        self._stop_reason = reason
+
+    def optimize(
+        self,
+        fn: Callable[..., Any],
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        n_workers: int = 1,
+        callbacks: Iterable[Callback] = (),
+        show_progress: bool = True,
+        catch: tuple[type[BaseException], ...] = (Exception,),
+        trial_timeout: float | None = None,
+        start_method: str | None = None,
+    ) -> Study:
+        """Run trials until a budget is spent.
+
+        Args:
+            fn: ``fn(config)`` or ``fn(config, trial)`` returning a metrics mapping or a
+                :class:`~moo_hpo.trial.Result`.
+            n_trials: number of new trials to run in this call (None: no count limit).
+            timeout: wall-clock seconds after which no new trial starts (None: no limit).
+            n_workers: trials evaluated at once, each in its own local process when > 1.
+            callbacks: ``callback(study, trial)`` after every finished trial; may call :meth:`stop`.
+            show_progress: show a progress bar (trials done, feasible, failed).
+            catch: exception types recorded as failed trials; any other exception is recorded
+                and re-raised. ``catch=()`` re-raises everything (for debugging).
+            trial_timeout: seconds one trial may run before it is stopped and recorded as failed
+                ("timeout"); runs trials in processes even with ``n_workers=1``.
+            start_method: multiprocessing start method for worker processes (default ``fork``
+                where available).
+
+        Returns:
+            The study itself.
+
+        Raises:
+            ConfigError: for bad arguments.
+            KeyboardInterrupt: after Ctrl-C, once running trials are recorded as failed
+                ("interrupted") and every finished trial is saved.
+        """
+        self._writable()
+        if not callable(fn):
+            raise ConfigError(f"optimize expects a callable objective; received {fn!r}")
+        if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
+            raise ConfigError(f"n_trials must be a non-negative integer or None; received {n_trials!r}")
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ConfigError(f"timeout must be a positive number of seconds or None; received {timeout!r}")
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
+        if not isinstance(catch, tuple):
+            raise ConfigError(f"catch must be a tuple of exception types; received {catch!r}")
+        callbacks = list(callbacks)
+        if self._optimizer is None:
+            self._budget = None if n_trials is None else len(self._trials) + n_trials
+        executor: InProcessExecutor | ProcessExecutor
+        if n_workers == 1 and trial_timeout is None:
+            executor = InProcessExecutor(fn)
+        else:
+            executor = ProcessExecutor(fn, n_workers, trial_timeout, start_method)
+        started = time.monotonic()
+        self._stop_reason = None
+        submitted = 0
+        progress = _Progress(self, n_trials, show_progress)
+        try:
+            with progress:
+                while True:
+                    if self._stop_reason is None:
+                        if n_trials is not None and submitted >= n_trials:
+                            self._stop_reason = f"ran {n_trials} trials"
+                        elif timeout is not None and time.monotonic() - started >= timeout:
+                            self._stop_reason = f"timeout of {timeout:g} s reached"
+                    if self._stop_reason is None:
+                        free = executor.capacity - executor.n_running
+                        if n_trials is not None:
+                            free = min(free, n_trials - submitted)
+                        if free > 0:
+                            for trial in self.ask(free):
+                                submitted += 1
+                                if trial.is_finished:  # an invalid proposal, recorded as failed
+                                    progress.update(trial)
+                                    continue
+                                executor.submit(trial)
+                    if executor.n_running == 0:
+                        if self._stop_reason is not None:
+                            break
+                        continue
+                    for trial, outcome in executor.wait():
+                        self._finish(trial, outcome, catch)
+                        progress.update(trial)
+                        for cb in callbacks:
+                            cb(self, self._trials[trial.number])
+        except KeyboardInterrupt:
+            running = executor.running()
+            executor.shutdown()
+            for t in running:
+                self.tell(t, error="interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
+            logger.warning("interrupted; %d finished trials are saved", sum(t.is_finished for t in self._trials))
+            raise
+        except BaseException:
+            running = executor.running()
+            executor.shutdown()
+            for t in running:
+                if not self._trials[t.number].is_finished:
+                    self.tell(t, error="interrupted: the study stopped on an error in another trial")
+            raise
+        logger.info("optimize stopped: %s", self._stop_reason)
+        return self
+
+    def _finish(self, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
+        if outcome.error is not None:
+            self.tell(trial, error=outcome.error)
+            exc = outcome.exception
+            if exc is not None and not isinstance(exc, catch):
+                raise exc
+            if exc is None and not catch:
+                raise MooHpoError(f"trial #{trial.number} failed: {outcome.error}")
+            return
+        if outcome.value is None:
+            self.tell(trial, error="the objective returned None; expected a mapping of metric name to float")
+        else:
+            self.tell(trial, outcome.value)
+
+    # ------------------------------------------------------------------ results
+    @property
+    def n_feasible(self) -> int:
+        """Number of complete trials within every hard constraint."""
+        return self._n_feasible
+
+    def count(self, status: TrialStatus | str) -> int:
+        """Number of trials with a given status."""
+        return self._counts[TrialStatus(status)]
+
+    def feasible_trials(self) -> list[Trial]:
+        """Complete trials within every hard constraint, in number order."""
+        problem = self.problem
+        return [t for t in self._trials if problem.is_feasible(t)]
+
+    def pareto_front(self) -> list[Trial]:
+        """The feasible trials that no other feasible trial dominates, in number order.
+
+        Trials with identical objective values are all kept (none dominates the other).
+        """
+        from moo_hpo.fronts import pareto_mask
+
+        feasible = self.feasible_trials()
+        if not feasible:
+            return []
+        mask = pareto_mask(self.problem.objective_matrix(feasible))
+        return [t for t, keep in zip(feasible, mask, strict=True) if keep]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per trial: number, status, ``params_<name>``, ``metrics_<name>``, feasibility,
+        violation, error, times and optimizer."""
+        import pandas as pd
+
+        problem = self.problem
+        violations = problem.violation(self._trials) if self._trials else np.array([])
+        rows = []
+        for t, v in zip(self._trials, violations, strict=True):
+            row: dict[str, Any] = {"number": t.number, "status": t.status.value}
+            row.update({f"params_{k}": t.config.get(k) for k in self.space.names})
+            row.update({f"metrics_{k}": val for k, val in t.metrics.items()})
+            row["feasible"] = problem.is_feasible(t)
+            row["violation"] = float(v) if t.status is TrialStatus.COMPLETE else np.nan
+            row.update(
+                error=(t.error.splitlines()[0] if t.error else None),
+                started_at=t.started_at,
+                finished_at=t.finished_at,
+                duration_s=t.duration,
+                optimizer=t.optimizer,
+            )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        return (
+            f"Study({self.name!r}, {len(self._trials)} trials, {self.n_feasible} feasible, "
+            f"objectives={list(self.objectives)}, constraints={list(self.constraints)}, "
+            f"storage={self._store.location!r})"
+        )
+
+
+class _Progress:
+    """A rich progress bar: trials done, feasible count, failures."""
+
+    def __init__(self, study: Study, total: int | None, enabled: bool) -> None:
+        self.study = study
+        self.enabled = enabled
+        self.total = total
+        self._progress = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[stats]}"),
+                transient=False,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.study.name, total=self.total, stats=self._stats())
+        return self
+
+    def _stats(self) -> str:
+        s = self.study
+        return f"feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
+
+    def update(self, trial: Trial) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, stats=self._stats())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)  # type: ignore[arg-type]

@@ -1,0 +1,131 @@
+"""The trial record: one evaluated (or running) configuration and what became of it."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = ["Result", "Trial", "TrialStatus"]
+
+
+class TrialStatus(str, Enum):
+    """Where a trial stands.
+
+    * ``running``: proposed and being evaluated.
+    * ``complete``: every metric the study needs was measured (feasible or not).
+    * ``failed``: the evaluation raised, returned NaN/inf or a metric was missing, timed out, or the
+      run was interrupted; ``Trial.error`` says which.
+    * ``infeasible_skipped``: a metric measured before training broke a hard constraint, so the
+      model was never trained.
+    """
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    INFEASIBLE_SKIPPED = "infeasible_skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Result:
+    """What an objective function may return instead of a plain metrics dict.
+
+    Attributes:
+        metrics: metric name -> float.
+        extra: JSON-able data to keep with the trial (per-group tables, notes ...).
+    """
+
+    metrics: Mapping[str, float]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Trial:
+    """A trial record.
+
+    Attributes:
+        number: position in the study, from 0, never reused.
+        config: parameter name -> value (inactive conditional parameters absent).
+        status: a :class:`TrialStatus`.
+        metrics: metric name -> float, as measured (the user's units and directions).
+        extra: JSON-able per-trial data (probe tables, the optimizer's audit trail ...).
+        error: for a failed trial, the exception type, message and traceback, or the reason.
+        started_at: UNIX time when the trial was proposed.
+        finished_at: UNIX time when its result was told, or None while running.
+        seed: a per-trial seed derived from the study seed, for the user's own randomness.
+        optimizer: name of the optimizer that proposed it.
+    """
+
+    number: int
+    config: dict[str, Any]
+    status: TrialStatus = TrialStatus.RUNNING
+    metrics: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    started_at: float = 0.0
+    finished_at: float | None = None
+    seed: int | None = None
+    optimizer: str = ""
+
+    @property
+    def is_finished(self) -> bool:
+        """True unless the trial is still running."""
+        return self.status is not TrialStatus.RUNNING
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from proposal to result, or None while running."""
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    def to_row(self) -> dict[str, Any]:
+        """The record as JSON-ready fields (used by the stores)."""
+        return {
+            "number": self.number,
+            "status": self.status.value,
+            "config": json.dumps(self.config, allow_nan=False),
+            "metrics": json.dumps(self.metrics, allow_nan=True),
+            "extra": json.dumps(self.extra, allow_nan=True, default=_json_default),
+            "error": self.error,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "seed": self.seed,
+            "optimizer": self.optimizer,
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Trial:
+        """Rebuild a record from :meth:`to_row` fields."""
+        return cls(
+            number=int(row["number"]),
+            config=json.loads(row["config"]),
+            status=TrialStatus(row["status"]),
+            metrics={k: float(v) for k, v in json.loads(row["metrics"]).items()},
+            extra=json.loads(row["extra"]),
+            error=row["error"],
+            started_at=float(row["started_at"]),
+            finished_at=None if row["finished_at"] is None else float(row["finished_at"]),
+            seed=None if row["seed"] is None else int(row["seed"]),
+            optimizer=row["optimizer"] or "",
+        )
+
+    def __repr__(self) -> str:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
+        tail = f", error={self.error.splitlines()[0]!r}" if self.error else ""
+        return f"Trial(#{self.number}, {self.status.value}, {self.config}, {{{metrics}}}{tail})"
+
+
+def _json_default(obj: Any) -> Any:
+    """Make numpy scalars and arrays JSON-able inside ``extra``."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    raise TypeError(f"Trial.extra must be JSON-able; received {obj!r} ({type(obj).__name__})")
