@@ -16,8 +16,11 @@ Two numeric views of a configuration are shared by every optimizer:
   choices takes ``k`` one-hot columns. Inactive parameters are imputed consistently: ``0.5`` in a
   numeric column and all zeros in a one-hot block.
 
-``space.decode(space.encode(configs)) == configs`` holds exactly; floats are snapped to the
-floating-point value whose encoding matches, so no last-bit drift creeps in.
+``space.decode(space.encode(configs)) == configs`` holds exactly for every configuration the space
+produces (samples and decoded points) and for any value on a linear scale: decoding snaps a float
+whose encoding reaches the point, so no last-bit drift from ``exp``/``log`` creeps
+in. (Neighbouring floats can share one encoding; a value typed in by hand then comes back within a
+few floats.)
 """
 
 from __future__ import annotations
@@ -105,6 +108,22 @@ class Param:
         return f"{type(self).__name__}({args})"
 
 
+_SIGN = np.int64(-(2**63))
+
+
+def _float_key(x: float) -> np.int64:
+    """An integer key that orders floats like their values (adjacent floats differ by 1)."""
+    b = np.array([x], dtype=np.float64).view(np.int64)[0]
+    return b if b >= 0 else -(b & ~_SIGN)
+
+
+def _key_float(k: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_float_key`, elementwise."""
+    k = np.asarray(k, dtype=np.int64)
+    bits = np.where(k >= 0, k, (-k) | _SIGN)
+    return bits.view(np.float64)
+
+
 def _check_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ConfigError(f"{name} must be a real number; received {value!r} ({type(value).__name__})")
@@ -136,7 +155,7 @@ class Float(Param):
             raise ConfigError(f"Float expects low < high; received low={low!r}, high={high!r}")
         if self.log and self.low <= 0:
             raise ConfigError(f"Float(log=True) expects low > 0; received low={low!r}")
-        self._lo, self._hi = (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
+        self._lo, self._hi = (float(np.log(self.low)), float(np.log(self.high))) if self.log else (self.low, self.high)
 
     def contains(self, value: Any) -> bool:
         return (
@@ -152,11 +171,26 @@ class Float(Param):
 
     def _backward(self, u: np.ndarray) -> np.ndarray:
         t = self._lo + u * (self._hi - self._lo)
-        x = np.exp(t) if self.log else t
-        return np.clip(x, self.low, self.high)
+        x = np.clip(np.exp(t) if self.log else t, self.low, self.high)
+        # the ends of the interval are exact, whatever the rounding of exp and log
+        return np.where(u <= 0.0, self.low, np.where(u >= 1.0, self.high, x))
+
+    def _bisect(self, u: np.ndarray) -> np.ndarray:
+        """Smallest float in [low, high] whose encoding is >= u (== u when one exists)."""
+        lo = np.full(u.shape, _float_key(self.low))
+        hi = np.full(u.shape, _float_key(self.high))
+        for _ in range(66):
+            active = lo < hi
+            if not active.any():
+                break
+            mid = (lo >> 1) + (hi >> 1) + (lo & hi & 1)  # floor((lo + hi) / 2) without overflow
+            below = self._forward(_key_float(mid)) < u
+            lo = np.where(active & below, mid + 1, lo)
+            hi = np.where(active & ~below, mid, hi)
+        return _key_float(lo)
 
     def from_unit(self, u: np.ndarray) -> list[Any]:
-        return [float(x) for x in self._backward(np.clip(np.asarray(u, dtype=float), 0.0, 1.0))]
+        return self.decode_block(np.asarray(u, dtype=float))
 
     def encode_values(self, values: Sequence[Any]) -> np.ndarray:
         return self._forward(np.asarray(values, dtype=float)).reshape(-1, 1)
@@ -164,21 +198,16 @@ class Float(Param):
     def decode_block(self, block: np.ndarray) -> list[Any]:
         u = np.clip(np.asarray(block, dtype=float).reshape(-1), 0.0, 1.0)
         x = self._backward(u)
-        # Snap to the float whose encoding equals u exactly, where one lies within a few ulps:
-        # this makes decode(encode(x)) == x instead of x +- 1 ulp.
+        # Rounding in exp/log can leave x a few ulps from the value that was encoded (the encoding is
+        # monotone, so a bisection over float bit patterns finds the right one).
+        # Canonical answer: the smallest float whose encoding is >= u. Then decode(encode(decode(u)))
+        # returns the same float, because any smaller float encodes below u.
         best = x.copy()
-        found = self._forward(x) == u
-        for steps in (1, -1, 2, -2, 3, -3):
-            if found.all():
-                break
-            cand = x.copy()
-            direction = np.inf if steps > 0 else -np.inf
-            for _ in range(abs(steps)):
-                cand = np.nextafter(cand, direction)
-            cand = np.clip(cand, self.low, self.high)
-            hit = ~found & (self._forward(cand) == u)
-            best[hit] = cand[hit]
-            found |= hit
+        below = np.maximum(np.nextafter(x, -np.inf), self.low)
+        canonical = (self._forward(x) >= u) & ((x == self.low) | (self._forward(below) < u))
+        miss = np.flatnonzero(~canonical)
+        if miss.size:
+            best[miss] = self._bisect(u[miss])
         return [float(v) for v in best]
 
     def to_dict(self) -> dict[str, Any]:

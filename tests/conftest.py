@@ -1,0 +1,46 @@
+"""Shared fixtures: small spaces and objective functions used across the suite."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import moo_hpo as mh
+
+
+def mixed_space() -> mh.Space:
+    """A space with every kind of parameter, a condition and a validity rule."""
+    return mh.Space(
+        {
+            "x": mh.Float(-2.0, 2.0),
+            "lr": mh.Float(1e-4, 1e-1, log=True),
+            "width": mh.Int(8, 256, log=True),
+            "layers": mh.Int(1, 7, step=2),
+            "opt": mh.Categorical(["sgd", "adam"]),
+            "momentum": mh.Float(0.0, 0.99, active_if={"opt": "sgd"}),
+            "nesterov": mh.Categorical([True, False], active_if={"opt": "sgd"}),
+        },
+        rules=[mh.Rule("width * layers <= 1000", lambda c: c["width"] * c["layers"] <= 1000)],
+    )
+
+
+def two_objectives(config: dict) -> dict:
+    """A cheap bi-objective function over :func:`mixed_space` plus a size metric."""
+    x = config["x"]
+    penalty = 0.1 * math.log10(config["lr"]) ** 2 + (0.05 if config["opt"] == "sgd" else 0.0)
+    return {
+        "f1": x**2 + penalty,
+        "f2": (x - 1.0) ** 2 + penalty,
+        "size_kb": config["width"] * config["layers"] / 10.0,
+    }
+
+
+@pytest.fixture
+def space() -> mh.Space:
+    return mixed_space()
+
+
+@pytest.fixture
+def objectives() -> list[mh.Objective]:
+    return [mh.Minimize("f1"), mh.Minimize("f2")]

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import moo_hpo as mh
+from tests.conftest import mixed_space
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: mh.Float(1.0, 1.0), "low < high"),
+        (lambda: mh.Float(2.0, 1.0), "low < high"),
+        (lambda: mh.Float(0.0, 1.0, log=True), "low > 0"),
+        (lambda: mh.Float(-1.0, 1.0, log=True), "low > 0"),
+        (lambda: mh.Float(0.0, float("inf")), "finite"),
+        (lambda: mh.Float("a", 1.0), "real number"),
+        (lambda: mh.Int(5, 5), "low < high"),
+        (lambda: mh.Int(0, 10, log=True), "low > 0"),
+        (lambda: mh.Int(1, 10, step=0), "step >= 1"),
+        (lambda: mh.Int(0, 10, step=3), "multiple of step"),
+        (lambda: mh.Int(1.5, 10), "integer"),
+        (lambda: mh.Categorical([]), "at least one choice"),
+        (lambda: mh.Categorical(["a", "a"]), "unique"),
+        (lambda: mh.Categorical([[1, 2]]), "str, int, float, bool or None"),
+        (lambda: mh.Categorical([float("nan")]), "finite"),
+        (lambda: mh.Space({}), "at least one parameter"),
+        (lambda: mh.Space([("a", mh.Float(0, 1)), ("a", mh.Int(0, 3))]), "unique"),
+        (lambda: mh.Space({"a": mh.Float(0, 1, active_if={"nope": 1})}), "not a parameter"),
+        (lambda: mh.Space({"a": mh.Categorical(["x"]), "b": mh.Float(0, 1, active_if={"a": "y"})}), "can never take"),
+        (
+            lambda: mh.Space(
+                {"a": mh.Categorical([1, 2], active_if={"b": 1}), "b": mh.Categorical([1, 2], active_if={"a": 1})}
+            ),
+            "cycle",
+        ),
+        (lambda: mh.Space({"a": mh.Float(0, 1)}, rules=[lambda c: c["a"] > 2]), "rejected all"),
+        (lambda: mh.Space({"a": mh.Float(0, 1)}, rules=[lambda c: c["missing"] > 2]), "raised KeyError"),
+        (lambda: mh.Space({"a": mh.Float(0, 1)}, rules=["not callable"]), "callable"),
+        (lambda: mh.Space({"a": "Float(0, 1)"}), "Float, Int or Categorical"),
+    ],
+)
+def test_bad_definitions_raise_config_error(build, message):
+    with pytest.raises(mh.ConfigError, match=message):
+        build()
+
+
+def test_config_error_says_expected_and_received():
+    with pytest.raises(mh.ConfigError) as info:
+        mh.Float(3.0, 1.0)
+    assert "expects low < high" in str(info.value) and "low=3.0" in str(info.value)
+
+
+def test_categorical_tells_one_true_and_one_point_zero_apart():
+    c = mh.Categorical([1, True, 1.0, None, "1"])
+    assert [c.index(v) for v in (1, True, 1.0, None, "1")] == [0, 1, 2, 3, 4]
+    assert not c.contains(2)
+
+
+def test_conditional_parameter_absent_when_inactive(space):
+    configs = space.sample(200, seed=1)
+    for c in configs:
+        assert ("momentum" in c) == (c["opt"] == "sgd")
+        assert ("nesterov" in c) == (c["opt"] == "sgd")
+    assert {c["opt"] for c in configs} == {"sgd", "adam"}
+
+
+def test_nested_conditions():
+    space = mh.Space(
+        {
+            "model": mh.Categorical(["linear", "mlp"]),
+            "act": mh.Categorical(["relu", "tanh"], active_if={"model": "mlp"}),
+            "slope": mh.Float(0.0, 0.3, active_if={"act": "relu"}),
+        }
+    )
+    for c in space.sample(300, seed=0):
+        assert ("act" in c) == (c["model"] == "mlp")
+        assert ("slope" in c) == (c.get("act") == "relu")
+
+
+def test_samples_valid_and_inside_space(space):
+    configs = space.sample(500, seed=3)
+    assert all(space.is_valid(c) for c in configs)
+    assert all(c["width"] * c["layers"] <= 1000 for c in configs)
+    assert {c["layers"] for c in configs} == {1, 3, 5, 7}
+
+
+def test_rules_reject_invalid_and_validate_explains(space):
+    config = {"x": 0.0, "lr": 0.01, "width": 256, "layers": 7, "opt": "adam"}
+    assert not space.is_valid(config)
+    with pytest.raises(mh.ConfigError, match="width \\* layers <= 1000"):
+        space.validate(config)
+    with pytest.raises(mh.ConfigError, match="inactive"):
+        space.validate({**config, "layers": 1, "momentum": 0.5})
+    with pytest.raises(mh.ConfigError, match="outside its domain"):
+        space.validate({**config, "layers": 2})
+
+
+def test_log_sampling_is_uniform_in_log_space():
+    space = mh.Space({"lr": mh.Float(1e-4, 1.0, log=True)})
+    lr = np.array([c["lr"] for c in space.sample(4000, seed=0)])
+    share_below = np.mean(lr < 1e-2)  # half the log range
+    assert 0.46 < share_below < 0.54
+
+
+def test_int_values_equally_likely():
+    space = mh.Space({"k": mh.Int(1, 4)})
+    values = np.array([c["k"] for c in space.sample(8000, seed=0)])
+    counts = np.bincount(values)[1:]
+    assert counts.min() > 1800 and counts.max() < 2200
+
+
+def test_encoding_shape_and_one_hot(space):
+    assert space.n_encoded == 1 + 1 + 1 + 1 + 2 + 1 + 2
+    X = space.encode({"x": 0.0, "lr": 0.01, "width": 8, "layers": 1, "opt": "adam"})
+    sl = space.columns("opt")
+    assert X[0, sl].tolist() == [0.0, 1.0]
+    assert X[0, space.columns("momentum")].tolist() == [0.5]  # inactive numeric imputed at the centre
+    assert X[0, space.columns("nesterov")].tolist() == [0.0, 0.0]  # inactive one-hot all zeros
+    assert ((X >= 0) & (X <= 1)).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=7, max_size=7))
+def test_round_trip_exact_from_compact_points(u):
+    space = mixed_space()
+    config = space.from_unit(np.array([u]))[0]
+    assert space.decode(space.encode(config)) == [config]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-1e6, 1e6), st.floats(1e-6, 1e6), st.floats(0.0, 1.0))
+def test_linear_float_round_trip(low, width, frac):
+    p = mh.Float(low, low + width)
+    produced = p.from_unit(np.array([frac]))[0]
+    assert p.decode_block(p.encode_values([produced])) == [produced]  # exact for produced values
+    value = min(max(low + frac * width, p.low), p.high)  # any value: within a few floats
+    back = p.decode_block(p.encode_values([value]))[0]
+    assert abs(back - value) <= 4 * np.spacing(max(abs(p.low), abs(p.high)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(1e-8, 1e3), st.floats(1.5, 1e6), st.floats(0.0, 1.0))
+def test_log_float_round_trip_exact_for_produced_values(low, ratio, u):
+    p = mh.Float(low, low * ratio, log=True)
+    value = p.from_unit(np.array([u]))[0]
+    assert p.low <= value <= p.high
+    assert p.decode_block(p.encode_values([value])) == [value]
+
+
+def test_decode_of_arbitrary_cube_points_is_inside_space(space):
+    rng = np.random.default_rng(0)
+    for c in space.decode(rng.random((200, space.n_encoded))):
+        assert not [p for p in space.problems(c) if "rule" not in p]
+
+
+def test_decode_clips_out_of_range_points():
+    space = mh.Space({"a": mh.Float(0, 1), "k": mh.Int(0, 10)})
+    assert space.decode(np.array([[-0.5, 1.5]])) == [{"a": 0.0, "k": 10}]
+
+
+def test_to_dict_round_trip_keeps_rule_names(space):
+    again = mh.Space.from_dict(space.to_dict())
+    assert again == space
+    assert not again.rules_available
+    with pytest.raises(mh.ConfigError, match="stored by name only"):
+        again.rules[0]({})
+
+
+def test_sample_gives_up_on_rare_rules():
+    space = mh.Space({"a": mh.Float(0, 1)}, rules=[lambda c: c["a"] < 0.001])
+    with pytest.raises(mh.ConfigError, match="rejected"):
+        space.sample(50, seed=0, max_tries=10)
