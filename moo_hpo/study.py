@@ -94,16 +94,18 @@ class Study:
         self._store = open_store(storage, read_only=read_only)
         self.read_only = self._store.read_only
         self._stop_reason: str | None = None
-        self._optimizer_spec = optimizer
-        self._optimizer: Optimizer | None = None
+        self._optimizer: Optimizer | None = None  # set up on first use
+        self._chosen: tuple[Optimizer, str] | None = None
         self._bind_store(seed, name)
         if not isinstance(optimizer, (str, Optimizer)):
             raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {optimizer!r}")
         if not (isinstance(optimizer, str) and optimizer.lower() == "auto"):
-            self._set_optimizer(make_optimizer(optimizer), reason="chosen by the user")
+            self._chosen = (make_optimizer(optimizer), "chosen by the user")
         elif self._store.get_meta("optimizer") is not None and self.trials:
             stored = self._store.get_meta("optimizer")
-            self._set_optimizer(make_optimizer(stored["name"], stored["params"]), reason="resumed from the store")
+            self._chosen = (make_optimizer(stored["name"], stored["params"]), "resumed from the store")
+        if self._chosen is not None:
+            self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
 
     # ------------------------------------------------------------------ set-up and resume
     def _spec(self) -> dict[str, Any]:
@@ -160,28 +162,30 @@ class Study:
         budget = getattr(self, "_budget", None)
         return Problem(self.space, self.objectives, self.constraints, self.seed, budget)
 
-    def _set_optimizer(self, optimizer: Optimizer, reason: str) -> None:
-        optimizer.setup(self.problem)
-        self._optimizer = optimizer
-        finished = [t for t in self._trials if t.is_finished]
-        if finished:
-            optimizer.tell(finished)
-        if not self.read_only:
-            try:
-                params = optimizer.get_params()
-                self._store.set_meta("optimizer", {"name": optimizer.name, "params": params})
-            except TypeError:  # parameters that are not JSON-able: keep the name only
-                self._store.set_meta("optimizer", {"name": optimizer.name, "params": {}})
-        logger.info("optimizer %s (%s)", optimizer.name, reason)
-        self.optimizer_reason = reason
-
     @property
     def optimizer(self) -> Optimizer:
-        """The optimizer (resolving ``"auto"`` with the budget known so far)."""
+        """The optimizer, set up on first use (``"auto"`` chooses then, with the budget known so far).
+
+        A resumed study tells the optimizer every stored finished trial, so it continues from them.
+        """
         if self._optimizer is None:
-            name, reason = choose_auto(self.problem)
-            self._set_optimizer(make_optimizer(name), reason=f"auto: {reason}")
-        return self._optimizer  # type: ignore[return-value]
+            if self._chosen is None:
+                name, reason = choose_auto(self.problem)
+                self._chosen = (make_optimizer(name), f"auto: {reason}")
+            optimizer, reason = self._chosen
+            optimizer.setup(self.problem)
+            finished = [t for t in self._trials if t.is_finished]
+            if finished:
+                optimizer.tell(finished)
+            if not self.read_only:
+                try:
+                    self._store.set_meta("optimizer", {"name": optimizer.name, "params": optimizer.get_params()})
+                except TypeError:  # constructor arguments that are not JSON-able: keep the name only
+                    self._store.set_meta("optimizer", {"name": optimizer.name, "params": {}})
+            logger.info("optimizer %s (%s)", optimizer.name, reason)
+            self.optimizer_reason = reason
+            self._optimizer = optimizer
+        return self._optimizer
 
     @classmethod
     def load(
@@ -348,6 +352,7 @@ class Study:
             ConfigError: for an unknown or already finished trial, or both/neither of metrics and error.
         """
         self._writable()
+        optimizer = self.optimizer  # set up before this trial finishes, so it is told exactly once
         number = trial if isinstance(trial, int) else trial.number
         if not 0 <= number < len(self._trials):
             raise ConfigError(f"unknown trial #{number}; this study has trials 0..{len(self._trials) - 1}")
@@ -373,7 +378,7 @@ class Study:
                 record.status = TrialStatus(status) if status is not None else TrialStatus.COMPLETE
         self._store.update_trial(record)
         self._count(record)
-        self.optimizer.tell([record])
+        optimizer.tell([record])
         return record
 
     def _check_metrics(self, metrics: Any) -> tuple[dict[str, float], str | None]:

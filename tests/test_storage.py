@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import moo_hpo as mh
+from moo_hpo.storage import SCHEMA_VERSION, InMemoryStore, SQLiteStore
+from moo_hpo.trial import Trial, TrialStatus
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    s = InMemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    yield s
+    s.close()
+
+
+def test_stores_share_one_interface(store):
+    t = Trial(number=0, config={"a": 0.5, "c": None, "b": True}, started_at=1.0, seed=7, optimizer="random")
+    store.add_trial(t)
+    t.status, t.metrics, t.extra, t.finished_at = TrialStatus.COMPLETE, {"y": 0.25}, {"table": [1, 2]}, 2.0
+    store.update_trial(t)
+    (back,) = store.load_trials()
+    assert back == t
+    store.set_meta("k", {"x": [1, 2]})
+    assert store.get_meta("k") == {"x": [1, 2]} and store.get_meta("missing", 3) == 3
+
+
+def test_duplicate_number_refused(store):
+    store.add_trial(Trial(number=0, config={}))
+    with pytest.raises(mh.StorageError, match="already exists"):
+        store.add_trial(Trial(number=0, config={}))
+
+
+def test_mark_interrupted(store):
+    store.add_trial(Trial(number=0, config={}, status=TrialStatus.COMPLETE, metrics={"y": 1.0}))
+    store.add_trial(Trial(number=1, config={}))
+    assert store.mark_interrupted() == [1]
+    trials = store.load_trials()
+    assert trials[1].status is TrialStatus.FAILED and "interrupted" in trials[1].error
+    assert trials[0].status is TrialStatus.COMPLETE
+
+
+def test_sqlite_uses_wal_and_records_schema_version(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.get_meta("schema_version") == SCHEMA_VERSION
+    store.close()
+
+
+def test_newer_schema_refused(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    store.set_meta("schema_version", SCHEMA_VERSION + 1)
+    store.close()
+    with pytest.raises(mh.StorageError, match="upgrade moo_hpo"):
+        SQLiteStore(tmp_path / "s.db")
+
+
+def test_foreign_sqlite_file_refused(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE x (a)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(mh.StorageError, match="not a moo_hpo study"):
+        SQLiteStore(path, read_only=True)
+
+
+def test_not_a_database_refused(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(mh.StorageError, match="not a readable moo_hpo study"):
+        SQLiteStore(path)
+
+
+def test_second_writer_refused_reader_allowed(tmp_path):
+    path = tmp_path / "s.db"
+    writer = SQLiteStore(path)
+    writer.add_trial(Trial(number=0, config={"a": 1}))
+    with pytest.raises(mh.StorageError, match="another process is writing"):
+        SQLiteStore(path)
+    reader = SQLiteStore(path, read_only=True)
+    assert [t.number for t in reader.load_trials()] == [0]
+    with pytest.raises(mh.StorageError, match="read-only"):
+        reader.add_trial(Trial(number=1, config={}))
+    reader.close()
+    writer.close()
+    SQLiteStore(path).close()  # the lock is released with the writer
+
+
+def test_second_process_reads_a_running_study(tmp_path):
+    path = tmp_path / "live.db"
+    space = mh.Space({"a": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Minimize("y")], storage=path, seed=0, optimizer="random")
+    for _ in range(3):
+        t = study.ask()
+        study.tell(t, {"y": t.config["a"]})
+    running = study.ask()  # still running while the other process reads
+    script = textwrap.dedent(
+        f"""
+        import moo_hpo as mh
+        s = mh.Study.load({str(path)!r})
+        print(s.read_only, len(s.trials), s.count("complete"), s.trials[-1].status.value)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "4", "3", "running"]
+    study.tell(running, {"y": 0.5})
+    assert study.trials[-1].status is TrialStatus.COMPLETE
+    study.close()

@@ -1,0 +1,449 @@
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import moo_hpo as mh
+from moo_hpo.optimizers import Capabilities, Optimizer, Proposal
+from tests.conftest import mixed_space, two_objectives
+
+
+def simple_study(**kw) -> mh.Study:
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "k": mh.Int(0, 3)})
+    kw.setdefault("optimizer", "random")
+    kw.setdefault("seed", 0)
+    return mh.Study(space, [mh.Minimize("a"), mh.Maximize("b")], **kw)
+
+
+def ab(config: dict) -> dict:
+    return {"a": config["x"], "b": config["x"] ** 0.5 - 0.1 * config["k"]}
+
+
+# ---------------------------------------------------------------- definition errors
+def test_definition_errors():
+    space = mh.Space({"x": mh.Float(0, 1)})
+    with pytest.raises(mh.ConfigError, match="at least one objective"):
+        mh.Study(space, [])
+    with pytest.raises(mh.ConfigError, match="unique"):
+        mh.Study(space, [mh.Minimize("a"), mh.Maximize("a")])
+    with pytest.raises(mh.ConfigError, match="mh.Minimize"):
+        mh.Study(space, ["a"])
+    with pytest.raises(mh.ConfigError, match="mh.AtMost"):
+        mh.Study(space, [mh.Minimize("a")], constraints=[("a", 1)])
+    with pytest.raises(mh.ConfigError, match="unknown optimizer 'nope'"):
+        mh.Study(space, [mh.Minimize("a")], optimizer="nope")
+    with pytest.raises(mh.ConfigError, match="seed"):
+        mh.Study(space, [mh.Minimize("a")], seed=1.5)
+    with pytest.raises(mh.ConfigError, match="metric name"):
+        mh.Minimize("")
+    with pytest.raises(mh.ConfigError, match="finite"):
+        mh.AtMost("a", float("nan"))
+    with pytest.raises(mh.ConfigError, match="penalty"):
+        mh.AtLeast("a", 1.0, soft=True, penalty=0)
+
+
+class _SingleObjectiveOnly(Optimizer):
+    name = "single"
+    capabilities = Capabilities(max_objectives=1, constraints=False, categorical=False)
+
+    def __init__(self) -> None:
+        pass
+
+    def ask(self, n, pending=()):
+        return [Proposal(c) for c in self.problem.space.sample(n, seed=len(pending))]
+
+
+def test_capabilities_checked_at_construction():
+    with pytest.raises(mh.UnsupportedError) as info:
+        mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], [mh.AtMost("f1", 1)], optimizer=_SingleObjectiveOnly())
+    msg = str(info.value)
+    assert "'single'" in msg and "at most 1 objective" in msg and "hard constraints" in msg and "categorical" in msg
+
+
+# ---------------------------------------------------------------- ask / tell
+def test_tell_errors():
+    study = simple_study()
+    t = study.ask()
+    with pytest.raises(mh.ConfigError, match="exactly one"):
+        study.tell(t)
+    with pytest.raises(mh.ConfigError, match="exactly one"):
+        study.tell(t, {"a": 1, "b": 2}, error="x")
+    with pytest.raises(mh.ConfigError, match="unknown trial #5"):
+        study.tell(5, {"a": 1, "b": 2})
+    study.tell(t, {"a": 1, "b": 2})
+    with pytest.raises(mh.ConfigError, match="already complete"):
+        study.tell(t, {"a": 1, "b": 2})
+    with pytest.raises(mh.ConfigError, match="positive integer"):
+        study.ask(0)
+
+
+def test_trial_record_fields():
+    study = simple_study(seed=3)
+    t = study.ask()
+    assert t.status is mh.TrialStatus.RUNNING and t.finished_at is None and t.started_at > 0
+    done = study.tell(t, mh.Result({"a": 0.1, "b": 0.2, "extra_metric": 3}, extra={"groups": {"f": 1}}))
+    assert done.metrics == {"a": 0.1, "b": 0.2, "extra_metric": 3.0}
+    assert done.extra == {"groups": {"f": 1}}
+    assert done.finished_at >= done.started_at and done.duration >= 0
+    assert done.optimizer == "random" and isinstance(done.seed, int)
+    assert simple_study(seed=3).ask().seed == t.seed != simple_study(seed=4).ask().seed
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        ({"a": float("nan"), "b": 1.0}, "metric 'a' is nan"),
+        ({"a": 1.0, "b": float("inf")}, "metric 'b' is inf"),
+        ({"a": 1.0}, "missing metric(s) ['b']"),
+        ({"a": 1.0, "b": "high"}, "metric 'b' is not a number"),
+        ([1.0, 2.0], "expected a mapping"),
+        (None, "returned None"),
+    ],
+)
+def test_bad_results_fail_the_trial_and_name_the_cause(result, expected):
+    study = simple_study()
+    study.optimize(lambda c: result, n_trials=2, show_progress=False)
+    assert [t.status for t in study.trials] == [mh.TrialStatus.FAILED] * 2
+    assert expected in study.trials[0].error
+
+
+def test_missing_constraint_metric_fails_the_trial():
+    study = simple_study(constraints=[mh.AtMost("size_kb", 10)])
+    study.optimize(ab, n_trials=1, show_progress=False)
+    assert "missing metric(s) ['size_kb']" in study.trials[0].error
+
+
+def test_exception_recorded_with_type_message_and_traceback():
+    def fn(config):
+        if config["k"] == 0:
+            raise ValueError("learning rate too high")
+        return ab(config)
+
+    study = simple_study()
+    study.optimize(fn, n_trials=20, show_progress=False)
+    failed = [t for t in study.trials if t.status is mh.TrialStatus.FAILED]
+    assert failed and all(t.config["k"] == 0 for t in failed)
+    assert failed[0].error.startswith("ValueError: learning rate too high")
+    assert "Traceback" in failed[0].error and "in fn" in failed[0].error
+    assert study.count("complete") == 20 - len(failed)
+
+
+def test_catch_empty_reraises_after_recording():
+    study = simple_study()
+    with pytest.raises(ZeroDivisionError):
+        study.optimize(lambda c: 1 / 0, n_trials=3, catch=(), show_progress=False)
+    assert len(study.trials) == 1 and study.trials[0].status is mh.TrialStatus.FAILED
+
+
+def test_exception_outside_catch_reraises():
+    study = simple_study()
+    with pytest.raises(KeyError):
+        study.optimize(lambda c: {}["x"], n_trials=3, catch=(ValueError,), show_progress=False)
+    assert study.trials[0].error.startswith("KeyError")
+
+
+def test_keyboard_interrupt_saves_finished_trials(tmp_path):
+    calls = itertools.count()
+
+    def fn(config):
+        if next(calls) == 3:
+            raise KeyboardInterrupt
+        return ab(config)
+
+    study = simple_study(storage=tmp_path / "s.db")
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(fn, n_trials=10, show_progress=False)
+    study.close()
+    again = mh.Study.load(tmp_path / "s.db")
+    assert [t.status.value for t in again.trials] == ["complete"] * 3 + ["failed"]
+    assert "interrupted" in again.trials[3].error
+
+
+def test_fn_may_take_the_trial():
+    seen = []
+
+    def fn(config, trial):
+        seen.append(trial.number)
+        return ab(config)
+
+    simple_study().optimize(fn, n_trials=3, show_progress=False)
+    assert seen == [0, 1, 2]
+
+
+def test_timeout_budget_stops_the_study():
+    study = simple_study()
+    t0 = time.monotonic()
+
+    def slow(config):
+        time.sleep(0.05)
+        return ab(config)
+
+    study.optimize(slow, timeout=0.3, show_progress=False)
+    assert 0.3 <= time.monotonic() - t0 < 1.5
+    assert 3 <= len(study.trials) <= 8
+
+
+def test_callbacks_run_and_can_stop():
+    seen = []
+
+    def cb(study, trial):
+        seen.append(trial.number)
+        if trial.number == 4:
+            study.stop("enough")
+
+    study = simple_study()
+    study.optimize(ab, n_trials=50, callbacks=[cb], show_progress=False)
+    assert seen == [0, 1, 2, 3, 4] and len(study.trials) == 5
+
+
+def test_progress_bar_renders(capsys):
+    simple_study(name="demo").optimize(ab, n_trials=5, show_progress=True)
+    out = capsys.readouterr().out
+    assert "demo" in out and "5/5" in out and "feasible 5" in out
+
+
+def test_zero_trials_is_a_no_op():
+    study = simple_study()
+    study.optimize(ab, n_trials=0, show_progress=False)
+    assert study.trials == []
+
+
+# ---------------------------------------------------------------- processes
+def test_workers_run_in_parallel_processes():
+    def fn(config):
+        time.sleep(0.2)
+        return {**ab(config), "pid": os.getpid()}
+
+    study = simple_study()
+    t0 = time.monotonic()
+    study.optimize(fn, n_trials=6, n_workers=2, show_progress=False)
+    elapsed = time.monotonic() - t0
+    assert study.count("complete") == 6
+    assert len({t.metrics["pid"] for t in study.trials}) == 6  # one process per trial
+    assert os.getpid() not in {t.metrics["pid"] for t in study.trials}
+    assert elapsed < 6 * 0.2  # overlapped
+    for t in study.trials:  # the metrics belong to the trial's own config
+        assert t.metrics["a"] == t.config["x"]
+
+
+def test_trial_timeout_stops_a_hung_trial():
+    def fn(config):
+        if config["k"] == 1:
+            time.sleep(30)
+        return ab(config)
+
+    study = simple_study()
+    t0 = time.monotonic()
+    study.optimize(fn, n_trials=8, trial_timeout=0.5, show_progress=False)
+    assert time.monotonic() - t0 < 10
+    hung = [t for t in study.trials if t.config["k"] == 1]
+    assert hung and all(t.status is mh.TrialStatus.FAILED and t.error.startswith("timeout") for t in hung)
+    assert all(t.status is mh.TrialStatus.COMPLETE for t in study.trials if t.config["k"] != 1)
+
+
+def test_crashed_worker_process_is_a_failed_trial():
+    def fn(config):
+        if config["k"] == 2:
+            os._exit(3)
+        return ab(config)
+
+    study = simple_study()
+    study.optimize(fn, n_trials=10, n_workers=2, show_progress=False)
+    crashed = [t for t in study.trials if t.config["k"] == 2]
+    assert crashed and all("exit code 3" in t.error for t in crashed)
+    assert study.count("complete") == 10 - len(crashed)
+
+
+def test_worker_exception_recorded_with_traceback():
+    def fn(config):
+        raise RuntimeError("boom in worker")
+
+    study = simple_study()
+    study.optimize(fn, n_trials=2, n_workers=2, show_progress=False)
+    assert all(t.error.startswith("RuntimeError: boom in worker") and "Traceback" in t.error for t in study.trials)
+
+
+# ---------------------------------------------------------------- results
+def brute_force_front(points: np.ndarray) -> np.ndarray:
+    n = len(points)
+    keep = np.ones(n, dtype=bool)
+    for i in range(n):
+        for j in range(n):
+            if np.all(points[j] <= points[i]) and np.any(points[j] < points[i]):
+                keep[i] = False
+    return keep
+
+
+def test_pareto_front_is_feasible_and_non_dominated():
+    study = mh.Study(
+        mixed_space(),
+        [mh.Minimize("f1"), mh.Minimize("f2")],
+        [mh.AtMost("size_kb", 40.0)],
+        optimizer="random",
+        seed=1,
+    )
+    study.optimize(two_objectives, n_trials=80, show_progress=False)
+    feasible = [t for t in study.trials if t.metrics["size_kb"] <= 40.0]
+    assert 0 < len(feasible) < 80
+    pts = np.array([[t.metrics["f1"], t.metrics["f2"]] for t in feasible])
+    expected = [t.number for t, k in zip(feasible, brute_force_front(pts)) if k]
+    assert [t.number for t in study.pareto_front()] == expected
+
+
+def test_pareto_front_respects_maximize():
+    study = simple_study()
+    for x, b in [(0.1, 0.5), (0.2, 0.9), (0.3, 0.8), (0.05, 0.1)]:
+        t = study.ask()
+        study.tell(t, {"a": x, "b": b})
+    assert [t.number for t in study.pareto_front()] == [0, 1, 3]
+
+
+def test_soft_constraint_penalizes_optimizer_view_only():
+    study = simple_study(constraints=[mh.AtMost("a", 0.5, soft=True, penalty=10.0)])
+    t = study.ask()
+    study.tell(t, {"a": 0.7, "b": 0.3})
+    assert study.trials[0].metrics == {"a": 0.7, "b": 0.3}
+    assert study.n_feasible == 1  # soft constraints never make a trial infeasible
+    penalized = study.problem.objective_matrix(study.trials, penalized=True)
+    np.testing.assert_allclose(penalized, [[0.7 + 2.0, -0.3 + 2.0]])
+    np.testing.assert_allclose(study.problem.objective_matrix(study.trials), [[0.7, -0.3]])
+
+
+def test_to_dataframe_columns():
+    study = simple_study(constraints=[mh.AtMost("a", 0.5)])
+    study.optimize(ab, n_trials=6, show_progress=False)
+    t = study.ask()
+    df = study.to_dataframe()
+    assert len(df) == 7
+    for col in ["number", "status", "params_x", "params_k", "metrics_a", "metrics_b", "feasible", "violation", "error", "duration_s", "optimizer"]:
+        assert col in df.columns
+    assert df["feasible"].sum() == study.n_feasible
+    assert df.loc[df.number == t.number, "status"].item() == "running"
+
+
+class _Buggy(Optimizer):
+    name = "buggy"
+
+    def __init__(self) -> None:
+        pass
+
+    def ask(self, n, pending=()):
+        return [Proposal({"x": 5.0, "k": 1})]
+
+
+def test_invalid_proposal_is_never_evaluated():
+    calls = []
+    study = simple_study(optimizer=_Buggy())
+    study.optimize(lambda c: calls.append(c) or ab(c), n_trials=2, show_progress=False)
+    assert calls == []
+    assert all(t.status is mh.TrialStatus.FAILED and "invalid configuration" in t.error for t in study.trials)
+
+
+def test_auto_choice_is_logged(caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="moo_hpo")
+    study = simple_study(optimizer="auto")
+    study.optimize(ab, n_trials=4, show_progress=False)
+    assert "auto:" in study.optimizer_reason
+    assert any("optimizer" in r.message for r in caplog.records)
+
+
+# ---------------------------------------------------------------- storage and resume
+def test_reopening_with_a_different_definition_is_refused(tmp_path):
+    path = tmp_path / "s.db"
+    simple_study(storage=path).close()
+    space = mh.Space({"x": mh.Float(0.0, 2.0), "k": mh.Int(0, 3)})
+    with pytest.raises(mh.ConfigError, match="different space"):
+        mh.Study(space, [mh.Minimize("a"), mh.Maximize("b")], storage=path)
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "k": mh.Int(0, 3)})
+    with pytest.raises(mh.ConfigError, match="different objectives"):
+        mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=path)
+    with pytest.raises(mh.ConfigError, match="different constraints"):
+        mh.Study(space, [mh.Minimize("a"), mh.Maximize("b")], [mh.AtMost("a", 1)], storage=path)
+    with pytest.raises(mh.ConfigError, match="seed=0; received seed=9"):
+        mh.Study(space, [mh.Minimize("a"), mh.Maximize("b")], storage=path, seed=9)
+
+
+def test_same_definition_resumes(tmp_path):
+    path = tmp_path / "s.db"
+    with simple_study(storage=path) as s:
+        s.optimize(ab, n_trials=5, show_progress=False)
+    with simple_study(storage=path, seed=None) as s:
+        assert len(s.trials) == 5 and s.seed == 0
+        s.optimize(ab, n_trials=5, show_progress=False)
+        assert [t.number for t in s.trials] == list(range(10))
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(mh.StorageError, match="no study file"):
+        mh.Study.load(tmp_path / "missing.db")
+
+
+def test_load_without_rules_cannot_propose(tmp_path):
+    path = tmp_path / "s.db"
+    study = mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], storage=path, seed=0, optimizer="random")
+    study.optimize(two_objectives, n_trials=3, show_progress=False)
+    study.close()
+    loaded = mh.Study.load(path)
+    assert len(loaded.trials) == 3 and len(loaded.pareto_front()) >= 1
+    with pytest.raises(mh.ConfigError, match="stored by name only"):
+        loaded.ask()
+    loaded.close()
+    with mh.Study.load(path, space=mixed_space()) as resumed:
+        resumed.ask()
+
+
+KILL_SCRIPT = """
+import sys, time
+import moo_hpo as mh
+space = mh.Space({"x": mh.Float(0.0, 1.0), "k": mh.Int(0, 3)})
+study = mh.Study(space, [mh.Minimize("a"), mh.Maximize("b")], storage=sys.argv[1], seed=5, optimizer="sobol")
+def fn(config):
+    time.sleep(0.05)
+    return {"a": config["x"], "b": config["x"] ** 0.5 - 0.1 * config["k"]}
+study.optimize(fn, n_trials=30, show_progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_loses_nothing(tmp_path):
+    path = tmp_path / "killed.db"
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILL_SCRIPT), str(path)])
+    deadline = time.monotonic() + 60
+    done = 0
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+        if path.exists():
+            try:
+                with mh.Study.load(path, read_only=True) as view:
+                    done = view.count("complete")
+            except (mh.StorageError, mh.ConfigError):
+                continue
+            if done >= 12:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert done >= 12
+    with mh.Study.load(path, read_only=True) as view:
+        before = [(t.number, t.config, t.metrics) for t in view.trials if t.status is mh.TrialStatus.COMPLETE]
+    assert len(before) >= 12
+
+    study = mh.Study.load(path)
+    assert study.interrupted == [t.number for t in study.trials if t.error and "interrupted" in t.error]
+    study.optimize(lambda c: {"a": c["x"], "b": c["x"] ** 0.5 - 0.1 * c["k"]}, n_trials=30 - len(before), show_progress=False)
+    numbers = [t.number for t in study.trials]
+    assert numbers == sorted(set(numbers)) == list(range(len(numbers)))
+    assert study.count("complete") == 30
+    assert study.count("running") == 0
+    after = [(t.number, t.config, t.metrics) for t in study.trials if t.status is mh.TrialStatus.COMPLETE]
+    assert after[: len(before)] == before
+    study.close()
