@@ -146,12 +146,20 @@ class Study:
             if self.interrupted:
                 logger.warning("trials %s were running when the study stopped; recorded as failed (interrupted)", self.interrupted)
         self._trials: list[Trial] = self._store.load_trials()
+        self._recount()
+
+    def _recount(self) -> None:
         self._counts = {s: 0 for s in TrialStatus}
+        self._running: set[int] = set()
         self._n_feasible = 0
         for t in self._trials:
             self._count(t)
 
     def _count(self, trial: Trial) -> None:
+        if trial.status is TrialStatus.RUNNING:
+            self._running.add(trial.number)
+            return
+        self._running.discard(trial.number)
         self._counts[trial.status] += 1
         if self.problem.is_feasible(trial):
             self._n_feasible += 1
@@ -160,7 +168,10 @@ class Study:
     def problem(self) -> Problem:
         """The definition in the internal convention (for optimizers and analyses)."""
         budget = getattr(self, "_budget", None)
-        return Problem(self.space, self.objectives, self.constraints, self.seed, budget)
+        cached = getattr(self, "_problem", None)
+        if cached is None or cached.budget != budget:
+            self._problem = Problem(self.space, self.objectives, self.constraints, self.seed, budget)
+        return self._problem
 
     @property
     def optimizer(self) -> Optimizer:
@@ -252,10 +263,7 @@ class Study:
     def refresh(self) -> None:
         """Re-read the trials from the store (for a read-only view of a running study)."""
         self._trials = self._store.load_trials()
-        self._counts = {s: 0 for s in TrialStatus}
-        self._n_feasible = 0
-        for t in self._trials:
-            self._count(t)
+        self._recount()
 
     # ------------------------------------------------------------------ ask / tell
     @property
@@ -292,7 +300,7 @@ class Study:
         want = 1 if n is None else n
         trials: list[Trial] = []
         while len(trials) < want:
-            pending = [t for t in self._trials if t.status is TrialStatus.RUNNING]
+            pending = [self._trials[i] for i in self._running]
             proposals = self.optimizer.ask(want - len(trials), pending)
             if not proposals:
                 raise MooHpoError(f"optimizer {self.optimizer.name!r} proposed nothing")
@@ -317,8 +325,8 @@ class Study:
             logger.warning("trial %d: %s", number, trial.error)
         self._store.add_trial(trial)
         self._trials.append(trial)
+        self._count(trial)
         if trial.is_finished:
-            self._count(trial)
             self.optimizer.tell([trial])
         return trial
 
@@ -535,7 +543,8 @@ class Study:
 
     def count(self, status: TrialStatus | str) -> int:
         """Number of trials with a given status."""
-        return self._counts[TrialStatus(status)]
+        status = TrialStatus(status)
+        return len(self._running) if status is TrialStatus.RUNNING else self._counts[status]
 
     def feasible_trials(self) -> list[Trial]:
         """Complete trials within every hard constraint, in number order."""
