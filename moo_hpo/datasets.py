@@ -1,0 +1,79 @@
+"""Data that ships with moo_hpo: the UCI Adult census data (CC BY 4.0, Becker & Kohavi, 1996).
+
+Used by the demo, the fairness examples and the tests; no network is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ADULT_CATEGORICAL", "ADULT_NUMERIC", "AdultSplit", "load_adult"]
+
+ADULT_NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
+ADULT_CATEGORICAL = [
+    "workclass",
+    "education",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "native-country",
+]
+
+
+@dataclass
+class AdultSplit:
+    """One split of the Adult data.
+
+    Attributes:
+        X: the features (numeric and categorical columns, missing values as NaN).
+        y: 1 for income ``>50K``, else 0.
+        sensitive: the ``sex`` and ``race`` columns.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    sensitive: pd.DataFrame
+
+
+def load_adult(split: str = "train", n: int | None = None, seed: int = 0) -> AdultSplit:
+    """Load the bundled Adult census data.
+
+    Args:
+        split: ``"train"`` (32,561 rows) or ``"test"`` (16,281 rows).
+        n: keep a stratified random subset of ``n`` rows (None keeps all).
+        seed: seed of that subset.
+
+    Returns:
+        An :class:`AdultSplit`.
+
+    Raises:
+        ConfigError: for an unknown split or a bad ``n``.
+    """
+    import pandas as pd
+
+    files = {"train": "adult.data.csv.gz", "test": "adult.test.csv.gz"}
+    if split not in files:
+        raise ConfigError(f"split must be 'train' or 'test'; received {split!r}")
+    with resources.as_file(resources.files("moo_hpo") / "data" / "adult" / files[split]) as path:
+        df = pd.read_csv(path, sep=r",\s*", engine="python", na_values="?", compression="gzip")
+    y = df.pop("Y").astype(str).str.rstrip(".").eq(">50K").to_numpy(dtype=int)
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(df):
+            raise ConfigError(f"n must be an integer in 1..{len(df)}; received {n!r}")
+        from sklearn.model_selection import train_test_split
+
+        idx, _ = train_test_split(np.arange(len(df)), train_size=n, stratify=y, random_state=seed)
+        idx = np.sort(idx)
+        df, y = df.iloc[idx].reset_index(drop=True), y[idx]
+    return AdultSplit(X=df, y=y, sensitive=df[["sex", "race"]].copy())
