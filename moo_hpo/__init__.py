@@ -20,6 +20,8 @@ from moo_hpo.exceptions import (
 )
 from moo_hpo.objectives.specs import Maximize, Minimize, Objective
 from moo_hpo.space import Categorical, Float, Int, Rule, Space
+from moo_hpo.choice import Recommendation
+from moo_hpo.stopping import HypervolumeStagnation
 from moo_hpo.study import Study
 from moo_hpo.trial import Result, Trial, TrialStatus
 from moo_hpo import optimizers
@@ -31,6 +33,7 @@ __all__ = [
     "ConfigError",
     "Constraint",
     "Float",
+    "HypervolumeStagnation",
     "Int",
     "Maximize",
     "Minimize",
@@ -38,6 +41,7 @@ __all__ = [
     "NoFeasibleTrialError",
     "Objective",
     "ProbeError",
+    "Recommendation",
     "Result",
     "Rule",
     "Space",

@@ -1,30 +1,78 @@
 """Pareto analysis on ``(n, m)`` arrays in the internal convention (every objective minimized).
 
-Non-dominated sets come from moocore, the fastest exact implementation there is.
+Pure functions: dominance (masks, ranks, constrained ranks, crowding distance), hypervolume (exact,
+contributions, history, reference points, normalization) and quality indicators (IGD, IGD+, additive
+epsilon, spacing, empirical attainment surfaces). moocore does the heavy lifting: it is the fastest
+exact implementation there is, and our wrappers only check input and document conventions.
+Choosing an operating point from a front lives in :mod:`moo_hpo.choice`.
+
+Conventions:
+
+* **Duplicates**: identical points do not dominate each other; they share a rank and all stay on
+  the front. Their exclusive hypervolume contribution is 0 (removing one copy loses nothing).
+* **Constrained domination** (Deb's rule): a feasible point beats an infeasible one; between
+  infeasible points the smaller total violation wins; between feasible points Pareto dominance.
+* **Reference point rule** (when none is given): per objective, the worst (largest) observed
+  value plus 10% of the observed range; where the range is 0, plus 10% of ``|worst|`` (or 1.0 at
+  0). Points that do not strictly dominate the reference point add nothing to the hypervolume.
 """
 
 from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 
-__all__ = ["pareto_mask"]
+__all__ = [
+    "REFERENCE_MARGIN",
+    "HypervolumeTracker",
+    "additive_epsilon",
+    "attainment_surfaces",
+    "constrained_ranks",
+    "crowding_distance",
+    "derive_reference_point",
+    "hypervolume",
+    "hypervolume_contributions",
+    "hypervolume_history",
+    "igd",
+    "igd_plus",
+    "non_dominated_ranks",
+    "normalize",
+    "pareto_mask",
+    "relative_hypervolume",
+    "spacing",
+]
+
+#: Share of the observed range added beyond the worst point when deriving a reference point.
+REFERENCE_MARGIN = 0.1
 
 
-def _as_points(Y: np.ndarray) -> np.ndarray:
+def _as_points(Y: np.ndarray, name: str = "objective values") -> np.ndarray:
     Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1 and Y.size == 0:
+        Y = Y.reshape(0, 0)
     if Y.ndim != 2:
-        raise ConfigError(f"expected an (n, m) array of objective values; received shape {Y.shape}")
+        raise ConfigError(f"expected an (n, m) array of {name}; received shape {Y.shape}")
     if np.isnan(Y).any():
-        raise ConfigError("objective values contain NaN; expected finite values (drop failed trials first)")
+        raise ConfigError(f"{name} contain NaN; expected numbers (leave failed trials out first)")
     return Y
 
 
-def pareto_mask(Y: np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``Y`` (minimization).
+def _as_ref(ref: Sequence[float] | np.ndarray, m: int) -> np.ndarray:
+    r = np.asarray(ref, dtype=float).reshape(-1)
+    if r.shape != (m,):
+        raise ConfigError(f"expected a reference point with {m} values; received {r.tolist()}")
+    if not np.isfinite(r).all():
+        raise ConfigError(f"the reference point must be finite; received {r.tolist()}")
+    return r
 
-    Duplicates: rows with identical values are all kept (neither dominates the other).
+
+# ---------------------------------------------------------------------------- dominance
+def pareto_mask(Y: np.ndarray) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``Y`` (duplicates all kept).
 
     Args:
         Y: array of shape ``(n, m)``.
@@ -40,4 +88,309 @@ def pareto_mask(Y: np.ndarray) -> np.ndarray:
     Y = _as_points(Y)
     if len(Y) == 0:
         return np.zeros(0, dtype=bool)
-    return np.asarray(moocore.is_nondominated(Y, maximise=False, keep_weakly=True), dtype=bool)
+    return np.asarray(moocore.is_nondominated(Y, keep_weakly=True), dtype=bool)
+
+
+def non_dominated_ranks(Y: np.ndarray) -> np.ndarray:
+    """Non-dominated sorting: rank 0 is the front, rank 1 the front of the rest, and so on.
+
+    Args:
+        Y: array of shape ``(n, m)``.
+
+    Returns:
+        Integer array of shape ``(n,)``.
+    """
+    import moocore
+
+    Y = _as_points(Y)
+    if len(Y) == 0:
+        return np.zeros(0, dtype=int)
+    return np.asarray(moocore.pareto_rank(Y), dtype=int)
+
+
+def constrained_ranks(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
+    """Non-dominated sorting under constrained domination.
+
+    Feasible points (``violation <= 0``) get their Pareto ranks; every infeasible point ranks
+    after all feasible ones, in order of total violation (equal violations share a rank).
+
+    Args:
+        Y: array of shape ``(n, m)``.
+        violation: total constraint violation per point, shape ``(n,)``, ``>= 0``.
+
+    Returns:
+        Integer array of shape ``(n,)``.
+    """
+    Y = _as_points(Y)
+    v = np.asarray(violation, dtype=float).reshape(-1)
+    if v.shape != (len(Y),):
+        raise ConfigError(f"expected one violation per point ({len(Y)}); received shape {v.shape}")
+    if np.isnan(v).any():
+        raise ConfigError("violations contain NaN; expected numbers >= 0 (inf for unknown)")
+    ranks = np.zeros(len(Y), dtype=int)
+    feasible = v <= 0
+    if feasible.any():
+        ranks[feasible] = non_dominated_ranks(Y[feasible])
+    if (~feasible).any():
+        start = ranks[feasible].max() + 1 if feasible.any() else 0
+        _, dense = np.unique(v[~feasible], return_inverse=True)
+        ranks[~feasible] = start + dense
+    return ranks
+
+
+def crowding_distance(Y: np.ndarray) -> np.ndarray:
+    """NSGA-II crowding distance of the points of one front.
+
+    Boundary points of each objective get ``inf``; an objective with zero range adds nothing.
+    Duplicates are measured once and share their distance. (A few lines of numpy: the metric is
+    defined by NSGA-II itself and pymoo keeps its version internal to its survival operator.)
+
+    Args:
+        Y: array of shape ``(n, m)``, the points of one front.
+
+    Returns:
+        Float array of shape ``(n,)``.
+    """
+    Y = _as_points(Y)
+    if len(Y) == 0:
+        return np.zeros(0)
+    U, inverse = np.unique(Y, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    n, m = U.shape
+    dist = np.zeros(n)
+    if n <= 2:
+        return np.full(len(Y), np.inf)
+    for j in range(m):
+        order = np.argsort(U[:, j], kind="stable")
+        col = U[order, j]
+        span = col[-1] - col[0]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (col[2:] - col[:-2]) / span
+    return dist[inverse]
+
+
+# ---------------------------------------------------------------------------- hypervolume
+def derive_reference_point(
+    Y: np.ndarray, explicit: Sequence[float | None] | None = None, margin: float = REFERENCE_MARGIN
+) -> np.ndarray:
+    """A reference point: explicit values where given, else worst + ``margin`` x range.
+
+    Args:
+        Y: observed (feasible) points, shape ``(n, m)``; may be empty when every value is explicit.
+        explicit: per objective a value or None.
+        margin: share of the observed range added beyond the worst value.
+
+    Returns:
+        Array of shape ``(m,)``.
+
+    Raises:
+        ConfigError: when a value must be derived but there are no points.
+    """
+    Y = _as_points(Y)
+    m = Y.shape[1] if Y.size else len(explicit or [])
+    explicit = list(explicit) if explicit is not None else [None] * m
+    if len(explicit) != m:
+        raise ConfigError(f"expected {m} explicit reference values (or None); received {explicit}")
+    ref = np.empty(m)
+    for j, value in enumerate(explicit):
+        if value is not None:
+            ref[j] = float(value)
+            continue
+        if len(Y) == 0:
+            raise ConfigError("cannot derive a reference point without observed points; give ref= explicitly")
+        worst, best = Y[:, j].max(), Y[:, j].min()
+        span = worst - best
+        if span <= 0:
+            span = abs(worst) if worst != 0 else 1.0
+        ref[j] = worst + margin * span
+    return ref
+
+
+def normalize(Y: np.ndarray, ideal: Sequence[float], ref: Sequence[float]) -> np.ndarray:
+    """Map ``ideal -> 0`` and ``ref -> 1`` per objective.
+
+    Raises:
+        ConfigError: when ``ref <= ideal`` for some objective.
+    """
+    Y = _as_points(Y)
+    ideal = np.asarray(ideal, dtype=float)
+    ref = np.asarray(ref, dtype=float)
+    if np.any(ref <= ideal):
+        raise ConfigError(f"normalization needs ref > ideal in every objective; received ideal={ideal.tolist()}, ref={ref.tolist()}")
+    return (Y - ideal) / (ref - ideal)
+
+
+def hypervolume(
+    Y: np.ndarray,
+    ref: Sequence[float],
+    normalized: bool = False,
+    ideal: Sequence[float] | None = None,
+    warn: bool = True,
+) -> float:
+    """Exact hypervolume dominated by ``Y`` and bounded by ``ref`` (any number of objectives).
+
+    Args:
+        Y: points, shape ``(n, m)``.
+        ref: reference point, shape ``(m,)``.
+        normalized: map ``ideal -> 0`` and ``ref -> 1`` first, so the value lies in ``[0, 1]``.
+        ideal: the ideal point for normalization (default: the per-objective minimum of ``Y``).
+        warn: warn when no point strictly dominates ``ref`` (the value is then 0).
+
+    Returns:
+        The hypervolume.
+    """
+    import moocore
+
+    Y = _as_points(Y)
+    r = _as_ref(ref, Y.shape[1] if Y.size else len(ref))
+    inside = Y[np.all(Y < r, axis=1)] if len(Y) else Y
+    if len(inside) == 0:
+        if warn and len(Y):
+            warnings.warn(
+                f"no point strictly dominates the reference point {r.tolist()}: hypervolume is 0; "
+                "the reference point is better than every observed point in some objective",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return 0.0
+    if normalized:
+        lo = inside.min(axis=0) if ideal is None else np.asarray(ideal, dtype=float)
+        inside, r = normalize(inside, lo, r), np.ones_like(r)
+    return float(moocore.hypervolume(inside, ref=r))
+
+
+def hypervolume_contributions(Y: np.ndarray, ref: Sequence[float]) -> np.ndarray:
+    """Exclusive hypervolume contribution of each point (0 for dominated points and duplicates)."""
+    import moocore
+
+    Y = _as_points(Y)
+    r = _as_ref(ref, Y.shape[1] if Y.size else len(ref))
+    out = np.zeros(len(Y))
+    inside = np.all(Y < r, axis=1) if len(Y) else np.zeros(0, dtype=bool)
+    if inside.any():
+        out[inside] = moocore.hv_contributions(Y[inside], ref=r, ignore_dominated=False)
+    return out
+
+
+def relative_hypervolume(hv: float, max_hv: float) -> float:
+    """Hypervolume as a percentage of a known maximum.
+
+    Raises:
+        ConfigError: when ``max_hv <= 0``.
+    """
+    if not max_hv > 0:
+        raise ConfigError(f"the maximum hypervolume must be positive; received {max_hv!r}")
+    return 100.0 * hv / max_hv
+
+
+class HypervolumeTracker:
+    """Hypervolume of a growing set of points, updated point by point.
+
+    Only points that enter the current front change the value, so a history over ``n`` points
+    costs one exact computation per front change, not one per point.
+
+    Args:
+        ref: the (frozen) reference point.
+    """
+
+    def __init__(self, ref: Sequence[float]) -> None:
+        self.ref = np.asarray(ref, dtype=float)
+        self.front = np.empty((0, len(self.ref)))
+        self.value = 0.0
+
+    def add(self, y: np.ndarray) -> float:
+        """Add one point; returns the hypervolume after it."""
+        import moocore
+
+        y = np.asarray(y, dtype=float).reshape(1, -1)
+        if not np.all(y < self.ref):
+            return self.value
+        if len(self.front) and np.any(np.all(self.front <= y, axis=1)):
+            return self.value  # weakly dominated by the front: nothing changes
+        keep = ~np.all(y <= self.front, axis=1)
+        self.front = np.vstack([self.front[keep], y])
+        self.value = float(moocore.hypervolume(self.front, ref=self.ref))
+        return self.value
+
+
+def hypervolume_history(Y: np.ndarray, ref: Sequence[float], include: np.ndarray | None = None) -> np.ndarray:
+    """Hypervolume after each point of a sequence (e.g. trials in order).
+
+    Args:
+        Y: points in order, shape ``(n, m)``; rows not included may hold NaN.
+        ref: the reference point.
+        include: boolean mask of the points that count (e.g. feasible trials); default all.
+
+    Returns:
+        Array of shape ``(n,)``: the hypervolume of the included points up to each position.
+    """
+    Y = np.asarray(Y, dtype=float)
+    include = np.ones(len(Y), dtype=bool) if include is None else np.asarray(include, dtype=bool)
+    _as_points(Y[include]) if include.any() else None
+    tracker = HypervolumeTracker(_as_ref(ref, Y.shape[1]))
+    out = np.empty(len(Y))
+    for i, (y, use) in enumerate(zip(Y, include, strict=True)):
+        out[i] = tracker.add(y) if use else tracker.value
+    return out
+
+
+# ---------------------------------------------------------------------------- indicators
+def igd(Y: np.ndarray, reference_front: np.ndarray) -> float:
+    """Inverted generational distance of ``Y`` to a reference front (lower is better)."""
+    import moocore
+
+    return float(moocore.igd(_as_points(Y), ref=_as_points(reference_front, "reference front")))
+
+
+def igd_plus(Y: np.ndarray, reference_front: np.ndarray) -> float:
+    """IGD+ (dominance-compliant IGD) of ``Y`` to a reference front (lower is better)."""
+    import moocore
+
+    return float(moocore.igd_plus(_as_points(Y), ref=_as_points(reference_front, "reference front")))
+
+
+def additive_epsilon(Y: np.ndarray, reference_front: np.ndarray) -> float:
+    """Additive epsilon indicator: the smallest shift that makes ``Y`` weakly dominate the reference front."""
+    import moocore
+
+    return float(moocore.epsilon_additive(_as_points(Y), ref=_as_points(reference_front, "reference front")))
+
+
+def spacing(Y: np.ndarray) -> float:
+    """Schott's spacing: standard deviation of each point's L1 distance to its nearest neighbour
+    (0 for evenly spread fronts; 0 for fewer than two points)."""
+    Y = _as_points(Y)
+    if len(Y) < 2:
+        return 0.0
+    d = np.abs(Y[:, None, :] - Y[None, :, :]).sum(axis=2)
+    np.fill_diagonal(d, np.inf)
+    nearest = d.min(axis=1)
+    return float(np.sqrt(np.sum((nearest - nearest.mean()) ** 2) / (len(Y) - 1)))
+
+
+def attainment_surfaces(
+    runs: Sequence[np.ndarray], percentiles: Sequence[float] = (25.0, 50.0, 75.0)
+) -> dict[float, np.ndarray]:
+    """Empirical attainment surfaces over repeated runs.
+
+    The ``p``-% attainment surface bounds the region attained (weakly dominated) by at least ``p``%
+    of the runs; the 50% surface is the median.
+
+    Args:
+        runs: one ``(n_i, m)`` array of points per run.
+        percentiles: which surfaces.
+
+    Returns:
+        percentile -> points of that surface, shape ``(k, m)``.
+    """
+    import moocore
+
+    if not runs:
+        raise ConfigError("attainment surfaces need at least one run; received none")
+    arrays = [_as_points(r) for r in runs]
+    data = np.vstack(arrays)
+    sets = np.concatenate([np.full(len(a), i + 1) for i, a in enumerate(arrays)])
+    eaf = moocore.eaf(data, sets=sets, percentiles=list(percentiles))
+    m = data.shape[1]
+    return {float(p): eaf[np.isclose(eaf[:, m], p), :m] for p in percentiles}

@@ -20,7 +20,8 @@ import numpy as np
 
 from moo_hpo import __version__
 from moo_hpo.constraints import Constraint, constraint_from_dict
-from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
+from moo_hpo.choice import Recommendation
+from moo_hpo.exceptions import ConfigError, MooHpoError, NoFeasibleTrialError, StorageError
 from moo_hpo.execution import InProcessExecutor, Outcome, ProcessExecutor, format_exception
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
@@ -38,6 +39,9 @@ __all__ = ["Study"]
 logger = logging.getLogger("moo_hpo")
 
 Callback = Callable[["Study", Trial], None]
+
+#: A derived reference point is frozen once this many trials are feasible.
+REFERENCE_FREEZE_AFTER = 10
 
 
 def _trial_seed(study_seed: int, number: int) -> int:
@@ -563,6 +567,218 @@ class Study:
             return []
         mask = pareto_mask(self.problem.objective_matrix(feasible))
         return [t for t, keep in zip(feasible, mask, strict=True) if keep]
+
+    # ------------------------------------------------------------------ hypervolume and choices
+    def _least_violating_error(self, what: str) -> NoFeasibleTrialError:
+        complete = [t for t in self._trials if t.status is TrialStatus.COMPLETE]
+        if not complete:
+            return NoFeasibleTrialError(f"{what}: no trial has completed yet ({len(self._trials)} trials)")
+        v = self.problem.violation(complete)
+        best = complete[int(np.argmin(v))]
+        broken = [c.describe() for c in self.problem.hard_constraints if not c.is_satisfied(best.metrics.get(c.name, np.inf))]
+        return NoFeasibleTrialError(
+            f"{what}: none of the {len(complete)} complete trials satisfies every hard constraint; the least "
+            f"violating is trial #{best.number} (total violation {v.min():.4g}; breaks {', '.join(broken)})",
+            least_violating=best.number,
+        )
+
+    def _reference_internal(self) -> np.ndarray:
+        """The reference point in the internal convention; derived and frozen per the documented rule."""
+        from moo_hpo.fronts import derive_reference_point
+
+        explicit = [None if o.ref is None else o.to_internal(o.ref) for o in self.objectives]
+        if all(e is not None for e in explicit):
+            return np.array(explicit, dtype=float)
+        frozen = self._store.get_meta("reference_point")
+        if frozen is not None:
+            return np.array(frozen["internal"], dtype=float)
+        feasible = self.feasible_trials()
+        if not feasible:
+            raise self._least_violating_error("cannot derive a reference point")
+        ref = derive_reference_point(self.problem.objective_matrix(feasible), explicit)
+        if len(feasible) >= REFERENCE_FREEZE_AFTER and not self.read_only:
+            self._store.set_meta("reference_point", {"internal": ref.tolist(), "from_trials": len(feasible)})
+            logger.info("reference point frozen from %d feasible trials: %s", len(feasible), self._ref_dict(ref))
+        return ref
+
+    def _ref_dict(self, internal: np.ndarray) -> dict[str, float]:
+        return {o.name: o.from_internal(float(v)) for o, v in zip(self.objectives, internal, strict=True)}
+
+    @property
+    def reference_point(self) -> dict[str, float]:
+        """The hypervolume reference point, metric name -> value in the metric's own units.
+
+        Per objective: its ``ref`` when given; otherwise derived from the feasible trials (worst value
+        plus 10% of the observed range, see :mod:`moo_hpo.fronts`). A derived point is provisional until
+        the study has ``REFERENCE_FREEZE_AFTER`` (10) feasible trials; it is then frozen in the store, so the
+        hypervolume history keeps one meaning. Replace it with :meth:`set_reference_point`.
+
+        Raises:
+            NoFeasibleTrialError: when a value must be derived and no trial is feasible.
+        """
+        return self._ref_dict(self._reference_internal())
+
+    @property
+    def reference_point_frozen(self) -> bool:
+        """True when the reference point is explicit or frozen (it will not change any more)."""
+        return all(o.ref is not None for o in self.objectives) or self._store.get_meta("reference_point") is not None
+
+    def set_reference_point(self, ref: Mapping[str, float]) -> None:
+        """Freeze a reference point given in the metrics' own units (every objective named).
+
+        Raises:
+            ConfigError: for missing or unknown names.
+        """
+        names = [o.name for o in self.objectives]
+        if not isinstance(ref, Mapping) or set(ref) != set(names):
+            raise ConfigError(f"expected a reference value for each objective {names}; received {ref!r}")
+        internal = [o.to_internal(float(ref[o.name])) for o in self.objectives]
+        self._store.set_meta("reference_point", {"internal": internal, "from_trials": None})
+
+    def _ref_argument(self, ref: Mapping[str, float] | Sequence[float] | None) -> np.ndarray:
+        if ref is None:
+            return self._reference_internal()
+        if isinstance(ref, Mapping):
+            missing = [o.name for o in self.objectives if o.name not in ref]
+            if missing:
+                raise ConfigError(f"the reference point lacks {missing}; received {dict(ref)!r}")
+            return np.array([o.to_internal(float(ref[o.name])) for o in self.objectives])
+        values = list(ref)
+        if len(values) != len(self.objectives):
+            raise ConfigError(f"expected {len(self.objectives)} reference values; received {values!r}")
+        return np.array([o.to_internal(float(v)) for o, v in zip(self.objectives, values, strict=True)])
+
+    def hypervolume(self, ref: Mapping[str, float] | Sequence[float] | None = None, normalized: bool = False) -> float:
+        """Hypervolume of the feasible trials.
+
+        Args:
+            ref: a reference point in the metrics' own units (name -> value, or values in objective
+                order); default :attr:`reference_point`.
+            normalized: scale each objective so the ideal is 0 and the reference point 1.
+
+        Returns:
+            The hypervolume (0.0, with a warning, when no feasible trial beats the reference point).
+
+        Raises:
+            NoFeasibleTrialError: when no trial is feasible and the reference point must be derived.
+        """
+        from moo_hpo.fronts import hypervolume
+
+        r = self._ref_argument(ref)
+        feasible = self.feasible_trials()
+        if not feasible:
+            return 0.0
+        return hypervolume(self.problem.objective_matrix(feasible), r, normalized=normalized)
+
+    def hypervolume_history(self, ref: Mapping[str, float] | Sequence[float] | None = None) -> np.ndarray:
+        """Hypervolume of the feasible trials after each trial, in trial-number order.
+
+        Returns:
+            Array with one value per trial (zeros before the first feasible trial); empty
+            when no trial is feasible yet.
+        """
+        from moo_hpo.fronts import hypervolume_history
+
+        if self.n_feasible == 0:
+            return np.zeros(len(self._trials)) if ref is not None else np.zeros(0)
+        r = self._ref_argument(ref)
+        problem = self.problem
+        include = np.array([problem.is_feasible(t) for t in self._trials])
+        Y = problem.objective_matrix(self._trials)
+        return hypervolume_history(np.where(include[:, None], Y, 0.0), r, include)
+
+    def hypervolume_contributions(self) -> dict[int, float]:
+        """Exclusive hypervolume contribution of each front trial: trial number -> value."""
+        from moo_hpo.fronts import hypervolume_contributions
+
+        front = self.pareto_front()
+        if not front:
+            return {}
+        c = hypervolume_contributions(self.problem.objective_matrix(front), self._reference_internal())
+        return {t.number: float(v) for t, v in zip(front, c, strict=True)}
+
+    def _weights(self, weights: Mapping[str, float] | Sequence[float]) -> list[float]:
+        if isinstance(weights, Mapping):
+            unknown = [k for k in weights if k not in {o.name for o in self.objectives}]
+            if unknown:
+                raise ConfigError(f"weights name unknown objectives {unknown}; expected {[o.name for o in self.objectives]}")
+            return [float(weights.get(o.name, 0.0)) for o in self.objectives]
+        return [float(w) for w in weights]
+
+    def recommend(
+        self,
+        method: str = "knee",
+        weights: Mapping[str, float] | Sequence[float] | None = None,
+        objective: str | None = None,
+        constraints: Sequence[Constraint] = (),
+        normalized: bool = True,
+    ) -> Recommendation:
+        """Choose an operating point from the feasible trials.
+
+        ``constraints`` first filter the feasible trials (e.g. ``[mh.AtMost("latency_p99_ms", 20)]``:
+        epsilon-constraint and filter-then-pick); the method then picks from the front of what is left.
+
+        Args:
+            method: ``"knee"``, ``"best"`` (needs ``objective``), ``"asf"`` or ``"tchebycheff"``
+                (need ``weights``). See :mod:`moo_hpo.choice` for the definitions.
+            weights: objective name -> weight (missing names weigh 0), or weights in objective order.
+            objective: the objective to optimize for ``"best"``.
+            constraints: extra bounds to filter by, on any stored metric.
+            normalized: ASF on normalized objectives (True) or in the metrics' own units (False).
+
+        Returns:
+            A :class:`~moo_hpo.choice.Recommendation` with the trial and a one-line reason.
+
+        Raises:
+            NoFeasibleTrialError: when no trial is feasible (naming the least violating one), or none
+                passes the filters.
+            ConfigError: for an unknown method, objective or weight.
+        """
+        from moo_hpo import choice
+        from moo_hpo.fronts import pareto_mask
+
+        feasible = self.feasible_trials()
+        if not feasible:
+            raise self._least_violating_error("cannot recommend a trial")
+        for c in constraints:
+            if not isinstance(c, Constraint):
+                raise ConfigError(f"filters must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
+        kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
+        if not kept:
+            raise NoFeasibleTrialError(
+                f"none of the {len(feasible)} feasible trials satisfies {[c.describe() for c in constraints]}"
+            )
+        Y = self.problem.objective_matrix(kept)
+        front_idx = np.flatnonzero(pareto_mask(Y))
+        Yf = Y[front_idx]
+        names = [o.name for o in self.objectives]
+        if method == "knee":
+            i, reason = choice.knee_index(Yf)
+        elif method == "best":
+            if objective not in names:
+                raise ConfigError(f"method 'best' needs objective= one of {names}; received {objective!r}")
+            i, reason = choice.best_index(Yf, names.index(objective), label=objective)
+        elif method in ("asf", "tchebycheff"):
+            if weights is None:
+                raise ConfigError(f"method {method!r} needs weights (objective name -> weight)")
+            w = self._weights(weights)
+            i, reason = choice.asf_index(Yf, w, normalized=normalized) if method == "asf" else choice.tchebycheff_index(Yf, w)
+        else:
+            raise ConfigError(f"unknown method {method!r}; expected 'knee', 'best', 'asf' or 'tchebycheff'")
+        chosen = kept[int(front_idx[i])]
+        values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}" for o in self.objectives)
+        reason += f" ({values})"
+        if constraints:
+            reason += f"; among trials with {', '.join(c.describe() for c in constraints)}"
+        return Recommendation(chosen, method, reason)
+
+    def recommendations(self, weights: Mapping[str, float] | Sequence[float] | None = None) -> list[Recommendation]:
+        """The knee, the best trial per objective and, with ``weights``, the ASF choice."""
+        out = [self.recommend("knee")]
+        out += [self.recommend("best", objective=o.name) for o in self.objectives]
+        if weights is not None:
+            out.append(self.recommend("asf", weights=weights))
+        return out
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per trial: number, status, ``params_<name>``, ``metrics_<name>``, feasibility,

@@ -447,3 +447,83 @@ def test_sigkill_then_resume_loses_nothing(tmp_path):
     after = [(t.number, t.config, t.metrics) for t in study.trials if t.status is mh.TrialStatus.COMPLETE]
     assert after[: len(before)] == before
     study.close()
+
+
+# ---------------------------------------------------------------- hypervolume and choices
+def _hv_study(**kw):
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    return mh.Study(space, [mh.Maximize("acc", ref=0.0), mh.Minimize("lat", ref=10.0)], optimizer="random", seed=0, **kw)
+
+
+def _tell_all(study, rows):
+    for row in rows:
+        study.tell(study.ask(), row)
+
+
+def test_hypervolume_with_explicit_reference_and_maximize():
+    study = _hv_study(constraints=[mh.AtMost("lat", 8.0)])
+    _tell_all(study, [{"acc": 0.5, "lat": 5.0}, {"acc": 0.8, "lat": 9.0}, {"acc": 0.9, "lat": 2.0}])
+    # feasible: (0.5, 5) and (0.9, 2); (0.9, 2) dominates: box = 0.9 * (10 - 2)
+    assert study.hypervolume() == pytest.approx(0.9 * 8.0)
+    assert study.reference_point == {"acc": 0.0, "lat": 10.0} and study.reference_point_frozen
+    assert study.hypervolume(ref={"acc": 0.5, "lat": 10.0}) == pytest.approx(0.4 * 8.0)
+    np.testing.assert_allclose(study.hypervolume_history(), [0.5 * 5, 0.5 * 5, 0.9 * 8])
+
+
+def test_derived_reference_point_freezes_after_ten_feasible_trials(tmp_path):
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0, storage=tmp_path / "s.db")
+    _tell_all(study, [{"a": float(i), "b": float(9 - i)} for i in range(9)])
+    assert not study.reference_point_frozen
+    assert study.reference_point == pytest.approx({"a": 8.8, "b": 9.8})  # worst + 10% of the range
+    _tell_all(study, [{"a": 20.0, "b": 20.0}])
+    assert study.reference_point == pytest.approx({"a": 22.0, "b": 21.9})
+    assert study.reference_point_frozen
+    _tell_all(study, [{"a": 100.0, "b": 100.0}])
+    assert study.reference_point == pytest.approx({"a": 22.0, "b": 21.9})  # frozen: unchanged
+    study.close()
+    assert mh.Study.load(tmp_path / "s.db").reference_point == pytest.approx({"a": 22.0, "b": 21.9})
+
+
+def test_no_feasible_trial_names_the_least_violating():
+    study = _hv_study(constraints=[mh.AtMost("lat", 1.0)])
+    _tell_all(study, [{"acc": 0.5, "lat": 5.0}, {"acc": 0.8, "lat": 3.0}])
+    with pytest.raises(mh.NoFeasibleTrialError, match="trial #1") as info:
+        study.recommend()
+    assert info.value.least_violating == 1 and "lat <= 1" in str(info.value)
+    assert study.pareto_front() == []
+    assert study.hypervolume() == 0.0
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    derived = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], [mh.AtMost("a", 0.0)], optimizer="random")
+    _tell_all(derived, [{"a": 1.0, "b": 1.0}])
+    with pytest.raises(mh.NoFeasibleTrialError, match="least violating is trial #0"):
+        derived.reference_point
+
+
+def test_recommend_methods_and_filters():
+    study = _hv_study()
+    _tell_all(study, [{"acc": 0.70, "lat": 1.0}, {"acc": 0.85, "lat": 3.0}, {"acc": 0.90, "lat": 8.0}, {"acc": 0.60, "lat": 4.0}])
+    assert study.recommend("best", objective="acc").trial.number == 2
+    assert study.recommend("best", objective="lat").trial.number == 0
+    assert study.recommend("knee").trial.number == 1
+    eps = study.recommend("best", objective="acc", constraints=[mh.AtMost("lat", 5.0)])
+    assert eps.trial.number == 1 and "lat <= 5" in eps.reason and "acc=0.85" in eps.reason
+    assert study.recommend("asf", weights={"acc": 10.0, "lat": 1.0}).trial.number == 2
+    assert study.recommend("asf", weights={"acc": 1.0, "lat": 10.0}).trial.number == 0
+    assert [r.method for r in study.recommendations(weights=[1, 1])] == ["knee", "best", "best", "asf"]
+    with pytest.raises(mh.ConfigError, match="unknown method"):
+        study.recommend("magic")
+    with pytest.raises(mh.ConfigError, match="needs weights"):
+        study.recommend("asf")
+    with pytest.raises(mh.ConfigError, match="unknown objectives"):
+        study.recommend("asf", weights={"speed": 1.0})
+    with pytest.raises(mh.NoFeasibleTrialError, match="satisfies"):
+        study.recommend(constraints=[mh.AtMost("lat", 0.5)])
+
+
+def test_contributions_keyed_by_trial():
+    study = _hv_study()
+    _tell_all(study, [{"acc": 0.5, "lat": 5.0}, {"acc": 0.9, "lat": 8.0}, {"acc": 0.4, "lat": 6.0}])
+    c = study.hypervolume_contributions()
+    assert set(c) == {0, 1}
+    assert c[0] == pytest.approx(0.5 * 3.0) and c[1] == pytest.approx(0.4 * 2.0)
