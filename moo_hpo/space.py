@@ -591,6 +591,24 @@ class Space:
         cols = {name: self.params[name].from_unit(U[:, j]) for j, name in enumerate(self.params)}
         return [self._assemble(lambda name, i=i: cols[name][i]) for i in range(len(U))]
 
+    def to_unit(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Map configurations to the compact unit cube (inverse of :meth:`from_unit`).
+
+        A categorical value goes to the middle of its share of the coordinate; an inactive
+        parameter to 0.5.
+        """
+        U = np.full((len(configs), self.dim), 0.5)
+        for j, (name, p) in enumerate(self.params.items()):
+            rows = [i for i, c in enumerate(configs) if name in c]
+            if not rows:
+                continue
+            values = [configs[i][name] for i in rows]
+            if isinstance(p, Categorical):
+                U[rows, j] = (np.array([p.index(v) for v in values]) + 0.5) / len(p.choices)
+            else:
+                U[rows, j] = p.encode_values(values)[:, 0]
+        return U
+
     def _assemble(self, value_of: Callable[[str], Any]) -> Config:
         values: Config = {}
         for name in self.order:

@@ -292,7 +292,8 @@ class Study:
             n: None for one trial, or how many to propose (a list is returned then).
 
         Returns:
-            A :class:`~moo_hpo.trial.Trial`, or a list of ``n`` trials.
+            A :class:`~moo_hpo.trial.Trial`, or a list of at most ``n`` trials (fewer when the
+            optimizer must wait for running trials, e.g. the end of an evolutionary generation).
 
         Raises:
             ConfigError: for a bad ``n``.
@@ -301,15 +302,26 @@ class Study:
         self._writable()
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise ConfigError(f"ask(n) expects a positive integer or None; received {n!r}")
-        want = 1 if n is None else n
+        trials = self._propose(1 if n is None else n)
+        if not trials:
+            pending = sorted(self._running)
+            raise MooHpoError(
+                f"optimizer {self.optimizer.name!r} has nothing to propose until the running trials {pending} are told"
+                if pending
+                else f"optimizer {self.optimizer.name!r} proposed nothing"
+            )
+        return trials[0] if n is None else trials
+
+    def _propose(self, want: int) -> list[Trial]:
+        """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials."""
         trials: list[Trial] = []
         while len(trials) < want:
-            pending = [self._trials[i] for i in self._running]
+            pending = [self._trials[i] for i in sorted(self._running)]
             proposals = self.optimizer.ask(want - len(trials), pending)
             if not proposals:
-                raise MooHpoError(f"optimizer {self.optimizer.name!r} proposed nothing")
+                break
             trials.extend(self._record_proposal(p) for p in proposals[: want - len(trials)])
-        return trials[0] if n is None else trials
+        return trials
 
     def _record_proposal(self, proposal: Proposal) -> Trial:
         number = len(self._trials)
@@ -493,7 +505,10 @@ class Study:
                         if n_trials is not None:
                             free = min(free, n_trials - submitted)
                         if free > 0:
-                            for trial in self.ask(free):
+                            new = self._propose(free)
+                            if not new and executor.n_running == 0:
+                                raise MooHpoError(f"optimizer {self.optimizer.name!r} proposed nothing")
+                            for trial in new:
                                 submitted += 1
                                 if trial.is_finished:  # an invalid proposal, recorded as failed
                                     progress.update(trial)

@@ -174,3 +174,8 @@ def test_sample_gives_up_on_rare_rules():
     space = mh.Space({"a": mh.Float(0, 1)}, rules=[lambda c: c["a"] < 0.001])
     with pytest.raises(mh.ConfigError, match="rejected"):
         space.sample(50, seed=0, max_tries=10)
+
+
+def test_to_unit_inverts_from_unit(space):
+    configs = space.sample(100, seed=9)
+    assert space.from_unit(space.to_unit(configs)) == configs

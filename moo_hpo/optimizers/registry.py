@@ -21,6 +21,9 @@ logger = logging.getLogger("moo_hpo")
 OPTIMIZERS: dict[str, str] = {
     "random": "moo_hpo.optimizers.sampling:RandomSearch",
     "sobol": "moo_hpo.optimizers.sampling:SobolSearch",
+    "nsga2": "moo_hpo.optimizers.evolutionary:NSGA2",
+    "nsga3": "moo_hpo.optimizers.evolutionary:NSGA3",
+    "spea2": "moo_hpo.optimizers.evolutionary:SPEA2",
 }
 
 #: Budgets above this many trials count as large: evolutionary search pays off there.

@@ -1,0 +1,312 @@
+"""Evolutionary optimizers through pymoo's ask-and-tell interface: NSGA-II, NSGA-III, SPEA2.
+
+How the study maps onto pymoo:
+
+* **Genome**: one gene per parameter in the compact unit cube (:meth:`moo_hpo.space.Space.from_unit`):
+  floats and integers on their own (log) scale, an integer owning an equal share of the gene, a
+  categorical picking ``choices[floor(u * k)]``. pymoo's SBX crossover and polynomial mutation work on
+  these genes. Genes of inactive conditional parameters are carried along but never decoded, so
+  they do not change a trial's objectives and cannot disturb selection.
+* **Objectives** are the internal minimized values with soft-constraint penalties.
+* **Constraints** go to pymoo's ``G`` (constraint domination), plus one column that marks failed
+  trials: a failed trial gets that column and every hard constraint set to the largest violation
+  seen so far (at least 1), so it ranks behind every trial that ran, and the generation goes on.
+* **Validity rules and duplicates**: an offspring whose configuration breaks a rule, or repeats a
+  configuration already proposed, is replaced by a fresh random valid one (seeded), so no invalid
+  configuration is evaluated and no two pending trials share a configuration. (In a space too small
+  for that, copies within a generation are evaluated once and share the result.)
+* **Batches**: a generation is proposed as a queue; ``ask(n)`` takes up to ``n`` of it, so
+  ``n_workers`` evaluate a generation in parallel. The next generation is bred once every member of
+  the current one is told; until then ``ask`` proposes nothing more.
+* **Resume**: the study tells a fresh optimizer every stored trial. The optimizer replays its
+  generations (same seed, same settings) and checks each stored trial against what it would have
+  proposed; when they agree the search continues exactly where it stopped. When they do not (other
+  settings, an interrupted trial of a past generation), the population is rebuilt from the stored
+  trials: all finished trials become the evaluated initial population, and pymoo's survival keeps
+  the best of them from the next generation on.
+
+Default population size for HPO budgets of 50 to 5,000 evaluations: ``pop_size="auto"`` gives
+``clip(4 * round(sqrt(budget) / 2), 16, 100)`` (50 -> 16, 500 -> 44, 5,000 -> 100; 40 when the budget is
+unknown), so there are always several generations. NSGA-III's reference directions follow the
+number of objectives and the population size (Das-Dennis where it gives at least 80% of the
+population, otherwise Riesz energy with one direction per individual).
+
+MOEA/D is not offered: pymoo's MOEA/D breeds one neighbourhood at a time in its own loop and has no
+batch ask/tell.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal
+from moo_hpo.problem import Problem
+from moo_hpo.trial import Trial, TrialStatus
+
+__all__ = ["NSGA2", "NSGA3", "SPEA2", "default_pop_size"]
+
+_UNKNOWN_BUDGET_POP = 40
+_REPAIR_TRIES = 50
+
+
+def default_pop_size(budget: int | None) -> int:
+    """Population size for a budget of evaluations (see module docstring)."""
+    if budget is None:
+        return _UNKNOWN_BUDGET_POP
+    return int(np.clip(4 * round(math.sqrt(budget) / 2), 16, 100))
+
+
+def _key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+class _PymooOptimizer(Optimizer):
+    """Shared adapter: generations, failure handling, repair, replay on resume."""
+
+    capabilities = Capabilities(min_objectives=1)
+
+    def __init__(self, pop_size: int | str = "auto", n_offsprings: int | None = None) -> None:
+        self.pop_size = pop_size
+        self.n_offsprings = n_offsprings
+
+    # -------------------------------------------------------------- pymoo wiring
+    def _algorithm(self, pop_size: int, n_offsprings: int, **kwargs: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def _resolved_pop_size(self, problem: Problem) -> int:
+        if self.pop_size == "auto":
+            return default_pop_size(problem.budget)
+        if isinstance(self.pop_size, bool) or not isinstance(self.pop_size, int) or self.pop_size < 2:
+            raise ConfigError(f"{self.name}: pop_size must be 'auto' or an integer >= 2; received {self.pop_size!r}")
+        return self.pop_size
+
+    def setup(self, problem: Problem) -> None:
+        super().setup(problem)
+        from pymoo.core.problem import Problem as PymooProblem
+
+        if self.n_offsprings is not None and (not isinstance(self.n_offsprings, int) or self.n_offsprings < 1):
+            raise ConfigError(f"{self.name}: n_offsprings must be a positive integer or None; received {self.n_offsprings!r}")
+        self._pop = self._resolved_pop_size(problem)
+        self._n_constr = len(problem.hard_constraints) + 1  # + the failure column
+        self._pm_problem = PymooProblem(
+            n_var=problem.space.dim, n_obj=problem.n_objectives, n_ieq_constr=self._n_constr, xl=0.0, xu=1.0
+        )
+        self._alg = self._new_algorithm()
+        self._rng = np.random.default_rng([problem.seed, 1729])
+        self._seen: set[str] = set()  # configurations proposed so far
+        self._worst_violation = 1.0
+        self._generation = -1
+        self._gen_pop: Any = None
+        self._gen_configs: list[dict[str, Any]] = []
+        self._gen_members: dict[str, list[int]] = {}
+        self._gen_results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._queue: list[int] = []
+        self._replaying = True  # until this instance proposes, told trials are checked against a replay
+        self._history: list[Trial] = []
+
+    def _new_algorithm(self, sampling: Any = None) -> Any:
+        from pymoo.core.termination import NoTermination
+
+        kwargs = {} if sampling is None else {"sampling": sampling}
+        alg = self._algorithm(self._pop, self.n_offsprings or self._pop, **kwargs)
+        alg.setup(self._pm_problem, termination=NoTermination(), seed=self.problem.seed, verbose=False)
+        return alg
+
+    # -------------------------------------------------------------- generations
+    def _breed(self) -> None:
+        space = self.problem.space
+        pop = self._alg.ask()
+        X = np.clip(np.asarray(pop.get("X"), dtype=float), 0.0, 1.0)
+        configs = space.from_unit(X)
+        in_generation: set[str] = set()
+        for i, config in enumerate(configs):
+            tries = 0
+            # prefer configurations never proposed; then at least not twice in this generation
+            while not space.is_valid(config) or _key(config) in (self._seen if tries < _REPAIR_TRIES else in_generation):
+                if tries >= 2 * _REPAIR_TRIES:
+                    break
+                X[i] = self._rng.random(space.dim)
+                config = space.from_unit(X[i : i + 1])[0]
+                tries += 1
+            if not space.is_valid(config):
+                raise ConfigError(f"{self.name}: could not find a configuration satisfying the validity rules")
+            configs[i] = config
+            in_generation.add(_key(config))
+            self._seen.add(_key(config))
+        pop.set("X", X)
+        self._generation += 1
+        self._gen_pop = pop
+        self._gen_configs = configs
+        # a configuration that still occurs twice (tiny spaces) is evaluated once for all its copies
+        self._gen_members: dict[str, list[int]] = {}
+        for i, c in enumerate(configs):
+            self._gen_members.setdefault(_key(c), []).append(i)
+        self._gen_results = {}
+        self._queue = [members[0] for members in self._gen_members.values()]
+
+    def _record(self, key: str, trial: Trial) -> None:
+        values = self._values(trial)
+        for i in self._gen_members[key]:
+            self._gen_results[i] = values
+
+    def _generation_done(self) -> bool:
+        return self._gen_pop is not None and len(self._gen_results) == len(self._gen_configs)
+
+    def _advance(self) -> None:
+        """Tell pymoo the finished generation."""
+        from pymoo.core.evaluator import Evaluator
+        from pymoo.problems.static import StaticProblem
+
+        order = range(len(self._gen_configs))
+        F = np.array([self._gen_results[i][0] for i in order])
+        G = np.array([self._gen_results[i][1] for i in order])
+        Evaluator().eval(StaticProblem(self._pm_problem, F=F, G=G), self._gen_pop)
+        self._alg.tell(infills=self._gen_pop)
+        self._gen_pop = None
+
+    def _values(self, trial: Trial) -> tuple[np.ndarray, np.ndarray]:
+        """pymoo's F and G for a finished trial (failed ones get the largest violation seen)."""
+        problem = self.problem
+        F = problem.objective_matrix([trial], penalized=True)[0]
+        G = problem.constraint_matrix([trial])[0]
+        if trial.status is TrialStatus.COMPLETE and np.all(np.isfinite(F)) and not np.isnan(G).any():
+            self._worst_violation = max(self._worst_violation, float(G.max(initial=0.0)))
+            return F, np.append(G, 0.0)
+        if trial.status is TrialStatus.INFEASIBLE_SKIPPED and not np.isnan(G).any():
+            return np.zeros(problem.n_objectives), np.append(G, 0.0)  # ranked by its known violation
+        return np.zeros(problem.n_objectives), np.full(self._n_constr, self._worst_violation)
+
+    # -------------------------------------------------------------- protocol
+    def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
+        self._replaying = False
+        if not self._queue:
+            if self._gen_pop is not None and not self._generation_done():
+                return []  # wait: the rest of this generation is still running
+            if self._gen_pop is not None:
+                self._advance()
+            self._breed()
+        take, self._queue = self._queue[:n], self._queue[n:]
+        return [Proposal(self._gen_configs[i], {"optimizer": {"generation": self._generation}}) for i in take]
+
+    def tell(self, trials: Sequence[Trial]) -> None:
+        for trial in trials:
+            self._history.append(trial)
+            key = _key(trial.config)
+            members = self._gen_members.get(key) if self._gen_pop is not None else None
+            if members and members[0] not in self._gen_results:
+                if self._replaying and self._queue and self._queue[0] == members[0]:
+                    self._queue.pop(0)
+                self._record(key, trial)
+                continue
+            if self._replaying and self._replay(trial):
+                continue
+            self._rebuild()
+
+    def _replay(self, trial: Trial) -> bool:
+        """Regenerate what this optimizer would have proposed; True when ``trial`` matches it."""
+        if not self._queue:
+            if self._gen_pop is not None and not self._generation_done():
+                return False
+            if self._gen_pop is not None:
+                self._advance()
+            self._breed()
+        key = _key(self._gen_configs[self._queue[0]])
+        if key != _key(trial.config):
+            return False
+        self._queue.pop(0)
+        self._record(key, trial)
+        return True
+
+    def _rebuild(self) -> None:
+        """Start over from every finished trial told so far as the evaluated initial population."""
+        from pymoo.core.evaluator import Evaluator
+        from pymoo.core.population import Population
+        from pymoo.problems.static import StaticProblem
+
+        finished = [t for t in self._history if t.is_finished]
+        space = self.problem.space
+        X = space.to_unit([t.config for t in finished])
+        FG = [self._values(t) for t in finished]
+        pop = Population.new(X=X)
+        Evaluator().eval(StaticProblem(self._pm_problem, F=np.array([f for f, _ in FG]), G=np.array([g for _, g in FG])), pop)
+        self._alg = self._new_algorithm()
+        self._alg.tell(infills=pop)
+        self._seen = {_key(t.config) for t in finished}
+        self._gen_pop, self._gen_configs, self._gen_members, self._gen_results, self._queue = None, [], {}, {}, []
+        self._replaying = False
+
+
+class NSGA2(_PymooOptimizer):
+    """NSGA-II (Deb et al., 2002) through pymoo: rank and crowding survival, binary tournaments,
+    SBX crossover and polynomial mutation.
+
+    Args:
+        pop_size: individuals per generation, or ``"auto"`` (sized from the study's budget).
+        n_offsprings: offspring per generation (default: ``pop_size``).
+    """
+
+    name = "nsga2"
+
+    def _algorithm(self, pop_size: int, n_offsprings: int, **kwargs: Any) -> Any:
+        from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
+
+        return PymooNSGA2(pop_size=pop_size, n_offsprings=n_offsprings, eliminate_duplicates=True, **kwargs)
+
+
+class SPEA2(_PymooOptimizer):
+    """SPEA2 (Zitzler et al., 2001) through pymoo: strength-Pareto fitness with an archive.
+
+    Args:
+        pop_size: individuals per generation, or ``"auto"``.
+        n_offsprings: offspring per generation (default: ``pop_size``).
+    """
+
+    name = "spea2"
+    capabilities = Capabilities(min_objectives=2)
+
+    def _algorithm(self, pop_size: int, n_offsprings: int, **kwargs: Any) -> Any:
+        from pymoo.algorithms.moo.spea2 import SPEA2 as PymooSPEA2
+
+        return PymooSPEA2(pop_size=pop_size, n_offsprings=n_offsprings, eliminate_duplicates=True, **kwargs)
+
+
+def reference_directions(n_objectives: int, pop_size: int, seed: int = 0) -> np.ndarray:
+    """NSGA-III reference directions for ``n_objectives`` and about ``pop_size`` individuals.
+
+    Das-Dennis with the largest number of partitions whose count fits the population, when that
+    count reaches at least 80% of it; otherwise Riesz s-energy directions, one per individual.
+    """
+    from pymoo.util.ref_dirs import get_reference_directions
+
+    best = None
+    p = 1
+    while math.comb(p + n_objectives - 1, n_objectives - 1) <= pop_size:
+        best = p
+        p += 1
+    if best is not None and math.comb(best + n_objectives - 1, n_objectives - 1) >= 0.8 * pop_size:
+        return get_reference_directions("das-dennis", n_objectives, n_partitions=best)
+    return get_reference_directions("energy", n_objectives, pop_size, seed=seed)
+
+
+class NSGA3(_PymooOptimizer):
+    """NSGA-III (Deb & Jain, 2014) through pymoo: reference-direction niching for 3+ objectives.
+
+    Args:
+        pop_size: individuals per generation, or ``"auto"``; the reference directions follow it.
+        n_offsprings: offspring per generation (default: ``pop_size``).
+    """
+
+    name = "nsga3"
+    capabilities = Capabilities(min_objectives=2)
+
+    def _algorithm(self, pop_size: int, n_offsprings: int, **kwargs: Any) -> Any:
+        from pymoo.algorithms.moo.nsga3 import NSGA3 as PymooNSGA3
+
+        ref_dirs = reference_directions(self.problem.n_objectives, pop_size, seed=self.problem.seed)
+        return PymooNSGA3(ref_dirs=ref_dirs, pop_size=pop_size, n_offsprings=n_offsprings, eliminate_duplicates=True, **kwargs)
