@@ -61,6 +61,14 @@ def _as_points(Y: np.ndarray, name: str = "objective values") -> np.ndarray:
     return Y
 
 
+def _strictly_below(Y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Rows of ``Y`` strictly better than ``r`` in every objective (column by column: fast for small m)."""
+    mask = Y[:, 0] < r[0]
+    for j in range(1, Y.shape[1]):
+        mask &= Y[:, j] < r[j]
+    return mask
+
+
 def _as_ref(ref: Sequence[float] | np.ndarray, m: int) -> np.ndarray:
     r = np.asarray(ref, dtype=float).reshape(-1)
     if r.shape != (m,):
@@ -244,7 +252,8 @@ def hypervolume(
 
     Y = _as_points(Y)
     r = _as_ref(ref, Y.shape[1] if Y.size else len(ref))
-    inside = Y[np.all(Y < r, axis=1)] if len(Y) else Y
+    below = _strictly_below(Y, r) if len(Y) else np.zeros(0, dtype=bool)
+    inside = Y if below.all() else Y[below]  # no copy when every point counts
     if len(inside) == 0:
         if warn and len(Y):
             warnings.warn(
@@ -267,7 +276,7 @@ def hypervolume_contributions(Y: np.ndarray, ref: Sequence[float]) -> np.ndarray
     Y = _as_points(Y)
     r = _as_ref(ref, Y.shape[1] if Y.size else len(ref))
     out = np.zeros(len(Y))
-    inside = np.all(Y < r, axis=1) if len(Y) else np.zeros(0, dtype=bool)
+    inside = _strictly_below(Y, r) if len(Y) else np.zeros(0, dtype=bool)
     if inside.any():
         out[inside] = moocore.hv_contributions(Y[inside], ref=r, ignore_dominated=False)
     return out
