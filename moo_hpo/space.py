@@ -158,12 +158,10 @@ class Float(Param):
         self._lo, self._hi = (float(np.log(self.low)), float(np.log(self.high))) if self.log else (self.low, self.high)
 
     def contains(self, value: Any) -> bool:
-        return (
-            isinstance(value, (float, int))
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and self.low <= value <= self.high
-        )
+        kind = type(value)
+        if kind is not float and (kind is bool or not isinstance(value, (float, int))):
+            return False
+        return self.low <= value <= self.high  # False for NaN; inf is outside finite bounds
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         t = np.log(x) if self.log else x
@@ -519,7 +517,7 @@ class Space:
                 f"validity rule {rule.name!r} rejected all {_RULE_CHECK_SAMPLES} sampled configurations; "
                 "expected a rule that some configuration of the space satisfies"
             )
-        if not any(self._passes_rules(c) for c in configs):
+        if not any(self.passes_rules(c) for c in configs):
             raise ConfigError(
                 f"the validity rules {[r.name for r in self.rules]} together rejected all "
                 f"{_RULE_CHECK_SAMPLES} sampled configurations; expected rules that some configuration satisfies"
@@ -547,7 +545,7 @@ class Space:
         out = []
         for name in self.order:
             p = self.params[name]
-            active = self.is_active(name, config)
+            active = not p.active_if or self.is_active(name, config)
             if active and name not in config:
                 out.append(f"missing value for active parameter {name!r}")
             elif not active and name in config:
@@ -576,7 +574,8 @@ class Space:
             raise ConfigError(f"invalid configuration {dict(config)!r}: " + "; ".join(problems))
         return {n: config[n] for n in self.params if n in config}
 
-    def _passes_rules(self, config: Config) -> bool:
+    def passes_rules(self, config: Config) -> bool:
+        """True when ``config`` satisfies every validity rule (domains not checked)."""
         return all(r(config) for r in self.rules)
 
     # ------------------------------------------------------------------ compact cube and sampling
@@ -589,7 +588,7 @@ class Space:
         if U.shape[1] != self.dim:
             raise ConfigError(f"expected points with {self.dim} columns (one per parameter); received {U.shape}")
         cols = {name: self.params[name].from_unit(U[:, j]) for j, name in enumerate(self.params)}
-        return [self._assemble(lambda name, i=i: cols[name][i]) for i in range(len(U))]
+        return self._assemble_all(cols, len(U))
 
     def to_unit(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Map configurations to the compact unit cube (inverse of :meth:`from_unit`).
@@ -608,6 +607,12 @@ class Space:
             else:
                 U[rows, j] = p.encode_values(values)[:, 0]
         return U
+
+    def _assemble_all(self, cols: dict[str, list[Any]], n: int) -> list[Config]:
+        if not self.is_conditional:  # every parameter active: plain rows
+            names = list(cols)
+            return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+        return [self._assemble(lambda name, i=i: cols[name][i]) for i in range(n)]
 
     def _assemble(self, value_of: Callable[[str], Any]) -> Config:
         values: Config = {}
@@ -655,7 +660,7 @@ class Space:
             k = n - len(out) if not self.rules else max(2 * (n - len(out)), 8)
             for c in self.from_unit(draw(k)):
                 drawn += 1
-                if self._passes_rules(c):
+                if self.passes_rules(c):
                     out.append(c)
                     if len(out) == n:
                         break
@@ -702,7 +707,7 @@ class Space:
         if X.shape[1] != self.n_encoded:
             raise ConfigError(f"expected {self.n_encoded} encoded columns; received an array of shape {X.shape}")
         cols = {name: p.decode_block(X[:, self._slices[name]]) for name, p in self.params.items()}
-        return [self._assemble(lambda name, i=i: cols[name][i]) for i in range(len(X))]
+        return self._assemble_all(cols, len(X))
 
     # ------------------------------------------------------------------ (de)serialization
     def to_dict(self) -> dict[str, Any]:

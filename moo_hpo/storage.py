@@ -21,6 +21,7 @@ import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,18 @@ class Store(ABC):
         return ":memory:"
 
 
+def _copy(trial: Trial) -> Trial:
+    # moo_hpo never mutates nested values of ``extra``, so a shallow copy isolates the record
+    return replace(trial, config=dict(trial.config), metrics=dict(trial.metrics), extra=dict(trial.extra))
+
+
 class InMemoryStore(Store):
-    """Keeps records in this process only; gone when it exits."""
+    """Keeps records in this process only; gone when it exits. Stores copies, so later changes to a
+    trial object reach the store only through :meth:`update_trial`, as with SQLite."""
 
     def __init__(self) -> None:
         self._meta: dict[str, str] = {}
-        self._trials: dict[int, dict[str, Any]] = {}
+        self._trials: dict[int, Trial] = {}
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         return json.loads(self._meta[key]) if key in self._meta else default
@@ -100,13 +107,13 @@ class InMemoryStore(Store):
     def add_trial(self, trial: Trial) -> None:
         if trial.number in self._trials:
             raise StorageError(f"trial number {trial.number} already exists")
-        self._trials[trial.number] = trial.to_row()
+        self._trials[trial.number] = _copy(trial)
 
     def update_trial(self, trial: Trial) -> None:
-        self._trials[trial.number] = trial.to_row()
+        self._trials[trial.number] = _copy(trial)
 
     def load_trials(self) -> list[Trial]:
-        return [Trial.from_row(self._trials[n]) for n in sorted(self._trials)]
+        return [_copy(self._trials[n]) for n in sorted(self._trials)]
 
 
 _SCHEMA = """

@@ -45,7 +45,11 @@ REFERENCE_FREEZE_AFTER = 10
 
 
 def _trial_seed(study_seed: int, number: int) -> int:
-    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0])
+    """A 31-bit seed for trial ``number``: splitmix64 of the pair, cheap and well mixed."""
+    z = (study_seed * 0x9E3779B97F4A7C15 + (number + 1) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return (z ^ (z >> 31)) >> 33
 
 
 class Study:

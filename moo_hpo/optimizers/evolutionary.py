@@ -37,7 +37,6 @@ batch ask/tell.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -62,8 +61,12 @@ def default_pop_size(budget: int | None) -> int:
     return int(np.clip(4 * round(math.sqrt(budget) / 2), 16, 100))
 
 
-def _key(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True)
+def _key(config: dict[str, Any]) -> tuple:
+    """A hashable identity of a configuration (types kept apart: 1, 1.0 and True differ).
+
+    Configurations here always list their parameters in the space's order, so no sorting is needed.
+    """
+    return tuple(config), tuple(map(type, config.values())), tuple(config.values())
 
 
 class _PymooOptimizer(Optimizer):
@@ -99,13 +102,13 @@ class _PymooOptimizer(Optimizer):
         )
         self._alg = self._new_algorithm()
         self._rng = np.random.default_rng([problem.seed, 1729])
-        self._seen: set[str] = set()  # configurations proposed so far
+        self._seen: set[tuple] = set()  # configurations proposed so far
         self._worst_violation = 1.0
         self._generation = -1
         self._gen_pop: Any = None
         self._gen_configs: list[dict[str, Any]] = []
-        self._gen_members: dict[str, list[int]] = {}
-        self._gen_results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._gen_members: dict[tuple, list[int]] = {}
+        self._gen_results: dict[int, Trial] = {}  # member index -> its finished trial
         self._queue: list[int] = []
         self._replaying = True  # until this instance proposes, told trials are checked against a replay
         self._history: list[Trial] = []
@@ -124,36 +127,38 @@ class _PymooOptimizer(Optimizer):
         pop = self._alg.ask()
         X = np.clip(np.asarray(pop.get("X"), dtype=float), 0.0, 1.0)
         configs = space.from_unit(X)
-        in_generation: set[str] = set()
+        in_generation: set[tuple] = set()
         for i, config in enumerate(configs):
             tries = 0
+            key = _key(config)
             # prefer configurations never proposed; then at least not twice in this generation
-            while not space.is_valid(config) or _key(config) in (self._seen if tries < _REPAIR_TRIES else in_generation):
+            # (from_unit gives in-domain values, so only the rules need checking here)
+            while not space.passes_rules(config) or key in (self._seen if tries < _REPAIR_TRIES else in_generation):
                 if tries >= 2 * _REPAIR_TRIES:
                     break
                 X[i] = self._rng.random(space.dim)
                 config = space.from_unit(X[i : i + 1])[0]
+                key = _key(config)
                 tries += 1
-            if not space.is_valid(config):
+            if not space.passes_rules(config):
                 raise ConfigError(f"{self.name}: could not find a configuration satisfying the validity rules")
             configs[i] = config
-            in_generation.add(_key(config))
-            self._seen.add(_key(config))
+            in_generation.add(key)
+            self._seen.add(key)
         pop.set("X", X)
         self._generation += 1
         self._gen_pop = pop
         self._gen_configs = configs
         # a configuration that still occurs twice (tiny spaces) is evaluated once for all its copies
-        self._gen_members: dict[str, list[int]] = {}
+        self._gen_members: dict[tuple, list[int]] = {}
         for i, c in enumerate(configs):
             self._gen_members.setdefault(_key(c), []).append(i)
         self._gen_results = {}
         self._queue = [members[0] for members in self._gen_members.values()]
 
-    def _record(self, key: str, trial: Trial) -> None:
-        values = self._values(trial)
+    def _record(self, key: tuple, trial: Trial) -> None:
         for i in self._gen_members[key]:
-            self._gen_results[i] = values
+            self._gen_results[i] = trial
 
     def _generation_done(self) -> bool:
         return self._gen_pop is not None and len(self._gen_results) == len(self._gen_configs)
@@ -163,24 +168,24 @@ class _PymooOptimizer(Optimizer):
         from pymoo.core.evaluator import Evaluator
         from pymoo.problems.static import StaticProblem
 
-        order = range(len(self._gen_configs))
-        F = np.array([self._gen_results[i][0] for i in order])
-        G = np.array([self._gen_results[i][1] for i in order])
+        F, G = self._values([self._gen_results[i] for i in range(len(self._gen_configs))])
         Evaluator().eval(StaticProblem(self._pm_problem, F=F, G=G), self._gen_pop)
         self._alg.tell(infills=self._gen_pop)
         self._gen_pop = None
 
-    def _values(self, trial: Trial) -> tuple[np.ndarray, np.ndarray]:
-        """pymoo's F and G for a finished trial (failed ones get the largest violation seen)."""
+    def _values(self, trials: Sequence[Trial]) -> tuple[np.ndarray, np.ndarray]:
+        """pymoo's F and G for finished trials (failed ones get the largest violation seen)."""
         problem = self.problem
-        F = problem.objective_matrix([trial], penalized=True)[0]
-        G = problem.constraint_matrix([trial])[0]
-        if trial.status is TrialStatus.COMPLETE and np.all(np.isfinite(F)) and not np.isnan(G).any():
-            self._worst_violation = max(self._worst_violation, float(G.max(initial=0.0)))
-            return F, np.append(G, 0.0)
-        if trial.status is TrialStatus.INFEASIBLE_SKIPPED and not np.isnan(G).any():
-            return np.zeros(problem.n_objectives), np.append(G, 0.0)  # ranked by its known violation
-        return np.zeros(problem.n_objectives), np.full(self._n_constr, self._worst_violation)
+        F = problem.objective_matrix(trials, penalized=True)
+        G = np.hstack([problem.constraint_matrix(trials), np.zeros((len(trials), 1))])
+        status = np.array([t.status for t in trials])
+        ok = (status == TrialStatus.COMPLETE) & np.isfinite(F).all(axis=1) & ~np.isnan(G).any(axis=1)
+        if ok.any():
+            self._worst_violation = max(self._worst_violation, float(G[ok].max()))
+        skipped = (status == TrialStatus.INFEASIBLE_SKIPPED) & ~np.isnan(G).any(axis=1)
+        F[~ok] = 0.0  # skipped trials rank by their known violation, failed ones behind everything
+        G[~ok & ~skipped] = self._worst_violation
+        return F, G
 
     # -------------------------------------------------------------- protocol
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
@@ -232,9 +237,9 @@ class _PymooOptimizer(Optimizer):
         finished = [t for t in self._history if t.is_finished]
         space = self.problem.space
         X = space.to_unit([t.config for t in finished])
-        FG = [self._values(t) for t in finished]
+        F, G = self._values(finished)
         pop = Population.new(X=X)
-        Evaluator().eval(StaticProblem(self._pm_problem, F=np.array([f for f, _ in FG]), G=np.array([g for _, g in FG])), pop)
+        Evaluator().eval(StaticProblem(self._pm_problem, F=F, G=G), pop)
         self._alg = self._new_algorithm()
         self._alg.tell(infills=pop)
         self._seen = {_key(t.config) for t in finished}
