@@ -1,6 +1,6 @@
 """The evolutionary benchmark suite: moo_hpo's NSGA-II/III beside pymoo direct and Optuna, 5 seeds.
 
-    python benchmarks/evolutionary_suite.py [--out benchmarks/results/evolutionary] [--seeds 0 1 2 3 4]
+    python -m benchmarks.evolutionary_suite [--out benchmarks/results/evolutionary] [--seeds 0 1 2 3 4]
 
 Runs ZDT1 (30 variables, 5,000 evaluations, population 100), DTLZ2 (12 variables, 3 objectives,
 5,000 evaluations, population 92) and C2-DTLZ2 (4 variables, constrained, 2,000 evaluations), then

@@ -399,7 +399,8 @@ class Study:
             record.status = TrialStatus.FAILED
             record.error = format_exception(error) if isinstance(error, BaseException) else str(error)
         else:
-            record.metrics, problem = self._check_metrics(metrics)
+            skipped = status is not None and TrialStatus(status) is TrialStatus.INFEASIBLE_SKIPPED
+            record.metrics, problem = self._check_metrics(metrics, require=not skipped)
             if problem:
                 record.status, record.error = TrialStatus.FAILED, problem
             else:
@@ -409,7 +410,7 @@ class Study:
         optimizer.tell([record])
         return record
 
-    def _check_metrics(self, metrics: Any) -> tuple[dict[str, float], str | None]:
+    def _check_metrics(self, metrics: Any, require: bool = True) -> tuple[dict[str, float], str | None]:
         if not isinstance(metrics, Mapping):
             return {}, (
                 "the objective returned "
@@ -426,7 +427,7 @@ class Study:
             out[str(key)] = f
             if not math.isfinite(f):
                 bad.append(f"metric {key!r} is {f}")
-        missing = [m for m in self.problem.required_metrics if m not in out]
+        missing = [m for m in self.problem.required_metrics if m not in out] if require else []
         if missing:
             bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}")
         return out, ("; ".join(bad) if bad else None)
@@ -447,12 +448,15 @@ class Study:
         catch: tuple[type[BaseException], ...] = (Exception,),
         trial_timeout: float | None = None,
         start_method: str | None = None,
+        build: Callable[[dict[str, Any]], Any] | None = None,
+        probes: Sequence[Any] = (),
     ) -> Study:
         """Run trials until a budget is spent.
 
         Args:
             fn: ``fn(config)`` or ``fn(config, trial)`` returning a metrics mapping or a
-                :class:`~moo_hpo.trial.Result`.
+                :class:`~moo_hpo.trial.Result`; with ``probes`` it may return a model for them to
+                measure; with ``build`` it is ``fit(model, config)`` (see :mod:`moo_hpo.pipeline`).
             n_trials: number of new trials to run in this call (None: no count limit).
             timeout: wall-clock seconds after which no new trial starts (None: no limit).
             n_workers: trials evaluated at once, each in its own local process when > 1.
@@ -464,6 +468,10 @@ class Study:
                 ("timeout"); runs trials in processes even with ``n_workers=1``.
             start_method: multiprocessing start method for worker processes (default ``fork``
                 where available).
+            build: ``build(config)`` returns the untrained model; probes that need no training
+                measure it, and a candidate that breaks a hard constraint then is never trained
+                (recorded as ``infeasible_skipped``).
+            probes: :mod:`moo_hpo.objectives` probes that measure each model.
 
         Returns:
             The study itself.
@@ -485,6 +493,10 @@ class Study:
         if not isinstance(catch, tuple):
             raise ConfigError(f"catch must be a tuple of exception types; received {catch!r}")
         callbacks = list(callbacks)
+        if build is not None or probes:
+            from moo_hpo.pipeline import ProbePipeline
+
+            fn = ProbePipeline(fn, build, list(probes), self.problem.hard_constraints)
         if self._optimizer is None:
             self._budget = None if n_trials is None else len(self._trials) + n_trials
         executor: InProcessExecutor | ProcessExecutor
@@ -553,10 +565,16 @@ class Study:
             if exc is None and not catch:
                 raise MooHpoError(f"trial #{trial.number} failed: {outcome.error}")
             return
-        if outcome.value is None:
+        from moo_hpo.pipeline import Skipped
+
+        value = outcome.value
+        if value is None:
             self.tell(trial, error="the objective returned None; expected a mapping of metric name to float")
+        elif isinstance(value, Skipped):
+            extra = {**value.extra, "skipped": value.reason}
+            self.tell(trial, value.metrics, extra=extra, status=TrialStatus.INFEASIBLE_SKIPPED)
         else:
-            self.tell(trial, outcome.value)
+            self.tell(trial, value)
 
     # ------------------------------------------------------------------ results
     @property

@@ -1,7 +1,35 @@
-"""Objective specs and the probes that measure them."""
+"""Objective specs and the probes that measure them.
+
+Specs: :func:`Minimize`, :func:`Maximize`. Probes (each ``measure(model)`` returns metric name ->
+float): :class:`Accuracy`, :class:`CrossValidated`, :class:`Latency`, :class:`ModelSize`,
+:class:`PeakMemory`, :class:`Energy`, :class:`TrainingEnergy`, :class:`FairnessGap`, and custom ones
+through :class:`Probe` or the :func:`probe` decorator. Probe modules are imported when first used.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+from moo_hpo.objectives.base import FunctionProbe, Measurement, Probe, probe
 from moo_hpo.objectives.specs import Maximize, Minimize, Objective
 
-__all__ = ["Maximize", "Minimize", "Objective"]
+_LAZY = {
+    "Accuracy": "accuracy",
+    "CrossValidated": "accuracy",
+    "Latency": "latency",
+    "ModelSize": "size",
+    "PeakMemory": "size",
+    "Energy": "energy",
+    "EnergyMeter": "energy",
+    "TrainingEnergy": "energy",
+    "FairnessGap": "fairness",
+}
+
+__all__ = sorted(["FunctionProbe", "Maximize", "Measurement", "Minimize", "Objective", "Probe", "probe", *_LAZY])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"moo_hpo.objectives.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'moo_hpo.objectives' has no attribute {name!r}")

@@ -1,0 +1,149 @@
+"""Predictive quality: accuracy family for classifiers, RMSE / MAE / R2 for regressors.
+
+:class:`Accuracy` scores a trained model on a validation set. :class:`CrossValidated` scores a
+scikit-learn estimator by (repeated) stratified k-fold cross-validation on clones of it, so any
+preprocessing inside a ``Pipeline`` is fitted inside each fold; it reports the mean and, as
+``<metric>_std``, the standard deviation over folds and repeats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError, ProbeError
+from moo_hpo.objectives.base import Measurement, Probe, check_rows, predict_labels, predict_scores
+
+__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "Accuracy", "CrossValidated", "score"]
+
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "error", "f1", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+_NEEDS_SCORES = {"roc_auc", "log_loss"}
+
+
+def _check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    known = CLASSIFICATION_METRICS + REGRESSION_METRICS
+    bad = [m for m in metrics if m not in known]
+    if not metrics or bad:
+        raise ConfigError(f"unknown metric(s) {bad or metrics}; expected some of {list(known)}")
+    return metrics
+
+
+def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float | None = None) -> dict[str, float]:
+    """Compute ``metrics`` of a trained model on ``(X, y)`` with scikit-learn's metric functions."""
+    from sklearn import metrics as skm
+
+    y = np.asarray(y)
+    out: dict[str, float] = {}
+    labels = None
+    scores = None
+    for m in metrics:
+        if m in REGRESSION_METRICS:
+            pred = np.asarray(model.predict(X)) if hasattr(model, "predict") else predict_scores(model, X)
+            pred = pred.reshape(len(y), -1)[:, 0] if pred.ndim > 1 else pred
+            out[m] = {
+                "rmse": lambda: float(np.sqrt(skm.mean_squared_error(y, pred))),
+                "mae": lambda: float(skm.mean_absolute_error(y, pred)),
+                "r2": lambda: float(skm.r2_score(y, pred)),
+            }[m]()
+            continue
+        if m in _NEEDS_SCORES:
+            scores = predict_scores(model, X) if scores is None else scores
+            if m == "roc_auc":
+                out[m] = float(skm.roc_auc_score(y, scores, multi_class="ovr") if scores.ndim > 1 else skm.roc_auc_score(y, scores))
+            else:
+                out[m] = float(skm.log_loss(y, scores))
+            continue
+        labels = predict_labels(model, X, threshold) if labels is None else labels
+        if m == "accuracy":
+            out[m] = float(skm.accuracy_score(y, labels))
+        elif m == "error":
+            out[m] = 1.0 - float(skm.accuracy_score(y, labels))
+        elif m == "balanced_accuracy":
+            out[m] = float(skm.balanced_accuracy_score(y, labels))
+        elif m == "f1":
+            out[m] = float(skm.f1_score(y, labels, average="binary" if len(np.unique(y)) <= 2 else "macro"))
+    return out
+
+
+class Accuracy(Probe):
+    """Score a trained model on a validation set.
+
+    Args:
+        X: validation features.
+        y: validation targets.
+        metrics: names from :data:`CLASSIFICATION_METRICS` or :data:`REGRESSION_METRICS`.
+        threshold: decision threshold on the positive-class probability (binary classifiers). A
+            model can carry its own (``model.moo_hpo_threshold``), which then wins.
+
+    Raises:
+        ConfigError: for unknown metrics or mismatched lengths.
+    """
+
+    needs_training = True
+
+    def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), threshold: float | None = None) -> None:
+        check_rows("Accuracy", X, y=y)
+        self.X, self.y = X, y
+        self.metrics = _check_metrics(metrics)
+        self.threshold = threshold
+        self.name = "accuracy"
+
+    def measure(self, model: Any) -> Measurement:
+        threshold = getattr(model, "moo_hpo_threshold", self.threshold)
+        try:
+            return Measurement(score(model, self.X, self.y, self.metrics, threshold))
+        except ProbeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing model is a failed trial
+            raise ProbeError(f"accuracy probe could not score {type(model).__name__}: {type(exc).__name__}: {exc}") from exc
+
+
+class CrossValidated(Probe):
+    """Cross-validated scores of a scikit-learn estimator (clones are fitted inside each fold).
+
+    Args:
+        X: features.
+        y: targets.
+        metrics: metric names as for :class:`Accuracy`.
+        n_splits: folds (stratified for classification metrics).
+        repeats: repetitions with different fold seeds.
+        seed: seed of the folds.
+        threshold: decision threshold (binary classifiers).
+
+    Returns (from ``measure``): the mean of each metric, and ``<metric>_std``.
+    """
+
+    needs_training = False  # it trains its own clones
+
+    def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), n_splits: int = 5, repeats: int = 1, seed: int = 0, threshold: float | None = None) -> None:
+        check_rows("CrossValidated", X, y=y)
+        if n_splits < 2 or repeats < 1:
+            raise ConfigError(f"CrossValidated expects n_splits >= 2 and repeats >= 1; received {n_splits}, {repeats}")
+        self.X, self.y = X, np.asarray(y)
+        base = _check_metrics(metrics)
+        self.base_metrics = base
+        self.metrics = base + tuple(f"{m}_std" for m in base)
+        self.n_splits, self.repeats, self.seed, self.threshold = n_splits, repeats, seed, threshold
+        self.name = "cross_validated"
+
+    def measure(self, model: Any) -> Measurement:
+        from sklearn.base import clone
+        from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+
+        classify = any(m in CLASSIFICATION_METRICS for m in self.base_metrics)
+        splitter = (RepeatedStratifiedKFold if classify else RepeatedKFold)(n_splits=self.n_splits, n_repeats=self.repeats, random_state=self.seed)
+        rows: list[dict[str, float]] = []
+        take = (lambda A, i: A.iloc[i]) if hasattr(self.X, "iloc") else (lambda A, i: A[i])
+        try:
+            for train, test in splitter.split(self.X, self.y if classify else None):
+                m = clone(model).fit(take(self.X, train), self.y[train])
+                rows.append(score(m, take(self.X, test), self.y[test], self.base_metrics, self.threshold))
+        except Exception as exc:  # noqa: BLE001
+            raise ProbeError(f"cross-validation of {type(model).__name__} failed: {type(exc).__name__}: {exc}") from exc
+        out = {m: float(np.mean([r[m] for r in rows])) for m in self.base_metrics}
+        out.update({f"{m}_std": float(np.std([r[m] for r in rows], ddof=1)) for m in self.base_metrics})
+        return Measurement(out, {"cross_validation": {"folds": len(rows), "n_splits": self.n_splits, "repeats": self.repeats}})

@@ -1,0 +1,162 @@
+"""The probe protocol: a probe measures a model and returns named metrics (units in the names).
+
+A probe says which metrics it provides (:attr:`Probe.metrics`) and whether it needs a trained model
+(:attr:`Probe.needs_training`). Probes that need no training (size, latency) run on the freshly
+built model, so a candidate that already breaks a hard constraint is never trained.
+``measure(model)`` returns a :class:`Measurement`: a ``dict`` of metric name -> float that also
+carries JSON-able ``extra`` data (per-group tables, the device name ...), so a probe can be used on
+its own too.
+
+A custom probe is a small subclass, or a function wrapped by :func:`probe`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError, ProbeError
+
+__all__ = ["FunctionProbe", "Measurement", "Probe", "check_rows", "is_torch_module", "predict_labels", "predict_scores", "probe"]
+
+
+class Measurement(dict):
+    """Metric name -> float, plus JSON-able :attr:`extra` data."""
+
+    def __init__(self, metrics: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> None:
+        super().__init__({k: float(v) for k, v in (metrics or {}).items()})
+        self.extra: dict[str, Any] = dict(extra or {})
+
+
+class Probe:
+    """Base class of probes.
+
+    Attributes:
+        name: the probe's name (used in error messages and reports).
+        needs_training: False when the probe can measure an untrained model (size, latency).
+        metrics: names of the metrics it returns.
+    """
+
+    name: str = "probe"
+    needs_training: bool = True
+    metrics: tuple[str, ...] = ()
+
+    def measure(self, model: Any) -> Measurement:  # pragma: no cover - abstract
+        """Measure ``model``.
+
+        Raises:
+            ProbeError: when the model cannot be measured.
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(metrics={list(self.metrics)}, needs_training={self.needs_training})"
+
+
+class FunctionProbe(Probe):
+    """A probe made from a function ``fn(model) -> mapping`` (see :func:`probe`)."""
+
+    def __init__(self, fn: Callable[[Any], Mapping[str, float]], metrics: Iterable[str], needs_training: bool = True, name: str | None = None):
+        if not callable(fn):
+            raise ConfigError(f"probe expects a callable fn(model) -> metrics; received {fn!r}")
+        self.fn = fn
+        self.metrics = tuple(metrics)
+        if not self.metrics:
+            raise ConfigError("a probe must name the metrics it returns; received none")
+        self.needs_training = needs_training
+        self.name = name or getattr(fn, "__name__", "probe")
+
+    def measure(self, model: Any) -> Measurement:
+        result = self.fn(model)
+        if isinstance(result, Measurement):
+            return result
+        if not isinstance(result, Mapping):
+            raise ProbeError(f"probe {self.name!r} returned {type(result).__name__}; expected a mapping of metric name to float")
+        return Measurement(result)
+
+
+def probe(metrics: Iterable[str], needs_training: bool = True, name: str | None = None) -> Callable[[Callable[[Any], Mapping[str, float]]], FunctionProbe]:
+    """Decorator: turn ``fn(model) -> {metric: value}`` into a probe.
+
+    Example::
+
+        @mh.objectives.probe(metrics=["sparsity"], needs_training=True)
+        def sparsity(model):
+            return {"sparsity": float((model.coef_ == 0).mean())}
+    """
+
+    def wrap(fn: Callable[[Any], Mapping[str, float]]) -> FunctionProbe:
+        return FunctionProbe(fn, metrics, needs_training, name)
+
+    return wrap
+
+
+# ---------------------------------------------------------------------------- model adapters
+def is_torch_module(model: Any) -> bool:
+    """True for a ``torch.nn.Module`` (without importing torch when it is not loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
+
+
+def _torch_forward(model: Any, X: Any) -> np.ndarray:
+    import torch
+
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X), dtype=dtype)
+            out = model(t.to(device))
+    finally:
+        model.train(was_training)
+    return out.detach().float().cpu().numpy()
+
+
+def predict_scores(model: Any, X: Any) -> np.ndarray:
+    """Class probabilities ``(n, k)`` (or the positive-class probability ``(n,)`` for binary tasks).
+
+    scikit-learn: ``predict_proba`` (else ``decision_function`` through a logistic). PyTorch: the
+    module's output, read as logits: one column -> sigmoid, several -> softmax.
+    """
+    if is_torch_module(model):
+        out = _torch_forward(model, X)
+        if out.ndim == 1 or out.shape[1] == 1:
+            return 1.0 / (1.0 + np.exp(-out.reshape(-1)))
+        e = np.exp(out - out.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        return p[:, 1] if p.shape[1] == 2 else p
+    if hasattr(model, "predict_proba"):
+        p = np.asarray(model.predict_proba(X))
+        return p[:, 1] if p.ndim == 2 and p.shape[1] == 2 else p
+    if hasattr(model, "decision_function"):
+        d = np.asarray(model.decision_function(X))
+        return 1.0 / (1.0 + np.exp(-d)) if d.ndim == 1 else d
+    raise ProbeError(f"cannot get scores from {type(model).__name__}: expected predict_proba, decision_function or a torch module")
+
+
+def predict_labels(model: Any, X: Any, threshold: float | None = None) -> np.ndarray:
+    """Predicted labels; a binary task with ``threshold`` uses ``score >= threshold``."""
+    if threshold is not None or is_torch_module(model):
+        s = predict_scores(model, X)
+        if s.ndim == 1:
+            return (s >= (0.5 if threshold is None else threshold)).astype(int)
+        return np.argmax(s, axis=1)
+    if hasattr(model, "predict"):
+        return np.asarray(model.predict(X))
+    raise ProbeError(f"cannot get predictions from {type(model).__name__}: expected predict or a torch module")
+
+
+def check_rows(name: str, X: Any, **others: Any) -> int:
+    """Number of rows of ``X``; raises ConfigError naming the array whose length differs."""
+    n = len(X)
+    for label, arr in others.items():
+        if arr is not None and len(arr) != n:
+            raise ConfigError(f"{name}: expected {label} with {n} rows (like X); received {len(arr)} rows")
+    return n

@@ -1,0 +1,253 @@
+"""Energy: NVIDIA GPUs through NVML's total-energy counter, CPUs through RAPL, or an explicit estimate.
+
+* **NVML** (``nvidia-ml-py``): ``nvmlDeviceGetTotalEnergyConsumption`` (millijoules since the driver
+  loaded, Volta and newer). The counter updates every few tens of milliseconds, so a measured window
+  shorter than ``min_window_s`` (default 1 s) is extended by repeating the work; energy per
+  inference is the window's energy divided by the number of inferences.
+* **RAPL** (``/sys/class/powercap/intel-rapl:*/energy_uj``, package domains), where readable; the
+  counter's wrap-around (``max_energy_range_uj``) is handled.
+* **estimate**: only when asked for (``watts=...``): measured time x the given power, labelled
+  ``extra["energy_source"] = "estimate"``.
+* Nothing available: :class:`~moo_hpo.ProbeError` (or NaN with ``extra["energy_source"] =
+  "unavailable"`` when ``on_unavailable="nan"``), never an invented number.
+
+CO2e: with ``grid_g_per_kwh`` the probe also reports ``co2e_g`` (energy in kWh x grid intensity).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError, ProbeError
+from moo_hpo.objectives.base import Measurement, Probe, is_torch_module
+
+__all__ = ["Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source"]
+
+_J_PER_KWH = 3.6e6
+
+
+class _NvmlCounter:
+    def __init__(self, index: int) -> None:
+        import pynvml
+
+        pynvml.nvmlInit()
+        self._nvml = pynvml
+        self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        pynvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)  # raises where unsupported
+        self.name = pynvml.nvmlDeviceGetName(self._handle)
+
+    def read_j(self) -> float:
+        return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) / 1000.0
+
+
+RAPL_ROOT = "/sys/class/powercap"
+
+
+class _RaplCounter:
+    def __init__(self, root: str | None = None) -> None:
+        root = RAPL_ROOT if root is None else root
+        self._domains = sorted(d for d in glob.glob(os.path.join(root, "intel-rapl:*")) if os.path.basename(d).count(":") == 1)
+        if not self._domains:
+            raise OSError(f"no RAPL package domain under {root}")
+        self._max = [int(_read(os.path.join(d, "max_energy_range_uj"))) for d in self._domains]
+        self.read_uj()  # raises PermissionError where not readable
+        self.name = "RAPL " + ", ".join(os.path.basename(d) for d in self._domains)
+        self._last = self.read_uj()
+        self._total = 0
+
+    def read_uj(self) -> list[int]:
+        return [int(_read(os.path.join(d, "energy_uj"))) for d in self._domains]
+
+    def read_j(self) -> float:
+        now = self.read_uj()
+        for i, (a, b) in enumerate(zip(self._last, now, strict=True)):
+            self._total += b - a if b >= a else b + self._max[i] - a  # wrapped around
+        self._last = now
+        return self._total / 1e6
+
+
+def _read(path: str) -> str:
+    with open(path) as fh:
+        return fh.read()
+
+
+def available_energy_source(device: str = "cuda") -> str:
+    """``"nvml"``, ``"rapl"`` or ``"unavailable"`` for a device on this machine."""
+    try:
+        if device.startswith("cuda"):
+            _NvmlCounter(int(device.split(":")[1]) if ":" in device else 0)
+            return "nvml"
+        _RaplCounter()
+        return "rapl"
+    except Exception:  # noqa: BLE001 - any failure means no counter
+        return "unavailable"
+
+
+class EnergyMeter:
+    """Measure the energy of a block of code: ``with EnergyMeter("cuda") as m: train(); m.joules``.
+
+    Args:
+        device: ``"cuda"``/``"cuda:n"`` (NVML) or ``"cpu"`` (RAPL).
+        watts: power for an explicit estimate when no counter is available (None: no estimate).
+
+    Raises:
+        ProbeError: on entering, when no counter exists and no ``watts`` were given.
+    """
+
+    def __init__(self, device: str = "cuda", watts: float | None = None) -> None:
+        self.device, self.watts = device, watts
+        self.joules = float("nan")
+        self.seconds = float("nan")
+        self.source = "unavailable"
+
+    def _counter(self) -> Any:
+        try:
+            if self.device.startswith("cuda"):
+                return _NvmlCounter(int(self.device.split(":")[1]) if ":" in self.device else 0)
+            return _RaplCounter()
+        except Exception as exc:  # noqa: BLE001
+            self._why = f"{type(exc).__name__}: {exc}"
+            return None
+
+    def __enter__(self) -> EnergyMeter:
+        self._c = self._counter()
+        if self._c is None and self.watts is None:
+            raise ProbeError(
+                f"no energy counter for {self.device!r} on this machine ({self._why}); pass watts=... for a "
+                "labelled estimate"
+            )
+        self.source = ("nvml" if self.device.startswith("cuda") else "rapl") if self._c is not None else "estimate"
+        self._sync()
+        self._t0 = time.perf_counter()
+        self._e0 = self._c.read_j() if self._c is not None else 0.0
+        return self
+
+    def _sync(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+
+    def __exit__(self, *exc: object) -> None:
+        self._sync()
+        self.seconds = time.perf_counter() - self._t0
+        self.joules = self._c.read_j() - self._e0 if self._c is not None else self.seconds * float(self.watts)
+
+
+class Energy(Probe):
+    """Energy per inference (``energy_per_inference_j``) of a model on an example input.
+
+    Args:
+        example: one input row or sample, repeated to ``batch_size`` rows.
+        batch_size: rows per inference.
+        device: ``"cuda[:n]"`` (NVML) or ``"cpu"`` (RAPL).
+        min_window_s: repeat inferences until the measured window is at least this long.
+        watts: explicit power for a labelled estimate when no counter exists.
+        on_unavailable: ``"error"`` (ProbeError) or ``"nan"`` (NaN + ``energy_source="unavailable"``).
+        grid_g_per_kwh: grid carbon intensity; adds ``co2e_per_inference_g``.
+    """
+
+    needs_training = False
+    name = "energy"
+
+    def __init__(
+        self,
+        example: Any,
+        batch_size: int = 1,
+        device: str = "cuda",
+        min_window_s: float = 1.0,
+        watts: float | None = None,
+        on_unavailable: str = "error",
+        grid_g_per_kwh: float | None = None,
+    ) -> None:
+        if on_unavailable not in ("error", "nan"):
+            raise ConfigError(f"on_unavailable must be 'error' or 'nan'; received {on_unavailable!r}")
+        if not min_window_s > 0 or batch_size < 1:
+            raise ConfigError(f"Energy expects min_window_s > 0 and batch_size >= 1; received {min_window_s}, {batch_size}")
+        self.example, self.batch_size, self.device = example, batch_size, device
+        self.min_window_s, self.watts, self.on_unavailable, self.grid = min_window_s, watts, on_unavailable, grid_g_per_kwh
+        self.metrics = ("energy_per_inference_j",) + (("co2e_per_inference_g",) if grid_g_per_kwh is not None else ())
+
+    def _inference(self, model: Any) -> Callable[[], Any]:
+        x = np.asarray(self.example)
+        batch = np.repeat(x[None, ...] if x.ndim <= 1 else x[:1], self.batch_size, axis=0)
+        if is_torch_module(model):
+            import torch
+
+            device = torch.device(self.device if self.device.startswith("cuda") and torch.cuda.is_available() else "cpu")
+            param = next(iter(model.parameters()), None)
+            dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+            model = model.to(device).eval()
+            t = torch.as_tensor(batch, dtype=dtype, device=device)
+
+            def run() -> Any:
+                with torch.inference_mode():
+                    return model(t)
+
+            return run
+        if hasattr(model, "predict"):
+            return lambda: model.predict(batch)
+        raise ProbeError(f"cannot run inference on {type(model).__name__}: expected predict() or a torch module")
+
+    def measure(self, model: Any) -> Measurement:
+        run = self._inference(model)
+        for _ in range(5):
+            run()  # warm-up
+        try:
+            meter = EnergyMeter(self.device, self.watts)
+            with meter:
+                n = 0
+                t0 = time.perf_counter()
+                while n < 10 or time.perf_counter() - t0 < self.min_window_s:
+                    run()
+                    n += 1
+        except ProbeError:
+            if self.on_unavailable == "nan":
+                nan = {m: float("nan") for m in self.metrics}
+                return Measurement(nan, {"energy_source": "unavailable"})
+            raise
+        per = meter.joules / n
+        out = {"energy_per_inference_j": per}
+        if self.grid is not None:
+            out["co2e_per_inference_g"] = per / _J_PER_KWH * self.grid
+        return Measurement(out, {"energy_source": meter.source, "energy": {"window_s": meter.seconds, "inferences": n, "device": self.device}})
+
+
+class TrainingEnergy(Probe):
+    """Energy of the ``fit`` step, ``energy_train_j`` (and ``co2e_train_g`` with a grid intensity).
+
+    Used in ``study.optimize(fit, build=..., probes=[TrainingEnergy("cuda")])``: the study runs
+    ``fit`` inside an :class:`EnergyMeter`. It cannot measure a finished model on its own.
+
+    Args:
+        device: ``"cuda[:n]"`` (NVML) or ``"cpu"`` (RAPL).
+        watts: explicit power for a labelled estimate when no counter exists.
+        grid_g_per_kwh: grid carbon intensity for ``co2e_train_g``.
+    """
+
+    needs_training = True
+    measures_training = True
+    name = "training_energy"
+
+    def __init__(self, device: str = "cuda", watts: float | None = None, grid_g_per_kwh: float | None = None) -> None:
+        self.device, self.watts, self.grid = device, watts, grid_g_per_kwh
+        self.metrics = ("energy_train_j",) + (("co2e_train_g",) if grid_g_per_kwh is not None else ())
+
+    def meter(self) -> EnergyMeter:
+        return EnergyMeter(self.device, self.watts)
+
+    def from_meter(self, meter: EnergyMeter) -> Measurement:
+        out = {"energy_train_j": meter.joules}
+        if self.grid is not None:
+            out["co2e_train_g"] = meter.joules / _J_PER_KWH * self.grid
+        return Measurement(out, {"energy_source": meter.source, "training_energy": {"seconds": meter.seconds}})
+
+    def measure(self, model: Any) -> Measurement:
+        raise ProbeError("TrainingEnergy measures the fit step: use it in study.optimize(fit, build=..., probes=[...])")

@@ -1,0 +1,107 @@
+"""Fairness gaps through fairlearn, with the per-group table kept for the fairness audit.
+
+Metric names (all computed by fairlearn on the same predictions):
+
+========== ==========================================================
+``dp_diff`` demographic parity difference (selection rates)
+``dp_ratio`` demographic parity ratio
+``eo_diff`` equalized odds difference (max of the TPR and FPR gaps)
+``eo_ratio`` equalized odds ratio
+``eop_diff`` equal opportunity difference (TPR gap)
+``tpr_diff`` true positive rate difference
+``fpr_diff`` false positive rate difference
+========== ==========================================================
+
+With several sensitive features, groups are their intersections. ``extra["fairness"]["by_group"]``
+holds, per group, the count, accuracy, selection rate, TPR and FPR (fairlearn ``MetricFrame``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError, ProbeError
+from moo_hpo.objectives.base import Measurement, Probe, check_rows, predict_labels
+
+__all__ = ["FAIRNESS_METRICS", "FairnessGap", "fairness_metrics", "group_table"]
+
+FAIRNESS_METRICS = ("dp_diff", "dp_ratio", "eo_diff", "eo_ratio", "eop_diff", "tpr_diff", "fpr_diff")
+
+
+def fairness_metrics(y_true: Any, y_pred: Any, sensitive: Any, metrics: Iterable[str] = FAIRNESS_METRICS) -> dict[str, float]:
+    """The fairness gaps of predictions, by fairlearn."""
+    from fairlearn import metrics as fm
+
+    fns = {
+        "dp_diff": fm.demographic_parity_difference,
+        "dp_ratio": fm.demographic_parity_ratio,
+        "eo_diff": fm.equalized_odds_difference,
+        "eo_ratio": fm.equalized_odds_ratio,
+        "eop_diff": fm.equal_opportunity_difference,
+        "tpr_diff": fm.true_positive_rate_difference,
+        "fpr_diff": fm.false_positive_rate_difference,
+    }
+    return {m: float(fns[m](y_true, y_pred, sensitive_features=sensitive)) for m in metrics}
+
+
+def group_table(y_true: Any, y_pred: Any, sensitive: Any) -> list[dict[str, Any]]:
+    """Per-group count, accuracy, selection rate, TPR and FPR (fairlearn ``MetricFrame``), as records."""
+    from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate, true_positive_rate
+    from sklearn.metrics import accuracy_score
+
+    frame = MetricFrame(
+        metrics={"count": count, "accuracy": accuracy_score, "selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
+        y_true=y_true,
+        y_pred=y_pred,
+        sensitive_features=sensitive,
+    )
+    table = frame.by_group.reset_index()
+    records = []
+    for row in table.to_dict(orient="records"):
+        records.append({str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
+    return records
+
+
+class FairnessGap(Probe):
+    """Fairness gaps of a trained classifier on validation data with sensitive features.
+
+    Args:
+        X: validation features.
+        y: validation labels (binary).
+        sensitive: one sensitive feature (array / Series) or several (DataFrame / 2-D array).
+        metrics: names from :data:`FAIRNESS_METRICS`.
+        threshold: decision threshold on the positive-class probability. A model can carry its own
+            (``model.moo_hpo_threshold = config["threshold"]``), which then wins.
+
+    Raises:
+        ConfigError: for unknown metrics or mismatched lengths.
+    """
+
+    needs_training = True
+    name = "fairness"
+
+    def __init__(self, X: Any, y: Any, sensitive: Any, metrics: Iterable[str] = ("eo_diff",), threshold: float | None = None) -> None:
+        check_rows("FairnessGap", X, y=y, sensitive=sensitive)
+        self.metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        bad = [m for m in self.metrics if m not in FAIRNESS_METRICS]
+        if not self.metrics or bad:
+            raise ConfigError(f"unknown fairness metric(s) {bad or self.metrics}; expected some of {list(FAIRNESS_METRICS)}")
+        y = np.asarray(y)
+        if len(np.unique(y)) > 2:
+            raise ConfigError(f"FairnessGap expects binary labels; received {len(np.unique(y))} classes")
+        self.X, self.y, self.sensitive, self.threshold = X, y, sensitive, threshold
+
+    def measure(self, model: Any) -> Measurement:
+        threshold = getattr(model, "moo_hpo_threshold", self.threshold)
+        try:
+            pred = predict_labels(model, self.X, threshold)
+            values = fairness_metrics(self.y, pred, self.sensitive, self.metrics)
+            table = group_table(self.y, pred, self.sensitive)
+        except ProbeError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise ProbeError(f"fairness probe failed: {type(exc).__name__}: {exc}") from exc
+        return Measurement(values, {"fairness": {"by_group": table, "threshold": threshold}})

@@ -1,0 +1,156 @@
+"""Model size: parameters, bytes at the stored and at target precisions, serialized size, peak memory.
+
+All of these need no training: they run on the freshly built model, before ``fit``.
+
+Peak inference memory (:class:`PeakMemory`): on CUDA, ``torch.cuda.max_memory_allocated`` around one
+forward pass (minus what was allocated before). On CPU there is no allocator counter, so it is
+estimated: parameter and buffer bytes plus the largest ``input + output`` of any single module
+during one forward pass (forward hooks), the working set a layer-by-layer runtime needs; the method
+is recorded in ``extra["peak_memory_method"]``.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError, ProbeError
+from moo_hpo.objectives.base import Measurement, Probe, is_torch_module
+
+__all__ = ["PRECISION_BYTES", "ModelSize", "PeakMemory", "parameter_count"]
+
+#: Bytes per parameter at the target precisions a quantization study compares.
+PRECISION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
+
+
+def parameter_count(model: Any) -> int:
+    """Number of parameters: torch parameters, or the sizes of a fitted scikit-learn model's arrays
+    (``coef_``, ``intercept_``, ``coefs_``, ``intercepts_``, tree node arrays)."""
+    if is_torch_module(model):
+        return int(sum(p.numel() for p in model.parameters()))
+    total = 0
+    for attr in ("coef_", "intercept_", "coefs_", "intercepts_"):
+        value = getattr(model, attr, None)
+        if value is None:
+            continue
+        arrays = value if isinstance(value, list) else [value]
+        total += int(sum(np.size(a) for a in arrays))
+    for est in np.ravel(getattr(model, "estimators_", [])):
+        tree = getattr(est, "tree_", None)
+        if tree is not None:
+            total += int(tree.node_count * 2 + tree.value.size)  # thresholds and features + leaf values
+    tree = getattr(model, "tree_", None)
+    if tree is not None:
+        total += int(tree.node_count * 2 + tree.value.size)
+    return total
+
+
+class ModelSize(Probe):
+    """Parameters and bytes of a model.
+
+    Metrics: ``param_count``; ``size_kb`` (bytes at the stored dtypes / 1024); ``size_kb_<p>`` for each
+    target precision ``p`` in ``precisions`` (e.g. ``size_kb_int8``); ``serialized_kb`` (``torch.save`` of
+    the ``state_dict``, or pickle for other models).
+
+    A model that will be deployed at a lower precision can say so with an attribute,
+    ``model.moo_hpo_precision = "int8"``: ``size_kb`` is then counted at that precision (the
+    edge-sizing example searches fp32 vs. int8 this way).
+
+    Args:
+        precisions: target precisions to report (keys of :data:`PRECISION_BYTES`).
+    """
+
+    needs_training = False
+    name = "model_size"
+
+    def __init__(self, precisions: Iterable[str] = ()) -> None:
+        self.precisions = tuple(precisions)
+        bad = [p for p in self.precisions if p not in PRECISION_BYTES]
+        if bad:
+            raise ConfigError(f"unknown precision(s) {bad}; expected some of {sorted(PRECISION_BYTES)}")
+        self.metrics = ("param_count", "size_kb", "serialized_kb") + tuple(f"size_kb_{p}" for p in self.precisions)
+
+    def measure(self, model: Any) -> Measurement:
+        n = parameter_count(model)
+        target = getattr(model, "moo_hpo_precision", None)
+        if target is not None and target not in PRECISION_BYTES:
+            raise ProbeError(f"model.moo_hpo_precision must be one of {sorted(PRECISION_BYTES)}; received {target!r}")
+        if is_torch_module(model):
+            stored = sum(p.numel() * p.element_size() for p in model.parameters())
+            stored += sum(b.numel() * b.element_size() for b in model.buffers())
+            import torch
+
+            buf = io.BytesIO()
+            torch.save(model.state_dict(), buf)
+            serialized = buf.tell()
+        else:
+            stored = 8 * n  # scikit-learn keeps float64 arrays
+            serialized = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+        if target is not None:  # the model declares the precision it will be deployed at
+            stored = n * PRECISION_BYTES[target]
+        out = {"param_count": float(n), "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}
+        out.update({f"size_kb_{p}": n * PRECISION_BYTES[p] / 1024.0 for p in self.precisions})
+        return Measurement(out, {"size": {"deployed_precision": target}})
+
+
+class PeakMemory(Probe):
+    """Peak memory of one inference, ``peak_memory_kb`` (see the module docstring for the method).
+
+    Args:
+        example: an input batch (tensor or array) for one forward pass.
+    """
+
+    needs_training = False
+    name = "peak_memory"
+    metrics = ("peak_memory_kb",)
+
+    def __init__(self, example: Any) -> None:
+        self.example = example
+
+    def measure(self, model: Any) -> Measurement:
+        if not is_torch_module(model):
+            raise ProbeError(f"peak memory is measured for torch modules; received {type(model).__name__}")
+        import torch
+
+        param = next(iter(model.parameters()), None)
+        device = param.device if param is not None else torch.device("cpu")
+        x = torch.as_tensor(np.asarray(self.example) if not isinstance(self.example, torch.Tensor) else self.example)
+        x = x.to(device=device, dtype=param.dtype if param is not None else torch.float32)
+        model.eval()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            with torch.inference_mode():
+                model(x)
+            torch.cuda.synchronize(device)
+            peak = torch.cuda.max_memory_allocated(device)  # everything resident at the peak, weights included
+            return Measurement({"peak_memory_kb": peak / 1024.0}, {"peak_memory_method": "cuda max_memory_allocated"})
+        largest = [0]
+
+        def hook(_module: Any, inputs: Any, output: Any) -> None:
+            def nbytes(obj: Any) -> int:
+                if isinstance(obj, torch.Tensor):
+                    return obj.numel() * obj.element_size()
+                if isinstance(obj, (list, tuple)):
+                    return sum(nbytes(o) for o in obj)
+                return 0
+
+            largest[0] = max(largest[0], nbytes(inputs) + nbytes(output))
+
+        handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+        try:
+            with torch.inference_mode():
+                model(x)
+        finally:
+            for h in handles:
+                h.remove()
+        static = sum(p.numel() * p.element_size() for p in model.parameters())
+        static += sum(b.numel() * b.element_size() for b in model.buffers())
+        return Measurement(
+            {"peak_memory_kb": (static + largest[0]) / 1024.0},
+            {"peak_memory_method": "cpu estimate: parameters + buffers + largest module input+output"},
+        )

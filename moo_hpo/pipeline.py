@@ -1,0 +1,116 @@
+"""How a trial is evaluated when probes measure the model: build, check, fit, measure.
+
+``study.optimize(fit, build=build, probes=[...])`` runs, per trial:
+
+1. ``model = build(config)``: the untrained model;
+2. every probe with ``needs_training=False`` (size, latency ...) measures it;
+3. if a **hard** constraint on those metrics is already broken, the trial ends as
+   ``infeasible_skipped`` with the metrics measured so far, and ``fit`` is never called;
+4. otherwise ``fit(model, config)`` trains it (inside the energy meters of any
+   :class:`~moo_hpo.objectives.energy.TrainingEnergy` probe) and returns the trained model, or None
+   when it trained in place, or a metrics mapping / :class:`~moo_hpo.Result` to add its own metrics;
+5. the remaining probes measure the trained model.
+
+Without ``build``, ``fn(config)`` may return a metrics mapping (used as is) or a model, which every
+probe then measures. A probe that fails raises :class:`~moo_hpo.ProbeError`; the trial is recorded
+as failed with the probe's name and message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from moo_hpo.constraints import Constraint
+from moo_hpo.exceptions import ConfigError, ProbeError
+from moo_hpo.objectives.base import Probe
+from moo_hpo.trial import Result
+
+__all__ = ["ProbePipeline", "Skipped"]
+
+
+@dataclass
+class Skipped:
+    """A candidate stopped before training: a pre-training metric broke a hard constraint."""
+
+    metrics: dict[str, float]
+    extra: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+def _check_probes(probes: Sequence[Probe]) -> None:
+    seen: dict[str, str] = {}
+    for p in probes:
+        if not isinstance(p, Probe):
+            raise ConfigError(f"probes must be moo_hpo probes (mh.objectives.*, or @mh.objectives.probe); received {p!r}")
+        for m in p.metrics:
+            if m in seen:
+                raise ConfigError(f"metric {m!r} is provided by two probes ({seen[m]!r} and {p.name!r}); expected one")
+            seen[m] = p.name
+
+
+class ProbePipeline:
+    """The callable a study runs per trial when probes are given (see the module docstring)."""
+
+    def __init__(
+        self,
+        fit: Callable[..., Any],
+        build: Callable[[dict[str, Any]], Any] | None,
+        probes: Sequence[Probe],
+        hard_constraints: Sequence[Constraint],
+    ) -> None:
+        if not callable(fit):
+            raise ConfigError(f"expected a callable fit/objective; received {fit!r}")
+        if build is not None and not callable(build):
+            raise ConfigError(f"build must be callable (config -> untrained model); received {build!r}")
+        self.fit, self.build = fit, build
+        self.probes = list(probes)
+        _check_probes(self.probes)
+        self.hard = list(hard_constraints)
+
+    @staticmethod
+    def _measure(probes: Sequence[Probe], model: Any, metrics: dict[str, float], extra: dict[str, Any]) -> None:
+        for p in probes:
+            try:
+                m = p.measure(model)
+            except ProbeError as exc:
+                raise ProbeError(f"probe {p.name!r} failed: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001
+                raise ProbeError(f"probe {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+            metrics.update(m)
+            extra.update(getattr(m, "extra", {}))
+
+    def __call__(self, config: dict[str, Any]) -> Result | Skipped | Mapping[str, float]:
+        metrics: dict[str, float] = {}
+        extra: dict[str, Any] = {}
+        if self.build is None:
+            out = self.fit(config)
+            if isinstance(out, (Mapping, Result)) or out is None:
+                return out
+            self._measure(self.probes, out, metrics, extra)
+            return Result(metrics, extra)
+        model = self.build(config)
+        self._measure([p for p in self.probes if not p.needs_training], model, metrics, extra)
+        broken = [c for c in self.hard if c.name in metrics and not c.is_satisfied(metrics[c.name])]
+        if broken:
+            reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
+            return Skipped(metrics, extra, reason)
+        meters = [p for p in self.probes if getattr(p, "measures_training", False)]
+        with ExitStack() as stack:
+            running = [(p, stack.enter_context(p.meter())) for p in meters]  # type: ignore[attr-defined]
+            trained = self.fit(model, config)
+        for p, meter in running:
+            m = p.from_meter(meter)  # type: ignore[attr-defined]
+            metrics.update(m)
+            extra.update(m.extra)
+        if isinstance(trained, Result):
+            metrics.update(trained.metrics)
+            extra.update(trained.extra)
+        elif isinstance(trained, Mapping):
+            metrics.update(trained)
+        elif trained is not None:
+            model = trained
+        self._measure([p for p in self.probes if p.needs_training and p not in meters], model, metrics, extra)
+        return Result(metrics, extra)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import moo_hpo as mh
+from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X[:400], y[:400])
+    return X[400:], y[400:], model
+
+
+def test_classification_metrics_equal_sklearn(cancer):
+    X, y, model = cancer
+    m = mh.objectives.Accuracy(X, y, metrics=CLASSIFICATION_METRICS).measure(model)
+    pred, proba = model.predict(X), model.predict_proba(X)[:, 1]
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert m["error"] == pytest.approx(1 - skm.accuracy_score(y, pred))
+    assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    assert m["f1"] == pytest.approx(skm.f1_score(y, pred))
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba))
+    assert m["log_loss"] == pytest.approx(skm.log_loss(y, proba))
+
+
+def test_threshold(cancer):
+    X, y, model = cancer
+    m = mh.objectives.Accuracy(X, y, threshold=0.99).measure(model)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, model.predict_proba(X)[:, 1] >= 0.99))
+
+
+def test_regression_metrics():
+    X, y = load_diabetes(return_X_y=True)
+    model = LinearRegression().fit(X[:300], y[:300])
+    m = mh.objectives.Accuracy(X[300:], y[300:], metrics=["rmse", "mae", "r2"]).measure(model)
+    pred = model.predict(X[300:])
+    assert m["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y[300:], pred)))
+    assert m["r2"] == pytest.approx(skm.r2_score(y[300:], pred))
+
+
+def test_torch_module_logits():
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    net = torch.nn.Linear(3, 1)
+    logits = net(torch.as_tensor(X)).detach().numpy().ravel()
+    y = (logits > 0).astype(int)
+    assert mh.objectives.Accuracy(X, y).measure(net)["accuracy"] == 1.0
+    multi = torch.nn.Linear(3, 4)
+    y4 = multi(torch.as_tensor(X)).argmax(1).numpy()
+    assert mh.objectives.Accuracy(X, y4).measure(multi)["accuracy"] == 1.0
+
+
+def test_cross_validated_refits_clones_inside_folds(cancer):
+    X, y = load_breast_cancer(return_X_y=True)
+    estimator = make_pipeline(StandardScaler(), LogisticRegression())  # never fitted by the caller
+    probe = mh.objectives.CrossValidated(X, y, metrics=["accuracy"], n_splits=4, repeats=2, seed=1)
+    m = probe.measure(estimator)
+    assert 0.9 < m["accuracy"] <= 1.0 and m["accuracy_std"] > 0
+    assert m.extra["cross_validation"]["folds"] == 8
+    assert not hasattr(estimator[-1], "coef_")  # the caller's estimator stays unfitted
+
+
+def test_errors(cancer):
+    X, y, model = cancer
+    with pytest.raises(mh.ConfigError, match="expected y with"):
+        mh.objectives.Accuracy(X, y[:-1])
+    with pytest.raises(mh.ConfigError, match="unknown metric"):
+        mh.objectives.Accuracy(X, y, metrics=["precision@k"])
+    with pytest.raises(mh.ProbeError, match="could not score"):
+        mh.objectives.Accuracy(X[:, :3], y).measure(model)

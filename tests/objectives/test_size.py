@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.datasets import load_iris
+
+import moo_hpo as mh
+from moo_hpo.objectives.size import parameter_count
+
+
+def mlp():
+    return torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+
+
+def cnn():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 10)
+    )
+
+
+def test_parameter_counts_match_analytic_values():
+    assert parameter_count(mlp()) == (10 * 32 + 32) + (32 * 3 + 3)
+    assert parameter_count(cnn()) == (1 * 8 * 9 + 8) + (8 + 8) + (288 * 10 + 10)
+    X, y = load_iris(return_X_y=True)
+    assert parameter_count(LogisticRegression(max_iter=500).fit(X, y)) == 3 * 4 + 3
+
+
+def test_sizes_at_precisions():
+    m = mh.objectives.ModelSize(precisions=["fp16", "int8"]).measure(mlp())
+    n = 451
+    assert m["param_count"] == n
+    assert m["size_kb"] == pytest.approx(n * 4 / 1024)
+    assert m["size_kb_fp16"] == pytest.approx(n * 2 / 1024)
+    assert m["size_kb_int8"] == pytest.approx(n / 1024)
+    assert m["serialized_kb"] > m["size_kb"]  # state_dict carries names and headers
+    with_buffers = mh.objectives.ModelSize().measure(cnn())
+    assert with_buffers["size_kb"] == pytest.approx((2978 + 8 + 8 + 1) * 4 / 1024, rel=0.01)  # + BN running stats
+
+
+def test_declared_deployment_precision():
+    model = mlp()
+    model.moo_hpo_precision = "int8"
+    assert mh.objectives.ModelSize().measure(model)["size_kb"] == pytest.approx(451 / 1024)
+    model.moo_hpo_precision = "int3"
+    with pytest.raises(mh.ProbeError, match="moo_hpo_precision"):
+        mh.objectives.ModelSize().measure(model)
+
+
+def test_sklearn_size_uses_pickle():
+    X, y = load_iris(return_X_y=True)
+    m = mh.objectives.ModelSize().measure(LogisticRegression(max_iter=500).fit(X, y))
+    assert m["param_count"] == 15 and m["serialized_kb"] > 0
+
+
+def test_peak_memory_cpu_estimate():
+    model = mlp()
+    m = mh.objectives.PeakMemory(torch.zeros(64, 10)).measure(model)
+    params = 451 * 4
+    largest = 2 * 64 * 32 * 4  # the ReLU: 64 x 32 floats in and 64 x 32 out
+    assert m["peak_memory_kb"] == pytest.approx((params + largest) / 1024)
+    assert "cpu estimate" in m.extra["peak_memory_method"]
+
+
+def test_unknown_precision_rejected():
+    with pytest.raises(mh.ConfigError, match="unknown precision"):
+        mh.objectives.ModelSize(precisions=["fp8"])

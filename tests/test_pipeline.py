@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import moo_hpo as mh
+
+
+def make_study(**kw):
+    space = mh.Space({"width": mh.Int(4, 256, log=True), "lr": mh.Float(1e-3, 1e-1, log=True)})
+    return mh.Study(
+        space,
+        [mh.Maximize("accuracy"), mh.Minimize("size_kb")],
+        [mh.AtMost("size_kb", 2.0)],
+        optimizer="random",
+        seed=0,
+        **kw,
+    )
+
+
+X = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
+Y = (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+def build(config):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(8, config["width"]), torch.nn.ReLU(), torch.nn.Linear(config["width"], 1))
+
+
+def test_fit_never_called_for_a_candidate_that_breaks_a_hard_size_bound():
+    calls = []
+
+    def fit(model, config):
+        calls.append(config["width"])
+        opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
+        x, y = torch.as_tensor(X), torch.as_tensor(Y, dtype=torch.float32)
+        for _ in range(20):
+            opt.zero_grad()
+            torch.nn.functional.binary_cross_entropy_with_logits(model(x).squeeze(1), y).backward()
+            opt.step()
+
+    study = make_study()
+    study.optimize(fit, build=build, probes=[mh.objectives.ModelSize(), mh.objectives.Accuracy(X, Y)], n_trials=20, show_progress=False)
+    skipped = [t for t in study.trials if t.status is mh.TrialStatus.INFEASIBLE_SKIPPED]
+    complete = [t for t in study.trials if t.status is mh.TrialStatus.COMPLETE]
+    # 8*w + w + w + 1 params at 4 bytes <= 2 KB  <=>  w <= 51
+    assert skipped and complete
+    assert all(t.config["width"] > 51 for t in skipped) and all(t.config["width"] <= 51 for t in complete)
+    assert sorted(calls) == sorted(t.config["width"] for t in complete)  # fit ran exactly for the kept ones
+    assert all("accuracy" not in t.metrics and t.metrics["size_kb"] > 2.0 for t in skipped)
+    assert all("breaks size_kb <= 2" in t.extra["skipped"] for t in skipped)
+    assert all(0.5 < t.metrics["accuracy"] <= 1.0 for t in complete)
+    assert study.pareto_front()
+
+
+def test_fn_returning_a_model_is_measured_by_every_probe():
+    from sklearn.linear_model import LogisticRegression
+
+    study = mh.Study(mh.Space({"C": mh.Float(0.01, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("param_count")], optimizer="random", seed=0)
+    study.optimize(lambda c: LogisticRegression(C=c["C"]).fit(X, Y), probes=[mh.objectives.Accuracy(X, Y), mh.objectives.ModelSize()], n_trials=3, show_progress=False)
+    assert study.count("complete") == 3
+    assert all(t.metrics["param_count"] == 9 for t in study.trials)
+
+
+def test_probe_failure_fails_the_trial_with_the_probe_name():
+    @mh.objectives.probe(metrics=["accuracy"])
+    def broken(model):
+        raise ValueError("no validation data on this node")
+
+    study = make_study()
+    study.optimize(lambda m, c: None, build=build, probes=[mh.objectives.ModelSize(), broken], n_trials=4, show_progress=False)
+    failed = [t for t in study.trials if t.status is mh.TrialStatus.FAILED]
+    assert failed and all("probe 'broken' raised ValueError: no validation data" in t.error for t in failed)
+
+
+def test_fit_may_add_metrics_and_training_energy_estimate():
+    def fit(model, config):
+        return {"train_loss": 0.5}
+
+    study = make_study()
+    probes = [mh.objectives.ModelSize(), mh.objectives.Accuracy(X, Y), mh.objectives.TrainingEnergy(device="cpu", watts=50.0)]
+    study.optimize(fit, build=build, probes=probes, n_trials=6, show_progress=False)
+    done = [t for t in study.trials if t.status is mh.TrialStatus.COMPLETE]
+    assert done and all(t.metrics["train_loss"] == 0.5 and t.metrics["energy_train_j"] >= 0 for t in done)
+    assert all(t.extra["energy_source"] in ("estimate", "rapl") for t in done)
+
+
+def test_two_probes_with_one_metric_are_refused():
+    import pytest
+
+    with pytest.raises(mh.ConfigError, match="provided by two probes"):
+        make_study().optimize(lambda m, c: None, build=build, probes=[mh.objectives.ModelSize(), mh.objectives.ModelSize()], n_trials=1)
