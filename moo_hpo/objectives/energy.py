@@ -145,7 +145,7 @@ class Energy(Probe):
     """Energy per inference (``energy_per_inference_j``) of a model on an example input.
 
     Args:
-        example: one input row or sample, repeated to ``batch_size`` rows.
+        example: one input sample without the batch dimension, stacked ``batch_size`` times.
         batch_size: rows per inference.
         device: ``"cuda[:n]"`` (NVML) or ``"cpu"`` (RAPL).
         min_window_s: repeat inferences until the measured window is at least this long.
@@ -177,7 +177,7 @@ class Energy(Probe):
 
     def _inference(self, model: Any) -> Callable[[], Any]:
         x = np.asarray(self.example)
-        batch = np.repeat(x[None, ...] if x.ndim <= 1 else x[:1], self.batch_size, axis=0)
+        batch = np.repeat(x[None, ...], self.batch_size, axis=0)
         if is_torch_module(model):
             import torch
 

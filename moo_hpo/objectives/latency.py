@@ -52,7 +52,8 @@ class Latency(Probe):
     """Time inference of a model on an example input.
 
     Args:
-        example: one input row or sample (array or tensor); it is repeated to ``batch_size`` rows.
+        example: one input sample without the batch dimension (a feature row, a ``(C, H, W)``
+            image ...); it is stacked ``batch_size`` times.
         batch_size: rows per call.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...); torch modules are moved there.
         threads: intra-op threads on CPU (fixed for the measurement).
@@ -100,7 +101,7 @@ class Latency(Probe):
 
     def _batch(self) -> np.ndarray:
         x = np.asarray(self.example)
-        return np.repeat(x[None, ...] if x.ndim <= 1 else x[:1], self.batch_size, axis=0)
+        return np.repeat(x[None, ...], self.batch_size, axis=0)
 
     def _time_loop(self, call: Any, clock: Any) -> np.ndarray:
         t_end = time.perf_counter() + self.warmup_s
