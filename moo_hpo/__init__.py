@@ -26,12 +26,33 @@ from moo_hpo.study import Study
 from moo_hpo.trial import Result, Trial, TrialStatus
 from moo_hpo import optimizers
 
+_LAZY = {
+    "report": "moo_hpo.reports.report",
+    "Report": "moo_hpo.reports.report",
+    "fairness_audit": "moo_hpo.reports.fairness",
+    "FairnessAudit": "moo_hpo.reports.fairness",
+    "DeviceProfile": "moo_hpo.reports.sizing",
+    "size_for_devices": "moo_hpo.reports.sizing",
+    "objectives": "moo_hpo.objectives",
+}
+
+
+def __getattr__(name: str):  # reports import plotly: load them on first use
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        return module if name == "objectives" else getattr(module, name)
+    raise AttributeError(f"module 'moo_hpo' has no attribute {name!r}")
+
 __all__ = [
     "AtLeast",
     "AtMost",
     "Categorical",
     "ConfigError",
     "Constraint",
+    "DeviceProfile",
+    "FairnessAudit",
     "Float",
     "HypervolumeStagnation",
     "Int",
@@ -41,6 +62,7 @@ __all__ = [
     "NoFeasibleTrialError",
     "Objective",
     "ProbeError",
+    "Report",
     "Recommendation",
     "Result",
     "Rule",
@@ -51,5 +73,9 @@ __all__ = [
     "TrialStatus",
     "UnsupportedError",
     "__version__",
+    "fairness_audit",
+    "objectives",
     "optimizers",
+    "report",
+    "size_for_devices",
 ]

@@ -1,10 +1,25 @@
-"""The ``moo-hpo`` command line: a thin layer over the Python API."""
+"""The ``moo-hpo`` command line: a thin layer over the Python API.
+
+    moo-hpo demo                         the bundled Adult trade-off study, its report and fairness audit
+    moo-hpo run study.toml               a study described in TOML (space, objectives, constraints, budget, entry point)
+    moo-hpo report study.db -o report.html
+    moo-hpo front study.db
+    moo-hpo audit study.db --gap eo_diff -o audit.html
+    moo-hpo sizing study.db --device "mcu:size=20,latency=2" -o sizing.csv
+
+Errors print as one line and exit with status 1; ``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import sys
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,41 +27,69 @@ from rich.table import Table
 
 import moo_hpo as mh
 
-app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_is_help=True, help="Multi-objective and constrained hyperparameter optimization.")
+app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_is_help=True,
+                  help="Multi-objective and constrained hyperparameter optimization.")
 console = Console()
+_state = {"debug": False}
 
 
-def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
-    """The study's Pareto front as a rich table (config and objective values)."""
-    table = Table(title=title)
-    table.add_column("#", justify="right")
-    for name in study.space.names:
-        table.add_column(name)
-    for o in study.objectives:
-        table.add_column(f"{o.name} ({'max' if o.direction == 'maximize' else 'min'})", justify="right")
-    for t in study.pareto_front():
-        cells = [str(t.number)]
-        cells += [_fmt(t.config.get(n, "-")) for n in study.space.names]
-        cells += [f"{t.metrics[o.name]:.4g}" for o in study.objectives]
-        table.add_row(*cells)
-    return table
+class CliError(Exception):
+    """A user mistake on the command line (missing file, malformed TOML ...)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{text[0] if text else type(exc).__name__}"
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected errors into one red line and exit status 1 (``--debug`` re-raises)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (mh.MooHpoError, CliError, OSError, tomllib.TOMLDecodeError, ImportError, KeyError, ValueError, TypeError) as exc:
+            if _state["debug"]:
+                raise
+            label = "malformed TOML" if isinstance(exc, tomllib.TOMLDecodeError) else "error"
+            console.print(f"[red]{label}:[/] {_one_line(exc)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: finished trials are saved")
+            raise typer.Exit(130) from None
+
+    return wrapper
 
 
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what the optimizer decides."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
 ) -> None:
     """Multi-objective and constrained hyperparameter optimization."""
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("moo_hpo").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-@app.command()
-def front(path: Path = typer.Argument(..., help="A study file (SQLite).")) -> None:
-    """Print the Pareto front of a stored study."""
+def _load(path: Path) -> mh.Study:
     if not path.exists():
-        raise mh.StorageError(f"no study file at {str(path)!r}")
-    with mh.Study.load(path, read_only=True) as study:
-        console.print(front_table(study, title=f"Pareto front of {study.name} ({len(study.trials)} trials)"))
+        raise CliError(f"no study file at {str(path)!r}")
+    return mh.Study.load(path, read_only=True)
+
+
+def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
+    """The study's Pareto front as a rich table: objective values, then the configuration."""
+    table = Table(title=title)
+    table.add_column("#", justify="right")
+    for o in study.objectives:
+        table.add_column(f"{o.name} ({'max' if o.direction == 'maximize' else 'min'})", justify="right")
+    table.add_column("configuration", overflow="fold")
+    for t in study.pareto_front():
+        config = ", ".join(f"{k}={_fmt(v)}" for k, v in t.config.items())
+        table.add_row(str(t.number), *[f"{t.metrics[o.name]:.4g}" for o in study.objectives], config)
+    return table
 
 
 def _fmt(value: object) -> str:
@@ -54,33 +97,187 @@ def _fmt(value: object) -> str:
 
 
 @app.command()
+@handle_errors
 def demo(
     trials: int = typer.Option(40, help="Number of trials."),
     seed: int = typer.Option(0, help="The study's seed."),
-    out: Path = typer.Option(Path("moo_hpo_demo"), help="Folder for the study file and the front."),
+    out: Path = typer.Option(Path("moo_hpo_demo"), help="Folder for the study file and the reports."),
 ) -> None:
-    """Tune a classifier on the bundled Adult census data for accuracy vs. equalized-odds gap."""
+    """Tune a PyTorch MLP on the bundled Adult data: accuracy, fairness gap, latency and size."""
     from moo_hpo.demo import EO_BOUND, run_demo
 
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
-    if db.exists():
-        for suffix in ("", "-wal", "-shm", ".lock"):
-            Path(str(db) + suffix).unlink(missing_ok=True)
-    console.print(f"[bold]moo_hpo demo[/]: accuracy vs. equalized-odds difference by sex (bound {EO_BOUND}), {trials} trials")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    console.print(f"[bold]moo_hpo demo[/]: PyTorch MLP on Adult; accuracy vs. equalized-odds gap by sex (<= {EO_BOUND}) "
+                  f"vs. CPU p99 latency vs. size; {trials} trials")
     study = run_demo(n_trials=trials, seed=seed, storage=str(db))
     console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
-    front_csv = out / "front.csv"
-    df = study.to_dataframe()
-    df[df["number"].isin([t.number for t in study.pareto_front()])].to_csv(front_csv, index=False)
-    console.print(f"study: {db}\nfront: {front_csv}")
+    report_path = mh.report(study).save(out / "report.html")
+    audit = mh.fairness_audit(study, accuracy="accuracy", gap="eo_diff")
+    audit_path = audit.save(out / "fairness_audit.html")
+    console.print(audit.summary, highlight=False)
+    console.print(f"study: {db}\nreport: {report_path}\nfairness audit: {audit_path}")
     study.close()
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+def _space_from_toml(table: dict[str, Any]) -> mh.Space:
+    params = {}
+    for name, spec in table.items():
+        if not isinstance(spec, dict) or "type" not in spec:
+            raise CliError(f"[space.{name}] needs a type ('float', 'int' or 'categorical'); received {spec!r}")
+        spec = dict(spec)
+        kind = spec.pop("type")
+        cls = {"float": mh.Float, "int": mh.Int, "categorical": mh.Categorical}.get(kind)
+        if cls is None:
+            raise CliError(f"[space.{name}] type must be 'float', 'int' or 'categorical'; received {kind!r}")
+        try:
+            params[name] = cls(**spec)
+        except TypeError as exc:
+            raise CliError(f"[space.{name}]: {exc}") from exc
+    return mh.Space(params)
+
+
+def _entry_point(spec: str, base: Path) -> Callable[..., Any]:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise CliError(f"entry must be 'module:function'; received {spec!r}")
+    sys.path.insert(0, str(base))
     try:
-        app()
-    except mh.MooHpoError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        sys.exit(1)
+        module = importlib.import_module(module_name)
+    finally:
+        sys.path.remove(str(base))
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise CliError(f"{spec!r}: {module_name} has no callable {attr!r}")
+    return fn
+
+
+def study_from_toml(path: Path) -> tuple[mh.Study, Callable[..., Any], dict[str, Any]]:
+    """Build a study from a TOML description; returns the study, the objective function and the run options."""
+    if not path.exists():
+        raise CliError(f"no study description at {str(path)!r}")
+    doc = tomllib.loads(path.read_text())
+    study_t = doc.get("study")
+    if not isinstance(study_t, dict) or "entry" not in study_t:
+        raise CliError("the TOML needs a [study] table with entry = 'module:function'")
+    objectives = []
+    for o in doc.get("objectives", []):
+        direction = o.get("direction", "minimize")
+        if direction not in ("minimize", "maximize"):
+            raise CliError(f"objective {o.get('name')!r}: direction must be 'minimize' or 'maximize'; received {direction!r}")
+        objectives.append((mh.Maximize if direction == "maximize" else mh.Minimize)(o.get("name"), ref=o.get("ref")))
+    constraints = []
+    for c in doc.get("constraints", []):
+        if ("at_most" in c) == ("at_least" in c):
+            raise CliError(f"constraint {c.get('name')!r} needs exactly one of at_most / at_least")
+        kind = mh.AtMost if "at_most" in c else mh.AtLeast
+        constraints.append(kind(c.get("name"), c.get("at_most", c.get("at_least")), soft=c.get("soft", False), penalty=c.get("penalty", 1.0)))
+    storage = study_t.get("storage")
+    if storage is not None:
+        storage = str((path.parent / storage).resolve())
+    study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=study_t.get("optimizer", "auto"),
+                     storage=storage, seed=study_t.get("seed"), name=study_t.get("name"))
+    fn = _entry_point(study_t["entry"], path.parent.resolve())
+    options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout") if k in study_t}
+    return study, fn, options
+
+
+@app.command()
+@handle_errors
+def run(
+    description: Path = typer.Argument(..., help="Study description (TOML)."),
+    trials: int = typer.Option(None, help="Override the number of trials."),
+) -> None:
+    """Run a study described in TOML (space, objectives, constraints, optimizer, budget, entry point)."""
+    study, fn, options = study_from_toml(description)
+    if trials is not None:
+        options["n_trials"] = trials
+    if "n_trials" not in options and "timeout" not in options:
+        raise CliError("give a budget: n_trials or timeout in [study], or --trials")
+    study.optimize(fn, show_progress=True, **options)
+    console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
+    study.close()
+
+
+@app.command()
+@handle_errors
+def report(
+    path: Path = typer.Argument(..., help="A study file (SQLite)."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="report.html, report.md or report.json"),
+) -> None:
+    """Write the report of a stored study (HTML, Markdown or JSON by suffix)."""
+    with _load(path) as study:
+        written = mh.report(study).save(output)
+    console.print(f"report: {written}")
+
+
+@app.command()
+@handle_errors
+def front(path: Path = typer.Argument(..., help="A study file (SQLite).")) -> None:
+    """Print the Pareto front of a stored study."""
+    with _load(path) as study:
+        console.print(front_table(study, title=f"Pareto front of {study.name} ({len(study.trials)} trials)"))
+
+
+@app.command()
+@handle_errors
+def audit(
+    path: Path = typer.Argument(..., help="A study file (SQLite)."),
+    accuracy: str = typer.Option("accuracy", help="Accuracy metric."),
+    gap: str = typer.Option("eo_diff", help="Fairness gap metric."),
+    bound: float = typer.Option(None, help="Largest acceptable gap (default: the study's constraint)."),
+    output: Path = typer.Option(Path("fairness_audit.html"), "--output", "-o", help="audit.html, .md or .json"),
+) -> None:
+    """Fairness audit of a stored study: accuracy vs. gap, per-group figures, summary."""
+    with _load(path) as study:
+        result = mh.fairness_audit(study, accuracy=accuracy, gap=gap, bound=bound)
+    written = result.save(output)
+    console.print(result.summary, highlight=False)
+    console.print(f"audit: {written}")
+
+
+def _profile(text: str) -> mh.DeviceProfile:
+    name, _, rest = text.partition(":")
+    keys = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j"}
+    kwargs: dict[str, Any] = {}
+    for part in filter(None, rest.split(",")):
+        key, _, value = part.partition("=")
+        if key.strip() not in keys:
+            raise CliError(f"device {text!r}: unknown budget {key!r}; expected size=, latency= or energy=")
+        try:
+            kwargs[keys[key.strip()]] = float(value)
+        except ValueError:
+            raise CliError(f"device {text!r}: {key} must be a number; received {value!r}") from None
+    if not name:
+        raise CliError(f"device {text!r}: expected 'name:size=KB,latency=MS,energy=J'")
+    return mh.DeviceProfile(name, **kwargs)
+
+
+@app.command()
+@handle_errors
+def sizing(
+    path: Path = typer.Argument(..., help="A study file (SQLite)."),
+    device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J (repeatable)."),
+    objective: str = typer.Option(None, help="Objective to optimize per device (default: the first)."),
+    output: Path = typer.Option(Path("sizing.csv"), "--output", "-o", help="CSV file."),
+) -> None:
+    """Per device budget, the best feasible model that fits (table and CSV)."""
+    from moo_hpo.reports.sizing import write_csv
+
+    profiles = [_profile(d) for d in device]
+    with _load(path) as study:
+        results = mh.size_for_devices(study, profiles, objective=objective)
+        table = Table(title="Device sizing")
+        for col in ("device", "budgets", "best trial", "fitting", "why"):
+            table.add_column(col)
+        for r in results:
+            budgets = ", ".join(f"{m} <= {b:g}" for m, b in r.profile.limits()) or "none"
+            table.add_row(r.profile.name, budgets, f"#{r.best.number}" if r.best else "-", str(r.n_fitting), r.reason)
+        console.print(table)
+    console.print(f"csv: {write_csv(results, output)}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

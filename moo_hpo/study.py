@@ -857,6 +857,8 @@ class _Progress:
         self.enabled = enabled
         self.total = total
         self._progress = None
+        self._tracker = None
+        self._new_feasible: list[Trial] = []
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -876,10 +878,32 @@ class _Progress:
 
     def _stats(self) -> str:
         s = self.study
-        return f"feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
+        hv = self._hypervolume()
+        hv_text = f"HV {hv:.4g} | " if hv is not None else ""
+        return f"{hv_text}feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
+
+    def _hypervolume(self) -> float | None:
+        """Current hypervolume, tracked incrementally once the reference point is fixed."""
+        from moo_hpo.fronts import HypervolumeTracker
+
+        s = self.study
+        if s.n_feasible == 0 or not s.reference_point_frozen:
+            return None
+        if self._tracker is None:
+            self._tracker = HypervolumeTracker(s._reference_internal())
+            self._fed = 0
+        feasible = s.feasible_trials() if self._fed == 0 else self._new_feasible
+        for t in feasible:
+            self._tracker.add(s.problem.objective_matrix([t])[0])
+        self._fed += len(feasible)
+        self._new_feasible = []
+        return self._tracker.value
 
     def update(self, trial: Trial) -> None:
         if self._progress is not None:
+            record = self.study._trials[trial.number]
+            if self._tracker is not None and self.study.problem.is_feasible(record):
+                self._new_feasible.append(record)
             self._progress.update(self._task, advance=1, stats=self._stats())
 
     def __exit__(self, *exc: object) -> None:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import textwrap
+
+import pytest
 from typer.testing import CliRunner
 
 import moo_hpo as mh
@@ -7,20 +10,122 @@ from moo_hpo.cli import app
 
 runner = CliRunner()
 
+ENTRY = textwrap.dedent(
+    """
+    def evaluate(config):
+        x = config["x"]
+        return {"accuracy": 1 - (x - 0.3) ** 2, "eo_diff": x / 5, "latency_p99_ms": 1 + x, "size_kb": 10 + 100 * x}
+    """
+)
 
-def test_demo_runs_and_prints_the_front(tmp_path):
-    result = runner.invoke(app, ["demo", "--trials", "4", "--out", str(tmp_path)])
+TOML = textwrap.dedent(
+    """
+    [study]
+    name = "toml study"
+    entry = "cli_entry:evaluate"
+    storage = "study.db"
+    optimizer = "{optimizer}"
+    seed = 3
+    n_trials = 12
+
+    [space.x]
+    type = "float"
+    low = 0.0
+    high = 1.0
+
+    [space.act]
+    type = "categorical"
+    choices = ["relu", "tanh"]
+
+    [[objectives]]
+    name = "accuracy"
+    direction = "maximize"
+
+    [[objectives]]
+    name = "eo_diff"
+    direction = "minimize"
+
+    [[constraints]]
+    name = "eo_diff"
+    at_most = 0.15
+    """
+)
+
+
+@pytest.fixture
+def toml_study(tmp_path):
+    (tmp_path / "cli_entry.py").write_text(ENTRY)
+    (tmp_path / "study.toml").write_text(TOML.format(optimizer="sobol"))
+    result = runner.invoke(app, ["run", str(tmp_path / "study.toml")])
     assert result.exit_code == 0, result.output
-    assert "Pareto front" in result.output and "accuracy (max)" in result.output
-    study = mh.Study.load(tmp_path / "study.db", read_only=True)
-    assert len(study.trials) == 4 and study.count("complete") == 4
-    assert (tmp_path / "front.csv").exists()
-    front = runner.invoke(app, ["front", str(tmp_path / "study.db")])
-    assert front.exit_code == 0 and "eo_diff (min)" in front.output
-    study.close()
+    return tmp_path
 
 
-def test_front_of_missing_file_is_an_error(tmp_path):
-    result = runner.invoke(app, ["front", str(tmp_path / "nope.db")])
-    assert result.exit_code != 0
-    assert isinstance(result.exception, mh.StorageError)
+def test_run_from_toml(toml_study):
+    with mh.Study.load(toml_study / "study.db", read_only=True) as study:
+        assert len(study.trials) == 12 and study.name == "toml study" and study.seed == 3
+        assert all(t.metrics["eo_diff"] <= 0.15 for t in study.pareto_front())
+
+
+def test_report_front_audit_and_sizing_commands(toml_study):
+    db = str(toml_study / "study.db")
+    out = runner.invoke(app, ["report", db, "-o", str(toml_study / "r.html")])
+    assert out.exit_code == 0 and (toml_study / "r.html").stat().st_size > 100_000
+    out = runner.invoke(app, ["report", db, "-o", str(toml_study / "r.md")])
+    assert out.exit_code == 0 and "## Front trials" in (toml_study / "r.md").read_text()
+    out = runner.invoke(app, ["front", db])
+    assert out.exit_code == 0 and "accuracy (max)" in out.output
+    out = runner.invoke(app, ["audit", db, "-o", str(toml_study / "a.html")])
+    assert out.exit_code == 0 and "most accurate model" in out.output
+    out = runner.invoke(app, ["sizing", db, "-d", "small:size=30,latency=1.2", "-d", "big:size=200", "-o", str(toml_study / "s.csv")])
+    assert out.exit_code == 0, out.output
+    assert "small" in out.output and len((toml_study / "s.csv").read_text().splitlines()) == 3
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_missing_file_is_one_line(tmp_path):
+    for args in (["front", str(tmp_path / "nope.db")], ["report", str(tmp_path / "nope.db")], ["run", str(tmp_path / "nope.toml")]):
+        assert "error:" in one_line_error(runner.invoke(app, args))
+
+
+def test_malformed_toml_is_one_line(tmp_path):
+    (tmp_path / "bad.toml").write_text("[study\nname = ")
+    assert "malformed TOML" in one_line_error(runner.invoke(app, ["run", str(tmp_path / "bad.toml")]))
+
+
+def test_unknown_optimizer_is_one_line(tmp_path):
+    (tmp_path / "cli_entry.py").write_text(ENTRY)
+    (tmp_path / "study.toml").write_text(TOML.format(optimizer="simulated-annealing"))
+    line = one_line_error(runner.invoke(app, ["run", str(tmp_path / "study.toml")]))
+    assert "unknown optimizer 'simulated-annealing'" in line
+
+
+def test_bad_definitions_are_one_line(tmp_path):
+    (tmp_path / "cli_entry.py").write_text(ENTRY)
+    bad = TOML.format(optimizer="sobol").replace("high = 1.0", "high = -1.0")
+    (tmp_path / "study.toml").write_text(bad)
+    assert "low < high" in one_line_error(runner.invoke(app, ["run", str(tmp_path / "study.toml")]))
+    (tmp_path / "study.toml").write_text(TOML.format(optimizer="sobol").replace("cli_entry:evaluate", "cli_entry:missing"))
+    assert "no callable 'missing'" in one_line_error(runner.invoke(app, ["run", str(tmp_path / "study.toml")]))
+    assert "unknown budget" in one_line_error(runner.invoke(app, ["sizing", str(tmp_path / "x.db"), "-d", "a:weight=3"]))
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = runner.invoke(app, ["--debug", "front", str(tmp_path / "nope.db")])
+    assert result.exit_code != 0 and result.exception is not None
+
+
+def test_demo_command(tmp_path):
+    result = runner.invoke(app, ["demo", "--trials", "3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Pareto front" in result.output
+    assert (tmp_path / "report.html").exists() and (tmp_path / "fairness_audit.html").exists()
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert len(study.trials) == 3 and {"accuracy", "eo_diff", "latency_p99_ms", "size_kb"} <= set(study.trials[0].metrics)

@@ -1,0 +1,126 @@
+"""What a report says, gathered once from a study: plain, JSON-able data for every renderer."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from moo_hpo.exceptions import MooHpoError
+from moo_hpo.trial import TrialStatus
+
+if TYPE_CHECKING:
+    from moo_hpo.study import Study
+
+__all__ = ["collect"]
+
+_VERSIONED = ("moo_hpo", "numpy", "pymoo", "moocore", "botorch", "torch", "fairlearn", "scikit-learn", "plotly")
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _param_text(p: Mapping[str, Any]) -> str:
+    kind = p["type"]
+    if kind == "categorical":
+        text = "one of " + ", ".join(repr(c) for c in p["choices"])
+    else:
+        text = f"{kind} in [{p['low']:g}, {p['high']:g}]" + (" (log)" if p.get("log") else "")
+        if kind == "int" and p.get("step", 1) != 1:
+            text += f" step {p['step']}"
+    if p.get("active_if"):
+        text += " when " + " and ".join(f"{k} in {v!r}" for k, v in p["active_if"].items())
+    return text
+
+
+def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None = None) -> dict[str, Any]:
+    """Everything a report shows, as JSON-able data (user strings unescaped: renderers escape them)."""
+    problem = study.problem
+    trials = study.trials
+    complete = [t for t in trials if t.status is TrialStatus.COMPLETE]
+    front = study.pareto_front()
+    front_numbers = {t.number for t in front}
+    feasible_numbers = {t.number for t in study.feasible_trials()}
+    finished = [t for t in trials if t.finished_at is not None]
+    data: dict[str, Any] = {
+        "name": study.name,
+        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "space": [{"name": n, "domain": _param_text(p)} for n, p in study.space.to_dict()["params"].items()],
+        "rules": [r.name for r in study.space.rules],
+        "objectives": [{"name": o.name, "direction": o.direction, "ref": o.ref} for o in study.objectives],
+        "constraints": [{"name": c.name, "text": c.describe(), "hard": c.hard} for c in study.constraints],
+        "optimizer": {"name": study.optimizer.name if trials else None, "reason": getattr(study, "optimizer_reason", None)},
+        "seed": study.seed,
+        "versions": _versions(),
+        "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible},
+        "time": {
+            "trial_seconds": float(sum(t.duration or 0.0 for t in finished)),
+            "wall_seconds": float(max(t.finished_at for t in finished) - min(t.started_at for t in trials)) if finished else 0.0,
+        },
+    }
+    rows = []
+    for t in trials:
+        rows.append(
+            {
+                "number": t.number,
+                "status": t.status.value,
+                "config": t.config,
+                "metrics": t.metrics,
+                "feasible": t.number in feasible_numbers,
+                "on_front": t.number in front_numbers,
+            }
+        )
+    data["trials"] = rows
+    data["front"] = [r for r in rows if r["on_front"]]
+    # reference point and hypervolume
+    try:
+        ref = study.reference_point
+        data["hypervolume"] = {
+            "reference_point": ref,
+            "frozen": study.reference_point_frozen,
+            "value": study.hypervolume() if feasible_numbers else 0.0,
+            "history": [float(v) for v in study.hypervolume_history()],
+        }
+    except MooHpoError as exc:
+        data["hypervolume"] = {"reference_point": None, "value": None, "history": [], "note": str(exc)}
+    # constraints
+    summary = []
+    for c in study.constraints:
+        values = np.array([t.metrics[c.name] for t in complete if c.name in t.metrics], dtype=float)
+        g = np.array([c.value(v) for v in values])
+        summary.append(
+            {
+                "text": c.describe(),
+                "hard": c.hard,
+                "measured": int(len(values)),
+                "satisfied": int((g <= 0).sum()),
+                "worst_violation": float(g.max()) if len(g) and g.max() > 0 else 0.0,
+                "skipped_before_training": sum(
+                    1 for t in trials if t.status is TrialStatus.INFEASIBLE_SKIPPED and c.name in t.metrics and c.value(t.metrics[c.name]) > 0
+                ),
+            }
+        )
+    data["constraint_summary"] = summary
+    # recommendations
+    recs = []
+    if feasible_numbers:
+        for r in study.recommendations(weights=weights):
+            recs.append({"method": r.method, "number": r.trial.number, "reason": r.reason, "config": r.trial.config, "metrics": r.trial.metrics})
+    data["recommendations"] = recs
+    # failures
+    reasons = Counter((t.error or "unknown").splitlines()[0][:200] for t in trials if t.status is TrialStatus.FAILED)
+    data["failures"] = [{"reason": k, "count": v} for k, v in reasons.most_common()]
+    data["problem_signs"] = [o.sign for o in problem.objectives]
+    return data

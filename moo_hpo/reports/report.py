@@ -1,0 +1,148 @@
+"""``mh.report(study)``: the stakeholder report as HTML, Markdown, JSON and static PNG figures."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from moo_hpo.reports.data import collect
+
+if TYPE_CHECKING:
+    from moo_hpo.study import Study
+
+__all__ = ["Report", "report"]
+
+
+def _md_escape(value: Any) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(_md_escape(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+class Report:
+    """A report of a study. Build it with :func:`report`.
+
+    Attributes:
+        data: everything the report shows, as JSON-able data.
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def to_html(self) -> str:
+        """The self-contained HTML page (plotly.js embedded, opens offline)."""
+        from moo_hpo.reports.html import render_html
+
+        return render_html(self.data)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the HTML report (``.html``), Markdown (``.md``) or JSON (``.json``) by suffix."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = {".md": self.to_markdown, ".json": self.to_json}.get(path.suffix.lower(), self.to_html)()
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def to_json(self) -> str:
+        """The report's data as JSON."""
+        return json.dumps(self.data, indent=1, default=str)
+
+    def to_markdown(self, figures: str | os.PathLike[str] | None = None) -> str:
+        """The report as Markdown; with ``figures`` (a folder), static PNG figures are written there
+        and linked."""
+        d = self.data
+        c = d["counts"]
+        names = [o["name"] for o in d["objectives"]]
+        out = [f"# {_md_escape(d['name'])}", ""]
+        out.append(
+            f"{c['total']} trials: {c['complete']} complete ({c['feasible']} feasible), {c['failed']} failed, "
+            f"{c['infeasible_skipped']} skipped before training. Optimizer: {d['optimizer']['name']} "
+            f"({_md_escape(d['optimizer']['reason'])}); seed {d['seed']}."
+        )
+        out += ["", "## Study", "", _md_table(["objective", "direction", "reference"], [(o["name"], o["direction"], o["ref"] if o["ref"] is not None else "derived") for o in d["objectives"]])]
+        if d["constraints"]:
+            out += ["", _md_table(["constraint", "kind"], [(k["text"], "hard" if k["hard"] else "soft") for k in d["constraints"]])]
+        out += ["", _md_table(["parameter", "domain"], [(p["name"], p["domain"]) for p in d["space"]])]
+        hv = d["hypervolume"]
+        out += ["", "## Hypervolume", ""]
+        if hv.get("value") is not None:
+            ref = ", ".join(f"{k} = {v:.6g}" for k, v in hv["reference_point"].items())
+            out.append(f"Hypervolume {hv['value']:.6g} with reference point {_md_escape(ref)}.")
+        else:
+            out.append(_md_escape(hv.get("note", "no hypervolume")))
+        if figures is not None:
+            paths = self.save_figures(figures)
+            out += [""] + [f"![{p.stem}]({p.as_posix()})" for p in paths]
+        out += ["", "## Recommended operating points", ""]
+        out.append(_md_table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
+        params = [p["name"] for p in d["space"]]
+        out += ["", "## Front trials", "", _md_table(["trial", *params, *names], [[f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names] for r in d["front"]])]
+        if d["constraint_summary"]:
+            out += ["", "## Constraints", "", _md_table(["constraint", "measured", "satisfied", "worst violation", "skipped before training"],
+                                                       [(s["text"], s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"]) for s in d["constraint_summary"]])]
+        out += ["", "## Failures", ""]
+        out.append(_md_table(["reason", "trials"], [(f["reason"], f["count"]) for f in d["failures"]]) if d["failures"] else "No trial failed.")
+        return "\n".join(out) + "\n"
+
+    def save_figures(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """Static PNG figures for papers and Markdown (matplotlib): the objective space and the
+        hypervolume history. Returns the written paths."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from moo_hpo.reports.html import COLORS, _groups
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        d = self.data
+        objs = d["objectives"]
+        written = []
+        groups = _groups(d)
+        if len(objs) >= 2:
+            a, b = objs[0]["name"], objs[1]["name"]
+            fig, ax = plt.subplots(figsize=(6, 4.2))
+            for key, rows in groups.items():
+                ax.scatter([r["metrics"][a] for r in rows], [r["metrics"][b] for r in rows], c=COLORS[key], s=30 if key == "front" else 14,
+                           marker="x" if key == "infeasible" else "o", label=key)
+            ax.set_xlabel(f"{a} ({objs[0]['direction'][:3]})")
+            ax.set_ylabel(f"{b} ({objs[1]['direction'][:3]})")
+            ax.legend(fontsize=8)
+            ax.set_title(d["name"])
+            fig.tight_layout()
+            written.append(folder / "front.png")
+            fig.savefig(written[-1], dpi=120)
+            plt.close(fig)
+        history = d["hypervolume"].get("history") or []
+        if history:
+            fig, ax = plt.subplots(figsize=(6, 3.2))
+            ax.step(range(len(history)), history, where="post")
+            ax.set_xlabel("trial")
+            ax.set_ylabel("hypervolume")
+            fig.tight_layout()
+            written.append(folder / "hypervolume.png")
+            fig.savefig(written[-1], dpi=120)
+            plt.close(fig)
+        return written
+
+
+def report(study: Study, weights: Mapping[str, float] | Sequence[float] | None = None) -> Report:
+    """Build the report of a study.
+
+    Args:
+        study: the study.
+        weights: objective weights for the ASF recommendation (objective name -> weight).
+
+    Returns:
+        A :class:`Report`: ``.save("report.html")``, ``.to_markdown()``, ``.to_json()``.
+    """
+    return Report(collect(study, weights))

@@ -1,0 +1,129 @@
+"""Device sizing: per device profile, the best trial that fits its budgets, and what else fits."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.fronts import pareto_mask
+from moo_hpo.trial import Trial
+
+if TYPE_CHECKING:
+    from moo_hpo.study import Study
+
+__all__ = ["DeviceProfile", "SizingResult", "size_for_devices", "write_csv"]
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A deployment target and its budgets (None: no limit).
+
+    Attributes:
+        name: the device's name.
+        max_size_kb: model size budget, checked against ``size_metric``.
+        max_latency_ms: latency budget, checked against ``latency_metric``.
+        max_energy_j: energy budget, checked against ``energy_metric``.
+        device: where the metrics were measured (``"cpu"``, ``"cuda"``); informational.
+        size_metric, latency_metric, energy_metric: the metric names the budgets apply to.
+    """
+
+    name: str
+    max_size_kb: float | None = None
+    max_latency_ms: float | None = None
+    max_energy_j: float | None = None
+    device: str = "cpu"
+    size_metric: str = "size_kb"
+    latency_metric: str = "latency_p99_ms"
+    energy_metric: str = "energy_per_inference_j"
+
+    def __post_init__(self) -> None:
+        for label, v in (("max_size_kb", self.max_size_kb), ("max_latency_ms", self.max_latency_ms), ("max_energy_j", self.max_energy_j)):
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ConfigError(f"DeviceProfile {self.name!r}: {label} must be a positive number or None; received {v!r}")
+
+    def limits(self) -> list[tuple[str, float]]:
+        return [(m, b) for m, b in ((self.size_metric, self.max_size_kb), (self.latency_metric, self.max_latency_ms), (self.energy_metric, self.max_energy_j)) if b is not None]
+
+    def fits(self, trial: Trial) -> bool:
+        """True when every budget's metric was measured and is within it."""
+        return all(m in trial.metrics and trial.metrics[m] <= b for m, b in self.limits())
+
+
+@dataclass
+class SizingResult:
+    """What fits one device.
+
+    Attributes:
+        profile: the device.
+        best: the best fitting trial for the chosen objective, or None when nothing fits.
+        reason: one line: why this trial, or why none.
+        front: the fitting trials that are Pareto-optimal among the fitting ones.
+        n_fitting: how many feasible trials fit.
+    """
+
+    profile: DeviceProfile
+    best: Trial | None
+    reason: str
+    front: list[Trial] = field(default_factory=list)
+    n_fitting: int = 0
+
+
+def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective: str | None = None) -> list[SizingResult]:
+    """For each device, the best feasible trial that fits its budgets, and the fitting front.
+
+    Args:
+        study: the study (its own hard constraints still apply).
+        profiles: the devices.
+        objective: the objective to optimize per device (default: the study's first objective).
+
+    Returns:
+        One :class:`SizingResult` per profile, in order.
+
+    Raises:
+        ConfigError: for an unknown objective.
+    """
+    names = [o.name for o in study.objectives]
+    objective = objective or names[0]
+    if objective not in names:
+        raise ConfigError(f"objective must be one of {names}; received {objective!r}")
+    obj = study.objectives[names.index(objective)]
+    feasible = study.feasible_trials()
+    out = []
+    for p in profiles:
+        if not isinstance(p, DeviceProfile):
+            raise ConfigError(f"profiles must be mh.DeviceProfile(...); received {p!r}")
+        fitting = [t for t in feasible if p.fits(t)]
+        if not fitting:
+            limits = ", ".join(f"{m} <= {b:g}" for m, b in p.limits()) or "no limits"
+            out.append(SizingResult(p, None, f"no feasible trial fits {limits} ({len(feasible)} feasible trials)", [], 0))
+            continue
+        best = min(fitting, key=lambda t: obj.to_internal(t.metrics[objective]))
+        Y = study.problem.objective_matrix(fitting)
+        front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
+        reason = f"best {objective} ({best.metrics[objective]:.4g}) of {len(fitting)} fitting trials"
+        out.append(SizingResult(p, best, reason, front, len(fitting)))
+    return out
+
+
+def write_csv(results: Sequence[SizingResult], path: str | os.PathLike[str]) -> Path:
+    """One row per device: budgets, best trial, its metrics and configuration."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metric_names = sorted({m for r in results if r.best for m in r.best.metrics})
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["device", "max_size_kb", "max_latency_ms", "max_energy_j", "best_trial", "n_fitting", "reason", *metric_names, "config"])
+        for r in results:
+            p = r.profile
+            metrics = [r.best.metrics.get(m, np.nan) if r.best else "" for m in metric_names]
+            w.writerow([p.name, p.max_size_kb, p.max_latency_ms, p.max_energy_j, r.best.number if r.best else "", r.n_fitting, r.reason, *metrics,
+                        r.best.config if r.best else ""])
+    return path

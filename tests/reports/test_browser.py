@@ -1,0 +1,75 @@
+"""Render reports in headless Chromium: plots exist after the scripts ran, no script error, escaped text."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import moo_hpo as mh
+from tests.reports.conftest import XSS
+
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message)));
+window.alert = m => window.__errors.push('alert: ' + m);
+window.addEventListener('load', () => setTimeout(() => {
+  document.documentElement.setAttribute('data-errors', JSON.stringify(window.__errors));
+  document.documentElement.setAttribute('data-plots', String(document.querySelectorAll('.js-plotly-plot .main-svg').length));
+}, 500));
+</script>"""
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if path is None:
+        pytest.fail("Chromium is needed for the browser tests: `make test` installs Debian's chromium; "
+                    "or run apt-get install chromium")
+    return path
+
+
+def render(tmp_path, html: str, *extra: str) -> str:
+    page = tmp_path / "page.html"
+    page.write_text(html.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", *extra, page.as_uri()]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    return out.stdout
+
+
+def attributes(dom: str) -> tuple[list[str], int]:
+    errors = re.search(r'data-errors="([^"]*)"', dom)
+    plots = re.search(r'data-plots="(\d+)"', dom)
+    assert errors and plots, "the page's load handler did not run"
+    return json.loads(errors.group(1).replace("&quot;", '"')), int(plots.group(1))
+
+
+@pytest.mark.slow
+def test_report_renders_in_chromium(finished_study, tmp_path):
+    dom = render(tmp_path, mh.report(finished_study).to_html(), "--dump-dom")
+    errors, plots = attributes(dom)
+    assert errors == []
+    assert plots >= 3  # scatter matrix, parallel coordinates, hypervolume drawn as SVG
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # shown as text
+    assert XSS not in dom  # never a script element
+
+
+@pytest.mark.slow
+def test_two_objective_report_and_audit_render(two_objective_study, tmp_path):
+    dom = render(tmp_path, mh.report(two_objective_study).to_html(), "--dump-dom")
+    errors, plots = attributes(dom)
+    assert errors == [] and plots >= 2
+    dom = render(tmp_path, mh.fairness_audit(two_objective_study).to_html(), "--dump-dom")
+    errors, plots = attributes(dom)
+    assert errors == [] and plots >= 1 and XSS not in dom
+
+
+@pytest.mark.slow
+def test_screenshot(two_objective_study, tmp_path):
+    shot = tmp_path / "report.png"
+    render(tmp_path, mh.report(two_objective_study).to_html(), f"--screenshot={shot}", "--window-size=1280,2000")
+    assert shot.exists() and shot.stat().st_size > 20_000
