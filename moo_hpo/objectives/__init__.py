@@ -26,7 +26,24 @@ _LAZY = {
     "FairnessGap": "fairness",
 }
 
-__all__ = sorted(["FunctionProbe", "Maximize", "Measurement", "Minimize", "Objective", "Probe", "probe", *_LAZY])
+__all__ = [
+    "Accuracy",
+    "CrossValidated",
+    "Energy",
+    "EnergyMeter",
+    "FairnessGap",
+    "FunctionProbe",
+    "Latency",
+    "Maximize",
+    "Measurement",
+    "Minimize",
+    "ModelSize",
+    "Objective",
+    "PeakMemory",
+    "Probe",
+    "TrainingEnergy",
+    "probe",
+]
 
 
 def __getattr__(name: str) -> Any:

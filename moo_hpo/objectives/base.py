@@ -19,7 +19,18 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
 
-__all__ = ["FunctionProbe", "Measurement", "Probe", "check_rows", "is_torch_module", "predict_labels", "predict_scores", "probe"]
+__all__ = [
+    "FunctionProbe",
+    "Measurement",
+    "Probe",
+    "check_rows",
+    "is_torch_module",
+    "predict_labels",
+    "predict_scores",
+    "probe",
+    "stack_example",
+    "torch_input",
+]
 
 
 class Measurement(dict):
@@ -102,18 +113,33 @@ def is_torch_module(model: Any) -> bool:
     return torch is not None and isinstance(model, torch.nn.Module)
 
 
-def _torch_forward(model: Any, X: Any) -> np.ndarray:
+def stack_example(example: Any, batch_size: int) -> np.ndarray:
+    """One sample (no batch dimension) stacked ``batch_size`` times."""
+    x = np.asarray(example)
+    return np.repeat(x[None, ...], batch_size, axis=0)
+
+
+def torch_input(model: Any, X: Any, device: Any = None) -> Any:
+    """``X`` as a tensor on ``device`` (default: the model's) in the model's floating dtype."""
     import torch
 
     param = next(iter(model.parameters()), None)
-    device = param.device if param is not None else torch.device("cpu")
+    if device is None:
+        device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
+
+
+def _torch_forward(model: Any, X: Any) -> np.ndarray:
+    import torch
+
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X), dtype=dtype)
-            out = model(t.to(device))
+            out = model(torch_input(model, X))
     finally:
         model.train(was_training)
     return out.detach().float().cpu().numpy()

@@ -22,10 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, is_torch_module
+from moo_hpo.objectives.base import Measurement, Probe, is_torch_module, stack_example, torch_input
 
 __all__ = ["Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source"]
 
@@ -176,16 +175,13 @@ class Energy(Probe):
         self.metrics = ("energy_per_inference_j",) + (("co2e_per_inference_g",) if grid_g_per_kwh is not None else ())
 
     def _inference(self, model: Any) -> Callable[[], Any]:
-        x = np.asarray(self.example)
-        batch = np.repeat(x[None, ...], self.batch_size, axis=0)
+        batch = stack_example(self.example, self.batch_size)
         if is_torch_module(model):
             import torch
 
             device = torch.device(self.device if self.device.startswith("cuda") and torch.cuda.is_available() else "cpu")
-            param = next(iter(model.parameters()), None)
-            dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
             model = model.to(device).eval()
-            t = torch.as_tensor(batch, dtype=dtype, device=device)
+            t = torch_input(model, batch, device)
 
             def run() -> Any:
                 with torch.inference_mode():

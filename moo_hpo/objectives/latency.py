@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, is_torch_module
+from moo_hpo.objectives.base import Measurement, Probe, is_torch_module, stack_example, torch_input
 
 __all__ = ["Latency", "summarize_times"]
 
@@ -100,8 +100,7 @@ class Latency(Probe):
         self.metrics = tuple(summarize_times(np.ones(1), prefix))
 
     def _batch(self) -> np.ndarray:
-        x = np.asarray(self.example)
-        return np.repeat(x[None, ...], self.batch_size, axis=0)
+        return stack_example(self.example, self.batch_size)
 
     def _time_loop(self, call: Any, clock: Any) -> np.ndarray:
         t_end = time.perf_counter() + self.warmup_s
@@ -147,11 +146,9 @@ class Latency(Probe):
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ProbeError(f"latency on {self.device!r} needs a CUDA GPU; torch.cuda.is_available() is False here")
         device = torch.device(self.device)
-        param = next(iter(model.parameters()), None)
-        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
         try:
             model = model.to(device).eval()
-            x = torch.as_tensor(self._batch(), dtype=dtype, device=device)
+            x = torch_input(model, self._batch(), device)
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"latency probe could not move the model or input to {self.device}: {exc}") from exc
         if device.type == "cuda":

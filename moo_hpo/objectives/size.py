@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, is_torch_module
+from moo_hpo.objectives.base import Measurement, Probe, is_torch_module, torch_input
 
 __all__ = ["PRECISION_BYTES", "ModelSize", "PeakMemory", "parameter_count"]
 
@@ -116,10 +116,8 @@ class PeakMemory(Probe):
             raise ProbeError(f"peak memory is measured for torch modules; received {type(model).__name__}")
         import torch
 
-        param = next(iter(model.parameters()), None)
-        device = param.device if param is not None else torch.device("cpu")
-        x = torch.as_tensor(np.asarray(self.example) if not isinstance(self.example, torch.Tensor) else self.example)
-        x = x.to(device=device, dtype=param.dtype if param is not None else torch.float32)
+        x = torch_input(model, self.example)
+        device = x.device
         model.eval()
         if device.type == "cuda":
             torch.cuda.synchronize(device)

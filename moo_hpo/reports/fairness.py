@@ -7,15 +7,14 @@ It reads what :class:`~moo_hpo.objectives.FairnessGap` stored with each trial (t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
+from moo_hpo.reports.report import SavesByFormat
 from moo_hpo.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ GAP_NAMES = {
 }
 
 
-class FairnessAudit:
+class FairnessAudit(SavesByFormat):
     """The audit of a study; build it with :func:`fairness_audit`.
 
     Attributes:
@@ -94,13 +93,6 @@ class FairnessAudit:
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Fairness audit - {esc(self.study_name)}</title>"
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write HTML (``.html``), Markdown (``.md``) or JSON (``.json``) by suffix."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = {".md": self.to_markdown, ".json": self.to_json}.get(path.suffix.lower(), self.to_html)()
-        path.write_text(text, encoding="utf-8")
-        return path
 
 
 def _fmt(x: float) -> str:

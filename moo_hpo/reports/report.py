@@ -27,7 +27,28 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-class Report:
+class SavesByFormat:
+    """``save(path)`` writes HTML, Markdown or JSON by the file's suffix (shared by the reports)."""
+
+    def to_html(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_markdown(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_json(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write HTML (``.html``, the default), Markdown (``.md``) or JSON (``.json``) by suffix."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = {".md": self.to_markdown, ".json": self.to_json}.get(path.suffix.lower(), self.to_html)()
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+class Report(SavesByFormat):
     """A report of a study. Build it with :func:`report`.
 
     Attributes:
@@ -42,14 +63,6 @@ class Report:
         from moo_hpo.reports.html import render_html
 
         return render_html(self.data)
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the HTML report (``.html``), Markdown (``.md``) or JSON (``.json``) by suffix."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = {".md": self.to_markdown, ".json": self.to_json}.get(path.suffix.lower(), self.to_html)()
-        path.write_text(text, encoding="utf-8")
-        return path
 
     def to_json(self) -> str:
         """The report's data as JSON."""

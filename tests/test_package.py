@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import moo_hpo as mh
+
+
+def test_public_api_is_sorted_and_importable():
+    assert mh.__all__ == sorted(mh.__all__)
+    for name in mh.__all__:
+        assert getattr(mh, name) is not None
+    assert issubclass(mh.ConfigError, mh.MooHpoError) and issubclass(mh.NoFeasibleTrialError, mh.MooHpoError)
+
+
+def test_import_stays_light():
+    code = "import sys, moo_hpo; print(','.join(m for m in ('torch', 'botorch', 'pymoo', 'plotly', 'scipy.stats', 'sklearn') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
