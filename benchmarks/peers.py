@@ -1,4 +1,4 @@
-"""Peer optimizers behind the benchmark runner: pymoo called directly, and Optuna's samplers.
+"""Peer optimizers behind the benchmark runner: pymoo called directly, Optuna's samplers and Ax.
 
 Each adapter evaluates the same problem one point at a time through the runner's recorder, so
 hypervolume traces and the optimizer-only wall time are measured the same way for every library.
@@ -86,7 +86,38 @@ def _optuna(kind: str) -> Callable[..., None]:
     return run
 
 
+def _ax(problem: BenchmarkProblem, params: dict[str, Any], budget: int, seed: int, rec: Any) -> None:
+    """Ax 1.3's default generation strategy (Sobol, then its BoTorch multi-objective model), with the
+    problem's reference point as objective thresholds and its constraints as outcome constraints."""
+    import logging
+
+    from ax.service.ax_client import AxClient, ObjectiveProperties
+
+    logging.getLogger("ax").setLevel(logging.WARNING)
+    client = AxClient(random_seed=seed, verbose_logging=False)
+    objectives = {
+        f"f{j}": ObjectiveProperties(minimize=True, threshold=float(r) if problem.n_objectives > 1 else None)
+        for j, r in enumerate(problem.ref_point)
+    }
+    client.create_experiment(
+        parameters=[{"name": f"x{i}", "type": "range", "bounds": [float(lo), float(hi)], "value_type": "float"}
+                    for i, (lo, hi) in enumerate(problem.bounds.T)],
+        objectives=objectives,
+        outcome_constraints=[f"g{j} <= 0.0" for j in range(problem.n_constraints)],
+        is_test=True,
+    )
+    for _ in range(budget):
+        parameters, index = client.get_next_trial()
+        x = np.array([parameters[f"x{i}"] for i in range(problem.dim)])
+        f, g = rec.evaluate(x)
+        rec.record(f, g)
+        data = {f"f{j}": (float(v), 0.0) for j, v in enumerate(f)}
+        data.update({f"g{j}": (float(v), 0.0) for j, v in enumerate(g)})
+        client.complete_trial(trial_index=index, raw_data=data)
+
+
 PEERS: dict[str, Callable[..., None]] = {
+    "ax": _ax,
     "pymoo-nsga2": _pymoo("nsga2"),
     "pymoo-nsga3": _pymoo("nsga3"),
     "optuna-nsga2": _optuna("nsga2"),
