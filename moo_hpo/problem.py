@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -53,22 +54,18 @@ class Problem:
     def n_objectives(self) -> int:
         return len(self.objectives)
 
-    @property
+    @cached_property
     def hard_constraints(self) -> tuple[Constraint, ...]:
         return tuple(c for c in self.constraints if c.hard)
 
-    @property
+    @cached_property
     def soft_constraints(self) -> tuple[Constraint, ...]:
         return tuple(c for c in self.constraints if c.soft)
 
-    @property
-    def required_metrics(self) -> list[str]:
+    @cached_property
+    def required_metrics(self) -> tuple[str, ...]:
         """Every metric an objective or constraint names, each once, in order."""
-        out: list[str] = []
-        for name in [o.name for o in self.objectives] + [c.name for c in self.constraints]:
-            if name not in out:
-                out.append(name)
-        return out
+        return tuple(dict.fromkeys([o.name for o in self.objectives] + [c.name for c in self.constraints]))
 
     def objective_matrix(self, trials: Sequence[Trial], penalized: bool = False) -> np.ndarray:
         """Objective values, internal convention, shape ``(n, m)``; NaN where a metric is missing.

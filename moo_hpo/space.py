@@ -433,6 +433,7 @@ class Space:
             self.params[name] = param
         self.rules: tuple[Rule, ...] = tuple(_as_rule(r) for r in rules)
         self._check_conditions()
+        self._conditional = any(p.active_if for p in self.params.values())
         self.order = self._topological_order()
         self._slices: dict[str, slice] = {}
         col = 0
@@ -457,7 +458,7 @@ class Space:
     @property
     def is_conditional(self) -> bool:
         """True when some parameter has a condition."""
-        return any(p.active_if for p in self.params.values())
+        return self._conditional
 
     @property
     def has_categorical(self) -> bool:
@@ -542,6 +543,10 @@ class Space:
         """
         if not isinstance(config, Mapping):
             return [f"expected a mapping of parameter name to value; received {type(config).__name__}"]
+        if not self.is_conditional and len(config) == len(self.params):  # fast path: all active
+            bad = [n for n, p in self.params.items() if n not in config or not p.contains(config[n])]
+            if not bad:
+                return [f"breaks validity rule {r.name!r}" for r in self.rules if not r(dict(config))]
         out = []
         for name in self.order:
             p = self.params[name]

@@ -16,12 +16,12 @@ SQLite specifics:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,10 @@ class Store(ABC):
 
 
 def _copy(trial: Trial) -> Trial:
-    # moo_hpo never mutates nested values of ``extra``, so a shallow copy isolates the record
-    return replace(trial, config=dict(trial.config), metrics=dict(trial.metrics), extra=dict(trial.extra))
+    # moo_hpo never mutates nested values of ``extra``, so copying the three dicts isolates the record
+    out = copy.copy(trial)
+    out.config, out.metrics, out.extra = dict(trial.config), dict(trial.metrics), dict(trial.extra)
+    return out
 
 
 class InMemoryStore(Store):
