@@ -84,7 +84,28 @@ def _botorch(cls_name: str, **kwargs: Any) -> BenchmarkProblem:
     )
 
 
+def _gramacy() -> BenchmarkProblem:
+    """Gramacy et al. (2016): minimize x1 + x2 under two black-box constraints; optimum 0.5998.
+
+    Single objective: the "hypervolume" is ``ref - best feasible value`` with ``ref = 2``, so the
+    maximum is ``2 - 0.5998``.
+    """
+    import torch
+    from botorch.test_functions.synthetic import ConstrainedGramacy
+
+    f = ConstrainedGramacy()
+
+    def fn(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = torch.as_tensor(X, dtype=torch.double)
+        with torch.no_grad():
+            return f(t).numpy().reshape(-1, 1), -f.evaluate_slack(t).numpy()
+
+    return BenchmarkProblem(name="", bounds=f.bounds.numpy().astype(float), ref_point=np.array([2.0]),
+                            max_hv=2.0 - f._optimal_value, n_constraints=2, _fn=fn)
+
+
 PROBLEMS: dict[str, Callable[[], BenchmarkProblem]] = {
+    "gramacy": _gramacy,
     "zdt1": lambda: _botorch("ZDT1", dim=30),
     "zdt2": lambda: _botorch("ZDT2", dim=30),
     "zdt3": lambda: _botorch("ZDT3", dim=30),

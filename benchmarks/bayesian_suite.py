@@ -1,0 +1,41 @@
+"""The Bayesian-optimization benchmark suite: ehvi / parego / cei beside Ax, Optuna's GPSampler and Sobol.
+
+    python -m benchmarks.bayesian_suite [--problems branincurrin c2dtlz2] [--optimizers ehvi ax] [--seeds 0 1 2]
+
+Budgets follow the targets: BraninCurrin 60, C2-DTLZ2 (4 variables) 60, DTLZ2 (6 variables, 2 objectives)
+60, VehicleSafety 80 evaluations, and the constrained single-objective Gramacy problem 40 (for ``cei``).
+Every optimizer gets the problem's reference point. Prints the summary table (median and [min, max]).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmarks.problems import get_problem
+from benchmarks.runner import run_many
+from benchmarks.summarize import load_runs, table
+
+BUDGETS = {"branincurrin": 60, "c2dtlz2": 60, "dtlz2-2d": 60, "vehiclesafety": 80, "gramacy": 40}
+MULTI = ["ehvi", "parego", "ax", "optuna-gp", "sobol"]
+SINGLE = ["cei", "ax", "optuna-gp", "sobol"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", nargs="+", default=list(BUDGETS))
+    parser.add_argument("--optimizers", nargs="+", default=None, help="default: all that fit each problem")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bayesian")
+    args = parser.parse_args()
+    for name in args.problems:
+        problem = get_problem(name)
+        candidates = SINGLE if problem.n_objectives == 1 else MULTI
+        for opt in args.optimizers or candidates:
+            if opt in candidates:
+                run_many(problem, opt, BUDGETS[name], args.seeds, args.out)
+    print(table(load_runs(args.out)))
+
+
+if __name__ == "__main__":
+    main()
