@@ -24,6 +24,9 @@ OPTIMIZERS: dict[str, str] = {
     "nsga2": "moo_hpo.optimizers.evolutionary:NSGA2",
     "nsga3": "moo_hpo.optimizers.evolutionary:NSGA3",
     "spea2": "moo_hpo.optimizers.evolutionary:SPEA2",
+    "ehvi": "moo_hpo.optimizers.bayesian:EHVI",
+    "parego": "moo_hpo.optimizers.bayesian:ParEGO",
+    "cei": "moo_hpo.optimizers.bayesian:ConstrainedEI",
 }
 
 #: Budgets above this many trials count as large: evolutionary search pays off there.
