@@ -57,16 +57,24 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
 def choose_auto(problem: Problem) -> tuple[str, str]:
     """The optimizer ``"auto"`` picks for a problem, and why.
 
-    The rule uses the optimizers available in this version: model-free Sobol search for small
-    and unknown budgets (it covers the space evenly and needs no tuning), the evolutionary NSGA-II
-    for large budgets when it is installed.
+    The rule:
+
+    * budget unknown, or larger than :data:`AUTO_LARGE_BUDGET` trials: ``nsga2`` (evolutionary search
+      scales to any number of cheap trials, and its overhead per trial stays flat);
+    * otherwise, for expensive trials where sample efficiency decides: ``cei`` for one objective,
+      ``ehvi`` for two to four objectives, ``parego`` for five or more (EHVI's box decompositions
+      grow too fast beyond four).
 
     Returns:
         ``(name, reason)``.
     """
-    budget = problem.budget
-    if budget is not None and budget > AUTO_LARGE_BUDGET and "nsga2" in OPTIMIZERS:
-        return "nsga2", f"budget of {budget} trials is large (> {AUTO_LARGE_BUDGET})"
-    if "nsga2" in OPTIMIZERS and budget is None:
+    budget, m = problem.budget, problem.n_objectives
+    if budget is None:
         return "nsga2", "budget unknown: evolutionary search scales to any number of trials"
-    return "sobol", f"budget of {budget} trials: quasi-random space-filling search"
+    if budget > AUTO_LARGE_BUDGET:
+        return "nsga2", f"budget of {budget} trials is large (> {AUTO_LARGE_BUDGET}): evolutionary search"
+    if m == 1:
+        return "cei", f"budget of {budget} trials, one objective: constrained expected improvement"
+    if m <= 4:
+        return "ehvi", f"budget of {budget} trials, {m} objectives: expected hypervolume improvement"
+    return "parego", f"budget of {budget} trials, {m} objectives (> 4): ParEGO scalarizations"
