@@ -99,7 +99,7 @@ def _fmt(value: object) -> str:
 @app.command()
 @handle_errors
 def demo(
-    trials: int = typer.Option(40, help="Number of trials."),
+    trials: int = typer.Option(30, help="Number of trials."),
     seed: int = typer.Option(0, help="The study's seed."),
     out: Path = typer.Option(Path("moo_hpo_demo"), help="Folder for the study file and the reports."),
 ) -> None:
