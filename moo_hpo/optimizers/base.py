@@ -19,7 +19,15 @@ from moo_hpo.exceptions import UnsupportedError
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
-__all__ = ["Capabilities", "Optimizer", "Proposal"]
+__all__ = ["Capabilities", "Optimizer", "Proposal", "config_key"]
+
+
+def config_key(config: dict[str, Any]) -> tuple:
+    """A hashable identity of a configuration (types kept apart: 1, 1.0 and True differ).
+
+    Configurations from a space list their parameters in the space's order, so no sorting is needed.
+    """
+    return tuple(config), tuple(map(type, config.values())), tuple(config.values())
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal
+from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
@@ -103,9 +103,7 @@ _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
 
 
-def _key(config: dict[str, Any]) -> tuple:
-    """A hashable identity of a configuration (types kept apart: 1, 1.0 and True differ)."""
-    return tuple(config), tuple(map(type, config.values())), tuple(config.values())
+_key = config_key
 
 
 def _checkpoint(n: int) -> int:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal
+from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
@@ -61,12 +61,7 @@ def default_pop_size(budget: int | None) -> int:
     return int(np.clip(4 * round(math.sqrt(budget) / 2), 16, 100))
 
 
-def _key(config: dict[str, Any]) -> tuple:
-    """A hashable identity of a configuration (types kept apart: 1, 1.0 and True differ).
-
-    Configurations here always list their parameters in the space's order, so no sorting is needed.
-    """
-    return tuple(config), tuple(map(type, config.values())), tuple(config.values())
+_key = config_key
 
 
 class _PymooOptimizer(Optimizer):
