@@ -81,6 +81,7 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
+from moo_hpo.optimizers.sampling import sobol_stream
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
@@ -92,7 +93,6 @@ __all__ = ["EHVI", "ConstrainedEI", "ParEGO"]
 logger = logging.getLogger("moo_hpo")
 
 _SOBOL_CHUNK = 64  # a power of two keeps Sobol's balance properties (as in "sobol")
-_MAX_REJECTED_CHUNKS = 50
 _REFIT_GROWTH = 1.25  # checkpoints of the warm start: each about 1.25 times the last
 _WARM_FIT_MAXITER = 20  # L-BFGS iterations of a warm-started GP fit (it starts near the optimum)
 _MAX_CACHED_STATES = 64
@@ -200,8 +200,7 @@ class _BoTorchOptimizer(Optimizer):
         self._n_init = 2 * (problem.space.dim + 1) if self.n_init is None else int(self.n_init)
         self._mc = self._default_mc_samples() if self.mc_samples is None else int(self.mc_samples)
         self._told: dict[int, Trial] = {}
-        self._stream: list[dict[str, Any]] = []  # valid Sobol configurations, in order
-        self._sobol: Any = None
+        self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
         self._states: dict[tuple, dict[str, Any]] = {}  # warm-start checkpoints
 
     def _default_mc_samples(self) -> int:
@@ -236,24 +235,11 @@ class _BoTorchOptimizer(Optimizer):
 
     # ------------------------------------------------------------------ initial design
     def _stream_config(self, i: int) -> dict[str, Any]:
-        """The ``i``-th valid configuration of the Sobol stream seeded with the study's seed."""
-        from scipy.stats import qmc
-
-        space = self.problem.space
+        """The ``i``-th valid configuration of the Sobol stream seeded with the study's seed (the
+        same stream as ``"sobol"``)."""
         if self._sobol is None:
-            self._sobol = qmc.Sobol(space.dim, scramble=True, seed=self.problem.seed % 2**64)
-        rejected = 0
-        while len(self._stream) <= i:
-            valid = [c for c in space.from_unit(self._sobol.random(_SOBOL_CHUNK)) if space.passes_rules(c)]
-            if not valid:
-                rejected += 1
-                if rejected >= _MAX_REJECTED_CHUNKS:
-                    raise ConfigError(
-                        f"validity rules {[r.name for r in space.rules]} rejected "
-                        f"{rejected * _SOBOL_CHUNK} candidates in a row"
-                    )
-            self._stream.extend(valid)
-        return self._stream[i]
+            self._sobol = sobol_stream(self.problem.space, self.problem.seed)
+        return self._sobol[i]
 
     def _sobol_proposals(self, n: int, k: int, seen: set[tuple], label: str) -> list[Proposal]:
         out = []

@@ -8,18 +8,55 @@ batches, and whether the study ran straight through or was resumed from its stor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal
 from moo_hpo.problem import Problem
+from moo_hpo.space import Space
 from moo_hpo.trial import Trial
 
-__all__ = ["RandomSearch", "SobolSearch"]
+__all__ = ["ConfigStream", "RandomSearch", "SobolSearch", "sobol_stream"]
 
 _CHUNK = 64  # a power of two keeps Sobol's balance properties
 _MAX_REJECTED_CHUNKS = 50
+
+
+class ConfigStream:
+    """The valid configurations of a stream of compact-cube points, in order: ``stream[i]``.
+
+    Points come in chunks of 64 from ``draw(k)``; configurations that break a validity rule are
+    dropped, so ``stream[i]`` is the ``i``-th *valid* configuration, whatever order it is read in.
+
+    Raises:
+        ConfigError: when the rules reject 50 chunks in a row.
+    """
+
+    def __init__(self, space: Space, draw: Callable[[int], np.ndarray]) -> None:
+        self.space, self.draw = space, draw
+        self._configs: list[dict] = []
+
+    def __getitem__(self, i: int) -> dict:
+        rejected_chunks = 0
+        while len(self._configs) <= i:
+            valid = [c for c in self.space.from_unit(self.draw(_CHUNK)) if self.space.passes_rules(c)]
+            if not valid:
+                rejected_chunks += 1
+                if rejected_chunks >= _MAX_REJECTED_CHUNKS:
+                    raise ConfigError(
+                        f"validity rules {[r.name for r in self.space.rules]} rejected "
+                        f"{rejected_chunks * _CHUNK} candidates in a row"
+                    )
+            self._configs.extend(valid)
+        return self._configs[i]
+
+
+def sobol_stream(space: Space, seed: int, scramble: bool = True) -> ConfigStream:
+    """The scrambled Sobol stream of valid configurations seeded with ``seed``."""
+    from scipy.stats import qmc
+
+    return ConfigStream(space, qmc.Sobol(space.dim, scramble=scramble, seed=seed % 2**64).random)
 
 
 class _StreamOptimizer(Optimizer):
@@ -27,34 +64,14 @@ class _StreamOptimizer(Optimizer):
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
-        self._buffer: list[dict] = []
         self._emitted = 0
-        self._start_stream()
+        self._stream = self._make_stream()
 
-    def _start_stream(self) -> None:  # pragma: no cover - abstract
+    def _make_stream(self) -> ConfigStream:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def _draw(self, k: int) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _fill(self, n: int) -> None:
-        space = self.problem.space
-        rejected_chunks = 0
-        while len(self._buffer) < n:
-            configs = space.from_unit(self._draw(_CHUNK))
-            valid = [c for c in configs if all(r(c) for r in space.rules)]
-            if not valid:
-                rejected_chunks += 1
-                if rejected_chunks >= _MAX_REJECTED_CHUNKS:
-                    raise ConfigError(
-                        f"validity rules {[r.name for r in space.rules]} rejected "
-                        f"{rejected_chunks * _CHUNK} candidates in a row"
-                    )
-            self._buffer.extend(valid)
 
     def _take(self, n: int) -> list[dict]:
-        self._fill(n)
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        out = [self._stream[self._emitted + j] for j in range(n)]
         self._emitted += n
         return out
 
@@ -76,11 +93,10 @@ class RandomSearch(_StreamOptimizer):
     def __init__(self) -> None:
         pass
 
-    def _start_stream(self) -> None:
-        self._rng = np.random.default_rng(self.problem.seed)
-
-    def _draw(self, k: int) -> np.ndarray:
-        return self._rng.random((k, self.problem.space.dim))
+    def _make_stream(self) -> ConfigStream:
+        rng = np.random.default_rng(self.problem.seed)
+        space = self.problem.space
+        return ConfigStream(space, lambda k: rng.random((k, space.dim)))
 
 
 class SobolSearch(_StreamOptimizer):
@@ -95,10 +111,5 @@ class SobolSearch(_StreamOptimizer):
     def __init__(self, scramble: bool = True) -> None:
         self.scramble = scramble
 
-    def _start_stream(self) -> None:
-        from scipy.stats import qmc
-
-        self._sobol = qmc.Sobol(self.problem.space.dim, scramble=self.scramble, seed=self.problem.seed)
-
-    def _draw(self, k: int) -> np.ndarray:
-        return self._sobol.random(k)
+    def _make_stream(self) -> ConfigStream:
+        return sobol_stream(self.problem.space, self.problem.seed, self.scramble)
