@@ -16,7 +16,6 @@ SQLite specifics:
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import sqlite3
@@ -87,9 +86,18 @@ class Store(ABC):
 
 def _copy(trial: Trial) -> Trial:
     # moo_hpo never mutates nested values of ``extra``, so copying the three dicts isolates the record
-    out = copy.copy(trial)
-    out.config, out.metrics, out.extra = dict(trial.config), dict(trial.metrics), dict(trial.extra)
-    return out
+    return Trial(
+        trial.number,
+        dict(trial.config),
+        trial.status,
+        dict(trial.metrics),
+        dict(trial.extra),
+        trial.error,
+        trial.started_at,
+        trial.finished_at,
+        trial.seed,
+        trial.optimizer,
+    )
 
 
 class InMemoryStore(Store):

@@ -337,7 +337,7 @@ class Study:
             seed=_trial_seed(self.seed, number),
             optimizer=self.optimizer.name,
         )
-        problems = self.space.problems(trial.config)
+        problems = None if proposal.checked else self.space.problems(trial.config)
         if problems:  # an optimizer's bug must not turn into an evaluation of an invalid config
             trial.status = TrialStatus.FAILED
             trial.error = "invalid configuration, not evaluated: " + "; ".join(problems)

@@ -70,10 +70,20 @@ class Capabilities:
 
 @dataclass
 class Proposal:
-    """A configuration proposed by an optimizer, with optional audit data for the trial's ``extra``."""
+    """A configuration proposed by an optimizer, with optional audit data for the trial's ``extra``.
+
+    Attributes:
+        config: the configuration.
+        extra: audit data kept in the trial's ``extra``.
+        checked: True only when the optimizer built ``config`` with the space's own decoding
+            (:meth:`~moo_hpo.space.Space.from_unit`), which yields in-domain values, and checked the
+            validity rules itself; the study then skips its own validation of the proposal. Left
+            False, the study checks everything and records an invalid proposal as a failed trial.
+    """
 
     config: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    checked: bool = False
 
 
 class Optimizer(ABC):

@@ -102,6 +102,7 @@ class _PymooOptimizer(Optimizer):
         self._generation = -1
         self._gen_pop: Any = None
         self._gen_configs: list[dict[str, Any]] = []
+        self._gen_keys: list[tuple] = []
         self._gen_members: dict[tuple, list[int]] = {}
         self._gen_results: dict[int, Trial] = {}  # member index -> its finished trial
         self._queue: list[int] = []
@@ -123,6 +124,7 @@ class _PymooOptimizer(Optimizer):
         X = np.clip(np.asarray(pop.get("X"), dtype=float), 0.0, 1.0)
         configs = space.from_unit(X)
         in_generation: set[tuple] = set()
+        keys: list[tuple] = []
         for i, config in enumerate(configs):
             tries = 0
             key = _key(config)
@@ -138,16 +140,18 @@ class _PymooOptimizer(Optimizer):
             if not space.passes_rules(config):
                 raise ConfigError(f"{self.name}: could not find a configuration satisfying the validity rules")
             configs[i] = config
+            keys.append(key)
             in_generation.add(key)
             self._seen.add(key)
         pop.set("X", X)
         self._generation += 1
         self._gen_pop = pop
         self._gen_configs = configs
+        self._gen_keys = keys
         # a configuration that still occurs twice (tiny spaces) is evaluated once for all its copies
         self._gen_members: dict[tuple, list[int]] = {}
-        for i, c in enumerate(configs):
-            self._gen_members.setdefault(_key(c), []).append(i)
+        for i, key in enumerate(keys):
+            self._gen_members.setdefault(key, []).append(i)
         self._gen_results = {}
         self._queue = [members[0] for members in self._gen_members.values()]
 
@@ -192,12 +196,14 @@ class _PymooOptimizer(Optimizer):
                 self._advance()
             self._breed()
         take, self._queue = self._queue[:n], self._queue[n:]
-        return [Proposal(self._gen_configs[i], {"optimizer": {"generation": self._generation}}) for i in take]
+        # configurations come from Space.from_unit and passed the rules in _breed
+        gen = self._generation
+        return [Proposal(self._gen_configs[i], {"optimizer": {"generation": gen, "member": i}}, checked=True) for i in take]
 
     def tell(self, trials: Sequence[Trial]) -> None:
         for trial in trials:
             self._history.append(trial)
-            key = _key(trial.config)
+            key = self._member_key(trial)
             members = self._gen_members.get(key) if self._gen_pop is not None else None
             if members and members[0] not in self._gen_results:
                 if self._replaying and self._queue and self._queue[0] == members[0]:
@@ -207,6 +213,15 @@ class _PymooOptimizer(Optimizer):
             if self._replaying and self._replay(trial):
                 continue
             self._rebuild()
+
+    def _member_key(self, trial: Trial) -> tuple:
+        """The configuration key of ``trial``; read from this generation's records when it is a member."""
+        info = trial.extra.get("optimizer")
+        if self._gen_pop is not None and isinstance(info, dict) and info.get("generation") == self._generation:
+            i = info.get("member")
+            if isinstance(i, int) and 0 <= i < len(self._gen_keys) and self._gen_configs[i] == trial.config:
+                return self._gen_keys[i]
+        return _key(trial.config)
 
     def _replay(self, trial: Trial) -> bool:
         """Regenerate what this optimizer would have proposed; True when ``trial`` matches it."""
@@ -238,7 +253,7 @@ class _PymooOptimizer(Optimizer):
         self._alg = self._new_algorithm()
         self._alg.tell(infills=pop)
         self._seen = {_key(t.config) for t in finished}
-        self._gen_pop, self._gen_configs, self._gen_members, self._gen_results, self._queue = None, [], {}, {}, []
+        self._gen_pop, self._gen_configs, self._gen_keys, self._gen_members, self._gen_results, self._queue = None, [], [], {}, {}, []
         self._replaying = False
 
 
