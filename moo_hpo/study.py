@@ -26,6 +26,7 @@ from moo_hpo.execution import InProcessExecutor, Outcome, ProcessExecutor, forma
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
 from moo_hpo.optimizers.registry import choose_auto, make_optimizer
+from moo_hpo.pipeline import Skipped
 from moo_hpo.problem import Problem
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store
@@ -565,8 +566,6 @@ class Study:
             if exc is None and not catch:
                 raise MooHpoError(f"trial #{trial.number} failed: {outcome.error}")
             return
-        from moo_hpo.pipeline import Skipped
-
         value = outcome.value
         if value is None:
             self.tell(trial, error="the objective returned None; expected a mapping of metric name to float")

@@ -45,7 +45,7 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Trial:
     """A trial record.
 

@@ -22,12 +22,24 @@ from moo_hpo.trial import Trial
 __all__ = ["Capabilities", "Optimizer", "Proposal", "config_key"]
 
 
+_PATTERNS: dict[tuple, int] = {}  # (names, value types) -> a small number, for compact keys
+
+
 def config_key(config: dict[str, Any]) -> tuple:
     """A hashable identity of a configuration (types kept apart: 1, 1.0 and True differ).
 
-    Configurations from a space list their parameters in the space's order, so no sorting is needed.
+    The key is ``(pattern, values)``: ``pattern`` numbers the configuration's parameter names and
+    value types (the same for every configuration of an unconditional space), so a key holds only
+    numbers and plain values, which the garbage collector need not track. Keys are meaningful within
+    one process only. Configurations from a space list their parameters in the space's order, so no
+    sorting is needed.
     """
-    return tuple(config), tuple(map(type, config.values())), tuple(config.values())
+    values = tuple(config.values())
+    shape = (tuple(config), tuple(map(type, values)))
+    pattern = _PATTERNS.get(shape)
+    if pattern is None:
+        pattern = _PATTERNS.setdefault(shape, len(_PATTERNS))
+    return pattern, values
 
 
 @dataclass(frozen=True)
