@@ -1,6 +1,7 @@
 """The Bayesian-optimization benchmark suite: ehvi / parego / cei beside Ax, Optuna's GPSampler and Sobol.
 
     python -m benchmarks.bayesian_suite [--problems branincurrin c2dtlz2] [--optimizers ehvi ax] [--seeds 0 1 2]
+                                        [--threads 1] [--params '{"mc_samples": 32}']
 
 Budgets follow the targets: BraninCurrin 60, C2-DTLZ2 (4 variables) 60, DTLZ2 (6 variables, 2 objectives)
 60, VehicleSafety 80 evaluations, and the constrained single-objective Gramacy problem 40 (for ``cei``).
@@ -10,6 +11,7 @@ Every optimizer gets the problem's reference point. Prints the summary table (me
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from benchmarks.problems import get_problem
@@ -27,13 +29,19 @@ def main() -> None:
     parser.add_argument("--optimizers", nargs="+", default=None, help="default: all that fit each problem")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bayesian")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
+    parser.add_argument("--params", type=json.loads, default=None, help="moo_hpo optimizer arguments, as JSON")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     for name in args.problems:
         problem = get_problem(name)
         candidates = SINGLE if problem.n_objectives == 1 else MULTI
         for opt in args.optimizers or candidates:
             if opt in candidates:
-                run_many(problem, opt, BUDGETS[name], args.seeds, args.out)
+                params = args.params if opt in ("ehvi", "parego", "cei") else None
+                run_many(problem, opt, BUDGETS[name], args.seeds, args.out, params)
     print(table(load_runs(args.out)))
 
 

@@ -40,6 +40,10 @@ How the study maps onto BoTorch:
 * **Batches and pending trials**: ``ask(n)`` proposes ``n`` candidates by sequential greedy
   optimization (one candidate at a time, ``q=1``): running trials and the candidates already
   chosen are the acquisition's ``X_pending``.
+* **Observation noise**: each GP infers its noise level (metrics of training runs are noisy).
+  With ``noiseless=True`` the GPs use a fixed noise of 1e-6 of each outcome's variance and so
+  interpolate the observations: the right choice when every metric is exact (same configuration,
+  same value), and a clear gain on noise-free benchmark problems (``docs/benchmarks.md``).
 * **Constraint search first** (``"cei"``, and any optimizer whose objectives cannot be modelled
   yet because every trial was skipped): while no trial is feasible the acquisition is BoTorch's
   ``qLogProbabilityOfFeasibility``, which only looks for the feasible region.
@@ -98,6 +102,7 @@ _WARM_FIT_MAXITER = 20  # L-BFGS iterations of a warm-started GP fit (it starts 
 _MAX_CACHED_STATES = 64
 _PRUNE_SAMPLES = 256  # posterior samples that decide which baseline points may be Pareto-optimal
 _MC_SAMPLES = 64
+_NOISELESS_VARIANCE = 1e-6  # observation noise of a noiseless GP, relative to the outcome's variance
 _MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample: costly from 3 objectives
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
@@ -160,6 +165,9 @@ class _BoTorchOptimizer(Optimizer):
         mc_samples: quasi-Monte-Carlo samples of the posterior in the acquisition; None for 64
             (16 for ``"ehvi"`` with three or more objectives).
         maxiter: iteration limit of each L-BFGS run on the acquisition.
+        noiseless: True when the metrics are exact (the same configuration always measures the
+            same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
+            observation noise instead of inferring it, and interpolate the observations.
     """
 
     capabilities = Capabilities(min_objectives=2)
@@ -172,12 +180,14 @@ class _BoTorchOptimizer(Optimizer):
         raw_samples: int = 128,
         mc_samples: int | None = None,
         maxiter: int = 200,
+        noiseless: bool = False,
     ) -> None:
         self.n_init = n_init
         self.num_restarts = num_restarts
         self.raw_samples = raw_samples
         self.mc_samples = mc_samples
         self.maxiter = maxiter
+        self.noiseless = noiseless
 
     # ------------------------------------------------------------------ protocol
     def setup(self, problem: Problem) -> None:
@@ -190,6 +200,8 @@ class _BoTorchOptimizer(Optimizer):
         super().setup(problem)
         _positive_int("n_init", self.name, self.n_init, allow_none=True)
         _positive_int("mc_samples", self.name, self.mc_samples, allow_none=True)
+        if not isinstance(self.noiseless, bool):
+            raise ConfigError(f"{self.name}: noiseless must be True or False; received {self.noiseless!r}")
         for arg in ("num_restarts", "raw_samples", "maxiter"):
             _positive_int(arg, self.name, getattr(self, arg))
         if self.raw_samples < self.num_restarts:
@@ -309,6 +321,9 @@ class _BoTorchOptimizer(Optimizer):
         def build(rows: int) -> Any:
             X = torch.as_tensor(out.X[:rows], dtype=torch.double)
             Y = torch.as_tensor(out.Y[:rows], dtype=torch.double).unsqueeze(-1)
+            if self.noiseless:  # a fixed noise of 1e-6 of the outcome's variance (Standardize rescales it)
+                Yvar = torch.full_like(Y, _NOISELESS_VARIANCE * max(float(Y.var()) if rows > 1 else 1.0, 1e-12))
+                return SingleTaskGP(X, Y, train_Yvar=Yvar, outcome_transform=Standardize(m=1))
             return SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
 
         def fit(model: Any, rows: int, warm: bool) -> None:
@@ -321,7 +336,9 @@ class _BoTorchOptimizer(Optimizer):
             model.eval()
 
         def hyper(model: Any) -> dict[str, Any]:
-            return {k: v.detach().clone() for k, v in model.state_dict().items() if "transform" not in k}
+            # a noiseless GP's likelihood holds one fixed noise per row: not a hyperparameter to carry over
+            skip = ("transform", "likelihood") if self.noiseless else ("transform",)
+            return {k: v.detach().clone() for k, v in model.state_dict().items() if not any(w in k for w in skip)}
 
         n = len(out.Y)
         c = _checkpoint(n)
@@ -504,6 +521,9 @@ class EHVI(_BoTorchOptimizer):
         mc_samples: quasi-Monte-Carlo samples of the posterior; None for 64 with two objectives,
             16 with three or four (one box decomposition per sample, see the module docstring).
         maxiter: iteration limit of each L-BFGS run on the acquisition.
+        noiseless: True when the metrics are exact (the same configuration always measures the
+            same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
+            observation noise instead of inferring it, and interpolate the observations.
     """
 
     name = "ehvi"
@@ -565,6 +585,9 @@ class ParEGO(_BoTorchOptimizer):
         raw_samples: random points scored to choose those starts.
         mc_samples: quasi-Monte-Carlo samples of the posterior; None for 64.
         maxiter: iteration limit of each L-BFGS run on the acquisition.
+        noiseless: True when the metrics are exact (the same configuration always measures the
+            same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
+            observation noise instead of inferring it, and interpolate the observations.
     """
 
     name = "parego"
@@ -600,6 +623,9 @@ class ConstrainedEI(_BoTorchOptimizer):
         raw_samples: random points scored to choose those starts.
         mc_samples: quasi-Monte-Carlo samples of the posterior; None for 64.
         maxiter: iteration limit of each L-BFGS run on the acquisition.
+        noiseless: True when the metrics are exact (the same configuration always measures the
+            same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
+            observation noise instead of inferring it, and interpolate the observations.
     """
 
     name = "cei"

@@ -118,6 +118,32 @@ def test_bad_constructor_arguments_raise_config_error_at_setup():
         mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("parego", {"num_restarts": 8, "raw_samples": 4})).ask()
 
 
+def test_noiseless_gps_interpolate_the_observations():
+    import numpy as np
+    import torch
+    from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    study = mh.Study(
+        space,
+        [mh.Minimize("f1"), mh.Minimize("f2")],
+        optimizer=make_optimizer("ehvi", {**FAST, "noiseless": True}),
+        seed=3,
+    )
+    # 8 trials: asks at 6 observations warm-start from the checkpoint at 5 (no per-row noise carried over)
+    study.optimize(lambda c: {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"]}, n_trials=8, show_progress=False)
+    assert all(t.status is mh.TrialStatus.COMPLETE for t in study.trials)
+    optimizer = study.optimizer
+    out = optimizer._data().objectives[0]
+    model = optimizer._fit_gp(out, tag=0)
+    assert isinstance(model.likelihood, FixedNoiseGaussianLikelihood)
+    with torch.no_grad():
+        mean = model.posterior(torch.as_tensor(out.X, dtype=torch.double)).mean.reshape(-1).numpy()
+    assert np.allclose(mean, out.Y, atol=1e-3 * np.ptp(out.Y))
+    with pytest.raises(mh.ConfigError, match="noiseless must be True or False; received 'yes'"):
+        mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"noiseless": "yes"})).ask()
+
+
 def test_capabilities():
     with pytest.raises(mh.UnsupportedError, match="handles at most 4"):
         mh.Study(mixed_space(), [mh.Minimize(f"f{i}") for i in range(5)], optimizer="ehvi")
