@@ -621,6 +621,9 @@ class Space:
 
     def passes_rules(self, config: Config) -> bool:
         """True when ``config`` satisfies every validity rule (domains not checked)."""
+        if not self.rules:
+            return True
+        config = dict(config)  # a rule that changes its argument must not change the configuration
         return all(r(config) for r in self.rules)
 
     # ------------------------------------------------------------------ compact cube and sampling

@@ -393,19 +393,25 @@ class Study:
         if isinstance(metrics, Result):
             extra = {**(extra or {}), **metrics.extra}
             metrics = metrics.metrics
+        # everything is checked before the record changes, so a bad call leaves the trial as it was
+        if status is not None:
+            allowed = (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED)
+            if status not in allowed and status not in [a.value for a in allowed]:
+                raise ConfigError(
+                    f"tell(status=...) expects one of {[a.value for a in allowed]} (or None); received {status!r}"
+                )
+            status = TrialStatus(status)
+        if error is not None:
+            new_status = TrialStatus.FAILED
+            new_error: str | None = format_exception(error) if isinstance(error, BaseException) else str(error)
+            new_metrics = record.metrics
+        else:
+            new_metrics, new_error = self._check_metrics(metrics, require=status is not TrialStatus.INFEASIBLE_SKIPPED)
+            new_status = TrialStatus.FAILED if new_error else (status or TrialStatus.COMPLETE)
         if extra:
             record.extra.update(extra)
         record.finished_at = time.time()
-        if error is not None:
-            record.status = TrialStatus.FAILED
-            record.error = format_exception(error) if isinstance(error, BaseException) else str(error)
-        else:
-            skipped = status is not None and TrialStatus(status) is TrialStatus.INFEASIBLE_SKIPPED
-            record.metrics, problem = self._check_metrics(metrics, require=not skipped)
-            if problem:
-                record.status, record.error = TrialStatus.FAILED, problem
-            else:
-                record.status = TrialStatus(status) if status is not None else TrialStatus.COMPLETE
+        record.status, record.error, record.metrics = new_status, new_error, new_metrics
         self._store.update_trial(record)
         self._count(record)
         optimizer.tell([record])
@@ -422,7 +428,7 @@ class Study:
         for key, value in metrics.items():
             try:
                 f = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 bad.append(f"metric {key!r} is not a number ({value!r:.100})")
                 continue
             out[str(key)] = f

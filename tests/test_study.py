@@ -85,6 +85,23 @@ def test_tell_errors():
         study.ask(0)
 
 
+def test_a_refused_tell_leaves_the_trial_as_it_was(tmp_path):
+    for storage in (None, tmp_path / "s.db"):
+        study = simple_study(storage=storage)
+        t = study.ask()
+        with pytest.raises(mh.ConfigError, match=r"tell\(status=...\) expects one of \['complete', 'infeasible_skipped'\]"):
+            study.tell(t, {"a": 1, "b": 2}, extra={"note": 1}, status="bogus")
+        for reread in (False, True):
+            if reread:
+                study.refresh()  # what the store holds
+            record = study.trials[t.number]
+            assert record.status is mh.TrialStatus.RUNNING and record.finished_at is None
+            assert "note" not in record.extra and record.metrics == {}
+        # a value too large for a float is data about the run, not a crash of tell
+        done = study.tell(t, {"a": 10**400, "b": 2})
+        assert done.status is mh.TrialStatus.FAILED and "metric 'a' is not a number" in done.error
+
+
 def test_trial_record_fields():
     study = simple_study(seed=3)
     t = study.ask()

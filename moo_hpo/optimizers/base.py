@@ -10,6 +10,7 @@ optimizer needs no saved state of its own.
 from __future__ import annotations
 
 import inspect
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ __all__ = ["Capabilities", "Optimizer", "Proposal", "config_key"]
 
 
 _PATTERNS: dict[tuple, int] = {}  # (names, value types) -> a small number, for compact keys
+_PATTERNS_LOCK = threading.Lock()
 
 
 def config_key(config: dict[str, Any]) -> tuple:
@@ -38,7 +40,8 @@ def config_key(config: dict[str, Any]) -> tuple:
     shape = (tuple(config), tuple(map(type, values)))
     pattern = _PATTERNS.get(shape)
     if pattern is None:
-        pattern = _PATTERNS.setdefault(shape, len(_PATTERNS))
+        with _PATTERNS_LOCK:  # two threads must not number two shapes alike
+            pattern = _PATTERNS.setdefault(shape, len(_PATTERNS))
     return pattern, values
 
 

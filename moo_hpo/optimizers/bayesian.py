@@ -41,7 +41,7 @@ How the study maps onto BoTorch:
   optimization (one candidate at a time, ``q=1``): running trials and the candidates already
   chosen are the acquisition's ``X_pending``.
 * **Observation noise**: each GP infers its noise level (metrics of training runs are noisy).
-  With ``noiseless=True`` the GPs use a fixed noise of 1e-6 of each outcome's variance and so
+  With ``noiseless=True`` the GPs use a fixed noise of 2e-6 of each outcome's variance and so
   interpolate the observations: the right choice when every metric is exact (same configuration,
   same value), and a clear gain on noise-free benchmark problems (``docs/benchmarks.md``).
 * **Constraint search first** (``"cei"``, and any optimizer whose objectives cannot be modelled
@@ -103,7 +103,9 @@ _WARM_FIT_MAXITER = 20  # L-BFGS iterations of a warm-started GP fit (it starts 
 _MAX_CACHED_STATES = 64
 _PRUNE_SAMPLES = 256  # posterior samples that decide which baseline points may be Pareto-optimal
 _MC_SAMPLES = 64
-_NOISELESS_VARIANCE = 1e-6  # observation noise of a noiseless GP, relative to the outcome's variance
+# observation noise of a noiseless GP, relative to the outcome's variance: twice gpytorch's floor for
+# fixed noise in double precision (1e-6), so rounding in the standardization never drops below it
+_NOISELESS_VARIANCE = 2e-6
 _MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample: costly from 3 objectives
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
@@ -322,8 +324,9 @@ class _BoTorchOptimizer(Optimizer):
         def build(rows: int) -> Any:
             X = torch.as_tensor(out.X[:rows], dtype=torch.double)
             Y = torch.as_tensor(out.Y[:rows], dtype=torch.double).unsqueeze(-1)
-            if self.noiseless:  # a fixed noise of 1e-6 of the outcome's variance (Standardize rescales it)
-                Yvar = torch.full_like(Y, _NOISELESS_VARIANCE * max(float(Y.var()) if rows > 1 else 1.0, 1e-12))
+            if self.noiseless:  # a fixed noise relative to the outcome's variance (Standardize rescales it)
+                var = float(Y.var()) if rows > 1 else 0.0
+                Yvar = torch.full_like(Y, _NOISELESS_VARIANCE * (var if var > 0.0 else 1.0))
                 return SingleTaskGP(X, Y, train_Yvar=Yvar, outcome_transform=Standardize(m=1))
             return SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
 
