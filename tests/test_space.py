@@ -179,3 +179,27 @@ def test_sample_gives_up_on_rare_rules():
 def test_to_unit_inverts_from_unit(space):
     configs = space.sample(100, seed=9)
     assert space.from_unit(space.to_unit(configs)) == configs
+
+
+def test_space_decoding_equals_each_parameter_decoding():
+    # linear floats are decoded together in one vectorized pass; it must give each parameter's own answer
+    space = mh.Space(
+        {
+            "a": mh.Float(0.0, 1.0),
+            "b": mh.Float(-3.3, 1e-3),
+            "c": mh.Float(1e-5, 1.0, log=True),
+            "d": mh.Int(1, 9),
+            "e": mh.Float(0.1, 0.7),
+            "f": mh.Categorical(["x", "y"]),
+        }
+    )
+    rng = np.random.default_rng(0)
+    U = rng.random((5000, 6))
+    U[:300] = rng.choice([0.0, 1.0, -0.5, 1.5, 1e-17, 1 - 1e-16, 0.5], size=(300, 6))
+    decoded = space.from_unit(U)
+    for j, (name, param) in enumerate(space.params.items()):
+        expected = param.from_unit(U[:, j])
+        got = [c[name] for c in decoded]
+        assert got == expected, name
+        assert [type(v) for v in got] == [type(v) for v in expected], name
+    assert space.from_unit(space.to_unit(decoded)) == decoded
