@@ -103,10 +103,10 @@ _WARM_FIT_MAXITER = 20  # L-BFGS iterations of a warm-started GP fit (it starts 
 _MAX_CACHED_STATES = 64
 _PRUNE_SAMPLES = 256  # posterior samples that decide which baseline points may be Pareto-optimal
 _MC_SAMPLES = 64
+_MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample: costly from 3 objectives
 # observation noise of a noiseless GP, relative to the outcome's variance: twice gpytorch's floor for
 # fixed noise in double precision (1e-6), so rounding in the standardization never drops below it
 _NOISELESS_VARIANCE = 2e-6
-_MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample: costly from 3 objectives
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
 

@@ -130,14 +130,16 @@ class _PymooOptimizer(Optimizer):
             key = _key(config)
             # prefer configurations never proposed; then at least not twice in this generation
             # (from_unit gives in-domain values, so only the rules need checking here)
-            while not space.passes_rules(config) or key in (self._seen if tries < _REPAIR_TRIES else in_generation):
+            valid = space.passes_rules(config)
+            while not valid or key in (self._seen if tries < _REPAIR_TRIES else in_generation):
                 if tries >= 2 * _REPAIR_TRIES:
                     break
                 X[i] = self._rng.random(space.dim)
                 config = space.from_unit(X[i : i + 1])[0]
                 key = _key(config)
+                valid = space.passes_rules(config)
                 tries += 1
-            if not space.passes_rules(config):
+            if not valid:
                 raise ConfigError(f"{self.name}: could not find a configuration satisfying the validity rules")
             configs[i] = config
             keys.append(key)
