@@ -38,6 +38,7 @@ batch ask/tell.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,15 @@ def default_pop_size(budget: int | None) -> int:
 
 
 _key = config_key
+
+
+def _set_evaluated(pop: Any, F: np.ndarray, G: np.ndarray) -> None:
+    """Give ``pop`` its objective and constraint values, as pymoo's ``Evaluator`` with a
+    ``StaticProblem`` would (same attributes, same ``evaluated`` marks), without its per-call
+    machinery: this runs once per generation on the ask/tell path."""
+    pop.set("F", F, "G", G, "H", np.zeros((len(pop), 0)))
+    for individual in pop:
+        individual.evaluated.update(("F", "G", "H"))
 
 
 class _PymooOptimizer(Optimizer):
@@ -105,7 +115,7 @@ class _PymooOptimizer(Optimizer):
         self._gen_keys: list[tuple] = []
         self._gen_members: dict[tuple, list[int]] = {}
         self._gen_results: dict[int, Trial] = {}  # member index -> its finished trial
-        self._queue: list[int] = []
+        self._queue: deque[int] = deque()
         self._replaying = True  # until this instance proposes, told trials are checked against a replay
         self._history: list[Trial] = []
 
@@ -121,7 +131,8 @@ class _PymooOptimizer(Optimizer):
     def _breed(self) -> None:
         space = self.problem.space
         pop = self._alg.ask()
-        X = np.clip(np.asarray(pop.get("X"), dtype=float), 0.0, 1.0)
+        X_bred = np.asarray(pop.get("X"), dtype=float)
+        X = np.clip(X_bred, 0.0, 1.0)
         configs = space.from_unit(X)
         in_generation: set[tuple] = set()
         keys: list[tuple] = []
@@ -145,7 +156,8 @@ class _PymooOptimizer(Optimizer):
             keys.append(key)
             in_generation.add(key)
             self._seen.add(key)
-        pop.set("X", X)
+        if not np.array_equal(X, X_bred):  # clipped or repaired: pymoo must see the evaluated genes
+            pop.set("X", X)
         self._generation += 1
         self._gen_pop = pop
         self._gen_configs = configs
@@ -155,7 +167,7 @@ class _PymooOptimizer(Optimizer):
         for i, key in enumerate(keys):
             self._gen_members.setdefault(key, []).append(i)
         self._gen_results = {}
-        self._queue = [members[0] for members in self._gen_members.values()]
+        self._queue = deque(members[0] for members in self._gen_members.values())
 
     def _record(self, key: tuple, trial: Trial) -> None:
         for i in self._gen_members[key]:
@@ -166,11 +178,8 @@ class _PymooOptimizer(Optimizer):
 
     def _advance(self) -> None:
         """Tell pymoo the finished generation."""
-        from pymoo.core.evaluator import Evaluator
-        from pymoo.problems.static import StaticProblem
-
         F, G = self._values([self._gen_results[i] for i in range(len(self._gen_configs))])
-        Evaluator().eval(StaticProblem(self._pm_problem, F=F, G=G), self._gen_pop)
+        _set_evaluated(self._gen_pop, F, G)
         self._alg.tell(infills=self._gen_pop)
         self._gen_pop = None
 
@@ -197,7 +206,8 @@ class _PymooOptimizer(Optimizer):
             if self._gen_pop is not None:
                 self._advance()
             self._breed()
-        take, self._queue = self._queue[:n], self._queue[n:]
+        queue = self._queue
+        take = [queue.popleft() for _ in range(min(n, len(queue)))]
         # configurations come from Space.from_unit and passed the rules in _breed
         gen = self._generation
         return [Proposal(self._gen_configs[i], {"optimizer": {"generation": gen, "member": i}}, checked=True) for i in take]
@@ -209,7 +219,7 @@ class _PymooOptimizer(Optimizer):
             members = self._gen_members.get(key) if self._gen_pop is not None else None
             if members and members[0] not in self._gen_results:
                 if self._replaying and self._queue and self._queue[0] == members[0]:
-                    self._queue.pop(0)
+                    self._queue.popleft()
                 self._record(key, trial)
                 continue
             if self._replaying and self._replay(trial):
@@ -236,26 +246,24 @@ class _PymooOptimizer(Optimizer):
         key = _key(self._gen_configs[self._queue[0]])
         if key != _key(trial.config):
             return False
-        self._queue.pop(0)
+        self._queue.popleft()
         self._record(key, trial)
         return True
 
     def _rebuild(self) -> None:
         """Start over from every finished trial told so far as the evaluated initial population."""
-        from pymoo.core.evaluator import Evaluator
         from pymoo.core.population import Population
-        from pymoo.problems.static import StaticProblem
 
         finished = [t for t in self._history if t.is_finished]
         space = self.problem.space
         X = space.to_unit([t.config for t in finished])
         F, G = self._values(finished)
         pop = Population.new(X=X)
-        Evaluator().eval(StaticProblem(self._pm_problem, F=F, G=G), pop)
+        _set_evaluated(pop, F, G)
         self._alg = self._new_algorithm()
         self._alg.tell(infills=pop)
         self._seen = {_key(t.config) for t in finished}
-        self._gen_pop, self._gen_configs, self._gen_keys, self._gen_members, self._gen_results, self._queue = None, [], [], {}, {}, []
+        self._gen_pop, self._gen_configs, self._gen_keys, self._gen_members, self._gen_results, self._queue = None, [], [], {}, {}, deque()
         self._replaying = False
 
 

@@ -115,3 +115,26 @@ def test_resume_with_other_settings_rebuilds_population_from_trials(tmp_path):
 def test_nsga3_needs_two_objectives():
     with pytest.raises(mh.UnsupportedError, match="at least 2 objectives"):
         mh.Study(mixed_space(), [mh.Minimize("f1")], optimizer=NSGA3())
+
+
+def test_generation_values_reach_pymoo_as_its_evaluator_would_set_them():
+    from pymoo.core.evaluator import Evaluator
+    from pymoo.core.population import Population
+    from pymoo.core.problem import Problem as PymooProblem
+    from pymoo.problems.static import StaticProblem
+
+    from moo_hpo.optimizers.evolutionary import _set_evaluated
+
+    rng = np.random.default_rng(3)
+    X, F, G = rng.random((12, 4)), rng.random((12, 3)), rng.random((12, 2)) - 0.5
+    pm = PymooProblem(n_var=4, n_obj=3, n_ieq_constr=2, xl=0.0, xu=1.0)
+    by_evaluator, ours = Population.new(X=X), Population.new(X=X)
+    Evaluator().eval(StaticProblem(pm, F=F, G=G), by_evaluator)
+    _set_evaluated(ours, F, G)
+
+    def state(ind):
+        return {k: (v.tolist(), v.dtype, v.shape) if isinstance(v, np.ndarray) else v for k, v in vars(ind).items() if k != "config"}
+
+    for a, b in zip(by_evaluator, ours, strict=True):
+        assert state(a) == state(b)
+        assert a.CV.tolist() == b.CV.tolist() and bool(a.feas) == bool(b.feas)
