@@ -113,7 +113,8 @@ class _PymooOptimizer(Optimizer):
         self._gen_pop: Any = None
         self._gen_configs: list[dict[str, Any]] = []
         self._gen_keys: list[tuple] = []
-        self._gen_members: dict[tuple, list[int]] = {}
+        self._gen_first: dict[tuple, int] = {}  # configuration key -> its first member in this generation
+        self._gen_copies: dict[int, list[int]] = {}  # first member -> later members with its configuration
         self._gen_results: dict[int, Trial] = {}  # member index -> its finished trial
         self._queue: deque[int] = deque()
         self._replaying = True  # until this instance proposes, told trials are checked against a replay
@@ -133,44 +134,64 @@ class _PymooOptimizer(Optimizer):
         pop = self._alg.ask()
         X_bred = np.asarray(pop.get("X"), dtype=float)
         X = np.clip(X_bred, 0.0, 1.0)
-        configs = space.from_unit(X)
-        in_generation: set[tuple] = set()
+        configs = space.from_unit(X)  # in-domain values: only the validity rules need checking
+        seen = self._seen
         keys: list[tuple] = []
         for i, config in enumerate(configs):
-            tries = 0
             key = _key(config)
-            # prefer configurations never proposed; then at least not twice in this generation
-            # (from_unit gives in-domain values, so only the rules need checking here)
-            valid = space.passes_rules(config)
-            while not valid or key in (self._seen if tries < _REPAIR_TRIES else in_generation):
-                if tries >= 2 * _REPAIR_TRIES:
-                    break
-                X[i] = self._rng.random(space.dim)
-                config = space.from_unit(X[i : i + 1])[0]
-                key = _key(config)
-                valid = space.passes_rules(config)
-                tries += 1
-            if not valid:
-                raise ConfigError(f"{self.name}: could not find a configuration satisfying the validity rules")
-            configs[i] = config
+            size = len(seen)
+            seen.add(key)  # one hash for "never proposed?" and "remember it"
+            if len(seen) == size or not space.passes_rules(config):
+                if len(seen) > size:
+                    seen.discard(key)
+                config, key = self._replacement(X, i, keys)
+                configs[i] = config
+                seen.add(key)
             keys.append(key)
-            in_generation.add(key)
-            self._seen.add(key)
-        if not np.array_equal(X, X_bred):  # clipped or repaired: pymoo must see the evaluated genes
+        if not np.array_equal(X, X_bred):  # clipped or replaced: pymoo must see the evaluated genes
             pop.set("X", X)
         self._generation += 1
         self._gen_pop = pop
         self._gen_configs = configs
         self._gen_keys = keys
         # a configuration that still occurs twice (tiny spaces) is evaluated once for all its copies
-        self._gen_members: dict[tuple, list[int]] = {}
+        first: dict[tuple, int] = {}
+        copies: dict[int, list[int]] = {}
         for i, key in enumerate(keys):
-            self._gen_members.setdefault(key, []).append(i)
+            j = first.setdefault(key, i)
+            if j != i:
+                copies.setdefault(j, []).append(i)
+        self._gen_first, self._gen_copies = first, copies
         self._gen_results = {}
-        self._queue = deque(members[0] for members in self._gen_members.values())
+        self._queue = deque(first.values())
 
-    def _record(self, key: tuple, trial: Trial) -> None:
-        for i in self._gen_members[key]:
+    def _replacement(self, X: np.ndarray, i: int, keys: list[tuple]) -> tuple[dict[str, Any], tuple]:
+        """A random valid configuration for member ``i`` (its genes ``X[i]`` are replaced too).
+
+        Prefers configurations never proposed; after ``_REPAIR_TRIES`` draws, at least one not yet
+        in this generation (``keys`` holds the members before ``i``); after twice as many, any valid one.
+        """
+        space = self.problem.space
+        in_generation: set[tuple] | None = None
+        for tries in range(1, 2 * _REPAIR_TRIES + 1):
+            X[i] = self._rng.random(space.dim)
+            config = space.from_unit(X[i : i + 1])[0]
+            key = _key(config)
+            if not space.passes_rules(config):
+                continue
+            if tries < _REPAIR_TRIES:
+                if key not in self._seen:
+                    return config, key
+            else:
+                in_generation = set(keys) if in_generation is None else in_generation
+                if key not in in_generation or tries == 2 * _REPAIR_TRIES:
+                    return config, key
+        raise ConfigError(f"{self.name}: could not find a configuration satisfying the validity rules")
+
+    def _record(self, first: int, trial: Trial) -> None:
+        """``trial`` is the result of member ``first`` and of its copies in this generation."""
+        self._gen_results[first] = trial
+        for i in self._gen_copies.get(first, ()):
             self._gen_results[i] = trial
 
     def _generation_done(self) -> bool:
@@ -216,11 +237,11 @@ class _PymooOptimizer(Optimizer):
         for trial in trials:
             self._history.append(trial)
             key = self._member_key(trial)
-            members = self._gen_members.get(key) if self._gen_pop is not None else None
-            if members and members[0] not in self._gen_results:
-                if self._replaying and self._queue and self._queue[0] == members[0]:
+            first = self._gen_first.get(key) if self._gen_pop is not None else None
+            if first is not None and first not in self._gen_results:
+                if self._replaying and self._queue and self._queue[0] == first:
                     self._queue.popleft()
-                self._record(key, trial)
+                self._record(first, trial)
                 continue
             if self._replaying and self._replay(trial):
                 continue
@@ -243,11 +264,11 @@ class _PymooOptimizer(Optimizer):
             if self._gen_pop is not None:
                 self._advance()
             self._breed()
-        key = _key(self._gen_configs[self._queue[0]])
-        if key != _key(trial.config):
+        first = self._queue[0]
+        if self._gen_keys[first] != _key(trial.config):
             return False
         self._queue.popleft()
-        self._record(key, trial)
+        self._record(first, trial)
         return True
 
     def _rebuild(self) -> None:
@@ -263,7 +284,8 @@ class _PymooOptimizer(Optimizer):
         self._alg = self._new_algorithm()
         self._alg.tell(infills=pop)
         self._seen = {_key(t.config) for t in finished}
-        self._gen_pop, self._gen_configs, self._gen_keys, self._gen_members, self._gen_results, self._queue = None, [], [], {}, {}, deque()
+        self._gen_pop, self._gen_configs, self._gen_keys, self._gen_results, self._queue = None, [], [], {}, deque()
+        self._gen_first, self._gen_copies = {}, {}
         self._replaying = False
 
 
