@@ -165,12 +165,13 @@ class Study:
             self._count(t)
 
     def _count(self, trial: Trial) -> None:
-        if trial.status is TrialStatus.RUNNING:
+        status = trial.status
+        if status is TrialStatus.RUNNING:
             self._running.add(trial.number)
             return
         self._running.discard(trial.number)
-        self._counts[trial.status] += 1
-        if self.problem.is_feasible(trial):
+        self._counts[status] += 1
+        if status is TrialStatus.COMPLETE and self.problem.is_feasible(trial):
             self._n_feasible += 1
 
     @property
@@ -321,7 +322,7 @@ class Study:
         """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials."""
         trials: list[Trial] = []
         while len(trials) < want:
-            pending = [self._trials[i] for i in sorted(self._running)]
+            pending = [self._trials[i] for i in sorted(self._running)] if self._running else []
             proposals = self.optimizer.ask(want - len(trials), pending)
             if not proposals:
                 break

@@ -236,8 +236,9 @@ class _PymooOptimizer(Optimizer):
     def tell(self, trials: Sequence[Trial]) -> None:
         for trial in trials:
             self._history.append(trial)
-            key = self._member_key(trial)
-            first = self._gen_first.get(key) if self._gen_pop is not None else None
+            key, first = self._member_key(trial)
+            if first is None and self._gen_pop is not None:
+                first = self._gen_first.get(key)
             if first is not None and first not in self._gen_results:
                 if self._replaying and self._queue and self._queue[0] == first:
                     self._queue.popleft()
@@ -247,14 +248,17 @@ class _PymooOptimizer(Optimizer):
                 continue
             self._rebuild()
 
-    def _member_key(self, trial: Trial) -> tuple:
-        """The configuration key of ``trial``; read from this generation's records when it is a member."""
+    def _member_key(self, trial: Trial) -> tuple[tuple, int | None]:
+        """The configuration key of ``trial`` and, when the trial is a member of this generation
+        (read from its audit trail and checked against the configuration), the member that
+        stands for its configuration; None there otherwise."""
         info = trial.extra.get("optimizer")
         if self._gen_pop is not None and isinstance(info, dict) and info.get("generation") == self._generation:
             i = info.get("member")
             if isinstance(i, int) and 0 <= i < len(self._gen_keys) and self._gen_configs[i] == trial.config:
-                return self._gen_keys[i]
-        return _key(trial.config)
+                key = self._gen_keys[i]
+                return key, self._gen_first[key] if self._gen_copies else i
+        return _key(trial.config), None
 
     def _replay(self, trial: Trial) -> bool:
         """Regenerate what this optimizer would have proposed; True when ``trial`` matches it."""
