@@ -15,20 +15,13 @@ import argparse
 import statistics
 import time
 
-import moo_hpo as mh
 from benchmarks.problems import get_problem
 
 
 def measure(optimizer: str, observations: int, asks: int, seed: int) -> tuple[float, list[float]]:
     """Seconds of the first model-based ask and of each later one."""
     problem = get_problem("dtlz2-3d-6")
-    study = mh.Study(
-        problem.space(),
-        problem.objectives(),
-        problem.constraints(),
-        optimizer=mh.optimizers.make_optimizer(optimizer, {"n_init": observations}),
-        seed=seed,
-    )
+    study = problem.study(optimizer, {"n_init": observations}, seed)
 
     def evaluate(config: dict) -> dict[str, float]:
         F, G = problem.evaluate(problem.config_to_x(config))

@@ -18,7 +18,6 @@ import argparse
 import statistics
 import time
 
-import moo_hpo as mh
 from benchmarks.problems import get_problem
 from benchmarks.runner import run_one
 
@@ -28,13 +27,7 @@ CASES = [("zdt1", "nsga2", 100), ("dtlz2-3d", "nsga3", 92)]
 def study_ms_per_eval(problem_name: str, optimizer: str, pop_size: int, budget: int, seed: int) -> float:
     """Milliseconds of ``ask`` + ``tell`` per evaluation of a study with the in-memory store."""
     problem = get_problem(problem_name)
-    study = mh.Study(
-        problem.space(),
-        problem.objectives(),
-        problem.constraints(),
-        optimizer=mh.optimizers.make_optimizer(optimizer, {"pop_size": pop_size}),
-        seed=seed,
-    )
+    study = problem.study(optimizer, {"pop_size": pop_size}, seed)
     objective = 0.0
     start = time.perf_counter()
     for _ in range(budget):

@@ -51,6 +51,16 @@ class BenchmarkProblem:
     def constraints(self) -> list[mh.Constraint]:
         return [mh.AtMost(f"g{j}", 0.0) for j in range(self.n_constraints)]
 
+    def study(self, optimizer: str, params: dict[str, Any] | None = None, seed: int = 0) -> mh.Study:
+        """An in-memory study of this problem with the named moo_hpo optimizer and its arguments."""
+        return mh.Study(
+            self.space(),
+            self.objectives(),
+            self.constraints(),
+            optimizer=mh.optimizers.make_optimizer(optimizer, params or {}),
+            seed=seed,
+        )
+
     def config_to_x(self, config: dict[str, Any]) -> np.ndarray:
         return np.array([config[f"x{i}"] for i in range(self.dim)])
 

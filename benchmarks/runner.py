@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-import moo_hpo as mh
 from benchmarks.problems import BenchmarkProblem
 from moo_hpo.fronts import HypervolumeTracker, pareto_mask
 
@@ -49,13 +48,7 @@ class _Recorder:
 
 
 def _run_moo_hpo(problem: BenchmarkProblem, name: str, params: dict[str, Any], budget: int, seed: int, rec: _Recorder) -> None:
-    study = mh.Study(
-        problem.space(),
-        problem.objectives(),
-        problem.constraints(),
-        optimizer=mh.optimizers.make_optimizer(name, params),
-        seed=seed,
-    )
+    study = problem.study(name, params, seed)
 
     def fn(config: dict[str, Any]) -> dict[str, float]:
         # the objective as a user writes it (config in, metrics out), timed as the objective
