@@ -6,9 +6,13 @@ How the study maps onto BoTorch:
 * **Inputs**: :meth:`moo_hpo.space.Space.encode` of each configuration (the encoded unit cube:
   floats and integers one column each, log-scaled where ``log=True``, categoricals one-hot,
   inactive conditional parameters imputed at ``0.5`` / all zeros). The cube is BoTorch's domain.
-* **Models**: one independent ``SingleTaskGP`` per objective and per hard constraint, joined in a
-  ``ModelListGP``; every outcome is standardized by a ``Standardize`` outcome transform, so
-  posteriors come back in the original units. Tensors are in double precision.
+* **Models**: one independent GP per objective and per hard constraint, each with its own
+  hyperparameters. When every outcome was observed at the same trials (no trial skipped before
+  training) they are one batched multi-output ``SingleTaskGP``, which computes all posteriors in
+  one pass (about half the time of a suggestion with two objectives and a constraint); otherwise
+  one ``SingleTaskGP`` per outcome in a ``ModelListGP``. Every outcome is standardized by a
+  ``Standardize`` outcome transform, so posteriors come back in the original units. Tensors are
+  in double precision.
 * **Objectives** are the internal minimized values with soft-constraint penalties
   (:meth:`moo_hpo.problem.Problem.objective_matrix`). BoTorch maximizes, so they are negated on the
   way in, together with the hypervolume reference point, and negated back for the audit trail;
@@ -312,8 +316,9 @@ class _BoTorchOptimizer(Optimizer):
         """A 31-bit seed from the study's seed and ``parts`` (counts, so a resume re-derives it)."""
         return int(np.random.SeedSequence([self.problem.seed % 2**64, *parts]).generate_state(1)[0] >> 1)
 
-    def _fit_gp(self, out: _Output, tag: int) -> Any:
-        """A ``SingleTaskGP`` for one outcome, warm-started from its checkpoint (see module docstring)."""
+    def _fit_gp(self, outs: list[_Output], tag: int) -> Any:
+        """A ``SingleTaskGP`` for outcomes observed at the same rows (one independent GP per outcome,
+        batched when there are several), warm-started from its checkpoint (see module docstring)."""
         import torch
         from botorch.exceptions.errors import ModelFittingError
         from botorch.fit import fit_gpytorch_mll
@@ -321,17 +326,22 @@ class _BoTorchOptimizer(Optimizer):
         from botorch.models.transforms.outcome import Standardize
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
+        first = outs[0]
+        m = len(outs)
+
         def build(rows: int) -> Any:
-            X = torch.as_tensor(out.X[:rows], dtype=torch.double)
-            Y = torch.as_tensor(out.Y[:rows], dtype=torch.double).unsqueeze(-1)
-            if self.noiseless:  # a fixed noise relative to the outcome's variance (Standardize rescales it)
-                var = float(Y.var()) if rows > 1 else 0.0
-                Yvar = torch.full_like(Y, _NOISELESS_VARIANCE * (var if var > 0.0 else 1.0))
-                return SingleTaskGP(X, Y, train_Yvar=Yvar, outcome_transform=Standardize(m=1))
-            return SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
+            X = torch.as_tensor(first.X[:rows], dtype=torch.double)
+            Y = torch.as_tensor(np.column_stack([o.Y[:rows] for o in outs]), dtype=torch.double)
+            if self.noiseless:  # a fixed noise relative to each outcome's variance (Standardize rescales it)
+                var = Y.var(dim=0) if rows > 1 else torch.zeros(m, dtype=torch.double)
+                var = torch.where(var > 0.0, var, torch.ones_like(var))
+                Yvar = (_NOISELESS_VARIANCE * var).expand_as(Y).clone()
+                return SingleTaskGP(X, Y, train_Yvar=Yvar, outcome_transform=Standardize(m=m))
+            return SingleTaskGP(X, Y, outcome_transform=Standardize(m=m))
 
         def fit(model: Any, rows: int, warm: bool) -> None:
-            torch.manual_seed(self._seed(tag, out.index, rows))
+            parts = (first.index,) if m == 1 else tuple(o.index for o in outs)
+            torch.manual_seed(self._seed(tag, *parts, rows))
             kwargs = {"optimizer_kwargs": {"options": {"maxiter": _WARM_FIT_MAXITER}}} if warm else {}
             try:
                 fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **kwargs)
@@ -344,9 +354,9 @@ class _BoTorchOptimizer(Optimizer):
             skip = ("transform", "likelihood") if self.noiseless else ("transform",)
             return {k: v.detach().clone() for k, v in model.state_dict().items() if not any(w in k for w in skip)}
 
-        n = len(out.Y)
+        n = len(first.Y)
         c = _checkpoint(n)
-        state_key = (out.kind, out.index, out.numbers[:c])
+        state_key = (tuple((o.kind, o.index) for o in outs), first.numbers[:c])
         state = self._states.get(state_key)
         if state is None:
             anchor = build(c)
@@ -365,9 +375,13 @@ class _BoTorchOptimizer(Optimizer):
         return model
 
     def _model(self, outputs: list[_Output]) -> Any:
+        """The outcomes' GPs: one batched multi-output GP when every outcome was observed at the same
+        trials (the usual case), else one GP per outcome in a ``ModelListGP``."""
         from botorch.models import ModelListGP
 
-        return ModelListGP(*[self._fit_gp(o, tag=0 if o.kind == "objective" else 1) for o in outputs])
+        if len(outputs) > 1 and all(o.numbers == outputs[0].numbers for o in outputs):
+            return self._fit_gp(outputs, tag=2)
+        return ModelListGP(*[self._fit_gp([o], tag=0 if o.kind == "objective" else 1) for o in outputs])
 
     def _eta(self, data: _Data) -> Any:
         """Sigmoid temperatures of the constraint indicators: 1e-3 of each constraint's spread."""

@@ -135,13 +135,50 @@ def test_noiseless_gps_interpolate_the_observations():
     assert all(t.status is mh.TrialStatus.COMPLETE for t in study.trials)
     optimizer = study.optimizer
     out = optimizer._data().objectives[0]
-    model = optimizer._fit_gp(out, tag=0)
+    model = optimizer._fit_gp([out], tag=0)
     assert isinstance(model.likelihood, FixedNoiseGaussianLikelihood)
     with torch.no_grad():
         mean = model.posterior(torch.as_tensor(out.X, dtype=torch.double)).mean.reshape(-1).numpy()
     assert np.allclose(mean, out.Y, atol=1e-3 * np.ptp(out.Y))
     with pytest.raises(mh.ConfigError, match="noiseless must be True or False; received 'yes'"):
         mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"noiseless": "yes"})).ask()
+
+
+def test_outcomes_observed_at_the_same_trials_share_one_batched_gp():
+    import numpy as np
+    import torch
+    from botorch.models import ModelListGP, SingleTaskGP
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    study = mh.Study(
+        space,
+        [mh.Minimize("f1"), mh.Minimize("f2")],
+        [mh.AtMost("size", 1.5)],
+        optimizer=make_optimizer("ehvi", {**FAST, "n_init": 6, "noiseless": True}),
+        seed=2,
+    )
+
+    def fn(c):
+        return {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"], "size": c["x"] + c["y"]}
+
+    study.optimize(fn, n_trials=6, show_progress=False)
+    optimizer = study.optimizer
+    data = optimizer._data()
+    outputs = data.objectives + data.constraints
+    model = optimizer._model(outputs)
+    assert isinstance(model, SingleTaskGP) and model.num_outputs == 3
+    with torch.no_grad():  # each column is its own noiseless GP: it interpolates its own outcome
+        mean = model.posterior(torch.as_tensor(outputs[0].X, dtype=torch.double)).mean.numpy()
+    for col, out in enumerate(outputs):
+        assert np.allclose(mean[:, col], out.Y, atol=1e-3 * np.ptp(out.Y))
+
+    # a trial skipped before training measured the constraint only: its GP sees one more row
+    trial = study.ask()
+    study.tell(trial, {"size": 1.9}, status="infeasible_skipped")
+    data = optimizer._data()
+    model = optimizer._model(data.objectives + data.constraints)
+    assert isinstance(model, ModelListGP)
+    assert [m.train_inputs[0].shape[0] for m in model.models] == [6, 6, 7]
 
 
 def test_capabilities():
