@@ -65,7 +65,11 @@ How the study maps onto BoTorch:
     about 0.07 s each from three objectives on: ``mc_samples`` defaults to 64, but to 16 for
     ``"ehvi"`` with three or four objectives. Baseline points that cannot be Pareto-optimal are
     pruned first (with 256 posterior samples).
-  - The acquisition's optimization is sized by ``num_restarts``, ``raw_samples`` and ``maxiter``.
+  - The acquisition's optimization is sized by ``num_restarts``, ``raw_samples`` and ``maxiter``:
+    4 restarts from the best of 128 random points by default, but 20 from 512 for ``"ehvi"`` with
+    three or four objectives, whose hypervolume-improvement surface has many more local optima
+    (on VehicleSafety the larger effort took the log10 hypervolume gap at 80 evaluations from about
+    0.5 to about 0.2, ``docs/benchmarks.md``).
 
 * **Determinism and resume**: everything is a function of the study's seed, the told trials and
   the running ones (seeds are derived from the study's seed and the number of trials), so the same
@@ -107,6 +111,10 @@ _WARM_FIT_MAXITER = 20  # L-BFGS iterations of a warm-started GP fit (it starts 
 _MAX_CACHED_STATES = 64
 _PRUNE_SAMPLES = 256  # posterior samples that decide which baseline points may be Pareto-optimal
 _MC_SAMPLES = 64
+_RESTARTS, _RAW_SAMPLES = 4, 128
+# hypervolume improvement over a two-dimensional front surface has many local optima: from three
+# objectives on, more starting points pay for themselves (docs/benchmarks.md, VehicleSafety)
+_RESTARTS_EHVI_3PLUS, _RAW_SAMPLES_EHVI_3PLUS = 20, 512
 _MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample: costly from 3 objectives
 # observation noise of a noiseless GP, relative to the outcome's variance: twice gpytorch's floor for
 # fixed noise in double precision (1e-6), so rounding in the standardization never drops below it
@@ -166,9 +174,11 @@ class _BoTorchOptimizer(Optimizer):
 
     Args:
         n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
-        num_restarts: starting points of the acquisition's gradient-based optimization.
+        num_restarts: starting points of the acquisition's gradient-based optimization; None for 4
+            (20 for ``"ehvi"`` with three or more objectives).
         raw_samples: random points scored to choose those starts (also the number of random valid
-            configurations scored when a candidate must be replaced).
+            configurations scored when a candidate must be replaced); None for 128 (512 for
+            ``"ehvi"`` with three or more objectives).
         mc_samples: quasi-Monte-Carlo samples of the posterior in the acquisition; None for 64
             (16 for ``"ehvi"`` with three or more objectives).
         maxiter: iteration limit of each L-BFGS run on the acquisition.
@@ -183,8 +193,8 @@ class _BoTorchOptimizer(Optimizer):
     def __init__(
         self,
         n_init: int | None = None,
-        num_restarts: int = 4,
-        raw_samples: int = 128,
+        num_restarts: int | None = None,
+        raw_samples: int | None = None,
         mc_samples: int | None = None,
         maxiter: int = 200,
         noiseless: bool = False,
@@ -207,14 +217,18 @@ class _BoTorchOptimizer(Optimizer):
         super().setup(problem)
         _positive_int("n_init", self.name, self.n_init, allow_none=True)
         _positive_int("mc_samples", self.name, self.mc_samples, allow_none=True)
+        for arg in ("num_restarts", "raw_samples"):
+            _positive_int(arg, self.name, getattr(self, arg), allow_none=True)
         if not isinstance(self.noiseless, bool):
             raise ConfigError(f"{self.name}: noiseless must be True or False; received {self.noiseless!r}")
-        for arg in ("num_restarts", "raw_samples", "maxiter"):
-            _positive_int(arg, self.name, getattr(self, arg))
-        if self.raw_samples < self.num_restarts:
+        _positive_int("maxiter", self.name, self.maxiter)
+        default_restarts, default_raw = self._default_effort()
+        self._restarts = default_restarts if self.num_restarts is None else int(self.num_restarts)
+        self._raw = default_raw if self.raw_samples is None else int(self.raw_samples)
+        if self._raw < self._restarts:
             raise ConfigError(
-                f"{self.name}: raw_samples must be at least num_restarts ({self.num_restarts}); "
-                f"received raw_samples={self.raw_samples}"
+                f"{self.name}: raw_samples must be at least num_restarts ({self._restarts}); "
+                f"received raw_samples={self._raw}"
             )
         self._n_init = 2 * (problem.space.dim + 1) if self.n_init is None else int(self.n_init)
         self._mc = self._default_mc_samples() if self.mc_samples is None else int(self.mc_samples)
@@ -224,6 +238,10 @@ class _BoTorchOptimizer(Optimizer):
 
     def _default_mc_samples(self) -> int:
         return _MC_SAMPLES
+
+    def _default_effort(self) -> tuple[int, int]:
+        """``(num_restarts, raw_samples)`` when not given."""
+        return _RESTARTS, _RAW_SAMPLES
 
     def tell(self, trials: Sequence[Trial]) -> None:
         """Remember finished trials (the models are rebuilt from them at the next ask)."""
@@ -441,13 +459,13 @@ class _BoTorchOptimizer(Optimizer):
                 acq,
                 bounds=bounds,
                 q=1,
-                num_restarts=self.num_restarts,
-                raw_samples=self.raw_samples,
+                num_restarts=self._restarts,
+                raw_samples=self._raw,
                 options={
                     "seed": seed,
                     "maxiter": self.maxiter,
-                    "batch_limit": self.num_restarts,
-                    "init_batch_limit": self.raw_samples,
+                    "batch_limit": self._restarts,
+                    "init_batch_limit": self._raw,
                 },
                 retry_on_optimization_warning=False,  # a stalled L-BFGS still returns its best point
             )
@@ -480,7 +498,7 @@ class _BoTorchOptimizer(Optimizer):
         import torch
 
         space = self.problem.space
-        configs = space.sample(self.raw_samples, seed=np.random.default_rng([seed, 31337]))
+        configs = space.sample(self._raw, seed=np.random.default_rng([seed, 31337]))
         fresh = [c for c in configs if _key(c) not in seen]
         if not fresh:
             fresh = [c for c in configs if _key(c) not in pending_keys] or configs
@@ -534,8 +552,10 @@ class EHVI(_BoTorchOptimizer):
 
     Args:
         n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
-        num_restarts: starting points of the acquisition's gradient-based optimization.
-        raw_samples: random points scored to choose those starts.
+        num_restarts: starting points of the acquisition's gradient-based optimization; None for 4
+            with two objectives, 20 with three or four.
+        raw_samples: random points scored to choose those starts; None for 128 with two
+            objectives, 512 with three or four.
         mc_samples: quasi-Monte-Carlo samples of the posterior; None for 64 with two objectives,
             16 with three or four (one box decomposition per sample, see the module docstring).
         maxiter: iteration limit of each L-BFGS run on the acquisition.
@@ -550,6 +570,19 @@ class EHVI(_BoTorchOptimizer):
 
     def _default_mc_samples(self) -> int:
         return _MC_SAMPLES if self.problem.n_objectives == 2 else _MC_SAMPLES_EHVI_3PLUS
+
+    def setup(self, problem: Problem) -> None:  # noqa: D102 - as the base class
+        super().setup(problem)
+        # with exact observations from three objectives on, one box decomposition of the measured
+        # front replaces qLogNEHVI's one per posterior sample (with two, those are cheap and
+        # qLogNEHVI's optimization takes fewer steps: measured, docs/benchmarks.md)
+        self._exact_front = self.noiseless and problem.n_objectives >= 3
+        self.acquisition_name = "qLogEHVI" if self._exact_front else "qLogNEHVI"
+
+    def _default_effort(self) -> tuple[int, int]:
+        if self.problem.n_objectives == 2:
+            return _RESTARTS, _RAW_SAMPLES
+        return _RESTARTS_EHVI_3PLUS, _RAW_SAMPLES_EHVI_3PLUS
 
     def _reference_point(self, data: _Data) -> np.ndarray:
         """The reference point in the internal, minimized convention (see module docstring)."""
@@ -573,6 +606,8 @@ class EHVI(_BoTorchOptimizer):
 
         ref = -torch.as_tensor(self._reference_point(data), dtype=torch.double)  # BoTorch maximizes
         constraints = self._constraints_after_objectives(data)
+        if self._exact_front:
+            return self._exact_front_acquisition(data, model, ref, X_pending, sampler, constraints)
         # pruning here rather than by prune_baseline=True: fewer samples, same purpose, much faster
         X_baseline = prune_inferior_points_multi_objective(
             model,
@@ -592,6 +627,34 @@ class EHVI(_BoTorchOptimizer):
             **constraints,
         )
 
+    def _exact_front_acquisition(
+        self, data: _Data, model: Any, ref: Any, X_pending: Any, sampler: Any, constraints: dict[str, Any]
+    ) -> Any:
+        """qLogEHVI over one box decomposition of the measured feasible front (``noiseless=True``).
+
+        With exact observations the front of the evaluated trials is known, so the noisy variant's
+        integration over the posterior at every baseline point (one box decomposition per sample)
+        is not needed: the two criteria coincide, and this one costs a fraction.
+        """
+        import torch
+        from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
+        from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+            FastNondominatedPartitioning,
+        )
+
+        feasible = np.array([self.problem.is_feasible(t) for t in data.complete], dtype=bool)
+        Y = np.column_stack([o.Y for o in data.objectives])[feasible] if feasible.any() else np.empty((0, len(ref)))
+        partitioning = FastNondominatedPartitioning(ref_point=ref, Y=torch.as_tensor(Y, dtype=torch.double))
+        return qLogExpectedHypervolumeImprovement(
+            model,
+            ref_point=ref,
+            partitioning=partitioning,
+            sampler=sampler,
+            objective=self._objective_selector(),
+            X_pending=X_pending,
+            **constraints,
+        )
+
 
 class ParEGO(_BoTorchOptimizer):
     """ParEGO: BoTorch's qLogNParEGO, noisy expected improvement of a random Chebyshev
@@ -599,8 +662,8 @@ class ParEGO(_BoTorchOptimizer):
 
     Args:
         n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
-        num_restarts: starting points of the acquisition's gradient-based optimization.
-        raw_samples: random points scored to choose those starts.
+        num_restarts: starting points of the acquisition's gradient-based optimization; None for 4.
+        raw_samples: random points scored to choose those starts; None for 128.
         mc_samples: quasi-Monte-Carlo samples of the posterior; None for 64.
         maxiter: iteration limit of each L-BFGS run on the acquisition.
         noiseless: True when the metrics are exact (the same configuration always measures the
@@ -637,8 +700,8 @@ class ConstrainedEI(_BoTorchOptimizer):
 
     Args:
         n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
-        num_restarts: starting points of the acquisition's gradient-based optimization.
-        raw_samples: random points scored to choose those starts.
+        num_restarts: starting points of the acquisition's gradient-based optimization; None for 4.
+        raw_samples: random points scored to choose those starts; None for 128.
         mc_samples: quasi-Monte-Carlo samples of the posterior; None for 64.
         maxiter: iteration limit of each L-BFGS run on the acquisition.
         noiseless: True when the metrics are exact (the same configuration always measures the

@@ -112,10 +112,24 @@ def test_validity_rule_never_broken_and_replacements_recorded():
 
 
 def test_bad_constructor_arguments_raise_config_error_at_setup():
-    with pytest.raises(mh.ConfigError, match="num_restarts must be a positive integer; received 0"):
+    with pytest.raises(mh.ConfigError, match=r"num_restarts must be a positive integer or None; received 0"):
         mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"num_restarts": 0})).ask()
     with pytest.raises(mh.ConfigError, match="raw_samples must be at least num_restarts"):
         mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("parego", {"num_restarts": 8, "raw_samples": 4})).ask()
+
+
+def test_acquisition_effort_defaults_grow_from_three_objectives_and_yield_to_arguments():
+    def resolved(name, n_objectives, **params):
+        study = mh.Study(mixed_space(), [mh.Minimize(f"f{i}") for i in range(n_objectives)], optimizer=make_optimizer(name, params))
+        study.optimizer.setup(study.problem)
+        return study.optimizer._restarts, study.optimizer._raw
+
+    assert resolved("ehvi", 2) == (4, 128)
+    assert resolved("ehvi", 3) == (20, 512)
+    assert resolved("parego", 3) == (4, 128)
+    assert resolved("ehvi", 3, num_restarts=2, raw_samples=8) == (2, 8)
+    with pytest.raises(mh.ConfigError, match=r"raw_samples must be at least num_restarts \(20\); received raw_samples=16"):
+        resolved("ehvi", 3, raw_samples=16)
 
 
 def test_noiseless_gps_interpolate_the_observations():
@@ -179,6 +193,35 @@ def test_outcomes_observed_at_the_same_trials_share_one_batched_gp():
     model = optimizer._model(data.objectives + data.constraints)
     assert isinstance(model, ModelListGP)
     assert [m.train_inputs[0].shape[0] for m in model.models] == [6, 6, 7]
+
+
+def test_exact_front_ehvi_agrees_with_the_noisy_criterion_on_exact_observations():
+    import numpy as np
+    import torch
+    from botorch.sampling.normal import SobolQMCNormalSampler
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    objectives = [mh.Minimize("f1", ref=2.0), mh.Minimize("f2", ref=2.0), mh.Minimize("f3", ref=2.0)]
+    study = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", {**FAST, "n_init": 8, "noiseless": True}), seed=4)
+
+    def fn(c):
+        return {"f1": c["x"] + 0.2 * c["y"], "f2": 1 - c["x"] + 0.3 * c["y"], "f3": (c["y"] - 0.3) ** 2 + 0.1}
+
+    study.optimize(fn, n_trials=9, show_progress=False)
+    assert study.trials[-1].extra["optimizer"]["acquisition"] == "qLogEHVI"
+    optimizer = study.optimizer
+    data = optimizer._data()
+    model = optimizer._model(data.objectives)
+    X = torch.as_tensor(np.random.default_rng(0).random((6, 1, 2)), dtype=torch.double)
+    values = {}
+    for exact in (True, False):
+        optimizer._exact_front = exact
+        sampler = SobolQMCNormalSampler(torch.Size([32]), seed=0)
+        with torch.no_grad():
+            values[exact] = optimizer._acquisition(model, data, None, sampler, seed=0)(X).numpy()
+    # same criterion: log expected improvement agrees up to Monte-Carlo error
+    assert np.allclose(values[True], values[False], atol=0.05), (values[True], values[False])
+    assert np.ptp(values[True]) > 0.5  # and the points differ, so the agreement says something
 
 
 def test_capabilities():
