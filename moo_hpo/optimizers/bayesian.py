@@ -65,11 +65,15 @@ How the study maps onto BoTorch:
     about 0.07 s each from three objectives on: ``mc_samples`` defaults to 64, but to 16 for
     ``"ehvi"`` with three or four objectives. Baseline points that cannot be Pareto-optimal are
     pruned first (with 256 posterior samples).
+  - With ``noiseless=True`` and three or four objectives, ``"ehvi"`` uses qLogEHVI over one box
+    decomposition of the measured feasible front instead: with exact observations the two
+    criteria coincide (a test checks their values agree), and the decompositions per sample go.
+    With two objectives it keeps qLogNEHVI, whose optimization took fewer L-BFGS steps there.
   - The acquisition's optimization is sized by ``num_restarts``, ``raw_samples`` and ``maxiter``:
-    4 restarts from the best of 128 random points by default, but 20 from 512 for ``"ehvi"`` with
-    three or four objectives, whose hypervolume-improvement surface has many more local optima
-    (on VehicleSafety the larger effort took the log10 hypervolume gap at 80 evaluations from about
-    0.5 to about 0.2, ``docs/benchmarks.md``).
+    4 restarts from the best of 128 random points by default, but 20 from 512 on that exact front
+    with three or four objectives: a hypervolume-improvement surface over a two-dimensional front
+    has many local optima, and a restart there is cheap enough (VehicleSafety, 80 evaluations:
+    log10 gap TODO-NUM, ``docs/benchmarks.md``).
 
 * **Determinism and resume**: everything is a function of the study's seed, the told trials and
   the running ones (seeds are derived from the study's seed and the number of trials), so the same
@@ -113,8 +117,9 @@ _PRUNE_SAMPLES = 256  # posterior samples that decide which baseline points may 
 _MC_SAMPLES = 64
 _RESTARTS, _RAW_SAMPLES = 4, 128
 # hypervolume improvement over a two-dimensional front surface has many local optima: from three
-# objectives on, more starting points pay for themselves (docs/benchmarks.md, VehicleSafety)
-_RESTARTS_EHVI_3PLUS, _RAW_SAMPLES_EHVI_3PLUS = 20, 512
+# objectives on, more starting points pay for themselves (docs/benchmarks.md, VehicleSafety); they are
+# affordable where one box decomposition serves every posterior sample (exact observations)
+_RESTARTS_EXACT_FRONT, _RAW_SAMPLES_EXACT_FRONT = 20, 512
 _MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample: costly from 3 objectives
 # observation noise of a noiseless GP, relative to the outcome's variance: twice gpytorch's floor for
 # fixed noise in double precision (1e-6), so rounding in the standardization never drops below it
@@ -175,10 +180,10 @@ class _BoTorchOptimizer(Optimizer):
     Args:
         n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
         num_restarts: starting points of the acquisition's gradient-based optimization; None for 4
-            (20 for ``"ehvi"`` with three or more objectives).
+            (20 for noiseless ``"ehvi"`` with three or more objectives).
         raw_samples: random points scored to choose those starts (also the number of random valid
             configurations scored when a candidate must be replaced); None for 128 (512 for
-            ``"ehvi"`` with three or more objectives).
+            noiseless ``"ehvi"`` with three or more objectives).
         mc_samples: quasi-Monte-Carlo samples of the posterior in the acquisition; None for 64
             (16 for ``"ehvi"`` with three or more objectives).
         maxiter: iteration limit of each L-BFGS run on the acquisition.
@@ -548,14 +553,15 @@ class _BoTorchOptimizer(Optimizer):
 
 
 class EHVI(_BoTorchOptimizer):
-    """Expected hypervolume improvement: BoTorch's qLogNEHVI over independent GPs.
+    """Expected hypervolume improvement: BoTorch's qLogNEHVI over independent GPs (qLogEHVI over
+    the measured front when ``noiseless`` and three or four objectives: see the module docstring).
 
     Args:
         n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
-        num_restarts: starting points of the acquisition's gradient-based optimization; None for 4
-            with two objectives, 20 with three or four.
-        raw_samples: random points scored to choose those starts; None for 128 with two
-            objectives, 512 with three or four.
+        num_restarts: starting points of the acquisition's gradient-based optimization; None for 4,
+            20 when ``noiseless`` with three or four objectives.
+        raw_samples: random points scored to choose those starts; None for 128, 512 when
+            ``noiseless`` with three or four objectives.
         mc_samples: quasi-Monte-Carlo samples of the posterior; None for 64 with two objectives,
             16 with three or four (one box decomposition per sample, see the module docstring).
         maxiter: iteration limit of each L-BFGS run on the acquisition.
@@ -573,16 +579,17 @@ class EHVI(_BoTorchOptimizer):
 
     def setup(self, problem: Problem) -> None:  # noqa: D102 - as the base class
         super().setup(problem)
-        # with exact observations from three objectives on, one box decomposition of the measured
-        # front replaces qLogNEHVI's one per posterior sample (with two, those are cheap and
-        # qLogNEHVI's optimization takes fewer steps: measured, docs/benchmarks.md)
-        self._exact_front = self.noiseless and problem.n_objectives >= 3
-        self.acquisition_name = "qLogEHVI" if self._exact_front else "qLogNEHVI"
+        self.acquisition_name = "qLogEHVI" if self._uses_exact_front() else "qLogNEHVI"
+
+    def _uses_exact_front(self) -> bool:
+        """True with exact observations from three objectives on: one box decomposition of the
+        measured front then replaces qLogNEHVI's one per posterior sample. (With two objectives
+        those are cheap and qLogNEHVI's optimization took fewer steps: measured, docs/benchmarks.md.)"""
+        return self.noiseless and self.problem.n_objectives >= 3
 
     def _default_effort(self) -> tuple[int, int]:
-        if self.problem.n_objectives == 2:
-            return _RESTARTS, _RAW_SAMPLES
-        return _RESTARTS_EHVI_3PLUS, _RAW_SAMPLES_EHVI_3PLUS
+        # the larger effort where a restart is cheap enough: on the exact front (docs/benchmarks.md)
+        return (_RESTARTS_EXACT_FRONT, _RAW_SAMPLES_EXACT_FRONT) if self._uses_exact_front() else (_RESTARTS, _RAW_SAMPLES)
 
     def _reference_point(self, data: _Data) -> np.ndarray:
         """The reference point in the internal, minimized convention (see module docstring)."""
@@ -606,7 +613,7 @@ class EHVI(_BoTorchOptimizer):
 
         ref = -torch.as_tensor(self._reference_point(data), dtype=torch.double)  # BoTorch maximizes
         constraints = self._constraints_after_objectives(data)
-        if self._exact_front:
+        if self._uses_exact_front():
             return self._exact_front_acquisition(data, model, ref, X_pending, sampler, constraints)
         # pruning here rather than by prune_baseline=True: fewer samples, same purpose, much faster
         X_baseline = prune_inferior_points_multi_objective(

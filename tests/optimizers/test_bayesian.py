@@ -118,18 +118,20 @@ def test_bad_constructor_arguments_raise_config_error_at_setup():
         mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("parego", {"num_restarts": 8, "raw_samples": 4})).ask()
 
 
-def test_acquisition_effort_defaults_grow_from_three_objectives_and_yield_to_arguments():
+def test_acquisition_effort_defaults_grow_on_the_exact_front_and_yield_to_arguments():
     def resolved(name, n_objectives, **params):
         study = mh.Study(mixed_space(), [mh.Minimize(f"f{i}") for i in range(n_objectives)], optimizer=make_optimizer(name, params))
         study.optimizer.setup(study.problem)
         return study.optimizer._restarts, study.optimizer._raw
 
     assert resolved("ehvi", 2) == (4, 128)
-    assert resolved("ehvi", 3) == (20, 512)
+    assert resolved("ehvi", 3) == (4, 128)  # qLogNEHVI: one box decomposition per sample
+    assert resolved("ehvi", 3, noiseless=True) == (20, 512)  # one decomposition of the measured front
+    assert resolved("ehvi", 2, noiseless=True) == (4, 128)
     assert resolved("parego", 3) == (4, 128)
     assert resolved("ehvi", 3, num_restarts=2, raw_samples=8) == (2, 8)
     with pytest.raises(mh.ConfigError, match=r"raw_samples must be at least num_restarts \(20\); received raw_samples=16"):
-        resolved("ehvi", 3, raw_samples=16)
+        resolved("ehvi", 3, noiseless=True, raw_samples=16)
 
 
 def test_noiseless_gps_interpolate_the_observations():
