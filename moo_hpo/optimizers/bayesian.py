@@ -51,10 +51,10 @@ How the study maps onto BoTorch:
 * **Constraint search first** (``"cei"``, and any optimizer whose objectives cannot be modelled
   yet because every trial was skipped): while no trial is feasible the acquisition is BoTorch's
   ``qLogProbabilityOfFeasibility``, which only looks for the feasible region.
-* **Speed** (one suggestion at 100 observations, 3 objectives, 6 parameters takes about 1.9 s
-  (median) on two CPU cores with the defaults, ``python -m benchmarks.bo_suggestion_speed``; the
-  first one in a process also imports BoTorch, and one at a checkpoint, below, fits its GPs from
-  scratch: a few seconds more):
+* **Speed** (one suggestion at 100 observations, 3 objectives, 6 parameters takes about 2 s
+  (median) with the defaults and 1.4 s with ``noiseless=True``, one torch thread on a 2-core
+  machine, ``python -m benchmarks.bo_suggestion_speed``; the first one in a process also imports
+  BoTorch, and one at a checkpoint, below, fits its GPs from scratch: a few seconds more):
 
   - GP hyperparameters are warm-started. At a checkpoint (2, 3, 4, 5, 7, 9, 12, ... 75, 94, 118 ...
     observations of an outcome, each about 1.25 times the last) a GP is fitted from BoTorch's
