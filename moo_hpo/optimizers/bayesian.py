@@ -56,11 +56,15 @@ How the study maps onto BoTorch:
   machine, ``python -m benchmarks.bo_suggestion_speed``; the first one in a process also imports
   BoTorch, and one at a checkpoint, below, fits its GPs from scratch: a few seconds more):
 
-  - GP hyperparameters are warm-started. At a checkpoint (2, 3, 4, 5, 7, 9, 12, ... 75, 94, 118 ...
-    observations of an outcome, each about 1.25 times the last) a GP is fitted from BoTorch's
-    defaults on the first that-many observations; every fit in between starts from that
-    checkpoint's hyperparameters and runs at most 20 L-BFGS iterations. (Warm-starting from the
-    previous ask instead would make a resumed study, which has no previous ask, fit differently.)
+  - Up to 64 observations of an outcome its GP is fitted from BoTorch's defaults at every ask
+    (about as cheap as a warm start at that size, and better: on DTLZ2 with 6 variables every one
+    of 5 seeds ended closer to the front than with the warm start, docs/benchmarks.md). Beyond,
+    GP hyperparameters are warm-started: at a checkpoint (75, 94, 118, ... observations, each about
+    1.25 times the last) a GP is fitted from the defaults on the first that-many observations;
+    every fit in between starts from that checkpoint's hyperparameters and runs at most 20 L-BFGS
+    iterations (a fit from scratch at 100 observations of three outcomes takes seconds). Warm-
+    starting from the previous ask instead would make a resumed study, which has no previous ask,
+    fit differently.
   - qLogNEHVI builds one box decomposition of the Pareto front per posterior sample, which costs
     about 0.07 s each from three objectives on: ``mc_samples`` defaults to 64, but to 16 for
     ``"ehvi"`` with three or four objectives. Baseline points that cannot be Pareto-optimal are
@@ -112,6 +116,7 @@ logger = logging.getLogger("moo_hpo")
 
 _SOBOL_CHUNK = 64  # a power of two keeps Sobol's balance properties (as in "sobol")
 _REFIT_GROWTH = 1.25  # checkpoints of the warm start: each about 1.25 times the last
+_REFIT_EVERY_ASK_UP_TO = 64  # observations of an outcome up to which its GP is fitted from scratch at every ask
 _WARM_FIT_MAXITER = 20  # L-BFGS iterations of a warm-started GP fit (it starts near the optimum)
 _MAX_CACHED_STATES = 64
 _PRUNE_SAMPLES = 256  # posterior samples that decide which baseline points may be Pareto-optimal
@@ -133,8 +138,9 @@ _key = config_key
 
 
 def _checkpoint(n: int) -> int:
-    """The warm-start checkpoint for ``n`` observations: the largest of 2, 3, 4, 5, 7, 9, ... <= ``n``."""
-    if n <= 2:
+    """The warm-start checkpoint for ``n`` observations: ``n`` itself (a fit from scratch) up to
+    ``_REFIT_EVERY_ASK_UP_TO``, beyond that the largest of 2, 3, 4, 5, 7, 9, ... <= ``n``."""
+    if n <= max(2, _REFIT_EVERY_ASK_UP_TO):
         return n
     c = 2
     while True:

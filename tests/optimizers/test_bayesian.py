@@ -118,6 +118,13 @@ def test_bad_constructor_arguments_raise_config_error_at_setup():
         mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("parego", {"num_restarts": 8, "raw_samples": 4})).ask()
 
 
+def test_gps_are_fitted_from_scratch_up_to_64_observations_then_warm_started_from_checkpoints():
+    from moo_hpo.optimizers.bayesian import _checkpoint
+
+    assert [_checkpoint(n) for n in (1, 2, 30, 64)] == [1, 2, 30, 64]
+    assert [_checkpoint(n) for n in (65, 74, 75, 93, 94, 117, 118)] == [60, 60, 75, 75, 94, 94, 118]
+
+
 def test_acquisition_effort_defaults_grow_on_the_exact_front_and_yield_to_arguments():
     def resolved(name, n_objectives, **params):
         study = mh.Study(mixed_space(), [mh.Minimize(f"f{i}") for i in range(n_objectives)], optimizer=make_optimizer(name, params))
@@ -134,8 +141,10 @@ def test_acquisition_effort_defaults_grow_on_the_exact_front_and_yield_to_argume
         resolved("ehvi", 3, noiseless=True, raw_samples=16)
 
 
-def test_noiseless_gps_interpolate_the_observations():
+def test_noiseless_gps_interpolate_the_observations(monkeypatch):
     import numpy as np
+
+    import moo_hpo.optimizers.bayesian as bayesian
     import torch
     from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 
@@ -146,7 +155,10 @@ def test_noiseless_gps_interpolate_the_observations():
         optimizer=make_optimizer("ehvi", {**FAST, "noiseless": True}),
         seed=3,
     )
-    # 8 trials: asks at 6 observations warm-start from the checkpoint at 5 (no per-row noise carried over)
+    # warm starts from the first checkpoint on (by default only beyond 64 observations): 8 trials, so
+    # the asks at 6 observations warm-start from the checkpoint at 5 (no per-row noise carried over)
+    monkeypatch.setattr(bayesian, "_REFIT_EVERY_ASK_UP_TO", 0)
+    assert [bayesian._checkpoint(n) for n in (5, 6, 7)] == [5, 5, 7]
     study.optimize(lambda c: {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"]}, n_trials=8, show_progress=False)
     assert all(t.status is mh.TrialStatus.COMPLETE for t in study.trials)
     optimizer = study.optimizer
