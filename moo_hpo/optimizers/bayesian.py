@@ -77,8 +77,8 @@ How the study maps onto BoTorch:
     4 restarts from the best of 128 random points by default, but 20 from 512 on that exact front
     with three or four objectives: a hypervolume-improvement surface over a two-dimensional front
     has many local optima, and a restart there is cheap enough (VehicleSafety, 80 evaluations:
-    median log10 hypervolume gap 0.46 with 4 restarts, 0.18 with 20 on the exact front, at 1.2-2.3
-    s per evaluation; ``docs/benchmarks.md``).
+    median log10 hypervolume gap 0.46 with 4 restarts, 0.18-0.21 with 20 on the exact front, at
+    1.0-2.3 s per evaluation; ``docs/benchmarks.md``).
 
 * **Determinism and resume**: everything is a function of the study's seed, the told trials and
   the running ones (seeds are derived from the study's seed and the number of trials), so the same
