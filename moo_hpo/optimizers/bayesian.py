@@ -596,7 +596,9 @@ class EHVI(_BoTorchOptimizer):
 
     def _default_effort(self) -> tuple[int, int]:
         # the larger effort where a restart is cheap enough: on the exact front (docs/benchmarks.md)
-        return (_RESTARTS_EXACT_FRONT, _RAW_SAMPLES_EXACT_FRONT) if self._uses_exact_front() else (_RESTARTS, _RAW_SAMPLES)
+        if self._uses_exact_front():
+            return _RESTARTS_EXACT_FRONT, _RAW_SAMPLES_EXACT_FRONT
+        return _RESTARTS, _RAW_SAMPLES
 
     def _reference_point(self, data: _Data) -> np.ndarray:
         """The reference point in the internal, minimized convention (see module docstring)."""
@@ -612,6 +614,7 @@ class EHVI(_BoTorchOptimizer):
     def _acquisition(self, model: Any, data: _Data, X_pending: Any, sampler: Any, seed: int) -> Any:
         import torch
         from botorch.acquisition.multi_objective.logei import (
+            qLogExpectedHypervolumeImprovement,
             qLogNoisyExpectedHypervolumeImprovement,
         )
         from botorch.acquisition.multi_objective.utils import (
@@ -620,8 +623,15 @@ class EHVI(_BoTorchOptimizer):
 
         ref = -torch.as_tensor(self._reference_point(data), dtype=torch.double)  # BoTorch maximizes
         constraints = self._constraints_after_objectives(data)
+        common = {
+            "ref_point": ref,
+            "sampler": sampler,
+            "objective": self._objective_selector(),
+            "X_pending": X_pending,
+            **constraints,
+        }
         if self._uses_exact_front():
-            return self._exact_front_acquisition(data, model, ref, X_pending, sampler, constraints)
+            return qLogExpectedHypervolumeImprovement(model, partitioning=self._measured_front(data, ref), **common)
         # pruning here rather than by prune_baseline=True: fewer samples, same purpose, much faster
         X_baseline = prune_inferior_points_multi_objective(
             model,
@@ -631,43 +641,22 @@ class EHVI(_BoTorchOptimizer):
             constraints=constraints.get("constraints"),
             num_samples=_PRUNE_SAMPLES,
         )
-        return qLogNoisyExpectedHypervolumeImprovement(
-            model,
-            ref_point=ref,
-            X_baseline=X_baseline,
-            sampler=sampler,
-            objective=self._objective_selector(),
-            X_pending=X_pending,
-            **constraints,
-        )
+        return qLogNoisyExpectedHypervolumeImprovement(model, X_baseline=X_baseline, **common)
 
-    def _exact_front_acquisition(
-        self, data: _Data, model: Any, ref: Any, X_pending: Any, sampler: Any, constraints: dict[str, Any]
-    ) -> Any:
-        """qLogEHVI over one box decomposition of the measured feasible front (``noiseless=True``).
-
-        With exact observations the front of the evaluated trials is known, so the noisy variant's
-        integration over the posterior at every baseline point (one box decomposition per sample)
-        is not needed: the two criteria coincide, and this one costs a fraction.
-        """
+    def _measured_front(self, data: _Data, ref: Any) -> Any:
+        """One box decomposition of the feasible trials' objective values, for qLogEHVI on the
+        exact front (``noiseless=True``): with exact observations the front of the evaluated trials
+        is known, so qLogNEHVI's integration over the posterior at every baseline point (one box
+        decomposition per sample) is not needed, and the two criteria coincide."""
         import torch
-        from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
         from botorch.utils.multi_objective.box_decompositions.non_dominated import (
             FastNondominatedPartitioning,
         )
 
-        feasible = np.array([self.problem.is_feasible(t) for t in data.complete], dtype=bool)
-        Y = np.column_stack([o.Y for o in data.objectives])[feasible] if feasible.any() else np.empty((0, len(ref)))
-        partitioning = FastNondominatedPartitioning(ref_point=ref, Y=torch.as_tensor(Y, dtype=torch.double))
-        return qLogExpectedHypervolumeImprovement(
-            model,
-            ref_point=ref,
-            partitioning=partitioning,
-            sampler=sampler,
-            objective=self._objective_selector(),
-            X_pending=X_pending,
-            **constraints,
-        )
+        feasible = {t.number for t in data.feasible}
+        rows = [i for i, t in enumerate(data.complete) if t.number in feasible]
+        Y = np.column_stack([o.Y for o in data.objectives])[rows] if rows else np.empty((0, len(ref)))
+        return FastNondominatedPartitioning(ref_point=ref, Y=torch.as_tensor(Y, dtype=torch.double))
 
 
 class ParEGO(_BoTorchOptimizer):
