@@ -16,7 +16,10 @@ How the study maps onto BoTorch:
 * **Objectives** are the internal minimized values with soft-constraint penalties
   (:meth:`moo_hpo.problem.Problem.objective_matrix`). BoTorch maximizes, so they are negated on the
   way in, together with the hypervolume reference point, and negated back for the audit trail;
-  nowhere else.
+  nowhere else. The acquisitions of ``"ehvi"`` and ``"cei"`` score each objective divided by its
+  standard deviation over the modelled trials (the reference point and the measured front too),
+  so they do not depend on the objectives' units; their ``acquisition_value`` in the audit trail
+  is on that scale. (``"parego"``'s scalarization normalizes the objectives itself.)
 * **Hard constraints**: the value ``g`` (``g <= 0`` feasible) is modelled as it is and handed to the
   acquisition as a constraint callable (BoTorch also reads negative as feasible). A constraint
   model also learns from ``infeasible_skipped`` trials, whose pre-training metrics were measured.
@@ -543,6 +546,22 @@ class _BoTorchOptimizer(Optimizer):
         return out
 
     # ------------------------------------------------------------------ shared pieces
+    def _objective_scale(self, data: _Data) -> Any:
+        """Each objective's standard deviation over its modelled trials (1 where that is 0).
+
+        The acquisitions of ``"ehvi"`` and ``"cei"`` score the objectives divided by these, so they do
+        not depend on the objectives' units: BoTorch's log-improvement criteria smooth the
+        improvement with a fixed temperature (``tau_relu=1e-6``), so in raw units a shortfall of
+        0.001 in one objective and of 10 in another would be weighed by their raw sizes, which
+        reorders the candidates that improve nothing (test:
+        ``test_acquisition_does_not_depend_on_the_objectives_units``). Ax gets the same effect by
+        standardizing outcomes before BoTorch sees them.
+        """
+        import torch
+
+        std = [float(np.std(o.Y)) if len(o.Y) > 1 else 0.0 for o in data.objectives]
+        return torch.tensor([v if v > 0.0 and math.isfinite(v) else 1.0 for v in std], dtype=torch.double)
+
     def _objective_selector(self) -> Any:
         from botorch.acquisition.multi_objective.objective import (
             IdentityMCMultiOutputObjective,
@@ -622,28 +641,39 @@ class EHVI(_BoTorchOptimizer):
         )
 
         ref = -torch.as_tensor(self._reference_point(data), dtype=torch.double)  # BoTorch maximizes
+        scale = self._objective_scale(data)
+        ref = ref / scale
+        objective = self._scaled_objectives(scale)
         constraints = self._constraints_after_objectives(data)
         common = {
             "ref_point": ref,
             "sampler": sampler,
-            "objective": self._objective_selector(),
+            "objective": objective,
             "X_pending": X_pending,
             **constraints,
         }
         if self._uses_exact_front():
-            return qLogExpectedHypervolumeImprovement(model, partitioning=self._measured_front(data, ref), **common)
+            return qLogExpectedHypervolumeImprovement(
+                model, partitioning=self._measured_front(data, ref, scale), **common
+            )
         # pruning here rather than by prune_baseline=True: fewer samples, same purpose, much faster
         X_baseline = prune_inferior_points_multi_objective(
             model,
             torch.as_tensor(data.X_baseline, dtype=torch.double),
             ref_point=ref,
-            objective=self._objective_selector(),
+            objective=objective,
             constraints=constraints.get("constraints"),
             num_samples=_PRUNE_SAMPLES,
         )
         return qLogNoisyExpectedHypervolumeImprovement(model, X_baseline=X_baseline, **common)
 
-    def _measured_front(self, data: _Data, ref: Any) -> Any:
+    def _scaled_objectives(self, scale: Any) -> Any:
+        """The objective outcomes divided by ``scale`` (the model's outputs list objectives first)."""
+        from botorch.acquisition.multi_objective.objective import WeightedMCMultiOutputObjective
+
+        return WeightedMCMultiOutputObjective(weights=1.0 / scale, outcomes=list(range(self.problem.n_objectives)))
+
+    def _measured_front(self, data: _Data, ref: Any, scale: Any) -> Any:
         """One box decomposition of the feasible trials' objective values, for qLogEHVI on the
         exact front (``noiseless=True``): with exact observations the front of the evaluated trials
         is known, so qLogNEHVI's integration over the posterior at every baseline point (one box
@@ -656,7 +686,7 @@ class EHVI(_BoTorchOptimizer):
         feasible = {t.number for t in data.feasible}
         rows = [i for i, t in enumerate(data.complete) if t.number in feasible]
         Y = np.column_stack([o.Y for o in data.objectives])[rows] if rows else np.empty((0, len(ref)))
-        return FastNondominatedPartitioning(ref_point=ref, Y=torch.as_tensor(Y, dtype=torch.double))
+        return FastNondominatedPartitioning(ref_point=ref, Y=torch.as_tensor(Y, dtype=torch.double) / scale)
 
 
 class ParEGO(_BoTorchOptimizer):
@@ -727,11 +757,12 @@ class ConstrainedEI(_BoTorchOptimizer):
         from botorch.acquisition.logei import qLogNoisyExpectedImprovement
         from botorch.acquisition.objective import GenericMCObjective
 
+        scale = float(self._objective_scale(data)[0])
         return qLogNoisyExpectedImprovement(
             model,
             X_baseline=torch.as_tensor(data.X_baseline, dtype=torch.double),
             sampler=sampler,
-            objective=GenericMCObjective(lambda Z, X=None: Z[..., 0]),
+            objective=GenericMCObjective(lambda Z, X=None: Z[..., 0] / scale),
             X_pending=X_pending,
             prune_baseline=True,
             **self._constraints_after_objectives(data),

@@ -309,3 +309,45 @@ def test_cei_resume_continues_like_an_uninterrupted_run(tmp_path):
     straight = _cei_study(seed=4)
     straight.optimize(_cei_fn, n_trials=6, show_progress=False)
     assert [t.config for t in resumed.trials] == [t.config for t in straight.trials]
+
+
+@pytest.mark.parametrize(
+    "name, n_objectives, noiseless", [("ehvi", 2, False), ("ehvi", 3, True), ("cei", 1, False)]
+)
+def test_acquisition_does_not_depend_on_the_objectives_units(name, n_objectives, noiseless):
+    """Measuring an objective in other units (here x 1000, reference point too) leaves the criterion
+    unchanged: it scores the objectives scaled by their spread, not in raw units."""
+    import numpy as np
+    import torch
+    from botorch.sampling.normal import SobolQMCNormalSampler
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    rescaled_name = "f2" if n_objectives > 1 else "f1"
+
+    def fn(c):
+        return {"f1": c["x"] + 0.2 * c["y"], "f2": 1 - c["x"] + 0.3 * c["y"] ** 2, "f3": (c["y"] - 0.3) ** 2 + 0.1}
+
+    def acquisition_values(unit: float) -> np.ndarray:
+        def units(n: str) -> float:
+            return unit if n == rescaled_name else 1.0
+
+        names = ["f1", "f2", "f3"][:n_objectives]
+        objectives = [mh.Minimize(n, ref=2.0 * units(n)) for n in names]
+        optimizer = make_optimizer(name, {**FAST, "n_init": 8, "noiseless": noiseless})
+        study = mh.Study(space, objectives, optimizer=optimizer, seed=5)
+        study.optimize(lambda c: {n: fn(c)[n] * units(n) for n in names}, n_trials=8, show_progress=False)
+        data = optimizer._data()
+        model = optimizer._model(data.objectives)
+        # points across the cube: many improve on nothing measured, and only the acquisition's
+        # smoothed tails tell them apart
+        X = torch.as_tensor(np.random.default_rng(0).random((16, 1, 2)), dtype=torch.double)
+        sampler = SobolQMCNormalSampler(torch.Size([32]), seed=0)
+        with torch.no_grad():
+            return optimizer._acquisition(model, data, None, sampler, seed=0)(X).numpy()
+
+    same, rescaled = acquisition_values(1.0), acquisition_values(1000.0)
+    assert np.ptp(same) > 1.0  # the points differ, so the agreement says something
+    # in raw units the improving points would all shift by log(1000) but the others by less,
+    # which reorders them: the difference must be one constant (here: zero)
+    assert np.ptp(rescaled - same) < 1e-3, (rescaled - same).ravel()
+    assert np.allclose(same, rescaled, atol=1e-3)
