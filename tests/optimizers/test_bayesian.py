@@ -227,12 +227,15 @@ def test_exact_front_ehvi_agrees_with_the_noisy_criterion_on_exact_observations(
     data = optimizer._data()
     model = optimizer._model(data.objectives)
     X = torch.as_tensor(np.random.default_rng(0).random((6, 1, 2)), dtype=torch.double)
-    values = {}
+    values, kinds = {}, {}
     for exact in (True, False):
-        optimizer._exact_front = exact
+        optimizer._uses_exact_front = lambda exact=exact: exact
         sampler = SobolQMCNormalSampler(torch.Size([32]), seed=0)
+        acquisition = optimizer._acquisition(model, data, None, sampler, seed=0)
+        kinds[exact] = type(acquisition).__name__
         with torch.no_grad():
-            values[exact] = optimizer._acquisition(model, data, None, sampler, seed=0)(X).numpy()
+            values[exact] = acquisition(X).numpy()
+    assert kinds == {True: "qLogExpectedHypervolumeImprovement", False: "qLogNoisyExpectedHypervolumeImprovement"}
     # same criterion: log expected improvement agrees up to Monte-Carlo error
     assert np.allclose(values[True], values[False], atol=0.05), (values[True], values[False])
     assert np.ptp(values[True]) > 0.5  # and the points differ, so the agreement says something
