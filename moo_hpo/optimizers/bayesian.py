@@ -72,16 +72,16 @@ How the study maps onto BoTorch:
     about 0.07 s each from three objectives on: ``mc_samples`` defaults to 64, but to 16 for
     ``"ehvi"`` with three or four objectives. Baseline points that cannot be Pareto-optimal are
     pruned first (with 256 posterior samples).
-  - With ``noiseless=True`` and three or four objectives, ``"ehvi"`` uses qLogEHVI over one box
+  - With ``noiseless=True``, ``"ehvi"`` uses qLogEHVI over one box
     decomposition of the measured feasible front instead: with exact observations the two
     criteria coincide (a test checks their values agree), and the decompositions per sample go.
-    With two objectives it keeps qLogNEHVI, whose optimization took fewer L-BFGS steps there.
+    Its models interpolate the data, so 16 posterior samples integrate them well.
   - The acquisition's optimization is sized by ``num_restarts``, ``raw_samples`` and ``maxiter``:
-    4 restarts from the best of 128 random points by default, but 20 from 512 on that exact front
-    with three or four objectives: a hypervolume-improvement surface over a two-dimensional front
-    has many local optima, and a restart there is cheap enough (VehicleSafety, 80 evaluations:
-    median log10 hypervolume gap 0.46 with 4 restarts, 0.18-0.21 with 20 on the exact front, at
-    1.0-2.3 s per evaluation; ``docs/benchmarks.md``).
+    4 restarts from the best of 128 random points by default; on that exact front, where a restart
+    is cheaper, 20 from 512 with two objectives and 60 from 1024 with three or four (a
+    hypervolume-improvement surface over a two-dimensional front has many local optima: late in a
+    VehicleSafety study 100 restarts often found an acquisition value several times higher than
+    20 did). Measured gains and costs: ``docs/benchmarks.md``.
 
 * **Determinism and resume**: everything is a function of the study's seed, the told trials and
   the running ones (seeds are derived from the study's seed and the number of trials), so the same
@@ -126,9 +126,14 @@ _PRUNE_SAMPLES = 256  # posterior samples that decide which baseline points may 
 _MC_SAMPLES = 64
 _RESTARTS, _RAW_SAMPLES = 4, 128
 # hypervolume improvement over a two-dimensional front surface has many local optima: from three
-# objectives on, more starting points pay for themselves (docs/benchmarks.md, VehicleSafety); they are
-# affordable where one box decomposition serves every posterior sample (exact observations)
-_RESTARTS_EXACT_FRONT, _RAW_SAMPLES_EXACT_FRONT = 20, 512
+# objectives on, more starting points pay for themselves (docs/benchmarks.md, VehicleSafety: with 100
+# restarts the acquisition's optimum was often several times higher than 20 found, late in a study);
+# they are affordable where one box decomposition serves every posterior sample (exact observations)
+_RESTARTS_EXACT_FRONT, _RAW_SAMPLES_EXACT_FRONT = 60, 1024
+# over a front curve (two objectives) 20 restarts from 512 raw samples, at about the cost of qLogNEHVI's
+# 4 from 128 with 64 samples (C2-DTLZ2, 45 observations: 0.71 s vs 0.53 s per suggestion)
+_RESTARTS_EXACT_FRONT_2D, _RAW_SAMPLES_EXACT_FRONT_2D = 20, 512
+_MC_SAMPLES_EXACT_FRONT = 16  # the models interpolate the data: few samples integrate them well
 _MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample: costly from 3 objectives
 # observation noise of a noiseless GP, relative to the outcome's variance: twice gpytorch's floor for
 # fixed noise in double precision (1e-6), so rounding in the standardization never drops below it
@@ -190,12 +195,12 @@ class _BoTorchOptimizer(Optimizer):
     Args:
         n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
         num_restarts: starting points of the acquisition's gradient-based optimization; None for 4
-            (20 for noiseless ``"ehvi"`` with three or more objectives).
+            (noiseless ``"ehvi"``: 20 with two objectives, 60 with three or four).
         raw_samples: random points scored to choose those starts (also the number of random valid
-            configurations scored when a candidate must be replaced); None for 128 (512 for
-            noiseless ``"ehvi"`` with three or more objectives).
+            configurations scored when a candidate must be replaced); None for 128 (noiseless
+            ``"ehvi"``: 512 with two objectives, 1024 with three or four).
         mc_samples: quasi-Monte-Carlo samples of the posterior in the acquisition; None for 64
-            (16 for ``"ehvi"`` with three or more objectives).
+            (16 for ``"ehvi"`` with three or more objectives or ``noiseless``).
         maxiter: iteration limit of each L-BFGS run on the acquisition.
         noiseless: True when the metrics are exact (the same configuration always measures the
             same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
@@ -580,16 +585,17 @@ class _BoTorchOptimizer(Optimizer):
 
 class EHVI(_BoTorchOptimizer):
     """Expected hypervolume improvement: BoTorch's qLogNEHVI over independent GPs (qLogEHVI over
-    the measured front when ``noiseless`` and three or four objectives: see the module docstring).
+    the measured front when ``noiseless``: see the module docstring).
 
     Args:
         n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
-        num_restarts: starting points of the acquisition's gradient-based optimization; None for 4,
-            20 when ``noiseless`` with three or four objectives.
-        raw_samples: random points scored to choose those starts; None for 128, 512 when
-            ``noiseless`` with three or four objectives.
+        num_restarts: starting points of the acquisition's gradient-based optimization; None for 4;
+            when ``noiseless``, 20 with two objectives and 60 with three or four.
+        raw_samples: random points scored to choose those starts; None for 128; when
+            ``noiseless``, 512 with two objectives and 1024 with three or four.
         mc_samples: quasi-Monte-Carlo samples of the posterior; None for 64 with two objectives,
-            16 with three or four (one box decomposition per sample, see the module docstring).
+            16 with three or four (one box decomposition per sample, see the module docstring) or
+            when ``noiseless``.
         maxiter: iteration limit of each L-BFGS run on the acquisition.
         noiseless: True when the metrics are exact (the same configuration always measures the
             same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
@@ -601,6 +607,8 @@ class EHVI(_BoTorchOptimizer):
     acquisition_name = "qLogNEHVI"
 
     def _default_mc_samples(self) -> int:
+        if self._uses_exact_front():
+            return _MC_SAMPLES_EXACT_FRONT
         return _MC_SAMPLES if self.problem.n_objectives == 2 else _MC_SAMPLES_EHVI_3PLUS
 
     def setup(self, problem: Problem) -> None:  # noqa: D102 - as the base class
@@ -608,14 +616,15 @@ class EHVI(_BoTorchOptimizer):
         self.acquisition_name = "qLogEHVI" if self._uses_exact_front() else "qLogNEHVI"
 
     def _uses_exact_front(self) -> bool:
-        """True with exact observations from three objectives on: one box decomposition of the
-        measured front then replaces qLogNEHVI's one per posterior sample. (With two objectives
-        those are cheap and qLogNEHVI's optimization took fewer steps: measured, docs/benchmarks.md.)"""
-        return self.noiseless and self.problem.n_objectives >= 3
+        """True with exact observations: one box decomposition of the measured front then replaces
+        qLogNEHVI's one per posterior sample."""
+        return self.noiseless
 
     def _default_effort(self) -> tuple[int, int]:
         # the larger effort where a restart is cheap enough: on the exact front (docs/benchmarks.md)
         if self._uses_exact_front():
+            if self.problem.n_objectives == 2:
+                return _RESTARTS_EXACT_FRONT_2D, _RAW_SAMPLES_EXACT_FRONT_2D
             return _RESTARTS_EXACT_FRONT, _RAW_SAMPLES_EXACT_FRONT
         return _RESTARTS, _RAW_SAMPLES
 

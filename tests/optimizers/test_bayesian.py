@@ -133,11 +133,11 @@ def test_acquisition_effort_defaults_grow_on_the_exact_front_and_yield_to_argume
 
     assert resolved("ehvi", 2) == (4, 128)
     assert resolved("ehvi", 3) == (4, 128)  # qLogNEHVI: one box decomposition per sample
-    assert resolved("ehvi", 3, noiseless=True) == (20, 512)  # one decomposition of the measured front
-    assert resolved("ehvi", 2, noiseless=True) == (4, 128)
+    assert resolved("ehvi", 3, noiseless=True) == (60, 1024)  # one decomposition of the measured front
+    assert resolved("ehvi", 2, noiseless=True) == (20, 512)
     assert resolved("parego", 3) == (4, 128)
     assert resolved("ehvi", 3, num_restarts=2, raw_samples=8) == (2, 8)
-    with pytest.raises(mh.ConfigError, match=r"raw_samples must be at least num_restarts \(20\); received raw_samples=16"):
+    with pytest.raises(mh.ConfigError, match=r"raw_samples must be at least num_restarts \(60\); received raw_samples=16"):
         resolved("ehvi", 3, noiseless=True, raw_samples=16)
 
 
