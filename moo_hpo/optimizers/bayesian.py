@@ -54,9 +54,10 @@ How the study maps onto BoTorch:
 * **Constraint search first** (``"cei"``, and any optimizer whose objectives cannot be modelled
   yet because every trial was skipped): while no trial is feasible the acquisition is BoTorch's
   ``qLogProbabilityOfFeasibility``, which only looks for the feasible region.
-* **Speed** (one suggestion at 100 observations, 3 objectives, 6 parameters takes about 2 s
-  (median) with the defaults and 1.4 s with ``noiseless=True``, one torch thread on a 2-core
-  machine, ``python -m benchmarks.bo_suggestion_speed``; the first one in a process also imports
+* **Speed** (one suggestion at 100 observations, 3 objectives, 6 parameters takes 0.8-2.3 s
+  (median; the machine's speed varies from day to day) with the defaults and 1.2 s with
+  ``noiseless=True``, one torch thread on a 2-core machine,
+  ``python -m benchmarks.bo_suggestion_speed``; the first one in a process also imports
   BoTorch, and one at a checkpoint, below, fits its GPs from scratch: a few seconds more):
 
   - Up to 64 observations of an outcome its GP is fitted from BoTorch's defaults at every ask
