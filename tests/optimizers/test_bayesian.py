@@ -20,6 +20,14 @@ class TestEHVIContract(OptimizerContract):
     n_trials = 4
 
 
+class TestEHVINoiselessContract(OptimizerContract):
+    """``noiseless=True``: qLogEHVI over the measured front (constraints and failures included)."""
+
+    optimizer_name = "ehvi"
+    params = {**FAST, "noiseless": True}
+    n_trials = 4
+
+
 class TestParEGOContract(OptimizerContract):
     optimizer_name = "parego"
     params = FAST
