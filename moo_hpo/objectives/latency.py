@@ -4,8 +4,11 @@
   intra-op thread count (recorded in ``extra``; restored afterwards). scikit-learn models time
   ``predict`` on a batch of rows.
 * **CUDA**: CUDA events around each call, the stream synchronized before reading them.
-* Both warm up first (at least ``warmup`` calls and ``warmup_s`` seconds), then time blocks of calls until the median of the last block is within
-  ``rel_tol`` of the running median (or ``max_repeats`` is reached).
+* Both warm up first (at least ``warmup`` calls and ``warmup_s`` seconds), then time blocks of calls
+  until the timed calls add up to ``min_time_s`` seconds, there are ``min_repeats`` of them and the
+  median of the last block is within ``rel_tol`` of the running median (or ``max_repeats`` is
+  reached). The time floor keeps fast models from being judged on a few milliseconds of the machine's
+  life: one scheduler hiccup would shift their whole sample.
 
 Metrics (with a configurable prefix, default ``latency``): ``<prefix>_p50_ms``, ``_p90_ms``,
 ``_p99_ms``, ``_mean_ms``. ``extra["latency"]`` records the device name, batch size, thread count and
@@ -61,6 +64,7 @@ class Latency(Probe):
         warmup_s: untimed seconds first (at least): caches, allocator and clock settle.
         block: calls per timed block.
         min_repeats: timed calls at least.
+        min_time_s: timed seconds at least (the sum of the timed calls), unless ``max_repeats`` comes first.
         max_repeats: timed calls at most.
         rel_tol: stop once a block's median is within this share of the running median.
         prefix: metric name prefix.
@@ -82,19 +86,21 @@ class Latency(Probe):
         warmup_s: float = 0.2,
         block: int = 50,
         min_repeats: int = 100,
-        max_repeats: int = 2000,
+        min_time_s: float = 0.5,
+        max_repeats: int = 20000,
         rel_tol: float = 0.02,
         prefix: str = "latency",
     ) -> None:
-        if batch_size < 1 or threads < 1 or warmup < 0 or block < 1 or not 1 <= min_repeats <= max_repeats:
+        if batch_size < 1 or threads < 1 or warmup < 0 or block < 1 or not 1 <= min_repeats <= max_repeats or min_time_s < 0:
             raise ConfigError(
-                "Latency expects batch_size >= 1, threads >= 1, warmup >= 0, block >= 1 and "
-                f"1 <= min_repeats <= max_repeats; received {batch_size}, {threads}, {warmup}, {block}, {min_repeats}, {max_repeats}"
+                "Latency expects batch_size >= 1, threads >= 1, warmup >= 0, block >= 1, "
+                "1 <= min_repeats <= max_repeats and min_time_s >= 0; received "
+                f"{batch_size}, {threads}, {warmup}, {block}, {min_repeats}, {max_repeats}, {min_time_s}"
             )
         if not (device == "cpu" or device.startswith("cuda")):
             raise ConfigError(f"device must be 'cpu' or 'cuda[:n]'; received {device!r}")
         self.example, self.batch_size, self.device, self.threads = example, batch_size, device, threads
-        self.warmup_s = warmup_s
+        self.warmup_s, self.min_time_s = warmup_s, min_time_s
         self.warmup, self.block, self.min_repeats, self.max_repeats, self.rel_tol = warmup, block, min_repeats, max_repeats, rel_tol
         self.prefix = prefix
         self.metrics = tuple(summarize_times(np.ones(1), prefix))
@@ -109,11 +115,14 @@ class Latency(Probe):
             call()
             n += 1
         times: list[float] = []
+        timed_ms = 0.0
         while len(times) < self.max_repeats:
             block = [clock(call) for _ in range(min(self.block, self.max_repeats - len(times)))]
             before = np.median(times) if times else None
             times.extend(block)
-            if len(times) >= self.min_repeats and before is not None and abs(np.median(block) - before) <= self.rel_tol * before:
+            timed_ms += sum(block)
+            enough = len(times) >= self.min_repeats and timed_ms >= 1000.0 * self.min_time_s
+            if enough and before is not None and abs(np.median(block) - before) <= self.rel_tol * before:
                 break
         return np.asarray(times)
 
