@@ -56,10 +56,10 @@ def test_timing_stops_at_min_repeats_once_blocks_agree():
 
 
 def test_timing_covers_min_time_s_for_fast_calls():
-    scripted = ScriptedClock([0.01] * 100_000)  # 10 us per call: 0.05 s take 5,000 calls
+    scripted = ScriptedClock([1 / 64] * 100_000)  # 15.6 us per call (exact in binary): 0.05 s take 3,200 calls
     times = timing_probe(min_repeats=30, min_time_s=0.05, max_repeats=20_000)._time_loop(scripted.call, scripted.clock)
-    assert len(times) == 5000
-    scripted = ScriptedClock([0.01] * 100_000)  # max_repeats still caps the sample
+    assert len(times) == 3200
+    scripted = ScriptedClock([1 / 64] * 100_000)  # max_repeats still caps the sample
     assert len(timing_probe(min_repeats=30, min_time_s=0.05, max_repeats=1000)._time_loop(scripted.call, scripted.clock)) == 1000
 
 
