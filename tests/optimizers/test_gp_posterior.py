@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from moo_hpo.optimizers.gp_posterior import CachedSingleTaskGP, cached_gp
+
+
+def data(n: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
+    """Three outcomes on very different scales at ``n`` points of the unit cube in 4 dimensions."""
+    X = torch.rand(n, 4, dtype=torch.double, generator=torch.Generator().manual_seed(0))
+    return X, torch.stack([100 * X.sum(-1), torch.sin(5 * X[:, 0]), X[:, 1] ** 2 - 0.3], -1)
+
+
+def fitted_gp(n_outputs: int = 3, noiseless: bool = False, **kwargs):
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    torch.manual_seed(0)
+    X, Y = data()
+    Y = Y[:, :n_outputs]
+    if noiseless:
+        kwargs["train_Yvar"] = 2e-6 * Y.var(0).expand_as(Y).clone()
+    gp = SingleTaskGP(X, Y, outcome_transform=Standardize(m=n_outputs), **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+    return gp.eval()
+
+
+CASES = [(m, noiseless) for m in (1, 3) for noiseless in (False, True)]
+
+
+@pytest.mark.parametrize("n_outputs,noiseless", CASES)
+@pytest.mark.parametrize("q", [1, 3])
+def test_posterior_equals_gpytorchs(n_outputs, noiseless, q):
+    gp = fitted_gp(n_outputs, noiseless)
+    fast = cached_gp(gp)
+    assert isinstance(fast, CachedSingleTaskGP) and fast.num_outputs == n_outputs
+    X = torch.rand(5, q, 4, dtype=torch.double, generator=torch.Generator().manual_seed(1))
+    expected, got = gp.posterior(X), fast.posterior(X)
+    assert got.mean.shape == expected.mean.shape == (5, q, n_outputs)
+    torch.testing.assert_close(got.mean, expected.mean, rtol=1e-8, atol=1e-9)
+    torch.testing.assert_close(got.variance, expected.variance, rtol=1e-6, atol=1e-12)
+    from botorch.sampling.normal import SobolQMCNormalSampler
+
+    sampler = SobolQMCNormalSampler(torch.Size([16]), seed=3)  # same base samples, same draws
+    torch.testing.assert_close(sampler(got), sampler(expected), rtol=1e-7, atol=1e-8)
+
+
+def test_acquisition_value_and_gradient_equal_gpytorchs_with_pending_points():
+    from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
+    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.sampling.normal import SobolQMCNormalSampler
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
+
+    gp = fitted_gp(3, noiseless=True)
+    Y = data()[1]
+    partitioning = FastNondominatedPartitioning(ref_point=Y[:, :2].min(0).values - 1, Y=Y[:, :2])
+
+    def acquisition(model):
+        return qLogExpectedHypervolumeImprovement(
+            model,
+            ref_point=Y[:, :2].min(0).values - 1,
+            partitioning=partitioning,
+            sampler=SobolQMCNormalSampler(torch.Size([16]), seed=0),
+            objective=IdentityMCMultiOutputObjective(outcomes=[0, 1]),
+            constraints=[lambda Z: Z[..., 2]],
+            X_pending=torch.rand(2, 4, dtype=torch.double, generator=torch.Generator().manual_seed(2)),
+        )
+
+    values, grads = [], []
+    for model in (gp, cached_gp(gp)):
+        X = torch.rand(7, 1, 4, dtype=torch.double, generator=torch.Generator().manual_seed(5)).requires_grad_(True)
+        v = acquisition(model)(X)
+        v.sum().backward()
+        values.append(v.detach())
+        grads.append(X.grad)
+    assert torch.isfinite(values[0]).all() and values[0].std() > 0 and grads[0].abs().sum() > 0
+    torch.testing.assert_close(values[1], values[0], rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-8)
+
+
+def test_other_models_are_not_cached():
+    from botorch.models import ModelListGP, SingleTaskGP
+    from botorch.models.transforms.input import Normalize
+    from gpytorch.kernels import MaternKernel, ScaleKernel
+
+    X, Y = torch.rand(10, 2, dtype=torch.double), torch.rand(10, 1, dtype=torch.double)
+    assert cached_gp(ModelListGP(SingleTaskGP(X, Y), SingleTaskGP(X, Y))) is None
+    assert cached_gp(SingleTaskGP(X, Y, outcome_transform=None).eval()) is None  # no Standardize outcome transform
+    assert cached_gp(fitted_gp(1, input_transform=Normalize(d=4))) is None
+    assert cached_gp(fitted_gp(1, covar_module=ScaleKernel(MaternKernel(ard_num_dims=4)))) is None
+    assert cached_gp(fitted_gp(1).train()) is None  # training mode: hyperparameters may still move
+
+
+def test_only_the_latent_posterior_is_offered():
+    fast = cached_gp(fitted_gp(1))
+    X = torch.rand(3, 1, 4, dtype=torch.double)
+    with pytest.raises(NotImplementedError, match="latent posterior"):
+        fast.posterior(X, observation_noise=True)
+    with pytest.raises(NotImplementedError, match="latent posterior"):
+        fast.posterior(X, output_indices=[0])
+
+
+def test_rsample_has_the_posteriors_moments():
+    gp = fitted_gp(3)
+    posterior = cached_gp(gp).posterior(torch.rand(2, 1, 4, dtype=torch.double))
+    torch.manual_seed(0)
+    samples = posterior.rsample(torch.Size([20000]))
+    assert samples.shape == (20000, 2, 1, 3)
+    torch.testing.assert_close(samples.mean(0), posterior.mean, rtol=0.05, atol=0.05 * posterior.variance.sqrt().max().item())
+    torch.testing.assert_close(samples.var(0), posterior.variance, rtol=0.05, atol=1e-12)
