@@ -55,7 +55,7 @@ How the study maps onto BoTorch:
   yet because every trial was skipped): while no trial is feasible the acquisition is BoTorch's
   ``qLogProbabilityOfFeasibility``, which only looks for the feasible region.
 * **Speed** (one suggestion at 100 observations, 3 objectives, 6 parameters takes 0.8-2.3 s
-  (median; the machine's speed varies from day to day) with the defaults and 1.2 s with
+  (median; the machine's speed varies from day to day) with the defaults and 1.1 s with
   ``noiseless=True``, one torch thread on a 2-core machine,
   ``python -m benchmarks.bo_suggestion_speed``; the first one in a process also imports
   BoTorch, and one at a checkpoint, below, fits its GPs from scratch: a few seconds more):
