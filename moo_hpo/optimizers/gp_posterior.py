@@ -35,17 +35,17 @@ def _scaled_sq_dist(x1: Tensor, x2: Tensor) -> Tensor:
 
 
 def _psd_cholesky(A: Tensor) -> Tensor:
-    """Cholesky factor of ``A``, with jitter added as GPyTorch does when the plain factorization fails."""
+    """Cholesky factor of ``A``; where that fails, of ``A`` plus a jitter on the diagonal (1e-8, then
+    ten and a hundred times more), as GPyTorch's ``psd_safe_cholesky`` does in double precision."""
     L, info = torch.linalg.cholesky_ex(A)
     if not bool(torch.any(info)):
         return L
-    scale = A.diagonal(dim1=-2, dim2=-1).abs().mean(-1, keepdim=True).clamp_min(1e-12)
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-    for jitter in (1e-8, 1e-7, 1e-6, 1e-5, 1e-4):
-        L, info = torch.linalg.cholesky_ex(A + (jitter * scale).unsqueeze(-1) * eye)
+    for jitter in (1e-8, 1e-7, 1e-6):
+        L, info = torch.linalg.cholesky_ex(A + jitter * eye)
         if not bool(torch.any(info)):
             return L
-    raise torch.linalg.LinAlgError("the posterior covariance is not positive definite, even with jitter 1e-4")
+    raise torch.linalg.LinAlgError("the covariance is not positive definite, even with a jitter of 1e-6 on its diagonal")
 
 
 class ExactGaussianPosterior(Posterior):
@@ -91,8 +91,9 @@ class ExactGaussianPosterior(Posterior):
 
     def _covariance_root(self) -> Tensor:
         if self._root is None:
-            if self._covariance.shape[-1] == 1:
-                self._root = self._covariance.clamp_min(0.0).sqrt()
+            if self._covariance.shape[-1] == 1:  # one point: the root is the standard deviation
+                var = self._covariance
+                self._root = torch.where(var > 0.0, var, torch.full_like(var, 1e-8)).sqrt()
             else:
                 self._root = _psd_cholesky(self._covariance)
         return self._root

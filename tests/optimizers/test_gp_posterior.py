@@ -115,3 +115,19 @@ def test_rsample_has_the_posteriors_moments():
     assert samples.shape == (20000, 2, 1, 3)
     torch.testing.assert_close(samples.mean(0), posterior.mean, rtol=0.05, atol=0.05 * posterior.variance.sqrt().max().item())
     torch.testing.assert_close(samples.var(0), posterior.variance, rtol=0.05, atol=1e-12)
+
+
+def test_degenerate_covariances_get_gpytorchs_jitter():
+    from moo_hpo.optimizers.gp_posterior import ExactGaussianPosterior
+
+    mean = torch.zeros(1, 2, 1, dtype=torch.double)
+    singular = torch.ones(1, 1, 2, 2, dtype=torch.double)  # two points the model cannot tell apart
+    z = torch.tensor([[[[1.0], [-1.0]]]], dtype=torch.double)  # 1 sample x batch 1 x q 2 x m 1
+    samples = ExactGaussianPosterior(mean, singular).rsample_from_base_samples(torch.Size([1]), z)
+    assert torch.isfinite(samples).all()
+    torch.testing.assert_close(samples[0, 0, :, 0], torch.tensor([1.0, 1.0], dtype=torch.double), atol=1e-3, rtol=0)
+    zero = torch.zeros(1, 1, 1, 1, dtype=torch.double)  # a variance of exactly 0 at one point
+    X = torch.zeros(1, 1, 1, dtype=torch.double, requires_grad=True)
+    draw = ExactGaussianPosterior(mean[:, :1] + X, zero * (1 + X)).rsample_from_base_samples(torch.Size([1]), z[:, :, :1])
+    draw.sum().backward()
+    assert torch.isfinite(X.grad).all()
