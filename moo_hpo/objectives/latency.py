@@ -6,8 +6,8 @@
 * **CUDA**: CUDA events around each call, the stream synchronized before reading them.
 * Both warm up first (at least ``warmup`` calls and ``warmup_s`` seconds), then time blocks of calls
   until the timed calls add up to ``min_time_s`` seconds, there are ``min_repeats`` of them and the
-  median of the last block is within ``rel_tol`` of the running median (or ``max_repeats`` is
-  reached). The time floor keeps fast models from being judged on a few milliseconds of the machine's
+  median of the last block is within ``rel_tol`` of the running median, or until ``max_repeats``
+  calls or (with ``min_repeats`` done) ``max_time_s`` timed seconds, whichever comes first. The time floor keeps fast models from being judged on a few milliseconds of the machine's
   life: one scheduler hiccup would shift their whole sample.
 
 Metrics (with a configurable prefix, default ``latency``): ``<prefix>_p50_ms``, ``_p90_ms``,
@@ -66,6 +66,8 @@ class Latency(Probe):
         min_repeats: timed calls at least.
         min_time_s: timed seconds at least (the sum of the timed calls), unless ``max_repeats`` comes first.
         max_repeats: timed calls at most.
+        max_time_s: timed seconds (the sum of the timed calls) after which timing stops once
+            ``min_repeats`` calls are done, even if the blocks' medians have not settled.
         rel_tol: stop once a block's median is within this share of the running median.
         prefix: metric name prefix.
 
@@ -88,19 +90,23 @@ class Latency(Probe):
         min_repeats: int = 100,
         min_time_s: float = 0.5,
         max_repeats: int = 20000,
+        max_time_s: float = 10.0,
         rel_tol: float = 0.02,
         prefix: str = "latency",
     ) -> None:
-        if batch_size < 1 or threads < 1 or warmup < 0 or block < 1 or not 1 <= min_repeats <= max_repeats or min_time_s < 0:
+        if (
+            batch_size < 1 or threads < 1 or warmup < 0 or block < 1
+            or not 1 <= min_repeats <= max_repeats or not 0 <= min_time_s <= max_time_s
+        ):
             raise ConfigError(
                 "Latency expects batch_size >= 1, threads >= 1, warmup >= 0, block >= 1, "
-                "1 <= min_repeats <= max_repeats and min_time_s >= 0; received "
-                f"{batch_size}, {threads}, {warmup}, {block}, {min_repeats}, {max_repeats}, {min_time_s}"
+                "1 <= min_repeats <= max_repeats and 0 <= min_time_s <= max_time_s; received "
+                f"{batch_size}, {threads}, {warmup}, {block}, {min_repeats}, {max_repeats}, {min_time_s}, {max_time_s}"
             )
         if not (device == "cpu" or device.startswith("cuda")):
             raise ConfigError(f"device must be 'cpu' or 'cuda[:n]'; received {device!r}")
         self.example, self.batch_size, self.device, self.threads = example, batch_size, device, threads
-        self.warmup_s, self.min_time_s = warmup_s, min_time_s
+        self.warmup_s, self.min_time_s, self.max_time_s = warmup_s, min_time_s, max_time_s
         self.warmup, self.block, self.min_repeats, self.max_repeats, self.rel_tol = warmup, block, min_repeats, max_repeats, rel_tol
         self.prefix = prefix
         self.metrics = tuple(summarize_times(np.ones(1), prefix))
@@ -124,6 +130,8 @@ class Latency(Probe):
             enough = len(times) >= self.min_repeats and timed_ms >= 1000.0 * self.min_time_s
             if enough and before is not None and abs(np.median(block) - before) <= self.rel_tol * before:
                 break
+            if len(times) >= self.min_repeats and timed_ms >= 1000.0 * self.max_time_s:
+                break  # never settled: the sample so far is what there is
         return np.asarray(times)
 
     def measure(self, model: Any) -> Measurement:

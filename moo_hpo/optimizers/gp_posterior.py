@@ -34,18 +34,45 @@ def _scaled_sq_dist(x1: Tensor, x2: Tensor) -> Tensor:
     return d.clamp_min(0.0)
 
 
+_JITTERS = (1e-8, 1e-7, 1e-6)  # GPyTorch's defaults in double precision: 1e-8, three tries, ten times more each
+
+
 def _psd_cholesky(A: Tensor) -> Tensor:
-    """Cholesky factor of ``A``; where that fails, of ``A`` plus a jitter on the diagonal (1e-8, then
-    ten and a hundred times more), as GPyTorch's ``psd_safe_cholesky`` does in double precision."""
+    """Cholesky factors of a batch of matrices ``A`` (``... x q x q``), as GPyTorch's ``psd_safe_cholesky``
+    computes them: a matrix whose factorization fails gets a jitter on its diagonal (1e-8, then 1e-7,
+    then 1e-6 in all), the others are left as they are.
+
+    Raises:
+        torch.linalg.LinAlgError: when a matrix is not positive definite even with the largest jitter.
+    """
     L, info = torch.linalg.cholesky_ex(A)
     if not bool(torch.any(info)):
         return L
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-    for jitter in (1e-8, 1e-7, 1e-6):
-        L, info = torch.linalg.cholesky_ex(A + jitter * eye)
+    added = torch.zeros(A.shape[:-2], dtype=A.dtype, device=A.device)
+    previous = 0.0
+    for jitter in _JITTERS:
+        added = added + (info > 0).to(A.dtype) * (jitter - previous)
+        previous = jitter
+        L, info = torch.linalg.cholesky_ex(A + added[..., None, None] * eye)
         if not bool(torch.any(info)):
             return L
-    raise torch.linalg.LinAlgError("the covariance is not positive definite, even with a jitter of 1e-6 on its diagonal")
+    raise torch.linalg.LinAlgError(f"the covariance is not positive definite, even with a jitter of {_JITTERS[-1]:g} on its diagonal")
+
+
+def _psd_sqrt(var: Tensor) -> Tensor:
+    """Square roots of variances (the Cholesky factors of 1 x 1 covariances), with
+    :func:`_psd_cholesky`'s jitter where a variance is not positive."""
+    if bool(torch.all(var > 0.0)):
+        return var.sqrt()
+    added = torch.zeros_like(var)
+    previous = 0.0
+    for jitter in _JITTERS:
+        added = added + (var + added <= 0.0).to(var.dtype) * (jitter - previous)
+        previous = jitter
+        if bool(torch.all(var + added > 0.0)):
+            return (var + added).sqrt()
+    raise torch.linalg.LinAlgError(f"a posterior variance is negative, even with a jitter of {_JITTERS[-1]:g}")
 
 
 class ExactGaussianPosterior(Posterior):
@@ -75,8 +102,8 @@ class ExactGaussianPosterior(Posterior):
 
     @property
     def variance(self) -> Tensor:
-        """Variances, ``batch x q x m``."""
-        return self._covariance.diagonal(dim1=-2, dim2=-1).transpose(-1, -2)
+        """Variances, ``batch x q x m`` (at least 1e-10, GPyTorch's floor in double precision)."""
+        return self._covariance.diagonal(dim1=-2, dim2=-1).transpose(-1, -2).clamp_min(1e-10)
 
     @property
     def base_sample_shape(self) -> torch.Size:  # noqa: D102
@@ -92,8 +119,7 @@ class ExactGaussianPosterior(Posterior):
     def _covariance_root(self) -> Tensor:
         if self._root is None:
             if self._covariance.shape[-1] == 1:  # one point: the root is the standard deviation
-                var = self._covariance
-                self._root = torch.where(var > 0.0, var, torch.full_like(var, 1e-8)).sqrt()
+                self._root = _psd_sqrt(self._covariance)
             else:
                 self._root = _psd_cholesky(self._covariance)
         return self._root
@@ -135,14 +161,21 @@ class CachedSingleTaskGP(Model):
             constant = gp.mean_module.constant.detach().reshape(m, 1)
             y = gp.train_targets.detach().reshape(m, -1)  # standardized
             noise = gp.likelihood.noise.detach().reshape(m, -1).expand_as(y)
-            self._Xs = (X.unsqueeze(0) / lengthscale).detach()  # m x n x d
-            K = torch.exp(-0.5 * _scaled_sq_dist(self._Xs, self._Xs))
-            K = K + torch.diag_embed(noise)
-            self._L = _psd_cholesky(K)  # m x n x n
-            self._alpha = torch.cholesky_solve((y - constant).unsqueeze(-1), self._L)  # m x n x 1
-        self._lengthscale, self._constant = lengthscale, constant.squeeze(-1)
-        tf = gp.outcome_transform
-        self._means, self._stdvs = tf.means.detach().reshape(m), tf.stdvs.detach().reshape(m)
+            Xs = X.unsqueeze(0) / lengthscale  # m x n x d
+            K = torch.exp(-0.5 * _scaled_sq_dist(Xs, Xs)) + torch.diag_embed(noise)
+            L = _psd_cholesky(K)  # m x n x n
+            tf = gp.outcome_transform
+            buffers = {
+                "_Xs": Xs,
+                "_L": L,
+                "_alpha": torch.cholesky_solve((y - constant).unsqueeze(-1), L),  # m x n x 1
+                "_lengthscale": lengthscale,
+                "_constant": constant.squeeze(-1),
+                "_means": tf.means.detach().reshape(m),
+                "_stdvs": tf.stdvs.detach().reshape(m),
+            }
+        for name, value in buffers.items():  # buffers: .to() moves them with the module
+            self.register_buffer(name, value)
         self._num_outputs = m
 
     @property
@@ -203,6 +236,9 @@ def cached_gp(model: Any) -> CachedSingleTaskGP | None:
         return None
     if type(model.likelihood) not in (GaussianLikelihood, FixedNoiseGaussianLikelihood):
         return None
-    if model.covar_module.active_dims is not None:
-        return None
+    if model.covar_module.active_dims is not None or len(model._input_batch_shape) > 0:
+        return None  # a kernel on some inputs only, or a batch of GPs over batched training data
+    m = model.num_outputs
+    if tuple(model.covar_module.lengthscale.shape[:-2]) != ((m,) if m > 1 else ()):
+        return None  # e.g. one kernel shared by every output
     return CachedSingleTaskGP(model)

@@ -76,6 +76,17 @@ def test_timing_goes_on_while_the_level_shifts_and_stops_at_max_repeats():
     assert len(times) == 200
 
 
+def test_timing_of_calls_that_never_settle_stops_at_max_time_s():
+    # slow calls (100 ms) whose block medians alternate: 1.2 s of timed calls is 12 of them, a block and
+    # a bit; min_repeats (30) still comes first
+    noisy = ScriptedClock([100.0] * 5 + list(np.tile(np.r_[[95.0] * 10, [105.0] * 10], 100)))
+    times = timing_probe(min_repeats=30, max_repeats=20_000, max_time_s=1.2)._time_loop(noisy.call, noisy.clock)
+    assert len(times) == 30
+    noisy = ScriptedClock([100.0] * 5 + list(np.tile(np.r_[[95.0] * 10, [105.0] * 10], 100)))
+    times = timing_probe(min_repeats=30, max_repeats=20_000, max_time_s=6.0)._time_loop(noisy.call, noisy.clock)
+    assert len(times) == 60  # the first block whose calls add up to 6 s or more
+
+
 def test_thread_count_restored():
     before = torch.get_num_threads()
     mh.objectives.Latency(np.zeros(256, dtype=np.float32), threads=1, min_repeats=10, max_repeats=20).measure(model())
@@ -114,5 +125,7 @@ def test_bad_arguments():
         mh.objectives.Latency(np.zeros(3), batch_size=0)
     with pytest.raises(mh.ConfigError):
         mh.objectives.Latency(np.zeros(3), device="tpu")
-    with pytest.raises(mh.ConfigError, match="min_time_s >= 0; received .*-0.1"):
+    with pytest.raises(mh.ConfigError, match="0 <= min_time_s <= max_time_s; received .*-0.1"):
         mh.objectives.Latency(np.zeros(3), min_time_s=-0.1)
+    with pytest.raises(mh.ConfigError, match="received .*, 2.0, 1.0$"):
+        mh.objectives.Latency(np.zeros(3), min_time_s=2.0, max_time_s=1.0)

@@ -88,6 +88,7 @@ def test_acquisition_value_and_gradient_equal_gpytorchs_with_pending_points():
 def test_other_models_are_not_cached():
     from botorch.models import ModelListGP, SingleTaskGP
     from botorch.models.transforms.input import Normalize
+    from botorch.models.transforms.outcome import Standardize
     from gpytorch.kernels import MaternKernel, ScaleKernel
 
     X, Y = torch.rand(10, 2, dtype=torch.double), torch.rand(10, 1, dtype=torch.double)
@@ -96,6 +97,13 @@ def test_other_models_are_not_cached():
     assert cached_gp(fitted_gp(1, input_transform=Normalize(d=4))) is None
     assert cached_gp(fitted_gp(1, covar_module=ScaleKernel(MaternKernel(ard_num_dims=4)))) is None
     assert cached_gp(fitted_gp(1).train()) is None  # training mode: hyperparameters may still move
+    batched = SingleTaskGP(torch.rand(2, 10, 2, dtype=torch.double), torch.rand(2, 10, 1, dtype=torch.double))
+    assert cached_gp(batched.eval()) is None  # a batch of GPs over batched training data
+    from gpytorch.kernels import RBFKernel
+
+    X, Y = data()
+    shared = SingleTaskGP(X, Y, covar_module=RBFKernel(ard_num_dims=4), outcome_transform=Standardize(m=3))
+    assert cached_gp(shared.eval()) is None  # one kernel for every output
 
 
 def test_only_the_latent_posterior_is_offered():
@@ -117,17 +125,41 @@ def test_rsample_has_the_posteriors_moments():
     torch.testing.assert_close(samples.var(0), posterior.variance, rtol=0.05, atol=1e-12)
 
 
-def test_degenerate_covariances_get_gpytorchs_jitter():
+def test_a_degenerate_candidate_gets_gpytorchs_jitter_and_leaves_the_others_alone():
+    from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
+    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.sampling.normal import SobolQMCNormalSampler
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
+
+    gp = fitted_gp(3, noiseless=True)
+    Y = data()[1][:, :2]
+    ref = Y.min(0).values - 1
+    pending = torch.rand(2, 4, dtype=torch.double, generator=torch.Generator().manual_seed(2))
+
+    def acquisition(model):
+        return qLogExpectedHypervolumeImprovement(
+            model, ref_point=ref, partitioning=FastNondominatedPartitioning(ref_point=ref, Y=Y),
+            sampler=SobolQMCNormalSampler(torch.Size([16]), seed=0), objective=IdentityMCMultiOutputObjective(outcomes=[0, 1]),
+            constraints=[lambda Z: Z[..., 2]], X_pending=pending,
+        )
+
+    X = torch.rand(64, 1, 4, dtype=torch.double, generator=torch.Generator().manual_seed(9))
+    degenerate = X.clone()
+    degenerate[0, 0] = pending[0]  # the joint covariance with the pending point is singular
+    with torch.no_grad():
+        clean = acquisition(cached_gp(gp))(X)
+        got, expected = acquisition(cached_gp(gp))(degenerate), acquisition(gp)(degenerate)
+    torch.testing.assert_close(got[1:], clean[1:], rtol=0, atol=0)  # the jitter stays with the member that needs it
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_a_zero_variance_keeps_gradients_finite():
     from moo_hpo.optimizers.gp_posterior import ExactGaussianPosterior
 
-    mean = torch.zeros(1, 2, 1, dtype=torch.double)
-    singular = torch.ones(1, 1, 2, 2, dtype=torch.double)  # two points the model cannot tell apart
-    z = torch.tensor([[[[1.0], [-1.0]]]], dtype=torch.double)  # 1 sample x batch 1 x q 2 x m 1
-    samples = ExactGaussianPosterior(mean, singular).rsample_from_base_samples(torch.Size([1]), z)
-    assert torch.isfinite(samples).all()
-    torch.testing.assert_close(samples[0, 0, :, 0], torch.tensor([1.0, 1.0], dtype=torch.double), atol=1e-3, rtol=0)
-    zero = torch.zeros(1, 1, 1, 1, dtype=torch.double)  # a variance of exactly 0 at one point
     X = torch.zeros(1, 1, 1, dtype=torch.double, requires_grad=True)
-    draw = ExactGaussianPosterior(mean[:, :1] + X, zero * (1 + X)).rsample_from_base_samples(torch.Size([1]), z[:, :, :1])
+    zero = torch.zeros(1, 1, 1, 1, dtype=torch.double)  # a variance of exactly 0 at one point
+    posterior = ExactGaussianPosterior(X.expand(1, 1, 1), zero * (1 + X))
+    draw = posterior.rsample_from_base_samples(torch.Size([1]), torch.ones(1, 1, 1, 1, dtype=torch.double))
     draw.sum().backward()
     assert torch.isfinite(X.grad).all()
+    torch.testing.assert_close(draw, torch.full_like(draw, 1e-4))  # sqrt of GPyTorch's first jitter, 1e-8
