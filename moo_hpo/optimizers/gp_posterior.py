@@ -3,7 +3,7 @@
 Why our own code: optimizing an MC acquisition evaluates the model's posterior once per L-BFGS
 round, for at most a few dozen points. There, GPyTorch's general machinery (lazy linear
 operators, shape broadcasting, the multitask distribution and BoTorch's outcome untransform)
-costs about 4 ms per call on this project's 2-core reference machine, several times the
+costs about 4 ms per call (one thread of a 2-core machine), several times the
 arithmetic: 70-75% of a qLogEHVI value-and-gradient. :class:`CachedSingleTaskGP` computes the same
 posterior (same kernel, mean, noise and outcome transform, exact to rounding) from a Cholesky factor
 of the training covariance computed once, with a handful of tensor operations.
@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from botorch.models.model import Model
 from botorch.posteriors.posterior import Posterior
+from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
 __all__ = ["CachedSingleTaskGP", "ExactGaussianPosterior", "cached_gp"]
@@ -32,47 +33,6 @@ def _scaled_sq_dist(x1: Tensor, x2: Tensor) -> Tensor:
     """Squared distances between the rows of ``x1`` (..., a, d) and ``x2`` (..., b, d)."""
     d = (x1.pow(2).sum(-1, keepdim=True) + x2.pow(2).sum(-1).unsqueeze(-2)) - 2.0 * x1 @ x2.transpose(-1, -2)
     return d.clamp_min(0.0)
-
-
-_JITTERS = (1e-8, 1e-7, 1e-6)  # GPyTorch's defaults in double precision: 1e-8, three tries, ten times more each
-
-
-def _psd_cholesky(A: Tensor) -> Tensor:
-    """Cholesky factors of a batch of matrices ``A`` (``... x q x q``), as GPyTorch's ``psd_safe_cholesky``
-    computes them: a matrix whose factorization fails gets a jitter on its diagonal (1e-8, then 1e-7,
-    then 1e-6 in all), the others are left as they are.
-
-    Raises:
-        torch.linalg.LinAlgError: when a matrix is not positive definite even with the largest jitter.
-    """
-    L, info = torch.linalg.cholesky_ex(A)
-    if not bool(torch.any(info)):
-        return L
-    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-    added = torch.zeros(A.shape[:-2], dtype=A.dtype, device=A.device)
-    previous = 0.0
-    for jitter in _JITTERS:
-        added = added + (info > 0).to(A.dtype) * (jitter - previous)
-        previous = jitter
-        L, info = torch.linalg.cholesky_ex(A + added[..., None, None] * eye)
-        if not bool(torch.any(info)):
-            return L
-    raise torch.linalg.LinAlgError(f"the covariance is not positive definite, even with a jitter of {_JITTERS[-1]:g} on its diagonal")
-
-
-def _psd_sqrt(var: Tensor) -> Tensor:
-    """Square roots of variances (the Cholesky factors of 1 x 1 covariances), with
-    :func:`_psd_cholesky`'s jitter where a variance is not positive."""
-    if bool(torch.all(var > 0.0)):
-        return var.sqrt()
-    added = torch.zeros_like(var)
-    previous = 0.0
-    for jitter in _JITTERS:
-        added = added + (var + added <= 0.0).to(var.dtype) * (jitter - previous)
-        previous = jitter
-        if bool(torch.all(var + added > 0.0)):
-            return (var + added).sqrt()
-    raise torch.linalg.LinAlgError(f"a posterior variance is negative, even with a jitter of {_JITTERS[-1]:g}")
 
 
 class ExactGaussianPosterior(Posterior):
@@ -118,10 +78,11 @@ class ExactGaussianPosterior(Posterior):
 
     def _covariance_root(self) -> Tensor:
         if self._root is None:
-            if self._covariance.shape[-1] == 1:  # one point: the root is the standard deviation
-                self._root = _psd_sqrt(self._covariance)
-            else:
-                self._root = _psd_cholesky(self._covariance)
+            cov = self._covariance
+            if cov.shape[-1] == 1 and bool(torch.all(cov > 0.0)):  # one point: the standard deviation
+                self._root = cov.sqrt()
+            else:  # GPyTorch's factorization: a jitter on the diagonal of just the matrices that need it
+                self._root = psd_safe_cholesky(cov)
         return self._root
 
     def rsample_from_base_samples(self, sample_shape: torch.Size, base_samples: Tensor) -> Tensor:
@@ -163,7 +124,7 @@ class CachedSingleTaskGP(Model):
             noise = gp.likelihood.noise.detach().reshape(m, -1).expand_as(y)
             Xs = X.unsqueeze(0) / lengthscale  # m x n x d
             K = torch.exp(-0.5 * _scaled_sq_dist(Xs, Xs)) + torch.diag_embed(noise)
-            L = _psd_cholesky(K)  # m x n x n
+            L = psd_safe_cholesky(K)  # m x n x n
             tf = gp.outcome_transform
             buffers = {
                 "_Xs": Xs,
