@@ -7,8 +7,9 @@
 * Both warm up first (at least ``warmup`` calls and ``warmup_s`` seconds), then time blocks of calls
   until the timed calls add up to ``min_time_s`` seconds, there are ``min_repeats`` of them and the
   median of the last block is within ``rel_tol`` of the running median, or until ``max_repeats``
-  calls or (with ``min_repeats`` done) ``max_time_s`` timed seconds, whichever comes first. The time floor keeps fast models from being judged on a few milliseconds of the machine's
-  life: one scheduler hiccup would shift their whole sample.
+  calls or (with ``min_repeats`` done) ``max_time_s`` timed seconds, whichever comes first. The
+  time floor keeps fast models from being judged on a few milliseconds of the machine's life: one
+  scheduler hiccup would shift their whole sample.
 
 Metrics (with a configurable prefix, default ``latency``): ``<prefix>_p50_ms``, ``_p90_ms``,
 ``_p99_ms``, ``_mean_ms``. ``extra["latency"]`` records the device name, batch size, thread count and
@@ -127,11 +128,11 @@ class Latency(Probe):
             before = np.median(times) if times else None
             times.extend(block)
             timed_ms += sum(block)
-            enough = len(times) >= self.min_repeats and timed_ms >= 1000.0 * self.min_time_s
-            if enough and before is not None and abs(np.median(block) - before) <= self.rel_tol * before:
-                break
-            if len(times) >= self.min_repeats and timed_ms >= 1000.0 * self.max_time_s:
-                break  # never settled: the sample so far is what there is
+            if len(times) < self.min_repeats:
+                continue
+            settled = before is not None and abs(np.median(block) - before) <= self.rel_tol * before
+            if (settled and timed_ms >= 1000.0 * self.min_time_s) or timed_ms >= 1000.0 * self.max_time_s:
+                break  # settled over the time floor, or never settled within max_time_s
         return np.asarray(times)
 
     def measure(self, model: Any) -> Measurement:

@@ -4,7 +4,7 @@ Why our own code: optimizing an MC acquisition evaluates the model's posterior o
 round, for at most a few dozen points. There, GPyTorch's general machinery (lazy linear
 operators, shape broadcasting, the multitask distribution and BoTorch's outcome untransform)
 costs about 4 ms per call (one thread of a 2-core machine), several times the
-arithmetic: 70-75% of a qLogEHVI value-and-gradient. :class:`CachedSingleTaskGP` computes the same
+arithmetic: 56% (20 points) to 73% (1 point) of a qLogEHVI value-and-gradient. :class:`CachedSingleTaskGP` computes the same
 posterior (same kernel, mean, noise and outcome transform, exact to rounding) from a Cholesky factor
 of the training covariance computed once, with a handful of tensor operations.
 
@@ -23,16 +23,11 @@ from typing import Any
 import torch
 from botorch.models.model import Model
 from botorch.posteriors.posterior import Posterior
+from gpytorch.kernels.kernel import sq_dist  # the RBF kernel's own distance
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
 __all__ = ["CachedSingleTaskGP", "ExactGaussianPosterior", "cached_gp"]
-
-
-def _scaled_sq_dist(x1: Tensor, x2: Tensor) -> Tensor:
-    """Squared distances between the rows of ``x1`` (..., a, d) and ``x2`` (..., b, d)."""
-    d = (x1.pow(2).sum(-1, keepdim=True) + x2.pow(2).sum(-1).unsqueeze(-2)) - 2.0 * x1 @ x2.transpose(-1, -2)
-    return d.clamp_min(0.0)
 
 
 class ExactGaussianPosterior(Posterior):
@@ -123,7 +118,7 @@ class CachedSingleTaskGP(Model):
             y = gp.train_targets.detach().reshape(m, -1)  # standardized
             noise = gp.likelihood.noise.detach().reshape(m, -1).expand_as(y)
             Xs = X.unsqueeze(0) / lengthscale  # m x n x d
-            K = torch.exp(-0.5 * _scaled_sq_dist(Xs, Xs)) + torch.diag_embed(noise)
+            K = torch.exp(-0.5 * sq_dist(Xs, Xs, x1_eq_x2=True)) + torch.diag_embed(noise)
             L = psd_safe_cholesky(K)  # m x n x n
             tf = gp.outcome_transform
             buffers = {
@@ -163,10 +158,10 @@ class CachedSingleTaskGP(Model):
         if output_indices is not None or observation_noise is not False or posterior_transform is not None:
             raise NotImplementedError("CachedSingleTaskGP gives the latent posterior of every output only")
         Xq = X.unsqueeze(-3) / self._lengthscale  # ... x m x q x d
-        k_xs = torch.exp(-0.5 * _scaled_sq_dist(Xq, self._Xs))  # ... x m x q x n
+        k_xs = torch.exp(-0.5 * sq_dist(Xq, self._Xs))  # ... x m x q x n
         mean = self._constant.unsqueeze(-1) + (k_xs @ self._alpha).squeeze(-1)  # ... x m x q
         v = torch.linalg.solve_triangular(self._L, k_xs.transpose(-1, -2), upper=False)  # ... x m x n x q
-        k_qq = torch.exp(-0.5 * _scaled_sq_dist(Xq, Xq))
+        k_qq = torch.exp(-0.5 * sq_dist(Xq, Xq, x1_eq_x2=True))
         covariance = k_qq - v.transpose(-1, -2) @ v
         scale = self._stdvs.unsqueeze(-1)
         mean = (mean * scale + self._means.unsqueeze(-1)).transpose(-1, -2)  # ... x q x m
