@@ -249,6 +249,31 @@ def test_exact_front_ehvi_agrees_with_the_noisy_criterion_on_exact_observations(
     assert np.ptp(values[True]) > 0.5  # and the points differ, so the agreement says something
 
 
+def test_exact_front_ehvi_weighs_one_candidate_by_the_exact_probability_of_feasibility():
+    """With constraints and exact observations a lone candidate gets the closed-form feasibility
+    factor; a candidate with pending points keeps BoTorch's sampled constraints (they correlate)."""
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    study = mh.Study(
+        space,
+        [mh.Minimize("f1"), mh.Minimize("f2")],
+        [mh.AtMost("size", 1.0)],
+        optimizer=make_optimizer("ehvi", {**FAST, "n_init": 4, "noiseless": True}),
+        seed=3,
+    )
+
+    def fn(c):
+        return {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"], "size": 1.5 * c["x"] + c["y"]}
+
+    study.optimize(fn, n_trials=5, show_progress=False)
+    audit = study.trials[-1].extra["optimizer"]
+    assert audit["acquisition"] == "qLogEHVI x P(feasible)"
+    assert math.isfinite(audit["acquisition_value"]) and set(audit["predicted"]) == {"f1", "f2", "size"}
+    first, second = study.ask(2)
+    assert first.extra["optimizer"]["acquisition"] == "qLogEHVI x P(feasible)"
+    assert second.extra["optimizer"]["acquisition"] == "qLogEHVI"  # the first one is pending
+    assert first.config != second.config
+
+
 def test_capabilities():
     with pytest.raises(mh.UnsupportedError, match="handles at most 4"):
         mh.Study(mixed_space(), [mh.Minimize(f"f{i}") for i in range(5)], optimizer="ehvi")
