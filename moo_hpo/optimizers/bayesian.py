@@ -23,6 +23,10 @@ How the study maps onto BoTorch:
 * **Hard constraints**: the value ``g`` (``g <= 0`` feasible) is modelled as it is and handed to the
   acquisition as a constraint callable (BoTorch also reads negative as feasible). A constraint
   model also learns from ``infeasible_skipped`` trials, whose pre-training metrics were measured.
+  One exception: noiseless ``"ehvi"`` scores a candidate without pending trials by qLogEHVI over the
+  objectives plus the log of the exact probability of feasibility (the GPs are independent, so the
+  expectation factorizes: :mod:`moo_hpo.optimizers.feasibility_weighted`), instead of BoTorch's
+  estimate of it from the acquisition's 16 posterior samples (audit trail: ``"qLogEHVI x P(feasible)"``).
 * **Reference point** (``"ehvi"``): an objective's explicit ``ref`` where given; otherwise derived
   like the study's (:func:`moo_hpo.fronts.derive_reference_point`) from the first
   ``REFERENCE_FREEZE_AFTER`` feasible trials, so it stops moving once that many are feasible. While
@@ -48,7 +52,7 @@ How the study maps onto BoTorch:
   optimization (one candidate at a time, ``q=1``): running trials and the candidates already
   chosen are the acquisition's ``X_pending``.
 * **Observation noise**: each GP infers its noise level (metrics of training runs are noisy).
-  With ``noiseless=True`` the GPs use a fixed noise of 2e-6 of each outcome's variance and so
+  With ``noiseless=True`` the GPs use a fixed noise of 1e-10 of each outcome's variance and so
   interpolate the observations: the right choice when every metric is exact (same configuration,
   same value), and a clear gain on noise-free benchmark problems (``docs/benchmarks.md``).
 * **Constraint search first** (``"cei"``, and any optimizer whose objectives cannot be modelled
@@ -139,9 +143,13 @@ _RESTARTS_EXACT_FRONT, _RAW_SAMPLES_EXACT_FRONT = 60, 1024
 _RESTARTS_EXACT_FRONT_2D, _RAW_SAMPLES_EXACT_FRONT_2D = 20, 512
 _MC_SAMPLES_EXACT_FRONT = 16  # the models interpolate the data: few samples integrate them well
 _MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample: costly from 3 objectives
-# observation noise of a noiseless GP, relative to the outcome's variance: twice gpytorch's floor for
-# fixed noise in double precision (1e-6), so rounding in the standardization never drops below it
-_NOISELESS_VARIANCE = 2e-6
+# observation noise of a noiseless GP, relative to the outcome's variance (after standardization: the
+# noise itself). It is a numerical safeguard, not a belief about the data, and it bounds how finely the
+# GP resolves differences: at 2e-6 (noise std 0.14% of the outcome's) a third of C2-DTLZ2's remaining
+# hypervolume gap came from points just off the front; docs/benchmarks.md. GPyTorch's floor for fixed noise
+# (1e-6 in double precision) is lowered to half of it while moo_hpo fits and uses these GPs
+# (``_noise_floor``); a covariance that is numerically singular still gets GPyTorch's jitter.
+_NOISELESS_VARIANCE = 1e-10
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
 
@@ -160,6 +168,15 @@ def _checkpoint(n: int) -> int:
         if nxt > n:
             return c
         c = nxt
+
+
+def _noise_floor() -> Any:
+    """A context in which GPyTorch accepts the fixed noise of moo_hpo's noiseless GPs (``_NOISELESS_VARIANCE``
+    after standardization; half of it as the floor leaves room for rounding) instead of raising it to its
+    default floor of 1e-6."""
+    import gpytorch
+
+    return gpytorch.settings.min_fixed_noise(double_value=_NOISELESS_VARIANCE / 2)
 
 
 def _positive_int(name: str, owner: str, value: Any, allow_none: bool = False) -> None:
@@ -292,7 +309,8 @@ class _BoTorchOptimizer(Optimizer):
         phase = self._phase(data)
         if phase is None:
             return self._sobol_proposals(n, k, seen, _SOBOL_FALLBACK)
-        return self._model_proposals(n, pending, seen, data, phase)
+        with _noise_floor():
+            return self._model_proposals(n, pending, seen, data, phase)
 
     # ------------------------------------------------------------------ initial design
     def _stream_config(self, i: int) -> dict[str, Any]:
@@ -386,7 +404,8 @@ class _BoTorchOptimizer(Optimizer):
             torch.manual_seed(self._seed(tag, *parts, rows))
             kwargs = {"optimizer_kwargs": {"options": {"maxiter": _WARM_FIT_MAXITER}}} if warm else {}
             try:
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **kwargs)
+                with _noise_floor():
+                    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **kwargs)
             except ModelFittingError as exc:  # keep the starting hyperparameters
                 logger.warning("%s: GP fit failed (%s); using the starting hyperparameters", self.name, exc)
             model.eval()

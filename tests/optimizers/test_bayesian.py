@@ -6,6 +6,7 @@ import pytest
 
 import moo_hpo as mh
 from moo_hpo.optimizers import make_optimizer
+from moo_hpo.optimizers.bayesian import _noise_floor
 from tests.conftest import mixed_space, two_objectives
 from tests.optimizers.contract import OptimizerContract
 
@@ -173,7 +174,7 @@ def test_noiseless_gps_interpolate_the_observations(monkeypatch):
     out = optimizer._data().objectives[0]
     model = optimizer._fit_gp([out], tag=0)
     assert isinstance(model.likelihood, FixedNoiseGaussianLikelihood)
-    with torch.no_grad():
+    with torch.no_grad(), _noise_floor():
         mean = model.posterior(torch.as_tensor(out.X, dtype=torch.double)).mean.reshape(-1).numpy()
     assert np.allclose(mean, out.Y, atol=1e-3 * np.ptp(out.Y))
     with pytest.raises(mh.ConfigError, match="noiseless must be True or False; received 'yes'"):
@@ -203,7 +204,7 @@ def test_outcomes_observed_at_the_same_trials_share_one_batched_gp():
     outputs = data.objectives + data.constraints
     model = optimizer._model(outputs)
     assert isinstance(model, SingleTaskGP) and model.num_outputs == 3
-    with torch.no_grad():  # each column is its own noiseless GP: it interpolates its own outcome
+    with torch.no_grad(), _noise_floor():  # each column is its own noiseless GP: it interpolates its own outcome
         mean = model.posterior(torch.as_tensor(outputs[0].X, dtype=torch.double)).mean.numpy()
     for col, out in enumerate(outputs):
         assert np.allclose(mean[:, col], out.Y, atol=1e-3 * np.ptp(out.Y))
@@ -241,7 +242,7 @@ def test_exact_front_ehvi_agrees_with_the_noisy_criterion_on_exact_observations(
         sampler = SobolQMCNormalSampler(torch.Size([32]), seed=0)
         acquisition = optimizer._acquisition(model, data, None, sampler, seed=0)
         kinds[exact] = type(acquisition).__name__
-        with torch.no_grad():
+        with torch.no_grad(), _noise_floor():
             values[exact] = acquisition(X).numpy()
     assert kinds == {True: "qLogExpectedHypervolumeImprovement", False: "qLogNoisyExpectedHypervolumeImprovement"}
     # same criterion: log expected improvement agrees up to Monte-Carlo error
@@ -378,7 +379,7 @@ def test_acquisition_does_not_depend_on_the_objectives_units(name, n_objectives,
         # smoothed tails tell them apart
         X = torch.as_tensor(np.random.default_rng(0).random((16, 1, 2)), dtype=torch.double)
         sampler = SobolQMCNormalSampler(torch.Size([32]), seed=0)
-        with torch.no_grad():
+        with torch.no_grad(), _noise_floor():
             return optimizer._acquisition(model, data, None, sampler, seed=0)(X).numpy()
 
     same, rescaled = acquisition_values(1.0), acquisition_values(1000.0)
