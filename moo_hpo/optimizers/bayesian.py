@@ -106,6 +106,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -554,8 +555,13 @@ class _BoTorchOptimizer(Optimizer):
         """Posterior mean and std per objective / hard-constrained metric, in the metric's units."""
         import torch
 
+        from gpytorch.utils.warnings import NumericalWarning
+
         problem = self.problem
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # a noiseless GP's variance next to an observation is zero up to rounding, which GPyTorch
+            # reports before raising it to 1e-10: expected there, and harmless
+            warnings.filterwarnings("ignore", "Negative variance values detected", NumericalWarning)
             post = model.posterior(X)
             mean = post.mean.reshape(-1).tolist()
             std = post.variance.clamp_min(0.0).sqrt().reshape(-1).tolist()
