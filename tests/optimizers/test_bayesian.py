@@ -181,19 +181,23 @@ def test_noiseless_gps_interpolate_the_observations(monkeypatch):
         mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"noiseless": "yes"})).ask()
 
 
+def _constrained_noiseless_study(size_bound: float, n_init: int, seed: int) -> mh.Study:
+    """Two objectives and one hard constraint on ``size``, noiseless ``ehvi`` with the fast settings."""
+    return mh.Study(
+        mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)}),
+        [mh.Minimize("f1"), mh.Minimize("f2")],
+        [mh.AtMost("size", size_bound)],
+        optimizer=make_optimizer("ehvi", {**FAST, "n_init": n_init, "noiseless": True}),
+        seed=seed,
+    )
+
+
 def test_outcomes_observed_at_the_same_trials_share_one_batched_gp():
     import numpy as np
     import torch
     from botorch.models import ModelListGP, SingleTaskGP
 
-    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
-    study = mh.Study(
-        space,
-        [mh.Minimize("f1"), mh.Minimize("f2")],
-        [mh.AtMost("size", 1.5)],
-        optimizer=make_optimizer("ehvi", {**FAST, "n_init": 6, "noiseless": True}),
-        seed=2,
-    )
+    study = _constrained_noiseless_study(size_bound=1.5, n_init=6, seed=2)
 
     def fn(c):
         return {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"], "size": c["x"] + c["y"]}
@@ -253,14 +257,7 @@ def test_exact_front_ehvi_agrees_with_the_noisy_criterion_on_exact_observations(
 def test_exact_front_ehvi_weighs_one_candidate_by_the_exact_probability_of_feasibility():
     """With constraints and exact observations a lone candidate gets the closed-form feasibility
     factor; a candidate with pending points keeps BoTorch's sampled constraints (they correlate)."""
-    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
-    study = mh.Study(
-        space,
-        [mh.Minimize("f1"), mh.Minimize("f2")],
-        [mh.AtMost("size", 1.0)],
-        optimizer=make_optimizer("ehvi", {**FAST, "n_init": 4, "noiseless": True}),
-        seed=3,
-    )
+    study = _constrained_noiseless_study(size_bound=1.0, n_init=4, seed=3)
 
     def fn(c):
         return {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"], "size": 1.5 * c["x"] + c["y"]}
