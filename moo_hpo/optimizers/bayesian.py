@@ -701,10 +701,10 @@ class EHVI(_BoTorchOptimizer):
             if X_pending is None and data.constraints:
                 # one candidate: the exact probability of feasibility instead of its estimate from the
                 # samples (feasibility_weighted); C2-DTLZ2, 16 seeds: no stalled run, docs/benchmarks.md
-                unconstrained = {k: v for k, v in common.items() if k not in ("constraints", "eta")}
-                log_ehvi = qLogExpectedHypervolumeImprovement(model, partitioning=partitioning, **unconstrained)
                 M = self.problem.n_objectives
-                return LogEHVITimesFeasibility(model, log_ehvi, range(M, M + len(data.constraints)))
+                return LogEHVITimesFeasibility(
+                    model, ref, partitioning, range(M, M + len(data.constraints)), sampler=sampler, objective=objective
+                )
             return qLogExpectedHypervolumeImprovement(model, partitioning=partitioning, **common)
         # pruning here rather than by prune_baseline=True: fewer samples, same purpose, much faster
         X_baseline = prune_inferior_points_multi_objective(
