@@ -270,7 +270,13 @@ def hypervolume(
 
 
 def hypervolume_contributions(Y: np.ndarray, ref: Sequence[float]) -> np.ndarray:
-    """Exclusive hypervolume contribution of each point (0 for dominated points and duplicates)."""
+    """Exclusive hypervolume contribution of each point (0 for dominated points and duplicates).
+
+    moocore's ``hv_contributions`` computes them; it treats coordinates closer than about 1e-10 as equal,
+    so a point ahead of another by less than that in every objective contributes 0 (measured: 1e-10
+    ahead in each of three objectives, reference 11 away, gives 0 instead of 1.2e-8; 1e-9 ahead is exact
+    to 1e-13).
+    """
     import moocore
 
     Y = _as_points(Y)

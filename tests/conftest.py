@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
+from hypothesis import settings
 
 import moo_hpo as mh
+
+# property tests draw the same examples on every run, so a CI run cannot fail on an example no earlier run
+# met; HYPOTHESIS_PROFILE=explore draws fresh ones (for hunting edge cases locally)
+settings.register_profile("deterministic", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 def mixed_space() -> mh.Space:
