@@ -1,14 +1,15 @@
 """How well the noiseless GPs' predicted uncertainty matches their errors early in a study.
 
     python -m benchmarks.gp_calibration [--problems dtlz2-2d c2dtlz2 vehiclesafety branincurrin]
-                                        [--observations 14 20 30] [--seeds 10]
+                                        [--observations 14 30] [--seeds 10] [--prior botorch gamma]
 
 For each problem, seed and number of observations, a noiseless ``"ehvi"`` study evaluates that many
 points of its Sobol initial design; the GPs moo_hpo fits to them (every objective and hard
 constraint) then predict 500 uniformly random new points, and ``z = (measured - mean) / std`` is
 recorded. A calibrated Gaussian prediction misses by more than 3 standard deviations at 0.27% of
-the points and has a median ``|z|`` of 0.67. The same fits with BoTorch's default lengthscale prior
-(``--prior botorch``) show what moo_hpo's Gamma(3, 6) prior changes.
+the points and has a median ``|z|`` of 0.67. ``botorch`` is moo_hpo's kernel (BoTorch's default: RBF,
+dimension-scaled log-normal lengthscale prior); ``gamma`` the same kernel with a Gamma(3, 6)
+lengthscale prior, BoTorch's earlier default (docs/benchmarks.md, "Lengthscale prior").
 """
 
 from __future__ import annotations
@@ -22,21 +23,22 @@ import numpy as np
 
 
 @contextmanager
-def _botorch_default_prior() -> Iterator[None]:
-    """Noiseless GPs built with BoTorch's default kernel (dimension-scaled log-normal lengthscale prior)."""
-    import gpytorch.kernels
-    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+def _gamma_prior() -> Iterator[None]:
+    """Noiseless GPs whose RBF kernel has a Gamma(3, 6) lengthscale prior instead of BoTorch's default."""
+    import botorch.models.gp_regression as regression
+    from gpytorch.kernels import RBFKernel
+    from gpytorch.priors import GammaPrior
 
-    original = gpytorch.kernels.RBFKernel
+    original = regression.get_covar_module_with_dim_scaled_prior
 
-    def default_kernel(ard_num_dims: int, batch_shape: object, **_: object) -> object:
-        return get_covar_module_with_dim_scaled_prior(ard_num_dims=ard_num_dims, batch_shape=batch_shape)
+    def gamma_kernel(ard_num_dims: int, batch_shape: object = None, **_: object) -> object:
+        return RBFKernel(ard_num_dims=ard_num_dims, batch_shape=batch_shape, lengthscale_prior=GammaPrior(3.0, 6.0))
 
-    gpytorch.kernels.RBFKernel = default_kernel  # moo_hpo imports the name when it builds a GP
+    regression.get_covar_module_with_dim_scaled_prior = gamma_kernel  # the name SingleTaskGP calls
     try:
         yield
     finally:
-        gpytorch.kernels.RBFKernel = original
+        regression.get_covar_module_with_dim_scaled_prior = original
 
 
 def z_scores(problem_name: str, observations: int, seed: int, points: int = 500) -> np.ndarray:
@@ -73,7 +75,7 @@ def main() -> None:
     parser.add_argument("--problems", nargs="+", default=["dtlz2-2d", "c2dtlz2", "vehiclesafety", "branincurrin"])
     parser.add_argument("--observations", nargs="+", type=int, default=[14, 20, 30])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--prior", choices=["moo_hpo", "botorch"], nargs="+", default=["moo_hpo", "botorch"])
+    parser.add_argument("--prior", choices=["botorch", "gamma"], nargs="+", default=["botorch", "gamma"])
     args = parser.parse_args()
     import warnings
 
@@ -85,8 +87,8 @@ def main() -> None:
             for prior in args.prior:
                 shares, medians = [], []
                 for seed in range(args.seeds):
-                    if prior == "botorch":
-                        with _botorch_default_prior():
+                    if prior == "gamma":
+                        with _gamma_prior():
                             z = z_scores(name, n, seed)
                     else:
                         z = z_scores(name, n, seed)

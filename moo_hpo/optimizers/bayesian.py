@@ -55,12 +55,6 @@ How the study maps onto BoTorch:
   With ``noiseless=True`` the GPs use a fixed noise of 1e-8 of each outcome's variance and so
   interpolate the observations: the right choice when every metric is exact (same configuration,
   same value), and a clear gain on noise-free benchmark problems (``docs/benchmarks.md``).
-* **Kernel**: BoTorch's default, an RBF kernel with one lengthscale per encoded input and no output
-  scale (outcomes are standardized). With ``noiseless=True`` the lengthscales get a Gamma(3, 6) prior
-  (mean 0.5 on the unit cube) instead of BoTorch's dimension-scaled log-normal, whose long
-  lengthscales made the first GPs of a study overconfident away from the data (measured in
-  ``docs/benchmarks.md``: more accurate early predictions, and better fronts on DTLZ2, VehicleSafety
-  and C2-DTLZ2 over 16-32 seeds).
 * **Constraint search first** (``"cei"``, and any optimizer whose objectives cannot be modelled
   yet because every trial was skipped): while no trial is feasible the acquisition is BoTorch's
   ``qLogProbabilityOfFeasibility``, which only looks for the feasible region.
@@ -158,13 +152,6 @@ _MC_SAMPLES_EHVI_3PLUS = 16  # qLogNEHVI builds one box decomposition per sample
 # GPyTorch's floor for fixed noise (1e-6 in double precision) is lowered to half of it while moo_hpo fits
 # and uses these GPs (``_noise_floor``); a covariance that is numerically singular still gets GPyTorch's jitter.
 _NOISELESS_VARIANCE = 1e-8
-# lengthscale prior of the noiseless GPs (RBF kernel, one lengthscale per input, unit cube):
-# Gamma(3, 6), mean 0.5, BoTorch's classic choice. BoTorch's current default (a log-normal whose
-# median grows with the dimension, ~10 for 6 inputs) is built for high-dimensional problems; with
-# 14-30 observations in a few dimensions it made the early GPs overconfident (DTLZ2, 6 variables:
-# proposals measured 3-6 standard deviations from their prediction, and those evaluations were lost
-# far from the front). docs/benchmarks.md, "Lengthscale prior": 16-32 seeds per problem.
-_LENGTHSCALE_PRIOR = (3.0, 6.0)
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
 
@@ -399,9 +386,7 @@ class _BoTorchOptimizer(Optimizer):
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from botorch.models.transforms.outcome import Standardize
-        from gpytorch.kernels import RBFKernel
         from gpytorch.mlls import ExactMarginalLogLikelihood
-        from gpytorch.priors import GammaPrior
 
         first = outs[0]
         m = len(outs)
@@ -413,12 +398,7 @@ class _BoTorchOptimizer(Optimizer):
                 var = Y.var(dim=0) if rows > 1 else torch.zeros(m, dtype=torch.double)
                 var = torch.where(var > 0.0, var, torch.ones_like(var))
                 Yvar = (_NOISELESS_VARIANCE * var).expand_as(Y).clone()
-                kernel = RBFKernel(
-                    ard_num_dims=X.shape[-1],
-                    batch_shape=torch.Size([m]) if m > 1 else torch.Size(),
-                    lengthscale_prior=GammaPrior(*_LENGTHSCALE_PRIOR),
-                )
-                return SingleTaskGP(X, Y, train_Yvar=Yvar, covar_module=kernel, outcome_transform=Standardize(m=m))
+                return SingleTaskGP(X, Y, train_Yvar=Yvar, outcome_transform=Standardize(m=m))
             return SingleTaskGP(X, Y, outcome_transform=Standardize(m=m))
 
         def fit(model: Any, rows: int, warm: bool) -> None:

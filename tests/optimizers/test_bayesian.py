@@ -243,20 +243,15 @@ def test_exact_front_ehvi_agrees_with_the_noisy_criterion_on_exact_observations(
     values, kinds = {}, {}
     for exact in (True, False):
         optimizer._uses_exact_front = lambda exact=exact: exact
-        sampler = SobolQMCNormalSampler(torch.Size([512]), seed=0)
+        sampler = SobolQMCNormalSampler(torch.Size([32]), seed=0)
         acquisition = optimizer._acquisition(model, data, None, sampler, seed=0)
         kinds[exact] = type(acquisition).__name__
         with torch.no_grad(), _noise_floor():
             values[exact] = acquisition(X).numpy()
     assert kinds == {True: "qLogExpectedHypervolumeImprovement", False: "qLogNoisyExpectedHypervolumeImprovement"}
-    # same criterion: log expected improvement agrees up to Monte-Carlo error, where there is an
-    # improvement to estimate (far below, around exp(-13) to exp(-39), the estimates are set by the
-    # smoothing temperatures of the log criteria and by how each treats the candidate's correlation
-    # with the front's points, not by the expected improvement itself)
-    relevant = values[False] > -10.0
-    assert relevant.sum() >= 3, values[False]
-    assert np.allclose(values[True][relevant], values[False][relevant], atol=0.05), (values[True], values[False])
-    assert np.ptp(values[True][relevant]) > 0.5  # and the points differ, so the agreement says something
+    # same criterion: log expected improvement agrees up to Monte-Carlo error
+    assert np.allclose(values[True], values[False], atol=0.05), (values[True], values[False])
+    assert np.ptp(values[True]) > 0.5  # and the points differ, so the agreement says something
 
 
 def test_exact_front_ehvi_weighs_one_candidate_by_the_exact_probability_of_feasibility():
@@ -390,39 +385,3 @@ def test_acquisition_does_not_depend_on_the_objectives_units(name, n_objectives,
     # which reorders them: the difference must be one constant (here: zero)
     assert np.ptp(rescaled - same) < 1e-3, (rescaled - same).ravel()
     assert np.allclose(same, rescaled, atol=1e-3)
-
-
-def test_noiseless_gps_are_not_overconfident_away_from_the_data():
-    """With a study's first observations (14 Sobol points in 6 dimensions, DTLZ2), a calibrated GP
-    misses by more than 3 standard deviations at about 0.3% of new points. The noiseless GPs' lengthscale
-    prior keeps them near that; BoTorch's dimension-scaled default missed at 10-18% of the points
-    (``python -m benchmarks.gp_calibration``)."""
-    import numpy as np
-    import torch
-    from botorch.test_functions.multi_objective import DTLZ2
-
-    problem = DTLZ2(dim=6, num_objectives=2)
-    space = mh.Space({f"x{i}": mh.Float(0.0, 1.0) for i in range(6)})
-
-    def fn(c):
-        X = torch.tensor([[c[f"x{i}"] for i in range(6)]], dtype=torch.double)
-        f = problem(X)[0]
-        return {"f1": float(f[0]), "f2": float(f[1])}
-
-    misses, medians = [], []
-    for seed in range(3):
-        objectives = [mh.Minimize("f1"), mh.Minimize("f2")]
-        study = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", {"noiseless": True}), seed=seed)
-        study.optimize(fn, n_trials=14, show_progress=False)  # the Sobol initial design
-        optimizer = study.optimizer
-        data = optimizer._data()
-        model = optimizer._model(data.objectives)
-        X = torch.rand(300, 6, dtype=torch.double, generator=torch.Generator().manual_seed(seed))
-        measured = problem(X)  # the models see the negated (maximized) objectives
-        with torch.no_grad(), _noise_floor():
-            posterior = model.posterior(X)
-            z = ((-measured - posterior.mean) / posterior.variance.sqrt()).abs()
-        misses.append(float((z > 3).double().mean()))
-        medians.append(float(z.median()))
-    assert max(misses) < 0.03, misses
-    assert 0.3 < np.median(medians) < 1.0, medians  # 0.67 when calibrated: neither over- nor far underconfident
