@@ -91,6 +91,9 @@ How the study maps onto BoTorch:
     VehicleSafety study 100 restarts found a 1.6 to 4.8 times higher acquisition value than 20 did
     at 22 of 68 asks, mostly late ones). Measured gains and costs: ``docs/benchmarks.md``.
 
+* **BoTorch's compiled kernel**: qLogEHVI and qLogNEHVI compile a C++ kernel on first use on a machine;
+  a build killed half-way leaves a lock file on which every later process would wait forever, so ``"ehvi"``
+  clears a stale one first (:mod:`moo_hpo.optimizers.fused_kernel_lock`).
 * **Determinism and resume**: everything is a function of the study's seed, the told trials and
   the running ones (seeds are derived from the study's seed and the number of trials), so the same
   seed proposes the same configurations, and a study resumed from its store, which tells a fresh
@@ -679,6 +682,9 @@ class EHVI(_BoTorchOptimizer):
             prune_inferior_points_multi_objective,
         )
 
+        from moo_hpo.optimizers.fused_kernel_lock import clear_stale_build_lock
+
+        clear_stale_build_lock()  # BoTorch's first build of its kernel would wait forever on a killed build's lock
         ref = -torch.as_tensor(self._reference_point(data), dtype=torch.double)  # BoTorch maximizes
         scale = self._objective_scale(data)
         ref = ref / scale

@@ -385,3 +385,31 @@ def test_acquisition_does_not_depend_on_the_objectives_units(name, n_objectives,
     # which reorders them: the difference must be one constant (here: zero)
     assert np.ptp(rescaled - same) < 1e-3, (rescaled - same).ravel()
     assert np.allclose(same, rescaled, atol=1e-3)
+
+
+@pytest.mark.parametrize("noiseless", [False, True])
+def test_ehvi_clears_a_stale_kernel_build_lock_before_botorch_would_wait_on_it(tmp_path, monkeypatch, noiseless):
+    import os
+    import time
+
+    from botorch.acquisition.multi_objective import logei
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setattr(logei, "_load_attempted", False)
+    seen_by_botorch = []
+
+    def load_without_compiling():  # stands in for BoTorch's loader: records whether the lock was still there
+        seen_by_botorch.append(os.path.exists(lock))
+        logei._load_attempted = True
+
+    monkeypatch.setattr(logei, "_try_load_fused_kernel", load_without_compiling)
+    lock = tmp_path / "logei_fused_ext" / "lock"
+    lock.parent.mkdir()
+    lock.touch()
+    old = time.time() - 3600
+    os.utime(lock, (old, old))
+    study = _mixed_study("ehvi", seed=1, noiseless=noiseless)
+    study.optimize(two_objectives, n_trials=3, show_progress=False)
+    assert study.trials[-1].extra["optimizer"]["acquisition"].startswith("qLog")
+    assert seen_by_botorch and seen_by_botorch[0] is False
+    assert not lock.exists()
