@@ -31,10 +31,19 @@ How the study maps onto BoTorch:
   like the study's (:func:`moo_hpo.fronts.derive_reference_point`) from the first
   ``REFERENCE_FREEZE_AFTER`` feasible trials, so it stops moving once that many are feasible. While
   no trial is feasible it is derived from all complete trials.
-* **Failed trials are left out of the models.** The surrogate therefore does not learn where
-  evaluations crash: a region that keeps failing (divergence, out-of-memory) looks as unexplored as
-  before and may be proposed again. Failed trials still count towards the initial design and are
-  never proposed twice (duplicates are rejected, see below).
+* **Failed trials are left out of the objective and constraint models, and a failure model learns
+  where evaluations fail.** Once the told trials hold at least one failure and one success, one more GP
+  (noise inferred, also with ``noiseless=True``: a failure label is not a smooth measurement) is fitted
+  to a label of ``+1`` per failed trial and ``-1`` per trial that did not fail, and the acquisition treats
+  it like a hard constraint (``label <= 0``): every candidate's score is weighed by the model's
+  probability that it does not fail, so a region that keeps failing (divergence, out-of-memory) is
+  avoided while the rest of the space is searched. Trials interrupted by the study stopping are not
+  failures of their configuration and are left out of it. ``model_failures=False`` turns it off (a
+  failed region then looks as unexplored as before and may be proposed again). The audit trail records
+  the model's ``failure_probability`` of each proposal. With the failure model noiseless ``"ehvi"``
+  reads GPyTorch's posterior instead of the cached one (the models become a ``ModelListGP``).
+  Failed trials count towards the initial design and are never proposed twice (duplicates are
+  rejected, see below).
 * **Initial design**: the first ``n_init`` trials (default ``2 * (space.dim + 1)``) are points of a
   scrambled Sobol sequence over the compact unit cube, seeded with the study's seed (the same
   stream as ``"sobol"``); trial ``k`` takes the ``k``-th valid point not yet proposed. The models
@@ -184,6 +193,11 @@ def _noise_floor() -> Any:
     return gpytorch.settings.min_fixed_noise(double_value=_NOISELESS_VARIANCE / 2)
 
 
+def _interrupted(trial: Trial) -> bool:
+    """True for a trial failed only because the study stopped while it ran (see ``moo_hpo.storage``)."""
+    return (trial.error or "").startswith("interrupted")
+
+
 def _positive_int(name: str, owner: str, value: Any, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -213,6 +227,12 @@ class _Data:
     any_feasible: bool
     complete: list[Trial] = field(default_factory=list)
     feasible: list[Trial] = field(default_factory=list)
+    failures: _Output | None = None  # +1 failed / -1 did not fail, when both occur (and the model is on)
+
+    @property
+    def guards(self) -> list[_Output]:
+        """The outcomes a candidate must keep ``<= 0``: the hard constraints, then the failure label."""
+        return self.constraints + ([self.failures] if self.failures is not None else [])
 
 
 class _BoTorchOptimizer(Optimizer):
@@ -231,6 +251,8 @@ class _BoTorchOptimizer(Optimizer):
         noiseless: True when the metrics are exact (the same configuration always measures the
             same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
             observation noise instead of inferring it, and interpolate the observations.
+        model_failures: learn where trials fail (a GP on a failed / did-not-fail label) and weigh
+            candidates by the probability that they do not fail; False leaves failed trials out only.
     """
 
     capabilities = Capabilities(min_objectives=2)
@@ -244,6 +266,7 @@ class _BoTorchOptimizer(Optimizer):
         mc_samples: int | None = None,
         maxiter: int = 200,
         noiseless: bool = False,
+        model_failures: bool = True,
     ) -> None:
         self.n_init = n_init
         self.num_restarts = num_restarts
@@ -251,6 +274,7 @@ class _BoTorchOptimizer(Optimizer):
         self.mc_samples = mc_samples
         self.maxiter = maxiter
         self.noiseless = noiseless
+        self.model_failures = model_failures
 
     # ------------------------------------------------------------------ protocol
     def setup(self, problem: Problem) -> None:
@@ -265,8 +289,9 @@ class _BoTorchOptimizer(Optimizer):
         _positive_int("mc_samples", self.name, self.mc_samples, allow_none=True)
         for arg in ("num_restarts", "raw_samples"):
             _positive_int(arg, self.name, getattr(self, arg), allow_none=True)
-        if not isinstance(self.noiseless, bool):
-            raise ConfigError(f"{self.name}: noiseless must be True or False; received {self.noiseless!r}")
+        for flag in ("noiseless", "model_failures"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{self.name}: {flag} must be True or False; received {getattr(self, flag)!r}")
         _positive_int("maxiter", self.name, self.maxiter)
         default_restarts, default_raw = self._default_effort()
         self._restarts = default_restarts if self.num_restarts is None else int(self.num_restarts)
@@ -366,7 +391,18 @@ class _BoTorchOptimizer(Optimizer):
                 _Output("constraint", i, tuple(t.number for t, r in zip(measured, rows, strict=True) if r), X_measured[rows], G[rows, i])
             )
         feasible = [t for t in complete if problem.is_feasible(t)]
-        return _Data(objectives, constraints, X_complete, bool(feasible), complete, feasible)
+        failures = self._failure_output(trials) if self.model_failures else None
+        return _Data(objectives, constraints, X_complete, bool(feasible), complete, feasible, failures)
+
+    def _failure_output(self, trials: list[Trial]) -> _Output | None:
+        """The failure label of every told trial (``+1`` failed, ``-1`` did not), or None unless both
+        occur. Trials interrupted by the study stopping say nothing about their configuration: left out."""
+        rows = [t for t in trials if not (t.status is TrialStatus.FAILED and _interrupted(t))]
+        labels = np.array([1.0 if t.status is TrialStatus.FAILED else -1.0 for t in rows])
+        if not (labels > 0).any() or not (labels < 0).any():
+            return None
+        X = self.problem.space.encode([t.config for t in rows])
+        return _Output("failure", 0, tuple(t.number for t in rows), X, labels)
 
     def _phase(self, data: _Data) -> str | None:
         """``"model"``, ``"feasibility"`` or None (too little data: keep sampling Sobol points)."""
@@ -383,7 +419,8 @@ class _BoTorchOptimizer(Optimizer):
 
     def _fit_gp(self, outs: list[_Output], tag: int) -> Any:
         """A ``SingleTaskGP`` for outcomes observed at the same rows (one independent GP per outcome,
-        batched when there are several), warm-started from its checkpoint (see module docstring)."""
+        batched when there are several), warm-started from its checkpoint (see module docstring).
+        The failure label's GP always infers its noise."""
         import torch
         from botorch.exceptions.errors import ModelFittingError
         from botorch.fit import fit_gpytorch_mll
@@ -393,11 +430,12 @@ class _BoTorchOptimizer(Optimizer):
 
         first = outs[0]
         m = len(outs)
+        noiseless = self.noiseless and first.kind != "failure"
 
         def build(rows: int) -> Any:
             X = torch.as_tensor(first.X[:rows], dtype=torch.double)
             Y = torch.as_tensor(np.column_stack([o.Y[:rows] for o in outs]), dtype=torch.double)
-            if self.noiseless:  # a fixed noise relative to each outcome's variance (Standardize rescales it)
+            if noiseless:  # a fixed noise relative to each outcome's variance (Standardize rescales it)
                 var = Y.var(dim=0) if rows > 1 else torch.zeros(m, dtype=torch.double)
                 var = torch.where(var > 0.0, var, torch.ones_like(var))
                 Yvar = (_NOISELESS_VARIANCE * var).expand_as(Y).clone()
@@ -417,7 +455,7 @@ class _BoTorchOptimizer(Optimizer):
 
         def hyper(model: Any) -> dict[str, Any]:
             # a noiseless GP's likelihood holds one fixed noise per row: not a hyperparameter to carry over
-            skip = ("transform", "likelihood") if self.noiseless else ("transform",)
+            skip = ("transform", "likelihood") if noiseless else ("transform",)
             return {k: v.detach().clone() for k, v in model.state_dict().items() if not any(w in k for w in skip)}
 
         n = len(first.Y)
@@ -445,17 +483,20 @@ class _BoTorchOptimizer(Optimizer):
         trials (the usual case), else one GP per outcome in a ``ModelListGP``."""
         from botorch.models import ModelListGP
 
+        failures = [o for o in outputs if o.kind == "failure"]
+        outputs = [o for o in outputs if o.kind != "failure"]
         if len(outputs) > 1 and all(o.numbers == outputs[0].numbers for o in outputs):
-            return self._fit_gp(outputs, tag=2)
-        return ModelListGP(*[self._fit_gp([o], tag=0 if o.kind == "objective" else 1) for o in outputs])
+            models = [self._fit_gp(outputs, tag=2)]
+        else:
+            models = [self._fit_gp([o], tag=0 if o.kind == "objective" else 1) for o in outputs]
+        models += [self._fit_gp([o], tag=3) for o in failures]  # last, as in the outputs' order
+        return models[0] if len(models) == 1 else ModelListGP(*models)
 
     def _eta(self, data: _Data) -> Any:
-        """Sigmoid temperatures of the constraint indicators: 1e-3 of each constraint's spread."""
+        """Sigmoid temperatures of the constraint (and failure) indicators: 1e-3 of each one's spread."""
         import torch
 
-        return torch.tensor(
-            [1e-3 * (float(np.std(c.Y)) or 1.0) for c in data.constraints], dtype=torch.double
-        )
+        return torch.tensor([1e-3 * (float(np.std(c.Y)) or 1.0) for c in data.guards], dtype=torch.double)
 
     # ------------------------------------------------------------------ acquisitions
     def _acquisition(self, model: Any, data: _Data, X_pending: Any, sampler: Any, seed: int) -> Any:
@@ -470,7 +511,7 @@ class _BoTorchOptimizer(Optimizer):
 
         return qLogProbabilityOfFeasibility(
             model,
-            constraints=self._constraint_callables(0, len(data.constraints)),
+            constraints=self._constraint_callables(0, len(data.guards)),
             sampler=sampler,
             X_pending=X_pending,
             eta=self._eta(data),
@@ -486,7 +527,7 @@ class _BoTorchOptimizer(Optimizer):
         from botorch.sampling.normal import SobolQMCNormalSampler
 
         space = self.problem.space
-        outputs = data.objectives + data.constraints if phase == "model" else list(data.constraints)
+        outputs = (data.objectives if phase == "model" else []) + data.guards
         model = self._model(outputs)
         name = self.acquisition_name if phase == "model" else "qLogProbabilityOfFeasibility"
         bounds = torch.stack([torch.zeros(space.n_encoded), torch.ones(space.n_encoded)]).double()
@@ -531,6 +572,8 @@ class _BoTorchOptimizer(Optimizer):
                 value = float(acq(X.unsqueeze(0)).reshape(-1)[0])
             audit["acquisition_value"] = value if math.isfinite(value) else None
             audit["predicted"] = self._predicted(model, X, outputs)
+            if data.failures is not None:
+                audit["failure_probability"] = self._failure_probability(model, X, len(outputs) - 1)
             proposals.append(Proposal(config, {"optimizer": audit}))
             seen.add(_key(config))
             pending_keys.add(_key(config))
@@ -555,6 +598,17 @@ class _BoTorchOptimizer(Optimizer):
             values = torch.cat([acq(chunk) for chunk in X.split(64)])
         return fresh[int(torch.argmax(values))]
 
+    @staticmethod
+    def _failure_probability(model: Any, X: torch.Tensor, column: int) -> float:
+        """The failure model's probability that ``X`` fails: P(label > 0) under its posterior."""
+        import torch
+
+        with torch.no_grad():
+            post = model.posterior(X.unsqueeze(0))
+            mean = float(post.mean.reshape(-1)[column])
+            std = math.sqrt(max(float(post.variance.reshape(-1)[column]), 1e-20))
+        return 0.5 * math.erfc(-mean / std / math.sqrt(2.0))
+
     def _predicted(self, model: Any, X: torch.Tensor, outputs: list[_Output]) -> dict[str, dict[str, float]]:
         """Posterior mean and std per objective / hard-constrained metric, in the metric's units."""
         import torch
@@ -572,6 +626,8 @@ class _BoTorchOptimizer(Optimizer):
         out: dict[str, dict[str, float]] = {}
         hard = problem.hard_constraints
         for col, o in enumerate(outputs):
+            if o.kind == "failure":
+                continue  # recorded as the failure probability
             if o.kind == "objective":
                 spec = problem.objectives[o.index]
                 out[spec.name] = {"mean": spec.from_internal(-mean[col]), "std": std[col]}
@@ -608,10 +664,10 @@ class _BoTorchOptimizer(Optimizer):
         return IdentityMCMultiOutputObjective(outcomes=list(range(self.problem.n_objectives)))
 
     def _constraints_after_objectives(self, data: _Data) -> dict[str, Any]:
-        if not data.constraints:
+        if not data.guards:
             return {}
         return {
-            "constraints": self._constraint_callables(self.problem.n_objectives, len(data.constraints)),
+            "constraints": self._constraint_callables(self.problem.n_objectives, len(data.guards)),
             "eta": self._eta(data),
         }
 
@@ -633,6 +689,8 @@ class EHVI(_BoTorchOptimizer):
         noiseless: True when the metrics are exact (the same configuration always measures the
             same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
             observation noise instead of inferring it, and interpolate the observations.
+        model_failures: learn where trials fail and weigh candidates by the probability that they
+            do not fail (see the module docstring); False leaves failed trials out only.
     """
 
     name = "ehvi"
@@ -704,12 +762,12 @@ class EHVI(_BoTorchOptimizer):
             # the same posterior in a few tensor operations (gp_posterior): BraninCurrin 0.29 -> 0.18 s per evaluation
             model = cached_gp(model) or model
             partitioning = self._measured_front(data, ref, scale)
-            if X_pending is None and data.constraints:
+            if X_pending is None and data.guards:
                 # one candidate: the exact probability of feasibility instead of its estimate from the
                 # samples (feasibility_weighted); C2-DTLZ2, 16 seeds: no stalled run, docs/benchmarks.md
                 M = self.problem.n_objectives
                 return LogEHVITimesFeasibility(
-                    model, ref, partitioning, range(M, M + len(data.constraints)), sampler=sampler, objective=objective
+                    model, ref, partitioning, range(M, M + len(data.guards)), sampler=sampler, objective=objective
                 )
             return qLogExpectedHypervolumeImprovement(model, partitioning=partitioning, **common)
         # pruning here rather than by prune_baseline=True: fewer samples, same purpose, much faster
@@ -758,6 +816,8 @@ class ParEGO(_BoTorchOptimizer):
         noiseless: True when the metrics are exact (the same configuration always measures the
             same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
             observation noise instead of inferring it, and interpolate the observations.
+        model_failures: learn where trials fail and weigh candidates by the probability that they
+            do not fail (see the module docstring); False leaves failed trials out only.
     """
 
     name = "parego"
@@ -796,6 +856,8 @@ class ConstrainedEI(_BoTorchOptimizer):
         noiseless: True when the metrics are exact (the same configuration always measures the
             same, e.g. model size or an analytic benchmark): the GPs then use a fixed, tiny
             observation noise instead of inferring it, and interpolate the observations.
+        model_failures: learn where trials fail and weigh candidates by the probability that they
+            do not fail (see the module docstring); False leaves failed trials out only.
     """
 
     name = "cei"

@@ -123,6 +123,8 @@ def test_validity_rule_never_broken_and_replacements_recorded():
 def test_bad_constructor_arguments_raise_config_error_at_setup():
     with pytest.raises(mh.ConfigError, match=r"num_restarts must be a positive integer or None; received 0"):
         mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"num_restarts": 0})).ask()
+    with pytest.raises(mh.ConfigError, match=r"model_failures must be True or False; received 'yes'"):
+        mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"model_failures": "yes"})).ask()
     with pytest.raises(mh.ConfigError, match="raw_samples must be at least num_restarts"):
         mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("parego", {"num_restarts": 8, "raw_samples": 4})).ask()
 
@@ -413,3 +415,61 @@ def test_ehvi_clears_a_stale_kernel_build_lock_before_botorch_would_wait_on_it(t
     assert study.trials[-1].extra["optimizer"]["acquisition"].startswith("qLog")
     assert seen_by_botorch and seen_by_botorch[0] is False
     assert not lock.exists()
+
+
+# ---------------------------------------------------------------------------- failure model
+def _study_with_a_failing_half(seed: int, **params) -> tuple[mh.Study, object]:
+    """Every configuration with x > 0.6 fails (say, out of memory); the objectives would pull there."""
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    settings = {"n_init": 4, "num_restarts": 2, "raw_samples": 32, "mc_samples": 16, "maxiter": 30, "noiseless": True}
+    study = mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {**settings, **params}), seed=seed)
+
+    def fn(c):
+        if c["x"] > 0.6:
+            raise RuntimeError("out of memory")
+        return {"f1": c["x"] + 0.1 * c["y"], "f2": (1.0 - c["x"]) ** 2 + c["y"]}
+
+    return study, fn
+
+
+def test_failure_model_steers_proposals_away_from_a_region_that_keeps_failing():
+    counts = {}
+    for model_failures in (True, False):
+        study, fn = _study_with_a_failing_half(seed=2, model_failures=model_failures)
+        study.optimize(fn, n_trials=16, show_progress=False)
+        model_based = study.trials[4:]
+        counts[model_failures] = sum(t.status is mh.TrialStatus.FAILED for t in model_based)
+        if model_failures:
+            probabilities = [t.extra["optimizer"].get("failure_probability") for t in model_based]
+            known = [p for p in probabilities if p is not None]
+            assert known and all(0.0 <= p <= 1.0 for p in known)
+            # recorded from the first failure on; proposals that did fail had been given a higher risk
+            failed = [p for t, p in zip(model_based, probabilities) if p is not None and t.status is mh.TrialStatus.FAILED]
+            survived = [p for t, p in zip(model_based, probabilities) if p is not None and t.status is mh.TrialStatus.COMPLETE]
+            assert not failed or max(failed) > sorted(survived)[len(survived) // 2]
+    # without the failure model the unexplored, failing half looks as promising as ever
+    assert counts[True] <= 2 < 8 <= counts[False], counts
+
+
+def test_failure_labels_skip_interrupted_trials_and_need_a_failure_and_a_success():
+    from moo_hpo.trial import Trial
+
+    study, _ = _study_with_a_failing_half(seed=0)
+    opt = study.optimizer
+    opt.setup(study.problem)
+
+    def told(number, status, x, error=None):
+        metrics = {"f1": x, "f2": 1.0 - x} if status is mh.TrialStatus.COMPLETE else {}
+        return Trial(number=number, config={"x": x, "y": 0.5}, status=status, metrics=metrics, error=error)
+
+    opt.tell([told(0, mh.TrialStatus.COMPLETE, 0.1), told(1, mh.TrialStatus.COMPLETE, 0.2)])
+    assert opt._data().failures is None  # no failure yet: nothing to learn
+    opt.tell([told(2, mh.TrialStatus.FAILED, 0.9, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")])
+    assert opt._data().failures is None  # an interrupted trial says nothing about its configuration
+    opt.tell([told(3, mh.TrialStatus.FAILED, 0.8, "RuntimeError: out of memory")])
+    failures = opt._data().failures
+    assert failures.numbers == (0, 1, 3)
+    assert failures.Y.tolist() == [-1.0, -1.0, 1.0]
+    assert failures.X[:, 0].tolist() == pytest.approx([0.1, 0.2, 0.8])
+    opt.model_failures = False
+    assert opt._data().failures is None
