@@ -11,7 +11,8 @@ of the training covariance computed once, with a handful of tensor operations.
 It covers the models moo_hpo's Bayesian optimizers build: a ``SingleTaskGP`` with BoTorch's default
 RBF kernel (one lengthscale per input) and constant mean, a Gaussian likelihood (inferred noise) or a
 fixed noise per observation, a ``Standardize`` outcome transform and no input transform, one
-output or a batch of independent outputs. :func:`cached_gp` returns ``None`` for anything else, and
+output or a batch of independent outputs, and a ``ModelListGP`` of such GPs (:class:`StackedCachedGPs`).
+:func:`cached_gp` returns ``None`` for anything else, and
 callers keep the GPyTorch model. Only the latent function's posterior is offered (no observation
 noise, no posterior transform, no output selection).
 """
@@ -27,7 +28,7 @@ from gpytorch.kernels.kernel import sq_dist  # the RBF kernel's own distance
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
-__all__ = ["CachedSingleTaskGP", "ExactGaussianPosterior", "cached_gp"]
+__all__ = ["CachedSingleTaskGP", "ExactGaussianPosterior", "StackedCachedGPs", "cached_gp"]
 
 
 class ExactGaussianPosterior(Posterior):
@@ -169,8 +170,48 @@ class CachedSingleTaskGP(Model):
         return ExactGaussianPosterior(mean, covariance)
 
 
-def cached_gp(model: Any) -> CachedSingleTaskGP | None:
-    """A :class:`CachedSingleTaskGP` of ``model`` when it is a GP this module reproduces, else ``None``.
+class StackedCachedGPs(Model):
+    """Independent cached GPs side by side: the outputs of each, in order (as a ``ModelListGP`` of them).
+
+    Args:
+        members: the cached GPs.
+    """
+
+    def __init__(self, members: list[CachedSingleTaskGP]) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+        self._num_outputs = sum(m.num_outputs for m in members)
+
+    @property
+    def num_outputs(self) -> int:  # noqa: D102 - BoTorch's Model API
+        return self._num_outputs
+
+    @property
+    def batch_shape(self) -> torch.Size:  # noqa: D102
+        return torch.Size()
+
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: Any = None,
+        **kwargs: Any,
+    ) -> ExactGaussianPosterior:
+        """The members' latent posteriors at ``X``, outputs concatenated (they are independent).
+
+        Raises:
+            NotImplementedError: for observation noise, an output selection or a posterior transform.
+        """
+        parts = [m.posterior(X, output_indices, observation_noise, posterior_transform) for m in self.members]
+        mean = torch.cat([p.mean for p in parts], dim=-1)
+        covariance = torch.cat([p._covariance for p in parts], dim=-3)
+        return ExactGaussianPosterior(mean, covariance)
+
+
+def cached_gp(model: Any) -> CachedSingleTaskGP | StackedCachedGPs | None:
+    """A cached model of ``model`` when it is a GP (or a ``ModelListGP`` of GPs) this module reproduces,
+    else ``None``.
 
     Args:
         model: a fitted BoTorch model in evaluation mode.
@@ -178,6 +219,15 @@ def cached_gp(model: Any) -> CachedSingleTaskGP | None:
     Returns:
         The cached model, or ``None`` for other models (keep using ``model`` then).
     """
+    from botorch.models import ModelListGP
+
+    if type(model) is ModelListGP:
+        members = [_cached_single(m) for m in model.models]
+        return StackedCachedGPs(members) if all(m is not None for m in members) else None
+    return _cached_single(model)
+
+
+def _cached_single(model: Any) -> CachedSingleTaskGP | None:
     from botorch.models import SingleTaskGP
     from botorch.models.transforms.outcome import Standardize
     from gpytorch.kernels import RBFKernel

@@ -85,6 +85,36 @@ def test_acquisition_value_and_gradient_equal_gpytorchs_with_pending_points():
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.parametrize("q", [1, 3])
+def test_a_model_list_of_gps_is_stacked_with_the_same_posterior(q):
+    """Objectives and constraints in one batched GP, a failure label on other rows in another."""
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import ModelListGP, SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.sampling.normal import SobolQMCNormalSampler
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from moo_hpo.optimizers.gp_posterior import StackedCachedGPs
+
+    main = fitted_gp(2, noiseless=True)
+    X = torch.rand(12, 4, dtype=torch.double, generator=torch.Generator().manual_seed(4))
+    labels = torch.where(X[:, :1] > 0.6, 1.0, -1.0).double()
+    failure = SingleTaskGP(X, labels, outcome_transform=Standardize(m=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(failure.likelihood, failure))
+    model = ModelListGP(main, failure.eval()).eval()
+    fast = cached_gp(model)
+    assert isinstance(fast, StackedCachedGPs) and fast.num_outputs == 3
+    Xq = torch.rand(5, q, 4, dtype=torch.double, generator=torch.Generator().manual_seed(1))
+    expected, got = model.posterior(Xq), fast.posterior(Xq)
+    assert got.mean.shape == expected.mean.shape == (5, q, 3)
+    torch.testing.assert_close(got.mean, expected.mean, rtol=1e-8, atol=1e-9)
+    torch.testing.assert_close(got.variance, expected.variance, rtol=1e-6, atol=1e-12)
+    sampler = SobolQMCNormalSampler(torch.Size([16]), seed=3)
+    torch.testing.assert_close(sampler(got), sampler(expected), rtol=1e-6, atol=1e-7)
+
+
 def test_other_models_are_not_cached():
     from botorch.models import ModelListGP, SingleTaskGP
     from botorch.models.transforms.input import Normalize
@@ -92,7 +122,8 @@ def test_other_models_are_not_cached():
     from gpytorch.kernels import MaternKernel, ScaleKernel
 
     X, Y = torch.rand(10, 2, dtype=torch.double), torch.rand(10, 1, dtype=torch.double)
-    assert cached_gp(ModelListGP(SingleTaskGP(X, Y), SingleTaskGP(X, Y))) is None
+    assert cached_gp(ModelListGP(SingleTaskGP(X, Y), SingleTaskGP(X, Y))) is None  # members in training mode
+    assert cached_gp(ModelListGP(fitted_gp(1), fitted_gp(1, input_transform=Normalize(d=4)))) is None  # one not cacheable
     assert cached_gp(SingleTaskGP(X, Y, outcome_transform=None).eval()) is None  # no Standardize outcome transform
     assert cached_gp(fitted_gp(1, input_transform=Normalize(d=4))) is None
     assert cached_gp(fitted_gp(1, covar_module=ScaleKernel(MaternKernel(ard_num_dims=4)))) is None
