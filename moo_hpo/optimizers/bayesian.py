@@ -40,8 +40,8 @@ How the study maps onto BoTorch:
   avoided while the rest of the space is searched. Trials interrupted by the study stopping are not
   failures of their configuration and are left out of it. ``model_failures=False`` turns it off (a
   failed region then looks as unexplored as before and may be proposed again). The audit trail records
-  the model's ``failure_probability`` of each proposal. With the failure model noiseless ``"ehvi"``
-  reads GPyTorch's posterior instead of the cached one (the models become a ``ModelListGP``).
+  the model's ``failure_probability`` of each proposal. The failure GP sits beside the others in a
+  ``ModelListGP`` (its rows differ: every told trial).
   Failed trials count towards the initial design and are never proposed twice (duplicates are
   rejected, see below).
 * **Initial design**: the first ``n_init`` trials (default ``2 * (space.dim + 1)``) are points of a
