@@ -36,6 +36,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _or_dash(value: Any) -> Any:
+    return "-" if value is None else value
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
 def _config_text(config: dict[str, Any]) -> str:
     return "<br>".join(f"{esc(k)} = {esc(_fmt(v))}" for k, v in config.items())
 
@@ -134,6 +142,45 @@ def hypervolume_figure(data: dict[str, Any]) -> Any | None:
     return fig
 
 
+def model_check_figure(data: dict[str, Any]) -> Any | None:
+    """Measured against predicted (error bars: two predicted standard deviations), one panel per metric."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = data.get("model_check", {}).get("rows", [])
+    metrics = list(dict.fromkeys(r["metric"] for r in rows))
+    if not metrics:
+        return None
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[esc(m) for m in metrics])
+    for col, name in enumerate(metrics, start=1):
+        mine = [r for r in rows if r["metric"] == name]
+        fig.add_trace(
+            go.Scatter(
+                x=[r["mean"] for r in mine], y=[r["measured"] for r in mine], mode="markers", name=esc(name),
+                error_x={"type": "data", "array": [2 * r["std"] for r in mine], "thickness": 1},
+                text=[f"trial #{r['number']}" for r in mine], showlegend=False,
+            ),
+            row=1, col=col,
+        )
+        lo = min(min(r["mean"] - 2 * r["std"] for r in mine), min(r["measured"] for r in mine))
+        hi = max(max(r["mean"] + 2 * r["std"] for r in mine), max(r["measured"] for r in mine))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "grey"}, showlegend=False, hoverinfo="skip"),
+                      row=1, col=col)
+        fig.update_xaxes(title_text="predicted", row=1, col=col)
+        fig.update_yaxes(title_text="measured", row=1, col=col)
+    fig.update_layout(title="The optimizer's predictions against the measurements (bars: 2 standard deviations)", height=380)
+    return fig
+
+
+def model_check_text(check: dict[str, Any]) -> str:
+    """One sentence on the failure model's record, or an empty string."""
+    f = check.get("failures")
+    if not f:
+        return ""
+    return (f"Failure model: {f['scored']} proposals scored; of {f['risky']} given a failure probability of 50% or more, "
+            f"{f['risky_failed']} failed; of the other {f['safe']}, {f['safe_failed']} failed.")
+
+
 def _figure_html(fig: Any, div_id: str) -> str:
     import plotly.io as pio
 
@@ -202,6 +249,20 @@ def render_html(data: dict[str, Any]) -> str:
     params = [p["name"] for p in data["space"]]
     front_rows = [[f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names] for r in data["front"]]
     parts.append(_table(["trial", *params, *names], front_rows, [False] + [False] * len(params) + [True] * len(names)))
+    # the optimizer's predictions against the measurements
+    check = data.get("model_check") or {}
+    if check.get("summary") or check.get("failures"):
+        parts.append("<h2>Model check</h2><p>Each proposal of the Bayesian optimizer recorded its model's prediction; "
+                     "a calibrated model has about 95% of measurements within 2 standard deviations.</p>")
+        if check.get("summary"):
+            parts.append(_table(["metric", "proposals", "within 2 sd", "median |z|", "mean z (measured - predicted)"],
+                                [(m["metric"], m["proposals"], _pct(m["within_2sd"]), _or_dash(m["median_abs_z"]), _or_dash(m["mean_z"])) for m in check["summary"]],
+                                [False, True, True, True, True]))
+            fig = model_check_figure(data)
+            if fig is not None:
+                parts.append(_figure_html(fig, "model-check"))
+        if check.get("failures"):
+            parts.append(f"<p>{esc(model_check_text(check))}</p>")
     # failures
     parts.append("<h2>Failures</h2>")
     if data["failures"]:

@@ -101,6 +101,18 @@ class Report(SavesByFormat):
         if d["constraint_summary"]:
             out += ["", "## Constraints", "", _md_table(["constraint", "measured", "satisfied", "worst violation", "skipped before training"],
                                                        [(s["text"], s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"]) for s in d["constraint_summary"]])]
+        check = d.get("model_check") or {}
+        if check.get("summary") or check.get("failures"):
+            from moo_hpo.reports.html import model_check_text
+
+            out += ["", "## Model check", ""]
+            if check.get("summary"):
+                out.append(_md_table(["metric", "proposals", "within 2 sd", "median abs z", "mean z (measured - predicted)"],
+                                     [(m["metric"], m["proposals"], "-" if m["within_2sd"] is None else f"{100 * m['within_2sd']:.0f}%",
+                                       "-" if m["median_abs_z"] is None else m["median_abs_z"],
+                                       "-" if m["mean_z"] is None else m["mean_z"]) for m in check["summary"]]))
+            if check.get("failures"):
+                out += ["", _md_escape(model_check_text(check))]
         out += ["", "## Failures", ""]
         out.append(_md_table(["reason", "trials"], [(f["reason"], f["count"]) for f in d["failures"]]) if d["failures"] else "No trial failed.")
         return "\n".join(out) + "\n"

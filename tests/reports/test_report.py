@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import statistics
+
+import pytest
 
 import moo_hpo as mh
 from tests.reports.conftest import XSS
@@ -81,3 +84,54 @@ def test_device_sizing(finished_study, tmp_path):
     assert results[2].best is None and "no feasible trial fits" in results[2].reason
     text = write_csv(results, tmp_path / "s.csv").read_text()
     assert text.splitlines()[0].startswith("device,max_size_kb") and len(text.splitlines()) == 4
+
+
+def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measurements():
+    from moo_hpo.optimizers import make_optimizer
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    params = {"n_init": 4, "num_restarts": 1, "raw_samples": 16, "mc_samples": 8, "maxiter": 10}
+    study = mh.Study(
+        space,
+        [mh.Minimize("f1"), mh.Maximize("f2")],
+        [mh.AtMost("size", 1.2), mh.AtMost("f1", 0.5, soft=True, penalty=2.0)],
+        optimizer=make_optimizer("ehvi", params),
+        seed=3,
+    )
+
+    def fn(c):
+        if c["x"] > 0.8:
+            raise RuntimeError("out of memory")
+        return {"f1": c["x"] + 0.1 * c["y"], "f2": 1.0 - (1.0 - c["x"]) ** 2 - c["y"], "size": c["x"] + c["y"]}
+
+    study.optimize(fn, n_trials=12, show_progress=False)
+    check = mh.report(study).data["model_check"]
+    by_trial = {t.number: t for t in study.trials}
+    proposals = [t for t in study.trials[4:] if t.status is mh.TrialStatus.COMPLETE]
+    assert proposals, "the study should have complete model-based trials"
+    assert {m["metric"]: m["proposals"] for m in check["summary"]} == {"f1": len(proposals), "f2": len(proposals), "size": len(proposals)}
+    for row in check["rows"]:
+        t = by_trial[row["number"]]
+        pred = t.extra["optimizer"]["predicted"][row["metric"]]
+        assert (row["mean"], row["std"]) == (pred["mean"], pred["std"])
+        expected = t.metrics[row["metric"]]
+        if row["metric"] == "f1":  # the model learned f1 with the soft constraint's penalty: 2 * max(f1 - 0.5, 0)
+            expected += 2.0 * max(t.metrics["f1"] - 0.5, 0.0)
+        assert row["measured"] == pytest.approx(expected)
+        assert row["z"] == pytest.approx((row["measured"] - row["mean"]) / row["std"])
+    zs = [r["z"] for r in check["rows"] if r["metric"] == "size"]
+    assert check["summary"][2]["median_abs_z"] == pytest.approx(statistics.median(abs(z) for z in zs))
+    # the Sobol design put a trial in the failing region, so the failure model scored every later proposal
+    scored = [t for t in study.trials if t.extra.get("optimizer", {}).get("failure_probability") is not None]
+    failures = check["failures"]
+    assert scored and failures["scored"] == len(scored) == failures["risky"] + failures["safe"]
+    assert failures["risky_failed"] + failures["safe_failed"] == sum(t.status is mh.TrialStatus.FAILED for t in scored)
+    assert "Failure model:" in mh.report(study).to_html()
+    page = mh.report(study).to_html()
+    assert "<h2>Model check</h2>" in page and 'id="model-check"' in page
+    assert "## Model check" in mh.report(study).to_markdown()
+
+
+def test_no_model_check_without_a_model_based_optimizer(finished_study):
+    assert mh.report(finished_study).data["model_check"] == {"rows": [], "summary": [], "failures": None}
+    assert "Model check" not in mh.report(finished_study).to_html()
