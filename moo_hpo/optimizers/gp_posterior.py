@@ -99,7 +99,41 @@ class ExactGaussianPosterior(Posterior):
         return self.rsample_from_base_samples(sample_shape, z)
 
 
-class CachedSingleTaskGP(Model):
+class _LatentPosteriorModel(Model):
+    """A model that offers the latent posterior of every output only (see the module docstring)."""
+
+    _num_outputs: int
+
+    @property
+    def num_outputs(self) -> int:  # noqa: D102 - BoTorch's Model API
+        return self._num_outputs
+
+    @property
+    def batch_shape(self) -> torch.Size:  # noqa: D102
+        return torch.Size()
+
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: Any = None,
+        **kwargs: Any,
+    ) -> ExactGaussianPosterior:
+        """The latent posterior at ``X`` (``batch x q x d``), means ``batch x q x m`` in the outcomes' units.
+
+        Raises:
+            NotImplementedError: for observation noise, an output selection or a posterior transform.
+        """
+        if output_indices is not None or observation_noise is not False or posterior_transform is not None:
+            raise NotImplementedError(f"{type(self).__name__} gives the latent posterior of every output only")
+        return self._latent_posterior(X)
+
+    def _latent_posterior(self, X: Tensor) -> ExactGaussianPosterior:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class CachedSingleTaskGP(_LatentPosteriorModel):
     """The posterior of a fitted, evaluation-mode ``SingleTaskGP`` from its cached Cholesky factor.
 
     Build it with :func:`cached_gp`, which checks that the model is one this class reproduces.
@@ -135,29 +169,7 @@ class CachedSingleTaskGP(Model):
             self.register_buffer(name, value)
         self._num_outputs = m
 
-    @property
-    def num_outputs(self) -> int:  # noqa: D102 - BoTorch's Model API
-        return self._num_outputs
-
-    @property
-    def batch_shape(self) -> torch.Size:  # noqa: D102
-        return torch.Size()
-
-    def posterior(
-        self,
-        X: Tensor,
-        output_indices: list[int] | None = None,
-        observation_noise: bool | Tensor = False,
-        posterior_transform: Any = None,
-        **kwargs: Any,
-    ) -> ExactGaussianPosterior:
-        """The latent posterior at ``X`` (``batch x q x d``), means ``batch x q x m`` in the outcomes' units.
-
-        Raises:
-            NotImplementedError: for observation noise, an output selection or a posterior transform.
-        """
-        if output_indices is not None or observation_noise is not False or posterior_transform is not None:
-            raise NotImplementedError("CachedSingleTaskGP gives the latent posterior of every output only")
+    def _latent_posterior(self, X: Tensor) -> ExactGaussianPosterior:
         Xq = X.unsqueeze(-3) / self._lengthscale  # ... x m x q x d
         k_xs = torch.exp(-0.5 * sq_dist(Xq, self._Xs))  # ... x m x q x n
         mean = self._constant.unsqueeze(-1) + (k_xs @ self._alpha).squeeze(-1)  # ... x m x q
@@ -170,7 +182,7 @@ class CachedSingleTaskGP(Model):
         return ExactGaussianPosterior(mean, covariance)
 
 
-class StackedCachedGPs(Model):
+class StackedCachedGPs(_LatentPosteriorModel):
     """Independent cached GPs side by side: the outputs of each, in order (as a ``ModelListGP`` of them).
 
     Args:
@@ -182,28 +194,9 @@ class StackedCachedGPs(Model):
         self.members = torch.nn.ModuleList(members)
         self._num_outputs = sum(m.num_outputs for m in members)
 
-    @property
-    def num_outputs(self) -> int:  # noqa: D102 - BoTorch's Model API
-        return self._num_outputs
-
-    @property
-    def batch_shape(self) -> torch.Size:  # noqa: D102
-        return torch.Size()
-
-    def posterior(
-        self,
-        X: Tensor,
-        output_indices: list[int] | None = None,
-        observation_noise: bool | Tensor = False,
-        posterior_transform: Any = None,
-        **kwargs: Any,
-    ) -> ExactGaussianPosterior:
-        """The members' latent posteriors at ``X``, outputs concatenated (they are independent).
-
-        Raises:
-            NotImplementedError: for observation noise, an output selection or a posterior transform.
-        """
-        parts = [m.posterior(X, output_indices, observation_noise, posterior_transform) for m in self.members]
+    def _latent_posterior(self, X: Tensor) -> ExactGaussianPosterior:
+        # the members are independent: their outputs side by side
+        parts = [m.posterior(X) for m in self.members]
         mean = torch.cat([p.mean for p in parts], dim=-1)
         covariance = torch.cat([p._covariance for p in parts], dim=-3)
         return ExactGaussianPosterior(mean, covariance)
