@@ -770,6 +770,14 @@ class EHVI(_BoTorchOptimizer):
                     model, ref, partitioning, range(M, M + len(data.guards)), sampler=sampler, objective=objective
                 )
             return qLogExpectedHypervolumeImprovement(model, partitioning=partitioning, **common)
+        if type(model).__name__ == "ModelListGP":
+            from moo_hpo.optimizers.gp_posterior import cached_gp
+
+            # a model list (the failure model beside the others) gets the cached posterior: GPyTorch's took 6 s
+            # per ask on BraninCurrin, and at the training points (the baseline) it gave a batched member's
+            # second output another variance than the member itself does (BoTorch 0.18.1, GPyTorch 1.15.2).
+            # One batched GP keeps GPyTorch's, whose cached root decomposition qLogNEHVI uses.
+            model = cached_gp(model) or model
         # pruning here rather than by prune_baseline=True: fewer samples, same purpose, much faster
         X_baseline = prune_inferior_points_multi_objective(
             model,

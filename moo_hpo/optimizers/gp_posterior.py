@@ -24,6 +24,9 @@ from typing import Any
 import torch
 from botorch.models.model import Model
 from botorch.posteriors.posterior import Posterior
+from botorch.sampling.base import MCSampler
+from botorch.sampling.get_sampler import GetSampler
+from botorch.sampling.normal import SobolQMCNormalSampler
 from gpytorch.kernels.kernel import sq_dist  # the RBF kernel's own distance
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
@@ -60,6 +63,11 @@ class ExactGaussianPosterior(Posterior):
     def variance(self) -> Tensor:
         """Variances, ``batch x q x m`` (at least 1e-10, GPyTorch's floor in double precision)."""
         return self._covariance.diagonal(dim1=-2, dim2=-1).transpose(-1, -2).clamp_min(1e-10)
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        """The t-batch shape (everything before ``q x m``)."""
+        return self._mean.shape[:-2]
 
     @property
     def base_sample_shape(self) -> torch.Size:  # noqa: D102
@@ -200,6 +208,13 @@ class StackedCachedGPs(_LatentPosteriorModel):
         mean = torch.cat([p.mean for p in parts], dim=-1)
         covariance = torch.cat([p._covariance for p in parts], dim=-3)
         return ExactGaussianPosterior(mean, covariance)
+
+
+@GetSampler.register(ExactGaussianPosterior)
+def _sampler_of_exact_posterior(posterior: ExactGaussianPosterior, sample_shape: torch.Size, *, seed: int | None = None) -> MCSampler:
+    """BoTorch's quasi-Monte-Carlo normal sampler, as for GPyTorch's Gaussian posteriors (used where BoTorch
+    picks a sampler itself, e.g. to prune baseline points)."""
+    return SobolQMCNormalSampler(sample_shape=sample_shape, seed=seed)
 
 
 def cached_gp(model: Any) -> CachedSingleTaskGP | StackedCachedGPs | None:

@@ -115,6 +115,63 @@ def test_a_model_list_of_gps_is_stacked_with_the_same_posterior(q):
     torch.testing.assert_close(sampler(got), sampler(expected), rtol=1e-6, atol=1e-7)
 
 
+def _failure_gp(X: torch.Tensor):
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    labels = torch.where(X[:, :1] > 0.7, 1.0, -1.0).double()
+    failure = SingleTaskGP(X, labels, outcome_transform=Standardize(m=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(failure.likelihood, failure))
+    return failure.eval()
+
+
+def test_qlognehvi_on_a_stacked_model_agrees_with_gpytorchs_model_list():
+    """The noisy criterion on the cached model list (no cached root decomposition: the joint posterior of
+    the baseline and the candidate is sampled each time; BoTorch picks the sampler to prune the baseline)
+    against BoTorch's on the GPyTorch models, one output each."""
+    from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.models import ModelListGP
+    from botorch.sampling.normal import SobolQMCNormalSampler
+
+    X, Y = data()
+    model = ModelListGP(fitted_gp(1), fitted_gp(1), _failure_gp(X)).eval()  # two objectives (the same data), failures
+
+    def acquisition(m):
+        return qLogNoisyExpectedHypervolumeImprovement(
+            m, ref_point=Y[:, :2].min(0).values, X_baseline=X[:12],
+            sampler=SobolQMCNormalSampler(torch.Size([1024]), seed=0),
+            objective=IdentityMCMultiOutputObjective(outcomes=[0, 1]), constraints=[lambda Z: Z[..., 2]],
+        )
+
+    Xq = torch.rand(6, 1, 4, dtype=torch.double, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = acquisition(model)(Xq)
+        got = acquisition(cached_gp(model))(Xq)
+    assert torch.isfinite(expected).all() and expected.std() > 0.1
+    torch.testing.assert_close(got, expected, rtol=0.0, atol=0.05)  # Monte-Carlo error of 1024 samples, in log
+
+
+def test_a_stacked_batched_member_keeps_its_own_posterior_at_the_training_points():
+    """GPyTorch's ModelListGP gives a batched member's second output another variance at the member's
+    training points than the member itself (BoTorch 0.18.1, GPyTorch 1.15.2); the stacked model does not."""
+    from botorch.models import ModelListGP
+
+    main = fitted_gp(2)
+    X, _ = data()
+    fast = cached_gp(ModelListGP(main, _failure_gp(X)).eval())
+    with torch.no_grad():
+        own = main.posterior(X[:12])
+        got = fast.posterior(X[:12])
+    torch.testing.assert_close(got.mean[..., :2], own.mean, rtol=1e-8, atol=1e-9)
+    torch.testing.assert_close(got.variance[..., :2], own.variance, rtol=1e-5, atol=1e-12)
+
+
 def test_other_models_are_not_cached():
     from botorch.models import ModelListGP, SingleTaskGP
     from botorch.models.transforms.input import Normalize
