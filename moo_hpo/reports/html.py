@@ -36,8 +36,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _or_dash(value: Any) -> Any:
-    return "-" if value is None else value
+def _or_dash(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _pct(value: float | None) -> str:

@@ -109,8 +109,8 @@ class Report(SavesByFormat):
             if check.get("summary"):
                 out.append(_md_table(["metric", "proposals", "within 2 sd", "median abs z", "mean z (measured - predicted)"],
                                      [(m["metric"], m["proposals"], "-" if m["within_2sd"] is None else f"{100 * m['within_2sd']:.0f}%",
-                                       "-" if m["median_abs_z"] is None else m["median_abs_z"],
-                                       "-" if m["mean_z"] is None else m["mean_z"]) for m in check["summary"]]))
+                                       "-" if m["median_abs_z"] is None else f"{m['median_abs_z']:.2f}",
+                                       "-" if m["mean_z"] is None else f"{m['mean_z']:.2f}") for m in check["summary"]]))
             if check.get("failures"):
                 out += ["", _md_escape(model_check_text(check))]
         out += ["", "## Failures", ""]
