@@ -198,6 +198,22 @@ def _interrupted(trial: Trial) -> bool:
     return (trial.error or "").startswith("interrupted")
 
 
+def _cached_if_list(model: Any) -> Any:
+    """The cached posterior (``gp_posterior``) of a ``ModelListGP``, else ``model`` itself.
+
+    A model list (the failure model beside the others) gets the cached posterior: GPyTorch's took 6 s per
+    ask of ``"ehvi"`` on BraninCurrin, and at the training points (where the noisy criteria evaluate their
+    baseline) it gave a batched member's second output another variance than the member itself does
+    (BoTorch 0.18.1, GPyTorch 1.15.2; ``docs/benchmarks.md``). One batched GP keeps GPyTorch's, whose
+    cached root decomposition the noisy criteria use.
+    """
+    if type(model).__name__ != "ModelListGP":
+        return model
+    from moo_hpo.optimizers.gp_posterior import cached_gp
+
+    return cached_gp(model) or model
+
+
 def _positive_int(name: str, owner: str, value: Any, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -510,7 +526,7 @@ class _BoTorchOptimizer(Optimizer):
         from botorch.acquisition.logei import qLogProbabilityOfFeasibility
 
         return qLogProbabilityOfFeasibility(
-            model,
+            _cached_if_list(model),
             constraints=self._constraint_callables(0, len(data.guards)),
             sampler=sampler,
             X_pending=X_pending,
@@ -770,14 +786,7 @@ class EHVI(_BoTorchOptimizer):
                     model, ref, partitioning, range(M, M + len(data.guards)), sampler=sampler, objective=objective
                 )
             return qLogExpectedHypervolumeImprovement(model, partitioning=partitioning, **common)
-        if type(model).__name__ == "ModelListGP":
-            from moo_hpo.optimizers.gp_posterior import cached_gp
-
-            # a model list (the failure model beside the others) gets the cached posterior: GPyTorch's took 6 s
-            # per ask on BraninCurrin, and at the training points (the baseline) it gave a batched member's
-            # second output another variance than the member itself does (BoTorch 0.18.1, GPyTorch 1.15.2).
-            # One batched GP keeps GPyTorch's, whose cached root decomposition qLogNEHVI uses.
-            model = cached_gp(model) or model
+        model = _cached_if_list(model)
         # pruning here rather than by prune_baseline=True: fewer samples, same purpose, much faster
         X_baseline = prune_inferior_points_multi_objective(
             model,
@@ -839,7 +848,7 @@ class ParEGO(_BoTorchOptimizer):
 
         weights = sample_simplex(self.problem.n_objectives, seed=seed, dtype=torch.double).view(-1)
         return qLogNParEGO(
-            model,
+            _cached_if_list(model),
             X_baseline=torch.as_tensor(data.X_baseline, dtype=torch.double),
             scalarization_weights=weights,
             sampler=sampler,
@@ -885,7 +894,7 @@ class ConstrainedEI(_BoTorchOptimizer):
 
         scale = float(self._objective_scale(data)[0])
         return qLogNoisyExpectedImprovement(
-            model,
+            _cached_if_list(model),
             X_baseline=torch.as_tensor(data.X_baseline, dtype=torch.double),
             sampler=sampler,
             objective=GenericMCObjective(lambda Z, X=None: Z[..., 0] / scale),
