@@ -207,7 +207,9 @@ def _cached_if_list(model: Any) -> Any:
     (BoTorch 0.18.1, GPyTorch 1.15.2; ``docs/benchmarks.md``). One batched GP keeps GPyTorch's, whose
     cached root decomposition the noisy criteria use.
     """
-    if type(model).__name__ != "ModelListGP":
+    from botorch.models import ModelListGP
+
+    if not isinstance(model, ModelListGP):
         return model
     from moo_hpo.optimizers.gp_posterior import cached_gp
 
@@ -587,9 +589,7 @@ class _BoTorchOptimizer(Optimizer):
             with torch.no_grad():
                 value = float(acq(X.unsqueeze(0)).reshape(-1)[0])
             audit["acquisition_value"] = value if math.isfinite(value) else None
-            audit["predicted"] = self._predicted(model, X, outputs)
-            if data.failures is not None:
-                audit["failure_probability"] = self._failure_probability(model, X, len(outputs) - 1)
+            audit.update(self._predictions(model, X, outputs))
             proposals.append(Proposal(config, {"optimizer": audit}))
             seen.add(_key(config))
             pending_keys.add(_key(config))
@@ -614,19 +614,10 @@ class _BoTorchOptimizer(Optimizer):
             values = torch.cat([acq(chunk) for chunk in X.split(64)])
         return fresh[int(torch.argmax(values))]
 
-    @staticmethod
-    def _failure_probability(model: Any, X: torch.Tensor, column: int) -> float:
-        """The failure model's probability that ``X`` fails: P(label > 0) under its posterior."""
-        import torch
-
-        with torch.no_grad():
-            post = model.posterior(X.unsqueeze(0))
-            mean = float(post.mean.reshape(-1)[column])
-            std = math.sqrt(max(float(post.variance.reshape(-1)[column]), 1e-20))
-        return 0.5 * math.erfc(-mean / std / math.sqrt(2.0))
-
-    def _predicted(self, model: Any, X: torch.Tensor, outputs: list[_Output]) -> dict[str, dict[str, float]]:
-        """Posterior mean and std per objective / hard-constrained metric, in the metric's units."""
+    def _predictions(self, model: Any, X: torch.Tensor, outputs: list[_Output]) -> dict[str, Any]:
+        """The audit trail's predictions at ``X``, from one posterior: ``"predicted"`` (mean and std per
+        objective / hard-constrained metric, in the metric's units) and, with a failure model,
+        ``"failure_probability"`` (P(label > 0))."""
         import torch
 
         from gpytorch.utils.warnings import NumericalWarning
@@ -640,11 +631,12 @@ class _BoTorchOptimizer(Optimizer):
             mean = post.mean.reshape(-1).tolist()
             std = post.variance.clamp_min(0.0).sqrt().reshape(-1).tolist()
         out: dict[str, dict[str, float]] = {}
+        extra: dict[str, Any] = {"predicted": out}
         hard = problem.hard_constraints
         for col, o in enumerate(outputs):
             if o.kind == "failure":
-                continue  # recorded as the failure probability
-            if o.kind == "objective":
+                extra["failure_probability"] = 0.5 * math.erfc(-mean[col] / max(std[col], 1e-10) / math.sqrt(2.0))
+            elif o.kind == "objective":
                 spec = problem.objectives[o.index]
                 out[spec.name] = {"mean": spec.from_internal(-mean[col]), "std": std[col]}
             else:
@@ -653,7 +645,7 @@ class _BoTorchOptimizer(Optimizer):
                     continue
                 metric = c.bound + mean[col] if c.kind == "at_most" else c.bound - mean[col]
                 out[c.name] = {"mean": metric, "std": std[col]}
-        return out
+        return extra
 
     # ------------------------------------------------------------------ shared pieces
     def _objective_scale(self, data: _Data) -> Any:

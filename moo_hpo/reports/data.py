@@ -138,7 +138,7 @@ def _model_check(study: Study) -> dict[str, Any]:
     The failure model's ``failure_probability`` is compared with which proposals failed.
     """
     problem = study.problem
-    signs = {o.name: o.sign for o in problem.objectives}
+    objectives = {o.name: (j, o.sign) for j, o in enumerate(problem.objectives)}
     rows: list[dict[str, Any]] = []
     scored: list[tuple[float, bool]] = []  # (predicted failure probability, failed)
     for t in study.trials:
@@ -152,13 +152,13 @@ def _model_check(study: Study) -> dict[str, Any]:
             continue
         penalized = None
         for name, pred in predicted.items():
-            if name in signs:  # an objective: compare with the penalized value the model learned
+            if name in objectives:  # an objective: compare with the penalized value the model learned
                 if t.status is not TrialStatus.COMPLETE:
                     continue
                 if penalized is None:
                     penalized = problem.objective_matrix([t], penalized=True)[0]
-                j = [o.name for o in problem.objectives].index(name)
-                measured = float(signs[name] * penalized[j])
+                j, sign = objectives[name]
+                measured = float(sign * penalized[j])
             elif name in t.metrics:
                 measured = float(t.metrics[name])
             else:
