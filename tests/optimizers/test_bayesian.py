@@ -29,6 +29,14 @@ class TestEHVINoiselessContract(OptimizerContract):
     n_trials = 4
 
 
+class TestEHVIPriorMixtureContract(OptimizerContract):
+    """``prior_mixture=True``: every proposal scored under two sets of GPs."""
+
+    optimizer_name = "ehvi"
+    params = {**FAST, "noiseless": True, "prior_mixture": True}
+    n_trials = 4
+
+
 class TestParEGOContract(OptimizerContract):
     optimizer_name = "parego"
     params = FAST
@@ -183,13 +191,13 @@ def test_noiseless_gps_interpolate_the_observations(monkeypatch):
         mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"noiseless": "yes"})).ask()
 
 
-def _constrained_noiseless_study(size_bound: float, n_init: int, seed: int) -> mh.Study:
+def _constrained_noiseless_study(size_bound: float, n_init: int, seed: int, **params) -> mh.Study:
     """Two objectives and one hard constraint on ``size``, noiseless ``ehvi`` with the fast settings."""
     return mh.Study(
         mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)}),
         [mh.Minimize("f1"), mh.Minimize("f2")],
         [mh.AtMost("size", size_bound)],
-        optimizer=make_optimizer("ehvi", {**FAST, "n_init": n_init, "noiseless": True}),
+        optimizer=make_optimizer("ehvi", {**FAST, "n_init": n_init, "noiseless": True, **params}),
         seed=seed,
     )
 
@@ -273,6 +281,63 @@ def test_exact_front_ehvi_weighs_one_candidate_by_the_exact_probability_of_feasi
     assert second.extra["optimizer"]["acquisition"] == "qLogEHVI"  # the first one is pending
     assert first.config != second.config
 
+
+# ---------------------------------------------------------------------------- prior mixture
+def test_prior_mixture_is_off_unless_asked_and_validated():
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    objectives = [mh.Minimize("f1"), mh.Minimize("f2")]
+
+    def mixture(name, **params):
+        study = mh.Study(space, objectives, optimizer=make_optimizer(name, params), seed=0)
+        study.ask()  # binds the optimizer to the problem
+        return study.optimizer._mixture
+
+    assert mixture("ehvi") is False
+    assert mixture("ehvi", noiseless=True) is False
+    assert mixture("ehvi", noiseless=True, prior_mixture=True) is True
+    assert mixture("parego", prior_mixture=True) is True
+    with pytest.raises(mh.ConfigError, match="prior_mixture must be True or False; received 'yes'"):
+        mixture("ehvi", prior_mixture="yes")
+
+
+def test_prior_mixture_fits_a_second_set_of_gps_with_short_lengthscales_and_audits_the_mixture():
+    import numpy as np
+    import torch
+    from gpytorch.priors import GammaPrior, LogNormalPrior
+
+    study = _constrained_noiseless_study(size_bound=1.2, n_init=6, seed=5, prior_mixture=True)
+
+    def fn(c):
+        return {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"], "size": c["x"] + c["y"]}
+
+    study.optimize(fn, n_trials=7, show_progress=False)
+    assert study.trials[-1].extra["optimizer"]["acquisition"].endswith("(mean over 2 lengthscale priors)")
+    optimizer = study.optimizer
+    data = optimizer._data()
+    outputs = data.objectives + data.constraints
+    broad, local = optimizer._model(outputs), optimizer._model(outputs, local=True)
+    assert isinstance(broad.covar_module.lengthscale_prior, LogNormalPrior)
+    assert isinstance(local.covar_module.lengthscale_prior, GammaPrior)
+    # the short-lengthscale prior (mode 1/3) fits shorter lengthscales than BoTorch's (mode about 2.2 here)
+    assert local.covar_module.lengthscale.mean() < broad.covar_module.lengthscale.mean()
+    # the audit trail's prediction is the equal-weight mixture's mean and standard deviation
+    X = torch.as_tensor(np.array([[0.3, 0.6]]), dtype=torch.double)
+    alone = [optimizer._predictions([m], X, outputs)["predicted"] for m in (broad, local)]
+    mixed = optimizer._predictions([broad, local], X, outputs)["predicted"]
+    for name in ("f1", "f2", "size"):
+        means = np.array([a[name]["mean"] for a in alone])
+        stds = np.array([a[name]["std"] for a in alone])
+        assert mixed[name]["mean"] == pytest.approx(means.mean())
+        assert mixed[name]["std"] ** 2 == pytest.approx((stds**2).mean() + means.var())
+        assert means[0] != pytest.approx(means[1])  # two different beliefs, so the mixture says something
+
+
+def test_parego_takes_the_prior_mixture_when_asked():
+    study = _mixed_study("parego", seed=1, prior_mixture=True)
+    study.optimize(two_objectives, n_trials=3, show_progress=False)
+    audit = study.trials[-1].extra["optimizer"]
+    assert audit["acquisition"] == "qLogNParEGO (mean over 2 lengthscale priors)"
+    assert math.isfinite(audit["acquisition_value"])
 
 def test_capabilities():
     with pytest.raises(mh.UnsupportedError, match="handles at most 4"):
