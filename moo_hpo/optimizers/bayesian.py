@@ -289,8 +289,8 @@ class _BoTorchOptimizer(Optimizer):
         model_failures: learn where trials fail (a GP on a failed / did-not-fail label) and weigh
             candidates by the probability that they do not fail; False leaves failed trials out only.
         prior_mixture: score candidates under two sets of GPs, one with BoTorch's lengthscale prior
-            and one with short lengthscales, by the mean of the two acquisition values (about twice
-            the time per suggestion).
+            and one with short lengthscales, by the mean of the two acquisition values (two to four
+            times the time per suggestion).
     """
 
     capabilities = Capabilities(min_objectives=2)
@@ -753,8 +753,8 @@ class EHVI(_BoTorchOptimizer):
         model_failures: learn where trials fail and weigh candidates by the probability that they
             do not fail (see the module docstring); False leaves failed trials out only.
         prior_mixture: score candidates under two sets of GPs (BoTorch's lengthscale prior and short
-            lengthscales) by the mean of their acquisition values (see the module docstring; about
-            twice the time per suggestion).
+            lengthscales) by the mean of their acquisition values (see the module docstring; two
+            to four times the time per suggestion).
     """
 
     name = "ehvi"
