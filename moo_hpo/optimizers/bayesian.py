@@ -70,7 +70,7 @@ How the study maps onto BoTorch:
   candidate's score is the mean of its acquisition values under the two: the expected improvement under
   their equal-weight mixture (:mod:`moo_hpo.optimizers.prior_mixture`). Neither prior searches every
   problem best (DTLZ2 gains from the short lengthscales, C2-DTLZ2 needs the long ones to find its
-  disjoint feasible regions), and a fit's likelihood does not tell which will. The audit trail's
+  disjoint feasible regions), and a fit's leave-one-out likelihood does not tell which will. The audit trail's
   predictions are the mixture's mean and standard deviation (law of total variance), and its
   acquisition name ends in ``"(mean over 2 lengthscale priors)"``. Measured with noiseless ``"ehvi"``
   (16 seeds per problem, ``docs/benchmarks.md``): DTLZ2 closer to the front (log10 gap, mean -1.437
@@ -343,7 +343,6 @@ class _BoTorchOptimizer(Optimizer):
             )
         self._n_init = 2 * (problem.space.dim + 1) if self.n_init is None else int(self.n_init)
         self._mc = self._default_mc_samples() if self.mc_samples is None else int(self.mc_samples)
-        self._mixture = self.prior_mixture
         self._told: dict[int, Trial] = {}
         self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
         self._states: dict[tuple, dict[str, Any]] = {}  # warm-start checkpoints
@@ -354,7 +353,6 @@ class _BoTorchOptimizer(Optimizer):
     def _default_effort(self) -> tuple[int, int]:
         """``(num_restarts, raw_samples)`` when not given."""
         return _RESTARTS, _RAW_SAMPLES
-
 
     def tell(self, trials: Sequence[Trial]) -> None:
         """Remember finished trials (the models are rebuilt from them at the next ask)."""
@@ -588,7 +586,7 @@ class _BoTorchOptimizer(Optimizer):
 
         space = self.problem.space
         outputs = (data.objectives if phase == "model" else []) + data.guards
-        models = [self._model(outputs)] + ([self._model(outputs, local=True)] if self._mixture else [])
+        models = [self._model(outputs)] + ([self._model(outputs, local=True)] if self.prior_mixture else [])
         name = self.acquisition_name if phase == "model" else "qLogProbabilityOfFeasibility"
         bounds = torch.stack([torch.zeros(space.n_encoded), torch.ones(space.n_encoded)]).double()
         encoded = [space.encode([t.config for t in pending])] if pending else []

@@ -287,17 +287,16 @@ def test_prior_mixture_is_off_unless_asked_and_validated():
     space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
     objectives = [mh.Minimize("f1"), mh.Minimize("f2")]
 
-    def mixture(name, **params):
-        study = mh.Study(space, objectives, optimizer=make_optimizer(name, params), seed=0)
-        study.ask()  # binds the optimizer to the problem
-        return study.optimizer._mixture
+    def last_acquisition(**params) -> str:
+        study = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", {**FAST, **params}), seed=0)
+        study.optimize(lambda c: {"f1": c["x"] + c["y"], "f2": 1.0 - c["x"] + c["y"] ** 2}, n_trials=3, show_progress=False)
+        return study.trials[-1].extra["optimizer"]["acquisition"]
 
-    assert mixture("ehvi") is False
-    assert mixture("ehvi", noiseless=True) is False
-    assert mixture("ehvi", noiseless=True, prior_mixture=True) is True
-    assert mixture("parego", prior_mixture=True) is True
+    assert last_acquisition() == "qLogNEHVI"
+    assert last_acquisition(noiseless=True) == "qLogEHVI"
+    assert last_acquisition(noiseless=True, prior_mixture=True) == "qLogEHVI (mean over 2 lengthscale priors)"
     with pytest.raises(mh.ConfigError, match="prior_mixture must be True or False; received 'yes'"):
-        mixture("ehvi", prior_mixture="yes")
+        last_acquisition(prior_mixture="yes")
 
 
 def test_prior_mixture_fits_a_second_set_of_gps_with_short_lengthscales_and_audits_the_mixture():
