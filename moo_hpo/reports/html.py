@@ -172,6 +172,15 @@ def model_check_figure(data: dict[str, Any]) -> Any | None:
     return fig
 
 
+def model_check_summary_rows(check: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The model check's summary, one formatted row per metric: metric, proposals, share within 2 sd,
+    median |z|, mean z (the HTML and Markdown reports' tables)."""
+    return [
+        (m["metric"], m["proposals"], _pct(m["within_2sd"]), _or_dash(m["median_abs_z"]), _or_dash(m["mean_z"]))
+        for m in check.get("summary", [])
+    ]
+
+
 def model_check_text(check: dict[str, Any]) -> str:
     """One sentence on the failure model's record, or an empty string."""
     f = check.get("failures")
@@ -256,7 +265,7 @@ def render_html(data: dict[str, Any]) -> str:
                      "a calibrated model has about 95% of measurements within 2 standard deviations.</p>")
         if check.get("summary"):
             parts.append(_table(["metric", "proposals", "within 2 sd", "median |z|", "mean z (measured - predicted)"],
-                                [(m["metric"], m["proposals"], _pct(m["within_2sd"]), _or_dash(m["median_abs_z"]), _or_dash(m["mean_z"])) for m in check["summary"]],
+                                model_check_summary_rows(check),
                                 [False, True, True, True, True]))
             fig = model_check_figure(data)
             if fig is not None:

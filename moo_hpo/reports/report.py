@@ -103,14 +103,12 @@ class Report(SavesByFormat):
                                                        [(s["text"], s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"]) for s in d["constraint_summary"]])]
         check = d.get("model_check") or {}
         if check.get("summary") or check.get("failures"):
-            from moo_hpo.reports.html import model_check_text
+            from moo_hpo.reports.html import model_check_summary_rows, model_check_text
 
             out += ["", "## Model check", ""]
             if check.get("summary"):
                 out.append(_md_table(["metric", "proposals", "within 2 sd", "median abs z", "mean z (measured - predicted)"],
-                                     [(m["metric"], m["proposals"], "-" if m["within_2sd"] is None else f"{100 * m['within_2sd']:.0f}%",
-                                       "-" if m["median_abs_z"] is None else f"{m['median_abs_z']:.2f}",
-                                       "-" if m["mean_z"] is None else f"{m['mean_z']:.2f}") for m in check["summary"]]))
+                                     model_check_summary_rows(check)))
             if check.get("failures"):
                 out += ["", _md_escape(model_check_text(check))]
         out += ["", "## Failures", ""]
