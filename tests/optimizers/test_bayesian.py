@@ -283,6 +283,77 @@ def test_exact_front_ehvi_weighs_one_candidate_by_the_exact_probability_of_feasi
 
 
 # ---------------------------------------------------------------------------- prior mixture
+def _record_optimize_acqf(monkeypatch) -> list[dict]:
+    """Record the arguments of every ``optimize_acqf`` call (and still run it)."""
+    import botorch.optim
+
+    calls: list[dict] = []
+    real = botorch.optim.optimize_acqf
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(botorch.optim, "optimize_acqf", recording)
+    return calls
+
+
+def test_extra_starts_near_the_measured_front_join_the_random_ones(monkeypatch):
+    import numpy as np
+
+    from moo_hpo.fronts import pareto_mask
+
+    calls = _record_optimize_acqf(monkeypatch)
+    study = _constrained_noiseless_study(size_bound=1.2, n_init=6, seed=3)
+
+    def fn(c):
+        return {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + c["y"], "size": c["x"] + c["y"]}
+
+    study.optimize(fn, n_trials=8, show_progress=False)
+    assert len(calls) == 2
+    feasible = [t for t in study.trials[:7] if t.metrics["size"] <= 1.2]
+    F = np.array([[t.metrics["f1"], t.metrics["f2"]] for t in feasible])
+    front = np.array([[t.config["x"], t.config["y"]] for t, on in zip(feasible, pareto_mask(F)) if on])
+    starts = calls[-1]["batch_initial_conditions"]
+    assert starts.shape == (5, 1, 2)
+    assert calls[-1]["num_restarts"] == FAST["num_restarts"] + 5  # BoTorch adds the random starts
+    nearest = np.min(np.linalg.norm(starts.squeeze(1).numpy()[:, None] - front[None], axis=-1), axis=1)
+    assert nearest.max() < 0.5  # widths up to 0.1 per coordinate
+    assert len(front) < 7 and nearest.max() > 0.0
+
+
+def test_front_starts_default_to_five_on_the_exact_front_only():
+    def resolved(name, n_objectives, **params):
+        study = mh.Study(mixed_space(), [mh.Minimize(f"f{i}") for i in range(n_objectives)], optimizer=make_optimizer(name, params))
+        study.optimizer.setup(study.problem)
+        return study.optimizer._n_front_starts
+
+    assert resolved("ehvi", 2, noiseless=True) == 5
+    assert resolved("ehvi", 3, noiseless=True) == 5
+    assert resolved("ehvi", 2) == 0
+    assert resolved("parego", 2, noiseless=True) == 0
+    assert resolved("cei", 1, noiseless=True) == 0
+    assert resolved("ehvi", 2, noiseless=True, front_starts=0) == 0
+    assert resolved("parego", 2, front_starts=3) == 3
+
+
+def test_front_starts_can_be_turned_off_and_wait_for_a_feasible_trial(monkeypatch):
+    calls = _record_optimize_acqf(monkeypatch)
+
+    def fn(c):
+        return {"f1": c["x"], "f2": 1 - c["x"], "size": 2.0 + c["y"]}  # never feasible
+
+    _constrained_noiseless_study(size_bound=1.2, n_init=4, seed=0, front_starts=0).optimize(
+        lambda c: {**fn(c), "size": c["x"]}, n_trials=5, show_progress=False
+    )
+    assert calls[-1]["batch_initial_conditions"] is None and calls[-1]["num_restarts"] == FAST["num_restarts"]
+    _constrained_noiseless_study(size_bound=1.2, n_init=4, seed=0).optimize(fn, n_trials=5, show_progress=False)
+    assert calls[-1]["batch_initial_conditions"] is None
+    for bad in (-1, True, 2.5):
+        with pytest.raises(mh.ConfigError, match=rf"front_starts must be a non-negative integer or None; received {bad!r}"):
+            _constrained_noiseless_study(size_bound=1.2, n_init=4, seed=0, front_starts=bad).ask()
+
+
 def test_prior_mixture_is_off_unless_asked_and_validated():
     space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
     objectives = [mh.Minimize("f1"), mh.Minimize("f2")]
