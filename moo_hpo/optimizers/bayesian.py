@@ -115,7 +115,7 @@ How the study maps onto BoTorch:
     at 22 of 68 asks, mostly late ones). Measured gains and costs: ``docs/benchmarks.md``.
   - Besides those random starts, ``front_starts`` more start near the measured front (default 5 on the
     exact front, none otherwise: beside 4 restarts they would cost 39% more time per suggestion): the
-    best, by the acquisition, of 128 Gaussian perturbations of the configurations of the feasible
+    best, by the acquisition, of 128 (or ``front_starts``, if more) Gaussian perturbations of the configurations of the feasible
     trials no other feasible trial dominates (:mod:`moo_hpo.optimizers.front_starts`). Late in a study
     the improvement is in narrow ridges next to those configurations, which random points rarely hit.
     No extra starts while no trial is feasible.
@@ -300,8 +300,8 @@ class _BoTorchOptimizer(Optimizer):
         prior_mixture: score candidates under two sets of GPs, one with BoTorch's lengthscale prior
             and one with short lengthscales, by the mean of the two acquisition values (two to four
             times the time per suggestion).
-        front_starts: extra starts of the acquisition's optimization, the best of 128 random points
-            near the configurations of the measured front (:mod:`moo_hpo.optimizers.front_starts`);
+        front_starts: extra starts of the acquisition's optimization, the best of 128 (or
+            ``front_starts``, if more) random points near the configurations of the measured front (:mod:`moo_hpo.optimizers.front_starts`);
             None for 5 with noiseless ``"ehvi"`` and none otherwise.
     """
 

@@ -47,14 +47,17 @@ def perturb_anchors(anchors: np.ndarray, n: int, sigmas: Sequence[float], rng: n
         An ``(n, d)`` array in ``[0, 1]``.
 
     Raises:
-        ValueError: for no anchors, anchors that are not a 2-D array, or a sigma that is not positive.
+        ValueError: for no anchors, anchors that are not a 2-D array, a negative ``n``, or sigmas that are
+            not a non-empty sequence of positive numbers.
     """
+    if n < 0:
+        raise ValueError(f"n must be at least 0; received {n}")
     anchors = np.asarray(anchors, dtype=float)
     if anchors.ndim != 2 or len(anchors) == 0:
         raise ValueError(f"anchors must be a non-empty (m, d) array; received shape {anchors.shape}")
     widths = np.asarray(sigmas, dtype=float)
     if widths.ndim != 1 or len(widths) == 0 or not (widths > 0).all():
-        raise ValueError(f"sigmas must be positive numbers; received {list(sigmas)!r}")
+        raise ValueError(f"sigmas must be a non-empty sequence of positive numbers; received {sigmas!r}")
     rows = rng.integers(len(anchors), size=n)
     scale = widths[rng.integers(len(widths), size=n)][:, None]
     return np.clip(anchors[rows] + scale * rng.standard_normal((n, anchors.shape[1])), 0.0, 1.0)

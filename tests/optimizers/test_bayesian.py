@@ -291,7 +291,7 @@ def _record_optimize_acqf(monkeypatch) -> list[dict]:
     real = botorch.optim.optimize_acqf
 
     def recording(*args, **kwargs):
-        calls.append(kwargs)
+        calls.append({**kwargs, "acq": args[0]})
         return real(*args, **kwargs)
 
     monkeypatch.setattr(botorch.optim, "optimize_acqf", recording)
@@ -300,8 +300,10 @@ def _record_optimize_acqf(monkeypatch) -> list[dict]:
 
 def test_extra_starts_near_the_measured_front_join_the_random_ones(monkeypatch):
     import numpy as np
+    import torch
 
     from moo_hpo.fronts import pareto_mask
+    from moo_hpo.optimizers.front_starts import front_starts
 
     calls = _record_optimize_acqf(monkeypatch)
     study = _constrained_noiseless_study(size_bound=1.2, n_init=6, seed=3)
@@ -317,9 +319,12 @@ def test_extra_starts_near_the_measured_front_join_the_random_ones(monkeypatch):
     starts = calls[-1]["batch_initial_conditions"]
     assert starts.shape == (5, 1, 2)
     assert calls[-1]["num_restarts"] == FAST["num_restarts"] + 5  # BoTorch adds the random starts
+    assert len(front) < len(feasible)  # some feasible trials are dominated: not anchors
+    # exactly the best 5 of 128 perturbations of the front's configurations, by the acquisition
+    expected = front_starts(calls[-1]["acq"], front, k=5, pool=128, seed=calls[-1]["options"]["seed"])
+    assert torch.equal(starts, expected)
     nearest = np.min(np.linalg.norm(starts.squeeze(1).numpy()[:, None] - front[None], axis=-1), axis=1)
-    assert nearest.max() < 0.5  # widths up to 0.1 per coordinate
-    assert len(front) < 7 and nearest.max() > 0.0
+    assert 0.0 < nearest.max() < 0.5  # perturbed (widths up to 0.1 per coordinate), not copies
 
 
 def test_front_starts_default_to_five_on_the_exact_front_only():

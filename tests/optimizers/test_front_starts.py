@@ -33,8 +33,9 @@ def test_perturbation_widths_are_drawn_from_the_given_sigmas():
     [
         (np.empty((0, 2)), [0.1], r"non-empty \(m, d\) array; received shape \(0, 2\)"),
         (np.zeros(3), [0.1], r"received shape \(3,\)"),
-        (np.zeros((1, 2)), [0.0], r"sigmas must be positive numbers; received \[0.0\]"),
-        (np.zeros((1, 2)), [], r"sigmas must be positive numbers; received \[\]"),
+        (np.zeros((1, 2)), [0.0], r"sigmas must be a non-empty sequence of positive numbers; received \[0.0\]"),
+        (np.zeros((1, 2)), [], r"positive numbers; received \[\]"),
+        (np.zeros((1, 2)), 0.1, r"positive numbers; received 0.1"),
     ],
 )
 def test_bad_anchors_or_sigmas_are_rejected(anchors, sigmas, match):
@@ -77,6 +78,11 @@ def test_front_starts_never_choose_a_point_whose_acquisition_is_nan_over_a_finit
 
     starts = front_starts(NanLeft([0.5, 0.5]), np.array([[0.45, 0.5], [0.55, 0.5]]), k=3, pool=64, seed=0)
     assert (starts[..., 0] >= 0.5).all()
+
+
+def test_a_negative_count_is_rejected():
+    with pytest.raises(ValueError, match=r"n must be at least 0; received -1"):
+        perturb_anchors(np.zeros((1, 2)), -1, [0.1], np.random.default_rng(0))
 
 
 def test_front_starts_check_k_and_pool():
