@@ -115,10 +115,10 @@ How the study maps onto BoTorch:
     at 22 of 68 asks, mostly late ones). Measured gains and costs: ``docs/benchmarks.md``.
   - Besides those random starts, ``front_starts`` more start near the measured front (default 5 on the
     exact front, none otherwise: beside 4 restarts they would cost 39% more time per suggestion): the
-    best, by the acquisition, of 128 (or ``front_starts``, if more) Gaussian perturbations of the configurations of the feasible
-    trials no other feasible trial dominates (:mod:`moo_hpo.optimizers.front_starts`). Late in a study
-    the improvement is in narrow ridges next to those configurations, which random points rarely hit.
-    No extra starts while no trial is feasible.
+    best, by the acquisition, of 128 (or ``front_starts``, if more) Gaussian perturbations of the
+    configurations of the feasible trials no other feasible trial dominates
+    (:mod:`moo_hpo.optimizers.front_starts`). Late in a study the improvement is in narrow ridges next
+    to those configurations, which random points rarely hit. No extra starts while no trial is feasible.
 
 * **BoTorch's compiled kernel**: qLogEHVI and qLogNEHVI compile a C++ kernel on first use on a machine;
   a build killed half-way leaves a lock file on which every later process would wait forever, so ``"ehvi"``
@@ -301,8 +301,8 @@ class _BoTorchOptimizer(Optimizer):
             and one with short lengthscales, by the mean of the two acquisition values (two to four
             times the time per suggestion).
         front_starts: extra starts of the acquisition's optimization, the best of 128 (or
-            ``front_starts``, if more) random points near the configurations of the measured front (:mod:`moo_hpo.optimizers.front_starts`);
-            None for 5 with noiseless ``"ehvi"`` and none otherwise.
+            ``front_starts``, if more) random points near the configurations of the measured front
+            (:mod:`moo_hpo.optimizers.front_starts`); None for 5 with noiseless ``"ehvi"``, else none.
     """
 
     capabilities = Capabilities(min_objectives=2)
@@ -832,8 +832,8 @@ class EHVI(_BoTorchOptimizer):
         return _RESTARTS, _RAW_SAMPLES
 
     def _default_front_starts(self) -> int:
-        # measured gains on the exact front at 13-16% more time per suggestion; beside qLogNEHVI's 4
-        # restarts 5 more cost 39% (3 objectives, 100 observations) for a gain not measured
+        # on the exact front: measured gains for 13-16% more time per evaluation (docs/benchmarks.md);
+        # beside qLogNEHVI's 4 restarts 5 more cost 39% per suggestion, for a gain not measured
         return _FRONT_STARTS if self._uses_exact_front() else 0
 
     def _reference_point(self, data: _Data) -> np.ndarray:
