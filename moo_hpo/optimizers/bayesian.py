@@ -242,11 +242,11 @@ def _cached_if_list(model: Any) -> Any:
     return cached_gp(model) or model
 
 
-def _positive_int(name: str, owner: str, value: Any, allow_none: bool = False) -> None:
+def _positive_int(name: str, owner: str, value: Any, allow_none: bool = False, allow_zero: bool = False) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        expected = "a positive integer or None" if allow_none else "a positive integer"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
+        expected = ("a non-negative integer" if allow_zero else "a positive integer") + (" or None" if allow_none else "")
         raise ConfigError(f"{owner}: {name} must be {expected}; received {value!r}")
 
 
@@ -347,10 +347,7 @@ class _BoTorchOptimizer(Optimizer):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{self.name}: {flag} must be True or False; received {getattr(self, flag)!r}")
         _positive_int("maxiter", self.name, self.maxiter)
-        if self.front_starts is not None and (
-            isinstance(self.front_starts, bool) or not isinstance(self.front_starts, (int, np.integer)) or self.front_starts < 0
-        ):
-            raise ConfigError(f"{self.name}: front_starts must be a non-negative integer or None; received {self.front_starts!r}")
+        _positive_int("front_starts", self.name, self.front_starts, allow_none=True, allow_zero=True)
         self._n_front_starts = self._default_front_starts() if self.front_starts is None else int(self.front_starts)
         default_restarts, default_raw = self._default_effort()
         self._restarts = default_restarts if self.num_restarts is None else int(self.num_restarts)

@@ -282,7 +282,7 @@ def test_exact_front_ehvi_weighs_one_candidate_by_the_exact_probability_of_feasi
     assert first.config != second.config
 
 
-# ---------------------------------------------------------------------------- prior mixture
+# ---------------------------------------------------------------------------- starts near the front
 def _record_optimize_acqf(monkeypatch) -> list[dict]:
     """Record the arguments of every ``optimize_acqf`` call (and still run it)."""
     import botorch.optim
@@ -345,20 +345,26 @@ def test_front_starts_default_to_five_on_the_exact_front_only():
 def test_front_starts_can_be_turned_off_and_wait_for_a_feasible_trial(monkeypatch):
     calls = _record_optimize_acqf(monkeypatch)
 
-    def fn(c):
-        return {"f1": c["x"], "f2": 1 - c["x"], "size": 2.0 + c["y"]}  # never feasible
+    def feasible_often(c):
+        return {"f1": c["x"], "f2": 1 - c["x"], "size": c["x"]}
+
+    def never_feasible(c):
+        return {"f1": c["x"], "f2": 1 - c["x"], "size": 2.0 + c["y"]}
 
     _constrained_noiseless_study(size_bound=1.2, n_init=4, seed=0, front_starts=0).optimize(
-        lambda c: {**fn(c), "size": c["x"]}, n_trials=5, show_progress=False
+        feasible_often, n_trials=5, show_progress=False
     )
     assert calls[-1]["batch_initial_conditions"] is None and calls[-1]["num_restarts"] == FAST["num_restarts"]
-    _constrained_noiseless_study(size_bound=1.2, n_init=4, seed=0).optimize(fn, n_trials=5, show_progress=False)
+    before = len(calls)
+    _constrained_noiseless_study(size_bound=1.2, n_init=4, seed=0).optimize(never_feasible, n_trials=5, show_progress=False)
+    assert len(calls) > before  # the model-based ask ran (the check below is of this study's call)
     assert calls[-1]["batch_initial_conditions"] is None
     for bad in (-1, True, 2.5):
         with pytest.raises(mh.ConfigError, match=rf"front_starts must be a non-negative integer or None; received {bad!r}"):
             _constrained_noiseless_study(size_bound=1.2, n_init=4, seed=0, front_starts=bad).ask()
 
 
+# ---------------------------------------------------------------------------- prior mixture
 def test_prior_mixture_is_off_unless_asked_and_validated():
     space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
     objectives = [mh.Minimize("f1"), mh.Minimize("f2")]

@@ -49,10 +49,8 @@ class _CloseTo(torch.nn.Module):
     def __init__(self, target):
         super().__init__()
         self.target = torch.as_tensor(target, dtype=torch.double)
-        self.calls = 0
 
     def forward(self, X):
-        self.calls += 1
         return -((X.squeeze(-2) - self.target) ** 2).sum(-1)
 
 
