@@ -9,7 +9,8 @@ posterior (same kernel, mean, noise and outcome transform, exact to rounding) fr
 of the training covariance computed once, with a handful of tensor operations.
 
 It covers the models moo_hpo's Bayesian optimizers build: a ``SingleTaskGP`` with BoTorch's default
-RBF kernel (one lengthscale per input) and constant mean, a Gaussian likelihood (inferred noise) or a
+RBF kernel (one lengthscale per input), alone or plus the quadratic trend kernel of
+:mod:`moo_hpo.optimizers.gp_kernels`, and constant mean, a Gaussian likelihood (inferred noise) or a
 fixed noise per observation, a ``Standardize`` outcome transform and no input transform, one
 output or a batch of independent outputs, and a ``ModelListGP`` of such GPs (:class:`StackedCachedGPs`).
 :func:`cached_gp` returns ``None`` for anything else, and
@@ -155,13 +156,23 @@ class CachedSingleTaskGP(_LatentPosteriorModel):
         m = gp.num_outputs
         X = gp.train_inputs[0]
         X = X[0] if X.dim() == 3 else X  # a batched multi-output GP holds its inputs once per output
+        rbf, trend = _kernel_parts(gp.covar_module)
         with torch.no_grad():
-            lengthscale = gp.covar_module.lengthscale.detach().reshape(m, 1, -1)  # m x 1 x d
+            lengthscale = rbf.lengthscale.detach().reshape(m, 1, -1)  # m x 1 x d
             constant = gp.mean_module.constant.detach().reshape(m, 1)
             y = gp.train_targets.detach().reshape(m, -1)  # standardized
             noise = gp.likelihood.noise.detach().reshape(m, -1).expand_as(y)
             Xs = X.unsqueeze(0) / lengthscale  # m x n x d
+            self._has_trend = trend is not None
+            zeros = torch.zeros(m, 1, 1, dtype=X.dtype)
+            linear = trend.linear_scale.detach().reshape(m, 1, 1) if self._has_trend else zeros
+            quadratic = trend.quadratic_scale.detach().reshape(m, 1, 1) if self._has_trend else zeros
+            centre = trend.centre if self._has_trend else 0.0
+            Xc = X - centre  # n x d
             K = torch.exp(-0.5 * sq_dist(Xs, Xs, x1_eq_x2=True)) + torch.diag_embed(noise)
+            if self._has_trend:
+                dot = Xc @ Xc.transpose(-1, -2)
+                K = K + linear * dot + quadratic * dot.pow(2)
             L = psd_safe_cholesky(K)  # m x n x n
             tf = gp.outcome_transform
             buffers = {
@@ -169,6 +180,10 @@ class CachedSingleTaskGP(_LatentPosteriorModel):
                 "_L": L,
                 "_alpha": torch.cholesky_solve((y - constant).unsqueeze(-1), L),  # m x n x 1
                 "_lengthscale": lengthscale,
+                "_Xc": Xc,
+                "_centre": torch.tensor(centre, dtype=X.dtype),
+                "_trend_linear": linear,
+                "_trend_quadratic": quadratic,
                 "_constant": constant.squeeze(-1),
                 "_means": tf.means.detach().reshape(m),
                 "_stdvs": tf.stdvs.detach().reshape(m),
@@ -180,9 +195,14 @@ class CachedSingleTaskGP(_LatentPosteriorModel):
     def _latent_posterior(self, X: Tensor) -> ExactGaussianPosterior:
         Xq = X.unsqueeze(-3) / self._lengthscale  # ... x m x q x d
         k_xs = torch.exp(-0.5 * sq_dist(Xq, self._Xs))  # ... x m x q x n
+        k_qq = torch.exp(-0.5 * sq_dist(Xq, Xq, x1_eq_x2=True))
+        if self._has_trend:  # a u.u' + b (u.u')^2 with u = x - centre, per output
+            Xqc = (X - self._centre).unsqueeze(-3)  # ... x 1 x q x d
+            dot_xs, dot_qq = Xqc @ self._Xc.transpose(-1, -2), Xqc @ Xqc.transpose(-1, -2)
+            k_xs = k_xs + self._trend_linear * dot_xs + self._trend_quadratic * dot_xs.pow(2)
+            k_qq = k_qq + self._trend_linear * dot_qq + self._trend_quadratic * dot_qq.pow(2)
         mean = self._constant.unsqueeze(-1) + (k_xs @ self._alpha).squeeze(-1)  # ... x m x q
         v = torch.linalg.solve_triangular(self._L, k_xs.transpose(-1, -2), upper=False)  # ... x m x n x q
-        k_qq = torch.exp(-0.5 * sq_dist(Xq, Xq, x1_eq_x2=True))
         covariance = k_qq - v.transpose(-1, -2) @ v
         scale = self._stdvs.unsqueeze(-1)
         mean = (mean * scale + self._means.unsqueeze(-1)).transpose(-1, -2)  # ... x q x m
@@ -238,21 +258,50 @@ def cached_gp(model: Any) -> CachedSingleTaskGP | StackedCachedGPs | None:
 def _cached_single(model: Any) -> CachedSingleTaskGP | None:
     from botorch.models import SingleTaskGP
     from botorch.models.transforms.outcome import Standardize
-    from gpytorch.kernels import RBFKernel
+    from gpytorch.kernels import Kernel
     from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
     from gpytorch.means import ConstantMean
 
     if type(model) is not SingleTaskGP or model.training:
         return None
-    if type(model.covar_module) is not RBFKernel or type(model.mean_module) is not ConstantMean:
+    if type(model.mean_module) is not ConstantMean:
+        return None
+    try:
+        rbf, trend = _kernel_parts(model.covar_module)
+    except TypeError:
         return None
     if getattr(model, "input_transform", None) is not None or type(getattr(model, "outcome_transform", None)) is not Standardize:
         return None
     if type(model.likelihood) not in (GaussianLikelihood, FixedNoiseGaussianLikelihood):
         return None
-    if model.covar_module.active_dims is not None or len(model._input_batch_shape) > 0:
-        return None  # a kernel on some inputs only, or a batch of GPs over batched training data
+    if any(k.active_dims is not None for k in model.covar_module.modules() if isinstance(k, Kernel)):
+        return None  # a kernel on some inputs only
+    if len(model._input_batch_shape) > 0:
+        return None  # a batch of GPs over batched training data
     m = model.num_outputs
-    if tuple(model.covar_module.lengthscale.shape[:-2]) != ((m,) if m > 1 else ()):
+    per_output = (m,) if m > 1 else ()
+    if tuple(rbf.lengthscale.shape[:-2]) != per_output:
         return None  # e.g. one kernel shared by every output
+    if trend is not None and tuple(trend.linear_scale.shape[:-1]) != per_output:
+        return None
     return CachedSingleTaskGP(model)
+
+
+def _kernel_parts(covar: Any) -> tuple[Any, Any]:
+    """``(rbf, trend)`` of a kernel this module reproduces: BoTorch's RBF kernel alone (``trend`` None) or
+    an ``AdditiveKernel`` of it and a :class:`moo_hpo.optimizers.gp_kernels.QuadraticTrendKernel`.
+
+    Raises:
+        TypeError: for any other kernel.
+    """
+    from gpytorch.kernels import AdditiveKernel, RBFKernel
+
+    from moo_hpo.optimizers.gp_kernels import QuadraticTrendKernel
+
+    if type(covar) is RBFKernel:
+        return covar, None
+    if type(covar) is AdditiveKernel and len(covar.kernels) == 2:
+        rbf, trend = covar.kernels
+        if type(rbf) is RBFKernel and type(trend) is QuadraticTrendKernel:
+            return rbf, trend
+    raise TypeError(f"expected an RBF kernel, alone or plus a QuadraticTrendKernel; received {type(covar).__name__}")

@@ -397,10 +397,11 @@ def test_prior_mixture_fits_a_second_set_of_gps_with_short_lengthscales_and_audi
     data = optimizer._data()
     outputs = data.objectives + data.constraints
     broad, local = optimizer._model(outputs), optimizer._model(outputs, local=True)
-    assert isinstance(broad.covar_module.lengthscale_prior, LogNormalPrior)
-    assert isinstance(local.covar_module.lengthscale_prior, GammaPrior)
+    broad_rbf, local_rbf = broad.covar_module.kernels[0], local.covar_module.kernels[0]  # beside the quadratic trend
+    assert isinstance(broad_rbf.lengthscale_prior, LogNormalPrior)
+    assert isinstance(local_rbf.lengthscale_prior, GammaPrior)
     # the short-lengthscale prior (mode 1/3) fits shorter lengthscales than BoTorch's (mode about 2.2 here)
-    assert local.covar_module.lengthscale.mean() < broad.covar_module.lengthscale.mean()
+    assert local_rbf.lengthscale.mean() < broad_rbf.lengthscale.mean()
     # the audit trail's prediction is the equal-weight mixture's mean and standard deviation
     X = torch.as_tensor(np.array([[0.3, 0.6]]), dtype=torch.double)
     alone = [optimizer._predictions([m], X, outputs)["predicted"] for m in (broad, local)]
@@ -411,6 +412,38 @@ def test_prior_mixture_fits_a_second_set_of_gps_with_short_lengthscales_and_audi
         assert mixed[name]["mean"] == pytest.approx(means.mean())
         assert mixed[name]["std"] ** 2 == pytest.approx((stds**2).mean() + means.var())
         assert means[0] != pytest.approx(means[1])  # two different beliefs, so the mixture says something
+
+
+@pytest.mark.parametrize("trend", ["quadratic", "constant"])
+def test_objective_and_constraint_gps_carry_the_quadratic_trend_unless_told_otherwise(trend):
+    from botorch.models import ModelListGP
+    from gpytorch.kernels import AdditiveKernel, RBFKernel
+
+    from moo_hpo.optimizers.bayesian import _cached_if_list
+    from moo_hpo.optimizers.gp_kernels import QuadraticTrendKernel
+    from moo_hpo.optimizers.gp_posterior import StackedCachedGPs
+
+    params = {} if trend == "quadratic" else {"trend": trend}
+    study, fn = _study_with_a_failing_half(seed=0, **params)
+    study.optimize(fn, n_trials=6, show_progress=False)
+    optimizer = study.optimizer
+    data = optimizer._data()
+    assert data.failures is not None
+    model = optimizer._model(data.objectives + data.guards)
+    assert isinstance(model, ModelListGP) and len(model.models) == 2  # the objectives' batched GP, the failure GP
+    objectives, failures = (m.covar_module for m in model.models)
+    if trend == "quadratic":  # the default
+        assert type(objectives) is AdditiveKernel
+        assert [type(k) for k in objectives.kernels] == [RBFKernel, QuadraticTrendKernel]
+    else:
+        assert type(objectives) is RBFKernel
+    assert type(failures) is RBFKernel  # a failure label is no bowl
+    assert isinstance(_cached_if_list(model), StackedCachedGPs)  # the fast posterior serves both
+
+
+def test_an_unknown_trend_is_a_config_error():
+    with pytest.raises(mh.ConfigError, match="trend must be one of 'constant', 'quadratic'; received 'cubic'"):
+        _mixed_study("ehvi", trend="cubic").ask()
 
 
 def test_parego_takes_the_prior_mixture_when_asked():

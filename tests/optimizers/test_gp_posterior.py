@@ -14,7 +14,7 @@ def data(n: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
     return X, torch.stack([100 * X.sum(-1), torch.sin(5 * X[:, 0]), X[:, 1] ** 2 - 0.3], -1)
 
 
-def fitted_gp(n_outputs: int = 3, noiseless: bool = False, **kwargs):
+def fitted_gp(n_outputs: int = 3, noiseless: bool = False, quadratic_trend: bool = False, **kwargs):
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms.outcome import Standardize
@@ -25,6 +25,10 @@ def fitted_gp(n_outputs: int = 3, noiseless: bool = False, **kwargs):
     Y = Y[:, :n_outputs]
     if noiseless:
         kwargs["train_Yvar"] = 2e-6 * Y.var(0).expand_as(Y).clone()
+    if quadratic_trend:
+        from moo_hpo.optimizers.gp_kernels import covar_module
+
+        kwargs["covar_module"] = covar_module(4, torch.Size([n_outputs] if n_outputs > 1 else []), quadratic_trend=True)
     gp = SingleTaskGP(X, Y, outcome_transform=Standardize(m=n_outputs), **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -37,8 +41,12 @@ CASES = [(m, noiseless) for m in (1, 3) for noiseless in (False, True)]
 
 @pytest.mark.parametrize("n_outputs,noiseless", CASES)
 @pytest.mark.parametrize("q", [1, 3])
-def test_posterior_equals_gpytorchs(n_outputs, noiseless, q):
-    gp = fitted_gp(n_outputs, noiseless)
+@pytest.mark.parametrize("quadratic_trend", [False, True])
+def test_posterior_equals_gpytorchs(n_outputs, noiseless, q, quadratic_trend):
+    gp = fitted_gp(n_outputs, noiseless, quadratic_trend)
+    if quadratic_trend:  # the fit used the trend: not a vanishing term that a missing one would pass
+        with torch.no_grad():
+            assert gp.covar_module.kernels[1](data()[0]).to_dense().max() > 1e-3
     fast = cached_gp(gp)
     assert isinstance(fast, CachedSingleTaskGP) and fast.num_outputs == n_outputs
     X = torch.rand(5, q, 4, dtype=torch.double, generator=torch.Generator().manual_seed(1))
@@ -52,13 +60,14 @@ def test_posterior_equals_gpytorchs(n_outputs, noiseless, q):
     torch.testing.assert_close(sampler(got), sampler(expected), rtol=1e-7, atol=1e-8)
 
 
-def test_acquisition_value_and_gradient_equal_gpytorchs_with_pending_points():
+@pytest.mark.parametrize("quadratic_trend", [False, True])
+def test_acquisition_value_and_gradient_equal_gpytorchs_with_pending_points(quadratic_trend):
     from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
     from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
     from botorch.sampling.normal import SobolQMCNormalSampler
     from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
 
-    gp = fitted_gp(3, noiseless=True)
+    gp = fitted_gp(3, noiseless=True, quadratic_trend=quadratic_trend)
     Y = data()[1]
     partitioning = FastNondominatedPartitioning(ref_point=Y[:, :2].min(0).values - 1, Y=Y[:, :2])
 
@@ -192,6 +201,15 @@ def test_other_models_are_not_cached():
     X, Y = data()
     shared = SingleTaskGP(X, Y, covar_module=RBFKernel(ard_num_dims=4), outcome_transform=Standardize(m=3))
     assert cached_gp(shared.eval()) is None  # one kernel for every output
+    from moo_hpo.optimizers.gp_kernels import QuadraticTrendKernel
+
+    rbf_plus_other = RBFKernel(ard_num_dims=4) + ScaleKernel(MaternKernel(ard_num_dims=4))
+    assert cached_gp(fitted_gp(1, covar_module=rbf_plus_other)) is None  # a sum with another kernel
+    scaled = RBFKernel(ard_num_dims=4) + ScaleKernel(QuadraticTrendKernel())
+    assert cached_gp(fitted_gp(1, covar_module=scaled)) is None  # the trend inside another kernel
+    shared_trend = SingleTaskGP(X, Y, covar_module=RBFKernel(ard_num_dims=4, batch_shape=torch.Size([3])) + QuadraticTrendKernel(),
+                                outcome_transform=Standardize(m=3))
+    assert cached_gp(shared_trend.eval()) is None  # one trend for every output
 
 
 def test_only_the_latent_posterior_is_offered():
