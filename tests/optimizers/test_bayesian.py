@@ -652,3 +652,25 @@ def test_failure_labels_skip_interrupted_trials_and_need_a_failure_and_a_success
     assert failures.X[:, 0].tolist() == pytest.approx([0.1, 0.2, 0.8])
     opt.model_failures = False
     assert opt._data().failures is None
+
+
+def test_model_based_proposals_run_with_single_threaded_blas(monkeypatch):
+    """SciPy's L-BFGS-B makes tens of thousands of tiny BLAS calls per ask; threads only synchronize there."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from moo_hpo.optimizers.bayesian import EHVI
+
+    threads = []
+    propose = EHVI._model_proposals
+
+    def spy(self, *args, **kwargs):
+        threads.append([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"])
+        return propose(self, *args, **kwargs)
+
+    monkeypatch.setattr(EHVI, "_model_proposals", spy)
+    study = _mixed_study("ehvi")
+    with threadpool_limits(limits=2, user_api="blas"):  # what a study gets on a multi-core machine
+        study.optimize(two_objectives, n_trials=3, show_progress=False)
+        outside = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert outside and all(n == 2 for n in outside)
+    assert threads and all(n == 1 for per_ask in threads for n in per_ask)
