@@ -60,7 +60,9 @@ class QuadraticTrendKernel(Kernel):
         """``b``, shape ``batch_shape x 1``."""
         return self.raw_quadratic_scale_constraint.transform(self.raw_quadratic_scale)
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params: Any) -> torch.Tensor:
+    def forward(
+        self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params: Any
+    ) -> torch.Tensor:
         """The covariance between ``x1`` (``... x n x d``) and ``x2`` (``... x m x d``): ``... x n x m``,
         or its diagonal ``... x n`` with ``diag=True``.
 
@@ -91,7 +93,9 @@ def covar_module(d: int, batch_shape: torch.Size, quadratic_trend: bool, lengths
     """
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 
-    rbf = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape) if lengthscale_kernel is None else lengthscale_kernel
+    rbf = lengthscale_kernel
+    if rbf is None:
+        rbf = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape)
     if not quadratic_trend:
         return rbf
     return rbf + QuadraticTrendKernel(batch_shape=batch_shape)
