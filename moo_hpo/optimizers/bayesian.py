@@ -205,7 +205,7 @@ _LOCAL_LENGTHSCALE_PRIOR = (3.0, 6.0)
 # (moo_hpo.optimizers.front_starts; docs/benchmarks.md, "Starts near the front")
 _FRONT_STARTS, _FRONT_START_POOL = 5, 128
 # the GPs' prior trend (``trend``): "quadratic" adds a Bayesian quadratic response surface to the RBF kernel
-# (moo_hpo.optimizers.gp_kernels; docs/benchmarks.md, "A quadratic trend")
+# (moo_hpo.optimizers.gp_kernels; docs/benchmarks.md, "A quadratic trend in the GPs")
 TRENDS = ("constant", "quadratic")
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
@@ -237,10 +237,16 @@ def _noise_floor() -> Any:
 
 
 def _one_blas_thread() -> Any:
-    """A context in which BLAS libraries run single-threaded. SciPy's L-BFGS-B (GP fits and the
-    acquisition's optimization) makes tens of thousands of BLAS calls on vectors of a few dozen numbers;
-    a multi-threaded OpenBLAS synchronizes its threads at each, which took 10 of 34 s of a DTLZ2 study on
-    two busy cores (docs/benchmarks.md, "A quadratic trend")."""
+    """A context in which the BLAS libraries that threadpoolctl finds (NumPy's and SciPy's OpenBLAS; not
+    torch's own thread pool, which ``torch.set_num_threads`` governs) run single-threaded. SciPy's
+    L-BFGS-B (GP fits and the acquisition's optimization) makes tens of thousands of BLAS calls on vectors
+    of a few dozen numbers; a multi-threaded OpenBLAS synchronizes its threads at each, which took 10 of
+    34 s of a DTLZ2 study on two busy cores (docs/benchmarks.md, "A quadratic trend in the GPs").
+    Entering and leaving costs about a millisecond per ask.
+
+    Returns:
+        threadpoolctl's ``threadpool_limits`` context manager.
+    """
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
@@ -581,7 +587,7 @@ class _BoTorchOptimizer(Optimizer):
 
         n = len(first.Y)
         c = _checkpoint(n)
-        state_key = (tuple((o.kind, o.index) for o in outs), first.numbers[:c], local)
+        state_key = (tuple((o.kind, o.index) for o in outs), first.numbers[:c], local, trend)
         state = self._states.get(state_key)
         if state is None:
             anchor = build(c)

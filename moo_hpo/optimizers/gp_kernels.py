@@ -11,10 +11,10 @@ middle) whose size the marginal likelihood chooses. With a trend in the data the
 without one its scales shrink and the kernel is BoTorch's default again. This is universal kriging's
 quadratic trend with the trend's coefficients integrated out instead of fitted.
 
-Why our own code: GPyTorch's ``PolynomialKernel`` ``s (x . x' + c)^2`` ties the linear part's variance
-(``2 s c``) to a constant part's (``s c^2``), so a GP of a mostly linear function drives ``c`` to
-hundreds of thousands and the covariance towards singularity (seen in a fit of ``100 * sum(x)``); it
-also centres nothing. :class:`QuadraticTrendKernel` gives the linear and the quadratic part a scale
+Why our own code: GPyTorch's ``PolynomialKernel`` of degree 2 in a ``ScaleKernel``, ``s (x . x' + c)^2``,
+ties the linear part's variance (``2 s c``) to a constant part's (``s c^2``), so a GP of a mostly linear
+function drives ``c`` to hundreds of thousands and the covariance towards singularity (seen in a fit of
+``100 * sum(x)``); it also centres nothing. :class:`QuadraticTrendKernel` gives the linear and the quadratic part a scale
 each and leaves the constant to the GP's constant mean.
 """
 
@@ -63,8 +63,17 @@ class QuadraticTrendKernel(Kernel):
     def forward(
         self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params: Any
     ) -> torch.Tensor:
-        """The covariance between ``x1`` (``... x n x d``) and ``x2`` (``... x m x d``): ``... x n x m``,
-        or its diagonal ``... x n`` with ``diag=True``.
+        """The covariance between two sets of points.
+
+        Args:
+            x1: points ``... x n x d`` of the encoded unit cube.
+            x2: points ``... x m x d``.
+            diag: only the diagonal (``x1`` and ``x2`` the same points).
+            last_dim_is_batch: GPyTorch's additive-structure mode (not supported).
+            **params: ignored (GPyTorch's kernel interface).
+
+        Returns:
+            The covariances, ``... x n x m``, or their diagonal ``... x n`` with ``diag=True``.
 
         Raises:
             NotImplementedError: for ``last_dim_is_batch`` (GPyTorch's additive-structure mode).

@@ -164,11 +164,11 @@ class CachedSingleTaskGP(_LatentPosteriorModel):
             noise = gp.likelihood.noise.detach().reshape(m, -1).expand_as(y)
             Xs = X.unsqueeze(0) / lengthscale  # m x n x d
             self._has_trend = trend is not None
-            zeros = torch.zeros(m, 1, 1, dtype=X.dtype)
+            zeros = torch.zeros(m, 1, 1, dtype=X.dtype, device=X.device)
             linear = trend.linear_scale.detach().reshape(m, 1, 1) if self._has_trend else zeros
             quadratic = trend.quadratic_scale.detach().reshape(m, 1, 1) if self._has_trend else zeros
             centre = trend.centre if self._has_trend else 0.0
-            Xc = X - centre  # n x d
+            Xc = X - centre if self._has_trend else X[:, :0]  # n x d (n x 0 without a trend: unused)
             K = torch.exp(-0.5 * sq_dist(Xs, Xs, x1_eq_x2=True)) + torch.diag_embed(noise)
             if self._has_trend:
                 dot = Xc @ Xc.transpose(-1, -2)
@@ -181,7 +181,7 @@ class CachedSingleTaskGP(_LatentPosteriorModel):
                 "_alpha": torch.cholesky_solve((y - constant).unsqueeze(-1), L),  # m x n x 1
                 "_lengthscale": lengthscale,
                 "_Xc": Xc,
-                "_centre": torch.tensor(centre, dtype=X.dtype),
+                "_centre": X.new_tensor(centre),
                 "_trend_linear": linear,
                 "_trend_quadratic": quadratic,
                 "_constant": constant.squeeze(-1),
@@ -288,8 +288,14 @@ def _cached_single(model: Any) -> CachedSingleTaskGP | None:
 
 
 def _kernel_parts(covar: Any) -> tuple[Any, Any]:
-    """``(rbf, trend)`` of a kernel this module reproduces: BoTorch's RBF kernel alone (``trend`` None) or
-    an ``AdditiveKernel`` of it and a :class:`moo_hpo.optimizers.gp_kernels.QuadraticTrendKernel`.
+    """The parts of a kernel this module reproduces: BoTorch's RBF kernel alone or an ``AdditiveKernel``
+    of it and a :class:`moo_hpo.optimizers.gp_kernels.QuadraticTrendKernel`.
+
+    Args:
+        covar: a GP's covariance module.
+
+    Returns:
+        ``(rbf, trend)``, ``trend`` None for the RBF kernel alone.
 
     Raises:
         TypeError: for any other kernel.

@@ -416,6 +416,7 @@ def test_prior_mixture_fits_a_second_set_of_gps_with_short_lengthscales_and_audi
 
 @pytest.mark.parametrize("trend", ["quadratic", "constant"])
 def test_objective_and_constraint_gps_carry_the_quadratic_trend_unless_told_otherwise(trend):
+    import torch
     from botorch.models import ModelListGP
     from gpytorch.kernels import AdditiveKernel, RBFKernel
 
@@ -439,6 +440,11 @@ def test_objective_and_constraint_gps_carry_the_quadratic_trend_unless_told_othe
         assert type(objectives) is RBFKernel
     assert type(failures) is RBFKernel  # a failure label is no bowl
     assert isinstance(_cached_if_list(model), StackedCachedGPs)  # the fast posterior serves both
+    # the other trend on the same data: its own fit, not the first one's hyperparameters dropped on loading
+    optimizer.trend = "constant" if trend == "quadratic" else "quadratic"
+    other = optimizer._model(data.objectives + data.guards).models[0].covar_module
+    rbf = other if type(other) is RBFKernel else other.kernels[0]
+    assert not torch.allclose(rbf.lengthscale, torch.full_like(rbf.lengthscale, rbf.lengthscale_prior.mode))
 
 
 def test_an_unknown_trend_is_a_config_error():

@@ -60,6 +60,17 @@ def test_posterior_equals_gpytorchs(n_outputs, noiseless, q, quadratic_trend):
     torch.testing.assert_close(sampler(got), sampler(expected), rtol=1e-7, atol=1e-8)
 
 
+@pytest.mark.parametrize("shape", [(3, 4), (6, 1, 3, 4), (2, 5, 2, 4)])
+def test_posterior_with_the_trend_equals_gpytorchs_for_any_batch_shape(shape):
+    """Points as BoTorch passes them: ``q x d``, ``b x 1 x q x d`` (raw samples), other batches."""
+    gp = fitted_gp(3, noiseless=True, quadratic_trend=True)
+    X = torch.rand(*shape, dtype=torch.double, generator=torch.Generator().manual_seed(6))
+    expected, got = gp.posterior(X), cached_gp(gp).posterior(X)
+    assert got.mean.shape == expected.mean.shape == (*shape[:-1], 3)
+    torch.testing.assert_close(got.mean, expected.mean, rtol=1e-8, atol=1e-9)
+    torch.testing.assert_close(got.variance, expected.variance, rtol=1e-6, atol=1e-12)
+
+
 @pytest.mark.parametrize("quadratic_trend", [False, True])
 def test_acquisition_value_and_gradient_equal_gpytorchs_with_pending_points(quadratic_trend):
     from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
@@ -95,7 +106,8 @@ def test_acquisition_value_and_gradient_equal_gpytorchs_with_pending_points(quad
 
 
 @pytest.mark.parametrize("q", [1, 3])
-def test_a_model_list_of_gps_is_stacked_with_the_same_posterior(q):
+@pytest.mark.parametrize("quadratic_trend", [False, True])
+def test_a_model_list_of_gps_is_stacked_with_the_same_posterior(q, quadratic_trend):
     """Objectives and constraints in one batched GP, a failure label on other rows in another."""
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import ModelListGP, SingleTaskGP
@@ -105,7 +117,7 @@ def test_a_model_list_of_gps_is_stacked_with_the_same_posterior(q):
 
     from moo_hpo.optimizers.gp_posterior import StackedCachedGPs
 
-    main = fitted_gp(2, noiseless=True)
+    main = fitted_gp(2, noiseless=True, quadratic_trend=quadratic_trend)
     X = torch.rand(12, 4, dtype=torch.double, generator=torch.Generator().manual_seed(4))
     labels = torch.where(X[:, :1] > 0.6, 1.0, -1.0).double()
     failure = SingleTaskGP(X, labels, outcome_transform=Standardize(m=1))
