@@ -117,6 +117,7 @@ def _gramacy() -> BenchmarkProblem:
 PROBLEMS: dict[str, Callable[[], BenchmarkProblem]] = {
     "gramacy": _gramacy,
     "zdt1": lambda: _botorch("ZDT1", dim=30),
+    "zdt1-10": lambda: _botorch("ZDT1", dim=10),
     "zdt2": lambda: _botorch("ZDT2", dim=30),
     "zdt3": lambda: _botorch("ZDT3", dim=30),
     "dtlz2-2d": lambda: _botorch("DTLZ2", dim=6, num_objectives=2),
