@@ -163,16 +163,14 @@ class CachedSingleTaskGP(_LatentPosteriorModel):
             y = gp.train_targets.detach().reshape(m, -1)  # standardized
             noise = gp.likelihood.noise.detach().reshape(m, -1).expand_as(y)
             Xs = X.unsqueeze(0) / lengthscale  # m x n x d
-            self._has_trend = trend is not None
-            zeros = torch.zeros(m, 1, 1, dtype=X.dtype, device=X.device)
-            linear = trend.linear_scale.detach().reshape(m, 1, 1) if self._has_trend else zeros
-            quadratic = trend.quadratic_scale.detach().reshape(m, 1, 1) if self._has_trend else zeros
-            centre = trend.centre if self._has_trend else 0.0
-            Xc = X - centre if self._has_trend else X[:, :0]  # n x d (n x 0 without a trend: unused)
             K = torch.exp(-0.5 * sq_dist(Xs, Xs, x1_eq_x2=True)) + torch.diag_embed(noise)
-            if self._has_trend:
-                dot = Xc @ Xc.transpose(-1, -2)
-                K = K + linear * dot + quadratic * dot.pow(2)
+            trend_buffers = {}
+            if trend is not None:  # a u.u' + b (u.u')^2 with u = x - centre, per output
+                Xc = X - trend.centre  # n x d
+                linear = trend.linear_scale.detach().reshape(m, 1, 1)
+                quadratic = trend.quadratic_scale.detach().reshape(m, 1, 1)
+                K = self._plus_trend(K, Xc, Xc, linear, quadratic)
+                trend_buffers = {"_Xc": Xc, "_centre": X.new_tensor(trend.centre), "_trend_linear": linear, "_trend_quadratic": quadratic}
             L = psd_safe_cholesky(K)  # m x n x n
             tf = gp.outcome_transform
             buffers = {
@@ -180,27 +178,30 @@ class CachedSingleTaskGP(_LatentPosteriorModel):
                 "_L": L,
                 "_alpha": torch.cholesky_solve((y - constant).unsqueeze(-1), L),  # m x n x 1
                 "_lengthscale": lengthscale,
-                "_Xc": Xc,
-                "_centre": X.new_tensor(centre),
-                "_trend_linear": linear,
-                "_trend_quadratic": quadratic,
                 "_constant": constant.squeeze(-1),
                 "_means": tf.means.detach().reshape(m),
                 "_stdvs": tf.stdvs.detach().reshape(m),
+                **trend_buffers,
             }
+        self._has_trend = trend is not None
         for name, value in buffers.items():  # buffers: .to() moves them with the module
             self.register_buffer(name, value)
         self._num_outputs = m
+
+    @staticmethod
+    def _plus_trend(k: Tensor, u1: Tensor, u2: Tensor, linear: Tensor, quadratic: Tensor) -> Tensor:
+        """``k`` plus the quadratic trend kernel ``a u.u' + b (u.u')^2`` between centred points (per output)."""
+        dot = u1 @ u2.transpose(-1, -2)
+        return k + linear * dot + quadratic * dot.pow(2)
 
     def _latent_posterior(self, X: Tensor) -> ExactGaussianPosterior:
         Xq = X.unsqueeze(-3) / self._lengthscale  # ... x m x q x d
         k_xs = torch.exp(-0.5 * sq_dist(Xq, self._Xs))  # ... x m x q x n
         k_qq = torch.exp(-0.5 * sq_dist(Xq, Xq, x1_eq_x2=True))
-        if self._has_trend:  # a u.u' + b (u.u')^2 with u = x - centre, per output
+        if self._has_trend:
             Xqc = (X - self._centre).unsqueeze(-3)  # ... x 1 x q x d
-            dot_xs, dot_qq = Xqc @ self._Xc.transpose(-1, -2), Xqc @ Xqc.transpose(-1, -2)
-            k_xs = k_xs + self._trend_linear * dot_xs + self._trend_quadratic * dot_xs.pow(2)
-            k_qq = k_qq + self._trend_linear * dot_qq + self._trend_quadratic * dot_qq.pow(2)
+            k_xs = self._plus_trend(k_xs, Xqc, self._Xc, self._trend_linear, self._trend_quadratic)
+            k_qq = self._plus_trend(k_qq, Xqc, Xqc, self._trend_linear, self._trend_quadratic)
         mean = self._constant.unsqueeze(-1) + (k_xs @ self._alpha).squeeze(-1)  # ... x m x q
         v = torch.linalg.solve_triangular(self._L, k_xs.transpose(-1, -2), upper=False)  # ... x m x n x q
         covariance = k_qq - v.transpose(-1, -2) @ v
