@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from moo_hpo.analysis import ReferencePoint
 from moo_hpo.constraints import Constraint
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.objectives.specs import Objective
@@ -32,6 +33,8 @@ class Problem:
         constraints: every constraint (hard and soft).
         seed: the study's seed.
         budget: the number of trials the study expects to run, when known (a hint).
+        reference: the hypervolume reference point policy (:class:`moo_hpo.analysis.ReferencePoint`);
+            a study shares its own with its optimizers, a problem built alone gets a fresh one.
     """
 
     space: Space
@@ -39,6 +42,7 @@ class Problem:
     constraints: tuple[Constraint, ...] = ()
     seed: int = 0
     budget: int | None = None
+    reference: ReferencePoint = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
     _signs: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -49,6 +53,8 @@ class Problem:
         if dupes:
             raise ConfigError(f"objective metric names must be unique; received {dupes} more than once")
         object.__setattr__(self, "_signs", np.array([o.sign for o in self.objectives]))
+        if self.reference is None:
+            object.__setattr__(self, "reference", ReferencePoint(self.objectives))
 
     @property
     def n_objectives(self) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from moo_hpo.analysis import HypervolumeMonitor
 from moo_hpo.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -24,10 +24,15 @@ class HypervolumeStagnation:
     Pass it in ``callbacks``: ``study.optimize(fn, n_trials=500, callbacks=[mh.HypervolumeStagnation(30, 1e-3)])``.
     The hypervolume is the study's (feasible trials, frozen reference point). The rule waits for
     ``window`` finished trials after the first feasible one, so a slow start does not stop the study.
+    It is updated trial by trial (an exact computation only when a trial enters the front), so it costs
+    the same at trial 5,000 as at trial 50.
 
     Args:
         window: number of finished trials to look back.
         rel_tol: relative improvement below which the study stops (0.001 = 0.1%).
+
+    Raises:
+        ConfigError: for a window that is not a positive integer or a negative tolerance.
     """
 
     def __init__(self, window: int = 30, rel_tol: float = 1e-3) -> None:
@@ -37,15 +42,31 @@ class HypervolumeStagnation:
             raise ConfigError(f"rel_tol must be a number >= 0; received {rel_tol!r}")
         self.window = window
         self.rel_tol = rel_tol
+        self._study: Study | None = None
+        self._monitor: HypervolumeMonitor | None = None
+        self._recent: deque[float] = deque(maxlen=window + 1)
+
+    def _start(self, study: Study) -> None:
+        """Track ``study`` from here on: the history so far (number order), from its first feasible trial."""
+        self._study = study
+        self._monitor = HypervolumeMonitor(study.problem)
+        history = self._monitor.start(study.trials)
+        started = next((i for i, v in enumerate(history) if v > 0), len(history))
+        self._recent.clear()
+        self._recent.extend(history[started:].tolist())
 
     def __call__(self, study: Study, trial: Trial) -> None:
-        if study.n_feasible == 0:
+        if study.n_feasible == 0 or not study.reference_point_frozen:
+            return  # values before the reference point is frozen have no lasting meaning
+        if self._study is not study or self._monitor is None:
+            self._start(study)
+        else:
+            value = self._monitor.add(trial)
+            if self._recent or value > 0:
+                self._recent.append(value)
+        if len(self._recent) <= self.window:
             return
-        history = study.hypervolume_history()  # recomputed: stays right if the reference point froze late
-        started = int(np.argmax(history > 0)) if np.any(history > 0) else len(history)
-        if len(history) - started <= self.window:
-            return
-        before, now = history[-1 - self.window], history[-1]
+        before, now = self._recent[0], self._recent[-1]
         gain = (now - before) / now if now > 0 else 0.0
         if gain < self.rel_tol:
             reason = (

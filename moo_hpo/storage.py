@@ -11,7 +11,10 @@ SQLite specifics:
 * One writer at a time: the writing process holds an advisory lock on ``<file>.lock``, released by
   the OS when it exits, however it exits. Other processes open the file read-only meanwhile and can
   follow the study while it runs.
-* The schema carries a version (:data:`SCHEMA_VERSION`); a file from a newer moo_hpo is refused.
+* The schema carries a version (:data:`SCHEMA_VERSION`); a file from a newer moo_hpo is refused, and
+  one from an older moo_hpo is migrated when opened for writing (read as migrated when read-only).
+  Version 2 gave interrupted trials a status of their own; version 1 recorded them as ``failed`` with
+  an error starting with ``"interrupted"``.
 """
 
 from __future__ import annotations
@@ -34,8 +37,13 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = ["SCHEMA_VERSION", "InMemoryStore", "SQLiteStore", "Store", "open_store"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 INTERRUPTED = "interrupted: the study stopped while this trial was running"
+
+
+def _legacy_interrupted(trial: Trial) -> bool:
+    """A trial that schema version 1 recorded as failed because the study stopped while it ran."""
+    return trial.status is TrialStatus.FAILED and (trial.error or "").startswith("interrupted")
 
 
 class Store(ABC):
@@ -64,11 +72,11 @@ class Store(ABC):
         """Every trial record, in number order."""
 
     def mark_interrupted(self) -> list[int]:
-        """Mark running trials failed ("interrupted"); returns their numbers."""
+        """Mark running trials ``interrupted``; returns their numbers."""
         numbers = []
         for trial in self.load_trials():
             if trial.status is TrialStatus.RUNNING:
-                trial.status = TrialStatus.FAILED
+                trial.status = TrialStatus.INTERRUPTED
                 trial.error = INTERRUPTED
                 trial.finished_at = time.time()
                 self.update_trial(trial)
@@ -167,6 +175,7 @@ class SQLiteStore(Store):
         self.path = Path(path)
         self.read_only = read_only
         self._lock_file = None
+        self._legacy = False  # a version-1 file opened read-only
         try:
             if read_only:
                 if not self.path.exists():
@@ -211,13 +220,34 @@ class SQLiteStore(Store):
         if not {"meta", "trials"} <= tables:
             raise StorageError(f"{str(self.path)!r} is an SQLite file but not a moo_hpo study (tables: {sorted(tables)})")
         version = self.get_meta("schema_version")
-        if version is None and not self.read_only:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif version is not None and version > SCHEMA_VERSION:
+        if version is not None and version > SCHEMA_VERSION:
             raise StorageError(
                 f"{str(self.path)!r} has schema version {version}; this moo_hpo reads up to {SCHEMA_VERSION}: "
                 "upgrade moo_hpo"
             )
+        if version is not None and version < SCHEMA_VERSION:
+            if self.read_only:
+                self._legacy = True
+            else:
+                self._migrate_from_v1()
+        elif version is None and not self.read_only:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _migrate_from_v1(self) -> None:
+        """Give interrupted trials of a version-1 file their own status, in one transaction."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute(
+                "UPDATE trials SET status = ? WHERE status = ? AND error LIKE 'interrupted%'",
+                (TrialStatus.INTERRUPTED.value, TrialStatus.FAILED.value),
+            )
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (json.dumps(SCHEMA_VERSION),)
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -242,7 +272,12 @@ class SQLiteStore(Store):
 
     def load_trials(self) -> list[Trial]:
         rows = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM trials ORDER BY number").fetchall()
-        return [Trial.from_row(r) for r in rows]
+        trials = [Trial.from_row(r) for r in rows]
+        if self._legacy:  # a read-only view of a version-1 file: read it as migrated
+            for t in trials:
+                if _legacy_interrupted(t):
+                    t.status = TrialStatus.INTERRUPTED
+        return trials
 
     def _writable(self) -> None:
         if self.read_only:

@@ -1,10 +1,11 @@
 """The study: a space, objectives and constraints, an optimizer, a store, and the trials.
 
-Everything is built on :meth:`Study.ask` and :meth:`Study.tell`; :meth:`Study.optimize` is a loop
-over them. Every finished trial is committed to the store before the next one is proposed, so a
-study killed at any moment is resumed by opening the same store again (:meth:`Study.load`, or
-``Study(..., storage=path)``): trials that were running are marked failed ("interrupted") and the
-optimizer is rebuilt from the stored trials.
+``Study`` is the definition, its binding to a store, ask / tell and the results. Everything is built
+on :meth:`Study.ask` and :meth:`Study.tell`; :meth:`Study.optimize` is a loop over them
+(:mod:`moo_hpo.execution.loop`), and the results are computed by :mod:`moo_hpo.analysis`. Every
+finished trial is committed to the store before the next one is proposed, so a study killed at any
+moment is resumed by opening the same store again (:meth:`Study.load`, or ``Study(..., storage=path)``):
+trials that were running are marked ``interrupted`` and the optimizer is rebuilt from the stored trials.
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from moo_hpo import __version__
-from moo_hpo.constraints import Constraint, constraint_from_dict
+from moo_hpo import __version__, analysis
+from moo_hpo.analysis import REFERENCE_FREEZE_AFTER, ReferencePoint
 from moo_hpo.choice import Recommendation
-from moo_hpo.exceptions import ConfigError, MooHpoError, NoFeasibleTrialError, StorageError
-from moo_hpo.execution import InProcessExecutor, Outcome, ProcessExecutor, format_exception
+from moo_hpo.constraints import Constraint, constraint_from_dict
+from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
+from moo_hpo.execution.executors import format_exception
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
 from moo_hpo.optimizers.registry import choose_auto, make_optimizer
-from moo_hpo.pipeline import Skipped
 from moo_hpo.problem import Problem
+from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store
 from moo_hpo.trial import Result, Trial, TrialStatus
@@ -35,23 +37,11 @@ from moo_hpo.trial import Result, Trial, TrialStatus
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Study"]
+__all__ = ["REFERENCE_FREEZE_AFTER", "Study"]
 
 logger = logging.getLogger("moo_hpo")
 
 Callback = Callable[["Study", Trial], None]
-
-#: A derived reference point is frozen once this many trials are feasible.
-REFERENCE_FREEZE_AFTER = 10
-
-
-def _trial_seed(study_seed: int, number: int) -> int:
-    """A 31-bit seed for trial ``number``: splitmix64 of the pair, cheap and well mixed."""
-    z = (study_seed * 0x9E3779B97F4A7C15 + (number + 1) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return (z ^ (z >> 31)) >> 33
-
 
 class Study:
     """A multi-objective, constrained hyperparameter study.
@@ -110,9 +100,9 @@ class Study:
             raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {optimizer!r}")
         if not (isinstance(optimizer, str) and optimizer.lower() == "auto"):
             self._chosen = (make_optimizer(optimizer), "chosen by the user")
-        elif self._store.get_meta("optimizer") is not None and self.trials:
+        elif self._store.get_meta("optimizer") is not None and self._trials:
             stored = self._store.get_meta("optimizer")
-            self._chosen = (make_optimizer(stored["name"], stored["params"]), "resumed from the store")
+            self._chosen = (make_optimizer(stored["name"], stored["params"]), stored.get("reason") or "chosen before")
         if self._chosen is not None:
             self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
 
@@ -153,9 +143,11 @@ class Study:
             self.name = name or self._store.get_meta("name", "study")
             self.interrupted = [] if self.read_only else self._store.mark_interrupted()
             if self.interrupted:
-                logger.warning("trials %s were running when the study stopped; recorded as failed (interrupted)", self.interrupted)
+                logger.warning("trials %s were running when the study stopped; recorded as interrupted", self.interrupted)
+        self._reference = ReferencePoint(self.objectives, stored=self._store.get_meta("reference_point"))
         self._trials: list[Trial] = self._store.load_trials()
         self._recount()
+        self._freeze_reference_if_due()  # a store written before the freeze was recorded in tell
 
     def _recount(self) -> None:
         self._counts = {s: 0 for s in TrialStatus}
@@ -180,7 +172,7 @@ class Study:
         budget = getattr(self, "_budget", None)
         cached = getattr(self, "_problem", None)
         if cached is None or cached.budget != budget:
-            self._problem = Problem(self.space, self.objectives, self.constraints, self.seed, budget)
+            self._problem = Problem(self.space, self.objectives, self.constraints, self.seed, budget, self._reference)
         return self._problem
 
     @property
@@ -199,14 +191,23 @@ class Study:
             if finished:
                 optimizer.tell(finished)
             if not self.read_only:
+                record = {"name": optimizer.name, "params": optimizer.get_params(), "reason": reason}
                 try:
-                    self._store.set_meta("optimizer", {"name": optimizer.name, "params": optimizer.get_params()})
+                    self._store.set_meta("optimizer", record)
                 except TypeError:  # constructor arguments that are not JSON-able: keep the name only
-                    self._store.set_meta("optimizer", {"name": optimizer.name, "params": {}})
+                    self._store.set_meta("optimizer", {**record, "params": {}})
             logger.info("optimizer %s (%s)", optimizer.name, reason)
             self.optimizer_reason = reason
             self._optimizer = optimizer
         return self._optimizer
+
+    @property
+    def optimizer_info(self) -> dict[str, Any]:
+        """The optimizer as stored: ``{"name", "params", "reason"}``, read without setting it up.
+
+        Empty until the optimizer was first used (the first :meth:`ask`).
+        """
+        return dict(self._store.get_meta("optimizer") or {})
 
     @classmethod
     def load(
@@ -281,6 +282,16 @@ class Study:
         """Every trial, in number order."""
         return list(self._trials)
 
+    def trial(self, number: int) -> Trial:
+        """The trial with this number.
+
+        Raises:
+            ConfigError: for a number the study does not have.
+        """
+        if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or not 0 <= number < len(self._trials):
+            raise ConfigError(f"unknown trial #{number!r}; this study has trials 0..{len(self._trials) - 1}")
+        return self._trials[int(number)]
+
     def _writable(self) -> None:
         if self.read_only:
             raise StorageError(f"the study in {self._store.location!r} is open read-only")
@@ -336,7 +347,7 @@ class Study:
             config=dict(proposal.config),
             extra=dict(proposal.extra),
             started_at=time.time(),
-            seed=_trial_seed(self.seed, number),
+            seed=derive_seed(self.seed, TRIAL_SEED_TAG, number),
             optimizer=self.optimizer.name,
         )
         problems = None if proposal.checked else self.space.problems(trial.config)
@@ -415,8 +426,21 @@ class Study:
         record.status, record.error, record.metrics = new_status, new_error, new_metrics
         self._store.update_trial(record)
         self._count(record)
+        if new_status is TrialStatus.COMPLETE and not self._reference.is_frozen:
+            self._freeze_reference_if_due()
         optimizer.tell([record])
         return record
+
+    def _interrupt(self, trial: Trial, reason: str) -> None:
+        """Record a running trial as ``interrupted`` (the study stopped; its configuration is not to blame)."""
+        record = self._trials[trial.number]
+        if record.is_finished:
+            return
+        record.finished_at = time.time()
+        record.status, record.error = TrialStatus.INTERRUPTED, reason
+        self._store.update_trial(record)
+        self._count(record)
+        self.optimizer.tell([record])
 
     def _check_metrics(self, metrics: Any, require: bool = True) -> tuple[dict[str, float], str | None]:
         if not isinstance(metrics, Mapping):
@@ -489,98 +513,18 @@ class Study:
             KeyboardInterrupt: after Ctrl-C, once running trials are recorded as failed
                 ("interrupted") and every finished trial is saved.
         """
-        self._writable()
-        if not callable(fn):
-            raise ConfigError(f"optimize expects a callable objective; received {fn!r}")
-        if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
-            raise ConfigError(f"n_trials must be a non-negative integer or None; received {n_trials!r}")
-        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ConfigError(f"timeout must be a positive number of seconds or None; received {timeout!r}")
-        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
-        if not isinstance(catch, tuple):
-            raise ConfigError(f"catch must be a tuple of exception types; received {catch!r}")
-        callbacks = list(callbacks)
-        if build is not None or probes:
-            from moo_hpo.pipeline import ProbePipeline
+        from moo_hpo.execution.loop import run_optimize
 
-            fn = ProbePipeline(fn, build, list(probes), self.problem.hard_constraints)
-        if self._optimizer is None:
-            self._budget = None if n_trials is None else len(self._trials) + n_trials
-        executor: InProcessExecutor | ProcessExecutor
-        if n_workers == 1 and trial_timeout is None:
-            executor = InProcessExecutor(fn)
-        else:
-            executor = ProcessExecutor(fn, n_workers, trial_timeout, start_method)
-        started = time.monotonic()
-        self._stop_reason = None
-        submitted = 0
-        progress = _Progress(self, n_trials, show_progress)
-        try:
-            with progress:
-                while True:
-                    if self._stop_reason is None:
-                        if n_trials is not None and submitted >= n_trials:
-                            self._stop_reason = f"ran {n_trials} trials"
-                        elif timeout is not None and time.monotonic() - started >= timeout:
-                            self._stop_reason = f"timeout of {timeout:g} s reached"
-                    if self._stop_reason is None:
-                        free = executor.capacity - executor.n_running
-                        if n_trials is not None:
-                            free = min(free, n_trials - submitted)
-                        if free > 0:
-                            new = self._propose(free)
-                            if not new and executor.n_running == 0:
-                                raise MooHpoError(f"optimizer {self.optimizer.name!r} proposed nothing")
-                            for trial in new:
-                                submitted += 1
-                                if trial.is_finished:  # an invalid proposal, recorded as failed
-                                    progress.update(trial)
-                                    continue
-                                executor.submit(trial)
-                    if executor.n_running == 0:
-                        if self._stop_reason is not None:
-                            break
-                        continue
-                    for trial, outcome in executor.wait():
-                        self._finish(trial, outcome, catch)
-                        progress.update(trial)
-                        for cb in callbacks:
-                            cb(self, self._trials[trial.number])
-        except KeyboardInterrupt:
-            running = executor.running()
-            executor.shutdown()
-            for t in running:
-                self.tell(t, error="interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
-            logger.warning("interrupted; %d finished trials are saved", sum(t.is_finished for t in self._trials))
-            raise
-        except BaseException:
-            running = executor.running()
-            executor.shutdown()
-            for t in running:
-                if not self._trials[t.number].is_finished:
-                    self.tell(t, error="interrupted: the study stopped on an error in another trial")
-            raise
-        logger.info("optimize stopped: %s", self._stop_reason)
+        self._writable()
+        run_optimize(
+            self, fn, n_trials, timeout, n_workers, callbacks, show_progress, catch, trial_timeout, start_method, build, probes
+        )
         return self
 
-    def _finish(self, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
-        if outcome.error is not None:
-            self.tell(trial, error=outcome.error)
-            exc = outcome.exception
-            if exc is not None and not isinstance(exc, catch):
-                raise exc
-            if exc is None and not catch:
-                raise MooHpoError(f"trial #{trial.number} failed: {outcome.error}")
-            return
-        value = outcome.value
-        if value is None:
-            self.tell(trial, error="the objective returned None; expected a mapping of metric name to float")
-        elif isinstance(value, Skipped):
-            extra = {**value.extra, "skipped": value.reason}
-            self.tell(trial, value.metrics, extra=extra, status=TrialStatus.INFEASIBLE_SKIPPED)
-        else:
-            self.tell(trial, value)
+    def _set_budget(self, n_trials: int | None) -> None:
+        """Tell a not-yet-built optimizer how many trials the study expects (``auto`` reads it)."""
+        if self._optimizer is None:
+            self._budget = None if n_trials is None else len(self._trials) + n_trials
 
     # ------------------------------------------------------------------ results
     @property
@@ -595,101 +539,71 @@ class Study:
 
     def feasible_trials(self) -> list[Trial]:
         """Complete trials within every hard constraint, in number order."""
-        problem = self.problem
-        return [t for t in self._trials if problem.is_feasible(t)]
+        return analysis.feasible_trials(self.problem, self._trials)
 
     def pareto_front(self) -> list[Trial]:
         """The feasible trials that no other feasible trial dominates, in number order.
 
         Trials with identical objective values are all kept (none dominates the other).
         """
-        from moo_hpo.fronts import pareto_mask
-
-        feasible = self.feasible_trials()
-        if not feasible:
-            return []
-        mask = pareto_mask(self.problem.objective_matrix(feasible))
-        return [t for t, keep in zip(feasible, mask, strict=True) if keep]
+        return analysis.pareto_front(self.problem, self._trials)
 
     # ------------------------------------------------------------------ hypervolume and choices
-    def _least_violating_error(self, what: str) -> NoFeasibleTrialError:
-        complete = [t for t in self._trials if t.status is TrialStatus.COMPLETE]
-        if not complete:
-            return NoFeasibleTrialError(f"{what}: no trial has completed yet ({len(self._trials)} trials)")
-        v = self.problem.violation(complete)
-        best = complete[int(np.argmin(v))]
-        broken = [c.describe() for c in self.problem.hard_constraints if not c.is_satisfied(best.metrics.get(c.name, np.inf))]
-        return NoFeasibleTrialError(
-            f"{what}: none of the {len(complete)} complete trials satisfies every hard constraint; the least "
-            f"violating is trial #{best.number} (total violation {v.min():.4g}; breaks {', '.join(broken)})",
-            least_violating=best.number,
-        )
-
     def _reference_internal(self) -> np.ndarray:
-        """The reference point in the internal convention; derived and frozen per the documented rule."""
-        from moo_hpo.fronts import derive_reference_point
-
-        explicit = [None if o.ref is None else o.to_internal(o.ref) for o in self.objectives]
-        if all(e is not None for e in explicit):
-            return np.array(explicit, dtype=float)
-        frozen = self._store.get_meta("reference_point")
-        if frozen is not None:
-            return np.array(frozen["internal"], dtype=float)
-        feasible = self.feasible_trials()
-        if not feasible:
-            raise self._least_violating_error("cannot derive a reference point")
-        ref = derive_reference_point(self.problem.objective_matrix(feasible), explicit)
-        if len(feasible) >= REFERENCE_FREEZE_AFTER and not self.read_only:
-            self._store.set_meta("reference_point", {"internal": ref.tolist(), "from_trials": len(feasible)})
-            logger.info("reference point frozen from %d feasible trials: %s", len(feasible), self._ref_dict(ref))
-        return ref
-
-    def _ref_dict(self, internal: np.ndarray) -> dict[str, float]:
-        return {o.name: o.from_internal(float(v)) for o, v in zip(self.objectives, internal, strict=True)}
+        """The reference point in the internal convention (see :mod:`moo_hpo.analysis`)."""
+        return analysis.reference_internal(self.problem, self._trials)
 
     @property
     def reference_point(self) -> dict[str, float]:
         """The hypervolume reference point, metric name -> value in the metric's own units.
 
         Per objective: its ``ref`` when given; otherwise derived from the feasible trials (worst value
-        plus 10% of the observed range, see :mod:`moo_hpo.fronts`). A derived point is provisional until
-        the study has ``REFERENCE_FREEZE_AFTER`` (10) feasible trials; it is then frozen in the store, so the
-        hypervolume history keeps one meaning. Replace it with :meth:`set_reference_point`.
+        plus 10% of the observed range). A derived point is provisional until
+        ``REFERENCE_FREEZE_AFTER`` (10) trials are feasible; the :meth:`tell` that makes them so freezes
+        it from those trials and stores it, so the hypervolume keeps one meaning. Reading this property
+        never changes the study. Replace the point with :meth:`set_reference_point`.
 
         Raises:
             NoFeasibleTrialError: when a value must be derived and no trial is feasible.
         """
-        return self._ref_dict(self._reference_internal())
+        return self._reference.in_units(self._reference_internal())
 
     @property
     def reference_point_frozen(self) -> bool:
         """True when the reference point is explicit or frozen (it will not change any more)."""
-        return all(o.ref is not None for o in self.objectives) or self._store.get_meta("reference_point") is not None
+        return self._reference.is_frozen
 
     def set_reference_point(self, ref: Mapping[str, float]) -> None:
         """Freeze a reference point given in the metrics' own units (every objective named).
 
         Raises:
             ConfigError: for missing or unknown names.
+            StorageError: when the study is open read-only.
         """
         names = [o.name for o in self.objectives]
         if not isinstance(ref, Mapping) or set(ref) != set(names):
             raise ConfigError(f"expected a reference value for each objective {names}; received {ref!r}")
-        internal = [o.to_internal(float(ref[o.name])) for o in self.objectives]
-        self._store.set_meta("reference_point", {"internal": internal, "from_trials": None})
+        if self.read_only:
+            raise StorageError(f"the study in {self._store.location!r} is open read-only")
+        self._reference.set(self._reference.from_units(ref))
+        self._store.set_meta("reference_point", self._reference.record())
+
+    def _freeze_reference_if_due(self) -> None:
+        """Freeze a derived reference point once enough trials are feasible (stored when writable)."""
+        if self._reference.is_frozen or self._n_feasible < analysis.REFERENCE_FREEZE_AFTER:
+            return
+        feasible = analysis.in_told_order(self.feasible_trials())
+        if self._reference.freeze_if_due(self.problem.objective_matrix(feasible)):
+            if not self.read_only:
+                self._store.set_meta("reference_point", self._reference.record())
+            logger.info(
+                "reference point frozen from %d feasible trials: %s",
+                analysis.REFERENCE_FREEZE_AFTER,
+                self._reference.in_units(self._reference.frozen),
+            )
 
     def _ref_argument(self, ref: Mapping[str, float] | Sequence[float] | None) -> np.ndarray:
-        if ref is None:
-            return self._reference_internal()
-        if isinstance(ref, Mapping):
-            missing = [o.name for o in self.objectives if o.name not in ref]
-            if missing:
-                raise ConfigError(f"the reference point lacks {missing}; received {dict(ref)!r}")
-            return np.array([o.to_internal(float(ref[o.name])) for o in self.objectives])
-        values = list(ref)
-        if len(values) != len(self.objectives):
-            raise ConfigError(f"expected {len(self.objectives)} reference values; received {values!r}")
-        return np.array([o.to_internal(float(v)) for o, v in zip(self.objectives, values, strict=True)])
+        return self._reference_internal() if ref is None else self._reference.from_units(ref)
 
     def hypervolume(self, ref: Mapping[str, float] | Sequence[float] | None = None, normalized: bool = False) -> float:
         """Hypervolume of the feasible trials.
@@ -705,13 +619,8 @@ class Study:
         Raises:
             NoFeasibleTrialError: when no trial is feasible and the reference point must be derived.
         """
-        from moo_hpo.fronts import hypervolume
-
         r = self._ref_argument(ref)
-        feasible = self.feasible_trials()
-        if not feasible:
-            return 0.0
-        return hypervolume(self.problem.objective_matrix(feasible), r, normalized=normalized)
+        return analysis.hypervolume(self.problem, self._trials, r, normalized=normalized)
 
     def hypervolume_history(self, ref: Mapping[str, float] | Sequence[float] | None = None) -> np.ndarray:
         """Hypervolume of the feasible trials after each trial, in trial-number order.
@@ -720,33 +629,15 @@ class Study:
             Array with one value per trial (zeros before the first feasible trial); empty
             when no trial is feasible yet.
         """
-        from moo_hpo.fronts import hypervolume_history
-
         if self.n_feasible == 0:
             return np.zeros(len(self._trials)) if ref is not None else np.zeros(0)
-        r = self._ref_argument(ref)
-        problem = self.problem
-        include = np.array([problem.is_feasible(t) for t in self._trials])
-        Y = problem.objective_matrix(self._trials)
-        return hypervolume_history(np.where(include[:, None], Y, 0.0), r, include)
+        return analysis.hypervolume_history(self.problem, self._trials, self._ref_argument(ref))
 
     def hypervolume_contributions(self) -> dict[int, float]:
         """Exclusive hypervolume contribution of each front trial: trial number -> value."""
-        from moo_hpo.fronts import hypervolume_contributions
-
-        front = self.pareto_front()
-        if not front:
+        if self.n_feasible == 0:
             return {}
-        c = hypervolume_contributions(self.problem.objective_matrix(front), self._reference_internal())
-        return {t.number: float(v) for t, v in zip(front, c, strict=True)}
-
-    def _weights(self, weights: Mapping[str, float] | Sequence[float]) -> list[float]:
-        if isinstance(weights, Mapping):
-            unknown = [k for k in weights if k not in {o.name for o in self.objectives}]
-            if unknown:
-                raise ConfigError(f"weights name unknown objectives {unknown}; expected {[o.name for o in self.objectives]}")
-            return [float(weights.get(o.name, 0.0)) for o in self.objectives]
-        return [float(w) for w in weights]
+        return analysis.hypervolume_contributions(self.problem, self._trials, self._reference_internal())
 
     def recommend(
         self,
@@ -777,43 +668,7 @@ class Study:
                 passes the filters.
             ConfigError: for an unknown method, objective or weight.
         """
-        from moo_hpo import choice
-        from moo_hpo.fronts import pareto_mask
-
-        feasible = self.feasible_trials()
-        if not feasible:
-            raise self._least_violating_error("cannot recommend a trial")
-        for c in constraints:
-            if not isinstance(c, Constraint):
-                raise ConfigError(f"filters must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
-        kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
-        if not kept:
-            raise NoFeasibleTrialError(
-                f"none of the {len(feasible)} feasible trials satisfies {[c.describe() for c in constraints]}"
-            )
-        Y = self.problem.objective_matrix(kept)
-        front_idx = np.flatnonzero(pareto_mask(Y))
-        Yf = Y[front_idx]
-        names = [o.name for o in self.objectives]
-        if method == "knee":
-            i, reason = choice.knee_index(Yf)
-        elif method == "best":
-            if objective not in names:
-                raise ConfigError(f"method 'best' needs objective= one of {names}; received {objective!r}")
-            i, reason = choice.best_index(Yf, names.index(objective), label=objective)
-        elif method in ("asf", "tchebycheff"):
-            if weights is None:
-                raise ConfigError(f"method {method!r} needs weights (objective name -> weight)")
-            w = self._weights(weights)
-            i, reason = choice.asf_index(Yf, w, normalized=normalized) if method == "asf" else choice.tchebycheff_index(Yf, w)
-        else:
-            raise ConfigError(f"unknown method {method!r}; expected 'knee', 'best', 'asf' or 'tchebycheff'")
-        chosen = kept[int(front_idx[i])]
-        values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}" for o in self.objectives)
-        reason += f" ({values})"
-        if constraints:
-            reason += f"; among trials with {', '.join(c.describe() for c in constraints)}"
-        return Recommendation(chosen, method, reason)
+        return analysis.recommend(self.problem, self._trials, method, weights, objective, constraints, normalized)
 
     def recommendations(self, weights: Mapping[str, float] | Sequence[float] | None = None) -> list[Recommendation]:
         """The knee, the best trial per objective and, with ``weights``, the ASF choice."""
@@ -854,64 +709,3 @@ class Study:
             f"storage={self._store.location!r})"
         )
 
-
-class _Progress:
-    """A rich progress bar: trials done, feasible count, failures."""
-
-    def __init__(self, study: Study, total: int | None, enabled: bool) -> None:
-        self.study = study
-        self.enabled = enabled
-        self.total = total
-        self._progress = None
-        self._tracker = None
-        self._new_feasible: list[Trial] = []
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[stats]}"),
-                transient=False,
-            )
-            self._progress.__enter__()
-            self._task = self._progress.add_task(self.study.name, total=self.total, stats=self._stats())
-        return self
-
-    def _stats(self) -> str:
-        s = self.study
-        hv = self._hypervolume()
-        hv_text = f"HV {hv:.4g} | " if hv is not None else ""
-        return f"{hv_text}feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
-
-    def _hypervolume(self) -> float | None:
-        """Current hypervolume, tracked incrementally once the reference point is fixed."""
-        from moo_hpo.fronts import HypervolumeTracker
-
-        s = self.study
-        if s.n_feasible == 0 or not s.reference_point_frozen:
-            return None
-        if self._tracker is None:
-            self._tracker = HypervolumeTracker(s._reference_internal())
-            self._fed = 0
-        feasible = s.feasible_trials() if self._fed == 0 else self._new_feasible
-        for t in feasible:
-            self._tracker.add(s.problem.objective_matrix([t])[0])
-        self._fed += len(feasible)
-        self._new_feasible = []
-        return self._tracker.value
-
-    def update(self, trial: Trial) -> None:
-        if self._progress is not None:
-            record = self.study._trials[trial.number]
-            if self._tracker is not None and self.study.problem.is_feasible(record):
-                self._new_feasible.append(record)
-            self._progress.update(self._task, advance=1, stats=self._stats())
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc)  # type: ignore[arg-type]

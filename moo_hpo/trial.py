@@ -17,16 +17,19 @@ class TrialStatus(str, Enum):
 
     * ``running``: proposed and being evaluated.
     * ``complete``: every metric the study needs was measured (feasible or not).
-    * ``failed``: the evaluation raised, returned NaN/inf or a metric was missing, timed out, or the
-      run was interrupted; ``Trial.error`` says which.
+    * ``failed``: the evaluation raised, returned NaN/inf or a metric was missing, or timed out;
+      ``Trial.error`` says which.
     * ``infeasible_skipped``: a metric measured before training broke a hard constraint, so the
       model was never trained.
+    * ``interrupted``: the study stopped (Ctrl-C, a crash, an error in another trial) while the trial
+      ran; its configuration is not to blame, and ``Trial.error`` says what stopped it.
     """
 
     RUNNING = "running"
     COMPLETE = "complete"
     FAILED = "failed"
     INFEASIBLE_SKIPPED = "infeasible_skipped"
+    INTERRUPTED = "interrupted"
 
     def __str__(self) -> str:
         return self.value

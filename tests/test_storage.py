@@ -41,7 +41,7 @@ def test_mark_interrupted(store):
     store.add_trial(Trial(number=1, config={}))
     assert store.mark_interrupted() == [1]
     trials = store.load_trials()
-    assert trials[1].status is TrialStatus.FAILED and "interrupted" in trials[1].error
+    assert trials[1].status is TrialStatus.INTERRUPTED and "interrupted" in trials[1].error
     assert trials[0].status is TrialStatus.COMPLETE
 
 

@@ -180,7 +180,7 @@ def test_keyboard_interrupt_saves_finished_trials(tmp_path):
         study.optimize(fn, n_trials=10, show_progress=False)
     study.close()
     again = mh.Study.load(tmp_path / "s.db")
-    assert [t.status.value for t in again.trials] == ["complete"] * 3 + ["failed"]
+    assert [t.status.value for t in again.trials] == ["complete"] * 3 + ["interrupted"]
     assert "interrupted" in again.trials[3].error
 
 

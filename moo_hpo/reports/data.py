@@ -54,6 +54,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     front_numbers = {t.number for t in front}
     feasible_numbers = {t.number for t in study.feasible_trials()}
     finished = [t for t in trials if t.finished_at is not None]
+    optimizer = study.optimizer_info  # stored metadata: a report never sets up the optimizer
     data: dict[str, Any] = {
         "name": study.name,
         "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -61,7 +62,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         "rules": [r.name for r in study.space.rules],
         "objectives": [{"name": o.name, "direction": o.direction, "ref": o.ref} for o in study.objectives],
         "constraints": [{"name": c.name, "text": c.describe(), "hard": c.hard} for c in study.constraints],
-        "optimizer": {"name": study.optimizer.name if trials else None, "reason": getattr(study, "optimizer_reason", None)},
+        "optimizer": {"name": optimizer.get("name"), "reason": optimizer.get("reason")},
         "seed": study.seed,
         "versions": _versions(),
         "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible},

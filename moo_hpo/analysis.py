@@ -1,0 +1,331 @@
+"""What a study's trials say: the reference point, feasible set, Pareto front, hypervolume and choices.
+
+One layer over :mod:`moo_hpo.fronts` (array math) and :mod:`moo_hpo.choice` (preferences), working on
+trial records and a :class:`~moo_hpo.problem.Problem`. The study, its optimizers, the reports and the
+CLI all read these results from here, so they agree.
+
+**The reference point** (one policy, :class:`ReferencePoint`): per objective its explicit ``ref`` when
+given; otherwise worst + 10% of the observed range over the feasible trials
+(:func:`moo_hpo.fronts.derive_reference_point`). While fewer than :data:`REFERENCE_FREEZE_AFTER` trials are
+feasible the point is provisional and follows the feasible trials; the study freezes it inside
+:meth:`~moo_hpo.Study.tell` when that many are feasible, from those trials, and stores it, so every
+hypervolume figure afterwards has one meaning. Reading it never changes a study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError, NoFeasibleTrialError
+from moo_hpo.fronts import HypervolumeTracker, derive_reference_point, pareto_mask
+from moo_hpo.trial import Trial, TrialStatus
+
+if TYPE_CHECKING:
+    from moo_hpo.choice import Recommendation
+    from moo_hpo.constraints import Constraint
+    from moo_hpo.objectives.specs import Objective
+    from moo_hpo.problem import Problem
+
+__all__ = [
+    "REFERENCE_FREEZE_AFTER",
+    "HypervolumeMonitor",
+    "ReferencePoint",
+    "feasible_trials",
+    "hypervolume",
+    "hypervolume_contributions",
+    "hypervolume_history",
+    "least_violating_error",
+    "pareto_front",
+    "recommend",
+]
+
+#: A derived reference point is frozen once this many trials are feasible.
+REFERENCE_FREEZE_AFTER = 10
+
+
+class ReferencePoint:
+    """The hypervolume reference point of a study, in the internal (minimized) convention.
+
+    Args:
+        objectives: the study's objectives (their ``ref`` values are the explicit part).
+        stored: the record saved by :meth:`record` (a frozen point), or None.
+    """
+
+    def __init__(self, objectives: Sequence[Objective], stored: Mapping[str, Any] | None = None) -> None:
+        self.objectives = tuple(objectives)
+        self.explicit: list[float | None] = [None if o.ref is None else o.to_internal(o.ref) for o in self.objectives]
+        self._frozen: np.ndarray | None = None
+        self.from_trials: int | None = None
+        if all(e is not None for e in self.explicit):
+            self._frozen = np.array(self.explicit, dtype=float)
+        elif stored is not None:
+            self._frozen = np.array(stored["internal"], dtype=float)
+            self.from_trials = stored.get("from_trials")
+
+    @property
+    def is_frozen(self) -> bool:
+        """True when the point is explicit or frozen: it will not change any more."""
+        return self._frozen is not None
+
+    @property
+    def frozen(self) -> np.ndarray | None:
+        """The frozen point (a copy), or None while it is provisional."""
+        return None if self._frozen is None else self._frozen.copy()
+
+    def value(self, feasible: np.ndarray) -> np.ndarray:
+        """The point: the frozen one, else derived from the first :data:`REFERENCE_FREEZE_AFTER` rows.
+
+        Args:
+            feasible: objective values of the feasible trials (internal convention), in the order they
+                were told; ignored once the point is frozen.
+
+        Raises:
+            ConfigError: when a value must be derived and ``feasible`` is empty.
+        """
+        if self._frozen is not None:
+            return self._frozen.copy()
+        return derive_reference_point(np.asarray(feasible, dtype=float)[:REFERENCE_FREEZE_AFTER], self.explicit)
+
+    def freeze_if_due(self, feasible: np.ndarray) -> bool:
+        """Freeze the point from the feasible trials when there are enough of them.
+
+        Args:
+            feasible: objective values of the feasible trials (internal convention), in the order they
+                were told.
+
+        Returns:
+            True when this call froze the point (the caller stores :meth:`record`).
+        """
+        if self._frozen is not None or len(feasible) < REFERENCE_FREEZE_AFTER:
+            return False
+        self._frozen = self.value(feasible)
+        self.from_trials = REFERENCE_FREEZE_AFTER
+        return True
+
+    def set(self, internal: Sequence[float]) -> None:
+        """Freeze a point given by the user (internal convention)."""
+        self._frozen = np.array(internal, dtype=float)
+        self.from_trials = None
+
+    def record(self) -> dict[str, Any]:
+        """What the store keeps of a frozen point."""
+        if self._frozen is None:
+            raise ConfigError("the reference point is not frozen yet; nothing to store")
+        return {"internal": self._frozen.tolist(), "from_trials": self.from_trials}
+
+    def in_units(self, internal: Sequence[float]) -> dict[str, float]:
+        """A point in the internal convention as metric name -> value in the metric's own units."""
+        return {o.name: o.from_internal(float(v)) for o, v in zip(self.objectives, internal, strict=True)}
+
+    def from_units(self, ref: Mapping[str, float] | Sequence[float]) -> np.ndarray:
+        """A point in the metrics' own units (name -> value, or values in objective order) as internal values.
+
+        Raises:
+            ConfigError: when a name is missing or the number of values is wrong.
+        """
+        if isinstance(ref, Mapping):
+            missing = [o.name for o in self.objectives if o.name not in ref]
+            if missing:
+                raise ConfigError(f"the reference point lacks {missing}; received {dict(ref)!r}")
+            return np.array([o.to_internal(float(ref[o.name])) for o in self.objectives])
+        values = list(ref)
+        if len(values) != len(self.objectives):
+            raise ConfigError(f"expected {len(self.objectives)} reference values; received {values!r}")
+        return np.array([o.to_internal(float(v)) for o, v in zip(self.objectives, values, strict=True)])
+
+
+def feasible_trials(problem: Problem, trials: Sequence[Trial]) -> list[Trial]:
+    """Complete trials within every hard constraint, in the given order."""
+    return [t for t in trials if problem.is_feasible(t)]
+
+
+def in_told_order(trials: Sequence[Trial]) -> list[Trial]:
+    """Finished trials in the order they were told (finish time, then number)."""
+    return sorted(trials, key=lambda t: (t.finished_at if t.finished_at is not None else np.inf, t.number))
+
+
+def pareto_front(problem: Problem, trials: Sequence[Trial]) -> list[Trial]:
+    """The feasible trials that no other feasible trial dominates, in the given order.
+
+    Trials with identical objective values are all kept (none dominates the other).
+    """
+    feasible = feasible_trials(problem, trials)
+    if not feasible:
+        return []
+    mask = pareto_mask(problem.objective_matrix(feasible))
+    return [t for t, keep in zip(feasible, mask, strict=True) if keep]
+
+
+def least_violating_error(problem: Problem, trials: Sequence[Trial], what: str) -> NoFeasibleTrialError:
+    """The error to raise when ``what`` needs a feasible trial and none is; it names the least violating one."""
+    complete = [t for t in trials if t.status is TrialStatus.COMPLETE]
+    if not complete:
+        return NoFeasibleTrialError(f"{what}: no trial has completed yet ({len(trials)} trials)")
+    v = problem.violation(complete)
+    best = complete[int(np.argmin(v))]
+    broken = [c.describe() for c in problem.hard_constraints if not c.is_satisfied(best.metrics.get(c.name, np.inf))]
+    return NoFeasibleTrialError(
+        f"{what}: none of the {len(complete)} complete trials satisfies every hard constraint; the least "
+        f"violating is trial #{best.number} (total violation {v.min():.4g}; breaks {', '.join(broken)})",
+        least_violating=best.number,
+    )
+
+
+def reference_internal(problem: Problem, trials: Sequence[Trial]) -> np.ndarray:
+    """The problem's reference point (frozen, or provisional from the feasible trials in told order).
+
+    Raises:
+        NoFeasibleTrialError: when a value must be derived and no trial is feasible.
+    """
+    reference = problem.reference
+    if reference.is_frozen:
+        return reference.value(np.empty((0, problem.n_objectives)))
+    feasible = in_told_order(feasible_trials(problem, trials))
+    if not feasible:
+        raise least_violating_error(problem, trials, "cannot derive a reference point")
+    return reference.value(problem.objective_matrix(feasible))
+
+
+def hypervolume(problem: Problem, trials: Sequence[Trial], ref: np.ndarray, normalized: bool = False) -> float:
+    """Hypervolume of the feasible trials for a reference point in the internal convention (0.0 when none)."""
+    from moo_hpo import fronts
+
+    feasible = feasible_trials(problem, trials)
+    if not feasible:
+        return 0.0
+    return fronts.hypervolume(problem.objective_matrix(feasible), ref, normalized=normalized)
+
+
+def hypervolume_history(problem: Problem, trials: Sequence[Trial], ref: np.ndarray) -> np.ndarray:
+    """Hypervolume of the feasible trials after each trial of ``trials`` (in the given order)."""
+    from moo_hpo import fronts
+
+    include = np.array([problem.is_feasible(t) for t in trials], dtype=bool)
+    Y = problem.objective_matrix(trials)
+    return fronts.hypervolume_history(np.where(include[:, None], Y, 0.0), ref, include)
+
+
+def hypervolume_contributions(problem: Problem, trials: Sequence[Trial], ref: np.ndarray) -> dict[int, float]:
+    """Exclusive hypervolume contribution of each front trial: trial number -> value."""
+    from moo_hpo import fronts
+
+    front = pareto_front(problem, trials)
+    if not front:
+        return {}
+    c = fronts.hypervolume_contributions(problem.objective_matrix(front), ref)
+    return {t.number: float(v) for t, v in zip(front, c, strict=True)}
+
+
+class HypervolumeMonitor:
+    """The hypervolume of a running study, updated trial by trial once the reference point is frozen.
+
+    Feed it every finished trial (:meth:`add`); each costs one exact hypervolume computation only when
+    the trial enters the front. Used by the progress display and :class:`~moo_hpo.HypervolumeStagnation`.
+
+    Args:
+        problem: the study's problem (its reference point is read from it).
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self._tracker: HypervolumeTracker | None = None
+        self._fed: set[int] = set()
+
+    @property
+    def ready(self) -> bool:
+        """True once the reference point is frozen (values have one meaning from then on)."""
+        return self.problem.reference.is_frozen
+
+    def start(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Begin tracking from the trials so far; returns their hypervolume history (given order).
+
+        Raises:
+            ConfigError: when the reference point is not frozen yet.
+        """
+        if not self.ready:
+            raise ConfigError("the hypervolume is tracked once the reference point is frozen")
+        ref = self.problem.reference.value(np.empty((0, self.problem.n_objectives)))
+        self._tracker = HypervolumeTracker(ref)
+        history = np.empty(len(trials))
+        for i, t in enumerate(trials):
+            history[i] = self.add(t)
+        return history
+
+    def add(self, trial: Trial) -> float:
+        """Count one finished trial (once; feasible ones only change the value); returns the hypervolume."""
+        if self._tracker is None:
+            raise ConfigError("call start() first")
+        if trial.number not in self._fed and self.problem.is_feasible(trial):
+            self._fed.add(trial.number)
+            self._tracker.add(self.problem.objective_matrix([trial])[0])
+        return self._tracker.value
+
+    @property
+    def value(self) -> float | None:
+        """The current hypervolume, or None before :meth:`start`."""
+        return None if self._tracker is None else self._tracker.value
+
+
+def _weights(objectives: Sequence[Objective], weights: Mapping[str, float] | Sequence[float]) -> list[float]:
+    if isinstance(weights, Mapping):
+        names = [o.name for o in objectives]
+        unknown = [k for k in weights if k not in names]
+        if unknown:
+            raise ConfigError(f"weights name unknown objectives {unknown}; expected {names}")
+        return [float(weights.get(o.name, 0.0)) for o in objectives]
+    return [float(w) for w in weights]
+
+
+def recommend(
+    problem: Problem,
+    trials: Sequence[Trial],
+    method: str = "knee",
+    weights: Mapping[str, float] | Sequence[float] | None = None,
+    objective: str | None = None,
+    constraints: Sequence[Constraint] = (),
+    normalized: bool = True,
+) -> Recommendation:
+    """Choose an operating point from the feasible trials (see :meth:`moo_hpo.Study.recommend`).
+
+    Raises:
+        NoFeasibleTrialError: when no trial is feasible, or none passes the filters.
+        ConfigError: for an unknown method, objective or weight.
+    """
+    from moo_hpo import choice
+    from moo_hpo.constraints import Constraint
+
+    feasible = feasible_trials(problem, trials)
+    if not feasible:
+        raise least_violating_error(problem, trials, "cannot recommend a trial")
+    for c in constraints:
+        if not isinstance(c, Constraint):
+            raise ConfigError(f"filters must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
+    kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
+    if not kept:
+        raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible trials satisfies {[c.describe() for c in constraints]}")
+    Y = problem.objective_matrix(kept)
+    front_idx = np.flatnonzero(pareto_mask(Y))
+    Yf = Y[front_idx]
+    names = [o.name for o in problem.objectives]
+    if method == "knee":
+        i, reason = choice.knee_index(Yf)
+    elif method == "best":
+        if objective not in names:
+            raise ConfigError(f"method 'best' needs objective= one of {names}; received {objective!r}")
+        i, reason = choice.best_index(Yf, names.index(objective), label=objective)
+    elif method in ("asf", "tchebycheff"):
+        if weights is None:
+            raise ConfigError(f"method {method!r} needs weights (objective name -> weight)")
+        w = _weights(problem.objectives, weights)
+        i, reason = choice.asf_index(Yf, w, normalized=normalized) if method == "asf" else choice.tchebycheff_index(Yf, w)
+    else:
+        raise ConfigError(f"unknown method {method!r}; expected 'knee', 'best', 'asf' or 'tchebycheff'")
+    chosen = kept[int(front_idx[i])]
+    values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}" for o in problem.objectives)
+    reason += f" ({values})"
+    if constraints:
+        reason += f"; among trials with {', '.join(c.describe() for c in constraints)}"
+    return choice.Recommendation(chosen, method, reason)

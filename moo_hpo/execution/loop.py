@@ -1,0 +1,145 @@
+"""The loop behind :meth:`moo_hpo.Study.optimize`: propose while workers are free, run, tell, repeat.
+
+The study stays the only writer of its store: executors only run objectives and hand their outcomes
+back here, where each is told (and committed) before the next proposal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from moo_hpo.exceptions import ConfigError, MooHpoError
+from moo_hpo.execution.executors import InProcessExecutor, Outcome, ProcessExecutor
+from moo_hpo.execution.progress import Progress
+from moo_hpo.pipeline import Skipped
+from moo_hpo.trial import Trial, TrialStatus
+
+if TYPE_CHECKING:
+    from moo_hpo.study import Callback, Study
+
+__all__ = ["run_optimize"]
+
+logger = logging.getLogger("moo_hpo")
+
+
+def _check_arguments(
+    fn: Callable[..., Any], n_trials: int | None, timeout: float | None, n_workers: int, catch: Any
+) -> None:
+    if not callable(fn):
+        raise ConfigError(f"optimize expects a callable objective; received {fn!r}")
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
+        raise ConfigError(f"n_trials must be a non-negative integer or None; received {n_trials!r}")
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ConfigError(f"timeout must be a positive number of seconds or None; received {timeout!r}")
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
+    if not isinstance(catch, tuple):
+        raise ConfigError(f"catch must be a tuple of exception types; received {catch!r}")
+
+
+def run_optimize(
+    study: Study,
+    fn: Callable[..., Any],
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    n_workers: int = 1,
+    callbacks: Iterable[Callback] = (),
+    show_progress: bool = True,
+    catch: tuple[type[BaseException], ...] = (Exception,),
+    trial_timeout: float | None = None,
+    start_method: str | None = None,
+    build: Callable[[dict[str, Any]], Any] | None = None,
+    probes: Sequence[Any] = (),
+) -> None:
+    """Run trials of ``study`` until a budget is spent (the arguments are :meth:`moo_hpo.Study.optimize`'s).
+
+    Raises:
+        ConfigError: for bad arguments.
+        KeyboardInterrupt: after Ctrl-C, once running trials are recorded as interrupted.
+    """
+    _check_arguments(fn, n_trials, timeout, n_workers, catch)
+    callbacks = list(callbacks)
+    if build is not None or probes:
+        from moo_hpo.pipeline import ProbePipeline
+
+        fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
+    study._set_budget(n_trials)
+    executor: InProcessExecutor | ProcessExecutor
+    if n_workers == 1 and trial_timeout is None:
+        executor = InProcessExecutor(fn)
+    else:
+        executor = ProcessExecutor(fn, n_workers, trial_timeout, start_method)
+    started = time.monotonic()
+    study._stop_reason = None
+    submitted = 0
+    progress = Progress(study, n_trials, show_progress)
+    try:
+        with progress:
+            while True:
+                if study._stop_reason is None:
+                    if n_trials is not None and submitted >= n_trials:
+                        study._stop_reason = f"ran {n_trials} trials"
+                    elif timeout is not None and time.monotonic() - started >= timeout:
+                        study._stop_reason = f"timeout of {timeout:g} s reached"
+                if study._stop_reason is None:
+                    free = executor.capacity - executor.n_running
+                    if n_trials is not None:
+                        free = min(free, n_trials - submitted)
+                    if free > 0:
+                        new = study._propose(free)
+                        if not new and executor.n_running == 0:
+                            raise MooHpoError(f"optimizer {study.optimizer.name!r} proposed nothing")
+                        for trial in new:
+                            submitted += 1
+                            if trial.is_finished:  # an invalid proposal, recorded as failed
+                                progress.update(trial)
+                                continue
+                            executor.submit(trial)
+                if executor.n_running == 0:
+                    if study._stop_reason is not None:
+                        break
+                    continue
+                for trial, outcome in executor.wait():
+                    _finish(study, trial, outcome, catch)
+                    progress.update(trial)
+                    for cb in callbacks:
+                        cb(study, study.trial(trial.number))
+    except KeyboardInterrupt:
+        running = executor.running()
+        executor.shutdown()
+        for t in running:
+            study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
+        done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
+        logger.warning("interrupted; %d finished trials are saved, %d running ones recorded as interrupted", done, len(running))
+        raise
+    except BaseException:
+        running = executor.running()
+        executor.shutdown()
+        for t in running:
+            if not study.trial(t.number).is_finished:
+                study._interrupt(t, "interrupted: the study stopped on an error in another trial")
+        raise
+    logger.info("optimize stopped: %s", study._stop_reason)
+
+
+def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
+    """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
+    if outcome.error is not None:
+        study.tell(trial, error=outcome.error)
+        exc = outcome.exception
+        if exc is not None and not isinstance(exc, catch):
+            raise exc
+        if exc is None and not catch:
+            raise MooHpoError(f"trial #{trial.number} failed: {outcome.error}")
+        return
+    value = outcome.value
+    if value is None:
+        study.tell(trial, error="the objective returned None; expected a mapping of metric name to float")
+    elif isinstance(value, Skipped):
+        extra = {**value.extra, "skipped": value.reason}
+        study.tell(trial, value.metrics, extra=extra, status=TrialStatus.INFEASIBLE_SKIPPED)
+    else:
+        study.tell(trial, value)

@@ -1,0 +1,75 @@
+"""The progress display of :meth:`moo_hpo.Study.optimize`: trials done, hypervolume, feasible, failures."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from moo_hpo.analysis import HypervolumeMonitor
+
+if TYPE_CHECKING:
+    from moo_hpo.study import Study
+    from moo_hpo.trial import Trial
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    """A rich progress bar over one :meth:`~moo_hpo.Study.optimize` call.
+
+    The hypervolume is shown once the reference point is frozen, updated trial by trial.
+
+    Args:
+        study: the study being optimized.
+        total: the number of trials of this call, when known.
+        enabled: False shows nothing.
+    """
+
+    def __init__(self, study: Study, total: int | None, enabled: bool) -> None:
+        self.study = study
+        self.enabled = enabled
+        self.total = total
+        self._progress = None
+        self._monitor: HypervolumeMonitor | None = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[stats]}"),
+                transient=False,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.study.name, total=self.total, stats=self._stats())
+        return self
+
+    def _stats(self, trial: Trial | None = None) -> str:
+        s = self.study
+        hv = self._hypervolume(trial)
+        hv_text = f"HV {hv:.4g} | " if hv is not None else ""
+        return f"{hv_text}feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
+
+    def _hypervolume(self, trial: Trial | None) -> float | None:
+        s = self.study
+        if self._monitor is None:
+            if s.n_feasible == 0 or not s.reference_point_frozen:
+                return None
+            self._monitor = HypervolumeMonitor(s.problem)
+            self._monitor.start(s.feasible_trials())
+        elif trial is not None:
+            self._monitor.add(trial)
+        return self._monitor.value
+
+    def update(self, trial: Trial) -> None:
+        """Count one finished trial."""
+        if self._progress is not None:
+            record = self.study.trial(trial.number)
+            self._progress.update(self._task, advance=1, stats=self._stats(record))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)  # type: ignore[arg-type]
