@@ -43,5 +43,11 @@ bench: $(VENV)/.installed
 	$(PIP) install --quiet -e ".[bench]"
 	$(PY) benchmarks/study_overhead.py
 
+# The documentation site (MkDocs Material + mkdocstrings), served at http://127.0.0.1:8000 with live reload.
+.PHONY: docs
+docs: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[docs]"
+	$(VENV)/bin/mkdocs serve
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -4,15 +4,19 @@ A CNN for scikit-learn's bundled 8x8 digits is searched over depth, width, kerne
 precision (fp32, or int8 with weights quantized per tensor after training) under two hard device
 limits: ``size_kb <= 20`` and ``latency_p99_ms <= 2`` (CPU, batch 1, one thread). Size and latency
 need no training, so they are measured on the freshly built model, and a candidate that cannot fit
-is never trained. The script prints the front and how many trainings that check saved.
+is never trained. The script prints the front and how many trainings that check saved, then sizes the
+result for two devices (``mh.size_for_devices``) and writes ``sizing.csv`` and ``report.html`` to
+``--out`` (default: a new temporary folder).
 
-    python examples/edge_sizing.py [--trials 40]
+    python examples/edge_sizing.py [--trials 40] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,6 +24,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import moo_hpo as mh
+from moo_hpo.reports.sizing import write_csv
 
 MAX_SIZE_KB = 20.0
 MAX_P99_MS = 2.0
@@ -81,7 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="folder for sizing.csv and report.html")
     args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="moo_hpo_edge_"))
     study = mh.Study(
         space,
         objectives=[mh.Maximize("accuracy", ref=0.0), mh.Minimize("size_kb", ref=MAX_SIZE_KB), mh.Minimize("latency_p99_ms", ref=MAX_P99_MS)],
@@ -109,6 +116,14 @@ def main() -> None:
     if study.n_feasible:
         best = study.recommend("best", objective="accuracy")
         print(f"Most accurate model that fits: trial #{best.trial.number} ({best.reason})")
+    devices = [mh.DeviceProfile("mcu", max_size_kb=MAX_SIZE_KB, max_latency_ms=MAX_P99_MS),
+               mh.DeviceProfile("tiny-mcu", max_size_kb=4.0, max_latency_ms=0.5)]
+    sizing = mh.size_for_devices(study, devices)  # per device: the most accurate trial that fits
+    for r in sizing:
+        print(f"{r.profile.name}: " + (f"trial #{r.best.number}, {r.reason}" if r.best else r.reason))
+    write_csv(sizing, out / "sizing.csv")
+    mh.report(study).save(out / "report.html")
+    print(f"sizing: {out / 'sizing.csv'}\nreport: {out / 'report.html'}")
 
 
 if __name__ == "__main__":
