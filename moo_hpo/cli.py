@@ -123,20 +123,33 @@ def demo(
 
 
 def _space_from_toml(table: dict[str, Any]) -> mh.Space:
-    params = {}
-    for name, spec in table.items():
-        if not isinstance(spec, dict) or "type" not in spec:
-            raise CliError(f"[space.{name}] needs a type ('float', 'int' or 'categorical'); received {spec!r}")
-        spec = dict(spec)
-        kind = spec.pop("type")
-        cls = {"float": mh.Float, "int": mh.Int, "categorical": mh.Categorical}.get(kind)
-        if cls is None:
-            raise CliError(f"[space.{name}] type must be 'float', 'int' or 'categorical'; received {kind!r}")
-        try:
-            params[name] = cls(**spec)
-        except TypeError as exc:
-            raise CliError(f"[space.{name}]: {exc}") from exc
-    return mh.Space(params)
+    from moo_hpo.space import param_from_dict
+
+    try:
+        return mh.Space({name: param_from_dict(f"space.{name}", spec) for name, spec in table.items()})
+    except mh.ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _optimizer_from_toml(table: Any) -> str | Any:
+    """The ``[optimizer]`` table: ``name`` plus the optimizer's options (``pop_size = 24``)."""
+    if table is None:
+        return "auto"
+    if isinstance(table, str):
+        return table
+    if not isinstance(table, dict) or "name" not in table:
+        raise CliError(f"[optimizer] needs name = 'auto', 'nsga2', 'ehvi', ...; received {table!r}")
+    options = {k: v for k, v in table.items() if k != "name"}
+    if table["name"] == "auto":
+        if options:
+            raise CliError(f"[optimizer] name = 'auto' takes no options; received {sorted(options)}")
+        return "auto"
+    from moo_hpo.optimizers import make_optimizer
+
+    try:
+        return make_optimizer(table["name"], options)
+    except TypeError as exc:
+        raise CliError(f"[optimizer] {table['name']!r}: {exc}") from None
 
 
 def _entry_point(spec: str, base: Path) -> Callable[..., Any]:
@@ -177,7 +190,10 @@ def study_from_toml(path: Path) -> tuple[mh.Study, Callable[..., Any], dict[str,
     storage = study_t.get("storage")
     if storage is not None:
         storage = str((path.parent / storage).resolve())
-    study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=study_t.get("optimizer", "auto"),
+    if "optimizer" in doc and "optimizer" in study_t:
+        raise CliError("name the optimizer once: in [optimizer] or as optimizer = ... in [study], not both")
+    optimizer = _optimizer_from_toml(doc.get("optimizer", study_t.get("optimizer")))
+    study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
                      storage=storage, seed=study_t.get("seed"), name=study_t.get("name"))
     fn = _entry_point(study_t["entry"], path.parent.resolve())
     options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout") if k in study_t}

@@ -371,6 +371,33 @@ class Categorical(Param):
 _PARAM_TYPES: dict[str, type[Param]] = {"float": Float, "int": Int, "categorical": Categorical}
 
 
+def param_from_dict(name: str, spec: Mapping[str, Any]) -> Param:
+    """Build one parameter from its description (``{"type": "float", "low": 0, "high": 1, ...}``).
+
+    The form :meth:`Param.to_dict` writes, and the one a TOML study file uses.
+
+    Args:
+        name: the parameter's name (for error messages).
+        spec: ``type`` (``"float"``, ``"int"`` or ``"categorical"``) and the constructor's arguments.
+
+    Returns:
+        The parameter.
+
+    Raises:
+        ConfigError: for a missing or unknown type, or arguments the type does not take.
+    """
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise ConfigError(f"parameter {name!r} needs a type (one of {sorted(_PARAM_TYPES)}); received {spec!r}")
+    d = dict(spec)
+    kind = d.pop("type")
+    if kind not in _PARAM_TYPES:
+        raise ConfigError(f"parameter {name!r}: unknown type {kind!r}; expected one of {sorted(_PARAM_TYPES)}")
+    try:
+        return _PARAM_TYPES[kind](**d)
+    except TypeError as exc:
+        raise ConfigError(f"parameter {name!r} ({kind}): {exc}") from None
+
+
 @dataclass(frozen=True)
 class Rule:
     """A named validity rule: ``predicate(config)`` is True for configurations that may be evaluated.
@@ -771,13 +798,7 @@ class Space:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Space:
         """Rebuild a space from :meth:`to_dict`. Rules come back by name only and cannot be checked."""
-        params = []
-        for name, d in data["params"].items():
-            d = dict(d)
-            kind = d.pop("type")
-            if kind not in _PARAM_TYPES:
-                raise ConfigError(f"unknown parameter type {kind!r}; expected one of {sorted(_PARAM_TYPES)}")
-            params.append((name, _PARAM_TYPES[kind](**d)))
+        params = [(name, param_from_dict(name, d)) for name, d in data["params"].items()]
         return cls(params, rules=[Rule(name, None) for name in data.get("rules", [])])
 
     @property

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
 import moo_hpo as mh
@@ -32,3 +33,33 @@ def test_bad_arguments():
         mh.HypervolumeStagnation(window=0)
     with pytest.raises(mh.ConfigError):
         mh.HypervolumeStagnation(rel_tol=-1)
+
+
+def test_stagnation_costs_one_exact_hypervolume_per_front_change(monkeypatch):
+    # counted through moocore itself (the real computation runs): recomputing the whole history after
+    # every trial would cost a number of computations that grows with the square of the trials
+    import moocore
+
+    calls = []
+    real = moocore.hypervolume
+    monkeypatch.setattr(moocore, "hypervolume", lambda *a, **k: calls.append(1) or real(*a, **k))
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    rule = mh.HypervolumeStagnation(window=1000, rel_tol=0.0)
+    study.optimize(lambda c: {"a": c["x"], "b": (1 - c["x"] ** 0.5) ** 2}, n_trials=400, callbacks=[rule], show_progress=False)
+    assert len(study.trials) == 400
+    assert len(calls) < 400  # one per trial entering the front, not one per trial and earlier trial
+
+
+def test_stagnation_decides_as_the_full_history_does():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=1)
+    rule = mh.HypervolumeStagnation(window=15, rel_tol=0.01)
+    study.optimize(lambda c: {"a": c["x"], "b": (1 - c["x"] ** 0.5) ** 2}, n_trials=500, callbacks=[rule], show_progress=False)
+    n = len(study.trials)
+    assert 30 < n < 500  # it stopped, after the reference point froze
+    history = study.hypervolume_history()
+    started = int(np.argmax(history > 0))
+    h = history[started:]
+    gains = [(h[i] - h[i - 15]) / h[i] for i in range(15, len(h))]
+    assert gains[-1] < 0.01 and all(g >= 0.01 for g in gains[:-1])

@@ -112,3 +112,25 @@ def test_second_process_reads_a_running_study(tmp_path):
     study.tell(running, {"y": 0.5})
     assert study.trials[-1].status is TrialStatus.COMPLETE
     study.close()
+
+
+def test_a_version_1_store_gets_interrupted_trials_their_own_status(tmp_path):
+    path = tmp_path / "v1.db"
+    s = SQLiteStore(path)
+    s.add_trial(Trial(number=0, config={}, status=TrialStatus.COMPLETE, metrics={"y": 1.0}))
+    s.add_trial(Trial(number=1, config={}, status=TrialStatus.FAILED, error="interrupted: KeyboardInterrupt (Ctrl-C)"))
+    s.add_trial(Trial(number=2, config={}, status=TrialStatus.FAILED, error="ValueError: interrupted by the model"))
+    s.close()
+    con = sqlite3.connect(path)  # what moo_hpo before schema 2 wrote
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.commit(), con.close()
+    view = SQLiteStore(path, read_only=True)  # read as migrated, nothing written
+    assert [t.status for t in view.load_trials()] == [TrialStatus.COMPLETE, TrialStatus.INTERRUPTED, TrialStatus.FAILED]
+    assert view.get_meta("schema_version") == 1
+    view.close()
+    writer = SQLiteStore(path)
+    assert writer.get_meta("schema_version") == SCHEMA_VERSION == 2
+    writer.close()
+    con = sqlite3.connect(path)
+    assert [r[0] for r in con.execute("SELECT status FROM trials ORDER BY number")] == ["complete", "interrupted", "failed"]
+    con.close()

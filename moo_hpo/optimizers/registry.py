@@ -6,6 +6,7 @@ Optimizers are imported only when used, so ``import moo_hpo`` stays light.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from typing import Any
 
@@ -41,7 +42,7 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
         params: constructor arguments for a name.
 
     Raises:
-        ConfigError: for an unknown name or something that is not an optimizer.
+        ConfigError: for an unknown name, unknown options, or something that is not an optimizer.
     """
     if isinstance(spec, Optimizer):
         return spec
@@ -50,8 +51,17 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
     key = spec.lower()
     if key not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {spec!r}; expected 'auto' or one of {sorted(OPTIMIZERS)}")
-    module, cls = OPTIMIZERS[key].split(":")
-    return getattr(importlib.import_module(module), cls)(**(params or {}))
+    module, name = OPTIMIZERS[key].split(":")
+    cls = getattr(importlib.import_module(module), name)
+    params = dict(params or {})
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(f"optimizer {spec!r} takes the options {accepted}; received unknown {unknown}")
+    try:
+        return cls(**params)
+    except TypeError as exc:  # a value of the wrong kind that the constructor did not check itself
+        raise ConfigError(f"optimizer {spec!r}: {exc}") from None
 
 
 def choose_auto(problem: Problem) -> tuple[str, str]:
@@ -59,8 +69,12 @@ def choose_auto(problem: Problem) -> tuple[str, str]:
 
     The rule:
 
-    * budget unknown, or larger than :data:`AUTO_LARGE_BUDGET` trials: ``nsga2`` (evolutionary search
-      scales to any number of cheap trials, and its overhead per trial stays flat);
+    * budget unknown, or larger than :data:`AUTO_LARGE_BUDGET` trials: evolutionary search, which scales
+      to any number of cheap trials with a flat overhead per trial: ``nsga2`` for one or two objectives,
+      ``nsga3`` for three or more (its reference directions keep the population spread over a front
+      surface, where NSGA-II's crowding distance loses it: DTLZ2 with 3 objectives, 3,000 trials, median
+      hypervolume 0.708 vs 0.678, with 4 objectives, 1,000 trials, 0.573 vs 0.358, 5 seeds each,
+      ``docs/lab/2026-12-05-auto-nsga3.md``);
     * otherwise, for expensive trials where sample efficiency decides: ``cei`` for one objective,
       ``ehvi`` for two to four objectives, ``parego`` for five or more (EHVI's box decompositions
       grow too fast beyond four).
@@ -69,10 +83,11 @@ def choose_auto(problem: Problem) -> tuple[str, str]:
         ``(name, reason)``.
     """
     budget, m = problem.budget, problem.n_objectives
-    if budget is None:
-        return "nsga2", "budget unknown: evolutionary search scales to any number of trials"
-    if budget > AUTO_LARGE_BUDGET:
-        return "nsga2", f"budget of {budget} trials is large (> {AUTO_LARGE_BUDGET}): evolutionary search"
+    if budget is None or budget > AUTO_LARGE_BUDGET:
+        size = "budget unknown" if budget is None else f"budget of {budget} trials is large (> {AUTO_LARGE_BUDGET})"
+        if m >= 3:
+            return "nsga3", f"{size}, {m} objectives: evolutionary search with reference directions (NSGA-III)"
+        return "nsga2", f"{size}: evolutionary search scales to any number of trials"
     if m == 1:
         return "cei", f"budget of {budget} trials, one objective: constrained expected improvement"
     if m <= 4:

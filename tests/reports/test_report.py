@@ -135,3 +135,15 @@ def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measure
 def test_no_model_check_without_a_model_based_optimizer(finished_study):
     assert mh.report(finished_study).data["model_check"] == {"rows": [], "summary": [], "failures": None}
     assert "Model check" not in mh.report(finished_study).to_html()
+
+
+def test_a_report_reads_the_stored_optimizer_and_never_sets_it_up(tmp_path):
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer="nsga2", storage=tmp_path / "s.db", seed=0)
+    study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"] + c["y"]}, n_trials=40, show_progress=False)
+    study.close()
+    for loaded in (mh.Study.load(tmp_path / "s.db", read_only=True), mh.Study.load(tmp_path / "s.db")):
+        data = mh.report(loaded).data
+        assert data["optimizer"]["name"] == "nsga2" and data["optimizer"]["reason"] == "chosen by the user"
+        assert loaded._optimizer is None  # replaying every generation just to print a name is gone
+        loaded.close()

@@ -1,0 +1,97 @@
+"""The analysis layer: one reference-point policy shared by the study and its optimizers; reading never writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+import moo_hpo as mh
+from moo_hpo import analysis
+from moo_hpo.fronts import derive_reference_point
+from moo_hpo.problem import Problem
+
+
+def _study(storage=None, optimizer="random") -> mh.Study:
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    return mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], [mh.AtMost("g", 0.8)],
+                    optimizer=optimizer, storage=storage, seed=3)
+
+
+def _fn(c: dict) -> dict:
+    # the front widens as trials arrive, so a reference point derived later differs from an early one
+    return {"f1": 10 * c["x"] ** 2, "f2": 10 * (1 - c["x"]) ** 2 + 30 * c["y"], "g": c["y"]}
+
+
+def test_reading_results_never_changes_a_study(tmp_path):
+    quiet = _study(tmp_path / "quiet.db")
+    quiet.optimize(_fn, n_trials=30, show_progress=False)
+    reader = _study(tmp_path / "read.db")
+
+    def read_everything(study, trial):
+        if study.n_feasible:
+            study.reference_point, study.hypervolume(), study.pareto_front(), study.hypervolume_history()
+
+    reader.optimize(_fn, n_trials=30, callbacks=[read_everything], show_progress=False)
+    assert [t.config for t in reader.trials] == [t.config for t in quiet.trials]
+    assert reader.reference_point == quiet.reference_point
+    assert reader.hypervolume() == quiet.hypervolume()
+    quiet.close(), reader.close()
+    stored = [sqlite3.connect(tmp_path / n).execute("SELECT value FROM meta WHERE key='reference_point'").fetchone()[0]
+              for n in ("quiet.db", "read.db")]
+    assert stored[0] == stored[1]
+
+
+def test_reference_point_is_frozen_in_tell_from_the_first_ten_feasible_trials():
+    study = _study()
+    study.optimize(_fn, n_trials=40, show_progress=False)
+    feasible = study.feasible_trials()
+    assert len(feasible) > analysis.REFERENCE_FREEZE_AFTER  # later trials would move a derived point
+    Y = study.problem.objective_matrix(feasible[: analysis.REFERENCE_FREEZE_AFTER])
+    expected = derive_reference_point(Y)
+    assert list(study.reference_point.values()) == pytest.approx(expected.tolist())
+    everything = derive_reference_point(study.problem.objective_matrix(feasible))
+    assert not np.allclose(expected, everything)  # the test would not tell the two rules apart otherwise
+
+
+def test_read_only_view_shows_the_stored_point(tmp_path):
+    study = _study(tmp_path / "s.db")
+    study.optimize(_fn, n_trials=30, show_progress=False)
+    frozen = study.reference_point
+    study.close()
+    con = sqlite3.connect(tmp_path / "s.db")
+    stored = json.loads(con.execute("SELECT value FROM meta WHERE key='reference_point'").fetchone()[0])
+    con.close()
+    view = mh.Study.load(tmp_path / "s.db", read_only=True)
+    assert view.reference_point_frozen and view.reference_point == frozen
+    assert list(view.reference_point.values()) == pytest.approx(stored["internal"])  # both objectives minimized
+
+
+def test_ehvi_uses_the_studys_reference_point():
+    study = _study(optimizer="ehvi")
+    study.optimize(_fn, n_trials=14, show_progress=False)
+    opt = study.optimizer
+    data = opt._data()
+    internal = analysis.reference_internal(study.problem, study.trials)
+    np.testing.assert_allclose(opt._reference_point(data), internal)
+    assert study.reference_point_frozen
+
+
+def test_a_problem_alone_gets_its_own_policy():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    p = Problem(space, (mh.Minimize("a", ref=3.0), mh.Maximize("b", ref=1.0)))
+    assert p.reference.is_frozen and p.reference.frozen.tolist() == [3.0, -1.0]
+    q = Problem(space, (mh.Minimize("a"), mh.Minimize("b")))
+    assert not q.reference.is_frozen
+    np.testing.assert_allclose(q.reference.value(np.array([[0.0, 1.0], [1.0, 0.0]])), [1.1, 1.1])
+
+
+def test_hypervolume_monitor_matches_the_full_history():
+    study = _study()
+    study.optimize(_fn, n_trials=40, show_progress=False)
+    monitor = analysis.HypervolumeMonitor(study.problem)
+    history = monitor.start(study.trials)
+    np.testing.assert_allclose(history, study.hypervolume_history())
+    assert monitor.value == pytest.approx(study.hypervolume())

@@ -1,0 +1,77 @@
+"""The TOML study format: the optimizer table and parameter errors."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+import moo_hpo as mh
+from moo_hpo.cli import CliError, app, study_from_toml
+
+runner = CliRunner()
+
+ENTRY = "def evaluate(config):\n    return {'a': config['x'], 'b': (1 - config['x']) ** 2}\n"
+
+BASE = textwrap.dedent(
+    """
+    [study]
+    entry = "entry:evaluate"
+    storage = "study.db"
+    seed = 1
+    n_trials = 16
+    {study_extra}
+
+    [space.x]
+    type = "float"
+    low = 0.0
+    high = 1.0
+
+    [[objectives]]
+    name = "a"
+
+    [[objectives]]
+    name = "b"
+
+    {tail}
+    """
+)
+
+
+def write(tmp_path, study_extra: str = "", tail: str = "") -> str:
+    (tmp_path / "entry.py").write_text(ENTRY)
+    path = tmp_path / "study.toml"
+    path.write_text(BASE.format(study_extra=study_extra, tail=tail))
+    return str(path)
+
+
+def test_optimizer_table_sets_name_and_options(tmp_path):
+    path = write(tmp_path, tail='[optimizer]\nname = "nsga2"\npop_size = 8\n')
+    result = runner.invoke(app, ["run", path])
+    assert result.exit_code == 0, result.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert study.optimizer_info["name"] == "nsga2" and study.optimizer_info["params"]["pop_size"] == 8
+        assert len(study.trials) == 16
+
+
+def test_optimizer_table_errors_name_the_problem(tmp_path):
+    from pathlib import Path
+
+    with pytest.raises(mh.ConfigError, match="unknown \\['popsize'\\]"):
+        study_from_toml(Path(write(tmp_path, tail='[optimizer]\nname = "nsga2"\npopsize = 8\n')))
+    with pytest.raises(CliError, match="needs name"):
+        study_from_toml(Path(write(tmp_path, tail="[optimizer]\npop_size = 8\n")))
+    with pytest.raises(CliError, match="not both"):
+        study_from_toml(Path(write(tmp_path, study_extra='optimizer = "sobol"', tail='[optimizer]\nname = "nsga2"\n')))
+    with pytest.raises(CliError, match="takes no options"):
+        study_from_toml(Path(write(tmp_path, tail='[optimizer]\nname = "auto"\npop_size = 8\n')))
+
+
+def test_a_bad_parameter_names_it(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    path.write_text(path.read_text().replace("low = 0.0", "lo = 0.0"))
+    with pytest.raises(CliError, match="'space.x' \\(float\\).*lo"):
+        study_from_toml(path)
