@@ -91,11 +91,12 @@ class FunctionProbe(Probe):
 def probe(metrics: Iterable[str], needs_training: bool = True, name: str | None = None) -> Callable[[Callable[[Any], Mapping[str, float]]], FunctionProbe]:
     """Decorator: turn ``fn(model) -> {metric: value}`` into a probe.
 
-    Example::
-
+    Example:
+        ```python
         @mh.objectives.probe(metrics=["sparsity"], needs_training=True)
         def sparsity(model):
             return {"sparsity": float((model.coef_ == 0).mean())}
+        ```
     """
 
     def wrap(fn: Callable[[Any], Mapping[str, float]]) -> FunctionProbe:
