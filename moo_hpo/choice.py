@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.fronts import _as_points
+from moo_hpo.fronts import as_points
 
 __all__ = ["ASF_RHO", "Recommendation", "asf_index", "best_index", "knee_index", "normalized_front", "tchebycheff_index"]
 
@@ -36,7 +36,7 @@ ASF_RHO = 1e-4
 
 
 def _nonempty(Y: np.ndarray) -> np.ndarray:
-    Y = _as_points(Y)
+    Y = as_points(Y)
     if len(Y) == 0:
         raise ConfigError("cannot choose from an empty set of points")
     return Y

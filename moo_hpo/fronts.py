@@ -1,10 +1,12 @@
 """Pareto analysis on ``(n, m)`` arrays in the internal convention (every objective minimized).
 
-Pure functions: dominance (masks, ranks, constrained ranks, crowding distance), hypervolume (exact,
-contributions, history, reference points, normalization) and quality indicators (IGD, IGD+, additive
-epsilon, spacing, empirical attainment surfaces). moocore does the heavy lifting: it is the fastest
-exact implementation there is, and our wrappers only check input and document conventions.
-Choosing an operating point from a front lives in :mod:`moo_hpo.choice`.
+Pure functions: dominance (masks, ranks, constrained ranks), hypervolume (exact, contributions,
+history, reference points, normalization) and quality indicators (IGD, IGD+, additive epsilon,
+empirical attainment surfaces). moocore does the heavy lifting: it is the fastest exact implementation
+there is, and our wrappers only check input and document conventions. (Crowding distance and spacing
+are pymoo's: ``pymoo.operators.survival.rank_and_crowding.metrics.calc_crowding_distance`` and
+``pymoo.indicators.spacing.SpacingIndicator``.) Choosing an operating point from a front lives in
+:mod:`moo_hpo.choice`; the same results over a study's trials in :mod:`moo_hpo.analysis`.
 
 Conventions:
 
@@ -27,12 +29,12 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError
 
 __all__ = [
+    "as_points",
     "REFERENCE_MARGIN",
     "HypervolumeTracker",
     "additive_epsilon",
     "attainment_surfaces",
     "constrained_ranks",
-    "crowding_distance",
     "derive_reference_point",
     "hypervolume",
     "hypervolume_contributions",
@@ -43,14 +45,18 @@ __all__ = [
     "normalize",
     "pareto_mask",
     "relative_hypervolume",
-    "spacing",
 ]
 
 #: Share of the observed range added beyond the worst point when deriving a reference point.
 REFERENCE_MARGIN = 0.1
 
 
-def _as_points(Y: np.ndarray, name: str = "objective values") -> np.ndarray:
+def as_points(Y: np.ndarray, name: str = "objective values") -> np.ndarray:
+    """``Y`` as a float array of shape ``(n, m)`` (an empty 1-d array becomes ``(0, 0)``).
+
+    Raises:
+        ConfigError: for another shape, or NaN values.
+    """
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1 and Y.size == 0:
         Y = Y.reshape(0, 0)
@@ -93,7 +99,7 @@ def pareto_mask(Y: np.ndarray) -> np.ndarray:
     """
     import moocore
 
-    Y = _as_points(Y)
+    Y = as_points(Y)
     if len(Y) == 0:
         return np.zeros(0, dtype=bool)
     return np.asarray(moocore.is_nondominated(Y, keep_weakly=True), dtype=bool)
@@ -110,7 +116,7 @@ def non_dominated_ranks(Y: np.ndarray) -> np.ndarray:
     """
     import moocore
 
-    Y = _as_points(Y)
+    Y = as_points(Y)
     if len(Y) == 0:
         return np.zeros(0, dtype=int)
     return np.asarray(moocore.pareto_rank(Y), dtype=int)
@@ -129,7 +135,7 @@ def constrained_ranks(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
     Returns:
         Integer array of shape ``(n,)``.
     """
-    Y = _as_points(Y)
+    Y = as_points(Y)
     v = np.asarray(violation, dtype=float).reshape(-1)
     if v.shape != (len(Y),):
         raise ConfigError(f"expected one violation per point ({len(Y)}); received shape {v.shape}")
@@ -144,38 +150,6 @@ def constrained_ranks(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
         _, dense = np.unique(v[~feasible], return_inverse=True)
         ranks[~feasible] = start + dense
     return ranks
-
-
-def crowding_distance(Y: np.ndarray) -> np.ndarray:
-    """NSGA-II crowding distance of the points of one front.
-
-    Boundary points of each objective get ``inf``; an objective with zero range adds nothing.
-    Duplicates are measured once and share their distance. (A few lines of numpy: the metric is
-    defined by NSGA-II itself and pymoo keeps its version internal to its survival operator.)
-
-    Args:
-        Y: array of shape ``(n, m)``, the points of one front.
-
-    Returns:
-        Float array of shape ``(n,)``.
-    """
-    Y = _as_points(Y)
-    if len(Y) == 0:
-        return np.zeros(0)
-    U, inverse = np.unique(Y, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    n, m = U.shape
-    dist = np.zeros(n)
-    if n <= 2:
-        return np.full(len(Y), np.inf)
-    for j in range(m):
-        order = np.argsort(U[:, j], kind="stable")
-        col = U[order, j]
-        span = col[-1] - col[0]
-        dist[order[0]] = dist[order[-1]] = np.inf
-        if span > 0:
-            dist[order[1:-1]] += (col[2:] - col[:-2]) / span
-    return dist[inverse]
 
 
 # ---------------------------------------------------------------------------- hypervolume
@@ -195,7 +169,7 @@ def derive_reference_point(
     Raises:
         ConfigError: when a value must be derived but there are no points.
     """
-    Y = _as_points(Y)
+    Y = as_points(Y)
     m = Y.shape[1] if Y.size else len(explicit or [])
     explicit = list(explicit) if explicit is not None else [None] * m
     if len(explicit) != m:
@@ -221,7 +195,7 @@ def normalize(Y: np.ndarray, ideal: Sequence[float], ref: Sequence[float]) -> np
     Raises:
         ConfigError: when ``ref <= ideal`` for some objective.
     """
-    Y = _as_points(Y)
+    Y = as_points(Y)
     ideal = np.asarray(ideal, dtype=float)
     ref = np.asarray(ref, dtype=float)
     if np.any(ref <= ideal):
@@ -250,7 +224,7 @@ def hypervolume(
     """
     import moocore
 
-    Y = _as_points(Y)
+    Y = as_points(Y)
     r = _as_ref(ref, Y.shape[1] if Y.size else len(ref))
     below = _strictly_below(Y, r) if len(Y) else np.zeros(0, dtype=bool)
     inside = Y if below.all() else Y[below]  # no copy when every point counts
@@ -279,7 +253,7 @@ def hypervolume_contributions(Y: np.ndarray, ref: Sequence[float]) -> np.ndarray
     """
     import moocore
 
-    Y = _as_points(Y)
+    Y = as_points(Y)
     r = _as_ref(ref, Y.shape[1] if Y.size else len(ref))
     out = np.zeros(len(Y))
     inside = _strictly_below(Y, r) if len(Y) else np.zeros(0, dtype=bool)
@@ -342,7 +316,7 @@ def hypervolume_history(Y: np.ndarray, ref: Sequence[float], include: np.ndarray
     """
     Y = np.asarray(Y, dtype=float)
     include = np.ones(len(Y), dtype=bool) if include is None else np.asarray(include, dtype=bool)
-    _as_points(Y[include]) if include.any() else None
+    as_points(Y[include]) if include.any() else None
     tracker = HypervolumeTracker(_as_ref(ref, Y.shape[1]))
     out = np.empty(len(Y))
     for i, (y, use) in enumerate(zip(Y, include, strict=True)):
@@ -355,33 +329,21 @@ def igd(Y: np.ndarray, reference_front: np.ndarray) -> float:
     """Inverted generational distance of ``Y`` to a reference front (lower is better)."""
     import moocore
 
-    return float(moocore.igd(_as_points(Y), ref=_as_points(reference_front, "reference front")))
+    return float(moocore.igd(as_points(Y), ref=as_points(reference_front, "reference front")))
 
 
 def igd_plus(Y: np.ndarray, reference_front: np.ndarray) -> float:
     """IGD+ (dominance-compliant IGD) of ``Y`` to a reference front (lower is better)."""
     import moocore
 
-    return float(moocore.igd_plus(_as_points(Y), ref=_as_points(reference_front, "reference front")))
+    return float(moocore.igd_plus(as_points(Y), ref=as_points(reference_front, "reference front")))
 
 
 def additive_epsilon(Y: np.ndarray, reference_front: np.ndarray) -> float:
     """Additive epsilon indicator: the smallest shift that makes ``Y`` weakly dominate the reference front."""
     import moocore
 
-    return float(moocore.epsilon_additive(_as_points(Y), ref=_as_points(reference_front, "reference front")))
-
-
-def spacing(Y: np.ndarray) -> float:
-    """Schott's spacing: standard deviation of each point's L1 distance to its nearest neighbour
-    (0 for evenly spread fronts; 0 for fewer than two points)."""
-    Y = _as_points(Y)
-    if len(Y) < 2:
-        return 0.0
-    d = np.abs(Y[:, None, :] - Y[None, :, :]).sum(axis=2)
-    np.fill_diagonal(d, np.inf)
-    nearest = d.min(axis=1)
-    return float(np.sqrt(np.sum((nearest - nearest.mean()) ** 2) / (len(Y) - 1)))
+    return float(moocore.epsilon_additive(as_points(Y), ref=as_points(reference_front, "reference front")))
 
 
 def attainment_surfaces(
@@ -403,7 +365,7 @@ def attainment_surfaces(
 
     if not runs:
         raise ConfigError("attainment surfaces need at least one run; received none")
-    arrays = [_as_points(r) for r in runs]
+    arrays = [as_points(r) for r in runs]
     data = np.vstack(arrays)
     sets = np.concatenate([np.full(len(a), i + 1) for i, a in enumerate(arrays)])
     eaf = moocore.eaf(data, sets=sets, percentiles=list(percentiles))

@@ -94,6 +94,7 @@ class Study:
         self.read_only = self._store.read_only
         self._stop_reason: str | None = None
         self._optimizer: Optimizer | None = None  # set up on first use
+        self._optimizer_recorded = False  # stored with the first proposal or result
         self._chosen: tuple[Optimizer, str] | None = None
         self._bind_store(seed, name)
         if not isinstance(optimizer, (str, Optimizer)):
@@ -190,16 +191,22 @@ class Study:
             finished = [t for t in self._trials if t.is_finished]
             if finished:
                 optimizer.tell(finished)
-            if not self.read_only:
-                record = {"name": optimizer.name, "params": optimizer.get_params(), "reason": reason}
-                try:
-                    self._store.set_meta("optimizer", record)
-                except TypeError:  # constructor arguments that are not JSON-able: keep the name only
-                    self._store.set_meta("optimizer", {**record, "params": {}})
             logger.info("optimizer %s (%s)", optimizer.name, reason)
             self.optimizer_reason = reason
             self._optimizer = optimizer
         return self._optimizer
+
+    def _use_optimizer(self) -> Optimizer:
+        """The optimizer for proposing or telling: set up, and recorded in the store the first time."""
+        optimizer = self.optimizer
+        if not self._optimizer_recorded:
+            record = {"name": optimizer.name, "params": optimizer.get_params(), "reason": self.optimizer_reason}
+            try:
+                self._store.set_meta("optimizer", record)
+            except TypeError:  # constructor arguments that are not JSON-able: keep the name only
+                self._store.set_meta("optimizer", {**record, "params": {}})
+            self._optimizer_recorded = True
+        return optimizer
 
     @property
     def optimizer_info(self) -> dict[str, Any]:
@@ -334,7 +341,7 @@ class Study:
         trials: list[Trial] = []
         while len(trials) < want:
             pending = [self._trials[i] for i in sorted(self._running)] if self._running else []
-            proposals = self.optimizer.ask(want - len(trials), pending)
+            proposals = self._use_optimizer().ask(want - len(trials), pending)
             if not proposals:
                 break
             trials.extend(self._record_proposal(p) for p in proposals[: want - len(trials)])
@@ -393,7 +400,7 @@ class Study:
             ConfigError: for an unknown or already finished trial, or both/neither of metrics and error.
         """
         self._writable()
-        optimizer = self.optimizer  # set up before this trial finishes, so it is told exactly once
+        optimizer = self._use_optimizer()  # set up before this trial finishes, so it is told exactly once
         number = trial if isinstance(trial, int) else trial.number
         if not 0 <= number < len(self._trials):
             raise ConfigError(f"unknown trial #{number}; this study has trials 0..{len(self._trials) - 1}")
@@ -440,7 +447,7 @@ class Study:
         record.status, record.error = TrialStatus.INTERRUPTED, reason
         self._store.update_trial(record)
         self._count(record)
-        self.optimizer.tell([record])
+        self._use_optimizer().tell([record])
 
     def _check_metrics(self, metrics: Any, require: bool = True) -> tuple[dict[str, float], str | None]:
         if not isinstance(metrics, Mapping):

@@ -125,16 +125,6 @@ def test_duplicates_share_rank_and_stay_on_front():
     assert fronts.pareto_mask(Y).tolist() == [True, True, True, False]
     assert fronts.non_dominated_ranks(Y).tolist() == [0, 0, 0, 1]
     assert fronts.hypervolume_contributions(Y, [4, 4]).tolist()[:2] == [0.0, 0.0]
-    d = fronts.crowding_distance(Y[:3])
-    assert d[0] == d[1]
-
-
-def test_crowding_distance():
-    Y = np.array([[0.0, 4.0], [1.0, 2.0], [3.0, 1.0], [4.0, 0.0]])
-    d = fronts.crowding_distance(Y)
-    assert np.isinf(d[0]) and np.isinf(d[3])
-    assert d[1] == pytest.approx((3 - 0) / 4 + (4 - 1) / 4)
-    assert d[2] == pytest.approx((4 - 1) / 4 + (2 - 0) / 4)
 
 
 def test_reference_point_rule():
@@ -191,8 +181,6 @@ def test_indicators():
     assert fronts.igd_plus(ref_front, ref_front) == 0.0
     assert fronts.additive_epsilon(ref_front + 0.25, ref_front) == pytest.approx(0.25)
     assert fronts.igd_plus(ref_front + 0.1, ref_front) == pytest.approx(np.sqrt(0.02))
-    assert fronts.spacing(ref_front) == 0.0
-    assert fronts.spacing(np.array([[0.0, 1.0], [0.1, 0.9], [1.0, 0.0]])) > 0
 
 
 def test_attainment_surfaces():
