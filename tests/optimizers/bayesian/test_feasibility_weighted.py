@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from moo_hpo.optimizers.feasibility_weighted import LogEHVITimesFeasibility
+from moo_hpo.optimizers.bayesian.feasibility_weighted import LogEHVITimesFeasibility
 
 REF = torch.tensor([-1.2, -1.4], dtype=torch.double)  # BoTorch maximizes: objectives negated
 

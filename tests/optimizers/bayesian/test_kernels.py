@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from moo_hpo.optimizers.gp_kernels import QuadraticTrendKernel, covar_module
+from moo_hpo.optimizers.bayesian.kernels import QuadraticTrendKernel, covar_module
 
 
 def _set_scales(kernel: QuadraticTrendKernel, linear: float, quadratic: float) -> None:
@@ -52,8 +52,6 @@ def test_covar_module_is_botorchs_kernel_alone_or_plus_the_trend():
     rbf, trend = with_trend.kernels
     assert type(rbf) is RBFKernel and rbf.lengthscale.shape == (2, 1, 4) and isinstance(rbf.lengthscale_prior, LogNormalPrior)
     assert type(trend) is QuadraticTrendKernel and trend.batch_shape == (2,)
-    own = RBFKernel(ard_num_dims=4)
-    assert covar_module(4, torch.Size([]), quadratic_trend=True, lengthscale_kernel=own).kernels[0] is own
 
 
 def _fitted(X: torch.Tensor, y: torch.Tensor, quadratic_trend: bool):

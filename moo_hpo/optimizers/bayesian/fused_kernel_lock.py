@@ -21,7 +21,13 @@ import logging
 import os
 import time
 
-__all__ = ["clear_stale_build_lock"]
+from moo_hpo.optimizers.bayesian._private_api import (
+    PrivateApiChanged,
+    fused_kernel_load_attempted,
+    torch_extension_build_directory,
+)
+
+__all__ = ["clear_stale_build_lock", "lock_path"]
 
 logger = logging.getLogger("moo_hpo")
 
@@ -29,15 +35,13 @@ _EXTENSION_NAME = "logei_fused_ext"  # the name BoTorch compiles its kernel unde
 STALE_AFTER_SECONDS = 300.0
 
 
-def _lock_path() -> str | None:
+def lock_path() -> str | None:
     """Where torch's builder keeps the kernel's lock file; None where that cannot be told."""
     try:
-        from torch.utils.cpp_extension import _get_build_directory
-    except ImportError:  # pragma: no cover - a torch without the JIT builder
-        return None
-    try:
-        return os.path.join(_get_build_directory(_EXTENSION_NAME, False), "lock")
+        return os.path.join(torch_extension_build_directory(_EXTENSION_NAME), "lock")
     except OSError:  # an unwritable cache: the builder would fail too, and BoTorch falls back to Python
+        return None
+    except PrivateApiChanged:  # a safeguard only: a study goes on without it (test_private_api fails loudly)
         return None
 
 
@@ -57,13 +61,9 @@ def clear_stale_build_lock(stale_after: float = STALE_AFTER_SECONDS, poll_second
         raise ValueError(
             f"stale_after and poll_seconds must be positive; received {stale_after!r} and {poll_seconds!r}"
         )
-    try:
-        from botorch.acquisition.multi_objective import logei
-    except ImportError:  # pragma: no cover - BoTorch is a dependency
+    if fused_kernel_load_attempted():  # loaded (or given up) already, or a BoTorch without the kernel
         return
-    if getattr(logei, "_load_attempted", True):  # loaded (or given up) already, or a BoTorch without the kernel
-        return
-    path = _lock_path()
+    path = lock_path()
     if path is None:
         return
     announced = False
@@ -83,7 +83,7 @@ def clear_stale_build_lock(stale_after: float = STALE_AFTER_SECONDS, poll_second
     except FileNotFoundError:
         return
     except OSError as exc:
-        logei._load_attempted = True  # BoTorch then uses its pure-Python computation in this process
+        fused_kernel_load_attempted(mark=True)  # BoTorch then uses its pure-Python computation in this process
         logger.warning(
             "BoTorch's qLogEHVI kernel has a build lock file %s, %.0f s old, left by an interrupted build, and it "
             "could not be removed (%s); using BoTorch's slower pure-Python computation. Delete the file to "

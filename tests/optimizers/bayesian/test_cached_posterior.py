@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from moo_hpo.optimizers.gp_posterior import CachedSingleTaskGP, cached_gp
+from moo_hpo.optimizers.bayesian.cached_posterior import CachedSingleTaskGP, cached_gp
 
 
 def data(n: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,7 +26,7 @@ def fitted_gp(n_outputs: int = 3, noiseless: bool = False, quadratic_trend: bool
     if noiseless:
         kwargs["train_Yvar"] = 2e-6 * Y.var(0).expand_as(Y).clone()
     if quadratic_trend:
-        from moo_hpo.optimizers.gp_kernels import covar_module
+        from moo_hpo.optimizers.bayesian.kernels import covar_module
 
         kwargs["covar_module"] = covar_module(4, torch.Size([n_outputs] if n_outputs > 1 else []), quadratic_trend=True)
     gp = SingleTaskGP(X, Y, outcome_transform=Standardize(m=n_outputs), **kwargs)
@@ -115,7 +115,7 @@ def test_a_model_list_of_gps_is_stacked_with_the_same_posterior(q, quadratic_tre
     from botorch.sampling.normal import SobolQMCNormalSampler
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
-    from moo_hpo.optimizers.gp_posterior import StackedCachedGPs
+    from moo_hpo.optimizers.bayesian.cached_posterior import StackedCachedGPs
 
     main = fitted_gp(2, noiseless=True, quadratic_trend=quadratic_trend)
     X = torch.rand(12, 4, dtype=torch.double, generator=torch.Generator().manual_seed(4))
@@ -213,7 +213,7 @@ def test_other_models_are_not_cached():
     X, Y = data()
     shared = SingleTaskGP(X, Y, covar_module=RBFKernel(ard_num_dims=4), outcome_transform=Standardize(m=3))
     assert cached_gp(shared.eval()) is None  # one kernel for every output
-    from moo_hpo.optimizers.gp_kernels import QuadraticTrendKernel
+    from moo_hpo.optimizers.bayesian.kernels import QuadraticTrendKernel
 
     rbf_plus_other = RBFKernel(ard_num_dims=4) + ScaleKernel(MaternKernel(ard_num_dims=4))
     assert cached_gp(fitted_gp(1, covar_module=rbf_plus_other)) is None  # a sum with another kernel
@@ -272,7 +272,7 @@ def test_a_degenerate_candidate_gets_gpytorchs_jitter_and_leaves_the_others_alon
 
 
 def test_a_zero_variance_keeps_gradients_finite():
-    from moo_hpo.optimizers.gp_posterior import ExactGaussianPosterior
+    from moo_hpo.optimizers.bayesian.cached_posterior import ExactGaussianPosterior
 
     X = torch.zeros(1, 1, 1, dtype=torch.double, requires_grad=True)
     zero = torch.zeros(1, 1, 1, 1, dtype=torch.double)  # a variance of exactly 0 at one point

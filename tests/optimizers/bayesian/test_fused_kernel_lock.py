@@ -8,8 +8,8 @@ import time
 import pytest
 from botorch.acquisition.multi_objective import logei
 
-from moo_hpo.optimizers import fused_kernel_lock
-from moo_hpo.optimizers.fused_kernel_lock import clear_stale_build_lock
+from moo_hpo.optimizers.bayesian import fused_kernel_lock
+from moo_hpo.optimizers.bayesian.fused_kernel_lock import clear_stale_build_lock
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def lock(tmp_path, monkeypatch):
     """The kernel's lock file path in a private extensions folder, with BoTorch's kernel not yet loaded."""
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     monkeypatch.setattr(logei, "_load_attempted", False)
-    path = fused_kernel_lock._lock_path()
+    path = fused_kernel_lock.lock_path()
     assert path == os.path.join(str(tmp_path), "logei_fused_ext", "lock")
     return path
 

@@ -1,16 +1,15 @@
 """The exact posterior of a fitted ``SingleTaskGP``, computed in plain torch for acquisition optimization.
 
-Why our own code: optimizing an MC acquisition evaluates the model's posterior once per L-BFGS
-round, for at most a few dozen points. There, GPyTorch's general machinery (lazy linear
-operators, shape broadcasting, the multitask distribution and BoTorch's outcome untransform)
-costs about 4 ms per call (one thread of a 2-core machine), several times the
-arithmetic: 56% (20 points) to 73% (1 point) of a qLogEHVI value-and-gradient. :class:`CachedSingleTaskGP` computes the same
-posterior (same kernel, mean, noise and outcome transform, exact to rounding) from a Cholesky factor
-of the training covariance computed once, with a handful of tensor operations.
+Why our own code: optimizing an MC acquisition evaluates the model's posterior once per L-BFGS round, for at
+most a few dozen points, where GPyTorch's general machinery (lazy linear operators, shape broadcasting, the
+multitask distribution, BoTorch's outcome untransform) costs several times the arithmetic (measured: most of
+a qLogEHVI value-and-gradient; docs/lab/2026-12-05-bayesian-adapter-notes.md). :class:`CachedSingleTaskGP`
+computes the same posterior (same kernel, mean, noise and outcome transform, exact to rounding) from a
+Cholesky factor of the training covariance computed once, with a handful of tensor operations.
 
 It covers the models moo_hpo's Bayesian optimizers build: a ``SingleTaskGP`` with BoTorch's default
 RBF kernel (one lengthscale per input), alone or plus the quadratic trend kernel of
-:mod:`moo_hpo.optimizers.gp_kernels`, and constant mean, a Gaussian likelihood (inferred noise) or a
+:mod:`moo_hpo.optimizers.bayesian.kernels`, and constant mean, a Gaussian likelihood (inferred noise) or a
 fixed noise per observation, a ``Standardize`` outcome transform and no input transform, one
 output or a batch of independent outputs, and a ``ModelListGP`` of such GPs (:class:`StackedCachedGPs`).
 :func:`cached_gp` returns ``None`` for anything else, and
@@ -32,9 +31,12 @@ from gpytorch.kernels.kernel import sq_dist  # the RBF kernel's own distance
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
+from moo_hpo.optimizers.bayesian._private_api import input_batch_shape, provides_extended_shape
+
 __all__ = ["CachedSingleTaskGP", "ExactGaussianPosterior", "StackedCachedGPs", "cached_gp"]
 
 
+@provides_extended_shape
 class ExactGaussianPosterior(Posterior):
     """A Gaussian posterior over ``q`` points and ``m`` independent outputs.
 
@@ -78,8 +80,14 @@ class ExactGaussianPosterior(Posterior):
     def batch_range(self) -> tuple[int, int]:  # noqa: D102 - the t-batch dimensions, as for GPyTorch's multi-output posteriors
         return (0, -2)
 
-    def _extended_shape(self, sample_shape: torch.Size = torch.Size()) -> torch.Size:  # noqa: B008
+    def extended_shape(self, sample_shape: torch.Size = torch.Size()) -> torch.Size:  # noqa: B008
+        """The shape of ``sample_shape`` samples: ``sample_shape x batch x q x m``."""
         return sample_shape + self._mean.shape
+
+    @property
+    def covariance(self) -> Tensor:
+        """Covariances between the ``q`` points, per output: ``batch x m x q x q``."""
+        return self._covariance
 
     def _covariance_root(self) -> Tensor:
         if self._root is None:
@@ -111,11 +119,11 @@ class ExactGaussianPosterior(Posterior):
 class _LatentPosteriorModel(Model):
     """A model that offers the latent posterior of every output only (see the module docstring)."""
 
-    _num_outputs: int
+    _n_outputs: int
 
     @property
     def num_outputs(self) -> int:  # noqa: D102 - BoTorch's Model API
-        return self._num_outputs
+        return self._n_outputs
 
     @property
     def batch_shape(self) -> torch.Size:  # noqa: D102
@@ -186,7 +194,7 @@ class CachedSingleTaskGP(_LatentPosteriorModel):
         self._has_trend = trend is not None
         for name, value in buffers.items():  # buffers: .to() moves them with the module
             self.register_buffer(name, value)
-        self._num_outputs = m
+        self._n_outputs = m
 
     @staticmethod
     def _plus_trend(k: Tensor, u1: Tensor, u2: Tensor, linear: Tensor, quadratic: Tensor) -> Tensor:
@@ -221,13 +229,13 @@ class StackedCachedGPs(_LatentPosteriorModel):
     def __init__(self, members: list[CachedSingleTaskGP]) -> None:
         super().__init__()
         self.members = torch.nn.ModuleList(members)
-        self._num_outputs = sum(m.num_outputs for m in members)
+        self._n_outputs = sum(m.num_outputs for m in members)
 
     def _latent_posterior(self, X: Tensor) -> ExactGaussianPosterior:
         # the members are independent: their outputs side by side
         parts = [m.posterior(X) for m in self.members]
         mean = torch.cat([p.mean for p in parts], dim=-1)
-        covariance = torch.cat([p._covariance for p in parts], dim=-3)
+        covariance = torch.cat([p.covariance for p in parts], dim=-3)
         return ExactGaussianPosterior(mean, covariance)
 
 
@@ -277,7 +285,7 @@ def _cached_single(model: Any) -> CachedSingleTaskGP | None:
         return None
     if any(k.active_dims is not None for k in model.covar_module.modules() if isinstance(k, Kernel)):
         return None  # a kernel on some inputs only
-    if len(model._input_batch_shape) > 0:
+    if len(input_batch_shape(model)) > 0:
         return None  # a batch of GPs over batched training data
     m = model.num_outputs
     per_output = (m,) if m > 1 else ()
@@ -290,7 +298,7 @@ def _cached_single(model: Any) -> CachedSingleTaskGP | None:
 
 def _kernel_parts(covar: Any) -> tuple[Any, Any]:
     """The parts of a kernel this module reproduces: BoTorch's RBF kernel alone or an ``AdditiveKernel``
-    of it and a :class:`moo_hpo.optimizers.gp_kernels.QuadraticTrendKernel`.
+    of it and a :class:`moo_hpo.optimizers.bayesian.kernels.QuadraticTrendKernel`.
 
     Args:
         covar: a GP's covariance module.
@@ -303,7 +311,7 @@ def _kernel_parts(covar: Any) -> tuple[Any, Any]:
     """
     from gpytorch.kernels import AdditiveKernel, RBFKernel
 
-    from moo_hpo.optimizers.gp_kernels import QuadraticTrendKernel
+    from moo_hpo.optimizers.bayesian.kernels import QuadraticTrendKernel
 
     if type(covar) is RBFKernel:
         return covar, None

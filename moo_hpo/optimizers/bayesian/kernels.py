@@ -1,4 +1,4 @@
-"""The GP kernels of moo_hpo's Bayesian optimizers: BoTorch's default, optionally plus a quadratic trend.
+"""The GP kernels: BoTorch's default, optionally plus a quadratic trend.
 
 A GP with BoTorch's default kernel (RBF, one lengthscale per input, dimension-scaled LogNormal prior)
 and a constant mean falls back to that mean away from its data. Many tuning objectives are bowls
@@ -88,23 +88,20 @@ class QuadraticTrendKernel(Kernel):
         return self.linear_scale.unsqueeze(-1) * dot + self.quadratic_scale.unsqueeze(-1) * dot.pow(2)
 
 
-def covar_module(d: int, batch_shape: torch.Size, quadratic_trend: bool, lengthscale_kernel: Any = None) -> Any:
-    """The covariance module of one (batched) GP.
+def covar_module(d: int, batch_shape: torch.Size, quadratic_trend: bool) -> Any:
+    """The covariance module of one (batched) GP: BoTorch's default RBF kernel, plus the trend if asked.
 
     Args:
         d: number of inputs (columns of the encoded cube).
         batch_shape: the GP's batch shape (one entry per output of a batched multi-output GP).
         quadratic_trend: add a :class:`QuadraticTrendKernel` to the RBF kernel.
-        lengthscale_kernel: the RBF part, if not BoTorch's default (e.g. another lengthscale prior).
 
     Returns:
         A GPyTorch kernel.
     """
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 
-    rbf = lengthscale_kernel
-    if rbf is None:
-        rbf = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape)
+    rbf = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape)
     if not quadratic_trend:
         return rbf
     return rbf + QuadraticTrendKernel(batch_shape=batch_shape)

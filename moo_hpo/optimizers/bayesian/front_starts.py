@@ -3,19 +3,16 @@
 Why: BoTorch's ``optimize_acqf`` starts L-BFGS from a few of its ``raw_samples`` random points, chosen by
 their acquisition values. Late in a study the hypervolume improvement lives in narrow ridges next to the
 front's configurations (a step closer to the true front, a gap between two front points filled), which
-a handful of random points in six or more dimensions rarely lands in. On DTLZ2 with six variables most of
-the hypervolume moo_hpo's ``ehvi`` left behind was distance to the front (front points off the optimal
-surface), not coverage of it. A few more starts drawn around the measured front put L-BFGS where those
-ridges are, and the random starts stay as they were, so the search of unexplored regions is not traded
-for it (replacing a share of the random points instead found more hypervolume on average but once
-missed two of C2-DTLZ2's three disjoint feasible arcs; ``docs/benchmarks.md``).
+a handful of random points in six or more dimensions rarely lands in. A few more starts drawn around the
+measured front put L-BFGS where those ridges are, and the random starts stay as they were, so the search of
+unexplored regions is not traded for it (measurements: docs/lab/2026-12-05-bayesian-adapter-notes.md).
 
 How: a pool of candidates, each a random front configuration (encoded unit cube) plus Gaussian noise of
 one of a few widths, clipped to the cube; the ``k`` of them with the highest acquisition values become
 extra starts (BoTorch's ``batch_initial_conditions``, optimized beside the usual ones).
 
 Why our own code: BoTorch's ``sample_around_best`` option perturbs the points its acquisition or model
-holds as baseline; moo_hpo's cached-posterior models (:mod:`moo_hpo.optimizers.gp_posterior`) hold no
+holds as baseline; moo_hpo's cached-posterior models (:mod:`moo_hpo.optimizers.bayesian.cached_posterior`) hold no
 training inputs, so it finds none, and it would rank them by the posterior mean rather than take the
 measured front. It also doubles the random points scored instead of adding a few starts.
 """
@@ -27,11 +24,31 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FRONT_START_SIGMAS", "front_starts", "perturb_anchors"]
+from moo_hpo.optimizers.bayesian.data import TrainingData
+from moo_hpo.problem import Problem
+
+__all__ = ["FRONT_START_POOL", "FRONT_START_SIGMAS", "front_anchors", "front_starts", "perturb_anchors"]
 
 # widths of the Gaussian perturbations, in units of the encoded unit cube: a mixture from a step along
 # the front to a jump across a few of its points
 FRONT_START_SIGMAS: tuple[float, ...] = (0.02, 0.05, 0.1)
+#: perturbations scored to choose the starts (at least the number of starts)
+FRONT_START_POOL = 128
+
+
+def front_anchors(problem: Problem, data: TrainingData) -> np.ndarray | None:
+    """Encoded configurations of the measured front: the feasible trials no other feasible trial dominates.
+
+    Returns:
+        An ``(m, n_encoded)`` array, or None while no trial is feasible.
+    """
+    if not data.feasible:
+        return None
+    from moo_hpo.fronts import pareto_mask
+
+    F = problem.objective_matrix(data.feasible, penalized=True)
+    front = [t.config for t, on in zip(data.feasible, pareto_mask(F), strict=True) if on]
+    return problem.space.encode(front)
 
 
 def perturb_anchors(anchors: np.ndarray, n: int, sigmas: Sequence[float], rng: np.random.Generator) -> np.ndarray:

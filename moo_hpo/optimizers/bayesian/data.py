@@ -1,0 +1,121 @@
+"""The training data: what the GPs see, rebuilt from the told trials at every ask.
+
+Inputs are :meth:`moo_hpo.space.Space.encode` of each configuration (BoTorch's domain is that unit cube).
+Outcomes follow BoTorch's conventions: objectives negated (BoTorch maximizes), constraint values ``g`` as
+they are (``g <= 0`` feasible, which BoTorch also reads as feasible), and a failure label of ``+1`` per
+failed trial and ``-1`` per trial that did not fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moo_hpo.problem import Problem
+from moo_hpo.trial import Trial, TrialStatus
+
+__all__ = ["Outcome", "TrainingData", "derive_seed", "training_data"]
+
+
+@dataclass
+class Outcome:
+    """Training data of one modelled outcome (one GP).
+
+    Attributes:
+        kind: ``"objective"``, ``"constraint"`` or ``"failure"``.
+        index: position among the objectives or among the hard constraints (0 for the failure label).
+        numbers: trial numbers of the rows, ascending.
+        X: encoded inputs, ``(n, n_encoded)``.
+        Y: the outcome in BoTorch's convention, ``(n,)``.
+    """
+
+    kind: str
+    index: int
+    numbers: tuple[int, ...]
+    X: np.ndarray
+    Y: np.ndarray
+
+
+@dataclass
+class TrainingData:
+    """Every outcome's training data.
+
+    Attributes:
+        objectives: one outcome per objective, rows: the complete trials with finite objectives.
+        constraints: one outcome per hard constraint, rows: the trials that measured it (complete or
+            ``infeasible_skipped``).
+        X_baseline: inputs of the complete trials (the noisy criteria's baseline).
+        any_feasible: whether a complete trial is feasible.
+        complete: the complete trials with finite objectives, in trial-number order.
+        feasible: the feasible ones among them.
+        failures: the failure label of every told trial that was not interrupted, when both labels occur
+            (and the failure model is on); else None.
+    """
+
+    objectives: list[Outcome]
+    constraints: list[Outcome]
+    X_baseline: np.ndarray
+    any_feasible: bool
+    complete: list[Trial] = field(default_factory=list)
+    feasible: list[Trial] = field(default_factory=list)
+    failures: Outcome | None = None
+
+    @property
+    def guards(self) -> list[Outcome]:
+        """The outcomes a candidate must keep ``<= 0``: the hard constraints, then the failure label."""
+        return self.constraints + ([self.failures] if self.failures is not None else [])
+
+
+def training_data(problem: Problem, told: Sequence[Trial], model_failures: bool) -> TrainingData:
+    """Training data of every outcome from the told trials.
+
+    Args:
+        problem: the study's problem.
+        told: the finished trials, in trial-number order.
+        model_failures: whether to build the failure label.
+
+    Returns:
+        The data; rows in trial-number order.
+    """
+    space = problem.space
+    trials = list(told)
+    complete = [t for t in trials if t.status is TrialStatus.COMPLETE]
+    F = problem.objective_matrix(complete, penalized=True)
+    ok = np.isfinite(F).all(axis=1)
+    complete = [t for t, good in zip(complete, ok, strict=True) if good]
+    F = F[ok]
+    X_complete = space.encode([t.config for t in complete]) if complete else np.empty((0, space.n_encoded))
+    numbers = tuple(t.number for t in complete)
+    objectives = [Outcome("objective", j, numbers, X_complete, -F[:, j]) for j in range(problem.n_objectives)]
+    measured = [t for t in trials if t.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED)]
+    G = problem.constraint_matrix(measured)
+    X_measured = space.encode([t.config for t in measured]) if measured else np.empty((0, space.n_encoded))
+    constraints = []
+    for i in range(G.shape[1]):
+        rows = np.isfinite(G[:, i])
+        kept = tuple(t.number for t, r in zip(measured, rows, strict=True) if r)
+        constraints.append(Outcome("constraint", i, kept, X_measured[rows], G[rows, i]))
+    feasible = [t for t in complete if problem.is_feasible(t)]
+    failures = _failure_outcome(problem, trials) if model_failures else None
+    return TrainingData(objectives, constraints, X_complete, bool(feasible), complete, feasible, failures)
+
+
+def _failure_outcome(problem: Problem, trials: list[Trial]) -> Outcome | None:
+    """The failure label of every told trial (``+1`` failed, ``-1`` did not), or None unless both occur.
+
+    A trial failed only because the study stopped while it ran (its error starts with ``"interrupted"``,
+    see :mod:`moo_hpo.storage`) says nothing about its configuration and is left out.
+    """
+    rows = [t for t in trials if not (t.status is TrialStatus.FAILED and (t.error or "").startswith("interrupted"))]
+    labels = np.array([1.0 if t.status is TrialStatus.FAILED else -1.0 for t in rows])
+    if not (labels > 0).any() or not (labels < 0).any():
+        return None
+    X = problem.space.encode([t.config for t in rows])
+    return Outcome("failure", 0, tuple(t.number for t in rows), X, labels)
+
+
+def derive_seed(study_seed: int, *parts: int) -> int:
+    """A 31-bit seed from the study's seed and ``parts`` (counts, so a resumed study derives the same)."""
+    return int(np.random.SeedSequence([study_seed % 2**64, *parts]).generate_state(1)[0] >> 1)

@@ -1,0 +1,351 @@
+"""The proposal loop: the optimizer classes ``EHVI``, ``ParEGO`` and ``ConstrainedEI``.
+
+Each ask rebuilds the training data from the told trials (:mod:`~moo_hpo.optimizers.bayesian.data`), fits
+the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
+(:mod:`~moo_hpo.optimizers.bayesian.acquisition`) and maximizes it with BoTorch's ``optimize_acqf``:
+
+* **Initial design**: the first ``n_init`` trials are the study's scrambled Sobol stream (the same as
+  ``"sobol"``); until two trials completed (or, to search for feasibility, measured every hard constraint)
+  the stream goes on.
+* **Batches**: ``ask(n)`` chooses one candidate at a time (``q=1``); running trials and the candidates
+  already chosen are the acquisition's ``X_pending``.
+* **Mixed and conditional spaces**: the acquisition is maximized over the continuous relaxation of the
+  encoded cube and the optimum decoded; one that breaks a validity rule or repeats a configuration is
+  replaced by the best of ``raw_samples`` random valid configurations, so an invalid one is never proposed.
+* **Determinism**: every seed derives from the study's seed and trial counts, so the same seed proposes the
+  same configurations, and a study resumed from its store continues exactly as an uninterrupted one.
+* **Audit trail**: each proposal's ``extra["optimizer"]`` holds the acquisition's name and (log) value at
+  the proposal, the models' predicted mean and standard deviation of every objective and hard-constrained
+  metric in its own units, the ``failure_probability`` with a failure model, and ``"replaced"`` with the
+  reason when the optimum was replaced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
+from moo_hpo.optimizers.bayesian import acquisition, defaults
+from moo_hpo.optimizers.bayesian.data import TrainingData, derive_seed, training_data
+from moo_hpo.optimizers.bayesian.surrogate import TRENDS, Surrogate, noise_floor, predictions
+from moo_hpo.optimizers.sampling import sobol_stream
+from moo_hpo.problem import Problem
+from moo_hpo.trial import Trial
+
+__all__ = ["EHVI", "BoTorchOptimizer", "ConstrainedEI", "ParEGO"]
+
+_SOBOL_DESIGN = "sobol (initial design)"
+_SOBOL_FALLBACK = "sobol (too few usable observations)"
+_SOBOL_SKIP_LIMIT = 640  # configurations of the Sobol stream skipped as repeats (small discrete spaces)
+_key = config_key
+
+
+def _one_blas_thread() -> Any:
+    """A context in which NumPy's and SciPy's BLAS (not torch's thread pool) run single-threaded.
+
+    SciPy's L-BFGS-B (GP fits and the acquisition's optimization) makes tens of thousands of BLAS calls on
+    vectors of a few dozen numbers, and a multi-threaded OpenBLAS synchronizes its threads at each (measured:
+    a large share of a study's time on two busy cores; see the lab note).
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _check_int(owner: str, name: str, value: Any, allow_none: bool = False, allow_zero: bool = False) -> None:
+    """Raise ConfigError unless ``value`` is a positive (or non-negative) integer, or None where allowed."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
+        expected = ("a non-negative integer" if allow_zero else "a positive integer") + (" or None" if allow_none else "")
+        raise ConfigError(f"{owner}: {name} must be {expected}; received {value!r}")
+
+
+class BoTorchOptimizer(Optimizer):
+    """Bayesian optimization on BoTorch: the options and proposal loop shared by ``EHVI``, ``ParEGO`` and ``ConstrainedEI``.
+
+    Options left None take the value of the defaults table (:mod:`~moo_hpo.optimizers.bayesian.defaults`)
+    for the optimizer, ``noiseless`` and the number of objectives.
+
+    Args:
+        n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
+        num_restarts: L-BFGS starts of the acquisition's optimization; None for the table's.
+        raw_samples: random points scored to choose those starts, and random valid configurations scored
+            when the optimum must be replaced; None for the table's.
+        mc_samples: quasi-Monte-Carlo posterior samples of the acquisition; None for the table's.
+        maxiter: iteration limit of each L-BFGS run on the acquisition.
+        noiseless: True when every metric is exact (the same configuration always measures the same, e.g.
+            model size or an analytic benchmark): the GPs then use a tiny fixed noise and interpolate.
+        model_failures: learn where trials fail (a GP on a failed / did-not-fail label, treated like a hard
+            constraint) and weigh candidates by the probability that they do not fail; False only leaves
+            failed trials out of the models.
+        front_starts: extra L-BFGS starts near the configurations of the measured front
+            (:mod:`~moo_hpo.optimizers.bayesian.front_starts`); None for the table's.
+        trend: the objective and constraint GPs' prior trend: ``"quadratic"`` adds a Bayesian quadratic
+            response surface to BoTorch's RBF kernel, so the GPs extrapolate a bowl instead of falling back
+            to the mean away from the data (:mod:`~moo_hpo.optimizers.bayesian.kernels`); ``"constant"`` is
+            BoTorch's kernel alone.
+    """
+
+    capabilities = Capabilities(min_objectives=2)
+    acquisition_name = "acquisition"
+
+    def __init__(
+        self,
+        n_init: int | None = None,
+        num_restarts: int | None = None,
+        raw_samples: int | None = None,
+        mc_samples: int | None = None,
+        maxiter: int = 200,
+        noiseless: bool = False,
+        model_failures: bool = True,
+        front_starts: int | None = None,
+        trend: str = "quadratic",
+    ) -> None:
+        self.n_init = n_init
+        self.num_restarts = num_restarts
+        self.raw_samples = raw_samples
+        self.mc_samples = mc_samples
+        self.maxiter = maxiter
+        self.noiseless = noiseless
+        self.model_failures = model_failures
+        self.front_starts = front_starts
+        self.trend = trend
+
+    def setup(self, problem: Problem) -> None:
+        """Bind to the problem, check the options and resolve the defaults.
+
+        Raises:
+            UnsupportedError: when the problem needs something the optimizer lacks.
+            ConfigError: for an option of the wrong type or range.
+        """
+        super().setup(problem)
+        for name in ("n_init", "mc_samples", "num_restarts", "raw_samples"):
+            _check_int(self.name, name, getattr(self, name), allow_none=True)
+        for flag in ("noiseless", "model_failures"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{self.name}: {flag} must be True or False; received {getattr(self, flag)!r}")
+        _check_int(self.name, "maxiter", self.maxiter)
+        if self.trend not in TRENDS:
+            raise ConfigError(f"{self.name}: trend must be one of {', '.join(map(repr, TRENDS))}; received {self.trend!r}")
+        _check_int(self.name, "front_starts", self.front_starts, allow_none=True, allow_zero=True)
+        self.settings = defaults.resolve(
+            self.name,
+            self.noiseless,
+            problem.n_objectives,
+            num_restarts=self.num_restarts,
+            raw_samples=self.raw_samples,
+            mc_samples=self.mc_samples,
+            front_starts=self.front_starts,
+        )
+        if self.settings.raw_samples < self.settings.num_restarts:
+            raise ConfigError(
+                f"{self.name}: raw_samples must be at least num_restarts ({self.settings.num_restarts}); "
+                f"received raw_samples={self.settings.raw_samples}"
+            )
+        self._n_init = 2 * (problem.space.dim + 1) if self.n_init is None else int(self.n_init)
+        self._told: dict[int, Trial] = {}
+        self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
+        self.surrogate = Surrogate(self.noiseless, self.trend, problem.seed, self.name)
+
+    def tell(self, trials: Sequence[Trial]) -> None:
+        """Remember finished trials (the models are rebuilt from them at the next ask)."""
+        for trial in trials:
+            if trial.is_finished:
+                self._told[trial.number] = trial
+
+    def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
+        """Propose up to ``n`` configurations (see the module docstring for how).
+
+        Args:
+            n: how many the study can evaluate now.
+            pending: trials proposed earlier and still running.
+
+        Returns:
+            Between 1 and ``n`` proposals; only Sobol points while the initial design lasts.
+        """
+        pending = [t for t in pending if t.number not in self._told]
+        k = len(self._told) + len(pending)  # trials proposed so far
+        seen = {_key(t.config) for t in self._told.values()} | {_key(t.config) for t in pending}
+        if k < self._n_init:
+            return self._sobol_proposals(min(n, self._n_init - k), k, seen, _SOBOL_DESIGN)
+        data = self.training_data()
+        phase = self._phase(data)
+        if phase is None:
+            return self._sobol_proposals(n, k, seen, _SOBOL_FALLBACK)
+        with noise_floor(), _one_blas_thread():
+            return self._model_proposals(n, pending, seen, data, phase)
+
+    def training_data(self) -> TrainingData:
+        """The models' training data from every told trial."""
+        trials = [self._told[i] for i in sorted(self._told)]
+        return training_data(self.problem, trials, self.model_failures)
+
+    def _phase(self, data: TrainingData) -> str | None:
+        """``"model"``, ``"feasibility"`` (only the guards can be modelled) or None (keep sampling Sobol points)."""
+        if len(data.X_baseline) >= 2:
+            return "model"
+        if data.constraints and all(len(c.Y) >= 2 for c in data.constraints):
+            return "feasibility"
+        return None
+
+    def _sobol_proposals(self, n: int, k: int, seen: set[tuple], label: str) -> list[Proposal]:
+        """The next ``n`` configurations of the Sobol stream from position ``k``, skipping repeats within reason."""
+        if self._sobol is None:
+            self._sobol = sobol_stream(self.problem.space, self.problem.seed)
+        out = []
+        cursor = k
+        seen = set(seen)
+        for _ in range(n):
+            tries = 0
+            config = self._sobol[cursor]
+            while _key(config) in seen and tries < _SOBOL_SKIP_LIMIT:
+                cursor += 1
+                tries += 1
+                config = self._sobol[cursor]
+            cursor += 1
+            seen.add(_key(config))
+            out.append(Proposal(dict(config), {"optimizer": {"acquisition": label}}))
+        return out
+
+    def _acquisition(self, model: Any, data: TrainingData, X_pending: Any, sampler: Any, seed: int) -> Any:
+        """The model phase's acquisition (subclasses choose it from :mod:`~moo_hpo.optimizers.bayesian.acquisition`)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _model_proposals(
+        self, n: int, pending: Sequence[Trial], seen: set[tuple], data: TrainingData, phase: str
+    ) -> list[Proposal]:
+        """Sequential greedy proposals by the models (see the module docstring)."""
+        import torch
+        from botorch.optim import optimize_acqf
+        from botorch.sampling.normal import SobolQMCNormalSampler
+
+        from moo_hpo.optimizers.bayesian.front_starts import FRONT_START_POOL, front_anchors, front_starts
+
+        space, settings = self.problem.space, self.settings
+        outcomes = (data.objectives if phase == "model" else []) + data.guards
+        model = self.surrogate.model(outcomes)
+        name = self.acquisition_name if phase == "model" else "qLogProbabilityOfFeasibility"
+        bounds = torch.stack([torch.zeros(space.n_encoded), torch.ones(space.n_encoded)]).double()
+        encoded = [space.encode([t.config for t in pending])] if pending else []
+        seen = set(seen)
+        pending_keys = {_key(t.config) for t in pending}
+        anchors = front_anchors(self.problem, data) if phase == "model" and settings.front_starts else None
+        proposals = []
+        for j in range(n):
+            seed = derive_seed(self.problem.seed, 2, len(self._told), len(pending), j)
+            X_pending = torch.as_tensor(np.vstack(encoded), dtype=torch.double) if encoded else None
+            sampler = SobolQMCNormalSampler(torch.Size([settings.mc_samples]), seed=seed)
+            torch.manual_seed(seed)
+            if phase == "model":
+                acq = self._acquisition(model, data, X_pending, sampler, seed)
+            else:
+                acq = acquisition.probability_of_feasibility(model, data, X_pending, sampler)
+            extra = None
+            if anchors is not None:
+                k = settings.front_starts
+                extra = front_starts(acq, anchors, k=k, pool=max(FRONT_START_POOL, k), seed=seed)
+            restarts = settings.num_restarts + (0 if extra is None else len(extra))
+            candidate, _ = optimize_acqf(
+                acq,
+                bounds=bounds,
+                q=1,
+                num_restarts=restarts,  # BoTorch adds settings.num_restarts from raw samples to the given starts
+                raw_samples=settings.raw_samples,
+                batch_initial_conditions=extra,
+                options={"seed": seed, "maxiter": self.maxiter, "batch_limit": restarts, "init_batch_limit": settings.raw_samples},
+                retry_on_optimization_warning=False,  # a stalled L-BFGS still returns its best point
+            )
+            config = space.decode(candidate.detach().numpy())[0]
+            audit: dict[str, Any] = {"acquisition": getattr(acq, "audit_name", name)}
+            if not space.passes_rules(config):
+                audit["replaced"] = "the optimum broke a validity rule"
+            elif _key(config) in seen:
+                audit["replaced"] = "the optimum repeats a configuration already proposed"
+            if "replaced" in audit:
+                config = self._repair(acq, seen, pending_keys, seed)
+            x = space.encode(config)
+            X = torch.as_tensor(x, dtype=torch.double)
+            with torch.no_grad():
+                value = float(acq(X.unsqueeze(0)).reshape(-1)[0])
+            audit["acquisition_value"] = value if math.isfinite(value) else None
+            audit.update(predictions(self.problem, model, X, outcomes))
+            proposals.append(Proposal(config, {"optimizer": audit}))
+            seen.add(_key(config))
+            pending_keys.add(_key(config))
+            encoded.append(x)
+        return proposals
+
+    def _repair(self, acq: Any, seen: set[tuple], pending_keys: set[tuple], seed: int) -> dict[str, Any]:
+        """The best of ``raw_samples`` random valid configurations by the acquisition.
+
+        Prefers configurations never proposed; then at least not running; then any (a space too small to
+        avoid every repeat).
+        """
+        import torch
+
+        space = self.problem.space
+        configs = space.sample(self.settings.raw_samples, seed=np.random.default_rng([seed, 31337]))
+        fresh = [c for c in configs if _key(c) not in seen]
+        if not fresh:
+            fresh = [c for c in configs if _key(c) not in pending_keys] or configs
+        X = torch.as_tensor(space.encode(fresh), dtype=torch.double).unsqueeze(1)
+        with torch.no_grad():
+            values = torch.cat([acq(chunk) for chunk in X.split(64)])
+        return fresh[int(torch.argmax(values))]
+
+
+class EHVI(BoTorchOptimizer):
+    """Expected hypervolume improvement: BoTorch's qLogNEHVI, or with ``noiseless=True`` qLogEHVI over the
+    measured front (see :mod:`~moo_hpo.optimizers.bayesian.acquisition`). Takes the options of
+    :class:`BoTorchOptimizer`.
+    """
+
+    name = "ehvi"
+    capabilities = Capabilities(min_objectives=2, max_objectives=4)
+    acquisition_name = "qLogNEHVI"
+
+    def setup(self, problem: Problem) -> None:  # noqa: D102 - as the base class
+        super().setup(problem)
+        self.acquisition_name = "qLogEHVI" if self.noiseless else "qLogNEHVI"
+
+    def _acquisition(self, model: Any, data: TrainingData, X_pending: Any, sampler: Any, seed: int) -> Any:
+        return acquisition.ehvi(model, self.problem, data, X_pending, sampler, exact_front=self.noiseless)
+
+
+class ParEGO(BoTorchOptimizer):
+    """ParEGO: BoTorch's qLogNParEGO, noisy expected improvement of a random Chebyshev scalarization of the
+    objectives (new weights for every proposal). Takes the options of :class:`BoTorchOptimizer`.
+    """
+
+    name = "parego"
+    capabilities = Capabilities(min_objectives=2)
+    acquisition_name = "qLogNParEGO"
+
+    def _acquisition(self, model: Any, data: TrainingData, X_pending: Any, sampler: Any, seed: int) -> Any:
+        return acquisition.parego(model, self.problem, data, X_pending, sampler, seed)
+
+
+class ConstrainedEI(BoTorchOptimizer):
+    """Constrained expected improvement for one objective: BoTorch's qLogNEI under the hard constraints, after
+    a search for the feasible region (qLogProbabilityOfFeasibility) while no trial is feasible. Takes the
+    options of :class:`BoTorchOptimizer`.
+    """
+
+    name = "cei"
+    capabilities = Capabilities(min_objectives=1, max_objectives=1)
+    acquisition_name = "qLogNEI"
+
+    def _phase(self, data: TrainingData) -> str | None:
+        phase = super()._phase(data)
+        if phase == "model" and data.constraints and not data.any_feasible:
+            return "feasibility"  # complete trials measured every hard constraint: >= 2 rows each
+        return phase
+
+    def _acquisition(self, model: Any, data: TrainingData, X_pending: Any, sampler: Any, seed: int) -> Any:
+        return acquisition.constrained_ei(model, self.problem, data, X_pending, sampler)

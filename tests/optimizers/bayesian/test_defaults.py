@@ -1,0 +1,60 @@
+"""The defaults table resolves to what the optimizers use, and explicit arguments take precedence."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import moo_hpo as mh
+from moo_hpo.optimizers import make_optimizer
+from moo_hpo.optimizers.bayesian.defaults import DEFAULTS, Settings, objectives_key, resolve
+
+
+def _stub_optimize_acqf(monkeypatch) -> list[dict]:
+    """Replace BoTorch's ``optimize_acqf`` by one that records its arguments and returns the cube's middle."""
+    import botorch.optim
+
+    calls: list[dict] = []
+
+    def record(acq, bounds, **kwargs):
+        calls.append({"acq": acq, **kwargs})
+        return torch.full((1, bounds.shape[-1]), 0.5, dtype=torch.double), torch.tensor(0.0)
+
+    monkeypatch.setattr(botorch.optim, "optimize_acqf", record)
+    return calls
+
+
+def test_every_case_has_a_row_and_objectives_keys_cover_any_number():
+    assert [objectives_key(m) for m in (1, 2, 3, 4, 7)] == ["1", "2", "3+", "3+", "3+"]
+    for name, objectives in (("ehvi", ("2", "3+")), ("parego", ("2", "3+")), ("cei", ("1",))):
+        for noiseless in (False, True):
+            for key in objectives:
+                assert isinstance(DEFAULTS[(name, noiseless, key)], Settings)
+
+
+@pytest.mark.parametrize(("name", "noiseless", "key"), sorted(DEFAULTS))
+def test_the_table_is_what_the_optimizer_uses(monkeypatch, name, noiseless, key):
+    calls = _stub_optimize_acqf(monkeypatch)
+    m = {"1": 1, "2": 2, "3+": 3}[key]
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    objectives = [mh.Minimize(f"f{i}") for i in range(m)]
+    study = mh.Study(space, objectives, optimizer=make_optimizer(name, {"n_init": 3, "noiseless": noiseless}), seed=0)
+    study.optimize(lambda c: {f"f{i}": (c["x"] - i / 3) ** 2 + c["y"] for i in range(m)}, n_trials=4, show_progress=False)
+    row = DEFAULTS[(name, noiseless, key)]
+    assert study.optimizer.settings == row
+    (call,) = calls
+    assert call["raw_samples"] == row.raw_samples
+    assert call["num_restarts"] == row.num_restarts + row.front_starts  # given starts join the random ones
+    starts = call["batch_initial_conditions"]
+    assert (0 if starts is None else len(starts)) == row.front_starts
+    assert call["acq"].sampler.sample_shape == torch.Size([row.mc_samples])
+
+
+def test_explicit_arguments_take_precedence():
+    row = DEFAULTS[("ehvi", True, "3+")]
+    assert resolve("ehvi", True, 3) == row
+    assert resolve("ehvi", True, 4, num_restarts=2, raw_samples=None, front_starts=0) == Settings(2, row.raw_samples, row.mc_samples, 0)
+    with pytest.raises(mh.ConfigError, match=rf"raw_samples must be at least num_restarts \({row.num_restarts}\); received raw_samples=16"):
+        study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize(f"f{i}") for i in range(3)],
+                         optimizer=make_optimizer("ehvi", {"noiseless": True, "raw_samples": 16}))
+        study.ask()

@@ -1,0 +1,120 @@
+"""The GPs: interpolation when noiseless, one batched GP when rows agree, the trend, warm-start checkpoints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import moo_hpo as mh
+from moo_hpo.optimizers import make_optimizer
+from moo_hpo.optimizers.bayesian import surrogate
+from moo_hpo.optimizers.bayesian.surrogate import checkpoint, noise_floor
+from tests.optimizers.bayesian.studies import FAST, constrained_noiseless_study, study_with_a_failing_half
+
+
+def test_gps_are_fitted_from_scratch_up_to_the_limit_then_warm_started_from_growing_checkpoints():
+    limit = surrogate.REFIT_EVERY_ASK_UP_TO
+    assert [checkpoint(n) for n in range(1, limit + 1)] == list(range(1, limit + 1))
+    beyond = [checkpoint(n) for n in range(limit + 1, 8 * limit)]
+    assert all(c <= n for c, n in zip(beyond, range(limit + 1, 8 * limit)))
+    assert beyond == sorted(beyond)  # a checkpoint never moves back
+    steps = sorted(set(beyond))
+    assert len(steps) > 3  # new checkpoints keep coming, each about REFIT_GROWTH times the last
+    for a, b in zip(steps, steps[1:]):
+        assert b == max(a + 1, math.ceil(a * surrogate.REFIT_GROWTH))
+    assert all(checkpoint(c) == c for c in steps)  # a checkpoint's own data are fitted from scratch
+
+
+def test_noiseless_gps_interpolate_the_observations(monkeypatch):
+    import numpy as np
+
+    import torch
+    from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    study = mh.Study(
+        space,
+        [mh.Minimize("f1"), mh.Minimize("f2")],
+        optimizer=make_optimizer("ehvi", {**FAST, "noiseless": True}),
+        seed=3,
+    )
+    # warm starts from the first checkpoint on (by default only beyond 64 observations): 8 trials, so
+    # the asks at 6 observations warm-start from the checkpoint at 5 (no per-row noise carried over)
+    monkeypatch.setattr(surrogate, "REFIT_EVERY_ASK_UP_TO", 0)
+    assert [checkpoint(n) for n in (5, 6, 7)] == [5, 5, 7]
+    study.optimize(lambda c: {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"]}, n_trials=8, show_progress=False)
+    assert all(t.status is mh.TrialStatus.COMPLETE for t in study.trials)
+    optimizer = study.optimizer
+    out = optimizer.training_data().objectives[0]
+    model = optimizer.surrogate.fit_gp([out], tag=0)
+    assert isinstance(model.likelihood, FixedNoiseGaussianLikelihood)
+    with torch.no_grad(), noise_floor():
+        mean = model.posterior(torch.as_tensor(out.X, dtype=torch.double)).mean.reshape(-1).numpy()
+    assert np.allclose(mean, out.Y, atol=1e-3 * np.ptp(out.Y))
+    with pytest.raises(mh.ConfigError, match="noiseless must be True or False; received 'yes'"):
+        mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"noiseless": "yes"})).ask()
+
+
+def test_outcomes_observed_at_the_same_trials_share_one_batched_gp():
+    import numpy as np
+    import torch
+    from botorch.models import ModelListGP, SingleTaskGP
+
+    study = constrained_noiseless_study(size_bound=1.5, n_init=6, seed=2)
+
+    def fn(c):
+        return {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"], "size": c["x"] + c["y"]}
+
+    study.optimize(fn, n_trials=6, show_progress=False)
+    optimizer = study.optimizer
+    data = optimizer.training_data()
+    outputs = data.objectives + data.constraints
+    model = optimizer.surrogate.model(outputs)
+    assert isinstance(model, SingleTaskGP) and model.num_outputs == 3
+    with torch.no_grad(), noise_floor():  # each column is its own noiseless GP: it interpolates its own outcome
+        mean = model.posterior(torch.as_tensor(outputs[0].X, dtype=torch.double)).mean.numpy()
+    for col, out in enumerate(outputs):
+        assert np.allclose(mean[:, col], out.Y, atol=1e-3 * np.ptp(out.Y))
+
+    # a trial skipped before training measured the constraint only: its GP sees one more row
+    trial = study.ask()
+    study.tell(trial, {"size": 1.9}, status="infeasible_skipped")
+    data = optimizer.training_data()
+    model = optimizer.surrogate.model(data.objectives + data.constraints)
+    assert isinstance(model, ModelListGP)
+    assert [m.train_inputs[0].shape[0] for m in model.models] == [6, 6, 7]
+
+
+@pytest.mark.parametrize("trend", ["quadratic", "constant"])
+def test_objective_and_constraint_gps_carry_the_quadratic_trend_unless_told_otherwise(trend):
+    import torch
+    from botorch.models import ModelListGP
+    from gpytorch.kernels import AdditiveKernel, RBFKernel
+
+    from moo_hpo.optimizers.bayesian.cached_posterior import StackedCachedGPs
+    from moo_hpo.optimizers.bayesian.kernels import QuadraticTrendKernel
+    from moo_hpo.optimizers.bayesian.surrogate import cached_if_list
+
+    params = {} if trend == "quadratic" else {"trend": trend}
+    study, fn = study_with_a_failing_half(seed=0, **params)
+    study.optimize(fn, n_trials=6, show_progress=False)
+    optimizer = study.optimizer
+    data = optimizer.training_data()
+    assert data.failures is not None
+    model = optimizer.surrogate.model(data.objectives + data.guards)
+    assert isinstance(model, ModelListGP) and len(model.models) == 2  # the objectives' batched GP, the failure GP
+    objectives, failures = (m.covar_module for m in model.models)
+    if trend == "quadratic":  # the default
+        assert type(objectives) is AdditiveKernel
+        assert [type(k) for k in objectives.kernels] == [RBFKernel, QuadraticTrendKernel]
+    else:
+        assert type(objectives) is RBFKernel
+    assert type(failures) is RBFKernel  # a failure label is no bowl
+    assert isinstance(cached_if_list(model), StackedCachedGPs)  # the fast posterior serves both
+    # the other trend on the same data: its own fit, not the first one's hyperparameters dropped on loading
+    optimizer.surrogate.trend = "constant" if trend == "quadratic" else "quadratic"
+    other = optimizer.surrogate.model(data.objectives + data.guards).models[0].covar_module
+    rbf = other if type(other) is RBFKernel else other.kernels[0]
+    assert not torch.allclose(rbf.lengthscale, torch.full_like(rbf.lengthscale, rbf.lengthscale_prior.mode))
+
