@@ -486,7 +486,6 @@ class Study:
         show_progress: bool = True,
         catch: tuple[type[BaseException], ...] = (Exception,),
         trial_timeout: float | None = None,
-        start_method: str | None = None,
         build: Callable[[dict[str, Any]], Any] | None = None,
         probes: Sequence[Any] = (),
     ) -> Study:
@@ -498,15 +497,18 @@ class Study:
                 measure; with ``build`` it is ``fit(model, config)`` (see :mod:`moo_hpo.pipeline`).
             n_trials: number of new trials to run in this call (None: no count limit).
             timeout: wall-clock seconds after which no new trial starts (None: no limit).
-            n_workers: trials evaluated at once, each in its own local process when > 1.
+            n_workers: trials evaluated at once. Above 1, trials run in that many local worker
+                processes: fresh Python interpreters (never forks of this process, so torch, OpenMP
+                and the objective's own subprocesses are safe there) that receive the objective
+                pickled with cloudpickle and run trials one after another; a worker that crashes or
+                times out is replaced.
             callbacks: ``callback(study, trial)`` after every finished trial; may call :meth:`stop`.
             show_progress: show a progress bar (trials done, feasible, failed).
             catch: exception types recorded as failed trials; any other exception is recorded
                 and re-raised. ``catch=()`` re-raises everything (for debugging).
-            trial_timeout: seconds one trial may run before it is stopped and recorded as failed
-                ("timeout"); runs trials in processes even with ``n_workers=1``.
-            start_method: multiprocessing start method for worker processes (default ``fork``
-                where available).
+            trial_timeout: seconds one trial may run before its worker is stopped (with the
+                objective's own child processes) and the trial recorded as failed ("timeout"); runs
+                trials in a worker process even with ``n_workers=1``.
             build: ``build(config)`` returns the untrained model; probes that need no training
                 measure it, and a candidate that breaks a hard constraint then is never trained
                 (recorded as ``infeasible_skipped``).
@@ -516,15 +518,16 @@ class Study:
             The study itself.
 
         Raises:
-            ConfigError: for bad arguments.
-            KeyboardInterrupt: after Ctrl-C, once running trials are recorded as failed
-                ("interrupted") and every finished trial is saved.
+            ConfigError: for bad arguments, or an objective that worker processes cannot receive
+                (not picklable) or load (a package missing there), before any trial runs.
+            KeyboardInterrupt: after Ctrl-C, once running trials are recorded as ``interrupted``
+                and every finished trial is saved.
         """
         from moo_hpo.execution.loop import run_optimize
 
         self._writable()
         run_optimize(
-            self, fn, n_trials, timeout, n_workers, callbacks, show_progress, catch, trial_timeout, start_method, build, probes
+            self, fn, n_trials, timeout, n_workers, callbacks, show_progress, catch, trial_timeout, build, probes
         )
         return self
 

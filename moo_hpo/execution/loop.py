@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError
-from moo_hpo.execution.executors import InProcessExecutor, Outcome, ProcessExecutor
+from moo_hpo.execution.executors import InProcessExecutor, Outcome
 from moo_hpo.execution.progress import Progress
+from moo_hpo.execution.workers import WorkerPoolExecutor
 from moo_hpo.pipeline import Skipped
 from moo_hpo.trial import Trial, TrialStatus
 
@@ -26,7 +27,7 @@ logger = logging.getLogger("moo_hpo")
 
 
 def _check_arguments(
-    fn: Callable[..., Any], n_trials: int | None, timeout: float | None, n_workers: int, catch: Any
+    fn: Callable[..., Any], n_trials: int | None, timeout: float | None, n_workers: int, catch: Any, trial_timeout: Any
 ) -> None:
     if not callable(fn):
         raise ConfigError(f"optimize expects a callable objective; received {fn!r}")
@@ -38,6 +39,10 @@ def _check_arguments(
         raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
     if not isinstance(catch, tuple):
         raise ConfigError(f"catch must be a tuple of exception types; received {catch!r}")
+    if trial_timeout is not None and not (
+        isinstance(trial_timeout, (int, float)) and not isinstance(trial_timeout, bool) and 0 < trial_timeout < float("inf")
+    ):
+        raise ConfigError(f"trial_timeout must be a positive, finite number of seconds or None; received {trial_timeout!r}")
 
 
 def run_optimize(
@@ -50,7 +55,6 @@ def run_optimize(
     show_progress: bool = True,
     catch: tuple[type[BaseException], ...] = (Exception,),
     trial_timeout: float | None = None,
-    start_method: str | None = None,
     build: Callable[[dict[str, Any]], Any] | None = None,
     probes: Sequence[Any] = (),
 ) -> None:
@@ -60,18 +64,18 @@ def run_optimize(
         ConfigError: for bad arguments.
         KeyboardInterrupt: after Ctrl-C, once running trials are recorded as interrupted.
     """
-    _check_arguments(fn, n_trials, timeout, n_workers, catch)
+    _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout)
     callbacks = list(callbacks)
     if build is not None or probes:
         from moo_hpo.pipeline import ProbePipeline
 
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
-    executor: InProcessExecutor | ProcessExecutor
+    executor: InProcessExecutor | WorkerPoolExecutor
     if n_workers == 1 and trial_timeout is None:
         executor = InProcessExecutor(fn)
     else:
-        executor = ProcessExecutor(fn, n_workers, trial_timeout, start_method)
+        executor = WorkerPoolExecutor(fn, n_workers, trial_timeout)
     started = time.monotonic()
     study._stop_reason = None
     submitted = 0
@@ -122,6 +126,7 @@ def run_optimize(
             if not study.trial(t.number).is_finished:
                 study._interrupt(t, "interrupted: the study stopped on an error in another trial")
         raise
+    executor.shutdown()
     logger.info("optimize stopped: %s", study._stop_reason)
 
 

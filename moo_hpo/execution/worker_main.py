@@ -1,0 +1,100 @@
+"""The program a local worker process runs: ``python -m moo_hpo.execution.worker_main``.
+
+A fresh interpreter (never a fork of the study's process, whose torch / BLAS thread pools may be
+running), so an objective may use torch, OpenMP, ``DataLoader(num_workers=...)`` or
+``multiprocessing`` freely. It talks to the study over its standard input and output with
+length-prefixed pickles (:mod:`moo_hpo.execution.messages`); what the objective prints goes to
+standard error, which the worker shares with the study's process. It exits when the study's process
+dies, however it dies.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+import time
+from typing import Any
+
+from moo_hpo.execution.messages import receive, send
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Exit when the study's process is gone: at once on Linux (PR_SET_PDEATHSIG), else within a second."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except Exception:  # noqa: BLE001 - the watchdog below still covers it
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(0.5)
+
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="moo_hpo-parent-watch", daemon=True).start()
+
+
+def _outcome_message(number: int, outcome: Any) -> dict[str, Any]:
+    """What goes back for one trial: the value, or the error text plus the exception when it round-trips."""
+    from moo_hpo.execution.executors import format_exception
+
+    if outcome.error is None:
+        try:
+            pickle.loads(pickle.dumps(outcome.value))
+        except Exception as exc:  # noqa: BLE001 - report it as the trial's failure
+            return {"number": number, "error": f"the objective's return value could not be sent back: {format_exception(exc)}"}
+        return {"number": number, "value": outcome.value}
+    message: dict[str, Any] = {"number": number, "error": outcome.error}
+    try:  # an exception whose constructor takes other arguments may not come back: send its text only
+        pickle.loads(pickle.dumps(outcome.exception))
+        message["exception"] = outcome.exception
+    except Exception:  # noqa: BLE001
+        pass
+    return message
+
+
+def main() -> None:
+    """Serve trials until the study closes the pipe."""
+    inbox = os.fdopen(os.dup(0), "rb")
+    outbox = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # the objective's prints go to standard error, not into the messages
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    try:
+        setup = receive(inbox)
+    except EOFError:
+        return
+    _die_with_parent(setup["parent_pid"])
+    sys.path[:] = setup["sys_path"]
+    os.chdir(setup["cwd"])
+    try:
+        import cloudpickle  # noqa: F401 - needed to load what cloudpickle wrote
+
+        fn = pickle.loads(setup["fn"])
+    except BaseException as exc:  # noqa: BLE001 - e.g. a package missing here
+        from moo_hpo.execution.executors import format_exception
+
+        send(outbox, {"ready": False, "error": format_exception(exc)})
+        return
+    from moo_hpo.execution.executors import call_objective
+
+    send(outbox, {"ready": True, "pid": os.getpid()})
+    while True:
+        try:
+            trial = receive(inbox)
+        except EOFError:
+            return
+        outcome = call_objective(fn, trial, setup["takes_trial"])
+        send(outbox, _outcome_message(trial.number, outcome))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Local worker processes: fresh interpreters that run trials one after another.
+
+Why not ``fork``: a process that forks after torch, OpenMP or MKL started their thread pools (the
+Bayesian optimizers fit models in the study's process) hands its children a pool that deadlocks on
+first use, and forked daemon processes may not start processes of their own (``DataLoader(num_workers=2)``).
+So every worker is a new ``python -m moo_hpo.execution.worker_main``; the objective reaches it once,
+pickled with cloudpickle (lambdas and functions of a script travel by value), and each trial is one
+message there and one back. A worker is a session leader: a timeout kills its whole process group
+(the objective's own children too) and the worker is replaced. Workers exit when the study's process
+dies, so they never outlive it or hold its files.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.execution.executors import Outcome, takes_trial
+from moo_hpo.execution.messages import receive, send
+from moo_hpo.trial import Trial
+
+__all__ = ["WorkerPoolExecutor"]
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen
+    ready: bool = False
+    trial: Trial | None = None
+    deadline: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class WorkerPoolExecutor:
+    """Runs trials in ``n_workers`` local worker processes (see the module docstring).
+
+    Args:
+        fn: the objective (any callable cloudpickle can pickle).
+        n_workers: worker processes, i.e. trials at once.
+        trial_timeout: seconds a trial may run before its worker is killed (None: no limit).
+
+    Raises:
+        ConfigError: for a bad worker count or timeout, an objective that cannot be pickled, or one
+            that the workers cannot load (a package missing there).
+    """
+
+    def __init__(self, fn: Callable[..., Any], n_workers: int, trial_timeout: float | None = None) -> None:
+        import cloudpickle
+
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
+        if trial_timeout is not None and not (isinstance(trial_timeout, (int, float)) and 0 < trial_timeout < float("inf")):
+            raise ConfigError(f"trial_timeout must be a positive, finite number of seconds; received {trial_timeout!r}")
+        try:
+            payload = cloudpickle.dumps(fn)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure is the user's to fix
+            raise ConfigError(
+                f"the objective must be picklable to run in worker processes; received {fn!r}: {type(exc).__name__}: {exc}"
+            ) from None
+        self._setup = {
+            "fn": payload,
+            "takes_trial": takes_trial(fn),
+            "sys_path": list(sys.path),
+            "cwd": os.getcwd(),
+            "parent_pid": os.getpid(),
+        }
+        self.capacity = n_workers
+        self.trial_timeout = trial_timeout
+        self._selector = selectors.DefaultSelector()
+        self._workers: list[_Worker] = [self._start() for _ in range(n_workers)]
+        try:  # every worker has loaded the objective before the first trial is proposed
+            for worker in self._workers:
+                self._await_ready(worker)
+        except BaseException:
+            self.shutdown()
+            raise
+
+    # ------------------------------------------------------------------ workers
+    def _start(self) -> _Worker:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moo_hpo.execution.worker_main"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # its own process group: a timeout kills the objective's children too
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        send(process.stdin, self._setup)
+        worker = _Worker(process)
+        self._selector.register(process.stdout, selectors.EVENT_READ, worker)
+        return worker
+
+    def _stop(self, worker: _Worker) -> None:
+        try:
+            self._selector.unregister(worker.process.stdout)
+        except (KeyError, ValueError):
+            pass
+        try:
+            os.killpg(worker.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        worker.process.wait()
+        for stream in (worker.process.stdin, worker.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def _replace(self, worker: _Worker) -> None:
+        self._stop(worker)
+        self._workers[self._workers.index(worker)] = self._start()
+
+    def _await_ready(self, worker: _Worker) -> None:
+        """Block until a new worker has loaded the objective.
+
+        Raises:
+            ConfigError: when the worker could not load it (its error text is included).
+        """
+        try:
+            message = receive(worker.process.stdout)
+        except EOFError:
+            code = worker.process.wait()
+            raise ConfigError(f"a worker process exited while starting (exit code {code}); see its output above") from None
+        if not message.get("ready"):
+            self._stop(worker)
+            raise ConfigError(f"a worker process could not load the objective:\n{message.get('error')}")
+        worker.ready = True
+
+    # ------------------------------------------------------------------ the executor interface
+    @property
+    def n_running(self) -> int:
+        return sum(w.trial is not None for w in self._workers)
+
+    def running(self) -> list[Trial]:
+        return [w.trial for w in self._workers if w.trial is not None]
+
+    def submit(self, trial: Trial) -> None:
+        """Send ``trial`` to a free worker.
+
+        Raises:
+            ConfigError: when a worker cannot load the objective.
+        """
+        worker = next(w for w in self._workers if w.trial is None)
+        if not worker.ready:
+            self._await_ready(worker)
+        send(worker.process.stdin, trial)
+        worker.trial = trial
+        worker.deadline = None if self.trial_timeout is None else time.monotonic() + self.trial_timeout
+
+    def wait(self) -> list[tuple[Trial, Outcome]]:
+        """Block until at least one running trial ends (result, crash or timeout); return those."""
+        if not self.n_running:
+            return []
+        while True:
+            deadlines = [w.deadline for w in self._workers if w.trial is not None and w.deadline is not None]
+            timeout = None if not deadlines else max(0.0, min(deadlines) - time.monotonic())
+            done = []
+            for key, _ in self._selector.select(timeout):
+                worker = key.data
+                if worker.trial is not None:
+                    done.append(self._collect(worker))
+            now = time.monotonic()
+            for worker in list(self._workers):
+                if worker.trial is not None and worker.deadline is not None and now >= worker.deadline:
+                    trial = worker.trial
+                    self._replace(worker)
+                    done.append(
+                        (trial, Outcome(error=f"timeout: the trial ran longer than trial_timeout={self.trial_timeout:g} s and was stopped"))
+                    )
+            if done:
+                return done
+
+    def _collect(self, worker: _Worker) -> tuple[Trial, Outcome]:
+        trial = worker.trial
+        assert trial is not None
+        try:
+            message = receive(worker.process.stdout)
+        except (EOFError, OSError):
+            code = worker.process.wait()
+            self._replace(worker)
+            return trial, Outcome(error=f"the worker process ended without a result (exit code {code})")
+        except Exception as exc:  # noqa: BLE001 - a result that does not unpickle here
+            self._replace(worker)
+            return trial, Outcome(error=f"the trial's result could not be read back: {type(exc).__name__}: {exc}")
+        worker.trial, worker.deadline = None, None
+        if "error" in message:
+            return trial, Outcome(error=message["error"], exception=message.get("exception"))
+        return trial, Outcome(value=message["value"])
+
+    def shutdown(self) -> None:
+        """Stop every worker (the trials they ran are the caller's to record)."""
+        for worker in self._workers:
+            self._stop(worker)
+        self._workers = []
+        self._selector.close()

@@ -1,0 +1,153 @@
+"""Local worker processes: safe with torch threads, die with the study, carry any exception back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import psutil
+import pytest
+
+import moo_hpo as mh
+
+
+def two_objective_study(**kw) -> mh.Study:
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    kw.setdefault("optimizer", "random")
+    return mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], seed=0, **kw)
+
+
+def torch_objective(config):
+    import torch
+
+    a = torch.randn(400, 400)
+    s = float((a @ a).sum()) * 0.0
+    return {"a": config["x"] + s, "b": (1 - config["x"]) ** 2 + config["y"]}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_ehvi_with_a_torch_objective_and_two_workers_finishes():
+    # the study's process fits GPs (torch threads running) between trials; forked workers hung there
+    study = two_objective_study(optimizer="ehvi")
+    study.optimize(torch_objective, n_trials=9, n_workers=2, trial_timeout=60, show_progress=False)
+    assert study.count("complete") == 9
+    acquisitions = [t.extra["optimizer"]["acquisition"] for t in study.trials]
+    assert sum(not a.startswith("sobol") for a in acquisitions) >= 2  # trials ran after GP fits in this process
+
+
+class TwoArgumentError(Exception):
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"code {code}: {detail}")
+        self.code, self.detail = code, detail
+
+
+def test_an_exception_that_does_not_unpickle_is_recorded_as_text():
+    def fn(config):
+        raise TwoArgumentError(7, "bad batch")
+
+    study = two_objective_study()
+    study.optimize(fn, n_trials=3, n_workers=2, show_progress=False)
+    assert study.count("failed") == 3
+    assert all(t.error.startswith("TwoArgumentError: code 7: bad batch") and "Traceback" in t.error for t in study.trials)
+
+
+def test_an_objective_may_start_processes_of_its_own():
+    def fn(config):
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(2) as pool:
+            squares = pool.map(abs, [-1, -2, -3])
+        return {"a": config["x"] + 0 * sum(squares), "b": 1 - config["x"]}
+
+    study = two_objective_study()
+    study.optimize(fn, n_trials=2, n_workers=2, show_progress=False)
+    assert study.count("complete") == 2, [t.error for t in study.trials]
+
+
+def test_a_torch_dataloader_with_workers_runs_in_a_trial():
+    def fn(config):
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
+        data = TensorDataset(torch.arange(16.0))
+        total = sum(float(b[0].sum()) for b in DataLoader(data, batch_size=4, num_workers=2))
+        return {"a": config["x"], "b": total}
+
+    study = two_objective_study()
+    study.optimize(fn, n_trials=1, trial_timeout=120, show_progress=False)
+    assert study.count("complete") == 1, study.trials[0].error
+    assert study.trials[0].metrics["b"] == 120.0
+
+
+def test_an_objective_that_cannot_be_pickled_is_a_config_error_before_any_trial():
+    lock = threading.Lock()
+
+    def fn(config):
+        with lock:
+            return {"a": config["x"], "b": 1 - config["x"]}
+
+    study = two_objective_study()
+    with pytest.raises(mh.ConfigError, match="picklable"):
+        study.optimize(fn, n_trials=2, n_workers=2, show_progress=False)
+    assert study.trials == []
+
+
+def test_an_objective_the_workers_cannot_load_is_a_config_error(tmp_path, monkeypatch):
+    (tmp_path / "only_here.py").write_text("def evaluate(config):\n    return {'a': config['x'], 'b': 1.0}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import only_here
+
+    study = two_objective_study()
+    (tmp_path / "only_here.py").unlink()  # the workers cannot import it any more
+    with pytest.raises(mh.ConfigError, match="could not load the objective"):
+        study.optimize(only_here.evaluate, n_trials=2, n_workers=2, show_progress=False)
+    assert study.trials == []
+
+
+ORPHAN_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import moo_hpo as mh
+
+    def slow(config):
+        time.sleep(120)
+        return {"a": config["x"], "b": 1.0}
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")],
+                     optimizer="random", storage=sys.argv[1], seed=0)
+    study.optimize(slow, n_trials=4, n_workers=2, show_progress=False)
+    """
+)
+
+
+@pytest.mark.slow
+def test_workers_die_with_a_sigkilled_study_and_the_study_reopens(tmp_path):
+    script = tmp_path / "study_script.py"
+    script.write_text(ORPHAN_SCRIPT)
+    db = tmp_path / "s.db"
+    parent = subprocess.Popen([sys.executable, str(script), str(db)])
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = [c for c in psutil.Process(parent.pid).children(recursive=True) if "worker_main" in " ".join(c.cmdline())]
+        assert len(workers) == 2
+        time.sleep(1.0)  # the trials are running
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"workers outlived the study: {alive}"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    study = mh.Study.load(db)  # writable: no orphan holds the lock
+    assert not study.read_only
+    assert [t.status for t in study.trials] == [mh.TrialStatus.INTERRUPTED] * 2
+    study.close()
