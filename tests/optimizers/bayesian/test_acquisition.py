@@ -11,7 +11,12 @@ from moo_hpo.optimizers import make_optimizer
 from moo_hpo.optimizers.bayesian import acquisition
 from moo_hpo.optimizers.bayesian.surrogate import noise_floor
 from tests.conftest import two_objectives
-from tests.optimizers.bayesian.studies import FAST, constrained_noiseless_study, mixed_study, record_optimize_acqf
+from tests.optimizers.bayesian.studies import (
+    FAST,
+    constrained_noiseless_study,
+    mixed_study,
+    record_optimize_acqf,
+)
 
 
 def test_exact_front_ehvi_agrees_with_the_noisy_criterion_on_exact_observations():

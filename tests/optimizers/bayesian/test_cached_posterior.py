@@ -73,10 +73,16 @@ def test_posterior_with_the_trend_equals_gpytorchs_for_any_batch_shape(shape):
 
 @pytest.mark.parametrize("quadratic_trend", [False, True])
 def test_acquisition_value_and_gradient_equal_gpytorchs_with_pending_points(quadratic_trend):
-    from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
-    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.acquisition.multi_objective.logei import (
+        qLogExpectedHypervolumeImprovement,
+    )
+    from botorch.acquisition.multi_objective.objective import (
+        IdentityMCMultiOutputObjective,
+    )
     from botorch.sampling.normal import SobolQMCNormalSampler
-    from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+        FastNondominatedPartitioning,
+    )
 
     gp = fitted_gp(3, noiseless=True, quadratic_trend=quadratic_trend)
     Y = data()[1]
@@ -154,8 +160,12 @@ def test_qlognehvi_on_a_stacked_model_agrees_with_gpytorchs_model_list():
     """The noisy criterion on the cached model list (no cached root decomposition: the joint posterior of
     the baseline and the candidate is sampled each time; BoTorch picks the sampler to prune the baseline)
     against BoTorch's on the GPyTorch models, one output each."""
-    from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.acquisition.multi_objective.logei import (
+        qLogNoisyExpectedHypervolumeImprovement,
+    )
+    from botorch.acquisition.multi_objective.objective import (
+        IdentityMCMultiOutputObjective,
+    )
     from botorch.models import ModelListGP
     from botorch.sampling.normal import SobolQMCNormalSampler
 
@@ -244,10 +254,16 @@ def test_rsample_has_the_posteriors_moments():
 
 
 def test_a_degenerate_candidate_gets_gpytorchs_jitter_and_leaves_the_others_alone():
-    from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
-    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.acquisition.multi_objective.logei import (
+        qLogExpectedHypervolumeImprovement,
+    )
+    from botorch.acquisition.multi_objective.objective import (
+        IdentityMCMultiOutputObjective,
+    )
     from botorch.sampling.normal import SobolQMCNormalSampler
-    from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+        FastNondominatedPartitioning,
+    )
 
     gp = fitted_gp(3, noiseless=True)
     Y = data()[1][:, :2]

@@ -7,7 +7,12 @@ import torch
 
 import moo_hpo as mh
 from moo_hpo.optimizers import make_optimizer
-from moo_hpo.optimizers.bayesian.defaults import DEFAULTS, Settings, objectives_key, resolve
+from moo_hpo.optimizers.bayesian.defaults import (
+    DEFAULTS,
+    Settings,
+    objectives_key,
+    resolve,
+)
 
 
 def _stub_optimize_acqf(monkeypatch) -> list[dict]:

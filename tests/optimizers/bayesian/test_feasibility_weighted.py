@@ -29,9 +29,13 @@ def fitted_model():
 
 def arguments(Y, samples: int) -> dict:
     """qLogEHVI's arguments: the feasible trials' front, ``samples`` QMC samples, objectives 0 and 1."""
-    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.acquisition.multi_objective.objective import (
+        IdentityMCMultiOutputObjective,
+    )
     from botorch.sampling.normal import SobolQMCNormalSampler
-    from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+        FastNondominatedPartitioning,
+    )
 
     feasible = Y[:, 2] <= 0
     return {
@@ -44,7 +48,9 @@ def arguments(Y, samples: int) -> dict:
 
 def log_ehvi(model, Y, samples: int, constrained: bool):
     """BoTorch's qLogEHVI, with the constraint as a callable (sharp indicator) or without it."""
-    from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
+    from botorch.acquisition.multi_objective.logei import (
+        qLogExpectedHypervolumeImprovement,
+    )
 
     extra = {"constraints": [lambda Z: Z[..., 2]], "eta": 1e-4} if constrained else {}
     return qLogExpectedHypervolumeImprovement(model, **arguments(Y, samples), **extra)

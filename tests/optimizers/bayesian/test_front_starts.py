@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from moo_hpo.optimizers.bayesian.front_starts import FRONT_START_SIGMAS, front_starts, perturb_anchors
+from moo_hpo.optimizers.bayesian.front_starts import (
+    FRONT_START_SIGMAS,
+    front_starts,
+    perturb_anchors,
+)
 
 
 def test_perturbations_stay_in_the_cube_near_their_anchors_and_follow_the_seed():

@@ -9,7 +9,11 @@ import pytest
 import moo_hpo as mh
 from moo_hpo.optimizers import make_optimizer
 from tests.conftest import mixed_space, two_objectives
-from tests.optimizers.bayesian.studies import FAST, mixed_study, study_with_a_failing_half
+from tests.optimizers.bayesian.studies import (
+    FAST,
+    mixed_study,
+    study_with_a_failing_half,
+)
 from tests.optimizers.contract import OptimizerContract
 
 

@@ -60,10 +60,14 @@ def test_input_batch_shape_of_a_gp():
 
 
 def test_log_qehvi_of_samples_is_what_qlogehvi_computes():
-    from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
+    from botorch.acquisition.multi_objective.logei import (
+        qLogExpectedHypervolumeImprovement,
+    )
     from botorch.models import SingleTaskGP
     from botorch.sampling.normal import SobolQMCNormalSampler
-    from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+        FastNondominatedPartitioning,
+    )
 
     g = torch.Generator().manual_seed(0)
     X, Y = torch.rand(8, 2, dtype=torch.double, generator=g), torch.rand(8, 2, dtype=torch.double, generator=g)

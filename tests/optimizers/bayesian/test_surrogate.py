@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -10,7 +11,11 @@ import moo_hpo as mh
 from moo_hpo.optimizers import make_optimizer
 from moo_hpo.optimizers.bayesian import surrogate
 from moo_hpo.optimizers.bayesian.surrogate import checkpoint, noise_floor
-from tests.optimizers.bayesian.studies import FAST, constrained_noiseless_study, study_with_a_failing_half
+from tests.optimizers.bayesian.studies import (
+    FAST,
+    constrained_noiseless_study,
+    study_with_a_failing_half,
+)
 
 
 def test_gps_are_fitted_from_scratch_up_to_the_limit_then_warm_started_from_growing_checkpoints():
@@ -21,14 +26,13 @@ def test_gps_are_fitted_from_scratch_up_to_the_limit_then_warm_started_from_grow
     assert beyond == sorted(beyond)  # a checkpoint never moves back
     steps = sorted(set(beyond))
     assert len(steps) > 3  # new checkpoints keep coming, each about REFIT_GROWTH times the last
-    for a, b in zip(steps, steps[1:]):
+    for a, b in itertools.pairwise(steps):
         assert b == max(a + 1, math.ceil(a * surrogate.REFIT_GROWTH))
     assert all(checkpoint(c) == c for c in steps)  # a checkpoint's own data are fitted from scratch
 
 
 def test_noiseless_gps_interpolate_the_observations(monkeypatch):
     import numpy as np
-
     import torch
     from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 
