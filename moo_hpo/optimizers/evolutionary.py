@@ -23,7 +23,8 @@ How the study maps onto pymoo:
   proposed; when they agree the search continues exactly where it stopped. When they do not (other
   settings, an interrupted trial of a past generation), the population is rebuilt from the stored
   trials: all finished trials become the evaluated initial population, and pymoo's survival keeps
-  the best of them from the next generation on.
+  the best of them from the next generation on. The rebuild happens once, at the next ask, however
+  many stored trials follow the first one that did not fit, so a resume is linear in the stored trials.
 
 Default population size for HPO budgets of 50 to 5,000 evaluations: ``pop_size="auto"`` gives
 ``clip(4 * round(sqrt(budget) / 2), 16, 100)`` (50 -> 16, 500 -> 44, 5,000 -> 100; 40 when the budget is
@@ -118,6 +119,7 @@ class _PymooOptimizer(Optimizer):
         self._gen_results: dict[int, Trial] = {}  # member index -> its finished trial
         self._queue: deque[int] = deque()
         self._replaying = True  # until this instance proposes, told trials are checked against a replay
+        self._stale = False  # a told trial did not fit the generations: rebuild before the next proposal
         self._history: list[Trial] = []
 
     def _new_algorithm(self, sampling: Any = None) -> Any:
@@ -221,6 +223,8 @@ class _PymooOptimizer(Optimizer):
     # -------------------------------------------------------------- protocol
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
         self._replaying = False
+        if self._stale:
+            self._rebuild()
         if not self._queue:
             if self._gen_pop is not None and not self._generation_done():
                 return []  # wait: the rest of this generation is still running
@@ -244,9 +248,9 @@ class _PymooOptimizer(Optimizer):
                     self._queue.popleft()
                 self._record(first, trial)
                 continue
-            if self._replaying and self._replay(trial):
+            if not self._stale and self._replaying and self._replay(trial):
                 continue
-            self._rebuild()
+            self._stale = True  # rebuilt once, at the next ask, from every trial told by then
 
     def _member_key(self, trial: Trial) -> tuple[tuple, int | None]:
         """The configuration key of ``trial`` and, when the trial is a member of this generation
@@ -291,6 +295,7 @@ class _PymooOptimizer(Optimizer):
         self._gen_pop, self._gen_configs, self._gen_keys, self._gen_results, self._queue = None, [], [], {}, deque()
         self._gen_first, self._gen_copies = {}, {}
         self._replaying = False
+        self._stale = False
 
 
 class NSGA2(_PymooOptimizer):
