@@ -8,9 +8,13 @@ SQLite specifics:
 * WAL journal with ``synchronous=NORMAL``: every ask and every tell is its own committed
   transaction, so a process killed with SIGKILL loses nothing but its running trials (an OS crash
   or power loss may lose the last few commits; set ``durable=True`` for a sync on every commit).
-* One writer at a time: the writing process holds an advisory lock on ``<file>.lock``, released by
-  the OS when it exits, however it exits. Other processes open the file read-only meanwhile and can
-  follow the study while it runs.
+* One writer at a time: the writing process holds an advisory lock (``flock``) on the database file
+  itself, so every path to it (a symlink, a hard link) meets the same lock, and the OS releases it
+  when the process exits, however it exits. Other processes open the file read-only meanwhile and
+  can follow the study while it runs; reading needs no lock and works on read-only media.
+* A file that is not a moo_hpo study (another program's SQLite database) is refused before anything
+  is written to it; moo_hpo's files carry :data:`APPLICATION_ID` in SQLite's header. A new study is
+  created in one transaction, so a process killed while creating it leaves an empty, reusable file.
 * The schema carries a version (:data:`SCHEMA_VERSION`); a file from a newer moo_hpo is refused, and
   one from an older moo_hpo is migrated when opened for writing (read as migrated when read-only).
   Version 2 gave interrupted trials a status of their own; version 1 recorded them as ``failed`` with
@@ -24,6 +28,8 @@ import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +41,11 @@ try:  # advisory locks: POSIX only; elsewhere a single writer is the user's busi
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["SCHEMA_VERSION", "InMemoryStore", "SQLiteStore", "Store", "open_store"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "InMemoryStore", "SQLiteStore", "Store", "open_store"]
 
 SCHEMA_VERSION = 2
+#: SQLite's ``application_id`` of a moo_hpo study file ("mooh").
+APPLICATION_ID = 0x6D6F6F68
 INTERRUPTED = "interrupted: the study stopped while this trial was running"
 
 
@@ -58,6 +66,11 @@ class Store(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: Any) -> None:
         """Save a JSON-able value under ``key`` (committed at once)."""
+
+    def set_meta_many(self, values: dict[str, Any]) -> None:
+        """Save several values at once: all of them or, if the process dies, none."""
+        for key, value in values.items():
+            self.set_meta(key, value)
 
     @abstractmethod
     def add_trial(self, trial: Trial) -> None:
@@ -126,6 +139,10 @@ class InMemoryStore(Store):
     def set_meta(self, key: str, value: Any) -> None:
         self._meta[key] = json.dumps(value)
 
+    def set_meta_many(self, values: dict[str, Any]) -> None:
+        encoded = {k: json.dumps(v) for k, v in values.items()}  # every value checked before any is kept
+        self._meta.update(encoded)
+
     def add_trial(self, trial: Trial) -> None:
         if trial.number in self._trials:
             raise StorageError(f"trial number {trial.number} already exists")
@@ -158,36 +175,35 @@ _INSERT = f"INSERT INTO trials ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * 
 _UPDATE = f"UPDATE trials SET {', '.join(c + ' = ?' for c in _COLUMNS[1:])} WHERE number = ?"
 
 
+# (device, inode) of every study file this process holds open for writing -> its path
+_WRITERS: dict[tuple[int, int], str] = {}
+
+
 class SQLiteStore(Store):
     """A study in one SQLite file.
 
     Args:
         path: the database file; created when missing.
-        read_only: open for reading only (another process may be writing).
+        read_only: open for reading only (another process may be writing; the medium may be read-only).
         durable: sync to disk on every commit (survives power loss, slower).
 
     Raises:
         StorageError: when the file is not a moo_hpo study, comes from a newer schema, or another
-            process is writing it and ``read_only`` is False.
+            process (or another open study in this one) is writing it and ``read_only`` is False.
     """
 
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False, durable: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
-        self._lock_file = None
+        self._lock_fd: int | None = None
+        self._identity: tuple[int, int] | None = None
         self._legacy = False  # a version-1 file opened read-only
+        self._conn: sqlite3.Connection | None = None
         try:
             if read_only:
-                if not self.path.exists():
-                    raise StorageError(f"no study file at {str(self.path)!r}")
-                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                self._open_read_only()
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._acquire_lock()
-                self._conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-                self._conn.executescript(_SCHEMA)
+                self._open_for_writing(durable)
             self._conn.row_factory = sqlite3.Row
             self._check_schema()
         except sqlite3.DatabaseError as exc:
@@ -201,24 +217,87 @@ class SQLiteStore(Store):
     def location(self) -> str:
         return str(self.path)
 
+    def _open_read_only(self) -> None:
+        if not self.path.exists():
+            raise StorageError(f"no study file at {str(self.path)!r}")
+        try:
+            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # read-only media: SQLite cannot create the WAL index beside the file; nothing writes it there
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, isolation_level=None)
+
+    def _open_for_writing(self, durable: bool) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._acquire_lock()
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+        if tables and app_id != APPLICATION_ID and not self._looks_like_version_1(tables):
+            raise StorageError(self._not_a_study(tables))
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        if not tables:  # a new study file: schema, id and version in one transaction
+            with self._transaction():
+                for statement in _SCHEMA.strip().split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self._put_meta("schema_version", SCHEMA_VERSION)
+
+    def _looks_like_version_1(self, tables: set[str]) -> bool:
+        """A file of moo_hpo before ``application_id`` was written: its two tables and a schema version."""
+        if tables != {"meta", "trials"}:
+            return False
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return row is not None
+
+    def _not_a_study(self, tables: set[str]) -> str:
+        return (
+            f"{str(self.path)!r} is an SQLite file but not a moo_hpo study (tables: {sorted(tables)}); "
+            "nothing was written to it: give the study a file of its own"
+        )
+
     def _acquire_lock(self) -> None:
         if fcntl is None:  # pragma: no cover - Windows
             return
-        self._lock_file = open(str(self.path) + ".lock", "a+")  # noqa: SIM115 - held for the store's life
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        info = os.fstat(fd)
+        identity = (info.st_dev, info.st_ino)
+        if identity in _WRITERS:
+            os.close(fd)
+            raise StorageError(
+                f"the study file {str(self.path)!r} is already open for writing in this process (as "
+                f"{_WRITERS[identity]!r}) by a Study that was not closed: call .close() on it, or create "
+                "studies with `with mh.Study(...) as study:`; Study.load(path, read_only=True) reads it meanwhile"
+            )
         try:
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            self._lock_file.close()
-            self._lock_file = None
+            os.close(fd)
             raise StorageError(
                 f"another process is writing the study {str(self.path)!r}; open it with read_only=True "
                 "(Study.load(path, read_only=True)) to follow it"
             ) from None
+        self._lock_fd, self._identity = fd, identity
+        _WRITERS[identity] = str(self.path)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def _check_schema(self) -> None:
         tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not {"meta", "trials"} <= tables:
-            raise StorageError(f"{str(self.path)!r} is an SQLite file but not a moo_hpo study (tables: {sorted(tables)})")
+            raise StorageError(self._not_a_study(tables))
         version = self.get_meta("schema_version")
         if version is not None and version > SCHEMA_VERSION:
             raise StorageError(
@@ -230,45 +309,61 @@ class SQLiteStore(Store):
                 self._legacy = True
             else:
                 self._migrate_from_v1()
-        elif version is None and not self.read_only:
-            self.set_meta("schema_version", SCHEMA_VERSION)
 
     def _migrate_from_v1(self) -> None:
         """Give interrupted trials of a version-1 file their own status, in one transaction."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._conn.execute(
                 "UPDATE trials SET status = ? WHERE status = ? AND error LIKE 'interrupted%'",
                 (TrialStatus.INTERRUPTED.value, TrialStatus.FAILED.value),
             )
-            self._conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (json.dumps(SCHEMA_VERSION),)
-            )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+            self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            self._put_meta("schema_version", SCHEMA_VERSION)
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
-    def set_meta(self, key: str, value: Any) -> None:
-        self._writable()
+    def _put_meta(self, key: str, value: Any) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
-    def add_trial(self, trial: Trial) -> None:
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write: refused when read-only; a full disk or a failing medium is one clear error."""
         self._writable()
-        row = trial.to_row()
         try:
-            self._conn.execute(_INSERT, tuple(row[c] for c in _COLUMNS))
-        except sqlite3.IntegrityError as exc:
-            raise StorageError(f"trial number {trial.number} already exists in {str(self.path)!r}") from exc
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "full" in text or "disk I/O" in text:
+                raise StorageError(
+                    f"could not write the study {str(self.path)!r}: {text} (is the disk full?). Every trial "
+                    "told before this one is kept in the file; free space and resume with mh.Study.load"
+                ) from exc
+            raise
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._writing():
+            self._put_meta(key, value)
+
+    def set_meta_many(self, values: dict[str, Any]) -> None:
+        encoded = {k: json.dumps(v) for k, v in values.items()}  # every value checked before any is written
+        with self._writing(), self._transaction():
+            for key, text in encoded.items():
+                self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, text))
+
+    def add_trial(self, trial: Trial) -> None:
+        row = trial.to_row()
+        with self._writing():
+            try:
+                self._conn.execute(_INSERT, tuple(row[c] for c in _COLUMNS))
+            except sqlite3.IntegrityError as exc:
+                raise StorageError(f"trial number {trial.number} already exists in {str(self.path)!r}") from exc
 
     def update_trial(self, trial: Trial) -> None:
-        self._writable()
         row = trial.to_row()
-        self._conn.execute(_UPDATE, tuple(row[c] for c in _COLUMNS[1:]) + (row["number"],))
+        with self._writing():
+            self._conn.execute(_UPDATE, tuple(row[c] for c in _COLUMNS[1:]) + (row["number"],))
 
     def load_trials(self) -> list[Trial]:
         rows = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM trials ORDER BY number").fetchall()
@@ -287,10 +382,11 @@ class SQLiteStore(Store):
         conn = getattr(self, "_conn", None)
         if conn is not None:
             conn.close()
-            self._conn = None  # type: ignore[assignment]
-        if self._lock_file is not None:
-            self._lock_file.close()  # closing the file releases the flock
-            self._lock_file = None
+            self._conn = None
+        if getattr(self, "_lock_fd", None) is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+            _WRITERS.pop(self._identity, None)
 
     def __del__(self) -> None:
         try:

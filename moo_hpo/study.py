@@ -85,27 +85,32 @@ class Study:
         for c in constraints:
             if not isinstance(c, Constraint):
                 raise ConfigError(f"constraints must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ConfigError(f"seed must be an integer or None; received {seed!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63):
+            raise ConfigError(f"seed must be an integer in [0, 2**63) or None; received {seed!r}")
         self.objectives = tuple(objectives)
         self.constraints = tuple(constraints)
         Problem(self.space, self.objectives, self.constraints)  # validates the definition early
-        self._store = open_store(storage, read_only=read_only)
-        self.read_only = self._store.read_only
-        self._stop_reason: str | None = None
-        self._optimizer: Optimizer | None = None  # set up on first use
-        self._optimizer_recorded = False  # stored with the first proposal or result
-        self._chosen: tuple[Optimizer, str] | None = None
-        self._bind_store(seed, name)
         if not isinstance(optimizer, (str, Optimizer)):
             raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {optimizer!r}")
-        if not (isinstance(optimizer, str) and optimizer.lower() == "auto"):
-            self._chosen = (make_optimizer(optimizer), "chosen by the user")
-        elif self._store.get_meta("optimizer") is not None and self._trials:
-            stored = self._store.get_meta("optimizer")
-            self._chosen = (make_optimizer(stored["name"], stored["params"]), stored.get("reason") or "chosen before")
-        if self._chosen is not None:
-            self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
+        self._store = open_store(storage, read_only=read_only)
+        try:
+            self.read_only = self._store.read_only
+            self._stop_reason: str | None = None
+            self._optimizer: Optimizer | None = None  # set up on first use
+            self._optimizer_recorded = False  # stored with the first proposal or result
+            self._chosen: tuple[Optimizer, str] | None = None
+            self._bind_store(seed, name)
+            if not (isinstance(optimizer, str) and optimizer.lower() == "auto"):
+                self._chosen = (make_optimizer(optimizer), "chosen by the user")
+            elif self._store.get_meta("optimizer") is not None and self._trials:
+                stored = self._store.get_meta("optimizer")
+                self._chosen = (make_optimizer(stored["name"], stored["params"]), stored.get("reason") or "chosen before")
+            if self._chosen is not None:
+                self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
+        except BaseException:
+            if not isinstance(storage, Store):  # a refused study keeps no lock on its file
+                self._store.close()
+            raise
 
     # ------------------------------------------------------------------ set-up and resume
     def _spec(self) -> dict[str, Any]:
@@ -123,11 +128,9 @@ class Study:
                 raise StorageError(f"{self._store.location!r} holds no study")
             self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0] >> 1)
             self.name = name or "study"
-            self._store.set_meta("spec", spec)
-            self._store.set_meta("seed", self.seed)
-            self._store.set_meta("name", self.name)
-            self._store.set_meta("created_at", time.time())
-            self._store.set_meta("moo_hpo_version", __version__)
+            self._store.set_meta_many(  # one transaction: a study file is created whole or not at all
+                {"spec": spec, "seed": self.seed, "name": self.name, "created_at": time.time(), "moo_hpo_version": __version__}
+            )
             self.interrupted: list[int] = []
         else:
             for key, label in (("space", "space"), ("objectives", "objectives"), ("constraints", "constraints")):
@@ -231,8 +234,8 @@ class Study:
             space: the study's space with its validity rules; needed to propose new trials when the
                 space has rules (rules are code and are stored by name only).
             optimizer: ``"auto"`` keeps the stored optimizer; a name or instance replaces it.
-            read_only: open for reading only. None: read-only exactly when another process is
-                writing the study.
+            read_only: open for reading only. None: read-only exactly when the study is being
+                written (by another process, or by another open study of this one).
 
         Returns:
             The study with every stored trial; running trials of a stopped writer are marked failed.
@@ -247,7 +250,7 @@ class Study:
             try:
                 store = open_store(path)
             except StorageError as exc:
-                if "another process" not in str(exc):
+                if "another process" not in str(exc) and "in this process" not in str(exc):
                     raise
                 store = open_store(path, read_only=True)
         else:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -81,8 +82,11 @@ def test_second_writer_refused_reader_allowed(tmp_path):
     path = tmp_path / "s.db"
     writer = SQLiteStore(path)
     writer.add_trial(Trial(number=0, config={"a": 1}))
-    with pytest.raises(mh.StorageError, match="another process is writing"):
+    with pytest.raises(mh.StorageError, match="already open for writing in this process.*close"):
         SQLiteStore(path)
+    other = subprocess.run([sys.executable, "-c", f"from moo_hpo.storage import SQLiteStore; SQLiteStore({str(path)!r})"],
+                           capture_output=True, text=True)
+    assert other.returncode != 0 and "another process is writing" in other.stderr
     reader = SQLiteStore(path, read_only=True)
     assert [t.number for t in reader.load_trials()] == [0]
     with pytest.raises(mh.StorageError, match="read-only"):
@@ -134,3 +138,89 @@ def test_a_version_1_store_gets_interrupted_trials_their_own_status(tmp_path):
     con = sqlite3.connect(path)
     assert [r[0] for r in con.execute("SELECT status FROM trials ORDER BY number")] == ["complete", "interrupted", "failed"]
     con.close()
+
+
+def test_one_lock_per_file_whatever_the_path(tmp_path):
+    path = tmp_path / "s.db"
+    writer = SQLiteStore(path)
+    (tmp_path / "hard.db").hardlink_to(path)
+    (tmp_path / "soft.db").symlink_to(path)
+    for alias in ("hard.db", "soft.db"):
+        script = f"from moo_hpo.storage import SQLiteStore; SQLiteStore({str(tmp_path / alias)!r})"
+        other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert other.returncode != 0 and "another process is writing" in other.stderr, other.stderr
+    writer.close()
+    SQLiteStore(tmp_path / "hard.db").close()  # free again once the writer is gone
+
+
+def test_another_programs_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE customers (id INTEGER)")
+    con.commit(), con.close()
+    before = path.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(mh.StorageError, match="not a moo_hpo study.*customers"):
+            SQLiteStore(path, read_only=read_only)
+    with pytest.raises(mh.StorageError, match="not a moo_hpo study"):
+        mh.Study.load(path)
+    assert path.read_bytes() == before and not (tmp_path / "app.db-wal").exists()
+    con = sqlite3.connect(path)  # with tables named like moo_hpo's
+    con.execute("CREATE TABLE trials (x)")
+    con.execute("CREATE TABLE meta (k, v)")
+    con.commit(), con.close()
+    before = path.read_bytes()
+    with pytest.raises(mh.StorageError, match="not a moo_hpo study"):
+        mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path)
+    assert path.read_bytes() == before
+
+
+def test_a_study_file_is_created_whole(tmp_path):
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    with pytest.raises(TypeError):  # a value that cannot be stored: nothing of the batch is written
+        store.set_meta_many({"spec": {"a": 1}, "seed": object()})
+    assert store.get_meta("spec") is None
+    store.close()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA application_id").fetchone()[0] == 0x6D6F6F68
+    con.close()
+
+
+def test_a_full_disk_is_one_clear_error_and_told_trials_stay(tmp_path):
+    path = tmp_path / "s.db"
+    space = mh.Space({"x": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Minimize("y")], storage=path, seed=0, optimizer="random")
+    study.optimize(lambda c: {"y": c["x"]}, n_trials=3, show_progress=False)
+    pages = study._store._conn.execute("PRAGMA page_count").fetchone()[0]
+    study._store._conn.execute(f"PRAGMA max_page_count = {pages}")  # the file cannot grow: as on a full disk
+    with pytest.raises(mh.StorageError, match="full.*kept in the file"):
+        study.optimize(lambda c: {"y": c["x"], "blob": 0.0}, n_trials=200, show_progress=False)
+    study.close()
+    assert mh.Study.load(path).count("complete") >= 3
+
+
+def test_reading_works_on_read_only_media(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    path = src / "s.db"
+    space = mh.Space({"x": mh.Float(0, 1)})
+    with mh.Study(space, [mh.Minimize("y")], storage=path, seed=0, optimizer="random") as study:
+        study.optimize(lambda c: {"y": c["x"]}, n_trials=3, show_progress=False)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    read = (
+        "import moo_hpo as mh; from moo_hpo.cli import app; from typer.testing import CliRunner; "
+        f"s = mh.Study.load({str(ro / 's.db')!r}, read_only=True); print(s.count('complete')); "
+        f"r = CliRunner().invoke(app, ['front', {str(ro / 's.db')!r}]); print(r.exit_code)"
+    )
+    if os.geteuid() == 0:  # a real read-only file system, in a mount namespace of its own
+        mount = f"mount --bind {src} {ro} && mount -o remount,bind,ro {ro} && {sys.executable} -c \"{read}\""
+        out = subprocess.run(["unshare", "-m", "sh", "-c", mount], capture_output=True, text=True)
+    else:  # without root: a folder and file nobody may write
+        ro.rmdir()
+        src.rename(ro)
+        (ro / "s.db").chmod(0o444), ro.chmod(0o555)
+        out = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True)
+        ro.chmod(0o755)
+    assert out.stdout.split() == ["3", "0"], out.stderr
