@@ -1,37 +1,215 @@
 """The contract every optimizer passes. Subclass :class:`OptimizerContract` and set its attributes.
 
-Checks: ask/tell round trip; proposals inside the space and valid; same seed -> same configs
-(also in another process); different seeds differ; failed trials tolerated; constraints handed
-through; resume from a store continues exactly like an uninterrupted run (deterministic optimizers).
+Mechanics: ask/tell round trip; proposals inside the space and valid; same seed -> same configs
+(also in another process); different seeds differ; failed trials tolerated; resume from a store
+continues exactly like an uninterrupted run (deterministic optimizers).
+
+Behaviour (checks that fail when an optimizer does its job badly), on :class:`Benchmark`, a fixed
+constrained problem with an explicit reference point, run with fixed seeds:
+
+* it beats random search: its hypervolume at every test seed is above random's best over five seeds
+  (``hv_rival`` / ``hv_rule`` say otherwise for the baselines themselves);
+* its share of feasible proposals is above random's best over five seeds (the baselines instead match
+  the space's exact feasible fraction, ``feasible_share_tolerance``);
+* no configuration is proposed twice in a run, on a space of integer parameters where a converging
+  search is drawn to repeat its best configurations;
+* the pending proposals of a batch (``ask(4)`` while other trials run) are distinct;
+* ``infeasible_skipped`` trials (only the pre-training metric told) are learnt from and the study goes on.
+
+The benchmark runs are cached per process (one run serves the hypervolume, feasibility and
+duplicate checks), and model-based runs use one torch thread (two shared cores).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import math
 import subprocess
 import sys
 import textwrap
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import numpy as np
+import pytest
 
 import moo_hpo as mh
 from moo_hpo.optimizers import make_optimizer
+from moo_hpo.optimizers.base import Optimizer, Proposal, config_key
 from tests.conftest import mixed_space, two_objectives
+
+#: seeds of the random-search runs a behaviour check compares against (random runs are cheap)
+RIVAL_SEEDS = (0, 1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Two spheres over ``dim`` integer parameters ``x_i`` in ``0..levels`` (``u = x / levels``), with
+    a hard constraint ``c = u_0 + u_1 <= bound`` that cuts the unconstrained Pareto set (the segment
+    from ``a = (0.1, 0.4, 0.6, ...)`` to ``b = (0.9, 0.4, 0.6, ...)``) down to its first fifth, so
+    a search that ignores the constraint proposes fewer feasible configurations than random search.
+
+    ``f1 = |u - a|^2``, ``f2 = |u - b|^2`` (minimized; a one-objective optimizer gets ``f1`` only, whose
+    optimum is feasible); hypervolume against the explicit reference point ``ref``.
+    With ``dim=3`` and ``levels=10`` (1,331 configurations) the feasible front holds 5 configurations;
+    random search reaches at most 0.18 of the best hypervolume 0.247 in 16 trials (10 seeds).
+
+    Attributes:
+        dim: number of parameters (at least 3).
+        levels: each parameter is ``mh.Int(0, levels)``.
+        bound: the constraint's bound on ``c``.
+        ref: reference point (``f1``, ``f2``).
+        n_trials: trials per run.
+        batch: trials asked at once (``ask(batch)``; fewer when an optimizer must wait).
+        seeds: the optimizer's seeds in the test (each must pass).
+    """
+
+    dim: int = 3
+    levels: int = 10
+    bound: float = 0.6
+    ref: tuple[float, float] = (0.5, 0.8)
+    n_trials: int = 16
+    batch: int = 4
+    seeds: tuple[int, ...] = (0,)
+
+    def space(self) -> mh.Space:
+        return mh.Space({f"x{i}": mh.Int(0, self.levels) for i in range(self.dim)})
+
+    def objectives(self, m: int) -> list[mh.Objective]:
+        return [mh.Minimize("f1", ref=self.ref[0]), mh.Minimize("f2", ref=self.ref[1])][:m]
+
+    def constraints(self) -> list:
+        return [mh.AtMost("c", self.bound)]
+
+    def __call__(self, config: dict) -> dict[str, float]:
+        x = [config[f"x{i}"] for i in range(self.dim)]
+        u = np.array(x, dtype=float) / self.levels
+        a = np.array([0.1, 0.4] + [0.6] * (self.dim - 2))
+        b = np.array([0.9, 0.4] + [0.6] * (self.dim - 2))
+        # c from the integers in one division, so the boundary (i + j = 6 at levels=10) is exactly 0.6
+        return {"f1": float(((u - a) ** 2).sum()), "f2": float(((u - b) ** 2).sum()), "c": (x[0] + x[1]) / self.levels}
+
+    @property
+    def feasible_fraction(self) -> float:
+        """The exact share of configurations that satisfy the constraint (what random search proposes)."""
+        k = self.levels + 1
+        ok = sum(1 for i in range(k) for j in range(k) if (i + j) / self.levels <= self.bound)
+        return ok / k**2
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    configs: tuple[tuple, ...]  # config keys, in trial order
+    hypervolume: float
+    feasible_share: float
+
+
+class CornerSearch(Optimizer):
+    """A deliberately bad optimizer: uniform random search confined to the upper half of every
+    parameter's range, where :class:`Benchmark` has no feasible configuration. It gives the
+    baselines' own hypervolume check something it must beat (a sampler that does not cover the
+    space, or ignores part of it, can lose to it)."""
+
+    name = "corner"
+
+    def __init__(self) -> None:
+        pass
+
+    def setup(self, problem: Any) -> None:
+        super().setup(problem)
+        self._rng = np.random.default_rng(problem.seed)
+
+    def ask(self, n: int, pending: Sequence[mh.Trial] = ()) -> list[Proposal]:
+        space = self.problem.space
+        return [Proposal(c) for c in space.from_unit(0.5 + 0.5 * self._rng.random((n, space.dim)))]
+
+
+@contextlib.contextmanager
+def _one_torch_thread(optimizer: Optimizer) -> Iterator[None]:
+    """Model-based optimizers run with one torch thread: on two shared cores, threads only wait."""
+    if not type(optimizer).__module__.startswith("moo_hpo.optimizers.bayesian"):
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _make(name: str, params_json: str) -> Optimizer:
+    return CornerSearch() if name == "corner" else make_optimizer(name, json.loads(params_json))
+
+
+def drive(study: mh.Study, fn: Any, n_trials: int, batch: int) -> None:
+    """Ask up to ``batch`` trials at a time and tell them, until the study has ``n_trials`` trials."""
+    with _one_torch_thread(study.optimizer):
+        while len(study.trials) < n_trials:
+            for t in study.ask(min(batch, n_trials - len(study.trials))):
+                study.tell(t, fn(t.config))
+
+
+@functools.lru_cache(maxsize=None)
+def benchmark_run(name: str, params_json: str, bench: Benchmark, m: int, seed: int, n_trials: int) -> RunSummary:
+    """One seeded run on ``bench`` (cached: several checks read the same run)."""
+    study = mh.Study(bench.space(), bench.objectives(m), bench.constraints(), optimizer=_make(name, params_json), seed=seed)
+    drive(study, bench, n_trials, bench.batch)
+    trials = study.trials
+    assert len(trials) == n_trials and all(t.status is mh.TrialStatus.COMPLETE for t in trials), trials
+    feasible = study.feasible_trials()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no point dominates the reference point" is a result here
+        hv = study.hypervolume(ref=list(bench.ref[:m])) if feasible else 0.0
+    return RunSummary(tuple(config_key(t.config) for t in trials), float(hv), len(feasible) / len(trials))
 
 
 class OptimizerContract:
-    """Shared tests; subclasses set ``optimizer_name`` and optionally ``params``."""
+    """Shared tests; subclasses set ``optimizer_name`` and optionally the other attributes."""
 
     optimizer_name: ClassVar[str]
     params: ClassVar[dict[str, Any]] = {}
     deterministic: ClassVar[bool] = True
     n_trials: ClassVar[int] = 12
-    constraints: ClassVar[list] = [mh.AtMost("size_kb", 40.0)]
+    #: None: two objectives, or one when the optimizer handles only one (``"cei"``)
+    n_objectives: ClassVar[int | None] = None
+    #: the fixed problem, budget and seeds of the behaviour checks
+    benchmark: ClassVar[Benchmark] = Benchmark()
+    #: what the hypervolume must beat: "random" (at every seed, above random's best over RIVAL_SEEDS) or
+    #: "corner" (:class:`CornerSearch`, for random search itself)
+    hv_rival: ClassVar[str] = "random"
+    #: "best": above the rival's best seed; "worst": at least the rival's worst seed (Sobol against random)
+    hv_rule: ClassVar[str] = "best"
+    #: None: the feasible share must exceed random's best over RIVAL_SEEDS; a number (the baselines):
+    #: the share must be within it of the benchmark's exact feasible fraction
+    feasible_share_tolerance: ClassVar[float | None] = None
+    #: trials told before the batch check asks (an evolutionary optimizer: one generation)
+    warmup_trials: ClassVar[int] = 4
+    #: trials of the infeasible-skipped check
+    skip_trials: ClassVar[int] = 8
+
+    # -------------------------------------------------------------- helpers
+    @classmethod
+    def objective_count(cls) -> int:
+        if cls.n_objectives is not None:
+            return cls.n_objectives
+        caps = make_optimizer(cls.optimizer_name, dict(cls.params)).capabilities
+        return 2 if caps.max_objectives is None else max(caps.min_objectives, min(2, caps.max_objectives))
+
+    def objectives(self) -> list[mh.Objective]:
+        return [mh.Minimize("f1"), mh.Minimize("f2")][: self.objective_count()]
 
     def make_study(self, seed: int = 0, storage: Any = None) -> mh.Study:
         return mh.Study(
             mixed_space(),
-            [mh.Minimize("f1"), mh.Minimize("f2")],
-            self.constraints,
+            self.objectives(),
+            [mh.AtMost("size_kb", 40.0)],
             optimizer=make_optimizer(self.optimizer_name, dict(self.params)),
             storage=storage,
             seed=seed,
@@ -42,6 +220,16 @@ class OptimizerContract:
         study.optimize(two_objectives, n_trials=n or self.n_trials, show_progress=False)
         return [t.config for t in study.trials]
 
+    def own_runs(self) -> list[RunSummary]:
+        b = self.benchmark
+        params = json.dumps(self.params, sort_keys=True)
+        return [benchmark_run(self.optimizer_name, params, b, self.objective_count(), s, b.n_trials) for s in b.seeds]
+
+    def rival_runs(self, name: str = "random") -> list[RunSummary]:
+        b = self.benchmark
+        return [benchmark_run(name, "{}", b, self.objective_count(), s, b.n_trials) for s in RIVAL_SEEDS]
+
+    # -------------------------------------------------------------- mechanics
     def test_ask_tell_round_trip(self):
         study = self.make_study()
         batch = study.ask(3)
@@ -72,6 +260,7 @@ class OptimizerContract:
             class C(OptimizerContract):
                 optimizer_name = {self.optimizer_name!r}
                 params = {self.params!r}
+                n_objectives = {self.objective_count()!r}
             print(json.dumps(C().run(seed=3, n={self.n_trials})))
             """
         )
@@ -95,12 +284,6 @@ class OptimizerContract:
         assert study.count("failed") > 0 and study.count("complete") > 0
         assert all(t.is_finished for t in study.trials)
 
-    def test_constraints_handed_through(self):
-        study = self.make_study()
-        study.ask()
-        assert study.optimizer.problem.constraints == tuple(self.constraints)
-        assert study.optimizer.problem.objectives == study.objectives
-
     def test_resume_continues_like_an_uninterrupted_run(self, tmp_path):
         if not self.deterministic:
             return
@@ -115,3 +298,66 @@ class OptimizerContract:
         straight.optimize(two_objectives, n_trials=self.n_trials, show_progress=False)
         assert [t.config for t in resumed.trials] == [t.config for t in straight.trials]
         assert [t.metrics for t in resumed.trials] == [t.metrics for t in straight.trials]
+
+    # -------------------------------------------------------------- behaviour
+    def test_beats_its_rival_on_the_benchmark(self):
+        own = [r.hypervolume for r in self.own_runs()]
+        rival = [r.hypervolume for r in self.rival_runs(self.hv_rival)]
+        if self.hv_rule == "best":
+            assert min(own) > max(rival), f"{self.optimizer_name} hypervolume {own} vs {self.hv_rival}'s {rival}"
+        else:
+            assert self.hv_rule == "worst", self.hv_rule
+            assert min(own) >= min(rival), f"{self.optimizer_name} hypervolume {own} vs {self.hv_rival}'s {rival}"
+
+    def test_feasible_share_above_random(self):
+        own = [r.feasible_share for r in self.own_runs()]
+        if self.feasible_share_tolerance is None:
+            rival = [r.feasible_share for r in self.rival_runs()]
+            assert min(own) > max(rival), f"{self.optimizer_name} feasible share {own} vs random's {rival}"
+        else:  # a baseline: proposals spread over the space as they should
+            exact = self.benchmark.feasible_fraction
+            assert all(abs(s - exact) <= self.feasible_share_tolerance for s in own), (own, exact)
+
+    def test_no_configuration_proposed_twice(self):
+        for run in self.own_runs():
+            repeats = len(run.configs) - len(set(run.configs))
+            assert repeats == 0, f"{repeats} repeated configurations in {len(run.configs)} trials"
+
+    def test_pending_proposals_of_a_batch_are_distinct(self):
+        # 27 configurations: a sampler that ignores what is pending repeats one within 6 draws about
+        # half the time, a converged model or population far more often
+        bench = Benchmark(levels=2)
+        study = mh.Study(bench.space(), bench.objectives(self.objective_count()), bench.constraints(),
+                         optimizer=make_optimizer(self.optimizer_name, dict(self.params)), seed=1)
+        drive(study, bench, self.warmup_trials, batch=self.warmup_trials)
+        with _one_torch_thread(study.optimizer):
+            running = study.ask(2)
+            batch = study.ask(4)
+        assert len(running) == 2 and batch and all(t.status is mh.TrialStatus.RUNNING for t in running + batch)
+        keys = [config_key(t.config) for t in running + batch]
+        assert len(set(keys)) == len(keys), [t.config for t in running + batch]
+        for t in running + batch:
+            assert study.space.problems(t.config) == [], t.config
+
+    def test_infeasible_skipped_trials_are_handled(self):
+        bench = self.benchmark
+        study = mh.Study(bench.space(), bench.objectives(self.objective_count()), bench.constraints(),
+                         optimizer=make_optimizer(self.optimizer_name, dict(self.params)), seed=2)
+
+        def measured(config: dict) -> dict:  # the constraint's metric is known before training
+            metrics = bench(config)
+            return metrics if metrics["c"] <= bench.bound else {"c": metrics["c"]}
+
+        with _one_torch_thread(study.optimizer):
+            while len(study.trials) < self.skip_trials:
+                for t in study.ask(min(2, self.skip_trials - len(study.trials))):
+                    metrics = measured(t.config)
+                    study.tell(t, metrics, status=None if "f1" in metrics else "infeasible_skipped")
+            after = study.ask(2)  # the study goes on after skipped trials
+        skipped = [t for t in study.trials if t.status is mh.TrialStatus.INFEASIBLE_SKIPPED]
+        assert skipped and study.count("complete") > 0, study.trials
+        assert all(t.metrics == {"c": bench(t.config)["c"]} and t.error is None for t in skipped)
+        assert after and all(study.space.problems(t.config) == [] for t in after)
+        keys = [config_key(t.config) for t in study.trials]
+        assert len(set(keys)) == len(keys), "a skipped configuration was proposed again"
+        assert all(math.isfinite(v) for t in study.trials if t.is_finished for v in t.metrics.values())

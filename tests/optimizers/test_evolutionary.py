@@ -6,29 +6,41 @@ import pytest
 import moo_hpo as mh
 from moo_hpo.optimizers.evolutionary import NSGA3, default_pop_size, reference_directions
 from tests.conftest import mixed_space, two_objectives
-from tests.optimizers.contract import OptimizerContract
+from tests.optimizers.contract import Benchmark, OptimizerContract
+
+# Evaluations are cheap for evolutionary search and its advantage needs generations: 8 parameters
+# (11**8 configurations, where random search hardly finds the front) and 30 generations of 8. Measured
+# with pop_size=8 on seeds 0-9 (2026-12-05): hypervolume at least 0.119 for each of the three,
+# random's best over its five seeds 0.018; feasible share at least 0.50, random's at most 0.24.
+EVOLUTIONARY_BENCHMARK = Benchmark(dim=8, n_trials=240, seeds=(0, 1))
 
 
-class TestNSGA2Contract(OptimizerContract):
+class EvolutionaryContract(OptimizerContract):
+    params = {"pop_size": 8}
+    n_trials = 24
+    benchmark = EVOLUTIONARY_BENCHMARK
+    warmup_trials = 8  # one generation: the batch check asks from the first bred one
+
+
+class TestNSGA2Contract(EvolutionaryContract):
     optimizer_name = "nsga2"
-    params = {"pop_size": 8}
-    n_trials = 24
 
 
-class TestNSGA3Contract(OptimizerContract):
+class TestNSGA3Contract(EvolutionaryContract):
     optimizer_name = "nsga3"
-    params = {"pop_size": 8}
-    n_trials = 24
 
 
-class TestSPEA2Contract(OptimizerContract):
+class TestSPEA2Contract(EvolutionaryContract):
     optimizer_name = "spea2"
-    params = {"pop_size": 8}
-    n_trials = 24
 
 
-def test_default_population_sizes():
-    assert [default_pop_size(b) for b in (50, 500, 5000, None)] == [16, 44, 100, 40]
+def test_default_population_leaves_several_generations_for_any_hpo_budget():
+    budgets = range(50, 5001, 7)
+    sizes = [default_pop_size(b) for b in budgets]
+    assert all(16 <= p <= 100 for p in sizes)
+    assert sizes == sorted(sizes) and sizes[-1] > 2 * sizes[0]  # grows with the budget
+    assert all(b // p >= 3 for b, p in zip(budgets, sizes, strict=True))  # at least 3 generations
+    assert 16 <= default_pop_size(None) <= 100
 
 
 def test_reference_directions_follow_objectives_and_population():
@@ -46,14 +58,25 @@ def _zdt1(config):
     return {"f1": x[0], "f2": g * (1 - np.sqrt(x[0] / g))}
 
 
-def test_nsga2_improves_over_its_first_generation():
+def _zdt1_history(name: str, seed: int, **params) -> tuple[np.ndarray, mh.Study]:
     space = mh.Space({f"x{i}": mh.Float(0.0, 1.0) for i in range(6)})
-    study = mh.Study(space, [mh.Minimize("f1", ref=1.1), mh.Minimize("f2", ref=11.0)], optimizer=mh.optimizers.make_optimizer("nsga2", {"pop_size": 16}), seed=0)
+    study = mh.Study(space, [mh.Minimize("f1", ref=1.1), mh.Minimize("f2", ref=11.0)],
+                     optimizer=mh.optimizers.make_optimizer(name, params), seed=seed)
     study.optimize(_zdt1, n_trials=320, show_progress=False)
-    hist = study.hypervolume_history()
-    assert hist[-1] > hist[15] * 1.05
-    gens = [t.extra["optimizer"]["generation"] for t in study.trials]
-    assert gens[:16] == [0] * 16 and gens[-1] == 19
+    return study.hypervolume_history(), study
+
+
+def test_nsga2_beats_random_search_on_zdt1():
+    # 20 generations of 16 on ZDT1 with 6 variables; random search with the same budget. Measured on
+    # seeds 0-5 (2026-12-05): NSGA-II ends at 10.56-11.52, random at 9.91-10.30 (best possible ~11.77);
+    # both start from the same 16 configurations (NSGA-II's first generation is random), so only the
+    # breeding after it can make the difference
+    random_best = max(_zdt1_history("random", seed)[0][-1] for seed in range(5))
+    for seed in (0, 1):
+        hist, study = _zdt1_history("nsga2", seed, pop_size=16)
+        assert hist[-1] > random_best + 0.2, (seed, hist[-1], random_best)
+        gens = [t.extra["optimizer"]["generation"] for t in study.trials]
+        assert gens[:16] == [0] * 16 and gens[-1] == 19
 
 
 def test_generation_drains_then_waits_for_running_trials():
