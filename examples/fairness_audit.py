@@ -30,7 +30,7 @@ EO_BOUND = 0.05
 SENSITIVE = ["sex", "race"]
 
 train, valid = load_adult("train", n=4000), load_adult("test", n=3000)
-sex_valid = valid.sensitive["sex"].to_numpy()     # the audited attribute
+sex_valid = valid.sensitive["sex"]                # the audited attribute (its name labels the groups)
 
 # Each training row's (sex, label) group and that group's share of the rows, for reweighing.
 _groups = train.sensitive["sex"].astype(str) + "|" + train.y.astype(str)
