@@ -10,8 +10,8 @@ trials that were running are marked ``interrupted`` and the optimizer is rebuilt
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,7 +32,7 @@ from moo_hpo.problem import Problem
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store
-from moo_hpo.trial import Result, Trial, TrialStatus
+from moo_hpo.trial import Result, Trial, TrialStatus, check_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -428,51 +428,45 @@ class Study:
             new_error: str | None = format_exception(error) if isinstance(error, BaseException) else str(error)
             new_metrics = record.metrics
         else:
-            new_metrics, new_error = self._check_metrics(metrics, require=status is not TrialStatus.INFEASIBLE_SKIPPED)
+            required = self.problem.required_metrics if status is not TrialStatus.INFEASIBLE_SKIPPED else ()
+            new_metrics, new_error = check_metrics(metrics, required)
             new_status = TrialStatus.FAILED if new_error else (status or TrialStatus.COMPLETE)
-        if extra:
-            record.extra.update(extra)
-        record.finished_at = time.time()
-        record.status, record.error, record.metrics = new_status, new_error, new_metrics
-        self._store.update_trial(record)
-        self._count(record)
+        self._commit(
+            record,
+            status=new_status,
+            error=new_error,
+            metrics=new_metrics,
+            extra={**record.extra, **extra} if extra else record.extra,
+        )
         if new_status is TrialStatus.COMPLETE and not self._reference.is_frozen:
             self._freeze_reference_if_due()
         optimizer.tell([record])
         return record
+
+    def _commit(self, record: Trial, **changes: Any) -> None:
+        """Store a finished trial's new state, then take it over in memory: never one without the other.
+
+        Raises:
+            ConfigError: when ``extra`` is not JSON-able (nothing changed).
+            StorageError: when the store cannot write it (nothing changed).
+        """
+        new = dataclasses.replace(record, finished_at=time.time(), **changes)
+        try:
+            new.to_row()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"trial #{record.number} cannot be stored: {exc}; the trial is unchanged") from None
+        self._store.update_trial(new)
+        for f in dataclasses.fields(Trial):
+            setattr(record, f.name, getattr(new, f.name))
+        self._count(record)
 
     def _interrupt(self, trial: Trial, reason: str) -> None:
         """Record a running trial as ``interrupted`` (the study stopped; its configuration is not to blame)."""
         record = self._trials[trial.number]
         if record.is_finished:
             return
-        record.finished_at = time.time()
-        record.status, record.error = TrialStatus.INTERRUPTED, reason
-        self._store.update_trial(record)
-        self._count(record)
+        self._commit(record, status=TrialStatus.INTERRUPTED, error=reason)
         self._use_optimizer().tell([record])
-
-    def _check_metrics(self, metrics: Any, require: bool = True) -> tuple[dict[str, float], str | None]:
-        if not isinstance(metrics, Mapping):
-            return {}, (
-                "the objective returned "
-                f"{type(metrics).__name__} ({metrics!r:.200}); expected a mapping of metric name to float"
-            )
-        out: dict[str, float] = {}
-        bad = []
-        for key, value in metrics.items():
-            try:
-                f = float(value)
-            except (TypeError, ValueError, OverflowError):
-                bad.append(f"metric {key!r} is not a number ({value!r:.100})")
-                continue
-            out[str(key)] = f
-            if not math.isfinite(f):
-                bad.append(f"metric {key!r} is {f}")
-        missing = [m for m in self.problem.required_metrics if m not in out] if require else []
-        if missing:
-            bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}")
-        return out, ("; ".join(bad) if bad else None)
 
     # ------------------------------------------------------------------ optimize
     def stop(self, reason: str = "stopped by a callback") -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Result", "Trial", "TrialStatus"]
+__all__ = ["Result", "Trial", "TrialStatus", "check_metrics"]
 
 
 class TrialStatus(str, Enum):
@@ -132,3 +133,53 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     raise TypeError(f"Trial.extra must be JSON-able; received {obj!r} ({type(obj).__name__})")
+
+
+def _metric_value(value: Any) -> float:
+    """A metric as a float: a Python or NumPy number, or a one-element array or tensor (``.item()``).
+
+    Raises:
+        TypeError: for anything else (strings, booleans, None, containers), naming the type.
+        Exception: whatever ``.item()`` raises for an array or tensor it cannot read.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    item = getattr(value, "item", None)
+    if not isinstance(value, (bool, str)) and callable(item):
+        inner = item()
+        if isinstance(inner, numbers.Real) and not isinstance(inner, bool):
+            return float(inner)
+    raise TypeError(f"a {type(value).__name__} ({value!r:.100})")
+
+
+def check_metrics(metrics: Any, required: Sequence[str] = ()) -> tuple[dict[str, float], str | None]:
+    """Validate what an objective returned: metric name -> number.
+
+    Args:
+        metrics: the returned value.
+        required: metric names that must be present.
+
+    Returns:
+        ``(metrics as floats, None)``, or ``(what could be read, the reason the trial failed)`` when a
+        value is not a number, not finite, or a required metric is missing.
+    """
+    if not isinstance(metrics, Mapping):
+        return {}, (
+            f"the objective returned {type(metrics).__name__} ({metrics!r:.200}); expected a mapping of metric name to float"
+        )
+    out: dict[str, float] = {}
+    bad = []
+    for key, value in metrics.items():
+        try:
+            f = _metric_value(value)
+        except Exception as exc:  # noqa: BLE001 - any conversion failure is the trial's failure
+            detail = str(exc) if isinstance(exc, TypeError) else f"{type(exc).__name__}: {exc}"
+            bad.append(f"metric {key!r} is not a number: {detail}")
+            continue
+        out[str(key)] = f
+        if not math.isfinite(f):
+            bad.append(f"metric {key!r} is {f}")
+    missing = [m for m in required if m not in out]
+    if missing:
+        bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}")
+    return out, ("; ".join(bad) if bad else None)

@@ -544,3 +544,42 @@ def test_contributions_keyed_by_trial():
     c = study.hypervolume_contributions()
     assert set(c) == {0, 1}
     assert c[0] == pytest.approx(0.5 * 3.0) and c[1] == pytest.approx(0.4 * 2.0)
+
+
+# ---------------------------------------------------------------- tell never splits memory and disk
+def test_an_extra_that_cannot_be_stored_leaves_the_trial_unchanged(tmp_path):
+    study = simple_study(storage=tmp_path / "s.db")
+    t = study.ask()
+    with pytest.raises(mh.ConfigError, match="cannot be stored.*unchanged"):
+        study.tell(t, ab(t.config), extra={"model": object()})
+    assert study.trials[0].status is mh.TrialStatus.RUNNING
+    study.tell(t, ab(t.config))  # told once, properly
+    assert mh.Study.load(tmp_path / "s.db", read_only=True).trials[0].status is mh.TrialStatus.COMPLETE
+
+    def fn(config):
+        return mh.Result(ab(config), extra={"model": object()})
+
+    study.optimize(fn, n_trials=2, show_progress=False)  # through optimize: failed trials, the study goes on
+    assert [t.status for t in study.trials[1:]] == [mh.TrialStatus.FAILED] * 2
+    assert "cannot be stored" in study.trials[1].error
+
+
+def test_metrics_must_be_numbers():
+    import torch
+
+    study = simple_study()
+    outcomes = {
+        "string": {"a": "0.9", "b": 1.0},
+        "bool": {"a": True, "b": 1.0},
+        "meta tensor": {"a": torch.empty((), device="meta"), "b": 1.0},
+        "vector": {"a": np.array([1.0, 2.0]), "b": 1.0},
+    }
+    for label, metrics in outcomes.items():
+        t = study.ask()
+        study.tell(t, metrics)
+        assert t.status is mh.TrialStatus.FAILED and "metric 'a'" in t.error, label
+    t = study.ask()
+    study.tell(t, {"a": np.float32(0.5), "b": torch.tensor(2.0)})  # NumPy and torch scalars are numbers
+    assert t.status is mh.TrialStatus.COMPLETE and t.metrics == {"a": 0.5, "b": 2.0}
+    study.optimize(lambda c: {"a": torch.empty((), device="meta"), "b": 1.0}, n_trials=1, show_progress=False)
+    assert study.trials[-1].status is mh.TrialStatus.FAILED and "is not a number" in study.trials[-1].error

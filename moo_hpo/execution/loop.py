@@ -147,4 +147,7 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         extra = {**value.extra, "skipped": value.reason}
         study.tell(trial, value.metrics, extra=extra, status=TrialStatus.INFEASIBLE_SKIPPED)
     else:
-        study.tell(trial, value)
+        try:
+            study.tell(trial, value)
+        except ConfigError as exc:  # e.g. an extra that cannot be stored: the trial fails, the study goes on
+            study.tell(trial, error=str(exc))
