@@ -152,29 +152,55 @@ def _optimizer_from_toml(table: Any) -> str | Any:
         raise CliError(f"[optimizer] {table['name']!r}: {exc}") from None
 
 
-def _entry_point(spec: str, base: Path) -> Callable[..., Any]:
+_ENTRY_MODULES: set[str] = set()  # modules this process imported as a study file's entry
+
+
+def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[..., Any]:
+    """The objective named ``module:function``.
+
+    From a study file (``anywhere=False``) the module must be a Python file or package next to it:
+    a study file is code, like a script, and may only run code that lies beside it. A module named
+    on the command line (``--entry``) may be any importable one.
+    """
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise CliError(f"entry must be 'module:function'; received {spec!r}")
-    sys.path.insert(0, str(base))
-    try:
-        module = importlib.import_module(module_name)
-    finally:
-        sys.path.remove(str(base))
+    if not anywhere:
+        rel = Path(*module_name.split("."))
+        candidates = [base / rel.with_suffix(".py"), base / rel / "__init__.py"]
+        local = next((c.resolve() for c in candidates if c.is_file()), None)
+        if local is None:
+            raise CliError(
+                f"entry {spec!r} must name a Python file next to the study file ({rel}.py or {rel}/ in {str(base)!r}); "
+                "to run a function of an installed module, name it on the command line: --entry MODULE:FUNCTION"
+            )
+        loaded = sys.modules.get(module_name)
+        if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != local:
+            if module_name not in _ENTRY_MODULES:
+                raise CliError(f"entry {spec!r}: a module {module_name!r} from elsewhere is already imported; rename {local.name}")
+            del sys.modules[module_name]  # the entry of an earlier study file of this process
+        _ENTRY_MODULES.add(module_name)
+    if str(base) not in sys.path:
+        sys.path.insert(0, str(base))  # kept: worker processes import the entry the same way
+    module = importlib.import_module(module_name)
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise CliError(f"{spec!r}: {module_name} has no callable {attr!r}")
     return fn
 
 
-def study_from_toml(path: Path) -> tuple[mh.Study, Callable[..., Any], dict[str, Any]]:
-    """Build a study from a TOML description; returns the study, the objective function and the run options."""
+def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Callable[..., Any], dict[str, Any]]:
+    """Build a study from a TOML description; returns the study, the objective function and the run options.
+
+    A study file is code, like a Python script: its ``entry`` runs. It may name a Python file next to
+    it only; ``entry`` given here (the command line's ``--entry``) replaces it and may name any module.
+    """
     if not path.exists():
         raise CliError(f"no study description at {str(path)!r}")
     doc = tomllib.loads(path.read_text())
     study_t = doc.get("study")
-    if not isinstance(study_t, dict) or "entry" not in study_t:
-        raise CliError("the TOML needs a [study] table with entry = 'module:function'")
+    if not isinstance(study_t, dict) or ("entry" not in study_t and entry is None):
+        raise CliError("the TOML needs a [study] table with entry = 'module:function' (a file next to it)")
     objectives = []
     for o in doc.get("objectives", []):
         direction = o.get("direction", "minimize")
@@ -187,6 +213,8 @@ def study_from_toml(path: Path) -> tuple[mh.Study, Callable[..., Any], dict[str,
             raise CliError(f"constraint {c.get('name')!r} needs exactly one of at_most / at_least")
         kind = mh.AtMost if "at_most" in c else mh.AtLeast
         constraints.append(kind(c.get("name"), c.get("at_most", c.get("at_least")), soft=c.get("soft", False), penalty=c.get("penalty", 1.0)))
+    base = path.parent.resolve()
+    fn = _entry_point(entry, base, anywhere=True) if entry else _entry_point(study_t["entry"], base)
     storage = study_t.get("storage")
     if storage is not None:
         storage = str((path.parent / storage).resolve())
@@ -195,7 +223,6 @@ def study_from_toml(path: Path) -> tuple[mh.Study, Callable[..., Any], dict[str,
     optimizer = _optimizer_from_toml(doc.get("optimizer", study_t.get("optimizer")))
     study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
                      storage=storage, seed=study_t.get("seed"), name=study_t.get("name"))
-    fn = _entry_point(study_t["entry"], path.parent.resolve())
     options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout") if k in study_t}
     return study, fn, options
 
@@ -205,9 +232,15 @@ def study_from_toml(path: Path) -> tuple[mh.Study, Callable[..., Any], dict[str,
 def run(
     description: Path = typer.Argument(..., help="Study description (TOML)."),
     trials: int = typer.Option(None, help="Override the number of trials."),
+    entry: str = typer.Option(
+        None, help="The objective as MODULE:FUNCTION, any importable module (the file's entry may only name a file next to it)."
+    ),
 ) -> None:
-    """Run a study described in TOML (space, objectives, constraints, optimizer, budget, entry point)."""
-    study, fn, options = study_from_toml(description)
+    """Run a study described in TOML (space, objectives, constraints, optimizer, budget, entry point).
+
+    A study file is code, like a Python script: run only files you trust.
+    """
+    study, fn, options = study_from_toml(description, entry=entry)
     if trials is not None:
         options["n_trials"] = trials
     if "n_trials" not in options and "timeout" not in options:

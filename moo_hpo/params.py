@@ -18,6 +18,7 @@ from moo_hpo.exceptions import ConfigError
 __all__ = ["Categorical", "Float", "Int", "Param", "param_from_dict"]
 
 _SCALAR_TYPES = (str, int, float, bool, type(None))
+_EXACT_INT = 2**53  # every integer up to this magnitude is a float exactly
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -202,7 +203,8 @@ class Int(Param):
         active_if: parent name -> allowed value(s); the parameter exists only while they hold.
 
     Raises:
-        ConfigError: for non-integer bounds, ``low >= high``, a bad step, or ``log`` with ``low <= 0``.
+        ConfigError: for non-integer bounds, bounds beyond +-2**53, ``low >= high``, a bad step, or
+            ``log`` with ``low <= 0``.
     """
 
     def __init__(
@@ -221,6 +223,11 @@ class Int(Param):
         self.active_if = _normalize_active_if(active_if)
         if self.low >= self.high:
             raise ConfigError(f"Int expects low < high; received low={low!r}, high={high!r}")
+        if max(abs(self.low), abs(self.high)) > _EXACT_INT:
+            raise ConfigError(
+                f"Int bounds must lie within +-2**53 (integers a float holds exactly, which sampling and the "
+                f"models need); received low={low!r}, high={high!r}: use Float(..., log=True) for wider ranges"
+            )
         if self.step < 1:
             raise ConfigError(f"Int expects step >= 1; received step={step!r}")
         if (self.high - self.low) % self.step:

@@ -75,3 +75,15 @@ def test_a_bad_parameter_names_it(tmp_path):
     path.write_text(path.read_text().replace("low = 0.0", "lo = 0.0"))
     with pytest.raises(CliError, match="'space.x' \\(float\\).*lo"):
         study_from_toml(path)
+
+
+def test_the_entry_must_be_a_file_next_to_the_study_file(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    path.write_text(path.read_text().replace('entry = "entry:evaluate"', 'entry = "subprocess:getoutput"'))
+    with pytest.raises(CliError, match="must name a Python file next to the study file.*--entry"):
+        study_from_toml(path)
+    assert not (tmp_path / "study.db").exists()  # refused before anything was created
+    result = runner.invoke(app, ["run", str(path), "--entry", "entry:evaluate"])  # named by the user: allowed
+    assert result.exit_code == 0, result.output

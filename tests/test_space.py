@@ -203,3 +203,16 @@ def test_space_decoding_equals_each_parameter_decoding():
         assert got == expected, name
         assert [type(v) for v in got] == [type(v) for v in expected], name
     assert space.from_unit(space.to_unit(decoded)) == decoded
+
+
+def test_int_bounds_a_float_cannot_hold_are_refused():
+    with pytest.raises(mh.ConfigError, match=r"within \+-2\*\*53"):
+        mh.Int(0, 10**20)
+    with pytest.raises(mh.ConfigError, match=r"within \+-2\*\*53"):
+        mh.Int(-(2**60), 0)
+    p = mh.Int(0, 2**53)
+    space = mh.Space({"n": p})
+    for optimizer in ("random", "sobol", "nsga2"):
+        study = mh.Study(space, [mh.Minimize("y")], optimizer=optimizer, seed=0)
+        study.optimize(lambda c: {"y": float(c["n"])}, n_trials=20, show_progress=False)
+        assert study.count("complete") == 20 and all(p.contains(t.config["n"]) for t in study.trials)
