@@ -147,3 +147,20 @@ def test_a_report_reads_the_stored_optimizer_and_never_sets_it_up(tmp_path):
         assert data["optimizer"]["name"] == "nsga2" and data["optimizer"]["reason"] == "chosen by the user"
         assert loaded._optimizer is None  # replaying every generation just to print a name is gone
         loaded.close()
+
+
+def test_a_study_with_validity_rules_reports_without_the_rules_code(tmp_path):
+    from typer.testing import CliRunner
+
+    from moo_hpo.cli import app
+
+    space = mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)}, rules=[mh.Rule("x <= y", lambda c: c["x"] <= c["y"])])
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=tmp_path / "s.db", seed=0, optimizer="nsga2")
+    study.optimize(lambda c: {"a": c["x"], "b": 1 - c["y"]}, n_trials=20, show_progress=False)
+    study.close()
+    for read_only in (True, None):  # the rule is stored by name only
+        with mh.Study.load(tmp_path / "s.db", read_only=read_only) as loaded:
+            assert not loaded.space.rules_available
+            assert "x &lt;= y" in mh.report(loaded).to_html()
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "s.db"), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
