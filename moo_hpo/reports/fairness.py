@@ -52,16 +52,16 @@ class FairnessAudit(SavesByFormat):
                            "summary": self.summary, "front": self.front, "trials": self.rows}, indent=1, default=str)
 
     def to_markdown(self) -> str:
-        from moo_hpo.reports.report import _md_table
+        from moo_hpo.reports import markdown as md
 
-        out = [f"# Fairness audit: {self.study_name}", "", self.summary, ""]
+        out = [f"# Fairness audit: {md.escape(self.study_name)}", "", md.escape(self.summary), ""]
         bound = f"<= {self.bound:g}" if self.bound is not None else "(no bound)"
-        out.append(_md_table(["trial", self.accuracy, self.gap, f"meets {bound}"],
+        out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}"],
                              [(f"#{r['number']}", r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no") for r in self.rows]))
         for r in self.rows:
             if r["by_group"]:
                 keys = list(r["by_group"][0])
-                out += ["", f"### Trial #{r['number']} by group", "", _md_table(keys, [[g[k] for k in keys] for g in r["by_group"]])]
+                out += ["", f"### Trial #{r['number']} by group", "", md.table(keys, [[g[k] for k in keys] for g in r["by_group"]])]
         return "\n".join(out) + "\n"
 
     def to_html(self) -> str:

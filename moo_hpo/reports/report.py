@@ -8,23 +8,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moo_hpo.reports import markdown as md
 from moo_hpo.reports.data import collect
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
 __all__ = ["Report", "report"]
-
-
-def _md_escape(value: Any) -> str:
-    text = f"{value:.6g}" if isinstance(value, float) else str(value)
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(_md_escape(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 class SavesByFormat:
@@ -74,32 +64,32 @@ class Report(SavesByFormat):
         d = self.data
         c = d["counts"]
         names = [o["name"] for o in d["objectives"]]
-        out = [f"# {_md_escape(d['name'])}", ""]
+        out = [f"# {md.escape(d['name'])}", ""]
         out.append(
             f"{c['total']} trials: {c['complete']} complete ({c['feasible']} feasible), {c['failed']} failed, "
             f"{c['infeasible_skipped']} skipped before training. Optimizer: {d['optimizer']['name']} "
-            f"({_md_escape(d['optimizer']['reason'])}); seed {d['seed']}."
+            f"({md.escape(d['optimizer']['reason'])}); seed {d['seed']}."
         )
-        out += ["", "## Study", "", _md_table(["objective", "direction", "reference"], [(o["name"], o["direction"], o["ref"] if o["ref"] is not None else "derived") for o in d["objectives"]])]
+        out += ["", "## Study", "", md.table(["objective", "direction", "reference"], [(o["name"], o["direction"], o["ref"] if o["ref"] is not None else "derived") for o in d["objectives"]])]
         if d["constraints"]:
-            out += ["", _md_table(["constraint", "kind"], [(k["text"], "hard" if k["hard"] else "soft") for k in d["constraints"]])]
-        out += ["", _md_table(["parameter", "domain"], [(p["name"], p["domain"]) for p in d["space"]])]
+            out += ["", md.table(["constraint", "kind"], [(k["text"], "hard" if k["hard"] else "soft") for k in d["constraints"]])]
+        out += ["", md.table(["parameter", "domain"], [(p["name"], p["domain"]) for p in d["space"]])]
         hv = d["hypervolume"]
         out += ["", "## Hypervolume", ""]
         if hv.get("value") is not None:
             ref = ", ".join(f"{k} = {v:.6g}" for k, v in hv["reference_point"].items())
-            out.append(f"Hypervolume {hv['value']:.6g} with reference point {_md_escape(ref)}.")
+            out.append(f"Hypervolume {hv['value']:.6g} with reference point {md.escape(ref)}.")
         else:
-            out.append(_md_escape(hv.get("note", "no hypervolume")))
+            out.append(md.escape(hv.get("note", "no hypervolume")))
         if figures is not None:
             paths = self.save_figures(figures)
             out += [""] + [f"![{p.stem}]({p.as_posix()})" for p in paths]
         out += ["", "## Recommended operating points", ""]
-        out.append(_md_table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
+        out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
         params = [p["name"] for p in d["space"]]
-        out += ["", "## Front trials", "", _md_table(["trial", *params, *names], [[f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names] for r in d["front"]])]
+        out += ["", "## Front trials", "", md.table(["trial", *params, *names], [[f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names] for r in d["front"]])]
         if d["constraint_summary"]:
-            out += ["", "## Constraints", "", _md_table(["constraint", "measured", "satisfied", "worst violation", "skipped before training"],
+            out += ["", "## Constraints", "", md.table(["constraint", "measured", "satisfied", "worst violation", "skipped before training"],
                                                        [(s["text"], s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"]) for s in d["constraint_summary"]])]
         check = d.get("model_check") or {}
         if check.get("summary") or check.get("failures"):
@@ -107,12 +97,12 @@ class Report(SavesByFormat):
 
             out += ["", "## Model check", ""]
             if check.get("summary"):
-                out.append(_md_table(["metric", "proposals", "within 2 sd", "median abs z", "mean z (measured - predicted)"],
+                out.append(md.table(["metric", "proposals", "within 2 sd", "median abs z", "mean z (measured - predicted)"],
                                      model_check_summary_rows(check)))
             if check.get("failures"):
-                out += ["", _md_escape(model_check_text(check))]
+                out += ["", md.escape(model_check_text(check))]
         out += ["", "## Failures", ""]
-        out.append(_md_table(["reason", "trials"], [(f["reason"], f["count"]) for f in d["failures"]]) if d["failures"] else "No trial failed.")
+        out.append(md.table(["reason", "trials"], [(f["reason"], f["count"]) for f in d["failures"]]) if d["failures"] else "No trial failed.")
         return "\n".join(out) + "\n"
 
     def save_figures(self, folder: str | os.PathLike[str]) -> list[Path]:

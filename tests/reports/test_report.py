@@ -40,7 +40,7 @@ def test_markdown_json_and_static_figures(two_objective_study, tmp_path):
     assert "## Recommended operating points" in md and "![front]" in md
     assert (tmp_path / "figs" / "front.png").stat().st_size > 1000
     assert (tmp_path / "figs" / "hypervolume.png").exists()
-    assert "&lt;script&gt;" in md and XSS not in md
+    assert "&lt;script>" in md and XSS not in md
     data = json.loads(r.to_json())
     assert data["counts"]["total"] == 24
     for suffix in (".html", ".md", ".json"):
@@ -164,3 +164,19 @@ def test_a_study_with_validity_rules_reports_without_the_rules_code(tmp_path):
             assert "x &lt;= y" in mh.report(loaded).to_html()
     result = CliRunner().invoke(app, ["report", str(tmp_path / "s.db"), "-o", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output
+
+
+def test_markdown_escapes_markup_but_keeps_comparisons():
+    from moo_hpo.reports import markdown
+
+    assert markdown.escape("<script>alert(1)</script>") == "&lt;script>alert(1)&lt;/script>"
+    assert markdown.escape("eo_diff <= 0.05 | size < 5") == "eo_diff <= 0.05 \\| size < 5"
+    assert markdown.escape("a &lt;b") == "a &lt;b"  # no tag opening: left as written
+
+
+def test_fairness_audit_markdown_escapes_the_study_name(tmp_path):
+    space = mh.Space({"t": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random", seed=0, name=XSS)
+    study.optimize(lambda c: {"accuracy": 0.5 + 0.4 * c["t"], "eo_diff": 0.1 * c["t"]}, n_trials=8, show_progress=False)
+    text = mh.fairness_audit(study, accuracy="accuracy", gap="eo_diff", bound=0.05).to_markdown()
+    assert XSS not in text and "&lt;script>" in text and "meets <= 0.05" in text
