@@ -68,8 +68,44 @@ def test_two_objective_report_and_audit_render(two_objective_study, tmp_path):
     assert errors == [] and plots >= 1 and XSS not in dom
 
 
+def plot_panels(png) -> list[tuple[int, int, int]]:
+    """Plot panels in a screenshot: bands of rows where one non-white colour (a plot's background)
+    fills at least 30% of the width, 100 rows or taller (gridlines of up to 3 rows do not split a band);
+    for each, ``(top, bottom, saturated)`` with the number of strongly coloured pixels inside (markers,
+    lines: neither text, gridlines nor backgrounds are)."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    h, w, _ = a.shape
+    filled = []
+    for y in range(h):
+        row = a[y][(a[y] < 245).any(axis=1)]
+        filled.append(len(row) > 0 and np.unique(row, axis=0, return_counts=True)[1].max() >= 0.3 * w)
+    saturated = a.max(axis=2) - a.min(axis=2) > 80
+    bands, start, gap = [], None, 0
+    for y, f in enumerate(filled + [False] * 4):
+        if f:
+            start, gap = (y if start is None else start), 0
+        elif start is not None:
+            gap += 1
+            if gap > 3:
+                bottom = y - gap + 1
+                if bottom - start >= 100:
+                    bands.append((start, bottom, int(saturated[start:bottom].sum())))
+                start, gap = None, 0
+    return bands
+
+
 @pytest.mark.slow
-def test_screenshot(two_objective_study, tmp_path):
+def test_screenshot_shows_the_plots_with_their_data(two_objective_study, tmp_path):
     shot = tmp_path / "report.png"
     render(tmp_path, mh.report(two_objective_study).to_html(), f"--screenshot={shot}", "--window-size=1280,2000")
-    assert shot.exists() and shot.stat().st_size > 20_000
+    panels = plot_panels(shot)
+    # the Pareto front scatter and the hypervolume history, in that order, each with its data drawn
+    # (24 trials: 15 front markers, 9 infeasible ones; a step line) and not just an empty frame
+    assert len(panels) >= 2, panels
+    assert all(bottom - top >= 150 and saturated > 500 for top, bottom, saturated in panels[:2]), panels
+    blank = tmp_path / "blank.png"
+    render(tmp_path, "<html><head></head><body></body></html>", f"--screenshot={blank}", "--window-size=1280,2000")
+    assert plot_panels(blank) == []  # the measure finds nothing on an empty page
