@@ -25,6 +25,7 @@ few floats.)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +143,8 @@ class Space:
         self._check_conditions()
         self._conditional = any(p.active_if for p in self.params.values())
         self.order = self._topological_order()
+        if self._conditional:
+            self._warn_never_active()
         self._slices: dict[str, slice] = {}
         col = 0
         for name, p in self.params.items():
@@ -213,6 +216,32 @@ class Space:
         for name in self.params:
             visit(name, [])
         return order
+
+    def _warn_never_active(self) -> None:
+        """Warn about conditional parameters whose conditions contradict: every condition of a parameter
+        and of its parents, grandparents ... must hold at once, so two that ask one ancestor for
+        disjoint values can never both hold."""
+        needs: dict[str, dict[str, set[Any]] | None] = {}
+        for name in self.order:  # parents first
+            need: dict[str, set[Any]] | None = {}
+            for parent, values in self.params[name].active_if.items():
+                for ancestor, allowed in [*(needs[parent] or {}).items(), (parent, set(values))]:
+                    if need is None or needs[parent] is None:
+                        need = None
+                        break
+                    need[ancestor] = need.get(ancestor, allowed) & allowed
+                    if not need[ancestor]:
+                        need = None
+                        break
+            needs[name] = need
+        never = [name for name, need in needs.items() if need is None]
+        if never:
+            warnings.warn(
+                f"conditional parameter(s) {never} can never be active: their conditions (with their parents') "
+                "ask one parameter for values that exclude each other; they will never be tuned",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _check_rules_satisfiable(self) -> None:
         rng = np.random.default_rng(0)

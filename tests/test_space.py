@@ -216,3 +216,21 @@ def test_int_bounds_a_float_cannot_hold_are_refused():
         study = mh.Study(space, [mh.Minimize("y")], optimizer=optimizer, seed=0)
         study.optimize(lambda c: {"y": float(c["n"])}, n_trials=20, show_progress=False)
         assert study.count("complete") == 20 and all(p.contains(t.config["n"]) for t in study.trials)
+
+
+def test_conditions_that_contradict_are_warned_about():
+    with pytest.warns(UserWarning, match=r"\['warm'\] can never be active"):
+        mh.Space({
+            "opt": mh.Categorical(["sgd", "adam"]),
+            "sched": mh.Categorical(["cos", "step"], active_if={"opt": "adam"}),
+            "warm": mh.Float(0, 1, active_if={"opt": "sgd", "sched": "cos"}),  # sched exists only with adam
+        })
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mh.Space({
+            "opt": mh.Categorical(["sgd", "adam"]),
+            "sched": mh.Categorical(["cos", "step"], active_if={"opt": "adam"}),
+            "warm": mh.Float(0, 1, active_if={"opt": "adam", "sched": "cos"}),
+        })

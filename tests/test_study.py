@@ -583,3 +583,21 @@ def test_metrics_must_be_numbers():
     assert t.status is mh.TrialStatus.COMPLETE and t.metrics == {"a": 0.5, "b": 2.0}
     study.optimize(lambda c: {"a": torch.empty((), device="meta"), "b": 1.0}, n_trials=1, show_progress=False)
     assert study.trials[-1].status is mh.TrialStatus.FAILED and "is not a number" in study.trials[-1].error
+
+
+def test_contradictory_hard_constraints_are_warned_about():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    with pytest.warns(UserWarning, match="'size_kb' contradict.*<= 100 and >= 200"):
+        mh.Study(space, [mh.Minimize("a")], [mh.AtMost("size_kb", 100), mh.AtLeast("size_kb", 200)])
+
+
+def test_a_refused_study_keeps_no_lock(tmp_path):
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    mh.Study(space, [mh.Minimize("a")], storage=tmp_path / "s.db", seed=1).close()
+    with pytest.raises(mh.ConfigError, match="seed=1"):
+        mh.Study(space, [mh.Minimize("a")], storage=tmp_path / "s.db", seed=2)  # refused: another seed
+    mh.Study(space, [mh.Minimize("a")], storage=tmp_path / "s.db", seed=1).close()  # the file is free
+    with pytest.raises(mh.ConfigError, match=r"\[0, 2\*\*63\)"):
+        mh.Study(space, [mh.Minimize("a")], seed=-1)
+    with pytest.raises(mh.ConfigError, match="trial_timeout"):
+        mh.Study(space, [mh.Minimize("a")]).optimize(lambda c: {"a": 1.0}, n_trials=1, trial_timeout=float("inf"))
