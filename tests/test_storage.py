@@ -224,3 +224,15 @@ def test_reading_works_on_read_only_media(tmp_path):
         out = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True)
         ro.chmod(0o755)
     assert out.stdout.split() == ["3", "0"], out.stderr
+
+
+def test_a_file_left_by_a_killed_creation_is_reused(tmp_path):
+    path = tmp_path / "s.db"
+    SQLiteStore(path).close()  # the schema is there, the study's definition never made it
+    with pytest.raises(mh.StorageError, match="holds no study"):
+        mh.Study.load(path)
+    space = mh.Space({"x": mh.Float(0, 1)})
+    with mh.Study(space, [mh.Minimize("y")], storage=path, seed=4) as study:
+        study.optimize(lambda c: {"y": c["x"]}, n_trials=2, show_progress=False)
+    with mh.Study.load(path) as again:
+        assert again.seed == 4 and again.count("complete") == 2
