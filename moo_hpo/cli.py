@@ -183,6 +183,10 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
     if str(base) not in sys.path:
         sys.path.insert(0, str(base))  # kept: worker processes import the entry the same way
     module = importlib.import_module(module_name)
+    if not anywhere:  # a file beside the study: its code travels to Dask workers with the objective
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(module)
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise CliError(f"{spec!r}: {module_name} has no callable {attr!r}")
@@ -235,6 +239,7 @@ def run(
     entry: str = typer.Option(
         None, help="The objective as MODULE:FUNCTION, any importable module (the file's entry may only name a file next to it)."
     ),
+    dask: str = typer.Option(None, "--dask", help="Run the trials on a Dask cluster: the scheduler's address (tcp://host:8786)."),
 ) -> None:
     """Run a study described in TOML (space, objectives, constraints, optimizer, budget, entry point).
 
@@ -245,6 +250,9 @@ def run(
         options["n_trials"] = trials
     if "n_trials" not in options and "timeout" not in options:
         raise CliError("give a budget: n_trials or timeout in [study], or --trials")
+    if dask is not None:
+        options.pop("n_workers", None)  # the cluster's workers set the parallelism
+        options["executor"] = dask
     study.optimize(fn, show_progress=True, **options)
     console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
     study.close()

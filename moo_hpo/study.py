@@ -485,6 +485,9 @@ class Study:
         trial_timeout: float | None = None,
         build: Callable[[dict[str, Any]], Any] | None = None,
         probes: Sequence[Any] = (),
+        executor: Any = None,
+        resources: Mapping[str, float] | None = None,
+        retries: int = 1,
     ) -> Study:
         """Run trials until a budget is spent.
 
@@ -510,6 +513,13 @@ class Study:
                 measure it, and a candidate that breaks a hard constraint then is never trained
                 (recorded as ``infeasible_skipped``).
             probes: :mod:`moo_hpo.objectives` probes that measure each model.
+            executor: run trials on a Dask cluster: a ``distributed.Client`` or a scheduler address
+                (``"tcp://host:8786"``); the study's process stays the only writer of its store (see
+                :mod:`moo_hpo.execution.cluster`).
+            resources: with ``executor``, what each trial needs of a worker's resources, e.g.
+                ``{"GPU": 1}``: trials then run only on workers started with ``--resources GPU=1``.
+            retries: with ``executor``, how many times a trial whose workers died is submitted again
+                before it is recorded failed ("worker lost").
 
         Returns:
             The study itself.
@@ -524,7 +534,8 @@ class Study:
 
         self._writable()
         run_optimize(
-            self, fn, n_trials, timeout, n_workers, callbacks, show_progress, catch, trial_timeout, build, probes
+            self, fn, n_trials, timeout, n_workers, callbacks, show_progress, catch, trial_timeout, build, probes,
+            executor, resources, retries,
         )
         return self
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from moo_hpo.trial import Trial
@@ -28,11 +28,13 @@ class Outcome:
         value: what the function returned (metrics, a :class:`~moo_hpo.trial.Result`, ...).
         error: the failure as text (type, message, traceback), or None.
         exception: the exception object when it could be kept, to decide whether to re-raise.
+        extra: what the executor knows of the run (where it ran, its output), kept in the trial's ``extra``.
     """
 
     value: Any = None
     error: str | None = None
     exception: BaseException | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def format_exception(exc: BaseException) -> str:

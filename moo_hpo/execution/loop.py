@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError
@@ -57,6 +57,9 @@ def run_optimize(
     trial_timeout: float | None = None,
     build: Callable[[dict[str, Any]], Any] | None = None,
     probes: Sequence[Any] = (),
+    executor: Any = None,
+    resources: Mapping[str, float] | None = None,
+    retries: int = 1,
 ) -> None:
     """Run trials of ``study`` until a budget is spent (the arguments are :meth:`moo_hpo.Study.optimize`'s).
 
@@ -71,8 +74,15 @@ def run_optimize(
 
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
-    executor: InProcessExecutor | WorkerPoolExecutor
-    if n_workers == 1 and trial_timeout is None:
+    if executor is not None:
+        if n_workers != 1:
+            raise ConfigError("with executor=... the cluster's workers set how many trials run at once; leave n_workers at 1")
+        from moo_hpo.execution.cluster import DaskExecutor
+
+        executor = DaskExecutor(fn, executor, resources, retries, trial_timeout)
+    elif resources is not None:
+        raise ConfigError("resources=... needs a Dask executor (executor=client or a scheduler address)")
+    elif n_workers == 1 and trial_timeout is None:
         executor = InProcessExecutor(fn)
     else:
         executor = WorkerPoolExecutor(fn, n_workers, trial_timeout)
@@ -133,7 +143,7 @@ def run_optimize(
 def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
     """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
     if outcome.error is not None:
-        study.tell(trial, error=outcome.error)
+        study.tell(trial, error=outcome.error, extra=outcome.extra or None)
         exc = outcome.exception
         if exc is not None and not isinstance(exc, catch):
             raise exc
@@ -142,12 +152,12 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         return
     value = outcome.value
     if value is None:
-        study.tell(trial, error="the objective returned None; expected a mapping of metric name to float")
+        study.tell(trial, error="the objective returned None; expected a mapping of metric name to float", extra=outcome.extra or None)
     elif isinstance(value, Skipped):
-        extra = {**value.extra, "skipped": value.reason}
+        extra = {**outcome.extra, **value.extra, "skipped": value.reason}
         study.tell(trial, value.metrics, extra=extra, status=TrialStatus.INFEASIBLE_SKIPPED)
     else:
         try:
-            study.tell(trial, value)
+            study.tell(trial, value, extra=outcome.extra or None)
         except ConfigError as exc:  # e.g. an extra that cannot be stored: the trial fails, the study goes on
-            study.tell(trial, error=str(exc))
+            study.tell(trial, error=str(exc), extra=outcome.extra or None)

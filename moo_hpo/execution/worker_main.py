@@ -41,7 +41,7 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="moo_hpo-parent-watch", daemon=True).start()
 
 
-def _outcome_message(number: int, outcome: Any) -> dict[str, Any]:
+def outcome_message(number: int, outcome: Any) -> dict[str, Any]:
     """What goes back for one trial: the value, or the error text plus the exception when it round-trips."""
     from moo_hpo.execution.executors import format_exception
 
@@ -93,7 +93,7 @@ def main() -> None:
         except EOFError:
             return
         outcome = call_objective(fn, trial, setup["takes_trial"])
-        send(outbox, _outcome_message(trial.number, outcome))
+        send(outbox, outcome_message(trial.number, outcome))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,283 @@
+"""Trials on a Dask cluster: ``study.optimize(fn, executor=client_or_address, resources={"GPU": 1})``.
+
+The study's process stays the only writer of its store: each trial is one Dask task that runs the
+objective on a worker and returns its outcome, and the study tells it there. The same code runs on a
+``LocalCluster``, on machines started with ``dask scheduler`` / ``dask worker``, through dask-jobqueue
+(SLURM, PBS) and on Kubernetes.
+
+* **Slots**: as many trials run at once as the workers have threads, or, with ``resources``, as many as
+  the workers' resources hold (``--resources GPU=1`` per worker: one GPU trial per worker). A trial's
+  record says which worker ran it, and its ``CUDA_VISIBLE_DEVICES``.
+* **Before any trial**: the objective must pickle (cloudpickle), every worker must load it (a package
+  missing there is a :class:`~moo_hpo.ConfigError`), and the workers must run the study's versions of
+  Python (major.minor), moo_hpo and cloudpickle.
+* **A lost worker**: Dask's scheduler moves its tasks to other workers, up to its
+  ``distributed.scheduler.allowed-failures`` setting; when it gives up (``KilledWorker``) moo_hpo submits
+  the trial again up to ``retries`` times (one trial either way), then records it failed ("worker lost").
+* **A lost scheduler** stops the study with a :class:`~moo_hpo.MooHpoError`; every finished trial is
+  saved and ``Study.load`` resumes it.
+* **Timeouts**: with ``trial_timeout`` the worker runs the objective in a child process of its own
+  (:mod:`moo_hpo.execution.workers`), which a timeout kills.
+* **Output**: the last 2,000 characters a trial printed reach its record (``extra["output"]``); with
+  several threads per worker, prints of simultaneous trials may mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from moo_hpo.exceptions import ConfigError, MooHpoError
+from moo_hpo.execution.executors import Outcome, call_objective, takes_trial
+from moo_hpo.trial import Trial
+
+__all__ = ["DaskExecutor"]
+
+_OUTPUT_TAIL = 2000
+_LOADED: dict[str, Callable[..., Any]] = {}  # on a worker: the objectives it loaded, by payload key
+
+
+def _versions() -> dict[str, str]:
+    import cloudpickle
+
+    import moo_hpo
+
+    return {"python": ".".join(platform.python_version_tuple()[:2]), "moo_hpo": moo_hpo.__version__, "cloudpickle": cloudpickle.__version__}
+
+
+def _load(payload: bytes, key: str) -> Callable[..., Any]:
+    fn = _LOADED.get(key)
+    if fn is None:
+        import pickle
+
+        import cloudpickle  # noqa: F401 - needed to load what cloudpickle wrote
+
+        fn = _LOADED[key] = pickle.loads(payload)
+    return fn
+
+
+def _preflight(payload: bytes, key: str) -> dict[str, str]:
+    """On each worker before any trial: load the objective, report the versions."""
+    _load(payload, key)
+    return _versions()
+
+
+def _run_trial(payload: bytes, key: str, trial: Trial, with_trial: bool, trial_timeout: float | None) -> dict[str, Any]:
+    """One trial on a Dask worker: the outcome as a message, with where it ran and what it printed."""
+    from moo_hpo.execution.worker_main import outcome_message
+
+    fn = _load(payload, key)
+    try:
+        from distributed import get_worker
+
+        address = get_worker().address
+    except (ImportError, ValueError):
+        address = None
+    where = {"worker": address, "host": socket.gethostname(), "pid": os.getpid(),
+             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    output = io.StringIO()
+    if trial_timeout is None:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            outcome = call_objective(fn, trial, with_trial)
+    else:
+        from moo_hpo.execution.workers import WorkerPoolExecutor
+
+        pool = WorkerPoolExecutor(fn, 1, trial_timeout)
+        try:
+            pool.submit(trial)
+            ((_, outcome),) = pool.wait()
+        finally:
+            pool.shutdown()
+    message = outcome_message(trial.number, outcome)
+    message["extra"] = {"worker": where, **({"output": output.getvalue()[-_OUTPUT_TAIL:]} if output.getvalue() else {})}
+    return message
+
+
+class DaskExecutor:
+    """Runs trials as tasks on a Dask cluster (see the module docstring).
+
+    Args:
+        fn: the objective.
+        executor: a ``distributed.Client``, or a scheduler address such as ``"tcp://host:8786"``.
+        resources: what each trial needs of a worker's resources (``{"GPU": 1}``), or None.
+        retries: submissions again after Dask gave up on a trial because its workers were lost.
+        trial_timeout: seconds a trial may run (in a child process of its worker) before it is killed.
+
+    Raises:
+        ConfigError: for bad arguments; an objective that does not pickle or that a worker cannot load;
+            workers with other versions of Python, moo_hpo or cloudpickle; no worker with ``resources``.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        executor: Any,
+        resources: Mapping[str, float] | None = None,
+        retries: int = 1,
+        trial_timeout: float | None = None,
+        wait_for_workers: float = 60.0,
+    ) -> None:
+        import cloudpickle
+        from distributed import Client
+
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError(f"retries must be a non-negative integer; received {retries!r}")
+        if resources is not None and (
+            not isinstance(resources, Mapping) or not all(isinstance(v, (int, float)) and v > 0 for v in resources.values())
+        ):
+            raise ConfigError(f"resources must map resource names to positive amounts (e.g. {{'GPU': 1}}); received {resources!r}")
+        if isinstance(executor, Client):
+            self.client, self._own_client = executor, False
+        elif isinstance(executor, str):
+            try:
+                self.client, self._own_client = Client(executor, timeout="20s"), True
+            except OSError as exc:
+                raise ConfigError(f"cannot reach the Dask scheduler at {executor!r}: {exc}") from None
+        else:
+            raise ConfigError(f"executor must be a dask.distributed Client or a scheduler address; received {executor!r}")
+        try:
+            payload = cloudpickle.dumps(fn)
+        except Exception as exc:  # noqa: BLE001
+            self.close_client()
+            raise ConfigError(f"the objective must be picklable to run on Dask workers; received {fn!r}: {type(exc).__name__}: {exc}") from None
+        self.resources = dict(resources) if resources else None
+        self.retries = retries
+        self.trial_timeout = trial_timeout
+        self._takes_trial = takes_trial(fn)
+        self._running: dict[Any, tuple[Trial, int]] = {}  # future -> (trial, submissions so far)
+        self._slots_at = (0.0, 0)
+        try:
+            self._wait_for_slots(wait_for_workers)
+            self._payload = self.client.scatter(payload, broadcast=True, hash=False)
+            self._key = str(self._payload.key)
+            self._preflight(payload)
+        except BaseException:
+            self.close_client()
+            raise
+
+    # ------------------------------------------------------------------ set-up
+    def _slots(self) -> int:
+        now = time.monotonic()
+        if now - self._slots_at[0] < 1.0:
+            return self._slots_at[1]
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        if self.resources:
+            slots = sum(min(int(w.get("resources", {}).get(r, 0) // need) for r, need in self.resources.items()) for w in workers)
+        else:
+            slots = sum(int(w.get("nthreads", 1)) for w in workers)
+        self._slots_at = (now, slots)
+        return slots
+
+    def _wait_for_slots(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._slots() == 0:
+            if time.monotonic() > deadline:
+                need = f"with resources {self.resources} (start workers with --resources)" if self.resources else ""
+                raise ConfigError(f"no Dask worker {need} joined the scheduler within {timeout:g} s".replace("  ", " "))
+            time.sleep(0.2)
+            self._slots_at = (0.0, 0)
+
+    def _preflight(self, payload: bytes) -> None:
+        try:
+            found = self.client.run(_preflight, payload, self._key)
+        except Exception as exc:  # noqa: BLE001 - the worker's own error, e.g. a missing package
+            hint = (
+                "; install that package on the workers, or for a module of your own send its code with "
+                "cloudpickle.register_pickle_by_value(module)" if isinstance(exc, ImportError) else ""
+            )
+            raise ConfigError(f"a Dask worker could not load the objective: {type(exc).__name__}: {exc}{hint}") from None
+        mine = _versions()
+        for worker, versions in found.items():
+            differ = {k: (mine[k], versions.get(k)) for k in mine if versions.get(k) != mine[k]}
+            if differ:
+                text = ", ".join(f"{k} {here} here, {there} there" for k, (here, there) in differ.items())
+                raise ConfigError(f"the Dask worker {worker} runs other versions than this process: {text}")
+
+    # ------------------------------------------------------------------ the executor interface
+    @property
+    def capacity(self) -> int:
+        return max(self._slots(), 1 if not self._running else 0)
+
+    @property
+    def n_running(self) -> int:
+        return len(self._running)
+
+    def running(self) -> list[Trial]:
+        return [trial for trial, _ in self._running.values()]
+
+    def _submit(self, trial: Trial, submissions: int) -> None:
+        future = self.client.submit(
+            _run_trial, self._payload, self._key, trial, self._takes_trial, self.trial_timeout,
+            key=f"moo_hpo-trial-{trial.number}-{submissions}-{os.getpid()}-{id(self)}",
+            pure=False, resources=self.resources,
+        )
+        self._running[future] = (trial, submissions + 1)
+
+    def submit(self, trial: Trial) -> None:
+        """Send ``trial`` to the cluster."""
+        self._submit(trial, 0)
+
+    def wait(self) -> list[tuple[Trial, Outcome]]:
+        """Block until at least one running trial ends; return those (a lost worker's trial may be resubmitted)."""
+        from distributed import wait
+
+        while self._running:
+            try:
+                done, _ = wait(list(self._running), return_when="FIRST_COMPLETED")
+            except (OSError, TimeoutError) as exc:
+                raise MooHpoError(
+                    f"lost the connection to the Dask scheduler ({type(exc).__name__}: {exc}); every finished trial is "
+                    "saved: resume with mh.Study.load once the cluster is back"
+                ) from None
+            out = []
+            for future in done:
+                trial, submissions = self._running.pop(future)
+                outcome = self._outcome(future, trial, submissions)
+                if outcome is not None:
+                    out.append((trial, outcome))
+            if out:
+                return out
+        return []
+
+    def _outcome(self, future: Any, trial: Trial, submissions: int) -> Outcome | None:
+        from distributed.scheduler import KilledWorker
+
+        if future.status == "finished":
+            message = future.result()
+            extra = message.get("extra", {})
+            if "error" in message:
+                return Outcome(error=message["error"], exception=message.get("exception"), extra=extra)
+            return Outcome(value=message["value"], extra=extra)
+        if future.status == "cancelled":
+            raise MooHpoError(
+                f"trial #{trial.number}'s task was cancelled: the Dask scheduler was lost or restarted; every finished "
+                "trial is saved: resume with mh.Study.load once the cluster is back"
+            )
+        exc = future.exception()
+        if isinstance(exc, KilledWorker):
+            if submissions <= self.retries:
+                self._submit(trial, submissions)
+                return None
+            return Outcome(error=f"worker lost: the workers running this trial died ({exc}); tried {submissions} time(s)")
+        return Outcome(error=f"the Dask task failed: {type(exc).__name__}: {exc}")
+
+    def shutdown(self) -> None:
+        """Cancel the running trials' tasks and release the cluster (a client made from an address is closed)."""
+        if self._running:
+            with contextlib.suppress(Exception):
+                self.client.cancel(list(self._running), force=True)
+        self._running.clear()
+        self.close_client()
+
+    def close_client(self) -> None:
+        """Close the client when this executor made it."""
+        if self._own_client:
+            with contextlib.suppress(Exception):
+                self.client.close()
+            self._own_client = False

@@ -1,0 +1,271 @@
+"""Trials on a real Dask cluster: a LocalCluster with worker processes, and dask scheduler / worker over TCP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import distributed
+import pytest
+
+import moo_hpo as mh
+
+
+pytestmark = pytest.mark.slow
+
+
+def study(**kw) -> mh.Study:
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    kw.setdefault("optimizer", "random")
+    return mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], seed=0, **kw)
+
+
+def sleepy(config):
+    time.sleep(0.2)
+    print(f"trained x={config['x']:.3f}")
+    return {"a": config["x"], "b": (1 - config["x"]) ** 2 + config["y"], "pid": os.getpid()}
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def test_trials_run_on_the_workers_and_their_records_say_where(client):
+    s = study()
+    s.optimize(sleepy, n_trials=8, executor=client, show_progress=False)
+    assert s.count("complete") == 8
+    workers = set(client.scheduler_info()["workers"])
+    assert {t.extra["worker"]["worker"] for t in s.trials} == workers  # both workers ran trials
+    assert os.getpid() not in {t.metrics["pid"] for t in s.trials}
+    assert all(t.extra["output"].startswith("trained x=") for t in s.trials)
+
+
+def test_the_bayesian_optimizer_proposes_while_trials_run(client):
+    s = study(optimizer="ehvi")
+    s.optimize(sleepy, n_trials=9, executor=client, show_progress=False)
+    assert s.count("complete") == 9
+    configs = [tuple(sorted(t.config.items())) for t in s.trials]
+    assert len(set(configs)) == 9
+    model_based = [t for t in s.trials if not t.extra["optimizer"]["acquisition"].startswith("sobol")]
+    assert model_based
+    # asynchronous: a new trial was proposed while an earlier one was still running (a pending point)
+    assert any(later.started_at < earlier.finished_at for earlier, later in zip(s.trials, s.trials[1:]))
+
+
+def test_failures_are_data_on_the_cluster(client):
+    class TwoArgs(Exception):
+        def __init__(self, a, b):
+            super().__init__(f"{a}/{b}")
+
+    def fn(config):
+        if config["x"] > 0.5:
+            raise TwoArgs(1, 2)
+        return {"a": config["x"], "b": config["y"]}
+
+    s = study()
+    s.optimize(fn, n_trials=10, executor=client, show_progress=False)
+    failed = [t for t in s.trials if t.config["x"] > 0.5]
+    assert failed and all(t.status is mh.TrialStatus.FAILED and t.error.startswith("TwoArgs: 1/2") for t in failed)
+    assert s.count("complete") == 10 - len(failed)
+
+
+def test_a_trial_timeout_kills_the_trial_on_the_worker(client):
+    def fn(config):
+        if config["x"] > 0.5:
+            time.sleep(60)
+        return {"a": config["x"], "b": config["y"]}
+
+    s = study()
+    t0 = time.monotonic()
+    s.optimize(fn, n_trials=6, executor=client, trial_timeout=3, show_progress=False)
+    assert time.monotonic() - t0 < 50
+    hung = [t for t in s.trials if t.config["x"] > 0.5]
+    assert hung and all(t.error.startswith("timeout") for t in hung)
+
+
+def test_definition_errors_before_any_trial(client, tmp_path, monkeypatch):
+    import threading
+
+    lock = threading.Lock()
+    s = study()
+    with pytest.raises(mh.ConfigError, match="picklable"):
+        s.optimize(lambda c: {"a": 0.0, "b": 0.0, "l": bool(lock)}, n_trials=2, executor=client, show_progress=False)
+    (tmp_path / "driver_only.py").write_text("def evaluate(config):\n    return {'a': config['x'], 'b': 1.0}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import driver_only  # importable here, not on the workers
+
+    with pytest.raises(mh.ConfigError, match="could not load the objective.*driver_only"):
+        s.optimize(driver_only.evaluate, n_trials=2, executor=client, show_progress=False)
+    with pytest.raises(mh.ConfigError, match="n_workers"):
+        s.optimize(sleepy, n_trials=2, executor=client, n_workers=2, show_progress=False)
+    with pytest.raises(mh.ConfigError, match="resources"):
+        s.optimize(sleepy, n_trials=2, resources={"GPU": 1}, show_progress=False)
+    assert s.trials == []
+
+
+def test_a_killed_worker_is_retried_or_recorded_lost(tmp_path):
+    import dask
+
+    marker = tmp_path / "pids"
+    marker.mkdir()
+
+    def fn(config, trial):
+        (marker / f"{trial.number}-{os.getpid()}").touch()
+        if trial.number == 0:
+            time.sleep(30)  # killed meanwhile
+        return {"a": config["x"], "b": config["y"]}
+
+    def kill_first_runner():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            started = [p.name for p in marker.iterdir() if p.name.startswith("0-")]
+            if started:
+                os.kill(int(started[0].split("-")[1]), signal.SIGKILL)
+                return
+            time.sleep(0.1)
+
+    import threading
+
+    for allowed, retries, expect in ((0, 0, "failed"), (0, 1, "complete")):
+        for p in marker.iterdir():
+            p.unlink()
+        with dask.config.set({"distributed.scheduler.allowed-failures": allowed}):
+            cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = distributed.Client(cluster)
+            try:
+                killer = threading.Thread(target=kill_first_runner)
+                killer.start()
+                s = study()
+                s.optimize(fn, n_trials=4, executor=client, retries=retries, show_progress=False)
+                killer.join()
+            finally:
+                client.close()
+                cluster.close()
+        assert len(s.trials) == 4  # a trial retried is one trial
+        first = s.trials[0]
+        assert first.status.value == expect, first.error
+        if expect == "failed":
+            assert first.error.startswith("worker lost")
+        assert s.count("complete") >= 3
+
+
+@pytest.fixture(scope="module")
+def tcp_cluster(tmp_path_factory):
+    """A scheduler and two workers started with the dask commands; one worker offers a (fake) GPU."""
+    dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    assert dask_cli, "the dask command comes with dask[distributed] (the test extra)"
+    folder = tmp_path_factory.mktemp("dask")
+    port = 18786 + os.getpid() % 1000
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                              cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    time.sleep(1.0)
+    for name, extra in (("gpu-worker", ["--resources", "GPU=1"]), ("cpu-worker", [])):
+        procs.append(subprocess.Popen(
+            [dask_cli, "worker", address, "--nthreads", "1", "--name", name, "--no-dashboard", *extra],
+            cwd=folder, env={**env, "CUDA_VISIBLE_DEVICES": "0" if extra else ""},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+    client = distributed.Client(address, timeout="30s")
+    client.wait_for_workers(2, timeout=60)
+    yield address, client
+    client.close()
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        p.wait(timeout=30)
+
+
+def test_a_study_over_tcp_and_gpu_trials_on_the_tagged_worker(tcp_cluster):
+    address, client = tcp_cluster
+    names = {addr: w["name"] for addr, w in client.scheduler_info()["workers"].items()}
+    s = study()
+    s.optimize(sleepy, n_trials=6, executor=address, resources={"GPU": 1}, show_progress=False)
+    assert s.count("complete") == 6
+    assert {names[t.extra["worker"]["worker"]] for t in s.trials} == {"gpu-worker"}
+    assert {t.extra["worker"]["cuda_visible_devices"] for t in s.trials} == {"0"}
+    both = study()
+    both.optimize(sleepy, n_trials=8, executor=address, show_progress=False)
+    assert {names[t.extra["worker"]["worker"]] for t in both.trials} == {"gpu-worker", "cpu-worker"}
+
+
+DRIVER = textwrap.dedent(
+    """
+    import sys, time
+    import moo_hpo as mh
+
+    def slow(config):
+        time.sleep(0.3 if config["x"] < 0.8 else 5)
+        return {"a": config["x"], "b": 1 - config["x"]}
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")],
+                     optimizer="random", storage=sys.argv[1], seed=0)
+    study.optimize(slow, n_trials=40, executor=sys.argv[2], show_progress=False)
+    """
+)
+
+
+def test_a_killed_driver_resumes_from_its_store(tcp_cluster, tmp_path):
+    address, _ = tcp_cluster
+    (tmp_path / "driver.py").write_text(DRIVER)
+    db = tmp_path / "s.db"
+    driver = subprocess.Popen([sys.executable, str(tmp_path / "driver.py"), str(db), address])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if db.exists():
+            with mh.Study.load(db, read_only=True) as view:
+                if view.count("complete") >= 3:
+                    break
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    resumed = mh.Study.load(db)
+    done = resumed.count("complete")
+    assert done >= 3 and resumed.count("running") == 0
+    resumed.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"]}, n_trials=3, executor=address, show_progress=False)
+    assert resumed.count("complete") == done + 3
+    resumed.close()
+
+
+def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
+    from typer.testing import CliRunner
+
+    from moo_hpo.cli import app
+
+    address, _ = tcp_cluster
+    (tmp_path / "entry.py").write_text("def evaluate(config):\n    return {'a': config['x'], 'b': (1 - config['x']) ** 2}\n")
+    (tmp_path / "study.toml").write_text(textwrap.dedent(
+        """
+        [study]
+        entry = "entry:evaluate"
+        storage = "study.db"
+        seed = 1
+        n_trials = 6
+
+        [space.x]
+        type = "float"
+        low = 0.0
+        high = 1.0
+
+        [[objectives]]
+        name = "a"
+
+        [[objectives]]
+        name = "b"
+        """
+    ))
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "study.toml"), "--dask", address])
+    assert result.exit_code == 0, result.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as s:
+        assert s.count("complete") == 6 and all("worker" in t.extra for t in s.trials)
