@@ -279,7 +279,8 @@ class SQLiteStore(Store):
             os.close(fd)
             raise StorageError(
                 f"another process is writing the study {str(self.path)!r}; open it with read_only=True "
-                "(Study.load(path, read_only=True)) to follow it"
+                "(Study.load(path, read_only=True)) to follow it. One process writes a study: to run its trials in "
+                "parallel, give that process n_workers=... or a Dask cluster (optimize(..., executor=...))"
             ) from None
         self._lock_fd, self._identity = fd, identity
         _WRITERS[identity] = str(self.path)
