@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -79,12 +80,18 @@ def test_run_from_toml(toml_study):
 
 def test_report_front_audit_and_sizing_commands(toml_study):
     db = str(toml_study / "study.db")
+    with mh.Study.load(db, read_only=True) as study:
+        front = {t.number for t in study.pareto_front()}
     out = runner.invoke(app, ["report", db, "-o", str(toml_study / "r.html")])
-    assert out.exit_code == 0 and (toml_study / "r.html").stat().st_size > 100_000
+    html = (toml_study / "r.html").read_text()
+    assert out.exit_code == 0 and "toml study" in html and "eo_diff &lt;= 0.04" in html
+    assert html.count('class="plotly-graph-div"') >= 2  # the front and the hypervolume history
     out = runner.invoke(app, ["report", db, "-o", str(toml_study / "r.md")])
     assert out.exit_code == 0 and "## Front trials" in (toml_study / "r.md").read_text()
     out = runner.invoke(app, ["front", db])
     assert out.exit_code == 0 and "accuracy (max)" in out.output
+    listed = {int(m) for m in re.findall(r"^\W\s*(\d+)\s*\W", out.output, flags=re.M)}
+    assert listed == front, out.output  # exactly the study's front, the constraint applied
     out = runner.invoke(app, ["audit", db, "-o", str(toml_study / "a.html")])
     assert out.exit_code == 0 and "most accurate model" in out.output
     out = runner.invoke(app, ["sizing", db, "-d", "small:size=30,latency=1.2", "-d", "big:size=200", "-o", str(toml_study / "s.csv")])
