@@ -269,3 +269,19 @@ def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
     assert result.exit_code == 0, result.output
     with mh.Study.load(tmp_path / "study.db", read_only=True) as s:
         assert s.count("complete") == 6 and all("worker" in t.extra for t in s.trials)
+
+
+def test_workers_with_another_moo_hpo_version_are_refused(tmp_path):
+    preload = tmp_path / "other_version.py"
+    preload.write_text("import moo_hpo\nmoo_hpo.__version__ = '9.9.9'\n")  # as a worker with another release
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       preload=[str(preload)])
+    client = distributed.Client(cluster)
+    try:
+        s = study()
+        with pytest.raises(mh.ConfigError, match=r"other versions than this process: moo_hpo .* here, 9\.9\.9 there"):
+            s.optimize(sleepy, n_trials=2, executor=client, show_progress=False)
+        assert s.trials == []
+    finally:
+        client.close()
+        cluster.close()
