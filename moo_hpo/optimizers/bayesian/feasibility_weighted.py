@@ -40,8 +40,8 @@ class LogEHVITimesFeasibility(qLogExpectedHypervolumeImprovement):
     """``log E[HVI(x)] + sum_i log P(g_i(x) <= 0)`` for one candidate ``x``.
 
     BoTorch's qLogEHVI over the objectives alone (no constraint callables, no pending points), plus the
-    closed-form feasibility term from the same posterior call: one posterior per evaluation (a second
-    call, for the feasibility alone, would add about 40% to a value-and-gradient).
+    closed-form feasibility term from the same posterior call: one posterior per evaluation (a second call
+    for the feasibility alone was measured far slower: docs/lab/2026-12-05-bayesian-adapter-notes.md).
 
     Args:
         model: the outcomes' model (independent outputs: objectives and constraints).
