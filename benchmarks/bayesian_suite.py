@@ -6,6 +6,7 @@
 Budgets follow the targets: BraninCurrin 60, C2-DTLZ2 (4 variables) 60, DTLZ2 (6 variables, 2 objectives)
 60, VehicleSafety 80 evaluations, and the constrained single-objective Gramacy problem 40 (for ``cei``);
 when named, ZDT1 with 10 variables and DTLZ2 with 12 variables and 3 objectives, 80 each.
+Optuna's default sampler (TPE) runs when named (``--optimizers optuna-tpe``).
 Every optimizer gets the problem's reference point. Prints the summary table (median and [min, max]).
 """
 
@@ -24,6 +25,8 @@ BUDGETS = {"branincurrin": 60, "c2dtlz2": 60, "dtlz2-2d": 60, "vehiclesafety": 8
 MORE_VARIABLES = {"zdt1-10": 80, "dtlz2-3d": 80}
 MULTI = ["ehvi", "parego", "ax", "optuna-gp", "sobol"]
 SINGLE = ["cei", "ax", "optuna-gp", "sobol"]
+# run only when named: Optuna's default sampler (TPE), what `optuna.create_study()` gives a user
+NAMED_ONLY = ["optuna-tpe"]
 
 
 def main() -> None:
@@ -42,7 +45,7 @@ def main() -> None:
         problem = get_problem(name)
         candidates = SINGLE if problem.n_objectives == 1 else MULTI
         for opt in args.optimizers or candidates:
-            if opt in candidates:
+            if opt in candidates or (args.optimizers and opt in NAMED_ONLY):
                 params = args.params if opt in ("ehvi", "parego", "cei") else None
                 run_many(problem, opt, {**BUDGETS, **MORE_VARIABLES}[name], args.seeds, args.out, params)
     print(table(load_runs(args.out)))
