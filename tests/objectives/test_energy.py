@@ -64,9 +64,8 @@ def test_estimate_is_labelled_positive_and_grows_with_the_work(no_counters):
 
 
 def test_energy_meter_estimate_is_power_times_measured_time(no_counters):
-    with pytest.raises(mh.ProbeError, match="no energy counter"):
-        with energy.EnergyMeter("cpu"):
-            pass
+    with pytest.raises(mh.ProbeError, match="no energy counter"), energy.EnergyMeter("cpu"):
+        pass
     with energy.EnergyMeter("cpu", watts=10.0) as short:
         time.sleep(0.05)
     with energy.EnergyMeter("cpu", watts=10.0) as long:

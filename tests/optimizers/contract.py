@@ -161,7 +161,7 @@ def drive(study: mh.Study, fn: Any, n_trials: int, batch: int) -> None:
                 study.tell(t, fn(t.config))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def benchmark_run(name: str, params_json: str, bench: Benchmark, m: int, seed: int, n_trials: int) -> RunSummary:
     """One seeded run on ``bench`` (cached: several checks read the same run)."""
     study = mh.Study(bench.space(), bench.objectives(m), bench.constraints(), optimizer=_make(name, params_json), seed=seed)

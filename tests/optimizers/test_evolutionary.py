@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 import pytest
 
 import moo_hpo as mh
-from moo_hpo.optimizers.evolutionary import NSGA3, default_pop_size, reference_directions
+from moo_hpo.optimizers.evolutionary import (
+    NSGA3,
+    default_pop_size,
+    reference_directions,
+)
 from tests.conftest import mixed_space, two_objectives
 from tests.optimizers.contract import Benchmark, OptimizerContract
 
@@ -16,7 +22,7 @@ EVOLUTIONARY_BENCHMARK = Benchmark(dim=8, n_trials=240, seeds=(0, 1))
 
 
 class EvolutionaryContract(OptimizerContract):
-    params = {"pop_size": 8}
+    params: ClassVar[dict[str, Any]] = {"pop_size": 8}
     n_trials = 24
     benchmark = EVOLUTIONARY_BENCHMARK
     warmup_trials = 8  # one generation: the batch check asks from the first bred one

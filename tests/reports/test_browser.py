@@ -37,7 +37,7 @@ def render(tmp_path, html: str, *extra: str) -> str:
     cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", *extra, page.as_uri()]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=180)
     return out.stdout
 
 
