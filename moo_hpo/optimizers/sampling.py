@@ -1,7 +1,7 @@
 """Model-free samplers: uniform random and scrambled Sobol.
 
 Both draw a deterministic stream of valid configurations from the study's seed (configurations
-that break a validity rule are dropped from the stream). Trial ``k`` of a study is always the
+that break a validity rule, or that the stream already proposed, are dropped from it). Trial ``k`` of a study is always the
 ``k``-th configuration of the stream, whether the configurations were asked one at a time or in
 batches, and whether the study ran straight through or was resumed from its store.
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal
+from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
 from moo_hpo.problem import Problem
 from moo_hpo.space import Space
 from moo_hpo.trial import Trial
@@ -21,13 +22,16 @@ __all__ = ["ConfigStream", "RandomSearch", "SobolSearch", "sobol_stream"]
 
 _CHUNK = 64  # a power of two keeps Sobol's balance properties
 _MAX_REJECTED_CHUNKS = 50
+_MAX_STALE_CHUNKS = 8
 
 
 class ConfigStream:
     """The valid configurations of a stream of compact-cube points, in order: ``stream[i]``.
 
-    Points come in chunks of 64 from ``draw(k)``; configurations that break a validity rule are
-    dropped, so ``stream[i]`` is the ``i``-th *valid* configuration, whatever order it is read in.
+    Points come in chunks of 64 from ``draw(k)``; configurations that break a validity rule, and
+    configurations the stream already holds, are dropped, so ``stream[i]`` is the ``i``-th *new valid*
+    configuration, whatever order it is read in. A small discrete space runs out of new
+    configurations: once 8 chunks in a row bring nothing new, repeats are let through.
 
     Raises:
         ConfigError: when the rules reject 50 chunks in a row.
@@ -36,9 +40,10 @@ class ConfigStream:
     def __init__(self, space: Space, draw: Callable[[int], np.ndarray]) -> None:
         self.space, self.draw = space, draw
         self._configs: list[dict] = []
+        self._seen: set[tuple] = set()
 
     def __getitem__(self, i: int) -> dict:
-        rejected_chunks = 0
+        rejected_chunks = stale_chunks = 0
         while len(self._configs) <= i:
             valid = [c for c in self.space.from_unit(self.draw(_CHUNK)) if self.space.passes_rules(c)]
             if not valid:
@@ -48,7 +53,19 @@ class ConfigStream:
                         f"validity rules {[r.name for r in self.space.rules]} rejected "
                         f"{rejected_chunks * _CHUNK} candidates in a row"
                     )
-            self._configs.extend(valid)
+                continue
+            fresh = []
+            for c in valid:
+                key = config_key(c)
+                if key not in self._seen:
+                    self._seen.add(key)
+                    fresh.append(c)
+            if fresh:
+                self._configs.extend(fresh)
+            else:
+                stale_chunks += 1
+                if stale_chunks >= _MAX_STALE_CHUNKS:  # every configuration was drawn: repeats from now on
+                    self._configs.extend(valid)
         return self._configs[i]
 
 
