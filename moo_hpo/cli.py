@@ -255,7 +255,10 @@ def run(
         options["executor"] = dask
     study.optimize(fn, show_progress=True, **options)
     console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
+    completed = study.count("complete")
     study.close()
+    if not completed:
+        raise CliError("no trial completed; the failures' reasons are logged above and stored in the study")
 
 
 @app.command()

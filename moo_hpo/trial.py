@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import numbers
@@ -181,5 +182,7 @@ def check_metrics(metrics: Any, required: Sequence[str] = ()) -> tuple[dict[str,
             bad.append(f"metric {key!r} is {f}")
     missing = [m for m in required if m not in out]
     if missing:
-        bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}")
+        hints = [f"{close[0]!r} looks like {m!r}" for m in missing if (close := difflib.get_close_matches(m, list(out), n=1))]
+        hint = f" ({'; '.join(hints)}: a typo in a metric name?)" if hints else ""
+        bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}{hint}")
     return out, ("; ".join(bad) if bad else None)

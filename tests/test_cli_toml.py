@@ -87,3 +87,13 @@ def test_the_entry_must_be_a_file_next_to_the_study_file(tmp_path):
     assert not (tmp_path / "study.db").exists()  # refused before anything was created
     result = runner.invoke(app, ["run", str(path), "--entry", "entry:evaluate"])  # named by the user: allowed
     assert result.exit_code == 0, result.output
+
+
+def test_run_exits_non_zero_when_no_trial_completed(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    (tmp_path / "entry.py").write_text("def evaluate(config):\n    return {'a': config['x'], 'bb': 1.0}\n")  # 'b' misspelt
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code != 0
+    assert "all failed the same way" in result.output and "'bb' looks like 'b'" in result.output

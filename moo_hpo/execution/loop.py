@@ -72,6 +72,7 @@ def run_optimize(
     if build is not None or probes:
         from moo_hpo.pipeline import ProbePipeline
 
+        _check_metric_names(study, probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
     if executor is not None:
@@ -118,6 +119,9 @@ def run_optimize(
                     continue
                 for trial, outcome in executor.wait():
                     _finish(study, trial, outcome, catch)
+                    record = study.trial(trial.number)
+                    if record.status is TrialStatus.FAILED:
+                        _report_failure(study, record)
                     progress.update(trial)
                     for cb in callbacks:
                         cb(study, study.trial(trial.number))
@@ -138,6 +142,52 @@ def run_optimize(
         raise
     executor.shutdown()
     logger.info("optimize stopped: %s", study._stop_reason)
+
+
+#: A study whose first this-many finished trials all failed with one reason stops with that reason.
+SAME_FAILURE_STOP = 5
+
+
+def _report_failure(study: Study, trial: Trial) -> None:
+    """Log a failed trial's one-line reason; stop a study whose first trials all fail the same way.
+
+    Raises:
+        MooHpoError: when the study's first :data:`SAME_FAILURE_STOP` finished trials failed with one
+            reason and none completed (a typo in a metric name, a bug in the objective).
+    """
+    reason = (trial.error or "unknown").splitlines()[0]
+    logger.warning("trial %d failed: %s", trial.number, reason[:500])
+    if study.count("complete") or study.count("infeasible_skipped"):
+        return
+    finished = [t for t in study.trials if t.status is not TrialStatus.RUNNING and t.status is not TrialStatus.INTERRUPTED]
+    if len(finished) < SAME_FAILURE_STOP or len(finished) > SAME_FAILURE_STOP:
+        return
+    reasons = {(t.error or "").splitlines()[0] if t.status is TrialStatus.FAILED else None for t in finished}
+    if len(reasons) == 1 and None not in reasons:
+        raise MooHpoError(
+            f"the first {SAME_FAILURE_STOP} trials all failed the same way, so the study stops: {reason}. "
+            "Fix the objective and run optimize again (the failed trials stay recorded)"
+        )
+
+
+def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
+    """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo.
+
+    Raises:
+        ConfigError: naming the metric and the probe metric it resembles.
+    """
+    import difflib
+
+    provided = [m for p in probes for m in getattr(p, "metrics", ())]
+    for name in study.problem.required_metrics:
+        if name in provided:
+            continue
+        close = difflib.get_close_matches(name, provided, n=1, cutoff=0.75)
+        if close:
+            raise ConfigError(
+                f"the study needs the metric {name!r}, which no probe provides; did you mean {close[0]!r}? "
+                f"(the probes provide {sorted(provided)})"
+            )
 
 
 def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:

@@ -1,0 +1,50 @@
+"""The optimize loop: failures shown as they happen, a study that only fails stops, metric names checked first."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import moo_hpo as mh
+
+
+def study() -> mh.Study:
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    return mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("latency_ms")], optimizer="random", seed=0)
+
+
+def test_each_failure_is_logged_with_its_reason(caplog):
+    caplog.set_level(logging.WARNING, logger="moo_hpo")
+    s = study()
+    s.optimize(lambda c: {"accuracy": c["x"], "latency_ms": 1.0} if c["x"] < 0.5 else 1 / 0, n_trials=12, show_progress=False)
+    failed = [t.number for t in s.trials if t.status is mh.TrialStatus.FAILED]
+    assert failed and s.count("complete")
+    logged = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert [f"trial {n} failed: ZeroDivisionError: division by zero" for n in failed] == logged
+
+
+def test_a_study_whose_first_trials_all_fail_alike_stops_with_the_reason():
+    s = study()
+    with pytest.raises(mh.MooHpoError, match=r"first 5 trials all failed the same way.*'acuracy' looks like 'accuracy': a typo"):
+        s.optimize(lambda c: {"acuracy": c["x"], "latency_ms": 1.0}, n_trials=50, show_progress=False)
+    assert len(s.trials) == 5 and s.count("failed") == 5
+
+
+def test_different_failures_do_not_stop_a_study():
+    s = study()
+    calls = iter(range(100))
+
+    def fn(c):
+        raise RuntimeError(f"failure number {next(calls)}")
+
+    s.optimize(fn, n_trials=8, show_progress=False)
+    assert s.count("failed") == 8
+
+
+def test_a_metric_name_a_probe_nearly_provides_is_refused_before_trial_0():
+    s = study()
+    probe = mh.objectives.probe(["accuracy_val"])(lambda model: {"accuracy_val": 0.5})
+    with pytest.raises(mh.ConfigError, match="'accuracy', which no probe provides; did you mean 'accuracy_val'"):
+        s.optimize(lambda c: object(), probes=[probe], n_trials=3, show_progress=False)
+    assert s.trials == []
