@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moo_hpo.exceptions import ConfigError
 from moo_hpo.reports import markdown as md
 from moo_hpo.reports.data import collect
 
@@ -30,11 +31,21 @@ class SavesByFormat:
         raise NotImplementedError
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write HTML (``.html``, the default), Markdown (``.md``) or JSON (``.json``) by suffix."""
+        """Write HTML (``.html`` or ``.htm``), Markdown (``.md``) or JSON (``.json``), chosen by the suffix.
+
+        Raises:
+            ConfigError: for any other suffix (a ``.png`` or ``.pdf`` would otherwise hold HTML).
+        """
         path = Path(path)
+        writers = {".html": self.to_html, ".htm": self.to_html, ".md": self.to_markdown, ".json": self.to_json}
+        writer = writers.get(path.suffix.lower())
+        if writer is None:
+            raise ConfigError(
+                f"cannot write a report as {path.suffix or 'a file without a suffix'!r} ({str(path)!r}); "
+                "expected .html, .md or .json (static PNG figures: Report.save_figures(folder))"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = {".md": self.to_markdown, ".json": self.to_json}.get(path.suffix.lower(), self.to_html)()
-        path.write_text(text, encoding="utf-8")
+        path.write_text(writer(), encoding="utf-8")
         return path
 
 

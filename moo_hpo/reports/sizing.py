@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
@@ -19,7 +19,7 @@ from moo_hpo.trial import Trial
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["DeviceProfile", "SizingResult", "size_for_devices", "write_csv"]
+__all__ = ["DeviceProfile", "SizingResult", "SizingTable", "size_for_devices", "write_csv"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,42 @@ class SizingResult:
     n_fitting: int = 0
 
 
-def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective: str | None = None) -> list[SizingResult]:
+class SizingTable(list):
+    """The :class:`SizingResult` of each device, in order (a list), shown as a table.
+
+    ``print(table)`` and a notebook show one row per device; :meth:`to_dataframe` gives the same rows
+    as a DataFrame and :func:`write_csv` writes them.
+    """
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per device: budgets, best trial, how many fit, why, the best trial's metrics and config."""
+        out = []
+        for r in self:
+            p = r.profile
+            row: dict[str, Any] = {"device": p.name, "max_size_kb": p.max_size_kb, "max_latency_ms": p.max_latency_ms,
+                                   "max_energy_j": p.max_energy_j, "best_trial": r.best.number if r.best else None,
+                                   "n_fitting": r.n_fitting, "reason": r.reason}
+            row.update(r.best.metrics if r.best else {})
+            row["config"] = json.dumps(r.best.config, sort_keys=True) if r.best else ""
+            out.append(row)
+        return out
+
+    def to_dataframe(self) -> Any:
+        """The rows as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
+
+    def __str__(self) -> str:
+        return self.to_dataframe().to_string(index=False) if self else "(no devices)"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return self.to_dataframe().to_html(index=False) if self else "<p>(no devices)</p>"
+
+
+def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective: str | None = None) -> SizingTable:
     """For each device, the best feasible trial that fits its budgets, and the fitting front.
 
     Args:
@@ -85,7 +120,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         objective: the objective to optimize per device (default: the study's first objective).
 
     Returns:
-        One :class:`SizingResult` per profile, in order.
+        A :class:`SizingTable`: one :class:`SizingResult` per profile, in order.
 
     Raises:
         ConfigError: for an unknown objective.
@@ -96,7 +131,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         raise ConfigError(f"objective must be one of {names}; received {objective!r}")
     obj = study.objectives[names.index(objective)]
     feasible = study.feasible_trials()
-    out = []
+    out = SizingTable()
     for p in profiles:
         if not isinstance(p, DeviceProfile):
             raise ConfigError(f"profiles must be mh.DeviceProfile(...); received {p!r}")
@@ -114,16 +149,15 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
 
 
 def write_csv(results: Sequence[SizingResult], path: str | os.PathLike[str]) -> Path:
-    """One row per device: budgets, best trial, its metrics and configuration."""
+    """One row per device: budgets, best trial, its metrics and configuration (as JSON)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    rows = SizingTable(results).rows()
     metric_names = sorted({m for r in results if r.best for m in r.best.metrics})
+    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", "best_trial", "n_fitting", "reason", *metric_names, "config"]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["device", "max_size_kb", "max_latency_ms", "max_energy_j", "best_trial", "n_fitting", "reason", *metric_names, "config"])
-        for r in results:
-            p = r.profile
-            metrics = [r.best.metrics.get(m, np.nan) if r.best else "" for m in metric_names]
-            w.writerow([p.name, p.max_size_kb, p.max_latency_ms, p.max_energy_j, r.best.number if r.best else "", r.n_fitting, r.reason, *metrics,
-                        r.best.config if r.best else ""])
+        w.writerow(header)
+        for row in rows:
+            w.writerow(["" if row.get(k) is None else row.get(k, "") for k in header])
     return path

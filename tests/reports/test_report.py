@@ -180,3 +180,34 @@ def test_fairness_audit_markdown_escapes_the_study_name(tmp_path):
     study.optimize(lambda c: {"accuracy": 0.5 + 0.4 * c["t"], "eo_diff": 0.1 * c["t"]}, n_trials=8, show_progress=False)
     text = mh.fairness_audit(study, accuracy="accuracy", gap="eo_diff", bound=0.05).to_markdown()
     assert XSS not in text and "&lt;script>" in text and "meets <= 0.05" in text
+
+
+def test_a_report_refuses_a_suffix_it_cannot_write(two_objective_study, tmp_path):
+    from typer.testing import CliRunner
+
+    from moo_hpo.cli import app
+
+    for suffix in (".png", ".pdf", ".txt", ""):
+        with pytest.raises(mh.ConfigError, match="expected .html, .md or .json"):
+            mh.report(two_objective_study).save(tmp_path / f"r{suffix}")
+        assert not (tmp_path / f"r{suffix}").exists()
+    db = tmp_path / "s.db"
+    study = mh.Study(two_objective_study.space, two_objective_study.objectives, storage=db, seed=0, optimizer="random")
+    study.optimize(lambda c: {o.name: 0.5 for o in study.objectives}, n_trials=3, show_progress=False)
+    study.close()
+    result = CliRunner().invoke(app, ["report", str(db), "-o", str(tmp_path / "r.png")])
+    assert result.exit_code != 0 and "expected .html, .md or .json" in result.output
+
+
+def test_device_sizing_is_a_table_and_its_csv_config_is_json(finished_study, tmp_path):
+    import csv
+
+    from moo_hpo.reports.sizing import write_csv
+
+    table = mh.size_for_devices(finished_study, [mh.DeviceProfile("phone", max_size_kb=1e9), mh.DeviceProfile("mcu", max_size_kb=1e-9)])
+    text = str(table)
+    assert text.splitlines()[0].split()[:3] == ["device", "max_size_kb", "max_latency_ms"] and "phone" in text and "mcu" in text
+    df = table.to_dataframe()
+    assert list(df["device"]) == ["phone", "mcu"] and df["best_trial"].iloc[0] == table[0].best.number
+    rows = list(csv.DictReader(write_csv(table, tmp_path / "s.csv").open()))
+    assert json.loads(rows[0]["config"]) == table[0].best.config and rows[1]["config"] == ""
