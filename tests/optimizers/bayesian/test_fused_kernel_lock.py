@@ -9,6 +9,7 @@ import pytest
 from botorch.acquisition.multi_objective import logei
 
 from moo_hpo.optimizers.bayesian import fused_kernel_lock
+from moo_hpo.optimizers.bayesian._private_api import fused_kernel_load_attempted
 from moo_hpo.optimizers.bayesian.fused_kernel_lock import clear_stale_build_lock
 
 
@@ -35,7 +36,7 @@ def test_removes_a_lock_older_than_the_limit_and_says_so(lock, caplog):
         clear_stale_build_lock(stale_after=300.0)
     assert not os.path.exists(lock)
     assert "interrupted build" in caplog.text and lock in caplog.text
-    assert logei._load_attempted is False  # BoTorch still loads (and builds) its kernel
+    assert fused_kernel_load_attempted() is False  # BoTorch still loads (and builds) its kernel
 
 
 def test_waits_for_a_young_lock_to_go_and_leaves_nothing_behind(lock, caplog):
@@ -79,7 +80,7 @@ def test_a_lock_that_cannot_be_removed_falls_back_to_the_python_computation(lock
     monkeypatch.setattr(fused_kernel_lock.os, "remove", refuse)
     with caplog.at_level(logging.WARNING, logger="moo_hpo"):
         clear_stale_build_lock(stale_after=1.0)
-    assert logei._load_attempted is True
+    assert fused_kernel_load_attempted() is True
     assert "could not be removed" in caplog.text and "Permission denied" in caplog.text
 
 
