@@ -4,9 +4,9 @@ A scikit-learn logistic regression on the bundled Adult data is tuned for accura
 equalized-odds difference by sex (fairlearn's definition: the larger of the true- and false-positive
 rate gaps), with the hard bound ``eo_diff <= 0.05``. Searched: the regularization strength, how
 strongly training rows are reweighed so that each (sex, label) group weighs the same, the decision
-threshold, and whether the model sees the sensitive columns at all. The script writes the fairness audit (per-group figures for the models on the
-accuracy-vs-gap front, and what meeting the bound costs in accuracy) and the study report to
-``--out`` (default: a new temporary folder).
+threshold, and whether the model sees the sensitive columns at all. The script writes the fairness
+audit (per-group figures for the models on the accuracy-vs-gap front, and what meeting the bound
+costs in accuracy) and the study report to ``--out`` (default: a new temporary folder).
 
     python examples/fairness_audit.py [--trials 20] [--out DIR]
 """

@@ -25,11 +25,13 @@ def test_example_runs_and_writes_its_report(script: str, tmp_path: Path) -> None
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), *args, "--out", str(out)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
     )
-    assert proc.returncode == 0, f"{script} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+    output = f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}\n{output}"
     for name in expected:
         path = out / name
-        assert path.is_file() and path.stat().st_size > 0, f"{script} did not write {name}; wrote {sorted(p.name for p in out.iterdir())}"
+        written = sorted(p.name for p in out.iterdir())
+        assert path.is_file() and path.stat().st_size > 0, f"{script} did not write {name}; wrote {written}\n{output}"
     # nothing written beside the output folder (the working directory stays clean)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
