@@ -43,6 +43,25 @@ logger = logging.getLogger("moo_hpo")
 
 Callback = Callable[["Study", Trial], None]
 
+def _known_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The stored options an optimizer still takes; an option a later moo_hpo removed is dropped, with a warning."""
+    import inspect
+
+    from moo_hpo.optimizers.registry import OPTIMIZERS
+
+    spec = OPTIMIZERS.get(name.lower())
+    if spec is None:
+        return params
+    module, cls = spec.split(":")
+    import importlib
+
+    accepted = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
+    dropped = sorted(set(params) - set(accepted))
+    if dropped:
+        logger.warning("the stored optimizer %r has options this moo_hpo no longer takes: %s; resuming without them", name, dropped)
+    return {k: v for k, v in params.items() if k in accepted}
+
+
 class Study:
     """A multi-objective, constrained hyperparameter study.
 
@@ -104,7 +123,8 @@ class Study:
                 self._chosen = (make_optimizer(optimizer), "chosen by the user")
             elif self._store.get_meta("optimizer") is not None and self._trials:
                 stored = self._store.get_meta("optimizer")
-                self._chosen = (make_optimizer(stored["name"], stored["params"]), stored.get("reason") or "chosen before")
+                params = _known_params(stored["name"], stored["params"])
+                self._chosen = (make_optimizer(stored["name"], params), stored.get("reason") or "chosen before")
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
         except BaseException:

@@ -601,3 +601,19 @@ def test_a_refused_study_keeps_no_lock(tmp_path):
         mh.Study(space, [mh.Minimize("a")], seed=-1)
     with pytest.raises(mh.ConfigError, match="trial_timeout"):
         mh.Study(space, [mh.Minimize("a")]).optimize(lambda c: {"a": 1.0}, n_trials=1, trial_timeout=float("inf"))
+
+
+def test_a_store_with_an_option_since_removed_resumes(tmp_path, caplog):
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    study = simple_study(storage=path, optimizer=mh.optimizers.NSGA2(pop_size=8))
+    study.optimize(ab, n_trials=4, show_progress=False)
+    study.close()
+    con = sqlite3.connect(path)  # as written by a moo_hpo that had the option
+    con.execute("""UPDATE meta SET value = '{"name": "nsga2", "params": {"pop_size": 8, "n_offsprings": null, "gone": true}}'
+                   WHERE key = 'optimizer'""")
+    con.commit(), con.close()
+    resumed = mh.Study.load(path)
+    resumed.optimize(ab, n_trials=2, show_progress=False)
+    assert resumed.optimizer.pop_size == 8 and "no longer takes: ['gone']" in caplog.text
