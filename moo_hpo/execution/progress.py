@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import TYPE_CHECKING
 
 from moo_hpo.analysis import HypervolumeMonitor
@@ -10,13 +12,18 @@ if TYPE_CHECKING:
     from moo_hpo.study import Study
     from moo_hpo.trial import Trial
 
-__all__ = ["Progress"]
+__all__ = ["PLAIN_LINE_SECONDS", "Progress"]
+
+#: Without a terminal, a progress line every tenth of the trials or this many seconds, whichever comes first.
+PLAIN_LINE_SECONDS = 60.0
 
 
 class Progress:
     """A rich progress bar over one :meth:`~moo_hpo.Study.optimize` call.
 
-    The hypervolume is shown once the reference point is frozen, updated trial by trial.
+    The hypervolume is shown once the reference point is frozen, updated trial by trial. Without a
+    terminal (output to a file, a CI log) a plain line goes to standard error every tenth of the trials
+    or every minute.
 
     Args:
         study: the study being optimized.
@@ -29,9 +36,16 @@ class Progress:
         self.enabled = enabled
         self.total = total
         self._progress = None
+        self._plain = False
         self._monitor: HypervolumeMonitor | None = None
 
     def __enter__(self) -> Progress:
+        if self.enabled and not sys.stderr.isatty():
+            # no terminal (a log file, a CI job, a notebook's captured output): a plain line now and then
+            self._plain = True
+            self._started = self._last_line = time.monotonic()
+            self._done = 0
+            return self
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -64,9 +78,22 @@ class Progress:
             self._monitor.add(trial)
         return self._monitor.value
 
+    def _plain_line(self, trial: Trial) -> None:
+        self._done += 1
+        now = time.monotonic()
+        every = max(1, (self.total or 100) // 10)
+        if self._done % every and now - self._last_line < PLAIN_LINE_SECONDS and self._done != self.total:
+            return
+        self._last_line = now
+        of = f"/{self.total}" if self.total else ""
+        stats = self._stats(self.study.trial(trial.number))
+        print(f"{self.study.name}: {self._done}{of} trials in {now - self._started:.0f} s | {stats}", file=sys.stderr, flush=True)
+
     def update(self, trial: Trial) -> None:
         """Count one finished trial."""
-        if self._progress is not None:
+        if self._plain:
+            self._plain_line(trial)
+        elif self._progress is not None:
             record = self.study.trial(trial.number)
             self._progress.update(self._task, advance=1, stats=self._stats(record))
 

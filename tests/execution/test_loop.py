@@ -48,3 +48,11 @@ def test_a_metric_name_a_probe_nearly_provides_is_refused_before_trial_0():
     with pytest.raises(mh.ConfigError, match="'accuracy', which no probe provides; did you mean 'accuracy_val'"):
         s.optimize(lambda c: object(), probes=[probe], n_trials=3, show_progress=False)
     assert s.trials == []
+
+
+def test_progress_without_a_terminal_prints_plain_lines(capsys):
+    s = study()
+    s.optimize(lambda c: {"accuracy": c["x"], "latency_ms": 1.0 + c["x"]}, n_trials=30, show_progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("study: ")]
+    assert [line.split(" trials")[0] for line in lines] == [f"study: {n}/30" for n in range(3, 31, 3)]
+    assert "HV " in lines[-1] and "feasible 30" in lines[-1]
