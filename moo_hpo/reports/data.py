@@ -17,7 +17,16 @@ from moo_hpo.trial import TrialStatus
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["collect"]
+__all__ = ["HV_MEANING", "collect"]
+
+#: What the normalized hypervolume says, for readers who do not know the measure.
+HV_MEANING = (
+    "The normalized hypervolume is the share (0 to 1) of the box between the best value reached in each "
+    "objective and the reference point that the feasible trials dominate: higher means a front that is both "
+    "better and more complete. 1 would mean one trial was best in every objective at once; the raw value is "
+    "the same area (or volume) in the metrics' own units. Compare values only between fronts with the same "
+    "reference point."
+)
 
 _VERSIONED = ("moo_hpo", "numpy", "pymoo", "moocore", "botorch", "torch", "fairlearn", "scikit-learn", "plotly")
 
@@ -92,6 +101,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             "reference_point": ref,
             "frozen": study.reference_point_frozen,
             "value": study.hypervolume() if feasible_numbers else 0.0,
+            "normalized": study.hypervolume(normalized=True) if feasible_numbers else 0.0,
+            "meaning": HV_MEANING,
             "history": [float(v) for v in study.hypervolume_history()],
         }
     except MooHpoError as exc:

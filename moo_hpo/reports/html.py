@@ -234,7 +234,10 @@ def render_html(data: dict[str, Any]) -> str:
     if hv.get("value") is not None:
         ref = ", ".join(f"{esc(k)} = {esc(_fmt(v))}" for k, v in hv["reference_point"].items())
         state = "frozen" if hv.get("frozen") else "provisional (derived from the feasible trials so far)"
-        parts.append(f"<p>Hypervolume <b>{hv['value']:.6g}</b> with reference point {ref} ({esc(state)}).</p>")
+        parts.append(
+            f"<p>Hypervolume <b>{hv['normalized']:.3f}</b> normalized (raw {hv['value']:.6g}) with reference point "
+            f"{ref} ({esc(state)}).</p><p class='note'>{esc(hv['meaning'])}</p>"
+        )
         fig = hypervolume_figure(data)
         if fig is not None:
             parts.append(_figure_html(fig, "hypervolume"))

@@ -89,7 +89,8 @@ class Report(SavesByFormat):
         out += ["", "## Hypervolume", ""]
         if hv.get("value") is not None:
             ref = ", ".join(f"{k} = {v:.6g}" for k, v in hv["reference_point"].items())
-            out.append(f"Hypervolume {hv['value']:.6g} with reference point {md.escape(ref)}.")
+            out.append(f"Hypervolume {hv['normalized']:.3f} normalized (raw {hv['value']:.6g}) with reference point {md.escape(ref)}.")
+            out += ["", md.escape(hv["meaning"])]
         else:
             out.append(md.escape(hv.get("note", "no hypervolume")))
         if figures is not None:

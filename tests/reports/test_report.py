@@ -211,3 +211,13 @@ def test_device_sizing_is_a_table_and_its_csv_config_is_json(finished_study, tmp
     assert list(df["device"]) == ["phone", "mcu"] and df["best_trial"].iloc[0] == table[0].best.number
     rows = list(csv.DictReader(write_csv(table, tmp_path / "s.csv").open()))
     assert json.loads(rows[0]["config"]) == table[0].best.config and rows[1]["config"] == ""
+
+
+def test_the_hypervolume_comes_normalized_with_its_meaning(finished_study):
+    r = mh.report(finished_study)
+    hv = r.data["hypervolume"]
+    assert 0 < hv["normalized"] <= 1 and hv["normalized"] == pytest.approx(finished_study.hypervolume(normalized=True))
+    import re
+
+    for text in (re.sub("<[^>]+>", "", r.to_html()), r.to_markdown()):
+        assert f"{hv['normalized']:.3f} normalized (raw {hv['value']:.6g})" in text and "share (0 to 1)" in text
