@@ -46,7 +46,7 @@ def z_scores(problem_name: str, observations: int, seed: int, points: int = 500)
     import torch
 
     from benchmarks.problems import get_problem
-    from moo_hpo.optimizers.bayesian import _noise_floor
+    from moo_hpo.optimizers.bayesian.surrogate import noise_floor
 
     problem = get_problem(problem_name)
     study = problem.study("ehvi", {"noiseless": True, "n_init": observations}, seed)
@@ -64,7 +64,7 @@ def z_scores(problem_name: str, observations: int, seed: int, points: int = 500)
     F, G = problem.evaluate(x)
     targets = np.column_stack([-F, G])  # the models' outcomes: negated objectives (BoTorch maximizes), then g
     X = torch.as_tensor((x - lo) / (hi - lo), dtype=torch.double)  # the encoded unit cube
-    with torch.no_grad(), _noise_floor():
+    with torch.no_grad(), noise_floor():
         posterior = model.posterior(X)
         mean, std = posterior.mean.numpy(), posterior.variance.clamp_min(1e-30).sqrt().numpy()
     return np.abs((targets - mean) / std).ravel()

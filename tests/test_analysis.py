@@ -72,10 +72,11 @@ def test_read_only_view_shows_the_stored_point(tmp_path):
 def test_ehvi_uses_the_studys_reference_point():
     study = _study(optimizer="ehvi")
     study.optimize(_fn, n_trials=14, show_progress=False)
-    opt = study.optimizer
-    data = opt._data()
+    from moo_hpo.optimizers.bayesian.acquisition import reference_point
+
+    data = study.optimizer.training_data()
     internal = analysis.reference_internal(study.problem, study.trials)
-    np.testing.assert_allclose(opt._reference_point(data), internal)
+    np.testing.assert_allclose(reference_point(study.optimizer.problem, data), internal)
     assert study.reference_point_frozen
 
 

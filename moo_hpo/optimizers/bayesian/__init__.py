@@ -25,6 +25,5 @@ How the defaults were measured: ``docs/lab/2026-12-05-bayesian-adapter-notes.md`
 from __future__ import annotations
 
 from moo_hpo.optimizers.bayesian.optimizers import EHVI, BoTorchOptimizer, ConstrainedEI, ParEGO
-from moo_hpo.optimizers.bayesian.surrogate import noise_floor as _noise_floor  # noqa: F401 - benchmarks/gp_calibration.py
 
 __all__ = ["EHVI", "BoTorchOptimizer", "ConstrainedEI", "ParEGO"]

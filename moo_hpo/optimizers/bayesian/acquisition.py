@@ -42,20 +42,19 @@ PRUNE_SAMPLES = 256
 
 
 def reference_point(problem: Problem, data: TrainingData) -> np.ndarray:
-    """The hypervolume reference point, in the internal (minimized) convention.
+    """The hypervolume reference point, in the internal (minimized) convention: the study's.
 
-    An objective's explicit ``ref`` where given; otherwise derived like the study's from the first
-    ``REFERENCE_FREEZE_AFTER`` feasible trials (so it stops moving once that many are feasible), or from
-    all complete trials while none is feasible.
+    The one policy of :class:`moo_hpo.analysis.ReferencePoint`, shared with the study through the
+    problem: explicit or frozen once that many trials are feasible, provisional from the feasible trials
+    before; while no trial is feasible (nothing for the study to derive it from yet) it is derived from
+    every complete trial, soft-constraint penalties included, as the models see them.
     """
     from moo_hpo.fronts import derive_reference_point
-    from moo_hpo.study import REFERENCE_FREEZE_AFTER
 
-    explicit = [None if o.ref is None else o.to_internal(o.ref) for o in problem.objectives]
-    if all(e is not None for e in explicit):
-        return np.array(explicit, dtype=float)
-    basis = data.feasible[:REFERENCE_FREEZE_AFTER] if data.feasible else data.complete
-    return derive_reference_point(problem.objective_matrix(basis, penalized=True), explicit)
+    reference = problem.reference
+    if reference.is_frozen or data.feasible:
+        return reference.value(problem.objective_matrix(data.feasible))
+    return derive_reference_point(problem.objective_matrix(data.complete, penalized=True), reference.explicit)
 
 
 def objective_scale(data: TrainingData) -> Any:

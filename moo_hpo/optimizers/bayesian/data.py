@@ -16,7 +16,7 @@ import numpy as np
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
-__all__ = ["Outcome", "TrainingData", "derive_seed", "training_data"]
+__all__ = ["Outcome", "TrainingData", "training_data"]
 
 
 @dataclass
@@ -105,17 +105,12 @@ def training_data(problem: Problem, told: Sequence[Trial], model_failures: bool)
 def _failure_outcome(problem: Problem, trials: list[Trial]) -> Outcome | None:
     """The failure label of every told trial (``+1`` failed, ``-1`` did not), or None unless both occur.
 
-    A trial failed only because the study stopped while it ran (its error starts with ``"interrupted"``,
-    see :mod:`moo_hpo.storage`) says nothing about its configuration and is left out.
+    An ``interrupted`` trial (the study stopped while it ran) says nothing about its configuration and
+    is left out.
     """
-    rows = [t for t in trials if not (t.status is TrialStatus.FAILED and (t.error or "").startswith("interrupted"))]
+    rows = [t for t in trials if t.status is not TrialStatus.INTERRUPTED]
     labels = np.array([1.0 if t.status is TrialStatus.FAILED else -1.0 for t in rows])
     if not (labels > 0).any() or not (labels < 0).any():
         return None
     X = problem.space.encode([t.config for t in rows])
     return Outcome("failure", 0, tuple(t.number for t in rows), X, labels)
-
-
-def derive_seed(study_seed: int, *parts: int) -> int:
-    """A 31-bit seed from the study's seed and ``parts`` (counts, so a resumed study derives the same)."""
-    return int(np.random.SeedSequence([study_seed % 2**64, *parts]).generate_state(1)[0] >> 1)

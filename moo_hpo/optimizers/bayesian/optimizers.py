@@ -31,7 +31,8 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
 from moo_hpo.optimizers.bayesian import acquisition, defaults
-from moo_hpo.optimizers.bayesian.data import TrainingData, derive_seed, training_data
+from moo_hpo.optimizers.bayesian.data import TrainingData, training_data
+from moo_hpo.seeding import derive_seed
 from moo_hpo.optimizers.bayesian.surrogate import TRENDS, Surrogate, noise_floor, predictions
 from moo_hpo.optimizers.sampling import sobol_stream
 from moo_hpo.problem import Problem

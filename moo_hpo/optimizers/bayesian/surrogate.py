@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from moo_hpo.optimizers.bayesian.data import Outcome, derive_seed
+from moo_hpo.optimizers.bayesian.data import Outcome
+from moo_hpo.seeding import derive_seed
 from moo_hpo.problem import Problem
 
 __all__ = [

@@ -21,7 +21,7 @@ def test_failure_labels_skip_interrupted_trials_and_need_a_failure_and_a_success
 
     opt.tell([told(0, mh.TrialStatus.COMPLETE, 0.1), told(1, mh.TrialStatus.COMPLETE, 0.2)])
     assert opt.training_data().failures is None  # no failure yet: nothing to learn
-    opt.tell([told(2, mh.TrialStatus.FAILED, 0.9, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")])
+    opt.tell([told(2, mh.TrialStatus.INTERRUPTED, 0.9, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")])
     assert opt.training_data().failures is None  # an interrupted trial says nothing about its configuration
     opt.tell([told(3, mh.TrialStatus.FAILED, 0.8, "RuntimeError: out of memory")])
     failures = opt.training_data().failures

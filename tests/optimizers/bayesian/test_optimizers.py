@@ -37,6 +37,14 @@ class TestParEGOContract(OptimizerContract):
     n_trials = 3  # one model-based proposal per run: the machinery is shared with EHVI
 
 
+class TestCEIContract(OptimizerContract):
+    """Constrained EI: one objective (the contract picks it for ``cei``)."""
+
+    optimizer_name = "cei"
+    params = FAST
+    n_trials = 4
+
+
 def test_audit_trail_records_acquisition_and_predictions_in_metric_units():
     space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
     study = mh.Study(
