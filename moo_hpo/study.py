@@ -6,6 +6,10 @@ on :meth:`Study.ask` and :meth:`Study.tell`; :meth:`Study.optimize` is a loop ov
 finished trial is committed to the store before the next one is proposed, so a study killed at any
 moment is resumed by opening the same store again (:meth:`Study.load`, or ``Study(..., storage=path)``):
 trials that were running are marked ``interrupted`` and the optimizer is rebuilt from the stored trials.
+
+The module is longer than moo_hpo's usual 500 lines because ``Study`` is the one class users call most and
+each of its public methods carries its full documentation (Args, Returns, Raises); the work behind the
+results and the loop lives in those two modules.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
 from moo_hpo.execution.executors import format_exception
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
-from moo_hpo.optimizers.registry import choose_auto, make_optimizer
+from moo_hpo.optimizers.registry import choose_auto, known_params, make_optimizer
 from moo_hpo.problem import Problem
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
@@ -42,25 +46,6 @@ __all__ = ["REFERENCE_FREEZE_AFTER", "Study"]
 logger = logging.getLogger("moo_hpo")
 
 Callback = Callable[["Study", Trial], None]
-
-def _known_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The stored options an optimizer still takes; an option a later moo_hpo removed is dropped, with a warning."""
-    import inspect
-
-    from moo_hpo.optimizers.registry import OPTIMIZERS
-
-    spec = OPTIMIZERS.get(name.lower())
-    if spec is None:
-        return params
-    module, cls = spec.split(":")
-    import importlib
-
-    accepted = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
-    dropped = sorted(set(params) - set(accepted))
-    if dropped:
-        logger.warning("the stored optimizer %r has options this moo_hpo no longer takes: %s; resuming without them", name, dropped)
-    return {k: v for k, v in params.items() if k in accepted}
-
 
 class Study:
     """A multi-objective, constrained hyperparameter study.
@@ -123,7 +108,7 @@ class Study:
                 self._chosen = (make_optimizer(optimizer), "chosen by the user")
             elif self._store.get_meta("optimizer") is not None and self._trials:
                 stored = self._store.get_meta("optimizer")
-                params = _known_params(stored["name"], stored["params"])
+                params = known_params(stored["name"], stored["params"])
                 self._chosen = (make_optimizer(stored["name"], params), stored.get("reason") or "chosen before")
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)

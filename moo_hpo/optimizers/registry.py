@@ -14,7 +14,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Optimizer
 from moo_hpo.problem import Problem
 
-__all__ = ["AUTO_LARGE_BUDGET", "OPTIMIZERS", "choose_auto", "make_optimizer"]
+__all__ = ["AUTO_LARGE_BUDGET", "OPTIMIZERS", "choose_auto", "known_params", "make_optimizer"]
 
 logger = logging.getLogger("moo_hpo")
 
@@ -62,6 +62,20 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
         return cls(**params)
     except TypeError as exc:  # a value of the wrong kind that the constructor did not check itself
         raise ConfigError(f"optimizer {spec!r}: {exc}") from None
+
+
+def known_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The stored options that optimizer ``name`` still takes; options a later moo_hpo removed are dropped
+    with a warning, so a study stored before resumes."""
+    spec = OPTIMIZERS.get(name.lower())
+    if spec is None:
+        return params
+    module, cls = spec.split(":")
+    accepted = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
+    dropped = sorted(set(params) - set(accepted))
+    if dropped:
+        logger.warning("the stored optimizer %r has options this moo_hpo no longer takes: %s; resuming without them", name, dropped)
+    return {k: v for k, v in params.items() if k in accepted}
 
 
 def choose_auto(problem: Problem) -> tuple[str, str]:
