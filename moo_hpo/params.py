@@ -186,6 +186,10 @@ class Float(Param):
         miss = np.flatnonzero(~canonical)
         if miss.size:
             best[miss] = self._bisect(u[miss])
+        # a float that encodes to an end of the cube is that end's bound itself (a few ulps inside the
+        # bound can encode there too after exp/log rounding)
+        enc = self._forward(best)
+        best = np.where((u >= 1.0) | (enc >= 1.0), self.high, np.where((u <= 0.0) | (enc <= 0.0), self.low, best))
         return [float(v) for v in best]
 
     def to_dict(self) -> dict[str, Any]:

@@ -105,6 +105,8 @@ class _LinearFloats:
         for j in np.unique(cols):
             sel = rows[cols == j]
             x[sel, j] = self.params[j]._bisect(u[sel, j])
+        enc = (x - self.low) / self.width  # a float that encodes to an end of the cube is that bound itself
+        x = np.where((u >= 1.0) | (enc >= 1.0), self.high, np.where((u <= 0.0) | (enc <= 0.0), self.low, x))
         return dict(zip(self.names, x.T.tolist(), strict=True))
 
 

@@ -234,3 +234,12 @@ def test_conditions_that_contradict_are_warned_about():
             "sched": mh.Categorical(["cos", "step"], active_if={"opt": "adam"}),
             "warm": mh.Float(0, 1, active_if={"opt": "adam", "sched": "cos"}),
         })
+
+
+def test_the_ends_of_a_log_float_are_its_bounds_exactly():
+    p = mh.Float(1e-3, 3e-2, log=True)
+    assert p.from_unit(np.array([0.0, 1.0])) == [1e-3, 3e-2]
+    space = mh.Space({"lr": p, "m": mh.Float(0.1, 0.7)})
+    configs = [{"lr": 0.03, "m": 0.7}, {"lr": 0.001, "m": 0.1}]
+    assert space.decode(space.encode(configs)) == configs
+    assert space.decode(space.encode(space.decode(space.encode(configs)))) == configs
