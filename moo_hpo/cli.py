@@ -99,7 +99,7 @@ def _fmt(value: object) -> str:
 @app.command()
 @handle_errors
 def demo(
-    trials: int = typer.Option(30, help="Number of trials."),
+    trials: int = typer.Option(30, help="The study's total number of trials (a stored demo study is topped up)."),
     seed: int = typer.Option(0, help="The study's seed."),
     out: Path = typer.Option(Path("moo_hpo_demo"), help="Folder for the study file and the reports."),
 ) -> None:
@@ -108,8 +108,8 @@ def demo(
 
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
+    if db.exists():
+        console.print(f"resuming the demo study in {db} (delete it to start afresh)")
     console.print(f"[bold]moo_hpo demo[/]: PyTorch MLP on Adult; accuracy vs. equalized-odds gap by sex (<= {EO_BOUND}) "
                   f"vs. CPU p99 latency vs. size; {trials} trials")
     study = run_demo(n_trials=trials, seed=seed, storage=str(db))
@@ -235,7 +235,7 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
 @handle_errors
 def run(
     description: Path = typer.Argument(..., help="Study description (TOML)."),
-    trials: int = typer.Option(None, help="Override the number of trials."),
+    trials: int = typer.Option(None, help="The study's total number of trials (overrides n_trials; a resumed study runs the rest)."),
     entry: str = typer.Option(
         None, help="The objective as MODULE:FUNCTION, any importable module (the file's entry may only name a file next to it)."
     ),
@@ -250,6 +250,11 @@ def run(
         options["n_trials"] = trials
     if "n_trials" not in options and "timeout" not in options:
         raise CliError("give a budget: n_trials or timeout in [study], or --trials")
+    if "n_trials" in options:  # a total: a resumed study runs what is missing
+        have = len(study.trials)
+        options["n_trials"] = max(0, options["n_trials"] - have)
+        if have:
+            console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run")
     if dask is not None:
         options.pop("n_workers", None)  # the cluster's workers set the parallelism
         options["executor"] = dask

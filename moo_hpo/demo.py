@@ -102,7 +102,7 @@ def run_demo(n_trials: int = 30, seed: int = 0, storage: str | None = None, show
     """Run the demo study and return it.
 
     Args:
-        n_trials: number of trials.
+        n_trials: the study's total number of trials (a stored study that has some runs the rest).
         seed: the study's seed.
         storage: SQLite file for the study (None keeps it in memory).
         show_progress: show a progress bar.
@@ -122,5 +122,6 @@ def run_demo(n_trials: int = 30, seed: int = 0, storage: str | None = None, show
         seed=seed,
         name="adult-mlp-tradeoffs",
     )
-    study.optimize(task.fit, build=task.build, probes=task.probes(), n_trials=n_trials, show_progress=show_progress)
+    missing = max(0, n_trials - len(study.trials))  # a total: a stored demo study is topped up, not restarted
+    study.optimize(task.fit, build=task.build, probes=task.probes(), n_trials=missing, show_progress=show_progress)
     return study

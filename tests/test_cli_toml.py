@@ -97,3 +97,15 @@ def test_run_exits_non_zero_when_no_trial_completed(tmp_path):
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code != 0
     assert "all failed the same way" in result.output and "'bb' looks like 'b'" in result.output
+
+
+def test_n_trials_is_the_studys_total(tmp_path):
+    path = write(tmp_path, tail='[optimizer]\nname = "sobol"\n')  # n_trials = 16 in the file
+    assert runner.invoke(app, ["run", path, "--trials", "10"]).exit_code == 0
+    result = runner.invoke(app, ["run", path])
+    assert result.exit_code == 0 and "10 trials stored, 6 to run" in result.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert len(study.trials) == 16
+    assert runner.invoke(app, ["run", path]).exit_code == 0  # complete already: nothing more
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert len(study.trials) == 16
