@@ -3,6 +3,8 @@
     python -m benchmarks.distributed                   # all three parts (about 8 minutes)
     python -m benchmarks.distributed --parts throughput
 
+* **latency**: the study's own overhead per trial through Dask: trials one after another on one worker with
+  a no-op objective, beside a bare Dask task round trip on the same cluster.
 * **throughput**: an objective that sleeps 1 s, 64 trials, random search, on a ``LocalCluster`` of 1, 2,
   4 and 8 single-threaded worker processes. Trials per second (target: at least 0.85 x workers), the
   set-up before the first trial (checking the workers, sending the objective), and the study's own
@@ -57,6 +59,45 @@ def throughput(workers: list[int]) -> None:
         setup = wall - running  # connecting, checking the workers, sending the objective
         overhead = 1000 * (running * k / N_TRIALS - SLEEP)
         print(f"| {k} | {N_TRIALS} | {wall:.1f} | {rate:.2f} | {rate / k:.2f} | {setup:.2f} | {overhead:.1f} |", flush=True)
+
+
+def _noop(config):
+    return {"a": config["x"], "b": 1 - config["x"]}
+
+
+def _identity(x):
+    return x
+
+
+def latency(n: int = 300) -> None:
+    """The study's own overhead through Dask: its trials one after another on one worker (no-op objective,
+    SQLite store) beside a bare Dask task round trip, on the same cluster."""
+    import distributed
+
+    import moo_hpo as mh
+
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    folder = Path(tempfile.mkdtemp())
+    try:
+        t0 = time.perf_counter()
+        for i in range(n):
+            client.submit(_identity, i, pure=False).result()
+        bare = (time.perf_counter() - t0) / n
+        study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random",
+                         seed=0, storage=folder / "s.db")
+        study.optimize(_noop, n_trials=n, executor=client, show_progress=False)
+        first = min(t.started_at for t in study.trials)
+        per_trial = (max(t.finished_at for t in study.trials) - first) / n
+        study.close()
+    finally:
+        client.close()
+        cluster.close()
+    print("| sequential, one worker | ms per task or trial |")
+    print("|---|---:|")
+    print(f"| bare Dask task round trip (submit, run, result) | {1000 * bare:.2f} |")
+    print(f"| moo_hpo trial through Dask (ask, submit, run, tell, SQLite commit) | {1000 * per_trial:.2f} |")
+    print(f"| the study's own overhead (difference) | {1000 * (per_trial - bare):.2f} |", flush=True)
 
 
 def _branin_currin(seconds: float):
@@ -147,12 +188,15 @@ def peers(workers: list[int]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["throughput", "quality", "peers"], choices=["throughput", "quality", "peers"])
+    parts = ["latency", "throughput", "quality", "peers"]
+    parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--quality-trials", type=int, default=60)
     parser.add_argument("--quality-seconds", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if "latency" in args.parts:
+        latency()
     if "throughput" in args.parts:
         throughput(args.workers)
     if "quality" in args.parts:
