@@ -285,3 +285,41 @@ def test_workers_with_another_moo_hpo_version_are_refused(tmp_path):
     finally:
         client.close()
         cluster.close()
+
+
+def test_probes_and_constraints_checked_before_training_on_the_cluster(client):
+    size = mh.objectives.probe(["size_kb"], needs_training=False)(lambda model: {"size_kb": model["width"] * 10.0})
+    quality = mh.objectives.probe(["a", "b"])(lambda model: {"a": model["x"], "b": 1 - model["x"]})
+    trained = []
+
+    def build(config):
+        return {"width": 1 + int(config["y"] * 10), "x": config["x"]}
+
+    def fit(model, config):
+        trained.append(config)  # in the worker: never seen here
+        return model
+
+    s = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)}), [mh.Minimize("a"), mh.Minimize("b")],
+                 [mh.AtMost("size_kb", 50.0)], optimizer="random", seed=0)
+    s.optimize(fit, build=build, probes=[size, quality], n_trials=12, executor=client, show_progress=False)
+    skipped = [t for t in s.trials if t.status is mh.TrialStatus.INFEASIBLE_SKIPPED]
+    assert skipped and all(t.metrics["size_kb"] > 50 and "a" not in t.metrics for t in skipped)
+    assert s.count("complete") == 12 - len(skipped) and trained == []
+
+
+def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client):
+    def fn(config):
+        time.sleep(0.5 if config["x"] < 0.9 else 30)
+        return {"a": config["x"], "b": config["y"]}
+
+    def interrupt(study, trial):
+        if study.count("complete") >= 3:
+            raise KeyboardInterrupt
+
+    s = study()
+    with pytest.raises(KeyboardInterrupt):
+        s.optimize(fn, n_trials=20, executor=client, callbacks=[interrupt], show_progress=False)
+    assert s.count("complete") >= 3 and s.count("running") == 0
+    assert s.count("interrupted") >= 1 and all(
+        t.error.startswith("interrupted") for t in s.trials if t.status is mh.TrialStatus.INTERRUPTED
+    )
