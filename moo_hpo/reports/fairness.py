@@ -56,8 +56,8 @@ class FairnessAudit(SavesByFormat):
 
         out = [f"# Fairness audit: {md.escape(self.study_name)}", "", md.escape(self.summary), ""]
         bound = f"<= {self.bound:g}" if self.bound is not None else "(no bound)"
-        out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}"],
-                             [(f"#{r['number']}", r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no") for r in self.rows]))
+        out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}", "predicts"],
+                             [(f"#{r['number']}", r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no", _predicts(r)) for r in self.rows]))
         for r in self.rows:
             if r["by_group"]:
                 keys = list(r["by_group"][0])
@@ -83,9 +83,9 @@ class FairnessAudit(SavesByFormat):
         fig.update_layout(title=esc(f"{self.accuracy} vs. {self.gap}"), xaxis_title=esc(f"{self.gap} (lower is fairer)"), yaxis_title=esc(self.accuracy), height=480)
         parts = [f"<h1>Fairness audit: {esc(self.study_name)}</h1>", f"<p><b>{esc(self.summary)}</b></p>", _figure_html(fig, "fairness-front")]
         bound = f"meets {self.gap} <= {self.bound:g}" if self.bound is not None else "meets bound"
-        parts.append("<h2>Audited trials</h2>" + _table(["trial", "configuration", self.accuracy, self.gap, bound],
-                                                         [(f"#{r['number']}", ", ".join(f"{k}={v}" for k, v in r["config"].items()), r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no") for r in self.rows],
-                                                         [False, False, True, True, False]))
+        parts.append("<h2>Audited trials</h2>" + _table(["trial", "configuration", self.accuracy, self.gap, bound, "predicts"],
+                                                         [(f"#{r['number']}", ", ".join(f"{k}={v}" for k, v in r["config"].items()), r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no", _predicts(r)) for r in self.rows],
+                                                         [False, False, True, True, False, False]))
         for r in self.rows:
             if r["by_group"]:
                 keys = list(r["by_group"][0])
@@ -97,6 +97,18 @@ class FairnessAudit(SavesByFormat):
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1 else f"{x:.4g}"
+
+
+def one_class_only(trial: Trial) -> bool:
+    """True when a trial's classifier predicted a single class for everyone (every group's selection rate
+    is 0, or every one is 1): a degenerate model whose zero gap says nothing about fairness."""
+    groups = trial.extra.get("fairness", {}).get("by_group", []) if isinstance(trial.extra, dict) else []
+    rates = [g.get("selection_rate") for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
+    return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
+
+
+def _predicts(row: dict[str, Any]) -> str:
+    return "ONE CLASS ONLY" if row.get("degenerate") else "both classes" if row.get("by_group") else "-"
 
 
 def fairness_audit(
@@ -141,12 +153,14 @@ def fairness_audit(
         "gap": t.metrics.get(gap),
         "meets_bound": bound is None or t.metrics.get(gap, np.inf) <= bound,
         "by_group": t.extra.get("fairness", {}).get("by_group", []),
+        "degenerate": one_class_only(t),
     } for t in audited]
-    best = max(complete, key=lambda t: t.metrics[accuracy])
+    usable = [t for t in complete if not one_class_only(t)] or complete
+    best = max(usable, key=lambda t: t.metrics[accuracy])
     label = GAP_NAMES.get(gap, gap)
     summary = f"The most accurate model (trial #{best.number}) reaches {accuracy} {_fmt(best.metrics[accuracy])} with an {label} of {_fmt(best.metrics[gap])}"
     if bound is not None:
-        within = [t for t in complete if t.metrics[gap] <= bound]
+        within = [t for t in usable if t.metrics[gap] <= bound]
         if best.metrics[gap] <= bound:
             summary += f", within the bound of {bound:g}."
         elif within:
@@ -158,5 +172,11 @@ def fairness_audit(
             summary += f"; no trial meets the bound of {bound:g} (the smallest gap seen is {_fmt(min(t.metrics[gap] for t in complete))})."
     else:
         summary += "."
+    degenerate = [t.number for t in complete if one_class_only(t)]
+    if degenerate:
+        summary += (
+            f" Trials {', '.join(f'#{n}' for n in degenerate)} predict one class only (their accuracy is the base rate and "
+            "their gap is 0 by construction): flagged, and left out of the choices above."
+        )
     points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config} for t in complete]
     return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front], summary)

@@ -221,3 +221,20 @@ def test_the_hypervolume_comes_normalized_with_its_meaning(finished_study):
 
     for text in (re.sub("<[^>]+>", "", r.to_html()), r.to_markdown()):
         assert f"{hv['normalized']:.3f} normalized (raw {hv['value']:.6g})" in text and "share (0 to 1)" in text
+
+
+def test_the_fairness_audit_flags_classifiers_that_predict_one_class():
+    space = mh.Space({"t": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random", seed=0)
+    for t in study.ask(6):
+        one_class = t.number in (1, 4)
+        rate = 0.0 if one_class else 0.4
+        groups = [{"sex": g, "count": 50, "accuracy": 0.76 if one_class else 0.8, "selection_rate": rate,
+                   "tpr": rate, "fpr": rate / 4} for g in ("Female", "Male")]
+        metrics = {"accuracy": 0.76, "eo_diff": 0.0} if one_class else {"accuracy": 0.8 + 0.01 * t.number, "eo_diff": 0.02 * (t.number + 1)}
+        study.tell(t, metrics, extra={"fairness": {"by_group": groups}})
+    audit = mh.fairness_audit(study, accuracy="accuracy", gap="eo_diff", bound=0.05)
+    assert "#1, #4 predict one class only" in audit.summary
+    assert "within 0.05 (trial #0)" in audit.summary  # the degenerate ones (gap 0) are not chosen
+    flagged = {r["number"] for r in audit.rows if r["degenerate"]}
+    assert flagged == {1, 4} and "ONE CLASS ONLY" in audit.to_markdown()  # on the front (gap 0), and flagged
