@@ -225,15 +225,19 @@ class DaskExecutor:
 
     def wait(self) -> list[tuple[Trial, Outcome]]:
         """Block until at least one running trial ends; return those (a lost worker's trial may be resubmitted)."""
+        from concurrent.futures import CancelledError
+
         from distributed import wait
+        from distributed.client import FuturesCancelledError
 
         while self._running:
             try:
                 done, _ = wait(list(self._running), return_when="FIRST_COMPLETED")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
+                first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 raise MooHpoError(
-                    f"lost the connection to the Dask scheduler ({type(exc).__name__}: {exc}); every finished trial is "
-                    "saved: resume with mh.Study.load once the cluster is back"
+                    f"lost the connection to the Dask scheduler ({first_line}); every finished trial is saved: "
+                    "resume with mh.Study.load once the cluster is back"
                 ) from None
             out = []
             for future in done:

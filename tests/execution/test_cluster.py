@@ -323,3 +323,33 @@ def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client):
     assert s.count("interrupted") >= 1 and all(
         t.error.startswith("interrupted") for t in s.trials if t.status is mh.TrialStatus.INTERRUPTED
     )
+
+
+def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_path):
+    dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    port = 19786 + os.getpid() % 1000
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    scheduler = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def fn(config):
+            time.sleep(0.3)
+            return {"a": config["x"], "b": 1 - config["x"]}
+
+        def lose_the_scheduler(s, trial):
+            if s.count("complete") == 3:
+                scheduler.kill()
+
+        s = study(storage=tmp_path / "s.db")
+        with pytest.raises(mh.MooHpoError, match="lost the connection to the Dask scheduler.*resume with mh.Study.load"):
+            s.optimize(fn, n_trials=30, executor=address, callbacks=[lose_the_scheduler], show_progress=False)
+        s.close()
+        resumed = mh.Study.load(tmp_path / "s.db")
+        assert resumed.count("complete") == 3 and resumed.count("running") == 0
+        resumed.close()
+    finally:
+        worker.kill(), scheduler.kill()
+        worker.wait(), scheduler.wait()
