@@ -3,7 +3,8 @@
 ``study.optimize(fit, build=build, probes=[...])`` runs, per trial:
 
 1. ``model = build(config)``: the untrained model;
-2. every probe with ``needs_training=False`` (size, latency ...) measures it;
+2. every probe that needs no training measures it (size, latency ... of a torch module; a
+   scikit-learn estimator has nothing to measure before ``fit``, so those probes wait for it);
 3. if a **hard** constraint on those metrics is already broken, the trial ends as
    ``infeasible_skipped`` with the metrics measured so far, and ``fit`` is never called;
 4. otherwise ``fit(model, config)`` trains it (inside the energy meters of any
@@ -92,7 +93,8 @@ class ProbePipeline:
             self._measure(self.probes, out, metrics, extra)
             return Result(metrics, extra)
         model = self.build(config)
-        self._measure([p for p in self.probes if not p.needs_training], model, metrics, extra)
+        before = [p for p in self.probes if not p.needs_training_for(model)]  # per model type: see Probe
+        self._measure(before, model, metrics, extra)
         broken = [c for c in self.hard if c.name in metrics and not c.is_satisfied(metrics[c.name])]
         if broken:
             reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
@@ -112,5 +114,5 @@ class ProbePipeline:
             metrics.update(trained)
         elif trained is not None:
             model = trained
-        self._measure([p for p in self.probes if p.needs_training and p not in meters], model, metrics, extra)
+        self._measure([p for p in self.probes if p not in before and p not in meters], model, metrics, extra)
         return Result(metrics, extra)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import moo_hpo as mh
@@ -90,3 +91,47 @@ def test_two_probes_with_one_metric_are_refused():
 
     with pytest.raises(mh.ConfigError, match="provided by two probes"):
         make_study().optimize(lambda m, c: None, build=build, probes=[mh.objectives.ModelSize(), mh.objectives.ModelSize()], n_trials=1)
+
+
+def _digits():
+    from sklearn.datasets import load_digits  # ships with scikit-learn: no download
+
+    X, y = load_digits(return_X_y=True)
+    return X[:1200] / 16.0, y[:1200], X[1200:] / 16.0, y[1200:]
+
+
+def test_scikit_learn_estimators_are_sized_and_timed_after_fit():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    Xt, yt, Xv, yv = _digits()
+
+    def build(config):
+        if config["model"] == "knn":
+            return KNeighborsClassifier(n_neighbors=config["k"])
+        return LogisticRegression(C=config["C"], max_iter=200)
+
+    def fit(model, config):
+        return model.fit(Xt, yt)
+
+    space = mh.Space({"model": mh.Categorical(["logreg", "knn"]), "C": mh.Float(0.01, 10, log=True), "k": mh.Int(1, 15)})
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("latency_p99_ms")], [mh.AtMost("size_kb", 1e6)],
+                     optimizer="random", seed=0)
+    probes = [mh.objectives.ModelSize(), mh.objectives.Latency(Xv[0], min_time_s=0.05, max_time_s=0.2), mh.objectives.Accuracy(Xv, yv)]
+    study.optimize(fit, build=build, probes=probes, n_trials=8, show_progress=False)
+    assert study.count("complete") == 8, [t.error for t in study.trials]
+    kinds = {t.config["model"] for t in study.trials}
+    assert kinds == {"logreg", "knn"}
+    for t in study.trials:
+        assert t.metrics["size_kb"] > 0 and t.metrics["latency_p99_ms"] > 0 and t.metrics["accuracy"] > 0.8
+        if t.config["model"] == "logreg":
+            assert t.metrics["param_count"] == 64 * 10 + 10  # coefficients and intercepts
+        else:  # no parameter arrays: the pickled size, and no made-up count
+            assert "param_count" not in t.metrics and t.metrics["size_kb"] == t.metrics["serialized_kb"]
+
+
+def test_an_unfitted_estimator_is_not_sized_as_zero():
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(mh.ProbeError, match="LogisticRegression is not fitted"):
+        mh.objectives.ModelSize().measure(LogisticRegression())

@@ -54,6 +54,15 @@ class Probe:
     needs_training: bool = True
     metrics: tuple[str, ...] = ()
 
+    def needs_training_for(self, model: Any) -> bool:
+        """Whether this probe must wait for ``model`` to be trained (decided per model type).
+
+        ``needs_training``, except that a probe of an untrained model's structure (size, latency) can
+        measure a torch module as built, but not a scikit-learn estimator: it has no parameters and no
+        ``predict`` before ``fit``, so such probes measure it after training.
+        """
+        return self.needs_training or not is_torch_module(model)
+
     def measure(self, model: Any) -> Measurement:  # pragma: no cover - abstract
         """Measure ``model``.
 

@@ -49,6 +49,25 @@ def parameter_count(model: Any) -> int:
     return total
 
 
+def _require_fitted(model: Any) -> None:
+    """Refuse an unfitted scikit-learn estimator (its size would be a zero nobody measured).
+
+    Raises:
+        ProbeError: naming the estimator.
+    """
+    try:
+        from sklearn.base import BaseEstimator
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        return
+    if isinstance(model, BaseEstimator):
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            raise ProbeError(f"{type(model).__name__} is not fitted: its size is measured after training") from None
+
+
 class ModelSize(Probe):
     """Parameters and bytes of a model.
 
@@ -88,8 +107,14 @@ class ModelSize(Probe):
             torch.save(model.state_dict(), buf)
             serialized = buf.tell()
         else:
+            _require_fitted(model)
             stored = 8 * n  # scikit-learn keeps float64 arrays
             serialized = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+        if n == 0 and not is_torch_module(model):
+            # no parameter arrays known for this model type (k-NN, SVMs ...): the pickled size is its size,
+            # and no parameter count is recorded rather than a zero that was never measured
+            out = {"size_kb": serialized / 1024.0, "serialized_kb": serialized / 1024.0}
+            return Measurement(out, {"size": {"deployed_precision": target, "size_kb": "pickled size (no parameter arrays known)"}})
         if target is not None:  # the model declares the precision it will be deployed at
             stored = n * PRECISION_BYTES[target]
         out = {"param_count": float(n), "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}
