@@ -53,7 +53,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    print(f"| optimizer | arguments | observations | torch threads | first ask s | later asks s, median [min, max] |")
+    print("| optimizer | arguments | observations | torch threads | first ask s | later asks s, median [min, max] |")
     print("|---|---|---:|---:|---:|---|")
     for name in args.optimizers:
         first, later = measure(name, args.observations, args.asks, args.seed, args.params)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import moo_hpo as mh
 from tests.optimizers.contract import Benchmark, OptimizerContract
