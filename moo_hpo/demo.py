@@ -46,7 +46,7 @@ class AdultMLP:
         self.y_train = train.y
         self.X_valid = prep.transform(valid.X).astype(np.float32)
         self.y_valid = valid.y
-        self.sex_valid = valid.sensitive["sex"].to_numpy()
+        self.sex_valid = valid.sensitive["sex"]  # a named Series: the audit's group tables say "sex"
 
     @staticmethod
     def space() -> mh.Space:

@@ -150,3 +150,11 @@ def test_demo_command(tmp_path):
     assert again.exit_code == 0 and "resuming the demo study" in again.output
     with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
         assert len(study.trials) == 4
+
+
+def test_the_demo_audit_names_the_sensitive_attribute(tmp_path):
+    from moo_hpo.demo import run_demo
+
+    study = run_demo(n_trials=2, seed=0, storage=None, show_progress=False)
+    groups = study.trials[0].extra["fairness"]["by_group"]
+    assert {"sex"} <= set(groups[0]) and "sensitive_feature_0" not in groups[0]
