@@ -348,7 +348,7 @@ class Study:
         """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials."""
         trials: list[Trial] = []
         while len(trials) < want:
-            pending = [self._trials[i] for i in sorted(self._running)] if self._running else []
+            pending = self._running_trials() if self._running else []
             proposals = self._use_optimizer().ask(want - len(trials), pending)
             if not proposals:
                 break
@@ -464,6 +464,10 @@ class Study:
         for f in dataclasses.fields(Trial):
             setattr(record, f.name, getattr(new, f.name))
         self._count(record)
+
+    def _running_trials(self) -> list[Trial]:
+        """The trials recorded as running, in number order."""
+        return [self._trials[n] for n in sorted(self._running)]
 
     def _interrupt(self, trial: Trial, reason: str) -> None:
         """Record a running trial as ``interrupted`` (the study stopped; its configuration is not to blame)."""

@@ -135,3 +135,17 @@ def test_an_unfitted_estimator_is_not_sized_as_zero():
 
     with pytest.raises(mh.ProbeError, match="LogisticRegression is not fitted"):
         mh.objectives.ModelSize().measure(LogisticRegression())
+
+
+def test_a_probe_of_my_own_that_needs_no_training_runs_before_fit_whatever_the_model():
+    early = mh.objectives.probe(["width"], needs_training=False)(lambda model: {"width": float(model["width"])})
+    trained = []
+
+    def fit(model, config):
+        trained.append(config)
+        return {"y": 1.0}
+
+    study = mh.Study(mh.Space({"w": mh.Int(1, 10)}), [mh.Minimize("y")], [mh.AtMost("width", 5)], optimizer="random", seed=0)
+    study.optimize(fit, build=lambda c: {"width": c["w"]}, probes=[early], n_trials=10, show_progress=False)
+    skipped = [t for t in study.trials if t.status is mh.TrialStatus.INFEASIBLE_SKIPPED]
+    assert skipped and len(trained) == 10 - len(skipped)  # measured on the built model, before fit

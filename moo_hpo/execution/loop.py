@@ -126,19 +126,18 @@ def run_optimize(
                     for cb in callbacks:
                         cb(study, study.trial(trial.number))
     except KeyboardInterrupt:
-        running = executor.running()
         executor.shutdown()
+        # every trial still running in the study: on a worker, or finished there but not yet told
+        running = study._running_trials()
         for t in running:
             study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
         done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
         logger.warning("interrupted; %d finished trials are saved, %d running ones recorded as interrupted", done, len(running))
         raise
     except BaseException:
-        running = executor.running()
         executor.shutdown()
-        for t in running:
-            if not study.trial(t.number).is_finished:
-                study._interrupt(t, "interrupted: the study stopped on an error in another trial")
+        for t in study._running_trials():
+            study._interrupt(t, "interrupted: the study stopped on an error in another trial")
         raise
     executor.shutdown()
     logger.info("optimize stopped: %s", study._stop_reason)

@@ -23,6 +23,7 @@ __all__ = [
     "FunctionProbe",
     "Measurement",
     "Probe",
+    "StructureProbe",
     "check_rows",
     "is_torch_module",
     "predict_labels",
@@ -55,13 +56,23 @@ class Probe:
     metrics: tuple[str, ...] = ()
 
     def needs_training_for(self, model: Any) -> bool:
-        """Whether this probe must wait for ``model`` to be trained (decided per model type).
+        """Whether this probe must wait for ``model`` to be trained: ``needs_training``, unless the probe
+        decides per model type (see :class:`StructureProbe`)."""
+        return self.needs_training
 
-        ``needs_training``, except that a probe of an untrained model's structure (size, latency) can
-        measure a torch module as built, but not a scikit-learn estimator: it has no parameters and no
-        ``predict`` before ``fit``, so such probes measure it after training.
-        """
-        return self.needs_training or not is_torch_module(model)
+
+class StructureProbe(Probe):
+    """A probe of a model's structure (size, latency, memory), which a torch module has as soon as it is built.
+
+    A scikit-learn estimator has no parameters and no ``predict`` before ``fit``, so these probes measure
+    it after training.
+    """
+
+    needs_training = False
+
+    def needs_training_for(self, model: Any) -> bool:
+        """False for a torch module (measured as built), True for anything else (measured once trained)."""
+        return not is_torch_module(model)
 
     def measure(self, model: Any) -> Measurement:  # pragma: no cover - abstract
         """Measure ``model``.

@@ -24,7 +24,7 @@ from typing import Any
 
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, is_torch_module, stack_example, torch_input
+from moo_hpo.objectives.base import Measurement, Probe, StructureProbe, is_torch_module, stack_example, torch_input
 
 __all__ = ["Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source"]
 
@@ -140,7 +140,7 @@ class EnergyMeter:
         self.joules = self._c.read_j() - self._e0 if self._c is not None else self.seconds * float(self.watts)
 
 
-class Energy(Probe):
+class Energy(StructureProbe):
     """Energy per inference (``energy_per_inference_j``) of a model on an example input.
 
     Args:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, is_torch_module, stack_example, torch_input
+from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, stack_example, torch_input
 
 __all__ = ["Latency", "summarize_times"]
 
@@ -52,7 +52,7 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-class Latency(Probe):
+class Latency(StructureProbe):
     """Time inference of a model on an example input.
 
     Args:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, is_torch_module, torch_input
+from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, torch_input
 
 __all__ = ["PRECISION_BYTES", "ModelSize", "PeakMemory", "parameter_count"]
 
@@ -68,7 +68,7 @@ def _require_fitted(model: Any) -> None:
             raise ProbeError(f"{type(model).__name__} is not fitted: its size is measured after training") from None
 
 
-class ModelSize(Probe):
+class ModelSize(StructureProbe):
     """Parameters and bytes of a model.
 
     Metrics: ``param_count``; ``size_kb`` (bytes at the stored dtypes / 1024); ``size_kb_<p>`` for each
@@ -122,7 +122,7 @@ class ModelSize(Probe):
         return Measurement(out, {"size": {"deployed_precision": target}})
 
 
-class PeakMemory(Probe):
+class PeakMemory(StructureProbe):
     """Peak memory of one inference, ``peak_memory_kb`` (see the module docstring for the method).
 
     Args:
