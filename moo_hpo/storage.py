@@ -149,6 +149,7 @@ class InMemoryStore(Store):
         self._trials[trial.number] = trial
 
     def update_trial(self, trial: Trial) -> None:
+        trial.to_row()  # what a file store could not write is refused here too (TypeError)
         self._trials[trial.number] = trial
 
     def load_trials(self) -> list[Trial]:

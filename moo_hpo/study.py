@@ -14,7 +14,6 @@ results and the loop lives in those two modules.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -449,20 +448,24 @@ class Study:
         return record
 
     def _commit(self, record: Trial, **changes: Any) -> None:
-        """Store a finished trial's new state, then take it over in memory: never one without the other.
+        """Give a finished trial its new state in memory and in the store, or in neither.
 
         Raises:
             ConfigError: when ``extra`` is not JSON-able (nothing changed).
             StorageError: when the store cannot write it (nothing changed).
         """
-        new = dataclasses.replace(record, finished_at=time.time(), **changes)
+        changes["finished_at"] = time.time()
+        before = {name: getattr(record, name) for name in changes}
+        for name, value in changes.items():
+            setattr(record, name, value)
         try:
-            new.to_row()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"trial #{record.number} cannot be stored: {exc}; the trial is unchanged") from None
-        self._store.update_trial(new)
-        for f in dataclasses.fields(Trial):
-            setattr(record, f.name, getattr(new, f.name))
+            self._store.update_trial(record)  # stores check the record before writing any of it
+        except BaseException as exc:
+            for name, value in before.items():  # not stored: the record is as it was
+                setattr(record, name, value)
+            if isinstance(exc, (TypeError, ValueError)):
+                raise ConfigError(f"trial #{record.number} cannot be stored: {exc}; the trial is unchanged") from None
+            raise
         self._count(record)
 
     def _running_trials(self) -> list[Trial]:

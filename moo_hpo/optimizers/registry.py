@@ -51,10 +51,8 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
     key = spec.lower()
     if key not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {spec!r}; expected 'auto' or one of {sorted(OPTIMIZERS)}")
-    module, name = OPTIMIZERS[key].split(":")
-    cls = getattr(importlib.import_module(module), name)
+    cls, accepted = _class_and_options(key)
     params = dict(params or {})
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ConfigError(f"optimizer {spec!r} takes the options {accepted}; received unknown {unknown}")
@@ -64,14 +62,19 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
         raise ConfigError(f"optimizer {spec!r}: {exc}") from None
 
 
+def _class_and_options(key: str) -> tuple[type[Optimizer], list[str]]:
+    """The optimizer class registered as ``key`` (imported now) and its constructor's option names."""
+    module, name = OPTIMIZERS[key].split(":")
+    cls = getattr(importlib.import_module(module), name)
+    return cls, [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
 def known_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """The stored options that optimizer ``name`` still takes; options a later moo_hpo removed are dropped
     with a warning, so a study stored before resumes."""
-    spec = OPTIMIZERS.get(name.lower())
-    if spec is None:
+    if name.lower() not in OPTIMIZERS:
         return params
-    module, cls = spec.split(":")
-    accepted = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
+    _, accepted = _class_and_options(name.lower())
     dropped = sorted(set(params) - set(accepted))
     if dropped:
         logger.warning("the stored optimizer %r has options this moo_hpo no longer takes: %s; resuming without them", name, dropped)
