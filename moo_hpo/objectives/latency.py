@@ -4,22 +4,35 @@
   intra-op thread count (recorded in ``extra``; restored afterwards). scikit-learn models time
   ``predict`` on a batch of rows.
 * **CUDA**: CUDA events around each call, the stream synchronized before reading them.
-* Both warm up first (at least ``warmup`` calls and ``warmup_s`` seconds), then time blocks of calls
-  until the timed calls add up to ``min_time_s`` seconds, there are ``min_repeats`` of them and the
-  median of the last block is within ``rel_tol`` of the running median, or until ``max_repeats``
-  calls or (with ``min_repeats`` done) ``max_time_s`` timed seconds, whichever comes first. The
-  time floor keeps fast models from being judged on a few milliseconds of the machine's life: one
-  scheduler hiccup would shift their whole sample.
+
+The stopping rule, the same on both. First untimed warm-up calls: at least ``warmup`` of them and
+``warmup_s`` seconds. Then blocks of ``block`` timed calls until the median of the latest block is
+within ``rel_tol`` of the running median (the sample has settled), there are ``min_repeats`` timed calls
+and they add up to ``min_time_s`` seconds; or until ``max_repeats`` timed calls. The time floor keeps fast
+models from being judged on a few milliseconds of the machine's life: one scheduler hiccup would shift
+their whole sample.
+
+``max_time_s`` caps the probe's whole wall time per model, warm-up included, and wins over every rule
+above: warm-up ends once it has used a quarter of the cap, and a call starts only while the latest call's
+duration says it will end within the cap. A slow model stops with the calls made so far (one warm-up
+call and one timed call at least), so the probe's time stays within the cap unless a call takes longer
+than the one before it.
 
 Metrics (with a configurable prefix, default ``latency``): ``<prefix>_p50_ms``, ``_p90_ms``,
-``_p99_ms``, ``_mean_ms``. ``extra["latency"]`` records the device name, batch size, thread count and
-number of timed calls.
+``_p99_ms``, ``_mean_ms``, from all timed calls. ``extra["latency"]`` records the device name, batch
+size and thread count, and how the measurement went: ``timed_calls``, ``warmup_calls``, ``wall_s`` (the
+probe's wall time), ``stopped_by`` (``"settled"``, ``"max_repeats"`` or ``"max_time_s"``) and
+``stopped_at_cap`` (True when ``max_time_s`` stopped it: its percentiles come from fewer calls than the
+rules above ask for).
 """
 
 from __future__ import annotations
 
+import math
 import platform
 import time
+from collections.abc import Callable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -28,6 +41,8 @@ from moo_hpo.exceptions import ConfigError, ProbeError
 from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, stack_example, torch_input
 
 __all__ = ["Latency", "summarize_times"]
+
+WARMUP_SHARE = 0.25  # the share of max_time_s that warm-up may use
 
 
 def summarize_times(times_ms: np.ndarray, prefix: str = "latency") -> dict[str, float]:
@@ -52,8 +67,35 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _check_arguments(**values: Any) -> None:
+    """Raise one ConfigError that names every bad argument of :class:`Latency` and its value."""
+    integers = {"batch_size": 1, "threads": 1, "warmup": 0, "block": 1, "min_repeats": 1, "max_repeats": 1}
+    problems = []
+    for name, value in values.items():
+        integer = name in integers
+        if isinstance(value, bool) or not isinstance(value, Integral if integer else Real) or (not integer and not math.isfinite(value)):
+            problems.append(f"{name} {'an integer' if integer else 'a finite number'} (received {value!r})")
+        elif integer and value < integers[name]:
+            problems.append(f"{name} >= {integers[name]} (received {value!r})")
+        elif name in ("warmup_s", "min_time_s", "rel_tol") and value < 0:
+            problems.append(f"{name} >= 0 (received {value!r})")
+        elif name == "max_time_s" and value <= 0:
+            problems.append(f"max_time_s > 0 (received {value!r})")
+    if not problems:
+        if values["min_repeats"] > values["max_repeats"]:
+            problems.append(f"min_repeats <= max_repeats (received min_repeats={values['min_repeats']!r}, max_repeats={values['max_repeats']!r})")
+        if values["min_time_s"] > values["max_time_s"]:
+            problems.append(f"min_time_s <= max_time_s (received min_time_s={values['min_time_s']!r}, max_time_s={values['max_time_s']!r})")
+    if problems:
+        raise ConfigError("Latency expects " + "; ".join(problems))
+
+
 class Latency(StructureProbe):
-    """Time inference of a model on an example input.
+    """Time inference of a model on an example input, within a wall-clock cap per model.
+
+    With the defaults a model is measured for about 0.7 s when it is fast and steady (0.2 s of warm-up,
+    then at least 0.5 s of timed calls until their median settles, at most 20,000 of them), and never for
+    much more than 10 s, however slow it is. See the module docstring for the stopping rule.
 
     Args:
         example: one input sample without the batch dimension (a feature row, a ``(C, H, W)``
@@ -61,19 +103,23 @@ class Latency(StructureProbe):
         batch_size: rows per call.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...); torch modules are moved there.
         threads: intra-op threads on CPU (fixed for the measurement).
-        warmup: untimed calls first (at least).
-        warmup_s: untimed seconds first (at least): caches, allocator and clock settle.
+        warmup: untimed calls first (at least, within the cap).
+        warmup_s: untimed seconds first (at least, within the cap): caches, allocator and clock settle.
         block: calls per timed block.
-        min_repeats: timed calls at least.
-        min_time_s: timed seconds at least (the sum of the timed calls), unless ``max_repeats`` comes first.
+        min_repeats: timed calls at least (within the cap).
+        min_time_s: timed seconds at least (the sum of the timed calls), unless ``max_repeats`` or
+            ``max_time_s`` comes first.
         max_repeats: timed calls at most.
-        max_time_s: timed seconds (the sum of the timed calls) after which timing stops once
-            ``min_repeats`` calls are done, even if the blocks' medians have not settled.
+        max_time_s: the probe's wall time per model at most, warm-up included: warm-up ends once it has
+            used a quarter of it, and no call starts that the latest call's duration says would end after
+            it. It wins over ``warmup``, ``min_repeats`` and ``min_time_s``; ``extra["latency"]`` then says
+            ``stopped_at_cap``.
         rel_tol: stop once a block's median is within this share of the running median.
         prefix: metric name prefix.
 
     Raises:
-        ConfigError: for bad arguments.
+        ConfigError: for bad arguments (a negative count or time, ``min_repeats > max_repeats``,
+            ``min_time_s > max_time_s``, ``max_time_s <= 0`` ...).
     """
 
     needs_training = False
@@ -95,16 +141,11 @@ class Latency(StructureProbe):
         rel_tol: float = 0.02,
         prefix: str = "latency",
     ) -> None:
-        if (
-            batch_size < 1 or threads < 1 or warmup < 0 or block < 1
-            or not 1 <= min_repeats <= max_repeats or not 0 <= min_time_s <= max_time_s
-        ):
-            raise ConfigError(
-                "Latency expects batch_size >= 1, threads >= 1, warmup >= 0, block >= 1, "
-                "1 <= min_repeats <= max_repeats and 0 <= min_time_s <= max_time_s; received "
-                f"{batch_size}, {threads}, {warmup}, {block}, {min_repeats}, {max_repeats}, {min_time_s}, {max_time_s}"
-            )
-        if not (device == "cpu" or device.startswith("cuda")):
+        _check_arguments(
+            batch_size=batch_size, threads=threads, warmup=warmup, warmup_s=warmup_s, block=block, min_repeats=min_repeats,
+            min_time_s=min_time_s, max_repeats=max_repeats, max_time_s=max_time_s, rel_tol=rel_tol,
+        )
+        if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
             raise ConfigError(f"device must be 'cpu' or 'cuda[:n]'; received {device!r}")
         self.example, self.batch_size, self.device, self.threads = example, batch_size, device, threads
         self.warmup_s, self.min_time_s, self.max_time_s = warmup_s, min_time_s, max_time_s
@@ -115,25 +156,62 @@ class Latency(StructureProbe):
     def _batch(self) -> np.ndarray:
         return stack_example(self.example, self.batch_size)
 
-    def _time_loop(self, call: Any, clock: Any) -> np.ndarray:
-        t_end = time.perf_counter() + self.warmup_s
-        n = 0
-        while n < self.warmup or time.perf_counter() < t_end:
+    def _time_loop(self, call: Callable[[], Any], clock: Callable[[Callable[[], Any]], float],
+                   now: Callable[[], float] = time.perf_counter, sync: Callable[[], Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Warm up, then time calls by the stopping rule.
+
+        Args:
+            call: one inference call.
+            clock: ``clock(call)`` makes the call and returns its time in milliseconds.
+            now: the wall clock in seconds (the cap and the warm-up seconds are read from it).
+            sync: waits for the device after each warm-up call (CUDA), so that warm-up time is the work
+                done, not the work queued.
+
+        Returns:
+            The timed calls' times in milliseconds, and how the measurement went (``timed_calls``,
+            ``warmup_calls``, ``wall_s``, ``stopped_by``, ``stopped_at_cap``).
+        """
+        start = now()
+        deadline = start + self.max_time_s
+        warmup_deadline = start + WARMUP_SHARE * self.max_time_s
+        warmup_end = start + self.warmup_s
+        last = 0.0  # wall seconds of the latest call: will the next one end within the cap?
+        n_warmup = 0
+        while n_warmup < self.warmup or now() < warmup_end:
+            t0 = now()
+            if n_warmup and t0 + last > warmup_deadline:
+                break
             call()
-            n += 1
+            if sync is not None:
+                sync()
+            n_warmup += 1
+            last = now() - t0
         times: list[float] = []
         timed_ms = 0.0
+        stopped_by = "max_repeats"
         while len(times) < self.max_repeats:
-            block = [clock(call) for _ in range(min(self.block, self.max_repeats - len(times)))]
             before = np.median(times) if times else None
+            block: list[float] = []
+            for _ in range(min(self.block, self.max_repeats - len(times))):
+                t0 = now()
+                if (times or block) and t0 + last > deadline:
+                    stopped_by = "max_time_s"
+                    break
+                block.append(clock(call))
+                last = now() - t0
             times.extend(block)
             timed_ms += sum(block)
+            if stopped_by == "max_time_s":
+                break
             if len(times) < self.min_repeats:
                 continue
             settled = before is not None and abs(np.median(block) - before) <= self.rel_tol * before
-            if (settled and timed_ms >= 1000.0 * self.min_time_s) or timed_ms >= 1000.0 * self.max_time_s:
-                break  # settled over the time floor, or never settled within max_time_s
-        return np.asarray(times)
+            if settled and timed_ms >= 1000.0 * self.min_time_s:
+                stopped_by = "settled"
+                break
+        info = {"timed_calls": len(times), "warmup_calls": n_warmup, "wall_s": round(now() - start, 6),
+                "stopped_by": stopped_by, "stopped_at_cap": stopped_by == "max_time_s"}
+        return np.asarray(times), info
 
     def measure(self, model: Any) -> Measurement:
         if is_torch_module(model):
@@ -150,13 +228,13 @@ class Latency(StructureProbe):
             return (time.perf_counter_ns() - t0) / 1e6
 
         try:
-            times = self._time_loop(lambda: model.predict(X), clock)
+            times, info = self._time_loop(lambda: model.predict(X), clock)
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"latency probe: predict failed on a batch of shape {X.shape}: {type(exc).__name__}: {exc}") from exc
-        return Measurement(summarize_times(times, self.prefix), {"latency": self._extra("cpu", _cpu_name(), len(times))})
+        return Measurement(summarize_times(times, self.prefix), {"latency": self._extra("cpu", _cpu_name(), info)})
 
-    def _extra(self, device: str, name: str, n: int) -> dict[str, Any]:
-        return {"device": device, "device_name": name, "batch_size": self.batch_size, "threads": self.threads, "timed_calls": n}
+    def _extra(self, device: str, name: str, info: dict[str, Any]) -> dict[str, Any]:
+        return {"device": device, "device_name": name, "batch_size": self.batch_size, "threads": self.threads, **info}
 
     def _measure_torch(self, model: Any) -> Measurement:
         import torch
@@ -180,8 +258,8 @@ class Latency(StructureProbe):
                 return float(start.elapsed_time(end))
 
             with torch.inference_mode():
-                times = self._time_loop(lambda: model(x), clock)
-            return Measurement(summarize_times(times, self.prefix), {"latency": self._extra(str(device), torch.cuda.get_device_name(device), len(times))})
+                times, info = self._time_loop(lambda: model(x), clock, sync=lambda: torch.cuda.synchronize(device))
+            return Measurement(summarize_times(times, self.prefix), {"latency": self._extra(str(device), torch.cuda.get_device_name(device), info)})
 
         def clock(call: Any) -> float:
             t0 = time.perf_counter_ns()
@@ -192,9 +270,9 @@ class Latency(StructureProbe):
         torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
-                times = self._time_loop(lambda: model(x), clock)
+                times, info = self._time_loop(lambda: model(x), clock)
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"latency probe: forward pass failed on input of shape {tuple(x.shape)}: {type(exc).__name__}: {exc}") from exc
         finally:
             torch.set_num_threads(previous)
-        return Measurement(summarize_times(times, self.prefix), {"latency": self._extra("cpu", _cpu_name(), len(times))})
+        return Measurement(summarize_times(times, self.prefix), {"latency": self._extra("cpu", _cpu_name(), info)})

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -31,17 +33,24 @@ def test_cpu_latency_reflects_the_work_of_a_forward_pass():
 
 
 class ScriptedClock:
-    """A clock that reports scripted call times (ms) in order, so the stopping rule can be checked exactly."""
+    """A clock that reports scripted call times (ms) in order, so the stopping rule can be checked exactly.
+
+    ``now`` is a wall clock on which each call takes its scripted time (warm-up calls too).
+    """
 
     def __init__(self, times_ms):
-        self.times_ms, self.calls = list(times_ms), 0
+        self.times_ms, self.calls, self.elapsed_s = list(times_ms), 0, 0.0
 
     def call(self):
         self.calls += 1
+        self.elapsed_s += self.times_ms[min(self.calls - 1, len(self.times_ms) - 1)] / 1000
 
     def clock(self, call):
         call()
         return self.times_ms[min(self.calls - 1, len(self.times_ms) - 1)]
+
+    def now(self):
+        return self.elapsed_s
 
 
 def timing_probe(**kwargs):
@@ -51,16 +60,18 @@ def timing_probe(**kwargs):
 
 def test_timing_stops_at_min_repeats_once_blocks_agree():
     scripted = ScriptedClock([1.0] * 1000)
-    times = timing_probe(min_repeats=30, max_repeats=500)._time_loop(scripted.call, scripted.clock)
+    times, info = timing_probe(min_repeats=30, max_repeats=500)._time_loop(scripted.call, scripted.clock, now=scripted.now)
     assert len(times) == 30 and scripted.calls == 5 + 30
+    assert info["stopped_by"] == "settled" and not info["stopped_at_cap"] and info["timed_calls"] == 30
 
 
 def test_timing_covers_min_time_s_for_fast_calls():
     scripted = ScriptedClock([1 / 64] * 100_000)  # 15.6 us per call (exact in binary): 0.05 s take 3,200 calls
-    times = timing_probe(min_repeats=30, min_time_s=0.05, max_repeats=20_000)._time_loop(scripted.call, scripted.clock)
+    times, _ = timing_probe(min_repeats=30, min_time_s=0.05, max_repeats=20_000)._time_loop(scripted.call, scripted.clock, now=scripted.now)
     assert len(times) == 3200
     scripted = ScriptedClock([1 / 64] * 100_000)  # max_repeats still caps the sample
-    assert len(timing_probe(min_repeats=30, min_time_s=0.05, max_repeats=1000)._time_loop(scripted.call, scripted.clock)) == 1000
+    times, info = timing_probe(min_repeats=30, min_time_s=0.05, max_repeats=1000)._time_loop(scripted.call, scripted.clock, now=scripted.now)
+    assert len(times) == 1000 and info["stopped_by"] == "max_repeats"
 
 
 def test_timing_goes_on_while_the_level_shifts_and_stops_at_max_repeats():
@@ -68,23 +79,68 @@ def test_timing_goes_on_while_the_level_shifts_and_stops_at_max_repeats():
     # (5 warm-up calls, then 40 timed calls at 2 ms): blocks after the shift disagree with the running
     # median until the new level holds most of the calls (after 50 of them), and the next block agrees.
     scripted = ScriptedClock([2.0] * 45 + [1.0] * 1000)
-    times = timing_probe(min_repeats=50, max_repeats=500)._time_loop(scripted.call, scripted.clock)
+    times, _ = timing_probe(min_repeats=50, max_repeats=500)._time_loop(scripted.call, scripted.clock, now=scripted.now)
     assert len(times) == 100 and np.median(times) == 1.0
     # block medians alternating between 1 and 3 ms never settle: timing stops at max_repeats
     noisy = ScriptedClock([1.0] * 5 + list(np.tile(np.r_[[1.0] * 10, [3.0] * 10], 100)))
-    times = timing_probe(min_repeats=20, max_repeats=200)._time_loop(noisy.call, noisy.clock)
-    assert len(times) == 200
+    times, info = timing_probe(min_repeats=20, max_repeats=200)._time_loop(noisy.call, noisy.clock, now=noisy.now)
+    assert len(times) == 200 and info["stopped_by"] == "max_repeats"
 
 
-def test_timing_of_calls_that_never_settle_stops_at_max_time_s():
-    # slow calls (100 ms) whose block medians alternate: 1.2 s of timed calls is 12 of them, a block and
-    # a bit; min_repeats (30) still comes first
+def test_timing_of_calls_that_never_settle_stops_at_the_wall_clock_cap():
+    # block medians alternate between 95 and 105 ms and never settle; the cap is 6 s of wall time from the
+    # first warm-up call: 5 warm-up calls (0.5 s), then 40 timed calls (4 s), 10 at 95 ms (to 5.45 s) and
+    # 5 at 105 ms (to 5.975 s): a sixth would end at 6.08 s, after the cap, so it is not started
     noisy = ScriptedClock([100.0] * 5 + list(np.tile(np.r_[[95.0] * 10, [105.0] * 10], 100)))
-    times = timing_probe(min_repeats=30, max_repeats=20_000, max_time_s=1.2)._time_loop(noisy.call, noisy.clock)
-    assert len(times) == 30
-    noisy = ScriptedClock([100.0] * 5 + list(np.tile(np.r_[[95.0] * 10, [105.0] * 10], 100)))
-    times = timing_probe(min_repeats=30, max_repeats=20_000, max_time_s=6.0)._time_loop(noisy.call, noisy.clock)
-    assert len(times) == 60  # the first block whose calls add up to 6 s or more
+    times, info = timing_probe(min_repeats=30, max_repeats=20_000, max_time_s=6.0)._time_loop(noisy.call, noisy.clock, now=noisy.now)
+    assert len(times) == 55 and noisy.calls == 5 + 55
+    assert info == {"timed_calls": 55, "warmup_calls": 5, "wall_s": pytest.approx(5.975), "stopped_by": "max_time_s", "stopped_at_cap": True}
+
+
+def test_with_the_defaults_a_2_s_model_stops_at_the_10_s_cap_warm_up_included():
+    # warm-up may use a quarter of the cap (2.5 s): one call (0-2 s), a second would end at 4 s. Timed calls
+    # from 2 s: 4, 6, 8, 10 s; a fifth would end at 12 s. Without the cap: 10 warm-up and 100 timed calls, 220 s.
+    slow = ScriptedClock([2000.0] * 1000)
+    probe = mh.objectives.Latency(np.zeros(4))
+    assert (probe.min_time_s, probe.max_time_s, probe.max_repeats) == (0.5, 10.0, 20_000)
+    times, info = probe._time_loop(slow.call, slow.clock, now=slow.now)
+    assert len(times) == 4 and slow.calls == 1 + 4 and slow.elapsed_s == 10.0
+    assert info["stopped_by"] == "max_time_s" and info["stopped_at_cap"] and info["warmup_calls"] == 1
+
+
+class Sleeper(torch.nn.Module):
+    """A torch module whose forward pass sleeps ``seconds``."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds, self.linear = seconds, torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        time.sleep(self.seconds)
+        return self.linear(x)
+
+
+def test_a_slow_model_is_measured_within_the_cap_and_says_so():
+    # 0.3 s per call, a 2 s cap: one warm-up call (a second would end after 0.5 s, a quarter of the cap),
+    # then timed calls ending at 0.6, 0.9, 1.2, 1.5 and 1.8 s; a sixth would end at 2.1 s
+    t0 = time.perf_counter()
+    m = mh.objectives.Latency(np.zeros(4, dtype=np.float32), max_time_s=2.0).measure(Sleeper(0.3))
+    elapsed = time.perf_counter() - t0
+    info = m.extra["latency"]
+    assert elapsed < 2.0 + 0.5  # the cap and a generous margin (without the cap: 10 + 100 calls, 33 s)
+    assert info["timed_calls"] == 5 and info["warmup_calls"] == 1
+    assert info["stopped_by"] == "max_time_s" and info["stopped_at_cap"] is True and info["wall_s"] <= elapsed
+    assert 300 <= m["latency_p50_ms"] < 400
+
+
+def test_a_fast_steady_model_stops_once_settled_long_before_max_repeats():
+    t0 = time.perf_counter()
+    m = mh.objectives.Latency(np.zeros(4, dtype=np.float32)).measure(Sleeper(0.001))  # about 1.1 ms per call
+    elapsed = time.perf_counter() - t0
+    info = m.extra["latency"]
+    assert info["stopped_by"] == "settled" and info["stopped_at_cap"] is False
+    assert 0.5 <= info["timed_calls"] * m["latency_mean_ms"] / 1000  # the 0.5 s time floor is covered
+    assert info["timed_calls"] < 1000 and elapsed < 3.0  # about 450 calls and 0.7 s, far from 20,000 and 10 s
 
 
 def test_thread_count_restored():
@@ -121,11 +177,19 @@ def test_summary_percentiles():
 
 
 def test_bad_arguments():
-    with pytest.raises(mh.ConfigError):
+    with pytest.raises(mh.ConfigError, match=r"batch_size >= 1 \(received 0\)"):
         mh.objectives.Latency(np.zeros(3), batch_size=0)
     with pytest.raises(mh.ConfigError):
         mh.objectives.Latency(np.zeros(3), device="tpu")
-    with pytest.raises(mh.ConfigError, match="0 <= min_time_s <= max_time_s; received .*-0.1"):
+    with pytest.raises(mh.ConfigError, match=r"min_time_s >= 0 \(received -0.1\)"):
         mh.objectives.Latency(np.zeros(3), min_time_s=-0.1)
-    with pytest.raises(mh.ConfigError, match="received .*, 2.0, 1.0$"):
+    with pytest.raises(mh.ConfigError, match=r"min_time_s <= max_time_s \(received min_time_s=2.0, max_time_s=1.0\)"):
         mh.objectives.Latency(np.zeros(3), min_time_s=2.0, max_time_s=1.0)
+    with pytest.raises(mh.ConfigError, match=r"min_repeats <= max_repeats \(received min_repeats=500, max_repeats=100\)"):
+        mh.objectives.Latency(np.zeros(3), min_repeats=500, max_repeats=100)
+    with pytest.raises(mh.ConfigError, match=r"max_time_s > 0 \(received -1\)"):
+        mh.objectives.Latency(np.zeros(3), max_time_s=-1)
+    with pytest.raises(mh.ConfigError, match=r"warmup_s >= 0 \(received -0.2\); max_time_s a finite number \(received None\)"):
+        mh.objectives.Latency(np.zeros(3), warmup_s=-0.2, max_time_s=None)
+    with pytest.raises(mh.ConfigError, match=r"max_repeats an integer \(received 10.5\)"):
+        mh.objectives.Latency(np.zeros(3), max_repeats=10.5)
