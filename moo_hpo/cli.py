@@ -6,6 +6,7 @@
     moo-hpo front study.db
     moo-hpo audit study.db --gap eo_diff -o audit.html
     moo-hpo sizing study.db --device "mcu:size=20,latency=2" -o sizing.csv
+    moo-hpo serve study.db               a live view in the browser while another process runs the study
 
 Errors print as one line and exit with status 1; ``--debug`` shows the traceback instead.
 """
@@ -342,6 +343,22 @@ def sizing(
             table.add_row(r.profile.name, budgets, f"#{r.best.number}" if r.best else "-", str(r.n_fitting), r.reason)
         console.print(table)
     console.print(f"csv: {write_csv(results, output)}")
+
+
+@app.command()
+@handle_errors
+def serve(
+    path: Path = typer.Argument(..., help="A study file (SQLite), possibly being written by another process."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (the default keeps the page to this machine)."),
+    port: int = typer.Option(8080, help="Port to listen on; 0 picks a free one."),
+    refresh: float = typer.Option(2.0, help="Seconds between the page's checks of the study."),
+) -> None:
+    """A live view of a study in the browser: front, hypervolume, failures, trials; read-only; Ctrl-C stops it."""
+    from moo_hpo.reports.live import serve as serve_live
+
+    if not path.exists():
+        raise CliError(f"no study file at {str(path)!r}")
+    serve_live(path, host=host, port=port, refresh=refresh)
 
 
 def main() -> None:  # pragma: no cover - console entry point
