@@ -1,6 +1,8 @@
 """Data that ships with moo_hpo: the UCI Adult census data (CC BY 4.0, Becker & Kohavi, 1996).
 
-Used by the demo, the fairness examples and the tests; no network is needed.
+Used by the demo, the fairness examples and the tests; no network is needed. ``load_adult("train")`` and
+``load_adult("test")`` are the data set's own training and test files; :meth:`AdultSplit.split` cuts one of
+them into two disjoint parts, e.g. training and validation rows, leaving the test file as a held-out split.
 """
 
 from __future__ import annotations
@@ -44,6 +46,32 @@ class AdultSplit:
     X: pd.DataFrame
     y: np.ndarray
     sensitive: pd.DataFrame
+
+    def split(self, n: int, seed: int = 0) -> tuple[AdultSplit, AdultSplit]:
+        """Two disjoint parts of these rows: a random ``n`` of them (stratified by label) and the rest.
+
+        For a train / validation split of one file, e.g. ``train, valid = load_adult("train", n=12000).split(8000)``,
+        with ``load_adult("test")`` as the held-out test split.
+
+        Args:
+            n: rows in the first part (the second gets the rest).
+            seed: seed of the draw.
+
+        Returns:
+            The two parts, each in the original row order.
+
+        Raises:
+            ConfigError: unless ``0 < n < len(self.y)``.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < len(self.y):
+            raise ConfigError(f"n must be an integer in 1..{len(self.y) - 1} (both parts non-empty); received {n!r}")
+        from sklearn.model_selection import train_test_split
+
+        first, second = train_test_split(np.arange(len(self.y)), train_size=n, stratify=self.y, random_state=seed)
+        return self._take(np.sort(first)), self._take(np.sort(second))
+
+    def _take(self, idx: np.ndarray) -> AdultSplit:
+        return AdultSplit(X=self.X.iloc[idx].reset_index(drop=True), y=self.y[idx], sensitive=self.sensitive.iloc[idx].reset_index(drop=True))
 
 
 def load_adult(split: str = "train", n: int | None = None, seed: int = 0) -> AdultSplit:

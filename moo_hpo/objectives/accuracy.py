@@ -4,6 +4,9 @@
 scikit-learn estimator by (repeated) stratified k-fold cross-validation on clones of it, so any
 preprocessing inside a ``Pipeline`` is fitted inside each fold; it reports the mean and, as
 ``<metric>_std``, the standard deviation over folds and repeats.
+
+``Accuracy(X_val, y_val, holdout=(X_test, y_test))`` also scores the model on a held-out split and records
+those figures as ``holdout_<metric>`` (see :mod:`moo_hpo.objectives.holdout`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
 from moo_hpo.objectives.base import Measurement, Probe, check_rows, predict_labels, predict_scores
+from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "Accuracy", "CrossValidated", "score"]
 
@@ -70,36 +74,49 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
 
 
 class Accuracy(Probe):
-    """Score a trained model on a validation set.
+    """Score a trained model on a validation set, and optionally on a held-out split too.
 
     Args:
-        X: validation features.
+        X: validation features (the data the study selects models on).
         y: validation targets.
         metrics: names from :data:`CLASSIFICATION_METRICS` or :data:`REGRESSION_METRICS`.
         threshold: decision threshold on the positive-class probability (binary classifiers). A
             model can carry its own (``model.moo_hpo_threshold``), which then wins.
+        holdout: ``(X_test, y_test)`` (a third item, such as the sensitive features, is ignored): data
+            that no choice is made on. The same metrics measured on it are recorded as
+            ``holdout_<metric>`` (``holdout_accuracy`` ...); they are never objectives or constraints
+            unless a study names them.
 
     Raises:
-        ConfigError: for unknown metrics or mismatched lengths.
+        ConfigError: for unknown metrics, mismatched lengths or a malformed ``holdout``.
     """
 
     needs_training = True
 
-    def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), threshold: float | None = None) -> None:
+    def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), threshold: float | None = None,
+                 holdout: tuple[Any, ...] | None = None) -> None:
         check_rows("Accuracy", X, y=y)
         self.X, self.y = X, y
-        self.metrics = _check_metrics(metrics)
+        self.base_metrics = _check_metrics(metrics)
+        self.holdout = None if holdout is None else holdout_split("Accuracy", holdout)[:2]
+        self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
         self.threshold = threshold
         self.name = "accuracy"
 
     def measure(self, model: Any) -> Measurement:
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
+        split = "validation data"
         try:
-            return Measurement(score(model, self.X, self.y, self.metrics, threshold))
+            out = score(model, self.X, self.y, self.base_metrics, threshold)
+            if self.holdout is not None:
+                split = "held-out data"
+                held_out = score(model, *self.holdout, self.base_metrics, threshold)
+                out.update({holdout_name(m): v for m, v in held_out.items()})
+            return Measurement(out)
         except ProbeError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failing model is a failed trial
-            raise ProbeError(f"accuracy probe could not score {type(model).__name__}: {type(exc).__name__}: {exc}") from exc
+            raise ProbeError(f"accuracy probe could not score {type(model).__name__} on the {split}: {type(exc).__name__}: {exc}") from exc
 
 
 class CrossValidated(Probe):

@@ -14,6 +14,10 @@ Metric names (all computed by fairlearn on the same predictions):
 
 With several sensitive features, groups are their intersections. ``extra["fairness"]["by_group"]``
 holds, per group, the count, accuracy, selection rate, TPR and FPR (fairlearn ``MetricFrame``).
+
+``FairnessGap(X_val, y_val, sensitive=A_val, holdout=(X_test, y_test, A_test))`` also measures the gaps on
+a held-out split, recorded as ``holdout_<metric>`` (``holdout_eo_diff`` ...), with that split's per-group
+table in ``extra["fairness"]["holdout_by_group"]`` (see :mod:`moo_hpo.objectives.holdout`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
 from moo_hpo.objectives.base import Measurement, Probe, check_rows, predict_labels
+from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 __all__ = ["FAIRNESS_METRICS", "FairnessGap", "fairness_metrics", "group_table"]
 
@@ -66,42 +71,64 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any) -> list[dict[str, Any]
 
 
 class FairnessGap(Probe):
-    """Fairness gaps of a trained classifier on validation data with sensitive features.
+    """Fairness gaps of a trained classifier on validation data with sensitive features, and optionally
+    on a held-out split too.
 
     Args:
-        X: validation features.
+        X: validation features (the data the study selects models on).
         y: validation labels (binary).
         sensitive: one sensitive feature (array / Series) or several (DataFrame / 2-D array).
         metrics: names from :data:`FAIRNESS_METRICS`.
         threshold: decision threshold on the positive-class probability. A model can carry its own
             (``model.moo_hpo_threshold = config["threshold"]``), which then wins.
+        holdout: ``(X_test, y_test, sensitive_test)``: data that no choice is made on. The same gaps
+            measured on it are recorded as ``holdout_<metric>`` (``holdout_eo_diff`` ...) and its
+            per-group table as ``extra["fairness"]["holdout_by_group"]``; they are never objectives or
+            constraints unless a study names them. The fairness audit reports both.
 
     Raises:
-        ConfigError: for unknown metrics or mismatched lengths.
+        ConfigError: for unknown metrics, mismatched lengths, labels that are not binary or a malformed
+            ``holdout``.
     """
 
     needs_training = True
     name = "fairness"
 
-    def __init__(self, X: Any, y: Any, sensitive: Any, metrics: Iterable[str] = ("eo_diff",), threshold: float | None = None) -> None:
+    def __init__(self, X: Any, y: Any, sensitive: Any, metrics: Iterable[str] = ("eo_diff",), threshold: float | None = None,
+                 holdout: tuple[Any, Any, Any] | None = None) -> None:
         check_rows("FairnessGap", X, y=y, sensitive=sensitive)
-        self.metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
-        bad = [m for m in self.metrics if m not in FAIRNESS_METRICS]
-        if not self.metrics or bad:
-            raise ConfigError(f"unknown fairness metric(s) {bad or self.metrics}; expected some of {list(FAIRNESS_METRICS)}")
+        self.base_metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        bad = [m for m in self.base_metrics if m not in FAIRNESS_METRICS]
+        if not self.base_metrics or bad:
+            raise ConfigError(f"unknown fairness metric(s) {bad or self.base_metrics}; expected some of {list(FAIRNESS_METRICS)}")
         y = np.asarray(y)
         if len(np.unique(y)) > 2:
             raise ConfigError(f"FairnessGap expects binary labels; received {len(np.unique(y))} classes")
+        self.holdout = None
+        if holdout is not None:
+            X_h, y_h, sensitive_h = holdout_split("FairnessGap", holdout, sensitive=True)
+            y_h = np.asarray(y_h)
+            if len(np.unique(y_h)) > 2:
+                raise ConfigError(f"FairnessGap expects binary held-out labels; received {len(np.unique(y_h))} classes")
+            self.holdout = (X_h, y_h, sensitive_h)
+        self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
         self.X, self.y, self.sensitive, self.threshold = X, y, sensitive, threshold
 
     def measure(self, model: Any) -> Measurement:
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
+        split = "validation data"
         try:
             pred = predict_labels(model, self.X, threshold)
-            values = fairness_metrics(self.y, pred, self.sensitive, self.metrics)
-            table = group_table(self.y, pred, self.sensitive)
+            values = fairness_metrics(self.y, pred, self.sensitive, self.base_metrics)
+            extra: dict[str, Any] = {"by_group": group_table(self.y, pred, self.sensitive), "threshold": threshold}
+            if self.holdout is not None:
+                split = "held-out data"
+                X_h, y_h, sensitive_h = self.holdout
+                pred_h = predict_labels(model, X_h, threshold)
+                values.update({holdout_name(m): v for m, v in fairness_metrics(y_h, pred_h, sensitive_h, self.base_metrics).items()})
+                extra["holdout_by_group"] = group_table(y_h, pred_h, sensitive_h)
         except ProbeError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise ProbeError(f"fairness probe failed: {type(exc).__name__}: {exc}") from exc
-        return Measurement(values, {"fairness": {"by_group": table, "threshold": threshold}})
+            raise ProbeError(f"fairness probe failed on the {split}: {type(exc).__name__}: {exc}") from exc
+        return Measurement(values, {"fairness": extra})

@@ -2,6 +2,14 @@
 
 It reads what :class:`~moo_hpo.objectives.FairnessGap` stored with each trial (the per-group
 ``MetricFrame`` in ``extra["fairness"]``), so the audit needs no model and no data again.
+
+Validation and held-out figures. The study selects models on the metrics its probes measure on validation
+data, so the selected models' figures are optimistic. When the trials also carry the same metrics measured on
+a held-out split (``holdout_accuracy``, ``holdout_eo_diff`` ...: the probes' ``holdout=`` argument, see
+:mod:`moo_hpo.objectives.holdout`), the audit reports both side by side, for every audited model and for the
+models it recommends, and flags a model that meets the bound on validation but breaks it on held-out data.
+Its choices are still made on validation figures, as the study's are. Without held-out metrics it says that it
+evaluates on the optimisation data and how to add a held-out split.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
+from moo_hpo.objectives.holdout import holdout_name
 from moo_hpo.reports.report import SavesByFormat
 from moo_hpo.trial import Trial, TrialStatus
 
@@ -32,36 +41,100 @@ GAP_NAMES = {
     "fpr_diff": "false-positive-rate gap",
 }
 
+#: What the audit says about its figures when the trials carry held-out metrics ({h_acc}, {h_gap}: their names).
+HOLDOUT_NOTE = (
+    "Two figures per model. Validation: measured on the data the study selected models on (its probes' "
+    "validation data); the models were chosen on these figures, so they are optimistic. Held-out: the same "
+    "metrics ({h_acc}, {h_gap}) measured on a held-out split that no choice was made on: expect these on new "
+    "data. The choices in the summary are made on validation figures, as the study made them. A model marked "
+    "BROKEN ON HELD-OUT meets the bound on validation but not on the held-out data."
+)
+#: What the audit says about its figures when the trials carry no held-out metrics.
+NO_HOLDOUT_NOTE = (
+    "All figures are measured on the data the study optimised on (its probes' validation data). The models were "
+    "selected on these figures, so they are optimistic: expect somewhat lower {acc} and larger gaps on new data. "
+    "To see what to expect, give the probes a held-out split that no choice is made on: "
+    "Accuracy(X_val, y_val, holdout=(X_test, y_test)) and FairnessGap(X_val, y_val, sensitive=A_val, "
+    "holdout=(X_test, y_test, A_test)) record {h_acc} and {h_gap} with each trial, and the audit then reports "
+    "both figures side by side."
+)
+
 
 class FairnessAudit(SavesByFormat):
     """The audit of a study; build it with :func:`fairness_audit`.
 
     Attributes:
-        summary: the plain-language trade-off, one or two sentences.
-        rows: per audited trial: number, config, accuracy, gap, meets_bound, by_group table.
-        front: numbers of the trials on the accuracy-vs-gap front (all complete trials).
+        summary: the plain-language trade-off, one to three sentences.
+        note: what the figures are measured on, in plain words (and, without held-out metrics, how to add them).
+        holdout: whether the trials carry held-out metrics (then rows and choices have both figures).
+        rows: per audited trial: number, config, accuracy, gap, meets_bound, by_group, degenerate and, from a
+            held-out split, holdout_accuracy, holdout_gap, holdout_meets_bound, holdout_by_group and
+            broken_on_holdout (meets the bound on validation, breaks it on held-out data); absent values are None.
+        choices: the models the summary recommends, with the same fields and a ``role``
+            (``"most accurate"``, ``"most accurate within the bound"``).
+        front: numbers of the trials on the accuracy-vs-gap front (all complete trials, validation figures).
     """
 
     def __init__(self, study_name: str, accuracy: str, gap: str, bound: float | None, rows: list[dict[str, Any]],
-                 points: list[dict[str, Any]], front: list[int], summary: str) -> None:
+                 points: list[dict[str, Any]], front: list[int], summary: str, note: str = "", holdout: bool = False,
+                 choices: list[dict[str, Any]] | None = None) -> None:
         self.study_name, self.accuracy, self.gap, self.bound = study_name, accuracy, gap, bound
         self.rows, self.points, self.front, self.summary = rows, points, front, summary
+        self.note, self.holdout, self.choices = note, holdout, choices or []
 
     def to_json(self) -> str:
         return json.dumps({"study": self.study_name, "accuracy": self.accuracy, "gap": self.gap, "bound": self.bound,
-                           "summary": self.summary, "front": self.front, "trials": self.rows}, indent=1, default=str)
+                           "summary": self.summary, "note": self.note, "holdout": self.holdout,
+                           "holdout_metrics": [holdout_name(self.accuracy), holdout_name(self.gap)] if self.holdout else [],
+                           "choices": self.choices, "front": self.front, "trials": self.rows}, indent=1, default=str)
+
+    # ------------------------------------------------------------------ tables shared by HTML and Markdown
+    def _meets_header(self) -> str:
+        return f"meets {self.gap} <= {self.bound:g}" if self.bound is not None else "meets bound"
+
+    def _figure_columns(self) -> list[str]:
+        if not self.holdout:
+            return [self.accuracy, self.gap, self._meets_header()]
+        return [f"{self.accuracy} (validation)", f"{self.accuracy} (held-out)", f"{self.gap} (validation)",
+                f"{self.gap} (held-out)", f"{self._meets_header()} (validation)", f"{self._meets_header()} (held-out)"]
+
+    def _figure_cells(self, r: dict[str, Any]) -> list[Any]:
+        meets = "yes" if r["meets_bound"] else "no"
+        if not self.holdout:
+            return [r["accuracy"], r["gap"], meets]
+        return [r["accuracy"], _dash(r.get("holdout_accuracy")), r["gap"], _dash(r.get("holdout_gap")), meets, _holdout_meets(r)]
+
+    def _choice_rows(self) -> list[list[Any]]:
+        return [[c["role"], f"#{c['number']}", *self._figure_cells(c)] for c in self.choices]
+
+    def _group_tables(self, r: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+        tables = []
+        if r["by_group"]:
+            tables.append((f"Trial #{r['number']} by group" + (" (validation)" if self.holdout else ""), r["by_group"]))
+        if r.get("holdout_by_group"):
+            tables.append((f"Trial #{r['number']} by group (held-out)", r["holdout_by_group"]))
+        return tables
 
     def to_markdown(self) -> str:
         from moo_hpo.reports import markdown as md
 
         out = [f"# Fairness audit: {md.escape(self.study_name)}", "", md.escape(self.summary), ""]
-        bound = f"<= {self.bound:g}" if self.bound is not None else "(no bound)"
-        out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}", "predicts"],
-                             [(f"#{r['number']}", r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no", _predicts(r)) for r in self.rows]))
+        if self.note:
+            out += [md.escape(self.note), ""]
+        if self.choices:
+            out += ["## Recommended models", "", md.table(["choice", "trial", *self._figure_columns()], self._choice_rows()), ""]
+        out += ["## Audited trials", ""]
+        if self.holdout:
+            out.append(md.table(["trial", *self._figure_columns(), "predicts"],
+                                [(f"#{r['number']}", *self._figure_cells(r), _predicts(r)) for r in self.rows]))
+        else:
+            bound = f"<= {self.bound:g}" if self.bound is not None else "(no bound)"
+            out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}", "predicts"],
+                                [(f"#{r['number']}", r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no", _predicts(r)) for r in self.rows]))
         for r in self.rows:
-            if r["by_group"]:
-                keys = list(r["by_group"][0])
-                out += ["", f"### Trial #{r['number']} by group", "", md.table(keys, [[g[k] for k in keys] for g in r["by_group"]])]
+            for title, groups in self._group_tables(r):
+                keys = list(groups[0])
+                out += ["", f"### {title}", "", md.table(keys, [[g[k] for k in keys] for g in groups])]
         return "\n".join(out) + "\n"
 
     def to_html(self) -> str:
@@ -72,27 +145,45 @@ class FairnessAudit(SavesByFormat):
 
         front = set(self.front)
         fig = go.Figure()
-        for label, sel, color in (("accuracy-vs-gap front", True, "#1f77b4"), ("other trials", False, "#9aa5b1")):
+        label = "accuracy-vs-gap front" + (" (validation)" if self.holdout else "")
+        for name, sel, color in ((label, True, "#1f77b4"), ("other trials" + (" (validation)" if self.holdout else ""), False, "#9aa5b1")):
             pts = [p for p in self.points if (p["number"] in front) == sel]
-            fig.add_trace(go.Scatter(x=[p["gap"] for p in pts], y=[p["accuracy"] for p in pts], mode="markers", name=label,
+            fig.add_trace(go.Scatter(x=[p["gap"] for p in pts], y=[p["accuracy"] for p in pts], mode="markers", name=name,
                                      marker={"color": color, "size": 10 if sel else 7},
                                      hovertext=[f"trial #{p['number']}<br>" + "<br>".join(f"{esc(k)} = {esc(v)}" for k, v in p["config"].items()) for p in pts],
                                      hoverinfo="text"))
+        held = [r for r in self.rows if r.get("holdout_accuracy") is not None and r.get("holdout_gap") is not None]
+        if held:
+            xs: list[float | None] = []
+            ys: list[float | None] = []
+            for r in held:
+                xs += [r["gap"], r["holdout_gap"], None]
+                ys += [r["accuracy"], r["holdout_accuracy"], None]
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#d0a040", "width": 1, "dash": "dot"},
+                                     hoverinfo="skip", showlegend=False))
+            fig.add_trace(go.Scatter(x=[r["holdout_gap"] for r in held], y=[r["holdout_accuracy"] for r in held], mode="markers",
+                                     name="audited trials on held-out data", marker={"color": "#d0a040", "size": 10, "symbol": "circle-open", "line": {"width": 2}},
+                                     hovertext=[f"trial #{r['number']} on held-out data" for r in held], hoverinfo="text"))
         if self.bound is not None:
             fig.add_vline(x=self.bound, line_dash="dash", line_color="#b42318", annotation_text=esc(f"bound {self.bound:g}"))
         fig.update_layout(title=esc(f"{self.accuracy} vs. {self.gap}"), xaxis_title=esc(f"{self.gap} (lower is fairer)"), yaxis_title=esc(self.accuracy), height=480)
-        parts = [f"<h1>Fairness audit: {esc(self.study_name)}</h1>", f"<p><b>{esc(self.summary)}</b></p>", _figure_html(fig, "fairness-front")]
-        bound = f"meets {self.gap} <= {self.bound:g}" if self.bound is not None else "meets bound"
-        parts.append("<h2>Audited trials</h2>" + _table(["trial", "configuration", self.accuracy, self.gap, bound, "predicts"],
-                                                         [(f"#{r['number']}", ", ".join(f"{k}={v}" for k, v in r["config"].items()), r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no", _predicts(r)) for r in self.rows],
-                                                         [False, False, True, True, False, False]))
+        parts = [f"<h1>Fairness audit: {esc(self.study_name)}</h1>", f"<p><b>{esc(self.summary)}</b></p>"]
+        if self.note:
+            parts.append(f"<p class='note'>{esc(self.note)}</p>")
+        parts.append(_figure_html(fig, "fairness-front"))
+        columns = self._figure_columns()
+        numeric = [not c.startswith("meets") for c in columns]
+        if self.choices:
+            parts.append("<h2>Recommended models</h2>" + _table(["choice", "trial", *columns], self._choice_rows(), [False, False, *numeric]))
+        parts.append("<h2>Audited trials</h2>" + _table(["trial", "configuration", *columns, "predicts"],
+                                                         [(f"#{r['number']}", ", ".join(f"{k}={v}" for k, v in r["config"].items()), *self._figure_cells(r), _predicts(r)) for r in self.rows],
+                                                         [False, False, *numeric, False]))
         for r in self.rows:
-            if r["by_group"]:
-                keys = list(r["by_group"][0])
-                parts.append(f"<h3>Trial #{r['number']} by group</h3>" + _table(keys, [[g[k] for k in keys] for g in r["by_group"]], [False] + [True] * (len(keys) - 1)))
+            for title, groups in self._group_tables(r):
+                keys = list(groups[0])
+                parts.append(f"<h3>{esc(title)}</h3>" + _table(keys, [[g[k] for k in keys] for g in groups], [False] + [True] * (len(keys) - 1)))
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Fairness audit - {esc(self.study_name)}</title>"
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
-
 
 
 def _fmt(x: float) -> str:
@@ -111,6 +202,17 @@ def _predicts(row: dict[str, Any]) -> str:
     return "ONE CLASS ONLY" if row.get("degenerate") else "both classes" if row.get("by_group") else "-"
 
 
+def _dash(value: Any) -> Any:
+    return "-" if value is None else value
+
+
+def _holdout_meets(row: dict[str, Any]) -> str:
+    if row.get("broken_on_holdout"):
+        return "BROKEN ON HELD-OUT"
+    met = row.get("holdout_meets_bound")
+    return "-" if met is None else "yes" if met else "no"
+
+
 def fairness_audit(
     study: Study,
     accuracy: str = "accuracy",
@@ -119,6 +221,12 @@ def fairness_audit(
     trials: Sequence[Trial | int] | None = None,
 ) -> FairnessAudit:
     """Audit the accuracy / fairness trade-off of a study.
+
+    The front and the choices are made on the figures the study selected on (validation). When the trials
+    also carry ``holdout_<accuracy>`` and ``holdout_<gap>`` (the probes' ``holdout=`` argument), every audited
+    and recommended model shows both figures, and one that meets the bound on validation but not on held-out
+    data is flagged; without them, the audit says that it evaluates on the optimisation data and how to add a
+    held-out split.
 
     Args:
         study: a study whose trials carry ``accuracy`` and ``gap`` metrics (and, from
@@ -139,6 +247,8 @@ def fairness_audit(
     complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE and accuracy in t.metrics and gap in t.metrics]
     if not complete:
         raise ConfigError(f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them")
+    h_acc, h_gap = holdout_name(accuracy), holdout_name(gap)
+    holdout = any(h_acc in t.metrics or h_gap in t.metrics for t in complete)
     Y = np.array([[-t.metrics[accuracy], t.metrics[gap]] for t in complete])
     on_front = [t for t, k in zip(complete, pareto_mask(Y), strict=True) if k]
     if trials is None:
@@ -146,37 +256,80 @@ def fairness_audit(
     else:
         by_number = {t.number: t for t in study.trials}
         audited = [by_number[t if isinstance(t, int) else t.number] for t in trials]
-    rows = [{
-        "number": t.number,
-        "config": t.config,
-        "accuracy": t.metrics.get(accuracy),
-        "gap": t.metrics.get(gap),
-        "meets_bound": bound is None or t.metrics.get(gap, np.inf) <= bound,
-        "by_group": t.extra.get("fairness", {}).get("by_group", []),
-        "degenerate": one_class_only(t),
-    } for t in audited]
+
+    def figures(t: Trial) -> dict[str, Any]:
+        fairness = t.extra.get("fairness", {}) if isinstance(t.extra, dict) else {}
+        row = {
+            "number": t.number,
+            "config": t.config,
+            "accuracy": t.metrics.get(accuracy),
+            "gap": t.metrics.get(gap),
+            "meets_bound": bound is None or t.metrics.get(gap, np.inf) <= bound,
+            "by_group": fairness.get("by_group", []),
+            "degenerate": one_class_only(t),
+        }
+        if holdout:
+            held_gap = t.metrics.get(h_gap)
+            held_meets = None if bound is None or held_gap is None else bool(held_gap <= bound)
+            row.update({
+                "holdout_accuracy": t.metrics.get(h_acc),
+                "holdout_gap": held_gap,
+                "holdout_meets_bound": held_meets,
+                "broken_on_holdout": bool(row["meets_bound"] and held_meets is False),
+                "holdout_by_group": fairness.get("holdout_by_group", []),
+            })
+        return row
+
+    def held_out(t: Trial) -> str:
+        parts = [f"{name} {_fmt(t.metrics[key])}" for name, key in ((accuracy, h_acc), ("gap", h_gap)) if key in t.metrics]
+        return f" (held-out: {', '.join(parts)})" if parts else ""
+
+    def holdout_verdict(t: Trial) -> str:
+        if h_gap not in t.metrics or bound is None:
+            return ""
+        if t.metrics[h_gap] <= bound:
+            return f" On held-out data trial #{t.number} is within the bound too."
+        return f" On held-out data trial #{t.number} is NOT within the bound: its gap there is {_fmt(t.metrics[h_gap])}."
+
+    def choice(role: str, t: Trial) -> dict[str, Any]:
+        return {"role": role, **{k: v for k, v in figures(t).items() if k not in ("by_group", "holdout_by_group")}}
+
+    rows = [figures(t) for t in audited]
     usable = [t for t in complete if not one_class_only(t)] or complete
     best = max(usable, key=lambda t: t.metrics[accuracy])
+    choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(gap, gap)
-    summary = f"The most accurate model (trial #{best.number}) reaches {accuracy} {_fmt(best.metrics[accuracy])} with an {label} of {_fmt(best.metrics[gap])}"
+    where = " on validation data" if holdout else ""
+    summary = (f"The most accurate model{where} (trial #{best.number}) reaches {accuracy} {_fmt(best.metrics[accuracy])} "
+               f"with an {label} of {_fmt(best.metrics[gap])}{held_out(best)}")
     if bound is not None:
         within = [t for t in usable if t.metrics[gap] <= bound]
         if best.metrics[gap] <= bound:
-            summary += f", within the bound of {bound:g}."
+            summary += f", within the bound of {bound:g}.{holdout_verdict(best)}"
         elif within:
             fair = max(within, key=lambda t: t.metrics[accuracy])
+            choices.append(choice("most accurate within the bound", fair))
             cost = best.metrics[accuracy] - fair.metrics[accuracy]
             summary += (f"; the most accurate one within {bound:g} (trial #{fair.number}) reaches {_fmt(fair.metrics[accuracy])} "
-                        f"with a gap of {_fmt(fair.metrics[gap])}: meeting the bound costs {_fmt(cost)} {accuracy}.")
+                        f"with a gap of {_fmt(fair.metrics[gap])}{held_out(fair)}: meeting the bound costs {_fmt(cost)} {accuracy}")
+            if h_acc in best.metrics and h_acc in fair.metrics:
+                summary += f" ({_fmt(best.metrics[h_acc] - fair.metrics[h_acc])} on held-out data)"
+            summary += f".{holdout_verdict(fair)}"
         else:
             summary += f"; no trial meets the bound of {bound:g} (the smallest gap seen is {_fmt(min(t.metrics[gap] for t in complete))})."
     else:
         summary += "."
+    broken = [r["number"] for r in rows if r.get("broken_on_holdout")]
+    if broken:
+        summary += (f" Audited trials that meet the bound of {bound:g} on validation data but break it on held-out data "
+                    f"(flagged BROKEN ON HELD-OUT): {', '.join(f'#{n}' for n in broken)}.")
     degenerate = [t.number for t in complete if one_class_only(t)]
     if degenerate:
         summary += (
             f" Trials {', '.join(f'#{n}' for n in degenerate)} predict one class only (their accuracy is the base rate and "
             "their gap is 0 by construction): flagged, and left out of the choices above."
         )
+    note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
     points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config} for t in complete]
-    return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front], summary)
+    return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front], summary,
+                         note=note, holdout=holdout, choices=choices)

@@ -77,3 +77,21 @@ def test_errors(cancer):
         mh.objectives.Accuracy(X, y, metrics=["precision@k"])
     with pytest.raises(mh.ProbeError, match="could not score"):
         mh.objectives.Accuracy(X[:, :3], y).measure(model)
+
+
+def test_a_held_out_split_is_scored_beside_validation(cancer):
+    X, y, model = cancer
+    X_val, y_val, X_test, y_test = X[:80], y[:80], X[80:], y[80:]
+    probe = mh.objectives.Accuracy(X_val, y_val, metrics=["accuracy", "roc_auc"], holdout=(X_test, y_test))
+    assert probe.metrics == ("accuracy", "roc_auc", "holdout_accuracy", "holdout_roc_auc")
+    m = probe.measure(model)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y_val, model.predict(X_val)))
+    assert m["holdout_accuracy"] == pytest.approx(skm.accuracy_score(y_test, model.predict(X_test)))
+    assert m["holdout_roc_auc"] == pytest.approx(skm.roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
+    # the (X, y, sensitive) triple given to FairnessGap works here too; its third item is not needed
+    same = mh.objectives.Accuracy(X_val, y_val, holdout=(X_test, y_test, np.zeros(len(y_test)))).measure(model)
+    assert same["holdout_accuracy"] == m["holdout_accuracy"]
+    with pytest.raises(mh.ConfigError, match=r"Accuracy: expected holdout=\(X_test, y_test\) or \(X_test, y_test, sensitive_test\); received ndarray"):
+        mh.objectives.Accuracy(X_val, y_val, holdout=X_test)
+    with pytest.raises(mh.ConfigError, match="Accuracy holdout: expected y with"):
+        mh.objectives.Accuracy(X_val, y_val, holdout=(X_test, y_test[:5]))

@@ -81,3 +81,31 @@ def test_errors(data):
         mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=["bias"])
     with pytest.raises(mh.ProbeError, match="fairness probe failed"):
         mh.objectives.FairnessGap(X, y, sensitive=sex).measure(LogisticRegression())  # not fitted
+
+
+def test_a_held_out_split_is_measured_beside_validation(data):
+    X, y, sex, _race, model = data
+    X_val, y_val, sex_val, X_test, y_test, sex_test = X[:300], y[:300], sex[:300], X[300:], y[300:], sex[300:]
+    probe = mh.objectives.FairnessGap(X_val, y_val, sensitive=sex_val, metrics=["eo_diff", "dp_diff"], holdout=(X_test, y_test, sex_test))
+    assert probe.metrics == ("eo_diff", "dp_diff", "holdout_eo_diff", "holdout_dp_diff")
+    m = probe.measure(model)
+    assert set(m) == set(probe.metrics)
+    pred_val, pred_test = model.predict(X_val), model.predict(X_test)
+    assert m["eo_diff"] == pytest.approx(fm.equalized_odds_difference(y_val, pred_val, sensitive_features=sex_val))
+    assert m["holdout_eo_diff"] == pytest.approx(fm.equalized_odds_difference(y_test, pred_test, sensitive_features=sex_test))
+    assert m["holdout_dp_diff"] == pytest.approx(fm.demographic_parity_difference(y_test, pred_test, sensitive_features=sex_test))
+    assert m["holdout_eo_diff"] != m["eo_diff"]
+    fairness = m.extra["fairness"]
+    assert sum(g["count"] for g in fairness["by_group"]) == 300 and sum(g["count"] for g in fairness["holdout_by_group"]) == 300
+    # without holdout=, nothing held-out is measured
+    assert mh.objectives.FairnessGap(X_val, y_val, sensitive=sex_val).metrics == ("eo_diff",)
+
+
+def test_a_malformed_held_out_split_is_a_config_error(data):
+    X, y, sex, _race, _model = data
+    with pytest.raises(mh.ConfigError, match=r"FairnessGap: expected holdout=\(X_test, y_test, sensitive_test\); received a tuple of 2 items"):
+        mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, y))
+    with pytest.raises(mh.ConfigError, match="FairnessGap holdout: expected sensitive with 600 rows"):
+        mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, y, sex[:10]))
+    with pytest.raises(mh.ConfigError, match="binary held-out labels"):
+        mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, np.arange(600) % 3, sex))

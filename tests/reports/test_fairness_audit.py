@@ -1,0 +1,152 @@
+"""The fairness audit with a held-out split: validation and held-out figures side by side, and the flag for a
+bound met on validation but broken on held-out data."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+
+import moo_hpo as mh
+
+# trial -> validation (accuracy, eo_diff), held-out (accuracy, eo_diff)
+FIGURES = {
+    0: ((0.86, 0.09), (0.85, 0.10)),   # the most accurate; above the bound on both
+    1: ((0.84, 0.04), (0.83, 0.07)),   # the most accurate within 0.05 on validation, above it on held-out data
+    2: ((0.82, 0.02), (0.815, 0.03)),  # within the bound on both
+    3: ((0.80, 0.05), (0.79, 0.04)),   # dominated by #2 on validation: not audited
+}
+
+
+def _groups(rate: float) -> list[dict]:
+    return [{"sex": g, "count": 50, "accuracy": 0.8, "selection_rate": rate, "tpr": rate + 0.3, "fpr": rate / 4} for g in ("Female", "Male")]
+
+
+@pytest.fixture(scope="module")
+def study_with_holdout():
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     [mh.AtMost("eo_diff", 0.05)], optimizer="random", seed=0, name="held-out audit")
+    for trial in study.ask(len(FIGURES)):
+        (acc, gap), (h_acc, h_gap) = FIGURES[trial.number]
+        study.tell(trial, {"accuracy": acc, "eo_diff": gap, "holdout_accuracy": h_acc, "holdout_eo_diff": h_gap},
+                   extra={"fairness": {"by_group": _groups(0.2), "holdout_by_group": _groups(0.25)}})
+    return study
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", page)))
+
+
+def test_held_out_metrics_are_recorded_but_never_objectives_or_constraints(study_with_holdout):
+    study = study_with_holdout
+    assert all({"holdout_accuracy", "holdout_eo_diff"} <= set(t.metrics) for t in study.trials)
+    # #1 breaks the bound on held-out data (0.07 > 0.05) and is still feasible: the study selects on validation only
+    assert {t.number for t in study.feasible_trials()} == {1, 2, 3}
+    assert {t.number for t in study.pareto_front()} == {1, 2}
+
+
+def test_the_audit_reports_validation_and_held_out_figures_side_by_side(study_with_holdout, tmp_path):
+    audit = mh.fairness_audit(study_with_holdout)
+    assert audit.holdout and audit.bound == 0.05
+    assert [r["number"] for r in audit.rows] == [0, 1, 2]
+    by_number = {r["number"]: r for r in audit.rows}
+    for n, r in by_number.items():
+        (acc, gap), (h_acc, h_gap) = FIGURES[n]
+        assert (r["accuracy"], r["gap"], r["holdout_accuracy"], r["holdout_gap"]) == (acc, gap, h_acc, h_gap)
+        assert len(r["holdout_by_group"]) == 2
+    assert "no choice was made on" in audit.note and "optimistic" in audit.note
+
+    md = audit.to_markdown()
+    assert "| trial | accuracy (validation) | accuracy (held-out) | eo_diff (validation) | eo_diff (held-out) |" in md
+    assert "| #2 | 0.82 | 0.815 | 0.02 | 0.03 | yes | yes | both classes |" in md
+    assert "### Trial #2 by group (validation)" in md and "### Trial #2 by group (held-out)" in md
+    assert audit.note in md
+
+    page = audit.to_html()
+    text = _text(page)
+    assert "eo_diff (validation)" in text and "eo_diff (held-out)" in text and "by group (held-out)" in text
+    assert "audited trials on held-out data" in page  # the held-out points in the figure
+    assert audit.note in text
+
+    data = json.loads(audit.to_json())
+    assert data["holdout"] is True and data["holdout_metrics"] == ["holdout_accuracy", "holdout_eo_diff"]
+    assert data["note"] == audit.note
+    assert {t["number"]: t["holdout_gap"] for t in data["trials"]} == {0: 0.10, 1: 0.07, 2: 0.03}
+    for suffix in (".html", ".md", ".json"):
+        assert audit.save(tmp_path / f"audit{suffix}").stat().st_size > 100
+
+
+def test_a_bound_met_on_validation_but_broken_on_held_out_data_is_flagged(study_with_holdout):
+    audit = mh.fairness_audit(study_with_holdout)
+    flags = {r["number"]: (r["meets_bound"], r["holdout_meets_bound"], r["broken_on_holdout"]) for r in audit.rows}
+    assert flags == {0: (False, False, False), 1: (True, False, True), 2: (True, True, False)}
+    # the recommended models: chosen on validation figures, shown with both
+    assert [(c["role"], c["number"]) for c in audit.choices] == [("most accurate", 0), ("most accurate within the bound", 1)]
+    fair = audit.choices[1]
+    assert (fair["gap"], fair["holdout_gap"], fair["broken_on_holdout"]) == (0.04, 0.07, True)
+    assert "within 0.05 (trial #1)" in audit.summary
+    assert "On held-out data trial #1 is NOT within the bound: its gap there is 0.07." in audit.summary
+    assert "meet the bound of 0.05 on validation data but break it on held-out data (flagged BROKEN ON HELD-OUT): #1." in audit.summary
+
+    md = audit.to_markdown()
+    assert "| #1 | 0.84 | 0.83 | 0.04 | 0.07 | yes | BROKEN ON HELD-OUT | both classes |" in md
+    assert "| most accurate within the bound | #1 | 0.84 | 0.83 | 0.04 | 0.07 | yes | BROKEN ON HELD-OUT |" in md
+    text = _text(audit.to_html())
+    assert "Recommended models" in text and text.count("BROKEN ON HELD-OUT") >= 3  # note, recommended, audited
+    data = json.loads(audit.to_json())
+    assert [t["broken_on_holdout"] for t in data["trials"]] == [False, True, False]
+    assert data["choices"][1]["broken_on_holdout"] is True
+
+    # with a looser bound, #1 meets it on both and nothing is flagged
+    loose = mh.fairness_audit(study_with_holdout, bound=0.08)
+    assert not any(r["broken_on_holdout"] for r in loose.rows) and "BROKEN" not in loose.summary
+    assert "On held-out data trial #1 is within the bound too." in loose.summary
+
+
+def test_without_held_out_metrics_the_audit_says_what_it_evaluates_on(two_objective_study):
+    audit = mh.fairness_audit(two_objective_study)
+    assert not audit.holdout and "holdout_gap" not in audit.rows[0]
+    expected = "All figures are measured on the data the study optimised on"
+    how = "FairnessGap(X_val, y_val, sensitive=A_val, holdout=(X_test, y_test, A_test))"
+    for text in (audit.note, audit.to_markdown(), _text(audit.to_html()), json.loads(audit.to_json())["note"]):
+        assert expected in text and how in text and "holdout_eo_diff" in text
+    assert "(held-out)" not in audit.to_markdown()
+
+
+def test_held_out_accuracy_without_held_out_gaps_shows_what_there_is():
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random", seed=0)
+    for trial in study.ask(3):
+        study.tell(trial, {"accuracy": 0.8 + 0.01 * trial.number, "eo_diff": 0.01 * (trial.number + 1), "holdout_accuracy": 0.79})
+    audit = mh.fairness_audit(study, bound=0.05)
+    assert audit.holdout and all(r["holdout_gap"] is None and r["holdout_meets_bound"] is None for r in audit.rows)
+    assert "(held-out: accuracy 0.79)" in audit.summary
+    assert "| 0.82 | 0.79 | 0.03 | - | yes | - |" in audit.to_markdown()
+
+
+@pytest.mark.slow
+def test_the_demo_audit_shows_validation_and_held_out_figures():
+    from moo_hpo.demo import AdultMLP, run_demo
+
+    task = AdultMLP()
+    assert len(task.y_train) == 8000 and len(task.y_valid) == 4000 and len(task.y_test) == 4000
+    study = run_demo(n_trials=2, seed=0, storage=None, show_progress=False)
+    assert [o.name for o in study.objectives] == ["accuracy", "eo_diff", "latency_p99_ms", "size_kb"]
+    assert [c.name for c in study.constraints] == ["eo_diff"]
+    for t in study.trials:
+        assert {"holdout_accuracy", "holdout_balanced_accuracy", "holdout_eo_diff", "holdout_dp_diff"} <= set(t.metrics)
+        assert t.extra["fairness"]["holdout_by_group"] and {"sex"} <= set(t.extra["fairness"]["holdout_by_group"][0])
+    audit = mh.fairness_audit(study, accuracy="accuracy", gap="eo_diff")
+    assert audit.holdout and all(r["holdout_accuracy"] is not None and r["holdout_gap"] is not None for r in audit.rows)
+    md = audit.to_markdown()
+    assert "accuracy (held-out)" in md and "eo_diff (held-out)" in md and "(held-out: accuracy" in audit.summary
+
+
+@pytest.mark.slow
+def test_the_held_out_audit_renders_in_chromium(study_with_holdout, tmp_path):
+    from tests.reports.test_browser import attributes, render
+
+    dom = render(tmp_path, mh.fairness_audit(study_with_holdout).to_html(), "--dump-dom")
+    errors, plots = attributes(dom)
+    assert errors == [] and plots >= 1 and "BROKEN ON HELD-OUT" in dom
