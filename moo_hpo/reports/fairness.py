@@ -313,7 +313,9 @@ def fairness_audit(
             summary += (f"; the most accurate one within {bound:g} (trial #{fair.number}) reaches {_fmt(fair.metrics[accuracy])} "
                         f"with a gap of {_fmt(fair.metrics[gap])}{held_out(fair)}: meeting the bound costs {_fmt(cost)} {accuracy}")
             if h_acc in best.metrics and h_acc in fair.metrics:
-                summary += f" ({_fmt(best.metrics[h_acc] - fair.metrics[h_acc])} on held-out data)"
+                held_cost = best.metrics[h_acc] - fair.metrics[h_acc]
+                summary += (f" ({_fmt(held_cost)} on held-out data)" if held_cost >= 0 else
+                            f" (on held-out data trial #{fair.number} is the more accurate one, by {_fmt(-held_cost)})")
             summary += f".{holdout_verdict(fair)}"
         else:
             summary += f"; no trial meets the bound of {bound:g} (the smallest gap seen is {_fmt(min(t.metrics[gap] for t in complete))})."

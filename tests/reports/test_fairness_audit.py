@@ -86,7 +86,7 @@ def test_a_bound_met_on_validation_but_broken_on_held_out_data_is_flagged(study_
     assert [(c["role"], c["number"]) for c in audit.choices] == [("most accurate", 0), ("most accurate within the bound", 1)]
     fair = audit.choices[1]
     assert (fair["gap"], fair["holdout_gap"], fair["broken_on_holdout"]) == (0.04, 0.07, True)
-    assert "within 0.05 (trial #1)" in audit.summary
+    assert "within 0.05 (trial #1)" in audit.summary and "costs 0.02 accuracy (0.02 on held-out data)" in audit.summary
     assert "On held-out data trial #1 is NOT within the bound: its gap there is 0.07." in audit.summary
     assert "meet the bound of 0.05 on validation data but break it on held-out data (flagged BROKEN ON HELD-OUT): #1." in audit.summary
 
@@ -103,6 +103,16 @@ def test_a_bound_met_on_validation_but_broken_on_held_out_data_is_flagged(study_
     loose = mh.fairness_audit(study_with_holdout, bound=0.08)
     assert not any(r["broken_on_holdout"] for r in loose.rows) and "BROKEN" not in loose.summary
     assert "On held-out data trial #1 is within the bound too." in loose.summary
+
+
+def test_a_negative_cost_on_held_out_data_is_said_in_words():
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random", seed=0)
+    trials = study.ask(2)
+    study.tell(trials[0], {"accuracy": 0.86, "eo_diff": 0.09, "holdout_accuracy": 0.84, "holdout_eo_diff": 0.10})
+    study.tell(trials[1], {"accuracy": 0.85, "eo_diff": 0.04, "holdout_accuracy": 0.845, "holdout_eo_diff": 0.045})
+    summary = mh.fairness_audit(study, bound=0.05).summary
+    assert "costs 0.01 accuracy (on held-out data trial #1 is the more accurate one, by 0.005)" in summary
+    assert "On held-out data trial #1 is within the bound too." in summary
 
 
 def test_without_held_out_metrics_the_audit_says_what_it_evaluates_on(two_objective_study):
