@@ -123,6 +123,7 @@ PROBLEMS: dict[str, Callable[[], BenchmarkProblem]] = {
     "dtlz2-2d": lambda: _botorch("DTLZ2", dim=6, num_objectives=2),
     "dtlz2-3d": lambda: _botorch("DTLZ2", dim=12, num_objectives=3),
     "dtlz2-3d-6": lambda: _botorch("DTLZ2", dim=6, num_objectives=3),
+    "dtlz2-4d-6": lambda: _botorch("DTLZ2", dim=6, num_objectives=4),
     "c2dtlz2": lambda: _botorch("C2DTLZ2", dim=4, num_objectives=2),
     "branincurrin": lambda: _botorch("BraninCurrin"),
     "vehiclesafety": lambda: _botorch("VehicleSafety"),

@@ -30,7 +30,7 @@ from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
 from moo_hpo.execution.executors import format_exception
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
-from moo_hpo.optimizers.registry import choose_auto, known_params, make_optimizer
+from moo_hpo.optimizers.registry import auto_options, choose_auto, known_params, make_optimizer
 from moo_hpo.problem import Problem
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
@@ -101,6 +101,7 @@ class Study:
             self._stop_reason: str | None = None
             self._optimizer: Optimizer | None = None  # set up on first use
             self._optimizer_recorded = False  # stored with the first proposal or result
+            self.optimizer_seconds = 0.0  # time in the optimizer's ask and tell, this session
             self._chosen: tuple[Optimizer, str] | None = None
             self._bind_store(seed, name)
             if not (isinstance(optimizer, str) and optimizer.lower() == "auto"):
@@ -192,7 +193,7 @@ class Study:
         if self._optimizer is None:
             if self._chosen is None:
                 name, reason = choose_auto(self.problem)
-                self._chosen = (make_optimizer(name), f"auto: {reason}")
+                self._chosen = (make_optimizer(name, auto_options(name)), f"auto: {reason}")
             optimizer, reason = self._chosen
             optimizer.setup(self.problem)
             finished = [t for t in self._trials if t.is_finished]
@@ -348,10 +349,18 @@ class Study:
         trials: list[Trial] = []
         while len(trials) < want:
             pending = self._running_trials() if self._running else []
-            proposals = self._use_optimizer().ask(want - len(trials), pending)
+            optimizer = self._use_optimizer()
+            started = time.perf_counter()
+            proposals = optimizer.ask(want - len(trials), pending)
+            elapsed = time.perf_counter() - started
+            self.optimizer_seconds += elapsed
             if not proposals:
                 break
-            trials.extend(self._record_proposal(p) for p in proposals[: want - len(trials)])
+            proposals = proposals[: want - len(trials)]
+            for p in proposals:  # the proposal's share of the optimizer's time, kept in the trial's audit data
+                audit = p.extra.get("optimizer")
+                p.extra = {**p.extra, "optimizer": {**(audit if isinstance(audit, dict) else {}), "seconds": elapsed / len(proposals)}}
+            trials.extend(self._record_proposal(p) for p in proposals)
         return trials
 
     def _record_proposal(self, proposal: Proposal) -> Trial:
@@ -444,7 +453,9 @@ class Study:
         )
         if new_status is TrialStatus.COMPLETE and not self._reference.is_frozen:
             self._freeze_reference_if_due()
+        started = time.perf_counter()
         optimizer.tell([record])
+        self.optimizer_seconds += time.perf_counter() - started
         return record
 
     def _commit(self, record: Trial, **changes: Any) -> None:

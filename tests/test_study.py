@@ -108,7 +108,8 @@ def test_trial_record_fields():
     assert t.status is mh.TrialStatus.RUNNING and t.finished_at is None and t.started_at > 0
     done = study.tell(t, mh.Result({"a": 0.1, "b": 0.2, "extra_metric": 3}, extra={"groups": {"f": 1}}))
     assert done.metrics == {"a": 0.1, "b": 0.2, "extra_metric": 3.0}
-    assert done.extra == {"groups": {"f": 1}}
+    assert done.extra["groups"] == {"f": 1}
+    assert set(done.extra) == {"groups", "optimizer"} and done.extra["optimizer"]["seconds"] >= 0.0
     assert done.finished_at >= done.started_at and done.duration >= 0
     assert done.optimizer == "random" and isinstance(done.seed, int)
     assert simple_study(seed=3).ask().seed == t.seed != simple_study(seed=4).ask().seed

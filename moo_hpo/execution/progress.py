@@ -1,4 +1,5 @@
-"""The progress display of :meth:`moo_hpo.Study.optimize`: trials done, hypervolume, feasible, failures."""
+"""The progress display of :meth:`moo_hpo.Study.optimize`: trials done, hypervolume, feasible, failures, and
+the time the optimizer spent proposing."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ PLAIN_LINE_SECONDS = 60.0
 class Progress:
     """A rich progress bar over one :meth:`~moo_hpo.Study.optimize` call.
 
-    The hypervolume is shown once the reference point is frozen, updated trial by trial. Without a
+    The hypervolume is shown once the reference point is frozen, updated trial by trial; "optimizer" is the
+    time the optimizer's ask and tell took in this call and its share of the call's wall time. Without a
     terminal (output to a file, a CI log) a plain line goes to standard error every tenth of the trials
     or every minute.
 
@@ -38,12 +40,14 @@ class Progress:
         self._progress = None
         self._plain = False
         self._monitor: HypervolumeMonitor | None = None
+        self._started = time.monotonic()
+        self._optimizer_seconds_before = study.optimizer_seconds
 
     def __enter__(self) -> Progress:
         if self.enabled and not sys.stderr.isatty():
             # no terminal (a log file, a CI job, a notebook's captured output): a plain line now and then
             self._plain = True
-            self._started = self._last_line = time.monotonic()
+            self._last_line = time.monotonic()
             self._done = 0
             return self
         if self.enabled:
@@ -65,7 +69,12 @@ class Progress:
         s = self.study
         hv = self._hypervolume(trial)
         hv_text = f"HV {hv:.4g} | " if hv is not None else ""
-        return f"{hv_text}feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
+        spent = s.optimizer_seconds - self._optimizer_seconds_before
+        wall = max(time.monotonic() - self._started, 1e-9)
+        return (
+            f"{hv_text}feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
+            f" | optimizer {spent:.1f} s ({min(spent / wall, 1.0):.0%})"
+        )
 
     def _hypervolume(self, trial: Trial | None) -> float | None:
         s = self.study

@@ -14,7 +14,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Optimizer
 from moo_hpo.problem import Problem
 
-__all__ = ["AUTO_LARGE_BUDGET", "OPTIMIZERS", "choose_auto", "known_params", "make_optimizer"]
+__all__ = ["AUTO_LARGE_BUDGET", "AUTO_TIME_SHARE", "OPTIMIZERS", "auto_options", "choose_auto", "known_params", "make_optimizer"]
 
 logger = logging.getLogger("moo_hpo")
 
@@ -32,6 +32,9 @@ OPTIMIZERS: dict[str, str] = {
 
 #: Budgets above this many trials count as large: evolutionary search pays off there.
 AUTO_LARGE_BUDGET = 300
+#: The share of a study's time ``"auto"``'s Bayesian optimizers may spend proposing (their ``time_share``).
+AUTO_TIME_SHARE = 0.2
+_MODEL_BASED = ("ehvi", "parego", "cei")
 
 
 def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) -> Optimizer:
@@ -81,6 +84,12 @@ def known_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in accepted}
 
 
+def auto_options(name: str) -> dict[str, Any]:
+    """The options ``"auto"`` gives the optimizer it chose: a Bayesian one keeps its own time under
+    :data:`AUTO_TIME_SHARE` of the study's time (its ``time_share``), whatever a trial costs."""
+    return {"time_share": AUTO_TIME_SHARE} if name in _MODEL_BASED else {}
+
+
 def choose_auto(problem: Problem) -> tuple[str, str]:
     """The optimizer ``"auto"`` picks for a problem, and why.
 
@@ -94,7 +103,9 @@ def choose_auto(problem: Problem) -> tuple[str, str]:
       ``docs/lab/2026-12-05-auto-nsga3.md``);
     * otherwise, for expensive trials where sample efficiency decides: ``cei`` for one objective,
       ``ehvi`` for two to four objectives, ``parego`` for five or more (EHVI's box decompositions
-      grow too fast beyond four).
+      grow too fast beyond four). These keep their own time under :data:`AUTO_TIME_SHARE` of the study's
+      (:func:`auto_options`): full model steps when the trials' time has paid for them, cheaper steps from
+      the last fitted model in between, so short trials are not outweighed by proposing.
 
     Returns:
         ``(name, reason)``.
@@ -105,8 +116,9 @@ def choose_auto(problem: Problem) -> tuple[str, str]:
         if m >= 3:
             return "nsga3", f"{size}, {m} objectives: evolutionary search with reference directions (NSGA-III)"
         return "nsga2", f"{size}: evolutionary search scales to any number of trials"
+    share = f"; proposing kept under {AUTO_TIME_SHARE:.0%} of the study's time (full model steps as trial time pays for them, cheaper steps from the last fit between)"
     if m == 1:
-        return "cei", f"budget of {budget} trials, one objective: constrained expected improvement"
+        return "cei", f"budget of {budget} trials, one objective: constrained expected improvement{share}"
     if m <= 4:
-        return "ehvi", f"budget of {budget} trials, {m} objectives: expected hypervolume improvement"
-    return "parego", f"budget of {budget} trials, {m} objectives (> 4): ParEGO scalarizations"
+        return "ehvi", f"budget of {budget} trials, {m} objectives: expected hypervolume improvement{share}"
+    return "parego", f"budget of {budget} trials, {m} objectives (> 4): ParEGO scalarizations{share}"

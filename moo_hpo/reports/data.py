@@ -17,7 +17,7 @@ from moo_hpo.trial import TrialStatus
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["HV_MEANING", "collect"]
+__all__ = ["HV_MEANING", "collect", "time_text"]
 
 #: What the normalized hypervolume says, for readers who do not know the measure.
 HV_MEANING = (
@@ -78,6 +78,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         "time": {
             "trial_seconds": float(sum(t.duration or 0.0 for t in finished)),
             "wall_seconds": float(max(t.finished_at for t in finished) - min(t.started_at for t in trials)) if finished else 0.0,
+            # what the optimizer took to propose the trials (recorded with each since moo_hpo 0.1)
+            "proposal_seconds": float(sum(_proposal_seconds(t) for t in trials)),
         },
     }
     rows = []
@@ -137,6 +139,19 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     data["problem_signs"] = [o.sign for o in problem.objectives]
     data["model_check"] = _model_check(study)
     return data
+
+
+def time_text(t: Mapping[str, float]) -> str:
+    """The report's time line: wall time, time in trials, and the optimizer's time with its share of the wall time."""
+    wall, proposing = t["wall_seconds"], t.get("proposal_seconds", 0.0)
+    share = f" ({proposing / wall:.0%} of the wall time)" if wall > 0 else ""
+    return f"{wall:.1f} s wall, {t['trial_seconds']:.1f} s in trials, {proposing:.1f} s proposing{share}"
+
+
+def _proposal_seconds(trial: Any) -> float:
+    audit = trial.extra.get("optimizer") if isinstance(trial.extra, dict) else None
+    value = audit.get("seconds") if isinstance(audit, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 def _model_check(study: Study) -> dict[str, Any]:

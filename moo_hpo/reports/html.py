@@ -11,6 +11,8 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from moo_hpo.reports.data import time_text
+
 __all__ = ["render_html", "front_figures", "hypervolume_figure"]
 
 _CSS = """
@@ -219,7 +221,7 @@ def render_html(data: dict[str, Any]) -> str:
             ("constraints", "; ".join(("hard: " if k["hard"] else "soft: ") + k["text"] for k in data["constraints"]) or "none"),
             ("optimizer", f"{data['optimizer']['name']} ({data['optimizer']['reason']})"),
             ("budget", f"{c['total']} trials"), ("seed", data["seed"]),
-            ("time", f"{data['time']['wall_seconds']:.1f} s wall, {data['time']['trial_seconds']:.1f} s in trials"),
+            ("time", time_text(data["time"])),
             ("versions", ", ".join(f"{k} {v}" for k, v in data["versions"].items()))]
     parts.append(_table(["", ""], rows))
     parts.append("<h3>Search space</h3>" + _table(["parameter", "domain"], [(p["name"], p["domain"]) for p in data["space"]]))

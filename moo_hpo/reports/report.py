@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.reports import markdown as md
-from moo_hpo.reports.data import collect
+from moo_hpo.reports.data import collect, time_text
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -79,7 +79,7 @@ class Report(SavesByFormat):
         out.append(
             f"{c['total']} trials: {c['complete']} complete ({c['feasible']} feasible), {c['failed']} failed, "
             f"{c['infeasible_skipped']} skipped before training. Optimizer: {d['optimizer']['name']} "
-            f"({md.escape(d['optimizer']['reason'])}); seed {d['seed']}."
+            f"({md.escape(d['optimizer']['reason'])}); seed {d['seed']}. Time: {time_text(d['time'])}."
         )
         out += ["", "## Study", "", md.table(["objective", "direction", "reference"], [(o["name"], o["direction"], o["ref"] if o["ref"] is not None else "derived") for o in d["objectives"]])]
         if d["constraints"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -56,3 +57,4 @@ def test_progress_without_a_terminal_prints_plain_lines(capsys):
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("study: ")]
     assert [line.split(" trials")[0] for line in lines] == [f"study: {n}/30" for n in range(3, 31, 3)]
     assert "HV " in lines[-1] and "feasible 30" in lines[-1]
+    assert re.search(r"\| optimizer \d+\.\d s \(\d+%\)$", lines[-1])  # the optimizer's time and its share

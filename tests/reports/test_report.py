@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 
 import pytest
@@ -22,6 +23,14 @@ def test_report_data_covers_every_section(finished_study):
     size = next(s for s in d["constraint_summary"] if s["text"].startswith("size_kb"))
     assert size["measured"] == d["counts"]["complete"] and size["satisfied"] < size["measured"]
     assert "moo_hpo" in d["versions"] and d["seed"] == 0
+
+
+def test_the_report_shows_the_time_the_optimizer_took(finished_study):
+    d = mh.report(finished_study).data
+    recorded = sum(t.extra["optimizer"]["seconds"] for t in finished_study.trials)
+    assert recorded > 0 and d["time"]["proposal_seconds"] == pytest.approx(recorded)
+    line = re.compile(r"[\d.]+ s wall, [\d.]+ s in trials, [\d.]+ s proposing \(\d+% of the wall time\)")
+    assert line.search(mh.report(finished_study).to_html()) and line.search(mh.report(finished_study).to_markdown())
 
 
 def test_html_is_self_contained_and_escapes_user_strings(finished_study):

@@ -60,7 +60,8 @@ def test_audit_trail_records_acquisition_and_predictions_in_metric_units():
 
     study.optimize(fn, n_trials=5, show_progress=False)
     first, last = study.trials[0], study.trials[-1]
-    assert first.extra["optimizer"] == {"acquisition": "sobol (initial design)"}
+    assert first.extra["optimizer"]["acquisition"] == "sobol (initial design)"
+    assert set(first.extra["optimizer"]) == {"acquisition", "seconds"}
     audit = last.extra["optimizer"]
     assert audit["acquisition"] == "qLogNEHVI"
     assert math.isfinite(audit["acquisition_value"])
