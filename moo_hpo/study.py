@@ -287,7 +287,12 @@ class Study:
         self.close()
 
     def refresh(self) -> None:
-        """Re-read the trials from the store (for a read-only view of a running study)."""
+        """Re-read the trials and the reference point from the store (for a read-only view of a running study)."""
+        if not self._reference.is_frozen:  # the writer may have frozen it since
+            stored = self._store.get_meta("reference_point")
+            if stored is not None:
+                self._reference = ReferencePoint(self.objectives, stored=stored)
+                self._problem = None  # the problem holds the reference point
         self._trials = self._store.load_trials()
         self._recount()
 

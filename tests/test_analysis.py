@@ -69,6 +69,19 @@ def test_read_only_view_shows_the_stored_point(tmp_path):
     assert list(view.reference_point.values()) == pytest.approx(stored["internal"])  # both objectives minimized
 
 
+def test_a_refreshed_view_shows_the_point_the_writer_froze_since(tmp_path):
+    writer = _study(tmp_path / "s.db")
+    writer.optimize(_fn, n_trials=4, show_progress=False)
+    view = mh.Study.load(tmp_path / "s.db", read_only=True)
+    assert not view.reference_point_frozen
+    writer.optimize(_fn, n_trials=26, show_progress=False)
+    assert writer.reference_point_frozen
+    view.refresh()
+    assert view.reference_point_frozen and view.reference_point == writer.reference_point
+    assert view.hypervolume() == pytest.approx(writer.hypervolume())
+    writer.close(), view.close()
+
+
 def test_ehvi_uses_the_studys_reference_point():
     study = _study(optimizer="ehvi")
     study.optimize(_fn, n_trials=14, show_progress=False)
