@@ -16,6 +16,7 @@ from moo_hpo.exceptions import (
     NoFeasibleTrialError,
     ProbeError,
     StorageError,
+    TrialPruned,
     UnsupportedError,
 )
 from moo_hpo.objectives.specs import Maximize, Minimize, Objective
@@ -24,7 +25,7 @@ from moo_hpo.choice import Recommendation
 from moo_hpo.stopping import HypervolumeStagnation
 from moo_hpo.study import Study
 from moo_hpo.trial import Result, Trial, TrialStatus
-from moo_hpo import optimizers
+from moo_hpo import optimizers, pruners
 
 _LAZY = {
     "report": "moo_hpo.reports.report",
@@ -70,12 +71,14 @@ __all__ = [
     "StorageError",
     "Study",
     "Trial",
+    "TrialPruned",
     "TrialStatus",
     "UnsupportedError",
     "__version__",
     "fairness_audit",
     "objectives",
     "optimizers",
+    "pruners",
     "report",
     "size_for_devices",
 ]

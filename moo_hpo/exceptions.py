@@ -12,6 +12,7 @@ __all__ = [
     "NoFeasibleTrialError",
     "ProbeError",
     "StorageError",
+    "TrialPruned",
     "UnsupportedError",
 ]
 
@@ -50,3 +51,12 @@ class NoFeasibleTrialError(MooHpoError):
     def __init__(self, message: str, least_violating: int | None = None) -> None:
         super().__init__(message)
         self.least_violating = least_violating
+
+
+class TrialPruned(Exception):
+    """Raised by an objective to end its trial early because the study's pruner said so.
+
+    ``if trial.should_prune(): raise mh.TrialPruned()``; returning normally after ``should_prune()``
+    answered True records the trial as pruned too. Not a :class:`MooHpoError`: it is a signal, not an
+    error, and the study records the trial with status ``pruned`` and its last reported metrics.
+    """

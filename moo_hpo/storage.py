@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "InMemoryStore", "SQLiteStore", "Store", "open_store"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: SQLite's ``application_id`` of a moo_hpo study file ("mooh").
 APPLICATION_ID = 0x6D6F6F68
 INTERRUPTED = "interrupted: the study stopped while this trial was running"
@@ -84,6 +84,14 @@ class Store(ABC):
     def load_trials(self) -> list[Trial]:
         """Every trial record, in number order."""
 
+    @abstractmethod
+    def add_report(self, number: int, report: dict[str, Any]) -> None:
+        """Keep one intermediate report ``{"step", "metrics", "at"}`` of trial ``number``."""
+
+    @abstractmethod
+    def load_reports(self) -> dict[int, list[dict[str, Any]]]:
+        """Every trial's intermediate reports, in step order, by trial number."""
+
     def mark_interrupted(self) -> list[int]:
         """Mark running trials ``interrupted``; returns their numbers."""
         numbers = []
@@ -118,6 +126,7 @@ def _copy(trial: Trial) -> Trial:
         trial.finished_at,
         trial.seed,
         trial.optimizer,
+        list(trial.reports),
     )
 
 
@@ -132,6 +141,14 @@ class InMemoryStore(Store):
     def __init__(self) -> None:
         self._meta: dict[str, str] = {}
         self._trials: dict[int, Trial] = {}
+        self._reports: dict[int, list[dict[str, Any]]] = {}
+
+    def add_report(self, number: int, report: dict[str, Any]) -> None:
+        json.dumps(report, allow_nan=False)  # what a file store could not write is refused here too
+        self._reports.setdefault(number, []).append(report)
+
+    def load_reports(self) -> dict[int, list[dict[str, Any]]]:
+        return {n: list(r) for n, r in self._reports.items()}
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         return json.loads(self._meta[key]) if key in self._meta else default
@@ -169,6 +186,13 @@ CREATE TABLE IF NOT EXISTS trials (
     finished_at REAL,
     seed INTEGER,
     optimizer TEXT
+);
+CREATE TABLE IF NOT EXISTS reports (
+    trial INTEGER NOT NULL,
+    step REAL NOT NULL,
+    metrics TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (trial, step)
 );
 """
 _COLUMNS = ("number", "status", "config", "metrics", "extra", "error", "started_at", "finished_at", "seed", "optimizer")
@@ -250,7 +274,7 @@ class SQLiteStore(Store):
 
     def _looks_like_version_1(self, tables: set[str]) -> bool:
         """A file of moo_hpo before ``application_id`` was written: its two tables and a schema version."""
-        if tables != {"meta", "trials"}:
+        if tables != {"meta", "trials"}:  # version 1 had these two only
             return False
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return row is not None
@@ -308,17 +332,20 @@ class SQLiteStore(Store):
             )
         if version is not None and version < SCHEMA_VERSION:
             if self.read_only:
-                self._legacy = True
+                self._legacy = version < 2
             else:
-                self._migrate_from_v1()
+                self._migrate(version)
 
-    def _migrate_from_v1(self) -> None:
-        """Give interrupted trials of a version-1 file their own status, in one transaction."""
+    def _migrate(self, version: int) -> None:
+        """Bring an older file up to date in one transaction: interrupted trials of a version-1 file get
+        their own status (version 2), the intermediate reports get their table (version 3)."""
         with self._transaction():
-            self._conn.execute(
-                "UPDATE trials SET status = ? WHERE status = ? AND error LIKE 'interrupted%'",
-                (TrialStatus.INTERRUPTED.value, TrialStatus.FAILED.value),
-            )
+            if version < 2:
+                self._conn.execute(
+                    "UPDATE trials SET status = ? WHERE status = ? AND error LIKE 'interrupted%'",
+                    (TrialStatus.INTERRUPTED.value, TrialStatus.FAILED.value),
+                )
+            self._conn.execute(_SCHEMA.strip().split(";")[2])  # the reports table
             self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             self._put_meta("schema_version", SCHEMA_VERSION)
 
@@ -367,9 +394,31 @@ class SQLiteStore(Store):
         with self._writing():
             self._conn.execute(_UPDATE, tuple(row[c] for c in _COLUMNS[1:]) + (row["number"],))
 
+    def add_report(self, number: int, report: dict[str, Any]) -> None:
+        metrics = json.dumps(report["metrics"], allow_nan=False)
+        with self._writing():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO reports (trial, step, metrics, at) VALUES (?, ?, ?, ?)",
+                (number, report["step"], metrics, report["at"]),
+            )
+
+    def load_reports(self) -> dict[int, list[dict[str, Any]]]:
+        try:
+            rows = self._conn.execute("SELECT trial, step, metrics, at FROM reports ORDER BY trial, step").fetchall()
+        except sqlite3.OperationalError:  # a read-only view of a file from before reports
+            return {}
+        out: dict[int, list[dict[str, Any]]] = {}
+        for number, step, metrics, at in rows:
+            step = int(step) if float(step).is_integer() else float(step)
+            out.setdefault(int(number), []).append({"step": step, "metrics": json.loads(metrics), "at": float(at)})
+        return out
+
     def load_trials(self) -> list[Trial]:
         rows = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM trials ORDER BY number").fetchall()
         trials = [Trial.from_row(r) for r in rows]
+        for number, reports in self.load_reports().items():
+            if 0 <= number < len(trials) and trials[number].number == number:
+                trials[number].reports = reports
         if self._legacy:  # a read-only view of a version-1 file: read it as migrated
             for t in trials:
                 if _legacy_interrupted(t):

@@ -40,6 +40,8 @@ from moo_hpo.trial import Result, Trial, TrialStatus, check_metrics
 if TYPE_CHECKING:
     import pandas as pd
 
+    from moo_hpo.pruners import Pruner
+
 __all__ = ["REFERENCE_FREEZE_AFTER", "Study"]
 
 logger = logging.getLogger("moo_hpo")
@@ -61,6 +63,9 @@ class Study:
         seed: the study's seed; None draws one and records it, so the study stays reproducible
             from its store.
         name: a label for reports.
+        pruner: stops trials early from their intermediate reports (``trial.report(step, metrics)`` in
+            the objective): :class:`~moo_hpo.pruners.MOASHA`, :class:`~moo_hpo.pruners.Hyperband` or
+            :class:`~moo_hpo.pruners.DominatedPruner`; None never stops a trial.
 
     Raises:
         ConfigError: for a malformed definition, or a store holding a different study.
@@ -78,6 +83,7 @@ class Study:
         name: str | None = None,
         *,
         read_only: bool = False,
+        pruner: Pruner | None = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space(space)
         if isinstance(objectives, Objective):
@@ -112,12 +118,28 @@ class Study:
                 self._chosen = (make_optimizer(stored["name"], params), stored.get("reason") or "chosen before")
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
+            self._set_pruner(pruner)
         except BaseException:
             if not isinstance(storage, Store):  # a refused study keeps no lock on its file
                 self._store.close()
             raise
 
     # ------------------------------------------------------------------ set-up and resume
+    def _set_pruner(self, pruner: Pruner | None) -> None:
+        """Set up the pruner and let it see the stored reports again, in the order they arrived."""
+        from moo_hpo.pruners import Pruner
+
+        if pruner is not None and not isinstance(pruner, Pruner):
+            raise ConfigError(f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner) or None; received {pruner!r}")
+        self.pruner = pruner
+        self._decisions: dict[int, Any] = {}  # trial number -> the pruner's latest decision
+        if pruner is None:
+            return
+        pruner.setup(self.problem)
+        replay = sorted((r["at"], t.number, r["step"], r["metrics"]) for t in self._trials for r in t.reports)
+        for _, number, step, metrics in replay:
+            self._decisions[number] = pruner.decide(number, step, metrics)
+
     def _spec(self) -> dict[str, Any]:
         return {
             "space": self.space.to_dict(),
@@ -231,6 +253,7 @@ class Study:
         space: Space | None = None,
         optimizer: str | Optimizer = "auto",
         read_only: bool | None = None,
+        pruner: Pruner | None = None,
     ) -> Study:
         """Open a stored study to resume or inspect it.
 
@@ -241,6 +264,7 @@ class Study:
             optimizer: ``"auto"`` keeps the stored optimizer; a name or instance replaces it.
             read_only: open for reading only. None: read-only exactly when the study is being
                 written (by another process, or by another open study of this one).
+            pruner: the pruner for the trials still to run; it first replays the stored reports.
 
         Returns:
             The study with every stored trial; running trials of a stopped writer are marked failed.
@@ -274,6 +298,7 @@ class Study:
             [constraint_from_dict(c) for c in spec["constraints"]],
             optimizer=optimizer,
             storage=store,
+            pruner=pruner,
         )
 
     def close(self) -> None:
@@ -412,7 +437,8 @@ class Study:
             error: the exception (or a message) of a failed evaluation.
             extra: JSON-able data to keep with the trial.
             status: ``"infeasible_skipped"`` for a trial stopped before training because a
-                pre-training metric broke a hard constraint.
+                pre-training metric broke a hard constraint; ``"pruned"`` for a trial stopped early
+                (its metrics then need not include every objective).
 
         Returns:
             The updated trial.
@@ -435,7 +461,7 @@ class Study:
             metrics = metrics.metrics
         # everything is checked before the record changes, so a bad call leaves the trial as it was
         if status is not None:
-            allowed = (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED)
+            allowed = (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED, TrialStatus.PRUNED)
             if status not in allowed and status not in [a.value for a in allowed]:
                 raise ConfigError(
                     f"tell(status=...) expects one of {[a.value for a in allowed]} (or None); received {status!r}"
@@ -446,7 +472,8 @@ class Study:
             new_error: str | None = format_exception(error) if isinstance(error, BaseException) else str(error)
             new_metrics = record.metrics
         else:
-            required = self.problem.required_metrics if status is not TrialStatus.INFEASIBLE_SKIPPED else ()
+            complete = status is None or status is TrialStatus.COMPLETE
+            required = self.problem.required_metrics if complete else ()
             new_metrics, new_error = check_metrics(metrics, required)
             new_status = TrialStatus.FAILED if new_error else (status or TrialStatus.COMPLETE)
         self._commit(
@@ -462,6 +489,50 @@ class Study:
         optimizer.tell([record])
         self.optimizer_seconds += time.perf_counter() - started
         return record
+
+    # ------------------------------------------------------------------ intermediate reports and pruning
+    def report(self, trial: Trial | int, step: float, metrics: Mapping[str, Any]) -> bool:
+        """Record an intermediate report of a running trial and let the pruner judge it.
+
+        The objective calls ``trial.report(step, metrics)``, which arrives here wherever the trial runs;
+        call this directly when driving the study with :meth:`ask` / :meth:`tell`.
+
+        Args:
+            trial: the running trial (or its number).
+            step: how far it trained (grows report by report).
+            metrics: metric name -> number.
+
+        Returns:
+            Whether the trial should stop now (always False without a pruner).
+
+        Raises:
+            ConfigError: for a trial that is not running, a step that does not grow, or bad metrics.
+        """
+        self._writable()
+        number = trial if isinstance(trial, int) else trial.number
+        record = self.trial(number)
+        if record.is_finished:
+            raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
+        probe = Trial(number=number, config={}, reports=list(record.reports))  # checks step and metrics
+        probe.report(step, metrics)
+        entry = probe.reports[-1]
+        self._store.add_report(number, entry)
+        record.reports.append(entry)
+        if self.pruner is not None:
+            self._decisions[number] = self.pruner.decide(number, entry["step"], entry["metrics"])
+        return self.should_prune(number)
+
+    def should_prune(self, trial: Trial | int) -> bool:
+        """The pruner's latest answer for a trial: True when it should stop (False before its first report)."""
+        number = trial if isinstance(trial, int) else trial.number
+        decision = self._decisions.get(number)
+        return bool(decision is not None and decision.prune)
+
+    def prune_reason(self, trial: Trial | int) -> str | None:
+        """Why the pruner stopped a trial, or None when it did not."""
+        number = trial if isinstance(trial, int) else trial.number
+        decision = self._decisions.get(number)
+        return decision.reason if decision is not None and decision.prune else None
 
     def _commit(self, record: Trial, **changes: Any) -> None:
         """Give a finished trial its new state in memory and in the store, or in neither.
@@ -755,3 +826,27 @@ class Study:
             f"storage={self._store.location!r})"
         )
 
+
+
+class StudyReporter:
+    """How ``trial.report`` and ``trial.should_prune`` reach a study in this process (and, relayed, from
+    worker processes and Dask tasks)."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+
+    def report(self, trial: Trial, step: float, metrics: Mapping[str, float]) -> None:
+        """Record the report in the study; mirror it on ``trial`` when it is a copy of the record."""
+        self.study.report(trial.number, step, metrics)
+        record = self.study.trial(trial.number)
+        if trial is not record:
+            trial.reports.append(record.reports[-1])
+
+    def should_prune(self, trial: Trial) -> bool:
+        """The study's pruner's latest answer for the trial."""
+        return self.study.should_prune(trial.number)
+
+    def restart(self, trial: Trial) -> None:
+        """A trial runs again from its start (Dask resubmitted it after its worker was lost): its new
+        reports replace the earlier attempt's (which stay stored until a new report of the same step)."""
+        self.study.trial(trial.number).reports.clear()

@@ -25,6 +25,8 @@ class TrialStatus(str, Enum):
       model was never trained.
     * ``interrupted``: the study stopped (Ctrl-C, a crash, an error in another trial) while the trial
       ran; its configuration is not to blame, and ``Trial.error`` says what stopped it.
+    * ``pruned``: stopped early by the study's pruner (:mod:`moo_hpo.pruners`); its metrics are the last
+      ones it reported. A pruned trial never enters the Pareto front or the hypervolume.
     """
 
     RUNNING = "running"
@@ -32,6 +34,7 @@ class TrialStatus(str, Enum):
     FAILED = "failed"
     INFEASIBLE_SKIPPED = "infeasible_skipped"
     INTERRUPTED = "interrupted"
+    PRUNED = "pruned"
 
     def __str__(self) -> str:
         return self.value
@@ -65,6 +68,7 @@ class Trial:
         finished_at: UNIX time when its result was told, or None while running.
         seed: a per-trial seed derived from the study seed, for the user's own randomness.
         optimizer: name of the optimizer that proposed it.
+        reports: the intermediate reports, in order: ``{"step", "metrics", "at"}`` each (see :meth:`report`).
     """
 
     number: int
@@ -77,6 +81,59 @@ class Trial:
     finished_at: float | None = None
     seed: int | None = None
     optimizer: str = ""
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    # how report() reaches the study while the trial runs (in this process, a worker or a Dask task)
+    _reporter: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> tuple:
+        return tuple(getattr(self, name) for name in _PICKLED)
+
+    def __setstate__(self, state: tuple) -> None:
+        for name, value in zip(_PICKLED, state, strict=True):
+            setattr(self, name, value)
+        self._reporter = None
+
+    def report(self, step: float, metrics: Mapping[str, Any]) -> None:
+        """Report intermediate metrics while the trial runs (after an epoch, say), for the study's pruner.
+
+        The report is stored with the trial at once (it survives a crash of the trial), and the pruner
+        decides from it whether the trial should stop: ask :meth:`should_prune` next.
+
+        Args:
+            step: how far training got (an epoch, a number of samples): a number that grows report by report.
+            metrics: metric name -> number, e.g. ``{"accuracy": 0.81, "eo_diff": 0.07}``.
+
+        Raises:
+            ConfigError: for a step that is not a finite number larger than the last one, or metrics that
+                are not a mapping of names to finite numbers.
+        """
+        from moo_hpo.exceptions import ConfigError
+
+        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
+            raise ConfigError(f"trial.report(step, metrics): step must be a finite number; received {step!r}")
+        if self.reports and step <= self.reports[-1]["step"]:
+            raise ConfigError(
+                f"trial.report(step, metrics): steps must grow; received step {step!r} after step {self.reports[-1]['step']!r}"
+            )
+        values, problem = check_metrics(metrics)
+        if problem:
+            raise ConfigError(f"trial.report(step, metrics): {problem}")
+        step = int(step) if float(step).is_integer() else float(step)
+        if self._reporter is not None:
+            self._reporter.report(self, step, values)
+        else:  # run outside a study (a test of the objective): keep the report here, never prune
+            import time
+
+            self.reports.append({"step": step, "metrics": values, "at": time.time()})
+
+    def should_prune(self) -> bool:
+        """Whether the study's pruner wants this trial stopped, given its latest :meth:`report`.
+
+        False without a pruner or before the first report. Stop training when True: ``break`` out of the
+        loop (the trial is then recorded as pruned with its last reported metrics) or ``raise
+        mh.TrialPruned()``.
+        """
+        return bool(self._reporter is not None and self._reporter.should_prune(self))
 
     @property
     def is_finished(self) -> bool:
@@ -123,6 +180,9 @@ class Trial:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
         tail = f", error={self.error.splitlines()[0]!r}" if self.error else ""
         return f"Trial(#{self.number}, {self.status.value}, {self.config}, {{{metrics}}}{tail})"
+
+
+_PICKLED = ("number", "config", "status", "metrics", "extra", "error", "started_at", "finished_at", "seed", "optimizer", "reports")
 
 
 def _json_default(obj: Any) -> Any:

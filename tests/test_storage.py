@@ -133,7 +133,7 @@ def test_a_version_1_store_gets_interrupted_trials_their_own_status(tmp_path):
     assert view.get_meta("schema_version") == 1
     view.close()
     writer = SQLiteStore(path)
-    assert writer.get_meta("schema_version") == SCHEMA_VERSION == 2
+    assert writer.get_meta("schema_version") == SCHEMA_VERSION == 3
     writer.close()
     con = sqlite3.connect(path)
     assert [r[0] for r in con.execute("SELECT status FROM trials ORDER BY number")] == ["complete", "interrupted", "failed"]
@@ -236,3 +236,25 @@ def test_a_file_left_by_a_killed_creation_is_reused(tmp_path):
         study.optimize(lambda c: {"y": c["x"]}, n_trials=2, show_progress=False)
     with mh.Study.load(path) as again:
         assert again.seed == 4 and again.count("complete") == 2
+
+
+def test_a_version_2_store_gets_the_reports_table_and_keeps_its_trials(tmp_path):
+    path = tmp_path / "v2.db"
+    s = SQLiteStore(path)
+    s.add_trial(Trial(number=0, config={}, status=TrialStatus.RUNNING))
+    s.close()
+    con = sqlite3.connect(path)  # what moo_hpo before intermediate reports wrote
+    con.execute("DROP TABLE reports")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.commit(), con.close()
+    view = SQLiteStore(path, read_only=True)
+    assert view.load_reports() == {} and len(view.load_trials()) == 1
+    view.close()
+    writer = SQLiteStore(path)
+    assert writer.get_meta("schema_version") == 3
+    writer.add_report(0, {"step": 1, "metrics": {"acc": 0.5}, "at": 1.0})
+    writer.add_report(0, {"step": 2.5, "metrics": {"acc": 0.6}, "at": 2.0})
+    assert writer.load_reports() == {0: [{"step": 1, "metrics": {"acc": 0.5}, "at": 1.0},
+                                         {"step": 2.5, "metrics": {"acc": 0.6}, "at": 2.0}]}
+    assert [r["step"] for r in writer.load_trials()[0].reports] == [1, 2.5]
+    writer.close()

@@ -89,7 +89,7 @@ def test_a_refused_tell_leaves_the_trial_as_it_was(tmp_path):
     for storage in (None, tmp_path / "s.db"):
         study = simple_study(storage=storage)
         t = study.ask()
-        with pytest.raises(mh.ConfigError, match=r"tell\(status=...\) expects one of \['complete', 'infeasible_skipped'\]"):
+        with pytest.raises(mh.ConfigError, match=r"tell\(status=...\) expects one of \['complete', 'infeasible_skipped', 'pruned'\]"):
             study.tell(t, {"a": 1, "b": 2}, extra={"note": 1}, status="bogus")
         for reread in (False, True):
             if reread:

@@ -18,6 +18,9 @@ objective on a worker and returns its outcome, and the study tells it there. The
   saved and ``Study.load`` resumes it.
 * **Timeouts**: with ``trial_timeout`` the worker runs the objective in a child process of its own
   (:mod:`moo_hpo.execution.workers`), which a timeout kills.
+* **Intermediate reports** (``trial.report`` with a pruner): each goes to the study through a Dask queue
+  while the trial runs, and the pruner's answer comes back through a Dask variable of that trial; the
+  study's process polls the queue between trials' results.
 * **Output**: the last 2,000 characters a trial printed reach its record (``extra["output"]``); with
   several threads per worker, prints of simultaneous trials may mix.
 """
@@ -68,11 +71,47 @@ def _preflight(payload: bytes, key: str) -> dict[str, str]:
     return _versions()
 
 
-def _run_trial(payload: bytes, key: str, trial: Trial, with_trial: bool, trial_timeout: float | None) -> dict[str, Any]:
+class DaskReporter:
+    """``trial.report`` in a Dask task: the report goes into the study's queue, the pruner's answer comes
+    back in the trial's variable (matched by the report's sequence number)."""
+
+    ANSWER_TIMEOUT = 120.0
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self._prune = False
+
+    def report(self, trial: Trial, step: float, metrics: dict[str, float]) -> None:
+        from distributed import Queue, Variable
+
+        seq = len(trial.reports)
+        Queue(self.channel).put({"number": trial.number, "seq": seq, "step": step, "metrics": metrics})
+        answer = Variable(f"{self.channel}-{trial.number}")
+        deadline = time.monotonic() + self.ANSWER_TIMEOUT
+        while True:
+            value = answer.get(timeout=self.ANSWER_TIMEOUT)
+            if value.get("seq") == seq:
+                break
+            if time.monotonic() > deadline:
+                raise MooHpoError(f"no answer from the study to trial #{trial.number}'s report at step {step}")
+            time.sleep(0.01)
+        if "error" in value:
+            raise ConfigError(value["error"])
+        trial.reports.append(value["entry"])
+        self._prune = bool(value["prune"])
+
+    def should_prune(self, trial: Trial) -> bool:
+        return self._prune
+
+
+def _run_trial(
+    payload: bytes, key: str, trial: Trial, with_trial: bool, trial_timeout: float | None, channel: str | None = None
+) -> dict[str, Any]:
     """One trial on a Dask worker: the outcome as a message, with where it ran and what it printed."""
     from moo_hpo.execution.worker_main import outcome_message
 
     fn = _load(payload, key)
+    reporter = DaskReporter(channel) if channel else None
     try:
         from distributed import get_worker
 
@@ -83,12 +122,13 @@ def _run_trial(payload: bytes, key: str, trial: Trial, with_trial: bool, trial_t
              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
     output = io.StringIO()
     if trial_timeout is None:
+        trial._reporter = reporter
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
             outcome = call_objective(fn, trial, with_trial)
     else:
         from moo_hpo.execution.workers import WorkerPoolExecutor
 
-        pool = WorkerPoolExecutor(fn, 1, trial_timeout)
+        pool = WorkerPoolExecutor(fn, 1, trial_timeout, reporter)
         try:
             pool.submit(trial)
             ((_, outcome),) = pool.wait()
@@ -108,6 +148,7 @@ class DaskExecutor:
         resources: what each trial needs of a worker's resources (``{"GPU": 1}``), or None.
         retries: submissions again after Dask gave up on a trial because its workers were lost.
         trial_timeout: seconds a trial may run (in a child process of its worker) before it is killed.
+        reporter: where the trials' intermediate reports go (the study's); None: no reports.
 
     Raises:
         ConfigError: for bad arguments; an objective that does not pickle or that a worker cannot load;
@@ -122,6 +163,7 @@ class DaskExecutor:
         retries: int = 1,
         trial_timeout: float | None = None,
         wait_for_workers: float = 60.0,
+        reporter: Any = None,
     ) -> None:
         import cloudpickle
         from distributed import Client
@@ -150,6 +192,8 @@ class DaskExecutor:
         self.retries = retries
         self.trial_timeout = trial_timeout
         self._takes_trial = takes_trial(fn)
+        self.reporter = reporter if self._takes_trial else None  # only an objective given the trial reports
+        self._channel = f"moo_hpo-reports-{os.getpid()}-{id(self)}" if self.reporter is not None else None
         self._running: dict[Any, tuple[Trial, int]] = {}  # future -> (trial, submissions so far)
         self._slots_at = (0.0, 0)
         try:
@@ -212,8 +256,14 @@ class DaskExecutor:
         return [trial for trial, _ in self._running.values()]
 
     def _submit(self, trial: Trial, submissions: int) -> None:
+        import copy
+
+        sent = copy.copy(trial)
+        sent.reports = []  # a resubmitted trial reports again from its first step
+        if submissions and self.reporter is not None:
+            self.reporter.restart(trial)
         future = self.client.submit(
-            _run_trial, self._payload, self._key, trial, self._takes_trial, self.trial_timeout,
+            _run_trial, self._payload, self._key, sent, self._takes_trial, self.trial_timeout, self._channel,
             key=f"moo_hpo-trial-{trial.number}-{submissions}-{os.getpid()}-{id(self)}",
             pure=False, resources=self.resources,
         )
@@ -232,7 +282,10 @@ class DaskExecutor:
 
         while self._running:
             try:
-                done, _ = wait(list(self._running), return_when="FIRST_COMPLETED")
+                if self._channel is None:
+                    done, _ = wait(list(self._running), return_when="FIRST_COMPLETED")
+                else:  # answer intermediate reports while waiting
+                    done = self._wait_answering_reports()
             except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
                 first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 raise MooHpoError(
@@ -248,6 +301,30 @@ class DaskExecutor:
             if out:
                 return out
         return []
+
+    def _wait_answering_reports(self) -> list[Any]:
+        """Poll the running trials and the reports queue until a trial ends; answer each report."""
+        from distributed import Queue, Variable
+
+        queue = Queue(self._channel, client=self.client)
+        by_number = {trial.number: trial for trial, _ in self._running.values()}
+        while True:
+            for item in queue.get(batch=True):
+                trial = by_number.get(item["number"])
+                answer: dict[str, Any] = {"seq": item["seq"]}
+                if trial is None:
+                    answer["error"] = f"trial #{item['number']} is not running"
+                else:
+                    try:
+                        self.reporter.report(trial, item["step"], item["metrics"])
+                        answer.update(prune=bool(self.reporter.should_prune(trial)), entry=trial.reports[-1])
+                    except Exception as exc:  # noqa: BLE001 - a bad report fails in the objective
+                        answer["error"] = str(exc)
+                Variable(f"{self._channel}-{item['number']}", client=self.client).set(answer)
+            done = [f for f in self._running if f.done()]
+            if done:
+                return done
+            time.sleep(0.02)
 
     def _outcome(self, future: Any, trial: Trial, submissions: int) -> Outcome | None:
         from distributed.scheduler import KilledWorker

@@ -70,8 +70,9 @@ class InProcessExecutor:
 
     capacity = 1
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], reporter: Any = None) -> None:
         self.fn = fn
+        self.reporter = reporter  # where trial.report(...) goes (the study's StudyReporter)
         self._takes_trial = takes_trial(fn)
         self._queue: list[Trial] = []
 
@@ -88,7 +89,11 @@ class InProcessExecutor:
         done = []
         while self._queue:
             trial = self._queue[0]
-            done.append((trial, call_objective(self.fn, trial, self._takes_trial)))
+            trial._reporter = self.reporter
+            try:
+                done.append((trial, call_objective(self.fn, trial, self._takes_trial)))
+            finally:
+                trial._reporter = None
             self._queue.pop(0)
         return done
 

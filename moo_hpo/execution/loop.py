@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from moo_hpo.exceptions import ConfigError, MooHpoError
+from moo_hpo.exceptions import ConfigError, MooHpoError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome
 from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor
 from moo_hpo.pipeline import Skipped
-from moo_hpo.trial import Trial, TrialStatus
+from moo_hpo.trial import Result, Trial, TrialStatus
 
 if TYPE_CHECKING:
     from moo_hpo.study import Callback, Study
@@ -75,18 +75,21 @@ def run_optimize(
         _check_metric_names(study, probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
+    from moo_hpo.study import StudyReporter
+
+    reporter = StudyReporter(study)
     if executor is not None:
         if n_workers != 1:
             raise ConfigError("with executor=... the cluster's workers set how many trials run at once; leave n_workers at 1")
         from moo_hpo.execution.cluster import DaskExecutor
 
-        executor = DaskExecutor(fn, executor, resources, retries, trial_timeout)
+        executor = DaskExecutor(fn, executor, resources, retries, trial_timeout, reporter=reporter)
     elif resources is not None:
         raise ConfigError("resources=... needs a Dask executor (executor=client or a scheduler address)")
     elif n_workers == 1 and trial_timeout is None:
-        executor = InProcessExecutor(fn)
+        executor = InProcessExecutor(fn, reporter)
     else:
-        executor = WorkerPoolExecutor(fn, n_workers, trial_timeout)
+        executor = WorkerPoolExecutor(fn, n_workers, trial_timeout, reporter)
     started = time.monotonic()
     study._stop_reason = None
     submitted = 0
@@ -156,7 +159,7 @@ def _report_failure(study: Study, trial: Trial) -> None:
     """
     reason = (trial.error or "unknown").splitlines()[0]
     logger.warning("trial %d failed: %s", trial.number, reason[:500])
-    if study.count("complete") or study.count("infeasible_skipped"):
+    if study.count("complete") or study.count("infeasible_skipped") or study.count("pruned"):
         return
     finished = [t for t in study.trials if t.status is not TrialStatus.RUNNING and t.status is not TrialStatus.INTERRUPTED]
     if len(finished) < SAME_FAILURE_STOP or len(finished) > SAME_FAILURE_STOP:
@@ -189,8 +192,26 @@ def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
             )
 
 
+def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
+    """Why the trial counts as pruned (the pruner said so, or the objective raised TrialPruned), or None."""
+    reason = study.prune_reason(trial.number)
+    if reason is not None:
+        return reason
+    if isinstance(outcome.exception, TrialPruned) or (outcome.error or "").startswith("TrialPruned"):
+        return "the objective raised TrialPruned"
+    return None
+
+
 def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
     """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
+    reason = _pruned(study, trial, outcome)
+    if reason is not None:  # stopped early: its metrics are what it returned, else its last report
+        record = study.trial(trial.number)
+        value = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value
+        if outcome.error is not None or not isinstance(value, Mapping):
+            value = record.reports[-1]["metrics"] if record.reports else {}
+        study.tell(trial, value, extra={**outcome.extra, "pruned": reason}, status=TrialStatus.PRUNED)
+        return
     if outcome.error is not None:
         study.tell(trial, error=outcome.error, extra=outcome.extra or None)
         exc = outcome.exception

@@ -41,6 +41,27 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="moo_hpo-parent-watch", daemon=True).start()
 
 
+class PipeReporter:
+    """``trial.report`` in a worker: the report goes to the study over the pipe, the pruner's answer comes back."""
+
+    def __init__(self, inbox: Any, outbox: Any) -> None:
+        self.inbox, self.outbox = inbox, outbox
+        self._prune = False
+
+    def report(self, trial: Any, step: float, metrics: dict[str, float]) -> None:
+        send(self.outbox, {"number": trial.number, "report": {"step": step, "metrics": metrics}})
+        answer = receive(self.inbox)
+        if "error" in answer:
+            from moo_hpo.exceptions import ConfigError
+
+            raise ConfigError(answer["error"])
+        trial.reports.append(answer["entry"])
+        self._prune = bool(answer["prune"])
+
+    def should_prune(self, trial: Any) -> bool:
+        return self._prune
+
+
 def outcome_message(number: int, outcome: Any) -> dict[str, Any]:
     """What goes back for one trial: the value, or the error text plus the exception when it round-trips."""
     from moo_hpo.execution.executors import format_exception
@@ -92,6 +113,7 @@ def main() -> None:
             trial = receive(inbox)
         except EOFError:
             return
+        trial._reporter = PipeReporter(inbox, outbox)
         outcome = call_objective(fn, trial, setup["takes_trial"])
         send(outbox, outcome_message(trial.number, outcome))
 

@@ -46,13 +46,16 @@ class WorkerPoolExecutor:
         fn: the objective (any callable cloudpickle can pickle).
         n_workers: worker processes, i.e. trials at once.
         trial_timeout: seconds a trial may run before its worker is killed (None: no limit).
+        reporter: where the trials' intermediate reports go (``report(trial, step, metrics)`` and
+            ``should_prune(trial)``, e.g. the study's); each report is answered with the pruner's decision
+            while the trial runs. None: reports are refused.
 
     Raises:
         ConfigError: for a bad worker count or timeout, an objective that cannot be pickled, or one
             that the workers cannot load (a package missing there).
     """
 
-    def __init__(self, fn: Callable[..., Any], n_workers: int, trial_timeout: float | None = None) -> None:
+    def __init__(self, fn: Callable[..., Any], n_workers: int, trial_timeout: float | None = None, reporter: Any = None) -> None:
         import cloudpickle
 
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
@@ -74,6 +77,7 @@ class WorkerPoolExecutor:
         }
         self.capacity = n_workers
         self.trial_timeout = trial_timeout
+        self.reporter = reporter
         self._selector = selectors.DefaultSelector()
         self._workers: list[_Worker] = [self._start() for _ in range(n_workers)]
         try:  # every worker has loaded the objective before the first trial is proposed
@@ -165,7 +169,9 @@ class WorkerPoolExecutor:
             for key, _ in self._selector.select(timeout):
                 worker = key.data
                 if worker.trial is not None:
-                    done.append(self._collect(worker))
+                    finished = self._collect(worker)
+                    if finished is not None:
+                        done.append(finished)
             now = time.monotonic()
             for worker in list(self._workers):
                 if worker.trial is not None and worker.deadline is not None and now >= worker.deadline:
@@ -177,7 +183,8 @@ class WorkerPoolExecutor:
             if done:
                 return done
 
-    def _collect(self, worker: _Worker) -> tuple[Trial, Outcome]:
+    def _collect(self, worker: _Worker) -> tuple[Trial, Outcome] | None:
+        """The worker's next message: its trial's outcome, or None after answering an intermediate report."""
         trial = worker.trial
         assert trial is not None
         try:
@@ -189,10 +196,25 @@ class WorkerPoolExecutor:
         except Exception as exc:  # noqa: BLE001 - a result that does not unpickle here
             self._replace(worker)
             return trial, Outcome(error=f"the trial's result could not be read back: {type(exc).__name__}: {exc}")
+        if "report" in message:
+            send(worker.process.stdin, self._answer(trial, message["report"]))
+            return None
         worker.trial, worker.deadline = None, None
         if "error" in message:
             return trial, Outcome(error=message["error"], exception=message.get("exception"))
         return trial, Outcome(value=message["value"])
+
+    def _answer(self, trial: Trial, report: dict[str, Any]) -> dict[str, Any]:
+        """Pass an intermediate report on and return the pruner's decision (or the report's error)."""
+        if self.reporter is None:
+            return {"error": "this executor has nowhere to send intermediate reports"}
+        try:
+            before = len(trial.reports)
+            self.reporter.report(trial, report["step"], report["metrics"])
+        except Exception as exc:  # noqa: BLE001 - a bad report fails in the objective, not here
+            return {"error": str(exc)}
+        entry = trial.reports[-1] if len(trial.reports) > before else {"step": report["step"], "metrics": report["metrics"], "at": time.time()}
+        return {"prune": bool(self.reporter.should_prune(trial)), "entry": entry}
 
     def shutdown(self) -> None:
         """Stop every worker (the trials they ran are the caller's to record)."""

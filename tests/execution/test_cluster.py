@@ -16,7 +16,8 @@ import pytest
 import moo_hpo as mh
 
 
-pytestmark = pytest.mark.slow
+# slow; and one cluster at a time: these tests start schedulers and worker processes
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask")]
 
 
 def study(**kw) -> mh.Study:
@@ -77,6 +78,25 @@ def test_failures_are_data_on_the_cluster(client):
     failed = [t for t in s.trials if t.config["x"] > 0.5]
     assert failed and all(t.status is mh.TrialStatus.FAILED and t.error.startswith("TwoArgs: 1/2") for t in failed)
     assert s.count("complete") == 10 - len(failed)
+
+
+def _curves(config, trial):
+    for epoch in range(1, 10):
+        trial.report(epoch, {"a": config["x"] + 1.0 / epoch, "b": config["y"] + 1.0 / epoch})
+        if trial.should_prune():
+            break
+    return {"a": config["x"], "b": config["y"], "pid": os.getpid(), "seen": len(trial.reports)}
+
+
+@pytest.mark.parametrize("trial_timeout", [None, 30.0])
+def test_reports_travel_to_the_driver_and_its_pruner_answers(client, trial_timeout):
+    s = study(pruner=mh.pruners.MOASHA(1, 9, 3))
+    s.optimize(_curves, n_trials=12, executor=client, trial_timeout=trial_timeout, show_progress=False)
+    assert s.count("pruned") and s.count("complete") and s.count("pruned") + s.count("complete") == 12
+    assert os.getpid() not in {t.metrics["pid"] for t in s.trials}  # trained on the workers
+    for t in s.trials:  # every report reached the driver while the trial ran, and the trial saw the answers
+        assert [r["step"] for r in t.reports] == list(range(1, int(t.metrics["seen"]) + 1))
+        assert (t.status is mh.TrialStatus.PRUNED) == (len(t.reports) < 9)
 
 
 def test_a_trial_timeout_kills_the_trial_on_the_worker(client):

@@ -295,6 +295,30 @@ class OptimizerContract:
         assert study.count("failed") > 0 and study.count("complete") > 0
         assert all(t.is_finished for t in study.trials)
 
+    def test_runs_with_a_pruner(self):
+        """With MOASHA: trials report per epoch and some are pruned; the study goes on, proposes no pruned
+        configuration again, and keeps pruned trials off the front."""
+
+        def train(config: dict, trial: mh.Trial) -> dict:
+            final = two_objectives(config)
+            for epoch in range(1, 10):
+                scale = 1.0 + 1.0 / epoch  # every curve improves towards the final values
+                trial.report(epoch, {"f1": final["f1"] * scale, "f2": final["f2"] * scale})
+                if trial.should_prune():
+                    break
+            return final
+
+        study = mh.Study(mixed_space(), self.objectives(), [mh.AtMost("size_kb", 40.0)],
+                         optimizer=make_optimizer(self.optimizer_name, dict(self.params)), seed=11,
+                         pruner=mh.pruners.MOASHA(min_resource=1, max_resource=9, reduction_factor=3))
+        study.optimize(train, n_trials=self.n_trials, show_progress=False)
+        assert len(study.trials) == self.n_trials and all(t.reports for t in study.trials)
+        pruned = [t for t in study.trials if t.status is mh.TrialStatus.PRUNED]
+        assert pruned and study.count("complete") >= 1
+        assert all(len(t.reports) < 9 and t.extra["pruned"].startswith("pruned at rung") for t in pruned)
+        assert len({config_key(t.config) for t in study.trials}) == self.n_trials  # no configuration twice
+        assert not {t.number for t in pruned} & {t.number for t in study.pareto_front()}
+
     def test_resume_continues_like_an_uninterrupted_run(self, tmp_path):
         if not self.deterministic:
             return

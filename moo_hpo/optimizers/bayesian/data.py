@@ -105,10 +105,10 @@ def training_data(problem: Problem, told: Sequence[Trial], model_failures: bool)
 def _failure_outcome(problem: Problem, trials: list[Trial]) -> Outcome | None:
     """The failure label of every told trial (``+1`` failed, ``-1`` did not), or None unless both occur.
 
-    An ``interrupted`` trial (the study stopped while it ran) says nothing about its configuration and
-    is left out.
+    An ``interrupted`` trial (the study stopped while it ran) or a ``pruned`` one (stopped early by the
+    pruner) says nothing about whether its configuration fails, and is left out.
     """
-    rows = [t for t in trials if t.status is not TrialStatus.INTERRUPTED]
+    rows = [t for t in trials if t.status not in (TrialStatus.INTERRUPTED, TrialStatus.PRUNED)]
     labels = np.array([1.0 if t.status is TrialStatus.FAILED else -1.0 for t in rows])
     if not (labels > 0).any() or not (labels < 0).any():
         return None

@@ -1,0 +1,116 @@
+"""Multi-objective asynchronous successive halving (MOASHA).
+
+Rungs sit at ``min_resource * reduction_factor**k`` steps, below ``max_resource``. The first report of a
+trial at or beyond a rung's step records the trial in that rung (with the metrics of that report), and the
+trial goes on only if it ranks within the best ``ceil(n / reduction_factor)`` of the ``n`` trials the rung
+holds then, and the rung has promoted fewer than that many so far: asynchronous successive halving's
+stopping rule (Li et al., 2020), so promotions never exceed ``1 / reduction_factor`` of a rung (rounded up).
+Ranking several objectives: constrained domination (hard constraints whose metrics were reported first,
+then non-dominated rank), the crowding distance within a rank (Schmucker et al., 2021 rank a rung by
+non-dominated sorting with an epsilon-net within fronts; crowding distance serves the same purpose, keeping
+the survivors spread along the rung's front), then the order of arrival.
+
+A trial that reports a hard-constrained metric beyond its bound stops at once: report such a metric (model
+size, latency) when it is final, or leave it out of the intermediate reports.
+
+Why our own code: Optuna's pruners rank one objective only, and Syne Tune's MOASHA is a scheduler that
+owns the trial loop; this one is a pruner of moo_hpo's studies, with their constraints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.problem import Problem
+from moo_hpo.pruners.base import Decision, Pruner, check_positive_int, check_positive_number, hard_violation, points, rank_order
+
+__all__ = ["MOASHA"]
+
+
+class MOASHA(Pruner):
+    """Multi-objective asynchronous successive halving (see the module docstring).
+
+    Args:
+        min_resource: the step of the first rung (e.g. 1 epoch).
+        max_resource: the step a trial trains to at most (e.g. 27 epochs); no rung at or beyond it.
+        reduction_factor: eta: a rung promotes ``1 / eta`` of its trials.
+
+    Raises:
+        ConfigError: (at setup) for a non-positive resource, ``min_resource >= max_resource`` or
+            ``reduction_factor < 2``.
+    """
+
+    name = "moasha"
+
+    def __init__(self, min_resource: float = 1, max_resource: float = 27, reduction_factor: int = 3) -> None:
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.reduction_factor = reduction_factor
+
+    def setup(self, problem: Problem) -> None:
+        super().setup(problem)
+        check_positive_number(self.name, "min_resource", self.min_resource)
+        check_positive_number(self.name, "max_resource", self.max_resource)
+        check_positive_int(self.name, "reduction_factor", self.reduction_factor, minimum=2)
+        if self.min_resource >= self.max_resource:
+            raise ConfigError(
+                f"{self.name}: min_resource must be below max_resource; received {self.min_resource!r} >= {self.max_resource!r}"
+            )
+        self.rung_steps = rung_steps(self.min_resource, self.max_resource, self.reduction_factor)
+        self._rungs: list[dict[int, dict[str, float]]] = [{} for _ in self.rung_steps]  # rung -> trial -> metrics
+        self._promoted: list[set[int]] = [set() for _ in self.rung_steps]
+
+    def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Decision:
+        _, broken = hard_violation(self.problem, metrics)
+        if broken:
+            return Decision(True, f"pruned at step {step:g}: {broken}")
+        decision = Decision(False)
+        for k, rung_step in enumerate(self.rung_steps):
+            if step < rung_step or number in self._rungs[k]:
+                continue
+            decision = self._record(k, number, metrics)
+            if decision.prune:
+                break
+        return decision
+
+    def _record(self, k: int, number: int, metrics: Mapping[str, float]) -> Decision:
+        """Record ``number`` in rung ``k`` and decide whether it goes on."""
+        rung = self._rungs[k]
+        rung[number] = dict(metrics)
+        members = list(rung)
+        quota = math.ceil(len(members) / self.reduction_factor)
+        order = rank_order(
+            points(self.problem, [rung[m] for m in members]),
+            np.array([hard_violation(self.problem, rung[m])[0] for m in members]),
+        )
+        position = int(np.flatnonzero(np.array(members)[order] == number)[0])
+        step = self.rung_steps[k]
+        if position < quota and len(self._promoted[k]) < quota:
+            self._promoted[k].add(number)
+            return Decision(False)
+        return Decision(
+            True,
+            f"pruned at rung {k} (step {step:g}): ranked {position + 1} of {len(members)}, "
+            f"the rung promotes {quota} (1/{self.reduction_factor}) and has promoted {len(self._promoted[k])}",
+        )
+
+    def promoted(self, k: int) -> set[int]:
+        """The trials rung ``k`` let go on (for reports and tests)."""
+        return set(self._promoted[k])
+
+    def rung(self, k: int) -> dict[int, dict[str, float]]:
+        """Rung ``k``'s trials and the metrics each was recorded with."""
+        return {n: dict(m) for n, m in self._rungs[k].items()}
+
+
+def rung_steps(min_resource: float, max_resource: float, reduction_factor: int) -> list[float]:
+    """``min_resource * reduction_factor**k`` below ``max_resource`` (1, 3, 9 for 1 / 27 / 3)."""
+    steps, r = [], float(min_resource)
+    while r < max_resource * (1 - 1e-12):
+        steps.append(int(r) if r.is_integer() else r)
+        r *= reduction_factor
+    return steps

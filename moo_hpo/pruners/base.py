@@ -1,0 +1,149 @@
+"""The pruner protocol, and how a rung's reports are ranked under several objectives and hard constraints.
+
+A pruner sees every intermediate report of a study in the order the study received them
+(:meth:`Pruner.decide`) and answers whether that trial should stop. It keeps no state beyond what those
+reports tell it, so a study resumed from its store replays the stored reports in their order and the pruner
+decides again exactly as before.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.problem import Problem
+from moo_hpo.trial import Trial
+
+__all__ = ["Decision", "Pruner", "hard_violation", "points", "rank_order"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A pruner's answer to one report.
+
+    Attributes:
+        prune: True when the trial should stop now.
+        reason: one line saying why (kept with the trial when it is pruned).
+    """
+
+    prune: bool
+    reason: str = ""
+
+
+class Pruner(ABC):
+    """Base class of the pruners: ``setup`` once with the study's problem, then ``decide`` per report.
+
+    Subclasses store their constructor arguments unchanged (as the optimizers do) and keep every other
+    state in :meth:`setup`.
+    """
+
+    name = "pruner"
+    problem: Problem
+
+    def setup(self, problem: Problem) -> None:
+        """Bind to a study's problem; called once, before the first report.
+
+        Raises:
+            ConfigError: for options of the wrong type or range.
+        """
+        self.problem = problem
+
+    @abstractmethod
+    def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Decision:
+        """Whether trial ``number`` should stop, given its report at ``step``.
+
+        Args:
+            number: the trial's number.
+            step: the report's step (grows report by report within a trial).
+            metrics: the reported metrics.
+        """
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments (read back from the attributes of the same name)."""
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+
+
+def points(problem: Problem, reports: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """Reported metrics as objective points in the internal (minimized) convention, soft penalties added;
+    ``inf`` where an objective was not reported (such a report ranks behind every complete one)."""
+    trials = [Trial(number=i, config={}, metrics=dict(m)) for i, m in enumerate(reports)]
+    Y = problem.objective_matrix(trials, penalized=True)
+    return np.where(np.isnan(Y), np.inf, Y)
+
+
+def hard_violation(problem: Problem, metrics: Mapping[str, float]) -> tuple[float, str | None]:
+    """The total violation of the hard constraints whose metrics were reported, and the first one broken.
+
+    Returns:
+        ``(violation >= 0, text of the first broken bound or None)``; unreported metrics count as met.
+    """
+    total, first = 0.0, None
+    for c in problem.hard_constraints:
+        value = metrics.get(c.name)
+        if value is None:
+            continue
+        g = c.value(value)
+        if g > 0:
+            total += g
+            first = first or f"{c.name} = {value:.6g} breaks the hard bound {c.describe()}"
+    return total, first
+
+
+def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
+    """Indices of ``Y``'s points from best to worst: constrained non-dominated rank first, then crowding
+    distance within a rank (the more isolated point first, so a rung's survivors spread along its front),
+    then the index (earlier reports first), so equal points rank in a fixed order.
+
+    Args:
+        Y: ``(n, m)`` points, minimized; ``inf`` for unreported objectives.
+        violation: ``(n,)`` total hard violations, ``>= 0``.
+    """
+    from moo_hpo.fronts import constrained_ranks
+
+    n = len(Y)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    finite = np.isfinite(Y).all(axis=1)
+    ranks = np.full(n, np.iinfo(np.int64).max // 2, dtype=np.int64)
+    if finite.any():
+        ranks[finite] = constrained_ranks(Y[finite], violation[finite])
+    crowding = np.zeros(n)
+    for r in np.unique(ranks[finite]):
+        members = np.flatnonzero(finite & (ranks == r))
+        crowding[members] = _crowding_distance(Y[members])
+    return np.array(sorted(range(n), key=lambda i: (ranks[i], -crowding[i], i)), dtype=int)
+
+
+def _crowding_distance(Y: np.ndarray) -> np.ndarray:
+    """NSGA-II's crowding distance of points of one front (pymoo's definition: extremes infinite); equal
+    points get the same distance, so the order of arrival decides between them."""
+    from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
+
+    unique, inverse = np.unique(Y, axis=0, return_inverse=True)  # equal points share one distance
+    if len(unique) <= 2:
+        return np.full(len(Y), np.inf)
+    return np.asarray(calc_crowding_distance(unique), dtype=float)[inverse.reshape(-1)]
+
+
+def check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
+    """Raise ConfigError unless ``value`` is an integer ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}; received {value!r}")
+
+
+def check_positive_number(owner: str, name: str, value: Any) -> None:
+    """Raise ConfigError unless ``value`` is a positive finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (0 < value < math.inf):
+        raise ConfigError(f"{owner}: {name} must be a positive number; received {value!r}")

@@ -1,0 +1,62 @@
+"""The simple rule: stop a trial whose report is clearly dominated by other trials' reports at the same step."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.problem import Problem
+from moo_hpo.pruners.base import Decision, Pruner, check_positive_int, hard_violation, points
+
+__all__ = ["DominatedPruner"]
+
+
+class DominatedPruner(Pruner):
+    """Stop a trial when, at the same step, another trial's report dominates its own by more than a margin.
+
+    "By more than a margin": the other report is better in every objective by at least ``margin`` times
+    the spread of that objective among the step's reports (0.1: a tenth of the spread). A trial is never
+    stopped before ``min_reports`` other trials reported at that step, nor before ``min_step``. A report
+    beyond a hard bound stops the trial at once (as with :class:`~moo_hpo.pruners.MOASHA`).
+
+    Args:
+        margin: the margin, a share of each objective's spread at the step (0 or more).
+        min_reports: other trials' reports at the step needed before it judges.
+        min_step: no trial stops before this step.
+    """
+
+    name = "dominated"
+
+    def __init__(self, margin: float = 0.1, min_reports: int = 3, min_step: float = 1) -> None:
+        self.margin = margin
+        self.min_reports = min_reports
+        self.min_step = min_step
+
+    def setup(self, problem: Problem) -> None:
+        super().setup(problem)
+        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, float)) or not self.margin >= 0:
+            raise ConfigError(f"{self.name}: margin must be a number >= 0; received {self.margin!r}")
+        check_positive_int(self.name, "min_reports", self.min_reports)
+        self._at_step: dict[float, dict[int, dict[str, float]]] = {}
+
+    def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Decision:
+        _, broken = hard_violation(self.problem, metrics)
+        if broken:
+            return Decision(True, f"pruned at step {step:g}: {broken}")
+        reports = self._at_step.setdefault(step, {})
+        others = [m for n, m in reports.items() if n != number and hard_violation(self.problem, m)[0] == 0]
+        reports[number] = dict(metrics)
+        if step < self.min_step or len(others) < self.min_reports:
+            return Decision(False)
+        Y = points(self.problem, [metrics, *others])
+        if not np.isfinite(Y[0]).all():
+            return Decision(False)
+        finite = Y[np.isfinite(Y).all(axis=1)]
+        spread = finite.max(axis=0) - finite.min(axis=0)
+        shifted = Y[1:] + self.margin * spread  # the others, made worse by the margin
+        beats = np.isfinite(shifted).all(axis=1) & (shifted <= Y[0]).all(axis=1) & (shifted < Y[0]).any(axis=1)
+        if beats.any():
+            return Decision(True, f"pruned at step {step:g}: dominated by {int(beats.sum())} other trial(s) by more than the margin")
+        return Decision(False)

@@ -1,0 +1,134 @@
+"""MOASHA: rungs, promotions within 1/eta, ranking by constrained domination, ties, replay."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import moo_hpo as mh
+from moo_hpo.problem import Problem
+from moo_hpo.pruners.asha import rung_steps
+
+
+def _problem(constraints=()) -> Problem:
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    return Problem(space, (mh.Maximize("accuracy"), mh.Minimize("gap")), tuple(constraints))
+
+
+def _pruner(problem=None, **kw) -> mh.pruners.MOASHA:
+    p = mh.pruners.MOASHA(**{"min_resource": 1, "max_resource": 27, "reduction_factor": 3, **kw})
+    p.setup(problem or _problem())
+    return p
+
+
+def test_rungs_sit_at_powers_of_eta_below_the_maximum():
+    assert rung_steps(1, 27, 3) == [1, 3, 9]
+    assert rung_steps(2, 100, 4) == [2, 8, 32]
+    assert rung_steps(0.5, 4, 2) == [0.5, 1, 2]
+
+
+def test_promotions_never_exceed_one_eta_of_a_rung_under_asynchronous_arrivals():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        pruner = _pruner()
+        alive = {n: 0 for n in range(60)}  # trial -> the last step it reported
+        points = {n: rng.random(2) for n in alive}
+        while alive:
+            n = int(rng.choice(list(alive)))  # any running trial reports next
+            step = alive[n] + 1
+            acc, gap = points[n] + 0.01 * step
+            decision = pruner.decide(n, step, {"accuracy": acc, "gap": gap})
+            for k in range(3):
+                assert len(pruner.promoted(k)) <= math.ceil(len(pruner.rung(k)) / 3)
+            if decision.prune or step == 27:
+                del alive[n]
+            else:
+                alive[n] = step
+        assert all(len(pruner.rung(k)) for k in range(3))
+
+
+def test_a_promoted_trial_ranked_within_the_quota_when_it_was_judged():
+    pruner = _pruner()
+    # rung 0 fills with trials on a front line; the dominated ones are pruned
+    pts = [(0.9, 0.5), (0.5, 0.1), (0.4, 0.6), (0.3, 0.7), (0.7, 0.3), (0.2, 0.8)]
+    decisions = [pruner.decide(n, 1, {"accuracy": a, "gap": g}) for n, (a, g) in enumerate(pts)]
+    assert [d.prune for d in decisions] == [False, True, True, True, True, True]
+    # trial 1 is non-dominated but the rung's quota (ceil(2/3) = 1) was used by trial 0
+    assert "ranked 2 of 2" in decisions[1].reason
+    late = pruner.decide(6, 1, {"accuracy": 0.95, "gap": 0.05})  # dominates everyone: the 7th, quota 3
+    assert not late.prune and pruner.promoted(0) == {0, 6}
+
+
+def test_equal_reports_rank_in_order_of_arrival():
+    pruner = _pruner()
+    d = [pruner.decide(n, 1, {"accuracy": 0.8, "gap": 0.1}) for n in range(7)]
+    # a later equal report ranks behind every earlier one, so it is never within the quota
+    assert [x.prune for x in d] == [False] + [True] * 6
+    assert "ranked 7 of 7" in d[6].reason
+    better = pruner.decide(7, 1, {"accuracy": 0.8, "gap": 0.09})  # a strictly better one goes first
+    assert not better.prune
+
+
+def test_constrained_domination_and_a_broken_hard_bound_stops_at_once():
+    problem = _problem([mh.AtMost("size_kb", 100.0), mh.AtMost("gap", 0.3)])
+    pruner = _pruner(problem)
+    stop = pruner.decide(0, 1, {"accuracy": 0.99, "gap": 0.01, "size_kb": 150.0})
+    assert stop.prune and "size_kb = 150 breaks the hard bound size_kb <= 100" in stop.reason
+    assert pruner.rung(0) == {}  # never entered the rung
+    # in a rung, a feasible trial ranks before an infeasible one whatever its objectives
+    pruner2 = _pruner(problem)
+    pruner2.decide(1, 1, {"accuracy": 0.5, "gap": 0.2})
+    pruner2.decide(2, 1, {"accuracy": 0.5, "gap": 0.25})
+    pruner2.decide(3, 1, {"accuracy": 0.6, "gap": 0.1})
+    assert pruner2.promoted(0) == {1}
+
+
+def test_decisions_are_identical_for_a_replayed_order():
+    rng = np.random.default_rng(3)
+    events = [(int(n), int(s), {"accuracy": float(a), "gap": float(g)})
+              for n, s, a, g in zip(rng.integers(0, 30, 400), rng.integers(1, 28, 400), rng.random(400), rng.random(400), strict=True)]
+    runs = []
+    for _ in range(2):
+        pruner, last, out = _pruner(), {}, []
+        for n, step, m in events:
+            if step <= last.get(n, 0):
+                continue
+            last[n] = step
+            out.append(pruner.decide(n, step, m))
+        runs.append(out)
+    assert runs[0] == runs[1] and any(d.prune for d in runs[0])
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"min_resource": 0}, "min_resource must be a positive number"),
+    ({"max_resource": "27"}, "max_resource must be a positive number"),
+    ({"reduction_factor": 1}, "reduction_factor must be an integer >= 2"),
+    ({"min_resource": 27, "max_resource": 9}, "min_resource must be below max_resource"),
+])
+def test_bad_options_are_refused(kw, message):
+    with pytest.raises(mh.ConfigError, match=message):
+        _pruner(**kw)
+
+
+def test_hyperband_brackets_start_later_and_take_trials_in_turn():
+    hb = mh.pruners.Hyperband(1, 27, 3)
+    hb.setup(_problem())
+    assert [b.rung_steps for b in hb.brackets] == [[1, 3, 9], [3, 9], [9]]
+    assert [hb.bracket(n) for n in range(6)] == [0, 1, 2, 0, 1, 2]
+    # the last bracket never stops a trial before step 9
+    assert not any(hb.decide(n, s, {"accuracy": 0.1, "gap": 0.9}).prune for n in (2, 5) for s in range(1, 9))
+    d = [hb.decide(n, 1, {"accuracy": 0.5 - 0.1 * n, "gap": 0.5}) for n in (0, 3)]  # bracket 0: judged at step 1
+    assert d[1].prune and d[1].reason.startswith("bracket 0: pruned at rung 0")
+
+
+def test_the_dominated_rule_waits_for_enough_reports_and_respects_the_margin():
+    p = mh.pruners.DominatedPruner(margin=0.1, min_reports=2)
+    p.setup(_problem())
+    assert not p.decide(0, 1, {"accuracy": 0.9, "gap": 0.1}).prune
+    assert not p.decide(1, 1, {"accuracy": 0.2, "gap": 0.9}).prune  # one other report only
+    assert not p.decide(2, 1, {"accuracy": 0.85, "gap": 0.15}).prune  # dominated, but within the margin
+    stop = p.decide(3, 1, {"accuracy": 0.3, "gap": 0.8})
+    assert stop.prune and "dominated by" in stop.reason
+    assert not p.decide(3, 2, {"accuracy": 0.3, "gap": 0.8}).prune  # nobody else at step 2 yet

@@ -1,0 +1,145 @@
+"""Early stopping in a study: reports stored as they arrive, pruned trials recorded and kept off the front,
+the pruner's decisions replayed on resume, reports from worker processes and a crashed worker's reports kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+import moo_hpo as mh
+from moo_hpo.storage import SQLiteStore
+
+
+def _space() -> mh.Space:
+    return mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+
+
+def _study(storage=None, pruner=None, **kw) -> mh.Study:
+    pruner = pruner if pruner is not None else mh.pruners.MOASHA(1, 9, 3)
+    return mh.Study(_space(), [mh.Maximize("acc"), mh.Minimize("gap")], [mh.AtMost("size_kb", 50.0)],
+                    optimizer=kw.pop("optimizer", "random"), storage=storage, seed=0, pruner=pruner, **kw)
+
+
+def train(config, trial):
+    """Accuracy rises with epochs towards 1 - x; the gap stays at y."""
+    acc = 0.0
+    for epoch in range(1, 10):
+        acc = (1 - config["x"]) * (1 - 0.5 ** epoch)
+        trial.report(epoch, {"acc": acc, "gap": config["y"]})
+        if trial.should_prune():
+            break
+    return {"acc": acc, "gap": config["y"], "size_kb": 10.0}
+
+
+def test_reports_are_stored_and_pruned_trials_stay_off_the_front(tmp_path):
+    study = _study(tmp_path / "s.db")
+    study.optimize(train, n_trials=20, show_progress=False)
+    pruned = [t for t in study.trials if t.status is mh.TrialStatus.PRUNED]
+    complete = [t for t in study.trials if t.status is mh.TrialStatus.COMPLETE]
+    assert pruned and complete and len(pruned) + len(complete) == 20
+    assert all(len(t.reports) == 9 for t in complete) and all(len(t.reports) < 9 for t in pruned)
+    for t in pruned:  # its metrics: what the objective returned after it stopped
+        assert t.metrics["acc"] == pytest.approx(t.reports[-1]["metrics"]["acc"]) and t.extra["pruned"].startswith("pruned at rung")
+    assert {t.number for t in study.pareto_front()} <= {t.number for t in complete}
+    assert study.n_feasible == len(complete)
+    study.close()
+    stored = SQLiteStore(tmp_path / "s.db", read_only=True).load_reports()
+    assert {n: [r["step"] for r in rs] for n, rs in stored.items()} == {t.number: [r["step"] for r in t.reports] for t in study.trials}
+
+
+def test_a_resumed_study_replays_the_pruners_decisions_and_goes_on(tmp_path):
+    first = _study(tmp_path / "s.db")
+    first.optimize(train, n_trials=12, show_progress=False)
+    decisions = {t.number: first.should_prune(t.number) for t in first.trials}
+    first.close()
+    resumed = mh.Study.load(tmp_path / "s.db", pruner=mh.pruners.MOASHA(1, 9, 3))
+    assert {t.number: resumed.should_prune(t.number) for t in resumed.trials} == decisions
+    assert resumed.pruner.promoted(0) and resumed.count("pruned") == first.count("pruned")
+    resumed.optimize(train, n_trials=8, show_progress=False)
+    assert len(resumed.trials) == 20 and resumed.count("pruned") > first.count("pruned")
+    resumed.close()
+
+
+def test_raising_trial_pruned_records_the_last_report():
+    def fn(config, trial):
+        trial.report(1, {"acc": 0.3, "gap": 0.2})
+        trial.report(2, {"acc": 0.4, "gap": 0.2})
+        raise mh.TrialPruned()
+
+    study = _study(pruner=mh.pruners.DominatedPruner())
+    study.optimize(fn, n_trials=2, show_progress=False)
+    assert [t.status for t in study.trials] == [mh.TrialStatus.PRUNED] * 2
+    assert study.trials[0].metrics == {"acc": 0.4, "gap": 0.2}
+    assert study.trials[0].extra["pruned"] == "the objective raised TrialPruned"
+
+
+def test_a_report_that_breaks_a_hard_bound_stops_the_trial_at_once():
+    def fn(config, trial):
+        for epoch in range(1, 10):
+            trial.report(epoch, {"acc": 0.5, "gap": 0.1, "size_kb": 80.0 if config["x"] > 0.5 else 20.0})
+            if trial.should_prune():
+                return {"acc": 0.5, "gap": 0.1, "size_kb": 80.0}
+        return {"acc": 0.5, "gap": 0.1, "size_kb": 20.0}
+
+    study = _study()
+    study.optimize(fn, n_trials=10, show_progress=False)
+    big = [t for t in study.trials if t.config["x"] > 0.5]
+    assert big and all(t.status is mh.TrialStatus.PRUNED and len(t.reports) == 1 for t in big)
+    assert all("size_kb = 80 breaks the hard bound size_kb <= 50" in t.extra["pruned"] for t in big)
+
+
+def test_ask_tell_users_report_through_the_study():
+    study = _study()
+    t = study.ask()
+    assert study.report(t, 1, {"acc": 0.5, "gap": 0.1}) is False  # the first in its rung goes on
+    assert study.trial(t.number).reports[0]["metrics"] == {"acc": 0.5, "gap": 0.1}
+    with pytest.raises(mh.ConfigError, match="steps must grow; received step 1 after step 1"):
+        study.report(t, 1, {"acc": 0.5})
+    with pytest.raises(mh.ConfigError, match="metric 'acc' is nan"):
+        study.report(t, 2, {"acc": float("nan")})
+    study.tell(t, {"acc": 0.5, "gap": 0.1}, status="pruned")
+    assert study.trial(t.number).status is mh.TrialStatus.PRUNED
+    with pytest.raises(mh.ConfigError, match="only a running trial reports"):
+        study.report(t, 3, {"acc": 0.5})
+    with pytest.raises(mh.ConfigError, match="pruner must be an mh.pruners.Pruner"):
+        mh.Study(_space(), [mh.Maximize("acc")], pruner="moasha")
+
+
+def test_report_outside_a_study_keeps_the_reports_and_never_prunes():
+    t = mh.Trial(number=0, config={"x": 0.1})
+    assert train({"x": 0.1, "y": 0.2}, t)["acc"] > 0.8
+    assert [r["step"] for r in t.reports] == list(range(1, 10)) and not t.should_prune()
+
+
+def test_worker_processes_send_reports_and_get_the_pruners_answers():
+    def fn(config, trial):
+        out = train(config, trial)
+        return {**out, "pid": os.getpid(), "seen": len(trial.reports)}  # the worker's copy saw its reports
+
+    study = _study()
+    study.optimize(fn, n_trials=16, n_workers=2, show_progress=False)
+    assert study.count("pruned") and study.count("complete")
+    assert len({t.metrics["pid"] for t in study.trials}) == 2 and os.getpid() not in {t.metrics["pid"] for t in study.trials}
+    assert all(t.reports and [r["step"] for r in t.reports] == list(range(1, len(t.reports) + 1)) for t in study.trials)
+    assert all(t.metrics["seen"] == len(t.reports) for t in study.trials)
+    # the workers stopped exactly where the driver's pruner said so
+    assert all(len(t.reports) < 9 for t in study.trials if t.status is mh.TrialStatus.PRUNED)
+
+
+def test_the_reports_of_a_trial_whose_worker_crashed_are_kept(tmp_path):
+    def fn(config, trial):
+        trial.report(1, {"acc": 0.2, "gap": 0.2})
+        trial.report(2, {"acc": 0.3, "gap": 0.2})
+        if trial.number == 1:
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-training
+        return {"acc": 0.3, "gap": 0.2, "size_kb": 1.0}
+
+    study = _study(tmp_path / "s.db", pruner=mh.pruners.DominatedPruner())
+    study.optimize(fn, n_trials=3, n_workers=2, show_progress=False)
+    crashed = study.trial(1)
+    assert crashed.status is mh.TrialStatus.FAILED and "worker process ended" in crashed.error
+    study.close()
+    again = mh.Study.load(tmp_path / "s.db", read_only=True)
+    assert [r["step"] for r in again.trial(1).reports] == [1, 2]
