@@ -17,7 +17,7 @@ from moo_hpo.trial import TrialStatus
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["HV_MEANING", "collect", "time_text"]
+__all__ = ["COMPUTE_RULE", "HV_MEANING", "collect", "compute_saved", "learning_curves", "time_text"]
 
 #: What the normalized hypervolume says, for readers who do not know the measure.
 HV_MEANING = (
@@ -26,6 +26,15 @@ HV_MEANING = (
     "better and more complete. 1 would mean one trial was best in every objective at once; the raw value is "
     "the same area (or volume) in the metrics' own units. Compare values only between fronts with the same "
     "reference point."
+)
+
+#: How the report estimates what full training would have cost (shown with the compute-saved figures).
+COMPUTE_RULE = (
+    "Counted over the complete and pruned trials that reported intermediate metrics. A trial trained as many "
+    "steps as its last report says; full training is the largest step any trial reported, for every trial. "
+    "Time: a trial's own time (from its proposal to its result) is what it spent; its full-training estimate "
+    "adds the steps it did not train at its own pace, the time from its start to its last report divided by "
+    "that report's step."
 )
 
 _VERSIONED = ("moo_hpo", "numpy", "pymoo", "moocore", "botorch", "torch", "fairlearn", "scikit-learn", "plotly")
@@ -136,6 +145,9 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     # failures
     reasons = Counter((t.error or "unknown").splitlines()[0][:200] for t in trials if t.status is TrialStatus.FAILED)
     data["failures"] = [{"reason": k, "count": v} for k, v in reasons.most_common()]
+    data["pruner"] = repr(study.pruner) if getattr(study, "pruner", None) is not None else None
+    data["learning_curves"] = learning_curves(study, front_numbers)
+    data["compute_saved"] = compute_saved(trials)
     data["problem_signs"] = [o.sign for o in problem.objectives]
     data["model_check"] = _model_check(study)
     return data
@@ -146,6 +158,98 @@ def time_text(t: Mapping[str, float]) -> str:
     wall, proposing = t["wall_seconds"], t.get("proposal_seconds", 0.0)
     share = f" ({proposing / wall:.0%} of the wall time)" if wall > 0 else ""
     return f"{wall:.1f} s wall, {t['trial_seconds']:.1f} s in trials, {proposing:.1f} s proposing{share}"
+
+
+def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict[str, Any]:
+    """The intermediate reports of every trial that reported, for the learning-curve figures.
+
+    Args:
+        study: the study.
+        front_numbers: the numbers of the front's trials (computed from the study when None).
+
+    Returns:
+        ``{"metrics": [...], "trials": [...]}``: the objectives that any report carries (in the study's
+        order, each ``{"name", "direction"}``), and per trial that reported, in number order, ``number``,
+        ``status``, ``on_front``, ``config``, ``steps`` and ``values`` (metric name -> one value per step,
+        None where a report left the metric out). Empty lists when no trial reported.
+    """
+    if front_numbers is None:
+        front_numbers = {t.number for t in study.pareto_front()}
+    reporting = [t for t in study.trials if t.reports]
+    reported = {name for t in reporting for r in t.reports for name in r["metrics"]}
+    metrics = [{"name": o.name, "direction": o.direction} for o in study.objectives if o.name in reported]
+    rows = []
+    for t in reporting:
+        rows.append({
+            "number": t.number,
+            "status": t.status.value,
+            "on_front": t.number in front_numbers,
+            "config": t.config,
+            "steps": [r["step"] for r in t.reports],
+            "values": {m["name"]: [_number(r["metrics"].get(m["name"])) for r in t.reports] for m in metrics},
+        })
+    return {"metrics": metrics, "trials": rows}
+
+
+def compute_saved(trials: Sequence[Any]) -> dict[str, Any] | None:
+    """What early stopping saved: steps trained and time spent against full training (see :data:`COMPUTE_RULE`).
+
+    Args:
+        trials: the study's trials (those that reported, complete or pruned, are counted).
+
+    Returns:
+        None when no complete or pruned trial reported; else ``full_step`` (the largest step any trial
+        reported), ``rule`` (the estimate's rule in words), ``steps`` and ``seconds`` (each ``{"trained"`` or
+        ``"spent", "full", "saved", "saved_share"}``), ``by_status`` (the same per status: complete, pruned)
+        and ``stopped_at`` (how many pruned trials stopped at each step, ``[{"step", "trials"}]``).
+    """
+    reporting = [t for t in trials if t.reports]
+    counted = [t for t in reporting if t.status in (TrialStatus.COMPLETE, TrialStatus.PRUNED) and t.finished_at is not None]
+    if not counted:
+        return None
+    full = max(r["step"] for t in reporting for r in t.reports)
+    per_status: dict[str, dict[str, float]] = {}
+    for t in counted:
+        last = t.reports[-1]
+        step = max(float(last["step"]), 0.0)
+        spent = max(float(t.finished_at - t.started_at), 0.0)
+        if step > 0:
+            per_step = max(float(last["at"] - t.started_at), 0.0) / step
+            estimate = spent + per_step * max(float(full) - step, 0.0)
+        else:  # a report at step 0 only: nothing to extrapolate from
+            estimate = spent
+        row = per_status.setdefault(t.status.value, {"trials": 0, "trained": 0.0, "full_steps": 0.0, "spent": 0.0, "estimate": 0.0})
+        row["trials"] += 1
+        row["trained"] += step
+        row["full_steps"] += max(float(full), 0.0)
+        row["spent"] += spent
+        row["estimate"] += estimate
+    by_status = []
+    for status in (TrialStatus.COMPLETE.value, TrialStatus.PRUNED.value):
+        if status in per_status:
+            row = per_status[status]
+            by_status.append({"status": status, "trials": int(row["trials"]), "steps": _saving(row["trained"], row["full_steps"], "trained"),
+                              "seconds": _saving(row["spent"], row["estimate"], "spent")})
+    stopped = Counter(t.reports[-1]["step"] for t in counted if t.status is TrialStatus.PRUNED)
+    return {
+        "full_step": full,
+        "rule": COMPUTE_RULE,
+        "trials": len(counted),
+        "steps": _saving(sum(r["trained"] for r in per_status.values()), sum(r["full_steps"] for r in per_status.values()), "trained"),
+        "seconds": _saving(sum(r["spent"] for r in per_status.values()), sum(r["estimate"] for r in per_status.values()), "spent"),
+        "by_status": by_status,
+        "stopped_at": [{"step": s, "trials": n} for s, n in sorted(stopped.items())],
+    }
+
+
+def _saving(used: float, full: float, label: str) -> dict[str, float]:
+    """``{label: used, "full", "saved", "saved_share"}``; whole step counts stay integers, seconds are floats."""
+    kind = (lambda v: int(v) if float(v).is_integer() else float(v)) if label == "trained" else float
+    return {label: kind(used), "full": kind(full), "saved": kind(full - used), "saved_share": (full - used) / full if full > 0 else 0.0}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _proposal_seconds(trial: Any) -> float:

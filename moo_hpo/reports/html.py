@@ -13,7 +13,7 @@ from typing import Any
 
 from moo_hpo.reports.data import time_text
 
-__all__ = ["render_html", "front_figures", "hypervolume_figure"]
+__all__ = ["compute_saved_rows", "compute_saved_text", "front_figures", "hypervolume_figure", "learning_curve_figures", "render_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#1d2430;padding:0 1rem}
@@ -144,6 +144,109 @@ def hypervolume_figure(data: dict[str, Any]) -> Any | None:
     return fig
 
 
+#: How the learning curves draw each kind of trial: (legend label, line colour, width, dash, opacity),
+#: in drawing order (the front last, on top).
+CURVE_STYLES: dict[str, tuple[str, str, float, str, float]] = {
+    "pruned": ("pruned", "#9aa5b1", 1.0, "dash", 0.7),
+    "stopped": ("failed or interrupted", "#d62728", 1.0, "dot", 0.7),
+    "running": ("running", "#ff7f0e", 1.5, "solid", 0.9),
+    "complete": ("complete", "#6baed6", 1.0, "solid", 0.8),
+    "front": ("complete, on the Pareto front", COLORS["front"], 2.5, "solid", 1.0),
+}
+
+
+def _curve_group(row: dict[str, Any]) -> str:
+    status = row["status"]
+    if status == "complete":
+        return "front" if row["on_front"] else "complete"
+    return status if status in ("pruned", "running") else "stopped"
+
+
+def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
+    """Plotly figures of the intermediate reports: per reported objective, the metric against the step,
+    one line per trial (pruned trials grey and dashed, with a cross where they stopped; complete trials in
+    colour, the front's thicker); hovering shows the trial's number, status and configuration.
+
+    Each kind of trial is one trace (its trials' lines separated by gaps), so a study of a few hundred
+    trials stays light to draw and its legend short. An empty list when no trial reported.
+    """
+    import plotly.graph_objects as go
+
+    curves = data.get("learning_curves") or {}
+    figs = []
+    rows = curves.get("trials", [])
+    for metric in curves.get("metrics", []):
+        name = metric["name"]
+        fig = go.Figure()
+        for group, (label, color, width, dash, opacity) in CURVE_STYLES.items():
+            mine = [r for r in rows if _curve_group(r) == group and any(v is not None for v in r["values"][name])]
+            if not mine:
+                continue
+            xs: list[Any] = []
+            ys: list[Any] = []
+            texts: list[str] = []
+            for r in mine:
+                head = f"trial #{r['number']} ({esc(r['status'])})<br>" + _config_text(r["config"])
+                for step, value in zip(r["steps"], r["values"][name], strict=True):
+                    xs.append(step)
+                    ys.append(value)
+                    texts.append(f"{head}<br>step {_fmt(step)}: {esc(name)} = {_fmt(value)}")
+                xs.append(None)
+                ys.append(None)
+                texts.append("")
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label, hovertext=texts, hoverinfo="text", opacity=opacity,
+                                     line={"color": color, "width": width, "dash": dash}, connectgaps=False))
+            if group == "pruned":
+                ends = [(r, max(i for i, v in enumerate(r["values"][name]) if v is not None)) for r in mine]
+                fig.add_trace(go.Scatter(
+                    x=[r["steps"][i] for r, i in ends], y=[r["values"][name][i] for r, i in ends], mode="markers",
+                    name="where a pruned trial stopped", marker={"color": color, "symbol": "x", "size": 6}, opacity=opacity,
+                    hovertext=[f"trial #{r['number']} pruned after step {_fmt(r['steps'][i])}<br>" + _config_text(r["config"]) for r, i in ends],
+                    hoverinfo="text",
+                ))
+        fig.update_layout(title=f"Learning curves: {_axis(metric)} by step", xaxis_title="step", yaxis_title=_axis(metric),
+                          height=420, hovermode="closest")
+        figs.append(fig)
+    return figs
+
+
+def compute_saved_rows(saved: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The compute-saved table, one formatted row per status and one for all: status, trials, steps trained,
+    steps of full training, steps saved, time spent, estimated time of full training, time saved."""
+
+    def row(label: str, trials: int, steps: dict[str, Any], seconds: dict[str, Any]) -> tuple[Any, ...]:
+        return (label, trials, _fmt(steps["trained"]), _fmt(steps["full"]), f"{_fmt(steps['saved'])} ({_pct(steps['saved_share'])})",
+                f"{seconds['spent']:.1f} s", f"{seconds['full']:.1f} s", f"{seconds['saved']:.1f} s ({_pct(seconds['saved_share'])})")
+
+    rows = [row(r["status"], r["trials"], r["steps"], r["seconds"]) for r in saved["by_status"]]
+    rows.append(row("all", saved["trials"], saved["steps"], saved["seconds"]))
+    return rows
+
+
+#: The header of :func:`compute_saved_rows`' table.
+COMPUTE_SAVED_HEADER = ("status", "trials", "steps trained", "steps, full training", "steps saved", "time spent",
+                        "time, full training (estimate)", "time saved (estimate)")
+
+
+def compute_saved_text(saved: dict[str, Any] | None) -> str:
+    """One sentence on what early stopping saved, or an empty string when no trial reported."""
+    if not saved:
+        return ""
+    steps, seconds = saved["steps"], saved["seconds"]
+    return (f"{saved['trials']} trials trained {_fmt(steps['trained'])} steps of the {_fmt(steps['full'])} that full training "
+            f"(step {_fmt(saved['full_step'])} each) would have taken: {_pct(steps['saved_share'])} of the steps saved; "
+            f"{seconds['spent']:.1f} s spent in them against an estimated {seconds['full']:.1f} s "
+            f"({_pct(seconds['saved_share'])} saved).")
+
+
+def stopped_at_text(saved: dict[str, Any] | None) -> str:
+    """Where the pruned trials stopped, in words (``3 at step 1, 2 at step 3``), or an empty string."""
+    if not saved or not saved["stopped_at"]:
+        return ""
+    return "Pruned trials stopped after their report at " + ", ".join(
+        f"step {_fmt(s['step'])} ({s['trials']} trial{'s' if s['trials'] != 1 else ''})" for s in saved["stopped_at"]) + "."
+
+
 def model_check_figure(data: dict[str, Any]) -> Any | None:
     """Measured against predicted (error bars: two predicted standard deviations), one panel per metric."""
     import plotly.graph_objects as go
@@ -198,6 +301,42 @@ def _figure_html(fig: Any, div_id: str) -> str:
     return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
 
 
+def _cards(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The report's count cards: (label, value); pruned once the study stopped or reported any trial."""
+    c = data["counts"]
+    cards = [("trials", c["total"]), ("complete", c["complete"]), ("feasible", c["feasible"]), ("on the front", len(data["front"]))]
+    if c.get("pruned") or (data.get("learning_curves") or {}).get("trials"):
+        cards.append(("pruned", c.get("pruned", 0)))
+    return cards + [("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])]
+
+
+def _early_stopping_html(data: dict[str, Any]) -> list[str]:
+    """The Learning curves and Compute saved sections, or nothing when no trial reported."""
+    curves = data.get("learning_curves") or {}
+    if not curves.get("trials"):
+        return []
+    intro = (f"<p>The intermediate metrics that {len(curves['trials'])} trials reported, by step: pruned trials grey and dashed "
+             "(a cross where each stopped), complete ones in colour, the Pareto front's thicker. Hover a line for the trial "
+             "and its configuration; click a legend entry to hide that kind of trial.</p>")
+    parts = ["<h2 id='learning-curves'>Learning curves</h2>", intro]
+    figs = learning_curve_figures(data)
+    if not figs:
+        parts.append("<p class='muted'>The reports carry none of the objectives.</p>")
+    for i, fig in enumerate(figs):
+        parts.append(_figure_html(fig, f"curves-{i}"))
+    saved = data.get("compute_saved")
+    parts.append("<h2 id='compute-saved'>Compute saved</h2>")
+    if not saved:
+        parts.append("<p class='muted'>No complete or pruned trial reported yet.</p>")
+        return parts
+    parts.append(f"<p>{esc(compute_saved_text(saved))}</p>")
+    parts.append(_table(COMPUTE_SAVED_HEADER, compute_saved_rows(saved), [False] + [True] * 7))
+    if saved["stopped_at"]:
+        parts.append(f"<p>{esc(stopped_at_text(saved))}</p>")
+    parts.append(f"<p class='muted'>How it is estimated: {esc(saved['rule'])}</p>")
+    return parts
+
+
 def render_html(data: dict[str, Any]) -> str:
     """The whole report as one self-contained HTML page."""
     from plotly.offline import get_plotlyjs
@@ -210,8 +349,7 @@ def render_html(data: dict[str, Any]) -> str:
         "<div class='cards'>"
         + "".join(
             f"<div class='card'><b>{esc(v)}</b>{esc(k)}</div>"
-            for k, v in [("trials", c["total"]), ("complete", c["complete"]), ("feasible", c["feasible"]), ("on the front", len(data["front"])),
-                         ("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])]
+            for k, v in _cards(data)
         )
         + "</div>"
     )
@@ -220,6 +358,7 @@ def render_html(data: dict[str, Any]) -> str:
     rows = [("objectives", "; ".join(f"{o['direction']} {o['name']}" + (f" (ref {o['ref']:g})" if o["ref"] is not None else "") for o in objs)),
             ("constraints", "; ".join(("hard: " if k["hard"] else "soft: ") + k["text"] for k in data["constraints"]) or "none"),
             ("optimizer", f"{data['optimizer']['name']} ({data['optimizer']['reason']})"),
+            *([("pruner", data["pruner"])] if data.get("pruner") else []),
             ("budget", f"{c['total']} trials"), ("seed", data["seed"]),
             ("time", time_text(data["time"])),
             ("versions", ", ".join(f"{k} {v}" for k, v in data["versions"].items()))]
@@ -245,6 +384,7 @@ def render_html(data: dict[str, Any]) -> str:
             parts.append(_figure_html(fig, "hypervolume"))
     else:
         parts.append(f"<p class='bad'>{esc(hv.get('note', 'no hypervolume'))}</p>")
+    parts += _early_stopping_html(data)
     # constraints
     if data["constraint_summary"]:
         parts.append("<h2>Constraints</h2>")

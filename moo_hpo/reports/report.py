@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,10 +77,13 @@ class Report(SavesByFormat):
         c = d["counts"]
         names = [o["name"] for o in d["objectives"]]
         out = [f"# {md.escape(d['name'])}", ""]
+        curves = d.get("learning_curves") or {}
+        pruned = f"{c.get('pruned', 0)} pruned, " if c.get("pruned") or curves.get("trials") else ""
         out.append(
-            f"{c['total']} trials: {c['complete']} complete ({c['feasible']} feasible), {c['failed']} failed, "
+            f"{c['total']} trials: {c['complete']} complete ({c['feasible']} feasible), {pruned}{c['failed']} failed, "
             f"{c['infeasible_skipped']} skipped before training. Optimizer: {d['optimizer']['name']} "
-            f"({md.escape(d['optimizer']['reason'])}); seed {d['seed']}. Time: {time_text(d['time'])}."
+            f"({md.escape(d['optimizer']['reason'])}); seed {d['seed']}"
+            + (f"; pruner {md.escape(d['pruner'])}" if d.get("pruner") else "") + f". Time: {time_text(d['time'])}."
         )
         out += ["", "## Study", "", md.table(["objective", "direction", "reference"], [(o["name"], o["direction"], o["ref"] if o["ref"] is not None else "derived") for o in d["objectives"]])]
         if d["constraints"]:
@@ -96,6 +100,7 @@ class Report(SavesByFormat):
         if figures is not None:
             paths = self.save_figures(figures)
             out += [""] + [f"![{p.stem}]({p.as_posix()})" for p in paths]
+        out += self._early_stopping_markdown()
         out += ["", "## Recommended operating points", ""]
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
         params = [p["name"] for p in d["space"]]
@@ -117,9 +122,33 @@ class Report(SavesByFormat):
         out.append(md.table(["reason", "trials"], [(f["reason"], f["count"]) for f in d["failures"]]) if d["failures"] else "No trial failed.")
         return "\n".join(out) + "\n"
 
+    def _early_stopping_markdown(self) -> list[str]:
+        """The Markdown lines on early stopping: which trials reported, and the compute-saved table."""
+        from moo_hpo.reports.html import COMPUTE_SAVED_HEADER, compute_saved_rows, compute_saved_text, stopped_at_text
+
+        d = self.data
+        curves = d.get("learning_curves") or {}
+        if not curves.get("trials"):
+            return []
+        by_status = Counter(r["status"] for r in curves["trials"])
+        reported = ", ".join(m["name"] for m in curves["metrics"]) or "none of the objectives"
+        out = ["", "## Early stopping", "",
+               md.escape(f"{len(curves['trials'])} trials reported intermediate metrics ("
+                         + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + f"); objectives reported: {reported}. "
+                         "The HTML report draws their learning curves; the JSON report holds every report.")]
+        saved = d.get("compute_saved")
+        if not saved:
+            return out + ["", "No complete or pruned trial reported yet."]
+        out += ["", "### Compute saved", "", md.escape(compute_saved_text(saved)), "",
+                md.table(COMPUTE_SAVED_HEADER, compute_saved_rows(saved))]
+        if saved["stopped_at"]:
+            out += ["", md.escape(stopped_at_text(saved))]
+        return out + ["", md.escape(f"How it is estimated: {saved['rule']}")]
+
     def save_figures(self, folder: str | os.PathLike[str]) -> list[Path]:
-        """Static PNG figures for papers and Markdown (matplotlib): the objective space and the
-        hypervolume history. Returns the written paths."""
+        """Static PNG figures for papers and Markdown (matplotlib): the objective space, the
+        hypervolume history and, when trials reported intermediate metrics, their learning curves.
+        Returns the written paths."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -157,7 +186,42 @@ class Report(SavesByFormat):
             written.append(folder / "hypervolume.png")
             fig.savefig(written[-1], dpi=120)
             plt.close(fig)
+        curves = d.get("learning_curves") or {}
+        if curves.get("trials") and curves.get("metrics"):
+            written.append(_learning_curves_png(curves, folder / "learning_curves.png"))
         return written
+
+
+def _learning_curves_png(curves: dict[str, Any], path: Path) -> Path:
+    """One panel per reported objective: metric against step, one line per trial, styled as in the HTML report."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    from moo_hpo.reports.html import CURVE_STYLES, _curve_group
+
+    metrics = curves["metrics"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
+    for i, (ax, metric) in enumerate(zip(axes[0], metrics, strict=True)):
+        name = metric["name"]
+        for group, (label, color, width, dash, opacity) in CURVE_STYLES.items():
+            lines = [[(x, y) for x, y in zip(r["steps"], r["values"][name], strict=True) if y is not None]
+                     for r in curves["trials"] if _curve_group(r) == group]
+            lines = [line for line in lines if line]
+            if not lines:
+                continue
+            style = {"solid": "solid", "dash": "dashed", "dot": "dotted"}[dash]
+            ax.add_collection(LineCollection(lines, colors=color, linewidths=width * 0.8, linestyles=style, alpha=opacity, label=label))
+            if group == "pruned":
+                ax.scatter([line[-1][0] for line in lines], [line[-1][1] for line in lines], marker="x", s=12, c=color, alpha=opacity)
+        ax.autoscale()
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"{name} ({metric['direction'][:3]})")
+        if i == 0:  # one legend: the panels share their styles
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def report(study: Study, weights: Mapping[str, float] | Sequence[float] | None = None) -> Report:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 import moo_hpo as mh
@@ -42,3 +45,42 @@ def two_objective_study():
     study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [mh.AtMost("eo_diff", 0.1)], optimizer="sobol", seed=1)
     study.optimize(lambda c: _fn({**c, "k": 0}), n_trials=24, show_progress=False)
     return study
+
+
+PAUSE = 0.01  # seconds between a trial's reports, so that every trial takes time
+
+
+def _report(study: mh.Study, trial: mh.Trial, steps: list[int], acc: float, gap: float | None = 0.1) -> None:
+    for step in steps:
+        time.sleep(PAUSE)
+        metrics = {"acc": acc * (1 - 0.5 ** step)} | ({"gap": gap} if gap is not None else {})
+        study.report(trial, step, metrics)
+
+
+def early_stopping_study(path: Path) -> str:
+    """A study driven with ask / report / tell, with chosen steps (see tests/reports/test_learning_curves.py):
+    trials 0 and 3 complete at step 9, 1 and 2 pruned after steps 3 and 1, 4 complete without reports,
+    5 failed after step 2, 6 left running after step 1. Returns the SQLite file's path."""
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "act": mh.Categorical(["relu", "<b>tanh</b>"])})
+    study = mh.Study(space, [mh.Maximize("acc"), mh.Minimize("gap")], optimizer="random", storage=path, seed=0, name="curves")
+    t = study.ask()
+    _report(study, t, list(range(1, 10)), 0.9)
+    study.tell(t, {"acc": 0.9, "gap": 0.1})
+    t = study.ask()
+    _report(study, t, [1, 2, 3], 0.7, gap=None)
+    study.tell(t, {"acc": 0.6}, status="pruned", extra={"pruned": "pruned at rung 1 (step 3)"})
+    t = study.ask()
+    _report(study, t, [1], 0.5, gap=0.3)
+    study.tell(t, {"acc": 0.25, "gap": 0.3}, status="pruned")
+    t = study.ask()
+    _report(study, t, [1, 3, 9], 0.8, gap=0.05)
+    study.tell(t, {"acc": 0.8, "gap": 0.05})
+    study.tell(study.ask(), {"acc": 0.5, "gap": 0.5})
+    t = study.ask()
+    _report(study, t, [1, 2], 0.6)
+    study.tell(t, error="RuntimeError: diverged")
+    _report(study, study.ask(), [1], 0.4)
+    study.close()
+    return str(path)
+
+

@@ -1,0 +1,123 @@
+"""Early stopping in the reports: learning curves with pruned and complete trials told apart, what early stopping
+saved (steps exactly, time consistently), in HTML (rendered in Chromium), Markdown and JSON (the command line:
+tests/test_cli.py; the live view: tests/reports/test_live.py).
+
+The study is driven with ask / report / tell, so every trial's steps are chosen here:
+
+====  ==========================  ==========  =================================================
+ #    reports at steps            status      counted in "compute saved"
+====  ==========================  ==========  =================================================
+ 0    1 .. 9                      complete    9 of 9 steps
+ 1    1, 2, 3 (accuracy only)     pruned      3 of 9
+ 2    1                           pruned      1 of 9
+ 3    1, 3, 9                     complete    9 of 9
+ 4    none                        complete    no: it reported nothing
+ 5    1, 2                        failed      no: only complete and pruned trials count
+ 6    1                           running     no
+====  ==========================  ==========  =================================================
+
+so 4 trials trained 22 steps of the 36 that full training (step 9 each) would have taken: 14 saved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import moo_hpo as mh
+from tests.reports.conftest import PAUSE, early_stopping_study
+from tests.reports.test_browser import attributes, render
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> str:
+    """The study above, in an SQLite file; the trial left running stays running."""
+    return early_stopping_study(tmp_path_factory.mktemp("curves") / "study.db")
+
+
+@pytest.fixture(scope="module")
+def report(stored) -> mh.reports.Report:
+    with mh.Study.load(stored, read_only=True) as study:
+        return mh.report(study)
+
+
+def test_learning_curves_mark_pruned_complete_and_front_trials(stored, report):
+    curves = report.data["learning_curves"]
+    assert [m["name"] for m in curves["metrics"]] == ["acc", "gap"]
+    rows = {r["number"]: r for r in curves["trials"]}
+    assert {n: r["status"] for n, r in rows.items()} == {0: "complete", 1: "pruned", 2: "pruned", 3: "complete", 5: "failed", 6: "running"}
+    assert {n for n, r in rows.items() if r["on_front"]} == {0, 3}  # the front's trials that reported; #4 is dominated
+    assert rows[3]["steps"] == [1, 3, 9] and rows[3]["values"]["gap"] == [0.05] * 3
+    assert rows[1]["values"]["gap"] == [None] * 3  # it reported accuracy only
+    assert rows[2]["values"]["acc"] == [pytest.approx(0.25)] and rows[0]["config"]["act"] in ("relu", "<b>tanh</b>")
+
+
+def test_compute_saved_counts_the_steps_exactly_and_the_time_consistently(stored, report):
+    saved = report.data["compute_saved"]
+    assert saved["full_step"] == 9 and saved["trials"] == 4
+    assert saved["steps"] == {"trained": 22, "full": 36, "saved": 14, "saved_share": pytest.approx(14 / 36)}
+    by_status = {r["status"]: r for r in saved["by_status"]}
+    assert by_status["complete"]["trials"] == 2 and by_status["complete"]["steps"]["saved"] == 0
+    assert by_status["pruned"]["trials"] == 2 and by_status["pruned"]["steps"] == {"trained": 4, "full": 18, "saved": 14,
+                                                                                    "saved_share": pytest.approx(14 / 18)}
+    assert saved["stopped_at"] == [{"step": 1, "trials": 1}, {"step": 3, "trials": 1}]
+    # time: what the counted trials took, against their estimate (their own time plus the steps they skipped
+    # at their own pace); complete trials that reached the last step cost what they took
+    with mh.Study.load(stored, read_only=True) as study:
+        counted = [study.trial(n) for n in (0, 1, 2, 3)]
+    spent = sum(t.duration for t in counted)
+    estimate = sum(t.duration + (t.reports[-1]["at"] - t.started_at) / t.reports[-1]["step"] * (9 - t.reports[-1]["step"]) for t in counted)
+    seconds = saved["seconds"]
+    assert seconds["spent"] == pytest.approx(spent) and seconds["full"] == pytest.approx(estimate)
+    assert 0 < seconds["spent"] < seconds["full"] and seconds["saved"] == pytest.approx(estimate - spent)
+    assert by_status["complete"]["seconds"]["spent"] == pytest.approx(by_status["complete"]["seconds"]["full"])
+    # at one pause or more per step, the pruned trials (3 and 1 steps of 9) would have taken 18 pauses or more
+    assert by_status["pruned"]["seconds"]["full"] >= 18 * PAUSE * 0.99
+    assert "largest step any trial reported" in saved["rule"]
+
+
+def test_html_has_the_learning_curves_and_the_compute_saved_table(report):
+    page = report.to_html()
+    assert "<h2 id='learning-curves'>Learning curves</h2>" in page and "<h2 id='compute-saved'>Compute saved</h2>" in page
+    assert 'id="curves-0"' in page and 'id="curves-1"' in page and 'id="curves-2"' not in page  # acc and gap
+    assert "<div class='card'><b>2</b>pruned</div>" in page
+    assert re.search(r"<td>pruned</td><td class='num'>2</td><td class='num'>4</td><td class='num'>18</td><td class='num'>14 \(78%\)</td>", page)
+    assert re.search(r"<td>all</td><td class='num'>4</td><td class='num'>22</td><td class='num'>36</td><td class='num'>14 \(39%\)</td>", page)
+    assert "4 trials trained 22 steps of the 36 that full training (step 9 each) would have taken: 39% of the steps saved" in page
+    assert "step 1 (1 trial), step 3 (1 trial)" in page and "How it is estimated" in page
+    assert "<b>tanh</b>" not in page and "&lt;b&gt;tanh&lt;/b&gt;" in page  # a configuration in the hover text, escaped
+
+
+def test_a_study_without_reports_has_no_learning_curves(finished_study):
+    r = mh.report(finished_study)
+    assert r.data["learning_curves"] == {"metrics": [], "trials": []} and r.data["compute_saved"] is None
+    page = r.to_html()
+    assert "Learning curves" not in page and "Compute saved" not in page and "pruned</div>" not in page
+    assert "## Early stopping" not in r.to_markdown()
+
+
+@pytest.mark.slow
+def test_the_learning_curves_render_in_chromium(report, tmp_path):
+    dom = render(tmp_path, report.to_html(), "--dump-dom")
+    errors, plots = attributes(dom)
+    assert errors == []
+    curves = re.search(r"<h2 id=\"learning-curves\">.*<h2 id=\"compute-saved\">", dom, re.DOTALL).group(0)
+    assert curves.count('class="main-svg"') >= 2 * 2  # two figures drawn (plotly draws two SVG layers each)
+    legend = " ".join(re.findall(r'class="legendtext"[^>]*>([^<]*)<', curves))
+    for label in ("pruned", "complete", "complete, on the Pareto front", "running", "failed or interrupted"):
+        assert label in legend, legend
+    assert plots >= 2 + 2  # the front and hypervolume figures too
+
+
+def test_markdown_json_and_static_figures_carry_compute_saved(report, tmp_path):
+    text = report.to_markdown(figures=tmp_path / "figs")
+    assert "## Early stopping" in text and "### Compute saved" in text
+    assert "| pruned | 2 | 4 | 18 | 14 (78%) |" in text and "| all | 4 | 22 | 36 | 14 (39%) |" in text
+    assert "6 trials reported intermediate metrics (2 complete, 1 failed, 2 pruned, 1 running); objectives reported: acc, gap" in text
+    assert ", 2 pruned, 1 failed" in text.splitlines()[2]  # the summary line counts them
+    assert "![learning_curves]" in text and (tmp_path / "figs" / "learning_curves.png").stat().st_size > 1000
+    data = json.loads(report.to_json())
+    assert data["counts"]["pruned"] == 2 and data["compute_saved"]["steps"]["saved"] == 14
+    assert [r["number"] for r in data["learning_curves"]["trials"]] == [0, 1, 2, 3, 5, 6]
