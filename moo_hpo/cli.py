@@ -93,6 +93,19 @@ def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
     return table
 
 
+def counts_text(study: mh.Study) -> str:
+    """The study's trials counted by status, in one line: complete (feasible), pruned, failed, and the
+    other statuses once there are any (pruned too as soon as a trial reported intermediate metrics)."""
+    n = {s.value: study.count(s) for s in mh.TrialStatus}
+    parts = [f"{n['complete']} complete ({study.n_feasible} feasible)"]
+    if n["pruned"] or any(t.reports for t in study.trials):
+        parts.append(f"{n['pruned']} pruned")
+    parts.append(f"{n['failed']} failed")
+    labels = {"infeasible_skipped": "skipped before training", "interrupted": "interrupted", "running": "running"}
+    parts += [f"{n[key]} {label}" for key, label in labels.items() if n[key]]
+    return f"{len(study.trials)} trials: " + ", ".join(parts)
+
+
 def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -261,6 +274,7 @@ def run(
         options["executor"] = dask
     study.optimize(fn, show_progress=True, **options)
     console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
+    console.print(counts_text(study), highlight=False)
     completed = study.count("complete")
     study.close()
     if not completed:
@@ -273,18 +287,27 @@ def report(
     path: Path = typer.Argument(..., help="A study file (SQLite)."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="report.html, report.md or report.json"),
 ) -> None:
-    """Write the report of a stored study (HTML, Markdown or JSON by suffix)."""
+    """Write the report of a stored study (HTML, Markdown or JSON by suffix); print its trials by status
+    and, when trials reported intermediate metrics, what early stopping saved."""
+    from moo_hpo.reports.html import compute_saved_text
+
     with _load(path) as study:
-        written = mh.report(study).save(output)
+        result = mh.report(study)
+        written = result.save(output)
+        console.print(counts_text(study), highlight=False)
+    saved = compute_saved_text(result.data.get("compute_saved"))
+    if saved:
+        console.print(f"early stopping: {saved}", highlight=False, soft_wrap=True)
     console.print(f"report: {written}")
 
 
 @app.command()
 @handle_errors
 def front(path: Path = typer.Argument(..., help="A study file (SQLite).")) -> None:
-    """Print the Pareto front of a stored study."""
+    """Print the Pareto front of a stored study and its trials by status (pruned trials are never on the front)."""
     with _load(path) as study:
         console.print(front_table(study, title=f"Pareto front of {study.name} ({len(study.trials)} trials)"))
+        console.print(counts_text(study), highlight=False)
 
 
 @app.command()

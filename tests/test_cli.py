@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 import moo_hpo as mh
 from moo_hpo.cli import app
 from moo_hpo.fronts import pareto_mask
+from tests.reports.conftest import early_stopping_study
 
 runner = CliRunner()
 
@@ -158,3 +159,26 @@ def test_the_demo_audit_names_the_sensitive_attribute(tmp_path):
     study = run_demo(n_trials=2, seed=0, storage=None, show_progress=False)
     groups = study.trials[0].extra["fairness"]["by_group"]
     assert {"sex"} <= set(groups[0]) and "sensitive_feature_0" not in groups[0]
+
+
+def test_front_and_report_count_pruned_trials(tmp_path):
+    stored = early_stopping_study(tmp_path / "study.db")
+    line = "7 trials: 3 complete (3 feasible), 2 pruned, 1 failed, 1 running"
+    out = runner.invoke(app, ["front", stored])
+    assert out.exit_code == 0 and line in out.output, out.output
+    assert {int(m) for m in re.findall(r"^\W\s*(\d+)\s*\W", out.output, flags=re.MULTILINE)} == {0, 3}  # never a pruned one
+    out = runner.invoke(app, ["report", stored, "-o", str(tmp_path / "r.html")])
+    assert out.exit_code == 0 and line in out.output, out.output
+    assert "early stopping: 4 trials trained 22 steps of the 36" in out.output.replace("\n", " ")
+    assert "Learning curves" in (tmp_path / "r.html").read_text()
+
+
+def test_without_reports_the_commands_say_nothing_of_pruning(tmp_path):
+    path = tmp_path / "plain.db"
+    with mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("f1"), mh.Minimize("f2")], storage=path, seed=0, optimizer="random") as study:
+        study.optimize(lambda c: {"f1": c["x"], "f2": 1 - c["x"]}, n_trials=3, show_progress=False)
+    out = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "r.md")])
+    assert out.exit_code == 0 and "3 trials: 3 complete (3 feasible), 0 failed" in out.output
+    assert "pruned" not in out.output and "early stopping" not in out.output
+    out = runner.invoke(app, ["front", str(path)])
+    assert out.exit_code == 0 and "3 trials: 3 complete (3 feasible), 0 failed" in out.output and "pruned" not in out.output
