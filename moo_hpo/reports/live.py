@@ -3,24 +3,28 @@
 The server opens the study file read-only (:meth:`moo_hpo.Study.load` with ``read_only=True``), so it
 never takes the writer's lock, never writes the file and can follow a study that another process is
 running. The page shows what the report shows (:mod:`moo_hpo.reports.data`, figures from
-:mod:`moo_hpo.reports.html`): the Pareto front, the hypervolume history with its reference point, recent
+:mod:`moo_hpo.reports.html`): the Pareto front, the hypervolume history with its reference point, the
+learning curves of trials that report intermediate metrics (with what early stopping saved), recent
 failures with their one-line reasons, and the trial table; it checks the study every ``refresh`` seconds
-and redraws only when a trial was added or finished. plotly.js comes from the installed plotly package
+and redraws only when a trial was added, reported or finished. plotly.js comes from the installed plotly package
 and is served by this server: the page works without a network.
 
 Endpoints (all ``GET``, all read-only):
 
 * ``/``: the page (:mod:`moo_hpo.reports.live_page`); ``/plotly.min.js``: plotly.js.
-* ``/api/summary``: trial counts by status, the number of finished trials, the hypervolume with its
-  reference point and whether that point is frozen, the front's rows, the latest failed trials with
-  their one-line reasons, and ``token``, which changes whenever a trial is added or finishes (or the
-  reference point is frozen).
-* ``/api/view``: the summary plus the trial table (the latest :data:`TRIAL_ROWS` trials) and the plotly
-  figures, as the page draws them.
+* ``/api/summary``: trial counts by status (``pruned`` among them), the number of finished trials, the
+  hypervolume with its reference point and whether that point is frozen, the front's rows, the latest
+  failed trials with their one-line reasons, how many trials reported intermediate metrics and how many
+  reports there are, what early stopping saved (``compute_saved``, as in the report, or None), and
+  ``token``, which changes whenever a trial is added, reports or finishes (or the reference point is
+  frozen).
+* ``/api/view``: the summary plus the trial table (the latest :data:`TRIAL_ROWS` trials, with each one's
+  last reported step) and the plotly figures, as the page draws them: ``front``, ``hypervolume`` and
+  ``curves`` (the report's learning curves, one figure per reported objective; empty while no trial
+  reported).
 
-Learning curves (intermediate metrics per trial) are absent for now: the store records no intermediate
-reports yet. The page is made of sections (:data:`moo_hpo.reports.live_page.SECTIONS`), so they will be
-one more section when trials report them.
+The page is made of sections (:data:`moo_hpo.reports.live_page.SECTIONS`); the learning curves' section
+stays hidden until a trial reports.
 
 The server is Python's own :class:`http.server.ThreadingHTTPServer`, bound to ``127.0.0.1`` by default.
 It has no authentication: anyone who can reach its address can read the study, so bind another host only
@@ -81,6 +85,13 @@ def _first_line(text: str | None) -> str | None:
     return lines[0][:200] if lines else None
 
 
+def _pruned_reason(trial: Any) -> str | None:
+    """Why a pruned trial was stopped (its ``extra["pruned"]``, first line), or None."""
+    if trial.status is not TrialStatus.PRUNED or not isinstance(trial.extra, dict) or trial.extra.get("pruned") is None:
+        return None
+    return _first_line(str(trial.extra["pruned"]))
+
+
 def _open(path: Path) -> Study:
     from moo_hpo.study import Study
 
@@ -88,8 +99,9 @@ def _open(path: Path) -> Study:
 
 
 def _token(study: Study) -> str:
-    """Changes whenever a trial is added or finishes, or the reference point is frozen."""
-    key: list[Any] = [study.name, study.seed, [study.count(s) for s in TrialStatus], len(study.trials)]
+    """Changes whenever a trial is added, reports or finishes, or the reference point is frozen."""
+    reports = sum(len(t.reports) for t in study.trials)
+    key: list[Any] = [study.name, study.seed, [study.count(s) for s in TrialStatus], len(study.trials), reports]
     if study.reference_point_frozen:
         key.append(list(study.reference_point.values()))
     return hashlib.sha1(json.dumps(key).encode("utf-8")).hexdigest()[:16]
@@ -131,6 +143,7 @@ class _Feed:
 def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The summary and the view of a study (see the module's docstring)."""
     from moo_hpo.reports.data import collect
+    from moo_hpo.reports.html import compute_saved_text
 
     data = collect(study)
     trials = study.trials
@@ -151,6 +164,10 @@ def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]
             for t in failed[:RECENT_FAILURES]
         ],
         "failure_reasons": data["failures"],
+        "reporting": len(data["learning_curves"]["trials"]),
+        "reports": sum(len(t.reports) for t in trials),
+        "compute_saved": ({**data["compute_saved"], "text": compute_saved_text(data["compute_saved"])}
+                          if data["compute_saved"] else None),
     }
     flags = {r["number"]: r for r in data["trials"]}
     rows = []
@@ -158,7 +175,8 @@ def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]
         rows.append({
             "number": t.number, "status": t.status.value, "config": t.config, "metrics": t.metrics,
             "feasible": flags[t.number]["feasible"], "on_front": flags[t.number]["on_front"], "duration_s": t.duration,
-            "error": _first_line(t.error),
+            "step": t.reports[-1]["step"] if t.reports else None,
+            "error": _first_line(t.error) or _pruned_reason(t),
         })
     metrics = [o.name for o in study.objectives] + [c.name for c in study.constraints]
     return summary, {
@@ -171,17 +189,19 @@ def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 def _figures(data: dict[str, Any]) -> dict[str, Any]:
-    """The report's plotly figures as JSON-able dicts (none before a trial completed)."""
+    """The report's plotly figures as JSON-able dicts (no front before a trial completed, no learning
+    curves before a trial reported)."""
     import plotly.io as pio
 
-    from moo_hpo.reports.html import front_figures, hypervolume_figure
+    from moo_hpo.reports.html import front_figures, hypervolume_figure, learning_curve_figures
 
     def as_json(fig: Any) -> Any:  # plotly's own encoder turns its numpy arrays into lists
         return json.loads(pio.to_json(fig, validate=False))
 
     front = [as_json(f) for f in front_figures(data)] if data["counts"]["complete"] else []
     hv = hypervolume_figure(data)
-    return {"front": front, "hypervolume": as_json(hv) if hv is not None else None}
+    curves = [as_json(f) for f in learning_curve_figures(data)]
+    return {"front": front, "hypervolume": as_json(hv) if hv is not None else None, "curves": curves}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -324,9 +344,9 @@ class LiveServer:
 def serve(path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 8080, refresh: float = 2.0) -> None:
     """Serve the live view of a study until Ctrl-C; prints its address, and one line when stopped.
 
-    The page shows the Pareto front, the hypervolume history, recent failures and the trial table,
-    and follows the study as another process writes it (the file is only ever read). Learning curves
-    are not shown: the store has no intermediate reports yet.
+    The page shows the Pareto front, the hypervolume history, the learning curves of trials that report
+    intermediate metrics (pruned ones told apart) with what early stopping saved, recent failures and the
+    trial table, and follows the study as another process writes it (the file is only ever read).
 
     Args:
         path: the study file (SQLite).

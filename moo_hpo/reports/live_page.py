@@ -10,9 +10,10 @@ small request per refresh and the page never flickers.
 Every user string (study name, parameter values, metric names, error text) reaches the page through
 ``textContent`` or, in figures, already escaped by :mod:`moo_hpo.reports.html`; none is ever parsed as HTML.
 
-A section for learning curves (intermediate metrics per trial) belongs here once trials report them: an
-entry in :data:`SECTIONS`, a renderer in ``RENDER`` and its data in the view. The store has no intermediate
-reports yet, so the page has no such section.
+The learning curves' section (intermediate metrics per trial, from the report's figure builder, with what
+early stopping saved) is hidden until a trial reports: its id is in :data:`HIDDEN_UNTIL_DATA`, and its
+renderer shows it once the view carries curves. The counts show the pruned trials as soon as the study has
+any, or any trial reported.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ from __future__ import annotations
 from moo_hpo.reports.data import HV_MEANING
 from moo_hpo.reports.html import _CSS, esc
 
-__all__ = ["SECTIONS", "page_html"]
+__all__ = ["HIDDEN_UNTIL_DATA", "SECTIONS", "page_html"]
 
 #: The page's sections in order: (element id, heading). The script has one renderer per id.
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("front", "Pareto front"),
     ("hypervolume", "Hypervolume"),
+    ("curves", "Learning curves"),
     ("failures", "Failures"),
     ("trials", "Trials"),
 )
+#: Sections that start hidden; their renderers show them once the study has something for them.
+HIDDEN_UNTIL_DATA: frozenset[str] = frozenset({"curves"})
 
 _LIVE_CSS = """
 #status{margin:.2rem 0 1rem}.banner{background:#fdecea;border:1px solid #f3b8b2;padding:.4rem .8rem;border-radius:4px}
@@ -78,7 +82,8 @@ _SCRIPT = """
       const cards = [['total', c.total, 'trials'], ['running', c.running, 'running'], ['complete', c.complete, 'complete'],
                      ['feasible', c.feasible, 'feasible'], ['front', v.summary.front.length, 'on the front'],
                      ['failed', c.failed, 'failed']];
-      Object.keys(c).filter(k => !['total', 'running', 'complete', 'feasible', 'failed'].includes(k) && c[k] > 0)
+      if (c.pruned > 0 || v.summary.reporting > 0) cards.splice(5, 0, ['pruned', c.pruned, 'pruned']);
+      Object.keys(c).filter(k => !['total', 'running', 'complete', 'feasible', 'failed', 'pruned'].includes(k) && c[k] > 0)
         .forEach(k => cards.push([k, c[k], k.replace(/_/g, ' ')]));
       $('counts').replaceChildren(...cards.map(([key, n, label]) => {
         const card = el('div', null, 'card'), b = el('b', n);
@@ -115,6 +120,20 @@ _SCRIPT = """
       p.id = 'hv-text';
       plots(box.querySelector('.figures'), v.figures.hypervolume ? [v.figures.hypervolume] : []);
     },
+    curves(v) {
+      const s = v.summary, box = $('curves-body'), figures = v.figures.curves || [];
+      $('curves').hidden = !s.reporting;
+      if (!s.reporting) return;
+      if (!box.querySelector('.figures')) {
+        const figs = el('div'); figs.className = 'figures';
+        const saved = el('p'); saved.id = 'compute-saved';
+        box.replaceChildren(el('p'), figs, saved);
+      }
+      box.children[0].textContent = `${s.reporting} trials reported ${s.reports} intermediate results. Pruned trials are grey ` +
+        'and dashed (a cross where each stopped), running ones orange, complete ones blue, those on the Pareto front thicker.';
+      plots(box.querySelector('.figures'), figures);
+      $('compute-saved').textContent = s.compute_saved ? 'Compute saved: ' + s.compute_saved.text : 'Compute saved: no trial has finished yet.';
+    },
     failures(v) {
       const s = v.summary, box = $('failures-body');
       if (!s.recent_failures.length) { box.replaceChildren(el('p', 'No trial failed.', 'ok')); return; }
@@ -131,11 +150,12 @@ _SCRIPT = """
       const total = v.summary.counts.total;
       const note = v.trials.length < total ? `The latest ${v.trials.length} of ${total} trials, newest first.` : 'Newest first.';
       const rows = v.trials.map(t => ['#' + t.number, t.status, t.feasible ? 'yes' : 'no', t.on_front ? 'yes' : '',
-        ...params.map(p => t.config[p]), ...metrics.map(m => t.metrics[m]),
+        ...params.map(p => t.config[p]), ...metrics.map(m => t.metrics[m]), t.step,
         t.duration_s === null ? '-' : t.duration_s.toFixed(2), t.error || '']);
       const scroll = el('div', null, 'scroll');
-      scroll.appendChild(table(['trial', 'status', 'feasible', 'front', ...params, ...metrics, 'seconds', 'error'], rows,
-        [false, false, false, false, ...params.map(() => false), ...metrics.map(() => true), true, false]));
+      scroll.appendChild(table(['trial', 'status', 'feasible', 'front', ...params, ...metrics, 'last step', 'seconds',
+                                'error or why pruned'], rows,
+        [false, false, false, false, ...params.map(() => false), ...metrics.map(() => true), true, true, false]));
       box.replaceChildren(el('p', note, 'muted'), scroll);
     },
   };
@@ -196,7 +216,7 @@ def page_html(name: str, location: str, refresh: float) -> str:
         The HTML page; it loads plotly.js from the server's ``plotly.min.js``.
     """
     sections = "".join(
-        f"<section id='{sid}'><h2>{esc(title)}</h2><div id='{sid}-body'><p class='muted'>Waiting for the study.</p></div>"
+        f"<section id='{sid}'{' hidden' if sid in HIDDEN_UNTIL_DATA else ''}><h2>{esc(title)}</h2><div id='{sid}-body'><p class='muted'>Waiting for the study.</p></div>"
         + ("<p class='note muted'>" + esc(HV_MEANING) + "</p>" if sid == "hypervolume" else "")
         + "</section>"
         for sid, title in SECTIONS

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 import moo_hpo as mh
 from moo_hpo.cli import app
 from moo_hpo.reports.live import LiveServer
-from tests.reports.conftest import XSS
+from tests.reports.conftest import XSS, early_stopping_study
 from tests.reports.test_browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,7 +229,8 @@ def test_the_page_follows_a_study_that_another_process_writes(writer_factory, tm
     failures = re.search(r'<section id="failures">.*?</section>', dom, re.DOTALL).group(0)
     assert "#9" in failures and "#4" in failures and "RuntimeError: diverged at &lt;b&gt;epoch 3&lt;/b&gt;" in failures
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and XSS not in dom  # user text shown as text
-    assert "Learning curves" not in dom  # absent until trials report intermediate metrics
+    assert '<section id="curves" hidden="">' in dom  # hidden until trials report intermediate metrics
+    assert 'id="n-pruned"' not in dom  # no pruned count either
 
 
 def test_the_summary_grows_while_the_writer_runs_and_never_blocks_it(writer_factory):
@@ -346,3 +347,42 @@ def test_a_taken_port_is_one_clear_error(tmp_path):
         port = int(first.url.rsplit(":", 1)[1].strip("/"))
         with pytest.raises(mh.ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
             LiveServer(path, port=port)
+
+
+def test_the_live_view_carries_the_learning_curves_and_moves_with_each_report(tmp_path):
+    path = tmp_path / "live.db"
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    writer = mh.Study(space, [mh.Maximize("acc"), mh.Minimize("gap")], optimizer="random", storage=path, seed=0)
+    try:
+        first = writer.ask()
+        with LiveServer(path, port=0) as server:
+            before = get_json(server.url + "api/summary")
+            assert before["reporting"] == 0 and before["compute_saved"] is None
+            assert get_json(server.url + "api/view")["figures"]["curves"] == []
+            writer.report(first, 1, {"acc": 0.5, "gap": 0.2})  # a report, no trial added or finished
+            after = get_json(server.url + "api/summary")
+            assert after["token"] != before["token"] and after["reporting"] == 1 and after["reports"] == 1
+            view = get_json(server.url + "api/view")
+            assert len(view["figures"]["curves"]) == 2 and view["trials"][0]["step"] == 1
+            running = [t for t in view["figures"]["curves"][0]["data"] if t["name"] == "running"]
+            assert running and running[0]["x"][:1] == [1]
+            writer.tell(first, {"acc": 0.4, "gap": 0.2}, status="pruned", extra={"pruned": "pruned at rung 0 (step 1)"})
+            done = get_json(server.url + "api/view")
+            assert done["summary"]["counts"]["pruned"] == 1 and done["trials"][0]["error"] == "pruned at rung 0 (step 1)"
+            assert done["summary"]["compute_saved"]["steps"]["trained"] == 1
+    finally:
+        writer.close()
+
+
+@pytest.mark.slow
+def test_the_live_page_shows_the_learning_curves_and_the_pruned_count(tmp_path):
+    stored = early_stopping_study(tmp_path / "study.db")  # see tests/reports/test_learning_curves.py
+    with LiveServer(stored, port=0) as server:
+        summary = get_json(server.url + "api/summary")
+        assert summary["counts"]["pruned"] == 2 and summary["compute_saved"]["steps"]["saved"] == 14
+        dom = dump_dom(tmp_path, server.url, "curves-profile")
+    assert shown_count(dom, "pruned") == 2 and shown_count(dom, "total") == 7
+    section = re.search(r'<section id="curves">.*?</section>', dom, re.DOTALL)
+    assert section, "the learning curves' section is hidden or missing"
+    assert section.group(0).count("main-svg") >= 2 * 2 and "6 trials reported 19 intermediate results" in section.group(0)
+    assert "4 trials trained 22 steps of the 36" in section.group(0)
