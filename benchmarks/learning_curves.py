@@ -247,14 +247,12 @@ def main(argv: list[str] | None = None) -> None:
     todo = [i for i in range(args.configs) if i not in done]
     print(f"{len(done)} of {args.configs} configurations already in {partial}; training {len(todo)} "
           f"({args.epochs} epochs each, n_train={task.n_train}, one thread)", file=sys.stderr, flush=True)
-    trained_here = 0
     for k, cid in enumerate(todo, 1):
         rows = train_config(task, cid, configs[cid], args.epochs, args.seed)
         with partial.open("a", newline="") as f:
             csv.writer(f).writerows(_format(r) for r in rows)
-        trained_here += 1
         session["seconds"] = round(time.perf_counter() - session_start, 1)
-        session["configs_trained"] = trained_here
+        session["configs_trained"] = k
         partial_meta.write_text(json.dumps(meta, indent=1))
         if k % args.progress_every == 0 or k == len(todo):
             el = time.perf_counter() - session_start
