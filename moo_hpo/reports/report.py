@@ -201,7 +201,7 @@ def _learning_curves_png(curves: dict[str, Any], path: Path) -> Path:
 
     metrics = curves["metrics"]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
-    for i, (ax, metric) in enumerate(zip(axes[0], metrics, strict=True)):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         name = metric["name"]
         for group, (label, color, width, dash, opacity) in CURVE_STYLES.items():
             lines = [[(x, y) for x, y in zip(r["steps"], r["values"][name], strict=True) if y is not None]
@@ -216,9 +216,9 @@ def _learning_curves_png(curves: dict[str, Any], path: Path) -> Path:
         ax.autoscale()
         ax.set_xlabel("step")
         ax.set_ylabel(f"{name} ({metric['direction'][:3]})")
-        if i == 0:  # one legend: the panels share their styles
-            ax.legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()  # one legend below the panels: they share their styles
+    fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
