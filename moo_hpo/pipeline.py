@@ -10,7 +10,10 @@
 4. otherwise ``fit(model, config)`` trains it (inside the energy meters of any
    :class:`~moo_hpo.objectives.energy.TrainingEnergy` probe) and returns the trained model, or None
    when it trained in place, or a metrics mapping / :class:`~moo_hpo.Result` to add its own metrics;
-5. the remaining probes measure the trained model.
+   ``fit(model, config, trial)`` gets the trial too, to report intermediate metrics for early stopping
+   (``trial.report`` / ``trial.should_prune``);
+5. the remaining probes measure the trained model (not a model the pruner stopped: its trial ends
+   with what it reported).
 
 Without ``build``, ``fn(config)`` may return a metrics mapping (used as is) or a model, which every
 probe then measures. A probe that fails raises :class:`~moo_hpo.ProbeError`; the trial is recorded
@@ -39,6 +42,19 @@ class Skipped:
     metrics: dict[str, float]
     extra: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+
+
+def _positional_count(fn: Callable[..., Any]) -> int:
+    """How many positional arguments ``fn`` takes (a large number for ``*args``)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return 1
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 99
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
 def _check_probes(probes: Sequence[Probe]) -> None:
@@ -83,11 +99,12 @@ class ProbePipeline:
             metrics.update(m)
             extra.update(getattr(m, "extra", {}))
 
-    def __call__(self, config: dict[str, Any]) -> Result | Skipped | Mapping[str, float]:
+    def __call__(self, config: dict[str, Any], trial: Any = None) -> Result | Skipped | Mapping[str, float]:
         metrics: dict[str, float] = {}
         extra: dict[str, Any] = {}
+        with_trial = trial is not None and _positional_count(self.fit) >= (2 if self.build is None else 3)
         if self.build is None:
-            out = self.fit(config)
+            out = self.fit(config, trial) if with_trial else self.fit(config)
             if isinstance(out, (Mapping, Result)) or out is None:
                 return out
             self._measure(self.probes, out, metrics, extra)
@@ -102,7 +119,7 @@ class ProbePipeline:
         meters = [p for p in self.probes if getattr(p, "measures_training", False)]
         with ExitStack() as stack:
             running = [(p, stack.enter_context(p.meter())) for p in meters]  # type: ignore[attr-defined]
-            trained = self.fit(model, config)
+            trained = self.fit(model, config, trial) if with_trial else self.fit(model, config)
         for p, meter in running:
             m = p.from_meter(meter)  # type: ignore[attr-defined]
             metrics.update(m)
@@ -114,5 +131,7 @@ class ProbePipeline:
             metrics.update(trained)
         elif trained is not None:
             model = trained
+        if trial is not None and trial.should_prune():  # stopped early: no point measuring it
+            return Result(metrics, extra)
         self._measure([p for p in self.probes if p not in before and p not in meters], model, metrics, extra)
         return Result(metrics, extra)

@@ -149,3 +149,34 @@ def test_a_probe_of_my_own_that_needs_no_training_runs_before_fit_whatever_the_m
     study.optimize(fit, build=lambda c: {"width": c["w"]}, probes=[early], n_trials=10, show_progress=False)
     skipped = [t for t in study.trials if t.status is mh.TrialStatus.INFEASIBLE_SKIPPED]
     assert skipped and len(trained) == 10 - len(skipped)  # measured on the built model, before fit
+
+
+def test_fit_given_the_trial_reports_and_a_pruned_model_is_not_measured_after_training():
+    measured_after = []
+
+    @mh.objectives.probe(["final_check"])
+    def final_check(model):
+        measured_after.append(1)
+        return {"final_check": 1.0}
+
+    def fit(model, config, trial):
+        opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
+        x, y = torch.as_tensor(X), torch.as_tensor(Y, dtype=torch.float32)
+        for epoch in range(1, 10):
+            opt.zero_grad()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x).squeeze(1), y)
+            loss.backward()
+            opt.step()
+            acc = float(((model(x).squeeze(1) > 0).numpy() == Y).mean())
+            trial.report(epoch, {"accuracy": acc})
+            if trial.should_prune():
+                return {"accuracy": acc}
+        return {"accuracy": acc}
+
+    study = make_study(pruner=mh.pruners.MOASHA(1, 9, 3))
+    study.optimize(fit, build=build, probes=[mh.objectives.ModelSize(), final_check], n_trials=12, show_progress=False)
+    trained = [t for t in study.trials if t.status in (mh.TrialStatus.COMPLETE, mh.TrialStatus.PRUNED)]
+    pruned = [t for t in trained if t.status is mh.TrialStatus.PRUNED]
+    assert pruned and all(t.reports for t in trained)
+    assert all("size_kb" in t.metrics and "final_check" not in t.metrics for t in pruned)
+    assert len(measured_after) == len(trained) - len(pruned)  # only the models that finished training
