@@ -36,8 +36,9 @@ chromium:
 	  { echo "installing Debian's chromium for the browser tests"; \
 	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# One pytest worker per core; the Dask cluster tests share one worker (xdist_group "dask").
 test: $(VENV)/.installed-test chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadgroup
 
 bench: $(VENV)/.installed
 	$(PIP) install --quiet -e ".[bench]"
