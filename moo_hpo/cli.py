@@ -166,6 +166,17 @@ def _optimizer_from_toml(table: Any) -> str | Any:
         raise CliError(f"[optimizer] {table['name']!r}: {exc}") from None
 
 
+def _pruner_from_toml(table: Any) -> Any:
+    """The ``[pruner]`` table: ``name = "moasha"`` (or ``"hyperband"``, ``"dominated"``) plus its options."""
+    if table is None:
+        return None
+    if not isinstance(table, dict) or "name" not in table:
+        raise CliError(f"[pruner] needs name = 'moasha', 'hyperband' or 'dominated'; received {table!r}")
+    from moo_hpo.pruners import make_pruner
+
+    return make_pruner(table["name"], {k: v for k, v in table.items() if k != "name"})
+
+
 _ENTRY_MODULES: set[str] = set()  # modules this process imported as a study file's entry
 
 
@@ -239,8 +250,9 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     if "optimizer" in doc and "optimizer" in study_t:
         raise CliError("name the optimizer once: in [optimizer] or as optimizer = ... in [study], not both")
     optimizer = _optimizer_from_toml(doc.get("optimizer", study_t.get("optimizer")))
+    pruner = _pruner_from_toml(doc.get("pruner"))
     study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
-                     storage=storage, seed=study_t.get("seed"), name=study_t.get("name"))
+                     storage=storage, seed=study_t.get("seed"), name=study_t.get("name"), pruner=pruner)
     options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout") if k in study_t}
     return study, fn, options
 

@@ -65,7 +65,8 @@ class Study:
         name: a label for reports.
         pruner: stops trials early from their intermediate reports (``trial.report(step, metrics)`` in
             the objective): :class:`~moo_hpo.pruners.MOASHA`, :class:`~moo_hpo.pruners.Hyperband` or
-            :class:`~moo_hpo.pruners.DominatedPruner`; None never stops a trial.
+            :class:`~moo_hpo.pruners.DominatedPruner`; None: the stored study's pruner when it had one,
+            else no trial is stopped. The pruner is recorded in the store.
 
     Raises:
         ConfigError: for a malformed definition, or a store holding a different study.
@@ -131,11 +132,22 @@ class Study:
 
         if pruner is not None and not isinstance(pruner, Pruner):
             raise ConfigError(f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner) or None; received {pruner!r}")
+        stored = self._store.get_meta("pruner")
+        if pruner is None and stored is not None:  # a resumed study keeps pruning as it did
+            from moo_hpo.pruners import make_pruner
+
+            pruner = make_pruner(stored["name"], stored["params"])
         self.pruner = pruner
         self._decisions: dict[int, Any] = {}  # trial number -> the pruner's latest decision
         if pruner is None:
             return
         pruner.setup(self.problem)
+        record = {"name": pruner.name, "params": pruner.get_params()}
+        if record != stored and not self.read_only:
+            try:
+                self._store.set_meta("pruner", record)
+            except TypeError:  # options that are not JSON-able: not kept
+                pass
         replay = sorted((r["at"], t.number, r["step"], r["metrics"]) for t in self._trials for r in t.reports)
         for _, number, step, metrics in replay:
             self._decisions[number] = pruner.decide(number, step, metrics)
@@ -264,7 +276,8 @@ class Study:
             optimizer: ``"auto"`` keeps the stored optimizer; a name or instance replaces it.
             read_only: open for reading only. None: read-only exactly when the study is being
                 written (by another process, or by another open study of this one).
-            pruner: the pruner for the trials still to run; it first replays the stored reports.
+            pruner: the pruner for the trials still to run (None: the stored one); it first replays the
+                stored reports.
 
         Returns:
             The study with every stored trial; running trials of a stopped writer are marked failed.

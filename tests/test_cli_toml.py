@@ -109,3 +109,28 @@ def test_n_trials_is_the_studys_total(tmp_path):
     assert runner.invoke(app, ["run", path]).exit_code == 0  # complete already: nothing more
     with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
         assert len(study.trials) == 16
+
+
+def test_a_pruner_table_stops_trials_early_and_the_stored_study_keeps_it(tmp_path):
+    from pathlib import Path
+
+    (tmp_path / "curves.py").write_text(
+        "def evaluate(config, trial):\n"
+        "    for epoch in range(1, 10):\n"
+        "        trial.report(epoch, {'a': config['x'] + 1 / epoch, 'b': (1 - config['x']) ** 2 + 1 / epoch})\n"
+        "        if trial.should_prune():\n"
+        "            break\n"
+        "    return {'a': config['x'], 'b': (1 - config['x']) ** 2}\n"
+    )
+    path = Path(write(tmp_path, tail='[pruner]\nname = "moasha"\nmin_resource = 1\nmax_resource = 9\n'))
+    path.write_text(path.read_text().replace('entry = "entry:evaluate"', 'entry = "curves:evaluate"'))
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "pruned" in result.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert study.count("pruned") > 0 and study.count("pruned") + study.count("complete") == 16
+        assert isinstance(study.pruner, mh.pruners.MOASHA) and study.pruner.max_resource == 9  # rebuilt from the store
+    with pytest.raises(mh.ConfigError, match="pruner 'moasha' takes the options"):
+        study_from_toml(Path(write(tmp_path, tail='[pruner]\nname = "moasha"\nmax_steps = 9\n')))
+    with pytest.raises(mh.ConfigError, match="unknown pruner 'asha'"):
+        study_from_toml(Path(write(tmp_path, tail='[pruner]\nname = "asha"\n')))

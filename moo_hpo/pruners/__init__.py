@@ -16,4 +16,29 @@ from moo_hpo.pruners.base import Decision, Pruner
 from moo_hpo.pruners.dominated import DominatedPruner
 from moo_hpo.pruners.hyperband import Hyperband
 
-__all__ = ["MOASHA", "Decision", "DominatedPruner", "Hyperband", "Pruner"]
+from typing import Any
+
+from moo_hpo.exceptions import ConfigError
+
+__all__ = ["MOASHA", "PRUNERS", "Decision", "DominatedPruner", "Hyperband", "Pruner", "make_pruner"]
+
+#: name -> pruner class (the names a study file and the stored study use)
+PRUNERS: dict[str, type[Pruner]] = {"moasha": MOASHA, "hyperband": Hyperband, "dominated": DominatedPruner}
+
+
+def make_pruner(name: str, params: dict[str, Any] | None = None) -> Pruner:
+    """A pruner by name (``"moasha"``, ``"hyperband"``, ``"dominated"``) with its options.
+
+    Raises:
+        ConfigError: for an unknown name or unknown options.
+    """
+    import inspect
+
+    if name not in PRUNERS:
+        raise ConfigError(f"unknown pruner {name!r}; expected one of {sorted(PRUNERS)}")
+    cls = PRUNERS[name]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(params or {}) - set(accepted))
+    if unknown:
+        raise ConfigError(f"pruner {name!r} takes the options {accepted}; received unknown {unknown}")
+    return cls(**(params or {}))
