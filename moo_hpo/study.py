@@ -68,6 +68,12 @@ class Study:
             :class:`~moo_hpo.pruners.DominatedPruner`; None: the stored study's pruner when it had one,
             else no trial is stopped. The pruner is recorded in the store.
 
+    Attributes:
+        optimizer_seconds: seconds this study object spent in the optimizer's ``ask`` and ``tell`` (each
+            trial also records its proposal's share in ``extra["optimizer"]["seconds"]``).
+        pruner: the study's pruner, or None.
+        read_only: True for a view that cannot propose or tell.
+
     Raises:
         ConfigError: for a malformed definition, or a store holding a different study.
         UnsupportedError: when the optimizer cannot handle the study.
