@@ -46,6 +46,9 @@ every completed trial against the cumulative epochs and the simulated wall time.
   (every person "<=50K": accuracy 0.759, ``eo_diff`` 0) sit on the rung fronts of the first epochs, and
   moo_hpo's MOASHA promotes every copy of that point; this row shows what ranking the copies last gives.
 
+Settings beside the default, not run unless named: ``random+moasha-3`` (``MOASHA(3, 27, 3)``: the first rung
+at epoch 3) and ``random+hyperband`` (``mh.pruners.Hyperband(1, 27, 3)``).
+
 Reported per method: median [min, max] over seeds of the normalized HV at a third, two thirds and all of
 the budget of epochs; trials started, complete, pruned and cut; the epochs at which each seed first
 reaches the median final HV of full-budget random search (the target: a third of random's epochs or
@@ -77,6 +80,7 @@ from benchmarks.curves_table import DEFAULT_REF, DEFAULT_TABLE, CurveTable, best
 MAX_EPOCHS = 27
 PRUNER = {"min_resource": 1, "max_resource": MAX_EPOCHS, "reduction_factor": 3}
 METHODS = ["random", "nsga2", "random+moasha", "auto+moasha", "syne-moasha", "syne-moasha-ranks", "random+moasha-distinct"]
+EXTRA_METHODS = ["random+moasha-3", "random+hyperband"]  # settings beside the default, for the lab note
 LABELS = {
     "random": "random, full training",
     "nsga2": "nsga2, full training",
@@ -85,8 +89,14 @@ LABELS = {
     "syne-moasha": "Syne Tune 0.16 MOASHA (random)",
     "syne-moasha-ranks": "Syne Tune 0.16 MOASHA, ranking patched",
     "random+moasha-distinct": "random + MOASHA, repeated reports last (diagnostic)",
+    "random+moasha-3": "random + moo_hpo MOASHA(3, 27, 3), first rung at epoch 3",
+    "random+hyperband": "random + moo_hpo Hyperband(1, 27, 3)",
 }
 DEFAULT_SYNE_PYTHON = Path("/tmp/synevenv/bin/python")
+SHORT = {"random": "random, full training", "nsga2": "nsga2, full training", "random+moasha": "random + moo_hpo MOASHA",
+         "auto+moasha": "auto + moo_hpo MOASHA", "syne-moasha": "Syne Tune MOASHA",
+         "syne-moasha-ranks": "Syne Tune MOASHA, ranking patched", "random+moasha-distinct": "MOASHA, repeats last (diagnostic)",
+         "random+moasha-3": "MOASHA(3, 27, 3)", "random+hyperband": "Hyperband(1, 27, 3)"}
 FRACTIONS = (1 / 3, 2 / 3, 1.0)
 
 
@@ -177,9 +187,10 @@ class SyneTuneMethod:
 
 
 class DistinctFirstMOASHA(mh.pruners.Pruner):
-    """A diagnostic, not moo_hpo's pruner: :class:`moo_hpo.pruners.MOASHA`'s rule (same rungs, quota and
-    promotion cap, ranked by moo_hpo's ``rank_order``), except that a report identical to an earlier member
-    of the rung ranks behind every distinct one, in order of arrival. Written on the public helpers of
+    """A diagnostic, not moo_hpo's pruner: :class:`moo_hpo.pruners.MOASHA`'s rule (same rungs; a trial goes on
+    when its position ``p`` from 0 in its rung's ranking, moo_hpo's ``rank_order``, has ``p <= n / eta`` of the
+    ``n`` trials the rung holds), except that a report identical to an earlier member of the rung ranks
+    behind every distinct one, in order of arrival. Written on the public helpers of
     :mod:`moo_hpo.pruners.base`; no constraints (this benchmark has none)."""
 
     name = "moasha-distinct-first"
@@ -195,7 +206,6 @@ class DistinctFirstMOASHA(mh.pruners.Pruner):
         super().setup(problem)
         self.rung_steps = rung_steps(self.min_resource, self.max_resource, self.reduction_factor)
         self.rungs: list[dict[int, dict[str, float]]] = [{} for _ in self.rung_steps]
-        self.promoted: list[set[int]] = [set() for _ in self.rung_steps]
 
     def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Any:
         from moo_hpo.pruners.base import Decision, points, rank_order
@@ -212,12 +222,8 @@ class DistinctFirstMOASHA(mh.pruners.Pruner):
             distinct[first] = True  # the first report of each point
             idx = np.flatnonzero(distinct)
             order = [*idx[rank_order(Y[idx], np.zeros(len(idx)))], *np.flatnonzero(~distinct)]
-            position = order.index(len(members) - 1)
-            quota = math.ceil(len(members) / self.reduction_factor)
-            if position < quota and len(self.promoted[k]) < quota:
-                self.promoted[k].add(number)
-                continue
-            return Decision(True, f"pruned at rung {k}")
+            if order.index(len(members) - 1) > len(members) / self.reduction_factor:
+                return Decision(True, f"pruned at rung {k}")
         return Decision(False)
 
 
@@ -232,13 +238,17 @@ def make_method(name: str, table: CurveTable, seed: int, budget_trials: int, syn
         return MooHpoMethod(table, "random", seed, pruner=mh.pruners.MOASHA(**PRUNER))
     if name == "auto+moasha":
         return MooHpoMethod(table, "auto", seed, pruner=mh.pruners.MOASHA(**PRUNER))
+    if name == "random+moasha-3":
+        return MooHpoMethod(table, "random", seed, pruner=mh.pruners.MOASHA(3, MAX_EPOCHS, 3))
+    if name == "random+hyperband":
+        return MooHpoMethod(table, "random", seed, pruner=mh.pruners.Hyperband(**PRUNER))
     if name == "random+moasha-distinct":
         return MooHpoMethod(table, "random", seed, pruner=DistinctFirstMOASHA(**PRUNER))
     if name == "syne-moasha":
         return SyneTuneMethod(table, seed, syne_python)
     if name == "syne-moasha-ranks":
         return SyneTuneMethod(table, seed, syne_python, priority="ranks")
-    raise SystemExit(f"unknown method {name!r}; expected one of {METHODS}")
+    raise SystemExit(f"unknown method {name!r}; expected one of {METHODS + EXTRA_METHODS}")
 
 
 # ---------------------------------------------------------------------------------------------- simulation
@@ -485,40 +495,80 @@ def table_markdown(summary: dict[str, Any]) -> str:
 
 
 def plot(runs: list[Run], budget_trials: int, path: Path) -> None:
+    """One panel per method: the median normalized HV over seeds against cumulative epochs, the band between
+    the seeds' min and max (light) and quartiles (darker); random search's median in grey in every panel, its
+    median final HV dashed, a third of the budget dotted."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     budget = MAX_EPOCHS * budget_trials
-    grid = np.arange(0, budget + 1, 9)
-    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    grid = np.arange(0, budget + 1, 3)
     colors = {"random": "#7f7f7f", "nsga2": "#8c564b", "random+moasha": "#1f77b4", "auto+moasha": "#2ca02c",
               "syne-moasha": "#d62728", "syne-moasha-ranks": "#ff7f0e", "random+moasha-distinct": "#9467bd"}
-    names = [m for m in METHODS if any(r.method == m for r in runs)]
-    for name in names:
-        rs = [r for r in runs if r.method == name]
-        H = np.array([[r.hv_at(e) for e in grid] for r in rs])
-        c = colors.get(name)
-        ax.plot(grid, np.median(H, axis=0), color=c, lw=1.8, label=f"{LABELS[name]} ({len(rs)} seeds)",
-                drawstyle="steps-post")
-        ax.fill_between(grid, H.min(axis=0), H.max(axis=0), color=c, alpha=0.12, step="post", lw=0)
-    ax.axvline(budget / 3, color="k", lw=0.8, ls=":")
-    if any(r.method == "random" for r in runs):
-        target = statistics.median(r.hv_at(budget) for r in runs if r.method == "random")
-        ax.axhline(target, color="#7f7f7f", lw=0.8, ls="--")
-        ax.text(budget / 3, 0.02, " a third of the budget", fontsize=7, va="bottom")
-    ax.set_xlabel("epochs trained, all trials together")
-    ax.set_ylabel("hypervolume / best in the table")
-    ax.set_title(f"Adult MLPs, accuracy vs. equalized-odds gap ({budget_trials} x 27 epochs)", fontsize=9)
-    ax.set_xlim(0, budget)
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3, lw=0.5)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    names = [m for m in [*METHODS, *sorted({r.method for r in runs} - set(METHODS))] if any(r.method == m for r in runs)]
+    curves = {name: np.array([[r.hv_at(e) for e in grid] for r in runs if r.method == name]) for name in names}
+    ncols = min(4, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.3 * nrows + 0.5), sharex=True, sharey=True, squeeze=False)
+    target = float(np.median(curves["random"][:, -1])) if "random" in curves else None
+    for ax, name in zip(axes.flat, names, strict=False):
+        H, c = curves[name], colors.get(name, "#17becf")
+        ax.fill_between(grid, H.min(axis=0), H.max(axis=0), color=c, alpha=0.15, step="post", lw=0)
+        ax.fill_between(grid, np.percentile(H, 25, axis=0), np.percentile(H, 75, axis=0), color=c, alpha=0.3, step="post", lw=0)
+        if "random" in curves and name != "random":
+            ax.plot(grid, np.median(curves["random"], axis=0), color="#7f7f7f", lw=1.0, drawstyle="steps-post")
+        ax.plot(grid, np.median(H, axis=0), color=c, lw=1.8, drawstyle="steps-post")
+        if target is not None:
+            ax.axhline(target, color="k", lw=0.6, ls="--")
+        ax.axvline(budget / 3, color="k", lw=0.6, ls=":")
+        ax.set_title(SHORT.get(name, name), fontsize=7.5)
+        ax.grid(alpha=0.3, lw=0.4)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("epochs trained, all trials", fontsize=7.5)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("HV / best in the table", fontsize=7.5)
+    axes[0, 0].set_xlim(0, budget)
+    axes[0, 0].set_ylim(0, 1.02)
+    seeds = len({r.seed for r in runs})
+    fig.suptitle(f"Adult MLPs, accuracy vs. equalized-odds gap, {seeds} seeds: median, quartiles and range.\nGrey: random "
+                 f"search's median; dashed: its final median; dotted: a third of the {budget} epochs", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def _commit() -> str:
+    """The checkout's commit, with ``+changes`` when moo_hpo/ or benchmarks/ differ from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "moo_hpo", "benchmarks"], cwd=root, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
+def runs_from_json(summary: dict[str, Any]) -> list[Run]:
+    """The runs of a saved summary (``--json``), enough for :func:`plot` and :func:`summarize`."""
+    runs = []
+    for key, trace in summary["traces"].items():
+        name, seed = key.rsplit("/", 1)
+        run = Run(method=name, seed=int(seed), budget_epochs=summary["budget_epochs"],
+                  trace=[(int(e), float(t), float(h)) for e, t, h in trace])
+        i = summary["methods"][name]["seeds"].index(int(seed))
+        for attr in ("started", "complete", "pruned", "cut", "distinct_configs", "sim_seconds", "run_seconds"):
+            setattr(run, attr, summary["methods"][name][attr][i])
+        run.sim_seconds_at = {f: v[i] for f, v in summary["methods"][name]["sim_seconds_at"].items()}
+        run.epochs, run.epochs_of, run.info = summary["budget_epochs"], summary["epochs_of"][key], summary["methods"][name]["info"]
+        runs.append(run)
+    return runs
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -527,12 +577,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--budget-trials", type=int, default=40)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + EXTRA_METHODS)
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
     parser.add_argument("--syne-python", type=Path, default=Path(os.environ.get("SYNE_PYTHON", DEFAULT_SYNE_PYTHON)))
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "pruning_suite.json")
     parser.add_argument("--plot", type=Path, default=None, help="write the HV-vs-epochs plot here (PNG)")
+    parser.add_argument("--from-json", type=Path, default=None, help="print the table and draw the plot of a saved run")
     args = parser.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        print(table_markdown(summarize(runs_from_json(saved), saved["budget_trials"])))
+        if args.plot:
+            plot(runs_from_json(saved), saved["budget_trials"], args.plot)
+        return
 
     import torch
 
@@ -558,8 +615,8 @@ def main(argv: list[str] | None = None) -> None:
         "table": {"path": str(args.table), "configs": len(table), "epochs": table.n_epochs,
                   "best_possible_hv": normalizer.max_hv, "ref": DEFAULT_REF},
         "workers": args.workers, "pruner": PRUNER, "seeds": args.seeds,
-        "versions": {"moo_hpo": getattr(mh, "__version__", "unknown"), "numpy": np.__version__,
-                     "python": sys.version.split()[0]},
+        "versions": {"moo_hpo": getattr(mh, "__version__", "unknown"), "moo_hpo_commit": _commit(),
+                     "numpy": np.__version__, "python": sys.version.split()[0]},
         "command": "python -m benchmarks.pruning_suite " + " ".join(sys.argv[1:] if argv is None else argv),
         "run_seconds": round(time.perf_counter() - started, 1),
         "load_average": list(os.getloadavg()),
