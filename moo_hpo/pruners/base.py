@@ -102,9 +102,11 @@ def hard_violation(problem: Problem, metrics: Mapping[str, float]) -> tuple[floa
 
 
 def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
-    """Indices of ``Y``'s points from best to worst: constrained non-dominated rank first, then crowding
-    distance within a rank (the more isolated point first, so a rung's survivors spread along its front),
-    then the index (earlier reports first), so equal points rank in a fixed order.
+    """Indices of ``Y``'s points from best to worst: a copy of an earlier point last (a rung keeps one of each
+    point: a copy adds nothing to its front, and many models can report the same degenerate point, such as
+    a classifier that still predicts one class, whose fairness gap is 0), then constrained non-dominated rank,
+    then crowding distance within a rank (the more isolated point first, so a rung's survivors spread along
+    its front), then the index (earlier reports first).
 
     Args:
         Y: ``(n, m)`` points, minimized; ``inf`` for unreported objectives.
@@ -123,7 +125,13 @@ def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
     for r in np.unique(ranks[finite]):
         members = np.flatnonzero(finite & (ranks == r))
         crowding[members] = _crowding_distance(Y[members])
-    return np.array(sorted(range(n), key=lambda i: (ranks[i], -crowding[i], i)), dtype=int)
+    seen: set[tuple] = set()
+    copy = np.zeros(n, dtype=bool)
+    for i in range(n):
+        key = tuple(Y[i])
+        copy[i] = key in seen
+        seen.add(key)
+    return np.array(sorted(range(n), key=lambda i: (copy[i], ranks[i], -crowding[i], i)), dtype=int)
 
 
 def _crowding_distance(Y: np.ndarray) -> np.ndarray:

@@ -84,6 +84,20 @@ def test_equal_reports_rank_in_order_of_arrival():
     assert not better.prune
 
 
+def test_copies_of_a_degenerate_point_do_not_fill_a_rung():
+    """Many models can report one point (a classifier that predicts one class: its gap is 0, so it is on the
+    front); the rung keeps one of them and judges the others behind every distinct report."""
+    rng = np.random.default_rng(1)
+    pruner, kept = _pruner(), {"constant": 0, "learning": 0}
+    for n in range(60):
+        if n % 4 == 0:
+            kind, metrics = "constant", {"accuracy": 0.7592, "gap": 0.0}
+        else:
+            kind, metrics = "learning", {"accuracy": 0.76 + 0.1 * rng.random(), "gap": 0.02 + 0.2 * rng.random()}
+        kept[kind] += not pruner.decide(n, 1, metrics).prune
+    assert kept["constant"] == 1 and kept["learning"] >= 8
+
+
 def test_a_broken_hard_bound_stops_at_once_and_never_enters_a_rung():
     problem = _problem([mh.AtMost("size_kb", 100.0), mh.AtMost("gap", 0.3)])
     pruner = _pruner(problem)
