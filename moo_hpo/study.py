@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from moo_hpo import __version__, analysis
+from moo_hpo import __version__, analysis, robust
 from moo_hpo.analysis import REFERENCE_FREEZE_AFTER, ReferencePoint
 from moo_hpo.choice import Recommendation
 from moo_hpo.constraints import Constraint, constraint_from_dict
@@ -657,6 +657,47 @@ class Study:
         )
         return self
 
+    def reevaluate(
+        self,
+        fn: Callable[..., Any],
+        top_k: int | None = None,
+        repeats: int = 3,
+        n_workers: int = 1,
+        callbacks: Iterable[Callback] = (),
+        **options: Any,
+    ) -> list[Trial]:
+        """Run the Pareto front's configurations again, to tell good configurations from lucky runs.
+
+        Each configuration of the front (or of its ``top_k`` by exclusive hypervolume contribution) runs
+        ``repeats`` more times, each repetition a trial of its own, with its own seed (``trial.seed``, derived
+        from its own number, so it differs from the original's), recorded complete or failed as any trial and
+        linked to the original by ``extra["repeat_of"]`` (the original's number); its ``optimizer`` is
+        ``"reevaluate"``. They run through :meth:`optimize`'s machinery (workers, timeouts, Dask, the pruner,
+        callbacks, Ctrl-C), and the study's optimizer is told each as it finishes, as a resumed study tells it:
+        it goes on proposing new configurations afterwards, never these. Read the result with
+        :meth:`robust_front`; :meth:`pareto_front` keeps judging each trial on its own.
+
+        Args:
+            fn: the objective, as for :meth:`optimize`; it should draw its randomness from ``trial.seed``
+                (``fn(config, trial)``) or none at all, so that repetitions are new draws.
+            top_k: how many of the front's configurations to run again, largest hypervolume contribution first
+                (None: all). A front trial that is itself a repetition stands for its original.
+            repeats: runs per configuration on top of those it has.
+            n_workers: repetitions evaluated at once (as for :meth:`optimize`).
+            callbacks: ``callback(study, trial)`` after every finished repetition.
+            **options: :meth:`optimize`'s other keyword arguments: ``timeout``, ``show_progress``, ``catch``,
+                ``trial_timeout``, ``build``, ``probes``, ``executor``, ``resources``, ``retries``.
+
+        Returns:
+            The repetitions this call recorded, in number order.
+
+        Raises:
+            ConfigError: for ``repeats`` or ``top_k`` below 1 (or not integers), or an unknown option.
+            NoFeasibleTrialError: when no trial completed or none is feasible: there is no front to run again.
+            StorageError: when the study is open read-only.
+        """
+        return robust.reevaluate(self, fn, top_k, repeats, n_workers, callbacks, **options)
+
     def _set_budget(self, n_trials: int | None) -> None:
         """Tell a not-yet-built optimizer how many trials the study expects (``auto`` reads it)."""
         if self._optimizer is None:
@@ -683,6 +724,32 @@ class Study:
         Trials with identical objective values are all kept (none dominates the other).
         """
         return analysis.pareto_front(self.problem, self._trials)
+
+    def robust_front(self, draws: int = robust.DEFAULT_DRAWS) -> list[robust.RobustMember]:
+        """The front's configurations judged on all their runs (after :meth:`reevaluate`), for noisy metrics.
+
+        One :class:`~moo_hpo.robust.RobustMember` per configuration that has a run on :meth:`pareto_front` or
+        was run again: its original trial's number and configuration, the number of complete runs (the
+        original and its repetitions), the mean and standard deviation of each objective over them, how many
+        were feasible, the probability that another member dominates it, and, when a Bayesian optimizer
+        proposed it, the model's prediction made before it ran. A member with a high probability of being
+        dominated may be a lucky draw.
+
+        The probability is a seeded Monte Carlo estimate over normal approximations of each member's mean
+        (its standard error from its own runs, or from the noise pooled over the repeated configurations for a
+        member run once); None until some configuration ran more than once. See
+        :func:`moo_hpo.robust.robust_front` for the details.
+
+        Args:
+            draws: Monte Carlo draws of the estimate.
+
+        Returns:
+            The members, by original trial number; empty when no trial is feasible.
+
+        Raises:
+            ConfigError: for a ``draws`` that is not a positive integer.
+        """
+        return robust.robust_front(self.problem, self._trials, draws)
 
     # ------------------------------------------------------------------ hypervolume and choices
     def _reference_internal(self) -> np.ndarray:

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from moo_hpo import robust
 from moo_hpo.exceptions import MooHpoError
 from moo_hpo.trial import TrialStatus
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["COMPUTE_RULE", "HV_MEANING", "collect", "compute_saved", "learning_curves", "time_text"]
+__all__ = ["COMPUTE_RULE", "HV_MEANING", "REPEATS_MEANING", "collect", "compute_saved", "learning_curves", "repeated_runs", "time_text"]
 
 #: What the normalized hypervolume says, for readers who do not know the measure.
 HV_MEANING = (
@@ -35,6 +36,17 @@ COMPUTE_RULE = (
     "Time: a trial's own time (from its proposal to its result) is what it spent; its full-training estimate "
     "adds the steps it did not train at its own pace, the time from its start to its last report divided by "
     "that report's step."
+)
+
+#: What the repeated-runs section says, for readers who do not know why configurations run again.
+REPEATS_MEANING = (
+    "Under noise one run of a configuration can come out better than the configuration does on average, and the "
+    "Pareto front of single runs favours such runs. The front's configurations were therefore run again "
+    "(study.reevaluate); per configuration, this table gives the mean and standard deviation of each objective over "
+    "its complete runs, and P(dominated): how likely another configuration of the table is better on average. A "
+    "front member with a high probability of being dominated may be a lucky draw: prefer configurations with a low "
+    "one, or run the doubtful ones again. The model's prediction, when a Bayesian optimizer proposed the "
+    "configuration, is what it expected before the first run."
 )
 
 _VERSIONED = ("moo_hpo", "numpy", "pymoo", "moocore", "botorch", "torch", "fairlearn", "scikit-learn", "plotly")
@@ -150,7 +162,32 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     data["compute_saved"] = compute_saved(trials)
     data["problem_signs"] = [o.sign for o in problem.objectives]
     data["model_check"] = _model_check(study)
+    data["repeated_runs"] = repeated_runs(study)
     return data
+
+
+def repeated_runs(study: Study) -> dict[str, Any] | None:
+    """The repeated-runs section: the study's robust view (:meth:`moo_hpo.Study.robust_front`) as data.
+
+    Args:
+        study: the study.
+
+    Returns:
+        None when no trial is a repetition; else ``objectives`` (each ``{"name", "direction"}``), ``repetitions``
+        (how many trials are repetitions), ``members`` (:meth:`moo_hpo.robust.RobustMember.to_dict` each, by
+        original trial number), ``method`` (how P(dominated) is estimated, in words) and ``meaning`` (what the
+        section says, in words).
+    """
+    trials = study.trials
+    if not robust.has_repeats(trials):
+        return None
+    return {
+        "objectives": [{"name": o.name, "direction": o.direction} for o in study.objectives],
+        "repetitions": sum(robust.root_number(t) != t.number for t in trials),
+        "members": [m.to_dict() for m in study.robust_front()],
+        "method": robust.P_DOMINATED_METHOD,
+        "meaning": REPEATS_MEANING,
+    }
 
 
 def time_text(t: Mapping[str, float]) -> str:

@@ -13,7 +13,18 @@ from typing import Any
 
 from moo_hpo.reports.data import time_text
 
-__all__ = ["compute_saved_rows", "compute_saved_text", "front_figures", "hypervolume_figure", "learning_curve_figures", "render_html"]
+__all__ = [
+    "REPEATED_RUNS_TITLE",
+    "compute_saved_rows",
+    "compute_saved_text",
+    "front_figures",
+    "hypervolume_figure",
+    "learning_curve_figures",
+    "render_html",
+    "repeated_runs_header",
+    "repeated_runs_rows",
+    "repeated_runs_text",
+]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#1d2430;padding:0 1rem}
@@ -295,6 +306,57 @@ def model_check_text(check: dict[str, Any]) -> str:
             f"{f['risky_failed']} failed; of the other {f['safe']}, {f['safe_failed']} failed.")
 
 
+#: The heading of the repeated-runs section (HTML and Markdown).
+REPEATED_RUNS_TITLE = "Repeated runs"
+
+
+def _mean_sd(mean: float, sd: float | None) -> str:
+    return f"{mean:.4g} (one run)" if sd is None else f"{mean:.4g} ± {sd:.2g}"
+
+
+def repeated_runs_header(section: dict[str, Any]) -> list[str]:
+    """The repeated-runs table's header: trial, configuration, runs, one mean ± sd column per objective,
+    P(dominated) and the model's prediction."""
+    objectives = [f"{o['name']} ({'max' if o['direction'] == 'maximize' else 'min'}), mean ± sd" for o in section["objectives"]]
+    return ["trial", "configuration", "runs", *objectives, "P(dominated)", "model's prediction (before the run)"]
+
+
+def repeated_runs_rows(section: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The repeated-runs table, one formatted row per configuration (see :func:`repeated_runs_header`)."""
+    names = [o["name"] for o in section["objectives"]]
+    rows = []
+    for m in section["members"]:
+        std = m["std"] or {}
+        runs = f"{m['runs']}" + (f" ({m['feasible_runs']} feasible)" if m["feasible_runs"] < m["runs"] else "")
+        predicted = m.get("predicted") or {}
+        prediction = "; ".join(f"{n} {_mean_sd(predicted[n]['mean'], predicted[n]['std'])}" for n in names if n in predicted) or "-"
+        trial = f"#{m['number']}" + ("" if m["on_front"] else " (off the single-run front)")
+        rows.append((trial, ", ".join(f"{k}={_fmt(v)}" for k, v in m["config"].items()), runs,
+                     *[_mean_sd(m["mean"][n], std.get(n)) for n in names], _pct(m["p_dominated"]), prediction))
+    return rows
+
+
+def repeated_runs_text(section: dict[str, Any]) -> str:
+    """The sentences above the repeated-runs table: what it means (and why P(dominated) is missing, if it is)."""
+    note = section["meaning"]
+    if all(m["p_dominated"] is None for m in section["members"]):
+        note += " No configuration has two complete runs yet, so there is no noise estimate and no P(dominated)."
+    return note
+
+
+def _repeated_runs_html(data: dict[str, Any]) -> list[str]:
+    """The Repeated runs section, or nothing when no trial is a repetition."""
+    section = data.get("repeated_runs")
+    if not section:
+        return []
+    header = repeated_runs_header(section)
+    numeric = [False, False, True] + [True] * len(section["objectives"]) + [True, False]
+    return [f"<h2 id='repeated-runs'>{esc(REPEATED_RUNS_TITLE)}</h2>",
+            f"<p>{esc(repeated_runs_text(section))}</p>",
+            _table(header, repeated_runs_rows(section), numeric),
+            f"<p class='muted'>How it is estimated: {esc(section['method'])}</p>"]
+
+
 def _figure_html(fig: Any, div_id: str) -> str:
     import plotly.io as pio
 
@@ -403,6 +465,7 @@ def render_html(data: dict[str, Any]) -> str:
     params = [p["name"] for p in data["space"]]
     front_rows = [[f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names] for r in data["front"]]
     parts.append(_table(["trial", *params, *names], front_rows, [False] + [False] * len(params) + [True] * len(names)))
+    parts += _repeated_runs_html(data)
     # the optimizer's predictions against the measurements
     check = data.get("model_check") or {}
     if check.get("summary") or check.get("failures"):

@@ -105,6 +105,7 @@ class Report(SavesByFormat):
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
         params = [p["name"] for p in d["space"]]
         out += ["", "## Front trials", "", md.table(["trial", *params, *names], [[f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names] for r in d["front"]])]
+        out += self._repeated_runs_markdown()
         if d["constraint_summary"]:
             out += ["", "## Constraints", "", md.table(["constraint", "measured", "satisfied", "worst violation", "skipped before training"],
                                                        [(s["text"], s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"]) for s in d["constraint_summary"]])]
@@ -121,6 +122,17 @@ class Report(SavesByFormat):
         out += ["", "## Failures", ""]
         out.append(md.table(["reason", "trials"], [(f["reason"], f["count"]) for f in d["failures"]]) if d["failures"] else "No trial failed.")
         return "\n".join(out) + "\n"
+
+    def _repeated_runs_markdown(self) -> list[str]:
+        """The Markdown lines of the repeated-runs section, or none when no trial is a repetition."""
+        from moo_hpo.reports.html import REPEATED_RUNS_TITLE, repeated_runs_header, repeated_runs_rows, repeated_runs_text
+
+        section = self.data.get("repeated_runs")
+        if not section:
+            return []
+        return ["", f"## {REPEATED_RUNS_TITLE}", "", md.escape(repeated_runs_text(section)), "",
+                md.table(repeated_runs_header(section), repeated_runs_rows(section)), "",
+                md.escape(f"How it is estimated: {section['method']}")]
 
     def _early_stopping_markdown(self) -> list[str]:
         """The Markdown lines on early stopping: which trials reported, and the compute-saved table."""

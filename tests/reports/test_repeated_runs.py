@@ -1,0 +1,75 @@
+"""The report's "Repeated runs" section: the front's configurations on all their runs, in HTML, Markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import moo_hpo as mh
+from moo_hpo.optimizers import make_optimizer
+from tests.reports.conftest import XSS
+
+MEANING = "A front member with a high probability of being dominated may be a lucky draw"
+
+
+def _noisy(config, trial):
+    rng = np.random.default_rng(trial.seed)
+    worse = 0.1 if config["act"] == XSS else 0.0
+    return {"f1": config["x"], "f2": 1.0 - config["x"] + worse + float(rng.normal(0.0, 0.1)), "size_kb": 10 * config["x"] + float(rng.normal(0.0, 1.0))}
+
+
+@pytest.fixture(scope="module")
+def repeated_study():
+    """A Bayesian study (the model's predictions are recorded) whose front ran twice more."""
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "act": mh.Categorical(["relu", XSS])})
+    fast = {"n_init": 3, "num_restarts": 1, "raw_samples": 16, "mc_samples": 8, "maxiter": 10}
+    study = mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], [mh.AtMost("size_kb", 6.0)],
+                     optimizer=make_optimizer("ehvi", fast), seed=0, name="noisy <study>")
+    study.optimize(_noisy, n_trials=7, show_progress=False)
+    study.reevaluate(_noisy, repeats=2, show_progress=False)
+    return study
+
+
+def test_the_data_holds_the_robust_view(repeated_study):
+    section = mh.report(repeated_study).data["repeated_runs"]
+    members = repeated_study.robust_front()
+    assert section["members"] == [m.to_dict() for m in members]
+    assert section["repetitions"] == sum("repeat_of" in t.extra for t in repeated_study.trials) > 0
+    assert [o["name"] for o in section["objectives"]] == ["f1", "f2"]
+    assert MEANING in section["meaning"] and "Monte Carlo" in section["method"]
+    assert any(m["predicted"] for m in section["members"]), "a member proposed by the model carries its prediction"
+
+
+def test_html_shows_mean_sd_runs_p_dominated_and_the_prediction(repeated_study):
+    page = mh.report(repeated_study).to_html()
+    assert "<h2 id='repeated-runs'>Repeated runs</h2>" in page and MEANING in page
+    section = page.split("id='repeated-runs'")[1].split("<h2")[0]
+    assert "How it is estimated: P(dominated) is the share of seeded Monte Carlo draws" in section
+    for header in ("runs", "f1 (min), mean ± sd", "f2 (min), mean ± sd", "P(dominated)", "model&#x27;s prediction (before the run)"):
+        assert f"<th>{header}</th>" in section
+    member = next(m for m in repeated_study.robust_front() if m.predicted and m.runs == 3)
+    assert f"{member.mean['f2']:.4g} ± {member.std['f2']:.2g}" in section
+    assert f"{100 * member.p_dominated:.0f}%" in section
+    assert f"f2 {member.predicted['f2']['mean']:.4g} ± {member.predicted['f2']['std']:.2g}" in section
+    assert XSS not in page
+
+
+def test_markdown_and_json_carry_the_section(repeated_study, tmp_path):
+    r = mh.report(repeated_study)
+    md = r.to_markdown()
+    assert "## Repeated runs" in md and MEANING in md and "How it is estimated: P(dominated)" in md
+    table = md.split("## Repeated runs")[1].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| #")]
+    assert len(rows) == len(repeated_study.robust_front())
+    assert XSS not in md
+    data = json.loads(r.save(tmp_path / "r.json").read_text())
+    assert data["repeated_runs"]["members"][0]["runs"] >= 1
+    assert {m["number"] for m in data["repeated_runs"]["members"]} == {m.number for m in repeated_study.robust_front()}
+
+
+def test_no_section_without_repetitions(two_objective_study):
+    r = mh.report(two_objective_study)
+    assert r.data["repeated_runs"] is None
+    assert "Repeated runs" not in r.to_html() and "Repeated runs" not in r.to_markdown()
