@@ -156,27 +156,28 @@ def test_a_killed_worker_is_retried_or_recorded_lost(tmp_path):
 
     import threading
 
-    for allowed, retries, expect in ((0, 0, "failed"), (0, 1, "complete")):
-        for p in marker.iterdir():
-            p.unlink()
-        with dask.config.set({"distributed.scheduler.allowed-failures": allowed}):
-            cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-            client = distributed.Client(cluster)
-            try:
-                killer = threading.Thread(target=kill_first_runner)
-                killer.start()
-                s = study()
-                s.optimize(fn, n_trials=4, executor=client, retries=retries, show_progress=False)
-                killer.join()
-            finally:
-                client.close()
-                cluster.close()
-        assert len(s.trials) == 4  # a trial retried is one trial
-        first = s.trials[0]
-        assert first.status.value == expect, first.error
-        if expect == "failed":
-            assert first.error.startswith("worker lost")
-        assert s.count("complete") >= 3
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # Dask gives up at the first loss
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        for retries, expect in ((0, "failed"), (1, "complete")):
+            for p in marker.iterdir():
+                p.unlink()
+            client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed one
+            killer = threading.Thread(target=kill_first_runner)
+            killer.start()
+            s = study()
+            s.optimize(fn, n_trials=4, executor=client, retries=retries, show_progress=False)
+            killer.join()
+            assert len(s.trials) == 4  # a trial retried is one trial
+            first = s.trials[0]
+            assert first.status.value == expect, first.error
+            if expect == "failed":
+                assert first.error.startswith("worker lost")
+            assert s.count("complete") >= 3
+    finally:
+        client.close()
+        cluster.close()
 
 
 @pytest.fixture(scope="module")
