@@ -5,10 +5,16 @@ from __future__ import annotations
 import math
 import os
 
-import pytest
-from hypothesis import settings
+# make test runs one pytest worker per core (pytest-xdist): each keeps to one thread of torch, OpenMP and BLAS
+# (and so do the worker processes it starts), so the workers do not wait on each other's thread pools
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
-import moo_hpo as mh
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+import moo_hpo as mh  # noqa: E402
 
 # property tests draw the same examples on every run, so a CI run cannot fail on an example no earlier run
 # met; HYPOTHESIS_PROFILE=explore draws fresh ones (for hunting edge cases locally)
