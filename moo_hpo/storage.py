@@ -322,6 +322,11 @@ class SQLiteStore(Store):
 
     def _check_schema(self) -> None:
         tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables and self.read_only:  # a writer is creating the study (or was stopped while it did)
+            raise StorageError(
+                f"{str(self.path)!r} holds no study yet: the file is empty (a study being created right now, "
+                "or a creation that was stopped); try again in a moment"
+            )
         if not {"meta", "trials"} <= tables:
             raise StorageError(self._not_a_study(tables))
         version = self.get_meta("schema_version")

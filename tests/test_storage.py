@@ -258,3 +258,13 @@ def test_a_version_2_store_gets_the_reports_table_and_keeps_its_trials(tmp_path)
                                          {"step": 2.5, "metrics": {"acc": 0.6}, "at": 2.0}]}
     assert [r["step"] for r in writer.load_trials()[0].reports] == [1, 2.5]
     writer.close()
+
+
+def test_a_study_file_being_created_reads_as_not_there_yet(tmp_path):
+    path = tmp_path / "s.db"
+    path.touch()  # what a reader can meet while a writer creates the study (it locks the file first)
+    with pytest.raises(mh.StorageError, match="holds no study yet: the file is empty"):
+        mh.Study.load(path, read_only=True)
+    with mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path) as study:  # a writer takes it
+        study.tell(study.ask(), {"y": 1.0})
+    assert len(mh.Study.load(path, read_only=True).trials) == 1
