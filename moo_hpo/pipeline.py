@@ -44,17 +44,18 @@ class Skipped:
     reason: str = ""
 
 
-def _positional_count(fn: Callable[..., Any]) -> int:
-    """How many positional arguments ``fn`` takes (a large number for ``*args``)."""
+def _takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
+    """Whether ``fn``'s positional parameter at ``index`` is for the trial: one named ``trial``, or one
+    without a default (``fit(model, config, verbose=False)`` keeps its ``verbose``)."""
     import inspect
 
     try:
-        params = list(inspect.signature(fn).parameters.values())
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
-        return 1
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return 99
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+        return False
+    if len(params) <= index:
+        return False
+    return params[index].name == "trial" or params[index].default is inspect.Parameter.empty
 
 
 def _check_probes(probes: Sequence[Probe]) -> None:
@@ -102,7 +103,7 @@ class ProbePipeline:
     def __call__(self, config: dict[str, Any], trial: Any = None) -> Result | Skipped | Mapping[str, float]:
         metrics: dict[str, float] = {}
         extra: dict[str, Any] = {}
-        with_trial = trial is not None and _positional_count(self.fit) >= (2 if self.build is None else 3)
+        with_trial = trial is not None and _takes_trial_at(self.fit, 1 if self.build is None else 2)
         if self.build is None:
             out = self.fit(config, trial) if with_trial else self.fit(config)
             if isinstance(out, (Mapping, Result)) or out is None:

@@ -92,6 +92,10 @@ class Store(ABC):
     def load_reports(self) -> dict[int, list[dict[str, Any]]]:
         """Every trial's intermediate reports, in step order, by trial number."""
 
+    @abstractmethod
+    def delete_reports(self, number: int) -> None:
+        """Forget trial ``number``'s reports (it runs again from its start)."""
+
     def mark_interrupted(self) -> list[int]:
         """Mark running trials ``interrupted``; returns their numbers."""
         numbers = []
@@ -149,6 +153,9 @@ class InMemoryStore(Store):
 
     def load_reports(self) -> dict[int, list[dict[str, Any]]]:
         return {n: list(r) for n, r in self._reports.items()}
+
+    def delete_reports(self, number: int) -> None:
+        self._reports.pop(number, None)
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         return json.loads(self._meta[key]) if key in self._meta else default
@@ -406,6 +413,10 @@ class SQLiteStore(Store):
                 "INSERT OR REPLACE INTO reports (trial, step, metrics, at) VALUES (?, ?, ?, ?)",
                 (number, report["step"], metrics, report["at"]),
             )
+
+    def delete_reports(self, number: int) -> None:
+        with self._writing():
+            self._conn.execute("DELETE FROM reports WHERE trial = ?", (number,))
 
     def load_reports(self) -> dict[int, list[dict[str, Any]]]:
         try:

@@ -140,11 +140,15 @@ class Study:
             raise ConfigError(f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner) or None; received {pruner!r}")
         stored = self._store.get_meta("pruner")
         if pruner is None and stored is not None:  # a resumed study keeps pruning as it did
-            from moo_hpo.pruners import make_pruner
+            from moo_hpo.pruners import PRUNERS, make_pruner
 
-            pruner = make_pruner(stored["name"], stored["params"])
+            if stored.get("name") in PRUNERS:
+                pruner = make_pruner(stored["name"], stored["params"])
+            elif not self.read_only:  # a pruner of the user's own: it cannot be rebuilt from its name
+                logger.warning("the study was pruned by %r, which moo_hpo cannot rebuild; pass pruner=... to go on pruning", stored.get("name"))
         self.pruner = pruner
         self._decisions: dict[int, Any] = {}  # trial number -> the pruner's latest decision
+        self._replayed = pruner is None
         if pruner is None:
             return
         pruner.setup(self.problem)
@@ -154,9 +158,18 @@ class Study:
                 self._store.set_meta("pruner", record)
             except TypeError:  # options that are not JSON-able: not kept
                 pass
-        replay = sorted((r["at"], t.number, r["step"], r["metrics"]) for t in self._trials for r in t.reports)
+
+    def _replay_reports(self) -> None:
+        """Let the pruner see the stored reports again, in the order they arrived (once, when it first
+        decides: a read-only view never does, so it opens fast)."""
+        if self._replayed or self.pruner is None:
+            return
+        self._replayed = True
+        # repeated runs (reevaluate) ran without the pruner: it does not see them now either
+        runs = [t for t in self._trials if t.optimizer != "reevaluate"]
+        replay = sorted((r["at"], t.number, r["step"], r["metrics"]) for t in runs for r in t.reports)
         for _, number, step, metrics in replay:
-            self._decisions[number] = pruner.decide(number, step, metrics)
+            self._decisions[number] = self.pruner.decide(number, step, metrics)
 
     def _spec(self) -> dict[str, Any]:
         return {
@@ -428,6 +441,7 @@ class Study:
             trial.error = "invalid configuration, not evaluated: " + "; ".join(problems)
             trial.finished_at = trial.started_at
             logger.warning("trial %d: %s", number, trial.error)
+        trial._reporter = StudyReporter(self)  # trial.report / should_prune reach this study (ask / tell too)
         self._store.add_trial(trial)
         self._trials.append(trial)
         self._count(trial)
@@ -535,6 +549,8 @@ class Study:
         probe = Trial(number=number, config={}, reports=list(record.reports))  # checks step and metrics
         probe.report(step, metrics)
         entry = probe.reports[-1]
+        if self.pruner is not None:
+            self._replay_reports()  # the stored reports first, this one after
         self._store.add_report(number, entry)
         record.reports.append(entry)
         if self.pruner is not None:
@@ -544,12 +560,14 @@ class Study:
     def should_prune(self, trial: Trial | int) -> bool:
         """The pruner's latest answer for a trial: True when it should stop (False before its first report)."""
         number = trial if isinstance(trial, int) else trial.number
+        self._replay_reports()
         decision = self._decisions.get(number)
         return bool(decision is not None and decision.prune)
 
     def prune_reason(self, trial: Trial | int) -> str | None:
         """Why the pruner stopped a trial, or None when it did not."""
         number = trial if isinstance(trial, int) else trial.number
+        self._replay_reports()
         decision = self._decisions.get(number)
         return decision.reason if decision is not None and decision.prune else None
 
@@ -933,6 +951,7 @@ class StudyReporter:
         return self.study.should_prune(trial.number)
 
     def restart(self, trial: Trial) -> None:
-        """A trial runs again from its start (Dask resubmitted it after its worker was lost): its new
-        reports replace the earlier attempt's (which stay stored until a new report of the same step)."""
+        """A trial runs again from its start (Dask ran it again after its worker was lost): its new reports
+        replace the earlier attempt's, in memory and in the store."""
         self.study.trial(trial.number).reports.clear()
+        self.study._store.delete_reports(trial.number)

@@ -180,3 +180,14 @@ def test_fit_given_the_trial_reports_and_a_pruned_model_is_not_measured_after_tr
     assert pruned and all(t.reports for t in trained)
     assert all("size_kb" in t.metrics and "final_check" not in t.metrics for t in pruned)
     assert len(measured_after) == len(trained) - len(pruned)  # only the models that finished training
+
+
+def test_a_third_parameter_with_a_default_is_not_given_the_trial():
+    seen = []
+
+    def fit(model, config, verbose=False):
+        seen.append(verbose)
+
+    study = make_study(pruner=mh.pruners.MOASHA(1, 9, 3))
+    study.optimize(fit, build=build, probes=[mh.objectives.ModelSize()], n_trials=3, show_progress=False)
+    assert seen and all(v is False for v in seen)

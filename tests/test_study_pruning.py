@@ -143,3 +143,85 @@ def test_the_reports_of_a_trial_whose_worker_crashed_are_kept(tmp_path):
     study.close()
     again = mh.Study.load(tmp_path / "s.db", read_only=True)
     assert [r["step"] for r in again.trial(1).reports] == [1, 2]
+
+
+def test_an_error_after_the_pruner_said_stop_stays_a_failure():
+    def fn(config, trial):
+        trial.report(1, {"acc": 0.1, "gap": 0.9})
+        if trial.should_prune():
+            raise ValueError("diverged while stopping")
+        return {"acc": 0.1, "gap": 0.9, "size_kb": 1.0}
+
+    study = _study(pruner=mh.pruners.DominatedPruner(min_reports=1, margin=0.0))
+    study.tell(study.ask(), {"acc": 0.9, "gap": 0.1, "size_kb": 1.0})
+    t = study.ask()
+    study.report(t, 1, {"acc": 0.9, "gap": 0.1})  # a better report at step 1 for the others to lose to
+    study.tell(t, {"acc": 0.9, "gap": 0.1, "size_kb": 1.0})
+    study.optimize(fn, n_trials=2, show_progress=False)
+    assert [x.status for x in study.trials[2:]] == [mh.TrialStatus.FAILED] * 2
+    assert "diverged while stopping" in study.trials[2].error
+    with pytest.raises(ValueError, match="diverged"):
+        study.optimize(fn, n_trials=1, catch=(), show_progress=False)
+
+
+def test_a_pruned_trial_keeps_its_last_reported_metrics_under_what_it_returned_and_its_extra():
+    def fn(config, trial):
+        trial.report(1, {"acc": 0.2, "gap": 0.3})
+        return mh.Result({"size_kb": 5.0}, extra={"note": "stopped early"})  # returns no objective
+
+    study = _study(pruner=mh.pruners.DominatedPruner(min_reports=1, margin=0.0))
+    t = study.ask()
+    study.report(t, 1, {"acc": 0.9, "gap": 0.1})
+    study.tell(t, {"acc": 0.9, "gap": 0.1, "size_kb": 1.0})
+    study.optimize(fn, n_trials=1, show_progress=False)
+    pruned = study.trials[-1]
+    assert pruned.status is mh.TrialStatus.PRUNED
+    assert pruned.metrics == {"acc": 0.2, "gap": 0.3, "size_kb": 5.0} and pruned.extra["note"] == "stopped early"
+
+
+def test_ask_tell_reports_reach_the_study_and_its_store(tmp_path):
+    study = _study(tmp_path / "s.db")
+    t = study.ask()
+    t.report(1, {"acc": 0.5, "gap": 0.1})
+    t.report(2, {"acc": 0.6, "gap": 0.1})
+    assert not t.should_prune()
+    study.tell(t, {"acc": 0.6, "gap": 0.1, "size_kb": 1.0})
+    study.close()
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as again:
+        assert [r["step"] for r in again.trial(0).reports] == [1, 2]
+
+
+def test_a_pruner_moo_hpo_cannot_rebuild_leaves_the_study_readable(tmp_path, caplog):
+    class StopAfter(mh.pruners.Pruner):
+        name = "stop_after"
+
+        def __init__(self, steps: int = 2) -> None:
+            self.steps = steps
+
+        def decide(self, number, step, metrics):
+            return mh.pruners.Decision(step >= self.steps, "enough")
+
+    study = _study(tmp_path / "s.db", pruner=StopAfter())
+    study.optimize(train, n_trials=3, show_progress=False)
+    assert study.count("pruned") == 3
+    study.close()
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as view:
+        assert view.pruner is None and view.count("pruned") == 3
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        resumed = mh.Study.load(tmp_path / "s.db")
+    assert "cannot rebuild" in caplog.text and resumed.pruner is None
+    resumed.close()
+
+
+def test_repeated_runs_are_not_pruned(tmp_path):
+    def noisy(config, trial):
+        import random
+
+        rng = random.Random(trial.seed)
+        return train(config, trial) | {"acc": (1 - config["x"]) * 0.99 + 0.05 * rng.random()}
+
+    study = _study()
+    study.optimize(noisy, n_trials=15, show_progress=False)
+    repeats = study.reevaluate(noisy, top_k=2, repeats=3, show_progress=False)
+    assert len(repeats) == 6 and all(t.status is mh.TrialStatus.COMPLETE and len(t.reports) == 9 for t in repeats)
+    assert study.pruner is not None  # back for the trials to come

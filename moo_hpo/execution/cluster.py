@@ -78,18 +78,24 @@ class DaskReporter:
     ANSWER_TIMEOUT = 120.0
 
     def __init__(self, channel: str) -> None:
+        import uuid
+
         self.channel = channel
+        self.attempt = uuid.uuid4().hex  # this run of the trial (Dask may run a trial again on another worker)
         self._prune = False
 
     def report(self, trial: Trial, step: float, metrics: dict[str, float]) -> None:
         from distributed import Queue, Variable
 
         seq = len(trial.reports)
-        Queue(self.channel).put({"number": trial.number, "seq": seq, "step": step, "metrics": metrics})
-        answer = Variable(f"{self.channel}-{trial.number}")
+        Queue(self.channel).put({"number": trial.number, "attempt": self.attempt, "seq": seq, "step": step, "metrics": metrics})
+        answer = Variable(f"{self.channel}-{trial.number}-{self.attempt}")
         deadline = time.monotonic() + self.ANSWER_TIMEOUT
         while True:
-            value = answer.get(timeout=self.ANSWER_TIMEOUT)
+            try:
+                value = answer.get(timeout=max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                value = {}
             if value.get("seq") == seq:
                 break
             if time.monotonic() > deadline:
@@ -195,6 +201,7 @@ class DaskExecutor:
         self.reporter = reporter if self._takes_trial else None  # only an objective given the trial reports
         self._channel = f"moo_hpo-reports-{os.getpid()}-{id(self)}" if self.reporter is not None else None
         self._running: dict[Any, tuple[Trial, int]] = {}  # future -> (trial, submissions so far)
+        self._attempts: dict[int, list[str]] = {}  # trial number -> the runs that reported, in order
         self._slots_at = (0.0, 0)
         try:
             self._wait_for_slots(wait_for_workers)
@@ -259,9 +266,7 @@ class DaskExecutor:
         import copy
 
         sent = copy.copy(trial)
-        sent.reports = []  # a resubmitted trial reports again from its first step
-        if submissions and self.reporter is not None:
-            self.reporter.restart(trial)
+        sent.reports = []  # a trial run again reports again from its first step (the study restarts it then)
         future = self.client.submit(
             _run_trial, self._payload, self._key, sent, self._takes_trial, self.trial_timeout, self._channel,
             key=f"moo_hpo-trial-{trial.number}-{submissions}-{os.getpid()}-{id(self)}",
@@ -312,15 +317,22 @@ class DaskExecutor:
             for item in queue.get(batch=True):
                 trial = by_number.get(item["number"])
                 answer: dict[str, Any] = {"seq": item["seq"]}
+                runs = self._attempts.setdefault(item["number"], [])
+                if item["attempt"] not in runs:  # a new run of the trial: its reports start over
+                    if runs and trial is not None:
+                        self.reporter.restart(trial)
+                    runs.append(item["attempt"])
                 if trial is None:
                     answer["error"] = f"trial #{item['number']} is not running"
+                elif item["attempt"] != runs[-1]:  # from a run that was replaced: nobody waits for it
+                    continue
                 else:
                     try:
                         self.reporter.report(trial, item["step"], item["metrics"])
                         answer.update(prune=bool(self.reporter.should_prune(trial)), entry=trial.reports[-1])
                     except Exception as exc:  # noqa: BLE001 - a bad report fails in the objective
                         answer["error"] = str(exc)
-                Variable(f"{self._channel}-{item['number']}", client=self.client).set(answer)
+                Variable(f"{self._channel}-{item['number']}-{item['attempt']}", client=self.client).set(answer)
             done = [f for f in self._running if f.done()]
             if done:
                 return done

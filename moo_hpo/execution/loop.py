@@ -193,12 +193,12 @@ def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
 
 
 def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
-    """Why the trial counts as pruned (the pruner said so, or the objective raised TrialPruned), or None."""
-    reason = study.prune_reason(trial.number)
-    if reason is not None:
-        return reason
+    """Why the trial counts as pruned, or None: it raised TrialPruned, or it returned after the pruner said
+    stop (an error, a timeout or a crash stays a failure whatever the pruner said)."""
     if isinstance(outcome.exception, TrialPruned) or (outcome.error or "").startswith("TrialPruned"):
-        return "the objective raised TrialPruned"
+        return study.prune_reason(trial.number) or "the objective raised TrialPruned"
+    if outcome.error is None:
+        return study.prune_reason(trial.number)
     return None
 
 
@@ -207,10 +207,12 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
     reason = _pruned(study, trial, outcome)
     if reason is not None:  # stopped early: its metrics are what it returned, else its last report
         record = study.trial(trial.number)
-        value = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value
-        if outcome.error is not None or not isinstance(value, Mapping):
-            value = record.reports[-1]["metrics"] if record.reports else {}
-        study.tell(trial, value, extra={**outcome.extra, "pruned": reason}, status=TrialStatus.PRUNED)
+        returned = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value
+        kept = outcome.value.extra if isinstance(outcome.value, Result) else {}
+        last = record.reports[-1]["metrics"] if record.reports else {}
+        # what it returned, over what it last reported (a fit that trained in place returns no metrics)
+        value = {**last, **(returned if outcome.error is None and isinstance(returned, Mapping) else {})}
+        study.tell(trial, value, extra={**outcome.extra, **kept, "pruned": reason}, status=TrialStatus.PRUNED)
         return
     if outcome.error is not None:
         study.tell(trial, error=outcome.error, extra=outcome.extra or None)

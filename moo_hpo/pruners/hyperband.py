@@ -2,7 +2,7 @@
 
 Bracket ``s`` (``s = 0 .. s_max``) is a :class:`~moo_hpo.pruners.MOASHA` whose first rung sits at
 ``min_resource * reduction_factor**s``: bracket 0 stops the most aggressively, the last one never stops a
-trial before ``max_resource / reduction_factor``. Trials join brackets in turn by trial number (Li et al.,
+trial before ``max_resource / reduction_factor``. Trials join brackets in turn in the order of their first report (Li et al.,
 2020 draw them at random with fixed weights; turns keep a replayed study identical without a seed), so a
 study hedges between trusting early rungs and training longer before it judges.
 """

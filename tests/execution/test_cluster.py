@@ -99,6 +99,32 @@ def test_reports_travel_to_the_driver_and_its_pruner_answers(client, trial_timeo
         assert (t.status is mh.TrialStatus.PRUNED) == (len(t.reports) < 9)
 
 
+def test_a_trial_dask_runs_again_after_its_worker_died_reports_from_its_first_step(tmp_path):
+    marker = tmp_path / "first-run"
+
+    def fn(config, trial):
+        for step in range(1, 6):
+            trial.report(step, {"a": config["x"], "b": config["y"]})
+            if step == 3 and not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-training; Dask runs the task again
+        return {"a": config["x"], "b": config["y"]}
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        s = study(storage=tmp_path / "s.db", pruner=mh.pruners.DominatedPruner())
+        s.optimize(fn, n_trials=1, executor=client, show_progress=False)
+    finally:
+        client.close()
+        cluster.close()
+    assert marker.exists() and s.trial(0).status is mh.TrialStatus.COMPLETE, s.trial(0).error
+    assert [r["step"] for r in s.trial(0).reports] == [1, 2, 3, 4, 5]
+    s.close()
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as again:  # the store holds the second run's only
+        assert [r["step"] for r in again.trial(0).reports] == [1, 2, 3, 4, 5]
+
+
 def test_a_trial_timeout_kills_the_trial_on_the_worker(client):
     def fn(config):
         if config["x"] > 0.5:

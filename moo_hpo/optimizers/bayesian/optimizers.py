@@ -74,6 +74,7 @@ ECONOMY_MC_SAMPLES = 8
 
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
+_SOBOL_MUTATION_FALLBACK = "sobol (time share: no front configuration to perturb)"
 _SOBOL_SKIP_LIMIT = 640  # configurations of the Sobol stream skipped as repeats (small discrete spaces)
 _key = config_key
 
@@ -90,12 +91,35 @@ def _one_blas_thread() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _labelled(proposals: list[Proposal]) -> list[Proposal]:
+    """Proposals made in place of mutations, labelled as such in their audit trail."""
+    for p in proposals:
+        p.extra["optimizer"]["effort"] = "mutation"
+    return proposals
+
+
+def _proposal_seconds(trials: Sequence[Trial]) -> float:
+    """The proposal time the study recorded with ``trials`` (``extra["optimizer"]["seconds"]``)."""
+    total = 0.0
+    for t in trials:
+        audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
+        seconds = audit.get("seconds") if isinstance(audit, dict) else None
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+            total += float(seconds)
+    return total
+
+
 def _busy_seconds(trials: Sequence[Trial]) -> float:
     """The wall time in which any of ``trials`` ran: the union of their start-to-finish intervals (now for a
-    running one), so trials on parallel workers count once and pauses between sessions not at all."""
+    running one), so trials on parallel workers count once and pauses between sessions not at all. An
+    interrupted trial counts nothing: its end is when the study noticed, after a crash maybe much later."""
+    from moo_hpo.trial import TrialStatus
+
     now = time.time()
     spans = sorted(
-        (t.started_at, t.finished_at if t.finished_at is not None else now) for t in trials if t.started_at is not None
+        (t.started_at, t.finished_at if t.finished_at is not None else now)
+        for t in trials
+        if t.started_at is not None and t.status is not TrialStatus.INTERRUPTED
     )
     total, reach = 0.0, -math.inf
     for start, end in spans:
@@ -209,8 +233,8 @@ class BoTorchOptimizer(Optimizer):
         self._told: dict[int, Trial] = {}
         self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
         self.surrogate = Surrogate(self.noiseless, self.trend, problem.seed, self.name)
-        self._spent = 0.0  # seconds of model steps in this process
         self._step_seconds = {"full": FIRST_FULL_STEP_GUESS, "economy": FIRST_ECONOMY_STEP_GUESS}  # the last of each
+        self._measured: set[str] = set()  # the kinds of steps measured in this process
 
     def tell(self, trials: Sequence[Trial]) -> None:
         """Remember finished trials (the models are rebuilt from them at the next ask)."""
@@ -245,9 +269,12 @@ class BoTorchOptimizer(Optimizer):
             with noise_floor(), _one_blas_thread():
                 proposals = self._model_proposals(n, pending, seen, data, phase, effort == "full")
         elapsed = time.perf_counter() - started
-        self._spent += elapsed
         if effort != "mutation":
-            self._step_seconds[effort] = elapsed
+            # a process's first step of a kind pays one-off imports and compilation: it sets the estimate
+            # only below the first guess
+            first = effort not in self._measured
+            self._measured.add(effort)
+            self._step_seconds[effort] = min(elapsed, self._step_seconds[effort]) if first else elapsed
         return proposals
 
     def _affordable_effort(self, pending: Sequence[Trial]) -> str:
@@ -255,9 +282,11 @@ class BoTorchOptimizer(Optimizer):
         ``"economy"`` or ``"mutation"``."""
         if self.time_share is None:
             return "full"
-        earned = self.time_share / (1.0 - self.time_share) * _busy_seconds([*self._told.values(), *pending])
+        trials = [*self._told.values(), *pending]
+        earned = self.time_share / (1.0 - self.time_share) * _busy_seconds(trials)
+        spent = _proposal_seconds(trials)  # recorded with each trial, so a resumed study counts the past too
         for effort in ("full", "economy"):
-            if self._spent + self._step_seconds[effort] <= earned:
+            if spent + self._step_seconds[effort] <= earned:
                 return effort
         return "mutation"
 
@@ -268,14 +297,14 @@ class BoTorchOptimizer(Optimizer):
 
         anchors = front_anchors(self.problem, data)
         if anchors is None or not len(anchors):
-            return self._sobol_proposals(n, k, seen, _SOBOL_FALLBACK)
+            return _labelled(self._sobol_proposals(n, k, seen, _SOBOL_MUTATION_FALLBACK))
         space, seen, out = self.problem.space, set(seen), []
         rng = np.random.default_rng([self.problem.seed, 2718, len(self._told), k])
         for _ in range(n):
             candidates = [c for c in space.decode(perturb_anchors(anchors, 32, FRONT_START_SIGMAS, rng)) if space.passes_rules(c)]
             fresh = [c for c in candidates if _key(c) not in seen]
             if not fresh:
-                out += self._sobol_proposals(1, k + len(out), seen, _SOBOL_FALLBACK)
+                out += _labelled(self._sobol_proposals(1, k + len(out), seen, _SOBOL_MUTATION_FALLBACK))
             else:
                 out.append(Proposal(fresh[0], {"optimizer": {"acquisition": "perturbation of a front configuration", "effort": "mutation"}}))
             seen.add(_key(out[-1].config))
