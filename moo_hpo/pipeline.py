@@ -108,6 +108,8 @@ class ProbePipeline:
             out = self.fit(config, trial) if with_trial else self.fit(config)
             if isinstance(out, (Mapping, Result)) or out is None:
                 return out
+            if trial is not None and trial.should_prune():  # stopped early: no point measuring it
+                return Result(metrics, extra)
             self._measure(self.probes, out, metrics, extra)
             return Result(metrics, extra)
         model = self.build(config)

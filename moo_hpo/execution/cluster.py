@@ -303,9 +303,20 @@ class DaskExecutor:
                 outcome = self._outcome(future, trial, submissions)
                 if outcome is not None:
                     out.append((trial, outcome))
+                    self._forget_answers(trial.number)
             if out:
                 return out
         return []
+
+    def _forget_answers(self, number: int) -> None:
+        """Delete a finished trial's answer variables on the scheduler."""
+        if self._channel is None:
+            return
+        from distributed import Variable
+
+        for attempt in self._attempts.pop(number, []):
+            with contextlib.suppress(Exception):
+                Variable(f"{self._channel}-{number}-{attempt}", client=self.client).delete()
 
     def _wait_answering_reports(self) -> list[Any]:
         """Poll the running trials and the reports queue until a trial ends; answer each report."""
