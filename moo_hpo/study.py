@@ -28,10 +28,12 @@ from moo_hpo.choice import Recommendation
 from moo_hpo.constraints import Constraint, constraint_from_dict
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
 from moo_hpo.execution.executors import format_exception
+from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
 from moo_hpo.optimizers.registry import auto_options, choose_auto, known_params, make_optimizer
 from moo_hpo.problem import Problem
+from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store
@@ -125,52 +127,13 @@ class Study:
                 self._chosen = (make_optimizer(stored["name"], params), stored.get("reason") or "chosen before")
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
-            self._set_pruner(pruner)
+            self._pruning = PrunerState(self._store, self.problem, lambda: self._trials, pruner, self.read_only)
         except BaseException:
             if not isinstance(storage, Store):  # a refused study keeps no lock on its file
                 self._store.close()
             raise
 
     # ------------------------------------------------------------------ set-up and resume
-    def _set_pruner(self, pruner: Pruner | None) -> None:
-        """Set up the pruner and let it see the stored reports again, in the order they arrived."""
-        from moo_hpo.pruners import Pruner
-
-        if pruner is not None and not isinstance(pruner, Pruner):
-            raise ConfigError(f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner) or None; received {pruner!r}")
-        stored = self._store.get_meta("pruner")
-        if pruner is None and stored is not None:  # a resumed study keeps pruning as it did
-            from moo_hpo.pruners import PRUNERS, make_pruner
-
-            if stored.get("name") in PRUNERS:
-                pruner = make_pruner(stored["name"], stored["params"])
-            elif not self.read_only:  # a pruner of the user's own: it cannot be rebuilt from its name
-                logger.warning("the study was pruned by %r, which moo_hpo cannot rebuild; pass pruner=... to go on pruning", stored.get("name"))
-        self.pruner = pruner
-        self._decisions: dict[int, Any] = {}  # trial number -> the pruner's latest decision
-        self._replayed = pruner is None
-        if pruner is None:
-            return
-        pruner.setup(self.problem)
-        record = {"name": pruner.name, "params": pruner.get_params()}
-        if record != stored and not self.read_only:
-            try:
-                self._store.set_meta("pruner", record)
-            except TypeError:  # options that are not JSON-able: not kept
-                pass
-
-    def _replay_reports(self) -> None:
-        """Let the pruner see the stored reports again, in the order they arrived (once, when it first
-        decides: a read-only view never does, so it opens fast)."""
-        if self._replayed or self.pruner is None:
-            return
-        self._replayed = True
-        # repeated runs (reevaluate) ran without the pruner: it does not see them now either
-        runs = [t for t in self._trials if t.optimizer != "reevaluate"]
-        replay = sorted((r["at"], t.number, r["step"], r["metrics"]) for t in runs for r in t.reports)
-        for _, number, step, metrics in replay:
-            self._decisions[number] = self.pruner.decide(number, step, metrics)
-
     def _spec(self) -> dict[str, Any]:
         return {
             "space": self.space.to_dict(),
@@ -524,6 +487,15 @@ class Study:
         return record
 
     # ------------------------------------------------------------------ intermediate reports and pruning
+    @property
+    def pruner(self) -> Pruner | None:
+        """The study's pruner, or None."""
+        return self._pruning.pruner
+
+    @pruner.setter
+    def pruner(self, pruner: Pruner | None) -> None:
+        self._pruning.pruner = pruner
+
     def report(self, trial: Trial | int, step: float, metrics: Mapping[str, Any]) -> bool:
         """Record an intermediate report of a running trial and let the pruner judge it.
 
@@ -549,26 +521,20 @@ class Study:
         probe = Trial(number=number, config={}, reports=list(record.reports))  # checks step and metrics
         probe.report(step, metrics)
         entry = probe.reports[-1]
-        if self.pruner is not None:
-            self._replay_reports()  # the stored reports first, this one after
+        self._pruning.replay()  # the stored reports first, this one after
         self._store.add_report(number, entry)
         record.reports.append(entry)
-        if self.pruner is not None:
-            self._decisions[number] = self.pruner.decide(number, entry["step"], entry["metrics"])
+        self._pruning.decide(number, entry["step"], entry["metrics"])
         return self.should_prune(number)
 
     def should_prune(self, trial: Trial | int) -> bool:
         """The pruner's latest answer for a trial: True when it should stop (False before its first report)."""
-        number = trial if isinstance(trial, int) else trial.number
-        self._replay_reports()
-        decision = self._decisions.get(number)
+        decision = self._pruning.decision(trial if isinstance(trial, int) else trial.number)
         return bool(decision is not None and decision.prune)
 
     def prune_reason(self, trial: Trial | int) -> str | None:
         """Why the pruner stopped a trial, or None when it did not."""
-        number = trial if isinstance(trial, int) else trial.number
-        self._replay_reports()
-        decision = self._decisions.get(number)
+        decision = self._pruning.decision(trial if isinstance(trial, int) else trial.number)
         return decision.reason if decision is not None and decision.prune else None
 
     def _commit(self, record: Trial, **changes: Any) -> None:
@@ -931,27 +897,3 @@ class Study:
         )
 
 
-
-class StudyReporter:
-    """How ``trial.report`` and ``trial.should_prune`` reach a study in this process (and, relayed, from
-    worker processes and Dask tasks)."""
-
-    def __init__(self, study: Study) -> None:
-        self.study = study
-
-    def report(self, trial: Trial, step: float, metrics: Mapping[str, float]) -> None:
-        """Record the report in the study; mirror it on ``trial`` when it is a copy of the record."""
-        self.study.report(trial.number, step, metrics)
-        record = self.study.trial(trial.number)
-        if trial is not record:
-            trial.reports.append(record.reports[-1])
-
-    def should_prune(self, trial: Trial) -> bool:
-        """The study's pruner's latest answer for the trial."""
-        return self.study.should_prune(trial.number)
-
-    def restart(self, trial: Trial) -> None:
-        """A trial runs again from its start (Dask ran it again after its worker was lost): its new reports
-        replace the earlier attempt's, in memory and in the store."""
-        self.study.trial(trial.number).reports.clear()
-        self.study._store.delete_reports(trial.number)

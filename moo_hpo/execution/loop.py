@@ -75,7 +75,7 @@ def run_optimize(
         _check_metric_names(study, probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
-    from moo_hpo.study import StudyReporter
+    from moo_hpo.execution.reporter import StudyReporter
 
     reporter = StudyReporter(study)
     if executor is not None:

@@ -48,29 +48,19 @@ from moo_hpo.optimizers.bayesian import acquisition, defaults
 from moo_hpo.optimizers.bayesian.data import TrainingData, training_data
 from moo_hpo.seeding import derive_seed
 from moo_hpo.optimizers.bayesian.surrogate import TRENDS, Surrogate, noise_floor, predictions
+from moo_hpo.optimizers.bayesian.time_share import (
+    ECONOMY_CANDIDATES,
+    ECONOMY_MC_SAMPLES,
+    FIRST_ECONOMY_STEP_GUESS,
+    FIRST_FULL_STEP_GUESS,
+    busy_seconds,
+    proposal_seconds,
+)
 from moo_hpo.optimizers.sampling import sobol_stream
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
-__all__ = [
-    "ECONOMY_CANDIDATES",
-    "ECONOMY_MC_SAMPLES",
-    "EHVI",
-    "FIRST_ECONOMY_STEP_GUESS",
-    "FIRST_FULL_STEP_GUESS",
-    "BoTorchOptimizer",
-    "ConstrainedEI",
-    "ParEGO",
-]
-
-#: seconds a full model step is assumed to take before one was measured
-FIRST_FULL_STEP_GUESS = 1.0
-#: seconds an economy step is assumed to take before one was measured
-FIRST_ECONOMY_STEP_GUESS = 0.1
-#: an economy step scores this many random valid configurations and as many perturbations of the front
-ECONOMY_CANDIDATES = 64
-#: posterior samples of an economy step's acquisition (at most the optimizer's ``mc_samples``)
-ECONOMY_MC_SAMPLES = 8
+__all__ = ["EHVI", "BoTorchOptimizer", "ConstrainedEI", "ParEGO"]
 
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
@@ -96,37 +86,6 @@ def _labelled(proposals: list[Proposal]) -> list[Proposal]:
     for p in proposals:
         p.extra["optimizer"]["effort"] = "mutation"
     return proposals
-
-
-def _proposal_seconds(trials: Sequence[Trial]) -> float:
-    """The proposal time the study recorded with ``trials`` (``extra["optimizer"]["seconds"]``)."""
-    total = 0.0
-    for t in trials:
-        audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
-        seconds = audit.get("seconds") if isinstance(audit, dict) else None
-        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-            total += float(seconds)
-    return total
-
-
-def _busy_seconds(trials: Sequence[Trial]) -> float:
-    """The wall time in which any of ``trials`` ran: the union of their start-to-finish intervals (now for a
-    running one), so trials on parallel workers count once and pauses between sessions not at all. An
-    interrupted trial counts nothing: its end is when the study noticed, after a crash maybe much later."""
-    from moo_hpo.trial import TrialStatus
-
-    now = time.time()
-    spans = sorted(
-        (t.started_at, t.finished_at if t.finished_at is not None else now)
-        for t in trials
-        if t.started_at is not None and t.status is not TrialStatus.INTERRUPTED
-    )
-    total, reach = 0.0, -math.inf
-    for start, end in spans:
-        if end > reach:
-            total += end - max(start, reach)
-            reach = end
-    return total
 
 
 def _check_int(owner: str, name: str, value: Any, allow_none: bool = False, allow_zero: bool = False) -> None:
@@ -283,8 +242,8 @@ class BoTorchOptimizer(Optimizer):
         if self.time_share is None:
             return "full"
         trials = [*self._told.values(), *pending]
-        earned = self.time_share / (1.0 - self.time_share) * _busy_seconds(trials)
-        spent = _proposal_seconds(trials)  # recorded with each trial, so a resumed study counts the past too
+        earned = self.time_share / (1.0 - self.time_share) * busy_seconds(trials)
+        spent = proposal_seconds(trials)  # recorded with each trial, so a resumed study counts the past too
         for effort in ("full", "economy"):
             if spent + self._step_seconds[effort] <= earned:
                 return effort

@@ -12,7 +12,9 @@ import moo_hpo as mh
 from moo_hpo.fronts import hypervolume
 from moo_hpo.optimizers import make_optimizer
 from moo_hpo.optimizers.bayesian import EHVI
-from moo_hpo.optimizers.bayesian.optimizers import FIRST_ECONOMY_STEP_GUESS, FIRST_FULL_STEP_GUESS, _busy_seconds, _proposal_seconds
+from moo_hpo.optimizers.bayesian.time_share import FIRST_ECONOMY_STEP_GUESS, FIRST_FULL_STEP_GUESS
+from moo_hpo.optimizers.bayesian.time_share import busy_seconds as _busy_seconds
+from moo_hpo.optimizers.bayesian.time_share import proposal_seconds as _proposal_seconds
 from moo_hpo.trial import Trial
 from tests.optimizers.bayesian.studies import FAST
 from tests.optimizers.contract import Benchmark

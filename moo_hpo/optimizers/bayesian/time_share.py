@@ -1,0 +1,61 @@
+"""The time share's bookkeeping: what the trials earned, what proposing cost, and the steps' first guesses.
+
+See :mod:`moo_hpo.optimizers.bayesian.optimizers` (the *Time share* paragraph) for the rule, and
+``docs/lab/2026-12-05-auto-time-share.md`` for how the steps were chosen.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+from moo_hpo.trial import Trial, TrialStatus
+
+__all__ = [
+    "ECONOMY_CANDIDATES",
+    "ECONOMY_MC_SAMPLES",
+    "FIRST_ECONOMY_STEP_GUESS",
+    "FIRST_FULL_STEP_GUESS",
+    "busy_seconds",
+    "proposal_seconds",
+]
+
+#: seconds a full model step is assumed to take before one was measured
+FIRST_FULL_STEP_GUESS = 1.0
+#: seconds an economy step is assumed to take before one was measured
+FIRST_ECONOMY_STEP_GUESS = 0.1
+#: an economy step scores this many random valid configurations and as many perturbations of the front
+ECONOMY_CANDIDATES = 64
+#: posterior samples of an economy step's acquisition (at most the optimizer's ``mc_samples``)
+ECONOMY_MC_SAMPLES = 8
+
+
+
+def proposal_seconds(trials: Sequence[Trial]) -> float:
+    """The proposal time the study recorded with ``trials`` (``extra["optimizer"]["seconds"]``)."""
+    total = 0.0
+    for t in trials:
+        audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
+        seconds = audit.get("seconds") if isinstance(audit, dict) else None
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+            total += float(seconds)
+    return total
+
+
+def busy_seconds(trials: Sequence[Trial]) -> float:
+    """The wall time in which any of ``trials`` ran: the union of their start-to-finish intervals (now for a
+    running one), so trials on parallel workers count once and pauses between sessions not at all. An
+    interrupted trial counts nothing: its end is when the study noticed, after a crash maybe much later."""
+    now = time.time()
+    spans = sorted(
+        (t.started_at, t.finished_at if t.finished_at is not None else now)
+        for t in trials
+        if t.started_at is not None and t.status is not TrialStatus.INTERRUPTED
+    )
+    total, reach = 0.0, -math.inf
+    for start, end in spans:
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total

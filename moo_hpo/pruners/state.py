@@ -1,0 +1,79 @@
+"""A study's pruner and its decisions: rebuilt from the store, fed the stored reports again when first needed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.problem import Problem
+from moo_hpo.pruners.base import Decision, Pruner
+from moo_hpo.trial import Trial
+
+__all__ = ["PrunerState"]
+
+logger = logging.getLogger("moo_hpo")
+
+
+class PrunerState:
+    """The pruner of one study and its latest decision per trial.
+
+    Args:
+        store: the study's store (the pruner is recorded there, and rebuilt from it when none is given).
+        problem: the study's problem.
+        trials: returns the study's trials (with their stored reports).
+        pruner: the pruner, or None for the stored one (none when the study never had one, or had one of the
+            user's own, which cannot be rebuilt from its name).
+        read_only: True for a view: nothing is written.
+
+    Raises:
+        ConfigError: for something that is not a pruner.
+    """
+
+    def __init__(self, store: Any, problem: Problem, trials: Callable[[], list[Trial]], pruner: Pruner | None, read_only: bool) -> None:
+        from moo_hpo.pruners import PRUNERS, make_pruner
+
+        if pruner is not None and not isinstance(pruner, Pruner):
+            raise ConfigError(f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner) or None; received {pruner!r}")
+        stored = store.get_meta("pruner")
+        if pruner is None and stored is not None:  # a resumed study keeps pruning as it did
+            if stored.get("name") in PRUNERS:
+                pruner = make_pruner(stored["name"], stored["params"])
+            elif not read_only:
+                logger.warning("the study was pruned by %r, which moo_hpo cannot rebuild; pass pruner=... to go on pruning", stored.get("name"))
+        self.pruner = pruner
+        self._trials = trials
+        self._decisions: dict[int, Decision] = {}
+        self._replayed = pruner is None
+        if pruner is None:
+            return
+        pruner.setup(problem)
+        record = {"name": pruner.name, "params": pruner.get_params()}
+        if record != stored and not read_only:
+            try:
+                store.set_meta("pruner", record)
+            except TypeError:  # options that are not JSON-able: not kept
+                pass
+
+    def replay(self) -> None:
+        """Let the pruner see the stored reports again, in the order they arrived (once, when it first decides:
+        a read-only view never does, so it opens fast)."""
+        if self._replayed or self.pruner is None:
+            return
+        self._replayed = True
+        # repeated runs (reevaluate) ran without the pruner: it does not see them now either
+        runs = [t for t in self._trials() if t.optimizer != "reevaluate"]
+        for _, number, step, metrics in sorted((r["at"], t.number, r["step"], r["metrics"]) for t in runs for r in t.reports):
+            self._decisions[number] = self.pruner.decide(number, step, metrics)
+
+    def decide(self, number: int, step: float, metrics: dict[str, float]) -> None:
+        """Judge a new report (after :meth:`replay`); without a pruner nothing is decided."""
+        if self.pruner is not None:
+            self.replay()
+            self._decisions[number] = self.pruner.decide(number, step, metrics)
+
+    def decision(self, number: int) -> Decision | None:
+        """The pruner's latest decision for trial ``number`` (None before its first report or without a pruner)."""
+        self.replay()
+        return self._decisions.get(number)
