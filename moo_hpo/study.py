@@ -68,7 +68,8 @@ class Study:
         pruner: stops trials early from their intermediate reports (``trial.report(step, metrics)`` in
             the objective): :class:`~moo_hpo.pruners.MOASHA`, :class:`~moo_hpo.pruners.Hyperband` or
             :class:`~moo_hpo.pruners.DominatedPruner`; None: the stored study's pruner when it had one,
-            else no trial is stopped. The pruner is recorded in the store.
+            else no trial is stopped; False: no pruner, even for a study that had one. The pruner is
+            recorded in the store.
 
     Attributes:
         optimizer_seconds: seconds this study object spent in the optimizer's ``ask`` and ``tell`` (each
@@ -92,7 +93,7 @@ class Study:
         name: str | None = None,
         *,
         read_only: bool = False,
-        pruner: Pruner | None = None,
+        pruner: Pruner | bool | None = None,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space(space)
         if isinstance(objectives, Objective):
@@ -247,7 +248,7 @@ class Study:
         space: Space | None = None,
         optimizer: str | Optimizer = "auto",
         read_only: bool | None = None,
-        pruner: Pruner | None = None,
+        pruner: Pruner | bool | None = None,
     ) -> Study:
         """Open a stored study to resume or inspect it.
 
@@ -258,8 +259,8 @@ class Study:
             optimizer: ``"auto"`` keeps the stored optimizer; a name or instance replaces it.
             read_only: open for reading only. None: read-only exactly when the study is being
                 written (by another process, or by another open study of this one).
-            pruner: the pruner for the trials still to run (None: the stored one); it first replays the
-                stored reports.
+            pruner: the pruner for the trials still to run (None: the stored one; False: none); it first
+                replays the stored reports.
 
         Returns:
             The study with every stored trial; running trials of a stopped writer are marked failed.

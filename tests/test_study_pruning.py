@@ -103,7 +103,7 @@ def test_ask_tell_users_report_through_the_study():
     assert study.trial(t.number).status is mh.TrialStatus.PRUNED
     with pytest.raises(mh.ConfigError, match="only a running trial reports"):
         study.report(t, 3, {"acc": 0.5})
-    with pytest.raises(mh.ConfigError, match="pruner must be an mh.pruners.Pruner"):
+    with pytest.raises(mh.ConfigError, match="pruner must be an mh.pruners.Pruner .*, None or False"):
         mh.Study(_space(), [mh.Maximize("acc")], pruner="moasha")
 
 
@@ -225,3 +225,14 @@ def test_repeated_runs_are_not_pruned(tmp_path):
     repeats = study.reevaluate(noisy, top_k=2, repeats=3, show_progress=False)
     assert len(repeats) == 6 and all(t.status is mh.TrialStatus.COMPLETE and len(t.reports) == 9 for t in repeats)
     assert study.pruner is not None  # back for the trials to come
+
+
+def test_a_resumed_study_can_go_on_without_its_pruner(tmp_path):
+    first = _study(tmp_path / "s.db")
+    first.optimize(train, n_trials=6, show_progress=False)
+    first.close()
+    resumed = mh.Study.load(tmp_path / "s.db", pruner=False)
+    assert resumed.pruner is None
+    resumed.optimize(train, n_trials=4, show_progress=False)
+    assert all(t.status is mh.TrialStatus.COMPLETE and len(t.reports) == 9 for t in resumed.trials[6:])
+    resumed.close()

@@ -23,20 +23,26 @@ class PrunerState:
         store: the study's store (the pruner is recorded there, and rebuilt from it when none is given).
         problem: the study's problem.
         trials: returns the study's trials (with their stored reports).
-        pruner: the pruner, or None for the stored one (none when the study never had one, or had one of the
-            user's own, which cannot be rebuilt from its name).
+        pruner: the pruner; None for the stored one (none when the study never had one, or had one of the
+            user's own, which cannot be rebuilt from its name); False for none.
         read_only: True for a view: nothing is written.
 
     Raises:
         ConfigError: for something that is not a pruner.
     """
 
-    def __init__(self, store: Any, problem: Problem, trials: Callable[[], list[Trial]], pruner: Pruner | None, read_only: bool) -> None:
+    def __init__(
+        self, store: Any, problem: Problem, trials: Callable[[], list[Trial]], pruner: Pruner | bool | None, read_only: bool
+    ) -> None:
         from moo_hpo.pruners import PRUNERS, make_pruner
 
-        if pruner is not None and not isinstance(pruner, Pruner):
-            raise ConfigError(f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner) or None; received {pruner!r}")
+        if pruner is not None and pruner is not False and not isinstance(pruner, Pruner):
+            raise ConfigError(
+                f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner), None or False; received {pruner!r}"
+            )
         stored = store.get_meta("pruner")
+        if pruner is False:  # no pruning from here on, whatever the study had
+            pruner, stored = None, None
         if pruner is None and stored is not None:  # a resumed study keeps pruning as it did
             if stored.get("name") in PRUNERS:
                 pruner = make_pruner(stored["name"], stored["params"])
