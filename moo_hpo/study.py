@@ -8,8 +8,9 @@ moment is resumed by opening the same store again (:meth:`Study.load`, or ``Stud
 trials that were running are marked ``interrupted`` and the optimizer is rebuilt from the stored trials.
 
 The module is longer than moo_hpo's usual 500 lines because ``Study`` is the one class users call most and
-each of its public methods carries its full documentation (Args, Returns, Raises); the work behind the
-results and the loop lives in those two modules.
+each of its public methods carries its full documentation (Args, Returns, Raises); the work behind them lives
+elsewhere: the results in :mod:`moo_hpo.analysis`, the loop in :mod:`moo_hpo.execution.loop`, early stopping
+in :mod:`moo_hpo.pruners.state`, repeated runs in :mod:`moo_hpo.robust`.
 """
 
 from __future__ import annotations
