@@ -250,7 +250,9 @@ def _prediction(trial: Trial, names: Sequence[str]) -> dict[str, dict[str, float
     return out or None
 
 
-def p_dominated(means: np.ndarray, errors: np.ndarray, draws: int, seed: int) -> np.ndarray:
+def p_dominated(
+    means: np.ndarray, errors: np.ndarray, draws: int, seed: int, can_dominate: np.ndarray | None = None
+) -> np.ndarray:
     """Monte Carlo probability that each row's mean is dominated by another row's (internal convention).
 
     Args:
@@ -258,18 +260,22 @@ def p_dominated(means: np.ndarray, errors: np.ndarray, draws: int, seed: int) ->
         errors: their standard errors, ``(n, m)`` (0: known exactly).
         draws: Monte Carlo draws.
         seed: the draws' seed.
+        can_dominate: ``(n,)`` booleans: the rows that may dominate others (None: all), e.g. only the
+            configurations whose runs are mostly feasible.
 
     Returns:
         ``(n,)`` probabilities: the share of draws (each row drawn from ``N(means, errors**2)``, independently)
-        in which some other row is at most as large in every objective and smaller in one.
+        in which some other row allowed to dominate is at most as large in every objective and smaller in one.
     """
     rng = np.random.default_rng(seed)
     samples = means[None] + errors[None] * rng.standard_normal((draws, *means.shape))
+    allowed = np.ones(len(means), dtype=bool) if can_dominate is None else np.asarray(can_dominate, dtype=bool)
     out = np.zeros(len(means))
     for i in range(len(means)):
         mine = samples[:, i : i + 1, :]
         dominated_by = (samples <= mine).all(axis=2) & (samples < mine).any(axis=2)
         dominated_by[:, i] = False
+        dominated_by[:, ~allowed] = False
         out[i] = float(dominated_by.any(axis=1).mean())
     return out
 
@@ -326,7 +332,11 @@ def robust_front(problem: Problem, trials: Sequence[Trial], draws: int = DEFAULT
     if repeated.any():
         pooled = np.sqrt(((counts[repeated, None] - 1) * stds[repeated] ** 2).sum(axis=0) / (counts[repeated] - 1).sum())
         errors = np.where(repeated[:, None], stds / np.sqrt(counts)[:, None], pooled[None, :])
-        probabilities = [float(p) for p in p_dominated(means, errors, draws, derive_seed(problem.seed, _ROBUST_SEED_TAG))]
+        # a configuration whose runs are mostly infeasible is no proof that another one is dominated
+        mostly_feasible = np.array([2 * sum(problem.is_feasible(t) for t in runs) > len(runs) for _, runs, _ in rows])
+        probabilities = [
+            float(p) for p in p_dominated(means, errors, draws, derive_seed(problem.seed, _ROBUST_SEED_TAG), mostly_feasible)
+        ]
     members = []
     for (number, runs, _), mean, std, p in zip(rows, means, stds, probabilities, strict=True):
         original = groups[number][0]

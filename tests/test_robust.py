@@ -259,3 +259,11 @@ def test_a_read_only_study_cannot_run_repetitions(tmp_path):
     with pytest.raises(mh.StorageError, match="read-only"):
         view.reevaluate(exact)
     view.close()
+
+
+def test_only_rows_allowed_to_dominate_count():
+    means = np.array([[0.0, 0.0], [1.0, 1.0]])  # row 0 dominates row 1
+    errors = np.zeros_like(means)
+    assert p_dominated(means, errors, draws=100, seed=0).tolist() == [0.0, 1.0]
+    # row 0 mostly infeasible: it proves nothing about row 1
+    assert p_dominated(means, errors, draws=100, seed=0, can_dominate=np.array([False, True])).tolist() == [0.0, 0.0]
