@@ -38,7 +38,7 @@ from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store
-from moo_hpo.trial import Result, Trial, TrialStatus, check_metrics
+from moo_hpo.trial import Result, Trial, TrialStatus, check_metrics, new_report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -520,9 +520,7 @@ class Study:
         record = self.trial(number)
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
-        probe = Trial(number=number, config={}, reports=list(record.reports))  # checks step and metrics
-        probe.report(step, metrics)
-        entry = probe.reports[-1]
+        entry = new_report(record.reports, step, metrics)
         self._pruning.replay()  # the stored reports first, this one after
         self._store.add_report(number, entry)
         record.reports.append(entry)

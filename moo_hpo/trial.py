@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Result", "Trial", "TrialStatus", "check_metrics"]
+__all__ = ["Result", "Trial", "TrialStatus", "check_metrics", "new_report"]
 
 
 class TrialStatus(str, Enum):
@@ -107,24 +107,11 @@ class Trial:
             ConfigError: for a step that is not a finite number larger than the last one, or metrics that
                 are not a mapping of names to finite numbers.
         """
-        from moo_hpo.exceptions import ConfigError
-
-        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
-            raise ConfigError(f"trial.report(step, metrics): step must be a finite number; received {step!r}")
-        if self.reports and step <= self.reports[-1]["step"]:
-            raise ConfigError(
-                f"trial.report(step, metrics): steps must grow; received step {step!r} after step {self.reports[-1]['step']!r}"
-            )
-        values, problem = check_metrics(metrics)
-        if problem:
-            raise ConfigError(f"trial.report(step, metrics): {problem}")
-        step = int(step) if float(step).is_integer() else float(step)
+        entry = new_report(self.reports, step, metrics)
         if self._reporter is not None:
-            self._reporter.report(self, step, values)
+            self._reporter.report(self, entry["step"], entry["metrics"])
         else:  # run outside a study (a test of the objective): keep the report here, never prune
-            import time
-
-            self.reports.append({"step": step, "metrics": values, "at": time.time()})
+            self.reports.append(entry)
 
     def should_prune(self) -> bool:
         """Whether the study's pruner wants this trial stopped, given its latest :meth:`report`.
@@ -180,6 +167,27 @@ class Trial:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
         tail = f", error={self.error.splitlines()[0]!r}" if self.error else ""
         return f"Trial(#{self.number}, {self.status.value}, {self.config}, {{{metrics}}}{tail})"
+
+
+def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any) -> dict[str, Any]:
+    """A checked intermediate report ``{"step", "metrics", "at"}`` to follow ``reports``.
+
+    Raises:
+        ConfigError: for a step that is not a finite number larger than the last one, or metrics that are
+            not a mapping of names to finite numbers.
+    """
+    import time
+
+    from moo_hpo.exceptions import ConfigError
+
+    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
+        raise ConfigError(f"trial.report(step, metrics): step must be a finite number; received {step!r}")
+    if reports and step <= reports[-1]["step"]:
+        raise ConfigError(f"trial.report(step, metrics): steps must grow; received step {step!r} after step {reports[-1]['step']!r}")
+    values, problem = check_metrics(metrics)
+    if problem:
+        raise ConfigError(f"trial.report(step, metrics): {problem}")
+    return {"step": int(step) if float(step).is_integer() else float(step), "metrics": values, "at": time.time()}
 
 
 _PICKLED = ("number", "config", "status", "metrics", "extra", "error", "started_at", "finished_at", "seed", "optimizer", "reports")

@@ -26,8 +26,7 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
   perturbation of a front configuration. On two cores, at 40 observations of four objectives, a full step
   took 1.2-3.3 s, an economy step 0.05-0.07 s (0.1-0.3 s with the cores shared), a mutation about a
   millisecond. The optimizer's share of the time thus stays within ``time_share`` but for the one step that
-  overshoots. Decisions depend on measured
-  times, so with a time share two runs of one seed can differ.
+  overshoots. Decisions depend on measured times, so with a time share two runs of one seed can differ.
 * **Audit trail**: each proposal's ``extra["optimizer"]`` holds the acquisition's name and (log) value at
   the proposal, the models' predicted mean and standard deviation of every objective and hard-constrained
   metric in its own units, the ``failure_probability`` with a failure model, and ``"replaced"`` with the
