@@ -9,14 +9,17 @@ failed trial and ``-1`` per trial that did not fail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
-__all__ = ["Outcome", "TrainingData", "training_data"]
+__all__ = ["WINSORIZE_MIN_ROWS", "Outcome", "TrainingData", "training_data", "tukey_cutoff", "winsorized"]
+
+#: values an outcome needs before its tail is clipped (quartiles of fewer say little)
+WINSORIZE_MIN_ROWS = 4
 
 
 @dataclass
@@ -114,3 +117,52 @@ def _failure_outcome(problem: Problem, trials: list[Trial]) -> Outcome | None:
         return None
     X = problem.space.encode([t.config for t in rows])
     return Outcome("failure", 0, tuple(t.number for t in rows), X, labels)
+
+
+def tukey_cutoff(values: np.ndarray, bound: float | None = None) -> float | None:
+    """The value above which a minimized outcome is clipped: Ax's automatic winsorization rule.
+
+    ``max(q3, bound) + 1.5 * (max(q3, bound) - q1)`` over the quartiles of ``values`` (a Tukey fence that
+    never reaches below ``bound``: the reference point of an objective, 0 for a constraint ``g <= 0``);
+    without a bound, ``q3 + 1.5 * (q3 - q1)``.
+
+    Returns:
+        The cutoff, or None with fewer than :data:`WINSORIZE_MIN_ROWS` finite values.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < WINSORIZE_MIN_ROWS:
+        return None
+    q1 = float(np.percentile(values, 25, method="lower"))
+    q3 = float(np.percentile(values, 75, method="higher"))
+    top = q3 if bound is None else max(q3, float(bound))
+    return top + 1.5 * (top - q1)
+
+
+def winsorized(data: TrainingData, reference: np.ndarray | None) -> TrainingData:
+    """The data with each objective's and hard constraint's bad tail clipped at :func:`tukey_cutoff`.
+
+    A GP fitted to a heavy tail (a run that diverged, a model a hundred times too large) spends its
+    flexibility there and smooths the region that matters; clipping the tail keeps the good region's
+    resolution. Only values beyond an objective's reference point (they add no hypervolume) or on a
+    constraint's infeasible side are clipped, so the measured front, its hypervolume and every trial's
+    feasibility stay as they were.
+
+    Args:
+        data: the training data (objectives negated, constraints as ``g``).
+        reference: the hypervolume reference point (minimized convention), or None (one objective:
+            the plain Tukey fence).
+
+    Returns:
+        A copy with clipped outcomes (the input is not changed).
+    """
+    objectives = []
+    for o in data.objectives:
+        bound = None if reference is None else float(reference[o.index])
+        cut = tukey_cutoff(-o.Y, bound)
+        objectives.append(o if cut is None else replace(o, Y=-np.minimum(-o.Y, cut)))
+    constraints = []
+    for c in data.constraints:
+        cut = tukey_cutoff(c.Y, 0.0)
+        constraints.append(c if cut is None or cut <= 0.0 else replace(c, Y=np.minimum(c.Y, cut)))
+    return replace(data, objectives=objectives, constraints=constraints)

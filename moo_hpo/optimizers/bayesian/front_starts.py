@@ -27,13 +27,23 @@ import numpy as np
 from moo_hpo.optimizers.bayesian.data import TrainingData
 from moo_hpo.problem import Problem
 
-__all__ = ["FRONT_START_POOL", "FRONT_START_SIGMAS", "front_anchors", "front_starts", "perturb_anchors"]
+__all__ = [
+    "FRONT_START_POOL",
+    "FRONT_START_SIGMAS",
+    "LEAST_VIOLATING",
+    "front_anchors",
+    "front_starts",
+    "least_violating_anchors",
+    "perturb_anchors",
+]
 
 # widths of the Gaussian perturbations, in units of the encoded unit cube: a mixture from a step along
 # the front to a jump across a few of its points
 FRONT_START_SIGMAS: tuple[float, ...] = (0.02, 0.05, 0.1)
 #: perturbations scored to choose the starts (at least the number of starts)
 FRONT_START_POOL = 128
+#: configurations a search for the feasible region perturbs while no trial is feasible
+LEAST_VIOLATING = 3
 
 
 def front_anchors(problem: Problem, data: TrainingData) -> np.ndarray | None:
@@ -49,6 +59,28 @@ def front_anchors(problem: Problem, data: TrainingData) -> np.ndarray | None:
     F = problem.objective_matrix(data.feasible, penalized=True)
     front = [t.config for t, on in zip(data.feasible, pareto_mask(F), strict=True) if on]
     return problem.space.encode(front)
+
+
+def least_violating_anchors(problem: Problem, data: TrainingData, k: int = LEAST_VIOLATING) -> np.ndarray | None:
+    """Encoded configurations of the ``k`` complete trials nearest to feasibility, for while none is feasible.
+
+    Nearness is the total violation of the hard constraints, each constraint's violation divided by the
+    spread of its values over the trials, so no constraint's units decide (constrained domination's order
+    among infeasible points: the least violation first).
+
+    Returns:
+        A ``(min(k, n), n_encoded)`` array, or None when no complete trial measured every hard constraint.
+    """
+    trials = data.complete
+    if not trials or not problem.hard_constraints:
+        return None
+    G = problem.constraint_matrix(trials)
+    spread = np.nanstd(G, axis=0)
+    spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
+    violation = (np.maximum(G, 0.0) / spread).sum(axis=1)
+    violation[np.isnan(G).any(axis=1)] = np.inf
+    order = [i for i in np.argsort(violation, kind="stable")[:k] if np.isfinite(violation[i])]
+    return problem.space.encode([trials[i].config for i in order]) if order else None
 
 
 def perturb_anchors(anchors: np.ndarray, n: int, sigmas: Sequence[float], rng: np.random.Generator) -> np.ndarray:

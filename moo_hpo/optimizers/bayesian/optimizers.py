@@ -23,7 +23,8 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
   ``ECONOMY_CANDIDATES`` random valid configurations and as many perturbations of the measured front is
   proposed, scored by the acquisition with ``ECONOMY_MC_SAMPLES`` posterior samples (EHVI scores against
   the measured front: one box decomposition). Otherwise a mutation, which costs no model: a random
-  perturbation of a front configuration. On two cores, at 40 observations of four objectives, a full step
+  perturbation of a front configuration (while no trial is feasible, of one of the trials nearest to
+  feasibility). On two cores, at 40 observations of four objectives, a full step
   took 1.2-3.3 s, an economy step 0.05-0.07 s (0.1-0.3 s with the cores shared), a mutation about a
   millisecond. The optimizer's share of the time thus stays within ``time_share`` but for the one step that
   overshoots. Decisions depend on measured times, so with a time share two runs of one seed can differ.
@@ -45,7 +46,7 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
 from moo_hpo.optimizers.bayesian import acquisition, defaults
-from moo_hpo.optimizers.bayesian.data import TrainingData, training_data
+from moo_hpo.optimizers.bayesian.data import TrainingData, training_data, winsorized
 from moo_hpo.seeding import derive_seed
 from moo_hpo.optimizers.bayesian.surrogate import TRENDS, Surrogate, noise_floor, predictions
 from moo_hpo.optimizers.bayesian.time_share import (
@@ -125,6 +126,10 @@ class BoTorchOptimizer(Optimizer):
             proposing, between 0 and 1, e.g. 0.2; full model steps alternate with economy steps to keep to
             it (see the module docstring). None (the default): every proposal is a full model step, and a
             seed reproduces the study exactly. ``"auto"`` sets :data:`moo_hpo.optimizers.registry.AUTO_TIME_SHARE`.
+        winsorize: clip each objective's and hard constraint's bad tail before the GPs see it (Ax's
+            automatic rule, :func:`~moo_hpo.optimizers.bayesian.data.winsorized`): values beyond the
+            reference point or on a constraint's infeasible side, far out by a Tukey fence, so a heavy tail
+            does not take the GPs' resolution from the region that matters.
     """
 
     capabilities = Capabilities(min_objectives=2)
@@ -142,6 +147,7 @@ class BoTorchOptimizer(Optimizer):
         front_starts: int | None = None,
         trend: str = "quadratic",
         time_share: float | None = None,
+        winsorize: bool = True,
     ) -> None:
         self.n_init = n_init
         self.num_restarts = num_restarts
@@ -153,6 +159,7 @@ class BoTorchOptimizer(Optimizer):
         self.front_starts = front_starts
         self.trend = trend
         self.time_share = time_share
+        self.winsorize = winsorize
 
     def setup(self, problem: Problem) -> None:
         """Bind to the problem, check the options and resolve the defaults.
@@ -164,7 +171,7 @@ class BoTorchOptimizer(Optimizer):
         super().setup(problem)
         for name in ("n_init", "mc_samples", "num_restarts", "raw_samples"):
             _check_int(self.name, name, getattr(self, name), allow_none=True)
-        for flag in ("noiseless", "model_failures"):
+        for flag in ("noiseless", "model_failures", "winsorize"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{self.name}: {flag} must be True or False; received {getattr(self, flag)!r}")
         _check_int(self.name, "maxiter", self.maxiter)
@@ -250,11 +257,19 @@ class BoTorchOptimizer(Optimizer):
         return "mutation"
 
     def _mutation_proposals(self, n: int, k: int, seen: set[tuple], data: TrainingData) -> list[Proposal]:
-        """Proposals that cost no model: random perturbations of the measured front's configurations (Sobol
-        points while no trial is feasible), each valid and not proposed before."""
-        from moo_hpo.optimizers.bayesian.front_starts import FRONT_START_SIGMAS, front_anchors, perturb_anchors
+        """Proposals that cost no model: random perturbations of the measured front's configurations (while no
+        trial is feasible, of the trials nearest to feasibility; Sobol points before any measured the
+        constraints), each valid and not proposed before."""
+        from moo_hpo.optimizers.bayesian.front_starts import (
+            FRONT_START_SIGMAS,
+            front_anchors,
+            least_violating_anchors,
+            perturb_anchors,
+        )
 
         anchors = front_anchors(self.problem, data)
+        if anchors is None:
+            anchors = least_violating_anchors(self.problem, data)
         if anchors is None or not len(anchors):
             return _labelled(self._sobol_proposals(n, k, seen, _SOBOL_MUTATION_FALLBACK))
         space, seen, out = self.problem.space, set(seen), []
@@ -272,7 +287,11 @@ class BoTorchOptimizer(Optimizer):
     def training_data(self) -> TrainingData:
         """The models' training data from every told trial."""
         trials = [self._told[i] for i in sorted(self._told)]
-        return training_data(self.problem, trials, self.model_failures)
+        data = training_data(self.problem, trials, self.model_failures)
+        if not self.winsorize:
+            return data
+        reference = acquisition.reference_point(self.problem, data) if self.problem.n_objectives > 1 and data.complete else None
+        return winsorized(data, reference)
 
     def _phase(self, data: TrainingData) -> str | None:
         """``"model"``, ``"feasibility"`` (only the guards can be modelled) or None (keep sampling Sobol points)."""
@@ -314,6 +333,7 @@ class BoTorchOptimizer(Optimizer):
         from botorch.optim import optimize_acqf
         from botorch.sampling.normal import SobolQMCNormalSampler
 
+        from moo_hpo.optimizers.bayesian.discrete_search import has_discrete, improve_discrete
         from moo_hpo.optimizers.bayesian.front_starts import FRONT_START_POOL, front_anchors, front_starts
 
         space, settings = self.problem.space, self.settings
@@ -325,6 +345,7 @@ class BoTorchOptimizer(Optimizer):
         seen = set(seen)
         pending_keys = {_key(t.config) for t in pending}
         anchors = front_anchors(self.problem, data) if phase == "model" and (settings.front_starts or not full) else None
+        discrete = has_discrete(space)
         proposals = []
         for j in range(n):
             seed = derive_seed(self.problem.seed, 2, len(self._told), len(pending), j)
@@ -359,6 +380,8 @@ class BoTorchOptimizer(Optimizer):
                 retry_on_optimization_warning=False,  # a stalled L-BFGS still returns its best point
             )
             config = space.decode(candidate.detach().numpy())[0]
+            if discrete:  # the decoded optimum's discrete choices, checked by the acquisition
+                config = improve_discrete(acq, space, config)
             audit: dict[str, Any] = {"acquisition": getattr(acq, "audit_name", name)}
             if not space.passes_rules(config):
                 audit["replaced"] = "the optimum broke a validity rule"

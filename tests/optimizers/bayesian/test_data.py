@@ -30,3 +30,45 @@ def test_failure_labels_skip_interrupted_trials_and_need_a_failure_and_a_success
     assert failures.X[:, 0].tolist() == pytest.approx([0.1, 0.2, 0.8])
     opt.model_failures = False
     assert opt.training_data().failures is None
+
+
+def test_tukey_cutoff_follows_axs_rule_and_never_reaches_below_the_bound():
+    import numpy as np
+
+    from moo_hpo.optimizers.bayesian.data import tukey_cutoff
+
+    values = np.arange(1.0, 9.0)  # q1 = 2 (lower), q3 = 7 (higher)
+    assert tukey_cutoff(values) == pytest.approx(7.0 + 1.5 * 5.0)
+    assert tukey_cutoff(values, bound=10.0) == pytest.approx(10.0 + 1.5 * 8.0)  # the bound lifts the fence
+    assert tukey_cutoff(values, bound=0.0) == pytest.approx(7.0 + 1.5 * 5.0)
+    assert tukey_cutoff(np.array([1.0, 2.0, np.nan])) is None  # too few values to judge a tail
+
+
+def _heavy_tailed_study(winsorize: bool):
+    from moo_hpo.trial import Trial
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("loss", ref=2.0), mh.Minimize("size", ref=2.0)], [mh.AtMost("mem", 1.0)],
+                     optimizer=mh.optimizers.EHVI(winsorize=winsorize), seed=0)
+    opt = study.optimizer
+    opt.setup(study.problem)
+    # twelve ordinary trials and one that diverged: loss 1e6, memory 1e4 times the bound
+    rows = [(i / 12, 0.1 + i / 12, 1.0 - i / 12, 0.5 + 0.05 * i) for i in range(12)] + [(0.99, 1e6, 0.3, 1e4)]
+    opt.tell([Trial(number=i, config={"x": x}, status=mh.TrialStatus.COMPLETE,
+                    metrics={"loss": loss, "size": size, "mem": mem}) for i, (x, loss, size, mem) in enumerate(rows)])
+    return opt.training_data()
+
+
+def test_winsorizing_clips_only_the_bad_tail_beyond_the_reference_point_and_bound():
+    import numpy as np
+
+    raw, clipped = _heavy_tailed_study(False), _heavy_tailed_study(True)
+    loss_raw, loss = -raw.objectives[0].Y, -clipped.objectives[0].Y
+    assert loss_raw[-1] == 1e6 and 2.0 < loss[-1] < 10.0  # the diverged run's loss is clipped, beyond the ref
+    np.testing.assert_array_equal(loss[:-1], loss_raw[:-1])  # every other value as measured
+    np.testing.assert_array_equal(clipped.objectives[1].Y, raw.objectives[1].Y)  # no tail: unchanged
+    mem_raw, mem = raw.constraints[0].Y, clipped.constraints[0].Y
+    assert mem_raw[-1] > 1e3 and 0.0 < mem[-1] < 10.0  # still infeasible, but no longer a thousand times out
+    np.testing.assert_array_equal(mem[:-1], mem_raw[:-1])
+    assert ((mem > 0) == (mem_raw > 0)).all()  # feasibility of every trial kept
+    assert [t.number for t in clipped.feasible] == [t.number for t in raw.feasible]

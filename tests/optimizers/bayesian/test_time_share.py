@@ -73,6 +73,27 @@ def test_instant_trials_never_pay_for_a_model_step():
     assert study.optimizer._step_seconds == {"full": FIRST_FULL_STEP_GUESS, "economy": FIRST_ECONOMY_STEP_GUESS}  # none ran
 
 
+def test_mutations_search_near_the_least_violating_trials_while_none_is_feasible():
+    """While nothing is feasible a mutation perturbs the trials nearest to feasibility (not a Sobol point):
+    a feasible corner x, y >= 0.9 is found from a design that missed it."""
+    space = _space()
+    objectives = [mh.Minimize("a", ref=2.0), mh.Minimize("b", ref=2.0)]
+    study = mh.Study(space, objectives, [mh.AtMost("gap", 0.0)], seed=0,
+                     optimizer=make_optimizer("ehvi", {**FAST, "time_share": 0.2, "n_init": 4}))
+
+    def f(c: dict) -> dict[str, float]:
+        return {**_f(c), "gap": max(0.9 - c["x"], 0.0) + max(0.9 - c["y"], 0.0)}
+
+    for _ in range(40):
+        t = study.ask()
+        study.tell(t, f(t.config))
+    mutations = [t for t in study.trials if (t.extra.get("optimizer") or {}).get("effort") == "mutation"]
+    assert mutations and all(t.extra["optimizer"]["acquisition"] == "perturbation of a front configuration" for t in mutations)
+    assert any(t.metrics["gap"] <= 0.0 for t in study.trials)
+    before = [t for t in study.trials[:4]]
+    assert min(t.metrics["gap"] for t in mutations[:10]) < min(t.metrics["gap"] for t in before)
+
+
 class EconomyOnly(EHVI):
     """EHVI whose every model step is an economy one (as if a full step never fitted the time share)."""
 
