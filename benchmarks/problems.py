@@ -57,7 +57,7 @@ class BenchmarkProblem:
             self.space(),
             self.objectives(),
             self.constraints(),
-            optimizer=mh.optimizers.make_optimizer(optimizer, params or {}),
+            optimizer="auto" if optimizer == "auto" and not params else mh.optimizers.make_optimizer(optimizer, params or {}),
             seed=seed,
         )
 
