@@ -50,7 +50,12 @@ RESULTS = Path(__file__).parent / "results" / "defaults"
 #: noise of a noisy variant: this share of each objective's range (reference point minus best known value)
 NOISE_SHARE = 0.075
 METHODS = ["auto", "ehvi", "optuna-gp", "optuna-tpe", "sobol"]
-EXTRA_METHODS = ["ax", "parego"]
+#: labelled variants of moo_hpo's optimizers (measured beside the defaults, never instead of them)
+VARIANTS: dict[str, tuple[str, Any]] = {
+    "ehvi-design-d+1": ("ehvi", lambda p: {"n_init": len(p.space.names) + 1}),  # half the default design
+    "ehvi-no-winsorize": ("ehvi", {"winsorize": False}),
+}
+EXTRA_METHODS = ["ax", "parego", *VARIANTS]
 
 
 @dataclass
@@ -89,6 +94,9 @@ class SuiteProblem:
     def study(self, optimizer: str, seed: int) -> mh.Study:
         objectives = [mh.Minimize(f"f{j}", ref=float(r)) for j, r in enumerate(self.ref)]
         constraints = [mh.AtMost(f"g{j}", 0.0) for j in range(self.n_constraints)]
+        if optimizer in VARIANTS:
+            name, params = VARIANTS[optimizer]
+            optimizer = mh.optimizers.make_optimizer(name, params(self) if callable(params) else params)
         return mh.Study(self.space, objectives, constraints, optimizer=optimizer, seed=seed)
 
     def noise_sd(self) -> np.ndarray:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import moo_hpo as mh
-from moo_hpo.optimizers.bayesian.discrete_search import discrete_neighbours, has_discrete, improve_discrete
+from moo_hpo.optimizers.bayesian.discrete_search import (
+    discrete_neighbours,
+    has_discrete,
+    improve_discrete,
+)
 
 
 def _space(rules=()) -> mh.Space:
