@@ -331,6 +331,8 @@ def _true_hv(problem: SuiteProblem, points: list[tuple[np.ndarray, np.ndarray]])
 def _run_moo_hpo(problem: SuiteProblem, method: str, seed: int, ev: _Evaluator) -> list[dict[str, Any]]:
     study = problem.study(method, seed)
     study.optimize(ev.metrics, n_trials=problem.budget, show_progress=False)
+    if ev.noisy:  # the front by the model's estimates, beside the measured front a user sees by default
+        ev.model_front = [m.trial.config for m in study.model_front()]
     return [t.config for t in study.pareto_front()]
 
 
@@ -412,12 +414,14 @@ def run_one(problem: SuiteProblem, method: str, seed: int, noisy: bool) -> dict[
     wall = time.perf_counter() - t0
     evaluated = list(ev.true)
     reported = [problem.evaluate(c) for c in front]
+    by_model = getattr(ev, "model_front", None)
     return {
         "problem": problem.name, "method": method, "seed": seed, "noisy": noisy, "budget": problem.budget,
         "evaluations": len(evaluated),
         "hv_reported": _true_hv(problem, reported),
         "hv_evaluated": _true_hv(problem, evaluated),
         "front_size": len(front),
+        "hv_model_front": None if by_model is None else _true_hv(problem, [problem.evaluate(c) for c in by_model]),
         "seconds_per_evaluation": (wall - ev.seconds) / max(len(evaluated), 1),
         "points": [[*map(float, f), *map(float, g)] for f, g in evaluated] if len(evaluated) <= 200 else None,
     }
@@ -465,24 +469,42 @@ def _long_nsga2_hv(problem: SuiteProblem) -> float:
     return _true_hv(problem, pts)
 
 
+LABELS = {"auto": "`auto`", "ehvi": "`ehvi`", "optuna-gp": "Optuna `GPSampler`", "optuna-tpe": "Optuna TPE (default)",
+          "sobol": "Sobol", "ax": "Ax (default)"}
+
+
 def summarize(out: Path) -> str:
-    """The markdown table of the runs in ``out``: normalized true HV, median [min, max] over seeds."""
+    """The markdown tables of the runs in ``out``: true HV of the reported front over the best known HV,
+    median [min, max] over seeds (seeds in the header), and the seconds per evaluation of the model-based
+    methods (everything but the objective, median over their runs)."""
     records = [json.loads(p.read_text()) for p in sorted(out.glob("*__*__*.json"))]
     by_problem: dict[tuple[str, bool], list[dict[str, Any]]] = {}
     for r in records:
         by_problem.setdefault((r["problem"], r["noisy"]), []).append(r)
     methods = [m for m in METHODS + EXTRA_METHODS if any(r["method"] == m for r in records)]
-    lines = ["| problem | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
-    for (name, noisy), rows in sorted(by_problem.items(), key=lambda kv: (kv[0][1], list(SUITE).index(kv[0][0]))):
-        best = best_known(get(name), [r for (n, _), rs in by_problem.items() if n == name for r in rs], out)
-        cells = []
-        for m in methods:
-            vals = [r["hv_reported"] / best for r in rows if r["method"] == m]
-            secs = [r["seconds_per_evaluation"] for r in rows if r["method"] == m]
-            cells.append(f"{np.median(vals):.3f} [{min(vals):.3f}, {max(vals):.3f}] ({len(vals)}; {np.median(secs):.2f} s)"
-                         if vals else "-")
-        lines.append(f"| {name}{' (noisy)' if noisy else ''} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    timed = [m for m in methods if m in ("ehvi", "optuna-gp", "ax")]
+    tables = []
+    for noisy in (False, True):
+        keys = sorted((k for k in by_problem if k[1] == noisy), key=lambda k: list(SUITE).index(k[0]))
+        if not keys:
+            continue
+        head = "| problem" + (" (noisy)" if noisy else "") + " | " + " | ".join(LABELS.get(m, f"`{m}`") for m in methods)
+        head += " | s / evaluation (" + ", ".join(LABELS.get(m, m) for m in timed) + ") |"
+        lines = [head, "|---|" + "---|" * (len(methods) + 1)]
+        for name, _ in keys:
+            rows = by_problem[(name, noisy)]
+            best = best_known(get(name), [r for (n, _), rs in by_problem.items() if n == name for r in rs], out)
+            cells = []
+            for m in methods:
+                vals = [r["hv_reported"] / best for r in rows if r["method"] == m]
+                cells.append(f"{np.median(vals):.3f} [{min(vals):.3f}, {max(vals):.3f}]" if vals else "-")
+            secs = []
+            for m in timed:
+                ts = [r["seconds_per_evaluation"] for r in rows if r["method"] == m]
+                secs.append(f"{np.median(ts):.2f}" if ts else "-")
+            lines.append(f"| {name} | " + " | ".join(cells) + " | " + " / ".join(secs) + " |")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,6 +43,7 @@ from moo_hpo.trial import Result, Trial, TrialStatus, check_metrics, new_report
 if TYPE_CHECKING:
     import pandas as pd
 
+    from moo_hpo.model_front import ModelEstimate
     from moo_hpo.pruners import Pruner
 
 __all__ = ["REFERENCE_FREEZE_AFTER", "Study"]
@@ -734,6 +735,16 @@ class Study:
             ConfigError: for a ``draws`` that is not a positive integer.
         """
         return robust.robust_front(self.problem, self._trials, draws)
+
+    def model_front(self) -> list[ModelEstimate]:
+        """The front by a model's estimates, for noisy metrics: a GP per objective over the complete trials
+        (noise inferred), and the feasible trials whose posterior means no other's dominate, each with its
+        estimates. See :mod:`moo_hpo.model_front`; with exact metrics it is :meth:`pareto_front` but for the
+        model's smoothing.
+        """
+        from moo_hpo.model_front import model_front
+
+        return model_front(self.problem, self._trials, self.problem.seed)
 
     # ------------------------------------------------------------------ hypervolume and choices
     def _reference_internal(self) -> np.ndarray:

@@ -1,0 +1,84 @@
+"""The Pareto front by a model's estimates: for noisy metrics, where the measured front crowns lucky draws.
+
+:meth:`moo_hpo.Study.pareto_front` keeps the feasible trials that no other feasible trial dominates *as
+measured*. With noisy metrics a configuration that drew a lucky measurement gets on that front and one that
+drew an unlucky one falls off it. :func:`model_front` judges each trial by a Gaussian process's estimate
+instead: one GP per objective (BoTorch's ``SingleTaskGP`` as moo_hpo's Bayesian optimizers fit it, noise
+inferred) over every complete trial, and the posterior mean at each trial's configuration, which pools what
+its neighbours measured. The front is then the feasible trials whose estimates no other feasible trial's
+estimates dominate (feasibility as measured). This is what Ax reports as its model-based Pareto frontier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from moo_hpo.problem import Problem
+from moo_hpo.trial import Trial
+
+__all__ = ["MIN_TRIALS", "ModelEstimate", "model_front"]
+
+#: complete trials a model needs; with fewer :func:`model_front` returns the measured front
+MIN_TRIALS = 3
+
+
+@dataclass(frozen=True)
+class ModelEstimate:
+    """A front member by the model.
+
+    Attributes:
+        trial: the trial.
+        estimate: objective name -> the model's posterior mean at the trial's configuration, in the metric's
+            own units.
+        std: objective name -> the posterior standard deviation there.
+    """
+
+    trial: Trial
+    estimate: dict[str, float]
+    std: dict[str, float]
+
+
+def model_front(problem: Problem, trials: Sequence[Trial], seed: int = 0) -> list[ModelEstimate]:
+    """The feasible trials that no other feasible trial dominates by the model's estimates.
+
+    Args:
+        problem: the study's problem.
+        trials: the study's trials.
+        seed: seeds the GP fits.
+
+    Returns:
+        The members in trial-number order, each with its estimates; with fewer than :data:`MIN_TRIALS`
+        complete trials, the measured front with the measurements as estimates (std 0).
+    """
+    from moo_hpo.analysis import pareto_front
+    from moo_hpo.fronts import pareto_mask
+    from moo_hpo.optimizers.bayesian.data import training_data
+    from moo_hpo.optimizers.bayesian.surrogate import Surrogate, noise_floor
+
+    names = [o.name for o in problem.objectives]
+    data = training_data(problem, sorted(trials, key=lambda t: t.number), model_failures=False)
+    if len(data.complete) < MIN_TRIALS or not data.feasible:
+        measured = pareto_front(problem, trials)
+        return [ModelEstimate(t, {n: float(t.metrics[n]) for n in names}, dict.fromkeys(names, 0.0)) for t in measured]
+    import torch
+
+    with noise_floor():
+        model = Surrogate(False, "quadratic", seed, "model_front").model(data.objectives)
+        with torch.no_grad():
+            posterior = model.posterior(torch.as_tensor(data.X_baseline, dtype=torch.double))
+            mean = posterior.mean.numpy().reshape(len(data.complete), -1)
+            std = posterior.variance.clamp_min(0.0).sqrt().numpy().reshape(len(data.complete), -1)
+    feasible = {t.number for t in data.feasible}
+    rows = [i for i, t in enumerate(data.complete) if t.number in feasible]
+    F = -mean[rows]  # the internal (minimized) convention
+    on = pareto_mask(F)
+    out = []
+    for i, keep in zip(rows, on, strict=True):
+        if keep:
+            spec = problem.objectives
+            est = {spec[j].name: float(spec[j].from_internal(-mean[i, j])) for j in range(len(spec))}
+            out.append(ModelEstimate(data.complete[i], est, {spec[j].name: float(std[i, j]) for j in range(len(spec))}))
+    return sorted(out, key=lambda m: m.trial.number)
