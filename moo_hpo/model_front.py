@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
