@@ -488,15 +488,20 @@ def summarize(out: Path) -> str:
         keys = sorted((k for k in by_problem if k[1] == noisy), key=lambda k: list(SUITE).index(k[0]))
         if not keys:
             continue
-        head = "| problem" + (" (noisy)" if noisy else "") + " | " + " | ".join(LABELS.get(m, f"`{m}`") for m in methods)
+        # on noisy variants, moo_hpo's model_front() beside the measured front, where it was recorded
+        columns = [(m, "hv_reported") for m in methods]
+        if noisy and any(r.get("hv_model_front") is not None and r["noisy"] for r in records):
+            columns.insert(2, ("ehvi", "hv_model_front"))
+        head = "| problem" + (" (noisy)" if noisy else "") + " | " + " | ".join(
+            LABELS.get(m, f"`{m}`") + (", `model_front()`" if key == "hv_model_front" else "") for m, key in columns)
         head += " | s / evaluation (" + ", ".join(LABELS.get(m, m) for m in timed) + ") |"
-        lines = [head, "|---|" + "---|" * (len(methods) + 1)]
+        lines = [head, "|---|" + "---|" * (len(columns) + 1)]
         for name, _ in keys:
             rows = by_problem[(name, noisy)]
             best = best_known(get(name), [r for (n, _), rs in by_problem.items() if n == name for r in rs], out)
             cells = []
-            for m in methods:
-                vals = [r["hv_reported"] / best for r in rows if r["method"] == m]
+            for m, key in columns:
+                vals = [r[key] / best for r in rows if r["method"] == m and r.get(key) is not None]
                 cells.append(f"{np.median(vals):.3f} [{min(vals):.3f}, {max(vals):.3f}]" if vals else "-")
             secs = []
             for m in timed:

@@ -24,7 +24,9 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
   proposed, scored by the acquisition with ``ECONOMY_MC_SAMPLES`` posterior samples (EHVI scores against
   the measured front: one box decomposition). Otherwise a mutation, which costs no model: a random
   perturbation of a front configuration (while no trial is feasible, of one of the trials nearest to
-  feasibility). On two cores, at 40 observations of four objectives, a full step
+  feasibility), of a width drawn from ``MUTATION_SIGMAS`` (up to a third of the cube: with instant trials
+  mutations are the whole search, and narrower ones fell behind Sobol search on most problems of the
+  defaults suite). On two cores, at 40 observations of four objectives, a full step
   took 1.2-3.3 s, an economy step 0.05-0.07 s (0.1-0.3 s with the cores shared), a mutation about a
   millisecond. The optimizer's share of the time thus stays within ``time_share`` but for the one step that
   overshoots. Decisions depend on measured times, so with a time share two runs of one seed can differ.
@@ -260,12 +262,8 @@ class BoTorchOptimizer(Optimizer):
         """Proposals that cost no model: random perturbations of the measured front's configurations (while no
         trial is feasible, of the trials nearest to feasibility; Sobol points before any measured the
         constraints), each valid and not proposed before."""
-        from moo_hpo.optimizers.bayesian.front_starts import (
-            FRONT_START_SIGMAS,
-            front_anchors,
-            least_violating_anchors,
-            perturb_anchors,
-        )
+        from moo_hpo.optimizers.bayesian.front_starts import front_anchors, least_violating_anchors, perturb_anchors
+        from moo_hpo.optimizers.bayesian.time_share import MUTATION_SIGMAS
 
         anchors = front_anchors(self.problem, data)
         if anchors is None:
@@ -275,7 +273,7 @@ class BoTorchOptimizer(Optimizer):
         space, seen, out = self.problem.space, set(seen), []
         rng = np.random.default_rng([self.problem.seed, 2718, len(self._told), k])
         for _ in range(n):
-            candidates = [c for c in space.decode(perturb_anchors(anchors, 32, FRONT_START_SIGMAS, rng)) if space.passes_rules(c)]
+            candidates = [c for c in space.decode(perturb_anchors(anchors, 32, MUTATION_SIGMAS, rng)) if space.passes_rules(c)]
             fresh = [c for c in candidates if _key(c) not in seen]
             if not fresh:
                 out += _labelled(self._sobol_proposals(1, k + len(out), seen, _SOBOL_MUTATION_FALLBACK))
