@@ -30,7 +30,7 @@ class ModelEstimate:
     Attributes:
         trial: the trial.
         estimate: objective name -> the model's posterior mean at the trial's configuration, in the metric's
-            own units.
+            own units (soft-constraint penalties included, as the model learns them).
         std: objective name -> the posterior standard deviation there.
     """
 
