@@ -205,10 +205,10 @@ def _adult_mlp() -> SuiteProblem:
     ids = table.config_ids
     finals = [table.final_metrics(c) for c in ids]
     F_all = np.array([[1.0 - m["accuracy"], m["eo_diff"], m["size_kb"]] for m in finals])
-    lookup = _Nearest(space, table._table_configs())
+    row = {cid: i for i, cid in enumerate(ids)}
 
     def evaluate(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        return F_all[lookup(config)], np.zeros(0)
+        return F_all[row[table.nearest(config)]], np.zeros(0)
 
     # models above the median size, less accurate than 80% or with a gap above 0.25 add nothing
     ref = np.array([0.2, 0.25, float(np.median(F_all[:, 2]))])
@@ -238,24 +238,6 @@ def _adult_hgb() -> SuiteProblem:
     return SuiteProblem("adult-hgb", f"real task (replayed): gradient boosting error, eo_diff; size_kb <= {bound:.0f}",
                         space, ref, 1, evaluate, 50, max_hv=_table_hv(F_all, G_all, ref),
                         ideal=F_all[(G_all <= 0).all(axis=1)].min(axis=0), continuous=False)
-
-
-class _Nearest:
-    """Maps a configuration to the closest tabulated one (unit-cube distance, 1 per differing categorical)."""
-
-    def __init__(self, space: mh.Space, configs: list[dict[str, Any]]) -> None:
-        self.space = space
-        self.numeric = [i for i, n in enumerate(space.names) if not isinstance(space.params[n], mh.Categorical)]
-        self.cats = [n for n in space.names if isinstance(space.params[n], mh.Categorical)]
-        self.U = space.to_unit(configs)[:, self.numeric]
-        self.C = {n: np.array([c[n] for c in configs], dtype=object) for n in self.cats}
-
-    def __call__(self, config: dict[str, Any]) -> int:
-        u = self.space.to_unit([config])[0, self.numeric]
-        d = ((self.U - u) ** 2).sum(axis=1)
-        for n in self.cats:
-            d += (self.C[n] != config[n]).astype(float)
-        return int(np.argmin(d))
 
 
 def _table_hv(F: np.ndarray, G: np.ndarray | None, ref: np.ndarray) -> float:
