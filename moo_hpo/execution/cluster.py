@@ -14,6 +14,8 @@ objective on a worker and returns its outcome, and the study tells it there. The
 * **A lost worker**: Dask's scheduler moves its tasks to other workers, up to its
   ``distributed.scheduler.allowed-failures`` setting; when it gives up (``KilledWorker``) moo_hpo submits
   the trial again up to ``retries`` times (one trial either way), then records it failed ("worker lost").
+  The pickled objective waits on the scheduler (a Dask variable), so no worker's loss takes it away;
+  each worker loads it once.
 * **A lost scheduler** stops the study with a :class:`~moo_hpo.MooHpoError`; every finished trial is
   saved and ``Study.load`` resumes it.
 * **Timeouts**: with ``trial_timeout`` the worker runs the objective in a child process of its own
@@ -33,6 +35,7 @@ import os
 import platform
 import socket
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,6 +46,7 @@ from moo_hpo.trial import Trial
 __all__ = ["DaskExecutor"]
 
 _OUTPUT_TAIL = 2000
+_OBJECTIVE_TIMEOUT = 120.0  # seconds a worker waits for the objective from the scheduler
 _LOADED: dict[str, Callable[..., Any]] = {}  # on a worker: the objectives it loaded, by payload key
 
 
@@ -54,20 +58,25 @@ def _versions() -> dict[str, str]:
     return {"python": ".".join(platform.python_version_tuple()[:2]), "moo_hpo": moo_hpo.__version__, "cloudpickle": cloudpickle.__version__}
 
 
-def _load(payload: bytes, key: str) -> Callable[..., Any]:
+def _load(key: str, payload: bytes | None = None) -> Callable[..., Any]:
+    """The objective under ``key``, unpickled once per worker (from the scheduler's variable ``key``)."""
     fn = _LOADED.get(key)
     if fn is None:
         import pickle
 
         import cloudpickle  # noqa: F401 - needed to load what cloudpickle wrote
 
+        if payload is None:
+            from distributed import Variable, get_client
+
+            payload = Variable(key, client=get_client()).get(timeout=_OBJECTIVE_TIMEOUT)
         fn = _LOADED[key] = pickle.loads(payload)
     return fn
 
 
 def _preflight(payload: bytes, key: str) -> dict[str, str]:
     """On each worker before any trial: load the objective, report the versions."""
-    _load(payload, key)
+    _load(key, payload)
     return _versions()
 
 
@@ -111,12 +120,12 @@ class DaskReporter:
 
 
 def _run_trial(
-    payload: bytes, key: str, trial: Trial, with_trial: bool, trial_timeout: float | None, channel: str | None = None
+    key: str, trial: Trial, with_trial: bool, trial_timeout: float | None, channel: str | None = None
 ) -> dict[str, Any]:
     """One trial on a Dask worker: the outcome as a message, with where it ran and what it printed."""
     from moo_hpo.execution.worker_main import outcome_message
 
-    fn = _load(payload, key)
+    fn = _load(key)
     reporter = DaskReporter(channel) if channel else None
     try:
         from distributed import get_worker
@@ -199,20 +208,38 @@ class DaskExecutor:
         self.trial_timeout = trial_timeout
         self._takes_trial = takes_trial(fn)
         self.reporter = reporter if self._takes_trial else None  # only an objective given the trial reports
-        self._channel = f"moo_hpo-reports-{os.getpid()}-{id(self)}" if self.reporter is not None else None
+        self._channel = f"moo_hpo-reports-{uuid.uuid4().hex}" if self.reporter is not None else None
         self._running: dict[Any, tuple[Trial, int]] = {}  # future -> (trial, submissions so far)
         self._attempts: dict[int, list[str]] = {}  # trial number -> the runs that reported, in order
         self._slots_at = (0.0, 0)
+        self._key = f"moo_hpo-objective-{uuid.uuid4().hex}"  # never an earlier study's, even in a long-lived worker
         try:
             self._wait_for_slots(wait_for_workers)
-            self._payload = self.client.scatter(payload, broadcast=True, hash=False)
-            self._key = str(self._payload.key)
+            self._hold_objective(payload)
             self._preflight(payload)
         except BaseException:
+            self._release_objective()
             self.close_client()
             raise
 
     # ------------------------------------------------------------------ set-up
+    def _hold_objective(self, payload: bytes) -> None:
+        """Keep the pickled objective on the scheduler (a Dask variable), where each worker fetches it once.
+
+        Not scattered data that every trial's task depends on: Dask keeps one copy of data that no task is
+        waiting for, and when the worker holding it dies, every trial that needs it is cancelled; nor a task
+        result, which draws every trial to the worker that holds it.
+        """
+        from distributed import Variable
+
+        Variable(self._key, client=self.client).set(payload)
+
+    def _release_objective(self) -> None:
+        from distributed import Variable
+
+        with contextlib.suppress(Exception):
+            Variable(self._key, client=self.client).delete()
+
     def _slots(self) -> int:
         now = time.monotonic()
         if now - self._slots_at[0] < 1.0:
@@ -268,7 +295,7 @@ class DaskExecutor:
         sent = copy.copy(trial)
         sent.reports = []  # a trial run again reports again from its first step (the study restarts it then)
         future = self.client.submit(
-            _run_trial, self._payload, self._key, sent, self._takes_trial, self.trial_timeout, self._channel,
+            _run_trial, self._key, sent, self._takes_trial, self.trial_timeout, self._channel,
             key=f"moo_hpo-trial-{trial.number}-{submissions}-{os.getpid()}-{id(self)}",
             pure=False, resources=self.resources,
         )
@@ -377,6 +404,7 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 self.client.cancel(list(self._running), force=True)
         self._running.clear()
+        self._release_objective()
         self.close_client()
 
     def close_client(self) -> None:

@@ -200,7 +200,38 @@ def test_a_killed_worker_is_retried_or_recorded_lost(tmp_path):
             assert first.status.value == expect, first.error
             if expect == "failed":
                 assert first.error.startswith("worker lost")
-            assert s.count("complete") >= 3
+            assert s.count("complete") >= 3, [(t.number, t.status.value, t.error) for t in s.trials]
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_the_objective_outlives_every_worker_that_held_it(tmp_path):
+    pids = tmp_path / "worker-pids"
+    ran = tmp_path / "ran"
+    ran.mkdir()
+
+    def fn(config, trial):
+        (ran / f"{trial.number}-{os.getpid()}").touch()
+        if trial.number == 3 and not (tmp_path / "killed").exists():  # kill every worker, once
+            (tmp_path / "killed").touch()
+            for pid in map(int, pids.read_text().split()):
+                if pid != os.getpid():
+                    os.kill(pid, signal.SIGKILL)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return {"a": config["x"], "b": config["y"]}
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        first_workers = set(client.run(os.getpid).values())
+        pids.write_text(" ".join(map(str, first_workers)))
+        s = study()
+        s.optimize(fn, n_trials=8, executor=client, show_progress=False)
+        assert (tmp_path / "killed").exists()
+        assert s.count("complete") == 8, [t.error for t in s.trials]
+        later = {int(p.name.split("-")[1]) for p in ran.iterdir() if p.name.split("-")[0] in {"4", "5", "6", "7"}}
+        assert later and not later & first_workers  # new workers ran them, with the objective sent again
     finally:
         client.close()
         cluster.close()
