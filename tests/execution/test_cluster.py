@@ -15,7 +15,6 @@ import pytest
 
 import moo_hpo as mh
 
-
 # slow; and one cluster at a time: these tests start schedulers and worker processes
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask")]
 
