@@ -54,6 +54,7 @@ METHODS = ["auto", "ehvi", "optuna-gp", "optuna-tpe", "sobol"]
 VARIANTS: dict[str, tuple[str, Any]] = {
     "ehvi-design-d+1": ("ehvi", lambda p: {"n_init": len(p.space.names) + 1}),  # half the default design
     "ehvi-no-winsorize": ("ehvi", {"winsorize": False}),
+    "ehvi-noiseless": ("ehvi", {"noiseless": True}),  # told the metrics are exact
 }
 EXTRA_METHODS = ["ax", "parego", *VARIANTS]
 
@@ -313,6 +314,8 @@ def _true_hv(problem: SuiteProblem, points: list[tuple[np.ndarray, np.ndarray]])
 def _run_moo_hpo(problem: SuiteProblem, method: str, seed: int, ev: _Evaluator) -> list[dict[str, Any]]:
     study = problem.study(method, seed)
     study.optimize(ev.metrics, n_trials=problem.budget, show_progress=False)
+    modes = [t.extra.get("optimizer", {}).get("noise") for t in study.trials]
+    ev.noise_modes = {m: modes.count(m) for m in set(modes) if m is not None}  # model steps per noise mode
     if ev.noisy:  # the front by the model's estimates, beside the measured front a user sees by default
         ev.model_front = [m.trial.config for m in study.model_front()]
     return [t.config for t in study.pareto_front()]
@@ -405,6 +408,7 @@ def run_one(problem: SuiteProblem, method: str, seed: int, noisy: bool) -> dict[
         "front_size": len(front),
         "hv_model_front": None if by_model is None else _true_hv(problem, [problem.evaluate(c) for c in by_model]),
         "seconds_per_evaluation": (wall - ev.seconds) / max(len(evaluated), 1),
+        "noise_modes": getattr(ev, "noise_modes", None),
         "points": [[*map(float, f), *map(float, g)] for f, g in evaluated] if len(evaluated) <= 200 else None,
     }
 

@@ -15,6 +15,7 @@ The package follows BoTorch's own split:
   :mod:`~moo_hpo.optimizers.bayesian.cached_posterior`: the GPs, their kernel and a fast exact posterior;
 * :mod:`~moo_hpo.optimizers.bayesian.acquisition` with :mod:`~moo_hpo.optimizers.bayesian.feasibility_weighted`
   and :mod:`~moo_hpo.optimizers.bayesian.front_starts`: the criteria and where their optimization starts;
+* :mod:`~moo_hpo.optimizers.bayesian.noise_check`: which metrics are exact (``noiseless="auto"``);
 * :mod:`~moo_hpo.optimizers.bayesian.optimizers`: the proposal loop and the optimizer classes;
 * :mod:`~moo_hpo.optimizers.bayesian.defaults`: the one table of defaults;
 * :mod:`~moo_hpo.optimizers.bayesian._private_api`: every private name of torch, BoTorch and GPyTorch used.

@@ -1,6 +1,7 @@
 """The defaults of the Bayesian optimizers, in one table.
 
-Each row is one (optimizer, ``noiseless``, number of objectives) case; :func:`resolve` returns what an
+Each row is one (optimizer, exact objectives, number of objectives) case (exact: told ``noiseless=True``, or
+every objective measured the same twice under ``noiseless="auto"``); :func:`resolve` returns what an
 optimizer uses for a case, with the caller's explicit arguments taking precedence. Where a value differs
 from BoTorch's usual settings a measured gain is the reason; the measurements are in
 ``docs/lab/2026-12-05-bayesian-adapter-notes.md``.

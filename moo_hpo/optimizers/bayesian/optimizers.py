@@ -7,6 +7,9 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
 * **Initial design**: the first ``n_init`` trials are the study's scrambled Sobol stream (the same as
   ``"sobol"``); until two trials completed (or, to search for feasibility, measured every hard constraint)
   the stream goes on.
+* **Noise** (``noiseless="auto"``): once a trial is feasible, the first measured-front configuration is
+  measured again; metrics that repeat exactly are interpolated, the others' GPs infer their noise
+  (:mod:`~moo_hpo.optimizers.bayesian.noise_check`).
 * **Batches**: ``ask(n)`` chooses one candidate at a time (``q=1``); running trials and the candidates
   already chosen are the acquisition's ``X_pending``.
 * **Mixed and conditional spaces**: the acquisition is maximized over the continuous relaxation of the
@@ -33,7 +36,8 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
 * **Audit trail**: each proposal's ``extra["optimizer"]`` holds the acquisition's name and (log) value at
   the proposal, the models' predicted mean and standard deviation of every objective and hard-constrained
   metric in its own units, the ``failure_probability`` with a failure model, and ``"replaced"`` with the
-  reason when the optimum was replaced.
+  reason when the optimum was replaced; ``"noise"`` (``"exact"`` or ``"inferred"``, ``"(told)"`` when given)
+  and, with ``noiseless="auto"``, ``"noise_repeats"``: each repeated metric's verdict.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
 from moo_hpo.optimizers.bayesian import acquisition, defaults
 from moo_hpo.optimizers.bayesian.data import TrainingData, training_data, winsorized
+from moo_hpo.optimizers.bayesian.noise_check import noise_treatment, repeat_asked, trial_to_repeat
 from moo_hpo.seeding import derive_seed
 from moo_hpo.optimizers.bayesian.surrogate import TRENDS, Surrogate, noise_floor, predictions
 from moo_hpo.optimizers.bayesian.time_share import (
@@ -113,8 +118,11 @@ class BoTorchOptimizer(Optimizer):
             when the optimum must be replaced; None for the table's.
         mc_samples: quasi-Monte-Carlo posterior samples of the acquisition; None for the table's.
         maxiter: iteration limit of each L-BFGS run on the acquisition.
-        noiseless: True when every metric is exact (the same configuration always measures the same, e.g.
-            model size or an analytic benchmark): the GPs then use a tiny fixed noise and interpolate.
+        noiseless: ``"auto"`` (the default): once a trial is feasible, a configuration is measured again, and
+            each metric that repeats exactly is treated as exact, the others as noisy (until then, all as
+            noisy; :mod:`~moo_hpo.optimizers.bayesian.noise_check`). True when every metric is exact (the
+            same configuration always measures the same, e.g. model size or an analytic benchmark): the GPs
+            use a tiny fixed noise and interpolate. False: the GPs infer their noise.
         model_failures: learn where trials fail (a GP on a failed / did-not-fail label, treated like a hard
             constraint) and weigh candidates by the probability that they do not fail; False only leaves
             failed trials out of the models.
@@ -144,7 +152,7 @@ class BoTorchOptimizer(Optimizer):
         raw_samples: int | None = None,
         mc_samples: int | None = None,
         maxiter: int = 200,
-        noiseless: bool = False,
+        noiseless: bool | str = "auto",
         model_failures: bool = True,
         front_starts: int | None = None,
         trend: str = "quadratic",
@@ -173,7 +181,9 @@ class BoTorchOptimizer(Optimizer):
         super().setup(problem)
         for name in ("n_init", "mc_samples", "num_restarts", "raw_samples"):
             _check_int(self.name, name, getattr(self, name), allow_none=True)
-        for flag in ("noiseless", "model_failures", "winsorize"):
+        if self.noiseless != "auto" and not isinstance(self.noiseless, bool):
+            raise ConfigError(f"{self.name}: noiseless must be True, False or 'auto'; received {self.noiseless!r}")
+        for flag in ("model_failures", "winsorize"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{self.name}: {flag} must be True or False; received {getattr(self, flag)!r}")
         _check_int(self.name, "maxiter", self.maxiter)
@@ -183,26 +193,50 @@ class BoTorchOptimizer(Optimizer):
         share = self.time_share
         if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1):
             raise ConfigError(f"{self.name}: time_share must be a number between 0 and 1 (exclusive) or None; received {share!r}")
+        modes = (True, False) if self.noiseless == "auto" else (self.noiseless,)
+        for exact in modes:  # each mode this optimizer may use; "auto" starts as noisy until its first check
+            self._use_noise_mode(exact)
+            if self.settings.raw_samples < self.settings.num_restarts:
+                raise ConfigError(
+                    f"{self.name}: raw_samples must be at least num_restarts ({self.settings.num_restarts}); "
+                    f"received raw_samples={self.settings.raw_samples}"
+                )
+        self._noise_audit: dict[str, Any] = {}
+        self._n_init = 2 * (problem.space.dim + 1) if self.n_init is None else int(self.n_init)
+        self._told: dict[int, Trial] = {}
+        self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
+        self.surrogate = Surrogate(self.exact, self.trend, problem.seed, self.name)
+        self._step_seconds = {"full": FIRST_FULL_STEP_GUESS, "economy": FIRST_ECONOMY_STEP_GUESS}  # the last of each
+        self._measured: set[str] = set()  # the kinds of steps measured in this process
+
+    def _use_noise_mode(self, exact: bool, noisy: set[tuple[str, int]] | None = None) -> None:
+        """Treat the objectives as exact (the settings' row, the acquisition) or noisy; the GPs of the
+        outcomes in ``noisy`` (``(kind, index)``) infer their noise, the others interpolate when ``exact``
+        or when ``noisy`` is given."""
+        self.exact = exact
         self.settings = defaults.resolve(
             self.name,
-            self.noiseless,
-            problem.n_objectives,
+            exact,
+            self.problem.n_objectives,
             num_restarts=self.num_restarts,
             raw_samples=self.raw_samples,
             mc_samples=self.mc_samples,
             front_starts=self.front_starts,
         )
-        if self.settings.raw_samples < self.settings.num_restarts:
-            raise ConfigError(
-                f"{self.name}: raw_samples must be at least num_restarts ({self.settings.num_restarts}); "
-                f"received raw_samples={self.settings.raw_samples}"
-            )
-        self._n_init = 2 * (problem.space.dim + 1) if self.n_init is None else int(self.n_init)
-        self._told: dict[int, Trial] = {}
-        self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
-        self.surrogate = Surrogate(self.noiseless, self.trend, problem.seed, self.name)
-        self._step_seconds = {"full": FIRST_FULL_STEP_GUESS, "economy": FIRST_ECONOMY_STEP_GUESS}  # the last of each
-        self._measured: set[str] = set()  # the kinds of steps measured in this process
+        if hasattr(self, "surrogate"):
+            self.surrogate.noiseless = exact if noisy is None else True
+            self.surrogate.noisy = noisy or set()
+
+    def _check_noise(self, data: TrainingData) -> dict[str, Any]:
+        """Set the noise treatment (told, or with ``noiseless="auto"`` from the repeats); returns it for the audit trail."""
+        if self.noiseless != "auto":
+            self._use_noise_mode(bool(self.noiseless))
+            return {"noise": "exact (told)" if self.noiseless else "inferred (told)"}
+        trials = [self._told[i] for i in sorted(self._told)]
+        raw = training_data(self.problem, trials, self.model_failures)  # the values as measured, not winsorized
+        exact, noisy, audit = noise_treatment(raw, data)
+        self._use_noise_mode(exact, noisy)
+        return audit
 
     def tell(self, trials: Sequence[Trial]) -> None:
         """Remember finished trials (the models are rebuilt from them at the next ask)."""
@@ -230,11 +264,19 @@ class BoTorchOptimizer(Optimizer):
         if phase is None:
             return self._sobol_proposals(n, k, seen, _SOBOL_FALLBACK)
         effort = self._affordable_effort(pending)
+        # the noise check: once there is a feasible configuration to measure again (a second look at it is
+        # worth having under noise too), before the first model step that could use the verdict
+        if (self.noiseless == "auto" and phase == "model" and data.any_feasible and effort != "mutation"
+                and not repeat_asked([*self._told.values(), *pending])):
+            trial = trial_to_repeat(data)
+            return [Proposal(dict(trial.config), {"optimizer": {"acquisition": f"repeat of trial #{trial.number} (noise check)"}})]
         started = time.perf_counter()
         if effort == "mutation":
             proposals = self._mutation_proposals(n, k, seen, data)
         else:
             with noise_floor(), _one_blas_thread():
+                if effort == "full" or not self._noise_audit:  # an economy step keeps the last full step's mode
+                    self._noise_audit = self._check_noise(data)
                 proposals = self._model_proposals(n, pending, seen, data, phase, effort == "full")
         elapsed = time.perf_counter() - started
         if effort != "mutation":
@@ -399,7 +441,7 @@ class BoTorchOptimizer(Optimizer):
         """A proposal with its audit trail: the acquisition's name and value, the models' predictions."""
         import torch
 
-        audit = {"acquisition": getattr(acq, "audit_name", name), **audit}
+        audit = {"acquisition": getattr(acq, "audit_name", name), **self._noise_audit, **audit}
         X = torch.as_tensor(self.problem.space.encode(config), dtype=torch.double)
         with torch.no_grad():
             value = float(acq(X.unsqueeze(0)).reshape(-1)[0])
@@ -447,13 +489,13 @@ class EHVI(BoTorchOptimizer):
     capabilities = Capabilities(min_objectives=2, max_objectives=4)
     acquisition_name = "qLogNEHVI"
 
-    def setup(self, problem: Problem) -> None:  # noqa: D102 - as the base class
-        super().setup(problem)
-        self.acquisition_name = "qLogEHVI" if self.noiseless else "qLogNEHVI"
+    def _use_noise_mode(self, exact: bool, noisy: set[tuple[str, int]] | None = None) -> None:
+        super()._use_noise_mode(exact, noisy)
+        self.acquisition_name = "qLogEHVI" if exact else "qLogNEHVI"
 
     def _acquisition(self, model: Any, data: TrainingData, X_pending: Any, sampler: Any, seed: int, economy: bool = False) -> Any:
         # economy steps score against the measured front: one box decomposition instead of one per sample
-        acq = acquisition.ehvi(model, self.problem, data, X_pending, sampler, exact_front=self.noiseless or economy)
+        acq = acquisition.ehvi(model, self.problem, data, X_pending, sampler, exact_front=self.exact or economy)
         if economy and not hasattr(acq, "audit_name"):
             acq.audit_name = "qLogEHVI"
         return acq

@@ -36,6 +36,7 @@ __all__ = [
     "Surrogate",
     "cached_if_list",
     "checkpoint",
+    "fit_quietly",
     "noise_floor",
     "predictions",
 ]
@@ -90,7 +91,8 @@ class Surrogate:
     """Fits the outcomes' GPs and keeps the warm-start checkpoints between asks.
 
     Args:
-        noiseless: fixed, tiny observation noise instead of inferred noise (not for the failure label).
+        noiseless: fixed, tiny observation noise instead of inferred noise (not for the failure label); the
+            optimizer may change it between asks (fits are cached apart for each).
         trend: ``"quadratic"`` or ``"constant"`` (see :data:`TRENDS`).
         study_seed: the study's seed; each fit's torch seed is derived from it and the data's size.
         owner: the optimizer's name, for log messages.
@@ -98,6 +100,7 @@ class Surrogate:
 
     def __init__(self, noiseless: bool, trend: str, study_seed: int, owner: str) -> None:
         self.noiseless = noiseless
+        self.noisy: set[tuple[str, int]] = set()  # (kind, index) of outcomes whose GPs infer their noise anyway
         self.trend = trend
         self.study_seed = study_seed
         self.owner = owner
@@ -114,19 +117,32 @@ class Surrogate:
                 milliseconds instead of a fit's seconds.
 
         Returns:
-            One batched multi-output ``SingleTaskGP`` when every outcome but the failure label was observed
-            at the same trials and there is no failure label; else a ``ModelListGP`` of the GPs.
+            One batched multi-output ``SingleTaskGP`` when every outcome was observed at the same trials, with
+            the same noise treatment, and there is no failure label; else a ``ModelListGP`` of the GPs (one
+            batched GP for each run of outcomes that share their trials and noise treatment).
         """
         from botorch.models import ModelListGP
 
         failures = [o for o in outcomes if o.kind == "failure"]
         outcomes = [o for o in outcomes if o.kind != "failure"]
-        if len(outcomes) > 1 and all(o.numbers == outcomes[0].numbers for o in outcomes):
-            models = [self.fit_gp(outcomes, tag=2, refit=refit)]
-        else:
-            models = [self.fit_gp([o], tag=0 if o.kind == "objective" else 1, refit=refit) for o in outcomes]
+        groups: list[list[Outcome]] = []  # runs of outcomes with the same noise treatment, in order
+        for o in outcomes:
+            if groups and self.exact(groups[-1][-1]) == self.exact(o):
+                groups[-1].append(o)
+            else:
+                groups.append([o])
+        models = []
+        for group in groups:
+            if len(group) > 1 and all(o.numbers == group[0].numbers for o in group):
+                models.append(self.fit_gp(group, tag=2, refit=refit))
+            else:
+                models += [self.fit_gp([o], tag=0 if o.kind == "objective" else 1, refit=refit) for o in group]
         models += [self.fit_gp([o], tag=3, refit=refit) for o in failures]
         return models[0] if len(models) == 1 else ModelListGP(*models)
+
+    def exact(self, outcome: Outcome) -> bool:
+        """Whether ``outcome``'s GP interpolates (a tiny fixed noise) rather than inferring its noise."""
+        return self.noiseless and outcome.kind != "failure" and (outcome.kind, outcome.index) not in self.noisy
 
     def fit_gp(self, outcomes: list[Outcome], tag: int, refit: bool = True) -> Any:
         """A fitted ``SingleTaskGP`` for outcomes observed at the same rows (batched when several).
@@ -146,7 +162,7 @@ class Surrogate:
         from moo_hpo.optimizers.bayesian.kernels import covar_module
 
         first, m = outcomes[0], len(outcomes)
-        noiseless = self.noiseless and first.kind != "failure"
+        noiseless = self.exact(first)
         trend = "constant" if first.kind == "failure" else self.trend
         batch_shape = torch.Size([m]) if m > 1 else torch.Size([])
 
@@ -167,7 +183,7 @@ class Surrogate:
             return {k: v.detach().clone() for k, v in fitted.state_dict().items() if not any(w in k for w in skip)}
 
         n = len(first.Y)
-        latest_key = (tuple((o.kind, o.index) for o in outcomes), trend)
+        latest_key = (tuple((o.kind, o.index) for o in outcomes), trend, noiseless)
         if not refit:
             model = build(n)
             if latest_key in self._latest:
@@ -175,7 +191,7 @@ class Surrogate:
             return model.eval()
         c = checkpoint(n)
         parts = (first.index,) if m == 1 else tuple(o.index for o in outcomes)
-        state_key = (tuple((o.kind, o.index) for o in outcomes), first.numbers[:c], trend)
+        state_key = (tuple((o.kind, o.index) for o in outcomes), first.numbers[:c], trend, noiseless)
         state = self._states.get(state_key)
         if state is None:
             anchor = build(c)
@@ -200,18 +216,31 @@ class Surrogate:
     def _fit(self, model: Any, seed: int, warm: bool) -> None:
         """Fit ``model`` by its marginal likelihood (BoTorch's defaults; a warm start runs fewer iterations)."""
         import torch
-        from botorch.exceptions.errors import ModelFittingError
-        from botorch.fit import fit_gpytorch_mll
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
         torch.manual_seed(seed)
-        kwargs = {"optimizer_kwargs": {"options": {"maxiter": WARM_FIT_MAXITER}}} if warm else {}
-        try:
-            with noise_floor():
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **kwargs)
-        except ModelFittingError as exc:  # keep the starting hyperparameters
-            logger.warning("%s: GP fit failed (%s); using the starting hyperparameters", self.owner, exc)
+        fit_quietly(ExactMarginalLogLikelihood(model.likelihood, model), WARM_FIT_MAXITER if warm else None, self.owner)
         model.eval()
+
+
+def fit_quietly(mll: Any, maxiter: int | None = None, owner: str = "moo_hpo") -> None:
+    """BoTorch's ``fit_gpytorch_mll`` under :func:`noise_floor`; a failed fit keeps the starting
+    hyperparameters, with a warning in the log.
+
+    Args:
+        mll: the marginal log-likelihood to maximize.
+        maxiter: L-BFGS iteration limit; None for BoTorch's.
+        owner: the optimizer's name, for the log message.
+    """
+    from botorch.exceptions.errors import ModelFittingError
+    from botorch.fit import fit_gpytorch_mll
+
+    kwargs = {"optimizer_kwargs": {"options": {"maxiter": maxiter}}} if maxiter is not None else {}
+    try:
+        with noise_floor():
+            fit_gpytorch_mll(mll, **kwargs)
+    except ModelFittingError as exc:
+        logger.warning("%s: GP fit failed (%s); using the starting hyperparameters", owner, exc)
 
 
 def cached_if_list(model: Any) -> Any:

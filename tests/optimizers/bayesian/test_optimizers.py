@@ -63,7 +63,8 @@ def test_audit_trail_records_acquisition_and_predictions_in_metric_units():
     assert first.extra["optimizer"]["acquisition"] == "sobol (initial design)"
     assert set(first.extra["optimizer"]) == {"acquisition", "seconds"}
     audit = last.extra["optimizer"]
-    assert audit["acquisition"] == "qLogNEHVI"
+    assert audit["acquisition"] == "qLogEHVI x P(feasible)"  # too few trials to show noise: treated as exact
+    assert audit["noise"] == "exact"
     assert math.isfinite(audit["acquisition_value"])
     assert set(audit["predicted"]) == {"acc", "loss", "size"}
     for stats in audit["predicted"].values():
@@ -85,7 +86,7 @@ def test_batch_ask_gives_distinct_valid_configs():
     assert not keys & old
     for t in batch:
         assert study.space.problems(t.config) == []
-        assert t.extra["optimizer"]["acquisition"] == "qLogNEHVI"
+        assert t.extra["optimizer"]["acquisition"].startswith("qLogEHVI")  # exact metrics (noiseless="auto")
 
 
 def test_study_by_name_with_int_and_categorical_parameters():
@@ -99,10 +100,11 @@ def test_study_by_name_with_int_and_categorical_parameters():
     assert study.optimizer.get_params()["n_init"] is None
     study.optimize(fn, n_trials=10, show_progress=False)  # default n_init = 2 * (3 + 1) = 8
     kinds = [t.extra["optimizer"]["acquisition"] for t in study.trials]
-    assert kinds == ["sobol (initial design)"] * 8 + ["qLogNEHVI"] * 2
+    # a front member of the design measured again (the noise check), then exact metrics: improvement over the measured front
+    assert kinds[:8] == ["sobol (initial design)"] * 8 and kinds[8].startswith("repeat of trial #") and kinds[9] == "qLogEHVI"
     for t in study.trials:
         assert isinstance(t.config["k"], int) and t.config["kind"] in ("a", "b", "c")
-    assert len({tuple(sorted(t.config.items())) for t in study.trials}) == 10
+    assert len({tuple(sorted(t.config.items())) for t in study.trials}) == 9
 
 
 def test_validity_rule_never_broken_and_replacements_recorded():
@@ -167,8 +169,8 @@ def test_cei_finds_the_constrained_optimum():
     study.optimize(_cei_fn, n_trials=8, show_progress=False)
     best = min(study.feasible_trials(), key=lambda t: t.metrics["y"])
     assert 0.45 <= best.config["x"] <= 0.5
-    model_based = study.trials[3:]
-    assert all(t.extra["optimizer"]["acquisition"] == "qLogNEI" for t in model_based)  # one was feasible
+    model_based = [t for t in study.trials[3:] if not t.extra["optimizer"]["acquisition"].startswith("repeat of trial #")]
+    assert len(model_based) >= 4 and all(t.extra["optimizer"]["acquisition"] == "qLogNEI" for t in model_based)  # one was feasible
     assert sum(abs(t.config["x"] - 0.5) <= 0.05 for t in model_based) >= 3  # it works along the boundary
 
 
@@ -195,6 +197,10 @@ def test_cei_searches_feasibility_first_when_nothing_is_feasible():
         assert t.extra["optimizer"]["acquisition"] == "qLogProbabilityOfFeasibility"
         study.tell(t, _cei_fn(t.config))
     assert study.n_feasible >= 1
+    repeat = study.ask()  # the noise check: the feasible trial measured again
+    assert repeat.extra["optimizer"]["acquisition"].startswith("repeat of trial #")
+    assert repeat.config == study.feasible_trials()[0].config
+    study.tell(repeat, _cei_fn(repeat.config))
     assert study.ask().extra["optimizer"]["acquisition"] == "qLogNEI"
 
 
@@ -248,7 +254,7 @@ def test_model_based_proposals_run_with_single_threaded_blas(monkeypatch):
     monkeypatch.setattr(EHVI, "_model_proposals", spy)
     study = mixed_study("ehvi")
     with threadpool_limits(limits=2, user_api="blas"):  # what a study gets on a multi-core machine
-        study.optimize(two_objectives, n_trials=3, show_progress=False)
+        study.optimize(two_objectives, n_trials=4, show_progress=False)  # the design, the noise check, a model step
         outside = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
     assert outside and all(n == 2 for n in outside)
     assert threads and all(n == 1 for per_ask in threads for n in per_ask)

@@ -56,7 +56,7 @@ def test_noiseless_gps_interpolate_the_observations(monkeypatch):
     with torch.no_grad(), noise_floor():
         mean = model.posterior(torch.as_tensor(out.X, dtype=torch.double)).mean.reshape(-1).numpy()
     assert np.allclose(mean, out.Y, atol=1e-3 * np.ptp(out.Y))
-    with pytest.raises(mh.ConfigError, match="noiseless must be True or False; received 'yes'"):
+    with pytest.raises(mh.ConfigError, match="noiseless must be True, False or 'auto'; received 'yes'"):
         mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", {"noiseless": "yes"})).ask()
 
 

@@ -30,7 +30,8 @@ def _f(c: dict) -> dict[str, float]:
 
 def _study(seed: int = 0, **params) -> mh.Study:
     objectives = [mh.Minimize("a", ref=2.0), mh.Minimize("b", ref=2.0)]
-    return mh.Study(_space(), objectives, optimizer=make_optimizer("ehvi", {**FAST, **params}), seed=seed)
+    # told the noise treatment: no noise-check repeat among the steps these tests count
+    return mh.Study(_space(), objectives, optimizer=make_optimizer("ehvi", {**FAST, "noiseless": False, **params}), seed=seed)
 
 
 def _run(study: mh.Study, n: int, sleep: float = 0.0) -> None:
@@ -120,7 +121,7 @@ class EconomyOnly(EHVI):
 
 def _economy_only(seed: int = 0, space: mh.Space | None = None, objectives=None, constraints=()) -> mh.Study:
     objectives = objectives or [mh.Minimize("a", ref=2.0), mh.Minimize("b", ref=2.0)]
-    return mh.Study(space or _space(), objectives, constraints, optimizer=EconomyOnly(**FAST, time_share=0.2), seed=seed)
+    return mh.Study(space or _space(), objectives, constraints, optimizer=EconomyOnly(**FAST, time_share=0.2, noiseless=False), seed=seed)
 
 
 def test_economy_steps_condition_on_the_data_without_a_fit():

@@ -1,0 +1,117 @@
+"""noiseless="auto": one repeat after the design decides, per metric, between interpolating and inferring noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import moo_hpo as mh
+from moo_hpo.optimizers import make_optimizer
+from moo_hpo.optimizers.bayesian.data import Outcome
+from moo_hpo.optimizers.bayesian.noise_check import (
+    REPEAT_TOLERANCE,
+    repeat_verdicts,
+    repeated_rows,
+)
+from tests.optimizers.bayesian.studies import FAST
+
+
+def outcome(kind: str, index: int, X, Y) -> Outcome:
+    return Outcome(kind, index, tuple(range(len(Y))), np.asarray(X, dtype=float), np.asarray(Y, dtype=float))
+
+
+def test_repeated_rows_group_identical_inputs():
+    X = [[0.1, 0.2], [0.3, 0.4], [0.1, 0.2], [0.5, 0.5], [0.1, 0.2], [0.3, 0.4]]
+    assert repeated_rows(X) == [[0, 2, 4], [1, 5]]
+    assert repeated_rows([[0.1], [0.2]]) == []
+
+
+def test_a_metric_is_exact_when_its_repeats_agree_within_the_tolerance():
+    X = [[0.1], [0.5], [0.9], [0.1]]
+    spread = float(np.std([1.0, 3.0, 2.0, 1.0]))
+    verdicts = repeat_verdicts([
+        outcome("objective", 0, X, [1.0, 3.0, 2.0, 1.0]),  # the same value twice
+        outcome("objective", 1, X, [1.0, 3.0, 2.0, 1.0 + 0.5 * REPEAT_TOLERANCE * spread]),  # rounding
+        outcome("constraint", 0, X, [1.0, 3.0, 2.0, 1.2]),  # noise
+        outcome("constraint", 1, X[:3], [1.0, 3.0, 2.0]),  # never repeated: no verdict
+        outcome("failure", 0, X, [1.0, -1.0, -1.0, -1.0]),  # not checked
+    ])
+    assert verdicts == {("objective", 0): True, ("objective", 1): True, ("constraint", 0): False}
+
+
+def study(noiseless="auto", seed: int = 0) -> mh.Study:
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    return mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], [mh.AtMost("g", 1.2)],
+                    optimizer=make_optimizer("ehvi", {**FAST, "noiseless": noiseless}), seed=seed)
+
+
+def objective(noise_on: str | None):
+    rng = np.random.default_rng(1)
+
+    def fn(c):
+        out = {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"], "g": c["x"] + c["y"]}
+        if noise_on:
+            out[noise_on] += float(rng.normal(0.0, 0.1))
+        return out
+
+    return fn
+
+
+def test_auto_repeats_a_design_front_member_then_treats_each_metric_by_its_repeat():
+    from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+
+    s = study()
+    s.optimize(objective("g"), n_trials=8, show_progress=False)  # only the constraint is noisy
+    repeat = s.trials[2]  # FAST: a design of 2
+    label = repeat.extra["optimizer"]["acquisition"]
+    number = int(label.split("#")[1].split(" ")[0])
+    assert number < 2 and label == f"repeat of trial #{number} (noise check)"
+    assert repeat.config == s.trials[number].config
+    assert [t.extra["optimizer"]["acquisition"].startswith("repeat") for t in s.trials].count(True) == 1
+    audit = s.trials[-1].extra["optimizer"]
+    assert audit["noise"] == "exact" and audit["acquisition"].startswith("qLogEHVI")  # exact objectives
+    assert audit["noise_repeats"] == {"constraint 0": "noisy", "objective 0": "exact", "objective 1": "exact"}
+    opt = s.optimizer
+    assert opt.surrogate.noisy == {("constraint", 0)}
+    data = opt.training_data()
+    objectives_gp, constraint_gp = opt.surrogate.model([*data.objectives, *data.constraints]).models
+    assert isinstance(objectives_gp.likelihood, FixedNoiseGaussianLikelihood)  # interpolates
+    assert not isinstance(constraint_gp.likelihood, FixedNoiseGaussianLikelihood)  # infers its noise
+
+    s = study()
+    s.optimize(objective("f2"), n_trials=6, show_progress=False)  # a noisy objective
+    audit = s.trials[-1].extra["optimizer"]
+    assert audit["noise"] == "inferred" and audit["acquisition"].startswith("qLogNEHVI")
+    assert audit["noise_repeats"]["objective 1"] == "noisy"
+
+
+def test_before_the_repeat_finishes_the_metrics_count_as_noisy():
+    s = study()
+    s.optimize(objective(None), n_trials=2, show_progress=False)
+    batch = s.ask(3)  # the repeat first; the others are proposed while it runs
+    assert batch[0].extra["optimizer"]["acquisition"].startswith("repeat of trial")  # a feasible design trial
+    assert all(t.extra["optimizer"]["noise"] == "inferred" for t in batch[1:])
+    assert all(not t.extra["optimizer"]["acquisition"].startswith("repeat") for t in batch[1:])
+
+
+def test_a_resumed_study_decides_as_an_uninterrupted_one(tmp_path):
+    whole = study()
+    whole.optimize(objective(None), n_trials=7, show_progress=False)
+    first = mh.Study(whole.space, whole.objectives, whole.constraints,
+                     optimizer=make_optimizer("ehvi", FAST), seed=0, storage=tmp_path / "s.db")
+    first.optimize(objective(None), n_trials=4, show_progress=False)
+    first.close()
+    resumed = mh.Study.load(tmp_path / "s.db")
+    resumed.optimize(objective(None), n_trials=3, show_progress=False)
+    assert [t.config for t in resumed.trials] == [t.config for t in whole.trials]
+    assert [t.extra["optimizer"].get("noise") for t in resumed.trials] == [t.extra["optimizer"].get("noise") for t in whole.trials]
+
+
+@pytest.mark.parametrize("told, audit", [(True, "exact (told)"), (False, "inferred (told)")])
+def test_a_user_who_says_gets_no_repeat(told, audit):
+    s = study(told)
+    s.optimize(objective("f2"), n_trials=6, show_progress=False)
+    assert not any(t.extra["optimizer"]["acquisition"].startswith("repeat") for t in s.trials)
+    last = s.trials[-1].extra["optimizer"]
+    assert last["noise"] == audit and "noise_repeats" not in last
+    assert last["acquisition"].startswith("qLogEHVI" if told else "qLogNEHVI")
