@@ -16,7 +16,8 @@ The package follows BoTorch's own split:
 * :mod:`~moo_hpo.optimizers.bayesian.acquisition` with :mod:`~moo_hpo.optimizers.bayesian.feasibility_weighted`
   and :mod:`~moo_hpo.optimizers.bayesian.front_starts`: the criteria and where their optimization starts;
 * :mod:`~moo_hpo.optimizers.bayesian.noise_check`: which metrics are exact (``noiseless="auto"``);
-* :mod:`~moo_hpo.optimizers.bayesian.optimizers`: the proposal loop and the optimizer classes;
+* :mod:`~moo_hpo.optimizers.bayesian.optimizers`: the proposal loop; :mod:`~moo_hpo.optimizers.bayesian.named`:
+  the optimizer classes, each the loop with its acquisition;
 * :mod:`~moo_hpo.optimizers.bayesian.defaults`: the one table of defaults;
 * :mod:`~moo_hpo.optimizers.bayesian._private_api`: every private name of torch, BoTorch and GPyTorch used.
 
@@ -25,6 +26,7 @@ How the defaults were measured: ``docs/lab/2026-12-05-bayesian-adapter-notes.md`
 
 from __future__ import annotations
 
-from moo_hpo.optimizers.bayesian.optimizers import EHVI, BoTorchOptimizer, ConstrainedEI, ParEGO
+from moo_hpo.optimizers.bayesian.named import EHVI, ConstrainedEI, ParEGO
+from moo_hpo.optimizers.bayesian.optimizers import BoTorchOptimizer
 
 __all__ = ["EHVI", "BoTorchOptimizer", "ConstrainedEI", "ParEGO"]

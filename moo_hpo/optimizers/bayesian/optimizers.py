@@ -1,4 +1,5 @@
-"""The proposal loop: the optimizer classes ``EHVI``, ``ParEGO`` and ``ConstrainedEI``.
+"""The proposal loop of the Bayesian optimizers ``EHVI``, ``ParEGO`` and ``ConstrainedEI``
+(:mod:`~moo_hpo.optimizers.bayesian.named`).
 
 Each ask rebuilds the training data from the told trials (:mod:`~moo_hpo.optimizers.bayesian.data`), fits
 the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
@@ -68,7 +69,7 @@ from moo_hpo.optimizers.sampling import sobol_stream
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
-__all__ = ["EHVI", "BoTorchOptimizer", "ConstrainedEI", "ParEGO"]
+__all__ = ["BoTorchOptimizer"]
 
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
@@ -477,58 +478,3 @@ class BoTorchOptimizer(Optimizer):
         with torch.no_grad():
             values = torch.cat([acq(chunk) for chunk in X.split(64)])
         return fresh[int(torch.argmax(values))]
-
-
-class EHVI(BoTorchOptimizer):
-    """Expected hypervolume improvement: BoTorch's qLogNEHVI, or with ``noiseless=True`` qLogEHVI over the
-    measured front (see :mod:`~moo_hpo.optimizers.bayesian.acquisition`). Takes the options of
-    :class:`BoTorchOptimizer`.
-    """
-
-    name = "ehvi"
-    capabilities = Capabilities(min_objectives=2, max_objectives=4)
-    acquisition_name = "qLogNEHVI"
-
-    def _use_noise_mode(self, exact: bool, noisy: set[tuple[str, int]] | None = None) -> None:
-        super()._use_noise_mode(exact, noisy)
-        self.acquisition_name = "qLogEHVI" if exact else "qLogNEHVI"
-
-    def _acquisition(self, model: Any, data: TrainingData, X_pending: Any, sampler: Any, seed: int, economy: bool = False) -> Any:
-        # economy steps score against the measured front: one box decomposition instead of one per sample
-        acq = acquisition.ehvi(model, self.problem, data, X_pending, sampler, exact_front=self.exact or economy)
-        if economy and not hasattr(acq, "audit_name"):
-            acq.audit_name = "qLogEHVI"
-        return acq
-
-
-class ParEGO(BoTorchOptimizer):
-    """ParEGO: BoTorch's qLogNParEGO, noisy expected improvement of a random Chebyshev scalarization of the
-    objectives (new weights for every proposal). Takes the options of :class:`BoTorchOptimizer`.
-    """
-
-    name = "parego"
-    capabilities = Capabilities(min_objectives=2)
-    acquisition_name = "qLogNParEGO"
-
-    def _acquisition(self, model: Any, data: TrainingData, X_pending: Any, sampler: Any, seed: int, economy: bool = False) -> Any:
-        return acquisition.parego(model, self.problem, data, X_pending, sampler, seed)
-
-
-class ConstrainedEI(BoTorchOptimizer):
-    """Constrained expected improvement for one objective: BoTorch's qLogNEI under the hard constraints, after
-    a search for the feasible region (qLogProbabilityOfFeasibility) while no trial is feasible. Takes the
-    options of :class:`BoTorchOptimizer`.
-    """
-
-    name = "cei"
-    capabilities = Capabilities(min_objectives=1, max_objectives=1)
-    acquisition_name = "qLogNEI"
-
-    def _phase(self, data: TrainingData) -> str | None:
-        phase = super()._phase(data)
-        if phase == "model" and data.constraints and not data.any_feasible:
-            return "feasibility"  # complete trials measured every hard constraint: >= 2 rows each
-        return phase
-
-    def _acquisition(self, model: Any, data: TrainingData, X_pending: Any, sampler: Any, seed: int, economy: bool = False) -> Any:
-        return acquisition.constrained_ei(model, self.problem, data, X_pending, sampler)
