@@ -36,7 +36,6 @@ __all__ = [
     "Surrogate",
     "cached_if_list",
     "checkpoint",
-    "fit_quietly",
     "noise_floor",
     "predictions",
 ]
@@ -216,31 +215,18 @@ class Surrogate:
     def _fit(self, model: Any, seed: int, warm: bool) -> None:
         """Fit ``model`` by its marginal likelihood (BoTorch's defaults; a warm start runs fewer iterations)."""
         import torch
+        from botorch.exceptions.errors import ModelFittingError
+        from botorch.fit import fit_gpytorch_mll
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
         torch.manual_seed(seed)
-        fit_quietly(ExactMarginalLogLikelihood(model.likelihood, model), WARM_FIT_MAXITER if warm else None, self.owner)
+        kwargs = {"optimizer_kwargs": {"options": {"maxiter": WARM_FIT_MAXITER}}} if warm else {}
+        try:
+            with noise_floor():
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **kwargs)
+        except ModelFittingError as exc:  # keep the starting hyperparameters
+            logger.warning("%s: GP fit failed (%s); using the starting hyperparameters", self.owner, exc)
         model.eval()
-
-
-def fit_quietly(mll: Any, maxiter: int | None = None, owner: str = "moo_hpo") -> None:
-    """BoTorch's ``fit_gpytorch_mll`` under :func:`noise_floor`; a failed fit keeps the starting
-    hyperparameters, with a warning in the log.
-
-    Args:
-        mll: the marginal log-likelihood to maximize.
-        maxiter: L-BFGS iteration limit; None for BoTorch's.
-        owner: the optimizer's name, for the log message.
-    """
-    from botorch.exceptions.errors import ModelFittingError
-    from botorch.fit import fit_gpytorch_mll
-
-    kwargs = {"optimizer_kwargs": {"options": {"maxiter": maxiter}}} if maxiter is not None else {}
-    try:
-        with noise_floor():
-            fit_gpytorch_mll(mll, **kwargs)
-    except ModelFittingError as exc:
-        logger.warning("%s: GP fit failed (%s); using the starting hyperparameters", owner, exc)
 
 
 def cached_if_list(model: Any) -> Any:
