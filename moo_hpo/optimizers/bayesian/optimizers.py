@@ -228,14 +228,13 @@ class BoTorchOptimizer(Optimizer):
             self.surrogate.noiseless = exact if noisy is None else True
             self.surrogate.noisy = noisy or set()
 
-    def _check_noise(self, data: TrainingData) -> dict[str, Any]:
-        """Set the noise treatment (told, or with ``noiseless="auto"`` from the repeats); returns it for the audit trail."""
+    def _check_noise(self, measured: TrainingData, data: TrainingData) -> dict[str, Any]:
+        """Set the noise treatment (told, or with ``noiseless="auto"`` from the repeats in the ``measured``
+        values, not winsorized); returns it for the audit trail."""
         if self.noiseless != "auto":
             self._use_noise_mode(bool(self.noiseless))
             return {"noise": "exact (told)" if self.noiseless else "inferred (told)"}
-        trials = [self._told[i] for i in sorted(self._told)]
-        raw = training_data(self.problem, trials, self.model_failures)  # the values as measured, not winsorized
-        exact, noisy, audit = noise_treatment(raw, data)
+        exact, noisy, audit = noise_treatment(measured, data)
         self._use_noise_mode(exact, noisy)
         return audit
 
@@ -260,7 +259,8 @@ class BoTorchOptimizer(Optimizer):
         seen = {_key(t.config) for t in self._told.values()} | {_key(t.config) for t in pending}
         if k < self._n_init:
             return self._sobol_proposals(min(n, self._n_init - k), k, seen, _SOBOL_DESIGN)
-        data = self.training_data()
+        measured = self._measured_data()
+        data = self._modelled(measured)
         phase = self._phase(data)
         if phase is None:
             return self._sobol_proposals(n, k, seen, _SOBOL_FALLBACK)
@@ -277,7 +277,7 @@ class BoTorchOptimizer(Optimizer):
         else:
             with noise_floor(), _one_blas_thread():
                 if effort == "full" or not self._noise_audit:  # an economy step keeps the last full step's mode
-                    self._noise_audit = self._check_noise(data)
+                    self._noise_audit = self._check_noise(measured, data)
                 proposals = self._model_proposals(n, pending, seen, data, phase, effort == "full")
         elapsed = time.perf_counter() - started
         if effort != "mutation":
@@ -327,8 +327,14 @@ class BoTorchOptimizer(Optimizer):
 
     def training_data(self) -> TrainingData:
         """The models' training data from every told trial."""
-        trials = [self._told[i] for i in sorted(self._told)]
-        data = training_data(self.problem, trials, self.model_failures)
+        return self._modelled(self._measured_data())
+
+    def _measured_data(self) -> TrainingData:
+        """The training data from every told trial, with the values as measured."""
+        return training_data(self.problem, [self._told[i] for i in sorted(self._told)], self.model_failures)
+
+    def _modelled(self, data: TrainingData) -> TrainingData:
+        """``data`` as the GPs see it: winsorized with ``winsorize=True``."""
         if not self.winsorize:
             return data
         reference = acquisition.reference_point(self.problem, data) if self.problem.n_objectives > 1 and data.complete else None
