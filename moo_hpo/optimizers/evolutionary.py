@@ -9,8 +9,11 @@ How the study maps onto pymoo:
   they do not change a trial's objectives and cannot disturb selection.
 * **Objectives** are the internal minimized values with soft-constraint penalties.
 * **Constraints** go to pymoo's ``G`` (constraint domination), plus one column that marks failed
-  trials: a failed trial gets that column and every hard constraint set to the largest violation
-  seen so far (at least 1), so it ranks behind every trial that ran, and the generation goes on.
+  trials: a failed trial gets that column and every hard constraint set to twice the largest violation
+  seen so far (at least 1), so it ranks behind every trial that ran, and the generation goes on. A
+  trial stopped by the study's pruner counts as dominated too, behind every complete trial, and ranks
+  by the step of its last report (:func:`pruned_violation`): the trials the pruner let train furthest
+  parent the next generation.
 * **Validity rules and duplicates**: an offspring whose configuration breaks a rule, or repeats a
   configuration already proposed, is replaced by a fresh random valid one (seeded), so no invalid
   configuration is evaluated and no two pending trials share a configuration. (In a space too small
@@ -73,6 +76,14 @@ def _set_evaluated(pop: Any, F: np.ndarray, G: np.ndarray) -> None:
     pop.set("F", F, "G", G, "H", np.zeros((len(pop), 0)))
     for individual in pop:
         individual.evaluated.update(("F", "G", "H"))
+
+
+def pruned_violation(step: float) -> float:
+    """The constraint violation of a pruned trial whose last report was at ``step``, in units of the worst
+    violation measured: between 1 (trained long) and 1.5 (stopped at step 0), so a pruned trial ranks behind
+    every complete trial and ahead of every failed one (2), and one stopped later ahead of one stopped
+    earlier: the pruner let it train further because its reports ranked better."""
+    return 1.0 + 1.0 / (2.0 + max(float(step), 0.0))
 
 
 class _PymooOptimizer(Optimizer):
@@ -217,7 +228,10 @@ class _PymooOptimizer(Optimizer):
             self._worst_violation = max(self._worst_violation, float(G[ok].max()))
         skipped = (status == TrialStatus.INFEASIBLE_SKIPPED) & ~np.isnan(G).any(axis=1)
         F[~ok] = 0.0  # skipped trials rank by their known violation, failed ones behind everything
-        G[~ok & ~skipped] = self._worst_violation
+        G[~ok & ~skipped] = 2.0 * self._worst_violation
+        for i, trial in enumerate(trials):  # a pruned trial ranks by how far it trained
+            if trial.status is TrialStatus.PRUNED and trial.reports:
+                G[i] = self._worst_violation * pruned_violation(trial.reports[-1]["step"])
         return F, G
 
     # -------------------------------------------------------------- protocol

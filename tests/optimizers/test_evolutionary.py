@@ -168,3 +168,30 @@ def test_generation_values_reach_pymoo_as_its_evaluator_would_set_them():
     for a, b in zip(by_evaluator, ours, strict=True):
         assert state(a) == state(b)
         assert a.CV.tolist() == b.CV.tolist() and bool(a.feas) == bool(b.feas)
+
+
+def test_pruned_trials_rank_behind_complete_ones_and_by_how_far_they_trained():
+    from moo_hpo.trial import Trial, TrialStatus
+
+    study = mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], [mh.AtMost("size_kb", 30.0)],
+                     optimizer=mh.optimizers.make_optimizer("nsga2", {"pop_size": 6}), seed=0)
+    optimizer = study.optimizer
+    config = study.ask().config
+
+    def trial(number: int, status: TrialStatus, last_step: int | None = None, **metrics: float) -> Trial:
+        reports = [] if last_step is None else [{"step": s, "metrics": {"f1": 1.0}, "at": 0.0} for s in range(1, last_step + 1)]
+        return Trial(number=number, config=config, status=status, metrics=metrics, reports=reports)
+
+    trials = [
+        trial(0, TrialStatus.COMPLETE, 9, f1=1.0, f2=1.0, size_kb=40.0),  # complete, infeasible: violation 10
+        trial(1, TrialStatus.PRUNED, 1),
+        trial(2, TrialStatus.PRUNED, 9),
+        trial(3, TrialStatus.FAILED),
+        trial(4, TrialStatus.COMPLETE, 9, f1=2.0, f2=2.0, size_kb=10.0),  # complete, feasible
+    ]
+    _, G = optimizer._values(trials)
+    violation = np.clip(G, 0.0, None).sum(axis=1)
+    assert violation[4] == 0.0
+    # complete trials first (the infeasible one by its measured violation), then the pruned trial that
+    # trained to step 9, then the one stopped at step 1, then the failed one
+    assert violation[0] < violation[2] < violation[1] < violation[3]
