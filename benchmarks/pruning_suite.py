@@ -47,7 +47,10 @@ every completed trial against the cumulative epochs and the simulated wall time.
   moo_hpo's MOASHA promotes every copy of that point; this row shows what ranking the copies last gives.
 
 Settings beside the default, not run unless named: ``random+moasha-3`` (``MOASHA(3, 27, 3)``: the first rung
-at epoch 3) and ``random+hyperband`` (``mh.pruners.Hyperband(1, 27, 3)``).
+at epoch 3) and ``random+hyperband`` (``mh.pruners.Hyperband(1, 27, 3)``). A bound, not run unless named:
+``random+moasha-oracle``, MOASHA whose rungs rank every report by its configuration's epoch-27 metrics, read
+from the table (:class:`OracleMOASHA`): what random search with these rungs reaches when every promotion is
+right, so what no pruner can beat without better proposals.
 
 Reported per method: median [min, max] over seeds of the normalized HV at a third, two thirds and all of
 the budget of epochs; trials started, complete, pruned and cut; the epochs at which each seed first
@@ -80,7 +83,7 @@ from benchmarks.curves_table import DEFAULT_REF, DEFAULT_TABLE, CurveTable, best
 MAX_EPOCHS = 27
 PRUNER = {"min_resource": 1, "max_resource": MAX_EPOCHS, "reduction_factor": 3}
 METHODS = ["random", "nsga2", "random+moasha", "auto+moasha", "syne-moasha", "syne-moasha-ranks", "random+moasha-distinct"]
-EXTRA_METHODS = ["random+moasha-3", "random+hyperband"]  # settings beside the default, for the lab note
+EXTRA_METHODS = ["random+moasha-3", "random+hyperband", "random+moasha-oracle"]  # beside the default, and a bound
 LABELS = {
     "random": "random, full training",
     "nsga2": "nsga2, full training",
@@ -91,12 +94,14 @@ LABELS = {
     "random+moasha-distinct": "random + MOASHA, repeated reports last (diagnostic)",
     "random+moasha-3": "random + moo_hpo MOASHA(3, 27, 3), first rung at epoch 3",
     "random+hyperband": "random + moo_hpo Hyperband(1, 27, 3)",
+    "random+moasha-oracle": "random + MOASHA ranking by the final metrics (a bound, not a pruner)",
 }
 DEFAULT_SYNE_PYTHON = Path("/tmp/synevenv/bin/python")
 SHORT = {"random": "random, full training", "nsga2": "nsga2, full training", "random+moasha": "random + moo_hpo MOASHA",
          "auto+moasha": "auto + moo_hpo MOASHA", "syne-moasha": "Syne Tune MOASHA",
          "syne-moasha-ranks": "Syne Tune MOASHA, ranking patched", "random+moasha-distinct": "MOASHA, repeats last (diagnostic)",
-         "random+moasha-3": "MOASHA(3, 27, 3)", "random+hyperband": "Hyperband(1, 27, 3)"}
+         "random+moasha-3": "MOASHA(3, 27, 3)", "random+hyperband": "Hyperband(1, 27, 3)",
+         "random+moasha-oracle": "MOASHA, final-metric ranking (bound)"}
 FRACTIONS = (1 / 3, 2 / 3, 1.0)
 
 
@@ -227,6 +232,39 @@ class DistinctFirstMOASHA(mh.pruners.Pruner):
         return Decision(False)
 
 
+class OracleMOASHA(mh.pruners.MOASHA):
+    """A bound, not a pruner: :class:`moo_hpo.pruners.MOASHA` with the same rungs, judging each trial by its
+    configuration's epoch-27 metrics from the table instead of the report's (``configs`` maps a trial number to
+    its tabulated configuration, filled by :class:`OracleMethod` as trials start)."""
+
+    name = "moasha-oracle"
+
+    def __init__(self, table: CurveTable, configs: dict[int, int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table, self.configs = table, configs
+
+    def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Any:
+        final = self.table.metrics(self.configs[number], MAX_EPOCHS)
+        return super().decide(number, step, {"accuracy": final["accuracy"], "eo_diff": final["eo_diff"]})
+
+    def get_params(self) -> dict[str, Any]:
+        return {"min_resource": self.min_resource, "max_resource": self.max_resource, "reduction_factor": self.reduction_factor}
+
+
+class OracleMethod(MooHpoMethod):
+    """``random`` with :class:`OracleMOASHA`, telling the pruner which tabulated configuration each trial trains."""
+
+    def __init__(self, table: CurveTable, seed: int) -> None:
+        self.table, self.configs = table, {}
+        super().__init__(table, "random", seed, pruner=OracleMOASHA(table, self.configs, **PRUNER))
+
+    def start(self) -> tuple[Any, dict[str, Any]] | None:
+        got = super().start()
+        if got is not None:
+            self.configs[got[0].number] = self.table.nearest(got[1])
+        return got
+
+
 def make_method(name: str, table: CurveTable, seed: int, budget_trials: int, syne_python: Path) -> Any:
     from moo_hpo.optimizers.evolutionary import default_pop_size
 
@@ -242,6 +280,8 @@ def make_method(name: str, table: CurveTable, seed: int, budget_trials: int, syn
         return MooHpoMethod(table, "random", seed, pruner=mh.pruners.MOASHA(3, MAX_EPOCHS, 3))
     if name == "random+hyperband":
         return MooHpoMethod(table, "random", seed, pruner=mh.pruners.Hyperband(**PRUNER))
+    if name == "random+moasha-oracle":
+        return OracleMethod(table, seed)
     if name == "random+moasha-distinct":
         return MooHpoMethod(table, "random", seed, pruner=DistinctFirstMOASHA(**PRUNER))
     if name == "syne-moasha":

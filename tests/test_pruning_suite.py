@@ -82,3 +82,14 @@ def test_the_best_front_normalizes_to_one(table: CurveTable) -> None:
     norm = Normalizer(table)
     assert norm(list(zip(front["accuracy"], front["eo_diff"], strict=True))) == pytest.approx(1.0)
     assert norm([]) == 0.0
+
+
+def test_the_oracle_bound_ranks_rungs_by_the_final_metrics(table: CurveTable) -> None:
+    method = make_method("random+moasha-oracle", table, 0, 4, None)
+    run = simulate(table, method, "random+moasha-oracle", 0, budget_trials=4, n_workers=2)
+    assert run.epochs == 4 * MAX_EPOCHS and run.pruned > 0 and run.complete >= 1
+    pruner = method.study.pruner
+    for k in range(len(pruner.rung_steps)):
+        for number, metrics in pruner.rung(k).items():  # each rung recorded the configuration's last-epoch metrics
+            final = table.metrics(method.configs[number], MAX_EPOCHS)
+            assert metrics == {"accuracy": final["accuracy"], "eo_diff": final["eo_diff"]}
