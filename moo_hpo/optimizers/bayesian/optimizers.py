@@ -14,8 +14,12 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
 * **Batches**: ``ask(n)`` chooses one candidate at a time (``q=1``); running trials and the candidates
   already chosen are the acquisition's ``X_pending``.
 * **Mixed and conditional spaces**: the acquisition is maximized over the continuous relaxation of the
-  encoded cube and the optimum decoded; one that breaks a validity rule or repeats a configuration is
-  replaced by the best of ``raw_samples`` random valid configurations, so an invalid one is never proposed.
+  encoded cube; every restart's optimum is decoded and the decoded configuration the acquisition scores
+  best is kept (a relaxed optimum between two categorical choices can score far above what it decodes to),
+  then its discrete choices are improved by a local search
+  (:mod:`~moo_hpo.optimizers.bayesian.discrete_search`). One that breaks a validity rule or repeats a
+  configuration is replaced by the best of ``raw_samples`` random valid configurations, so an invalid one is
+  never proposed.
 * **Determinism**: every seed derives from the study's seed and trial counts, so the same seed proposes the
   same configurations, and a study resumed from its store continues exactly as an uninterrupted one.
 * **Time share** (``time_share``, set by ``"auto"``): the optimizer keeps its own proposal time under a
@@ -380,7 +384,7 @@ class BoTorchOptimizer(Optimizer):
         from botorch.optim import optimize_acqf
         from botorch.sampling.normal import SobolQMCNormalSampler
 
-        from moo_hpo.optimizers.bayesian.discrete_search import has_discrete, improve_discrete
+        from moo_hpo.optimizers.bayesian.discrete_search import best_decoded, has_discrete, improve_discrete
         from moo_hpo.optimizers.bayesian.front_starts import FRONT_START_POOL, front_anchors, front_starts
 
         space, settings = self.problem.space, self.settings
@@ -416,7 +420,7 @@ class BoTorchOptimizer(Optimizer):
                 k = settings.front_starts
                 extra = front_starts(acq, anchors, k=k, pool=max(FRONT_START_POOL, k), seed=seed)
             restarts = settings.num_restarts + (0 if extra is None else len(extra))
-            candidate, _ = optimize_acqf(
+            candidates, values = optimize_acqf(
                 acq,
                 bounds=bounds,
                 q=1,
@@ -425,8 +429,9 @@ class BoTorchOptimizer(Optimizer):
                 batch_initial_conditions=extra,
                 options={"seed": seed, "maxiter": self.maxiter, "batch_limit": restarts, "init_batch_limit": settings.raw_samples},
                 retry_on_optimization_warning=False,  # a stalled L-BFGS still returns its best point
+                return_best_only=False,
             )
-            config = space.decode(candidate.detach().numpy())[0]
+            config = best_decoded(acq, space, candidates.detach().reshape(-1, space.n_encoded), values.detach().reshape(-1))
             if discrete:  # the decoded optimum's discrete choices, checked by the acquisition
                 config = improve_discrete(acq, space, config)
             audit: dict[str, Any] = {"acquisition": getattr(acq, "audit_name", name)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import moo_hpo as mh
 from moo_hpo.optimizers.bayesian.discrete_search import (
+    best_decoded,
     discrete_neighbours,
     has_discrete,
     improve_discrete,
@@ -83,3 +84,29 @@ def test_ehvi_settles_on_the_categorical_choice_that_the_front_needs():
         kinds.append(config["kind"])
         opt.tell([told(number, config)])
     assert kinds.count("b") >= 4, kinds
+
+
+def test_the_restarts_are_judged_after_decoding():
+    """A relaxed optimum between two choices scores highest before decoding; another restart's optimum decodes to
+    a configuration the acquisition scores higher, and that one is proposed."""
+    import numpy as np
+    import torch
+
+    space = _space()
+    kind_col, x_col = space.columns("kind"), space.columns("x")
+
+    def acq(X):  # the relaxation pays for a block between choices; decoded, only x counts
+        X = X.reshape(X.shape[0], -1)
+        between = 1.0 - (X[:, kind_col] - 0.5).abs().sum(dim=-1)  # 1 for the one-hot [.5, .5, 0], <= 0 for any choice
+        return 10.0 * between.clamp(min=0.0) + X[:, x_col][:, 0]
+
+    relaxed = space.encode([{"x": 0.2, "n": 2, "kind": "a"}])[0]
+    relaxed[kind_col] = [0.5, 0.5, 0.0]
+    decodes_well = space.encode([{"x": 0.9, "n": 2, "kind": "a"}])[0]
+    candidates = torch.as_tensor(np.vstack([relaxed, decodes_well]), dtype=torch.double)
+    values = acq(candidates)
+    assert values[0] > values[1]  # before decoding, the relaxed point leads
+    assert best_decoded(acq, space, candidates, values)["x"] == 0.9
+    floats = mh.Space({"x": mh.Float(0.0, 1.0)})
+    xs = torch.tensor([[0.1], [0.7]], dtype=torch.double)
+    assert best_decoded(None, floats, xs, torch.tensor([2.0, 1.0]))["x"] == 0.1  # floats only: as scored, no call
