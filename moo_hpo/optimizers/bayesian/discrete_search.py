@@ -58,11 +58,12 @@ def best_decoded(acq: Any, space: Space, candidates: Any, values: Any) -> dict[s
     """
     import torch
 
+    if not has_discrete(space):  # decoding moves no point: only the best restart needs decoding
+        return space.decode(candidates[int(torch.argmax(values))].unsqueeze(0).numpy())[0]
     configs = space.decode(candidates.numpy())
-    if has_discrete(space):
-        decoded = torch.as_tensor(space.encode(configs), dtype=torch.double)
-        with torch.no_grad():
-            values = acq(decoded.unsqueeze(1)).reshape(-1)
+    decoded = torch.as_tensor(space.encode(configs), dtype=torch.double)
+    with torch.no_grad():
+        values = acq(decoded.unsqueeze(1)).reshape(-1)
     return configs[int(torch.argmax(values))]
 
 
