@@ -16,7 +16,17 @@ import numpy as np
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
-__all__ = ["WINSORIZE_MIN_ROWS", "Outcome", "TrainingData", "training_data", "tukey_cutoff", "winsorized"]
+__all__ = [
+    "WINSORIZE_MIN_ROWS",
+    "Outcome",
+    "TrainingData",
+    "bilog",
+    "bilog_constraints",
+    "inverse_bilog",
+    "training_data",
+    "tukey_cutoff",
+    "winsorized",
+]
 
 #: values an outcome needs before its tail is clipped (quartiles of fewer say little)
 WINSORIZE_MIN_ROWS = 4
@@ -32,6 +42,7 @@ class Outcome:
         numbers: trial numbers of the rows, ascending.
         X: encoded inputs, ``(n, n_encoded)``.
         Y: the outcome in BoTorch's convention, ``(n,)``.
+        bilog: whether ``Y`` holds :func:`bilog` of the values (a model of it predicts in those units).
     """
 
     kind: str
@@ -39,6 +50,7 @@ class Outcome:
     numbers: tuple[int, ...]
     X: np.ndarray
     Y: np.ndarray
+    bilog: bool = False
 
 
 @dataclass
@@ -166,3 +178,35 @@ def winsorized(data: TrainingData, reference: np.ndarray | None) -> TrainingData
         cut = tukey_cutoff(c.Y, 0.0)
         constraints.append(c if cut is None or cut <= 0.0 else replace(c, Y=np.minimum(c.Y, cut)))
     return replace(data, objectives=objectives, constraints=constraints)
+
+
+def bilog(values: np.ndarray) -> np.ndarray:
+    """``sign(v) * log(1 + |v|)``: the identity near 0, logarithmic far from it, sign kept (Ax's ``BilogY``)."""
+    values = np.asarray(values, dtype=float)
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def inverse_bilog(values: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`bilog`: ``sign(y) * (exp(|y|) - 1)``."""
+    values = np.asarray(values, dtype=float)
+    return np.sign(values) * np.expm1(np.abs(values))
+
+
+def bilog_constraints(data: TrainingData) -> TrainingData:
+    """The data with each hard constraint's ``g`` replaced by :func:`bilog` of it (Ax's default for outcome
+    constraints).
+
+    A constraint matters near its bound (``g = 0``): whether a candidate is feasible. Values far on either
+    side (a model ten times too large, one with memory to spare) say little more than their sign, yet a GP of
+    the raw values spends its resolution on them and smooths the boundary. The transform keeps every value's
+    sign, so each trial's feasibility and the probability that a candidate is feasible (``P(g <= 0)``) read
+    the same in either unit; it leaves values of order 0.1 nearly as they are and compresses large ones.
+
+    Args:
+        data: the training data (constraints as ``g``, ``g <= 0`` feasible).
+
+    Returns:
+        A copy whose constraint outcomes are marked ``bilog`` (the input is not changed).
+    """
+    constraints = [c if c.bilog else replace(c, Y=bilog(c.Y), bilog=True) for c in data.constraints]
+    return replace(data, constraints=constraints)

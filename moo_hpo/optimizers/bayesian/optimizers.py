@@ -57,7 +57,7 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
 from moo_hpo.optimizers.bayesian import acquisition, defaults
-from moo_hpo.optimizers.bayesian.data import TrainingData, training_data, winsorized
+from moo_hpo.optimizers.bayesian.data import TrainingData, bilog_constraints, training_data, winsorized
 from moo_hpo.optimizers.bayesian.noise_check import noise_treatment, repeat_asked, trial_to_repeat
 from moo_hpo.seeding import derive_seed
 from moo_hpo.optimizers.bayesian.surrogate import TRENDS, Surrogate, noise_floor, predictions
@@ -145,6 +145,9 @@ class BoTorchOptimizer(Optimizer):
             automatic rule, :func:`~moo_hpo.optimizers.bayesian.data.winsorized`): values beyond the
             reference point or on a constraint's infeasible side, far out by a Tukey fence, so a heavy tail
             does not take the GPs' resolution from the region that matters.
+        bilog_constraints: model each hard constraint's ``g`` as ``sign(g) * log(1 + |g|)`` (Ax's default
+            for outcome constraints, :func:`~moo_hpo.optimizers.bayesian.data.bilog_constraints`): values far
+            from the bound are compressed, so the GP resolves the boundary; feasibility reads the same.
     """
 
     capabilities = Capabilities(min_objectives=2)
@@ -163,6 +166,7 @@ class BoTorchOptimizer(Optimizer):
         trend: str = "quadratic",
         time_share: float | None = None,
         winsorize: bool = True,
+        bilog_constraints: bool = True,
     ) -> None:
         self.n_init = n_init
         self.num_restarts = num_restarts
@@ -175,6 +179,7 @@ class BoTorchOptimizer(Optimizer):
         self.trend = trend
         self.time_share = time_share
         self.winsorize = winsorize
+        self.bilog_constraints = bilog_constraints
 
     def setup(self, problem: Problem) -> None:
         """Bind to the problem, check the options and resolve the defaults.
@@ -188,7 +193,7 @@ class BoTorchOptimizer(Optimizer):
             _check_int(self.name, name, getattr(self, name), allow_none=True)
         if self.noiseless != "auto" and not isinstance(self.noiseless, bool):
             raise ConfigError(f"{self.name}: noiseless must be True, False or 'auto'; received {self.noiseless!r}")
-        for flag in ("model_failures", "winsorize"):
+        for flag in ("model_failures", "winsorize", "bilog_constraints"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{self.name}: {flag} must be True or False; received {getattr(self, flag)!r}")
         _check_int(self.name, "maxiter", self.maxiter)
@@ -338,11 +343,12 @@ class BoTorchOptimizer(Optimizer):
         return training_data(self.problem, [self._told[i] for i in sorted(self._told)], self.model_failures)
 
     def _modelled(self, data: TrainingData) -> TrainingData:
-        """``data`` as the GPs see it: winsorized with ``winsorize=True``."""
-        if not self.winsorize:
-            return data
-        reference = acquisition.reference_point(self.problem, data) if self.problem.n_objectives > 1 and data.complete else None
-        return winsorized(data, reference)
+        """``data`` as the GPs see it: winsorized with ``winsorize=True``, constraints on the bilog scale with
+        ``bilog_constraints=True``."""
+        if self.winsorize:
+            multi = self.problem.n_objectives > 1 and data.complete
+            data = winsorized(data, acquisition.reference_point(self.problem, data) if multi else None)
+        return bilog_constraints(data) if self.bilog_constraints else data
 
     def _phase(self, data: TrainingData) -> str | None:
         """``"model"``, ``"feasibility"`` (only the guards can be modelled) or None (keep sampling Sobol points)."""

@@ -44,12 +44,12 @@ def test_tukey_cutoff_follows_axs_rule_and_never_reaches_below_the_bound():
     assert tukey_cutoff(np.array([1.0, 2.0, np.nan])) is None  # too few values to judge a tail
 
 
-def _heavy_tailed_study(winsorize: bool):
+def _heavy_tailed_study(winsorize: bool, bilog_constraints: bool = False):
     from moo_hpo.trial import Trial
 
     space = mh.Space({"x": mh.Float(0.0, 1.0)})
     study = mh.Study(space, [mh.Minimize("loss", ref=2.0), mh.Minimize("size", ref=2.0)], [mh.AtMost("mem", 1.0)],
-                     optimizer=mh.optimizers.EHVI(winsorize=winsorize), seed=0)
+                     optimizer=mh.optimizers.EHVI(winsorize=winsorize, bilog_constraints=bilog_constraints), seed=0)
     opt = study.optimizer
     opt.setup(study.problem)
     # twelve ordinary trials and one that diverged: loss 1e6, memory 1e4 times the bound
@@ -72,3 +72,29 @@ def test_winsorizing_clips_only_the_bad_tail_beyond_the_reference_point_and_boun
     np.testing.assert_array_equal(mem[:-1], mem_raw[:-1])
     assert ((mem > 0) == (mem_raw > 0)).all()  # feasibility of every trial kept
     assert [t.number for t in clipped.feasible] == [t.number for t in raw.feasible]
+
+
+def test_bilog_is_the_identity_near_zero_logarithmic_far_from_it_and_inverted_exactly():
+    import numpy as np
+
+    from moo_hpo.optimizers.bayesian.data import bilog, inverse_bilog
+
+    values = np.array([-1e4, -3.0, -1e-3, 0.0, 1e-3, 3.0, 1e4])
+    assert bilog(values).tolist() == pytest.approx([-np.log(1e4 + 1), -np.log(4.0), -1e-3, 0.0, 1e-3, np.log(4.0), np.log(1e4 + 1)], rel=1e-3)
+    np.testing.assert_allclose(inverse_bilog(bilog(values)), values, rtol=1e-12)
+
+
+def test_constraints_are_modelled_on_the_bilog_scale_with_every_trials_feasibility_kept():
+    import numpy as np
+
+    from moo_hpo.optimizers.bayesian.data import bilog
+
+    raw, logged = _heavy_tailed_study(True), _heavy_tailed_study(True, bilog_constraints=True)
+    mem_raw, mem = raw.constraints[0].Y, logged.constraints[0].Y
+    assert logged.constraints[0].bilog and not raw.constraints[0].bilog
+    np.testing.assert_allclose(mem, bilog(mem_raw))  # after winsorizing: the clipped tail, compressed
+    assert ((mem > 0) == (mem_raw > 0)).all() and (mem > 0).any() and (mem <= 0).any()
+    assert [t.number for t in logged.feasible] == [t.number for t in raw.feasible]
+    for a, b in zip(raw.objectives, logged.objectives, strict=True):  # objectives as they were
+        np.testing.assert_array_equal(a.Y, b.Y)
+    assert mh.optimizers.EHVI().bilog_constraints  # the default
