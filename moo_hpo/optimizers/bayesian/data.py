@@ -201,6 +201,9 @@ def bilog_constraints(data: TrainingData) -> TrainingData:
     the raw values spends its resolution on them and smooths the boundary. The transform keeps every value's
     sign, so each trial's feasibility and the probability that a candidate is feasible (``P(g <= 0)``) read
     the same in either unit; it leaves values of order 0.1 nearly as they are and compresses large ones.
+    Applied to the data rather than as BoTorch's ``Bilog`` outcome transform, so each GP keeps the plain
+    ``Standardize`` transform that :mod:`~moo_hpo.optimizers.bayesian.cached_posterior`'s fast path needs;
+    :func:`~moo_hpo.optimizers.bayesian.surrogate.predictions` maps its predictions back.
 
     Args:
         data: the training data (constraints as ``g``, ``g <= 0`` feasible).
