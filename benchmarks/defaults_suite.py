@@ -319,11 +319,10 @@ def _true_hv(problem: SuiteProblem, points: list[tuple[np.ndarray, np.ndarray]])
 
 def _run_moo_hpo(problem: SuiteProblem, method: str, seed: int, ev: _Evaluator) -> list[dict[str, Any]]:
     study = problem.study(method, seed)
-    logged = LOG_SKEWED.get(problem.name, []) if method == "ehvi-log-skewed" else []
+    logged = {f"f{j}" for j in LOG_SKEWED.get(problem.name, [])} if method == "ehvi-log-skewed" else set()
 
     def metrics(config: dict[str, Any]) -> dict[str, float]:
-        out = ev.metrics(config)
-        return {k: (math.log(v) if k in {f"f{j}" for j in logged} else v) for k, v in out.items()}
+        return {k: (math.log(v) if k in logged else v) for k, v in ev.metrics(config).items()}
 
     study.optimize(metrics, n_trials=problem.budget, show_progress=False)
     modes = [t.extra.get("optimizer", {}).get("noise") for t in study.trials]
