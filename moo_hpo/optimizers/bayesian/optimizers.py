@@ -37,7 +37,8 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
   defaults suite). On two cores, at 40 observations of four objectives, a full step
   took 1.2-3.3 s, an economy step 0.05-0.07 s (0.1-0.3 s with the cores shared), a mutation about a
   millisecond. The optimizer's share of the time thus stays within ``time_share`` but for the one step that
-  overshoots. Decisions depend on measured times, so with a time share two runs of one seed can differ.
+  overshoots and ``time_allowance`` seconds any study may spend on top (``"auto"``: a minute, so a study of
+  instant trials gets model steps). With a time share two runs of one seed can differ (measured times decide).
 * **Audit trail**: each proposal's ``extra["optimizer"]`` holds the acquisition's name and (log) value at
   the proposal, the models' predicted mean and standard deviation of every objective and hard-constrained
   metric in its own units, the ``failure_probability`` with a failure model, and ``"replaced"`` with the
@@ -67,6 +68,7 @@ from moo_hpo.optimizers.bayesian.time_share import (
     FIRST_ECONOMY_STEP_GUESS,
     FIRST_FULL_STEP_GUESS,
     busy_seconds,
+    check_time_options,
     proposal_seconds,
 )
 from moo_hpo.optimizers.sampling import sobol_stream
@@ -141,6 +143,7 @@ class BoTorchOptimizer(Optimizer):
             proposing, between 0 and 1, e.g. 0.2; full model steps alternate with economy steps to keep to
             it (see the module docstring). None (the default): every proposal is a full model step, and a
             seed reproduces the study exactly. ``"auto"`` sets :data:`moo_hpo.optimizers.registry.AUTO_TIME_SHARE`.
+        time_allowance: seconds of proposing beyond the ``time_share`` (none without one); ``"auto"``: 60.
         winsorize: clip each objective's and hard constraint's bad tail before the GPs see it (Ax's
             automatic rule, :func:`~moo_hpo.optimizers.bayesian.data.winsorized`): values beyond the
             reference point or on a constraint's infeasible side, far out by a Tukey fence, so a heavy tail
@@ -165,6 +168,7 @@ class BoTorchOptimizer(Optimizer):
         front_starts: int | None = None,
         trend: str = "quadratic",
         time_share: float | None = None,
+        time_allowance: float = 0.0,
         winsorize: bool = True,
         bilog_constraints: bool = True,
     ) -> None:
@@ -178,6 +182,7 @@ class BoTorchOptimizer(Optimizer):
         self.front_starts = front_starts
         self.trend = trend
         self.time_share = time_share
+        self.time_allowance = time_allowance
         self.winsorize = winsorize
         self.bilog_constraints = bilog_constraints
 
@@ -200,9 +205,7 @@ class BoTorchOptimizer(Optimizer):
         if self.trend not in TRENDS:
             raise ConfigError(f"{self.name}: trend must be one of {', '.join(map(repr, TRENDS))}; received {self.trend!r}")
         _check_int(self.name, "front_starts", self.front_starts, allow_none=True, allow_zero=True)
-        share = self.time_share
-        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1):
-            raise ConfigError(f"{self.name}: time_share must be a number between 0 and 1 (exclusive) or None; received {share!r}")
+        check_time_options(self.name, self.time_share, self.time_allowance)
         modes = (True, False) if self.noiseless == "auto" else (self.noiseless,)
         for exact in modes:  # each mode this optimizer may use; "auto" starts as noisy until its first check
             self._use_noise_mode(exact)
@@ -303,7 +306,7 @@ class BoTorchOptimizer(Optimizer):
         if self.time_share is None:
             return "full"
         trials = [*self._told.values(), *pending]
-        earned = self.time_share / (1.0 - self.time_share) * busy_seconds(trials)
+        earned = self.time_share / (1.0 - self.time_share) * busy_seconds(trials) + self.time_allowance
         spent = proposal_seconds(trials)  # recorded with each trial, so a resumed study counts the past too
         for effort in ("full", "economy"):
             if spent + self._step_seconds[effort] <= earned:

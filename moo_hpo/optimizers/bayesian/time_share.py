@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Sequence
 
+from moo_hpo.exceptions import ConfigError
 from moo_hpo.trial import Trial, TrialStatus
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "FIRST_ECONOMY_STEP_GUESS",
     "FIRST_FULL_STEP_GUESS",
     "busy_seconds",
+    "check_time_options",
     "proposal_seconds",
 ]
 
@@ -65,3 +67,19 @@ def busy_seconds(trials: Sequence[Trial]) -> float:
             total += end - max(start, reach)
             reach = end
     return total
+
+
+def check_time_options(optimizer: str, time_share: object, time_allowance: object) -> None:
+    """Check an optimizer's ``time_share`` (None, or a number between 0 and 1 exclusive) and
+    ``time_allowance`` (seconds, 0 or more).
+
+    Raises:
+        ConfigError: naming the option, what it must be and what was received.
+    """
+    def number(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if time_share is not None and not (number(time_share) and 0 < time_share < 1):  # type: ignore[operator]
+        raise ConfigError(f"{optimizer}: time_share must be a number between 0 and 1 (exclusive) or None; received {time_share!r}")
+    if not (number(time_allowance) and 0 <= time_allowance < math.inf):  # type: ignore[operator]
+        raise ConfigError(f"{optimizer}: time_allowance must be a number of seconds, 0 or more; received {time_allowance!r}")

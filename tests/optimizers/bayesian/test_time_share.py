@@ -74,6 +74,24 @@ def test_instant_trials_never_pay_for_a_model_step():
     assert study.optimizer._step_seconds == {"full": FIRST_FULL_STEP_GUESS, "economy": FIRST_ECONOMY_STEP_GUESS}  # none ran
 
 
+def test_an_allowance_buys_model_steps_for_instant_trials_and_bounds_their_time():
+    _warm_up()
+    study = _study(time_share=0.2, time_allowance=1.5)
+    _run(study, 12)
+    efforts = _efforts(study)[2:]  # n_init = 2; without an allowance these are all mutations (test above)
+    assert efforts[0] == "full"  # the allowance covers the first full step's 1 s guess
+    spent = _proposal_seconds(study.trials)
+    # instant trials earn almost nothing: the allowance bounds the time but for the one step that overshoots it
+    assert spent <= 1.5 + 0.2 / 0.8 * _busy_seconds(study.trials) + max(study.optimizer._step_seconds.values()) + 0.05
+
+
+@pytest.mark.parametrize("bad", [-1.0, "60", True, float("inf"), None])
+def test_a_time_allowance_that_is_not_seconds_is_refused(bad):
+    study = _study(time_share=0.2, time_allowance=bad)
+    with pytest.raises(mh.ConfigError, match=r"time_allowance must be a number of seconds, 0 or more; received"):
+        study.ask()
+
+
 def test_mutations_mix_steps_along_the_front_with_jumps_across_the_cube():
     """With instant trials mutations are the whole search: some land far (0.2 of the cube or more) from every
     configuration measured before, most stay near (narrow steps alone, at most 0.16 here, fell behind Sobol
@@ -186,8 +204,8 @@ def test_auto_gives_a_bayesian_optimizer_a_time_share_and_says_so():
     study._set_budget(40)
     study.ask()
     info = study.optimizer_info
-    assert info["name"] == "ehvi" and info["params"]["time_share"] == 0.2
-    assert re.search(r"proposing kept under 20% of the study's time", info["reason"])
+    assert info["name"] == "ehvi" and info["params"]["time_share"] == 0.2 and info["params"]["time_allowance"] == 60.0
+    assert re.search(r"proposing kept under 20% of the study's time beyond its first 60 s", info["reason"])
 
 
 def test_an_explicit_bayesian_optimizer_has_no_time_share():
