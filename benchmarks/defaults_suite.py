@@ -65,6 +65,11 @@ VARIANTS: dict[str, tuple[str, Any]] = {
 #: same on either scale, so the front is read in raw units; what changes is the models (a GP of ``log f``) and
 #: the hypervolume the acquisition improves (in log units): Ax's ``LogY`` applied by a rule.
 LOG_SKEWED = {"scaled": [1], "adult-mlp": [2]}
+
+
+def _logged(problem: str, method: str) -> list[int]:
+    """The objectives (indices) that ``method`` sees on the log scale on ``problem`` (only ``ehvi-log-skewed``)."""
+    return LOG_SKEWED.get(problem, []) if method == "ehvi-log-skewed" else []
 EXTRA_METHODS = ["ax", "parego", *VARIANTS]
 
 
@@ -100,7 +105,7 @@ class SuiteProblem:
         return len(self.ref)
 
     def study(self, optimizer: str, seed: int) -> mh.Study:
-        logged = LOG_SKEWED.get(self.name, []) if optimizer == "ehvi-log-skewed" else []
+        logged = _logged(self.name, optimizer)
         objectives = [mh.Minimize(f"f{j}", ref=float(math.log(r) if j in logged else r)) for j, r in enumerate(self.ref)]
         constraints = [mh.AtMost(f"g{j}", 0.0) for j in range(self.n_constraints)]
         if optimizer in VARIANTS:
@@ -321,7 +326,7 @@ def _true_hv(problem: SuiteProblem, points: list[tuple[np.ndarray, np.ndarray]])
 
 def _run_moo_hpo(problem: SuiteProblem, method: str, seed: int, ev: _Evaluator) -> list[dict[str, Any]]:
     study = problem.study(method, seed)
-    logged = {f"f{j}" for j in LOG_SKEWED.get(problem.name, [])} if method == "ehvi-log-skewed" else set()
+    logged = {f"f{j}" for j in _logged(problem.name, method)}
 
     def metrics(config: dict[str, Any]) -> dict[str, float]:
         return {k: (math.log(v) if k in logged else v) for k, v in ev.metrics(config).items()}
