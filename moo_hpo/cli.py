@@ -81,13 +81,17 @@ def _load(path: Path) -> mh.Study:
 
 
 def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
-    """The study's Pareto front as a rich table: objective values, then the configuration."""
+    """The study's Pareto front as a rich table: objective values, then the configuration (the front by the
+    model's estimates when the study's metrics showed noise, as :meth:`moo_hpo.Study.pareto_front` decides)."""
+    front = study.pareto_front()
+    if front and study.front_basis() == "model":
+        title += ", by the model's estimates (the metrics are noisy)"
     table = Table(title=title)
     table.add_column("#", justify="right")
     for o in study.objectives:
         table.add_column(f"{o.name} ({'max' if o.direction == 'maximize' else 'min'})", justify="right")
     table.add_column("configuration", overflow="fold")
-    for t in study.pareto_front():
+    for t in front:
         config = ", ".join(f"{k}={_fmt(v)}" for k, v in t.config.items())
         table.add_row(str(t.number), *[f"{t.metrics[o.name]:.4g}" for o in study.objectives], config)
     return table

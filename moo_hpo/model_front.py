@@ -7,6 +7,13 @@ instead: one GP per objective (BoTorch's ``SingleTaskGP`` as moo_hpo's Bayesian 
 inferred) over every complete trial, and the posterior mean at each trial's configuration, which pools what
 its neighbours measured. The front is then the feasible trials whose estimates no other feasible trial's
 estimates dominate (feasibility as measured). This is what Ax reports as its model-based Pareto frontier.
+
+:func:`front_basis` decides which of the two a study reports by default (:meth:`moo_hpo.Study.pareto_front`):
+the model's once the study itself shows that its objectives are noisy, i.e. a configuration measured more than
+once (the Bayesian optimizers' noise check, :meth:`moo_hpo.Study.reevaluate`, or the user's own repeat) gave
+two different values of an objective; the measured one otherwise. The test is the Bayesian optimizers' own
+(:func:`moo_hpo.optimizers.bayesian.noise_check.repeat_verdicts`), so the front and the optimizer's noise
+treatment agree.
 """
 
 from __future__ import annotations
@@ -15,12 +22,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from moo_hpo.problem import Problem
-from moo_hpo.trial import Trial
+from moo_hpo.trial import Trial, TrialStatus
 
-__all__ = ["MIN_TRIALS", "ModelEstimate", "model_front"]
+__all__ = ["BASES", "MAX_TRIALS", "MIN_TRIALS", "ModelEstimate", "front_basis", "model_front", "objectives_noisy"]
 
 #: complete trials a model needs; with fewer :func:`model_front` returns the measured front
 MIN_TRIALS = 3
+
+#: above this many complete trials :func:`front_basis` keeps the measured front: a GP's fit grows with the cube
+#: of its data (:func:`model_front` itself still fits one when asked)
+MAX_TRIALS = 2000
+
+#: what :meth:`moo_hpo.Study.pareto_front` judges the trials by: ``"auto"`` (:func:`front_basis`),
+#: ``"measured"`` or ``"model"``
+BASES = ("auto", "measured", "model")
 
 
 @dataclass(frozen=True)
@@ -80,3 +95,32 @@ def model_front(problem: Problem, trials: Sequence[Trial], seed: int = 0) -> lis
             est = {spec[j].name: float(spec[j].from_internal(-mean[i, j])) for j in range(len(spec))}
             out.append(ModelEstimate(data.complete[i], est, {spec[j].name: float(std[i, j]) for j in range(len(spec))}))
     return sorted(out, key=lambda m: m.trial.number)
+
+
+def objectives_noisy(problem: Problem, trials: Sequence[Trial]) -> bool | None:
+    """Whether the study's objectives are noisy, as its repeated configurations show.
+
+    Args:
+        problem: the study's problem.
+        trials: the study's trials.
+
+    Returns:
+        True when some objective differed between two complete runs of one configuration (by more than the
+        noise check's tolerance), False when every repeat measured the same values, None when no
+        configuration has two complete runs.
+    """
+    from moo_hpo.optimizers.bayesian.data import training_data
+    from moo_hpo.optimizers.bayesian.noise_check import repeat_verdicts
+
+    data = training_data(problem, sorted(trials, key=lambda t: t.number), model_failures=False)
+    verdicts = repeat_verdicts(data.objectives)
+    return None if not verdicts else not all(verdicts.values())
+
+
+def front_basis(problem: Problem, trials: Sequence[Trial]) -> str:
+    """What a study's front is judged by when nobody says: ``"model"`` when :func:`objectives_noisy` is True
+    and at most :data:`MAX_TRIALS` trials are complete, else ``"measured"``."""
+    if not objectives_noisy(problem, trials):
+        return "measured"
+    complete = sum(1 for t in trials if t.status is TrialStatus.COMPLETE)
+    return "model" if complete <= MAX_TRIALS else "measured"

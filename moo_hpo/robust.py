@@ -162,7 +162,7 @@ def configurations_to_repeat(study: Study, top_k: int | None = None) -> list[Tri
         NoFeasibleTrialError: when no trial completed, or none is feasible (naming the least violating one).
     """
     _check_positive("top_k", top_k, allow_none=True)
-    front = study.pareto_front()
+    front = study.pareto_front(by="measured")  # the runs that may be lucky draws: the ones to run again
     if not front:
         raise least_violating_error(study.problem, study.trials, "reevaluate needs a Pareto front to run again")
     contributions = study.hypervolume_contributions()

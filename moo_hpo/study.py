@@ -181,6 +181,7 @@ class Study:
         self._counts = {s: 0 for s in TrialStatus}
         self._running: set[int] = set()
         self._n_feasible = 0
+        self._model_front: tuple[tuple[int, int, int], list[ModelEstimate]] | None = None  # (trials counted, front)
         for t in self._trials:
             self._count(t)
 
@@ -653,14 +654,15 @@ class Study:
     ) -> list[Trial]:
         """Run the Pareto front's configurations again, to tell good configurations from lucky runs.
 
-        Each configuration of the front (or of its ``top_k`` by exclusive hypervolume contribution) runs
+        Each configuration of the measured front (``pareto_front(by="measured")``, or of its ``top_k`` by exclusive hypervolume contribution) runs
         ``repeats`` more times, each repetition a trial of its own, with its own seed (``trial.seed``, derived
         from its own number, so it differs from the original's), recorded complete or failed as any trial and
         linked to the original by ``extra["repeat_of"]`` (the original's number); its ``optimizer`` is
         ``"reevaluate"``. They run through :meth:`optimize`'s machinery (workers, timeouts, Dask, the pruner,
         callbacks, Ctrl-C), and the study's optimizer is told each as it finishes, as a resumed study tells it:
         it goes on proposing new configurations afterwards, never these. Read the result with
-        :meth:`robust_front`; :meth:`pareto_front` keeps judging each trial on its own.
+        :meth:`robust_front`. Once a configuration has two different runs the study's objectives count as noisy
+        and :meth:`pareto_front` judges the trials by the model's estimates (see :meth:`front_basis`).
 
         Args:
             fn: the objective, as for :meth:`optimize`; it should draw its randomness from ``trial.seed``
@@ -703,12 +705,41 @@ class Study:
         """Complete trials within every hard constraint, in number order."""
         return analysis.feasible_trials(self.problem, self._trials)
 
-    def pareto_front(self) -> list[Trial]:
+    def pareto_front(self, by: str = "auto") -> list[Trial]:
         """The feasible trials that no other feasible trial dominates, in number order.
 
+        With exact metrics each trial is judged on what it measured. With noisy ones that front crowns lucky
+        draws, so by default it is judged by a model's estimates (:meth:`model_front`) as soon as the study
+        shows that its objectives are noisy: one configuration, measured twice (the Bayesian optimizers' noise
+        check, :meth:`reevaluate`, or a repeat of the user's), gave two different values. :meth:`front_basis`
+        says which applies; the hypervolume and the recommendations judge the measurements either way.
         Trials with identical objective values are all kept (none dominates the other).
+
+        Args:
+            by: ``"auto"`` (:meth:`front_basis`), ``"measured"`` or ``"model"``.
+
+        Returns:
+            The front's trials in number order (by the model: the members of :meth:`model_front`).
+
+        Raises:
+            ConfigError: for any other ``by``.
         """
-        return analysis.pareto_front(self.problem, self._trials)
+        from moo_hpo.model_front import BASES
+
+        if by not in BASES:
+            raise ConfigError(f"pareto_front(by=...) expects one of {list(BASES)}; received {by!r}")
+        basis = self.front_basis() if by == "auto" else by
+        if basis == "measured":
+            return analysis.pareto_front(self.problem, self._trials)
+        return [m.trial for m in self.model_front()]
+
+    def front_basis(self) -> str:
+        """What :meth:`pareto_front` judges the trials by when not told: ``"model"`` once a configuration
+        measured twice gave two different values of an objective (and at most
+        :data:`~moo_hpo.model_front.MAX_TRIALS` trials are complete), else ``"measured"``."""
+        from moo_hpo.model_front import front_basis
+
+        return front_basis(self.problem, self._trials)
 
     def robust_front(self, draws: int = robust.DEFAULT_DRAWS) -> list[robust.RobustMember]:
         """The front's configurations judged on all their runs (after :meth:`reevaluate`), for noisy metrics.
@@ -744,7 +775,10 @@ class Study:
         """
         from moo_hpo.model_front import model_front
 
-        return model_front(self.problem, self._trials, self.problem.seed)
+        key = (len(self._trials), self._counts[TrialStatus.COMPLETE], self._n_feasible)
+        if self._model_front is None or self._model_front[0] != key:
+            self._model_front = (key, model_front(self.problem, self._trials, self.problem.seed))
+        return list(self._model_front[1])
 
     # ------------------------------------------------------------------ hypervolume and choices
     def _reference_internal(self) -> np.ndarray:

@@ -182,3 +182,21 @@ def test_without_reports_the_commands_say_nothing_of_pruning(tmp_path):
     assert "pruned" not in out.output and "early stopping" not in out.output
     out = runner.invoke(app, ["front", str(path)])
     assert out.exit_code == 0 and "3 trials: 3 complete (3 feasible), 0 failed" in out.output and "pruned" not in out.output
+
+
+def test_front_of_a_study_whose_repeats_showed_noise_is_the_models(tmp_path):
+    path = tmp_path / "noisy.db"
+
+    def noisy(config, trial):
+        rng = np.random.default_rng(trial.seed)
+        return {"f1": config["x"] + rng.normal(0, 0.1), "f2": 1 - config["x"] + config["y"] + rng.normal(0, 0.1)}
+
+    space = {"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)}
+    with mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], storage=path, seed=0, optimizer="random") as study:
+        study.optimize(noisy, n_trials=12, show_progress=False)
+        assert "by the model" not in runner.invoke(app, ["front", str(path)]).output.replace("\n", " ")
+        study.reevaluate(noisy, top_k=1, repeats=1, show_progress=False)
+        numbers = {t.number for t in study.pareto_front()}
+    out = runner.invoke(app, ["front", str(path)])
+    assert out.exit_code == 0 and "by the model's estimates (the metrics are noisy)" in " ".join(out.output.split())
+    assert {int(m) for m in re.findall(r"^\W\s*(\d+)\s*\W", out.output, flags=re.MULTILINE)} == numbers

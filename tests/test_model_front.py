@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import moo_hpo as mh
 
@@ -49,3 +50,64 @@ def test_too_few_trials_give_the_measured_front():
     study.tell(t, {"a": 1.0, "b": 2.0})
     (only,) = study.model_front()
     assert only.trial.number == t.number and only.estimate == {"a": 1.0, "b": 2.0} and only.std == {"a": 0.0, "b": 0.0}
+
+
+def _repeat(study: mh.Study, shift: dict[str, float]) -> mh.Trial:
+    """Run the measured front's largest contributor once more (as the noise check or a user's repeat does),
+    measuring its first values plus ``shift``; returns the repetition."""
+    first = {tuple(sorted(t.config.items())): t.metrics for t in study.trials}
+
+    def again(config: dict) -> dict[str, float]:
+        return {k: first[tuple(sorted(config.items()))][k] + d for k, d in shift.items()}
+
+    (repetition,) = study.reevaluate(again, top_k=1, repeats=1, show_progress=False)
+    return repetition
+
+
+def test_the_front_is_judged_by_the_model_once_a_repeat_shows_noise():
+    study, _ = _study(noise=0.15, seed=1)
+    measured = study.pareto_front(by="measured")
+    assert study.front_basis() == "measured" and study.pareto_front() == measured  # no repeat: no evidence
+    _repeat(study, {"a": 0.2, "b": -0.1})
+    assert study.front_basis() == "model"
+    by_model = [m.trial for m in study.model_front()]
+    assert study.pareto_front() == by_model == study.pareto_front(by="model")
+    assert study.pareto_front() != study.pareto_front(by="measured")
+
+
+def test_a_repeat_that_measures_the_same_keeps_the_measured_front():
+    study, _ = _study(noise=0.0, seed=2)
+    _repeat(study, {"a": 0.0, "b": 0.0})
+    assert study.front_basis() == "measured"
+    assert study.pareto_front() == study.pareto_front(by="measured")
+
+
+def test_with_noise_the_default_front_deploys_more_true_hypervolume_than_the_measured_one():
+    from moo_hpo.fronts import hypervolume
+
+    gains = []
+    for seed in range(6):
+        study, truth = _study(noise=0.15, seed=seed)
+        repetition = _repeat(study, {"a": 0.15, "b": 0.15})
+        truth[repetition.number] = truth[repetition.extra["repeat_of"]]
+        true_hv = [
+            hypervolume(np.array([truth[t.number] for t in front]), np.array([3.0, 3.0]))
+            for front in (study.pareto_front(by="measured"), study.pareto_front())
+        ]
+        gains.append(true_hv[1] - true_hv[0])
+    assert min(gains) > -1e-9 and sum(gains) > 0.1
+
+
+def test_the_model_front_is_fitted_once_per_state_of_the_study():
+    study, _ = _study(noise=0.15)
+    first = study.model_front()
+    assert study.model_front() == first and study.model_front() is not study.model_front()  # a copy each time
+    t = study.ask()
+    study.tell(t, {"a": -5.0, "b": -5.0})  # far better than any other: on the front of a refitted model
+    assert any(m.trial.number == t.number for m in study.model_front())
+
+
+def test_an_unknown_basis_is_a_config_error():
+    study, _ = _study(noise=0.0)
+    with pytest.raises(mh.ConfigError, match=r"one of \['auto', 'measured', 'model'\]; received 'best'"):
+        study.pareto_front(by="best")

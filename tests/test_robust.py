@@ -57,8 +57,10 @@ def test_reevaluate_records_each_repetition_linked_to_its_original_with_a_seed_o
         assert "predicted" not in t.extra.get("optimizer", {})  # the original's audit trail is not copied
     seeds = [t.seed for t in reps] + [study.trial(n).seed for n in originals]
     assert len(set(seeds)) == len(seeds)  # every run a new draw
-    # pareto_front keeps judging each trial on its own: repetitions are trials like any other
-    assert study.pareto_front() == mh.analysis.pareto_front(study.problem, study.trials)
+    # the measured front judges each trial on its own: repetitions are trials like any other
+    assert study.pareto_front(by="measured") == mh.analysis.pareto_front(study.problem, study.trials)
+    # and the repetitions showed noise: the study's front is now the model's
+    assert study.front_basis() == "model" and study.pareto_front() == [m.trial for m in study.model_front()]
 
 
 def test_top_k_takes_the_largest_hypervolume_contributions_and_a_repetition_stands_for_its_original():
@@ -71,7 +73,7 @@ def test_top_k_takes_the_largest_hypervolume_contributions_and_a_repetition_stan
     # again over the whole front: a repetition on the front is run as its original's configuration
     more = study.reevaluate(noisy, repeats=1, show_progress=False)
     assert all(study.trial(t.extra["repeat_of"]).extra.get("repeat_of") is None for t in more)
-    front_roots = {t.extra.get("repeat_of", t.number) for t in study.trials[:-len(more)] if t in study.pareto_front()}
+    front_roots = {t.extra.get("repeat_of", t.number) for t in study.trials[:-len(more)] if t in study.pareto_front(by="measured")}
     assert {t.extra["repeat_of"] for t in more} <= front_roots | set(best_two)
 
 

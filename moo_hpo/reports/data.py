@@ -18,7 +18,10 @@ from moo_hpo.trial import TrialStatus
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["COMPUTE_RULE", "HV_MEANING", "REPEATS_MEANING", "collect", "compute_saved", "learning_curves", "repeated_runs", "time_text"]
+__all__ = [
+    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "REPEATS_MEANING", "collect", "compute_saved", "front_table", "learning_curves",
+    "repeated_runs", "time_text",
+]
 
 #: What the normalized hypervolume says, for readers who do not know the measure.
 HV_MEANING = (
@@ -36,6 +39,15 @@ COMPUTE_RULE = (
     "Time: a trial's own time (from its proposal to its result) is what it spent; its full-training estimate "
     "adds the steps it did not train at its own pace, the time from its start to its last report divided by "
     "that report's step."
+)
+
+#: What the report says when the front is judged by the model's estimates (the metrics showed noise).
+FRONT_BY_MODEL = (
+    "The metrics are noisy (a configuration measured twice gave different values), so the front is judged by a "
+    "model's estimates, not by single runs, which would favour lucky draws: a Gaussian process per objective over "
+    "every complete trial, and the feasible trials whose estimates no other trial's dominate (study.model_front()). "
+    "Each front trial shows what it measured and the model's estimate with its standard deviation; the "
+    "hypervolume and the recommendations judge the measurements."
 )
 
 #: What the repeated-runs section says, for readers who do not know why configurations run again.
@@ -117,6 +129,12 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         )
     data["trials"] = rows
     data["front"] = [r for r in rows if r["on_front"]]
+    data["front_basis"] = "model" if front and study.front_basis() == "model" else "measured"
+    if data["front_basis"] == "model":
+        estimates = {m.trial.number: m for m in study.model_front()}
+        for r in data["front"]:
+            m = estimates[r["number"]]
+            r["estimate"] = {n: {"mean": m.estimate[n], "std": m.std[n]} for n in m.estimate}
     # reference point and hypervolume
     try:
         ref = study.reference_point
@@ -354,3 +372,24 @@ def _model_check(study: Study) -> dict[str, Any]:
         failures = {"scored": len(scored), "risky": len(risky), "risky_failed": sum(risky),
                     "safe": len(safe), "safe_failed": sum(safe)}
     return {"rows": rows, "summary": summary, "failures": failures}
+
+
+def front_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]], list[bool]]:
+    """The front trials' table for every renderer: trial, configuration, measured objectives and, when the
+    front is judged by the model, each objective's estimate as ``mean ± std``.
+
+    Returns:
+        ``(header, rows, numeric)``: ``numeric`` flags the columns to align right.
+    """
+    params = [p["name"] for p in data["space"]]
+    names = [o["name"] for o in data["objectives"]]
+    by_model = data.get("front_basis") == "model"
+    header = ["trial", *params, *names] + ([f"{n} (model)" for n in names] if by_model else [])
+    rows = []
+    for r in data["front"]:
+        row = [f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names]
+        if by_model:
+            row += [f"{r['estimate'][n]['mean']:.4g} ± {r['estimate'][n]['std']:.2g}" for n in names]
+        rows.append(row)
+    numeric = [False] * (1 + len(params)) + [True] * (len(header) - 1 - len(params))
+    return header, rows, numeric

@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from moo_hpo.reports.data import time_text
+from moo_hpo.reports.data import FRONT_BY_MODEL, front_table, time_text
 
 __all__ = [
     "REPEATED_RUNS_TITLE",
@@ -430,6 +430,8 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append("<p>Validity rules: " + ", ".join(f"<code>{esc(r)}</code>" for r in data["rules"]) + "</p>")
     # figures
     parts.append("<h2>Pareto front</h2>")
+    if data.get("front_basis") == "model":
+        parts.append(f"<p class='note'>{esc(FRONT_BY_MODEL)}</p>")
     for i, fig in enumerate(front_figures(data)):
         parts.append(_figure_html(fig, f"front-{i}"))
     parts.append("<h2>Hypervolume</h2>")
@@ -462,9 +464,7 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append("<p class='bad'>No feasible trial yet: nothing to recommend.</p>")
     # front table
     parts.append("<h2>Front trials</h2>")
-    params = [p["name"] for p in data["space"]]
-    front_rows = [[f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names] for r in data["front"]]
-    parts.append(_table(["trial", *params, *names], front_rows, [False] + [False] * len(params) + [True] * len(names)))
+    parts.append(_table(*front_table(data)))
     parts += _repeated_runs_html(data)
     # the optimizer's predictions against the measurements
     check = data.get("model_check") or {}

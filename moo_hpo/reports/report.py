@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.reports import markdown as md
-from moo_hpo.reports.data import collect, time_text
+from moo_hpo.reports.data import FRONT_BY_MODEL, collect, front_table, time_text
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -103,8 +103,9 @@ class Report(SavesByFormat):
         out += self._early_stopping_markdown()
         out += ["", "## Recommended operating points", ""]
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
-        params = [p["name"] for p in d["space"]]
-        out += ["", "## Front trials", "", md.table(["trial", *params, *names], [[f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names] for r in d["front"]])]
+        header, rows, _ = front_table(d)
+        out += ["", "## Front trials", ""] + (["", md.escape(FRONT_BY_MODEL), ""] if d.get("front_basis") == "model" else [])
+        out.append(md.table(header, rows))
         out += self._repeated_runs_markdown()
         if d["constraint_summary"]:
             out += ["", "## Constraints", "", md.table(["constraint", "measured", "satisfied", "worst violation", "skipped before training"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 import moo_hpo as mh
 from moo_hpo.optimizers import make_optimizer
+from moo_hpo.reports.data import FRONT_BY_MODEL
 from tests.reports.conftest import XSS
 
 MEANING = "A front member with a high probability of being dominated may be a lucky draw"
@@ -73,3 +75,27 @@ def test_no_section_without_repetitions(two_objective_study):
     r = mh.report(two_objective_study)
     assert r.data["repeated_runs"] is None
     assert "Repeated runs" not in r.to_html() and "Repeated runs" not in r.to_markdown()
+
+
+def test_once_repeats_show_noise_the_front_is_the_models_with_its_estimates(repeated_study, tmp_path):
+    r = mh.report(repeated_study)
+    assert repeated_study.front_basis() == "model" and r.data["front_basis"] == "model"
+    by_model = {m.trial.number: m for m in repeated_study.model_front()}
+    assert [row["number"] for row in r.data["front"]] == sorted(by_model)
+    page = r.to_html()
+    assert html.escape(FRONT_BY_MODEL) in page
+    section = page.split("<h2>Front trials</h2>")[1].split("<h2")[0]
+    assert "<th>f1 (model)</th>" in section and "<th>f2 (model)</th>" in section
+    member = by_model[r.data["front"][0]["number"]]
+    assert f"{member.estimate['f2']:.4g} ± {member.std['f2']:.2g}" in section
+    md = r.to_markdown()
+    assert FRONT_BY_MODEL in md and "| f1 (model) | f2 (model) |" in md
+    data = json.loads(r.save(tmp_path / "r.json").read_text())
+    assert data["front_basis"] == "model" and set(data["front"][0]["estimate"]) == {"f1", "f2"}
+
+
+def test_without_repeats_the_front_is_measured_and_the_report_says_nothing_of_a_model(two_objective_study):
+    r = mh.report(two_objective_study)
+    assert r.data["front_basis"] == "measured" and all("estimate" not in row for row in r.data["front"])
+    page = r.to_html()
+    assert "(model)</th>" not in page.split("<h2>Front trials</h2>")[1] and html.escape(FRONT_BY_MODEL) not in page
