@@ -8,8 +8,8 @@ quadratic trend of :mod:`moo_hpo.optimizers.bayesian.kernels` by default (never 
 is no bowl). With ``noiseless=True`` the GPs use a tiny fixed noise and interpolate; the failure label's GP
 always infers its noise.
 
-Fits: up to :data:`REFIT_EVERY_ASK_UP_TO` observations a GP is fitted from BoTorch's defaults at every ask;
-beyond, from the hyperparameters of a checkpoint (:func:`checkpoint`) with at most
+Fits: up to :data:`REFIT_EVERY_ASK_UP_TO` observations (:data:`NOISY_REFIT_EVERY_ASK_UP_TO` for a GP that
+infers its noise) a GP is fitted from BoTorch's defaults at every ask; beyond, from the hyperparameters of a checkpoint (:func:`checkpoint`) with at most
 :data:`WARM_FIT_MAXITER` L-BFGS iterations. A checkpoint is a fit on the first that-many observations, so a
 resumed study, which has no previous ask, fits exactly as an uninterrupted one.
 """
@@ -30,6 +30,7 @@ from moo_hpo.problem import Problem
 
 __all__ = [
     "NOISELESS_VARIANCE",
+    "NOISY_REFIT_EVERY_ASK_UP_TO",
     "REFIT_EVERY_ASK_UP_TO",
     "TRENDS",
     "WARM_FIT_MAXITER",
@@ -47,6 +48,10 @@ TRENDS = ("constant", "quadratic")
 #: observations of an outcome up to which its GP is fitted from scratch at every ask (measured better than
 #: a warm start at that size, see the lab note)
 REFIT_EVERY_ASK_UP_TO = 64
+#: the same for a GP that infers its noise: its fit from scratch runs a few hundred L-BFGS iterations (about 250
+#: on MW11 at 20-60 observations), the larger part of a noisy step, where a warm start runs at most
+#: :data:`WARM_FIT_MAXITER` (measured in docs/lab/2026-12-05-defaults-suite.md)
+NOISY_REFIT_EVERY_ASK_UP_TO = 16
 #: checkpoints of the warm start: each about this many times the last
 REFIT_GROWTH = 1.25
 #: L-BFGS iterations of a warm-started GP fit (it starts near the optimum)
@@ -57,14 +62,19 @@ NOISELESS_VARIANCE = 1e-8
 _MAX_CACHED_STATES = 64
 
 
-def checkpoint(n: int) -> int:
+def checkpoint(n: int, noisy: bool = False) -> int:
     """The warm-start checkpoint for ``n`` observations.
 
+    Args:
+        n: the observations.
+        noisy: for a GP that infers its noise (:data:`NOISY_REFIT_EVERY_ASK_UP_TO` applies).
+
     Returns:
-        ``n`` itself (a fit from scratch) up to :data:`REFIT_EVERY_ASK_UP_TO`; beyond, the largest of the
-        sequence 2, 3, 4, 5, 7, 9, ... (each ``max(c + 1, ceil(c * REFIT_GROWTH))``) not above ``n``.
+        ``n`` itself (a fit from scratch) up to :data:`REFIT_EVERY_ASK_UP_TO` (noisy:
+        :data:`NOISY_REFIT_EVERY_ASK_UP_TO`); beyond, the largest of the sequence 2, 3, 4, 5, 7, 9, ... (each
+        ``max(c + 1, ceil(c * REFIT_GROWTH))``) not above ``n``.
     """
-    if n <= max(2, REFIT_EVERY_ASK_UP_TO):
+    if n <= max(2, NOISY_REFIT_EVERY_ASK_UP_TO if noisy else REFIT_EVERY_ASK_UP_TO):
         return n
     c = 2
     while True:
@@ -188,7 +198,7 @@ class Surrogate:
             if latest_key in self._latest:
                 model.load_state_dict(self._latest[latest_key], strict=False)
             return model.eval()
-        c = checkpoint(n)
+        c = checkpoint(n, noisy=not noiseless)
         parts = (first.index,) if m == 1 else tuple(o.index for o in outcomes)
         state_key = (tuple((o.kind, o.index) for o in outcomes), first.numbers[:c], trend, noiseless)
         state = self._states.get(state_key)

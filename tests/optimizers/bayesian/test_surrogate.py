@@ -18,17 +18,45 @@ from tests.optimizers.bayesian.studies import (
 )
 
 
-def test_gps_are_fitted_from_scratch_up_to_the_limit_then_warm_started_from_growing_checkpoints():
-    limit = surrogate.REFIT_EVERY_ASK_UP_TO
-    assert [checkpoint(n) for n in range(1, limit + 1)] == list(range(1, limit + 1))
-    beyond = [checkpoint(n) for n in range(limit + 1, 8 * limit)]
+@pytest.mark.parametrize("noisy", [False, True])
+def test_gps_are_fitted_from_scratch_up_to_the_limit_then_warm_started_from_growing_checkpoints(noisy):
+    limit = surrogate.NOISY_REFIT_EVERY_ASK_UP_TO if noisy else surrogate.REFIT_EVERY_ASK_UP_TO
+    assert [checkpoint(n, noisy) for n in range(1, limit + 1)] == list(range(1, limit + 1))
+    beyond = [checkpoint(n, noisy) for n in range(limit + 1, 8 * limit)]
     assert all(c <= n for c, n in zip(beyond, range(limit + 1, 8 * limit)))
     assert beyond == sorted(beyond)  # a checkpoint never moves back
     steps = sorted(set(beyond))
     assert len(steps) > 3  # new checkpoints keep coming, each about REFIT_GROWTH times the last
     for a, b in itertools.pairwise(steps):
         assert b == max(a + 1, math.ceil(a * surrogate.REFIT_GROWTH))
-    assert all(checkpoint(c) == c for c in steps)  # a checkpoint's own data are fitted from scratch
+    assert all(checkpoint(c, noisy) == c for c in steps)  # a checkpoint's own data are fitted from scratch
+
+
+def test_a_gp_that_infers_its_noise_is_warm_started_sooner_and_fits_as_after_a_resume(tmp_path):
+    """Beyond NOISY_REFIT_EVERY_ASK_UP_TO observations a noisy GP starts from a checkpoint's fit, and a study
+    resumed from its store proposes exactly what the uninterrupted one proposed."""
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    n = surrogate.NOISY_REFIT_EVERY_ASK_UP_TO + 4
+    assert checkpoint(n, noisy=True) < n == checkpoint(n, noisy=False)
+
+    def fn(c):
+        return {"f1": c["x"] ** 2 + c["y"], "f2": (1 - c["x"]) ** 2 + 0.5 * c["y"]}
+
+    def study(path):
+        return mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], storage=path, seed=5,
+                        optimizer=make_optimizer("ehvi", {**FAST, "noiseless": False, "n_init": n - 2}))
+
+    whole = study(tmp_path / "whole.db")
+    whole.optimize(fn, n_trials=n + 2, show_progress=False)
+    first = study(tmp_path / "resumed.db")
+    first.optimize(fn, n_trials=n, show_progress=False)
+    first.close()
+    resumed = study(tmp_path / "resumed.db")
+    resumed.optimize(fn, n_trials=2, show_progress=False)
+    assert [t.config for t in resumed.trials] == [t.config for t in whole.trials]
+    # fits from scratch only at the checkpoints (the asks at n - 2 ... n + 1 observations), warm starts between
+    sizes = {len(key[1]) for key in whole.optimizer.surrogate._states if key[0][0][0] == "objective" and not key[3]}
+    assert sizes == {checkpoint(k, noisy=True) for k in range(n - 2, n + 2)} == {15, 19}
 
 
 def test_noiseless_gps_interpolate_the_observations(monkeypatch):
