@@ -109,10 +109,14 @@ def objectives_noisy(problem: Problem, trials: Sequence[Trial]) -> bool | None:
         noise check's tolerance), False when every repeat measured the same values, None when no
         configuration has two complete runs.
     """
+    from moo_hpo.optimizers.base import config_key
     from moo_hpo.optimizers.bayesian.data import training_data
     from moo_hpo.optimizers.bayesian.noise_check import repeat_verdicts
 
-    data = training_data(problem, sorted(trials, key=lambda t: t.number), model_failures=False)
+    complete = [t for t in trials if t.status is TrialStatus.COMPLETE]
+    if len({config_key(t.config) for t in complete}) == len(complete):  # no repeat: nothing more to look at
+        return None
+    data = training_data(problem, sorted(complete, key=lambda t: t.number), model_failures=False)
     verdicts = repeat_verdicts(data.objectives)
     return None if not verdicts else not all(verdicts.values())
 
