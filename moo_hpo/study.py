@@ -654,15 +654,16 @@ class Study:
     ) -> list[Trial]:
         """Run the Pareto front's configurations again, to tell good configurations from lucky runs.
 
-        Each configuration of the measured front (``pareto_front(by="measured")``, or of its ``top_k`` by exclusive hypervolume contribution) runs
-        ``repeats`` more times, each repetition a trial of its own, with its own seed (``trial.seed``, derived
-        from its own number, so it differs from the original's), recorded complete or failed as any trial and
-        linked to the original by ``extra["repeat_of"]`` (the original's number); its ``optimizer`` is
-        ``"reevaluate"``. They run through :meth:`optimize`'s machinery (workers, timeouts, Dask, the pruner,
-        callbacks, Ctrl-C), and the study's optimizer is told each as it finishes, as a resumed study tells it:
-        it goes on proposing new configurations afterwards, never these. Read the result with
-        :meth:`robust_front`. Once a configuration has two different runs the study's objectives count as noisy
-        and :meth:`pareto_front` judges the trials by the model's estimates (see :meth:`front_basis`).
+        Each configuration of the measured front (``pareto_front(by="measured")``; or of its ``top_k`` by
+        exclusive hypervolume contribution) runs ``repeats`` more times, each repetition a trial of its own,
+        with its own seed (``trial.seed``, derived from its own number, so it differs from the original's),
+        recorded complete or failed as any trial and linked to the original by ``extra["repeat_of"]`` (the
+        original's number); its ``optimizer`` is ``"reevaluate"``. They run through :meth:`optimize`'s machinery
+        (workers, timeouts, Dask, the pruner, callbacks, Ctrl-C), and the study's optimizer is told each as it
+        finishes, as a resumed study tells it: it goes on proposing new configurations afterwards, never these.
+        Read the result with :meth:`robust_front`. Once a configuration has two different runs the study's
+        objectives count as noisy and :meth:`pareto_front` judges the trials by the model's estimates (see
+        :meth:`front_basis`).
 
         Args:
             fn: the objective, as for :meth:`optimize`; it should draw its randomness from ``trial.seed``

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from moo_hpo.study import Study
 
 __all__ = [
-    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "REPEATS_MEANING", "collect", "compute_saved", "front_table", "learning_curves",
-    "repeated_runs", "time_text",
+    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "REPEATS_MEANING", "collect", "compute_saved", "front_table",
+    "learning_curves", "repeated_runs", "time_text",
 ]
 
 #: What the normalized hypervolume says, for readers who do not know the measure.
