@@ -116,9 +116,10 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
                 name=_LABELS[key], hovertext=[hover(r) for r in rows], hoverinfo="text",
                 marker={"color": COLORS[key], "size": 10 if key == "front" else 7, "symbol": "x" if key == "infeasible" else "circle"},
             ))
-        front = sorted(groups["front"], key=lambda r: r["metrics"][names[0]])
-        fig.add_trace(go.Scatter(x=[r["metrics"][names[0]] for r in front], y=[r["metrics"][names[1]] for r in front], mode="lines",
-                                 line={"color": COLORS["front"], "dash": "dot"}, showlegend=False, hoverinfo="skip"))
+        # the front's line: through the model's estimates when the front is the model's (the markers: as measured)
+        points = sorted(([r["estimate"][n]["mean"] for n in names[:2]] if "estimate" in r else [r["metrics"][n] for n in names[:2]]) for r in groups["front"])
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", line={"color": COLORS["front"], "dash": "dot"},
+                                 name="the model's estimates", showlegend=data.get("front_basis") == "model", hoverinfo="skip"))
         fig.update_layout(title="Objective space", xaxis_title=_axis(objs[0]), yaxis_title=_axis(objs[1]), height=520)
         figs.append(fig)
         return figs

@@ -11,6 +11,7 @@ import pytest
 import moo_hpo as mh
 from moo_hpo.optimizers import make_optimizer
 from moo_hpo.reports.data import FRONT_BY_MODEL
+from moo_hpo.reports.html import front_figures
 from tests.reports.conftest import XSS
 
 MEANING = "A front member with a high probability of being dominated may be a lucky draw"
@@ -88,6 +89,9 @@ def test_once_repeats_show_noise_the_front_is_the_models_with_its_estimates(repe
     assert "<th>f1 (model)</th>" in section and "<th>f2 (model)</th>" in section
     member = by_model[r.data["front"][0]["number"]]
     assert f"{member.estimate['f2']:.4g} ± {member.std['f2']:.2g}" in section
+    line = front_figures(r.data)[-1].data[-1]  # the scatter's front line runs through the estimates
+    assert line.name == "the model's estimates" and line.showlegend
+    assert sorted(line.x) == sorted(m.estimate["f1"] for m in by_model.values())
     md = r.to_markdown()
     assert FRONT_BY_MODEL in md and "| f1 (model) | f2 (model) |" in md
     data = json.loads(r.save(tmp_path / "r.json").read_text())
@@ -97,5 +101,6 @@ def test_once_repeats_show_noise_the_front_is_the_models_with_its_estimates(repe
 def test_without_repeats_the_front_is_measured_and_the_report_says_nothing_of_a_model(two_objective_study):
     r = mh.report(two_objective_study)
     assert r.data["front_basis"] == "measured" and all("estimate" not in row for row in r.data["front"])
+    assert not front_figures(r.data)[-1].data[-1].showlegend  # the front's line through the measurements
     page = r.to_html()
     assert "(model)</th>" not in page.split("<h2>Front trials</h2>")[1] and html.escape(FRONT_BY_MODEL) not in page
