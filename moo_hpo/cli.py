@@ -83,8 +83,9 @@ def _load(path: Path) -> mh.Study:
 def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
     """The study's Pareto front as a rich table: objective values, then the configuration (the front by the
     model's estimates when the study's metrics showed noise, as :meth:`moo_hpo.Study.pareto_front` decides)."""
-    front = study.pareto_front()
-    if front and study.front_basis() == "model":
+    basis = study.front_basis()
+    front = study.pareto_front(by=basis)
+    if front and basis == "model":
         title += ", by the model's estimates (the metrics are noisy)"
     table = Table(title=title)
     table.add_column("#", justify="right")

@@ -92,7 +92,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     problem = study.problem
     trials = study.trials
     complete = [t for t in trials if t.status is TrialStatus.COMPLETE]
-    front = study.pareto_front()
+    basis = study.front_basis()
+    front = study.pareto_front(by=basis)
     front_numbers = {t.number for t in front}
     feasible_numbers = {t.number for t in study.feasible_trials()}
     finished = [t for t in trials if t.finished_at is not None]
@@ -129,7 +130,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         )
     data["trials"] = rows
     data["front"] = [r for r in rows if r["on_front"]]
-    data["front_basis"] = "model" if front and study.front_basis() == "model" else "measured"
+    data["front_basis"] = basis if front else "measured"
     if data["front_basis"] == "model":
         estimates = {m.trial.number: m for m in study.model_front()}
         for r in data["front"]:
