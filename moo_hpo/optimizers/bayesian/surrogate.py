@@ -9,9 +9,10 @@ is no bowl). With ``noiseless=True`` the GPs use a tiny fixed noise and interpol
 always infers its noise.
 
 Fits: up to :data:`REFIT_EVERY_ASK_UP_TO` observations (:data:`NOISY_REFIT_EVERY_ASK_UP_TO` for a GP that
-infers its noise) a GP is fitted from BoTorch's defaults at every ask; beyond, from the hyperparameters of a checkpoint (:func:`checkpoint`) with at most
-:data:`WARM_FIT_MAXITER` L-BFGS iterations. A checkpoint is a fit on the first that-many observations, so a
-resumed study, which has no previous ask, fits exactly as an uninterrupted one.
+infers its noise) a GP is fitted from BoTorch's defaults at every ask; beyond, from the hyperparameters of a
+checkpoint (:func:`checkpoint`) with at most :data:`WARM_FIT_MAXITER` L-BFGS iterations. A checkpoint is a fit
+on the first that-many observations, so a resumed study, which has no previous ask, fits exactly as an
+uninterrupted one.
 """
 
 from __future__ import annotations
