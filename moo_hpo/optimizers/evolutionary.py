@@ -342,7 +342,11 @@ class SPEA2(_PymooOptimizer):
 
     def _algorithm(self, pop_size: int, n_offsprings: int, **kwargs: Any) -> Any:
         from pymoo.algorithms.moo.spea2 import SPEA2 as PymooSPEA2
+        from pymoo.algorithms.moo.spea2 import SPEA2Survival
 
+        # pymoo's default survival is one object shared by every SPEA2 of the process, and it keeps the
+        # normalization bounds of all the populations it has seen: each study gets its own (pymoo's settings)
+        kwargs.setdefault("survival", SPEA2Survival(normalize=True))
         return PymooSPEA2(pop_size=pop_size, n_offsprings=n_offsprings, eliminate_duplicates=True, **kwargs)
 
 

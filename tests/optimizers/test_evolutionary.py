@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import moo_hpo as mh
+from moo_hpo.optimizers import make_optimizer
 from moo_hpo.optimizers.evolutionary import (
     NSGA3,
     default_pop_size,
@@ -195,3 +196,17 @@ def test_pruned_trials_rank_behind_complete_ones_and_by_how_far_they_trained():
     # complete trials first (the infeasible one by its measured violation), then the pruned trial that
     # trained to step 9, then the one stopped at step 1, then the failed one
     assert violation[0] < violation[2] < violation[1] < violation[3]
+
+
+def test_a_spea2_study_proposes_the_same_whatever_spea2_study_ran_before_it_in_the_process():
+    """pymoo's SPEA2 keeps its normalization bounds in its survival object; each study needs its own."""
+
+    def proposals(seed: int) -> list[dict]:
+        study = mh.Study(mixed_space(), [mh.Minimize("f1"), mh.Minimize("f2")], seed=seed,
+                         optimizer=make_optimizer("spea2", {"pop_size": 8}))
+        study.optimize(two_objectives, n_trials=24, show_progress=False)
+        return [t.config for t in study.trials]
+
+    first = proposals(11)
+    proposals(3)  # another study, whose objective values are on other scales than the first's generations
+    assert proposals(11) == first
