@@ -1,6 +1,7 @@
 """Early stopping for real: Adult MLPs trained in two worker processes, random search with and without MOASHA.
 
-    python -m benchmarks.pruning_real [--trials 24] [--seed 0] [--workers 2] [--json benchmarks/results/pruning_real.json]
+    python -m benchmarks.pruning_real [--trials 24] [--seed 0] [--workers 2] [--equal-epochs]
+                                      [--json benchmarks/results/pruning_real.json]
 
 Not a replay: each trial builds and trains the MLP of :mod:`benchmarks.learning_curves` (same space, same
 data: ``moo_hpo.demo.AdultMLP`` with 8,000 training, 4,000 validation rows; AdamW, one torch thread per
@@ -9,7 +10,9 @@ worker) for up to 27 epochs, in ``study.optimize(..., n_workers=2)``. Two studie
 
 * **full training**: every trial trains 27 epochs and is evaluated once, at the end;
 * **MOASHA**: ``pruner=mh.pruners.MOASHA(1, 27, 3)``; the objective evaluates after every epoch,
-  ``trial.report(epoch, {"accuracy": ..., "eo_diff": ...})``, and stops when ``trial.should_prune()``.
+  ``trial.report(epoch, {"accuracy": ..., "eo_diff": ...})``, and stops when ``trial.should_prune()``;
+* with ``--equal-epochs``, MOASHA again, starting trials until its finished ones have trained as many epochs
+  as full training did (the same first configurations, then more; the running ones finish).
 
 Reported for each: the study's wall time (worker start-up included), epochs trained, trials complete and
 pruned, and the normalized hypervolume of the complete trials' validation accuracy (max) and ``eo_diff``
@@ -88,14 +91,28 @@ def train(config: dict[str, Any], trial: mh.Trial, reports: bool) -> dict[str, f
     return {**metrics, "epochs": float(epoch)}
 
 
-def run(pruned: bool, n_trials: int, seed: int, workers: int, max_hv: float) -> dict[str, Any]:
+def _epochs(trial: mh.Trial) -> int:
+    return int(trial.metrics.get("epochs", len(trial.reports)))
+
+
+def run(pruned: bool, n_trials: int | None, seed: int, workers: int, max_hv: float,
+        epoch_budget: int | None = None) -> dict[str, Any]:
+    """One study: ``n_trials`` trials, or with ``epoch_budget`` trials until the finished ones trained that many
+    epochs (no trial starts after; the running ones finish)."""
     from benchmarks.learning_curves import space
 
     study = mh.Study(space(), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random", seed=seed,
                      pruner=mh.pruners.MOASHA(1, EPOCHS, 3) if pruned else None)
+
+    def stop_when_spent(study: mh.Study, trial: mh.Trial) -> None:
+        finished = [t for t in study.trials if t.status.value in ("complete", "pruned")]
+        if epoch_budget is not None and sum(map(_epochs, finished)) >= epoch_budget:
+            study.stop("epoch budget spent")
+
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    study.optimize(functools.partial(train, reports=pruned), n_trials=n_trials, n_workers=workers, show_progress=False)
+    study.optimize(functools.partial(train, reports=pruned), n_trials=None if epoch_budget else n_trials,
+                   n_workers=workers, show_progress=False, callbacks=[stop_when_spent])
     wall = time.perf_counter() - started
     from moo_hpo.fronts import hypervolume
 
@@ -103,7 +120,7 @@ def run(pruned: bool, n_trials: int, seed: int, workers: int, max_hv: float) -> 
     Y = np.array([[-t.metrics["accuracy"], t.metrics["eo_diff"]] for t in complete]).reshape(-1, 2)
     ref = [-DEFAULT_REF["accuracy"], DEFAULT_REF["eo_diff"]]
     hv = float(hypervolume(Y, ref, warn=False) / max_hv) if len(Y) else 0.0
-    epochs = sum(int(t.metrics.get("epochs", len(t.reports))) for t in study.trials if t.status.value in ("complete", "pruned"))
+    epochs = sum(_epochs(t) for t in study.trials if t.status.value in ("complete", "pruned"))
     out = {
         "pruner": "MOASHA(1, 27, 3)" if pruned else None, "trials": len(study.trials), "complete": len(complete),
         "pruned": study.count("pruned"), "failed": study.count("failed"), "epochs": epochs, "wall_seconds": round(wall, 1),
@@ -123,13 +140,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "pruning_real.json")
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE, help="the table whose best front normalizes the HV")
+    parser.add_argument("--equal-epochs", action="store_true",
+                        help="also run MOASHA until it has trained as many epochs as full training")
     args = parser.parse_args(argv)
     max_hv = best_possible_front(CurveTable(args.table), DEFAULT_REF)[1]
     results = {}
-    for pruned in (False, True):
-        r = run(pruned, args.trials, args.seed, args.workers, max_hv)
-        results["moasha" if pruned else "full"] = r
-        print(f"{'MOASHA' if pruned else 'full training'}: {r['wall_seconds']} s wall, {r['epochs']} epochs, "
+    runs = [("full", False, None), ("moasha", True, None)] + ([("moasha_equal_epochs", True, "full")] if args.equal_epochs else [])
+    for key, pruned, budget_of in runs:
+        budget = results[budget_of]["epochs"] if budget_of else None
+        r = run(pruned, args.trials, args.seed, args.workers, max_hv, epoch_budget=budget)
+        results[key] = r
+        print(f"{key}: {r['wall_seconds']} s wall, {r['epochs']} epochs, {r['trials']} trials, "
               f"{r['complete']} complete / {r['pruned']} pruned, HV {r['hv']:.4f} (load {r['load_average_before']} -> "
               f"{r['load_average_after']})", file=sys.stderr, flush=True)
     full, moasha = results["full"], results["moasha"]
@@ -145,9 +166,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     print("| random search, 24 trials | wall (s) | epochs | complete / pruned | HV / table's best |".replace("24", str(args.trials)))
     print("|---|---:|---:|---|---:|")
-    for key, label in (("full", "full training"), ("moasha", "MOASHA (1, 27, 3)")):
-        r = results[key]
-        print(f"| {label} | {r['wall_seconds']} | {r['epochs']} | {r['complete']} / {r['pruned']} | {r['hv']:.3f} |")
+    labels = {"full": "full training", "moasha": "MOASHA (1, 27, 3)",
+              "moasha_equal_epochs": "MOASHA (1, 27, 3), full training's epochs"}
+    for key, r in results.items():
+        print(f"| {labels[key]} | {r['wall_seconds']} | {r['epochs']} | {r['complete']} / {r['pruned']} | {r['hv']:.3f} |")
     print(f"\nwall time saved: {summary['wall_saved_seconds']} s ({summary['wall_saved_share']:.0%}); epochs saved "
           f"{summary['epochs_saved_share']:.0%}; same configurations in both: {same}")
     if args.json:
