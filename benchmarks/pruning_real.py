@@ -1,7 +1,7 @@
 """Early stopping for real: Adult MLPs trained in two worker processes, random search with and without MOASHA.
 
     python -m benchmarks.pruning_real [--trials 24] [--seed 0] [--workers 2] [--equal-epochs]
-                                      [--json benchmarks/results/pruning_real.json]
+                                      [--epoch-shares 0.333] [--json benchmarks/results/pruning_real.json]
 
 Not a replay: each trial builds and trains the MLP of :mod:`benchmarks.learning_curves` (same space, same
 data: ``moo_hpo.demo.AdultMLP`` with 8,000 training, 4,000 validation rows; AdamW, one torch thread per
@@ -12,7 +12,8 @@ worker) for up to 27 epochs, in ``study.optimize(..., n_workers=2)``. Two studie
 * **MOASHA**: ``pruner=mh.pruners.MOASHA(1, 27, 3)``; the objective evaluates after every epoch,
   ``trial.report(epoch, {"accuracy": ..., "eo_diff": ...})``, and stops when ``trial.should_prune()``;
 * with ``--equal-epochs``, MOASHA again, starting trials until its finished ones have trained as many epochs
-  as full training did (the same first configurations, then more; the running ones finish).
+  as full training did (the same first configurations, then more; the running ones finish); with
+  ``--epoch-shares``, the same until they have trained those shares of full training's epochs.
 
 Reported for each: the study's wall time (worker start-up included), epochs trained, trials complete and
 pruned, and the normalized hypervolume of the complete trials' validation accuracy (max) and ``eo_diff``
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import sys
 import time
@@ -98,7 +100,8 @@ def _epochs(trial: mh.Trial) -> int:
 def run(pruned: bool, n_trials: int | None, seed: int, workers: int, max_hv: float,
         epoch_budget: int | None = None) -> dict[str, Any]:
     """One study: ``n_trials`` trials, or with ``epoch_budget`` trials until the finished ones trained that many
-    epochs (no trial starts after; the running ones finish)."""
+    epochs (no trial starts after; the running ones finish, so ``hv_at_epoch_budget`` counts only the trials
+    complete when the ``epoch_budget``-th epoch of all was reported)."""
     from benchmarks.learning_curves import space
 
     study = mh.Study(space(), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random", seed=seed,
@@ -116,15 +119,25 @@ def run(pruned: bool, n_trials: int | None, seed: int, workers: int, max_hv: flo
     wall = time.perf_counter() - started
     from moo_hpo.fronts import hypervolume
 
-    complete = [t for t in study.trials if t.status is mh.TrialStatus.COMPLETE]
-    Y = np.array([[-t.metrics["accuracy"], t.metrics["eo_diff"]] for t in complete]).reshape(-1, 2)
     ref = [-DEFAULT_REF["accuracy"], DEFAULT_REF["eo_diff"]]
-    hv = float(hypervolume(Y, ref, warn=False) / max_hv) if len(Y) else 0.0
+
+    def normalized_hv(trials: list[mh.Trial]) -> float:
+        Y = np.array([[-t.metrics["accuracy"], t.metrics["eo_diff"]] for t in trials]).reshape(-1, 2)
+        return float(hypervolume(Y, ref, warn=False) / max_hv) if len(Y) else 0.0
+
+    complete = [t for t in study.trials if t.status is mh.TrialStatus.COMPLETE]
+    hv = normalized_hv(complete)
+    hv_at_budget = None
+    if epoch_budget is not None:  # the trials complete when the epoch_budget-th epoch of all was reported
+        times = sorted(r["at"] for t in study.trials for r in t.reports)
+        deadline = times[min(epoch_budget, len(times)) - 1]
+        hv_at_budget = normalized_hv([t for t in complete if t.reports and t.reports[-1]["at"] <= deadline])
     epochs = sum(_epochs(t) for t in study.trials if t.status.value in ("complete", "pruned"))
     out = {
         "pruner": "MOASHA(1, 27, 3)" if pruned else None, "trials": len(study.trials), "complete": len(complete),
         "pruned": study.count("pruned"), "failed": study.count("failed"), "epochs": epochs, "wall_seconds": round(wall, 1),
-        "hv": round(hv, 4), "load_average_before": round(load, 2), "load_average_after": round(os.getloadavg()[0], 2),
+        "hv": round(hv, 4), "hv_at_epoch_budget": None if hv_at_budget is None else round(hv_at_budget, 4),
+        "epoch_budget": epoch_budget, "load_average_before": round(load, 2), "load_average_after": round(os.getloadavg()[0], 2),
         "configs": [t.config for t in study.trials],
         "final": [{"number": t.number, "status": t.status.value, "epochs": t.metrics.get("epochs"),
                    "accuracy": t.metrics.get("accuracy"), "eo_diff": t.metrics.get("eo_diff")} for t in study.trials],
@@ -142,16 +155,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE, help="the table whose best front normalizes the HV")
     parser.add_argument("--equal-epochs", action="store_true",
                         help="also run MOASHA until it has trained as many epochs as full training")
+    parser.add_argument("--epoch-shares", type=float, nargs="+", default=[],
+                        help="also run MOASHA until it has trained these shares of full training's epochs")
     args = parser.parse_args(argv)
     max_hv = best_possible_front(CurveTable(args.table), DEFAULT_REF)[1]
     results = {}
-    runs = [("full", False, None), ("moasha", True, None)] + ([("moasha_equal_epochs", True, "full")] if args.equal_epochs else [])
-    for key, pruned, budget_of in runs:
-        budget = results[budget_of]["epochs"] if budget_of else None
+    shares = ([1.0] if args.equal_epochs else []) + [x for x in args.epoch_shares if not (args.equal_epochs and x == 1.0)]
+    runs = [("full", False, None), ("moasha", True, None)]
+    runs += [("moasha_equal_epochs" if x == 1.0 else f"moasha_{x:g}_of_epochs", True, x) for x in shares]
+    for key, pruned, share in runs:
+        budget = math.ceil(share * results["full"]["epochs"]) if share else None
         r = run(pruned, args.trials, args.seed, args.workers, max_hv, epoch_budget=budget)
         results[key] = r
+        at_budget = "" if budget is None else f" ({r['hv_at_epoch_budget']:.4f} at epoch {budget})"
         print(f"{key}: {r['wall_seconds']} s wall, {r['epochs']} epochs, {r['trials']} trials, "
-              f"{r['complete']} complete / {r['pruned']} pruned, HV {r['hv']:.4f} (load {r['load_average_before']} -> "
+              f"{r['complete']} complete / {r['pruned']} pruned, HV {r['hv']:.4f}{at_budget} (load {r['load_average_before']} -> "
               f"{r['load_average_after']})", file=sys.stderr, flush=True)
     full, moasha = results["full"], results["moasha"]
     same = full["configs"] == moasha["configs"]
@@ -168,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---|---:|")
     labels = {"full": "full training", "moasha": "MOASHA (1, 27, 3)",
               "moasha_equal_epochs": "MOASHA (1, 27, 3), full training's epochs"}
+    labels.update({f"moasha_{x:g}_of_epochs": f"MOASHA (1, 27, 3), {x:g} of full training's epochs" for x in shares})
     for key, r in results.items():
         print(f"| {labels[key]} | {r['wall_seconds']} | {r['epochs']} | {r['complete']} / {r['pruned']} | {r['hv']:.3f} |")
     print(f"\nwall time saved: {summary['wall_saved_seconds']} s ({summary['wall_saved_share']:.0%}); epochs saved "
