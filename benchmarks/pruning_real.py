@@ -97,6 +97,11 @@ def _epochs(trial: mh.Trial) -> int:
     return int(trial.metrics.get("epochs", len(trial.reports)))
 
 
+def _share_key(share: float) -> str:
+    """The results' key of a MOASHA study given ``share`` of full training's epochs."""
+    return "moasha_equal_epochs" if share == 1.0 else f"moasha_{share:g}_of_epochs"
+
+
 def run(pruned: bool, n_trials: int | None, seed: int, workers: int, max_hv: float,
         epoch_budget: int | None = None) -> dict[str, Any]:
     """One study: ``n_trials`` trials, or with ``epoch_budget`` trials until the finished ones trained that many
@@ -160,9 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     max_hv = best_possible_front(CurveTable(args.table), DEFAULT_REF)[1]
     results = {}
-    shares = ([1.0] if args.equal_epochs else []) + [x for x in args.epoch_shares if not (args.equal_epochs and x == 1.0)]
-    runs = [("full", False, None), ("moasha", True, None)]
-    runs += [("moasha_equal_epochs" if x == 1.0 else f"moasha_{x:g}_of_epochs", True, x) for x in shares]
+    shares = list(dict.fromkeys(([1.0] if args.equal_epochs else []) + args.epoch_shares))
+    runs = [("full", False, None), ("moasha", True, None)] + [(_share_key(x), True, x) for x in shares]
     for key, pruned, share in runs:
         budget = math.ceil(share * results["full"]["epochs"]) if share else None
         r = run(pruned, args.trials, args.seed, args.workers, max_hv, epoch_budget=budget)
@@ -184,9 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     print("| random search, 24 trials | wall (s) | epochs | complete / pruned | HV / table's best |".replace("24", str(args.trials)))
     print("|---|---:|---:|---|---:|")
-    labels = {"full": "full training", "moasha": "MOASHA (1, 27, 3)",
-              "moasha_equal_epochs": "MOASHA (1, 27, 3), full training's epochs"}
-    labels.update({f"moasha_{x:g}_of_epochs": f"MOASHA (1, 27, 3), {x:g} of full training's epochs" for x in shares})
+    labels = {"full": "full training", "moasha": "MOASHA (1, 27, 3)"}
+    labels.update({_share_key(x): f"MOASHA (1, 27, 3), {'all' if x == 1.0 else f'{x:g}'} of full training's epochs"
+                   for x in shares})
     for key, r in results.items():
         print(f"| {labels[key]} | {r['wall_seconds']} | {r['epochs']} | {r['complete']} / {r['pruned']} | {r['hv']:.3f} |")
     print(f"\nwall time saved: {summary['wall_saved_seconds']} s ({summary['wall_saved_share']:.0%}); epochs saved "
