@@ -1,5 +1,7 @@
 """Replay the tabulated learning curves of ``benchmarks/data/adult_mlp_curves.csv.gz`` (see
-:mod:`benchmarks.learning_curves`): early-stopping benchmarks without training anything.
+:mod:`benchmarks.learning_curves`), or of another table in its format such as the boosting-stage curves of
+``benchmarks/data/adult_hgb_curves.csv.gz`` (:mod:`benchmarks.hgb_curves`): early-stopping benchmarks without
+training anything.
 
     from benchmarks.curves_table import CurveTable, best_possible_front
 
@@ -15,8 +17,9 @@ benchmarks are usually replayed), or from ``table.parameter_space()`` (the raw M
 drawn from) with :meth:`CurveTable.nearest` mapping each proposal to a tabulated configuration.
 
 Metrics per (configuration, epoch): ``accuracy`` and ``eo_diff`` (validation), ``holdout_accuracy`` and
-``holdout_eo_diff`` (held-out test split), ``train_loss``, ``param_count``, ``size_kb``; times
-``train_seconds`` and ``eval_seconds`` are separate (:meth:`CurveTable.epoch_seconds`).
+``holdout_eo_diff`` (held-out test split), ``size_kb``, and where the table has them ``train_loss`` and
+``param_count``; times ``train_seconds`` and ``eval_seconds`` are separate (:meth:`CurveTable.epoch_seconds`).
+A table's parameters are the names of its sidecar's ``space`` (without a sidecar: the MLP table's).
 """
 
 from __future__ import annotations
@@ -60,16 +63,23 @@ class CurveTable:
 
         self.path = Path(path)
         df = pd.read_csv(self.path)
-        self.frame = df.set_index(["config_id", "epoch"]).sort_index()
-        self.params = df[df["epoch"] == 1].set_index("config_id")[[*PARAMS, "param_count", "size_kb"]].sort_index()
-        self.config_ids: list[int] = [int(i) for i in self.params.index]
-        self.n_epochs = int(df["epoch"].max())
         sidecar = self.path.with_name(self.path.name.removesuffix(".gz").removesuffix(".csv") + ".json")
         self.info: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+        self.param_names: list[str] = list(self.info["space"]["params"]) if "space" in self.info else list(PARAMS)
+        self.metric_names = [m for m in METRICS if m in df.columns]
+        missing = [c for c in ["config_id", "epoch", *self.param_names, "accuracy", "eo_diff", "train_seconds",
+                               "eval_seconds"] if c not in df.columns]
+        if missing:
+            raise ValueError(f"{self.path}: the table lacks the columns {missing}")
+        self.frame = df.set_index(["config_id", "epoch"]).sort_index()
+        extra = [c for c in ("param_count", "size_kb") if c in df.columns]
+        self.params = df[df["epoch"] == 1].set_index("config_id")[[*self.param_names, *extra]].sort_index()
+        self.config_ids: list[int] = [int(i) for i in self.params.index]
+        self.n_epochs = int(df["epoch"].max())
         # fast lookups: one (n_configs, n_epochs) array per column
         self._pos = {cid: i for i, cid in enumerate(self.config_ids)}
         self._arrays = {c: self.frame[c].to_numpy().reshape(len(self.config_ids), -1)
-                        for c in [*METRICS, "train_seconds", "eval_seconds"]}
+                        for c in [*self.metric_names, "train_seconds", "eval_seconds"]}
         if self._arrays["accuracy"].shape[1] != self.n_epochs:  # pragma: no cover - a broken table
             raise ValueError(f"{self.path}: every configuration needs epochs 1..{self.n_epochs}")
 
@@ -86,15 +96,23 @@ class CurveTable:
 
     def config(self, config_id: int) -> dict[str, Any]:
         """The parameters of one configuration."""
-        row = self.params.loc[self._check(config_id), PARAMS]
-        return {k: (int(v) if k in ("width", "depth", "batch_size") else float(v)) for k, v in row.items()}
+        row = self.params.loc[self._check(config_id), self.param_names]
+        return {k: (int(v) if k in self._int_params() else float(v)) for k, v in row.items()}
+
+    def _int_params(self) -> set[str]:
+        if not hasattr(self, "_ints"):
+            sp = self.parameter_space()
+            self._ints = {n for n, p in sp.params.items()
+                          if isinstance(p, mh.Int) or (isinstance(p, mh.Categorical)
+                                                       and all(isinstance(c, int) for c in p.choices))}
+        return self._ints
 
     def space(self) -> mh.Space:
         """A space with one categorical parameter ``config_id`` over the tabulated ids."""
         return mh.Space({"config_id": mh.Categorical(list(self.config_ids))})
 
     def parameter_space(self) -> mh.Space:
-        """The raw MLP space the configurations were drawn from (from the sidecar; else the generator's)."""
+        """The raw space the configurations were drawn from (from the sidecar; else the MLP generator's)."""
         if "space" in self.info:
             return mh.Space.from_dict(self.info["space"])
         from benchmarks.learning_curves import space
@@ -132,7 +150,8 @@ class CurveTable:
     def metrics(self, config_id: int, epoch: int) -> dict[str, float]:
         """The metrics after ``epoch`` (1-based) epochs of training."""
         i, j = self._pos[self._check(config_id)], self._epoch(epoch)
-        return {m: (int(self._arrays[m][i, j]) if m == "param_count" else float(self._arrays[m][i, j])) for m in METRICS}
+        return {m: (int(self._arrays[m][i, j]) if m == "param_count" else float(self._arrays[m][i, j]))
+                for m in self.metric_names}
 
     def final_metrics(self, config_id: int) -> dict[str, float]:
         """The metrics after the last epoch."""

@@ -62,11 +62,12 @@ def space() -> mh.Space:
     })
 
 
-def draw_configs(n: int, seed: int) -> list[dict[str, Any]]:
-    """The first ``n`` points of the scrambled Sobol sequence seeded with ``seed``, as configurations."""
+def draw_configs(n: int, seed: int, sp: mh.Space | None = None) -> list[dict[str, Any]]:
+    """The first ``n`` points of the scrambled Sobol sequence seeded with ``seed``, as configurations of ``sp``
+    (default: :func:`space`)."""
     from scipy.stats import qmc
 
-    sp = space()
+    sp = space() if sp is None else sp
     U = qmc.Sobol(sp.dim, scramble=True, seed=seed).random_base2(max(0, math.ceil(math.log2(max(n, 1)))))[:n]
     return sp.from_unit(U)
 

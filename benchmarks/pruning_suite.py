@@ -17,6 +17,10 @@ Every method proposes in the table's raw MLP space (``CurveTable.parameter_space
 weight decay, batch size, dropout, class weight); :meth:`CurveTable.nearest` maps a proposal to the closest
 tabulated configuration. Objectives: maximize validation ``accuracy``, minimize validation ``eo_diff``.
 
+``--table benchmarks/data/adult_hgb_curves.csv.gz`` replays a second table instead (:mod:`benchmarks.hgb_curves`:
+gradient-boosted trees on the same data, one "epoch" = 10 boosting iterations, 27 of them; proposals in its
+six-parameter space), a problem of another kind that the defaults were not chosen on.
+
 **Budget.** ``--budget-trials`` N full-training trials, i.e. ``27 N`` epochs. The full-training methods run N
 trials; the early-stopping methods start trials until the simulated workers have trained ``27 N`` epochs in
 all, when the run stops (trials still running then are cut, and count as not complete).
@@ -635,6 +639,8 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(1)
     table = CurveTable(args.table)
+    if table.n_epochs != MAX_EPOCHS:
+        raise SystemExit(f"{args.table} has {table.n_epochs} epochs per configuration; the suite's rungs expect {MAX_EPOCHS}")
     normalizer = Normalizer(table)
     methods = list(args.methods)
     if "syne-moasha" in methods and not args.syne_python.exists():
