@@ -538,7 +538,7 @@ def table_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot(runs: list[Run], budget_trials: int, path: Path) -> None:
+def plot(runs: list[Run], budget_trials: int, path: Path, subject: str = "Adult MLPs") -> None:
     """One panel per method: the median normalized HV over seeds against cumulative epochs, the band between
     the seeds' min and max (light) and quartiles (darker); random search's median in grey in every panel, its
     median final HV dashed, a third of the budget dotted."""
@@ -579,12 +579,17 @@ def plot(runs: list[Run], budget_trials: int, path: Path) -> None:
     axes[0, 0].set_xlim(0, budget)
     axes[0, 0].set_ylim(0, 1.02)
     seeds = len({r.seed for r in runs})
-    fig.suptitle(f"Adult MLPs, accuracy vs. equalized-odds gap, {seeds} seeds: median, quartiles and range.\nGrey: random "
+    fig.suptitle(f"{subject}, accuracy vs. equalized-odds gap, {seeds} seeds: median, quartiles and range.\nGrey: random "
                  f"search's median; dashed: its final median; dotted: a third of the {budget} epochs", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def plot_subject(table_path: Path) -> str:
+    """The plot title's subject: the boosted trees for the boosting-stage table, the MLPs otherwise."""
+    return "Adult gradient-boosted trees (epoch = 10 iterations)" if "hgb" in table_path.name else "Adult MLPs"
 
 
 def _commit() -> str:
@@ -632,7 +637,7 @@ def main(argv: list[str] | None = None) -> None:
         saved = json.loads(args.from_json.read_text())
         print(table_markdown(summarize(runs_from_json(saved), saved["budget_trials"])))
         if args.plot:
-            plot(runs_from_json(saved), saved["budget_trials"], args.plot)
+            plot(runs_from_json(saved), saved["budget_trials"], args.plot, plot_subject(Path(saved["table"]["path"])))
         return
 
     import torch
@@ -683,7 +688,7 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps(summary, indent=None, default=float) + "\n")
         print(f"\nwrote {args.json} ({args.json.stat().st_size / 1024:.0f} KiB)", file=sys.stderr)
     if args.plot:
-        plot(runs, args.budget_trials, args.plot)
+        plot(runs, args.budget_trials, args.plot, plot_subject(args.table))
         print(f"wrote {args.plot} ({args.plot.stat().st_size / 1024:.0f} KiB)", file=sys.stderr)
     print(f"\n{summary['run_seconds']:.0f} s in all", file=sys.stderr)
 
