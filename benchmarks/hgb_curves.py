@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
 import os
 import pickle
@@ -51,19 +50,15 @@ DEFAULT_OUT = Path(__file__).parent / "data" / "adult_hgb_curves.csv.gz"
 
 
 def space() -> mh.Space:
-    """The HistGradientBoostingClassifier search space of the table (the number of iterations is the fidelity).
+    """The HistGradientBoostingClassifier search space of the table: :func:`benchmarks.sklearn_table.space`
+    without ``max_iter``, which is the fidelity here.
 
     Returns:
         The space over the six raw parameters.
     """
-    return mh.Space({
-        "learning_rate": mh.Float(0.01, 0.5, log=True),
-        "max_leaf_nodes": mh.Int(4, 128, log=True),
-        "min_samples_leaf": mh.Int(2, 200, log=True),
-        "l2_regularization": mh.Float(1e-6, 10.0, log=True),
-        "max_features": mh.Float(0.2, 1.0),
-        "class_weight_pos": mh.Float(1.0, 4.0),
-    })
+    from benchmarks.sklearn_table import space as hgb_space
+
+    return mh.Space({name: p for name, p in hgb_space().params.items() if name != "max_iter"})
 
 
 def draw_configs(n: int, seed: int) -> list[dict[str, Any]]:
@@ -71,18 +66,6 @@ def draw_configs(n: int, seed: int) -> list[dict[str, Any]]:
     from benchmarks.learning_curves import draw_configs as draw
 
     return draw(n, seed, space())
-
-
-_TASK: Any = None
-
-
-def _task() -> Any:
-    global _TASK
-    if _TASK is None:
-        from moo_hpo.demo import AdultMLP
-
-        _TASK = AdultMLP(n_train=8000, n_valid=4000, n_test=4000, seed=0)
-    return _TASK
 
 
 def train_config(job: tuple[int, dict[str, Any], int, int, int]) -> list[dict[str, Any]]:
@@ -100,10 +83,10 @@ def train_config(job: tuple[int, dict[str, Any], int, int, int]) -> list[dict[st
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
-    from benchmarks.learning_curves import eo_diff
+    from benchmarks.learning_curves import adult_task, eo_diff
 
     config_id, config, steps, per_step, seed = job
-    task = _task()
+    task = adult_task()
     model = HistGradientBoostingClassifier(
         learning_rate=float(config["learning_rate"]), max_iter=per_step, max_leaf_nodes=int(config["max_leaf_nodes"]),
         min_samples_leaf=int(config["min_samples_leaf"]), l2_regularization=float(config["l2_regularization"]),
@@ -138,35 +121,6 @@ def train_config(job: tuple[int, dict[str, Any], int, int, int]) -> list[dict[st
     return rows
 
 
-def _format(row: dict[str, Any]) -> list[str]:
-    out = []
-    for c in COLUMNS:
-        v = row[c]
-        if c in ("train_seconds", "eval_seconds"):
-            out.append(f"{v:.4g}")
-        elif isinstance(v, (float, np.floating)):
-            out.append(f"{float(v):.6g}")
-        else:
-            out.append(str(v))
-    return out
-
-
-def _read_partial(path: Path, steps: int) -> dict[int, list[list[str]]]:
-    """Complete configurations already in the partial file (a half-written one is dropped)."""
-    by_id: dict[int, list[list[str]]] = {}
-    if not path.exists():
-        return by_id
-    with path.open(newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header != COLUMNS:
-            raise SystemExit(f"{path}: unexpected columns {header}; expected {COLUMNS} (remove it to start over)")
-        for row in reader:
-            if len(row) == len(COLUMNS):
-                by_id.setdefault(int(row[0]), []).append(row)
-    return {k: v for k, v in by_id.items() if sorted(int(r[1]) for r in v) == list(range(1, steps + 1))}
-
-
 def main(argv: list[str] | None = None) -> None:
     """Generate the table (see the module docstring)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
@@ -186,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     import scipy
     import sklearn
 
-    from benchmarks.learning_curves import _cpu_model
+    from benchmarks.learning_curves import _cpu_model, format_row, read_partial, write_rows
 
     started = time.perf_counter()
     settings = {"seed": args.seed, "steps": args.steps, "iterations_per_step": args.iterations_per_step,
@@ -199,12 +153,8 @@ def main(argv: list[str] | None = None) -> None:
         meta = json.loads(partial_meta.read_text())
         if meta["settings"] != settings:
             raise SystemExit(f"{partial} was made with other settings ({partial_meta}); remove both to start over")
-    done = _read_partial(partial, args.steps)
-    with partial.open("w", newline="") as f:  # rewrite: complete configurations only
-        w = csv.writer(f)
-        w.writerow(COLUMNS)
-        for cid in sorted(done):
-            w.writerows(sorted(done[cid], key=lambda r: int(r[1])))
+    done = read_partial(partial, args.steps, COLUMNS)
+    write_rows(partial, COLUMNS, done)  # rewrite: complete configurations only
     partial_meta.write_text(json.dumps(meta, indent=1))
     before = float(meta["seconds"])
 
@@ -216,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
         for k, rows in enumerate(pool.imap_unordered(train_config, jobs), 1):
             with partial.open("a", newline="") as f:
-                csv.writer(f).writerows(_format(r) for r in rows)
+                csv.writer(f).writerows(format_row(r, COLUMNS) for r in rows)
             meta["seconds"] = round(before + time.perf_counter() - started, 1)
             partial_meta.write_text(json.dumps(meta, indent=1))
             if k % args.progress_every == 0 or k == len(jobs):
@@ -225,17 +175,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"[{k}/{len(jobs)}] config {last['config_id']}: acc {last['accuracy']:.4f} eo {last['eo_diff']:.3f}; "
                       f"{el / 60:.1f} min so far, ~{el / k * (len(jobs) - k) / 60:.1f} min left", file=sys.stderr, flush=True)
 
-    done = _read_partial(partial, args.steps)
+    done = read_partial(partial, args.steps, COLUMNS)
     keep = sorted(c for c in done if c < args.configs)
     if len(keep) < args.configs:
         raise SystemExit(f"only {len(keep)} of {args.configs} configurations are complete in {partial}")
-    tmp = Path(f"{out}.tmp")
-    with gzip.open(tmp, "wt", newline="", compresslevel=9) as f:
-        w = csv.writer(f)
-        w.writerow(COLUMNS)
-        for cid in keep:
-            w.writerows(sorted(done[cid], key=lambda r: int(r[1])))
-    os.replace(tmp, out)
+    write_rows(out, COLUMNS, done, keep, gzipped=True)
     info = {
         "description": "Learning curves of HistGradientBoostingClassifier on the Adult census data (moo_hpo.demo."
                        "AdultMLP splits), by boosting stage: one row per (config_id, epoch = step of "

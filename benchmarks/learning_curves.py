@@ -150,9 +150,10 @@ def train_config(task: Any, config_id: int, config: dict[str, Any], epochs: int,
     return rows
 
 
-def _format(row: dict[str, Any]) -> list[str]:
+def format_row(row: dict[str, Any], columns: list[str] = COLUMNS) -> list[str]:
+    """One table row as CSV fields: times to 4 significant digits, other floats to 6."""
     out = []
-    for c in COLUMNS:
+    for c in columns:
         v = row[c]
         if c in ("train_seconds", "eval_seconds"):
             out.append(_sig(v, 4))
@@ -169,20 +170,55 @@ def _settings(args: argparse.Namespace, task: Any) -> dict[str, Any]:
                      "features": int(task.X_train.shape[1])}}
 
 
-def _read_partial(path: Path, epochs: int) -> dict[int, list[list[str]]]:
-    """Complete configurations already in the partial file (a half-written one is dropped)."""
+def read_partial(path: Path, epochs: int, columns: list[str] = COLUMNS) -> dict[int, list[list[str]]]:
+    """Complete configurations already in a partial table (a half-written one is dropped), by ``config_id``."""
     by_id: dict[int, list[list[str]]] = {}
     if not path.exists():
         return by_id
     with path.open(newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header != COLUMNS:
-            raise SystemExit(f"{path}: unexpected columns {header}; expected {COLUMNS} (remove it to start over)")
+        if header != columns:
+            raise SystemExit(f"{path}: unexpected columns {header}; expected {columns} (remove it to start over)")
         for row in reader:
-            if len(row) == len(COLUMNS):
+            if len(row) == len(columns):
                 by_id.setdefault(int(row[0]), []).append(row)
     return {k: v for k, v in by_id.items() if sorted(int(r[1]) for r in v) == list(range(1, epochs + 1))}
+
+
+def write_rows(path: Path, columns: list[str], done: dict[int, list[list[str]]], ids: list[int] | None = None,
+               gzipped: bool = False) -> None:
+    """Write a table: the header, then the rows of ``ids`` (default: every id of ``done``) by id and epoch.
+
+    Args:
+        path: where to write; a gzipped table goes to ``<path>.tmp`` first and replaces ``path`` when complete.
+        columns: the header.
+        done: rows by ``config_id`` (as :func:`read_partial` returns them).
+        ids: the configurations to write, in this order.
+        gzipped: gzip at the highest level.
+    """
+    target = Path(f"{path}.tmp") if gzipped else path
+    with (gzip.open(target, "wt", newline="", compresslevel=9) if gzipped else target.open("w", newline="")) as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for cid in sorted(done) if ids is None else ids:
+            w.writerows(sorted(done[cid], key=lambda r: int(r[1])))
+    if gzipped:
+        os.replace(target, path)
+
+
+_ADULT: Any = None
+
+
+def adult_task() -> Any:
+    """The Adult splits of the learning-curve tables (:class:`moo_hpo.demo.AdultMLP`: 8,000 training, 4,000
+    validation, 4,000 held-out rows), prepared once per process."""
+    global _ADULT
+    if _ADULT is None:
+        from moo_hpo.demo import AdultMLP
+
+        _ADULT = AdultMLP(n_train=8000, n_valid=4000, n_test=4000, seed=0)
+    return _ADULT
 
 
 def _cpu_model() -> str:
@@ -213,7 +249,11 @@ def main(argv: list[str] | None = None) -> None:
     from moo_hpo.demo import AdultMLP
 
     torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
+    if torch.get_num_interop_threads() != 1:
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # torch already ran parallel work in this process: it keeps its interop pool
+            pass
     session_start = time.perf_counter()
     task = AdultMLP(n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test, seed=0)
     settings = _settings(args, task)
@@ -233,12 +273,8 @@ def main(argv: list[str] | None = None) -> None:
             meta = {"settings": settings, "sessions": old.get("sessions", [])}
             with gzip.open(out, "rt", newline="") as src, partial.open("w", newline="") as dst:
                 dst.write(src.read())
-    done = _read_partial(partial, args.epochs)
-    with partial.open("w", newline="") as f:  # rewrite: complete configurations only
-        w = csv.writer(f)
-        w.writerow(COLUMNS)
-        for cid in sorted(done):
-            w.writerows(sorted(done[cid], key=lambda r: int(r[1])))
+    done = read_partial(partial, args.epochs)
+    write_rows(partial, COLUMNS, done)  # rewrite: complete configurations only
     session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "configs_before": len(done),
                "load_average_at_start": list(os.getloadavg())}
     meta["sessions"].append(session)
@@ -251,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     for k, cid in enumerate(todo, 1):
         rows = train_config(task, cid, configs[cid], args.epochs, args.seed)
         with partial.open("a", newline="") as f:
-            csv.writer(f).writerows(_format(r) for r in rows)
+            csv.writer(f).writerows(format_row(r) for r in rows)
         session["seconds"] = round(time.perf_counter() - session_start, 1)
         session["configs_trained"] = k
         partial_meta.write_text(json.dumps(meta, indent=1))
@@ -265,17 +301,11 @@ def main(argv: list[str] | None = None) -> None:
 
     session["load_average_at_end"] = list(os.getloadavg())
     session["seconds"] = round(time.perf_counter() - session_start, 1)
-    done = _read_partial(partial, args.epochs)
+    done = read_partial(partial, args.epochs)
     keep = sorted(c for c in done if c < args.configs)
     if len(keep) < args.configs:
         raise SystemExit(f"only {len(keep)} of {args.configs} configurations are complete in {partial}")
-    tmp = Path(f"{out}.tmp")
-    with gzip.open(tmp, "wt", newline="", compresslevel=9) as f:
-        w = csv.writer(f)
-        w.writerow(COLUMNS)
-        for cid in keep:
-            w.writerows(sorted(done[cid], key=lambda r: int(r[1])))
-    os.replace(tmp, out)
+    write_rows(out, COLUMNS, done, keep, gzipped=True)
     table_seconds = sum(float(r[COLUMNS.index(c)]) for cid in keep for r in done[cid] for c in ("train_seconds", "eval_seconds"))
     info = {
         "description": "Learning curves of MLPs on the Adult census data (moo_hpo.demo.AdultMLP splits): one row per "

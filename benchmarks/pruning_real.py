@@ -39,28 +39,15 @@ import moo_hpo as mh
 from benchmarks.curves_table import DEFAULT_REF, DEFAULT_TABLE, CurveTable, best_possible_front
 
 EPOCHS = 27
-_TASK: Any = None
-
-
-def _task() -> Any:
-    """The Adult data of the learning-curve table, prepared once per worker process."""
-    global _TASK
-    if _TASK is None:
-        from moo_hpo.demo import AdultMLP
-
-        _TASK = AdultMLP(n_train=8000, n_valid=4000, n_test=4000, seed=0)
-    return _TASK
-
-
 def train(config: dict[str, Any], trial: mh.Trial, reports: bool) -> dict[str, float]:
     """Train one MLP for up to 27 epochs; with ``reports``, evaluate and report after every epoch and stop
     when the pruner says so, otherwise evaluate once after the last epoch."""
     import torch
 
-    from benchmarks.learning_curves import build, eo_diff
+    from benchmarks.learning_curves import adult_task, build, eo_diff
 
     torch.set_num_threads(1)
-    task = _task()
+    task = adult_task()
     torch.manual_seed(trial.seed if trial.seed is not None else trial.number)
     model = build(config, task.X_train.shape[1])
     opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
