@@ -62,7 +62,15 @@ def space() -> mh.Space:
 
 
 def draw_configs(n: int, seed: int) -> list[dict[str, Any]]:
-    """The first ``n`` points of the scrambled Sobol sequence seeded with ``seed``, as configurations."""
+    """The first ``n`` points of the scrambled Sobol sequence seeded with ``seed``, as configurations.
+
+    Args:
+        n: how many configurations.
+        seed: the Sobol scrambling seed.
+
+    Returns:
+        ``n`` configuration dicts of :func:`space`.
+    """
     from benchmarks.learning_curves import draw_configs as draw
 
     return draw(n, seed, space())

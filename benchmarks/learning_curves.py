@@ -63,8 +63,16 @@ def space() -> mh.Space:
 
 
 def draw_configs(n: int, seed: int, sp: mh.Space | None = None) -> list[dict[str, Any]]:
-    """The first ``n`` points of the scrambled Sobol sequence seeded with ``seed``, as configurations of ``sp``
-    (default: :func:`space`)."""
+    """The first ``n`` points of the scrambled Sobol sequence seeded with ``seed``, as configurations.
+
+    Args:
+        n: how many configurations.
+        seed: the Sobol scrambling seed.
+        sp: the space (default: :func:`space`).
+
+    Returns:
+        ``n`` configuration dicts of ``sp``.
+    """
     from scipy.stats import qmc
 
     sp = space() if sp is None else sp
@@ -151,7 +159,15 @@ def train_config(task: Any, config_id: int, config: dict[str, Any], epochs: int,
 
 
 def format_row(row: dict[str, Any], columns: list[str] = COLUMNS) -> list[str]:
-    """One table row as CSV fields: times to 4 significant digits, other floats to 6."""
+    """One table row as CSV fields: times to 4 significant digits, other floats to 6.
+
+    Args:
+        row: the row's values by column.
+        columns: the table's columns, in order.
+
+    Returns:
+        The fields, in ``columns`` order.
+    """
     out = []
     for c in columns:
         v = row[c]
@@ -171,7 +187,19 @@ def _settings(args: argparse.Namespace, task: Any) -> dict[str, Any]:
 
 
 def read_partial(path: Path, epochs: int, columns: list[str] = COLUMNS) -> dict[int, list[list[str]]]:
-    """Complete configurations already in a partial table (a half-written one is dropped), by ``config_id``."""
+    """Complete configurations already in a partial table (a half-written one is dropped).
+
+    Args:
+        path: the partial CSV (missing: nothing done yet).
+        epochs: the epochs (steps) a complete configuration has, ``1..epochs``.
+        columns: the header the file must have.
+
+    Returns:
+        The complete configurations' rows (CSV fields) by ``config_id``.
+
+    Raises:
+        SystemExit: for a file with another header.
+    """
     by_id: dict[int, list[list[str]]] = {}
     if not path.exists():
         return by_id
@@ -211,8 +239,11 @@ _ADULT: Any = None
 
 
 def adult_task() -> Any:
-    """The Adult splits of the learning-curve tables (:class:`moo_hpo.demo.AdultMLP`: 8,000 training, 4,000
-    validation, 4,000 held-out rows), prepared once per process."""
+    """The Adult splits of the learning-curve tables, prepared once per process.
+
+    Returns:
+        A :class:`moo_hpo.demo.AdultMLP` with 8,000 training, 4,000 validation and 4,000 held-out rows.
+    """
     global _ADULT
     if _ADULT is None:
         from moo_hpo.demo import AdultMLP

@@ -39,6 +39,8 @@ import moo_hpo as mh
 from benchmarks.curves_table import DEFAULT_REF, DEFAULT_TABLE, CurveTable, best_possible_front
 
 EPOCHS = 27
+
+
 def train(config: dict[str, Any], trial: mh.Trial, reports: bool) -> dict[str, float]:
     """Train one MLP for up to 27 epochs; with ``reports``, evaluate and report after every epoch and stop
     when the pruner says so, otherwise evaluate once after the last epoch."""

@@ -6,15 +6,15 @@
         [--plot docs/img/pruning_hv.png]
 
 **The simulation.** ``--workers`` simulated workers train configurations of the learning-curve table
-(:mod:`benchmarks.curves_table`: Adult MLPs, 27 epochs, real per-epoch validation accuracy and equalized-odds
-gap, real epoch times). An epoch of a configuration takes its tabulated time (training, plus the evaluation
+(:mod:`benchmarks.curves_table`; by default Adult MLPs, 27 epochs, real per-epoch validation accuracy and
+equalized-odds gap, real epoch times). An epoch of a configuration takes its tabulated time (training, plus the evaluation
 after it when the method needs a report at that epoch: every epoch with early stopping, the last one
 without); results reach the method in simulated-time order, one epoch at a time, so every method sees the
 asynchronous arrivals of real workers, and a replay is instant and exact. A worker whose method has
 nothing to propose (NSGA-II waiting for the rest of a generation) waits for the next result.
 
-Every method proposes in the table's raw MLP space (``CurveTable.parameter_space()``: width, depth, lr,
-weight decay, batch size, dropout, class weight); :meth:`CurveTable.nearest` maps a proposal to the closest
+Every method proposes in the table's raw space (``CurveTable.parameter_space()``; for the MLPs width, depth,
+lr, weight decay, batch size, dropout, class weight); :meth:`CurveTable.nearest` maps a proposal to the closest
 tabulated configuration. Objectives: maximize validation ``accuracy``, minimize validation ``eo_diff``.
 
 ``--table benchmarks/data/adult_hgb_curves.csv.gz`` replays a second table instead (:mod:`benchmarks.hgb_curves`:
@@ -541,7 +541,14 @@ def table_markdown(summary: dict[str, Any]) -> str:
 def plot(runs: list[Run], budget_trials: int, path: Path, subject: str = "Adult MLPs") -> None:
     """One panel per method: the median normalized HV over seeds against cumulative epochs, the band between
     the seeds' min and max (light) and quartiles (darker); random search's median in grey in every panel, its
-    median final HV dashed, a third of the budget dotted."""
+    median final HV dashed, a third of the budget dotted.
+
+    Args:
+        runs: every method's runs.
+        budget_trials: the budget in full-training trials.
+        path: the PNG to write.
+        subject: what the table trains, for the title (:func:`plot_subject`).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -587,9 +594,18 @@ def plot(runs: list[Run], budget_trials: int, path: Path, subject: str = "Adult 
     plt.close(fig)
 
 
-def plot_subject(table_path: Path) -> str:
-    """The plot title's subject: the boosted trees for the boosting-stage table, the MLPs otherwise."""
-    return "Adult gradient-boosted trees (epoch = 10 iterations)" if "hgb" in table_path.name else "Adult MLPs"
+def plot_subject(table: CurveTable) -> str:
+    """The plot title's subject, from the table's sidecar.
+
+    Args:
+        table: the replayed table.
+
+    Returns:
+        "Adult gradient-boosted trees (epoch = N iterations)" for a boosting-stage table (its sidecar names
+        ``iterations_per_step``), "Adult MLPs" otherwise.
+    """
+    per_step = table.info.get("iterations_per_step")
+    return f"Adult gradient-boosted trees (epoch = {per_step} iterations)" if per_step else "Adult MLPs"
 
 
 def _commit() -> str:
@@ -637,7 +653,7 @@ def main(argv: list[str] | None = None) -> None:
         saved = json.loads(args.from_json.read_text())
         print(table_markdown(summarize(runs_from_json(saved), saved["budget_trials"])))
         if args.plot:
-            plot(runs_from_json(saved), saved["budget_trials"], args.plot, plot_subject(Path(saved["table"]["path"])))
+            plot(runs_from_json(saved), saved["budget_trials"], args.plot, plot_subject(CurveTable(saved["table"]["path"])))
         return
 
     import torch
@@ -688,7 +704,7 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps(summary, indent=None, default=float) + "\n")
         print(f"\nwrote {args.json} ({args.json.stat().st_size / 1024:.0f} KiB)", file=sys.stderr)
     if args.plot:
-        plot(runs, args.budget_trials, args.plot, plot_subject(args.table))
+        plot(runs, args.budget_trials, args.plot, plot_subject(table))
         print(f"wrote {args.plot} ({args.plot.stat().st_size / 1024:.0f} KiB)", file=sys.stderr)
     print(f"\n{summary['run_seconds']:.0f} s in all", file=sys.stderr)
 

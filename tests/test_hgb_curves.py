@@ -10,6 +10,9 @@ import pytest
 
 from benchmarks.curves_table import CurveTable
 from benchmarks.hgb_curves import COLUMNS, PARAMS, draw_configs, main, space
+from benchmarks.learning_curves import read_partial
+from benchmarks.pruning_suite import main as pruning_suite_main
+from benchmarks.pruning_suite import plot_subject
 
 
 def test_a_generated_table_has_every_step_and_replays(tmp_path) -> None:
@@ -37,7 +40,36 @@ def test_a_generated_table_has_every_step_and_replays(tmp_path) -> None:
     assert set(table.metrics(0, 2)) == {"accuracy", "eo_diff", "holdout_accuracy", "holdout_eo_diff", "size_kb"}
     drawn = draw_configs(2, 0)
     assert drawn[1]["max_leaf_nodes"] == config["max_leaf_nodes"]
-    assert space().names == PARAMS
+    assert space().names == PARAMS and "max_iter" not in space().names  # the iterations are the fidelity
+    assert plot_subject(table) == "Adult gradient-boosted trees (epoch = 2 iterations)"
+
+    # the early-stopping suite's rungs need 27 epochs: a 3-step table is refused with the reason
+    with pytest.raises(SystemExit, match="3 epochs per configuration"):
+        pruning_suite_main(["--table", str(out), "--methods", "random", "--seeds", "0", "--json", str(tmp_path / "s.json")])
+
+
+def test_a_rerun_keeps_the_complete_configurations_and_drops_a_half_written_one(tmp_path) -> None:
+    out = tmp_path / "hgb.csv.gz"
+    settings = ["--steps", "2", "--iterations-per-step", "2", "--out", str(out)]
+    main(["--configs", "1", *settings])
+    with gzip.open(out, "rt", newline="") as f:
+        kept = list(csv.reader(f))  # header + config 0's two steps
+    partial = tmp_path / "hgb.csv.gz.partial.csv"
+    info = json.loads((tmp_path / "hgb.json").read_text())
+    (tmp_path / "hgb.csv.gz.partial.json").write_text(json.dumps(
+        {"settings": {k: info[k] for k in ("seed", "steps", "iterations_per_step", "space")}, "seconds": 1.0}))
+    with partial.open("w", newline="") as f:  # config 0 complete, config 1 cut off after its first step
+        w = csv.writer(f)
+        w.writerows(kept)
+        w.writerow(["1", "1", *kept[1][2:]])
+    assert sorted(read_partial(partial, 2, COLUMNS)) == [0]
+
+    main(["--configs", "2", *settings])
+    with gzip.open(out, "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[:3] == kept  # config 0 was not trained again (its times would differ)
+    assert [(r[0], r[1]) for r in rows[3:]] == [("1", "1"), ("1", "2")]
+    assert rows[3][2:] != kept[1][2:]  # config 1 was trained, not the made-up half row kept
 
 
 def test_a_rerun_with_other_settings_refuses_the_partial_table(tmp_path) -> None:
