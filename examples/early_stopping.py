@@ -1,8 +1,8 @@
 """Early stopping: a PyTorch MLP on the bundled Adult data, tuned for accuracy and the equalized-odds gap, with MOASHA.
 
-Each trial trains for up to 27 epochs and reports its validation accuracy and equalized-odds gap (between women
+Each trial trains for up to 9 epochs and reports its validation accuracy and equalized-odds gap (between women
 and men) after every epoch; the study's MOASHA pruner stops the trials that rank in the worse two thirds of
-the trials that reached the same rung (epochs 1, 3 and 9), on both objectives at once. The script prints the
+the trials that reached its one rung (epoch 3), on both objectives at once. The script prints the
 Pareto front and what early stopping saved, and writes the report (HTML with the learning curves, Markdown
 with PNG figures) and the study to ``--out`` (default: a new temporary folder).
 

@@ -333,8 +333,11 @@ class Study:
             ConfigError: for a number the study does not have.
         """
         if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or not 0 <= number < len(self._trials):
-            raise ConfigError(f"unknown trial #{number!r}; this study has trials 0..{len(self._trials) - 1}")
+            raise ConfigError(f"unknown trial #{number!r}; {self._trial_range()}")
         return self._trials[int(number)]
+
+    def _trial_range(self) -> str:
+        return f"this study has trials 0..{len(self._trials) - 1}" if self._trials else "this study has no trials yet"
 
     def _writable(self) -> None:
         if self.read_only:
@@ -450,7 +453,7 @@ class Study:
         optimizer = self._use_optimizer()  # set up before this trial finishes, so it is told exactly once
         number = trial if isinstance(trial, int) else trial.number
         if not 0 <= number < len(self._trials):
-            raise ConfigError(f"unknown trial #{number}; this study has trials 0..{len(self._trials) - 1}")
+            raise ConfigError(f"unknown trial #{number}; {self._trial_range()}")
         record = self._trials[number]
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; each trial is told once")
@@ -515,7 +518,8 @@ class Study:
             Whether the trial should stop now (always False without a pruner).
 
         Raises:
-            ConfigError: for a trial that is not running, a step that does not grow, or bad metrics.
+            ConfigError: for a trial that is not running, a step that does not grow, bad metrics, or a metric
+                name that looks like a misspelled objective.
         """
         self._writable()
         number = trial if isinstance(trial, int) else trial.number
@@ -523,6 +527,7 @@ class Study:
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
         entry = new_report(record.reports, step, metrics)
+        self._pruning.check_report(number, entry["metrics"])
         self._pruning.replay()  # the stored reports first, this one after
         self._store.add_report(number, entry)
         record.reports.append(entry)

@@ -184,6 +184,11 @@ def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any) ->
         raise ConfigError(f"trial.report(step, metrics): step must be a finite number; received {step!r}")
     if reports and step <= reports[-1]["step"]:
         raise ConfigError(f"trial.report(step, metrics): steps must grow; received step {step!r} after step {reports[-1]['step']!r}")
+    if not isinstance(metrics, Mapping):
+        raise ConfigError(
+            f"trial.report(step, metrics): metrics must be a mapping of metric name to number; received "
+            f"{type(metrics).__name__} ({metrics!r:.200})"
+        )
     values, problem = check_metrics(metrics)
     if problem:
         raise ConfigError(f"trial.report(step, metrics): {problem}")
@@ -230,7 +235,7 @@ def check_metrics(metrics: Any, required: Sequence[str] = ()) -> tuple[dict[str,
 
     Returns:
         ``(metrics as floats, None)``, or ``(what could be read, the reason the trial failed)`` when a
-        value is not a number, not finite, or a required metric is missing.
+        name is not a string, a value is not a number or not finite, or a required metric is missing.
     """
     if not isinstance(metrics, Mapping):
         return {}, (
@@ -239,6 +244,9 @@ def check_metrics(metrics: Any, required: Sequence[str] = ()) -> tuple[dict[str,
     out: dict[str, float] = {}
     bad = []
     for key, value in metrics.items():
+        if not isinstance(key, str):
+            bad.append(f"metric name {key!r} is a {type(key).__name__}; expected a string")
+            continue
         try:
             f = _metric_value(value)
         except Exception as exc:  # noqa: BLE001 - any conversion failure is the trial's failure

@@ -107,6 +107,27 @@ def test_ask_tell_users_report_through_the_study():
         mh.Study(_space(), [mh.Maximize("acc")], pruner="moasha")
 
 
+def test_a_misspelled_objective_in_a_report_is_refused_and_a_missing_one_logged_once(caplog):
+    study = _study()
+    t = study.ask()
+    with pytest.raises(mh.ConfigError, match=r"'acuracy' looks like the objective 'acc' \(a typo\?\); expected the "
+                                             r"objectives \['acc', 'gap'\], received \['acuracy', 'gap'\]"):
+        study.report(t, 1, {"acuracy": 0.9, "gap": 0.1})
+    assert study.trial(t.number).reports == []  # nothing stored, nothing judged
+    with pytest.raises(mh.ConfigError, match="metric name 1 is a int; expected a string"):
+        study.report(t, 1, {1: 0.5, "acc": 0.5, "gap": 0.1})
+    with pytest.raises(mh.ConfigError, match=r"metrics must be a mapping of metric name to number; received float \(0.5\)"):
+        study.report(t, 1, 0.5)
+    # an objective left out on purpose (reported only at the end): allowed, logged once
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        assert study.report(t, 1, {"acc": 0.5, "train_loss": 0.7}) is False
+        study.report(t, 2, {"acc": 0.6, "train_loss": 0.6})
+    logged = [r.getMessage() for r in caplog.records if "without the objective" in r.getMessage()]
+    assert len(logged) == 1 and "['gap']" in logged[0] and "ranks such a report behind" in logged[0]
+    with pytest.raises(mh.ConfigError, match="unknown trial #0; this study has no trials yet"):
+        _study().report(0, 1, {"acc": 0.5, "gap": 0.1})
+
+
 def test_report_outside_a_study_keeps_the_reports_and_never_prunes():
     t = mh.Trial(number=0, config={"x": 0.1})
     assert train({"x": 0.1, "y": 0.2}, t)["acc"] > 0.8

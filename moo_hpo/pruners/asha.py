@@ -24,6 +24,7 @@ owns the trial loop; this one is a pruner of moo_hpo's studies, with their const
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -56,13 +57,7 @@ class MOASHA(Pruner):
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
-        check_positive_number(self.name, "min_resource", self.min_resource)
-        check_positive_number(self.name, "max_resource", self.max_resource)
-        check_positive_int(self.name, "reduction_factor", self.reduction_factor, minimum=2)
-        if self.min_resource >= self.max_resource:
-            raise ConfigError(
-                f"{self.name}: min_resource must be below max_resource; received {self.min_resource!r} >= {self.max_resource!r}"
-            )
+        check_resources(self.name, self.min_resource, self.max_resource, self.reduction_factor)
         self.rung_steps = rung_steps(self.min_resource, self.max_resource, self.reduction_factor)
         self._rungs: list[dict[int, dict[str, float]]] = [{} for _ in self.rung_steps]  # rung -> trial -> metrics
         self._promoted: list[set[int]] = [set() for _ in self.rung_steps]
@@ -106,6 +101,25 @@ class MOASHA(Pruner):
     def rung(self, k: int) -> dict[int, dict[str, float]]:
         """Rung ``k``'s trials and the metrics each was recorded with."""
         return {n: dict(m) for n, m in self._rungs[k].items()}
+
+
+def check_resources(owner: str, min_resource: Any, max_resource: Any, reduction_factor: Any) -> None:
+    """Check a successive-halving pruner's options.
+
+    Args:
+        owner: the pruner's name, for the message.
+        min_resource: the first rung's step: a positive number.
+        max_resource: the longest training: a positive number above ``min_resource``.
+        reduction_factor: an integer of 2 or more.
+
+    Raises:
+        ConfigError: naming the option, what it must be and what was received.
+    """
+    check_positive_number(owner, "min_resource", min_resource)
+    check_positive_number(owner, "max_resource", max_resource)
+    check_positive_int(owner, "reduction_factor", reduction_factor, minimum=2)
+    if min_resource >= max_resource:
+        raise ConfigError(f"{owner}: min_resource must be below max_resource; received {min_resource!r} >= {max_resource!r}")
 
 
 def rung_steps(min_resource: float, max_resource: float, reduction_factor: int) -> list[float]:

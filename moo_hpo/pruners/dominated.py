@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -22,9 +23,12 @@ class DominatedPruner(Pruner):
     beyond a hard bound stops the trial at once (as with :class:`~moo_hpo.pruners.MOASHA`).
 
     Args:
-        margin: the margin, a share of each objective's spread at the step (0 or more).
+        margin: the margin, a share of each objective's spread at the step (a finite number, 0 or more).
         min_reports: other trials' reports at the step needed before it judges.
-        min_step: no trial stops before this step.
+        min_step: no trial stops before this step (a finite number, 0 or more).
+
+    Raises:
+        ConfigError: (at setup) for a margin or min_step that is not a finite number >= 0, or min_reports < 1.
     """
 
     name = "dominated"
@@ -36,8 +40,10 @@ class DominatedPruner(Pruner):
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
-        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, float)) or not self.margin >= 0:
-            raise ConfigError(f"{self.name}: margin must be a number >= 0; received {self.margin!r}")
+        for option in ("margin", "min_step"):
+            value = getattr(self, option)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < math.inf:
+                raise ConfigError(f"{self.name}: {option} must be a finite number >= 0; received {value!r}")
         check_positive_int(self.name, "min_reports", self.min_reports)
         self._at_step: dict[float, dict[int, dict[str, float]]] = {}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from moo_hpo.problem import Problem
-from moo_hpo.pruners.asha import MOASHA
+from moo_hpo.pruners.asha import MOASHA, check_resources
 from moo_hpo.pruners.base import Decision, Pruner
 
 __all__ = ["Hyperband"]
@@ -25,6 +25,10 @@ class Hyperband(Pruner):
         min_resource: the first rung's step in the most aggressive bracket.
         max_resource: the step a trial trains to at most.
         reduction_factor: eta of every bracket.
+
+    Raises:
+        ConfigError: (at setup) for a non-positive resource, ``min_resource >= max_resource`` or
+            ``reduction_factor < 2``.
     """
 
     name = "hyperband"
@@ -36,8 +40,9 @@ class Hyperband(Pruner):
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
+        check_resources(self.name, self.min_resource, self.max_resource, self.reduction_factor)
         first = MOASHA(self.min_resource, self.max_resource, self.reduction_factor)
-        first.setup(problem)  # checks the options
+        first.setup(problem)
         self.brackets = [first]
         for start in first.rung_steps[1:]:
             bracket = MOASHA(start, self.max_resource, self.reduction_factor)

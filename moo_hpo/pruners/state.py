@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
@@ -49,8 +50,10 @@ class PrunerState:
             elif not read_only:
                 logger.warning("the study was pruned by %r, which moo_hpo cannot rebuild; pass pruner=... to go on pruning", stored.get("name"))
         self.pruner = pruner
+        self._problem = problem
         self._trials = trials
         self._decisions: dict[int, Decision] = {}
+        self._warned_missing: set[tuple[str, ...]] = set()
         self._replayed = pruner is None
         if pruner is None:
             return
@@ -72,6 +75,39 @@ class PrunerState:
         runs = [t for t in self._trials() if t.optimizer != "reevaluate"]
         for _, number, step, metrics in sorted((r["at"], t.number, r["step"], r["metrics"]) for t in runs for r in t.reports):
             self._decisions[number] = self.pruner.decide(number, step, metrics)
+
+    def check_report(self, number: int, metrics: Mapping[str, float]) -> None:
+        """Check a report's names against the objectives before it is stored.
+
+        A report may leave an objective out (it then ranks behind every report that has it), but not misspell
+        one: a name close to a missing objective's is taken for a typo. With a pruner, a report without an
+        objective is logged once per set of missing names.
+
+        Args:
+            number: the reporting trial.
+            metrics: the report's metrics.
+
+        Raises:
+            ConfigError: when a reported name looks like a missing objective's.
+        """
+        names = [o.name for o in self._problem.objectives]
+        missing = [n for n in names if n not in metrics]
+        if not missing:
+            return
+        others = [k for k in metrics if k not in self._problem.required_metrics]
+        typos = [f"{close[0]!r} looks like the objective {m!r}" for m in missing
+                 if (close := difflib.get_close_matches(m, others, n=1))]
+        if typos:
+            raise ConfigError(
+                f"trial.report(step, metrics): {'; '.join(typos)} (a typo?); expected the objectives {names}, "
+                f"received {sorted(metrics)}"
+            )
+        if self.pruner is not None and tuple(missing) not in self._warned_missing:
+            self._warned_missing.add(tuple(missing))
+            logger.warning(
+                "trial %d reported %s without the objective(s) %s: the pruner ranks such a report behind every report "
+                "that has them (logged once)", number, sorted(metrics), missing,
+            )
 
     def decide(self, number: int, step: float, metrics: dict[str, float]) -> None:
         """Judge a new report (after :meth:`replay`); without a pruner nothing is decided."""

@@ -14,6 +14,7 @@ evaluates on the optimisation data and how to add a held-out split.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -246,7 +247,13 @@ def fairness_audit(
         bound = next((c.bound for c in study.constraints if c.name == gap and c.kind == "at_most"), None)
     complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE and accuracy in t.metrics and gap in t.metrics]
     if not complete:
-        raise ConfigError(f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them")
+        measured = sorted({m for t in study.trials if t.status is TrialStatus.COMPLETE for m in t.metrics})
+        hints = [f"{close[0]!r} for {name!r}?" for name in (accuracy, gap) if name not in measured
+                 and (close := difflib.get_close_matches(name, measured, n=1))]
+        raise ConfigError(
+            f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
+            f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"
+        )
     h_acc, h_gap = holdout_name(accuracy), holdout_name(gap)
     holdout = any(h_acc in t.metrics or h_gap in t.metrics for t in complete)
     Y = np.array([[-t.metrics[accuracy], t.metrics[gap]] for t in complete])

@@ -135,6 +135,19 @@ def test_bad_options_are_refused(kw, message):
         _pruner(**kw)
 
 
+@pytest.mark.parametrize("pruner, message", [
+    (mh.pruners.Hyperband(min_resource=27, max_resource=27), "hyperband: min_resource must be below max_resource"),
+    (mh.pruners.Hyperband(reduction_factor=1), "hyperband: reduction_factor must be an integer >= 2"),
+    (mh.pruners.DominatedPruner(min_step="3"), "dominated: min_step must be a finite number >= 0; received '3'"),
+    (mh.pruners.DominatedPruner(min_step=float("nan")), "dominated: min_step must be a finite number >= 0; received nan"),
+    (mh.pruners.DominatedPruner(margin=float("inf")), "dominated: margin must be a finite number >= 0; received inf"),
+    (mh.pruners.DominatedPruner(min_reports=0), "dominated: min_reports must be an integer >= 1"),
+])
+def test_the_other_pruners_refuse_bad_options_under_their_own_names(pruner, message):
+    with pytest.raises(mh.ConfigError, match=message):
+        pruner.setup(_problem())
+
+
 def test_hyperband_brackets_start_later_and_take_trials_in_turn():
     hb = mh.pruners.Hyperband(1, 27, 3)
     hb.setup(_problem())

@@ -160,3 +160,10 @@ def test_the_held_out_audit_renders_in_chromium(study_with_holdout, tmp_path):
     dom = render(tmp_path, mh.fairness_audit(study_with_holdout).to_html(), "--dump-dom")
     errors, plots = attributes(dom)
     assert errors == [] and plots >= 1 and "BROKEN ON HELD-OUT" in dom
+
+
+def test_a_misspelled_metric_is_refused_with_what_the_study_measures(study_with_holdout):
+    with pytest.raises(mh.ConfigError, match=r"no complete trial has both 'accuracy' and 'eo_dif'; expected a study that "
+                                             r"measures them \(its complete trials measure \['accuracy', 'eo_diff', "
+                                             r"'holdout_accuracy', 'holdout_eo_diff'\]; 'eo_diff' for 'eo_dif'\?\)"):
+        mh.fairness_audit(study_with_holdout, accuracy="accuracy", gap="eo_dif")
