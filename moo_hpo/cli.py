@@ -13,17 +13,19 @@ Errors print as one line and exit with status 1; ``--debug`` shows the traceback
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import logging
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import moo_hpo as mh
@@ -54,7 +56,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if _state["debug"]:
                 raise
             label = "malformed TOML" if isinstance(exc, tomllib.TOMLDecodeError) else "error"
-            console.print(f"[red]{label}:[/] {_one_line(exc)}", highlight=False, soft_wrap=True)
+            console.print(f"[red]{label}:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished trials are saved")
@@ -223,6 +225,19 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
     return fn
 
 
+#: what a study description may hold: its tables, and the keys of [study]
+TOML_TABLES = ("study", "space", "objectives", "constraints", "optimizer", "pruner")
+STUDY_KEYS = ("entry", "name", "seed", "storage", "optimizer", "n_trials", "timeout", "n_workers", "trial_timeout")
+
+
+def _check_keys(where: str, table: dict[str, Any], known: Sequence[str]) -> None:
+    """Refuse names a study description does not know (a misspelled table would otherwise be ignored)."""
+    unknown = [k for k in table if k not in known]
+    if unknown:
+        hints = [f"{close[0]!r} for {k!r}?" for k in unknown if (close := difflib.get_close_matches(k, known, n=1))]
+        raise CliError(f"{where}: unknown {unknown}; expected some of {list(known)}{' (' + ' '.join(hints) + ')' if hints else ''}")
+
+
 def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Callable[..., Any], dict[str, Any]]:
     """Build a study from a TOML description; returns the study, the objective function and the run options.
 
@@ -232,17 +247,24 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     if not path.exists():
         raise CliError(f"no study description at {str(path)!r}")
     doc = tomllib.loads(path.read_text())
+    _check_keys("the TOML", doc, TOML_TABLES)
     study_t = doc.get("study")
     if not isinstance(study_t, dict) or ("entry" not in study_t and entry is None):
         raise CliError("the TOML needs a [study] table with entry = 'module:function' (a file next to it)")
+    _check_keys("[study]", study_t, STUDY_KEYS)
+    for key in ("n_trials", "n_workers"):
+        if key in study_t and (isinstance(study_t[key], bool) or not isinstance(study_t[key], int) or study_t[key] < 1):
+            raise CliError(f"[study] {key} must be an integer >= 1; received {study_t[key]!r}")
     objectives = []
     for o in doc.get("objectives", []):
+        _check_keys(f"objective {o.get('name')!r}", o, ("name", "direction", "ref"))
         direction = o.get("direction", "minimize")
         if direction not in ("minimize", "maximize"):
             raise CliError(f"objective {o.get('name')!r}: direction must be 'minimize' or 'maximize'; received {direction!r}")
         objectives.append((mh.Maximize if direction == "maximize" else mh.Minimize)(o.get("name"), ref=o.get("ref")))
     constraints = []
     for c in doc.get("constraints", []):
+        _check_keys(f"constraint {c.get('name')!r}", c, ("name", "at_most", "at_least", "soft", "penalty"))
         if ("at_most" in c) == ("at_least" in c):
             raise CliError(f"constraint {c.get('name')!r} needs exactly one of at_most / at_least")
         kind = mh.AtMost if "at_most" in c else mh.AtLeast
@@ -276,24 +298,26 @@ def run(
 
     A study file is code, like a Python script: run only files you trust.
     """
+    if trials is not None and trials < 1:
+        raise CliError(f"--trials must be at least 1; received {trials}")
     study, fn, options = study_from_toml(description, entry=entry)
-    if trials is not None:
-        options["n_trials"] = trials
-    if "n_trials" not in options and "timeout" not in options:
-        raise CliError("give a budget: n_trials or timeout in [study], or --trials")
-    if "n_trials" in options:  # a total: a resumed study runs what is missing
-        have = len(study.trials)
-        options["n_trials"] = max(0, options["n_trials"] - have)
-        if have:
-            console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run")
-    if dask is not None:
-        options.pop("n_workers", None)  # the cluster's workers set the parallelism
-        options["executor"] = dask
-    study.optimize(fn, show_progress=True, **options)
-    console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
-    console.print(counts_text(study), highlight=False)
-    completed = study.count("complete")
-    study.close()
+    with study:  # closed on every way out, so the study file is free again
+        if trials is not None:
+            options["n_trials"] = trials
+        if "n_trials" not in options and "timeout" not in options:
+            raise CliError("give a budget: n_trials or timeout in [study], or --trials")
+        if "n_trials" in options:  # a total: a resumed study runs what is missing
+            have = len(study.trials)
+            options["n_trials"] = max(0, options["n_trials"] - have)
+            if have:
+                console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run")
+        if dask is not None:
+            options.pop("n_workers", None)  # the cluster's workers set the parallelism
+            options["executor"] = dask
+        study.optimize(fn, show_progress=True, **options)
+        console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
+        console.print(counts_text(study), highlight=False)
+        completed = study.count("complete")
     if not completed:
         raise CliError("no trial completed; the failures' reasons are logged above and stored in the study")
 

@@ -134,3 +134,36 @@ def test_a_pruner_table_stops_trials_early_and_the_stored_study_keeps_it(tmp_pat
         study_from_toml(Path(write(tmp_path, tail='[pruner]\nname = "moasha"\nmax_steps = 9\n')))
     with pytest.raises(mh.ConfigError, match="unknown pruner 'asha'"):
         study_from_toml(Path(write(tmp_path, tail='[pruner]\nname = "asha"\n')))
+
+
+def test_misspelled_tables_and_keys_are_refused_not_ignored(tmp_path):
+    from pathlib import Path
+
+    bound = '[[constraint]]\nname = "a"\nat_most = 0.5\n'  # [[constraints]] misspelled: its bound would vanish
+    with pytest.raises(CliError, match=r"the TOML: unknown \['constraint'\]; expected some of .*'constraints' for 'constraint'\?"):
+        study_from_toml(Path(write(tmp_path, tail=bound)))
+    with pytest.raises(CliError, match=r"\[study\]: unknown \['sed'\].*'seed' for 'sed'\?"):
+        study_from_toml(Path(write(tmp_path, study_extra="sed = 2")))
+    path = Path(write(tmp_path))
+    path.write_text(path.read_text().replace('name = "b"', 'name = "b"\ndirecton = "maximize"'))
+    with pytest.raises(CliError, match=r"objective 'b': unknown \['directon'\].*'direction' for 'directon'\?"):
+        study_from_toml(path)
+    with pytest.raises(CliError, match=r"\[study\] n_trials must be an integer >= 1; received '8'"):
+        study_from_toml(_with(tmp_path, "n_trials = 16", 'n_trials = "8"'))
+
+
+def _with(tmp_path, old: str, new: str):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    path.write_text(path.read_text().replace(old, new))
+    return path
+
+
+def test_cli_errors_keep_the_table_names_and_refuse_a_non_positive_budget(tmp_path):
+    path = _with(tmp_path, "n_trials = 16\n", "")
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 1
+    assert "give a budget: n_trials or timeout in [study], or --trials" in result.output  # not swallowed as markup
+    result = runner.invoke(app, ["run", str(path), "--trials", "0"])
+    assert result.exit_code == 1 and "--trials must be at least 1; received 0" in result.output
