@@ -87,8 +87,8 @@ class FairnessGap(Probe):
             constraints unless a study names them. The fairness audit reports both.
 
     Raises:
-        ConfigError: for unknown metrics, mismatched lengths, labels that are not binary or a malformed
-            ``holdout``.
+        ConfigError: for no sensitive features, unknown metrics, mismatched lengths, labels that are not binary or
+            a malformed ``holdout``.
     """
 
     needs_training = True
@@ -96,6 +96,8 @@ class FairnessGap(Probe):
 
     def __init__(self, X: Any, y: Any, sensitive: Any, metrics: Iterable[str] = ("eo_diff",), threshold: float | None = None,
                  holdout: tuple[Any, Any, Any] | None = None) -> None:
+        if sensitive is None:
+            raise ConfigError("FairnessGap: sensitive must give each row of X its group(s) (an array, Series or DataFrame); received None")
         check_rows("FairnessGap", X, y=y, sensitive=sensitive)
         self.base_metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         bad = [m for m in self.base_metrics if m not in FAIRNESS_METRICS]

@@ -100,7 +100,7 @@ class FairnessAudit(SavesByFormat):
                 f"{self.gap} (held-out)", f"{self._meets_header()} (validation)", f"{self._meets_header()} (held-out)"]
 
     def _figure_cells(self, r: dict[str, Any]) -> list[Any]:
-        meets = "yes" if r["meets_bound"] else "no"
+        meets = _yes_no(r["meets_bound"])
         if not self.holdout:
             return [r["accuracy"], r["gap"], meets]
         return [r["accuracy"], _dash(r.get("holdout_accuracy")), r["gap"], _dash(r.get("holdout_gap")), meets, _holdout_meets(r)]
@@ -131,7 +131,7 @@ class FairnessAudit(SavesByFormat):
         else:
             bound = f"<= {self.bound:g}" if self.bound is not None else "(no bound)"
             out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}", "predicts"],
-                                [(f"#{r['number']}", r["accuracy"], r["gap"], "yes" if r["meets_bound"] else "no", _predicts(r)) for r in self.rows]))
+                                [(f"#{r['number']}", r["accuracy"], r["gap"], _yes_no(r["meets_bound"]), _predicts(r)) for r in self.rows]))
         for r in self.rows:
             for title, groups in self._group_tables(r):
                 keys = list(groups[0])
@@ -199,6 +199,11 @@ def one_class_only(trial: Trial) -> bool:
     return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
 
 
+def _yes_no(meets: bool | None) -> str:
+    """A "meets the bound" cell: yes, no, or a dash when there is no bound."""
+    return "-" if meets is None else ("yes" if meets else "no")
+
+
 def _predicts(row: dict[str, Any]) -> str:
     return "ONE CLASS ONLY" if row.get("degenerate") else "both classes" if row.get("by_group") else "-"
 
@@ -243,6 +248,14 @@ def fairness_audit(
     Raises:
         ConfigError: when no complete trial has both metrics.
     """
+    if gap.endswith("_ratio"):
+        raise ConfigError(
+            f"fairness_audit reads a gap, where lower is fairer; received the ratio {gap!r}, where higher is fairer: "
+            f"audit the difference {gap.removesuffix('_ratio') + '_diff'!r} instead"
+        )
+    if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))
+                              or not 0 <= bound < np.inf):
+        raise ConfigError(f"bound must be a finite number >= 0 (the largest acceptable {gap}); received {bound!r}")
     if bound is None:
         bound = next((c.bound for c in study.constraints if c.name == gap and c.kind == "at_most"), None)
     complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE and accuracy in t.metrics and gap in t.metrics]
@@ -262,7 +275,11 @@ def fairness_audit(
         audited = sorted(on_front, key=lambda t: -t.metrics[accuracy])
     else:
         by_number = {t.number: t for t in study.trials}
-        audited = [by_number[t if isinstance(t, int) else t.number] for t in trials]
+        numbers = [t if isinstance(t, (int, np.integer)) else getattr(t, "number", t) for t in trials]
+        unknown = [n for n in numbers if n not in by_number]
+        if unknown:
+            raise ConfigError(f"trials {unknown} are not in the study; expected trial numbers 0..{len(study.trials) - 1} or its trials")
+        audited = [by_number[n] for n in numbers]
 
     def figures(t: Trial) -> dict[str, Any]:
         fairness = t.extra.get("fairness", {}) if isinstance(t.extra, dict) else {}
@@ -271,7 +288,7 @@ def fairness_audit(
             "config": t.config,
             "accuracy": t.metrics.get(accuracy),
             "gap": t.metrics.get(gap),
-            "meets_bound": bound is None or t.metrics.get(gap, np.inf) <= bound,
+            "meets_bound": None if bound is None else bool(t.metrics.get(gap, np.inf) <= bound),
             "by_group": fairness.get("by_group", []),
             "degenerate": one_class_only(t),
         }
@@ -308,7 +325,7 @@ def fairness_audit(
     label = GAP_NAMES.get(gap, gap)
     where = " on validation data" if holdout else ""
     summary = (f"The most accurate model{where} (trial #{best.number}) reaches {accuracy} {_fmt(best.metrics[accuracy])} "
-               f"with an {label} of {_fmt(best.metrics[gap])}{held_out(best)}")
+               f"with {'an' if label[:1] in 'aeiou' else 'a'} {label} of {_fmt(best.metrics[gap])}{held_out(best)}")
     if bound is not None:
         within = [t for t in usable if t.metrics[gap] <= bound]
         if best.metrics[gap] <= bound:

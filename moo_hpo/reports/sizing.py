@@ -46,7 +46,7 @@ class DeviceProfile:
 
     def __post_init__(self) -> None:
         for label, v in (("max_size_kb", self.max_size_kb), ("max_latency_ms", self.max_latency_ms), ("max_energy_j", self.max_energy_j)):
-            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if v is not None and (isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)):
                 raise ConfigError(f"DeviceProfile {self.name!r}: {label} must be a positive number or None; received {v!r}")
 
     def limits(self) -> list[tuple[str, float]]:
@@ -116,7 +116,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
 
     Args:
         study: the study (its own hard constraints still apply).
-        profiles: the devices.
+        profiles: the devices (one :class:`DeviceProfile` alone is taken as a list of one).
         objective: the objective to optimize per device (default: the study's first objective).
 
     Returns:
@@ -132,13 +132,20 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
     obj = study.objectives[names.index(objective)]
     feasible = study.feasible_trials()
     out = SizingTable()
+    if isinstance(profiles, DeviceProfile):
+        profiles = [profiles]
     for p in profiles:
         if not isinstance(p, DeviceProfile):
             raise ConfigError(f"profiles must be mh.DeviceProfile(...); received {p!r}")
         fitting = [t for t in feasible if p.fits(t)]
         if not fitting:
             limits = ", ".join(f"{m} <= {b:g}" for m, b in p.limits()) or "no limits"
-            out.append(SizingResult(p, None, f"no feasible trial fits {limits} ({len(feasible)} feasible trials)", [], 0))
+            unmeasured = [m for m, _ in p.limits() if feasible and not any(m in t.metrics for t in feasible)]
+            why = f"no feasible trial fits {limits} ({len(feasible)} feasible trials)"
+            if unmeasured:
+                measured = sorted({m for t in feasible for m in t.metrics})
+                why += f"; no trial measured {unmeasured} (the trials measure {measured})"
+            out.append(SizingResult(p, None, why, [], 0))
             continue
         best = min(fitting, key=lambda t: obj.to_internal(t.metrics[objective]))
         Y = study.problem.objective_matrix(fitting)

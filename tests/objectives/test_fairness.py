@@ -77,6 +77,8 @@ def test_errors(data):
     X, y, sex, _race, _model = data
     with pytest.raises(mh.ConfigError, match="expected sensitive with 600 rows"):
         mh.objectives.FairnessGap(X, y, sensitive=sex[:10])
+    with pytest.raises(mh.ConfigError, match="FairnessGap: sensitive must give each row of X its group.*received None"):
+        mh.objectives.FairnessGap(X, y, sensitive=None)
     with pytest.raises(mh.ConfigError, match="unknown fairness metric"):
         mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=["bias"])
     with pytest.raises(mh.ProbeError, match="fairness probe failed"):

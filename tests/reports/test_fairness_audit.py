@@ -167,3 +167,17 @@ def test_a_misspelled_metric_is_refused_with_what_the_study_measures(study_with_
                                              r"measures them \(its complete trials measure \['accuracy', 'eo_diff', "
                                              r"'holdout_accuracy', 'holdout_eo_diff'\]; 'eo_diff' for 'eo_dif'\?\)"):
         mh.fairness_audit(study_with_holdout, accuracy="accuracy", gap="eo_dif")
+
+
+def test_ratios_bad_bounds_and_unknown_trials_are_refused_and_no_bound_is_a_dash(study_with_holdout):
+    with pytest.raises(mh.ConfigError, match="reads a gap, where lower is fairer; received the ratio 'dp_ratio'.*'dp_diff'"):
+        mh.fairness_audit(study_with_holdout, gap="dp_ratio")
+    for bad in ("0.1", -1, float("nan"), True):
+        with pytest.raises(mh.ConfigError, match="bound must be a finite number >= 0"):
+            mh.fairness_audit(study_with_holdout, bound=bad)
+    with pytest.raises(mh.ConfigError, match=r"trials \[11\] are not in the study; expected trial numbers 0..3"):
+        mh.fairness_audit(study_with_holdout, trials=[3, 11])
+    audit = mh.fairness_audit(study_with_holdout, gap="holdout_eo_diff", accuracy="accuracy")
+    assert audit.bound is None and all(r["meets_bound"] is None for r in audit.rows)
+    assert "with a holdout_eo_diff of" in audit.summary  # "a", not "an", before a consonant
+    assert "| - |" in audit.to_markdown()

@@ -93,6 +93,13 @@ def test_device_sizing(finished_study, tmp_path):
     assert results[2].best is None and "no feasible trial fits" in results[2].reason
     text = write_csv(results, tmp_path / "s.csv").read_text()
     assert text.splitlines()[0].startswith("device,max_size_kb") and len(text.splitlines()) == 4
+    # a budget on a metric no trial measured says so, instead of only "nothing fits"
+    energy = mh.size_for_devices(finished_study, mh.DeviceProfile("mcu", max_energy_j=1.0))  # one profile alone
+    assert len(energy) == 1 and energy[0].best is None
+    assert "no trial measured ['energy_per_inference_j'] (the trials measure [" in energy[0].reason
+    assert "'latency_p99_ms'" in energy[0].reason
+    with pytest.raises(mh.ConfigError, match="max_size_kb must be a positive number or None; received True"):
+        mh.DeviceProfile("x", max_size_kb=True)
 
 
 def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measurements():
