@@ -256,9 +256,11 @@ def check_metrics(metrics: Any, required: Sequence[str] = ()) -> tuple[dict[str,
         out[str(key)] = f
         if not math.isfinite(f):
             bad.append(f"metric {key!r} is {f}")
-    missing = [m for m in required if m not in out]
+    missing = [m for m in required if m not in metrics]  # returned but not a number: said above
     if missing:
-        hints = [f"{close[0]!r} looks like {m!r}" for m in missing if (close := difflib.get_close_matches(m, list(out), n=1))]
+        lower = {k.lower(): k for k in out}  # case counts too: 'F2' looks like 'f2'
+        hints = [f"{lower[close[0]]!r} looks like {m!r}" for m in missing
+                 if (close := difflib.get_close_matches(m.lower(), list(lower), n=1))]
         hint = f" ({'; '.join(hints)}: a typo in a metric name?)" if hints else ""
         bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}{hint}")
     return out, ("; ".join(bad) if bad else None)

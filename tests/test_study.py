@@ -121,7 +121,9 @@ def test_trial_record_fields():
         ({"a": float("nan"), "b": 1.0}, "metric 'a' is nan"),
         ({"a": 1.0, "b": float("inf")}, "metric 'b' is inf"),
         ({"a": 1.0}, "missing metric(s) ['b']"),
-        ({"a": 1.0, "b": "high"}, "metric 'b' is not a number"),
+        ({"a": 1.0, "b": "high"}, "metric 'b' is not a number: a str ('high')"),  # said once, not as missing too
+        ({"a": 1.0, "B": 2.0}, "missing metric(s) ['b']; the objective returned ['B', 'a'] ('B' looks like 'b'"),
+        ({"a": 1.0, 2: 2.0}, "metric name 2 is a int; expected a string"),
         ([1.0, 2.0], "expected a mapping"),
         (None, "returned None"),
     ],
@@ -131,6 +133,8 @@ def test_bad_results_fail_the_trial_and_name_the_cause(result, expected):
     study.optimize(lambda c: result, n_trials=2, show_progress=False)
     assert [t.status for t in study.trials] == [mh.TrialStatus.FAILED] * 2
     assert expected in study.trials[0].error
+    if result == {"a": 1.0, "b": "high"}:  # a metric that is there but not a number is not called missing too
+        assert "missing" not in study.trials[0].error
 
 
 def test_missing_constraint_metric_fails_the_trial():

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import platform
 import socket
@@ -42,6 +43,8 @@ from typing import Any
 from moo_hpo.exceptions import ConfigError, MooHpoError
 from moo_hpo.execution.executors import Outcome, call_objective, takes_trial
 from moo_hpo.trial import Trial
+
+logger = logging.getLogger("moo_hpo")
 
 __all__ = ["DaskExecutor"]
 
@@ -401,6 +404,10 @@ class DaskExecutor:
     def shutdown(self) -> None:
         """Cancel the running trials' tasks and release the cluster (a client made from an address is closed)."""
         if self._running:
+            logger.warning(
+                "%d trial(s) were running on the cluster: Dask cannot stop a task that has started, so on workers that "
+                "outlive the study they run on to their end (client.restart() stops them)", len(self._running),
+            )
             with contextlib.suppress(Exception):
                 self.client.cancel(list(self._running), force=True)
         self._running.clear()

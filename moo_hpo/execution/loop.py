@@ -137,10 +137,10 @@ def run_optimize(
         done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
         logger.warning("interrupted; %d finished trials are saved, %d running ones recorded as interrupted", done, len(running))
         raise
-    except BaseException:
+    except BaseException as exc:
         executor.shutdown()
         for t in study._running_trials():
-            study._interrupt(t, "interrupted: the study stopped on an error in another trial")
+            study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
         raise
     executor.shutdown()
     logger.info("optimize stopped: %s", study._stop_reason)

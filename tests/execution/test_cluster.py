@@ -387,7 +387,7 @@ def test_probes_and_constraints_checked_before_training_on_the_cluster(client):
     assert s.count("complete") == 12 - len(skipped) and trained == []
 
 
-def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client):
+def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client, caplog):
     def fn(config):
         time.sleep(0.5 if config["x"] < 0.9 else 30)
         return {"a": config["x"], "b": config["y"]}
@@ -397,12 +397,15 @@ def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client):
             raise KeyboardInterrupt
 
     s = study()
-    with pytest.raises(KeyboardInterrupt):
+    with caplog.at_level("WARNING", logger="moo_hpo"), pytest.raises(KeyboardInterrupt):
         s.optimize(fn, n_trials=20, executor=client, callbacks=[interrupt], show_progress=False)
     assert s.count("complete") >= 3 and s.count("running") == 0
     assert s.count("interrupted") >= 1 and all(
         t.error.startswith("interrupted") for t in s.trials if t.status is mh.TrialStatus.INTERRUPTED
     )
+    # the cluster outlives the study: the user is told the started trials run on, and how to stop them
+    assert any("were running on the cluster: Dask cannot stop a task that has started" in r.getMessage()
+               and "client.restart()" in r.getMessage() for r in caplog.records)
 
 
 def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_path):

@@ -58,3 +58,23 @@ def test_progress_without_a_terminal_prints_plain_lines(capsys):
     assert [line.split(" trials")[0] for line in lines] == [f"study: {n}/30" for n in range(3, 31, 3)]
     assert "HV " in lines[-1] and "feasible 30" in lines[-1]
     assert re.search(r"\| optimizer \d+\.\d s \(\d+%\)$", lines[-1])  # the optimizer's time and its share
+
+
+def slow_after_the_first(config, trial):
+    import time
+
+    time.sleep(0.1 if trial.number == 0 else 30)
+    return {"accuracy": config["x"], "latency_ms": 1.0}
+
+
+def test_trials_cut_short_by_an_error_elsewhere_say_which_error():
+    s = study()
+
+    def stop(study, trial):
+        raise RuntimeError("the callback gave up")
+
+    with pytest.raises(RuntimeError, match="the callback gave up"):
+        s.optimize(slow_after_the_first, n_trials=2, n_workers=2, callbacks=[stop], show_progress=False)
+    (cut,) = [t for t in s.trials if t.status is mh.TrialStatus.INTERRUPTED]
+    assert cut.number == 1
+    assert cut.error == "interrupted: the study stopped on an error: RuntimeError: the callback gave up"
