@@ -387,7 +387,7 @@ def test_probes_and_constraints_checked_before_training_on_the_cluster(client):
     assert s.count("complete") == 12 - len(skipped) and trained == []
 
 
-def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client, caplog):
+def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client):
     def fn(config):
         time.sleep(0.5 if config["x"] < 0.9 else 30)
         return {"a": config["x"], "b": config["y"]}
@@ -397,14 +397,29 @@ def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client, caplog
             raise KeyboardInterrupt
 
     s = study()
-    with caplog.at_level("WARNING", logger="moo_hpo"), pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):
         s.optimize(fn, n_trials=20, executor=client, callbacks=[interrupt], show_progress=False)
     assert s.count("complete") >= 3 and s.count("running") == 0
     assert s.count("interrupted") >= 1 and all(
         t.error.startswith("interrupted") for t in s.trials if t.status is mh.TrialStatus.INTERRUPTED
     )
-    # the cluster outlives the study: the user is told the started trials run on, and how to stop them
-    assert any("were running on the cluster: Dask cannot stop a task that has started" in r.getMessage()
+
+
+def slow_after_the_first(config, trial):
+    time.sleep(0.2 if trial.number == 0 else 3)
+    return {"a": config["x"], "b": config["y"]}
+
+
+def test_stopping_with_trials_running_on_the_cluster_says_they_run_on(client, caplog):
+    def interrupt(study, trial):
+        raise KeyboardInterrupt
+
+    s = study()
+    with caplog.at_level("WARNING", logger="moo_hpo"), pytest.raises(KeyboardInterrupt):
+        s.optimize(slow_after_the_first, n_trials=2, executor=client, callbacks=[interrupt], show_progress=False)
+    assert [t.status for t in s.trials] == [mh.TrialStatus.COMPLETE, mh.TrialStatus.INTERRUPTED]
+    # the cluster outlives the study: the user is told the started trial runs on, and how to stop it
+    assert any("1 trial(s) were running on the cluster: Dask cannot stop a task that has started" in r.getMessage()
                and "client.restart()" in r.getMessage() for r in caplog.records)
 
 
