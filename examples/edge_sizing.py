@@ -5,8 +5,8 @@ precision (fp32, or int8 with weights quantized per tensor after training) under
 limits: ``size_kb <= 20`` and ``latency_p99_ms <= 2`` (CPU, batch 1, one thread). Size and latency
 need no training, so they are measured on the freshly built model, and a candidate that cannot fit
 is never trained. The script prints the front and how many trainings that check saved, then sizes the
-result for two devices (``mh.size_for_devices``) and writes ``sizing.csv`` and ``report.html`` to
-``--out`` (default: a new temporary folder).
+result for two devices (``mh.size_for_devices``) and writes ``sizing.csv``, ``report.html`` and the study
+(``study.db``, for ``moo-hpo sizing``) to ``--out`` (default: a new temporary folder).
 
     python examples/edge_sizing.py [--trials 40] [--out DIR]
 """
@@ -96,6 +96,7 @@ def main() -> None:
         optimizer="sobol",
         seed=args.seed,
         name="edge-sizing",
+        storage=out / "study.db",
     )
     probes = [
         mh.objectives.ModelSize(precisions=["int8"]),

@@ -97,6 +97,8 @@ def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
     for t in front:
         config = ", ".join(f"{k}={_fmt(v)}" for k, v in t.config.items())
         table.add_row(str(t.number), *[f"{t.metrics[o.name]:.4g}" for o in study.objectives], config)
+    if not front:
+        table.caption = "no feasible trial yet: the front is empty (the counts below say why)"
     return table
 
 

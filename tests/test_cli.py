@@ -200,3 +200,13 @@ def test_front_of_a_study_whose_repeats_showed_noise_is_the_models(tmp_path):
     out = runner.invoke(app, ["front", str(path)])
     assert out.exit_code == 0 and "by the model's estimates (the metrics are noisy)" in " ".join(out.output.split())
     assert {int(m) for m in re.findall(r"^\W\s*(\d+)\s*\W", out.output, flags=re.MULTILINE)} == numbers
+
+
+def test_front_of_a_study_without_a_feasible_trial_says_so(tmp_path):
+    path = tmp_path / "none.db"
+    with mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("f1"), mh.Minimize("f2")], [mh.AtMost("f1", -1.0)],
+                  storage=path, seed=0, optimizer="random") as study:
+        study.optimize(lambda c: {"f1": c["x"], "f2": 1 - c["x"]}, n_trials=3, show_progress=False)
+    out = runner.invoke(app, ["front", str(path)])
+    assert out.exit_code == 0 and "no feasible trial yet: the front is empty" in out.output.replace("\n", " ")
+    assert "3 complete (0 feasible)" in out.output

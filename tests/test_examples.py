@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = {
     "tradeoff_study.py": (["--trials", "3"], ["report.html", "report.md", "report.json", "study.db"]),
     "fairness_audit.py": (["--trials", "3"], ["fairness_audit.html", "fairness_audit.md", "fairness_audit.json", "report.html"]),
-    "edge_sizing.py": (["--trials", "3"], ["sizing.csv", "report.html"]),
+    "edge_sizing.py": (["--trials", "3"], ["sizing.csv", "report.html", "study.db"]),
     "early_stopping.py": (["--trials", "3"], ["report.html", "report.md", "learning_curves.png", "study.db"]),
 }
 
