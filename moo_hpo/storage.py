@@ -231,6 +231,8 @@ class SQLiteStore(Store):
         self._identity: tuple[int, int] | None = None
         self._legacy = False  # a version-1 file opened read-only
         self._conn: sqlite3.Connection | None = None
+        if self.path.is_dir():
+            raise StorageError(f"expected a study file (SQLite); received the folder {str(self.path)!r}")
         try:
             if read_only:
                 self._open_read_only()

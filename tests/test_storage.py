@@ -78,6 +78,12 @@ def test_not_a_database_refused(tmp_path):
         SQLiteStore(path)
 
 
+def test_a_folder_is_refused_as_a_study_file(tmp_path):
+    for read_only in (False, True):
+        with pytest.raises(mh.StorageError, match="expected a study file \\(SQLite\\); received the folder"):
+            SQLiteStore(tmp_path, read_only=read_only)
+
+
 def test_second_writer_refused_reader_allowed(tmp_path):
     path = tmp_path / "s.db"
     writer = SQLiteStore(path)
