@@ -378,6 +378,8 @@ def _profile(text: str) -> mh.DeviceProfile:
         key, _, value = part.partition("=")
         if key.strip() not in keys:
             raise CliError(f"device {text!r}: unknown budget {key!r}; expected size=, latency= or energy=")
+        if keys[key.strip()] in kwargs:
+            raise CliError(f"device {text!r}: {key.strip()}= given twice; expected each budget once")
         try:
             kwargs[keys[key.strip()]] = float(value)
         except ValueError:
@@ -399,6 +401,9 @@ def sizing(
     from moo_hpo.reports.sizing import write_csv
 
     profiles = [_profile(d) for d in device]
+    names = [p.name for p in profiles]
+    if len(set(names)) < len(names):
+        raise CliError(f"device names must differ; received {sorted({n for n in names if names.count(n) > 1})} more than once")
     with _load(path) as study:
         results = mh.size_for_devices(study, profiles, objective=objective)
         table = Table(title="Device sizing")

@@ -98,6 +98,12 @@ def test_report_front_audit_and_sizing_commands(toml_study):
     out = runner.invoke(app, ["sizing", db, "-d", "small:size=30,latency=1.2", "-d", "big:size=200", "-o", str(toml_study / "s.csv")])
     assert out.exit_code == 0, out.output
     assert "small" in out.output and len((toml_study / "s.csv").read_text().splitlines()) == 3
+    twice = runner.invoke(app, ["sizing", db, "-d", "small:size=30", "-d", "small:size=200"])
+    assert "device names must differ; received ['small'] more than once" in one_line_error(twice)
+    budget = runner.invoke(app, ["sizing", db, "-d", "small:size=30,size=1"])
+    assert "device 'small:size=30,size=1': size= given twice; expected each budget once" in one_line_error(budget)
+    held_out = runner.invoke(app, ["audit", db, "--gap", "holdout_eo_diff"])
+    assert "chooses on the figures the study selected on" in one_line_error(held_out)
 
 
 def one_line_error(result) -> str:

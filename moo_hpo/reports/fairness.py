@@ -253,6 +253,12 @@ def fairness_audit(
             f"fairness_audit reads a gap, where lower is fairer; received the ratio {gap!r}, where higher is fairer: "
             f"audit the difference {gap.removesuffix('_ratio') + '_diff'!r} instead"
         )
+    if gap.startswith("holdout_") or accuracy.startswith("holdout_"):
+        raise ConfigError(
+            f"fairness_audit chooses on the figures the study selected on; received {accuracy!r} and {gap!r}: audit "
+            f"{accuracy.removeprefix('holdout_')!r} and {gap.removeprefix('holdout_')!r}, and their held-out figures "
+            "are shown beside them"
+        )
     if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))
                               or not 0 <= bound < np.inf):
         raise ConfigError(f"bound must be a finite number >= 0 (the largest acceptable {gap}); received {bound!r}")

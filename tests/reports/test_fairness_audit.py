@@ -177,7 +177,12 @@ def test_ratios_bad_bounds_and_unknown_trials_are_refused_and_no_bound_is_a_dash
             mh.fairness_audit(study_with_holdout, bound=bad)
     with pytest.raises(mh.ConfigError, match=r"trials \[11\] are not in the study; expected trial numbers 0..3"):
         mh.fairness_audit(study_with_holdout, trials=[3, 11])
-    audit = mh.fairness_audit(study_with_holdout, gap="holdout_eo_diff", accuracy="accuracy")
+    with pytest.raises(mh.ConfigError, match="chooses on the figures the study selected on.*audit 'accuracy' and 'eo_diff'"):
+        mh.fairness_audit(study_with_holdout, gap="holdout_eo_diff")
+    unbounded = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("dp_diff")], seed=0)
+    for trial in unbounded.ask(3):
+        unbounded.tell(trial, {"accuracy": 0.8 + 0.01 * trial.number, "dp_diff": 0.05 * (trial.number + 1)})
+    audit = mh.fairness_audit(unbounded, gap="dp_diff")
     assert audit.bound is None and all(r["meets_bound"] is None for r in audit.rows)
-    assert "with a holdout_eo_diff of" in audit.summary  # "a", not "an", before a consonant
+    assert "with a demographic-parity gap of" in audit.summary  # "a", not "an", before a consonant
     assert "| - |" in audit.to_markdown()
