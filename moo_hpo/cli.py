@@ -13,7 +13,6 @@ Errors print as one line and exit with status 1; ``--debug`` shows the traceback
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import logging
@@ -29,6 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import moo_hpo as mh
+from moo_hpo.naming import closest_name
 
 app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_is_help=True,
                   help="Multi-objective and constrained hyperparameter optimization.")
@@ -236,7 +236,7 @@ def _check_keys(where: str, table: dict[str, Any], known: Sequence[str]) -> None
     """Refuse names a study description does not know (a misspelled table would otherwise be ignored)."""
     unknown = [k for k in table if k not in known]
     if unknown:
-        hints = [f"{close[0]!r} for {k!r}?" for k in unknown if (close := difflib.get_close_matches(k, known, n=1))]
+        hints = [f"{close!r} for {k!r}?" for k in unknown if (close := closest_name(k, known))]
         raise CliError(f"{where}: unknown {unknown}; expected some of {list(known)}{' (' + ' '.join(hints) + ')' if hints else ''}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import numbers
@@ -10,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from moo_hpo.naming import closest_name
 
 __all__ = ["Result", "Trial", "TrialStatus", "check_metrics", "new_report"]
 
@@ -258,9 +259,7 @@ def check_metrics(metrics: Any, required: Sequence[str] = ()) -> tuple[dict[str,
             bad.append(f"metric {key!r} is {f}")
     missing = [m for m in required if m not in metrics]  # returned but not a number: said above
     if missing:
-        lower = {k.lower(): k for k in out}  # case counts too: 'F2' looks like 'f2'
-        hints = [f"{lower[close[0]]!r} looks like {m!r}" for m in missing
-                 if (close := difflib.get_close_matches(m.lower(), list(lower), n=1))]
+        hints = [f"{close!r} looks like {m!r}" for m in missing if (close := closest_name(m, out))]
         hint = f" ({'; '.join(hints)}: a typo in a metric name?)" if hints else ""
         bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}{hint}")
     return out, ("; ".join(bad) if bad else None)

@@ -178,16 +178,16 @@ def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
     Raises:
         ConfigError: naming the metric and the probe metric it resembles.
     """
-    import difflib
+    from moo_hpo.naming import closest_name
 
     provided = [m for p in probes for m in getattr(p, "metrics", ())]
     for name in study.problem.required_metrics:
         if name in provided:
             continue
-        close = difflib.get_close_matches(name, provided, n=1, cutoff=0.75)
+        close = closest_name(name, provided, cutoff=0.75)
         if close:
             raise ConfigError(
-                f"the study needs the metric {name!r}, which no probe provides; did you mean {close[0]!r}? "
+                f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
                 f"(the probes provide {sorted(provided)})"
             )
 

@@ -151,6 +151,12 @@ def check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> N
         raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}; received {value!r}")
 
 
+def check_non_negative_number(owner: str, name: str, value: Any) -> None:
+    """Raise ConfigError unless ``value`` is a finite number ``>= 0``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (0 <= value < math.inf):
+        raise ConfigError(f"{owner}: {name} must be a finite number >= 0; received {value!r}")
+
+
 def check_positive_number(owner: str, name: str, value: Any) -> None:
     """Raise ConfigError unless ``value`` is a positive finite number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (0 < value < math.inf):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
 
-from moo_hpo.exceptions import ConfigError
 from moo_hpo.problem import Problem
-from moo_hpo.pruners.base import Decision, Pruner, check_positive_int, hard_violation, points
+from moo_hpo.pruners.base import Decision, Pruner, check_non_negative_number, check_positive_int, hard_violation, points
 
 __all__ = ["DominatedPruner"]
 
@@ -40,10 +38,8 @@ class DominatedPruner(Pruner):
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
-        for option in ("margin", "min_step"):
-            value = getattr(self, option)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < math.inf:
-                raise ConfigError(f"{self.name}: {option} must be a finite number >= 0; received {value!r}")
+        check_non_negative_number(self.name, "margin", self.margin)
+        check_non_negative_number(self.name, "min_step", self.min_step)
         check_positive_int(self.name, "min_reports", self.min_reports)
         self._at_step: dict[float, dict[int, dict[str, float]]] = {}
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.naming import closest_name
 from moo_hpo.problem import Problem
 from moo_hpo.pruners.base import Decision, Pruner
 from moo_hpo.trial import Trial
@@ -95,8 +95,7 @@ class PrunerState:
         if not missing:
             return
         others = [k for k in metrics if k not in self._problem.required_metrics]
-        typos = [f"{close[0]!r} looks like the objective {m!r}" for m in missing
-                 if (close := difflib.get_close_matches(m, others, n=1))]
+        typos = [f"{close!r} looks like the objective {m!r}" for m in missing if (close := closest_name(m, others))]
         if typos:
             raise ConfigError(
                 f"trial.report(step, metrics): {'; '.join(typos)} (a typo?); expected the objectives {names}, "

@@ -14,7 +14,6 @@ evaluates on the optimisation data and how to add a held-out split.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
+from moo_hpo.naming import closest_name
 from moo_hpo.objectives.holdout import holdout_name
 from moo_hpo.reports.report import SavesByFormat
 from moo_hpo.trial import Trial, TrialStatus
@@ -267,8 +267,8 @@ def fairness_audit(
     complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE and accuracy in t.metrics and gap in t.metrics]
     if not complete:
         measured = sorted({m for t in study.trials if t.status is TrialStatus.COMPLETE for m in t.metrics})
-        hints = [f"{close[0]!r} for {name!r}?" for name in (accuracy, gap) if name not in measured
-                 and (close := difflib.get_close_matches(name, measured, n=1))]
+        hints = [f"{close!r} for {name!r}?" for name in (accuracy, gap)
+                 if name not in measured and (close := closest_name(name, measured))]
         raise ConfigError(
             f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
             f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"

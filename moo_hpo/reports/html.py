@@ -406,7 +406,6 @@ def render_html(data: dict[str, Any]) -> str:
 
     c = data["counts"]
     objs = data["objectives"]
-    names = [o["name"] for o in objs]
     parts = [f"<h1>{esc(data['name'])}</h1><p class='muted'>moo_hpo report, generated {esc(data['generated_at'])}</p>"]
     parts.append(
         "<div class='cards'>"

@@ -75,7 +75,6 @@ class Report(SavesByFormat):
         and linked."""
         d = self.data
         c = d["counts"]
-        names = [o["name"] for o in d["objectives"]]
         out = [f"# {md.escape(d['name'])}", ""]
         curves = d.get("learning_curves") or {}
         pruned = f"{c.get('pruned', 0)} pruned, " if c.get("pruned") or curves.get("trials") else ""
