@@ -14,13 +14,14 @@ hypervolume figure afterwards has one meaning. Reading it never changes a study.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, NoFeasibleTrialError
 from moo_hpo.fronts import HypervolumeTracker, derive_reference_point, pareto_mask
+from moo_hpo.naming import closest_name
 from moo_hpo.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -124,16 +125,22 @@ class ReferencePoint:
         """A point in the metrics' own units (name -> value, or values in objective order) as internal values.
 
         Raises:
-            ConfigError: when a name is missing or the number of values is wrong.
+            ConfigError: when a name is missing, the number of values is wrong or a value is not a finite number.
         """
         if isinstance(ref, Mapping):
             missing = [o.name for o in self.objectives if o.name not in ref]
             if missing:
                 raise ConfigError(f"the reference point lacks {missing}; received {dict(ref)!r}")
-            return np.array([o.to_internal(float(ref[o.name])) for o in self.objectives])
-        values = list(ref)
-        if len(values) != len(self.objectives):
-            raise ConfigError(f"expected {len(self.objectives)} reference values; received {values!r}")
+            values = [ref[o.name] for o in self.objectives]
+        elif isinstance(ref, (str, bytes)) or not isinstance(ref, Iterable):
+            raise ConfigError(f"expected a reference point (objective name -> value, or a list of values); received {ref!r}")
+        else:
+            values = list(ref)
+            if len(values) != len(self.objectives):
+                raise ConfigError(f"expected {len(self.objectives)} reference values; received {values!r}")
+        for o, v in zip(self.objectives, values, strict=True):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+                raise ConfigError(f"the reference value for {o.name!r} must be a finite number; received {v!r}")
         return np.array([o.to_internal(float(v)) for o, v in zip(self.objectives, values, strict=True)])
 
 
@@ -275,8 +282,17 @@ def _weights(objectives: Sequence[Objective], weights: Mapping[str, float] | Seq
         unknown = [k for k in weights if k not in names]
         if unknown:
             raise ConfigError(f"weights name unknown objectives {unknown}; expected {names}")
-        return [float(weights.get(o.name, 0.0)) for o in objectives]
-    return [float(w) for w in weights]
+        values = [(o.name, weights.get(o.name, 0.0)) for o in objectives]
+    elif isinstance(weights, (str, bytes)) or not isinstance(weights, Iterable):
+        raise ConfigError(f"weights must map objective names to numbers (or list one per objective); received {weights!r}")
+    else:
+        values = list(zip([o.name for o in objectives], weights, strict=False))
+        if len(list(weights)) != len(objectives):
+            raise ConfigError(f"expected {len(objectives)} weights, one per objective; received {list(weights)!r}")
+    for name, w in values:
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not np.isfinite(w) or w < 0:
+            raise ConfigError(f"the weight of {name!r} must be a finite number >= 0; received {w!r}")
+    return [float(w) for _, w in values]
 
 
 def recommend(
@@ -300,9 +316,21 @@ def recommend(
     feasible = feasible_trials(problem, trials)
     if not feasible:
         raise least_violating_error(problem, trials, "cannot recommend a trial")
+    if isinstance(constraints, Constraint):
+        constraints = [constraints]
     for c in constraints:
         if not isinstance(c, Constraint):
             raise ConfigError(f"filters must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
+        if not any(c.name in t.metrics for t in feasible):
+            measured = sorted({m for t in feasible for m in t.metrics})
+            near = closest_name(c.name, measured)
+            raise ConfigError(
+                f"no trial measured {c.name!r}, which the filter {c.describe()!r} names"
+                + (f"; did you mean {near!r}?" if near else "")
+                + f" The trials measured {measured}"
+            )
+    if weights is not None and method not in ("asf", "tchebycheff"):
+        raise ConfigError(f"weights apply to the methods 'asf' and 'tchebycheff'; method {method!r} uses none")
     kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
     if not kept:
         raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible trials satisfies {[c.describe() for c in constraints]}")

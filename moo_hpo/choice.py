@@ -64,6 +64,17 @@ def knee_index(Y: np.ndarray) -> tuple[int, str]:
     i = int(np.argmin(score))
     m = Y.shape[1] if np.ndim(Y) == 2 else 1
     gap = (1.0 - score[i]) / np.sqrt(m)
+    n = len(N)
+    if n <= m:
+        return i, (
+            f"knee: none to find, the front has {n} point{'s' if n != 1 else ''}, all of them extremes; "
+            "this is one of them"
+        )
+    if gap <= 1e-12:
+        return i, (
+            "knee: none to find, no front point lies below the plane through the front's extremes (a straight or "
+            "concave front); this is the point nearest that plane"
+        )
     return i, f"knee: farthest from the plane through the front's extremes (distance {gap:.3g} in normalized objectives)"
 
 

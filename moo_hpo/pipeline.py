@@ -100,6 +100,20 @@ class ProbePipeline:
             metrics.update(m)
             extra.update(getattr(m, "extra", {}))
 
+    def _check_no_probe_metric(self, returned: Mapping[str, Any]) -> None:
+        """Refuse a metric that ``fit`` returns and a probe measures too (one of them would win in silence).
+
+        Raises:
+            ConfigError: naming the metric and the probe.
+        """
+        for p in self.probes:
+            both = [m for m in returned if m in p.metrics]
+            if both:
+                raise ConfigError(
+                    f"fit returned {both}, which the probe {p.name!r} measures too; return another name or leave "
+                    "the probe out"
+                )
+
     def __call__(self, config: dict[str, Any], trial: Any = None) -> Result | Skipped | Mapping[str, float]:
         metrics: dict[str, float] = {}
         extra: dict[str, Any] = {}
@@ -127,11 +141,12 @@ class ProbePipeline:
             m = p.from_meter(meter)  # type: ignore[attr-defined]
             metrics.update(m)
             extra.update(m.extra)
-        if isinstance(trained, Result):
-            metrics.update(trained.metrics)
-            extra.update(trained.extra)
-        elif isinstance(trained, Mapping):
-            metrics.update(trained)
+        if isinstance(trained, (Result, Mapping)):
+            returned = trained.metrics if isinstance(trained, Result) else trained
+            self._check_no_probe_metric(returned)
+            metrics.update(returned)
+            if isinstance(trained, Result):
+                extra.update(trained.extra)
         elif trained is not None:
             model = trained
         if trial is not None and trial.should_prune():  # stopped early: no point measuring it

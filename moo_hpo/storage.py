@@ -230,7 +230,8 @@ class SQLiteStore(Store):
         self._lock_fd: int | None = None
         self._identity: tuple[int, int] | None = None
         self._legacy = False  # a version-1 file opened read-only
-        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._connection: sqlite3.Connection | None = None
         if self.path.is_dir():
             raise StorageError(f"expected a study file (SQLite); received the folder {str(self.path)!r}")
         try:
@@ -250,6 +251,19 @@ class SQLiteStore(Store):
     @property
     def location(self) -> str:
         return str(self.path)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StorageError(
+                f"the study {str(self.path)!r} was closed (Study.close, or the end of its `with` block); "
+                f"open it again with mh.Study.load({str(self.path)!r})"
+            )
+        return self._connection
+
+    @_conn.setter
+    def _conn(self, connection: sqlite3.Connection | None) -> None:
+        self._connection = connection
 
     def _open_read_only(self) -> None:
         if not self.path.exists():
@@ -448,10 +462,11 @@ class SQLiteStore(Store):
             raise StorageError(f"the study {str(self.path)!r} was opened read-only")
 
     def close(self) -> None:
-        conn = getattr(self, "_conn", None)
+        conn = getattr(self, "_connection", None)
         if conn is not None:
             conn.close()
-            self._conn = None
+            self._connection = None
+        self._closed = True
         if getattr(self, "_lock_fd", None) is not None:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None

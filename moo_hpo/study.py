@@ -100,6 +100,13 @@ class Study:
         self.space = space if isinstance(space, Space) else Space(space)
         if isinstance(objectives, Objective):
             objectives = [objectives]
+        if isinstance(constraints, Constraint):
+            constraints = [constraints]
+        elif constraints is None:
+            constraints = ()
+        for argument, given in (("objectives", objectives), ("constraints", constraints)):
+            if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+                raise ConfigError(f"{argument} must be a list of specs (or one spec); received {given!r}")
         for o in objectives:
             if not isinstance(o, Objective):
                 raise ConfigError(f"objectives must be mh.Minimize(...) or mh.Maximize(...); received {o!r}")
@@ -266,7 +273,8 @@ class Study:
                 replays the stored reports.
 
         Returns:
-            The study with every stored trial; running trials of a stopped writer are marked failed.
+            The study with every stored trial; trials left running by a stopped writer are marked
+            ``interrupted``.
 
         Raises:
             StorageError: when there is no study at ``path``.
@@ -451,10 +459,8 @@ class Study:
         """
         self._writable()
         optimizer = self._use_optimizer()  # set up before this trial finishes, so it is told exactly once
-        number = trial if isinstance(trial, int) else trial.number
-        if not 0 <= number < len(self._trials):
-            raise ConfigError(f"unknown trial #{number}; {self._trial_range()}")
-        record = self._trials[number]
+        record = self._told_trial(trial)
+        number = record.number
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; each trial is told once")
         if (metrics is None) == (error is None):
@@ -493,6 +499,24 @@ class Study:
         self.optimizer_seconds += time.perf_counter() - started
         return record
 
+    def _told_trial(self, trial: Trial | int) -> Trial:
+        """The study's record of ``trial`` (a trial of this study, or its number)."""
+        if isinstance(trial, Trial):
+            number = trial.number
+        elif isinstance(trial, (int, np.integer)) and not isinstance(trial, bool):
+            number = int(trial)
+        else:
+            raise ConfigError(f"expected a trial of this study or its number (an int); received {trial!r}")
+        if not 0 <= number < len(self._trials):
+            raise ConfigError(f"unknown trial #{number}; {self._trial_range()}")
+        record = self._trials[number]
+        if isinstance(trial, Trial) and trial is not record and trial.config != record.config:
+            raise ConfigError(
+                f"trial #{number} given here has config {trial.config!r}, but this study's trial #{number} has "
+                f"{record.config!r}: it is a trial of another study"
+            )
+        return record
+
     # ------------------------------------------------------------------ intermediate reports and pruning
     @property
     def pruner(self) -> Pruner | None:
@@ -522,8 +546,8 @@ class Study:
                 name that looks like a misspelled objective.
         """
         self._writable()
-        number = trial if isinstance(trial, int) else trial.number
-        record = self.trial(number)
+        record = self._told_trial(trial)
+        number = record.number
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
         entry = new_report(record.reports, step, metrics)
@@ -536,12 +560,12 @@ class Study:
 
     def should_prune(self, trial: Trial | int) -> bool:
         """The pruner's latest answer for a trial: True when it should stop (False before its first report)."""
-        decision = self._pruning.decision(trial if isinstance(trial, int) else trial.number)
+        decision = self._pruning.decision(self._told_trial(trial).number)
         return bool(decision is not None and decision.prune)
 
     def prune_reason(self, trial: Trial | int) -> str | None:
         """Why the pruner stopped a trial, or None when it did not."""
-        decision = self._pruning.decision(trial if isinstance(trial, int) else trial.number)
+        decision = self._pruning.decision(self._told_trial(trial).number)
         return decision.reason if decision is not None and decision.prune else None
 
     def _commit(self, record: Trial, **changes: Any) -> None:
@@ -703,8 +727,17 @@ class Study:
         return self._n_feasible
 
     def count(self, status: TrialStatus | str) -> int:
-        """Number of trials with a given status."""
-        status = TrialStatus(status)
+        """Number of trials with a given status.
+
+        Raises:
+            ConfigError: for a status that is not one of :class:`~moo_hpo.trial.TrialStatus`'s.
+        """
+        try:
+            status = TrialStatus(status)
+        except ValueError:
+            raise ConfigError(
+                f"unknown trial status {status!r}; expected one of {[s.value for s in TrialStatus]}"
+            ) from None
         return len(self._running) if status is TrialStatus.RUNNING else self._counts[status]
 
     def feasible_trials(self) -> list[Trial]:
@@ -864,11 +897,13 @@ class Study:
         """Hypervolume of the feasible trials after each trial, in trial-number order.
 
         Returns:
-            Array with one value per trial (zeros before the first feasible trial); empty
-            when no trial is feasible yet.
+            Array with one value per trial (zeros before the first feasible trial, all zeros when no
+            trial is feasible yet).
         """
         if self.n_feasible == 0:
-            return np.zeros(len(self._trials)) if ref is not None else np.zeros(0)
+            if ref is not None:
+                self._ref_argument(ref)  # a bad reference point is refused all the same
+            return np.zeros(len(self._trials))
         return analysis.hypervolume_history(self.problem, self._trials, self._ref_argument(ref))
 
     def hypervolume_contributions(self) -> dict[int, float]:

@@ -44,3 +44,36 @@ def test_bad_weights_and_empty_input():
         choice.asf_index(FRONT, [-1.0, 1.0])
     with pytest.raises(mh.ConfigError, match="empty"):
         choice.knee_index(np.empty((0, 2)))
+
+
+def test_knee_says_when_there_is_none_to_find():
+    _, reason = choice.knee_index(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    assert "none to find" in reason and "2 points" in reason
+    _, reason = choice.knee_index(np.array([[0.0, 1.0], [0.7, 0.7], [1.0, 0.0]]))  # concave: bulges away
+    assert "none to find" in reason and "concave" in reason
+    _, reason = choice.knee_index(np.array([[0.0, 1.0], [0.2, 0.2], [1.0, 0.0]]))
+    assert reason.startswith("knee: farthest") and "distance 0.424" in reason
+
+
+def _two_objective_study() -> mh.Study:
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    study.optimize(lambda c: {"a": c["x"], "b": (1 - c["x"]) ** 2, "lat": 3 * c["x"]}, n_trials=6, show_progress=False)
+    return study
+
+
+def test_recommend_filters_name_metrics_the_trials_measured():
+    study = _two_objective_study()
+    with pytest.raises(mh.ConfigError, match="no trial measured 'latency'.*did you mean 'lat'"):
+        study.recommend("knee", constraints=[mh.AtMost("latency", 2)])
+    one = study.recommend("knee", constraints=mh.AtMost("lat", 1.5))  # one filter alone is accepted
+    assert one.trial.metrics["lat"] <= 1.5
+
+
+def test_recommend_weights_only_where_a_method_uses_them():
+    study = _two_objective_study()
+    with pytest.raises(mh.ConfigError, match="weights apply to the methods 'asf' and 'tchebycheff'"):
+        study.recommend("knee", weights={"a": 1})
+    for bad in ({"a": "2"}, {"a": -1.0}, [1.0], "a"):
+        with pytest.raises(mh.ConfigError, match="weight"):
+            study.recommend("asf", weights=bad)
+    assert study.recommend("asf", weights={"a": 2.0, "b": 1}).method == "asf"

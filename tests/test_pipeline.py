@@ -191,3 +191,22 @@ def test_a_third_parameter_with_a_default_is_not_given_the_trial():
     study = make_study(pruner=mh.pruners.MOASHA(1, 9, 3))
     study.optimize(fit, build=build, probes=[mh.objectives.ModelSize()], n_trials=3, show_progress=False)
     assert seen and all(v is False for v in seen)
+
+
+def test_fit_returning_a_probe_metric_fails_the_trial_with_both_named():
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(lambda model, config: {"size_kb": 123.0}, build=build, probes=mh.objectives.ModelSize(), n_trials=1,
+                   show_progress=False)
+    (trial,) = study.trials
+    assert trial.status is mh.TrialStatus.FAILED
+    assert "fit returned ['size_kb'], which the probe 'model_size' measures too" in trial.error
+
+
+def test_a_probe_of_my_own_returns_what_it_declares():
+    named = mh.objectives.probe(metrics="sparsity")(lambda model: {"sparsity": 0.5})
+    assert named.metrics == ("sparsity",) and named.measure(None) == {"sparsity": 0.5}
+    wrong = mh.objectives.probe(metrics=["a"])(lambda model: {"b": 1.0})
+    with pytest.raises(mh.ProbeError, match=r"declares the metrics \['a'\] but returned \['b'\].*not declared: \['b'\].*missing: \['a'\]"):
+        wrong.measure(None)
+    with pytest.raises(mh.ConfigError, match="metrics must be a name or a list of names"):
+        mh.objectives.probe(metrics=3)(lambda model: {})

@@ -622,3 +622,54 @@ def test_a_store_with_an_option_since_removed_resumes(tmp_path, caplog):
     resumed = mh.Study.load(path)
     resumed.optimize(ab, n_trials=2, show_progress=False)
     assert resumed.optimizer.pop_size == 8 and "no longer takes: ['gone']" in caplog.text
+
+
+# ---------------------------------------------------------------- misuse answered with moo_hpo errors
+def test_a_closed_study_says_so(tmp_path):
+    path = tmp_path / "s.db"
+    with simple_study(storage=path) as study:
+        study.optimize(ab, n_trials=2, show_progress=False)
+    assert len(study.pareto_front()) >= 1  # results stay readable from memory
+    for use in (study.ask, lambda: study.optimize(ab, n_trials=1, show_progress=False), study.refresh):
+        with pytest.raises(mh.StorageError, match="was closed.*mh.Study.load"):
+            use()
+
+
+def test_tell_refuses_a_trial_of_another_study_and_odd_numbers():
+    a, b = simple_study(seed=0), simple_study(seed=1)
+    foreign, own = a.ask(), b.ask()
+    with pytest.raises(mh.ConfigError, match="trial of another study"):
+        b.tell(foreign, ab(foreign.config))
+    assert own.status is mh.TrialStatus.RUNNING and not own.metrics
+    for odd in ("0", 0.0, True, None):
+        with pytest.raises(mh.ConfigError, match="expected a trial of this study or its number"):
+            b.tell(odd, ab(own.config))
+    assert b.tell(np.int64(0), ab(own.config)).status is mh.TrialStatus.COMPLETE
+
+
+def test_count_names_the_statuses():
+    with pytest.raises(mh.ConfigError, match="unknown trial status 'done'.*'complete'"):
+        simple_study().count("done")
+
+
+def test_one_constraint_or_none_is_accepted():
+    space = mh.Space({"x": mh.Float(0, 1)})
+    assert len(mh.Study(space, mh.Minimize("a"), mh.AtMost("a", 1)).constraints) == 1
+    assert mh.Study(space, mh.Minimize("a"), None).constraints == ()
+    with pytest.raises(mh.ConfigError, match="constraints must be a list"):
+        mh.Study(space, mh.Minimize("a"), "a <= 1")
+
+
+def test_hypervolume_history_has_one_value_per_trial_when_nothing_is_feasible():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], [mh.AtMost("a", -1)], seed=0)
+    study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"]}, n_trials=3, show_progress=False)
+    assert study.hypervolume_history().tolist() == [0.0, 0.0, 0.0]
+    assert study.hypervolume_history(ref={"a": 2, "b": 2}).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_reference_point_values_must_be_finite_numbers():
+    study = simple_study()
+    for bad in ({"a": float("nan"), "b": 0.0}, {"a": "x", "b": 0.0}, {"a": True, "b": 0.0}):
+        with pytest.raises(mh.ConfigError, match="must be a finite number"):
+            study.set_reference_point(bad)
+    assert not study.reference_point_frozen

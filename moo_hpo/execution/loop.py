@@ -15,6 +15,7 @@ from moo_hpo.exceptions import ConfigError, MooHpoError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome
 from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor
+from moo_hpo.objectives.base import Probe
 from moo_hpo.pipeline import Skipped
 from moo_hpo.trial import Result, Trial, TrialStatus
 
@@ -45,6 +46,21 @@ def _check_arguments(
         raise ConfigError(f"trial_timeout must be a positive, finite number of seconds or None; received {trial_timeout!r}")
 
 
+def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[Any]:
+    """``callbacks`` / ``probes`` as a list: one item alone is accepted as a list of one.
+
+    Raises:
+        ConfigError: for something that is neither one item nor an iterable of them.
+    """
+    if is_one(given) and not isinstance(given, (list, tuple)):
+        return [given]
+    if given is None:
+        return []
+    if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+        raise ConfigError(f"{argument} must be a list; received {given!r}")
+    return list(given)
+
+
 def run_optimize(
     study: Study,
     fn: Callable[..., Any],
@@ -68,7 +84,8 @@ def run_optimize(
         KeyboardInterrupt: after Ctrl-C, once running trials are recorded as interrupted.
     """
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout)
-    callbacks = list(callbacks)
+    callbacks = _as_list("callbacks", callbacks, callable)
+    probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
     if build is not None or probes:
         from moo_hpo.pipeline import ProbePipeline
 

@@ -86,6 +86,22 @@ class StructureProbe(Probe):
         return f"{type(self).__name__}(metrics={list(self.metrics)}, needs_training={self.needs_training})"
 
 
+def names_argument(owner: str, argument: str, value: Any) -> tuple[str, ...]:
+    """A probe argument that lists names: one string is one name, not its letters.
+
+    Raises:
+        ConfigError: for a value that is neither a string nor an iterable of strings.
+    """
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, Iterable) or isinstance(names, (bytes, Mapping)):
+        raise ConfigError(f"{owner}: {argument} must be a name or a list of names; received {value!r}")
+    names = tuple(names)
+    bad = [n for n in names if not isinstance(n, str) or not n]
+    if bad:
+        raise ConfigError(f"{owner}: {argument} must hold non-empty strings; received {value!r}")
+    return names
+
+
 class FunctionProbe(Probe):
     """A probe made from a function ``fn(model) -> mapping`` (see :func:`probe`)."""
 
@@ -93,7 +109,7 @@ class FunctionProbe(Probe):
         if not callable(fn):
             raise ConfigError(f"probe expects a callable fn(model) -> metrics; received {fn!r}")
         self.fn = fn
-        self.metrics = tuple(metrics)
+        self.metrics = names_argument("probe", "metrics", metrics)
         if not self.metrics:
             raise ConfigError("a probe must name the metrics it returns; received none")
         self.needs_training = needs_training
@@ -101,11 +117,17 @@ class FunctionProbe(Probe):
 
     def measure(self, model: Any) -> Measurement:
         result = self.fn(model)
-        if isinstance(result, Measurement):
-            return result
         if not isinstance(result, Mapping):
             raise ProbeError(f"probe {self.name!r} returned {type(result).__name__}; expected a mapping of metric name to float")
-        return Measurement(result)
+        undeclared = [k for k in result if k not in self.metrics]
+        missing = [k for k in self.metrics if k not in result]
+        if undeclared or missing:
+            raise ProbeError(
+                f"probe {self.name!r} declares the metrics {list(self.metrics)} but returned {list(result)}"
+                + (f" (not declared: {undeclared})" if undeclared else "")
+                + (f" (missing: {missing})" if missing else "")
+            )
+        return result if isinstance(result, Measurement) else Measurement(result)
 
 
 def probe(metrics: Iterable[str], needs_training: bool = True, name: str | None = None) -> Callable[[Callable[[Any], Mapping[str, float]]], FunctionProbe]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, torch_input
+from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, names_argument, torch_input
 
 __all__ = ["PRECISION_BYTES", "ModelSize", "PeakMemory", "parameter_count"]
 
@@ -68,6 +68,20 @@ def _require_fitted(model: Any) -> None:
             raise ProbeError(f"{type(model).__name__} is not fitted: its size is measured after training") from None
 
 
+def _require_model(model: Any) -> None:
+    """Refuse what is not a model (its pickled size would pass for a model's).
+
+    Raises:
+        ProbeError: for None (a ``build`` or ``fit`` that forgot to return the model) or plain data.
+    """
+    if model is None:
+        raise ProbeError("received None instead of a model: does build (or fit) return the model?")
+    if isinstance(model, (str, bytes, int, float, bool, dict, list, tuple, set, np.ndarray, np.generic)):
+        raise ProbeError(
+            f"expected a model (a torch module, or an estimator with predict); received a {type(model).__name__}"
+        )
+
+
 class ModelSize(StructureProbe):
     """Parameters and bytes of a model.
 
@@ -87,13 +101,14 @@ class ModelSize(StructureProbe):
     name = "model_size"
 
     def __init__(self, precisions: Iterable[str] = ()) -> None:
-        self.precisions = tuple(precisions)
+        self.precisions = names_argument("ModelSize", "precisions", precisions)
         bad = [p for p in self.precisions if p not in PRECISION_BYTES]
         if bad:
             raise ConfigError(f"unknown precision(s) {bad}; expected some of {sorted(PRECISION_BYTES)}")
         self.metrics = ("param_count", "size_kb", "serialized_kb") + tuple(f"size_kb_{p}" for p in self.precisions)
 
     def measure(self, model: Any) -> Measurement:
+        _require_model(model)
         n = parameter_count(model)
         target = getattr(model, "moo_hpo_precision", None)
         if target is not None and target not in PRECISION_BYTES:
@@ -109,7 +124,13 @@ class ModelSize(StructureProbe):
         else:
             _require_fitted(model)
             stored = 8 * n  # scikit-learn keeps float64 arrays
-            serialized = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+            try:
+                serialized = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+            except Exception as exc:  # noqa: BLE001 - any pickling failure means no serialized size
+                raise ProbeError(
+                    f"cannot measure the serialized size of {type(model).__name__}: pickling it raised "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
         if n == 0 and not is_torch_module(model):
             # no parameter arrays known for this model type (k-NN, SVMs ...): the pickled size is its size,
             # and no parameter count is recorded rather than a zero that was never measured
@@ -147,8 +168,7 @@ class PeakMemory(StructureProbe):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
-            with torch.inference_mode():
-                model(x)
+            _forward(model, x)
             torch.cuda.synchronize(device)
             peak = torch.cuda.max_memory_allocated(device)  # everything resident at the peak, weights included
             return Measurement({"peak_memory_kb": peak / 1024.0}, {"peak_memory_method": "cuda max_memory_allocated"})
@@ -166,8 +186,7 @@ class PeakMemory(StructureProbe):
 
         handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
         try:
-            with torch.inference_mode():
-                model(x)
+            _forward(model, x)
         finally:
             for h in handles:
                 h.remove()
@@ -177,3 +196,21 @@ class PeakMemory(StructureProbe):
             {"peak_memory_kb": (static + largest[0]) / 1024.0},
             {"peak_memory_method": "cpu estimate: parameters + buffers + largest module input+output"},
         )
+
+
+def _forward(model: Any, x: Any) -> None:
+    """One inference pass for :class:`PeakMemory`.
+
+    Raises:
+        ProbeError: when the model cannot run on the example (a wrong shape, most often).
+    """
+    import torch
+
+    try:
+        with torch.inference_mode():
+            model(x)
+    except Exception as exc:  # noqa: BLE001 - the model's own error, named
+        raise ProbeError(
+            f"peak memory: one forward pass of {type(model).__name__} on the example of shape {tuple(x.shape)} raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc

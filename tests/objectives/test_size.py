@@ -65,3 +65,21 @@ def test_peak_memory_cpu_estimate():
 def test_unknown_precision_rejected():
     with pytest.raises(mh.ConfigError, match="unknown precision"):
         mh.objectives.ModelSize(precisions=["fp8"])
+
+
+def test_model_size_refuses_what_is_not_a_model():
+    for not_a_model in (None, {"w": 1}, [1, 2], 3.0):
+        with pytest.raises(mh.ProbeError, match="instead of a model|expected a model"):
+            mh.objectives.ModelSize().measure(not_a_model)
+    with pytest.raises(mh.ProbeError, match="pickling it raised"):
+        mh.objectives.ModelSize().measure(lambda x: x)
+
+
+def test_one_precision_is_a_name_not_letters():
+    probe = mh.objectives.ModelSize(precisions="fp16")
+    assert probe.precisions == ("fp16",) and "size_kb_fp16" in probe.metrics
+
+
+def test_peak_memory_names_a_forward_pass_that_fails():
+    with pytest.raises(mh.ProbeError, match=r"forward pass of Linear on the example of shape \(2, 5\)"):
+        mh.objectives.PeakMemory(torch.zeros(2, 5)).measure(torch.nn.Linear(3, 1))
