@@ -32,7 +32,7 @@ from moo_hpo.execution.executors import format_exception
 from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
-from moo_hpo.optimizers.registry import auto_options, choose_auto, known_params, make_optimizer
+from moo_hpo.optimizers.registry import auto_options, choose_auto, is_registered, known_params, make_optimizer
 from moo_hpo.problem import Problem
 from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
@@ -129,12 +129,18 @@ class Study:
             self.optimizer_seconds = 0.0  # time in the optimizer's ask and tell, this session
             self._chosen: tuple[Optimizer, str] | None = None
             self._bind_store(seed, name)
-            if not (isinstance(optimizer, str) and optimizer.lower() == "auto"):
+            self._unknown_stored_optimizer: str | None = None
+            if isinstance(optimizer, Optimizer):
+                self._chosen = (_claim(optimizer, self), "chosen by the user")
+            elif optimizer.lower() != "auto":
                 self._chosen = (make_optimizer(optimizer), "chosen by the user")
             elif self._store.get_meta("optimizer") is not None and self._trials:
                 stored = self._store.get_meta("optimizer")
-                params = known_params(stored["name"], stored["params"])
-                self._chosen = (make_optimizer(stored["name"], params), stored.get("reason") or "chosen before")
+                if is_registered(stored["name"]):
+                    params = known_params(stored["name"], stored["params"])
+                    self._chosen = (make_optimizer(stored["name"], params), stored.get("reason") or "chosen before")
+                else:  # an optimizer of the user's: the results read without it, proposing needs it again
+                    self._unknown_stored_optimizer = stored["name"]
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
             self._pruning = PrunerState(self._store, self.problem, lambda: self._trials, pruner, self.read_only)
@@ -218,6 +224,12 @@ class Study:
         A resumed study tells the optimizer every stored finished trial, so it continues from them.
         """
         if self._optimizer is None:
+            if self._unknown_stored_optimizer is not None:
+                raise ConfigError(
+                    f"this study ran with the optimizer {self._unknown_stored_optimizer!r}, which moo_hpo does not know "
+                    "by name (an optimizer of your own); to go on, pass it again, e.g. "
+                    "mh.Study.load(path, optimizer=MyOptimizer(...)), or another optimizer by name"
+                )
             if self._chosen is None:
                 name, reason = choose_auto(self.problem)
                 self._chosen = (make_optimizer(name, auto_options(name)), f"auto: {reason}")
@@ -370,6 +382,7 @@ class Study:
         Raises:
             ConfigError: for a bad ``n``.
             StorageError: when the study is open read-only.
+            MooHpoError: when the optimizer has nothing to propose until running trials are told.
         """
         self._writable()
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
@@ -983,3 +996,22 @@ class Study:
         )
 
 
+
+def _claim(optimizer: Optimizer, study: Study) -> Optimizer:
+    """The user's optimizer instance for ``study``: the instance itself, or a fresh copy of it when another
+    open study already uses it (one instance proposing for two studies at once would mix their trials).
+
+    The copy is built from the instance's options (``get_params``), as a new instance would be, else copied whole.
+    """
+    import copy
+    import weakref
+
+    owner = getattr(optimizer, "_moo_hpo_study", None)
+    if owner is not None and owner() is not None and owner() is not study:
+        try:
+            optimizer = type(optimizer)(**optimizer.get_params())
+        except Exception:  # noqa: BLE001 - options that do not rebuild it: a whole copy
+            optimizer = copy.deepcopy(optimizer)
+        logger.info("the optimizer instance given is used by another study; this study works on a copy of it")
+    optimizer._moo_hpo_study = weakref.ref(study)
+    return optimizer

@@ -673,3 +673,42 @@ def test_reference_point_values_must_be_finite_numbers():
         with pytest.raises(mh.ConfigError, match="must be a finite number"):
             study.set_reference_point(bad)
     assert not study.reference_point_frozen
+
+
+class _MyRandom(Optimizer):
+    name = "myrandom"
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+    def setup(self, problem):
+        super().setup(problem)
+        self.rng = np.random.default_rng(problem.seed)
+
+    def ask(self, n, pending=()):
+        return [Proposal({"x": float(self.rng.random()), "k": int(self.rng.integers(0, 4))}) for _ in range(n)]
+
+
+def test_a_study_of_an_optimizer_of_ones_own_reopens_and_asks_for_it_to_go_on(tmp_path):
+    path = tmp_path / "custom.db"
+    with simple_study(optimizer=_MyRandom(), storage=path) as study:
+        study.optimize(ab, n_trials=4, show_progress=False)
+    with mh.Study.load(path, read_only=True) as view:
+        assert len(view.trials) == 4 and view.hypervolume() > 0 and "myrandom" in mh.report(view).to_markdown()
+    with mh.Study.load(path) as again:
+        with pytest.raises(mh.ConfigError, match="optimizer 'myrandom'.*pass it again"):
+            again.ask()
+    with mh.Study.load(path, optimizer=_MyRandom()) as again:
+        again.optimize(ab, n_trials=2, show_progress=False)
+        assert len(again.trials) == 6
+
+
+def test_one_optimizer_instance_configures_studies_that_do_not_share_it():
+    given = mh.optimizers.RandomSearch()
+    a = simple_study(optimizer=given, seed=1)
+    b = mh.Study(mh.Space({"lr": mh.Float(1e-5, 1e-1, log=True)}), [mh.Minimize("f")], optimizer=given, seed=2)
+    a.ask(), b.ask()
+    assert set(a.ask().config) == {"x", "k"}  # not b's parameters
+    assert a.optimizer is given and b.optimizer is not given  # the first study keeps the instance
+    alone = simple_study(optimizer=mh.optimizers.RandomSearch(), seed=1)
+    assert [alone.ask().config for _ in range(2)] == [t.config for t in a.trials]  # a proposes as if it were alone

@@ -110,6 +110,7 @@ def run_optimize(
     started = time.monotonic()
     study._stop_reason = None
     submitted = 0
+    mine: set[int] = set()  # the trials this call started (trials asked by hand before it are the user's)
     progress = Progress(study, n_trials, show_progress)
     try:
         with progress:
@@ -126,9 +127,10 @@ def run_optimize(
                     if free > 0:
                         new = study._propose(free)
                         if not new and executor.n_running == 0:
-                            raise MooHpoError(f"optimizer {study.optimizer.name!r} proposed nothing")
+                            raise MooHpoError(_nothing_proposed(study))
                         for trial in new:
                             submitted += 1
+                            mine.add(trial.number)
                             if trial.is_finished:  # an invalid proposal, recorded as failed
                                 progress.update(trial)
                                 continue
@@ -147,8 +149,8 @@ def run_optimize(
                         cb(study, study.trial(trial.number))
     except KeyboardInterrupt:
         executor.shutdown()
-        # every trial still running in the study: on a worker, or finished there but not yet told
-        running = study._running_trials()
+        # every trial this call started that is still running: on a worker, or finished there but not yet told
+        running = [t for t in study._running_trials() if t.number in mine]
         for t in running:
             study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
         done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
@@ -156,11 +158,23 @@ def run_optimize(
         raise
     except BaseException as exc:
         executor.shutdown()
-        for t in study._running_trials():
+        for t in [t for t in study._running_trials() if t.number in mine]:
             study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
         raise
     executor.shutdown()
     logger.info("optimize stopped: %s", study._stop_reason)
+
+
+def _nothing_proposed(study: Study) -> str:
+    """Why optimize cannot go on: the optimizer waits for trials asked by hand, or proposes nothing at all."""
+    waiting = sorted(t.number for t in study._running_trials())
+    name = study.optimizer.name
+    if waiting:
+        return (
+            f"optimizer {name!r} has nothing to propose until the running trials {waiting} are told; they were asked "
+            "before optimize (study.ask) and optimize does not run them: tell them first (study.tell)"
+        )
+    return f"optimizer {name!r} proposed nothing"
 
 
 #: A study whose first this-many finished trials all failed with one reason stops with that reason.

@@ -379,6 +379,15 @@ class NSGA3(_PymooOptimizer):
     name = "nsga3"
     capabilities = Capabilities(min_objectives=2)
 
+    def _resolved_pop_size(self, problem: Problem) -> int:
+        pop_size = super()._resolved_pop_size(problem)
+        if pop_size < problem.n_objectives:
+            raise ConfigError(
+                f"nsga3: pop_size must be at least the number of objectives ({problem.n_objectives}), one reference "
+                f"direction per objective's extreme; received {pop_size!r}"
+            )
+        return pop_size
+
     def _algorithm(self, pop_size: int, n_offsprings: int, **kwargs: Any) -> Any:
         from pymoo.algorithms.moo.nsga3 import NSGA3 as PymooNSGA3
 

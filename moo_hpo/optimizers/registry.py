@@ -77,6 +77,11 @@ def _class_and_options(key: str) -> tuple[type[Optimizer], list[str]]:
     return cls, [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
 
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is one of moo_hpo's optimizers (an optimizer of the user's is not)."""
+    return isinstance(name, str) and name.lower() in OPTIMIZERS
+
+
 def known_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """The stored options that optimizer ``name`` still takes; options a later moo_hpo removed are dropped
     with a warning, so a study stored before resumes."""

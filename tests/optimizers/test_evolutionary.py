@@ -210,3 +210,27 @@ def test_a_spea2_study_proposes_the_same_whatever_spea2_study_ran_before_it_in_t
     first = proposals(11)
     proposals(3)  # another study, whose objective values are on other scales than the first's generations
     assert proposals(11) == first
+
+
+def test_nsga3_needs_a_population_of_at_least_one_per_objective():
+    space = mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)})
+    three = [mh.Minimize(n) for n in ("a", "b", "c")]
+    with pytest.raises(mh.ConfigError, match=r"nsga3: pop_size must be at least the number of objectives \(3\).*received 2"):
+        mh.Study(space, three, optimizer=mh.optimizers.NSGA3(pop_size=2), seed=0).ask()
+    assert mh.Study(space, three, optimizer=mh.optimizers.NSGA3(pop_size=3), seed=0).ask().config
+
+
+def test_optimize_leaves_a_trial_asked_by_hand_to_the_user():
+    space = mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer=mh.optimizers.NSGA2(pop_size=4), seed=0)
+    mine = study.ask()
+
+    def f(c):
+        return {"a": c["x"], "b": 1 - c["x"] + c["y"]}
+
+    with pytest.raises(mh.MooHpoError, match=r"until the running trials \[0\] are told; they were asked before optimize"):
+        study.optimize(f, n_trials=8, show_progress=False)
+    assert study.trial(0).status is mh.TrialStatus.RUNNING
+    study.tell(mine, f(mine.config))
+    study.optimize(f, n_trials=4, show_progress=False)
+    assert study.count("complete") == 8
