@@ -130,6 +130,7 @@ class Study:
             self._chosen: tuple[Optimizer, str] | None = None
             self._bind_store(seed, name)
             self._unknown_stored_optimizer: str | None = None
+            self._unmeasured_logged: set[str] = set()
             if isinstance(optimizer, Optimizer):
                 self._chosen = (_claim(optimizer, self), "chosen by the user")
             elif optimizer.lower() != "auto":
@@ -452,8 +453,9 @@ class Study:
         """Record the result of a running trial.
 
         Exactly one of ``metrics`` and ``error`` is given. The trial becomes ``failed`` when
-        ``error`` is given, when a metric is NaN or infinite, or when a metric that an objective or
-        constraint names is missing; the error text names the cause.
+        ``error`` is given, when a metric that an objective or constraint names is NaN, infinite or
+        missing, or when a value is not a number; the error text names the cause. A NaN or infinite value
+        of a metric that nothing needs (a probe that could not measure) is left out, with a warning.
 
         Args:
             trial: the trial (or its number).
@@ -495,8 +497,9 @@ class Study:
             new_metrics = record.metrics
         else:
             complete = status is None or status is TrialStatus.COMPLETE
-            required = self.problem.required_metrics if complete else ()
-            new_metrics, new_error = check_metrics(metrics, required)
+            new_metrics, new_error = check_metrics(metrics, self.problem.required_metrics if complete else (),
+                                                   optional_may_be_missing_values=True)
+            self._note_unmeasured(metrics, new_metrics, new_error)
             new_status = TrialStatus.FAILED if new_error else (status or TrialStatus.COMPLETE)
         self._commit(
             record,
@@ -511,6 +514,19 @@ class Study:
         optimizer.tell([record])
         self.optimizer_seconds += time.perf_counter() - started
         return record
+
+    def _note_unmeasured(self, given: Any, kept: Mapping[str, float], error: str | None) -> None:
+        """Log once per metric that a NaN / infinite value of a metric the study does not need was left out."""
+        if error or not isinstance(given, Mapping):
+            return
+        left_out = [k for k in given if isinstance(k, str) and k not in kept]
+        new = [k for k in left_out if k not in self._unmeasured_logged]
+        if new:
+            self._unmeasured_logged.update(new)
+            logger.warning(
+                "metric(s) %s came back NaN or infinite (not measured); no objective or constraint needs them, so "
+                "the trials keep their other metrics", new,
+            )
 
     def _told_trial(self, trial: Trial | int) -> Trial:
         """The study's record of ``trial`` (a trial of this study, or its number)."""

@@ -227,12 +227,17 @@ def _metric_value(value: Any) -> float:
     raise TypeError(f"a {type(value).__name__} ({value!r:.100})")
 
 
-def check_metrics(metrics: Any, required: Sequence[str] = ()) -> tuple[dict[str, float], str | None]:
+def check_metrics(
+    metrics: Any, required: Sequence[str] = (), *, optional_may_be_missing_values: bool = False
+) -> tuple[dict[str, float], str | None]:
     """Validate what an objective returned: metric name -> number.
 
     Args:
         metrics: the returned value.
         required: metric names that must be present.
+        optional_may_be_missing_values: a NaN or infinite value of a metric not in ``required`` (a probe
+            reporting NaN where it cannot measure, e.g. ``Energy(on_unavailable="nan")``) is left out of the
+            result instead of failing the trial.
 
     Returns:
         ``(metrics as floats, None)``, or ``(what could be read, the reason the trial failed)`` when a
@@ -254,9 +259,11 @@ def check_metrics(metrics: Any, required: Sequence[str] = ()) -> tuple[dict[str,
             detail = str(exc) if isinstance(exc, TypeError) else f"{type(exc).__name__}: {exc}"
             bad.append(f"metric {key!r} is not a number: {detail}")
             continue
-        out[str(key)] = f
         if not math.isfinite(f):
+            if optional_may_be_missing_values and key not in required:
+                continue  # not measured: left out
             bad.append(f"metric {key!r} is {f}")
+        out[str(key)] = f
     missing = [m for m in required if m not in metrics]  # returned but not a number: said above
     if missing:
         hints = [f"{close!r} looks like {m!r}" for m in missing if (close := closest_name(m, out))]

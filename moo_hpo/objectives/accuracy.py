@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, check_rows, predict_labels, predict_scores
+from moo_hpo.objectives.base import Measurement, Probe, check_rows, check_threshold, predict_labels, predict_scores
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "Accuracy", "CrossValidated", "score"]
@@ -100,6 +100,7 @@ class Accuracy(Probe):
         self.base_metrics = _check_metrics(metrics)
         self.holdout = None if holdout is None else holdout_split("Accuracy", holdout)[:2]
         self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
+        check_threshold("Accuracy", threshold)
         self.threshold = threshold
         self.name = "accuracy"
 
@@ -144,6 +145,7 @@ class CrossValidated(Probe):
         base = _check_metrics(metrics)
         self.base_metrics = base
         self.metrics = base + tuple(f"{m}_std" for m in base)
+        check_threshold("CrossValidated", threshold)
         self.n_splits, self.repeats, self.seed, self.threshold = n_splits, repeats, seed, threshold
         self.name = "cross_validated"
 

@@ -86,6 +86,31 @@ class StructureProbe(Probe):
         return f"{type(self).__name__}(metrics={list(self.metrics)}, needs_training={self.needs_training})"
 
 
+def check_threshold(owner: str, threshold: Any, error: type[Exception] = ConfigError) -> None:
+    """A decision threshold on the positive-class probability: None, or a number strictly between 0 and 1.
+
+    Raises:
+        ConfigError (or ``error``): naming ``owner`` and what was received.
+    """
+    if threshold is None:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) or not 0 < threshold < 1:
+        raise error(f"{owner}: threshold must be a probability strictly between 0 and 1 (or None); received {threshold!r}")
+
+
+def check_positive_option(owner: str, name: str, value: Any, allow_zero: bool = False) -> None:
+    """An optional number option (watts, grid intensity): None, or a finite number > 0 (>= 0 with ``allow_zero``).
+
+    Raises:
+        ConfigError: naming ``owner``, the option and what was received.
+    """
+    if value is None:
+        return
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{owner}: {name} must be a finite number {'>=' if allow_zero else '>'} 0 or None; received {value!r}")
+
+
 def names_argument(owner: str, argument: str, value: Any) -> tuple[str, ...]:
     """A probe argument that lists names: one string is one name, not its letters.
 
@@ -211,7 +236,12 @@ def predict_scores(model: Any, X: Any) -> np.ndarray:
 
 
 def predict_labels(model: Any, X: Any, threshold: float | None = None) -> np.ndarray:
-    """Predicted labels; a binary task with ``threshold`` uses ``score >= threshold``."""
+    """Predicted labels; a binary task with ``threshold`` uses ``score >= threshold``.
+
+    Raises:
+        ProbeError: for a threshold that is not a probability (a model's ``moo_hpo_threshold`` too).
+    """
+    check_threshold("predict", threshold, ProbeError)
     if threshold is not None or is_torch_module(model):
         s = predict_scores(model, X)
         if s.ndim == 1:

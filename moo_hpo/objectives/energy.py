@@ -24,7 +24,7 @@ from typing import Any
 
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, StructureProbe, is_torch_module, stack_example, torch_input
+from moo_hpo.objectives.base import Measurement, Probe, StructureProbe, check_positive_option, is_torch_module, stack_example, torch_input
 
 __all__ = ["Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source"]
 
@@ -170,6 +170,8 @@ class Energy(StructureProbe):
             raise ConfigError(f"on_unavailable must be 'error' or 'nan'; received {on_unavailable!r}")
         if not min_window_s > 0 or batch_size < 1:
             raise ConfigError(f"Energy expects min_window_s > 0 and batch_size >= 1; received {min_window_s}, {batch_size}")
+        check_positive_option("Energy", "watts", watts)
+        check_positive_option("Energy", "grid_g_per_kwh", grid_g_per_kwh, allow_zero=True)
         self.example, self.batch_size, self.device = example, batch_size, device
         self.min_window_s, self.watts, self.on_unavailable, self.grid = min_window_s, watts, on_unavailable, grid_g_per_kwh
         self.metrics = ("energy_per_inference_j",) + (("co2e_per_inference_g",) if grid_g_per_kwh is not None else ())
@@ -233,6 +235,8 @@ class TrainingEnergy(Probe):
     name = "training_energy"
 
     def __init__(self, device: str = "cuda", watts: float | None = None, grid_g_per_kwh: float | None = None) -> None:
+        check_positive_option("TrainingEnergy", "watts", watts)
+        check_positive_option("TrainingEnergy", "grid_g_per_kwh", grid_g_per_kwh, allow_zero=True)
         self.device, self.watts, self.grid = device, watts, grid_g_per_kwh
         self.metrics = ("energy_train_j",) + (("co2e_train_g",) if grid_g_per_kwh is not None else ())
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, check_rows, predict_labels
+from moo_hpo.objectives.base import Measurement, Probe, check_rows, check_threshold, predict_labels
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 __all__ = ["FAIRNESS_METRICS", "FairnessGap", "fairness_metrics", "group_table"]
@@ -114,6 +114,10 @@ class FairnessGap(Probe):
                 raise ConfigError(f"FairnessGap expects binary held-out labels; received {len(np.unique(y_h))} classes")
             self.holdout = (X_h, y_h, sensitive_h)
         self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
+        check_threshold("FairnessGap", threshold)
+        _check_groups("FairnessGap", sensitive, "sensitive")
+        if self.holdout is not None:
+            _check_groups("FairnessGap", self.holdout[2], "the held-out sensitive")
         self.X, self.y, self.sensitive, self.threshold = X, y, sensitive, threshold
 
     def measure(self, model: Any) -> Measurement:
@@ -134,3 +138,22 @@ class FairnessGap(Probe):
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"fairness probe failed on the {split}: {type(exc).__name__}: {exc}") from exc
         return Measurement(values, {"fairness": extra})
+
+
+def _check_groups(owner: str, sensitive: Any, what: str) -> None:
+    """A fairness gap needs two groups at least: with one, every gap is 0 and reads as perfectly fair.
+
+    Raises:
+        ConfigError: when ``sensitive`` holds a single group.
+    """
+    import pandas as pd
+
+    frame = sensitive if isinstance(sensitive, pd.DataFrame) else pd.DataFrame(
+        sensitive.to_frame() if isinstance(sensitive, pd.Series) else np.asarray(sensitive).reshape(len(sensitive), -1)
+    )
+    groups = len(frame.drop_duplicates())
+    if groups < 2:
+        raise ConfigError(
+            f"{owner}: {what} column(s) hold a single group ({frame.iloc[0].tolist()!r}); a gap between groups needs "
+            "two at least (every gap would read 0, perfectly fair)"
+        )

@@ -95,3 +95,16 @@ def test_a_held_out_split_is_scored_beside_validation(cancer):
         mh.objectives.Accuracy(X_val, y_val, holdout=X_test)
     with pytest.raises(mh.ConfigError, match="Accuracy holdout: expected y with"):
         mh.objectives.Accuracy(X_val, y_val, holdout=(X_test, y_test[:5]))
+
+
+def test_a_threshold_must_be_a_probability(cancer):
+    X, y, model = cancer
+    for bad in (2.0, 0, 1, "0.5", True):
+        with pytest.raises(mh.ConfigError, match="threshold must be a probability strictly between 0 and 1"):
+            mh.objectives.Accuracy(X, y, threshold=bad)
+    model.moo_hpo_threshold = 1.5  # a model's own threshold is checked when it is measured
+    try:
+        with pytest.raises(mh.ProbeError, match="threshold must be a probability"):
+            mh.objectives.Accuracy(X, y).measure(model)
+    finally:
+        del model.moo_hpo_threshold

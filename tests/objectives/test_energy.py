@@ -91,3 +91,28 @@ def test_rapl_counter_reads_and_handles_wrap_around(tmp_path):
 def test_training_energy_only_inside_a_study():
     with pytest.raises(mh.ProbeError, match="fit step"):
         mh.objectives.TrainingEnergy().measure(tiny())
+
+
+def test_energy_nan_where_nothing_needs_it_keeps_the_trial(no_counters, caplog):
+    space = mh.Space({"width": mh.Int(2, 8)})
+    probes = [mh.objectives.ModelSize(), mh.objectives.Energy(np.zeros(4), device="cpu", min_window_s=0.01, on_unavailable="nan")]
+
+    def build(config):
+        return torch.nn.Linear(4, config["width"])
+
+    study = mh.Study(space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(lambda model, config: None, build=build, probes=probes, n_trials=2, show_progress=False)
+    assert [t.status for t in study.trials] == [mh.TrialStatus.COMPLETE] * 2
+    assert all("energy_per_inference_j" not in t.metrics and t.extra["energy_source"] == "unavailable" for t in study.trials)
+    assert sum("'energy_per_inference_j'" in r.getMessage() for r in caplog.records) == 1  # said once
+    needed = mh.Study(space, [mh.Minimize("energy_per_inference_j")], optimizer="random", seed=0)
+    needed.optimize(lambda model, config: None, build=build, probes=probes[1:], n_trials=1, show_progress=False)
+    assert needed.trials[0].status is mh.TrialStatus.FAILED and "is nan" in needed.trials[0].error
+
+
+def test_a_stated_power_must_be_positive():
+    with pytest.raises(mh.ConfigError, match="Energy: watts must be a finite number > 0"):
+        mh.objectives.Energy(np.zeros(4), device="cpu", watts=-10)
+    with pytest.raises(mh.ConfigError, match="TrainingEnergy: grid_g_per_kwh must be a finite number >= 0"):
+        mh.objectives.TrainingEnergy(device="cpu", watts=10, grid_g_per_kwh=float("nan"))

@@ -111,3 +111,14 @@ def test_a_malformed_held_out_split_is_a_config_error(data):
         mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, y, sex[:10]))
     with pytest.raises(mh.ConfigError, match="binary held-out labels"):
         mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, np.arange(600) % 3, sex))
+
+
+def test_a_single_group_is_refused(data):
+    X, y, sex, race, model = data
+    with pytest.raises(mh.ConfigError, match=r"sensitive column\(s\) hold a single group \(\['F'\]\)"):
+        mh.objectives.FairnessGap(X, y, np.full(len(y), "F"))
+    with pytest.raises(mh.ConfigError, match="single group"):
+        mh.objectives.FairnessGap(X, y, pd.DataFrame({"sex": "F", "race": "a"}, index=range(len(y))))
+    with pytest.raises(mh.ConfigError, match="the held-out sensitive"):
+        mh.objectives.FairnessGap(X, y, sex, holdout=(X, y, np.full(len(y), "M")))
+    assert mh.objectives.FairnessGap(X, y, pd.Series(sex)).measure(model)["eo_diff"] >= 0
