@@ -91,7 +91,7 @@ def main() -> None:
         steps = saved["steps"]
         print(f"Early stopping trained {steps['trained']} of {steps['full']} epochs ({steps['saved_share']:.0%} saved)")
     report.save(out / "report.html")                                 # learning curves and compute saved
-    (out / "report.md").write_text(report.to_markdown(figures=out))  # with learning_curves.png
+    report.save(out / "report.md", figures=out)  # with learning_curves.png
     study.close()
     print(f"report: {out / 'report.html'}")
 

@@ -111,7 +111,7 @@ def main() -> None:
 
     report = mh.report(study)
     report.save(out / "report.html")                                 # interactive, self-contained
-    (out / "report.md").write_text(report.to_markdown(figures=out))  # Markdown with PNG figures
+    report.save(out / "report.md", figures=out)  # Markdown with PNG figures
     report.save(out / "report.json")
     study.close()
     print(f"report: {out / 'report.html'}")

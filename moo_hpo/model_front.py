@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
@@ -63,7 +65,8 @@ def model_front(problem: Problem, trials: Sequence[Trial], seed: int = 0) -> lis
         seed: seeds the GP fits.
 
     Returns:
-        The members in trial-number order, each with its estimates; with fewer than :data:`MIN_TRIALS`
+        The members in trial-number order, each with its estimates, one per configuration (the first trial
+        of a configuration that was run several times); with fewer than :data:`MIN_TRIALS`
         complete trials, the measured front with the measurements as estimates (std 0).
     """
     from moo_hpo.analysis import pareto_front
@@ -89,8 +92,11 @@ def model_front(problem: Problem, trials: Sequence[Trial], seed: int = 0) -> lis
     F = -mean[rows]  # the internal (minimized) convention
     on = pareto_mask(F)
     out = []
+    seen: set[tuple[float, ...]] = set()  # a configuration run several times has one estimate: one member
     for i, keep in zip(rows, on, strict=True):
-        if keep:
+        config = tuple(np.asarray(data.X_baseline[i], dtype=float).ravel().tolist())
+        if keep and config not in seen:
+            seen.add(config)
             spec = problem.objectives
             est = {spec[j].name: float(spec[j].from_internal(-mean[i, j])) for j in range(len(spec))}
             out.append(ModelEstimate(data.complete[i], est, {spec[j].name: float(std[i, j]) for j in range(len(spec))}))

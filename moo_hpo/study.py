@@ -993,7 +993,13 @@ class Study:
             row.update({f"params_{k}": t.config.get(k) for k in self.space.names})
             row.update({f"metrics_{k}": val for k, val in t.metrics.items()})
             row["feasible"] = problem.is_feasible(t)
-            row["violation"] = float(v) if t.status is TrialStatus.COMPLETE else np.nan
+            if t.status is TrialStatus.COMPLETE:
+                row["violation"] = float(v)
+            elif t.status is TrialStatus.INFEASIBLE_SKIPPED:  # measured before training: what it broke
+                row["violation"] = float(sum(max(c.value(t.metrics[c.name]), 0.0) for c in problem.hard_constraints
+                                             if c.name in t.metrics))
+            else:
+                row["violation"] = np.nan
             row.update(
                 error=(t.error.splitlines()[0] if t.error else None),
                 started_at=t.started_at,
@@ -1002,6 +1008,10 @@ class Study:
                 optimizer=t.optimizer,
             )
             rows.append(row)
+        if not rows:  # the columns of an empty study, so that df["status"] works on it too
+            columns = ["number", "status", *(f"params_{k}" for k in self.space.names), "feasible", "violation",
+                       "error", "started_at", "finished_at", "duration_s", "optimizer"]
+            return pd.DataFrame(columns=columns)
         return pd.DataFrame(rows)
 
     def __repr__(self) -> str:

@@ -112,3 +112,18 @@ def test_an_unknown_basis_is_a_config_error():
     study, _ = _study(noise=0.0)
     with pytest.raises(mh.ConfigError, match=r"one of \['auto', 'measured', 'model'\]; received 'best'"):
         study.pareto_front(by="best")
+
+
+def test_a_configuration_run_several_times_is_one_member():
+    study, _ = _study(noise=0.15, seed=1)
+    rng = np.random.default_rng(5)
+
+    def again(c):
+        return {"a": c["x"] + 2.0 * c["y"] + rng.normal(0, 0.15), "b": 1.0 - c["x"] + 2.0 * c["y"] + rng.normal(0, 0.15)}
+
+    repeated = study.reevaluate(again, top_k=2, repeats=2, show_progress=False)
+    assert study.front_basis() == "model"
+    configs = [tuple(sorted(m.trial.config.items())) for m in study.model_front()]
+    assert len(configs) == len(set(configs))
+    runs = {tuple(sorted(t.config.items())) for t in repeated}
+    assert len(runs) == 2 and all(sum(c == r for c in configs) <= 1 for r in runs)

@@ -111,7 +111,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible},
         "time": {
             "trial_seconds": float(sum(t.duration or 0.0 for t in finished)),
-            "wall_seconds": float(max(t.finished_at for t in finished) - min(t.started_at for t in trials)) if finished else 0.0,
+            "wall_seconds": _busy_seconds(trials),
             # what the optimizer took to propose the trials (recorded with each since moo_hpo 0.1)
             "proposal_seconds": float(sum(_proposal_seconds(t) for t in trials)),
         },
@@ -151,8 +151,10 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         data["hypervolume"] = {"reference_point": None, "value": None, "history": [], "note": str(exc)}
     # constraints
     summary = []
+    skipped = [t for t in trials if t.status is TrialStatus.INFEASIBLE_SKIPPED]
     for c in study.constraints:
-        values = np.array([t.metrics[c.name] for t in complete if c.name in t.metrics], dtype=float)
+        # complete trials, and those skipped before training on what they measured then
+        values = np.array([t.metrics[c.name] for t in [*complete, *skipped] if c.name in t.metrics], dtype=float)
         g = np.array([c.value(v) for v in values])
         summary.append(
             {
@@ -207,6 +209,18 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
         "method": robust.P_DOMINATED_METHOD,
         "meaning": REPEATS_MEANING,
     }
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 trial"``, ``"3 trials"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def optimizer_text(optimizer: Mapping[str, Any]) -> str:
+    """The optimizer and why it was chosen, or that none was chosen yet (a study that never proposed)."""
+    if not optimizer.get("name"):
+        return "none chosen yet (no trial proposed)"
+    return f"{optimizer['name']} ({optimizer.get('reason') or 'no reason recorded'})"
 
 
 def time_text(t: Mapping[str, float]) -> str:
@@ -306,6 +320,21 @@ def _saving(used: float, full: float, label: str) -> dict[str, float]:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _busy_seconds(trials: Sequence[Any]) -> float:
+    """The study's wall time: the union of its trials' spans, each from its proposal to its end, so the time
+    between two sessions of a resumed study is not counted (nor a running trial's time so far)."""
+    spans = sorted(
+        (t.started_at - _proposal_seconds(t), t.finished_at) for t in trials if t.finished_at is not None and t.started_at is not None
+    )
+    total, end = 0.0, -np.inf
+    for start, stop in spans:
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return float(total)
 
 
 def _proposal_seconds(trial: Any) -> float:

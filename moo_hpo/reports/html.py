@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from moo_hpo.reports.data import FRONT_BY_MODEL, front_table, time_text
+from moo_hpo.reports.data import FRONT_BY_MODEL, front_table, optimizer_text, plural, time_text
 
 __all__ = [
     "REPEATED_RUNS_TITLE",
@@ -419,9 +419,9 @@ def render_html(data: dict[str, Any]) -> str:
     parts.append("<h2>Study</h2>")
     rows = [("objectives", "; ".join(f"{o['direction']} {o['name']}" + (f" (ref {o['ref']:g})" if o["ref"] is not None else "") for o in objs)),
             ("constraints", "; ".join(("hard: " if k["hard"] else "soft: ") + k["text"] for k in data["constraints"]) or "none"),
-            ("optimizer", f"{data['optimizer']['name']} ({data['optimizer']['reason']})"),
+            ("optimizer", optimizer_text(data["optimizer"])),
             *([("pruner", data["pruner"])] if data.get("pruner") else []),
-            ("budget", f"{c['total']} trials"), ("seed", data["seed"]),
+            ("budget", plural(c["total"], "trial")), ("seed", data["seed"]),
             ("time", time_text(data["time"])),
             ("versions", ", ".join(f"{k} {v}" for k, v in data["versions"].items()))]
     parts.append(_table(["", ""], rows))

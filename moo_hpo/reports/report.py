@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.reports import markdown as md
-from moo_hpo.reports.data import FRONT_BY_MODEL, collect, front_table, time_text
+from moo_hpo.reports.data import FRONT_BY_MODEL, collect, front_table, optimizer_text, plural, time_text
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -70,18 +70,44 @@ class Report(SavesByFormat):
         """The report's data as JSON."""
         return json.dumps(self.data, indent=1, default=str)
 
-    def to_markdown(self, figures: str | os.PathLike[str] | None = None) -> str:
-        """The report as Markdown; with ``figures`` (a folder), static PNG figures are written there
-        and linked."""
+    def save(self, path: str | os.PathLike[str], figures: str | os.PathLike[str] | None = None) -> Path:
+        """Write HTML (``.html`` or ``.htm``), Markdown (``.md``) or JSON (``.json``), chosen by the suffix.
+
+        Args:
+            path: the file to write.
+            figures: for Markdown only, a folder to write the static PNG figures to; the Markdown links them
+                relative to its own folder, so the two can be moved together.
+
+        Raises:
+            ConfigError: for any other suffix, or ``figures`` with a report that is not Markdown.
+        """
+        if figures is None:
+            return super().save(path)
+        path = Path(path)
+        if path.suffix.lower() != ".md":
+            raise ConfigError(f"figures=... goes with a Markdown report (.md); received {str(path)!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_markdown(figures=figures, relative_to=path.parent), encoding="utf-8")
+        return path
+
+    def to_markdown(self, figures: str | os.PathLike[str] | None = None, relative_to: str | os.PathLike[str] | None = None) -> str:
+        """The report as Markdown.
+
+        Args:
+            figures: a folder: static PNG figures are written there and linked.
+            relative_to: the folder the Markdown will be saved in, so the links are relative to it (None: the
+                links are the figures' paths as written, relative to the working directory).
+        """
         d = self.data
         c = d["counts"]
         out = [f"# {md.escape(d['name'])}", ""]
         curves = d.get("learning_curves") or {}
         pruned = f"{c.get('pruned', 0)} pruned, " if c.get("pruned") or curves.get("trials") else ""
+        unfinished = "".join(f", {c[s]} {s}" for s in ("running", "interrupted") if c.get(s))
         out.append(
-            f"{c['total']} trials: {c['complete']} complete ({c['feasible']} feasible), {pruned}{c['failed']} failed, "
-            f"{c['infeasible_skipped']} skipped before training. Optimizer: {d['optimizer']['name']} "
-            f"({md.escape(d['optimizer']['reason'])}); seed {d['seed']}"
+            f"{plural(c['total'], 'trial')}: {c['complete']} complete ({c['feasible']} feasible), {pruned}{c['failed']} failed, "
+            f"{c['infeasible_skipped']} skipped before training{unfinished}. Optimizer: "
+            f"{md.escape(optimizer_text(d['optimizer']))}; seed {d['seed']}"
             + (f"; pruner {md.escape(d['pruner'])}" if d.get("pruner") else "") + f". Time: {time_text(d['time'])}."
         )
         out += ["", "## Study", "", md.table(["objective", "direction", "reference"], [(o["name"], o["direction"], o["ref"] if o["ref"] is not None else "derived") for o in d["objectives"]])]
@@ -98,7 +124,8 @@ class Report(SavesByFormat):
             out.append(md.escape(hv.get("note", "no hypervolume")))
         if figures is not None:
             paths = self.save_figures(figures)
-            out += [""] + [f"![{p.stem}]({p.as_posix()})" for p in paths]
+            links = [Path(os.path.relpath(p, relative_to)) if relative_to is not None else p for p in paths]
+            out += [""] + [f"![{p.stem}]({link.as_posix()})" for p, link in zip(paths, links, strict=True)]
         out += self._early_stopping_markdown()
         out += ["", "## Recommended operating points", ""]
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
@@ -169,6 +196,8 @@ class Report(SavesByFormat):
         from moo_hpo.reports.html import COLORS, _groups
 
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"figures are written to a folder; {str(folder)!r} is a file")
         folder.mkdir(parents=True, exist_ok=True)
         d = self.data
         objs = d["objectives"]
@@ -183,7 +212,11 @@ class Report(SavesByFormat):
             ax.set_xlabel(f"{a} ({objs[0]['direction'][:3]})")
             ax.set_ylabel(f"{b} ({objs[1]['direction'][:3]})")
             ax.legend(fontsize=8)
-            ax.set_title(d["name"])
+            if len(objs) > 2:  # the front is non-dominated in every objective, not in these two alone
+                ax.set_title(f"{d['name']}: the first 2 of {len(objs)} objectives", fontsize=10)
+                ax.text(0.01, 0.01, "front: non-dominated in all objectives", transform=ax.transAxes, fontsize=7, color="0.4")
+            else:
+                ax.set_title(d["name"])
             fig.tight_layout()
             written.append(folder / "front.png")
             fig.savefig(written[-1], dpi=120)
@@ -236,14 +269,25 @@ def _learning_curves_png(curves: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def report(study: Study, weights: Mapping[str, float] | Sequence[float] | None = None) -> Report:
+def report(study: Study | str | os.PathLike[str], weights: Mapping[str, float] | Sequence[float] | None = None) -> Report:
     """Build the report of a study.
 
     Args:
-        study: the study.
+        study: the study, or the path of its study file (opened read-only).
         weights: objective weights for the ASF recommendation (objective name -> weight).
 
     Returns:
         A :class:`Report`: ``.save("report.html")``, ``.to_markdown()``, ``.to_json()``.
+
+    Raises:
+        ConfigError: for something that is neither a study nor a path.
+        StorageError: for a path that holds no study.
     """
+    from moo_hpo.study import Study
+
+    if isinstance(study, (str, os.PathLike)):
+        with Study.load(study, read_only=True) as stored:
+            return Report(collect(stored, weights))
+    if not isinstance(study, Study):
+        raise ConfigError(f"report expects a study (mh.Study) or the path of its file; received {study!r}")
     return Report(collect(study, weights))

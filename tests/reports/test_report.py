@@ -256,3 +256,52 @@ def test_the_fairness_audit_flags_classifiers_that_predict_one_class():
     assert "within 0.05 (trial #0)" in audit.summary  # the degenerate ones (gap 0) are not chosen
     flagged = {r["number"] for r in audit.rows if r["degenerate"]}
     assert flagged == {1, 4} and "ONE CLASS ONLY" in audit.to_markdown()  # on the front (gap 0), and flagged
+
+
+def test_markdown_saved_with_figures_links_them_from_its_own_folder(two_objective_study, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = mh.report(two_objective_study).save("out/report.md", figures="out/figs")
+    text = path.read_text()
+    assert "![front](figs/front.png)" in text and (tmp_path / "out" / "figs" / "front.png").exists()
+    with pytest.raises(mh.ConfigError, match="figures=... goes with a Markdown report"):
+        mh.report(two_objective_study).save("out/report.html", figures="out/figs")
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(mh.ConfigError, match="'taken' is a file"):
+        mh.report(two_objective_study).save_figures("taken")
+
+
+def test_a_report_of_a_study_file(tmp_path):
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], storage=path, seed=0) as study:
+        study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"]}, n_trials=3, show_progress=False)
+    assert mh.report(path).data["counts"]["total"] == 3
+    with pytest.raises(mh.ConfigError, match="report expects a study"):
+        mh.report(42)
+
+
+def test_skipped_trials_count_in_the_violations_and_the_time_line_has_no_gaps():
+    from moo_hpo.reports.data import _busy_seconds
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], [mh.AtMost("size_kb", 1.0)], optimizer="random", seed=0)
+    big, small = study.ask(), study.ask()
+    study.tell(big, {"size_kb": 3.5}, status="infeasible_skipped")
+    study.tell(small, {"a": 0.1, "size_kb": 0.5})
+    df = study.to_dataframe()
+    assert df.loc[df.number == big.number, "violation"].item() == pytest.approx(2.5)
+    (row,) = mh.report(study).data["constraint_summary"]
+    assert (row["measured"], row["satisfied"], row["worst_violation"], row["skipped_before_training"]) == (2, 1, 2.5, 1)
+    # two sessions a day apart: the day between them is not the study's time
+    a, b = mh.Trial(0, {}, started_at=0.0, finished_at=10.0), mh.Trial(1, {}, started_at=5.0, finished_at=12.0)
+    c = mh.Trial(2, {}, started_at=86_400.0, finished_at=86_403.0)
+    assert _busy_seconds([a, b, c]) == pytest.approx(15.0)
+
+
+def test_an_empty_study_reads_well():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], seed=0)
+    assert study.to_dataframe()["status"].tolist() == []
+    text = mh.report(study).to_markdown()
+    assert "0 trials:" in text and "Optimizer: none chosen yet" in text
+    study.optimizer_info  # noqa: B018 - reading it sets nothing up
+    t = study.ask()
+    study.tell(t, {"a": 1.0})
+    assert "1 trial:" in mh.report(study).to_markdown()
