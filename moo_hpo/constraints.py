@@ -47,6 +47,13 @@ class Constraint:
             raise ConfigError(f"bound of constraint on {self.name!r} must be a finite number; received {self.bound!r}")
         if isinstance(self.penalty, bool) or not isinstance(self.penalty, (int, float)) or not self.penalty > 0:
             raise ConfigError(f"penalty of constraint on {self.name!r} must be a positive number; received {self.penalty!r}")
+        if not isinstance(self.soft, bool):
+            raise ConfigError(f"soft of constraint on {self.name!r} must be True or False; received {self.soft!r}")
+        if not self.soft and self.penalty != 1.0:
+            raise ConfigError(
+                f"penalty={self.penalty!r} of constraint on {self.name!r} applies to soft constraints only; pass soft=True "
+                "(a hard constraint rejects the trial, with no penalty)"
+            )
         object.__setattr__(self, "bound", float(self.bound))
         object.__setattr__(self, "penalty", float(self.penalty))
 
@@ -103,4 +110,5 @@ def AtLeast(name: str, bound: float, soft: bool = False, penalty: float = 1.0) -
 
 def constraint_from_dict(data: dict[str, Any]) -> Constraint:
     """Rebuild a constraint from :meth:`Constraint.to_dict`."""
-    return Constraint(data["name"], data["kind"], data["bound"], data.get("soft", False), data.get("penalty", 1.0))
+    soft = data.get("soft", False)
+    return Constraint(data["name"], data["kind"], data["bound"], soft, data.get("penalty", 1.0) if soft else 1.0)

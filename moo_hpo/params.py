@@ -46,6 +46,13 @@ def _normalize_active_if(active_if: Mapping[str, Any] | None) -> dict[str, tuple
     return out
 
 
+def _check_log(kind: str, log: Any) -> bool:
+    """``log`` is a boolean (``log="yes"`` would otherwise be read as True, ``log="no"`` too)."""
+    if not isinstance(log, (bool, np.bool_)):
+        raise ConfigError(f"{kind}(log=...) expects True or False; received {log!r}")
+    return bool(log)
+
+
 class Param:
     """Base class of the parameter domains. Subclasses store their arguments and validate them."""
 
@@ -129,7 +136,7 @@ class Float(Param):
     def __init__(self, low: float, high: float, log: bool = False, active_if: Mapping[str, Any] | None = None):
         self.low = _check_number("Float low", low)
         self.high = _check_number("Float high", high)
-        self.log = bool(log)
+        self.log = _check_log("Float", log)
         self.active_if = _normalize_active_if(active_if)
         if self.low >= self.high:
             raise ConfigError(f"Float expects low < high; received low={low!r}, high={high!r}")
@@ -223,7 +230,7 @@ class Int(Param):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise ConfigError(f"Int {label} must be an integer; received {v!r} ({type(v).__name__})")
         self.low, self.high, self.step = int(low), int(high), int(step)
-        self.log = bool(log)
+        self.log = _check_log("Int", log)
         self.active_if = _normalize_active_if(active_if)
         if self.low >= self.high:
             raise ConfigError(f"Int expects low < high; received low={low!r}, high={high!r}")

@@ -54,6 +54,13 @@ class Rule:
     name: str
     predicate: Callable[[Config], bool] | None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            hint = " (the name comes first: Rule(name, predicate))" if callable(self.name) else ""
+            raise ConfigError(f"a rule's name must be a non-empty string{hint}; received {self.name!r}")
+        if self.predicate is not None and not callable(self.predicate):
+            raise ConfigError(f"rule {self.name!r}: predicate must be callable (config -> bool); received {self.predicate!r}")
+
     def __call__(self, config: Config) -> bool:
         if self.predicate is None:
             raise ConfigError(
@@ -192,6 +199,12 @@ class Space:
                     raise ConfigError(
                         f"parameter {name!r} has a condition on {parent!r}, which is not a parameter of "
                         f"this space; expected one of {self.names}"
+                    )
+                if isinstance(self.params[parent], Float):
+                    raise ConfigError(
+                        f"parameter {name!r} has a condition on {parent!r}, a Float: a continuous value almost never "
+                        f"equals {values[0]!r}, so {name!r} would almost never be active; condition on a Categorical "
+                        "or an Int"
                     )
                 for v in values:
                     if not self.params[parent].contains(v):

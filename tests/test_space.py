@@ -243,3 +243,24 @@ def test_the_ends_of_a_log_float_are_its_bounds_exactly():
     configs = [{"lr": 0.03, "m": 0.7}, {"lr": 0.001, "m": 0.1}]
     assert space.decode(space.encode(configs)) == configs
     assert space.decode(space.encode(space.decode(space.encode(configs)))) == configs
+
+
+def test_misread_arguments_are_refused():
+    with pytest.raises(mh.ConfigError, match="condition on 'p', a Float"):
+        mh.Space({"p": mh.Float(0, 1), "x": mh.Float(0, 1, active_if={"p": 0.5})})
+    with pytest.raises(mh.ConfigError, match=r"Float\(log=...\) expects True or False; received 'yes'"):
+        mh.Float(1, 2, log="yes")
+    with pytest.raises(mh.ConfigError, match=r"Int\(log=...\) expects True or False"):
+        mh.Int(1, 20, log=1)
+    with pytest.raises(mh.ConfigError, match=r"the name comes first: Rule\(name, predicate\)"):
+        mh.Rule(lambda c: True, "always")
+    with pytest.raises(mh.ConfigError, match="predicate must be callable"):
+        mh.Rule("always", True)
+
+
+def test_a_penalty_belongs_to_a_soft_constraint():
+    with pytest.raises(mh.ConfigError, match="applies to soft constraints only; pass soft=True"):
+        mh.AtMost("size_kb", 100, penalty=3)
+    with pytest.raises(mh.ConfigError, match="soft of constraint on 'size_kb' must be True or False"):
+        mh.AtMost("size_kb", 100, soft="yes")
+    assert mh.AtMost("size_kb", 100, soft=True, penalty=3).penalty == 3.0
