@@ -170,10 +170,12 @@ def derive_reference_point(
         ConfigError: when a value must be derived but there are no points.
     """
     Y = as_points(Y)
-    m = Y.shape[1] if Y.size else len(explicit or [])
+    m = Y.shape[1] if Y.shape[1] or not explicit else len(explicit)
     explicit = list(explicit) if explicit is not None else [None] * m
     if len(explicit) != m:
         raise ConfigError(f"expected {m} explicit reference values (or None); received {explicit}")
+    if m == 0:
+        raise ConfigError("cannot derive a reference point without observed points; give ref= explicitly")
     ref = np.empty(m)
     for j, value in enumerate(explicit):
         if value is not None:
@@ -315,7 +317,11 @@ def hypervolume_history(Y: np.ndarray, ref: Sequence[float], include: np.ndarray
         Array of shape ``(n,)``: the hypervolume of the included points up to each position.
     """
     Y = np.asarray(Y, dtype=float)
+    if Y.ndim != 2:
+        raise ConfigError(f"expected an (n, m) array of objective values; received shape {Y.shape}")
     include = np.ones(len(Y), dtype=bool) if include is None else np.asarray(include, dtype=bool)
+    if include.shape != (len(Y),):
+        raise ConfigError(f"include must hold one boolean per point ({len(Y)}); received shape {include.shape}")
     as_points(Y[include]) if include.any() else None
     tracker = HypervolumeTracker(_as_ref(ref, Y.shape[1]))
     out = np.empty(len(Y))
@@ -325,25 +331,42 @@ def hypervolume_history(Y: np.ndarray, ref: Sequence[float], include: np.ndarray
 
 
 # ---------------------------------------------------------------------------- indicators
+def _against_front(Y: np.ndarray, reference_front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Y`` and a reference front as point arrays with the same objectives.
+
+    Raises:
+        ConfigError: for empty arrays or a different number of objectives.
+    """
+    Y, front = as_points(Y), as_points(reference_front, "reference front")
+    if not len(Y) or not len(front):
+        raise ConfigError(f"expected points and a reference front, both non-empty; received {len(Y)} and {len(front)} points")
+    if Y.shape[1] != front.shape[1]:
+        raise ConfigError(f"the points have {Y.shape[1]} objectives and the reference front {front.shape[1]}; expected the same")
+    return Y, front
+
+
 def igd(Y: np.ndarray, reference_front: np.ndarray) -> float:
     """Inverted generational distance of ``Y`` to a reference front (lower is better)."""
     import moocore
 
-    return float(moocore.igd(as_points(Y), ref=as_points(reference_front, "reference front")))
+    Y, front = _against_front(Y, reference_front)
+    return float(moocore.igd(Y, ref=front))
 
 
 def igd_plus(Y: np.ndarray, reference_front: np.ndarray) -> float:
     """IGD+ (dominance-compliant IGD) of ``Y`` to a reference front (lower is better)."""
     import moocore
 
-    return float(moocore.igd_plus(as_points(Y), ref=as_points(reference_front, "reference front")))
+    Y, front = _against_front(Y, reference_front)
+    return float(moocore.igd_plus(Y, ref=front))
 
 
 def additive_epsilon(Y: np.ndarray, reference_front: np.ndarray) -> float:
     """Additive epsilon indicator: the smallest shift that makes ``Y`` weakly dominate the reference front."""
     import moocore
 
-    return float(moocore.epsilon_additive(as_points(Y), ref=as_points(reference_front, "reference front")))
+    Y, front = _against_front(Y, reference_front)
+    return float(moocore.epsilon_additive(Y, ref=front))
 
 
 def attainment_surfaces(
@@ -365,7 +388,13 @@ def attainment_surfaces(
 
     if not runs:
         raise ConfigError("attainment surfaces need at least one run; received none")
-    arrays = [as_points(r) for r in runs]
+    arrays = [as_points(r, f"run {i}'s points") for i, r in enumerate(runs)]
+    widths = sorted({a.shape[1] for a in arrays if len(a)})
+    if len(widths) > 1:
+        raise ConfigError(f"every run must have the same objectives; received runs of {widths} objectives")
+    bad = [p for p in percentiles if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 100]
+    if bad or not len(percentiles):
+        raise ConfigError(f"percentiles must be numbers in (0, 100]; received {list(percentiles)!r}")
     data = np.vstack(arrays)
     sets = np.concatenate([np.full(len(a), i + 1) for i, a in enumerate(arrays)])
     eaf = moocore.eaf(data, sets=sets, percentiles=list(percentiles))

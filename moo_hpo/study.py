@@ -410,6 +410,12 @@ class Study:
             self.optimizer_seconds += elapsed
             if not proposals:
                 break
+            wrong = [proposals] if not isinstance(proposals, (list, tuple)) else [p for p in proposals if not isinstance(p, Proposal)]
+            if wrong:
+                raise ConfigError(
+                    f"optimizer {optimizer.name!r}: ask must return a list of mh.optimizers.Proposal(config); "
+                    f"received {type(wrong[0]).__name__} {wrong[0]!r:.200}"
+                )
             proposals = proposals[: want - len(trials)]
             for p in proposals:  # the proposal's share of the optimizer's time, kept in the trial's audit data
                 audit = p.extra.get("optimizer")

@@ -192,3 +192,19 @@ def test_attainment_surfaces():
         attained = sum(np.any(np.all(r <= p, axis=1)) for r in runs)
         assert attained >= 2
     assert len(surf[100.0]) >= 1
+
+
+def test_misshapen_input_is_a_config_error():
+    from moo_hpo import fronts
+
+    with pytest.raises(mh.ConfigError, match="without observed points"):
+        fronts.derive_reference_point(np.zeros((0, 2)))
+    with pytest.raises(mh.ConfigError, match=r"include must hold one boolean per point \(3\)"):
+        fronts.hypervolume_history(np.ones((3, 2)), [2, 2], include=[True])
+    for indicator in (fronts.igd, fronts.igd_plus, fronts.additive_epsilon):
+        with pytest.raises(mh.ConfigError, match="the points have 2 objectives and the reference front 3"):
+            indicator(np.ones((3, 2)), np.ones((2, 3)))
+    with pytest.raises(mh.ConfigError, match=r"runs of \[2, 3\] objectives"):
+        fronts.attainment_surfaces([np.ones((2, 2)), np.ones((2, 3))])
+    with pytest.raises(mh.ConfigError, match=r"percentiles must be numbers in \(0, 100\]"):
+        fronts.attainment_surfaces([np.ones((2, 2))], percentiles=[150])

@@ -712,3 +712,19 @@ def test_one_optimizer_instance_configures_studies_that_do_not_share_it():
     assert a.optimizer is given and b.optimizer is not given  # the first study keeps the instance
     alone = simple_study(optimizer=mh.optimizers.RandomSearch(), seed=1)
     assert [alone.ask().config for _ in range(2)] == [t.config for t in a.trials]  # a proposes as if it were alone
+
+
+def test_an_optimizer_of_ones_own_that_breaks_the_conventions_is_told_how():
+    class Forgetful(_MyRandom):
+        def __init__(self, scale: float = 1.0) -> None:
+            self.factor = scale  # not kept as `scale`
+
+    class Dicts(_MyRandom):
+        def ask(self, n, pending=()):
+            return [{"x": 0.5, "k": 1}]
+
+    with pytest.raises(mh.ConfigError, match=r"takes \['scale'\] but keeps no attribute of that name.*self.scale = scale"):
+        simple_study(optimizer=Forgetful()).ask()
+    assert repr(Forgetful()) == "Forgetful()"
+    with pytest.raises(mh.ConfigError, match=r"ask must return a list of mh.optimizers.Proposal\(config\); received dict"):
+        simple_study(optimizer=Dicts()).ask()

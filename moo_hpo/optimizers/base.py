@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from moo_hpo.exceptions import UnsupportedError
+from moo_hpo.exceptions import ConfigError, UnsupportedError
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
@@ -137,14 +137,29 @@ class Optimizer(ABC):
         """Learn from finished trials (complete, failed or skipped). Called once per trial."""
 
     def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, read back from the attributes of the same name."""
+        """The constructor arguments, read back from the attributes of the same name.
+
+        Raises:
+            ConfigError: when an argument was not kept as an attribute of its name (the convention that lets a
+                study store, copy and rebuild an optimizer).
+        """
         sig = inspect.signature(type(self).__init__)
-        return {
-            p: getattr(self, p)
-            for p in sig.parameters
+        names = [
+            p for p in sig.parameters
             if p != "self" and sig.parameters[p].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        }
+        ]
+        missing = [p for p in names if not hasattr(self, p)]
+        if missing:
+            raise ConfigError(
+                f"optimizer {type(self).__name__}: its constructor takes {missing} but keeps no attribute of that name; "
+                f"store each argument as it is given (self.{missing[0]} = {missing[0]}), as moo_hpo's optimizers do"
+            )
+        return {p: getattr(self, p) for p in names}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        try:
+            params = self.get_params()
+        except ConfigError:  # an optimizer of the user's that keeps no attributes of its arguments
+            params = {}
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({args})"
