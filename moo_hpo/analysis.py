@@ -203,7 +203,18 @@ def hypervolume(problem: Problem, trials: Sequence[Trial], ref: np.ndarray, norm
     feasible = feasible_trials(problem, trials)
     if not feasible:
         return 0.0
-    return fronts.hypervolume(problem.objective_matrix(feasible), ref, normalized=normalized)
+    Y = problem.objective_matrix(feasible)
+    if not (Y < np.asarray(ref, dtype=float)).all(axis=1).any():
+        import warnings
+
+        units = {o.name: float(o.from_internal(r)) for o, r in zip(problem.objectives, ref, strict=True)}
+        warnings.warn(
+            f"no feasible trial is better than the reference point {units} in every objective: the hypervolume is 0",
+            RuntimeWarning,
+            stacklevel=3,  # the user's call of Study.hypervolume
+        )
+        return 0.0
+    return fronts.hypervolume(Y, ref, normalized=normalized, warn=False)
 
 
 def hypervolume_history(problem: Problem, trials: Sequence[Trial], ref: np.ndarray) -> np.ndarray:

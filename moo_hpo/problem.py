@@ -56,10 +56,10 @@ class Problem:
         object.__setattr__(self, "_signs", np.array([o.sign for o in self.objectives]))
         if self.reference is None:
             object.__setattr__(self, "reference", ReferencePoint(self.objectives))
-        self._warn_contradictions()
 
-    def _warn_contradictions(self) -> None:
-        """Warn when the hard constraints on one metric leave no value feasible (``<= a`` and ``>= b > a``)."""
+    def warn_contradictions(self) -> None:
+        """Warn when the hard constraints on one metric leave no value feasible (``<= a`` and ``>= b > a``);
+        a study calls it once, when it is defined."""
         for name in {c.name for c in self.constraints}:
             upper = min((c.bound for c in self.hard_constraints if c.name == name and c.kind == "at_most"), default=np.inf)
             lower = max((c.bound for c in self.hard_constraints if c.name == name and c.kind == "at_least"), default=-np.inf)
@@ -68,7 +68,7 @@ class Problem:
                     f"the hard constraints on {name!r} contradict each other: it must be <= {upper:g} and >= {lower:g}, "
                     "so no trial can be feasible",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=3,  # the user's mh.Study(...)
                 )
 
     @property

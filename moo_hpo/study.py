@@ -117,7 +117,7 @@ class Study:
             raise ConfigError(f"seed must be an integer in [0, 2**63) or None; received {seed!r}")
         self.objectives = tuple(objectives)
         self.constraints = tuple(constraints)
-        Problem(self.space, self.objectives, self.constraints)  # validates the definition early
+        Problem(self.space, self.objectives, self.constraints).warn_contradictions()  # validates the definition early
         if not isinstance(optimizer, (str, Optimizer)):
             raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {optimizer!r}")
         self._store = open_store(storage, read_only=read_only)
@@ -174,8 +174,8 @@ class Study:
             for key, label in (("space", "space"), ("objectives", "objectives"), ("constraints", "constraints")):
                 if stored[key] != spec[key]:
                     raise ConfigError(
-                        f"the study in {self._store.location!r} has different {label}: stored {stored[key]!r}, "
-                        f"given {spec[key]!r}; use another storage file or the same definition"
+                        f"the study in {self._store.location!r} has different {label}: "
+                        f"{_difference(stored[key], spec[key])}; use another storage file or the same definition"
                     )
             self.seed = int(self._store.get_meta("seed"))
             if seed is not None and int(seed) != self.seed:
@@ -311,7 +311,7 @@ class Study:
         stored_space = Space.from_dict(spec["space"])
         if space is not None and space != stored_space:
             store.close()
-            raise ConfigError(f"the given space {space!r} differs from the stored one {stored_space!r}")
+            raise ConfigError(f"the given space differs from the stored one: {_difference(stored_space.to_dict(), space.to_dict())}")
         return cls(
             space if space is not None else stored_space,
             [objective_from_dict(o) for o in spec["objectives"]],
@@ -1027,6 +1027,20 @@ class Study:
             f"storage={self._store.location!r})"
         )
 
+
+
+def _difference(stored: Any, given: Any) -> str:
+    """What differs between a stored part of a study's definition and the given one, named item by item."""
+    if isinstance(stored, dict) and isinstance(given, dict) and "params" in stored and "params" in given:
+        parts = []
+        old, new = stored["params"], given["params"]
+        parts += [f"parameter {n!r} is {old[n]} stored, {new[n]} given" for n in old if n in new and old[n] != new[n]]
+        parts += [f"parameter {n!r} is only stored" for n in old if n not in new]
+        parts += [f"parameter {n!r} is only given" for n in new if n not in old]
+        if stored.get("rules") != given.get("rules"):
+            parts.append(f"rules {stored.get('rules')} stored, {given.get('rules')} given")
+        return "; ".join(parts) or f"stored {stored!r}, given {given!r}"
+    return f"stored {stored!r}, given {given!r}"
 
 
 def _claim(optimizer: Optimizer, study: Study) -> Optimizer:

@@ -728,3 +728,25 @@ def test_an_optimizer_of_ones_own_that_breaks_the_conventions_is_told_how():
     assert repr(Forgetful()) == "Forgetful()"
     with pytest.raises(mh.ConfigError, match=r"ask must return a list of mh.optimizers.Proposal\(config\); received dict"):
         simple_study(optimizer=Dicts()).ask()
+
+
+def test_warnings_speak_in_the_metrics_units_and_come_once(recwarn):
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a")], [mh.AtMost("size_kb", 100), mh.AtLeast("size_kb", 200)], seed=0)
+    study.ask()
+    assert sum("contradict" in str(w.message) for w in recwarn) == 1  # not again when the optimizer is set up
+    study = simple_study()
+    study.optimize(ab, n_trials=3, show_progress=False)
+    with pytest.warns(RuntimeWarning, match=r"reference point \{'a': -1.0, 'b': 5.0\}") as caught:
+        assert study.hypervolume(ref={"a": -1.0, "b": 5.0}) == 0.0
+    assert caught[0].filename == __file__  # points at the caller's line
+
+
+def test_a_changed_definition_is_named(tmp_path):
+    path = tmp_path / "s.db"
+    mh.Study(mh.Space({"lr": mh.Float(1e-4, 0.1, log=True), "k": mh.Int(1, 3)}), [mh.Minimize("a")], storage=path, seed=0).close()
+    other = mh.Space({"lr": mh.Float(1e-5, 0.1, log=True), "depth": mh.Int(1, 3)})
+    with pytest.raises(mh.ConfigError, match=r"parameter 'lr' is .*0.0001.* stored, .*1e-05.* given; parameter 'k' is only stored; parameter 'depth' is only given"):
+        mh.Study(other, [mh.Minimize("a")], storage=path, seed=0)
+    with pytest.raises(mh.ConfigError, match="parameter 'k' is only stored"):
+        mh.Study.load(path, space=other)
