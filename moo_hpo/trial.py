@@ -257,7 +257,8 @@ def check_metrics(
             f = _metric_value(value)
         except Exception as exc:  # noqa: BLE001 - any conversion failure is the trial's failure
             detail = str(exc) if isinstance(exc, TypeError) else f"{type(exc).__name__}: {exc}"
-            bad.append(f"metric {key!r} is not a number: {detail}")
+            hint = " (keep other data with mh.Result(metrics, extra={...}))" if isinstance(value, (str, list, dict)) else ""
+            bad.append(f"metric {key!r} is not a number: {detail}{hint}")
             continue
         if not math.isfinite(f):
             if optional_may_be_missing_values and key not in required:

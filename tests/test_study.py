@@ -750,3 +750,23 @@ def test_a_changed_definition_is_named(tmp_path):
         mh.Study(other, [mh.Minimize("a")], storage=path, seed=0)
     with pytest.raises(mh.ConfigError, match="parameter 'k' is only stored"):
         mh.Study.load(path, space=other)
+
+
+def test_an_objective_that_needs_more_arguments_is_refused_before_any_trial():
+    def three(a, b, c):
+        return {"a": 1.0, "b": 1.0}
+
+    study = simple_study()
+    with pytest.raises(mh.ConfigError, match=r"optimize calls fn\(config\[, trial\]\); the objective 'three' requires 3"):
+        study.optimize(three, n_trials=3, show_progress=False)
+    assert study.trials == []
+    study.optimize(lambda config, trial, verbose=False: ab(config), n_trials=1, show_progress=False)  # defaults are fine
+    assert study.count("complete") == 1
+
+
+def test_what_cannot_be_kept_says_where_it_goes():
+    study = simple_study()
+    study.optimize(lambda c: mh.Result(ab(c), extra={"model": object()}), n_trials=1, show_progress=False)
+    assert "the trial is recorded as failed" in study.trials[0].error
+    study.optimize(lambda c: {**ab(c), "note": "hi"}, n_trials=1, show_progress=False)
+    assert "keep other data with mh.Result(metrics, extra={...})" in study.trials[1].error

@@ -46,6 +46,29 @@ def _check_arguments(
         raise ConfigError(f"trial_timeout must be a positive, finite number of seconds or None; received {trial_timeout!r}")
 
 
+def _check_signature(fn: Callable[..., Any], expected: str) -> None:
+    """Refuse an objective that needs more positional arguments than optimize gives it (every trial would
+    fail with the same TypeError).
+
+    Raises:
+        ConfigError: naming the parameters it requires and the call optimize makes.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin or another callable without a signature: it will tell
+        return
+    required = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    required += [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+    most = expected.count(",") + 1  # fn(config, trial) or fit(model, config, trial)
+    if len(required) > most:
+        raise ConfigError(
+            f"optimize calls {expected}; the objective {getattr(fn, '__name__', fn)!r} requires {len(required)} "
+            f"arguments {required}"
+        )
+
+
 def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[Any]:
     """``callbacks`` / ``probes`` as a list: one item alone is accepted as a list of one.
 
@@ -84,6 +107,7 @@ def run_optimize(
         KeyboardInterrupt: after Ctrl-C, once running trials are recorded as interrupted.
     """
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout)
+    _check_signature(fn, "fit(model, config[, trial])" if build is not None else "fn(config[, trial])")
     callbacks = _as_list("callbacks", callbacks, callable)
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
     if build is not None or probes:
@@ -263,4 +287,5 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         try:
             study.tell(trial, value, extra=outcome.extra or None)
         except ConfigError as exc:  # e.g. an extra that cannot be stored: the trial fails, the study goes on
-            study.tell(trial, error=str(exc), extra=outcome.extra or None)
+            reason = str(exc).replace("; the trial is unchanged", "; the trial is recorded as failed")
+            study.tell(trial, error=reason, extra=outcome.extra or None)
