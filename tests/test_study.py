@@ -695,9 +695,8 @@ def test_a_study_of_an_optimizer_of_ones_own_reopens_and_asks_for_it_to_go_on(tm
         study.optimize(ab, n_trials=4, show_progress=False)
     with mh.Study.load(path, read_only=True) as view:
         assert len(view.trials) == 4 and view.hypervolume() > 0 and "myrandom" in mh.report(view).to_markdown()
-    with mh.Study.load(path) as again:
-        with pytest.raises(mh.ConfigError, match="optimizer 'myrandom'.*pass it again"):
-            again.ask()
+    with mh.Study.load(path) as again, pytest.raises(mh.ConfigError, match="optimizer 'myrandom'.*pass it again"):
+        again.ask()
     with mh.Study.load(path, optimizer=_MyRandom()) as again:
         again.optimize(ab, n_trials=2, show_progress=False)
         assert len(again.trials) == 6

@@ -114,7 +114,7 @@ def test_a_malformed_held_out_split_is_a_config_error(data):
 
 
 def test_a_single_group_is_refused(data):
-    X, y, sex, race, model = data
+    X, y, sex, _, model = data
     with pytest.raises(mh.ConfigError, match=r"sensitive column\(s\) hold a single group \(\['F'\]\)"):
         mh.objectives.FairnessGap(X, y, np.full(len(y), "F"))
     with pytest.raises(mh.ConfigError, match="single group"):
