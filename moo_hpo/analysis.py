@@ -297,9 +297,10 @@ def _weights(objectives: Sequence[Objective], weights: Mapping[str, float] | Seq
     elif isinstance(weights, (str, bytes)) or not isinstance(weights, Iterable):
         raise ConfigError(f"weights must map objective names to numbers (or list one per objective); received {weights!r}")
     else:
-        values = list(zip([o.name for o in objectives], weights, strict=False))
-        if len(list(weights)) != len(objectives):
-            raise ConfigError(f"expected {len(objectives)} weights, one per objective; received {list(weights)!r}")
+        given = list(weights)
+        if len(given) != len(objectives):
+            raise ConfigError(f"expected {len(objectives)} weights, one per objective; received {given!r}")
+        values = list(zip([o.name for o in objectives], given, strict=True))
     for name, w in values:
         if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not np.isfinite(w) or w < 0:
             raise ConfigError(f"the weight of {name!r} must be a finite number >= 0; received {w!r}")

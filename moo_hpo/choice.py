@@ -65,9 +65,10 @@ def knee_index(Y: np.ndarray) -> tuple[int, str]:
     m = Y.shape[1] if np.ndim(Y) == 2 else 1
     gap = (1.0 - score[i]) / np.sqrt(m)
     n = len(N)
-    if n <= m:
+    extremes = {int(j) for j in np.argmin(N, axis=0)} if np.ndim(N) == 2 else {i}
+    if len(extremes) == n:  # every point is the best in some objective: nothing lies between them
         return i, (
-            f"knee: none to find, the front has {n} point{'s' if n != 1 else ''}, all of them extremes; "
+            f"knee: none to find, the front has {n} point{'s' if n != 1 else ''}, each the best in some objective; "
             "this is one of them"
         )
     if gap <= 1e-12:

@@ -49,11 +49,6 @@ class Constraint:
             raise ConfigError(f"penalty of constraint on {self.name!r} must be a positive number; received {self.penalty!r}")
         if not isinstance(self.soft, bool):
             raise ConfigError(f"soft of constraint on {self.name!r} must be True or False; received {self.soft!r}")
-        if not self.soft and self.penalty != 1.0:
-            raise ConfigError(
-                f"penalty={self.penalty!r} of constraint on {self.name!r} applies to soft constraints only; pass soft=True "
-                "(a hard constraint rejects the trial, with no penalty)"
-            )
         object.__setattr__(self, "bound", float(self.bound))
         object.__setattr__(self, "penalty", float(self.penalty))
 
@@ -93,6 +88,7 @@ def AtMost(name: str, bound: float, soft: bool = False, penalty: float = 1.0) ->
         soft: penalize the optimizer's view instead of rejecting the trial.
         penalty: penalty weight per unit of violation (soft constraints only).
     """
+    _check_penalty_is_soft(name, soft, penalty)
     return Constraint(name, "at_most", bound, soft, penalty)
 
 
@@ -105,10 +101,25 @@ def AtLeast(name: str, bound: float, soft: bool = False, penalty: float = 1.0) -
         soft: penalize the optimizer's view instead of rejecting the trial.
         penalty: penalty weight per unit of violation (soft constraints only).
     """
+    _check_penalty_is_soft(name, soft, penalty)
     return Constraint(name, "at_least", bound, soft, penalty)
+
+
+def _check_penalty_is_soft(name: str, soft: bool, penalty: float) -> None:
+    """A penalty weighs a soft constraint's violation; on a hard one it would be ignored in silence.
+
+    (Checked where users write constraints, not when a stored study is read back.)
+
+    Raises:
+        ConfigError: for ``penalty`` other than its default on a hard constraint.
+    """
+    if soft is False and penalty != 1.0:
+        raise ConfigError(
+            f"penalty={penalty!r} of constraint on {name!r} applies to soft constraints only; pass soft=True "
+            "(a hard constraint rejects the trial, with no penalty)"
+        )
 
 
 def constraint_from_dict(data: dict[str, Any]) -> Constraint:
     """Rebuild a constraint from :meth:`Constraint.to_dict`."""
-    soft = data.get("soft", False)
-    return Constraint(data["name"], data["kind"], data["bound"], soft, data.get("penalty", 1.0) if soft else 1.0)
+    return Constraint(data["name"], data["kind"], data["bound"], data.get("soft", False), data.get("penalty", 1.0))

@@ -77,7 +77,12 @@ def model_front(problem: Problem, trials: Sequence[Trial], seed: int = 0) -> lis
     names = [o.name for o in problem.objectives]
     data = training_data(problem, sorted(trials, key=lambda t: t.number), model_failures=False)
     if len(data.complete) < MIN_TRIALS or not data.feasible:
-        measured = pareto_front(problem, trials)
+        measured, seen_configs = [], set()
+        for t in pareto_front(problem, trials):
+            key = repr(sorted(t.config.items()))
+            if key not in seen_configs:  # one member per configuration here too
+                seen_configs.add(key)
+                measured.append(t)
         return [ModelEstimate(t, {n: float(t.metrics[n]) for n in names}, dict.fromkeys(names, 0.0)) for t in measured]
     import torch
 

@@ -201,10 +201,12 @@ class Space:
                         f"this space; expected one of {self.names}"
                     )
                 if isinstance(self.params[parent], Float):
-                    raise ConfigError(
+                    warnings.warn(
                         f"parameter {name!r} has a condition on {parent!r}, a Float: a continuous value almost never "
-                        f"equals {values[0]!r}, so {name!r} would almost never be active; condition on a Categorical "
-                        "or an Int"
+                        f"equals {values[0]!r}, so {name!r} will almost never be active; condition on a Categorical "
+                        "or an Int",
+                        UserWarning,
+                        stacklevel=3,  # the user's Space(...)
                     )
                 for v in values:
                     if not self.params[parent].contains(v):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,7 @@ class Study:
             self.optimizer_seconds = 0.0  # time in the optimizer's ask and tell, this session
             self._chosen: tuple[Optimizer, str] | None = None
             self._bind_store(seed, name)
+            self._closed = False
             self._unknown_stored_optimizer: str | None = None
             self._unmeasured_logged: set[str] = set()
             if isinstance(optimizer, Optimizer):
@@ -323,6 +325,7 @@ class Study:
 
     def close(self) -> None:
         """Release the store (and its file lock)."""
+        self._closed = True
         self._store.close()
 
     def __enter__(self) -> Study:
@@ -461,7 +464,7 @@ class Study:
         Exactly one of ``metrics`` and ``error`` is given. The trial becomes ``failed`` when
         ``error`` is given, when a metric that an objective or constraint names is NaN, infinite or
         missing, or when a value is not a number; the error text names the cause. A NaN or infinite value
-        of a metric that nothing needs (a probe that could not measure) is left out, with a warning.
+        of a metric that nothing needs (a probe that could not measure) is left out, and logged once.
 
         Args:
             trial: the trial (or its number).
@@ -479,9 +482,9 @@ class Study:
             ConfigError: for an unknown or already finished trial, or both/neither of metrics and error.
         """
         self._writable()
-        optimizer = self._use_optimizer()  # set up before this trial finishes, so it is told exactly once
         record = self._told_trial(trial)
         number = record.number
+        optimizer = self._use_optimizer()  # set up before this trial finishes, so it is told exactly once
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; each trial is told once")
         if (metrics is None) == (error is None):
@@ -503,8 +506,8 @@ class Study:
             new_metrics = record.metrics
         else:
             complete = status is None or status is TrialStatus.COMPLETE
-            new_metrics, new_error = check_metrics(metrics, self.problem.required_metrics if complete else (),
-                                                   optional_may_be_missing_values=True)
+            needed = self.problem.required_metrics
+            new_metrics, new_error = check_metrics(metrics, needed if complete else (), needed=needed)
             self._note_unmeasured(metrics, new_metrics, new_error)
             new_status = TrialStatus.FAILED if new_error else (status or TrialStatus.COMPLETE)
         self._commit(
@@ -530,7 +533,7 @@ class Study:
         if new:
             self._unmeasured_logged.update(new)
             logger.warning(
-                "metric(s) %s came back NaN or infinite (not measured); no objective or constraint needs them, so "
+                "metric(s) %s came back NaN or infinite and are left out; no objective or constraint uses them, so "
                 "the trials keep their other metrics", new,
             )
 
@@ -545,11 +548,15 @@ class Study:
         if not 0 <= number < len(self._trials):
             raise ConfigError(f"unknown trial #{number}; {self._trial_range()}")
         record = self._trials[number]
-        if isinstance(trial, Trial) and trial is not record and trial.config != record.config:
-            raise ConfigError(
-                f"trial #{number} given here has config {trial.config!r}, but this study's trial #{number} has "
-                f"{record.config!r}: it is a trial of another study"
-            )
+        if isinstance(trial, Trial) and trial is not record:
+            reporter = getattr(trial, "_reporter", None)
+            if isinstance(reporter, StudyReporter) and reporter.study is not self:
+                raise ConfigError(f"trial #{number} given here was asked of another study, not of this one")
+            if trial.config != record.config:
+                raise ConfigError(
+                    f"trial #{number} given here has config {trial.config!r}, but this study's trial #{number} has "
+                    f"{record.config!r}: it is a trial of another study"
+                )
         return record
 
     # ------------------------------------------------------------------ intermediate reports and pruning
@@ -647,12 +654,12 @@ class Study:
         n_trials: int | None = None,
         timeout: float | None = None,
         n_workers: int = 1,
-        callbacks: Iterable[Callback] = (),
+        callbacks: Iterable[Callback] | Callback = (),
         show_progress: bool = True,
         catch: tuple[type[BaseException], ...] = (Exception,),
         trial_timeout: float | None = None,
         build: Callable[[dict[str, Any]], Any] | None = None,
-        probes: Sequence[Any] = (),
+        probes: Sequence[Any] | Any = (),
         executor: Any = None,
         resources: Mapping[str, float] | None = None,
         retries: int = 1,
@@ -670,7 +677,8 @@ class Study:
                 and the objective's own subprocesses are safe there) that receive the objective
                 pickled with cloudpickle and run trials one after another; a worker that crashes or
                 times out is replaced.
-            callbacks: ``callback(study, trial)`` after every finished trial; may call :meth:`stop`.
+            callbacks: ``callback(study, trial)`` after every finished trial; may call :meth:`stop` (one alone,
+                or a list).
             show_progress: show a progress bar (trials done, feasible, failed).
             catch: exception types recorded as failed trials; any other exception is recorded
                 and re-raised. ``catch=()`` re-raises everything (for debugging).
@@ -680,7 +688,7 @@ class Study:
             build: ``build(config)`` returns the untrained model; probes that need no training
                 measure it, and a candidate that breaks a hard constraint then is never trained
                 (recorded as ``infeasible_skipped``).
-            probes: :mod:`moo_hpo.objectives` probes that measure each model.
+            probes: :mod:`moo_hpo.objectives` probes that measure each model (one alone, or a list).
             executor: run trials on a Dask cluster: a ``distributed.Client`` or a scheduler address
                 (``"tcp://host:8786"``); the study's process stays the only writer of its store (see
                 :mod:`moo_hpo.execution.cluster`).
@@ -1048,16 +1056,25 @@ def _claim(optimizer: Optimizer, study: Study) -> Optimizer:
     open study already uses it (one instance proposing for two studies at once would mix their trials).
 
     The copy is built from the instance's options (``get_params``), as a new instance would be, else copied whole.
+    Which study uses an instance is kept here, not on the instance, so the instance pickles as before.
     """
     import copy
-    import weakref
 
-    owner = getattr(optimizer, "_moo_hpo_study", None)
-    if owner is not None and owner() is not None and owner() is not study:
+    owner = _OPTIMIZER_OWNERS.get(id(optimizer))
+    user = owner[1]() if owner is not None and owner[0]() is optimizer else None
+    if user is not None and user is not study and not user._closed:
         try:
             optimizer = type(optimizer)(**optimizer.get_params())
         except Exception:  # noqa: BLE001 - options that do not rebuild it: a whole copy
             optimizer = copy.deepcopy(optimizer)
-        logger.info("the optimizer instance given is used by another study; this study works on a copy of it")
-    optimizer._moo_hpo_study = weakref.ref(study)
+        logger.info("the optimizer instance given is used by another open study; this study works on a copy of it")
+    try:
+        key = id(optimizer)
+        _OPTIMIZER_OWNERS[key] = (weakref.ref(optimizer, lambda _: _OPTIMIZER_OWNERS.pop(key, None)), weakref.ref(study))
+    except TypeError:  # an instance that takes no weak reference (__slots__): not tracked
+        pass
     return optimizer
+
+
+#: id(optimizer instance) -> (the instance, the study using it), both weakly held
+_OPTIMIZER_OWNERS: dict[int, tuple[weakref.ref, weakref.ref]] = {}

@@ -228,16 +228,16 @@ def _metric_value(value: Any) -> float:
 
 
 def check_metrics(
-    metrics: Any, required: Sequence[str] = (), *, optional_may_be_missing_values: bool = False
+    metrics: Any, required: Sequence[str] = (), *, needed: Sequence[str] | None = None
 ) -> tuple[dict[str, float], str | None]:
     """Validate what an objective returned: metric name -> number.
 
     Args:
         metrics: the returned value.
         required: metric names that must be present.
-        optional_may_be_missing_values: a NaN or infinite value of a metric not in ``required`` (a probe
-            reporting NaN where it cannot measure, e.g. ``Energy(on_unavailable="nan")``) is left out of the
-            result instead of failing the trial.
+        needed: when given, the metrics the study uses (objectives, constraints): a NaN or infinite value of
+            any other metric (a probe reporting NaN where it cannot measure, e.g.
+            ``Energy(on_unavailable="nan")``) is left out of the result instead of failing the trial.
 
     Returns:
         ``(metrics as floats, None)``, or ``(what could be read, the reason the trial failed)`` when a
@@ -261,8 +261,8 @@ def check_metrics(
             bad.append(f"metric {key!r} is not a number: {detail}{hint}")
             continue
         if not math.isfinite(f):
-            if optional_may_be_missing_values and key not in required:
-                continue  # not measured: left out
+            if needed is not None and key not in needed:
+                continue  # not measured, and nothing needs it: left out
             bad.append(f"metric {key!r} is {f}")
         out[str(key)] = f
     missing = [m for m in required if m not in metrics]  # returned but not a number: said above

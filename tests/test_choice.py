@@ -53,6 +53,8 @@ def test_knee_says_when_there_is_none_to_find():
     assert "none to find" in reason and "concave" in reason
     _, reason = choice.knee_index(np.array([[0.0, 1.0], [0.2, 0.2], [1.0, 0.0]]))
     assert reason.startswith("knee: farthest") and "distance 0.424" in reason
+    i, reason = choice.knee_index(np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.2, 0.2, 0.2]]))  # 3 points, 3 objectives
+    assert i == 2 and reason.startswith("knee: farthest")
 
 
 def _two_objective_study() -> mh.Study:

@@ -246,8 +246,9 @@ def test_the_ends_of_a_log_float_are_its_bounds_exactly():
 
 
 def test_misread_arguments_are_refused():
-    with pytest.raises(mh.ConfigError, match="condition on 'p', a Float"):
+    with pytest.warns(UserWarning, match="condition on 'p', a Float") as caught:
         mh.Space({"p": mh.Float(0, 1), "x": mh.Float(0, 1, active_if={"p": 0.5})})
+    assert caught[0].filename == __file__
     with pytest.raises(mh.ConfigError, match=r"Float\(log=...\) expects True or False; received 'yes'"):
         mh.Float(1, 2, log="yes")
     with pytest.raises(mh.ConfigError, match=r"Int\(log=...\) expects True or False"):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import signal
@@ -638,13 +639,21 @@ def test_a_closed_study_says_so(tmp_path):
 def test_tell_refuses_a_trial_of_another_study_and_odd_numbers():
     a, b = simple_study(seed=0), simple_study(seed=1)
     foreign, own = a.ask(), b.ask()
-    with pytest.raises(mh.ConfigError, match="trial of another study"):
+    with pytest.raises(mh.ConfigError, match="asked of another study"):
         b.tell(foreign, ab(foreign.config))
     assert own.status is mh.TrialStatus.RUNNING and not own.metrics
     for odd in ("0", 0.0, True, None):
         with pytest.raises(mh.ConfigError, match="expected a trial of this study or its number"):
             b.tell(odd, ab(own.config))
     assert b.tell(np.int64(0), ab(own.config)).status is mh.TrialStatus.COMPLETE
+    twin_a, twin_b = simple_study(optimizer="sobol", seed=3), simple_study(optimizer="sobol", seed=3)
+    same = twin_a.ask()
+    twin_b.ask()
+    assert same.config == twin_b.trial(0).config
+    with pytest.raises(mh.ConfigError, match="was asked of another study"):
+        twin_b.tell(same, ab(same.config))
+    with pytest.raises(mh.ConfigError, match="has config .* but this study's trial #0 has"):
+        twin_b.tell(mh.Trial(0, {"x": 0.123, "k": 1}), {"a": 1.0, "b": 1.0})  # a record rebuilt by hand
 
 
 def test_count_names_the_statuses():
@@ -711,6 +720,20 @@ def test_one_optimizer_instance_configures_studies_that_do_not_share_it():
     assert a.optimizer is given and b.optimizer is not given  # the first study keeps the instance
     alone = simple_study(optimizer=mh.optimizers.RandomSearch(), seed=1)
     assert [alone.ask().config for _ in range(2)] == [t.config for t in a.trials]  # a proposes as if it were alone
+    import pickle
+
+    fresh = mh.optimizers.NSGA2(pop_size=8)
+    simple_study(optimizer=fresh)
+    assert pickle.loads(pickle.dumps(fresh)).get_params() == {"pop_size": 8, "n_offsprings": None}  # still pickles
+
+
+def test_a_closed_study_hands_its_optimizer_instance_on(tmp_path):
+    given = mh.optimizers.RandomSearch()
+    first = simple_study(optimizer=given, storage=tmp_path / "s.db")
+    first.optimize(ab, n_trials=2, show_progress=False)
+    first.close()
+    with mh.Study.load(tmp_path / "s.db", optimizer=given) as again:
+        assert again.optimizer is given
 
 
 def test_an_optimizer_of_ones_own_that_breaks_the_conventions_is_told_how():
@@ -756,11 +779,27 @@ def test_an_objective_that_needs_more_arguments_is_refused_before_any_trial():
         return {"a": 1.0, "b": 1.0}
 
     study = simple_study()
-    with pytest.raises(mh.ConfigError, match=r"optimize calls fn\(config\[, trial\]\); the objective 'three' requires 3"):
+    def keyword_only(config, *, scale):
+        return ab(config)
+
+    with pytest.raises(mh.ConfigError, match=r"optimize calls fn\(config\) or fn\(config, trial\); the objective 'three' takes \(a, b, c\)"):
         study.optimize(three, n_trials=3, show_progress=False)
+    with pytest.raises(mh.ConfigError, match=r"takes \(config, \*, scale\)"):
+        study.optimize(keyword_only, n_trials=3, show_progress=False)
     assert study.trials == []
+
+    def injected(f):  # a decorator that supplies an argument: its own signature is the one called
+        @functools.wraps(f)
+        def wrapper(config, trial=None):
+            return f(config, trial, 0.0)
+
+        return wrapper
+
+    study.optimize(injected(lambda config, trial, shift: ab(config)), n_trials=1, show_progress=False)
+    study.optimize(functools.partial(lambda config, shift: ab(config), shift=1.0), n_trials=1, show_progress=False)
+    assert study.count("complete") == 2
     study.optimize(lambda config, trial, verbose=False: ab(config), n_trials=1, show_progress=False)  # defaults are fine
-    assert study.count("complete") == 1
+    assert study.count("complete") == 3
 
 
 def test_what_cannot_be_kept_says_where_it_goes():
@@ -769,3 +808,25 @@ def test_what_cannot_be_kept_says_where_it_goes():
     assert "the trial is recorded as failed" in study.trials[0].error
     study.optimize(lambda c: {**ab(c), "note": "hi"}, n_trials=1, show_progress=False)
     assert "keep other data with mh.Result(metrics, extra={...})" in study.trials[1].error
+
+
+def test_a_study_stored_with_a_penalty_on_a_hard_constraint_still_opens(tmp_path):
+    """Such a penalty is refused in new code (it did nothing); files written before must still open."""
+    from moo_hpo.constraints import Constraint
+
+    path = tmp_path / "old.db"
+    space = mh.Space({"x": mh.Float(0, 1)})
+    old = Constraint("c", "at_most", 1.0, False, 2.0)  # what AtMost("c", 1, penalty=2) used to build
+    with mh.Study(space, [mh.Minimize("a")], [old], storage=path, seed=0) as study:
+        study.optimize(lambda c: {"a": c["x"], "c": 0.5}, n_trials=2, show_progress=False)
+    with mh.Study.load(path, read_only=True) as view:
+        assert view.count("complete") == 2 and view.constraints[0].penalty == 2.0
+
+
+def test_a_nan_in_a_metric_the_study_uses_fails_the_trial_whatever_its_status():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], [mh.AtMost("energy", 5.0)], seed=0)
+    pruned, skipped, fine = study.ask(), study.ask(), study.ask()
+    assert study.tell(pruned, {"a": float("nan")}, status="pruned").status is mh.TrialStatus.FAILED
+    assert study.tell(skipped, {"energy": float("nan")}, status="infeasible_skipped").status is mh.TrialStatus.FAILED
+    done = study.tell(fine, {"a": 0.5, "energy": 1.0, "loss": float("inf")})
+    assert done.status is mh.TrialStatus.COMPLETE and "loss" not in done.metrics

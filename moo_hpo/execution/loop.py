@@ -46,27 +46,29 @@ def _check_arguments(
         raise ConfigError(f"trial_timeout must be a positive, finite number of seconds or None; received {trial_timeout!r}")
 
 
-def _check_signature(fn: Callable[..., Any], expected: str) -> None:
-    """Refuse an objective that needs more positional arguments than optimize gives it (every trial would
-    fail with the same TypeError).
+def _check_signature(fn: Callable[..., Any], with_model: bool) -> None:
+    """Refuse an objective that cannot be called the way optimize calls it (every trial would fail with the
+    same TypeError): ``fn(config)`` or ``fn(config, trial)``; ``fit(model, config)`` or
+    ``fit(model, config, trial)`` with ``build=``.
 
     Raises:
-        ConfigError: naming the parameters it requires and the call optimize makes.
+        ConfigError: naming the call optimize makes and the objective's signature.
     """
     import inspect
 
     try:
-        params = inspect.signature(fn).parameters.values()
+        signature = inspect.signature(fn, follow_wrapped=False)  # a decorator's own signature is what is called
     except (TypeError, ValueError):  # a builtin or another callable without a signature: it will tell
         return
-    required = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
-    required += [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
-    most = expected.count(",") + 1  # fn(config, trial) or fit(model, config, trial)
-    if len(required) > most:
-        raise ConfigError(
-            f"optimize calls {expected}; the objective {getattr(fn, '__name__', fn)!r} requires {len(required)} "
-            f"arguments {required}"
-        )
+    args = ("model", "config", "trial") if with_model else ("config", "trial")
+    for n in (len(args) - 1, len(args)):
+        try:
+            signature.bind(*args[:n])
+            return
+        except TypeError:
+            continue
+    calls = " or ".join(f"{'fit' if with_model else 'fn'}({', '.join(args[:n])})" for n in (len(args) - 1, len(args)))
+    raise ConfigError(f"optimize calls {calls}; the objective {getattr(fn, '__name__', fn)!r} takes {signature}")
 
 
 def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[Any]:
@@ -107,7 +109,7 @@ def run_optimize(
         KeyboardInterrupt: after Ctrl-C, once running trials are recorded as interrupted.
     """
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout)
-    _check_signature(fn, "fit(model, config[, trial])" if build is not None else "fn(config[, trial])")
+    _check_signature(fn, with_model=build is not None)
     callbacks = _as_list("callbacks", callbacks, callable)
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
     if build is not None or probes:

@@ -13,6 +13,7 @@ import numpy as np
 
 from moo_hpo import robust
 from moo_hpo.exceptions import MooHpoError
+from moo_hpo.timing import busy_seconds, proposal_seconds
 from moo_hpo.trial import TrialStatus
 
 if TYPE_CHECKING:
@@ -111,9 +112,9 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible},
         "time": {
             "trial_seconds": float(sum(t.duration or 0.0 for t in finished)),
-            "wall_seconds": _busy_seconds(trials),
+            "wall_seconds": busy_seconds([t for t in trials if t.finished_at is not None], with_proposals=True),
             # what the optimizer took to propose the trials (recorded with each since moo_hpo 0.1)
-            "proposal_seconds": float(sum(_proposal_seconds(t) for t in trials)),
+            "proposal_seconds": proposal_seconds(trials),
         },
     }
     rows = []
@@ -320,27 +321,6 @@ def _saving(used: float, full: float, label: str) -> dict[str, float]:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _busy_seconds(trials: Sequence[Any]) -> float:
-    """The study's wall time: the union of its trials' spans, each from its proposal to its end, so the time
-    between two sessions of a resumed study is not counted (nor a running trial's time so far)."""
-    spans = sorted(
-        (t.started_at - _proposal_seconds(t), t.finished_at) for t in trials if t.finished_at is not None and t.started_at is not None
-    )
-    total, end = 0.0, -np.inf
-    for start, stop in spans:
-        if stop <= end:
-            continue
-        total += stop - max(start, end)
-        end = stop
-    return float(total)
-
-
-def _proposal_seconds(trial: Any) -> float:
-    audit = trial.extra.get("optimizer") if isinstance(trial.extra, dict) else None
-    value = audit.get("seconds") if isinstance(audit, dict) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 def _model_check(study: Study) -> dict[str, Any]:

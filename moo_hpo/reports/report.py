@@ -124,7 +124,7 @@ class Report(SavesByFormat):
             out.append(md.escape(hv.get("note", "no hypervolume")))
         if figures is not None:
             paths = self.save_figures(figures)
-            links = [Path(os.path.relpath(p, relative_to)) if relative_to is not None else p for p in paths]
+            links = [_link(p, relative_to) for p in paths]
             out += [""] + [f"![{p.stem}]({link.as_posix()})" for p, link in zip(paths, links, strict=True)]
         out += self._early_stopping_markdown()
         out += ["", "## Recommended operating points", ""]
@@ -267,6 +267,17 @@ def _learning_curves_png(curves: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _link(path: Path, relative_to: str | os.PathLike[str] | None) -> Path:
+    """``path`` relative to the folder the Markdown is saved in (as it is when there is none, or when the two
+    are on different drives)."""
+    if relative_to is None:
+        return path
+    try:
+        return Path(os.path.relpath(path, relative_to))
+    except ValueError:
+        return path.resolve()
 
 
 def report(study: Study | str | os.PathLike[str], weights: Mapping[str, float] | Sequence[float] | None = None) -> Report:

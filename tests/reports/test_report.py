@@ -280,7 +280,7 @@ def test_a_report_of_a_study_file(tmp_path):
 
 
 def test_skipped_trials_count_in_the_violations_and_the_time_line_has_no_gaps():
-    from moo_hpo.reports.data import _busy_seconds
+    from moo_hpo.timing import busy_seconds
 
     study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], [mh.AtMost("size_kb", 1.0)], optimizer="random", seed=0)
     big, small = study.ask(), study.ask()
@@ -293,7 +293,11 @@ def test_skipped_trials_count_in_the_violations_and_the_time_line_has_no_gaps():
     # two sessions a day apart: the day between them is not the study's time
     a, b = mh.Trial(0, {}, started_at=0.0, finished_at=10.0), mh.Trial(1, {}, started_at=5.0, finished_at=12.0)
     c = mh.Trial(2, {}, started_at=86_400.0, finished_at=86_403.0)
-    assert _busy_seconds([a, b, c]) == pytest.approx(15.0)
+    # a trial interrupted by a crash ends when the study was reopened: it counts nothing
+    lost = mh.Trial(3, {}, status=mh.TrialStatus.INTERRUPTED, started_at=11.0, finished_at=86_399.0)
+    assert busy_seconds([a, b, c, lost], with_proposals=True) == pytest.approx(15.0)
+    c.extra = {"optimizer": {"seconds": 2.0}}  # its proposal took 2 s before it started
+    assert busy_seconds([a, b, c, lost], with_proposals=True) == pytest.approx(17.0)
 
 
 def test_an_empty_study_reads_well():

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -267,14 +266,6 @@ class BoTorchOptimizer(Optimizer):
         Returns:
             Between 1 and ``n`` proposals; only Sobol points while the initial design lasts.
         """
-        with warnings.catch_warnings():
-            # GPyTorch adds a little jitter to a covariance that rounding left not quite positive definite
-            # (near-duplicate points, a noiseless model) and warns each time; it is routine, and a study printed
-            # dozens of these lines
-            warnings.filterwarnings("ignore", "A not p.d., added jitter", category=Warning)
-            return self._ask(n, pending)
-
-    def _ask(self, n: int, pending: Sequence[Trial]) -> list[Proposal]:
         pending = [t for t in pending if t.number not in self._told]
         k = len(self._told) + len(pending)  # trials proposed so far
         seen = {_key(t.config) for t in self._told.values()} | {_key(t.config) for t in pending}

@@ -44,6 +44,15 @@ __all__ = [
 
 logger = logging.getLogger("moo_hpo")
 
+# GPyTorch adds a little jitter to a covariance that rounding left not quite positive definite (near-duplicate
+# points, a noiseless GP) and warns each time: routine for these GPs, and a study printed dozens of the lines.
+# One filter for this message alone, set once (a filter set around each call would reset every module's record
+# of the warnings it has shown, so the user's own warnings would repeat every trial).
+warnings.filterwarnings("ignore", message="A not p.d., added jitter", category=Warning)
+# A noiseless GP's variance next to an observation is zero up to rounding, which GPyTorch reports before raising
+# it to 1e-10: expected there, and harmless.
+warnings.filterwarnings("ignore", message="Negative variance values detected", category=Warning)
+
 #: the GPs' prior trend (the ``trend`` option): BoTorch's kernel alone, or plus a quadratic response surface
 TRENDS = ("constant", "quadratic")
 #: observations of an outcome up to which its GP is fitted from scratch at every ask (measured better than
@@ -266,12 +275,8 @@ def predictions(problem: Problem, model: Any, X: Any, outcomes: Sequence[Outcome
         label's P(label > 0)) with a failure model.
     """
     import torch
-    from gpytorch.utils.warnings import NumericalWarning
 
-    with torch.no_grad(), warnings.catch_warnings():
-        # a noiseless GP's variance next to an observation is zero up to rounding, which GPyTorch
-        # reports before raising it to 1e-10: expected there, and harmless
-        warnings.filterwarnings("ignore", "Negative variance values detected", NumericalWarning)
+    with torch.no_grad():
         posterior = model.posterior(X)
         mean = posterior.mean.reshape(-1).tolist()
         std = posterior.variance.clamp_min(0.0).reshape(-1).sqrt().tolist()

@@ -7,11 +7,9 @@ See :mod:`moo_hpo.optimizers.bayesian.optimizers` (the *Time share* paragraph) f
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Sequence
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.trial import Trial, TrialStatus
+from moo_hpo.timing import busy_seconds, proposal_seconds  # re-exported: the time share counts with these
 
 __all__ = [
     "ECONOMY_CANDIDATES",
@@ -38,35 +36,6 @@ ECONOMY_MC_SAMPLES = 8
 #: 9 (the narrow ones: 4); docs/lab/2026-12-05-defaults-suite.md
 MUTATION_SIGMAS = (0.05, 0.1, 0.2, 0.3)
 
-
-
-def proposal_seconds(trials: Sequence[Trial]) -> float:
-    """The proposal time the study recorded with ``trials`` (``extra["optimizer"]["seconds"]``)."""
-    total = 0.0
-    for t in trials:
-        audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
-        seconds = audit.get("seconds") if isinstance(audit, dict) else None
-        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-            total += float(seconds)
-    return total
-
-
-def busy_seconds(trials: Sequence[Trial]) -> float:
-    """The wall time in which any of ``trials`` ran: the union of their start-to-finish intervals (now for a
-    running one), so trials on parallel workers count once and pauses between sessions not at all. An
-    interrupted trial counts nothing: its end is when the study noticed, after a crash maybe much later."""
-    now = time.time()
-    spans = sorted(
-        (t.started_at, t.finished_at if t.finished_at is not None else now)
-        for t in trials
-        if t.started_at is not None and t.status is not TrialStatus.INTERRUPTED
-    )
-    total, reach = 0.0, -math.inf
-    for start, end in spans:
-        if end > reach:
-            total += end - max(start, reach)
-            reach = end
-    return total
 
 
 def check_time_options(optimizer: str, time_share: object, time_allowance: object) -> None:
