@@ -27,6 +27,8 @@ import time
 import numpy as np
 
 from benchmarks.problems import get_problem
+from moo_hpo.exceptions import ConfigError
+from moo_hpo.optimizers import make_optimizer
 
 PROBLEM = "dtlz2-4d-6"
 
@@ -97,6 +99,14 @@ def main() -> None:
     parser.add_argument("--runners", nargs="+", default=["auto", "optuna-default", "ehvi"])
     parser.add_argument("--json", default=None, help="append one JSON line per run to this file")
     args = parser.parse_args()
+    if args.trials < 1:
+        parser.error(f"--trials must be at least 1; received {args.trials}")
+    for runner in args.runners:
+        if runner not in ("optuna-default", "auto"):
+            try:
+                make_optimizer(runner)
+            except ConfigError as exc:
+                parser.error(f"--runners: {exc} (or optuna-default)")
     import torch
 
     torch.set_num_threads(1)

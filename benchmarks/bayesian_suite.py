@@ -38,6 +38,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     parser.add_argument("--params", type=json.loads, default=None, help="moo_hpo optimizer arguments, as JSON")
     args = parser.parse_args()
+    budgets = {**BUDGETS, **MORE_VARIABLES}
+    unknown = [p for p in args.problems if p not in budgets]
+    if unknown:
+        parser.error(f"no budget for problem(s) {unknown}; this suite runs {sorted(budgets)}")
+    known = sorted({*MULTI, *SINGLE, *NAMED_ONLY})
+    if args.optimizers and [o for o in args.optimizers if o not in known]:
+        parser.error(f"unknown optimizer(s) {[o for o in args.optimizers if o not in known]}; expected some of {known}")
     import torch
 
     torch.set_num_threads(args.threads)
@@ -47,7 +54,9 @@ def main() -> None:
         for opt in args.optimizers or candidates:
             if opt in candidates or (args.optimizers and opt in NAMED_ONLY):
                 params = args.params if opt in ("ehvi", "parego", "cei") else None
-                run_many(problem, opt, {**BUDGETS, **MORE_VARIABLES}[name], args.seeds, args.out, params)
+                run_many(problem, opt, budgets[name], args.seeds, args.out, params)
+            else:
+                print(f"skipping {opt} on {name}: it does not fit a problem of {problem.n_objectives} objective(s)")
     print(table(load_runs(args.out)))
 
 

@@ -441,8 +441,10 @@ def run_one(problem: SuiteProblem, method: str, seed: int, noisy: bool) -> dict[
     }
 
 
-def _path(out: Path, problem: str, method: str, seed: int, noisy: bool) -> Path:
-    return out / f"{problem}{'-noisy' if noisy else ''}__{method}__{seed}.json"
+def _path(out: Path, problem: str, method: str, seed: int, noisy: bool, budget: int | None = None) -> Path:
+    """A run's file; a run with a budget other than its problem's says so in its name (and is not summarized)."""
+    tag = f"-budget{budget}" if budget is not None else ""
+    return out / f"{problem}{'-noisy' if noisy else ''}{tag}__{method}__{seed}.json"
 
 
 def best_known(problem: SuiteProblem, records: list[dict[str, Any]], out: Path) -> float:
@@ -491,7 +493,7 @@ def summarize(out: Path) -> str:
     """The markdown tables of the runs in ``out``: true HV of the reported front over the best known HV,
     median [min, max] over seeds (seeds in the header), and the seconds per evaluation of the model-based
     methods (everything but the objective, median over their runs)."""
-    records = [json.loads(p.read_text()) for p in sorted(out.glob("*__*__*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted(out.glob("*__*__*.json")) if "-budget" not in p.name.split("__")[0]]
     by_problem: dict[tuple[str, bool], list[dict[str, Any]]] = {}
     for r in records:
         by_problem.setdefault((r["problem"], r["noisy"]), []).append(r)
@@ -538,23 +540,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=int, default=None, help="evaluations per run (default: each problem's)")
     parser.add_argument("--summarize", action="store_true", help="only print the table of the runs in --out")
     args = parser.parse_args(argv)
+    known = METHODS + EXTRA_METHODS
+    if [m for m in args.methods if m not in known]:
+        parser.error(f"unknown method(s) {[m for m in args.methods if m not in known]}; expected some of {known}")
+    if args.budget is not None and args.budget < 1:
+        parser.error(f"--budget must be at least 1 evaluation; received {args.budget}")
     import torch
 
     torch.set_num_threads(1)
+    if args.summarize and not any(args.out.glob("*__*__*.json")):
+        parser.error(f"no runs in {str(args.out)!r} to summarize: the commands without --summarize write one file per "
+                     "run there (the shipped benchmarks/results/defaults_suite_*.json is a compact record of them, "
+                     "not a folder of runs)")
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.summarize:
         for name in args.problems:
             problem = get(name)
-            problem.budget = args.budget or problem.budget
+            budget = args.budget if args.budget is not None and args.budget != problem.budget else None
+            problem.budget = budget or problem.budget
             for method in args.methods:
                 for seed in args.seeds:
-                    path = _path(args.out, name, method, seed, args.noisy)
+                    path = _path(args.out, name, method, seed, args.noisy, budget)
                     if path.exists():
                         continue
                     record = run_one(problem, method, seed, args.noisy)
                     path.write_text(json.dumps(record))
                     print(f"{name}{' noisy' if args.noisy else ''} {method} seed {seed}: HV {record['hv_reported']:.4g} "
                           f"({record['seconds_per_evaluation']:.2f} s per evaluation)", flush=True)
+    if args.budget is not None and not args.summarize:
+        print(f"(runs with a --budget other than the problem's are saved as <problem>-budget<N>__... and left out of "
+              "the table below, which compares runs at the problems' own budgets)")
     print(summarize(args.out))
 
 

@@ -1,6 +1,6 @@
 """Studies on a Dask cluster: throughput, overhead per trial, and wall-clock to quality.
 
-    python -m benchmarks.distributed                   # all three parts (about 8 minutes)
+    python -m benchmarks.distributed                   # all four parts (about 8 minutes)
     python -m benchmarks.distributed --parts throughput
 
 * **latency**: the study's own overhead per trial through Dask: trials one after another on one worker with

@@ -9,7 +9,7 @@ constraint) then predict 500 uniformly random new points, and ``z = (measured - 
 recorded. A calibrated Gaussian prediction misses by more than 3 standard deviations at 0.27% of
 the points and has a median ``|z|`` of 0.67. ``botorch`` is moo_hpo's kernel (BoTorch's default: RBF,
 dimension-scaled log-normal lengthscale prior); ``gamma`` the same kernel with a Gamma(3, 6)
-lengthscale prior, BoTorch's earlier default (docs/benchmarks.md, "Tried on 2026-12-01 (evening)").
+lengthscale prior, BoTorch's earlier default (docs/lab/2026-12-04-bayesian-experiments.md).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def z_scores(problem_name: str, observations: int, seed: int, points: int = 500)
     import torch
 
     from benchmarks.problems import get_problem
+    from moo_hpo.optimizers.bayesian.data import bilog
     from moo_hpo.optimizers.bayesian.surrogate import noise_floor
 
     problem = get_problem(problem_name)
@@ -57,12 +58,15 @@ def z_scores(problem_name: str, observations: int, seed: int, points: int = 500)
 
     study.optimize(evaluate, n_trials=observations, show_progress=False)
     optimizer = study.optimizer
-    data = optimizer._data()
-    model = optimizer._model(data.objectives + data.constraints)
+    data = optimizer.training_data()
+    outcomes = data.objectives + data.constraints
+    model = optimizer.surrogate.model(outcomes)
     lo, hi = problem.bounds
     x = lo + (hi - lo) * np.random.default_rng([seed, 7]).random((points, problem.dim))
     F, G = problem.evaluate(x)
-    targets = np.column_stack([-F, G])  # the models' outcomes: negated objectives (BoTorch maximizes), then g
+    # the models' outcomes: negated objectives (BoTorch maximizes), then g (bilog-transformed where modelled so)
+    G = np.column_stack([bilog(G[:, j]) if o.bilog else G[:, j] for j, o in enumerate(data.constraints)]) if G is not None and G.size else np.zeros((len(x), 0))
+    targets = np.column_stack([-F, G])
     X = torch.as_tensor((x - lo) / (hi - lo), dtype=torch.double)  # the encoded unit cube
     with torch.no_grad(), noise_floor():
         posterior = model.posterior(X)

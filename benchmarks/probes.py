@@ -38,8 +38,10 @@ MODELS = {"MLP 64-256-256-10": (small_mlp, np.zeros(64, np.float32)), "CNN 2 con
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="measurements per row, at least 2 (their spread is the point)")
     args = parser.parse_args()
+    if args.repeats < 2:
+        parser.error(f"--repeats must be at least 2 (the table compares consecutive measurements); received {args.repeats}")
     torch.manual_seed(0)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print("| model | device | batch | p50 ms (median) | p50 CV | max consecutive p50 diff | p99 ms (median) | p99 CV | energy J/inference |")

@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epoch-shares", type=float, nargs="+", default=[],
                         help="also run MOASHA until it has trained these shares of full training's epochs")
     args = parser.parse_args(argv)
+    for option, value in (("--trials", args.trials), ("--workers", args.workers)):
+        if value < 1:
+            parser.error(f"{option} must be at least 1; received {value}")
     max_hv = best_possible_front(CurveTable(args.table), DEFAULT_REF)[1]
     results = {}
     shares = list(dict.fromkeys(([1.0] if args.equal_epochs else []) + args.epoch_shares))

@@ -1,7 +1,8 @@
 """Early stopping on real learning curves: moo_hpo's MOASHA beside full training and Syne Tune's MOASHA.
 
     python -m benchmarks.pruning_suite [--seeds 0 1 2 3 4 5 6 7 8 9] [--budget-trials 40] [--workers 4]
-        [--methods random nsga2 random+moasha auto+moasha syne-moasha] [--syne-python /tmp/synevenv/bin/python]
+        [--methods random nsga2 random+moasha auto+moasha syne-moasha syne-moasha-ranks]
+        [--syne-python /tmp/synevenv/bin/python]
         [--table benchmarks/data/adult_mlp_curves.csv.gz] [--json benchmarks/results/pruning_suite.json]
         [--plot docs/img/pruning_hv.png]
 
@@ -45,10 +46,11 @@ every completed trial against the cumulative epochs and the simulated wall time.
   skipped with a note when ``--syne-python`` does not exist;
 * ``syne-moasha-ranks``: the same with its rung ranking patched (Syne Tune 0.16 reads an argsort as ranks,
   see :func:`benchmarks.syne_tune_peer.RankPriority`): the peer at its best, labelled as patched;
-* ``random+moasha-distinct``: a diagnostic, not moo_hpo's pruner: MOASHA whose rungs rank a report identical
-  to an earlier member's behind every distinct report (:class:`DistinctFirstMOASHA`). Constant predictors
-  (every person "<=50K": accuracy 0.759, ``eo_diff`` 0) sit on the rung fronts of the first epochs, and
-  moo_hpo's MOASHA promotes every copy of that point; this row shows what ranking the copies last gives.
+* ``random+moasha-distinct`` (run only when named): a diagnostic written on the public helpers: MOASHA whose rungs
+  rank a report identical to an earlier member's behind every distinct report (:class:`DistinctFirstMOASHA`).
+  Constant predictors (every person "<=50K": accuracy 0.759, ``eo_diff`` 0) sit on the rung fronts of the first
+  epochs; moo_hpo's MOASHA once promoted every copy of that point, and ranks copies last since this row showed
+  the gain, so the two now agree.
 
 Settings beside the default, not run unless named: ``random+moasha-3`` (``MOASHA(3, 27, 3)``: the first rung
 at epoch 3) and ``random+hyperband`` (``mh.pruners.Hyperband(1, 27, 3)``). A bound, not run unless named:
@@ -86,8 +88,9 @@ from benchmarks.curves_table import DEFAULT_REF, DEFAULT_TABLE, CurveTable, best
 
 MAX_EPOCHS = 27
 PRUNER = {"min_resource": 1, "max_resource": MAX_EPOCHS, "reduction_factor": 3}
-METHODS = ["random", "nsga2", "random+moasha", "auto+moasha", "syne-moasha", "syne-moasha-ranks", "random+moasha-distinct"]
-EXTRA_METHODS = ["random+moasha-3", "random+hyperband", "random+moasha-oracle"]  # beside the default, and a bound
+METHODS = ["random", "nsga2", "random+moasha", "auto+moasha", "syne-moasha", "syne-moasha-ranks"]
+# beside the default, a bound, and a diagnostic
+EXTRA_METHODS = ["random+moasha-3", "random+hyperband", "random+moasha-oracle", "random+moasha-distinct"]
 LABELS = {
     "random": "random, full training",
     "nsga2": "nsga2, full training",
@@ -649,6 +652,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plot", type=Path, default=None, help="write the HV-vs-epochs plot here (PNG)")
     parser.add_argument("--from-json", type=Path, default=None, help="print the table and draw the plot of a saved run")
     args = parser.parse_args(argv)
+    for option, value in (("--workers", args.workers), ("--budget-trials", args.budget_trials)):
+        if value < 1:
+            parser.error(f"{option} must be at least 1; received {value}")
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         print(table_markdown(summarize(runs_from_json(saved), saved["budget_trials"])))

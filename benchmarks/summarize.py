@@ -13,7 +13,14 @@ __all__ = ["load_runs", "plot", "table"]
 
 
 def load_runs(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
+    """The single-run records (``benchmarks.runner``'s) among the JSON files in ``folder``; other benchmarks'
+    result files that share the folder are left out."""
+    runs = []
+    for path in sorted(Path(folder).glob("*.json")):
+        record = json.loads(path.read_text())
+        if isinstance(record, dict) and {"problem", "budget", "optimizer"} <= record.keys():
+            runs.append(record)
+    return runs
 
 
 def _groups(runs: list[dict[str, Any]]) -> dict[tuple[str, int, str], list[dict[str, Any]]]:

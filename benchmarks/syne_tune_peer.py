@@ -26,7 +26,8 @@ Protocol (stdin -> stdout), after the first line ``{"space": <moo_hpo Space.to_d
   (metrics are minimised: send ``error`` = 1 - accuracy);
 * ``{"op": "close"}`` -> ``{"num_stopped": int}``, and the script ends.
 
-``python benchmarks/syne_tune_peer.py --selftest`` checks the scheduler API on a toy problem.
+``/tmp/synevenv/bin/python benchmarks/syne_tune_peer.py --selftest`` (Syne Tune's environment) checks the scheduler
+API on a toy problem.
 """
 
 from __future__ import annotations
@@ -193,4 +194,12 @@ def selftest() -> None:
 
 
 if __name__ == "__main__":
+    try:
+        import syne_tune  # noqa: F401 - only to say where it is missing
+    except ModuleNotFoundError:
+        raise SystemExit(
+            "syne_tune is not installed in this Python; run this script with Syne Tune's own environment, e.g.\n"
+            '  python -m venv /tmp/synevenv && /tmp/synevenv/bin/pip install "syne-tune==0.16.0"\n'
+            "  /tmp/synevenv/bin/python benchmarks/syne_tune_peer.py --selftest"
+        ) from None
     selftest() if "--selftest" in sys.argv else serve()
