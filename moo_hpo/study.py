@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +32,11 @@ from moo_hpo.execution.executors import format_exception
 from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
-from moo_hpo.optimizers.registry import auto_options, choose_auto, is_registered, known_params, make_optimizer
+from moo_hpo.optimizers.registry import auto_options, choose_auto, claim_instance, is_registered, known_params, make_optimizer
 from moo_hpo.problem import Problem
 from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
-from moo_hpo.space import Space
+from moo_hpo.space import Space, definition_difference
 from moo_hpo.storage import Store, open_store
 from moo_hpo.trial import Result, Trial, TrialStatus, check_metrics, new_report
 
@@ -134,7 +133,7 @@ class Study:
             self._unknown_stored_optimizer: str | None = None
             self._unmeasured_logged: set[str] = set()
             if isinstance(optimizer, Optimizer):
-                self._chosen = (_claim(optimizer, self), "chosen by the user")
+                self._chosen = (claim_instance(optimizer, self), "chosen by the user")
             elif optimizer.lower() != "auto":
                 self._chosen = (make_optimizer(optimizer), "chosen by the user")
             elif self._store.get_meta("optimizer") is not None and self._trials:
@@ -177,7 +176,7 @@ class Study:
                 if stored[key] != spec[key]:
                     raise ConfigError(
                         f"the study in {self._store.location!r} has different {label}: "
-                        f"{_difference(stored[key], spec[key])}; use another storage file or the same definition"
+                        f"{definition_difference(stored[key], spec[key])}; use another storage file or the same definition"
                     )
             self.seed = int(self._store.get_meta("seed"))
             if seed is not None and int(seed) != self.seed:
@@ -313,7 +312,7 @@ class Study:
         stored_space = Space.from_dict(spec["space"])
         if space is not None and space != stored_space:
             store.close()
-            raise ConfigError(f"the given space differs from the stored one: {_difference(stored_space.to_dict(), space.to_dict())}")
+            raise ConfigError(f"the given space differs from the stored one: {definition_difference(stored_space.to_dict(), space.to_dict())}")
         return cls(
             space if space is not None else stored_space,
             [objective_from_dict(o) for o in spec["objectives"]],
@@ -1034,47 +1033,3 @@ class Study:
             f"objectives={list(self.objectives)}, constraints={list(self.constraints)}, "
             f"storage={self._store.location!r})"
         )
-
-
-
-def _difference(stored: Any, given: Any) -> str:
-    """What differs between a stored part of a study's definition and the given one, named item by item."""
-    if isinstance(stored, dict) and isinstance(given, dict) and "params" in stored and "params" in given:
-        parts = []
-        old, new = stored["params"], given["params"]
-        parts += [f"parameter {n!r} is {old[n]} stored, {new[n]} given" for n in old if n in new and old[n] != new[n]]
-        parts += [f"parameter {n!r} is only stored" for n in old if n not in new]
-        parts += [f"parameter {n!r} is only given" for n in new if n not in old]
-        if stored.get("rules") != given.get("rules"):
-            parts.append(f"rules {stored.get('rules')} stored, {given.get('rules')} given")
-        return "; ".join(parts) or f"stored {stored!r}, given {given!r}"
-    return f"stored {stored!r}, given {given!r}"
-
-
-def _claim(optimizer: Optimizer, study: Study) -> Optimizer:
-    """The user's optimizer instance for ``study``: the instance itself, or a fresh copy of it when another
-    open study already uses it (one instance proposing for two studies at once would mix their trials).
-
-    The copy is built from the instance's options (``get_params``), as a new instance would be, else copied whole.
-    Which study uses an instance is kept here, not on the instance, so the instance pickles as before.
-    """
-    import copy
-
-    owner = _OPTIMIZER_OWNERS.get(id(optimizer))
-    user = owner[1]() if owner is not None and owner[0]() is optimizer else None
-    if user is not None and user is not study and not user._closed:
-        try:
-            optimizer = type(optimizer)(**optimizer.get_params())
-        except Exception:  # noqa: BLE001 - options that do not rebuild it: a whole copy
-            optimizer = copy.deepcopy(optimizer)
-        logger.info("the optimizer instance given is used by another open study; this study works on a copy of it")
-    try:
-        key = id(optimizer)
-        _OPTIMIZER_OWNERS[key] = (weakref.ref(optimizer, lambda _: _OPTIMIZER_OWNERS.pop(key, None)), weakref.ref(study))
-    except TypeError:  # an instance that takes no weak reference (__slots__): not tracked
-        pass
-    return optimizer
-
-
-#: id(optimizer instance) -> (the instance, the study using it), both weakly held
-_OPTIMIZER_OWNERS: dict[int, tuple[weakref.ref, weakref.ref]] = {}
