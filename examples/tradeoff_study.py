@@ -107,7 +107,7 @@ def main() -> None:
               f"size={t.metrics['size_kb']:.1f} KB  {t.config}")
     if study.n_feasible:
         knee = study.recommend("knee")
-        print(f"Recommended (knee): trial #{knee.trial.number}: {knee.reason}")
+        print(f"Recommended: trial #{knee.trial.number}, {knee.reason}")
 
     report = mh.report(study)
     report.save(out / "report.html")                                 # interactive, self-contained

@@ -348,6 +348,8 @@ def recommend(
         raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible trials satisfies {[c.describe() for c in constraints]}")
     Y = problem.objective_matrix(kept)
     front_idx = np.flatnonzero(pareto_mask(Y))
+    _, first = np.unique(Y[front_idx], axis=0, return_index=True)  # equal points count once (the first trial)
+    front_idx = front_idx[np.sort(first)]
     Yf = Y[front_idx]
     names = [o.name for o in problem.objectives]
     if method == "knee":

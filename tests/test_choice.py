@@ -79,3 +79,11 @@ def test_recommend_weights_only_where_a_method_uses_them():
         with pytest.raises(mh.ConfigError, match="weight"):
             study.recommend("asf", weights=bad)
     assert study.recommend("asf", weights={"a": 2.0, "b": 1}).method == "asf"
+
+
+def test_equal_front_points_count_once_for_the_knee():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    for metrics in ({"a": 0.2, "b": 0.5}, {"a": 0.2, "b": 0.5}, {"a": 0.9, "b": 0.9}):
+        study.tell(study.ask(), metrics)
+    knee = study.recommend("knee")
+    assert knee.trial.number == 0 and "none to find" in knee.reason  # one point, not two 'extremes' 0.707 apart

@@ -33,6 +33,12 @@ HV_MEANING = (
     "reference point."
 )
 
+#: Added to :data:`HV_MEANING` when the front is one trial.
+SINGLE_POINT_NOTE = (
+    " With a single trial on the front the normalized value is 1 by construction: that trial is the best value "
+    "reached in every objective."
+)
+
 #: How the report estimates what full training would have cost (shown with the compute-saved figures).
 COMPUTE_RULE = (
     "Counted over the complete and pruned trials that reported intermediate metrics. A trial trained as many "
@@ -145,9 +151,13 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             "frozen": study.reference_point_frozen,
             "value": study.hypervolume() if feasible_numbers else 0.0,
             "normalized": study.hypervolume(normalized=True) if feasible_numbers else 0.0,
-            "meaning": HV_MEANING,
+            "meaning": HV_MEANING + (SINGLE_POINT_NOTE if len(front) == 1 else ""),
             "history": [float(v) for v in study.hypervolume_history()],
         }
+        hv = data["hypervolume"]
+        # the same history on the headline's scale: the raw values over the volume of the box that normalizes
+        scale = hv["value"] / hv["normalized"] if hv["normalized"] > 0 else 0.0
+        hv["history_normalized"] = [v / scale if scale > 0 else 0.0 for v in hv["history"]]
     except MooHpoError as exc:
         data["hypervolume"] = {"reference_point": None, "value": None, "history": [], "note": str(exc)}
     # constraints
@@ -163,7 +173,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
                 "hard": c.hard,
                 "measured": int(len(values)),
                 "satisfied": int((g <= 0).sum()),
-                "worst_violation": float(g.max()) if len(g) and g.max() > 0 else 0.0,
+                "worst_violation": (float(g.max()) if g.max() > 0 else 0.0) if len(g) else None,  # None: none measured
                 "skipped_before_training": sum(
                     1 for t in trials if t.status is TrialStatus.INFEASIBLE_SKIPPED and c.name in t.metrics and c.value(t.metrics[c.name]) > 0
                 ),
@@ -171,9 +181,14 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         )
     data["constraint_summary"] = summary
     # recommendations
-    recs = []
+    recs: list[dict[str, Any]] = []
     if feasible_numbers:
         for r in study.recommendations(weights=weights):
+            same = next((x for x in recs if x["number"] == r.trial.number), None)
+            if same is not None:  # one row per trial, naming every method that chose it
+                same["method"] += f", {r.method}"
+                same["reason"] += f"; {r.reason}"
+                continue
             recs.append({"method": r.method, "number": r.trial.number, "reason": r.reason, "config": r.trial.config, "metrics": r.trial.metrics})
     data["recommendations"] = recs
     # failures

@@ -42,6 +42,19 @@ GAP_NAMES = {
     "fpr_diff": "false-positive-rate gap",
 }
 
+#: How each gap is computed from the per-group rates (shown beside the per-group tables).
+GAP_DEFINITIONS = {
+    "eo_diff": "the larger of the largest between-group differences in true-positive rate (tpr) and in false-positive "
+               "rate (fpr)",
+    "dp_diff": "the largest between-group difference in selection rate",
+    "eop_diff": "the largest between-group difference in true-positive rate (tpr)",
+    "tpr_diff": "the largest between-group difference in true-positive rate (tpr)",
+    "fpr_diff": "the largest between-group difference in false-positive rate (fpr)",
+}
+#: The per-group columns, as a reader knows them.
+GROUP_COLUMNS = {"count": "people", "selection_rate": "selection rate (predicted positive)", "tpr": "tpr (true-positive rate)",
+                 "fpr": "fpr (false-positive rate)"}
+
 #: What the audit says about its figures when the trials carry held-out metrics ({h_acc}, {h_gap}: their names).
 HOLDOUT_NOTE = (
     "Two figures per model. Validation: measured on the data the study selected models on (its probes' "
@@ -108,20 +121,52 @@ class FairnessAudit(SavesByFormat):
     def _choice_rows(self) -> list[list[Any]]:
         return [[c["role"], f"#{c['number']}", *self._figure_cells(c)] for c in self.choices]
 
-    def _group_tables(self, r: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    def _group_tables(self, r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """Per audited trial, its per-group tables (validation, held-out): title, header, rows, the last row the
+        largest between-group difference of each rate (what the gaps are made of)."""
         tables = []
-        if r["by_group"]:
-            tables.append((f"Trial #{r['number']} by group" + (" (validation)" if self.holdout else ""), r["by_group"]))
-        if r.get("holdout_by_group"):
-            tables.append((f"Trial #{r['number']} by group (held-out)", r["holdout_by_group"]))
+        for title, groups in ((f"Trial #{r['number']} by group" + (" (validation)" if self.holdout else ""), r["by_group"]),
+                              (f"Trial #{r['number']} by group (held-out)", r.get("holdout_by_group"))):
+            if not groups:
+                continue
+            keys = list(groups[0])
+            rates = [k for k in keys if k in ("accuracy", "selection_rate", "tpr", "fpr")]
+            first = [k for k in keys if k not in GROUP_COLUMNS and k not in rates]  # the group's own column(s)
+            rows = [[g[k] for k in keys] for g in groups]
+            if len(groups) > 1:
+                spread = {k: max(g[k] for g in groups) - min(g[k] for g in groups) for k in rates
+                          if all(isinstance(g[k], (int, float)) for g in groups)}
+                rows.append([("largest difference" if k == first[0] else "") if k in first else spread.get(k, "") for k in keys]
+                            if first else [spread.get(k, "") for k in keys])
+            tables.append((title, [GROUP_COLUMNS.get(k, k) for k in keys], rows))
         return tables
+
+    def _definition(self) -> str:
+        """What the gap is, from the per-group rates, or nothing for a gap without a definition here."""
+        definition = GAP_DEFINITIONS.get(self.gap)
+        return f"{self.gap} ({GAP_NAMES.get(self.gap, self.gap)}): {definition}." if definition else ""
+
+    def _holdout_verdict(self) -> str:
+        """With held-out figures and a bound: whether any audited model meets the bound on held-out data."""
+        if not self.holdout or self.bound is None:
+            return ""
+        held = [r for r in self.rows if r.get("holdout_meets_bound") is not None]
+        if held and not any(r["holdout_meets_bound"] for r in held):
+            return (f"No audited model meets {self.gap} <= {self.bound:g} on the held-out data: the bound is not met with "
+                    "confidence by any of them; audit more trials (trials=...), or tune with the bound as a hard constraint.")
+        meets = [f"#{r['number']}" for r in held if r["holdout_meets_bound"]]
+        return f"On the held-out data, {', '.join(meets)} meet{'s' if len(meets) == 1 else ''} {self.gap} <= {self.bound:g}." if meets else ""
 
     def to_markdown(self) -> str:
         from moo_hpo.reports import markdown as md
 
         out = [f"# Fairness audit: {md.escape(self.study_name)}", "", md.escape(self.summary), ""]
+        if self._holdout_verdict():
+            out += [f"**{md.escape(self._holdout_verdict())}**", ""]
         if self.note:
             out += [md.escape(self.note), ""]
+        if self._definition():
+            out += [md.escape(self._definition()), ""]
         if self.choices:
             out += ["## Recommended models", "", md.table(["choice", "trial", *self._figure_columns()], self._choice_rows()), ""]
         out += ["## Audited trials", ""]
@@ -133,9 +178,8 @@ class FairnessAudit(SavesByFormat):
             out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}", "predicts"],
                                 [(f"#{r['number']}", r["accuracy"], r["gap"], _yes_no(r["meets_bound"]), _predicts(r)) for r in self.rows]))
         for r in self.rows:
-            for title, groups in self._group_tables(r):
-                keys = list(groups[0])
-                out += ["", f"### {title}", "", md.table(keys, [[g[k] for k in keys] for g in groups])]
+            for title, header, rows in self._group_tables(r):
+                out += ["", f"### {title}", "", md.table(header, rows)]
         return "\n".join(out) + "\n"
 
     def to_html(self) -> str:
@@ -169,22 +213,30 @@ class FairnessAudit(SavesByFormat):
             fig.add_vline(x=self.bound, line_dash="dash", line_color="#b42318", annotation_text=esc(f"bound {self.bound:g}"))
         fig.update_layout(title=esc(f"{self.accuracy} vs. {self.gap}"), xaxis_title=esc(f"{self.gap} (lower is fairer)"), yaxis_title=esc(self.accuracy), height=480)
         parts = [f"<h1>Fairness audit: {esc(self.study_name)}</h1>", f"<p><b>{esc(self.summary)}</b></p>"]
+        if self._holdout_verdict():
+            parts.append(f"<p class='bad'><b>{esc(self._holdout_verdict())}</b></p>")
         if self.note:
             parts.append(f"<p class='note'>{esc(self.note)}</p>")
+        if self._definition():
+            parts.append(f"<p class='note'>{esc(self._definition())}</p>")
         parts.append(_figure_html(fig, "fairness-front"))
         columns = self._figure_columns()
         numeric = [not c.startswith("meets") for c in columns]
         if self.choices:
             parts.append("<h2>Recommended models</h2>" + _table(["choice", "trial", *columns], self._choice_rows(), [False, False, *numeric]))
         parts.append("<h2>Audited trials</h2>" + _table(["trial", "configuration", *columns, "predicts"],
-                                                         [(f"#{r['number']}", ", ".join(f"{k}={v}" for k, v in r["config"].items()), *self._figure_cells(r), _predicts(r)) for r in self.rows],
+                                                         [(f"#{r['number']}", _config_text(r["config"]), *self._figure_cells(r), _predicts(r)) for r in self.rows],
                                                          [False, False, *numeric, False]))
         for r in self.rows:
-            for title, groups in self._group_tables(r):
-                keys = list(groups[0])
-                parts.append(f"<h3>{esc(title)}</h3>" + _table(keys, [[g[k] for k in keys] for g in groups], [False] + [True] * (len(keys) - 1)))
+            for title, header, rows in self._group_tables(r):
+                parts.append(f"<h3>{esc(title)}</h3>" + _table(header, rows, [False] + [True] * (len(header) - 1)))
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Fairness audit - {esc(self.study_name)}</title>"
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
+
+
+def _config_text(config: dict[str, Any]) -> str:
+    """A configuration in a table cell: numbers to 4 significant digits."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
 
 
 def _fmt(x: float) -> str:

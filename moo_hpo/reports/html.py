@@ -33,6 +33,7 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}td,th{border:1px s
 th{background:#f4f6f9}.num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#66717f}.ok{color:#17803d}.bad{color:#b42318}
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #dde3ea;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
 .card b{display:block;font-size:1.4rem}code{background:#f4f6f9;padding:0 .25rem;border-radius:3px}
+.wide{overflow-x:auto;max-width:100%}
 """
 
 COLORS = {"front": "#1f77b4", "feasible": "#9aa5b1", "infeasible": "#d62728"}
@@ -69,7 +70,7 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequen
         for r in rows
     )
     thead = f"<thead><tr>{head}</tr></thead>" if head else ""
-    return f"<table>{thead}<tbody>{body}</tbody></table>"
+    return f"<div class='wide'><table>{thead}<tbody>{body}</tbody></table></div>"  # a wide table scrolls, not the page
 
 
 def _groups(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -120,6 +121,14 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         points = sorted(([r["estimate"][n]["mean"] for n in names[:2]] if "estimate" in r else [r["metrics"][n] for n in names[:2]]) for r in groups["front"])
         fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", line={"color": COLORS["front"], "dash": "dot"},
                                  name="the model's estimates", showlegend=data.get("front_basis") == "model", hoverinfo="skip"))
+        recommended = _recommended_rows(data)
+        if recommended:
+            fig.add_trace(go.Scatter(
+                x=[r["metrics"][names[0]] for r in recommended], y=[r["metrics"][names[1]] for r in recommended],
+                mode="markers+text", text=[f"#{r['number']}" for r in recommended], textposition="top right",
+                name="recommended", hovertext=[hover(r) for r in recommended], hoverinfo="text",
+                marker={"color": "#111111", "size": 16, "symbol": "star-open", "line": {"width": 2}},
+            ))
         fig.update_layout(title="Objective space", xaxis_title=_axis(objs[0]), yaxis_title=_axis(objs[1]), height=520)
         figs.append(fig)
         return figs
@@ -129,6 +138,13 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
             dimensions=[{"label": _axis(o), "values": [r["metrics"][o["name"]] for r in rows]} for o in objs],
             name=_LABELS[key], text=[hover(r) for r in rows], hoverinfo="text", diagonal_visible=False,
             marker={"color": COLORS[key], "size": 7, "symbol": "x" if key == "infeasible" else "circle"},
+        ))
+    recommended = _recommended_rows(data)
+    if recommended:
+        fig.add_trace(go.Splom(
+            dimensions=[{"label": _axis(o), "values": [r["metrics"][o["name"]] for r in recommended]} for o in objs],
+            name="recommended", text=[hover(r) for r in recommended], hoverinfo="text", diagonal_visible=False,
+            marker={"color": "#111111", "size": 14, "symbol": "star-open"},
         ))
     fig.update_layout(title="Objective space (scatter matrix)", height=220 * len(objs) + 120)
     figs.append(fig)
@@ -143,16 +159,32 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
     return figs
 
 
+def _recommended_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trials the report recommends, as trial rows (for marking them in the figures)."""
+    chosen = {r["number"] for r in data.get("recommendations") or []}
+    return [r for r in data["trials"] if r["number"] in chosen]
+
+
+def _dash(value: Any) -> Any:
+    """A table cell: a dash for a value nobody measured."""
+    return "—" if value is None else value
+
+
 def hypervolume_figure(data: dict[str, Any]) -> Any | None:
     """Hypervolume over trials, with its reference point in the title."""
     import plotly.graph_objects as go
 
     hv = data["hypervolume"]
-    if not hv.get("history"):
+    history = hv.get("history_normalized") or hv.get("history")
+    if not history:
         return None
     ref = ", ".join(f"{esc(k)} = {_fmt(v)}" for k, v in hv["reference_point"].items())
-    fig = go.Figure(go.Scatter(x=list(range(len(hv["history"]))), y=hv["history"], mode="lines", line={"shape": "hv"}, name="hypervolume"))
-    fig.update_layout(title=f"Hypervolume over trials (reference point: {ref})", xaxis_title="trial", yaxis_title="hypervolume", height=380)
+    fig = go.Figure(go.Scatter(x=list(range(len(history))), y=history, mode="lines+markers" if len(history) < 30 else "lines",
+                               line={"shape": "hv"}, name="hypervolume"))
+    fig.update_layout(title=f"Hypervolume over trials (reference point: {ref})", xaxis_title="trial",
+                      yaxis_title="hypervolume (normalized, as above)", yaxis_tickformat=".3~f", height=380)
+    if len(history) == 1:
+        fig.update_xaxes(range=[-0.5, 0.5], tickvals=[0])
     return fig
 
 
@@ -294,8 +326,14 @@ def model_check_summary_rows(check: dict[str, Any]) -> list[tuple[Any, ...]]:
     median |z|, mean z (the HTML and Markdown reports' tables)."""
     return [
         (m["metric"], m["proposals"], _pct(m["within_2sd"]), _or_dash(m["median_abs_z"]), _or_dash(m["mean_z"]))
+        if m["proposals"] >= MODEL_CHECK_MIN_PROPOSALS
+        else (m["metric"], m["proposals"], f"too few proposals to judge (fewer than {MODEL_CHECK_MIN_PROPOSALS})", "—", "—")
         for m in check.get("summary", [])
     ]
+
+
+#: Below this many model proposals the model check's shares and z-scores say nothing.
+MODEL_CHECK_MIN_PROPOSALS = 5
 
 
 def model_check_text(check: dict[str, Any]) -> str:
@@ -367,7 +405,8 @@ def _figure_html(fig: Any, div_id: str) -> str:
 def _cards(data: dict[str, Any]) -> list[tuple[str, Any]]:
     """The report's count cards: (label, value); pruned once the study stopped or reported any trial."""
     c = data["counts"]
-    cards = [("trials", c["total"]), ("complete", c["complete"]), ("feasible", c["feasible"]), ("on the front", len(data["front"]))]
+    cards = [("trial" if c["total"] == 1 else "trials", c["total"]), ("complete", c["complete"]), ("feasible", c["feasible"]),
+             ("on the front", len(data["front"]))]
     if c.get("pruned") or (data.get("learning_curves") or {}).get("trials"):
         cards.append(("pruned", c.get("pruned", 0)))
     return cards + [("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])]
@@ -432,13 +471,20 @@ def render_html(data: dict[str, Any]) -> str:
     parts.append("<h2>Pareto front</h2>")
     if data.get("front_basis") == "model":
         parts.append(f"<p class='note'>{esc(FRONT_BY_MODEL)}</p>")
-    for i, fig in enumerate(front_figures(data)):
-        parts.append(_figure_html(fig, f"front-{i}"))
+    if not data["trials"]:
+        parts.append("<p class='muted'>No trial yet: the objective space fills as trials finish.</p>")
+    else:
+        if len(objs) >= 3:
+            parts.append(f"<p class='note'>A front trial is non-dominated in all {len(objs)} objectives together; in a panel "
+                         "of two it can look dominated by a trial that is worse in another objective. Stars mark the "
+                         "recommended trials.</p>")
+        for i, fig in enumerate(front_figures(data)):
+            parts.append(_figure_html(fig, f"front-{i}"))
     parts.append("<h2>Hypervolume</h2>")
     hv = data["hypervolume"]
     if hv.get("value") is not None:
         ref = ", ".join(f"{esc(k)} = {esc(_fmt(v))}" for k, v in hv["reference_point"].items())
-        state = "frozen" if hv.get("frozen") else "provisional (derived from the feasible trials so far)"
+        state = "fixed" if hv.get("frozen") else "provisional, derived from the feasible trials so far"
         parts.append(
             f"<p>Hypervolume <b>{hv['normalized']:.3f}</b> normalized (raw {hv['value']:.6g}) with reference point "
             f"{ref} ({esc(state)}).</p><p class='note'>{esc(hv['meaning'])}</p>"
@@ -453,7 +499,7 @@ def render_html(data: dict[str, Any]) -> str:
     if data["constraint_summary"]:
         parts.append("<h2>Constraints</h2>")
         parts.append(_table(["constraint", "kind", "measured", "satisfied", "worst violation", "skipped before training"],
-                            [(s["text"], "hard" if s["hard"] else "soft", s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"])
+                            [(s["text"], "hard" if s["hard"] else "soft", s["measured"], s["satisfied"], _dash(s["worst_violation"]), s["skipped_before_training"])
                              for s in data["constraint_summary"]], [False, False, True, True, True, True]))
     # recommendations
     parts.append("<h2>Recommended operating points</h2>")

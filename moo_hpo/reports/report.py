@@ -114,6 +114,11 @@ class Report(SavesByFormat):
         if d["constraints"]:
             out += ["", md.table(["constraint", "kind"], [(k["text"], "hard" if k["hard"] else "soft") for k in d["constraints"]])]
         out += ["", md.table(["parameter", "domain"], [(p["name"], p["domain"]) for p in d["space"]])]
+        images: dict[str, str] = {}  # figure name -> its Markdown image line
+        if figures is not None:
+            images = {p.stem: f"![{p.stem}]({_link(p, relative_to).as_posix()})" for p in self.save_figures(figures)}
+        if "front" in images:
+            out += ["", "## Pareto front", "", images["front"]]
         hv = d["hypervolume"]
         out += ["", "## Hypervolume", ""]
         if hv.get("value") is not None:
@@ -122,11 +127,9 @@ class Report(SavesByFormat):
             out += ["", md.escape(hv["meaning"])]
         else:
             out.append(md.escape(hv.get("note", "no hypervolume")))
-        if figures is not None:
-            paths = self.save_figures(figures)
-            links = [_link(p, relative_to) for p in paths]
-            out += [""] + [f"![{p.stem}]({link.as_posix()})" for p, link in zip(paths, links, strict=True)]
-        out += self._early_stopping_markdown()
+        if "hypervolume" in images:
+            out += ["", images["hypervolume"]]
+        out += self._early_stopping_markdown(images.get("learning_curves"))
         out += ["", "## Recommended operating points", ""]
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
         header, rows, _ = front_table(d)
@@ -135,7 +138,8 @@ class Report(SavesByFormat):
         out += self._repeated_runs_markdown()
         if d["constraint_summary"]:
             out += ["", "## Constraints", "", md.table(["constraint", "measured", "satisfied", "worst violation", "skipped before training"],
-                                                       [(s["text"], s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"]) for s in d["constraint_summary"]])]
+                                                       [(s["text"], s["measured"], s["satisfied"], "—" if s["worst_violation"] is None else s["worst_violation"],
+                                                         s["skipped_before_training"]) for s in d["constraint_summary"]])]
         check = d.get("model_check") or {}
         if check.get("summary") or check.get("failures"):
             from moo_hpo.reports.html import model_check_summary_rows, model_check_text
@@ -161,8 +165,9 @@ class Report(SavesByFormat):
                 md.table(repeated_runs_header(section), repeated_runs_rows(section)), "",
                 md.escape(f"How it is estimated: {section['method']}")]
 
-    def _early_stopping_markdown(self) -> list[str]:
-        """The Markdown lines on early stopping: which trials reported, and the compute-saved table."""
+    def _early_stopping_markdown(self, curves_image: str | None = None) -> list[str]:
+        """The Markdown lines on early stopping: which trials reported (with the learning curves' figure when
+        written), and the compute-saved table."""
         from moo_hpo.reports.html import COMPUTE_SAVED_HEADER, compute_saved_rows, compute_saved_text, stopped_at_text
 
         d = self.data
@@ -174,7 +179,10 @@ class Report(SavesByFormat):
         out = ["", "## Early stopping", "",
                md.escape(f"{len(curves['trials'])} trials reported intermediate metrics ("
                          + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + f"); objectives reported: {reported}. "
-                         "The HTML report draws their learning curves; the JSON report holds every report.")]
+                         + ("Their learning curves:" if curves_image else "The HTML report draws their learning curves")
+                         + "; the JSON report holds every report.")]
+        if curves_image:
+            out += ["", curves_image]
         saved = d.get("compute_saved")
         if not saved:
             return out + ["", "No complete or pruned trial reported yet."]
@@ -193,7 +201,7 @@ class Report(SavesByFormat):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from moo_hpo.reports.html import COLORS, _groups
+        from moo_hpo.reports.html import COLORS, _groups, _recommended_rows
 
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
@@ -207,26 +215,37 @@ class Report(SavesByFormat):
             a, b = objs[0]["name"], objs[1]["name"]
             fig, ax = plt.subplots(figsize=(6, 4.2))
             for key, rows in groups.items():
-                ax.scatter([r["metrics"][a] for r in rows], [r["metrics"][b] for r in rows], c=COLORS[key], s=30 if key == "front" else 14,
-                           marker="x" if key == "infeasible" else "o", label=key)
+                if rows:  # a legend entry only for what is drawn
+                    ax.scatter([r["metrics"][a] for r in rows], [r["metrics"][b] for r in rows], c=COLORS[key],
+                               s=30 if key == "front" else 14, marker="x" if key == "infeasible" else "o", label=key)
+            recommended = _recommended_rows(d)
+            if recommended:
+                ax.scatter([r["metrics"][a] for r in recommended], [r["metrics"][b] for r in recommended], s=160,
+                           facecolors="none", edgecolors="#111111", marker="*", linewidths=1.2, label="recommended")
+                for r in recommended:
+                    ax.annotate(f"#{r['number']}", (r["metrics"][a], r["metrics"][b]), fontsize=7, xytext=(4, 4),
+                                textcoords="offset points")
             ax.set_xlabel(f"{a} ({objs[0]['direction'][:3]})")
             ax.set_ylabel(f"{b} ({objs[1]['direction'][:3]})")
-            ax.legend(fontsize=8)
+            if d["trials"]:
+                ax.legend(fontsize=8)
+            else:
+                ax.text(0.5, 0.5, "no trial yet", transform=ax.transAxes, ha="center", color="0.4")
             if len(objs) > 2:  # the front is non-dominated in every objective, not in these two alone
-                ax.set_title(f"{d['name']}: the first 2 of {len(objs)} objectives", fontsize=10)
-                ax.text(0.01, 0.01, "front: non-dominated in all objectives", transform=ax.transAxes, fontsize=7, color="0.4")
+                ax.set_title(f"{d['name']}: the first 2 of {len(objs)} objectives\n(the front is non-dominated in all "
+                             f"{len(objs)})", fontsize=9)
             else:
                 ax.set_title(d["name"])
             fig.tight_layout()
             written.append(folder / "front.png")
             fig.savefig(written[-1], dpi=120)
             plt.close(fig)
-        history = d["hypervolume"].get("history") or []
+        history = d["hypervolume"].get("history_normalized") or d["hypervolume"].get("history") or []
         if history:
             fig, ax = plt.subplots(figsize=(6, 3.2))
-            ax.step(range(len(history)), history, where="post")
+            ax.step(range(len(history)), history, where="post", marker="o" if len(history) < 30 else None, markersize=3)
             ax.set_xlabel("trial")
-            ax.set_ylabel("hypervolume")
+            ax.set_ylabel("hypervolume (normalized)")
             fig.tight_layout()
             written.append(folder / "hypervolume.png")
             fig.savefig(written[-1], dpi=120)

@@ -186,3 +186,16 @@ def test_ratios_bad_bounds_and_unknown_trials_are_refused_and_no_bound_is_a_dash
     assert audit.bound is None and all(r["meets_bound"] is None for r in audit.rows)
     assert "with a demographic-parity gap of" in audit.summary  # "a", not "an", before a consonant
     assert "| - |" in audit.to_markdown()
+
+
+def test_the_audit_defines_its_gap_shows_the_differences_and_says_when_nothing_holds_out(study_with_holdout):
+    audit = mh.fairness_audit(study_with_holdout)
+    md = audit.to_markdown()
+    assert "eo_diff (equalized-odds gap): the larger of the largest between-group differences in true-positive rate" in md
+    # per group: readable columns and the largest difference of each rate (tpr 0.5 - 0.5 = 0 here)
+    assert "| sex | people | accuracy | selection rate (predicted positive) | tpr (true-positive rate) |" in md
+    assert "| largest difference |  | 0 | 0 | 0 | 0 |" in md
+    assert "On the held-out data, #2 meets eo_diff <= 0.05." in md
+    strict = mh.fairness_audit(study_with_holdout, bound=0.02)  # #2 reaches 0.03 on held-out data
+    assert "No audited model meets eo_diff <= 0.02 on the held-out data" in strict.to_markdown()
+    assert "No audited model meets" in _text(strict.to_html())

@@ -89,7 +89,7 @@ def test_once_repeats_show_noise_the_front_is_the_models_with_its_estimates(repe
     assert "<th>f1 (model)</th>" in section and "<th>f2 (model)</th>" in section
     member = by_model[r.data["front"][0]["number"]]
     assert f"{member.estimate['f2']:.4g} ± {member.std['f2']:.2g}" in section
-    line = front_figures(r.data)[-1].data[-1]  # the scatter's front line runs through the estimates
+    line = next(t for t in front_figures(r.data)[-1].data if t.name == "the model's estimates")  # through the estimates
     assert line.name == "the model's estimates" and line.showlegend
     assert sorted(line.x) == sorted(m.estimate["f1"] for m in by_model.values())
     md = r.to_markdown()

@@ -18,7 +18,12 @@ def test_report_data_covers_every_section(finished_study):
     assert {t["number"] for t in d["front"]} == {t.number for t in finished_study.pareto_front()}
     assert d["hypervolume"]["value"] == finished_study.hypervolume()
     assert len(d["hypervolume"]["history"]) == 40
-    assert [r["method"] for r in d["recommendations"]] == ["knee", "best", "best", "best", "asf"]
+    # one row per recommended trial, naming every method that chose it, in the order they are first chosen
+    expected: dict[int, list[str]] = {}
+    for rec in finished_study.recommendations(weights={"accuracy": 2, "eo_diff": 1, "latency_p99_ms": 1}):
+        expected.setdefault(rec.trial.number, []).append(rec.method)
+    assert {r["number"]: r["method"].split(", ") for r in d["recommendations"]} == expected
+    assert sum(len(m) for m in expected.values()) == 5 and len(d["recommendations"]) == len(expected)
     assert d["failures"][0]["reason"].startswith("RuntimeError: diverged")
     size = next(s for s in d["constraint_summary"] if s["text"].startswith("size_kb"))
     assert size["measured"] == d["counts"]["complete"] and size["satisfied"] < size["measured"]
@@ -309,3 +314,31 @@ def test_an_empty_study_reads_well():
     t = study.ask()
     study.tell(t, {"a": 1.0})
     assert "1 trial:" in mh.report(study).to_markdown()
+
+
+def test_the_hypervolume_chart_is_on_the_headline_scale_and_the_recommended_trials_are_marked(finished_study, tmp_path):
+    from moo_hpo.reports.html import front_figures, hypervolume_figure
+
+    r = mh.report(finished_study)
+    hv = r.data["hypervolume"]
+    assert hv["history_normalized"][-1] == pytest.approx(hv["normalized"])
+    assert list(hypervolume_figure(r.data).data[0].y) == hv["history_normalized"]
+    marked = next(t for t in front_figures(r.data)[0].data if t.name == "recommended")
+    assert len(marked.dimensions[0]["values"]) == len(r.data["recommendations"])
+    assert "non-dominated in all 3 objectives together" in r.to_html()
+    text = r.to_markdown(figures=tmp_path / "figs", relative_to=tmp_path)
+    assert text.index("## Pareto front") < text.index("![front]") < text.index("## Hypervolume") < text.index("![hypervolume]")
+
+
+def test_small_studies_read_without_empty_figures_or_false_figures():
+    space = mh.Space({"x": mh.Float(0, 1)})
+    empty = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], [mh.AtMost("a", 0.5)], seed=0)
+    page = mh.report(empty).to_html()
+    assert "No trial yet" in page and "—" in page  # no objective-space grid, no 'worst violation 0' for nothing measured
+    one = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], seed=0)
+    t = one.ask()
+    one.tell(t, {"a": 0.2, "b": 0.3})
+    report = mh.report(one)
+    assert "1 by construction" in report.data["hypervolume"]["meaning"]
+    assert [r["method"] for r in report.data["recommendations"]] == ["knee, best, best"]  # one row, every method named
+    assert "<b>1</b>trial<" in report.to_html()
