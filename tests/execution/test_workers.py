@@ -151,3 +151,24 @@ def test_workers_die_with_a_sigkilled_study_and_the_study_reopens(tmp_path):
     assert not study.read_only
     assert [t.status for t in study.trials] == [mh.TrialStatus.INTERRUPTED] * 2
     study.close()
+
+
+def _threads(config: dict) -> dict:
+    import os
+
+    import torch
+
+    return {"a": float(os.environ["OMP_NUM_THREADS"]), "b": float(torch.get_num_threads())}
+
+
+def test_each_worker_gets_its_share_of_the_cores_unless_the_user_set_it(monkeypatch):
+    from moo_hpo.execution.workers import thread_limits
+
+    share = max(1, len(os.sched_getaffinity(0)) // 2)
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    study.optimize(_threads, n_trials=2, n_workers=2, show_progress=False)
+    assert [(t.metrics["a"], t.metrics["b"]) for t in study.trials] == [(share, share)] * 2  # torch follows it
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert "OMP_NUM_THREADS" not in thread_limits(2) and thread_limits(2)["MKL_NUM_THREADS"] == str(share)
+    study.optimize(_threads, n_trials=1, n_workers=2, show_progress=False)
+    assert study.trials[-1].metrics["a"] == 3.0
