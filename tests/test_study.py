@@ -830,3 +830,23 @@ def test_a_nan_in_a_metric_the_study_uses_fails_the_trial_whatever_its_status():
     assert study.tell(skipped, {"energy": float("nan")}, status="infeasible_skipped").status is mh.TrialStatus.FAILED
     done = study.tell(fine, {"a": 0.5, "energy": 1.0, "loss": float("inf")})
     assert done.status is mh.TrialStatus.COMPLETE and "loss" not in done.metrics
+
+
+def test_plain_progress_counts_every_trial_in_its_hypervolume_and_says_what_it_waits_for(capsys, monkeypatch):
+    import re
+
+    from moo_hpo.execution import progress
+
+    study = simple_study(name="plain")
+    study.optimize(ab, n_trials=30, show_progress=True)
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "plain: 30/30 trials" in last
+    assert float(re.search(r"HV (\S+) \|", last).group(1)) == pytest.approx(study.hypervolume(), rel=1e-3)
+    monkeypatch.setattr(progress, "PLAIN_LINE_SECONDS", 0.2)
+
+    def slow(config):
+        time.sleep(0.6)
+        return ab(config)
+
+    study.optimize(slow, n_trials=2, show_progress=True)
+    assert "still working: 1 trial running" in capsys.readouterr().err

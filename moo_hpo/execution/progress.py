@@ -4,6 +4,7 @@ the time the optimizer spent proposing."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,8 @@ class Progress:
     The hypervolume is shown once the reference point is frozen, updated trial by trial; "optimizer" is the
     time the optimizer's ask and tell took in this call and its share of the call's wall time. Without a
     terminal (output to a file, a CI log) a plain line goes to standard error every tenth of the trials
-    or every minute.
+    or every minute, and a line every minute without one says what the study is waiting for (running trials,
+    or the optimizer's proposal), so a long model step or a slow trial is not mistaken for a hang.
 
     Args:
         study: the study being optimized.
@@ -49,6 +51,9 @@ class Progress:
             self._plain = True
             self._last_line = time.monotonic()
             self._done = 0
+            self._quiet = threading.Event()
+            self._heartbeat_thread = threading.Thread(target=self._heartbeat, name="moo_hpo-progress", daemon=True)
+            self._heartbeat_thread.start()
             return self
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -87,15 +92,30 @@ class Progress:
             self._monitor.add(trial)
         return self._monitor.value
 
+    def _heartbeat(self) -> None:
+        """Without a terminal: a line after every :data:`PLAIN_LINE_SECONDS` without one, saying what runs."""
+        while not self._quiet.wait(PLAIN_LINE_SECONDS / 4):
+            now = time.monotonic()
+            if now - self._last_line < PLAIN_LINE_SECONDS:
+                continue
+            self._last_line = now
+            running = len(self.study._running)
+            what = f"{running} trial{'s' if running != 1 else ''} running" if running else "the optimizer is proposing"
+            of = f"/{self.total}" if self.total else ""
+            print(f"{self.study.name}: {self._done}{of} trials in {now - self._started:.0f} s | still working: {what}",
+                  file=sys.stderr, flush=True)
+
     def _plain_line(self, trial: Trial) -> None:
         self._done += 1
         now = time.monotonic()
         every = max(1, (self.total or 100) // 10)
+        record = self.study.trial(trial.number)
         if self._done % every and now - self._last_line < PLAIN_LINE_SECONDS and self._done != self.total:
+            self._hypervolume(record)  # every trial feeds the hypervolume, printed or not
             return
         self._last_line = now
         of = f"/{self.total}" if self.total else ""
-        stats = self._stats(self.study.trial(trial.number))
+        stats = self._stats(record)
         print(f"{self.study.name}: {self._done}{of} trials in {now - self._started:.0f} s | {stats}", file=sys.stderr, flush=True)
 
     def update(self, trial: Trial) -> None:
@@ -107,5 +127,8 @@ class Progress:
             self._progress.update(self._task, advance=1, stats=self._stats(record))
 
     def __exit__(self, *exc: object) -> None:
+        if self._plain:
+            self._quiet.set()
+            self._heartbeat_thread.join()
         if self._progress is not None:
             self._progress.__exit__(*exc)  # type: ignore[arg-type]
