@@ -292,7 +292,8 @@ def fairness_audit(
         accuracy: the accuracy metric (higher is better).
         gap: the fairness gap metric (lower is better).
         bound: the largest acceptable gap; default: the study's ``AtMost`` constraint on ``gap``, if any.
-        trials: the trials to audit in detail (default: the accuracy-vs-gap front).
+        trials: the trials to audit in detail, and to choose among (default: the accuracy-vs-gap front of the
+            trials within the study's other hard constraints, choosing among all of those).
 
     Returns:
         A :class:`FairnessAudit`.
@@ -327,10 +328,17 @@ def fairness_audit(
         )
     h_acc, h_gap = holdout_name(accuracy), holdout_name(gap)
     holdout = any(h_acc in t.metrics or h_gap in t.metrics for t in complete)
-    Y = np.array([[-t.metrics[accuracy], t.metrics[gap]] for t in complete])
-    on_front = [t for t, k in zip(complete, pareto_mask(Y), strict=True) if k]
+    # the study's other hard limits (size, latency ...) hold for every model the audit fronts or recommends
+    limits = [c for c in study.constraints if c.hard and c.name != gap]
+    eligible = [t for t in complete if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in limits)]
+    left_out = len(complete) - len(eligible)
+    if not eligible:  # nothing within them: audit every model, and say so
+        eligible = complete
+    Y = np.array([[-t.metrics[accuracy], t.metrics[gap]] for t in eligible])
+    on_front = [t for t, k in zip(eligible, pareto_mask(Y), strict=True) if k]
     if trials is None:
         audited = sorted(on_front, key=lambda t: -t.metrics[accuracy])
+        candidates = eligible
     else:
         by_number = {t.number: t for t in study.trials}
         numbers = [t if isinstance(t, (int, np.integer)) else getattr(t, "number", t) for t in trials]
@@ -338,6 +346,8 @@ def fairness_audit(
         if unknown:
             raise ConfigError(f"trials {unknown} are not in the study; expected trial numbers 0..{len(study.trials) - 1} or its trials")
         audited = [by_number[n] for n in numbers]
+        # the choices come from the audited trials
+        candidates = [t for t in audited if t in eligible] or [t for t in audited if t in complete] or eligible
 
     def figures(t: Trial) -> dict[str, Any]:
         fairness = t.extra.get("fairness", {}) if isinstance(t.extra, dict) else {}
@@ -377,7 +387,7 @@ def fairness_audit(
         return {"role": role, **{k: v for k, v in figures(t).items() if k not in ("by_group", "holdout_by_group")}}
 
     rows = [figures(t) for t in audited]
-    usable = [t for t in complete if not one_class_only(t)] or complete
+    usable = [t for t in candidates if not one_class_only(t)] or candidates
     best = max(usable, key=lambda t: t.metrics[accuracy])
     choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(gap, gap)
@@ -400,14 +410,23 @@ def fairness_audit(
                             f" (on held-out data trial #{fair.number} is the more accurate one, by {_fmt(-held_cost)})")
             summary += f".{holdout_verdict(fair)}"
         else:
-            summary += f"; no trial meets the bound of {bound:g} (the smallest gap seen is {_fmt(min(t.metrics[gap] for t in complete))})."
+            summary += f"; no trial meets the bound of {bound:g} (the smallest gap seen is {_fmt(min(t.metrics[gap] for t in candidates))})."
     else:
         summary += "."
+    if limits:
+        texts = ", ".join(c.describe() for c in limits)
+        if left_out == 0:
+            summary += f" Every complete trial keeps to the study's other hard limits ({texts})."
+        elif len(eligible) < len(complete):
+            summary += (f" The choices keep to the study's other hard limits ({texts}): {left_out} complete trial"
+                        f"{'s' if left_out != 1 else ''} breaking them {'are' if left_out != 1 else 'is'} left out.")
+        else:
+            summary += f" No complete trial keeps to the study's other hard limits ({texts}): every one is audited."
     broken = [r["number"] for r in rows if r.get("broken_on_holdout")]
     if broken:
         summary += (f" Audited trials that meet the bound of {bound:g} on validation data but break it on held-out data "
                     f"(flagged BROKEN ON HELD-OUT): {', '.join(f'#{n}' for n in broken)}.")
-    degenerate = [t.number for t in complete if one_class_only(t)]
+    degenerate = [t.number for t in candidates if one_class_only(t)]
     if degenerate:
         summary += (
             f" Trials {', '.join(f'#{n}' for n in degenerate)} predict one class only (their accuracy is the base rate and "

@@ -199,3 +199,18 @@ def test_the_audit_defines_its_gap_shows_the_differences_and_says_when_nothing_h
     strict = mh.fairness_audit(study_with_holdout, bound=0.02)  # #2 reaches 0.03 on held-out data
     assert "No audited model meets eo_diff <= 0.02 on the held-out data" in strict.to_markdown()
     assert "No audited model meets" in _text(strict.to_html())
+
+
+def test_the_audit_keeps_to_the_studys_other_hard_limits_and_chooses_among_the_trials_given():
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     [mh.AtMost("size_kb", 300)], optimizer="random", seed=0)
+    figures = {0: (0.90, 0.10, 680.0), 1: (0.86, 0.06, 120.0), 2: (0.84, 0.03, 90.0)}  # #0: the most accurate, too big
+    for trial in study.ask(3):
+        acc, gap, size = figures[trial.number]
+        study.tell(trial, {"accuracy": acc, "eo_diff": gap, "size_kb": size},
+                   extra={"fairness": {"by_group": _groups(0.2)}})
+    audit = mh.fairness_audit(study, bound=0.05)
+    assert [c["number"] for c in audit.choices] == [1, 2] and 0 not in audit.front
+    assert "(size_kb <= 300): 1 complete trial breaking them is left out." in audit.summary
+    picked = mh.fairness_audit(study, bound=0.05, trials=[2])
+    assert [c["number"] for c in picked.choices] == [2] and "trial #2" in picked.summary and "#1" not in picked.summary
