@@ -88,7 +88,7 @@ def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
     basis = study.front_basis()
     front = study.pareto_front(by=basis)
     if front and basis == "model":
-        title += ", by the model's estimates (the metrics are noisy)"
+        title += ", chosen by the model's estimates (the metrics are noisy; measured values shown)"
     table = Table(title=title)
     table.add_column("#", justify="right")
     for o in study.objectives:

@@ -176,7 +176,8 @@ class Study:
                 if stored[key] != spec[key]:
                     raise ConfigError(
                         f"the study in {self._store.location!r} has different {label}: "
-                        f"{definition_difference(stored[key], spec[key])}; use another storage file or the same definition"
+                        f"{definition_difference(stored[key], spec[key])}; use the same definition, or another storage "
+                        "file (or delete this one to start afresh)"
                     )
             self.seed = int(self._store.get_meta("seed"))
             if seed is not None and int(seed) != self.seed:

@@ -204,7 +204,7 @@ def test_front_of_a_study_whose_repeats_showed_noise_is_the_models(tmp_path):
         study.reevaluate(noisy, top_k=1, repeats=1, show_progress=False)
         numbers = {t.number for t in study.pareto_front()}
     out = runner.invoke(app, ["front", str(path)])
-    assert out.exit_code == 0 and "by the model's estimates (the metrics are noisy)" in " ".join(out.output.split())
+    assert out.exit_code == 0 and "chosen by the model's estimates (the metrics are noisy; measured values shown)" in " ".join(out.output.split())
     assert {int(m) for m in re.findall(r"^\W\s*(\d+)\s*\W", out.output, flags=re.MULTILINE)} == numbers
 
 

@@ -100,7 +100,10 @@ class SizingTable(list):
         """The rows as a pandas DataFrame."""
         import pandas as pd
 
-        return pd.DataFrame(self.rows())
+        frame = pd.DataFrame(self.rows())
+        if "best_trial" in frame:  # trial numbers stay integers beside a device that nothing fits
+            frame["best_trial"] = frame["best_trial"].astype("Int64")
+        return frame
 
     def __str__(self) -> str:
         return self.to_dataframe().to_string(index=False) if self else "(no devices)"

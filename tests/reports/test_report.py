@@ -232,6 +232,8 @@ def test_device_sizing_is_a_table_and_its_csv_config_is_json(finished_study, tmp
     assert text.splitlines()[0].split()[:3] == ["device", "max_size_kb", "max_latency_ms"] and "phone" in text and "mcu" in text
     df = table.to_dataframe()
     assert list(df["device"]) == ["phone", "mcu"] and df["best_trial"].iloc[0] == table[0].best.number
+    best_cell = text.splitlines()[1].split()[4]  # phone's best trial: an integer, though mcu has none
+    assert best_cell == str(table[0].best.number)
     rows = list(csv.DictReader(write_csv(table, tmp_path / "s.csv").open()))
     assert json.loads(rows[0]["config"]) == table[0].best.config and rows[1]["config"] == ""
 
