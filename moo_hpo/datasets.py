@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ADULT_CATEGORICAL", "ADULT_NUMERIC", "AdultSplit", "load_adult"]
 
+#: The numeric columns of ``AdultSplit.X`` (use them as they are, or scale them).
 ADULT_NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
+#: The categorical columns of ``AdultSplit.X`` (strings: one-hot encode them, e.g. with scikit-learn's
+#: ``OneHotEncoder(handle_unknown="ignore")`` in a ``ColumnTransformer``).
 ADULT_CATEGORICAL = [
     "workclass",
     "education",

@@ -181,6 +181,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         )
     data["constraint_summary"] = summary
     # recommendations
+    from moo_hpo.reports.fairness import one_class_only
+
     recs: list[dict[str, Any]] = []
     if feasible_numbers:
         for r in study.recommendations(weights=weights):
@@ -189,7 +191,11 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
                 same["method"] += f", {r.method}"
                 same["reason"] += f"; {r.reason}"
                 continue
-            recs.append({"method": r.method, "number": r.trial.number, "reason": r.reason, "config": r.trial.config, "metrics": r.trial.metrics})
+            reason = r.reason
+            if one_class_only(r.trial):
+                reason += ("; CAUTION: this model predicts one class for everyone (its accuracy is the base rate and "
+                           "its fairness gaps are 0 by construction)")
+            recs.append({"method": r.method, "number": r.trial.number, "reason": reason, "config": r.trial.config, "metrics": r.trial.metrics})
     data["recommendations"] = recs
     # failures
     reasons = Counter((t.error or "unknown").splitlines()[0][:200] for t in trials if t.status is TrialStatus.FAILED)

@@ -344,3 +344,13 @@ def test_small_studies_read_without_empty_figures_or_false_figures():
     assert "1 by construction" in report.data["hypervolume"]["meaning"]
     assert [r["method"] for r in report.data["recommendations"]] == ["knee, best, best"]  # one row, every method named
     assert "<b>1</b>trial<" in report.to_html()
+
+
+def test_a_recommended_model_that_predicts_one_class_is_flagged():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random", seed=0)
+    one_class = [{"sex": g, "count": 50, "selection_rate": 0.0, "tpr": 0.0, "fpr": 0.0} for g in ("F", "M")]
+    both = [{"sex": g, "count": 50, "selection_rate": 0.3, "tpr": 0.6, "fpr": 0.1} for g in ("F", "M")]
+    for (acc, gap), groups in (((0.76, 0.0), one_class), ((0.85, 0.08), both)):
+        study.tell(study.ask(), {"accuracy": acc, "eo_diff": gap}, extra={"fairness": {"by_group": groups}})
+    rows = {r["number"]: r["reason"] for r in mh.report(study).data["recommendations"]}
+    assert "predicts one class for everyone" in rows[0] and "predicts one class" not in rows[1]
