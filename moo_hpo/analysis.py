@@ -157,13 +157,22 @@ def in_told_order(trials: Sequence[Trial]) -> list[Trial]:
 def pareto_front(problem: Problem, trials: Sequence[Trial]) -> list[Trial]:
     """The feasible trials that no other feasible trial dominates, in the given order.
 
-    Trials with identical objective values are all kept (none dominates the other).
+    Trials of different configurations with identical objective values are all kept (none dominates the other);
+    a configuration run again that measured the same values (a repeat of an exact objective) is listed once,
+    as its first trial.
     """
     feasible = feasible_trials(problem, trials)
     if not feasible:
         return []
-    mask = pareto_mask(problem.objective_matrix(feasible))
-    return [t for t, keep in zip(feasible, mask, strict=True) if keep]
+    Y = problem.objective_matrix(feasible)
+    mask = pareto_mask(Y)
+    front, seen = [], set()
+    for t, y, keep in zip(feasible, Y, mask, strict=True):
+        key = (repr(sorted(t.config.items())), tuple(y))
+        if keep and key not in seen:
+            seen.add(key)
+            front.append(t)
+    return front
 
 
 def least_violating_error(problem: Problem, trials: Sequence[Trial], what: str) -> NoFeasibleTrialError:

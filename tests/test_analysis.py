@@ -109,3 +109,15 @@ def test_hypervolume_monitor_matches_the_full_history():
     history = monitor.start(study.trials)
     np.testing.assert_allclose(history, study.hypervolume_history())
     assert monitor.value == pytest.approx(study.hypervolume())
+
+
+def test_a_repeat_that_measured_the_same_is_one_front_member():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    first, other, repeat = study.ask(), study.ask(), study.ask()
+    study.tell(first, {"a": 0.2, "b": 0.6})
+    study.tell(other, {"a": 0.6, "b": 0.2})
+    study._trials[repeat.number].config = dict(first.config)  # the same configuration, run again
+    study.tell(repeat, {"a": 0.2, "b": 0.6})
+    twin = study.ask()
+    study.tell(twin, {"a": 0.2, "b": 0.6})  # another configuration with the same values: a front member of its own
+    assert [t.number for t in study.pareto_front()] == [first.number, other.number, twin.number]
