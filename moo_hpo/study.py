@@ -795,7 +795,8 @@ class Study:
         shows that its objectives are noisy: one configuration, measured twice (the Bayesian optimizers' noise
         check, :meth:`reevaluate`, or a repeat of the user's), gave two different values. :meth:`front_basis`
         says which applies; the hypervolume and the recommendations judge the measurements either way.
-        Trials with identical objective values are all kept (none dominates the other).
+        Trials of different configurations with identical objective values are all kept (none dominates the
+        other); a configuration run again is one member (its first trial).
 
         Args:
             by: ``"auto"`` (:meth:`front_basis`), ``"measured"`` or ``"model"``.

@@ -151,10 +151,12 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             "frozen": study.reference_point_frozen,
             "value": study.hypervolume() if feasible_numbers else 0.0,
             "normalized": study.hypervolume(normalized=True) if feasible_numbers else 0.0,
-            "meaning": HV_MEANING + (SINGLE_POINT_NOTE if len(front) == 1 else ""),
+            "meaning": HV_MEANING,
             "history": [float(v) for v in study.hypervolume_history()],
         }
         hv = data["hypervolume"]
+        if hv["normalized"] == 1.0 and len(study.pareto_front(by="measured")) == 1:
+            hv["meaning"] += SINGLE_POINT_NOTE
         # the same history on the headline's scale: the raw values over the volume of the box that normalizes
         scale = hv["value"] / hv["normalized"] if hv["normalized"] > 0 else 0.0
         hv["history_normalized"] = [v / scale if scale > 0 else 0.0 for v in hv["history"]]
@@ -186,16 +188,17 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     recs: list[dict[str, Any]] = []
     if feasible_numbers:
         for r in study.recommendations(weights=weights):
+            label = r.reason.split(" (")[0] if r.method == "best" else r.method  # "best accuracy"
             same = next((x for x in recs if x["number"] == r.trial.number), None)
             if same is not None:  # one row per trial, naming every method that chose it
-                same["method"] += f", {r.method}"
+                same["method"] += f", {label}"
                 same["reason"] += f"; {r.reason}"
                 continue
             reason = r.reason
             if one_class_only(r.trial):
                 reason += ("; CAUTION: this model predicts one class for everyone (its accuracy is the base rate and "
                            "its fairness gaps are 0 by construction)")
-            recs.append({"method": r.method, "number": r.trial.number, "reason": reason, "config": r.trial.config, "metrics": r.trial.metrics})
+            recs.append({"method": label, "number": r.trial.number, "reason": reason, "config": r.trial.config, "metrics": r.trial.metrics})
     data["recommendations"] = recs
     # failures
     reasons = Counter((t.error or "unknown").splitlines()[0][:200] for t in trials if t.status is TrialStatus.FAILED)

@@ -86,7 +86,8 @@ class FairnessAudit(SavesByFormat):
             broken_on_holdout (meets the bound on validation, breaks it on held-out data); absent values are None.
         choices: the models the summary recommends, with the same fields and a ``role``
             (``"most accurate"``, ``"most accurate within the bound"``).
-        front: numbers of the trials on the accuracy-vs-gap front (all complete trials, validation figures).
+        front: numbers of the trials on the accuracy-vs-gap front (the complete trials within the study's other hard
+            constraints, validation figures; a configuration run again with the same figures once).
     """
 
     def __init__(self, study_name: str, accuracy: str, gap: str, bound: float | None, rows: list[dict[str, Any]],
@@ -214,7 +215,8 @@ class FairnessAudit(SavesByFormat):
         fig.update_layout(title=esc(f"{self.accuracy} vs. {self.gap}"), xaxis_title=esc(f"{self.gap} (lower is fairer)"), yaxis_title=esc(self.accuracy), height=480)
         parts = [f"<h1>Fairness audit: {esc(self.study_name)}</h1>", f"<p><b>{esc(self.summary)}</b></p>"]
         if self._holdout_verdict():
-            parts.append(f"<p class='bad'><b>{esc(self._holdout_verdict())}</b></p>")
+            verdict = self._holdout_verdict()
+            parts.append(f"<p class='{'bad' if verdict.startswith('No ') else 'ok'}'><b>{esc(verdict)}</b></p>")
         if self.note:
             parts.append(f"<p class='note'>{esc(self.note)}</p>")
         if self._definition():
@@ -330,15 +332,21 @@ def fairness_audit(
     holdout = any(h_acc in t.metrics or h_gap in t.metrics for t in complete)
     # the study's other hard limits (size, latency ...) hold for every model the audit fronts or recommends
     limits = [c for c in study.constraints if c.hard and c.name != gap]
-    eligible = [t for t in complete if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in limits)]
-    left_out = len(complete) - len(eligible)
-    if not eligible:  # nothing within them: audit every model, and say so
-        eligible = complete
-    Y = np.array([[-t.metrics[accuracy], t.metrics[gap]] for t in eligible])
-    on_front = [t for t, k in zip(eligible, pareto_mask(Y), strict=True) if k]
+
+    def within_limits(t: Trial) -> bool:
+        return all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in limits)
+
+    fronted = [t for t in complete if within_limits(t)] or complete
+    Y = np.array([[-t.metrics[accuracy], t.metrics[gap]] for t in fronted])
+    on_front, seen = [], set()
+    for t, keep in zip(fronted, pareto_mask(Y), strict=True):
+        key = (repr(sorted(t.config.items())), t.metrics[accuracy], t.metrics[gap])
+        if keep and key not in seen:  # a configuration run again with the same figures: listed once
+            seen.add(key)
+            on_front.append(t)
     if trials is None:
         audited = sorted(on_front, key=lambda t: -t.metrics[accuracy])
-        candidates = eligible
+        pool, scope = complete, "trial"
     else:
         by_number = {t.number: t for t in study.trials}
         numbers = [t if isinstance(t, (int, np.integer)) else getattr(t, "number", t) for t in trials]
@@ -346,8 +354,15 @@ def fairness_audit(
         if unknown:
             raise ConfigError(f"trials {unknown} are not in the study; expected trial numbers 0..{len(study.trials) - 1} or its trials")
         audited = [by_number[n] for n in numbers]
-        # the choices come from the audited trials
-        candidates = [t for t in audited if t in eligible] or [t for t in audited if t in complete] or eligible
+        pool, scope = [t for t in audited if t in complete], "audited trial"  # the choices come from these
+        if not pool:
+            raise ConfigError(
+                f"none of the trials {numbers} is complete with both {accuracy!r} and {gap!r}; expected some to choose among "
+                f"(the complete ones: {[t.number for t in complete]})"
+            )
+    eligible = [t for t in pool if within_limits(t)]
+    breaking = [t.number for t in pool if not within_limits(t)]
+    candidates = eligible or pool
 
     def figures(t: Trial) -> dict[str, Any]:
         fairness = t.extra.get("fairness", {}) if isinstance(t.extra, dict) else {}
@@ -410,18 +425,21 @@ def fairness_audit(
                             f" (on held-out data trial #{fair.number} is the more accurate one, by {_fmt(-held_cost)})")
             summary += f".{holdout_verdict(fair)}"
         else:
-            summary += f"; no trial meets the bound of {bound:g} (the smallest gap seen is {_fmt(min(t.metrics[gap] for t in candidates))})."
+            summary += (f"; no {scope} meets the bound of {bound:g} (the smallest gap among them is "
+                        f"{_fmt(min(t.metrics[gap] for t in candidates))}).")
     else:
         summary += "."
     if limits:
         texts = ", ".join(c.describe() for c in limits)
-        if left_out == 0:
-            summary += f" Every complete trial keeps to the study's other hard limits ({texts})."
-        elif len(eligible) < len(complete):
-            summary += (f" The choices keep to the study's other hard limits ({texts}): {left_out} complete trial"
-                        f"{'s' if left_out != 1 else ''} breaking them {'are' if left_out != 1 else 'is'} left out.")
+        if not breaking:
+            summary += f" Every {scope} keeps to the study's other hard limits ({texts})."
+        elif eligible:
+            summary += (f" The choices keep to the study's other hard limits ({texts}): {len(breaking)} {scope}"
+                        f"{'s' if len(breaking) != 1 else ''} breaking them {'are' if len(breaking) != 1 else 'is'} left out"
+                        + (f" ({', '.join(f'#{n}' for n in breaking)})." if trials is not None else "."))
         else:
-            summary += f" No complete trial keeps to the study's other hard limits ({texts}): every one is audited."
+            summary += (f" No {scope} keeps to the study's other hard limits ({texts}): the choices are made among them "
+                        "all, and break those limits.")
     broken = [r["number"] for r in rows if r.get("broken_on_holdout")]
     if broken:
         summary += (f" Audited trials that meet the bound of {bound:g} on validation data but break it on held-out data "

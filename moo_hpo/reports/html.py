@@ -484,7 +484,7 @@ def render_html(data: dict[str, Any]) -> str:
     hv = data["hypervolume"]
     if hv.get("value") is not None:
         ref = ", ".join(f"{esc(k)} = {esc(_fmt(v))}" for k, v in hv["reference_point"].items())
-        state = "fixed" if hv.get("frozen") else "provisional, derived from the feasible trials so far"
+        state = "frozen: it no longer changes" if hv.get("frozen") else "provisional, derived from the feasible trials so far"
         parts.append(
             f"<p>Hypervolume <b>{hv['normalized']:.3f}</b> normalized (raw {hv['value']:.6g}) with reference point "
             f"{ref} ({esc(state)}).</p><p class='note'>{esc(hv['meaning'])}</p>"

@@ -162,13 +162,16 @@ def _threads(config: dict) -> dict:
 
 
 def test_each_worker_gets_its_share_of_the_cores_unless_the_user_set_it(monkeypatch):
-    from moo_hpo.execution.workers import thread_limits
+    from moo_hpo.execution.workers import THREAD_VARIABLES, thread_limits
 
+    for name in THREAD_VARIABLES:  # as on a user's machine (make test sets them for its own workers)
+        monkeypatch.delenv(name, raising=False)
     share = max(1, len(os.sched_getaffinity(0)) // 2)
+    assert thread_limits(2) == dict.fromkeys(THREAD_VARIABLES, str(share))
     study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
     study.optimize(_threads, n_trials=2, n_workers=2, show_progress=False)
     assert [(t.metrics["a"], t.metrics["b"]) for t in study.trials] == [(share, share)] * 2  # torch follows it
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert "OMP_NUM_THREADS" not in thread_limits(2) and thread_limits(2)["MKL_NUM_THREADS"] == str(share)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice: nothing is set beside it
+    assert thread_limits(2) == {}
     study.optimize(_threads, n_trials=1, n_workers=2, show_progress=False)
     assert study.trials[-1].metrics["a"] == 3.0

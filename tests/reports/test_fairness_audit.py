@@ -211,6 +211,28 @@ def test_the_audit_keeps_to_the_studys_other_hard_limits_and_chooses_among_the_t
                    extra={"fairness": {"by_group": _groups(0.2)}})
     audit = mh.fairness_audit(study, bound=0.05)
     assert [c["number"] for c in audit.choices] == [1, 2] and 0 not in audit.front
-    assert "(size_kb <= 300): 1 complete trial breaking them is left out." in audit.summary
+    assert "(size_kb <= 300): 1 trial breaking them is left out." in audit.summary
     picked = mh.fairness_audit(study, bound=0.05, trials=[2])
     assert [c["number"] for c in picked.choices] == [2] and "trial #2" in picked.summary and "#1" not in picked.summary
+    assert "Every audited trial keeps to the study's other hard limits" in picked.summary
+    two = mh.fairness_audit(study, bound=0.05, trials=[0, 1])  # #0 breaks the size limit: left out of the choices
+    assert [c["number"] for c in two.choices] == [1] and "1 audited trial breaking them is left out (#0)." in two.summary
+    assert "no audited trial meets the bound of 0.05" in two.summary
+    big = mh.fairness_audit(study, bound=0.05, trials=[0])
+    assert [c["number"] for c in big.choices] == [0] and "No audited trial keeps to the study's other hard limits" in big.summary
+    failed = study.ask()
+    study.tell(failed, error="diverged")
+    with pytest.raises(mh.ConfigError, match=r"none of the trials \[3\] is complete"):
+        mh.fairness_audit(study, trials=[failed.number])
+
+
+def test_the_audit_lists_a_configuration_run_again_with_the_same_figures_once():
+    def exact(config):
+        return {"accuracy": 0.8 + 0.1 * config["t"], "eo_diff": 0.02 + 0.1 * config["t"]}
+
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     optimizer="random", seed=0)
+    study.optimize(exact, n_trials=4, show_progress=False)
+    (repeat,) = study.reevaluate(exact, top_k=1, repeats=1, show_progress=False)
+    audit = mh.fairness_audit(study)
+    assert repeat.number not in audit.front and audit.front == [t.number for t in study.pareto_front()]

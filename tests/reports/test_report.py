@@ -21,7 +21,7 @@ def test_report_data_covers_every_section(finished_study):
     # one row per recommended trial, naming every method that chose it, in the order they are first chosen
     expected: dict[int, list[str]] = {}
     for rec in finished_study.recommendations(weights={"accuracy": 2, "eo_diff": 1, "latency_p99_ms": 1}):
-        expected.setdefault(rec.trial.number, []).append(rec.method)
+        expected.setdefault(rec.trial.number, []).append(rec.reason.split(" (")[0] if rec.method == "best" else rec.method)
     assert {r["number"]: r["method"].split(", ") for r in d["recommendations"]} == expected
     assert sum(len(m) for m in expected.values()) == 5 and len(d["recommendations"]) == len(expected)
     assert d["failures"][0]["reason"].startswith("RuntimeError: diverged")
@@ -342,7 +342,7 @@ def test_small_studies_read_without_empty_figures_or_false_figures():
     one.tell(t, {"a": 0.2, "b": 0.3})
     report = mh.report(one)
     assert "1 by construction" in report.data["hypervolume"]["meaning"]
-    assert [r["method"] for r in report.data["recommendations"]] == ["knee, best, best"]  # one row, every method named
+    assert [r["method"] for r in report.data["recommendations"]] == ["knee, best a, best b"]  # one row, every choice named
     assert "<b>1</b>trial<" in report.to_html()
 
 
