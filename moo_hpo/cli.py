@@ -332,7 +332,7 @@ def report(
 ) -> None:
     """Write the report of a stored study (HTML, Markdown or JSON by suffix); print its trials by status
     and, when trials reported intermediate metrics, what early stopping saved."""
-    from moo_hpo.reports.html import compute_saved_text
+    from moo_hpo.reports.sections import compute_saved_text
 
     with _load(path) as study:
         result = mh.report(study)

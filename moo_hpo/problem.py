@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from functools import cached_property
 
 import numpy as np
@@ -21,7 +22,7 @@ from moo_hpo.objectives.specs import Objective
 from moo_hpo.space import Space
 from moo_hpo.trial import Trial, TrialStatus
 
-__all__ = ["Problem"]
+__all__ = ["Problem", "definition_difference"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,26 @@ class Problem:
             if value is None or not c.is_satisfied(value):
                 return False
         return True
+
+
+def definition_difference(stored: Any, given: Any) -> str:
+    """What differs between a stored part of a study's definition and the given one: parameter by parameter for
+    spaces (``Space.to_dict()``), else both whole.
+
+    Args:
+        stored: the stored part (a space's dict, or the objectives' / constraints' list).
+        given: the same part as given now.
+
+    Returns:
+        A phrase for an error message.
+    """
+    if isinstance(stored, dict) and isinstance(given, dict) and "params" in stored and "params" in given:
+        old, new = stored["params"], given["params"]
+        parts = [f"parameter {n!r} is {old[n]} stored, {new[n]} given" for n in old if n in new and old[n] != new[n]]
+        parts += [f"parameter {n!r} is only stored" for n in old if n not in new]
+        parts += [f"parameter {n!r} is only given" for n in new if n not in old]
+        if stored.get("rules") != given.get("rules"):
+            parts.append(f"rules {stored.get('rules')} stored, {given.get('rules')} given")
+        if parts:
+            return "; ".join(parts)
+    return f"stored {stored!r}, given {given!r}"

@@ -35,7 +35,7 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.params import Categorical, Float, Int, Param, same_value, param_from_dict
 
-__all__ = ["Categorical", "Float", "Int", "Param", "Rule", "Space", "definition_difference", "param_from_dict"]
+__all__ = ["Categorical", "Float", "Int", "Param", "Rule", "Space", "param_from_dict"]
 
 Config = dict[str, Any]
 _RULE_CHECK_SAMPLES = 4096
@@ -200,14 +200,10 @@ class Space:
                         f"parameter {name!r} has a condition on {parent!r}, which is not a parameter of "
                         f"this space; expected one of {self.names}"
                     )
-                if isinstance(self.params[parent], Float):
-                    warnings.warn(
-                        f"parameter {name!r} has a condition on {parent!r}, a Float: a continuous value almost never "
-                        f"equals {values[0]!r}, so {name!r} will almost never be active; condition on a Categorical "
-                        "or an Int",
-                        UserWarning,
-                        stacklevel=3,  # the user's Space(...)
-                    )
+                if isinstance(self.params[parent], Float):  # stacklevel 3: the user's Space(...)
+                    warnings.warn(f"parameter {name!r} has a condition on {parent!r}, a Float: a continuous value almost "
+                                  f"never equals {values[0]!r}, so {name!r} will almost never be active; condition on a "
+                                  "Categorical or an Int", UserWarning, stacklevel=3)
                 for v in values:
                     if not self.params[parent].contains(v):
                         raise ConfigError(
@@ -501,26 +497,3 @@ class Space:
         inner = ", ".join(f"{n!r}: {p!r}" for n, p in self.params.items())
         rules = f", rules={[r.name for r in self.rules]}" if self.rules else ""
         return f"Space({{{inner}}}{rules})"
-
-
-def definition_difference(stored: Any, given: Any) -> str:
-    """What differs between a stored part of a study's definition and the given one: parameter by parameter for
-    spaces (``Space.to_dict()``), else both whole.
-
-    Args:
-        stored: the stored part (a space's dict, or the objectives' / constraints' list).
-        given: the same part as given now.
-
-    Returns:
-        A phrase for an error message.
-    """
-    if isinstance(stored, dict) and isinstance(given, dict) and "params" in stored and "params" in given:
-        old, new = stored["params"], given["params"]
-        parts = [f"parameter {n!r} is {old[n]} stored, {new[n]} given" for n in old if n in new and old[n] != new[n]]
-        parts += [f"parameter {n!r} is only stored" for n in old if n not in new]
-        parts += [f"parameter {n!r} is only given" for n in new if n not in old]
-        if stored.get("rules") != given.get("rules"):
-            parts.append(f"rules {stored.get('rules')} stored, {given.get('rules')} given")
-        if parts:
-            return "; ".join(parts)
-    return f"stored {stored!r}, given {given!r}"

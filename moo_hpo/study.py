@@ -33,10 +33,10 @@ from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.optimizers.base import Optimizer, Proposal
 from moo_hpo.optimizers.registry import auto_options, choose_auto, claim_instance, is_registered, known_params, make_optimizer
-from moo_hpo.problem import Problem
+from moo_hpo.problem import Problem, definition_difference
 from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
-from moo_hpo.space import Space, definition_difference
+from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store
 from moo_hpo.trial import Result, Trial, TrialStatus, check_metrics, new_report
 

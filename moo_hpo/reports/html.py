@@ -12,6 +12,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from moo_hpo.reports.data import FRONT_BY_MODEL, front_table, optimizer_text, plural, time_text
+from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
+    COMPUTE_SAVED_HEADER,
+    REPEATED_RUNS_TITLE,
+    _fmt,
+    compute_saved_rows,
+    compute_saved_text,
+    model_check_summary_rows,
+    model_check_text,
+    repeated_runs_header,
+    repeated_runs_rows,
+    repeated_runs_text,
+    stopped_at_text,
+)
 
 __all__ = [
     "REPEATED_RUNS_TITLE",
@@ -42,20 +55,6 @@ COLORS = {"front": "#1f77b4", "feasible": "#9aa5b1", "infeasible": "#d62728"}
 def esc(value: Any) -> str:
     """Escaped text of any value."""
     return html.escape(str(value), quote=True)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _or_dash(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.0f}%"
 
 
 def _config_text(config: dict[str, Any]) -> str:
@@ -254,43 +253,6 @@ def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
     return figs
 
 
-def compute_saved_rows(saved: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The compute-saved table, one formatted row per status and one for all: status, trials, steps trained,
-    steps of full training, steps saved, time spent, estimated time of full training, time saved."""
-
-    def row(label: str, trials: int, steps: dict[str, Any], seconds: dict[str, Any]) -> tuple[Any, ...]:
-        return (label, trials, _fmt(steps["trained"]), _fmt(steps["full"]), f"{_fmt(steps['saved'])} ({_pct(steps['saved_share'])})",
-                f"{seconds['spent']:.1f} s", f"{seconds['full']:.1f} s", f"{seconds['saved']:.1f} s ({_pct(seconds['saved_share'])})")
-
-    rows = [row(r["status"], r["trials"], r["steps"], r["seconds"]) for r in saved["by_status"]]
-    rows.append(row("all", saved["trials"], saved["steps"], saved["seconds"]))
-    return rows
-
-
-#: The header of :func:`compute_saved_rows`' table.
-COMPUTE_SAVED_HEADER = ("status", "trials", "steps trained", "steps, full training", "steps saved", "time spent",
-                        "time, full training (estimate)", "time saved (estimate)")
-
-
-def compute_saved_text(saved: dict[str, Any] | None) -> str:
-    """One sentence on what early stopping saved, or an empty string when no trial reported."""
-    if not saved:
-        return ""
-    steps, seconds = saved["steps"], saved["seconds"]
-    return (f"{saved['trials']} trials trained {_fmt(steps['trained'])} steps of the {_fmt(steps['full'])} that full training "
-            f"(step {_fmt(saved['full_step'])} each) would have taken: {_pct(steps['saved_share'])} of the steps saved; "
-            f"{seconds['spent']:.1f} s spent in them against an estimated {seconds['full']:.1f} s "
-            f"({_pct(seconds['saved_share'])} saved).")
-
-
-def stopped_at_text(saved: dict[str, Any] | None) -> str:
-    """Where the pruned trials stopped, in words (``3 at step 1, 2 at step 3``), or an empty string."""
-    if not saved or not saved["stopped_at"]:
-        return ""
-    return "Pruned trials stopped after their report at " + ", ".join(
-        f"step {_fmt(s['step'])} ({s['trials']} trial{'s' if s['trials'] != 1 else ''})" for s in saved["stopped_at"]) + "."
-
-
 def model_check_figure(data: dict[str, Any]) -> Any | None:
     """Measured against predicted (error bars: two predicted standard deviations), one panel per metric."""
     import plotly.graph_objects as go
@@ -319,68 +281,6 @@ def model_check_figure(data: dict[str, Any]) -> Any | None:
         fig.update_yaxes(title_text="measured", row=1, col=col)
     fig.update_layout(title="The optimizer's predictions against the measurements (bars: 2 standard deviations)", height=380)
     return fig
-
-
-def model_check_summary_rows(check: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The model check's summary, one formatted row per metric: metric, proposals, share within 2 sd,
-    median |z|, mean z (the HTML and Markdown reports' tables)."""
-    return [
-        (m["metric"], m["proposals"], _pct(m["within_2sd"]), _or_dash(m["median_abs_z"]), _or_dash(m["mean_z"]))
-        if m["proposals"] >= MODEL_CHECK_MIN_PROPOSALS
-        else (m["metric"], m["proposals"], f"too few proposals to judge (fewer than {MODEL_CHECK_MIN_PROPOSALS})", "—", "—")
-        for m in check.get("summary", [])
-    ]
-
-
-#: Below this many model proposals the model check's shares and z-scores say nothing.
-MODEL_CHECK_MIN_PROPOSALS = 5
-
-
-def model_check_text(check: dict[str, Any]) -> str:
-    """One sentence on the failure model's record, or an empty string."""
-    f = check.get("failures")
-    if not f:
-        return ""
-    return (f"Failure model: {f['scored']} proposals scored; of {f['risky']} given a failure probability of 50% or more, "
-            f"{f['risky_failed']} failed; of the other {f['safe']}, {f['safe_failed']} failed.")
-
-
-#: The heading of the repeated-runs section (HTML and Markdown).
-REPEATED_RUNS_TITLE = "Repeated runs"
-
-
-def _mean_sd(mean: float, sd: float | None) -> str:
-    return f"{mean:.4g} (one run)" if sd is None else f"{mean:.4g} ± {sd:.2g}"
-
-
-def repeated_runs_header(section: dict[str, Any]) -> list[str]:
-    """The repeated-runs table's header: trial, configuration, runs, one mean ± sd column per objective,
-    P(dominated) and the model's prediction."""
-    objectives = [f"{o['name']} ({'max' if o['direction'] == 'maximize' else 'min'}), mean ± sd" for o in section["objectives"]]
-    return ["trial", "configuration", "runs", *objectives, "P(dominated)", "model's prediction (before the run)"]
-
-
-def repeated_runs_rows(section: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The repeated-runs table, one formatted row per configuration (see :func:`repeated_runs_header`)."""
-    names = [o["name"] for o in section["objectives"]]
-    rows = []
-    for m in section["members"]:
-        std = m["std"] or {}
-        runs = f"{m['runs']}" + (f" ({m['feasible_runs']} feasible)" if m["feasible_runs"] < m["runs"] else "")
-        predicted = m.get("predicted") or {}
-        prediction = "; ".join(f"{n} {_mean_sd(predicted[n]['mean'], predicted[n]['std'])}" for n in names if n in predicted) or "-"
-        trial = f"#{m['number']}" + ("" if m["on_front"] else " (off the single-run front)")
-        rows.append((trial, ", ".join(f"{k}={_fmt(v)}" for k, v in m["config"].items()), runs,
-                     *[_mean_sd(m["mean"][n], std.get(n)) for n in names], _pct(m["p_dominated"]), prediction))
-    return rows
-
-
-def repeated_runs_text(section: dict[str, Any]) -> str:
-    """The sentences above the repeated-runs table: what it means (and why P(dominated) is missing, if it is)."""
-    note = section["meaning"]
-    if all(m["p_dominated"] is None for m in section["members"]):
-        note += " No configuration has two complete runs yet, so there is no noise estimate and no P(dominated)."
-    return note
 
 
 def _repeated_runs_html(data: dict[str, Any]) -> list[str]:

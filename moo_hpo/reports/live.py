@@ -143,7 +143,7 @@ class _Feed:
 def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The summary and the view of a study (see the module's docstring)."""
     from moo_hpo.reports.data import collect
-    from moo_hpo.reports.html import compute_saved_text
+    from moo_hpo.reports.sections import compute_saved_text
 
     data = collect(study)
     trials = study.trials

@@ -142,7 +142,7 @@ class Report(SavesByFormat):
                                                          s["skipped_before_training"]) for s in d["constraint_summary"]])]
         check = d.get("model_check") or {}
         if check.get("summary") or check.get("failures"):
-            from moo_hpo.reports.html import model_check_summary_rows, model_check_text
+            from moo_hpo.reports.sections import model_check_summary_rows, model_check_text
 
             out += ["", "## Model check", ""]
             if check.get("summary"):
@@ -156,7 +156,7 @@ class Report(SavesByFormat):
 
     def _repeated_runs_markdown(self) -> list[str]:
         """The Markdown lines of the repeated-runs section, or none when no trial is a repetition."""
-        from moo_hpo.reports.html import REPEATED_RUNS_TITLE, repeated_runs_header, repeated_runs_rows, repeated_runs_text
+        from moo_hpo.reports.sections import REPEATED_RUNS_TITLE, repeated_runs_header, repeated_runs_rows, repeated_runs_text
 
         section = self.data.get("repeated_runs")
         if not section:
@@ -168,7 +168,7 @@ class Report(SavesByFormat):
     def _early_stopping_markdown(self, curves_image: str | None = None) -> list[str]:
         """The Markdown lines on early stopping: which trials reported (with the learning curves' figure when
         written), and the compute-saved table."""
-        from moo_hpo.reports.html import COMPUTE_SAVED_HEADER, compute_saved_rows, compute_saved_text, stopped_at_text
+        from moo_hpo.reports.sections import COMPUTE_SAVED_HEADER, compute_saved_rows, compute_saved_text, stopped_at_text
 
         d = self.data
         curves = d.get("learning_curves") or {}
