@@ -123,7 +123,7 @@ def main() -> None:
     for r in sizing:
         print(f"{r.profile.name}: " + (f"trial #{r.best.number}, {r.reason}" if r.best else r.reason))
     write_csv(sizing, out / "sizing.csv")
-    mh.report(study).save(out / "report.html")
+    mh.report(study, devices=sizing).save(out / "report.html")  # with a "Device sizing" section
     print(f"sizing: {out / 'sizing.csv'}\nreport: {out / 'report.html'}")
 
 

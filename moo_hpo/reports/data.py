@@ -94,8 +94,11 @@ def _param_text(p: Mapping[str, Any]) -> str:
     return text
 
 
-def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None = None) -> dict[str, Any]:
-    """Everything a report shows, as JSON-able data (user strings unescaped: renderers escape them)."""
+def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None = None, devices: Any = None) -> dict[str, Any]:
+    """Everything a report shows, as JSON-able data (user strings unescaped: renderers escape them).
+
+    ``devices``: device profiles (or a sizing table of them) for the device-sizing section, or None.
+    """
     problem = study.problem
     trials = study.trials
     complete = [t for t in trials if t.status is TrialStatus.COMPLETE]
@@ -200,6 +203,11 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
                            "its fairness gaps are 0 by construction)")
             recs.append({"method": label, "number": r.trial.number, "reason": reason, "config": r.trial.config, "metrics": r.trial.metrics})
     data["recommendations"] = recs
+    if devices is not None:
+        from moo_hpo.reports.sizing import SizingTable, size_for_devices
+
+        table = devices if isinstance(devices, SizingTable) else size_for_devices(study, devices)
+        data["device_sizing"] = table.summary_rows()
     # failures
     reasons = Counter((t.error or "unknown").splitlines()[0][:200] for t in trials if t.status is TrialStatus.FAILED)
     data["failures"] = [{"reason": k, "count": v} for k, v in reasons.most_common()]

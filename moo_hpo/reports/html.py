@@ -14,10 +14,12 @@ from typing import Any
 from moo_hpo.reports.data import FRONT_BY_MODEL, front_table, optimizer_text, plural, time_text
 from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
     COMPUTE_SAVED_HEADER,
+    DEVICE_SIZING_HEADER,
     REPEATED_RUNS_TITLE,
     _fmt,
     compute_saved_rows,
     compute_saved_text,
+    device_sizing_rows,
     model_check_summary_rows,
     model_check_text,
     repeated_runs_header,
@@ -408,6 +410,8 @@ def render_html(data: dict[str, Any]) -> str:
                             [(r["method"], f"#{r['number']}", ", ".join(f"{k}={_fmt(v)}" for k, v in r["config"].items()), r["reason"]) for r in data["recommendations"]]))
     else:
         parts.append("<p class='bad'>No feasible trial yet: nothing to recommend.</p>")
+    if data.get("device_sizing"):
+        parts.append("<h2>Device sizing</h2>" + _table(list(DEVICE_SIZING_HEADER), device_sizing_rows(data["device_sizing"])))
     # front table
     parts.append("<h2>Front trials</h2>")
     parts.append(_table(*front_table(data)))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.reports import markdown as md
 from moo_hpo.reports.data import FRONT_BY_MODEL, collect, front_table, optimizer_text, plural, time_text
+from moo_hpo.reports.sections import DEVICE_SIZING_HEADER, device_sizing_rows
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -132,6 +133,8 @@ class Report(SavesByFormat):
         out += self._early_stopping_markdown(images.get("learning_curves"))
         out += ["", "## Recommended operating points", ""]
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
+        if d.get("device_sizing"):
+            out += ["", "## Device sizing", "", md.table(DEVICE_SIZING_HEADER, device_sizing_rows(d["device_sizing"]))]
         header, rows, _ = front_table(d)
         out += ["", "## Front trials", ""] + (["", md.escape(FRONT_BY_MODEL), ""] if d.get("front_basis") == "model" else [])
         out.append(md.table(header, rows))
@@ -299,12 +302,15 @@ def _link(path: Path, relative_to: str | os.PathLike[str] | None) -> Path:
         return path.resolve()
 
 
-def report(study: Study | str | os.PathLike[str], weights: Mapping[str, float] | Sequence[float] | None = None) -> Report:
+def report(study: Study | str | os.PathLike[str], weights: Mapping[str, float] | Sequence[float] | None = None,
+           devices: Any = None) -> Report:
     """Build the report of a study.
 
     Args:
         study: the study, or the path of its study file (opened read-only).
         weights: objective weights for the ASF recommendation (objective name -> weight).
+        devices: :class:`~moo_hpo.DeviceProfile` s (or the table :func:`~moo_hpo.size_for_devices` returned) for a
+            "Device sizing" section: per device, its budgets, the trial chosen for it and why.
 
     Returns:
         A :class:`Report`: ``.save("report.html")``, ``.to_markdown()``, ``.to_json()``.
@@ -317,7 +323,7 @@ def report(study: Study | str | os.PathLike[str], weights: Mapping[str, float] |
 
     if isinstance(study, (str, os.PathLike)):
         with Study.load(study, read_only=True) as stored:
-            return Report(collect(stored, weights))
+            return Report(collect(stored, weights, devices))
     if not isinstance(study, Study):
         raise ConfigError(f"report expects a study (mh.Study) or the path of its file; received {study!r}")
-    return Report(collect(study, weights))
+    return Report(collect(study, weights, devices))

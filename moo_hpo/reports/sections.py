@@ -7,10 +7,12 @@ from typing import Any
 
 __all__ = [
     "COMPUTE_SAVED_HEADER",
+    "DEVICE_SIZING_HEADER",
     "MODEL_CHECK_MIN_PROPOSALS",
     "REPEATED_RUNS_TITLE",
     "compute_saved_rows",
     "compute_saved_text",
+    "device_sizing_rows",
     "model_check_summary_rows",
     "model_check_text",
     "repeated_runs_header",
@@ -131,3 +133,13 @@ def repeated_runs_text(section: dict[str, Any]) -> str:
     if all(m["p_dominated"] is None for m in section["members"]):
         note += " No configuration has two complete runs yet, so there is no noise estimate and no P(dominated)."
     return note
+
+
+#: The header of :func:`device_sizing_rows`' table.
+DEVICE_SIZING_HEADER = ("device", "budgets", "chosen trial", "trials that fit", "why")
+
+
+def device_sizing_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The device-sizing table, one formatted row per device (from ``SizingTable.summary_rows``)."""
+    return [(r["device"], r["budgets"], f"#{r['best_trial']}" if r["best_trial"] is not None else "none fits",
+             r["n_fitting"], r["reason"]) for r in rows]

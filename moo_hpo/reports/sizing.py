@@ -96,6 +96,16 @@ class SizingTable(list):
             out.append(row)
         return out
 
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """One short row per device for a report: device, its budgets in words, the chosen trial, how many
+        trials fit, and why."""
+        out = []
+        for r in self:
+            budgets = ", ".join(f"{metric} <= {bound:g}" for metric, bound in r.profile.limits()) or "no budget"
+            out.append({"device": r.profile.name, "budgets": budgets, "best_trial": r.best.number if r.best else None,
+                        "n_fitting": r.n_fitting, "reason": r.reason})
+        return out
+
     def to_dataframe(self) -> Any:
         """The rows as a pandas DataFrame."""
         import pandas as pd

@@ -354,3 +354,15 @@ def test_a_recommended_model_that_predicts_one_class_is_flagged():
         study.tell(study.ask(), {"accuracy": acc, "eo_diff": gap}, extra={"fairness": {"by_group": groups}})
     rows = {r["number"]: r["reason"] for r in mh.report(study).data["recommendations"]}
     assert "predicts one class for everyone" in rows[0] and "predicts one class" not in rows[1]
+
+
+def test_a_report_with_devices_says_what_fits_each(finished_study):
+    devices = [mh.DeviceProfile("phone", max_size_kb=1e9), mh.DeviceProfile("mcu", max_size_kb=1e-9)]
+    r = mh.report(finished_study, devices=devices)
+    rows = {row["device"]: row for row in r.data["device_sizing"]}
+    phone = mh.size_for_devices(finished_study, devices)[0]
+    assert rows["phone"]["best_trial"] == phone.best.number and rows["mcu"]["best_trial"] is None
+    assert rows["mcu"]["budgets"] == "size_kb <= 1e-09"
+    md = r.to_markdown()
+    assert "## Device sizing" in md and f"| phone | size_kb <= 1e+09 | #{phone.best.number} |" in md and "none fits" in md
+    assert "<h2>Device sizing</h2>" in r.to_html() and "device_sizing" not in mh.report(finished_study).data
