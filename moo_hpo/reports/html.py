@@ -153,11 +153,20 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
     if rows:
         par = go.Figure(go.Parcoords(
             line={"color": [1 if r["on_front"] else 0 for r in rows], "colorscale": [[0, COLORS["feasible"]], [1, COLORS["front"]]]},
-            dimensions=[{"label": _axis(o), "values": [r["metrics"][o["name"]] for r in rows]} for o in objs],
+            dimensions=[_better_up(o, [r["metrics"][o["name"]] for r in rows]) for o in objs],
         ))
-        par.update_layout(title="Feasible trials, parallel coordinates (blue: Pareto front)")
+        par.update_layout(title="Feasible trials, parallel coordinates (blue: Pareto front; on every axis, up is better)")
         figs.append(par)
     return figs
+
+
+def _better_up(objective: dict[str, Any], values: list[float]) -> dict[str, Any]:
+    """A parallel-coordinates axis on which up is better (a minimized objective's axis is reversed), padded so
+    that lines at the extremes do not lie on the frame, with short tick labels."""
+    lo, hi = min(values), max(values)
+    pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.05
+    ends = [lo - pad, hi + pad] if objective["direction"] == "maximize" else [hi + pad, lo - pad]
+    return {"label": _axis(objective), "values": values, "range": ends, "tickformat": ".4~g"}
 
 
 def _recommended_rows(data: dict[str, Any]) -> list[dict[str, Any]]:

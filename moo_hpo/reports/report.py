@@ -111,7 +111,15 @@ class Report(SavesByFormat):
             f"{md.escape(optimizer_text(d['optimizer']))}; seed {d['seed']}"
             + (f"; pruner {md.escape(d['pruner'])}" if d.get("pruner") else "") + f". Time: {time_text(d['time'])}."
         )
-        out += ["", "## Study", "", md.table(["objective", "direction", "reference"], [(o["name"], o["direction"], o["ref"] if o["ref"] is not None else "derived") for o in d["objectives"]])]
+        derived = d["hypervolume"].get("reference_point") or {}
+        state = "frozen" if d["hypervolume"].get("frozen") else "provisional"
+
+        def reference(o: dict[str, Any]) -> Any:
+            if o["ref"] is not None:
+                return o["ref"]
+            return f"derived: {derived[o['name']]:.6g} ({state})" if o["name"] in derived else "derived (no feasible trial yet)"
+
+        out += ["", "## Study", "", md.table(["objective", "direction", "reference"], [(o["name"], o["direction"], reference(o)) for o in d["objectives"]])]
         if d["constraints"]:
             out += ["", md.table(["constraint", "kind"], [(k["text"], "hard" if k["hard"] else "soft") for k in d["constraints"]])]
         out += ["", md.table(["parameter", "domain"], [(p["name"], p["domain"]) for p in d["space"]])]

@@ -366,3 +366,19 @@ def test_a_report_with_devices_says_what_fits_each(finished_study):
     md = r.to_markdown()
     assert "## Device sizing" in md and f"| phone | size_kb <= 1e+09 | #{phone.best.number} |" in md and "none fits" in md
     assert "<h2>Device sizing</h2>" in r.to_html() and "device_sizing" not in mh.report(finished_study).data
+
+
+def test_parallel_coordinates_put_better_up_and_markdown_names_the_derived_reference(finished_study):
+    from moo_hpo.reports.html import front_figures
+
+    r = mh.report(finished_study)
+    par = front_figures(r.data)[-1].data[0]
+    by_label = {d["label"]: d for d in par.dimensions}
+    latency = next(d for label, d in by_label.items() if label.startswith("latency_p99_ms"))
+    accuracy = next(d for label, d in by_label.items() if label.startswith("accuracy"))
+    assert latency["range"][0] > latency["range"][1] and accuracy["range"][0] < accuracy["range"][1]  # min axes reversed
+    assert max(latency["values"]) < latency["range"][0]  # padded: no line on the frame
+    md = r.to_markdown()
+    ref = r.data["hypervolume"]["reference_point"]
+    derived = [o for o in r.data["objectives"] if o["ref"] is None]
+    assert all(f"derived: {ref[o['name']]:.6g} (" in md for o in derived)
