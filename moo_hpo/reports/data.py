@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from moo_hpo.study import Study
 
 __all__ = [
-    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "REPEATS_MEANING", "collect", "compute_saved", "front_table",
+    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "RECOMMENDATIONS_GUIDE", "REPEATS_MEANING", "collect", "compute_saved", "front_table",
     "learning_curves", "repeated_runs", "time_text",
 ]
 
@@ -31,6 +31,13 @@ HV_MEANING = (
     "better and more complete. 1 would mean one trial was best in every objective at once; the raw value is "
     "the same area (or volume) in the metrics' own units. Compare values only between fronts with the same "
     "reference point."
+)
+
+#: How to read the recommended operating points (shown above their table).
+RECOMMENDATIONS_GUIDE = (
+    "Which to pick: the knee is the balanced choice, where giving up a little of one objective stops buying much of "
+    "another; each 'best' row is the extreme of one objective; with weights, the ASF row follows your priorities. "
+    "All are trials on the front, starred in the figures above."
 )
 
 #: Added to :data:`HV_MEANING` when the front is one trial.

@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from moo_hpo.reports.data import FRONT_BY_MODEL, front_table, optimizer_text, plural, time_text
+from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, front_table, optimizer_text, plural, time_text
 from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
     COMPUTE_SAVED_HEADER,
     DEVICE_SIZING_HEADER,
@@ -415,6 +415,7 @@ def render_html(data: dict[str, Any]) -> str:
     # recommendations
     parts.append("<h2>Recommended operating points</h2>")
     if data["recommendations"]:
+        parts.append(f"<p class='note'>{esc(RECOMMENDATIONS_GUIDE)}</p>")
         parts.append(_table(["method", "trial", "configuration", "why"],
                             [(r["method"], f"#{r['number']}", ", ".join(f"{k}={_fmt(v)}" for k, v in r["config"].items()), r["reason"]) for r in data["recommendations"]]))
     else:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.reports import markdown as md
-from moo_hpo.reports.data import FRONT_BY_MODEL, collect, front_table, optimizer_text, plural, time_text
+from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, collect, front_table, optimizer_text, plural, time_text
 from moo_hpo.reports.sections import DEVICE_SIZING_HEADER, device_sizing_rows
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class Report(SavesByFormat):
         if "hypervolume" in images:
             out += ["", images["hypervolume"]]
         out += self._early_stopping_markdown(images.get("learning_curves"))
-        out += ["", "## Recommended operating points", ""]
+        out += ["", "## Recommended operating points", ""] + ([md.escape(RECOMMENDATIONS_GUIDE), ""] if d["recommendations"] else [])
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
         if d.get("device_sizing"):
             out += ["", "## Device sizing", "", md.table(DEVICE_SIZING_HEADER, device_sizing_rows(d["device_sizing"]))]

@@ -382,3 +382,10 @@ def test_parallel_coordinates_put_better_up_and_markdown_names_the_derived_refer
     ref = r.data["hypervolume"]["reference_point"]
     derived = [o for o in r.data["objectives"] if o["ref"] is None]
     assert all(f"derived: {ref[o['name']]:.6g} (" in md for o in derived)
+
+
+def test_the_recommendations_say_which_to_pick(finished_study):
+    from moo_hpo.reports.data import RECOMMENDATIONS_GUIDE
+
+    r = mh.report(finished_study)
+    assert RECOMMENDATIONS_GUIDE in r.to_markdown() and "Which to pick: the knee is the balanced choice" in r.to_html()
