@@ -22,7 +22,7 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError, NoFeasibleTrialError
 from moo_hpo.fronts import HypervolumeTracker, derive_reference_point, pareto_mask
 from moo_hpo.naming import closest_name
-from moo_hpo.trial import Trial, TrialStatus
+from moo_hpo.trial import Trial, TrialStatus, config_key
 
 if TYPE_CHECKING:
     from moo_hpo.choice import Recommendation
@@ -168,7 +168,7 @@ def pareto_front(problem: Problem, trials: Sequence[Trial]) -> list[Trial]:
     mask = pareto_mask(Y)
     front, seen = [], set()
     for t, y, keep in zip(feasible, Y, mask, strict=True):
-        key = (repr(sorted(t.config.items())), tuple(y))
+        key = (config_key(t.config), tuple(y))
         if keep and key not in seen:
             seen.add(key)
             front.append(t)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moo_hpo.problem import Problem
-from moo_hpo.trial import Trial, TrialStatus
+from moo_hpo.trial import Trial, TrialStatus, config_key
 
 __all__ = ["BASES", "MAX_TRIALS", "MIN_TRIALS", "ModelEstimate", "front_basis", "model_front", "objectives_noisy"]
 
@@ -79,7 +79,7 @@ def model_front(problem: Problem, trials: Sequence[Trial], seed: int = 0) -> lis
     if len(data.complete) < MIN_TRIALS or not data.feasible:
         measured, seen_configs = [], set()
         for t in pareto_front(problem, trials):
-            key = repr(sorted(t.config.items()))
+            key = config_key(t.config)
             if key not in seen_configs:  # one member per configuration here too
                 seen_configs.add(key)
                 measured.append(t)

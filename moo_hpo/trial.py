@@ -12,7 +12,7 @@ from typing import Any
 
 from moo_hpo.naming import closest_name
 
-__all__ = ["Result", "Trial", "TrialStatus", "check_metrics", "new_report"]
+__all__ = ["Result", "Trial", "TrialStatus", "check_metrics", "config_key", "new_report"]
 
 
 class TrialStatus(str, Enum):
@@ -225,6 +225,12 @@ def _metric_value(value: Any) -> float:
         if isinstance(inner, numbers.Real) and not isinstance(inner, bool):
             return float(inner)
     raise TypeError(f"a {type(value).__name__} ({value!r:.100})")
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A hashable key of a configuration: equal for the same parameters and values, whatever their order (a
+    configuration run again, e.g. by a repeat, has the same key)."""
+    return repr(sorted(config.items()))
 
 
 def check_metrics(

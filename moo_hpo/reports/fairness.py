@@ -25,7 +25,7 @@ from moo_hpo.fronts import pareto_mask
 from moo_hpo.naming import closest_name
 from moo_hpo.objectives.holdout import holdout_name
 from moo_hpo.reports.report import SavesByFormat
-from moo_hpo.trial import Trial, TrialStatus
+from moo_hpo.trial import Trial, TrialStatus, config_key
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -340,7 +340,7 @@ def fairness_audit(
     Y = np.array([[-t.metrics[accuracy], t.metrics[gap]] for t in fronted])
     on_front, seen = [], set()
     for t, keep in zip(fronted, pareto_mask(Y), strict=True):
-        key = (repr(sorted(t.config.items())), t.metrics[accuracy], t.metrics[gap])
+        key = (config_key(t.config), t.metrics[accuracy], t.metrics[gap])
         if keep and key not in seen:  # a configuration run again with the same figures: listed once
             seen.add(key)
             on_front.append(t)
