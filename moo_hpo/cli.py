@@ -330,8 +330,10 @@ def report(
     path: Path = typer.Argument(..., help="A study file (SQLite)."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="report.html, report.md or report.json"),
 ) -> None:
-    """Write the report of a stored study (HTML, Markdown or JSON by suffix); print its trials by status
-    and, when trials reported intermediate metrics, what early stopping saved."""
+    """Write the report of a stored study (HTML, Markdown or JSON by suffix).
+
+    Prints its trials by status and, when trials reported intermediate metrics, what early stopping saved.
+    """
     from moo_hpo.reports.sections import compute_saved_text
 
     with _load(path) as study:

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from moo_hpo.study import Study
 
 __all__ = [
-    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "RECOMMENDATIONS_GUIDE", "REPEATS_MEANING", "collect", "compute_saved", "front_table",
-    "learning_curves", "repeated_runs", "time_text",
+    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "NOISE_CHECK_MEANING", "RECOMMENDATIONS_GUIDE", "REPEATS_MEANING",
+    "collect", "compute_saved", "front_table", "learning_curves", "repeated_runs", "time_text",
 ]
 
 #: What the normalized hypervolume says, for readers who do not know the measure.
@@ -73,6 +73,17 @@ REPEATS_MEANING = (
     "front member with a high probability of being dominated may be a lucky draw: prefer configurations with a low "
     "one, or run the doubtful ones again. The model's prediction, when a Bayesian optimizer proposed the "
     "configuration, is what it expected before the first run."
+)
+
+#: The repeated-runs section's first sentences when the only repetitions are the Bayesian optimizer's noise check.
+NOISE_CHECK_MEANING = (
+    "The Bayesian optimizer ran one configuration a second time to tell whether the metrics are noisy (its noise "
+    "check; the audit trail of each later trial says which metrics it treats as exact). Under noise one run of a "
+    "configuration can come out better than the configuration does on average, and the Pareto front of single runs "
+    "favours such runs. Per configuration, this table gives the mean and standard deviation of each objective over "
+    "its complete runs, and P(dominated): how likely another configuration of the table is better on average (with "
+    "one configuration run twice, a rough estimate). To judge the front's configurations on several runs each, run "
+    "them again with study.reevaluate."
 )
 
 _VERSIONED = ("moo_hpo", "numpy", "pymoo", "moocore", "botorch", "torch", "fairlearn", "scikit-learn", "plotly")
@@ -247,7 +258,7 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
         "repetitions": sum(robust.root_number(t) != t.number for t in trials),
         "members": [m.to_dict() for m in study.robust_front()],
         "method": robust.P_DOMINATED_METHOD,
-        "meaning": REPEATS_MEANING,
+        "meaning": REPEATS_MEANING if any(t.optimizer == robust.REEVALUATE for t in trials) else NOISE_CHECK_MEANING,
     }
 
 

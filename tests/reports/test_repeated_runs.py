@@ -104,3 +104,22 @@ def test_without_repeats_the_front_is_measured_and_the_report_says_nothing_of_a_
     assert not front_figures(r.data)[-1].data[-1].showlegend  # the front's line through the measurements
     page = r.to_html()
     assert "(model)</th>" not in page.split("<h2>Front trials</h2>")[1] and html.escape(FRONT_BY_MODEL) not in page
+
+
+def test_the_noise_check_is_a_repeated_run_with_its_own_explanation():
+    """A Bayesian study's noise check runs one configuration twice: the report shows it, and says who ran it."""
+    from moo_hpo.reports.data import NOISE_CHECK_MEANING, REPEATS_MEANING
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "act": mh.Categorical(["relu", "tanh"])})
+    fast = {"n_init": 3, "num_restarts": 1, "raw_samples": 16, "mc_samples": 8, "maxiter": 10}
+    study = mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], optimizer=make_optimizer("ehvi", fast), seed=0)
+    study.optimize(_noisy, n_trials=5, show_progress=False)
+    repeat = next(t for t in study.trials if "noise check" in t.extra["optimizer"].get("acquisition", ""))
+    assert repeat.extra["repeat_of"] < repeat.number and study.trial(repeat.extra["repeat_of"]).config == repeat.config
+    section = mh.report(study).data["repeated_runs"]
+    assert section["repetitions"] == 1 and section["meaning"] == NOISE_CHECK_MEANING
+    member = next(m for m in section["members"] if m["number"] == repeat.extra["repeat_of"])
+    assert member["runs"] == 2 and member["trials"] == [member["number"], repeat.number]
+    page = mh.report(study).to_html()
+    assert "id='repeated-runs'" in page and "noise check" in page
+    assert "were therefore run again" in REPEATS_MEANING and "were therefore run again" not in page

@@ -60,6 +60,7 @@ from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_ke
 from moo_hpo.optimizers.bayesian import acquisition, defaults
 from moo_hpo.optimizers.bayesian.data import TrainingData, bilog_constraints, training_data, winsorized
 from moo_hpo.optimizers.bayesian.noise_check import noise_treatment, repeat_asked, trial_to_repeat
+from moo_hpo.robust import REPEAT_OF
 from moo_hpo.seeding import derive_seed
 from moo_hpo.optimizers.bayesian.surrogate import TRENDS, Surrogate, noise_floor, predictions
 from moo_hpo.optimizers.bayesian.time_share import (
@@ -282,7 +283,8 @@ class BoTorchOptimizer(Optimizer):
         if (self.noiseless == "auto" and phase == "model" and data.any_feasible and effort != "mutation"
                 and not repeat_asked([*self._told.values(), *pending])):
             trial = trial_to_repeat(data)
-            return [Proposal(dict(trial.config), {"optimizer": {"acquisition": f"repeat of trial #{trial.number} (noise check)"}})]
+            return [Proposal(dict(trial.config), {"optimizer": {"acquisition": f"repeat of trial #{trial.number} (noise check)"},
+                                                  REPEAT_OF: trial.number})]  # a repetition, as the report's "Repeated runs" shows
         started = time.perf_counter()
         if effort == "mutation":
             proposals = self._mutation_proposals(n, k, seen, data)
