@@ -32,7 +32,7 @@ from moo_hpo.exceptions import ConfigError, ProbeError
 from moo_hpo.objectives.base import Probe
 from moo_hpo.trial import Result
 
-__all__ = ["ProbePipeline", "Skipped"]
+__all__ = ["ProbePipeline", "Skipped", "takes_trial_at"]
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Skipped:
     reason: str = ""
 
 
-def _takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
+def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
     """Whether ``fn``'s positional parameter at ``index`` is for the trial: one named ``trial``, or one
     without a default (``fit(model, config, verbose=False)`` keeps its ``verbose``)."""
     import inspect
@@ -117,7 +117,7 @@ class ProbePipeline:
     def __call__(self, config: dict[str, Any], trial: Any = None) -> Result | Skipped | Mapping[str, float]:
         metrics: dict[str, float] = {}
         extra: dict[str, Any] = {}
-        with_trial = trial is not None and _takes_trial_at(self.fit, 1 if self.build is None else 2)
+        with_trial = trial is not None and takes_trial_at(self.fit, 1 if self.build is None else 2)
         if self.build is None:
             out = self.fit(config, trial) if with_trial else self.fit(config)
             if isinstance(out, (Mapping, Result)) or out is None:

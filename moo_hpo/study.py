@@ -31,9 +31,11 @@ from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
 from moo_hpo.execution.executors import format_exception
 from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
+from moo_hpo.instances import claim_instance
 from moo_hpo.optimizers.base import Optimizer, Proposal
-from moo_hpo.optimizers.registry import auto_options, choose_auto, claim_instance, is_registered, known_params, make_optimizer
+from moo_hpo.optimizers.registry import auto_options, choose_auto, is_registered, known_params, make_optimizer
 from moo_hpo.problem import Problem, definition_difference
+from moo_hpo.pruners.base import Pruner
 from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from moo_hpo.model_front import ModelEstimate
-    from moo_hpo.pruners import Pruner
 
 __all__ = ["REFERENCE_FREEZE_AFTER", "Study"]
 
@@ -145,6 +146,8 @@ class Study:
                     self._unknown_stored_optimizer = stored["name"]
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
+            if isinstance(pruner, Pruner):  # one pruner judges for one open study
+                pruner = claim_instance(pruner, self, "pruner")
             self._pruning = PrunerState(self._store, self.problem, lambda: self._trials, pruner, self.read_only)
         except BaseException:
             if not isinstance(storage, Store):  # a refused study keeps no lock on its file
@@ -473,13 +476,17 @@ class Study:
             extra: JSON-able data to keep with the trial.
             status: ``"infeasible_skipped"`` for a trial stopped before training because a
                 pre-training metric broke a hard constraint; ``"pruned"`` for a trial stopped early
-                (its metrics then need not include every objective).
+                (its metrics then need not include every objective, and default to its last report's).
+                None: ``"pruned"`` when the pruner said stop (as :meth:`optimize` records a trial that returns
+                after that), else complete; ``"complete"`` records a trial complete whatever the pruner said.
+                A pruned trial keeps the pruner's reason in ``extra["pruned"]``.
 
         Returns:
             The updated trial.
 
         Raises:
-            ConfigError: for an unknown or already finished trial, or both/neither of metrics and error.
+            ConfigError: for an unknown or already finished trial, or both/neither of metrics and error (a
+                pruned trial needs neither).
         """
         self._writable()
         record = self._told_trial(trial)
@@ -487,7 +494,7 @@ class Study:
         optimizer = self._use_optimizer()  # set up before this trial finishes, so it is told exactly once
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; each trial is told once")
-        if (metrics is None) == (error is None):
+        if metrics is not None and error is not None:
             raise ConfigError("tell expects either metrics or error (exactly one of them)")
         if isinstance(metrics, Result):
             extra = {**(extra or {}), **metrics.extra}
@@ -500,6 +507,16 @@ class Study:
                     f"tell(status=...) expects one of {[a.value for a in allowed]} (or None); received {status!r}"
                 )
             status = TrialStatus(status)
+        if error is None:
+            reason = self.prune_reason(number)
+            if status is None and reason is not None:
+                status = TrialStatus.PRUNED  # the pruner said stop: pruned, as optimize records it
+            if status is TrialStatus.PRUNED:  # what it returned, over what it last reported
+                last = record.reports[-1]["metrics"] if record.reports else {}
+                metrics = {**last, **metrics} if isinstance(metrics, Mapping) else last if metrics is None else metrics
+                extra = {"pruned": reason or "told pruned", **(extra or {})}
+        if metrics is None and error is None:
+            raise ConfigError("tell expects either metrics or error (exactly one of them)")
         if error is not None:
             new_status = TrialStatus.FAILED
             new_error: str | None = format_exception(error) if isinstance(error, BaseException) else str(error)
@@ -517,8 +534,10 @@ class Study:
             metrics=new_metrics,
             extra={**record.extra, **extra} if extra else record.extra,
         )
-        if new_status is TrialStatus.COMPLETE and not self._reference.is_frozen:
-            self._freeze_reference_if_due()
+        if new_status is TrialStatus.COMPLETE:
+            self._pruning.check_finished(record)
+            if not self._reference.is_frozen:
+                self._freeze_reference_if_due()
         started = time.perf_counter()
         optimizer.tell([record])
         self.optimizer_seconds += time.perf_counter() - started
@@ -594,6 +613,7 @@ class Study:
             raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
         entry = new_report(record.reports, step, metrics)
         self._pruning.check_report(number, entry["metrics"])
+        self._pruning.check_step(number, entry["step"])
         self._pruning.replay()  # the stored reports first, this one after
         self._store.add_report(number, entry)
         record.reports.append(entry)

@@ -118,8 +118,8 @@ class Trial:
         """Whether the study's pruner wants this trial stopped, given its latest :meth:`report`.
 
         False without a pruner or before the first report. Stop training when True: ``break`` out of the
-        loop (the trial is then recorded as pruned with its last reported metrics) or ``raise
-        mh.TrialPruned()``.
+        loop and return (the trial is then recorded as pruned with the metrics it returned over its last
+        report's) or ``raise mh.TrialPruned()`` (with its last report's).
         """
         return bool(self._reporter is not None and self._reporter.should_prune(self))
 

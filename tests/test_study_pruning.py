@@ -123,7 +123,7 @@ def test_a_misspelled_objective_in_a_report_is_refused_and_a_missing_one_logged_
         assert study.report(t, 1, {"acc": 0.5, "train_loss": 0.7}) is False
         study.report(t, 2, {"acc": 0.6, "train_loss": 0.6})
     logged = [r.getMessage() for r in caplog.records if "without the objective" in r.getMessage()]
-    assert len(logged) == 1 and "['gap']" in logged[0] and "ranks such a report behind" in logged[0]
+    assert len(logged) == 1 and "['gap']" in logged[0] and "ranks on the objectives the reports carry" in logged[0]
     with pytest.raises(mh.ConfigError, match="unknown trial #0; this study has no trials yet"):
         _study().report(0, 1, {"acc": 0.5, "gap": 0.1})
 
@@ -257,3 +257,108 @@ def test_a_resumed_study_can_go_on_without_its_pruner(tmp_path):
     resumed.optimize(train, n_trials=4, show_progress=False)
     assert all(t.status is mh.TrialStatus.COMPLETE and len(t.reports) == 9 for t in resumed.trials[6:])
     resumed.close()
+
+
+def test_one_pruner_instance_judges_for_one_open_study():
+    pruner = mh.pruners.MOASHA(1, 9, 3)
+    first = _study(pruner=pruner)
+    second = mh.Study(_space(), [mh.Maximize("score")], optimizer="random", seed=0, pruner=pruner)
+    assert first.pruner is pruner and second.pruner is not pruner and repr(second.pruner) == repr(pruner)
+    assert [o.name for o in first.pruner.problem.objectives] == ["acc", "gap"]  # not rebound to the second study
+    first.optimize(train, n_trials=12, show_progress=False)
+    best = max((t for t in first.trials if t.status is mh.TrialStatus.COMPLETE), key=lambda t: t.metrics["acc"])
+    assert best.metrics["acc"] >= max(1 - t.config["x"] for t in first.trials) * 0.99  # the best configuration finished
+    first.close()
+    third = _study(pruner=pruner)
+    assert third.pruner is pruner  # a closed study hands it on
+
+
+def test_a_bound_broken_at_the_last_step_leaves_the_trial_complete_and_infeasible():
+    def fn(config, trial):
+        for epoch in range(1, 10):
+            trial.report(epoch, {"acc": 0.5, "gap": 0.1, **({"size_kb": 80.0} if epoch == 9 else {})})
+            if trial.should_prune():
+                break
+        return {"acc": 0.5, "gap": 0.1, "size_kb": 80.0}
+
+    study = _study()
+    study.optimize(fn, n_trials=1, show_progress=False)
+    (trial,) = study.trials
+    assert trial.status is mh.TrialStatus.COMPLETE and trial.reports[-1]["step"] == 9
+    assert study.feasible_trials() == [] and study.to_dataframe()["violation"].iloc[0] == pytest.approx(30.0)
+
+
+def test_ask_tell_after_the_pruner_said_stop_records_a_pruned_trial():
+    study = _study(pruner=mh.pruners.DominatedPruner(margin=0.0, min_reports=1))
+    good = study.ask()
+    study.report(good, 1, {"acc": 0.9, "gap": 0.1})
+    bad = study.ask()
+    assert study.report(bad, 1, {"acc": 0.5, "gap": 0.2})
+    study.tell(bad, {"gap": 0.2})  # as optimize records a trial that returns after the pruner said stop
+    record = study.trial(bad.number)
+    assert record.status is mh.TrialStatus.PRUNED and record.metrics == {"acc": 0.5, "gap": 0.2}
+    assert record.extra["pruned"] == study.prune_reason(bad) and "dominated" in record.extra["pruned"]
+    worse = study.ask()
+    assert study.report(worse, 1, {"acc": 0.4, "gap": 0.3})
+    study.tell(worse, status="pruned")  # no metrics: its last report's
+    assert study.trial(worse.number).metrics == {"acc": 0.4, "gap": 0.3}
+    kept = study.ask()
+    assert study.report(kept, 1, {"acc": 0.3, "gap": 0.3})
+    study.tell(kept, {"acc": 0.3, "gap": 0.3, "size_kb": 1.0}, status="complete")  # the user's word decides
+    assert study.trial(kept.number).status is mh.TrialStatus.COMPLETE
+    early = study.tell(study.ask(), status="pruned")  # stopped before its first report, as TrialPruned does
+    assert early.status is mh.TrialStatus.PRUNED and early.metrics == {}
+    study.tell(good, {"acc": 0.9, "gap": 0.1, "size_kb": 1.0})
+    assert study.trial(good.number).status is mh.TrialStatus.COMPLETE
+
+
+def test_steps_beyond_max_resource_and_trials_that_end_at_a_rung_are_logged_once(caplog):
+    def by_samples(config, trial):
+        for epoch in range(1, 4):
+            trial.report(1000 * epoch, {"acc": 0.5, "gap": config["y"]})
+        return {"acc": 0.5, "gap": config["y"], "size_kb": 1.0}
+
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        _study().optimize(by_samples, n_trials=3, show_progress=False)
+    beyond = [r.getMessage() for r in caplog.records if "beyond the pruner's max_resource" in r.getMessage()]
+    assert len(beyond) == 1 and "step 1000" in beyond[0] and "max_resource 9" in beyond[0]
+    caplog.clear()
+
+    def nine_epochs(config, trial):  # the pruner is told 27
+        for epoch in range(1, 10):
+            trial.report(epoch, {"acc": (1 - config["x"]) * epoch / 9, "gap": config["y"]})
+            if trial.should_prune():
+                break
+        return {"acc": (1 - config["x"]) * epoch / 9, "gap": config["y"], "size_kb": 1.0}
+
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        _study(pruner=mh.pruners.MOASHA(1, 27, 3)).optimize(nine_epochs, n_trials=6, show_progress=False)
+    below = [r.getMessage() for r in caplog.records if "below the pruner's max_resource" in r.getMessage()]
+    assert len(below) == 1 and "trained to step 9" in below[0] and "set max_resource to it" in below[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        _study().optimize(train, n_trials=6, show_progress=False)  # trials train to max_resource: nothing to say
+    assert not [r for r in caplog.records if "max_resource" in r.getMessage()]
+
+
+def test_a_changed_pruner_on_resume_is_named(tmp_path, caplog):
+    db = tmp_path / "s.db"
+    with _study(db) as study:
+        study.optimize(train, n_trials=4, show_progress=False)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        mh.Study.load(db).close()  # the stored pruner again: nothing to say
+        _study(db).close()
+    assert not [r for r in caplog.records if "judges it from now on" in r.getMessage()]
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        mh.Study.load(db, pruner=mh.pruners.MOASHA(1, 27, 3)).close()
+    (line,) = [r.getMessage() for r in caplog.records if "judges it from now on" in r.getMessage()]
+    assert "moasha(min_resource=1, max_resource=9, reduction_factor=3)" in line and "max_resource=27" in line
+
+
+def test_a_pruner_with_an_objective_that_takes_no_trial_is_named():
+    study = _study()
+    with pytest.warns(UserWarning, match=r"the objective 'plain' takes no trial, so it cannot report.*fn\(config, trial\)"):
+        def plain(config):
+            return {"acc": 0.5, "gap": 0.1, "size_kb": 1.0}
+
+        study.optimize(plain, n_trials=1, show_progress=False)

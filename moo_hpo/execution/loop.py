@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError, TrialPruned
-from moo_hpo.execution.executors import InProcessExecutor, Outcome
+from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor
 from moo_hpo.objectives.base import Probe
-from moo_hpo.pipeline import Skipped
+from moo_hpo.pipeline import Skipped, takes_trial_at
 from moo_hpo.trial import Result, Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -71,6 +72,22 @@ def _check_signature(fn: Callable[..., Any], with_model: bool) -> None:
     raise ConfigError(f"optimize calls {calls}; the objective {getattr(fn, '__name__', fn)!r} takes {signature}")
 
 
+def _check_can_report(study: Study, fn: Callable[..., Any], with_model: bool) -> None:
+    """Warn when the study has a pruner but the objective takes no trial: it cannot report, so nothing is pruned."""
+    if study.pruner is None:
+        return
+    if takes_trial_at(fn, 2) if with_model else takes_trial(fn):
+        return
+    call = "fit(model, config, trial)" if with_model else "fn(config, trial)"
+    warnings.warn(
+        f"the study has a pruner ({study.pruner!r}), but the objective {getattr(fn, '__name__', fn)!r} takes no trial, "
+        f"so it cannot report and no trial is pruned; write it as {call} and call trial.report(step, metrics) "
+        "and trial.should_prune() while it trains",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[Any]:
     """``callbacks`` / ``probes`` as a list: one item alone is accepted as a list of one.
 
@@ -110,6 +127,7 @@ def run_optimize(
     """
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout)
     _check_signature(fn, with_model=build is not None)
+    _check_can_report(study, fn, with_model=build is not None)
     callbacks = _as_list("callbacks", callbacks, callable)
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
     if build is not None or probes:
@@ -180,7 +198,8 @@ def run_optimize(
         for t in running:
             study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
         done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
-        logger.warning("interrupted; %d finished trials are saved, %d running ones recorded as interrupted", done, len(running))
+        logger.warning("interrupted; %s saved, %s recorded as interrupted",
+                       f"{done} finished trial{'' if done == 1 else 's'}", f"{len(running)} running trial{'' if len(running) == 1 else 's'}")
         raise
     except BaseException as exc:
         executor.shutdown()
@@ -262,13 +281,10 @@ def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
 def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
     """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
     reason = _pruned(study, trial, outcome)
-    if reason is not None:  # stopped early: its metrics are what it returned, else its last report
-        record = study.trial(trial.number)
+    if reason is not None:  # stopped early: tell keeps what it returned over what it last reported
         returned = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value
         kept = outcome.value.extra if isinstance(outcome.value, Result) else {}
-        last = record.reports[-1]["metrics"] if record.reports else {}
-        # what it returned, over what it last reported (a fit that trained in place returns no metrics)
-        value = {**last, **(returned if outcome.error is None and isinstance(returned, Mapping) else {})}
+        value = returned if outcome.error is None and isinstance(returned, Mapping) else {}  # a fit that trained in place returns none
         study.tell(trial, value, extra={**outcome.extra, **kept, "pruned": reason}, status=TrialStatus.PRUNED)
         return
     if outcome.error is not None:

@@ -15,7 +15,7 @@ from moo_hpo.optimizers.base import Optimizer
 from moo_hpo.problem import Problem
 
 __all__ = [
-    "AUTO_LARGE_BUDGET", "AUTO_TIME_ALLOWANCE", "AUTO_TIME_SHARE", "OPTIMIZERS", "auto_options", "choose_auto", "claim_instance",
+    "AUTO_LARGE_BUDGET", "AUTO_TIME_ALLOWANCE", "AUTO_TIME_SHARE", "OPTIMIZERS", "auto_options", "choose_auto",
     "is_registered", "known_params", "make_optimizer",
 ]
 
@@ -139,38 +139,3 @@ def choose_auto(problem: Problem) -> tuple[str, str]:
     return "parego", f"budget of {budget} trials, {m} objectives (> 4): ParEGO scalarizations{share}"
 
 
-def claim_instance(optimizer: Optimizer, owner: Any) -> Optimizer:
-    """The user's optimizer instance for a study (``owner``): the instance itself, or a fresh copy of it when
-    another open study already uses it (one instance proposing for two studies at once would mix their trials).
-
-    The copy is built from the instance's options (``get_params``), as a new instance would be, else copied whole.
-    Which study uses an instance is kept here, weakly, not on the instance, so the instance pickles as before.
-
-    Args:
-        optimizer: the instance the user passed.
-        owner: the study that will use it (anything with a ``_closed`` flag).
-
-    Returns:
-        The instance to use.
-    """
-    import copy
-    import weakref
-
-    claimed = _OWNERS.get(id(optimizer))
-    user = claimed[1]() if claimed is not None and claimed[0]() is optimizer else None
-    if user is not None and user is not owner and not getattr(user, "_closed", False):
-        try:
-            optimizer = type(optimizer)(**optimizer.get_params())
-        except Exception:  # noqa: BLE001 - options that do not rebuild it: a whole copy
-            optimizer = copy.deepcopy(optimizer)
-        logger.info("the optimizer instance given is used by another open study; this study works on a copy of it")
-    key = id(optimizer)
-    try:
-        _OWNERS[key] = (weakref.ref(optimizer, lambda _: _OWNERS.pop(key, None)), weakref.ref(owner))
-    except TypeError:  # an instance that takes no weak reference (__slots__): not tracked
-        pass
-    return optimizer
-
-
-#: id(optimizer instance) -> (the instance, the study using it), both held weakly
-_OWNERS: dict[int, tuple[Any, Any]] = {}

@@ -15,7 +15,10 @@ non-dominated sorting with an epsilon-net within fronts; crowding distance serve
 the survivors spread along the rung's front), then the order of arrival.
 
 A trial that reports a hard-constrained metric beyond its bound stops at once: report such a metric (model
-size, latency) when it is final, or leave it out of the intermediate reports.
+size, latency) when it is final, or leave it out of the intermediate reports. A report at or beyond
+``max_resource`` is a full trial's last: it is never stopped (a bound it breaks makes it infeasible, as without a
+pruner). An objective that no report of a rung carries is left out of the rung's ranking; a report that carries
+no objective at all is not judged.
 
 Why our own code: Optuna's pruners rank one objective only, and Syne Tune's MOASHA is a scheduler that
 owns the trial loop; this one is a pruner of moo_hpo's studies, with their constraints.
@@ -30,7 +33,16 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.problem import Problem
-from moo_hpo.pruners.base import Decision, Pruner, check_positive_int, check_positive_number, hard_violation, points, rank_order
+from moo_hpo.pruners.base import (
+    Decision,
+    Pruner,
+    check_positive_int,
+    check_positive_number,
+    hard_violation,
+    points,
+    rank_order,
+    reports_an_objective,
+)
 
 __all__ = ["MOASHA"]
 
@@ -63,9 +75,13 @@ class MOASHA(Pruner):
         self._promoted: list[set[int]] = [set() for _ in self.rung_steps]
 
     def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Decision:
+        if step >= self.max_resource:  # a full trial's last report: nothing left to save (a bound it breaks
+            return Decision(False)     # makes it complete and infeasible, as without a pruner)
         _, broken = hard_violation(self.problem, metrics)
         if broken:
             return Decision(True, f"pruned at step {step:g}: {broken}")
+        if not reports_an_objective(self.problem, metrics):
+            return Decision(False)  # nothing to rank it by: it joins the rungs with its first report that has one
         decision = Decision(False)
         for k, rung_step in enumerate(self.rung_steps):
             if step < rung_step or number in self._rungs[k]:

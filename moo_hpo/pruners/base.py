@@ -20,7 +20,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
-__all__ = ["Decision", "Pruner", "hard_violation", "points", "rank_order"]
+__all__ = ["Decision", "Pruner", "hard_violation", "points", "rank_order", "reports_an_objective"]
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,16 @@ class Pruner(ABC):
 
 def points(problem: Problem, reports: Sequence[Mapping[str, float]]) -> np.ndarray:
     """Reported metrics as objective points in the internal (minimized) convention, soft penalties added;
-    ``inf`` where an objective was not reported (such a report ranks behind every complete one)."""
+    ``inf`` where an objective was not reported (see :func:`rank_order`)."""
     trials = [Trial(number=i, config={}, metrics=dict(m)) for i, m in enumerate(reports)]
     Y = problem.objective_matrix(trials, penalized=True)
     return np.where(np.isnan(Y), np.inf, Y)
+
+
+def reports_an_objective(problem: Problem, metrics: Mapping[str, float]) -> bool:
+    """Whether a report carries at least one of the study's objectives (a report without any cannot be ranked:
+    the pruners let such a trial go on)."""
+    return any(o.name in metrics for o in problem.objectives)
 
 
 def hard_violation(problem: Problem, metrics: Mapping[str, float]) -> tuple[float, str | None]:
@@ -108,6 +114,9 @@ def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
     then crowding distance within a rank (the more isolated point first, so a rung's survivors spread along
     its front), then the index (earlier reports first).
 
+    An objective that no point reports (a model size measured only at the end) is left out of the ranking; a
+    point without an objective that others report ranks behind every point that has it.
+
     Args:
         Y: ``(n, m)`` points, minimized; ``inf`` for unreported objectives.
         violation: ``(n,)`` total hard violations, ``>= 0``.
@@ -115,8 +124,9 @@ def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
     from moo_hpo.fronts import constrained_ranks
 
     n = len(Y)
-    if n == 0:
-        return np.zeros(0, dtype=int)
+    Y = Y[:, np.isfinite(Y).any(axis=0)] if n else Y  # the objectives some point reports
+    if n == 0 or Y.shape[1] == 0:
+        return np.arange(n, dtype=int)
     finite = np.isfinite(Y).all(axis=1)
     ranks = np.full(n, np.iinfo(np.int64).max // 2, dtype=np.int64)
     if finite.any():

@@ -43,6 +43,7 @@ class Hyperband(Pruner):
         check_resources(self.name, self.min_resource, self.max_resource, self.reduction_factor)
         first = MOASHA(self.min_resource, self.max_resource, self.reduction_factor)
         first.setup(problem)
+        self.rung_steps = first.rung_steps  # every bracket's rungs are among the first's
         self.brackets = [first]
         for start in first.rung_steps[1:]:
             bracket = MOASHA(start, self.max_resource, self.reduction_factor)

@@ -54,11 +54,18 @@ class PrunerState:
         self._trials = trials
         self._decisions: dict[int, Decision] = {}
         self._warned_missing: set[tuple[str, ...]] = set()
+        self._warned_steps: set[str] = set()
         self._replayed = pruner is None
         if pruner is None:
             return
         pruner.setup(problem)
         record = {"name": pruner.name, "params": pruner.get_params()}
+        if stored is not None and not read_only and _described(record) != _described(stored):
+            logger.warning(
+                "the study was pruned by %s; %s judges it from now on (the stored reports are judged again by it, so "
+                "trials that ran before keep their status but later decisions follow the new rungs)",
+                _described(stored), _described(record),
+            )
         if record != stored and not read_only:
             try:
                 store.set_meta("pruner", record)
@@ -103,9 +110,45 @@ class PrunerState:
             )
         if self.pruner is not None and tuple(missing) not in self._warned_missing:
             self._warned_missing.add(tuple(missing))
+            if len(missing) == len(names):
+                logger.warning(
+                    "trial %d reported %s, none of the objectives %s: the pruner cannot rank such a report and lets "
+                    "the trial go on (logged once)", number, sorted(metrics), names,
+                )
+            else:
+                logger.warning(
+                    "trial %d reported %s without the objective(s) %s: the pruner ranks on the objectives the reports "
+                    "carry, and such a report behind every report that has them (logged once)", number, sorted(metrics), missing,
+                )
+
+    def check_step(self, number: int, step: float) -> None:
+        """Log once when a report's step lies beyond the pruner's ``max_resource`` (steps counted in another unit
+        than the pruner's: every rung would judge the trial at its first report)."""
+        top = getattr(self.pruner, "max_resource", None)
+        if top is None or step <= top or "beyond" in self._warned_steps:
+            return
+        self._warned_steps.add("beyond")
+        logger.warning(
+            "trial %d reported step %g, beyond the pruner's max_resource %g: count steps in the unit of the pruner's "
+            "resources (epochs 1 to %g, say); a report at or beyond max_resource is a full trial's last and is not "
+            "judged, so such trials are never stopped (logged once)", number, step, top, top,
+        )
+
+    def check_finished(self, trial: Trial) -> None:
+        """Log once when a complete trial's last report sits at or before the pruner's last rung: its trials
+        train to fewer steps than ``max_resource`` says, and a rung at their last step stops trials that trained
+        fully (recording them as pruned)."""
+        top = getattr(self.pruner, "max_resource", None)
+        rungs = getattr(self.pruner, "rung_steps", None)
+        if top is None or not rungs or not trial.reports or "below" in self._warned_steps:
+            return
+        last = trial.reports[-1]["step"]
+        if last < top and last <= max(rungs):
+            self._warned_steps.add("below")
             logger.warning(
-                "trial %d reported %s without the objective(s) %s: the pruner ranks such a report behind every report "
-                "that has them (logged once)", number, sorted(metrics), missing,
+                "trial %d trained to step %g and completed, below the pruner's max_resource %g, with a rung at step "
+                "%g: if trials train to step %g, set max_resource to it, or a rung at their last step stops trials "
+                "that already trained fully (logged once)", trial.number, last, top, max(rungs), last,
             )
 
     def decide(self, number: int, step: float, metrics: dict[str, float]) -> None:
@@ -118,3 +161,17 @@ class PrunerState:
         """The pruner's latest decision for trial ``number`` (None before its first report or without a pruner)."""
         self.replay()
         return self._decisions.get(number)
+
+
+def _described(record: Mapping[str, Any]) -> str:
+    """A stored pruner as ``name(option=value, ...)``, its options completed by their defaults when moo_hpo knows
+    the pruner (so a record stored before an option existed reads as the same pruner)."""
+    from moo_hpo.pruners import PRUNERS, make_pruner
+
+    params = dict(record.get("params") or {})
+    if record.get("name") in PRUNERS:
+        try:
+            params = make_pruner(record["name"], params).get_params()
+        except ConfigError:
+            pass
+    return f"{record.get('name')}({', '.join(f'{k}={v!r}' for k, v in params.items())})"

@@ -190,8 +190,8 @@ class Report(SavesByFormat):
         out = ["", "## Early stopping", "",
                md.escape(f"{len(curves['trials'])} trials reported intermediate metrics ("
                          + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + f"); objectives reported: {reported}. "
-                         + ("Their learning curves:" if curves_image else "The HTML report draws their learning curves")
-                         + "; the JSON report holds every report.")]
+                         + ("The JSON report holds every report; their learning curves:" if curves_image
+                            else "The HTML report draws their learning curves; the JSON report holds every report."))]
         if curves_image:
             out += ["", curves_image]
         saved = d.get("compute_saved")

@@ -168,3 +168,46 @@ def test_the_dominated_rule_waits_for_enough_reports_and_respects_the_margin():
     stop = p.decide(3, 1, {"accuracy": 0.3, "gap": 0.8})
     assert stop.prune and "dominated by" in stop.reason
     assert not p.decide(3, 2, {"accuracy": 0.3, "gap": 0.8}).prune  # nobody else at step 2 yet
+
+
+def test_an_objective_no_report_carries_is_left_out_of_the_ranking():
+    """Reports without the size (measured only at the end) rank on accuracy, not by order of arrival."""
+    pruner = _pruner()
+    decisions = [pruner.decide(n, 1, {"accuracy": acc}) for n, acc in enumerate([0.1, 0.2, 0.3, 0.9, 0.15, 0.8])]
+    assert [d.prune for d in decisions] == [False, False, False, False, True, False]
+    assert pruner.promoted(0) == {0, 1, 2, 3, 5}
+    # a report that carries the gap as well is ranked on both; one that lacks it ranks behind it
+    assert not pruner.decide(6, 1, {"accuracy": 0.05, "gap": 0.1}).prune
+    assert pruner.decide(7, 1, {"accuracy": 0.95}).prune
+
+
+def test_a_report_without_any_objective_is_not_judged():
+    pruner = _pruner()
+    assert not any(pruner.decide(n, 1, {"val_loss": 1.0 - n / 10}).prune for n in range(9))
+    assert pruner.rung(0) == {}  # they join the rungs with their first report that carries an objective
+    assert not pruner.decide(0, 3, {"accuracy": 0.5, "gap": 0.1}).prune and set(pruner.rung(0)) == {0}
+
+
+def test_a_full_trials_last_report_is_never_stopped_even_beyond_a_hard_bound():
+    problem = _problem([mh.AtMost("size_kb", 50.0)])
+    pruner = _pruner(problem)
+    assert pruner.decide(0, 9, {"accuracy": 0.1, "gap": 0.9, "size_kb": 80.0}).prune  # before the end: at once
+    assert not pruner.decide(1, 27, {"accuracy": 0.1, "gap": 0.9, "size_kb": 80.0}).prune
+    assert not pruner.decide(2, 30, {"accuracy": 0.0, "gap": 1.0}).prune and pruner.rung(0) == {}
+    hyperband = mh.pruners.Hyperband(1, 27, 3)
+    hyperband.setup(problem)
+    assert hyperband.rung_steps == [1, 3, 9] and not hyperband.decide(0, 27, {"size_kb": 80.0}).prune
+
+
+def test_the_dominated_rule_judges_the_objectives_a_report_carries_and_not_the_last_step():
+    pruner = mh.pruners.DominatedPruner(margin=0.0, min_reports=2, max_resource=5)
+    pruner.setup(_problem())
+    for n, acc in enumerate([0.8, 0.9]):
+        assert not pruner.decide(n, 1, {"accuracy": acc}).prune
+    assert pruner.decide(2, 1, {"accuracy": 0.5}).prune  # size-like objective missing: judged on accuracy
+    for n, acc in enumerate([0.8, 0.9]):
+        pruner.decide(n, 5, {"accuracy": acc, "gap": 0.1})
+    assert not pruner.decide(2, 5, {"accuracy": 0.5, "gap": 0.2}).prune  # its last report: nothing left to save
+    assert mh.pruners.DominatedPruner().get_params()["max_resource"] is None
+    with pytest.raises(mh.ConfigError, match="max_resource must be a positive number"):
+        mh.pruners.DominatedPruner(max_resource=0).setup(_problem())
