@@ -514,7 +514,7 @@ class Study:
             if status is TrialStatus.PRUNED:  # what it returned, over what it last reported
                 last = record.reports[-1]["metrics"] if record.reports else {}
                 metrics = {**last, **metrics} if isinstance(metrics, Mapping) else last if metrics is None else metrics
-                extra = {"pruned": reason or "told pruned", **(extra or {})}
+                extra = {"pruned": reason or "told pruned (study.tell)", **(extra or {})}
         if metrics is None and error is None:
             raise ConfigError("tell expects either metrics or error (exactly one of them)")
         if error is not None:
@@ -1017,11 +1017,16 @@ class Study:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per trial: number, status, ``params_<name>``, ``metrics_<name>``, feasibility,
-        violation, error, times and optimizer."""
+        violation, error, times and optimizer; once a trial reported intermediate metrics, also ``last_step``
+        (its last report's step) and ``pruned`` (why the pruner stopped it).
+
+        ``violation``: the hard and soft constraints' total violation of a complete trial; of a trial skipped
+        before training or pruned, the hard constraints' that it measured; NaN otherwise."""
         import pandas as pd
 
         problem = self.problem
         violations = problem.violation(self._trials) if self._trials else np.array([])
+        reported = any(t.reports for t in self._trials)
         rows = []
         for t, v in zip(self._trials, violations, strict=True):
             row: dict[str, Any] = {"number": t.number, "status": t.status.value}
@@ -1030,7 +1035,7 @@ class Study:
             row["feasible"] = problem.is_feasible(t)
             if t.status is TrialStatus.COMPLETE:
                 row["violation"] = float(v)
-            elif t.status is TrialStatus.INFEASIBLE_SKIPPED:  # measured before training: what it broke
+            elif t.status in (TrialStatus.INFEASIBLE_SKIPPED, TrialStatus.PRUNED):  # what it measured broke
                 row["violation"] = float(sum(max(c.value(t.metrics[c.name]), 0.0) for c in problem.hard_constraints
                                              if c.name in t.metrics))
             else:
@@ -1042,6 +1047,9 @@ class Study:
                 duration_s=t.duration,
                 optimizer=t.optimizer,
             )
+            if reported:
+                row["last_step"] = t.reports[-1]["step"] if t.reports else None
+                row["pruned"] = t.extra.get("pruned") if t.status is TrialStatus.PRUNED else None
             rows.append(row)
         if not rows:  # the columns of an empty study, so that df["status"] works on it too
             columns = ["number", "status", *(f"params_{k}" for k in self.space.names), "feasible", "violation",

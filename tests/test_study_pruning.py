@@ -297,7 +297,7 @@ def test_ask_tell_after_the_pruner_said_stop_records_a_pruned_trial():
     study.tell(bad, {"gap": 0.2})  # as optimize records a trial that returns after the pruner said stop
     record = study.trial(bad.number)
     assert record.status is mh.TrialStatus.PRUNED and record.metrics == {"acc": 0.5, "gap": 0.2}
-    assert record.extra["pruned"] == study.prune_reason(bad) and "dominated" in record.extra["pruned"]
+    assert record.extra["pruned"] == study.prune_reason(bad) and f"dominated by trial #{good.number} by at least the margin" in record.extra["pruned"]
     worse = study.ask()
     assert study.report(worse, 1, {"acc": 0.4, "gap": 0.3})
     study.tell(worse, status="pruned")  # no metrics: its last report's
@@ -362,3 +362,20 @@ def test_a_pruner_with_an_objective_that_takes_no_trial_is_named():
             return {"acc": 0.5, "gap": 0.1, "size_kb": 1.0}
 
         study.optimize(plain, n_trials=1, show_progress=False)
+
+
+def test_the_dataframe_gives_each_trials_last_step_why_it_was_pruned_and_what_it_broke():
+    import pandas as pd
+
+    study = _study()
+    assert "last_step" not in study.to_dataframe().columns
+    big = study.ask()
+    study.report(big, 1, {"acc": 0.5, "gap": 0.1, "size_kb": 80.0})
+    study.tell(big)
+    done = study.ask()
+    study.report(done, 9, {"acc": 0.5, "gap": 0.1})
+    study.tell(done, {"acc": 0.5, "gap": 0.1, "size_kb": 10.0})
+    df = study.to_dataframe().set_index("number")
+    assert df.loc[big.number, "status"] == "pruned" and df.loc[big.number, "last_step"] == 1
+    assert "breaks the hard bound" in df.loc[big.number, "pruned"] and df.loc[big.number, "violation"] == pytest.approx(30.0)
+    assert df.loc[done.number, "last_step"] == 9 and pd.isna(df.loc[done.number, "pruned"]) and df.loc[done.number, "violation"] == 0

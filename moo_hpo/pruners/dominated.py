@@ -67,7 +67,8 @@ class DominatedPruner(Pruner):
         if broken:
             return Decision(True, f"pruned at step {step:g}: {broken}")
         reports = self._at_step.setdefault(step, {})
-        others = [m for n, m in reports.items() if n != number and hard_violation(self.problem, m)[0] == 0]
+        numbers = [n for n, m in reports.items() if n != number and hard_violation(self.problem, m)[0] == 0]
+        others = [reports[n] for n in numbers]
         reports[number] = dict(metrics)
         if step < self.min_step or len(others) < self.min_reports:
             return Decision(False)
@@ -81,5 +82,7 @@ class DominatedPruner(Pruner):
         shifted = Y[1:] + self.margin * spread  # the others, made worse by the margin
         beats = np.isfinite(shifted).all(axis=1) & (shifted <= Y[0]).all(axis=1) & (shifted < Y[0]).any(axis=1)
         if beats.any():
-            return Decision(True, f"pruned at step {step:g}: dominated by {int(beats.sum())} other trial(s) by more than the margin")
+            by = [numbers[i] for i in np.flatnonzero(beats)]
+            more = f" and {len(by) - 1} other trial{'s' if len(by) > 2 else ''}" if len(by) > 1 else ""
+            return Decision(True, f"pruned at step {step:g}: dominated by trial #{by[0]}{more} by at least the margin")
         return Decision(False)

@@ -49,7 +49,8 @@ SINGLE_POINT_NOTE = (
 #: How the report estimates what full training would have cost (shown with the compute-saved figures).
 COMPUTE_RULE = (
     "Counted over the complete and pruned trials that reported intermediate metrics. A trial trained as many "
-    "steps as its last report says; full training is the largest step any trial reported, for every trial. "
+    "steps as its last report says; full training is the largest step any trial reported (or the pruner's "
+    "max_resource while no trial completed), for every trial. "
     "Time: a trial's own time (from its proposal to its result) is what it spent; its full-training estimate "
     "adds the steps it did not train at its own pace, the time from its start to its last report divided by "
     "that report's step."
@@ -200,6 +201,9 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
                 "skipped_before_training": sum(
                     1 for t in trials if t.status is TrialStatus.INFEASIBLE_SKIPPED and c.name in t.metrics and c.value(t.metrics[c.name]) > 0
                 ),
+                # pruned trials whose last report broke it (a pruner stops such a trial at once)
+                "stopped_early": sum(1 for t in trials if c.hard and t.status is TrialStatus.PRUNED and t.reports
+                                     and c.name in t.reports[-1]["metrics"] and c.value(t.reports[-1]["metrics"][c.name]) > 0),
             }
         )
     data["constraint_summary"] = summary
@@ -231,7 +235,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     data["failures"] = [{"reason": k, "count": v} for k, v in reasons.most_common()]
     data["pruner"] = repr(study.pruner) if getattr(study, "pruner", None) is not None else None
     data["learning_curves"] = learning_curves(study, front_numbers)
-    data["compute_saved"] = compute_saved(trials)
+    data["compute_saved"] = compute_saved(trials, getattr(study.pruner, "max_resource", None))
     data["problem_signs"] = [o.sign for o in problem.objectives]
     data["model_check"] = _model_check(study)
     data["repeated_runs"] = repeated_runs(study)
@@ -291,8 +295,9 @@ def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict
     Returns:
         ``{"metrics": [...], "trials": [...]}``: the objectives that any report carries (in the study's
         order, each ``{"name", "direction"}``), and per trial that reported, in number order, ``number``,
-        ``status``, ``on_front``, ``config``, ``steps`` and ``values`` (metric name -> one value per step,
-        None where a report left the metric out). Empty lists when no trial reported.
+        ``status``, ``on_front``, ``config``, ``steps``, ``values`` (metric name -> one value per step, None
+        where a report left the metric out) and ``pruned`` (why the pruner stopped it, or None). Empty lists when
+        no trial reported.
     """
     if front_numbers is None:
         front_numbers = {t.number for t in study.pareto_front()}
@@ -308,15 +313,18 @@ def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict
             "config": t.config,
             "steps": [r["step"] for r in t.reports],
             "values": {m["name"]: [_number(r["metrics"].get(m["name"])) for r in t.reports] for m in metrics},
+            "pruned": t.extra.get("pruned") if t.status is TrialStatus.PRUNED and isinstance(t.extra, dict) else None,
         })
     return {"metrics": metrics, "trials": rows}
 
 
-def compute_saved(trials: Sequence[Any]) -> dict[str, Any] | None:
+def compute_saved(trials: Sequence[Any], max_resource: float | None = None) -> dict[str, Any] | None:
     """What early stopping saved: steps trained and time spent against full training (see :data:`COMPUTE_RULE`).
 
     Args:
         trials: the study's trials (those that reported, complete or pruned, are counted).
+        max_resource: the pruner's ``max_resource``, when it has one: full training while no trial completed
+            (every trial so far was stopped early).
 
     Returns:
         None when no complete or pruned trial reported; else ``full_step`` (the largest step any trial
@@ -329,6 +337,8 @@ def compute_saved(trials: Sequence[Any]) -> dict[str, Any] | None:
     if not counted:
         return None
     full = max(r["step"] for t in reporting for r in t.reports)
+    if max_resource is not None and not any(t.status is TrialStatus.COMPLETE for t in counted):
+        full = max(full, max_resource)  # no trial trained fully: the pruner says how far a full trial trains
     per_status: dict[str, dict[str, float]] = {}
     for t in counted:
         last = t.reports[-1]

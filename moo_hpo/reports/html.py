@@ -19,6 +19,7 @@ from moo_hpo.reports.sections import (  # re-exported: the rows and texts both r
     _fmt,
     compute_saved_rows,
     compute_saved_text,
+    constraint_table,
     device_sizing_rows,
     model_check_summary_rows,
     model_check_text,
@@ -255,7 +256,8 @@ def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
                 fig.add_trace(go.Scatter(
                     x=[r["steps"][i] for r, i in ends], y=[r["values"][name][i] for r, i in ends], mode="markers",
                     name="where a pruned trial stopped", marker={"color": color, "symbol": "x", "size": 6}, opacity=opacity,
-                    hovertext=[f"trial #{r['number']} pruned after step {_fmt(r['steps'][i])}<br>" + _config_text(r["config"]) for r, i in ends],
+                    hovertext=[f"trial #{r['number']} {esc(r.get('pruned') or 'pruned after step ' + _fmt(r['steps'][i]))}<br>"
+                               + _config_text(r["config"]) for r, i in ends],
                     hoverinfo="text",
                 ))
         fig.update_layout(title=f"Learning curves: {_axis(metric)} by step", xaxis_title="step", yaxis_title=_axis(metric),
@@ -409,9 +411,11 @@ def render_html(data: dict[str, Any]) -> str:
     # constraints
     if data["constraint_summary"]:
         parts.append("<h2>Constraints</h2>")
-        parts.append(_table(["constraint", "kind", "measured", "satisfied", "worst violation", "skipped before training"],
-                            [(s["text"], "hard" if s["hard"] else "soft", s["measured"], s["satisfied"], _dash(s["worst_violation"]), s["skipped_before_training"])
-                             for s in data["constraint_summary"]], [False, False, True, True, True, True]))
+        header, rows = constraint_table(data["constraint_summary"])
+        parts.append(_table([header[0], "kind", *header[1:]],
+                            [(r[0], "hard" if s["hard"] else "soft", *(_dash(v) for v in r[1:]))
+                             for r, s in zip(rows, data["constraint_summary"], strict=True)],
+                            [False, False, *[True] * (len(header) - 1)]))
     # recommendations
     parts.append("<h2>Recommended operating points</h2>")
     if data["recommendations"]:

@@ -148,9 +148,10 @@ class Report(SavesByFormat):
         out.append(md.table(header, rows))
         out += self._repeated_runs_markdown()
         if d["constraint_summary"]:
-            out += ["", "## Constraints", "", md.table(["constraint", "measured", "satisfied", "worst violation", "skipped before training"],
-                                                       [(s["text"], s["measured"], s["satisfied"], "—" if s["worst_violation"] is None else s["worst_violation"],
-                                                         s["skipped_before_training"]) for s in d["constraint_summary"]])]
+            from moo_hpo.reports.sections import constraint_table
+
+            header, rows = constraint_table(d["constraint_summary"])
+            out += ["", "## Constraints", "", md.table(header, [tuple("—" if v is None else v for v in r) for r in rows])]
         check = d.get("model_check") or {}
         if check.get("summary") or check.get("failures"):
             from moo_hpo.reports.sections import model_check_summary_rows, model_check_text

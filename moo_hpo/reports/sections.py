@@ -12,6 +12,7 @@ __all__ = [
     "REPEATED_RUNS_TITLE",
     "compute_saved_rows",
     "compute_saved_text",
+    "constraint_table",
     "device_sizing_rows",
     "model_check_summary_rows",
     "model_check_text",
@@ -133,6 +134,17 @@ def repeated_runs_text(section: dict[str, Any]) -> str:
     if all(m["p_dominated"] is None for m in section["members"]):
         note += " No configuration has two complete runs yet, so there is no noise estimate and no P(dominated)."
     return note
+
+
+def constraint_table(summary: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The constraints table: header and one row per constraint (None where nothing was measured); the column
+    of trials a pruner stopped for breaking a hard bound appears when there are any."""
+    stopped = any(s.get("stopped_early") for s in summary)
+    header = ["constraint", "measured", "satisfied", "worst violation", "skipped before training"]
+    header += ["stopped early for it"] if stopped else []
+    rows = [(s["text"], s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"],
+             *([s.get("stopped_early", 0)] if stopped else [])) for s in summary]
+    return header, rows
 
 
 #: The header of :func:`device_sizing_rows`' table.

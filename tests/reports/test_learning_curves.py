@@ -121,3 +121,30 @@ def test_markdown_json_and_static_figures_carry_compute_saved(report, tmp_path):
     data = json.loads(report.to_json())
     assert data["counts"]["pruned"] == 2 and data["compute_saved"]["steps"]["saved"] == 14
     assert [r["number"] for r in data["learning_curves"]["trials"]] == [0, 1, 2, 3, 5, 6]
+
+
+def test_with_no_trial_complete_full_training_is_the_pruners_and_the_bound_breakers_are_counted():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Maximize("acc"), mh.Minimize("gap")], [mh.AtMost("size_kb", 50.0), mh.AtMost("gap", 0.5)],
+                     optimizer="random", seed=0, pruner=mh.pruners.MOASHA(1, 9, 3))
+    big = study.ask()
+    assert study.report(big, 1, {"acc": 0.5, "gap": 0.1, "size_kb": 80.0})  # breaks the size bound: stopped at once
+    study.tell(big)
+    slow = study.ask()
+    study.report(slow, 1, {"acc": 0.4, "gap": 0.2})
+    study.report(slow, 2, {"acc": 0.45, "gap": 0.2})
+    study.tell(slow, status="pruned")  # stopped by hand before the end
+    report = mh.report(study)
+    saved = report.data["compute_saved"]
+    assert saved["full_step"] == 9 and saved["steps"] == {"trained": 3, "full": 18, "saved": 15, "saved_share": 15 / 18}
+    size, gap = report.data["constraint_summary"]
+    assert (size["stopped_early"], gap["stopped_early"]) == (1, 0)
+    section = report.to_html().split("<h2>Constraints</h2>")[1].split("<h2")[0]
+    assert "<th>stopped early for it</th>" in section
+    assert "| stopped early for it |" in report.to_markdown()
+    from moo_hpo.reports.html import learning_curve_figures
+
+    stops = [tr for fig in learning_curve_figures(report.data) for tr in fig.data if tr.name == "where a pruned trial stopped"]
+    hover = " ".join(text for tr in stops for text in tr.hovertext)
+    assert f"trial #{big.number} pruned at step 1: size_kb = 80 breaks the hard bound size_kb &lt;= 50" in hover
+    assert f"trial #{slow.number} told pruned (study.tell)" in hover
