@@ -293,8 +293,9 @@ def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict
         front_numbers: the numbers of the front's trials (computed from the study when None).
 
     Returns:
-        ``{"metrics": [...], "trials": [...]}``: the objectives that any report carries (in the study's
-        order, each ``{"name", "direction"}``), and per trial that reported, in number order, ``number``,
+        ``{"metrics": [...], "trials": [...], "rungs": [...]}``: the objectives that any report carries (in the
+        study's order, each ``{"name", "direction", "bounds"}``, ``bounds`` the hard constraints on that metric,
+        each ``{"value", "text"}``), the pruner's rung steps (empty without rungs), and per trial that reported, in number order, ``number``,
         ``status``, ``on_front``, ``config``, ``steps``, ``values`` (metric name -> one value per step, None
         where a report left the metric out) and ``pruned`` (why the pruner stopped it, or None). Empty lists when
         no trial reported.
@@ -303,7 +304,10 @@ def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict
         front_numbers = {t.number for t in study.pareto_front()}
     reporting = [t for t in study.trials if t.reports]
     reported = {name for t in reporting for r in t.reports for name in r["metrics"]}
-    metrics = [{"name": o.name, "direction": o.direction} for o in study.objectives if o.name in reported]
+    hard = study.problem.hard_constraints
+    metrics = [{"name": o.name, "direction": o.direction,
+                "bounds": [{"value": c.bound, "text": c.describe()} for c in hard if c.name == o.name]}
+               for o in study.objectives if o.name in reported]
     rows = []
     for t in reporting:
         rows.append({
@@ -315,7 +319,7 @@ def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict
             "values": {m["name"]: [_number(r["metrics"].get(m["name"])) for r in t.reports] for m in metrics},
             "pruned": t.extra.get("pruned") if t.status is TrialStatus.PRUNED and isinstance(t.extra, dict) else None,
         })
-    return {"metrics": metrics, "trials": rows}
+    return {"metrics": metrics, "trials": rows, "rungs": [float(r) for r in getattr(study.pruner, "rung_steps", None) or []]}
 
 
 def compute_saved(trials: Sequence[Any], max_resource: float | None = None) -> dict[str, Any] | None:

@@ -220,7 +220,8 @@ def _curve_group(row: dict[str, Any]) -> str:
 def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
     """Plotly figures of the intermediate reports: per reported objective, the metric against the step,
     one line per trial (pruned trials grey and dashed, with a cross where they stopped; complete trials in
-    colour, the front's thicker); hovering shows the trial's number, status and configuration.
+    colour, the front's thicker); hovering shows the trial's number, status and configuration (and why a pruned
+    one stopped). Dotted vertical lines mark the pruner's rungs, a dashed horizontal one a hard bound on the metric.
 
     Each kind of trial is one trace (its trials' lines separated by gaps), so a study of a few hundred
     trials stays light to draw and its legend short. An empty list when no trial reported.
@@ -260,6 +261,12 @@ def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
                                + _config_text(r["config"]) for r, i in ends],
                     hoverinfo="text",
                 ))
+        for k, step in enumerate(curves.get("rungs", [])):  # where the pruner judges
+            fig.add_vline(x=step, line={"color": "#999", "width": 1, "dash": "dot"},
+                          annotation_text=f"rung {k}", annotation_position="top", annotation_font_size=10)
+        for bound in metric.get("bounds", []):  # a report beyond it stops the trial at once
+            fig.add_hline(y=bound["value"], line={"color": "#c0392b", "width": 1, "dash": "dash"},
+                          annotation_text=esc(bound["text"]), annotation_position="bottom right", annotation_font_size=10)
         fig.update_layout(title=f"Learning curves: {_axis(metric)} by step", xaxis_title="step", yaxis_title=_axis(metric),
                           height=420, hovermode="closest")
         figs.append(fig)

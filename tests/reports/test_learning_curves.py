@@ -92,7 +92,7 @@ def test_html_has_the_learning_curves_and_the_compute_saved_table(report):
 
 def test_a_study_without_reports_has_no_learning_curves(finished_study):
     r = mh.report(finished_study)
-    assert r.data["learning_curves"] == {"metrics": [], "trials": []} and r.data["compute_saved"] is None
+    assert r.data["learning_curves"] == {"metrics": [], "trials": [], "rungs": []} and r.data["compute_saved"] is None
     page = r.to_html()
     assert "Learning curves" not in page and "Compute saved" not in page and "pruned</div>" not in page
     assert "## Early stopping" not in r.to_markdown()
@@ -144,7 +144,13 @@ def test_with_no_trial_complete_full_training_is_the_pruners_and_the_bound_break
     assert "| stopped early for it |" in report.to_markdown()
     from moo_hpo.reports.html import learning_curve_figures
 
-    stops = [tr for fig in learning_curve_figures(report.data) for tr in fig.data if tr.name == "where a pruned trial stopped"]
+    figures = learning_curve_figures(report.data)
+    assert report.data["learning_curves"]["rungs"] == [1.0, 3.0]
+    acc_fig, gap_fig = figures
+    assert sorted(shape.x0 for shape in acc_fig.layout.shapes) == [1.0, 3.0]  # the rungs, in every figure
+    assert [shape.y0 for shape in gap_fig.layout.shapes if shape.y0 == shape.y1] == [0.5]  # gap <= 0.5 is hard
+    assert any(a.text == "gap &lt;= 0.5" for a in gap_fig.layout.annotations)
+    stops = [tr for fig in figures for tr in fig.data if tr.name == "where a pruned trial stopped"]
     hover = " ".join(text for tr in stops for text in tr.hovertext)
     assert f"trial #{big.number} pruned at step 1: size_kb = 80 breaks the hard bound size_kb &lt;= 50" in hover
     assert f"trial #{slow.number} told pruned (study.tell)" in hover
