@@ -96,18 +96,18 @@ class MOASHA(Pruner):
         rung = self._rungs[k]
         rung[number] = dict(metrics)
         members = list(rung)
-        order = rank_order(
-            points(self.problem, [rung[m] for m in members]),
-            np.array([hard_violation(self.problem, rung[m])[0] for m in members]),
-        )
+        Y = points(self.problem, [rung[m] for m in members])
+        order = rank_order(Y, np.array([hard_violation(self.problem, rung[m])[0] for m in members]))
         position = int(np.flatnonzero(np.array(members)[order] == number)[0])
         if position <= len(members) / self.reduction_factor:
             self._promoted[k].add(number)
             return Decision(False)
+        same = next((m for m, y in zip(members[:-1], Y[:-1], strict=True) if np.array_equal(y, Y[-1])), None)
+        copy = f" (the same point as trial #{same}'s report: a rung keeps one of each point)" if same is not None else ""
         return Decision(
             True,
             f"pruned at rung {k} (step {self.rung_steps[k]:g}): ranked {position + 1} of {len(members)}, "
-            f"outside the best 1/{self.reduction_factor}",
+            f"outside the best 1/{self.reduction_factor}{copy}",
         )
 
     def promoted(self, k: int) -> set[int]:

@@ -94,7 +94,12 @@ def test_copies_of_a_degenerate_point_do_not_fill_a_rung():
             kind, metrics = "constant", {"accuracy": 0.7592, "gap": 0.0}
         else:
             kind, metrics = "learning", {"accuracy": 0.76 + 0.1 * rng.random(), "gap": 0.02 + 0.2 * rng.random()}
-        kept[kind] += not pruner.decide(n, 1, metrics).prune
+        decision = pruner.decide(n, 1, metrics)
+        kept[kind] += not decision.prune
+        if kind == "constant" and n > 0:  # the reason says why a point on the front was stopped
+            assert decision.reason.endswith("(the same point as trial #0's report: a rung keeps one of each point)")
+        elif decision.prune:
+            assert "same point" not in decision.reason
     assert kept["constant"] == 1 and kept["learning"] >= 8
 
 
