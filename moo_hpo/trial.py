@@ -191,8 +191,8 @@ def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any) ->
             f"{type(metrics).__name__} ({metrics!r:.200})"
         )
     values, problem = check_metrics(metrics)
-    if problem:
-        raise ConfigError(f"trial.report(step, metrics): {problem}")
+    if problem:  # a diverged model, most often: the trial fails, as with such a final result
+        raise ConfigError(f"trial.report(step, metrics) at step {step!r}: {problem}")
     return {"step": int(step) if float(step).is_integer() else float(step), "metrics": values, "at": time.time()}
 
 

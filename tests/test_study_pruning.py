@@ -97,7 +97,7 @@ def test_ask_tell_users_report_through_the_study():
     assert study.trial(t.number).reports[0]["metrics"] == {"acc": 0.5, "gap": 0.1}
     with pytest.raises(mh.ConfigError, match="steps must grow; received step 1 after step 1"):
         study.report(t, 1, {"acc": 0.5})
-    with pytest.raises(mh.ConfigError, match="metric 'acc' is nan"):
+    with pytest.raises(mh.ConfigError, match="at step 2: metric 'acc' is nan"):
         study.report(t, 2, {"acc": float("nan")})
     study.tell(t, {"acc": 0.5, "gap": 0.1}, status="pruned")
     assert study.trial(t.number).status is mh.TrialStatus.PRUNED
