@@ -1,4 +1,4 @@
-"""One instance of the user's per open study: an optimizer or a pruner keeps the state of the study it works for.
+"""Each open study gets its own optimizer and pruner instance: they keep the state of the study they work for.
 
 An optimizer proposing for two studies at once would mix their trials; a pruner judging for two would rank one
 study's reports against the other's objectives. A study given an instance that another open study uses works on

@@ -15,9 +15,10 @@ run, the likelier it is on the front. This module does two things about it.
   its runs, and the probability that another member of the view dominates it (see :func:`robust_front` for
   the method).
 
-A repetition's ``Trial.optimizer`` is ``"reevaluate"``; the original's ``extra["optimizer"]`` keeps the
-proposal's audit trail, so a Bayesian optimizer's prediction for it, made before it ran, is shown beside
-the measured mean.
+A repetition of :meth:`~moo_hpo.Study.reevaluate` has ``Trial.optimizer`` ``"reevaluate"`` (a Bayesian
+optimizer's noise check, which measures one configuration again, is linked by ``repeat_of`` too); the
+original's ``extra["optimizer"]`` keeps the proposal's audit trail, so a Bayesian optimizer's prediction for
+it, made before it ran, is shown beside the measured mean.
 """
 
 from __future__ import annotations

@@ -464,7 +464,7 @@ class Study:
     ) -> Trial:
         """Record the result of a running trial.
 
-        Exactly one of ``metrics`` and ``error`` is given. The trial becomes ``failed`` when
+        ``metrics`` or ``error`` is given, not both (a pruned trial may have neither). The trial becomes ``failed`` when
         ``error`` is given, when a metric that an objective or constraint names is NaN, infinite or
         missing, or when a value is not a number; the error text names the cause. A NaN or infinite value
         of a metric that nothing needs (a probe that could not measure) is left out, and logged once.
@@ -476,10 +476,9 @@ class Study:
             extra: JSON-able data to keep with the trial.
             status: ``"infeasible_skipped"`` for a trial stopped before training because a
                 pre-training metric broke a hard constraint; ``"pruned"`` for a trial stopped early
-                (its metrics then need not include every objective, and default to its last report's).
-                None: ``"pruned"`` when the pruner said stop (as :meth:`optimize` records a trial that returns
-                after that), else complete; ``"complete"`` records a trial complete whatever the pruner said.
-                A pruned trial keeps the pruner's reason in ``extra["pruned"]``.
+                (its metrics then need not include every objective, and default to its last report's; the
+                pruner's reason is kept in ``extra["pruned"]``). None: complete (a trial the pruner said to stop
+                is logged once, naming ``status="pruned"``).
 
         Returns:
             The updated trial.
@@ -510,7 +509,7 @@ class Study:
         if error is None:
             reason = self.prune_reason(number)
             if status is None and reason is not None:
-                status = TrialStatus.PRUNED  # the pruner said stop: pruned, as optimize records it
+                self._pruning.note_told_complete(number, reason)
             if status is TrialStatus.PRUNED:  # what it returned, over what it last reported
                 last = record.reports[-1]["metrics"] if record.reports else {}
                 metrics = {**last, **metrics} if isinstance(metrics, Mapping) else last if metrics is None else metrics
@@ -1020,8 +1019,8 @@ class Study:
         violation, error, times and optimizer; once a trial reported intermediate metrics, also ``last_step``
         (its last report's step) and ``pruned`` (why the pruner stopped it).
 
-        ``violation``: the hard and soft constraints' total violation of a complete trial; of a trial skipped
-        before training or pruned, the hard constraints' that it measured; NaN otherwise."""
+        ``violation``: the hard constraints' total violation of a complete trial; of a trial skipped before
+        training or pruned, that of the hard constraints it measured; NaN otherwise."""
         import pandas as pd
 
         problem = self.problem

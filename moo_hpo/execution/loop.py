@@ -72,11 +72,12 @@ def _check_signature(fn: Callable[..., Any], with_model: bool) -> None:
     raise ConfigError(f"optimize calls {calls}; the objective {getattr(fn, '__name__', fn)!r} takes {signature}")
 
 
-def _check_can_report(study: Study, fn: Callable[..., Any], with_model: bool) -> None:
-    """Warn when the study has a pruner but the objective takes no trial: it cannot report, so nothing is pruned."""
+def _check_can_report(study: Study, fn: Callable[..., Any], with_model: bool, through_pipeline: bool) -> None:
+    """Warn when the study has a pruner but the objective is not given the trial (as the executors and
+    :class:`~moo_hpo.pipeline.ProbePipeline` decide): it cannot report, so nothing is pruned."""
     if study.pruner is None:
         return
-    if takes_trial_at(fn, 2) if with_model else takes_trial(fn):
+    if takes_trial_at(fn, 2 if with_model else 1) if through_pipeline else takes_trial(fn):
         return
     call = "fit(model, config, trial)" if with_model else "fn(config, trial)"
     warnings.warn(
@@ -127,9 +128,9 @@ def run_optimize(
     """
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout)
     _check_signature(fn, with_model=build is not None)
-    _check_can_report(study, fn, with_model=build is not None)
     callbacks = _as_list("callbacks", callbacks, callable)
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
+    _check_can_report(study, fn, with_model=build is not None, through_pipeline=build is not None or bool(probes))
     if build is not None or probes:
         from moo_hpo.pipeline import ProbePipeline
 

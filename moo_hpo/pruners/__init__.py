@@ -29,6 +29,13 @@ PRUNERS: dict[str, type[Pruner]] = {"moasha": MOASHA, "hyperband": Hyperband, "d
 def make_pruner(name: str, params: dict[str, Any] | None = None) -> Pruner:
     """A pruner by name (``"moasha"``, ``"hyperband"``, ``"dominated"``) with its options.
 
+    Args:
+        name: the pruner's name (a key of :data:`PRUNERS`).
+        params: its constructor's options (``{"max_resource": 27}``); None for the defaults.
+
+    Returns:
+        The pruner (options are checked when a study sets it up).
+
     Raises:
         ConfigError: for an unknown name or unknown options.
     """

@@ -17,8 +17,9 @@ the survivors spread along the rung's front), then the order of arrival.
 A trial that reports a hard-constrained metric beyond its bound stops at once: report such a metric (model
 size, latency) when it is final, or leave it out of the intermediate reports. A report at or beyond
 ``max_resource`` is a full trial's last: it is never stopped (a bound it breaks makes it infeasible, as without a
-pruner). An objective that no report of a rung carries is left out of the rung's ranking; a report that carries
-no objective at all is not judged.
+pruner). A report is judged on the objectives it carries: against the rung's members on those objectives, a
+member that lacks one of them ranking behind it (so a model size returned only with the result does not enter
+the rungs' ranking); a report that carries no objective at all is not judged.
 
 Why our own code: Optuna's pruners rank one objective only, and Syne Tune's MOASHA is a scheduler that
 owns the trial loop; this one is a pruner of moo_hpo's studies, with their constraints.
@@ -97,13 +98,15 @@ class MOASHA(Pruner):
         rung[number] = dict(metrics)
         members = list(rung)
         Y = points(self.problem, [rung[m] for m in members])
+        Y = Y[:, np.isfinite(Y[-1])]  # judged on the objectives its report carries; a member without one ranks behind
         order = rank_order(Y, np.array([hard_violation(self.problem, rung[m])[0] for m in members]))
         position = int(np.flatnonzero(np.array(members)[order] == number)[0])
         if position <= len(members) / self.reduction_factor:
             self._promoted[k].add(number)
             return Decision(False)
-        same = next((m for m, y in zip(members[:-1], Y[:-1], strict=True) if np.array_equal(y, Y[-1])), None)
-        copy = f" (the same point as trial #{same}'s report: a rung keeps one of each point)" if same is not None else ""
+        kept = (m for m, y in zip(members[:-1], Y[:-1], strict=True) if m in self._promoted[k] and np.array_equal(y, Y[-1]))
+        same = next(kept, None)
+        copy = f" (the same point as trial #{same}'s report, which the rung kept: it keeps one of each point)" if same is not None else ""
         return Decision(
             True,
             f"pruned at rung {k} (step {self.rung_steps[k]:g}): ranked {position + 1} of {len(members)}, "

@@ -41,10 +41,19 @@ class Pruner(ABC):
 
     Subclasses store their constructor arguments unchanged (as the optimizers do) and keep every other
     state in :meth:`setup`.
+
+    Attributes:
+        name: the pruner's name (stored with the study).
+        max_resource: the step a full trial trains to, or None when the pruner has none: the study logs reports
+            beyond it, and the report takes it as full training while no trial completed.
+        rung_steps: the steps at which the pruner judges (after :meth:`setup`), or empty: the study logs a
+            trial that completes at one below ``max_resource``, and the learning curves draw them.
     """
 
     name = "pruner"
     problem: Problem
+    max_resource: float | None = None
+    rung_steps: Sequence[float] = ()
 
     def setup(self, problem: Problem) -> None:
         """Bind to a study's problem; called once, before the first report.

@@ -15,19 +15,21 @@ from moo_hpo.pruners.base import (
     check_positive_number,
     hard_violation,
     points,
+    reports_an_objective,
 )
 
 __all__ = ["DominatedPruner"]
 
 
 class DominatedPruner(Pruner):
-    """Stop a trial when, at the same step, another trial's report dominates its own by more than a margin.
+    """Stop a trial when, at the same step, another trial's report dominates its own by at least a margin.
 
-    "By more than a margin": the other report is better in every objective by at least ``margin`` times
-    the spread of that objective among the step's reports (0.1: a tenth of the spread; where every report
+    "By a margin": the other report is better in every objective by at least ``margin`` times
+    the spread of that objective among the step's comparable reports (0.1: a tenth of the spread; where every report
     of the step has the same value, an equal value passes), and strictly better in one. Only the objectives
     the report carries count. A trial is never stopped before ``min_reports`` other trials reported at that
-    step, nor before ``min_step``, nor at or beyond ``max_resource`` (its last report: nothing left to save).
+    step that carry its objectives, nor before ``min_step``, nor at or beyond ``max_resource`` (its last report:
+    nothing left to save). A report without any objective is not judged.
     A report beyond a hard bound stops the trial at once (as with :class:`~moo_hpo.pruners.MOASHA`).
 
     Args:
@@ -66,21 +68,23 @@ class DominatedPruner(Pruner):
         _, broken = hard_violation(self.problem, metrics)
         if broken:
             return Decision(True, f"pruned at step {step:g}: {broken}")
+        if not reports_an_objective(self.problem, metrics):
+            return Decision(False)  # nothing to compare it by (nor to compare others with)
         reports = self._at_step.setdefault(step, {})
         numbers = [n for n, m in reports.items() if n != number and hard_violation(self.problem, m)[0] == 0]
-        others = [reports[n] for n in numbers]
         reports[number] = dict(metrics)
-        if step < self.min_step or len(others) < self.min_reports:
+        if step < self.min_step:
             return Decision(False)
-        Y = points(self.problem, [metrics, *others])
-        reported = np.isfinite(Y[0])  # judged on the objectives this report carries
-        if not reported.any():
+        Y = points(self.problem, [metrics, *(reports[n] for n in numbers)])
+        Y = Y[:, np.isfinite(Y[0])]  # judged on the objectives this report carries, against the reports that have them
+        comparable = np.isfinite(Y[1:]).all(axis=1)
+        if comparable.sum() < self.min_reports:
             return Decision(False)
-        Y = Y[:, reported]
-        finite = Y[np.isfinite(Y).all(axis=1)]
-        spread = finite.max(axis=0) - finite.min(axis=0)
+        numbers = [n for n, ok in zip(numbers, comparable, strict=True) if ok]
+        Y = np.vstack([Y[:1], Y[1:][comparable]])
+        spread = Y.max(axis=0) - Y.min(axis=0)
         shifted = Y[1:] + self.margin * spread  # the others, made worse by the margin
-        beats = np.isfinite(shifted).all(axis=1) & (shifted <= Y[0]).all(axis=1) & (shifted < Y[0]).any(axis=1)
+        beats = (shifted <= Y[0]).all(axis=1) & (shifted < Y[0]).any(axis=1)
         if beats.any():
             by = [numbers[i] for i in np.flatnonzero(beats)]
             more = f" and {len(by) - 1} other trial{'s' if len(by) > 2 else ''}" if len(by) > 1 else ""

@@ -2,9 +2,10 @@
 
 Bracket ``s`` (``s = 0 .. s_max``) is a :class:`~moo_hpo.pruners.MOASHA` whose first rung sits at
 ``min_resource * reduction_factor**s``: bracket 0 stops the most aggressively, the last one never stops a
-trial before ``max_resource / reduction_factor``. Trials join brackets in turn in the order of their first report (Li et al.,
-2020 draw them at random with fixed weights; turns keep a replayed study identical without a seed), so a
-study hedges between trusting early rungs and training longer before it judges.
+trial before ``max_resource / reduction_factor``. Trials join brackets in turn in the order of their first
+report that is ranked (one with an objective, before ``max_resource``; Li et al., 2020 draw them at random with
+fixed weights; turns keep a replayed study identical without a seed), so a study hedges between trusting early
+rungs and training longer before it judges.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 
 from moo_hpo.problem import Problem
 from moo_hpo.pruners.asha import MOASHA, check_resources
-from moo_hpo.pruners.base import Decision, Pruner
+from moo_hpo.pruners.base import Decision, Pruner, hard_violation, reports_an_objective
 
 __all__ = ["Hyperband"]
 
@@ -52,12 +53,15 @@ class Hyperband(Pruner):
         self._bracket_of: dict[int, int] = {}
 
     def bracket(self, number: int) -> int:
-        """The bracket trial ``number`` belongs to (trials join them in turn, in order of first report)."""
+        """The bracket trial ``number`` belongs to (trials join them in turn, in order of first ranked report)."""
         if number not in self._bracket_of:
             self._bracket_of[number] = len(self._bracket_of) % len(self.brackets)
         return self._bracket_of[number]
 
     def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Decision:
+        unranked = step >= self.max_resource or not reports_an_objective(self.problem, metrics)
+        if number not in self._bracket_of and (unranked or hard_violation(self.problem, metrics)[1]):
+            return self.brackets[0].decide(number, step, metrics)  # not ranked, or stopped by a bound: no turn taken
         s = self.bracket(number)
         decision = self.brackets[s].decide(number, step, metrics)
         if decision.prune:

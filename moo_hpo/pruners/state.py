@@ -54,7 +54,7 @@ class PrunerState:
         self._trials = trials
         self._decisions: dict[int, Decision] = {}
         self._warned_missing: set[tuple[str, ...]] = set()
-        self._warned_steps: set[str] = set()
+        self._logged: set[str] = set()
         self._replayed = pruner is None
         if pruner is None:
             return
@@ -63,7 +63,7 @@ class PrunerState:
         if stored is not None and not read_only and _described(record) != _described(stored):
             logger.warning(
                 "the study was pruned by %s; %s judges it from now on (the stored reports are judged again by it, so "
-                "trials that ran before keep their status but later decisions follow the new rungs)",
+                "trials that ran before keep their status but later decisions follow the new pruner)",
                 _described(stored), _described(record),
             )
         if record != stored and not read_only:
@@ -86,7 +86,7 @@ class PrunerState:
     def check_report(self, number: int, metrics: Mapping[str, float]) -> None:
         """Check a report's names against the objectives before it is stored.
 
-        A report may leave an objective out (it then ranks behind every report that has it), but not misspell
+        A report may leave an objective out (the pruner judges it on the ones it carries), but not misspell
         one: a name close to a missing objective's is taken for a typo. With a pruner, a report without an
         objective is logged once per set of missing names.
 
@@ -117,17 +117,27 @@ class PrunerState:
                 )
             else:
                 logger.warning(
-                    "trial %d reported %s without the objective(s) %s: the pruner ranks on the objectives the reports "
-                    "carry, and such a report behind every report that has them (logged once)", number, sorted(metrics), missing,
+                    "trial %d reported %s without the objective(s) %s: the pruner judges a report on the objectives "
+                    "it carries (logged once)", number, sorted(metrics), missing,
                 )
+
+    def note_told_complete(self, number: int, reason: str) -> None:
+        """Log once that a trial the pruner said to stop is told complete (``tell`` without a status)."""
+        if "told complete" in self._logged:
+            return
+        self._logged.add("told complete")
+        logger.warning(
+            "trial %d is recorded as complete although the pruner said stop (%s): pass tell(..., status='pruned') "
+            "for a trial that stopped there, as optimize records it (logged once)", number, reason,
+        )
 
     def check_step(self, number: int, step: float) -> None:
         """Log once when a report's step lies beyond the pruner's ``max_resource`` (steps counted in another unit
-        than the pruner's: every rung would judge the trial at its first report)."""
+        than the pruner's: such reports are never judged, so such trials are never stopped)."""
         top = getattr(self.pruner, "max_resource", None)
-        if top is None or step <= top or "beyond" in self._warned_steps:
+        if top is None or step <= top or "beyond" in self._logged:
             return
-        self._warned_steps.add("beyond")
+        self._logged.add("beyond")
         logger.warning(
             "trial %d reported step %g, beyond the pruner's max_resource %g: count steps in the unit of the pruner's "
             "resources (epochs 1 to %g, say); a report at or beyond max_resource is a full trial's last and is not "
@@ -135,20 +145,19 @@ class PrunerState:
         )
 
     def check_finished(self, trial: Trial) -> None:
-        """Log once when a complete trial's last report sits at or before the pruner's last rung: its trials
-        train to fewer steps than ``max_resource`` says, and a rung at their last step stops trials that trained
-        fully (recording them as pruned)."""
+        """Log once when a complete trial's last report sits at a rung below ``max_resource``: if trials train to
+        that step, the rung stops trials that trained fully (recording them as pruned)."""
         top = getattr(self.pruner, "max_resource", None)
         rungs = getattr(self.pruner, "rung_steps", None)
-        if top is None or not rungs or not trial.reports or "below" in self._warned_steps:
+        if top is None or not rungs or not trial.reports or "below" in self._logged:
             return
         last = trial.reports[-1]["step"]
-        if last < top and last <= max(rungs):
-            self._warned_steps.add("below")
+        if last < top and last in rungs:
+            self._logged.add("below")
             logger.warning(
-                "trial %d trained to step %g and completed, below the pruner's max_resource %g, with a rung at step "
-                "%g: if trials train to step %g, set max_resource to it, or a rung at their last step stops trials "
-                "that already trained fully (logged once)", trial.number, last, top, max(rungs), last,
+                "trial %d completed at step %g, below the pruner's max_resource %g, where a rung sits: if trials "
+                "train to step %g, set max_resource to it, or that rung stops trials that already trained fully and "
+                "records them as pruned (logged once)", trial.number, last, top, last,
             )
 
     def decide(self, number: int, step: float, metrics: dict[str, float]) -> None:

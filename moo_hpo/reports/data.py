@@ -14,7 +14,7 @@ import numpy as np
 from moo_hpo import robust
 from moo_hpo.exceptions import MooHpoError
 from moo_hpo.timing import busy_seconds, proposal_seconds
-from moo_hpo.trial import TrialStatus
+from moo_hpo.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -255,15 +255,22 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
         section says, in words).
     """
     trials = study.trials
-    if not robust.has_repeats(trials):
+    repeats = [t for t in trials if robust.root_number(t) != t.number]
+    if not repeats:
         return None
     return {
         "objectives": [{"name": o.name, "direction": o.direction} for o in study.objectives],
-        "repetitions": sum(robust.root_number(t) != t.number for t in trials),
+        "repetitions": len(repeats),
         "members": [m.to_dict() for m in study.robust_front()],
         "method": robust.P_DOMINATED_METHOD,
-        "meaning": REPEATS_MEANING if any(t.optimizer == robust.REEVALUATE for t in trials) else NOISE_CHECK_MEANING,
+        "meaning": NOISE_CHECK_MEANING if all(_is_noise_check(t) for t in repeats) else REPEATS_MEANING,
     }
+
+
+def _is_noise_check(trial: Trial) -> bool:
+    """Whether ``trial`` is a Bayesian optimizer's noise check (its proposal's audit trail says so)."""
+    audit = trial.extra.get("optimizer") if isinstance(trial.extra, dict) else None
+    return isinstance(audit, dict) and "(noise check)" in str(audit.get("acquisition", ""))
 
 
 def plural(n: int, noun: str) -> str:

@@ -261,9 +261,9 @@ def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
                                + _config_text(r["config"]) for r, i in ends],
                     hoverinfo="text",
                 ))
-        for k, step in enumerate(curves.get("rungs", [])):  # where the pruner judges
+        for step in curves.get("rungs", []):  # where the pruner judges (Hyperband: its brackets' rungs)
             fig.add_vline(x=step, line={"color": "#999", "width": 1, "dash": "dot"},
-                          annotation_text=f"rung {k}", annotation_position="top", annotation_font_size=10)
+                          annotation_text="rung", annotation_position="top", annotation_font_size=10)
         for bound in metric.get("bounds", []):  # a report beyond it stops the trial at once
             fig.add_hline(y=bound["value"], line={"color": "#c0392b", "width": 1, "dash": "dash"},
                           annotation_text=esc(bound["text"]), annotation_position="bottom right", annotation_font_size=10)

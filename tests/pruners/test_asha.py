@@ -97,7 +97,7 @@ def test_copies_of_a_degenerate_point_do_not_fill_a_rung():
         decision = pruner.decide(n, 1, metrics)
         kept[kind] += not decision.prune
         if kind == "constant" and n > 0:  # the reason says why a point on the front was stopped
-            assert decision.reason.endswith("(the same point as trial #0's report: a rung keeps one of each point)")
+            assert decision.reason.endswith("(the same point as trial #0's report, which the rung kept: it keeps one of each point)")
         elif decision.prune:
             assert "same point" not in decision.reason
     assert kept["constant"] == 1 and kept["learning"] >= 8
@@ -181,9 +181,11 @@ def test_an_objective_no_report_carries_is_left_out_of_the_ranking():
     decisions = [pruner.decide(n, 1, {"accuracy": acc}) for n, acc in enumerate([0.1, 0.2, 0.3, 0.9, 0.15, 0.8])]
     assert [d.prune for d in decisions] == [False, False, False, False, True, False]
     assert pruner.promoted(0) == {0, 1, 2, 3, 5}
-    # a report that carries the gap as well is ranked on both; one that lacks it ranks behind it
+    # a report is judged on the objectives it carries: with the gap, on both (the others, without it, rank behind);
+    # the next one, without it, on accuracy (the one member with a gap does not make arrival order decide)
     assert not pruner.decide(6, 1, {"accuracy": 0.05, "gap": 0.1}).prune
-    assert pruner.decide(7, 1, {"accuracy": 0.95}).prune
+    assert not pruner.decide(7, 1, {"accuracy": 0.95}).prune
+    assert pruner.decide(8, 1, {"accuracy": 0.12}).prune
 
 
 def test_a_report_without_any_objective_is_not_judged():
@@ -216,3 +218,25 @@ def test_the_dominated_rule_judges_the_objectives_a_report_carries_and_not_the_l
     assert mh.pruners.DominatedPruner().get_params()["max_resource"] is None
     with pytest.raises(mh.ConfigError, match="max_resource must be a positive number"):
         mh.pruners.DominatedPruner(max_resource=0).setup(_problem())
+
+
+def test_the_dominated_rule_counts_only_reports_it_can_compare():
+    pruner = mh.pruners.DominatedPruner(margin=0.0, min_reports=2)
+    pruner.setup(_problem())
+    for n in range(2):
+        assert not pruner.decide(n, 1, {"val_loss": 0.5}).prune  # no objective: neither judged nor a comparison
+    assert not pruner.decide(2, 1, {"accuracy": 0.9, "gap": 0.1}).prune
+    assert not pruner.decide(3, 1, {"accuracy": 0.1, "gap": 0.2}).prune  # one comparable report of the two needed
+    assert pruner.decide(4, 1, {"accuracy": 0.05, "gap": 0.3}).prune
+
+
+def test_hyperband_turns_go_to_reports_it_ranks():
+    hyperband = mh.pruners.Hyperband(1, 27, 3)
+    hyperband.setup(_problem([mh.AtMost("size_kb", 50.0)]))
+    assert not hyperband.decide(0, 1, {"val_loss": 0.3}).prune  # nothing to rank: no bracket yet
+    assert not hyperband.decide(1, 27, {"accuracy": 0.9, "gap": 0.1}).prune  # a full trial's last report
+    stop = hyperband.decide(2, 1, {"accuracy": 0.9, "gap": 0.1, "size_kb": 80.0})
+    assert stop.prune and "breaks the hard bound" in stop.reason
+    assert not hyperband.decide(3, 1, {"accuracy": 0.5, "gap": 0.1}).prune
+    hyperband.decide(0, 2, {"accuracy": 0.5, "gap": 0.1})
+    assert (hyperband.bracket(3), hyperband.bracket(0)) == (0, 1)  # in the order of their first ranked report

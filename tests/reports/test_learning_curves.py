@@ -129,7 +129,7 @@ def test_with_no_trial_complete_full_training_is_the_pruners_and_the_bound_break
                      optimizer="random", seed=0, pruner=mh.pruners.MOASHA(1, 9, 3))
     big = study.ask()
     assert study.report(big, 1, {"acc": 0.5, "gap": 0.1, "size_kb": 80.0})  # breaks the size bound: stopped at once
-    study.tell(big)
+    study.tell(big, status="pruned")
     slow = study.ask()
     study.report(slow, 1, {"acc": 0.4, "gap": 0.2})
     study.report(slow, 2, {"acc": 0.45, "gap": 0.2})
