@@ -21,8 +21,9 @@ objective on a worker and returns its outcome, and the study tells it there. The
 * **Timeouts**: with ``trial_timeout`` the worker runs the objective in a child process of its own
   (:mod:`moo_hpo.execution.workers`), which a timeout kills.
 * **Intermediate reports** (``trial.report`` with a pruner): each goes to the study through a Dask queue
-  while the trial runs, and the pruner's answer comes back through a Dask variable of that trial; the
-  study's process polls the queue between trials' results.
+  while the trial runs, and the pruner's answer comes back through a Dask variable of that trial (a Dask
+  event says it is there); the study's process polls the queue between trials' results. A study that stops
+  with trials running sets an event that makes their next report raise, so they do not wait for an answer.
 * **Output**: the last 2,000 characters a trial printed reach its record (``extra["output"]``); with
   several threads per worker, prints of simultaneous trials may mix.
 """
@@ -51,6 +52,8 @@ __all__ = ["DaskExecutor"]
 _OUTPUT_TAIL = 2000
 _OBJECTIVE_TIMEOUT = 120.0  # seconds a worker waits for the objective from the scheduler
 _LOADED: dict[str, Callable[..., Any]] = {}  # on a worker: the objectives it loaded, by payload key
+#: An objective that pickles to more than this is logged (the scheduler keeps it, every worker loads it).
+LARGE_OBJECTIVE_BYTES = 100_000_000
 
 
 def _versions() -> dict[str, str]:
@@ -77,6 +80,11 @@ def _load(key: str, payload: bytes | None = None) -> Callable[..., Any]:
     return fn
 
 
+def _forget(key: str) -> None:
+    """On each worker after a study: drop its objective (a long-lived worker would keep every study's)."""
+    _LOADED.pop(key, None)
+
+
 def _preflight(payload: bytes, key: str) -> dict[str, str]:
     """On each worker before any trial: load the objective, report the versions."""
     _load(key, payload)
@@ -97,19 +105,21 @@ class DaskReporter:
         self._prune = False
 
     def report(self, trial: Trial, step: float, metrics: dict[str, float]) -> None:
-        from distributed import Queue, Variable
+        from distributed import Event, Queue, Variable
 
         seq = len(trial.reports)
+        name = f"{self.channel}-{trial.number}-{self.attempt}"
         Queue(self.channel).put({"number": trial.number, "attempt": self.attempt, "seq": seq, "step": step, "metrics": metrics})
-        answer = Variable(f"{self.channel}-{trial.number}-{self.attempt}")
+        ready, answer = Event(name), Variable(name)  # the study sets the answer, then the event
         deadline = time.monotonic() + self.ANSWER_TIMEOUT
         while True:
-            try:
-                value = answer.get(timeout=max(0.1, deadline - time.monotonic()))
-            except TimeoutError:
-                value = {}
-            if value.get("seq") == seq:
-                break
+            if ready.wait(timeout=1.0):
+                value = answer.get()
+                if value.get("seq") == seq:
+                    ready.clear()  # before the next report, whose answer sets it again
+                    break
+            elif _study_stopped(self.channel):  # a study that stopped (Ctrl-C, an error) answers no more
+                raise MooHpoError(f"the study stopped while trial #{trial.number} ran; this run is abandoned")
             if time.monotonic() > deadline:
                 raise MooHpoError(f"no answer from the study to trial #{trial.number}'s report at step {step}")
             time.sleep(0.01)
@@ -122,14 +132,23 @@ class DaskReporter:
         return self._prune
 
 
+def _study_stopped(channel: str) -> bool:
+    """Whether the study of the reports channel ``channel`` has stopped (its executor shut down with trials running)."""
+    from distributed import Event
+
+    return bool(Event(f"{channel}-stopped").is_set())
+
+
 def _run_trial(
-    key: str, trial: Trial, with_trial: bool, trial_timeout: float | None, channel: str | None = None
+    key: str, trial: Trial, with_trial: bool, trial_timeout: float | None, channel: str | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One trial on a Dask worker: the outcome as a message, with where it ran and what it printed."""
+    """One trial on a Dask worker: the outcome as a message, with where it ran and what it printed.
+
+    A worker that joined after the study's start was not checked then: it is checked here, against the study's
+    ``versions``, and a worker that cannot load the objective says so (not the objective's own failure)."""
     from moo_hpo.execution.worker_main import outcome_message
 
-    fn = _load(key)
-    reporter = DaskReporter(channel) if channel else None
     try:
         from distributed import get_worker
 
@@ -138,6 +157,19 @@ def _run_trial(
         address = None
     where = {"worker": address, "host": socket.gethostname(), "pid": os.getpid(),
              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    mine = _versions()
+    differ = [f"{k} {v} in the study, {mine.get(k)} here" for k, v in (versions or {}).items() if mine.get(k) != v]
+    if differ:
+        return {"number": trial.number, "extra": {"worker": where},
+                "error": f"the Dask worker {address} runs other versions than the study: {', '.join(differ)}; install the "
+                         "study's versions on it or stop it"}
+    try:
+        fn = _load(key)
+    except Exception as exc:  # noqa: BLE001 - a package missing on a worker that joined later
+        return {"number": trial.number, "extra": {"worker": where},
+                "error": f"the Dask worker {address} could not load the objective: {type(exc).__name__}: {exc}; install "
+                         "what it needs on that worker or stop it"}
+    reporter = DaskReporter(channel) if channel else None
     output = io.StringIO()
     if trial_timeout is None:
         trial._reporter = reporter
@@ -193,19 +225,30 @@ class DaskExecutor:
         ):
             raise ConfigError(f"resources must map resource names to positive amounts (e.g. {{'GPU': 1}}); received {resources!r}")
         if isinstance(executor, Client):
+            if executor.status in ("closing", "closed"):
+                raise ConfigError("the Dask client given as executor is closed; pass an open Client or a scheduler address")
             self.client, self._own_client = executor, False
         elif isinstance(executor, str):
             try:
                 self.client, self._own_client = Client(executor, timeout="20s"), True
-            except OSError as exc:
-                raise ConfigError(f"cannot reach the Dask scheduler at {executor!r}: {exc}") from None
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"cannot reach the Dask scheduler at {executor!r} (expected an address such as 'tcp://host:8786'): {exc}"
+                ) from None
         else:
-            raise ConfigError(f"executor must be a dask.distributed Client or a scheduler address; received {executor!r}")
+            hint = "; wrap a cluster in a client: executor=distributed.Client(cluster)" if hasattr(executor, "scheduler_address") else ""
+            raise ConfigError(f"executor must be a dask.distributed Client or a scheduler address; received {executor!r}{hint}")
         try:
             payload = cloudpickle.dumps(fn)
         except Exception as exc:  # noqa: BLE001
             self.close_client()
             raise ConfigError(f"the objective must be picklable to run on Dask workers; received {fn!r}: {type(exc).__name__}: {exc}") from None
+        if len(payload) > LARGE_OBJECTIVE_BYTES:
+            logger.warning(
+                "the objective pickles to %.0f MB (a closure over a dataset?): the scheduler keeps it and every worker "
+                "loads a copy; load large data on the workers instead (inside the objective, from a file they can read)",
+                len(payload) / 1e6,
+            )
         self.resources = dict(resources) if resources else None
         self.retries = retries
         self.trial_timeout = trial_timeout
@@ -242,6 +285,8 @@ class DaskExecutor:
 
         with contextlib.suppress(Exception):
             Variable(self._key, client=self.client).delete()
+        with contextlib.suppress(Exception):
+            self.client.run(_forget, self._key)
 
     def _slots(self) -> int:
         now = time.monotonic()
@@ -298,7 +343,7 @@ class DaskExecutor:
         sent = copy.copy(trial)
         sent.reports = []  # a trial run again reports again from its first step (the study restarts it then)
         future = self.client.submit(
-            _run_trial, self._key, sent, self._takes_trial, self.trial_timeout, self._channel,
+            _run_trial, self._key, sent, self._takes_trial, self.trial_timeout, self._channel, _versions(),
             key=f"moo_hpo-trial-{trial.number}-{submissions}-{os.getpid()}-{id(self)}",
             pure=False, resources=self.resources,
         )
@@ -339,18 +384,20 @@ class DaskExecutor:
         return []
 
     def _forget_answers(self, number: int) -> None:
-        """Delete a finished trial's answer variables on the scheduler."""
+        """Delete a finished trial's answer variables and events on the scheduler."""
         if self._channel is None:
             return
-        from distributed import Variable
+        from distributed import Event, Variable
 
         for attempt in self._attempts.pop(number, []):
             with contextlib.suppress(Exception):
                 Variable(f"{self._channel}-{number}-{attempt}", client=self.client).delete()
+            with contextlib.suppress(Exception):
+                Event(f"{self._channel}-{number}-{attempt}", client=self.client).clear()
 
     def _wait_answering_reports(self) -> list[Any]:
         """Poll the running trials and the reports queue until a trial ends; answer each report."""
-        from distributed import Queue, Variable
+        from distributed import Event, Queue, Variable
 
         queue = Queue(self._channel, client=self.client)
         by_number = {trial.number: trial for trial, _ in self._running.values()}
@@ -373,7 +420,9 @@ class DaskExecutor:
                         answer.update(prune=bool(self.reporter.should_prune(trial)), entry=trial.reports[-1])
                     except Exception as exc:  # noqa: BLE001 - a bad report fails in the objective
                         answer["error"] = str(exc)
-                Variable(f"{self._channel}-{item['number']}-{item['attempt']}", client=self.client).set(answer)
+                name = f"{self._channel}-{item['number']}-{item['attempt']}"
+                Variable(name, client=self.client).set(answer)
+                Event(name, client=self.client).set()
             done = [f for f in self._running if f.done()]
             if done:
                 return done
@@ -398,7 +447,15 @@ class DaskExecutor:
             if submissions <= self.retries:
                 self._submit(trial, submissions)
                 return None
-            return Outcome(error=f"worker lost: the workers running this trial died ({exc}); tried {submissions} time(s)")
+            # one reason for every such trial (no task key, no address), so a study whose first trials all kill
+            # their workers stops as any study whose first trials all fail the same way
+            return Outcome(
+                error=f"worker lost: the Dask workers running this trial died (submitted {submissions} time(s), each run "
+                "again by Dask up to distributed.scheduler.allowed-failures times); an objective that ends its own "
+                "process (os._exit, sys.exit, a crash in native code) kills its worker: trial_timeout runs it in a "
+                "child process of the worker instead",
+                extra={"worker_lost": str(exc)[:500]},
+            )
         return Outcome(error=f"the Dask task failed: {type(exc).__name__}: {exc}")
 
     def shutdown(self) -> None:
@@ -406,10 +463,16 @@ class DaskExecutor:
         if self._running:
             logger.warning(
                 "%d trial(s) were running on the cluster: Dask cannot stop a task that has started, so on workers that "
-                "outlive the study they run on to their end (client.restart() stops them)", len(self._running),
+                "outlive the study they run on to their end, or to their next report (client.restart() stops them)",
+                len(self._running),
             )
             with contextlib.suppress(Exception):
                 self.client.cancel(list(self._running), force=True)
+            if self._channel is not None:  # a trial waiting for an answer to its report stops waiting
+                from distributed import Event
+
+                with contextlib.suppress(Exception):
+                    Event(f"{self._channel}-stopped", client=self.client).set()
         self._running.clear()
         self._release_objective()
         self.close_client()

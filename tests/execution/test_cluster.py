@@ -451,3 +451,80 @@ def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_pa
     finally:
         worker.kill(), scheduler.kill()
         worker.wait(), scheduler.wait()
+
+
+def test_the_workers_forget_a_finished_studys_objective_and_bad_executors_are_named(client):
+    from moo_hpo.execution import cluster as dask_side
+
+    study().optimize(sleepy, n_trials=2, executor=client, show_progress=False)
+    assert all(loaded == [] for loaded in client.run(lambda: sorted(dask_side._LOADED)).values())
+    with pytest.raises(mh.ConfigError, match=r"wrap a cluster in a client: executor=distributed.Client\(cluster\)"):
+        study().optimize(sleepy, n_trials=1, executor=client.cluster, show_progress=False)
+    with pytest.raises(mh.ConfigError, match="cannot reach the Dask scheduler at 'http://nowhere/' .*tcp://host:8786"):
+        study().optimize(sleepy, n_trials=1, executor="http://nowhere/", show_progress=False)
+    closed = distributed.Client(client.scheduler.address)
+    closed.close()
+    with pytest.raises(mh.ConfigError, match="the Dask client given as executor is closed"):
+        study().optimize(sleepy, n_trials=1, executor=closed, show_progress=False)
+
+
+def test_a_late_worker_with_other_versions_fails_its_trials_saying_so(client):
+    from moo_hpo.execution.cluster import _run_trial
+
+    trial = mh.Trial(number=0, config={"x": 0.5, "y": 0.5})
+    message = client.submit(_run_trial, "moo_hpo-objective-none", trial, False, None, None, {"moo_hpo": "9.9.9"},
+                            pure=False).result()
+    assert message["error"].startswith("the Dask worker tcp://") and "moo_hpo 9.9.9 in the study" in message["error"]
+    assert message["extra"]["worker"]["pid"] != os.getpid()
+
+
+def test_objectives_that_kill_their_workers_stop_the_study_as_the_same_failure(tmp_path):
+    import dask
+
+    def dies(config):
+        os._exit(1)
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        s = study()
+        with pytest.raises(mh.MooHpoError, match="the first 5 trials all failed the same way.*worker lost"):
+            s.optimize(dies, n_trials=8, executor=client, retries=0, show_progress=False)
+        failed = [t for t in s.trials if t.status is mh.TrialStatus.FAILED]
+        assert len(failed) == 5 and len({t.error for t in failed}) == 1 and "trial_timeout" in failed[0].error
+        assert all("moo_hpo-trial-" in t.extra["worker_lost"] for t in failed)  # Dask's own words, kept aside
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_after_ctrl_c_a_trial_waiting_for_its_reports_answer_stops_soon(client, tmp_path):
+    started, ended = tmp_path / "started", tmp_path / "ended"
+    started.mkdir()
+    ended.mkdir()
+
+    def fn(config, trial):
+        if trial.number == 0:
+            time.sleep(1.0)  # the others start and report meanwhile
+            return {"a": config["x"], "b": config["y"]}
+        (started / str(trial.number)).touch()
+        try:
+            for step in range(1, 100):
+                time.sleep(0.2)
+                trial.report(step, {"a": config["x"], "b": config["y"]})
+        finally:
+            (ended / str(trial.number)).touch()
+        return {"a": config["x"], "b": config["y"]}
+
+    def interrupt(study, trial):
+        raise KeyboardInterrupt
+
+    s = study(pruner=mh.pruners.MOASHA(1, 200, 3))
+    with pytest.raises(KeyboardInterrupt):
+        s.optimize(fn, n_trials=3, executor=client, callbacks=[interrupt], show_progress=False)
+    names = lambda folder: sorted(p.name for p in folder.iterdir())  # noqa: E731
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and names(ended) != names(started):
+        time.sleep(0.2)
+    assert names(started) and names(ended) == names(started)  # not 120 s of waiting for answers that never come
