@@ -24,8 +24,9 @@ objective on a worker and returns its outcome, and the study tells it there. The
   while the trial runs, and the pruner's answer comes back through a Dask variable of that trial (a Dask
   event says it is there); the study's process polls the queue between trials' results. A study that stops
   with trials running sets an event that makes their next report raise, so they do not wait for an answer.
-* **Output**: the last 2,000 characters a trial printed reach its record (``extra["output"]``); with
-  several threads per worker, prints of simultaneous trials may mix.
+* **Output**: the last 2,000 characters a trial printed reach its record (``extra["output"]``), also with
+  several threads per worker (each thread's prints go to its own trial; prints from threads the objective
+  starts itself go to the worker's output).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import logging
 import os
 import platform
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -89,6 +91,48 @@ def _preflight(payload: bytes, key: str) -> dict[str, str]:
     """On each worker before any trial: load the objective, report the versions."""
     _load(key, payload)
     return _versions()
+
+
+class _ThreadOutput(io.TextIOBase):
+    """``sys.stdout`` / ``sys.stderr`` of a Dask worker while trials run: what a thread running a trial writes
+    goes to that trial's buffer, everything else to the worker's own stream (a worker runs one trial per thread,
+    and swapping ``sys.stdout`` itself would mix simultaneous trials' output and leave the worker's replaced)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.buffers: dict[int, io.StringIO] = {}
+
+    def write(self, text: str) -> int:
+        return (self.buffers.get(threading.get_ident()) or self.stream).write(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stream.flush()
+
+    @classmethod
+    @contextlib.contextmanager
+    def capture(cls, buffer: io.StringIO) -> Any:
+        """Send this thread's prints (stdout and stderr) to ``buffer`` while the block runs."""
+        import sys
+
+        with cls._lock:
+            routers = []
+            for name in ("stdout", "stderr"):
+                router = getattr(sys, name)
+                if not isinstance(router, cls):
+                    router = cls(router)
+                    setattr(sys, name, router)
+                routers.append(router)
+        me = threading.get_ident()
+        for router in routers:
+            router.buffers[me] = buffer
+        try:
+            yield
+        finally:
+            for router in routers:
+                router.buffers.pop(me, None)
 
 
 class DaskReporter:
@@ -173,7 +217,7 @@ def _run_trial(
     output = io.StringIO()
     if trial_timeout is None:
         trial._reporter = reporter
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        with _ThreadOutput.capture(output):
             outcome = call_objective(fn, trial, with_trial)
     else:
         from moo_hpo.execution.workers import WorkerPoolExecutor
@@ -263,6 +307,9 @@ class DaskExecutor:
             self._wait_for_slots(wait_for_workers)
             self._hold_objective(payload)
             self._preflight(payload)
+            with contextlib.suppress(Exception):  # what the study runs on, for -v and logs
+                logger.info("trials run on the Dask scheduler %s: %d worker(s), %d trial(s) at once",
+                            self.client.scheduler.address, len(self.client.scheduler_info(n_workers=-1)["workers"]), self._slots())
         except BaseException:
             self._release_objective()
             self.close_client()
@@ -302,7 +349,12 @@ class DaskExecutor:
 
     def _wait_for_slots(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        said = False
         while self._slots() == 0:
+            if not said and time.monotonic() > deadline - timeout + 5:
+                said = True
+                need = f" with resources {self.resources}" if self.resources else ""
+                logger.warning("waiting up to %g s for a Dask worker%s to join the scheduler", timeout, need)
             if time.monotonic() > deadline:
                 need = f"with resources {self.resources} (start workers with --resources)" if self.resources else ""
                 raise ConfigError(f"no Dask worker {need} joined the scheduler within {timeout:g} s".replace("  ", " "))
@@ -368,6 +420,8 @@ class DaskExecutor:
                     done = self._wait_answering_reports()
             except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
                 first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                if "moo_hpo-trial-" in first_line:  # a list of the cancelled tasks' keys says nothing to the user
+                    first_line = "the running trials' tasks were cancelled"
                 raise MooHpoError(
                     f"lost the connection to the Dask scheduler ({first_line}); every finished trial is saved: "
                     "resume with mh.Study.load once the cluster is back"

@@ -76,9 +76,11 @@ class Progress:
         hv_text = f"HV {hv:.4g} | " if hv is not None else ""
         spent = s.optimizer_seconds - self._optimizer_seconds_before
         wall = max(time.monotonic() - self._started, 1e-9)
+        pruned = s.count("pruned")
         return (
             f"{hv_text}feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
-            f" | optimizer {spent:.1f} s ({min(spent / wall, 1.0):.0%})"
+            + (f" | pruned {pruned}" if pruned or s.pruner is not None else "")
+            + f" | optimizer {spent:.1f} s ({min(spent / wall, 1.0):.0%})"
         )
 
     def _hypervolume(self, trial: Trial | None) -> float | None:

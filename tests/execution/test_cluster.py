@@ -528,3 +528,40 @@ def test_after_ctrl_c_a_trial_waiting_for_its_reports_answer_stops_soon(client, 
     while time.monotonic() < deadline and names(ended) != names(started):
         time.sleep(0.2)
     assert names(started) and names(ended) == names(started)  # not 120 s of waiting for answers that never come
+
+
+def test_each_trial_keeps_its_own_output_with_several_threads_per_worker():
+    def chatty(config, trial):
+        for i in range(10):
+            print(f"trial {trial.number} line {i}")
+            time.sleep(0.02)
+        return {"a": config["x"], "b": config["y"]}
+
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        s = study()
+        s.optimize(chatty, n_trials=4, executor=client, show_progress=False)
+        for t in s.trials:
+            assert t.extra["output"].splitlines() == [f"trial {t.number} line {i}" for i in range(10)]
+        (stream,) = client.run(lambda: type(getattr(sys.stdout, "stream", sys.stdout)).__name__).values()
+        assert stream != "StringIO"  # the worker's own output is its own again
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_the_log_names_the_cluster_and_the_progress_counts_pruned_trials(client, caplog, capsys):
+    def fn(config, trial):
+        for step in range(1, 4):
+            trial.report(step, {"a": config["x"] + 1 / step, "b": config["y"]})
+            if trial.should_prune():
+                break
+        return {"a": config["x"], "b": config["y"]}
+
+    s = study(pruner=mh.pruners.MOASHA(1, 3, 3))
+    with caplog.at_level("INFO", logger="moo_hpo"):
+        s.optimize(fn, n_trials=6, executor=client)
+    assert any(r.getMessage().startswith(f"trials run on the Dask scheduler {client.scheduler.address}: 2 worker(s), 2 trial(s)")
+               for r in caplog.records)
+    assert f"| pruned {s.count('pruned')} |" in capsys.readouterr().err.splitlines()[-1]
