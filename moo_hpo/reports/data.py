@@ -239,6 +239,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     data["problem_signs"] = [o.sign for o in problem.objectives]
     data["model_check"] = _model_check(study)
     data["repeated_runs"] = repeated_runs(study)
+    data["workers"] = workers(trials)
     return data
 
 
@@ -265,6 +266,26 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
         "method": robust.P_DOMINATED_METHOD,
         "meaning": NOISE_CHECK_MEANING if all(_is_noise_check(t) for t in repeats) else REPEATS_MEANING,
     }
+
+
+def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
+    """Per Dask worker that ran trials (``extra["worker"]``): ``worker``, ``host``, ``trials``, ``complete``,
+    ``failed``, ``pruned`` and ``seconds`` (the trials' own time); trials whose workers were lost count under
+    ``"(lost)"``. Empty when no trial ran on a cluster."""
+    rows: dict[str, dict[str, Any]] = {}
+    for t in trials:
+        extra = t.extra if isinstance(t.extra, dict) else {}
+        where = extra.get("worker") if isinstance(extra.get("worker"), dict) else {}
+        key = where.get("worker") or ("(lost)" if "worker_lost" in extra else None)
+        if key is None:
+            continue
+        row = rows.setdefault(key, {"worker": key, "host": where.get("host"), "trials": 0, "complete": 0, "failed": 0,
+                                    "pruned": 0, "seconds": 0.0})
+        row["trials"] += 1
+        if t.status.value in row:
+            row[t.status.value] += 1
+        row["seconds"] += t.duration or 0.0
+    return list(rows.values())
 
 
 def _is_noise_check(trial: Trial) -> bool:

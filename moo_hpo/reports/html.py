@@ -16,6 +16,7 @@ from moo_hpo.reports.sections import (  # re-exported: the rows and texts both r
     COMPUTE_SAVED_HEADER,
     DEVICE_SIZING_HEADER,
     REPEATED_RUNS_TITLE,
+    WORKERS_HEADER,
     _fmt,
     compute_saved_rows,
     compute_saved_text,
@@ -27,6 +28,7 @@ from moo_hpo.reports.sections import (  # re-exported: the rows and texts both r
     repeated_runs_rows,
     repeated_runs_text,
     stopped_at_text,
+    workers_rows,
 )
 
 __all__ = [
@@ -437,6 +439,10 @@ def render_html(data: dict[str, Any]) -> str:
     parts.append("<h2>Front trials</h2>")
     parts.append(_table(*front_table(data)))
     parts += _repeated_runs_html(data)
+    if data.get("workers"):
+        parts.append("<h2>Workers</h2><p class='note'>Where the trials ran on the Dask cluster; a worker with many failures "
+                     "may lack a package or memory.</p>" + _table(list(WORKERS_HEADER), workers_rows(data["workers"]),
+                                                                   [False, False, True, True, True, True, True]))
     # the optimizer's predictions against the measurements
     check = data.get("model_check") or {}
     if check.get("summary") or check.get("failures"):

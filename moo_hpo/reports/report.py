@@ -147,6 +147,10 @@ class Report(SavesByFormat):
         out += ["", "## Front trials", ""] + (["", md.escape(FRONT_BY_MODEL), ""] if d.get("front_basis") == "model" else [])
         out.append(md.table(header, rows))
         out += self._repeated_runs_markdown()
+        if d.get("workers"):
+            from moo_hpo.reports.sections import WORKERS_HEADER, workers_rows
+
+            out += ["", "## Workers", "", md.table(WORKERS_HEADER, workers_rows(d["workers"]))]
         if d["constraint_summary"]:
             from moo_hpo.reports.sections import constraint_table
 

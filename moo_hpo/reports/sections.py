@@ -10,6 +10,7 @@ __all__ = [
     "DEVICE_SIZING_HEADER",
     "MODEL_CHECK_MIN_PROPOSALS",
     "REPEATED_RUNS_TITLE",
+    "WORKERS_HEADER",
     "compute_saved_rows",
     "compute_saved_text",
     "constraint_table",
@@ -20,6 +21,7 @@ __all__ = [
     "repeated_runs_rows",
     "repeated_runs_text",
     "stopped_at_text",
+    "workers_rows",
 ]
 
 
@@ -145,6 +147,16 @@ def constraint_table(summary: list[dict[str, Any]]) -> tuple[list[str], list[tup
     rows = [(s["text"], s["measured"], s["satisfied"], s["worst_violation"], s["skipped_before_training"],
              *([s.get("stopped_early", 0)] if stopped else [])) for s in summary]
     return header, rows
+
+
+#: The header of :func:`workers_rows`' table.
+WORKERS_HEADER = ("worker", "host", "trials", "complete", "failed", "pruned", "seconds in trials")
+
+
+def workers_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The workers table (trials on a Dask cluster), one formatted row per worker."""
+    return [(r["worker"], r["host"] or "—", r["trials"], r["complete"], r["failed"], r["pruned"], f"{r['seconds']:.1f}")
+            for r in rows]
 
 
 #: The header of :func:`device_sizing_rows`' table.

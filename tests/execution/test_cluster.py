@@ -565,3 +565,19 @@ def test_the_log_names_the_cluster_and_the_progress_counts_pruned_trials(client,
     assert any(r.getMessage().startswith(f"trials run on the Dask scheduler {client.scheduler.address}: 2 worker(s), 2 trial(s)")
                for r in caplog.records)
     assert f"| pruned {s.count('pruned')} |" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_the_report_says_where_the_trials_ran(client):
+    def fn(config):
+        if config["x"] > 0.7:
+            raise RuntimeError("out of memory")
+        return sleepy(config)
+
+    s = study()
+    s.optimize(fn, n_trials=8, executor=client, show_progress=False)
+    report = mh.report(s)
+    rows = {r["worker"]: r for r in report.data["workers"]}
+    assert set(rows) <= set(client.scheduler_info()["workers"]) and sum(r["trials"] for r in rows.values()) == 8
+    assert sum(r["failed"] for r in rows.values()) == s.count("failed") and sum(r["complete"] for r in rows.values()) == s.count("complete")
+    assert "<h2>Workers</h2>" in report.to_html() and "## Workers" in report.to_markdown()
+    assert "<h2>Workers</h2>" not in mh.report(study()).to_html()  # not for a study that never ran on a cluster
