@@ -229,7 +229,8 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
 
 #: what a study description may hold: its tables, and the keys of [study]
 TOML_TABLES = ("study", "space", "objectives", "constraints", "optimizer", "pruner")
-STUDY_KEYS = ("entry", "name", "seed", "storage", "optimizer", "n_trials", "timeout", "n_workers", "trial_timeout")
+STUDY_KEYS = ("entry", "name", "seed", "storage", "optimizer", "n_trials", "timeout", "n_workers", "trial_timeout", "dask",
+              "resources", "retries")
 
 
 def _check_keys(where: str, table: dict[str, Any], known: Sequence[str]) -> None:
@@ -282,8 +283,24 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     pruner = _pruner_from_toml(doc.get("pruner"))
     study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
                      storage=storage, seed=study_t.get("seed"), name=study_t.get("name"), pruner=pruner)
-    options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout") if k in study_t}
+    options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout", "resources", "retries") if k in study_t}
+    if "dask" in study_t:
+        options["executor"] = study_t["dask"]
     return study, fn, options
+
+
+def _resources(given: Sequence[str]) -> dict[str, float]:
+    """``["GPU=1", "MEM=4e9"]`` as ``{"GPU": 1.0, "MEM": 4e9}``."""
+    out = {}
+    for item in given:
+        name, _, amount = item.partition("=")
+        try:
+            out[name.strip()] = float(amount)
+        except ValueError:
+            raise CliError(f"--resources takes NAME=AMOUNT (GPU=1); received {item!r}") from None
+        if not name.strip():
+            raise CliError(f"--resources takes NAME=AMOUNT (GPU=1); received {item!r}")
+    return out
 
 
 @app.command()
@@ -295,6 +312,10 @@ def run(
         None, help="The objective as MODULE:FUNCTION, any importable module (the file's entry may only name a file next to it)."
     ),
     dask: str = typer.Option(None, "--dask", help="Run the trials on a Dask cluster: the scheduler's address (tcp://host:8786)."),
+    resources: list[str] = typer.Option(
+        None, "--resources", help="On Dask, what each trial needs of a worker's resources, NAME=AMOUNT (repeatable: --resources GPU=1)."
+    ),
+    retries: int = typer.Option(None, "--retries", help="On Dask, submissions again of a trial whose workers were lost (default 1)."),
 ) -> None:
     """Run a study described in TOML (space, objectives, constraints, optimizer, budget, entry point).
 
@@ -314,8 +335,13 @@ def run(
             if have:
                 console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run")
         if dask is not None:
-            options.pop("n_workers", None)  # the cluster's workers set the parallelism
             options["executor"] = dask
+        if resources:
+            options["resources"] = _resources(resources)
+        if retries is not None:
+            options["retries"] = retries
+        if "executor" in options:
+            options.pop("n_workers", None)  # the cluster's workers set the parallelism
         study.optimize(fn, show_progress=True, **options)
         console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
         console.print(counts_text(study), highlight=False)

@@ -323,7 +323,7 @@ def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
 
     from moo_hpo.cli import app
 
-    address, _ = tcp_cluster
+    address, client = tcp_cluster
     (tmp_path / "entry.py").write_text("def evaluate(config):\n    return {'a': config['x'], 'b': (1 - config['x']) ** 2}\n")
     (tmp_path / "study.toml").write_text(textwrap.dedent(
         """
@@ -349,6 +349,18 @@ def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
     assert result.exit_code == 0, result.output
     with mh.Study.load(tmp_path / "study.db", read_only=True) as s:
         assert s.count("complete") == 6 and all("worker" in t.extra for t in s.trials)
+    # GPU trials from the command line, and from the file
+    names = {addr: w["name"] for addr, w in client.scheduler_info()["workers"].items()}
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "study.toml"), "--dask", address, "--trials", "10",
+                                      "--resources", "GPU=1", "--retries", "0"])
+    assert result.exit_code == 0, result.output
+    toml = (tmp_path / "study.toml").read_text().replace("n_trials = 6", f"n_trials = 14\ndask = '{address}'\nresources = {{GPU = 1}}")
+    (tmp_path / "study.toml").write_text(toml)
+    assert CliRunner().invoke(app, ["run", str(tmp_path / "study.toml")]).exit_code == 0
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as s:
+        assert {names[t.extra["worker"]["worker"]] for t in s.trials[6:]} == {"gpu-worker"} and len(s.trials) == 14
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "study.toml"), "--resources", "GPU"])
+    assert result.exit_code == 1 and "--resources takes NAME=AMOUNT (GPU=1); received 'GPU'" in result.output
 
 
 def test_workers_with_another_moo_hpo_version_are_refused(tmp_path):
