@@ -216,11 +216,16 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
         _ENTRY_MODULES.add(module_name)
     if str(base) not in sys.path:
         sys.path.insert(0, str(base))  # kept: worker processes import the entry the same way
+    before = set(sys.modules)
     module = importlib.import_module(module_name)
-    if not anywhere:  # a file beside the study: its code travels to Dask workers with the objective
-        import cloudpickle
+    if not anywhere:  # files beside the study (the entry and what it imported from there): their code travels
+        import cloudpickle  # to Dask workers with the objective
 
-        cloudpickle.register_pickle_by_value(module)
+        for name in [module_name, *(set(sys.modules) - before)]:
+            origin = getattr(sys.modules.get(name), "__file__", None)
+            beside = origin and Path(origin).resolve().is_relative_to(base) and "site-packages" not in Path(origin).parts
+            if beside and name.partition(".")[0] != "moo_hpo" and "." not in name:
+                cloudpickle.register_pickle_by_value(sys.modules[name])
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise CliError(f"{spec!r}: {module_name} has no callable {attr!r}")

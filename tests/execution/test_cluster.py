@@ -324,7 +324,9 @@ def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
     from moo_hpo.cli import app
 
     address, client = tcp_cluster
-    (tmp_path / "entry.py").write_text("def evaluate(config):\n    return {'a': config['x'], 'b': (1 - config['x']) ** 2}\n")
+    (tmp_path / "shapes.py").write_text("def square(v):\n    return v ** 2\n")  # a helper beside the entry
+    (tmp_path / "entry.py").write_text("from shapes import square\n\ndef evaluate(config):\n"
+                                       "    return {'a': config['x'], 'b': square(1 - config['x'])}\n")
     (tmp_path / "study.toml").write_text(textwrap.dedent(
         """
         [study]
