@@ -371,11 +371,19 @@ class DaskExecutor:
             )
             raise ConfigError(f"a Dask worker could not load the objective: {type(exc).__name__}: {exc}{hint}") from None
         mine = _versions()
+        bad = {}
         for worker, versions in found.items():
             differ = {k: (mine[k], versions.get(k)) for k in mine if versions.get(k) != mine[k]}
             if differ:
-                text = ", ".join(f"{k} {here} here, {there} there" for k, (here, there) in differ.items())
-                raise ConfigError(f"the Dask worker {worker} runs other versions than this process: {text}")
+                bad[worker] = ", ".join(f"{k} {here} here, {there} there" for k, (here, there) in differ.items())
+        if bad:
+            first, text = next(iter(bad.items()))
+            others = f" (and {len(bad) - 1} other worker(s) of {len(found)})" if len(bad) > 1 else ""
+            raise ConfigError(
+                f"the Dask worker {first}{others} runs other versions than this process: {text}; install this "
+                f"process's versions on the workers (moo_hpo {mine['moo_hpo']}, cloudpickle {mine['cloudpickle']}, "
+                f"Python {mine['python']})"
+            )
 
     # ------------------------------------------------------------------ the executor interface
     @property
