@@ -216,16 +216,11 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
         _ENTRY_MODULES.add(module_name)
     if str(base) not in sys.path:
         sys.path.insert(0, str(base))  # kept: worker processes import the entry the same way
-    before = set(sys.modules)
     module = importlib.import_module(module_name)
-    if not anywhere:  # files beside the study (the entry and what it imported from there): their code travels
-        import cloudpickle  # to Dask workers with the objective
+    if not anywhere:  # a file beside the study: its code travels to Dask workers with the objective
+        import cloudpickle
 
-        for name in [module_name, *(set(sys.modules) - before)]:
-            origin = getattr(sys.modules.get(name), "__file__", None)
-            beside = origin and Path(origin).resolve().is_relative_to(base) and "site-packages" not in Path(origin).parts
-            if beside and name.partition(".")[0] != "moo_hpo" and "." not in name:
-                cloudpickle.register_pickle_by_value(sys.modules[name])
+        cloudpickle.register_pickle_by_value(module)
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise CliError(f"{spec!r}: {module_name} has no callable {attr!r}")
@@ -294,6 +289,22 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     return study, fn, options
 
 
+def _beside_hint(exc: mh.ConfigError, base: Path) -> Exception:
+    """``exc``, or a CliError that says how to bring a module beside the study file to Dask workers that lack it
+    (its entry travels with the objective; the modules the entry imports do not)."""
+    import re
+
+    missing = re.search(r"No module named '([\w.]+)'", str(exc))
+    name = missing.group(1).partition(".")[0] if missing else None
+    if name and ((base / f"{name}.py").is_file() or (base / name).is_dir()):
+        return CliError(
+            f"{exc}. {name!r} lies beside the study file, and only the entry's own code travels to the Dask workers: "
+            f"install it on the workers, start them in {str(base.resolve())!r}, or add "
+            f"`import cloudpickle, {name}; cloudpickle.register_pickle_by_value({name})` to the entry file"
+        )
+    return exc
+
+
 def _resources(given: Sequence[str]) -> dict[str, float]:
     """``["GPU=1", "MEM=4e9"]`` as ``{"GPU": 1.0, "MEM": 4e9}``."""
     out = {}
@@ -347,7 +358,10 @@ def run(
             options["retries"] = retries
         if "executor" in options:
             options.pop("n_workers", None)  # the cluster's workers set the parallelism
-        study.optimize(fn, show_progress=True, **options)
+        try:
+            study.optimize(fn, show_progress=True, **options)
+        except mh.ConfigError as exc:
+            raise _beside_hint(exc, description.parent) from None
         console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
         console.print(counts_text(study), highlight=False)
         completed = study.count("complete")

@@ -300,6 +300,7 @@ class Study:
         """
         if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
             raise StorageError(f"no study file at {os.fspath(path)!r}")
+        why = None
         if read_only is None and isinstance(path, (str, os.PathLike)):
             try:
                 store = open_store(path)
@@ -307,6 +308,7 @@ class Study:
                 if "another process" not in str(exc) and "in this process" not in str(exc):
                     raise
                 store = open_store(path, read_only=True)
+                why = str(exc).partition(":")[0]  # who writes it, for the error a write meets
         else:
             store = open_store(path, read_only=bool(read_only))
         spec = store.get_meta("spec")
@@ -317,7 +319,7 @@ class Study:
         if space is not None and space != stored_space:
             store.close()
             raise ConfigError(f"the given space differs from the stored one: {definition_difference(stored_space.to_dict(), space.to_dict())}")
-        return cls(
+        study = cls(
             space if space is not None else stored_space,
             [objective_from_dict(o) for o in spec["objectives"]],
             [constraint_from_dict(c) for c in spec["constraints"]],
@@ -325,6 +327,8 @@ class Study:
             storage=store,
             pruner=pruner,
         )
+        study._read_only_why = why
+        return study
 
     def close(self) -> None:
         """Release the store (and its file lock)."""
@@ -368,7 +372,11 @@ class Study:
 
     def _writable(self) -> None:
         if self.read_only:
-            raise StorageError(f"the study in {self._store.location!r} is open read-only")
+            why = getattr(self, "_read_only_why", None)
+            raise StorageError(
+                f"the study in {self._store.location!r} is open read-only"
+                + (f" (Study.load opened it so: {why}; load it again once that writer is closed)" if why else "")
+            )
         if not self.space.rules_available:
             raise ConfigError(
                 "this study's space has validity rules "

@@ -850,3 +850,21 @@ def test_plain_progress_counts_every_trial_in_its_hypervolume_and_says_what_it_w
 
     study.optimize(slow, n_trials=2, show_progress=True)
     assert "still working: 1 trial running" in capsys.readouterr().err
+
+
+def test_a_study_loaded_read_only_because_it_is_being_written_says_so_when_written(tmp_path):
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    writer = mh.Study(space, [mh.Minimize("a")], storage=tmp_path / "s.db", seed=0)
+    writer.optimize(lambda c: {"a": c["x"]}, n_trials=1, show_progress=False)
+    again = mh.Study.load(tmp_path / "s.db")  # the writer is still open: a read-only view
+    with pytest.raises(mh.StorageError, match=r"open read-only \(Study.load opened it so: .*already open for writing in this "
+                                              r"process.*load it again once that writer is closed\)"):
+        again.optimize(lambda c: {"a": c["x"]}, n_trials=1, show_progress=False)
+    again.close()
+    writer.close()
+    with mh.Study.load(tmp_path / "s.db") as resumed:
+        resumed.optimize(lambda c: {"a": c["x"]}, n_trials=1, show_progress=False)
+        assert len(resumed.trials) == 2
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as view, pytest.raises(mh.StorageError) as refused:
+        view.ask()
+    assert "Study.load opened it so" not in str(refused.value)  # asked for read-only: nothing to explain

@@ -15,7 +15,7 @@ objective on a worker and returns its outcome, and the study tells it there. The
   ``distributed.scheduler.allowed-failures`` setting; when it gives up (``KilledWorker``) moo_hpo submits
   the trial again up to ``retries`` times (one trial either way), then records it failed ("worker lost").
   The pickled objective waits on the scheduler (a Dask variable), so no worker's loss takes it away;
-  each worker loads it once.
+  each worker loads it once, and keeps the latest two studies' objectives.
 * **A lost scheduler** stops the study with a :class:`~moo_hpo.MooHpoError`; every finished trial is
   saved and ``Study.load`` resumes it.
 * **Timeouts**: with ``trial_timeout`` the worker runs the objective in a child process of its own
@@ -53,7 +53,8 @@ __all__ = ["DaskExecutor"]
 
 _OUTPUT_TAIL = 2000
 _OBJECTIVE_TIMEOUT = 120.0  # seconds a worker waits for the objective from the scheduler
-_LOADED: dict[str, Callable[..., Any]] = {}  # on a worker: the objectives it loaded, by payload key
+_LOADED: dict[str, Callable[..., Any]] = {}  # on a worker: the objectives it loaded, by payload key, oldest first
+_KEEP_LOADED = 2  # objectives a worker keeps (two studies sharing a cluster at once do not reload theirs)
 #: An objective that pickles to more than this is logged (the scheduler keeps it, every worker loads it).
 LARGE_OBJECTIVE_BYTES = 100_000_000
 
@@ -79,12 +80,9 @@ def _load(key: str, payload: bytes | None = None) -> Callable[..., Any]:
 
             payload = Variable(key, client=get_client()).get(timeout=_OBJECTIVE_TIMEOUT)
         fn = _LOADED[key] = pickle.loads(payload)
+        while len(_LOADED) > _KEEP_LOADED:  # a long-lived worker keeps the latest studies' objectives only
+            _LOADED.pop(next(iter(_LOADED)))
     return fn
-
-
-def _forget(key: str) -> None:
-    """On each worker after a study: drop its objective (a long-lived worker would keep every study's)."""
-    _LOADED.pop(key, None)
 
 
 def _preflight(payload: bytes, key: str) -> dict[str, str]:
@@ -93,23 +91,30 @@ def _preflight(payload: bytes, key: str) -> dict[str, str]:
     return _versions()
 
 
-class _ThreadOutput(io.TextIOBase):
+class _ThreadOutput:
     """``sys.stdout`` / ``sys.stderr`` of a Dask worker while trials run: what a thread running a trial writes
-    goes to that trial's buffer, everything else to the worker's own stream (a worker runs one trial per thread,
-    and swapping ``sys.stdout`` itself would mix simultaneous trials' output and leave the worker's replaced)."""
+    goes to that trial's buffer, everything else to the stream it stands for (a worker runs one trial per thread,
+    and swapping ``sys.stdout`` itself would mix simultaneous trials' output and could leave the worker's own
+    replaced). Installed by the first trial that starts, removed when the last running one ends; every other
+    attribute (``encoding``, ``fileno``, ``buffer`` ...) is the stream's."""
 
     _lock = threading.Lock()
+    _active = 0
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.buffers: dict[int, io.StringIO] = {}
 
     def write(self, text: str) -> int:
-        return (self.buffers.get(threading.get_ident()) or self.stream).write(text)
+        target = self.buffers.get(threading.get_ident()) or self.stream
+        return len(text) if target is None else target.write(text)  # a worker without a stream prints nothing
 
     def flush(self) -> None:
         with contextlib.suppress(Exception):
             self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
     @classmethod
     @contextlib.contextmanager
@@ -120,19 +125,29 @@ class _ThreadOutput(io.TextIOBase):
         with cls._lock:
             routers = []
             for name in ("stdout", "stderr"):
-                router = getattr(sys, name)
-                if not isinstance(router, cls):
-                    router = cls(router)
-                    setattr(sys, name, router)
-                routers.append(router)
+                current = getattr(sys, name)
+                router = current if isinstance(current, cls) else cls(current)
+                setattr(sys, name, router)
+                routers.append((name, router))
+            cls._active += 1
         me = threading.get_ident()
-        for router in routers:
+        before = [router.buffers.get(me) for _, router in routers]
+        for _, router in routers:
             router.buffers[me] = buffer
         try:
             yield
         finally:
-            for router in routers:
-                router.buffers.pop(me, None)
+            for (_, router), previous in zip(routers, before, strict=True):
+                if previous is None:
+                    router.buffers.pop(me, None)
+                else:  # a capture within a capture: the outer one's buffer again
+                    router.buffers[me] = previous
+            with cls._lock:
+                cls._active -= 1
+                if cls._active == 0:  # no trial runs: the worker's own streams again
+                    for name, router in routers:
+                        if getattr(sys, name) is router:
+                            setattr(sys, name, router.stream)
 
 
 class DaskReporter:
@@ -204,13 +219,13 @@ def _run_trial(
     mine = _versions()
     differ = [f"{k} {v} in the study, {mine.get(k)} here" for k, v in (versions or {}).items() if mine.get(k) != v]
     if differ:
-        return {"number": trial.number, "extra": {"worker": where},
+        return {"number": trial.number, "extra": {"worker": where}, "unfit": address,
                 "error": f"the Dask worker {address} runs other versions than the study: {', '.join(differ)}; install the "
                          "study's versions on it or stop it"}
     try:
         fn = _load(key)
     except Exception as exc:  # noqa: BLE001 - a package missing on a worker that joined later
-        return {"number": trial.number, "extra": {"worker": where},
+        return {"number": trial.number, "extra": {"worker": where}, "unfit": address,
                 "error": f"the Dask worker {address} could not load the objective: {type(exc).__name__}: {exc}; install "
                          "what it needs on that worker or stop it"}
     reporter = DaskReporter(channel) if channel else None
@@ -302,6 +317,7 @@ class DaskExecutor:
         self._running: dict[Any, tuple[Trial, int]] = {}  # future -> (trial, submissions so far)
         self._attempts: dict[int, list[str]] = {}  # trial number -> the runs that reported, in order
         self._slots_at = (0.0, 0)
+        self._unfit: set[str] = set()  # workers that cannot run the objective (other versions, a missing package)
         self._key = f"moo_hpo-objective-{uuid.uuid4().hex}"  # never an earlier study's, even in a long-lived worker
         try:
             self._wait_for_slots(wait_for_workers)
@@ -332,8 +348,7 @@ class DaskExecutor:
 
         with contextlib.suppress(Exception):
             Variable(self._key, client=self.client).delete()
-        with contextlib.suppress(Exception):
-            self.client.run(_forget, self._key)
+
 
     def _slots(self) -> int:
         now = time.monotonic()
@@ -402,10 +417,13 @@ class DaskExecutor:
 
         sent = copy.copy(trial)
         sent.reports = []  # a trial run again reports again from its first step (the study restarts it then)
+        fit = None
+        if self._unfit:  # not to the workers that cannot run the study's objective
+            fit = [w for w in self.client.scheduler_info(n_workers=-1)["workers"] if w not in self._unfit] or None
         future = self.client.submit(
             _run_trial, self._key, sent, self._takes_trial, self.trial_timeout, self._channel, _versions(),
-            key=f"moo_hpo-trial-{trial.number}-{submissions}-{os.getpid()}-{id(self)}",
-            pure=False, resources=self.resources,
+            key=f"moo_hpo-trial-{trial.number}-{submissions}-{uuid.uuid4().hex[:12]}",
+            pure=False, resources=self.resources, workers=fit, allow_other_workers=False,
         )
         self._running[future] = (trial, submissions + 1)
 
@@ -496,6 +514,12 @@ class DaskExecutor:
         if future.status == "finished":
             message = future.result()
             extra = message.get("extra", {})
+            unfit = message.get("unfit")
+            if unfit and unfit not in self._unfit and len(self._unfit) + 1 < len(self.client.scheduler_info(n_workers=-1)["workers"]):
+                self._unfit.add(unfit)  # a worker that joined later and cannot run the objective: the others run it
+                logger.warning("%s; no more trials go to it", message["error"])
+                self._submit(trial, submissions - 1)
+                return None
             if "error" in message:
                 return Outcome(error=message["error"], exception=message.get("exception"), extra=extra)
             return Outcome(value=message["value"], extra=extra)

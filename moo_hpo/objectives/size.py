@@ -29,11 +29,12 @@ PRECISION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
 
 def parameter_count(model: Any) -> int:
     """Number of parameters: torch parameters, or the sizes of a fitted scikit-learn model's arrays
-    (``coef_``, ``intercept_``, ``coefs_``, ``intercepts_``, tree node arrays)."""
+    (``coef_``, ``intercept_``, ``coefs_``, ``intercepts_``; a kernel model's support vectors or training rows
+    and dual coefficients: ``support_vectors_``, ``dual_coef_``, ``X_fit_``; tree node arrays)."""
     if is_torch_module(model):
         return int(sum(p.numel() for p in model.parameters()))
     total = 0
-    for attr in ("coef_", "intercept_", "coefs_", "intercepts_"):
+    for attr in ("coef_", "intercept_", "coefs_", "intercepts_", "support_vectors_", "dual_coef_", "X_fit_"):
         value = getattr(model, attr, None)
         if value is None:
             continue
@@ -132,7 +133,7 @@ class ModelSize(StructureProbe):
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
         if n == 0 and not is_torch_module(model):
-            # no parameter arrays known for this model type (k-NN, SVMs ...): the pickled size is its size,
+            # no parameter arrays known for this model type (k-NN, histogram boosting ...): the pickled size is its size,
             # and no parameter count is recorded rather than a zero that was never measured
             out = {"size_kb": serialized / 1024.0, "serialized_kb": serialized / 1024.0}
             return Measurement(out, {"size": {"deployed_precision": target, "size_kb": "pickled size (no parameter arrays known)"}})

@@ -324,9 +324,7 @@ def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
     from moo_hpo.cli import app
 
     address, client = tcp_cluster
-    (tmp_path / "shapes.py").write_text("def square(v):\n    return v ** 2\n")  # a helper beside the entry
-    (tmp_path / "entry.py").write_text("from shapes import square\n\ndef evaluate(config):\n"
-                                       "    return {'a': config['x'], 'b': square(1 - config['x'])}\n")
+    (tmp_path / "entry.py").write_text("def evaluate(config):\n    return {'a': config['x'], 'b': (1 - config['x']) ** 2}\n")
     (tmp_path / "study.toml").write_text(textwrap.dedent(
         """
         [study]
@@ -363,6 +361,14 @@ def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
         assert {names[t.extra["worker"]["worker"]] for t in s.trials[6:]} == {"gpu-worker"} and len(s.trials) == 14
     result = CliRunner().invoke(app, ["run", str(tmp_path / "study.toml"), "--resources", "GPU"])
     assert result.exit_code == 1 and "--resources takes NAME=AMOUNT (GPU=1); received 'GPU'" in result.output
+    # a module beside the entry is not on the workers: the run says how to bring it there
+    (tmp_path / "shapes.py").write_text("import threading\n_LOCK = threading.Lock()\n\ndef square(v):\n    return v ** 2\n")
+    (tmp_path / "entry2.py").write_text("import shapes\n\ndef evaluate(config):\n"
+                                        "    return {'a': config['x'], 'b': shapes.square(1 - config['x'])}\n")
+    toml = (tmp_path / "study.toml").read_text().replace("entry:evaluate", "entry2:evaluate").replace("study.db", "study2.db")
+    (tmp_path / "study2.toml").write_text(toml)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "study2.toml")])
+    assert result.exit_code == 1 and "'shapes' lies beside the study file" in " ".join(result.output.split())
 
 
 def test_workers_with_another_moo_hpo_version_are_refused(tmp_path):
@@ -467,11 +473,12 @@ def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_pa
         worker.wait(), scheduler.wait()
 
 
-def test_the_workers_forget_a_finished_studys_objective_and_bad_executors_are_named(client):
+def test_the_workers_keep_the_latest_objectives_only_and_bad_executors_are_named(client):
     from moo_hpo.execution import cluster as dask_side
 
-    study().optimize(sleepy, n_trials=2, executor=client, show_progress=False)
-    assert all(loaded == [] for loaded in client.run(lambda: sorted(dask_side._LOADED)).values())
+    for _ in range(3):
+        study().optimize(sleepy, n_trials=2, executor=client, show_progress=False)
+    assert all(len(loaded) <= 2 for loaded in client.run(lambda: list(dask_side._LOADED)).values())
     with pytest.raises(mh.ConfigError, match=r"wrap a cluster in a client: executor=distributed.Client\(cluster\)"):
         study().optimize(sleepy, n_trials=1, executor=client.cluster, show_progress=False)
     with pytest.raises(mh.ConfigError, match="cannot reach the Dask scheduler at 'http://nowhere/' .*tcp://host:8786"):
@@ -558,8 +565,8 @@ def test_each_trial_keeps_its_own_output_with_several_threads_per_worker():
         s.optimize(chatty, n_trials=4, executor=client, show_progress=False)
         for t in s.trials:
             assert t.extra["output"].splitlines() == [f"trial {t.number} line {i}" for i in range(10)]
-        (stream,) = client.run(lambda: type(getattr(sys.stdout, "stream", sys.stdout)).__name__).values()
-        assert stream != "StringIO"  # the worker's own output is its own again
+        (stream,) = client.run(lambda: type(sys.stdout).__name__).values()
+        assert stream != "_ThreadOutput"  # no trial runs: the worker's own streams again
     finally:
         client.close()
         cluster.close()
@@ -595,3 +602,72 @@ def test_the_report_says_where_the_trials_ran(client):
     assert sum(r["failed"] for r in rows.values()) == s.count("failed") and sum(r["complete"] for r in rows.values()) == s.count("complete")
     assert "<h2>Workers</h2>" in report.to_html() and "## Workers" in report.to_markdown()
     assert "<h2>Workers</h2>" not in mh.report(study()).to_html()  # not for a study that never ran on a cluster
+
+
+def test_the_output_router_gives_each_thread_its_prints_and_leaves_the_streams_as_they_were():
+    import io
+    import threading
+
+    from moo_hpo.execution.cluster import _ThreadOutput
+
+    original = sys.stdout
+    outer, inner, other = io.StringIO(), io.StringIO(), io.StringIO()
+    started = threading.Event()
+    release = threading.Event()
+
+    def elsewhere():
+        with _ThreadOutput.capture(other):
+            print("other thread")
+            started.set()
+            release.wait(5)
+
+    with _ThreadOutput.capture(outer):
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        started.wait(5)
+        print("outer 1")
+        with _ThreadOutput.capture(inner):
+            print("inner")
+        print("outer 2")
+        assert sys.stdout.encoding == original.encoding  # the stream's own attributes show through
+        release.set()
+        thread.join()
+    assert (outer.getvalue(), inner.getvalue(), other.getvalue()) == ("outer 1\nouter 2\n", "inner\n", "other thread\n")
+    assert sys.stdout is original  # no trial runs: the streams are the process's own again
+    router = _ThreadOutput(None)
+    assert router.write("nowhere") == 7  # a worker without a stream prints nothing, as before
+
+
+def test_a_worker_that_joins_with_other_versions_gets_no_more_trials(tmp_path, caplog):
+    preload = tmp_path / "other_version.py"
+    preload.write_text("import moo_hpo\nmoo_hpo.__version__ = '9.9.9'\n")
+    dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    late = []
+
+    def fn(config):
+        time.sleep(0.4)
+        return {"a": config["x"], "b": config["y"]}
+
+    def start_a_late_worker(study, trial):
+        if not late:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            late.append(subprocess.Popen([dask_cli, "worker", cluster.scheduler_address, "--nthreads", "1", "--no-dashboard",
+                                          "--preload", str(preload)], env=env, cwd=tmp_path,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            client.wait_for_workers(2, timeout=60)
+
+    try:
+        s = study()
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            s.optimize(fn, n_trials=12, executor=client, callbacks=[start_a_late_worker], show_progress=False)
+        assert s.count("complete") == 12  # its trial ran again on the worker that can run it
+        (line,) = [r.getMessage() for r in caplog.records if "no more trials go to it" in r.getMessage()]
+        assert "runs other versions than the study: moo_hpo" in line and "9.9.9 here" in line
+    finally:
+        for p in late:
+            p.terminate()
+            p.wait(timeout=30)
+        client.close()
+        cluster.close()

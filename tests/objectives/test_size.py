@@ -53,6 +53,16 @@ def test_sklearn_size_uses_pickle():
     assert m["param_count"] == 15 and m["serialized_kb"] > 0
 
 
+def test_a_kernel_model_is_counted_by_its_support_vectors_and_dual_coefficients():
+    from sklearn.svm import SVC
+
+    X, y = load_iris(return_X_y=True)
+    svc = SVC().fit(X, y)
+    m = mh.objectives.ModelSize().measure(svc)
+    assert m["param_count"] == svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size  # not the intercepts alone
+    assert m["size_kb"] == pytest.approx(m["param_count"] * 8 / 1024)
+
+
 def test_peak_memory_cpu_estimate():
     model = mlp()
     m = mh.objectives.PeakMemory(torch.zeros(64, 10)).measure(model)

@@ -431,25 +431,32 @@ class BoTorchOptimizer(Optimizer):
                 k = settings.front_starts
                 extra = front_starts(acq, anchors, k=k, pool=max(FRONT_START_POOL, k), seed=seed)
             restarts = settings.num_restarts + (0 if extra is None else len(extra))
-            candidates, values = optimize_acqf(
-                acq,
-                bounds=bounds,
-                q=1,
-                num_restarts=restarts,  # BoTorch adds settings.num_restarts from raw samples to the given starts
-                raw_samples=settings.raw_samples,
-                batch_initial_conditions=extra,
-                options={"seed": seed, "maxiter": self.maxiter, "batch_limit": restarts, "init_batch_limit": settings.raw_samples},
-                retry_on_optimization_warning=False,  # a stalled L-BFGS still returns its best point
-                return_best_only=False,
-            )
-            config = best_decoded(acq, space, candidates.detach().reshape(-1, space.n_encoded), values.detach().reshape(-1))
-            if discrete:  # the decoded optimum's discrete choices, checked by the acquisition
-                config = improve_discrete(acq, space, config)
             audit: dict[str, Any] = {"acquisition": getattr(acq, "audit_name", name)}
-            if not space.passes_rules(config):
-                audit["replaced"] = "the optimum broke a validity rule"
-            elif _key(config) in seen:
-                audit["replaced"] = "the optimum repeats a configuration already proposed"
+            try:
+                candidates, values = optimize_acqf(
+                    acq,
+                    bounds=bounds,
+                    q=1,
+                    num_restarts=restarts,  # BoTorch adds settings.num_restarts from raw samples to the given starts
+                    raw_samples=settings.raw_samples,
+                    batch_initial_conditions=extra,
+                    options={"seed": seed, "maxiter": self.maxiter, "batch_limit": restarts, "init_batch_limit": settings.raw_samples},
+                    retry_on_optimization_warning=False,  # a stalled L-BFGS still returns its best point
+                    return_best_only=False,
+                )
+            except RuntimeError as exc:  # BoTorch's start sampling: every raw sample's value is -inf / NaN
+                if "inf" not in str(exc).lower() and "nan" not in str(exc).lower():
+                    raise
+                # a flat acquisition (every measurement alike, so no improvement anywhere the model sees)
+                audit["replaced"] = "the acquisition is -inf or NaN wherever sampled: the best of random candidates"
+            else:
+                config = best_decoded(acq, space, candidates.detach().reshape(-1, space.n_encoded), values.detach().reshape(-1))
+                if discrete:  # the decoded optimum's discrete choices, checked by the acquisition
+                    config = improve_discrete(acq, space, config)
+                if not space.passes_rules(config):
+                    audit["replaced"] = "the optimum broke a validity rule"
+                elif _key(config) in seen:
+                    audit["replaced"] = "the optimum repeats a configuration already proposed"
             if "replaced" in audit:
                 config = self._best_candidate(acq, seen, pending_keys, seed)
             if self.time_share is not None:
