@@ -356,8 +356,8 @@ def run(
             options["resources"] = _resources(resources)
         if retries is not None:
             options["retries"] = retries
-        if "executor" in options:
-            options.pop("n_workers", None)  # the cluster's workers set the parallelism
+        if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
+            console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once")
         try:
             study.optimize(fn, show_progress=True, **options)
         except mh.ConfigError as exc:

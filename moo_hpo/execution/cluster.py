@@ -174,8 +174,8 @@ class DaskReporter:
         while True:
             if ready.wait(timeout=1.0):
                 value = answer.get()
+                ready.clear()  # before the next report, whose answer sets it again (an older answer: wait on)
                 if value.get("seq") == seq:
-                    ready.clear()  # before the next report, whose answer sets it again
                     break
             elif _study_stopped(self.channel):  # a study that stopped (Ctrl-C, an error) answers no more
                 raise MooHpoError(f"the study stopped while trial #{trial.number} ran; this run is abandoned")
@@ -211,10 +211,10 @@ def _run_trial(
     try:
         from distributed import get_worker
 
-        address = get_worker().address
+        address, name = get_worker().address, get_worker().name
     except (ImportError, ValueError):
-        address = None
-    where = {"worker": address, "host": socket.gethostname(), "pid": os.getpid(),
+        address = name = None
+    where = {"worker": address, "name": None if name is None else str(name), "host": socket.gethostname(), "pid": os.getpid(),
              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
     mine = _versions()
     differ = [f"{k} {v} in the study, {mine.get(k)} here" for k, v in (versions or {}).items() if mine.get(k) != v]
@@ -280,7 +280,8 @@ class DaskExecutor:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigError(f"retries must be a non-negative integer; received {retries!r}")
         if resources is not None and (
-            not isinstance(resources, Mapping) or not all(isinstance(v, (int, float)) and v > 0 for v in resources.values())
+            not isinstance(resources, Mapping)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf") for v in resources.values())
         ):
             raise ConfigError(f"resources must map resource names to positive amounts (e.g. {{'GPU': 1}}); received {resources!r}")
         if isinstance(executor, Client):
@@ -559,6 +560,8 @@ class DaskExecutor:
 
                 with contextlib.suppress(Exception):
                     Event(f"{self._channel}-stopped", client=self.client).set()
+                for trial, _ in list(self._running.values()):  # their answers are no longer needed
+                    self._forget_answers(trial.number)
         self._running.clear()
         self._release_objective()
         self.close_client()

@@ -148,6 +148,8 @@ def run_optimize(
         executor = DaskExecutor(fn, executor, resources, retries, trial_timeout, reporter=reporter)
     elif resources is not None:
         raise ConfigError("resources=... needs a Dask executor (executor=client or a scheduler address)")
+    elif retries != 1:
+        raise ConfigError(f"retries=... is for a Dask executor, whose workers may be lost; received retries={retries!r} without one")
     elif n_workers == 1 and trial_timeout is None:
         executor = InProcessExecutor(fn, reporter)
     else:

@@ -269,14 +269,14 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
 
 
 def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
-    """Per Dask worker that ran trials (``extra["worker"]``): ``worker``, ``host``, ``trials``, ``complete``,
-    ``failed``, ``pruned`` and ``seconds`` (the trials' own time); trials whose workers were lost count under
-    ``"(lost)"``. Empty when no trial ran on a cluster."""
+    """Per Dask worker that ran trials (``extra["worker"]``): ``worker`` (its name, which a restarted worker keeps,
+    else its address), ``host``, ``trials``, ``complete``, ``failed``, ``pruned`` and ``seconds`` (the trials' own
+    time); trials whose workers were lost count under ``"(lost)"``. Empty when no trial ran on a cluster."""
     rows: dict[str, dict[str, Any]] = {}
     for t in trials:
         extra = t.extra if isinstance(t.extra, dict) else {}
         where = extra.get("worker") if isinstance(extra.get("worker"), dict) else {}
-        key = where.get("worker") or ("(lost)" if "worker_lost" in extra else None)
+        key = where.get("name") or where.get("worker") or ("(lost)" if "worker_lost" in extra else None)
         if key is None:
             continue
         row = rows.setdefault(key, {"worker": key, "host": where.get("host"), "trials": 0, "complete": 0, "failed": 0,

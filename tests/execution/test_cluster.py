@@ -520,7 +520,8 @@ def test_objectives_that_kill_their_workers_stop_the_study_as_the_same_failure(t
         cluster.close()
 
 
-def test_after_ctrl_c_a_trial_waiting_for_its_reports_answer_stops_soon(client, tmp_path):
+@pytest.mark.parametrize("trial_timeout", [None, 60.0])
+def test_after_ctrl_c_a_trial_waiting_for_its_reports_answer_stops_soon(client, tmp_path, trial_timeout):
     started, ended = tmp_path / "started", tmp_path / "ended"
     started.mkdir()
     ended.mkdir()
@@ -543,7 +544,7 @@ def test_after_ctrl_c_a_trial_waiting_for_its_reports_answer_stops_soon(client, 
 
     s = study(pruner=mh.pruners.MOASHA(1, 200, 3))
     with pytest.raises(KeyboardInterrupt):
-        s.optimize(fn, n_trials=3, executor=client, callbacks=[interrupt], show_progress=False)
+        s.optimize(fn, n_trials=3, executor=client, callbacks=[interrupt], show_progress=False, trial_timeout=trial_timeout)
     names = lambda folder: sorted(p.name for p in folder.iterdir())  # noqa: E731
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and names(ended) != names(started):
@@ -598,7 +599,8 @@ def test_the_report_says_where_the_trials_ran(client):
     s.optimize(fn, n_trials=8, executor=client, show_progress=False)
     report = mh.report(s)
     rows = {r["worker"]: r for r in report.data["workers"]}
-    assert set(rows) <= set(client.scheduler_info()["workers"]) and sum(r["trials"] for r in rows.values()) == 8
+    names = {str(w["name"]) for w in client.scheduler_info()["workers"].values()}
+    assert set(rows) <= names and sum(r["trials"] for r in rows.values()) == 8
     assert sum(r["failed"] for r in rows.values()) == s.count("failed") and sum(r["complete"] for r in rows.values()) == s.count("complete")
     assert "<h2>Workers</h2>" in report.to_html() and "## Workers" in report.to_markdown()
     assert "<h2>Workers</h2>" not in mh.report(study()).to_html()  # not for a study that never ran on a cluster
@@ -671,3 +673,21 @@ def test_a_worker_that_joins_with_other_versions_gets_no_more_trials(tmp_path, c
             p.wait(timeout=30)
         client.close()
         cluster.close()
+
+
+def test_a_large_objective_is_logged_and_dask_options_are_checked(client, caplog, monkeypatch):
+    from moo_hpo.execution import cluster as dask_side
+
+    monkeypatch.setattr(dask_side, "LARGE_OBJECTIVE_BYTES", 1000)
+    data = bytes(5000)
+
+    def closure(config):  # carries 5 KB of data with it
+        return {"a": config["x"] + len(data) * 0.0, "b": config["y"]}
+
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study().optimize(closure, n_trials=1, executor=client, show_progress=False)
+    assert any("the objective pickles to 0 MB (a closure over a dataset?)" in r.getMessage() for r in caplog.records)
+    with pytest.raises(mh.ConfigError, match="resources must map resource names to positive amounts"):
+        study().optimize(sleepy, n_trials=1, executor=client, resources={"GPU": float("inf")}, show_progress=False)
+    with pytest.raises(mh.ConfigError, match="retries=... is for a Dask executor"):
+        study().optimize(sleepy, n_trials=1, retries=3, show_progress=False)
