@@ -29,7 +29,7 @@ from typing import Any
 
 from moo_hpo.constraints import Constraint
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Probe
+from moo_hpo.objectives.base import Probe, kept_as_it_was
 from moo_hpo.trial import Result
 
 __all__ = ["ProbePipeline", "Skipped", "takes_trial_at"]
@@ -92,7 +92,8 @@ class ProbePipeline:
     def _measure(probes: Sequence[Probe], model: Any, metrics: dict[str, float], extra: dict[str, Any]) -> None:
         for p in probes:
             try:
-                m = p.measure(model)
+                with kept_as_it_was(model):  # a probe of the user's may switch it to eval mode or move it too
+                    m = p.measure(model)
             except ProbeError as exc:
                 raise ProbeError(f"probe {p.name!r} failed: {exc}") from exc
             except Exception as exc:  # noqa: BLE001

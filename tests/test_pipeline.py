@@ -211,3 +211,27 @@ def test_a_probe_of_my_own_returns_what_it_declares():
         wrong.measure(None)
     with pytest.raises(mh.ConfigError, match="metrics must be a name or a list of names"):
         mh.objectives.probe(metrics=3)(lambda model: {})
+
+
+def test_probes_before_training_hand_the_model_back_in_training_mode():
+    import torch
+
+    modes = []
+
+    def build_with_dropout(config):
+        return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
+
+    def fit(model, config):
+        modes.append(model.training)
+        return {"f": 1.0}
+
+    def my_probe_model(model):  # a probe of the user's that leaves the model in eval mode
+        model.eval()
+        return {"g": 1.0}
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("f"), mh.Minimize("g")], optimizer="random", seed=0)
+    probes = [mh.objectives.Latency(torch.zeros(4), min_time_s=0.05, max_time_s=0.2), mh.objectives.ModelSize(),
+              mh.objectives.probe(["g"], needs_training=False)(my_probe_model)]
+    study.optimize(fit, build=build_with_dropout, probes=probes, n_trials=2, show_progress=False)
+    assert study.count("complete") == 2 and modes == [True, True]  # dropout on while it trains

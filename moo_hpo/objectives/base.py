@@ -12,7 +12,8 @@ A custom probe is a small subclass, or a function wrapped by :func:`probe`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "StructureProbe",
     "check_rows",
     "is_torch_module",
+    "kept_as_it_was",
     "predict_labels",
     "predict_scores",
     "probe",
@@ -200,16 +202,31 @@ def torch_input(model: Any, X: Any, device: Any = None) -> Any:
     return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
 
 
+@contextlib.contextmanager
+def kept_as_it_was(model: Any) -> Iterator[None]:
+    """Hand a torch module back in the mode (``training``) and on the device it came in, whatever the block
+    did with it (a probe that runs before training must not leave dropout and batch norm switched off, or the
+    model on another device, for the training that follows). Anything else passes through."""
+    if not is_torch_module(model):
+        yield
+        return
+    training = model.training
+    home = next((p.device for p in model.parameters()), None)
+    try:
+        yield
+    finally:
+        model.train(training)
+        if home is not None and next((p.device for p in model.parameters()), home) != home:
+            model.to(home)
+
+
 def _torch_forward(model: Any, X: Any) -> np.ndarray:
     import torch
 
-    was_training = model.training
-    model.eval()
-    try:
+    with kept_as_it_was(model):
+        model.eval()
         with torch.inference_mode():
             out = model(torch_input(model, X))
-    finally:
-        model.train(was_training)
     return out.detach().float().cpu().numpy()
 
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, stack_example, torch_input
+from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, kept_as_it_was, stack_example, torch_input
 
 __all__ = ["Latency", "summarize_times"]
 
@@ -237,11 +237,18 @@ class Latency(StructureProbe):
         return {"device": device, "device_name": name, "batch_size": self.batch_size, "threads": self.threads, **info}
 
     def _measure_torch(self, model: Any) -> Measurement:
+        """Time the model in eval mode on ``device``; it is handed back in the mode and on the device it came in
+        (a probe before training must not switch off dropout and batch norm for the training that follows)."""
         import torch
 
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ProbeError(f"latency on {self.device!r} needs a CUDA GPU; torch.cuda.is_available() is False here")
-        device = torch.device(self.device)
+        with kept_as_it_was(model):
+            return self._time_torch(model, torch.device(self.device))
+
+    def _time_torch(self, model: Any, device: Any) -> Measurement:
+        import torch
+
         try:
             model = model.to(device).eval()
             x = torch_input(model, self._batch(), device)

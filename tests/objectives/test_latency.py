@@ -193,3 +193,14 @@ def test_bad_arguments():
         mh.objectives.Latency(np.zeros(3), warmup_s=-0.2, max_time_s=None)
     with pytest.raises(mh.ConfigError, match=r"max_repeats an integer \(received 10.5\)"):
         mh.objectives.Latency(np.zeros(3), max_repeats=10.5)
+
+
+def test_latency_hands_the_model_back_as_it_came():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
+    mh.objectives.Latency(torch.zeros(4), min_time_s=0.05, max_time_s=0.2).measure(model)
+    assert model.training  # timed in eval mode, handed back in training mode
+    model.eval()
+    mh.objectives.Latency(torch.zeros(4), min_time_s=0.05, max_time_s=0.2).measure(model)
+    assert not model.training
