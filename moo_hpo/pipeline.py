@@ -22,6 +22,7 @@ as failed with the probe's name and message.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -29,10 +30,12 @@ from typing import Any
 
 from moo_hpo.constraints import Constraint
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Probe, kept_as_it_was
+from moo_hpo.objectives.base import Probe, is_unfitted_estimator, kept_as_it_was
 from moo_hpo.trial import Result
 
 __all__ = ["ProbePipeline", "Skipped", "takes_trial_at"]
+
+logger = logging.getLogger("moo_hpo")
 
 
 @dataclass
@@ -42,6 +45,27 @@ class Skipped:
     metrics: dict[str, float]
     extra: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+
+
+_NOTED_UNFITTED: set[str] = set()
+
+
+def _note_unfitted(probes: Sequence[Probe], model: Any) -> None:
+    """Log once per probe of the user's that measures a scikit-learn estimator before ``fit``: it has no fitted
+    parameters yet, so a size or a prediction measured then is not the trained model's (the built-in size and
+    latency probes wait for ``fit`` on such a model; a probe of hyperparameters may rightly not)."""
+    from moo_hpo.objectives.base import StructureProbe
+
+    mine = [p for p in probes if not isinstance(p, StructureProbe) and p.name not in _NOTED_UNFITTED]
+    if not mine or not is_unfitted_estimator(model):
+        return
+    for p in mine:
+        _NOTED_UNFITTED.add(p.name)
+        logger.warning(
+            "probe %r (needs_training=False) measures the %s before fit: it has no fitted parameters yet, so its "
+            "size or predictions are not the trained model's; give the probe needs_training=True unless it reads "
+            "hyperparameters only (logged once)", p.name, type(model).__name__,
+        )
 
 
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
@@ -129,6 +153,7 @@ class ProbePipeline:
             return Result(metrics, extra)
         model = self.build(config)
         before = [p for p in self.probes if not p.needs_training_for(model)]  # per model type: see Probe
+        _note_unfitted(before, model)
         self._measure(before, model, metrics, extra)
         broken = [c for c in self.hard if c.name in metrics and not c.is_satisfied(metrics[c.name])]
         if broken:

@@ -235,3 +235,24 @@ def test_probes_before_training_hand_the_model_back_in_training_mode():
               mh.objectives.probe(["g"], needs_training=False)(my_probe_model)]
     study.optimize(fit, build=build_with_dropout, probes=probes, n_trials=2, show_progress=False)
     assert study.count("complete") == 2 and modes == [True, True]  # dropout on while it trains
+
+
+def test_a_probe_of_the_users_that_measures_an_unfitted_estimator_is_named(caplog):
+    import pickle
+
+    from sklearn.linear_model import LogisticRegression
+
+    @mh.objectives.probe(["flash_kb"], needs_training=False)
+    def flash_before_training(model):
+        return {"flash_kb": len(pickle.dumps(model)) / 1024}
+
+    def fit(model, config):
+        return {"f": 1.0}
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("f"), mh.Minimize("flash_kb")], optimizer="random", seed=0)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(fit, build=lambda c: LogisticRegression(), probes=[flash_before_training, mh.objectives.ModelSize()],
+                       n_trials=2, show_progress=False)
+    (line,) = [r.getMessage() for r in caplog.records if "before fit" in r.getMessage()]
+    assert "'flash_before_training'" in line and "LogisticRegression" in line and "needs_training=True" in line

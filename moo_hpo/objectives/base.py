@@ -27,6 +27,7 @@ __all__ = [
     "StructureProbe",
     "check_rows",
     "is_torch_module",
+    "is_unfitted_estimator",
     "kept_as_it_was",
     "predict_labels",
     "predict_scores",
@@ -200,6 +201,23 @@ def torch_input(model: Any, X: Any, device: Any = None) -> Any:
     if isinstance(X, torch.Tensor):
         return X.to(device=device, dtype=dtype)
     return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
+
+
+def is_unfitted_estimator(model: Any) -> bool:
+    """Whether ``model`` is a scikit-learn estimator that was not fitted yet."""
+    try:
+        from sklearn.base import BaseEstimator
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        return False
+    if not isinstance(model, BaseEstimator):
+        return False
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        return True
+    return False
 
 
 @contextlib.contextmanager

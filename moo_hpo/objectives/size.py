@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, names_argument, torch_input
+from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, is_unfitted_estimator, names_argument, torch_input
 
 __all__ = ["PRECISION_BYTES", "ModelSize", "PeakMemory", "parameter_count"]
 
@@ -56,17 +56,8 @@ def _require_fitted(model: Any) -> None:
     Raises:
         ProbeError: naming the estimator.
     """
-    try:
-        from sklearn.base import BaseEstimator
-        from sklearn.exceptions import NotFittedError
-        from sklearn.utils.validation import check_is_fitted
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        return
-    if isinstance(model, BaseEstimator):
-        try:
-            check_is_fitted(model)
-        except NotFittedError:
-            raise ProbeError(f"{type(model).__name__} is not fitted: its size is measured after training") from None
+    if is_unfitted_estimator(model):
+        raise ProbeError(f"{type(model).__name__} is not fitted: its size is measured after training")
 
 
 def _require_model(model: Any) -> None:
