@@ -45,6 +45,16 @@ class DeviceProfile:
     energy_metric: str = "energy_per_inference_j"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"DeviceProfile: name must be a non-empty string; received {self.name!r}")
+        for label in ("device", "size_metric", "latency_metric", "energy_metric"):
+            value = getattr(self, label)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"DeviceProfile {self.name!r}: {label} must be a non-empty string; received {value!r}")
+        if self.max_size_kb is None and self.max_latency_ms is None and self.max_energy_j is None:
+            raise ConfigError(
+                f"DeviceProfile {self.name!r} has no budget: give at least one of max_size_kb, max_latency_ms, max_energy_j"
+            )
         for label, v in (("max_size_kb", self.max_size_kb), ("max_latency_ms", self.max_latency_ms), ("max_energy_j", self.max_energy_j)):
             if v is not None and (isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)):
                 raise ConfigError(f"DeviceProfile {self.name!r}: {label} must be a positive number or None; received {v!r}")
@@ -147,9 +157,13 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
     out = SizingTable()
     if isinstance(profiles, DeviceProfile):
         profiles = [profiles]
+    seen: set[str] = set()
     for p in profiles:
         if not isinstance(p, DeviceProfile):
             raise ConfigError(f"profiles must be mh.DeviceProfile(...); received {p!r}")
+        if p.name in seen:
+            raise ConfigError(f"two devices are named {p.name!r}; give each device its own name")
+        seen.add(p.name)
         fitting = [t for t in feasible if p.fits(t)]
         if not fitting:
             limits = ", ".join(f"{m} <= {b:g}" for m, b in p.limits()) or "no limits"
@@ -160,9 +174,10 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
             out.append(SizingResult(p, None, why, [], 0))
             continue
-        best = min(fitting, key=lambda t: obj.to_internal(t.metrics[objective]))
         Y = study.problem.objective_matrix(fitting)
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
+        # from the fitting front: of trials equal in the objective, never one that another fitting trial dominates
+        best = min(front, key=lambda t: (obj.to_internal(t.metrics[objective]), t.number))
         reason = f"best {objective} ({best.metrics[objective]:.4g}) of {len(fitting)} fitting trials"
         out.append(SizingResult(p, best, reason, front, len(fitting)))
     return out

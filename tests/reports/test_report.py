@@ -105,6 +105,23 @@ def test_device_sizing(finished_study, tmp_path):
     assert "'latency_p99_ms'" in energy[0].reason
     with pytest.raises(mh.ConfigError, match="max_size_kb must be a positive number or None; received True"):
         mh.DeviceProfile("x", max_size_kb=True)
+    with pytest.raises(mh.ConfigError, match="DeviceProfile 'x' has no budget"):
+        mh.DeviceProfile("x")
+    with pytest.raises(mh.ConfigError, match="name must be a non-empty string; received None"):
+        mh.DeviceProfile(None, max_size_kb=1.0)
+    with pytest.raises(mh.ConfigError, match="latency_metric must be a non-empty string"):
+        mh.DeviceProfile("x", max_latency_ms=1.0, latency_metric="")
+    with pytest.raises(mh.ConfigError, match="two devices are named 'mcu'"):
+        mh.size_for_devices(finished_study, [profiles[1], profiles[1]])
+
+
+def test_device_sizing_breaks_a_tie_in_the_objective_by_the_fitting_front():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb"), mh.Minimize("latency_p99_ms")], seed=0)
+    for metrics in ({"accuracy": 0.85, "size_kb": 60.0, "latency_p99_ms": 1.9}, {"accuracy": 0.85, "size_kb": 5.0, "latency_p99_ms": 0.2}):
+        study.tell(study.ask(), metrics)
+    (mcu,) = mh.size_for_devices(study, mh.DeviceProfile("mcu", max_size_kb=64.0, max_latency_ms=2.0))
+    assert mcu.best.number == 1 and [t.number for t in mcu.front] == [1]  # not the trial #1 dominates
 
 
 def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measurements():
