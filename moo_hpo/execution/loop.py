@@ -89,6 +89,22 @@ def _check_can_report(study: Study, fn: Callable[..., Any], with_model: bool, th
     )
 
 
+def _check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
+    """Warn when CPU latency is measured while other trials train on the same cores (local workers): each
+    measurement then reads high by however busy the cores are, and a budget on it skips or passes by chance."""
+    from moo_hpo.objectives.latency import Latency
+
+    cpu = [p for p in probes if isinstance(p, Latency) and not str(p.device).startswith("cuda")]
+    if cpu and n_workers is not None and n_workers > 1:
+        warnings.warn(
+            f"the Latency probe times models on the CPU while {n_workers} workers train on the same cores: latencies "
+            "read high and vary with the load; for figures to size devices by, run with n_workers=1 or measure the "
+            "front's models again alone (Latency(...).measure(model))",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[Any]:
     """``callbacks`` / ``probes`` as a list: one item alone is accepted as a list of one.
 
@@ -131,6 +147,7 @@ def run_optimize(
     callbacks = _as_list("callbacks", callbacks, callable)
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
     _check_can_report(study, fn, with_model=build is not None, through_pipeline=build is not None or bool(probes))
+    _check_latency_alone(probes, n_workers if executor is None else None)
     if build is not None or probes:
         from moo_hpo.pipeline import ProbePipeline
 
@@ -259,10 +276,18 @@ def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
     """
     from moo_hpo.naming import closest_name
 
+    from moo_hpo.objectives.size import PRECISION_BYTES, ModelSize
+
     provided = [m for p in probes for m in getattr(p, "metrics", ())]
     for name in study.problem.required_metrics:
         if name in provided:
             continue
+        precision = name.removeprefix("size_kb_")
+        if precision in PRECISION_BYTES and any(isinstance(p, ModelSize) for p in probes):
+            raise ConfigError(
+                f"the study needs the metric {name!r}, which ModelSize measures only when asked for that precision: "
+                f"ModelSize(precisions=[{precision!r}]) (the probes provide {sorted(provided)})"
+            )
         close = closest_name(name, provided, cutoff=0.75)
         if close:
             raise ConfigError(
