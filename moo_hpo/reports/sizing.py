@@ -179,6 +179,10 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         # from the fitting front: of trials equal in the objective, never one that another fitting trial dominates
         best = min(front, key=lambda t: (obj.to_internal(t.metrics[objective]), t.number))
         reason = f"best {objective} ({best.metrics[objective]:.4g}) of {len(fitting)} fitting trials"
+        tighter = [c.describe() for c in study.problem.hard_constraints if c.kind == "at_most"
+                   and c.name in {m for m, _ in p.limits()} and c.bound < dict(p.limits())[c.name]]
+        if tighter:  # the device would take more than the study let through
+            reason += f" (the study's own limit {', '.join(tighter)} is tighter than this device's budget)"
         out.append(SizingResult(p, best, reason, front, len(fitting)))
     return out
 

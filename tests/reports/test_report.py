@@ -406,3 +406,12 @@ def test_the_recommendations_say_which_to_pick(finished_study):
 
     r = mh.report(finished_study)
     assert RECOMMENDATIONS_GUIDE in r.to_markdown() and "Which to pick: the knee is the balanced choice" in r.to_html()
+
+
+def test_device_sizing_says_when_the_studys_own_limit_is_tighter_than_a_budget():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Maximize("accuracy")], [mh.AtMost("size_kb", 20.0)], seed=0)
+    study.tell(study.ask(), {"accuracy": 0.8, "size_kb": 10.0})
+    phone, mcu = mh.size_for_devices(study, [mh.DeviceProfile("phone", max_size_kb=500.0), mh.DeviceProfile("mcu", max_size_kb=15.0)])
+    assert "the study's own limit size_kb <= 20 is tighter than this device's budget" in phone.reason
+    assert "tighter" not in mcu.reason
