@@ -165,5 +165,9 @@ DEVICE_SIZING_HEADER = ("device", "budgets", "chosen trial", "trials that fit", 
 
 def device_sizing_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """The device-sizing table, one formatted row per device (from ``SizingTable.summary_rows``)."""
-    return [(r["device"], r["budgets"], f"#{r['best_trial']}" if r["best_trial"] is not None else "none fits",
-             r["n_fitting"], r["reason"]) for r in rows]
+    def chosen(r: dict[str, Any]) -> str:
+        if r["best_trial"] is None:
+            return "none fits"
+        return f"#{r['best_trial']}" + (f" ({r['figures']})" if r.get("figures") else "")
+
+    return [(r["device"], r["budgets"], chosen(r), r["n_fitting"], r["reason"]) for r in rows]

@@ -99,7 +99,9 @@ class SizingTable(list):
         for r in self:
             p = r.profile
             row: dict[str, Any] = {"device": p.name, "max_size_kb": p.max_size_kb, "max_latency_ms": p.max_latency_ms,
-                                   "max_energy_j": p.max_energy_j, "best_trial": r.best.number if r.best else None,
+                                   "max_energy_j": p.max_energy_j,
+                                   "budget_metrics": ", ".join(metric for metric, _ in p.limits()),  # what each applies to
+                                   "best_trial": r.best.number if r.best else None,
                                    "n_fitting": r.n_fitting, "reason": r.reason}
             row.update(r.best.metrics if r.best else {})
             row["config"] = json.dumps(r.best.config, sort_keys=True) if r.best else ""
@@ -107,13 +109,15 @@ class SizingTable(list):
         return out
 
     def summary_rows(self) -> list[dict[str, Any]]:
-        """One short row per device for a report: device, its budgets in words, the chosen trial, how many
-        trials fit, and why."""
+        """One short row per device for a report: device, its budgets in words, the chosen trial and its figures on
+        the budgets' metrics, how many trials fit, and why."""
         out = []
         for r in self:
             budgets = ", ".join(f"{metric} <= {bound:g}" for metric, bound in r.profile.limits()) or "no budget"
+            figures = ", ".join(f"{metric} {r.best.metrics[metric]:.4g}" for metric, _ in r.profile.limits()
+                                if r.best is not None and metric in r.best.metrics)
             out.append({"device": r.profile.name, "budgets": budgets, "best_trial": r.best.number if r.best else None,
-                        "n_fitting": r.n_fitting, "reason": r.reason})
+                        "figures": figures, "n_fitting": r.n_fitting, "reason": r.reason})
         return out
 
     def to_dataframe(self) -> Any:
@@ -193,7 +197,7 @@ def write_csv(results: Sequence[SizingResult], path: str | os.PathLike[str]) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = SizingTable(results).rows()
     metric_names = sorted({m for r in results if r.best for m in r.best.metrics})
-    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", "best_trial", "n_fitting", "reason", *metric_names, "config"]
+    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", "budget_metrics", "best_trial", "n_fitting", "reason", *metric_names, "config"]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)

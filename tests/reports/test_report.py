@@ -97,7 +97,8 @@ def test_device_sizing(finished_study, tmp_path):
     assert all(t.metrics["size_kb"] <= 10 and t.metrics["latency_p99_ms"] <= 1.5 for t in results[1].front)
     assert results[2].best is None and "no feasible trial fits" in results[2].reason
     text = write_csv(results, tmp_path / "s.csv").read_text()
-    assert text.splitlines()[0].startswith("device,max_size_kb") and len(text.splitlines()) == 4
+    assert text.splitlines()[0].startswith("device,max_size_kb,max_latency_ms,max_energy_j,budget_metrics,")
+    assert len(text.splitlines()) == 4 and ',"size_kb, latency_p99_ms",' in text  # the metrics the mcu's budgets apply to
     # a budget on a metric no trial measured says so, instead of only "nothing fits"
     energy = mh.size_for_devices(finished_study, mh.DeviceProfile("mcu", max_energy_j=1.0))  # one profile alone
     assert len(energy) == 1 and energy[0].best is None
@@ -249,7 +250,7 @@ def test_device_sizing_is_a_table_and_its_csv_config_is_json(finished_study, tmp
     assert text.splitlines()[0].split()[:3] == ["device", "max_size_kb", "max_latency_ms"] and "phone" in text and "mcu" in text
     df = table.to_dataframe()
     assert list(df["device"]) == ["phone", "mcu"] and df["best_trial"].iloc[0] == table[0].best.number
-    best_cell = text.splitlines()[1].split()[4]  # phone's best trial: an integer, though mcu has none
+    best_cell = text.splitlines()[1].split()[5]  # phone's best trial (after its budget metric): an integer, though mcu has none
     assert best_cell == str(table[0].best.number)
     rows = list(csv.DictReader(write_csv(table, tmp_path / "s.csv").open()))
     assert json.loads(rows[0]["config"]) == table[0].best.config and rows[1]["config"] == ""
@@ -381,7 +382,9 @@ def test_a_report_with_devices_says_what_fits_each(finished_study):
     assert rows["phone"]["best_trial"] == phone.best.number and rows["mcu"]["best_trial"] is None
     assert rows["mcu"]["budgets"] == "size_kb <= 1e-09"
     md = r.to_markdown()
-    assert "## Device sizing" in md and f"| phone | size_kb <= 1e+09 | #{phone.best.number} |" in md and "none fits" in md
+    figures = f"size_kb {phone.best.metrics['size_kb']:.4g}"  # the chosen trial's figure on the budget's metric
+    assert rows["phone"]["figures"] == figures
+    assert "## Device sizing" in md and f"| phone | size_kb <= 1e+09 | #{phone.best.number} ({figures}) |" in md and "none fits" in md
     assert "<h2>Device sizing</h2>" in r.to_html() and "device_sizing" not in mh.report(finished_study).data
 
 
