@@ -47,20 +47,17 @@ class Skipped:
     reason: str = ""
 
 
-_NOTED_UNFITTED: set[str] = set()
-
-
-def _note_unfitted(probes: Sequence[Probe], model: Any) -> None:
+def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None:
     """Log once per probe of the user's that measures a scikit-learn estimator before ``fit``: it has no fitted
     parameters yet, so a size or a prediction measured then is not the trained model's (the built-in size and
     latency probes wait for ``fit`` on such a model; a probe of hyperparameters may rightly not)."""
     from moo_hpo.objectives.base import StructureProbe
 
-    mine = [p for p in probes if not isinstance(p, StructureProbe) and p.name not in _NOTED_UNFITTED]
+    mine = [p for p in probes if not isinstance(p, StructureProbe) and p.name not in noted]
     if not mine or not is_unfitted_estimator(model):
         return
     for p in mine:
-        _NOTED_UNFITTED.add(p.name)
+        noted.add(p.name)
         logger.warning(
             "probe %r (needs_training=False) measures the %s before fit: it has no fitted parameters yet, so its "
             "size or predictions are not the trained model's; give the probe needs_training=True unless it reads "
@@ -111,6 +108,7 @@ class ProbePipeline:
         self.probes = list(probes)
         _check_probes(self.probes)
         self.hard = list(hard_constraints)
+        self._noted_unfitted: set[str] = set()  # the probes already logged for measuring an unfitted estimator
 
     @staticmethod
     def _measure(probes: Sequence[Probe], model: Any, metrics: dict[str, float], extra: dict[str, Any]) -> None:
@@ -153,7 +151,7 @@ class ProbePipeline:
             return Result(metrics, extra)
         model = self.build(config)
         before = [p for p in self.probes if not p.needs_training_for(model)]  # per model type: see Probe
-        _note_unfitted(before, model)
+        _note_unfitted(before, model, self._noted_unfitted)
         self._measure(before, model, metrics, extra)
         broken = [c for c in self.hard if c.name in metrics and not c.is_satisfied(metrics[c.name])]
         if broken:

@@ -308,7 +308,8 @@ class Study:
                 if "another process" not in str(exc) and "in this process" not in str(exc):
                     raise
                 store = open_store(path, read_only=True)
-                why = str(exc).partition(":")[0]  # who writes it, for the error a write meets
+                why = ("another process is writing it" if "another process" in str(exc)
+                       else "an unclosed Study in this process is writing it")  # for the error a write meets
         else:
             store = open_store(path, read_only=bool(read_only))
         spec = store.get_meta("spec")

@@ -857,8 +857,8 @@ def test_a_study_loaded_read_only_because_it_is_being_written_says_so_when_writt
     writer = mh.Study(space, [mh.Minimize("a")], storage=tmp_path / "s.db", seed=0)
     writer.optimize(lambda c: {"a": c["x"]}, n_trials=1, show_progress=False)
     again = mh.Study.load(tmp_path / "s.db")  # the writer is still open: a read-only view
-    with pytest.raises(mh.StorageError, match=r"open read-only \(Study.load opened it so: .*already open for writing in this "
-                                              r"process.*load it again once that writer is closed\)"):
+    with pytest.raises(mh.StorageError, match=r"open read-only \(Study.load opened it so: an unclosed Study in this process "
+                                              r"is writing it; load it again once that writer is closed\)"):
         again.optimize(lambda c: {"a": c["x"]}, n_trials=1, show_progress=False)
     again.close()
     writer.close()

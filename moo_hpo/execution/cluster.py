@@ -15,7 +15,7 @@ objective on a worker and returns its outcome, and the study tells it there. The
   ``distributed.scheduler.allowed-failures`` setting; when it gives up (``KilledWorker``) moo_hpo submits
   the trial again up to ``retries`` times (one trial either way), then records it failed ("worker lost").
   The pickled objective waits on the scheduler (a Dask variable), so no worker's loss takes it away;
-  each worker loads it once, and keeps the latest two studies' objectives.
+  each worker loads it once, and keeps the two objectives it loaded last.
 * **A lost scheduler** stops the study with a :class:`~moo_hpo.MooHpoError`; every finished trial is
   saved and ``Study.load`` resumes it.
 * **Timeouts**: with ``trial_timeout`` the worker runs the objective in a child process of its own
@@ -55,6 +55,8 @@ _OUTPUT_TAIL = 2000
 _OBJECTIVE_TIMEOUT = 120.0  # seconds a worker waits for the objective from the scheduler
 _LOADED: dict[str, Callable[..., Any]] = {}  # on a worker: the objectives it loaded, by payload key, oldest first
 _KEEP_LOADED = 2  # objectives a worker keeps (two studies sharing a cluster at once do not reload theirs)
+_LOADED_LOCK = threading.Lock()
+_MAX_MOVES = 3  # times a trial that reached a worker unfit for it is sent again before it fails
 #: An objective that pickles to more than this is logged (the scheduler keeps it, every worker loads it).
 LARGE_OBJECTIVE_BYTES = 100_000_000
 
@@ -79,9 +81,11 @@ def _load(key: str, payload: bytes | None = None) -> Callable[..., Any]:
             from distributed import Variable, get_client
 
             payload = Variable(key, client=get_client()).get(timeout=_OBJECTIVE_TIMEOUT)
-        fn = _LOADED[key] = pickle.loads(payload)
-        while len(_LOADED) > _KEEP_LOADED:  # a long-lived worker keeps the latest studies' objectives only
-            _LOADED.pop(next(iter(_LOADED)))
+        fn = pickle.loads(payload)
+        with _LOADED_LOCK:  # a worker's threads may load at once
+            _LOADED[key] = fn
+            for old in list(_LOADED)[:-_KEEP_LOADED]:  # a long-lived worker keeps the latest loaded objectives only
+                _LOADED.pop(old, None)
     return fn
 
 
@@ -108,6 +112,10 @@ class _ThreadOutput:
     def write(self, text: str) -> int:
         target = self.buffers.get(threading.get_ident()) or self.stream
         return len(text) if target is None else target.write(text)  # a worker without a stream prints nothing
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
 
     def flush(self) -> None:
         with contextlib.suppress(Exception):
@@ -225,7 +233,8 @@ def _run_trial(
     try:
         fn = _load(key)
     except Exception as exc:  # noqa: BLE001 - a package missing on a worker that joined later
-        return {"number": trial.number, "extra": {"worker": where}, "unfit": address,
+        unfit = None if isinstance(exc, TimeoutError) else address  # a busy scheduler is no fault of the worker's
+        return {"number": trial.number, "extra": {"worker": where}, "unfit": unfit,
                 "error": f"the Dask worker {address} could not load the objective: {type(exc).__name__}: {exc}; install "
                          "what it needs on that worker or stop it"}
     reporter = DaskReporter(channel) if channel else None
@@ -319,6 +328,7 @@ class DaskExecutor:
         self._attempts: dict[int, list[str]] = {}  # trial number -> the runs that reported, in order
         self._slots_at = (0.0, 0)
         self._unfit: set[str] = set()  # workers that cannot run the objective (other versions, a missing package)
+        self._moved: dict[int, int] = {}  # trial number -> times it came back from an unfit worker
         self._key = f"moo_hpo-objective-{uuid.uuid4().hex}"  # never an earlier study's, even in a long-lived worker
         try:
             self._wait_for_slots(wait_for_workers)
@@ -419,12 +429,13 @@ class DaskExecutor:
         sent = copy.copy(trial)
         sent.reports = []  # a trial run again reports again from its first step (the study restarts it then)
         fit = None
-        if self._unfit:  # not to the workers that cannot run the study's objective
+        if self._unfit:  # preferably not to the workers that cannot run the study's objective (a preference: workers
+            # that restart get new addresses, and a trial pinned to gone ones would wait forever)
             fit = [w for w in self.client.scheduler_info(n_workers=-1)["workers"] if w not in self._unfit] or None
         future = self.client.submit(
             _run_trial, self._key, sent, self._takes_trial, self.trial_timeout, self._channel, _versions(),
             key=f"moo_hpo-trial-{trial.number}-{submissions}-{uuid.uuid4().hex[:12]}",
-            pure=False, resources=self.resources, workers=fit, allow_other_workers=False,
+            pure=False, resources=self.resources, **({"workers": fit, "allow_other_workers": True} if fit else {}),
         )
         self._running[future] = (trial, submissions + 1)
 
@@ -516,9 +527,12 @@ class DaskExecutor:
             message = future.result()
             extra = message.get("extra", {})
             unfit = message.get("unfit")
-            if unfit and unfit not in self._unfit and len(self._unfit) + 1 < len(self.client.scheduler_info(n_workers=-1)["workers"]):
-                self._unfit.add(unfit)  # a worker that joined later and cannot run the objective: the others run it
-                logger.warning("%s; no more trials go to it", message["error"])
+            moved = self._moved.get(trial.number, 0)
+            if unfit and moved < _MAX_MOVES and len(self._unfit | {unfit}) < len(self.client.scheduler_info(n_workers=-1)["workers"]):
+                if unfit not in self._unfit:  # a worker that joined later and cannot run the objective: the others run it
+                    self._unfit.add(unfit)
+                    logger.warning("%s; trials go to the other workers", message["error"])
+                self._moved[trial.number] = moved + 1
                 self._submit(trial, submissions - 1)
                 return None
             if "error" in message:

@@ -165,8 +165,6 @@ def run_optimize(
         executor = DaskExecutor(fn, executor, resources, retries, trial_timeout, reporter=reporter)
     elif resources is not None:
         raise ConfigError("resources=... needs a Dask executor (executor=client or a scheduler address)")
-    elif retries != 1:
-        raise ConfigError(f"retries=... is for a Dask executor, whose workers may be lost; received retries={retries!r} without one")
     elif n_workers == 1 and trial_timeout is None:
         executor = InProcessExecutor(fn, reporter)
     else:
@@ -284,10 +282,14 @@ def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
             continue
         precision = name.removeprefix("size_kb_")
         if precision in PRECISION_BYTES and any(isinstance(p, ModelSize) for p in probes):
-            raise ConfigError(
+            warnings.warn(  # fit may return it itself (a quantized export of the user's): not refused
                 f"the study needs the metric {name!r}, which ModelSize measures only when asked for that precision: "
-                f"ModelSize(precisions=[{precision!r}]) (the probes provide {sorted(provided)})"
+                f"ModelSize(precisions=[{precision!r}]); unless fit returns it, every trial trains and then fails "
+                f"(the probes provide {sorted(provided)})",
+                UserWarning,
+                stacklevel=4,
             )
+            continue
         close = closest_name(name, provided, cutoff=0.75)
         if close:
             raise ConfigError(

@@ -228,13 +228,15 @@ def kept_as_it_was(model: Any) -> Iterator[None]:
     if not is_torch_module(model):
         yield
         return
-    training = model.training
-    home = next((p.device for p in model.parameters()), None)
+    modes = [(m, m.training) for m in model.modules()]  # each sub-module's (a frozen batch norm stays frozen)
+    devices = {t.device for t in (*model.parameters(), *model.buffers())}
+    home = next(iter(devices)) if len(devices) == 1 else None  # a model split across devices is not moved back
     try:
         yield
     finally:
-        model.train(training)
-        if home is not None and next((p.device for p in model.parameters()), home) != home:
+        for module, training in modes:
+            module.training = training
+        if home is not None and {t.device for t in (*model.parameters(), *model.buffers())} != {home}:
             model.to(home)
 
 

@@ -34,7 +34,10 @@ def parameter_count(model: Any) -> int:
     if is_torch_module(model):
         return int(sum(p.numel() for p in model.parameters()))
     total = 0
+    kernel = getattr(model, "support_vectors_", None) is not None  # a linear SVM's coef_ derives from these
     for attr in ("coef_", "intercept_", "coefs_", "intercepts_", "support_vectors_", "dual_coef_", "X_fit_"):
+        if kernel and attr == "coef_":
+            continue
         value = getattr(model, attr, None)
         if value is None:
             continue

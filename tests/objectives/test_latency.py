@@ -204,3 +204,7 @@ def test_latency_hands_the_model_back_as_it_came():
     model.eval()
     mh.objectives.Latency(torch.zeros(4), min_time_s=0.05, max_time_s=0.2).measure(model)
     assert not model.training
+    model.train()
+    model[1].eval()  # a frozen sub-module stays frozen
+    mh.objectives.Latency(torch.zeros(4), min_time_s=0.05, max_time_s=0.2).measure(model)
+    assert [m.training for m in model] == [True, False, True]

@@ -61,6 +61,9 @@ def test_a_kernel_model_is_counted_by_its_support_vectors_and_dual_coefficients(
     m = mh.objectives.ModelSize().measure(svc)
     assert m["param_count"] == svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size  # not the intercepts alone
     assert m["size_kb"] == pytest.approx(m["param_count"] * 8 / 1024)
+    linear = SVC(kernel="linear").fit(X, y)  # its coef_ derives from the support vectors: not counted twice
+    assert mh.objectives.ModelSize().measure(linear)["param_count"] == (
+        linear.support_vectors_.size + linear.dual_coef_.size + linear.intercept_.size)
 
 
 def test_peak_memory_cpu_estimate():

@@ -48,6 +48,7 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -77,6 +78,8 @@ from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
 __all__ = ["BoTorchOptimizer"]
+
+logger = logging.getLogger("moo_hpo")
 
 _SOBOL_DESIGN = "sobol (initial design)"
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
@@ -445,8 +448,10 @@ class BoTorchOptimizer(Optimizer):
                     return_best_only=False,
                 )
             except RuntimeError as exc:  # BoTorch's start sampling: every raw sample's value is -inf / NaN
-                if "inf" not in str(exc).lower() and "nan" not in str(exc).lower():
+                if "probability tensor contains" not in str(exc):
                     raise
+                logger.info("trial %d: %s: the acquisition is -inf or NaN wherever sampled; proposing the best of random "
+                            "candidates", len(self._told) + len(pending) + j, name)
                 # a flat acquisition (every measurement alike, so no improvement anywhere the model sees)
                 audit["replaced"] = "the acquisition is -inf or NaN wherever sampled: the best of random candidates"
             else:

@@ -293,3 +293,16 @@ def test_metrics_that_never_change_still_get_proposals(name):
     if name == "ehvi":
         audits = [t.extra["optimizer"] for t in study.trials]
         assert any("-inf or NaN wherever sampled" in a.get("replaced", "") for a in audits)
+
+
+def test_other_errors_of_the_acquisition_search_are_not_taken_for_a_flat_acquisition(monkeypatch):
+    import botorch.optim
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Inference tensors cannot be saved for backward")
+
+    monkeypatch.setattr(botorch.optim, "optimize_acqf", broken)  # imported from there when a model step runs
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer=make_optimizer("ehvi", FAST), seed=0)
+    with pytest.raises(RuntimeError, match="Inference tensors"):
+        study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"] ** 2}, n_trials=8, show_progress=False)
