@@ -520,8 +520,19 @@ def test_objectives_that_kill_their_workers_stop_the_study_as_the_same_failure(t
         cluster.close()
 
 
+@pytest.fixture
+def own_client():
+    """A cluster of its own, for a test that leaves trials running on it (the shared one stays free)."""
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
 @pytest.mark.parametrize("trial_timeout", [None, 60.0])
-def test_after_ctrl_c_a_trial_waiting_for_its_reports_answer_stops_soon(client, tmp_path, trial_timeout):
+def test_after_ctrl_c_a_trial_waiting_for_its_reports_answer_stops_soon(own_client, tmp_path, trial_timeout):
+    client = own_client
     started, ended = tmp_path / "started", tmp_path / "ended"
     started.mkdir()
     ended.mkdir()
