@@ -25,8 +25,11 @@ objective on a worker and returns its outcome, and the study tells it there. The
   event says it is there); the study's process polls the queue between trials' results. A study that stops
   with trials running sets an event that makes their next report raise, so they do not wait for an answer.
 * **Output**: the last 2,000 characters a trial printed reach its record (``extra["output"]``), also with
-  several threads per worker (each thread's prints go to its own trial; prints from threads the objective
-  starts itself go to the worker's output).
+  several threads per worker (each thread's prints go to its own trial, :mod:`moo_hpo.execution.thread_output`;
+  prints from threads the objective starts itself go to the worker's output).
+
+One module for both sides of the protocol, the study's executor and the task each worker runs: the task's
+arguments, messages, variable and event names are read and written here only, so they change together.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from typing import Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError
 from moo_hpo.execution.executors import Outcome, call_objective, takes_trial
+from moo_hpo.execution.thread_output import ThreadOutput
 from moo_hpo.trial import Trial
 
 logger = logging.getLogger("moo_hpo")
@@ -93,69 +97,6 @@ def _preflight(payload: bytes, key: str) -> dict[str, str]:
     """On each worker before any trial: load the objective, report the versions."""
     _load(key, payload)
     return _versions()
-
-
-class _ThreadOutput:
-    """``sys.stdout`` / ``sys.stderr`` of a Dask worker while trials run: what a thread running a trial writes
-    goes to that trial's buffer, everything else to the stream it stands for (a worker runs one trial per thread,
-    and swapping ``sys.stdout`` itself would mix simultaneous trials' output and could leave the worker's own
-    replaced). Installed by the first trial that starts, removed when the last running one ends; every other
-    attribute (``encoding``, ``fileno``, ``buffer`` ...) is the stream's."""
-
-    _lock = threading.Lock()
-    _active = 0
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.buffers: dict[int, io.StringIO] = {}
-
-    def write(self, text: str) -> int:
-        target = self.buffers.get(threading.get_ident()) or self.stream
-        return len(text) if target is None else target.write(text)  # a worker without a stream prints nothing
-
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stream.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-    @classmethod
-    @contextlib.contextmanager
-    def capture(cls, buffer: io.StringIO) -> Any:
-        """Send this thread's prints (stdout and stderr) to ``buffer`` while the block runs."""
-        import sys
-
-        with cls._lock:
-            routers = []
-            for name in ("stdout", "stderr"):
-                current = getattr(sys, name)
-                router = current if isinstance(current, cls) else cls(current)
-                setattr(sys, name, router)
-                routers.append((name, router))
-            cls._active += 1
-        me = threading.get_ident()
-        before = [router.buffers.get(me) for _, router in routers]
-        for _, router in routers:
-            router.buffers[me] = buffer
-        try:
-            yield
-        finally:
-            for (_, router), previous in zip(routers, before, strict=True):
-                if previous is None:
-                    router.buffers.pop(me, None)
-                else:  # a capture within a capture: the outer one's buffer again
-                    router.buffers[me] = previous
-            with cls._lock:
-                cls._active -= 1
-                if cls._active == 0:  # no trial runs: the worker's own streams again
-                    for name, router in routers:
-                        if getattr(sys, name) is router:
-                            setattr(sys, name, router.stream)
 
 
 class DaskReporter:
@@ -241,7 +182,7 @@ def _run_trial(
     output = io.StringIO()
     if trial_timeout is None:
         trial._reporter = reporter
-        with _ThreadOutput.capture(output):
+        with ThreadOutput.capture(output):
             outcome = call_objective(fn, trial, with_trial)
     else:
         from moo_hpo.execution.workers import WorkerPoolExecutor

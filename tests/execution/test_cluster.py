@@ -31,13 +31,16 @@ def sleepy(config):
     return {"a": config["x"], "b": (1 - config["x"]) ** 2 + config["y"], "pid": os.getpid()}
 
 
-@pytest.fixture(scope="module")
-def client():
+def _two_workers():
+    """A LocalCluster of two worker processes of one thread, and its client (closed after)."""
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     c = distributed.Client(cluster)
     yield c
     c.close()
     cluster.close()
+
+
+client = pytest.fixture(scope="module", name="client")(_two_workers)
 
 
 def test_trials_run_on_the_workers_and_their_records_say_where(client):
@@ -520,14 +523,7 @@ def test_objectives_that_kill_their_workers_stop_the_study_as_the_same_failure(t
         cluster.close()
 
 
-@pytest.fixture
-def own_client():
-    """A cluster of its own, for a test that leaves trials running on it (the shared one stays free)."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+own_client = pytest.fixture(name="own_client")(_two_workers)  # for a test that leaves trials running on its cluster
 
 
 @pytest.mark.parametrize("trial_timeout", [None, 60.0])
@@ -578,7 +574,7 @@ def test_each_trial_keeps_its_own_output_with_several_threads_per_worker():
         for t in s.trials:
             assert t.extra["output"].splitlines() == [f"trial {t.number} line {i}" for i in range(10)]
         (stream,) = client.run(lambda: type(sys.stdout).__name__).values()
-        assert stream != "_ThreadOutput"  # no trial runs: the worker's own streams again
+        assert stream != "ThreadOutput"  # no trial runs: the worker's own streams again
     finally:
         client.close()
         cluster.close()
@@ -621,7 +617,7 @@ def test_the_output_router_gives_each_thread_its_prints_and_leaves_the_streams_a
     import io
     import threading
 
-    from moo_hpo.execution.cluster import _ThreadOutput
+    from moo_hpo.execution.thread_output import ThreadOutput
 
     original = sys.stdout
     outer, inner, other = io.StringIO(), io.StringIO(), io.StringIO()
@@ -629,17 +625,17 @@ def test_the_output_router_gives_each_thread_its_prints_and_leaves_the_streams_a
     release = threading.Event()
 
     def elsewhere():
-        with _ThreadOutput.capture(other):
+        with ThreadOutput.capture(other):
             print("other thread")
             started.set()
             release.wait(5)
 
-    with _ThreadOutput.capture(outer):
+    with ThreadOutput.capture(outer):
         thread = threading.Thread(target=elsewhere)
         thread.start()
         started.wait(5)
         print("outer 1")
-        with _ThreadOutput.capture(inner):
+        with ThreadOutput.capture(inner):
             print("inner")
         print("outer 2")
         assert sys.stdout.encoding == original.encoding  # the stream's own attributes show through
@@ -647,7 +643,7 @@ def test_the_output_router_gives_each_thread_its_prints_and_leaves_the_streams_a
         thread.join()
     assert (outer.getvalue(), inner.getvalue(), other.getvalue()) == ("outer 1\nouter 2\n", "inner\n", "other thread\n")
     assert sys.stdout is original  # no trial runs: the streams are the process's own again
-    router = _ThreadOutput(None)
+    router = ThreadOutput(None)
     assert router.write("nowhere") == 7  # a worker without a stream prints nothing, as before
 
 
