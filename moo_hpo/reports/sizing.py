@@ -113,7 +113,7 @@ class SizingTable(list):
         the budgets' metrics, how many trials fit, and why."""
         out = []
         for r in self:
-            budgets = ", ".join(f"{metric} <= {bound:g}" for metric, bound in r.profile.limits()) or "no budget"
+            budgets = ", ".join(f"{metric} <= {bound:g}" for metric, bound in r.profile.limits())  # a device has one at least
             figures = ", ".join(f"{metric} {r.best.metrics[metric]:.4g}" for metric, _ in r.profile.limits()
                                 if r.best is not None and metric in r.best.metrics)
             out.append({"device": r.profile.name, "budgets": budgets, "best_trial": r.best.number if r.best else None,
