@@ -419,16 +419,24 @@ def audit(
 
 def _profile(text: str) -> mh.DeviceProfile:
     name, _, rest = text.partition(":")
-    keys = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j"}
+    budgets = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j"}
+    metrics = {"size_metric", "latency_metric", "energy_metric"}  # the metric a budget applies to, by name
     kwargs: dict[str, Any] = {}
     for part in filter(None, rest.split(",")):
-        key, _, value = part.partition("=")
-        if key.strip() not in keys:
-            raise CliError(f"device {text!r}: unknown budget {key!r}; expected size=, latency= or energy=")
-        if keys[key.strip()] in kwargs:
-            raise CliError(f"device {text!r}: {key.strip()}= given twice; expected each budget once")
+        key, _, value = (x.strip() for x in part.partition("="))
+        if key not in budgets and key not in metrics:
+            raise CliError(f"device {text!r}: unknown key {key!r}; expected size=, latency=, energy= (budgets) or "
+                           "size_metric=, latency_metric=, energy_metric= (the metrics they apply to)")
+        field = budgets.get(key, key)
+        if field in kwargs:
+            raise CliError(f"device {text!r}: {key}= given twice; expected each key once")
+        if key in metrics:
+            if not value:
+                raise CliError(f"device {text!r}: {key}= needs a metric name, such as {key}=size_kb_int8")
+            kwargs[field] = value
+            continue
         try:
-            kwargs[keys[key.strip()]] = float(value)
+            kwargs[field] = float(value)
         except ValueError:
             raise CliError(f"device {text!r}: {key} must be a number; received {value!r}") from None
     if not name:
@@ -440,7 +448,9 @@ def _profile(text: str) -> mh.DeviceProfile:
 @handle_errors
 def sizing(
     path: Path = typer.Argument(..., help="A study file (SQLite)."),
-    device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J (repeatable)."),
+    device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J (repeatable); size_metric=, "
+                                     "latency_metric=, energy_metric= name the metrics the budgets apply to "
+                                     "(default size_kb, latency_p99_ms, energy_per_inference_j)."),
     objective: str = typer.Option(None, help="Objective to optimize per device (default: the first)."),
     output: Path = typer.Option(Path("sizing.csv"), "--output", "-o", help="CSV file."),
 ) -> None:

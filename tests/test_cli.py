@@ -101,7 +101,16 @@ def test_report_front_audit_and_sizing_commands(toml_study):
     twice = runner.invoke(app, ["sizing", db, "-d", "small:size=30", "-d", "small:size=200"])
     assert "device names must differ; received ['small'] more than once" in one_line_error(twice)
     budget = runner.invoke(app, ["sizing", db, "-d", "small:size=30,size=1"])
-    assert "device 'small:size=30,size=1': size= given twice; expected each budget once" in one_line_error(budget)
+    assert "device 'small:size=30,size=1': size= given twice; expected each key once" in one_line_error(budget)
+    # a budget on a metric of the user's naming: here the study's fairness gap, at most 0.01
+    named = runner.invoke(app, ["sizing", db, "-d", "fair:size=0.01,size_metric=eo_diff", "-o", str(toml_study / "n.csv")])
+    assert named.exit_code == 0, named.output
+    with mh.Study.load(db, read_only=True) as study:
+        fitting = [t for t in study.feasible_trials() if t.metrics["eo_diff"] <= 0.01]
+    row = (toml_study / "n.csv").read_text().splitlines()[1]
+    assert ",eo_diff," in row and f",{len(fitting)},best accuracy" in row
+    empty = runner.invoke(app, ["sizing", db, "-d", "fair:size=1,size_metric="])
+    assert "size_metric= needs a metric name, such as size_metric=size_kb_int8" in one_line_error(empty)
     held_out = runner.invoke(app, ["audit", db, "--gap", "holdout_eo_diff"])
     assert "chooses on the figures the study selected on" in one_line_error(held_out)
 
@@ -138,7 +147,7 @@ def test_bad_definitions_are_one_line(tmp_path):
     assert "low < high" in one_line_error(runner.invoke(app, ["run", str(tmp_path / "study.toml")]))
     (tmp_path / "study.toml").write_text(TOML.format(optimizer="sobol").replace("cli_entry:evaluate", "cli_entry:missing"))
     assert "no callable 'missing'" in one_line_error(runner.invoke(app, ["run", str(tmp_path / "study.toml")]))
-    assert "unknown budget" in one_line_error(runner.invoke(app, ["sizing", str(tmp_path / "x.db"), "-d", "a:weight=3"]))
+    assert "unknown key 'weight'" in one_line_error(runner.invoke(app, ["sizing", str(tmp_path / "x.db"), "-d", "a:weight=3"]))
 
 
 def test_debug_shows_the_traceback(tmp_path):

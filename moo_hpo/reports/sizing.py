@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
@@ -76,7 +78,10 @@ class SizingResult:
         best: the best fitting trial for the chosen objective, or None when nothing fits.
         reason: one line: why this trial, or why none.
         front: the fitting trials that are Pareto-optimal among the fitting ones.
-        n_fitting: how many feasible trials fit.
+        n_fitting: how many feasible configurations fit (a configuration run again counts once).
+        metrics: the figures ``best`` was judged on: its own metrics, or for a configuration run more than once
+            (:meth:`~moo_hpo.Study.reevaluate`) the mean of each metric over its complete runs.
+        runs: how many complete runs ``metrics`` summarizes (0 when nothing fits).
     """
 
     profile: DeviceProfile
@@ -84,6 +89,8 @@ class SizingResult:
     reason: str
     front: list[Trial] = field(default_factory=list)
     n_fitting: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    runs: int = 0
 
 
 class SizingTable(list):
@@ -101,9 +108,9 @@ class SizingTable(list):
             row: dict[str, Any] = {"device": p.name, "max_size_kb": p.max_size_kb, "max_latency_ms": p.max_latency_ms,
                                    "max_energy_j": p.max_energy_j,
                                    "budget_metrics": ", ".join(metric for metric, _ in p.limits()),  # what each applies to
-                                   "best_trial": r.best.number if r.best else None,
+                                   "best_trial": r.best.number if r.best else None, "runs": r.runs,
                                    "n_fitting": r.n_fitting, "reason": r.reason}
-            row.update(r.best.metrics if r.best else {})
+            row.update(r.metrics)
             row["config"] = json.dumps(r.best.config, sort_keys=True) if r.best else ""
             out.append(row)
         return out
@@ -114,8 +121,9 @@ class SizingTable(list):
         out = []
         for r in self:
             budgets = ", ".join(f"{metric} <= {bound:g}" for metric, bound in r.profile.limits())  # a device has one at least
-            figures = ", ".join(f"{metric} {r.best.metrics[metric]:.4g}" for metric, _ in r.profile.limits()
-                                if r.best is not None and metric in r.best.metrics)
+            figures = ", ".join(f"{metric} {r.metrics[metric]:.4g}" for metric, _ in r.profile.limits() if metric in r.metrics)
+            if figures and r.runs > 1:
+                figures += f" (mean of {r.runs} runs)"
             out.append({"device": r.profile.name, "budgets": budgets, "best_trial": r.best.number if r.best else None,
                         "figures": figures, "n_fitting": r.n_fitting, "reason": r.reason})
         return out
@@ -141,6 +149,12 @@ class SizingTable(list):
 def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective: str | None = None) -> SizingTable:
     """For each device, the best feasible trial that fits its budgets, and the fitting front.
 
+    A configuration run more than once (its repetitions linked by ``extra["repeat_of"]``, as
+    :meth:`~moo_hpo.Study.reevaluate` and the Bayesian noise check record them) is judged once, on the mean of
+    each metric over its complete runs: its budgets, the study's hard constraints and the objective alike, so a
+    lucky run of a configuration that breaks a budget on average is not chosen. It is represented by its
+    original trial; :attr:`SizingResult.metrics` holds the means it was judged on.
+
     Args:
         study: the study (its own hard constraints still apply).
         profiles: the devices (one :class:`DeviceProfile` alone is taken as a list of one).
@@ -157,7 +171,11 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
     if objective not in names:
         raise ConfigError(f"objective must be one of {names}; received {objective!r}")
     obj = study.objectives[names.index(objective)]
-    feasible = study.feasible_trials()
+    candidates = _configurations(study)  # feasible configurations, each as a stand-in trial with its figures
+    runs_of = {t.number: (original, runs) for t, original, runs in candidates}
+    judged = [t for t, _, _ in candidates]
+    repeated = any(runs > 1 for _, _, runs in candidates)
+    unit = "configurations" if repeated else "trials"
     out = SizingTable()
     if isinstance(profiles, DeviceProfile):
         profiles = [profiles]
@@ -168,36 +186,71 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         if p.name in seen:
             raise ConfigError(f"two devices are named {p.name!r}; give each device its own name")
         seen.add(p.name)
-        fitting = [t for t in feasible if p.fits(t)]
+        fitting = [t for t in judged if p.fits(t)]
         if not fitting:
             limits = ", ".join(f"{m} <= {b:g}" for m, b in p.limits()) or "no limits"
-            unmeasured = [m for m, _ in p.limits() if feasible and not any(m in t.metrics for t in feasible)]
-            why = f"no feasible trial fits {limits} ({len(feasible)} feasible trials)"
+            unmeasured = [m for m, _ in p.limits() if judged and not any(m in t.metrics for t in judged)]
+            why = f"no feasible trial fits {limits} ({len(candidates)} feasible {unit})"
             if unmeasured:
-                measured = sorted({m for t in feasible for m in t.metrics})
+                measured = sorted({m for t in judged for m in t.metrics})
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
             out.append(SizingResult(p, None, why, [], 0))
             continue
         Y = study.problem.objective_matrix(fitting)
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
         # from the fitting front: of trials equal in the objective, never one that another fitting trial dominates
-        best = min(front, key=lambda t: (obj.to_internal(t.metrics[objective]), t.number))
-        reason = f"best {objective} ({best.metrics[objective]:.4g}) of {len(fitting)} fitting trials"
+        chosen = min(front, key=lambda t: (obj.to_internal(t.metrics[objective]), t.number))
+        best, runs = runs_of[chosen.number]
+        value = f"{chosen.metrics[objective]:.4g}" + (f", mean of {runs} runs" if runs > 1 else "")
+        reason = f"best {objective} ({value}) of {len(fitting)} fitting {unit}"
         tighter = [c.describe() for c in study.problem.hard_constraints if c.kind == "at_most"
                    and c.name in {m for m, _ in p.limits()} and c.bound < dict(p.limits())[c.name]]
         if tighter:  # the device would take more than the study let through
             reason += f" (the study's own limit {', '.join(tighter)} is tighter than this device's budget)"
-        out.append(SizingResult(p, best, reason, front, len(fitting)))
+        out.append(SizingResult(p, best, reason, [runs_of[t.number][0] for t in front], len(fitting),
+                                dict(chosen.metrics), runs))
+    return out
+
+
+def _configurations(study: Study) -> list[tuple[Trial, Trial, int]]:
+    """The study's feasible configurations, in original-number order, each as (a stand-in trial carrying the
+    figures it is judged on, its original trial, how many complete runs the figures summarize).
+
+    A configuration run once is its own trial. One run more than once (linked by ``extra["repeat_of"]``) is judged
+    on the mean of each metric over its complete runs that measured it, feasible when that mean is within every
+    hard constraint; its stand-in is a copy of the original trial with those means.
+    """
+    from moo_hpo.robust import root_number
+    from moo_hpo.trial import TrialStatus
+
+    groups: dict[int, list[Trial]] = {}
+    for t in study.trials:
+        if t.status is TrialStatus.COMPLETE:
+            groups.setdefault(root_number(t), []).append(t)
+    out: list[tuple[Trial, Trial, int]] = []
+    for _, runs in sorted(groups.items()):
+        original = runs[0]
+        if len(runs) > 1:
+            names = {m for t in runs for m in t.metrics}
+            # from the first run, so that identical runs give their value exactly
+            means = {m: values[0] + float(np.mean([v - values[0] for v in values])) for m in sorted(names)
+                     if (values := [t.metrics[m] for t in runs if m in t.metrics and math.isfinite(t.metrics[m])])}
+            figures = copy.copy(original)
+            figures.metrics = means
+        else:
+            figures = original
+        if study.problem.is_feasible(figures):
+            out.append((figures, original, len(runs)))
     return out
 
 
 def write_csv(results: Sequence[SizingResult], path: str | os.PathLike[str]) -> Path:
-    """One row per device: budgets, best trial, its metrics and configuration (as JSON)."""
+    """One row per device: budgets, best trial, the runs and metrics it was judged on, its configuration (as JSON)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = SizingTable(results).rows()
-    metric_names = sorted({m for r in results if r.best for m in r.best.metrics})
-    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", "budget_metrics", "best_trial", "n_fitting", "reason", *metric_names, "config"]
+    metric_names = sorted({m for r in results for m in r.metrics})
+    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", "budget_metrics", "best_trial", "runs", "n_fitting", "reason", *metric_names, "config"]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)

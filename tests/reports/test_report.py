@@ -125,6 +125,31 @@ def test_device_sizing_breaks_a_tie_in_the_objective_by_the_fitting_front():
     assert mcu.best.number == 1 and [t.number for t in mcu.front] == [1]  # not the trial #1 dominates
 
 
+def test_device_sizing_judges_a_configuration_run_again_on_its_mean(tmp_path):
+    from moo_hpo.reports.sizing import write_csv
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("latency_p99_ms")], optimizer="random", seed=0)
+    lucky, steady = study.ask(), study.ask()
+    study.tell(lucky, {"accuracy": 0.9, "latency_p99_ms": 1.0})  # a lucky run: its repeats take 3.0 and 3.2 ms
+    study.tell(steady, {"accuracy": 0.8, "latency_p99_ms": 0.5})
+    again = {lucky.config["x"]: iter([3.0, 3.2]), steady.config["x"]: iter([0.5, 0.5])}
+    study.reevaluate(lambda config: {"accuracy": 0.9 if config == lucky.config else 0.8,
+                                     "latency_p99_ms": next(again[config["x"]])}, repeats=2, show_progress=False)
+    assert sum("repeat_of" in t.extra for t in study.trials) == 4
+    phone, mcu = mh.size_for_devices(study, [mh.DeviceProfile("phone", max_latency_ms=5.0), mh.DeviceProfile("mcu", max_latency_ms=2.0)])
+    # the mcu is not offered the lucky configuration: 1.0 ms once, 2.4 ms on average over its three runs
+    assert mcu.best.number == steady.number and mcu.runs == 3 and mcu.metrics == {"accuracy": 0.8, "latency_p99_ms": 0.5}
+    assert mcu.n_fitting == 1 and mcu.reason == "best accuracy (0.8, mean of 3 runs) of 1 fitting configurations"
+    assert phone.best.number == lucky.number and phone.metrics["latency_p99_ms"] == pytest.approx(2.4) and phone.n_fitting == 2
+    assert [t.number for t in phone.front] == [lucky.number, steady.number]
+    assert mcu.best.metrics["latency_p99_ms"] == 0.5 and lucky.metrics["latency_p99_ms"] == 1.0  # the trials are left as measured
+    rows = mh.size_for_devices(study, [mh.DeviceProfile("phone", max_latency_ms=5.0)]).summary_rows()
+    assert rows[0]["figures"] == "latency_p99_ms 2.4 (mean of 3 runs)"
+    text = write_csv([phone, mcu], tmp_path / "s.csv").read_text().splitlines()
+    assert text[0].split(",")[5:8] == ["best_trial", "runs", "n_fitting"] and text[1].split(",")[5:7] == [str(lucky.number), "3"]
+
+
 def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measurements():
     from moo_hpo.optimizers import make_optimizer
 
