@@ -16,6 +16,7 @@ in :mod:`moo_hpo.pruners.state`, repeated runs in :mod:`moo_hpo.robust`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -525,6 +526,8 @@ class Study:
                 extra = {"pruned": reason or "told pruned (study.tell)", **(extra or {})}
         if metrics is None and error is None:
             raise ConfigError("tell expects either metrics or error (exactly one of them)")
+        if status is TrialStatus.INFEASIBLE_SKIPPED and error is None:
+            self._check_skip_breaks_a_bound(number, metrics)
         if error is not None:
             new_status = TrialStatus.FAILED
             new_error: str | None = format_exception(error) if isinstance(error, BaseException) else str(error)
@@ -550,6 +553,24 @@ class Study:
         optimizer.tell([record])
         self.optimizer_seconds += time.perf_counter() - started
         return record
+
+    def _check_skip_breaks_a_bound(self, number: int, metrics: Any) -> None:
+        """Refuse ``status="infeasible_skipped"`` whose metrics measure every hard constraint and break none: such a
+        trial would be set aside as infeasible (and teach the optimizers' constraint models so) for no reason."""
+        hard = self.problem.hard_constraints
+        if not isinstance(metrics, Mapping):
+            return
+        values = {c: metrics.get(c.name) for c in hard}
+        if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) for v in values.values()):
+            return  # a bound left unmeasured: the skip may rest on it
+        if any(not c.is_satisfied(v) for c, v in values.items()):
+            return
+        broken_none = f"break none of {[c.describe() for c in hard]}" if hard else "break nothing (the study has no hard constraints)"
+        raise ConfigError(
+            f"trial #{number}: status='infeasible_skipped' is for a trial whose pre-training metrics break a hard "
+            f"constraint; the metrics given ({dict(metrics)}) {broken_none}; tell it complete (no status), "
+            "or include the metric that breaks its bound"
+        )
 
     def _note_unmeasured(self, given: Any, kept: Mapping[str, float], error: str | None) -> None:
         """Log once per metric that a NaN / infinite value of a metric the study does not need was left out."""

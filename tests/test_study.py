@@ -823,6 +823,22 @@ def test_a_study_stored_with_a_penalty_on_a_hard_constraint_still_opens(tmp_path
         assert view.count("complete") == 2 and view.constraints[0].penalty == 2.0
 
 
+def test_a_skip_before_training_must_break_a_hard_bound():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], [mh.AtMost("size_kb", 5.0), mh.AtMost("energy", 1.0, soft=True)], seed=0)
+    fits, breaks, unmeasured = study.ask(), study.ask(), study.ask()
+    with pytest.raises(mh.ConfigError, match=r"trial #0: status='infeasible_skipped' is for a trial whose pre-training "
+                       r"metrics break a hard constraint; the metrics given \({'size_kb': 3.0}\) break none of \['size_kb <= 5'\]"):
+        study.tell(fits, {"size_kb": 3.0}, status="infeasible_skipped")
+    assert study.trials[0].status is mh.TrialStatus.RUNNING  # left as it was, to be told again
+    assert study.tell(fits, {"a": 0.1, "size_kb": 3.0, "energy": 0.5}).status is mh.TrialStatus.COMPLETE
+    assert study.tell(breaks, {"size_kb": 9.0}, status="infeasible_skipped").status is mh.TrialStatus.INFEASIBLE_SKIPPED
+    # a bound left unmeasured may be what the skip rests on (a soft one is no reason)
+    assert study.tell(unmeasured, {"energy": 0.5}, status="infeasible_skipped").status is mh.TrialStatus.INFEASIBLE_SKIPPED
+    free = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], seed=0)
+    with pytest.raises(mh.ConfigError, match=r"break nothing \(the study has no hard constraints\)"):
+        free.tell(free.ask(), {"a": 1.0}, status="infeasible_skipped")
+
+
 def test_a_nan_in_a_metric_the_study_uses_fails_the_trial_whatever_its_status():
     study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], [mh.AtMost("energy", 5.0)], seed=0)
     pruned, skipped, fine = study.ask(), study.ask(), study.ask()
