@@ -273,7 +273,12 @@ def check_metrics(
         out[str(key)] = f
     missing = [m for m in required if m not in metrics]  # returned but not a number: said above
     if missing:
-        hints = [f"{close!r} looks like {m!r}" for m in missing if (close := closest_name(m, out))]
+        from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS, REGRESSION_METRICS
+        from moo_hpo.objectives.fairness import FAIRNESS_METRICS
+
+        known = {*FAIRNESS_METRICS, *CLASSIFICATION_METRICS, *REGRESSION_METRICS}  # two of these are no typo of each other
+        hints = [f"{close!r} looks like {m!r}" for m in missing
+                 if (close := closest_name(m, out)) and not {close.removeprefix("holdout_"), m.removeprefix("holdout_")} <= known]
         hint = f" ({'; '.join(hints)}: a typo in a metric name?)" if hints else ""
         bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}{hint}")
     return out, ("; ".join(bad) if bad else None)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -271,3 +273,41 @@ def test_sizes_at_a_precision_need_the_precision_and_cpu_latency_with_workers_is
     with pytest.warns(UserWarning, match="while 2 workers train on the same cores"):
         mh.Study(space, [mh.Minimize("latency_p99_ms")], optimizer="random", seed=0).optimize(
             lambda model, config: None, build=build, probes=[latency], n_trials=1, n_workers=2, show_progress=False)
+
+
+def test_a_bound_on_a_fairness_metric_the_probe_was_not_asked_for_is_named_before_training():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, sex = rng.normal(size=(200, 3)), rng.choice(["F", "M"], size=200)
+    y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    gap = mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, y, sex))  # eo_diff only, by default
+    study = mh.Study(mh.Space({"C": mh.Float(0.1, 10, log=True)}), [mh.Maximize("accuracy")], [mh.AtMost("tpr_diff", 0.05)],
+                     optimizer="random", seed=0)
+    with pytest.warns(UserWarning, match=r"'tpr_diff', which FairnessGap measures only when asked for it: "
+                                         r"FairnessGap\(\.\.\., metrics=\['eo_diff', 'tpr_diff'\]\)"):
+        study.optimize(lambda model, config: model.fit(X, y), build=lambda c: LogisticRegression(C=c["C"]),
+                       probes=[mh.objectives.Accuracy(X, y), gap], n_trials=1, show_progress=False)
+    held = mh.Study(mh.Space({"C": mh.Float(0.1, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("holdout_dp_diff")],
+                    optimizer="random", seed=0)
+    with pytest.warns(UserWarning, match=r"'holdout_dp_diff', which FairnessGap measures only when asked for it: .*'dp_diff'\]"):
+        held.optimize(lambda model, config: model.fit(X, y), build=lambda c: LogisticRegression(C=c["C"]),
+                      probes=[mh.objectives.Accuracy(X, y), gap], n_trials=1, show_progress=False)
+
+
+def test_probes_deciding_labels_at_different_thresholds_are_warned_about():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, sex = rng.normal(size=(200, 3)), rng.choice(["F", "M"], size=200)
+    y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    study = mh.Study(mh.Space({"C": mh.Float(0.1, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     optimizer="random", seed=0)
+    run = dict(build=lambda c: LogisticRegression(C=c["C"]), n_trials=1, show_progress=False)
+    with pytest.warns(UserWarning, match=r"different thresholds \(Accuracy its predict, FairnessGap 0.25\)"):
+        study.optimize(lambda model, config: model.fit(X, y),
+                       probes=[mh.objectives.Accuracy(X, y), mh.objectives.FairnessGap(X, y, sensitive=sex, threshold=0.25)], **run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same threshold: nothing to say
+        study.optimize(lambda model, config: model.fit(X, y), probes=[mh.objectives.Accuracy(X, y, threshold=0.25),
+                                                                    mh.objectives.FairnessGap(X, y, sensitive=sex, threshold=0.25)], **run)

@@ -116,6 +116,15 @@ def test_trial_record_fields():
     assert simple_study(seed=3).ask().seed == t.seed != simple_study(seed=4).ask().seed
 
 
+def test_two_metrics_moo_hpo_measures_are_no_typo_of_each_other():
+    from moo_hpo.trial import check_metrics
+
+    _, error = check_metrics({"accuracy": 0.9, "eo_diff": 0.1}, ["accuracy", "tpr_diff"])
+    assert error == "missing metric(s) ['tpr_diff']; the objective returned ['accuracy', 'eo_diff']"
+    _, error = check_metrics({"accuracy": 0.9, "tpr_dif": 0.1}, ["accuracy", "tpr_diff"])
+    assert error.endswith("('tpr_dif' looks like 'tpr_diff': a typo in a metric name?)")
+
+
 @pytest.mark.parametrize(
     ("result", "expected"),
     [

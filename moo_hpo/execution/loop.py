@@ -152,6 +152,7 @@ def run_optimize(
         from moo_hpo.pipeline import ProbePipeline
 
         _check_metric_names(study, probes)
+        _check_thresholds(probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
     from moo_hpo.execution.reporter import StudyReporter
@@ -290,12 +291,51 @@ def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
                 stacklevel=4,
             )
             continue
+        able = [p for p in probes if name in _measurable(p)]
+        if able:  # a probe that measures it when asked (fit may return it itself: not refused)
+            probe = able[0]
+            asked = [m for m in getattr(probe, "base_metrics", getattr(probe, "metrics", ()))]
+            warnings.warn(
+                f"the study needs the metric {name!r}, which {type(probe).__name__} measures only when asked for it: "
+                f"{type(probe).__name__}(..., metrics={[*asked, name.removeprefix('holdout_')]!r}); unless fit returns "
+                f"it, every trial trains and then fails (the probes provide {sorted(provided)})",
+                UserWarning,
+                stacklevel=4,
+            )
+            continue
         close = closest_name(name, provided, cutoff=0.75)
         if close:
             raise ConfigError(
                 f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
                 f"(the probes provide {sorted(provided)})"
             )
+
+
+def _check_thresholds(probes: Sequence[Any]) -> None:
+    """Warn when the probes that turn scores into labels (Accuracy, FairnessGap ...) use different decision
+    thresholds: their figures then describe different classifiers (a model's ``moo_hpo_threshold`` overrides all)."""
+    from moo_hpo.objectives.base import Probe
+
+    labelled = [p for p in probes if isinstance(p, Probe) and hasattr(p, "threshold")]
+    if len({p.threshold for p in labelled}) > 1:
+        said = ", ".join(f"{type(p).__name__} {'its predict' if p.threshold is None else p.threshold}" for p in labelled)
+        warnings.warn(
+            f"the probes decide labels at different thresholds ({said}): their figures describe different classifiers "
+            "(an accuracy and a fairness gap of two models); give each the same threshold=, or set "
+            "model.moo_hpo_threshold in build",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _measurable(probe: Any) -> set[str]:
+    """The metrics a probe can measure when asked (``measurable``), held-out ones too when it has a held-out split."""
+    names = set(getattr(probe, "measurable", ()))
+    if getattr(probe, "holdout", None) is not None:
+        from moo_hpo.objectives.holdout import holdout_name
+
+        names |= {holdout_name(m) for m in names}
+    return names
 
 
 def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:

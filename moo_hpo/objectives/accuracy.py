@@ -92,6 +92,8 @@ class Accuracy(Probe):
     """
 
     needs_training = True
+    #: what it measures when asked for it (``metrics=``)
+    measurable = CLASSIFICATION_METRICS + REGRESSION_METRICS
 
     def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), threshold: float | None = None,
                  holdout: tuple[Any, ...] | None = None) -> None:

@@ -275,15 +275,21 @@ def predict_scores(model: Any, X: Any) -> np.ndarray:
 def predict_labels(model: Any, X: Any, threshold: float | None = None) -> np.ndarray:
     """Predicted labels; a binary task with ``threshold`` uses ``score >= threshold``.
 
+    A model with ``classes_`` (scikit-learn's) gets its own labels back: ``classes_[1]`` where the score reaches
+    the threshold, ``classes_[0]`` elsewhere (so labels such as -1/1 or ``">50K"`` compare with ``y``); a torch
+    module, the class index.
+
     Raises:
         ProbeError: for a threshold that is not a probability (a model's ``moo_hpo_threshold`` too).
     """
     check_threshold("predict", threshold, ProbeError)
     if threshold is not None or is_torch_module(model):
         s = predict_scores(model, X)
-        if s.ndim == 1:
-            return (s >= (0.5 if threshold is None else threshold)).astype(int)
-        return np.argmax(s, axis=1)
+        index = (s >= (0.5 if threshold is None else threshold)).astype(int) if s.ndim == 1 else np.argmax(s, axis=1)
+        classes = getattr(model, "classes_", None)
+        if classes is not None and not is_torch_module(model) and len(classes) > int(index.max(initial=0)):
+            return np.asarray(classes)[index]
+        return index
     if hasattr(model, "predict"):
         return np.asarray(model.predict(X))
     raise ProbeError(f"cannot get predictions from {type(model).__name__}: expected predict or a torch module")

@@ -22,6 +22,7 @@ table in ``extra["fairness"]["holdout_by_group"]`` (see :mod:`moo_hpo.objectives
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,13 +32,15 @@ from moo_hpo.exceptions import ConfigError, ProbeError
 from moo_hpo.objectives.base import Measurement, Probe, check_rows, check_threshold, predict_labels
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
-__all__ = ["FAIRNESS_METRICS", "FairnessGap", "fairness_metrics", "group_table"]
+logger = logging.getLogger("moo_hpo")
+
+__all__ = ["FAIRNESS_METRICS", "FEW_LABELS", "FairnessGap", "fairness_metrics", "group_table"]
 
 FAIRNESS_METRICS = ("dp_diff", "dp_ratio", "eo_diff", "eo_ratio", "eop_diff", "tpr_diff", "fpr_diff")
 
 
 def fairness_metrics(y_true: Any, y_pred: Any, sensitive: Any, metrics: Iterable[str] = FAIRNESS_METRICS) -> dict[str, float]:
-    """The fairness gaps of predictions, by fairlearn."""
+    """The fairness gaps of predictions (labels 0/1, 1 the positive outcome), by fairlearn."""
     from fairlearn import metrics as fm
 
     fns = {
@@ -52,13 +55,23 @@ def fairness_metrics(y_true: Any, y_pred: Any, sensitive: Any, metrics: Iterable
     return {m: float(fns[m](y_true, y_pred, sensitive_features=sensitive)) for m in metrics}
 
 
+def _positives(y_true: Any, y_pred: Any) -> int:
+    return int(np.sum(np.asarray(y_true) == 1))
+
+
+def _negatives(y_true: Any, y_pred: Any) -> int:
+    return int(np.sum(np.asarray(y_true) != 1))
+
+
 def group_table(y_true: Any, y_pred: Any, sensitive: Any) -> list[dict[str, Any]]:
-    """Per-group count, accuracy, selection rate, TPR and FPR (fairlearn ``MetricFrame``), as records."""
+    """Per-group count, positives and negatives (what TPR and FPR divide by), accuracy, selection rate, TPR and FPR
+    (fairlearn ``MetricFrame``; labels 0/1), as records."""
     from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate, true_positive_rate
     from sklearn.metrics import accuracy_score
 
     frame = MetricFrame(
-        metrics={"count": count, "accuracy": accuracy_score, "selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
+        metrics={"count": count, "positives": _positives, "negatives": _negatives, "accuracy": accuracy_score,
+                 "selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
         y_true=y_true,
         y_pred=y_pred,
         sensitive_features=sensitive,
@@ -66,8 +79,18 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any) -> list[dict[str, Any]
     table = frame.by_group.reset_index()
     records = []
     for row in table.to_dict(orient="records"):
-        records.append({str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
+        record = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for key in ("count", "positives", "negatives"):
+            record[key] = int(record[key])
+        # a rate over nobody is undefined (fairlearn counts it 0)
+        record["tpr"] = record["tpr"] if record["positives"] else None
+        record["fpr"] = record["fpr"] if record["negatives"] else None
+        records.append(record)
     return records
+
+
+#: Below this many positive (or negative) labels, a group's TPR (or FPR) rests on too few people to read a gap from.
+FEW_LABELS = 10
 
 
 class FairnessGap(Probe):
@@ -76,9 +99,12 @@ class FairnessGap(Probe):
 
     Args:
         X: validation features (the data the study selects models on).
-        y: validation labels (binary).
-        sensitive: one sensitive feature (array / Series) or several (DataFrame / 2-D array).
+        y: validation labels (binary; both classes present).
+        sensitive: one sensitive feature (array / Series) or several (DataFrame / 2-D array), or the name(s) of
+            ``X``'s column(s) that hold them when ``X`` is a DataFrame.
         metrics: names from :data:`FAIRNESS_METRICS`.
+        pos_label: the positive (favourable) label, the one TPR, FPR and the selection rate count. Needed for labels
+            other than 0/1, -1/1 and False/True (whose positive label is 1 / True), such as ``">50K"``.
         threshold: decision threshold on the positive-class probability. A model can carry its own
             (``model.moo_hpo_threshold = config["threshold"]``), which then wins.
         holdout: ``(X_test, y_test, sensitive_test)``: data that no choice is made on. The same gaps
@@ -86,51 +112,60 @@ class FairnessGap(Probe):
             per-group table as ``extra["fairness"]["holdout_by_group"]``; they are never objectives or
             constraints unless a study names them. The fairness audit reports both.
 
+    A group with no positive (or no negative) labels has no TPR (or FPR): fairlearn counts it as 0, which makes the
+    gaps read that group's missing rate as a difference; such groups, and groups with fewer than
+    :data:`FEW_LABELS` of either, are logged when the probe is made (merge or drop them for a gap that means
+    something). The per-group table counts each group's positives and negatives and leaves an undefined rate empty.
+
     Raises:
-        ConfigError: for no sensitive features, unknown metrics, mismatched lengths, labels that are not binary or
-            a malformed ``holdout``.
+        ConfigError: for no sensitive features, unknown metrics or column names, mismatched lengths, missing values
+            in the labels or the sensitive features, labels that are not two classes, labels other than 0/1
+            without ``pos_label``, or a malformed ``holdout``.
     """
 
     needs_training = True
     name = "fairness"
+    #: what it measures when asked for it (``metrics=``)
+    measurable = FAIRNESS_METRICS
 
     def __init__(self, X: Any, y: Any, sensitive: Any, metrics: Iterable[str] = ("eo_diff",), threshold: float | None = None,
-                 holdout: tuple[Any, Any, Any] | None = None) -> None:
+                 holdout: tuple[Any, Any, Any] | None = None, pos_label: Any = None) -> None:
         if sensitive is None:
             raise ConfigError("FairnessGap: sensitive must give each row of X its group(s) (an array, Series or DataFrame); received None")
+        sensitive = _columns_of("FairnessGap", X, sensitive, "X")
         check_rows("FairnessGap", X, y=y, sensitive=sensitive)
         self.base_metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         bad = [m for m in self.base_metrics if m not in FAIRNESS_METRICS]
         if not self.base_metrics or bad:
             raise ConfigError(f"unknown fairness metric(s) {bad or self.base_metrics}; expected some of {list(FAIRNESS_METRICS)}")
         y = np.asarray(y)
-        if len(np.unique(y)) > 2:
-            raise ConfigError(f"FairnessGap expects binary labels; received {len(np.unique(y))} classes")
+        self.pos_label = _positive_label("FairnessGap", y, pos_label, "labels")
         self.holdout = None
         if holdout is not None:
             X_h, y_h, sensitive_h = holdout_split("FairnessGap", holdout, sensitive=True)
+            sensitive_h = _columns_of("FairnessGap", X_h, sensitive_h, "the held-out X")
             y_h = np.asarray(y_h)
-            if len(np.unique(y_h)) > 2:
-                raise ConfigError(f"FairnessGap expects binary held-out labels; received {len(np.unique(y_h))} classes")
+            _positive_label("FairnessGap", y_h, self.pos_label, "held-out labels")
             self.holdout = (X_h, y_h, sensitive_h)
         self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
         check_threshold("FairnessGap", threshold)
-        _check_groups("FairnessGap", sensitive, "sensitive")
+        _check_groups("FairnessGap", sensitive, "sensitive", y == self.pos_label)
         if self.holdout is not None:
-            _check_groups("FairnessGap", self.holdout[2], "the held-out sensitive")
+            _check_groups("FairnessGap", self.holdout[2], "the held-out sensitive", self.holdout[1] == self.pos_label,
+                          "the held-out data")
         self.X, self.y, self.sensitive, self.threshold = X, y, sensitive, threshold
 
     def measure(self, model: Any) -> Measurement:
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
         split = "validation data"
         try:
-            pred = predict_labels(model, self.X, threshold)
-            values = fairness_metrics(self.y, pred, self.sensitive, self.base_metrics)
-            extra: dict[str, Any] = {"by_group": group_table(self.y, pred, self.sensitive), "threshold": threshold}
+            y, pred = self._binary(self.y, predict_labels(model, self.X, threshold))
+            values = fairness_metrics(y, pred, self.sensitive, self.base_metrics)
+            extra: dict[str, Any] = {"by_group": group_table(y, pred, self.sensitive), "threshold": threshold}
             if self.holdout is not None:
                 split = "held-out data"
                 X_h, y_h, sensitive_h = self.holdout
-                pred_h = predict_labels(model, X_h, threshold)
+                y_h, pred_h = self._binary(y_h, predict_labels(model, X_h, threshold))
                 values.update({holdout_name(m): v for m, v in fairness_metrics(y_h, pred_h, sensitive_h, self.base_metrics).items()})
                 extra["holdout_by_group"] = group_table(y_h, pred_h, sensitive_h)
         except ProbeError:
@@ -139,18 +174,86 @@ class FairnessGap(Probe):
             raise ProbeError(f"fairness probe failed on the {split}: {type(exc).__name__}: {exc}") from exc
         return Measurement(values, {"fairness": extra})
 
+    def _binary(self, y_true: np.ndarray, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and predictions as 0/1, 1 for the positive label."""
+        y_pred = np.asarray(y_pred)
+        if y_pred.dtype.kind in "fc" and y_pred.size and not np.isfinite(y_pred.astype(float)).all():
+            raise ProbeError("the model predicted NaN or infinite labels")
+        return (y_true == self.pos_label).astype(int), (y_pred == self.pos_label).astype(int)
 
-def _check_groups(owner: str, sensitive: Any, what: str) -> None:
-    """A fairness gap needs two groups at least: with one, every gap is 0 and reads as perfectly fair.
+
+def _columns_of(owner: str, X: Any, sensitive: Any, what: str) -> Any:
+    """``sensitive`` given as a column name (or a list of names) of the DataFrame ``X``: those columns."""
+    names = [sensitive] if isinstance(sensitive, str) else sensitive if isinstance(sensitive, list) and sensitive and all(isinstance(n, str) for n in sensitive) else None
+    if names is None:
+        return sensitive
+    columns = list(getattr(X, "columns", []))
+    if not columns:
+        raise ConfigError(f"{owner}: sensitive={sensitive!r} names columns, which needs {what} to be a DataFrame; "
+                          f"received {type(X).__name__} (give the sensitive feature as an array instead)")
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise ConfigError(f"{owner}: no column {missing} in {what}; its columns are {columns}")
+    return X[names[0]] if isinstance(sensitive, str) else X[names]
+
+
+def _positive_label(owner: str, y: np.ndarray, pos_label: Any, what: str) -> Any:
+    """The positive label of binary labels ``y``.
 
     Raises:
-        ConfigError: when ``sensitive`` holds a single group.
+        ConfigError: for missing values, a number of classes other than two, a ``pos_label`` that is not among them,
+            or labels other than 0/1, -1/1, False/True without ``pos_label``.
+    """
+    import pandas as pd
+
+    if pd.isna(pd.Series(y.ravel())).any():
+        raise ConfigError(f"{owner}: the {what} have {int(pd.isna(pd.Series(y.ravel())).sum())} missing value(s); drop those rows")
+    classes = [c.item() if hasattr(c, "item") else c for c in np.unique(y)]  # plain values, for messages
+    if len(classes) != 2:
+        raise ConfigError(f"{owner} expects binary {what} with both classes present; received {len(classes)} class(es) "
+                          f"{classes[:5]} (TPR and FPR need positives and negatives)")
+    if pos_label is not None:
+        if pos_label not in classes:
+            raise ConfigError(f"{owner}: pos_label {pos_label!r} is not among the {what} {classes}")
+        return pos_label
+    for known in ({0, 1}, {-1, 1}):
+        if set(classes) == known:  # True/False compare equal to 1/0
+            return 1
+    raise ConfigError(f"{owner}: the {what} are {classes}; give pos_label= (the positive, favourable outcome that TPR "
+                      f"and the selection rate count), such as pos_label={classes[1]!r}")
+
+
+def _check_groups(owner: str, sensitive: Any, what: str, positive: np.ndarray | None = None, split: str = "the validation data") -> None:
+    """A fairness gap needs two groups at least: with one, every gap is 0 and reads as perfectly fair. A group
+    without positives (or negatives) has no TPR (FPR), and one with few rests on few people: both logged.
+
+    Raises:
+        ConfigError: when ``sensitive`` holds a single group or missing values.
     """
     import pandas as pd
 
     frame = sensitive if isinstance(sensitive, pd.DataFrame) else pd.DataFrame(
         sensitive.to_frame() if isinstance(sensitive, pd.Series) else np.asarray(sensitive).reshape(len(sensitive), -1)
     )
+    missing = int(frame.isna().any(axis=1).sum())
+    if missing:
+        raise ConfigError(f"{owner}: {what} column(s) have missing values in {missing} row(s); give those rows a group "
+                          "(such as 'unknown') or drop them")
+    if positive is not None and len(frame.drop_duplicates()) >= 2:
+        keys = [tuple(r) for r in frame.astype(str).itertuples(index=False)]
+        counts: dict[tuple, list[int]] = {}
+        for key, pos in zip(keys, np.asarray(positive).ravel(), strict=True):
+            counts.setdefault(key, [0, 0])[0 if pos else 1] += 1
+        for label, index, rate in (("positive", 0, "TPR"), ("negative", 1, "FPR")):
+            none = sorted("/".join(k) for k, c in counts.items() if c[index] == 0)
+            few = sorted(f"{'/'.join(k)} ({c[index]})" for k, c in counts.items() if 0 < c[index] < FEW_LABELS)
+            if none:
+                logger.warning("%s: group(s) %s have no %s label in %s: their %s is undefined, which fairlearn counts "
+                               "as 0, so a gap on it reads the other groups' %s as the difference; merge or drop them",
+                               owner, none, label, split, rate, rate)
+            if few:
+                logger.warning("%s: group(s) %s have fewer than %d %s labels in %s: their %s rests on so few people "
+                               "that a gap on it is mostly chance", owner, few, FEW_LABELS, label, split, rate)
     groups = len(frame.drop_duplicates())
     if groups < 2:
         raise ConfigError(

@@ -122,3 +122,72 @@ def test_a_single_group_is_refused(data):
     with pytest.raises(mh.ConfigError, match="the held-out sensitive"):
         mh.objectives.FairnessGap(X, y, sex, holdout=(X, y, np.full(len(y), "M")))
     assert mh.objectives.FairnessGap(X, y, pd.Series(sex)).measure(model)["eo_diff"] >= 0
+
+
+def test_labels_other_than_0_1_are_mapped_to_the_models_classes(data):
+    X, y, sex, _race, _model = data
+    plus_minus, text = np.where(y == 1, 1, -1), np.where(y == 1, ">50K", "<=50K")
+    for labels, pos_label in ((plus_minus, None), (text, ">50K")):
+        model = LogisticRegression().fit(X, labels)
+        accuracy = mh.objectives.Accuracy(X, labels, threshold=0.5).measure(model)["accuracy"]
+        assert accuracy == pytest.approx((model.predict(X) == labels).mean())  # thresholded labels are the model's own
+        got = mh.objectives.FairnessGap(X, labels, sensitive=sex, metrics=["tpr_diff", "dp_diff"], threshold=0.3, pos_label=pos_label).measure(model)
+        pred = (model.predict_proba(X)[:, 1] >= 0.3).astype(int)
+        assert got["tpr_diff"] == pytest.approx(fm.true_positive_rate_difference(y, pred, sensitive_features=sex))
+        assert got["dp_diff"] == pytest.approx(fm.demographic_parity_difference(y, pred, sensitive_features=sex))
+    with pytest.raises(mh.ConfigError, match=r"the labels are \['<=50K', '>50K'\]; give pos_label= .* such as pos_label='>50K'"):
+        mh.objectives.FairnessGap(X, text, sensitive=sex)
+    with pytest.raises(mh.ConfigError, match=r"pos_label 'yes' is not among the labels"):
+        mh.objectives.FairnessGap(X, text, sensitive=sex, pos_label="yes")
+
+
+def test_the_sensitive_feature_may_be_named_as_a_column_of_X(data):
+    X, y, sex, race, model = data
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "male"]).assign(sex=sex, race=race)
+    model = LogisticRegression().fit(frame[["a", "b", "c", "d", "male"]], y)
+
+    class OnFeatures:  # the model sees the numeric columns only
+        classes_ = model.classes_
+
+        def predict(self, X):
+            return model.predict(X[["a", "b", "c", "d", "male"]])
+
+    by_name = mh.objectives.FairnessGap(frame, y, sensitive="sex", metrics=["eo_diff"]).measure(OnFeatures())
+    assert by_name["eo_diff"] == pytest.approx(mh.objectives.FairnessGap(frame, y, sensitive=sex).measure(OnFeatures())["eo_diff"])
+    both = mh.objectives.FairnessGap(frame, y, sensitive=["sex", "race"]).measure(OnFeatures())
+    assert len(both.extra["fairness"]["by_group"]) == 6
+    with pytest.raises(mh.ConfigError, match=r"no column \['gender'\] in X; its columns are \['a', 'b'"):
+        mh.objectives.FairnessGap(frame, y, sensitive="gender")
+    with pytest.raises(mh.ConfigError, match="names columns, which needs X to be a DataFrame; received ndarray"):
+        mh.objectives.FairnessGap(X, y, sensitive="sex")
+
+
+def test_missing_values_and_one_class_labels_are_refused(data):
+    X, y, sex, _race, _model = data
+    holes = sex.astype(object)
+    holes[[3, 7]] = None
+    with pytest.raises(mh.ConfigError, match=r"sensitive column\(s\) have missing values in 2 row\(s\)"):
+        mh.objectives.FairnessGap(X, y, sensitive=holes)
+    with pytest.raises(mh.ConfigError, match=r"the labels have 1 missing value\(s\)"):
+        mh.objectives.FairnessGap(X, np.r_[y[:-1], np.nan], sensitive=sex)
+    with pytest.raises(mh.ConfigError, match=r"expects binary labels with both classes present; received 1 class\(es\) \[0\]"):
+        mh.objectives.FairnessGap(X, np.zeros_like(y), sensitive=sex)
+
+
+def test_a_group_without_positives_is_logged_and_its_tpr_left_undefined(data, caplog):
+    X, y, sex, _race, model = data
+    groups = np.where(sex == "F", "F", "M").astype(object)
+    negatives = np.flatnonzero(y == 0)
+    groups[negatives[:3]] = "X"  # three people, none of them positive
+    groups[np.flatnonzero(y == 1)[:4]] = "Y"  # four positives only: few
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        probe = mh.objectives.FairnessGap(X, y, sensitive=groups, metrics=["tpr_diff"])
+    text = caplog.text
+    assert "group(s) ['X'] have no positive label in the validation data: their TPR is undefined" in text
+    assert "group(s) ['X (3)', 'Y (4)'] have fewer than 10 negative" not in text  # X has 3 negatives, Y none
+    assert "group(s) ['X (3)'] have fewer than 10 negative labels" in text and "['Y'] have no negative label" in text
+    assert "group(s) ['Y (4)'] have fewer than 10 positive labels" in text
+    table = {r["sensitive_feature_0"]: r for r in probe.measure(model).extra["fairness"]["by_group"]}
+    assert table["X"]["tpr"] is None and table["X"]["positives"] == 0 and table["X"]["negatives"] == 3
+    assert table["Y"]["fpr"] is None and table["Y"]["tpr"] is not None and table["Y"]["positives"] == 4
+    assert sum(r["positives"] for r in table.values()) == int(y.sum())
