@@ -14,7 +14,6 @@ evaluates on the optimisation data and how to add a held-out split.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
 from moo_hpo.naming import closest_name
 from moo_hpo.objectives.holdout import holdout_name
-from moo_hpo.reports.report import SavesByFormat
+from moo_hpo.reports.report import SavesByFormat, json_text
 from moo_hpo.trial import Trial, TrialStatus, config_key
 
 if TYPE_CHECKING:
@@ -52,7 +51,11 @@ GAP_DEFINITIONS = {
     "fpr_diff": "the largest between-group difference in false-positive rate (fpr)",
 }
 #: The per-group columns, as a reader knows them.
-GROUP_COLUMNS = {"count": "people", "selection_rate": "selection rate (predicted positive)", "tpr": "tpr (true-positive rate)",
+#: Metrics audited as ``accuracy=`` where lower is better, when the study does not say (it has no such objective).
+LOWER_IS_BETTER = ("error", "log_loss", "rmse", "mae")
+
+GROUP_COLUMNS = {"count": "people", "positives": "positives (actual)", "negatives": "negatives (actual)",
+                 "selection_rate": "selection rate (predicted positive)", "tpr": "tpr (true-positive rate)",
                  "fpr": "fpr (false-positive rate)"}
 
 #: What the audit says about its figures when the trials carry held-out metrics ({h_acc}, {h_gap}: their names).
@@ -92,16 +95,17 @@ class FairnessAudit(SavesByFormat):
 
     def __init__(self, study_name: str, accuracy: str, gap: str, bound: float | None, rows: list[dict[str, Any]],
                  points: list[dict[str, Any]], front: list[int], summary: str, note: str = "", holdout: bool = False,
-                 choices: list[dict[str, Any]] | None = None) -> None:
+                 choices: list[dict[str, Any]] | None = None, bound_is_constraint: bool = False) -> None:
         self.study_name, self.accuracy, self.gap, self.bound = study_name, accuracy, gap, bound
         self.rows, self.points, self.front, self.summary = rows, points, front, summary
         self.note, self.holdout, self.choices = note, holdout, choices or []
+        self.bound_is_constraint = bound_is_constraint
 
     def to_json(self) -> str:
-        return json.dumps({"study": self.study_name, "accuracy": self.accuracy, "gap": self.gap, "bound": self.bound,
+        return json_text({"study": self.study_name, "accuracy": self.accuracy, "gap": self.gap, "bound": self.bound,
                            "summary": self.summary, "note": self.note, "holdout": self.holdout,
                            "holdout_metrics": [holdout_name(self.accuracy), holdout_name(self.gap)] if self.holdout else [],
-                           "choices": self.choices, "front": self.front, "trials": self.rows}, indent=1, default=str)
+                           "choices": self.choices, "front": self.front, "trials": self.rows})
 
     # ------------------------------------------------------------------ tables shared by HTML and Markdown
     def _meets_header(self) -> str:
@@ -116,8 +120,9 @@ class FairnessAudit(SavesByFormat):
     def _figure_cells(self, r: dict[str, Any]) -> list[Any]:
         meets = _yes_no(r["meets_bound"])
         if not self.holdout:
-            return [r["accuracy"], r["gap"], meets]
-        return [r["accuracy"], _dash(r.get("holdout_accuracy")), r["gap"], _dash(r.get("holdout_gap")), meets, _holdout_meets(r)]
+            return [_dash(r["accuracy"]), _dash(r["gap"]), meets]
+        return [_dash(r["accuracy"]), _dash(r.get("holdout_accuracy")), _dash(r["gap"]), _dash(r.get("holdout_gap")), meets,
+                _holdout_meets(r)]
 
     def _choice_rows(self) -> list[list[Any]]:
         return [[c["role"], f"#{c['number']}", *self._figure_cells(c)] for c in self.choices]
@@ -133,7 +138,7 @@ class FairnessAudit(SavesByFormat):
             keys = list(groups[0])
             rates = [k for k in keys if k in ("accuracy", "selection_rate", "tpr", "fpr")]
             first = [k for k in keys if k not in GROUP_COLUMNS and k not in rates]  # the group's own column(s)
-            rows = [[g[k] for k in keys] for g in groups]
+            rows = [[_group_cell(k, g[k]) for k in keys] for g in groups]
             if len(groups) > 1:
                 spread = {k: max(g[k] for g in groups) - min(g[k] for g in groups) for k in rates
                           if all(isinstance(g[k], (int, float)) for g in groups)}
@@ -153,8 +158,10 @@ class FairnessAudit(SavesByFormat):
             return ""
         held = [r for r in self.rows if r.get("holdout_meets_bound") is not None]
         if held and not any(r["holdout_meets_bound"] for r in held):
+            advice = ("tune with a tighter bound than the one to meet, for a margin" if self.bound_is_constraint
+                      else "tune with the bound as a hard constraint")
             return (f"No audited model meets {self.gap} <= {self.bound:g} on the held-out data: the bound is not met with "
-                    "confidence by any of them; audit more trials (trials=...), or tune with the bound as a hard constraint.")
+                    f"confidence by any of them; audit more trials (trials=...), or {advice}.")
         meets = [f"#{r['number']}" for r in held if r["holdout_meets_bound"]]
         return f"On the held-out data, {', '.join(meets)} meet{'s' if len(meets) == 1 else ''} {self.gap} <= {self.bound:g}." if meets else ""
 
@@ -177,7 +184,8 @@ class FairnessAudit(SavesByFormat):
         else:
             bound = f"<= {self.bound:g}" if self.bound is not None else "(no bound)"
             out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}", "predicts"],
-                                [(f"#{r['number']}", r["accuracy"], r["gap"], _yes_no(r["meets_bound"]), _predicts(r)) for r in self.rows]))
+                                [(f"#{r['number']}", _dash(r["accuracy"]), _dash(r["gap"]), _yes_no(r["meets_bound"]), _predicts(r))
+                                 for r in self.rows]))
         for r in self.rows:
             for title, header, rows in self._group_tables(r):
                 out += ["", f"### {title}", "", md.table(header, rows)]
@@ -236,6 +244,13 @@ class FairnessAudit(SavesByFormat):
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 
 
+def _group_cell(key: str, value: Any) -> Any:
+    """A per-group cell: a rate over nobody (no positives for tpr, no negatives for fpr) is undefined."""
+    if value is None and key in ("tpr", "fpr"):
+        return f"undefined (no {'positives' if key == 'tpr' else 'negatives'})"
+    return round(value, 4) if isinstance(value, float) else value
+
+
 def _config_text(config: dict[str, Any]) -> str:
     """A configuration in a table cell: numbers to 4 significant digits."""
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
@@ -243,6 +258,16 @@ def _config_text(config: dict[str, Any]) -> str:
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1 else f"{x:.4g}"
+
+
+def _near(x: float, bound: float) -> str:
+    """``x`` beside ``bound``: with the digits it takes to tell them apart (0.050004 over a bound of 0.05 is not
+    "0.05")."""
+    for digits in range(3, 10):
+        text = f"{x:.{digits}g}"
+        if x == bound or text != f"{bound:.{digits}g}":
+            return text
+    return repr(x)
 
 
 def one_class_only(trial: Trial) -> bool:
@@ -259,6 +284,8 @@ def _yes_no(meets: bool | None) -> str:
 
 
 def _predicts(row: dict[str, Any]) -> str:
+    if row.get("status", "complete") != "complete":
+        return f"- ({row['status']})"
     return "ONE CLASS ONLY" if row.get("degenerate") else "both classes" if row.get("by_group") else "-"
 
 
@@ -291,7 +318,8 @@ def fairness_audit(
     Args:
         study: a study whose trials carry ``accuracy`` and ``gap`` metrics (and, from
             :class:`~moo_hpo.objectives.FairnessGap`, per-group tables).
-        accuracy: the accuracy metric (higher is better).
+        accuracy: the accuracy metric: higher is better, unless the study minimizes it as an objective or it is an
+            error or a loss (:data:`LOWER_IS_BETTER`).
         gap: the fairness gap metric (lower is better).
         bound: the largest acceptable gap; default: the study's ``AtMost`` constraint on ``gap``, if any.
         trials: the trials to audit in detail, and to choose among (default: the accuracy-vs-gap front of the
@@ -328,6 +356,13 @@ def fairness_audit(
             f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
             f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"
         )
+    # higher is better, unless the study minimizes it (an error rate, a loss)
+    sign = next((-1.0 if o.direction == "minimize" else 1.0 for o in study.objectives if o.name == accuracy),
+                -1.0 if accuracy in LOWER_IS_BETTER else 1.0)
+
+    def score(t: Trial, key: str = accuracy) -> float:
+        return sign * t.metrics[key]
+
     h_acc, h_gap = holdout_name(accuracy), holdout_name(gap)
     holdout = any(h_acc in t.metrics or h_gap in t.metrics for t in complete)
     # the study's other hard limits (size, latency ...) hold for every model the audit fronts or recommends
@@ -337,7 +372,7 @@ def fairness_audit(
         return all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in limits)
 
     fronted = [t for t in complete if within_limits(t)] or complete
-    Y = np.array([[-t.metrics[accuracy], t.metrics[gap]] for t in fronted])
+    Y = np.array([[-score(t), t.metrics[gap]] for t in fronted])
     on_front, seen = [], set()
     for t, keep in zip(fronted, pareto_mask(Y), strict=True):
         key = (config_key(t.config), t.metrics[accuracy], t.metrics[gap])
@@ -345,7 +380,7 @@ def fairness_audit(
             seen.add(key)
             on_front.append(t)
     if trials is None:
-        audited = sorted(on_front, key=lambda t: -t.metrics[accuracy])
+        audited = sorted(on_front, key=lambda t: -score(t))
         pool, scope = complete, "trial"
     else:
         by_number = {t.number: t for t in study.trials}
@@ -366,18 +401,20 @@ def fairness_audit(
 
     def figures(t: Trial) -> dict[str, Any]:
         fairness = t.extra.get("fairness", {}) if isinstance(t.extra, dict) else {}
+        measured = t.status is TrialStatus.COMPLETE and gap in t.metrics
         row = {
             "number": t.number,
             "config": t.config,
+            "status": t.status.value,
             "accuracy": t.metrics.get(accuracy),
             "gap": t.metrics.get(gap),
-            "meets_bound": None if bound is None else bool(t.metrics.get(gap, np.inf) <= bound),
+            "meets_bound": None if bound is None or not measured else bool(t.metrics[gap] <= bound),
             "by_group": fairness.get("by_group", []),
             "degenerate": one_class_only(t),
         }
         if holdout:
             held_gap = t.metrics.get(h_gap)
-            held_meets = None if bound is None or held_gap is None else bool(held_gap <= bound)
+            held_meets = None if bound is None or held_gap is None or not measured else bool(held_gap <= bound)
             row.update({
                 "holdout_accuracy": t.metrics.get(h_acc),
                 "holdout_gap": held_gap,
@@ -396,37 +433,43 @@ def fairness_audit(
             return ""
         if t.metrics[h_gap] <= bound:
             return f" On held-out data trial #{t.number} is within the bound too."
-        return f" On held-out data trial #{t.number} is NOT within the bound: its gap there is {_fmt(t.metrics[h_gap])}."
+        return f" On held-out data trial #{t.number} is NOT within the bound: its gap there is {_near(t.metrics[h_gap], bound)}."
 
     def choice(role: str, t: Trial) -> dict[str, Any]:
         return {"role": role, **{k: v for k, v in figures(t).items() if k not in ("by_group", "holdout_by_group")}}
 
     rows = [figures(t) for t in audited]
     usable = [t for t in candidates if not one_class_only(t)] or candidates
-    best = max(usable, key=lambda t: t.metrics[accuracy])
+    best = max(usable, key=score)
     choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(gap, gap)
     where = " on validation data" if holdout else ""
     summary = (f"The most accurate model{where} (trial #{best.number}) reaches {accuracy} {_fmt(best.metrics[accuracy])} "
-               f"with {'an' if label[:1] in 'aeiou' else 'a'} {label} of {_fmt(best.metrics[gap])}{held_out(best)}")
+               f"with {'an' if label[:1] in 'aeiou' else 'a'} {label} of "
+               f"{_fmt(best.metrics[gap]) if bound is None else _near(best.metrics[gap], bound)}{held_out(best)}")
     if bound is not None:
         within = [t for t in usable if t.metrics[gap] <= bound]
         if best.metrics[gap] <= bound:
             summary += f", within the bound of {bound:g}.{holdout_verdict(best)}"
         elif within:
-            fair = max(within, key=lambda t: t.metrics[accuracy])
+            fair = max(within, key=score)
             choices.append(choice("most accurate within the bound", fair))
-            cost = best.metrics[accuracy] - fair.metrics[accuracy]
+            cost = score(best) - score(fair)
             summary += (f"; the most accurate one within {bound:g} (trial #{fair.number}) reaches {_fmt(fair.metrics[accuracy])} "
-                        f"with a gap of {_fmt(fair.metrics[gap])}{held_out(fair)}: meeting the bound costs {_fmt(cost)} {accuracy}")
+                        f"with a gap of {_near(fair.metrics[gap], bound)}{held_out(fair)}: meeting the bound costs {_fmt(cost)} {accuracy}")
             if h_acc in best.metrics and h_acc in fair.metrics:
-                held_cost = best.metrics[h_acc] - fair.metrics[h_acc]
+                held_cost = score(best, h_acc) - score(fair, h_acc)
                 summary += (f" ({_fmt(held_cost)} on held-out data)" if held_cost >= 0 else
                             f" (on held-out data trial #{fair.number} is the more accurate one, by {_fmt(-held_cost)})")
             summary += f".{holdout_verdict(fair)}"
         else:
-            summary += (f"; no {scope} meets the bound of {bound:g} (the smallest gap among them is "
-                        f"{_fmt(min(t.metrics[gap] for t in candidates))}).")
+            one_class = [t for t in candidates if one_class_only(t) and t.metrics[gap] <= bound]
+            learners = [t for t in candidates if not one_class_only(t)] or candidates
+            summary += (f"; no {scope} that predicts both classes meets the bound of {bound:g} (the smallest gap among "
+                        f"them is {_near(min(t.metrics[gap] for t in learners), bound)}; only models that predict one "
+                        f"class for everyone do)." if one_class else
+                        f"; no {scope} meets the bound of {bound:g} (the smallest gap among them is "
+                        f"{_near(min(t.metrics[gap] for t in candidates), bound)}).")
     else:
         summary += "."
     if limits:
@@ -446,11 +489,15 @@ def fairness_audit(
                     f"(flagged BROKEN ON HELD-OUT): {', '.join(f'#{n}' for n in broken)}.")
     degenerate = [t.number for t in candidates if one_class_only(t)]
     if degenerate:
+        one = len(degenerate) == 1
         summary += (
-            f" Trials {', '.join(f'#{n}' for n in degenerate)} predict one class only (their accuracy is the base rate and "
-            "their gap is 0 by construction): flagged, and left out of the choices above."
+            f" {'Trial' if one else 'Trials'} {', '.join(f'#{n}' for n in degenerate)} predict{'s' if one else ''} one class "
+            f"only ({'its' if one else 'their'} accuracy is the base rate and {'its' if one else 'their'} gap is 0 by "
+            "construction): flagged, and left out of the choices above."
         )
     note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
     points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config} for t in complete]
+    bound_is_constraint = bound is not None and any(c.hard and c.name == gap and c.kind == "at_most" and c.bound == bound
+                                                    for c in study.constraints)
     return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front], summary,
-                         note=note, holdout=holdout, choices=choices)
+                         note=note, holdout=holdout, choices=choices, bound_is_constraint=bound_is_constraint)

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from moo_hpo.exceptions import ConfigError, MooHpoError
+from moo_hpo.reports.report import json_text
 from moo_hpo.trial import TrialStatus
 
 if TYPE_CHECKING:
@@ -64,19 +65,8 @@ RECENT_FAILURES = 20
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity replaced by None (JSON has neither)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _encode(value: Any) -> bytes:
-    return json.dumps(_finite(value), default=str, allow_nan=False).encode("utf-8")
+    return json_text(value, indent=None).encode("utf-8")
 
 
 def _first_line(text: str | None) -> str | None:

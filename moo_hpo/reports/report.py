@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,22 @@ if TYPE_CHECKING:
     from moo_hpo.study import Study
 
 __all__ = ["Report", "report"]
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None, in nested dicts and lists (JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any, indent: int | None = 1) -> str:
+    """Standard JSON of ``value`` (NaN and infinities as null, other objects as text)."""
+    return json.dumps(finite(value), indent=indent, default=str, allow_nan=False)
 
 
 class SavesByFormat:
@@ -68,8 +85,8 @@ class Report(SavesByFormat):
         return render_html(self.data)
 
     def to_json(self) -> str:
-        """The report's data as JSON."""
-        return json.dumps(self.data, indent=1, default=str)
+        """The report's data as standard JSON (a NaN or infinite figure as null)."""
+        return json_text(self.data)
 
     def save(self, path: str | os.PathLike[str], figures: str | os.PathLike[str] | None = None) -> Path:
         """Write HTML (``.html`` or ``.htm``), Markdown (``.md``) or JSON (``.json``), chosen by the suffix.

@@ -236,3 +236,61 @@ def test_the_audit_lists_a_configuration_run_again_with_the_same_figures_once():
     (repeat,) = study.reevaluate(exact, top_k=1, repeats=1, show_progress=False)
     audit = mh.fairness_audit(study)
     assert repeat.number not in audit.front and audit.front == [t.number for t in study.pareto_front()]
+
+
+def _told(objectives, rows, constraints=(), extra=None):
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), objectives, list(constraints), optimizer="random", seed=0)
+    for trial, metrics in zip(study.ask(len(rows)), rows, strict=True):
+        if metrics is None:
+            study.tell(trial, error="diverged")
+        else:
+            study.tell(trial, metrics, extra=(extra or {}).get(trial.number))
+    return study
+
+
+def test_an_error_rate_audited_as_accuracy_is_lower_is_better():
+    rows = [{"error": 0.14, "eo_diff": 0.08}, {"error": 0.30, "eo_diff": 0.02}, {"error": 0.16, "eo_diff": 0.04}]
+    for objectives in ([mh.Minimize("error"), mh.Minimize("eo_diff")], [mh.Minimize("eo_diff")]):  # said by the study, or by the name
+        audit = mh.fairness_audit(_told(objectives, rows), accuracy="error", bound=0.05)
+        assert [r["number"] for r in audit.rows] == [0, 2, 1]  # best first
+        assert [(c["role"], c["number"]) for c in audit.choices] == [("most accurate", 0), ("most accurate within the bound", 2)]
+        assert "(trial #2) reaches 0.16 with a gap of 0.04: meeting the bound costs 0.02 error" in audit.summary
+
+
+def test_the_summary_tells_one_class_models_apart_and_a_gap_from_its_bound():
+    one_class = {"fairness": {"by_group": [{"sex": g, "count": 5, "selection_rate": 0.0} for g in "FM"]}}
+    both = {"fairness": {"by_group": [{"sex": g, "count": 5, "selection_rate": 0.3} for g in "FM"]}}
+    rows = [{"accuracy": 0.86, "eo_diff": 0.09}, {"accuracy": 0.76, "eo_diff": 0.0}]
+    audit = mh.fairness_audit(_told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows, extra={0: both, 1: one_class}), bound=0.05)
+    assert "no trial that predicts both classes meets the bound of 0.05 (the smallest gap among them is 0.09; only models " \
+           "that predict one class for everyone do)." in audit.summary
+    assert "Trial #1 predicts one class only (its accuracy is the base rate" in audit.summary
+    near = [{"accuracy": 0.86, "eo_diff": 0.050004}, {"accuracy": 0.84, "eo_diff": 0.049996}]
+    audit = mh.fairness_audit(_told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], near), bound=0.05)
+    assert "with an equalized-odds gap of 0.050004;" in audit.summary and "(trial #1) reaches 0.84 with a gap of 0.049996" in audit.summary
+
+
+def test_a_failed_trial_asked_for_is_listed_as_failed():
+    rows = [{"accuracy": 0.86, "eo_diff": 0.09}, None, {"accuracy": 0.8, "eo_diff": 0.02}]
+    audit = mh.fairness_audit(_told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows), bound=0.05, trials=[0, 1, 2])
+    failed = next(r for r in audit.rows if r["number"] == 1)
+    assert failed["status"] == "failed" and failed["meets_bound"] is None
+    assert "| #1 | - | - | - | - (failed) |" in audit.to_markdown()
+
+
+def test_the_held_out_verdict_does_not_advise_a_constraint_the_study_has(study_with_holdout):
+    tight = mh.fairness_audit(study_with_holdout, bound=0.02)  # a bound of the audit's own: nothing meets it held out
+    assert "or tune with the bound as a hard constraint" in tight._holdout_verdict()
+    study = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                  [{"accuracy": 0.86, "eo_diff": 0.04, "holdout_accuracy": 0.85, "holdout_eo_diff": 0.09}],
+                  constraints=[mh.AtMost("eo_diff", 0.05)])
+    verdict = mh.fairness_audit(study)._holdout_verdict()
+    assert verdict.startswith("No audited model meets eo_diff <= 0.05 on the held-out data")
+    assert "tune with a tighter bound than the one to meet, for a margin" in verdict and "as a hard constraint" not in verdict
+
+
+def test_the_json_has_no_nan(study_with_holdout):
+    study = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [{"accuracy": 0.86, "eo_diff": 0.04}],
+                  extra={0: {"fairness": {"by_group": [{"sex": g, "count": 5, "tpr": float("nan")} for g in "FM"]}}})
+    text = mh.fairness_audit(study).to_json()
+    assert "NaN" not in text and json.loads(text)["trials"][0]["by_group"][0]["tpr"] is None
