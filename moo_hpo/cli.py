@@ -489,5 +489,9 @@ def serve(
     serve_live(path, host=host, port=port, refresh=refresh)
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # python -m moo_hpo.cli
+    main()

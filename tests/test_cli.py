@@ -225,3 +225,12 @@ def test_front_of_a_study_without_a_feasible_trial_says_so(tmp_path):
     out = runner.invoke(app, ["front", str(path)])
     assert out.exit_code == 0 and "no feasible trial yet: the front is empty" in out.output.replace("\n", " ")
     assert "3 complete (0 feasible)" in out.output
+
+
+def test_python_dash_m_runs_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    for module in ("moo_hpo", "moo_hpo.cli"):
+        done = subprocess.run([sys.executable, "-m", module, "front", str(tmp_path / "nope.db")], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and "no study file" in done.stdout + done.stderr, (module, done.stdout, done.stderr)
