@@ -68,13 +68,25 @@ class AdultSplit:
         """
         if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < len(self.y):
             raise ConfigError(f"n must be an integer in 1..{len(self.y) - 1} (both parts non-empty); received {n!r}")
-        from sklearn.model_selection import train_test_split
-
-        first, second = train_test_split(np.arange(len(self.y)), train_size=n, stratify=self.y, random_state=seed)
-        return self._take(np.sort(first)), self._take(np.sort(second))
+        first, second = _draw(self.y, n, seed)
+        return self._take(first), self._take(second)
 
     def _take(self, idx: np.ndarray) -> AdultSplit:
         return AdultSplit(X=self.X.iloc[idx].reset_index(drop=True), y=self.y[idx], sensitive=self.sensitive.iloc[idx].reset_index(drop=True))
+
+
+def _draw(y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A random ``n`` of the rows and the rest, each in row order: stratified by label where each part can hold
+    every class, else a plain draw."""
+    classes = len(np.unique(y))
+    if min(n, len(y) - n) >= classes:
+        from sklearn.model_selection import train_test_split
+
+        first, second = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    else:
+        order = np.random.default_rng(seed).permutation(len(y))
+        first, second = order[:n], order[n:]
+    return np.sort(first), np.sort(second)
 
 
 def load_adult(split: str = "train", n: int | None = None, seed: int = 0) -> AdultSplit:
@@ -102,9 +114,6 @@ def load_adult(split: str = "train", n: int | None = None, seed: int = 0) -> Adu
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(df):
             raise ConfigError(f"n must be an integer in 1..{len(df)}; received {n!r}")
-        from sklearn.model_selection import train_test_split
-
-        idx, _ = train_test_split(np.arange(len(df)), train_size=n, stratify=y, random_state=seed)
-        idx = np.sort(idx)
+        idx, _ = _draw(y, n, seed)
         df, y = df.iloc[idx].reset_index(drop=True), y[idx]
     return AdultSplit(X=df, y=y, sensitive=df[["sex", "race"]].copy())
