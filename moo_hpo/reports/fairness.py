@@ -148,9 +148,20 @@ class FairnessAudit(SavesByFormat):
         return tables
 
     def _definition(self) -> str:
-        """What the gap is, from the per-group rates, or nothing for a gap without a definition here."""
+        """What the gap is, from the per-group rates, and between which groups; or nothing for a gap without a
+        definition here."""
         definition = GAP_DEFINITIONS.get(self.gap)
-        return f"{self.gap} ({GAP_NAMES.get(self.gap, self.gap)}): {definition}." if definition else ""
+        if not definition:
+            return ""
+        text = f"{self.gap} ({GAP_NAMES.get(self.gap, self.gap)}): {definition}."
+        groups = next((r["by_group"] for r in self.rows if r.get("by_group")), [])
+        columns = [k for k in (groups[0] if groups else {}) if k not in GROUP_COLUMNS and k not in ("accuracy",)]
+        if columns:
+            named = [c for c in columns if not c.startswith("sensitive_feature_")]
+            what = " x ".join(named) if len(named) == len(columns) else "the sensitive feature" + ("s" if len(columns) > 1 else "")
+            text += f" Groups: {what} ({len(groups)} groups: {', '.join(str(' / '.join(str(g[c]) for c in columns)) for g in groups[:8])}" \
+                    f"{', ...' if len(groups) > 8 else ''})."
+        return text
 
     def _holdout_verdict(self) -> str:
         """With held-out figures and a bound: whether any audited model meets the bound on held-out data."""
@@ -200,10 +211,19 @@ class FairnessAudit(SavesByFormat):
         front = set(self.front)
         fig = go.Figure()
         label = "accuracy-vs-gap front" + (" (validation)" if self.holdout else "")
-        for name, sel, color in ((label, True, "#1f77b4"), ("other trials" + (" (validation)" if self.holdout else ""), False, "#9aa5b1")):
-            pts = [p for p in self.points if (p["number"] in front) == sel]
+        split = " (validation)" if self.holdout else ""
+        groups = (
+            (label, lambda p: p["number"] in front, {"color": "#1f77b4", "size": 10}),
+            ("other trials" + split, lambda p: p["number"] not in front and p.get("within_limits", True), {"color": "#9aa5b1", "size": 7}),
+            ("breaking the study's other hard limits (left out)" + split, lambda p: p["number"] not in front and not p.get("within_limits", True),
+             {"color": "#b42318", "size": 7, "symbol": "x"}),
+        )
+        for name, member, marker in groups:
+            pts = [p for p in self.points if member(p)]
+            if not pts and marker["color"] == "#b42318":
+                continue
             fig.add_trace(go.Scatter(x=[p["gap"] for p in pts], y=[p["accuracy"] for p in pts], mode="markers", name=name,
-                                     marker={"color": color, "size": 10 if sel else 7},
+                                     marker=marker,
                                      hovertext=[f"trial #{p['number']}<br>" + "<br>".join(f"{esc(k)} = {esc(v)}" for k, v in p["config"].items()) for p in pts],
                                      hoverinfo="text"))
         held = [r for r in self.rows if r.get("holdout_accuracy") is not None and r.get("holdout_gap") is not None]
@@ -479,7 +499,7 @@ def fairness_audit(
         elif eligible:
             summary += (f" The choices keep to the study's other hard limits ({texts}): {len(breaking)} {scope}"
                         f"{'s' if len(breaking) != 1 else ''} breaking them {'are' if len(breaking) != 1 else 'is'} left out"
-                        + (f" ({', '.join(f'#{n}' for n in breaking)})." if trials is not None else "."))
+                        f" ({', '.join(f'#{n}' for n in breaking[:10])}{', ...' if len(breaking) > 10 else ''}).")
         else:
             summary += (f" No {scope} keeps to the study's other hard limits ({texts}): the choices are made among them "
                         "all, and break those limits.")
@@ -496,7 +516,8 @@ def fairness_audit(
             "construction): flagged, and left out of the choices above."
         )
     note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
-    points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config} for t in complete]
+    points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config,
+               "within_limits": within_limits(t)} for t in complete]
     bound_is_constraint = bound is not None and any(c.hard and c.name == gap and c.kind == "at_most" and c.bound == bound
                                                     for c in study.constraints)
     return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front], summary,

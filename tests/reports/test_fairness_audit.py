@@ -192,6 +192,7 @@ def test_the_audit_defines_its_gap_shows_the_differences_and_says_when_nothing_h
     audit = mh.fairness_audit(study_with_holdout)
     md = audit.to_markdown()
     assert "eo_diff (equalized-odds gap): the larger of the largest between-group differences in true-positive rate" in md
+    assert "Groups: sex (2 groups: Female, Male)." in md  # between whom
     # per group: readable columns and the largest difference of each rate (tpr 0.5 - 0.5 = 0 here)
     assert "| sex | people | accuracy | selection rate (predicted positive) | tpr (true-positive rate) |" in md
     assert "| largest difference |  | 0 | 0 | 0 | 0 |" in md
@@ -211,7 +212,10 @@ def test_the_audit_keeps_to_the_studys_other_hard_limits_and_chooses_among_the_t
                    extra={"fairness": {"by_group": _groups(0.2)}})
     audit = mh.fairness_audit(study, bound=0.05)
     assert [c["number"] for c in audit.choices] == [1, 2] and 0 not in audit.front
-    assert "(size_kb <= 300): 1 trial breaking them is left out." in audit.summary
+    assert "(size_kb <= 300): 1 trial breaking them is left out (#0)." in audit.summary
+    page = audit.to_html()  # drawn apart from the trials that merely lost, so the front does not look wrong
+    assert "breaking the study&#x27;s other hard limits (left out)" in page or "breaking the study's other hard limits (left out)" in page
+    assert [p["within_limits"] for p in audit.points] == [False, True, True]
     picked = mh.fairness_audit(study, bound=0.05, trials=[2])
     assert [c["number"] for c in picked.choices] == [2] and "trial #2" in picked.summary and "#1" not in picked.summary
     assert "Every audited trial keeps to the study's other hard limits" in picked.summary
@@ -294,3 +298,24 @@ def test_the_json_has_no_nan(study_with_holdout):
                   extra={0: {"fairness": {"by_group": [{"sex": g, "count": 5, "tpr": float("nan")} for g in "FM"]}}})
     text = mh.fairness_audit(study).to_json()
     assert "NaN" not in text and json.loads(text)["trials"][0]["by_group"][0]["tpr"] is None
+
+
+def test_an_objective_of_ones_own_keeps_the_per_group_tables_through_result():
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, sex = rng.normal(size=(300, 3)), rng.choice(["F", "M"], size=300)
+    y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    gap = mh.objectives.FairnessGap(X, y, sensitive=sex)
+
+    def evaluate(config):  # what a TOML study's entry does: no probes, its own metrics
+        model = LogisticRegression(C=config["C"]).fit(X, y)
+        measured = gap.measure(model)
+        return mh.Result({"accuracy": model.score(X, y), **measured}, extra=measured.extra)
+
+    study = mh.Study(mh.Space({"C": mh.Float(0.01, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     optimizer="random", seed=0)
+    study.optimize(evaluate, n_trials=3, show_progress=False)
+    audit = mh.fairness_audit(study)
+    assert all(len(r["by_group"]) == 2 for r in audit.rows) and "### Trial #" in audit.to_markdown()
