@@ -321,8 +321,8 @@ def _check_thresholds(probes: Sequence[Any]) -> None:
         said = ", ".join(f"{type(p).__name__} {'its predict' if p.threshold is None else p.threshold}" for p in labelled)
         warnings.warn(
             f"the probes decide labels at different thresholds ({said}): their figures describe different classifiers "
-            "(an accuracy and a fairness gap of two models); give each the same threshold=, or set "
-            "model.moo_hpo_threshold in build",
+            "(an accuracy and a fairness gap of two models) unless build sets model.moo_hpo_threshold, which "
+            "overrides them all; give each the same threshold=",
             UserWarning,
             stacklevel=4,
         )
