@@ -122,11 +122,14 @@ class DaskReporter:
         deadline = time.monotonic() + self.ANSWER_TIMEOUT
         while True:
             if ready.wait(timeout=1.0):
-                value = answer.get()
+                try:
+                    value = answer.get(timeout=5.0)
+                except TimeoutError:  # the answer was forgotten between the event and the read: the study stopped?
+                    value = {}
                 ready.clear()  # before the next report, whose answer sets it again (an older answer: wait on)
                 if value.get("seq") == seq:
                     break
-            elif _study_stopped(self.channel):  # a study that stopped (Ctrl-C, an error) answers no more
+            if _study_stopped(self.channel):  # a study that stopped (Ctrl-C, an error) answers no more
                 raise MooHpoError(f"the study stopped while trial #{trial.number} ran; this run is abandoned")
             if time.monotonic() > deadline:
                 raise MooHpoError(f"no answer from the study to trial #{trial.number}'s report at step {step}")
@@ -240,7 +243,9 @@ class DaskExecutor:
             self.client, self._own_client = executor, False
         elif isinstance(executor, str):
             try:
-                self.client, self._own_client = Client(executor, timeout="20s"), True
+                # not the process's default client: a client that failed to connect would stay the default (until
+                # the garbage collector finds it) and every distributed call without client= would go to its loop
+                self.client, self._own_client = Client(executor, timeout="20s", set_as_default=False), True
             except (OSError, ValueError) as exc:
                 raise ConfigError(
                     f"cannot reach the Dask scheduler at {executor!r} (expected an address such as 'tcp://host:8786'): {exc}"
@@ -394,7 +399,11 @@ class DaskExecutor:
         while self._running:
             try:
                 if self._channel is None:
-                    done, _ = wait(list(self._running), return_when="FIRST_COMPLETED")
+                    # distributed.wait waits on the loop of the process's default client (the newest one not closed),
+                    # not on the futures' own: with another client in the process (one to another scheduler, one that
+                    # failed to connect) it wakes only when that client's loop does, or never
+                    with self.client.as_current():
+                        done, _ = wait(list(self._running), return_when="FIRST_COMPLETED")
                 else:  # answer intermediate reports while waiting
                     done = self._wait_answering_reports()
             except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:

@@ -492,6 +492,25 @@ def test_the_workers_keep_the_latest_objectives_only_and_bad_executors_are_named
         study().optimize(sleepy, n_trials=1, executor=closed, show_progress=False)
 
 
+@pytest.mark.timeout(120)
+def test_another_client_in_the_process_neither_stalls_nor_slows_the_study(client):
+    # a client that failed to connect stays the process's newest default client while anything refers to it (here
+    # the exception; in a test suite, a reference cycle until the garbage collector runs): distributed.wait used
+    # to wait on its idle loop and never saw the trials end
+    with pytest.raises(ValueError) as failed:
+        distributed.Client("http://nowhere/", timeout="5s")
+    assert distributed.default_client() is not client
+    s = study()
+    t0 = time.monotonic()
+    s.optimize(sleepy, n_trials=6, executor=client, show_progress=False)
+    assert s.count("complete") == 6 and time.monotonic() - t0 < 20
+    # a study given an address makes a client of its own that never becomes the default, even one that failed
+    before = distributed.default_client()
+    with pytest.raises(mh.ConfigError, match="cannot reach the Dask scheduler") as ours:
+        study().optimize(sleepy, n_trials=1, executor="http://nowhere/", show_progress=False)
+    assert distributed.default_client() is before and failed.value is not None and ours.value is not None
+
+
 def test_a_late_worker_with_other_versions_fails_its_trials_saying_so(client):
     from moo_hpo.execution.cluster import _run_trial
 
