@@ -49,6 +49,7 @@ from typing import Any
 from moo_hpo.exceptions import ConfigError, MooHpoError
 from moo_hpo.execution.executors import Outcome, call_objective, takes_trial
 from moo_hpo.execution.thread_output import ThreadOutput
+from moo_hpo.execution.worker_watch import WorkerWatch
 from moo_hpo.trial import Trial
 
 logger = logging.getLogger("moo_hpo")
@@ -283,6 +284,8 @@ class DaskExecutor:
             with contextlib.suppress(Exception):  # what the study runs on, for -v and logs
                 logger.info("trials run on the Dask scheduler %s: %d worker(s), %d trial(s) at once",
                             self.client.scheduler.address, len(self.client.scheduler_info(n_workers=-1)["workers"]), self._slots())
+            self._watch = WorkerWatch(self._slots, lambda: len(self._running), getattr(self.client.scheduler, "address", "?"))
+            self._watch.start()
         except BaseException:
             self._release_objective()
             self.close_client()
@@ -511,6 +514,7 @@ class DaskExecutor:
 
     def shutdown(self) -> None:
         """Cancel the running trials' tasks and release the cluster (a client made from an address is closed)."""
+        self._watch.stop()
         if self._running:
             logger.warning(
                 "%d trial(s) were running on the cluster: Dask cannot stop a task that has started, so on workers that "

@@ -1,0 +1,67 @@
+"""Says when a Dask study's trials wait because no worker is left to run them, and when workers are back.
+
+Dask keeps a trial whose worker died (or that has not started) on the scheduler until a worker can run it, so a
+study whose every worker is gone waits without an error; the progress line alone would show nothing moving. A
+:class:`WorkerWatch` looks at the cluster every few seconds from a daemon thread and logs the first time trials
+wait on no worker, and again when workers return.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+logger = logging.getLogger("moo_hpo")
+
+__all__ = ["WATCH_SECONDS", "WorkerWatch"]
+
+#: How often the watch looks at the cluster.
+WATCH_SECONDS = 5.0
+
+
+class WorkerWatch:
+    """Logs when running trials have no worker slot to run on, once per such spell, and when slots return.
+
+    Args:
+        slots: how many trials the cluster's workers can run at once now (0: none can).
+        running: how many trials the study has running (submitted, not finished).
+        where: the scheduler, in words, for the message.
+        every: seconds between looks (None: :data:`WATCH_SECONDS`).
+    """
+
+    def __init__(self, slots: Callable[[], int], running: Callable[[], int], where: str, every: float | None = None) -> None:
+        self.slots, self.running, self.where = slots, running, where
+        self.every = WATCH_SECONDS if every is None else every
+        self.waiting = False  # inside a spell without workers
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="moo_hpo-worker-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)  # a daemon thread: a look still waiting on the scheduler is left to end
+
+    def look(self) -> None:
+        """One look at the cluster (what the thread does every ``every`` seconds)."""
+        try:
+            slots, running = self.slots(), self.running()
+        except Exception:  # noqa: BLE001 - a scheduler that cannot answer is the study loop's to report
+            return
+        if slots == 0 and running and not self.waiting:
+            self.waiting = True
+            logger.warning(
+                "no Dask worker is left on the scheduler %s that can run the study's trials: %d trial(s) wait for one "
+                "(start workers; or stop with Ctrl-C, every finished trial is saved)", self.where, running,
+            )
+        elif slots > 0 and self.waiting:
+            self.waiting = False
+            logger.warning("Dask workers are back on the scheduler %s: %d trial(s) can run at once", self.where, slots)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every):
+            self.look()

@@ -1,0 +1,76 @@
+"""The log says when a Dask study's trials wait on no worker, and when workers are back."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import distributed
+import pytest
+
+import moo_hpo as mh
+from moo_hpo.execution import worker_watch
+from moo_hpo.execution.worker_watch import WorkerWatch
+
+
+def test_one_line_per_spell_without_workers(caplog):
+    cluster = {"slots": 2, "running": 3}
+    watch = WorkerWatch(lambda: cluster["slots"], lambda: cluster["running"], "tcp://scheduler:8786")
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        watch.look()
+        cluster["slots"] = 0
+        watch.look()
+        watch.look()  # still none: said once
+        cluster["slots"] = 4
+        watch.look()
+        cluster["slots"], cluster["running"] = 0, 0
+        watch.look()  # nothing waits: nothing to say
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "no Dask worker is left on the scheduler tcp://scheduler:8786 that can run the study's trials: 3 trial(s) wait "
+        "for one (start workers; or stop with Ctrl-C, every finished trial is saved)",
+        "Dask workers are back on the scheduler tcp://scheduler:8786: 4 trial(s) can run at once",
+    ]
+
+    def unreachable() -> int:
+        raise OSError("scheduler gone")
+
+    WorkerWatch(unreachable, lambda: 1, "x").look()  # the study loop reports a lost scheduler, not the watch
+
+
+@pytest.mark.timeout(180)
+def test_a_study_whose_workers_all_leave_says_so_and_goes_on_when_one_joins(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(worker_watch, "WATCH_SECONDS", 0.3)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    started = tmp_path / "started"
+
+    def fn(config):
+        started.touch()
+        time.sleep(2)
+        return {"a": config["x"], "b": config["y"]}
+
+    def churn():
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cluster.scale(0)  # every worker leaves while a trial runs
+        while "no Dask worker is left" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        cluster.scale(1)
+
+    try:
+        helper = threading.Thread(target=churn)
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            helper.start()
+            s = mh.Study(mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")],
+                         optimizer="random", seed=0)
+            s.optimize(fn, n_trials=2, executor=client, show_progress=False)
+            helper.join()
+        assert s.count("complete") == 2, [t.error for t in s.trials]
+        text = caplog.text
+        assert "no Dask worker is left on the scheduler tcp://" in text and "trial(s) wait for one" in text
+        assert "Dask workers are back on the scheduler" in text
+    finally:
+        client.close()
+        cluster.close()
