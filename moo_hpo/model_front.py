@@ -5,8 +5,8 @@ measured*. With noisy metrics a configuration that drew a lucky measurement gets
 drew an unlucky one falls off it. :func:`model_front` judges each trial by a Gaussian process's estimate
 instead: one GP per objective (BoTorch's ``SingleTaskGP`` as moo_hpo's Bayesian optimizers fit it, noise
 inferred) over every complete trial, and the posterior mean at each trial's configuration, which pools what
-its neighbours measured. The front is then the feasible trials whose estimates no other feasible trial's
-estimates dominate (feasibility as measured). This is what Ax reports as its model-based Pareto frontier.
+its neighbours measured; an objective that the repeats showed exact keeps its measurements. The front is then the
+feasible trials whose estimates no other feasible trial's estimates dominate (feasibility as measured). This is what Ax reports as its model-based Pareto frontier.
 
 :func:`front_basis` decides which of the two a study reports by default (:meth:`moo_hpo.Study.pareto_front`):
 the model's once the study itself shows that its objectives are noisy, i.e. a configuration measured more than
@@ -86,12 +86,19 @@ def model_front(problem: Problem, trials: Sequence[Trial], seed: int = 0) -> lis
         return [ModelEstimate(t, {n: float(t.metrics[n]) for n in names}, dict.fromkeys(names, 0.0)) for t in measured]
     import torch
 
+    from moo_hpo.optimizers.bayesian.noise_check import repeat_verdicts
+
     with noise_floor():
         model = Surrogate(False, "quadratic", seed, "model_front").model(data.objectives)
         with torch.no_grad():
             posterior = model.posterior(torch.as_tensor(data.X_baseline, dtype=torch.double))
-            mean = posterior.mean.numpy().reshape(len(data.complete), -1)
-            std = posterior.variance.clamp_min(0.0).sqrt().numpy().reshape(len(data.complete), -1)
+            mean = posterior.mean.numpy().reshape(len(data.complete), -1).copy()
+            std = posterior.variance.clamp_min(0.0).sqrt().numpy().reshape(len(data.complete), -1).copy()
+    # an objective the repeats showed exact is judged as measured: a model's estimate of it only blurs ties (two
+    # trials of one size would be told apart by the model's rounding)
+    for (kind, j), exact in repeat_verdicts(data.objectives).items():
+        if kind == "objective" and exact:
+            mean[:, j], std[:, j] = np.asarray(data.objectives[j].Y, dtype=float), 0.0
     feasible = {t.number for t in data.feasible}
     rows = [i for i, t in enumerate(data.complete) if t.number in feasible]
     F = -mean[rows]  # the internal (minimized) convention

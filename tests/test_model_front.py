@@ -127,3 +127,26 @@ def test_a_configuration_run_several_times_is_one_member():
     assert len(configs) == len(set(configs))
     runs = {tuple(sorted(t.config.items())) for t in repeated}
     assert len(runs) == 2 and all(sum(c == r for c in configs) <= 1 for r in runs)
+
+
+def test_an_objective_the_repeats_show_exact_is_judged_as_measured():
+    import numpy as np
+
+    space = mh.Space({"w": mh.Int(1, 4), "x": mh.Float(0, 1)})
+
+    def fn(config, trial):  # accuracy and size exact, latency noisy
+        rng = np.random.default_rng(trial.seed)
+        return {"accuracy": round(0.8 + 0.05 * np.sin(6 * config["x"]), 3), "latency_ms": config["w"] + 0.3 * rng.random(),
+                "size_kb": float(config["w"])}
+
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("latency_ms"), mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(fn, n_trials=30, show_progress=False)
+    study.reevaluate(fn, top_k=1, repeats=1, show_progress=False)
+    assert study.front_basis() == "model"
+    members = study.model_front()
+    for m in members:  # exact objectives carry their measurements, with no spread
+        assert m.estimate["accuracy"] == m.trial.metrics["accuracy"] and m.std["size_kb"] == 0.0
+    for a in members:  # none beaten: a member of the same size is never less accurate and slower by the model
+        for b in members:
+            if a is not b and a.estimate["size_kb"] == b.estimate["size_kb"]:
+                assert not (a.estimate["accuracy"] <= b.estimate["accuracy"] and a.estimate["latency_ms"] >= b.estimate["latency_ms"])
