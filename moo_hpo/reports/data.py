@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from moo_hpo.study import Study
 
 __all__ = [
-    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "NOISE_CHECK_MEANING", "RECOMMENDATIONS_GUIDE", "REPEATS_MEANING",
+    "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "NOISE_CHECK_MEANING", "RECOMMENDATIONS_GUIDE",
+    "RECOMMENDATIONS_GUIDE_MODEL", "REPEATS_MEANING",
     "collect", "compute_saved", "front_table", "learning_curves", "repeated_runs", "time_text",
 ]
 
@@ -38,6 +39,15 @@ RECOMMENDATIONS_GUIDE = (
     "Which to pick: the knee is the balanced choice, where giving up a little of one objective stops buying much of "
     "another; each 'best' row is the extreme of one objective; with weights, the ASF row follows your priorities. "
     "All are trials on the front, starred in the figures above."
+)
+
+#: The guide instead, when the front is judged by the model and a recommendation lies off it.
+RECOMMENDATIONS_GUIDE_MODEL = (
+    "Which to pick: the knee is the balanced choice, where giving up a little of one objective stops buying much of "
+    "another; each 'best' row is the extreme of one objective; with weights, the ASF row follows your priorities. "
+    "They are chosen on the measurements, while the front below is judged by the model's estimates: a row marked "
+    "'off the model's front' measured well once, but the model expects another trial to do at least as well in "
+    "every objective; prefer a row on the front, or run it again (study.reevaluate) before choosing it."
 )
 
 #: Added to :data:`HV_MEANING` when the front is one trial.
@@ -210,6 +220,9 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     # recommendations
     from moo_hpo.reports.fairness import one_class_only
 
+    from moo_hpo.robust import root_number
+
+    front_configurations = {root_number(t) for t in front}
     recs: list[dict[str, Any]] = []
     if feasible_numbers:
         for r in study.recommendations(weights=weights):
@@ -223,8 +236,14 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             if one_class_only(r.trial):
                 reason += ("; CAUTION: this model predicts one class for everyone (its accuracy is the base rate and "
                            "its fairness gaps are 0 by construction)")
-            recs.append({"method": label, "number": r.trial.number, "reason": reason, "config": r.trial.config, "metrics": r.trial.metrics})
+            on_front = root_number(r.trial) in front_configurations  # a configuration's repeat stands for it
+            if not on_front and data["front_basis"] == "model":
+                reason += "; off the model's front"
+            recs.append({"method": label, "number": r.trial.number, "reason": reason, "config": r.trial.config,
+                         "metrics": r.trial.metrics, "on_front": on_front})
     data["recommendations"] = recs
+    data["recommendations_guide"] = (RECOMMENDATIONS_GUIDE_MODEL if any(not r["on_front"] for r in recs)
+                                     and data["front_basis"] == "model" else RECOMMENDATIONS_GUIDE)
     if devices is not None:
         from moo_hpo.reports.sizing import SizingTable, size_for_devices
 

@@ -428,7 +428,7 @@ def render_html(data: dict[str, Any]) -> str:
     # recommendations
     parts.append("<h2>Recommended operating points</h2>")
     if data["recommendations"]:
-        parts.append(f"<p class='note'>{esc(RECOMMENDATIONS_GUIDE)}</p>")
+        parts.append(f"<p class='note'>{esc(data.get('recommendations_guide', RECOMMENDATIONS_GUIDE))}</p>")
         parts.append(_table(["method", "trial", "configuration", "why"],
                             [(r["method"], f"#{r['number']}", ", ".join(f"{k}={_fmt(v)}" for k, v in r["config"].items()), r["reason"]) for r in data["recommendations"]]))
     else:
