@@ -461,11 +461,16 @@ def _model_check(study: Study) -> dict[str, Any]:
         for name, pred in predicted.items():
             if name in objectives:  # an objective: compare with the penalized value the model learned
                 if t.status is not TrialStatus.COMPLETE:
-                    continue
-                if penalized is None:
-                    penalized = problem.objective_matrix([t], penalized=True)[0]
-                j, sign = objectives[name]
-                measured = float(sign * penalized[j])
+                    # skipped before training, having measured it (a size both minimized and bounded): comparable
+                    # while no soft constraint penalizes the objectives
+                    if name not in t.metrics or problem.soft_constraints:
+                        continue
+                    measured = float(t.metrics[name])
+                else:
+                    if penalized is None:
+                        penalized = problem.objective_matrix([t], penalized=True)[0]
+                    j, sign = objectives[name]
+                    measured = float(sign * penalized[j])
             elif name in t.metrics:
                 measured = float(t.metrics[name])
             else:

@@ -200,6 +200,23 @@ def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measure
     assert "## Model check" in mh.report(study).to_markdown()
 
 
+def test_model_check_counts_a_proposal_skipped_before_training_on_what_it_measured():
+    from moo_hpo.optimizers import make_optimizer
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+    params = {"n_init": 4, "num_restarts": 1, "raw_samples": 16, "mc_samples": 8, "maxiter": 10}
+    study = mh.Study(space, [mh.Minimize("f1"), mh.Minimize("size_kb")], [mh.AtMost("size_kb", 1.2)],
+                     optimizer=make_optimizer("ehvi", params), seed=3)
+    for _ in range(5):  # the design, and the noise check's repeat
+        t = study.ask()
+        study.tell(t, {"f1": t.config["x"], "size_kb": t.config["x"] + t.config["y"]})
+    proposal = study.ask()  # the model's: predicted size beside it
+    assert "size_kb" in proposal.extra["optimizer"]["predicted"]
+    study.tell(proposal, {"size_kb": 9.0}, status="infeasible_skipped")  # its size broke the bound before training
+    rows = [r for r in mh.report(study).data["model_check"]["rows"] if r["number"] == proposal.number]
+    assert [(r["metric"], r["measured"]) for r in rows] == [("size_kb", 9.0)]
+
+
 def test_no_model_check_without_a_model_based_optimizer(finished_study):
     assert mh.report(finished_study).data["model_check"] == {"rows": [], "summary": [], "failures": None}
     assert "Model check" not in mh.report(finished_study).to_html()
