@@ -893,3 +893,21 @@ def test_a_study_loaded_read_only_because_it_is_being_written_says_so_when_writt
     with mh.Study.load(tmp_path / "s.db", read_only=True) as view, pytest.raises(mh.StorageError) as refused:
         view.ask()
     assert "Study.load opened it so" not in str(refused.value)  # asked for read-only: nothing to explain
+
+
+def test_a_derived_reference_tighter_than_a_hard_limit_on_the_objective_is_logged(caplog):
+    space = mh.Space({"x": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb")], [mh.AtMost("size_kb", 50.0)], optimizer="random", seed=0)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        for t in study.ask(10):  # the first ten feasible trials are all small: the reference freezes near 21
+            study.tell(t, {"accuracy": t.config["x"], "size_kb": 1.0 + 18.0 * t.config["x"]})
+    assert study.reference_point_frozen and study.reference_point["size_kb"] < 50
+    (line,) = [r.getMessage() for r in caplog.records if "reference point" in r.getMessage()]
+    assert "tighter than the hard limit size_kb <= 50" in line and "give Minimize('size_kb', ref=50) to count them" in line
+    explicit = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb", ref=50.0)], [mh.AtMost("size_kb", 50.0)],
+                        optimizer="random", seed=0)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        for t in explicit.ask(10):
+            explicit.tell(t, {"accuracy": t.config["x"], "size_kb": 1.0 + 18.0 * t.config["x"]})
+    assert not [r for r in caplog.records if "reference point" in r.getMessage()]
