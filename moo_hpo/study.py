@@ -68,7 +68,7 @@ class Study:
             resumed when its space, objectives and constraints equal the given ones.
         seed: the study's seed; None draws one and records it, so the study stays reproducible
             from its store.
-        name: a label for reports.
+        name: a label for reports (reopening a stored study under another name renames it in the store).
         pruner: stops trials early from their intermediate reports (``trial.report(step, metrics)`` in
             the objective): :class:`~moo_hpo.pruners.MOASHA`, :class:`~moo_hpo.pruners.Hyperband` or
             :class:`~moo_hpo.pruners.DominatedPruner`; None: the stored study's pruner when it had one,
@@ -188,7 +188,11 @@ class Study:
                 raise ConfigError(
                     f"the study in {self._store.location!r} was created with seed={self.seed}; received seed={seed}"
                 )
-            self.name = name or self._store.get_meta("name", "study")
+            stored_name = self._store.get_meta("name", "study")
+            self.name = name or stored_name
+            if self.name != stored_name and not self.read_only:  # renamed: stored, so every later view agrees
+                self._store.set_meta("name", self.name)
+                logger.info("study in %r renamed from %r to %r", self._store.location, stored_name, self.name)
             self.interrupted = [] if self.read_only else self._store.mark_interrupted()
             if self.interrupted:
                 logger.warning("trials %s were running when the study stopped; recorded as interrupted", self.interrupted)

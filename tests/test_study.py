@@ -911,3 +911,15 @@ def test_a_derived_reference_tighter_than_a_hard_limit_on_the_objective_is_logge
         for t in explicit.ask(10):
             explicit.tell(t, {"accuracy": t.config["x"], "size_kb": 1.0 + 18.0 * t.config["x"]})
     assert not [r for r in caplog.records if "reference point" in r.getMessage()]
+
+
+def test_reopening_a_study_under_another_name_renames_it_in_the_store(tmp_path):
+    path = tmp_path / "s.db"
+    space = mh.Space({"x": mh.Float(0, 1)})
+    mh.Study(space, [mh.Minimize("a")], storage=path, seed=0).close()
+    with mh.Study.load(path, read_only=True) as view:
+        assert view.name == "study"
+    with mh.Study(space, [mh.Minimize("a")], storage=path, seed=0, name="other") as renamed:
+        assert renamed.name == "other"
+    with mh.Study.load(path, read_only=True) as again:
+        assert again.name == "other"
