@@ -377,6 +377,10 @@ def recommend(
     chosen = kept[int(front_idx[i])]
     values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}" for o in problem.objectives)
     reason += f" ({values})"
+    if method in ("asf", "tchebycheff") and isinstance(weights, Mapping):
+        unweighted = [n for n in names if n not in weights]
+        if unweighted:  # easy to miss: an objective left out of the weights plays no part in the choice
+            reason += f"; {', '.join(unweighted)} left out of the weights, so weighing 0"
     if constraints:
         reason += f"; among trials with {', '.join(c.describe() for c in constraints)}"
     return choice.Recommendation(chosen, method, reason)

@@ -78,7 +78,11 @@ def test_recommend_weights_only_where_a_method_uses_them():
     for bad in ({"a": "2"}, {"a": -1.0}, [1.0], "a"):
         with pytest.raises(mh.ConfigError, match="weight"):
             study.recommend("asf", weights=bad)
-    assert study.recommend("asf", weights={"a": 2.0, "b": 1}).method == "asf"
+    both = study.recommend("asf", weights={"a": 2.0, "b": 1})
+    assert both.method == "asf" and "weighing 0" not in both.reason
+    one = study.recommend("asf", weights={"a": 2.0})  # an objective left out weighs 0, and the reason says so
+    assert one.reason.endswith("; b left out of the weights, so weighing 0")
+    assert "weighing 0" not in study.recommend("tchebycheff", weights=[2.0, 0.0]).reason  # a list names every weight
 
 
 def test_equal_front_points_count_once_for_the_knee():
