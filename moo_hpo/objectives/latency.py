@@ -230,8 +230,16 @@ class Latency(StructureProbe):
         try:
             times, info = self._time_loop(lambda: model.predict(X), clock)
         except Exception as exc:  # noqa: BLE001
-            raise ProbeError(f"latency probe: predict failed on a batch of shape {X.shape}: {type(exc).__name__}: {exc}") from exc
+            raise ProbeError(f"latency probe: predict failed on a batch of shape {X.shape}{self._shape_hint()}: "
+                             f"{type(exc).__name__}: {exc}") from exc
         return Measurement(summarize_times(times, self.prefix), {"latency": self._extra("cpu", _cpu_name(), info)})
+
+    def _shape_hint(self) -> str:
+        """For an example given with a batch dimension of 1 (``X[:1]``): what to give instead."""
+        shape = np.shape(self.example)
+        if len(shape) >= 2 and shape[0] == 1:
+            return f" (the example has shape {shape}: give one sample without the batch dimension, such as X[0], not X[:1])"
+        return ""
 
     def _extra(self, device: str, name: str, info: dict[str, Any]) -> dict[str, Any]:
         return {"device": device, "device_name": name, "batch_size": self.batch_size, "threads": self.threads, **info}
@@ -279,7 +287,8 @@ class Latency(StructureProbe):
             with torch.inference_mode():
                 times, info = self._time_loop(lambda: model(x), clock)
         except Exception as exc:  # noqa: BLE001
-            raise ProbeError(f"latency probe: forward pass failed on input of shape {tuple(x.shape)}: {type(exc).__name__}: {exc}") from exc
+            raise ProbeError(f"latency probe: forward pass failed on input of shape {tuple(x.shape)}{self._shape_hint()}: "
+                             f"{type(exc).__name__}: {exc}") from exc
         finally:
             torch.set_num_threads(previous)
         return Measurement(summarize_times(times, self.prefix), {"latency": self._extra("cpu", _cpu_name(), info)})

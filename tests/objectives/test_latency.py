@@ -208,3 +208,13 @@ def test_latency_hands_the_model_back_as_it_came():
     model[1].eval()  # a frozen sub-module stays frozen
     mh.objectives.Latency(torch.zeros(4), min_time_s=0.05, max_time_s=0.2).measure(model)
     assert [m.training for m in model] == [True, False, True]
+
+
+def test_an_example_given_with_its_batch_dimension_is_named():
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(20, 5))
+    fitted = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    with pytest.raises(mh.ProbeError, match=r"\(the example has shape \(1, 5\): give one sample without the batch "
+                                            r"dimension, such as X\[0\], not X\[:1\]\)"):
+        mh.objectives.Latency(X[:1], min_repeats=5, max_repeats=5).measure(fitted)
