@@ -732,7 +732,9 @@ class Study:
                 times out is replaced.
             callbacks: ``callback(study, trial)`` after every finished trial; may call :meth:`stop` (one alone,
                 or a list).
-            show_progress: show a progress bar (trials done, feasible, failed).
+            show_progress: show progress (trials done, hypervolume, feasible, failed): a live bar in a terminal,
+                elsewhere a plain line every tenth of the trials (without ``n_trials``: every tenth trial, at most
+                one a second) and one after a minute without.
             catch: exception types recorded as failed trials; any other exception is recorded
                 and re-raised. ``catch=()`` re-raises everything (for debugging).
             trial_timeout: seconds one trial may run before its worker is stopped (with the

@@ -145,6 +145,8 @@ def run_optimize(
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout)
     _check_signature(fn, with_model=build is not None)
     callbacks = _as_list("callbacks", callbacks, callable)
+    if n_trials is None and timeout is None and not callbacks:
+        logger.warning("optimize was given neither n_trials nor timeout: it runs until Ctrl-C (or a callback's study.stop())")
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
     _check_can_report(study, fn, with_model=build is not None, through_pipeline=build is not None or bool(probes))
     _check_latency_alone(probes, n_workers if executor is None else None)

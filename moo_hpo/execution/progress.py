@@ -112,7 +112,10 @@ class Progress:
         now = time.monotonic()
         every = max(1, (self.total or 100) // 10)
         record = self.study.trial(trial.number)
-        if self._done % every and now - self._last_line < PLAIN_LINE_SECONDS and self._done != self.total:
+        # a tenth of the trials (without a count, every 10th trial, at most one line a second however fast they are)
+        paced = self.total is not None or now - self._last_line >= 1.0
+        due = (self._done % every == 0 and paced) or now - self._last_line >= PLAIN_LINE_SECONDS
+        if not due and self._done != self.total:
             self._hypervolume(record)  # every trial feeds the hypervolume, printed or not
             return
         self._last_line = now

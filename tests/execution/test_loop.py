@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import pytest
 
@@ -78,3 +79,34 @@ def test_trials_cut_short_by_an_error_elsewhere_say_which_error():
     (cut,) = [t for t in s.trials if t.status is mh.TrialStatus.INTERRUPTED]
     assert cut.number == 1
     assert cut.error == "interrupted: the study stopped on an error: RuntimeError: the callback gave up"
+
+
+def test_progress_without_a_count_prints_at_most_a_line_a_second(capsys):
+    s = study()
+    stop_at = time.monotonic() + 2.5
+
+    def fast(config):
+        if time.monotonic() > stop_at:
+            s.stop("enough")
+        return {"accuracy": config["x"], "latency_ms": 1.0}
+
+    s.optimize(fast, timeout=30, show_progress=True)  # no n_trials: the count is unknown
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("study: ")]
+    assert len(s.trials) > 40 and 1 <= len(lines) <= 5, (len(s.trials), lines)
+
+
+def test_a_study_without_a_budget_says_it_runs_until_stopped(caplog):
+    s = study()
+
+    def interrupted_at_the_fourth(config, trial):
+        if trial.number == 3:
+            raise KeyboardInterrupt
+        return {"accuracy": config["x"], "latency_ms": 1.0}
+
+    with caplog.at_level("WARNING", logger="moo_hpo"), pytest.raises(KeyboardInterrupt):
+        s.optimize(interrupted_at_the_fourth, show_progress=False)
+    assert "optimize was given neither n_trials nor timeout: it runs until Ctrl-C" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        s.optimize(interrupted_at_the_fourth, n_trials=2, show_progress=False)
+    assert "neither n_trials nor timeout" not in caplog.text
