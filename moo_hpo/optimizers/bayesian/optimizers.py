@@ -54,6 +54,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -398,6 +399,7 @@ class BoTorchOptimizer(Optimizer):
     ) -> list[Proposal]:
         """Sequential greedy proposals by the models (see the module docstring); ``full=False``: economy steps."""
         import torch
+        from botorch.exceptions.warnings import OptimizationWarning
         from botorch.optim import optimize_acqf
         from botorch.sampling.normal import SobolQMCNormalSampler
 
@@ -439,17 +441,19 @@ class BoTorchOptimizer(Optimizer):
             restarts = settings.num_restarts + (0 if extra is None else len(extra))
             audit: dict[str, Any] = {"acquisition": getattr(acq, "audit_name", name)}
             try:
-                candidates, values = optimize_acqf(
-                    acq,
-                    bounds=bounds,
-                    q=1,
-                    num_restarts=restarts,  # BoTorch adds settings.num_restarts from raw samples to the given starts
-                    raw_samples=settings.raw_samples,
-                    batch_initial_conditions=extra,
-                    options={"seed": seed, "maxiter": self.maxiter, "batch_limit": restarts, "init_batch_limit": settings.raw_samples},
-                    retry_on_optimization_warning=False,  # a stalled L-BFGS still returns its best point
-                    return_best_only=False,
-                )
+                with warnings.catch_warnings():  # a stalled L-BFGS still returns its best point: nothing to warn of
+                    warnings.filterwarnings("ignore", category=OptimizationWarning)
+                    candidates, values = optimize_acqf(
+                        acq,
+                        bounds=bounds,
+                        q=1,
+                        num_restarts=restarts,  # BoTorch adds settings.num_restarts from raw samples to the given starts
+                        raw_samples=settings.raw_samples,
+                        batch_initial_conditions=extra,
+                        options={"seed": seed, "maxiter": self.maxiter, "batch_limit": restarts, "init_batch_limit": settings.raw_samples},
+                        retry_on_optimization_warning=False,
+                        return_best_only=False,
+                    )
             except RuntimeError as exc:  # BoTorch's start sampling: every raw sample's value is -inf / NaN
                 if "probability tensor contains" not in str(exc):
                     raise
