@@ -184,6 +184,7 @@ def _run_trial(
                          "what it needs on that worker or stop it"}
     reporter = DaskReporter(channel) if channel else None
     output = io.StringIO()
+    began = time.monotonic()
     if trial_timeout is None:
         trial._reporter = reporter
         with ThreadOutput.capture(output):
@@ -198,6 +199,7 @@ def _run_trial(
         finally:
             pool.shutdown()
     message = outcome_message(trial.number, outcome)
+    where["run_seconds"] = time.monotonic() - began  # on its worker: a trial's duration also counts time queued
     message["extra"] = {"worker": where, **({"output": output.getvalue()[-_OUTPUT_TAIL:]} if output.getvalue() else {})}
     return message
 

@@ -289,8 +289,8 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
 
 def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
     """Per Dask worker that ran trials (``extra["worker"]``): ``worker`` (its name, which a restarted worker keeps,
-    else its address), ``host``, ``trials``, ``complete``, ``failed``, ``pruned`` and ``seconds`` (the trials' own
-    time); trials whose workers were lost count under ``"(lost)"``. Empty when no trial ran on a cluster."""
+    else its address), ``host``, ``trials``, ``complete``, ``failed``, ``pruned`` and ``seconds`` (the trials' time on
+    their workers, ``extra["worker"]["run_seconds"]``, without time queued); trials whose workers were lost count under ``"(lost)"``. Empty when no trial ran on a cluster."""
     rows: dict[str, dict[str, Any]] = {}
     for t in trials:
         extra = t.extra if isinstance(t.extra, dict) else {}
@@ -303,7 +303,8 @@ def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
         row["trials"] += 1
         if t.status.value in row:
             row[t.status.value] += 1
-        row["seconds"] += t.duration or 0.0
+        ran = where.get("run_seconds")  # its time on the worker, without the time it waited for one
+        row["seconds"] += float(ran) if isinstance(ran, (int, float)) else (t.duration or 0.0)
     return list(rows.values())
 
 

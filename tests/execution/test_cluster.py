@@ -630,6 +630,10 @@ def test_the_report_says_where_the_trials_ran(client):
     assert sum(r["failed"] for r in rows.values()) == s.count("failed") and sum(r["complete"] for r in rows.values()) == s.count("complete")
     assert "<h2>Workers</h2>" in report.to_html() and "## Workers" in report.to_markdown()
     assert "<h2>Workers</h2>" not in mh.report(study()).to_html()  # not for a study that never ran on a cluster
+    # each trial's time on its worker, apart from time queued: at least the objective's 0.2 s, at most its duration
+    ran = [t.extra["worker"]["run_seconds"] for t in s.trials if t.status is mh.TrialStatus.COMPLETE]
+    assert ran and all(0.2 <= r <= t.duration for r, t in zip(ran, [t for t in s.trials if t.status is mh.TrialStatus.COMPLETE], strict=True))
+    assert sum(r["seconds"] for r in rows.values()) == pytest.approx(sum(t.extra["worker"]["run_seconds"] for t in s.trials))
 
 
 def test_the_output_router_gives_each_thread_its_prints_and_leaves_the_streams_as_they_were():
