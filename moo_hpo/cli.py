@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import os
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -32,7 +33,9 @@ from moo_hpo.naming import closest_name
 
 app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_is_help=True,
                   help="Multi-objective and constrained hyperparameter optimization.")
-console = Console()
+#: Width of tables written to a file or a pipe (rich's 80 columns cut the front's headers and configurations).
+PIPE_WIDTH = 160
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH)
 _state = {"debug": False}
 
 

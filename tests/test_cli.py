@@ -234,3 +234,20 @@ def test_python_dash_m_runs_the_command_line(tmp_path):
     for module in ("moo_hpo", "moo_hpo.cli"):
         done = subprocess.run([sys.executable, "-m", module, "front", str(tmp_path / "nope.db")], capture_output=True, text=True, timeout=120)
         assert done.returncode == 1 and "no study file" in done.stdout + done.stderr, (module, done.stdout, done.stderr)
+
+
+def test_a_front_written_to_a_pipe_keeps_its_headers_whole(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    names = ["balanced_accuracy", "latency_p99_ms", "size_kb_int8", "energy_per_inference_j"]
+    space = mh.Space({"hidden_units": mh.Int(8, 512), "learning_rate": mh.Float(1e-4, 1e-1, log=True)})
+    with mh.Study(space, [mh.Maximize(names[0])] + [mh.Minimize(n) for n in names[1:]], storage=tmp_path / "s.db", seed=0) as study:
+        for i, t in enumerate(study.ask(3)):
+            study.tell(t, {n: 1.0 + i * (-1) ** k for k, n in enumerate(names)})
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run([sys.executable, "-m", "moo_hpo", "front", str(tmp_path / "s.db")], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert all(f"{n} (m" in done.stdout for n in names) and "…" not in done.stdout, done.stdout
