@@ -398,17 +398,19 @@ class DaskExecutor:
         """Block until at least one running trial ends; return those (a lost worker's trial may be resubmitted)."""
         from concurrent.futures import CancelledError
 
-        from distributed import wait
+        from distributed import as_completed
         from distributed.client import FuturesCancelledError
 
         while self._running:
             try:
                 if self._channel is None:
-                    # distributed.wait waits on the loop of the process's default client (the newest one not closed),
-                    # not on the futures' own: with another client in the process (one to another scheduler, one that
-                    # failed to connect) it wakes only when that client's loop does, or never
-                    with self.client.as_current():
-                        done, _ = wait(list(self._running), return_when="FIRST_COMPLETED")
+                    # on this client's loop: distributed.wait waits on the loop of the process's default client (the
+                    # newest one not closed), and with another client in the process (one to another scheduler, one
+                    # that failed to connect) it woke only when that client's loop did, or never
+                    first = next(as_completed(list(self._running), loop=self.client.loop))
+                    done = [first, *(f for f in self._running if f is not first and f.done())]
+                    if any(f.cancelled() for f in done):  # as distributed.wait: the scheduler was lost or restarted
+                        raise CancelledError("the running trials' tasks were cancelled")
                 else:  # answer intermediate reports while waiting
                     done = self._wait_answering_reports()
             except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
