@@ -13,7 +13,8 @@ Metric names (all computed by fairlearn on the same predictions):
 ========== ==========================================================
 
 With several sensitive features, groups are their intersections. ``extra["fairness"]["by_group"]``
-holds, per group, the count, accuracy, selection rate, TPR and FPR (fairlearn ``MetricFrame``).
+holds, per group, the count, the positive and negative labels, accuracy, selection rate, TPR and FPR (fairlearn
+``MetricFrame``; a TPR over no positives, an FPR over no negatives, is None).
 
 ``FairnessGap(X_val, y_val, sensitive=A_val, holdout=(X_test, y_test, A_test))`` also measures the gaps on
 a held-out split, recorded as ``holdout_<metric>`` (``holdout_eo_diff`` ...), with that split's per-group
@@ -140,10 +141,12 @@ class FairnessGap(Probe):
             raise ConfigError(f"unknown fairness metric(s) {bad or self.base_metrics}; expected some of {list(FAIRNESS_METRICS)}")
         y = np.asarray(y)
         self.pos_label = _positive_label("FairnessGap", y, pos_label, "labels")
+        self.classes = [c.item() if hasattr(c, "item") else c for c in np.unique(y)]
         self.holdout = None
         if holdout is not None:
+            if isinstance(holdout, (tuple, list)) and len(holdout) == 3:  # its sensitive feature by column name too
+                holdout = (holdout[0], holdout[1], _columns_of("FairnessGap", holdout[0], holdout[2], "the held-out X"))
             X_h, y_h, sensitive_h = holdout_split("FairnessGap", holdout, sensitive=True)
-            sensitive_h = _columns_of("FairnessGap", X_h, sensitive_h, "the held-out X")
             y_h = np.asarray(y_h)
             _positive_label("FairnessGap", y_h, self.pos_label, "held-out labels")
             self.holdout = (X_h, y_h, sensitive_h)
@@ -179,12 +182,18 @@ class FairnessGap(Probe):
         y_pred = np.asarray(y_pred)
         if y_pred.dtype.kind in "fc" and y_pred.size and not np.isfinite(y_pred.astype(float)).all():
             raise ProbeError("the model predicted NaN or infinite labels")
+        unknown = sorted({v.item() if hasattr(v, "item") else v for v in np.unique(y_pred)} - set(self.classes), key=repr)
+        if unknown:  # e.g. class indices 0/1 of a torch module beside labels '<=50K'/'>50K': every gap would read 0
+            raise ProbeError(f"the model predicted labels {unknown[:5]}, which are not among the labels {self.classes}; "
+                             "expected predictions in the labels' own values")
         return (y_true == self.pos_label).astype(int), (y_pred == self.pos_label).astype(int)
 
 
 def _columns_of(owner: str, X: Any, sensitive: Any, what: str) -> Any:
     """``sensitive`` given as a column name (or a list of names) of the DataFrame ``X``: those columns."""
-    names = [sensitive] if isinstance(sensitive, str) else sensitive if isinstance(sensitive, list) and sensitive and all(isinstance(n, str) for n in sensitive) else None
+    # a list of strings as long as X is each row's group (a list of values), not column names
+    as_names = (isinstance(sensitive, list) and 0 < len(sensitive) != len(X) and all(isinstance(n, str) for n in sensitive))
+    names = [sensitive] if isinstance(sensitive, str) else sensitive if as_names else None
     if names is None:
         return sensitive
     columns = list(getattr(X, "columns", []))
@@ -208,7 +217,11 @@ def _positive_label(owner: str, y: np.ndarray, pos_label: Any, what: str) -> Any
 
     if pd.isna(pd.Series(y.ravel())).any():
         raise ConfigError(f"{owner}: the {what} have {int(pd.isna(pd.Series(y.ravel())).sum())} missing value(s); drop those rows")
-    classes = [c.item() if hasattr(c, "item") else c for c in np.unique(y)]  # plain values, for messages
+    try:
+        classes = [c.item() if hasattr(c, "item") else c for c in np.unique(y)]  # plain values, for messages
+    except TypeError:  # strings beside numbers cannot be sorted
+        kinds = sorted({type(v).__name__ for v in y.ravel()})
+        raise ConfigError(f"{owner}: the {what} mix types {kinds}; expected labels of one type (two classes)") from None
     if len(classes) != 2:
         raise ConfigError(f"{owner} expects binary {what} with both classes present; received {len(classes)} class(es) "
                           f"{classes[:5]} (TPR and FPR need positives and negatives)")

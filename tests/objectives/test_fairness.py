@@ -191,3 +191,36 @@ def test_a_group_without_positives_is_logged_and_its_tpr_left_undefined(data, ca
     assert table["X"]["tpr"] is None and table["X"]["positives"] == 0 and table["X"]["negatives"] == 3
     assert table["Y"]["fpr"] is None and table["Y"]["tpr"] is not None and table["Y"]["positives"] == 4
     assert sum(r["positives"] for r in table.values()) == int(y.sum())
+
+
+def test_a_list_of_group_values_and_a_held_out_column_name(data):
+    X, y, sex, _race, model = data
+    as_list = mh.objectives.FairnessGap(X, y, sensitive=list(sex)).measure(model)  # each row's group, not column names
+    assert as_list["eo_diff"] == pytest.approx(mh.objectives.FairnessGap(X, y, sensitive=sex).measure(model)["eo_diff"])
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "male"]).assign(sex=sex)
+    fitted = LogisticRegression().fit(frame[["a", "b", "c", "d", "male"]], y)
+
+    class OnFeatures:
+        classes_ = fitted.classes_
+
+        def predict(self, X):
+            return fitted.predict(X[["a", "b", "c", "d", "male"]])
+
+    held = mh.objectives.FairnessGap(frame[:300], y[:300], sensitive="sex", holdout=(frame[300:], y[300:], "sex")).measure(OnFeatures())
+    assert held["holdout_eo_diff"] == pytest.approx(
+        mh.objectives.FairnessGap(frame[300:], y[300:], sensitive="sex").measure(OnFeatures())["eo_diff"])
+
+
+def test_predictions_outside_the_labels_and_labels_of_mixed_types_are_named(data):
+    X, y, sex, _race, _model = data
+    text = np.where(y == 1, ">50K", "<=50K")
+
+    class ClassIndices:  # a model that predicts 0/1 beside text labels: every gap would read 0
+        def predict(self, X):
+            return (X[:, 0] > 0).astype(int)
+
+    with pytest.raises(mh.ProbeError, match=r"the model predicted labels \[0, 1\], which are not among the labels \['<=50K', '>50K'\]"):
+        mh.objectives.FairnessGap(X, text, sensitive=sex, pos_label=">50K").measure(ClassIndices())
+    mixed = np.array([0, "1"] * (len(y) // 2), dtype=object)
+    with pytest.raises(mh.ConfigError, match=r"the labels mix types \['int', 'str'\]; expected labels of one type"):
+        mh.objectives.FairnessGap(X, mixed, sensitive=sex)
