@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -150,6 +151,7 @@ class Study:
             if isinstance(pruner, Pruner):  # one pruner judges for one open study
                 pruner = claim_instance(pruner, self, "pruner")
             self._pruning = PrunerState(self._store, self.problem, lambda: self._trials, pruner, self.read_only)
+            self._store_rename()
         except BaseException:
             if not isinstance(storage, Store):  # a refused study keeps no lock on its file
                 self._store.close()
@@ -188,11 +190,8 @@ class Study:
                 raise ConfigError(
                     f"the study in {self._store.location!r} was created with seed={self.seed}; received seed={seed}"
                 )
-            stored_name = self._store.get_meta("name", "study")
-            self.name = name or stored_name
-            if self.name != stored_name and not self.read_only:  # renamed: stored, so every later view agrees
-                self._store.set_meta("name", self.name)
-                logger.info("study in %r renamed from %r to %r", self._store.location, stored_name, self.name)
+            self._stored_name = self._store.get_meta("name", "study")
+            self.name = name or self._stored_name  # a new name is stored once the study has opened (_store_rename)
             self.interrupted = [] if self.read_only else self._store.mark_interrupted()
             if self.interrupted:
                 logger.warning("trials %s were running when the study stopped; recorded as interrupted", self.interrupted)
@@ -200,6 +199,14 @@ class Study:
         self._trials: list[Trial] = self._store.load_trials()
         self._recount()
         self._freeze_reference_if_due()  # a store written before the freeze was recorded in tell
+
+    def _store_rename(self) -> None:
+        """A stored study reopened under another ``name=``: store that name, so every later view agrees (after every
+        check of the opening passed: a refused study renames nothing)."""
+        stored = getattr(self, "_stored_name", None)
+        if stored is not None and self.name != stored and not self.read_only:
+            self._store.set_meta("name", self.name)
+            logger.info("study in %r renamed from %r to %r", self._store.location, stored, self.name)
 
     def _recount(self) -> None:
         self._counts = {s: 0 for s in TrialStatus}
@@ -565,7 +572,7 @@ class Study:
         if not isinstance(metrics, Mapping):
             return
         values = {c: metrics.get(c.name) for c in hard}
-        if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) for v in values.values()):
+        if any(not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(float(v)) for v in values.values()):
             return  # a bound left unmeasured: the skip may rest on it
         if any(not c.is_satisfied(v) for c, v in values.items()):
             return

@@ -838,6 +838,8 @@ def test_a_skip_before_training_must_break_a_hard_bound():
     with pytest.raises(mh.ConfigError, match=r"trial #0: status='infeasible_skipped' is for a trial whose pre-training "
                        r"metrics break a hard constraint; the metrics given \({'size_kb': 3.0}\) break none of \['size_kb <= 5'\]"):
         study.tell(fits, {"size_kb": 3.0}, status="infeasible_skipped")
+    with pytest.raises(mh.ConfigError, match="status='infeasible_skipped' is for a trial whose"):  # a numpy value too
+        study.tell(fits, {"size_kb": np.float32(3.0)}, status="infeasible_skipped")
     assert study.trials[0].status is mh.TrialStatus.RUNNING  # left as it was, to be told again
     assert study.tell(fits, {"a": 0.1, "size_kb": 3.0, "energy": 0.5}).status is mh.TrialStatus.COMPLETE
     assert study.tell(breaks, {"size_kb": 9.0}, status="infeasible_skipped").status is mh.TrialStatus.INFEASIBLE_SKIPPED
@@ -917,6 +919,10 @@ def test_reopening_a_study_under_another_name_renames_it_in_the_store(tmp_path):
     path = tmp_path / "s.db"
     space = mh.Space({"x": mh.Float(0, 1)})
     mh.Study(space, [mh.Minimize("a")], storage=path, seed=0).close()
+    with mh.Study.load(path, read_only=True) as view:
+        assert view.name == "study"
+    with pytest.raises(mh.UnsupportedError):  # a study refused on opening renames nothing
+        mh.Study(space, [mh.Minimize("a")], storage=path, seed=0, name="refused", optimizer="nsga3")
     with mh.Study.load(path, read_only=True) as view:
         assert view.name == "study"
     with mh.Study(space, [mh.Minimize("a")], storage=path, seed=0, name="other") as renamed:

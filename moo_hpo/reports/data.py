@@ -14,7 +14,7 @@ import numpy as np
 from moo_hpo import robust
 from moo_hpo.exceptions import MooHpoError
 from moo_hpo.timing import busy_seconds, proposal_seconds
-from moo_hpo.trial import Trial, TrialStatus
+from moo_hpo.trial import Trial, TrialStatus, config_key
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -220,9 +220,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     # recommendations
     from moo_hpo.reports.fairness import one_class_only
 
-    from moo_hpo.robust import root_number
-
-    front_configurations = {root_number(t) for t in front}
+    front_configurations = {config_key(t.config) for t in front}  # a configuration run again is one member
     recs: list[dict[str, Any]] = []
     if feasible_numbers:
         for r in study.recommendations(weights=weights):
@@ -236,7 +234,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             if one_class_only(r.trial):
                 reason += ("; CAUTION: this model predicts one class for everyone (its accuracy is the base rate and "
                            "its fairness gaps are 0 by construction)")
-            on_front = root_number(r.trial) in front_configurations  # a configuration's repeat stands for it
+            on_front = config_key(r.trial.config) in front_configurations
             if not on_front and data["front_basis"] == "model":
                 reason += "; off the model's front"
             recs.append({"method": label, "number": r.trial.number, "reason": reason, "config": r.trial.config,

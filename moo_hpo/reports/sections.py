@@ -160,7 +160,7 @@ def workers_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 #: The header of :func:`device_sizing_rows`' table.
-DEVICE_SIZING_HEADER = ("device", "budgets", "chosen trial", "trials that fit", "why")
+DEVICE_SIZING_HEADER = ("device", "budgets", "chosen trial", "models that fit", "why")
 
 
 def device_sizing_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -77,11 +77,14 @@ class SizingResult:
         profile: the device.
         best: the best fitting trial for the chosen objective, or None when nothing fits.
         reason: one line: why this trial, or why none.
-        front: the fitting trials that are Pareto-optimal among the fitting ones.
+        front: the fitting trials that are Pareto-optimal among the fitting ones (judged, like ``best``, on a
+            configuration's means; each listed as its original trial, whose own metrics are one run's).
         n_fitting: how many feasible configurations fit (a configuration run again counts once).
         metrics: the figures ``best`` was judged on: its own metrics, or for a configuration run more than once
             (:meth:`~moo_hpo.Study.reevaluate`) the mean of each metric over its complete runs.
         runs: how many complete runs ``metrics`` summarizes (0 when nothing fits).
+        measured_runs: per metric, how many of those runs measured it (fewer than ``runs`` for a metric some runs
+            left out; its mean is over those).
     """
 
     profile: DeviceProfile
@@ -91,6 +94,7 @@ class SizingResult:
     n_fitting: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     runs: int = 0
+    measured_runs: dict[str, int] = field(default_factory=dict)
 
 
 class SizingTable(list):
@@ -121,7 +125,12 @@ class SizingTable(list):
         out = []
         for r in self:
             budgets = ", ".join(f"{metric} <= {bound:g}" for metric, bound in r.profile.limits())  # a device has one at least
-            figures = ", ".join(f"{metric} {r.metrics[metric]:.4g}" for metric, _ in r.profile.limits() if metric in r.metrics)
+            def figure(metric: str) -> str:
+                measured = r.measured_runs.get(metric, r.runs)
+                fewer = f" ({measured} of {r.runs} runs)" if r.runs > 1 and measured < r.runs else ""
+                return f"{metric} {r.metrics[metric]:.4g}{fewer}"
+
+            figures = ", ".join(figure(metric) for metric, _ in r.profile.limits() if metric in r.metrics)
             if figures and r.runs > 1:
                 figures += f" (mean of {r.runs} runs)"
             out.append({"device": r.profile.name, "budgets": budgets, "best_trial": r.best.number if r.best else None,
@@ -172,9 +181,9 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         raise ConfigError(f"objective must be one of {names}; received {objective!r}")
     obj = study.objectives[names.index(objective)]
     candidates = _configurations(study)  # feasible configurations, each as a stand-in trial with its figures
-    runs_of = {t.number: (original, runs) for t, original, runs in candidates}
-    judged = [t for t, _, _ in candidates]
-    repeated = any(runs > 1 for _, _, runs in candidates)
+    runs_of = {t.number: (original, runs, counts) for t, original, runs, counts in candidates}
+    judged = [t for t, _, _, _ in candidates]
+    repeated = any(runs > 1 for _, _, runs, _ in candidates)
     unit = "configurations" if repeated else "trials"
     out = SizingTable()
     if isinstance(profiles, DeviceProfile):
@@ -190,7 +199,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         if not fitting:
             limits = ", ".join(f"{m} <= {b:g}" for m, b in p.limits()) or "no limits"
             unmeasured = [m for m, _ in p.limits() if judged and not any(m in t.metrics for t in judged)]
-            why = f"no feasible trial fits {limits} ({len(candidates)} feasible {unit})"
+            why = f"no feasible {'configuration' if repeated else 'trial'} fits {limits} ({len(candidates)} feasible {unit})"
             if unmeasured:
                 measured = sorted({m for t in judged for m in t.metrics})
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
@@ -200,7 +209,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
         # from the fitting front: of trials equal in the objective, never one that another fitting trial dominates
         chosen = min(front, key=lambda t: (obj.to_internal(t.metrics[objective]), t.number))
-        best, runs = runs_of[chosen.number]
+        best, runs, counts = runs_of[chosen.number]
         value = f"{chosen.metrics[objective]:.4g}" + (f", mean of {runs} runs" if runs > 1 else "")
         reason = f"best {objective} ({value}) of {len(fitting)} fitting {unit}"
         tighter = [c.describe() for c in study.problem.hard_constraints if c.kind == "at_most"
@@ -208,13 +217,14 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         if tighter:  # the device would take more than the study let through
             reason += f" (the study's own limit {', '.join(tighter)} is tighter than this device's budget)"
         out.append(SizingResult(p, best, reason, [runs_of[t.number][0] for t in front], len(fitting),
-                                dict(chosen.metrics), runs))
+                                dict(chosen.metrics), runs, counts))
     return out
 
 
-def _configurations(study: Study) -> list[tuple[Trial, Trial, int]]:
+def _configurations(study: Study) -> list[tuple[Trial, Trial, int, dict[str, int]]]:
     """The study's feasible configurations, in original-number order, each as (a stand-in trial carrying the
-    figures it is judged on, its original trial, how many complete runs the figures summarize).
+    figures it is judged on, its original trial, how many complete runs the figures summarize, per metric how many
+    of them measured it).
 
     A configuration run once is its own trial. One run more than once (linked by ``extra["repeat_of"]``) is judged
     on the mean of each metric over its complete runs that measured it, feasible when that mean is within every
@@ -227,20 +237,21 @@ def _configurations(study: Study) -> list[tuple[Trial, Trial, int]]:
     for t in study.trials:
         if t.status is TrialStatus.COMPLETE:
             groups.setdefault(root_number(t), []).append(t)
-    out: list[tuple[Trial, Trial, int]] = []
+    out: list[tuple[Trial, Trial, int, dict[str, int]]] = []
     for _, runs in sorted(groups.items()):
         original = runs[0]
         if len(runs) > 1:
             names = {m for t in runs for m in t.metrics}
+            measured = {m: [t.metrics[m] for t in runs if m in t.metrics and math.isfinite(t.metrics[m])] for m in sorted(names)}
             # from the first run, so that identical runs give their value exactly
-            means = {m: values[0] + float(np.mean([v - values[0] for v in values])) for m in sorted(names)
-                     if (values := [t.metrics[m] for t in runs if m in t.metrics and math.isfinite(t.metrics[m])])}
+            means = {m: values[0] + float(np.mean([v - values[0] for v in values])) for m, values in measured.items() if values}
+            counts = {m: len(values) for m, values in measured.items() if values}
             figures = copy.copy(original)
             figures.metrics = means
         else:
-            figures = original
+            figures, counts = original, {m: 1 for m in original.metrics}
         if study.problem.is_feasible(figures):
-            out.append((figures, original, len(runs)))
+            out.append((figures, original, len(runs), counts))
     return out
 
 

@@ -152,6 +152,20 @@ def test_device_sizing_judges_a_configuration_run_again_on_its_mean(tmp_path):
     assert text[0].split(",")[5:8] == ["best_trial", "runs", "n_fitting"] and text[1].split(",")[5:7] == [str(lucky.number), "3"]
 
 
+def test_device_sizing_says_when_some_runs_did_not_measure_a_budget_metric():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb")], optimizer="random", seed=0)
+    first = study.ask()
+    study.tell(first, {"accuracy": 0.9, "size_kb": 3.0, "latency_p99_ms": 5.0})
+    study.reevaluate(lambda config: {"accuracy": 0.9, "size_kb": 3.0}, repeats=1, show_progress=False)  # times nothing
+    (device,) = mh.size_for_devices(study, mh.DeviceProfile("edge", max_latency_ms=6.0))
+    assert device.runs == 2 and device.measured_runs == {"accuracy": 2, "latency_p99_ms": 1, "size_kb": 2}
+    (row,) = mh.size_for_devices(study, [mh.DeviceProfile("edge", max_latency_ms=6.0)]).summary_rows()
+    assert row["figures"] == "latency_p99_ms 5 (1 of 2 runs) (mean of 2 runs)"
+    (none,) = mh.size_for_devices(study, mh.DeviceProfile("tiny", max_latency_ms=1.0))
+    assert none.reason.startswith("no feasible configuration fits latency_p99_ms <= 1 (1 feasible configurations)")
+
+
 def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measurements():
     from moo_hpo.optimizers import make_optimizer
 
