@@ -41,6 +41,7 @@ __all__ = [
     "least_violating_error",
     "pareto_front",
     "recommend",
+    "reference_tighter_than_bounds",
 ]
 
 #: A derived reference point is frozen once this many trials are feasible.
@@ -188,6 +189,31 @@ def least_violating_error(problem: Problem, trials: Sequence[Trial], what: str) 
         f"violating is trial #{best.number} (total violation {v.min():.4g}; breaks {', '.join(broken)})",
         least_violating=best.number,
     )
+
+
+def reference_tighter_than_bounds(problem: Problem, reference: ReferencePoint) -> list[tuple[Objective, Constraint, float]]:
+    """The derived (not given) values of a frozen reference point that are tighter than a hard bound on the same
+    objective: feasible trials between the two add no hypervolume, so the hypervolume (and EHVI) overlooks a
+    range the user allowed.
+
+    Args:
+        problem: the study's problem.
+        reference: its reference point, frozen.
+
+    Returns:
+        (objective, its hard bound, the reference value in the metric's units) per such objective.
+    """
+    units = reference.in_units(reference.frozen)
+    out = []
+    for o, explicit in zip(problem.objectives, reference.explicit, strict=True):
+        if explicit is not None:
+            continue
+        for c in problem.hard_constraints:  # a bound on the objective's good side limits nothing the point could miss
+            if c.name == o.name and (c.kind == "at_most") == (o.direction == "minimize"):
+                value = units[o.name]
+                if (value < c.bound) if c.kind == "at_most" else (value > c.bound):
+                    out.append((o, c, value))
+    return out
 
 
 def reference_internal(problem: Problem, trials: Sequence[Trial]) -> np.ndarray:

@@ -981,22 +981,13 @@ class Study:
             self._note_reference_tighter_than_bounds()
 
     def _note_reference_tighter_than_bounds(self) -> None:
-        """Log when a derived reference value is tighter than a hard bound on the same objective: feasible trials
-        between the two add no hypervolume, so the hypervolume (and EHVI) overlooks a range the user allowed."""
-        units = self._reference.in_units(self._reference.frozen)
-        for o, explicit in zip(self.objectives, self._reference.explicit, strict=True):
-            if explicit is not None:
-                continue
-            for c in self.problem.hard_constraints:
-                if c.name != o.name or (c.kind == "at_most") != (o.direction == "minimize"):
-                    continue  # a bound on the good side of the objective limits nothing the reference could miss
-                ref = units[o.name]
-                if (ref < c.bound) if c.kind == "at_most" else (ref > c.bound):
-                    logger.warning(
-                        "the reference point's %s (%.4g, from the first feasible trials) is tighter than the hard limit "
-                        "%s: feasible trials between the two add no hypervolume; give %s(%r, ref=%g) to count them",
-                        o.name, ref, c.describe(), "Minimize" if o.direction == "minimize" else "Maximize", o.name, c.bound,
-                    )
+        """Log each derived reference value tighter than a hard bound on the same objective."""
+        for o, c, value in analysis.reference_tighter_than_bounds(self.problem, self._reference):
+            logger.warning(
+                "the reference point's %s (%.4g, from the first feasible trials) is tighter than the hard limit "
+                "%s: feasible trials between the two add no hypervolume; give %s(%r, ref=%g) to count them",
+                o.name, value, c.describe(), "Minimize" if o.direction == "minimize" else "Maximize", o.name, c.bound,
+            )
 
     def _ref_argument(self, ref: Mapping[str, float] | Sequence[float] | None) -> np.ndarray:
         return self._reference_internal() if ref is None else self._reference.from_units(ref)

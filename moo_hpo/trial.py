@@ -273,6 +273,7 @@ def check_metrics(
         out[str(key)] = f
     missing = [m for m in required if m not in metrics]  # returned but not a number: said above
     if missing:
+        # the probes' metric names, imported here only, on a trial's failure (the probes import nothing heavy at the top)
         from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS, REGRESSION_METRICS
         from moo_hpo.objectives.fairness import FAIRNESS_METRICS
 

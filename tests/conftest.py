@@ -58,3 +58,21 @@ def space() -> mh.Space:
 @pytest.fixture
 def objectives() -> list[mh.Objective]:
     return [mh.Minimize("f1"), mh.Minimize("f2")]
+
+
+def noisy_latency_study(seed: int, top_k: int) -> mh.Study:
+    """30 random trials of a study whose accuracy and size are exact and latency noisy, its front's ``top_k``
+    configurations run once more (so the study knows its metrics are noisy)."""
+    import numpy as np
+
+    space = mh.Space({"w": mh.Int(1, 4), "x": mh.Float(0, 1)})
+
+    def fn(config, trial):
+        rng = np.random.default_rng(trial.seed)
+        return {"accuracy": round(0.8 + 0.05 * np.sin(6 * config["x"]), 3), "latency_ms": config["w"] + 0.3 * rng.random(),
+                "size_kb": float(config["w"])}
+
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("latency_ms"), mh.Minimize("size_kb")], optimizer="random", seed=seed)
+    study.optimize(fn, n_trials=30, show_progress=False)
+    study.reevaluate(fn, top_k=top_k, repeats=1, show_progress=False)
+    return study

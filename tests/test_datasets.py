@@ -27,13 +27,16 @@ def test_any_n_in_the_documented_range_gives_n_rows(train, n):
         assert abs(part.y.mean() - train.y.mean()) <= 1 / n + 1e-9
 
 
-def test_split_gives_two_disjoint_parts_of_any_size(train):
+def test_split_gives_two_disjoint_parts_of_any_size():
+    from moo_hpo.datasets import _draw
+
     small = load_adult("train", n=200, seed=0)
     for n in (1, 100, 199):
         a, b = small.split(n, seed=0)
         assert len(a.y) == n and len(b.y) == 200 - n
-        rows = {tuple(r) for r in a.X.astype(str).itertuples(index=False)} | {tuple(r) for r in b.X.astype(str).itertuples(index=False)}
-        assert len(rows) == len({tuple(r) for r in small.X.astype(str).itertuples(index=False)})
+        first, second = _draw(small.y, n, seed=0)  # the rows each part took: disjoint, all of them, in order
+        assert set(first).isdisjoint(second) and sorted([*first, *second]) == list(range(200))
+        assert list(first) == sorted(first) and a.y.tolist() == small.y[first].tolist()
 
 
 def test_bad_arguments_are_config_errors():

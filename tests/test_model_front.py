@@ -130,18 +130,9 @@ def test_a_configuration_run_several_times_is_one_member():
 
 
 def test_an_objective_the_repeats_show_exact_is_judged_as_measured():
-    import numpy as np
+    from tests.conftest import noisy_latency_study
 
-    space = mh.Space({"w": mh.Int(1, 4), "x": mh.Float(0, 1)})
-
-    def fn(config, trial):  # accuracy and size exact, latency noisy
-        rng = np.random.default_rng(trial.seed)
-        return {"accuracy": round(0.8 + 0.05 * np.sin(6 * config["x"]), 3), "latency_ms": config["w"] + 0.3 * rng.random(),
-                "size_kb": float(config["w"])}
-
-    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("latency_ms"), mh.Minimize("size_kb")], optimizer="random", seed=0)
-    study.optimize(fn, n_trials=30, show_progress=False)
-    study.reevaluate(fn, top_k=1, repeats=1, show_progress=False)
+    study = noisy_latency_study(seed=0, top_k=1)  # accuracy and size exact, latency noisy
     assert study.front_basis() == "model"
     members = study.model_front()
     for m in members:  # exact objectives carry their measurements, with no spread

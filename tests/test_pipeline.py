@@ -308,6 +308,10 @@ def test_probes_deciding_labels_at_different_thresholds_are_warned_about():
         study.optimize(lambda model, config: model.fit(X, y),
                        probes=[mh.objectives.Accuracy(X, y), mh.objectives.FairnessGap(X, y, sensitive=sex, threshold=0.25)], **run)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the same threshold: nothing to say
+        warnings.simplefilter("error")  # the same threshold, or an accuracy of scores only: nothing to say
         study.optimize(lambda model, config: model.fit(X, y), probes=[mh.objectives.Accuracy(X, y, threshold=0.25),
                                                                     mh.objectives.FairnessGap(X, y, sensitive=sex, threshold=0.25)], **run)
+        scores = mh.Study(mh.Space({"C": mh.Float(0.1, 10, log=True)}), [mh.Maximize("roc_auc"), mh.Minimize("eo_diff")],
+                          optimizer="random", seed=0)
+        scores.optimize(lambda model, config: model.fit(X, y), probes=[mh.objectives.Accuracy(X, y, metrics=["roc_auc"]),
+                                                                     mh.objectives.FairnessGap(X, y, sensitive=sex, threshold=0.25)], **run)

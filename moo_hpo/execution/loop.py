@@ -314,17 +314,21 @@ def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
 
 
 def _check_thresholds(probes: Sequence[Any]) -> None:
-    """Warn when the probes that turn scores into labels (Accuracy, FairnessGap ...) use different decision
-    thresholds: their figures then describe different classifiers (a model's ``moo_hpo_threshold`` overrides all)."""
-    from moo_hpo.objectives.base import Probe
+    """Warn when the probes that turn scores into labels (``FairnessGap``, an ``Accuracy`` of label metrics) use
+    different decision thresholds: their figures then describe different classifiers (a model's
+    ``moo_hpo_threshold`` overrides both)."""
+    from moo_hpo.objectives.accuracy import Accuracy
+    from moo_hpo.objectives.fairness import FairnessGap
 
-    labelled = [p for p in probes if isinstance(p, Probe) and hasattr(p, "threshold")]
+    threshold_free = {"roc_auc", "log_loss", "rmse", "mae", "r2"}  # scores, not labels: no threshold involved
+    labelled = [p for p in probes if isinstance(p, FairnessGap)
+                or (isinstance(p, Accuracy) and not set(p.base_metrics) <= threshold_free)]
     if len({p.threshold for p in labelled}) > 1:
         said = ", ".join(f"{type(p).__name__} {'its predict' if p.threshold is None else p.threshold}" for p in labelled)
         warnings.warn(
             f"the probes decide labels at different thresholds ({said}): their figures describe different classifiers "
             "(an accuracy and a fairness gap of two models) unless build sets model.moo_hpo_threshold, which "
-            "overrides them all; give each the same threshold=",
+            "overrides both; give each the same threshold=",
             UserWarning,
             stacklevel=4,
         )

@@ -238,7 +238,8 @@ class Latency(StructureProbe):
         """For an example given with a batch dimension of 1 (``X[:1]``): what to give instead."""
         shape = np.shape(self.example)
         if len(shape) >= 2 and shape[0] == 1:
-            return f" (the example has shape {shape}: give one sample without the batch dimension, such as X[0], not X[:1])"
+            return (f" (the example has shape {shape}: if its leading 1 is a batch dimension, give one sample without it, "
+                    "such as X[0], not X[:1])")
         return ""
 
     def _extra(self, device: str, name: str, info: dict[str, Any]) -> dict[str, Any]:

@@ -50,10 +50,11 @@ GAP_DEFINITIONS = {
     "tpr_diff": "the largest between-group difference in true-positive rate (tpr)",
     "fpr_diff": "the largest between-group difference in false-positive rate (fpr)",
 }
-#: The per-group columns, as a reader knows them.
+
 #: Metrics audited as ``accuracy=`` where lower is better, when the study does not say (it has no such objective).
 LOWER_IS_BETTER = ("error", "log_loss", "rmse", "mae")
 
+#: The per-group columns, as a reader knows them.
 GROUP_COLUMNS = {"count": "people", "positives": "positives (actual)", "negatives": "negatives (actual)",
                  "selection_rate": "selection rate (predicted positive)", "tpr": "tpr (true-positive rate)",
                  "fpr": "fpr (false-positive rate)"}

@@ -508,7 +508,8 @@ def test_another_client_in_the_process_neither_stalls_nor_slows_the_study(client
     before = distributed.default_client()
     with pytest.raises(mh.ConfigError, match="cannot reach the Dask scheduler") as ours:
         study().optimize(sleepy, n_trials=1, executor="http://nowhere/", show_progress=False)
-    assert distributed.default_client() is before and failed.value is not None and ours.value is not None
+    assert distributed.default_client() is before
+    del failed, ours  # held until here: the failed client stays the default while its exception is referenced
 
 
 def test_a_late_worker_with_other_versions_fails_its_trials_saying_so(client):

@@ -215,6 +215,6 @@ def test_an_example_given_with_its_batch_dimension_is_named():
 
     X = np.random.default_rng(0).normal(size=(20, 5))
     fitted = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
-    with pytest.raises(mh.ProbeError, match=r"\(the example has shape \(1, 5\): give one sample without the batch "
-                                            r"dimension, such as X\[0\], not X\[:1\]\)"):
+    with pytest.raises(mh.ProbeError, match=r"\(the example has shape \(1, 5\): if its leading 1 is a batch dimension, "
+                                            r"give one sample without it, such as X\[0\], not X\[:1\]\)"):
         mh.objectives.Latency(X[:1], min_repeats=5, max_repeats=5).measure(fitted)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import moo_hpo as mh
+from moo_hpo.trial import config_key
 from tests.reports.conftest import XSS
 
 
@@ -480,22 +481,14 @@ def test_device_sizing_says_when_the_studys_own_limit_is_tighter_than_a_budget()
 
 def test_a_recommendation_off_the_models_front_is_marked_so():
     from moo_hpo.reports.data import RECOMMENDATIONS_GUIDE_MODEL
+    from tests.conftest import noisy_latency_study
 
-    space = mh.Space({"w": mh.Int(1, 4), "x": mh.Float(0, 1)})
-
-    def fn(config, trial):  # latency noisy: the front is the model's, the recommendations the measurements'
-        rng = np.random.default_rng(trial.seed)
-        return {"accuracy": round(0.8 + 0.05 * np.sin(6 * config["x"]), 3), "latency_ms": config["w"] + 0.3 * rng.random(),
-                "size_kb": float(config["w"])}
-
-    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("latency_ms"), mh.Minimize("size_kb")], optimizer="random", seed=1)
-    study.optimize(fn, n_trials=30, show_progress=False)
-    study.reevaluate(fn, top_k=3, repeats=1, show_progress=False)
+    study = noisy_latency_study(seed=1, top_k=3)  # the front is the model's, the recommendations the measurements'
     data = mh.report(study).data
-    front = {t.number for t in study.pareto_front()}
+    front = {config_key(t.config) for t in study.pareto_front()}
     assert data["front_basis"] == "model"
     off = [r for r in data["recommendations"] if not r["on_front"]]
-    assert off and all(r["number"] not in front and r["reason"].endswith("; off the model's front") for r in off)
+    assert off and all(config_key(r["config"]) not in front and "; off the model's front" in r["reason"] for r in off)
     assert all("off the model's front" not in r["reason"] for r in data["recommendations"] if r["on_front"])
     assert data["recommendations_guide"] == RECOMMENDATIONS_GUIDE_MODEL and "All are trials on the front" not in RECOMMENDATIONS_GUIDE_MODEL
     assert html.escape(RECOMMENDATIONS_GUIDE_MODEL, quote=True)[:60] in mh.report(study).to_html()
