@@ -13,6 +13,7 @@ Errors print as one line and exit with status 1; ``--debug`` shows the traceback
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -79,6 +80,13 @@ def _root(
     logging.getLogger("moo_hpo").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def _is_study_file(path: Path) -> bool:
+    """Whether ``path`` is an SQLite file (a study's store), by its first bytes."""
+    with contextlib.suppress(OSError), path.open("rb") as fh:
+        return fh.read(15) == b"SQLite format 3"
+    return False
+
+
 def _load(path: Path) -> mh.Study:
     if not path.exists():
         raise CliError(f"no study file at {str(path)!r}")
@@ -92,14 +100,14 @@ def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
     front = study.pareto_front(by=basis)
     if front and basis == "model":
         title += ", chosen by the model's estimates (the metrics are noisy; measured values shown)"
-    table = Table(title=title)
+    table = Table(title=escape(title))  # names are the user's: '[/]' in one is text, not rich markup
     table.add_column("#", justify="right")
     for o in study.objectives:
-        table.add_column(f"{o.name} ({'max' if o.direction == 'maximize' else 'min'})", justify="right")
+        table.add_column(escape(f"{o.name} ({'max' if o.direction == 'maximize' else 'min'})"), justify="right")
     table.add_column("configuration", overflow="fold")
     for t in front:
         config = ", ".join(f"{k}={_fmt(v)}" for k, v in t.config.items())
-        table.add_row(str(t.number), *[f"{t.metrics[o.name]:.4g}" for o in study.objectives], config)
+        table.add_row(str(t.number), *[f"{t.metrics[o.name]:.4g}" for o in study.objectives], escape(config))
     if not front:
         table.caption = "no feasible trial yet: the front is empty (the counts below say why)"
     return table
@@ -132,6 +140,8 @@ def demo(
     """Tune a PyTorch MLP on the bundled Adult data: accuracy, fairness gap, latency and size."""
     from moo_hpo.demo import EO_BOUND, run_demo
 
+    if trials < 1:
+        raise CliError(f"--trials must be at least 1; received {trials}")
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
     if db.exists():
@@ -219,7 +229,15 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
         _ENTRY_MODULES.add(module_name)
     if str(base) not in sys.path:
         sys.path.insert(0, str(base))  # kept: worker processes import the entry the same way
-    module = importlib.import_module(module_name)
+    if anywhere and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(1, os.getcwd())  # --entry: a module in the current folder, as `python -m moo_hpo` finds it
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the module's own code failed (a SyntaxError, an error at import)
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        raise CliError(f"entry {spec!r}: importing {module_name} failed{where}: {type(exc).__name__}: {_one_line(exc)}") from exc
     if not anywhere:  # a file beside the study: its code travels to Dask workers with the objective
         import cloudpickle
 
@@ -244,6 +262,29 @@ def _check_keys(where: str, table: dict[str, Any], known: Sequence[str]) -> None
         raise CliError(f"{where}: unknown {unknown}; expected some of {list(known)}{' (' + ' '.join(hints) + ')' if hints else ''}")
 
 
+def _check_shape(doc: dict[str, Any]) -> None:
+    """Refuse a TOML whose tables have the wrong shape ([objectives] written for [[objectives]] ...)."""
+    for key in ("objectives", "constraints"):
+        value = doc.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise CliError(f"{key} must be a list of tables, each written as [[{key}]] (double brackets); "
+                           f"received {value!r}"[:300])
+    for key in ("study", "space", "optimizer", "pruner"):
+        if key in doc and not isinstance(doc[key], (dict, str) if key == "optimizer" else dict):
+            raise CliError(f"[{key}] must be a table; received {type(doc[key]).__name__} {doc[key]!r}"[:300])
+    space = doc.get("space", {})
+    for name, spec in space.items():
+        if not isinstance(spec, dict):
+            raise CliError(f"[space.{name}] must be a table (type = ..., low = ..., high = ...); received {spec!r}"[:300])
+    study_t = doc.get("study", {})
+    for key, kind, what in (("entry", str, "'module:function'"), ("name", str, "a string"), ("storage", str, "a file path"),
+                            ("dask", str, "a scheduler address")):
+        if key in study_t and not isinstance(study_t[key], kind):
+            raise CliError(f"[study] {key} must be {what}; received {study_t[key]!r}")
+    if "retries" in study_t and (isinstance(study_t["retries"], bool) or not isinstance(study_t["retries"], int) or study_t["retries"] < 0):
+        raise CliError(f"[study] retries must be an integer >= 0; received {study_t['retries']!r}")
+
+
 def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Callable[..., Any], dict[str, Any]]:
     """Build a study from a TOML description; returns the study, the objective function and the run options.
 
@@ -252,8 +293,16 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     """
     if not path.exists():
         raise CliError(f"no study description at {str(path)!r}")
-    doc = tomllib.loads(path.read_text())
+    raw = path.read_bytes()
+    if _is_study_file(path):
+        raise CliError(f"{str(path)!r} is a study file (SQLite), not a TOML study description; run a .toml, or read this "
+                       "one with moo-hpo report / front / serve")
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{str(path)!r} is not a TOML study description (not UTF-8 text: {exc.reason})") from None
     _check_keys("the TOML", doc, TOML_TABLES)
+    _check_shape(doc)
     study_t = doc.get("study")
     if not isinstance(study_t, dict) or ("entry" not in study_t and entry is None):
         raise CliError("the TOML needs a [study] table with entry = 'module:function' (a file next to it)")
@@ -279,7 +328,9 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     fn = _entry_point(entry, base, anywhere=True) if entry else _entry_point(study_t["entry"], base)
     storage = study_t.get("storage")
     if storage is not None:
-        storage = str((path.parent / storage).resolve())
+        if storage.endswith(("/", "\\")):
+            raise CliError(f"[study] storage must name a file (such as 'study.db'); received the folder {storage!r}")
+        storage = str((path.parent / Path(storage).expanduser()).resolve())
     if "optimizer" in doc and "optimizer" in study_t:
         raise CliError("name the optimizer once: in [optimizer] or as optimizer = ... in [study], not both")
     optimizer = _optimizer_from_toml(doc.get("optimizer", study_t.get("optimizer")))
@@ -306,6 +357,26 @@ def _beside_hint(exc: mh.ConfigError, base: Path) -> Exception:
             f"`import cloudpickle, {name}; cloudpickle.register_pickle_by_value({name})` to the entry file"
         )
     return exc
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM (what timeout, SLURM and systemd send) stops a run as Ctrl-C does: running trials are recorded
+    ``interrupted`` and the study file is closed, instead of the process dying with trials left ``running``."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave SIGTERM as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _resources(given: Sequence[str]) -> dict[str, float]:
@@ -342,6 +413,8 @@ def run(
     """
     if trials is not None and trials < 1:
         raise CliError(f"--trials must be at least 1; received {trials}")
+    if retries is not None and retries < 0:
+        raise CliError(f"--retries must be at least 0; received {retries}")
     study, fn, options = study_from_toml(description, entry=entry)
     with study:  # closed on every way out, so the study file is free again
         if trials is not None:
@@ -362,7 +435,8 @@ def run(
         if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
             console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once")
         try:
-            study.optimize(fn, show_progress=True, **options)
+            with _terminate_as_interrupt():
+                study.optimize(fn, show_progress=True, **options)
         except mh.ConfigError as exc:
             raise _beside_hint(exc, description.parent) from None
         console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
@@ -460,6 +534,10 @@ def sizing(
     """Per device budget, the best feasible model that fits (table and CSV)."""
     from moo_hpo.reports.sizing import write_csv
 
+    if output.suffix.lower() != ".csv":
+        raise CliError(f"-o must name a .csv file; received {str(output)!r}")
+    if output.exists() and (output.resolve() == path.resolve() or _is_study_file(output)):
+        raise CliError(f"-o {str(output)!r} is a study file; the table would overwrite it: name another file")
     profiles = [_profile(d) for d in device]
     names = [p.name for p in profiles]
     if len(set(names)) < len(names):
@@ -489,7 +567,11 @@ def serve(
 
     if not path.exists():
         raise CliError(f"no study file at {str(path)!r}")
-    serve_live(path, host=host, port=port, refresh=refresh)
+    try:
+        serve_live(path, host=host, port=port, refresh=refresh)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(130)  # stopped by Ctrl-C (the server returns once it has shut down)
 
 
 def main() -> None:

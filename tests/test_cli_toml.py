@@ -167,3 +167,103 @@ def test_cli_errors_keep_the_table_names_and_refuse_a_non_positive_budget(tmp_pa
     assert "give a budget: n_trials or timeout in [study], or --trials" in result.output  # not swallowed as markup
     result = runner.invoke(app, ["run", str(path), "--trials", "0"])
     assert result.exit_code == 1 and "--trials must be at least 1; received 0" in result.output
+
+
+def test_a_toml_of_the_wrong_shape_or_types_is_one_clear_line(tmp_path):
+    from pathlib import Path
+
+    single = _with(tmp_path, '[[objectives]]\nname = "a"\n\n[[objectives]]\nname = "b"', '[objectives]\nname = "a"')
+    with pytest.raises(CliError, match=r"objectives must be a list of tables, each written as \[\[objectives\]\] \(double brackets\); received \{'name': 'a'\}"):
+        study_from_toml(single)
+    with pytest.raises(CliError, match=r"\[space.x\] must be a table \(type = \.\.\., low = \.\.\., high = \.\.\.\); received 3"):
+        study_from_toml(_with(tmp_path, '[space.x]\ntype = "float"\nlow = 0.0\nhigh = 1.0', "[space]\nx = 3"))
+    for old, new, message in (('entry = "entry:evaluate"', "entry = 5", r"\[study\] entry must be 'module:function'; received 5"),
+                              ('storage = "study.db"', "storage = 5", r"\[study\] storage must be a file path; received 5"),
+                              ('storage = "study.db"', 'storage = "runs/"', r"storage must name a file .* received the folder 'runs/'"),
+                              ("seed = 1", "seed = 1\nretries = -1", r"\[study\] retries must be an integer >= 0; received -1")):
+        with pytest.raises(CliError, match=message):
+            study_from_toml(_with(tmp_path, old, new))
+    home = study_from_toml(_with(tmp_path, 'storage = "study.db"', 'storage = "~/moo_hpo_test_never_written.db"'), entry=None)
+    try:
+        assert "~" not in str(home[0]._store.location)
+    finally:
+        home[0].close()
+        (Path.home() / "moo_hpo_test_never_written.db").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(("code", "said"), [("def evaluate(config)\n    return {}\n", "SyntaxError"),
+                                            ("raise RuntimeError('no GPU here')\n", "RuntimeError: no GPU here")])
+def test_an_entry_that_fails_to_import_is_one_line(tmp_path, code, said):
+    path = write(tmp_path)
+    (tmp_path / "entry.py").write_text(code)
+    result = runner.invoke(app, ["run", path])
+    assert result.exit_code == 1 and "entry 'entry:evaluate': importing entry failed" in result.output and said in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_study_file_given_to_run_and_a_table_written_over_a_study_are_refused(tmp_path):
+    path = write(tmp_path)
+    assert runner.invoke(app, ["run", path]).exit_code == 0
+    db = str(tmp_path / "study.db")
+    result = runner.invoke(app, ["run", db])
+    assert result.exit_code == 1 and "is a study file (SQLite), not a TOML study description" in result.output
+    import shutil
+
+    shutil.copy(db, tmp_path / "backup.csv")  # a study under a .csv name
+    for out, said in ((str(tmp_path / "backup.csv"), "is a study file; the table would overwrite it"),
+                      (db, "-o must name a .csv file"), (str(tmp_path / "s.json"), "-o must name a .csv file")):
+        result = runner.invoke(app, ["sizing", db, "-d", "a:size=1", "-o", out])
+        assert result.exit_code == 1 and said in result.output, result.output
+    with mh.Study.load(db, read_only=True) as study:
+        assert len(study.trials) == 16  # the study is still there
+    assert "--trials must be at least 1; received 0" in runner.invoke(app, ["demo", "--trials", "0", "--out", str(tmp_path / "d")]).output
+
+
+def test_names_with_brackets_are_text_not_markup(tmp_path):
+    path = write(tmp_path, study_extra='name = "exp[/x]"')
+    path_text = open(path).read().replace('name = "b"', 'name = "[bold]b[/bold]"')
+    open(path, "w").write(path_text)
+    (tmp_path / "entry.py").write_text("def evaluate(config):\n    return {'a': config['x'], '[bold]b[/bold]': 1 - config['x']}\n")
+    result = runner.invoke(app, ["run", path])
+    assert result.exit_code == 0, result.output
+    front = runner.invoke(app, ["front", str(tmp_path / "study.db")])
+    assert front.exit_code == 0 and "exp[/x]" in front.output and "[bold]b[/bold] (min)" in front.output
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write(tmp_path)
+    (tmp_path / "entry.py").write_text("import time\n\ndef evaluate(config):\n    time.sleep(0.5)\n    return {'a': config['x'], 'b': 1 - config['x']}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.Popen([sys.executable, "-m", "moo_hpo", "run", path], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "study.db").exists():
+        time.sleep(0.1)
+    time.sleep(1.5)  # a few trials in
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert study.count("running") == 0 and study.count("interrupted") == 1 and study.count("complete") >= 1
+
+
+def test_the_moo_hpo_command_finds_an_entry_in_the_current_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("moo-hpo")
+    assert script.exists(), "make install puts the moo-hpo command beside the interpreter"
+    path = write(tmp_path)
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "mymod.py").write_text(ENTRY)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([str(script), "run", path, "--entry", "mymod:evaluate", "--trials", "2"], cwd=tmp_path / "here",
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -204,6 +204,26 @@ def _run_trial(
     return message
 
 
+def _check_address(address: str) -> None:
+    """Refuse a scheduler address that is no Dask address (a known scheme, a host and a port).
+
+    Raises:
+        ConfigError: naming what was expected.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"unknown scheme {scheme!r}")
+        if scheme != "inproc":
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address!r} (expected an address such as "
+                          f"'tcp://host:8786'): {exc}") from None
+
+
 class DaskExecutor:
     """Runs trials as tasks on a Dask cluster (see the module docstring).
 
@@ -245,6 +265,7 @@ class DaskExecutor:
                 raise ConfigError("the Dask client given as executor is closed; pass an open Client or a scheduler address")
             self.client, self._own_client = executor, False
         elif isinstance(executor, str):
+            _check_address(executor)  # before a Client: one made from a malformed address waits 40 s in its __del__
             try:
                 # not the process's default client: a client that failed to connect would stay the default (until
                 # the garbage collector finds it) and every distributed call without client= would go to its loop
