@@ -443,7 +443,7 @@ def run(
         console.print(counts_text(study), highlight=False)
         completed = study.count("complete")
     if not completed:
-        raise CliError("no trial completed; the failures' reasons are logged above and stored in the study")
+        raise CliError("no trial completed; the failures' reasons are stored in the study (moo-hpo report shows them)")
 
 
 @app.command()
@@ -518,6 +518,8 @@ def _profile(text: str) -> mh.DeviceProfile:
             raise CliError(f"device {text!r}: {key} must be a number; received {value!r}") from None
     if not name:
         raise CliError(f"device {text!r}: expected 'name:size=KB,latency=MS,energy=J'")
+    if not any(k.startswith("max_") for k in kwargs):
+        raise CliError(f"device {text!r} has no budget: give at least one of size=, latency=, energy= (such as {name}:size=64)")
     return mh.DeviceProfile(name, **kwargs)
 
 

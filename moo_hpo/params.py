@@ -389,7 +389,17 @@ def param_from_dict(name: str, spec: Mapping[str, Any]) -> Param:
     kind = d.pop("type")
     if kind not in _PARAM_TYPES:
         raise ConfigError(f"parameter {name!r}: unknown type {kind!r}; expected one of {sorted(_PARAM_TYPES)}")
+    import inspect
+
+    from moo_hpo.naming import closest_name
+
+    known = [k for k in inspect.signature(_PARAM_TYPES[kind]).parameters if k != "self"]
+    unknown = [k for k in d if k not in known]
+    if unknown:
+        hints = [f"{close!r} for {k!r}?" for k in unknown if (close := closest_name(k, known))]
+        raise ConfigError(f"parameter {name!r} ({kind}): unknown {unknown}; expected some of {known}"
+                          + (f" ({' '.join(hints)})" if hints else ""))
     try:
         return _PARAM_TYPES[kind](**d)
-    except TypeError as exc:
+    except (TypeError, ConfigError) as exc:
         raise ConfigError(f"parameter {name!r} ({kind}): {exc}") from None

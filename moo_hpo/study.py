@@ -148,6 +148,10 @@ class Study:
                     self._unknown_stored_optimizer = stored["name"]
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
+                stored = self._store.get_meta("optimizer") if self._trials else None
+                if stored is not None and stored.get("name") != self._chosen[0].name:  # allowed, but said
+                    logger.warning("the study in %r was run with %s; it goes on with %s, as given",
+                                   self._store.location, stored.get("name"), self._chosen[0].name)
             if isinstance(pruner, Pruner):  # one pruner judges for one open study
                 pruner = claim_instance(pruner, self, "pruner")
             self._pruning = PrunerState(self._store, self.problem, lambda: self._trials, pruner, self.read_only)
@@ -188,7 +192,8 @@ class Study:
             self.seed = int(self._store.get_meta("seed"))
             if seed is not None and int(seed) != self.seed:
                 raise ConfigError(
-                    f"the study in {self._store.location!r} was created with seed={self.seed}; received seed={seed}"
+                    f"the study in {self._store.location!r} was created with seed={self.seed}; received seed={seed}: leave "
+                    f"seed out (or give seed={self.seed}) to resume it, or use another storage file for a new study"
                 )
             self._stored_name = self._store.get_meta("name", "study")
             self.name = name or self._stored_name  # a new name is stored once the study has opened (_store_rename)

@@ -73,7 +73,11 @@ def test_a_bad_parameter_names_it(tmp_path):
 
     path = Path(write(tmp_path))
     path.write_text(path.read_text().replace("low = 0.0", "lo = 0.0"))
-    with pytest.raises(CliError, match="'space.x' \\(float\\).*lo"):
+    with pytest.raises(CliError, match=r"parameter 'space.x' \(float\): unknown \['lo'\]; expected some of \['low', 'high', "
+                                       r"'log', 'active_if'\] \('low' for 'lo'\?\)"):
+        study_from_toml(path)
+    path.write_text(path.read_text().replace("lo = 0.0", 'low = "0.0"'))
+    with pytest.raises(CliError, match=r"parameter 'space.x' \(float\): Float low must be a real number; received '0.0'"):
         study_from_toml(path)
 
 

@@ -401,7 +401,7 @@ def test_reopening_with_a_different_definition_is_refused(tmp_path):
         mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=path)
     with pytest.raises(mh.ConfigError, match="different constraints"):
         mh.Study(space, [mh.Minimize("a"), mh.Maximize("b")], [mh.AtMost("a", 1)], storage=path)
-    with pytest.raises(mh.ConfigError, match="seed=0; received seed=9"):
+    with pytest.raises(mh.ConfigError, match=r"seed=0; received seed=9: leave seed out \(or give seed=0\) to resume it, or use another storage file"):
         mh.Study(space, [mh.Minimize("a"), mh.Maximize("b")], storage=path, seed=9)
 
 
@@ -929,3 +929,15 @@ def test_reopening_a_study_under_another_name_renames_it_in_the_store(tmp_path):
         assert renamed.name == "other"
     with mh.Study.load(path, read_only=True) as again:
         assert again.name == "other"
+
+
+def test_resuming_with_another_optimizer_is_said(tmp_path, caplog):
+    path = tmp_path / "s.db"
+    space = mh.Space({"x": mh.Float(0, 1)})
+    with mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=path, seed=0, optimizer="random") as study:
+        study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"]}, n_trials=2, show_progress=False)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=path, seed=0, optimizer="random").close()
+        assert "was run with" not in caplog.text
+        mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=path, seed=0, optimizer="sobol").close()
+    assert "was run with random; it goes on with sobol, as given" in caplog.text
