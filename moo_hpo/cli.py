@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import tomllib
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,15 @@ def _root(
 ) -> None:
     """Multi-objective and constrained hyperparameter optimization."""
     _state["debug"] = debug
+    if not debug:  # a warning as one line, not with moo_hpo's file, line and source under it
+        warnings.showwarning = _show_warning
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("moo_hpo").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _is_study_file(path: Path) -> bool:

@@ -271,3 +271,17 @@ def test_the_moo_hpo_command_finds_an_entry_in_the_current_folder(tmp_path):
     done = subprocess.run([str(script), "run", path, "--entry", "mymod:evaluate", "--trials", "2"], cwd=tmp_path / "here",
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_warning_is_one_line_on_the_command_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = write(tmp_path, tail='[pruner]\nname = "moasha"\nmin_resource = 1\nmax_resource = 9\n')  # the entry takes no trial
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-m", "moo_hpo", "run", path, "--trials", "2"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if "takes no trial" in ln]
+    assert line.startswith("warning: the study has a pruner") and "cli.py" not in done.stderr and "UserWarning" not in done.stderr
