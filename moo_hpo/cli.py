@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import logging
 import os
 import sys
@@ -31,7 +30,13 @@ from rich.markup import escape
 from rich.table import Table
 
 import moo_hpo as mh
-from moo_hpo.naming import closest_name
+from moo_hpo.toml_study import (  # the TOML study format; its errors and names are the CLI's too
+    CliError,
+    beside_hint,
+    is_study_file,
+    one_line,
+    study_from_toml,
+)
 
 app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_is_help=True,
                   help="Multi-objective and constrained hyperparameter optimization.")
@@ -39,15 +44,6 @@ app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_
 PIPE_WIDTH = 160
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH)
 _state = {"debug": False}
-
-
-class CliError(Exception):
-    """A user mistake on the command line (missing file, malformed TOML ...)."""
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{text[0] if text else type(exc).__name__}"
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,7 +57,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if _state["debug"]:
                 raise
             label = "malformed TOML" if isinstance(exc, tomllib.TOMLDecodeError) else "error"
-            console.print(f"[red]{label}:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
+            console.print(f"[red]{label}:[/] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: finished trials are saved")
@@ -86,13 +82,6 @@ def _root(
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
                   line: str | None = None) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
-def _is_study_file(path: Path) -> bool:
-    """Whether ``path`` is an SQLite file (a study's store), by its first bytes."""
-    with contextlib.suppress(OSError), path.open("rb") as fh:
-        return fh.read(15) == b"SQLite format 3"
-    return False
 
 
 def _load(path: Path) -> mh.Study:
@@ -164,207 +153,6 @@ def demo(
     console.print(audit.summary, highlight=False)
     console.print(f"study: {db}\nreport: {report_path}\nfairness audit: {audit_path}")
     study.close()
-
-
-def _space_from_toml(table: dict[str, Any]) -> mh.Space:
-    from moo_hpo.space import param_from_dict
-
-    try:
-        return mh.Space({name: param_from_dict(f"space.{name}", spec) for name, spec in table.items()})
-    except mh.ConfigError as exc:
-        raise CliError(str(exc)) from None
-
-
-def _optimizer_from_toml(table: Any) -> str | Any:
-    """The ``[optimizer]`` table: ``name`` plus the optimizer's options (``pop_size = 24``)."""
-    if table is None:
-        return "auto"
-    if isinstance(table, str):
-        return table
-    if not isinstance(table, dict) or "name" not in table:
-        raise CliError(f"[optimizer] needs name = 'auto', 'nsga2', 'ehvi', ...; received {table!r}")
-    options = {k: v for k, v in table.items() if k != "name"}
-    if table["name"] == "auto":
-        if options:
-            raise CliError(f"[optimizer] name = 'auto' takes no options; received {sorted(options)}")
-        return "auto"
-    from moo_hpo.optimizers import make_optimizer
-
-    try:
-        return make_optimizer(table["name"], options)
-    except TypeError as exc:
-        raise CliError(f"[optimizer] {table['name']!r}: {exc}") from None
-
-
-def _pruner_from_toml(table: Any) -> Any:
-    """The ``[pruner]`` table: ``name = "moasha"`` (or ``"hyperband"``, ``"dominated"``) plus its options."""
-    if table is None:
-        return None
-    if not isinstance(table, dict) or "name" not in table:
-        raise CliError(f"[pruner] needs name = 'moasha', 'hyperband' or 'dominated'; received {table!r}")
-    from moo_hpo.pruners import make_pruner
-
-    return make_pruner(table["name"], {k: v for k, v in table.items() if k != "name"})
-
-
-_ENTRY_MODULES: set[str] = set()  # modules this process imported as a study file's entry
-
-
-def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[..., Any]:
-    """The objective named ``module:function``.
-
-    From a study file (``anywhere=False``) the module must be a Python file or package next to it:
-    a study file is code, like a script, and may only run code that lies beside it. A module named
-    on the command line (``--entry``) may be any importable one.
-    """
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise CliError(f"entry must be 'module:function'; received {spec!r}")
-    if not anywhere:
-        rel = Path(*module_name.split("."))
-        candidates = [base / rel.with_suffix(".py"), base / rel / "__init__.py"]
-        local = next((c.resolve() for c in candidates if c.is_file()), None)
-        if local is None:
-            raise CliError(
-                f"entry {spec!r} must name a Python file next to the study file ({rel}.py or {rel}/ in {str(base)!r}); "
-                "to run a function of an installed module, name it on the command line: --entry MODULE:FUNCTION"
-            )
-        loaded = sys.modules.get(module_name)
-        if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != local:
-            if module_name not in _ENTRY_MODULES:
-                raise CliError(f"entry {spec!r}: a module {module_name!r} from elsewhere is already imported; rename {local.name}")
-            del sys.modules[module_name]  # the entry of an earlier study file of this process
-        _ENTRY_MODULES.add(module_name)
-    if str(base) not in sys.path:
-        sys.path.insert(0, str(base))  # kept: worker processes import the entry the same way
-    if anywhere and os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(1, os.getcwd())  # --entry: a module in the current folder, as `python -m moo_hpo` finds it
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the module's own code failed (a SyntaxError, an error at import)
-        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
-        raise CliError(f"entry {spec!r}: importing {module_name} failed{where}: {type(exc).__name__}: {_one_line(exc)}") from exc
-    if not anywhere:  # a file beside the study: its code travels to Dask workers with the objective
-        import cloudpickle
-
-        cloudpickle.register_pickle_by_value(module)
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise CliError(f"{spec!r}: {module_name} has no callable {attr!r}")
-    return fn
-
-
-#: what a study description may hold: its tables, and the keys of [study]
-TOML_TABLES = ("study", "space", "objectives", "constraints", "optimizer", "pruner")
-STUDY_KEYS = ("entry", "name", "seed", "storage", "optimizer", "n_trials", "timeout", "n_workers", "trial_timeout", "dask",
-              "resources", "retries")
-
-
-def _check_keys(where: str, table: dict[str, Any], known: Sequence[str]) -> None:
-    """Refuse names a study description does not know (a misspelled table would otherwise be ignored)."""
-    unknown = [k for k in table if k not in known]
-    if unknown:
-        hints = [f"{close!r} for {k!r}?" for k in unknown if (close := closest_name(k, known))]
-        raise CliError(f"{where}: unknown {unknown}; expected some of {list(known)}{' (' + ' '.join(hints) + ')' if hints else ''}")
-
-
-def _check_shape(doc: dict[str, Any]) -> None:
-    """Refuse a TOML whose tables have the wrong shape ([objectives] written for [[objectives]] ...)."""
-    for key in ("objectives", "constraints"):
-        value = doc.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise CliError(f"{key} must be a list of tables, each written as [[{key}]] (double brackets); "
-                           f"received {value!r}"[:300])
-    for key in ("study", "space", "optimizer", "pruner"):
-        if key in doc and not isinstance(doc[key], (dict, str) if key == "optimizer" else dict):
-            raise CliError(f"[{key}] must be a table; received {type(doc[key]).__name__} {doc[key]!r}"[:300])
-    space = doc.get("space", {})
-    for name, spec in space.items():
-        if not isinstance(spec, dict):
-            raise CliError(f"[space.{name}] must be a table (type = ..., low = ..., high = ...); received {spec!r}"[:300])
-    study_t = doc.get("study", {})
-    for key, kind, what in (("entry", str, "'module:function'"), ("name", str, "a string"), ("storage", str, "a file path"),
-                            ("dask", str, "a scheduler address")):
-        if key in study_t and not isinstance(study_t[key], kind):
-            raise CliError(f"[study] {key} must be {what}; received {study_t[key]!r}")
-    if "retries" in study_t and (isinstance(study_t["retries"], bool) or not isinstance(study_t["retries"], int) or study_t["retries"] < 0):
-        raise CliError(f"[study] retries must be an integer >= 0; received {study_t['retries']!r}")
-
-
-def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Callable[..., Any], dict[str, Any]]:
-    """Build a study from a TOML description; returns the study, the objective function and the run options.
-
-    A study file is code, like a Python script: its ``entry`` runs. It may name a Python file next to
-    it only; ``entry`` given here (the command line's ``--entry``) replaces it and may name any module.
-    """
-    if not path.exists():
-        raise CliError(f"no study description at {str(path)!r}")
-    raw = path.read_bytes()
-    if _is_study_file(path):
-        raise CliError(f"{str(path)!r} is a study file (SQLite), not a TOML study description; run a .toml, or read this "
-                       "one with moo-hpo report / front / serve")
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{str(path)!r} is not a TOML study description (not UTF-8 text: {exc.reason})") from None
-    _check_keys("the TOML", doc, TOML_TABLES)
-    _check_shape(doc)
-    study_t = doc.get("study")
-    if not isinstance(study_t, dict) or ("entry" not in study_t and entry is None):
-        raise CliError("the TOML needs a [study] table with entry = 'module:function' (a file next to it)")
-    _check_keys("[study]", study_t, STUDY_KEYS)
-    for key in ("n_trials", "n_workers"):
-        if key in study_t and (isinstance(study_t[key], bool) or not isinstance(study_t[key], int) or study_t[key] < 1):
-            raise CliError(f"[study] {key} must be an integer >= 1; received {study_t[key]!r}")
-    objectives = []
-    for o in doc.get("objectives", []):
-        _check_keys(f"objective {o.get('name')!r}", o, ("name", "direction", "ref"))
-        direction = o.get("direction", "minimize")
-        if direction not in ("minimize", "maximize"):
-            raise CliError(f"objective {o.get('name')!r}: direction must be 'minimize' or 'maximize'; received {direction!r}")
-        objectives.append((mh.Maximize if direction == "maximize" else mh.Minimize)(o.get("name"), ref=o.get("ref")))
-    constraints = []
-    for c in doc.get("constraints", []):
-        _check_keys(f"constraint {c.get('name')!r}", c, ("name", "at_most", "at_least", "soft", "penalty"))
-        if ("at_most" in c) == ("at_least" in c):
-            raise CliError(f"constraint {c.get('name')!r} needs exactly one of at_most / at_least")
-        kind = mh.AtMost if "at_most" in c else mh.AtLeast
-        constraints.append(kind(c.get("name"), c.get("at_most", c.get("at_least")), soft=c.get("soft", False), penalty=c.get("penalty", 1.0)))
-    base = path.parent.resolve()
-    fn = _entry_point(entry, base, anywhere=True) if entry else _entry_point(study_t["entry"], base)
-    storage = study_t.get("storage")
-    if storage is not None:
-        if storage.endswith(("/", "\\")):
-            raise CliError(f"[study] storage must name a file (such as 'study.db'); received the folder {storage!r}")
-        storage = str((path.parent / Path(storage).expanduser()).resolve())
-    if "optimizer" in doc and "optimizer" in study_t:
-        raise CliError("name the optimizer once: in [optimizer] or as optimizer = ... in [study], not both")
-    optimizer = _optimizer_from_toml(doc.get("optimizer", study_t.get("optimizer")))
-    pruner = _pruner_from_toml(doc.get("pruner"))
-    study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
-                     storage=storage, seed=study_t.get("seed"), name=study_t.get("name"), pruner=pruner)
-    options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout", "resources", "retries") if k in study_t}
-    if "dask" in study_t:
-        options["executor"] = study_t["dask"]
-    return study, fn, options
-
-
-def _beside_hint(exc: mh.ConfigError, base: Path) -> Exception:
-    """``exc``, or a CliError that says how to bring a module beside the study file to Dask workers that lack it
-    (its entry travels with the objective; the modules the entry imports do not)."""
-    import re
-
-    missing = re.search(r"No module named '([\w.]+)'", str(exc))
-    name = missing.group(1).partition(".")[0] if missing else None
-    if name and ((base / f"{name}.py").is_file() or (base / name).is_dir()):
-        return CliError(
-            f"{exc}. {name!r} lies beside the study file, and only the entry's own code travels to the Dask workers: "
-            f"install it on the workers, start them in {str(base.resolve())!r}, or add "
-            f"`import cloudpickle, {name}; cloudpickle.register_pickle_by_value({name})` to the entry file"
-        )
-    return exc
 
 
 @contextlib.contextmanager
@@ -446,7 +234,7 @@ def run(
             with _terminate_as_interrupt():
                 study.optimize(fn, show_progress=True, **options)
         except mh.ConfigError as exc:
-            raise _beside_hint(exc, description.parent) from None
+            raise beside_hint(exc, description.parent) from None
         console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
         console.print(counts_text(study), highlight=False)
         completed = study.count("complete")
@@ -546,7 +334,7 @@ def sizing(
 
     if output.suffix.lower() != ".csv":
         raise CliError(f"-o must name a .csv file; received {str(output)!r}")
-    if output.exists() and (output.resolve() == path.resolve() or _is_study_file(output)):
+    if output.exists() and (output.resolve() == path.resolve() or is_study_file(output)):
         raise CliError(f"-o {str(output)!r} is a study file; the table would overwrite it: name another file")
     profiles = [_profile(d) for d in device]
     names = [p.name for p in profiles]

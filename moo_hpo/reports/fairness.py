@@ -23,6 +23,17 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
 from moo_hpo.naming import closest_name
 from moo_hpo.objectives.holdout import holdout_name
+from moo_hpo.reports.fairness_cells import (
+    config_text,
+    dash,
+    group_cell,
+    holdout_meets,
+    near,
+    one_class_only,
+    predicts,
+    short,
+    yes_no,
+)
 from moo_hpo.reports.report import SavesByFormat, json_text
 from moo_hpo.trial import Trial, TrialStatus, config_key
 
@@ -119,11 +130,11 @@ class FairnessAudit(SavesByFormat):
                 f"{self.gap} (held-out)", f"{self._meets_header()} (validation)", f"{self._meets_header()} (held-out)"]
 
     def _figure_cells(self, r: dict[str, Any]) -> list[Any]:
-        meets = _yes_no(r["meets_bound"])
+        meets = yes_no(r["meets_bound"])
         if not self.holdout:
-            return [_dash(r["accuracy"]), _dash(r["gap"]), meets]
-        return [_dash(r["accuracy"]), _dash(r.get("holdout_accuracy")), _dash(r["gap"]), _dash(r.get("holdout_gap")), meets,
-                _holdout_meets(r)]
+            return [dash(r["accuracy"]), dash(r["gap"]), meets]
+        return [dash(r["accuracy"]), dash(r.get("holdout_accuracy")), dash(r["gap"]), dash(r.get("holdout_gap")), meets,
+                holdout_meets(r)]
 
     def _choice_rows(self) -> list[list[Any]]:
         return [[c["role"], f"#{c['number']}", *self._figure_cells(c)] for c in self.choices]
@@ -139,7 +150,7 @@ class FairnessAudit(SavesByFormat):
             keys = list(groups[0])
             rates = [k for k in keys if k in ("accuracy", "selection_rate", "tpr", "fpr")]
             first = [k for k in keys if k not in GROUP_COLUMNS and k not in rates]  # the group's own column(s)
-            rows = [[_group_cell(k, g[k]) for k in keys] for g in groups]
+            rows = [[group_cell(k, g[k]) for k in keys] for g in groups]
             if len(groups) > 1:
                 spread = {k: max(g[k] for g in groups) - min(g[k] for g in groups) for k in rates
                           if all(isinstance(g[k], (int, float)) for g in groups)}
@@ -192,11 +203,11 @@ class FairnessAudit(SavesByFormat):
         out += ["## Audited trials", ""]
         if self.holdout:
             out.append(md.table(["trial", *self._figure_columns(), "predicts"],
-                                [(f"#{r['number']}", *self._figure_cells(r), _predicts(r)) for r in self.rows]))
+                                [(f"#{r['number']}", *self._figure_cells(r), predicts(r)) for r in self.rows]))
         else:
             bound = f"<= {self.bound:g}" if self.bound is not None else "(no bound)"
             out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}", "predicts"],
-                                [(f"#{r['number']}", _dash(r["accuracy"]), _dash(r["gap"]), _yes_no(r["meets_bound"]), _predicts(r))
+                                [(f"#{r['number']}", dash(r["accuracy"]), dash(r["gap"]), yes_no(r["meets_bound"]), predicts(r))
                                  for r in self.rows]))
         for r in self.rows:
             for title, header, rows in self._group_tables(r):
@@ -256,69 +267,13 @@ class FairnessAudit(SavesByFormat):
         if self.choices:
             parts.append("<h2>Recommended models</h2>" + _table(["choice", "trial", *columns], self._choice_rows(), [False, False, *numeric]))
         parts.append("<h2>Audited trials</h2>" + _table(["trial", "configuration", *columns, "predicts"],
-                                                         [(f"#{r['number']}", _config_text(r["config"]), *self._figure_cells(r), _predicts(r)) for r in self.rows],
+                                                         [(f"#{r['number']}", config_text(r["config"]), *self._figure_cells(r), predicts(r)) for r in self.rows],
                                                          [False, False, *numeric, False]))
         for r in self.rows:
             for title, header, rows in self._group_tables(r):
                 parts.append(f"<h3>{esc(title)}</h3>" + _table(header, rows, [False] + [True] * (len(header) - 1)))
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Fairness audit - {esc(self.study_name)}</title>"
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
-
-
-def _group_cell(key: str, value: Any) -> Any:
-    """A per-group cell: a rate over nobody (no positives for tpr, no negatives for fpr) is undefined."""
-    if value is None and key in ("tpr", "fpr"):
-        return f"undefined (no {'positives' if key == 'tpr' else 'negatives'})"
-    return round(value, 4) if isinstance(value, float) else value
-
-
-def _config_text(config: dict[str, Any]) -> str:
-    """A configuration in a table cell: numbers to 4 significant digits."""
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.3g}" if abs(x) < 1 else f"{x:.4g}"
-
-
-def _near(x: float, bound: float) -> str:
-    """``x`` beside ``bound``: with the digits it takes to tell them apart (0.050004 over a bound of 0.05 is not
-    "0.05")."""
-    for digits in range(3, 10):
-        text = f"{x:.{digits}g}"
-        if x == bound or text != f"{bound:.{digits}g}":
-            return text
-    return repr(x)
-
-
-def one_class_only(trial: Trial) -> bool:
-    """True when a trial's classifier predicted a single class for everyone (every group's selection rate
-    is 0, or every one is 1): a degenerate model whose zero gap says nothing about fairness."""
-    groups = trial.extra.get("fairness", {}).get("by_group", []) if isinstance(trial.extra, dict) else []
-    rates = [g.get("selection_rate") for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
-    return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
-
-
-def _yes_no(meets: bool | None) -> str:
-    """A "meets the bound" cell: yes, no, or a dash when there is no bound."""
-    return "-" if meets is None else ("yes" if meets else "no")
-
-
-def _predicts(row: dict[str, Any]) -> str:
-    if row.get("status", "complete") != "complete":
-        return f"- ({row['status']})"
-    return "ONE CLASS ONLY" if row.get("degenerate") else "both classes" if row.get("by_group") else "-"
-
-
-def _dash(value: Any) -> Any:
-    return "-" if value is None else value
-
-
-def _holdout_meets(row: dict[str, Any]) -> str:
-    if row.get("broken_on_holdout"):
-        return "BROKEN ON HELD-OUT"
-    met = row.get("holdout_meets_bound")
-    return "-" if met is None else "yes" if met else "no"
 
 
 def fairness_audit(
@@ -446,7 +401,7 @@ def fairness_audit(
         return row
 
     def held_out(t: Trial) -> str:
-        parts = [f"{name} {_fmt(t.metrics[key])}" for name, key in ((accuracy, h_acc), ("gap", h_gap)) if key in t.metrics]
+        parts = [f"{name} {short(t.metrics[key])}" for name, key in ((accuracy, h_acc), ("gap", h_gap)) if key in t.metrics]
         return f" (held-out: {', '.join(parts)})" if parts else ""
 
     def holdout_verdict(t: Trial) -> str:
@@ -454,7 +409,7 @@ def fairness_audit(
             return ""
         if t.metrics[h_gap] <= bound:
             return f" On held-out data trial #{t.number} is within the bound too."
-        return f" On held-out data trial #{t.number} is NOT within the bound: its gap there is {_near(t.metrics[h_gap], bound)}."
+        return f" On held-out data trial #{t.number} is NOT within the bound: its gap there is {near(t.metrics[h_gap], bound)}."
 
     def choice(role: str, t: Trial) -> dict[str, Any]:
         return {"role": role, **{k: v for k, v in figures(t).items() if k not in ("by_group", "holdout_by_group")}}
@@ -465,9 +420,9 @@ def fairness_audit(
     choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(gap, gap)
     where = " on validation data" if holdout else ""
-    summary = (f"The most accurate model{where} (trial #{best.number}) reaches {accuracy} {_fmt(best.metrics[accuracy])} "
+    summary = (f"The most accurate model{where} (trial #{best.number}) reaches {accuracy} {short(best.metrics[accuracy])} "
                f"with {'an' if label[:1] in 'aeiou' else 'a'} {label} of "
-               f"{_fmt(best.metrics[gap]) if bound is None else _near(best.metrics[gap], bound)}{held_out(best)}")
+               f"{short(best.metrics[gap]) if bound is None else near(best.metrics[gap], bound)}{held_out(best)}")
     if bound is not None:
         within = [t for t in usable if t.metrics[gap] <= bound]
         if best.metrics[gap] <= bound:
@@ -476,21 +431,21 @@ def fairness_audit(
             fair = max(within, key=score)
             choices.append(choice("most accurate within the bound", fair))
             cost = score(best) - score(fair)
-            summary += (f"; the most accurate one within {bound:g} (trial #{fair.number}) reaches {_fmt(fair.metrics[accuracy])} "
-                        f"with a gap of {_near(fair.metrics[gap], bound)}{held_out(fair)}: meeting the bound costs {_fmt(cost)} {accuracy}")
+            summary += (f"; the most accurate one within {bound:g} (trial #{fair.number}) reaches {short(fair.metrics[accuracy])} "
+                        f"with a gap of {near(fair.metrics[gap], bound)}{held_out(fair)}: meeting the bound costs {short(cost)} {accuracy}")
             if h_acc in best.metrics and h_acc in fair.metrics:
                 held_cost = score(best, h_acc) - score(fair, h_acc)
-                summary += (f" ({_fmt(held_cost)} on held-out data)" if held_cost >= 0 else
-                            f" (on held-out data trial #{fair.number} is the more accurate one, by {_fmt(-held_cost)})")
+                summary += (f" ({short(held_cost)} on held-out data)" if held_cost >= 0 else
+                            f" (on held-out data trial #{fair.number} is the more accurate one, by {short(-held_cost)})")
             summary += f".{holdout_verdict(fair)}"
         else:
             one_class = [t for t in candidates if one_class_only(t) and t.metrics[gap] <= bound]
             learners = [t for t in candidates if not one_class_only(t)] or candidates
             summary += (f"; no {scope} that predicts both classes meets the bound of {bound:g} (the smallest gap among "
-                        f"them is {_near(min(t.metrics[gap] for t in learners), bound)}; only models that predict one "
+                        f"them is {near(min(t.metrics[gap] for t in learners), bound)}; only models that predict one "
                         f"class for everyone do)." if one_class else
                         f"; no {scope} meets the bound of {bound:g} (the smallest gap among them is "
-                        f"{_near(min(t.metrics[gap] for t in candidates), bound)}).")
+                        f"{near(min(t.metrics[gap] for t in candidates), bound)}).")
     else:
         summary += "."
     if limits:

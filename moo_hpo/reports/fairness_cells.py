@@ -1,0 +1,69 @@
+"""How the fairness audit writes its figures: table cells, numbers in sentences, and one-class models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moo_hpo.trial import Trial
+
+__all__ = ["config_text", "dash", "group_cell", "holdout_meets", "near", "one_class_only", "predicts", "short", "yes_no"]
+
+
+def group_cell(key: str, value: Any) -> Any:
+    """A per-group cell: a rate over nobody (no positives for tpr, no negatives for fpr) is undefined."""
+    if value is None and key in ("tpr", "fpr"):
+        return f"undefined (no {'positives' if key == 'tpr' else 'negatives'})"
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def config_text(config: dict[str, Any]) -> str:
+    """A configuration in a table cell: numbers to 4 significant digits."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
+
+
+def short(x: float) -> str:
+    """A figure in a sentence: 3 significant digits below 1, else 4."""
+    return f"{x:.3g}" if abs(x) < 1 else f"{x:.4g}"
+
+
+def near(x: float, bound: float) -> str:
+    """``x`` beside ``bound``: with the digits it takes to tell them apart (0.050004 over a bound of 0.05 is not
+    "0.05")."""
+    for digits in range(3, 10):
+        text = f"{x:.{digits}g}"
+        if x == bound or text != f"{bound:.{digits}g}":
+            return text
+    return repr(x)
+
+
+def one_class_only(trial: Trial) -> bool:
+    """True when a trial's classifier predicted a single class for everyone (every group's selection rate
+    is 0, or every one is 1): a degenerate model whose zero gap says nothing about fairness."""
+    groups = trial.extra.get("fairness", {}).get("by_group", []) if isinstance(trial.extra, dict) else []
+    rates = [g.get("selection_rate") for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
+    return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
+
+
+def yes_no(meets: bool | None) -> str:
+    """A "meets the bound" cell: yes, no, or a dash when there is no bound."""
+    return "-" if meets is None else ("yes" if meets else "no")
+
+
+def predicts(row: dict[str, Any]) -> str:
+    """The "predicts" cell: one class only, both classes, or the status of a trial that did not complete."""
+    if row.get("status", "complete") != "complete":
+        return f"- ({row['status']})"
+    return "ONE CLASS ONLY" if row.get("degenerate") else "both classes" if row.get("by_group") else "-"
+
+
+def dash(value: Any) -> Any:
+    """A cell without a value is a dash."""
+    return "-" if value is None else value
+
+
+def holdout_meets(row: dict[str, Any]) -> str:
+    """The held-out "meets the bound" cell, flagging a bound met on validation and broken on held-out data."""
+    if row.get("broken_on_holdout"):
+        return "BROKEN ON HELD-OUT"
+    met = row.get("holdout_meets_bound")
+    return "-" if met is None else "yes" if met else "no"
