@@ -73,15 +73,23 @@ def _root(
 ) -> None:
     """Multi-objective and constrained hyperparameter optimization."""
     _state["debug"] = debug
-    if not debug:  # a warning as one line, not with moo_hpo's file, line and source under it
-        warnings.showwarning = _show_warning
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("moo_hpo").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
                   line: str | None = None) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    """moo_hpo's own warnings as one line (not its file, line and source); every other warning as Python shows it."""
+    if os.path.abspath(filename).startswith(_PACKAGE + os.sep):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
 
 
 def _load(path: Path) -> mh.Study:
@@ -162,6 +170,7 @@ def _terminate_as_interrupt() -> Any:
     import signal
 
     def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
         raise KeyboardInterrupt
 
     try:
@@ -172,7 +181,7 @@ def _terminate_as_interrupt() -> Any:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _resources(given: Sequence[str]) -> dict[str, float]:
@@ -373,6 +382,9 @@ def serve(
 
 
 def main() -> None:
+    """The ``moo-hpo`` command (and ``python -m moo_hpo``)."""
+    if "--debug" not in sys.argv[1:]:
+        warnings.showwarning = _show_warning  # this process is the command's: the CLI calling app() in-process is not
     app()
 
 

@@ -109,7 +109,7 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
     if str(base) not in sys.path:
         sys.path.insert(0, str(base))  # kept: worker processes import the entry the same way
     if anywhere and os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(1, os.getcwd())  # --entry: a module in the current folder, as `python -m moo_hpo` finds it
+        sys.path.append(os.getcwd())  # --entry: a module in the current folder (last: it shadows nothing installed)
     try:
         module = importlib.import_module(module_name)
     except ImportError:

@@ -173,8 +173,10 @@ def test_cli_errors_keep_the_table_names_and_refuse_a_non_positive_budget(tmp_pa
     assert result.exit_code == 1 and "--trials must be at least 1; received 0" in result.output
 
 
-def test_a_toml_of_the_wrong_shape_or_types_is_one_clear_line(tmp_path):
-    from pathlib import Path
+def test_a_toml_of_the_wrong_shape_or_types_is_one_clear_line(tmp_path, monkeypatch):
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # '~' below: a home of the test's own
+    (tmp_path / "home").mkdir()
 
     single = _with(tmp_path, '[[objectives]]\nname = "a"\n\n[[objectives]]\nname = "b"', '[objectives]\nname = "a"')
     with pytest.raises(CliError, match=r"objectives must be a list of tables, each written as \[\[objectives\]\] \(double brackets\); received \{'name': 'a'\}"):
@@ -187,12 +189,9 @@ def test_a_toml_of_the_wrong_shape_or_types_is_one_clear_line(tmp_path):
                               ("seed = 1", "seed = 1\nretries = -1", r"\[study\] retries must be an integer >= 0; received -1")):
         with pytest.raises(CliError, match=message):
             study_from_toml(_with(tmp_path, old, new))
-    home = study_from_toml(_with(tmp_path, 'storage = "study.db"', 'storage = "~/moo_hpo_test_never_written.db"'), entry=None)
-    try:
-        assert "~" not in str(home[0]._store.location)
-    finally:
-        home[0].close()
-        (Path.home() / "moo_hpo_test_never_written.db").unlink(missing_ok=True)
+    home = study_from_toml(_with(tmp_path, 'storage = "study.db"', 'storage = "~/in_home.db"'), entry=None)
+    home[0].close()
+    assert (tmp_path / "home" / "in_home.db").exists() and not (tmp_path / "~").exists()
 
 
 @pytest.mark.parametrize(("code", "said"), [("def evaluate(config)\n    return {}\n", "SyntaxError"),

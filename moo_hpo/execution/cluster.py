@@ -211,12 +211,11 @@ def _check_address(address: str) -> None:
         ConfigError: naming what was expected.
     """
     from distributed.comm.addressing import parse_address, parse_host_port
-    from distributed.comm.registry import backends
+    from distributed.comm.registry import get_backend
 
     try:
         scheme, location = parse_address(address)
-        if scheme not in backends:
-            raise ValueError(f"unknown scheme {scheme!r}")
+        get_backend(scheme)  # Dask's own, and those that packages register (ucxx ...)
         if scheme != "inproc":
             parse_host_port(location)
     except ValueError as exc:
@@ -295,6 +294,13 @@ class DaskExecutor:
         self.reporter = reporter if self._takes_trial else None  # only an objective given the trial reports
         self._channel = f"moo_hpo-reports-{uuid.uuid4().hex}" if self.reporter is not None else None
         self._running: dict[Any, tuple[Trial, int]] = {}  # future -> (trial, submissions so far)
+        # one for the study's life, on this client's loop: distributed.wait waits on the loop of the process's default
+        # client (the newest one not closed), and with another client in the process (one to another scheduler, one
+        # that failed to connect) it woke only when that client's loop did, or never; an as_completed per wait
+        # would hold every result finished while a long trial runs
+        from distributed import as_completed
+
+        self._completed = as_completed(loop=self.client.loop)
         self._attempts: dict[int, list[str]] = {}  # trial number -> the runs that reported, in order
         self._slots_at = (0.0, 0)
         self._unfit: set[str] = set()  # workers that cannot run the objective (other versions, a missing package)
@@ -410,6 +416,8 @@ class DaskExecutor:
             pure=False, resources=self.resources, **({"workers": fit, "allow_other_workers": True} if fit else {}),
         )
         self._running[future] = (trial, submissions + 1)
+        if self._channel is None:  # waited for through one as_completed (see wait); a study with reports polls
+            self._completed.add(future)
 
     def submit(self, trial: Trial) -> None:
         """Send ``trial`` to the cluster."""
@@ -419,7 +427,6 @@ class DaskExecutor:
         """Block until at least one running trial ends; return those (a lost worker's trial may be resubmitted)."""
         from concurrent.futures import CancelledError
 
-        from distributed import as_completed
         from distributed.client import FuturesCancelledError
 
         while self._running:
@@ -428,8 +435,8 @@ class DaskExecutor:
                     # on this client's loop: distributed.wait waits on the loop of the process's default client (the
                     # newest one not closed), and with another client in the process (one to another scheduler, one
                     # that failed to connect) it woke only when that client's loop did, or never
-                    first = next(as_completed(list(self._running), loop=self.client.loop))
-                    done = [first, *(f for f in self._running if f is not first and f.done())]
+                    ready = [next(self._completed), *self._completed.next_batch(block=False)]
+                    done = [f for f in ready if f in self._running]  # a future dropped on shutdown may still come
                     if any(f.cancelled() for f in done):  # as distributed.wait: the scheduler was lost or restarted
                         raise CancelledError("the running trials' tasks were cancelled")
                 else:  # answer intermediate reports while waiting

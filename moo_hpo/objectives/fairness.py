@@ -192,7 +192,8 @@ class FairnessGap(Probe):
 def _columns_of(owner: str, X: Any, sensitive: Any, what: str) -> Any:
     """``sensitive`` given as a column name (or a list of names) of the DataFrame ``X``: those columns."""
     # a list of strings as long as X is each row's group (a list of values), not column names
-    as_names = (isinstance(sensitive, list) and 0 < len(sensitive) != len(X) and all(isinstance(n, str) for n in sensitive))
+    rows = np.shape(X)[0] if hasattr(X, "shape") else len(X)  # a sparse X has a shape, not a len
+    as_names = (isinstance(sensitive, list) and 0 < len(sensitive) != rows and all(isinstance(n, str) for n in sensitive))
     names = [sensitive] if isinstance(sensitive, str) else sensitive if as_names else None
     if names is None:
         return sensitive

@@ -125,13 +125,15 @@ class SizingTable(list):
         out = []
         for r in self:
             budgets = ", ".join(f"{metric} <= {bound:g}" for metric, bound in r.profile.limits())  # a device has one at least
-            def figure(metric: str) -> str:
-                measured = r.measured_runs.get(metric, r.runs)
-                fewer = f" ({measured} of {r.runs} runs)" if r.runs > 1 and measured < r.runs else ""
-                return f"{metric} {r.metrics[metric]:.4g}{fewer}"
+            shown = [metric for metric, _ in r.profile.limits() if metric in r.metrics]
+            partial = r.runs > 1 and any(r.measured_runs.get(m, r.runs) < r.runs for m in shown)
 
-            figures = ", ".join(figure(metric) for metric, _ in r.profile.limits() if metric in r.metrics)
-            if figures and r.runs > 1:
+            def figure(metric: str) -> str:  # with how many runs its mean is over, where they differ
+                runs = f" (mean of {r.measured_runs.get(metric, r.runs)} of {r.runs} runs)" if partial else ""
+                return f"{metric} {r.metrics[metric]:.4g}{runs}"
+
+            figures = ", ".join(figure(metric) for metric in shown)
+            if figures and r.runs > 1 and not partial:
                 figures += f" (mean of {r.runs} runs)"
             out.append({"device": r.profile.name, "budgets": budgets, "best_trial": r.best.number if r.best else None,
                         "figures": figures, "n_fitting": r.n_fitting, "reason": r.reason})

@@ -720,3 +720,22 @@ def test_a_large_objective_is_logged_and_dask_options_are_checked(client, caplog
     assert any("the objective pickles to 0 MB (a closure over a dataset?)" in r.getMessage() for r in caplog.records)
     with pytest.raises(mh.ConfigError, match="resources must map resource names to positive amounts"):
         study().optimize(sleepy, n_trials=1, executor=client, resources={"GPU": float("inf")}, show_progress=False)
+
+
+def test_finished_trials_results_are_let_go_while_a_long_trial_runs():
+    def uneven(config):  # takes no trial: waited for through the executor's as_completed
+        time.sleep(3.0 if config["x"] < 0.1 else 0.05)
+        return {"a": config["x"], "b": 1 - config["x"]}
+
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=4, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        s = study()
+        held: list[int] = []
+        s.optimize(uneven, n_trials=40, executor=client, show_progress=False, callbacks=[lambda st, t: held.append(len(client.futures))])
+    finally:
+        client.close()
+        cluster.close()
+    long_ones = [t for t in s.trials if t.config["x"] < 0.1]
+    assert s.count("complete") == 40 and len(long_ones) >= 1 and long_ones[0].number < 20  # quick trials finish meanwhile
+    assert max(held) <= 5, held  # the running ones, not every result finished since the long trial started
