@@ -432,9 +432,7 @@ class DaskExecutor:
         while self._running:
             try:
                 if self._channel is None:
-                    # on this client's loop: distributed.wait waits on the loop of the process's default client (the
-                    # newest one not closed), and with another client in the process (one to another scheduler, one
-                    # that failed to connect) it woke only when that client's loop did, or never
+                    # on this client's loop, through the study's one as_completed (see __init__)
                     ready = [next(self._completed), *self._completed.next_batch(block=False)]
                     done = [f for f in ready if f in self._running]  # a future dropped on shutdown may still come
                     if any(f.cancelled() for f in done):  # as distributed.wait: the scheduler was lost or restarted
