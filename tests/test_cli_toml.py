@@ -241,18 +241,21 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
     import time
 
     path = write(tmp_path)
-    (tmp_path / "entry.py").write_text("import time\n\ndef evaluate(config):\n    time.sleep(0.5)\n    return {'a': config['x'], 'b': 1 - config['x']}\n")
+    starts = tmp_path / "starts"
+    (tmp_path / "entry.py").write_text(
+        "import time\n\ndef evaluate(config):\n"
+        f"    with open({str(starts)!r}, 'a') as fh:\n        fh.write('x\\n')\n"
+        "    time.sleep(2.0)\n    return {'a': config['x'], 'b': 1 - config['x']}\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     proc = subprocess.Popen([sys.executable, "-m", "moo_hpo", "run", path], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (tmp_path / "study.db").exists():
-        time.sleep(0.1)
-    time.sleep(1.5)  # a few trials in
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not starts.exists() or len(starts.read_text().split()) < 2):
+        time.sleep(0.05)  # until the second trial has started: one complete, one running
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
     with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
-        assert study.count("running") == 0 and study.count("interrupted") == 1 and study.count("complete") >= 1
+        assert study.count("running") == 0 and study.count("interrupted") == 1 and study.count("complete") == 1
 
 
 def test_the_moo_hpo_command_finds_an_entry_in_the_current_folder(tmp_path):
