@@ -317,10 +317,10 @@ def _check_thresholds(probes: Sequence[Any]) -> None:
     """Warn when the probes that turn scores into labels (``FairnessGap``, an ``Accuracy`` of label metrics) use
     different decision thresholds: their figures then describe different classifiers (a model's
     ``moo_hpo_threshold`` overrides both)."""
-    from moo_hpo.objectives.accuracy import Accuracy
+    from moo_hpo.objectives.accuracy import NEEDS_SCORES, REGRESSION_METRICS, Accuracy
     from moo_hpo.objectives.fairness import FairnessGap
 
-    threshold_free = {"roc_auc", "log_loss", "rmse", "mae", "r2"}  # scores, not labels: no threshold involved
+    threshold_free = {*NEEDS_SCORES, *REGRESSION_METRICS}  # scores, not labels: no threshold involved
     labelled = [p for p in probes if isinstance(p, FairnessGap)
                 or (isinstance(p, Accuracy) and not set(p.base_metrics) <= threshold_free)]
     if len({p.threshold for p in labelled}) > 1:

@@ -24,7 +24,8 @@ __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "Accuracy", "CrossVal
 
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "error", "f1", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
-_NEEDS_SCORES = {"roc_auc", "log_loss"}
+#: Metrics of the predicted scores, not of labels: no decision threshold enters them.
+NEEDS_SCORES = {"roc_auc", "log_loss"}
 
 
 def _check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
@@ -54,7 +55,7 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
                 "r2": lambda: float(skm.r2_score(y, pred)),
             }[m]()
             continue
-        if m in _NEEDS_SCORES:
+        if m in NEEDS_SCORES:
             scores = predict_scores(model, X) if scores is None else scores
             if m == "roc_auc":
                 out[m] = float(skm.roc_auc_score(y, scores, multi_class="ovr") if scores.ndim > 1 else skm.roc_auc_score(y, scores))

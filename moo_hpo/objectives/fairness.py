@@ -140,8 +140,7 @@ class FairnessGap(Probe):
         if not self.base_metrics or bad:
             raise ConfigError(f"unknown fairness metric(s) {bad or self.base_metrics}; expected some of {list(FAIRNESS_METRICS)}")
         y = np.asarray(y)
-        self.pos_label = _positive_label("FairnessGap", y, pos_label, "labels")
-        self.classes = [c.item() if hasattr(c, "item") else c for c in np.unique(y)]
+        self.pos_label, self.classes = _positive_label("FairnessGap", y, pos_label, "labels")
         self.holdout = None
         if holdout is not None:
             if isinstance(holdout, (tuple, list)) and len(holdout) == 3:  # its sensitive feature by column name too
@@ -207,8 +206,8 @@ def _columns_of(owner: str, X: Any, sensitive: Any, what: str) -> Any:
     return X[names[0]] if isinstance(sensitive, str) else X[names]
 
 
-def _positive_label(owner: str, y: np.ndarray, pos_label: Any, what: str) -> Any:
-    """The positive label of binary labels ``y``.
+def _positive_label(owner: str, y: np.ndarray, pos_label: Any, what: str) -> tuple[Any, list[Any]]:
+    """The positive label of binary labels ``y``, and the two labels (plain Python values, sorted).
 
     Raises:
         ConfigError: for missing values, a number of classes other than two, a ``pos_label`` that is not among them,
@@ -229,10 +228,10 @@ def _positive_label(owner: str, y: np.ndarray, pos_label: Any, what: str) -> Any
     if pos_label is not None:
         if pos_label not in classes:
             raise ConfigError(f"{owner}: pos_label {pos_label!r} is not among the {what} {classes}")
-        return pos_label
+        return pos_label, classes
     for known in ({0, 1}, {-1, 1}):
         if set(classes) == known:  # True/False compare equal to 1/0
-            return 1
+            return 1, classes
     raise ConfigError(f"{owner}: the {what} are {classes}; give pos_label= (the positive, favourable outcome that TPR "
                       f"and the selection rate count), such as pos_label={classes[1]!r}")
 
