@@ -6,7 +6,10 @@ back here, where each is told (and committed) before the next proposal.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +32,8 @@ logger = logging.getLogger("moo_hpo")
 
 
 def _check_arguments(
-    fn: Callable[..., Any], n_trials: int | None, timeout: float | None, n_workers: int, catch: Any, trial_timeout: Any
+    fn: Callable[..., Any], n_trials: int | None, timeout: float | None, n_workers: int, catch: Any, trial_timeout: Any,
+    retries: Any = None,
 ) -> None:
     if not callable(fn):
         raise ConfigError(f"optimize expects a callable objective; received {fn!r}")
@@ -45,6 +49,8 @@ def _check_arguments(
         isinstance(trial_timeout, (int, float)) and not isinstance(trial_timeout, bool) and 0 < trial_timeout < float("inf")
     ):
         raise ConfigError(f"trial_timeout must be a positive, finite number of seconds or None; received {trial_timeout!r}")
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
+        raise ConfigError(f"retries must be a non-negative integer or None; received {retries!r}")
 
 
 def _check_signature(fn: Callable[..., Any], with_model: bool) -> None:
@@ -134,7 +140,7 @@ def run_optimize(
     probes: Sequence[Any] = (),
     executor: Any = None,
     resources: Mapping[str, float] | None = None,
-    retries: int = 1,
+    retries: int | None = None,
 ) -> None:
     """Run trials of ``study`` until a budget is spent (the arguments are :meth:`moo_hpo.Study.optimize`'s).
 
@@ -142,7 +148,7 @@ def run_optimize(
         ConfigError: for bad arguments.
         KeyboardInterrupt: after Ctrl-C, once running trials are recorded as interrupted.
     """
-    _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout)
+    _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout, retries)
     _check_signature(fn, with_model=build is not None)
     callbacks = _as_list("callbacks", callbacks, callable)
     if n_trials is None and timeout is None and not callbacks:
@@ -165,9 +171,15 @@ def run_optimize(
             raise ConfigError("with executor=... the cluster's workers set how many trials run at once; leave n_workers at 1")
         from moo_hpo.execution.cluster import DaskExecutor
 
-        executor = DaskExecutor(fn, executor, resources, retries, trial_timeout, reporter=reporter)
+        executor = DaskExecutor(fn, executor, resources, 1 if retries is None else retries, trial_timeout, reporter=reporter)
     elif resources is not None:
         raise ConfigError("resources=... needs a Dask executor (executor=client or a scheduler address)")
+    elif retries is not None:
+        raise ConfigError(
+            f"retries={retries!r} applies to a Dask executor (executor=client or a scheduler address), where a worker "
+            "can be lost with its machine; a local worker that crashes fails its trial (the crash is the objective's), "
+            "and the study goes on with a new worker: leave retries out"
+        )
     elif n_workers == 1 and trial_timeout is None:
         executor = InProcessExecutor(fn, reporter)
     else:
@@ -213,22 +225,59 @@ def run_optimize(
                     for cb in callbacks:
                         cb(study, study.trial(trial.number))
     except KeyboardInterrupt:
-        executor.shutdown()
-        # every trial this call started that is still running: on a worker, or finished there but not yet told
-        running = [t for t in study._running_trials() if t.number in mine]
-        for t in running:
-            study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
+        with _further_interrupts_held():
+            executor.shutdown()
+            # every trial this call started that is still running: on a worker, or finished there but not yet told
+            running = [t for t in study._running_trials() if t.number in mine]
+            for t in running:
+                study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
         done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
         logger.warning("interrupted; %s saved, %s recorded as interrupted",
                        f"{done} finished trial{'' if done == 1 else 's'}", f"{len(running)} running trial{'' if len(running) == 1 else 's'}")
         raise
     except BaseException as exc:
-        executor.shutdown()
-        for t in [t for t in study._running_trials() if t.number in mine]:
-            study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
+        with _further_interrupts_held():
+            executor.shutdown()
+            for t in [t for t in study._running_trials() if t.number in mine]:
+                study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
         raise
     executor.shutdown()
     logger.info("optimize stopped: %s", study._stop_reason)
+
+
+#: Ctrl-C presses during the clean-up after an interrupt that are held back; one more stops at once.
+HELD_INTERRUPTS = 2
+
+
+@contextlib.contextmanager
+def _further_interrupts_held() -> Any:
+    """Hold back Ctrl-C while the workers stop and the running trials are recorded as interrupted.
+
+    A user presses Ctrl-C twice by habit; a second KeyboardInterrupt in the middle of the clean-up left trials
+    ``running`` in the store. The clean-up is short (workers are killed, a few rows written), so up to
+    :data:`HELD_INTERRUPTS` further presses wait for it; one more than that stops at once. Only Python's own
+    handler is replaced, and only in the main thread (a user's own SIGINT handler is left alone).
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    presses = 0
+
+    def hold(signum: int, frame: Any) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > HELD_INTERRUPTS:
+            raise KeyboardInterrupt
+        if presses == 1:
+            logger.warning("Ctrl-C again: the running trials are being recorded as interrupted, a moment (press it "
+                           "%d more time%s to stop at once; they then stay 'running' until the study is next opened)",
+                           HELD_INTERRUPTS, "" if HELD_INTERRUPTS == 1 else "s")
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _nothing_proposed(study: Study) -> str:

@@ -153,6 +153,36 @@ def test_workers_die_with_a_sigkilled_study_and_the_study_reopens(tmp_path):
     study.close()
 
 
+@pytest.mark.slow
+def test_a_second_ctrl_c_during_the_clean_up_still_records_the_running_trials(tmp_path):
+    # a user presses Ctrl-C twice by habit: the second press came while the workers were being stopped, and
+    # the running trials stayed 'running' in the store
+    script = tmp_path / "study_script.py"
+    script.write_text(ORPHAN_SCRIPT)
+    db = tmp_path / "s.db"
+    parent = subprocess.Popen([sys.executable, str(script), str(db)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = [c for c in psutil.Process(parent.pid).children(recursive=True) if "worker_main" in " ".join(c.cmdline())]
+        assert len(workers) == 2
+        time.sleep(1.0)  # the trials are running
+        parent.send_signal(signal.SIGINT)
+        for gap in (0.001, 0.004):  # two more presses, at least one while the workers are stopped
+            time.sleep(gap)
+            parent.send_signal(signal.SIGINT)
+        _, err = parent.communicate(timeout=60)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert parent.returncode != 0 and "KeyboardInterrupt" in err
+    assert "2 running trials recorded as interrupted" in err, err[-2000:]
+    study = mh.Study.load(db, read_only=True)
+    assert [t.status for t in study.trials] == [mh.TrialStatus.INTERRUPTED] * 2
+
+
 def _threads(config: dict) -> dict:
     import os
 
