@@ -727,7 +727,7 @@ class Study:
         probes: Sequence[Any] | Any = (),
         executor: Any = None,
         resources: Mapping[str, float] | None = None,
-        retries: int = 1,
+        retries: int | None = None,
     ) -> Study:
         """Run trials until a budget is spent.
 
@@ -762,7 +762,8 @@ class Study:
             resources: with ``executor``, what each trial needs of a worker's resources, e.g.
                 ``{"GPU": 1}``: trials then run only on workers started with ``--resources GPU=1``.
             retries: with ``executor``, how many times a trial whose workers died is submitted again
-                before it is recorded failed ("worker lost").
+                before it is recorded failed ("worker lost"); None: once. Refused without ``executor``: a
+                local worker that crashes fails its trial and is replaced.
 
         Returns:
             The study itself.
