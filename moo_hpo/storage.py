@@ -378,7 +378,8 @@ class SQLiteStore(Store):
             self._put_meta("schema_version", SCHEMA_VERSION)
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._reading():
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
     def _put_meta(self, key: str, value: Any) -> None:
@@ -398,6 +399,24 @@ class SQLiteStore(Store):
                     "told before this one is kept in the file; free space and resume with mh.Study.load"
                 ) from exc
             raise
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """One read: a file damaged past its header (a disk fault, a partial copy) is one clear error."""
+        try:
+            yield
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> StorageError:
+        return StorageError(
+            f"the study file {str(self.path)!r} is damaged: {exc}. Restore it from a copy (SQLite's command-line "
+            "tool can save what is still readable: sqlite3 FILE .recover)"
+        )
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._writing():
@@ -436,7 +455,8 @@ class SQLiteStore(Store):
 
     def load_reports(self) -> dict[int, list[dict[str, Any]]]:
         try:
-            rows = self._conn.execute("SELECT trial, step, metrics, at FROM reports ORDER BY trial, step").fetchall()
+            with self._reading():
+                rows = self._conn.execute("SELECT trial, step, metrics, at FROM reports ORDER BY trial, step").fetchall()
         except sqlite3.OperationalError:  # a read-only view of a file from before reports
             return {}
         out: dict[int, list[dict[str, Any]]] = {}
@@ -446,7 +466,8 @@ class SQLiteStore(Store):
         return out
 
     def load_trials(self) -> list[Trial]:
-        rows = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM trials ORDER BY number").fetchall()
+        with self._reading():
+            rows = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM trials ORDER BY number").fetchall()
         trials = [Trial.from_row(r) for r in rows]
         for number, reports in self.load_reports().items():
             if 0 <= number < len(trials) and trials[number].number == number:

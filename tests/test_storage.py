@@ -78,6 +78,23 @@ def test_not_a_database_refused(tmp_path):
         SQLiteStore(path)
 
 
+def test_a_file_damaged_past_its_header_is_one_clear_error_and_leaves_it_openable(tmp_path):
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], storage=path, optimizer="random", seed=0) as study:
+        study.optimize(lambda c: {"f": c["x"]}, n_trials=300, show_progress=False)
+    data = bytearray(path.read_bytes())
+    assert len(data) > 3 * 4096  # the header page stays whole; the trials' pages are overwritten
+    for offset in range(5000, len(data), 4096):
+        data[offset:offset + 200] = bytes((offset * 7 + i) % 256 for i in range(200))
+    path.write_bytes(bytes(data))
+    for read_only in (True, False):
+        with pytest.raises(mh.StorageError, match=r"is damaged: .*Restore it from a copy"):
+            mh.Study.load(path, read_only=read_only)
+    # the failed opening let go of the file: a writer is not refused as a second one
+    with pytest.raises(mh.StorageError, match="is damaged"):
+        mh.Study.load(path)
+
+
 def test_a_folder_is_refused_as_a_study_file(tmp_path):
     for read_only in (False, True):
         with pytest.raises(mh.StorageError, match="expected a study file \\(SQLite\\); received the folder"):
