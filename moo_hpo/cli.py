@@ -42,7 +42,8 @@ app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_
                   help="Multi-objective and constrained hyperparameter optimization.")
 #: Width of tables written to a file or a pipe (rich's 80 columns cut the front's headers and configurations).
 PIPE_WIDTH = 160
-console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH)
+# emoji off: ":smile:" in a path or a device name is text
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH, emoji=False)
 _state = {"debug": False}
 
 
@@ -150,7 +151,7 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
     if db.exists():
-        console.print(f"resuming the demo study in {db} (delete it to start afresh)")
+        console.print(f"resuming the demo study in {db} (delete it to start afresh)", markup=False)
     console.print(f"[bold]moo_hpo demo[/]: PyTorch MLP on Adult; accuracy vs. equalized-odds gap by sex (<= {EO_BOUND}) "
                   f"vs. CPU p99 latency vs. size; {trials} trials")
     study = run_demo(n_trials=trials, seed=seed, storage=str(db))
@@ -158,8 +159,8 @@ def demo(
     report_path = mh.report(study).save(out / "report.html")
     audit = mh.fairness_audit(study, accuracy="accuracy", gap="eo_diff")
     audit_path = audit.save(out / "fairness_audit.html")
-    console.print(audit.summary, highlight=False)
-    console.print(f"study: {db}\nreport: {report_path}\nfairness audit: {audit_path}")
+    console.print(audit.summary, highlight=False, markup=False)
+    console.print(f"study: {db}\nreport: {report_path}\nfairness audit: {audit_path}", markup=False)
     study.close()
 
 
@@ -230,7 +231,7 @@ def run(
             have = len(study.trials)
             options["n_trials"] = max(0, options["n_trials"] - have)
             if have:
-                console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run")
+                console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run", markup=False)
         if dask is not None:
             options["executor"] = dask
         if resources:
@@ -238,14 +239,14 @@ def run(
         if retries is not None:
             options["retries"] = retries
         if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
-            console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once")
+            console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once", markup=False)
         try:
             with _terminate_as_interrupt():
                 study.optimize(fn, show_progress=True, **options)
         except mh.ConfigError as exc:
             raise beside_hint(exc, description.parent) from None
         console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
-        console.print(counts_text(study), highlight=False)
+        console.print(counts_text(study), highlight=False, markup=False)
         completed = study.count("complete")
     if not completed:
         raise CliError("no trial completed; the failures' reasons are stored in the study (moo-hpo report shows them)")
@@ -266,11 +267,11 @@ def report(
     with _load(path) as study:
         result = mh.report(study)
         written = result.save(output)
-        console.print(counts_text(study), highlight=False)
+        console.print(counts_text(study), highlight=False, markup=False)
     saved = compute_saved_text(result.data.get("compute_saved"))
     if saved:
-        console.print(f"early stopping: {saved}", highlight=False, soft_wrap=True)
-    console.print(f"report: {written}")
+        console.print(f"early stopping: {saved}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"report: {written}", markup=False)
 
 
 @app.command()
@@ -279,7 +280,7 @@ def front(path: Path = typer.Argument(..., help="A study file (SQLite).")) -> No
     """Print the Pareto front of a stored study and its trials by status (pruned trials are never on the front)."""
     with _load(path) as study:
         console.print(front_table(study, title=f"Pareto front of {study.name} ({len(study.trials)} trials)"))
-        console.print(counts_text(study), highlight=False)
+        console.print(counts_text(study), highlight=False, markup=False)
 
 
 @app.command()
@@ -295,8 +296,8 @@ def audit(
     with _load(path) as study:
         result = mh.fairness_audit(study, accuracy=accuracy, gap=gap, bound=bound)
     written = result.save(output)
-    console.print(result.summary, highlight=False)
-    console.print(f"audit: {written}")
+    console.print(result.summary, highlight=False, markup=False)
+    console.print(f"audit: {written}", markup=False)
 
 
 def _profile(text: str) -> mh.DeviceProfile:
@@ -356,9 +357,9 @@ def sizing(
             table.add_column(col)
         for r in results:
             budgets = ", ".join(f"{m} <= {b:g}" for m, b in r.profile.limits()) or "none"
-            table.add_row(r.profile.name, budgets, f"#{r.best.number}" if r.best else "-", str(r.n_fitting), r.reason)
+            table.add_row(escape(r.profile.name), escape(budgets), f"#{r.best.number}" if r.best else "-", str(r.n_fitting), escape(r.reason))
         console.print(table)
-    console.print(f"csv: {write_csv(results, output)}")
+    console.print(f"csv: {write_csv(results, output)}", markup=False)
 
 
 @app.command()

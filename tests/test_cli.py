@@ -111,6 +111,11 @@ def test_report_front_audit_and_sizing_commands(toml_study):
     assert ",eo_diff," in row and f",{len(fitting)},best accuracy" in row
     empty = runner.invoke(app, ["sizing", db, "-d", "fair:size=1,size_metric="])
     assert "size_metric= needs a metric name, such as size_metric=size_kb_int8" in one_line_error(empty)
+    # the user's text is text: no rich markup in a device name, no emoji from a path
+    marked = runner.invoke(app, ["sizing", db, "-d", "x[bold]y:size=200", "-o", str(toml_study / "m.csv")])
+    assert marked.exit_code == 0 and "x[bold]y" in marked.output, marked.output
+    missing = runner.invoke(app, ["report", str(toml_study / "my:smile:study.db")])
+    assert "my:smile:study.db" in one_line_error(missing)
     held_out = runner.invoke(app, ["audit", db, "--gap", "holdout_eo_diff"])
     assert "chooses on the figures the study selected on" in one_line_error(held_out)
 

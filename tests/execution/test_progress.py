@@ -1,0 +1,44 @@
+"""The progress display in a terminal: the study's name is shown as text."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import moo_hpo as mh
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], name="exp[/x] :smile:",
+                     optimizer="random", seed=0)
+    study.optimize(lambda c: {"f": c["x"]}, n_trials=3)
+    print("finished", study.count("complete"))
+    """
+)
+
+
+def test_a_name_with_brackets_or_emoji_codes_is_shown_as_text_in_a_terminal(tmp_path):
+    # in a terminal the bar is rich's: a name with '[/x]' was read as markup and crashed optimize
+    script = tmp_path / "bar.py"
+    script.write_text(SCRIPT)
+    leader, follower = os.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=follower, stderr=follower,
+                                env={**os.environ, "COLUMNS": "200", "TERM": "xterm"})
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=120)
+    finally:
+        os.close(leader)
+    out = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0 and "finished 3" in out, out[-2000:]
+    assert "exp[/x] :smile:" in out  # shown, and as typed
