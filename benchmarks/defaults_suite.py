@@ -568,7 +568,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{name}{' noisy' if args.noisy else ''} {method} seed {seed}: HV {record['hv_reported']:.4g} "
                           f"({record['seconds_per_evaluation']:.2f} s per evaluation)", flush=True)
     if args.budget is not None and not args.summarize:
-        print(f"(runs with a --budget other than the problem's are saved as <problem>-budget<N>__... and left out of "
+        print("(runs with a --budget other than the problem's are saved as <problem>-budget<N>__... and left out of "
               "the table below, which compares runs at the problems' own budgets)")
     print(summarize(args.out))
 

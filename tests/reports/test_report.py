@@ -5,7 +5,6 @@ import json
 import re
 import statistics
 
-import numpy as np
 import pytest
 
 import moo_hpo as mh
