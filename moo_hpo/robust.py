@@ -219,12 +219,10 @@ def reevaluate(
     inner = study._use_optimizer()  # set up (and recorded) first: repetitions are told to it as they finish
     first = len(study.trials)
     study._optimizer = _RepeatRuns(queue, inner)
-    pruner, study.pruner = study.pruner, None  # a repetition runs to the end: pruning would keep lucky runs only
-    try:
+    try:  # a repetition runs to the end (the pruner never judges a repeated run: it would keep lucky runs only)
         run_optimize(study, fn, len(queue), n_workers=n_workers, callbacks=callbacks, **options)
     finally:
         study._optimizer = inner
-        study.pruner = pruner
     return [t for t in study.trials[first:] if t.optimizer == REEVALUATE]
 
 

@@ -73,8 +73,8 @@ class Study:
         pruner: stops trials early from their intermediate reports (``trial.report(step, metrics)`` in
             the objective): :class:`~moo_hpo.pruners.MOASHA`, :class:`~moo_hpo.pruners.Hyperband` or
             :class:`~moo_hpo.pruners.DominatedPruner`; None: the stored study's pruner when it had one,
-            else no trial is stopped; False: no pruner, even for a study that had one. The pruner is
-            recorded in the store.
+            else no trial is stopped; False: no pruner, even for a study that had one (the store then keeps
+            none either). The pruner is recorded in the store.
 
     Attributes:
         optimizer_seconds: seconds this study object spent in the optimizer's ``ask`` and ``tell`` (each
@@ -631,7 +631,16 @@ class Study:
 
     @pruner.setter
     def pruner(self, pruner: Pruner | None) -> None:
-        self._pruning.pruner = pruner
+        """Judge the reports from now on with ``pruner`` (None: none), as ``pruner=`` does when the study is
+        opened: it is recorded in the store and first sees the stored reports again.
+
+        Raises:
+            ConfigError: for something that is not a pruner, or a pruner another open study uses.
+        """
+        if isinstance(pruner, Pruner):
+            pruner = claim_instance(pruner, self, "pruner")
+        self._pruning = PrunerState(self._store, self.problem, lambda: self._trials,
+                                    False if pruner is None else pruner, self.read_only)
 
     def report(self, trial: Trial | int, step: float, metrics: Mapping[str, Any]) -> bool:
         """Record an intermediate report of a running trial and let the pruner judge it.
@@ -656,7 +665,8 @@ class Study:
         number = record.number
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
-        entry = new_report(record.reports, step, metrics)
+        entry = new_report(record.reports, step, metrics, needed=self.problem.required_metrics)
+        self._note_unmeasured(metrics, entry["metrics"], None)
         self._pruning.check_report(number, entry["metrics"])
         self._pruning.check_step(number, entry["step"])
         self._pruning.replay()  # the stored reports first, this one after

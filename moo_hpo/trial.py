@@ -105,8 +105,9 @@ class Trial:
             metrics: metric name -> number, e.g. ``{"accuracy": 0.81, "eo_diff": 0.07}``.
 
         Raises:
-            ConfigError: for a step that is not a finite number larger than the last one, or metrics that
-                are not a mapping of names to finite numbers.
+            ConfigError: for a step that is not a finite number larger than the last one, metrics that are
+                not a mapping of names to numbers, or a NaN or infinite value of a metric the study uses (the
+                study leaves out such a value of any other metric, a diverged ``val_loss`` say, and logs it).
         """
         entry = new_report(self.reports, step, metrics)
         if self._reporter is not None:
@@ -170,12 +171,20 @@ class Trial:
         return f"Trial(#{self.number}, {self.status.value}, {self.config}, {{{metrics}}}{tail})"
 
 
-def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any) -> dict[str, Any]:
+def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any, needed: Sequence[str] | None = None) -> dict[str, Any]:
     """A checked intermediate report ``{"step", "metrics", "at"}`` to follow ``reports``.
+
+    Args:
+        reports: the trial's reports so far.
+        step: the new report's step.
+        metrics: the new report's metrics.
+        needed: the metrics the study uses (objectives, constraints): a NaN or infinite value of any other
+            metric (a diverged ``val_loss``) is left out, as in a final result. None (where the study is not
+            known: in the trial's own process): NaN and infinite values are kept for the study to judge.
 
     Raises:
         ConfigError: for a step that is not a finite number larger than the last one, or metrics that are
-            not a mapping of names to finite numbers.
+            not a mapping of names to numbers (finite ones, for the metrics in ``needed``).
     """
     import time
 
@@ -190,7 +199,7 @@ def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any) ->
             f"trial.report(step, metrics): metrics must be a mapping of metric name to number; received "
             f"{type(metrics).__name__} ({metrics!r:.200})"
         )
-    values, problem = check_metrics(metrics)
+    values, problem = check_metrics(metrics, needed=needed, keep_non_finite=needed is None)
     if problem:  # a diverged model, most often: the trial fails, as with such a final result
         raise ConfigError(f"trial.report(step, metrics) at step {step!r}: {problem}")
     return {"step": int(step) if float(step).is_integer() else float(step), "metrics": values, "at": time.time()}
@@ -234,7 +243,7 @@ def config_key(config: Mapping[str, Any]) -> str:
 
 
 def check_metrics(
-    metrics: Any, required: Sequence[str] = (), *, needed: Sequence[str] | None = None
+    metrics: Any, required: Sequence[str] = (), *, needed: Sequence[str] | None = None, keep_non_finite: bool = False
 ) -> tuple[dict[str, float], str | None]:
     """Validate what an objective returned: metric name -> number.
 
@@ -244,6 +253,7 @@ def check_metrics(
         needed: when given, the metrics the study uses (objectives, constraints): a NaN or infinite value of
             any other metric (a probe reporting NaN where it cannot measure, e.g.
             ``Energy(on_unavailable="nan")``) is left out of the result instead of failing the trial.
+        keep_non_finite: keep NaN and infinite values as they are (for a later check that knows ``needed``).
 
     Returns:
         ``(metrics as floats, None)``, or ``(what could be read, the reason the trial failed)`` when a
@@ -266,7 +276,7 @@ def check_metrics(
             hint = " (keep other data with mh.Result(metrics, extra={...}))" if isinstance(value, (str, list, dict)) else ""
             bad.append(f"metric {key!r} is not a number: {detail}{hint}")
             continue
-        if not math.isfinite(f):
+        if not math.isfinite(f) and not keep_non_finite:
             if needed is not None and key not in needed:
                 continue  # not measured, and nothing needs it: left out
             bad.append(f"metric {key!r} is {f}")

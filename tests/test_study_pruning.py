@@ -149,6 +149,25 @@ def test_worker_processes_send_reports_and_get_the_pruners_answers():
     assert all(len(t.reports) < 9 for t in study.trials if t.status is mh.TrialStatus.PRUNED)
 
 
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_a_nan_in_a_metric_the_study_does_not_use_is_left_out_of_the_report(n_workers, caplog):
+    # a diverged val_loss failed the trial mid-training, where the same NaN in a final result is left out
+    def fn(config, trial):
+        for epoch in range(1, 4):
+            trial.report(epoch, {"acc": config["x"], "gap": config["y"], "val_loss": float("nan")})
+        if trial.number == 2:
+            trial.report(4, {"acc": float("inf"), "gap": config["y"]})  # an objective's: refused in the objective
+        return {"acc": config["x"], "gap": config["y"], "size_kb": 1.0}
+
+    study = _study(pruner=mh.pruners.MOASHA(1, 9, 9))  # rungs at 1 and 9: nothing stops in 3 steps
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(fn, n_trials=4, n_workers=n_workers, show_progress=False)
+    assert [t.status for t in study.trials] == [mh.TrialStatus.COMPLETE] * 2 + [mh.TrialStatus.FAILED, mh.TrialStatus.COMPLETE]
+    assert "metric 'acc' is inf" in study.trials[2].error
+    assert all(r["metrics"].keys() == {"acc", "gap"} for t in study.trials for r in t.reports)
+    assert "metric(s) ['val_loss'] came back NaN or infinite and are left out" in caplog.text
+
+
 def test_the_reports_of_a_trial_whose_worker_crashed_are_kept(tmp_path):
     def fn(config, trial):
         trial.report(1, {"acc": 0.2, "gap": 0.2})
@@ -257,6 +276,45 @@ def test_a_resumed_study_can_go_on_without_its_pruner(tmp_path):
     resumed.optimize(train, n_trials=4, show_progress=False)
     assert all(t.status is mh.TrialStatus.COMPLETE and len(t.reports) == 9 for t in resumed.trials[6:])
     resumed.close()
+
+
+def test_a_resumed_study_left_without_its_pruner_stays_so(tmp_path):
+    first = _study(tmp_path / "s.db")
+    first.optimize(train, n_trials=6, show_progress=False)
+    first.close()
+    mh.Study.load(tmp_path / "s.db", pruner=False).close()
+    with mh.Study.load(tmp_path / "s.db") as again:
+        assert again.pruner is None  # pruner=False was recorded, not only for that opening
+
+
+def test_setting_a_pruner_on_an_open_study_works_as_passing_it(tmp_path):
+    study = _study(tmp_path / "s.db", pruner=False)
+    study.optimize(train, n_trials=4, show_progress=False)
+    study.pruner = mh.pruners.MOASHA(1, 9, 3)  # every later trial failed: the pruner was never set up
+    study.optimize(train, n_trials=12, show_progress=False)
+    assert study.count("failed") == 0 and study.count("pruned") > 0
+    study.pruner = None
+    study.optimize(train, n_trials=3, show_progress=False)
+    assert all(t.status is mh.TrialStatus.COMPLETE for t in study.trials[-3:])
+    study.pruner = mh.pruners.DominatedPruner(max_resource=9)
+    study.close()
+    with mh.Study.load(tmp_path / "s.db") as again:
+        assert isinstance(again.pruner, mh.pruners.DominatedPruner)  # recorded, as pruner= is
+
+
+def test_an_optimizers_noise_check_repeat_is_not_pruned():
+    # the repeat reports the very points its original did, which MOASHA ranks last as a copy: it was pruned
+    # at the first rung every time, and the optimizer never learned that the metrics are exact
+    from moo_hpo.optimizers import make_optimizer
+    from moo_hpo.robust import REPEAT_OF
+    from tests.optimizers.bayesian.studies import FAST
+
+    study = mh.Study(_space(), [mh.Maximize("acc"), mh.Minimize("gap")], [mh.AtMost("size_kb", 50.0)], seed=0,
+                     optimizer=make_optimizer("ehvi", FAST), pruner=mh.pruners.MOASHA(1, 9, 3))
+    study.optimize(train, n_trials=7, show_progress=False)
+    repeats = [t for t in study.trials if REPEAT_OF in t.extra]
+    assert len(repeats) == 1 and repeats[0].status is mh.TrialStatus.COMPLETE and len(repeats[0].reports) == 9
+    assert study.trials[-1].extra["optimizer"]["noise"] == "exact"
 
 
 def test_one_pruner_instance_judges_for_one_open_study():

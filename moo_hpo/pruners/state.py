@@ -42,7 +42,11 @@ class PrunerState:
                 f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner), None or False; received {pruner!r}"
             )
         stored = store.get_meta("pruner")
-        if pruner is False:  # no pruning from here on, whatever the study had
+        if pruner is False:  # no pruning from here on, whatever the study had: the store keeps none either
+            if stored is not None and not read_only:
+                store.set_meta("pruner", None)
+                logger.info("the study goes on without its pruner %s (pruner=False); pass pruner=... to prune again",
+                            _described(stored))
             pruner, stored = None, None
         if pruner is None and stored is not None:  # a resumed study keeps pruning as it did
             if stored.get("name") in PRUNERS:
@@ -78,8 +82,8 @@ class PrunerState:
         if self._replayed or self.pruner is None:
             return
         self._replayed = True
-        # repeated runs (reevaluate) ran without the pruner: it does not see them now either
-        runs = [t for t in self._trials() if t.optimizer != "reevaluate"]
+        # repeated runs ran without the pruner: it does not see them now either
+        runs = [t for t in self._trials() if not is_repeated_run(t)]
         for _, number, step, metrics in sorted((r["at"], t.number, r["step"], r["metrics"]) for t in runs for r in t.reports):
             self._decisions[number] = self.pruner.decide(number, step, metrics)
 
@@ -164,12 +168,23 @@ class PrunerState:
         """Judge a new report (after :meth:`replay`); without a pruner nothing is decided."""
         if self.pruner is not None:
             self.replay()
+            trials = self._trials()
+            if 0 <= number < len(trials) and trials[number].number == number and is_repeated_run(trials[number]):
+                return  # a repeated run goes to the end: pruning would keep its lucky runs only
             self._decisions[number] = self.pruner.decide(number, step, metrics)
 
     def decision(self, number: int) -> Decision | None:
         """The pruner's latest decision for trial ``number`` (None before its first report or without a pruner)."""
         self.replay()
         return self._decisions.get(number)
+
+
+def is_repeated_run(trial: Trial) -> bool:
+    """Whether ``trial`` runs a configuration again to measure its spread (``Study.reevaluate``, or a Bayesian
+    optimizer's noise check): such a run is never judged by the pruner, nor ranked against others in its rungs."""
+    from moo_hpo.robust import REEVALUATE, REPEAT_OF
+
+    return trial.optimizer == REEVALUATE or (isinstance(trial.extra, dict) and REPEAT_OF in trial.extra)
 
 
 def _described(record: Mapping[str, Any]) -> str:
