@@ -190,8 +190,13 @@ def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any, ne
 
     from moo_hpo.exceptions import ConfigError
 
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
+    try:  # a NumPy number or a one-element tensor (an epoch counter kept on the device) reads as its value
+        step_value = _metric_value(step)
+    except Exception:  # noqa: BLE001 - anything that is no number is refused below
+        step_value = None
+    if step_value is None or not math.isfinite(step_value):
         raise ConfigError(f"trial.report(step, metrics): step must be a finite number; received {step!r}")
+    step = int(step_value) if step_value.is_integer() else step_value
     if reports and step <= reports[-1]["step"]:
         raise ConfigError(f"trial.report(step, metrics): steps must grow; received step {step!r} after step {reports[-1]['step']!r}")
     if not isinstance(metrics, Mapping):
@@ -202,7 +207,7 @@ def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any, ne
     values, problem = check_metrics(metrics, needed=needed, keep_non_finite=needed is None)
     if problem:  # a diverged model, most often: the trial fails, as with such a final result
         raise ConfigError(f"trial.report(step, metrics) at step {step!r}: {problem}")
-    return {"step": int(step) if float(step).is_integer() else float(step), "metrics": values, "at": time.time()}
+    return {"step": step, "metrics": values, "at": time.time()}
 
 
 _PICKLED = ("number", "config", "status", "metrics", "extra", "error", "started_at", "finished_at", "seed", "optimizer", "reports")

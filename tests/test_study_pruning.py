@@ -99,6 +99,15 @@ def test_ask_tell_users_report_through_the_study():
         study.report(t, 1, {"acc": 0.5})
     with pytest.raises(mh.ConfigError, match="at step 2: metric 'acc' is nan"):
         study.report(t, 2, {"acc": float("nan")})
+    import numpy as np
+    import torch
+
+    study.report(t, torch.tensor(2), {"acc": 0.6})  # an epoch counter kept as a tensor or a NumPy number
+    study.report(t, np.float32(2.5), {"acc": 0.6})
+    assert [r["step"] for r in study.trial(t.number).reports] == [1, 2, 2.5]
+    for bad in (torch.tensor([1, 2]), "3", True):
+        with pytest.raises(mh.ConfigError, match="step must be a finite number"):
+            study.report(t, bad, {"acc": 0.6})
     study.tell(t, {"acc": 0.5, "gap": 0.1}, status="pruned")
     assert study.trial(t.number).status is mh.TrialStatus.PRUNED
     with pytest.raises(mh.ConfigError, match="only a running trial reports"):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from moo_hpo.exceptions import ConfigError
 from moo_hpo.problem import Problem
 from moo_hpo.pruners.base import (
     Decision,
@@ -60,6 +61,11 @@ class DominatedPruner(Pruner):
         check_positive_int(self.name, "min_reports", self.min_reports)
         if self.max_resource is not None:
             check_positive_number(self.name, "max_resource", self.max_resource)
+            if self.min_step >= self.max_resource:
+                raise ConfigError(
+                    f"{self.name}: min_step must be below max_resource (no report before the last one would be "
+                    f"judged, so no trial would stop); received min_step={self.min_step!r}, max_resource={self.max_resource!r}"
+                )
         self._at_step: dict[float, dict[int, dict[str, float]]] = {}
 
     def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Decision:

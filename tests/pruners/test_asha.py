@@ -147,6 +147,7 @@ def test_bad_options_are_refused(kw, message):
     (mh.pruners.DominatedPruner(min_step=float("nan")), "dominated: min_step must be a finite number >= 0; received nan"),
     (mh.pruners.DominatedPruner(margin=float("inf")), "dominated: margin must be a finite number >= 0; received inf"),
     (mh.pruners.DominatedPruner(min_reports=0), "dominated: min_reports must be an integer >= 1"),
+    (mh.pruners.DominatedPruner(min_step=20, max_resource=9), r"dominated: min_step must be below max_resource .*min_step=20, max_resource=9"),
 ])
 def test_the_other_pruners_refuse_bad_options_under_their_own_names(pruner, message):
     with pytest.raises(mh.ConfigError, match=message):
