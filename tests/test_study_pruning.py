@@ -462,3 +462,27 @@ def test_an_objective_through_the_probes_that_is_not_given_the_trial_is_named():
                      pruner=mh.pruners.MOASHA(1, 9, 3))
     with pytest.warns(UserWarning, match="the objective 'fit' takes no trial"):
         study.optimize(fit, probes=[mh.objectives.ModelSize()], n_trials=1, show_progress=False, catch=(Exception,))
+
+
+def test_a_run_whose_every_trial_the_pruner_stopped_says_so(caplog):
+    # a bound on a metric that grows while training: every trial breaks it in a report and stops, none completes
+    def growing_gap(config, trial):
+        for epoch in range(1, 10):
+            metrics = {"acc": config["x"], "gap": 0.05 * epoch + 0.01 * config["y"], "size_kb": 10.0}
+            trial.report(epoch, metrics)
+            if trial.should_prune():
+                break
+        return metrics
+
+    study = mh.Study(_space(), [mh.Maximize("acc"), mh.Minimize("gap")], [mh.AtMost("gap", 0.1)],
+                     optimizer="random", seed=0, pruner=mh.pruners.MOASHA(1, 9, 3))
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(growing_gap, n_trials=4, show_progress=False)
+    assert study.count("pruned") == 4
+    by_bound = sum("breaks the hard bound gap <= 0.1" in t.extra["pruned"] for t in study.trials)
+    assert by_bound >= 1 and "the pruner stopped all 4 trials of this run" in caplog.text
+    assert f"({by_bound} of them on a hard bound broken in a report" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        _study().optimize(train, n_trials=6, show_progress=False)
+    assert "stopped all" not in caplog.text

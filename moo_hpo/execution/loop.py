@@ -243,6 +243,24 @@ def run_optimize(
         raise
     executor.shutdown()
     logger.info("optimize stopped: %s", study._stop_reason)
+    _note_all_pruned(study, mine)
+
+
+def _note_all_pruned(study: Study, mine: set[int]) -> None:
+    """Say so when the pruner stopped every trial of the run: none trained to the end, so none is on the front."""
+    ran = [study.trial(n) for n in mine]
+    pruned = sum(t.status is TrialStatus.PRUNED for t in ran)
+    if pruned < 2 or pruned < len(ran) or study.count("complete"):
+        return
+    reasons = [t.extra.get("pruned", "") for t in ran if isinstance(t.extra, dict)]
+    by_bound = sum("breaks the hard bound" in r for r in reasons)
+    logger.warning(
+        "the pruner stopped all %d trials of this run, so no trial trained to the end and the front is empty%s",
+        pruned,
+        f" ({by_bound} of them on a hard bound broken in a report: a bound on a metric that still settles during "
+        "training, a fairness gap say, stops trials that would end within it; report such a metric only at the end)"
+        if by_bound else " (each trial's extra['pruned'] says why)",
+    )
 
 
 #: Ctrl-C presses during the clean-up after an interrupt that are held back; one more stops at once.
