@@ -2,10 +2,10 @@
 
 A fresh interpreter (never a fork of the study's process, whose torch / BLAS thread pools may be
 running), so an objective may use torch, OpenMP, ``DataLoader(num_workers=...)`` or
-``multiprocessing`` freely. It talks to the study over its standard input and output with
-length-prefixed pickles (:mod:`moo_hpo.execution.messages`); what the objective prints goes to
-standard error, which the worker shares with the study's process. It exits when the study's process
-dies, however it dies.
+``multiprocessing`` freely. It reads from its standard input and writes to the pipe named on its command
+line, with length-prefixed pickles (:mod:`moo_hpo.execution.messages`); its standard output and error are
+the study's process's, so what the objective prints goes where the user's own prints go. It exits when the
+study's process dies, however it dies.
 """
 
 from __future__ import annotations
@@ -84,11 +84,12 @@ def outcome_message(number: int, outcome: Any) -> dict[str, Any]:
 def main() -> None:
     """Serve trials until the study closes the pipe."""
     inbox = os.fdopen(os.dup(0), "rb")
-    outbox = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # the objective's prints go to standard error, not into the messages
+    message_fd = int(sys.argv[1])
+    os.set_inheritable(message_fd, False)  # the objective's own subprocesses never hold the messages' pipe
+    outbox = os.fdopen(message_fd, "wb")
     devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    sys.stdout = os.fdopen(1, "w", buffering=1)
+    os.dup2(devnull, 0)  # an objective that reads its input reads nothing, not the messages
+    sys.stdout.reconfigure(line_buffering=True)  # the objective's prints show as it runs, not at its end
     try:
         setup = receive(inbox)
     except EOFError:

@@ -5,7 +5,8 @@ Bayesian optimizers fit models in the study's process) hands its children a pool
 first use, and forked daemon processes may not start processes of their own (``DataLoader(num_workers=2)``).
 So every worker is a new ``python -m moo_hpo.execution.worker_main``; the objective reaches it once,
 pickled with cloudpickle (lambdas and functions of a script travel by value), and each trial is one
-message there and one back. A worker is a session leader: a timeout kills its whole process group
+message there and one back, over the worker's standard input and a pipe of its own (its standard output and
+error are the study's, so what the objective prints lands where the user's script prints). A worker is a session leader: a timeout kills its whole process group
 (the objective's own children too) and the worker is replaced. Workers exit when the study's process
 dies, so they never outlive it or hold its files.
 
@@ -55,6 +56,7 @@ def thread_limits(n_workers: int) -> dict[str, str]:
 @dataclass
 class _Worker:
     process: subprocess.Popen
+    messages: Any  # the read end of the worker's message pipe
     ready: bool = False
     trial: Trial | None = None
     deadline: float | None = None
@@ -111,21 +113,28 @@ class WorkerPoolExecutor:
 
     # ------------------------------------------------------------------ workers
     def _start(self) -> _Worker:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moo_hpo.execution.worker_main"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,  # its own process group: a timeout kills the objective's children too
-            env={**os.environ, **thread_limits(self.capacity), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
-        )
+        read_end, write_end = os.pipe()  # the worker's messages; its standard output stays the study's
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "moo_hpo.execution.worker_main", str(write_end)],
+                stdin=subprocess.PIPE,
+                pass_fds=(write_end,),
+                start_new_session=True,  # its own process group: a timeout kills the objective's children too
+                env={**os.environ, **thread_limits(self.capacity), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)  # the worker holds the only write end: its death reads as the end of the pipe
+        worker = _Worker(process, os.fdopen(read_end, "rb"))
         send(process.stdin, self._setup)
-        worker = _Worker(process)
-        self._selector.register(process.stdout, selectors.EVENT_READ, worker)
+        self._selector.register(worker.messages, selectors.EVENT_READ, worker)
         return worker
 
     def _stop(self, worker: _Worker) -> None:
         try:
-            self._selector.unregister(worker.process.stdout)
+            self._selector.unregister(worker.messages)
         except (KeyError, ValueError):
             pass
         try:
@@ -133,7 +142,7 @@ class WorkerPoolExecutor:
         except (ProcessLookupError, PermissionError):
             pass
         worker.process.wait()
-        for stream in (worker.process.stdin, worker.process.stdout):
+        for stream in (worker.process.stdin, worker.messages):
             try:
                 stream.close()
             except OSError:
@@ -150,7 +159,7 @@ class WorkerPoolExecutor:
             ConfigError: when the worker could not load it (its error text is included).
         """
         try:
-            message = receive(worker.process.stdout)
+            message = receive(worker.messages)
         except EOFError:
             code = worker.process.wait()
             raise ConfigError(f"a worker process exited while starting (exit code {code}); see its output above") from None
@@ -210,7 +219,7 @@ class WorkerPoolExecutor:
         trial = worker.trial
         assert trial is not None
         try:
-            message = receive(worker.process.stdout)
+            message = receive(worker.messages)
         except (EOFError, OSError):
             code = worker.process.wait()
             self._replace(worker)

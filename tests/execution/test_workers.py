@@ -205,3 +205,28 @@ def test_each_worker_gets_its_share_of_the_cores_unless_the_user_set_it(monkeypa
     assert thread_limits(2) == {}
     study.optimize(_threads, n_trials=1, n_workers=2, show_progress=False)
     assert study.trials[-1].metrics["a"] == 3.0
+
+
+PRINTING_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import moo_hpo as mh
+
+    def chatty(config):
+        print(f"stdout of trial x={config['x']:.3f}")
+        print("stderr line", file=sys.stderr)
+        return {"a": config["x"], "b": 1.0}
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    study.optimize(chatty, n_trials=4, n_workers=2, show_progress=False)
+    print("complete", study.count("complete"))
+    """
+)
+
+
+def test_what_an_objective_prints_in_a_worker_goes_where_the_script_prints():
+    # the worker's stdout carried the messages, so an objective's prints went to standard error
+    out = subprocess.run([sys.executable, "-c", PRINTING_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("stdout of trial x=") == 4 and "complete 4" in out.stdout
+    assert "stdout of trial" not in out.stderr and out.stderr.count("stderr line") == 4
