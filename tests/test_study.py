@@ -562,7 +562,7 @@ def test_contributions_keyed_by_trial():
 
 
 # ---------------------------------------------------------------- tell never splits memory and disk
-def test_an_extra_that_cannot_be_stored_leaves_the_trial_unchanged(tmp_path):
+def test_an_extra_that_cannot_be_stored_leaves_the_trial_unchanged(tmp_path, caplog):
     study = simple_study(storage=tmp_path / "s.db")
     t = study.ask()
     with pytest.raises(mh.ConfigError, match="cannot be stored.*unchanged"):
@@ -571,12 +571,20 @@ def test_an_extra_that_cannot_be_stored_leaves_the_trial_unchanged(tmp_path):
     study.tell(t, ab(t.config))  # told once, properly
     assert mh.Study.load(tmp_path / "s.db", read_only=True).trials[0].status is mh.TrialStatus.COMPLETE
 
-    def fn(config):
-        return mh.Result(ab(config), extra={"model": object()})
+    import datetime
 
-    study.optimize(fn, n_trials=2, show_progress=False)  # through optimize: failed trials, the study goes on
-    assert [t.status for t in study.trials[1:]] == [mh.TrialStatus.FAILED] * 2
-    assert "cannot be stored" in study.trials[1].error
+    def fn(config):
+        return mh.Result(ab(config), extra={"when": datetime.date(2026, 12, 6), "n": 3})
+
+    # through optimize the metrics are kept (they failed the trial), and a value JSON cannot hold as its text
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(fn, n_trials=2, show_progress=False)
+    assert [t.status for t in study.trials[1:]] == [mh.TrialStatus.COMPLETE] * 2
+    assert study.trials[1].metrics == ab(study.trials[1].config)
+    assert study.trials[1].extra["when"] == "2026-12-06" and study.trials[1].extra["n"] == 3
+    assert "trial 1: Trial.extra must be JSON-able; received datetime.date(2026, 12, 6) (date); its metrics are kept" in caplog.text
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as stored:
+        assert stored.trials[2].extra["when"] == "2026-12-06"
 
 
 def test_metrics_must_be_numbers():

@@ -447,6 +447,32 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
     else:
         try:
             study.tell(trial, value, extra=outcome.extra or None)
-        except ConfigError as exc:  # e.g. an extra that cannot be stored: the trial fails, the study goes on
+        except ConfigError as exc:
+            if "must be JSON-able" in str(exc):  # the metrics are kept; what JSON cannot hold is kept as its text
+                detail = str(exc).split("cannot be stored: ")[-1].split("; the trial")[0]
+                logger.warning("trial %d: %s; its metrics are kept, and such values as their text", trial.number, detail)
+                if isinstance(value, Result):
+                    value = Result(value.metrics, _as_text_where_needed(value.extra))
+                try:
+                    study.tell(trial, value, extra=_as_text_where_needed(outcome.extra) or None)
+                    return
+                except ConfigError as again:
+                    exc = again
+            # an extra that still cannot be stored: the trial fails, the study goes on
             reason = str(exc).replace("; the trial is unchanged", "; the trial is recorded as failed")
-            study.tell(trial, error=reason, extra=outcome.extra or None)
+            study.tell(trial, error=reason, extra=None)
+
+
+def _as_text_where_needed(extra: Any) -> Any:
+    """``extra`` with every value JSON cannot hold (a datetime, a model) replaced by its text."""
+    import json
+
+    from moo_hpo.trial import _json_default
+
+    def fallback(obj: Any) -> Any:
+        try:
+            return _json_default(obj)
+        except (TypeError, ValueError):
+            return str(obj)[:1000]
+
+    return json.loads(json.dumps(extra, allow_nan=True, default=fallback)) if extra else extra
