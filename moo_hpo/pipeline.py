@@ -61,7 +61,7 @@ def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None
         logger.warning(
             "probe %r (needs_training=False) measures the %s before fit: it has no fitted parameters yet, so its "
             "size or predictions are not the trained model's; give the probe needs_training=True unless it reads "
-            "hyperparameters only (logged once)", p.name, type(model).__name__,
+            "hyperparameters only (logged once per process that runs trials)", p.name, type(model).__name__,
         )
 
 

@@ -7,7 +7,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,6 +190,9 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
     out = SizingTable()
     if isinstance(profiles, DeviceProfile):
         profiles = [profiles]
+    if isinstance(profiles, (str, bytes)) or not isinstance(profiles, Iterable):
+        hint = ' (a "name:size=...,latency=..." text is the command line\'s form)' if isinstance(profiles, str) else ""
+        raise ConfigError(f"profiles must be mh.DeviceProfile(...) or a list of them; received {profiles!r}{hint}")
     seen: set[str] = set()
     for p in profiles:
         if not isinstance(p, DeviceProfile):

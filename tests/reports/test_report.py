@@ -116,6 +116,8 @@ def test_device_sizing(finished_study, tmp_path):
         mh.DeviceProfile("x", max_latency_ms=1.0, latency_metric="")
     with pytest.raises(mh.ConfigError, match="two devices are named 'mcu'"):
         mh.size_for_devices(finished_study, [profiles[1], profiles[1]])
+    with pytest.raises(mh.ConfigError, match=r"received 'mcu:size=20' \(a \"name:size=...,latency=...\" text is the command line's form\)"):
+        mh.report(finished_study, devices="mcu:size=20")  # named its first character, 'm'
 
 
 def test_device_sizing_breaks_a_tie_in_the_objective_by_the_fitting_front():
