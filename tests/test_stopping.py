@@ -17,6 +17,9 @@ def test_stagnation_stops_a_study_whose_front_stopped_improving(caplog):
                    callbacks=[mh.HypervolumeStagnation(window=10, rel_tol=1e-3)], show_progress=False)
     assert len(study.trials) == 11
     assert any("hypervolume improved by 0%" in r.message for r in caplog.records)
+    # a plain script shows warnings only: the early stop is one, with its reason
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "optimize stopped after 11 trials: hypervolume improved by 0% over the last 10 trials (< 0.1%): 4 -> 4"]
 
 
 def test_stagnation_keeps_going_while_improving():

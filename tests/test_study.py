@@ -41,6 +41,10 @@ def test_definition_errors():
         mh.Study(space, [mh.Minimize("a")], constraints=[("a", 1)])
     with pytest.raises(mh.ConfigError, match="unknown optimizer 'nope'"):
         mh.Study(space, [mh.Minimize("a")], optimizer="nope")
+    with pytest.raises(mh.ConfigError, match=r"'auto' is chosen by the study once it knows its budget"):
+        mh.optimizers.make_optimizer("auto")  # "unknown optimizer 'auto'; expected 'auto' or ..." before
+    told = mh.Study(space, [mh.Minimize("a")], seed=0)
+    assert told.tell(told.ask(), error=RuntimeError("out of memory")).error == "RuntimeError: out of memory"  # once
     with pytest.raises(mh.ConfigError, match="seed"):
         mh.Study(space, [mh.Minimize("a")], seed=1.5)
     with pytest.raises(mh.ConfigError, match="metric name"):

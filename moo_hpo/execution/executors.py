@@ -38,7 +38,9 @@ class Outcome:
 
 
 def format_exception(exc: BaseException) -> str:
-    """``Type: message`` followed by the traceback."""
+    """``Type: message`` followed by the traceback (an exception that was never raised has none: the line alone)."""
+    if exc.__traceback__ is None and exc.__cause__ is None and exc.__context__ is None:
+        return f"{type(exc).__name__}: {exc}"
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return f"{type(exc).__name__}: {exc}\n{tb}"
 

@@ -242,7 +242,10 @@ def run_optimize(
                 study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
         raise
     executor.shutdown()
-    logger.info("optimize stopped: %s", study._stop_reason)
+    if study._stop_reason in (f"ran {n_trials} trials", f"timeout of {timeout:g} s reached" if timeout else None):
+        logger.info("optimize stopped: %s", study._stop_reason)
+    else:  # a callback's study.stop() (a stopping rule) ended the run before its budget: say so, and why
+        logger.warning("optimize stopped after %d trial%s: %s", len(mine), "" if len(mine) == 1 else "s", study._stop_reason)
     _note_all_pruned(study, mine)
 
 

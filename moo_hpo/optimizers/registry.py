@@ -60,6 +60,11 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
     if not isinstance(spec, str):
         raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {spec!r}")
     key = spec.lower()
+    if key == "auto":
+        raise ConfigError(
+            f"'auto' is chosen by the study once it knows its budget (mh.Study(..., optimizer='auto')); make_optimizer "
+            f"builds one of {sorted(OPTIMIZERS)}"
+        )
     if key not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {spec!r}; expected 'auto' or one of {sorted(OPTIMIZERS)}")
     cls, accepted = _class_and_options(key)
