@@ -390,6 +390,29 @@ class NSGA3(_PymooOptimizer):
 
     def _algorithm(self, pop_size: int, n_offsprings: int, **kwargs: Any) -> Any:
         from pymoo.algorithms.moo.nsga3 import NSGA3 as PymooNSGA3
+        from pymoo.operators.selection.tournament import TournamentSelection
 
         ref_dirs = reference_directions(self.problem.n_objectives, pop_size, seed=self.problem.seed)
-        return PymooNSGA3(ref_dirs=ref_dirs, pop_size=pop_size, n_offsprings=n_offsprings, eliminate_duplicates=True, **kwargs)
+        return PymooNSGA3(ref_dirs=ref_dirs, pop_size=pop_size, n_offsprings=n_offsprings, eliminate_duplicates=True,
+                          selection=TournamentSelection(func_comp=_violation_then_seeded_random), **kwargs)
+
+
+def _violation_then_seeded_random(pop: Any, P: np.ndarray, random_state: Any = None, **kwargs: Any) -> np.ndarray:
+    """NSGA-III's binary tournament (pymoo's ``comp_by_cv_then_random``: the smaller constraint violation wins, a
+    random one of two feasible parents), with a tie in violation broken by the algorithm's seeded generator too.
+
+    pymoo 0.6.2 breaks that tie with a generator of its own, unseeded: a study with two or more hard constraints
+    (where infeasible parents often violate equally) proposed other trials from the same seed, and its resume was
+    not exact.
+    """
+    from pymoo.operators.selection.tournament import compare
+
+    S = np.full(P.shape[0], np.nan)
+    for i in range(P.shape[0]):
+        a, b = P[i, 0], P[i, 1]
+        if pop[a].CV > 0.0 or pop[b].CV > 0.0:
+            S[i] = compare(a, pop[a].CV, b, pop[b].CV, method="smaller_is_better", return_random_if_equal=True,
+                           random_state=random_state)
+        else:
+            S[i] = random_state.choice([a, b])
+    return S[:, None].astype(int)
