@@ -148,6 +148,7 @@ class Study:
                     self._unknown_stored_optimizer = stored["name"]
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
+                self._chosen[0].check_options()  # a bad option now, not at the first trial
                 stored = self._store.get_meta("optimizer") if self._trials else None
                 if stored is not None and stored.get("name") != self._chosen[0].name:  # allowed, but said
                     logger.warning("the study in %r was run with %s; it goes on with %s, as given",

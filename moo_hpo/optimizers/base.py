@@ -117,9 +117,19 @@ class Optimizer(ABC):
 
         Raises:
             UnsupportedError: when the problem needs something the optimizer lacks.
+            ConfigError: for an option of the wrong type or range (:meth:`check_options`).
         """
         self.capabilities.check(self.name, problem)
+        self.check_options()
         self.problem = problem
+
+    def check_options(self) -> None:
+        """Check the constructor's options on their own (a study does when it is given the optimizer, before
+        its first trial); options that depend on the problem are checked in :meth:`setup`.
+
+        Raises:
+            ConfigError: for an option of the wrong type or range.
+        """
 
     @abstractmethod
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
@@ -143,11 +153,7 @@ class Optimizer(ABC):
             ConfigError: when an argument was not kept as an attribute of its name (the convention that lets a
                 study store, copy and rebuild an optimizer).
         """
-        sig = inspect.signature(type(self).__init__)
-        names = [
-            p for p in sig.parameters
-            if p != "self" and sig.parameters[p].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        ]
+        names = option_names(type(self))
         missing = [p for p in names if not hasattr(self, p)]
         if missing:
             raise ConfigError(
@@ -163,3 +169,32 @@ class Optimizer(ABC):
             params = {}
         args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({args})"
+
+
+def option_names(cls: type) -> list[str]:
+    """The named options of ``cls``'s constructor (``*args`` and ``**kwargs`` left out)."""
+    sig = inspect.signature(cls.__init__)
+    return [
+        p for p, v in sig.parameters.items()
+        if p != "self" and v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+
+
+def reject_unknown_options(owner: object, unknown: dict[str, Any]) -> None:
+    """Refuse constructor options ``owner``'s class does not take, naming the ones it does.
+
+    Raises:
+        ConfigError: when ``unknown`` is not empty (Python's own error named a private base class).
+    """
+    if not unknown:
+        return
+    from moo_hpo.naming import closest_name
+
+    accepted = option_names(type(owner))
+    hints = [f"{close!r} for {name!r}?" for name in sorted(unknown) if (close := closest_name(name, accepted))]
+    if "seed" in unknown:
+        hints.append("the study's seed drives its optimizer: mh.Study(..., seed=...)")
+    raise ConfigError(
+        f"{type(owner).__name__} takes the options {accepted}; received unknown {sorted(unknown)}"
+        + (f" ({', '.join(hints)})" if hints else "")
+    )

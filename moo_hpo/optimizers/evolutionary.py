@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
+from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key, reject_unknown_options
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
@@ -91,7 +91,8 @@ class _PymooOptimizer(Optimizer):
 
     capabilities = Capabilities(min_objectives=1)
 
-    def __init__(self, pop_size: int | str = "auto", n_offsprings: int | None = None) -> None:
+    def __init__(self, pop_size: int | str = "auto", n_offsprings: int | None = None, **unknown: Any) -> None:
+        reject_unknown_options(self, unknown)
         self.pop_size = pop_size
         self.n_offsprings = n_offsprings
 
@@ -102,16 +103,23 @@ class _PymooOptimizer(Optimizer):
     def _resolved_pop_size(self, problem: Problem) -> int:
         if self.pop_size == "auto":
             return default_pop_size(problem.budget)
-        if isinstance(self.pop_size, bool) or not isinstance(self.pop_size, int) or self.pop_size < 2:
-            raise ConfigError(f"{self.name}: pop_size must be 'auto' or an integer >= 2; received {self.pop_size!r}")
         return self.pop_size
+
+    def check_options(self) -> None:
+        """Check ``pop_size`` and ``n_offsprings``.
+
+        Raises:
+            ConfigError: for a value of the wrong type or range.
+        """
+        if self.pop_size != "auto" and (isinstance(self.pop_size, bool) or not isinstance(self.pop_size, int) or self.pop_size < 2):
+            raise ConfigError(f"{self.name}: pop_size must be 'auto' or an integer >= 2; received {self.pop_size!r}")
+        if self.n_offsprings is not None and (isinstance(self.n_offsprings, bool) or not isinstance(self.n_offsprings, int) or self.n_offsprings < 1):
+            raise ConfigError(f"{self.name}: n_offsprings must be a positive integer or None; received {self.n_offsprings!r}")
 
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
         from pymoo.core.problem import Problem as PymooProblem
 
-        if self.n_offsprings is not None and (not isinstance(self.n_offsprings, int) or self.n_offsprings < 1):
-            raise ConfigError(f"{self.name}: n_offsprings must be a positive integer or None; received {self.n_offsprings!r}")
         self._pop = self._resolved_pop_size(problem)
         self._n_constr = len(problem.hard_constraints) + 1  # + the failure column
         self._pm_problem = PymooProblem(

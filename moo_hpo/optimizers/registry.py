@@ -6,12 +6,11 @@ Optimizers are imported only when used, so ``import moo_hpo`` stays light.
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Optimizer
+from moo_hpo.optimizers.base import Optimizer, option_names
 from moo_hpo.problem import Problem
 
 __all__ = [
@@ -82,7 +81,7 @@ def _class_and_options(key: str) -> tuple[type[Optimizer], list[str]]:
     """The optimizer class registered as ``key`` (imported now) and its constructor's option names."""
     module, name = OPTIMIZERS[key].split(":")
     cls = getattr(importlib.import_module(module), name)
-    return cls, [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    return cls, option_names(cls)
 
 
 def is_registered(name: str) -> bool:

@@ -9,11 +9,12 @@ batches, and whether the study ran straight through or was resumed from its stor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
+from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key, reject_unknown_options
 from moo_hpo.problem import Problem
 from moo_hpo.space import Space
 from moo_hpo.trial import Trial
@@ -107,8 +108,8 @@ class RandomSearch(_StreamOptimizer):
 
     name = "random"
 
-    def __init__(self) -> None:
-        pass
+    def __init__(self, **unknown: Any) -> None:
+        reject_unknown_options(self, unknown)
 
     def _make_stream(self) -> ConfigStream:
         rng = np.random.default_rng(self.problem.seed)
@@ -125,8 +126,18 @@ class SobolSearch(_StreamOptimizer):
 
     name = "sobol"
 
-    def __init__(self, scramble: bool = True) -> None:
+    def __init__(self, scramble: bool = True, **unknown: Any) -> None:
+        reject_unknown_options(self, unknown)
         self.scramble = scramble
+
+    def check_options(self) -> None:
+        """Check ``scramble``.
+
+        Raises:
+            ConfigError: when it is not True or False.
+        """
+        if not isinstance(self.scramble, bool):
+            raise ConfigError(f"{self.name}: scramble must be True or False; received {self.scramble!r}")
 
     def _make_stream(self) -> ConfigStream:
         return sobol_stream(self.problem.space, self.problem.seed, self.scramble)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import moo_hpo as mh
@@ -47,3 +49,26 @@ def test_optimizer_classes_are_exported_with_their_options():
 def test_unknown_or_bad_options_are_config_errors():
     with pytest.raises(mh.ConfigError, match=r"takes the options \['pop_size', 'n_offsprings'\]; received unknown \['popsize'\]"):
         make_optimizer("nsga2", {"popsize": 24})
+
+
+def test_a_constructor_refuses_unknown_options_under_its_own_name():
+    # Python's own TypeError named a private base class: "_PymooOptimizer.__init__() got an unexpected ..."
+    with pytest.raises(mh.ConfigError, match=r"^NSGA2 takes the options \['pop_size', 'n_offsprings'\]; received unknown \['pop'\]$"):
+        mh.optimizers.NSGA2(pop=10)
+    with pytest.raises(mh.ConfigError, match=r"^EHVI takes the options \['n_init', .*received unknown \['n_int'\] \('n_init' for 'n_int'\?\)"):
+        mh.optimizers.EHVI(n_int=3)
+    with pytest.raises(mh.ConfigError, match=r"RandomSearch takes the options \[\]; received unknown \['seed'\] \(the study's seed drives"):
+        mh.optimizers.RandomSearch(seed=1)
+
+
+@pytest.mark.parametrize("optimizer, message", [
+    (lambda: mh.optimizers.EHVI(n_init=0), "ehvi: n_init must be a positive integer or None; received 0"),
+    (lambda: mh.optimizers.EHVI(trend="cubic"), "ehvi: trend must be one of 'constant', 'quadratic'; received 'cubic'"),
+    (lambda: mh.optimizers.ParEGO(time_share=2), "parego: time_share must be a number between 0 and 1"),
+    (lambda: mh.optimizers.NSGA2(pop_size=1), "nsga2: pop_size must be 'auto' or an integer >= 2; received 1"),
+    (lambda: mh.optimizers.SPEA2(n_offsprings=True), "spea2: n_offsprings must be a positive integer or None; received True"),
+    (lambda: mh.optimizers.SobolSearch(scramble="x"), "sobol: scramble must be True or False; received 'x'"),
+])
+def test_a_bad_option_is_refused_when_the_study_is_made_not_at_its_first_trial(optimizer, message):
+    with pytest.raises(mh.ConfigError, match=re.escape(message)):
+        mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer=optimizer(), seed=0)

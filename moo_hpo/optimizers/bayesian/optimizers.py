@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key
+from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key, reject_unknown_options
 from moo_hpo.optimizers.bayesian import acquisition, defaults
 from moo_hpo.optimizers.bayesian.data import TrainingData, bilog_constraints, training_data, winsorized
 from moo_hpo.optimizers.bayesian.noise_check import noise_treatment, repeat_asked, trial_to_repeat
@@ -179,7 +179,9 @@ class BoTorchOptimizer(Optimizer):
         time_allowance: float = 0.0,
         winsorize: bool = True,
         bilog_constraints: bool = True,
+        **unknown: Any,
     ) -> None:
+        reject_unknown_options(self, unknown)
         self.n_init = n_init
         self.num_restarts = num_restarts
         self.raw_samples = raw_samples
@@ -202,18 +204,6 @@ class BoTorchOptimizer(Optimizer):
             ConfigError: for an option of the wrong type or range.
         """
         super().setup(problem)
-        for name in ("n_init", "mc_samples", "num_restarts", "raw_samples"):
-            _check_int(self.name, name, getattr(self, name), allow_none=True)
-        if self.noiseless != "auto" and not isinstance(self.noiseless, bool):
-            raise ConfigError(f"{self.name}: noiseless must be True, False or 'auto'; received {self.noiseless!r}")
-        for flag in ("model_failures", "winsorize", "bilog_constraints"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ConfigError(f"{self.name}: {flag} must be True or False; received {getattr(self, flag)!r}")
-        _check_int(self.name, "maxiter", self.maxiter)
-        if self.trend not in TRENDS:
-            raise ConfigError(f"{self.name}: trend must be one of {', '.join(map(repr, TRENDS))}; received {self.trend!r}")
-        _check_int(self.name, "front_starts", self.front_starts, allow_none=True, allow_zero=True)
-        check_time_options(self.name, self.time_share, self.time_allowance)
         modes = (True, False) if self.noiseless == "auto" else (self.noiseless,)
         for exact in modes:  # each mode this optimizer may use; "auto" starts as noisy until its first check
             self._use_noise_mode(exact)
@@ -229,6 +219,25 @@ class BoTorchOptimizer(Optimizer):
         self.surrogate = Surrogate(self.exact, self.trend, problem.seed, self.name)
         self._step_seconds = {"full": FIRST_FULL_STEP_GUESS, "economy": FIRST_ECONOMY_STEP_GUESS}  # the last of each
         self._measured: set[str] = set()  # the kinds of steps measured in this process
+
+    def check_options(self) -> None:
+        """Check the options' types and ranges.
+
+        Raises:
+            ConfigError: for an option of the wrong type or range.
+        """
+        for name in ("n_init", "mc_samples", "num_restarts", "raw_samples"):
+            _check_int(self.name, name, getattr(self, name), allow_none=True)
+        if self.noiseless != "auto" and not isinstance(self.noiseless, bool):
+            raise ConfigError(f"{self.name}: noiseless must be True, False or 'auto'; received {self.noiseless!r}")
+        for flag in ("model_failures", "winsorize", "bilog_constraints"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{self.name}: {flag} must be True or False; received {getattr(self, flag)!r}")
+        _check_int(self.name, "maxiter", self.maxiter)
+        if self.trend not in TRENDS:
+            raise ConfigError(f"{self.name}: trend must be one of {', '.join(map(repr, TRENDS))}; received {self.trend!r}")
+        _check_int(self.name, "front_starts", self.front_starts, allow_none=True, allow_zero=True)
+        check_time_options(self.name, self.time_share, self.time_allowance)
 
     def _use_noise_mode(self, exact: bool, noisy: set[tuple[str, int]] | None = None) -> None:
         """Treat the objectives as exact (the settings' row, the acquisition) or noisy; the GPs of the
