@@ -374,10 +374,15 @@ def recommend(
             raise ConfigError(
                 f"no trial measured {c.name!r}, which the filter {c.describe()!r} names"
                 + (f"; did you mean {near!r}?" if near else "")
-                + f" The trials measured {measured}"
+                + f". The trials measured {measured}"
             )
     if weights is not None and method not in ("asf", "tchebycheff"):
         raise ConfigError(f"weights apply to the methods 'asf' and 'tchebycheff'; method {method!r} uses none")
+    if not normalized and method != "asf":
+        raise ConfigError(
+            f"normalized=False applies to the method 'asf' only; method {method!r} "
+            + ("ranks one objective in its own units" if method == "best" else "works on the normalized objectives")
+        )
     kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
     if not kept:
         raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible trials satisfies {[c.describe() for c in constraints]}")

@@ -53,7 +53,7 @@ def normalized_front(Y: np.ndarray) -> np.ndarray:
 def _weights(weights: Sequence[float], m: int) -> np.ndarray:
     w = np.asarray(weights, dtype=float).reshape(-1)
     if w.shape != (m,) or not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
-        raise ConfigError(f"expected {m} non-negative weights, not all zero; received {list(np.atleast_1d(weights))}")
+        raise ConfigError(f"expected {m} non-negative weights, not all zero; received {[float(v) if isinstance(v, (int, float, np.number)) else v for v in np.atleast_1d(weights).tolist()]}")
     return w
 
 

@@ -553,6 +553,12 @@ def test_recommend_methods_and_filters():
         study.recommend("asf")
     with pytest.raises(mh.ConfigError, match="unknown objectives"):
         study.recommend("asf", weights={"speed": 1.0})
+    with pytest.raises(mh.ConfigError, match=r"normalized=False applies to the method 'asf' only; method 'knee' works on"):
+        study.recommend("knee", normalized=False)  # it was ignored
+    with pytest.raises(mh.ConfigError, match=r"received \[0.0, 0.0\]$"):  # plain numbers, not np.float64(0.0)
+        study.recommend("asf", weights={"acc": 0.0, "lat": 0.0})
+    with pytest.raises(mh.ConfigError, match=r"names; did you mean 'lat'\?\. The trials measured"):
+        study.recommend(constraints=[mh.AtMost("latt", 1.0)])
     with pytest.raises(mh.NoFeasibleTrialError, match="satisfies"):
         study.recommend(constraints=[mh.AtMost("lat", 0.5)])
 
