@@ -13,6 +13,7 @@ A custom probe is a small subclass, or a function wrapped by :func:`probe`.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -184,8 +185,23 @@ def is_torch_module(model: Any) -> bool:
     return torch is not None and isinstance(model, torch.nn.Module)
 
 
-def stack_example(example: Any, batch_size: int) -> np.ndarray:
-    """One sample (no batch dimension) stacked ``batch_size`` times."""
+def stack_example(example: Any, batch_size: int) -> Any:
+    """One sample (no batch dimension) stacked ``batch_size`` times.
+
+    A pandas row (a Series such as ``X.iloc[0]``, or a DataFrame of one row such as ``X.iloc[[0]]``) is stacked
+    into a DataFrame with its column names and types, for pipelines that select columns by name (a
+    ``ColumnTransformer`` over named columns); anything else into an array.
+
+    Raises:
+        ConfigError: for a DataFrame of more than one row.
+    """
+    pd = sys.modules.get("pandas")  # a pandas example means pandas is imported already
+    if pd is not None and isinstance(example, pd.Series):
+        example = example.to_frame().T.infer_objects()
+    if pd is not None and isinstance(example, pd.DataFrame):
+        if len(example) != 1:
+            raise ConfigError(f"a DataFrame example must be one row (X.iloc[[0]]); received {len(example)} rows")
+        return pd.concat([example] * batch_size, ignore_index=True)
     x = np.asarray(example)
     return np.repeat(x[None, ...], batch_size, axis=0)
 

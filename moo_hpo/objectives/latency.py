@@ -99,7 +99,8 @@ class Latency(StructureProbe):
 
     Args:
         example: one input sample without the batch dimension (a feature row, a ``(C, H, W)``
-            image ...); it is stacked ``batch_size`` times.
+            image ...); it is stacked ``batch_size`` times. A pandas row (``X.iloc[0]``, or ``X.iloc[[0]]``)
+            stays a DataFrame with its column names, for pipelines that select columns by name.
         batch_size: rows per call.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...); torch modules are moved there.
         threads: intra-op threads on CPU (fixed for the measurement).
@@ -237,7 +238,7 @@ class Latency(StructureProbe):
     def _shape_hint(self) -> str:
         """For an example given with a batch dimension of 1 (``X[:1]``): what to give instead."""
         shape = np.shape(self.example)
-        if len(shape) >= 2 and shape[0] == 1:
+        if len(shape) >= 2 and shape[0] == 1 and not hasattr(self.example, "columns"):  # a one-row DataFrame is a row
             return (f" (the example has shape {shape}: if its leading 1 is a batch dimension, give one sample without it, "
                     "such as X[0], not X[:1])")
         return ""

@@ -218,3 +218,23 @@ def test_an_example_given_with_its_batch_dimension_is_named():
     with pytest.raises(mh.ProbeError, match=r"\(the example has shape \(1, 5\): if its leading 1 is a batch dimension, "
                                             r"give one sample without it, such as X\[0\], not X\[:1\]\)"):
         mh.objectives.Latency(X[:1], min_repeats=5, max_repeats=5).measure(fitted)
+
+
+def test_a_pandas_row_keeps_its_column_names_for_a_pipeline_that_selects_columns_by_name():
+    # the example was turned into an array, so a ColumnTransformer over named columns failed on every trial
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X = pd.DataFrame({"age": [25, 38, 52, 46] * 5, "hours": [40.0, 50.0, 20.0, 45.0] * 5,
+                      "job": ["a", "b", "a", "c"] * 5})
+    y = [0, 1, 1, 0] * 5
+    pipe = make_pipeline(ColumnTransformer([("n", StandardScaler(), ["age", "hours"]), ("c", OneHotEncoder(), ["job"])]),
+                         LogisticRegression()).fit(X, y)
+    for example in (X.iloc[0], X.iloc[[0]]):  # a row as a Series, or a DataFrame of one row
+        metrics = mh.objectives.Latency(example, batch_size=4, min_time_s=0.01, max_time_s=1.0).measure(pipe)
+        assert metrics["latency_p50_ms"] > 0
+    with pytest.raises(mh.ConfigError, match=r"a DataFrame example must be one row \(X.iloc\[\[0\]\]\); received 2 rows"):
+        mh.objectives.Latency(X.iloc[:2], min_time_s=0.01, max_time_s=1.0).measure(pipe)
