@@ -373,8 +373,8 @@ def recommend(
             near = closest_name(c.name, measured)
             raise ConfigError(
                 f"no trial measured {c.name!r}, which the filter {c.describe()!r} names"
-                + (f"; did you mean {near!r}?" if near else "")
-                + f". The trials measured {measured}"
+                + (f"; did you mean {near!r}? " if near else ". ")
+                + f"The trials measured {measured}"
             )
     if weights is not None and method not in ("asf", "tchebycheff"):
         raise ConfigError(f"weights apply to the methods 'asf' and 'tchebycheff'; method {method!r} uses none")

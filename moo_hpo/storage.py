@@ -400,6 +400,8 @@ class SQLiteStore(Store):
                 ) from exc
             raise
         except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # an integrity or programming error: not the file's fault
+                raise
             raise self._damaged(exc) from exc
 
     @contextmanager
@@ -407,15 +409,17 @@ class SQLiteStore(Store):
         """One read: a file damaged past its header (a disk fault, a partial copy) is one clear error."""
         try:
             yield
-        except sqlite3.OperationalError:
-            raise
         except sqlite3.DatabaseError as exc:
+            # SQLite's "malformed" and "not a database" are this class itself; its subclasses (a locked or
+            # missing table, a connection used from another thread) say nothing of the file's state
+            if type(exc) is not sqlite3.DatabaseError:
+                raise
             raise self._damaged(exc) from exc
 
     def _damaged(self, exc: sqlite3.DatabaseError) -> StorageError:
         return StorageError(
-            f"the study file {str(self.path)!r} is damaged: {exc}. Restore it from a copy (SQLite's command-line "
-            "tool can save what is still readable: sqlite3 FILE .recover)"
+            f"the study file {str(self.path)!r} is damaged: {str(exc).rstrip('.')}. Restore it from a copy (SQLite's "
+            "command-line tool can save what is still readable: sqlite3 FILE .recover)"
         )
 
     def set_meta(self, key: str, value: Any) -> None:

@@ -135,7 +135,9 @@ class Study:
             self._closed = False
             self._unknown_stored_optimizer: str | None = None
             self._unmeasured_logged: set[str] = set()
+            self._notes_logged: set[str] = set()  # notes logged once per study (an extra kept as text ...)
             if isinstance(optimizer, Optimizer):
+                optimizer.check_options()  # a bad option now, not at the first trial (a stored one is not judged again)
                 self._chosen = (claim_instance(optimizer, self), "chosen by the user")
             elif optimizer.lower() != "auto":
                 self._chosen = (make_optimizer(optimizer), "chosen by the user")
@@ -148,7 +150,6 @@ class Study:
                     self._unknown_stored_optimizer = stored["name"]
             if self._chosen is not None:
                 self._chosen[0].capabilities.check(self._chosen[0].name, self.problem)
-                self._chosen[0].check_options()  # a bad option now, not at the first trial
                 stored = self._store.get_meta("optimizer") if self._trials else None
                 if stored is not None and stored.get("name") != self._chosen[0].name:  # allowed, but said
                     logger.warning("the study in %r was run with %s; it goes on with %s, as given",
@@ -632,11 +633,12 @@ class Study:
 
     @pruner.setter
     def pruner(self, pruner: Pruner | None) -> None:
-        """Judge the reports from now on with ``pruner`` (None: none), as ``pruner=`` does when the study is
-        opened: it is recorded in the store and first sees the stored reports again.
+        """Judge the reports from now on with ``pruner``, as ``pruner=`` does when the study is opened: it is
+        recorded in the store and first sees the stored reports again (a pruner another open study uses is
+        copied). None stops pruning, as ``pruner=False`` does.
 
         Raises:
-            ConfigError: for something that is not a pruner, or a pruner another open study uses.
+            ConfigError: for something that is not a pruner.
         """
         if isinstance(pruner, Pruner):
             pruner = claim_instance(pruner, self, "pruner")
@@ -773,8 +775,8 @@ class Study:
             resources: with ``executor``, what each trial needs of a worker's resources, e.g.
                 ``{"GPU": 1}``: trials then run only on workers started with ``--resources GPU=1``.
             retries: with ``executor``, how many times a trial whose workers died is submitted again
-                before it is recorded failed ("worker lost"); None: once. Refused without ``executor``: a
-                local worker that crashes fails its trial and is replaced.
+                before it is recorded failed ("worker lost"); None: once. Without ``executor`` it is ignored
+                (and logged): a local worker that crashes fails its trial and is replaced.
 
         Returns:
             The study itself.

@@ -109,7 +109,7 @@ class Trial:
                 not a mapping of names to numbers, or a NaN or infinite value of a metric the study uses (the
                 study leaves out such a value of any other metric, a diverged ``val_loss`` say, and logs it).
         """
-        entry = new_report(self.reports, step, metrics)
+        entry = new_report(self.reports, step, metrics, defer_non_finite=self._reporter is not None)
         if self._reporter is not None:
             self._reporter.report(self, entry["step"], entry["metrics"])
         else:  # run outside a study (a test of the objective): keep the report here, never prune
@@ -171,7 +171,10 @@ class Trial:
         return f"Trial(#{self.number}, {self.status.value}, {self.config}, {{{metrics}}}{tail})"
 
 
-def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any, needed: Sequence[str] | None = None) -> dict[str, Any]:
+def new_report(
+    reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any, needed: Sequence[str] | None = None, *,
+    defer_non_finite: bool = False,
+) -> dict[str, Any]:
     """A checked intermediate report ``{"step", "metrics", "at"}`` to follow ``reports``.
 
     Args:
@@ -179,8 +182,9 @@ def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any, ne
         step: the new report's step.
         metrics: the new report's metrics.
         needed: the metrics the study uses (objectives, constraints): a NaN or infinite value of any other
-            metric (a diverged ``val_loss``) is left out, as in a final result. None (where the study is not
-            known: in the trial's own process): NaN and infinite values are kept for the study to judge.
+            metric (a diverged ``val_loss``) is left out, as in a final result. None: every such value is refused.
+        defer_non_finite: keep NaN and infinite values for the study to judge (the trial's own process, which
+            does not know what the study needs, passes its reports on).
 
     Raises:
         ConfigError: for a step that is not a finite number larger than the last one, or metrics that are
@@ -204,7 +208,7 @@ def new_report(reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any, ne
             f"trial.report(step, metrics): metrics must be a mapping of metric name to number; received "
             f"{type(metrics).__name__} ({metrics!r:.200})"
         )
-    values, problem = check_metrics(metrics, needed=needed, keep_non_finite=needed is None)
+    values, problem = check_metrics(metrics, needed=needed, keep_non_finite=defer_non_finite)
     if problem:  # a diverged model, most often: the trial fails, as with such a final result
         raise ConfigError(f"trial.report(step, metrics) at step {step!r}: {problem}")
     return {"step": step, "metrics": values, "at": time.time()}

@@ -486,3 +486,17 @@ def test_a_run_whose_every_trial_the_pruner_stopped_says_so(caplog):
     with caplog.at_level("WARNING", logger="moo_hpo"):
         _study().optimize(train, n_trials=6, show_progress=False)
     assert "stopped all" not in caplog.text
+
+
+def test_a_pruned_trials_extra_that_json_cannot_hold_is_kept_as_text():
+    # a pruned trial's tell had no such fallback: its ConfigError stopped the whole run
+    import datetime
+
+    def fn(config, trial):
+        train(config, trial)
+        return mh.Result({"acc": config["x"], "gap": config["y"], "size_kb": 1.0}, extra={"when": datetime.date(2026, 12, 6)})
+
+    study = _study()
+    study.optimize(fn, n_trials=10, show_progress=False)
+    assert study.count("pruned") and study.count("interrupted") == 0
+    assert all(t.extra["when"] == "2026-12-06" for t in study.trials)

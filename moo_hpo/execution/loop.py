@@ -174,16 +174,17 @@ def run_optimize(
         executor = DaskExecutor(fn, executor, resources, 1 if retries is None else retries, trial_timeout, reporter=reporter)
     elif resources is not None:
         raise ConfigError("resources=... needs a Dask executor (executor=client or a scheduler address)")
-    elif retries is not None:
-        raise ConfigError(
-            f"retries={retries!r} applies to a Dask executor (executor=client or a scheduler address), where a worker "
-            "can be lost with its machine; a local worker that crashes fails its trial (the crash is the objective's), "
-            "and the study goes on with a new worker: leave retries out"
-        )
-    elif n_workers == 1 and trial_timeout is None:
-        executor = InProcessExecutor(fn, reporter)
     else:
-        executor = WorkerPoolExecutor(fn, n_workers, trial_timeout, reporter)
+        if retries is not None:
+            logger.warning(
+                "retries=%r applies to a Dask executor (executor=client or a scheduler address), where a worker can be "
+                "lost with its machine; here it is ignored: a local worker that crashes fails its trial (the crash is "
+                "the objective's), and the study goes on with a new worker", retries,
+            )
+        if n_workers == 1 and trial_timeout is None:
+            executor = InProcessExecutor(fn, reporter)
+        else:
+            executor = WorkerPoolExecutor(fn, n_workers, trial_timeout, reporter)
     started = time.monotonic()
     study._stop_reason = None
     submitted = 0
@@ -231,9 +232,9 @@ def run_optimize(
             running = [t for t in study._running_trials() if t.number in mine]
             for t in running:
                 study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
-        done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
-        logger.warning("interrupted; %s saved, %s recorded as interrupted",
-                       f"{done} finished trial{'' if done == 1 else 's'}", f"{len(running)} running trial{'' if len(running) == 1 else 's'}")
+            done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
+            logger.warning("interrupted; %s saved, %s recorded as interrupted", f"{done} finished trial{'' if done == 1 else 's'}",
+                           f"{len(running)} running trial{'' if len(running) == 1 else 's'}")
         raise
     except BaseException as exc:
         with _further_interrupts_held():
@@ -431,7 +432,7 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         returned = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value
         kept = outcome.value.extra if isinstance(outcome.value, Result) else {}
         value = returned if outcome.error is None and isinstance(returned, Mapping) else {}  # a fit that trained in place returns none
-        study.tell(trial, value, extra={**outcome.extra, **kept, "pruned": reason}, status=TrialStatus.PRUNED)
+        _tell_keeping_metrics(study, trial, value, {**outcome.extra, **kept, "pruned": reason}, TrialStatus.PRUNED)
         return
     if outcome.error is not None:
         study.tell(trial, error=outcome.error, extra=outcome.extra or None)
@@ -446,36 +447,55 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         study.tell(trial, error="the objective returned None; expected a mapping of metric name to float", extra=outcome.extra or None)
     elif isinstance(value, Skipped):
         extra = {**outcome.extra, **value.extra, "skipped": value.reason}
-        study.tell(trial, value.metrics, extra=extra, status=TrialStatus.INFEASIBLE_SKIPPED)
+        _tell_keeping_metrics(study, trial, value.metrics, extra, TrialStatus.INFEASIBLE_SKIPPED)
     else:
         try:
-            study.tell(trial, value, extra=outcome.extra or None)
-        except ConfigError as exc:
-            if "must be JSON-able" in str(exc):  # the metrics are kept; what JSON cannot hold is kept as its text
-                detail = str(exc).split("cannot be stored: ")[-1].split("; the trial")[0]
-                logger.warning("trial %d: %s; its metrics are kept, and such values as their text", trial.number, detail)
-                if isinstance(value, Result):
-                    value = Result(value.metrics, _as_text_where_needed(value.extra))
-                try:
-                    study.tell(trial, value, extra=_as_text_where_needed(outcome.extra) or None)
-                    return
-                except ConfigError as again:
-                    exc = again
-            # an extra that still cannot be stored: the trial fails, the study goes on
+            _tell_keeping_metrics(study, trial, value, outcome.extra or None)
+        except ConfigError as exc:  # what still cannot be told: the trial fails, the study goes on
             reason = str(exc).replace("; the trial is unchanged", "; the trial is recorded as failed")
-            study.tell(trial, error=reason, extra=None)
+            study.tell(trial, error=reason, extra=_as_text(outcome.extra) or None)
 
 
-def _as_text_where_needed(extra: Any) -> Any:
-    """``extra`` with every value JSON cannot hold (a datetime, a model) replaced by its text."""
-    import json
+def _tell_keeping_metrics(study: Study, trial: Trial, value: Any, extra: Any, status: TrialStatus | None = None) -> None:
+    """Tell a trial; when its extra data holds something JSON cannot (a datetime, a model), keep the metrics and
+    store such values as their text (logged once per study).
 
+    Raises:
+        ConfigError: what ``study.tell`` raises for anything else.
+    """
+    try:
+        study.tell(trial, value, extra=extra, status=status)
+        return
+    except ConfigError as exc:
+        if "must be JSON-able" not in str(exc):
+            raise
+        if "extra as text" not in study._notes_logged:
+            study._notes_logged.add("extra as text")
+            detail = str(exc).split("cannot be stored: ")[-1].split("; the trial")[0]
+            logger.warning("trial %d: %s; its metrics are kept, and such values as their text (logged once)", trial.number, detail)
+    if isinstance(value, Result):
+        value = Result(value.metrics, _as_text(value.extra))
+    study.tell(trial, value, extra=_as_text(extra), status=status)
+
+
+#: How deep :func:`_as_text` follows nested extra data (a cycle ends there, as text).
+TEXT_DEPTH = 20
+
+
+def _as_text(value: Any, depth: int = 0) -> Any:
+    """``value`` (extra data) with every key JSON cannot hold as its text (a tuple key) and every value likewise
+    (a datetime, a model): NumPy values become numbers and lists, as the store keeps them."""
     from moo_hpo.trial import _json_default
 
-    def fallback(obj: Any) -> Any:
-        try:
-            return _json_default(obj)
-        except (TypeError, ValueError):
-            return str(obj)[:1000]
-
-    return json.loads(json.dumps(extra, allow_nan=True, default=fallback)) if extra else extra
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if depth >= TEXT_DEPTH:
+        return str(value)[:1000]
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _as_text(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_text(v, depth + 1) for v in value]
+    try:
+        return _as_text(_json_default(value), depth + 1)
+    except (TypeError, ValueError):
+        return str(value)[:1000]

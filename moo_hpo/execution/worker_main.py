@@ -89,7 +89,8 @@ def main() -> None:
     outbox = os.fdopen(message_fd, "wb")
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # an objective that reads its input reads nothing, not the messages
-    sys.stdout.reconfigure(line_buffering=True)  # the objective's prints show as it runs, not at its end
+    if sys.stdout is not None:  # None when the study's standard output was closed
+        sys.stdout.reconfigure(line_buffering=True)  # the objective's prints show as it runs, not at its end
     try:
         setup = receive(inbox)
     except EOFError:

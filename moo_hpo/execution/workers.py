@@ -53,6 +53,18 @@ def thread_limits(n_workers: int) -> dict[str, str]:
     return dict.fromkeys(THREAD_VARIABLES, share)
 
 
+def _above_standard_streams(fd: int) -> int:
+    """``fd``, or a duplicate of it numbered 3 or more (the original closed) when it took a standard stream's
+    number."""
+    if fd > 2:
+        return fd
+    import fcntl
+
+    duplicate = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.close(fd)
+    return duplicate
+
+
 @dataclass
 class _Worker:
     process: subprocess.Popen
@@ -113,7 +125,9 @@ class WorkerPoolExecutor:
 
     # ------------------------------------------------------------------ workers
     def _start(self) -> _Worker:
-        read_end, write_end = os.pipe()  # the worker's messages; its standard output stays the study's
+        # the worker's messages; its standard output stays the study's. Both ends above 2: with the study's own
+        # standard output closed (a daemon), the pipe would otherwise take its number, and the worker's prints with it
+        read_end, write_end = (_above_standard_streams(fd) for fd in os.pipe())
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "moo_hpo.execution.worker_main", str(write_end)],

@@ -189,8 +189,9 @@ def stack_example(example: Any, batch_size: int) -> Any:
     """One sample (no batch dimension) stacked ``batch_size`` times.
 
     A pandas row (a Series such as ``X.iloc[0]``, or a DataFrame of one row such as ``X.iloc[[0]]``) is stacked
-    into a DataFrame with its column names and types, for pipelines that select columns by name (a
-    ``ColumnTransformer`` over named columns); anything else into an array.
+    into a DataFrame with its column names, for pipelines that select columns by name (a ``ColumnTransformer``
+    over named columns): a DataFrame row keeps each column's type, a Series row's types are inferred from its
+    values. Anything else is stacked into an array.
 
     Raises:
         ConfigError: for a DataFrame of more than one row.

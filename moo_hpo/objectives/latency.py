@@ -99,8 +99,8 @@ class Latency(StructureProbe):
 
     Args:
         example: one input sample without the batch dimension (a feature row, a ``(C, H, W)``
-            image ...); it is stacked ``batch_size`` times. A pandas row (``X.iloc[0]``, or ``X.iloc[[0]]``)
-            stays a DataFrame with its column names, for pipelines that select columns by name.
+            image ...); it is stacked ``batch_size`` times. A pandas row (``X.iloc[[0]]``, which keeps each column's
+            type, or ``X.iloc[0]``) stays a DataFrame with its column names, for pipelines that select columns by name.
         batch_size: rows per call.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...); torch modules are moved there.
         threads: intra-op threads on CPU (fixed for the measurement).

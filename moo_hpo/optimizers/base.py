@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,15 +186,16 @@ def reject_unknown_options(owner: object, unknown: dict[str, Any]) -> None:
     Raises:
         ConfigError: when ``unknown`` is not empty (Python's own error named a private base class).
     """
-    if not unknown:
-        return
+    if unknown:
+        raise ConfigError(unknown_options_message(type(owner).__name__, option_names(type(owner)), unknown))
+
+
+def unknown_options_message(label: str, accepted: Sequence[str], unknown: Iterable[str]) -> str:
+    """``<label> takes the options [...]; received unknown [...]``, with a hint for a misspelling or a seed."""
     from moo_hpo.naming import closest_name
 
-    accepted = option_names(type(owner))
-    hints = [f"{close!r} for {name!r}?" for name in sorted(unknown) if (close := closest_name(name, accepted))]
+    unknown = sorted(unknown)
+    hints = [f"{close!r} for {name!r}?" for name in unknown if (close := closest_name(name, accepted))]
     if "seed" in unknown:
         hints.append("the study's seed drives its optimizer: mh.Study(..., seed=...)")
-    raise ConfigError(
-        f"{type(owner).__name__} takes the options {accepted}; received unknown {sorted(unknown)}"
-        + (f" ({', '.join(hints)})" if hints else "")
-    )
+    return f"{label} takes the options {list(accepted)}; received unknown {unknown}" + (f" ({', '.join(hints)})" if hints else "")

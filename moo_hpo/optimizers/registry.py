@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Optimizer, option_names
+from moo_hpo.optimizers.base import Optimizer, option_names, unknown_options_message
 from moo_hpo.problem import Problem
 
 __all__ = [
@@ -70,7 +70,7 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
     params = dict(params or {})
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        raise ConfigError(f"optimizer {spec!r} takes the options {accepted}; received unknown {unknown}")
+        raise ConfigError(unknown_options_message(f"optimizer {spec!r}", accepted, unknown))
     try:
         return cls(**params)
     except TypeError as exc:  # a value of the wrong kind that the constructor did not check itself

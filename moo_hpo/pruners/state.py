@@ -45,8 +45,8 @@ class PrunerState:
         if pruner is False:  # no pruning from here on, whatever the study had: the store keeps none either
             if stored is not None and not read_only:
                 store.set_meta("pruner", None)
-                logger.info("the study goes on without its pruner %s (pruner=False); pass pruner=... to prune again",
-                            _described(stored))
+                logger.warning("the study goes on without its pruner %s (pruner=False), and its file records none from "
+                               "now on; pass pruner=... to prune again", _described(stored))
             pruner, stored = None, None
         if pruner is None and stored is not None:  # a resumed study keeps pruning as it did
             if stored.get("name") in PRUNERS:

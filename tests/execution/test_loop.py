@@ -129,8 +129,10 @@ def test_ctrl_c_presses_during_the_clean_up_wait_for_it_and_one_more_stops_at_on
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
 
 
-def test_retries_belong_to_a_dask_executor_and_are_checked():
-    with pytest.raises(mh.ConfigError, match="retries=3 applies to a Dask executor"):
+def test_retries_belong_to_a_dask_executor_and_are_checked(caplog):
+    with caplog.at_level("WARNING", logger="moo_hpo"):
         study().optimize(lambda c: {"accuracy": 1.0, "latency_ms": 1.0}, n_trials=1, n_workers=2, retries=3)
+    assert "retries=3 applies to a Dask executor (executor=client or a scheduler address)" in caplog.text
+    assert "here it is ignored" in caplog.text
     with pytest.raises(mh.ConfigError, match="retries must be a non-negative integer or None; received -1"):
         study().optimize(lambda c: {"accuracy": 1.0, "latency_ms": 1.0}, n_trials=1, retries=-1)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import textwrap
+import time
 
 SCRIPT = textwrap.dedent(
     """
@@ -23,12 +25,19 @@ def test_a_name_with_brackets_or_emoji_codes_is_shown_as_text_in_a_terminal(tmp_
     script = tmp_path / "bar.py"
     script.write_text(SCRIPT)
     leader, follower = os.openpty()
+    proc = None
     try:
         proc = subprocess.Popen([sys.executable, str(script)], stdout=follower, stderr=follower,
                                 env={**os.environ, "COLUMNS": "200", "TERM": "xterm"})
         os.close(follower)
         chunks = []
-        while True:
+        deadline = time.monotonic() + 120  # a hang fails the test instead of stalling the suite
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1.0)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
             try:
                 chunk = os.read(leader, 65536)
             except OSError:  # the terminal closed with the process
@@ -36,8 +45,10 @@ def test_a_name_with_brackets_or_emoji_codes_is_shown_as_text_in_a_terminal(tmp_
             if not chunk:
                 break
             chunks.append(chunk)
-        proc.wait(timeout=120)
+        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
         os.close(leader)
     out = b"".join(chunks).decode(errors="replace")
     assert proc.returncode == 0 and "finished 3" in out, out[-2000:]

@@ -230,3 +230,12 @@ def test_what_an_objective_prints_in_a_worker_goes_where_the_script_prints():
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("stdout of trial x=") == 4 and "complete 4" in out.stdout
     assert "stdout of trial" not in out.stderr and out.stderr.count("stderr line") == 4
+
+
+def test_workers_start_when_the_studys_standard_output_is_closed(tmp_path):
+    # a daemon's closed stdout: the worker's sys.stdout is None there, and the message pipe took fd 1 in the study
+    script = tmp_path / "closed.py"
+    script.write_text(PRINTING_SCRIPT.replace('print("complete", study.count("complete"))',
+                                              'print("complete", study.count("complete"), file=sys.stderr)'))
+    out = subprocess.run(["bash", "-c", f'"{sys.executable}" "{script}" 1>&-'], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "complete 4" in out.stderr, out.stderr[-2000:]
