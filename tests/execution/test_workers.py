@@ -126,6 +126,18 @@ ORPHAN_SCRIPT = textwrap.dedent(
 )
 
 
+def _two_trials_running(parent: subprocess.Popen) -> list[psutil.Process]:
+    """The two worker processes of ``parent`` (a study running ORPHAN_SCRIPT), once their trials run."""
+    deadline = time.monotonic() + 60
+    workers: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(workers) < 2:
+        time.sleep(0.2)
+        workers = [c for c in psutil.Process(parent.pid).children(recursive=True) if "worker_main" in " ".join(c.cmdline())]
+    assert len(workers) == 2
+    time.sleep(1.0)  # the trials are running
+    return workers
+
+
 @pytest.mark.slow
 def test_workers_die_with_a_sigkilled_study_and_the_study_reopens(tmp_path):
     script = tmp_path / "study_script.py"
@@ -133,13 +145,7 @@ def test_workers_die_with_a_sigkilled_study_and_the_study_reopens(tmp_path):
     db = tmp_path / "s.db"
     parent = subprocess.Popen([sys.executable, str(script), str(db)])
     try:
-        deadline = time.monotonic() + 60
-        workers: list[psutil.Process] = []
-        while time.monotonic() < deadline and len(workers) < 2:
-            time.sleep(0.2)
-            workers = [c for c in psutil.Process(parent.pid).children(recursive=True) if "worker_main" in " ".join(c.cmdline())]
-        assert len(workers) == 2
-        time.sleep(1.0)  # the trials are running
+        workers = _two_trials_running(parent)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
         gone, alive = psutil.wait_procs(workers, timeout=10)
@@ -162,13 +168,7 @@ def test_a_second_ctrl_c_during_the_clean_up_still_records_the_running_trials(tm
     db = tmp_path / "s.db"
     parent = subprocess.Popen([sys.executable, str(script), str(db)], stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        workers: list[psutil.Process] = []
-        while time.monotonic() < deadline and len(workers) < 2:
-            time.sleep(0.2)
-            workers = [c for c in psutil.Process(parent.pid).children(recursive=True) if "worker_main" in " ".join(c.cmdline())]
-        assert len(workers) == 2
-        time.sleep(1.0)  # the trials are running
+        _two_trials_running(parent)
         parent.send_signal(signal.SIGINT)
         for gap in (0.001, 0.004):  # two more presses, at least one while the workers are stopped
             time.sleep(gap)
