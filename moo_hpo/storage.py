@@ -1,5 +1,8 @@
 """Study stores: SQLite (embedded, crash-safe) and in-memory, with one interface.
 
+One module, past 500 lines: the interface and its two implementations share the trial row format and are read
+and changed together (a column added to one is added to all).
+
 A store keeps *records* (the study's definition, its frozen settings and every trial), never an
 optimizer's internal state: optimizers rebuild themselves from the trials.
 

@@ -6,10 +6,7 @@ back here, where each is told (and committed) before the next proposal.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
+from moo_hpo.execution.interrupts import further_interrupts_held
 from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor
 from moo_hpo.objectives.base import Probe
@@ -226,7 +224,7 @@ def run_optimize(
                     for cb in callbacks:
                         cb(study, study.trial(trial.number))
     except KeyboardInterrupt:
-        with _further_interrupts_held():
+        with further_interrupts_held():
             executor.shutdown()
             # every trial this call started that is still running: on a worker, or finished there but not yet told
             running = [t for t in study._running_trials() if t.number in mine]
@@ -237,7 +235,7 @@ def run_optimize(
                            f"{len(running)} running trial{'' if len(running) == 1 else 's'}")
         raise
     except BaseException as exc:
-        with _further_interrupts_held():
+        with further_interrupts_held():
             executor.shutdown()
             for t in [t for t in study._running_trials() if t.number in mine]:
                 study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
@@ -265,41 +263,6 @@ def _note_all_pruned(study: Study, mine: set[int]) -> None:
         "training, a fairness gap say, stops trials that would end within it; report such a metric only at the end)"
         if by_bound else " (each trial's extra['pruned'] says why)",
     )
-
-
-#: Ctrl-C presses during the clean-up after an interrupt that are held back; one more stops at once.
-HELD_INTERRUPTS = 2
-
-
-@contextlib.contextmanager
-def _further_interrupts_held() -> Any:
-    """Hold back Ctrl-C while the workers stop and the running trials are recorded as interrupted.
-
-    A user presses Ctrl-C twice by habit; a second KeyboardInterrupt in the middle of the clean-up left trials
-    ``running`` in the store. The clean-up is short (workers are killed, a few rows written), so up to
-    :data:`HELD_INTERRUPTS` further presses wait for it; one more than that stops at once. Only Python's own
-    handler is replaced, and only in the main thread (a user's own SIGINT handler is left alone).
-    """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    presses = 0
-
-    def hold(signum: int, frame: Any) -> None:
-        nonlocal presses
-        presses += 1
-        if presses > HELD_INTERRUPTS:
-            raise KeyboardInterrupt
-        if presses == 1:
-            logger.warning("Ctrl-C again: the running trials are being recorded as interrupted, a moment (press it "
-                           "%d more time%s to stop at once; they then stay 'running' until the study is next opened)",
-                           HELD_INTERRUPTS, "" if HELD_INTERRUPTS == 1 else "s")
-
-    signal.signal(signal.SIGINT, hold)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _nothing_proposed(study: Study) -> str:

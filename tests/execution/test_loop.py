@@ -112,23 +112,6 @@ def test_a_study_without_a_budget_says_it_runs_until_stopped(caplog):
     assert "neither n_trials nor timeout" not in caplog.text
 
 
-def test_ctrl_c_presses_during_the_clean_up_wait_for_it_and_one_more_stops_at_once(caplog):
-    import os
-    import signal
-
-    from moo_hpo.execution.loop import HELD_INTERRUPTS, _further_interrupts_held
-
-    with caplog.at_level("WARNING", logger="moo_hpo"), _further_interrupts_held():
-        for _ in range(HELD_INTERRUPTS):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.01)  # the handler runs in the main thread between bytecodes
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)
-    assert "the running trials are being recorded as interrupted" in caplog.text
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
-
-
 def test_retries_belong_to_a_dask_executor_and_are_checked(caplog):
     with caplog.at_level("WARNING", logger="moo_hpo"):
         study().optimize(lambda c: {"accuracy": 1.0, "latency_ms": 1.0}, n_trials=1, n_workers=2, retries=3)

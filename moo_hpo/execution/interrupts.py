@@ -1,0 +1,47 @@
+"""Ctrl-C while a study stops: further presses wait for the running trials to be recorded as interrupted."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from typing import Any
+
+__all__ = ["HELD_INTERRUPTS", "further_interrupts_held"]
+
+logger = logging.getLogger("moo_hpo")
+
+#: Ctrl-C presses during the clean-up after an interrupt that are held back; one more stops at once.
+HELD_INTERRUPTS = 2
+
+
+@contextlib.contextmanager
+def further_interrupts_held() -> Any:
+    """Hold back Ctrl-C while the workers stop and the running trials are recorded as interrupted.
+
+    A user presses Ctrl-C twice by habit; a second KeyboardInterrupt in the middle of the clean-up left trials
+    ``running`` in the store. The clean-up is short (workers are killed, a few rows written), so up to
+    :data:`HELD_INTERRUPTS` further presses wait for it; one more than that stops at once. Only Python's own
+    handler is replaced, and only in the main thread (a user's own SIGINT handler is left alone).
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    presses = 0
+
+    def hold(signum: int, frame: Any) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > HELD_INTERRUPTS:
+            raise KeyboardInterrupt
+        if presses == 1:
+            logger.warning("Ctrl-C again: the running trials are being recorded as interrupted, a moment (press it "
+                           "%d more time%s to stop at once; they then stay 'running' until the study is next opened)",
+                           HELD_INTERRUPTS, "" if HELD_INTERRUPTS == 1 else "s")
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
