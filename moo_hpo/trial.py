@@ -53,6 +53,14 @@ class Result:
     metrics: Mapping[str, float]
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        from moo_hpo.exceptions import ConfigError
+
+        if not isinstance(self.extra, Mapping):
+            raise ConfigError(
+                f"Result.extra must be a mapping of names to data; received {type(self.extra).__name__} ({self.extra!r:.100})"
+            )
+
 
 @dataclass(slots=True)
 class Trial:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
+from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import further_interrupts_held
 from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor
@@ -395,7 +396,7 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         returned = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value
         kept = outcome.value.extra if isinstance(outcome.value, Result) else {}
         value = returned if outcome.error is None and isinstance(returned, Mapping) else {}  # a fit that trained in place returns none
-        _tell_keeping_metrics(study, trial, value, {**outcome.extra, **kept, "pruned": reason}, TrialStatus.PRUNED)
+        tell_keeping_metrics(study, trial, value, {**outcome.extra, **kept, "pruned": reason}, TrialStatus.PRUNED)
         return
     if outcome.error is not None:
         study.tell(trial, error=outcome.error, extra=outcome.extra or None)
@@ -410,55 +411,10 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         study.tell(trial, error="the objective returned None; expected a mapping of metric name to float", extra=outcome.extra or None)
     elif isinstance(value, Skipped):
         extra = {**outcome.extra, **value.extra, "skipped": value.reason}
-        _tell_keeping_metrics(study, trial, value.metrics, extra, TrialStatus.INFEASIBLE_SKIPPED)
+        tell_keeping_metrics(study, trial, value.metrics, extra, TrialStatus.INFEASIBLE_SKIPPED)
     else:
         try:
-            _tell_keeping_metrics(study, trial, value, outcome.extra or None)
+            tell_keeping_metrics(study, trial, value, outcome.extra or None)
         except ConfigError as exc:  # what still cannot be told: the trial fails, the study goes on
             reason = str(exc).replace("; the trial is unchanged", "; the trial is recorded as failed")
-            study.tell(trial, error=reason, extra=_as_text(outcome.extra) or None)
-
-
-def _tell_keeping_metrics(study: Study, trial: Trial, value: Any, extra: Any, status: TrialStatus | None = None) -> None:
-    """Tell a trial; when its extra data holds something JSON cannot (a datetime, a model), keep the metrics and
-    store such values as their text (logged once per study).
-
-    Raises:
-        ConfigError: what ``study.tell`` raises for anything else.
-    """
-    try:
-        study.tell(trial, value, extra=extra, status=status)
-        return
-    except ConfigError as exc:
-        if "must be JSON-able" not in str(exc):
-            raise
-        if "extra as text" not in study._notes_logged:
-            study._notes_logged.add("extra as text")
-            detail = str(exc).split("cannot be stored: ")[-1].split("; the trial")[0]
-            logger.warning("trial %d: %s; its metrics are kept, and such values as their text (logged once)", trial.number, detail)
-    if isinstance(value, Result):
-        value = Result(value.metrics, _as_text(value.extra))
-    study.tell(trial, value, extra=_as_text(extra), status=status)
-
-
-#: How deep :func:`_as_text` follows nested extra data (a cycle ends there, as text).
-TEXT_DEPTH = 20
-
-
-def _as_text(value: Any, depth: int = 0) -> Any:
-    """``value`` (extra data) with every key JSON cannot hold as its text (a tuple key) and every value likewise
-    (a datetime, a model): NumPy values become numbers and lists, as the store keeps them."""
-    from moo_hpo.trial import _json_default
-
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if depth >= TEXT_DEPTH:
-        return str(value)[:1000]
-    if isinstance(value, dict):
-        return {k if isinstance(k, str) else str(k): _as_text(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_as_text(v, depth + 1) for v in value]
-    try:
-        return _as_text(_json_default(value), depth + 1)
-    except (TypeError, ValueError):
-        return str(value)[:1000]
+            study.tell(trial, error=reason, extra=as_text(outcome.extra) or None)

@@ -13,6 +13,17 @@ def test_ctrl_c_presses_during_the_clean_up_wait_for_it_and_one_more_stops_at_on
 
     from moo_hpo.execution.interrupts import HELD_INTERRUPTS, further_interrupts_held
 
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # the handler a script runs with
+    try:
+        _presses_wait_then_one_more_stops(caplog, HELD_INTERRUPTS, further_interrupts_held)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _presses_wait_then_one_more_stops(caplog, HELD_INTERRUPTS, further_interrupts_held):
+    import os
+    import signal
+
     with caplog.at_level("WARNING", logger="moo_hpo"), further_interrupts_held():
         for _ in range(HELD_INTERRUPTS):
             os.kill(os.getpid(), signal.SIGINT)

@@ -232,10 +232,12 @@ def test_what_an_objective_prints_in_a_worker_goes_where_the_script_prints():
     assert "stdout of trial" not in out.stderr and out.stderr.count("stderr line") == 4
 
 
-def test_workers_start_when_the_studys_standard_output_is_closed(tmp_path):
-    # a daemon's closed stdout: the worker's sys.stdout is None there, and the message pipe took fd 1 in the study
+@pytest.mark.parametrize("closed", ["1>&-", "0<&- 1>&- 2>&-"])
+def test_workers_start_when_the_studys_standard_streams_are_closed(tmp_path, closed):
+    # a daemon's closed streams: the worker's sys.stdout is None there, and the message pipe took fd 0-2 in the study
     script = tmp_path / "closed.py"
+    result = tmp_path / "result.txt"
     script.write_text(PRINTING_SCRIPT.replace('print("complete", study.count("complete"))',
-                                              'print("complete", study.count("complete"), file=sys.stderr)'))
-    out = subprocess.run(["bash", "-c", f'"{sys.executable}" "{script}" 1>&-'], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and "complete 4" in out.stderr, out.stderr[-2000:]
+                                              f'open({str(result)!r}, "w").write(f"complete {{study.count(\'complete\')}}")'))
+    out = subprocess.run(["bash", "-c", f'"{sys.executable}" "{script}" {closed}'], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and result.read_text() == "complete 4", out.stderr[-2000:]
