@@ -8,7 +8,6 @@ import pytest
 
 
 def test_ctrl_c_presses_during_the_clean_up_wait_for_it_and_one_more_stops_at_once(caplog):
-    import os
     import signal
 
     from moo_hpo.execution.interrupts import HELD_INTERRUPTS, further_interrupts_held
