@@ -246,6 +246,8 @@ class SQLiteStore(Store):
             self._check_schema()
         except sqlite3.DatabaseError as exc:
             self.close()
+            if type(exc) is sqlite3.DatabaseError and "malformed" in str(exc):  # a study file, damaged
+                raise self._damaged(exc) from exc
             raise StorageError(f"{str(self.path)!r} is not a readable moo_hpo study file: {exc}") from exc
         except BaseException:
             self.close()

@@ -93,6 +93,12 @@ def test_a_file_damaged_past_its_header_is_one_clear_error_and_leaves_it_openabl
     # the failed opening let go of the file: a writer is not refused as a second one
     with pytest.raises(mh.StorageError, match="is damaged"):
         mh.Study.load(path)
+    # damage in the first page's schema is found on opening: the same message, with the way to recover
+    schema = bytearray(path.read_bytes())
+    schema[3000:4096] = bytes((i * 7) % 256 for i in range(1096))
+    path.write_bytes(bytes(schema))
+    with pytest.raises(mh.StorageError, match=r"is damaged: database disk image is malformed\. Restore it"):
+        mh.Study.load(path, read_only=True)
 
 
 def test_a_folder_is_refused_as_a_study_file(tmp_path):
