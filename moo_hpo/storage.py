@@ -477,7 +477,15 @@ class SQLiteStore(Store):
     def load_trials(self) -> list[Trial]:
         with self._reading():
             rows = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM trials ORDER BY number").fetchall()
-        trials = [Trial.from_row(r) for r in rows]
+        trials = []
+        for row in rows:
+            try:
+                trials.append(Trial.from_row(row))
+            except (ValueError, TypeError, AttributeError) as exc:  # JSON or a status that a sound file never holds
+                raise StorageError(
+                    f"the study file {str(self.path)!r} is damaged: trial row {row['number']!r} cannot be read "
+                    f"({type(exc).__name__}: {exc}). Restore it from a copy"
+                ) from exc
         for number, reports in self.load_reports().items():
             if 0 <= number < len(trials) and trials[number].number == number:
                 trials[number].reports = reports

@@ -101,6 +101,16 @@ def test_a_file_damaged_past_its_header_is_one_clear_error_and_leaves_it_openabl
         mh.Study.load(path, read_only=True)
 
 
+def test_a_trial_row_that_cannot_be_read_is_one_clear_error(tmp_path):
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], storage=path, optimizer="random", seed=0) as study:
+        study.optimize(lambda c: {"f": c["x"]}, n_trials=3, show_progress=False)
+    with sqlite3.connect(path) as db:  # a value garbled inside a sound page
+        db.execute("UPDATE trials SET extra = '{not json' WHERE number = 1")
+    with pytest.raises(mh.StorageError, match=r"is damaged: trial row 1 cannot be read \(JSONDecodeError: "):
+        mh.Study.load(path, read_only=True)
+
+
 def test_a_folder_is_refused_as_a_study_file(tmp_path):
     for read_only in (False, True):
         with pytest.raises(mh.StorageError, match="expected a study file \\(SQLite\\); received the folder"):
