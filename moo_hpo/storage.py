@@ -247,7 +247,7 @@ class SQLiteStore(Store):
         except sqlite3.DatabaseError as exc:
             self.close()
             if type(exc) is sqlite3.DatabaseError and "malformed" in str(exc):  # a study file, damaged
-                raise self._damaged(exc) from exc
+                raise self._damaged(str(exc)) from exc
             raise StorageError(f"{str(self.path)!r} is not a readable moo_hpo study file: {exc}") from exc
         except BaseException:
             self.close()
@@ -395,7 +395,8 @@ class SQLiteStore(Store):
         """One write: refused when read-only; a full disk or a failing medium is one clear error."""
         self._writable()
         try:
-            yield
+            with self._reading():  # a damaged page met while writing reads as damage too
+                yield
         except sqlite3.OperationalError as exc:
             text = str(exc)
             if "full" in text or "disk I/O" in text:
@@ -404,10 +405,6 @@ class SQLiteStore(Store):
                     "told before this one is kept in the file; free space and resume with mh.Study.load"
                 ) from exc
             raise
-        except sqlite3.DatabaseError as exc:
-            if type(exc) is not sqlite3.DatabaseError:  # an integrity or programming error: not the file's fault
-                raise
-            raise self._damaged(exc) from exc
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
@@ -419,11 +416,11 @@ class SQLiteStore(Store):
             # missing table, a connection used from another thread) say nothing of the file's state
             if type(exc) is not sqlite3.DatabaseError:
                 raise
-            raise self._damaged(exc) from exc
+            raise self._damaged(str(exc)) from exc
 
-    def _damaged(self, exc: sqlite3.DatabaseError) -> StorageError:
+    def _damaged(self, what: str) -> StorageError:
         return StorageError(
-            f"the study file {str(self.path)!r} is damaged: {str(exc).rstrip('.')}. Restore it from a copy (SQLite's "
+            f"the study file {str(self.path)!r} is damaged: {what.rstrip('.')}. Restore it from a copy (SQLite's "
             "command-line tool can save what is still readable: sqlite3 FILE .recover)"
         )
 
@@ -482,10 +479,7 @@ class SQLiteStore(Store):
             try:
                 trials.append(Trial.from_row(row))
             except (ValueError, TypeError, AttributeError) as exc:  # JSON or a status that a sound file never holds
-                raise StorageError(
-                    f"the study file {str(self.path)!r} is damaged: trial row {row['number']!r} cannot be read "
-                    f"({type(exc).__name__}: {exc}). Restore it from a copy"
-                ) from exc
+                raise self._damaged(f"trial row {row['number']!r} cannot be read ({type(exc).__name__}: {exc})") from exc
         for number, reports in self.load_reports().items():
             if 0 <= number < len(trials) and trials[number].number == number:
                 trials[number].reports = reports

@@ -186,6 +186,7 @@ def run_optimize(
             executor = WorkerPoolExecutor(fn, n_workers, trial_timeout, reporter)
     started = time.monotonic()
     study._stop_reason = None
+    budget_spent = False  # False when a callback's study.stop() ends the run
     submitted = 0
     mine: set[int] = set()  # the trials this call started (trials asked by hand before it are the user's)
     progress = Progress(study, n_trials, show_progress)
@@ -194,9 +195,9 @@ def run_optimize(
             while True:
                 if study._stop_reason is None:
                     if n_trials is not None and submitted >= n_trials:
-                        study._stop_reason = f"ran {n_trials} trials"
+                        study._stop_reason, budget_spent = f"ran {n_trials} trials", True
                     elif timeout is not None and time.monotonic() - started >= timeout:
-                        study._stop_reason = f"timeout of {timeout:g} s reached"
+                        study._stop_reason, budget_spent = f"timeout of {timeout:g} s reached", True
                 if study._stop_reason is None:
                     free = executor.capacity - executor.n_running
                     if n_trials is not None:
@@ -242,7 +243,7 @@ def run_optimize(
                 study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
         raise
     executor.shutdown()
-    if study._stop_reason in (f"ran {n_trials} trials", f"timeout of {timeout:g} s reached" if timeout else None):
+    if budget_spent:
         logger.info("optimize stopped: %s", study._stop_reason)
     else:  # a callback's study.stop() (a stopping rule) ended the run before its budget: say so, and why
         logger.warning("optimize stopped after %d trial%s: %s", len(mine), "" if len(mine) == 1 else "s", study._stop_reason)
