@@ -233,6 +233,7 @@ class SQLiteStore(Store):
         self._lock_fd: int | None = None
         self._identity: tuple[int, int] | None = None
         self._legacy = False  # a version-1 file opened read-only
+        self._has_reports = True  # False for a file from before reports opened read-only
         self._closed = False
         self._connection: sqlite3.Connection | None = None
         if self.path.is_dir():
@@ -363,6 +364,8 @@ class SQLiteStore(Store):
                 f"{str(self.path)!r} has schema version {version}; this moo_hpo reads up to {SCHEMA_VERSION}: "
                 "upgrade moo_hpo"
             )
+        # a file from before reports, read as it is, has none; any other without the table is damaged
+        self._has_reports = "reports" in tables or not (self.read_only and version is not None and version < 3)
         if version is not None and version < SCHEMA_VERSION:
             if self.read_only:
                 self._legacy = version < 2
@@ -392,28 +395,34 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """One write: refused when read-only; a full disk or a failing medium is one clear error."""
+        """One write: refused when read-only; a damaged file, a full disk or a failing medium is one clear error."""
         self._writable()
-        try:
-            with self._reading():  # a damaged page met while writing reads as damage too
-                yield
-        except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if "full" in text or "disk I/O" in text:
-                raise StorageError(
-                    f"could not write the study {str(self.path)!r}: {text} (is the disk full?). Every trial "
-                    "told before this one is kept in the file; free space and resume with mh.Study.load"
-                ) from exc
-            raise
+        with self._sqlite_errors("write"):
+            yield
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
-        """One read: a file damaged past its header (a disk fault, a partial copy) is one clear error."""
+        """One read: a damaged file (a disk fault, a partial copy) or a failing medium is one clear error."""
+        with self._sqlite_errors("read"):
+            yield
+
+    @contextmanager
+    def _sqlite_errors(self, action: str) -> Iterator[None]:
+        """SQLite's errors about the file, as StorageErrors saying what happened and what to do."""
         try:
             yield
+        except sqlite3.OperationalError as exc:  # the medium (full, failing), a lock held too long, a table gone
+            text = str(exc)
+            hint = " (is the disk full?)" if action == "write" and "full" in text else ""
+            if "disk I/O" in text:
+                hint = " (a failing disk, or the file removed or replaced while open?)"
+            raise StorageError(
+                f"could not {action} the study {str(self.path)!r}: {text}{hint}. Every trial told before this one "
+                "is kept in the file; mend the cause and resume with mh.Study.load"
+            ) from exc
         except sqlite3.DatabaseError as exc:
-            # SQLite's "malformed" and "not a database" are this class itself; its subclasses (a locked or
-            # missing table, a connection used from another thread) say nothing of the file's state
+            # SQLite's "malformed" and "not a database" are this class itself; its other subclasses (a constraint,
+            # a connection used from another thread) say nothing of the file's state
             if type(exc) is not sqlite3.DatabaseError:
                 raise
             raise self._damaged(str(exc)) from exc
@@ -460,11 +469,10 @@ class SQLiteStore(Store):
             self._conn.execute("DELETE FROM reports WHERE trial = ?", (number,))
 
     def load_reports(self) -> dict[int, list[dict[str, Any]]]:
-        try:
-            with self._reading():
-                rows = self._conn.execute("SELECT trial, step, metrics, at FROM reports ORDER BY trial, step").fetchall()
-        except sqlite3.OperationalError:  # a read-only view of a file from before reports
-            return {}
+        with self._reading():
+            if not self._has_reports:  # a read-only view of a file from before reports
+                return {}
+            rows = self._conn.execute("SELECT trial, step, metrics, at FROM reports ORDER BY trial, step").fetchall()
         out: dict[int, list[dict[str, Any]]] = {}
         for number, step, metrics, at in rows:
             step = int(step) if float(step).is_integer() else float(step)

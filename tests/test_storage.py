@@ -111,6 +111,52 @@ def test_a_trial_row_that_cannot_be_read_is_one_clear_error(tmp_path):
         mh.Study.load(path, read_only=True)
 
 
+def _damage_the_reports_table(path) -> None:
+    """Overwrite the reports table's first page in the file, as a disk fault would."""
+    db = sqlite3.connect(path)
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'reports'").fetchone()[0]
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file itself
+    db.close()
+    with open(path, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(bytes((i * 7 + 3) % 256 for i in range(page_size)))
+
+
+def _reports_after_the_file_breaks(config, trial):
+    if trial.number == 3:  # the one trial that reports (no other writes the reports table meanwhile)
+        _damage_the_reports_table(os.environ["MOO_HPO_TEST_STUDY_FILE"])
+        trial.report(1, {"f": config["x"]})
+    return {"f": config["x"]}
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_a_report_the_file_cannot_take_stops_the_study(tmp_path, monkeypatch, n_workers):
+    # before, the objective got the StorageError, its trial failed, and so did every later trial
+    path = tmp_path / "s.db"
+    monkeypatch.setenv("MOO_HPO_TEST_STUDY_FILE", str(path))
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], storage=path, optimizer="random", seed=0)
+    with pytest.raises(mh.StorageError, match="is damaged"):
+        study.optimize(_reports_after_the_file_breaks, n_trials=12, n_workers=n_workers, show_progress=False)
+    statuses = [t.status for t in study.trials]
+    assert TrialStatus.FAILED not in statuses
+    assert statuses.count(TrialStatus.COMPLETE) >= 3 and len(statuses) < 12
+    assert study.trial(3).status is TrialStatus.INTERRUPTED
+    assert "StorageError" in study.trial(3).error
+    study.close()
+
+
+def test_a_table_missing_from_a_study_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], storage=path, optimizer="random", seed=0) as study:
+        study.optimize(lambda c: {"f": c["x"]}, n_trials=2, show_progress=False)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE reports")
+    for read_only in (True, False):
+        with pytest.raises(mh.StorageError, match=r"could not read the study .*: no such table: reports\. Every trial"):
+            mh.Study.load(path, read_only=read_only)
+
+
 def test_a_folder_is_refused_as_a_study_file(tmp_path):
     for read_only in (False, True):
         with pytest.raises(mh.StorageError, match="expected a study file \\(SQLite\\); received the folder"):

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from moo_hpo.exceptions import ConfigError, MooHpoError, TrialPruned
+from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import further_interrupts_held
@@ -218,6 +218,8 @@ def run_optimize(
                         break
                     continue
                 for trial, outcome in executor.wait():
+                    if reporter.storage_failure is not None:  # the file took no report: stop, as a tell would
+                        raise reporter.storage_failure
                     _finish(study, trial, outcome, catch)
                     record = study.trial(trial.number)
                     if record.status is TrialStatus.FAILED:
@@ -240,7 +242,11 @@ def run_optimize(
         with further_interrupts_held():
             executor.shutdown()
             for t in [t for t in study._running_trials() if t.number in mine]:
-                study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
+                try:
+                    study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
+                except StorageError as failure:  # the file that stopped the study takes nothing more: raise the first error
+                    logger.warning("trial #%d could not be recorded as interrupted: %s", t.number, failure)
+                    break
         raise
     executor.shutdown()
     if budget_spent:

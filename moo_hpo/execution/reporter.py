@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from moo_hpo.exceptions import StorageError
 from moo_hpo.trial import Trial
 
 if TYPE_CHECKING:
@@ -19,10 +20,20 @@ class StudyReporter:
 
     def __init__(self, study: Study) -> None:
         self.study = study
+        self.storage_failure: StorageError | None = None  # the first report the study's file could not take
 
     def report(self, trial: Trial, step: float, metrics: Mapping[str, float]) -> None:
-        """Record the report in the study; mirror it on ``trial`` when it is a copy of the record."""
-        self.study.report(trial.number, step, metrics)
+        """Record the report in the study; mirror it on ``trial`` when it is a copy of the record.
+
+        Raises:
+            StorageError: when the study's file cannot take it; kept in ``storage_failure`` too, for the study
+                loop to stop on (the objective that reported may catch it, or run in another process).
+        """
+        try:
+            self.study.report(trial.number, step, metrics)
+        except StorageError as exc:
+            self.storage_failure = self.storage_failure or exc
+            raise
         record = self.study.trial(trial.number)
         if trial is not record:
             trial.reports.append(record.reports[-1])
