@@ -374,6 +374,31 @@ def _check_thresholds(probes: Sequence[Any]) -> None:
             UserWarning,
             stacklevel=4,
         )
+    positives = {_positive_label(p) for p in labelled} - {None}
+    if len(positives) > 1:
+        said = ", ".join(f"{type(p).__name__} {_positive_label(p)!r}" for p in labelled)
+        warnings.warn(
+            f"the probes count different labels as positive ({said}): a threshold then decides two different "
+            "classifiers, and f1 or a gap counts another outcome; give each the same pos_label=",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _positive_label(probe: Any) -> Any:
+    """The label a probe's threshold is on: its ``pos_label``, else the second of two sorted labels (None when
+    the labels are not two)."""
+    import numpy as np
+
+    if getattr(probe, "pos_label", None) is not None:
+        return probe.pos_label
+    try:
+        labels = np.unique(np.asarray(probe.y))
+    except TypeError:
+        return None
+    if len(labels) != 2:
+        return None
+    return labels[1].item() if hasattr(labels[1], "item") else labels[1]
 
 
 def _measurable(probe: Any) -> set[str]:

@@ -37,8 +37,30 @@ def _check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
     return metrics
 
 
-def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float | None = None) -> dict[str, float]:
-    """Compute ``metrics`` of a trained model on ``(X, y)`` with scikit-learn's metric functions."""
+def _check_pos_label(owner: str, y: Any, metrics: tuple[str, ...], pos_label: Any) -> None:
+    """``pos_label`` must be one of two labels; ``f1`` of two labels other than 0/1, -1/1, False/True needs one.
+
+    Raises:
+        ConfigError: for a ``pos_label`` that is not a label of ``y``, or ``f1`` without the positive label it needs.
+    """
+    if pos_label is None and "f1" not in metrics:
+        return
+    try:
+        labels = np.unique(np.asarray(y))
+    except TypeError:  # labels of mixed types: scoring will say so
+        return
+    values = [v.item() if hasattr(v, "item") else v for v in labels]
+    if pos_label is not None and (len(values) != 2 or pos_label not in values):
+        raise ConfigError(f"{owner}: pos_label {pos_label!r} must be one of two labels; the labels are {values[:5]}")
+    if pos_label is None and "f1" in metrics and len(values) == 2 and set(values) not in ({0, 1}, {-1, 1}):
+        raise ConfigError(f"{owner}: f1 counts one label as positive; the labels are {values}: give pos_label= "
+                          f"(such as pos_label={values[1]!r})")
+
+
+def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float | None = None,
+          pos_label: Any = None) -> dict[str, float]:
+    """Compute ``metrics`` of a trained model on ``(X, y)`` with scikit-learn's metric functions (``threshold`` on
+    the probability of ``pos_label``, which ``f1`` counts as positive; None: the second of the two labels)."""
     from sklearn import metrics as skm
 
     y = np.asarray(y)
@@ -62,7 +84,7 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
             else:
                 out[m] = float(skm.log_loss(y, scores))
             continue
-        labels = predict_labels(model, X, threshold) if labels is None else labels
+        labels = predict_labels(model, X, threshold, pos_label) if labels is None else labels
         if m == "accuracy":
             out[m] = float(skm.accuracy_score(y, labels))
         elif m == "error":
@@ -70,7 +92,9 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
         elif m == "balanced_accuracy":
             out[m] = float(skm.balanced_accuracy_score(y, labels))
         elif m == "f1":
-            out[m] = float(skm.f1_score(y, labels, average="binary" if len(np.unique(y)) <= 2 else "macro"))
+            binary = len(np.unique(y)) <= 2
+            kwargs = {"pos_label": pos_label} if binary and pos_label is not None else {}
+            out[m] = float(skm.f1_score(y, labels, average="binary" if binary else "macro", **kwargs))
     return out
 
 
@@ -81,15 +105,19 @@ class Accuracy(Probe):
         X: validation features (the data the study selects models on).
         y: validation targets.
         metrics: names from :data:`CLASSIFICATION_METRICS` or :data:`REGRESSION_METRICS`.
-        threshold: decision threshold on the positive-class probability (binary classifiers). A
+        threshold: decision threshold on the positive label's probability (binary classifiers). A
             model can carry its own (``model.moo_hpo_threshold``), which then wins.
+        pos_label: the positive label of a binary task: the one ``threshold`` and ``f1`` refer to (None: the second
+            of the two sorted labels, 1 of 0/1). Needed for ``f1`` of labels such as ``"good"`` / ``"bad"``; give it
+            the same value as a :class:`~moo_hpo.objectives.FairnessGap` beside it.
         holdout: ``(X_test, y_test)`` (a third item, such as the sensitive features, is ignored): data
             that no choice is made on. The same metrics measured on it are recorded as
             ``holdout_<metric>`` (``holdout_accuracy`` ...); they are never objectives or constraints
             unless a study names them.
 
     Raises:
-        ConfigError: for unknown metrics, mismatched lengths or a malformed ``holdout``.
+        ConfigError: for unknown metrics, mismatched lengths, a malformed ``holdout``, a ``pos_label`` that is not
+            one of two labels, or ``f1`` of labels other than 0/1 without ``pos_label``.
     """
 
     needs_training = True
@@ -97,10 +125,12 @@ class Accuracy(Probe):
     measurable = CLASSIFICATION_METRICS + REGRESSION_METRICS
 
     def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), threshold: float | None = None,
-                 holdout: tuple[Any, ...] | None = None) -> None:
+                 holdout: tuple[Any, ...] | None = None, pos_label: Any = None) -> None:
         check_rows("Accuracy", X, y=y)
         self.X, self.y = X, y
         self.base_metrics = _check_metrics(metrics)
+        _check_pos_label("Accuracy", y, self.base_metrics, pos_label)
+        self.pos_label = pos_label
         self.holdout = None if holdout is None else holdout_split("Accuracy", holdout)[:2]
         self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
         check_threshold("Accuracy", threshold)
@@ -111,10 +141,10 @@ class Accuracy(Probe):
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
         split = "validation data"
         try:
-            out = score(model, self.X, self.y, self.base_metrics, threshold)
+            out = score(model, self.X, self.y, self.base_metrics, threshold, self.pos_label)
             if self.holdout is not None:
                 split = "held-out data"
-                held_out = score(model, *self.holdout, self.base_metrics, threshold)
+                held_out = score(model, *self.holdout, self.base_metrics, threshold, self.pos_label)
                 out.update({holdout_name(m): v for m, v in held_out.items()})
             return Measurement(out)
         except ProbeError:
@@ -134,18 +164,22 @@ class CrossValidated(Probe):
         repeats: repetitions with different fold seeds.
         seed: seed of the folds.
         threshold: decision threshold (binary classifiers).
+        pos_label: the positive label, as for :class:`Accuracy`.
 
     Returns (from ``measure``): the mean of each metric, and ``<metric>_std``.
     """
 
     needs_training = False  # it trains its own clones
 
-    def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), n_splits: int = 5, repeats: int = 1, seed: int = 0, threshold: float | None = None) -> None:
+    def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), n_splits: int = 5, repeats: int = 1, seed: int = 0,
+                 threshold: float | None = None, pos_label: Any = None) -> None:
         check_rows("CrossValidated", X, y=y)
         if n_splits < 2 or repeats < 1:
             raise ConfigError(f"CrossValidated expects n_splits >= 2 and repeats >= 1; received {n_splits}, {repeats}")
         self.X, self.y = X, np.asarray(y)
         base = _check_metrics(metrics)
+        _check_pos_label("CrossValidated", y, base, pos_label)
+        self.pos_label = pos_label
         self.base_metrics = base
         self.metrics = base + tuple(f"{m}_std" for m in base)
         check_threshold("CrossValidated", threshold)
@@ -163,7 +197,7 @@ class CrossValidated(Probe):
         try:
             for train, test in splitter.split(self.X, self.y if classify else None):
                 m = clone(model).fit(take(self.X, train), self.y[train])
-                rows.append(score(m, take(self.X, test), self.y[test], self.base_metrics, self.threshold))
+                rows.append(score(m, take(self.X, test), self.y[test], self.base_metrics, self.threshold, self.pos_label))
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"cross-validation of {type(model).__name__} failed: {type(exc).__name__}: {exc}") from exc
         out = {m: float(np.mean([r[m] for r in rows])) for m in self.base_metrics}

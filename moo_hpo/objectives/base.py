@@ -289,12 +289,14 @@ def predict_scores(model: Any, X: Any) -> np.ndarray:
     raise ProbeError(f"cannot get scores from {type(model).__name__}: expected predict_proba, decision_function or a torch module")
 
 
-def predict_labels(model: Any, X: Any, threshold: float | None = None) -> np.ndarray:
-    """Predicted labels; a binary task with ``threshold`` uses ``score >= threshold``.
+def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label: Any = None) -> np.ndarray:
+    """Predicted labels; a binary task with ``threshold`` uses ``score >= threshold``, the score being the
+    probability of ``pos_label``.
 
-    A model with ``classes_`` (scikit-learn's) gets its own labels back: ``classes_[1]`` where the score reaches
-    the threshold, ``classes_[0]`` elsewhere (so labels such as -1/1 or ``">50K"`` compare with ``y``); a torch
-    module, the class index.
+    A model with ``classes_`` (scikit-learn's) gets its own labels back: the positive label where its score reaches
+    the threshold, the other label elsewhere (so labels such as -1/1 or ``">50K"`` compare with ``y``); a torch
+    module, the class index. The positive label is ``pos_label`` (a label of ``classes_``; for a torch module the
+    class index 0 or 1), else the second class (``classes_[1]``, class index 1).
 
     Raises:
         ProbeError: for a threshold that is not a probability (a model's ``moo_hpo_threshold`` too).
@@ -302,9 +304,16 @@ def predict_labels(model: Any, X: Any, threshold: float | None = None) -> np.nda
     check_threshold("predict", threshold, ProbeError)
     if threshold is not None or is_torch_module(model):
         s = predict_scores(model, X)
-        index = (s >= (0.5 if threshold is None else threshold)).astype(int) if s.ndim == 1 else np.argmax(s, axis=1)
-        classes = getattr(model, "classes_", None)
-        if classes is not None and not is_torch_module(model) and len(classes) > int(index.max(initial=0)):
+        classes = None if is_torch_module(model) else getattr(model, "classes_", None)
+        if s.ndim == 1:
+            # the score is the second class's probability: for a positive first class, its own is 1 - s
+            first_positive = pos_label is not None and (
+                pos_label == classes[0] if classes is not None and len(classes) == 2 else pos_label == 0)
+            cut = 0.5 if threshold is None else threshold
+            index = ((1.0 - s) < cut).astype(int) if first_positive else (s >= cut).astype(int)
+        else:
+            index = np.argmax(s, axis=1)
+        if classes is not None and len(classes) > int(index.max(initial=0)):
             return np.asarray(classes)[index]
         return index
     if hasattr(model, "predict"):
@@ -313,9 +322,15 @@ def predict_labels(model: Any, X: Any, threshold: float | None = None) -> np.nda
 
 
 def check_rows(name: str, X: Any, **others: Any) -> int:
-    """Number of rows of ``X``; raises ConfigError naming the array whose length differs."""
-    n = len(X)
+    """Number of rows of ``X`` (a sparse matrix too); raises ConfigError naming the array whose length differs."""
+    n = _rows(X)
     for label, arr in others.items():
-        if arr is not None and len(arr) != n:
-            raise ConfigError(f"{name}: expected {label} with {n} rows (like X); received {len(arr)} rows")
+        if arr is not None and _rows(arr) != n:
+            raise ConfigError(f"{name}: expected {label} with {n} rows (like X); received {_rows(arr)} rows")
     return n
+
+
+def _rows(data: Any) -> int:
+    """Rows of an array, DataFrame or sparse matrix (which has a shape but no ``len``)."""
+    shape = getattr(data, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) > 0 else len(data)

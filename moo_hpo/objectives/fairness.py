@@ -106,7 +106,7 @@ class FairnessGap(Probe):
         metrics: names from :data:`FAIRNESS_METRICS`.
         pos_label: the positive (favourable) label, the one TPR, FPR and the selection rate count. Needed for labels
             other than 0/1, -1/1 and False/True (whose positive label is 1 / True), such as ``">50K"``.
-        threshold: decision threshold on the positive-class probability. A model can carry its own
+        threshold: decision threshold on the probability of ``pos_label``. A model can carry its own
             (``model.moo_hpo_threshold = config["threshold"]``), which then wins.
         holdout: ``(X_test, y_test, sensitive_test)``: data that no choice is made on. The same gaps
             measured on it are recorded as ``holdout_<metric>`` (``holdout_eo_diff`` ...) and its
@@ -161,13 +161,13 @@ class FairnessGap(Probe):
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
         split = "validation data"
         try:
-            y, pred = self._binary(self.y, predict_labels(model, self.X, threshold))
+            y, pred = self._binary(self.y, predict_labels(model, self.X, threshold, self.pos_label))
             values = fairness_metrics(y, pred, self.sensitive, self.base_metrics)
             extra: dict[str, Any] = {"by_group": group_table(y, pred, self.sensitive), "threshold": threshold}
             if self.holdout is not None:
                 split = "held-out data"
                 X_h, y_h, sensitive_h = self.holdout
-                y_h, pred_h = self._binary(y_h, predict_labels(model, X_h, threshold))
+                y_h, pred_h = self._binary(y_h, predict_labels(model, X_h, threshold, self.pos_label))
                 values.update({holdout_name(m): v for m, v in fairness_metrics(y_h, pred_h, sensitive_h, self.base_metrics).items()})
                 extra["holdout_by_group"] = group_table(y_h, pred_h, sensitive_h)
         except ProbeError:

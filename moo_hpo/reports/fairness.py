@@ -185,8 +185,21 @@ class FairnessAudit(SavesByFormat):
                       else "tune with the bound as a hard constraint")
             return (f"No audited model meets {self.gap} <= {self.bound:g} on the held-out data: the bound is not met with "
                     f"confidence by any of them; audit more trials (trials=...), or {advice}.")
-        meets = [f"#{r['number']}" for r in held if r["holdout_meets_bound"]]
-        return f"On the held-out data, {', '.join(meets)} meet{'s' if len(meets) == 1 else ''} {self.gap} <= {self.bound:g}." if meets else ""
+        both = [f"#{r['number']}" for r in held if r["holdout_meets_bound"] and r["meets_bound"]]
+        only = [f"#{r['number']}" for r in held if r["holdout_meets_bound"] and not r["meets_bound"]]
+        text = f"On the held-out data, {', '.join(both)} meet{'s' if len(both) == 1 else ''} {self.gap} <= {self.bound:g} too." if both else ""
+        if only:  # met by chance on the held-out split: no ground for choosing it
+            text += (f"{' ' if text else ''}{', '.join(only)} meet{'s' if len(only) == 1 else ''} it on the held-out data only, "
+                     "not on the validation data that models are chosen on: not a model to choose by its held-out figure.")
+        return text
+
+    def _holdout_verdict_kind(self) -> str:
+        """The verdict's style: ``bad`` when no model meets the bound on held-out data, ``ok`` when one meets it on
+        both splits, else ``note``."""
+        verdict = self._holdout_verdict()
+        if verdict.startswith("No "):
+            return "bad"
+        return "ok" if verdict.startswith("On the held-out data") else "note"
 
     def to_markdown(self) -> str:
         from moo_hpo.reports import markdown as md
@@ -256,7 +269,7 @@ class FairnessAudit(SavesByFormat):
         parts = [f"<h1>Fairness audit: {esc(self.study_name)}</h1>", f"<p><b>{esc(self.summary)}</b></p>"]
         if self._holdout_verdict():
             verdict = self._holdout_verdict()
-            parts.append(f"<p class='{'bad' if verdict.startswith('No ') else 'ok'}'><b>{esc(verdict)}</b></p>")
+            parts.append(f"<p class='{self._holdout_verdict_kind()}'><b>{esc(verdict)}</b></p>")
         if self.note:
             parts.append(f"<p class='note'>{esc(self.note)}</p>")
         if self._definition():

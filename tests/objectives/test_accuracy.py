@@ -108,3 +108,30 @@ def test_a_threshold_must_be_a_probability(cancer):
             mh.objectives.Accuracy(X, y).measure(model)
     finally:
         del model.moo_hpo_threshold
+
+
+def test_pos_label_sets_what_the_threshold_and_f1_count_as_positive(cancer):
+    X, y, model = cancer
+    labels = np.where(y == 1, "repaid", "default")  # classes_: default, repaid
+    fitted = LogisticRegression(max_iter=5000).fit(X, labels)
+    p_default = fitted.predict_proba(X)[:, 0]
+    m = mh.objectives.Accuracy(X, labels, metrics=["accuracy", "f1"], threshold=0.8, pos_label="default").measure(fitted)
+    pred = np.where(p_default >= 0.8, "default", "repaid")
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(labels, pred))
+    assert m["f1"] == pytest.approx(skm.f1_score(labels, pred, pos_label="default"))
+    with pytest.raises(mh.ConfigError, match=r"f1 counts one label as positive; the labels are \['default', 'repaid'\]: give pos_label="):
+        mh.objectives.Accuracy(X, labels, metrics=["f1"])
+    with pytest.raises(mh.ConfigError, match=r"pos_label 'yes' must be one of two labels"):
+        mh.objectives.CrossValidated(X, labels, pos_label="yes")
+    # without f1 nothing needs pos_label; with it, scores as scikit-learn does for the given label
+    assert mh.objectives.Accuracy(X, labels).measure(fitted)["accuracy"] == pytest.approx(skm.accuracy_score(labels, fitted.predict(X)))
+
+
+def test_a_sparse_X_is_scored(cancer):
+    import scipy.sparse as sp
+
+    X, y, _pipeline = cancer
+    model = LogisticRegression(max_iter=5000).fit(X, y)  # the fixture's scaler does not take sparse input
+    dense = mh.objectives.Accuracy(X, y, threshold=0.3).measure(model)
+    assert mh.objectives.Accuracy(sp.csr_matrix(X), y, threshold=0.3, holdout=(sp.csr_matrix(X), y)).measure(model) == {
+        **dense, "holdout_accuracy": dense["accuracy"]}

@@ -141,6 +141,37 @@ def test_labels_other_than_0_1_are_mapped_to_the_models_classes(data):
         mh.objectives.FairnessGap(X, text, sensitive=sex, pos_label="yes")
 
 
+def test_the_threshold_is_on_the_probability_of_pos_label_when_it_is_the_first_class(data):
+    # "repaid" sorts after "default": the model's score is P(repaid) = 1 - P(default)
+    X, y, sex, _race, _model = data
+    labels = np.where(y == 1, "default", "repaid")
+    model = LogisticRegression().fit(X, labels)
+    p_default = model.predict_proba(X)[:, list(model.classes_).index("default")]
+    assert list(model.classes_) == ["default", "repaid"]
+    for threshold in (0.2, 0.9):  # before, a higher threshold selected more "default" (it applied to P(repaid))
+        got = mh.objectives.FairnessGap(X, labels, sensitive=sex, metrics=["dp_diff", "tpr_diff"], pos_label="default",
+                                        threshold=threshold).measure(model)
+        pred = (p_default >= threshold).astype(int)
+        positive = (labels == "default").astype(int)
+        assert got["dp_diff"] == pytest.approx(fm.demographic_parity_difference(positive, pred, sensitive_features=sex))
+        assert got["tpr_diff"] == pytest.approx(fm.true_positive_rate_difference(positive, pred, sensitive_features=sex))
+        rates = {r["sensitive_feature_0"]: r["selection_rate"] for r in got.extra["fairness"]["by_group"]}
+        assert rates["F"] == pytest.approx(pred[sex == "F"].mean())
+    zero_one = mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=["dp_diff"], pos_label=0, threshold=0.8).measure(model.fit(X, y))
+    pred = (model.predict_proba(X)[:, 0] >= 0.8).astype(int)
+    assert zero_one["dp_diff"] == pytest.approx(fm.demographic_parity_difference(1 - y, pred, sensitive_features=sex))
+
+
+def test_a_sparse_X_is_measured(data):
+    import scipy.sparse as sp
+
+    X, y, sex, _race, model = data
+    got = mh.objectives.FairnessGap(sp.csr_matrix(X), y, sensitive=sex, threshold=0.4).measure(model)
+    assert got["eo_diff"] == pytest.approx(mh.objectives.FairnessGap(X, y, sensitive=sex, threshold=0.4).measure(model)["eo_diff"])
+    with pytest.raises(mh.ConfigError, match="expected sensitive with 600 rows"):
+        mh.objectives.FairnessGap(sp.csr_matrix(X), y, sensitive=sex[:-1])
+
+
 def test_the_sensitive_feature_may_be_named_as_a_column_of_X(data):
     X, y, sex, race, model = data
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "male"]).assign(sex=sex, race=race)

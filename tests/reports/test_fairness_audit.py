@@ -196,10 +196,23 @@ def test_the_audit_defines_its_gap_shows_the_differences_and_says_when_nothing_h
     # per group: readable columns and the largest difference of each rate (tpr 0.5 - 0.5 = 0 here)
     assert "| sex | people | accuracy | selection rate (predicted positive) | tpr (true-positive rate) |" in md
     assert "| largest difference |  | 0 | 0 | 0 | 0 |" in md
-    assert "On the held-out data, #2 meets eo_diff <= 0.05." in md
+    assert "On the held-out data, #2 meets eo_diff <= 0.05 too." in md
     strict = mh.fairness_audit(study_with_holdout, bound=0.02)  # #2 reaches 0.03 on held-out data
     assert "No audited model meets eo_diff <= 0.02 on the held-out data" in strict.to_markdown()
     assert "No audited model meets" in _text(strict.to_html())
+
+
+def test_a_model_that_meets_the_bound_on_held_out_data_only_is_not_shown_as_good_news(tmp_path):
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], seed=0)
+    for trial, (gap, held_out_gap) in zip(study.ask(2), [(0.09, 0.08), (0.07, 0.04)], strict=True):
+        study.tell(trial, {"accuracy": 0.8, "eo_diff": gap, "holdout_accuracy": 0.8, "holdout_eo_diff": held_out_gap},
+                   extra={"fairness": {"by_group": _groups(0.2), "holdout_by_group": _groups(0.25)}})
+    audit = mh.fairness_audit(study, bound=0.05)
+    said = ("#1 meets it on the held-out data only, not on the validation data that models are chosen on: not a model "
+            "to choose by its held-out figure.")
+    assert said in audit.to_markdown()
+    page = audit.to_html()
+    assert "class='note'><b>#1 meets it on the held-out data only" in page and "class='ok'" not in page
 
 
 def test_the_audit_keeps_to_the_studys_other_hard_limits_and_chooses_among_the_trials_given():
