@@ -414,4 +414,10 @@ def recommend(
             reason += f"; {', '.join(unweighted)} left out of the weights, so weighing 0"
     if constraints:
         reason += f"; among trials with {', '.join(c.describe() for c in constraints)}"
-    return choice.Recommendation(chosen, method, reason)
+    from moo_hpo.objectives.fairness import predicts_one_class
+
+    caution = None
+    if predicts_one_class(chosen.extra):  # its zero gap is no fairness: the fairness audit leaves such models out
+        caution = ("this model predicts one class for everyone (its accuracy is the base rate and its fairness gaps "
+                   "are 0 by construction)")
+    return choice.Recommendation(chosen, method, reason, caution)

@@ -127,12 +127,15 @@ class Recommendation:
         trial: the recommended trial.
         method: ``"knee"``, ``"best"``, ``"asf"`` or ``"tchebycheff"``.
         reason: one line for reports.
+        caution: what a reader must know before choosing it (a classifier that predicts one class for everyone),
+            or None; the reason ends with it too.
     """
 
-    def __init__(self, trial: object, method: str, reason: str) -> None:
+    def __init__(self, trial: object, method: str, reason: str, caution: str | None = None) -> None:
         self.trial = trial
         self.method = method
-        self.reason = reason
+        self.reason = reason if caution is None else f"{reason}. CAUTION: {caution}"
+        self.caution = caution
 
     def __repr__(self) -> str:
         number = getattr(self.trial, "number", "?")

@@ -91,3 +91,20 @@ def test_equal_front_points_count_once_for_the_knee():
         study.tell(study.ask(), metrics)
     knee = study.recommend("knee")
     assert knee.trial.number == 0 and "none to find, the front is this one trial" in knee.reason  # not two "extremes"
+
+
+def test_a_recommended_model_that_predicts_one_class_comes_with_a_caution():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     optimizer="random", seed=0)
+    groups = {0: [0.0, 0.0], 1: [0.3, 0.5]}  # #0: nobody selected in either group
+    for trial, figures in zip(study.ask(2), [(0.76, 0.0), (0.85, 0.2)], strict=True):
+        by_group = [{"sex": g, "count": 50, "selection_rate": r} for g, r in zip("FM", groups[trial.number], strict=True)]
+        study.tell(trial, {"accuracy": figures[0], "eo_diff": figures[1]}, extra={"fairness": {"by_group": by_group}})
+    fair = study.recommend("best", objective="eo_diff")
+    assert fair.trial.number == 0 and fair.caution.startswith("this model predicts one class for everyone")
+    assert fair.reason.endswith("CAUTION: this model predicts one class for everyone (its accuracy is the base rate "
+                                "and its fairness gaps are 0 by construction)")
+    accurate = study.recommend("best", objective="accuracy")
+    assert accurate.trial.number == 1 and accurate.caution is None and "CAUTION" not in accurate.reason
+    markdown = mh.report(study).to_markdown()  # the report says it once
+    assert markdown.count("CAUTION: this model predicts one class for everyone") == 1

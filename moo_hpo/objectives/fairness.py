@@ -35,7 +35,7 @@ from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 logger = logging.getLogger("moo_hpo")
 
-__all__ = ["FAIRNESS_METRICS", "FEW_LABELS", "FairnessGap", "fairness_metrics", "group_table"]
+__all__ = ["FAIRNESS_METRICS", "FEW_LABELS", "FairnessGap", "fairness_metrics", "group_table", "predicts_one_class"]
 
 FAIRNESS_METRICS = ("dp_diff", "dp_ratio", "eo_diff", "eo_ratio", "eop_diff", "tpr_diff", "fpr_diff")
 
@@ -88,6 +88,16 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any) -> list[dict[str, Any]
         record["fpr"] = record["fpr"] if record["negatives"] else None
         records.append(record)
     return records
+
+
+def predicts_one_class(extra: Any) -> bool:
+    """True when a trial's extra holds a ``FairnessGap`` per-group table in which the classifier predicted a single
+    class for everyone (every group's selection rate 0, or every one 1): a degenerate model whose zero gap says
+    nothing about fairness."""
+    fairness = extra.get("fairness") if isinstance(extra, dict) else None
+    groups = fairness.get("by_group", []) if isinstance(fairness, dict) else []
+    rates = [g.get("selection_rate") for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
+    return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
 
 
 #: Below this many positive (or negative) labels, a group's TPR (or FPR) rests on too few people to read a gap from.

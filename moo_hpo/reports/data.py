@@ -219,27 +219,28 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         )
     data["constraint_summary"] = summary
     # recommendations
-    from moo_hpo.reports.fairness import one_class_only
-
     front_configurations = {config_key(t.config) for t in front}  # a configuration run again is one member
     recs: list[dict[str, Any]] = []
     if feasible_numbers:
+        cautions: dict[int, str] = {}  # said once per trial, after every method's reason
         for r in study.recommendations(weights=weights):
             label = r.reason.split(" (")[0] if r.method == "best" else r.method  # "best accuracy"
+            reason = r.reason if r.caution is None else r.reason.removesuffix(f". CAUTION: {r.caution}")
+            if r.caution is not None:
+                cautions[r.trial.number] = r.caution
             same = next((x for x in recs if x["number"] == r.trial.number), None)
             if same is not None:  # one row per trial, naming every method that chose it
                 same["method"] += f", {label}"
-                same["reason"] += f"; {r.reason}"
+                same["reason"] += f"; {reason}"
                 continue
-            reason = r.reason
-            if one_class_only(r.trial):
-                reason += ("; CAUTION: this model predicts one class for everyone (its accuracy is the base rate and "
-                           "its fairness gaps are 0 by construction)")
             on_front = config_key(r.trial.config) in front_configurations
             if not on_front and data["front_basis"] == "model":
                 reason += "; off the model's front"
             recs.append({"method": label, "number": r.trial.number, "reason": reason, "config": r.trial.config,
                          "metrics": r.trial.metrics, "on_front": on_front})
+        for rec in recs:
+            if rec["number"] in cautions:
+                rec["reason"] += f"; CAUTION: {cautions[rec['number']]}"
     data["recommendations"] = recs
     data["recommendations_guide"] = (RECOMMENDATIONS_GUIDE_MODEL if any(not r["on_front"] for r in recs)
                                      and data["front_basis"] == "model" else RECOMMENDATIONS_GUIDE)

@@ -39,9 +39,9 @@ def near(x: float, bound: float) -> str:
 def one_class_only(trial: Trial) -> bool:
     """True when a trial's classifier predicted a single class for everyone (every group's selection rate
     is 0, or every one is 1): a degenerate model whose zero gap says nothing about fairness."""
-    groups = trial.extra.get("fairness", {}).get("by_group", []) if isinstance(trial.extra, dict) else []
-    rates = [g.get("selection_rate") for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
-    return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
+    from moo_hpo.objectives.fairness import predicts_one_class
+
+    return predicts_one_class(trial.extra)
 
 
 def yes_no(meets: bool | None) -> str:
