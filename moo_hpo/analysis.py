@@ -14,6 +14,7 @@ hypervolume figure afterwards has one meaning. Reading it never changes a study.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -342,6 +343,23 @@ def _weights(objectives: Sequence[Objective], weights: Mapping[str, float] | Seq
     return [float(w) for _, w in values]
 
 
+def _note_held_out_filters(constraints: Sequence[Constraint], trials: Sequence[Trial]) -> None:
+    """Warn about a filter on a held-out figure (``holdout_eo_diff`` beside ``eo_diff``): choosing by it makes it
+    as optimistic as the validation figure."""
+    from moo_hpo.objectives.holdout import HOLDOUT_PREFIX
+
+    held_out = [c.name for c in constraints if c.name.startswith(HOLDOUT_PREFIX)
+                and any(c.name.removeprefix(HOLDOUT_PREFIX) in t.metrics for t in trials)]
+    if held_out:
+        warnings.warn(
+            f"recommend filters on {held_out}, measured on the held-out split: a model chosen by it makes that figure "
+            f"as optimistic as the validation one; filter on {[n.removeprefix(HOLDOUT_PREFIX) for n in held_out]} and "
+            "read the held-out figures as a check",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def recommend(
     problem: Problem,
     trials: Sequence[Trial],
@@ -383,6 +401,7 @@ def recommend(
             f"normalized=False applies to the method 'asf' only; method {method!r} "
             + ("ranks one objective in its own units" if method == "best" else "works on the normalized objectives")
         )
+    _note_held_out_filters(constraints, feasible)
     kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
     if not kept:
         raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible trials satisfies {[c.describe() for c in constraints]}")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import numpy as np
+import warnings
+
 import pytest
 
 import moo_hpo as mh
@@ -108,3 +110,15 @@ def test_a_recommended_model_that_predicts_one_class_comes_with_a_caution():
     assert accurate.trial.number == 1 and accurate.caution is None and "CAUTION" not in accurate.reason
     markdown = mh.report(study).to_markdown()  # the report says it once
     assert markdown.count("CAUTION: this model predicts one class for everyone") == 1
+
+
+def test_a_filter_on_a_held_out_figure_is_warned_about():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], seed=0)
+    for trial in study.ask(3):
+        study.tell(trial, {"accuracy": trial.config["x"], "eo_diff": trial.config["x"] / 2, "holdout_eo_diff": 0.1})
+    with pytest.warns(UserWarning, match=r"recommend filters on \['holdout_eo_diff'\], measured on the held-out split.*"
+                                         r"filter on \['eo_diff'\]"):
+        study.recommend("best", objective="accuracy", constraints=[mh.AtMost("holdout_eo_diff", 1.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        study.recommend("best", objective="accuracy", constraints=[mh.AtMost("eo_diff", 1.0)])

@@ -320,3 +320,18 @@ def test_probes_deciding_labels_at_different_thresholds_are_warned_about():
     with pytest.warns(UserWarning, match=r"count different labels as positive \(Accuracy 1, FairnessGap 0\)"):
         study.optimize(lambda model, config: model.fit(X, y),
                        probes=[mh.objectives.Accuracy(X, y, threshold=0.25), mh.objectives.FairnessGap(X, y, sensitive=sex, pos_label=0, threshold=0.25)], **run)
+
+
+def test_a_study_that_selects_on_a_held_out_figure_is_warned_about():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, sex = rng.normal(size=(200, 3)), rng.choice(["F", "M"], size=200)
+    y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    study = mh.Study(mh.Space({"C": mh.Float(0.1, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     [mh.AtMost("holdout_eo_diff", 0.5)], optimizer="random", seed=0)
+    probes = [mh.objectives.Accuracy(X, y), mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, y, sex))]
+    with pytest.warns(UserWarning, match=r"the study selects on \['holdout_eo_diff'\], measured on the held-out split.*"
+                                         r"name \['eo_diff'\] instead"):
+        study.optimize(lambda model, config: model.fit(X, y), build=lambda c: LogisticRegression(C=c["C"]),
+                       probes=probes, n_trials=1, show_progress=False)

@@ -322,6 +322,17 @@ def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
     from moo_hpo.objectives.size import PRECISION_BYTES, ModelSize
 
     provided = [m for p in probes for m in getattr(p, "metrics", ())]
+    from moo_hpo.objectives.holdout import HOLDOUT_PREFIX
+
+    held_out = [n for n in study.problem.required_metrics if n.startswith(HOLDOUT_PREFIX) and n in provided]
+    if held_out:
+        warnings.warn(
+            f"the study selects on {held_out}, measured on the held-out split: a model chosen on it makes those "
+            f"figures as optimistic as the validation ones, and nothing is held out any more; name "
+            f"{[n.removeprefix(HOLDOUT_PREFIX) for n in held_out]} instead",
+            UserWarning,
+            stacklevel=4,
+        )
     for name in study.problem.required_metrics:
         if name in provided:
             continue
