@@ -248,8 +248,23 @@ def run(
         console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
         console.print(counts_text(study), highlight=False, markup=False)
         completed = study.count("complete")
+        failures = [t.error.strip().splitlines()[0] for t in study.trials if t.status.value == "failed" and t.error and t.error.strip()]
+        location = study._store.location
     if not completed:
-        raise CliError("no trial completed; the failures' reasons are stored in the study (moo-hpo report shows them)")
+        raise CliError(_nothing_completed(failures, location))
+
+
+def _nothing_completed(failures: list[str], location: str) -> str:
+    """Why a run completed no trial: its commonest failure, and where every reason is kept."""
+    from collections import Counter
+
+    text = "no trial completed"
+    if failures:
+        reason, times = Counter(failures).most_common(1)[0]
+        text += f"; {'every one of' if times == len(failures) else f'{times} of'} the {len(failures)} failed trials: {reason}"
+    if location == ":memory:":
+        return text + " (the study was kept in memory: give storage = \"study.db\" in [study] to keep every trial's reason)"
+    return text + f" (every trial's reason is stored in the study: moo-hpo report {location})"
 
 
 @app.command()

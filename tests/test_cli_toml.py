@@ -103,6 +103,21 @@ def test_run_exits_non_zero_when_no_trial_completed(tmp_path):
     assert "all failed the same way" in result.output and "'bb' looks like 'b'" in result.output
 
 
+def test_a_run_that_completed_nothing_says_why_and_where_the_reasons_are(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    (tmp_path / "entry.py").write_text("def evaluate(config):\n    raise RuntimeError('out of memory')\n")
+    result = runner.invoke(app, ["run", str(path), "--trials", "3"])
+    assert result.exit_code != 0
+    said = " ".join(result.output.split())
+    assert "no trial completed; every one of the 3 failed trials: RuntimeError: out of memory" in said
+    assert f"(every trial's reason is stored in the study: moo-hpo report {tmp_path / 'study.db'})" in said
+    path.write_text(path.read_text().replace('storage = "study.db"', ""))  # a study kept in memory
+    said = " ".join(runner.invoke(app, ["run", str(path), "--trials", "3"]).output.split())
+    assert 'the study was kept in memory: give storage = "study.db" in [study] to keep every trial\'s reason' in said
+
+
 def test_n_trials_is_the_studys_total(tmp_path):
     path = write(tmp_path, tail='[optimizer]\nname = "sobol"\n')  # n_trials = 16 in the file
     assert runner.invoke(app, ["run", path, "--trials", "10"]).exit_code == 0

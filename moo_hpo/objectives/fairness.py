@@ -165,6 +165,7 @@ class FairnessGap(Probe):
         if self.holdout is not None:
             _check_groups("FairnessGap", self.holdout[2], "the held-out sensitive", self.holdout[1] == self.pos_label,
                           "the held-out data")
+            _check_same_groups(sensitive, self.holdout[2])
         self.X, self.y, self.sensitive, self.threshold = X, y, sensitive, threshold
 
     def measure(self, model: Any) -> Measurement:
@@ -211,8 +212,12 @@ def _columns_of(owner: str, X: Any, sensitive: Any, what: str) -> Any:
         raise ConfigError(f"{owner}: sensitive={sensitive!r} names columns, which needs {what} to be a DataFrame; "
                           f"received {type(X).__name__} (give the sensitive feature as an array instead)")
     missing = [n for n in names if n not in columns]
+    if missing and len(names) > len(columns):  # more names than columns: each row's group, of the wrong length
+        raise ConfigError(f"{owner}: expected sensitive with {rows} rows (like {what}), or the names of its columns; "
+                          f"received a list of {len(names)} values")
     if missing:
-        raise ConfigError(f"{owner}: no column {missing} in {what}; its columns are {columns}")
+        shown = f"{missing[:10]}{' ...' if len(missing) > 10 else ''}"
+        raise ConfigError(f"{owner}: no column {shown} in {what}; its columns are {columns}")
     return X[names[0]] if isinstance(sensitive, str) else X[names]
 
 
@@ -244,6 +249,35 @@ def _positive_label(owner: str, y: np.ndarray, pos_label: Any, what: str) -> tup
             return 1, classes
     raise ConfigError(f"{owner}: the {what} are {classes}; give pos_label= (the positive, favourable outcome that TPR "
                       f"and the selection rate count), such as pos_label={classes[1]!r}")
+
+
+def _group_keys(sensitive: Any) -> set[str]:
+    """The groups of a sensitive feature (or the intersections of several), each as one text."""
+    import pandas as pd
+
+    frame = sensitive if isinstance(sensitive, pd.DataFrame) else pd.DataFrame(
+        sensitive.to_frame() if isinstance(sensitive, pd.Series) else np.asarray(sensitive).reshape(len(sensitive), -1)
+    )
+    return {" / ".join(row) for row in frame.astype(str).itertuples(index=False)}
+
+
+def _check_same_groups(validation: Any, held_out: Any) -> None:
+    """The held-out split's groups should be the validation data's: none in common is a coding mistake (refused);
+    a group in one split only has a gap on that split alone (logged).
+
+    Raises:
+        ConfigError: when the two splits have no group in common.
+    """
+    ours, theirs = _group_keys(validation), _group_keys(held_out)
+    if not ours & theirs:
+        raise ConfigError(f"FairnessGap: the held-out sensitive feature has no group in common with the validation "
+                          f"data's (held-out {sorted(theirs)[:5]}, validation {sorted(ours)[:5]}); expected the same "
+                          "groups, coded the same way")
+    for only, split, other in ((sorted(ours - theirs), "the validation data", "held-out"),
+                               (sorted(theirs - ours), "the held-out data", "validation")):
+        if only:
+            logger.warning("FairnessGap: group(s) %s occur in %s only: the %s gaps and per-group table leave them out",
+                           only[:8], split, other)
 
 
 def _check_groups(owner: str, sensitive: Any, what: str, positive: np.ndarray | None = None, split: str = "the validation data") -> None:

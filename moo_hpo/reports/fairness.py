@@ -152,8 +152,13 @@ class FairnessAudit(SavesByFormat):
             first = [k for k in keys if k not in GROUP_COLUMNS and k not in rates]  # the group's own column(s)
             rows = [[group_cell(k, g[k]) for k in keys] for g in groups]
             if len(groups) > 1:
-                spread = {k: max(g[k] for g in groups) - min(g[k] for g in groups) for k in rates
-                          if all(isinstance(g[k], (int, float)) for g in groups)}
+                spread: dict[str, Any] = {k: max(g[k] for g in groups) - min(g[k] for g in groups) for k in rates
+                                          if all(isinstance(g[k], (int, float)) for g in groups)}
+                for k in ("tpr", "fpr"):  # a rate over nobody: the gap counts it as 0 (fairlearn), and so does this
+                    values = [g.get(k) for g in groups]
+                    if k in rates and k not in spread and any(isinstance(v, (int, float)) for v in values):
+                        counted = [v if isinstance(v, (int, float)) else 0.0 for v in values]
+                        spread[k] = f"{max(counted) - min(counted):.4g} (an undefined rate counted as 0)"
                 rows.append([("largest difference" if k == first[0] else "") if k in first else spread.get(k, "") for k in keys]
                             if first else [spread.get(k, "") for k in keys])
             tables.append((title, [GROUP_COLUMNS.get(k, k) for k in keys], rows))
@@ -289,6 +294,38 @@ class FairnessAudit(SavesByFormat):
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 
 
+#: per gap, the per-group counts its rates divide by (TPR: positives, FPR: negatives, selection rate: people)
+_GAP_COUNTS = {"tpr_diff": ("positives",), "eop_diff": ("positives",), "fpr_diff": ("negatives",),
+               "eo_diff": ("positives", "negatives"), "dp_diff": ("count",)}
+_COUNT_WORDS = {"positives": ("positive label", "TPR"), "negatives": ("negative label", "FPR"), "count": ("person", "selection rate")}
+
+
+def _small_groups_note(rows: list[dict[str, Any]], gap: str) -> str:
+    """A sentence naming the groups whose rate behind ``gap`` rests on fewer than ``FEW_LABELS`` people in the
+    validation data (a gap set by such a group is mostly chance), or ``""``."""
+    from moo_hpo.objectives.fairness import FEW_LABELS
+
+    groups = next((r["by_group"] for r in rows if r.get("by_group")), None)
+    if not groups or gap not in _GAP_COUNTS:
+        return ""
+    sentences = []
+    for key in _GAP_COUNTS[gap]:
+        word, rate = _COUNT_WORDS[key]
+        small = [(g, g[key]) for g in groups if isinstance(g.get(key), int) and g[key] < FEW_LABELS]
+        if not small:
+            continue
+        named = ", ".join(f"{' / '.join(str(v) for k, v in g.items() if k not in GROUP_COLUMNS and k != 'accuracy')} "
+                          f"({n} {word}{'' if n == 1 else 's'})" for g, n in small[:8])
+        one = len(small) == 1
+        sentences.append(
+            f" {'Group' if one else 'Groups'} {named}{', ...' if len(small) > 8 else ''} {'has' if one else 'have'} fewer "
+            f"than {FEW_LABELS} {word}s in the validation data: {'its' if one else 'their'} {rate} rests on so few people "
+            f"that a {gap} set by {'it' if one else 'them'} is mostly chance (a rate over nobody counts as 0); merge or "
+            "drop such groups for a gap that means something."
+        )
+    return "".join(sentences)
+
+
 def fairness_audit(
     study: Study,
     accuracy: str = "accuracy",
@@ -340,7 +377,7 @@ def fairness_audit(
     if not complete:
         measured = sorted({m for t in study.trials if t.status is TrialStatus.COMPLETE for m in t.metrics})
         hints = [f"{close!r} for {name!r}?" for name in (accuracy, gap)
-                 if name not in measured and (close := closest_name(name, measured))]
+                 if name not in measured and (close := closest_name(name, [m for m in measured if not m.startswith("holdout_")]))]
         raise ConfigError(
             f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
             f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"
@@ -484,6 +521,7 @@ def fairness_audit(
             f"only ({'its' if one else 'their'} accuracy is the base rate and {'its' if one else 'their'} gap is 0 by "
             "construction): flagged, and left out of the choices above."
         )
+    summary += _small_groups_note(rows, gap)
     note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
     points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config,
                "within_limits": within_limits(t)} for t in complete]

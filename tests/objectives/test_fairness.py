@@ -191,6 +191,10 @@ def test_the_sensitive_feature_may_be_named_as_a_column_of_X(data):
         mh.objectives.FairnessGap(frame, y, sensitive="gender")
     with pytest.raises(mh.ConfigError, match="names columns, which needs X to be a DataFrame; received ndarray"):
         mh.objectives.FairnessGap(X, y, sensitive="sex")
+    # each row's group as a list, one short: a length error, not 599 "missing columns"
+    with pytest.raises(mh.ConfigError, match=r"expected sensitive with 600 rows \(like X\), or the names of its columns; "
+                                             r"received a list of 599 values$"):
+        mh.objectives.FairnessGap(frame, y, sensitive=list(sex[:-1]))
 
 
 def test_missing_values_and_one_class_labels_are_refused(data):
@@ -255,3 +259,14 @@ def test_predictions_outside_the_labels_and_labels_of_mixed_types_are_named(data
     mixed = np.array([0, "1"] * (len(y) // 2), dtype=object)
     with pytest.raises(mh.ConfigError, match=r"the labels mix types \['int', 'str'\]; expected labels of one type"):
         mh.objectives.FairnessGap(X, mixed, sensitive=sex)
+
+
+def test_held_out_groups_must_be_coded_like_the_validation_groups(data, caplog):
+    X, y, sex, race, model = data
+    with pytest.raises(mh.ConfigError, match=r"the held-out sensitive feature has no group in common with the validation "
+                                             r"data's \(held-out \['0', '1'\], validation \['F', 'M'\]\)"):
+        mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, y, (sex == "M").astype(int)))
+    fewer = np.where(race == "c", "b", race)  # group "c" never occurs in the held-out split
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        mh.objectives.FairnessGap(X, y, sensitive=race, holdout=(X, y, fewer))
+    assert "group(s) ['c'] occur in the validation data only: the held-out gaps and per-group table leave them out" in caplog.text

@@ -167,6 +167,9 @@ def test_a_misspelled_metric_is_refused_with_what_the_study_measures(study_with_
                                              r"measures them \(its complete trials measure \['accuracy', 'eo_diff', "
                                              r"'holdout_accuracy', 'holdout_eo_diff'\]; 'eo_diff' for 'eo_dif'\?\)"):
         mh.fairness_audit(study_with_holdout, accuracy="accuracy", gap="eo_dif")
+    # a held-out name is never offered: the audit refuses it
+    with pytest.raises(mh.ConfigError, match=r"'accuracy' for 'balanced_accuracy'\?\)$"):
+        mh.fairness_audit(study_with_holdout, accuracy="balanced_accuracy")
 
 
 def test_ratios_bad_bounds_and_unknown_trials_are_refused_and_no_bound_is_a_dash(study_with_holdout):
@@ -213,6 +216,25 @@ def test_a_model_that_meets_the_bound_on_held_out_data_only_is_not_shown_as_good
     assert said in audit.to_markdown()
     page = audit.to_html()
     assert "class='note'><b>#1 meets it on the held-out data only" in page and "class='ok'" not in page
+
+
+def test_the_audit_says_when_a_group_behind_the_gap_is_tiny():
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("tpr_diff")], seed=0)
+    groups = [{"eth": "W", "count": 900, "positives": 300, "negatives": 600, "selection_rate": 0.3, "tpr": 0.8, "fpr": 0.1},
+              {"eth": "O", "count": 12, "positives": 1, "negatives": 11, "selection_rate": 0.0, "tpr": 0.0, "fpr": 0.0}]
+    for trial in study.ask(2):
+        study.tell(trial, {"accuracy": 0.8 + 0.01 * trial.number, "tpr_diff": 0.8 - 0.1 * trial.number},
+                   extra={"fairness": {"by_group": groups}})
+    summary = mh.fairness_audit(study, gap="tpr_diff").summary
+    assert ("Group O (1 positive label) has fewer than 10 positive labels in the validation data: its TPR rests on so "
+            "few people that a tpr_diff set by it is mostly chance") in summary
+    assert "negative label" not in summary  # an FPR plays no part in tpr_diff (O has 11 negatives anyway)
+
+    none = [{**groups[0]}, {**groups[1], "positives": 0, "negatives": 12, "tpr": None}]  # O: no positive at all
+    study.tell(study.ask(), {"accuracy": 0.9, "tpr_diff": 0.8}, extra={"fairness": {"by_group": none}})
+    markdown = mh.fairness_audit(study, gap="tpr_diff", trials=[2]).to_markdown()
+    # the table shows how the gap was reached: O's undefined TPR counts as 0, as in fairlearn's gap
+    assert "| largest difference |  |  |  | 0.3 | 0.8 (an undefined rate counted as 0) | 0.1 |" in markdown
 
 
 def test_the_audit_keeps_to_the_studys_other_hard_limits_and_chooses_among_the_trials_given():
