@@ -118,6 +118,8 @@ class DaskReporter:
 
         seq = len(trial.reports)
         name = f"{self.channel}-{trial.number}-{self.attempt}"
+        # plain numbers: a number of a type only the workers can import (a subclass of float) would not load in the study
+        step, metrics = _plain(step), {k: _plain(v) for k, v in metrics.items()} if isinstance(metrics, Mapping) else metrics
         Queue(self.channel).put({"number": trial.number, "attempt": self.attempt, "seq": seq, "step": step, "metrics": metrics})
         ready, answer = Event(name), Variable(name)  # the study sets the answer, then the event
         deadline = time.monotonic() + self.ANSWER_TIMEOUT
@@ -142,6 +144,51 @@ class DaskReporter:
 
     def should_prune(self, trial: Trial) -> bool:
         return self._prune
+
+
+def _plain(value: Any) -> Any:
+    """A real number as a plain ``float`` (an ``int`` stays one); anything else as it is."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _pickled_parts(message: dict[str, Any]) -> dict[str, Any]:
+    """The message with its objective's value and exception as pickled bytes: a type that only the workers can
+    import then fails that trial in the study (:func:`_unpickled_parts`), not the study's reading of the result."""
+    import pickle
+
+    for part in ("value", "exception"):
+        if part in message:
+            message[part] = pickle.dumps(message[part])
+    message["pickled_parts"] = True
+    return message
+
+
+def _unpickled_parts(message: dict[str, Any]) -> dict[str, Any]:
+    """The study's side of :func:`_pickled_parts`: the value and the exception loaded, or the error saying why not."""
+    import pickle
+
+    if not message.pop("pickled_parts", False):
+        return message
+    if "exception" in message:
+        try:
+            message["exception"] = pickle.loads(message["exception"])
+        except Exception:  # noqa: BLE001 - a class the workers have and the study lacks: the error's text stays
+            del message["exception"]
+    if "value" in message:
+        try:
+            message["value"] = pickle.loads(message["value"])
+        except Exception as exc:  # noqa: BLE001
+            del message["value"]
+            message["error"] = (
+                f"the objective's return value could not be loaded in the study's process: {type(exc).__name__}: {exc} "
+                "(a type the workers can import and the study's machine cannot: return plain numbers, or install it "
+                "where the study runs)"
+            )
+    return message
 
 
 def _study_stopped(channel: str) -> bool:
@@ -198,7 +245,7 @@ def _run_trial(
             ((_, outcome),) = pool.wait()
         finally:
             pool.shutdown()
-    message = outcome_message(trial.number, outcome)
+    message = _pickled_parts(outcome_message(trial.number, outcome))
     where["run_seconds"] = time.monotonic() - began  # on its worker: a trial's duration also counts time queued
     message["extra"] = {"worker": where, **({"output": output.getvalue()[-_OUTPUT_TAIL:]} if output.getvalue() else {})}
     return message
@@ -294,6 +341,9 @@ class DaskExecutor:
         self.reporter = reporter if self._takes_trial else None  # only an objective given the trial reports
         self._channel = f"moo_hpo-reports-{uuid.uuid4().hex}" if self.reporter is not None else None
         self._running: dict[Any, tuple[Trial, int]] = {}  # future -> (trial, submissions so far)
+        # trials back from a worker unfit for them, sent again once a fit worker has a free slot (sent at once, one
+        # would go to the idle unfit worker again while the fit ones are busy)
+        self._deferred: list[tuple[Trial, int]] = []
         # one for the study's life, on this client's loop: distributed.wait waits on the loop of the process's default
         # client (the newest one not closed), and with another client in the process (one to another scheduler, one
         # that failed to connect) it woke only when that client's loop did, or never; an as_completed per wait
@@ -343,7 +393,9 @@ class DaskExecutor:
         now = time.monotonic()
         if now - self._slots_at[0] < 1.0:
             return self._slots_at[1]
-        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        # a worker that cannot run the objective holds no slot: a trial kept in flight for it would have nowhere to
+        # run but there, and come back from it until it failed
+        workers = [w for address, w in self.client.scheduler_info(n_workers=-1)["workers"].items() if address not in self._unfit]
         if self.resources:
             slots = sum(min(int(w.get("resources", {}).get(r, 0) // need) for r, need in self.resources.items()) for w in workers)
         else:
@@ -392,14 +444,14 @@ class DaskExecutor:
     # ------------------------------------------------------------------ the executor interface
     @property
     def capacity(self) -> int:
-        return max(self._slots(), 1 if not self._running else 0)
+        return max(self._slots(), 1 if not self.n_running else 0)
 
     @property
     def n_running(self) -> int:
-        return len(self._running)
+        return len(self._running) + len(self._deferred)
 
     def running(self) -> list[Trial]:
-        return [trial for trial, _ in self._running.values()]
+        return [trial for trial, _ in self._running.values()] + [trial for trial, _ in self._deferred]
 
     def _submit(self, trial: Trial, submissions: int) -> None:
         import copy
@@ -429,7 +481,8 @@ class DaskExecutor:
 
         from distributed.client import FuturesCancelledError
 
-        while self._running:
+        while self._running or self._deferred:
+            self._send_deferred()
             try:
                 if self._channel is None:
                     # on this client's loop, through the study's one as_completed (see __init__)
@@ -457,6 +510,13 @@ class DaskExecutor:
             if out:
                 return out
         return []
+
+    def _send_deferred(self) -> None:
+        """Send the trials back from unfit workers again while the fit workers have free slots (one at least when
+        nothing runs, so that no trial waits for workers that never come)."""
+        while self._deferred and len(self._running) < max(self._slots(), 1 if not self._running else 0):
+            trial, submissions = self._deferred.pop(0)
+            self._submit(trial, submissions)
 
     def _forget_answers(self, number: int) -> None:
         """Delete a finished trial's answer variables and events on the scheduler."""
@@ -507,16 +567,18 @@ class DaskExecutor:
         from distributed.scheduler import KilledWorker
 
         if future.status == "finished":
-            message = future.result()
+            message = _unpickled_parts(future.result())
             extra = message.get("extra", {})
             unfit = message.get("unfit")
             moved = self._moved.get(trial.number, 0)
             if unfit and moved < _MAX_MOVES and len(self._unfit | {unfit}) < len(self.client.scheduler_info(n_workers=-1)["workers"]):
                 if unfit not in self._unfit:  # a worker that joined later and cannot run the objective: the others run it
                     self._unfit.add(unfit)
+                    self._slots_at = (0.0, 0)  # its slots are gone now
                     logger.warning("%s; trials go to the other workers", message["error"])
                 self._moved[trial.number] = moved + 1
-                self._submit(trial, submissions - 1)
+                logger.debug("trial #%d came back from the unfit worker %s; it goes to a fit one", trial.number, unfit)
+                self._deferred.append((trial, submissions - 1))
                 return None
             if "error" in message:
                 return Outcome(error=message["error"], exception=message.get("exception"), extra=extra)
@@ -561,6 +623,7 @@ class DaskExecutor:
                 for trial, _ in list(self._running.values()):  # their answers are no longer needed
                     self._forget_answers(trial.number)
         self._running.clear()
+        self._deferred.clear()
         self._release_objective()
         self.close_client()
 

@@ -82,6 +82,40 @@ def test_failures_are_data_on_the_cluster(client):
     assert s.count("complete") == 10 - len(failed)
 
 
+def test_a_type_only_the_workers_can_import_fails_its_trial_not_the_study(client, tmp_path):
+    # a package installed on the workers only (cupy, jax): before, the study stopped reading such a result
+    module = f"worker_only_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text("class GpuOutOfMemory(RuntimeError):\n    pass\n\nclass Scalar(float):\n    pass\n")
+    folder = str(tmp_path)
+
+    def fn(config, trial):
+        import importlib
+        import sys
+
+        sys.path.insert(0, folder)
+        worker_only = importlib.import_module(module)
+        trial.report(1, {"a": worker_only.Scalar(config["x"]), "b": worker_only.Scalar(config["y"])})  # reports too
+        if config["x"] < 0.3:
+            raise worker_only.GpuOutOfMemory("out of GPU memory")
+        if config["x"] < 0.6:
+            return {"a": worker_only.Scalar(config["x"]), "b": config["y"]}
+        return {"a": config["x"], "b": config["y"]}
+
+    s = study(pruner=mh.pruners.MOASHA(1, 9, 3))
+    s.optimize(fn, n_trials=10, executor=client, show_progress=False)
+    assert len(s.trials) == 10 and all(len(t.reports) == 1 for t in s.trials)
+    for t in s.trials:
+        if t.config["x"] < 0.3:
+            assert t.status is mh.TrialStatus.FAILED and "GpuOutOfMemory: out of GPU memory" in t.error
+        elif t.config["x"] < 0.6:
+            assert t.status is mh.TrialStatus.FAILED
+            assert t.error.startswith(f"the objective's return value could not be loaded in the study's process: "
+                                      f"ModuleNotFoundError: No module named '{module}'")
+        else:
+            assert t.status in (mh.TrialStatus.COMPLETE, mh.TrialStatus.PRUNED)
+    assert {t.status for t in s.trials if t.config["x"] >= 0.6} and any(t.config["x"] < 0.3 for t in s.trials)
+
+
 def _curves(config, trial):
     for epoch in range(1, 10):
         trial.report(epoch, {"a": config["x"] + 1.0 / epoch, "b": config["y"] + 1.0 / epoch})
@@ -679,8 +713,8 @@ def test_a_worker_that_joins_with_other_versions_gets_no_more_trials(tmp_path, c
     client = distributed.Client(cluster)
     late = []
 
-    def fn(config):
-        time.sleep(0.4)
+    def fn(config):  # long enough for a trial sent to the unfit worker to come back from it more than three times
+        time.sleep(2.5)
         return {"a": config["x"], "b": config["y"]}
 
     def start_a_late_worker(study, trial):
@@ -693,9 +727,13 @@ def test_a_worker_that_joins_with_other_versions_gets_no_more_trials(tmp_path, c
 
     try:
         s = study()
-        with caplog.at_level("WARNING", logger="moo_hpo"):
-            s.optimize(fn, n_trials=12, executor=client, callbacks=[start_a_late_worker], show_progress=False)
-        assert s.count("complete") == 12  # its trial ran again on the worker that can run it
+        with caplog.at_level("DEBUG", logger="moo_hpo"):
+            s.optimize(fn, n_trials=5, executor=client, callbacks=[start_a_late_worker], show_progress=False)
+        # its trial ran again on the worker that can run it, once: before, the unfit worker's slot kept one trial in
+        # flight with nowhere else to go, sent back to the unfit worker until it failed after three moves
+        assert s.count("complete") == 5
+        moves = [r.getMessage() for r in caplog.records if "came back from the unfit worker" in r.getMessage()]
+        assert len(moves) == 1, moves
         (line,) = [r.getMessage() for r in caplog.records if "trials go to the other workers" in r.getMessage()]
         assert "runs other versions than the study: moo_hpo" in line and "9.9.9 here" in line
     finally:
