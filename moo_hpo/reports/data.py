@@ -63,8 +63,9 @@ COMPUTE_RULE = (
     "steps as its last report says; full training is the largest step any trial reported (or the pruner's "
     "max_resource while no trial completed), for every trial. "
     "Time: a trial's own time (from its proposal to its result) is what it spent; its full-training estimate "
-    "adds the steps it did not train at its own pace, the time from its start to its last report divided by "
-    "that report's step."
+    "adds the steps it did not train at its own pace: the time between its first and last reports divided by the "
+    "steps between them (start-up and time queued for a worker left out), or for a trial that reported once, the "
+    "time from its start to that report divided by its step, at most the median pace of the others."
 )
 
 #: What the report says when the front is judged by the model's estimates (the metrics showed noise).
@@ -391,16 +392,18 @@ def compute_saved(trials: Sequence[Any], max_resource: float | None = None) -> d
     full = max(r["step"] for t in reporting for r in t.reports)
     if max_resource is not None and not any(t.status is TrialStatus.COMPLETE for t in counted):
         full = max(full, max_resource)  # no trial trained fully: the pruner says how far a full trial trains
+    paces = [p for t in counted if (p := _pace_between_reports(t)) is not None]
+    typical = float(np.median(paces)) if paces else None
     per_status: dict[str, dict[str, float]] = {}
     for t in counted:
         last = t.reports[-1]
         step = max(float(last["step"]), 0.0)
         spent = max(float(t.finished_at - t.started_at), 0.0)
-        if step > 0:
+        per_step = _pace_between_reports(t)
+        if per_step is None and step > 0:  # one report: from its start, which counts its start-up and queueing too
             per_step = max(float(last["at"] - t.started_at), 0.0) / step
-            estimate = spent + per_step * max(float(full) - step, 0.0)
-        else:  # a report at step 0 only: nothing to extrapolate from
-            estimate = spent
+            per_step = per_step if typical is None else min(per_step, typical)
+        estimate = spent if per_step is None else spent + per_step * max(float(full) - step, 0.0)
         row = per_status.setdefault(t.status.value, {"trials": 0, "trained": 0.0, "full_steps": 0.0, "spent": 0.0, "estimate": 0.0})
         row["trials"] += 1
         row["trained"] += step
@@ -423,6 +426,14 @@ def compute_saved(trials: Sequence[Any], max_resource: float | None = None) -> d
         "by_status": by_status,
         "stopped_at": [{"step": s, "trials": n} for s, n in sorted(stopped.items())],
     }
+
+
+def _pace_between_reports(trial: Any) -> float | None:
+    """Seconds per step between a trial's first and last reports (start-up and time queued for a worker left out),
+    or None with fewer than two reports at different steps."""
+    first, last = trial.reports[0], trial.reports[-1]
+    steps = float(last["step"]) - float(first["step"])
+    return max(float(last["at"] - first["at"]), 0.0) / steps if steps > 0 else None
 
 
 def _saving(used: float, full: float, label: str) -> dict[str, float]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
 import moo_hpo as mh
@@ -68,13 +69,40 @@ def test_compute_saved_counts_the_steps_exactly_and_the_time_consistently(stored
     with mh.Study.load(stored, read_only=True) as study:
         counted = [study.trial(n) for n in (0, 1, 2, 3)]
     spent = sum(t.duration for t in counted)
-    estimate = sum(t.duration + (t.reports[-1]["at"] - t.started_at) / t.reports[-1]["step"] * (9 - t.reports[-1]["step"]) for t in counted)
+
+    def pace(t):  # between its first and last reports; one report: from its start, at most the others' median
+        first, last = t.reports[0], t.reports[-1]
+        return (last["at"] - first["at"]) / (last["step"] - first["step"]) if last["step"] > first["step"] else None
+
+    typical = float(np.median([pace(t) for t in counted if pace(t) is not None]))
+    own = {t.number: pace(t) or min((t.reports[-1]["at"] - t.started_at) / t.reports[-1]["step"], typical) for t in counted}
+    estimate = sum(t.duration + own[t.number] * (9 - t.reports[-1]["step"]) for t in counted)
     seconds = saved["seconds"]
     assert seconds["spent"] == pytest.approx(spent) and seconds["full"] == pytest.approx(estimate)
     assert 0 < seconds["spent"] < seconds["full"] and seconds["saved"] == pytest.approx(estimate - spent)
     assert by_status["complete"]["seconds"]["spent"] == pytest.approx(by_status["complete"]["seconds"]["full"])
     # at one pause or more per step, the pruned trials (3 and 1 steps of 9) would have taken 18 pauses or more
     assert by_status["pruned"]["seconds"]["full"] >= 18 * PAUSE * 0.99
+
+
+def test_a_slow_start_is_not_taken_for_the_pace_of_training():
+    # a trial whose first step came after a long start (import torch on a fresh worker, time queued) trains its
+    # steps as fast as the others: full training is not its start multiplied by the steps it skipped
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Maximize("acc")], optimizer="random", seed=0)
+    trials = study.ask(3)
+    for t in trials:
+        t.started_at = 1000.0
+    for t, starts in zip(trials, (0.0, 0.0, 30.0), strict=True):  # #2 waits 30 s before its first step
+        steps = range(1, 10) if t.number < 2 else [1]
+        for step in steps:
+            study.report(t, step, {"acc": 0.1 * step})
+            t.reports[-1]["at"] = 1000.0 + starts + step  # one second per step
+        study.tell(t, {"acc": 0.5}, status="pruned" if t.number == 2 else None)
+        t.finished_at = t.reports[-1]["at"]
+    saved = mh.reports.data.compute_saved(study.trials)
+    pruned = next(r for r in saved["by_status"] if r["status"] == "pruned")
+    assert pruned["seconds"]["spent"] == pytest.approx(31.0)
+    assert pruned["seconds"]["full"] == pytest.approx(31.0 + 8 * 1.0)  # before: 31 + 8 * 31
     assert "largest step any trial reported" in saved["rule"]
 
 
