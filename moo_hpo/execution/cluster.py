@@ -8,7 +8,8 @@ objective on a worker and returns its outcome, and the study tells it there. The
 * **Slots**: as many trials run at once as the workers have threads, or, with ``resources``, as many as
   the workers' resources hold (``--resources GPU=1`` per worker: one GPU trial per worker). A trial's
   record says which worker ran it, and its ``CUDA_VISIBLE_DEVICES``.
-* **Before any trial**: the objective must pickle (cloudpickle), every worker must load it (a package
+* **Before any trial**: the objective must pickle (cloudpickle), every worker that can take a trial (with
+  ``resources``, each that holds them) must load it (a package
   missing there is a :class:`~moo_hpo.ConfigError`), and the workers must run the study's versions of
   Python (major.minor), moo_hpo and cloudpickle.
 * **A lost worker**: Dask's scheduler moves its tasks to other workers, up to its
@@ -418,8 +419,14 @@ class DaskExecutor:
             self._slots_at = (0.0, 0)
 
     def _preflight(self, payload: bytes) -> None:
+        """Every worker that can take a trial (with ``resources``: those that hold them) loads the objective and
+        runs the study's versions."""
+        workers = None
+        if self.resources:  # a CPU worker beside GPU ones never runs these trials: it need not load the objective
+            workers = [address for address, w in self.client.scheduler_info(n_workers=-1)["workers"].items()
+                       if all(w.get("resources", {}).get(r, 0) >= need for r, need in self.resources.items())]
         try:
-            found = self.client.run(_preflight, payload, self._key)
+            found = self.client.run(_preflight, payload, self._key, workers=workers)
         except Exception as exc:  # noqa: BLE001 - the worker's own error, e.g. a missing package
             hint = (
                 "; install that package on the workers, or for a module of your own send its code with "

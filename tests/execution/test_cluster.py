@@ -330,6 +330,34 @@ DRIVER = textwrap.dedent(
 )
 
 
+def _loads_on_the_gpu_worker_only():
+    if os.environ.get("CUDA_VISIBLE_DEVICES") != "0":  # as a package installed on the GPU machines only
+        raise ImportError("No module named 'cupy'")
+    return "loaded"
+
+
+class _GpuOnly:
+    def __reduce__(self):
+        return (_loads_on_the_gpu_worker_only, ())
+
+
+def test_with_resources_only_the_workers_that_hold_them_must_load_the_objective(tcp_cluster):
+    # before, the CPU worker beside the GPU one stopped the study: "a Dask worker could not load the objective"
+    address, client = tcp_cluster
+    names = {addr: w["name"] for addr, w in client.scheduler_info()["workers"].items()}
+    marker = _GpuOnly()
+
+    def fn(config):
+        assert marker == "loaded"
+        return sleepy(config)
+
+    s = study()
+    s.optimize(fn, n_trials=3, executor=address, resources={"GPU": 1}, show_progress=False)
+    assert s.count("complete") == 3 and {names[t.extra["worker"]["worker"]] for t in s.trials} == {"gpu-worker"}
+    with pytest.raises(mh.ConfigError, match="a Dask worker could not load the objective: ImportError: No module named 'cupy'"):
+        study().optimize(fn, n_trials=1, executor=address, show_progress=False)  # without resources, every worker
+
+
 def test_a_killed_driver_resumes_from_its_store(tcp_cluster, tmp_path):
     address, _ = tcp_cluster
     (tmp_path / "driver.py").write_text(DRIVER)
