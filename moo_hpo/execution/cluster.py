@@ -192,6 +192,14 @@ def _unpickled_parts(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+def _release_queue(name: str, dask_scheduler: Any = None) -> None:
+    """On the scheduler: drop the reports queue ``name`` (every Queue object made for it holds a reference, so a
+    single release would keep it)."""
+    queues = dask_scheduler.extensions["queues"]
+    while name in queues.queues:
+        queues.release(name=name)
+
+
 def _study_stopped(channel: str) -> bool:
     """Whether the study of the reports channel ``channel`` has stopped (its executor shut down with trials running)."""
     from distributed import Event
@@ -345,6 +353,7 @@ class DaskExecutor:
         # trials back from a worker unfit for them, sent again once a fit worker has a free slot (sent at once, one
         # would go to the idle unfit worker again while the fit ones are busy)
         self._deferred: list[tuple[Trial, int]] = []
+        self._scheduler_lost = False  # the study stopped because the scheduler was lost: nothing runs there any more
         # one for the study's life, on this client's loop: distributed.wait waits on the loop of the process's default
         # client (the newest one not closed), and with another client in the process (one to another scheduler, one
         # that failed to connect) it woke only when that client's loop did, or never; an as_completed per wait
@@ -503,6 +512,7 @@ class DaskExecutor:
                 first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 if "moo_hpo-trial-" in first_line:  # a list of the cancelled tasks' keys says nothing to the user
                     first_line = "the running trials' tasks were cancelled"
+                self._scheduler_lost = True
                 raise MooHpoError(
                     f"lost the connection to the Dask scheduler ({first_line}); every finished trial is saved: "
                     "resume with mh.Study.load once the cluster is back"
@@ -591,6 +601,7 @@ class DaskExecutor:
                 return Outcome(error=message["error"], exception=message.get("exception"), extra=extra)
             return Outcome(value=message["value"], extra=extra)
         if future.status == "cancelled":
+            self._scheduler_lost = True
             raise MooHpoError(
                 f"trial #{trial.number}'s task was cancelled: the Dask scheduler was lost or restarted; every finished "
                 "trial is saved: resume with mh.Study.load once the cluster is back"
@@ -614,6 +625,11 @@ class DaskExecutor:
     def shutdown(self) -> None:
         """Cancel the running trials' tasks and release the cluster (a client made from an address is closed)."""
         self._watch.stop()
+        if self._running and self._scheduler_lost:  # their tasks were lost with the scheduler: nothing to say of them
+            self._running.clear()
+        if not self._running and self._channel is not None:  # no trial will report again: its queue can go
+            with contextlib.suppress(Exception):
+                self.client.run_on_scheduler(_release_queue, self._channel)
         if self._running:
             logger.warning(
                 "%d trial(s) were running on the cluster: Dask cannot stop a task that has started, so on workers that "

@@ -133,6 +133,9 @@ def test_reports_travel_to_the_driver_and_its_pruner_answers(client, trial_timeo
     for t in s.trials:  # every report reached the driver while the trial ran, and the trial saw the answers
         assert [r["step"] for r in t.reports] == list(range(1, int(t.metrics["seen"]) + 1))
         assert (t.status is mh.TrialStatus.PRUNED) == (len(t.reports) < 9)
+    # the reports' queue went with the study: a long-lived scheduler does not keep one per study run on it
+    queues = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.extensions["queues"].queues))
+    assert [q for q in queues if q.startswith("moo_hpo-reports-")] == []
 
 
 def test_a_trial_dask_runs_again_after_its_worker_died_reports_from_its_first_step(tmp_path):
@@ -508,7 +511,7 @@ def test_stopping_with_trials_running_on_the_cluster_says_they_run_on(client, ca
                and "client.restart()" in r.getMessage() for r in caplog.records)
 
 
-def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_path):
+def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_path, caplog):
     dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
     port = 19786 + os.getpid() % 1000
     address = f"tcp://127.0.0.1:{port}"
@@ -527,9 +530,11 @@ def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_pa
                 scheduler.kill()
 
         s = study(storage=tmp_path / "s.db")
-        with pytest.raises(mh.MooHpoError, match="lost the connection to the Dask scheduler.*resume with mh.Study.load"):
+        with caplog.at_level("WARNING", logger="moo_hpo"), \
+                pytest.raises(mh.MooHpoError, match="lost the connection to the Dask scheduler.*resume with mh.Study.load"):
             s.optimize(fn, n_trials=30, executor=address, callbacks=[lose_the_scheduler], show_progress=False)
         s.close()
+        assert "Dask cannot stop a task" not in caplog.text  # its tasks went with the scheduler: no advice to restart it
         resumed = mh.Study.load(tmp_path / "s.db")
         assert resumed.count("complete") == 3 and resumed.count("running") == 0
         resumed.close()
