@@ -28,6 +28,9 @@ from moo_hpo.reports.sizing import write_csv
 
 MAX_SIZE_KB = 20.0
 MAX_P99_MS = 2.0
+#: the devices to size for; the study skips, before training, what none of them can take (mh.device_constraints)
+DEVICES = [mh.DeviceProfile("mcu", max_size_kb=MAX_SIZE_KB, max_latency_ms=MAX_P99_MS),
+           mh.DeviceProfile("tiny-mcu", max_size_kb=4.0, max_latency_ms=0.5)]
 
 digits = load_digits()
 X = (digits.images / 16.0).astype(np.float32)[:, None, :, :]  # (n, 1, 8, 8)
@@ -92,7 +95,7 @@ def main() -> None:
     study = mh.Study(
         space,
         objectives=[mh.Maximize("accuracy", ref=0.0), mh.Minimize("size_kb", ref=MAX_SIZE_KB), mh.Minimize("latency_p99_ms", ref=MAX_P99_MS)],
-        constraints=[mh.AtMost("size_kb", MAX_SIZE_KB), mh.AtMost("latency_p99_ms", MAX_P99_MS)],
+        constraints=mh.device_constraints(DEVICES),  # size_kb <= 20, latency_p99_ms <= 2: the loosest budgets
         optimizer="sobol",
         seed=args.seed,
         name="edge-sizing",
@@ -117,9 +120,7 @@ def main() -> None:
     if study.n_feasible:
         best = study.recommend("best", objective="accuracy")
         print(f"Most accurate model that fits: trial #{best.trial.number} ({best.reason})")
-    devices = [mh.DeviceProfile("mcu", max_size_kb=MAX_SIZE_KB, max_latency_ms=MAX_P99_MS),
-               mh.DeviceProfile("tiny-mcu", max_size_kb=4.0, max_latency_ms=0.5)]
-    sizing = mh.size_for_devices(study, devices)  # per device: the most accurate trial that fits
+    sizing = mh.size_for_devices(study, DEVICES)  # per device: the most accurate trial that fits
     for r in sizing:
         print(f"{r.profile.name}: " + (f"trial #{r.best.number}, {r.reason}" if r.best else r.reason))
     write_csv(sizing, out / "sizing.csv")

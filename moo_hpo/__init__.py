@@ -33,6 +33,7 @@ _LAZY = {
     "fairness_audit": "moo_hpo.reports.fairness",
     "FairnessAudit": "moo_hpo.reports.fairness",
     "DeviceProfile": "moo_hpo.reports.sizing",
+    "device_constraints": "moo_hpo.reports.sizing",
     "size_for_devices": "moo_hpo.reports.sizing",
     "objectives": "moo_hpo.objectives",
 }
@@ -75,6 +76,7 @@ __all__ = [
     "TrialStatus",
     "UnsupportedError",
     "__version__",
+    "device_constraints",
     "fairness_audit",
     "objectives",
     "optimizers",

@@ -21,7 +21,7 @@ from moo_hpo.trial import Trial
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["DeviceProfile", "SizingResult", "SizingTable", "size_for_devices", "write_csv"]
+__all__ = ["DeviceProfile", "SizingResult", "SizingTable", "device_constraints", "size_for_devices", "write_csv"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,36 @@ class DeviceProfile:
     def fits(self, trial: Trial) -> bool:
         """True when every budget's metric was measured and is within it."""
         return all(m in trial.metrics and trial.metrics[m] <= b for m, b in self.limits())
+
+
+def device_constraints(profiles: Sequence[DeviceProfile]) -> list[Any]:
+    """Hard constraints that let a study skip, before training, the candidates no device can take.
+
+    Per metric that every device budgets, one ``AtMost`` at the loosest of their budgets: a candidate whose size
+    (or latency, measured before training) is above every device's budget is never trained. A device without a
+    budget on a metric takes any value of it, so that metric gets no constraint. Devices that trade one budget
+    against another (one small and slow, one large and fast) leave candidates within the loosest budget of each
+    metric that still fit no single device: those are trained, and :func:`size_for_devices` leaves them out.
+
+    Args:
+        profiles: the devices.
+
+    Returns:
+        The constraints, in the order size, latency, energy (the metrics each profile names).
+
+    Raises:
+        ConfigError: for no devices, or something that is not a :class:`DeviceProfile`.
+    """
+    from moo_hpo.constraints import AtMost
+
+    profiles = list(profiles) if not isinstance(profiles, DeviceProfile) else [profiles]
+    if not profiles or not all(isinstance(p, DeviceProfile) for p in profiles):
+        raise ConfigError(f"device_constraints expects mh.DeviceProfile s; received {profiles!r}")
+    budgets: dict[str, list[float]] = {}
+    for profile in profiles:
+        for metric, bound in profile.limits():
+            budgets.setdefault(metric, []).append(bound)
+    return [AtMost(metric, max(bounds)) for metric, bounds in budgets.items() if len(bounds) == len(profiles)]
 
 
 @dataclass

@@ -493,3 +493,29 @@ def test_a_recommendation_off_the_models_front_is_marked_so():
     assert all("off the model's front" not in r["reason"] for r in data["recommendations"] if r["on_front"])
     assert data["recommendations_guide"] == RECOMMENDATIONS_GUIDE_MODEL and "All are trials on the front" not in RECOMMENDATIONS_GUIDE_MODEL
     assert html.escape(RECOMMENDATIONS_GUIDE_MODEL, quote=True)[:60] in mh.report(study).to_html()
+
+
+def test_device_constraints_skip_before_training_what_no_device_takes():
+    import torch
+
+    devices = [mh.DeviceProfile("mcu", max_size_kb=1.0, max_latency_ms=2), mh.DeviceProfile("phone", max_size_kb=2.0),
+               mh.DeviceProfile("npu", max_size_kb=1.5, max_latency_ms=50, max_energy_j=0.1)]
+    # size: every device budgets it, the loosest is the phone's; latency and energy: the phone takes any
+    assert [c.describe() for c in mh.device_constraints(devices)] == ["size_kb <= 2"]
+    assert [c.describe() for c in mh.device_constraints(devices[:1] + devices[2:])] == ["size_kb <= 1.5", "latency_p99_ms <= 50"]
+    for bad in ([], ["mcu"]):
+        with pytest.raises(mh.ConfigError, match="device_constraints expects mh.DeviceProfile s"):
+            mh.device_constraints(bad)
+    study = mh.Study(mh.Space({"width": mh.Int(4, 256, log=True)}), [mh.Minimize("size_kb")],
+                     mh.device_constraints(devices), optimizer="random", seed=0)
+    trained = []
+
+    def fit(model, config):
+        trained.append(config["width"])
+
+    study.optimize(fit, build=lambda c: torch.nn.Linear(8, c["width"]), probes=[mh.objectives.ModelSize()], n_trials=12,
+                   show_progress=False)
+    skipped = [t for t in study.trials if t.status is mh.TrialStatus.INFEASIBLE_SKIPPED]
+    assert skipped and all(t.metrics["size_kb"] > 2.0 and t.config["width"] not in trained for t in skipped)
+    assert sorted(trained) == sorted(t.config["width"] for t in study.trials if t.status is mh.TrialStatus.COMPLETE)
+    assert all(t.metrics["size_kb"] <= 2.0 for t in study.trials if t.status is mh.TrialStatus.COMPLETE)
