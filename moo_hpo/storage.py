@@ -470,8 +470,11 @@ class SQLiteStore(Store):
 
     def load_reports(self) -> dict[int, list[dict[str, Any]]]:
         with self._reading():
-            if not self._has_reports:  # a read-only view of a file from before reports
-                return {}
+            if not self._has_reports:  # a read-only view of a file from before reports, unless a writer added them since
+                found = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'").fetchone()
+                self._has_reports = found is not None
+                if not self._has_reports:
+                    return {}
             rows = self._conn.execute("SELECT trial, step, metrics, at FROM reports ORDER BY trial, step").fetchall()
         out: dict[int, list[dict[str, Any]]] = {}
         for number, step, metrics, at in rows:

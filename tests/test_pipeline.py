@@ -317,6 +317,8 @@ def test_probes_deciding_labels_at_different_thresholds_are_warned_about():
                                                                      mh.objectives.FairnessGap(X, y, sensitive=sex, threshold=0.25)], **run)
         same = [mh.objectives.Accuracy(X, y, pos_label=0, threshold=0.25), mh.objectives.FairnessGap(X, y, sensitive=sex, pos_label=0, threshold=0.25)]
         study.optimize(lambda model, config: model.fit(X, y), probes=same, **run)
+        no_threshold = [mh.objectives.Accuracy(X, y), mh.objectives.FairnessGap(X, y, sensitive=sex, pos_label=0)]
+        study.optimize(lambda model, config: model.fit(X, y), probes=no_threshold, **run)  # predict decides: no matter
     with pytest.warns(UserWarning, match=r"count different labels as positive \(Accuracy 1, FairnessGap 0\)"):
         study.optimize(lambda model, config: model.fit(X, y),
                        probes=[mh.objectives.Accuracy(X, y, threshold=0.25), mh.objectives.FairnessGap(X, y, sensitive=sex, pos_label=0, threshold=0.25)], **run)

@@ -334,7 +334,6 @@ def test_a_version_2_store_gets_the_reports_table_and_keeps_its_trials(tmp_path)
     con.commit(), con.close()
     view = SQLiteStore(path, read_only=True)
     assert view.load_reports() == {} and len(view.load_trials()) == 1
-    view.close()
     writer = SQLiteStore(path)
     assert writer.get_meta("schema_version") == 3
     writer.add_report(0, {"step": 1, "metrics": {"acc": 0.5}, "at": 1.0})
@@ -342,6 +341,9 @@ def test_a_version_2_store_gets_the_reports_table_and_keeps_its_trials(tmp_path)
     assert writer.load_reports() == {0: [{"step": 1, "metrics": {"acc": 0.5}, "at": 1.0},
                                          {"step": 2.5, "metrics": {"acc": 0.6}, "at": 2.0}]}
     assert [r["step"] for r in writer.load_trials()[0].reports] == [1, 2.5]
+    # a reader opened before the upgrade follows it: the reports the writer adds show in it too
+    assert [r["step"] for r in view.load_trials()[0].reports] == [1, 2.5]
+    view.close()
     writer.close()
 
 

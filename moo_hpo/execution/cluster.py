@@ -119,8 +119,6 @@ class DaskReporter:
 
         seq = len(trial.reports)
         name = f"{self.channel}-{trial.number}-{self.attempt}"
-        # plain numbers: a number of a type only the workers can import (a subclass of float) would not load in the study
-        step, metrics = _plain(step), {k: _plain(v) for k, v in metrics.items()} if isinstance(metrics, Mapping) else metrics
         Queue(self.channel).put({"number": trial.number, "attempt": self.attempt, "seq": seq, "step": step, "metrics": metrics})
         ready, answer = Event(name), Variable(name)  # the study sets the answer, then the event
         deadline = time.monotonic() + self.ANSWER_TIMEOUT
@@ -145,15 +143,6 @@ class DaskReporter:
 
     def should_prune(self, trial: Trial) -> bool:
         return self._prune
-
-
-def _plain(value: Any) -> Any:
-    """A real number as a plain ``float`` (an ``int`` stays one); anything else as it is."""
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return value
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def _pickled_parts(message: dict[str, Any]) -> dict[str, Any]:
@@ -593,6 +582,8 @@ class DaskExecutor:
                     self._unfit.add(unfit)
                     self._slots_at = (0.0, 0)  # its slots are gone now
                     logger.warning("%s; trials go to the other workers", message["error"])
+                with contextlib.suppress(Exception):  # its finished task is not to run again if that worker leaves
+                    future.release()
                 self._moved[trial.number] = moved + 1
                 logger.debug("trial #%d came back from the unfit worker %s; it goes to a fit one", trial.number, unfit)
                 self._deferred.append((trial, submissions - 1))

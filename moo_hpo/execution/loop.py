@@ -385,8 +385,11 @@ def _check_thresholds(probes: Sequence[Any]) -> None:
             UserWarning,
             stacklevel=4,
         )
+    # the positive label matters where a threshold decides labels (or a model's own, which cannot be known here:
+    # only the probes' are) or f1 counts one
+    decided = [p for p in labelled if p.threshold is not None or "f1" in getattr(p, "base_metrics", ())]
     positives = {_positive_label(p) for p in labelled} - {None}
-    if len(positives) > 1:
+    if decided and len(positives) > 1:
         said = ", ".join(f"{type(p).__name__} {_positive_label(p)!r}" for p in labelled)
         warnings.warn(
             f"the probes count different labels as positive ({said}): a threshold then decides two different "

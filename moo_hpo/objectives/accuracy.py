@@ -38,7 +38,7 @@ def _check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
 
 
 def _check_pos_label(owner: str, y: Any, metrics: tuple[str, ...], pos_label: Any) -> None:
-    """``pos_label`` must be one of two labels; ``f1`` of two labels other than 0/1, -1/1, False/True needs one.
+    """``pos_label`` must be one of two labels; ``f1`` of two labels without a 1 among them (text labels) needs one.
 
     Raises:
         ConfigError: for a ``pos_label`` that is not a label of ``y``, or ``f1`` without the positive label it needs.
@@ -52,9 +52,9 @@ def _check_pos_label(owner: str, y: Any, metrics: tuple[str, ...], pos_label: An
     values = [v.item() if hasattr(v, "item") else v for v in labels]
     if pos_label is not None and (len(values) != 2 or pos_label not in values):
         raise ConfigError(f"{owner}: pos_label {pos_label!r} must be one of two labels; the labels are {values[:5]}")
-    if pos_label is None and "f1" in metrics and len(values) == 2 and set(values) not in ({0, 1}, {-1, 1}):
-        raise ConfigError(f"{owner}: f1 counts one label as positive; the labels are {values}: give pos_label= "
-                          f"(such as pos_label={values[1]!r})")
+    if pos_label is None and "f1" in metrics and len(values) == 2 and 1 not in values:  # scikit-learn's default is 1
+        raise ConfigError(f"{owner}: f1 counts one label as positive (1 unless pos_label= names another); the labels "
+                          f"are {values}: give pos_label= (such as pos_label={values[1]!r})")
 
 
 def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float | None = None,
@@ -107,9 +107,10 @@ class Accuracy(Probe):
         metrics: names from :data:`CLASSIFICATION_METRICS` or :data:`REGRESSION_METRICS`.
         threshold: decision threshold on the positive label's probability (binary classifiers). A
             model can carry its own (``model.moo_hpo_threshold``), which then wins.
-        pos_label: the positive label of a binary task: the one ``threshold`` and ``f1`` refer to (None: the second
-            of the two sorted labels, 1 of 0/1). Needed for ``f1`` of labels such as ``"good"`` / ``"bad"``; give it
-            the same value as a :class:`~moo_hpo.objectives.FairnessGap` beside it.
+        pos_label: the positive label of a binary task: the one ``threshold`` and ``f1`` refer to (None: the
+            threshold is on the second of the two sorted labels, and ``f1`` counts 1, as scikit-learn does). Needed for
+            ``f1`` of labels such as ``"good"`` / ``"bad"``; give it the same value as a
+            :class:`~moo_hpo.objectives.FairnessGap` beside it.
         holdout: ``(X_test, y_test)`` (a third item, such as the sensitive features, is ignored): data
             that no choice is made on. The same metrics measured on it are recorded as
             ``holdout_<metric>`` (``holdout_accuracy`` ...); they are never objectives or constraints
@@ -117,7 +118,7 @@ class Accuracy(Probe):
 
     Raises:
         ConfigError: for unknown metrics, mismatched lengths, a malformed ``holdout``, a ``pos_label`` that is not
-            one of two labels, or ``f1`` of labels other than 0/1 without ``pos_label``.
+            one of two labels, or ``f1`` of two labels without a 1 (text labels) and without ``pos_label``.
     """
 
     needs_training = True

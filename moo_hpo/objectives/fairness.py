@@ -24,6 +24,7 @@ table in ``extra["fairness"]["holdout_by_group"]`` (see :mod:`moo_hpo.objectives
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -258,7 +259,13 @@ def _group_keys(sensitive: Any) -> set[str]:
     frame = sensitive if isinstance(sensitive, pd.DataFrame) else pd.DataFrame(
         sensitive.to_frame() if isinstance(sensitive, pd.Series) else np.asarray(sensitive).reshape(len(sensitive), -1)
     )
-    return {" / ".join(row) for row in frame.astype(str).itertuples(index=False)}
+    def text(value: Any) -> str:  # 1, 1.0, True and np.int64(1) are one group, as they are to fairlearn
+        if not isinstance(value, (numbers.Real, np.number, np.bool_)):
+            return str(value)
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+
+    return {" / ".join(text(v) for v in row) for row in frame.itertuples(index=False)}
 
 
 def _check_same_groups(validation: Any, held_out: Any) -> None:

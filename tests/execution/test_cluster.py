@@ -94,7 +94,8 @@ def test_a_type_only_the_workers_can_import_fails_its_trial_not_the_study(client
 
         sys.path.insert(0, folder)
         worker_only = importlib.import_module(module)
-        trial.report(1, {"a": worker_only.Scalar(config["x"]), "b": worker_only.Scalar(config["y"])})  # reports too
+        # reports travel as plain numbers (trial.report reads them so)
+        trial.report(1, {"a": worker_only.Scalar(config["x"]), "b": worker_only.Scalar(config["y"])})
         if config["x"] < 0.3:
             raise worker_only.GpuOutOfMemory("out of GPU memory")
         if config["x"] < 0.6:

@@ -119,10 +119,15 @@ def test_pos_label_sets_what_the_threshold_and_f1_count_as_positive(cancer):
     pred = np.where(p_default >= 0.8, "default", "repaid")
     assert m["accuracy"] == pytest.approx(skm.accuracy_score(labels, pred))
     assert m["f1"] == pytest.approx(skm.f1_score(labels, pred, pos_label="default"))
-    with pytest.raises(mh.ConfigError, match=r"f1 counts one label as positive; the labels are \['default', 'repaid'\]: give pos_label="):
+    with pytest.raises(mh.ConfigError, match=r"f1 counts one label as positive \(1 unless pos_label= names another\); the labels are \['default', 'repaid'\]: give pos_label="):
         mh.objectives.Accuracy(X, labels, metrics=["f1"])
     with pytest.raises(mh.ConfigError, match=r"pos_label 'yes' must be one of two labels"):
         mh.objectives.CrossValidated(X, labels, pos_label="yes")
+    # labels with a 1 among them: f1 counts 1, as scikit-learn does
+    one_two = np.where(y == 1, 1, 2)
+    fitted_12 = LogisticRegression(max_iter=5000).fit(X, one_two)
+    assert mh.objectives.Accuracy(X, one_two, metrics=["f1"]).measure(fitted_12)["f1"] == pytest.approx(
+        skm.f1_score(one_two, fitted_12.predict(X)))
     # without f1 nothing needs pos_label; with it, scores as scikit-learn does for the given label
     assert mh.objectives.Accuracy(X, labels).measure(fitted)["accuracy"] == pytest.approx(skm.accuracy_score(labels, fitted.predict(X)))
 

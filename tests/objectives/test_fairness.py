@@ -266,6 +266,9 @@ def test_held_out_groups_must_be_coded_like_the_validation_groups(data, caplog):
     with pytest.raises(mh.ConfigError, match=r"the held-out sensitive feature has no group in common with the validation "
                                              r"data's \(held-out \['0', '1'\], validation \['F', 'M'\]\)"):
         mh.objectives.FairnessGap(X, y, sensitive=sex, holdout=(X, y, (sex == "M").astype(int)))
+    as_float = (sex == "M").astype(float)  # the same groups as numbers of another type: one group each
+    mh.objectives.FairnessGap(X, y, sensitive=(sex == "M").astype(int), holdout=(X, y, as_float))
+    mh.objectives.FairnessGap(X, y, sensitive=sex == "M", holdout=(X, y, as_float))
     fewer = np.where(race == "c", "b", race)  # group "c" never occurs in the held-out split
     with caplog.at_level("WARNING", logger="moo_hpo"):
         mh.objectives.FairnessGap(X, y, sensitive=race, holdout=(X, y, fewer))
