@@ -24,6 +24,7 @@ from moo_hpo.fronts import pareto_mask
 from moo_hpo.naming import closest_name
 from moo_hpo.objectives.holdout import holdout_name
 from moo_hpo.reports.fairness_cells import (
+    GROUP_COLUMNS,
     config_text,
     dash,
     group_cell,
@@ -32,6 +33,7 @@ from moo_hpo.reports.fairness_cells import (
     one_class_only,
     predicts,
     short,
+    small_groups_note,
     yes_no,
 )
 from moo_hpo.reports.report import SavesByFormat, json_text
@@ -64,11 +66,6 @@ GAP_DEFINITIONS = {
 
 #: Metrics audited as ``accuracy=`` where lower is better, when the study does not say (it has no such objective).
 LOWER_IS_BETTER = ("error", "log_loss", "rmse", "mae")
-
-#: The per-group columns, as a reader knows them.
-GROUP_COLUMNS = {"count": "people", "positives": "positives (actual)", "negatives": "negatives (actual)",
-                 "selection_rate": "selection rate (predicted positive)", "tpr": "tpr (true-positive rate)",
-                 "fpr": "fpr (false-positive rate)"}
 
 #: What the audit says about its figures when the trials carry held-out metrics ({h_acc}, {h_gap}: their names).
 HOLDOUT_NOTE = (
@@ -294,38 +291,6 @@ class FairnessAudit(SavesByFormat):
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 
 
-#: per gap, the per-group counts its rates divide by (TPR: positives, FPR: negatives, selection rate: people)
-_GAP_COUNTS = {"tpr_diff": ("positives",), "eop_diff": ("positives",), "fpr_diff": ("negatives",),
-               "eo_diff": ("positives", "negatives"), "dp_diff": ("count",)}
-_COUNT_WORDS = {"positives": ("positive label", "TPR"), "negatives": ("negative label", "FPR"), "count": ("person", "selection rate")}
-
-
-def _small_groups_note(rows: list[dict[str, Any]], gap: str) -> str:
-    """A sentence naming the groups whose rate behind ``gap`` rests on fewer than ``FEW_LABELS`` people in the
-    validation data (a gap set by such a group is mostly chance), or ``""``."""
-    from moo_hpo.objectives.fairness import FEW_LABELS
-
-    groups = next((r["by_group"] for r in rows if r.get("by_group")), None)
-    if not groups or gap not in _GAP_COUNTS:
-        return ""
-    sentences = []
-    for key in _GAP_COUNTS[gap]:
-        word, rate = _COUNT_WORDS[key]
-        small = [(g, g[key]) for g in groups if isinstance(g.get(key), int) and g[key] < FEW_LABELS]
-        if not small:
-            continue
-        named = ", ".join(f"{' / '.join(str(v) for k, v in g.items() if k not in GROUP_COLUMNS and k != 'accuracy')} "
-                          f"({n} {word}{'' if n == 1 else 's'})" for g, n in small[:8])
-        one = len(small) == 1
-        sentences.append(
-            f" {'Group' if one else 'Groups'} {named}{', ...' if len(small) > 8 else ''} {'has' if one else 'have'} fewer "
-            f"than {FEW_LABELS} {word}s in the validation data: {'its' if one else 'their'} {rate} rests on so few people "
-            f"that a {gap} set by {'it' if one else 'them'} is mostly chance (a rate over nobody counts as 0); merge or "
-            "drop such groups for a gap that means something."
-        )
-    return "".join(sentences)
-
-
 def fairness_audit(
     study: Study,
     accuracy: str = "accuracy",
@@ -521,7 +486,7 @@ def fairness_audit(
             f"only ({'its' if one else 'their'} accuracy is the base rate and {'its' if one else 'their'} gap is 0 by "
             "construction): flagged, and left out of the choices above."
         )
-    summary += _small_groups_note(rows, gap)
+    summary += small_groups_note(rows, gap)
     note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
     points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config,
                "within_limits": within_limits(t)} for t in complete]

@@ -1,4 +1,4 @@
-"""How the fairness audit writes its figures: table cells, numbers in sentences, and one-class models."""
+"""How the fairness audit writes its figures: table cells, numbers in sentences, one-class models and small groups."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ from typing import Any
 
 from moo_hpo.trial import Trial
 
-__all__ = ["config_text", "dash", "group_cell", "holdout_meets", "near", "one_class_only", "predicts", "short", "yes_no"]
+__all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets", "near", "one_class_only", "predicts", "short",
+           "small_groups_note", "yes_no"]
+
+#: The per-group columns, as a reader knows them.
+GROUP_COLUMNS = {"count": "people", "positives": "positives (actual)", "negatives": "negatives (actual)",
+                 "selection_rate": "selection rate (predicted positive)", "tpr": "tpr (true-positive rate)",
+                 "fpr": "fpr (false-positive rate)"}
 
 
 def group_cell(key: str, value: Any) -> Any:
@@ -67,3 +73,35 @@ def holdout_meets(row: dict[str, Any]) -> str:
         return "BROKEN ON HELD-OUT"
     met = row.get("holdout_meets_bound")
     return "-" if met is None else "yes" if met else "no"
+
+
+#: per gap, the per-group counts its rates divide by (TPR: positives, FPR: negatives, selection rate: people)
+_GAP_COUNTS = {"tpr_diff": ("positives",), "eop_diff": ("positives",), "fpr_diff": ("negatives",),
+               "eo_diff": ("positives", "negatives"), "dp_diff": ("count",)}
+_COUNT_WORDS = {"positives": ("positive label", "TPR"), "negatives": ("negative label", "FPR"), "count": ("person", "selection rate")}
+
+
+def small_groups_note(rows: list[dict[str, Any]], gap: str) -> str:
+    """A sentence naming the groups whose rate behind ``gap`` rests on fewer than ``FEW_LABELS`` people in the
+    validation data (a gap set by such a group is mostly chance), or ``""``."""
+    from moo_hpo.objectives.fairness import FEW_LABELS
+
+    groups = next((r["by_group"] for r in rows if r.get("by_group")), None)
+    if not groups or gap not in _GAP_COUNTS:
+        return ""
+    sentences = []
+    for key in _GAP_COUNTS[gap]:
+        word, rate = _COUNT_WORDS[key]
+        small = [(g, g[key]) for g in groups if isinstance(g.get(key), int) and g[key] < FEW_LABELS]
+        if not small:
+            continue
+        named = ", ".join(f"{' / '.join(str(v) for k, v in g.items() if k not in GROUP_COLUMNS and k != 'accuracy')} "
+                          f"({n} {word}{'' if n == 1 else 's'})" for g, n in small[:8])
+        one = len(small) == 1
+        sentences.append(
+            f" {'Group' if one else 'Groups'} {named}{', ...' if len(small) > 8 else ''} {'has' if one else 'have'} fewer "
+            f"than {FEW_LABELS} {word}s in the validation data: {'its' if one else 'their'} {rate} rests on so few people "
+            f"that a {gap} set by {'it' if one else 'them'} is mostly chance (a rate over nobody counts as 0); merge or "
+            "drop such groups for a gap that means something."
+        )
+    return "".join(sentences)
