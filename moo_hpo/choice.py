@@ -8,9 +8,10 @@ Definitions:
 * **Normalization**: objectives are mapped so the front's ideal point (best value per objective)
   is 0 and its nadir (worst value per objective on the front) is 1. An objective with no spread
   maps to 0.
-* **Knee**: the point farthest below the hyperplane through the front's extreme points in the
-  normalized objectives, i.e. the point with the smallest sum of normalized objectives. It is the
-  point where improving one objective starts to cost the most in the others.
+* **Knee**: the point with the smallest sum of normalized objectives, i.e. the point farthest below the
+  hyperplane where the normalized objectives sum to 1 (through each objective's worst value on the front
+  with the others at their best; with two objectives, the line through the front's two extremes). It is
+  the point where improving one objective starts to cost the most in the others.
 * **ASF** (augmented achievement scalarization, Wierzbicki): minimize
   ``max_i w_i (f_i - z_i) + rho * sum_i w_i (f_i - z_i)`` with ``z`` the ideal point. With
   ``normalized=True`` (default) ``f`` is normalized first, so weights express relative importance;
@@ -75,10 +76,10 @@ def knee_index(Y: np.ndarray) -> tuple[int, str]:
         )
     if gap <= 1e-12:
         return i, (
-            "knee: none to find, no front point lies below the plane through the front's extremes (a straight or "
-            "concave front); this is the point nearest that plane"
+            "knee: none to find, no front point lies below the plane where the normalized objectives sum to 1 (a "
+            "straight or concave front); this is the point nearest that plane"
         )
-    return i, f"knee: farthest from the plane through the front's extremes (distance {gap:.3g} in normalized objectives)"
+    return i, f"knee: farthest below the plane where the normalized objectives sum to 1 (distance {gap:.3g})"
 
 
 def best_index(Y: np.ndarray, objective: int, label: str | None = None) -> tuple[int, str]:

@@ -218,7 +218,8 @@ def hypervolume(
         Y: points, shape ``(n, m)``.
         ref: reference point, shape ``(m,)``.
         normalized: map ``ideal -> 0`` and ``ref -> 1`` first, so the value lies in ``[0, 1]``.
-        ideal: the ideal point for normalization (default: the per-objective minimum of ``Y``).
+        ideal: the ideal point for normalization (default: the per-objective minimum of the points strictly
+            better than ``ref`` in every objective, the only ones that add to the hypervolume).
         warn: warn when no point strictly dominates ``ref`` (the value is then 0).
 
     Returns:

@@ -57,6 +57,10 @@ def test_knee_says_when_there_is_none_to_find():
     assert reason.startswith("knee: farthest") and "distance 0.424" in reason
     i, reason = choice.knee_index(np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.2, 0.2, 0.2]]))  # 3 points, 3 objectives
     assert i == 2 and reason.startswith("knee: farthest")
+    # 3 objectives: the plane is where the normalized objectives sum to 1, not the one through the three extremes
+    # (here the plane sum = 1.5, below which the fourth point lies)
+    _, reason = choice.knee_index(np.array([[0, 0.5, 1], [1, 0, 0.5], [0.5, 1, 0], [0.45, 0.45, 0.45]]))
+    assert "no front point lies below the plane where the normalized objectives sum to 1" in reason
 
 
 def _two_objective_study() -> mh.Study:

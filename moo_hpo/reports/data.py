@@ -29,8 +29,10 @@ __all__ = [
 #: What the normalized hypervolume says, for readers who do not know the measure.
 HV_MEANING = (
     "The normalized hypervolume is the share (0 to 1) of the box between the best value reached in each "
-    "objective and the reference point that the feasible trials dominate: higher means a front that is both "
-    "better and more complete. 1 would mean one trial was best in every objective at once; the raw value is "
+    "objective and the reference point that the feasible trials dominate, counting the trials better than the "
+    "reference point in every objective (the others add nothing, and their values set no corner of the box): "
+    "higher means a front that is both better and more complete. 1 would mean one of those trials was best in "
+    "every objective at once; the raw value is "
     "the same area (or volume) in the metrics' own units. Compare values only between fronts with the same "
     "reference point."
 )
