@@ -80,9 +80,11 @@ def _require_model(model: Any) -> None:
 class ModelSize(StructureProbe):
     """Parameters and bytes of a model.
 
-    Metrics: ``param_count``; ``size_kb`` (bytes at the stored dtypes / 1024); ``size_kb_<p>`` for each
-    target precision ``p`` in ``precisions`` (e.g. ``size_kb_int8``); ``serialized_kb`` (``torch.save`` of
-    the ``state_dict``, or pickle for other models).
+    Metrics: ``param_count``; ``size_kb`` (bytes of the parameters and of a torch module's buffers, such as
+    BatchNorm statistics, at their stored dtypes / 1024); ``size_kb_<p>`` for each target precision ``p`` in
+    ``precisions`` (e.g. ``size_kb_int8``: the parameters at that precision, the buffers as stored);
+    ``serialized_kb`` (``torch.save`` of the ``state_dict``, or pickle for other models). A model sized by its
+    pickle (a pipeline, k-NN) has no size at another precision: asking for one is a ProbeError.
 
     A model that will be deployed at a lower precision can say so with an attribute,
     ``model.moo_hpo_precision = "int8"``: ``size_kb`` is then counted at that precision (the
@@ -108,9 +110,10 @@ class ModelSize(StructureProbe):
         target = getattr(model, "moo_hpo_precision", None)
         if target is not None and target not in PRECISION_BYTES:
             raise ProbeError(f"model.moo_hpo_precision must be one of {sorted(PRECISION_BYTES)}; received {target!r}")
+        buffers = 0  # bytes of a torch module's buffers (BatchNorm statistics), at their dtypes at any precision
         if is_torch_module(model):
-            stored = sum(p.numel() * p.element_size() for p in model.parameters())
-            stored += sum(b.numel() * b.element_size() for b in model.buffers())
+            buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+            stored = sum(p.numel() * p.element_size() for p in model.parameters()) + buffers
             import torch
 
             buf = io.BytesIO()
@@ -129,12 +132,18 @@ class ModelSize(StructureProbe):
         if n == 0 and not is_torch_module(model):
             # no parameter arrays known for this model type (k-NN, histogram boosting ...): the pickled size is its size,
             # and no parameter count is recorded rather than a zero that was never measured
+            if self.precisions:
+                raise ProbeError(
+                    f"{type(model).__name__} is sized by its pickle (its parameter arrays are not known to ModelSize), so "
+                    f"it has no size at another precision: leave precisions={list(self.precisions)} out for it, or "
+                    "measure the estimator whose arrays it counts (a linear model, an MLP, a tree ensemble) on its own"
+                )
             out = {"size_kb": serialized / 1024.0, "serialized_kb": serialized / 1024.0}
             return Measurement(out, {"size": {"deployed_precision": target, "size_kb": "pickled size (no parameter arrays known)"}})
         if target is not None:  # the model declares the precision it will be deployed at
-            stored = n * PRECISION_BYTES[target]
+            stored = n * PRECISION_BYTES[target] + buffers
         out = {"param_count": float(n), "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}
-        out.update({f"size_kb_{p}": n * PRECISION_BYTES[p] / 1024.0 for p in self.precisions})
+        out.update({f"size_kb_{p}": (n * PRECISION_BYTES[p] + buffers) / 1024.0 for p in self.precisions})
         return Measurement(out, {"size": {"deployed_precision": target}})
 
 

@@ -34,8 +34,15 @@ def test_sizes_at_precisions():
     assert m["size_kb_fp16"] == pytest.approx(n * 2 / 1024)
     assert m["size_kb_int8"] == pytest.approx(n / 1024)
     assert m["serialized_kb"] > m["size_kb"]  # state_dict carries names and headers
-    with_buffers = mh.objectives.ModelSize().measure(cnn())
-    assert with_buffers["size_kb"] == pytest.approx((2978 + 8 + 8 + 1) * 4 / 1024, rel=0.01)  # + BN running stats
+    with_buffers = mh.objectives.ModelSize(precisions=["fp32", "int8"]).measure(cnn())
+    buffers = (8 + 8) * 4 + 8  # BN running mean and variance (fp32), num_batches_tracked (int64)
+    assert with_buffers["size_kb"] == pytest.approx((2986 * 4 + buffers) / 1024)
+    # at a precision: the parameters at it, the buffers as stored; fp32 is then the stored size (it left them out)
+    assert with_buffers["size_kb_fp32"] == pytest.approx(with_buffers["size_kb"])
+    assert with_buffers["size_kb_int8"] == pytest.approx((2986 + buffers) / 1024)
+    declared = cnn()
+    declared.moo_hpo_precision = "int8"
+    assert mh.objectives.ModelSize().measure(declared)["size_kb"] == pytest.approx(with_buffers["size_kb_int8"])
 
 
 def test_declared_deployment_precision():
@@ -51,6 +58,20 @@ def test_sklearn_size_uses_pickle():
     X, y = load_iris(return_X_y=True)
     m = mh.objectives.ModelSize().measure(LogisticRegression(max_iter=500).fit(X, y))
     assert m["param_count"] == 15 and m["serialized_kb"] > 0
+
+
+def test_a_model_sized_by_its_pickle_has_no_size_at_another_precision():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    plain = mh.objectives.ModelSize().measure(pipeline)
+    assert "param_count" not in plain and plain["size_kb"] == plain["serialized_kb"]
+    # before, size_kb_int8 was left out and every trial failed with "missing metric(s) ['size_kb_int8']"
+    with pytest.raises(mh.ProbeError, match=r"Pipeline is sized by its pickle .* so it has no size at another precision: "
+                                            r"leave precisions=\['int8'\] out"):
+        mh.objectives.ModelSize(precisions=["int8"]).measure(pipeline)
 
 
 def test_a_kernel_model_is_counted_by_its_support_vectors_and_dual_coefficients():
