@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, is_unfitted_estimator, names_argument, torch_input
+from moo_hpo.objectives.base import (
+    Measurement,
+    StructureProbe,
+    is_torch_module,
+    is_unfitted_estimator,
+    kept_as_it_was,
+    names_argument,
+    torch_input,
+)
 
 __all__ = ["PRECISION_BYTES", "ModelSize", "PeakMemory", "parameter_count"]
 
@@ -151,7 +159,8 @@ class PeakMemory(StructureProbe):
     """Peak memory of one inference, ``peak_memory_kb`` (see the module docstring for the method).
 
     Args:
-        example: an input batch (tensor or array) for one forward pass.
+        example: an input batch (tensor or array) for one forward pass: ``X[:1]`` for one sample (where
+            :class:`~moo_hpo.objectives.Latency` takes ``X[0]``). The module is handed back in the mode it came in.
     """
 
     needs_training = False
@@ -164,6 +173,10 @@ class PeakMemory(StructureProbe):
     def measure(self, model: Any) -> Measurement:
         if not is_torch_module(model):
             raise ProbeError(f"peak memory is measured for torch modules; received {type(model).__name__}")
+        with kept_as_it_was(model):  # in eval mode for the pass, handed back in the mode it came in
+            return self._measure(model)
+
+    def _measure(self, model: Any) -> Measurement:
         import torch
 
         x = torch_input(model, self.example)
@@ -216,5 +229,6 @@ def _forward(model: Any, x: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - the model's own error, named
         raise ProbeError(
             f"peak memory: one forward pass of {type(model).__name__} on the example of shape {tuple(x.shape)} raised "
-            f"{type(exc).__name__}: {exc}"
+            f"{type(exc).__name__}: {exc} (PeakMemory's example is a batch, such as X[:1], where Latency's is one "
+            "sample, X[0])"
         ) from exc

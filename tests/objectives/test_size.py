@@ -117,3 +117,13 @@ def test_one_precision_is_a_name_not_letters():
 def test_peak_memory_names_a_forward_pass_that_fails():
     with pytest.raises(mh.ProbeError, match=r"forward pass of Linear on the example of shape \(2, 5\)"):
         mh.objectives.PeakMemory(torch.zeros(2, 5)).measure(torch.nn.Linear(3, 1))
+    # one sample without its batch dimension, as Latency takes it: the error says what PeakMemory takes
+    with pytest.raises(mh.ProbeError, match=r"PeakMemory's example is a batch, such as X\[:1\], where Latency's is one sample"):
+        mh.objectives.PeakMemory(torch.zeros(1, 6, 6)).measure(cnn())
+
+
+def test_peak_memory_hands_the_module_back_in_its_mode():
+    model = cnn()
+    model.train()
+    mh.objectives.PeakMemory(torch.zeros(1, 1, 8, 8)).measure(model)
+    assert all(m.training for m in model.modules())  # before, it was left in eval mode (dropout, batch norm off)
