@@ -123,6 +123,14 @@ class ProbePipeline:
             metrics.update(m)
             extra.update(getattr(m, "extra", {}))
 
+    @staticmethod
+    def _enter_meter(stack: ExitStack, probe: Probe) -> Any:
+        """Start a probe's meter around ``fit`` (a :class:`~moo_hpo.objectives.TrainingEnergy`'s)."""
+        try:
+            return stack.enter_context(probe.meter())  # type: ignore[attr-defined]
+        except ProbeError as exc:
+            raise ProbeError(f"probe {probe.name!r} failed: {exc}") from exc
+
     def _check_no_probe_metric(self, returned: Mapping[str, Any]) -> None:
         """Refuse a metric that ``fit`` returns and a probe measures too (one of them would win in silence).
 
@@ -159,7 +167,7 @@ class ProbePipeline:
             return Skipped(metrics, extra, reason)
         meters = [p for p in self.probes if getattr(p, "measures_training", False)]
         with ExitStack() as stack:
-            running = [(p, stack.enter_context(p.meter())) for p in meters]  # type: ignore[attr-defined]
+            running = [(p, self._enter_meter(stack, p)) for p in meters]
             trained = self.fit(model, config, trial) if with_trial else self.fit(model, config)
         for p, meter in running:
             m = p.from_meter(meter)  # type: ignore[attr-defined]

@@ -160,6 +160,8 @@ def run_optimize(
 
         _check_metric_names(study, probes)
         _check_thresholds(probes)
+        if executor is None:  # the trials run on this machine: its energy counters are theirs
+            _check_energy_counters(study, probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
     from moo_hpo.execution.reporter import StudyReporter
@@ -413,6 +415,36 @@ def _positive_label(probe: Any) -> Any:
     if len(labels) != 2:
         return None
     return labels[1].item() if hasattr(labels[1], "item") else labels[1]
+
+
+def _check_energy_counters(study: Study, probes: Sequence[Any]) -> None:
+    """Refuse, before the first trial, an energy probe that cannot measure on this machine (no NVML or RAPL counter,
+    no ``watts=`` estimate), rather than failing every trial; and NaN energies the study would need.
+
+    Raises:
+        ConfigError: naming the probe, the device and why there is no counter.
+    """
+    from moo_hpo.objectives.energy import Energy, TrainingEnergy, unavailable_reason
+
+    for p in probes:
+        if not isinstance(p, (Energy, TrainingEnergy)) or p.watts is not None:
+            continue
+        why = unavailable_reason(p.device)
+        if why is None:
+            continue
+        if isinstance(p, Energy) and p.on_unavailable == "nan":
+            needed = [m for m in p.metrics if m in study.problem.required_metrics]
+            if not needed:
+                continue  # recorded as NaN, as asked, and nothing depends on it
+            raise ConfigError(
+                f"probe {p.name!r} has no energy counter for {p.device!r} on this machine ({why}), so it records NaN "
+                f"(on_unavailable='nan'), which the study's {needed} cannot take: pass watts=... for a labelled "
+                "estimate, or leave energy out of the objectives and constraints"
+            )
+        raise ConfigError(
+            f"probe {p.name!r} has no energy counter for {p.device!r} on this machine ({why}): pass watts=... for a "
+            + ("labelled estimate, or on_unavailable='nan' to record NaN" if isinstance(p, Energy) else "labelled estimate")
+        )
 
 
 def _measurable(probe: Any) -> set[str]:

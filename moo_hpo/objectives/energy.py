@@ -78,14 +78,16 @@ def _read(path: str) -> str:
 
 def available_energy_source(device: str = "cuda") -> str:
     """``"nvml"``, ``"rapl"`` or ``"unavailable"`` for a device on this machine."""
-    try:
-        if device.startswith("cuda"):
-            _NvmlCounter(int(device.split(":")[1]) if ":" in device else 0)
-            return "nvml"
-        _RaplCounter()
-        return "rapl"
-    except Exception:  # noqa: BLE001 - any failure means no counter
+    if unavailable_reason(device) is not None:
         return "unavailable"
+    return "nvml" if device.startswith("cuda") else "rapl"
+
+
+def unavailable_reason(device: str = "cuda") -> str | None:
+    """Why this machine has no energy counter for ``device`` (``"OSError: no RAPL package domain ..."``), or None
+    when it has one."""
+    meter = EnergyMeter(device)
+    return None if meter._counter() is not None else meter._why
 
 
 class EnergyMeter:

@@ -107,8 +107,26 @@ def test_energy_nan_where_nothing_needs_it_keeps_the_trial(no_counters, caplog):
     assert all("energy_per_inference_j" not in t.metrics and t.extra["energy_source"] == "unavailable" for t in study.trials)
     assert sum("'energy_per_inference_j'" in r.getMessage() for r in caplog.records) == 1  # said once
     needed = mh.Study(space, [mh.Minimize("energy_per_inference_j")], optimizer="random", seed=0)
-    needed.optimize(lambda model, config: None, build=build, probes=probes[1:], n_trials=1, show_progress=False)
-    assert needed.trials[0].status is mh.TrialStatus.FAILED and "is nan" in needed.trials[0].error
+    # before, every trial ran and failed with "metric 'energy_per_inference_j' is nan"
+    with pytest.raises(mh.ConfigError, match=r"probe 'energy' has no energy counter for 'cpu' on this machine \(OSError: "
+                                             r"no counter \(test\)\), so it records NaN .* which the study's "
+                                             r"\['energy_per_inference_j'\] cannot take"):
+        needed.optimize(lambda model, config: None, build=build, probes=probes[1:], n_trials=1, show_progress=False)
+    assert needed.trials == []
+
+
+def test_an_energy_probe_without_a_counter_is_refused_before_the_first_trial(no_counters):
+    space = mh.Space({"width": mh.Int(2, 8)})
+    study = mh.Study(space, [mh.Minimize("size_kb"), mh.Minimize("energy_train_j")], optimizer="random", seed=0)
+    run = dict(build=lambda c: torch.nn.Linear(4, c["width"]), n_trials=2, show_progress=False)
+    for probe, name in ((mh.objectives.Energy(np.zeros(4), device="cpu"), "energy"), (mh.objectives.TrainingEnergy("cpu"), "training_energy")):
+        with pytest.raises(mh.ConfigError, match=rf"probe '{name}' has no energy counter for 'cpu' on this machine "
+                                                 r"\(OSError: no counter \(test\)\): pass watts=\.\.\. for a labelled estimate"):
+            study.optimize(lambda model, config: None, probes=[mh.objectives.ModelSize(), probe], **run)
+    assert study.trials == []
+    estimated = [mh.objectives.ModelSize(), mh.objectives.TrainingEnergy("cpu", watts=10.0)]  # a labelled estimate runs
+    study.optimize(lambda model, config: None, probes=estimated, **run)
+    assert study.count("complete") == 2 and all(t.extra["energy_source"] == "estimate" for t in study.trials)
 
 
 def test_a_stated_power_must_be_positive():
@@ -116,3 +134,11 @@ def test_a_stated_power_must_be_positive():
         mh.objectives.Energy(np.zeros(4), device="cpu", watts=-10)
     with pytest.raises(mh.ConfigError, match="TrainingEnergy: grid_g_per_kwh must be a finite number >= 0"):
         mh.objectives.TrainingEnergy(device="cpu", watts=10, grid_g_per_kwh=float("nan"))
+
+
+def test_a_training_meter_that_cannot_start_names_its_probe(no_counters):
+    from moo_hpo.pipeline import ProbePipeline
+
+    pipeline = ProbePipeline(lambda model, config: None, lambda c: tiny(), [mh.objectives.TrainingEnergy("cpu")], [])
+    with pytest.raises(mh.ProbeError, match=r"^probe 'training_energy' failed: no energy counter for 'cpu'"):
+        pipeline({"width": 2})
