@@ -234,7 +234,7 @@ class Report(SavesByFormat):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from moo_hpo.reports.html import COLORS, _groups, _recommended_rows
+        from moo_hpo.reports.html import _groups, _recommended_rows
 
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
@@ -245,30 +245,24 @@ class Report(SavesByFormat):
         written = []
         groups = _groups(d)
         if len(objs) >= 2:
-            a, b = objs[0]["name"], objs[1]["name"]
-            fig, ax = plt.subplots(figsize=(6, 4.2))
-            for key, rows in groups.items():
-                if rows:  # a legend entry only for what is drawn
-                    ax.scatter([r["metrics"][a] for r in rows], [r["metrics"][b] for r in rows], c=COLORS[key],
-                               s=30 if key == "front" else 14, marker="x" if key == "infeasible" else "o", label=key)
+            shown = objs[:MAX_FRONT_OBJECTIVES]
+            pairs = [(i, j) for i in range(len(shown)) for j in range(i + 1, len(shown))]  # every pair: none left out
+            columns = min(3, len(pairs))
+            rows_of_panels = -(-len(pairs) // columns)
+            fig, axes = plt.subplots(rows_of_panels, columns, figsize=(6 if columns == 1 else 4.6 * columns, 4.2 * rows_of_panels),
+                                     squeeze=False)
             recommended = _recommended_rows(d)
-            if recommended:
-                ax.scatter([r["metrics"][a] for r in recommended], [r["metrics"][b] for r in recommended], s=160,
-                           facecolors="none", edgecolors="#111111", marker="*", linewidths=1.2, label="recommended")
-                for r in recommended:
-                    ax.annotate(f"#{r['number']}", (r["metrics"][a], r["metrics"][b]), fontsize=7, xytext=(4, 4),
-                                textcoords="offset points")
-            ax.set_xlabel(f"{a} ({objs[0]['direction'][:3]})")
-            ax.set_ylabel(f"{b} ({objs[1]['direction'][:3]})")
-            if d["trials"]:
-                ax.legend(fontsize=8)
+            for k, (i, j) in enumerate(pairs):
+                _front_panel(axes[k // columns][k % columns], groups, recommended, shown[i], shown[j], bool(d["trials"]),
+                             legend=k == 0)
+            for k in range(len(pairs), rows_of_panels * columns):
+                axes[k // columns][k % columns].set_visible(False)
+            if len(objs) > 2:  # the front is non-dominated in every objective, not in each pair alone
+                some = "" if len(objs) == len(shown) else f" (pairs of the first {len(shown)})"
+                fig.suptitle(f"{d['name']}: {len(objs)} objectives, two at a time{some}; the front is non-dominated in "
+                             f"all {len(objs)}", fontsize=9)
             else:
-                ax.text(0.5, 0.5, "no trial yet", transform=ax.transAxes, ha="center", color="0.4")
-            if len(objs) > 2:  # the front is non-dominated in every objective, not in these two alone
-                ax.set_title(f"{d['name']}: the first 2 of {len(objs)} objectives\n(the front is non-dominated in all "
-                             f"{len(objs)})", fontsize=9)
-            else:
-                ax.set_title(d["name"])
+                axes[0][0].set_title(d["name"])
             fig.tight_layout()
             written.append(folder / "front.png")
             fig.savefig(written[-1], dpi=120)
@@ -287,6 +281,34 @@ class Report(SavesByFormat):
         if curves.get("trials") and curves.get("metrics"):
             written.append(_learning_curves_png(curves, folder / "learning_curves.png"))
         return written
+
+
+#: objectives the static front figure draws, two at a time (4: six panels)
+MAX_FRONT_OBJECTIVES = 4
+
+
+def _front_panel(ax: Any, groups: dict[str, list[dict[str, Any]]], recommended: list[dict[str, Any]],
+                 x: dict[str, Any], y: dict[str, Any], any_trials: bool, legend: bool) -> None:
+    """One panel of the static front figure: the trials in two objectives, styled as in the HTML report."""
+    from moo_hpo.reports.html import COLORS
+
+    a, b = x["name"], y["name"]
+    for key, rows in groups.items():
+        if rows:  # a legend entry only for what is drawn
+            ax.scatter([r["metrics"][a] for r in rows], [r["metrics"][b] for r in rows], c=COLORS[key],
+                       s=30 if key == "front" else 14, marker="x" if key == "infeasible" else "o", label=key)
+    if recommended:
+        ax.scatter([r["metrics"][a] for r in recommended], [r["metrics"][b] for r in recommended], s=160,
+                   facecolors="none", edgecolors="#111111", marker="*", linewidths=1.2, label="recommended")
+        for r in recommended:
+            ax.annotate(f"#{r['number']}", (r["metrics"][a], r["metrics"][b]), fontsize=7, xytext=(4, 4),
+                        textcoords="offset points")
+    ax.set_xlabel(f"{a} ({x['direction'][:3]})")
+    ax.set_ylabel(f"{b} ({y['direction'][:3]})")
+    if not any_trials:
+        ax.text(0.5, 0.5, "no trial yet", transform=ax.transAxes, ha="center", color="0.4")
+    elif legend:
+        ax.legend(fontsize=8)
 
 
 def _learning_curves_png(curves: dict[str, Any], path: Path) -> Path:

@@ -519,3 +519,21 @@ def test_device_constraints_skip_before_training_what_no_device_takes():
     assert skipped and all(t.metrics["size_kb"] > 2.0 and t.config["width"] not in trained for t in skipped)
     assert sorted(trained) == sorted(t.config["width"] for t in study.trials if t.status is mh.TrialStatus.COMPLETE)
     assert all(t.metrics["size_kb"] <= 2.0 for t in study.trials if t.status is mh.TrialStatus.COMPLETE)
+
+
+def test_the_static_front_draws_every_pair_of_objectives(tmp_path):
+    import struct
+
+    def png_size(path):
+        with open(path, "rb") as f:
+            return struct.unpack(">II", f.read(24)[16:24])
+
+    sizes = {}
+    for m in (2, 3, 4):
+        study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize(f"f{i}") for i in range(m)], optimizer="random", seed=0)
+        names = [o.name for o in study.objectives]
+        study.optimize(lambda c: {n: (c["x"] + i / 7) % 1 for i, n in enumerate(names)}, n_trials=6, show_progress=False)
+        (path,) = [p for p in mh.report(study).save_figures(tmp_path / str(m)) if p.name == "front.png"]
+        sizes[m] = png_size(path)
+    # one panel for 2 objectives; 3 panels in a row for 3 (before: the first two objectives only); 6 in two rows for 4
+    assert sizes[2] == (720, 504) and sizes[3] == (1656, 504) and sizes[4] == (1656, 1008)
