@@ -169,7 +169,9 @@ def _better_up(objective: dict[str, Any], values: list[float]) -> dict[str, Any]
     lo, hi = min(values), max(values)
     pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.05
     ends = [lo - pad, hi + pad] if objective["direction"] == "maximize" else [hi + pad, lo - pad]
-    return {"label": _axis(objective), "values": values, "range": ends, "tickformat": ".4~g"}
+    ticks = [lo + (hi - lo) * k / 4 for k in range(5)] if hi > lo else [lo]  # on the values, never in the padding
+    return {"label": _axis(objective), "values": values, "range": ends, "tickvals": ticks,
+            "ticktext": [f"{t:.4g}" for t in ticks]}
 
 
 def _recommended_rows(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -458,6 +458,8 @@ def test_parallel_coordinates_put_better_up_and_markdown_names_the_derived_refer
     accuracy = next(d for label, d in by_label.items() if label.startswith("accuracy"))
     assert latency["range"][0] > latency["range"][1] and accuracy["range"][0] < accuracy["range"][1]  # min axes reversed
     assert max(latency["values"]) < latency["range"][0]  # padded: no line on the frame
+    for d in (latency, accuracy):  # ticks on the values only: no label in the padding (a negative latency)
+        assert min(d["values"]) == pytest.approx(min(d["tickvals"])) and max(d["values"]) == pytest.approx(max(d["tickvals"]))
     md = r.to_markdown()
     ref = r.data["hypervolume"]["reference_point"]
     derived = [o for o in r.data["objectives"] if o["ref"] is None]
