@@ -75,9 +75,10 @@ def knee_index(Y: np.ndarray) -> tuple[int, str]:
             "this is one of them"
         )
     if gap <= 1e-12:
+        shape = " (a straight or concave front)" if m == 2 else ""  # with more objectives that plane is not the extremes'
         return i, (
-            "knee: none to find, no front point lies below the plane where the normalized objectives sum to 1 (a "
-            "straight or concave front); this is the point nearest that plane"
+            f"knee: none below the plane where the normalized objectives sum to 1{shape}; this is the point nearest "
+            "that plane"
         )
     return i, f"knee: farthest below the plane where the normalized objectives sum to 1 (distance {gap:.3g})"
 

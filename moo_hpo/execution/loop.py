@@ -432,8 +432,8 @@ def _check_energy_counters(study: Study, probes: Sequence[Any]) -> None:
         why = unavailable_reason(p.device)
         if why is None:
             continue
+        needed = [m for m in p.metrics if m in study.problem.required_metrics]
         if isinstance(p, Energy) and p.on_unavailable == "nan":
-            needed = [m for m in p.metrics if m in study.problem.required_metrics]
             if not needed:
                 continue  # recorded as NaN, as asked, and nothing depends on it
             raise ConfigError(
@@ -441,9 +441,10 @@ def _check_energy_counters(study: Study, probes: Sequence[Any]) -> None:
                 f"(on_unavailable='nan'), which the study's {needed} cannot take: pass watts=... for a labelled "
                 "estimate, or leave energy out of the objectives and constraints"
             )
+        nan_instead = isinstance(p, Energy) and not needed  # NaN only helps where nothing needs the energy
         raise ConfigError(
             f"probe {p.name!r} has no energy counter for {p.device!r} on this machine ({why}): pass watts=... for a "
-            + ("labelled estimate, or on_unavailable='nan' to record NaN" if isinstance(p, Energy) else "labelled estimate")
+            + ("labelled estimate, or on_unavailable='nan' to record NaN" if nan_instead else "labelled estimate")
         )
 
 

@@ -61,6 +61,14 @@ def parameter_count(model: Any) -> int:
     return total
 
 
+def _saved_buffer_bytes(model: Any) -> int:
+    """Bytes of a torch module's buffers that its ``state_dict`` saves (a mask registered with ``persistent=False``
+    is rebuilt at load time, not shipped)."""
+    parameters = {id(p) for p in model.parameters()}
+    return int(sum(t.numel() * t.element_size() for t in model.state_dict(keep_vars=True).values()
+                   if hasattr(t, "numel") and id(t) not in parameters))
+
+
 def _require_fitted(model: Any) -> None:
     """Refuse an unfitted scikit-learn estimator (its size would be a zero nobody measured).
 
@@ -91,8 +99,9 @@ class ModelSize(StructureProbe):
     Metrics: ``param_count``; ``size_kb`` (bytes of the parameters and of a torch module's buffers, such as
     BatchNorm statistics, at their stored dtypes / 1024); ``size_kb_<p>`` for each target precision ``p`` in
     ``precisions`` (e.g. ``size_kb_int8``: the parameters at that precision, the buffers as stored);
-    ``serialized_kb`` (``torch.save`` of the ``state_dict``, or pickle for other models). A model sized by its
-    pickle (a pipeline, k-NN) has no size at another precision: asking for one is a ProbeError.
+    ``serialized_kb`` (``torch.save`` of the ``state_dict``, or pickle for other models). Buffers count as the
+    ``state_dict`` saves them (not those registered with ``persistent=False``). A model sized by its pickle (a
+    pipeline, k-NN) has no size at another precision: ``size_kb_<p>`` is NaN (left out where nothing needs it).
 
     A model that will be deployed at a lower precision can say so with an attribute,
     ``model.moo_hpo_precision = "int8"``: ``size_kb`` is then counted at that precision (the
@@ -118,9 +127,9 @@ class ModelSize(StructureProbe):
         target = getattr(model, "moo_hpo_precision", None)
         if target is not None and target not in PRECISION_BYTES:
             raise ProbeError(f"model.moo_hpo_precision must be one of {sorted(PRECISION_BYTES)}; received {target!r}")
-        buffers = 0  # bytes of a torch module's buffers (BatchNorm statistics), at their dtypes at any precision
+        buffers = 0  # bytes of a torch module's saved buffers (BatchNorm statistics), at their dtypes at any precision
         if is_torch_module(model):
-            buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+            buffers = _saved_buffer_bytes(model)
             stored = sum(p.numel() * p.element_size() for p in model.parameters()) + buffers
             import torch
 
@@ -140,14 +149,13 @@ class ModelSize(StructureProbe):
         if n == 0 and not is_torch_module(model):
             # no parameter arrays known for this model type (k-NN, histogram boosting ...): the pickled size is its size,
             # and no parameter count is recorded rather than a zero that was never measured
-            if self.precisions:
-                raise ProbeError(
-                    f"{type(model).__name__} is sized by its pickle (its parameter arrays are not known to ModelSize), so "
-                    f"it has no size at another precision: leave precisions={list(self.precisions)} out for it, or "
-                    "measure the estimator whose arrays it counts (a linear model, an MLP, a tree ensemble) on its own"
-                )
             out = {"size_kb": serialized / 1024.0, "serialized_kb": serialized / 1024.0}
-            return Measurement(out, {"size": {"deployed_precision": target, "size_kb": "pickled size (no parameter arrays known)"}})
+            # no size at another precision: NaN, left out where nothing needs it, a failed trial saying so where it is
+            out.update({f"size_kb_{p}": float("nan") for p in self.precisions})
+            note = {"deployed_precision": target, "size_kb": "pickled size (no parameter arrays known)"}
+            if self.precisions:
+                note["precisions"] = f"none: {type(model).__name__} is sized by its pickle, its parameter arrays are not known"
+            return Measurement(out, {"size": note})
         if target is not None:  # the model declares the precision it will be deployed at
             stored = n * PRECISION_BYTES[target] + buffers
         out = {"param_count": float(n), "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}

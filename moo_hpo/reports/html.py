@@ -170,8 +170,9 @@ def _better_up(objective: dict[str, Any], values: list[float]) -> dict[str, Any]
     pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.05
     ends = [lo - pad, hi + pad] if objective["direction"] == "maximize" else [hi + pad, lo - pad]
     ticks = [lo + (hi - lo) * k / 4 for k in range(5)] if hi > lo else [lo]  # on the values, never in the padding
+    digits = next((d for d in range(4, 10) if len({f"{t:.{d}g}" for t in ticks}) == len(ticks)), 10)  # told apart
     return {"label": _axis(objective), "values": values, "range": ends, "tickvals": ticks,
-            "ticktext": [f"{t:.4g}" for t in ticks]}
+            "ticktext": [f"{t:.{digits}g}" for t in ticks]}
 
 
 def _recommended_rows(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -121,9 +121,13 @@ def test_an_energy_probe_without_a_counter_is_refused_before_the_first_trial(no_
     run = dict(build=lambda c: torch.nn.Linear(4, c["width"]), n_trials=2, show_progress=False)
     for probe, name in ((mh.objectives.Energy(np.zeros(4), device="cpu"), "energy"), (mh.objectives.TrainingEnergy("cpu"), "training_energy")):
         with pytest.raises(mh.ConfigError, match=rf"probe '{name}' has no energy counter for 'cpu' on this machine "
-                                                 r"\(OSError: no counter \(test\)\): pass watts=\.\.\. for a labelled estimate"):
+                                                 r"\(OSError: no counter \(test\)\): pass watts=\.\.\. for a labelled estimate"
+                                                 + (r", or on_unavailable='nan' to record NaN$" if name == "energy" else "$")):
             study.optimize(lambda model, config: None, probes=[mh.objectives.ModelSize(), probe], **run)
     assert study.trials == []
+    needs_energy = mh.Study(space, [mh.Minimize("energy_per_inference_j")], optimizer="random", seed=0)
+    with pytest.raises(mh.ConfigError, match=r"pass watts=\.\.\. for a labelled estimate$"):  # NaN would not do here
+        needs_energy.optimize(lambda model, config: None, probes=[mh.objectives.Energy(np.zeros(4), device="cpu")], **run)
     estimated = [mh.objectives.ModelSize(), mh.objectives.TrainingEnergy("cpu", watts=10.0)]  # a labelled estimate runs
     study.optimize(lambda model, config: None, probes=estimated, **run)
     assert study.count("complete") == 2 and all(t.extra["energy_source"] == "estimate" for t in study.trials)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -68,10 +70,20 @@ def test_a_model_sized_by_its_pickle_has_no_size_at_another_precision():
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
     plain = mh.objectives.ModelSize().measure(pipeline)
     assert "param_count" not in plain and plain["size_kb"] == plain["serialized_kb"]
-    # before, size_kb_int8 was left out and every trial failed with "missing metric(s) ['size_kb_int8']"
-    with pytest.raises(mh.ProbeError, match=r"Pipeline is sized by its pickle .* so it has no size at another precision: "
-                                            r"leave precisions=\['int8'\] out"):
-        mh.objectives.ModelSize(precisions=["int8"]).measure(pipeline)
+    # no size at another precision: NaN, with the reason (a study that needs it fails the trial on a NaN, not on a
+    # "missing metric" that looked like a typo; one that does not keeps the trial)
+    m = mh.objectives.ModelSize(precisions=["int8"]).measure(pipeline)
+    assert math.isnan(m["size_kb_int8"]) and m["size_kb"] == plain["size_kb"]
+    assert m.extra["size"]["precisions"].startswith("none: Pipeline is sized by its pickle")
+
+
+def test_only_saved_buffers_count():
+    model = torch.nn.Linear(16, 16)
+    model.register_buffer("mask", torch.tril(torch.ones(256, 256)), persistent=False)  # rebuilt at load, not shipped
+    model.register_buffer("scale", torch.ones(4))
+    model.moo_hpo_precision = "int8"
+    m = mh.objectives.ModelSize(precisions=["fp32"]).measure(model)
+    assert m["size_kb"] == pytest.approx((272 + 16) / 1024) and m["size_kb_fp32"] == pytest.approx((272 * 4 + 16) / 1024)
 
 
 def test_a_kernel_model_is_counted_by_its_support_vectors_and_dual_coefficients():
@@ -127,3 +139,24 @@ def test_peak_memory_hands_the_module_back_in_its_mode():
     model.train()
     mh.objectives.PeakMemory(torch.zeros(1, 1, 8, 8)).measure(model)
     assert all(m.training for m in model.modules())  # before, it was left in eval mode (dropout, batch norm off)
+
+
+def test_a_search_mixing_model_types_keeps_the_pickle_sized_trials():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = load_iris(return_X_y=True)
+    space = mh.Space({"kind": mh.Categorical(["knn", "lr"])})
+    build = lambda c: KNeighborsClassifier() if c["kind"] == "knn" else LogisticRegression(max_iter=500)  # noqa: E731
+    probes = [mh.objectives.ModelSize(precisions=["int8"]), mh.objectives.Accuracy(X, y)]
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(lambda model, config: model.fit(X, y), build=build, probes=probes, n_trials=6, show_progress=False)
+    kinds = {t.config["kind"]: t for t in study.trials}
+    assert set(kinds) == {"knn", "lr"} and all(t.status is mh.TrialStatus.COMPLETE for t in study.trials)
+    assert "size_kb_int8" not in kinds["knn"].metrics and kinds["lr"].metrics["size_kb_int8"] == pytest.approx(15 / 1024)
+    needs = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb_int8")], optimizer="random", seed=0)
+    needs.optimize(lambda model, config: model.fit(X, y), build=build, probes=probes, n_trials=6, show_progress=False)
+    for t in needs.trials:  # where the study needs it, the pickle-sized trial fails on the NaN
+        if t.config["kind"] == "knn":
+            assert t.status is mh.TrialStatus.FAILED and "metric 'size_kb_int8' is nan" in t.error
+        else:
+            assert t.status is mh.TrialStatus.COMPLETE

@@ -460,6 +460,10 @@ def test_parallel_coordinates_put_better_up_and_markdown_names_the_derived_refer
     assert max(latency["values"]) < latency["range"][0]  # padded: no line on the frame
     for d in (latency, accuracy):  # ticks on the values only: no label in the padding (a negative latency)
         assert min(d["values"]) == pytest.approx(min(d["tickvals"])) and max(d["values"]) == pytest.approx(max(d["tickvals"]))
+    from moo_hpo.reports.html import _better_up
+
+    narrow = _better_up({"name": "accuracy", "direction": "maximize"}, [0.91231, 0.91238])
+    assert len(set(narrow["ticktext"])) == 5  # as many digits as it takes to tell the ticks apart
     md = r.to_markdown()
     ref = r.data["hypervolume"]["reference_point"]
     derived = [o for o in r.data["objectives"] if o["ref"] is None]
@@ -505,9 +509,11 @@ def test_device_constraints_skip_before_training_what_no_device_takes():
     # size: every device budgets it, the loosest is the phone's; latency and energy: the phone takes any
     assert [c.describe() for c in mh.device_constraints(devices)] == ["size_kb <= 2"]
     assert [c.describe() for c in mh.device_constraints(devices[:1] + devices[2:])] == ["size_kb <= 1.5", "latency_p99_ms <= 50"]
-    for bad in ([], ["mcu"]):
+    for bad in ([], ["mcu"], "mcu:size=20"):
         with pytest.raises(mh.ConfigError, match="device_constraints expects mh.DeviceProfile s"):
             mh.device_constraints(bad)
+    with pytest.raises(mh.ConfigError, match=r"received the text 'mcu:size=20' \(the command line's device syntax"):
+        mh.device_constraints("mcu:size=20")
     study = mh.Study(mh.Space({"width": mh.Int(4, 256, log=True)}), [mh.Minimize("size_kb")],
                      mh.device_constraints(devices), optimizer="random", seed=0)
     trained = []
