@@ -43,7 +43,19 @@ app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_
 #: Width of tables written to a file or a pipe (rich's 80 columns cut the front's headers and configurations).
 PIPE_WIDTH = 160
 # emoji off: ":smile:" in a path or a device name is text
-console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH, emoji=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """`moo-hpo front study.db | head`: the reader has what it wanted; end quietly, with a Unix tool's status
+        after SIGPIPE (rich's own ends with 1, an error to a script with ``set -o pipefail``)."""
+        self.quiet = True
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(141)
+
+
+console = _Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH, emoji=False)
+#: errors and interruptions: on standard error, so that `moo-hpo front study.db > front.txt` shows them
+errors = Console(stderr=True, width=None if sys.stderr.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH, emoji=False)
 _state = {"debug": False}
 
 
@@ -58,10 +70,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if _state["debug"]:
                 raise
             label = "malformed TOML" if isinstance(exc, tomllib.TOMLDecodeError) else "error"
-            console.print(f"[red]{label}:[/] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
+            errors.print(f"[red]{label}:[/] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted[/]: finished trials are saved")
+            errors.print("[yellow]interrupted[/]: finished trials are saved")
             raise typer.Exit(130) from None
 
     return wrapper
@@ -99,11 +111,23 @@ def _load(path: Path) -> mh.Study:
     return mh.Study.load(path, read_only=True)
 
 
-def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
+#: front rows printed when not told (``--limit``): a large front is shown spread along its first objective
+FRONT_ROWS = 50
+
+
+def front_table(study: mh.Study, title: str = "Pareto front", limit: int | None = FRONT_ROWS) -> Table:
     """The study's Pareto front as a rich table: objective values, then the configuration (the front by the
-    model's estimates when the study's metrics showed noise, as :meth:`moo_hpo.Study.pareto_front` decides)."""
+    model's estimates when the study's metrics showed noise, as :meth:`moo_hpo.Study.pareto_front` decides).
+    A front of more than ``limit`` trials (None or 0: no limit) shows ``limit`` of them, evenly spread along the
+    first objective, both ends included."""
     basis = study.front_basis()
     front = study.pareto_front(by=basis)
+    everything = len(front)
+    if limit and everything > limit:
+        first = study.objectives[0].name
+        along = sorted(front, key=lambda t: t.metrics[first])
+        picked = {round(k * (everything - 1) / (limit - 1)) for k in range(limit)} if limit > 1 else {0}
+        front = sorted((along[i] for i in picked), key=lambda t: t.number)
     if front and basis == "model":
         title += ", chosen by the model's estimates (the metrics are noisy; measured values shown)"
     table = Table(title=escape(title))  # names are the user's: '[/]' in one is text, not rich markup
@@ -116,6 +140,9 @@ def front_table(study: mh.Study, title: str = "Pareto front") -> Table:
         table.add_row(str(t.number), *[f"{t.metrics[o.name]:.4g}" for o in study.objectives], escape(config))
     if not front:
         table.caption = "no feasible trial yet: the front is empty (the counts below say why)"
+    elif len(front) < everything:
+        table.caption = (f"{len(front)} of the {everything} trials on the front, spread along {escape(study.objectives[0].name)} "
+                         "(--limit 0 shows them all)")
     return table
 
 
@@ -156,6 +183,7 @@ def demo(
                   f"vs. CPU p99 latency vs. size; {trials} trials")
     study = run_demo(n_trials=trials, seed=seed, storage=str(db))
     console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
+    console.print(counts_text(study), highlight=False, markup=False)  # the counts its empty front refers to
     report_path = mh.report(study).save(out / "report.html")
     audit = mh.fairness_audit(study, accuracy="accuracy", gap="eo_diff")
     audit_path = audit.save(out / "fairness_audit.html")
@@ -291,10 +319,14 @@ def report(
 
 @app.command()
 @handle_errors
-def front(path: Path = typer.Argument(..., help="A study file (SQLite).")) -> None:
+def front(
+    path: Path = typer.Argument(..., help="A study file (SQLite)."),
+    limit: int = typer.Option(FRONT_ROWS, "--limit", min=0, help="Rows at most: a larger front is shown spread along the "
+                              "first objective (0: every trial on it)."),
+) -> None:
     """Print the Pareto front of a stored study and its trials by status (pruned trials are never on the front)."""
     with _load(path) as study:
-        console.print(front_table(study, title=f"Pareto front of {study.name} ({len(study.trials)} trials)"))
+        console.print(front_table(study, title=f"Pareto front of {study.name} ({len(study.trials)} trials)", limit=limit))
         console.print(counts_text(study), highlight=False, markup=False)
 
 

@@ -165,7 +165,7 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_demo_command(tmp_path):
     result = runner.invoke(app, ["demo", "--trials", "3", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "Pareto front" in result.output
+    assert "Pareto front" in result.output and "3 trials: " in result.output  # the counts an empty front refers to
     assert (tmp_path / "report.html").exists() and (tmp_path / "fairness_audit.html").exists()
     with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
         assert len(study.trials) == 3 and {"accuracy", "eo_diff", "latency_p99_ms", "size_kb"} <= set(study.trials[0].metrics)
@@ -240,7 +240,30 @@ def test_python_dash_m_runs_the_command_line(tmp_path):
 
     for module in ("moo_hpo", "moo_hpo.cli"):
         done = subprocess.run([sys.executable, "-m", module, "front", str(tmp_path / "nope.db")], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 1 and "no study file" in done.stdout + done.stderr, (module, done.stdout, done.stderr)
+        # the error on standard error, so that `moo-hpo front x.db > front.txt` does not hide it in the file
+        assert done.returncode == 1 and "no study file" in done.stderr and done.stdout == "", (module, done.stdout, done.stderr)
+
+
+def test_a_front_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    with mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f1"), mh.Minimize("f2")], storage=tmp_path / "s.db",
+                  seed=0, optimizer="random") as study:
+        study.optimize(lambda c: {"f1": c["x"], "f2": 1 - c["x"]}, n_trials=400, show_progress=False)
+    command = f"{sys.executable} -m moo_hpo front {tmp_path / 's.db'} --limit 0 | head -2; echo ${{PIPESTATUS[0]}} >&2"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    # as a Unix tool stopped by SIGPIPE (before: status 1, an error to a script with `set -o pipefail`)
+    assert len(done.stdout.splitlines()) == 2 and done.stderr.strip().splitlines()[-1] == "141", done.stderr
+    assert "error" not in done.stderr and "Traceback" not in done.stderr
+    # a large front is shown in 50 rows, spread along the first objective, both ends included
+    shown = runner.invoke(app, ["front", str(tmp_path / "s.db")])
+    rows = [line for line in shown.output.splitlines() if re.match(r"^│\s*\d+\s*│", line)]
+    assert len(rows) == 50 and "50 of the 400 trials on the front, spread along f1 (--limit 0 shows them all)" in " ".join(
+        shown.output.split())
+    f1 = sorted(float(line.split("│")[2]) for line in rows)
+    assert f1[0] == pytest.approx(min(t.metrics["f1"] for t in study.trials), abs=1e-3)
+    assert f1[-1] == pytest.approx(max(t.metrics["f1"] for t in study.trials), abs=1e-3)
 
 
 def test_a_front_written_to_a_pipe_keeps_its_headers_whole(tmp_path):
