@@ -607,7 +607,7 @@ class DaskExecutor:
             return Outcome(
                 error=f"worker lost: the Dask workers running this trial died (submitted {submissions} time(s), each run "
                 "again by Dask up to distributed.scheduler.allowed-failures times); an objective that ends its own "
-                "process (os._exit, sys.exit, a crash in native code) kills its worker: trial_timeout runs it in a "
+                "process (os._exit, a crash in native code) kills its worker: trial_timeout runs it in a "
                 "child process of the worker instead",
                 extra={"worker_lost": str(exc)[:500]},
             )

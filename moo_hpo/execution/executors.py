@@ -58,12 +58,16 @@ def takes_trial(fn: Callable[..., Any]) -> bool:
 def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool) -> Outcome:
     """Run ``fn(config)`` (or ``fn(config, trial)``), turning an ``Exception`` into an outcome.
 
-    ``KeyboardInterrupt`` and other ``BaseException`` pass through.
+    ``SystemExit`` (a training script's ``sys.exit``, argparse on arguments it does not know) is the trial's
+    failure too, in this process as in a worker; ``KeyboardInterrupt`` and other ``BaseException`` pass through.
     """
     try:
         value = fn(dict(trial.config), trial) if takes_trial else fn(dict(trial.config))
     except Exception as exc:  # noqa: BLE001 - failures are data
         return Outcome(error=format_exception(exc), exception=exc)
+    except SystemExit as exc:
+        said = f"the objective called sys.exit({exc.code!r}), which ends the trial, not the study: {format_exception(exc)}"
+        return Outcome(error=said)
     return Outcome(value=value)
 
 

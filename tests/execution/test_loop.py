@@ -119,3 +119,22 @@ def test_retries_belong_to_a_dask_executor_and_are_checked(caplog):
     assert "here it is ignored" in caplog.text
     with pytest.raises(mh.ConfigError, match="retries must be a non-negative integer or None; received -1"):
         study().optimize(lambda c: {"accuracy": 1.0, "latency_ms": 1.0}, n_trials=1, retries=-1)
+
+
+def _exits(config):
+    import sys
+
+    if config["x"] < 2.0:  # every trial: a training script's own sys.exit (argparse on arguments it does not know)
+        sys.exit(3)
+    return {"y": config["x"]}
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_an_objective_that_calls_sys_exit_fails_its_trial_not_the_study(n_workers):
+    # before, in this process the study stopped (silently, with the script's exit code, from the command line); in a
+    # worker the trial failed as "the worker process ended without a result (exit code 3)"
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("y")], optimizer="random", seed=0)
+    study.optimize(_exits, n_trials=3, n_workers=n_workers, show_progress=False)
+    assert [t.status for t in study.trials] == [mh.TrialStatus.FAILED] * 3
+    assert all(t.error.startswith("the objective called sys.exit(3), which ends the trial, not the study: SystemExit: 3")
+               for t in study.trials)
