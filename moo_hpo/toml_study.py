@@ -81,6 +81,34 @@ def _pruner_from_toml(table: Any) -> Any:
 _ENTRY_MODULES: set[str] = set()  # modules this process imported as a study file's entry
 
 
+def _check_not_shadowing(spec: str, module_name: str, local: Path) -> None:
+    """Refuse an entry file named as a module of Python's or an installed package (``json.py``): once its folder
+    leads ``sys.path``, it would stand in for that module everywhere in the run, moo_hpo's own imports too.
+
+    Raises:
+        CliError: naming the module and where the other one is.
+    """
+    import importlib.util
+
+    top = module_name.split(".")[0]
+    if top in sys.stdlib_module_names:
+        raise CliError(f"entry {spec!r}: {local.name} has the name of Python's standard module {top!r}, which it would "
+                       "stand in for everywhere in this run; rename it")
+    if top in sys.modules:
+        return  # imported already: checked against the loaded module's file by the caller
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return
+    origin = Path(found.origin).resolve() if found is not None and found.origin else None
+    import sysconfig
+
+    installed = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    if origin is not None and origin != local and any(folder in origin.parents for folder in installed):
+        raise CliError(f"entry {spec!r}: {local.name} has the name of an installed module {top!r} ({origin}), which it "
+                       "would stand in for everywhere in this run; rename it")
+
+
 def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[..., Any]:
     """The objective named ``module:function``.
 
@@ -100,6 +128,7 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
                 f"entry {spec!r} must name a Python file next to the study file ({rel}.py or {rel}/ in {str(base)!r}); "
                 "to run a function of an installed module, name it on the command line: --entry MODULE:FUNCTION"
             )
+        _check_not_shadowing(spec, module_name, local)
         loaded = sys.modules.get(module_name)
         if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != local:
             if module_name not in _ENTRY_MODULES:

@@ -302,3 +302,16 @@ def test_a_warning_is_one_line_on_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     (line,) = [ln for ln in done.stderr.splitlines() if "takes no trial" in ln]
     assert line.startswith("warning: the study has a pruner") and "cli.py" not in done.stderr and "UserWarning" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["json", "csv", "plotly"])
+def test_an_entry_named_as_a_module_of_python_or_of_a_package_is_refused(tmp_path, name):
+    # before, json.py beside the study stood in for Python's json (moo_hpo's storage got it): a raw traceback
+    path = write(tmp_path, study_extra="")
+    (tmp_path / f"{name}.py").write_text(ENTRY)
+    text = open(path).read().replace('entry = "entry:evaluate"', f'entry = "{name}:evaluate"')
+    open(path, "w").write(text)
+    result = runner.invoke(app, ["run", path])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"{name}.py has the name of" in said and "rename it" in said, result.output
+    assert "Traceback" not in result.output
