@@ -286,9 +286,13 @@ def _nothing_completed(failures: list[str], location: str) -> str:
     """Why a run completed no trial: its commonest failure, and where every reason is kept."""
     from collections import Counter
 
+    from moo_hpo.execution.loop import failure_kind
+
     text = "no trial completed"
     if failures:
-        reason, times = Counter(failures).most_common(1)[0]
+        kinds = Counter(failure_kind(f) for f in failures)  # one kind apart from its numbers (a returned value)
+        kind, times = kinds.most_common(1)[0]
+        reason = next(f for f in failures if failure_kind(f) == kind)
         text += f"; {'every one of' if times == len(failures) else f'{times} of'} the {len(failures)} failed trials: {reason}"
     if location == ":memory:":
         return text + " (the study was kept in memory: give storage = \"study.db\" in [study] to keep every trial's reason)"

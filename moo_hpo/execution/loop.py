@@ -305,12 +305,23 @@ def _report_failure(study: Study, trial: Trial) -> None:
     finished = [t for t in study.trials if t.status is not TrialStatus.RUNNING and t.status is not TrialStatus.INTERRUPTED]
     if len(finished) < SAME_FAILURE_STOP or len(finished) > SAME_FAILURE_STOP:
         return
+    # one reason to the letter: failures that differ in a number (a loss diverging at another step) may be the
+    # search's own findings, not a mistake in the objective
     reasons = {(t.error or "").splitlines()[0] if t.status is TrialStatus.FAILED else None for t in finished}
     if len(reasons) == 1 and None not in reasons:
         raise MooHpoError(
             f"the first {SAME_FAILURE_STOP} trials all failed the same way, so the study stops: {reason}. "
-            "Fix the objective and run optimize again (the failed trials stay recorded)"
+            "Fix the objective and run it again (the failed trials stay in the study)"
         )
+
+
+def failure_kind(error: str | None) -> str:
+    """What a failure's reason says, apart from its numbers: its first line with every number as ``#`` (a
+    returned value, a size in an out-of-memory error), so that a summary counts failures of one kind as one."""
+    import re
+
+    first = (error or "").strip().splitlines()[0] if (error or "").strip() else ""
+    return re.sub(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", "#", first)
 
 
 def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:

@@ -138,3 +138,11 @@ def test_an_objective_that_calls_sys_exit_fails_its_trial_not_the_study(n_worker
     assert [t.status for t in study.trials] == [mh.TrialStatus.FAILED] * 3
     assert all(t.error.startswith("the objective called sys.exit(3), which ends the trial, not the study: SystemExit: 3")
                for t in study.trials)
+
+
+def test_failures_that_differ_only_in_their_numbers_are_one_kind():
+    from moo_hpo.execution.loop import failure_kind
+
+    assert failure_kind("the objective returned list ([0.6369, 0.3630]); expected a mapping\nTraceback") == \
+        "the objective returned list ([#, #]); expected a mapping"
+    assert failure_kind("CUDA out of memory: tried to allocate 2.5e3 MiB") == failure_kind("CUDA out of memory: tried to allocate 20 MiB")
