@@ -114,11 +114,12 @@ def test_a_run_that_completed_nothing_says_why_and_where_the_reasons_are(tmp_pat
     assert "no trial completed; every one of the 3 failed trials: RuntimeError: out of memory" in said
     assert f"(every trial's reason is stored in the study: moo-hpo report {tmp_path / 'study.db'})" in said
     # failures that differ only in a returned value are one kind (before: "1 of the 3 failed trials")
-    (tmp_path / "entry.py").write_text("def evaluate(config):\n    return [config['x'], 1.0]\n")
-    (tmp_path / "study.db").unlink()
-    said = " ".join(runner.invoke(app, ["run", str(path), "--trials", "3"]).output.split())
+    listing = tmp_path / "listing"
+    listing.mkdir()
+    (listing / "listing_entry.py").write_text("def evaluate(config):\n    return [config['x'], 1.0]\n")
+    (listing / "study.toml").write_text(path.read_text().replace("entry:evaluate", "listing_entry:evaluate"))
+    said = " ".join(runner.invoke(app, ["run", str(listing / "study.toml"), "--trials", "3"]).output.split())
     assert "no trial completed; every one of the 3 failed trials: the objective returned list" in said
-    (tmp_path / "entry.py").write_text("def evaluate(config):\n    raise RuntimeError('out of memory')\n")
     path.write_text(path.read_text().replace('storage = "study.db"', ""))  # a study kept in memory
     said = " ".join(runner.invoke(app, ["run", str(path), "--trials", "3"]).output.split())
     assert 'the study was kept in memory: give storage = "study.db" in [study] to keep every trial\'s reason' in said
