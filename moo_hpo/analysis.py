@@ -64,8 +64,9 @@ class ReferencePoint:
         self.from_trials: int | None = None
         if all(e is not None for e in self.explicit):
             self._frozen = np.array(self.explicit, dtype=float)
-        elif stored is not None:
-            self._frozen = np.array(stored["internal"], dtype=float)
+        elif stored is not None:  # a frozen point, but for the refs given now (a study resumed with a new ref)
+            self._frozen = np.array([v if e is None else e for v, e in zip(stored["internal"], self.explicit, strict=True)],
+                                    dtype=float)
             self.from_trials = stored.get("from_trials")
 
     @property

@@ -157,4 +157,10 @@ def definition_difference(stored: Any, given: Any) -> str:
             parts.append(f"rules {stored.get('rules')} stored, {given.get('rules')} given")
         if parts:
             return "; ".join(parts)
+    named = lambda items: isinstance(items, list) and all(isinstance(i, dict) and "name" in i for i in items)  # noqa: E731
+    if named(stored) and named(given) and [i["name"] for i in stored] == [i["name"] for i in given]:
+        parts = [f"{a['name']!r}: {k} {a.get(k)!r} stored, {b.get(k)!r} given" for a, b in zip(stored, given, strict=True)
+                 for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+        if parts:  # objectives or constraints of the same names: the fields that differ
+            return "; ".join(parts)
     return f"stored {stored!r}, given {given!r}"

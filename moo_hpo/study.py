@@ -174,6 +174,7 @@ class Study:
     def _bind_store(self, seed: int | None, name: str | None) -> None:
         spec = self._spec()
         stored = self._store.get_meta("spec")
+        refs_changed = ""
         if stored is None:
             if self.read_only:
                 raise StorageError(f"{self._store.location!r} holds no study")
@@ -184,6 +185,9 @@ class Study:
             )
             self.interrupted: list[int] = []
         else:
+            refs_changed = self._refs_changed(stored["objectives"], spec["objectives"])
+            if refs_changed:  # a new ref only (as the reference point's warning advises): stored once every check passed
+                stored = {**stored, "objectives": spec["objectives"]}
             for key, label in (("space", "space"), ("objectives", "objectives"), ("constraints", "constraints")):
                 if stored[key] != spec[key]:
                     raise ConfigError(
@@ -197,15 +201,33 @@ class Study:
                     f"the study in {self._store.location!r} was created with seed={self.seed}; received seed={seed}: leave "
                     f"seed out (or give seed={self.seed}) to resume it, or use another storage file for a new study"
                 )
+            if refs_changed:
+                logger.warning("the objectives' reference values changed (%s): the hypervolume is measured against the "
+                               "new reference point from now on", refs_changed)
+                if not self.read_only:
+                    self._store.set_meta("spec", stored)
             self._stored_name = self._store.get_meta("name", "study")
             self.name = name or self._stored_name  # a new name is stored once the study has opened (_store_rename)
             self.interrupted = [] if self.read_only else self._store.mark_interrupted()
             if self.interrupted:
                 logger.warning("trials %s were running when the study stopped; recorded as interrupted", self.interrupted)
         self._reference = ReferencePoint(self.objectives, stored=self._store.get_meta("reference_point"))
+        if refs_changed and self._reference.is_frozen and not self.read_only:
+            self._store.set_meta("reference_point", self._reference.record())
         self._trials: list[Trial] = self._store.load_trials()
         self._recount()
         self._freeze_reference_if_due()  # a store written before the freeze was recorded in tell
+
+    @staticmethod
+    def _refs_changed(stored: list[dict[str, Any]], given: list[dict[str, Any]]) -> str:
+        """``"size_kb: None -> 3000"`` when the given objectives differ from the stored ones in their ``ref`` only,
+        else ``""``."""
+        if len(stored) != len(given) or stored == given:
+            return ""
+        if any({**a, "ref": None} != {**b, "ref": None} for a, b in zip(stored, given, strict=True)):
+            return ""
+        return ", ".join(f"{b['name']}: {a.get('ref')} -> {b.get('ref')}" for a, b in zip(stored, given, strict=True)
+                         if a.get("ref") != b.get("ref"))
 
     def _store_rename(self) -> None:
         """A stored study reopened under another ``name=``: store that name, so every later view agrees (after every
@@ -1004,8 +1026,9 @@ class Study:
         for o, c, value in analysis.reference_tighter_than_bounds(self.problem, self._reference):
             logger.warning(
                 "the reference point's %s (%.4g, from the first feasible trials) is tighter than the hard limit "
-                "%s: feasible trials between the two add no hypervolume; give %s(%r, ref=%g) to count them",
-                o.name, value, c.describe(), "Minimize" if o.direction == "minimize" else "Maximize", o.name, c.bound,
+                "%s: feasible trials between the two add no hypervolume; give %s(%r, ref=%g) (in a TOML study, ref = %g "
+                "in its [[objectives]] table; a stored study resumed so takes it) to count them",
+                o.name, value, c.describe(), "Minimize" if o.direction == "minimize" else "Maximize", o.name, c.bound, c.bound,
             )
 
     def _ref_argument(self, ref: Mapping[str, float] | Sequence[float] | None) -> np.ndarray:

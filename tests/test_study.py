@@ -926,7 +926,7 @@ def test_a_derived_reference_tighter_than_a_hard_limit_on_the_objective_is_logge
             study.tell(t, {"accuracy": t.config["x"], "size_kb": 1.0 + 18.0 * t.config["x"]})
     assert study.reference_point_frozen and study.reference_point["size_kb"] < 50
     (line,) = [r.getMessage() for r in caplog.records if "reference point" in r.getMessage()]
-    assert "tighter than the hard limit size_kb <= 50" in line and "give Minimize('size_kb', ref=50) to count them" in line
+    assert "tighter than the hard limit size_kb <= 50" in line and "give Minimize('size_kb', ref=50) (in a TOML study, ref = 50" in line
     explicit = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb", ref=50.0)], [mh.AtMost("size_kb", 50.0)],
                         optimizer="random", seed=0)
     caplog.clear()
@@ -962,3 +962,27 @@ def test_resuming_with_another_optimizer_is_said(tmp_path, caplog):
         assert "was run with" not in caplog.text
         mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=path, seed=0, optimizer="sobol").close()
     assert "was run with random; it goes on with sobol, as given" in caplog.text
+
+
+def test_a_stored_study_resumed_with_a_new_ref_takes_it(tmp_path, caplog):
+    # as the warning about a reference tighter than a hard limit advises; before, the study refused to open
+    space = mh.Space({"x": mh.Float(0, 1)})
+    path = tmp_path / "s.db"
+    with mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb")], [mh.AtMost("size_kb", 50.0)], storage=path,
+                  optimizer="random", seed=0) as study:
+        for t in study.ask(12):
+            study.tell(t, {"accuracy": t.config["x"], "size_kb": 1.0 + 18.0 * t.config["x"]})
+        derived = study.reference_point
+    assert derived["size_kb"] < 50
+    with caplog.at_level("WARNING", logger="moo_hpo"), mh.Study(
+            space, [mh.Maximize("accuracy"), mh.Minimize("size_kb", ref=50.0)], [mh.AtMost("size_kb", 50.0)], storage=path,
+            optimizer="random") as resumed:
+        assert resumed.reference_point == {"accuracy": derived["accuracy"], "size_kb": 50.0}  # the other stays frozen
+        assert len(resumed.trials) == 12
+    assert "the objectives' reference values changed (size_kb: None -> 50.0)" in caplog.text
+    with mh.Study.load(path, read_only=True) as view:  # stored: every later view agrees
+        assert view.reference_point["size_kb"] == 50.0 and view.objectives[1].ref == 50.0
+    # anything else that differs is refused, saying which field
+    with pytest.raises(mh.ConfigError, match=r"has different objectives: 'size_kb': direction 'minimize' stored, 'maximize' given"):
+        mh.Study(space, [mh.Maximize("accuracy"), mh.Maximize("size_kb", ref=50.0)], [mh.AtMost("size_kb", 50.0)],
+                 storage=path, optimizer="random")
