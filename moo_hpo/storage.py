@@ -26,6 +26,7 @@ SQLite specifics:
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -245,6 +246,15 @@ class SQLiteStore(Store):
                 self._open_for_writing(durable)
             self._conn.row_factory = sqlite3.Row
             self._check_schema()
+        except OSError as exc:
+            self.close()
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            # a read-only folder, file or file system, another user's study
+            raise StorageError(
+                f"cannot write the study file {str(self.path)!r} ({exc.strerror or exc}): running a study writes its file; "
+                f"read it with mh.Study.load({str(self.path)!r}, read_only=True) or moo-hpo front / report / serve"
+            ) from exc
         except sqlite3.DatabaseError as exc:
             self.close()
             if type(exc) is sqlite3.DatabaseError and "malformed" in str(exc):  # a study file, damaged
