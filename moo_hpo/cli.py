@@ -39,6 +39,7 @@ from moo_hpo.toml_study import (  # the TOML study format; its errors and names 
 )
 
 app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_is_help=True,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Multi-objective and constrained hyperparameter optimization.")
 #: Width of tables written to a file or a pipe (rich's 80 columns cut the front's headers and configurations).
 PIPE_WIDTH = 160
@@ -79,10 +80,18 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        console.print(f"moo_hpo {mh.__version__}", markup=False, highlight=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what the optimizer decides."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print moo_hpo's version and exit."),
 ) -> None:
     """Multi-objective and constrained hyperparameter optimization."""
     _state["debug"] = debug

@@ -281,3 +281,11 @@ def test_a_front_written_to_a_pipe_keeps_its_headers_whole(tmp_path):
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert all(f"{n} (m" in done.stdout for n in names) and "…" not in done.stdout, done.stdout
+
+
+def test_version_and_short_help():
+    out = runner.invoke(app, ["--version"])
+    assert out.exit_code == 0 and out.output.strip() == f"moo_hpo {mh.__version__}"
+    for argv in (["-h"], ["front", "-h"]):
+        shown = runner.invoke(app, argv)
+        assert shown.exit_code == 0 and "Usage:" in shown.output, argv
