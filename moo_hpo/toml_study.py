@@ -94,13 +94,15 @@ def _check_not_shadowing(spec: str, module_name: str, local: Path) -> None:
     if top in sys.stdlib_module_names:
         raise CliError(f"entry {spec!r}: {local.name} has the name of Python's standard module {top!r}, which it would "
                        "stand in for everywhere in this run; rename it")
-    if top in sys.modules:
-        return  # imported already: checked against the loaded module's file by the caller
-    try:
-        found = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return
-    origin = Path(found.origin).resolve() if found is not None and found.origin else None
+    loaded = sys.modules.get(top)
+    if loaded is not None:  # imported already (plotly by a report): where from
+        origin = Path(loaded.__file__).resolve() if getattr(loaded, "__file__", None) else None
+    else:
+        try:
+            found = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            return
+        origin = Path(found.origin).resolve() if found is not None and found.origin else None
     import sysconfig
 
     installed = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
