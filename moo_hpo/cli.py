@@ -124,7 +124,8 @@ def _load(path: Path) -> mh.Study:
 FRONT_ROWS = 50
 
 
-def front_table(study: mh.Study, title: str = "Pareto front", limit: int | None = FRONT_ROWS) -> Table:
+def front_table(study: mh.Study, title: str = "Pareto front", limit: int | None = FRONT_ROWS,
+                all_rows: str = "--limit 0 shows them all") -> Table:
     """The study's Pareto front as a rich table: objective values, then the configuration (the front by the
     model's estimates when the study's metrics showed noise, as :meth:`moo_hpo.Study.pareto_front` decides).
     A front of more than ``limit`` trials (None or 0: no limit) shows ``limit`` of them, evenly spread along the
@@ -151,7 +152,7 @@ def front_table(study: mh.Study, title: str = "Pareto front", limit: int | None 
         table.caption = "no feasible trial yet: the front is empty (the counts below say why)"
     elif len(front) < everything:
         table.caption = (f"{len(front)} of the {everything} trials on the front, spread along {escape(study.objectives[0].name)} "
-                         "(--limit 0 shows them all)")
+                         f"({escape(all_rows)})")
     return table
 
 
@@ -191,7 +192,8 @@ def demo(
     console.print(f"[bold]moo_hpo demo[/]: PyTorch MLP on Adult; accuracy vs. equalized-odds gap by sex (<= {EO_BOUND}) "
                   f"vs. CPU p99 latency vs. size; {trials} trials")
     study = run_demo(n_trials=trials, seed=seed, storage=str(db))
-    console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
+    console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)",
+                              all_rows=f"moo-hpo front {db} --limit 0 shows them all"))
     console.print(counts_text(study), highlight=False, markup=False)  # the counts its empty front refers to
     report_path = mh.report(study).save(out / "report.html")
     audit = mh.fairness_audit(study, accuracy="accuracy", gap="eo_diff")
@@ -282,7 +284,15 @@ def run(
                 study.optimize(fn, show_progress=True, **options)
         except mh.ConfigError as exc:
             raise beside_hint(exc, description.parent) from None
-        console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)"))
+        except SystemExit as exc:  # the entry's own sys.exit, in this process (SIGTERM arrives as Ctrl-C here)
+            raise CliError(
+                f"the objective called sys.exit({exc.code!r}) in the study's process, which stops the study (its running "
+                "trial is recorded interrupted); with n_workers = 2 or more in [study] it fails that trial only"
+            ) from None
+        where = study._store.location
+        console.print(front_table(study, title=f"Pareto front ({study.n_feasible} feasible of {len(study.trials)} trials)",
+                                  all_rows=f"moo-hpo front {where} --limit 0 shows them all" if where != ":memory:" else
+                                  "a study with storage = \"study.db\" keeps them all for moo-hpo front"))
         console.print(counts_text(study), highlight=False, markup=False)
         completed = study.count("complete")
         failures = [t.error.strip().splitlines()[0] for t in study.trials if t.status.value == "failed" and t.error and t.error.strip()]

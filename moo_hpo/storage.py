@@ -250,13 +250,11 @@ class SQLiteStore(Store):
             self.close()
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
-            # a read-only folder, file or file system, another user's study
-            raise StorageError(
-                f"cannot write the study file {str(self.path)!r} ({exc.strerror or exc}): running a study writes its file; "
-                f"read it with mh.Study.load({str(self.path)!r}, read_only=True) or moo-hpo front / report / serve"
-            ) from exc
+            raise self._not_writable(exc.strerror or str(exc)) from exc  # a read-only folder, file or medium
         except sqlite3.DatabaseError as exc:
             self.close()
+            if isinstance(exc, sqlite3.OperationalError) and not read_only and "unable to open" in str(exc):
+                raise self._not_writable(str(exc)) from exc  # a writable file in a folder that takes no -wal / -shm file
             if type(exc) is sqlite3.DatabaseError and "malformed" in str(exc):  # a study file, damaged
                 raise self._damaged(str(exc)) from exc
             raise StorageError(f"{str(self.path)!r} is not a readable moo_hpo study file: {exc}") from exc
@@ -267,6 +265,16 @@ class SQLiteStore(Store):
     @property
     def location(self) -> str:
         return str(self.path)
+
+    def _not_writable(self, why: str) -> StorageError:
+        """The error for a study file this process cannot write (or create)."""
+        if not self.path.exists():
+            return StorageError(f"cannot create the study file {str(self.path)!r} ({why}): give it a folder you can write")
+        return StorageError(
+            f"cannot write the study file {str(self.path)!r} ({why}; running a study writes the file and, beside it, "
+            f"SQLite's -wal and -shm files): read it with mh.Study.load({str(self.path)!r}, read_only=True) or "
+            "moo-hpo front / report / serve"
+        )
 
     @property
     def _conn(self) -> sqlite3.Connection:

@@ -201,37 +201,44 @@ class Study:
                     f"the study in {self._store.location!r} was created with seed={self.seed}; received seed={seed}: leave "
                     f"seed out (or give seed={self.seed}) to resume it, or use another storage file for a new study"
                 )
-            if refs_changed:
-                logger.warning("the objectives' reference values changed (%s): the hypervolume is measured against the "
-                               "new reference point from now on", refs_changed)
-                if not self.read_only:
-                    self._store.set_meta("spec", stored)
+            self._new_refs = (refs_changed, stored) if refs_changed else None  # stored by _store_opening_changes
             self._stored_name = self._store.get_meta("name", "study")
             self.name = name or self._stored_name  # a new name is stored once the study has opened (_store_rename)
             self.interrupted = [] if self.read_only else self._store.mark_interrupted()
             if self.interrupted:
                 logger.warning("trials %s were running when the study stopped; recorded as interrupted", self.interrupted)
         self._reference = ReferencePoint(self.objectives, stored=self._store.get_meta("reference_point"))
-        if refs_changed and self._reference.is_frozen and not self.read_only:
-            self._store.set_meta("reference_point", self._reference.record())
         self._trials: list[Trial] = self._store.load_trials()
         self._recount()
         self._freeze_reference_if_due()  # a store written before the freeze was recorded in tell
 
     @staticmethod
     def _refs_changed(stored: list[dict[str, Any]], given: list[dict[str, Any]]) -> str:
-        """``"size_kb: None -> 3000"`` when the given objectives differ from the stored ones in their ``ref`` only,
-        else ``""``."""
+        """``"size_kb: None -> 3000"`` when the given objectives differ from the stored ones only in a ``ref`` given
+        or changed, else ``""`` (a ``ref`` taken away is a different definition: the frozen point keeps it)."""
         if len(stored) != len(given) or stored == given:
             return ""
-        if any({**a, "ref": None} != {**b, "ref": None} for a, b in zip(stored, given, strict=True)):
+        if any({**a, "ref": None} != {**b, "ref": None} or (b.get("ref") is None and a.get("ref") is not None)
+               for a, b in zip(stored, given, strict=True)):
             return ""
         return ", ".join(f"{b['name']}: {a.get('ref')} -> {b.get('ref')}" for a, b in zip(stored, given, strict=True)
                          if a.get("ref") != b.get("ref"))
 
     def _store_rename(self) -> None:
-        """A stored study reopened under another ``name=``: store that name, so every later view agrees (after every
-        check of the opening passed: a refused study renames nothing)."""
+        """A stored study reopened under another ``name=`` or an objective's new ``ref``: store them, so every later
+        view agrees (after every check of the opening passed: a refused study changes nothing)."""
+        new_refs = getattr(self, "_new_refs", None)
+        if new_refs is not None:
+            if self.read_only:
+                logger.warning("the objectives' reference values differ from the stored study's (%s): this read-only view "
+                               "measures the hypervolume against them; the stored study keeps its own", new_refs[0])
+            else:
+                logger.warning("the objectives' reference values changed (%s): the hypervolume is measured against the "
+                               "new reference point from now on", new_refs[0])
+                self._store.set_meta("spec", new_refs[1])
+                if self._reference.is_frozen:
+                    self._store.set_meta("reference_point", self._reference.record())
+            self._new_refs = None
         stored = getattr(self, "_stored_name", None)
         if stored is not None and self.name != stored and not self.read_only:
             self._store.set_meta("name", self.name)

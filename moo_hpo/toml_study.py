@@ -81,34 +81,37 @@ def _pruner_from_toml(table: Any) -> Any:
 _ENTRY_MODULES: set[str] = set()  # modules this process imported as a study file's entry
 
 
-def _check_not_shadowing(spec: str, module_name: str, local: Path) -> None:
+def _check_not_shadowing(spec: str, module_name: str, local: Path, base: Path) -> None:
     """Refuse an entry file named as a module of Python's or an installed package (``json.py``): once its folder
     leads ``sys.path``, it would stand in for that module everywhere in the run, moo_hpo's own imports too.
 
     Raises:
         CliError: naming the module and where the other one is.
     """
-    import importlib.util
+    import importlib.machinery
+    import site
+    import sysconfig
 
     top = module_name.split(".")[0]
+    mine = f"{top}/" if (base / top).is_dir() else f"{top}.py"  # the file or folder to rename
     if top in sys.stdlib_module_names:
-        raise CliError(f"entry {spec!r}: {local.name} has the name of Python's standard module {top!r}, which it would "
-                       "stand in for everywhere in this run; rename it")
+        raise CliError(f"entry {spec!r}: {mine} has the name of Python's standard module {top!r}, which it would stand in "
+                       "for everywhere in this run; rename it")
     loaded = sys.modules.get(top)
     if loaded is not None:  # imported already (plotly by a report): where from
         origin = Path(loaded.__file__).resolve() if getattr(loaded, "__file__", None) else None
-    else:
+    else:  # where it is, the study file's folder left out (it may be the current folder, first on sys.path)
+        elsewhere = [p for p in sys.path if Path(p or ".").resolve() != base.resolve()]
         try:
-            found = importlib.util.find_spec(top)
+            found = importlib.machinery.PathFinder.find_spec(top, elsewhere)
         except (ImportError, ValueError):
             return
         origin = Path(found.origin).resolve() if found is not None and found.origin else None
-    import sysconfig
-
-    installed = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
-    if origin is not None and origin != local and any(folder in origin.parents for folder in installed):
-        raise CliError(f"entry {spec!r}: {local.name} has the name of an installed module {top!r} ({origin}), which it "
-                       "would stand in for everywhere in this run; rename it")
+    folders = [*site.getsitepackages(), site.getusersitepackages(), *(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))]
+    installed = {Path(f).resolve() for f in folders}
+    if origin is not None and base.resolve() not in origin.parents and any(folder in origin.parents for folder in installed):
+        raise CliError(f"entry {spec!r}: {mine} has the name of an installed module {top!r} ({origin}), which it would "
+                       "stand in for everywhere in this run; rename it")
 
 
 def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[..., Any]:
@@ -130,7 +133,7 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
                 f"entry {spec!r} must name a Python file next to the study file ({rel}.py or {rel}/ in {str(base)!r}); "
                 "to run a function of an installed module, name it on the command line: --entry MODULE:FUNCTION"
             )
-        _check_not_shadowing(spec, module_name, local)
+        _check_not_shadowing(spec, module_name, local, base)
         loaded = sys.modules.get(module_name)
         if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != local:
             if module_name not in _ENTRY_MODULES:

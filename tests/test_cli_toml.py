@@ -322,3 +322,32 @@ def test_an_entry_named_as_a_module_of_python_or_of_a_package_is_refused(tmp_pat
     said = " ".join(result.output.split())
     assert result.exit_code == 1 and f"{name}.py has the name of" in said and "rename it" in said, result.output
     assert "Traceback" not in result.output
+
+
+def test_an_entry_in_a_package_named_as_an_installed_one_names_the_folder(tmp_path, monkeypatch):
+    path = write(tmp_path)
+    (tmp_path / "plotly").mkdir()
+    (tmp_path / "plotly" / "__init__.py").write_text("")
+    (tmp_path / "plotly" / "helpers.py").write_text(ENTRY)
+    text = open(path).read().replace('entry = "entry:evaluate"', 'entry = "plotly.helpers:evaluate"')
+    open(path, "w").write(text)
+    monkeypatch.chdir(tmp_path)  # run from the study's folder too: the local folder is no excuse
+    said = " ".join(runner.invoke(app, ["run", "study.toml"]).output.split())
+    assert "entry 'plotly.helpers:evaluate': plotly/ has the name of an installed module 'plotly'" in said
+
+
+def test_an_entry_that_calls_sys_exit_in_the_study_process_is_one_error_line(tmp_path):
+    # before, `moo-hpo run` ended silently with the entry's own exit code
+    path = write(tmp_path)
+    (tmp_path / "entry.py").write_text("import sys\n\ndef evaluate(config):\n    sys.exit(3)\n")
+    result = runner.invoke(app, ["run", path])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "error: the objective called sys.exit(3) in the study's process, which stops the study" in said
+
+
+def test_run_shows_a_large_front_in_50_rows_and_says_how_to_see_it_all(tmp_path):
+    path = write(tmp_path, study_extra='optimizer = "random"')
+    result = runner.invoke(app, ["run", path, "--trials", "60"])  # a = x, b = (1 - x)^2: every trial on the front
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and "50 of the 60 trials on the front, spread along a (moo-hpo front " in said
+    assert "--limit 0 shows them all)" in said  # the file's path between them (a caption wraps in a narrow table)

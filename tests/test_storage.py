@@ -301,7 +301,11 @@ def test_reading_works_on_read_only_media(tmp_path):
         "try:\n"  # opening it to write: one clear error that says how to read it (before: a bare OSError)
         f"    mh.Study.load({str(ro / 's.db')!r})\n"
         "except mh.StorageError as exc:\n"
-        "    print('cannot write the study file' in str(exc) and 'read_only=True' in str(exc))"
+        "    print('cannot write the study file' in str(exc) and 'read_only=True' in str(exc))\n"
+        "try:\n"  # a new study there: no advice to read a file that does not exist
+        f"    mh.Study(mh.Space({{'x': mh.Float(0, 1)}}), [mh.Minimize('y')], storage={str(ro / 'new.db')!r})\n"
+        "except mh.StorageError as exc:\n"
+        "    print(str(exc).startswith('cannot create the study file') and 'give it a folder you can write' in str(exc))"
     )
     if os.geteuid() == 0:  # a real read-only file system, in a mount namespace of its own
         mount = f"mount --bind {src} {ro} && mount -o remount,bind,ro {ro} && {sys.executable} -c \"{read}\""
@@ -312,7 +316,7 @@ def test_reading_works_on_read_only_media(tmp_path):
         (ro / "s.db").chmod(0o444), ro.chmod(0o555)
         out = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True)
         ro.chmod(0o755)
-    assert out.stdout.split() == ["3", "0", "True"], (out.stdout, out.stderr)
+    assert out.stdout.split() == ["3", "0", "True", "True"], (out.stdout, out.stderr)
 
 
 def test_a_file_left_by_a_killed_creation_is_reused(tmp_path):

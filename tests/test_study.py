@@ -982,7 +982,16 @@ def test_a_stored_study_resumed_with_a_new_ref_takes_it(tmp_path, caplog):
     assert "the objectives' reference values changed (size_kb: None -> 50.0)" in caplog.text
     with mh.Study.load(path, read_only=True) as view:  # stored: every later view agrees
         assert view.reference_point["size_kb"] == 50.0 and view.objectives[1].ref == 50.0
-    # anything else that differs is refused, saying which field
+    # a refused opening stores nothing of its new ref
+    with pytest.raises(mh.ConfigError, match="unknown optimizer"):
+        mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb", ref=70.0)], [mh.AtMost("size_kb", 50.0)],
+                 storage=path, optimizer="no_such_optimizer")
+    with mh.Study.load(path, read_only=True) as view:
+        assert view.reference_point["size_kb"] == 50.0
+    # a ref taken away is a different definition (the frozen point would keep it), as is anything else, naming the field
+    with pytest.raises(mh.ConfigError, match=r"has different objectives: 'size_kb': ref 50.0 stored, None given"):
+        mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb")], [mh.AtMost("size_kb", 50.0)], storage=path,
+                 optimizer="random")
     with pytest.raises(mh.ConfigError, match=r"has different objectives: 'size_kb': direction 'minimize' stored, 'maximize' given"):
         mh.Study(space, [mh.Maximize("accuracy"), mh.Maximize("size_kb", ref=50.0)], [mh.AtMost("size_kb", 50.0)],
                  storage=path, optimizer="random")

@@ -233,7 +233,7 @@ def _run_trial(
     if trial_timeout is None:
         trial._reporter = reporter
         with ThreadOutput.capture(output):
-            outcome = call_objective(fn, trial, with_trial)
+            outcome = call_objective(fn, trial, with_trial, in_worker=True)
     else:
         from moo_hpo.execution.workers import WorkerPoolExecutor
 

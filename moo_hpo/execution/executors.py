@@ -55,17 +55,21 @@ def takes_trial(fn: Callable[..., Any]) -> bool:
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
-def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool) -> Outcome:
+def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_worker: bool = False) -> Outcome:
     """Run ``fn(config)`` (or ``fn(config, trial)``), turning an ``Exception`` into an outcome.
 
-    ``SystemExit`` (a training script's ``sys.exit``, argparse on arguments it does not know) is the trial's
-    failure too, in this process as in a worker; ``KeyboardInterrupt`` and other ``BaseException`` pass through.
+    In a worker (``in_worker``: a local worker process, a Dask task) ``SystemExit`` (a training script's
+    ``sys.exit``, argparse on arguments it does not know) is the trial's failure too, not the worker's end. In the
+    study's own process it passes through, with ``KeyboardInterrupt`` and every other ``BaseException``: there it
+    may be the process's own shutdown (a signal handler that calls ``sys.exit``).
     """
     try:
         value = fn(dict(trial.config), trial) if takes_trial else fn(dict(trial.config))
     except Exception as exc:  # noqa: BLE001 - failures are data
         return Outcome(error=format_exception(exc), exception=exc)
     except SystemExit as exc:
+        if not in_worker:
+            raise
         said = f"the objective called sys.exit({exc.code!r}), which ends the trial, not the study: {format_exception(exc)}"
         return Outcome(error=said)
     return Outcome(value=value)

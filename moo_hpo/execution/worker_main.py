@@ -116,7 +116,7 @@ def main() -> None:
         except EOFError:
             return
         trial._reporter = PipeReporter(inbox, outbox)
-        outcome = call_objective(fn, trial, setup["takes_trial"])
+        outcome = call_objective(fn, trial, setup["takes_trial"], in_worker=True)
         send(outbox, outcome_message(trial.number, outcome))
 
 

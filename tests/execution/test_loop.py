@@ -129,15 +129,18 @@ def _exits(config):
     return {"y": config["x"]}
 
 
-@pytest.mark.parametrize("n_workers", [1, 2])
-def test_an_objective_that_calls_sys_exit_fails_its_trial_not_the_study(n_workers):
-    # before, in this process the study stopped (silently, with the script's exit code, from the command line); in a
-    # worker the trial failed as "the worker process ended without a result (exit code 3)"
+def test_an_objective_that_calls_sys_exit_in_a_worker_fails_its_trial():
+    # before, the worker died: "the worker process ended without a result (exit code 3)"
     study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("y")], optimizer="random", seed=0)
-    study.optimize(_exits, n_trials=3, n_workers=n_workers, show_progress=False)
+    study.optimize(_exits, n_trials=3, n_workers=2, show_progress=False)
     assert [t.status for t in study.trials] == [mh.TrialStatus.FAILED] * 3
     assert all(t.error.startswith("the objective called sys.exit(3), which ends the trial, not the study: SystemExit: 3")
                for t in study.trials)
+    # in the study's own process it stops the study, as a signal handler's sys.exit must: the trial is interrupted
+    alone = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("y")], optimizer="random", seed=0)
+    with pytest.raises(SystemExit):
+        alone.optimize(_exits, n_trials=3, show_progress=False)
+    assert [t.status for t in alone.trials] == [mh.TrialStatus.INTERRUPTED]
 
 
 def test_failures_that_differ_only_in_their_numbers_are_one_kind():
