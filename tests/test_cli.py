@@ -248,9 +248,11 @@ def test_a_front_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     import subprocess
     import sys
 
-    with mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f1"), mh.Minimize("f2")], storage=tmp_path / "s.db",
-                  seed=0, optimizer="random") as study:
-        study.optimize(lambda c: {"f1": c["x"], "f2": 1 - c["x"]}, n_trials=400, show_progress=False)
+    space = mh.Space({"x": mh.Float(0, 1), "a_long_parameter_name": mh.Float(0, 1), "another_long_one": mh.Float(0, 1)})
+    with mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], storage=tmp_path / "s.db", seed=0, optimizer="random") as study:
+        # every trial on the front, and more rows than a pipe's buffer holds (so the writer meets the closed pipe)
+        for t in study.ask(1500):
+            study.tell(t, {"f1": t.config["x"], "f2": 1 - t.config["x"]})
     command = f"{sys.executable} -m moo_hpo front {tmp_path / 's.db'} --limit 0 | head -2; echo ${{PIPESTATUS[0]}} >&2"
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
     # as a Unix tool stopped by SIGPIPE (before: status 1, an error to a script with `set -o pipefail`)
@@ -259,7 +261,7 @@ def test_a_front_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     # a large front is shown in 50 rows, spread along the first objective, both ends included
     shown = runner.invoke(app, ["front", str(tmp_path / "s.db")])
     rows = [line for line in shown.output.splitlines() if re.match(r"^│\s*\d+\s*│", line)]
-    assert len(rows) == 50 and "50 of the 400 trials on the front, spread along f1 (--limit 0 shows them all)" in " ".join(
+    assert len(rows) == 50 and "50 of the 1500 trials on the front, spread along f1 (--limit 0 shows them all)" in " ".join(
         shown.output.split())
     f1 = sorted(float(line.split("│")[2]) for line in rows)
     assert f1[0] == pytest.approx(min(t.metrics["f1"] for t in study.trials), abs=1e-3)
