@@ -16,6 +16,7 @@ from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPrun
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import further_interrupts_held
+from moo_hpo.execution.probe_checks import check_energy_counters, check_latency_alone, check_metric_names, check_thresholds
 from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor
 from moo_hpo.objectives.base import Probe
@@ -94,22 +95,6 @@ def _check_can_report(study: Study, fn: Callable[..., Any], with_model: bool, th
     )
 
 
-def _check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
-    """Warn when CPU latency is measured while other trials train on the same cores (local workers): each
-    measurement then reads high by however busy the cores are, and a budget on it skips or passes by chance."""
-    from moo_hpo.objectives.latency import Latency
-
-    cpu = [p for p in probes if isinstance(p, Latency) and not str(p.device).startswith("cuda")]
-    if cpu and n_workers is not None and n_workers > 1:
-        warnings.warn(
-            f"the Latency probe times models on the CPU while {n_workers} workers train on the same cores: latencies "
-            "read high and vary with the load; for figures to size devices by, run with n_workers=1 or measure the "
-            "front's models again alone (Latency(...).measure(model))",
-            UserWarning,
-            stacklevel=4,
-        )
-
-
 def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[Any]:
     """``callbacks`` / ``probes`` as a list: one item alone is accepted as a list of one.
 
@@ -154,14 +139,14 @@ def run_optimize(
         logger.warning("optimize was given neither n_trials nor timeout: it runs until Ctrl-C (or a callback's study.stop())")
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
     _check_can_report(study, fn, with_model=build is not None, through_pipeline=build is not None or bool(probes))
-    _check_latency_alone(probes, n_workers if executor is None else None)
+    check_latency_alone(probes, n_workers if executor is None else None)
     if build is not None or probes:
         from moo_hpo.pipeline import ProbePipeline
 
-        _check_metric_names(study, probes)
-        _check_thresholds(probes)
+        check_metric_names(study, probes)
+        check_thresholds(probes)
         if executor is None:  # the trials run on this machine: its energy counters are theirs
-            _check_energy_counters(study, probes)
+            check_energy_counters(study, probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
     from moo_hpo.execution.reporter import StudyReporter
@@ -322,151 +307,6 @@ def failure_kind(error: str | None) -> str:
 
     first = (error or "").strip().splitlines()[0] if (error or "").strip() else ""
     return re.sub(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", "#", first)
-
-
-def _check_metric_names(study: Study, probes: Sequence[Any]) -> None:
-    """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo.
-
-    Raises:
-        ConfigError: naming the metric and the probe metric it resembles.
-    """
-    from moo_hpo.naming import closest_name
-
-    from moo_hpo.objectives.size import PRECISION_BYTES, ModelSize
-
-    provided = [m for p in probes for m in getattr(p, "metrics", ())]
-    from moo_hpo.objectives.holdout import HOLDOUT_PREFIX
-
-    held_out = [n for n in study.problem.required_metrics if n.startswith(HOLDOUT_PREFIX) and n in provided]
-    if held_out:
-        warnings.warn(
-            f"the study selects on {held_out}, measured on the held-out split: a model chosen on it makes those "
-            f"figures as optimistic as the validation ones, and nothing is held out any more; name "
-            f"{[n.removeprefix(HOLDOUT_PREFIX) for n in held_out]} instead",
-            UserWarning,
-            stacklevel=4,
-        )
-    for name in study.problem.required_metrics:
-        if name in provided:
-            continue
-        precision = name.removeprefix("size_kb_")
-        if precision in PRECISION_BYTES and any(isinstance(p, ModelSize) for p in probes):
-            warnings.warn(  # fit may return it itself (a quantized export of the user's): not refused
-                f"the study needs the metric {name!r}, which ModelSize measures only when asked for that precision: "
-                f"ModelSize(precisions=[{precision!r}]); unless fit returns it, every trial trains and then fails "
-                f"(the probes provide {sorted(provided)})",
-                UserWarning,
-                stacklevel=4,
-            )
-            continue
-        able = [p for p in probes if name in _measurable(p)]
-        if able:  # a probe that measures it when asked (fit may return it itself: not refused)
-            probe = able[0]
-            asked = [m for m in getattr(probe, "base_metrics", getattr(probe, "metrics", ()))]
-            warnings.warn(
-                f"the study needs the metric {name!r}, which {type(probe).__name__} measures only when asked for it: "
-                f"{type(probe).__name__}(..., metrics={[*asked, name.removeprefix('holdout_')]!r}); unless fit returns "
-                f"it, every trial trains and then fails (the probes provide {sorted(provided)})",
-                UserWarning,
-                stacklevel=4,
-            )
-            continue
-        close = closest_name(name, provided, cutoff=0.75)
-        if close:
-            raise ConfigError(
-                f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
-                f"(the probes provide {sorted(provided)})"
-            )
-
-
-def _check_thresholds(probes: Sequence[Any]) -> None:
-    """Warn when the probes that turn scores into labels (``FairnessGap``, an ``Accuracy`` of label metrics) use
-    different decision thresholds: their figures then describe different classifiers (a model's
-    ``moo_hpo_threshold`` overrides both)."""
-    from moo_hpo.objectives.accuracy import NEEDS_SCORES, REGRESSION_METRICS, Accuracy
-    from moo_hpo.objectives.fairness import FairnessGap
-
-    threshold_free = {*NEEDS_SCORES, *REGRESSION_METRICS}  # scores, not labels: no threshold involved
-    labelled = [p for p in probes if isinstance(p, FairnessGap)
-                or (isinstance(p, Accuracy) and not set(p.base_metrics) <= threshold_free)]
-    if len({p.threshold for p in labelled}) > 1:
-        said = ", ".join(f"{type(p).__name__} {'its predict' if p.threshold is None else p.threshold}" for p in labelled)
-        warnings.warn(
-            f"the probes decide labels at different thresholds ({said}): their figures describe different classifiers "
-            "(an accuracy and a fairness gap of two models) unless build sets model.moo_hpo_threshold, which "
-            "overrides both; give each the same threshold=",
-            UserWarning,
-            stacklevel=4,
-        )
-    # the positive label matters where a threshold decides labels (or a model's own, which cannot be known here:
-    # only the probes' are) or f1 counts one
-    decided = [p for p in labelled if p.threshold is not None or "f1" in getattr(p, "base_metrics", ())]
-    positives = {_positive_label(p) for p in labelled} - {None}
-    if decided and len(positives) > 1:
-        said = ", ".join(f"{type(p).__name__} {_positive_label(p)!r}" for p in labelled)
-        warnings.warn(
-            f"the probes count different labels as positive ({said}): a threshold then decides two different "
-            "classifiers, and f1 or a gap counts another outcome; give each the same pos_label=",
-            UserWarning,
-            stacklevel=4,
-        )
-
-
-def _positive_label(probe: Any) -> Any:
-    """The label a probe's threshold is on: its ``pos_label``, else the second of two sorted labels (None when
-    the labels are not two)."""
-    import numpy as np
-
-    if getattr(probe, "pos_label", None) is not None:
-        return probe.pos_label
-    try:
-        labels = np.unique(np.asarray(probe.y))
-    except TypeError:
-        return None
-    if len(labels) != 2:
-        return None
-    return labels[1].item() if hasattr(labels[1], "item") else labels[1]
-
-
-def _check_energy_counters(study: Study, probes: Sequence[Any]) -> None:
-    """Refuse, before the first trial, an energy probe that cannot measure on this machine (no NVML or RAPL counter,
-    no ``watts=`` estimate), rather than failing every trial; and NaN energies the study would need.
-
-    Raises:
-        ConfigError: naming the probe, the device and why there is no counter.
-    """
-    from moo_hpo.objectives.energy import Energy, TrainingEnergy, unavailable_reason
-
-    for p in probes:
-        if not isinstance(p, (Energy, TrainingEnergy)) or p.watts is not None:
-            continue
-        why = unavailable_reason(p.device)
-        if why is None:
-            continue
-        needed = [m for m in p.metrics if m in study.problem.required_metrics]
-        if isinstance(p, Energy) and p.on_unavailable == "nan":
-            if not needed:
-                continue  # recorded as NaN, as asked, and nothing depends on it
-            raise ConfigError(
-                f"probe {p.name!r} has no energy counter for {p.device!r} on this machine ({why}), so it records NaN "
-                f"(on_unavailable='nan'), which the study's {needed} cannot take: pass watts=... for a labelled "
-                "estimate, or leave energy out of the objectives and constraints"
-            )
-        nan_instead = isinstance(p, Energy) and not needed  # NaN only helps where nothing needs the energy
-        raise ConfigError(
-            f"probe {p.name!r} has no energy counter for {p.device!r} on this machine ({why}): pass watts=... for a "
-            + ("labelled estimate, or on_unavailable='nan' to record NaN" if nan_instead else "labelled estimate")
-        )
-
-
-def _measurable(probe: Any) -> set[str]:
-    """The metrics a probe can measure when asked (``measurable``), held-out ones too when it has a held-out split."""
-    names = set(getattr(probe, "measurable", ()))
-    if getattr(probe, "holdout", None) is not None:
-        from moo_hpo.objectives.holdout import holdout_name
-
-        names |= {holdout_name(m) for m in names}
-    return names
 
 
 def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
