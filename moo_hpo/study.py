@@ -334,7 +334,8 @@ class Study:
                 space has rules (rules are code and are stored by name only).
             optimizer: ``"auto"`` keeps the stored optimizer; a name or instance replaces it.
             read_only: open for reading only. None: read-only exactly when the study is being
-                written (by another process, or by another open study of this one).
+                written (by another process, or by another open study of this one) or its file cannot be written
+                here (a read-only folder, file or medium).
             pruner: the pruner for the trials still to run (None: the stored one; False: none); it first
                 replays the stored reports.
 
@@ -353,11 +354,13 @@ class Study:
             try:
                 store = open_store(path)
             except StorageError as exc:
-                if "another process" not in str(exc) and "in this process" not in str(exc):
+                said = str(exc)
+                if "another process" not in said and "in this process" not in said and "cannot write the study file" not in said:
                     raise
                 store = open_store(path, read_only=True)
-                why = ("another process is writing it" if "another process" in str(exc)
-                       else "an unclosed Study in this process is writing it")  # for the error a write meets
+                why = ("another process is writing it" if "another process" in said
+                       else "an unclosed Study in this process is writing it" if "in this process" in said
+                       else "its file cannot be written here (a read-only folder, file or medium)")  # for a write's error
         else:
             store = open_store(path, read_only=bool(read_only))
         spec = store.get_meta("spec")
@@ -424,7 +427,8 @@ class Study:
             why = getattr(self, "_read_only_why", None)
             raise StorageError(
                 f"the study in {self._store.location!r} is open read-only"
-                + (f" (Study.load opened it so: {why}; load it again once that writer is closed)" if why else "")
+                + (f" (Study.load opened it so: {why}"
+                   + ("" if why.startswith("its file") else "; load it again once that writer is closed") + ")" if why else "")
             )
         if not self.space.rules_available:
             raise ConfigError(

@@ -298,8 +298,13 @@ def test_reading_works_on_read_only_media(tmp_path):
         "import moo_hpo as mh; from moo_hpo.cli import app; from typer.testing import CliRunner; "
         f"s = mh.Study.load({str(ro / 's.db')!r}, read_only=True); print(s.count('complete')); "
         f"r = CliRunner().invoke(app, ['front', {str(ro / 's.db')!r}]); print(r.exit_code)\n"
-        "try:\n"  # opening it to write: one clear error that says how to read it (before: a bare OSError)
-        f"    mh.Study.load({str(ro / 's.db')!r})\n"
+        f"v = mh.Study.load({str(ro / 's.db')!r})\n"  # read-only by itself, as beside another writer (before: an OSError)
+        "try:\n"
+        "    v.ask()\n"
+        "except mh.StorageError as exc:\n"
+        "    print(v.read_only and 'its file cannot be written here' in str(exc))\n"
+        "try:\n"  # opening it to write: one clear error that says how to read it
+        f"    mh.Study(v.space, v.objectives, storage={str(ro / 's.db')!r})\n"
         "except mh.StorageError as exc:\n"
         "    print('cannot write the study file' in str(exc) and 'read_only=True' in str(exc))\n"
         "try:\n"  # a new study there: no advice to read a file that does not exist
@@ -316,7 +321,7 @@ def test_reading_works_on_read_only_media(tmp_path):
         (ro / "s.db").chmod(0o444), ro.chmod(0o555)
         out = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True)
         ro.chmod(0o755)
-    assert out.stdout.split() == ["3", "0", "True", "True"], (out.stdout, out.stderr)
+    assert out.stdout.split() == ["3", "0", "True", "True", "True"], (out.stdout, out.stderr)
 
 
 def test_a_file_left_by_a_killed_creation_is_reused(tmp_path):
