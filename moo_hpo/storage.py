@@ -270,11 +270,11 @@ class SQLiteStore(Store):
         """The error for a study file this process cannot write (or create)."""
         if not self.path.exists():
             return StorageError(f"cannot create the study file {str(self.path)!r} ({why}): give it a folder you can write")
-        return StorageError(
+        return _readable_instead(StorageError(
             f"cannot write the study file {str(self.path)!r} ({why}; running a study writes the file and, beside it, "
             f"SQLite's -wal and -shm files): read it with mh.Study.load({str(self.path)!r}, read_only=True) or "
             "moo-hpo front / report / serve"
-        )
+        ), "its file cannot be written here (a read-only folder, file or medium)")
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -340,20 +340,20 @@ class SQLiteStore(Store):
         identity = (info.st_dev, info.st_ino)
         if identity in _WRITERS:
             os.close(fd)
-            raise StorageError(
+            raise _readable_instead(StorageError(
                 f"the study file {str(self.path)!r} is already open for writing in this process (as "
                 f"{_WRITERS[identity]!r}) by a Study that was not closed: call .close() on it, or create "
                 "studies with `with mh.Study(...) as study:`; Study.load(path, read_only=True) reads it meanwhile"
-            )
+            ), "an unclosed Study in this process is writing it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise StorageError(
+            raise _readable_instead(StorageError(
                 f"another process is writing the study {str(self.path)!r}; open it with read_only=True "
                 "(Study.load(path, read_only=True)) to follow it. One process writes a study: to run its trials in "
                 "parallel, give that process n_workers=... or a Dask cluster (optimize(..., executor=...))"
-            ) from None
+            ), "another process is writing it") from None
         self._lock_fd, self._identity = fd, identity
         _WRITERS[identity] = str(self.path)
 
@@ -538,6 +538,13 @@ class SQLiteStore(Store):
             self.close()
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
+
+
+def _readable_instead(error: StorageError, why: str) -> StorageError:
+    """Mark a refused opening for writing that a read-only opening would pass, with the reason
+    (``error.readable_instead``, which ``Study.load`` reads to open the study read-only by itself)."""
+    error.readable_instead = why  # type: ignore[attr-defined]
+    return error
 
 
 def open_store(storage: str | os.PathLike[str] | Store | None, read_only: bool = False) -> Store:

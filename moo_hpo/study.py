@@ -354,13 +354,10 @@ class Study:
             try:
                 store = open_store(path)
             except StorageError as exc:
-                said = str(exc)
-                if "another process" not in said and "in this process" not in said and "cannot write the study file" not in said:
+                why = getattr(exc, "readable_instead", None)  # for the error a write meets
+                if why is None:
                     raise
                 store = open_store(path, read_only=True)
-                why = ("another process is writing it" if "another process" in said
-                       else "an unclosed Study in this process is writing it" if "in this process" in said
-                       else "its file cannot be written here (a read-only folder, file or medium)")  # for a write's error
         else:
             store = open_store(path, read_only=bool(read_only))
         spec = store.get_meta("spec")
