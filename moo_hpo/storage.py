@@ -232,6 +232,7 @@ class SQLiteStore(Store):
         self.path = Path(path)
         self.read_only = read_only
         self._lock_fd: int | None = None
+        self._immutable = False  # opened read-only with immutable=1 (a read-only medium)
         self._identity: tuple[int, int] | None = None
         self._legacy = False  # a version-1 file opened read-only
         self._has_reports = True  # False for a file from before reports opened read-only
@@ -300,6 +301,7 @@ class SQLiteStore(Store):
             if self._conn is not None:
                 self._conn.close()
             self._conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            self._immutable = True
 
     def _open_for_writing(self, durable: bool) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -345,9 +347,7 @@ class SQLiteStore(Store):
                 f"{_WRITERS[identity]!r}) by a Study that was not closed: call .close() on it, or create "
                 "studies with `with mh.Study(...) as study:`; Study.load(path, read_only=True) reads it meanwhile"
             ), "an unclosed Study in this process is writing it")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not _try_flock(fd, fcntl.LOCK_EX, patience_s=_LOCK_PATIENCE_S):
             os.close(fd)
             raise _readable_instead(StorageError(
                 f"another process is writing the study {str(self.path)!r}; open it with read_only=True "
@@ -527,11 +527,43 @@ class SQLiteStore(Store):
         if conn is not None:
             conn.close()
             self._connection = None
+            if self.read_only and not self._immutable:
+                self._tidy_after_reading()
         self._closed = True
         if getattr(self, "_lock_fd", None) is not None:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None
             _WRITERS.pop(self._identity, None)
+
+    def _tidy_after_reading(self) -> None:
+        """Remove the -wal and -shm files that reading a study nobody writes left beside it.
+
+        A read-only connection cannot delete them (SQLite's last writable connection does, on closing), so a
+        read-only command (``moo-hpo front``) would leave two files beside a closed study. When no writer holds the
+        study (its lock is free, taken for the moment so that none starts meanwhile) and the file is writable, a
+        writable connection is opened and closed: SQLite then removes them itself, and only if no other connection
+        still has the file open.
+        """
+        if fcntl is None:  # pragma: no cover - Windows
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except OSError:  # a read-only file or medium: nothing can be removed beside it
+            return
+        try:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) in _WRITERS or not _try_flock(fd, fcntl.LOCK_EX, patience_s=0.0):
+                return
+            try:
+                connection = sqlite3.connect(str(self.path), isolation_level=None, timeout=0.0)
+                try:
+                    connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                finally:
+                    connection.close()
+            except sqlite3.Error:  # another connection holds it: it tidies up when it closes
+                pass
+        finally:
+            os.close(fd)  # releases the lock
 
     def __del__(self) -> None:
         try:
@@ -545,6 +577,24 @@ def _readable_instead(error: StorageError, why: str) -> StorageError:
     (``error.readable_instead``, which ``Study.load`` reads to open the study read-only by itself)."""
     error.readable_instead = why  # type: ignore[attr-defined]
     return error
+
+
+#: how long a writer waits for the study's lock before saying another process writes it: a reader tidying up
+#: after itself (:meth:`SQLiteStore._tidy_after_reading`) holds it for a few milliseconds
+_LOCK_PATIENCE_S = 0.25
+
+
+def _try_flock(fd: int, kind: int, patience_s: float) -> bool:
+    """Take an advisory lock on ``fd``, trying again for ``patience_s`` seconds; False when it stays taken."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
 
 def open_store(storage: str | os.PathLike[str] | Store | None, read_only: bool = False) -> Store:

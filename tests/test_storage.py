@@ -209,6 +209,34 @@ def test_second_process_reads_a_running_study(tmp_path):
     study.close()
 
 
+def test_reading_a_closed_study_leaves_no_files_beside_it(tmp_path):
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"a": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path, seed=0) as study:
+        study.optimize(lambda c: {"y": c["a"]}, n_trials=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+    out = subprocess.run([sys.executable, "-m", "moo_hpo", "front", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    view = mh.Study.load(path, read_only=True)
+    assert view.count("complete") == 2
+    view.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]  # no -wal / -shm left by the readers
+
+
+def test_a_reader_closing_beside_a_writer_leaves_the_writer_its_files(tmp_path):
+    path = tmp_path / "s.db"
+    writer = SQLiteStore(path)
+    writer.add_trial(Trial(number=0, config={"a": 1}))
+    script = (f"from moo_hpo.storage import SQLiteStore; r = SQLiteStore({str(path)!r}, read_only=True); "
+              "print(len(r.load_trials())); r.close()")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1"]
+    assert (tmp_path / "s.db-wal").exists() and (tmp_path / "s.db-shm").exists()  # the writer's, still in use
+    writer.add_trial(Trial(number=1, config={"a": 2}))
+    assert [t.number for t in writer.load_trials()] == [0, 1]
+    writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+
+
 def test_a_version_1_store_gets_interrupted_trials_their_own_status(tmp_path):
     path = tmp_path / "v1.db"
     s = SQLiteStore(path)
