@@ -260,23 +260,28 @@ def run(
         raise CliError(f"--trials must be at least 1; received {trials}")
     if retries is not None and retries < 0:
         raise CliError(f"--retries must be at least 0; received {retries}")
-    study, fn, options = study_from_toml(description, entry=entry)
+    try:
+        study, fn, options = study_from_toml(description, entry=entry)
+    except mh.StorageError as exc:
+        raise _storage_refusal(exc) from None
     with study:  # closed on every way out, so the study file is free again
         if trials is not None:
             options["n_trials"] = trials
         if "n_trials" not in options and "timeout" not in options:
             raise CliError("give a budget: n_trials or timeout in [study], or --trials")
-        if "n_trials" in options:  # a total: a resumed study runs what is missing
-            have = len(study.trials)
-            options["n_trials"] = max(0, options["n_trials"] - have)
-            if have:
-                console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run", markup=False)
         if dask is not None:
             options["executor"] = dask
         if resources:
             options["resources"] = _resources(resources)
         if retries is not None:
             options["retries"] = retries
+        if "executor" not in options:
+            _check_cluster_only(options)
+        if "n_trials" in options:  # a total: a resumed study runs what is missing
+            have = len(study.trials)
+            options["n_trials"] = max(0, options["n_trials"] - have)
+            if have:
+                console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run", markup=False)
         if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
             console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once", markup=False)
         try:
@@ -299,6 +304,29 @@ def run(
         location = study._store.location
     if not completed:
         raise CliError(_nothing_completed(failures, location))
+
+
+def _storage_refusal(exc: Exception) -> Exception:
+    """A study file ``run`` cannot write, said in the command line's terms (the reading commands still read it)."""
+    why = getattr(exc, "readable_instead", None)
+    location = getattr(exc, "location", None)
+    if why is None or location is None:
+        return exc
+    text = f"cannot run the study in {location}: {why}; moo-hpo front {location} and moo-hpo report {location} read it"
+    if "another process" in why:
+        text += (" meanwhile. One process runs a study: for trials in parallel, give n_workers in [study] or run it on "
+                 "a Dask cluster with --dask")
+    return CliError(text)
+
+
+def _check_cluster_only(options: dict[str, Any]) -> None:
+    """Refuse ``resources`` and drop ``retries`` (with a line) for a run without a Dask cluster."""
+    if "resources" in options:
+        raise CliError("resources (what a trial needs of a worker, GPU=1) apply on a Dask cluster: give --dask "
+                       "tcp://host:8786, or dask = \"tcp://...\" in [study]; local workers run any trial")
+    if options.pop("retries", None) is not None:
+        console.print("retries apply on a Dask cluster (a trial again when its worker's machine is lost); here they "
+                      "are left out: a local worker that crashes fails its trial, and the study goes on", markup=False)
 
 
 def _nothing_completed(failures: list[str], location: str) -> str:

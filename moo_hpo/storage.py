@@ -275,7 +275,7 @@ class SQLiteStore(Store):
             f"cannot write the study file {str(self.path)!r} ({why}; running a study writes the file and, beside it, "
             f"SQLite's -wal and -shm files): read it with mh.Study.load({str(self.path)!r}, read_only=True) or "
             "moo-hpo front / report / serve"
-        ), "its file cannot be written here (a read-only folder, file or medium)")
+        ), "its file cannot be written here (a read-only folder, file or medium)", self.path)
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -346,14 +346,14 @@ class SQLiteStore(Store):
                 f"the study file {str(self.path)!r} is already open for writing in this process (as "
                 f"{_WRITERS[identity]!r}) by a Study that was not closed: call .close() on it, or create "
                 "studies with `with mh.Study(...) as study:`; Study.load(path, read_only=True) reads it meanwhile"
-            ), "an unclosed Study in this process is writing it")
+            ), "an unclosed Study in this process is writing it", self.path)
         if not _try_flock(fd, fcntl.LOCK_EX, patience_s=_LOCK_PATIENCE_S):
             os.close(fd)
             raise _readable_instead(StorageError(
                 f"another process is writing the study {str(self.path)!r}; open it with read_only=True "
                 "(Study.load(path, read_only=True)) to follow it. One process writes a study: to run its trials in "
                 "parallel, give that process n_workers=... or a Dask cluster (optimize(..., executor=...))"
-            ), "another process is writing it") from None
+            ), "another process is writing it", self.path) from None
         self._lock_fd, self._identity = fd, identity
         _WRITERS[identity] = str(self.path)
 
@@ -572,10 +572,12 @@ class SQLiteStore(Store):
             pass
 
 
-def _readable_instead(error: StorageError, why: str) -> StorageError:
+def _readable_instead(error: StorageError, why: str, path: Path) -> StorageError:
     """Mark a refused opening for writing that a read-only opening would pass, with the reason
-    (``error.readable_instead``, which ``Study.load`` reads to open the study read-only by itself)."""
+    (``error.readable_instead``, which ``Study.load`` reads to open the study read-only by itself) and the study
+    file (``error.location``, which the command line names)."""
     error.readable_instead = why  # type: ignore[attr-defined]
+    error.location = str(path)  # type: ignore[attr-defined]
     return error
 
 

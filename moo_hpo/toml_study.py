@@ -117,13 +117,16 @@ def _check_not_shadowing(spec: str, module_name: str, local: Path, base: Path) -
 def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[..., Any]:
     """The objective named ``module:function``.
 
-    From a study file (``anywhere=False``) the module must be a Python file or package next to it:
-    a study file is code, like a script, and may only run code that lies beside it. A module named
+    From a study file (``anywhere=False``) the module must be a Python file or package next to it, named as a
+    module (``train:fit``) or as the file (``train.py:fit``): a study file is code, like a script, and may only run
+    code that lies beside it. A module named
     on the command line (``--entry``) may be any importable one.
     """
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise CliError(f"entry must be 'module:function'; received {spec!r}")
+    if not anywhere and module_name.endswith(".py") and (base / module_name).is_file():
+        module_name = module_name[: -len(".py")].replace("/", ".")  # a file's name ('train.py:fit'): its module
     if not anywhere:
         rel = Path(*module_name.split("."))
         candidates = [base / rel.with_suffix(".py"), base / rel / "__init__.py"]

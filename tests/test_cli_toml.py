@@ -351,3 +351,43 @@ def test_run_shows_a_large_front_in_50_rows_and_says_how_to_see_it_all(tmp_path)
     said = " ".join(result.output.split())
     assert result.exit_code == 0 and "50 of the 60 trials on the front, spread along a (moo-hpo front " in said
     assert "--limit 0 shows them all)" in said  # the file's path between them (a caption wraps in a narrow table)
+
+
+def test_an_entry_may_name_its_file(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    path.write_text(path.read_text().replace('entry = "entry:evaluate"', 'entry = "entry.py:evaluate"'))
+    result = runner.invoke(app, ["run", str(path), "--trials", "3"])
+    assert result.exit_code == 0, result.output
+    assert mh.Study.load(tmp_path / "study.db", read_only=True).count("complete") == 3
+
+
+def test_a_second_run_of_a_running_study_is_told_how_to_follow_it(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import moo_hpo as mh, sys, time\n"
+                               f"s = mh.Study(mh.Space({{'x': mh.Float(0, 1)}}), [mh.Minimize('a')], storage={str(tmp_path / 'study.db')!r})\n"
+                               "print('open', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        result = runner.invoke(app, ["run", path])
+    finally:
+        holder.kill()
+        holder.wait()
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "another process is writing it; moo-hpo front" in said and "--dask" in said and "read_only" not in said
+
+
+def test_cluster_options_without_a_cluster(tmp_path):
+    path = write(tmp_path)
+    result = runner.invoke(app, ["run", path, "--resources", "GPU=1"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "resources (what a trial needs of a worker, GPU=1) apply on a Dask cluster: give --dask" in said
+    assert not mh.Study.load(tmp_path / "study.db", read_only=True).trials  # refused before any trial
+    result = runner.invoke(app, ["run", path, "--retries", "2", "--trials", "2"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and "retries apply on a Dask cluster" in said and "executor=" not in said
