@@ -4,7 +4,8 @@
 
 1. ``model = build(config)``: the untrained model;
 2. every probe that needs no training measures it (size, latency ... of a torch module; a
-   scikit-learn estimator has nothing to measure before ``fit``, so those probes wait for it);
+   scikit-learn estimator has nothing to measure before ``fit``, so those probes wait for it), and probes
+   derived from other probes' metrics (:class:`~moo_hpo.objectives.DeviceFit`) compute theirs from those;
 3. if a **hard** constraint on those metrics is already broken, the trial ends as
    ``infeasible_skipped`` with the metrics measured so far, and ``fit`` is never called;
 4. otherwise ``fit(model, config)`` trains it (inside the energy meters of any
@@ -13,7 +14,7 @@
    ``fit(model, config, trial)`` gets the trial too, to report intermediate metrics for early stopping
    (``trial.report`` / ``trial.should_prune``);
 5. the remaining probes measure the trained model (not a model the pruner stopped: its trial ends
-   with what it reported).
+   with what it reported), and the derived probes compute their final metrics.
 
 Without ``build``, ``fn(config)`` may return a metrics mapping (used as is) or a model, which every
 probe then measures. A probe that fails raises :class:`~moo_hpo.ProbeError`; the trial is recorded
@@ -109,6 +110,19 @@ class ProbePipeline:
         _check_probes(self.probes)
         self.hard = list(hard_constraints)
         self._noted_unfitted: set[str] = set()  # the probes already logged for measuring an unfitted estimator
+        #: probes computed from the others' metrics (:class:`~moo_hpo.objectives.DeviceFit`), and those that measure
+        self.derived = [p for p in self.probes if getattr(p, "derived", False)]
+        self.measuring = [p for p in self.probes if p not in self.derived]
+
+    def _derive(self, metrics: dict[str, float], extra: dict[str, Any], final: bool) -> None:
+        """Add the derived probes' metrics: before training from what is measured so far (to skip on), then final."""
+        for p in self.derived:
+            try:
+                m = p.derive(metrics, final=final)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001
+                raise ProbeError(f"probe {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+            metrics.update(m)
+            extra.update(getattr(m, "extra", {}))
 
     @staticmethod
     def _measure(probes: Sequence[Probe], model: Any, metrics: dict[str, float], extra: dict[str, Any]) -> None:
@@ -155,12 +169,14 @@ class ProbePipeline:
                 return out
             if trial is not None and trial.should_prune():  # stopped early: no point measuring it
                 return Result(metrics, extra)
-            self._measure(self.probes, out, metrics, extra)
+            self._measure(self.measuring, out, metrics, extra)
+            self._derive(metrics, extra, final=True)
             return Result(metrics, extra)
         model = self.build(config)
-        before = [p for p in self.probes if not p.needs_training_for(model)]  # per model type: see Probe
+        before = [p for p in self.measuring if not p.needs_training_for(model)]  # per model type: see Probe
         _note_unfitted(before, model, self._noted_unfitted)
         self._measure(before, model, metrics, extra)
+        self._derive(metrics, extra, final=False)
         broken = [c for c in self.hard if c.name in metrics and not c.is_satisfied(metrics[c.name])]
         if broken:
             reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
@@ -183,5 +199,6 @@ class ProbePipeline:
             model = trained
         if trial is not None and trial.should_prune():  # stopped early: no point measuring it
             return Result(metrics, extra)
-        self._measure([p for p in self.probes if p not in before and p not in meters], model, metrics, extra)
+        self._measure([p for p in self.measuring if p not in before and p not in meters], model, metrics, extra)
+        self._derive(metrics, extra, final=True)
         return Result(metrics, extra)

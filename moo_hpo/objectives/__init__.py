@@ -2,7 +2,8 @@
 
 Specs: :func:`Minimize`, :func:`Maximize`. Probes (each ``measure(model)`` returns metric name ->
 float): :class:`Accuracy`, :class:`CrossValidated`, :class:`Latency`, :class:`ModelSize`,
-:class:`PeakMemory`, :class:`Energy`, :class:`TrainingEnergy`, :class:`FairnessGap`, and custom ones
+:class:`PeakMemory`, :class:`Energy`, :class:`TrainingEnergy`, :class:`FairnessGap`, :class:`DeviceFit` (from the
+others' metrics), and custom ones
 through :class:`Probe` or the :func:`probe` decorator. Probe modules are imported when first used.
 """
 
@@ -17,6 +18,7 @@ from moo_hpo.objectives.specs import Maximize, Minimize, Objective
 _LAZY = {
     "Accuracy": "accuracy",
     "CrossValidated": "accuracy",
+    "DeviceFit": "device_fit",
     "Latency": "latency",
     "ModelSize": "size",
     "PeakMemory": "size",
@@ -29,6 +31,7 @@ _LAZY = {
 __all__ = [
     "Accuracy",
     "CrossValidated",
+    "DeviceFit",
     "Energy",
     "EnergyMeter",
     "FairnessGap",

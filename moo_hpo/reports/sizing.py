@@ -76,7 +76,8 @@ def device_constraints(profiles: Sequence[DeviceProfile]) -> list[Any]:
     (or latency, measured before training) is above every device's budget is never trained. A device without a
     budget on a metric takes any value of it, so that metric gets no constraint. Devices that trade one budget
     against another (one small and slow, one large and fast) leave candidates within the loosest budget of each
-    metric that still fit no single device: those are trained, and :func:`size_for_devices` leaves them out.
+    metric that still fit no single device: to skip those too, add the probe
+    :class:`~moo_hpo.objectives.DeviceFit` and its :meth:`~moo_hpo.objectives.DeviceFit.constraint`.
 
     Args:
         profiles: the devices.
