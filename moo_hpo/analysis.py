@@ -105,7 +105,10 @@ class ReferencePoint:
         """
         if self._frozen is not None or len(feasible) < REFERENCE_FREEZE_AFTER:
             return False
-        self._frozen = self.value(feasible)
+        point = self.value(feasible)
+        if not np.isfinite(point).all():  # values near the float's limit: kept provisional, reading it says why
+            return False
+        self._frozen = point
         self.from_trials = REFERENCE_FREEZE_AFTER
         return True
 
@@ -230,7 +233,18 @@ def reference_internal(problem: Problem, trials: Sequence[Trial]) -> np.ndarray:
     feasible = in_told_order(feasible_trials(problem, trials))
     if not feasible:
         raise least_violating_error(problem, trials, "cannot derive a reference point")
-    return reference.value(problem.objective_matrix(feasible))
+    point = reference.value(problem.objective_matrix(feasible))
+    for j in np.flatnonzero(~np.isfinite(point)):
+        objective = problem.objectives[j]
+        used = feasible[:REFERENCE_FREEZE_AFTER]
+        extreme = max(used, key=lambda t: abs(t.metrics[objective.name]))
+        raise ConfigError(
+            f"the reference point of {objective.name!r} derived from the trials (their worst value plus 10% of their "
+            f"range) is not a finite number: trial #{extreme.number} measured {extreme.metrics[objective.name]:g}. "
+            f"Give the objective a reference point (ref=...), or fail such trials instead of returning a huge value "
+            "(raise, or return NaN)"
+        )
+    return point
 
 
 def hypervolume(problem: Problem, trials: Sequence[Trial], ref: np.ndarray, normalized: bool = False) -> float:

@@ -184,10 +184,11 @@ def derive_reference_point(
         if len(Y) == 0:
             raise ConfigError("cannot derive a reference point without observed points; give ref= explicitly")
         worst, best = Y[:, j].max(), Y[:, j].min()
-        span = worst - best
-        if span <= 0:
-            span = abs(worst) if worst != 0 else 1.0
-        ref[j] = worst + margin * span
+        with np.errstate(over="ignore"):  # values near the float's limit: inf, which the study's caller names
+            span = worst - best
+            if span <= 0:
+                span = abs(worst) if worst != 0 else 1.0
+            ref[j] = worst + margin * span
     return ref
 
 
@@ -260,7 +261,12 @@ def hypervolume_contributions(Y: np.ndarray, ref: Sequence[float]) -> np.ndarray
     r = _as_ref(ref, Y.shape[1] if Y.size else len(ref))
     out = np.zeros(len(Y))
     inside = _strictly_below(Y, r) if len(Y) else np.zeros(0, dtype=bool)
-    if inside.any():
+    if inside.any() and Y.shape[1] == 1:  # one objective: the best point's lead on the next (moocore takes 2+)
+        values = Y[inside, 0]
+        best = int(np.argmin(values))
+        rest = np.delete(values, best)
+        out[np.flatnonzero(inside)[best]] = (min(rest.min(), r[0]) if rest.size else r[0]) - values[best]
+    elif inside.any():
         out[inside] = moocore.hv_contributions(Y[inside], ref=r, ignore_dominated=False)
     return out
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -569,6 +570,31 @@ def test_contributions_keyed_by_trial():
     c = study.hypervolume_contributions()
     assert set(c) == {0, 1}
     assert c[0] == pytest.approx(0.5 * 3.0) and c[1] == pytest.approx(0.4 * 2.0)
+
+
+def test_contributions_of_a_one_objective_study_are_the_best_trials_hypervolume():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("loss", ref=10.0)], optimizer="random", seed=0)
+    _tell_all(study, [{"loss": 3.0}, {"loss": 1.0}, {"loss": 2.5}, {"loss": 12.0}])
+    assert study.hypervolume_contributions() == {1: pytest.approx(9.0)}  # the front is the best trial alone
+    alone = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("acc", ref=0.5)], optimizer="random", seed=0)
+    _tell_all(alone, [{"acc": 0.8}])
+    assert alone.hypervolume_contributions() == {0: pytest.approx(0.3)} and alone.hypervolume() == pytest.approx(0.3)
+
+
+def test_a_reference_point_derived_from_values_near_the_floats_limit_names_the_trial():
+    import sys
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    rows = [{"a": float(i), "b": 10.0 - i} for i in range(11)]
+    rows[3]["a"] = sys.float_info.max  # a diverged model's sentinel
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from numpy on the way
+        _tell_all(study, rows)
+        with pytest.raises(mh.ConfigError, match=r"reference point of 'a' .* not a finite number: trial #3 measured 1.79769e\+308.*ref="):
+            study.hypervolume()
+    assert not study.problem.reference.is_frozen  # an infinite point is never stored
+    study.set_reference_point({"a": 20.0, "b": 20.0})
+    assert study.hypervolume() > 0
 
 
 # ---------------------------------------------------------------- tell never splits memory and disk
