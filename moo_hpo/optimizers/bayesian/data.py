@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -106,15 +107,32 @@ def training_data(problem: Problem, told: Sequence[Trial], model_failures: bool)
     objectives = [Outcome("objective", j, numbers, X_complete, -F[:, j]) for j in range(problem.n_objectives)]
     measured = [t for t in trials if t.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED)]
     G = problem.constraint_matrix(measured)
-    X_measured = space.encode([t.config for t in measured]) if measured else np.empty((0, space.n_encoded))
     constraints = []
-    for i in range(G.shape[1]):
-        rows = np.isfinite(G[:, i])
-        kept = tuple(t.number for t, r in zip(measured, rows, strict=True) if r)
-        constraints.append(Outcome("constraint", i, kept, X_measured[rows], G[rows, i]))
+    for i, c in enumerate(problem.hard_constraints):
+        rows = [(t, g) for t, g in zip(measured, G[:, i], strict=True) if np.isfinite(g)]
+        rows += [(t, g) for t in trials if (g := _stopped_for_breaking(t, c)) is not None]
+        rows.sort(key=lambda row: row[0].number)
+        X = space.encode([t.config for t, _ in rows]) if rows else np.empty((0, space.n_encoded))
+        constraints.append(Outcome("constraint", i, tuple(t.number for t, _ in rows), X, np.array([g for _, g in rows], dtype=float)))
     feasible = [t for t in complete if problem.is_feasible(t)]
     failures = _failure_outcome(problem, trials) if model_failures else None
     return TrainingData(objectives, constraints, X_complete, bool(feasible), complete, feasible, failures)
+
+
+def _stopped_for_breaking(trial: Trial, constraint: Any) -> float | None:
+    """The constraint value of a pruned trial whose last report broke that hard bound, else None.
+
+    The pruner stops such a trial at once (a size or latency that training does not change), so the report is its
+    measurement of that metric: without it, a region the pruner stops every trial of would look unexplored to the
+    constraint model, which would keep proposing it.
+    """
+    if trial.status is not TrialStatus.PRUNED or not trial.reports:
+        return None
+    value = trial.reports[-1].get("metrics", {}).get(constraint.name)
+    if value is None or not np.isfinite(value):
+        return None
+    g = constraint.value(float(value))
+    return g if g > 0 else None
 
 
 def _failure_outcome(problem: Problem, trials: list[Trial]) -> Outcome | None:

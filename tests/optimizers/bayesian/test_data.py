@@ -98,3 +98,32 @@ def test_constraints_are_modelled_on_the_bilog_scale_with_every_trials_feasibili
     for a, b in zip(raw.objectives, logged.objectives, strict=True):  # objectives as they were
         np.testing.assert_array_equal(a.Y, b.Y)
     assert mh.optimizers.EHVI().bilog_constraints  # the default
+
+
+def test_a_trial_pruned_for_breaking_a_hard_bound_teaches_the_constraint_model():
+    # before, only complete and skipped trials did: with a pruner stopping every trial that broke the bound, the
+    # constraint model saw the region as unexplored and the optimizer kept proposing it
+    from moo_hpo.optimizers.bayesian.data import training_data
+    from moo_hpo.trial import Trial
+
+    space = mh.Space({"x": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Maximize("acc"), mh.Minimize("gap")], [mh.AtMost("gap", 0.2), mh.AtMost("kb", 10.0)],
+                     optimizer="random", seed=0)
+
+    def pruned(number, x, reported):
+        t = Trial(number=number, config={"x": x}, status=mh.TrialStatus.PRUNED)
+        t.reports = [{"step": 1, "metrics": {"acc": 0.5, **reported}, "time": 0.0}]
+        return t
+
+    told = [
+        Trial(number=0, config={"x": 0.1}, status=mh.TrialStatus.COMPLETE, metrics={"acc": 0.8, "gap": 0.1, "kb": 5.0}),
+        pruned(1, 0.9, {"gap": 0.5, "kb": 5.0}),  # stopped for its gap: a row of the gap's model only
+        pruned(2, 0.5, {"gap": 0.15}),  # stopped by the ranking, within the bound: no row (its gap may change)
+        Trial(number=3, config={"x": 0.3}, status=mh.TrialStatus.INFEASIBLE_SKIPPED, metrics={"kb": 20.0}),
+    ]
+    data = training_data(study.problem, told, model_failures=False)
+    gap, kb = data.constraints
+    assert gap.numbers == (0, 1) and gap.Y.tolist() == pytest.approx([-0.1, 0.3])
+    assert gap.X[:, 0].tolist() == pytest.approx([0.1, 0.9])
+    assert kb.numbers == (0, 3) and kb.Y.tolist() == pytest.approx([-5.0, 10.0])
+    assert data.objectives[0].numbers == (0,)  # objectives still learn from complete trials only
