@@ -709,7 +709,8 @@ class Study:
         return self.should_prune(number)
 
     def should_prune(self, trial: Trial | int) -> bool:
-        """The pruner's latest answer for a trial: True when it should stop (False before its first report)."""
+        """The pruner's answer for a trial: True when it should stop (False before its first report; once True, True
+        through its later reports)."""
         decision = self._pruning.decision(self._told_trial(trial).number)
         return bool(decision is not None and decision.prune)
 

@@ -124,9 +124,11 @@ class Trial:
             self.reports.append(entry)
 
     def should_prune(self) -> bool:
-        """Whether the study's pruner wants this trial stopped, given its latest :meth:`report`.
+        """Whether the study's pruner wants this trial stopped, given its reports so far.
 
-        False without a pruner or before the first report. Stop training when True: ``break`` out of the
+        False without a pruner or before the first report; once True, True through the trial's later reports,
+        which are not judged (up to a report at the pruner's ``max_resource``: a trial that went on to the end
+        anyway trained fully, and completes). Stop training when True: ``break`` out of the
         loop and return (the trial is then recorded as pruned with the metrics it returned over its last
         report's) or ``raise mh.TrialPruned()`` (with its last report's).
         """

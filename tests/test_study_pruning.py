@@ -168,7 +168,7 @@ def test_a_nan_in_a_metric_the_study_does_not_use_is_left_out_of_the_report(n_wo
             trial.report(4, {"acc": float("inf"), "gap": config["y"]})  # an objective's: refused in the objective
         return {"acc": config["x"], "gap": config["y"], "size_kb": 1.0}
 
-    study = _study(pruner=mh.pruners.MOASHA(1, 9, 9))  # rungs at 1 and 9: nothing stops in 3 steps
+    study = _study(pruner=mh.pruners.MOASHA(4, 12, 3))  # rungs at 4 and 12: nothing stops in 3 steps
     with caplog.at_level("WARNING", logger="moo_hpo"):
         study.optimize(fn, n_trials=4, n_workers=n_workers, show_progress=False)
     assert [t.status for t in study.trials] == [mh.TrialStatus.COMPLETE] * 2 + [mh.TrialStatus.FAILED, mh.TrialStatus.COMPLETE]
@@ -500,3 +500,40 @@ def test_a_pruned_trials_extra_that_json_cannot_hold_is_kept_as_text():
     study.optimize(fn, n_trials=10, show_progress=False)
     assert study.count("pruned") and study.count("interrupted") == 0
     assert all(t.extra["when"] == "2026-12-06" for t in study.trials)
+
+
+def test_a_stop_stands_through_later_reports(caplog):
+    # before, a report at a step without a rung answered "go on" again: an objective that asked every other epoch
+    # was never stopped, and its later reports joined later rungs
+    def asks_every_other_epoch(config, trial):
+        for epoch in range(1, 10):
+            metrics = {"acc": (1 - config["x"]) * (1 - 0.5 ** epoch), "gap": config["y"]}
+            trial.report(epoch, metrics)
+            if epoch % 2 == 0 and trial.should_prune():
+                break
+        return {**metrics, "size_kb": 10.0}
+
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        every_other = _study()
+        every_other.optimize(asks_every_other_epoch, n_trials=12, show_progress=False)
+    every = _study()
+    every.optimize(train, n_trials=12, show_progress=False)
+    assert every.count("pruned") > 0
+    assert every_other.count("pruned") == every.count("pruned")  # the same trials stop, one step later
+    for late, on_time in zip(every_other.trials, every.trials, strict=True):
+        assert late.status == on_time.status and late.extra.get("pruned") == on_time.extra.get("pruned")
+        if late.status is mh.TrialStatus.PRUNED:
+            assert late.reports[-1]["step"] == on_time.reports[-1]["step"] + 1
+    assert "should_prune() stays True from then on; ask it after every report" in caplog.text
+    study = _study()  # ask/tell: the answer stays True, and the study's rungs never see the later reports
+    answers = {}
+    for _ in range(2):
+        t = study.ask()
+        answers[t.number] = [study.report(t, e, {"acc": 0.9 - 0.8 * t.number, "gap": 0.1}) for e in (1, 2, 3)]
+        study.tell(t, status="pruned" if answers[t.number][-1] else None, metrics={"acc": 0.5, "gap": 0.1, "size_kb": 1.0})
+    assert answers == {0: [False, False, False], 1: [True, True, True]}
+    assert study.pruner._rungs[1] == {0: {"acc": 0.9 - 0.0, "gap": 0.1}}  # trial 1's step-3 report is not there
+    never_asks = _study()  # trains every trial to max_resource: all complete, though stops were said on the way
+    never_asks.optimize(lambda config, trial: [trial.report(e, {"acc": config["x"], "gap": config["y"]}) for e in range(1, 10)]
+                        and {"acc": config["x"], "gap": config["y"], "size_kb": 1.0}, n_trials=8, show_progress=False)
+    assert never_asks.count("complete") == 8

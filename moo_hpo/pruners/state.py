@@ -85,7 +85,22 @@ class PrunerState:
         # repeated runs ran without the pruner: it does not see them now either
         runs = [t for t in self._trials() if not is_repeated_run(t)]
         for _, number, step, metrics in sorted((r["at"], t.number, r["step"], r["metrics"]) for t in runs for r in t.reports):
-            self._decisions[number] = self.pruner.decide(number, step, metrics)
+            if not self._stopped(number):
+                self._decisions[number] = self.pruner.decide(number, step, metrics)
+            elif self._trained_fully(step):
+                self._decisions[number] = Decision(False)
+
+    def _stopped(self, number: int) -> bool:
+        """Whether the pruner already said stop to trial ``number``: that stands, and the trial's later reports (of an
+        objective that did not ask after every report) are not judged, nor ranked in later rungs."""
+        decision = self._decisions.get(number)
+        return decision is not None and decision.prune
+
+    def _trained_fully(self, step: float) -> bool:
+        """Whether a report's step is at or beyond the pruner's ``max_resource``: a trial that went on there after a
+        stop (its objective did not ask) trained fully, and completes."""
+        top = getattr(self.pruner, "max_resource", None)
+        return top is not None and step >= top
 
     def check_report(self, number: int, metrics: Mapping[str, float]) -> None:
         """Check a report's names against the objectives before it is stored.
@@ -171,10 +186,23 @@ class PrunerState:
             trials = self._trials()
             if 0 <= number < len(trials) and trials[number].number == number and is_repeated_run(trials[number]):
                 return  # a repeated run goes to the end: pruning would keep its lucky runs only
+            if self._stopped(number):
+                if self._trained_fully(step):
+                    self._decisions[number] = Decision(False)
+                    return
+                if "after stop" not in self._logged:
+                    self._logged.add("after stop")
+                    logger.warning(
+                        "trial %d reported step %g after the pruner said stop (%s): should_prune() stays True from "
+                        "then on; ask it after every report and stop there (logged once)",
+                        number, step, self._decisions[number].reason,
+                    )
+                return
             self._decisions[number] = self.pruner.decide(number, step, metrics)
 
     def decision(self, number: int) -> Decision | None:
-        """The pruner's latest decision for trial ``number`` (None before its first report or without a pruner)."""
+        """The pruner's latest decision for trial ``number`` (None before its first report or without a pruner); a stop
+        stands through the trial's later reports, up to one at the pruner's ``max_resource`` (trained fully)."""
         self.replay()
         return self._decisions.get(number)
 
