@@ -487,6 +487,17 @@ def test_a_run_whose_every_trial_the_pruner_stopped_says_so(caplog):
         _study().optimize(train, n_trials=6, show_progress=False)
     assert "stopped all" not in caplog.text
 
+    def own_rule(config, trial):
+        trial.report(1, {"acc": config["x"], "gap": config["y"]})
+        raise mh.TrialPruned()  # the objective's own early stopping
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        mh.Study(_space(), [mh.Maximize("acc"), mh.Minimize("gap")], optimizer="random", seed=0).optimize(
+            own_rule, n_trials=3, show_progress=False)
+    said = " ".join(caplog.text.split())
+    assert "the pruner" not in said and "raised TrialPruned in all 3 trials of this run, and the study has no pruner" in said
+
 
 def test_a_pruned_trials_extra_that_json_cannot_hold_is_kept_as_text():
     # a pruned trial's tell had no such fallback: its ConfigError stopped the whole run

@@ -250,6 +250,14 @@ def _note_all_pruned(study: Study, mine: set[int]) -> None:
     if pruned < 2 or pruned < len(ran) or study.count("complete"):
         return
     reasons = [t.extra.get("pruned", "") for t in ran if isinstance(t.extra, dict)]
+    if study.pruner is None:
+        logger.warning(
+            "the objective raised TrialPruned in all %d trials of this run, and the study has no pruner (these stops "
+            "were the objective's own), so no trial counts as trained to the end and the front is empty: a pruned "
+            "trial never enters it; return the metrics instead when a trial your own rule stopped should count",
+            pruned,
+        )
+        return
     by_bound = sum("breaks the hard bound" in r for r in reasons)
     logger.warning(
         "the pruner stopped all %d trials of this run, so no trial trained to the end and the front is empty%s",

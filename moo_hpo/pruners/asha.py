@@ -89,6 +89,9 @@ class MOASHA(Pruner):
                 continue
             decision = self._record(k, number, metrics)
             if decision.prune:
+                if step != rung_step:  # a report past the rung's step (reports every few epochs): say which it was
+                    decision = Decision(True, decision.reason.replace(
+                        f"(step {rung_step:g})", f"(step {rung_step:g}, judged on the report at step {step:g})", 1))
                 break
         return decision
 

@@ -74,6 +74,15 @@ def test_the_best_trial_of_a_rung_always_goes_on_and_arrival_order_breaks_ties()
     assert not late.prune and pruner.promoted(0) == {0, 6}
 
 
+def test_a_stop_judged_on_a_report_past_the_rungs_step_names_both_steps():
+    pruner = _pruner(max_resource=9)  # rungs at 1 and 3; these trials report every third epoch
+    assert not pruner.decide(0, 3, {"accuracy": 0.9, "gap": 0.1}).prune
+    late = pruner.decide(1, 3, {"accuracy": 0.5, "gap": 0.5})  # joins rung 0 (step 1) with its step-3 report
+    assert late.prune and late.reason.startswith("pruned at rung 0 (step 1, judged on the report at step 3): ranked 2 of 2")
+    on_time = pruner.decide(2, 1, {"accuracy": 0.4, "gap": 0.6})
+    assert on_time.reason.startswith("pruned at rung 0 (step 1): ranked 3 of 3")
+
+
 def test_equal_reports_rank_in_order_of_arrival():
     pruner = _pruner()
     d = [pruner.decide(n, 1, {"accuracy": 0.8, "gap": 0.1}) for n in range(7)]
