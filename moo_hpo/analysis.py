@@ -392,6 +392,7 @@ def recommend(
     """
     from moo_hpo import choice
     from moo_hpo.constraints import Constraint
+    from moo_hpo.robust import has_repeats, judged_configurations
 
     feasible = feasible_trials(problem, trials)
     if not feasible:
@@ -417,9 +418,19 @@ def recommend(
             + ("ranks one objective in its own units" if method == "best" else "works on the normalized objectives")
         )
     _note_held_out_filters(constraints, feasible)
+    runs: dict[int, int] = {}  # stand-in trial's number -> how many runs its figures are the mean of
+    originals: dict[int, Trial] = {}
+    if has_repeats(trials):  # a configuration run more than once is judged on its runs' mean, as sizing does
+        judged = judged_configurations(problem, trials)
+        if not judged:
+            raise NoFeasibleTrialError("no configuration is feasible on the mean of its runs")
+        feasible = [figures for figures, _, _, _ in judged]
+        runs = {figures.number: n for figures, _, n, _ in judged}
+        originals = {figures.number: original for figures, original, _, _ in judged}
     kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
     if not kept:
-        raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible trials satisfies {[c.describe() for c in constraints]}")
+        what = "configurations" if runs else "trials"
+        raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible {what} satisfies {[c.describe() for c in constraints]}")
     Y = problem.objective_matrix(kept)
     front_idx = np.flatnonzero(pareto_mask(Y))
     _, first = np.unique(Y[front_idx], axis=0, return_index=True)  # equal points count once (the first trial)
@@ -429,6 +440,8 @@ def recommend(
     if method == "knee":
         i, reason = choice.knee_index(Yf)
     elif method == "best":
+        if objective is None and len(names) == 1:
+            objective = names[0]
         if objective not in names:
             raise ConfigError(f"method 'best' needs objective= one of {names}; received {objective!r}")
         i, reason = choice.best_index(Yf, names.index(objective), label=objective)
@@ -441,7 +454,10 @@ def recommend(
         raise ConfigError(f"unknown method {method!r}; expected 'knee', 'best', 'asf' or 'tchebycheff'")
     chosen = kept[int(front_idx[i])]
     values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}" for o in problem.objectives)
-    reason += f" ({values})"
+    n_runs = runs.get(chosen.number, 1)
+    reason += f" ({values}{f', mean of {n_runs} runs' if n_runs > 1 else ''})"
+    figures = dict(chosen.metrics)
+    chosen = originals.get(chosen.number, chosen)
     if method in ("asf", "tchebycheff") and isinstance(weights, Mapping):
         unweighted = [n for n in names if n not in weights]
         if unweighted:  # easy to miss: an objective left out of the weights plays no part in the choice
@@ -454,4 +470,4 @@ def recommend(
     if predicts_one_class(chosen.extra):  # its zero gap is no fairness: the fairness audit leaves such models out
         caution = ("this model predicts one class for everyone (its accuracy is the base rate and its fairness gaps "
                    "are 0 by construction)")
-    return choice.Recommendation(chosen, method, reason, caution)
+    return choice.Recommendation(chosen, method, reason, caution, metrics=figures, runs=n_runs)

@@ -131,13 +131,20 @@ class Recommendation:
         reason: one line for reports.
         caution: what a reader must know before choosing it (a classifier that predicts one class for everyone),
             or None; the reason ends with it too.
+        metrics: the figures it was judged on: the trial's metrics, or for a configuration run more than once
+            (:meth:`~moo_hpo.Study.reevaluate`, the Bayesian noise check) the mean of each over its complete runs,
+            with ``trial`` its original run.
+        runs: how many runs ``metrics`` summarizes.
     """
 
-    def __init__(self, trial: object, method: str, reason: str, caution: str | None = None) -> None:
+    def __init__(self, trial: object, method: str, reason: str, caution: str | None = None,
+                 metrics: dict[str, float] | None = None, runs: int = 1) -> None:
         self.trial = trial
         self.method = method
         self.reason = reason if caution is None else f"{reason}. CAUTION: {caution}"
         self.caution = caution
+        self.metrics = dict(getattr(trial, "metrics", {})) if metrics is None else metrics
+        self.runs = runs
 
     def __repr__(self) -> str:
         number = getattr(self.trial, "number", "?")

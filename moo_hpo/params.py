@@ -139,7 +139,8 @@ class Float(Param):
         self.log = _check_log("Float", log)
         self.active_if = _normalize_active_if(active_if)
         if self.low >= self.high:
-            raise ConfigError(f"Float expects low < high; received low={low!r}, high={high!r}")
+            raise ConfigError(f"Float expects low < high; received low={low!r}, high={high!r}"
+                              + (f" (to fix the value, use Categorical([{low!r}]))" if self.low == self.high else ""))
         if self.log and self.low <= 0:
             raise ConfigError(f"Float(log=True) expects low > 0; received low={low!r}")
         self._lo, self._hi = (float(np.log(self.low)), float(np.log(self.high))) if self.log else (self.low, self.high)
@@ -233,7 +234,8 @@ class Int(Param):
         self.log = _check_log("Int", log)
         self.active_if = _normalize_active_if(active_if)
         if self.low >= self.high:
-            raise ConfigError(f"Int expects low < high; received low={low!r}, high={high!r}")
+            raise ConfigError(f"Int expects low < high; received low={low!r}, high={high!r}"
+                              + (f" (to fix the value, use Categorical([{low!r}]))" if self.low == self.high else ""))
         if max(abs(self.low), abs(self.high)) > _EXACT_INT:
             raise ConfigError(
                 f"Int bounds must lie within +-2**53 (integers a float holds exactly, which sampling and the "

@@ -360,6 +360,41 @@ def _repeated(groups: Mapping[int, list[Trial]]) -> set[int]:
     return {n for n, g in groups.items() if any(t.number != n for t in g)}
 
 
+def judged_configurations(problem: Problem, trials: Sequence[Trial]) -> list[tuple[Trial, Trial, int, dict[str, int]]]:
+    """The feasible configurations, in original-number order, each as (a stand-in trial carrying the figures it is
+    judged on, its original trial, how many complete runs the figures summarize, per metric how many of them
+    measured it).
+
+    A configuration run once is its own trial. One run more than once (linked by ``extra["repeat_of"]``) is judged
+    on the mean of each metric over its complete runs that measured it, feasible when that mean is within every
+    hard constraint; its stand-in is a copy of the original trial with those means. Device sizing and the
+    recommendations judge configurations so, so that a lucky run of a configuration is not chosen for its luck.
+    """
+    import copy
+    import math
+
+    groups: dict[int, list[Trial]] = {}
+    for t in trials:
+        if t.status is TrialStatus.COMPLETE:
+            groups.setdefault(root_number(t), []).append(t)
+    out: list[tuple[Trial, Trial, int, dict[str, int]]] = []
+    for _, runs in sorted(groups.items()):
+        original = runs[0]
+        if len(runs) > 1:
+            names = {m for t in runs for m in t.metrics}
+            measured = {m: [t.metrics[m] for t in runs if m in t.metrics and math.isfinite(t.metrics[m])] for m in sorted(names)}
+            # from the first run, so that identical runs give their value exactly
+            means = {m: values[0] + float(np.mean([v - values[0] for v in values])) for m, values in measured.items() if values}
+            counts = {m: len(values) for m, values in measured.items() if values}
+            figures = copy.copy(original)
+            figures.metrics = means
+        else:
+            figures, counts = original, {m: 1 for m in original.metrics}
+        if problem.is_feasible(figures):
+            out.append((figures, original, len(runs), counts))
+    return out
+
+
 def has_repeats(trials: Sequence[Trial]) -> bool:
     """Whether any trial is a repetition of another."""
     return any(root_number(t) != t.number for t in trials)

@@ -450,8 +450,11 @@ class Study:
             MooHpoError: when the optimizer has nothing to propose until running trials are told.
         """
         self._writable()
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        import numbers
+
+        if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
             raise ConfigError(f"ask(n) expects a positive integer or None; received {n!r}")
+        n = None if n is None else int(n)  # a NumPy integer too
         trials = self._propose(1 if n is None else n)
         if not trials:
             pending = sorted(self._running)
@@ -906,7 +909,8 @@ class Study:
         draws, so by default it is judged by a model's estimates (:meth:`model_front`) as soon as the study
         shows that its objectives are noisy: one configuration, measured twice (the Bayesian optimizers' noise
         check, :meth:`reevaluate`, or a repeat of the user's), gave two different values. :meth:`front_basis`
-        says which applies; the hypervolume and the recommendations judge the measurements either way.
+        says which applies; the hypervolume and the recommendations judge the measurements either way (the
+        recommendations judge a configuration run more than once on the mean of its runs).
         Trials of different configurations with identical objective values are all kept (none dominates the
         other); a configuration run again is one member (its first trial).
 
@@ -1090,10 +1094,12 @@ class Study:
         """Choose an operating point from the feasible trials.
 
         ``constraints`` first filter the feasible trials (e.g. ``[mh.AtMost("latency_p99_ms", 20)]``:
-        epsilon-constraint and filter-then-pick); the method then picks from the front of what is left.
+        epsilon-constraint and filter-then-pick); the method then picks from the front of what is left. A
+        configuration run more than once (:meth:`reevaluate`, the Bayesian noise check) is judged on the mean of each
+        metric over its runs (:attr:`~moo_hpo.choice.Recommendation.metrics`) and named by its original trial.
 
         Args:
-            method: ``"knee"``, ``"best"`` (needs ``objective``), ``"asf"`` or ``"tchebycheff"``
+            method: ``"knee"``, ``"best"`` (needs ``objective`` unless there is one), ``"asf"`` or ``"tchebycheff"``
                 (need ``weights``). See :mod:`moo_hpo.choice` for the definitions.
             weights: objective name -> weight (missing names weigh 0), or weights in objective order.
             objective: the objective to optimize for ``"best"``.

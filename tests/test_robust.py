@@ -269,3 +269,32 @@ def test_only_rows_allowed_to_dominate_count():
     assert p_dominated(means, errors, draws=100, seed=0).tolist() == [0.0, 1.0]
     # row 0 mostly infeasible: it proves nothing about row 1
     assert p_dominated(means, errors, draws=100, seed=0, can_dominate=np.array([False, True])).tolist() == [0.0, 0.0]
+
+
+def test_recommendations_judge_a_configuration_run_again_on_its_mean():
+    # before, the best run of a configuration could be recommended for its luck (a noise-check repeat)
+    study = make_study()
+    lucky = {}
+
+    def once_lucky(config, trial):
+        values = exact(config)
+        if not lucky and config["x"] > 0.3:  # one run of one configuration measures far better than it is
+            lucky[trial.number] = config
+            values["f2"] -= 2.0
+        elif config == lucky.get(min(lucky, default=-1)):
+            values["f2"] += 2.0  # and its next run as much worse: its mean is its true value
+        return values
+
+    study.optimize(once_lucky, n_trials=12, show_progress=False)
+    (number,) = lucky
+    assert study.recommend("best", objective="f2").trial.number == number  # judged on its one lucky run
+    study.reevaluate(once_lucky, repeats=1, show_progress=False)
+    best = study.recommend("best", objective="f2")
+    assert best.trial.number != number and best.runs == 1
+    assert best.metrics == best.trial.metrics
+    true_best = min((t for t in study.trials if t.extra.get("repeat_of") is None), key=lambda t: exact(t.config)["f2"])
+    assert best.trial.number == true_best.number
+    x = lucky[number]["x"]  # filtered down to it: judged on the mean of its two runs, which is its true value
+    alone = study.recommend("best", objective="f2", constraints=[mh.AtLeast("f1", x), mh.AtMost("f1", x)])
+    assert alone.trial.number == number and alone.runs == 2 and "mean of 2 runs" in alone.reason
+    assert alone.metrics["f2"] == pytest.approx(exact(lucky[number])["f2"])

@@ -597,6 +597,13 @@ def test_a_reference_point_derived_from_values_near_the_floats_limit_names_the_t
     assert study.hypervolume() > 0
 
 
+def test_a_one_objective_study_recommends_its_best_without_naming_it_and_asks_for_numpy_counts():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("loss")], optimizer="random", seed=0)
+    _tell_all(study, [{"loss": 3.0}, {"loss": 1.0}, {"loss": 2.0}])
+    assert study.recommend("best").trial.number == 1
+    assert len(study.ask(np.int64(2))) == 2
+
+
 # ---------------------------------------------------------------- tell never splits memory and disk
 def test_an_extra_that_cannot_be_stored_leaves_the_trial_unchanged(tmp_path, caplog):
     study = simple_study(storage=tmp_path / "s.db")

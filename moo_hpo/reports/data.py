@@ -76,7 +76,8 @@ FRONT_BY_MODEL = (
     "model's estimates, not by single runs, which would favour lucky draws: a Gaussian process per objective over "
     "every complete trial, and the feasible trials whose estimates no other trial's dominate (study.model_front()). "
     "Each front trial shows what it measured and the model's estimate with its standard deviation; the "
-    "hypervolume and the recommendations judge the measurements."
+    "hypervolume and the recommendations judge the measurements (a configuration run more than once, on the mean of "
+    "its runs)."
 )
 
 #: What the repeated-runs section says, for readers who do not know why configurations run again.
@@ -240,7 +241,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             if not on_front and data["front_basis"] == "model":
                 reason += "; off the model's front"
             recs.append({"method": label, "number": r.trial.number, "reason": reason, "config": r.trial.config,
-                         "metrics": r.trial.metrics, "on_front": on_front})
+                         "metrics": r.metrics, "runs": r.runs, "on_front": on_front})
         for rec in recs:
             if rec["number"] in cautions:
                 rec["reason"] += f"; CAUTION: {cautions[rec['number']]}"

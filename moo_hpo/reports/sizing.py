@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import math
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
@@ -261,37 +259,10 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
 
 
 def _configurations(study: Study) -> list[tuple[Trial, Trial, int, dict[str, int]]]:
-    """The study's feasible configurations, in original-number order, each as (a stand-in trial carrying the
-    figures it is judged on, its original trial, how many complete runs the figures summarize, per metric how many
-    of them measured it).
+    """The study's feasible configurations, each judged on the mean of its runs (:func:`~moo_hpo.robust.judged_configurations`)."""
+    from moo_hpo.robust import judged_configurations
 
-    A configuration run once is its own trial. One run more than once (linked by ``extra["repeat_of"]``) is judged
-    on the mean of each metric over its complete runs that measured it, feasible when that mean is within every
-    hard constraint; its stand-in is a copy of the original trial with those means.
-    """
-    from moo_hpo.robust import root_number
-    from moo_hpo.trial import TrialStatus
-
-    groups: dict[int, list[Trial]] = {}
-    for t in study.trials:
-        if t.status is TrialStatus.COMPLETE:
-            groups.setdefault(root_number(t), []).append(t)
-    out: list[tuple[Trial, Trial, int, dict[str, int]]] = []
-    for _, runs in sorted(groups.items()):
-        original = runs[0]
-        if len(runs) > 1:
-            names = {m for t in runs for m in t.metrics}
-            measured = {m: [t.metrics[m] for t in runs if m in t.metrics and math.isfinite(t.metrics[m])] for m in sorted(names)}
-            # from the first run, so that identical runs give their value exactly
-            means = {m: values[0] + float(np.mean([v - values[0] for v in values])) for m, values in measured.items() if values}
-            counts = {m: len(values) for m, values in measured.items() if values}
-            figures = copy.copy(original)
-            figures.metrics = means
-        else:
-            figures, counts = original, {m: 1 for m in original.metrics}
-        if study.problem.is_feasible(figures):
-            out.append((figures, original, len(runs), counts))
-    return out
+    return judged_configurations(study.problem, study.trials)
 
 
 def write_csv(results: Sequence[SizingResult], path: str | os.PathLike[str]) -> Path:
