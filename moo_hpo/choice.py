@@ -68,7 +68,8 @@ def knee_index(Y: np.ndarray) -> tuple[int, str]:
     n = len(N)
     extremes = {int(j) for j in np.argmin(N, axis=0)} if np.ndim(N) == 2 else {i}
     if n == 1:
-        return i, "knee: none to find, the front is this one trial (the best reached in every objective)"
+        return i, ("knee: none to find, the front is this one point (the best reached in every objective; trials "
+                   "that measured the same point count once, the first)")
     if len(extremes) == n:  # every point is the best in some objective: nothing lies between them
         return i, (
             f"knee: none to find, the front has {n} point{'s' if n != 1 else ''}, each the best in some objective; "

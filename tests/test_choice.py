@@ -96,7 +96,7 @@ def test_equal_front_points_count_once_for_the_knee():
     for metrics in ({"a": 0.2, "b": 0.5}, {"a": 0.2, "b": 0.5}, {"a": 0.9, "b": 0.9}):
         study.tell(study.ask(), metrics)
     knee = study.recommend("knee")
-    assert knee.trial.number == 0 and "none to find, the front is this one trial" in knee.reason  # not two "extremes"
+    assert knee.trial.number == 0 and "none to find, the front is this one point" in knee.reason  # not two "extremes"
 
 
 def test_a_recommended_model_that_predicts_one_class_comes_with_a_caution():
