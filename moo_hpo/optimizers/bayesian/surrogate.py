@@ -52,6 +52,14 @@ warnings.filterwarnings("ignore", message="A not p.d., added jitter", category=W
 # A noiseless GP's variance next to an observation is zero up to rounding, which GPyTorch reports before raising
 # it to 1e-10: expected there, and harmless.
 warnings.filterwarnings("ignore", message="Negative variance values detected", category=Warning)
+# Constrained EI on a noisy GP: while no observation is surely feasible, BoTorch's log-EI advises its
+# probability-of-feasibility acquisition by name; the constrained optimizer already turns to it while no trial is
+# feasible, and after the first feasible trial the advice (about the GP's doubt of it) names nothing a user can set.
+warnings.filterwarnings("ignore", message="When all training points are infeasible", category=Warning)
+# A GP fit attempt whose L-BFGS line search ends "ABNORMAL": BoTorch tries again from hyperparameters drawn from
+# their priors, and raises ModelFittingError (logged by _fit) when no attempt succeeds; its warning about each failed
+# attempt names scipy's status, which a user cannot act on.
+warnings.filterwarnings("ignore", message=r"`scipy_minimize` terminated with status", category=Warning)
 
 #: the GPs' prior trend (the ``trend`` option): BoTorch's kernel alone, or plus a quadratic response surface
 TRENDS = ("constant", "quadratic")

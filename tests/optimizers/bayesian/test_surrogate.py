@@ -150,3 +150,21 @@ def test_objective_and_constraint_gps_carry_the_quadratic_trend_unless_told_othe
     rbf = other if type(other) is RBFKernel else other.kernels[0]
     assert not torch.allclose(rbf.lengthscale, torch.full_like(rbf.lengthscale, rbf.lengthscale_prior.mode))
 
+
+
+def test_botorchs_advice_a_user_cannot_act_on_is_not_printed_and_other_warnings_are():
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings\n"
+        "import moo_hpo.optimizers.bayesian.surrogate\n"
+        "from botorch.exceptions.warnings import BotorchWarning, OptimizationWarning\n"
+        "warnings.warn('When all training points are infeasible, it is better to use q(Log)ProbabilityOfFeasibility.', BotorchWarning)\n"
+        "warnings.warn_explicit('`scipy_minimize` terminated with status OptimizationStatus.FAILURE, displaying original "
+        "message from `scipy.optimize.minimize`: ABNORMAL: ', OptimizationWarning, 'fit.py', 241)\n"
+        "warnings.warn('a warning of the user', UserWarning)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "infeasible" not in out.stderr and "ABNORMAL" not in out.stderr
+    assert "a warning of the user" in out.stderr
