@@ -55,6 +55,10 @@ logger = logging.getLogger("moo_hpo")
 
 Callback = Callable[["Study", Trial], None]
 
+#: the store's key of the configurations queued by :meth:`Study.enqueue`, and their trials' ``optimizer``
+QUEUED = "queued"
+ENQUEUED = "enqueued"
+
 class Study:
     """A multi-objective, constrained hyperparameter study.
 
@@ -157,6 +161,7 @@ class Study:
             if isinstance(pruner, Pruner):  # one pruner judges for one open study
                 pruner = claim_instance(pruner, self, "pruner")
             self._pruning = PrunerState(self._store, self.problem, lambda: self._trials, pruner, self.read_only)
+            self._queued: list[dict[str, Any]] = list(self._store.get_meta(QUEUED) or [])  # see enqueue
             self._store_rename()
         except BaseException:
             if not isinstance(storage, Store):  # a refused study keeps no lock on its file
@@ -465,9 +470,38 @@ class Study:
             )
         return trials[0] if n is None else trials
 
+    def enqueue(self, config: Mapping[str, Any]) -> None:
+        """Run ``config`` before the optimizer's next proposals: a baseline, a model known to do well.
+
+        Queued configurations are proposed first, in the order queued, by :meth:`ask` and :meth:`optimize`; each is a
+        trial like any other (``trial.optimizer == "enqueued"``), and the optimizer learns from it as from its own.
+        The queue is kept in the study's file until its configurations run, so a resumed study runs them too.
+
+        Args:
+            config: parameter name -> value, a value for every active parameter and none for an inactive one.
+
+        Raises:
+            ConfigError: for a configuration the space does not hold, naming each problem.
+            StorageError: when the study is open read-only.
+        """
+        self._writable()
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"enqueue expects a configuration (parameter name -> value); received {config!r:.200}")
+        config = {k: v.item() if hasattr(v, "item") and callable(v.item) else v for k, v in config.items()}  # NumPy scalars
+        problems = self.space.problems(config)
+        if problems:
+            raise ConfigError(f"enqueue: the configuration {config!r:.300} does not fit the space: {'; '.join(problems)}")
+        self._queued.append(config)
+        self._store.set_meta(QUEUED, self._queued)
+
     def _propose(self, want: int) -> list[Trial]:
         """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials."""
         trials: list[Trial] = []
+        while self._queued and len(trials) < want:  # the user's queued configurations first (enqueue)
+            self._use_optimizer()
+            trials.append(self._record_proposal(Proposal(dict(self._queued[0]), checked=True), ENQUEUED))
+            self._queued.pop(0)
+            self._store.set_meta(QUEUED, self._queued)
         while len(trials) < want:
             pending = self._running_trials() if self._running else []
             optimizer = self._use_optimizer()
@@ -490,7 +524,7 @@ class Study:
             trials.extend(self._record_proposal(p) for p in proposals)
         return trials
 
-    def _record_proposal(self, proposal: Proposal) -> Trial:
+    def _record_proposal(self, proposal: Proposal, source: str | None = None) -> Trial:
         number = len(self._trials)
         trial = Trial(
             number=number,
@@ -498,7 +532,7 @@ class Study:
             extra=dict(proposal.extra),
             started_at=time.time(),
             seed=derive_seed(self.seed, TRIAL_SEED_TAG, number),
-            optimizer=self.optimizer.name,
+            optimizer=source or self.optimizer.name,
         )
         problems = None if proposal.checked else self.space.problems(trial.config)
         if problems:  # an optimizer's bug must not turn into an evaluation of an invalid config

@@ -604,6 +604,29 @@ def test_a_one_objective_study_recommends_its_best_without_naming_it_and_asks_fo
     assert len(study.ask(np.int64(2))) == 2
 
 
+def test_enqueued_configurations_are_asked_first_and_kept_in_the_file_until_they_run(tmp_path):
+    space = mh.Space({"lr": mh.Float(1e-4, 1.0, log=True), "opt": mh.Categorical(["sgd", "adam"]),
+                      "momentum": mh.Float(0.0, 0.9, active_if={"opt": "sgd"})})
+    path = tmp_path / "s.db"
+    with mh.Study(space, [mh.Minimize("loss")], storage=path, optimizer="random", seed=0) as study:
+        study.enqueue({"lr": 0.01, "opt": "adam"})
+        study.enqueue({"lr": np.float64(0.1), "opt": "sgd", "momentum": 0.9})  # NumPy values as theirs
+        for bad, said in (({"lr": 2.0, "opt": "adam"}, "lr=2.0 is outside its domain"),
+                          ({"lr": 0.1, "opt": "adam", "momentum": 0.5}, "'momentum' is inactive here"),
+                          ({"lr": 0.1, "opt": "sgd"}, "missing value for active parameter 'momentum'"),
+                          ([0.1, "sgd"], "expects a configuration")):
+            with pytest.raises(mh.ConfigError, match=said):
+                study.enqueue(bad)
+        first = study.ask()
+        assert first.config == {"lr": 0.01, "opt": "adam"} and first.optimizer == "enqueued"
+    with mh.Study.load(path) as study:  # the second one waited in the file
+        second, third = study.ask(2)
+        assert second.config == {"lr": 0.1, "opt": "sgd", "momentum": 0.9} and second.optimizer == "enqueued"
+        assert third.optimizer == "random"
+    with mh.Study.load(path, read_only=True) as view, pytest.raises(mh.StorageError, match="read-only"):
+        view.enqueue({"lr": 0.01, "opt": "adam"})
+
+
 # ---------------------------------------------------------------- tell never splits memory and disk
 def test_an_extra_that_cannot_be_stored_leaves_the_trial_unchanged(tmp_path, caplog):
     study = simple_study(storage=tmp_path / "s.db")

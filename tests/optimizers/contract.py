@@ -330,6 +330,20 @@ class OptimizerContract:
         assert len({config_key(t.config) for t in study.trials}) == self.n_trials  # no configuration twice
         assert not {t.number for t in pruned} & {t.number for t in study.pareto_front()}
 
+    def test_enqueued_configurations_run_first_and_are_learnt_from(self):
+        source = mh.Study(mixed_space(), self.objectives(), optimizer="random", seed=99)
+        baselines = [t.config for t in source.ask(2)]
+        study = self.make_study(seed=13)
+        for config in baselines:
+            study.enqueue(config)
+        study.optimize(two_objectives, n_trials=self.n_trials, show_progress=False)
+        assert [t.config for t in study.trials[:2]] == baselines
+        assert [t.optimizer for t in study.trials[:2]] == ["enqueued", "enqueued"]
+        assert all(t.optimizer == study.optimizer.name for t in study.trials[2:])
+        assert len(study.trials) == self.n_trials and study.count("complete") >= self.n_trials - 1
+        keys = [config_key(t.config) for t in study.trials if not is_noise_check(t)]
+        assert len(set(keys)) == len(keys)  # nothing queued is proposed again
+
     def test_resume_continues_like_an_uninterrupted_run(self, tmp_path):
         if not self.deterministic:
             return
