@@ -213,6 +213,39 @@ _UPDATE = f"UPDATE trials SET {', '.join(c + ' = ?' for c in _COLUMNS[1:])} WHER
 
 # (device, inode) of every study file this process holds open for writing -> its path
 _WRITERS: dict[tuple[int, int], str] = {}
+# (device, inode) of a study file -> how many of this process's SQLite connections have it open. Closing any
+# descriptor of a file drops every POSIX lock the process holds on it, SQLite's included (a reader's shared lock,
+# which keeps a writer from checkpointing under it), so while connections are open the descriptors moo_hpo opens on
+# the file itself (the writer's lock, a refused opening's) are closed once the last connection has closed, as
+# SQLite closes its own.
+_CONNECTIONS: dict[tuple[int, int], int] = {}
+_CLOSE_LATER: dict[tuple[int, int], list[int]] = {}
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _close_descriptor(identity: tuple[int, int], fd: int) -> None:
+    """Close a descriptor of a study file now, or once this process's last connection to the file has closed."""
+    if _CONNECTIONS.get(identity):
+        _CLOSE_LATER.setdefault(identity, []).append(fd)
+    else:
+        os.close(fd)
+
+
+def _connection_closed(identity: tuple[int, int]) -> None:
+    left = _CONNECTIONS.get(identity, 0) - 1
+    if left > 0:
+        _CONNECTIONS[identity] = left
+        return
+    _CONNECTIONS.pop(identity, None)
+    for fd in _CLOSE_LATER.pop(identity, []):
+        os.close(fd)
 
 
 class SQLiteStore(Store):
@@ -240,11 +273,15 @@ class SQLiteStore(Store):
         self._connection: sqlite3.Connection | None = None
         if self.path.is_dir():
             raise StorageError(f"expected a study file (SQLite); received the folder {str(self.path)!r}")
+        self._file: tuple[int, int] | None = None  # the file's identity while a connection of this store is open
         try:
             if read_only:
                 self._open_read_only()
             else:
                 self._open_for_writing(durable)
+            self._file = _file_identity(self.path)
+            if self._file is not None:
+                _CONNECTIONS[self._file] = _CONNECTIONS.get(self._file, 0) + 1
             self._conn.row_factory = sqlite3.Row
             self._check_schema()
         except OSError as exc:
@@ -337,18 +374,18 @@ class SQLiteStore(Store):
     def _acquire_lock(self) -> None:
         if fcntl is None:  # pragma: no cover - Windows
             return
+        known = _file_identity(self.path)
+        if known is not None and known in _WRITERS:  # checked before opening: closing a descriptor drops locks
+            raise _readable_instead(StorageError(
+                f"the study file {str(self.path)!r} is already open for writing in this process (as "
+                f"{_WRITERS[known]!r}) by a Study that was not closed: call .close() on it, or create "
+                "studies with `with mh.Study(...) as study:`; Study.load(path, read_only=True) reads it meanwhile"
+            ), "an unclosed Study in this process is writing it", self.path)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         info = os.fstat(fd)
         identity = (info.st_dev, info.st_ino)
-        if identity in _WRITERS:
-            os.close(fd)
-            raise _readable_instead(StorageError(
-                f"the study file {str(self.path)!r} is already open for writing in this process (as "
-                f"{_WRITERS[identity]!r}) by a Study that was not closed: call .close() on it, or create "
-                "studies with `with mh.Study(...) as study:`; Study.load(path, read_only=True) reads it meanwhile"
-            ), "an unclosed Study in this process is writing it", self.path)
         if not _try_flock(fd, fcntl.LOCK_EX, patience_s=_LOCK_PATIENCE_S):
-            os.close(fd)
+            _close_descriptor(identity, fd)
             raise _readable_instead(StorageError(
                 f"another process is writing the study {str(self.path)!r}; open it with read_only=True "
                 "(Study.load(path, read_only=True)) to follow it. One process writes a study: to run its trials in "
@@ -527,11 +564,15 @@ class SQLiteStore(Store):
         if conn is not None:
             conn.close()
             self._connection = None
-            if self.read_only and not self._immutable:
-                self._tidy_after_reading()
+            if getattr(self, "_file", None) is not None:
+                _connection_closed(self._file)
+                if self.read_only and not self._immutable and self._file not in _CONNECTIONS:
+                    self._tidy_after_reading()
+                self._file = None
         self._closed = True
         if getattr(self, "_lock_fd", None) is not None:
-            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)  # the writer's lock is free now; its descriptor may wait
+            _close_descriptor(self._identity, self._lock_fd)
             self._lock_fd = None
             _WRITERS.pop(self._identity, None)
 
@@ -539,20 +580,20 @@ class SQLiteStore(Store):
         """Remove the -wal and -shm files that reading a study nobody writes left beside it.
 
         A read-only connection cannot delete them (SQLite's last writable connection does, on closing), so a
-        read-only command (``moo-hpo front``) would leave two files beside a closed study. When no writer holds the
-        study (its lock is free, taken for the moment so that none starts meanwhile) and the file is writable, a
-        writable connection is opened and closed: SQLite then removes them itself, and only if no other connection
-        still has the file open.
+        read-only command (``moo-hpo front``) would leave two files beside a closed study. When no other connection
+        of this process has the file open (the caller checks: closing the descriptor opened here drops the locks of
+        any), no writer holds the study (its lock is free, taken for the moment so that none starts meanwhile) and
+        the file is writable, a writable connection is opened and closed: SQLite then removes them itself, and only
+        if no other process's connection still has the file open.
         """
-        if fcntl is None:  # pragma: no cover - Windows
+        if fcntl is None or self._file in _WRITERS:  # pragma: no cover - Windows
             return
         try:
             fd = os.open(self.path, os.O_RDWR)
         except OSError:  # a read-only file or medium: nothing can be removed beside it
             return
         try:
-            info = os.fstat(fd)
-            if (info.st_dev, info.st_ino) in _WRITERS or not _try_flock(fd, fcntl.LOCK_EX, patience_s=0.0):
+            if not _try_flock(fd, fcntl.LOCK_EX, patience_s=0.0):
                 return
             try:
                 connection = sqlite3.connect(str(self.path), isolation_level=None, timeout=0.0)

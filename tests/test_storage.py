@@ -237,6 +237,26 @@ def test_a_reader_closing_beside_a_writer_leaves_the_writer_its_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
 
 
+def test_closing_one_view_leaves_another_views_locks_so_its_files_stay_and_it_sees_a_later_writer(tmp_path):
+    # closing a descriptor of the file dropped every SQLite lock of the process on it: another process's reader
+    # then removed the -wal / -shm under the open view, which never saw the next writer's trials
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"a": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path, seed=0) as study:
+        study.optimize(lambda c: {"y": c["a"]}, n_trials=3)
+    view = mh.Study.load(path, read_only=True)
+    mh.Study.load(path, read_only=True).close()  # a second view of this process, closed
+    read = (f"import moo_hpo as mh\nwith mh.Study.load({str(path)!r}, read_only=True) as v:\n    print(len(v.trials))")
+    assert subprocess.run([sys.executable, "-c", read], capture_output=True, text=True, check=True).stdout.split() == ["3"]
+    assert (tmp_path / "s.db-wal").exists() and (tmp_path / "s.db-shm").exists()  # the open view's
+    write = (f"import moo_hpo as mh\nwith mh.Study.load({str(path)!r}) as s:\n"
+             "    s.optimize(lambda c: {'y': c['a']}, n_trials=4, show_progress=False)")
+    subprocess.run([sys.executable, "-c", write], capture_output=True, text=True, check=True)
+    view.refresh()
+    assert len(view.trials) == 7
+    view.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+
+
 def test_a_version_1_store_gets_interrupted_trials_their_own_status(tmp_path):
     path = tmp_path / "v1.db"
     s = SQLiteStore(path)
