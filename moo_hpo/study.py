@@ -34,7 +34,7 @@ from moo_hpo.execution.executors import format_exception
 from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.instances import claim_instance
-from moo_hpo.optimizers.base import Optimizer, Proposal
+from moo_hpo.optimizers.base import ENQUEUED, Optimizer, Proposal
 from moo_hpo.optimizers.registry import auto_options, choose_auto, is_registered, known_params, make_optimizer
 from moo_hpo.problem import Problem, definition_difference
 from moo_hpo.pruners.base import Pruner
@@ -55,9 +55,8 @@ logger = logging.getLogger("moo_hpo")
 
 Callback = Callable[["Study", Trial], None]
 
-#: the store's key of the configurations queued by :meth:`Study.enqueue`, and their trials' ``optimizer``
+#: the store's key of the configurations queued by :meth:`Study.enqueue`
 QUEUED = "queued"
-ENQUEUED = "enqueued"
 
 class Study:
     """A multi-objective, constrained hyperparameter study.
@@ -474,7 +473,9 @@ class Study:
         """Run ``config`` before the optimizer's next proposals: a baseline, a model known to do well.
 
         Queued configurations are proposed first, in the order queued, by :meth:`ask` and :meth:`optimize`; each is a
-        trial like any other (``trial.optimizer == "enqueued"``), and the optimizer learns from it as from its own.
+        trial like any other (``trial.optimizer == "enqueued"``): the Bayesian optimizers model it with the others, the
+        evolutionary ones let it compete in the survival of the generation it finished in. :meth:`reevaluate` runs its
+        repetitions first.
         The queue is kept in the study's file until its configurations run, so a resumed study runs them too.
 
         Args:
@@ -497,7 +498,10 @@ class Study:
     def _propose(self, want: int) -> list[Trial]:
         """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials."""
         trials: list[Trial] = []
-        while self._queued and len(trials) < want:  # the user's queued configurations first (enqueue)
+        from moo_hpo.robust import REEVALUATE
+
+        repeating = getattr(self._optimizer, "name", None) == REEVALUATE  # reevaluate runs its repetitions only
+        while self._queued and len(trials) < want and not repeating:  # the user's queued configurations first
             self._use_optimizer()
             trials.append(self._record_proposal(Proposal(dict(self._queued[0]), checked=True), ENQUEUED))
             self._queued.pop(0)

@@ -298,3 +298,13 @@ def test_recommendations_judge_a_configuration_run_again_on_its_mean():
     alone = study.recommend("best", objective="f2", constraints=[mh.AtLeast("f1", x), mh.AtMost("f1", x)])
     assert alone.trial.number == number and alone.runs == 2 and "mean of 2 runs" in alone.reason
     assert alone.metrics["f2"] == pytest.approx(exact(lucky[number])["f2"])
+
+
+def test_reevaluate_runs_its_repetitions_and_leaves_the_queue_for_later():
+    study = make_study()
+    study.optimize(exact, n_trials=6, show_progress=False)
+    study.enqueue({"x": 0.5, "y": 0.5})
+    reps = study.reevaluate(exact, top_k=1, repeats=1, show_progress=False)
+    assert len(reps) == 1 and reps[0].optimizer == REEVALUATE  # before, the queued configuration ran instead
+    study.optimize(exact, n_trials=1, show_progress=False)
+    assert study.trials[-1].config == {"x": 0.5, "y": 0.5} and study.trials[-1].optimizer == "enqueued"

@@ -20,7 +20,10 @@ from moo_hpo.exceptions import ConfigError, UnsupportedError
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
-__all__ = ["Capabilities", "Optimizer", "Proposal", "config_key"]
+__all__ = ["ENQUEUED", "Capabilities", "Optimizer", "Proposal", "config_key"]
+
+#: the ``optimizer`` of a trial that runs a configuration the user queued (:meth:`~moo_hpo.Study.enqueue`)
+ENQUEUED = "enqueued"
 
 
 _PATTERNS: dict[tuple, int] = {}  # (names, value types) -> a small number, for compact keys

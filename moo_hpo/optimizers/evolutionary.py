@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key, reject_unknown_options
+from moo_hpo.optimizers.base import ENQUEUED, Capabilities, Optimizer, Proposal, config_key, reject_unknown_options
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
 
@@ -140,6 +140,7 @@ class _PymooOptimizer(Optimizer):
         self._replaying = True  # until this instance proposes, told trials are checked against a replay
         self._stale = False  # a told trial did not fit the generations: rebuild before the next proposal
         self._history: list[Trial] = []
+        self._extras: list[Trial] = []  # enqueued trials told since the last generation: they join its survival
 
     def _new_algorithm(self, sampling: Any = None) -> Any:
         from pymoo.core.termination import NoTermination
@@ -219,11 +220,20 @@ class _PymooOptimizer(Optimizer):
         return self._gen_pop is not None and len(self._gen_results) == len(self._gen_configs)
 
     def _advance(self) -> None:
-        """Tell pymoo the finished generation."""
-        F, G = self._values([self._gen_results[i] for i in range(len(self._gen_configs))])
-        _set_evaluated(self._gen_pop, F, G)
-        self._alg.tell(infills=self._gen_pop)
+        """Tell pymoo the finished generation, with the enqueued trials told since the last one: they compete in
+        its survival like members (a user's baseline is a parent of the next generation if it is good enough)."""
+        from pymoo.core.population import Population
+
+        trials = [self._gen_results[i] for i in range(len(self._gen_configs))] + self._extras
+        pop = self._gen_pop
+        if self._extras:
+            X = self.problem.space.to_unit([t.config for t in self._extras])
+            pop = Population.merge(pop, Population.new(X=X))
+        F, G = self._values(trials)
+        _set_evaluated(pop, F, G)
+        self._alg.tell(infills=pop)
         self._gen_pop = None
+        self._extras = []
 
     def _values(self, trials: Sequence[Trial]) -> tuple[np.ndarray, np.ndarray]:
         """pymoo's F and G for finished trials (failed ones get the largest violation seen)."""
@@ -262,6 +272,10 @@ class _PymooOptimizer(Optimizer):
     def tell(self, trials: Sequence[Trial]) -> None:
         for trial in trials:
             self._history.append(trial)
+            if trial.optimizer == ENQUEUED:  # the user's: not a member, it joins the next survival (_advance)
+                self._extras.append(trial)
+                self._seen.add(_key(trial.config))
+                continue
             key, first = self._member_key(trial)
             if first is None and self._gen_pop is not None:
                 first = self._gen_first.get(key)
@@ -316,6 +330,7 @@ class _PymooOptimizer(Optimizer):
         self._seen = {_key(t.config) for t in finished}
         self._gen_pop, self._gen_configs, self._gen_keys, self._gen_results, self._queue = None, [], [], {}, deque()
         self._gen_first, self._gen_copies = {}, {}
+        self._extras = []  # in the rebuilt population already
         self._replaying = False
         self._stale = False
 
