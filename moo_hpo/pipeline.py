@@ -119,6 +119,8 @@ class ProbePipeline:
         for p in self.derived:
             try:
                 m = p.derive(metrics, final=final)  # type: ignore[attr-defined]
+            except ProbeError as exc:
+                raise ProbeError(f"probe {p.name!r} failed: {exc}") from exc
             except Exception as exc:  # noqa: BLE001
                 raise ProbeError(f"probe {p.name!r} raised {type(exc).__name__}: {exc}") from exc
             metrics.update(m)
@@ -165,6 +167,11 @@ class ProbePipeline:
         with_trial = trial is not None and takes_trial_at(self.fit, 1 if self.build is None else 2)
         if self.build is None:
             out = self.fit(config, trial) if with_trial else self.fit(config)
+            if isinstance(out, (Mapping, Result)) and self.derived:  # derived from the metrics it returned
+                returned = Result(dict(out.metrics), dict(out.extra)) if isinstance(out, Result) else Result(dict(out), {})
+                if trial is None or not trial.should_prune():
+                    self._derive(returned.metrics, returned.extra, final=True)
+                return returned
             if isinstance(out, (Mapping, Result)) or out is None:
                 return out
             if trial is not None and trial.should_prune():  # stopped early: no point measuring it

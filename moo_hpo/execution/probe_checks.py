@@ -84,6 +84,38 @@ def check_metric_names(study: Study, probes: Sequence[Any]) -> None:
                 f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
                 f"(the probes provide {sorted(provided)})"
             )
+    _check_device_budgets(probes, provided)
+
+
+def _check_device_budgets(probes: Sequence[Any], provided: list[str]) -> None:
+    """A :class:`~moo_hpo.objectives.DeviceFit` whose device budgets a metric no probe measures judges nothing on it
+    before training (candidates only that device could take are trained) and, unless fit returns it, lets that
+    device take no model: a near name is a typo (refused), any other is said before trial 0.
+
+    Raises:
+        ConfigError: naming the device, the metric and the probe metric it resembles.
+    """
+    from moo_hpo.naming import closest_name
+
+    for fit in (p for p in probes if getattr(p, "derived", False) and hasattr(p, "devices")):
+        for device in fit.devices:
+            for metric, _ in device.limits():
+                if metric in provided:
+                    continue
+                close = closest_name(metric, provided, cutoff=0.75)
+                if close:
+                    raise ConfigError(
+                        f"device {device.name!r} budgets the metric {metric!r}, which no probe provides; did you mean "
+                        f"{close!r}? (the probes provide {sorted(provided)})"
+                    )
+                warnings.warn(
+                    f"device {device.name!r} budgets the metric {metric!r}, which no probe measures: DeviceFit judges "
+                    f"it only when fit returns it (before training it is not judged, so candidates only "
+                    f"{device.name!r} could take are trained; after training, without it, {device.name!r} takes no "
+                    f"model); the probes provide {sorted(provided)}",
+                    UserWarning,
+                    stacklevel=5,
+                )
 
 
 def check_thresholds(probes: Sequence[Any]) -> None:

@@ -13,16 +13,20 @@ those probes have measured the built model, and again once the trained model is 
 budget on a metric measured only after training (training energy) is not judged yet: the value then is a lower
 bound of the final one, so a candidate is skipped only when it can fit no device whatever that metric turns out
 to be. After training, a device with a budget on a metric no probe measured does not take the model (as
-:func:`~moo_hpo.size_for_devices` counts it); the value is NaN when no device could be judged.
+:func:`~moo_hpo.size_for_devices` counts it); when no device can be judged, the trial fails saying which metrics
+are missing (and the study warns of such a budget before its first trial).
+
+With probes and ``build``, the metrics are the probes' (and those ``fit`` returns); an objective that returns its
+metrics itself (no ``build``) has ``device_excess`` derived from what it returns, after it ran.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from moo_hpo.exceptions import ConfigError
+from moo_hpo.exceptions import ConfigError, ProbeError
 from moo_hpo.objectives.base import Measurement, Probe
 
 __all__ = ["DeviceFit"]
@@ -53,15 +57,19 @@ class DeviceFit(Probe):
     derived = True
 
     def __init__(self, devices: Sequence[Any], metric: str = "device_excess") -> None:
-        from moo_hpo.reports.sizing import DeviceProfile
+        from moo_hpo.reports.sizing import DeviceProfile, check_unique_names
 
         if isinstance(devices, DeviceProfile):
             devices = [devices]
-        if isinstance(devices, str) or not devices or not all(isinstance(d, DeviceProfile) for d in devices):
+        if isinstance(devices, str) or not isinstance(devices, Iterable):
             raise ConfigError(f"DeviceFit expects a list of mh.DeviceProfile s; received {devices!r}")
+        devices = list(devices)  # a generator too
+        if not devices or not all(isinstance(d, DeviceProfile) for d in devices):
+            raise ConfigError(f"DeviceFit expects a list of mh.DeviceProfile s; received {devices!r}")
+        check_unique_names(devices)
         if not isinstance(metric, str) or not metric.strip():
             raise ConfigError(f"DeviceFit: metric must be a non-empty name; received {metric!r}")
-        self.devices = list(devices)
+        self.devices = devices
         self.metric = metric
         self.metrics = (metric,)
         self.name = "device_fit"
@@ -86,7 +94,11 @@ class DeviceFit(Probe):
                 is a lower bound); True once every probe measured, where such a device does not take the model.
 
         Returns:
-            The metric, with ``extra["device_fit"]``: the best-fitting device's name (None when none is judged).
+            The metric, with ``extra["device_fit"]``: the best-fitting device's name; before training, nothing when
+            no device can be judged yet.
+
+        Raises:
+            ProbeError: after training, when no device could be judged (a budget on a metric nothing measured).
         """
         best, best_name = math.inf, None
         judged = False
@@ -94,11 +106,10 @@ class DeviceFit(Probe):
             shares = []
             missing = False
             for name, bound in device.limits():
-                value = metrics.get(name)
-                if value is None or not math.isfinite(value):
+                if not _measured(metrics, name):
                     missing = True
                     continue
-                shares.append(value / bound - 1.0)
+                shares.append(float(metrics[name]) / bound - 1.0)
             if missing and final:
                 continue  # not measured: this device cannot be said to take it
             judged = True
@@ -106,7 +117,11 @@ class DeviceFit(Probe):
             if excess < best:
                 best, best_name = excess, device.name
         if not judged:
-            return Measurement({self.metric: math.nan}, {"device_fit": None})
+            unmeasured = sorted({m for d in self.devices for m, _ in d.limits() if not _measured(metrics, m)})
+            raise ProbeError(
+                f"no device could be judged: {', '.join(repr(d.name) for d in self.devices)} budget {unmeasured}, which "
+                "no probe measured (add the probe that measures it, or return it from fit)"
+            )
         if best == -math.inf:  # before training, a device none of whose budgets is measured yet: it may take it
             return Measurement({}, {})
         return Measurement({self.metric: best}, {"device_fit": best_name})
@@ -122,3 +137,12 @@ class DeviceFit(Probe):
 
     def __repr__(self) -> str:
         return f"DeviceFit({[d.name for d in self.devices]!r}, metric={self.metric!r})"
+
+
+def _measured(metrics: Mapping[str, Any], name: str) -> bool:
+    """Whether ``metrics`` holds a finite number for ``name`` (an objective's own value may be any number type;
+    one that is not a number is the study's to refuse)."""
+    try:
+        return math.isfinite(float(metrics[name]))
+    except (KeyError, TypeError, ValueError):
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import numbers
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,8 +57,10 @@ class DeviceProfile:
                 f"DeviceProfile {self.name!r} has no budget: give at least one of max_size_kb, max_latency_ms, max_energy_j"
             )
         for label, v in (("max_size_kb", self.max_size_kb), ("max_latency_ms", self.max_latency_ms), ("max_energy_j", self.max_energy_j)):
-            if v is not None and (isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)):
+            if v is not None and (isinstance(v, bool) or not (isinstance(v, numbers.Real) and math.isfinite(v) and v > 0)):
                 raise ConfigError(f"DeviceProfile {self.name!r}: {label} must be a positive number or None; received {v!r}")
+            if v is not None and type(v) not in (int, float):
+                object.__setattr__(self, label, float(v))  # a NumPy number from a table
 
     def limits(self) -> list[tuple[str, float]]:
         return [(m, b) for m, b in ((self.size_metric, self.max_size_kb), (self.latency_metric, self.max_latency_ms), (self.energy_metric, self.max_energy_j)) if b is not None]
@@ -65,6 +68,18 @@ class DeviceProfile:
     def fits(self, trial: Trial) -> bool:
         """True when every budget's metric was measured and is within it."""
         return all(m in trial.metrics and trial.metrics[m] <= b for m, b in self.limits())
+
+
+def check_unique_names(profiles: Sequence[DeviceProfile]) -> None:
+    """Refuse two devices of one name (a study's figures and sizing name each device by it).
+
+    Raises:
+        ConfigError: naming the repeated name.
+    """
+    names = [p.name for p in profiles]
+    repeated = next((n for n in names if names.count(n) > 1), None)
+    if repeated is not None:
+        raise ConfigError(f"two devices are named {repeated!r}; give each device its own name")
 
 
 def device_constraints(profiles: Sequence[DeviceProfile]) -> list[Any]:
@@ -94,6 +109,7 @@ def device_constraints(profiles: Sequence[DeviceProfile]) -> list[Any]:
     profiles = list(profiles) if not isinstance(profiles, DeviceProfile) else [profiles]
     if not profiles or not all(isinstance(p, DeviceProfile) for p in profiles):
         raise ConfigError(f"device_constraints expects mh.DeviceProfile s; received {profiles!r}")
+    check_unique_names(profiles)
     budgets: dict[str, list[float]] = {}
     for profile in profiles:
         for metric, bound in profile.limits():
@@ -230,7 +246,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         if not isinstance(p, DeviceProfile):
             raise ConfigError(f"profiles must be mh.DeviceProfile(...); received {p!r}")
         if p.name in seen:
-            raise ConfigError(f"two devices are named {p.name!r}; give each device its own name")
+            check_unique_names(profiles)
         seen.add(p.name)
         fitting = [t for t in judged if p.fits(t)]
         if not fitting:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
@@ -25,7 +24,8 @@ def test_a_budget_not_measured_yet_is_not_judged_before_training_and_takes_nothi
     fit = mh.objectives.DeviceFit([energy])
     assert fit.derive({"size_kb": 100.0}, final=False)["device_excess"] == pytest.approx(1.0)  # over already
     assert fit.derive({"size_kb": 10.0}, final=False)["device_excess"] == pytest.approx(-0.8)  # a lower bound
-    assert math.isnan(fit.derive({"size_kb": 10.0}, final=True)["device_excess"])  # energy never measured
+    with pytest.raises(mh.ProbeError, match=r"no device could be judged: 'solar' budget \['energy_per_inference_j'\]"):
+        fit.derive({"size_kb": 10.0}, final=True)  # energy never measured
     assert fit.derive({"size_kb": 10.0, "energy_per_inference_j": 2.0})["device_excess"] == pytest.approx(1.0)
     only_energy = mh.objectives.DeviceFit([mh.DeviceProfile("e", max_energy_j=1.0)])
     assert "device_excess" not in only_energy.derive({"size_kb": 10.0}, final=False)  # nothing to judge yet
@@ -76,3 +76,52 @@ def test_a_study_trains_only_the_candidates_some_device_takes():
     # the per-metric constraints alone train candidates that fit neither device (widths between the two)
     alone, _ = run(mh.device_constraints([MCU, PHONE]), [])
     assert any(not MCU.fits(t) and not PHONE.fits(t) for t in alone.trials if t.status.value == "complete")
+
+
+def test_devices_from_a_generator_numpy_budgets_and_repeated_names():
+    import numpy as np
+
+    fit = mh.objectives.DeviceFit(d for d in (MCU, PHONE))  # before, a generator was used up by the check: none kept
+    assert [d.name for d in fit.devices] == ["mcu", "phone"]
+    budget = mh.DeviceProfile("table", max_size_kb=np.int64(20), max_latency_ms=np.float32(2.5))
+    assert budget.max_size_kb == 20.0 and type(budget.max_size_kb) is float and budget.max_latency_ms == 2.5
+    twice = [MCU, mh.DeviceProfile("mcu", max_size_kb=50)]
+    for make in (mh.objectives.DeviceFit, mh.device_constraints):
+        with pytest.raises(mh.ConfigError, match="two devices are named 'mcu'"):
+            make(twice)
+
+
+def test_an_objective_that_returns_its_metrics_gets_the_excess_derived_from_them():
+    def evaluate(config):  # no build: the objective measures and returns
+        w = config["width"]
+        return {"accuracy": w / 512, "size_kb": 0.07 * w, "latency_p99_ms": 400.0 / w}
+
+    study = mh.Study(mh.Space({"width": mh.Int(1, 512)}), [mh.Maximize("accuracy")], [FIT.constraint()],
+                     optimizer="random", seed=0)
+    study.optimize(evaluate, probes=[FIT], n_trials=12)
+    assert study.count("complete") == 12  # before, every trial failed: device_excess missing
+    for t in study.trials:
+        expected = FIT.derive({k: t.metrics[k] for k in ("size_kb", "latency_p99_ms")})["device_excess"]
+        assert t.metrics["device_excess"] == pytest.approx(expected)
+        assert study.problem.is_feasible(t) == (MCU.fits(t) or PHONE.fits(t))
+
+
+def test_a_budget_on_a_metric_no_probe_measures_is_said_before_the_first_trial():
+    solar = mh.DeviceProfile("solar", max_size_kb=50, max_energy_j=0.01)  # no energy probe below
+    fit = mh.objectives.DeviceFit([solar])
+    study = mh.Study(mh.Space({"width": mh.Int(1, 64)}), [mh.Maximize("accuracy")], [fit.constraint()],
+                     optimizer="random", seed=0)
+    with pytest.warns(UserWarning, match="device 'solar' budgets the metric 'energy_per_inference_j', which no probe measures"):
+        study.optimize(lambda model, config: {"accuracy": 0.5}, build=build, probes=[mh.objectives.ModelSize(), fit],
+                       n_trials=2)
+    failed = [t for t in study.trials if t.status.value == "failed"]
+    assert failed and all("no device could be judged: 'solar' budget ['energy_per_inference_j'], which no probe measured"
+                          in t.error and "raised ProbeError" not in t.error for t in failed)
+    typo = mh.objectives.DeviceFit([mh.DeviceProfile("phone", max_size_kb=50, latency_metric="latency_p90ms",
+                                                     max_latency_ms=2)])
+    other = mh.Study(mh.Space({"width": mh.Int(1, 64)}), [mh.Maximize("accuracy")], [typo.constraint()],
+                     optimizer="random", seed=0)
+    with pytest.raises(mh.ConfigError, match="device 'phone' budgets the metric 'latency_p90ms'.*did you mean 'latency_p90_ms'"):
+        other.optimize(lambda model, config: {"accuracy": 0.5}, build=build,
+                       probes=[mh.objectives.ModelSize(), mh.objectives.Latency(torch.zeros(16)), typo], n_trials=2)
+    assert not other.trials  # refused before the first
