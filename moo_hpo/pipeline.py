@@ -147,13 +147,13 @@ class ProbePipeline:
         except ProbeError as exc:
             raise ProbeError(f"probe {probe.name!r} failed: {exc}") from exc
 
-    def _check_no_probe_metric(self, returned: Mapping[str, Any]) -> None:
+    def _check_no_probe_metric(self, returned: Mapping[str, Any], probes: Sequence[Probe] | None = None) -> None:
         """Refuse a metric that ``fit`` returns and a probe measures too (one of them would win in silence).
 
         Raises:
             ConfigError: naming the metric and the probe.
         """
-        for p in self.probes:
+        for p in self.probes if probes is None else probes:
             both = [m for m in returned if m in p.metrics]
             if both:
                 raise ConfigError(
@@ -169,6 +169,7 @@ class ProbePipeline:
             out = self.fit(config, trial) if with_trial else self.fit(config)
             if isinstance(out, (Mapping, Result)) and self.derived:  # derived from the metrics it returned
                 returned = Result(dict(out.metrics), dict(out.extra)) if isinstance(out, Result) else Result(dict(out), {})
+                self._check_no_probe_metric(returned.metrics, self.derived)
                 if trial is None or not trial.should_prune():
                     self._derive(returned.metrics, returned.extra, final=True)
                 return returned

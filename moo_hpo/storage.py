@@ -30,6 +30,7 @@ import errno
 import json
 import os
 import sqlite3
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -219,7 +220,22 @@ _WRITERS: dict[tuple[int, int], str] = {}
 # the file itself (the writer's lock, a refused opening's) are closed once the last connection has closed, as
 # SQLite closes its own.
 _CONNECTIONS: dict[tuple[int, int], int] = {}
-_CLOSE_LATER: dict[tuple[int, int], list[int]] = {}
+_CLOSE_LATER: dict[tuple[int, int], list[int]] = {}  # reused by the next descriptor opened on the file
+# held while connections open and close and descriptors are opened or closed: a thread's descriptor closed while
+# another thread opens a connection would drop that connection's locks
+_REGISTRY = threading.RLock()
+
+
+def _open_descriptor(path: Path) -> tuple[tuple[int, int], int]:
+    """A descriptor of the study file (created when missing), and the file's identity: one waiting to be closed
+    when there is one (SQLite reuses its own likewise), so a process that keeps a view open does not pile them up."""
+    known = _file_identity(path)
+    waiting = _CLOSE_LATER.get(known) if known is not None else None
+    if waiting:
+        return known, waiting.pop()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    info = os.fstat(fd)
+    return (info.st_dev, info.st_ino), fd
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
@@ -275,13 +291,14 @@ class SQLiteStore(Store):
             raise StorageError(f"expected a study file (SQLite); received the folder {str(self.path)!r}")
         self._file: tuple[int, int] | None = None  # the file's identity while a connection of this store is open
         try:
-            if read_only:
-                self._open_read_only()
-            else:
-                self._open_for_writing(durable)
-            self._file = _file_identity(self.path)
-            if self._file is not None:
-                _CONNECTIONS[self._file] = _CONNECTIONS.get(self._file, 0) + 1
+            with _REGISTRY:
+                if read_only:
+                    self._open_read_only()
+                else:
+                    self._open_for_writing(durable)
+                self._file = _file_identity(self.path)
+                if self._file is not None:
+                    _CONNECTIONS[self._file] = _CONNECTIONS.get(self._file, 0) + 1
             self._conn.row_factory = sqlite3.Row
             self._check_schema()
         except OSError as exc:
@@ -381,9 +398,7 @@ class SQLiteStore(Store):
                 f"{_WRITERS[known]!r}) by a Study that was not closed: call .close() on it, or create "
                 "studies with `with mh.Study(...) as study:`; Study.load(path, read_only=True) reads it meanwhile"
             ), "an unclosed Study in this process is writing it", self.path)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        info = os.fstat(fd)
-        identity = (info.st_dev, info.st_ino)
+        identity, fd = _open_descriptor(self.path)
         if not _try_flock(fd, fcntl.LOCK_EX, patience_s=_LOCK_PATIENCE_S):
             _close_descriptor(identity, fd)
             raise _readable_instead(StorageError(
@@ -391,7 +406,7 @@ class SQLiteStore(Store):
                 "(Study.load(path, read_only=True)) to follow it. One process writes a study: to run its trials in "
                 "parallel, give that process n_workers=... or a Dask cluster (optimize(..., executor=...))"
             ), "another process is writing it", self.path) from None
-        self._lock_fd, self._identity = fd, identity
+        self._lock_fd, self._identity, self._lock_pid = fd, identity, os.getpid()
         _WRITERS[identity] = str(self.path)
 
     @contextmanager
@@ -560,21 +575,25 @@ class SQLiteStore(Store):
             raise StorageError(f"the study {str(self.path)!r} was opened read-only")
 
     def close(self) -> None:
-        conn = getattr(self, "_connection", None)
-        if conn is not None:
-            conn.close()
-            self._connection = None
-            if getattr(self, "_file", None) is not None:
-                _connection_closed(self._file)
-                if self.read_only and not self._immutable and self._file not in _CONNECTIONS:
-                    self._tidy_after_reading()
-                self._file = None
-        self._closed = True
-        if getattr(self, "_lock_fd", None) is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)  # the writer's lock is free now; its descriptor may wait
-            _close_descriptor(self._identity, self._lock_fd)
-            self._lock_fd = None
-            _WRITERS.pop(self._identity, None)
+        with _REGISTRY:
+            conn = getattr(self, "_connection", None)
+            if conn is not None:
+                conn.close()
+                self._connection = None
+                if getattr(self, "_file", None) is not None:
+                    _connection_closed(self._file)
+                    if self.read_only and not self._immutable and self._file not in _CONNECTIONS:
+                        self._tidy_after_reading()
+                    self._file = None
+            self._closed = True
+            if getattr(self, "_lock_fd", None) is not None:
+                if getattr(self, "_lock_pid", None) == os.getpid():
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)  # the writer's lock is free now; its descriptor may wait
+                    _close_descriptor(self._identity, self._lock_fd)
+                else:  # a forked child's copy: the lock is its parent's, which still writes (and holds no lock here)
+                    os.close(self._lock_fd)
+                self._lock_fd = None
+                _WRITERS.pop(self._identity, None)
 
     def _tidy_after_reading(self) -> None:
         """Remove the -wal and -shm files that reading a study nobody writes left beside it.

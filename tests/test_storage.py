@@ -257,6 +257,72 @@ def test_closing_one_view_leaves_another_views_locks_so_its_files_stay_and_it_se
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
 
 
+def test_writer_sessions_beside_an_open_view_reuse_one_descriptor(tmp_path):
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"a": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path, seed=0) as study:
+        study.optimize(lambda c: {"y": c["a"]}, n_trials=1, show_progress=False)
+    view = mh.Study.load(path, read_only=True)
+    counts = []
+    for _ in range(30):  # a notebook that keeps a view and runs the study again and again
+        with mh.Study.load(path) as study:
+            study.optimize(lambda c: {"y": c["a"]}, n_trials=1, show_progress=False)
+        counts.append(len(os.listdir("/proc/self/fd")))
+    assert counts[-1] == counts[4]  # before, one more descriptor per session
+    view.refresh()
+    assert len(view.trials) == 31
+    view.close()
+
+
+def test_a_forked_child_closing_its_copy_leaves_the_parent_writing(tmp_path):
+    path = tmp_path / "s.db"
+    writer = mh.Study(mh.Space({"a": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path, seed=0)
+    pid = os.fork()
+    if pid == 0:  # a forked helper process closes (or collects) its copy of the parent's study
+        writer.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    probe = f"import moo_hpo as mh\nprint(mh.Study.load({str(path)!r})._store.read_only)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "True"  # the parent still holds the writer's lock
+    writer.close()
+
+
+def test_a_view_opened_by_another_thread_while_the_last_one_tidies_keeps_its_locks(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from moo_hpo import storage
+
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"a": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path, seed=0) as study:
+        study.optimize(lambda c: {"y": c["a"]}, n_trials=2, show_progress=False)
+    inode = os.stat(path).st_ino
+
+    def my_locks():
+        with open("/proc/locks") as fh:
+            return [line for line in fh if f" {os.getpid()} " in line and f":{inode} " in line]
+
+    real = storage._try_flock
+    monkeypatch.setattr(storage, "_try_flock", lambda fd, kind, patience_s: time.sleep(0.3) or real(fd, kind, patience_s))
+    closing = threading.Event()
+
+    def last_view():  # the process's last view closes, and tidies up slowly
+        view = mh.Study.load(path, read_only=True)
+        assert len(view.trials) == 2
+        closing.set()
+        view.close()
+
+    thread = threading.Thread(target=last_view)
+    thread.start()
+    closing.wait(10)
+    time.sleep(0.1)
+    second = mh.Study.load(path, read_only=True)  # another thread's view (a live report's, say)
+    assert len(second.trials) == 2
+    thread.join()
+    assert my_locks()  # its shared lock: before, the tidy-up's descriptor closed it away
+    second.close()
+
+
 def test_a_version_1_store_gets_interrupted_trials_their_own_status(tmp_path):
     path = tmp_path / "v1.db"
     s = SQLiteStore(path)

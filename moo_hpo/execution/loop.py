@@ -143,7 +143,7 @@ def run_optimize(
     if build is not None or probes:
         from moo_hpo.pipeline import ProbePipeline
 
-        check_metric_names(study, probes)
+        check_metric_names(study, probes, with_build=build is not None)
         check_thresholds(probes)
         if executor is None:  # the trials run on this machine: its energy counters are theirs
             check_energy_counters(study, probes)

@@ -31,8 +31,10 @@ def check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
         )
 
 
-def check_metric_names(study: Study, probes: Sequence[Any]) -> None:
-    """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo.
+def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = True) -> None:
+    """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo (and, with
+    ``build``, a device budget of a :class:`~moo_hpo.objectives.DeviceFit` that no probe measures; without it the
+    objective may return the metric itself).
 
     Raises:
         ConfigError: naming the metric and the probe metric it resembles.
@@ -84,7 +86,8 @@ def check_metric_names(study: Study, probes: Sequence[Any]) -> None:
                 f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
                 f"(the probes provide {sorted(provided)})"
             )
-    _check_device_budgets(probes, provided)
+    if with_build:
+        _check_device_budgets(probes, provided)
 
 
 def _check_device_budgets(probes: Sequence[Any], provided: list[str]) -> None:

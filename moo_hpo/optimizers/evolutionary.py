@@ -140,7 +140,12 @@ class _PymooOptimizer(Optimizer):
         self._replaying = True  # until this instance proposes, told trials are checked against a replay
         self._stale = False  # a told trial did not fit the generations: rebuild before the next proposal
         self._history: list[Trial] = []
-        self._extras: list[Trial] = []  # enqueued trials told since the last generation: they join its survival
+        # enqueued trials (Study.enqueue) are not members: each joins the survival of the generation bred after it was
+        # asked, which waits for it, so that a resumed study (told the trials in number order) replays the same
+        self._extras: dict[int, Trial] = {}  # told enqueued trials not yet in a survival, by number
+        self._claimed: set[int] = set()  # enqueued trial numbers given to a generation
+        self._gen_extras: list[int] = []  # those of the current generation
+        self._pending_enqueued: list[int] = []  # running enqueued trials at this ask
 
     def _new_algorithm(self, sampling: Any = None) -> Any:
         from pymoo.core.termination import NoTermination
@@ -153,6 +158,7 @@ class _PymooOptimizer(Optimizer):
     # -------------------------------------------------------------- generations
     def _breed(self) -> None:
         space = self.problem.space
+        self._claim_extras()
         pop = self._alg.ask()
         X_bred = np.asarray(pop.get("X"), dtype=float)
         X = np.clip(X_bred, 0.0, 1.0)
@@ -217,23 +223,31 @@ class _PymooOptimizer(Optimizer):
             self._gen_results[i] = trial
 
     def _generation_done(self) -> bool:
-        return self._gen_pop is not None and len(self._gen_results) == len(self._gen_configs)
+        return (self._gen_pop is not None and len(self._gen_results) == len(self._gen_configs)
+                and all(n in self._extras for n in self._gen_extras))
+
+    def _claim_extras(self) -> None:
+        """Give the generation being bred the enqueued trials asked before it (told or running) and not given yet."""
+        numbers = sorted({*self._extras, *self._pending_enqueued} - self._claimed)
+        self._claimed.update(numbers)
+        self._gen_extras = numbers
 
     def _advance(self) -> None:
-        """Tell pymoo the finished generation, with the enqueued trials told since the last one: they compete in
-        its survival like members (a user's baseline is a parent of the next generation if it is good enough)."""
+        """Tell pymoo the finished generation, with its enqueued trials: they compete in its survival like members
+        (a user's baseline is a parent of the next generation if it is good enough)."""
         from pymoo.core.population import Population
 
-        trials = [self._gen_results[i] for i in range(len(self._gen_configs))] + self._extras
+        extras = [self._extras.pop(n) for n in self._gen_extras]
+        trials = [self._gen_results[i] for i in range(len(self._gen_configs))] + extras
         pop = self._gen_pop
-        if self._extras:
-            X = self.problem.space.to_unit([t.config for t in self._extras])
+        if extras:
+            X = self.problem.space.to_unit([t.config for t in extras])
             pop = Population.merge(pop, Population.new(X=X))
         F, G = self._values(trials)
         _set_evaluated(pop, F, G)
         self._alg.tell(infills=pop)
         self._gen_pop = None
-        self._extras = []
+        self._gen_extras = []
 
     def _values(self, trials: Sequence[Trial]) -> tuple[np.ndarray, np.ndarray]:
         """pymoo's F and G for finished trials (failed ones get the largest violation seen)."""
@@ -255,6 +269,7 @@ class _PymooOptimizer(Optimizer):
     # -------------------------------------------------------------- protocol
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
         self._replaying = False
+        self._pending_enqueued = [t.number for t in pending if t.optimizer == ENQUEUED]
         if self._stale:
             self._rebuild()
         if not self._queue:
@@ -272,8 +287,8 @@ class _PymooOptimizer(Optimizer):
     def tell(self, trials: Sequence[Trial]) -> None:
         for trial in trials:
             self._history.append(trial)
-            if trial.optimizer == ENQUEUED:  # the user's: not a member, it joins the next survival (_advance)
-                self._extras.append(trial)
+            if trial.optimizer == ENQUEUED:  # the user's: not a member, it joins a generation's survival (_advance)
+                self._extras[trial.number] = trial
                 self._seen.add(_key(trial.config))
                 continue
             key, first = self._member_key(trial)
@@ -330,7 +345,8 @@ class _PymooOptimizer(Optimizer):
         self._seen = {_key(t.config) for t in finished}
         self._gen_pop, self._gen_configs, self._gen_keys, self._gen_results, self._queue = None, [], [], {}, deque()
         self._gen_first, self._gen_copies = {}, {}
-        self._extras = []  # in the rebuilt population already
+        self._extras, self._gen_extras = {}, []  # in the rebuilt population already
+        self._claimed = {t.number for t in finished if t.optimizer == ENQUEUED}
         self._replaying = False
         self._stale = False
 

@@ -241,13 +241,12 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
     if isinstance(profiles, (str, bytes)) or not isinstance(profiles, Iterable):
         hint = ' (a "name:size=...,latency=..." text is the command line\'s form)' if isinstance(profiles, str) else ""
         raise ConfigError(f"profiles must be mh.DeviceProfile(...) or a list of them; received {profiles!r}{hint}")
-    seen: set[str] = set()
+    profiles = list(profiles)  # a generator too
     for p in profiles:
         if not isinstance(p, DeviceProfile):
             raise ConfigError(f"profiles must be mh.DeviceProfile(...); received {p!r}")
-        if p.name in seen:
-            check_unique_names(profiles)
-        seen.add(p.name)
+    check_unique_names(profiles)
+    for p in profiles:
         fitting = [t for t in judged if p.fits(t)]
         if not fitting:
             limits = ", ".join(f"{m} <= {b:g}" for m, b in p.limits()) or "no limits"

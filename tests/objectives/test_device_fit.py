@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 
 import pytest
 import torch
@@ -98,12 +99,19 @@ def test_an_objective_that_returns_its_metrics_gets_the_excess_derived_from_them
 
     study = mh.Study(mh.Space({"width": mh.Int(1, 512)}), [mh.Maximize("accuracy")], [FIT.constraint()],
                      optimizer="random", seed=0)
-    study.optimize(evaluate, probes=[FIT], n_trials=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning of budgets "no probe measures": the objective returns them
+        study.optimize(evaluate, probes=[FIT], n_trials=12)
     assert study.count("complete") == 12  # before, every trial failed: device_excess missing
     for t in study.trials:
         expected = FIT.derive({k: t.metrics[k] for k in ("size_kb", "latency_p99_ms")})["device_excess"]
         assert t.metrics["device_excess"] == pytest.approx(expected)
         assert study.problem.is_feasible(t) == (MCU.fits(t) or PHONE.fits(t))
+    again = mh.Study(mh.Space({"width": mh.Int(1, 512)}), [mh.Maximize("accuracy")], optimizer="random", seed=0)
+    again.optimize(lambda c: {**evaluate(c), "device_excess": -1.0}, probes=[FIT], n_trials=2)
+    assert all("returned ['device_excess'], which the probe 'device_fit' measures too" in t.error for t in again.trials)
+    with pytest.raises(mh.ConfigError, match="two devices are named 'mcu'"):  # a generator of devices too
+        mh.size_for_devices(study, (d for d in (MCU, mh.DeviceProfile("mcu", max_size_kb=5))))
 
 
 def test_a_budget_on_a_metric_no_probe_measures_is_said_before_the_first_trial():

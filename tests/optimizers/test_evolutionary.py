@@ -291,3 +291,54 @@ def test_an_enqueued_configuration_joins_the_survival_and_leaves_the_first_gener
     stored = make(tmp_path / "split.db")
     stored.optimize(fn, n_trials=9, show_progress=False)
     assert [t.config for t in stored.trials] == whole  # a resumed run goes on as the uninterrupted one
+
+
+def test_an_enqueued_trial_finishing_after_the_next_generation_was_bred_replays_on_resume(tmp_path):
+    # a queued trial joins the survival of the generation bred after it was asked, which waits for it: told in
+    # number order on resume, it used to join a generation earlier, and the resumed study proposed other trials
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+
+    def fn(c):
+        return {"a": c["x"], "b": 1 - c["x"] ** 0.5 + c["y"]}
+
+    def make(path):
+        return mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer=make_optimizer("nsga2", {"pop_size": 4}),
+                        seed=3, storage=path)
+
+    def run(path, stop_after_baseline):
+        study = make(path)
+        study.optimize(fn, n_trials=4, show_progress=False)  # generation 0
+        study.enqueue({"x": 0.5, "y": 0.0})
+        baseline, member = study.ask(), study.ask()  # two workers: the baseline, and generation 1's first member
+        assert baseline.optimizer == "enqueued" and member.optimizer == "nsga2"
+        study.tell(member, fn(member.config))
+        study.tell(baseline, fn(baseline.config))  # the baseline finishes last
+        if stop_after_baseline:
+            study.close()
+            study = make(path)
+        for _ in range(10):
+            t = study.ask()
+            study.tell(t, fn(t.config))
+        assert not study.optimizer._stale  # replayed, not rebuilt
+        configs = [t.config for t in study.trials]
+        study.close()
+        return configs
+
+    assert run(tmp_path / "resumed.db", True) == run(tmp_path / "live.db", False)
+
+
+def test_a_good_enqueued_configuration_survives_and_a_bad_one_does_not():
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
+
+    def fn(c):
+        return {"a": c["x"], "b": 1 - c["x"] ** 0.5 + c["y"]}  # the front: y = 0
+
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer=make_optimizer("nsga2", {"pop_size": 8}), seed=3)
+    study.optimize(fn, n_trials=8, show_progress=False)  # generation 0 (its first survival keeps all)
+    good, bad = {"x": 0.3, "y": 0.0}, {"x": 0.95, "y": 0.99}
+    study.enqueue(good)
+    study.enqueue(bad)
+    study.optimize(fn, n_trials=11, show_progress=False)  # both, generation 1, and one of generation 2
+    parents = study.optimizer._alg.pop.get("X")
+    assert any(np.allclose(row, space.to_unit([good])[0]) for row in parents)
+    assert not any(np.allclose(row, space.to_unit([bad])[0]) for row in parents)
