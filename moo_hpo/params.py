@@ -312,9 +312,11 @@ class Categorical(Param):
             raise ConfigError("Categorical expects at least one choice; received an empty list")
         for c in items:
             if not isinstance(c, _SCALAR_TYPES):
+                hint = (" (a tuple such as hidden_layer_sizes: give text choices, '64-32', and turn them back in your "
+                        "build function)" if isinstance(c, (tuple, list)) else "")
                 raise ConfigError(
                     "Categorical choices must be str, int, float, bool or None; "
-                    f"received {c!r} ({type(c).__name__})"
+                    f"received {c!r} ({type(c).__name__}){hint}"
                 )
             if isinstance(c, float) and not math.isfinite(c):
                 raise ConfigError(f"Categorical choices must be finite; received {c!r}")

@@ -54,7 +54,8 @@ def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None
     latency probes wait for ``fit`` on such a model; a probe of hyperparameters may rightly not)."""
     from moo_hpo.objectives.base import StructureProbe
 
-    mine = [p for p in probes if not isinstance(p, StructureProbe) and p.name not in noted]
+    mine = [p for p in probes if not isinstance(p, StructureProbe) and not getattr(p, "fits_its_own_clones", False)
+            and p.name not in noted]
     if not mine or not is_unfitted_estimator(model):
         return
     for p in mine:

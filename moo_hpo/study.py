@@ -58,6 +58,23 @@ Callback = Callable[["Study", Trial], None]
 #: the store's key of the configurations queued by :meth:`Study.enqueue`
 QUEUED = "queued"
 
+def _as_chosen(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
+    """A configuration given by a user as the space's values: NumPy scalars as Python ones, NaN and ``<NA>`` as no
+    value (an inactive parameter in a row of a data frame), an integral float of an integer parameter as an integer."""
+    from moo_hpo.params import Int
+
+    out: dict[str, Any] = {}
+    for name, value in config.items():
+        if hasattr(value, "item") and callable(value.item):
+            value = value.item()  # NumPy scalars
+        if value is not None and type(value).__name__ == "NAType" or isinstance(value, float) and value != value:
+            continue
+        if isinstance(space.params.get(name), Int) and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out[name] = value
+    return out
+
+
 class Study:
     """A multi-objective, constrained hyperparameter study.
 
@@ -479,7 +496,9 @@ class Study:
         The queue is kept in the study's file until its configurations run, so a resumed study runs them too.
 
         Args:
-            config: parameter name -> value, a value for every active parameter and none for an inactive one.
+            config: parameter name -> value, a value for every active parameter and none for an inactive one (a
+                row of :meth:`to_dataframe` does: NaN and ``<NA>`` count as no value, an integral float as an
+                integer).
 
         Raises:
             ConfigError: for a configuration the space does not hold, naming each problem.
@@ -488,7 +507,7 @@ class Study:
         self._writable()
         if not isinstance(config, Mapping):
             raise ConfigError(f"enqueue expects a configuration (parameter name -> value); received {config!r:.200}")
-        config = {k: v.item() if hasattr(v, "item") and callable(v.item) else v for k, v in config.items()}  # NumPy scalars
+        config = _as_chosen(self.space, config)
         problems = self.space.problems(config)
         if problems:
             raise ConfigError(f"enqueue: the configuration {config!r:.300} does not fit the space: {'; '.join(problems)}")
@@ -1168,7 +1187,9 @@ class Study:
         (its last report's step) and ``pruned`` (why the pruner stopped it).
 
         ``violation``: the hard constraints' total violation of a complete trial; of a trial skipped before
-        training or pruned, that of the hard constraints it measured; NaN otherwise."""
+        training or pruned, that of the hard constraints it measured; NaN otherwise. Parameters keep the values
+        chosen: an integer parameter's column is pandas' ``Int64`` (``<NA>`` where inactive), a categorical one holds
+        its choices as objects (a choice of ``None`` stays ``None``; NaN where inactive)."""
         import pandas as pd
 
         problem = self.problem
@@ -1202,7 +1223,19 @@ class Study:
             columns = ["number", "status", *(f"params_{k}" for k in self.space.names), "feasible", "violation",
                        "error", "started_at", "finished_at", "duration_s", "optimizer"]
             return pd.DataFrame(columns=columns)
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        from moo_hpo.params import Categorical, Int
+
+        for name, param in self.space.params.items():  # values as chosen, so a row goes back into set_params
+            active = [name in t.config for t in self._trials]
+            values = [t.config.get(name) for t in self._trials]
+            if isinstance(param, Int):  # integers, missing where inactive (not floats with NaN)
+                frame[f"params_{name}"] = pd.array([v if a else pd.NA for v, a in zip(values, active, strict=True)],
+                                                   dtype="Int64")
+            elif isinstance(param, Categorical):  # a choice of None stays None (NaN: inactive)
+                frame[f"params_{name}"] = pd.Series([v if a else np.nan for v, a in zip(values, active, strict=True)],
+                                                    dtype=object, index=frame.index)
+        return frame
 
     def __repr__(self) -> str:
         return (

@@ -258,6 +258,14 @@ def test_a_probe_of_the_users_that_measures_an_unfitted_estimator_is_named(caplo
                        n_trials=2, show_progress=False)
     (line,) = [r.getMessage() for r in caplog.records if "before fit" in r.getMessage()]
     assert "'flash_before_training'" in line and "LogisticRegression" in line and "needs_training=True" in line
+    caplog.clear()
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    cv = mh.objectives.CrossValidated(X, (X[:, 0] > 0).astype(int), metrics=["accuracy"], n_splits=3)
+    other = mh.Study(space, [mh.Maximize("accuracy")], optimizer="random", seed=0)
+    with caplog.at_level("WARNING", logger="moo_hpo"):  # moo_hpo's own probe that fits clones before fit, on purpose
+        other.optimize(lambda model, config: None, build=lambda c: LogisticRegression(), probes=[cv], n_trials=2,
+                       show_progress=False)
+    assert other.count("complete") == 2 and "before fit" not in caplog.text
 
 
 def test_sizes_at_a_precision_need_the_precision_and_cpu_latency_with_workers_is_named():

@@ -26,6 +26,7 @@ from tests.conftest import mixed_space
         (lambda: mh.Categorical([]), "at least one choice"),
         (lambda: mh.Categorical(["a", "a"]), "unique"),
         (lambda: mh.Categorical([[1, 2]]), "str, int, float, bool or None"),
+        (lambda: mh.Categorical([(64, 32), (16,)]), r"\(tuple\) \(a tuple such as hidden_layer_sizes: give text choices"),
         (lambda: mh.Categorical([float("nan")]), "finite"),
         (lambda: mh.Space({}), "at least one parameter"),
         (lambda: mh.Space([("a", mh.Float(0, 1)), ("a", mh.Int(0, 3))]), "unique"),

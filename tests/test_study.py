@@ -11,6 +11,7 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import moo_hpo as mh
@@ -625,6 +626,34 @@ def test_enqueued_configurations_are_asked_first_and_kept_in_the_file_until_they
         assert third.optimizer == "random"
     with mh.Study.load(path, read_only=True) as view, pytest.raises(mh.StorageError, match="read-only"):
         view.enqueue({"lr": 0.01, "opt": "adam"})
+
+
+def test_a_row_of_the_data_frame_keeps_the_values_chosen_and_goes_back_into_enqueue():
+    # before, a choice of None came back NaN (pandas' string columns) and an integer with inactive rows as a float,
+    # which set_params and enqueue refused
+    space = mh.Space({"class_weight": mh.Categorical([None, "balanced"]), "model": mh.Categorical(["lr", "hgb"]),
+                      "depth": mh.Int(2, 12, active_if={"model": "hgb"}), "lr": mh.Float(0.01, 1.0)})
+    study = mh.Study(space, [mh.Minimize("loss")], optimizer="random", seed=0)
+    study.optimize(lambda c: {"loss": c["lr"]}, n_trials=12, show_progress=False)
+    frame = study.to_dataframe()
+    for t, (_, row) in zip(study.trials, frame.iterrows(), strict=True):
+        assert row["params_class_weight"] == t.config["class_weight"]
+        if "depth" in t.config:
+            assert row["params_depth"] == t.config["depth"]
+        else:
+            assert row["params_depth"] is pd.NA
+    assert None in frame["params_class_weight"].tolist() and str(frame["params_depth"].dtype) == "Int64"
+    row = frame.iloc[int(np.flatnonzero(frame["params_model"] == "hgb")[0])]
+    study.enqueue({k.removeprefix("params_"): v for k, v in row.items() if k.startswith("params_")})
+    lr_row = frame.iloc[int(np.flatnonzero(frame["params_model"] == "lr")[0])]  # its depth <NA>: inactive
+    study.enqueue({k.removeprefix("params_"): v for k, v in lr_row.items() if k.startswith("params_")})
+    study.enqueue({"class_weight": None, "model": "hgb", "depth": 6.0, "lr": 0.5})  # an integral float
+    with pytest.raises(mh.ConfigError, match=r"depth=6.5 is outside its domain .* expected an int"):
+        study.enqueue({"class_weight": None, "model": "hgb", "depth": 6.5, "lr": 0.5})
+    first, second, third = study.ask(3)
+    assert first.config == study.trials[int(row["number"])].config
+    assert second.config == study.trials[int(lr_row["number"])].config and "depth" not in second.config
+    assert third.config["depth"] == 6 and type(third.config["depth"]) is int
 
 
 # ---------------------------------------------------------------- tell never splits memory and disk

@@ -171,6 +171,8 @@ class CrossValidated(Probe):
     """
 
     needs_training = False  # it trains its own clones
+    #: measures an untrained estimator on purpose (the study does not warn that it has no fitted parameters yet)
+    fits_its_own_clones = True
 
     def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), n_splits: int = 5, repeats: int = 1, seed: int = 0,
                  threshold: float | None = None, pos_label: Any = None) -> None:

@@ -82,6 +82,8 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any) -> list[dict[str, Any]
     records = []
     for row in table.to_dict(orient="records"):
         record = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        if not record["count"] == record["count"] or not record["count"]:
+            continue  # a combination of several sensitive features that nobody has (NaN in fairlearn's table)
         for key in ("count", "positives", "negatives"):
             record[key] = int(record[key])
         # a rate over nobody is undefined (fairlearn counts it 0)

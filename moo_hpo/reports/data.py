@@ -279,7 +279,8 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
         section says, in words).
     """
     trials = study.trials
-    repeats = [t for t in trials if robust.root_number(t) != t.number]
+    # a repetition the study's stop interrupted ran nothing to compare (the noise check asks it again)
+    repeats = [t for t in trials if robust.root_number(t) != t.number and t.status is not TrialStatus.INTERRUPTED]
     if not repeats:
         return None
     return {

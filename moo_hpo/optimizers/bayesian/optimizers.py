@@ -79,7 +79,7 @@ from moo_hpo.optimizers.bayesian.time_share import (
 )
 from moo_hpo.optimizers.sampling import sobol_stream
 from moo_hpo.problem import Problem
-from moo_hpo.trial import Trial
+from moo_hpo.trial import Trial, TrialStatus
 
 __all__ = ["BoTorchOptimizer"]
 
@@ -297,7 +297,8 @@ class BoTorchOptimizer(Optimizer):
         # the noise check: once there is a feasible configuration to measure again (a second look at it is
         # worth having under noise too), before the first model step that could use the verdict
         if (self.noiseless == "auto" and phase == "model" and data.any_feasible and effort != "mutation"
-                and not repeat_asked([*self._told.values(), *pending])):
+                and not repeat_asked([*(t for t in self._told.values() if t.status is not TrialStatus.INTERRUPTED),
+                                      *pending])):  # a repeat the study's stop interrupted is asked again
             trial = trial_to_repeat(data)
             return [Proposal(dict(trial.config), {"optimizer": {"acquisition": f"repeat of trial #{trial.number} (noise check)"},
                                                   REPEAT_OF: trial.number})]  # a repetition, as the report's "Repeated runs" shows

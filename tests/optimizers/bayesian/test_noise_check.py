@@ -107,6 +107,28 @@ def test_a_resumed_study_decides_as_an_uninterrupted_one(tmp_path):
     assert [t.extra["optimizer"].get("noise") for t in resumed.trials] == [t.extra["optimizer"].get("noise") for t in whole.trials]
 
 
+def test_a_repeat_the_studys_stop_interrupted_is_asked_again_on_resume(tmp_path):
+    # before, the interrupted repeat counted as asked: no repeat ever ran, the metrics stayed "noisy", and the
+    # report said the check had run
+    path = tmp_path / "s.db"
+    first = mh.Study(study().space, study().objectives, study().constraints, optimizer=make_optimizer("ehvi", FAST),
+                     seed=0, storage=path)
+    first.optimize(objective(None), n_trials=2, show_progress=False)
+    repeat = first.ask()  # the noise check's repeat, running when the study stops
+    assert repeat.extra["optimizer"]["acquisition"].startswith("repeat of trial")
+    first.close()  # recorded interrupted
+    resumed = mh.Study.load(path)
+    assert resumed.trials[2].status is mh.TrialStatus.INTERRUPTED
+    from moo_hpo.reports.data import repeated_runs
+
+    assert repeated_runs(resumed) is None  # the report says no check ran
+    resumed.optimize(objective(None), n_trials=2, show_progress=False)
+    again = resumed.trials[3]
+    assert again.extra["optimizer"]["acquisition"] == repeat.extra["optimizer"]["acquisition"]
+    assert again.config == repeat.config and again.status is mh.TrialStatus.COMPLETE
+    assert resumed.trials[4].extra["optimizer"]["noise"] == "exact"  # the verdict of the repeat that ran
+
+
 @pytest.mark.parametrize("told, audit", [(True, "exact (told)"), (False, "inferred (told)")])
 def test_a_user_who_says_gets_no_repeat(told, audit):
     s = study(told)
