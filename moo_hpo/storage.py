@@ -226,6 +226,25 @@ _CLOSE_LATER: dict[tuple[int, int], list[int]] = {}  # reused by the next descri
 _REGISTRY = threading.RLock()
 
 
+def _forget_inherited() -> None:
+    """In a forked child: the waiting descriptors are the parent's open files (reusing one would share the parent's
+    writer lock), and the registry's lock may have been held by another of the parent's threads."""
+    global _REGISTRY
+    for fds in _CLOSE_LATER.values():
+        for fd in fds:
+            try:
+                os.close(fd)  # the child's copy: the parent's descriptor and its lock stay
+            except OSError:
+                pass
+    _CLOSE_LATER.clear()
+    _CONNECTIONS.clear()  # the child's copies of the parent's connections hold no locks of the child
+    _REGISTRY = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited)
+
+
 def _open_descriptor(path: Path) -> tuple[tuple[int, int], int]:
     """A descriptor of the study file (created when missing), and the file's identity: one waiting to be closed
     when there is one (SQLite reuses its own likewise), so a process that keeps a view open does not pile them up."""

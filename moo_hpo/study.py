@@ -1229,9 +1229,10 @@ class Study:
         for name, param in self.space.params.items():  # values as chosen, so a row goes back into set_params
             active = [name in t.config for t in self._trials]
             values = [t.config.get(name) for t in self._trials]
-            if isinstance(param, Int):  # integers, missing where inactive (not floats with NaN)
-                frame[f"params_{name}"] = pd.array([v if a else pd.NA for v, a in zip(values, active, strict=True)],
-                                                   dtype="Int64")
+            whole = all(isinstance(v, int) and not isinstance(v, bool) for v, a in zip(values, active, strict=True) if a)
+            if isinstance(param, Int) and whole:  # integers, missing where inactive (not floats with NaN); an invalid
+                frame[f"params_{name}"] = pd.array(  # configuration kept as given (a failed trial) leaves it as it is
+                    [v if a else pd.NA for v, a in zip(values, active, strict=True)], dtype="Int64")
             elif isinstance(param, Categorical):  # a choice of None stays None (NaN: inactive)
                 frame[f"params_{name}"] = pd.Series([v if a else np.nan for v, a in zip(values, active, strict=True)],
                                                     dtype=object, index=frame.index)

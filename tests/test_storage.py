@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -285,6 +286,31 @@ def test_a_forked_child_closing_its_copy_leaves_the_parent_writing(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-1] == "True"  # the parent still holds the writer's lock
     writer.close()
+
+
+def test_a_forked_child_writing_keeps_its_parent_from_writing_beside_it(tmp_path):
+    # the child reused a descriptor the parent kept waiting (the same open file): the parent's lock on its own copy
+    # then succeeded too, and both wrote
+    path = tmp_path / "s.db"
+    with mh.Study(mh.Space({"a": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path, seed=0) as study:
+        study.optimize(lambda c: {"y": c["a"]}, n_trials=1, show_progress=False)
+    view = mh.Study.load(path, read_only=True)
+    mh.Study.load(path).close()  # a writer session beside the view: its descriptor waits to be closed
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        child = mh.Study.load(path)
+        os.write(write, b"R" if child._store.read_only else b"W")
+        time.sleep(3)
+        os._exit(0)
+    try:
+        assert os.read(read, 1) == b"W"  # the child writes
+        parent = mh.Study.load(path)
+        assert parent._store.read_only  # another process writes it
+        parent.close()
+    finally:
+        os.waitpid(pid, 0)
+        view.close()
 
 
 def test_a_view_opened_by_another_thread_while_the_last_one_tidies_keeps_its_locks(tmp_path, monkeypatch):

@@ -656,6 +656,23 @@ def test_a_row_of_the_data_frame_keeps_the_values_chosen_and_goes_back_into_enqu
     assert third.config["depth"] == 6 and type(third.config["depth"]) is int
 
 
+def test_the_data_frame_of_a_study_with_an_invalid_configuration_kept_as_given():
+    class Buggy(Optimizer):  # a user's optimizer that proposes a float for an integer parameter
+        name = "buggy"
+
+        def ask(self, n, pending=()):
+            return [Proposal({"depth": 3.5, "lr": 0.1})]
+
+        def tell(self, trials):
+            pass
+
+    study = mh.Study(mh.Space({"depth": mh.Int(2, 12), "lr": mh.Float(0.01, 1.0)}), [mh.Minimize("loss")],
+                     optimizer=Buggy(), seed=0)
+    assert study.ask().status is mh.TrialStatus.FAILED  # not evaluated, kept as given
+    frame = study.to_dataframe()  # before, pandas refused to make an Int64 column of it: no frame at all
+    assert frame["params_depth"].tolist() == [3.5]
+
+
 # ---------------------------------------------------------------- tell never splits memory and disk
 def test_an_extra_that_cannot_be_stored_leaves_the_trial_unchanged(tmp_path, caplog):
     study = simple_study(storage=tmp_path / "s.db")

@@ -32,9 +32,9 @@ def check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
 
 
 def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = True) -> None:
-    """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo (and, with
-    ``build``, a device budget of a :class:`~moo_hpo.objectives.DeviceFit` that no probe measures; without it the
-    objective may return the metric itself).
+    """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo; so is a
+    device budget of a :class:`~moo_hpo.objectives.DeviceFit` on such a name, and (with ``build``; without it the
+    objective may return the metric itself) one on a metric no probe measures is warned of.
 
     Raises:
         ConfigError: naming the metric and the probe metric it resembles.
@@ -86,11 +86,10 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
                 f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
                 f"(the probes provide {sorted(provided)})"
             )
-    if with_build:
-        _check_device_budgets(probes, provided)
+    _check_device_budgets(probes, provided, warn_unmeasured=with_build)
 
 
-def _check_device_budgets(probes: Sequence[Any], provided: list[str]) -> None:
+def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmeasured: bool = True) -> None:
     """A :class:`~moo_hpo.objectives.DeviceFit` whose device budgets a metric no probe measures judges nothing on it
     before training (candidates only that device could take are trained) and, unless fit returns it, lets that
     device take no model: a near name is a typo (refused), any other is said before trial 0.
@@ -111,6 +110,8 @@ def _check_device_budgets(probes: Sequence[Any], provided: list[str]) -> None:
                         f"device {device.name!r} budgets the metric {metric!r}, which no probe provides; did you mean "
                         f"{close!r}? (the probes provide {sorted(provided)})"
                     )
+                if not warn_unmeasured:  # an objective without build may return the metric itself
+                    continue
                 warnings.warn(
                     f"device {device.name!r} budgets the metric {metric!r}, which no probe measures: DeviceFit judges "
                     f"it only when fit returns it (before training it is not judged, so candidates only "

@@ -133,3 +133,12 @@ def test_a_budget_on_a_metric_no_probe_measures_is_said_before_the_first_trial()
         other.optimize(lambda model, config: {"accuracy": 0.5}, build=build,
                        probes=[mh.objectives.ModelSize(), mh.objectives.Latency(torch.zeros(16)), typo], n_trials=2)
     assert not other.trials  # refused before the first
+
+
+def test_a_budget_on_a_near_name_is_refused_for_an_objective_that_returns_a_model_too():
+    typo = mh.objectives.DeviceFit([mh.DeviceProfile("phone", max_size_kb=50, size_metric="sizekb")])
+    study = mh.Study(mh.Space({"width": mh.Int(1, 64)}), [mh.Minimize("size_kb")], [typo.constraint()],
+                     optimizer="random", seed=0)
+    with pytest.raises(mh.ConfigError, match="device 'phone' budgets the metric 'sizekb'.*did you mean 'size_kb'"):
+        study.optimize(lambda config: build(config), probes=[mh.objectives.ModelSize(), typo], n_trials=2)  # no build
+    assert not study.trials
