@@ -238,6 +238,7 @@ def _forget_inherited() -> None:
                 pass
     _CLOSE_LATER.clear()
     _CONNECTIONS.clear()  # the child's copies of the parent's connections hold no locks of the child
+    _WRITERS.clear()  # the parent writes them: a child's opening for writing meets the parent's lock ("another process")
     _REGISTRY = threading.RLock()
 
 

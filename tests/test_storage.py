@@ -277,11 +277,20 @@ def test_writer_sessions_beside_an_open_view_reuse_one_descriptor(tmp_path):
 def test_a_forked_child_closing_its_copy_leaves_the_parent_writing(tmp_path):
     path = tmp_path / "s.db"
     writer = mh.Study(mh.Space({"a": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path, seed=0)
+    read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # a forked helper process closes (or collects) its copy of the parent's study
+    if pid == 0:  # a forked helper process: opening the study for writing meets the parent's lock, then it closes
+        try:  # (or collects) its copy of the parent's study
+            mh.Study(mh.Space({"a": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path, seed=0)
+            said = b"opened"
+        except mh.StorageError as exc:
+            said = str(exc).encode()[:200]
+        os.write(write, said)
         writer.close()
         os._exit(0)
+    said = os.read(read, 200).decode()
     os.waitpid(pid, 0)
+    assert said.startswith("another process is writing the study")  # not "in this process ... call .close()"
     probe = f"import moo_hpo as mh\nprint(mh.Study.load({str(path)!r})._store.read_only)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-1] == "True"  # the parent still holds the writer's lock

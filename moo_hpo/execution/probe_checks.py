@@ -92,7 +92,8 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
 def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmeasured: bool = True) -> None:
     """A :class:`~moo_hpo.objectives.DeviceFit` whose device budgets a metric no probe measures judges nothing on it
     before training (candidates only that device could take are trained) and, unless fit returns it, lets that
-    device take no model: a near name is a typo (refused), any other is said before trial 0.
+    device take no model: a near name is a typo (refused); any other is said before trial 0 when ``warn_unmeasured``
+    (with ``build``: an objective without it may return the metric itself).
 
     Raises:
         ConfigError: naming the device, the metric and the probe metric it resembles.
