@@ -67,6 +67,22 @@ def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None
         )
 
 
+def _collect(probe: Probe, compute: Callable[[], Any], metrics: dict[str, float], extra: dict[str, Any]) -> None:
+    """Add what ``compute`` returns (a probe's :class:`~moo_hpo.objectives.Measurement`) to ``metrics`` and ``extra``.
+
+    Raises:
+        ProbeError: naming the probe, for any error it raised.
+    """
+    try:
+        m = compute()
+    except ProbeError as exc:
+        raise ProbeError(f"probe {probe.name!r} failed: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise ProbeError(f"probe {probe.name!r} raised {type(exc).__name__}: {exc}") from exc
+    metrics.update(m)
+    extra.update(getattr(m, "extra", {}))
+
+
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
     """Whether ``fn``'s positional parameter at ``index`` is for the trial: one named ``trial``, or one
     without a default (``fit(model, config, verbose=False)`` keeps its ``verbose``)."""
@@ -118,27 +134,16 @@ class ProbePipeline:
     def _derive(self, metrics: dict[str, float], extra: dict[str, Any], final: bool) -> None:
         """Add the derived probes' metrics: before training from what is measured so far (to skip on), then final."""
         for p in self.derived:
-            try:
-                m = p.derive(metrics, final=final)  # type: ignore[attr-defined]
-            except ProbeError as exc:
-                raise ProbeError(f"probe {p.name!r} failed: {exc}") from exc
-            except Exception as exc:  # noqa: BLE001
-                raise ProbeError(f"probe {p.name!r} raised {type(exc).__name__}: {exc}") from exc
-            metrics.update(m)
-            extra.update(getattr(m, "extra", {}))
+            _collect(p, lambda p=p: p.derive(metrics, final=final), metrics, extra)  # type: ignore[attr-defined]
 
     @staticmethod
     def _measure(probes: Sequence[Probe], model: Any, metrics: dict[str, float], extra: dict[str, Any]) -> None:
+        def measured(p: Probe) -> Any:
+            with kept_as_it_was(model):  # a probe of the user's may switch it to eval mode or move it too
+                return p.measure(model)  # type: ignore[attr-defined]
+
         for p in probes:
-            try:
-                with kept_as_it_was(model):  # a probe of the user's may switch it to eval mode or move it too
-                    m = p.measure(model)
-            except ProbeError as exc:
-                raise ProbeError(f"probe {p.name!r} failed: {exc}") from exc
-            except Exception as exc:  # noqa: BLE001
-                raise ProbeError(f"probe {p.name!r} raised {type(exc).__name__}: {exc}") from exc
-            metrics.update(m)
-            extra.update(getattr(m, "extra", {}))
+            _collect(p, lambda p=p: measured(p), metrics, extra)
 
     @staticmethod
     def _enter_meter(stack: ExitStack, probe: Probe) -> Any:

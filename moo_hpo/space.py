@@ -307,10 +307,8 @@ class Space:
             elif not active and name in config:
                 out.append(f"parameter {name!r} is inactive here but has a value ({config[name]!r})")
             elif active and not p.contains(config[name]):
-                value = config[name]
-                kind = (" (an integer parameter: expected an int)" if isinstance(p, Int) and isinstance(value, (float, str))
-                        and not isinstance(value, bool) else "")
-                out.append(f"{name}={value!r} is outside its domain {p!r}{kind}")
+                hint = " (an integer parameter: expected an int)" if isinstance(p, Int) and isinstance(config[name], (float, str)) else ""
+                out.append(f"{name}={config[name]!r} is outside its domain {p!r}{hint}")
         extra = [k for k in config if k not in self.params]
         if extra:
             out.append(f"unknown parameter(s) {extra}; expected only {self.names}")
