@@ -58,6 +58,7 @@ Callback = Callable[["Study", Trial], None]
 #: the store's key of the configurations queued by :meth:`Study.enqueue`
 QUEUED = "queued"
 
+
 def _as_chosen(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
     """A configuration given by a user as the space's values: NumPy scalars as Python ones, NaN and ``<NA>`` as no
     value (an inactive parameter in a row of a data frame), an integral float of an integer parameter as an integer."""
@@ -491,8 +492,8 @@ class Study:
 
         Queued configurations are proposed first, in the order queued, by :meth:`ask` and :meth:`optimize`; each is a
         trial like any other (``trial.optimizer == "enqueued"``): the Bayesian optimizers model it with the others, the
-        evolutionary ones let it compete in the survival of the generation it finished in. :meth:`reevaluate` runs its
-        repetitions first.
+        evolutionary ones let it compete in the survival of the generation bred after it was asked. :meth:`reevaluate`
+        runs its repetitions first.
         The queue is kept in the study's file until its configurations run, so a resumed study runs them too.
 
         Args:
@@ -516,9 +517,9 @@ class Study:
 
     def _propose(self, want: int) -> list[Trial]:
         """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials."""
-        trials: list[Trial] = []
         from moo_hpo.robust import REEVALUATE
 
+        trials: list[Trial] = []
         repeating = getattr(self._optimizer, "name", None) == REEVALUATE  # reevaluate runs its repetitions only
         while self._queued and len(trials) < want and not repeating:  # the user's queued configurations first
             self._use_optimizer()
