@@ -297,8 +297,7 @@ class BoTorchOptimizer(Optimizer):
         # the noise check: once there is a feasible configuration to measure again (a second look at it is
         # worth having under noise too), before the first model step that could use the verdict
         if (self.noiseless == "auto" and phase == "model" and data.any_feasible and effort != "mutation"
-                and not repeat_asked([*(t for t in self._told.values() if t.status is not TrialStatus.INTERRUPTED),
-                                      *pending])):  # a repeat the study's stop interrupted is asked again
+                and not self._repeat_done(pending)):
             trial = trial_to_repeat(data)
             return [Proposal(dict(trial.config), {"optimizer": {"acquisition": f"repeat of trial #{trial.number} (noise check)"},
                                                   REPEAT_OF: trial.number})]  # a repetition, as the report's "Repeated runs" shows
@@ -488,6 +487,15 @@ class BoTorchOptimizer(Optimizer):
             pending_keys.add(_key(config))
             encoded.append(space.encode(config))
         return proposals
+
+    def _repeat_done(self, pending: Sequence[Trial]) -> bool:
+        """Whether the noise check's repeat was asked: a configuration measured twice or running again. A repeat
+        the study's stop interrupted, or one that failed (its configuration had completed once: a flaky failure), is
+        asked again, once more after a failure."""
+        told = list(self._told.values())
+        failed = sum(1 for t in told if t.status is TrialStatus.FAILED and REPEAT_OF in t.extra)
+        usable = [t for t in told if t.status not in (TrialStatus.INTERRUPTED, TrialStatus.FAILED)]
+        return failed >= 2 or repeat_asked([*usable, *pending])
 
     def _proposal(self, config: dict[str, Any], acq: Any, name: str, model: Any, outcomes: Any, audit: dict[str, Any]) -> Proposal:
         """A proposal with its audit trail: the acquisition's name and value, the models' predictions."""

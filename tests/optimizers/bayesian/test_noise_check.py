@@ -129,6 +129,31 @@ def test_a_repeat_the_studys_stop_interrupted_is_asked_again_on_resume(tmp_path)
     assert resumed.trials[4].extra["optimizer"]["noise"] == "exact"  # the verdict of the repeat that ran
 
 
+@pytest.mark.parametrize("failures, asked", [(1, 2), (5, 2)])
+def test_a_failed_repeat_is_asked_once_more(failures, asked):
+    # its configuration had completed once: a flaky failure; before, the check counted as done and an exact problem
+    # stayed "inferred" for the rest of the study
+    seen: dict[tuple, int] = {}
+    exact = objective(None)
+
+    def flaky(c):
+        key = tuple(sorted(c.items()))
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1 and seen[key] - 1 <= failures:
+            raise RuntimeError("worker hiccup")
+        return exact(c)
+
+    s = study()
+    s.optimize(flaky, n_trials=6, show_progress=False)
+    repeats = [t for t in s.trials if t.extra["optimizer"].get("acquisition", "").startswith("repeat of")]
+    assert len(repeats) == asked and all(t.config == repeats[0].config for t in repeats)
+    if failures == 1:  # the second repeat ran: the verdict is the exact one
+        assert repeats[1].status is mh.TrialStatus.COMPLETE and s.trials[-1].extra["optimizer"]["noise"] == "exact"
+    else:  # two failures: not asked a third time
+        assert all(t.status is mh.TrialStatus.FAILED for t in repeats)
+        assert s.trials[-1].extra["optimizer"]["noise"] == "inferred"
+
+
 @pytest.mark.parametrize("told, audit", [(True, "exact (told)"), (False, "inferred (told)")])
 def test_a_user_who_says_gets_no_repeat(told, audit):
     s = study(told)
