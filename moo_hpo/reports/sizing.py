@@ -246,8 +246,14 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         if not isinstance(p, DeviceProfile):
             raise ConfigError(f"profiles must be mh.DeviceProfile(...); received {p!r}")
     check_unique_names(profiles)
+    from moo_hpo.trial import TrialStatus
+
+    skipped = [t for t in study.trials if t.status is TrialStatus.INFEASIBLE_SKIPPED]
     for p in profiles:
         fitting = [t for t in judged if p.fits(t)]
+        passed_over = sum(p.fits(t) for t in skipped)  # measured before training, within this device's budgets
+        never_trained = (f"; the study's hard constraints skipped before training {passed_over} candidate"
+                         f"{'s' if passed_over != 1 else ''} this device takes" if passed_over else "")
         if not fitting:
             limits = ", ".join(f"{m} <= {b:g}" for m, b in p.limits()) or "no limits"
             unmeasured = [m for m, _ in p.limits() if judged and not any(m in t.metrics for t in judged)]
@@ -255,7 +261,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
             if unmeasured:
                 measured = sorted({m for t in judged for m in t.metrics})
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
-            out.append(SizingResult(p, None, why, [], 0))
+            out.append(SizingResult(p, None, why + never_trained, [], 0))
             continue
         Y = study.problem.objective_matrix(fitting)
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
@@ -268,6 +274,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
                    and c.name in {m for m, _ in p.limits()} and c.bound < dict(p.limits())[c.name]]
         if tighter:  # the device would take more than the study let through
             reason += f" (the study's own limit {', '.join(tighter)} is tighter than this device's budget)"
+        reason += never_trained  # a DeviceFit of other devices, say: better ones may lie there
         out.append(SizingResult(p, best, reason, [runs_of[t.number][0] for t in front], len(fitting),
                                 dict(chosen.metrics), runs, counts))
     return out

@@ -142,3 +142,14 @@ def test_a_budget_on_a_near_name_is_refused_for_an_objective_that_returns_a_mode
     with pytest.raises(mh.ConfigError, match="device 'phone' budgets the metric 'sizekb'.*did you mean 'size_kb'"):
         study.optimize(lambda config: build(config), probes=[mh.objectives.ModelSize(), typo], n_trials=2)  # no build
     assert not study.trials
+
+
+def test_sizing_a_device_the_study_did_not_size_for_says_what_it_skipped():
+    study, _ = run([FIT.constraint()], [FIT])
+    box = mh.DeviceProfile("edge-box", max_size_kb=100, max_latency_ms=10)  # takes what fits neither mcu nor phone
+    skipped = [t for t in study.trials if t.status.value == "infeasible_skipped" and box.fits(t)]
+    assert skipped
+    (result,) = mh.size_for_devices(study, [box], objective="accuracy")
+    assert f"the study's hard constraints skipped before training {len(skipped)} candidates this device takes" in result.reason
+    (mcu,) = mh.size_for_devices(study, [MCU], objective="accuracy")
+    assert "skipped before training" not in mcu.reason  # none it takes was skipped
