@@ -5,6 +5,9 @@ objective on a worker and returns its outcome, and the study tells it there. The
 ``LocalCluster``, on machines started with ``dask scheduler`` / ``dask worker``, through dask-jobqueue
 (SLURM, PBS) and on Kubernetes.
 
+One module, past 500 lines: the slots, the preflight, the resubmission of lost trials and the reports' queue all
+act on one set of in-flight futures and are read and changed together.
+
 * **Slots**: as many trials run at once as the workers have threads, or, with ``resources``, as many as
   the workers' resources hold (``--resources GPU=1`` per worker: one GPU trial per worker). A trial's
   record says which worker ran it, and its ``CUDA_VISIBLE_DEVICES``.
