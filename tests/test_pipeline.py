@@ -332,6 +332,34 @@ def test_probes_deciding_labels_at_different_thresholds_are_warned_about():
                        probes=[mh.objectives.Accuracy(X, y, threshold=0.25), mh.objectives.FairnessGap(X, y, sensitive=sex, pos_label=0, threshold=0.25)], **run)
 
 
+def test_probes_weighing_the_same_rows_differently_are_warned_about():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, sex = rng.normal(size=(200, 3)), rng.choice(["F", "M"], size=200)
+    y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    w = rng.uniform(0.5, 2.0, size=200)
+    study = mh.Study(mh.Space({"C": mh.Float(0.1, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     optimizer="random", seed=0)
+    run = dict(build=lambda c: LogisticRegression(C=c["C"]), n_trials=1, show_progress=False)
+    with pytest.warns(UserWarning, match=r"weigh the same 200 rows differently \(Accuracy unweighted, FairnessGap weighted\)"):
+        study.optimize(lambda model, config: model.fit(X, y),
+                       probes=[mh.objectives.Accuracy(X, y), mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w)], **run)
+    with pytest.warns(UserWarning, match=r"\(Accuracy weighted, FairnessGap weighted\)"):
+        study.optimize(lambda model, config: model.fit(X, y),
+                       probes=[mh.objectives.Accuracy(X, y, sample_weight=w[::-1]),
+                               mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w)], **run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same weights, or other rows: nothing to say
+        study.optimize(lambda model, config: model.fit(X, y),
+                       probes=[mh.objectives.Accuracy(X, y, sample_weight=list(w)),
+                               mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w)], **run)
+        study.optimize(lambda model, config: model.fit(X, y),
+                       probes=[mh.objectives.Accuracy(X[:100], y[:100]),
+                               mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w)], **run)
+    assert len(study.trials) == 4
+
+
 def test_a_study_that_selects_on_a_held_out_figure_is_warned_about():
     from sklearn.linear_model import LogisticRegression
 

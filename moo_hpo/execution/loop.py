@@ -16,7 +16,13 @@ from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPrun
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import further_interrupts_held
-from moo_hpo.execution.probe_checks import check_energy_counters, check_latency_alone, check_metric_names, check_thresholds
+from moo_hpo.execution.probe_checks import (
+    check_energy_counters,
+    check_latency_alone,
+    check_metric_names,
+    check_sample_weights,
+    check_thresholds,
+)
 from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor
 from moo_hpo.objectives.base import Probe
@@ -145,6 +151,7 @@ def run_optimize(
 
         check_metric_names(study, probes, with_build=build is not None)
         check_thresholds(probes)
+        check_sample_weights(probes)
         if executor is None:  # the trials run on this machine: its energy counters are theirs
             check_energy_counters(study, probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)

@@ -12,7 +12,7 @@ from moo_hpo.exceptions import ConfigError
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["check_energy_counters", "check_latency_alone", "check_metric_names", "check_thresholds"]
+__all__ = ["check_energy_counters", "check_latency_alone", "check_metric_names", "check_sample_weights", "check_thresholds"]
 
 
 def check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
@@ -154,6 +154,32 @@ def check_thresholds(probes: Sequence[Any]) -> None:
             UserWarning,
             stacklevel=4,
         )
+
+
+def check_sample_weights(probes: Sequence[Any]) -> None:
+    """Warn when probes that score the same validation rows weigh them differently (one weighted, one not, or two
+    different weights): their figures then describe different populations (a weighted gap beside an unweighted
+    accuracy)."""
+    import numpy as np
+
+    from moo_hpo.objectives.base import check_rows
+
+    weighable = [p for p in probes if hasattr(p, "sample_weight") and hasattr(p, "y")]
+    by_rows: dict[int, list[Any]] = {}
+    for p in weighable:
+        by_rows.setdefault(check_rows(type(p).__name__, p.y), []).append(p)
+    for group in by_rows.values():
+        first = group[0].sample_weight
+        same = all((p.sample_weight is None) == (first is None) and (first is None or np.array_equal(p.sample_weight, first))
+                   for p in group[1:])
+        if not same:
+            said = ", ".join(f"{type(p).__name__} {'unweighted' if p.sample_weight is None else 'weighted'}" for p in group)
+            warnings.warn(
+                f"the probes weigh the same {len(group[0].y)} rows differently ({said}): their figures describe "
+                "different populations (a weighted gap beside an unweighted accuracy); give each the same sample_weight=",
+                UserWarning,
+                stacklevel=4,
+            )
 
 
 def _positive_label(probe: Any) -> Any:

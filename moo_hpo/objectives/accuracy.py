@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, check_rows, check_threshold, predict_labels, predict_scores
+from moo_hpo.objectives.base import (
+    Measurement,
+    Probe,
+    check_rows,
+    check_sample_weight,
+    check_threshold,
+    predict_labels,
+    predict_scores,
+)
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "Accuracy", "CrossValidated", "score"]
@@ -57,13 +65,28 @@ def _check_pos_label(owner: str, y: Any, metrics: tuple[str, ...], pos_label: An
                           f"are {values}: give pos_label= (such as pos_label={values[1]!r})")
 
 
+def _holdout_weight(owner: str, holdout: tuple[Any, ...] | None, weight: Any) -> np.ndarray | None:
+    """The held-out rows' weights, checked against the held-out split.
+
+    Raises:
+        ConfigError: for weights without ``holdout``, or weights :func:`check_sample_weight` refuses.
+    """
+    if weight is None:
+        return None
+    if holdout is None:
+        raise ConfigError(f"{owner}: holdout_sample_weight weighs the rows of holdout=(X_test, y_test), which was not given")
+    return check_sample_weight(owner, weight, check_rows(f"{owner} holdout", holdout[0]), "holdout_sample_weight")
+
+
 def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float | None = None,
-          pos_label: Any = None) -> dict[str, float]:
+          pos_label: Any = None, sample_weight: Any = None) -> dict[str, float]:
     """Compute ``metrics`` of a trained model on ``(X, y)`` with scikit-learn's metric functions (``threshold`` on
-    the probability of ``pos_label``, which ``f1`` counts as positive; None: the second of the two labels)."""
+    the probability of ``pos_label``, which ``f1`` counts as positive; None: the second of the two labels; each row
+    weighted by ``sample_weight`` when given)."""
     from sklearn import metrics as skm
 
     y = np.asarray(y)
+    w = {"sample_weight": sample_weight}
     out: dict[str, float] = {}
     labels = None
     scores = None
@@ -72,29 +95,30 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
             pred = np.asarray(model.predict(X)) if hasattr(model, "predict") else predict_scores(model, X)
             pred = pred.reshape(len(y), -1)[:, 0] if pred.ndim > 1 else pred
             out[m] = {
-                "rmse": lambda: float(np.sqrt(skm.mean_squared_error(y, pred))),
-                "mae": lambda: float(skm.mean_absolute_error(y, pred)),
-                "r2": lambda: float(skm.r2_score(y, pred)),
+                "rmse": lambda: float(np.sqrt(skm.mean_squared_error(y, pred, **w))),
+                "mae": lambda: float(skm.mean_absolute_error(y, pred, **w)),
+                "r2": lambda: float(skm.r2_score(y, pred, **w)),
             }[m]()
             continue
         if m in NEEDS_SCORES:
             scores = predict_scores(model, X) if scores is None else scores
             if m == "roc_auc":
-                out[m] = float(skm.roc_auc_score(y, scores, multi_class="ovr") if scores.ndim > 1 else skm.roc_auc_score(y, scores))
+                out[m] = float(skm.roc_auc_score(y, scores, multi_class="ovr", **w) if scores.ndim > 1
+                               else skm.roc_auc_score(y, scores, **w))
             else:
-                out[m] = float(skm.log_loss(y, scores))
+                out[m] = float(skm.log_loss(y, scores, **w))
             continue
         labels = predict_labels(model, X, threshold, pos_label) if labels is None else labels
         if m == "accuracy":
-            out[m] = float(skm.accuracy_score(y, labels))
+            out[m] = float(skm.accuracy_score(y, labels, **w))
         elif m == "error":
-            out[m] = 1.0 - float(skm.accuracy_score(y, labels))
+            out[m] = 1.0 - float(skm.accuracy_score(y, labels, **w))
         elif m == "balanced_accuracy":
-            out[m] = float(skm.balanced_accuracy_score(y, labels))
+            out[m] = float(skm.balanced_accuracy_score(y, labels, **w))
         elif m == "f1":
             binary = len(np.unique(y)) <= 2
             kwargs = {"pos_label": pos_label} if binary and pos_label is not None else {}
-            out[m] = float(skm.f1_score(y, labels, average="binary" if binary else "macro", **kwargs))
+            out[m] = float(skm.f1_score(y, labels, average="binary" if binary else "macro", **kwargs, **w))
     return out
 
 
@@ -115,10 +139,15 @@ class Accuracy(Probe):
             that no choice is made on. The same metrics measured on it are recorded as
             ``holdout_<metric>`` (``holdout_accuracy`` ...); they are never objectives or constraints
             unless a study names them.
+        sample_weight: one weight per validation row (survey weights such as Adult's ``fnlwgt``, or importance
+            weights): every metric is then the weighted one (scikit-learn's ``sample_weight``). None: rows count
+            alike.
+        holdout_sample_weight: one weight per held-out row, likewise (only with ``holdout``).
 
     Raises:
         ConfigError: for unknown metrics, mismatched lengths, a malformed ``holdout``, a ``pos_label`` that is not
-            one of two labels, or ``f1`` of two labels without a 1 (text labels) and without ``pos_label``.
+            one of two labels, ``f1`` of two labels without a 1 (text labels) and without ``pos_label``, or weights
+            that are not one finite non-negative number per row (or all zero).
     """
 
     needs_training = True
@@ -126,13 +155,16 @@ class Accuracy(Probe):
     measurable = CLASSIFICATION_METRICS + REGRESSION_METRICS
 
     def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), threshold: float | None = None,
-                 holdout: tuple[Any, ...] | None = None, pos_label: Any = None) -> None:
-        check_rows("Accuracy", X, y=y)
+                 holdout: tuple[Any, ...] | None = None, pos_label: Any = None, sample_weight: Any = None,
+                 holdout_sample_weight: Any = None) -> None:
+        rows = check_rows("Accuracy", X, y=y)
         self.X, self.y = X, y
+        self.sample_weight = check_sample_weight("Accuracy", sample_weight, rows)
         self.base_metrics = _check_metrics(metrics)
         _check_pos_label("Accuracy", y, self.base_metrics, pos_label)
         self.pos_label = pos_label
         self.holdout = None if holdout is None else holdout_split("Accuracy", holdout)[:2]
+        self.holdout_sample_weight = _holdout_weight("Accuracy", self.holdout, holdout_sample_weight)
         self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
         check_threshold("Accuracy", threshold)
         self.threshold = threshold
@@ -142,16 +174,39 @@ class Accuracy(Probe):
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
         split = "validation data"
         try:
-            out = score(model, self.X, self.y, self.base_metrics, threshold, self.pos_label)
+            out = score(model, self.X, self.y, self.base_metrics, threshold, self.pos_label, self.sample_weight)
             if self.holdout is not None:
                 split = "held-out data"
-                held_out = score(model, *self.holdout, self.base_metrics, threshold, self.pos_label)
+                held_out = score(model, *self.holdout, self.base_metrics, threshold, self.pos_label, self.holdout_sample_weight)
                 out.update({holdout_name(m): v for m, v in held_out.items()})
             return Measurement(out)
         except ProbeError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failing model is a failed trial
             raise ProbeError(f"accuracy probe could not score {type(model).__name__} on the {split}: {type(exc).__name__}: {exc}") from exc
+
+
+def _fit_weight_name(model: Any) -> str:
+    """The argument of ``model.fit`` that takes row weights: ``sample_weight``, or ``<last step>__sample_weight`` for a
+    scikit-learn ``Pipeline``.
+
+    Raises:
+        ProbeError: when the estimator's ``fit`` (a pipeline's last step's) takes no ``sample_weight``.
+    """
+    from sklearn.utils.validation import has_fit_parameter
+
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
+        name, last = steps[-1][0], steps[-1][1]
+        if last is not None and last != "passthrough" and has_fit_parameter(last, "sample_weight"):
+            return f"{name}__sample_weight"
+        owner = f"the pipeline's last step {type(last).__name__}"
+    elif has_fit_parameter(model, "sample_weight"):
+        return "sample_weight"
+    else:
+        owner = type(model).__name__
+    raise ProbeError(f"CrossValidated(sample_weight=...) fits each fold with the rows' weights, but the fit of {owner} "
+                     "takes no sample_weight; leave sample_weight out, or use an estimator whose fit takes it")
 
 
 class CrossValidated(Probe):
@@ -166,8 +221,15 @@ class CrossValidated(Probe):
         seed: seed of the folds.
         threshold: decision threshold (binary classifiers).
         pos_label: the positive label, as for :class:`Accuracy`.
+        sample_weight: one weight per row: each fold's clone is fitted with its training rows' weights (passed to
+            ``fit(..., sample_weight=)``; to a ``Pipeline``'s last step as ``<step>__sample_weight``) and scored
+            with its test rows' weights. None: rows count alike.
 
     Returns (from ``measure``): the mean of each metric, and ``<metric>_std``.
+
+    Raises:
+        ConfigError: for unknown metrics, fewer than 2 folds or 1 repeat, mismatched lengths, or weights that are
+            not one finite non-negative number per row (or all zero).
     """
 
     needs_training = False  # it trains its own clones
@@ -175,8 +237,9 @@ class CrossValidated(Probe):
     fits_its_own_clones = True
 
     def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), n_splits: int = 5, repeats: int = 1, seed: int = 0,
-                 threshold: float | None = None, pos_label: Any = None) -> None:
-        check_rows("CrossValidated", X, y=y)
+                 threshold: float | None = None, pos_label: Any = None, sample_weight: Any = None) -> None:
+        rows = check_rows("CrossValidated", X, y=y)
+        self.sample_weight = check_sample_weight("CrossValidated", sample_weight, rows)
         if n_splits < 2 or repeats < 1:
             raise ConfigError(f"CrossValidated expects n_splits >= 2 and repeats >= 1; received {n_splits}, {repeats}")
         self.X, self.y = X, np.asarray(y)
@@ -197,10 +260,14 @@ class CrossValidated(Probe):
         splitter = (RepeatedStratifiedKFold if classify else RepeatedKFold)(n_splits=self.n_splits, n_repeats=self.repeats, random_state=self.seed)
         rows: list[dict[str, float]] = []
         take = (lambda A, i: A.iloc[i]) if hasattr(self.X, "iloc") else (lambda A, i: A[i])
+        w = self.sample_weight
+        fit_weight = None if w is None else _fit_weight_name(model)
         try:
             for train, test in splitter.split(self.X, self.y if classify else None):
-                m = clone(model).fit(take(self.X, train), self.y[train])
-                rows.append(score(m, take(self.X, test), self.y[test], self.base_metrics, self.threshold, self.pos_label))
+                fit_params = {} if w is None else {fit_weight: w[train]}
+                m = clone(model).fit(take(self.X, train), self.y[train], **fit_params)
+                rows.append(score(m, take(self.X, test), self.y[test], self.base_metrics, self.threshold, self.pos_label,
+                                  None if w is None else w[test]))
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"cross-validation of {type(model).__name__} failed: {type(exc).__name__}: {exc}") from exc
         out = {m: float(np.mean([r[m] for r in rows])) for m in self.base_metrics}

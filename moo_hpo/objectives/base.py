@@ -334,3 +334,38 @@ def _rows(data: Any) -> int:
     """Rows of an array, DataFrame or sparse matrix (which has a shape but no ``len``)."""
     shape = getattr(data, "shape", None)
     return int(shape[0]) if shape is not None and len(shape) > 0 else len(data)
+
+
+def check_sample_weight(name: str, weight: Any, rows: int, what: str = "sample_weight") -> np.ndarray | None:
+    """``weight`` as a float array of one weight per row, or None when not given.
+
+    Args:
+        name: the probe's name, for error messages.
+        weight: one non-negative weight per row (a list, array or Series), or None.
+        rows: how many rows the data has.
+        what: the argument's name, for error messages.
+
+    Returns:
+        The weights as a 1-D float array, or None.
+
+    Raises:
+        ConfigError: for weights that are not one number per row, missing, infinite or negative, or all zero.
+    """
+    if weight is None:
+        return None
+    try:
+        values = np.asarray(weight, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected {what} to be numbers, one per row; received {type(weight).__name__} "
+                          "that does not convert to numbers") from None
+    if values.ndim != 1 or len(values) != rows:
+        raise ConfigError(f"{name}: expected {what} with one weight per row ({rows} rows, like X); received shape {values.shape}")
+    bad = int((~np.isfinite(values)).sum())
+    if bad:
+        raise ConfigError(f"{name}: {what} has {bad} missing or infinite weight(s); expected a finite weight per row")
+    if (values < 0).any():
+        raise ConfigError(f"{name}: {what} has {int((values < 0).sum())} negative weight(s) (the smallest "
+                          f"{values.min():g}); expected weights >= 0")
+    if not values.sum() > 0:
+        raise ConfigError(f"{name}: every weight in {what} is 0; expected some row to count")
+    return values

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, check_rows, check_threshold, predict_labels
+from moo_hpo.objectives.base import Measurement, Probe, check_rows, check_sample_weight, check_threshold, predict_labels
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 logger = logging.getLogger("moo_hpo")
@@ -41,8 +41,10 @@ __all__ = ["FAIRNESS_METRICS", "FEW_LABELS", "FairnessGap", "fairness_metrics", 
 FAIRNESS_METRICS = ("dp_diff", "dp_ratio", "eo_diff", "eo_ratio", "eop_diff", "tpr_diff", "fpr_diff")
 
 
-def fairness_metrics(y_true: Any, y_pred: Any, sensitive: Any, metrics: Iterable[str] = FAIRNESS_METRICS) -> dict[str, float]:
-    """The fairness gaps of predictions (labels 0/1, 1 the positive outcome), by fairlearn."""
+def fairness_metrics(y_true: Any, y_pred: Any, sensitive: Any, metrics: Iterable[str] = FAIRNESS_METRICS,
+                     sample_weight: Any = None) -> dict[str, float]:
+    """The fairness gaps of predictions (labels 0/1, 1 the positive outcome), by fairlearn (each row weighted by
+    ``sample_weight`` when given)."""
     from fairlearn import metrics as fm
 
     fns = {
@@ -54,7 +56,8 @@ def fairness_metrics(y_true: Any, y_pred: Any, sensitive: Any, metrics: Iterable
         "tpr_diff": fm.true_positive_rate_difference,
         "fpr_diff": fm.false_positive_rate_difference,
     }
-    return {m: float(fns[m](y_true, y_pred, sensitive_features=sensitive)) for m in metrics}
+    weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+    return {m: float(fns[m](y_true, y_pred, sensitive_features=sensitive, **weights)) for m in metrics}
 
 
 def _positives(y_true: Any, y_pred: Any) -> int:
@@ -65,19 +68,28 @@ def _negatives(y_true: Any, y_pred: Any) -> int:
     return int(np.sum(np.asarray(y_true) != 1))
 
 
-def group_table(y_true: Any, y_pred: Any, sensitive: Any) -> list[dict[str, Any]]:
+def _weight(y_true: Any, y_pred: Any, sample_weight: Any) -> float:
+    return float(np.sum(sample_weight))
+
+
+#: the per-group figures that are rates, weighted when the rows are
+_RATES = ("accuracy", "selection_rate", "tpr", "fpr")
+
+
+def group_table(y_true: Any, y_pred: Any, sensitive: Any, sample_weight: Any = None) -> list[dict[str, Any]]:
     """Per-group count, positives and negatives (what TPR and FPR divide by), accuracy, selection rate, TPR and FPR
-    (fairlearn ``MetricFrame``; labels 0/1), as records."""
+    (fairlearn ``MetricFrame``; labels 0/1), as records. With ``sample_weight``, each group's total ``weight`` too,
+    and the rates weighted (the counts stay people)."""
     from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate, true_positive_rate
     from sklearn.metrics import accuracy_score
 
-    frame = MetricFrame(
-        metrics={"count": count, "positives": _positives, "negatives": _negatives, "accuracy": accuracy_score,
-                 "selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
-        y_true=y_true,
-        y_pred=y_pred,
-        sensitive_features=sensitive,
-    )
+    metrics: dict[str, Any] = {"count": count, "positives": _positives, "negatives": _negatives, "accuracy": accuracy_score,
+                               "selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate}
+    params = None
+    if sample_weight is not None:
+        metrics = {**dict(list(metrics.items())[:3]), "weight": _weight, **dict(list(metrics.items())[3:])}
+        params = {name: {"sample_weight": sample_weight} for name in ("weight", *_RATES)}
+    frame = MetricFrame(metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=sensitive, sample_params=params)
     table = frame.by_group.reset_index()
     records = []
     for row in table.to_dict(orient="records"):
@@ -86,6 +98,8 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any) -> list[dict[str, Any]
             continue  # a combination of several sensitive features that nobody has (NaN in fairlearn's table)
         for key in ("count", "positives", "negatives"):
             record[key] = int(record[key])
+        if "weight" in record:
+            record["weight"] = float(record["weight"])
         # a rate over nobody is undefined (fairlearn counts it 0)
         record["tpr"] = record["tpr"] if record["positives"] else None
         record["fpr"] = record["fpr"] if record["negatives"] else None
@@ -125,6 +139,10 @@ class FairnessGap(Probe):
             measured on it are recorded as ``holdout_<metric>`` (``holdout_eo_diff`` ...) and its
             per-group table as ``extra["fairness"]["holdout_by_group"]``; they are never objectives or
             constraints unless a study names them. The fairness audit reports both.
+        sample_weight: one weight per validation row (survey weights such as Adult's ``fnlwgt``): the gaps and the
+            per-group rates are then weighted (fairlearn's ``sample_weight``), and the per-group table gains each
+            group's total ``weight``; its counts stay people. None: rows count alike.
+        holdout_sample_weight: one weight per held-out row, likewise (only with ``holdout``).
 
     A group with no positive (or no negative) labels has no TPR (or FPR): fairlearn counts it as 0, which makes the
     gaps read that group's missing rate as a difference; such groups, and groups with fewer than
@@ -134,7 +152,8 @@ class FairnessGap(Probe):
     Raises:
         ConfigError: for no sensitive features, unknown metrics or column names, mismatched lengths, missing values
             in the labels or the sensitive features, labels that are not two classes, labels other than 0/1
-            without ``pos_label``, or a malformed ``holdout``.
+            without ``pos_label``, a malformed ``holdout``, or weights that are not one finite non-negative number per
+            row (or all zero).
     """
 
     needs_training = True
@@ -143,11 +162,13 @@ class FairnessGap(Probe):
     measurable = FAIRNESS_METRICS
 
     def __init__(self, X: Any, y: Any, sensitive: Any, metrics: Iterable[str] = ("eo_diff",), threshold: float | None = None,
-                 holdout: tuple[Any, Any, Any] | None = None, pos_label: Any = None) -> None:
+                 holdout: tuple[Any, Any, Any] | None = None, pos_label: Any = None, sample_weight: Any = None,
+                 holdout_sample_weight: Any = None) -> None:
         if sensitive is None:
             raise ConfigError("FairnessGap: sensitive must give each row of X its group(s) (an array, Series or DataFrame); received None")
         sensitive = _columns_of("FairnessGap", X, sensitive, "X")
-        check_rows("FairnessGap", X, y=y, sensitive=sensitive)
+        rows = check_rows("FairnessGap", X, y=y, sensitive=sensitive)
+        self.sample_weight = check_sample_weight("FairnessGap", sample_weight, rows)
         self.base_metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         bad = [m for m in self.base_metrics if m not in FAIRNESS_METRICS]
         if not self.base_metrics or bad:
@@ -162,6 +183,11 @@ class FairnessGap(Probe):
             y_h = np.asarray(y_h)
             _positive_label("FairnessGap", y_h, self.pos_label, "held-out labels")
             self.holdout = (X_h, y_h, sensitive_h)
+        if holdout_sample_weight is not None and self.holdout is None:
+            raise ConfigError("FairnessGap: holdout_sample_weight weighs the rows of holdout=(X_test, y_test, sensitive_test), "
+                              "which was not given")
+        self.holdout_sample_weight = None if self.holdout is None else check_sample_weight(
+            "FairnessGap", holdout_sample_weight, check_rows("FairnessGap holdout", self.holdout[0]), "holdout_sample_weight")
         self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
         check_threshold("FairnessGap", threshold)
         _check_groups("FairnessGap", sensitive, "sensitive", y == self.pos_label)
@@ -176,14 +202,15 @@ class FairnessGap(Probe):
         split = "validation data"
         try:
             y, pred = self._binary(self.y, predict_labels(model, self.X, threshold, self.pos_label))
-            values = fairness_metrics(y, pred, self.sensitive, self.base_metrics)
-            extra: dict[str, Any] = {"by_group": group_table(y, pred, self.sensitive), "threshold": threshold}
+            values = fairness_metrics(y, pred, self.sensitive, self.base_metrics, self.sample_weight)
+            extra: dict[str, Any] = {"by_group": group_table(y, pred, self.sensitive, self.sample_weight), "threshold": threshold}
             if self.holdout is not None:
                 split = "held-out data"
                 X_h, y_h, sensitive_h = self.holdout
                 y_h, pred_h = self._binary(y_h, predict_labels(model, X_h, threshold, self.pos_label))
-                values.update({holdout_name(m): v for m, v in fairness_metrics(y_h, pred_h, sensitive_h, self.base_metrics).items()})
-                extra["holdout_by_group"] = group_table(y_h, pred_h, sensitive_h)
+                w_h = self.holdout_sample_weight
+                values.update({holdout_name(m): v for m, v in fairness_metrics(y_h, pred_h, sensitive_h, self.base_metrics, w_h).items()})
+                extra["holdout_by_group"] = group_table(y_h, pred_h, sensitive_h, w_h)
         except ProbeError:
             raise
         except Exception as exc:  # noqa: BLE001

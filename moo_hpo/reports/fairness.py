@@ -175,6 +175,9 @@ class FairnessAudit(SavesByFormat):
             what = " x ".join(named) if len(named) == len(columns) else "the sensitive feature" + ("s" if len(columns) > 1 else "")
             text += f" Groups: {what} ({len(groups)} groups: {', '.join(str(' / '.join(str(g[c]) for c in columns)) for g in groups[:8])}" \
                     f"{', ...' if len(groups) > 8 else ''})."
+        if groups and "weight" in groups[0]:
+            text += (" The rows carry weights (sample_weight): the gap and the rates are weighted, the people and labels "
+                     "counted are rows.")
         return text
 
     def _holdout_verdict(self) -> str:

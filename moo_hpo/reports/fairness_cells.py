@@ -11,6 +11,7 @@ __all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets"
 
 #: The per-group columns, as a reader knows them.
 GROUP_COLUMNS = {"count": "people", "positives": "positives (actual)", "negatives": "negatives (actual)",
+                 "weight": "weight (sum of the rows' weights)",
                  "selection_rate": "selection rate (predicted positive)", "tpr": "tpr (true-positive rate)",
                  "fpr": "fpr (false-positive rate)"}
 

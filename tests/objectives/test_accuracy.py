@@ -140,3 +140,60 @@ def test_a_sparse_X_is_scored(cancer):
     dense = mh.objectives.Accuracy(X, y, threshold=0.3).measure(model)
     assert mh.objectives.Accuracy(sp.csr_matrix(X), y, threshold=0.3, holdout=(sp.csr_matrix(X), y)).measure(model) == {
         **dense, "holdout_accuracy": dense["accuracy"]}
+
+
+def test_sample_weights_weigh_every_metric_as_scikit_learn_does(cancer):
+    X, y, model = cancer
+    weight = np.where(model.predict(X) != y, 20.0, 1.0)  # the errors weigh most
+    m = mh.objectives.Accuracy(X, y, metrics=CLASSIFICATION_METRICS, sample_weight=weight).measure(model)
+    pred, proba = model.predict(X), model.predict_proba(X)[:, 1]
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred, sample_weight=weight))
+    assert m["accuracy"] < skm.accuracy_score(y, pred) - 0.05
+    assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred, sample_weight=weight))
+    assert m["f1"] == pytest.approx(skm.f1_score(y, pred, sample_weight=weight))
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, sample_weight=weight))
+    assert m["log_loss"] == pytest.approx(skm.log_loss(y, proba, sample_weight=weight))
+    Xr, yr = load_diabetes(return_X_y=True)
+    reg = LinearRegression().fit(Xr[:300], yr[:300])
+    w = np.linspace(0.1, 3.0, len(yr) - 300)
+    r = mh.objectives.Accuracy(Xr[300:], yr[300:], metrics=["rmse", "mae", "r2"], sample_weight=w).measure(reg)
+    p = reg.predict(Xr[300:])
+    assert r["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(yr[300:], p, sample_weight=w)))
+    assert r["mae"] == pytest.approx(skm.mean_absolute_error(yr[300:], p, sample_weight=w))
+    assert r["r2"] == pytest.approx(skm.r2_score(yr[300:], p, sample_weight=w))
+
+
+def test_held_out_weights_weigh_the_held_out_figures_only(cancer):
+    X, y, model = cancer
+    held_w = np.where(model.predict(X[:80]) != y[:80], 50.0, 1.0)
+    m = mh.objectives.Accuracy(X[80:], y[80:], holdout=(X[:80], y[:80]), holdout_sample_weight=held_w).measure(model)
+    assert m["holdout_accuracy"] == pytest.approx(skm.accuracy_score(y[:80], model.predict(X[:80]), sample_weight=held_w))
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y[80:], model.predict(X[80:])))
+    with pytest.raises(mh.ConfigError, match="holdout_sample_weight.*not given"):
+        mh.objectives.Accuracy(X, y, holdout_sample_weight=np.ones(len(y)))
+    with pytest.raises(mh.ConfigError, match=r"one weight per row \(80 rows"):
+        mh.objectives.Accuracy(X[80:], y[80:], holdout=(X[:80], y[:80]), holdout_sample_weight=np.ones(81))
+    with pytest.raises(mh.ConfigError, match="negative"):
+        mh.objectives.Accuracy(X, y, sample_weight=-np.ones(len(y)))
+
+
+def test_cross_validated_fits_and_scores_each_fold_with_the_rows_weights(cancer):
+    from sklearn.model_selection import RepeatedStratifiedKFold
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y, _model = cancer
+    weight = np.where(y == 1, 0.2, 5.0)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=0.05))
+    got = mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(pipe)
+    expected = []
+    for train, test in RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=0).split(X, y):
+        fitted = make_pipeline(StandardScaler(), LogisticRegression(C=0.05)).fit(
+            X[train], y[train], logisticregression__sample_weight=weight[train])
+        expected.append(skm.accuracy_score(y[test], fitted.predict(X[test]), sample_weight=weight[test]))
+    assert got["accuracy"] == pytest.approx(np.mean(expected))
+    plain = mh.objectives.CrossValidated(X, y, n_splits=3).measure(pipe)
+    assert got["accuracy"] != pytest.approx(plain["accuracy"])
+    single = mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(LogisticRegression(max_iter=5000))
+    assert 0.5 < single["accuracy"] <= 1
+    with pytest.raises(mh.ProbeError, match="KNeighborsClassifier takes no sample_weight"):
+        mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(KNeighborsClassifier())

@@ -287,3 +287,54 @@ def test_held_out_groups_must_be_coded_like_the_validation_groups(data, caplog):
     with caplog.at_level("WARNING", logger="moo_hpo"):
         mh.objectives.FairnessGap(X, y, sensitive=race, holdout=(X, y, fewer))
     assert "group(s) ['c'] occur in the validation data only: the held-out gaps and per-group table leave them out" in caplog.text
+
+
+def test_sample_weights_weigh_the_gaps_and_the_per_group_rates_as_fairlearn_does(data):
+    X, y, sex, race, model = data
+    rng = np.random.default_rng(1)
+    weight = rng.uniform(0.1, 5.0, size=len(y)) * np.where(sex == "F", 3.0, 1.0)
+    probe = mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=FAIRNESS_METRICS, sample_weight=weight)
+    got = probe.measure(model)
+    pred = model.predict(X)
+    for name, fn in (("dp_diff", fm.demographic_parity_difference), ("eo_diff", fm.equalized_odds_difference),
+                     ("eop_diff", fm.equal_opportunity_difference), ("dp_ratio", fm.demographic_parity_ratio),
+                     ("tpr_diff", fm.true_positive_rate_difference), ("fpr_diff", fm.false_positive_rate_difference)):
+        assert got[name] == pytest.approx(fn(y, pred, sensitive_features=sex, sample_weight=weight)), name
+    unweighted = mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=FAIRNESS_METRICS).measure(model)
+    assert abs(got["dp_diff"] - unweighted["dp_diff"]) > 1e-3  # the weights change the figure
+    table = {g["sensitive_feature_0"]: g for g in got.extra["fairness"]["by_group"]}
+    women = sex == "F"
+    assert table["F"]["count"] == int(women.sum())  # counts stay people
+    assert table["F"]["weight"] == pytest.approx(weight[women].sum())
+    positives = women & (y == 1)
+    assert table["F"]["tpr"] == pytest.approx(np.sum(weight[positives] * pred[positives]) / weight[positives].sum())
+    assert table["F"]["selection_rate"] == pytest.approx(np.sum(weight[women] * pred[women]) / weight[women].sum())
+    assert "weight" not in unweighted.extra["fairness"]["by_group"][0]
+
+
+def test_held_out_rows_have_their_own_weights(data):
+    X, y, sex, _race, model = data
+    half = len(y) // 2
+    weight = np.linspace(0.5, 2.0, len(y) - half)
+    probe = mh.objectives.FairnessGap(X[:half], y[:half], sensitive=sex[:half], metrics=["dp_diff"],
+                                      holdout=(X[half:], y[half:], sex[half:]), holdout_sample_weight=weight)
+    got = probe.measure(model)
+    pred = model.predict(X[half:])
+    assert got["holdout_dp_diff"] == pytest.approx(fm.demographic_parity_difference(y[half:], pred, sensitive_features=sex[half:],
+                                                                                   sample_weight=weight))
+    assert got["dp_diff"] == pytest.approx(fm.demographic_parity_difference(y[:half], model.predict(X[:half]), sensitive_features=sex[:half]))
+    assert "weight" in got.extra["fairness"]["holdout_by_group"][0] and "weight" not in got.extra["fairness"]["by_group"][0]
+
+
+@pytest.mark.parametrize(("weight", "message"), [
+    ("short", "one weight per row"), ("negative", "negative weight"), ("nan", "missing or infinite"), ("zero", "every weight"),
+    ("text", "to be numbers"),
+])
+def test_malformed_sample_weights_are_refused_before_any_trial(data, weight, message):
+    X, y, sex, _race, _model = data
+    bad = {"short": np.ones(len(y) - 1), "negative": np.r_[-1.0, np.ones(len(y) - 1)], "nan": np.r_[np.nan, np.ones(len(y) - 1)],
+           "zero": np.zeros(len(y)), "text": ["a"] * len(y)}[weight]
+    with pytest.raises(mh.ConfigError, match=message):
+        mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=bad)
+    with pytest.raises(mh.ConfigError, match="holdout_sample_weight.*not given"):
+        mh.objectives.FairnessGap(X, y, sensitive=sex, holdout_sample_weight=np.ones(len(y)))

@@ -354,3 +354,26 @@ def test_an_objective_of_ones_own_keeps_the_per_group_tables_through_result():
     study.optimize(evaluate, n_trials=3, show_progress=False)
     audit = mh.fairness_audit(study)
     assert all(len(r["by_group"]) == 2 for r in audit.rows) and "### Trial #" in audit.to_markdown()
+
+
+def test_an_audit_of_weighted_rows_shows_each_groups_weight_and_says_the_rates_are_weighted():
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    sex = rng.choice(["Female", "Male"], size=400)
+    y = (X[:, 0] + 0.5 * (sex == "Male") + rng.normal(scale=0.5, size=400) > 0.3).astype(int)
+    weight = rng.uniform(0.5, 3.0, size=400)
+    probe = mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=["eo_diff"], sample_weight=weight)
+    study = mh.Study(mh.Space({"C": mh.Float(0.01, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], seed=0)
+    for trial in study.ask(2):
+        model = LogisticRegression(C=trial.config["C"]).fit(X, y)
+        measured = probe.measure(model)
+        study.tell(trial, {"accuracy": model.score(X, y), **measured}, extra=measured.extra)
+    md = mh.fairness_audit(study).to_markdown()
+    assert "| sensitive_feature_0 | people | positives (actual) | negatives (actual) | weight (sum of the rows' weights) |" in md
+    assert f"| Female | {int((sex == 'Female').sum())} |" in md
+    assert "the gap and the rates are weighted, the people and labels counted are rows" in md
+    assert "Groups: sex (2 groups: Female, Male)." not in md  # the probe names the column sensitive_feature_0
+    assert "Groups: the sensitive feature (2 groups: Female, Male)." in md
