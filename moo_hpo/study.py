@@ -487,6 +487,11 @@ class Study:
             )
         return trials[0] if n is None else trials
 
+    @property
+    def queued(self) -> list[dict[str, Any]]:
+        """The configurations :meth:`enqueue` queued that have not been proposed yet, in the order they will be."""
+        return [dict(c) for c in self._queued]
+
     def enqueue(self, config: Mapping[str, Any]) -> None:
         """Run ``config`` before the optimizer's next proposals: a baseline, a model known to do well.
 

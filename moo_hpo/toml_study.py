@@ -165,7 +165,7 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
 
 
 #: what a study description may hold: its tables, and the keys of [study]
-TOML_TABLES = ("study", "space", "objectives", "constraints", "optimizer", "pruner")
+TOML_TABLES = ("study", "space", "objectives", "constraints", "optimizer", "pruner", "enqueue")
 STUDY_KEYS = ("entry", "name", "seed", "storage", "optimizer", "n_trials", "timeout", "n_workers", "trial_timeout", "dask",
               "resources", "retries")
 
@@ -180,7 +180,7 @@ def _check_keys(where: str, table: dict[str, Any], known: Sequence[str]) -> None
 
 def _check_shape(doc: dict[str, Any]) -> None:
     """Refuse a TOML whose tables have the wrong shape ([objectives] written for [[objectives]] ...)."""
-    for key in ("objectives", "constraints"):
+    for key in ("objectives", "constraints", "enqueue"):
         value = doc.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise CliError(f"{key} must be a list of tables, each written as [[{key}]] (double brackets); "
@@ -253,10 +253,33 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     pruner = _pruner_from_toml(doc.get("pruner"))
     study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
                      storage=storage, seed=study_t.get("seed"), name=study_t.get("name"), pruner=pruner)
+    _enqueue_from_toml(study, doc.get("enqueue", []))
     options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout", "resources", "retries") if k in study_t}
     if "dask" in study_t:
         options["executor"] = study_t["dask"]
     return study, fn, options
+
+
+def _enqueue_from_toml(study: mh.Study, tables: list[dict[str, Any]]) -> None:
+    """Queue each ``[[enqueue]]`` table's configuration, unless the study already ran or queued it: a resumed study
+    runs a TOML's baseline once, not once per run (a configuration listed twice runs twice).
+
+    Raises:
+        CliError: naming the table (1-based) and what does not fit the space.
+    """
+    from moo_hpo.optimizers.base import ENQUEUED
+    from moo_hpo.study import _as_chosen
+
+    seen = [t.config for t in study.trials if t.optimizer == ENQUEUED] + study.queued
+    for number, table in enumerate(tables, 1):
+        config = _as_chosen(study.space, table)
+        if config in seen:
+            seen.remove(config)
+            continue
+        try:
+            study.enqueue(config)
+        except mh.ConfigError as exc:
+            raise CliError(f"[[enqueue]] {number} (of {len(tables)}): {one_line(exc)}") from None
 
 
 def beside_hint(exc: mh.ConfigError, base: Path) -> Exception:

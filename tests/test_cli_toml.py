@@ -391,3 +391,35 @@ def test_cluster_options_without_a_cluster(tmp_path):
     result = runner.invoke(app, ["run", path, "--retries", "2", "--trials", "2"])
     said = " ".join(result.output.split())
     assert result.exit_code == 0 and "retries apply on a Dask cluster" in said and "executor=" not in said
+
+
+def test_enqueue_tables_run_first_and_once_across_resumed_runs(tmp_path):
+    tail = "[[enqueue]]\nx = 0.25\n\n[[enqueue]]\nx = 0.75\n\n[[enqueue]]\nx = 0.25\n"  # 0.25 twice: two runs of it
+    path = write(tmp_path, tail=tail)
+    result = runner.invoke(app, ["run", path, "--trials", "4"])
+    assert result.exit_code == 0, result.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        first = [(t.optimizer, t.config["x"]) for t in study.trials]
+    assert first[:3] == [("enqueued", 0.25), ("enqueued", 0.75), ("enqueued", 0.25)]
+    assert first[3][0] != "enqueued"
+    again = runner.invoke(app, ["run", path, "--trials", "8"])  # resumed: the queue is not run again
+    assert again.exit_code == 0, again.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert len(study.trials) == 8 and [t.optimizer for t in study.trials].count("enqueued") == 3
+        assert study.queued == []
+    # a run stopped before the queue was through keeps the rest queued, not twice
+    (tmp_path / "study.db").unlink()
+    assert runner.invoke(app, ["run", path, "--trials", "1"]).exit_code == 0
+    study, _fn, _options = study_from_toml(tmp_path / "study.toml")
+    with study:
+        assert [c["x"] for c in study.queued] == [0.75, 0.25]
+
+
+def test_an_enqueue_table_outside_the_space_names_the_table(tmp_path):
+    path = write(tmp_path, tail="[[enqueue]]\nx = 0.5\n\n[[enqueue]]\nx = 2.0\n")
+    result = runner.invoke(app, ["run", path])
+    assert result.exit_code == 1
+    assert "[[enqueue]] 2 (of 2):" in result.output and "x" in result.output
+    shape = write(tmp_path, tail="[enqueue]\nx = 0.5\n")
+    result = runner.invoke(app, ["run", shape])
+    assert result.exit_code == 1 and "[[enqueue]] (double brackets)" in result.output

@@ -1097,3 +1097,13 @@ def test_a_stored_study_resumed_with_a_new_ref_takes_it(tmp_path, caplog):
     with pytest.raises(mh.ConfigError, match=r"has different objectives: 'size_kb': direction 'minimize' stored, 'maximize' given"):
         mh.Study(space, [mh.Maximize("accuracy"), mh.Maximize("size_kb", ref=50.0)], [mh.AtMost("size_kb", 50.0)],
                  storage=path, optimizer="random")
+
+
+def test_queued_lists_what_enqueue_queued_until_it_is_proposed():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.enqueue({"x": 0.2})
+    study.enqueue({"x": 0.4})
+    assert study.queued == [{"x": 0.2}, {"x": 0.4}]
+    study.queued.clear()  # a copy: the study's queue is its own
+    trial = study.ask()
+    assert trial.config == {"x": 0.2} and study.queued == [{"x": 0.4}]
