@@ -102,7 +102,7 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
     objs = data["objectives"]
     names = [o["name"] for o in objs]
     groups = _groups(data)
-    hover = lambda r: f"trial #{r['number']}<br>" + _config_text(r["config"]) + "<br>" + "<br>".join(  # noqa: E731
+    hover = lambda r: f"trial #{r['number']}" + (f" (the mean of {r['mean_of']} runs)" if r.get("mean_of") else "") + "<br>" + _config_text(r["config"]) + "<br>" + "<br>".join(  # noqa: E731
         f"{esc(n)} = {_fmt(r['metrics'][n])}" for n in names
     )
     figs = []
@@ -176,9 +176,19 @@ def _better_up(objective: dict[str, Any], values: list[float]) -> dict[str, Any]
 
 
 def _recommended_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The trials the report recommends, as trial rows (for marking them in the figures)."""
-    chosen = {r["number"] for r in data.get("recommendations") or []}
-    return [r for r in data["trials"] if r["number"] in chosen]
+    """The trials the report recommends, as trial rows (for marking them in the figures). A configuration run more
+    than once is recommended on the mean of its runs: its row carries that mean (and ``mean_of``, how many runs), so
+    its star sits where the recommendation's figures are, not at one run's."""
+    chosen = {r["number"]: r for r in data.get("recommendations") or []}
+    rows = []
+    for row in data["trials"]:
+        rec = chosen.get(row["number"])
+        if rec is None:
+            continue
+        if (rec.get("runs") or 1) > 1 and rec.get("metrics"):
+            row = {**row, "metrics": {**row["metrics"], **rec["metrics"]}, "mean_of": rec["runs"]}
+        rows.append(row)
+    return rows
 
 
 def _dash(value: Any) -> Any:

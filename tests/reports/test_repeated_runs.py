@@ -123,3 +123,17 @@ def test_the_noise_check_is_a_repeated_run_with_its_own_explanation():
     page = mh.report(study).to_html()
     assert "id='repeated-runs'" in page and "noise check" in page
     assert "were therefore run again" in REPEATS_MEANING and "were therefore run again" not in page
+
+
+def test_a_recommendation_judged_on_the_mean_of_its_runs_is_starred_at_that_mean(repeated_study):
+    report = mh.report(repeated_study)
+    recs = [r for r in report.data["recommendations"] if r["runs"] > 1]
+    assert recs, "the knee or a best trial of the re-run front is judged on a mean"
+    figure = front_figures(report.data)[0]
+    stars = next(t for t in figure.data if t.name == "recommended")
+    for rec in recs:
+        i = list(stars.text).index(f"#{rec['number']}")
+        assert (stars.x[i], stars.y[i]) == pytest.approx((rec["metrics"]["f1"], rec["metrics"]["f2"]))
+        first_run = next(t for t in repeated_study.trials if t.number == rec["number"])
+        assert stars.y[i] != pytest.approx(first_run.metrics["f2"])  # not the original run's point
+        assert f"trial #{rec['number']} (the mean of {rec['runs']} runs)" in stars.hovertext[i]
