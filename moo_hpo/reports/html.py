@@ -8,7 +8,7 @@ shows as text and cannot close a ``<script>`` block.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, front_table, optimizer_text, plural, time_text
@@ -136,22 +136,7 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         fig.update_layout(title="Objective space", xaxis_title=_axis(objs[0]), yaxis_title=_axis(objs[1]), height=520)
         figs.append(fig)
         return figs
-    fig = go.Figure()
-    for key, rows in groups.items():
-        fig.add_trace(go.Splom(
-            dimensions=[{"label": _axis(o), "values": [r["metrics"][o["name"]] for r in rows]} for o in objs],
-            name=_LABELS[key], text=[hover(r) for r in rows], hoverinfo="text", diagonal_visible=False,
-            marker={"color": COLORS[key], "size": 7, "symbol": "x" if key == "infeasible" else "circle"},
-        ))
-    recommended = _recommended_rows(data)
-    if recommended:
-        fig.add_trace(go.Splom(
-            dimensions=[{"label": _axis(o), "values": [r["metrics"][o["name"]] for r in recommended]} for o in objs],
-            name="recommended", text=[hover(r) for r in recommended], hoverinfo="text", diagonal_visible=False,
-            marker={"color": "#111111", "size": 14, "symbol": "star-open"},
-        ))
-    fig.update_layout(title="Objective space (scatter matrix)", height=220 * len(objs) + 120)
-    figs.append(fig)
+    figs.append(_scatter_grid(objs, groups, _recommended_rows(data), hover))
     rows = groups["front"] + groups["feasible"]
     if rows:
         par = go.Figure(go.Parcoords(
@@ -161,6 +146,41 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         par.update_layout(title="Feasible trials, parallel coordinates (blue: Pareto front; on every axis, up is better)")
         figs.append(par)
     return figs
+
+
+def _scatter_grid(objs: list[dict[str, Any]], groups: dict[str, list[dict[str, Any]]], recommended: list[dict[str, Any]],
+                  hover: Callable[[dict[str, Any]], str]) -> Any:
+    """The scatter matrix of 3 or more objectives: each pair once (the lower triangle), drawn as SVG scatters, so that
+    it shows in a browser without WebGL too (plotly's own scatter matrix draws its points with WebGL only)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    k = len(objs)
+    fig = make_subplots(rows=k - 1, cols=k - 1, shared_xaxes="columns", shared_yaxes="rows",
+                        horizontal_spacing=0.03, vertical_spacing=0.03)
+    for row in range(1, k):
+        for col in range(1, row + 1):
+            x_name, y_name = objs[col - 1]["name"], objs[row]["name"]
+            first = row == 1 and col == 1
+            for key, rows in groups.items():
+                fig.add_trace(go.Scatter(
+                    x=[r["metrics"][x_name] for r in rows], y=[r["metrics"][y_name] for r in rows], mode="markers",
+                    name=_LABELS[key], legendgroup=key, showlegend=first, hovertext=[hover(r) for r in rows], hoverinfo="text",
+                    marker={"color": COLORS[key], "size": 7, "symbol": "x" if key == "infeasible" else "circle"},
+                ), row=row, col=col)
+            if recommended:
+                fig.add_trace(go.Scatter(
+                    x=[r["metrics"][x_name] for r in recommended], y=[r["metrics"][y_name] for r in recommended],
+                    mode="markers", name="recommended", legendgroup="recommended", showlegend=first,
+                    hovertext=[hover(r) for r in recommended], hoverinfo="text",
+                    marker={"color": "#111111", "size": 14, "symbol": "star-open", "line": {"width": 2}},
+                ), row=row, col=col)
+            if row == k - 1:
+                fig.update_xaxes(title_text=_axis(objs[col - 1]), row=row, col=col)
+            if col == 1:
+                fig.update_yaxes(title_text=_axis(objs[row]), row=row, col=col)
+    fig.update_layout(title="Objective space (scatter matrix: each pair of objectives)", height=220 * (k - 1) + 160)
+    return fig
 
 
 def _better_up(objective: dict[str, Any], values: list[float]) -> dict[str, Any]:

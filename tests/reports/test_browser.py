@@ -19,6 +19,8 @@ window.alert = m => window.__errors.push('alert: ' + m);
 window.addEventListener('load', () => setTimeout(() => {
   document.documentElement.setAttribute('data-errors', JSON.stringify(window.__errors));
   document.documentElement.setAttribute('data-plots', String(document.querySelectorAll('.js-plotly-plot .main-svg').length));
+  const first = document.querySelector('.js-plotly-plot');
+  document.documentElement.setAttribute('data-first-points', String(first ? first.querySelectorAll('.scatterlayer path.point').length : -1));
 }, 500));
 </script>"""
 
@@ -54,6 +56,11 @@ def test_report_renders_in_chromium(finished_study, tmp_path):
     errors, plots = attributes(dom)
     assert errors == []
     assert plots >= 3  # scatter matrix, parallel coordinates, hypervolume drawn as SVG
+    # the scatter matrix's points are SVG (drawn with the GPU off, as here): each complete trial in each of the
+    # 3 pairs of objectives, and the recommended ones starred again
+    points = int(re.search(r'data-first-points="(-?\d+)"', dom).group(1))
+    complete = sum(t.status is mh.TrialStatus.COMPLETE for t in finished_study.trials)
+    assert points >= 3 * complete
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # shown as text
     assert XSS not in dom  # never a script element
 

@@ -403,8 +403,9 @@ def test_the_hypervolume_chart_is_on_the_headline_scale_and_the_recommended_tria
     hv = r.data["hypervolume"]
     assert hv["history_normalized"][-1] == pytest.approx(hv["normalized"])
     assert list(hypervolume_figure(r.data).data[0].y) == hv["history_normalized"]
-    marked = next(t for t in front_figures(r.data)[0].data if t.name == "recommended")
-    assert len(marked.dimensions[0]["values"]) == len(r.data["recommendations"])
+    marked = [t for t in front_figures(r.data)[0].data if t.name == "recommended"]
+    assert len(marked) == 3  # one scatter per pair of the 3 objectives, each with every recommended trial
+    assert all(len(t.x) == len(r.data["recommendations"]) for t in marked)
     assert "non-dominated in all 3 objectives together" in r.to_html()
     text = r.to_markdown(figures=tmp_path / "figs", relative_to=tmp_path)
     assert text.index("## Pareto front") < text.index("![front]") < text.index("## Hypervolume") < text.index("![hypervolume]")
