@@ -67,6 +67,25 @@ def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None
         )
 
 
+def _note_threshold_on_different_labels(probes: Sequence[Probe], model: Any, noted: set[str]) -> None:
+    """Log once per process when a model carries its own decision threshold (``moo_hpo_threshold``) and the probes
+    that apply it count different labels as positive: each applies it to its own label's probability, so an accuracy
+    and a gap then describe two classifiers."""
+    if ":threshold" in noted or getattr(model, "moo_hpo_threshold", None) is None:
+        return
+    from moo_hpo.execution.probe_checks import different_positive_labels
+
+    said = different_positive_labels(probes)
+    if said:
+        noted.add(":threshold")
+        logger.warning(
+            "the model carries moo_hpo_threshold=%s, which each probe applies to the probability of the label it "
+            "counts as positive, and the probes count different ones (%s): their figures describe two classifiers "
+            "(an accuracy and a fairness gap of two models); give each the same pos_label= (logged once per process "
+            "that runs trials)", model.moo_hpo_threshold, said,
+        )
+
+
 def _collect(probe: Probe, compute: Callable[[], Any], metrics: dict[str, float], extra: dict[str, Any]) -> None:
     """Add what ``compute`` returns (a probe's :class:`~moo_hpo.objectives.Measurement`) to ``metrics`` and ``extra``.
 
@@ -126,7 +145,7 @@ class ProbePipeline:
         self.probes = list(probes)
         _check_probes(self.probes)
         self.hard = list(hard_constraints)
-        self._noted_unfitted: set[str] = set()  # the probes already logged for measuring an unfitted estimator
+        self._noted: set[str] = set()  # what was logged once already: probes measuring an unfitted estimator, ":threshold"
         #: probes computed from the others' metrics (:class:`~moo_hpo.objectives.DeviceFit`), and those that measure
         self.derived = [p for p in self.probes if getattr(p, "derived", False)]
         self.measuring = [p for p in self.probes if p not in self.derived]
@@ -187,8 +206,9 @@ class ProbePipeline:
             self._derive(metrics, extra, final=True)
             return Result(metrics, extra)
         model = self.build(config)
+        _note_threshold_on_different_labels(self.measuring, model, self._noted)
         before = [p for p in self.measuring if not p.needs_training_for(model)]  # per model type: see Probe
-        _note_unfitted(before, model, self._noted_unfitted)
+        _note_unfitted(before, model, self._noted)
         self._measure(before, model, metrics, extra)
         self._derive(metrics, extra, final=False)
         broken = [c for c in self.hard if c.name in metrics and not c.is_satisfied(metrics[c.name])]
@@ -213,6 +233,7 @@ class ProbePipeline:
             model = trained
         if trial is not None and trial.should_prune():  # stopped early: no point measuring it
             return Result(metrics, extra)
+        _note_threshold_on_different_labels(self.measuring, model, self._noted)  # fit may have set it
         self._measure([p for p in self.measuring if p not in before and p not in meters], model, metrics, extra)
         self._derive(metrics, extra, final=True)
         return Result(metrics, extra)

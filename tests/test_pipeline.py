@@ -373,3 +373,29 @@ def test_a_study_that_selects_on_a_held_out_figure_is_warned_about():
                                          r"name \['eo_diff'\] instead"):
         study.optimize(lambda model, config: model.fit(X, y), build=lambda c: LogisticRegression(C=c["C"]),
                        probes=probes, n_trials=1, show_progress=False)
+
+
+def test_a_models_own_threshold_applied_to_different_positive_labels_is_logged_once(caplog):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, sex = rng.normal(size=(200, 3)), rng.choice(["F", "M"], size=200)
+    y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+
+    def build(config):
+        model = LogisticRegression()
+        model.moo_hpo_threshold = config["threshold"]
+        return model
+
+    def run(gap):
+        study = mh.Study(mh.Space({"threshold": mh.Float(0.6, 0.8)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                         optimizer="random", seed=0)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            study.optimize(lambda model, config: model.fit(X, y), build=build, n_trials=3, show_progress=False,
+                           probes=[mh.objectives.Accuracy(X, y), gap])
+        return [r.getMessage() for r in caplog.records if "moo_hpo_threshold" in r.getMessage()]
+
+    said = run(mh.objectives.FairnessGap(X, y, sensitive=sex, pos_label=0))
+    assert len(said) == 1 and "count different ones (Accuracy 1, FairnessGap 0)" in said[0]
+    assert run(mh.objectives.FairnessGap(X, y, sensitive=sex)) == []  # the same positive label: one classifier

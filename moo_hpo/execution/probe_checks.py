@@ -12,7 +12,14 @@ from moo_hpo.exceptions import ConfigError
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["check_energy_counters", "check_latency_alone", "check_metric_names", "check_sample_weights", "check_thresholds"]
+__all__ = [
+    "check_energy_counters",
+    "check_latency_alone",
+    "check_metric_names",
+    "check_sample_weights",
+    "check_thresholds",
+    "different_positive_labels",
+]
 
 
 def check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
@@ -123,16 +130,31 @@ def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmea
                 )
 
 
-def check_thresholds(probes: Sequence[Any]) -> None:
-    """Warn when the probes that turn scores into labels (``FairnessGap``, an ``Accuracy`` of label metrics) use
-    different decision thresholds: their figures then describe different classifiers (a model's
-    ``moo_hpo_threshold`` overrides both)."""
+def _deciding_labels(probes: Sequence[Any]) -> list[Any]:
+    """The probes that turn scores into labels: ``FairnessGap``, and an ``Accuracy`` of label metrics."""
     from moo_hpo.objectives.accuracy import NEEDS_SCORES, REGRESSION_METRICS, Accuracy
     from moo_hpo.objectives.fairness import FairnessGap
 
     threshold_free = {*NEEDS_SCORES, *REGRESSION_METRICS}  # scores, not labels: no threshold involved
-    labelled = [p for p in probes if isinstance(p, FairnessGap)
-                or (isinstance(p, Accuracy) and not set(p.base_metrics) <= threshold_free)]
+    return [p for p in probes if isinstance(p, FairnessGap)
+            or (isinstance(p, Accuracy) and not set(p.base_metrics) <= threshold_free)]
+
+
+def different_positive_labels(probes: Sequence[Any]) -> str | None:
+    """The probes that decide labels and the label each counts as positive (``"Accuracy 1, FairnessGap 0"``) when
+    they count different ones; else None. A threshold, the probes' own or a model's ``moo_hpo_threshold``, is on the
+    probability of that label: with two, it decides two classifiers."""
+    labelled = _deciding_labels(probes)
+    if len({_positive_label(p) for p in labelled} - {None}) < 2:
+        return None
+    return ", ".join(f"{type(p).__name__} {_positive_label(p)!r}" for p in labelled)
+
+
+def check_thresholds(probes: Sequence[Any]) -> None:
+    """Warn when the probes that turn scores into labels (``FairnessGap``, an ``Accuracy`` of label metrics) use
+    different decision thresholds: their figures then describe different classifiers (a model's
+    ``moo_hpo_threshold`` overrides both)."""
+    labelled = _deciding_labels(probes)
     if len({p.threshold for p in labelled}) > 1:
         said = ", ".join(f"{type(p).__name__} {'its predict' if p.threshold is None else p.threshold}" for p in labelled)
         warnings.warn(
@@ -142,12 +164,11 @@ def check_thresholds(probes: Sequence[Any]) -> None:
             UserWarning,
             stacklevel=4,
         )
-    # the positive label matters where a threshold decides labels (or a model's own, which cannot be known here:
-    # only the probes' are) or f1 counts one
+    # the positive label matters where a threshold decides labels or f1 counts one; a model's own threshold
+    # (moo_hpo_threshold) is known only once build made it: the trials' pipeline says so then
     decided = [p for p in labelled if p.threshold is not None or "f1" in getattr(p, "base_metrics", ())]
-    positives = {_positive_label(p) for p in labelled} - {None}
-    if decided and len(positives) > 1:
-        said = ", ".join(f"{type(p).__name__} {_positive_label(p)!r}" for p in labelled)
+    said = different_positive_labels(probes)
+    if decided and said:
         warnings.warn(
             f"the probes count different labels as positive ({said}): a threshold then decides two different "
             "classifiers, and f1 or a gap counts another outcome; give each the same pos_label=",
