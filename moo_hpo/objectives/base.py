@@ -322,12 +322,33 @@ def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label
 
 
 def check_rows(name: str, X: Any, **others: Any) -> int:
-    """Number of rows of ``X`` (a sparse matrix too); raises ConfigError naming the array whose length differs."""
+    """Number of rows of ``X`` (a sparse matrix too).
+
+    The arrays are read row by row, by position (as scikit-learn and fairlearn read them). A pandas ``X`` beside a
+    Series or DataFrame whose index holds the same labels in another order (``X`` sorted or shuffled after the split)
+    pairs rows one way by position and another by label: refused, as ambiguous.
+
+    Raises:
+        ConfigError: naming the array whose length differs, or whose index is ``X``'s in another order.
+    """
     n = _rows(X)
     for label, arr in others.items():
         if arr is not None and _rows(arr) != n:
             raise ConfigError(f"{name}: expected {label} with {n} rows (like X); received {_rows(arr)} rows")
+        _check_same_order(name, X, arr, label)
     return n
+
+
+def _check_same_order(name: str, X: Any, other: Any, label: str) -> None:
+    """Refuse a pandas ``other`` whose index is a reordering of pandas ``X``'s (see :func:`check_rows`)."""
+    mine, theirs = getattr(X, "index", None), getattr(other, "index", None)
+    if mine is None or theirs is None or not hasattr(mine, "equals") or not hasattr(theirs, "equals"):
+        return
+    if mine.equals(theirs) or not mine.is_unique or not theirs.is_unique or set(mine) != set(theirs):
+        return
+    raise ConfigError(f"{name}: {label} has the same index labels as X in another order, so its rows pair with X's "
+                      f"one way by position (how they are read) and another by label; if the labels are right, align it "
+                      f"({label}.loc[X.index]); if the positions are, reset both indexes")
 
 
 def _rows(data: Any) -> int:

@@ -338,3 +338,19 @@ def test_malformed_sample_weights_are_refused_before_any_trial(data, weight, mes
         mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=bad)
     with pytest.raises(mh.ConfigError, match="holdout_sample_weight.*not given"):
         mh.objectives.FairnessGap(X, y, sensitive=sex, holdout_sample_weight=np.ones(len(y)))
+
+
+def test_a_sensitive_series_or_labels_in_another_order_than_X_are_refused(data):
+    X, y, sex, _race, model = data
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    shuffled = frame.sample(frac=1.0, random_state=0)  # reordered after the split: its index no longer 0, 1, 2 ...
+    with pytest.raises(mh.ConfigError, match=r"sensitive has the same index labels as X in another order.*sensitive.loc\[X.index\]\); if the positions are, reset both"):
+        mh.objectives.FairnessGap(shuffled, y[shuffled.index], sensitive=pd.Series(sex))
+    with pytest.raises(mh.ConfigError, match="y has the same index labels as X in another order"):
+        mh.objectives.Accuracy(shuffled, pd.Series(y))
+    aligned = mh.objectives.FairnessGap(shuffled, pd.Series(y).loc[shuffled.index], sensitive=pd.Series(sex).loc[shuffled.index])
+    expected = fm.equalized_odds_difference(y[shuffled.index], model.predict(X[shuffled.index]), sensitive_features=sex[shuffled.index])
+    assert aligned.measure(model)["eo_diff"] == pytest.approx(expected)
+    # other labels altogether (a split's rows beside a reset index): read by position, as scikit-learn does
+    held = mh.objectives.FairnessGap(frame, y, sensitive=pd.Series(sex, index=frame.index + 10_000))
+    assert held.measure(model)["eo_diff"] == pytest.approx(fm.equalized_odds_difference(y, model.predict(X), sensitive_features=sex))
