@@ -310,5 +310,10 @@ def check_metrics(
         hints = [f"{close!r} looks like {m!r}" for m in missing
                  if (close := closest_name(m, out)) and not {close.removeprefix("holdout_"), m.removeprefix("holdout_")} <= known]
         hint = f" ({'; '.join(hints)}: a typo in a metric name?)" if hints else ""
+        if not hints:  # a metric a built-in probe measures only when asked for it
+            asked = [(m, "FairnessGap" if m.removeprefix("holdout_") in FAIRNESS_METRICS else "Accuracy") for m in missing
+                     if m.removeprefix("holdout_") in known]
+            hint = "".join(f" (a {probe} probe measures {m!r} only when asked for it: {probe}(..., "
+                           f"metrics=[..., {m.removeprefix('holdout_')!r}]))" for m, probe in asked[:2])
         bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}{hint}")
     return out, ("; ".join(bad) if bad else None)

@@ -126,7 +126,8 @@ def test_two_metrics_moo_hpo_measures_are_no_typo_of_each_other():
     from moo_hpo.trial import check_metrics
 
     _, error = check_metrics({"accuracy": 0.9, "eo_diff": 0.1}, ["accuracy", "tpr_diff"])
-    assert error == "missing metric(s) ['tpr_diff']; the objective returned ['accuracy', 'eo_diff']"
+    assert error == ("missing metric(s) ['tpr_diff']; the objective returned ['accuracy', 'eo_diff'] (a FairnessGap probe "
+                     "measures 'tpr_diff' only when asked for it: FairnessGap(..., metrics=[..., 'tpr_diff']))")
     _, error = check_metrics({"accuracy": 0.9, "tpr_dif": 0.1}, ["accuracy", "tpr_diff"])
     assert error.endswith("('tpr_dif' looks like 'tpr_diff': a typo in a metric name?)")
 
