@@ -22,6 +22,8 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
 from moo_hpo.naming import closest_name
+from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS
+from moo_hpo.objectives.fairness import FAIRNESS_METRICS
 from moo_hpo.objectives.holdout import holdout_name
 from moo_hpo.reports.fairness_cells import (
     GROUP_COLUMNS,
@@ -329,6 +331,14 @@ def fairness_audit(
         raise ConfigError(
             f"fairness_audit reads a gap, where lower is fairer; received the ratio {gap!r}, where higher is fairer: "
             f"audit the difference {gap.removesuffix('_ratio') + '_diff'!r} instead"
+        )
+    maximized = [o.name for o in study.objectives if o.direction == "maximize"]
+    if gap in maximized or gap in CLASSIFICATION_METRICS or accuracy in FAIRNESS_METRICS:
+        said = f"the study maximizes {gap!r}" if gap in maximized else (
+            f"{gap!r} is a measure of accuracy" if gap in CLASSIFICATION_METRICS else f"{accuracy!r} is a fairness gap")
+        raise ConfigError(
+            f"fairness_audit reads accuracy={accuracy!r} (higher is better, or an error the study minimizes) and "
+            f"gap={gap!r} (a gap, where lower is fairer); {said}: were the two swapped? (accuracy={gap!r}, gap={accuracy!r})"
         )
     if gap.startswith("holdout_") or accuracy.startswith("holdout_"):
         raise ConfigError(

@@ -377,3 +377,15 @@ def test_an_audit_of_weighted_rows_shows_each_groups_weight_and_says_the_rates_a
     assert "the gap and the rates are weighted, the people and labels counted are rows" in md
     assert "Groups: sex (2 groups: Female, Male)." not in md  # the probe names the column sensitive_feature_0
     assert "Groups: the sensitive feature (2 groups: Female, Male)." in md
+
+
+def test_an_accuracy_and_a_gap_given_the_wrong_way_round_are_refused(study_with_holdout):
+    with pytest.raises(mh.ConfigError, match=r"the study maximizes 'accuracy': were the two swapped\? \(accuracy='accuracy', gap='eo_diff'\)"):
+        mh.fairness_audit(study_with_holdout, accuracy="eo_diff", gap="accuracy")
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Minimize("dp_diff"), mh.Minimize("eo_diff")], seed=0)
+    study.tell(study.ask(), {"dp_diff": 0.1, "eo_diff": 0.2, "balanced_accuracy": 0.7})
+    with pytest.raises(mh.ConfigError, match="'dp_diff' is a fairness gap"):
+        mh.fairness_audit(study, accuracy="dp_diff", gap="eo_diff")
+    with pytest.raises(mh.ConfigError, match="'balanced_accuracy' is a measure of accuracy"):
+        mh.fairness_audit(study, accuracy="eo_diff", gap="balanced_accuracy")
+    assert mh.fairness_audit(study, accuracy="balanced_accuracy", gap="eo_diff").rows  # the right way round
