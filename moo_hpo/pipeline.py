@@ -123,7 +123,9 @@ def _check_probes(probes: Sequence[Probe]) -> None:
             raise ConfigError(f"probes must be moo_hpo probes (mh.objectives.*, or @mh.objectives.probe); received {p!r}")
         for m in p.metrics:
             if m in seen:
-                raise ConfigError(f"metric {m!r} is provided by two probes ({seen[m]!r} and {p.name!r}); expected one")
+                hint = (" (to record both, give one of them a prefix: prefix='sex' names its metrics 'sex_...')"
+                        if hasattr(p, "prefix") else "")
+                raise ConfigError(f"metric {m!r} is provided by two probes ({seen[m]!r} and {p.name!r}); expected one{hint}")
             seen[m] = p.name
 
 

@@ -81,7 +81,7 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
             asked = [m for m in getattr(probe, "base_metrics", getattr(probe, "metrics", ()))]
             warnings.warn(
                 f"the study needs the metric {name!r}, which {type(probe).__name__} measures only when asked for it: "
-                f"{type(probe).__name__}(..., metrics={[*asked, name.removeprefix('holdout_')]!r}); unless fit returns "
+                f"{type(probe).__name__}(..., metrics={[*asked, name.removeprefix('holdout_').removeprefix(getattr(probe, 'prefix', ''))]!r}); unless fit returns "
                 f"it, every trial trains and then fails (the probes provide {sorted(provided)})",
                 UserWarning,
                 stacklevel=4,

@@ -20,6 +20,7 @@ from moo_hpo.exceptions import ConfigError, ProbeError
 from moo_hpo.objectives.base import (
     Measurement,
     Probe,
+    check_prefix,
     check_rows,
     check_sample_weight,
     check_threshold,
@@ -143,6 +144,8 @@ class Accuracy(Probe):
             weights): every metric is then the weighted one (scikit-learn's ``sample_weight``). None: rows count
             alike.
         holdout_sample_weight: one weight per held-out row, likewise (only with ``holdout``).
+        prefix: a name put before each metric (``prefix="test"``: ``test_accuracy``), so that two probes can score
+            two splits or weightings side by side. None: the plain names.
 
     Raises:
         ConfigError: for unknown metrics, mismatched lengths, a malformed ``holdout``, a ``pos_label`` that is not
@@ -156,7 +159,9 @@ class Accuracy(Probe):
 
     def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), threshold: float | None = None,
                  holdout: tuple[Any, ...] | None = None, pos_label: Any = None, sample_weight: Any = None,
-                 holdout_sample_weight: Any = None) -> None:
+                 holdout_sample_weight: Any = None, prefix: str | None = None) -> None:
+        self.prefix = check_prefix("Accuracy", prefix)
+        self.measurable = tuple(self.prefix + m for m in CLASSIFICATION_METRICS + REGRESSION_METRICS)
         rows = check_rows("Accuracy", X, y=y)
         self.X, self.y = X, y
         self.sample_weight = check_sample_weight("Accuracy", sample_weight, rows)
@@ -165,20 +170,22 @@ class Accuracy(Probe):
         self.pos_label = pos_label
         self.holdout = None if holdout is None else holdout_split("Accuracy", holdout)[:2]
         self.holdout_sample_weight = _holdout_weight("Accuracy", self.holdout, holdout_sample_weight)
-        self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
+        named = tuple(self.prefix + m for m in self.base_metrics)
+        self.metrics = named + (tuple(holdout_name(m) for m in named) if self.holdout else ())
         check_threshold("Accuracy", threshold)
         self.threshold = threshold
-        self.name = "accuracy"
+        self.name = f"{self.prefix}accuracy"
 
     def measure(self, model: Any) -> Measurement:
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
         split = "validation data"
         try:
-            out = score(model, self.X, self.y, self.base_metrics, threshold, self.pos_label, self.sample_weight)
+            scored = score(model, self.X, self.y, self.base_metrics, threshold, self.pos_label, self.sample_weight)
+            out = {self.prefix + m: v for m, v in scored.items()}
             if self.holdout is not None:
                 split = "held-out data"
                 held_out = score(model, *self.holdout, self.base_metrics, threshold, self.pos_label, self.holdout_sample_weight)
-                out.update({holdout_name(m): v for m, v in held_out.items()})
+                out.update({holdout_name(self.prefix + m): v for m, v in held_out.items()})
             return Measurement(out)
         except ProbeError:
             raise
@@ -224,6 +231,8 @@ class CrossValidated(Probe):
         sample_weight: one weight per row: each fold's clone is fitted with its training rows' weights (passed to
             ``fit(..., sample_weight=)``; to a ``Pipeline``'s last step as ``<step>__sample_weight``) and scored
             with its test rows' weights. None: rows count alike.
+        prefix: a name put before each metric (``prefix="cv"``: ``cv_accuracy``, ``cv_accuracy_std``), so that
+            cross-validated scores can be recorded beside an ``Accuracy`` of the same metrics. None: the plain names.
 
     Returns (from ``measure``): the mean of each metric, and ``<metric>_std``.
 
@@ -237,7 +246,9 @@ class CrossValidated(Probe):
     fits_its_own_clones = True
 
     def __init__(self, X: Any, y: Any, metrics: Iterable[str] = ("accuracy",), n_splits: int = 5, repeats: int = 1, seed: int = 0,
-                 threshold: float | None = None, pos_label: Any = None, sample_weight: Any = None) -> None:
+                 threshold: float | None = None, pos_label: Any = None, sample_weight: Any = None,
+                 prefix: str | None = None) -> None:
+        self.prefix = check_prefix("CrossValidated", prefix)
         rows = check_rows("CrossValidated", X, y=y)
         self.sample_weight = check_sample_weight("CrossValidated", sample_weight, rows)
         if n_splits < 2 or repeats < 1:
@@ -247,10 +258,10 @@ class CrossValidated(Probe):
         _check_pos_label("CrossValidated", y, base, pos_label)
         self.pos_label = pos_label
         self.base_metrics = base
-        self.metrics = base + tuple(f"{m}_std" for m in base)
+        self.metrics = tuple(self.prefix + m for m in base) + tuple(f"{self.prefix}{m}_std" for m in base)
         check_threshold("CrossValidated", threshold)
         self.n_splits, self.repeats, self.seed, self.threshold = n_splits, repeats, seed, threshold
-        self.name = "cross_validated"
+        self.name = f"{self.prefix}cross_validated"
 
     def measure(self, model: Any) -> Measurement:
         from sklearn.base import clone
@@ -270,6 +281,7 @@ class CrossValidated(Probe):
                                   None if w is None else w[test]))
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"cross-validation of {type(model).__name__} failed: {type(exc).__name__}: {exc}") from exc
-        out = {m: float(np.mean([r[m] for r in rows])) for m in self.base_metrics}
-        out.update({f"{m}_std": float(np.std([r[m] for r in rows], ddof=1)) for m in self.base_metrics})
-        return Measurement(out, {"cross_validation": {"folds": len(rows), "n_splits": self.n_splits, "repeats": self.repeats}})
+        out = {self.prefix + m: float(np.mean([r[m] for r in rows])) for m in self.base_metrics}
+        out.update({f"{self.prefix}{m}_std": float(np.std([r[m] for r in rows], ddof=1)) for m in self.base_metrics})
+        return Measurement(out, {f"{self.prefix}cross_validation": {"folds": len(rows), "n_splits": self.n_splits,
+                                                                    "repeats": self.repeats}})

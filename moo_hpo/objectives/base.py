@@ -390,3 +390,20 @@ def check_sample_weight(name: str, weight: Any, rows: int, what: str = "sample_w
     if not values.sum() > 0:
         raise ConfigError(f"{name}: every weight in {what} is 0; expected some row to count")
     return values
+
+
+def check_prefix(name: str, prefix: Any) -> str:
+    """A probe's ``prefix`` as the text its metric names start with: ``"sex"`` -> ``"sex_"``; None -> ``""``.
+
+    Raises:
+        ConfigError: for a prefix that is not a name of letters, digits and underscores, or one that starts with
+            ``holdout`` (the held-out figures' own prefix).
+    """
+    if prefix is None:
+        return ""
+    if not isinstance(prefix, str) or not prefix.replace("_", "a").isalnum() or not prefix.strip("_"):
+        raise ConfigError(f"{name}: expected prefix to be a name of letters, digits and underscores (such as 'sex'); "
+                          f"received {prefix!r}")
+    if prefix.startswith("holdout"):
+        raise ConfigError(f"{name}: a prefix starting with 'holdout' would read as a held-out figure; received {prefix!r}")
+    return prefix.rstrip("_") + "_"

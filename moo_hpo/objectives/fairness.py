@@ -31,12 +31,20 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, check_rows, check_sample_weight, check_threshold, predict_labels
+from moo_hpo.objectives.base import (
+    Measurement,
+    Probe,
+    check_prefix,
+    check_rows,
+    check_sample_weight,
+    check_threshold,
+    predict_labels,
+)
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 logger = logging.getLogger("moo_hpo")
 
-__all__ = ["FAIRNESS_METRICS", "FEW_LABELS", "FairnessGap", "fairness_metrics", "group_table", "predicts_one_class"]
+__all__ = ["FAIRNESS_METRICS", "FEW_LABELS", "FairnessGap", "fairness_metrics", "gap_parts", "group_table", "predicts_one_class"]
 
 FAIRNESS_METRICS = ("dp_diff", "dp_ratio", "eo_diff", "eo_ratio", "eop_diff", "tpr_diff", "fpr_diff")
 
@@ -58,6 +66,16 @@ def fairness_metrics(y_true: Any, y_pred: Any, sensitive: Any, metrics: Iterable
     }
     weights = {} if sample_weight is None else {"sample_weight": sample_weight}
     return {m: float(fns[m](y_true, y_pred, sensitive_features=sensitive, **weights)) for m in metrics}
+
+
+def gap_parts(name: str) -> tuple[str, str]:
+    """A gap's name split into the prefix of the probe that measured it and the fairlearn gap: ``"sex_eo_diff"`` ->
+    ``("sex_", "eo_diff")``, ``"eo_diff"`` -> ``("", "eo_diff")``; a name of no known gap -> ``("", name)``. The probe
+    keeps its per-group tables in ``extra[prefix + "fairness"]``."""
+    for base in sorted(FAIRNESS_METRICS, key=len, reverse=True):
+        if name == base or name.endswith("_" + base):
+            return name[: len(name) - len(base)], base
+    return "", name
 
 
 def _positives(y_true: Any, y_pred: Any) -> int:
@@ -111,7 +129,8 @@ def predicts_one_class(extra: Any) -> bool:
     """True when a trial's extra holds a ``FairnessGap`` per-group table in which the classifier predicted a single
     class for everyone (every group's selection rate 0, or every one 1): a degenerate model whose zero gap says
     nothing about fairness."""
-    fairness = extra.get("fairness") if isinstance(extra, dict) else None
+    tables = [v for k, v in extra.items() if k == "fairness" or str(k).endswith("_fairness")] if isinstance(extra, dict) else []
+    fairness = tables[0] if tables else None  # a classifier predicts one class for every grouping alike
     groups = fairness.get("by_group", []) if isinstance(fairness, dict) else []
     rates = [g.get("selection_rate") for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
     return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
@@ -143,6 +162,10 @@ class FairnessGap(Probe):
             per-group rates are then weighted (fairlearn's ``sample_weight``), and the per-group table gains each
             group's total ``weight``; its counts stay people. None: rows count alike.
         holdout_sample_weight: one weight per held-out row, likewise (only with ``holdout``).
+        prefix: a name put before each metric (``prefix="sex"``: ``sex_eo_diff``, ``holdout_sex_eo_diff``) and
+            before its per-group tables' key (``extra["sex_fairness"]``), so that two probes can measure the gaps of
+            two sensitive features separately (``FairnessGap(..., sensitive="sex", prefix="sex")`` beside one with
+            ``sensitive="race", prefix="race"``). None: the plain names.
 
     A group with no positive (or no negative) labels has no TPR (or FPR): fairlearn counts it as 0, which makes the
     gaps read that group's missing rate as a difference; such groups, and groups with fewer than
@@ -163,7 +186,10 @@ class FairnessGap(Probe):
 
     def __init__(self, X: Any, y: Any, sensitive: Any, metrics: Iterable[str] = ("eo_diff",), threshold: float | None = None,
                  holdout: tuple[Any, Any, Any] | None = None, pos_label: Any = None, sample_weight: Any = None,
-                 holdout_sample_weight: Any = None) -> None:
+                 holdout_sample_weight: Any = None, prefix: str | None = None) -> None:
+        self.prefix = check_prefix("FairnessGap", prefix)
+        self.name = f"{self.prefix}fairness"
+        self.measurable = tuple(self.prefix + m for m in FAIRNESS_METRICS)
         if sensitive is None:
             raise ConfigError("FairnessGap: sensitive must give each row of X its group(s) (an array, Series or DataFrame); received None")
         sensitive = _columns_of("FairnessGap", X, sensitive, "X")
@@ -188,7 +214,8 @@ class FairnessGap(Probe):
                               "which was not given")
         self.holdout_sample_weight = None if self.holdout is None else check_sample_weight(
             "FairnessGap", holdout_sample_weight, check_rows("FairnessGap holdout", self.holdout[0]), "holdout_sample_weight")
-        self.metrics = self.base_metrics + (tuple(holdout_name(m) for m in self.base_metrics) if self.holdout else ())
+        named = tuple(self.prefix + m for m in self.base_metrics)
+        self.metrics = named + (tuple(holdout_name(m) for m in named) if self.holdout else ())
         check_threshold("FairnessGap", threshold)
         _check_groups("FairnessGap", sensitive, "sensitive", y == self.pos_label)
         if self.holdout is not None:
@@ -202,20 +229,25 @@ class FairnessGap(Probe):
         split = "validation data"
         try:
             y, pred = self._binary(self.y, predict_labels(model, self.X, threshold, self.pos_label))
-            values = fairness_metrics(y, pred, self.sensitive, self.base_metrics, self.sample_weight)
+            values = self._named(fairness_metrics(y, pred, self.sensitive, self.base_metrics, self.sample_weight))
             extra: dict[str, Any] = {"by_group": group_table(y, pred, self.sensitive, self.sample_weight), "threshold": threshold}
             if self.holdout is not None:
                 split = "held-out data"
                 X_h, y_h, sensitive_h = self.holdout
                 y_h, pred_h = self._binary(y_h, predict_labels(model, X_h, threshold, self.pos_label))
                 w_h = self.holdout_sample_weight
-                values.update({holdout_name(m): v for m, v in fairness_metrics(y_h, pred_h, sensitive_h, self.base_metrics, w_h).items()})
+                held = self._named(fairness_metrics(y_h, pred_h, sensitive_h, self.base_metrics, w_h))
+                values.update({holdout_name(m): v for m, v in held.items()})
                 extra["holdout_by_group"] = group_table(y_h, pred_h, sensitive_h, w_h)
         except ProbeError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"fairness probe failed on the {split}: {type(exc).__name__}: {exc}") from exc
-        return Measurement(values, {"fairness": extra})
+        return Measurement(values, {self.name: extra})
+
+    def _named(self, values: dict[str, float]) -> dict[str, float]:
+        """fairlearn's gaps under this probe's names (its prefix before each)."""
+        return {self.prefix + m: v for m, v in values.items()}
 
     def _binary(self, y_true: np.ndarray, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
         """Labels and predictions as 0/1, 1 for the positive label."""

@@ -23,7 +23,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
 from moo_hpo.naming import closest_name
 from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS
-from moo_hpo.objectives.fairness import FAIRNESS_METRICS
+from moo_hpo.objectives.fairness import FAIRNESS_METRICS, gap_parts
 from moo_hpo.objectives.holdout import holdout_name
 from moo_hpo.reports.fairness_cells import (
     GROUP_COLUMNS,
@@ -166,10 +166,11 @@ class FairnessAudit(SavesByFormat):
     def _definition(self) -> str:
         """What the gap is, from the per-group rates, and between which groups; or nothing for a gap without a
         definition here."""
-        definition = GAP_DEFINITIONS.get(self.gap)
+        base = gap_parts(self.gap)[1]
+        definition = GAP_DEFINITIONS.get(base)
         if not definition:
             return ""
-        text = f"{self.gap} ({GAP_NAMES.get(self.gap, self.gap)}): {definition}."
+        text = f"{self.gap} ({GAP_NAMES.get(base, self.gap)}): {definition}."
         groups = next((r["by_group"] for r in self.rows if r.get("by_group")), [])
         columns = [k for k in (groups[0] if groups else {}) if k not in GROUP_COLUMNS and k not in ("accuracy",)]
         if columns:
@@ -360,6 +361,7 @@ def fairness_audit(
             f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
             f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"
         )
+    gap_prefix, base_gap = gap_parts(gap)  # a probe's prefix ("sex_eo_diff"): its tables are extra["sex_fairness"]
     # higher is better, unless the study minimizes it (an error rate, a loss)
     sign = next((-1.0 if o.direction == "minimize" else 1.0 for o in study.objectives if o.name == accuracy),
                 -1.0 if accuracy in LOWER_IS_BETTER else 1.0)
@@ -404,7 +406,7 @@ def fairness_audit(
     candidates = eligible or pool
 
     def figures(t: Trial) -> dict[str, Any]:
-        fairness = t.extra.get("fairness", {}) if isinstance(t.extra, dict) else {}
+        fairness = t.extra.get(f"{gap_prefix}fairness", {}) if isinstance(t.extra, dict) else {}
         measured = t.status is TrialStatus.COMPLETE and gap in t.metrics
         row = {
             "number": t.number,
@@ -446,7 +448,7 @@ def fairness_audit(
     usable = [t for t in candidates if not one_class_only(t)] or candidates
     best = max(usable, key=score)
     choices = [choice("most accurate", best)]
-    label = GAP_NAMES.get(gap, gap)
+    label = GAP_NAMES.get(base_gap, gap)
     where = " on validation data" if holdout else ""
     summary = (f"The most accurate model{where} (trial #{best.number}) reaches {accuracy} {short(best.metrics[accuracy])} "
                f"with {'an' if label[:1] in 'aeiou' else 'a'} {label} of "

@@ -85,13 +85,14 @@ _COUNT_WORDS = {"positives": ("positive label", "TPR"), "negatives": ("negative 
 def small_groups_note(rows: list[dict[str, Any]], gap: str) -> str:
     """A sentence naming the groups whose rate behind ``gap`` rests on fewer than ``FEW_LABELS`` people in the
     validation data (a gap set by such a group is mostly chance), or ``""``."""
-    from moo_hpo.objectives.fairness import FEW_LABELS
+    from moo_hpo.objectives.fairness import FEW_LABELS, gap_parts
 
     groups = next((r["by_group"] for r in rows if r.get("by_group")), None)
-    if not groups or gap not in _GAP_COUNTS:
+    base = gap_parts(gap)[1]  # a probe's prefix ("sex_tpr_diff") left out
+    if not groups or base not in _GAP_COUNTS:
         return ""
     sentences = []
-    for key in _GAP_COUNTS[gap]:
+    for key in _GAP_COUNTS[base]:
         word, rate = _COUNT_WORDS[key]
         small = [(g, g[key]) for g in groups if isinstance(g.get(key), int) and g[key] < FEW_LABELS]
         if not small:

@@ -354,3 +354,47 @@ def test_a_sensitive_series_or_labels_in_another_order_than_X_are_refused(data):
     # other labels altogether (a split's rows beside a reset index): read by position, as scikit-learn does
     held = mh.objectives.FairnessGap(frame, y, sensitive=pd.Series(sex, index=frame.index + 10_000))
     assert held.measure(model)["eo_diff"] == pytest.approx(fm.equalized_odds_difference(y, model.predict(X), sensitive_features=sex))
+
+
+def test_two_probes_with_prefixes_measure_two_sensitive_features_apart_and_the_audit_reads_each(data):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, sex, race, _model = data
+    study = mh.Study(mh.Space({"C": mh.Float(0.01, 10, log=True)}),
+                     [mh.Maximize("accuracy"), mh.Minimize("sex_eo_diff")], [mh.AtMost("race_eo_diff", 0.5)],
+                     optimizer="random", seed=0)
+    probes = [mh.objectives.Accuracy(X, y), mh.objectives.CrossValidated(X, y, n_splits=3, prefix="cv"),
+              mh.objectives.FairnessGap(X, y, sensitive=sex, prefix="sex", holdout=(X, y, sex)),
+              mh.objectives.FairnessGap(X, y, sensitive=race, metrics=["eo_diff", "dp_diff"], prefix="race_")]
+    assert probes[2].metrics == ("sex_eo_diff", "holdout_sex_eo_diff") and probes[3].metrics == ("race_eo_diff", "race_dp_diff")
+    study.optimize(lambda model, config: model.fit(X, y), build=lambda c: LogisticRegression(C=c["C"]),
+                   probes=probes, n_trials=3, show_progress=False)
+    trial = study.trials[0]
+    model = LogisticRegression(C=trial.config["C"]).fit(X, y)
+    assert trial.metrics["sex_eo_diff"] == pytest.approx(fm.equalized_odds_difference(y, model.predict(X), sensitive_features=sex))
+    assert trial.metrics["race_eo_diff"] == pytest.approx(fm.equalized_odds_difference(y, model.predict(X), sensitive_features=race))
+    assert {"accuracy", "cv_accuracy", "cv_accuracy_std"} <= set(trial.metrics) and "cv_cross_validation" in trial.extra
+    assert {g["sensitive_feature_0"] for g in trial.extra["sex_fairness"]["by_group"]} == {"F", "M"}
+    assert {g["sensitive_feature_0"] for g in trial.extra["race_fairness"]["by_group"]} == {"a", "b", "c"}
+    by_sex = mh.fairness_audit(study, gap="sex_eo_diff")
+    assert {g["sensitive_feature_0"] for g in by_sex.rows[0]["by_group"]} == {"F", "M"} and by_sex.holdout
+    assert "sex_eo_diff (equalized-odds gap)" in by_sex.to_markdown()
+    by_race = mh.fairness_audit(study, gap="race_eo_diff")
+    assert {g["sensitive_feature_0"] for g in by_race.rows[0]["by_group"]} == {"a", "b", "c"} and by_race.bound == 0.5
+    plain = mh.Study(mh.Space({"C": mh.Float(0.01, 10, log=True)}), [mh.Minimize("eo_diff")], optimizer="random", seed=0)
+    with pytest.raises(mh.ConfigError, match="give one of them a prefix"):
+        plain.optimize(lambda model, config: model.fit(X, y), build=lambda c: LogisticRegression(C=c["C"]), n_trials=1,
+                       probes=[mh.objectives.FairnessGap(X, y, sensitive=sex), mh.objectives.FairnessGap(X, y, sensitive=race)])
+    for bad in ("", "holdout", "a b", 3):
+        with pytest.raises(mh.ConfigError, match="prefix"):
+            mh.objectives.FairnessGap(X, y, sensitive=sex, prefix=bad)
+
+
+def test_a_one_class_model_is_told_by_a_prefixed_probes_table_too():
+    from moo_hpo.objectives.fairness import gap_parts, predicts_one_class
+
+    nobody = {"by_group": [{"selection_rate": 0.0}, {"selection_rate": 0.0}]}
+    assert predicts_one_class({"sex_fairness": nobody}) and predicts_one_class({"fairness": nobody})
+    assert not predicts_one_class({"sex_fairness": {"by_group": [{"selection_rate": 0.0}, {"selection_rate": 0.3}]}})
+    assert gap_parts("sex_eo_diff") == ("sex_", "eo_diff") and gap_parts("eo_diff") == ("", "eo_diff")
+    assert gap_parts("race_x_dp_ratio") == ("race_x_", "dp_ratio") and gap_parts("accuracy") == ("", "accuracy")
