@@ -39,11 +39,17 @@ __all__ = [
 
 
 class Measurement(dict):
-    """Metric name -> float, plus JSON-able :attr:`extra` data."""
+    """Metric name -> float, plus JSON-able :attr:`extra` data (like :class:`~moo_hpo.Result`, whose ``metrics`` and
+    ``extra`` it has: ``mh.Result(m.metrics, extra=m.extra)``)."""
 
     def __init__(self, metrics: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> None:
         super().__init__({k: float(v) for k, v in (metrics or {}).items()})
         self.extra: dict[str, Any] = dict(extra or {})
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The metrics as a plain dict (the measurement itself is that mapping)."""
+        return dict(self)
 
 
 class Probe:

@@ -197,3 +197,10 @@ def test_cross_validated_fits_and_scores_each_fold_with_the_rows_weights(cancer)
     assert 0.5 < single["accuracy"] <= 1
     with pytest.raises(mh.ProbeError, match="KNeighborsClassifier takes no sample_weight"):
         mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(KNeighborsClassifier())
+
+
+def test_a_measurement_has_metrics_and_extra_as_a_result_has(cancer):
+    X, y, model = cancer
+    m = mh.objectives.CrossValidated(X, y, n_splits=3).measure(model)
+    result = mh.Result(m.metrics, extra=m.extra)
+    assert result.metrics == dict(m) and type(m.metrics) is dict and result.extra["cross_validation"]["folds"] == 3
