@@ -24,6 +24,7 @@ from moo_hpo.objectives.base import (
     check_rows,
     check_sample_weight,
     check_threshold,
+    check_torch_labels,
     predict_labels,
     predict_scores,
 )
@@ -179,6 +180,8 @@ class Accuracy(Probe):
     def measure(self, model: Any) -> Measurement:
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
         split = "validation data"
+        if not set(self.base_metrics) <= set(REGRESSION_METRICS):
+            check_torch_labels("Accuracy", model, self.y)
         try:
             scored = score(model, self.X, self.y, self.base_metrics, threshold, self.pos_label, self.sample_weight)
             out = {self.prefix + m: v for m, v in scored.items()}

@@ -327,6 +327,23 @@ def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label
     raise ProbeError(f"cannot get predictions from {type(model).__name__}: expected predict or a torch module")
 
 
+def check_torch_labels(name: str, model: Any, labels: Any) -> None:
+    """A torch module predicts class indices (0, 1, ...): labels that are not integers cannot be compared with them.
+
+    Raises:
+        ProbeError: for a torch module beside labels such as ``"yes"`` / ``"no"``, saying how to give them.
+    """
+    if not is_torch_module(model):
+        return
+    values = np.unique(np.asarray(labels))
+    if values.dtype.kind in "iub" or (values.dtype.kind == "f" and np.all(np.mod(values, 1) == 0)):
+        return
+    shown = [v.item() if hasattr(v, "item") else v for v in values[:5]]
+    pairs = ", ".join(f"{i} for {v!r}" for i, v in enumerate(shown[:3]))
+    raise ProbeError(f"{name}: a torch module predicts class indices (0, 1, ...), which cannot be compared with the labels "
+                     f"{shown}; give y as class indices ({pairs}, as np.unique sorts them), and pos_label as an index")
+
+
 def check_rows(name: str, X: Any, **others: Any) -> int:
     """Number of rows of ``X`` (a sparse matrix too).
 

@@ -38,6 +38,7 @@ from moo_hpo.objectives.base import (
     check_rows,
     check_sample_weight,
     check_threshold,
+    check_torch_labels,
     predict_labels,
 )
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
@@ -227,6 +228,7 @@ class FairnessGap(Probe):
     def measure(self, model: Any) -> Measurement:
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
         split = "validation data"
+        check_torch_labels("FairnessGap", model, self.y)
         try:
             y, pred = self._binary(self.y, predict_labels(model, self.X, threshold, self.pos_label))
             values = self._named(fairness_metrics(y, pred, self.sensitive, self.base_metrics, self.sample_weight))

@@ -398,3 +398,17 @@ def test_a_one_class_model_is_told_by_a_prefixed_probes_table_too():
     assert not predicts_one_class({"sex_fairness": {"by_group": [{"selection_rate": 0.0}, {"selection_rate": 0.3}]}})
     assert gap_parts("sex_eo_diff") == ("sex_", "eo_diff") and gap_parts("eo_diff") == ("", "eo_diff")
     assert gap_parts("race_x_dp_ratio") == ("race_x_", "dp_ratio") and gap_parts("accuracy") == ("", "accuracy")
+
+
+def test_a_torch_module_beside_text_labels_is_told_to_give_class_indices():
+    import torch
+
+    X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    s = np.arange(100) % 2
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    module = torch.nn.Linear(3, 1)
+    for probe in (mh.objectives.FairnessGap(X, y, sensitive=s, pos_label="yes"), mh.objectives.Accuracy(X, y, pos_label="yes")):
+        with pytest.raises(mh.ProbeError, match=r"a torch module predicts class indices .* give y as class indices \(0 for 'no', 1 for 'yes'"):
+            probe.measure(module)
+    indices = (y == "yes").astype(int)
+    assert 0 <= mh.objectives.FairnessGap(X, indices, sensitive=s).measure(module)["eo_diff"] <= 1
