@@ -42,8 +42,10 @@ def _check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     known = CLASSIFICATION_METRICS + REGRESSION_METRICS
     bad = [m for m in metrics if m not in known]
-    if not metrics or bad:
-        raise ConfigError(f"unknown metric(s) {bad or metrics}; expected some of {list(known)}")
+    if not metrics:
+        raise ConfigError(f"metrics is empty; expected at least one of {list(known)}")
+    if bad:
+        raise ConfigError(f"unknown metric(s) {bad}; expected some of {list(known)}")
     return metrics
 
 

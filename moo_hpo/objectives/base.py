@@ -223,7 +223,10 @@ def torch_input(model: Any, X: Any, device: Any = None) -> Any:
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
     if isinstance(X, torch.Tensor):
         return X.to(device=device, dtype=dtype)
-    return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
+    array = np.asarray(X)
+    if not array.flags.writeable:  # a pandas frame's values may be read-only: torch warns of each such array
+        array = array.copy()
+    return torch.as_tensor(array, dtype=dtype, device=device)
 
 
 def is_unfitted_estimator(model: Any) -> bool:

@@ -198,8 +198,10 @@ class FairnessGap(Probe):
         self.sample_weight = check_sample_weight("FairnessGap", sample_weight, rows)
         self.base_metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         bad = [m for m in self.base_metrics if m not in FAIRNESS_METRICS]
-        if not self.base_metrics or bad:
-            raise ConfigError(f"unknown fairness metric(s) {bad or self.base_metrics}; expected some of {list(FAIRNESS_METRICS)}")
+        if not self.base_metrics:
+            raise ConfigError(f"FairnessGap: metrics is empty; expected at least one of {list(FAIRNESS_METRICS)}")
+        if bad:
+            raise ConfigError(f"unknown fairness metric(s) {bad}; expected some of {list(FAIRNESS_METRICS)}")
         y = np.asarray(y)
         self.pos_label, self.classes = _positive_label("FairnessGap", y, pos_label, "labels")
         self.holdout = None
@@ -267,8 +269,11 @@ def _columns_of(owner: str, X: Any, sensitive: Any, what: str) -> Any:
     """``sensitive`` given as a column name (or a list of names) of the DataFrame ``X``: those columns."""
     # a list of strings as long as X is each row's group (a list of values), not column names
     rows = np.shape(X)[0] if hasattr(X, "shape") else len(X)  # a sparse X has a shape, not a len
-    as_names = (isinstance(sensitive, list) and 0 < len(sensitive) != rows and all(isinstance(n, str) for n in sensitive))
-    names = [sensitive] if isinstance(sensitive, str) else sensitive if as_names else None
+    import pandas as pd
+
+    listed = isinstance(sensitive, (list, tuple, pd.Index))  # a tuple or an Index of column names too
+    as_names = (listed and 0 < len(sensitive) != rows and all(isinstance(n, str) for n in sensitive))
+    names = [sensitive] if isinstance(sensitive, str) else list(sensitive) if as_names else None
     if names is None:
         return sensitive
     columns = list(getattr(X, "columns", []))

@@ -481,7 +481,8 @@ def fairness_audit(
     if limits:
         texts = ", ".join(c.describe() for c in limits)
         if not breaking:
-            summary += f" Every {scope} keeps to the study's other hard limits ({texts})."
+            # of those with figures: a trial skipped before training for breaking them has none
+            summary += f" Every {'complete trial' if scope == 'trial' else scope} keeps to the study's other hard limits ({texts})."
         elif eligible:
             summary += (f" The choices keep to the study's other hard limits ({texts}): {len(breaking)} {scope}"
                         f"{'s' if len(breaking) != 1 else ''} breaking them {'are' if len(breaking) != 1 else 'is'} left out"

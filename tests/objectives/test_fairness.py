@@ -412,3 +412,30 @@ def test_a_torch_module_beside_text_labels_is_told_to_give_class_indices():
             probe.measure(module)
     indices = (y == "yes").astype(int)
     assert 0 <= mh.objectives.FairnessGap(X, indices, sensitive=s).measure(module)["eo_diff"] <= 1
+
+
+def test_sensitive_columns_named_by_a_tuple_or_an_index_and_an_empty_metrics_list(data):
+    X, y, sex, race, model = data
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])]).assign(sex=sex, race=race)
+    model = LogisticRegression().fit(frame[[f"c{i}" for i in range(X.shape[1])]], y)
+    for names in (("sex", "race"), pd.Index(["sex", "race"])):
+        probe = mh.objectives.FairnessGap(frame, y, sensitive=names)
+        assert len(probe.sensitive.columns) == 2
+    with pytest.raises(mh.ConfigError, match="metrics is empty; expected at least one of"):
+        mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=[])
+    with pytest.raises(mh.ConfigError, match="metrics is empty"):
+        mh.objectives.Accuracy(X, y, metrics=[])
+
+
+def test_a_read_only_frame_goes_into_a_torch_module_without_torchs_warning():
+    import warnings
+
+    import torch
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32))
+    y = (X[0] > 0).astype(int).to_numpy()
+    values = X.to_numpy()
+    values.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mh.objectives.Accuracy(values, y).measure(torch.nn.Linear(3, 1))

@@ -389,3 +389,12 @@ def test_an_accuracy_and_a_gap_given_the_wrong_way_round_are_refused(study_with_
     with pytest.raises(mh.ConfigError, match="'balanced_accuracy' is a measure of accuracy"):
         mh.fairness_audit(study, accuracy="eo_diff", gap="balanced_accuracy")
     assert mh.fairness_audit(study, accuracy="balanced_accuracy", gap="eo_diff").rows  # the right way round
+
+
+def test_the_summary_says_the_complete_trials_keep_to_the_other_limits():
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     [mh.AtMost("size_kb", 300)], seed=0)
+    for acc, gap in ((0.8, 0.1), (0.7, 0.05)):
+        study.tell(study.ask(), {"accuracy": acc, "eo_diff": gap, "size_kb": 100})
+    study.tell(study.ask(), error="diverged")
+    assert "Every complete trial keeps to the study's other hard limits (size_kb <= 300)." in mh.fairness_audit(study).summary
