@@ -64,6 +64,16 @@ class Problem:
         for name in {c.name for c in self.constraints}:
             upper = min((c.bound for c in self.hard_constraints if c.name == name and c.kind == "at_most"), default=np.inf)
             lower = max((c.bound for c in self.hard_constraints if c.name == name and c.kind == "at_least"), default=-np.inf)
+            for kind, word, tightest in (("at_most", "<=", min), ("at_least", ">=", max)):
+                bounds = [c.bound for c in self.hard_constraints if c.name == name and c.kind == kind]
+                if len(bounds) > 1:
+                    warnings.warn(
+                        f"{len(bounds)} hard constraints bound {name!r} {word} ({', '.join(f'{b:g}' for b in bounds)}): "
+                        f"only the tightest, {tightest(bounds):g}, decides, while the reports (the fairness audit's bound) "
+                        "may read another; keep one",
+                        UserWarning,
+                        stacklevel=3,  # the user's mh.Study(...)
+                    )
             if lower > upper:
                 warnings.warn(
                     f"the hard constraints on {name!r} contradict each other: it must be <= {upper:g} and >= {lower:g}, "

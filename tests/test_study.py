@@ -727,6 +727,11 @@ def test_contradictory_hard_constraints_are_warned_about():
     space = mh.Space({"x": mh.Float(0.0, 1.0)})
     with pytest.warns(UserWarning, match="'size_kb' contradict.*<= 100 and >= 200"):
         mh.Study(space, [mh.Minimize("a")], [mh.AtMost("size_kb", 100), mh.AtLeast("size_kb", 200)])
+    with pytest.warns(UserWarning, match=r"2 hard constraints bound 'eo_diff' <= \(0.05, 0.2\): only the tightest, 0.05, decides"):
+        mh.Study(space, [mh.Minimize("a")], [mh.AtMost("eo_diff", 0.05), mh.AtMost("eo_diff", 0.2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a hard bound beside a soft one on the same metric: both mean something
+        mh.Study(space, [mh.Minimize("a")], [mh.AtMost("eo_diff", 0.2), mh.AtMost("eo_diff", 0.05, soft=True)])
 
 
 def test_a_refused_study_keeps_no_lock(tmp_path):
