@@ -69,8 +69,7 @@ class Problem:
                 if len(bounds) > 1:
                     warnings.warn(
                         f"{len(bounds)} hard constraints bound {name!r} {word} ({', '.join(f'{b:g}' for b in bounds)}): "
-                        f"only the tightest, {tightest(bounds):g}, decides, while the reports (the fairness audit's bound) "
-                        "may read another; keep one",
+                        f"only the tightest, {tightest(bounds):g}, decides; keep that one",
                         UserWarning,
                         stacklevel=3,  # the user's mh.Study(...)
                     )

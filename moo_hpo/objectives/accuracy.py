@@ -79,7 +79,7 @@ def _holdout_weight(owner: str, holdout: tuple[Any, ...] | None, weight: Any) ->
         return None
     if holdout is None:
         raise ConfigError(f"{owner}: holdout_sample_weight weighs the rows of holdout=(X_test, y_test), which was not given")
-    return check_sample_weight(owner, weight, check_rows(f"{owner} holdout", holdout[0]), "holdout_sample_weight")
+    return check_sample_weight(owner, weight, check_rows(f"{owner} holdout", holdout[0]), "holdout_sample_weight", X=holdout[0])
 
 
 def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float | None = None,
@@ -167,7 +167,7 @@ class Accuracy(Probe):
         self.measurable = tuple(self.prefix + m for m in CLASSIFICATION_METRICS + REGRESSION_METRICS)
         rows = check_rows("Accuracy", X, y=y)
         self.X, self.y = X, y
-        self.sample_weight = check_sample_weight("Accuracy", sample_weight, rows)
+        self.sample_weight = check_sample_weight("Accuracy", sample_weight, rows, X=X)
         self.base_metrics = _check_metrics(metrics)
         _check_pos_label("Accuracy", y, self.base_metrics, pos_label)
         self.pos_label = pos_label
@@ -182,7 +182,7 @@ class Accuracy(Probe):
     def measure(self, model: Any) -> Measurement:
         threshold = getattr(model, "moo_hpo_threshold", self.threshold)
         split = "validation data"
-        if not set(self.base_metrics) <= set(REGRESSION_METRICS):
+        if not set(self.base_metrics) <= {*REGRESSION_METRICS, *NEEDS_SCORES}:  # predicted labels compared with y's
             check_torch_labels("Accuracy", model, self.y)
         try:
             scored = score(model, self.X, self.y, self.base_metrics, threshold, self.pos_label, self.sample_weight)
@@ -255,7 +255,7 @@ class CrossValidated(Probe):
                  prefix: str | None = None) -> None:
         self.prefix = check_prefix("CrossValidated", prefix)
         rows = check_rows("CrossValidated", X, y=y)
-        self.sample_weight = check_sample_weight("CrossValidated", sample_weight, rows)
+        self.sample_weight = check_sample_weight("CrossValidated", sample_weight, rows, X=X)
         if n_splits < 2 or repeats < 1:
             raise ConfigError(f"CrossValidated expects n_splits >= 2 and repeats >= 1; received {n_splits}, {repeats}")
         self.X, self.y = X, np.asarray(y)

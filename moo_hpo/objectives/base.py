@@ -383,7 +383,7 @@ def _rows(data: Any) -> int:
     return int(shape[0]) if shape is not None and len(shape) > 0 else len(data)
 
 
-def check_sample_weight(name: str, weight: Any, rows: int, what: str = "sample_weight") -> np.ndarray | None:
+def check_sample_weight(name: str, weight: Any, rows: int, what: str = "sample_weight", X: Any = None) -> np.ndarray | None:
     """``weight`` as a float array of one weight per row, or None when not given.
 
     Args:
@@ -391,15 +391,20 @@ def check_sample_weight(name: str, weight: Any, rows: int, what: str = "sample_w
         weight: one non-negative weight per row (a list, array or Series), or None.
         rows: how many rows the data has.
         what: the argument's name, for error messages.
+        X: the rows' features: a pandas ``X`` beside a Series of weights whose index is X's in another order is
+            refused, as :func:`check_rows` refuses such labels.
 
     Returns:
         The weights as a 1-D float array, or None.
 
     Raises:
-        ConfigError: for weights that are not one number per row, missing, infinite or negative, or all zero.
+        ConfigError: for weights that are not one number per row, missing, infinite or negative, or all zero, or in
+            another order than ``X``.
     """
     if weight is None:
         return None
+    if X is not None:
+        _check_same_order(name, X, weight, what)
     try:
         values = np.asarray(weight, dtype=float)
     except (TypeError, ValueError):

@@ -106,10 +106,15 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any, sample_weight: Any = N
                                "selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate}
     params = None
     if sample_weight is not None:
-        metrics = {**dict(list(metrics.items())[:3]), "weight": _weight, **dict(list(metrics.items())[3:])}
-        params = {name: {"sample_weight": sample_weight} for name in ("weight", *_RATES)}
+        metrics = {**dict(list(metrics.items())[:3]), "weight": _weight, **dict(list(metrics.items())[3:]),
+                   _POSITIVE_WEIGHT: _positive_weight, _NEGATIVE_WEIGHT: _negative_weight}
+        params = {name: {"sample_weight": sample_weight} for name in ("weight", *_RATES, _POSITIVE_WEIGHT, _NEGATIVE_WEIGHT)}
     frame = MetricFrame(metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=sensitive, sample_params=params)
-    table = frame.by_group.reset_index()
+    by_group = frame.by_group
+    # a sensitive feature named like a figure ("weight", "count") keeps its column apart from the figure's
+    by_group.index = by_group.index.set_names([n if n is None or str(n) not in _FIGURES else f"{n} (group)"
+                                               for n in by_group.index.names])
+    table = by_group.reset_index()
     records = []
     for row in table.to_dict(orient="records"):
         record = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
@@ -117,13 +122,26 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any, sample_weight: Any = N
             continue  # a combination of several sensitive features that nobody has (NaN in fairlearn's table)
         for key in ("count", "positives", "negatives"):
             record[key] = int(record[key])
-        if "weight" in record:
-            record["weight"] = float(record["weight"])
-        # a rate over nobody is undefined (fairlearn counts it 0)
-        record["tpr"] = record["tpr"] if record["positives"] else None
-        record["fpr"] = record["fpr"] if record["negatives"] else None
+        # a rate over nobody (or over rows that all weigh 0) is undefined (fairlearn counts it 0)
+        positives = record.pop(_POSITIVE_WEIGHT, record["positives"])
+        negatives = record.pop(_NEGATIVE_WEIGHT, record["negatives"])
+        record["tpr"] = record["tpr"] if record["positives"] and positives else None
+        record["fpr"] = record["fpr"] if record["negatives"] and negatives else None
         records.append(record)
     return records
+
+
+_POSITIVE_WEIGHT, _NEGATIVE_WEIGHT = "\0positive weight", "\0negative weight"  # figures used here, never shown
+#: the per-group table's figures: a sensitive feature of one of these names is renamed "<name> (group)"
+_FIGURES = ("count", "positives", "negatives", "weight", "accuracy", "selection_rate", "tpr", "fpr")
+
+
+def _positive_weight(y_true: Any, y_pred: Any, sample_weight: Any) -> float:
+    return float(np.sum(np.asarray(sample_weight)[np.asarray(y_true) == 1]))
+
+
+def _negative_weight(y_true: Any, y_pred: Any, sample_weight: Any) -> float:
+    return float(np.sum(np.asarray(sample_weight)[np.asarray(y_true) != 1]))
 
 
 def predicts_one_class(extra: Any) -> bool:
@@ -195,7 +213,7 @@ class FairnessGap(Probe):
             raise ConfigError("FairnessGap: sensitive must give each row of X its group(s) (an array, Series or DataFrame); received None")
         sensitive = _columns_of("FairnessGap", X, sensitive, "X")
         rows = check_rows("FairnessGap", X, y=y, sensitive=sensitive)
-        self.sample_weight = check_sample_weight("FairnessGap", sample_weight, rows)
+        self.sample_weight = check_sample_weight("FairnessGap", sample_weight, rows, X=X)
         self.base_metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         bad = [m for m in self.base_metrics if m not in FAIRNESS_METRICS]
         if not self.base_metrics:
@@ -216,14 +234,15 @@ class FairnessGap(Probe):
             raise ConfigError("FairnessGap: holdout_sample_weight weighs the rows of holdout=(X_test, y_test, sensitive_test), "
                               "which was not given")
         self.holdout_sample_weight = None if self.holdout is None else check_sample_weight(
-            "FairnessGap", holdout_sample_weight, check_rows("FairnessGap holdout", self.holdout[0]), "holdout_sample_weight")
+            "FairnessGap", holdout_sample_weight, check_rows("FairnessGap holdout", self.holdout[0]), "holdout_sample_weight",
+            X=self.holdout[0])
         named = tuple(self.prefix + m for m in self.base_metrics)
         self.metrics = named + (tuple(holdout_name(m) for m in named) if self.holdout else ())
         check_threshold("FairnessGap", threshold)
-        _check_groups("FairnessGap", sensitive, "sensitive", y == self.pos_label)
+        _check_groups("FairnessGap", sensitive, "sensitive", y == self.pos_label, weight=self.sample_weight)
         if self.holdout is not None:
             _check_groups("FairnessGap", self.holdout[2], "the held-out sensitive", self.holdout[1] == self.pos_label,
-                          "the held-out data")
+                          "the held-out data", self.holdout_sample_weight)
             _check_same_groups(sensitive, self.holdout[2])
         self.X, self.y, self.sensitive, self.threshold = X, y, sensitive, threshold
 
@@ -355,7 +374,8 @@ def _check_same_groups(validation: Any, held_out: Any) -> None:
                            only[:8], split, other)
 
 
-def _check_groups(owner: str, sensitive: Any, what: str, positive: np.ndarray | None = None, split: str = "the validation data") -> None:
+def _check_groups(owner: str, sensitive: Any, what: str, positive: np.ndarray | None = None, split: str = "the validation data",
+                  weight: np.ndarray | None = None) -> None:
     """A fairness gap needs two groups at least: with one, every gap is 0 and reads as perfectly fair. A group
     without positives (or negatives) has no TPR (FPR), and one with few rests on few people: both logged.
 
@@ -374,8 +394,17 @@ def _check_groups(owner: str, sensitive: Any, what: str, positive: np.ndarray | 
     if positive is not None and len(frame.drop_duplicates()) >= 2:
         keys = [tuple(r) for r in frame.astype(str).itertuples(index=False)]
         counts: dict[tuple, list[int]] = {}
-        for key, pos in zip(keys, np.asarray(positive).ravel(), strict=True):
+        weights: dict[tuple, list[float]] = {}
+        rows_weight = np.ones(len(keys)) if weight is None else weight
+        for key, pos, w in zip(keys, np.asarray(positive).ravel(), rows_weight, strict=True):
             counts.setdefault(key, [0, 0])[0 if pos else 1] += 1
+            weights.setdefault(key, [0.0, 0.0])[0 if pos else 1] += float(w)
+        weightless = sorted("/".join(k) for k, c in weights.items() if sum(c) == 0)
+        if weightless:
+            raise ConfigError(f"{owner}: group(s) {weightless} weigh 0 in {split} (every row's sample_weight is 0): their "
+                              "rates are undefined; give their rows weight or drop them")
+        if weight is not None:  # people there, but of no weight: the rate is as undefined as over nobody
+            counts = {k: [c[0] if weights[k][0] else 0, c[1] if weights[k][1] else 0] for k, c in counts.items()}
         for label, index, rate in (("positive", 0, "TPR"), ("negative", 1, "FPR")):
             none = sorted("/".join(k) for k, c in counts.items() if c[index] == 0)
             few = sorted(f"{'/'.join(k)} ({c[index]})" for k, c in counts.items() if 0 < c[index] < FEW_LABELS)

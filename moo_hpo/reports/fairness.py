@@ -297,6 +297,21 @@ class FairnessAudit(SavesByFormat):
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 
 
+def _named_as(name: str, known: Sequence[str]) -> bool:
+    """Whether a metric's name is one of ``known``, or one of them after a probe's prefix (``test_error``)."""
+    return any(name == k or name.endswith("_" + k) for k in known)
+
+
+def _fairness_extra(trial: Trial, prefix: str) -> dict[str, Any]:
+    """What the ``FairnessGap`` behind a gap stored with ``trial``: its tables under ``extra[prefix + "fairness"]``
+    (a probe with ``prefix=``), or ``extra["fairness"]`` (a gap renamed by an objective of the user's own)."""
+    extra = trial.extra if isinstance(trial.extra, dict) else {}
+    found = extra.get(f"{prefix}fairness")
+    if not isinstance(found, dict):
+        found = extra.get("fairness")
+    return found if isinstance(found, dict) else {}
+
+
 def fairness_audit(
     study: Study,
     accuracy: str = "accuracy",
@@ -334,9 +349,10 @@ def fairness_audit(
             f"audit the difference {gap.removesuffix('_ratio') + '_diff'!r} instead"
         )
     maximized = [o.name for o in study.objectives if o.direction == "maximize"]
-    if gap in maximized or gap in CLASSIFICATION_METRICS or accuracy in FAIRNESS_METRICS:
+    gap_is_accuracy, accuracy_is_gap = _named_as(gap, CLASSIFICATION_METRICS), _named_as(accuracy, FAIRNESS_METRICS)
+    if gap in maximized or gap_is_accuracy or accuracy_is_gap:
         said = f"the study maximizes {gap!r}" if gap in maximized else (
-            f"{gap!r} is a measure of accuracy" if gap in CLASSIFICATION_METRICS else f"{accuracy!r} is a fairness gap")
+            f"{gap!r} is a measure of accuracy" if gap_is_accuracy else f"{accuracy!r} is a fairness gap")
         raise ConfigError(
             f"fairness_audit reads accuracy={accuracy!r} (higher is better, or an error the study minimizes) and "
             f"gap={gap!r} (a gap, where lower is fairer); {said}: were the two swapped? (accuracy={gap!r}, gap={accuracy!r})"
@@ -350,8 +366,10 @@ def fairness_audit(
     if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))
                               or not 0 <= bound < np.inf):
         raise ConfigError(f"bound must be a finite number >= 0 (the largest acceptable {gap}); received {bound!r}")
-    if bound is None:
-        bound = next((c.bound for c in study.constraints if c.name == gap and c.kind == "at_most"), None)
+    if bound is None:  # the tightest hard bound (what decides feasibility), else the tightest soft one
+        hard = [c.bound for c in study.constraints if c.name == gap and c.kind == "at_most" and c.hard]
+        soft = [c.bound for c in study.constraints if c.name == gap and c.kind == "at_most" and not c.hard]
+        bound = min(hard or soft) if hard or soft else None
     complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE and accuracy in t.metrics and gap in t.metrics]
     if not complete:
         measured = sorted({m for t in study.trials if t.status is TrialStatus.COMPLETE for m in t.metrics})
@@ -364,7 +382,7 @@ def fairness_audit(
     gap_prefix, base_gap = gap_parts(gap)  # a probe's prefix ("sex_eo_diff"): its tables are extra["sex_fairness"]
     # higher is better, unless the study minimizes it (an error rate, a loss)
     sign = next((-1.0 if o.direction == "minimize" else 1.0 for o in study.objectives if o.name == accuracy),
-                -1.0 if accuracy in LOWER_IS_BETTER else 1.0)
+                -1.0 if _named_as(accuracy, LOWER_IS_BETTER) else 1.0)
 
     def score(t: Trial, key: str = accuracy) -> float:
         return sign * t.metrics[key]
@@ -406,7 +424,7 @@ def fairness_audit(
     candidates = eligible or pool
 
     def figures(t: Trial) -> dict[str, Any]:
-        fairness = t.extra.get(f"{gap_prefix}fairness", {}) if isinstance(t.extra, dict) else {}
+        fairness = _fairness_extra(t, gap_prefix)
         measured = t.status is TrialStatus.COMPLETE and gap in t.metrics
         row = {
             "number": t.number,
@@ -416,7 +434,7 @@ def fairness_audit(
             "gap": t.metrics.get(gap),
             "meets_bound": None if bound is None or not measured else bool(t.metrics[gap] <= bound),
             "by_group": fairness.get("by_group", []),
-            "degenerate": one_class_only(t),
+            "degenerate": one_class_only(t, _fairness_extra(t, gap_prefix)),
         }
         if holdout:
             held_gap = t.metrics.get(h_gap)
@@ -445,7 +463,7 @@ def fairness_audit(
         return {"role": role, **{k: v for k, v in figures(t).items() if k not in ("by_group", "holdout_by_group")}}
 
     rows = [figures(t) for t in audited]
-    usable = [t for t in candidates if not one_class_only(t)] or candidates
+    usable = [t for t in candidates if not one_class_only(t, _fairness_extra(t, gap_prefix))] or candidates
     best = max(usable, key=score)
     choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(base_gap, gap)
@@ -469,8 +487,8 @@ def fairness_audit(
                             f" (on held-out data trial #{fair.number} is the more accurate one, by {short(-held_cost)})")
             summary += f".{holdout_verdict(fair)}"
         else:
-            one_class = [t for t in candidates if one_class_only(t) and t.metrics[gap] <= bound]
-            learners = [t for t in candidates if not one_class_only(t)] or candidates
+            one_class = [t for t in candidates if one_class_only(t, _fairness_extra(t, gap_prefix)) and t.metrics[gap] <= bound]
+            learners = [t for t in candidates if not one_class_only(t, _fairness_extra(t, gap_prefix))] or candidates
             summary += (f"; no {scope} that predicts both classes meets the bound of {bound:g} (the smallest gap among "
                         f"them is {near(min(t.metrics[gap] for t in learners), bound)}; only models that predict one "
                         f"class for everyone do)." if one_class else
@@ -494,7 +512,7 @@ def fairness_audit(
     if broken:
         summary += (f" Audited trials that meet the bound of {bound:g} on validation data but break it on held-out data "
                     f"(flagged BROKEN ON HELD-OUT): {', '.join(f'#{n}' for n in broken)}.")
-    degenerate = [t.number for t in candidates if one_class_only(t)]
+    degenerate = [t.number for t in candidates if one_class_only(t, _fairness_extra(t, gap_prefix))]
     if degenerate:
         one = len(degenerate) == 1
         summary += (

@@ -43,12 +43,13 @@ def near(x: float, bound: float) -> str:
     return repr(x)
 
 
-def one_class_only(trial: Trial) -> bool:
+def one_class_only(trial: Trial, fairness: dict[str, Any] | None = None) -> bool:
     """True when a trial's classifier predicted a single class for everyone (every group's selection rate
-    is 0, or every one is 1): a degenerate model whose zero gap says nothing about fairness."""
+    is 0, or every one is 1): a degenerate model whose zero gap says nothing about fairness. ``fairness``: the
+    audited gap's probe's stored data (default: the trial's first fairness table)."""
     from moo_hpo.objectives.fairness import predicts_one_class
 
-    return predicts_one_class(trial.extra)
+    return predicts_one_class(trial.extra if fairness is None else {"fairness": fairness})
 
 
 def yes_no(meets: bool | None) -> str:

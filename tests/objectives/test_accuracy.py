@@ -204,3 +204,18 @@ def test_a_measurement_has_metrics_and_extra_as_a_result_has(cancer):
     m = mh.objectives.CrossValidated(X, y, n_splits=3).measure(model)
     result = mh.Result(m.metrics, extra=m.extra)
     assert result.metrics == dict(m) and type(m.metrics) is dict and result.extra["cross_validation"]["folds"] == 3
+
+
+def test_weights_in_another_order_than_X_are_refused_and_scores_of_a_torch_module_need_no_indices(cancer):
+    import pandas as pd
+
+    X, y, _model = cancer
+    frame = pd.DataFrame(X).sample(frac=1.0, random_state=0)
+    weights = pd.Series(np.linspace(0.5, 2.0, len(y)))
+    with pytest.raises(mh.ConfigError, match="sample_weight has the same index labels as X in another order"):
+        mh.objectives.Accuracy(frame, y[frame.index], sample_weight=weights)
+    mh.objectives.Accuracy(frame, y[frame.index], sample_weight=weights.loc[frame.index])  # aligned
+    text = np.where(y == 1, "yes", "no")
+    scores = mh.objectives.Accuracy(X.astype(np.float32), text, metrics=["roc_auc", "log_loss"], pos_label="yes")
+    got = scores.measure(torch.nn.Linear(X.shape[1], 1).double())
+    assert 0 <= got["roc_auc"] <= 1 and got["log_loss"] > 0

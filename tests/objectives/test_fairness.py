@@ -439,3 +439,34 @@ def test_a_read_only_frame_goes_into_a_torch_module_without_torchs_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mh.objectives.Accuracy(values, y).measure(torch.nn.Linear(3, 1))
+
+
+def test_a_sensitive_feature_named_like_a_figure_keeps_its_own_column(data):
+    X, y, sex, race, model = data
+    frame = pd.DataFrame({"weight": np.where(sex == "F", "light", "heavy"), "count": race})
+    for w in (None, np.linspace(0.5, 2.0, len(y))):
+        got = mh.objectives.FairnessGap(X, y, sensitive=frame, sample_weight=w).measure(model)
+        groups = got.extra["fairness"]["by_group"]
+        assert {g["weight (group)"] for g in groups} == {"light", "heavy"} and {g["count (group)"] for g in groups} == {"a", "b", "c"}
+        assert all(isinstance(g["count"], int) for g in groups) and sum(g["count"] for g in groups) == len(y)
+        assert ("weight" in groups[0]) == (w is not None)
+
+
+def test_weights_that_leave_a_groups_positives_weightless_leave_its_tpr_undefined(data):
+    X, y, sex, _race, model = data
+    w = np.ones(len(y))
+    w[(sex == "F") & (y == 1)] = 0.0  # the women's positives count for nothing
+    table = {g["sensitive_feature_0"]: g for g in mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w).measure(model)
+             .extra["fairness"]["by_group"]}
+    assert table["F"]["tpr"] is None and table["F"]["positives"] > 0 and table["M"]["tpr"] is not None
+
+
+def test_a_group_whose_rows_all_weigh_0_is_refused_and_weightless_positives_are_logged(data, caplog):
+    X, y, sex, race, _model = data
+    w = np.where(race == "c", 0.0, 1.0)
+    with pytest.raises(mh.ConfigError, match=r"group\(s\) \['c'\] weigh 0 in the validation data"):
+        mh.objectives.FairnessGap(X, y, sensitive=race, sample_weight=w)
+    w = np.where((sex == "F") & (y == 1), 0.0, 1.0)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w)
+    assert any("['F'] have no positive label" in r.getMessage() for r in caplog.records)

@@ -398,3 +398,36 @@ def test_the_summary_says_the_complete_trials_keep_to_the_other_limits():
         study.tell(study.ask(), {"accuracy": acc, "eo_diff": gap, "size_kb": 100})
     study.tell(study.ask(), error="diverged")
     assert "Every complete trial keeps to the study's other hard limits (size_kb <= 300)." in mh.fairness_audit(study).summary
+
+
+def test_a_prefixed_error_is_lower_is_better_and_a_renamed_gap_keeps_its_tables():
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Minimize("test_error"), mh.Minimize("val_eo_diff")], seed=0)
+    for err, gap in ((0.1, 0.05), (0.4, 0.01)):  # an objective of the user's own renames the probe's eo_diff
+        study.tell(study.ask(), {"test_error": err, "val_eo_diff": gap}, extra={"fairness": {"by_group": _groups(0.2)}})
+    audit = mh.fairness_audit(study, accuracy="test_error", gap="val_eo_diff")
+    assert "The most accurate model (trial #0) reaches test_error 0.1" in audit.summary
+    assert all(len(r["by_group"]) == 2 for r in audit.rows)
+    with pytest.raises(mh.ConfigError, match="'cv_accuracy' is a measure of accuracy"):
+        mh.fairness_audit(study, accuracy="val_eo_diff", gap="cv_accuracy")
+
+
+def test_the_default_bound_is_the_tightest_hard_one():
+    with pytest.warns(UserWarning, match="only the tightest"):
+        study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                         [mh.AtMost("eo_diff", 0.2, soft=True), mh.AtMost("eo_diff", 0.1), mh.AtMost("eo_diff", 0.05)], seed=0)
+    for acc, gap in ((0.8, 0.1), (0.7, 0.04)):
+        study.tell(study.ask(), {"accuracy": acc, "eo_diff": gap})
+    assert mh.fairness_audit(study).bound == 0.05
+    soft_only = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                         [mh.AtMost("eo_diff", 0.2, soft=True)], seed=0)
+    soft_only.tell(soft_only.ask(), {"accuracy": 0.8, "eo_diff": 0.1})
+    assert mh.fairness_audit(soft_only).bound == 0.2
+
+
+def test_one_class_models_are_told_by_the_audited_gaps_own_table():
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("race_eo_diff")], seed=0)
+    nobody = [{"race": g, "count": 50, "selection_rate": 0.0} for g in ("a", "b")]
+    for acc in (0.8, 0.7):
+        study.tell(study.ask(), {"accuracy": acc, "race_eo_diff": 0.0},
+                   extra={"sex_fairness": {"by_group": _groups(0.2)}, "race_fairness": {"by_group": nobody}})
+    assert all(r["degenerate"] for r in mh.fairness_audit(study, gap="race_eo_diff").rows)

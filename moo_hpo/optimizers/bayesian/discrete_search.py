@@ -24,7 +24,7 @@ from moo_hpo.optimizers.base import config_key as _key
 from moo_hpo.params import Categorical, Int, same_value
 from moo_hpo.space import Space
 
-__all__ = ["DISCRETE_SEARCH_ROUNDS", "best_decoded", "discrete_neighbours", "has_discrete", "improve_discrete"]
+__all__ = ["DISCRETE_SEARCH_ROUNDS", "best_decoded", "discrete_neighbours", "has_discrete", "improve_discrete", "ranked_decoded"]
 
 #: moves of the local search at most (each scores the current configuration's whole neighbourhood)
 DISCRETE_SEARCH_ROUNDS = 4
@@ -56,15 +56,20 @@ def best_decoded(acq: Any, space: Space, candidates: Any, values: Any) -> dict[s
     Returns:
         The decoded configuration.
     """
+    return ranked_decoded(acq, space, candidates, values)[0]
+
+
+def ranked_decoded(acq: Any, space: Space, candidates: Any, values: Any) -> list[dict[str, Any]]:
+    """The decoded optima of an acquisition's restarts, best first by the acquisition (see :func:`best_decoded`)."""
     import torch
 
-    if not has_discrete(space):  # decoding moves no point: only the best restart needs decoding
-        return space.decode(candidates[int(torch.argmax(values))].unsqueeze(0).numpy())[0]
+    if not has_discrete(space):  # decoding moves no point: the restarts' own values rank them
+        return space.decode(candidates[torch.argsort(values, descending=True)].numpy())
     configs = space.decode(candidates.numpy())
     decoded = torch.as_tensor(space.encode(configs), dtype=torch.double)
     with torch.no_grad():
-        values = acq(decoded.unsqueeze(1)).reshape(-1)
-    return configs[int(torch.argmax(values))]
+        scores = acq(decoded.unsqueeze(1)).reshape(-1)
+    return [configs[int(i)] for i in torch.argsort(scores, descending=True)]
 
 
 def discrete_neighbours(space: Space, config: dict[str, Any]) -> list[dict[str, Any]]:

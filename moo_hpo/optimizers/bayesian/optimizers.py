@@ -412,7 +412,8 @@ class BoTorchOptimizer(Optimizer):
         from botorch.optim import optimize_acqf
         from botorch.sampling.normal import SobolQMCNormalSampler
 
-        from moo_hpo.optimizers.bayesian.discrete_search import best_decoded, has_discrete, improve_discrete
+        from moo_hpo.optimizers.bayesian.discrete_search import has_discrete, improve_discrete, ranked_decoded
+        from moo_hpo.optimizers.bayesian.valid_optimum import valid_optimum
         from moo_hpo.optimizers.bayesian.front_starts import FRONT_START_POOL, front_anchors, front_starts
 
         space, settings = self.problem.space, self.settings
@@ -449,6 +450,7 @@ class BoTorchOptimizer(Optimizer):
                 extra = front_starts(acq, anchors, k=k, pool=max(FRONT_START_POOL, k), seed=seed)
             restarts = settings.num_restarts + (0 if extra is None else len(extra))
             audit: dict[str, Any] = {"acquisition": getattr(acq, "audit_name", name)}
+            config = None
             try:
                 with warnings.catch_warnings():  # a stalled L-BFGS still returns its best point: nothing to warn of
                     warnings.filterwarnings("ignore", category=OptimizationWarning)
@@ -471,14 +473,14 @@ class BoTorchOptimizer(Optimizer):
                 # a flat acquisition (every measurement alike, so no improvement anywhere the model sees)
                 audit["replaced"] = "the acquisition is -inf or NaN wherever sampled: the best of random candidates"
             else:
-                config = best_decoded(acq, space, candidates.detach().reshape(-1, space.n_encoded), values.detach().reshape(-1))
+                ranked = ranked_decoded(acq, space, candidates.detach().reshape(-1, space.n_encoded), values.detach().reshape(-1))
                 if discrete:  # the decoded optimum's discrete choices, checked by the acquisition
-                    config = improve_discrete(acq, space, config)
-                if not space.passes_rules(config):
-                    audit["replaced"] = "the optimum broke a validity rule"
-                elif _key(config) in seen:
-                    audit["replaced"] = "the optimum repeats a configuration already proposed"
-            if "replaced" in audit:
+                    ranked[0] = improve_discrete(acq, space, ranked[0])
+                config, replaced, how = valid_optimum(acq, space, ranked, lambda c: _key(c) not in seen,
+                                                      lambda: self._best_candidate(acq, seen, pending_keys, seed))
+                if replaced is not None:
+                    audit.update({"replaced": replaced, "replacement": how})
+            if config is None:
                 config = self._best_candidate(acq, seen, pending_keys, seed)
             if self.time_share is not None:
                 audit["effort"] = "full"
