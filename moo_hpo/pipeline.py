@@ -117,6 +117,21 @@ def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
 
 
 def _check_probes(probes: Sequence[Probe]) -> None:
+    """Refuse what is not a probe, and two probes that would record under one name: a metric, or the stored data of
+    a ``FairnessGap`` or ``CrossValidated`` (the second would overwrite the first's per-group tables in silence).
+
+    Raises:
+        ConfigError: naming the probes, and how to keep both (a prefix).
+    """
+    from moo_hpo.objectives.accuracy import CrossValidated
+    from moo_hpo.objectives.fairness import FairnessGap
+
+    storing = [p.name for p in probes if isinstance(p, (FairnessGap, CrossValidated))]
+    twice = sorted({n for n in storing if storing.count(n) > 1})
+    if twice:
+        raise ConfigError(f"two probes store their data as {twice[0]!r}: the second would overwrite the first's (a "
+                          "FairnessGap's per-group tables); give one of them a prefix (prefix='race' names its metrics "
+                          "'race_...' and its data 'race_fairness')")
     seen: dict[str, str] = {}
     for p in probes:
         if not isinstance(p, Probe):

@@ -253,7 +253,11 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     pruner = _pruner_from_toml(doc.get("pruner"))
     study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
                      storage=storage, seed=study_t.get("seed"), name=study_t.get("name"), pruner=pruner)
-    _enqueue_from_toml(study, doc.get("enqueue", []))
+    try:
+        _enqueue_from_toml(study, doc.get("enqueue", []))
+    except BaseException:
+        study.close()  # refused: the study file is free again, for the corrected description
+        raise
     options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout", "resources", "retries") if k in study_t}
     if "dask" in study_t:
         options["executor"] = study_t["dask"]
@@ -270,16 +274,20 @@ def _enqueue_from_toml(study: mh.Study, tables: list[dict[str, Any]]) -> None:
     from moo_hpo.optimizers.base import ENQUEUED
     from moo_hpo.study import _as_chosen
 
-    seen = [t.config for t in study.trials if t.optimizer == ENQUEUED] + study.queued
-    for number, table in enumerate(tables, 1):
+    configs = []
+    for number, table in enumerate(tables, 1):  # every table checked before any is queued
         config = _as_chosen(study.space, table)
+        problems = study.space.problems(config)
+        if problems:
+            raise CliError(f"[[enqueue]] {number} (of {len(tables)}): the configuration {config!r:.300} does not fit the "
+                           f"space: {'; '.join(problems)}")
+        configs.append(config)
+    seen = [t.config for t in study.trials if t.optimizer == ENQUEUED] + study.queued
+    for config in configs:
         if config in seen:
             seen.remove(config)
             continue
-        try:
-            study.enqueue(config)
-        except mh.ConfigError as exc:
-            raise CliError(f"[[enqueue]] {number} (of {len(tables)}): {one_line(exc)}") from None
+        study.enqueue(config)
 
 
 def beside_hint(exc: mh.ConfigError, base: Path) -> Exception:

@@ -261,6 +261,22 @@ def config_key(config: Mapping[str, Any]) -> str:
     return repr(sorted(config.items()))
 
 
+def _asked_hint(metric: str) -> str:
+    """How to have a built-in probe measure ``metric`` when it does not by default, or ``""``."""
+    from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS, REGRESSION_METRICS
+    from moo_hpo.objectives.fairness import FAIRNESS_METRICS
+
+    base = metric.removeprefix("holdout_")
+    probe = "FairnessGap" if base in FAIRNESS_METRICS else "Accuracy" if base in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) else None
+    if probe is None:
+        return ""
+    if base != metric:
+        return f" (a {probe} probe measures {metric!r} when given a held-out split: {probe}(..., holdout=...))"
+    if base in ("accuracy", "eo_diff"):  # what the probes measure by default: no advice to give
+        return ""
+    return f" (a{'n' if probe == 'Accuracy' else ''} {probe} probe measures {metric!r} only when asked for it: {probe}(..., metrics=[..., {metric!r}]))"
+
+
 def check_metrics(
     metrics: Any, required: Sequence[str] = (), *, needed: Sequence[str] | None = None, keep_non_finite: bool = False
 ) -> tuple[dict[str, float], str | None]:
@@ -311,9 +327,6 @@ def check_metrics(
                  if (close := closest_name(m, out)) and not {close.removeprefix("holdout_"), m.removeprefix("holdout_")} <= known]
         hint = f" ({'; '.join(hints)}: a typo in a metric name?)" if hints else ""
         if not hints:  # a metric a built-in probe measures only when asked for it
-            asked = [(m, "FairnessGap" if m.removeprefix("holdout_") in FAIRNESS_METRICS else "Accuracy") for m in missing
-                     if m.removeprefix("holdout_") in known]
-            hint = "".join(f" (a {probe} probe measures {m!r} only when asked for it: {probe}(..., "
-                           f"metrics=[..., {m.removeprefix('holdout_')!r}]))" for m, probe in asked[:2])
+            hint = "".join(_asked_hint(m) for m in missing[:2])
         bad.append(f"missing metric(s) {missing}; the objective returned {sorted(out)}{hint}")
     return out, ("; ".join(bad) if bad else None)

@@ -420,6 +420,12 @@ def test_an_enqueue_table_outside_the_space_names_the_table(tmp_path):
     result = runner.invoke(app, ["run", path])
     assert result.exit_code == 1
     assert "[[enqueue]] 2 (of 2):" in result.output and "x" in result.output
+    with pytest.raises(CliError, match=r"\[\[enqueue\]\] 2 \(of 2\)"):
+        study_from_toml(tmp_path / "study.toml")
+    write(tmp_path, tail="[[enqueue]]\nx = 0.6\n")  # corrected in the same process: the study file is free
+    study, _fn, _options = study_from_toml(tmp_path / "study.toml")
+    with study:
+        assert study.queued == [{"x": 0.6}]  # nothing of the refused description was queued
     shape = write(tmp_path, tail="[enqueue]\nx = 0.5\n")
     result = runner.invoke(app, ["run", shape])
     assert result.exit_code == 1 and "[[enqueue]] (double brackets)" in result.output

@@ -357,7 +357,14 @@ def test_probes_weighing_the_same_rows_differently_are_warned_about():
         study.optimize(lambda model, config: model.fit(X, y),
                        probes=[mh.objectives.Accuracy(X[:100], y[:100]),
                                mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w)], **run)
-    assert len(study.trials) == 4
+        half = np.r_[y[100:], y[:100]]  # other rows of the same size
+        study.optimize(lambda model, config: model.fit(X, y),
+                       probes=[mh.objectives.Accuracy(np.r_[X[100:], X[:100]], half),
+                               mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w)], **run)
+        study.optimize(lambda model, config: model.fit(X, y),  # a second weighting recorded apart on purpose
+                       probes=[mh.objectives.Accuracy(X, y), mh.objectives.Accuracy(X, y, sample_weight=w, prefix="w"),
+                               mh.objectives.FairnessGap(X, y, sensitive=sex)], **run)
+    assert len(study.trials) == 6
 
 
 def test_a_study_that_selects_on_a_held_out_figure_is_warned_about():

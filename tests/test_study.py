@@ -128,6 +128,9 @@ def test_two_metrics_moo_hpo_measures_are_no_typo_of_each_other():
     _, error = check_metrics({"accuracy": 0.9, "eo_diff": 0.1}, ["accuracy", "tpr_diff"])
     assert error == ("missing metric(s) ['tpr_diff']; the objective returned ['accuracy', 'eo_diff'] (a FairnessGap probe "
                      "measures 'tpr_diff' only when asked for it: FairnessGap(..., metrics=[..., 'tpr_diff']))")
+    assert check_metrics({"loss": 0.3}, ["accuracy"])[1] == "missing metric(s) ['accuracy']; the objective returned ['loss']"
+    assert check_metrics({"a": 1.0}, ["holdout_eo_diff"])[1].endswith("when given a held-out split: FairnessGap(..., holdout=...))")
+    assert "(an Accuracy probe measures 'f1' only when asked" in check_metrics({"a": 1.0}, ["f1"])[1]
     _, error = check_metrics({"accuracy": 0.9, "tpr_dif": 0.1}, ["accuracy", "tpr_diff"])
     assert error.endswith("('tpr_dif' looks like 'tpr_diff': a typo in a metric name?)")
 

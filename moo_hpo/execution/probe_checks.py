@@ -178,26 +178,31 @@ def check_thresholds(probes: Sequence[Any]) -> None:
 
 
 def check_sample_weights(probes: Sequence[Any]) -> None:
-    """Warn when probes that score the same validation rows weigh them differently (one weighted, one not, or two
+    """Warn when probes that score the same rows (equal labels) weigh them differently (one weighted, one not, or two
     different weights): their figures then describe different populations (a weighted gap beside an unweighted
-    accuracy)."""
+    accuracy). A probe with a prefix records its figures apart on purpose (a second weighting side by side): not
+    compared."""
     import numpy as np
 
-    from moo_hpo.objectives.base import check_rows
-
-    weighable = [p for p in probes if hasattr(p, "sample_weight") and hasattr(p, "y")]
-    by_rows: dict[int, list[Any]] = {}
+    weighable = [p for p in probes if hasattr(p, "sample_weight") and hasattr(p, "y") and not getattr(p, "prefix", "")]
+    groups: list[list[Any]] = []
     for p in weighable:
-        by_rows.setdefault(check_rows(type(p).__name__, p.y), []).append(p)
-    for group in by_rows.values():
+        labels = np.asarray(p.y)
+        same = next((g for g in groups if len(g[0].y) == len(labels) and np.array_equal(np.asarray(g[0].y), labels)), None)
+        if same is None:
+            groups.append([p])
+        else:
+            same.append(p)
+    for group in groups:
         first = group[0].sample_weight
-        same = all((p.sample_weight is None) == (first is None) and (first is None or np.array_equal(p.sample_weight, first))
-                   for p in group[1:])
-        if not same:
+        alike = all((p.sample_weight is None) == (first is None) and (first is None or np.array_equal(p.sample_weight, first))
+                    for p in group[1:])
+        if not alike:
             said = ", ".join(f"{type(p).__name__} {'unweighted' if p.sample_weight is None else 'weighted'}" for p in group)
             warnings.warn(
                 f"the probes weigh the same {len(group[0].y)} rows differently ({said}): their figures describe "
-                "different populations (a weighted gap beside an unweighted accuracy); give each the same sample_weight=",
+                "different populations (a weighted gap beside an unweighted accuracy); give each the same sample_weight= "
+                "(or a prefix= to one, to record both on purpose)",
                 UserWarning,
                 stacklevel=4,
             )

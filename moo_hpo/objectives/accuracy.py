@@ -200,25 +200,33 @@ class Accuracy(Probe):
 
 def _fit_weight_name(model: Any) -> str:
     """The argument of ``model.fit`` that takes row weights: ``sample_weight``, or ``<last step>__sample_weight`` for a
-    scikit-learn ``Pipeline``.
+    scikit-learn ``Pipeline`` (nested pipelines too: ``<step>__<inner step>__sample_weight``).
 
     Raises:
         ProbeError: when the estimator's ``fit`` (a pipeline's last step's) takes no ``sample_weight``.
     """
+    import inspect
+
     from sklearn.utils.validation import has_fit_parameter
 
     steps = getattr(model, "steps", None)
-    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
+    if isinstance(steps, (list, tuple)) and steps and isinstance(steps[-1], tuple):
         name, last = steps[-1][0], steps[-1][1]
-        if last is not None and last != "passthrough" and has_fit_parameter(last, "sample_weight"):
-            return f"{name}__sample_weight"
-        owner = f"the pipeline's last step {type(last).__name__}"
-    elif has_fit_parameter(model, "sample_weight"):
+        if last is None or last == "passthrough":
+            raise ProbeError(f"CrossValidated(sample_weight=...) fits each fold with the rows' weights, but the pipeline's "
+                             f"last step {name!r} is {last!r}, which fits nothing; leave sample_weight out")
+        return f"{name}__{_fit_weight_name(last)}"
+    if has_fit_parameter(model, "sample_weight"):
         return "sample_weight"
-    else:
-        owner = type(model).__name__
-    raise ProbeError(f"CrossValidated(sample_weight=...) fits each fold with the rows' weights, but the fit of {owner} "
-                     "takes no sample_weight; leave sample_weight out, or use an estimator whose fit takes it")
+    try:  # fit(X, y, **params) of a wrapper (a search, a meta-estimator) passes them on
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(model.fit).parameters.values())
+    except (TypeError, ValueError, AttributeError):
+        takes_any = False
+    if takes_any:
+        return "sample_weight"
+    raise ProbeError(f"CrossValidated(sample_weight=...) fits each fold with the rows' weights, but the fit of "
+                     f"{type(model).__name__} takes no sample_weight; leave sample_weight out, or use an estimator whose "
+                     "fit takes it")
 
 
 class CrossValidated(Probe):

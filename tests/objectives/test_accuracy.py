@@ -219,3 +219,23 @@ def test_weights_in_another_order_than_X_are_refused_and_scores_of_a_torch_modul
     scores = mh.objectives.Accuracy(X.astype(np.float32), text, metrics=["roc_auc", "log_loss"], pos_label="yes")
     got = scores.measure(torch.nn.Linear(X.shape[1], 1).double())
     assert 0 <= got["roc_auc"] <= 1 and got["log_loss"] > 0
+
+
+def test_cross_validated_weights_reach_a_nested_pipelines_last_step_and_a_search():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:200], y[:200]
+    weight = np.where(y == 1, 0.2, 5.0)
+    inner = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=0.05))])
+    nested = Pipeline([("outer", StandardScaler()), ("model", inner)])
+    got = mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(nested)
+    flat = mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(
+        Pipeline([("outer", StandardScaler()), ("scale", StandardScaler()), ("clf", LogisticRegression(C=0.05))]))
+    assert got["accuracy"] == pytest.approx(flat["accuracy"])
+    search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": [0.1, 1.0]}, cv=2)
+    assert 0.5 < mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(search)["accuracy"] <= 1
+    with pytest.raises(mh.ProbeError, match="last step 'clf' is 'passthrough', which fits nothing"):
+        mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(
+            Pipeline([("scale", StandardScaler()), ("clf", "passthrough")]))

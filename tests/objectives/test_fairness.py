@@ -470,3 +470,14 @@ def test_a_group_whose_rows_all_weigh_0_is_refused_and_weightless_positives_are_
     with caplog.at_level("WARNING", logger="moo_hpo"):
         mh.objectives.FairnessGap(X, y, sensitive=sex, sample_weight=w)
     assert any("['F'] have no positive label" in r.getMessage() for r in caplog.records)
+
+
+def test_two_fairness_probes_without_prefixes_are_refused_even_for_different_gaps(data):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, sex, race, _model = data
+    study = mh.Study(mh.Space({"C": mh.Float(0.01, 10, log=True)}), [mh.Minimize("eo_diff"), mh.Minimize("dp_diff")], seed=0)
+    with pytest.raises(mh.ConfigError, match="two probes store their data as 'fairness'.*give one of them a prefix"):
+        study.optimize(lambda model, config: model.fit(X, y), build=lambda c: LogisticRegression(C=c["C"]), n_trials=1,
+                       probes=[mh.objectives.FairnessGap(X, y, sensitive=sex),
+                               mh.objectives.FairnessGap(X, y, sensitive=race, metrics=["dp_diff"])])
