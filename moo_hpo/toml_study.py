@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import shlex
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -300,7 +301,8 @@ def beside_hint(exc: mh.ConfigError, base: Path) -> Exception:
     if name and ((base / f"{name}.py").is_file() or (base / name).is_dir()):
         return CliError(
             f"{exc}. {name!r} lies beside the study file, and only the entry's own code travels to the Dask workers: "
-            f"install it on the workers, start them in {str(base.resolve())!r}, or add "
+            f"install it on the workers, start them with PYTHONPATH={shlex.quote(str(base.resolve()))} (a worker does "
+            "not look in the folder it starts in), or add "
             f"`import cloudpickle, {name}; cloudpickle.register_pickle_by_value({name})` to the entry file"
         )
     return exc

@@ -70,6 +70,10 @@ _MAX_MOVES = 3  # times a trial that reached a worker unfit for it is sent again
 LARGE_OBJECTIVE_BYTES = 100_000_000
 
 
+#: seconds to gather a finished trial's result; longer means its worker died holding it (Dask runs the trial again)
+_GATHER_TIMEOUT = 10.0
+
+
 def _versions() -> dict[str, str]:
     import cloudpickle
 
@@ -87,15 +91,36 @@ def _load(key: str, payload: bytes | None = None) -> Callable[..., Any]:
         import cloudpickle  # noqa: F401 - needed to load what cloudpickle wrote
 
         if payload is None:
-            from distributed import Variable, get_client
-
-            payload = Variable(key, client=get_client()).get(timeout=_OBJECTIVE_TIMEOUT)
+            payload = _objective_payload(key)
         fn = pickle.loads(payload)
         with _LOADED_LOCK:  # a worker's threads may load at once
             _LOADED[key] = fn
             for old in list(_LOADED)[:-_KEEP_LOADED]:  # a long-lived worker keeps the latest loaded objectives only
                 _LOADED.pop(old, None)
     return fn
+
+
+def _objective_payload(key: str) -> bytes:
+    """The pickled objective from the scheduler's variable ``key``, waited for up to ``_OBJECTIVE_TIMEOUT`` s, but not
+    once its study has stopped (a task that started after the study's Ctrl-C or crash would otherwise hold its
+    worker's thread for the whole wait, and the next study's trials with it).
+
+    Raises:
+        TimeoutError: when the objective did not come in time.
+        RuntimeError: when the study stopped meanwhile.
+    """
+    from distributed import Event, Variable, get_client
+
+    client = get_client()
+    deadline = time.monotonic() + _OBJECTIVE_TIMEOUT
+    while True:
+        try:
+            return Variable(key, client=client).get(timeout=1.0)
+        except TimeoutError:
+            if Event(f"{key}-stopped", client=client).is_set():
+                raise RuntimeError("the study stopped before this trial could load its objective") from None
+            if time.monotonic() > deadline:
+                raise
 
 
 def _preflight(payload: bytes, key: str) -> dict[str, str]:
@@ -385,8 +410,10 @@ class DaskExecutor:
         Variable(self._key, client=self.client).set(payload)
 
     def _release_objective(self) -> None:
-        from distributed import Variable
+        from distributed import Event, Variable
 
+        with contextlib.suppress(Exception):  # a task still waiting for the objective stops waiting (see _load)
+            Event(f"{self._key}-stopped", client=self.client).set()
         with contextlib.suppress(Exception):
             Variable(self._key, client=self.client).delete()
 
@@ -484,22 +511,31 @@ class DaskExecutor:
         self._submit(trial, 0)
 
     def wait(self) -> list[tuple[Trial, Outcome]]:
-        """Block until at least one running trial ends; return those (a lost worker's trial may be resubmitted)."""
+        """Block until at least one running trial ends, and return those (a lost worker's trial may be resubmitted);
+        or until a worker joins, and return none (the study fills the new slots at once)."""
         from concurrent.futures import CancelledError
 
         from distributed.client import FuturesCancelledError
 
+        slots = self._slots()
         while self._running or self._deferred:
             self._send_deferred()
             try:
                 if self._channel is None:
                     # on this client's loop, through the study's one as_completed (see __init__)
-                    ready = [next(self._completed), *self._completed.next_batch(block=False)]
+                    ready = self._completed.next_batch(block=False)
+                    if not ready:
+                        if self._slots() > slots:
+                            return []
+                        time.sleep(0.02)
+                        continue
                     done = [f for f in ready if f in self._running]  # a future dropped on shutdown may still come
                     if any(f.cancelled() for f in done):  # as distributed.wait: the scheduler was lost or restarted
                         raise CancelledError("the running trials' tasks were cancelled")
                 else:  # answer intermediate reports while waiting
-                    done = self._wait_answering_reports()
+                    done = self._wait_answering_reports(slots)
+                    if done is None:
+                        return []
             except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
                 first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 if "moo_hpo-trial-" in first_line:  # a list of the cancelled tasks' keys says nothing to the user
@@ -539,8 +575,9 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 Event(f"{self._channel}-{number}-{attempt}", client=self.client).clear()
 
-    def _wait_answering_reports(self) -> list[Any]:
-        """Poll the running trials and the reports queue until a trial ends; answer each report."""
+    def _wait_answering_reports(self, slots: int) -> list[Any] | None:
+        """Poll the running trials and the reports queue until a trial ends (those trials' futures) or the cluster
+        has more than ``slots`` slots (None: a worker joined); answer each report."""
         from distributed import Event, Queue, Variable
 
         queue = Queue(self._channel, client=self.client)
@@ -570,13 +607,21 @@ class DaskExecutor:
             done = [f for f in self._running if f.done()]
             if done:
                 return done
+            if self._slots() > slots:
+                return None
             time.sleep(0.02)
 
     def _outcome(self, future: Any, trial: Trial, submissions: int) -> Outcome | None:
         from distributed.scheduler import KilledWorker
 
         if future.status == "finished":
-            message = _unpickled_parts(future.result())
+            try:
+                message = _unpickled_parts(future.result(timeout=_GATHER_TIMEOUT))
+            except KilledWorker as exc:  # its result was lost with its worker, and running it again killed workers
+                return self._worker_lost(trial, submissions, exc)
+            except TimeoutError:  # its result was lost with its worker: Dask runs it again; wait for that run
+                self._running[future] = (trial, submissions)
+                return None
             extra = message.get("extra", {})
             unfit = message.get("unfit")
             moved = self._moved.get(trial.number, 0)
@@ -602,19 +647,26 @@ class DaskExecutor:
             )
         exc = future.exception()
         if isinstance(exc, KilledWorker):
-            if submissions <= self.retries:
-                self._submit(trial, submissions)
-                return None
-            # one reason for every such trial (no task key, no address), so a study whose first trials all kill
-            # their workers stops as any study whose first trials all fail the same way
-            return Outcome(
+            return self._worker_lost(trial, submissions, exc)
+        return Outcome(error=f"the Dask task failed: {type(exc).__name__}: {exc}")
+
+    def _worker_lost(self, trial: Trial, submissions: int, exc: BaseException) -> Outcome | None:
+        """A trial whose workers died (Dask gave up: ``KilledWorker``): submitted again while ``retries`` allow (None),
+        then recorded failed as "worker lost"."""
+        if submissions <= self.retries:
+            logger.info("trial #%d: the Dask workers running it died; submitting it again (%d of %d)",
+                        trial.number, submissions, self.retries)
+            self._submit(trial, submissions)
+            return None
+        # one reason for every such trial (no task key, no address), so a study whose first trials all kill
+        # their workers stops as any study whose first trials all fail the same way
+        return Outcome(
                 error=f"worker lost: the Dask workers running this trial died (submitted {submissions} time(s), each run "
                 "again by Dask up to distributed.scheduler.allowed-failures times); an objective that ends its own "
                 "process (os._exit, a crash in native code) kills its worker: trial_timeout runs it in a "
                 "child process of the worker instead",
                 extra={"worker_lost": str(exc)[:500]},
             )
-        return Outcome(error=f"the Dask task failed: {type(exc).__name__}: {exc}")
 
     def shutdown(self) -> None:
         """Cancel the running trials' tasks and release the cluster (a client made from an address is closed)."""

@@ -811,3 +811,79 @@ def test_finished_trials_results_are_let_go_while_a_long_trial_runs():
     long_ones = [t for t in s.trials if t.config["x"] < 0.1]
     assert s.count("complete") == 40 and len(long_ones) >= 1 and long_ones[0].number < 20  # quick trials finish meanwhile
     assert max(held) <= 5, held  # the running ones, not every result finished since the long trial started
+
+
+def test_a_finished_trial_whose_worker_dies_before_its_result_is_gathered_is_lost_not_a_crash(tmp_path):
+    import dask
+
+    from moo_hpo.execution.cluster import DaskExecutor
+
+    def fn(config):  # finishes once; run again (its result lost with its worker), it kills that worker
+        mark = tmp_path / "ran"
+        if mark.exists():
+            os._exit(1)
+        mark.touch()
+        return {"a": config["x"], "b": config["y"]}
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    executor = DaskExecutor(fn, client, retries=0)
+    try:
+        trial = mh.Trial(number=0, config={"x": 0.5, "y": 0.5})
+        executor.submit(trial)
+        future = next(iter(executor._running))
+        deadline = time.monotonic() + 60
+        while future.status != "finished" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        holder = next(iter(client.who_has([future])[future.key]))
+        pid = client.run(os.getpid, workers=[holder])[holder]
+        os.kill(pid, signal.SIGKILL)  # the result is lost before the study gathers it
+        (done, outcome), = executor.wait()
+        assert done is trial and outcome.error.startswith("worker lost"), outcome
+    finally:
+        executor.shutdown()
+        client.close()
+        cluster.close()
+
+
+def test_a_trial_that_starts_after_its_study_stopped_frees_its_worker_at_once(client):
+    from distributed import Event
+
+    from moo_hpo.execution.cluster import _run_trial
+
+    key = "moo_hpo-objective-stopped-study"  # its objective was released: the study stopped
+    Event(f"{key}-stopped", client=client).set()
+    began = time.monotonic()
+    message = client.submit(_run_trial, key, mh.Trial(number=0, config={"x": 0.5, "y": 0.5}), False, None, pure=False).result()
+    assert time.monotonic() - began < 20  # not the two minutes a worker waits for an objective that is coming
+    assert "the study stopped before this trial could load its objective" in message["error"]
+
+
+@pytest.mark.parametrize("with_reports", [False, True])
+def test_a_worker_that_joins_mid_study_gets_a_trial_at_once(with_reports):
+    def slow(config):
+        time.sleep(4)
+        return {"a": config["x"], "b": config["y"]}
+
+    def slow_reporting(config, trial):
+        for step in range(1, 5):
+            time.sleep(1)
+            trial.report(step, {"a": config["x"], "b": config["y"]})
+        return {"a": config["x"], "b": config["y"]}
+
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        import threading
+
+        joiner = threading.Timer(1.5, lambda: cluster.scale(2))
+        joiner.start()
+        s = study(**({"pruner": mh.pruners.MOASHA(1, 4, 2)} if with_reports else {}))
+        s.optimize(slow_reporting if with_reports else slow, n_trials=2, executor=client, show_progress=False)
+        joiner.join()
+        first, second = s.trials
+        assert second.started_at < first.finished_at - 0.5, (second.started_at - first.started_at)  # not after it
+    finally:
+        client.close()
+        cluster.close()
