@@ -74,6 +74,19 @@ LARGE_OBJECTIVE_BYTES = 100_000_000
 _GATHER_TIMEOUT = 10.0
 
 
+def _connection_text(exc: BaseException) -> str:
+    """What a lost connection to the scheduler says, for the user: its last line, without Dask's description of the
+    connection object (``in <TCP (closed) ConnectionPool.queue_get local=... remote=...>:``) or the cancelled tasks'
+    keys."""
+    import re
+
+    text = str(exc).strip()
+    line = text.splitlines()[-1] if text else type(exc).__name__
+    if "moo_hpo-trial-" in line:  # a list of the cancelled tasks' keys says nothing to the user
+        return "the running trials' tasks were cancelled"
+    return re.sub(r"\s*\bin <[^<>]*>:?\s*", " ", line).strip(" :") or type(exc).__name__
+
+
 def _versions() -> dict[str, str]:
     import cloudpickle
 
@@ -537,9 +550,7 @@ class DaskExecutor:
                     if done is None:
                         return []
             except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
-                first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                if "moo_hpo-trial-" in first_line:  # a list of the cancelled tasks' keys says nothing to the user
-                    first_line = "the running trials' tasks were cancelled"
+                first_line = _connection_text(exc)
                 self._scheduler_lost = True
                 raise MooHpoError(
                     f"lost the connection to the Dask scheduler ({first_line}); every finished trial is saved: "

@@ -887,3 +887,17 @@ def test_a_worker_that_joins_mid_study_gets_a_trial_at_once(with_reports):
     finally:
         client.close()
         cluster.close()
+
+
+def test_a_lost_connection_is_said_without_dasks_description_of_the_connection():
+    from distributed.comm.core import CommClosedError
+
+    from moo_hpo.execution.cluster import _connection_text
+
+    closed = CommClosedError("in <TCP (closed) ConnectionPool.queue_get local=tcp://127.0.0.1:5 remote=tcp://127.0.0.1:8799>: "
+                             "Stream is closed")
+    assert _connection_text(closed) == "Stream is closed"
+    assert _connection_text(OSError("Timed out trying to connect to tcp://h:1 after 30 s")) == \
+        "Timed out trying to connect to tcp://h:1 after 30 s"
+    assert _connection_text(OSError("lost: ('moo_hpo-trial-3-0-ab', 'moo_hpo-trial-4-0-cd')")) == \
+        "the running trials' tasks were cancelled"
