@@ -482,7 +482,7 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append("<h2>Model check</h2><p>Each proposal of the Bayesian optimizer recorded its model's prediction; "
                      "a calibrated model has about 95% of measurements within 2 standard deviations.</p>")
         if check.get("summary"):
-            parts.append(_table(["metric", "proposals", "within 2 sd", "median |z|", "mean z (measured - predicted)"],
+            parts.append(_table(["metric", "proposals measured", "within 2 sd", "median |z|", "mean z (measured - predicted)"],
                                 model_check_summary_rows(check),
                                 [False, True, True, True, True]))
             fig = model_check_figure(data)

@@ -179,7 +179,7 @@ class Report(SavesByFormat):
 
             out += ["", "## Model check", ""]
             if check.get("summary"):
-                out.append(md.table(["metric", "proposals", "within 2 sd", "median abs z", "mean z (measured - predicted)"],
+                out.append(md.table(["metric", "proposals measured", "within 2 sd", "median abs z", "mean z (measured - predicted)"],
                                      model_check_summary_rows(check)))
             if check.get("failures"):
                 out += ["", md.escape(model_check_text(check))]

@@ -214,6 +214,7 @@ def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measure
     page = mh.report(study).to_html()
     assert "<h2>Model check</h2>" in page and 'id="model-check"' in page
     assert "## Model check" in mh.report(study).to_markdown()
+    assert "| metric | proposals measured | within 2 sd |" in mh.report(study).to_markdown()  # the complete ones only
 
 
 def test_model_check_counts_a_proposal_skipped_before_training_on_what_it_measured():
