@@ -422,11 +422,14 @@ class DaskExecutor:
 
         Variable(self._key, client=self.client).set(payload)
 
-    def _release_objective(self) -> None:
+    def _release_objective(self, tasks_left: bool = False) -> None:
+        """Delete the objective's variable; with ``tasks_left`` (trials still on the cluster), first set the event that
+        tells a task still to load it to stop waiting (see :func:`_objective_payload`)."""
         from distributed import Event, Variable
 
-        with contextlib.suppress(Exception):  # a task still waiting for the objective stops waiting (see _load)
-            Event(f"{self._key}-stopped", client=self.client).set()
+        if tasks_left:
+            with contextlib.suppress(Exception):
+                Event(f"{self._key}-stopped", client=self.client).set()
         with contextlib.suppress(Exception):
             Variable(self._key, client=self.client).delete()
 
@@ -525,41 +528,53 @@ class DaskExecutor:
 
     def wait(self) -> list[tuple[Trial, Outcome]]:
         """Block until at least one running trial ends, and return those (a lost worker's trial may be resubmitted);
-        or until a worker joins, and return none (the study fills the new slots at once)."""
+        or until a worker joins, and return none (the study fills the new slots at once).
+
+        Raises:
+            MooHpoError: when the connection to the scheduler is lost (every finished trial is saved).
+        """
         from concurrent.futures import CancelledError
 
         from distributed.client import FuturesCancelledError
 
+        try:
+            return self._wait()
+        except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
+            self._scheduler_lost = True
+            raise MooHpoError(
+                f"lost the connection to the Dask scheduler ({_connection_text(exc)}); every finished trial is saved: "
+                "resume with mh.Study.load once the cluster is back"
+            ) from None
+
+    def _wait(self) -> list[tuple[Trial, Outcome]]:
+        from concurrent.futures import CancelledError
+
         slots = self._slots()
         while self._running or self._deferred:
             self._send_deferred()
-            try:
-                if self._channel is None:
-                    # on this client's loop, through the study's one as_completed (see __init__)
-                    ready = self._completed.next_batch(block=False)
-                    if not ready:
-                        if self._slots() > slots:
-                            return []
-                        time.sleep(0.02)
-                        continue
-                    done = [f for f in ready if f in self._running]  # a future dropped on shutdown may still come
-                    if any(f.cancelled() for f in done):  # as distributed.wait: the scheduler was lost or restarted
-                        raise CancelledError("the running trials' tasks were cancelled")
-                else:  # answer intermediate reports while waiting
-                    done = self._wait_answering_reports(slots)
-                    if done is None:
+            if self._channel is None:
+                # on this client's loop, through the study's one as_completed (see __init__)
+                ready = self._completed.next_batch(block=False)
+                if not ready:
+                    if self._slots() > slots:
                         return []
-            except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
-                first_line = _connection_text(exc)
-                self._scheduler_lost = True
-                raise MooHpoError(
-                    f"lost the connection to the Dask scheduler ({first_line}); every finished trial is saved: "
-                    "resume with mh.Study.load once the cluster is back"
-                ) from None
+                    time.sleep(0.02)
+                    continue
+                done = [f for f in ready if f in self._running]  # a future dropped on shutdown may still come
+                if any(f.cancelled() for f in done):  # as distributed.wait: the scheduler was lost or restarted
+                    raise CancelledError("the running trials' tasks were cancelled")
+            else:  # answer intermediate reports while waiting
+                done = self._wait_answering_reports(slots)
+                if done is None:
+                    return []
             out = []
             for future in done:
                 trial, submissions = self._running.pop(future)
-                outcome = self._outcome(future, trial, submissions)
+                try:
+                    outcome = self._outcome(future, trial, submissions)
+                except BaseException:
+                    self._running.setdefault(future, (trial, submissions))  # still the study's running trial
+                    raise
                 if outcome is not None:
                     out.append((trial, outcome))
                     self._forget_answers(trial.number)
@@ -625,14 +640,18 @@ class DaskExecutor:
     def _outcome(self, future: Any, trial: Trial, submissions: int) -> Outcome | None:
         from distributed.scheduler import KilledWorker
 
+        if future.status in ("lost", "pending"):  # its result went with its worker before it was gathered
+            return self._run_again(future, trial, submissions)
         if future.status == "finished":
             try:
-                message = _unpickled_parts(future.result(timeout=_GATHER_TIMEOUT))
+                raw = future.result(timeout=_GATHER_TIMEOUT)
             except KilledWorker as exc:  # its result was lost with its worker, and running it again killed workers
                 return self._worker_lost(trial, submissions, exc)
-            except TimeoutError:  # its result was lost with its worker: Dask runs it again; wait for that run
-                self._running[future] = (trial, submissions)
-                return None
+            except TimeoutError:
+                if future.status != "finished":  # lost with its worker meanwhile
+                    return self._run_again(future, trial, submissions)
+                raw = future.result()  # at hand, slow to arrive (a large result): wait for it
+            message = _unpickled_parts(raw)
             extra = message.get("extra", {})
             unfit = message.get("unfit")
             moved = self._moved.get(trial.number, 0)
@@ -660,6 +679,16 @@ class DaskExecutor:
         if isinstance(exc, KilledWorker):
             return self._worker_lost(trial, submissions, exc)
         return Outcome(error=f"the Dask task failed: {type(exc).__name__}: {exc}")
+
+    def _run_again(self, future: Any, trial: Trial, submissions: int) -> None:
+        """A finished trial whose result was lost with its worker before it was gathered: Dask runs its task again
+        (up to ``distributed.scheduler.allowed-failures``); wait for that run."""
+        logger.info("trial #%d: its result was lost with its Dask worker before the study gathered it; Dask runs it again",
+                    trial.number)
+        self._running[future] = (trial, submissions)
+        if self._channel is None:  # as_completed yields each future once per add
+            self._completed.add(future)
+        return None
 
     def _worker_lost(self, trial: Trial, submissions: int, exc: BaseException) -> Outcome | None:
         """A trial whose workers died (Dask gave up: ``KilledWorker``): submitted again while ``retries`` allow (None),
@@ -702,9 +731,10 @@ class DaskExecutor:
                     Event(f"{self._channel}-stopped", client=self.client).set()
                 for trial, _ in list(self._running.values()):  # their answers are no longer needed
                     self._forget_answers(trial.number)
+        tasks_left = bool(self._running)
         self._running.clear()
         self._deferred.clear()
-        self._release_objective()
+        self._release_objective(tasks_left)
         self.close_client()
 
     def close_client(self) -> None:

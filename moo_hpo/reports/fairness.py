@@ -68,6 +68,8 @@ GAP_DEFINITIONS = {
 
 #: Metrics audited as ``accuracy=`` where lower is better, when the study does not say (it has no such objective).
 LOWER_IS_BETTER = ("error", "log_loss", "rmse", "mae")
+#: the probes' figures where higher is better: never a gap
+HIGHER_IS_BETTER = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "r2")
 
 #: What the audit says about its figures when the trials carry held-out metrics ({h_acc}, {h_gap}: their names).
 HOLDOUT_NOTE = (
@@ -349,7 +351,10 @@ def fairness_audit(
             f"audit the difference {gap.removesuffix('_ratio') + '_diff'!r} instead"
         )
     maximized = [o.name for o in study.objectives if o.direction == "maximize"]
-    gap_is_accuracy, accuracy_is_gap = _named_as(gap, CLASSIFICATION_METRICS), _named_as(accuracy, FAIRNESS_METRICS)
+    # a gap named as a higher-is-better figure (an error or a loss may be a gap: the worst group's error), or an
+    # accuracy named as a fairness gap (a probe's prefix allowed: cv_accuracy, sex_eo_diff)
+    gap_is_accuracy = gap in CLASSIFICATION_METRICS or _named_as(gap, HIGHER_IS_BETTER)
+    accuracy_is_gap = _named_as(accuracy, FAIRNESS_METRICS)
     if gap in maximized or gap_is_accuracy or accuracy_is_gap:
         said = f"the study maximizes {gap!r}" if gap in maximized else (
             f"{gap!r} is a measure of accuracy" if gap_is_accuracy else f"{accuracy!r} is a fairness gap")

@@ -861,12 +861,16 @@ def test_a_trial_that_starts_after_its_study_stopped_frees_its_worker_at_once(cl
 
 
 @pytest.mark.parametrize("with_reports", [False, True])
-def test_a_worker_that_joins_mid_study_gets_a_trial_at_once(with_reports):
+def test_a_worker_that_joins_mid_study_gets_a_trial_at_once(tmp_path, with_reports):
+    started = tmp_path / "started"
+
     def slow(config):
+        started.touch()
         time.sleep(4)
         return {"a": config["x"], "b": config["y"]}
 
     def slow_reporting(config, trial):
+        started.touch()
         for step in range(1, 5):
             time.sleep(1)
             trial.report(step, {"a": config["x"], "b": config["y"]})
@@ -877,13 +881,21 @@ def test_a_worker_that_joins_mid_study_gets_a_trial_at_once(with_reports):
     try:
         import threading
 
-        joiner = threading.Timer(1.5, lambda: cluster.scale(2))
+        def join_once_the_first_trial_runs():
+            deadline = time.monotonic() + 60
+            while not started.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            cluster.scale(2)
+
+        joiner = threading.Thread(target=join_once_the_first_trial_runs)
         joiner.start()
         s = study(**({"pruner": mh.pruners.MOASHA(1, 4, 2)} if with_reports else {}))
         s.optimize(slow_reporting if with_reports else slow, n_trials=2, executor=client, show_progress=False)
         joiner.join()
         first, second = s.trials
-        assert second.started_at < first.finished_at - 0.5, (second.started_at - first.started_at)  # not after it
+        # the second trial was proposed when the worker joined, while the first ran (not once it had finished)
+        assert second.started_at < first.finished_at - 0.5, (second.started_at - first.started_at)
+        assert {t.extra["worker"]["worker"] for t in s.trials} == set(client.scheduler_info()["workers"])
     finally:
         client.close()
         cluster.close()
@@ -901,3 +913,59 @@ def test_a_lost_connection_is_said_without_dasks_description_of_the_connection()
         "Timed out trying to connect to tcp://h:1 after 30 s"
     assert _connection_text(OSError("lost: ('moo_hpo-trial-3-0-ab', 'moo_hpo-trial-4-0-cd')")) == \
         "the running trials' tasks were cancelled"
+
+
+@pytest.mark.parametrize("pause", [0.0, 1.5])
+def test_a_finished_trial_whose_result_is_lost_with_its_worker_completes_when_dask_runs_it_again(tmp_path, monkeypatch, pause):
+    from moo_hpo.execution import cluster as dask_side
+
+    monkeypatch.setattr(dask_side, "_GATHER_TIMEOUT", 1.0)  # the run again outlasts a gather's wait
+
+    def fn(config):
+        mark = tmp_path / "ran"
+        if mark.exists():
+            time.sleep(3)  # run again, slower
+        mark.touch()
+        return {"a": config["x"], "b": config["y"]}
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    executor = dask_side.DaskExecutor(fn, client, retries=0)
+    try:
+        trial = mh.Trial(number=0, config={"x": 0.25, "y": 0.5})
+        executor.submit(trial)
+        future = next(iter(executor._running))
+        deadline = time.monotonic() + 60
+        while future.status != "finished" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        holder = next(iter(client.who_has([future])[future.key]))
+        os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
+        time.sleep(pause)  # 1.5 s: the study learns of the loss before it gathers (the future is no longer finished)
+        results = []
+        while not results and time.monotonic() < deadline:
+            results = executor.wait()
+        (done, outcome), = results
+        assert done is trial and outcome.error is None, outcome.error
+        assert outcome.value["a"] == 0.25
+    finally:
+        executor.shutdown()
+        client.close()
+        cluster.close()
+
+
+def test_a_study_stopped_with_trials_on_the_cluster_tells_their_tasks_and_a_finished_one_leaves_nothing(client):
+    from distributed import Event
+
+    from moo_hpo.execution.cluster import DaskExecutor
+
+    def fn(config):
+        time.sleep(config["x"])
+        return {"a": config["x"], "b": config["y"]}
+
+    for seconds, stopped in ((5.0, True), (0.1, False)):
+        executor = DaskExecutor(fn, client, retries=0)
+        executor.submit(mh.Trial(number=0, config={"x": seconds, "y": 0.5}))
+        if not stopped:
+            assert executor.wait()[0][1].error is None
+        executor.shutdown()
+        assert Event(f"{executor._key}-stopped", client=client).is_set() is stopped

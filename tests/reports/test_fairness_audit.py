@@ -409,6 +409,9 @@ def test_a_prefixed_error_is_lower_is_better_and_a_renamed_gap_keeps_its_tables(
     assert all(len(r["by_group"]) == 2 for r in audit.rows)
     with pytest.raises(mh.ConfigError, match="'cv_accuracy' is a measure of accuracy"):
         mh.fairness_audit(study, accuracy="val_eo_diff", gap="cv_accuracy")
+    worst = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("worst_group_error")], seed=0)
+    worst.tell(worst.ask(), {"accuracy": 0.8, "worst_group_error": 0.3})
+    assert mh.fairness_audit(worst, gap="worst_group_error").rows  # an error can be a gap: lower is fairer
 
 
 def test_the_default_bound_is_the_tightest_hard_one():

@@ -18,8 +18,9 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
   best is kept (a relaxed optimum between two categorical choices can score far above what it decodes to),
   then its discrete choices are improved by a local search
   (:mod:`~moo_hpo.optimizers.bayesian.discrete_search`). One that breaks a validity rule or repeats a
-  configuration is replaced by the best of ``raw_samples`` random valid configurations, so an invalid one is
-  never proposed.
+  configuration is replaced (:mod:`~moo_hpo.optimizers.bayesian.valid_optimum`) by the best, by the acquisition,
+  of another restart's valid optimum, the best of ``raw_samples`` random valid configurations and, for a broken
+  rule, the rule's boundary toward the optimum, so an invalid one is never proposed.
 * **Determinism**: every seed derives from the study's seed and trial counts, so the same seed proposes the
   same configurations, and a study resumed from its store continues exactly as an uninterrupted one.
 * **Time share** (``time_share``, set by ``"auto"``): the optimizer keeps its own proposal time under a
@@ -42,7 +43,7 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
 * **Audit trail**: each proposal's ``extra["optimizer"]`` holds the acquisition's name and (log) value at
   the proposal, the models' predicted mean and standard deviation of every objective and hard-constrained
   metric in its own units, the ``failure_probability`` with a failure model, and ``"replaced"`` with the
-  reason when the optimum was replaced; ``"noise"`` (``"exact"`` or ``"inferred"``, ``"(told)"`` when given)
+  reason when the optimum was replaced and ``"replacement"``, by what; ``"noise"`` (``"exact"`` or ``"inferred"``, ``"(told)"`` when given)
   and, with ``noiseless="auto"``, ``"noise_repeats"``: each repeated metric's verdict.
 
 The proposal loop stays one module (above 500 lines): its phases share the told trials, the fitted model and the
@@ -471,7 +472,8 @@ class BoTorchOptimizer(Optimizer):
                 logger.info("trial %d: %s: the acquisition is -inf or NaN wherever sampled; proposing the best of random "
                             "candidates", len(self._told) + len(pending) + j, name)
                 # a flat acquisition (every measurement alike, so no improvement anywhere the model sees)
-                audit["replaced"] = "the acquisition is -inf or NaN wherever sampled: the best of random candidates"
+                audit.update(replaced="the acquisition is -inf or NaN wherever sampled",
+                             replacement="the best of random candidates")
             else:
                 ranked = ranked_decoded(acq, space, candidates.detach().reshape(-1, space.n_encoded), values.detach().reshape(-1))
                 if discrete:  # the decoded optimum's discrete choices, checked by the acquisition

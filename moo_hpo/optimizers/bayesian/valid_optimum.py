@@ -80,5 +80,5 @@ def _scores(acq: Any, space: Space, configs: list[dict[str, Any]]) -> Any:
     import torch
 
     X = torch.as_tensor(np.asarray(space.encode(configs)), dtype=torch.double).unsqueeze(1)
-    with torch.no_grad():
-        return acq(X).reshape(-1)
+    with torch.no_grad():  # a NaN never wins
+        return torch.nan_to_num(acq(X).reshape(-1), nan=-torch.inf)
