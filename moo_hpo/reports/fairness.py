@@ -378,8 +378,13 @@ def fairness_audit(
     complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE and accuracy in t.metrics and gap in t.metrics]
     if not complete:
         measured = sorted({m for t in study.trials if t.status is TrialStatus.COMPLETE for m in t.metrics})
-        hints = [f"{close!r} for {name!r}?" for name in (accuracy, gap)
-                 if name not in measured and (close := closest_name(name, [m for m in measured if not m.startswith("holdout_")]))]
+        chosen_on = [m for m in measured if not m.startswith("holdout_")]
+
+        def like(name: str) -> str | None:  # a near name, or the one name it abbreviates ('acc' for 'accuracy')
+            starting = [m for m in chosen_on if len(name) >= 3 and m.startswith(name)]
+            return closest_name(name, chosen_on) or (starting[0] if len(starting) == 1 else None)
+
+        hints = [f"{close!r} for {name!r}?" for name in (accuracy, gap) if name not in measured and (close := like(name))]
         raise ConfigError(
             f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
             f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"

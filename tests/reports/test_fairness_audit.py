@@ -170,6 +170,8 @@ def test_a_misspelled_metric_is_refused_with_what_the_study_measures(study_with_
     # a held-out name is never offered: the audit refuses it
     with pytest.raises(mh.ConfigError, match=r"'accuracy' for 'balanced_accuracy'\?\)$"):
         mh.fairness_audit(study_with_holdout, accuracy="balanced_accuracy")
+    with pytest.raises(mh.ConfigError, match=r"'accuracy' for 'acc'\?\)$"):  # an abbreviation of one name
+        mh.fairness_audit(study_with_holdout, accuracy="acc")
 
 
 def test_ratios_bad_bounds_and_unknown_trials_are_refused_and_no_bound_is_a_dash(study_with_holdout):
