@@ -644,13 +644,14 @@ class DaskExecutor:
             return self._run_again(future, trial, submissions)
         if future.status == "finished":
             try:
-                raw = future.result(timeout=_GATHER_TIMEOUT)
+                try:
+                    raw = future.result(timeout=_GATHER_TIMEOUT)
+                except TimeoutError:
+                    if future.status != "finished":  # lost with its worker meanwhile
+                        return self._run_again(future, trial, submissions)
+                    raw = future.result()  # at hand, slow to arrive (a large result): wait for it
             except KilledWorker as exc:  # its result was lost with its worker, and running it again killed workers
                 return self._worker_lost(trial, submissions, exc)
-            except TimeoutError:
-                if future.status != "finished":  # lost with its worker meanwhile
-                    return self._run_again(future, trial, submissions)
-                raw = future.result()  # at hand, slow to arrive (a large result): wait for it
             message = _unpickled_parts(raw)
             extra = message.get("extra", {})
             unfit = message.get("unfit")
