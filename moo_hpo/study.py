@@ -520,8 +520,10 @@ class Study:
         self._queued.append(config)
         self._store.set_meta(QUEUED, self._queued)
 
-    def _propose(self, want: int) -> list[Trial]:
-        """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials."""
+    def _propose(self, want: int, answer_reports: Callable[[float], None] | None = None) -> list[Trial]:
+        """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials. With
+        ``answer_reports`` (the executor's), the optimizer proposes in a thread of its own while the running trials'
+        reports are answered (see :mod:`moo_hpo.execution.asking`)."""
         from moo_hpo.robust import REEVALUATE
 
         trials: list[Trial] = []
@@ -535,7 +537,13 @@ class Study:
             pending = self._running_trials() if self._running else []
             optimizer = self._use_optimizer()
             started = time.perf_counter()
-            proposals = optimizer.ask(want - len(trials), pending)
+            if answer_reports is None:
+                proposals = optimizer.ask(want - len(trials), pending)
+            else:
+                from moo_hpo.execution.asking import ask_answering_reports
+
+                n = want - len(trials)
+                proposals = ask_answering_reports(optimizer, lambda: optimizer.ask(n, pending), answer_reports)
             elapsed = time.perf_counter() - started
             self.optimizer_seconds += elapsed
             if not proposals:

@@ -392,6 +392,7 @@ class DaskExecutor:
 
         self._completed = as_completed(loop=self.client.loop)
         self._attempts: dict[int, list[str]] = {}  # trial number -> the runs that reported, in order
+        self._reports: Any = None  # the study's reports queue on the scheduler, once made
         self._slots_at = (0.0, 0)
         self._unfit: set[str] = set()  # workers that cannot run the objective (other versions, a missing package)
         self._moved: dict[int, int] = {}  # trial number -> times it came back from an unfit worker
@@ -540,11 +541,7 @@ class DaskExecutor:
         try:
             return self._wait()
         except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
-            self._scheduler_lost = True
-            raise MooHpoError(
-                f"lost the connection to the Dask scheduler ({_connection_text(exc)}); every finished trial is saved: "
-                "resume with mh.Study.load once the cluster is back"
-            ) from None
+            raise self._lost(exc) from None
 
     def _wait(self) -> list[tuple[Trial, Outcome]]:
         from concurrent.futures import CancelledError
@@ -604,38 +601,66 @@ class DaskExecutor:
     def _wait_answering_reports(self, slots: int) -> list[Any] | None:
         """Poll the running trials and the reports queue until a trial ends (those trials' futures) or the cluster
         has more than ``slots`` slots (None: a worker joined); answer each report."""
-        from distributed import Event, Queue, Variable
-
-        queue = Queue(self._channel, client=self.client)
-        by_number = {trial.number: trial for trial, _ in self._running.values()}
         while True:
-            for item in queue.get(batch=True):
-                trial = by_number.get(item["number"])
-                answer: dict[str, Any] = {"seq": item["seq"]}
-                runs = self._attempts.setdefault(item["number"], [])
-                if item["attempt"] not in runs:  # a new run of the trial: its reports start over
-                    if runs and trial is not None:
-                        self.reporter.restart(trial)
-                    runs.append(item["attempt"])
-                if trial is None:
-                    answer["error"] = f"trial #{item['number']} is not running"
-                elif item["attempt"] != runs[-1]:  # from a run that was replaced: nobody waits for it
-                    continue
-                else:
-                    try:
-                        self.reporter.report(trial, item["step"], item["metrics"])
-                        answer.update(prune=bool(self.reporter.should_prune(trial)), entry=trial.reports[-1])
-                    except Exception as exc:  # noqa: BLE001 - a bad report fails in the objective
-                        answer["error"] = str(exc)
-                name = f"{self._channel}-{item['number']}-{item['attempt']}"
-                Variable(name, client=self.client).set(answer)
-                Event(name, client=self.client).set()
+            self._answer_queued_reports()
             done = [f for f in self._running if f.done()]
             if done:
                 return done
             if self._slots() > slots:
                 return None
             time.sleep(0.02)
+
+    def answer_reports(self, timeout: float) -> None:
+        """Answer the reports that arrived, then wait ``timeout`` seconds (while the study's optimizer proposes).
+
+        Raises:
+            MooHpoError: when the connection to the scheduler is lost.
+        """
+        from concurrent.futures import CancelledError
+
+        from distributed.client import FuturesCancelledError
+
+        if self._channel is not None:
+            try:
+                self._answer_queued_reports()
+            except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
+                raise self._lost(exc) from None
+        time.sleep(timeout)
+
+    def _lost(self, exc: BaseException) -> MooHpoError:
+        """The error that stops a study whose connection to the scheduler is lost."""
+        self._scheduler_lost = True
+        return MooHpoError(f"lost the connection to the Dask scheduler ({_connection_text(exc)}); every finished trial is "
+                           "saved: resume with mh.Study.load once the cluster is back")
+
+    def _answer_queued_reports(self) -> None:
+        """Answer every report in the study's queue: the pruner's decision, through the trial's variable."""
+        from distributed import Event, Queue, Variable
+
+        if self._reports is None:  # made once: making one is a round trip to the scheduler
+            self._reports = Queue(self._channel, client=self.client)
+        by_number = {trial.number: trial for trial, _ in self._running.values()}
+        for item in self._reports.get(batch=True):
+            trial = by_number.get(item["number"])
+            answer: dict[str, Any] = {"seq": item["seq"]}
+            runs = self._attempts.setdefault(item["number"], [])
+            if item["attempt"] not in runs:  # a new run of the trial: its reports start over
+                if runs and trial is not None:
+                    self.reporter.restart(trial)
+                runs.append(item["attempt"])
+            if trial is None:
+                answer["error"] = f"trial #{item['number']} is not running"
+            elif item["attempt"] != runs[-1]:  # from a run that was replaced: nobody waits for it
+                continue
+            else:
+                try:
+                    self.reporter.report(trial, item["step"], item["metrics"])
+                    answer.update(prune=bool(self.reporter.should_prune(trial)), entry=trial.reports[-1])
+                except Exception as exc:  # noqa: BLE001 - a bad report fails in the objective
+                    answer["error"] = str(exc)
+            name = f"{self._channel}-{item['number']}-{item['attempt']}"
+            Variable(name, client=self.client).set(answer)
+            Event(name, client=self.client).set()
 
     def _outcome(self, future: Any, trial: Trial, submissions: int) -> Outcome | None:
         from distributed.scheduler import KilledWorker

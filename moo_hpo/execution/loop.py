@@ -197,7 +197,9 @@ def run_optimize(
                     if n_trials is not None:
                         free = min(free, n_trials - submitted)
                     if free > 0:
-                        new = study._propose(free)
+                        # the running trials' reports are answered while the optimizer proposes
+                        answering = getattr(executor, "answer_reports", None) if executor.n_running else None
+                        new = study._propose(free, answering)
                         if not new and executor.n_running == 0:
                             raise MooHpoError(_nothing_proposed(study))
                         for trial in new:

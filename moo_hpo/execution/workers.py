@@ -115,6 +115,7 @@ class WorkerPoolExecutor:
         self.trial_timeout = trial_timeout
         self.reporter = reporter
         self._selector = selectors.DefaultSelector()
+        self._ended: list[tuple[Trial, Outcome]] = []  # trials that ended while reports were answered (see answer_reports)
         self._workers: list[_Worker] = [self._start() for _ in range(n_workers)]
         try:  # every worker has loaded the objective before the first trial is proposed
             for worker in self._workers:
@@ -185,10 +186,20 @@ class WorkerPoolExecutor:
     # ------------------------------------------------------------------ the executor interface
     @property
     def n_running(self) -> int:
-        return sum(w.trial is not None for w in self._workers)
+        return sum(w.trial is not None for w in self._workers) + len(self._ended)
 
     def running(self) -> list[Trial]:
-        return [w.trial for w in self._workers if w.trial is not None]
+        return [w.trial for w in self._workers if w.trial is not None] + [trial for trial, _ in self._ended]
+
+    def answer_reports(self, timeout: float) -> None:
+        """Answer the reports that arrive within ``timeout`` seconds (while the study's optimizer proposes); a trial
+        that ends meanwhile is kept for the next :meth:`wait`."""
+        for key, _ in self._selector.select(timeout):
+            worker = key.data
+            if worker.trial is not None:
+                finished = self._collect(worker)
+                if finished is not None:
+                    self._ended.append(finished)
 
     def submit(self, trial: Trial) -> None:
         """Send ``trial`` to a free worker.
@@ -205,6 +216,9 @@ class WorkerPoolExecutor:
 
     def wait(self) -> list[tuple[Trial, Outcome]]:
         """Block until at least one running trial ends (result, crash or timeout); return those."""
+        if self._ended:  # trials that ended while the optimizer proposed
+            ended, self._ended = self._ended, []
+            return ended
         if not self.n_running:
             return []
         while True:
@@ -263,6 +277,7 @@ class WorkerPoolExecutor:
 
     def shutdown(self) -> None:
         """Stop every worker (the trials they ran are the caller's to record)."""
+        self._ended = []
         for worker in self._workers:
             self._stop(worker)
         self._workers = []

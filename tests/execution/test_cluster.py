@@ -969,3 +969,13 @@ def test_a_study_stopped_with_trials_on_the_cluster_tells_their_tasks_and_a_fini
             assert executor.wait()[0][1].error is None
         executor.shutdown()
         assert Event(f"{executor._key}-stopped", client=client).is_set() is stopped
+
+
+def test_reports_from_the_cluster_are_answered_while_the_optimizer_proposes(client):
+    from tests.execution.test_workers import _SlowRandom, reports_every_tenth_of_a_second
+
+    s = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
+    s.optimize(reports_every_tenth_of_a_second, n_trials=6, executor=client, show_progress=False)
+    assert s.count("complete") == 6
+    gaps = [b["at"] - a["at"] for t in s.trials for a, b in zip(t.reports, t.reports[1:])]
+    assert max(gaps) < 1.2, sorted(gaps)[-5:]  # not the optimizer's 1.5 s on top of the step

@@ -241,3 +241,51 @@ def test_workers_start_when_the_studys_standard_streams_are_closed(tmp_path, clo
                                               f'open({str(result)!r}, "w").write(f"complete {{study.count(\'complete\')}}")'))
     out = subprocess.run(["bash", "-c", f'"{sys.executable}" "{script}" {closed}'], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and result.read_text() == "complete 4", out.stderr[-2000:]
+
+
+class _SlowRandom(mh.optimizers.RandomSearch):
+    """Random search that takes 1.5 s to propose, as a Bayesian model step does."""
+
+    def ask(self, n, pending):
+        if pending:  # proposing while trials run
+            time.sleep(1.5)
+        return super().ask(n, pending)
+
+
+def reports_every_tenth_of_a_second(config, trial):
+    for step in range(1, 16):
+        time.sleep(0.1)
+        trial.report(step, {"a": config["x"] + 1.0 / step})
+    return {"a": config["x"]}
+
+
+def test_reports_are_answered_while_the_optimizer_proposes():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
+    study.optimize(reports_every_tenth_of_a_second, n_trials=6, n_workers=2, show_progress=False)
+    assert study.count("complete") == 6
+    gaps = [b["at"] - a["at"] for t in study.trials for a, b in zip(t.reports, t.reports[1:])]
+    assert max(gaps) < 0.9, sorted(gaps)[-5:]  # not the optimizer's 1.5 s: answered while it proposed
+
+
+def test_ctrl_c_while_the_optimizer_proposes_stops_at_once_and_the_study_goes_on_after():
+    import _thread
+    import threading
+
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
+    asked = []
+    slow_ask = _SlowRandom.ask
+
+    def ask(self, n, pending):
+        if pending and not asked:  # the first proposal made while trials run: Ctrl-C in its midst
+            asked.append(time.monotonic())
+            threading.Timer(0.3, _thread.interrupt_main).start()
+        return slow_ask(self, n, pending)
+
+    study.optimizer.ask = ask.__get__(study.optimizer)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(reports_every_tenth_of_a_second, n_trials=6, n_workers=2, show_progress=False)
+    stopped = time.monotonic()
+    assert asked and stopped - asked[0] < 1.4  # not after the optimizer's 1.5 s
+    assert study.count("running") == 0 and study.count("interrupted") >= 1
+    study.optimize(reports_every_tenth_of_a_second, n_trials=2, n_workers=2, show_progress=False)  # the same optimizer
+    assert study.count("complete") >= 2
