@@ -537,13 +537,13 @@ class Study:
             pending = self._running_trials() if self._running else []
             optimizer = self._use_optimizer()
             started = time.perf_counter()
-            if answer_reports is None:
+            if answer_reports is None or not getattr(optimizer, "ask_in_thread", False):
                 proposals = optimizer.ask(want - len(trials), pending)
             else:
                 from moo_hpo.execution.asking import ask_answering_reports
 
                 n = want - len(trials)
-                proposals = ask_answering_reports(optimizer, lambda: optimizer.ask(n, pending), answer_reports)
+                proposals = ask_answering_reports(lambda: optimizer.ask(n, pending), answer_reports)
             elapsed = time.perf_counter() - started
             self.optimizer_seconds += elapsed
             if not proposals:

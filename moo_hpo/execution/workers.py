@@ -18,6 +18,7 @@ workers fitting boosted trees took 12.1 s for 8 trials with two threads each and
 
 from __future__ import annotations
 
+import logging
 import os
 import selectors
 import signal
@@ -38,6 +39,8 @@ __all__ = ["THREAD_VARIABLES", "WorkerPoolExecutor", "thread_limits"]
 #: The environment variables that size the numeric libraries' thread pools (torch reads OMP_NUM_THREADS).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
+
+logger = logging.getLogger("moo_hpo")
 
 def thread_limits(n_workers: int) -> dict[str, str]:
     """The thread-pool sizes for one of ``n_workers`` worker processes: an equal share of this process's cores
@@ -167,6 +170,16 @@ class WorkerPoolExecutor:
         self._stop(worker)
         self._workers[self._workers.index(worker)] = self._start()
 
+    def _read_idle(self, worker: _Worker) -> None:
+        """Read what a worker without a trial sent: the "ready" of a worker started in place of a lost one (left
+        unread, it made every select return at once: the study spun on a core until the worker's next trial)."""
+        if worker.ready:
+            return
+        try:
+            self._await_ready(worker)
+        except ConfigError as exc:  # it could not load the objective: said when a trial is sent to it
+            logger.warning("%s", exc)
+
     def _await_ready(self, worker: _Worker) -> None:
         """Block until a new worker has loaded the objective.
 
@@ -200,6 +213,8 @@ class WorkerPoolExecutor:
                 finished = self._collect(worker)
                 if finished is not None:
                     self._ended.append(finished)
+            else:
+                self._read_idle(worker)
 
     def submit(self, trial: Trial) -> None:
         """Send ``trial`` to a free worker.
@@ -216,7 +231,8 @@ class WorkerPoolExecutor:
 
     def wait(self) -> list[tuple[Trial, Outcome]]:
         """Block until at least one running trial ends (result, crash or timeout); return those."""
-        if self._ended:  # trials that ended while the optimizer proposed
+        if self._ended:  # trials that ended while the optimizer proposed, and any that ended since
+            self.answer_reports(0.0)
             ended, self._ended = self._ended, []
             return ended
         if not self.n_running:
@@ -231,6 +247,8 @@ class WorkerPoolExecutor:
                     finished = self._collect(worker)
                     if finished is not None:
                         done.append(finished)
+                else:
+                    self._read_idle(worker)
             now = time.monotonic()
             for worker in list(self._workers):
                 if worker.trial is not None and worker.deadline is not None and now >= worker.deadline:

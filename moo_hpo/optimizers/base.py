@@ -113,6 +113,10 @@ class Optimizer(ABC):
 
     name: str = "optimizer"
     capabilities: Capabilities = Capabilities()
+    #: whether :meth:`ask` may run in a thread of its own while the study answers the running trials' reports (it
+    #: touches only the optimizer's own state, nothing bound to the thread that made it); worth it for a slow ask
+    #: (the Bayesian optimizers' model steps). False: asked in the study's thread, reports waiting meanwhile.
+    ask_in_thread: bool = False
     problem: Problem
 
     def setup(self, problem: Problem) -> None:

@@ -244,16 +244,34 @@ def test_workers_start_when_the_studys_standard_streams_are_closed(tmp_path, clo
 
 
 class _SlowRandom(mh.optimizers.RandomSearch):
-    """Random search that takes 1.5 s to propose, as a Bayesian model step does."""
+    """Random search that takes 1.5 s to propose while trials run, as a Bayesian model step does; it notes when."""
+
+    ask_in_thread = True
+
+    def setup(self, problem):
+        super().setup(problem)
+        self.slow_asks: list[tuple[float, float]] = []  # (start, end) wall times
+        self.overlaps = 0  # tells while an ask ran
 
     def ask(self, n, pending):
-        if pending:  # proposing while trials run
-            time.sleep(1.5)
-        return super().ask(n, pending)
+        started = time.time()
+        self._asking = True
+        try:
+            if pending:  # proposing while trials run
+                time.sleep(1.5)
+            return super().ask(n, pending)
+        finally:
+            self._asking = False
+            if pending:
+                self.slow_asks.append((started, time.time()))
+
+    def tell(self, trials):
+        self.overlaps += bool(getattr(self, "_asking", False))
+        return super().tell(trials)
 
 
 def reports_every_tenth_of_a_second(config, trial):
-    for step in range(1, 16):
+    for step in range(1, 6 + int(20 * config["x"])):  # 0.5 to 2.5 s: trials end apart
         time.sleep(0.1)
         trial.report(step, {"a": config["x"] + 1.0 / step})
     return {"a": config["x"]}
@@ -263,11 +281,14 @@ def test_reports_are_answered_while_the_optimizer_proposes():
     study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
     study.optimize(reports_every_tenth_of_a_second, n_trials=6, n_workers=2, show_progress=False)
     assert study.count("complete") == 6
+    slow = study.optimizer.slow_asks
+    during = [r["at"] for t in study.trials for r in t.reports if any(a < r["at"] < b for a, b in slow)]
+    assert slow and len(during) >= 5  # reports came, and were answered, while the optimizer proposed
     gaps = [b["at"] - a["at"] for t in study.trials for a, b in zip(t.reports, t.reports[1:])]
-    assert max(gaps) < 0.9, sorted(gaps)[-5:]  # not the optimizer's 1.5 s: answered while it proposed
+    assert max(gaps) < 0.9, sorted(gaps)[-5:]  # not the optimizer's 1.5 s
 
 
-def test_ctrl_c_while_the_optimizer_proposes_stops_at_once_and_the_study_goes_on_after():
+def test_ctrl_c_while_the_optimizer_proposes_stops_once_its_proposal_ends(caplog):
     import _thread
     import threading
 
@@ -282,10 +303,29 @@ def test_ctrl_c_while_the_optimizer_proposes_stops_at_once_and_the_study_goes_on
         return slow_ask(self, n, pending)
 
     study.optimizer.ask = ask.__get__(study.optimizer)
-    with pytest.raises(KeyboardInterrupt):
+    with caplog.at_level("WARNING", logger="moo_hpo"), pytest.raises(KeyboardInterrupt):
         study.optimize(reports_every_tenth_of_a_second, n_trials=6, n_workers=2, show_progress=False)
     stopped = time.monotonic()
-    assert asked and stopped - asked[0] < 1.4  # not after the optimizer's 1.5 s
+    assert asked and 1.4 < stopped - asked[0] < 4.0  # once the 1.5 s proposal ended, not before, not much after
+    assert "stopping once the optimizer's proposal in progress ends" in caplog.text
+    assert study.optimizer.overlaps == 0  # nothing told the optimizer while it proposed
     assert study.count("running") == 0 and study.count("interrupted") >= 1
     study.optimize(reports_every_tenth_of_a_second, n_trials=2, n_workers=2, show_progress=False)  # the same optimizer
-    assert study.count("complete") >= 2
+    assert study.count("complete") >= 2 and study.optimizer.overlaps == 0
+
+
+def crashes_first_then_sleeps(config):
+    if config["x"] < 0.5:
+        os._exit(3)
+    time.sleep(3)
+    return {"a": config["x"]}
+
+
+def test_a_worker_started_in_place_of_a_lost_one_does_not_make_the_study_spin():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.enqueue({"x": 0.1})  # its worker dies at once; the new worker gets no trial (the budget is spent)
+    study.enqueue({"x": 0.9})  # runs 3 s meanwhile
+    cpu = time.process_time()
+    study.optimize(crashes_first_then_sleeps, n_trials=2, n_workers=2, show_progress=False)
+    assert [t.status.value for t in study.trials] == ["failed", "complete"]
+    assert time.process_time() - cpu < 1.5  # waiting is not a busy loop (it took about 3 s of CPU)

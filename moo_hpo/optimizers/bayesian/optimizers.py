@@ -162,6 +162,8 @@ class BoTorchOptimizer(Optimizer):
             from the bound are compressed, so the GP resolves the boundary; feasibility reads the same.
     """
 
+    ask_in_thread = True  # a model step takes seconds: the study answers reports meanwhile
+
     capabilities = Capabilities(min_objectives=2)
     acquisition_name = "acquisition"
 
