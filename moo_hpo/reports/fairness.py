@@ -38,6 +38,16 @@ from moo_hpo.reports.fairness_cells import (
     small_groups_note,
     yes_no,
 )
+from moo_hpo.reports.fairness_names import (
+    GAP_DEFINITIONS,
+    GAP_NAMES,
+    HIGHER_IS_BETTER,
+    HOLDOUT_NOTE,
+    LOWER_IS_BETTER,
+    NO_HOLDOUT_NOTE,
+    fairness_extra,
+    named_as,
+)
 from moo_hpo.reports.report import SavesByFormat, json_text
 from moo_hpo.trial import Trial, TrialStatus, config_key
 
@@ -45,50 +55,6 @@ if TYPE_CHECKING:
     from moo_hpo.study import Study
 
 __all__ = ["FairnessAudit", "fairness_audit"]
-
-GAP_NAMES = {
-    "eo_diff": "equalized-odds gap",
-    "eo_ratio": "equalized-odds ratio",
-    "dp_diff": "demographic-parity gap",
-    "dp_ratio": "demographic-parity ratio",
-    "eop_diff": "equal-opportunity gap",
-    "tpr_diff": "true-positive-rate gap",
-    "fpr_diff": "false-positive-rate gap",
-}
-
-#: How each gap is computed from the per-group rates (shown beside the per-group tables).
-GAP_DEFINITIONS = {
-    "eo_diff": "the larger of the largest between-group differences in true-positive rate (tpr) and in false-positive "
-               "rate (fpr)",
-    "dp_diff": "the largest between-group difference in selection rate",
-    "eop_diff": "the largest between-group difference in true-positive rate (tpr)",
-    "tpr_diff": "the largest between-group difference in true-positive rate (tpr)",
-    "fpr_diff": "the largest between-group difference in false-positive rate (fpr)",
-}
-
-#: Metrics audited as ``accuracy=`` where lower is better, when the study does not say (it has no such objective).
-LOWER_IS_BETTER = ("error", "log_loss", "rmse", "mae")
-#: the probes' figures where higher is better: never a gap
-HIGHER_IS_BETTER = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "r2")
-
-#: What the audit says about its figures when the trials carry held-out metrics ({h_acc}, {h_gap}: their names).
-HOLDOUT_NOTE = (
-    "Two figures per model. Validation: measured on the data the study selected models on (its probes' "
-    "validation data); the models were chosen on these figures, so they are optimistic. Held-out: the same "
-    "metrics ({h_acc}, {h_gap}) measured on a held-out split that no choice was made on: expect these on new "
-    "data. The choices in the summary are made on validation figures, as the study made them. A model marked "
-    "BROKEN ON HELD-OUT meets the bound on validation but not on the held-out data."
-)
-#: What the audit says about its figures when the trials carry no held-out metrics.
-NO_HOLDOUT_NOTE = (
-    "All figures are measured on the data the study optimised on (its probes' validation data). The models were "
-    "selected on these figures, so they are optimistic: expect somewhat lower {acc} and larger gaps on new data. "
-    "To see what to expect, give the probes a held-out split that no choice is made on: "
-    "Accuracy(X_val, y_val, holdout=(X_test, y_test)) and FairnessGap(X_val, y_val, sensitive=A_val, "
-    "holdout=(X_test, y_test, A_test)) record {h_acc} and {h_gap} with each trial, and the audit then reports "
-    "both figures side by side."
-)
-
 
 class FairnessAudit(SavesByFormat):
     """The audit of a study; build it with :func:`fairness_audit`.
@@ -299,21 +265,6 @@ class FairnessAudit(SavesByFormat):
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 
 
-def _named_as(name: str, known: Sequence[str]) -> bool:
-    """Whether a metric's name is one of ``known``, or one of them after a probe's prefix (``test_error``)."""
-    return any(name == k or name.endswith("_" + k) for k in known)
-
-
-def _fairness_extra(trial: Trial, prefix: str) -> dict[str, Any]:
-    """What the ``FairnessGap`` behind a gap stored with ``trial``: its tables under ``extra[prefix + "fairness"]``
-    (a probe with ``prefix=``), or ``extra["fairness"]`` (a gap renamed by an objective of the user's own)."""
-    extra = trial.extra if isinstance(trial.extra, dict) else {}
-    found = extra.get(f"{prefix}fairness")
-    if not isinstance(found, dict):
-        found = extra.get("fairness")
-    return found if isinstance(found, dict) else {}
-
-
 def fairness_audit(
     study: Study,
     accuracy: str = "accuracy",
@@ -353,8 +304,8 @@ def fairness_audit(
     maximized = [o.name for o in study.objectives if o.direction == "maximize"]
     # a gap named as a higher-is-better figure (an error or a loss may be a gap: the worst group's error), or an
     # accuracy named as a fairness gap (a probe's prefix allowed: cv_accuracy, sex_eo_diff)
-    gap_is_accuracy = gap in CLASSIFICATION_METRICS or _named_as(gap, HIGHER_IS_BETTER)
-    accuracy_is_gap = _named_as(accuracy, FAIRNESS_METRICS)
+    gap_is_accuracy = gap in CLASSIFICATION_METRICS or named_as(gap, HIGHER_IS_BETTER)
+    accuracy_is_gap = named_as(accuracy, FAIRNESS_METRICS)
     if gap in maximized or gap_is_accuracy or accuracy_is_gap:
         said = f"the study maximizes {gap!r}" if gap in maximized else (
             f"{gap!r} is a measure of accuracy" if gap_is_accuracy else f"{accuracy!r} is a fairness gap")
@@ -392,7 +343,7 @@ def fairness_audit(
     gap_prefix, base_gap = gap_parts(gap)  # a probe's prefix ("sex_eo_diff"): its tables are extra["sex_fairness"]
     # higher is better, unless the study minimizes it (an error rate, a loss)
     sign = next((-1.0 if o.direction == "minimize" else 1.0 for o in study.objectives if o.name == accuracy),
-                -1.0 if _named_as(accuracy, LOWER_IS_BETTER) else 1.0)
+                -1.0 if named_as(accuracy, LOWER_IS_BETTER) else 1.0)
 
     def score(t: Trial, key: str = accuracy) -> float:
         return sign * t.metrics[key]
@@ -434,7 +385,7 @@ def fairness_audit(
     candidates = eligible or pool
 
     def figures(t: Trial) -> dict[str, Any]:
-        fairness = _fairness_extra(t, gap_prefix)
+        fairness = fairness_extra(t, gap_prefix)
         measured = t.status is TrialStatus.COMPLETE and gap in t.metrics
         row = {
             "number": t.number,
@@ -444,7 +395,7 @@ def fairness_audit(
             "gap": t.metrics.get(gap),
             "meets_bound": None if bound is None or not measured else bool(t.metrics[gap] <= bound),
             "by_group": fairness.get("by_group", []),
-            "degenerate": one_class_only(t, _fairness_extra(t, gap_prefix)),
+            "degenerate": one_class_only(t, fairness_extra(t, gap_prefix)),
         }
         if holdout:
             held_gap = t.metrics.get(h_gap)
@@ -473,7 +424,7 @@ def fairness_audit(
         return {"role": role, **{k: v for k, v in figures(t).items() if k not in ("by_group", "holdout_by_group")}}
 
     rows = [figures(t) for t in audited]
-    usable = [t for t in candidates if not one_class_only(t, _fairness_extra(t, gap_prefix))] or candidates
+    usable = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap_prefix))] or candidates
     best = max(usable, key=score)
     choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(base_gap, gap)
@@ -497,8 +448,8 @@ def fairness_audit(
                             f" (on held-out data trial #{fair.number} is the more accurate one, by {short(-held_cost)})")
             summary += f".{holdout_verdict(fair)}"
         else:
-            one_class = [t for t in candidates if one_class_only(t, _fairness_extra(t, gap_prefix)) and t.metrics[gap] <= bound]
-            learners = [t for t in candidates if not one_class_only(t, _fairness_extra(t, gap_prefix))] or candidates
+            one_class = [t for t in candidates if one_class_only(t, fairness_extra(t, gap_prefix)) and t.metrics[gap] <= bound]
+            learners = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap_prefix))] or candidates
             summary += (f"; no {scope} that predicts both classes meets the bound of {bound:g} (the smallest gap among "
                         f"them is {near(min(t.metrics[gap] for t in learners), bound)}; only models that predict one "
                         f"class for everyone do)." if one_class else
@@ -522,7 +473,7 @@ def fairness_audit(
     if broken:
         summary += (f" Audited trials that meet the bound of {bound:g} on validation data but break it on held-out data "
                     f"(flagged BROKEN ON HELD-OUT): {', '.join(f'#{n}' for n in broken)}.")
-    degenerate = [t.number for t in candidates if one_class_only(t, _fairness_extra(t, gap_prefix))]
+    degenerate = [t.number for t in candidates if one_class_only(t, fairness_extra(t, gap_prefix))]
     if degenerate:
         one = len(degenerate) == 1
         summary += (

@@ -1,0 +1,72 @@
+"""What the fairness audit knows of its metrics: the gaps' names and definitions, which figures are better higher
+or lower, where the probe behind a gap stored its per-group tables (a prefixed probe's own key), and what it says of
+validation and held-out figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from moo_hpo.trial import Trial
+
+__all__ = ["GAP_DEFINITIONS", "GAP_NAMES", "HIGHER_IS_BETTER", "HOLDOUT_NOTE", "LOWER_IS_BETTER", "NO_HOLDOUT_NOTE",
+           "fairness_extra", "named_as"]
+
+GAP_NAMES = {
+    "eo_diff": "equalized-odds gap",
+    "eo_ratio": "equalized-odds ratio",
+    "dp_diff": "demographic-parity gap",
+    "dp_ratio": "demographic-parity ratio",
+    "eop_diff": "equal-opportunity gap",
+    "tpr_diff": "true-positive-rate gap",
+    "fpr_diff": "false-positive-rate gap",
+}
+
+#: How each gap is computed from the per-group rates (shown beside the per-group tables).
+GAP_DEFINITIONS = {
+    "eo_diff": "the larger of the largest between-group differences in true-positive rate (tpr) and in false-positive "
+               "rate (fpr)",
+    "dp_diff": "the largest between-group difference in selection rate",
+    "eop_diff": "the largest between-group difference in true-positive rate (tpr)",
+    "tpr_diff": "the largest between-group difference in true-positive rate (tpr)",
+    "fpr_diff": "the largest between-group difference in false-positive rate (fpr)",
+}
+
+#: Metrics audited as ``accuracy=`` where lower is better, when the study does not say (it has no such objective).
+LOWER_IS_BETTER = ("error", "log_loss", "rmse", "mae")
+#: the probes' figures where higher is better: never a gap
+HIGHER_IS_BETTER = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "r2")
+
+
+#: What the audit says about its figures when the trials carry held-out metrics ({h_acc}, {h_gap}: their names).
+HOLDOUT_NOTE = (
+    "Two figures per model. Validation: measured on the data the study selected models on (its probes' "
+    "validation data); the models were chosen on these figures, so they are optimistic. Held-out: the same "
+    "metrics ({h_acc}, {h_gap}) measured on a held-out split that no choice was made on: expect these on new "
+    "data. The choices in the summary are made on validation figures, as the study made them. A model marked "
+    "BROKEN ON HELD-OUT meets the bound on validation but not on the held-out data."
+)
+#: What the audit says about its figures when the trials carry no held-out metrics.
+NO_HOLDOUT_NOTE = (
+    "All figures are measured on the data the study optimised on (its probes' validation data). The models were "
+    "selected on these figures, so they are optimistic: expect somewhat lower {acc} and larger gaps on new data. "
+    "To see what to expect, give the probes a held-out split that no choice is made on: "
+    "Accuracy(X_val, y_val, holdout=(X_test, y_test)) and FairnessGap(X_val, y_val, sensitive=A_val, "
+    "holdout=(X_test, y_test, A_test)) record {h_acc} and {h_gap} with each trial, and the audit then reports "
+    "both figures side by side."
+)
+
+
+def named_as(name: str, known: Sequence[str]) -> bool:
+    """Whether a metric's name is one of ``known``, or one of them after a probe's prefix (``test_error``)."""
+    return any(name == k or name.endswith("_" + k) for k in known)
+
+
+def fairness_extra(trial: Trial, prefix: str) -> dict[str, Any]:
+    """What the ``FairnessGap`` behind a gap stored with ``trial``: its tables under ``extra[prefix + "fairness"]``
+    (a probe with ``prefix=``), or ``extra["fairness"]`` (a gap renamed by an objective of the user's own)."""
+    extra = trial.extra if isinstance(trial.extra, dict) else {}
+    found = extra.get(f"{prefix}fairness")
+    if not isinstance(found, dict):
+        found = extra.get("fairness")
+    return found if isinstance(found, dict) else {}
