@@ -813,6 +813,19 @@ def test_finished_trials_results_are_let_go_while_a_long_trial_runs():
     assert max(held) <= 5, held  # the running ones, not every result finished since the long trial started
 
 
+def _finish_then_kill_its_worker(client, executor, trial) -> float:
+    """Submit ``trial``, let it finish on its worker, and kill that worker before the study gathers the result;
+    returns the test's deadline."""
+    executor.submit(trial)
+    future = next(iter(executor._running))
+    deadline = time.monotonic() + 60
+    while future.status != "finished" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    holder = next(iter(client.who_has([future])[future.key]))
+    os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
+    return deadline
+
+
 def test_a_finished_trial_whose_worker_dies_before_its_result_is_gathered_is_lost_not_a_crash(tmp_path):
     import dask
 
@@ -831,14 +844,7 @@ def test_a_finished_trial_whose_worker_dies_before_its_result_is_gathered_is_los
     executor = DaskExecutor(fn, client, retries=0)
     try:
         trial = mh.Trial(number=0, config={"x": 0.5, "y": 0.5})
-        executor.submit(trial)
-        future = next(iter(executor._running))
-        deadline = time.monotonic() + 60
-        while future.status != "finished" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        holder = next(iter(client.who_has([future])[future.key]))
-        pid = client.run(os.getpid, workers=[holder])[holder]
-        os.kill(pid, signal.SIGKILL)  # the result is lost before the study gathers it
+        _finish_then_kill_its_worker(client, executor, trial)  # the result is lost before the study gathers it
         (done, outcome), = executor.wait()
         assert done is trial and outcome.error.startswith("worker lost"), outcome
     finally:
@@ -933,13 +939,7 @@ def test_a_finished_trial_whose_result_is_lost_with_its_worker_completes_when_da
     executor = dask_side.DaskExecutor(fn, client, retries=0)
     try:
         trial = mh.Trial(number=0, config={"x": 0.25, "y": 0.5})
-        executor.submit(trial)
-        future = next(iter(executor._running))
-        deadline = time.monotonic() + 60
-        while future.status != "finished" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        holder = next(iter(client.who_has([future])[future.key]))
-        os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
+        deadline = _finish_then_kill_its_worker(client, executor, trial)
         time.sleep(pause)  # 1.5 s: the study learns of the loss before it gathers (the future is no longer finished)
         results = []
         while not results and time.monotonic() < deadline:
