@@ -158,23 +158,16 @@ def _scatter_grid(objs: list[dict[str, Any]], groups: dict[str, list[dict[str, A
     k = len(objs)
     fig = make_subplots(rows=k - 1, cols=k - 1, shared_xaxes="columns", shared_yaxes="rows",
                         horizontal_spacing=0.03, vertical_spacing=0.03)
+    star = {"color": "#111111", "size": 14, "symbol": "star-open", "line": {"width": 2}}
+    kinds = [(rows, _LABELS[key], key, {"color": COLORS[key], "size": 7, "symbol": "x" if key == "infeasible" else "circle"})
+             for key, rows in groups.items()] + ([(recommended, "recommended", "recommended", star)] if recommended else [])
     for row in range(1, k):
         for col in range(1, row + 1):
             x_name, y_name = objs[col - 1]["name"], objs[row]["name"]
-            first = row == 1 and col == 1
-            for key, rows in groups.items():
-                fig.add_trace(go.Scatter(
-                    x=[r["metrics"][x_name] for r in rows], y=[r["metrics"][y_name] for r in rows], mode="markers",
-                    name=_LABELS[key], legendgroup=key, showlegend=first, hovertext=[hover(r) for r in rows], hoverinfo="text",
-                    marker={"color": COLORS[key], "size": 7, "symbol": "x" if key == "infeasible" else "circle"},
-                ), row=row, col=col)
-            if recommended:
-                fig.add_trace(go.Scatter(
-                    x=[r["metrics"][x_name] for r in recommended], y=[r["metrics"][y_name] for r in recommended],
-                    mode="markers", name="recommended", legendgroup="recommended", showlegend=first,
-                    hovertext=[hover(r) for r in recommended], hoverinfo="text",
-                    marker={"color": "#111111", "size": 14, "symbol": "star-open", "line": {"width": 2}},
-                ), row=row, col=col)
+            for rows, label, group, marker in kinds:  # a legend entry once, for the group in every pair
+                fig.add_trace(go.Scatter(x=[r["metrics"][x_name] for r in rows], y=[r["metrics"][y_name] for r in rows],
+                                         mode="markers", name=label, legendgroup=group, showlegend=row == col == 1,
+                                         hovertext=[hover(r) for r in rows], hoverinfo="text", marker=marker), row=row, col=col)
             if row == k - 1:
                 fig.update_xaxes(title_text=_axis(objs[col - 1]), row=row, col=col)
             if col == 1:
