@@ -42,6 +42,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 logger = logging.getLogger("moo_hpo")
 
+
 def thread_limits(n_workers: int) -> dict[str, str]:
     """The thread-pool sizes for one of ``n_workers`` worker processes: an equal share of this process's cores
     (at least 1) for every variable of :data:`THREAD_VARIABLES`; none at all when the user has set any of them
@@ -172,8 +173,11 @@ class WorkerPoolExecutor:
 
     def _read_idle(self, worker: _Worker) -> None:
         """Read what a worker without a trial sent: the "ready" of a worker started in place of a lost one (left
-        unread, it made every select return at once: the study spun on a core until the worker's next trial)."""
-        if worker.ready:
+        unread, it made every select return at once: the study spun on a core until the worker's next trial), or the
+        end of the pipe of an idle worker that died (it is replaced)."""
+        if worker.ready:  # an idle worker says nothing: its pipe ended
+            logger.warning("an idle worker process ended (exit code %s); starting another", worker.process.poll())
+            self._replace(worker)
             return
         try:
             self._await_ready(worker)

@@ -329,3 +329,19 @@ def test_a_worker_started_in_place_of_a_lost_one_does_not_make_the_study_spin():
     study.optimize(crashes_first_then_sleeps, n_trials=2, n_workers=2, show_progress=False)
     assert [t.status.value for t in study.trials] == ["failed", "complete"]
     assert time.process_time() - cpu < 1.5  # waiting is not a busy loop (it took about 3 s of CPU)
+
+
+def test_an_idle_worker_that_dies_is_replaced_not_spun_on():
+    from moo_hpo.execution.workers import WorkerPoolExecutor
+
+    pool = WorkerPoolExecutor(crashes_first_then_sleeps, 2)
+    try:
+        idle = pool._workers[1]
+        pool.submit(mh.Trial(number=0, config={"x": 0.9}))  # runs 3 s on the first worker
+        os.kill(idle.process.pid, signal.SIGKILL)  # the other dies while it waits for a trial
+        cpu = time.process_time()
+        ((trial, outcome),) = pool.wait()
+        assert outcome.error is None and time.process_time() - cpu < 1.5
+        assert pool._workers[1] is not idle and pool._workers[1].process.poll() is None  # started again
+    finally:
+        pool.shutdown()
