@@ -146,8 +146,9 @@ def test_a_report_the_file_cannot_take_stops_the_study(tmp_path, monkeypatch, n_
     with pytest.raises(mh.StorageError, match="is damaged" if n_workers == 1 else "could not write the study .*no such table"):
         study.optimize(_reports_after_the_file_breaks, n_trials=12, n_workers=n_workers, show_progress=False)
     statuses = [t.status for t in study.trials]
-    assert TrialStatus.FAILED not in statuses
-    assert statuses.count(TrialStatus.COMPLETE) >= 3 and len(statuses) < 12
+    assert set(statuses) <= {TrialStatus.COMPLETE, TrialStatus.INTERRUPTED}  # no trial failed for the file's fault
+    # trials before #3 completed, but for one a slow worker still ran when #3 stopped the study (a loaded machine)
+    assert statuses.count(TrialStatus.COMPLETE) >= 3 - (n_workers - 1) and len(statuses) < 12
     assert study.trial(3).status is TrialStatus.INTERRUPTED
     assert "StorageError" in study.trial(3).error
     study.close()
