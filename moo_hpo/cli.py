@@ -241,7 +241,7 @@ def _resources(given: Sequence[str]) -> dict[str, float]:
 @app.command()
 @handle_errors
 def run(
-    description: Path = typer.Argument(..., help="Study description (TOML)."),
+    description: Path = typer.Argument(..., metavar="DESCRIPTION", help="Study description (TOML)."),
     trials: int = typer.Option(None, help="The study's total number of trials (overrides n_trials; a resumed study runs the rest)."),
     entry: str = typer.Option(
         None, help="The objective as MODULE:FUNCTION, any importable module (the file's entry may only name a file next to it)."
@@ -349,7 +349,7 @@ def _nothing_completed(failures: list[str], location: str) -> str:
 @app.command()
 @handle_errors
 def report(
-    path: Path = typer.Argument(..., help="A study file (SQLite)."),
+    path: Path = typer.Argument(..., metavar="PATH", help="A study file (SQLite)."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="report.html, report.md or report.json"),
 ) -> None:
     """Write the report of a stored study (HTML, Markdown or JSON by suffix).
@@ -371,7 +371,7 @@ def report(
 @app.command()
 @handle_errors
 def front(
-    path: Path = typer.Argument(..., help="A study file (SQLite)."),
+    path: Path = typer.Argument(..., metavar="PATH", help="A study file (SQLite)."),
     limit: int = typer.Option(FRONT_ROWS, "--limit", min=0, help="Rows at most: a larger front is shown spread along the "
                               "first objective (0: every trial on it)."),
 ) -> None:
@@ -384,7 +384,7 @@ def front(
 @app.command()
 @handle_errors
 def audit(
-    path: Path = typer.Argument(..., help="A study file (SQLite)."),
+    path: Path = typer.Argument(..., metavar="PATH", help="A study file (SQLite)."),
     accuracy: str = typer.Option("accuracy", help="Accuracy metric."),
     gap: str = typer.Option("eo_diff", help="Fairness gap metric."),
     bound: float = typer.Option(None, help="Largest acceptable gap (default: the study's constraint)."),
@@ -430,7 +430,7 @@ def _profile(text: str) -> mh.DeviceProfile:
 @app.command()
 @handle_errors
 def sizing(
-    path: Path = typer.Argument(..., help="A study file (SQLite)."),
+    path: Path = typer.Argument(..., metavar="PATH", help="A study file (SQLite)."),
     device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J (repeatable); size_metric=, "
                                      "latency_metric=, energy_metric= name the metrics the budgets apply to "
                                      "(default size_kb, latency_p99_ms, energy_per_inference_j)."),
