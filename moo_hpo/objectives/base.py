@@ -370,7 +370,13 @@ def _check_same_order(name: str, X: Any, other: Any, label: str) -> None:
     mine, theirs = getattr(X, "index", None), getattr(other, "index", None)
     if mine is None or theirs is None or not hasattr(mine, "equals") or not hasattr(theirs, "equals"):
         return
-    if mine.equals(theirs) or not mine.is_unique or not theirs.is_unique or set(mine) != set(theirs):
+    if mine.equals(theirs):
+        return
+    try:  # the same labels, each as often (repeated labels too), in another order
+        reordered = mine.sort_values().equals(theirs.sort_values())
+    except TypeError:  # labels of types that do not sort together: not one index reordered
+        reordered = False
+    if not reordered:
         return
     raise ConfigError(f"{name}: {label} has the same index labels as X in another order, so its rows pair with X's "
                       f"one way by position (how they are read) and another by label; if the labels are right, align it "

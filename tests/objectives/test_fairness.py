@@ -481,3 +481,13 @@ def test_two_fairness_probes_without_prefixes_are_refused_even_for_different_gap
         study.optimize(lambda model, config: model.fit(X, y), build=lambda c: LogisticRegression(C=c["C"]), n_trials=1,
                        probes=[mh.objectives.FairnessGap(X, y, sensitive=sex),
                                mh.objectives.FairnessGap(X, y, sensitive=race, metrics=["dp_diff"])])
+
+
+def test_repeated_index_labels_in_another_order_are_refused_too(data):
+    X, y, sex, _race, _model = data
+    frame = pd.DataFrame(X, index=np.arange(len(y)) // 2)  # every label twice (two frames concatenated)
+    shuffled = frame.iloc[::-1]
+    with pytest.raises(mh.ConfigError, match="sensitive has the same index labels as X in another order"):
+        mh.objectives.FairnessGap(shuffled, y[::-1], sensitive=pd.Series(sex, index=frame.index))
+    mh.objectives.FairnessGap(frame, y, sensitive=pd.Series(sex, index=frame.index))  # the same order: fine
+    mh.objectives.FairnessGap(frame, y, sensitive=pd.Series(sex, index=[str(i) for i in frame.index]))  # other labels
