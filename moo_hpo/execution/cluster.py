@@ -74,6 +74,15 @@ LARGE_OBJECTIVE_BYTES = 100_000_000
 _GATHER_TIMEOUT = 10.0
 
 
+def _scheduler_errors() -> tuple[type[BaseException], ...]:
+    """What a call to the scheduler raises when the connection to it is lost (or it cancelled the study's tasks)."""
+    from concurrent.futures import CancelledError
+
+    from distributed.client import FuturesCancelledError
+
+    return (OSError, TimeoutError, CancelledError, FuturesCancelledError)
+
+
 def _connection_text(exc: BaseException) -> str:
     """What a lost connection to the scheduler says, for the user: its last line, without Dask's description of the
     connection object (``in <TCP (closed) ConnectionPool.queue_get local=... remote=...>:``) or the cancelled tasks'
@@ -534,13 +543,9 @@ class DaskExecutor:
         Raises:
             MooHpoError: when the connection to the scheduler is lost (every finished trial is saved).
         """
-        from concurrent.futures import CancelledError
-
-        from distributed.client import FuturesCancelledError
-
         try:
             return self._wait()
-        except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
+        except _scheduler_errors() as exc:
             raise self._lost(exc) from None
 
     def _wait(self) -> list[tuple[Trial, Outcome]]:
@@ -616,14 +621,10 @@ class DaskExecutor:
         Raises:
             MooHpoError: when the connection to the scheduler is lost.
         """
-        from concurrent.futures import CancelledError
-
-        from distributed.client import FuturesCancelledError
-
         if self._channel is not None:
             try:
                 self._answer_queued_reports()
-            except (OSError, TimeoutError, CancelledError, FuturesCancelledError) as exc:
+            except _scheduler_errors() as exc:
                 raise self._lost(exc) from None
         time.sleep(timeout)
 
