@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from moo_hpo import __version__, analysis, robust
+from moo_hpo.retries import RetryQueue, retry_extra
 from moo_hpo.analysis import REFERENCE_FREEZE_AFTER, ReferencePoint
 from moo_hpo.choice import Recommendation
 from moo_hpo.constraints import Constraint, constraint_from_dict
@@ -96,12 +97,17 @@ class Study:
             :class:`~moo_hpo.pruners.DominatedPruner`; None: the stored study's pruner when it had one,
             else no trial is stopped; False: no pruner, even for a study that had one (the store then keeps
             none either). The pruner is recorded in the store.
+        retry_interrupted: run the configuration of each trial that was running when the study stopped again, once,
+            before the next proposals (:mod:`moo_hpo.retries`); False: never (and the retries a stored study still
+            holds are dropped).
 
     Attributes:
         optimizer_seconds: seconds this study object spent in the optimizer's ``ask`` and ``tell`` (each
             trial also records its proposal's share in ``extra["optimizer"]["seconds"]``).
         pruner: the study's pruner, or None.
         read_only: True for a view that cannot propose or tell.
+        interrupted: the numbers of the trials this opening of the store found running (left by a stopped writer)
+            and recorded ``interrupted``.
 
     Raises:
         ConfigError: for a malformed definition, or a store holding a different study.
@@ -120,6 +126,7 @@ class Study:
         *,
         read_only: bool = False,
         pruner: Pruner | bool | None = None,
+        retry_interrupted: bool = True,
     ) -> None:
         self.space = space if isinstance(space, Space) else Space(space)
         if isinstance(objectives, Objective):
@@ -179,6 +186,12 @@ class Study:
                 pruner = claim_instance(pruner, self, "pruner")
             self._pruning = PrunerState(self._store, self.problem, lambda: self._trials, pruner, self.read_only)
             self._queued: list[dict[str, Any]] = list(self._store.get_meta(QUEUED) or [])  # see enqueue
+            self._retries = RetryQueue(self._store, len(self._trials), bool(retry_interrupted))
+            if self.interrupted:
+                retried = [n for n in self.interrupted if self._retries.add(self._trials[n])]
+                again = ("" if not retried else "; their configurations run again first when the study goes on (once)"
+                         if retried == self.interrupted else f"; the configurations of {retried} run again first (once)")
+                logger.warning("trials %s were running when the study stopped; recorded as interrupted%s", self.interrupted, again)
             self._store_rename()
         except BaseException:
             if not isinstance(storage, Store):  # a refused study keeps no lock on its file
@@ -227,8 +240,6 @@ class Study:
             self._stored_name = self._store.get_meta("name", "study")
             self.name = name or self._stored_name  # a new name is stored once the study has opened (_store_rename)
             self.interrupted = [] if self.read_only else self._store.mark_interrupted()
-            if self.interrupted:
-                logger.warning("trials %s were running when the study stopped; recorded as interrupted", self.interrupted)
         self._reference = ReferencePoint(self.objectives, stored=self._store.get_meta("reference_point"))
         self._trials: list[Trial] = self._store.load_trials()
         self._recount()
@@ -347,6 +358,7 @@ class Study:
         optimizer: str | Optimizer = "auto",
         read_only: bool | None = None,
         pruner: Pruner | bool | None = None,
+        retry_interrupted: bool = True,
     ) -> Study:
         """Open a stored study to resume or inspect it.
 
@@ -360,10 +372,12 @@ class Study:
                 here (a read-only folder, file or medium).
             pruner: the pruner for the trials still to run (None: the stored one; False: none); it first
                 replays the stored reports.
+            retry_interrupted: run interrupted trials' configurations again, once, before the next proposals
+                (:mod:`moo_hpo.retries`); False: never.
 
         Returns:
             The study with every stored trial; trials left running by a stopped writer are marked
-            ``interrupted``.
+            ``interrupted`` (listed in ``study.interrupted``).
 
         Raises:
             StorageError: when there is no study at ``path``.
@@ -397,6 +411,7 @@ class Study:
             optimizer=optimizer,
             storage=store,
             pruner=pruner,
+            retry_interrupted=retry_interrupted,
         )
         study._read_only_why = why
         return study
@@ -528,6 +543,17 @@ class Study:
 
         trials: list[Trial] = []
         repeating = getattr(self._optimizer, "name", None) == REEVALUATE  # reevaluate runs its repetitions only
+        while self._retries.numbers and len(trials) < want and not repeating:  # interrupted trials' configurations first
+            self._use_optimizer()
+            original = self._trials[self._retries.numbers[0]]
+            problems = self.space.problems(original.config)
+            if problems:
+                logger.warning("trial #%d is not run again: its configuration breaks the space's rules now: %s",
+                               original.number, "; ".join(problems))
+            else:
+                proposal = Proposal(dict(original.config), retry_extra(original), checked=True)
+                trials.append(self._record_proposal(proposal, ENQUEUED))
+            self._retries.pop()
         while self._queued and len(trials) < want and not repeating:  # the user's queued configurations first
             self._use_optimizer()
             trials.append(self._record_proposal(Proposal(dict(self._queued[0]), checked=True), ENQUEUED))
@@ -825,6 +851,7 @@ class Study:
             return
         self._commit(record, status=TrialStatus.INTERRUPTED, error=reason)
         self._use_optimizer().tell([record])
+        self._retries.add(record)
 
     # ------------------------------------------------------------------ optimize
     def stop(self, reason: str = "stopped by a callback") -> None:

@@ -273,6 +273,7 @@ def _enqueue_from_toml(study: mh.Study, tables: list[dict[str, Any]]) -> None:
         CliError: naming the table (1-based) and what does not fit the space.
     """
     from moo_hpo.optimizers.base import ENQUEUED
+    from moo_hpo.retries import RETRY_OF
     from moo_hpo.study import _as_chosen
 
     configs = []
@@ -283,7 +284,7 @@ def _enqueue_from_toml(study: mh.Study, tables: list[dict[str, Any]]) -> None:
             raise CliError(f"[[enqueue]] {number} (of {len(tables)}): the configuration {config!r:.300} does not fit the "
                            f"space: {'; '.join(problems)}")
         configs.append(config)
-    seen = [t.config for t in study.trials if t.optimizer == ENQUEUED] + study.queued
+    seen = [t.config for t in study.trials if t.optimizer == ENQUEUED and RETRY_OF not in t.extra] + study.queued
     for config in configs:
         if config in seen:
             seen.remove(config)

@@ -481,7 +481,11 @@ def test_sigkill_then_resume_loses_nothing(tmp_path):
 
     study = mh.Study.load(path)
     assert study.interrupted == [t.number for t in study.trials if t.error and "interrupted" in t.error]
+    stored = len(study.trials)
     study.optimize(lambda c: {"a": c["x"], "b": c["x"] ** 0.5 - 0.1 * c["k"]}, n_trials=30 - len(before), show_progress=False)
+    retries = study.trials[stored: stored + len(study.interrupted)]  # the killed run's running trials, first
+    assert [t.extra.get("retry_of") for t in retries] == study.interrupted
+    assert [t.config for t in retries] == [study.trials[n].config for n in study.interrupted]
     numbers = [t.number for t in study.trials]
     assert numbers == sorted(set(numbers)) == list(range(len(numbers)))
     assert study.count("complete") == 30
@@ -624,6 +628,7 @@ def test_enqueued_configurations_are_asked_first_and_kept_in_the_file_until_they
                 study.enqueue(bad)
         first = study.ask()
         assert first.config == {"lr": 0.01, "opt": "adam"} and first.optimizer == "enqueued"
+        study.tell(first, {"loss": 1.0})
     with mh.Study.load(path) as study:  # the second one waited in the file
         second, third = study.ask(2)
         assert second.config == {"lr": 0.1, "opt": "sgd", "momentum": 0.9} and second.optimizer == "enqueued"

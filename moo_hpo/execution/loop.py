@@ -231,8 +231,11 @@ def run_optimize(
             for t in running:
                 study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
             done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
-            logger.warning("interrupted; %s saved, %s recorded as interrupted", f"{done} finished trial{'' if done == 1 else 's'}",
-                           f"{len(running)} running trial{'' if len(running) == 1 else 's'}")
+            again = sum(t.number in study._retries.numbers for t in running)
+            logger.warning("interrupted; %s saved, %s recorded as interrupted%s", f"{done} finished trial{'' if done == 1 else 's'}",
+                           f"{len(running)} running trial{'' if len(running) == 1 else 's'}",
+                           f" ({'its configuration runs' if again == 1 else 'their configurations run'} again first when the "
+                           "study goes on)" if again else "")
         raise
     except BaseException as exc:
         with further_interrupts_held():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import math
 import subprocess
@@ -358,6 +359,35 @@ class OptimizerContract:
         straight.optimize(two_objectives, n_trials=self.n_trials, show_progress=False)
         assert [t.config for t in resumed.trials] == [t.config for t in straight.trials]
         assert [t.metrics for t in resumed.trials] == [t.metrics for t in straight.trials]
+
+    def test_an_interrupted_trial_runs_again_and_a_reopened_study_goes_on_as_the_same_process(self, tmp_path):
+        half = self.n_trials // 2
+        runs = []
+        for reopen in (False, True):
+            path = tmp_path / f"{reopen}.db"
+            calls = itertools.count()
+
+            def stopped_by_ctrl_c(config: dict) -> dict:
+                if next(calls) == half:
+                    raise KeyboardInterrupt
+                return two_objectives(config)
+
+            study = self.make_study(seed=12, storage=path)
+            with pytest.raises(KeyboardInterrupt):
+                study.optimize(stopped_by_ctrl_c, n_trials=self.n_trials, show_progress=False)
+            if reopen:
+                study.close()
+                study = mh.Study.load(path, space=mixed_space(), optimizer=make_optimizer(self.optimizer_name, dict(self.params)))
+            study.optimize(two_objectives, n_trials=self.n_trials - half, show_progress=False)
+            interrupted, retry = study.trials[half], study.trials[half + 1]
+            assert interrupted.status is mh.TrialStatus.INTERRUPTED
+            assert retry.extra["retry_of"] == half and retry.config == interrupted.config
+            assert retry.status is mh.TrialStatus.COMPLETE and study.count("complete") >= self.n_trials - 1
+            assert sum(t.config == interrupted.config for t in study.trials if not is_noise_check(t)) == 2  # once more only
+            runs.append([(t.config, t.metrics) for t in study.trials])
+            study.close()
+        if self.deterministic:
+            assert runs[0] == runs[1]
 
     # -------------------------------------------------------------- behaviour
     def test_beats_its_rival_on_the_benchmark(self):
