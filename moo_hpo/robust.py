@@ -196,7 +196,7 @@ def reevaluate(
         callbacks: ``callback(study, trial)`` after every finished repetition.
         **options: the other keyword arguments of :meth:`~moo_hpo.Study.optimize` (``timeout``,
             ``show_progress``, ``catch``, ``trial_timeout``, ``build``, ``probes``, ``executor``, ``resources``,
-            ``retries``).
+            ``retries``, ``max_trials_per_worker``).
 
     Returns:
         The repetitions recorded by this call, in number order.
@@ -210,7 +210,8 @@ def reevaluate(
 
     study._writable()
     _check_positive("repeats", repeats)
-    allowed = ("timeout", "show_progress", "catch", "trial_timeout", "build", "probes", "executor", "resources", "retries")
+    allowed = ("timeout", "show_progress", "catch", "trial_timeout", "build", "probes", "executor", "resources", "retries",
+               "max_trials_per_worker")
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ConfigError(f"reevaluate takes optimize's options {list(allowed)}; received {unknown}")

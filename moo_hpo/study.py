@@ -873,6 +873,7 @@ class Study:
         executor: Any = None,
         resources: Mapping[str, float] | None = None,
         retries: int | None = None,
+        max_trials_per_worker: int | None = None,
     ) -> Study:
         """Run trials until a budget is spent.
 
@@ -909,6 +910,12 @@ class Study:
             retries: with ``executor``, how many times a trial whose workers died is submitted again
                 before it is recorded failed ("worker lost"); None: once. Without ``executor`` it is ignored
                 (and logged): a local worker that crashes fails its trial and is replaced.
+            max_trials_per_worker: trials a local worker process runs before it exits and a fresh one takes its place
+                (1: a new process for every trial), for objectives whose process keeps what one trial left behind
+                (memory a library leaks, a GPU's cached memory, global state); the fresh worker loads the objective
+                while the next trial is proposed. Runs trials in a worker process even with ``n_workers=1``.
+                None: workers run trials until the study ends. Not with ``executor`` (a Dask worker's life is the
+                cluster's to set).
 
         Returns:
             The study itself.
@@ -924,7 +931,7 @@ class Study:
         self._writable()
         run_optimize(
             self, fn, n_trials, timeout, n_workers, callbacks, show_progress, catch, trial_timeout, build, probes,
-            executor, resources, retries,
+            executor, resources, retries, max_trials_per_worker,
         )
         return self
 
@@ -959,7 +966,8 @@ class Study:
             n_workers: repetitions evaluated at once (as for :meth:`optimize`).
             callbacks: ``callback(study, trial)`` after every finished repetition.
             **options: :meth:`optimize`'s other keyword arguments: ``timeout``, ``show_progress``, ``catch``,
-                ``trial_timeout``, ``build``, ``probes``, ``executor``, ``resources``, ``retries``.
+                ``trial_timeout``, ``build``, ``probes``, ``executor``, ``resources``, ``retries``,
+                ``max_trials_per_worker``.
 
         Returns:
             The repetitions this call recorded, in number order.

@@ -168,7 +168,7 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
 #: what a study description may hold: its tables, and the keys of [study]
 TOML_TABLES = ("study", "space", "objectives", "constraints", "optimizer", "pruner", "enqueue")
 STUDY_KEYS = ("entry", "name", "seed", "storage", "optimizer", "n_trials", "timeout", "n_workers", "trial_timeout", "dask",
-              "resources", "retries")
+              "resources", "retries", "max_trials_per_worker")
 
 
 def _check_keys(where: str, table: dict[str, Any], known: Sequence[str]) -> None:
@@ -259,7 +259,8 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     except BaseException:
         study.close()  # refused: the study file is free again, for the corrected description
         raise
-    options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout", "resources", "retries") if k in study_t}
+    options = {k: study_t[k] for k in ("n_trials", "timeout", "n_workers", "trial_timeout", "resources", "retries",
+                                       "max_trials_per_worker") if k in study_t}
     if "dask" in study_t:
         options["executor"] = study_t["dask"]
     return study, fn, options

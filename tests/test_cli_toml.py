@@ -429,3 +429,16 @@ def test_an_enqueue_table_outside_the_space_names_the_table(tmp_path):
     shape = write(tmp_path, tail="[enqueue]\nx = 0.5\n")
     result = runner.invoke(app, ["run", shape])
     assert result.exit_code == 1 and "[[enqueue]] (double brackets)" in result.output
+
+
+def test_max_trials_per_worker_in_the_study_table_gives_each_trial_a_fresh_worker(tmp_path):
+    path = write(tmp_path, study_extra="max_trials_per_worker = 1")
+    (tmp_path / "entry.py").write_text("import os\n\ndef evaluate(config):\n    return {'a': config['x'], 'b': 1 - config['x'], "
+                                       "'pid': os.getpid()}\n")
+    result = runner.invoke(app, ["run", path, "--trials", "3"])
+    assert result.exit_code == 0, result.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert len({t.metrics["pid"] for t in study.trials}) == 3 and study.count("complete") == 3
+    (tmp_path / "bad").mkdir()
+    result = runner.invoke(app, ["run", write(tmp_path / "bad", study_extra="max_trials_per_worker = 0")])
+    assert result.exit_code == 1 and "max_trials_per_worker must be a positive integer or None; received 0" in result.output

@@ -24,7 +24,7 @@ from moo_hpo.execution.probe_checks import (
     check_thresholds,
 )
 from moo_hpo.execution.progress import Progress
-from moo_hpo.execution.workers import WorkerPoolExecutor
+from moo_hpo.execution.workers import WorkerPoolExecutor, check_max_trials_per_worker
 from moo_hpo.objectives.base import Probe
 from moo_hpo.pipeline import Skipped, takes_trial_at
 from moo_hpo.trial import Result, Trial, TrialStatus
@@ -131,6 +131,7 @@ def run_optimize(
     executor: Any = None,
     resources: Mapping[str, float] | None = None,
     retries: int | None = None,
+    max_trials_per_worker: int | None = None,
 ) -> None:
     """Run trials of ``study`` until a budget is spent (the arguments are :meth:`moo_hpo.Study.optimize`'s).
 
@@ -139,6 +140,7 @@ def run_optimize(
         KeyboardInterrupt: after Ctrl-C, once running trials are recorded as interrupted.
     """
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout, retries)
+    check_max_trials_per_worker(max_trials_per_worker)
     _check_signature(fn, with_model=build is not None)
     callbacks = _as_list("callbacks", callbacks, callable)
     if n_trials is None and timeout is None and not callbacks:
@@ -162,6 +164,9 @@ def run_optimize(
     if executor is not None:
         if n_workers != 1:
             raise ConfigError("with executor=... the cluster's workers set how many trials run at once; leave n_workers at 1")
+        if max_trials_per_worker is not None:
+            raise ConfigError("max_trials_per_worker applies to local worker processes; a Dask worker's life is the "
+                              "cluster's to set (`dask worker --lifetime ...`, or the nanny's memory limit)")
         from moo_hpo.execution.cluster import DaskExecutor
 
         executor = DaskExecutor(fn, executor, resources, 1 if retries is None else retries, trial_timeout, reporter=reporter)
@@ -174,10 +179,10 @@ def run_optimize(
                 "lost with its machine; here it is ignored: a local worker that crashes fails its trial (the crash is "
                 "the objective's), and the study goes on with a new worker", retries,
             )
-        if n_workers == 1 and trial_timeout is None:
+        if n_workers == 1 and trial_timeout is None and max_trials_per_worker is None:
             executor = InProcessExecutor(fn, reporter)
         else:
-            executor = WorkerPoolExecutor(fn, n_workers, trial_timeout, reporter)
+            executor = WorkerPoolExecutor(fn, n_workers, trial_timeout, reporter, max_trials_per_worker)
     started = time.monotonic()
     study._stop_reason = None
     budget_spent = False  # False when a callback's study.stop() ends the run

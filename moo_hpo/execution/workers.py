@@ -10,6 +10,12 @@ error are the study's, so what the objective prints lands where the user's scrip
 (the objective's own children too) and the worker is replaced. Workers exit when the study's process
 dies, so they never outlive it or hold its files.
 
+Recycling (``max_trials_per_worker``): a worker that has run that many trials is retired once it has sent its
+last result: its input is closed, so it leaves its loop and exits as a Python program does (its ``atexit``
+handlers run, a GPU's memory and whatever the objective leaked go back to the system), and a fresh worker is
+started in its place at once, loading the objective while the study proposes the next trial. A retired worker
+that has not exited 30 s later, or when the study stops, is killed with its process group.
+
 Threads: each worker gets an equal share of the machine's cores for the thread pools of OpenMP, MKL,
 OpenBLAS and torch (``OMP_NUM_THREADS`` and its kin set to ``cores // n_workers``, at least 1), unless the
 user set any of them. The objective's own subprocesses inherit the limits. Without it every worker's scikit-learn or torch starts a thread per core: on two cores, two
@@ -34,13 +40,26 @@ from moo_hpo.execution.executors import Outcome, takes_trial
 from moo_hpo.execution.messages import receive, send
 from moo_hpo.trial import Trial
 
-__all__ = ["THREAD_VARIABLES", "WorkerPoolExecutor", "thread_limits"]
+__all__ = ["THREAD_VARIABLES", "WorkerPoolExecutor", "check_max_trials_per_worker", "thread_limits"]
 
 #: The environment variables that size the numeric libraries' thread pools (torch reads OMP_NUM_THREADS).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 logger = logging.getLogger("moo_hpo")
+
+_RETIRED_GRACE_S = 30.0  # a retired worker killed if it has not exited by then
+_RETIRED_AT_SHUTDOWN_S = 5.0  # how long the study's end waits for retired workers to exit
+
+
+def check_max_trials_per_worker(value: Any) -> None:
+    """Refuse a ``max_trials_per_worker`` that is not a positive integer or None.
+
+    Raises:
+        ConfigError: naming what was received.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"max_trials_per_worker must be a positive integer or None; received {value!r}")
 
 
 def thread_limits(n_workers: int) -> dict[str, str]:
@@ -77,6 +96,7 @@ class _Worker:
     trial: Trial | None = None
     deadline: float | None = None
     started: float = field(default_factory=time.monotonic)
+    trials_run: int = 0
 
 
 class WorkerPoolExecutor:
@@ -89,17 +109,23 @@ class WorkerPoolExecutor:
         reporter: where the trials' intermediate reports go (``report(trial, step, metrics)`` and
             ``should_prune(trial)``, e.g. the study's); each report is answered with the pruner's decision
             while the trial runs. None: reports are refused.
+        max_trials_per_worker: trials a worker runs before a fresh one takes its place (1: a new process for every
+            trial); None: workers run trials until the study ends.
 
     Raises:
-        ConfigError: for a bad worker count or timeout, an objective that cannot be pickled, or one
-            that the workers cannot load (a package missing there).
+        ConfigError: for a bad worker count, timeout or ``max_trials_per_worker``, an objective that cannot be
+            pickled, or one that the workers cannot load (a package missing there).
     """
 
-    def __init__(self, fn: Callable[..., Any], n_workers: int, trial_timeout: float | None = None, reporter: Any = None) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], n_workers: int, trial_timeout: float | None = None, reporter: Any = None,
+        max_trials_per_worker: int | None = None,
+    ) -> None:
         import cloudpickle
 
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
+        check_max_trials_per_worker(max_trials_per_worker)
         if trial_timeout is not None and not (isinstance(trial_timeout, (int, float)) and 0 < trial_timeout < float("inf")):
             raise ConfigError(f"trial_timeout must be a positive, finite number of seconds; received {trial_timeout!r}")
         try:
@@ -118,6 +144,8 @@ class WorkerPoolExecutor:
         self.capacity = n_workers
         self.trial_timeout = trial_timeout
         self.reporter = reporter
+        self.max_trials_per_worker = max_trials_per_worker
+        self._retired: list[tuple[_Worker, float]] = []  # workers told to exit, and when (see _retire)
         self._selector = selectors.DefaultSelector()
         self._ended: list[tuple[Trial, Outcome]] = []  # trials that ended while reports were answered (see answer_reports)
         self._workers: list[_Worker] = [self._start() for _ in range(n_workers)]
@@ -170,6 +198,40 @@ class WorkerPoolExecutor:
     def _replace(self, worker: _Worker) -> None:
         self._stop(worker)
         self._workers[self._workers.index(worker)] = self._start()
+
+    def _retire(self, worker: _Worker) -> None:
+        """Let a worker that ran its last trial exit by itself (its input closed) and start a fresh one in its place."""
+        self._reap_retired()
+        try:
+            self._selector.unregister(worker.messages)
+        except (KeyError, ValueError):
+            pass
+        try:
+            worker.process.stdin.close()  # the worker reads the end of its input and returns from its loop
+        except OSError:
+            pass
+        self._retired.append((worker, time.monotonic()))
+        self._workers[self._workers.index(worker)] = self._start()
+
+    def _reap_retired(self, wait: float = 0.0) -> None:
+        """Collect the retired workers that exited (their leftover children killed with their process group); kill those
+        still there 30 s after they were retired, or, with ``wait``, after that many more seconds."""
+        until = time.monotonic() + wait
+        while self._retired:
+            remaining = []
+            for worker, since in self._retired:
+                exited = os.waitid(os.P_PID, worker.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+                overdue = time.monotonic() - since > _RETIRED_GRACE_S or (wait and time.monotonic() >= until)
+                if exited or overdue:
+                    if overdue and not exited:
+                        logger.warning("a retired worker process (pid %d) had not exited; it was killed", worker.process.pid)
+                    self._stop(worker)
+                else:
+                    remaining.append((worker, since))
+            self._retired = remaining
+            if not remaining or not wait:
+                return
+            time.sleep(0.02)
 
     def _read_idle(self, worker: _Worker) -> None:
         """Read what a worker without a trial sent: the "ready" of a worker started in place of a lost one (left
@@ -235,6 +297,7 @@ class WorkerPoolExecutor:
 
     def wait(self) -> list[tuple[Trial, Outcome]]:
         """Block until at least one running trial ends (result, crash or timeout); return those."""
+        self._reap_retired()
         if self._ended:  # trials that ended while the optimizer proposed, and any that ended since
             self.answer_reports(0.0)
             ended, self._ended = self._ended, []
@@ -281,6 +344,9 @@ class WorkerPoolExecutor:
             send(worker.process.stdin, self._answer(trial, message["report"]))
             return None
         worker.trial, worker.deadline = None, None
+        worker.trials_run += 1
+        if self.max_trials_per_worker is not None and worker.trials_run >= self.max_trials_per_worker:
+            self._retire(worker)
         if "error" in message:
             return trial, Outcome(error=message["error"], exception=message.get("exception"))
         return trial, Outcome(value=message["value"])
@@ -303,4 +369,5 @@ class WorkerPoolExecutor:
         for worker in self._workers:
             self._stop(worker)
         self._workers = []
+        self._reap_retired(wait=_RETIRED_AT_SHUTDOWN_S)
         self._selector.close()

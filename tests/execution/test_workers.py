@@ -345,3 +345,82 @@ def test_an_idle_worker_that_dies_is_replaced_not_spun_on():
         assert pool._workers[1] is not idle and pool._workers[1].process.poll() is None  # started again
     finally:
         pool.shutdown()
+
+
+def pid_and_leak(config):
+    """Reports its worker's pid and how many trials that process ran (a global a library might keep)."""
+    import builtins
+
+    builtins._moo_hpo_test_runs = getattr(builtins, "_moo_hpo_test_runs", 0) + 1
+    return {"a": config["x"], "pid": os.getpid(), "runs_here": builtins._moo_hpo_test_runs}
+
+
+@pytest.mark.parametrize(("n_workers", "per_worker"), [(2, 1), (1, 2)])
+def test_max_trials_per_worker_gives_each_group_of_trials_a_fresh_process(n_workers, per_worker):
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.optimize(pid_and_leak, n_trials=6, n_workers=n_workers, max_trials_per_worker=per_worker, show_progress=False)
+    assert study.count("complete") == 6
+    pids = [t.metrics["pid"] for t in study.trials]
+    assert len(set(pids)) == 6 // per_worker and os.getpid() not in pids
+    assert max(t.metrics["runs_here"] for t in study.trials) == per_worker  # nothing a trial left carries further
+    assert all(pids.count(p) == per_worker for p in pids)
+
+
+def test_without_max_trials_per_worker_a_worker_keeps_what_its_trials_left():  # the state the option clears
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.optimize(pid_and_leak, n_trials=4, trial_timeout=60, show_progress=False)
+    assert len({t.metrics["pid"] for t in study.trials}) == 1
+    assert [t.metrics["runs_here"] for t in study.trials] == [1, 2, 3, 4]
+
+
+def registers_an_exit_note(config):
+    import atexit
+
+    path = config["note"]
+    atexit.register(lambda: open(path, "a").write(f"{os.getpid()}\n"))
+    return {"a": 0.0}
+
+
+def test_a_retired_worker_exits_as_a_program_does_and_leaves_no_process(tmp_path):
+    note = tmp_path / "exits.txt"
+    study = mh.Study(mh.Space({"note": mh.Categorical([str(note)])}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.enqueue({"note": str(note)})
+    study.enqueue({"note": str(note)})
+    study.enqueue({"note": str(note)})
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    study.optimize(registers_an_exit_note, n_trials=3, max_trials_per_worker=1, show_progress=False)
+    assert study.count("complete") == 3
+    assert len(set(note.read_text().split())) == 3  # each worker's atexit ran: it was not killed
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before  # every retired worker is gone
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "1"])
+def test_max_trials_per_worker_must_be_a_positive_integer(bad):
+    study = two_objective_study()
+    with pytest.raises(mh.ConfigError, match="max_trials_per_worker must be a positive integer or None; received"):
+        study.optimize(lambda c: {"a": 0.0, "b": 0.0}, n_trials=1, max_trials_per_worker=bad, show_progress=False)
+    assert not study.trials
+
+
+def test_max_trials_per_worker_is_refused_with_a_dask_executor_before_connecting():
+    study = two_objective_study()
+    with pytest.raises(mh.ConfigError, match="local worker processes; a Dask worker's life is the cluster's"):
+        study.optimize(lambda c: {"a": 0.0, "b": 0.0}, n_trials=1, max_trials_per_worker=1,
+                       executor="tcp://127.0.0.1:9", show_progress=False)
+
+
+def hangs_at_exit(config):
+    import atexit
+
+    atexit.register(time.sleep, 600)
+    return {"a": 0.0}
+
+
+def test_a_retired_worker_that_does_not_exit_is_killed_when_the_study_ends(caplog):
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    started = time.monotonic()
+    study.optimize(hangs_at_exit, n_trials=1, max_trials_per_worker=1, show_progress=False)
+    assert time.monotonic() - started < 20 and study.count("complete") == 1
+    assert "had not exited; it was killed" in caplog.text
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
