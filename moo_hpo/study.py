@@ -156,6 +156,7 @@ class Study:
             self.read_only = self._store.read_only
             self._stop_reason: str | None = None
             self._optimizer: Optimizer | None = None  # set up on first use
+            self._deferred_tells: list[Trial] | None = None  # trials told while the optimizer proposes (see _propose)
             self._optimizer_recorded = False  # stored with the first proposal or result
             self.optimizer_seconds = 0.0  # time in the optimizer's ask and tell, this session
             self._chosen: tuple[Optimizer, str] | None = None
@@ -565,12 +566,17 @@ class Study:
             started = time.perf_counter()
             if answer_reports is None or not getattr(optimizer, "ask_in_thread", False):
                 proposals = optimizer.ask(want - len(trials), pending)
+                elapsed = time.perf_counter() - started
             else:
                 from moo_hpo.execution.asking import ask_answering_reports
 
                 n = want - len(trials)
-                proposals = ask_answering_reports(lambda: optimizer.ask(n, pending), answer_reports)
-            elapsed = time.perf_counter() - started
+                self._deferred_tells = []  # trials told meanwhile reach the optimizer once its ask has ended
+                try:
+                    proposals = ask_answering_reports(lambda: optimizer.ask(n, pending), answer_reports)
+                finally:
+                    elapsed = time.perf_counter() - started  # the deferred tells count as tells, not as this proposal
+                    self._tell_deferred()
             self.optimizer_seconds += elapsed
             if not proposals:
                 break
@@ -695,12 +701,27 @@ class Study:
         )
         if new_status is TrialStatus.COMPLETE:
             self._pruning.check_finished(record)
-            if not self._reference.is_frozen:
-                self._freeze_reference_if_due()
+        if self._deferred_tells is not None:  # the optimizer is proposing in its own thread (see _propose)
+            self._deferred_tells.append(record)
+            return record
+        if new_status is TrialStatus.COMPLETE and not self._reference.is_frozen:
+            self._freeze_reference_if_due()
         started = time.perf_counter()
         optimizer.tell([record])
         self.optimizer_seconds += time.perf_counter() - started
         return record
+
+    def _tell_deferred(self) -> None:
+        """Tell the optimizer the trials told while it proposed in its own thread, in the order told (its ask has
+        ended), and freeze the reference point if they made it due (the proposal read it meanwhile)."""
+        deferred, self._deferred_tells = self._deferred_tells, None
+        if not deferred:
+            return
+        if not self._reference.is_frozen:
+            self._freeze_reference_if_due()
+        started = time.perf_counter()
+        self._use_optimizer().tell(deferred)
+        self.optimizer_seconds += time.perf_counter() - started
 
     def _check_skip_breaks_a_bound(self, number: int, metrics: Any) -> None:
         """Refuse ``status="infeasible_skipped"`` whose metrics measure every hard constraint and break none: such a

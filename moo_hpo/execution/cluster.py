@@ -569,20 +569,37 @@ class DaskExecutor:
                 done = self._wait_answering_reports(slots)
                 if done is None:
                     return []
-            out = []
-            for future in done:
-                trial, submissions = self._running.pop(future)
-                try:
-                    outcome = self._outcome(future, trial, submissions)
-                except BaseException:
-                    self._running.setdefault(future, (trial, submissions))  # still the study's running trial
-                    raise
-                if outcome is not None:
-                    out.append((trial, outcome))
-                    self._forget_answers(trial.number)
+            out = self._ended_outcomes(done)
             if out:
                 return out
         return []
+
+    def _ended_outcomes(self, done: list[Any]) -> list[tuple[Trial, Outcome]]:
+        """The outcomes of the running trials whose futures are ``done`` (a lost worker's trial may be submitted
+        again instead, and is left out)."""
+        out = []
+        for future in done:
+            trial, submissions = self._running.pop(future)
+            try:
+                outcome = self._outcome(future, trial, submissions)
+            except BaseException:
+                self._running.setdefault(future, (trial, submissions))  # still the study's running trial
+                raise
+            if outcome is not None:
+                out.append((trial, outcome))
+                self._forget_answers(trial.number)
+        return out
+
+    def take_ended(self) -> list[tuple[Trial, Outcome]]:
+        """The running trials that have ended by now, without waiting (while the study's optimizer proposes).
+
+        Raises:
+            MooHpoError: when the connection to the scheduler is lost.
+        """
+        try:
+            return self._ended_outcomes([f for f in self._running if f.done()])
+        except _scheduler_errors() as exc:
+            raise self._lost(exc) from None
 
     def _send_deferred(self) -> None:
         """Send the trials back from unfit workers again while the fit workers have free slots (one at least when

@@ -189,6 +189,26 @@ def run_optimize(
     submitted = 0
     mine: set[int] = set()  # the trials this call started (trials asked by hand before it are the user's)
     progress = Progress(study, n_trials, show_progress)
+    told_early: list[Trial] = []  # trials that ended and were told while the optimizer proposed
+
+    def answer_and_tell(timeout: float) -> None:
+        """While the optimizer proposes in its own thread: answer the running trials' reports, and tell the trials that
+        end at once (their results are in the store before the proposal ends; the optimizer hears of them after it)."""
+        executor.answer_reports(timeout)
+        for trial, outcome in executor.take_ended():
+            if reporter.storage_failure is not None:
+                raise reporter.storage_failure
+            _finish(study, trial, outcome, catch)
+            told_early.append(trial)
+
+    def after_tell(trial: Trial) -> None:
+        record = study.trial(trial.number)
+        if record.status is TrialStatus.FAILED:
+            _report_failure(study, record)
+        progress.update(trial)
+        for cb in callbacks:
+            cb(study, study.trial(trial.number))
+
     try:
         with progress:
             while True:
@@ -202,9 +222,11 @@ def run_optimize(
                     if n_trials is not None:
                         free = min(free, n_trials - submitted)
                     if free > 0:
-                        # the running trials' reports are answered while the optimizer proposes
-                        answering = getattr(executor, "answer_reports", None) if executor.n_running else None
+                        # the running trials' reports are answered, and those that end told, while the optimizer proposes
+                        answering = answer_and_tell if executor.n_running and hasattr(executor, "take_ended") else None
                         new = study._propose(free, answering)
+                        while told_early:
+                            after_tell(told_early.pop(0))
                         if not new and executor.n_running == 0:
                             raise MooHpoError(_nothing_proposed(study))
                         for trial in new:
@@ -222,14 +244,10 @@ def run_optimize(
                     if reporter.storage_failure is not None:  # the file took no report: stop, as a tell would
                         raise reporter.storage_failure
                     _finish(study, trial, outcome, catch)
-                    record = study.trial(trial.number)
-                    if record.status is TrialStatus.FAILED:
-                        _report_failure(study, record)
-                    progress.update(trial)
-                    for cb in callbacks:
-                        cb(study, study.trial(trial.number))
+                    after_tell(trial)
     except KeyboardInterrupt:
         with further_interrupts_held():
+            _tell_the_ended(study, executor, catch)
             executor.shutdown()
             # every trial this call started that is still running: on a worker, or finished there but not yet told
             running = [t for t in study._running_trials() if t.number in mine]
@@ -258,6 +276,24 @@ def run_optimize(
     else:  # a callback's study.stop() (a stopping rule) ended the run before its budget: say so, and why
         logger.warning("optimize stopped after %d trial%s: %s", len(mine), "" if len(mine) == 1 else "s", study._stop_reason)
     _note_all_pruned(study, mine)
+
+
+def _tell_the_ended(study: Study, executor: Any, catch: tuple[type[BaseException], ...]) -> None:
+    """After Ctrl-C, tell the trials that have ended but were not told yet (one that ended while the optimizer's
+    proposal finished, say), so that only the trials still running are recorded interrupted."""
+    if not hasattr(executor, "take_ended"):
+        return
+    try:
+        executor.answer_reports(0.0)
+        ended = executor.take_ended()
+    except Exception as exc:  # noqa: BLE001 - the study stops anyway; the trials stay running, then interrupted
+        logger.warning("the trials that ended could not be collected: %s", exc)
+        return
+    for trial, outcome in ended:
+        try:
+            _finish(study, trial, outcome, catch)
+        except Exception as exc:  # noqa: BLE001 - recorded (failed) before it was raised; the study stops on Ctrl-C
+            logger.warning("trial #%d failed: %s", trial.number, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def _note_all_pruned(study: Study, mine: set[int]) -> None:

@@ -272,15 +272,14 @@ class WorkerPoolExecutor:
 
     def answer_reports(self, timeout: float) -> None:
         """Answer the reports that arrive within ``timeout`` seconds (while the study's optimizer proposes); a trial
-        that ends meanwhile is kept for the next :meth:`wait`."""
-        for key, _ in self._selector.select(timeout):
-            worker = key.data
-            if worker.trial is not None:
-                finished = self._collect(worker)
-                if finished is not None:
-                    self._ended.append(finished)
-            else:
-                self._read_idle(worker)
+        that ends meanwhile (a result, a crash, its ``trial_timeout``) is kept for :meth:`take_ended` or the next
+        :meth:`wait`."""
+        self._ended.extend(self._poll(timeout))
+
+    def take_ended(self) -> list[tuple[Trial, Outcome]]:
+        """The trials that ended while reports were answered (:meth:`answer_reports`), handed over once."""
+        ended, self._ended = self._ended, []
+        return ended
 
     def submit(self, trial: Trial) -> None:
         """Send ``trial`` to a free worker.
@@ -300,32 +299,36 @@ class WorkerPoolExecutor:
         self._reap_retired()
         if self._ended:  # trials that ended while the optimizer proposed, and any that ended since
             self.answer_reports(0.0)
-            ended, self._ended = self._ended, []
-            return ended
+            return self.take_ended()
         if not self.n_running:
             return []
         while True:
             deadlines = [w.deadline for w in self._workers if w.trial is not None and w.deadline is not None]
-            timeout = None if not deadlines else max(0.0, min(deadlines) - time.monotonic())
-            done = []
-            for key, _ in self._selector.select(timeout):
-                worker = key.data
-                if worker.trial is not None:
-                    finished = self._collect(worker)
-                    if finished is not None:
-                        done.append(finished)
-                else:
-                    self._read_idle(worker)
-            now = time.monotonic()
-            for worker in list(self._workers):
-                if worker.trial is not None and worker.deadline is not None and now >= worker.deadline:
-                    trial = worker.trial
-                    self._replace(worker)
-                    done.append(
-                        (trial, Outcome(error=f"timeout: the trial ran longer than trial_timeout={self.trial_timeout:g} s and was stopped"))
-                    )
+            done = self._poll(None if not deadlines else max(0.0, min(deadlines) - time.monotonic()))
             if done:
                 return done
+
+    def _poll(self, timeout: float | None) -> list[tuple[Trial, Outcome]]:
+        """Read what the workers send within ``timeout`` seconds (None: until something comes), answering reports, and
+        stop the trials past their deadline; return the trials that ended."""
+        done = []
+        for key, _ in self._selector.select(timeout):
+            worker = key.data
+            if worker.trial is not None:
+                finished = self._collect(worker)
+                if finished is not None:
+                    done.append(finished)
+            else:
+                self._read_idle(worker)
+        now = time.monotonic()
+        for worker in list(self._workers):
+            if worker.trial is not None and worker.deadline is not None and now >= worker.deadline:
+                trial = worker.trial
+                self._replace(worker)
+                done.append(
+                    (trial, Outcome(error=f"timeout: the trial ran longer than trial_timeout={self.trial_timeout:g} s and was stopped"))
+                )
+        return done
 
     def _collect(self, worker: _Worker) -> tuple[Trial, Outcome] | None:
         """The worker's next message: its trial's outcome, or None after answering an intermediate report."""

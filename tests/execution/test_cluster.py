@@ -477,8 +477,8 @@ def test_probes_and_constraints_checked_before_training_on_the_cluster(client):
 
 
 def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client):
-    def fn(config):
-        time.sleep(0.5 if config["x"] < 0.9 else 30)
+    def fn(config, trial):
+        time.sleep(0.5 if trial.number < 3 else 30)  # the trials after the third still run at the Ctrl-C
         return {"a": config["x"], "b": config["y"]}
 
     def interrupt(study, trial):
@@ -979,3 +979,24 @@ def test_reports_from_the_cluster_are_answered_while_the_optimizer_proposes(clie
     assert s.count("complete") == 6
     gaps = [b["at"] - a["at"] for t in s.trials for a, b in zip(t.reports, t.reports[1:])]
     assert max(gaps) < 1.2, sorted(gaps)[-5:]  # not the optimizer's 1.5 s on top of the step
+
+
+@pytest.mark.parametrize("reports", [False, True])
+def test_a_trial_that_ends_on_the_cluster_while_the_optimizer_proposes_is_recorded_at_once(client, reports):
+    from tests.execution.test_workers import _SlowRandom
+
+    def ends_apart(config, trial):
+        for step in range(1, 6):  # 0.1 to 1.1 s: trials end apart, some while the optimizer proposes
+            time.sleep((0.1 + config["x"]) / 5)
+            if reports:
+                trial.report(step, {"a": config["x"]})
+        return {"a": config["x"], "ended": time.time()}
+
+    s = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0,
+                 pruner=mh.pruners.MOASHA(1, 5, 3) if reports else None)
+    s.optimize(ends_apart, n_trials=6, executor=client, show_progress=False)
+    assert s.count("complete") + s.count("pruned") == 6
+    assert any(a < t.metrics["ended"] < b for t in s.trials if "ended" in t.metrics for a, b in s.optimizer.slow_asks)
+    late = [round(t.finished_at - t.metrics["ended"], 2) for t in s.trials if "ended" in t.metrics]
+    assert max(late) < 0.6, late  # recorded within moments, not once the 1.5 s proposal ended
+    assert s.optimizer.overlaps == 0

@@ -424,3 +424,52 @@ def test_a_retired_worker_that_does_not_exit_is_killed_when_the_study_ends(caplo
     assert time.monotonic() - started < 20 and study.count("complete") == 1
     assert "had not exited; it was killed" in caplog.text
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
+
+
+def ends_quickly(config):
+    time.sleep(0.1 + config["x"])  # 0.1 to 1.1 s: trials end apart, some while the optimizer proposes
+    return {"a": config["x"], "ended": time.time()}
+
+
+def test_a_trial_that_ends_while_the_optimizer_proposes_is_recorded_at_once():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
+    study.optimize(ends_quickly, n_trials=6, n_workers=2, show_progress=False)
+    assert study.count("complete") == 6
+    slow = study.optimizer.slow_asks
+    assert any(a < t.metrics["ended"] < b for t in study.trials for a, b in slow)  # some ended while it proposed
+    late = [round(t.finished_at - t.metrics["ended"], 2) for t in study.trials]
+    assert max(late) < 0.5, late  # recorded within moments, not once the 1.5 s proposal ended
+    assert study.optimizer.overlaps == 0  # the optimizer heard of them after its proposal
+
+
+def test_ctrl_c_during_a_proposal_keeps_the_trials_that_ended_meanwhile():
+    import _thread
+    import threading
+
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
+    slow_ask = _SlowRandom.ask
+
+    def ask(self, n, pending):
+        if pending:  # trials run: Ctrl-C in the midst of this proposal, after the running trial ended
+            threading.Timer(0.6, _thread.interrupt_main).start()
+        return slow_ask(self, n, pending)
+
+    study.optimizer.ask = ask.__get__(study.optimizer)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(ends_quickly, n_trials=6, n_workers=2, show_progress=False)
+    assert [t.status.value for t in study.trials] == ["complete", "complete"]  # nothing that ended is lost
+    assert study.optimizer.overlaps == 0
+
+
+def hangs_below_half(config):
+    time.sleep(60 if config["x"] < 0.5 else 0.1)
+    return {"a": config["x"]}
+
+
+def test_trial_timeout_stops_a_trial_while_the_optimizer_proposes():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=3)
+    study.optimize(hangs_below_half, n_trials=6, n_workers=2, trial_timeout=0.5, show_progress=False)
+    stopped = [t for t in study.trials if t.status is mh.TrialStatus.FAILED]
+    assert stopped and all("timeout" in t.error for t in stopped)
+    spans = [round(t.finished_at - t.started_at, 2) for t in stopped]
+    assert max(spans) < 1.2, spans  # at its 0.5 s, not when a 1.5 s proposal ended
