@@ -107,9 +107,11 @@ def test_a_resumed_study_decides_as_an_uninterrupted_one(tmp_path):
     assert [t.extra["optimizer"].get("noise") for t in resumed.trials] == [t.extra["optimizer"].get("noise") for t in whole.trials]
 
 
-def test_a_repeat_the_studys_stop_interrupted_is_asked_again_on_resume(tmp_path):
+@pytest.mark.parametrize("retry", [True, False])
+def test_a_repeat_the_studys_stop_interrupted_is_asked_again_on_resume(tmp_path, retry):
     # before, the interrupted repeat counted as asked: no repeat ever ran, the metrics stayed "noisy", and the
-    # report said the check had run
+    # report said the check had run. The study runs the interrupted trial again (retry_interrupted), and that run is
+    # the repeat; without it, the optimizer asks the repeat again itself
     path = tmp_path / "s.db"
     first = mh.Study(study().space, study().objectives, study().constraints, optimizer=make_optimizer("ehvi", FAST),
                      seed=0, storage=path)
@@ -117,15 +119,19 @@ def test_a_repeat_the_studys_stop_interrupted_is_asked_again_on_resume(tmp_path)
     repeat = first.ask()  # the noise check's repeat, running when the study stops
     assert repeat.extra["optimizer"]["acquisition"].startswith("repeat of trial")
     first.close()  # recorded interrupted
-    resumed = mh.Study.load(path)
+    resumed = mh.Study.load(path, retry_interrupted=retry)
     assert resumed.trials[2].status is mh.TrialStatus.INTERRUPTED
     from moo_hpo.reports.data import repeated_runs
 
     assert repeated_runs(resumed) is None  # the report says no check ran
     resumed.optimize(objective(None), n_trials=2, show_progress=False)
     again = resumed.trials[3]
-    assert again.extra["optimizer"]["acquisition"] == repeat.extra["optimizer"]["acquisition"]
+    if retry:
+        assert again.extra["retry_of"] == 2 and again.extra["repeat_of"] == repeat.extra["repeat_of"]
+    else:
+        assert again.extra["optimizer"]["acquisition"] == repeat.extra["optimizer"]["acquisition"]
     assert again.config == repeat.config and again.status is mh.TrialStatus.COMPLETE
+    assert sum(t.config == repeat.config for t in resumed.trials) == 3  # the original, the interrupted one, this one
     assert resumed.trials[4].extra["optimizer"]["noise"] == "exact"  # the verdict of the repeat that ran
 
 
