@@ -36,12 +36,21 @@ PRECISION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
 
 
 def parameter_count(model: Any) -> int:
-    """Number of parameters: torch parameters, or the sizes of a fitted scikit-learn model's arrays
-    (``coef_``, ``intercept_``, ``coefs_``, ``intercepts_``; a kernel model's support vectors or training rows
+    """Number of parameters: a torch module's (its quantized and packed weights and biases included, a pruned weight
+    once: see :func:`~moo_hpo.objectives.torch_state.torch_state`), or the sizes of a fitted scikit-learn model's
+    arrays (``coef_``, ``intercept_``, ``coefs_``, ``intercepts_``; a kernel model's support vectors or training rows
     and dual coefficients: ``support_vectors_``, ``dual_coef_``, ``X_fit_``; tree node arrays)."""
     if is_torch_module(model):
-        return int(sum(p.numel() for p in model.parameters()))
-    total = 0
+        from moo_hpo.objectives.torch_state import torch_state
+
+        return torch_state(model).param_count
+    return _estimator_counts(model)[0]
+
+
+def _estimator_counts(model: Any) -> tuple[int, int]:
+    """A scikit-learn model's parameter count (see :func:`parameter_count`) and how many of those are not zero (a
+    tree's node entries all count: every node is stored, whatever its value)."""
+    total = nonzero = 0
     kernel = getattr(model, "support_vectors_", None) is not None  # a linear SVM's coef_ derives from these
     for attr in ("coef_", "intercept_", "coefs_", "intercepts_", "support_vectors_", "dual_coef_", "X_fit_"):
         if kernel and attr == "coef_":
@@ -51,22 +60,22 @@ def parameter_count(model: Any) -> int:
             continue
         arrays = value if isinstance(value, list) else [value]
         total += int(sum(np.size(a) for a in arrays))
-    for est in np.ravel(getattr(model, "estimators_", [])):
-        tree = getattr(est, "tree_", None)
+        nonzero += int(sum(_count_nonzero(a) for a in arrays))
+    trees = [getattr(est, "tree_", None) for est in np.ravel(getattr(model, "estimators_", []))]
+    trees.append(getattr(model, "tree_", None))
+    for tree in trees:
         if tree is not None:
-            total += int(tree.node_count * 2 + tree.value.size)  # thresholds and features + leaf values
-    tree = getattr(model, "tree_", None)
-    if tree is not None:
-        total += int(tree.node_count * 2 + tree.value.size)
-    return total
+            entries = int(tree.node_count * 2 + tree.value.size)  # thresholds and features + leaf values
+            total += entries
+            nonzero += entries
+    return total, nonzero
 
 
-def _saved_buffer_bytes(model: Any) -> int:
-    """Bytes of a torch module's buffers that its ``state_dict`` saves (a mask registered with ``persistent=False``
-    is rebuilt at load time, not shipped)."""
-    parameters = {id(p) for p in model.parameters()}
-    return int(sum(t.numel() * t.element_size() for t in model.state_dict(keep_vars=True).values()
-                   if hasattr(t, "numel") and id(t) not in parameters))
+def _count_nonzero(array: Any) -> int:
+    """Nonzero entries of an array (a scipy sparse matrix, after ``sparsify()``, counts its stored nonzeros)."""
+    if hasattr(array, "count_nonzero") and not isinstance(array, np.ndarray):
+        return int(array.count_nonzero())
+    return int(np.count_nonzero(array))
 
 
 def _require_fitted(model: Any) -> None:
@@ -96,12 +105,30 @@ def _require_model(model: Any) -> None:
 class ModelSize(StructureProbe):
     """Parameters and bytes of a model.
 
-    Metrics: ``param_count``; ``size_kb`` (bytes of the parameters and of a torch module's buffers, such as
-    BatchNorm statistics, at their stored dtypes / 1024); ``size_kb_<p>`` for each target precision ``p`` in
-    ``precisions`` (e.g. ``size_kb_int8``: the parameters at that precision, the buffers as stored);
-    ``serialized_kb`` (``torch.save`` of the ``state_dict``, or pickle for other models). Buffers count as the
-    ``state_dict`` saves them (not those registered with ``persistent=False``). A model sized by its pickle (a
-    pipeline, k-NN) has no size at another precision: ``size_kb_<p>`` is NaN (left out where nothing needs it).
+    Metrics: ``param_count``; ``param_count_nonzero`` (how many of those parameters are not zero: what pruning or
+    L1 regularisation left; a tree's node entries all count); ``size_kb`` (bytes of the parameters and of a torch
+    module's buffers, such as BatchNorm statistics, at their stored dtypes / 1024); ``size_kb_<p>`` for each target
+    precision ``p`` in ``precisions`` (e.g. ``size_kb_int8``: the parameters at that precision, the buffers as
+    stored); ``serialized_kb`` (``torch.save`` of the ``state_dict``, or pickle for other models). Buffers count as
+    the ``state_dict`` saves them (not those registered with ``persistent=False``). A model sized by its pickle (a
+    pipeline, k-NN) has no parameter count and no size at another precision: ``size_kb_<p>`` is NaN (left out where
+    nothing needs it).
+
+    A quantized torch module (``torch.ao.quantization.quantize_dynamic``, or ``prepare`` and ``convert``) keeps its
+    weights packed, outside ``parameters()``; they are read from its ``state_dict``
+    (:mod:`moo_hpo.objectives.torch_state`): ``param_count`` counts its quantized weights and biases as the float
+    model's; ``size_kb`` the bytes it stores: int8 weights at one byte each, their scales and zero points, biases as
+    stored (fp32), the output scale and zero point of each quantized layer. ``size_kb_<p>`` is, as for any model,
+    its parameters at ``p`` (an int8 model's ``size_kb_int8`` keeps its weights at one byte; its ``size_kb_fp32``
+    is its size dequantized), with its scales, zero points and buffers as stored: never less than they take. A
+    quantized module whose packed weights cannot be read raises :class:`~moo_hpo.ProbeError` naming it, rather than
+    measuring as nothing. ``trial.extra["size"]["quantized"]`` names the quantized dtypes found.
+
+    A pruned torch module (``torch.nn.utils.prune``: parameter ``weight_orig``, buffer ``weight_mask``) is measured
+    as it ships once the pruning is made permanent (``prune.remove``): each weight counts once, densely, the mask not
+    at all, so a pruned model is never larger than the same model unpruned; ``param_count_nonzero`` counts what the
+    mask kept, the figure a sparse format stores; ``serialized_kb`` saves the masked weight in place of the two.
+    ``trial.extra["size"]["pruned"]`` names the pruned tensors.
 
     A model that will be deployed at a lower precision can say so with an attribute,
     ``model.moo_hpo_precision = "int8"``: ``size_kb`` is then counted at that precision (the
@@ -109,6 +136,9 @@ class ModelSize(StructureProbe):
 
     Args:
         precisions: target precisions to report (keys of :data:`PRECISION_BYTES`).
+
+    Raises:
+        ConfigError: for a precision that is not one of :data:`PRECISION_BYTES`.
     """
 
     needs_training = False
@@ -119,24 +149,42 @@ class ModelSize(StructureProbe):
         bad = [p for p in self.precisions if p not in PRECISION_BYTES]
         if bad:
             raise ConfigError(f"unknown precision(s) {bad}; expected some of {sorted(PRECISION_BYTES)}")
-        self.metrics = ("param_count", "size_kb", "serialized_kb") + tuple(f"size_kb_{p}" for p in self.precisions)
+        self.metrics = ("param_count", "param_count_nonzero", "size_kb", "serialized_kb") + tuple(
+            f"size_kb_{p}" for p in self.precisions)
 
     def measure(self, model: Any) -> Measurement:
+        """Measure ``model`` (a torch module, or a fitted scikit-learn estimator).
+
+        Raises:
+            ProbeError: for what is not a model, an unfitted estimator, a model that cannot be pickled, an unknown
+                ``model.moo_hpo_precision``, or a quantized torch module whose packed weights cannot be read.
+        """
         _require_model(model)
-        n = parameter_count(model)
         target = getattr(model, "moo_hpo_precision", None)
         if target is not None and target not in PRECISION_BYTES:
             raise ProbeError(f"model.moo_hpo_precision must be one of {sorted(PRECISION_BYTES)}; received {target!r}")
-        buffers = 0  # bytes of a torch module's saved buffers (BatchNorm statistics), at their dtypes at any precision
+        # bytes stored beside the parameters at any precision: a torch module's saved buffers (BatchNorm statistics),
+        # the scales and zero points of its quantized weights, at their dtypes
+        kept = 0.0
+        note: dict[str, Any] = {"deployed_precision": target}
         if is_torch_module(model):
-            buffers = _saved_buffer_bytes(model)
-            stored = sum(p.numel() * p.element_size() for p in model.parameters()) + buffers
             import torch
 
+            from moo_hpo.objectives.torch_state import saved_state_dict, torch_state
+
+            state = torch_state(model)
+            n, nonzero = state.param_count, state.param_count_nonzero
+            kept = state.qparam_bytes + state.buffer_bytes
+            stored = state.stored_bytes
             buf = io.BytesIO()
-            torch.save(model.state_dict(), buf)
+            torch.save(saved_state_dict(model, pruned=bool(state.pruned)), buf)
             serialized = buf.tell()
+            if state.quantized:
+                note["quantized"] = state.quantized
+            if state.pruned:
+                note["pruned"] = state.pruned
         else:
+            n, nonzero = _estimator_counts(model)
             _require_fitted(model)
             stored = 8 * n  # scikit-learn keeps float64 arrays
             try:
@@ -157,10 +205,11 @@ class ModelSize(StructureProbe):
                 note["precisions"] = f"none: {type(model).__name__} is sized by its pickle, its parameter arrays are not known"
             return Measurement(out, {"size": note})
         if target is not None:  # the model declares the precision it will be deployed at
-            stored = n * PRECISION_BYTES[target] + buffers
-        out = {"param_count": float(n), "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}
-        out.update({f"size_kb_{p}": (n * PRECISION_BYTES[p] + buffers) / 1024.0 for p in self.precisions})
-        return Measurement(out, {"size": {"deployed_precision": target}})
+            stored = n * PRECISION_BYTES[target] + kept
+        out = {"param_count": float(n), "param_count_nonzero": float("nan") if nonzero is None else float(nonzero),
+               "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}
+        out.update({f"size_kb_{p}": (n * PRECISION_BYTES[p] + kept) / 1024.0 for p in self.precisions})
+        return Measurement(out, {"size": note})
 
 
 class PeakMemory(StructureProbe):
