@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "NOISE_CHECK_MEANING", "RECOMMENDATIONS_GUIDE",
     "RECOMMENDATIONS_GUIDE_MODEL", "REPEATS_MEANING",
-    "collect", "compute_saved", "front_table", "learning_curves", "repeated_runs", "time_text",
+    "collect", "compute_saved", "front_table", "learning_curves", "noise_verdict", "repeated_runs", "time_text",
 ]
 
 #: What the normalized hypervolume says, for readers who do not know the measure.
@@ -275,8 +275,8 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
     Returns:
         None when no trial is a repetition; else ``objectives`` (each ``{"name", "direction"}``), ``repetitions``
         (how many trials are repetitions), ``members`` (:meth:`moo_hpo.robust.RobustMember.to_dict` each, by
-        original trial number), ``method`` (how P(dominated) is estimated, in words) and ``meaning`` (what the
-        section says, in words).
+        original trial number), ``method`` (how P(dominated) is estimated, in words), ``meaning`` (what the
+        section says, in words) and ``noise_verdict`` (:func:`noise_verdict`).
     """
     trials = study.trials
     # a repetition the study's stop interrupted ran nothing to compare (the noise check asks it again)
@@ -289,7 +289,23 @@ def repeated_runs(study: Study) -> dict[str, Any] | None:
         "members": [m.to_dict() for m in study.robust_front()],
         "method": robust.P_DOMINATED_METHOD,
         "meaning": NOISE_CHECK_MEANING if all(_is_noise_check(t) for t in repeats) else REPEATS_MEANING,
+        "noise_verdict": noise_verdict(study),
     }
+
+
+def noise_verdict(study: Study) -> dict[str, str]:
+    """The Bayesian noise check's latest verdict, per metric by its name (``{"roc_auc": "exact"}``), from the
+    audit trail of the last proposal that holds one (a study recorded before the names were kept: its
+    ``"objective 0"`` and ``"constraint 0"`` named as the study names them); empty without one."""
+    from moo_hpo.optimizers.bayesian.noise_check import outcome_names
+
+    for t in reversed(study.trials):
+        audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
+        verdict = audit.get("noise_repeats") if isinstance(audit, dict) else None
+        if isinstance(verdict, dict) and verdict:
+            names = {f"{kind} {i}": name for (kind, i), name in outcome_names(study.problem).items()}
+            return {names.get(str(k), str(k)): str(v) for k, v in verdict.items()}
+    return {}
 
 
 def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:

@@ -131,8 +131,12 @@ def repeated_runs_rows(section: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def repeated_runs_text(section: dict[str, Any]) -> str:
-    """The sentences above the repeated-runs table: what it means (and why P(dominated) is missing, if it is)."""
+    """The sentences above the repeated-runs table: what it means, the noise check's verdict per metric (when a
+    Bayesian optimizer made one), and why P(dominated) is missing, if it is."""
     note = section["meaning"]
+    verdict = section.get("noise_verdict")
+    if verdict:
+        note += " The noise check's verdict: " + ", ".join(f"{name} {v}" for name, v in verdict.items()) + "."
     if all(m["p_dominated"] is None for m in section["members"]):
         note += " No configuration has two complete runs yet, so there is no noise estimate and no P(dominated)."
     return note

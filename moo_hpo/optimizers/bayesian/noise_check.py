@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +33,12 @@ from moo_hpo.optimizers.bayesian.data import Outcome, TrainingData
 from moo_hpo.optimizers.bayesian.surrogate import NOISELESS_VARIANCE
 from moo_hpo.trial import Trial
 
-__all__ = ["REPEAT_TOLERANCE", "noise_treatment", "repeat_asked", "repeat_verdicts", "repeated_rows", "trial_to_repeat"]
+if TYPE_CHECKING:
+    from moo_hpo.problem import Problem
+
+__all__ = [
+    "REPEAT_TOLERANCE", "noise_treatment", "outcome_names", "repeat_asked", "repeat_verdicts", "repeated_rows", "trial_to_repeat",
+]
 
 #: repeats that differ by at most this many standard deviations of the outcome's values count as equal: the
 #: interpolating GP's own noise (the square root of :data:`NOISELESS_VARIANCE`)
@@ -72,24 +77,48 @@ def repeat_verdicts(outcomes: Sequence[Outcome]) -> dict[tuple[str, int], bool]:
     return verdicts
 
 
-def noise_treatment(raw: TrainingData, data: TrainingData) -> tuple[bool, set[tuple[str, int]], dict[str, Any]]:
+def outcome_names(problem: Problem) -> dict[tuple[str, int], str]:
+    """The name a user knows each modelled outcome by: an objective's metric (``"roc_auc"``), a hard constraint's
+    metric, or the constraint as written (``"size_kb <= 100"``) where an objective or another hard constraint
+    measures the same metric.
+
+    Args:
+        problem: the study's problem (its objectives and hard constraints, in the order of the outcomes' indices).
+
+    Returns:
+        ``(kind, index) -> name``, for every objective and hard constraint.
+    """
+    names = {("objective", i): o.name for i, o in enumerate(problem.objectives)}
+    hard = problem.hard_constraints
+    for i, c in enumerate(hard):
+        shared = c.name in names.values() or sum(other.name == c.name for other in hard) > 1
+        names[("constraint", i)] = c.describe() if shared else c.name
+    return names
+
+
+def noise_treatment(raw: TrainingData, data: TrainingData, problem: Problem) -> tuple[bool, set[tuple[str, int]], dict[str, Any]]:
     """The noise treatment the repeats call for.
 
     Args:
         raw: the training data as measured (the repeats are judged on these values).
         data: the training data the GPs see (its objectives and hard constraints get a treatment).
+        problem: the study's problem, for the metrics' names in the audit trail (:func:`outcome_names`).
 
     Returns:
         ``(exact, noisy, audit)``: whether every objective is exact; the ``(kind, index)`` of the outcomes
-        whose GPs infer their noise (every outcome without a verdict too); the audit trail's entries.
+        whose GPs infer their noise (every outcome without a verdict too); the audit trail's entries, with
+        ``"noise_repeats"`` keyed by the metrics' names (``{"roc_auc": "exact", "size_kb": "noisy"}``).
     """
     verdicts = repeat_verdicts([*raw.objectives, *raw.constraints])
     outcomes = [*data.objectives, *data.constraints]
     noisy = {(o.kind, o.index) for o in outcomes if not verdicts.get((o.kind, o.index), False)}
     exact = not any(kind == "objective" for kind, _ in noisy)
+    names = outcome_names(problem)
     audit = {
         "noise": "exact" if exact else "inferred",
-        "noise_repeats": {f"{kind} {i}": "exact" if same else "noisy" for (kind, i), same in sorted(verdicts.items())},
+        # objectives first, then constraints, each in the study's order
+        "noise_repeats": {names.get(key, f"{key[0]} {key[1]}"): "exact" if same else "noisy"
+                          for key, same in sorted(verdicts.items(), key=lambda kv: (kv[0][0] != "objective", kv[0][1]))},
     }
     return exact, noisy, audit
 

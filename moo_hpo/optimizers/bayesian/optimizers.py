@@ -44,7 +44,8 @@ the GPs (:mod:`~moo_hpo.optimizers.bayesian.surrogate`), builds the acquisition
   the proposal, the models' predicted mean and standard deviation of every objective and hard-constrained
   metric in its own units, the ``failure_probability`` with a failure model, and ``"replaced"`` with the
   reason when the optimum was replaced and ``"replacement"``, by what; ``"noise"`` (``"exact"`` or ``"inferred"``, ``"(told)"`` when given)
-  and, with ``noiseless="auto"``, ``"noise_repeats"``: each repeated metric's verdict.
+  and, with ``noiseless="auto"``, ``"noise_repeats"``: each repeated metric's verdict, keyed by the metric's name
+  (:func:`~moo_hpo.optimizers.bayesian.noise_check.outcome_names`).
 
 The proposal loop stays one module (above 500 lines): its phases share the told trials, the fitted model and the
 audit trail of each proposal, and splitting them would pass all three around.
@@ -266,8 +267,12 @@ class BoTorchOptimizer(Optimizer):
         if self.noiseless != "auto":
             self._use_noise_mode(bool(self.noiseless))
             return {"noise": "exact (told)" if self.noiseless else "inferred (told)"}
-        exact, noisy, audit = noise_treatment(measured, data)
+        exact, noisy, audit = noise_treatment(measured, data, self.problem)
         self._use_noise_mode(exact, noisy)
+        verdict = audit["noise_repeats"]
+        if verdict and verdict != self._noise_audit.get("noise_repeats"):  # said once, and again when it changes
+            logger.info("noise check: %s (exact metrics are interpolated; noisy ones' models infer their noise)",
+                        ", ".join(f"{name} {v}" for name, v in verdict.items()))
         return audit
 
     def tell(self, trials: Sequence[Trial]) -> None:

@@ -70,7 +70,7 @@ def test_auto_repeats_a_design_front_member_then_treats_each_metric_by_its_repea
     assert [t.extra["optimizer"]["acquisition"].startswith("repeat") for t in s.trials].count(True) == 1
     audit = s.trials[-1].extra["optimizer"]
     assert audit["noise"] == "exact" and audit["acquisition"].startswith("qLogEHVI")  # exact objectives
-    assert audit["noise_repeats"] == {"constraint 0": "noisy", "objective 0": "exact", "objective 1": "exact"}
+    assert audit["noise_repeats"] == {"f1": "exact", "f2": "exact", "g": "noisy"}  # the metrics' own names
     opt = s.optimizer
     assert opt.surrogate.noisy == {("constraint", 0)}
     data = opt.training_data()
@@ -82,7 +82,7 @@ def test_auto_repeats_a_design_front_member_then_treats_each_metric_by_its_repea
     s.optimize(objective("f2"), n_trials=6, show_progress=False)  # a noisy objective
     audit = s.trials[-1].extra["optimizer"]
     assert audit["noise"] == "inferred" and audit["acquisition"].startswith("qLogNEHVI")
-    assert audit["noise_repeats"]["objective 1"] == "noisy"
+    assert audit["noise_repeats"]["f2"] == "noisy"
 
 
 def test_before_the_repeat_finishes_the_metrics_count_as_noisy():
@@ -168,3 +168,41 @@ def test_a_user_who_says_gets_no_repeat(told, audit):
     last = s.trials[-1].extra["optimizer"]
     assert last["noise"] == audit and "noise_repeats" not in last
     assert last["acquisition"].startswith("qLogEHVI" if told else "qLogNEHVI")
+
+
+def test_the_noise_check_names_the_metrics_as_the_user_gave_them():
+    # before, the audit said {"objective 0": "exact", "constraint 0": "exact"}: the user had to count
+    from moo_hpo.optimizers.bayesian.data import TrainingData
+    from moo_hpo.optimizers.bayesian.noise_check import noise_treatment
+    from moo_hpo.problem import Problem
+
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    problem = Problem(space, (mh.Maximize("roc_auc"), mh.Minimize("size_kb")),
+                      (mh.AtMost("size_kb", 100.0), mh.AtMost("latency_ms", 5.0), mh.AtMost("energy_j", 1.0, soft=True)))
+    X = [[0.1], [0.5], [0.1]]
+    raw = TrainingData(
+        [outcome("objective", 0, X, [0.8, 0.9, 0.8]), outcome("objective", 1, X, [-50.0, -70.0, -50.0])],
+        [outcome("constraint", 0, X, [-50.0, -30.0, -50.0]), outcome("constraint", 1, X, [-1.0, -2.0, -1.5])],
+        np.asarray(X), True,
+    )
+    exact, noisy, audit = noise_treatment(raw, raw, problem)
+    # a constraint on a metric an objective names too appears as written
+    assert audit["noise_repeats"] == {"roc_auc": "exact", "size_kb": "exact", "size_kb <= 100": "exact", "latency_ms": "noisy"}
+    assert exact and noisy == {("constraint", 1)}  # the optimizer's own bookkeeping keeps its positions
+
+
+def test_the_log_and_the_report_give_the_noise_checks_verdict_by_name(caplog):
+    s = study()
+    with caplog.at_level("INFO", logger="moo_hpo"):
+        s.optimize(objective("g"), n_trials=5, show_progress=False)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("noise check:")]
+    assert said and said[0].startswith("noise check: f1 exact, f2 exact, g noisy")
+    assert len(said) == 1  # said when reached, not at every proposal
+    text = mh.report(s).to_markdown()
+    assert "The noise check's verdict: f1 exact, f2 exact, g noisy." in text
+    # a study recorded before the names were kept reads the same
+    for t in s.trials:
+        audit = t.extra.get("optimizer") or {}
+        if "noise_repeats" in audit:
+            audit["noise_repeats"] = {"objective 0": "exact", "objective 1": "exact", "constraint 0": "noisy"}
+    assert mh.report(s).data["repeated_runs"]["noise_verdict"] == {"f1": "exact", "f2": "exact", "g": "noisy"}
