@@ -16,7 +16,9 @@ __all__ = ["busy_seconds", "proposal_seconds"]
 
 
 def proposal_seconds(trials: Sequence[Trial]) -> float:
-    """The proposal time the study recorded with ``trials`` (``extra["optimizer"]["seconds"]``)."""
+    """The proposal time the study recorded with ``trials`` (``extra["optimizer"]["seconds"]``), interrupted trials'
+    included: the optimizer spent it. ``busy_seconds(trials, with_proposals=True)`` counts the same proposals, so it
+    is never less than this."""
     total = 0.0
     for t in trials:
         audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
@@ -29,21 +31,28 @@ def proposal_seconds(trials: Sequence[Trial]) -> float:
 def busy_seconds(trials: Sequence[Trial], with_proposals: bool = False) -> float:
     """The wall time in which any of ``trials`` ran: the union of their start-to-finish intervals (now for a
     running one), so trials on parallel workers count once and pauses between sessions not at all. An
-    interrupted trial counts nothing: its end is when the study noticed, after a crash maybe much later.
+    interrupted trial's run counts nothing: its end is when the study noticed, after a crash maybe much later.
 
     Args:
         trials: the study's trials.
-        with_proposals: let each interval begin when the optimizer began proposing the trial (the study's wall
-            time, proposing included), not when the trial started.
+        with_proposals: count the optimizer's proposals too (the study's wall time, proposing included): each
+            trial's proposal (``extra["optimizer"]["seconds"]``) as the time just before it started, an interrupted
+            trial's too (its proposal ran before the interruption; only its end is unknown). Proposals made in one
+            batch are recorded with one start, so each is laid before the next one's: the proposals never overlap,
+            and the result is never less than :func:`proposal_seconds` of the same trials.
     """
     now = time.time()
-    spans = sorted(
-        (t.started_at - (proposal_seconds([t]) if with_proposals else 0.0), t.finished_at if t.finished_at is not None else now)
-        for t in trials
-        if t.started_at is not None and t.status is not TrialStatus.INTERRUPTED
-    )
+    started = [t for t in trials if t.started_at is not None]
+    spans = [(t.started_at, t.finished_at if t.finished_at is not None else now)
+             for t in started if t.status is not TrialStatus.INTERRUPTED]
+    if with_proposals:
+        before = math.inf  # where the next (later) proposal began
+        for t in sorted(started, key=lambda t: (t.started_at, t.number), reverse=True):
+            end = min(t.started_at, before)
+            before = end - proposal_seconds([t])
+            spans.append((before, end))
     total, reach = 0.0, -math.inf
-    for start, end in spans:
+    for start, end in sorted(spans):
         if end > reach:
             total += end - max(start, reach)
             reach = end

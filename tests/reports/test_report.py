@@ -386,6 +386,52 @@ def test_skipped_trials_count_in_the_violations_and_the_time_line_has_no_gaps():
     assert busy_seconds([a, b, c, lost], with_proposals=True) == pytest.approx(17.0)
 
 
+def test_the_optimizers_share_of_the_wall_time_counts_interrupted_trials_alike():
+    # a study killed twice and resumed: before, the interrupted trials' proposals counted in the proposing but not in
+    # the wall time, and their runs (to when the study noticed, a day later) in the time in trials: "37.0 s wall,
+    # 172743.0 s in trials, 85.0 s proposing (230% of the wall time)"
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    trials = study.ask(6)
+    for t in trials:
+        study.tell(t, {"a": 0.5})
+    # (proposal seconds, started, finished, interrupted)
+    plan = [(5.0, 100.0, 110.0, False),  # session 1
+            (30.0, 140.0, 86_500.0, True),  # killed; recorded interrupted when the study was opened again
+            (0.0, 86_500.0, 86_510.0, False),  # session 2: its retry
+            (30.0, 86_540.0, 172_900.0, True),  # killed again
+            (10.0, 172_920.0, 172_921.0, False), (10.0, 172_920.0, 172_922.0, False)]  # session 3: a batch of two (20 s)
+    for t, (seconds, start, end, lost) in zip(study.trials, plan, strict=True):
+        t.extra = {"optimizer": {"seconds": seconds}} if seconds else {}
+        t.started_at, t.finished_at = start, end
+        t.status = mh.TrialStatus.INTERRUPTED if lost else mh.TrialStatus.COMPLETE
+    time = mh.report(study).data["time"]
+    # wall: 15 + 30 (the first kill's proposal) + 10 + 30 (the second's) + 22 (the batch: 20 s proposing, 2 s running)
+    assert time == {"wall_seconds": pytest.approx(107.0), "trial_seconds": pytest.approx(23.0), "proposal_seconds": pytest.approx(85.0)}
+    assert "Time: 107.0 s wall, 23.0 s in trials, 85.0 s proposing (79% of the wall time)." in mh.report(study).to_markdown()
+
+
+def test_the_proposing_never_exceeds_the_wall_time():
+    import random
+
+    from moo_hpo.timing import busy_seconds, proposal_seconds
+
+    rng = random.Random(0)
+    for _ in range(200):
+        trials: list[mh.Trial] = []
+        clock = 0.0
+        for _ in range(rng.randint(1, 12)):
+            batch = rng.randint(1, 3)  # proposed together: recorded with one start, the time split among them
+            seconds = rng.uniform(0.0, 30.0)
+            clock += seconds
+            for _ in range(batch):
+                lost = rng.random() < 0.3  # interrupted: noticed much later
+                end = clock + (rng.uniform(1e4, 1e5) if lost else rng.uniform(0.0, 5.0))
+                trials.append(mh.Trial(len(trials), {}, status=mh.TrialStatus.INTERRUPTED if lost else mh.TrialStatus.COMPLETE,
+                                       started_at=clock, finished_at=end, extra={"optimizer": {"seconds": seconds / batch}}))
+            clock += rng.uniform(0.0, 3.0) if rng.random() < 0.5 else 0.0  # the next proposal while these run, or after
+        assert proposal_seconds(trials) <= busy_seconds(trials, with_proposals=True) + 1e-6
+
+
 def test_an_empty_study_reads_well():
     study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a")], seed=0)
     assert study.to_dataframe()["status"].tolist() == []
