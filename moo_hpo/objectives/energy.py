@@ -7,7 +7,9 @@
 * **RAPL** (``/sys/class/powercap/intel-rapl:*/energy_uj``, package domains), where readable; the
   counter's wrap-around (``max_energy_range_uj``) is handled.
 * **estimate**: only when asked for (``watts=...``): measured time x the given power, labelled
-  ``extra["energy_source"] = "estimate"``.
+  ``extra["energy_source"] = "estimate"``, and in the probe's own entry (``extra["energy"]`` or
+  ``extra["training_energy"]``) ``"source": "estimate"`` with the ``"watts"``; reports and device sizing label
+  such figures (:func:`estimated_metrics`).
 * Nothing available: :class:`~moo_hpo.ProbeError` (or NaN with ``extra["energy_source"] =
   "unavailable"`` when ``on_unavailable="nan"``), never an invented number.
 
@@ -19,14 +21,14 @@ from __future__ import annotations
 import glob
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
 from moo_hpo.exceptions import ConfigError, ProbeError
 from moo_hpo.objectives.base import Measurement, Probe, StructureProbe, check_positive_option, is_torch_module, stack_example, torch_input
 
-__all__ = ["Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source"]
+__all__ = ["ESTIMATED_BY", "Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source", "estimated_metrics"]
 
 _J_PER_KWH = 3.6e6
 
@@ -217,7 +219,8 @@ class Energy(StructureProbe):
         out = {"energy_per_inference_j": per}
         if self.grid is not None:
             out["co2e_per_inference_g"] = per / _J_PER_KWH * self.grid
-        return Measurement(out, {"energy_source": meter.source, "energy": {"window_s": meter.seconds, "inferences": n, "device": self.device}})
+        return Measurement(out, {"energy_source": meter.source, "energy": {"window_s": meter.seconds, "inferences": n, "device": self.device,
+                                                                          **_source(meter)}})
 
 
 class TrainingEnergy(Probe):
@@ -249,7 +252,61 @@ class TrainingEnergy(Probe):
         out = {"energy_train_j": meter.joules}
         if self.grid is not None:
             out["co2e_train_g"] = meter.joules / _J_PER_KWH * self.grid
-        return Measurement(out, {"energy_source": meter.source, "training_energy": {"seconds": meter.seconds}})
+        return Measurement(out, {"energy_source": meter.source, "training_energy": {"seconds": meter.seconds, "device": meter.device,
+                                                                                   **_source(meter)}})
 
     def measure(self, model: Any) -> Measurement:
         raise ProbeError("TrainingEnergy measures the fit step: use it in study.optimize(fit, build=..., probes=[...])")
+
+
+def _source(meter: EnergyMeter) -> dict[str, Any]:
+    """A probe's own record of where its figure came from: ``{"source": "rapl"}``, or for an estimate
+    ``{"source": "estimate", "watts": 10.0}``."""
+    return {"source": meter.source, **({"watts": float(meter.watts)} if meter.source == "estimate" else {})}
+
+
+#: Each energy probe's entry in ``trial.extra`` and the metrics it fills (an estimate's CO2e is one too).
+ESTIMATED_BY: dict[str, tuple[str, ...]] = {
+    "energy": ("energy_per_inference_j", "co2e_per_inference_g"),
+    "training_energy": ("energy_train_j", "co2e_train_g"),
+}
+
+
+def estimated_metrics(trials: Sequence[Any]) -> dict[str, str]:
+    """The energy metrics that some of ``trials`` estimated (``watts=...``, no counter) rather than measured, each
+    with a label for reports: ``{"energy_per_inference_j": "estimate: 10 W x time"}``.
+
+    A metric estimated by some trials only says how many (``"estimate in 3 of 5 trials: 10 W x time"``); a trial
+    recorded before the probes kept their power (only ``extra["energy_source"] = "estimate"``) gives ``"a stated
+    power x time"``. Metrics that every trial measured with a counter are left out.
+
+    Args:
+        trials: the trials (their ``metrics`` and ``extra``).
+
+    Returns:
+        metric name -> label, in the order of :data:`ESTIMATED_BY`; empty when nothing was estimated.
+    """
+    watts: dict[str, list[float | None]] = {}
+    measured: dict[str, int] = {}
+    for t in trials:
+        extra = t.extra if isinstance(t.extra, dict) else {}
+        for key, metrics in ESTIMATED_BY.items():
+            own = extra.get(key) if isinstance(extra.get(key), dict) else {}
+            source = own.get("source", extra.get("energy_source"))  # the shared key alone: recorded before the probe's own
+            for metric in metrics:
+                if metric not in (t.metrics or {}) or source == "unavailable":  # unavailable: NaN, neither
+                    continue
+                if source == "estimate":
+                    power = own.get("watts")
+                    watts.setdefault(metric, []).append(float(power) if isinstance(power, (int, float)) else None)
+                else:
+                    measured[metric] = measured.get(metric, 0) + 1
+    out = {}
+    for metric in (m for metrics in ESTIMATED_BY.values() for m in metrics if m in watts):
+        powers = [f"{w:g} W" for w in sorted({w for w in watts[metric] if w is not None})]
+        if None in watts[metric]:
+            powers.append("a stated power")
+        estimated = len(watts[metric])
+        share = "" if not measured.get(metric) else f" in {estimated} of {estimated + measured[metric]} trials"
+        out[metric] = f"estimate{share}: {' or '.join(powers)} x time"
+    return out

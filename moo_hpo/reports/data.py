@@ -13,6 +13,7 @@ import numpy as np
 
 from moo_hpo import robust
 from moo_hpo.exceptions import MooHpoError
+from moo_hpo.reports.estimates import estimates_note, shown_name
 from moo_hpo.reports.model_check import model_check
 from moo_hpo.timing import busy_seconds, proposal_seconds
 from moo_hpo.trial import Trial, TrialStatus, config_key
@@ -133,6 +134,11 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     """Everything a report shows, as JSON-able data (user strings unescaped: renderers escape them).
 
     ``devices``: device profiles (or a sizing table of them) for the device-sizing section, or None.
+
+    Metrics the trials estimated rather than measured (energy from ``watts=...`` without a counter) are listed in
+    ``estimated_metrics`` (name -> label, :func:`moo_hpo.objectives.energy.estimated_metrics`), and carry their label
+    where they appear: an objective entry's ``estimated``, a constraint's ``text``, the recommendations' guide, the
+    device sizing's figures.
     """
     problem = study.problem
     trials = study.trials
@@ -143,13 +149,22 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     feasible_numbers = {t.number for t in study.feasible_trials()}
     finished = [t for t in trials if t.finished_at is not None]
     optimizer = study.optimizer_info  # stored metadata: a report never sets up the optimizer
+    from moo_hpo.objectives.energy import estimated_metrics
+
+    estimated = estimated_metrics(trials)  # energy from watts=... without a counter: labelled wherever shown
+
+    def marked(text: str, metric: str) -> str:  # a constraint's text, with its metric's estimate label
+        return f"{text} ({estimated[metric]})" if metric in estimated else text
+
     data: dict[str, Any] = {
         "name": study.name,
         "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         "space": [{"name": n, "domain": _param_text(p)} for n, p in study.space.to_dict()["params"].items()],
         "rules": [r.name for r in study.space.rules],
-        "objectives": [{"name": o.name, "direction": o.direction, "ref": o.ref} for o in study.objectives],
-        "constraints": [{"name": c.name, "text": c.describe(), "hard": c.hard} for c in study.constraints],
+        "objectives": [{"name": o.name, "direction": o.direction, "ref": o.ref,
+                        **({"estimated": estimated[o.name]} if o.name in estimated else {})} for o in study.objectives],
+        "constraints": [{"name": c.name, "text": marked(c.describe(), c.name), "hard": c.hard} for c in study.constraints],
+        "estimated_metrics": estimated,
         "optimizer": {"name": optimizer.get("name"), "reason": optimizer.get("reason")},
         "seed": study.seed,
         "versions": _versions(),
@@ -204,7 +219,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         g = np.array([c.value(v) for v in values])
         summary.append(
             {
-                "text": c.describe(),
+                "text": marked(c.describe(), c.name),
                 "hard": c.hard,
                 "measured": int(len(values)),
                 "satisfied": int((g <= 0).sum()),
@@ -244,6 +259,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     data["recommendations"] = recs
     data["recommendations_guide"] = (RECOMMENDATIONS_GUIDE_MODEL if any(not r["on_front"] for r in recs)
                                      and data["front_basis"] == "model" else RECOMMENDATIONS_GUIDE)
+    if estimated:  # the rows' reasons quote these figures
+        data["recommendations_guide"] += " " + estimates_note(estimated, short=True)
     if devices is not None:
         from moo_hpo.reports.sizing import SizingTable, size_for_devices
 
@@ -258,6 +275,9 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     data["problem_signs"] = [o.sign for o in problem.objectives]
     data["model_check"] = model_check(study)
     data["repeated_runs"] = repeated_runs(study)
+    for o in (data["repeated_runs"] or {}).get("objectives", []):
+        if o["name"] in estimated:
+            o["estimated"] = estimated[o["name"]]
     data["workers"] = workers(trials)
     return data
 
@@ -496,7 +516,8 @@ def front_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]], li
     params = [p["name"] for p in data["space"]]
     names = [o["name"] for o in data["objectives"]]
     by_model = data.get("front_basis") == "model"
-    header = ["trial", *params, *names] + ([f"{n} (model)" for n in names] if by_model else [])
+    shown = [shown_name(o) for o in data["objectives"]]  # an estimated figure with its label
+    header = ["trial", *params, *shown] + ([f"{n} (model)" for n in shown] if by_model else [])
     rows = []
     for r in data["front"]:
         row = [f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, front_table, optimizer_text, plural, time_text
+from moo_hpo.reports.estimates import estimate_rows, shown_name
 from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
     COMPUTE_SAVED_HEADER,
     DEVICE_SIZING_HEADER,
@@ -91,7 +92,7 @@ _LABELS = {"front": "Pareto front (feasible)", "feasible": "feasible, dominated"
 
 
 def _axis(o: dict[str, Any]) -> str:
-    return esc(f"{o['name']} ({'max' if o['direction'] == 'maximize' else 'min'})")
+    return esc(f"{shown_name(o)} ({'max' if o['direction'] == 'maximize' else 'min'})")  # an estimate with its label
 
 
 def front_figures(data: dict[str, Any]) -> list[Any]:
@@ -404,12 +405,12 @@ def render_html(data: dict[str, Any]) -> str:
     )
     # summary
     parts.append("<h2>Study</h2>")
-    rows = [("objectives", "; ".join(f"{o['direction']} {o['name']}" + (f" (ref {o['ref']:g})" if o["ref"] is not None else "") for o in objs)),
+    rows = [("objectives", "; ".join(f"{o['direction']} {shown_name(o)}" + (f" (ref {o['ref']:g})" if o["ref"] is not None else "") for o in objs)),
             ("constraints", "; ".join(("hard: " if k["hard"] else "soft: ") + k["text"] for k in data["constraints"]) or "none"),
             ("optimizer", optimizer_text(data["optimizer"])),
             *([("pruner", data["pruner"])] if data.get("pruner") else []),
             ("budget", plural(c["total"], "trial")), ("seed", data["seed"]),
-            ("time", time_text(data["time"])),
+            ("time", time_text(data["time"])), *estimate_rows(data),
             ("versions", ", ".join(f"{k} {v}" for k, v in data["versions"].items()))]
     parts.append(_table(["", ""], rows))
     parts.append("<h3>Search space</h3>" + _table(["parameter", "domain"], [(p["name"], p["domain"]) for p in data["space"]]))

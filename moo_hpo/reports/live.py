@@ -148,7 +148,7 @@ def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]
         "name": study.name,
         "finished": counts["total"] - counts["running"],
         "counts": counts,
-        "objectives": [{"name": o["name"], "direction": o["direction"]} for o in data["objectives"]],
+        "objectives": [{k: o[k] for k in ("name", "direction", "estimated") if k in o} for o in data["objectives"]],  # estimated: a label
         "hypervolume": hv,
         "front": [{"number": r["number"], "config": r["config"], "metrics": r["metrics"]} for r in data["front"]],
         "recent_failures": [

@@ -74,7 +74,7 @@ _SCRIPT = """
     if (box.children.length !== figures.length) box.replaceChildren(...figures.map(() => el('div')));
     figures.forEach((f, i) => Plotly.react(box.children[i], f.data, f.layout, PLOT_CONFIG));
   }
-  function direction(o) { return o.name + (o.direction === 'maximize' ? ' (max)' : ' (min)'); }
+  function direction(o) { return o.name + (o.estimated ? ' (' + o.estimated + ')' : '') + (o.direction === 'maximize' ? ' (max)' : ' (min)'); }
 
   const RENDER = {
     counts(v) {

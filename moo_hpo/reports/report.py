@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.reports import markdown as md
 from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, collect, front_table, optimizer_text, plural, time_text
+from moo_hpo.reports.estimates import estimates_note, shown_name
 from moo_hpo.reports.sections import DEVICE_SIZING_HEADER, device_sizing_rows
 
 if TYPE_CHECKING:
@@ -136,7 +137,9 @@ class Report(SavesByFormat):
                 return o["ref"]
             return f"derived: {derived[o['name']]:.6g} ({state})" if o["name"] in derived else "derived (no feasible trial yet)"
 
-        out += ["", "## Study", "", md.table(["objective", "direction", "reference"], [(o["name"], o["direction"], reference(o)) for o in d["objectives"]])]
+        note = estimates_note(d.get("estimated_metrics"))
+        out += ["", md.escape(note)] if note else []
+        out += ["", "## Study", "", md.table(["objective", "direction", "reference"], [(shown_name(o), o["direction"], reference(o)) for o in d["objectives"]])]
         if d["constraints"]:
             out += ["", md.table(["constraint", "kind"], [(k["text"], "hard" if k["hard"] else "soft") for k in d["constraints"]])]
         out += ["", md.table(["parameter", "domain"], [(p["name"], p["domain"]) for p in d["space"]])]
@@ -303,8 +306,8 @@ def _front_panel(ax: Any, groups: dict[str, list[dict[str, Any]]], recommended: 
         for r in recommended:
             ax.annotate(f"#{r['number']}", (r["metrics"][a], r["metrics"][b]), fontsize=7, xytext=(4, 4),
                         textcoords="offset points")
-    ax.set_xlabel(f"{a} ({x['direction'][:3]})")
-    ax.set_ylabel(f"{b} ({y['direction'][:3]})")
+    ax.set_xlabel(f"{shown_name(x)} ({x['direction'][:3]})")  # an estimated figure with its label
+    ax.set_ylabel(f"{shown_name(y)} ({y['direction'][:3]})")
     if not any_trials:
         ax.text(0.5, 0.5, "no trial yet", transform=ax.transAxes, ha="center", color="0.4")
     elif legend:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from moo_hpo.reports.estimates import shown_name
+
 __all__ = [
     "COMPUTE_SAVED_HEADER",
     "DEVICE_SIZING_HEADER",
@@ -111,7 +113,7 @@ def _mean_sd(mean: float, sd: float | None) -> str:
 def repeated_runs_header(section: dict[str, Any]) -> list[str]:
     """The repeated-runs table's header: trial, configuration, runs, one mean ± sd column per objective,
     P(dominated) and the model's prediction."""
-    objectives = [f"{o['name']} ({'max' if o['direction'] == 'maximize' else 'min'}), mean ± sd" for o in section["objectives"]]
+    objectives = [f"{shown_name(o)} ({'max' if o['direction'] == 'maximize' else 'min'}), mean ± sd" for o in section["objectives"]]
     return ["trial", "configuration", "runs", *objectives, "P(dominated)", "model's prediction (before the run)"]
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
+from moo_hpo.reports.estimates import labelled
 from moo_hpo.trial import Trial
 
 if TYPE_CHECKING:
@@ -133,6 +134,9 @@ class SizingResult:
         runs: how many complete runs ``metrics`` summarizes (0 when nothing fits).
         measured_runs: per metric, how many of those runs measured it (fewer than ``runs`` for a metric some runs
             left out; its mean is over those).
+        estimates: the study's metrics that its trials estimated rather than measured, each with its label
+            (``{"energy_per_inference_j": "estimate: 10 W x time"}``,
+            :func:`moo_hpo.objectives.energy.estimated_metrics`); the table's rows and CSV say so.
     """
 
     profile: DeviceProfile
@@ -143,6 +147,7 @@ class SizingResult:
     metrics: dict[str, float] = field(default_factory=dict)
     runs: int = 0
     measured_runs: dict[str, int] = field(default_factory=dict)
+    estimates: dict[str, str] = field(default_factory=dict)
 
 
 class SizingTable(list):
@@ -153,8 +158,11 @@ class SizingTable(list):
     """
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per device: budgets, best trial, how many fit, why, the best trial's metrics and config."""
+        """One dict per device: budgets, best trial, how many fit, why, the best trial's metrics and config; and,
+        when the study estimated some of them, ``estimated_metrics`` (``"energy_per_inference_j (estimate: 10 W x
+        time)"``; the metrics' own columns keep their names)."""
         out = []
+        labels = _estimate_labels(self)
         for r in self:
             p = r.profile
             row: dict[str, Any] = {"device": p.name, "max_size_kb": p.max_size_kb, "max_latency_ms": p.max_latency_ms,
@@ -163,22 +171,26 @@ class SizingTable(list):
                                    "best_trial": r.best.number if r.best else None, "runs": r.runs,
                                    "n_fitting": r.n_fitting, "reason": r.reason}
             row.update(r.metrics)
+            if labels:
+                row[ESTIMATED_COLUMN] = "; ".join(labelled(m, r.estimates) for m in _estimate_labels([r]))
             row["config"] = json.dumps(r.best.config, sort_keys=True) if r.best else ""
             out.append(row)
         return out
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """One short row per device for a report: device, its budgets in words, the chosen trial and its figures on
-        the budgets' metrics, how many trials fit, and why."""
+        the budgets' metrics (an estimated one with its label: ``energy_per_inference_j 0.012 (estimate: 10 W x
+        time)``), how many trials fit, and why."""
         out = []
         for r in self:
             budgets = ", ".join(f"{metric} <= {bound:g}" for metric, bound in r.profile.limits())  # a device has one at least
             shown = [metric for metric, _ in r.profile.limits() if metric in r.metrics]
             partial = r.runs > 1 and any(r.measured_runs.get(m, r.runs) < r.runs for m in shown)
 
-            def figure(metric: str) -> str:  # with how many runs its mean is over, where they differ
+            def figure(metric: str) -> str:  # with how many runs its mean is over, where they differ; an estimate labelled
                 runs = f" (mean of {r.measured_runs.get(metric, r.runs)} of {r.runs} runs)" if partial else ""
-                return f"{metric} {r.metrics[metric]:.4g}{runs}"
+                estimate = f" ({r.estimates[metric]})" if metric in r.estimates else ""
+                return f"{metric} {r.metrics[metric]:.4g}{estimate}{runs}"
 
             figures = ", ".join(figure(metric) for metric in shown)
             if figures and r.runs > 1 and not partial:
@@ -230,6 +242,9 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
     if objective not in names:
         raise ConfigError(f"objective must be one of {names}; received {objective!r}")
     obj = study.objectives[names.index(objective)]
+    from moo_hpo.objectives.energy import estimated_metrics
+
+    estimates = estimated_metrics(study.trials)
     candidates = _configurations(study)  # feasible configurations, each as a stand-in trial with its figures
     runs_of = {t.number: (original, runs, counts) for t, original, runs, counts in candidates}
     judged = [t for t, _, _, _ in candidates]
@@ -261,7 +276,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
             if unmeasured:
                 measured = sorted({m for t in judged for m in t.metrics})
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
-            out.append(SizingResult(p, None, why + never_trained, [], 0))
+            out.append(SizingResult(p, None, why + never_trained, [], 0, estimates=dict(estimates)))
             continue
         Y = study.problem.objective_matrix(fitting)
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
@@ -276,7 +291,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
             reason += f" (the study's own limit {', '.join(tighter)} is tighter than this device's budget)"
         reason += never_trained  # a DeviceFit of other devices, say: better ones may lie there
         out.append(SizingResult(p, best, reason, [runs_of[t.number][0] for t in front], len(fitting),
-                                dict(chosen.metrics), runs, counts))
+                                dict(chosen.metrics), runs, counts, dict(estimates)))
     return out
 
 
@@ -287,13 +302,30 @@ def _configurations(study: Study) -> list[tuple[Trial, Trial, int, dict[str, int
     return judged_configurations(study.problem, study.trials)
 
 
+#: The sizing table's column naming the estimated figures, where the study estimated some (energy from ``watts=...``).
+ESTIMATED_COLUMN = "estimated_metrics"
+
+
+def _estimate_labels(results: Sequence[SizingResult]) -> dict[str, str]:
+    """The estimated metrics of any of ``results`` that budget or report them, with their labels."""
+    out: dict[str, str] = {}
+    for r in results:
+        budgeted = {m for m, _ in r.profile.limits()}
+        out.update({m: label for m, label in r.estimates.items() if m in r.metrics or m in budgeted})
+    return out
+
+
 def write_csv(results: Sequence[SizingResult], path: str | os.PathLike[str]) -> Path:
-    """One row per device: budgets, best trial, the runs and metrics it was judged on, its configuration (as JSON)."""
+    """One row per device: budgets, best trial, the runs and metrics it was judged on, which of those metrics the
+    study estimated rather than measured (``estimated_metrics``, only when it estimated any), its configuration (as
+    JSON)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = SizingTable(results).rows()
     metric_names = sorted({m for r in results for m in r.metrics})
-    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", "budget_metrics", "best_trial", "runs", "n_fitting", "reason", *metric_names, "config"]
+    estimated = [ESTIMATED_COLUMN] if _estimate_labels(results) else []  # a column only where a figure is an estimate
+    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", "budget_metrics", "best_trial", "runs", "n_fitting", "reason",
+              *metric_names, *estimated, "config"]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
