@@ -1,18 +1,18 @@
 """How long a study took, from its trials' records: the time its trials ran, and the optimizer's share.
 
 Used by the Bayesian optimizers' time budget (:mod:`moo_hpo.optimizers.bayesian.time_share`) and by the
-report's time line (:mod:`moo_hpo.reports.data`), so both count a study's time the same way.
+report's time line (:func:`time_figures`, :func:`time_text`), so both count a study's time the same way.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from moo_hpo.trial import Trial, TrialStatus
 
-__all__ = ["busy_seconds", "proposal_seconds"]
+__all__ = ["busy_seconds", "proposal_seconds", "time_figures", "time_text"]
 
 
 def proposal_seconds(trials: Sequence[Trial]) -> float:
@@ -57,3 +57,34 @@ def busy_seconds(trials: Sequence[Trial], with_proposals: bool = False) -> float
             total += end - max(start, reach)
             reach = end
     return total
+
+
+def time_figures(trials: Sequence[Trial]) -> dict[str, float]:
+    """The report's time figures, over the same finished trials (interrupted ones included), so that the optimizer's
+    share of the wall time is at most 100%.
+
+    Args:
+        trials: the study's finished trials (a running one's proposal and run are left out of every figure).
+
+    Returns:
+        ``wall_seconds``: the wall time in which trials ran or were proposed (:func:`busy_seconds`
+        with the proposals: parallel trials count once, pauses between sessions not at all, an interrupted trial
+        its proposal only, as its end is when the study noticed); ``trial_seconds``: the trials' own times added
+        up (parallel ones each), interrupted trials left out for the same reason; ``proposal_seconds``: what the
+        optimizer took to propose them, interrupted trials' proposals included (recorded with each trial since
+        moo_hpo 0.1).
+    """
+    ran = [t for t in trials if t.status is not TrialStatus.INTERRUPTED]
+    return {
+        "trial_seconds": float(sum(t.duration or 0.0 for t in ran)),
+        "wall_seconds": busy_seconds(trials, with_proposals=True),
+        "proposal_seconds": proposal_seconds(trials),
+    }
+
+
+def time_text(t: Mapping[str, float]) -> str:
+    """The report's time line: wall time, time in trials, and the optimizer's time with its share of the wall time
+    (the figures of :func:`time_figures`)."""
+    wall, proposing = t["wall_seconds"], t.get("proposal_seconds", 0.0)
+    share = f" ({proposing / wall:.0%} of the wall time)" if wall > 0 else ""
+    return f"{wall:.1f} s wall, {t['trial_seconds']:.1f} s in trials, {proposing:.1f} s proposing{share}"

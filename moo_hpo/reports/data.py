@@ -15,7 +15,7 @@ from moo_hpo import robust
 from moo_hpo.exceptions import MooHpoError
 from moo_hpo.reports.estimates import estimates_note, shown_name
 from moo_hpo.reports.model_check import model_check
-from moo_hpo.timing import busy_seconds, proposal_seconds
+from moo_hpo.timing import time_figures, time_text
 from moo_hpo.trial import Trial, TrialStatus, config_key
 
 if TYPE_CHECKING:
@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPUTE_RULE", "FRONT_BY_MODEL", "HV_MEANING", "NOISE_CHECK_MEANING", "RECOMMENDATIONS_GUIDE",
     "RECOMMENDATIONS_GUIDE_MODEL", "REPEATS_MEANING",
-    "collect", "compute_saved", "front_table", "learning_curves", "noise_verdict", "repeated_runs", "time_figures",
-    "time_text",
+    "collect", "compute_saved", "front_table", "learning_curves", "noise_verdict", "repeated_runs", "time_text",
 ]
 
 #: What the normalized hypervolume says, for readers who do not know the measure.
@@ -361,37 +360,6 @@ def optimizer_text(optimizer: Mapping[str, Any]) -> str:
     if not optimizer.get("name"):
         return "none chosen yet (no trial proposed)"
     return f"{optimizer['name']} ({optimizer.get('reason') or 'no reason recorded'})"
-
-
-def time_figures(trials: Sequence[Trial]) -> dict[str, float]:
-    """The report's time figures, over the same finished trials (interrupted ones included), so that the optimizer's
-    share of the wall time is at most 100%.
-
-    Args:
-        trials: the study's finished trials (a running one's proposal and run are left out of every figure).
-
-    Returns:
-        ``wall_seconds``: the wall time in which trials ran or were proposed (:func:`moo_hpo.timing.busy_seconds`
-        with the proposals: parallel trials count once, pauses between sessions not at all, an interrupted trial
-        its proposal only, as its end is when the study noticed); ``trial_seconds``: the trials' own times added
-        up (parallel ones each), interrupted trials left out for the same reason; ``proposal_seconds``: what the
-        optimizer took to propose them, interrupted trials' proposals included (recorded with each trial since
-        moo_hpo 0.1).
-    """
-    ran = [t for t in trials if t.status is not TrialStatus.INTERRUPTED]
-    return {
-        "trial_seconds": float(sum(t.duration or 0.0 for t in ran)),
-        "wall_seconds": busy_seconds(trials, with_proposals=True),
-        "proposal_seconds": proposal_seconds(trials),
-    }
-
-
-def time_text(t: Mapping[str, float]) -> str:
-    """The report's time line: wall time, time in trials, and the optimizer's time with its share of the wall time
-    (the figures of :func:`time_figures`)."""
-    wall, proposing = t["wall_seconds"], t.get("proposal_seconds", 0.0)
-    share = f" ({proposing / wall:.0%} of the wall time)" if wall > 0 else ""
-    return f"{wall:.1f} s wall, {t['trial_seconds']:.1f} s in trials, {proposing:.1f} s proposing{share}"
 
 
 def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict[str, Any]:
