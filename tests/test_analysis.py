@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import numpy as np
@@ -121,3 +122,34 @@ def test_a_repeat_that_measured_the_same_is_one_front_member():
     (repeat,) = study.reevaluate(exact, top_k=1, repeats=1, show_progress=False)
     assert study.front_basis() == "measured" and repeat.metrics == study.trial(repeat.extra["repeat_of"]).metrics
     assert [t.number for t in study.pareto_front()] == before  # the repeat is not a second member
+
+
+def _all_skipped() -> mh.Study:
+    """A study whose every candidate broke a latency budget before training (none trained, none measured accuracy)."""
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb")],
+                     [mh.AtMost("latency_p99_ms", 0.0001), mh.AtLeast("accuracy", 0.5)], optimizer="random", seed=0)
+    for latency in (0.05, 0.031, 0.07):
+        study.tell(study.ask(), {"size_kb": 10.0, "latency_p99_ms": latency}, status="infeasible_skipped")
+    return study
+
+
+def test_with_every_trial_skipped_before_training_the_error_names_the_closest_and_the_bound_it_broke():
+    study = _all_skipped()
+    said = ("no trial has completed yet: all 3 trials were skipped before training, each breaking a hard constraint on "
+            "what it measured then; trial #1 comes closest: latency_p99_ms <= 0.0001 (measured 0.031); every one broke "
+            "latency_p99_ms <= 0.0001, which may be out of reach of the search space: loosen it, or widen the space "
+            "towards candidates within it")
+    with pytest.raises(mh.NoFeasibleTrialError) as info:
+        study.recommend("best", objective="accuracy")
+    assert str(info.value) == f"cannot recommend a trial: {said}" and info.value.least_violating == 1
+    with pytest.raises(mh.NoFeasibleTrialError, match=re.escape(f"cannot derive a reference point: {said}")):
+        _ = study.reference_point
+    assert mh.report(study).data["hypervolume"]["note"] == f"cannot derive a reference point: {said}"
+    # a failed trial beside them is counted apart; a complete one is judged as before
+    study.tell(study.ask(), error="out of memory")
+    with pytest.raises(mh.NoFeasibleTrialError, match=r"3 of the 4 trials were skipped before training.*trial #1 comes closest"):
+        study.recommend()
+    study.tell(study.ask(), {"accuracy": 0.4, "size_kb": 10.0, "latency_p99_ms": 0.00005})
+    with pytest.raises(mh.NoFeasibleTrialError, match=r"none of the 1 complete trials .* trial #4 .*breaks accuracy >= 0.5 \(measured 0.4\)\)$"):
+        study.recommend()

@@ -22,6 +22,7 @@ from moo_hpo.execution.probe_checks import (
     check_metric_names,
     check_sample_weights,
     check_thresholds,
+    note_unreachable_bound,
 )
 from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor, check_max_trials_per_worker
@@ -205,6 +206,8 @@ def run_optimize(
         record = study.trial(trial.number)
         if record.status is TrialStatus.FAILED:
             _report_failure(study, record)
+        elif record.status is TrialStatus.INFEASIBLE_SKIPPED:  # a budget out of reach: said once
+            note_unreachable_bound(study)
         progress.update(trial)
         for cb in callbacks:
             cb(study, study.trial(trial.number))

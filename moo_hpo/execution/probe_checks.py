@@ -1,5 +1,6 @@
 """Checks of the probes given to ``optimize``, before the first trial: metric names, decision thresholds and
-positive labels, energy counters, latency beside other trials."""
+positive labels, energy counters, latency beside other trials; and, as trials run, a hard bound on what the probes
+measure before training that every one of the first trials broke (:func:`note_unreachable_bound`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ __all__ = [
     "check_sample_weights",
     "check_thresholds",
     "different_positive_labels",
+    "note_unreachable_bound",
 ]
+
+#: When the first this-many finished trials of a study were all skipped before training on one hard bound, optimize
+#: warns that the bound may be out of reach (once; the study goes on).
+SAME_BOUND_WARN = 5
 
 
 def check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
@@ -263,3 +269,35 @@ def _measurable(probe: Any) -> set[str]:
 
         names |= {holdout_name(m) for m in names}
     return names
+
+
+def note_unreachable_bound(study: Study) -> None:
+    """Warn, once, when the study's first :data:`SAME_BOUND_WARN` finished trials were all skipped before training
+    (``infeasible_skipped``) on one hard bound: a budget no candidate of the search space meets (a latency below what
+    any model takes) leaves the study without a feasible trial, however long it runs. The study goes on (the
+    optimizer may yet find the region within the bound); the warning names the bound and the best value measured.
+
+    Called by optimize after each trial skipped before training.
+    """
+    from moo_hpo.analysis import bounds_broken_by_all
+    from moo_hpo.trial import TrialStatus
+
+    finished = [t for t in study.trials if t.status not in (TrialStatus.RUNNING, TrialStatus.INTERRUPTED)]
+    if len(finished) != SAME_BOUND_WARN or any(t.status is not TrialStatus.INFEASIBLE_SKIPPED for t in finished):
+        return
+    shared = bounds_broken_by_all(study.problem, finished)
+    if not shared:
+        return
+    said = []
+    for c in shared:
+        best = (min if c.kind == "at_most" else max)(finished, key=lambda t, c=c: t.metrics[c.name])
+        said.append(f"{c.describe()} (the best measured: {best.metrics[c.name]:.4g}, trial #{best.number})")
+    it = "it" if len(shared) == 1 else "them"
+    warnings.warn(
+        f"the first {SAME_BOUND_WARN} trials were all skipped before training, each breaking {' and '.join(said)}: "
+        f"the bound{'' if len(shared) == 1 else 's'} may be out of reach of this search space, and then no trial "
+        f"becomes feasible however long the study runs; loosen {it}, or widen the space towards candidates within {it} "
+        "(the study goes on)",
+        UserWarning,
+        stacklevel=4,
+    )

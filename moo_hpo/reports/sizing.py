@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 
+from moo_hpo.analysis import no_feasible_reason
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
 from moo_hpo.reports.estimates import labelled
@@ -276,6 +277,9 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
             if unmeasured:
                 measured = sorted({m for t in judged for m in t.metrics})
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
+            why += _nearest_text(p, judged, runs_of, study.trials)
+            if not candidates and any(t.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED) for t in study.trials):
+                why += f"; {no_feasible_reason(study.problem, study.trials)[0]}"
             out.append(SizingResult(p, None, why + never_trained, [], 0, estimates=dict(estimates)))
             continue
         Y = study.problem.objective_matrix(fitting)
@@ -293,6 +297,36 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         out.append(SizingResult(p, best, reason, [runs_of[t.number][0] for t in front], len(fitting),
                                 dict(chosen.metrics), runs, counts, dict(estimates)))
     return out
+
+
+def _nearest_text(profile: DeviceProfile, judged: Sequence[Trial], runs_of: dict[int, Any], trials: Sequence[Trial]) -> str:
+    """``"; the nearest: trial #6 (latency_p99_ms 0.0246, skipped before training)"``: the trial closest to a device's
+    budgets that it does not take, by the largest share of a budget it exceeds; among the feasible configurations
+    (``judged``, on their means), else, with none, among the trials that measured the budgets' metrics, complete or
+    skipped before training. ``""`` when none measured every budget's metric, or the nearest fits the device (the
+    study's own constraints kept it out: said apart)."""
+    from moo_hpo.trial import TrialStatus
+
+    limits = profile.limits()
+    pool = list(judged) or [t for t in trials if t.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED)]
+    pool = [t for t in pool if all(m in t.metrics and math.isfinite(t.metrics[m]) for m, _ in limits)]
+    if not pool or not limits:
+        return ""
+
+    def excess(t: Trial) -> float:
+        return max((t.metrics[m] - b) / b if b > 0 else t.metrics[m] - b for m, b in limits)
+
+    near = min(pool, key=lambda t: (excess(t), t.number))
+    if profile.fits(near):
+        return ""
+    figures = ", ".join(f"{m} {near.metrics[m]:.4g}" for m, _ in limits)
+    if judged:
+        original, runs, _ = runs_of[near.number]
+        number, note = original.number, f", mean of {runs} runs" if runs > 1 else ""
+    else:
+        number = near.number
+        note = ", skipped before training" if near.status is TrialStatus.INFEASIBLE_SKIPPED else ", infeasible"
+    return f"; the nearest: trial #{number} ({figures}{note})"
 
 
 def _configurations(study: Study) -> list[tuple[Trial, Trial, int, dict[str, int]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import warnings
 
 import pytest
 
@@ -149,3 +150,32 @@ def test_failures_that_differ_only_in_their_numbers_are_one_kind():
     assert failure_kind("the objective returned list ([0.6369, 0.3630]); expected a mapping\nTraceback") == \
         "the objective returned list ([#, #]); expected a mapping"
     assert failure_kind("CUDA out of memory: tried to allocate 2.5e3 MiB") == failure_kind("CUDA out of memory: tried to allocate 20 MiB")
+
+
+def pre_training(metric: str, value=lambda model: model["lat"]):
+    """A probe of a toy model (a dict) measured before training, as a size or latency probe measures a torch module."""
+    return mh.objectives.probe([metric], needs_training=False)(lambda model: {metric: value(model)})
+
+
+def test_a_bound_every_first_trial_breaks_before_training_is_warned_once_and_the_study_goes_on():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    edge = mh.Study(space, [mh.Maximize("accuracy")], [mh.AtMost("latency_p99_ms", 0.0001)], optimizer="random", seed=0)
+    with pytest.warns(UserWarning) as said:
+        edge.optimize(lambda model, config: {"accuracy": config["x"]}, build=lambda c: {"lat": 0.03 + c["x"]},
+                      probes=[pre_training("latency_p99_ms")], n_trials=8, show_progress=False)
+    assert edge.count("infeasible_skipped") == 8  # warned, not stopped: the optimizer may yet find the region
+    best = min(edge.trials[:5], key=lambda t: t.metrics["latency_p99_ms"])
+    (warned,) = [str(w.message) for w in said if "skipped before training" in str(w.message)]  # once
+    assert warned.startswith(
+        f"the first 5 trials were all skipped before training, each breaking latency_p99_ms <= 0.0001 (the best "
+        f"measured: {best.metrics['latency_p99_ms']:.4g}, trial #{best.number}): the bound may be out of reach of this "
+        "search space"
+    ) and warned.endswith("(the study goes on)")
+    calls = iter(range(100))
+    first_fits = mh.Study(space, [mh.Maximize("accuracy")], [mh.AtMost("latency_p99_ms", 0.5)], optimizer="random", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a trial within the bound: the bound is within reach, nothing to say
+        first_fits.optimize(lambda model, config: {"accuracy": config["x"]}, build=lambda c: {"lat": 0.1 if next(calls) == 0 else 1.0},
+                            probes=[pre_training("latency_p99_ms")], n_trials=8, show_progress=False)
+    assert first_fits.count("complete") == 1 and first_fits.count("infeasible_skipped") == 7
+

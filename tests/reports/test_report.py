@@ -168,6 +168,26 @@ def test_device_sizing_says_when_some_runs_did_not_measure_a_budget_metric():
     assert none.reason.startswith("no feasible configuration fits latency_p99_ms <= 1 (1 feasible configurations)")
 
 
+def test_device_sizing_with_nothing_fitting_names_the_nearest_trial_and_why_none_is_feasible():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    skipped = mh.Study(space, [mh.Maximize("accuracy")], [mh.AtMost("latency_p99_ms", 0.0001)], optimizer="random", seed=0)
+    for latency in (0.05, 0.031, 0.07):  # every candidate broke the study's latency budget before training
+        skipped.tell(skipped.ask(), {"latency_p99_ms": latency}, status="infeasible_skipped")
+    (mcu,) = mh.size_for_devices(skipped, mh.DeviceProfile("mcu", max_latency_ms=0.01))
+    assert mcu.reason == (
+        "no feasible trial fits latency_p99_ms <= 0.01 (0 feasible trials); the nearest: trial #1 (latency_p99_ms "
+        "0.031, skipped before training); no trial has completed yet: all 3 trials were skipped before training, each "
+        "breaking a hard constraint on what it measured then; trial #1 comes closest: latency_p99_ms <= 0.0001 "
+        "(measured 0.031); every one broke latency_p99_ms <= 0.0001, which may be out of reach of the search space: "
+        "loosen it, or widen the space towards candidates within it"
+    )
+    feasible = mh.Study(space, [mh.Maximize("accuracy")], optimizer="random", seed=0)
+    for size in (80.0, 60.0, 90.0):
+        feasible.tell(feasible.ask(), {"accuracy": 0.9, "size_kb": size})
+    (tiny,) = mh.size_for_devices(feasible, mh.DeviceProfile("tiny", max_size_kb=50))
+    assert tiny.reason == "no feasible trial fits size_kb <= 50 (3 feasible trials); the nearest: trial #1 (size_kb 60)"
+
+
 def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measurements():
     from moo_hpo.optimizers import make_optimizer
 
