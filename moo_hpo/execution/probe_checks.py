@@ -5,7 +5,7 @@ measure before training that every one of the first trials broke (:func:`note_un
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
@@ -47,7 +47,10 @@ def check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
 def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = True) -> None:
     """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo; so is a
     device budget of a :class:`~moo_hpo.objectives.DeviceFit` on such a name, and (with ``build``; without it the
-    objective may return the metric itself) one on a metric no probe measures is warned of.
+    objective may return the metric itself) one on a metric no probe measures is warned of. A metric the study needs
+    that a built-in probe measures on the model (``energy_per_inference_j``) but none of these does, nor nearly, is
+    warned of too: only the objective can return it then (``fit`` beside the probes' metrics with ``build``; without
+    it, an objective that returns metrics instead of a model).
 
     Raises:
         ConfigError: naming the metric and the probe metric it resembles.
@@ -57,6 +60,7 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
     from moo_hpo.objectives.size import PRECISION_BYTES, ModelSize
 
     provided = [m for p in probes for m in getattr(p, "metrics", ())]
+    unmeasured: list[str] = []  # needed, and no probe measures them nor nearly: only the objective can return them
     from moo_hpo.objectives.holdout import HOLDOUT_PREFIX
 
     held_out = [n for n in study.problem.required_metrics if n.startswith(HOLDOUT_PREFIX) and n in provided]
@@ -99,14 +103,77 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
                 f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
                 f"(the probes provide {sorted(provided)})"
             )
-    _check_device_budgets(probes, provided, warn_unmeasured=with_build)
+        unmeasured.append(name)
+    said = _warn_unmeasured(study, probes, provided, unmeasured, with_build)
+    _check_device_budgets(probes, provided, warn_unmeasured=with_build, said=said)
 
 
-def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmeasured: bool = True) -> None:
+#: The metrics the built-in probes measure on the model itself, which a ``fit`` seldom returns: metric name -> the
+#: probe that measures it (with its default names: ``Latency(prefix="latency")``).
+MODEL_PROBE_METRICS = {
+    "param_count": "ModelSize()", "size_kb": "ModelSize()", "serialized_kb": "ModelSize()",
+    "peak_memory_kb": "PeakMemory(example)",
+    **{f"latency_{s}_ms": "Latency(example)" for s in ("p50", "p90", "p99", "mean")},
+    "energy_per_inference_j": "Energy(example)", "co2e_per_inference_g": "Energy(example, grid_g_per_kwh=...)",
+    "energy_train_j": "TrainingEnergy()", "co2e_train_g": "TrainingEnergy(grid_g_per_kwh=...)",
+}
+
+
+def _warn_unmeasured(study: Study, probes: Sequence[Any], provided: list[str], names: list[str],
+                     with_build: bool) -> set[str]:
+    """Warn, before trial 0, of metrics the study needs that a built-in probe measures on the model (size, latency,
+    energy: :data:`MODEL_PROBE_METRICS`) but none of the probes given: unless the objective returns them, every trial
+    trains and then fails on them. Said only where probes measure something (with no probe, or only derived ones,
+    the objective returns every metric, as it must). Other names (an accuracy, a loss) are what an objective returns
+    beside the probes' metrics: not said.
+
+    Args:
+        study: the study (its objectives and constraints name the metrics).
+        probes: the probes given to optimize.
+        provided: the metrics they provide.
+        names: the metrics the study needs that none of them provides, nor nearly (a typo is refused before).
+        with_build: whether optimize was given ``build`` (``fit`` may return metrics beside the probes') or not (the
+            objective returns either a model, which the probes measure, or the metrics themselves).
+
+    Returns:
+        The metrics warned of.
+    """
+    names = [n for n in names if n in MODEL_PROBE_METRICS]
+    if not names or not any(not getattr(p, "derived", False) for p in probes):
+        return set()
+    problem = study.problem
+    uses = []
+    for name in names:
+        where = [f"objective, {o.direction}d" for o in problem.objectives if o.name == name]
+        where += [f"{'hard' if c.hard else 'soft'} constraint {c.describe()}" for c in problem.constraints if c.name == name]
+        uses.append(f"{name!r} ({', '.join(where)})")
+    it = "it" if len(names) == 1 else "them"
+    if with_build:
+        how = (f"fit must return {it} (a mapping of metric name to value, or mh.Result(metrics), once it trained the "
+               "model in place), or every trial trains and then fails on the missing metric")
+    else:
+        how = (f"the objective must return {it} in a mapping of every metric the study needs (the probes measure only "
+               "a model the objective returns, and then nothing), or every trial fails on the missing metric")
+    hard = [n for n in names if any(c.name == n and c.hard for c in problem.constraints)]
+    late = (f" (and a hard bound on {hard} is then judged only after training: no candidate is skipped before it)"
+            if hard and with_build else "")
+    add = "; ".join(f"mh.objectives.{MODEL_PROBE_METRICS[n]} measures {n!r}" for n in names)
+    warnings.warn(
+        f"the study needs {'; '.join(uses)}, which no probe measures (the probes provide {sorted(provided)}): {how}"
+        f"{late}; to measure {it}, add the probe: {add}",
+        UserWarning,
+        stacklevel=5,
+    )
+    return set(names)
+
+
+def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmeasured: bool = True,
+                          said: Collection[str] = ()) -> None:
     """A :class:`~moo_hpo.objectives.DeviceFit` whose device budgets a metric no probe measures judges nothing on it
     before training (candidates only that device could take are trained) and, unless fit returns it, lets that
     device take no model: a near name is a typo (refused); any other is said before trial 0 when ``warn_unmeasured``
-    (with ``build``: an objective without it may return the metric itself).
+    (with ``build``: an objective without it may return the metric itself), unless it is in ``said`` (a metric the
+    study needs, warned of already).
 
     Raises:
         ConfigError: naming the device, the metric and the probe metric it resembles.
@@ -124,7 +191,7 @@ def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmea
                         f"device {device.name!r} budgets the metric {metric!r}, which no probe provides; did you mean "
                         f"{close!r}? (the probes provide {sorted(provided)})"
                     )
-                if not warn_unmeasured:  # an objective without build may return the metric itself
+                if not warn_unmeasured or metric in said:  # an objective without build may return it; or warned of
                     continue
                 warnings.warn(
                     f"device {device.name!r} budgets the metric {metric!r}, which no probe measures: DeviceFit judges "

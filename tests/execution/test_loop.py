@@ -179,3 +179,53 @@ def test_a_bound_every_first_trial_breaks_before_training_is_warned_once_and_the
                             probes=[pre_training("latency_p99_ms")], n_trials=8, show_progress=False)
     assert first_fits.count("complete") == 1 and first_fits.count("infeasible_skipped") == 7
 
+
+def test_a_metric_only_a_probe_not_given_measures_is_said_before_trial_0():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    size = pre_training("size_kb", lambda model: 10.0)
+
+    def fit(model, config):
+        return {"accuracy": config["x"]}
+
+    energy = mh.Study(space, [mh.Maximize("accuracy")], [mh.AtMost("energy_per_inference_j", 0.01)], optimizer="random", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning) as said:
+            energy.optimize(fit, build=lambda c: {}, probes=[size], n_trials=3, show_progress=False)
+    assert energy.trials == []  # before, every trial trained and then failed on the missing metric
+    assert str(said.value) == (
+        "the study needs 'energy_per_inference_j' (hard constraint energy_per_inference_j <= 0.01), which no probe "
+        "measures (the probes provide ['size_kb']): fit must return it (a mapping of metric name to value, or "
+        "mh.Result(metrics), once it trained the model in place), or every trial trains and then fails on the missing "
+        "metric (and a hard bound on ['energy_per_inference_j'] is then judged only after training: no candidate is "
+        "skipped before it); to measure it, add the probe: mh.objectives.Energy(example) measures 'energy_per_inference_j'"
+    )
+    with pytest.warns(UserWarning, match="'energy_per_inference_j'"):  # fit may return it: warned, not refused
+        energy.optimize(lambda model, config: {**fit(model, config), "energy_per_inference_j": 0.001}, build=lambda c: {},
+                        probes=[size], n_trials=2, show_progress=False)
+    assert energy.count("complete") == 2
+    # without build the objective returns a model, measured by the probes, or every metric itself
+    latency = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("latency_p99_ms")], optimizer="random", seed=0)
+    with pytest.warns(UserWarning, match=r"'latency_p99_ms' \(objective, minimized\), which no probe measures .*: the "
+                                         r"objective must return it in a mapping of every metric the study needs"):
+        latency.optimize(lambda config: {}, probes=[size], n_trials=1, show_progress=False)
+    # a metric fit returns beside the probes' (an accuracy, a loss) is no probe's to measure: nothing said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mh.Study(space, [mh.Maximize("accuracy")], optimizer="random", seed=0).optimize(
+            fit, build=lambda c: {}, probes=[size], n_trials=1, show_progress=False)
+
+
+def test_device_constraints_on_a_metric_no_probe_measures_are_said_once_before_trial_0():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    solar = mh.DeviceProfile("solar", max_size_kb=50, max_energy_j=0.01)
+    size = pre_training("size_kb", lambda model: 10.0)
+    for probes in ([size], [size, mh.objectives.DeviceFit([solar])]):
+        study = mh.Study(space, [mh.Maximize("accuracy")], mh.device_constraints([solar]), optimizer="random", seed=0)
+        with pytest.warns(UserWarning) as said:
+            study.optimize(lambda model, config: {"accuracy": 0.5}, build=lambda c: {}, probes=probes, n_trials=1,
+                           show_progress=False)
+        about = [str(w.message) for w in said if "energy_per_inference_j" in str(w.message)]
+        assert len(about) == 1 and about[0].startswith(
+            "the study needs 'energy_per_inference_j' (hard constraint energy_per_inference_j <= 0.01), which no probe "
+            "measures")  # the DeviceFit's own warning of the same metric is not said twice
