@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 from moo_hpo.analysis import no_feasible_reason
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
