@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import moo_hpo as mh
+from moo_hpo.execution.interrupts import terminate_as_interrupt
 from moo_hpo.toml_study import (  # the TOML study format; its errors and names are the CLI's too
     CliError,
     beside_hint,
@@ -203,27 +204,6 @@ def demo(
     study.close()
 
 
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Any:
-    """SIGTERM (what timeout, SLURM and systemd send) stops a run as Ctrl-C does: running trials are recorded
-    ``interrupted`` and the study file is closed, instead of the process dying with trials left ``running``."""
-    import signal
-
-    def interrupt(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave SIGTERM as it is
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
 def _resources(given: Sequence[str]) -> dict[str, float]:
     """``["GPU=1", "MEM=4e9"]`` as ``{"GPU": 1.0, "MEM": 4e9}``."""
     out = {}
@@ -285,7 +265,7 @@ def run(
         if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
             console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once", markup=False)
         try:
-            with _terminate_as_interrupt():
+            with terminate_as_interrupt():
                 study.optimize(fn, show_progress=True, **options)
         except mh.ConfigError as exc:
             raise beside_hint(exc, description.parent) from None

@@ -1,4 +1,4 @@
-"""Ctrl-C while a study stops: further presses wait for the running trials to be recorded as interrupted."""
+"""Stopping a study by a signal: SIGTERM as Ctrl-C, and further Ctrl-C presses held while running trials are recorded."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import threading
 from typing import Any
 
-__all__ = ["HELD_INTERRUPTS", "further_interrupts_held"]
+__all__ = ["HELD_INTERRUPTS", "further_interrupts_held", "terminate_as_interrupt"]
 
 logger = logging.getLogger("moo_hpo")
 
@@ -45,3 +45,27 @@ def further_interrupts_held() -> Any:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Any:
+    """SIGTERM (what ``timeout``, SLURM, ``docker stop`` and systemd send) stops a study as Ctrl-C does: running trials
+    are recorded ``interrupted`` (and run again when the study goes on), workers are stopped and the study file is
+    closed, and :exc:`KeyboardInterrupt` is raised, instead of the process dying at once with trials left ``running``.
+
+    Only in the main thread, and only while SIGTERM has its default action (a handler of the user's is left alone);
+    the default comes back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

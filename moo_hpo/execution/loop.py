@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
-from moo_hpo.execution.interrupts import further_interrupts_held
+from moo_hpo.execution.interrupts import further_interrupts_held, terminate_as_interrupt
 from moo_hpo.execution.probe_checks import (
     check_energy_counters,
     check_latency_alone,
@@ -213,7 +213,7 @@ def run_optimize(
             cb(study, study.trial(trial.number))
 
     try:
-        with progress:
+        with terminate_as_interrupt(), progress:  # SIGTERM stops the study as Ctrl-C does
             while True:
                 if study._stop_reason is None:
                     if n_trials is not None and submitted >= n_trials:

@@ -32,3 +32,51 @@ def _presses_wait_then_one_more_stops(caplog, HELD_INTERRUPTS, further_interrupt
             time.sleep(1)
     assert "the running trials are being recorded as interrupted" in caplog.text
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
+
+
+SIGTERM_SCRIPT = """
+import signal, sys, time
+import moo_hpo as mh
+
+def slow(config):
+    time.sleep(0.3 if config["x"] < 0.5 else 30)
+    return {"a": config["x"]}
+
+if sys.argv[2] == "own":  # a handler of the script's own is left alone
+    signal.signal(signal.SIGTERM, lambda *a: (open(sys.argv[1] + ".own", "w").write("called"), sys.exit(3)))
+study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer="random", seed=2, storage=sys.argv[1])
+try:
+    study.optimize(slow, n_trials=40, n_workers=2, show_progress=False)
+except KeyboardInterrupt:
+    print("stopped", study.count("interrupted"), flush=True)
+    sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("handler", ["default", "own"])
+def test_sigterm_stops_a_script_s_study_as_ctrl_c_does_unless_it_has_a_handler_of_its_own(tmp_path, handler):
+    import subprocess
+    import sys
+
+    import moo_hpo as mh
+
+    path = tmp_path / "s.db"
+    proc = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT, str(path), handler], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until a slow trial runs
+        time.sleep(0.1)
+        try:
+            with mh.Study.load(path, read_only=True) as view:
+                if view.count("complete") >= 1 and view.count("running") >= 1:
+                    break
+        except (mh.StorageError, mh.ConfigError):
+            continue
+    proc.terminate()
+    out, _ = proc.communicate(timeout=60)
+    with mh.Study.load(path, read_only=True) as view:  # read-only: it records nothing itself
+        statuses = [t.status.value for t in view.trials]
+    if handler == "default":
+        assert proc.returncode == 130 and out.startswith("stopped")
+        assert "running" not in statuses and "interrupted" in statuses  # recorded by the stopping study
+    else:
+        assert proc.returncode == 3 and (tmp_path / "s.db.own").read_text() == "called"
