@@ -461,6 +461,20 @@ def _note_held_out_filters(constraints: Sequence[Constraint], trials: Sequence[T
         )
 
 
+#: The methods of :func:`recommend`.
+RECOMMEND_METHODS = ("knee", "best", "asf", "tchebycheff")
+
+
+def front_points(problem: Problem, trials: Sequence[Trial]) -> tuple[np.ndarray, np.ndarray]:
+    """The Pareto front of ``trials`` (all judged feasible) as the recommendations judge it: the front's indices into
+    ``trials``, equal points once (the first trial's), and their objective matrix (internal, minimized)."""
+    Y = problem.objective_matrix(trials)
+    front_idx = np.flatnonzero(pareto_mask(Y))
+    _, first = np.unique(Y[front_idx], axis=0, return_index=True)  # equal points count once (the first trial)
+    front_idx = front_idx[np.sort(first)]
+    return front_idx, Y[front_idx]
+
+
 def recommend(
     problem: Problem,
     trials: Sequence[Trial],
@@ -480,6 +494,10 @@ def recommend(
     from moo_hpo.constraints import Constraint
     from moo_hpo.robust import has_repeats, judged_configurations
 
+    if method not in RECOMMEND_METHODS:  # before anything is judged: a study with no feasible trial says it too
+        near = closest_name(str(method), RECOMMEND_METHODS)
+        raise ConfigError(f"unknown method {method!r}; expected one of {list(RECOMMEND_METHODS)}"
+                          + (f" (did you mean {near!r}?)" if near else ""))
     feasible = feasible_trials(problem, trials)
     if not feasible:
         raise least_violating_error(problem, trials, "cannot recommend a trial")
@@ -517,11 +535,7 @@ def recommend(
     if not kept:
         what = "configurations" if runs else "trials"
         raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible {what} satisfies {[c.describe() for c in constraints]}")
-    Y = problem.objective_matrix(kept)
-    front_idx = np.flatnonzero(pareto_mask(Y))
-    _, first = np.unique(Y[front_idx], axis=0, return_index=True)  # equal points count once (the first trial)
-    front_idx = front_idx[np.sort(first)]
-    Yf = Y[front_idx]
+    front_idx, Yf = front_points(problem, kept)
     names = [o.name for o in problem.objectives]
     if method == "knee":
         i, reason = choice.knee_index(Yf)

@@ -153,3 +153,10 @@ def test_with_every_trial_skipped_before_training_the_error_names_the_closest_an
     study.tell(study.ask(), {"accuracy": 0.4, "size_kb": 10.0, "latency_p99_ms": 0.00005})
     with pytest.raises(mh.NoFeasibleTrialError, match=r"none of the 1 complete trials .* trial #4 .*breaks accuracy >= 0.5 \(measured 0.4\)\)$"):
         study.recommend()
+
+
+def test_an_unknown_recommend_method_is_said_first_even_before_any_trial_is_feasible():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    with pytest.raises(mh.ConfigError, match=r"unknown method 'kneee'; expected one of \['knee', 'best', 'asf', "
+                                            r"'tchebycheff'\] \(did you mean 'knee'\?\)"):
+        study.recommend("kneee")  # before: NoFeasibleTrialError "no trial has completed yet"

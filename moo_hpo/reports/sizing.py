@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from moo_hpo.analysis import no_feasible_reason
+from moo_hpo.analysis import front_points, no_feasible_reason
+from moo_hpo.choice import best_index
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
 from moo_hpo.reports.estimates import labelled
@@ -241,7 +242,6 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
     objective = objective or names[0]
     if objective not in names:
         raise ConfigError(f"objective must be one of {names}; received {objective!r}")
-    obj = study.objectives[names.index(objective)]
     from moo_hpo.objectives.energy import estimated_metrics
 
     estimates = estimated_metrics(study.trials)
@@ -283,8 +283,10 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
             continue
         Y = study.problem.objective_matrix(fitting)
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
-        # from the fitting front: of trials equal in the objective, never one that another fitting trial dominates
-        chosen = min(front, key=lambda t: (obj.to_internal(t.metrics[objective]), t.number))
+        # from the fitting front, as study.recommend("best", objective, constraints=<the device's budgets>) chooses:
+        # of trials equal in the objective, the one with the smallest sum of normalized objectives
+        front_idx, Yf = front_points(study.problem, fitting)
+        chosen = fitting[int(front_idx[best_index(Yf, names.index(objective))[0]])]
         best, runs, counts = runs_of[chosen.number]
         value = f"{chosen.metrics[objective]:.4g}" + (f", mean of {runs} runs" if runs > 1 else "")
         reason = f"best {objective} ({value}) of {len(fitting)} fitting {unit}"

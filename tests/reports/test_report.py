@@ -613,3 +613,19 @@ def test_the_static_front_draws_every_pair_of_objectives(tmp_path):
         sizes[m] = png_size(path)
     # one panel for 2 objectives; 3 panels in a row for 3 (before: the first two objectives only); 6 in two rows for 4
     assert sizes[2] == (720, 504) and sizes[3] == (1656, 504) and sizes[4] == (1656, 1008)
+
+
+def test_device_sizing_chooses_as_recommend_best_under_the_devices_budgets_ties_included():
+    # before, sizing broke a tie in the objective by trial number and recommend by the smallest sum of normalized
+    # objectives: the two named different trials for one device
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("size_kb"),
+                                                       mh.Minimize("latency_ms")], optimizer="random", seed=0)
+    rows = [(0.857, 40.0, 9.0), (0.857, 20.0, 12.0), (0.857, 30.0, 3.0), (0.80, 10.0, 1.0), (0.90, 90.0, 20.0)]
+    for trial, (acc, size, lat) in zip(study.ask(len(rows)), rows):
+        study.tell(trial, {"accuracy": acc, "size_kb": size, "latency_ms": lat})
+    for size, lat in ((50, 15), (45, 10), (35, 25), (100, 25), (15, 5)):
+        device = mh.DeviceProfile("d", max_size_kb=size, max_latency_ms=lat, latency_metric="latency_ms")
+        sized = mh.size_for_devices(study, [device], objective="accuracy")[0]
+        best = study.recommend("best", objective="accuracy",
+                               constraints=[mh.AtMost("size_kb", size), mh.AtMost("latency_ms", lat)])
+        assert sized.best.number == best.trial.number, (size, lat)
