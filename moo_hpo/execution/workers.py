@@ -40,7 +40,7 @@ from moo_hpo.execution.executors import Outcome, takes_trial
 from moo_hpo.execution.messages import receive, send
 from moo_hpo.trial import Trial
 
-__all__ = ["THREAD_VARIABLES", "WorkerPoolExecutor", "check_max_trials_per_worker", "thread_limits"]
+__all__ = ["THREAD_VARIABLES", "WorkerPoolExecutor", "check_max_trials_per_worker", "exit_text", "thread_limits"]
 
 #: The environment variables that size the numeric libraries' thread pools (torch reads OMP_NUM_THREADS).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -50,6 +50,28 @@ logger = logging.getLogger("moo_hpo")
 
 _RETIRED_GRACE_S = 30.0  # a retired worker killed if it has not exited by then
 _RETIRED_AT_SHUTDOWN_S = 5.0  # how long the study's end waits for retired workers to exit
+
+
+#: What a signal that ended a worker usually means, for the trial's error.
+_SIGNAL_HINTS = {
+    "SIGKILL": "the kernel's out-of-memory killer sends it when memory runs out: see `dmesg`",
+    "SIGSEGV": "a crash in native code: a library's bug, or an array indexed out of bounds in an extension",
+    "SIGABRT": "a native library aborted: its message is in the output above",
+    "SIGBUS": "a bad memory access in native code, or shared memory (/dev/shm) too small",
+}
+
+
+def exit_text(code: int | None) -> str:
+    """A worker's end in words: ``exit code 3``, or for a signal its name and what it usually means
+    (``killed by SIGKILL (the kernel's out-of-memory killer ...)``)."""
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"killed by signal {-code}"
+    hint = _SIGNAL_HINTS.get(name)
+    return f"killed by {name}" + (f" ({hint})" if hint else "")
 
 
 def check_max_trials_per_worker(value: Any) -> None:
@@ -238,7 +260,7 @@ class WorkerPoolExecutor:
         unread, it made every select return at once: the study spun on a core until the worker's next trial), or the
         end of the pipe of an idle worker that died (it is replaced)."""
         if worker.ready:  # an idle worker says nothing: its pipe ended
-            logger.warning("an idle worker process ended (exit code %s); starting another", worker.process.poll())
+            logger.warning("an idle worker process ended (%s); starting another", exit_text(worker.process.wait()))
             self._replace(worker)
             return
         try:
@@ -256,7 +278,7 @@ class WorkerPoolExecutor:
             message = receive(worker.messages)
         except EOFError:
             code = worker.process.wait()
-            raise ConfigError(f"a worker process exited while starting (exit code {code}); see its output above") from None
+            raise ConfigError(f"a worker process exited while starting ({exit_text(code)}); see its output above") from None
         if not message.get("ready"):
             self._stop(worker)
             raise ConfigError(f"a worker process could not load the objective:\n{message.get('error')}")
@@ -339,7 +361,7 @@ class WorkerPoolExecutor:
         except (EOFError, OSError):
             code = worker.process.wait()
             self._replace(worker)
-            return trial, Outcome(error=f"the worker process ended without a result (exit code {code})")
+            return trial, Outcome(error=f"the worker process ended without a result ({exit_text(code)})")
         except Exception as exc:  # noqa: BLE001 - a result that does not unpickle here
             self._replace(worker)
             return trial, Outcome(error=f"the trial's result could not be read back: {type(exc).__name__}: {exc}")

@@ -473,3 +473,17 @@ def test_trial_timeout_stops_a_trial_while_the_optimizer_proposes():
     assert stopped and all("timeout" in t.error for t in stopped)
     spans = [round(t.finished_at - t.started_at, 2) for t in stopped]
     assert max(spans) < 1.2, spans  # at its 0.5 s, not when a 1.5 s proposal ended
+
+
+def killed_by_a_signal(config):
+    os.kill(os.getpid(), signal.SIGKILL if config["x"] < 0.5 else signal.SIGSEGV)
+
+
+def test_a_worker_killed_by_a_signal_fails_its_trial_naming_the_signal_and_what_it_usually_means():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.enqueue({"x": 0.1})
+    study.enqueue({"x": 0.9})
+    study.optimize(killed_by_a_signal, n_trials=2, n_workers=2, show_progress=False)
+    errors = [t.error for t in study.trials]
+    assert "ended without a result (killed by SIGKILL (the kernel's out-of-memory killer" in errors[0]  # was "exit code -9"
+    assert "killed by SIGSEGV (a crash in native code" in errors[1]
