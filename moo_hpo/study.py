@@ -918,7 +918,9 @@ class Study:
                 and re-raised. ``catch=()`` re-raises everything (for debugging).
             trial_timeout: seconds one trial may run before its worker is stopped (with the
                 objective's own child processes) and the trial recorded as failed ("timeout"); runs
-                trials in a worker process even with ``n_workers=1``.
+                trials in a worker process even with ``n_workers=1``. It counts from the trial's start in its
+                worker, so a fresh worker's first trial pays its own imports (torch's take a second or more; a
+                worker replaced after a timeout or a crash starts fresh): leave room for them.
             build: ``build(config)`` returns the untrained model; probes that need no training
                 measure it, and a candidate that breaks a hard constraint then is never trained
                 (recorded as ``infeasible_skipped``).
