@@ -16,6 +16,7 @@ before its retries ran runs them on the next opening.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from moo_hpo.robust import REEVALUATE, REPEAT_OF
@@ -48,15 +49,18 @@ class RetryQueue:
 
     Args:
         store: the study's store (read for the queue; written as it changes, unless read-only).
-        n_trials: how many trials the study holds (a stored number past it is dropped).
+        trials: the study's trials (a stored number that names none, or whose retry among them ran, as after a crash
+            between recording a retry and updating the queue, is dropped).
         enabled: False forgets the stored queue and queues nothing more.
     """
 
-    def __init__(self, store: Store, n_trials: int, enabled: bool) -> None:
+    def __init__(self, store: Store, trials: Sequence[Trial], enabled: bool) -> None:
         self._store = store
         self.enabled = enabled
         stored: Any = store.get_meta(RETRIES) or []
-        self.numbers: list[int] = [n for n in stored if isinstance(n, int) and 0 <= n < n_trials] if enabled else []
+        retried = {t.extra.get(RETRY_OF) for t in trials if isinstance(t.extra, dict) and t.status is not TrialStatus.INTERRUPTED}
+        self.numbers: list[int] = [n for n in stored if isinstance(n, int) and 0 <= n < len(trials)
+                                   and n not in retried] if enabled else []
         if not store.read_only and stored != self.numbers:
             store.set_meta(RETRIES, self.numbers)
 
@@ -67,6 +71,12 @@ class RetryQueue:
         self.numbers.append(trial.number)
         self._store.set_meta(RETRIES, self.numbers)
         return True
+
+    def requeue(self, number: int) -> None:
+        """Put ``number`` first in the queue again (its retry was recorded but never started: the study stopped)."""
+        if number not in self.numbers:
+            self.numbers.insert(0, number)
+            self._store.set_meta(RETRIES, self.numbers)
 
     def pop(self) -> int:
         """Take the first queued number (the caller has proposed its configuration)."""

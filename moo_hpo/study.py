@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from moo_hpo import __version__, analysis, robust
-from moo_hpo.retries import RetryQueue, retry_extra
+from moo_hpo.retries import RETRY_OF, RetryQueue, retry_extra
 from moo_hpo.analysis import REFERENCE_FREEZE_AFTER, ReferencePoint
 from moo_hpo.choice import Recommendation
 from moo_hpo.constraints import Constraint, constraint_from_dict
@@ -187,7 +187,7 @@ class Study:
                 pruner = claim_instance(pruner, self, "pruner")
             self._pruning = PrunerState(self._store, self.problem, lambda: self._trials, pruner, self.read_only)
             self._queued: list[dict[str, Any]] = list(self._store.get_meta(QUEUED) or [])  # see enqueue
-            self._retries = RetryQueue(self._store, len(self._trials), bool(retry_interrupted))
+            self._retries = RetryQueue(self._store, self._trials, bool(retry_interrupted))
             if self.interrupted:
                 retried = [n for n in self.interrupted if self._retries.add(self._trials[n])]
                 again = ("" if not retried else "; their configurations run again first when the study goes on (once)"
@@ -540,9 +540,25 @@ class Study:
         """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials. With
         ``answer_reports`` (the executor's), the optimizer proposes in a thread of its own while the running trials'
         reports are answered (see :mod:`moo_hpo.execution.asking`)."""
+        trials: list[Trial] = []
+        try:
+            self._propose_into(trials, want, answer_reports)
+        except BaseException:  # the study stops (Ctrl-C, an error told while the optimizer proposed): the trials
+            for t in trials:  # recorded for this proposal never start; a retry among them waits in the queue again
+                try:
+                    self._interrupt(t, "interrupted: the study stopped before this trial started")
+                    if RETRY_OF in t.extra:
+                        self._retries.requeue(t.extra[RETRY_OF])
+                except StorageError as failure:  # the file that stopped the study takes nothing more: the first error
+                    logger.warning("trial #%d could not be recorded as interrupted: %s", t.number, failure)
+                    break
+            raise
+        return trials
+
+    def _propose_into(self, trials: list[Trial], want: int, answer_reports: Callable[[float], None] | None) -> None:
+        """:meth:`_propose`'s work: the new trials are appended to ``trials`` as they are recorded."""
         from moo_hpo.robust import REEVALUATE
 
-        trials: list[Trial] = []
         repeating = getattr(self._optimizer, "name", None) == REEVALUATE  # reevaluate runs its repetitions only
         while self._retries.numbers and len(trials) < want and not repeating:  # interrupted trials' configurations first
             self._use_optimizer()
@@ -591,7 +607,6 @@ class Study:
                 audit = p.extra.get("optimizer")
                 p.extra = {**p.extra, "optimizer": {**(audit if isinstance(audit, dict) else {}), "seconds": elapsed / len(proposals)}}
             trials.extend(self._record_proposal(p) for p in proposals)
-        return trials
 
     def _record_proposal(self, proposal: Proposal, source: str | None = None) -> Trial:
         number = len(self._trials)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 
 import pytest
 
@@ -131,3 +132,41 @@ def test_a_retry_whose_configuration_the_rules_now_refuse_is_skipped(tmp_path, c
         trial = study.ask()
     assert RETRY_OF not in trial.extra and trial.config != lost.config
     assert f"trial #{lost.number} is not run again" in caplog.text
+
+
+class ThreadedRandom(mh.optimizers.RandomSearch):
+    ask_in_thread = True  # proposes in a thread of its own while the study answers reports, as ehvi does
+
+    def ask(self, n, pending=()):
+        time.sleep(0.2)
+        return super().ask(n, pending)
+
+
+def test_a_retry_recorded_but_never_started_waits_in_the_queue_again(tmp_path):
+    path = tmp_path / "s.db"
+    with make_study(path, optimizer=ThreadedRandom()) as study, pytest.raises(KeyboardInterrupt):
+        study.optimize(interrupting_at(1), n_trials=5, show_progress=False)
+
+    def stopped_while_proposing(seconds):  # Ctrl-C while the optimizer proposes, after the retry was recorded
+        raise KeyboardInterrupt
+
+    with mh.Study.load(path, optimizer=ThreadedRandom()) as study:
+        with pytest.raises(KeyboardInterrupt):
+            study._propose(2, stopped_while_proposing)  # the retry, then an ask that answers reports: stopped
+        never_started = study.trials[2]
+        assert never_started.extra[RETRY_OF] == 1 and never_started.status is mh.TrialStatus.INTERRUPTED
+        assert study._retries.numbers == [1]  # before: dropped, and this configuration never ran again
+    with mh.Study.load(path) as study:
+        assert study.ask().extra[RETRY_OF] == 1
+
+
+def test_a_retry_recorded_just_before_a_crash_is_not_queued_twice(tmp_path):
+    path = tmp_path / "s.db"
+    with make_study(path) as study, pytest.raises(KeyboardInterrupt):
+        study.optimize(interrupting_at(1), n_trials=5, show_progress=False)
+    with mh.Study.load(path) as study:
+        retry = study.ask()
+        study.tell(retry, ab(retry.config))
+        study._store.set_meta("retries", [1])  # as if the process died between recording the retry and the queue
+    with mh.Study.load(path) as study:
+        assert RETRY_OF not in study.ask().extra  # the configuration ran once more, not twice

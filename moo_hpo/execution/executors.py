@@ -29,12 +29,14 @@ class Outcome:
         error: the failure as text (type, message, traceback), or None.
         exception: the exception object when it could be kept, to decide whether to re-raise.
         extra: what the executor knows of the run (where it ran, its output), kept in the trial's ``extra``.
+        signal: the name of the signal that ended the process running the trial (``"SIGKILL"``), or None.
     """
 
     value: Any = None
     error: str | None = None
     exception: BaseException | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    signal: str | None = None
 
 
 def format_exception(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -60,7 +61,13 @@ def terminate_as_interrupt() -> Any:
         yield
         return
 
+    study_pid = os.getpid()
+
     def interrupt(signum: int, frame: Any) -> None:
+        if os.getpid() != study_pid:  # a child the objective forked: it ends as SIGTERM ends it by default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
         raise KeyboardInterrupt
 

@@ -22,6 +22,7 @@ from moo_hpo.execution.probe_checks import (
     check_metric_names,
     check_sample_weights,
     check_thresholds,
+    first_finished,
     note_unreachable_bound,
 )
 from moo_hpo.execution.progress import Progress
@@ -207,72 +208,74 @@ def run_optimize(
         if record.status is TrialStatus.FAILED:
             _report_failure(study, record)
         elif record.status is TrialStatus.INFEASIBLE_SKIPPED:  # a budget out of reach: said once
-            note_unreachable_bound(study)
+            note_unreachable_bound(study, record)
         progress.update(trial)
         for cb in callbacks:
             cb(study, study.trial(trial.number))
 
-    try:
-        with terminate_as_interrupt(), progress:  # SIGTERM stops the study as Ctrl-C does
-            while True:
-                if study._stop_reason is None:
-                    if n_trials is not None and submitted >= n_trials:
-                        study._stop_reason, budget_spent = f"ran {n_trials} trials", True
-                    elif timeout is not None and time.monotonic() - started >= timeout:
-                        study._stop_reason, budget_spent = f"timeout of {timeout:g} s reached", True
-                if study._stop_reason is None:
-                    free = executor.capacity - executor.n_running
-                    if n_trials is not None:
-                        free = min(free, n_trials - submitted)
-                    if free > 0:
-                        # the running trials' reports are answered, and those that end told, while the optimizer proposes
-                        answering = answer_and_tell if executor.n_running and hasattr(executor, "take_ended") else None
-                        new = study._propose(free, answering)
-                        while told_early:
-                            after_tell(told_early.pop(0))
-                        if not new and executor.n_running == 0:
-                            raise MooHpoError(_nothing_proposed(study))
-                        for trial in new:
-                            submitted += 1
-                            mine.add(trial.number)
-                            if trial.is_finished:  # an invalid proposal, recorded as failed
-                                progress.update(trial)
-                                continue
-                            executor.submit(trial)
-                if executor.n_running == 0:
-                    if study._stop_reason is not None:
+    with terminate_as_interrupt():  # SIGTERM stops the study as Ctrl-C does, its clean-up included
+        try:
+            with progress:
+                while True:
+                    if study._stop_reason is None:
+                        if n_trials is not None and submitted >= n_trials:
+                            study._stop_reason, budget_spent = f"ran {n_trials} trials", True
+                        elif timeout is not None and time.monotonic() - started >= timeout:
+                            study._stop_reason, budget_spent = f"timeout of {timeout:g} s reached", True
+                    if study._stop_reason is None:
+                        free = executor.capacity - executor.n_running
+                        if n_trials is not None:
+                            free = min(free, n_trials - submitted)
+                        if free > 0:
+                            # the running trials' reports are answered, and those that end told, while the optimizer proposes
+                            answering = answer_and_tell if executor.n_running and hasattr(executor, "take_ended") else None
+                            new = study._propose(free, answering)
+                            told, told_early[:] = list(told_early), []
+                            if not new and executor.n_running == 0 and not told:  # told ones may let it propose
+                                raise MooHpoError(_nothing_proposed(study))
+                            for trial in new:
+                                submitted += 1
+                                mine.add(trial.number)
+                                if trial.is_finished:  # an invalid proposal, recorded as failed
+                                    progress.update(trial)
+                                    continue
+                                executor.submit(trial)
+                            for trial in told:  # after the new trials are this call's: a callback may stop the study
+                                after_tell(trial)
+                    if executor.n_running == 0:
+                        if study._stop_reason is not None:
+                            break
+                        continue
+                    for trial, outcome in executor.wait():
+                        if reporter.storage_failure is not None:  # the file took no report: stop, as a tell would
+                            raise reporter.storage_failure
+                        _finish(study, trial, outcome, catch)
+                        after_tell(trial)
+        except KeyboardInterrupt:
+            with further_interrupts_held():
+                _tell_the_ended(study, executor, catch)
+                executor.shutdown()
+                # every trial this call started that is still running: on a worker, or finished there but not yet told
+                running = [t for t in study._running_trials() if t.number in mine]
+                for t in running:
+                    study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
+                done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
+                again = sum(t.number in study._retries.numbers for t in running)
+                logger.warning("interrupted; %s saved, %s recorded as interrupted%s", f"{done} finished trial{'' if done == 1 else 's'}",
+                               f"{len(running)} running trial{'' if len(running) == 1 else 's'}",
+                               f" ({'its configuration runs' if again == 1 else 'their configurations run'} again first when the "
+                               "study goes on)" if again else "")
+            raise
+        except BaseException as exc:
+            with further_interrupts_held():
+                executor.shutdown()
+                for t in [t for t in study._running_trials() if t.number in mine]:
+                    try:
+                        study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
+                    except StorageError as failure:  # the file that stopped the study takes nothing more: raise the first error
+                        logger.warning("trial #%d could not be recorded as interrupted: %s", t.number, failure)
                         break
-                    continue
-                for trial, outcome in executor.wait():
-                    if reporter.storage_failure is not None:  # the file took no report: stop, as a tell would
-                        raise reporter.storage_failure
-                    _finish(study, trial, outcome, catch)
-                    after_tell(trial)
-    except KeyboardInterrupt:
-        with further_interrupts_held():
-            _tell_the_ended(study, executor, catch)
-            executor.shutdown()
-            # every trial this call started that is still running: on a worker, or finished there but not yet told
-            running = [t for t in study._running_trials() if t.number in mine]
-            for t in running:
-                study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
-            done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
-            again = sum(t.number in study._retries.numbers for t in running)
-            logger.warning("interrupted; %s saved, %s recorded as interrupted%s", f"{done} finished trial{'' if done == 1 else 's'}",
-                           f"{len(running)} running trial{'' if len(running) == 1 else 's'}",
-                           f" ({'its configuration runs' if again == 1 else 'their configurations run'} again first when the "
-                           "study goes on)" if again else "")
-        raise
-    except BaseException as exc:
-        with further_interrupts_held():
-            executor.shutdown()
-            for t in [t for t in study._running_trials() if t.number in mine]:
-                try:
-                    study._interrupt(t, f"interrupted: the study stopped on an error: {type(exc).__name__}: {str(exc)[:300]}")
-                except StorageError as failure:  # the file that stopped the study takes nothing more: raise the first error
-                    logger.warning("trial #%d could not be recorded as interrupted: %s", t.number, failure)
-                    break
-        raise
+            raise
     executor.shutdown()
     if budget_spent:
         logger.info("optimize stopped: %s", study._stop_reason)
@@ -336,6 +339,9 @@ def _nothing_proposed(study: Study) -> str:
     return f"optimizer {name!r} proposed nothing"
 
 
+#: Signals that stop a whole job (``kill 0``, systemd, SLURM's scancel send them to the workers too).
+_STOPPING_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
+
 #: A study whose first this-many finished trials all failed with one reason stops with that reason.
 SAME_FAILURE_STOP = 5
 
@@ -349,10 +355,9 @@ def _report_failure(study: Study, trial: Trial) -> None:
     """
     reason = (trial.error or "unknown").splitlines()[0]
     logger.warning("trial %d failed: %s", trial.number, reason[:500])
-    if study.count("complete") or study.count("infeasible_skipped") or study.count("pruned"):
-        return
-    finished = [t for t in study.trials if t.status is not TrialStatus.RUNNING and t.status is not TrialStatus.INTERRUPTED]
-    if len(finished) < SAME_FAILURE_STOP or len(finished) > SAME_FAILURE_STOP:
+    # judged once, at the fifth trial to finish (several may be told at once, while an optimizer proposes)
+    finished = first_finished(study.trials, SAME_FAILURE_STOP)
+    if len(finished) < SAME_FAILURE_STOP or trial.number != finished[-1].number:
         return
     # one reason to the letter: failures that differ in a number (a loss diverging at another step) may be the
     # search's own findings, not a mistake in the objective
@@ -384,7 +389,13 @@ def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
 
 
 def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
-    """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
+    """Tell the study what came of one trial; re-raise what ``catch`` does not cover. A trial whose worker was
+    stopped by a signal that stops jobs (SIGTERM, SIGINT, SIGHUP: systemd, SLURM's scancel, ``kill 0`` send them to
+    every process of the job) is recorded interrupted, not failed: its configuration is not to blame, and it runs
+    again when the study goes on."""
+    if outcome.signal in _STOPPING_SIGNALS:
+        study._interrupt(trial, f"interrupted: its worker process was stopped by {outcome.signal}")
+        return
     reason = _pruned(study, trial, outcome)
     if reason is not None:  # stopped early: tell keeps what it returned over what it last reported
         returned = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value

@@ -12,6 +12,7 @@ from moo_hpo.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
+    from moo_hpo.trial import Trial
 
 __all__ = [
     "check_energy_counters",
@@ -20,6 +21,7 @@ __all__ = [
     "check_sample_weights",
     "check_thresholds",
     "different_positive_labels",
+    "first_finished",
     "note_unreachable_bound",
 ]
 
@@ -111,7 +113,8 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
 #: The metrics the built-in probes measure on the model itself, which a ``fit`` seldom returns: metric name -> the
 #: probe that measures it (with its default names: ``Latency(prefix="latency")``).
 MODEL_PROBE_METRICS = {
-    "param_count": "ModelSize()", "size_kb": "ModelSize()", "serialized_kb": "ModelSize()",
+    "param_count": "ModelSize()", "param_count_nonzero": "ModelSize()", "size_kb": "ModelSize()",
+    "serialized_kb": "ModelSize()",
     "peak_memory_kb": "PeakMemory(example)",
     **{f"latency_{s}_ms": "Latency(example)" for s in ("p50", "p90", "p99", "mean")},
     "energy_per_inference_j": "Energy(example)", "co2e_per_inference_g": "Energy(example, grid_g_per_kwh=...)",
@@ -338,19 +341,31 @@ def _measurable(probe: Any) -> set[str]:
     return names
 
 
-def note_unreachable_bound(study: Study) -> None:
+def first_finished(trials: Sequence[Trial], k: int) -> list[Trial]:
+    """The first ``k`` trials to finish (by when they were told; running and interrupted ones left out): the trials
+    the study's early checks judge, however many were told at once (several end while an optimizer proposes)."""
+    from moo_hpo.trial import TrialStatus
+
+    finished = [t for t in trials if t.status not in (TrialStatus.RUNNING, TrialStatus.INTERRUPTED)]
+    return sorted(finished, key=lambda t: (t.finished_at or 0.0, t.number))[:k]
+
+
+def note_unreachable_bound(study: Study, trial: Trial) -> None:
     """Warn, once, when the study's first :data:`SAME_BOUND_WARN` finished trials were all skipped before training
     (``infeasible_skipped``) on one hard bound: a budget no candidate of the search space meets (a latency below what
     any model takes) leaves the study without a feasible trial, however long it runs. The study goes on (the
     optimizer may yet find the region within the bound); the warning names the bound and the best value measured.
 
-    Called by optimize after each trial skipped before training.
+    Called by optimize after each trial skipped before training (``trial``); it judges when ``trial`` is one of the
+    first trials to finish (at the last of them).
     """
     from moo_hpo.analysis import bounds_broken_by_all
     from moo_hpo.trial import TrialStatus
 
-    finished = [t for t in study.trials if t.status not in (TrialStatus.RUNNING, TrialStatus.INTERRUPTED)]
-    if len(finished) != SAME_BOUND_WARN or any(t.status is not TrialStatus.INFEASIBLE_SKIPPED for t in finished):
+    finished = first_finished(study.trials, SAME_BOUND_WARN)
+    if len(finished) < SAME_BOUND_WARN or trial.number != finished[-1].number:  # once: at the fifth to finish
+        return
+    if any(t.status is not TrialStatus.INFEASIBLE_SKIPPED for t in finished):
         return
     shared = bounds_broken_by_all(study.problem, finished)
     if not shared:

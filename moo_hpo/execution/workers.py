@@ -61,6 +61,16 @@ _SIGNAL_HINTS = {
 }
 
 
+def signal_name(code: int | None) -> str | None:
+    """The name of the signal that ended a process with exit ``code`` (negative for a signal), or None."""
+    if code is None or code >= 0:
+        return None
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
 def exit_text(code: int | None) -> str:
     """A worker's end in words: ``exit code 3``, or for a signal its name and what it usually means
     (``killed by SIGKILL (the kernel's out-of-memory killer ...)``)."""
@@ -72,6 +82,19 @@ def exit_text(code: int | None) -> str:
         return f"killed by signal {-code}"
     hint = _SIGNAL_HINTS.get(name)
     return f"killed by {name}" + (f" ({hint})" if hint else "")
+
+
+def _has_exited(process: subprocess.Popen) -> bool:
+    """True once ``process`` has exited, without reaping it where the platform allows (so that its process group,
+    the objective's leftover children, can still be killed by its id), else by reaping it (POSIX does not reuse the
+    id of a live process group)."""
+    waitid = getattr(os, "waitid", None)  # not on macOS before Python 3.13
+    if waitid is not None:
+        try:
+            return waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:  # reaped already (SIGCHLD ignored, or Popen's own poll)
+            return True
+    return process.poll() is not None
 
 
 def check_max_trials_per_worker(value: Any) -> None:
@@ -242,7 +265,7 @@ class WorkerPoolExecutor:
         while self._retired:
             remaining = []
             for worker, since in self._retired:
-                exited = os.waitid(os.P_PID, worker.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+                exited = _has_exited(worker.process)
                 overdue = time.monotonic() - since > _RETIRED_GRACE_S or (wait and time.monotonic() >= until)
                 if exited or overdue:
                     if overdue and not exited:
@@ -260,7 +283,10 @@ class WorkerPoolExecutor:
         unread, it made every select return at once: the study spun on a core until the worker's next trial), or the
         end of the pipe of an idle worker that died (it is replaced)."""
         if worker.ready:  # an idle worker says nothing: its pipe ended
-            logger.warning("an idle worker process ended (%s); starting another", exit_text(worker.process.wait()))
+            # poll, never wait: a worker that is alive and sent something (a thread of the objective's reporting after
+            # its trial returned) is replaced all the same, not waited for
+            logger.warning("an idle worker process ended or sent a message out of turn (%s); starting another",
+                           exit_text(worker.process.poll()) if worker.process.poll() is not None else "still running")
             self._replace(worker)
             return
         try:
@@ -361,7 +387,7 @@ class WorkerPoolExecutor:
         except (EOFError, OSError):
             code = worker.process.wait()
             self._replace(worker)
-            return trial, Outcome(error=f"the worker process ended without a result ({exit_text(code)})")
+            return trial, Outcome(error=f"the worker process ended without a result ({exit_text(code)})", signal=signal_name(code))
         except Exception as exc:  # noqa: BLE001 - a result that does not unpickle here
             self._replace(worker)
             return trial, Outcome(error=f"the trial's result could not be read back: {type(exc).__name__}: {exc}")
@@ -394,5 +420,8 @@ class WorkerPoolExecutor:
         for worker in self._workers:
             self._stop(worker)
         self._workers = []
-        self._reap_retired(wait=_RETIRED_AT_SHUTDOWN_S)
+        try:
+            self._reap_retired(wait=_RETIRED_AT_SHUTDOWN_S)
+        except Exception as exc:  # noqa: BLE001 - the study stops anyway; its running trials must still be recorded
+            logger.warning("retired worker processes could not be collected: %s", exc)
         self._selector.close()

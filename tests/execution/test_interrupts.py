@@ -53,7 +53,7 @@ except KeyboardInterrupt:
 """
 
 
-@pytest.mark.parametrize("handler", ["default", "own"])
+@pytest.mark.parametrize("handler", ["default", "own", "the whole job"])
 def test_sigterm_stops_a_script_s_study_as_ctrl_c_does_unless_it_has_a_handler_of_its_own(tmp_path, handler):
     import subprocess
     import sys
@@ -71,12 +71,54 @@ def test_sigterm_stops_a_script_s_study_as_ctrl_c_does_unless_it_has_a_handler_o
                     break
         except (mh.StorageError, mh.ConfigError):
             continue
+    if handler == "the whole job":  # systemd, SLURM's scancel, `kill 0`: the workers get it too
+        import psutil
+
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.terminate()
     proc.terminate()
     out, _ = proc.communicate(timeout=60)
     with mh.Study.load(path, read_only=True) as view:  # read-only: it records nothing itself
         statuses = [t.status.value for t in view.trials]
-    if handler == "default":
+    if handler != "own":
         assert proc.returncode == 130 and out.startswith("stopped")
         assert "running" not in statuses and "interrupted" in statuses  # recorded by the stopping study
+        assert "failed" not in statuses  # a worker that got the job's SIGTERM: its trial is interrupted, not failed
     else:
         assert proc.returncode == 3 and (tmp_path / "s.db.own").read_text() == "called"
+
+
+def forks_a_child_that_keeps_running_through_ctrl_c(config):
+    import multiprocessing
+
+    def child():
+        while True:
+            try:
+                time.sleep(0.05)
+            except KeyboardInterrupt:  # a loop that leaves Ctrl-C to its parent
+                pass
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    time.sleep(0.3)
+    process.terminate()
+    process.join(5)
+    survived = process.is_alive()
+    if survived:
+        process.kill()
+        process.join()
+    return {"a": float(survived)}
+
+
+def test_a_child_the_objective_forks_ends_on_sigterm_as_it_would_without_the_studys_handler():
+    import signal
+
+    import moo_hpo as mh
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a script
+    try:
+        study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer="random", seed=0)
+        study.optimize(forks_a_child_that_keeps_running_through_ctrl_c, n_trials=1, show_progress=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert study.trials[0].metrics["a"] == 0.0  # before: the study's handler ran in the child, which survived

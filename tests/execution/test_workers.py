@@ -451,7 +451,7 @@ def test_ctrl_c_during_a_proposal_keeps_the_trials_that_ended_meanwhile():
 
     def ask(self, n, pending):
         if pending:  # trials run: Ctrl-C in the midst of this proposal, after the running trial ended
-            threading.Timer(0.6, _thread.interrupt_main).start()
+            threading.Timer(1.2, _thread.interrupt_main).start()  # the proposal takes 1.5 s
         return slow_ask(self, n, pending)
 
     study.optimizer.ask = ask.__get__(study.optimizer)
@@ -487,3 +487,99 @@ def test_a_worker_killed_by_a_signal_fails_its_trial_naming_the_signal_and_what_
     errors = [t.error for t in study.trials]
     assert "ended without a result (killed by SIGKILL (the kernel's out-of-memory killer" in errors[0]  # was "exit code -9"
     assert "killed by SIGSEGV (a crash in native code" in errors[1]
+
+
+def reports_after_returning(config, trial):
+    import threading
+
+    if trial.number == 0:  # a thread of the objective's that reports after the trial returned
+        threading.Thread(target=lambda: (time.sleep(0.5), trial.report(1, {"a": 0.0})), daemon=True).start()
+        return {"a": config["x"]}
+    time.sleep(3)
+    return {"a": config["x"]}
+
+
+@pytest.mark.timeout(60)
+def test_an_idle_worker_that_sends_out_of_turn_is_replaced_not_waited_for():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    started = time.monotonic()
+    study.optimize(reports_after_returning, n_trials=2, n_workers=2, show_progress=False)
+    assert study.count("complete") == 2 and time.monotonic() - started < 20  # before: blocked until killed
+
+
+def test_a_retired_worker_is_collected_without_waitid_too(monkeypatch):
+    from moo_hpo.execution import workers
+
+    monkeypatch.delattr(workers.os, "waitid")  # macOS before Python 3.13
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.optimize(pid_and_leak, n_trials=3, max_trials_per_worker=1, show_progress=False)
+    assert study.count("complete") == 3 and len({t.metrics["pid"] for t in study.trials}) == 3
+
+
+def always_fails(config, trial):
+    time.sleep(0.1 if trial.number == 0 else 0.5)
+    raise ValueError("same failure")
+
+
+def test_the_same_failure_stop_holds_when_trials_end_while_the_optimizer_proposes():
+    # several trials told during one proposal jumped past the fifth: the study ran its whole budget
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
+    with pytest.raises(mh.MooHpoError, match="the first 5 trials all failed the same way"):
+        study.optimize(always_fails, n_trials=16, n_workers=6, show_progress=False)  # 5 end in one proposal
+    assert study.count("failed") < 16 and study.count("running") == 0  # and no proposed trial is left running
+
+
+def raising_at_the_second_call():
+    calls = []
+
+    def callback(study, trial):
+        calls.append(trial.number)
+        if len(calls) == 2:  # the trial that ended while the optimizer proposed the next one
+            raise RuntimeError("a callback's own error")
+
+    return callback
+
+
+def test_a_callback_that_raises_after_trials_told_during_a_proposal_leaves_no_trial_running():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
+    with pytest.raises(RuntimeError, match="a callback's own error"):
+        study.optimize(ends_quickly, n_trials=10, n_workers=2, callbacks=[raising_at_the_second_call()], show_progress=False)
+    assert study.count("running") == 0  # before: the trials proposed meanwhile stayed running, in the file too
+
+
+def odd_ones_slower(config, trial):
+    time.sleep(0.05 if trial.number % 2 == 0 else 0.3)  # the second of a batch ends while the optimizer proposes
+    return {"a": config["x"]}
+
+
+class _WaitsForItsBatch(mh.optimizers.RandomSearch):
+    """Proposes two at a time and nothing while they run, as a batch-synchronous optimizer does."""
+
+    ask_in_thread = True
+
+    def ask(self, n, pending):
+        time.sleep(0.3)
+        return [] if pending else super().ask(min(n, 2), pending)
+
+
+def test_an_optimizer_that_waits_for_its_batch_goes_on_when_the_batch_ended_during_its_ask():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_WaitsForItsBatch(), seed=0)
+    study.optimize(odd_ones_slower, n_trials=8, n_workers=2, show_progress=False)
+    assert study.count("complete") == 8  # before: "proposed nothing" once its batch was told during its ask
+
+
+def stopped_by_sigterm_below_half(config):
+    if config["x"] < 0.5:
+        os.kill(os.getpid(), signal.SIGTERM)  # as a job scheduler stops a worker
+        time.sleep(5)
+    return {"a": config["x"]}
+
+
+def test_a_trial_whose_worker_a_job_scheduler_stopped_is_interrupted_not_failed():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.enqueue({"x": 0.1})
+    study.optimize(stopped_by_sigterm_below_half, n_trials=4, n_workers=2, show_progress=False)
+    first = study.trials[0]
+    assert first.status is mh.TrialStatus.INTERRUPTED and "stopped by SIGTERM" in first.error
+    assert study.count("failed") == 0
+    assert [t.extra.get("retry_of") for t in study.trials].count(0) <= 1  # run again once at most
