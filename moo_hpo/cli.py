@@ -258,10 +258,13 @@ def run(
         if "executor" not in options:
             _check_cluster_only(options)
         if "n_trials" in options:  # a total: a resumed study runs what is missing
-            have = len(study.trials)
+            waiting = len(study._retries.numbers)  # interrupted trials whose configurations run again: not counted
+            have = len(study.trials) - waiting
             options["n_trials"] = max(0, options["n_trials"] - have)
-            if have:
-                console.print(f"resuming {study.name!r}: {have} trials stored, {options['n_trials']} to run", markup=False)
+            if len(study.trials):
+                again = f" (the {waiting} interrupted one{'s' if waiting != 1 else ''} run again first)" if waiting else ""
+                console.print(f"resuming {study.name!r}: {len(study.trials)} trials stored, {options['n_trials']} to run{again}",
+                              markup=False)
         if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
             console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once", markup=False)
         try:

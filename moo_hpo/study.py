@@ -536,13 +536,15 @@ class Study:
         self._queued.append(config)
         self._store.set_meta(QUEUED, self._queued)
 
-    def _propose(self, want: int, answer_reports: Callable[[float], None] | None = None) -> list[Trial]:
+    def _propose(self, want: int, answer_reports: Callable[[float], None] | None = None,
+                 queued_only: bool = False) -> list[Trial]:
         """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials. With
         ``answer_reports`` (the executor's), the optimizer proposes in a thread of its own while the running trials'
-        reports are answered (see :mod:`moo_hpo.execution.asking`)."""
+        reports are answered (see :mod:`moo_hpo.execution.asking`). ``queued_only``: the retries of interrupted
+        trials and the queued configurations only (the optimizer is not asked)."""
         trials: list[Trial] = []
         try:
-            self._propose_into(trials, want, answer_reports)
+            self._propose_into(trials, want, answer_reports, queued_only)
         except BaseException:  # the study stops (Ctrl-C, an error told while the optimizer proposed): the trials
             for t in trials:  # recorded for this proposal never start; a retry among them waits in the queue again
                 try:
@@ -555,7 +557,8 @@ class Study:
             raise
         return trials
 
-    def _propose_into(self, trials: list[Trial], want: int, answer_reports: Callable[[float], None] | None) -> None:
+    def _propose_into(self, trials: list[Trial], want: int, answer_reports: Callable[[float], None] | None,
+                      queued_only: bool = False) -> None:
         """:meth:`_propose`'s work: the new trials are appended to ``trials`` as they are recorded."""
         from moo_hpo.robust import REEVALUATE
 
@@ -576,7 +579,7 @@ class Study:
             trials.append(self._record_proposal(Proposal(dict(self._queued[0]), checked=True), ENQUEUED))
             self._queued.pop(0)
             self._store.set_meta(QUEUED, self._queued)
-        while len(trials) < want:
+        while len(trials) < want and not queued_only:
             pending = self._running_trials() if self._running else []
             optimizer = self._use_optimizer()
             started = time.perf_counter()
@@ -1271,7 +1274,8 @@ class Study:
     def to_dataframe(self) -> pd.DataFrame:
         """One row per trial: number, status, ``params_<name>``, ``metrics_<name>``, feasibility,
         violation, error, times and optimizer; once a trial reported intermediate metrics, also ``last_step``
-        (its last report's step) and ``pruned`` (why the pruner stopped it).
+        (its last report's step) and ``pruned`` (why the pruner stopped it); once an interrupted trial ran again,
+        ``retry_of`` (the number of the interrupted trial a retry runs again, ``<NA>`` for other trials).
 
         ``violation``: the hard constraints' total violation of a complete trial; of a trial skipped before
         training or pruned, that of the hard constraints it measured; NaN otherwise. Parameters keep the values
@@ -1282,6 +1286,7 @@ class Study:
         problem = self.problem
         violations = problem.violation(self._trials) if self._trials else np.array([])
         reported = any(t.reports for t in self._trials)
+        retried = any(RETRY_OF in t.extra for t in self._trials if isinstance(t.extra, dict))
         rows = []
         for t, v in zip(self._trials, violations, strict=True):
             row: dict[str, Any] = {"number": t.number, "status": t.status.value}
@@ -1305,6 +1310,8 @@ class Study:
             if reported:
                 row["last_step"] = t.reports[-1]["step"] if t.reports else None
                 row["pruned"] = t.extra.get("pruned") if t.status is TrialStatus.PRUNED else None
+            if retried:
+                row["retry_of"] = t.extra.get(RETRY_OF) if isinstance(t.extra, dict) else None
             rows.append(row)
         if not rows:  # the columns of an empty study, so that df["status"] works on it too
             columns = ["number", "status", *(f"params_{k}" for k in self.space.names), "feasible", "violation",
@@ -1323,6 +1330,8 @@ class Study:
             elif isinstance(param, Categorical):  # a choice of None stays None (NaN: inactive)
                 frame[f"params_{name}"] = pd.Series([v if a else np.nan for v, a in zip(values, active, strict=True)],
                                                     dtype=object, index=frame.index)
+        if retried:
+            frame["retry_of"] = frame["retry_of"].astype("Int64")
         return frame
 
     def __repr__(self) -> str:

@@ -442,3 +442,17 @@ def test_max_trials_per_worker_in_the_study_table_gives_each_trial_a_fresh_worke
     (tmp_path / "bad").mkdir()
     result = runner.invoke(app, ["run", write(tmp_path / "bad", study_extra="max_trials_per_worker = 0")])
     assert result.exit_code == 1 and "max_trials_per_worker must be a positive integer or None; received 0" in result.output
+
+
+def test_a_toml_study_run_again_runs_its_interrupted_trials_again_within_the_same_total(tmp_path):
+    path = write(tmp_path)
+    assert runner.invoke(app, ["run", path, "--trials", "3"]).exit_code == 0
+    crashed = mh.Study.load(tmp_path / "study.db")
+    lost = crashed.ask()  # running when its process died
+    crashed._store.close()
+    result = runner.invoke(app, ["run", path, "--trials", "4"])
+    assert result.exit_code == 0, result.output
+    assert "1 to run (the 1 interrupted one run again first)" in result.output  # before: "0 to run", never again
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        retry = study.trials[-1]
+        assert retry.extra["retry_of"] == lost.number and retry.config == lost.config and retry.status.value == "complete"

@@ -51,8 +51,11 @@ def test_a_trial_interrupted_by_ctrl_c_runs_again_first_in_the_same_process(tmp_
     interrupted = study.trials[3]
     assert interrupted.status is mh.TrialStatus.INTERRUPTED
 
+    assert "retry_of" not in study.to_dataframe()
     study.optimize(ab, n_trials=3, show_progress=False)
     retry = study.trials[4]
+    frame = study.to_dataframe()
+    assert frame["retry_of"].isna().tolist()[3:6] == [True, False, True] and frame["retry_of"][4] == 3
     assert retry.config == interrupted.config and retry.extra[RETRY_OF] == 3 and retry.optimizer == "enqueued"
     assert retry.status is mh.TrialStatus.COMPLETE
     assert [RETRY_OF in t.extra for t in study.trials[5:]] == [False, False]  # then the optimizer's proposals

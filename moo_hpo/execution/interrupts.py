@@ -9,7 +9,7 @@ import signal
 import threading
 from typing import Any
 
-__all__ = ["HELD_INTERRUPTS", "further_interrupts_held", "terminate_as_interrupt"]
+__all__ = ["HELD_INTERRUPTS", "Terminated", "further_interrupts_held", "terminate_as_interrupt"]
 
 logger = logging.getLogger("moo_hpo")
 
@@ -48,6 +48,11 @@ def further_interrupts_held() -> Any:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+class Terminated(KeyboardInterrupt):
+    """The KeyboardInterrupt that SIGTERM raises during :meth:`~moo_hpo.Study.optimize` (so that the running trials'
+    records say SIGTERM, not Ctrl-C)."""
+
+
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Any:
     """SIGTERM (what ``timeout``, SLURM, ``docker stop`` and systemd send) stops a study as Ctrl-C does: running trials
@@ -69,7 +74,7 @@ def terminate_as_interrupt() -> Any:
             os.kill(os.getpid(), signal.SIGTERM)
             return
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
-        raise KeyboardInterrupt
+        raise Terminated("SIGTERM")
 
     signal.signal(signal.SIGTERM, interrupt)
     try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
-from moo_hpo.execution.interrupts import further_interrupts_held, terminate_as_interrupt
+from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, terminate_as_interrupt
 from moo_hpo.execution.probe_checks import (
     check_energy_counters,
     check_latency_alone,
@@ -203,6 +203,16 @@ def run_optimize(
             _finish(study, trial, outcome, catch)
             told_early.append(trial)
 
+    def start(new: list[Trial]) -> int:
+        """Hand new trials to the executor (this call's from now on); returns how many."""
+        for trial in new:
+            mine.add(trial.number)
+            if trial.is_finished:  # an invalid proposal, recorded as failed
+                progress.update(trial)
+                continue
+            executor.submit(trial)
+        return len(new)
+
     def after_tell(trial: Trial) -> None:
         record = study.trial(trial.number)
         if record.status is TrialStatus.FAILED:
@@ -226,20 +236,19 @@ def run_optimize(
                         free = executor.capacity - executor.n_running
                         if n_trials is not None:
                             free = min(free, n_trials - submitted)
+                        queued: list[Trial] = []
+                        if free > 0:  # retries and queued configurations start at once, not after the next proposal
+                            queued = study._propose(free, queued_only=True)
+                            submitted += start(queued)
+                            free -= len(queued)
                         if free > 0:
                             # the running trials' reports are answered, and those that end told, while the optimizer proposes
                             answering = answer_and_tell if executor.n_running and hasattr(executor, "take_ended") else None
                             new = study._propose(free, answering)
                             told, told_early[:] = list(told_early), []
-                            if not new and executor.n_running == 0 and not told:  # told ones may let it propose
+                            if not new and not queued and executor.n_running == 0 and not told:  # told ones may let it propose
                                 raise MooHpoError(_nothing_proposed(study))
-                            for trial in new:
-                                submitted += 1
-                                mine.add(trial.number)
-                                if trial.is_finished:  # an invalid proposal, recorded as failed
-                                    progress.update(trial)
-                                    continue
-                                executor.submit(trial)
+                            submitted += start(new)
                             for trial in told:  # after the new trials are this call's: a callback may stop the study
                                 after_tell(trial)
                     if executor.n_running == 0:
@@ -251,14 +260,15 @@ def run_optimize(
                             raise reporter.storage_failure
                         _finish(study, trial, outcome, catch)
                         after_tell(trial)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
+            by = "SIGTERM" if isinstance(stop, Terminated) else "KeyboardInterrupt (Ctrl-C)"
             with further_interrupts_held():
                 _tell_the_ended(study, executor, catch)
                 executor.shutdown()
                 # every trial this call started that is still running: on a worker, or finished there but not yet told
                 running = [t for t in study._running_trials() if t.number in mine]
                 for t in running:
-                    study._interrupt(t, "interrupted: KeyboardInterrupt (Ctrl-C) while this trial was running")
+                    study._interrupt(t, f"interrupted: {by} while this trial was running")
                 done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
                 again = sum(t.number in study._retries.numbers for t in running)
                 logger.warning("interrupted; %s saved, %s recorded as interrupted%s", f"{done} finished trial{'' if done == 1 else 's'}",

@@ -84,6 +84,8 @@ def test_sigterm_stops_a_script_s_study_as_ctrl_c_does_unless_it_has_a_handler_o
         assert proc.returncode == 130 and out.startswith("stopped")
         assert "running" not in statuses and "interrupted" in statuses  # recorded by the stopping study
         assert "failed" not in statuses  # a worker that got the job's SIGTERM: its trial is interrupted, not failed
+        with mh.Study.load(path, read_only=True) as view:
+            assert any("SIGTERM" in (t.error or "") for t in view.trials)  # not "Ctrl-C"
     else:
         assert proc.returncode == 3 and (tmp_path / "s.db.own").read_text() == "called"
 

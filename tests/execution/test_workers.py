@@ -583,3 +583,19 @@ def test_a_trial_whose_worker_a_job_scheduler_stopped_is_interrupted_not_failed(
     assert first.status is mh.TrialStatus.INTERRUPTED and "stopped by SIGTERM" in first.error
     assert study.count("failed") == 0
     assert [t.extra.get("retry_of") for t in study.trials].count(0) <= 1  # run again once at most
+
+
+def times_itself(config):
+    began = time.time()
+    time.sleep(0.5)
+    return {"a": config["x"], "began": began, "ended": time.time()}
+
+
+def test_a_queued_configuration_starts_at_once_not_after_the_next_proposal():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=_SlowRandom(), seed=0)
+    study.enqueue({"x": 0.5})  # a baseline (a retry of an interrupted trial goes the same way)
+    study.optimize(times_itself, n_trials=3, n_workers=2, show_progress=False)
+    baseline = study.trials[0]
+    waited = baseline.metrics["began"] - baseline.started_at
+    assert waited < 0.5, waited  # before: it waited for the 1.5 s proposal of the other worker's trial
+    assert baseline.finished_at - baseline.started_at < 1.2

@@ -415,9 +415,8 @@ def test_a_torch_module_beside_text_labels_is_told_to_give_class_indices():
 
 
 def test_sensitive_columns_named_by_a_tuple_or_an_index_and_an_empty_metrics_list(data):
-    X, y, sex, race, model = data
+    X, y, sex, race, _ = data
     frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])]).assign(sex=sex, race=race)
-    model = LogisticRegression().fit(frame[[f"c{i}" for i in range(X.shape[1])]], y)
     for names in (("sex", "race"), pd.Index(["sex", "race"])):
         probe = mh.objectives.FairnessGap(frame, y, sensitive=names)
         assert len(probe.sensitive.columns) == 2
