@@ -452,7 +452,8 @@ def test_a_toml_study_run_again_runs_its_interrupted_trials_again_within_the_sam
     crashed._store.close()
     result = runner.invoke(app, ["run", path, "--trials", "4"])
     assert result.exit_code == 0, result.output
-    assert "1 to run (the 1 interrupted one run again first)" in result.output  # before: "0 to run", never again
+    said = " ".join(result.output.split())  # the console wraps long lines at its width
+    assert "1 to run (the 1 interrupted one run again first)" in said  # before: "0 to run", never again
     with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
         retry = study.trials[-1]
         assert retry.extra["retry_of"] == lost.number and retry.config == lost.config and retry.status.value == "complete"
