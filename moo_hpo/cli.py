@@ -258,11 +258,14 @@ def run(
         if "executor" not in options:
             _check_cluster_only(options)
         if "n_trials" in options:  # a total: a resumed study runs what is missing
-            waiting = len(study._retries.numbers)  # interrupted trials whose configurations run again: not counted
-            have = len(study.trials) - waiting
+            # an interrupted trial whose configuration runs again (or ran again: its retry counts) is not counted
+            waiting = len(study._retries.numbers)
+            rerun = {t.extra.get("retry_of") for t in study.trials if isinstance(t.extra, dict) and "retry_of" in t.extra}
+            have = len(study.trials) - len(set(study._retries.numbers) | rerun)
             options["n_trials"] = max(0, options["n_trials"] - have)
             if len(study.trials):
-                again = f" (the {waiting} interrupted one{'s' if waiting != 1 else ''} run again first)" if waiting else ""
+                again = (f" (the {waiting} interrupted one{'s' if waiting != 1 else ''} run again first)"
+                         if waiting and options["n_trials"] else "")
                 console.print(f"resuming {study.name!r}: {len(study.trials)} trials stored, {options['n_trials']} to run{again}",
                               markup=False)
         if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it

@@ -546,8 +546,8 @@ class Study:
         try:
             self._propose_into(trials, want, answer_reports, queued_only)
         except BaseException:  # the study stops (Ctrl-C, an error told while the optimizer proposed): the trials
-            for t in trials:  # recorded for this proposal never start; a retry among them waits in the queue again
-                try:
+            for t in reversed(trials):  # recorded for this proposal never start; a retry among them waits in the queue
+                try:  # again, in its place (requeued from the last, each to the front)
                     self._interrupt(t, "interrupted: the study stopped before this trial started")
                     if RETRY_OF in t.extra:
                         self._retries.requeue(t.extra[RETRY_OF])
@@ -889,7 +889,10 @@ class Study:
         if record.is_finished:
             return
         self._commit(record, status=TrialStatus.INTERRUPTED, error=reason)
-        self._use_optimizer().tell([record])
+        if self._deferred_tells is not None:  # the optimizer is proposing in its own thread (see _propose)
+            self._deferred_tells.append(record)
+        else:
+            self._use_optimizer().tell([record])
         self._retries.add(record)
 
     # ------------------------------------------------------------------ optimize

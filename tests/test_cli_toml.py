@@ -457,3 +457,5 @@ def test_a_toml_study_run_again_runs_its_interrupted_trials_again_within_the_sam
     with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
         retry = study.trials[-1]
         assert retry.extra["retry_of"] == lost.number and retry.config == lost.config and retry.status.value == "complete"
+    result = runner.invoke(app, ["run", path, "--trials", "5"])  # the interrupted trial and its retry count once
+    assert result.exit_code == 0 and "1 to run" in " ".join(result.output.split())

@@ -26,9 +26,26 @@ def further_interrupts_held() -> Any:
     :data:`HELD_INTERRUPTS` further presses wait for it; one more than that stops at once. Only Python's own
     handler is replaced, and only in the main thread (a user's own SIGINT handler is left alone).
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    terminate = signal.getsignal(signal.SIGTERM)
+    if getattr(terminate, "moo_hpo_stops_the_study", False):  # terminate_as_interrupt's: a SIGTERM now waits too
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            yield
+            return
+        with _ctrl_c_held():
+            yield
+    finally:
+        if getattr(terminate, "moo_hpo_stops_the_study", False):
+            signal.signal(signal.SIGTERM, terminate)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Any:
+    """Python's Ctrl-C handler replaced by one that holds :data:`HELD_INTERRUPTS` presses back."""
     presses = 0
 
     def hold(signum: int, frame: Any) -> None:
@@ -76,6 +93,7 @@ def terminate_as_interrupt() -> Any:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
         raise Terminated("SIGTERM")
 
+    interrupt.moo_hpo_stops_the_study = True  # type: ignore[attr-defined]
     signal.signal(signal.SIGTERM, interrupt)
     try:
         yield

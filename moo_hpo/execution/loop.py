@@ -204,9 +204,10 @@ def run_optimize(
             told_early.append(trial)
 
     def start(new: list[Trial]) -> int:
-        """Hand new trials to the executor (this call's from now on); returns how many."""
+        """Hand new trials to the executor (this call's from now on, all of them before the first is submitted: a
+        submit that is stopped leaves none unowned); returns how many."""
+        mine.update(trial.number for trial in new)
         for trial in new:
-            mine.add(trial.number)
             if trial.is_finished:  # an invalid proposal, recorded as failed
                 progress.update(trial)
                 continue
@@ -306,6 +307,8 @@ def _tell_the_ended(study: Study, executor: Any, catch: tuple[type[BaseException
         logger.warning("the trials that ended could not be collected: %s", exc)
         return
     for trial, outcome in ended:
+        if outcome.signal in _STOPPING_SIGNALS:  # its worker got the job's stop too (systemd, scancel, kill 0 signal
+            continue  # every process of the job): recorded interrupted with the running trials, not failed
         try:
             _finish(study, trial, outcome, catch)
         except Exception as exc:  # noqa: BLE001 - recorded (failed) before it was raised; the study stops on Ctrl-C
@@ -399,13 +402,7 @@ def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
 
 
 def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
-    """Tell the study what came of one trial; re-raise what ``catch`` does not cover. A trial whose worker was
-    stopped by a signal that stops jobs (SIGTERM, SIGINT, SIGHUP: systemd, SLURM's scancel, ``kill 0`` send them to
-    every process of the job) is recorded interrupted, not failed: its configuration is not to blame, and it runs
-    again when the study goes on."""
-    if outcome.signal in _STOPPING_SIGNALS:
-        study._interrupt(trial, f"interrupted: its worker process was stopped by {outcome.signal}")
-        return
+    """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
     reason = _pruned(study, trial, outcome)
     if reason is not None:  # stopped early: tell keeps what it returned over what it last reported
         returned = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value

@@ -71,12 +71,14 @@ def test_sigterm_stops_a_script_s_study_as_ctrl_c_does_unless_it_has_a_handler_o
                     break
         except (mh.StorageError, mh.ConfigError):
             continue
+    children = []
     if handler == "the whole job":  # systemd, SLURM's scancel, `kill 0`: the workers get it too
         import psutil
 
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            child.terminate()
+        children = psutil.Process(proc.pid).children(recursive=True)
     proc.terminate()
+    for child in children:
+        child.terminate()
     out, _ = proc.communicate(timeout=60)
     with mh.Study.load(path, read_only=True) as view:  # read-only: it records nothing itself
         statuses = [t.status.value for t in view.trials]
