@@ -1,0 +1,125 @@
+"""Why no trial is feasible: the least violating trial, the bounds every trial broke, and what to do about it.
+
+Said wherever a feasible trial is needed and none is (:meth:`~moo_hpo.Study.recommend`, the reference point, the
+report, device sizing), and by ``optimize`` when its first trials were all skipped before training on one bound
+(:func:`moo_hpo.execution.probe_checks.note_unreachable_bound`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from moo_hpo.exceptions import NoFeasibleTrialError
+from moo_hpo.trial import Trial, TrialStatus
+
+if TYPE_CHECKING:
+    from moo_hpo.constraints import Constraint
+    from moo_hpo.problem import Problem
+
+__all__ = [
+    "bounds_broken_by_all",
+    "broken_bounds",
+    "least_violating_error",
+    "least_violating_skipped",
+    "no_feasible_reason",
+    "unreachable_hint",
+]
+
+
+def least_violating_error(problem: Problem, trials: Sequence[Trial], what: str) -> NoFeasibleTrialError:
+    """The error to raise when ``what`` needs a feasible trial and none is; it names the least violating one.
+
+    Among complete trials when there are some; else among the trials skipped before training (``infeasible_skipped``),
+    judged on the hard bounds they measured then, with the values they measured: every candidate broke a bound before
+    training, which may be out of reach of the search space.
+    """
+    why, number = no_feasible_reason(problem, trials)
+    return NoFeasibleTrialError(f"{what}: {why}", least_violating=number)
+
+
+def no_feasible_reason(problem: Problem, trials: Sequence[Trial]) -> tuple[str, int | None]:
+    """Why no trial is feasible, naming the least violating one (see :func:`least_violating_error`), and its number
+    (None when no trial completed or was skipped before training)."""
+    complete = [t for t in trials if t.status is TrialStatus.COMPLETE]
+    if not complete:
+        skipped = [t for t in trials if t.status is TrialStatus.INFEASIBLE_SKIPPED]
+        if not skipped:
+            return f"no trial has completed yet ({len(trials)} trials)", None
+        best, _ = least_violating_skipped(problem, skipped)
+        if len(skipped) == len(trials):
+            share = "its only trial was" if len(trials) == 1 else f"all {len(trials)} trials were"
+        else:
+            share = f"{len(skipped)} of the {len(trials)} trials {'was' if len(skipped) == 1 else 'were'}"
+        each = "each breaking" if len(skipped) > 1 else "breaking"
+        why = (f"no trial has completed yet: {share} skipped before training, {each} a hard constraint on what it "
+               f"measured then; trial #{best.number} comes closest: {broken_bounds(problem, best)}")
+        hint = unreachable_hint(problem, skipped)
+        return why + (f"; {hint}" if hint else ""), best.number
+    v = problem.violation(complete)
+    best = complete[int(np.argmin(v))]
+    why = (f"none of the {len(complete)} complete trials satisfies every hard constraint; the least violating is trial "
+           f"#{best.number} (total violation {v.min():.4g}; breaks {broken_bounds(problem, best)})")
+    return why, best.number
+
+
+def least_violating_skipped(problem: Problem, skipped: Sequence[Trial]) -> tuple[Trial, float]:
+    """The trial skipped before training that comes closest to the hard constraints, and its total violation.
+
+    A skipped trial measured only the metrics known before training: its violation sums the bounds it measured
+    (each ``max(g, 0)`` in the metric's units), the others count 0.
+
+    Args:
+        problem: the study's problem.
+        skipped: trials recorded ``infeasible_skipped`` (at least one).
+    """
+    G = problem.constraint_matrix(skipped)
+    v = np.nansum(np.maximum(G, 0.0), axis=1) if G.size else np.zeros(len(skipped))
+    i = int(np.argmin(v))
+    return skipped[i], float(v[i])
+
+
+def broken_bounds(problem: Problem, trial: Trial) -> str:
+    """The hard constraints a trial breaks, with what it measured: ``latency_p99_ms <= 0.0001 (measured 0.031)``; a
+    complete trial without a bound's metric is said to break it unmeasured (a skipped one had no chance to measure it).
+    """
+    parts = []
+    for c in problem.hard_constraints:
+        value = trial.metrics.get(c.name)
+        if value is None:
+            if trial.status is TrialStatus.COMPLETE:
+                parts.append(f"{c.describe()} (not measured)")
+        elif not c.is_satisfied(value):
+            parts.append(f"{c.describe()} (measured {value:.4g})")
+    if not parts and trial.status is TrialStatus.INFEASIBLE_SKIPPED:  # told skipped by hand, on a bound not recorded
+        why = trial.extra.get("skipped") if isinstance(trial.extra, dict) else None
+        return f"no hard bound it measured is broken (skipped: {why})" if why else "no hard bound it measured is broken"
+    return ", ".join(parts)
+
+
+def bounds_broken_by_all(problem: Problem, trials: Sequence[Trial]) -> list[Constraint]:
+    """The hard constraints that every one of ``trials`` measured and broke (none for no trials)."""
+    if not trials:
+        return []
+    return [c for c in problem.hard_constraints
+            if all(c.name in t.metrics and not c.is_satisfied(t.metrics[c.name]) for t in trials)]
+
+
+def unreachable_hint(problem: Problem, skipped: Sequence[Trial]) -> str:
+    """What to do when trials were skipped before training: a hard bound that all of them broke may be out of reach
+    of the search space (with the best value measured for it, where several such bounds are); ``""`` for one trial
+    (too few to tell)."""
+    if len(skipped) < 2:
+        return ""
+    shared = bounds_broken_by_all(problem, skipped)
+    if not shared:
+        return "loosen the hard bounds, or widen the search space towards candidates within them"
+    said = [c.describe() for c in shared]
+    if len(shared) > 1:
+        said = [f"{c.describe()} (best measured {(min if c.kind == 'at_most' else max)(t.metrics[c.name] for t in skipped):.4g})"
+                for c in shared]
+    return (f"every one broke {' and '.join(said)}, which may be out of reach of the search space: loosen "
+            f"{'it' if len(shared) == 1 else 'them'}, or widen the space towards candidates within "
+            f"{'it' if len(shared) == 1 else 'them'}")
