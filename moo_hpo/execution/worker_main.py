@@ -44,13 +44,19 @@ def _die_with_parent(parent_pid: int) -> None:
 class PipeReporter:
     """``trial.report`` in a worker: the report goes to the study over the pipe, the pruner's answer comes back."""
 
-    def __init__(self, inbox: Any, outbox: Any) -> None:
+    def __init__(self, inbox: Any, outbox: Any, running: dict[str, Any]) -> None:
         self.inbox, self.outbox = inbox, outbox
+        self.running = running  # {"number": the trial this worker runs now, or None; "lock": one message at a time}
         self._prune = False
 
     def report(self, trial: Any, step: float, metrics: dict[str, float]) -> None:
-        send(self.outbox, {"number": trial.number, "report": {"step": step, "metrics": metrics}})
-        answer = receive(self.inbox)
+        with self.running["lock"]:  # a report from a thread of the objective's never crosses the trial's result
+            if self.running["number"] != trial.number:  # after its trial returned: sent on, it would be read as the
+                from moo_hpo.exceptions import ConfigError  # next trial's report
+
+                raise ConfigError(f"trial #{trial.number} has ended: a report after its objective returned is not taken")
+            send(self.outbox, {"number": trial.number, "report": {"step": step, "metrics": metrics}})
+            answer = receive(self.inbox)
         if "error" in answer:
             from moo_hpo.exceptions import ConfigError
 
@@ -110,14 +116,18 @@ def main() -> None:
     from moo_hpo.execution.executors import call_objective
 
     send(outbox, {"ready": True, "pid": os.getpid()})
+    running: dict[str, Any] = {"number": None, "lock": threading.Lock()}
     while True:
         try:
             trial = receive(inbox)
         except EOFError:
             return
-        trial._reporter = PipeReporter(inbox, outbox)
+        trial._reporter = PipeReporter(inbox, outbox, running)
+        running["number"] = trial.number
         outcome = call_objective(fn, trial, setup["takes_trial"], in_worker=True)
-        send(outbox, outcome_message(trial.number, outcome))
+        with running["lock"]:
+            running["number"] = None
+            send(outbox, outcome_message(trial.number, outcome))
 
 
 if __name__ == "__main__":

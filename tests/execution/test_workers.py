@@ -606,3 +606,10 @@ def test_a_queued_configuration_starts_at_once_not_after_the_next_proposal():
     waited = baseline.metrics["began"] - baseline.started_at
     assert waited < 0.5, waited  # before: it waited for the 1.5 s proposal of the other worker's trial
     assert baseline.finished_at - baseline.started_at < 1.2
+
+
+def test_a_report_sent_after_its_trial_returned_is_not_taken_as_the_next_trials():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=0)
+    study.optimize(reports_after_returning, n_trials=2, trial_timeout=60, show_progress=False)  # one worker
+    assert study.count("complete") == 2
+    assert study.trials[1].reports == []  # before: trial #0's late report, recorded as trial #1's
