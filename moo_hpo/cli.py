@@ -424,6 +424,7 @@ def sizing(
     output: Path = typer.Option(Path("sizing.csv"), "--output", "-o", help="CSV file."),
 ) -> None:
     """Per device budget, the best feasible model that fits (table and CSV)."""
+    from moo_hpo.reports.estimates import labelled
     from moo_hpo.reports.sizing import write_csv
 
     if output.suffix.lower() != ".csv":
@@ -440,7 +441,7 @@ def sizing(
         for col in ("device", "budgets", "best trial", "fitting", "why"):
             table.add_column(col)
         for r in results:
-            budgets = ", ".join(f"{m} <= {b:g}" for m, b in r.profile.limits()) or "none"
+            budgets = ", ".join(f"{labelled(m, r.estimates)} <= {b:g}" for m, b in r.profile.limits()) or "none"
             table.add_row(escape(r.profile.name), escape(budgets), f"#{r.best.number}" if r.best else "-", str(r.n_fitting), escape(r.reason))
         console.print(table)
     console.print(f"csv: {write_csv(results, output)}", markup=False)

@@ -107,3 +107,23 @@ def test_training_energy_keeps_its_power(no_counters):
                    show_progress=False)
     assert "| energy_train_j (estimate: 65 W x time) | minimize |" in mh.report(study).to_markdown()
     assert all(t.extra["training_energy"]["watts"] == 65.0 for t in study.trials)
+
+
+def test_the_command_lines_sizing_table_labels_an_estimated_budget(no_counters, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from moo_hpo import cli
+    from moo_hpo.cli import app
+
+    monkeypatch.setattr(cli.console, "_width", 300)  # a table wide enough to keep each cell on one line
+
+    study = mh.Study(mh.Space({"width": mh.Int(2, 64)}), [mh.Minimize("size_kb"), mh.Minimize("energy_per_inference_j")],
+                     [mh.AtMost("energy_per_inference_j", 1.0)], optimizer="random", seed=0, storage=tmp_path / "s.db")
+    probes = [mh.objectives.ModelSize(), mh.objectives.Energy(np.zeros(4), device="cpu", min_window_s=0.01, watts=10)]
+    study.optimize(lambda model, config: None, build=lambda c: torch.nn.Linear(4, c["width"]), probes=probes, n_trials=2,
+                   show_progress=False)
+    study.close()
+    result = CliRunner().invoke(app, ["sizing", str(tmp_path / "s.db"), "-d", "mcu:size=1000,energy=1",
+                                      "-o", str(tmp_path / "sizing.csv")])
+    assert result.exit_code == 0, result.output
+    assert f"{LABEL} <= 1" in " ".join(result.output.split())  # before: the bare metric name, as if measured
