@@ -30,7 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import moo_hpo as mh
-from moo_hpo.execution.interrupts import terminate_as_interrupt
+from moo_hpo.execution.interrupts import Terminated, terminate_as_interrupt
 from moo_hpo.toml_study import (  # the TOML study format; its errors and names are the CLI's too
     CliError,
     beside_hint,
@@ -74,6 +74,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             label = "malformed TOML" if isinstance(exc, tomllib.TOMLDecodeError) else "error"
             errors.print(f"[red]{label}:[/] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except Terminated:  # SIGTERM: the status a process stopped by it has (128 + 15), as schedulers expect
+            errors.print("[yellow]terminated[/] (SIGTERM): finished trials are saved")
+            raise typer.Exit(143) from None
         except KeyboardInterrupt:
             errors.print("[yellow]interrupted[/]: finished trials are saved")
             raise typer.Exit(130) from None
