@@ -142,6 +142,8 @@ class _Worker:
     deadline: float | None = None
     started: float = field(default_factory=time.monotonic)
     trials_run: int = 0
+    start_attempt: int = 0  # 1: started in place of one killed while starting (see _await_ready)
+    failed: str | None = None  # why it could not start: said again to whoever sends it a trial
 
 
 class WorkerPoolExecutor:
@@ -240,9 +242,10 @@ class WorkerPoolExecutor:
             except OSError:
                 pass
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker) -> _Worker:
         self._stop(worker)
-        self._workers[self._workers.index(worker)] = self._start()
+        fresh = self._workers[self._workers.index(worker)] = self._start()
+        return fresh
 
     def _retire(self, worker: _Worker) -> None:
         """Let a worker that ran its last trial exit by itself (its input closed) and start a fresh one in its place."""
@@ -290,25 +293,42 @@ class WorkerPoolExecutor:
             self._replace(worker)
             return
         try:
-            self._await_ready(worker)
+            self._await_ready(worker, wait_for_replacement=False)  # its replacement's "ready" comes as this one's did
         except ConfigError as exc:  # it could not load the objective: said when a trial is sent to it
             logger.warning("%s", exc)
 
-    def _await_ready(self, worker: _Worker) -> None:
-        """Block until a new worker has loaded the objective.
+    def _await_ready(self, worker: _Worker, wait_for_replacement: bool = True) -> _Worker:
+        """Block until a new worker has loaded the objective; return the worker that did.
+
+        A worker killed by a signal while it starts (the out-of-memory killer, an administrator's kill) is replaced
+        once, with a warning, and the replacement is awaited (with ``wait_for_replacement``): something outside the
+        study stopped it, which says nothing about the objective. A replacement killed in turn, or a worker that
+        exits by itself while starting, is an error.
 
         Raises:
-            ConfigError: when the worker could not load it (its error text is included).
+            ConfigError: when the worker could not load the objective (its error text is included) or exited while
+                starting.
         """
+        if worker.failed is not None:
+            raise ConfigError(worker.failed)
         try:
             message = receive(worker.messages)
         except EOFError:
             code = worker.process.wait()
-            raise ConfigError(f"a worker process exited while starting ({exit_text(code)}); see its output above") from None
+            if signal_name(code) is not None and worker.start_attempt == 0:
+                logger.warning("a worker process was %s while starting; starting another in its place", exit_text(code))
+                fresh = self._replace(worker)
+                fresh.start_attempt = 1
+                return self._await_ready(fresh) if wait_for_replacement else fresh
+            worker.failed = f"a worker process exited while starting ({exit_text(code)}); see its output above"
+            self._stop(worker)  # its ended pipe would otherwise wake every select
+            raise ConfigError(worker.failed) from None
         if not message.get("ready"):
+            worker.failed = f"a worker process could not load the objective:\n{message.get('error')}"
             self._stop(worker)
-            raise ConfigError(f"a worker process could not load the objective:\n{message.get('error')}")
+            raise ConfigError(worker.failed)
         worker.ready = True
+        return worker
 
     # ------------------------------------------------------------------ the executor interface
     @property
@@ -337,7 +357,7 @@ class WorkerPoolExecutor:
         """
         worker = next(w for w in self._workers if w.trial is None)
         if not worker.ready:
-            self._await_ready(worker)
+            worker = self._await_ready(worker)
         send(worker.process.stdin, trial)
         worker.trial = trial
         worker.deadline = None if self.trial_timeout is None else time.monotonic() + self.trial_timeout

@@ -613,3 +613,86 @@ def test_a_report_sent_after_its_trial_returned_is_not_taken_as_the_next_trials(
     study.optimize(reports_after_returning, n_trials=2, trial_timeout=60, show_progress=False)  # one worker
     assert study.count("complete") == 2
     assert study.trials[1].reports == []  # before: trial #0's late report, recorded as trial #1's
+
+
+SLOW_TO_START = """
+import os, pathlib, time
+pathlib.Path(os.environ["MOO_HPO_TEST_STARTS"], str(os.getpid())).touch()  # a worker starts loading the objective
+time.sleep(1.5)
+
+def objective(config):
+    return {"a": config["x"], "b": 1 - config["x"]}
+"""
+
+
+def kill_starting_workers(starts, count: int) -> threading.Thread:
+    """Kill the first ``count`` worker processes (not this one) while they load the objective."""
+
+    def kill() -> None:
+        killed: set[str] = set()
+        deadline = time.monotonic() + 60
+        while len(killed) < count and time.monotonic() < deadline:
+            for entry in starts.iterdir():
+                if entry.name not in killed and int(entry.name) != os.getpid():
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    killed.add(entry.name)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("kills", [1, 2])
+def test_a_worker_killed_while_it_starts_is_replaced_once(tmp_path, monkeypatch, caplog, kills):
+    # the out-of-memory killer or an administrator's kill during a worker's imports stopped the whole study with a
+    # ConfigError; it says nothing about the objective, so the worker is replaced, once
+    (tmp_path / "slow_to_start.py").write_text(SLOW_TO_START)
+    starts = tmp_path / "starts"
+    starts.mkdir()
+    monkeypatch.setenv("MOO_HPO_TEST_STARTS", str(starts))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from slow_to_start import objective
+
+    killer = kill_starting_workers(starts, kills)
+    study = two_objective_study()
+    caplog.set_level("WARNING", logger="moo_hpo")
+    if kills == 1:
+        study.optimize(objective, n_trials=2, n_workers=1, trial_timeout=60, show_progress=False)  # a worker process
+        assert study.count("complete") == 2
+        assert "a worker process was killed by SIGKILL" in caplog.text and "starting another in its place" in caplog.text
+    else:  # its replacement killed too: something keeps stopping it, said as before
+        with pytest.raises(mh.ConfigError, match=r"exited while starting \(killed by SIGKILL"):
+            study.optimize(objective, n_trials=2, n_workers=1, trial_timeout=60, show_progress=False)
+        assert len(study.trials) == 0
+    killer.join(timeout=60)
+    assert len([p for p in starts.iterdir() if int(p.name) != os.getpid()]) == 2  # the first worker and one replacement
+
+
+def test_a_fresh_worker_killed_while_it_starts_mid_study_is_replaced(tmp_path, monkeypatch):
+    # max_trials_per_worker=1 starts a worker for every trial; one killed while it loads the objective is replaced
+    (tmp_path / "slow_to_start.py").write_text(SLOW_TO_START)
+    starts = tmp_path / "starts"
+    starts.mkdir()
+    monkeypatch.setenv("MOO_HPO_TEST_STARTS", str(starts))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from slow_to_start import objective
+
+    first: list[str] = []
+
+    def kill_the_second_start() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            workers = sorted((p for p in starts.iterdir() if int(p.name) != os.getpid()), key=lambda p: p.stat().st_mtime_ns)
+            if len(workers) >= 2:
+                first.append(workers[1].name)
+                os.kill(int(workers[1].name), signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_second_start, daemon=True)
+    killer.start()
+    study = two_objective_study()
+    study.optimize(objective, n_trials=3, n_workers=1, max_trials_per_worker=1, show_progress=False)
+    killer.join(timeout=60)
+    assert first and study.count("complete") == 3 and study.count("failed") == 0
