@@ -7,6 +7,7 @@ back here, where each is told (and committed) before the next proposal.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -192,6 +193,7 @@ def run_optimize(
     mine: set[int] = set()  # the trials this call started (trials asked by hand before it are the user's)
     progress = Progress(study, n_trials, show_progress)
     told_early: list[Trial] = []  # trials that ended and were told while the optimizer proposed
+    signalled: list[tuple[Trial, Outcome]] = []  # trials whose worker a stopping signal ended meanwhile: told after it
 
     def answer_and_tell(timeout: float) -> None:
         """While the optimizer proposes in its own thread: answer the running trials' reports, and tell the trials that
@@ -200,8 +202,18 @@ def run_optimize(
         for trial, outcome in executor.take_ended():
             if reporter.storage_failure is not None:
                 raise reporter.storage_failure
+            if outcome.signal in _STOPPING_SIGNALS:  # the job's stop may be on its way here: judged after the proposal
+                signalled.append((trial, outcome))
+                continue
             _finish(study, trial, outcome, catch)
             told_early.append(trial)
+
+    def await_a_job_stop() -> None:
+        """A worker was ended by SIGTERM, SIGINT or SIGHUP: when the job's stop reached every process (systemd, SLURM's
+        scancel, ``kill 0``), this process's own SIGTERM comes within moments and its trial is recorded interrupted
+        with the running ones; wait that long before recording it failed (a worker stopped alone)."""
+        if threading.current_thread() is threading.main_thread():  # where the study's own signal is handled
+            time.sleep(JOB_STOP_GRACE_S)
 
     def start(new: list[Trial]) -> int:
         """Hand new trials to the executor (this call's from now on, all of them before the first is submitted: a
@@ -247,6 +259,12 @@ def run_optimize(
                             answering = answer_and_tell if executor.n_running and hasattr(executor, "take_ended") else None
                             new = study._propose(free, answering)
                             told, told_early[:] = list(told_early), []
+                            if signalled:
+                                await_a_job_stop()
+                                for trial, outcome in signalled:
+                                    _finish(study, trial, outcome, catch)
+                                    told.append(trial)
+                                signalled.clear()
                             if not new and not queued and executor.n_running == 0 and not told:  # told ones may let it propose
                                 raise MooHpoError(_nothing_proposed(study))
                             submitted += start(new)
@@ -256,9 +274,15 @@ def run_optimize(
                         if study._stop_reason is not None:
                             break
                         continue
-                    for trial, outcome in executor.wait():
+                    ended = executor.wait()
+                    ended.sort(key=lambda pair: pair[1].signal in _STOPPING_SIGNALS)  # stable: those last
+                    waited = False
+                    for trial, outcome in ended:
                         if reporter.storage_failure is not None:  # the file took no report: stop, as a tell would
                             raise reporter.storage_failure
+                        if outcome.signal in _STOPPING_SIGNALS and not waited:
+                            await_a_job_stop()
+                            waited = True
                         _finish(study, trial, outcome, catch)
                         after_tell(trial)
         except KeyboardInterrupt as stop:
@@ -354,6 +378,10 @@ def _nothing_proposed(study: Study) -> str:
 
 #: Signals that stop a whole job (``kill 0``, systemd, SLURM's scancel send them to the workers too).
 _STOPPING_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
+
+#: Seconds the study waits for its own stop after a worker was ended by one of :data:`_STOPPING_SIGNALS`, before it
+#: records that worker's trial failed.
+JOB_STOP_GRACE_S = 1.0
 
 #: A study whose first this-many finished trials all failed with one reason stops with that reason.
 SAME_FAILURE_STOP = 5

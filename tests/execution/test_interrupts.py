@@ -76,9 +76,11 @@ def test_sigterm_stops_a_script_s_study_as_ctrl_c_does_unless_it_has_a_handler_o
         import psutil
 
         children = psutil.Process(proc.pid).children(recursive=True)
+    if handler == "the whole job":  # the workers first: the study sees its worker die before its own SIGTERM comes
+        for child in children:
+            child.terminate()
+        time.sleep(0.2)
     proc.terminate()
-    for child in children:
-        child.terminate()
     out, _ = proc.communicate(timeout=60)
     with mh.Study.load(path, read_only=True) as view:  # read-only: it records nothing itself
         statuses = [t.status.value for t in view.trials]
