@@ -14,7 +14,10 @@
    ``fit(model, config, trial)`` gets the trial too, to report intermediate metrics for early stopping
    (``trial.report`` / ``trial.should_prune``);
 5. the remaining probes measure the trained model (not a model the pruner stopped: its trial ends
-   with what it reported), and the derived probes compute their final metrics.
+   with what it reported), and the derived probes compute their final metrics. The probes of step 2
+   measure it again when ``fit`` returned another model than the one built (a quantized copy, a
+   wrapper: what ships), and :class:`~moo_hpo.objectives.ModelSize` always (cheap; pruning done in
+   place shows): the metrics recorded are the trained model's, the earlier ones decided the skip only.
 
 Without ``build``, ``fn(config)`` may return a metrics mapping (used as is) or a model, which every
 probe then measures. A probe that fails raises :class:`~moo_hpo.ProbeError`; the trial is recorded
@@ -246,11 +249,17 @@ class ProbePipeline:
             metrics.update(returned)
             if isinstance(trained, Result):
                 extra.update(trained.extra)
-        elif trained is not None:
+        built = model
+        if trained is not None and not isinstance(trained, (Result, Mapping)):
             model = trained
         if trial is not None and trial.should_prune():  # stopped early: no point measuring it
             return Result(metrics, extra)
         _note_threshold_on_different_labels(self.measuring, model, self._noted)  # fit may have set it
-        self._measure([p for p in self.measuring if p not in before and p not in meters], model, metrics, extra)
+        # measured again on the trained model: the probes measured before training, when fit returned another model (a
+        # quantized copy: its size and latency are what ships), and ModelSize always (cheap; pruning in place shows)
+        from moo_hpo.objectives.size import ModelSize
+
+        again = [p for p in before if model is not built or isinstance(p, ModelSize)]
+        self._measure(again + [p for p in self.measuring if p not in before and p not in meters], model, metrics, extra)
         self._derive(metrics, extra, final=True)
         return Result(metrics, extra)

@@ -406,3 +406,44 @@ def test_a_models_own_threshold_applied_to_different_positive_labels_is_logged_o
     said = run(mh.objectives.FairnessGap(X, y, sensitive=sex, pos_label=0))
     assert len(said) == 1 and "count different ones (Accuracy 1, FairnessGap 0)" in said[0]
     assert run(mh.objectives.FairnessGap(X, y, sensitive=sex)) == []  # the same positive label: one classifier
+
+
+def test_the_recorded_size_is_the_trained_model_s_when_fit_quantizes_or_prunes():
+    # the probes measured before training decided the skip; the size recorded is what fit returned or left
+    import torch.ao.quantization as tq
+    from torch.nn.utils import prune
+
+    seen = []  # which model each measure of the counting probe saw
+
+    @mh.objectives.probe(metrics=["layers"], needs_training=False)
+    def layers(model):
+        seen.append(model)
+        return {"layers": float(len(list(model.modules())))}
+
+    def fit(model, config):
+        if config["how"] == "quantize":  # a new model: every probe of the built one measures it again
+            return tq.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        if config["how"] == "prune":  # in place: ModelSize measures it again, the others keep their figures
+            prune.l1_unstructured(model[0], "weight", amount=0.9)
+            prune.remove(model[0], "weight")
+        return model
+
+    space = mh.Space({"how": mh.Categorical(["quantize", "prune", "none"])})
+    study = mh.Study(space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    for how in ("quantize", "prune", "none"):
+        study.enqueue({"how": how})
+    built = {}
+
+    def build_one(config):
+        built[config["how"]] = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+        return built[config["how"]]
+
+    study.optimize(fit, build=build_one, probes=[mh.objectives.ModelSize(), layers], n_trials=3, show_progress=False)
+    by = {t.config["how"]: t for t in study.trials}
+    fp32_kb = (64 * 64 + 64 + 64 + 1) * 4 / 1024
+    assert by["none"].metrics["size_kb"] == pytest.approx(fp32_kb)
+    assert by["quantize"].metrics["size_kb"] < 0.5 * fp32_kb  # int8 weights, not the fp32 module built
+    assert by["prune"].metrics["size_kb"] == pytest.approx(fp32_kb)  # dense storage, as prune.remove ships it
+    assert by["prune"].metrics["param_count_nonzero"] < 0.2 * by["none"].metrics["param_count_nonzero"]
+    # the counting probe: the built model and the quantized copy fit returned; once for each model fit kept
+    assert seen[0] is built["quantize"] and seen[1] is not built["quantize"] and seen[2:] == [built["prune"], built["none"]]
