@@ -43,7 +43,7 @@ from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store
-from moo_hpo.trial import Result, Trial, TrialStatus, check_metrics, new_report
+from moo_hpo.trial import Result, Trial, TrialStatus, asked_extra_keys, check_metrics, new_report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -579,7 +579,10 @@ class Study:
             trials.append(self._record_proposal(Proposal(dict(self._queued[0]), checked=True), ENQUEUED))
             self._queued.pop(0)
             self._store.set_meta(QUEUED, self._queued)
+        early = len(trials)  # retries and queued configurations: recorded before the optimizer is asked
+        asked = False
         while len(trials) < want and not queued_only:
+            asked = True
             pending = self._running_trials() if self._running else []
             optimizer = self._use_optimizer()
             started = time.perf_counter()
@@ -610,6 +613,11 @@ class Study:
                 audit = p.extra.get("optimizer")
                 p.extra = {**p.extra, "optimizer": {**(audit if isinstance(audit, dict) else {}), "seconds": elapsed / len(proposals)}}
             trials.extend(self._record_proposal(p) for p in proposals)
+        if asked and early:  # they start when this batch is handed over, not before the optimizer's proposals for it
+            now = time.time()
+            for t in trials[:early]:
+                t.started_at = now
+                self._store.update_trial(t)
 
     def _record_proposal(self, proposal: Proposal, source: str | None = None) -> Trial:
         number = len(self._trials)
@@ -655,7 +663,9 @@ class Study:
             trial: the trial (or its number).
             metrics: metric name -> value, or a :class:`~moo_hpo.trial.Result` (metrics + extra).
             error: the exception (or a message) of a failed evaluation.
-            extra: JSON-able data to keep with the trial.
+            extra: JSON-able data to keep with the trial, under names of your own: a key that moo_hpo recorded
+                when the trial was asked (``optimizer``, its proposal's audit trail; ``repeat_of``, ``retry_of``)
+                is refused (in :meth:`optimize`, an objective's such key is kept as ``user_<key>``).
             status: ``"infeasible_skipped"`` for a trial stopped before training because a
                 pre-training metric broke a hard constraint; ``"pruned"`` for a trial stopped early
                 (its metrics then need not include every objective, and default to its last report's; the
@@ -666,8 +676,9 @@ class Study:
             The updated trial.
 
         Raises:
-            ConfigError: for an unknown or already finished trial, or both/neither of metrics and error (a
-                pruned trial needs neither).
+            ConfigError: for an unknown or already finished trial, both/neither of metrics and error (a
+                pruned trial needs neither), or ``extra`` that names a key moo_hpo recorded at ask (the trial is
+                left running).
         """
         self._writable()
         record = self._told_trial(trial)
@@ -681,6 +692,14 @@ class Study:
             extra = {**(extra or {}), **metrics.extra}
             metrics = metrics.metrics
         # everything is checked before the record changes, so a bad call leaves the trial as it was
+        clash = asked_extra_keys(record, extra)
+        if clash:
+            raise ConfigError(
+                f"tell(extra=...) for trial #{number}: {clash} {'is' if len(clash) == 1 else 'are'} moo_hpo's own record "
+                f"of the trial, kept since it was asked ('optimizer': its proposal's audit trail; 'repeat_of', "
+                f"'retry_of': the trial it repeats); give yours another name (e.g. {'user_' + clash[0]!r}); the trial is "
+                "unchanged"
+            )
         if status is not None:
             allowed = (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED, TrialStatus.PRUNED)
             if status not in allowed and status not in [a.value for a in allowed]:

@@ -181,6 +181,14 @@ class Trial:
         return f"Trial(#{self.number}, {self.status.value}, {self.config}, {{{metrics}}}{tail})"
 
 
+def asked_extra_keys(trial: Trial, extra: Mapping[str, Any] | None) -> list[str]:
+    """The keys of ``extra`` that telling it would overwrite in what moo_hpo recorded when ``trial`` was asked (the
+    optimizer's audit trail ``optimizer``, ``repeat_of``, ``retry_of``), sorted."""
+    if not extra or not isinstance(trial.extra, dict):
+        return []
+    return sorted(str(k) for k in extra if k in trial.extra)
+
+
 def new_report(
     reports: Sequence[Mapping[str, Any]], step: Any, metrics: Any, needed: Sequence[str] | None = None, *,
     defer_non_finite: bool = False,

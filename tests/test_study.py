@@ -1121,3 +1121,54 @@ def test_queued_lists_what_enqueue_queued_until_it_is_proposed():
     study.queued.clear()  # a copy: the study's queue is its own
     trial = study.ask()
     assert trial.config == {"x": 0.2} and study.queued == [{"x": 0.4}]
+
+
+class _SlowRandom(_MyRandom):
+    """An optimizer whose proposals take a moment, as a Bayesian model step does."""
+
+    name = "slowrandom"
+
+    def ask(self, n, pending=()):
+        time.sleep(0.5)
+        return super().ask(n, pending)
+
+
+def test_a_queued_trial_asked_in_one_batch_with_a_proposal_starts_when_the_batch_is_handed_over(tmp_path):
+    # ask(2) records the enqueued baseline first, then waits for the optimizer's proposal: the baseline's duration
+    # counted that wait (a pass saw 41.9 s recorded for 0.5 s of training)
+    with simple_study(optimizer=_SlowRandom(), storage=tmp_path / "s.db") as study:
+        study.enqueue({"x": 0.5, "k": 1})
+        before = time.time()
+        baseline, proposed = study.ask(2)
+        handed_over = time.time()
+        assert baseline.optimizer == "enqueued" and baseline.started_at >= before + 0.45
+        assert proposed.started_at <= handed_over and baseline.started_at <= handed_over
+        for trial in (baseline, proposed):
+            study.tell(trial, ab(trial.config))
+        assert study.trial(baseline.number).duration < 0.3
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as view:  # as stored
+        assert view.trial(baseline.number).started_at == pytest.approx(baseline.started_at)
+
+
+def test_tell_refuses_extra_data_that_would_overwrite_what_moo_hpo_recorded_at_ask(caplog):
+    # extra={"optimizer": "adam"} (the training's optimizer, a natural name) replaced the proposal's audit trail
+    study = simple_study()
+    trial = study.ask()
+    with pytest.raises(mh.ConfigError, match=r"\['optimizer'\] is moo_hpo's own record.*'user_optimizer'.*unchanged"):
+        study.tell(trial, ab(trial.config), extra={"optimizer": "adam"})
+    with pytest.raises(mh.ConfigError, match="moo_hpo's own record"):  # in a Result too
+        study.tell(trial, mh.Result(ab(trial.config), extra={"optimizer": "adam"}))
+    assert study.trial(trial.number).status is mh.TrialStatus.RUNNING
+    study.tell(trial, ab(trial.config), extra={"train_optimizer": "adam"})
+    assert "seconds" in study.trial(trial.number).extra["optimizer"]
+    assert study.trial(trial.number).extra["train_optimizer"] == "adam"
+
+    def objective(config):  # in optimize, the objective's key is kept under another name, with a warning
+        return mh.Result(ab(config), extra={"optimizer": "sgd", "epochs": 3})
+
+    caplog.set_level("WARNING", logger="moo_hpo")
+    study.optimize(objective, n_trials=2, show_progress=False)
+    for t in study.trials[1:]:
+        assert t.status is mh.TrialStatus.COMPLETE and "seconds" in t.extra["optimizer"]
+        assert t.extra["user_optimizer"] == "sgd" and t.extra["epochs"] == 3
+    assert caplog.text.count("kept as ['user_optimizer']") == 1

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from moo_hpo.trial import Result, Trial, TrialStatus, _json_default
+from moo_hpo.trial import Result, Trial, TrialStatus, _json_default, asked_extra_keys
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -76,6 +76,7 @@ def tell_keeping_metrics(study: Study, trial: Trial, value: Any, extra: Any, sta
     Raises:
         ConfigError: what ``study.tell`` raises otherwise.
     """
+    value, extra = _renamed_asked_keys(study, trial, value, extra)
     inner = value.extra if isinstance(value, Result) else None
     why = storable(extra) or storable(inner)
     if why is not None:
@@ -87,3 +88,26 @@ def tell_keeping_metrics(study: Study, trial: Trial, value: Any, extra: Any, sta
             value = Result(value.metrics, as_text(value.extra))
         extra = as_text(extra)
     study.tell(trial, value, extra=extra, status=status)
+
+
+def _renamed_asked_keys(study: Study, trial: Trial, value: Any, extra: Any) -> tuple[Any, Any]:
+    """The objective's extra data with each key that moo_hpo recorded when the trial was asked (``optimizer``: the
+    proposal's audit trail; ``repeat_of``, ``retry_of``) renamed ``user_<key>``, logged once per study: telling it as it
+    is would overwrite that record (``study.tell`` refuses it)."""
+    inner = value.extra if isinstance(value, Result) else {}
+    record = study.trial(trial.number)
+    clash = asked_extra_keys(record, {**(extra if isinstance(extra, Mapping) else {}), **inner})
+    if not clash:
+        return value, extra
+    if "asked keys" not in study._notes_logged:
+        study._notes_logged.add("asked keys")
+        logger.warning("trial %d: the objective's extra data names %s, which moo_hpo records for every trial when it is "
+                       "asked (the optimizer's audit trail, the trial it repeats); kept as %s (logged once)",
+                       trial.number, clash, ["user_" + k for k in clash])
+
+    def rename(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {("user_" + k if k in clash else k): v for k, v in data.items()}
+
+    if isinstance(value, Result):
+        value = Result(value.metrics, rename(value.extra))
+    return value, rename(extra) if isinstance(extra, Mapping) else extra
