@@ -43,7 +43,7 @@ from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store
-from moo_hpo.trial import Result, Trial, TrialStatus, asked_extra_keys, check_metrics, new_report
+from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, asked_extra_keys, check_metrics, new_report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -691,7 +691,14 @@ class Study:
         if isinstance(metrics, Result):
             extra = {**(extra or {}), **metrics.extra}
             metrics = metrics.metrics
+        metrics = as_metrics(metrics)
         # everything is checked before the record changes, so a bad call leaves the trial as it was
+        if metrics is not None and not isinstance(metrics, Mapping):
+            raise ConfigError(
+                f"tell expects metrics as a mapping of metric name to number (or mh.Result(metrics, extra)); received "
+                f"{type(metrics).__name__} ({metrics!r:.200}); a failed evaluation is told with error=...; the trial is "
+                "unchanged"
+            )
         clash = asked_extra_keys(record, extra)
         if clash:
             raise ConfigError(
@@ -705,6 +712,8 @@ class Study:
             if status not in allowed and status not in [a.value for a in allowed]:
                 raise ConfigError(
                     f"tell(status=...) expects one of {[a.value for a in allowed]} (or None); received {status!r}"
+                    + ("; a failed evaluation is told with error=... (its exception or a message)"
+                       if str(getattr(status, "value", status)) == "failed" else "")
                 )
             status = TrialStatus(status)
         if error is None:
@@ -1300,7 +1309,8 @@ class Study:
         ``retry_of`` (the number of the interrupted trial a retry runs again, ``<NA>`` for other trials).
 
         ``violation``: the hard constraints' total violation of a complete trial; of a trial skipped before
-        training or pruned, that of the hard constraints it measured; NaN otherwise. Parameters keep the values
+        training or pruned, that of the hard constraints it measured (NaN when it measured none of them); NaN
+        otherwise. Parameters keep the values
         chosen: an integer parameter's column is pandas' ``Int64`` (``<NA>`` where inactive), a categorical one holds
         its choices as objects (a choice of ``None`` stays ``None``; NaN where inactive)."""
         import pandas as pd
@@ -1317,9 +1327,10 @@ class Study:
             row["feasible"] = problem.is_feasible(t)
             if t.status is TrialStatus.COMPLETE:
                 row["violation"] = float(v)
-            elif t.status in (TrialStatus.INFEASIBLE_SKIPPED, TrialStatus.PRUNED):  # what it measured broke
+            elif t.status in (TrialStatus.INFEASIBLE_SKIPPED, TrialStatus.PRUNED) and (
+                    not problem.hard_constraints or any(c.name in t.metrics for c in problem.hard_constraints)):
                 row["violation"] = float(sum(max(c.value(t.metrics[c.name]), 0.0) for c in problem.hard_constraints
-                                             if c.name in t.metrics))
+                                             if c.name in t.metrics))  # what it measured broke
             else:
                 row["violation"] = np.nan
             row.update(

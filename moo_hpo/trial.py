@@ -181,6 +181,14 @@ class Trial:
         return f"Trial(#{self.number}, {self.status.value}, {self.config}, {{{metrics}}}{tail})"
 
 
+def as_metrics(value: Any) -> Any:
+    """``value`` as a metrics mapping where it is one in all but type: a pandas Series (``df.iloc[i]``, a row of
+    scores) becomes a dict; anything else is returned as it is."""
+    if not isinstance(value, Mapping) and type(value).__name__ == "Series" and callable(getattr(value, "to_dict", None)):
+        return value.to_dict()
+    return value
+
+
 def asked_extra_keys(trial: Trial, extra: Mapping[str, Any] | None) -> list[str]:
     """The keys of ``extra`` that telling it would overwrite in what moo_hpo recorded when ``trial`` was asked (the
     optimizer's audit trail ``optimizer``, ``repeat_of``, ``retry_of``), sorted."""
@@ -302,6 +310,7 @@ def check_metrics(
         ``(metrics as floats, None)``, or ``(what could be read, the reason the trial failed)`` when a
         name is not a string, a value is not a number or not finite, or a required metric is missing.
     """
+    metrics = as_metrics(metrics)
     if not isinstance(metrics, Mapping):
         return {}, (
             f"the objective returned {type(metrics).__name__} ({metrics!r:.200}); expected a mapping of metric name to float"

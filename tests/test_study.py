@@ -1172,3 +1172,31 @@ def test_tell_refuses_extra_data_that_would_overwrite_what_moo_hpo_recorded_at_a
         assert t.status is mh.TrialStatus.COMPLETE and "seconds" in t.extra["optimizer"]
         assert t.extra["user_optimizer"] == "sgd" and t.extra["epochs"] == 3
     assert caplog.text.count("kept as ['user_optimizer']") == 1
+
+
+def test_tell_takes_a_pandas_series_and_refuses_what_is_not_metrics_leaving_the_trial_running():
+    study = simple_study()
+    trial = study.ask()
+    study.tell(trial, pd.Series({"a": 0.25, "b": 0.5}))  # a row of scores, df.iloc[i]
+    assert study.trial(trial.number).metrics == {"a": 0.25, "b": 0.5}
+    trial = study.ask()
+    for bad in ([0.1, 0.2], "0.3", 0.5):
+        with pytest.raises(mh.ConfigError, match=rf"received {type(bad).__name__} .*told with error=.*unchanged"):
+            study.tell(trial, bad)
+    with pytest.raises(mh.ConfigError, match="received 'failed'; a failed evaluation is told with error="):
+        study.tell(trial, ab(trial.config), status="failed")
+    assert study.trial(trial.number).status is mh.TrialStatus.RUNNING
+    study.tell(trial, error="diverged")
+    # an objective's: a Series counts, a list fails its trial with the reason (the study goes on)
+    study.optimize(lambda c: pd.Series(ab(c)), n_trials=1, show_progress=False)
+    study.optimize(lambda c: [c["x"]], n_trials=1, show_progress=False)
+    assert study.trials[-2].status is mh.TrialStatus.COMPLETE
+    assert study.trials[-1].status is mh.TrialStatus.FAILED and study.trials[-1].error.startswith("the objective returned list")
+
+
+def test_a_pruned_trial_that_measured_no_hard_constraint_has_no_violation_in_the_data_frame():
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a")], [mh.AtMost("gap", 0.1)], optimizer="random", seed=0)
+    for metrics in ({}, {"gap": 0.3}):  # told pruned before it reported anything; pruned having measured the gap
+        study.tell(study.ask(), metrics, status="pruned")
+    assert np.isnan(study.to_dataframe()["violation"][0]) and study.to_dataframe()["violation"][1] == pytest.approx(0.2)

@@ -30,7 +30,7 @@ from moo_hpo.execution.progress import Progress
 from moo_hpo.execution.workers import WorkerPoolExecutor, check_max_trials_per_worker
 from moo_hpo.objectives.base import Probe
 from moo_hpo.pipeline import Skipped, takes_trial_at
-from moo_hpo.trial import Result, Trial, TrialStatus
+from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, check_metrics
 
 if TYPE_CHECKING:
     from moo_hpo.study import Callback, Study
@@ -446,9 +446,10 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         if exc is None and not catch:
             raise MooHpoError(f"trial #{trial.number} failed: {outcome.error}")
         return
-    value = outcome.value
-    if value is None:
-        study.tell(trial, error="the objective returned None; expected a mapping of metric name to float", extra=outcome.extra or None)
+    value = as_metrics(outcome.value)
+    if value is None or not isinstance(value, (Mapping, Result, Skipped)):  # the objective's mistake: the trial fails
+        reason = "the objective returned None; expected a mapping of metric name to float" if value is None else check_metrics(value)[1]
+        study.tell(trial, error=reason, extra=as_text(outcome.extra) or None)
     elif isinstance(value, Skipped):
         extra = {**outcome.extra, **value.extra, "skipped": value.reason}
         tell_keeping_metrics(study, trial, value.metrics, extra, TrialStatus.INFEASIBLE_SKIPPED)
