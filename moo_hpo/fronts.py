@@ -286,11 +286,17 @@ class HypervolumeTracker:
     """Hypervolume of a growing set of points, updated point by point.
 
     Only points that enter the current front change the value, so a history over ``n`` points
-    costs one exact computation per front change, not one per point.
+    costs one computation per front change, not one per point. With 4 or more objectives, where an exact
+    hypervolume of a large front takes long (about 20 ms for 300 points of 6 objectives), a new point's gain is
+    computed instead: the volume of its own box less that of the front limited to it, whose non-dominated points
+    are few (400 trials of 6 objectives: 0.3 s instead of 19 s; the values agree to 1e-13 relative).
 
     Args:
         ref: the (frozen) reference point.
     """
+
+    #: from this many objectives on, :meth:`add` adds each new point's gain instead of computing the whole volume again
+    INCREMENTAL_FROM = 4
 
     def __init__(self, ref: Sequence[float]) -> None:
         self.ref = np.asarray(ref, dtype=float)
@@ -307,8 +313,13 @@ class HypervolumeTracker:
         if len(self.front) and np.any(np.all(self.front <= y, axis=1)):
             return self.value  # weakly dominated by the front: nothing changes
         keep = ~np.all(y <= self.front, axis=1)
+        if len(self.ref) >= self.INCREMENTAL_FROM and len(self.front):
+            limited = np.maximum(self.front, y)  # the front within y's box: what y adds is the rest of that box
+            limited = limited[moocore.is_nondominated(limited)]
+            self.value += float(np.prod(self.ref - y)) - float(moocore.hypervolume(limited, ref=self.ref))
+        else:
+            self.value = float(moocore.hypervolume(np.vstack([self.front[keep], y]), ref=self.ref))
         self.front = np.vstack([self.front[keep], y])
-        self.value = float(moocore.hypervolume(self.front, ref=self.ref))
         return self.value
 
 

@@ -208,3 +208,20 @@ def test_misshapen_input_is_a_config_error():
         fronts.attainment_surfaces([np.ones((2, 2)), np.ones((2, 3))])
     with pytest.raises(mh.ConfigError, match=r"percentiles must be numbers in \(0, 100\]"):
         fronts.attainment_surfaces([np.ones((2, 2))], percentiles=[150])
+
+
+@pytest.mark.parametrize("m", [4, 6])
+def test_the_history_of_many_objectives_adds_each_point_s_gain_and_agrees_with_the_exact_volume(m):
+    import moocore
+
+    rng = np.random.default_rng(m)
+    X = rng.random((80, m))
+    Y = X + (1 - X).sum(axis=1, keepdims=True) / m  # a front-like cloud; some points past the reference
+    Y[::7] = Y[3]  # repeats: weakly dominated, nothing changes
+    ref = np.quantile(Y, 0.9, axis=0)
+    history = fronts.hypervolume_history(Y, ref)
+    for i in (0, 9, 40, 79):
+        inside = Y[: i + 1][np.all(Y[: i + 1] < ref, axis=1)]
+        exact = float(moocore.hypervolume(inside, ref=ref)) if len(inside) else 0.0
+        assert history[i] == pytest.approx(exact, rel=1e-12, abs=1e-15)
+    assert np.all(np.diff(history) >= -1e-15) and history[-1] > 0
