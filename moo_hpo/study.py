@@ -685,7 +685,13 @@ class Study:
         number = record.number
         optimizer = self._use_optimizer()  # set up before this trial finishes, so it is told exactly once
         if record.is_finished:
-            raise ConfigError(f"trial #{number} is already {record.status.value}; each trial is told once")
+            again = ""
+            if record.status is TrialStatus.INTERRUPTED:  # a result that came after its study stopped: not lost
+                rerun = next((t.number for t in self._trials if isinstance(t.extra, dict) and t.extra.get(RETRY_OF) == number), None)
+                again = (f" (recorded when its study stopped; its configuration ran again as trial #{rerun})" if rerun is not None
+                         else " (recorded when its study stopped; its configuration runs again first as a new trial)"
+                         if number in self._retries.numbers else " (recorded when its study stopped)")
+            raise ConfigError(f"trial #{number} is already {record.status.value}{again}; each trial is told once")
         if metrics is not None and error is not None:
             raise ConfigError("tell expects either metrics or error (exactly one of them)")
         if isinstance(metrics, Result):

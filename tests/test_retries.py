@@ -173,3 +173,18 @@ def test_a_retry_recorded_just_before_a_crash_is_not_queued_twice(tmp_path):
         study._store.set_meta("retries", [1])  # as if the process died between recording the retry and the queue
     with mh.Study.load(path) as study:
         assert RETRY_OF not in study.ask().extra  # the configuration ran once more, not twice
+
+
+def test_telling_an_interrupted_trial_says_its_configuration_runs_again(tmp_path):
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    path = tmp_path / "s.db"
+    study = mh.Study(space, [mh.Minimize("a")], optimizer="random", seed=0, storage=path)
+    lost = study.ask()
+    study.close()  # the process that asked stopped before telling: the trial is interrupted when it is next opened
+    with mh.Study.load(path) as again:
+        with pytest.raises(mh.ConfigError, match=r"already interrupted \(recorded when its study stopped; its configuration "
+                                                 r"runs again first as a new trial\); each trial is told once"):
+            again.tell(lost.number, {"a": 0.5})
+        retry = again.ask()
+        with pytest.raises(mh.ConfigError, match=rf"ran again as trial #{retry.number}\)"):
+            again.tell(lost.number, {"a": 0.5})
