@@ -548,3 +548,40 @@ def test_a_stop_stands_through_later_reports(caplog):
     never_asks.optimize(lambda config, trial: [trial.report(e, {"acc": config["x"], "gap": config["y"]}) for e in range(1, 10)]
                         and {"acc": config["x"], "gap": config["y"], "size_kb": 1.0}, n_trials=8, show_progress=False)
     assert never_asks.count("complete") == 8
+
+
+@pytest.mark.parametrize("pruner", [mh.pruners.MOASHA(1, 9, 3), mh.pruners.Hyperband(1, 9, 3), mh.pruners.DominatedPruner(margin=0.0, min_reports=1)])
+@pytest.mark.parametrize("reopened", [False, True])
+def test_the_retry_of_an_interrupted_trial_is_judged_as_that_trial_would_have_been_without_the_stop(tmp_path, pruner, reopened):
+    # judged under its own number, a retry met its interrupted run's reports in the rungs and was stopped as a copy of
+    # itself ("the same point as trial #0's report"): a member of the front lost to a Ctrl-C
+    import copy
+
+    without = _study(pruner=copy.deepcopy(pruner))
+    without.optimize(train, n_trials=12, show_progress=False)
+    target = next(t.number for t in without.trials[2:] if t.status is mh.TrialStatus.COMPLETE)  # a member of the front
+    stopped = {"done": False}
+
+    def train_stopped_once(config, trial):
+        acc = 0.0
+        for epoch in range(1, 10):
+            acc = (1 - config["x"]) * (1 - 0.5 ** epoch)
+            trial.report(epoch, {"acc": acc, "gap": config["y"]})
+            if trial.number == target and epoch == 5 and not stopped["done"]:
+                stopped["done"] = True
+                raise KeyboardInterrupt  # Ctrl-C in the study's process, mid-trial
+            if trial.should_prune():
+                break
+        return {"acc": acc, "gap": config["y"], "size_kb": 10.0}
+
+    study = _study(tmp_path / "s.db", pruner=copy.deepcopy(pruner))
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(train_stopped_once, n_trials=12, show_progress=False)
+    if reopened:
+        study.close()
+        study = mh.Study.load(tmp_path / "s.db")
+    study.optimize(train_stopped_once, n_trials=12 - sum(t.status is not mh.TrialStatus.INTERRUPTED for t in study.trials),
+                   show_progress=False)
+    retry = next(t for t in study.trials if t.extra.get("retry_of") == target)
+    assert retry.status is mh.TrialStatus.COMPLETE and [r["step"] for r in retry.reports] == list(range(1, 10))
+    assert retry.config == without.trial(target).config

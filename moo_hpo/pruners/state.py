@@ -83,12 +83,35 @@ class PrunerState:
             return
         self._replayed = True
         # repeated runs ran without the pruner: it does not see them now either
-        runs = [t for t in self._trials() if not is_repeated_run(t)]
+        trials = self._trials()
+        runs = [t for t in trials if not is_repeated_run(t)]
         for _, number, step, metrics in sorted((r["at"], t.number, r["step"], r["metrics"]) for t in runs for r in t.reports):
             if not self._stopped(number):
-                self._decisions[number] = self.pruner.decide(number, step, metrics)
+                self._judge(trials, number, step, metrics)
             elif self._trained_fully(step):
                 self._decisions[number] = Decision(False)
+
+    def _judge(self, trials: list[Trial], number: int, step: float, metrics: Mapping[str, float]) -> None:
+        """Record the pruner's decision on a report. A retry of an interrupted trial (``extra["retry_of"]``) goes on as
+        that trial would have without the stop: up to the interrupted trial's last report it keeps that trial's
+        decision (a report breaking a hard bound still stops it), and beyond it the pruner judges its reports as that
+        trial's (judged under its own number, a retry would meet the interrupted run's reports in the rungs and be
+        stopped as a copy of itself)."""
+        from moo_hpo.pruners.base import hard_violation
+        from moo_hpo.retries import RETRY_OF
+
+        trial = trials[number] if 0 <= number < len(trials) and trials[number].number == number else None
+        origin = trial.extra.get(RETRY_OF) if trial is not None and isinstance(trial.extra, dict) else None
+        if not isinstance(origin, int) or not 0 <= origin < len(trials):
+            self._decisions[number] = self.pruner.decide(number, step, metrics)  # type: ignore[union-attr]
+            return
+        reached = max((r["step"] for r in trials[origin].reports), default=None)
+        if reached is not None and step <= reached:
+            _, broken = hard_violation(self._problem, metrics)
+            self._decisions[number] = (Decision(True, f"pruned at step {step:g}: {broken}") if broken
+                                       else self._decisions.get(origin, Decision(False)))
+            return
+        self._decisions[number] = self.pruner.decide(origin, step, metrics)  # type: ignore[union-attr]
 
     def _stopped(self, number: int) -> bool:
         """Whether the pruner already said stop to trial ``number``: that stands, and the trial's later reports (of an
@@ -198,7 +221,7 @@ class PrunerState:
                         number, step, self._decisions[number].reason,
                     )
                 return
-            self._decisions[number] = self.pruner.decide(number, step, metrics)
+            self._judge(trials, number, step, metrics)
 
     def decision(self, number: int) -> Decision | None:
         """The pruner's latest decision for trial ``number`` (None before its first report or without a pruner); a stop
