@@ -537,14 +537,16 @@ class Study:
         self._store.set_meta(QUEUED, self._queued)
 
     def _propose(self, want: int, answer_reports: Callable[[float], None] | None = None,
-                 queued_only: bool = False) -> list[Trial]:
+                 queued_only: bool = False, one_answer: bool = False) -> list[Trial]:
         """Up to ``want`` new trials; fewer (even none) when the optimizer waits for running trials. With
         ``answer_reports`` (the executor's), the optimizer proposes in a thread of its own while the running trials'
         reports are answered (see :mod:`moo_hpo.execution.asking`). ``queued_only``: the retries of interrupted
-        trials and the queued configurations only (the optimizer is not asked)."""
+        trials and the queued configurations only (the optimizer is not asked). ``one_answer``: the optimizer is
+        asked once, and what it answers is handed over even if it is fewer than ``want`` (``optimize``: a Bayesian
+        optimizer's noise-check repeat starts at once, not after the model step of the next proposal)."""
         trials: list[Trial] = []
         try:
-            self._propose_into(trials, want, answer_reports, queued_only)
+            self._propose_into(trials, want, answer_reports, queued_only, one_answer)
         except BaseException:  # the study stops (Ctrl-C, an error told while the optimizer proposed): the trials
             for t in reversed(trials):  # recorded for this proposal never start; a retry among them waits in the queue
                 try:  # again, in its place (requeued from the last, each to the front)
@@ -558,7 +560,7 @@ class Study:
         return trials
 
     def _propose_into(self, trials: list[Trial], want: int, answer_reports: Callable[[float], None] | None,
-                      queued_only: bool = False) -> None:
+                      queued_only: bool = False, one_answer: bool = False) -> None:
         """:meth:`_propose`'s work: the new trials are appended to ``trials`` as they are recorded."""
         from moo_hpo.robust import REEVALUATE
 
@@ -613,6 +615,8 @@ class Study:
                 audit = p.extra.get("optimizer")
                 p.extra = {**p.extra, "optimizer": {**(audit if isinstance(audit, dict) else {}), "seconds": elapsed / len(proposals)}}
             trials.extend(self._record_proposal(p) for p in proposals)
+            if one_answer:
+                break
         if asked and early:  # they start when this batch is handed over, not before the optimizer's proposals for it
             now = time.time()
             for t in trials[:early]:

@@ -187,6 +187,7 @@ def run_optimize(
         else:
             executor = WorkerPoolExecutor(fn, n_workers, trial_timeout, reporter, max_trials_per_worker)
     started = time.monotonic()
+    first_number = len(study.trials)  # this call's trials are numbered from here (see the interrupt's count)
     study._stop_reason = None
     budget_spent = False  # False when a callback's study.stop() ends the run
     submitted = 0
@@ -257,7 +258,7 @@ def run_optimize(
                         if free > 0:
                             # the running trials' reports are answered, and those that end told, while the optimizer proposes
                             answering = answer_and_tell if executor.n_running and hasattr(executor, "take_ended") else None
-                            new = study._propose(free, answering)
+                            new = study._propose(free, answering, one_answer=True)  # the rest at the next turn
                             told, told_early[:] = list(told_early), []
                             if signalled:
                                 await_a_job_stop()
@@ -270,6 +271,8 @@ def run_optimize(
                             submitted += start(new)
                             for trial in told:  # after the new trials are this call's: a callback may stop the study
                                 after_tell(trial)
+                            if new and len(new) < free and study._stop_reason is None:
+                                continue  # it answered some of the free slots (a noise-check repeat): ask for the rest
                     if executor.n_running == 0:
                         if study._stop_reason is not None:
                             break
@@ -294,6 +297,8 @@ def run_optimize(
                 running = [t for t in study._running_trials() if t.number in mine]
                 for t in running:
                     study._interrupt(t, f"interrupted: {by} while this trial was running")
+                # and those the stop caught while the optimizer's proposal for them was still being made
+                running += [t for t in study.trials[first_number:] if t.number not in mine and t.status is TrialStatus.INTERRUPTED]
                 done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
                 again = sum(t.number in study._retries.numbers for t in running)
                 logger.warning("interrupted; %s saved, %s recorded as interrupted%s", f"{done} finished trial{'' if done == 1 else 's'}",

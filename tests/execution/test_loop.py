@@ -229,3 +229,59 @@ def test_device_constraints_on_a_metric_no_probe_measures_are_said_once_before_t
         assert len(about) == 1 and about[0].startswith(
             "the study needs 'energy_per_inference_j' (hard constraint energy_per_inference_j <= 0.01), which no probe "
             "measures")  # the DeviceFit's own warning of the same metric is not said twice
+
+
+class _OneAloneThenSlow(mh.optimizers.Optimizer):
+    """Answers a batch request with one proposal (as a Bayesian optimizer answers with its noise-check repeat), and
+    takes a second for the next answer (its model step)."""
+
+    name = "one-alone-then-slow"
+
+    def setup(self, problem):
+        super().setup(problem)
+        self.calls = 0
+
+    def ask(self, n, pending=()):
+        self.calls += 1
+        if self.calls % 2 == 0:
+            time.sleep(1.0)
+        count = 1 if self.calls % 2 else n
+        return [mh.optimizers.Proposal({"x": (self.calls * 0.37 + i * 0.11) % 1.0}) for i in range(count)]
+
+
+def began_at(config):
+    return mh.Result({"a": config["x"]}, extra={"began": time.time()})
+
+
+def test_a_proposal_answered_alone_starts_at_once_not_after_the_next_proposal():
+    # optimize asked again for the rest of the free workers before it started anything: the noise-check repeat of a
+    # Bayesian optimizer waited through the next model step (30-60 s) with a worker free
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer=_OneAloneThenSlow(), seed=0)
+    study.optimize(began_at, n_trials=3, n_workers=2, show_progress=False)
+    alone, after = study.trial(0), study.trial(1)  # the first answer (one proposal), then the slow one's
+    assert alone.extra["began"] < after.started_at - 0.5  # it ran while the slow proposal was made
+
+
+class _StoppedMidBatch(mh.optimizers.Optimizer):
+    """Proposes two configurations; Ctrl-C arrives while the second is being recorded."""
+
+    name = "stopped-mid-batch"
+
+    def ask(self, n, pending=()):
+        class Interrupting(dict):
+            def keys(self):
+                raise KeyboardInterrupt
+
+            def __iter__(self):
+                raise KeyboardInterrupt
+
+        return [mh.optimizers.Proposal({"x": 0.25}), mh.optimizers.Proposal(Interrupting(x=0.5))]
+
+
+def test_the_interrupt_s_log_counts_the_trials_recorded_for_a_proposal_that_was_stopped(caplog):
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer=_StoppedMidBatch(), seed=0)
+    caplog.set_level("WARNING", logger="moo_hpo")
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(lambda c: {"a": c["x"]}, n_trials=2, n_workers=2, show_progress=False)
+    assert [t.status for t in study.trials] == [mh.TrialStatus.INTERRUPTED]
+    assert "1 running trial recorded as interrupted (its configuration runs again first" in caplog.text
