@@ -352,13 +352,15 @@ def _figure_html(fig: Any, div_id: str) -> str:
 
 
 def _cards(data: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The report's count cards: (label, value); pruned once the study stopped or reported any trial."""
+    """The report's count cards: (label, value); pruned once the study stopped or reported any trial; running and
+    interrupted when there are any."""
     c = data["counts"]
     cards = [("trial" if c["total"] == 1 else "trials", c["total"]), ("complete", c["complete"]), ("feasible", c["feasible"]),
              ("on the front", len(data["front"]))]
     if c.get("pruned") or (data.get("learning_curves") or {}).get("trials"):
         cards.append(("pruned", c.get("pruned", 0)))
-    return cards + [("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])]
+    unfinished = [(s, c[s]) for s in ("running", "interrupted") if c.get(s)]  # stopped or still going: said, not hidden
+    return cards + [("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])] + unfinished
 
 
 def _early_stopping_html(data: dict[str, Any]) -> list[str]:
@@ -422,6 +424,9 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append(f"<p class='note'>{esc(FRONT_BY_MODEL)}</p>")
     if not data["trials"]:
         parts.append("<p class='muted'>No trial yet: the objective space fills as trials finish.</p>")
+    elif not any(_groups(data).values()):  # every trial pruned, failed, skipped or unfinished: nothing to place
+        parts.append("<p class='muted'>No complete trial to show: the objective space holds complete trials only "
+                     "(the counts above say what became of the others).</p>")
     else:
         if len(objs) >= 3:
             parts.append(f"<p class='note'>A front trial is non-dominated in all {len(objs)} objectives together; in a panel "

@@ -629,3 +629,19 @@ def test_device_sizing_chooses_as_recommend_best_under_the_devices_budgets_ties_
         best = study.recommend("best", objective="accuracy",
                                constraints=[mh.AtMost("size_kb", size), mh.AtMost("latency_ms", lat)])
         assert sized.best.number == best.trial.number, (size, lat)
+
+
+def test_the_page_counts_interrupted_and_running_trials_and_says_why_the_objective_space_is_empty(tmp_path):
+    # a study stopped before any trial completed: its page counted 0 of everything and showed empty axes
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    path = tmp_path / "s.db"
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0, storage=path)
+    study.tell(study.ask(), {"a": 0.5}, status="pruned")
+    study.ask()
+    study.close()  # the running trial is interrupted when the study is next opened
+    with mh.Study.load(path) as again:
+        again.ask()  # its retry, running
+        page = mh.report(again).to_html()
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert re.search(r"\b1\s+interrupted\b", text) and re.search(r"\b1\s+running\b", text)
+    assert "No complete trial to show" in page and "id='front-0'" not in page and 'id="front-0"' not in page
