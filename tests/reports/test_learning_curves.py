@@ -22,6 +22,7 @@ so 4 trials trained 22 steps of the 36 that full training (step 9 each) would ha
 from __future__ import annotations
 
 import json
+import time
 import re
 
 import numpy as np
@@ -182,3 +183,19 @@ def test_with_no_trial_complete_full_training_is_the_pruners_and_the_bound_break
     hover = " ".join(text for tr in stops for text in tr.hovertext)
     assert f"trial #{big.number} pruned at step 1: size_kb = 80 breaks the hard bound size_kb &lt;= 50" in hover
     assert f"trial #{slow.number} told pruned (study.tell)" in hover
+
+
+def test_compute_saved_counts_a_cluster_trial_s_time_on_its_worker_not_its_time_queued():
+    # on a busy Dask cluster a trial's proposal-to-result time counts minutes queued for a worker as time spent
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("acc")], optimizer="random", seed=0)
+    for run_seconds in (0.25, None):
+        trial = study.ask()
+        for step in (1, 2):
+            study.report(trial, step, {"acc": 0.5 * step})
+        time.sleep(0.3)  # proposal to result: 0.3 s or more
+        worker = {"worker": {"address": "tcp://w:1", "run_seconds": run_seconds}} if run_seconds else None
+        study.tell(trial, {"acc": 0.9}, extra=worker)
+    saved = mh.reports.data.compute_saved(study.trials)
+    spent = saved["seconds"]["spent"]
+    on_the_worker, own = 0.25, study.trial(1).duration
+    assert spent == pytest.approx(on_the_worker + own) and study.trial(0).duration > 0.3
