@@ -585,3 +585,14 @@ def test_the_retry_of_an_interrupted_trial_is_judged_as_that_trial_would_have_be
     retry = next(t for t in study.trials if t.extra.get("retry_of") == target)
     assert retry.status is mh.TrialStatus.COMPLETE and [r["step"] for r in retry.reports] == list(range(1, 10))
     assert retry.config == without.trial(target).config
+
+
+def test_a_misspelled_hard_constraint_metric_in_a_report_is_refused():
+    # a report may leave a bound's metric out, so a misspelled one went unnoticed and the bound was never checked
+    study = _study()  # AtMost("size_kb", 50.0)
+    t = study.ask()
+    with pytest.raises(mh.ConfigError, match=r"'size_k' looks like the metric 'size_kb' of a hard constraint \(a typo\?\)"
+                                             r".*hard constraints' metrics \['size_kb'\], which a report may leave out"):
+        study.report(t, 1, {"acc": 0.5, "gap": 0.1, "size_k": 80.0})
+    assert study.report(t, 1, {"acc": 0.5, "gap": 0.1, "train_loss": 0.4}) is False  # another name: fine
+    assert study.report(t, 2, {"acc": 0.5, "gap": 0.1, "size_kb": 80.0}) is True  # the bound, spelled right, stops it

@@ -141,15 +141,22 @@ class PrunerState:
         """
         names = [o.name for o in self._problem.objectives]
         missing = [n for n in names if n not in metrics]
-        if not missing:
+        bounded = [c.name for c in self._problem.hard_constraints if c.name not in names and c.name not in metrics]
+        if not missing and not bounded:
             return
         others = [k for k in metrics if k not in self._problem.required_metrics]
         typos = [f"{close!r} looks like the objective {m!r}" for m in missing if (close := closest_name(m, others))]
+        # a hard bound's metric misspelled in a report is never checked there (a report may leave it out)
+        bound_typos = [f"{close!r} looks like the metric {m!r} of a hard constraint" for m in bounded if (close := closest_name(m, others))]
+        typos += bound_typos
         if typos:
             raise ConfigError(
-                f"trial.report(step, metrics): {'; '.join(typos)} (a typo?); expected the objectives {names}, "
-                f"received {sorted(metrics)}"
+                f"trial.report(step, metrics): {'; '.join(typos)} (a typo?); expected the objectives {names}"
+                + (f" (and the hard constraints' metrics {bounded}, which a report may leave out)" if bound_typos else "")
+                + f", received {sorted(metrics)}"
             )
+        if not missing:
+            return
         if self.pruner is not None and tuple(missing) not in self._warned_missing:
             self._warned_missing.add(tuple(missing))
             if len(missing) == len(names):
