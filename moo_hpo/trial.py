@@ -229,9 +229,10 @@ def new_report(
     step = int(step_value) if step_value.is_integer() else step_value
     if reports and step <= reports[-1]["step"]:
         raise ConfigError(f"trial.report(step, metrics): steps must grow; received step {step!r} after step {reports[-1]['step']!r}")
-    if not isinstance(metrics, Mapping):
+    metrics = as_metrics(metrics)
+    if not isinstance(metrics, Mapping) or not metrics:
         raise ConfigError(
-            f"trial.report(step, metrics): metrics must be a mapping of metric name to number; received "
+            f"trial.report(step, metrics): metrics must be a mapping of metric name to number, at least one; received "
             f"{type(metrics).__name__} ({metrics!r:.200})"
         )
     values, problem = check_metrics(metrics, needed=needed, keep_non_finite=defer_non_finite)

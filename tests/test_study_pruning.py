@@ -125,8 +125,10 @@ def test_a_misspelled_objective_in_a_report_is_refused_and_a_missing_one_logged_
     assert study.trial(t.number).reports == []  # nothing stored, nothing judged
     with pytest.raises(mh.ConfigError, match="metric name 1 is a int; expected a string"):
         study.report(t, 1, {1: 0.5, "acc": 0.5, "gap": 0.1})
-    with pytest.raises(mh.ConfigError, match=r"metrics must be a mapping of metric name to number; received float \(0.5\)"):
+    with pytest.raises(mh.ConfigError, match=r"metrics must be a mapping of metric name to number, at least one; received float \(0.5\)"):
         study.report(t, 1, 0.5)
+    with pytest.raises(mh.ConfigError, match=r"at least one; received dict \(\{\}\)"):  # a report of nothing
+        study.report(t, 1, {})
     # an objective left out on purpose (reported only at the end): allowed, logged once
     with caplog.at_level("WARNING", logger="moo_hpo"):
         assert study.report(t, 1, {"acc": 0.5, "train_loss": 0.7}) is False
