@@ -151,6 +151,11 @@ def _preflight(payload: bytes, key: str) -> dict[str, str]:
     return _versions()
 
 
+def _executing(dask_worker: Any) -> list[Any]:
+    """On a worker: the keys of the tasks it executes now."""
+    return [task.key for task in dask_worker.state.executing]
+
+
 class DaskReporter:
     """``trial.report`` in a Dask task: the report goes into the study's queue, the pruner's answer comes
     back in the trial's variable (matched by the report's sequence number)."""
@@ -413,7 +418,8 @@ class DaskExecutor:
             with contextlib.suppress(Exception):  # what the study runs on, for -v and logs
                 logger.info("trials run on the Dask scheduler %s: %d worker(s), %d trial(s) at once",
                             self.client.scheduler.address, len(self.client.scheduler_info(n_workers=-1)["workers"]), self._slots())
-            self._watch = WorkerWatch(self._slots, lambda: len(self._running), getattr(self.client.scheduler, "address", "?"))
+            self._watch = WorkerWatch(self._slots, lambda: len(self._running), getattr(self.client.scheduler, "address", "?"),
+                                      crowded=self._crowded)
             self._watch.start()
         except BaseException:
             self._release_objective()
@@ -457,6 +463,15 @@ class DaskExecutor:
             slots = sum(int(w.get("nthreads", 1)) for w in workers)
         self._slots_at = (now, slots)
         return slots
+
+    def _crowded(self) -> tuple[int, int]:
+        """``(this study's trials not yet running on a worker, tasks of others running on the workers)``: what the
+        workers execute (the scheduler's "processing" counts tasks queued on a worker too)."""
+        mine = {future.key for future in list(self._running)}
+        if not mine:
+            return 0, 0
+        running = {key for keys in self.client.run(_executing).values() for key in keys}
+        return len(mine - running), len(running - mine)
 
     def _wait_for_slots(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

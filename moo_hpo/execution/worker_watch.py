@@ -1,9 +1,12 @@
-"""Says when a Dask study's trials wait because no worker is left to run them, and when workers are back.
+"""Says when a Dask study's trials wait because no worker is left to run them, or because the workers are busy
+with tasks that are not the study's, and when workers are back.
 
 Dask keeps a trial whose worker died (or that has not started) on the scheduler until a worker can run it, so a
-study whose every worker is gone waits without an error; the progress line alone would show nothing moving. A
-:class:`WorkerWatch` looks at the cluster every few seconds from a daemon thread and logs the first time trials
-wait on no worker, and again when workers return.
+study whose every worker is gone waits without an error; the progress line alone would show nothing moving. The
+same silence follows a study resumed after its process was killed: the killed run's trials run on on the workers
+(Dask cannot stop a started task). A :class:`WorkerWatch` looks at the cluster every few seconds from a daemon
+thread and logs the first time trials wait on no worker, or on workers busy with other tasks, and again when
+workers return.
 """
 
 from __future__ import annotations
@@ -28,12 +31,16 @@ class WorkerWatch:
         running: how many trials the study has running (submitted, not finished).
         where: the scheduler, in words, for the message.
         every: seconds between looks (None: :data:`WATCH_SECONDS`).
+        crowded: ``(the study's trials waiting for a worker, tasks that are not the study's running on the
+            workers)``, or None not to look.
     """
 
-    def __init__(self, slots: Callable[[], int], running: Callable[[], int], where: str, every: float | None = None) -> None:
-        self.slots, self.running, self.where = slots, running, where
+    def __init__(self, slots: Callable[[], int], running: Callable[[], int], where: str, every: float | None = None,
+                 crowded: Callable[[], tuple[int, int]] | None = None) -> None:
+        self.slots, self.running, self.where, self.crowded = slots, running, where, crowded
         self.every = WATCH_SECONDS if every is None else every
         self.waiting = False  # inside a spell without workers
+        self._crowded_looks = 0  # consecutive looks that found trials waiting behind other tasks (said at the second)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -61,6 +68,26 @@ class WorkerWatch:
         elif slots > 0 and self.waiting:
             self.waiting = False
             logger.warning("Dask workers are back on the scheduler %s: %d trial(s) can run at once", self.where, slots)
+        if slots > 0 and self.crowded is not None:
+            self._look_for_other_tasks()
+
+    def _look_for_other_tasks(self) -> None:
+        """Log once per spell when the study's trials wait while the workers run tasks that are not its own."""
+        try:
+            waiting, others = self.crowded()  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - as above
+            return
+        if not (waiting and others):
+            self._crowded_looks = 0
+            return
+        self._crowded_looks += 1
+        if self._crowded_looks == 2:  # not a moment's overlap as the study's trials start
+            logger.warning(
+                "%d of the study's trials wait for a Dask worker: the workers on %s are busy with %d task(s) that are "
+                "not this study's (another study's, or the trials of a run of this one that was stopped or killed: "
+                "Dask cannot stop a started task, so they run on to their end, or stop at their next report: at once after "
+                "a Ctrl-C, 2 minutes after a kill; client.restart() stops them)", waiting, self.where, others,
+            )
 
     def _watch(self) -> None:
         while not self._stop.wait(self.every):

@@ -74,3 +74,41 @@ def test_a_study_whose_workers_all_leave_says_so_and_goes_on_when_one_joins(tmp_
     finally:
         client.close()
         cluster.close()
+
+
+def test_one_line_per_spell_of_trials_waiting_behind_other_tasks(caplog):
+    cluster = {"slots": 1, "running": 1, "crowded": (1, 2)}
+    watch = WorkerWatch(lambda: cluster["slots"], lambda: cluster["running"], "tcp://s:8786", crowded=lambda: cluster["crowded"])
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        watch.look()  # once could be the moment the study's trials start
+        watch.look()
+        watch.look()  # still: said once
+        cluster["crowded"] = (0, 2)  # the study's trial runs now
+        watch.look()
+        cluster["crowded"] = (1, 1)
+        watch.look()
+        watch.look()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and lines[0].startswith("1 of the study's trials wait for a Dask worker: the workers on "
+                                                   "tcp://s:8786 are busy with 2 task(s) that are not this study's")
+    assert "client.restart() stops them" in lines[0] and "busy with 1 task(s)" in lines[1]
+
+
+@pytest.mark.timeout(120)
+def test_a_study_whose_trials_wait_behind_another_client_s_task_says_so(monkeypatch, caplog):
+    # a study resumed after its process was killed waited minutes in silence behind the killed run's trials
+    monkeypatch.setattr(worker_watch, "WATCH_SECONDS", 0.3)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    other = distributed.Client(cluster.scheduler_address)
+    try:
+        stray = other.submit(time.sleep, 4, pure=False)  # not the study's: it holds the only worker thread
+        while not other.run(lambda dask_worker: len(dask_worker.state.executing)).popitem()[1]:
+            time.sleep(0.05)
+        study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer="random", seed=0)
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            study.optimize(lambda c: {"a": c["x"]}, n_trials=1, executor=cluster.scheduler_address, show_progress=False)
+        assert study.count("complete") == 1 and stray.done()
+        assert "1 of the study's trials wait for a Dask worker" in caplog.text and "busy with 1 task(s)" in caplog.text
+    finally:
+        other.close()
+        cluster.close()
