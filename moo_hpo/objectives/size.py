@@ -181,6 +181,9 @@ class ModelSize(StructureProbe):
             serialized = buf.tell()
             if state.quantized:
                 note["quantized"] = state.quantized
+                if target is not None:  # it stores what it stores: a declared precision would count fp32 biases at it
+                    note["deployed_precision"] = f"{target} (not applied: the model is quantized; size_kb is what it stores)"
+                    target = None
             if state.pruned:
                 note["pruned"] = state.pruned
         else:

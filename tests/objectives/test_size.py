@@ -160,3 +160,18 @@ def test_a_search_mixing_model_types_keeps_the_pickle_sized_trials():
             assert t.status is mh.TrialStatus.FAILED and "metric 'size_kb_int8' is nan" in t.error
         else:
             assert t.status is mh.TrialStatus.COMPLETE
+
+
+def test_a_declared_precision_is_not_applied_to_a_model_already_quantized():
+    # quantize_dynamic copies the module with its attributes: moo_hpo_precision = "int8" set when it was built counted
+    # the quantized copy's fp32 biases at one byte
+    import torch.ao.quantization as tq
+
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8))
+    plain = mh.objectives.ModelSize().measure(tq.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8))
+    model.moo_hpo_precision = "int8"
+    quantized = tq.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    assert quantized.moo_hpo_precision == "int8"
+    measured = mh.objectives.ModelSize().measure(quantized)
+    assert measured["size_kb"] == pytest.approx(plain["size_kb"])
+    assert "not applied: the model is quantized" in measured.extra["size"]["deployed_precision"]
