@@ -4,8 +4,9 @@ All of these need no training: they run on the freshly built model, before ``fit
 
 Peak inference memory (:class:`PeakMemory`): on CUDA, ``torch.cuda.max_memory_allocated`` around one
 forward pass (minus what was allocated before). On CPU there is no allocator counter, so it is
-estimated: parameter and buffer bytes plus the largest ``input + output`` of any single module
-during one forward pass (forward hooks), the working set a layer-by-layer runtime needs; the method
+estimated: parameter and buffer bytes (a quantized module's packed weights as it stores them) plus the largest
+``input + output`` of any single module during one forward pass (forward hooks), the working set a layer-by-layer
+runtime needs; the method
 is recorded in ``extra["peak_memory_method"]``.
 """
 
@@ -269,6 +270,11 @@ class PeakMemory(StructureProbe):
                 h.remove()
         static = sum(p.numel() * p.element_size() for p in model.parameters())
         static += sum(b.numel() * b.element_size() for b in model.buffers())
+        from moo_hpo.objectives.torch_state import torch_state
+
+        state = torch_state(model)
+        if state.quantized:  # its packed weights are no parameters(): counted from what it stores
+            static = max(static, int(state.stored_bytes))
         return Measurement(
             {"peak_memory_kb": (static + largest[0]) / 1024.0},
             {"peak_memory_method": "cpu estimate: parameters + buffers + largest module input+output"},

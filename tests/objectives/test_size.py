@@ -175,3 +175,15 @@ def test_a_declared_precision_is_not_applied_to_a_model_already_quantized():
     measured = mh.objectives.ModelSize().measure(quantized)
     assert measured["size_kb"] == pytest.approx(plain["size_kb"])
     assert "not applied: the model is quantized" in measured.extra["size"]["deployed_precision"]
+
+
+def test_peak_memory_counts_a_quantized_model_s_packed_weights():
+    # quantize_dynamic keeps its weights packed, outside parameters(): the CPU estimate counted activations only
+    import torch.ao.quantization as tq
+
+    model = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 8))
+    quantized = tq.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    x = torch.zeros(1, 256)
+    peak = mh.objectives.PeakMemory(x).measure(quantized)["peak_memory_kb"]
+    stored = mh.objectives.ModelSize().measure(quantized)["size_kb"]
+    assert peak >= stored > 60  # 256 x 256 int8 weights alone are 64 KB
