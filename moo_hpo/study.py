@@ -691,10 +691,12 @@ class Study:
         if record.is_finished:
             again = ""
             if record.status is TrialStatus.INTERRUPTED:  # a result that came after its study stopped: not lost
-                rerun = next((t.number for t in self._trials if isinstance(t.extra, dict) and t.extra.get(RETRY_OF) == number), None)
-                again = (f" (recorded when its study stopped; its configuration ran again as trial #{rerun})" if rerun is not None
-                         else " (recorded when its study stopped; its configuration runs again first as a new trial)"
-                         if number in self._retries.numbers else " (recorded when its study stopped)")
+                rerun = next((t.number for t in self._trials if isinstance(t.extra, dict) and t.extra.get(RETRY_OF) == number
+                              and t.status is not TrialStatus.INTERRUPTED), None)  # a retry stopped before it ran: not run
+                again = (" (recorded when its study stopped; its configuration runs again first as a new trial)"
+                         if number in self._retries.numbers else
+                         f" (recorded when its study stopped; its configuration ran again as trial #{rerun})" if rerun is not None
+                         else " (recorded when its study stopped)")
             raise ConfigError(f"trial #{number} is already {record.status.value}{again}; each trial is told once")
         if metrics is not None and error is not None:
             raise ConfigError("tell expects either metrics or error (exactly one of them)")

@@ -189,12 +189,17 @@ def as_metrics(value: Any) -> Any:
     return value
 
 
+#: The keys of a trial's ``extra`` that moo_hpo records when it is asked: the optimizer's audit trail, the trial a
+#: noise check or reevaluate repeats, the interrupted trial a retry runs again.
+ASKED_KEYS = ("optimizer", "repeat_of", "retry_of")
+
+
 def asked_extra_keys(trial: Trial, extra: Mapping[str, Any] | None) -> list[str]:
-    """The keys of ``extra`` that telling it would overwrite in what moo_hpo recorded when ``trial`` was asked (the
-    optimizer's audit trail ``optimizer``, ``repeat_of``, ``retry_of``), sorted."""
+    """The keys of ``extra`` that telling it would overwrite in what moo_hpo recorded when ``trial`` was asked (one
+    of :data:`ASKED_KEYS` that the trial holds), sorted."""
     if not extra or not isinstance(trial.extra, dict):
         return []
-    return sorted(str(k) for k in extra if k in trial.extra)
+    return sorted(k for k in ASKED_KEYS if k in extra and k in trial.extra)
 
 
 def new_report(

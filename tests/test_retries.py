@@ -188,3 +188,25 @@ def test_telling_an_interrupted_trial_says_its_configuration_runs_again(tmp_path
         retry = again.ask()
         with pytest.raises(mh.ConfigError, match=rf"ran again as trial #{retry.number}\)"):
             again.tell(lost.number, {"a": 0.5})
+
+
+def test_telling_an_interrupted_trial_does_not_name_a_retry_that_was_stopped_before_it_ran(tmp_path):
+    class StoppedWhileAsking(mh.optimizers.RandomSearch):
+        stop = False
+
+        def ask(self, n, pending=()):
+            if StoppedWhileAsking.stop:
+                raise KeyboardInterrupt  # Ctrl-C during the optimizer's proposal
+            return super().ask(n, pending)
+
+    path = tmp_path / "s.db"
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer=StoppedWhileAsking(), seed=0, storage=path)
+    lost = study.ask()
+    study.close()
+    with mh.Study.load(path, optimizer=StoppedWhileAsking()) as again:
+        StoppedWhileAsking.stop = True
+        with pytest.raises(KeyboardInterrupt):
+            again.ask(2)  # the retry is recorded, then the proposal for the second trial is stopped
+        assert again.trial(1).extra.get("retry_of") == lost.number and again.trial(1).status is mh.TrialStatus.INTERRUPTED
+        with pytest.raises(mh.ConfigError, match="its configuration runs again first as a new trial"):
+            again.tell(lost.number, {"a": 0.5})

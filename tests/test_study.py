@@ -1200,3 +1200,24 @@ def test_a_pruned_trial_that_measured_no_hard_constraint_has_no_violation_in_the
     for metrics in ({}, {"gap": 0.3}):  # told pruned before it reported anything; pruned having measured the gap
         study.tell(study.ask(), metrics, status="pruned")
     assert np.isnan(study.to_dataframe()["violation"][0]) and study.to_dataframe()["violation"][1] == pytest.approx(0.2)
+
+
+def test_only_the_keys_moo_hpo_records_at_ask_are_refused_in_tell():
+    class NotingOptimizer(_MyRandom):
+        name = "noting"
+
+        def ask(self, n, pending=()):
+            return [Proposal(p.config, {"note": "the optimizer's"}) for p in super().ask(n, pending)]
+
+    study = simple_study(optimizer=NotingOptimizer())
+    trial = study.ask()
+    study.tell(trial, ab(trial.config), extra={"note": "mine"})  # an optimizer's own key is no moo_hpo record
+    assert study.trial(trial.number).extra["note"] == "mine"
+
+
+def test_an_objective_s_asked_key_is_renamed_without_dropping_a_key_of_that_name():
+    study = simple_study()
+    study.optimize(lambda c: mh.Result(ab(c), extra={"optimizer": "sgd", "user_optimizer": "adam"}), n_trials=1,
+                   show_progress=False)
+    extra = study.trial(0).extra
+    assert extra["user_optimizer"] == "adam" and extra["user_user_optimizer"] == "sgd" and "seconds" in extra["optimizer"]

@@ -106,7 +106,14 @@ def _renamed_asked_keys(study: Study, trial: Trial, value: Any, extra: Any) -> t
                        trial.number, clash, ["user_" + k for k in clash])
 
     def rename(data: Mapping[str, Any]) -> dict[str, Any]:
-        return {("user_" + k if k in clash else k): v for k, v in data.items()}
+        out = {k: v for k, v in data.items() if k not in clash}
+        for k in clash:
+            if k in data:
+                name = "user_" + k
+                while name in out:  # the objective's data has that name too: neither is dropped
+                    name = "user_" + name
+                out[name] = data[k]
+        return out
 
     if isinstance(value, Result):
         value = Result(value.metrics, rename(value.extra))

@@ -260,15 +260,15 @@ def run_optimize(
                             answering = answer_and_tell if executor.n_running and hasattr(executor, "take_ended") else None
                             new = study._propose(free, answering, one_answer=True)  # the rest at the next turn
                             told, told_early[:] = list(told_early), []
+                            if not new and not queued and executor.n_running == 0 and not told and not signalled:
+                                raise MooHpoError(_nothing_proposed(study))  # told ones may let it propose
+                            submitted += start(new)  # this call's before anything below can stop it
                             if signalled:
                                 await_a_job_stop()
                                 for trial, outcome in signalled:
                                     _finish(study, trial, outcome, catch)
                                     told.append(trial)
                                 signalled.clear()
-                            if not new and not queued and executor.n_running == 0 and not told:  # told ones may let it propose
-                                raise MooHpoError(_nothing_proposed(study))
-                            submitted += start(new)
                             for trial in told:  # after the new trials are this call's: a callback may stop the study
                                 after_tell(trial)
                             if new and len(new) < free and study._stop_reason is None:
@@ -438,7 +438,7 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
     """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
     reason = _pruned(study, trial, outcome)
     if reason is not None:  # stopped early: tell keeps what it returned over what it last reported
-        returned = outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value
+        returned = as_metrics(outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value)
         kept = outcome.value.extra if isinstance(outcome.value, Result) else {}
         value = returned if outcome.error is None and isinstance(returned, Mapping) else {}  # a fit that trained in place returns none
         tell_keeping_metrics(study, trial, value, {**outcome.extra, **kept, "pruned": reason}, TrialStatus.PRUNED)

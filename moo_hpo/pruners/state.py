@@ -108,8 +108,10 @@ class PrunerState:
         reached = max((r["step"] for r in trials[origin].reports), default=None)
         if reached is not None and step <= reached:
             _, broken = hard_violation(self._problem, metrics)
-            self._decisions[number] = (Decision(True, f"pruned at step {step:g}: {broken}") if broken
-                                       else self._decisions.get(origin, Decision(False)))
+            inherited = self._decisions.get(origin, Decision(False))
+            if inherited.prune:  # stopped before the stop: it stops as it would have
+                inherited = Decision(True, f"{inherited.reason} (the decision on trial #{origin}, which this trial runs again)")
+            self._decisions[number] = Decision(True, f"pruned at step {step:g}: {broken}") if broken else inherited
             return
         self._decisions[number] = self.pruner.decide(origin, step, metrics)  # type: ignore[union-attr]
 
@@ -146,14 +148,20 @@ class PrunerState:
             return
         others = [k for k in metrics if k not in self._problem.required_metrics]
         typos = [f"{close!r} looks like the objective {m!r}" for m in missing if (close := closest_name(m, others))]
-        # a hard bound's metric misspelled in a report is never checked there (a report may leave it out)
-        bound_typos = [f"{close!r} looks like the metric {m!r} of a hard constraint" for m in bounded if (close := closest_name(m, others))]
-        typos += bound_typos
+        # a hard bound's metric misspelled in a report is never checked there (a report may leave it out); a near
+        # name may be another metric of the user's (loss beside a bound on flops), so this is said, not refused
+        for m in bounded:
+            close = closest_name(m, others)
+            if close and f"bound {close} {m}" not in self._logged:
+                self._logged.add(f"bound {close} {m}")
+                logger.warning(
+                    "trial %d reported %r, which looks like %r, the metric of a hard constraint: a report's bound is "
+                    "checked under its exact name only (a typo?; logged once)", number, close, m,
+                )
         if typos:
             raise ConfigError(
-                f"trial.report(step, metrics): {'; '.join(typos)} (a typo?); expected the objectives {names}"
-                + (f" (and the hard constraints' metrics {bounded}, which a report may leave out)" if bound_typos else "")
-                + f", received {sorted(metrics)}"
+                f"trial.report(step, metrics): {'; '.join(typos)} (a typo?); expected the objectives {names}, "
+                f"received {sorted(metrics)}"
             )
         if not missing:
             return

@@ -128,3 +128,54 @@ def test_a_child_the_objective_forks_ends_on_sigterm_as_it_would_without_the_stu
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert study.trials[0].metrics["a"] == 0.0  # before: the study's handler ran in the child, which survived
+
+
+STOPPED_WHILE_JUDGING_A_SIGNALLED_WORKER = """
+import os, signal, threading, time
+import moo_hpo as mh
+
+def objective(config):
+    if config["kind"] == "dies":
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)  # the job's stop reaches this worker first
+        time.sleep(5)
+    time.sleep(0.1 if config["kind"] == "quick" else 3)
+    return {"a": config["x"]}
+
+class Scripted(mh.optimizers.Optimizer):
+    name = "scripted"
+    ask_in_thread = True  # proposes in its own thread while the trials' ends are collected
+
+    def setup(self, problem):
+        super().setup(problem)
+        self.calls = 0
+
+    def ask(self, n, pending=()):
+        self.calls += 1
+        if self.calls == 1:
+            return [mh.optimizers.Proposal({"x": 0.1, "kind": "dies"}), mh.optimizers.Proposal({"x": 0.2, "kind": "quick"})]
+        time.sleep(1.5)  # a model step, during which the 'dies' worker ends by SIGTERM
+        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()  # the study's own, moments later
+        return [mh.optimizers.Proposal({"x": 0.3, "kind": "slow"})]
+
+if __name__ == "__main__":
+    study = mh.Study({"x": mh.Float(0, 1), "kind": mh.Categorical(["dies", "quick", "slow"])}, [mh.Minimize("a")],
+                     optimizer=Scripted(), seed=0)
+    try:
+        study.optimize(objective, n_trials=4, n_workers=2, show_progress=False)
+    except KeyboardInterrupt:
+        pass
+    print(" ".join(f"{t.config['kind']}={t.status.value}" for t in study.trials))
+"""
+
+
+def test_a_stop_while_a_signalled_worker_s_trial_is_judged_leaves_no_trial_running(tmp_path):
+    # the trials just proposed were handed to the workers only after the wait for the job's stop: the SIGTERM it
+    # waited for left them 'running', never to run again
+    import subprocess
+    import sys
+
+    script = tmp_path / "stopped.py"
+    script.write_text(STOPPED_WHILE_JUDGING_A_SIGNALLED_WORKER)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.stdout.split() == ["dies=interrupted", "quick=complete", "slow=interrupted"], done.stdout + done.stderr
