@@ -55,7 +55,8 @@ def compute_saved(trials: Sequence[Any], max_resource: float | None = None) -> d
         spent = _spent_seconds(t)
         per_step = _pace_between_reports(t)
         if per_step is None and step > 0:  # one report: from its start, which counts its start-up and queueing too
-            per_step = max(float(last["at"] - t.started_at), 0.0) / step
+            queued = max(float(t.finished_at - t.started_at) - spent, 0.0)  # on a Dask cluster: waiting for a worker
+            per_step = max(float(last["at"] - t.started_at) - queued, 0.0) / step
             per_step = per_step if typical is None else min(per_step, typical)
         estimate = spent if per_step is None else spent + per_step * max(float(full) - step, 0.0)
         row = per_status.setdefault(t.status.value, {"trials": 0, "trained": 0.0, "full_steps": 0.0, "spent": 0.0, "estimate": 0.0})

@@ -199,3 +199,19 @@ def test_compute_saved_counts_a_cluster_trial_s_time_on_its_worker_not_its_time_
     spent = saved["seconds"]["spent"]
     on_the_worker, own = 0.25, study.trial(1).duration
     assert spent == pytest.approx(on_the_worker + own) and study.trial(0).duration > 0.3
+
+
+def test_the_pace_of_a_cluster_trial_that_reported_once_leaves_its_time_queued_out():
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("acc")], optimizer="random", seed=0)
+    trial = study.ask()
+    study.report(trial, 1, {"acc": 0.1})
+    study.tell(trial, {"acc": 0.1}, status="pruned", extra={"worker": {"address": "tcp://w:1", "run_seconds": 2.0}})
+    record = study.trial(trial.number)
+    record.started_at = 1000.0
+    record.reports[-1]["at"] = 1030.0  # 29 s waiting for a worker, then 1 s to its first step
+    record.finished_at = 1031.0  # proposal to result: 31 s, of which 2 s on the worker
+    from moo_hpo.reports.savings import compute_saved
+
+    saved = compute_saved([record], max_resource=9)
+    assert saved["seconds"]["spent"] == pytest.approx(2.0)
+    assert saved["seconds"]["full"] == pytest.approx(2.0 + 8 * 1.0)  # before: at 30 s a step
