@@ -32,6 +32,7 @@ from moo_hpo.reports.fairness_cells import (
     group_cell,
     holdout_meets,
     near,
+    no_usable_model_note,
     one_class_only,
     predicts,
     short,
@@ -369,7 +370,9 @@ def fairness_audit(
         pool, scope = complete, "trial"
     else:
         by_number = {t.number: t for t in study.trials}
-        numbers = [t if isinstance(t, (int, np.integer)) else getattr(t, "number", t) for t in trials]
+        numbers = list(dict.fromkeys(t if isinstance(t, (int, np.integer)) else getattr(t, "number", t) for t in trials))  # once
+        if any(isinstance(n, (bool, np.bool_)) for n in numbers):
+            raise ConfigError(f"trials expects trial numbers or trials; received {list(trials)!r:.200} (a bool is no trial number)")
         unknown = [n for n in numbers if n not in by_number]
         if unknown:
             raise ConfigError(f"trials {unknown} are not in the study; expected trial numbers 0..{len(study.trials) - 1} or its trials")
@@ -424,7 +427,18 @@ def fairness_audit(
         return {"role": role, **{k: v for k, v in figures(t).items() if k not in ("by_group", "holdout_by_group")}}
 
     rows = [figures(t) for t in audited]
-    usable = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap_prefix))] or candidates
+    usable = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap_prefix))]
+    note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
+    points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config,
+               "within_limits": within_limits(t)} for t in complete]
+    bound_is_constraint = bound is not None and any(c.hard and c.name == gap and c.kind == "at_most" and c.bound == bound
+                                                    for c in study.constraints)
+    if not usable:  # nothing to recommend: a model that predicts one class for everyone is no choice
+        summary = no_usable_model_note(pool, candidates, limits if eligible and breaking else [], scope, accuracy, gap, score,
+                                   gap_prefix)
+        return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front],
+                             summary + small_groups_note(rows, gap), note=note, holdout=holdout, choices=[],
+                             bound_is_constraint=bound_is_constraint)
     best = max(usable, key=score)
     choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(base_gap, gap)
@@ -449,9 +463,8 @@ def fairness_audit(
             summary += f".{holdout_verdict(fair)}"
         else:
             one_class = [t for t in candidates if one_class_only(t, fairness_extra(t, gap_prefix)) and t.metrics[gap] <= bound]
-            learners = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap_prefix))] or candidates
             summary += (f"; no {scope} that predicts both classes meets the bound of {bound:g} (the smallest gap among "
-                        f"them is {near(min(t.metrics[gap] for t in learners), bound)}; only models that predict one "
+                        f"them is {near(min(t.metrics[gap] for t in usable), bound)}; only models that predict one "
                         f"class for everyone do)." if one_class else
                         f"; no {scope} meets the bound of {bound:g} (the smallest gap among them is "
                         f"{near(min(t.metrics[gap] for t in candidates), bound)}).")
@@ -482,10 +495,6 @@ def fairness_audit(
             "construction): flagged, and left out of the choices above."
         )
     summary += small_groups_note(rows, gap)
-    note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
-    points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config,
-               "within_limits": within_limits(t)} for t in complete]
-    bound_is_constraint = bound is not None and any(c.hard and c.name == gap and c.kind == "at_most" and c.bound == bound
-                                                    for c in study.constraints)
     return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front], summary,
                          note=note, holdout=holdout, choices=choices, bound_is_constraint=bound_is_constraint)
+

@@ -1,13 +1,15 @@
-"""How the fairness audit writes its figures: table cells, numbers in sentences, one-class models and small groups."""
+"""How the fairness audit writes its figures: table cells, numbers in sentences, one-class models (and the summary when
+they are all there is) and small groups."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from moo_hpo.reports.fairness_names import fairness_extra
 from moo_hpo.trial import Trial
 
-__all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets", "near", "one_class_only", "predicts", "short",
-           "small_groups_note", "yes_no"]
+__all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets", "near", "no_usable_model_note",
+           "one_class_only", "predicts", "short", "small_groups_note", "yes_no"]
 
 #: The per-group columns, as a reader knows them.
 GROUP_COLUMNS = {"count": "people", "positives": "positives (actual)", "negatives": "negatives (actual)",
@@ -108,3 +110,19 @@ def small_groups_note(rows: list[dict[str, Any]], gap: str) -> str:
             "drop such groups for a gap that means something."
         )
     return "".join(sentences)
+
+
+def no_usable_model_note(pool: list[Trial], candidates: list[Trial], limits: list[Any], scope: str, accuracy: str, gap: str,
+                     score: Any, gap_prefix: str | None) -> str:
+    """The audit's summary when every candidate predicts one class for everyone: no model is recommended; the most
+    accurate one that predicts both classes is named when only the study's other hard limits rule it out."""
+    numbers = ", ".join(f"#{t.number}" for t in candidates[:10]) + (", ..." if len(candidates) > 10 else "")
+    within = f" that keeps to the study's other hard limits ({', '.join(c.describe() for c in limits)})" if limits else ""
+    text = (f"No model to recommend: every {scope}{within} predicts one class for everyone ({numbers}): such a model's "
+            f"{accuracy} is the base rate and its gap is 0 by construction, so none is usable.")
+    learners = [t for t in pool if t not in candidates and not one_class_only(t, fairness_extra(t, gap_prefix))]
+    if learners:
+        other = max(learners, key=score)
+        text += (f" The most accurate {scope} that predicts both classes (trial #{other.number}: {accuracy} "
+                 f"{short(other.metrics[accuracy])}, {gap} {short(other.metrics[gap])}) breaks those limits.")
+    return text

@@ -436,3 +436,33 @@ def test_one_class_models_are_told_by_the_audited_gaps_own_table():
         study.tell(study.ask(), {"accuracy": acc, "race_eo_diff": 0.0},
                    extra={"sex_fairness": {"by_group": _groups(0.2)}, "race_fairness": {"by_group": nobody}})
     assert all(r["degenerate"] for r in mh.fairness_audit(study, gap="race_eo_diff").rows)
+
+
+def test_no_model_is_recommended_when_every_trial_within_the_other_limits_predicts_one_class():
+    # the summary recommended a one-class model ("the most accurate model (trial #1) reaches accuracy 0.759 with a
+    # gap of 0") and then said it was left out of the choices
+    one_class = {"fairness": {"by_group": [{"sex": g, "count": 5, "selection_rate": 0.0} for g in "FM"]}}
+    both = {"fairness": {"by_group": [{"sex": g, "count": 5, "selection_rate": 0.3} for g in "FM"]}}
+    rows = [{"accuracy": 0.84, "eo_diff": 0.3, "tpr_diff": 0.2}, {"accuracy": 0.759, "eo_diff": 0.0, "tpr_diff": 0.0},
+            {"accuracy": 0.759, "eo_diff": 0.0, "tpr_diff": 0.0}]
+    study = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows, [mh.AtMost("tpr_diff", 0.05)],
+                  extra={0: both, 1: one_class, 2: one_class})
+    for bound in (None, 0.1):
+        audit = mh.fairness_audit(study, bound=bound)
+        assert audit.choices == []
+        assert audit.summary.startswith("No model to recommend: every trial that keeps to the study's other hard limits "
+                                        "(tpr_diff <= 0.05) predicts one class for everyone (#1, #2)")
+        assert "The most accurate trial that predicts both classes (trial #0: accuracy 0.84, eo_diff 0.3) breaks those limits." \
+               in audit.summary
+        assert "Recommended models" not in audit.to_markdown() and "reaches" not in audit.summary
+    every = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows[1:], extra={0: one_class, 1: one_class})
+    assert mh.fairness_audit(every).summary.startswith("No model to recommend: every trial predicts one class")
+
+
+def test_audited_trials_are_listed_once_and_a_bool_is_no_trial_number():
+    rows = [{"accuracy": 0.84, "eo_diff": 0.3}, {"accuracy": 0.8, "eo_diff": 0.1}]
+    study = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows)
+    audit = mh.fairness_audit(study, trials=[1, 1, 0])
+    assert [r["number"] for r in audit.rows] == [1, 0]
+    with pytest.raises(mh.ConfigError, match="a bool is no trial number"):
+        mh.fairness_audit(study, trials=[False, True])
