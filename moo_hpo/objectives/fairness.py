@@ -173,7 +173,8 @@ class FairnessGap(Probe):
             other than 0/1, -1/1 and False/True (whose positive label is 1 / True), such as ``">50K"``.
         threshold: decision threshold on the probability of ``pos_label``. A model can carry its own
             (``model.moo_hpo_threshold = config["threshold"]``), which then wins.
-        holdout: ``(X_test, y_test, sensitive_test)``: data that no choice is made on. The same gaps
+        holdout: ``(X_test, y_test, sensitive_test)``, or ``(X_test, y_test)`` when ``sensitive`` names columns of
+            ``X`` (the held-out X's same columns): data that no choice is made on. The same gaps
             measured on it are recorded as ``holdout_<metric>`` (``holdout_eo_diff`` ...) and its
             per-group table as ``extra["fairness"]["holdout_by_group"]``; they are never objectives or
             constraints unless a study names them. The fairness audit reports both.
@@ -211,7 +212,9 @@ class FairnessGap(Probe):
         self.measurable = tuple(self.prefix + m for m in FAIRNESS_METRICS)
         if sensitive is None:
             raise ConfigError("FairnessGap: sensitive must give each row of X its group(s) (an array, Series or DataFrame); received None")
+        given = sensitive
         sensitive = _columns_of("FairnessGap", X, sensitive, "X")
+        by_name = given if sensitive is not given else None  # column names: a held-out pair's X has them too
         rows = check_rows("FairnessGap", X, y=y, sensitive=sensitive)
         self.sample_weight = check_sample_weight("FairnessGap", sample_weight, rows, X=X)
         self.base_metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
@@ -224,6 +227,8 @@ class FairnessGap(Probe):
         self.pos_label, self.classes = _positive_label("FairnessGap", y, pos_label, "labels")
         self.holdout = None
         if holdout is not None:
+            if isinstance(holdout, (tuple, list)) and len(holdout) == 2 and by_name is not None:  # the same columns
+                holdout = (*holdout, by_name)
             if isinstance(holdout, (tuple, list)) and len(holdout) == 3:  # its sensitive feature by column name too
                 holdout = (holdout[0], holdout[1], _columns_of("FairnessGap", holdout[0], holdout[2], "the held-out X"))
             X_h, y_h, sensitive_h = holdout_split("FairnessGap", holdout, sensitive=True)

@@ -258,6 +258,11 @@ def test_a_list_of_group_values_and_a_held_out_column_name(data):
     held = mh.objectives.FairnessGap(frame[:300], y[:300], sensitive="sex", holdout=(frame[300:], y[300:], "sex")).measure(OnFeatures())
     assert held["holdout_eo_diff"] == pytest.approx(
         mh.objectives.FairnessGap(frame[300:], y[300:], sensitive="sex").measure(OnFeatures())["eo_diff"])
+    # sensitive named as a column: the held-out pair's X has that column too (a pair was refused as malformed)
+    pair = mh.objectives.FairnessGap(frame[:300], y[:300], sensitive="sex", holdout=(frame[300:], y[300:])).measure(OnFeatures())
+    assert pair["holdout_eo_diff"] == pytest.approx(held["holdout_eo_diff"])
+    with pytest.raises(mh.ConfigError, match="holdout"):  # groups given as values: the held-out ones are needed
+        mh.objectives.FairnessGap(X[:300], y[:300], sensitive=sex[:300], holdout=(X[300:], y[300:]))
 
 
 def test_predictions_outside_the_labels_and_labels_of_mixed_types_are_named(data):
