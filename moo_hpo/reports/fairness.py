@@ -22,8 +22,7 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
 from moo_hpo.naming import closest_name
-from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS
-from moo_hpo.objectives.fairness import FAIRNESS_METRICS, gap_parts
+from moo_hpo.objectives.fairness import gap_parts
 from moo_hpo.objectives.holdout import holdout_name
 from moo_hpo.reports.fairness_cells import (
     GROUP_COLUMNS,
@@ -46,6 +45,7 @@ from moo_hpo.reports.fairness_names import (
     HOLDOUT_NOTE,
     LOWER_IS_BETTER,
     NO_HOLDOUT_NOTE,
+    check_audited_names,
     fairness_extra,
     named_as,
 )
@@ -297,29 +297,7 @@ def fairness_audit(
     Raises:
         ConfigError: when no complete trial has both metrics.
     """
-    if gap.endswith("_ratio"):
-        raise ConfigError(
-            f"fairness_audit reads a gap, where lower is fairer; received the ratio {gap!r}, where higher is fairer: "
-            f"audit the difference {gap.removesuffix('_ratio') + '_diff'!r} instead"
-        )
-    maximized = [o.name for o in study.objectives if o.direction == "maximize"]
-    # a gap named as a higher-is-better figure (an error or a loss may be a gap: the worst group's error), or an
-    # accuracy named as a fairness gap (a probe's prefix allowed: cv_accuracy, sex_eo_diff)
-    gap_is_accuracy = gap in CLASSIFICATION_METRICS or named_as(gap, HIGHER_IS_BETTER)
-    accuracy_is_gap = named_as(accuracy, FAIRNESS_METRICS)
-    if gap in maximized or gap_is_accuracy or accuracy_is_gap:
-        said = f"the study maximizes {gap!r}" if gap in maximized else (
-            f"{gap!r} is a measure of accuracy" if gap_is_accuracy else f"{accuracy!r} is a fairness gap")
-        raise ConfigError(
-            f"fairness_audit reads accuracy={accuracy!r} (higher is better, or an error the study minimizes) and "
-            f"gap={gap!r} (a gap, where lower is fairer); {said}: were the two swapped? (accuracy={gap!r}, gap={accuracy!r})"
-        )
-    if gap.startswith("holdout_") or accuracy.startswith("holdout_"):
-        raise ConfigError(
-            f"fairness_audit chooses on the figures the study selected on; received {accuracy!r} and {gap!r}: audit "
-            f"{accuracy.removeprefix('holdout_')!r} and {gap.removeprefix('holdout_')!r}, and their held-out figures "
-            "are shown beside them"
-        )
+    check_audited_names(study, accuracy, gap)
     if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))
                               or not 0 <= bound < np.inf):
         raise ConfigError(f"bound must be a finite number >= 0 (the largest acceptable {gap}); received {bound!r}")
@@ -337,6 +315,9 @@ def fairness_audit(
             return closest_name(name, chosen_on) or (starting[0] if len(starting) == 1 else None)
 
         hints = [f"{close!r} for {name!r}?" for name in (accuracy, gap) if name not in measured and (close := like(name))]
+        scored = [o.name for o in study.objectives if o.name in measured and named_as(o.name, HIGHER_IS_BETTER + LOWER_IS_BETTER)]
+        if accuracy not in measured and scored and not any(h.endswith(f"for {accuracy!r}?") for h in hints):
+            hints.append(f"the study's objective {scored[0]!r} for {accuracy!r}? (accuracy={scored[0]!r})")
         raise ConfigError(
             f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
             f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"

@@ -1,5 +1,5 @@
 """What the fairness audit knows of its metrics: the gaps' names and definitions, which figures are better higher
-or lower, where the probe behind a gap stored its per-group tables (a prefixed probe's own key), and what it says of
+or lower (and which names it refuses to audit), where the probe behind a gap stored its per-group tables (a prefixed probe's own key), and what it says of
 validation and held-out figures."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from moo_hpo.trial import Trial
 
 __all__ = ["GAP_DEFINITIONS", "GAP_NAMES", "HIGHER_IS_BETTER", "HOLDOUT_NOTE", "LOWER_IS_BETTER", "NO_HOLDOUT_NOTE",
-           "fairness_extra", "named_as"]
+           "check_audited_names", "fairness_extra", "named_as"]
 
 GAP_NAMES = {
     "eo_diff": "equalized-odds gap",
@@ -70,3 +70,39 @@ def fairness_extra(trial: Trial, prefix: str) -> dict[str, Any]:
     if not isinstance(found, dict):
         found = extra.get("fairness")
     return found if isinstance(found, dict) else {}
+
+
+def check_audited_names(study: Any, accuracy: str, gap: str) -> None:
+    """Refuse an audit of a ratio, of a gap and an accuracy swapped, or of held-out figures (chosen on, they would
+    not be held out).
+
+    Raises:
+        ConfigError: saying what was received and what to audit instead.
+    """
+    from moo_hpo.exceptions import ConfigError
+    from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS
+    from moo_hpo.objectives.fairness import FAIRNESS_METRICS
+
+    if gap.endswith("_ratio"):
+        raise ConfigError(
+            f"fairness_audit reads a gap, where lower is fairer; received the ratio {gap!r}, where higher is fairer: "
+            f"audit the difference {gap.removesuffix('_ratio') + '_diff'!r} instead"
+        )
+    maximized = [o.name for o in study.objectives if o.direction == "maximize"]
+    # a gap named as a higher-is-better figure (an error or a loss may be a gap: the worst group's error), or an
+    # accuracy named as a fairness gap (a probe's prefix allowed: cv_accuracy, sex_eo_diff)
+    gap_is_accuracy = gap in CLASSIFICATION_METRICS or named_as(gap, HIGHER_IS_BETTER)
+    accuracy_is_gap = named_as(accuracy, FAIRNESS_METRICS)
+    if gap in maximized or gap_is_accuracy or accuracy_is_gap:
+        said = f"the study maximizes {gap!r}" if gap in maximized else (
+            f"{gap!r} is a measure of accuracy" if gap_is_accuracy else f"{accuracy!r} is a fairness gap")
+        raise ConfigError(
+            f"fairness_audit reads accuracy={accuracy!r} (higher is better, or an error the study minimizes) and "
+            f"gap={gap!r} (a gap, where lower is fairer); {said}: were the two swapped? (accuracy={gap!r}, gap={accuracy!r})"
+        )
+    if gap.startswith("holdout_") or accuracy.startswith("holdout_"):
+        raise ConfigError(
+            f"fairness_audit chooses on the figures the study selected on; received {accuracy!r} and {gap!r}: audit "
+            f"{accuracy.removeprefix('holdout_')!r} and {gap.removeprefix('holdout_')!r}, and their held-out figures "
+            "are shown beside them"
+        )

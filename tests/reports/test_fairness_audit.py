@@ -466,3 +466,10 @@ def test_audited_trials_are_listed_once_and_a_bool_is_no_trial_number():
     assert [r["number"] for r in audit.rows] == [1, 0]
     with pytest.raises(mh.ConfigError, match="a bool is no trial number"):
         mh.fairness_audit(study, trials=[False, True])
+
+
+def test_an_audit_of_a_study_that_minimizes_error_names_that_objective_when_accuracy_is_missing():
+    rows = [{"error": 0.14, "eo_diff": 0.08}, {"error": 0.30, "eo_diff": 0.02}]
+    study = _told([mh.Minimize("error"), mh.Minimize("eo_diff")], rows)
+    with pytest.raises(mh.ConfigError, match=r"the study's objective 'error' for 'accuracy'\? \(accuracy='error'\)"):
+        mh.fairness_audit(study)
