@@ -153,10 +153,21 @@ def front_table(study: mh.Study, title: str = "Pareto front", limit: int | None 
         config = ", ".join(f"{k}={_fmt(v)}" for k, v in t.config.items())
         table.add_row(str(t.number), *[f"{t.metrics[o.name]:.4g}" for o in study.objectives], escape(config))
     if not front:
-        table.caption = "no feasible trial yet: the front is empty (the counts below say why)"
+        from moo_hpo.infeasibility import no_feasible_reason
+
+        why, closest = no_feasible_reason(study.problem, study.trials)
+        table.caption = ("no feasible trial yet: the front is empty (the counts below say why)" if closest is None else
+                         escape(f"no feasible trial yet: the front is empty; {why}"))
     elif len(front) < everything:
         table.caption = (f"{len(front)} of the {everything} trials on the front, spread along {escape(study.objectives[0].name)} "
                          f"({escape(all_rows)})")
+    from moo_hpo.reports.fairness_cells import one_class_only
+
+    one_class = [f"#{t.number}" for t in front if one_class_only(t)]
+    if one_class:  # a zero gap by construction: on the front, but no model to choose
+        said = (f"{', '.join(one_class)} predict{'s' if len(one_class) == 1 else ''} one class for everyone (accuracy the "
+                "base rate, fairness gap 0 by construction): no usable model")
+        table.caption = f"{table.caption}; {said}" if table.caption else said
     return table
 
 

@@ -232,6 +232,8 @@ def test_front_of_a_study_without_a_feasible_trial_says_so(tmp_path):
     out = runner.invoke(app, ["front", str(path)])
     assert out.exit_code == 0 and "no feasible trial yet: the front is empty" in out.output.replace("\n", " ")
     assert "3 complete (0 feasible)" in out.output
+    closest = min(study.trials, key=lambda t: t.metrics["f1"]).number  # the least violating, as the report names it
+    assert f"the least violating is trial #{closest}" in " ".join(out.output.split())
 
 
 def test_python_dash_m_runs_the_command_line(tmp_path):
@@ -291,3 +293,16 @@ def test_version_and_short_help():
     for argv in (["-h"], ["front", "-h"]):
         shown = runner.invoke(app, argv)
         assert shown.exit_code == 0 and "Usage:" in shown.output, argv
+
+
+def test_front_marks_the_models_that_predict_one_class(tmp_path):
+    path = tmp_path / "fair.db"
+    one_class = {"fairness": {"by_group": [{"sex": g, "count": 5, "selection_rate": 0.0} for g in "FM"]}}
+    both = {"fairness": {"by_group": [{"sex": g, "count": 5, "selection_rate": 0.3} for g in "FM"]}}
+    with mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], storage=path, seed=0,
+                  optimizer="random") as study:
+        for metrics, extra in (({"accuracy": 0.85, "eo_diff": 0.2}, both), ({"accuracy": 0.759, "eo_diff": 0.0}, one_class)):
+            study.tell(study.ask(), metrics, extra=extra)
+    out = " ".join(runner.invoke(app, ["front", str(path)]).output.split())
+    assert "#1 predicts one class for everyone (accuracy the base rate, fairness gap 0 by construction): no usable model" in out
+    assert "#0 predicts" not in out
