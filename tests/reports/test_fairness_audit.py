@@ -237,6 +237,11 @@ def test_the_audit_says_when_a_group_behind_the_gap_is_tiny():
     markdown = mh.fairness_audit(study, gap="tpr_diff", trials=[2]).to_markdown()
     # the table shows how the gap was reached: O's undefined TPR counts as 0, as in fairlearn's gap
     assert "| largest difference |  |  |  | 0.3 | 0.8 (an undefined rate counted as 0) | 0.1 |" in markdown
+    summary = mh.fairness_audit(study, gap="tpr_diff", trials=[2]).summary  # no positive at all: undefined, not "few"
+    assert ("Group O (0 positive labels) has no positive labels in the validation data: its TPR is undefined (a rate "
+            "over nobody, counted as 0), so a tpr_diff set by it means nothing") in summary
+    assert "an eo_diff set by" in mh.fairness_audit(_told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [
+        {"accuracy": 0.8, "eo_diff": 0.3}], extra={0: {"fairness": {"by_group": groups}}})).summary
 
 
 def test_the_audit_keeps_to_the_studys_other_hard_limits_and_chooses_among_the_trials_given():
