@@ -667,9 +667,9 @@ class Study:
             trial: the trial (or its number).
             metrics: metric name -> value, or a :class:`~moo_hpo.trial.Result` (metrics + extra).
             error: the exception (or a message) of a failed evaluation.
-            extra: JSON-able data to keep with the trial, under names of your own: a key that moo_hpo recorded
-                when the trial was asked (``optimizer``, its proposal's audit trail; ``repeat_of``, ``retry_of``)
-                is refused (in :meth:`optimize`, an objective's such key is kept as ``user_<key>``).
+            extra: JSON-able data to keep with the trial, under names of your own: the keys moo_hpo records when
+                a trial is asked (``optimizer``, its proposal's audit trail; ``repeat_of``, ``retry_of``) are
+                refused (in :meth:`optimize`, an objective's such key is kept as ``user_<key>``).
             status: ``"infeasible_skipped"`` for a trial stopped before training because a
                 pre-training metric broke a hard constraint; ``"pruned"`` for a trial stopped early
                 (its metrics then need not include every objective, and default to its last report's; the
@@ -681,7 +681,7 @@ class Study:
 
         Raises:
             ConfigError: for an unknown or already finished trial, both/neither of metrics and error (a
-                pruned trial needs neither), or ``extra`` that names a key moo_hpo recorded at ask (the trial is
+                pruned trial needs neither), or ``extra`` that names a key moo_hpo records at ask (the trial is
                 left running).
         """
         self._writable()
@@ -711,13 +711,13 @@ class Study:
                 f"{type(metrics).__name__} ({metrics!r:.200}); a failed evaluation is told with error=...; the trial is "
                 "unchanged"
             )
-        clash = asked_extra_keys(record, extra)
+        clash = asked_extra_keys(extra)
         if clash:
             raise ConfigError(
                 f"tell(extra=...) for trial #{number}: {clash} {'is' if len(clash) == 1 else 'are'} moo_hpo's own record "
-                f"of the trial, kept since it was asked ('optimizer': its proposal's audit trail; 'repeat_of', "
-                f"'retry_of': the trial it repeats); give yours another name (e.g. {'user_' + clash[0]!r}); the trial is "
-                "unchanged"
+                f"of a trial, kept from when it is asked ('optimizer': its proposal's audit trail; 'repeat_of', "
+                f"'retry_of': the trial it repeats or runs again); give yours another name (e.g. {'user_' + clash[0]!r}); "
+                "the trial is unchanged"
             )
         if status is not None:
             allowed = (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED, TrialStatus.PRUNED)

@@ -194,12 +194,11 @@ def as_metrics(value: Any) -> Any:
 ASKED_KEYS = ("optimizer", "repeat_of", "retry_of")
 
 
-def asked_extra_keys(trial: Trial, extra: Mapping[str, Any] | None) -> list[str]:
-    """The keys of ``extra`` that telling it would overwrite in what moo_hpo recorded when ``trial`` was asked (one
-    of :data:`ASKED_KEYS` that the trial holds), sorted."""
-    if not extra or not isinstance(trial.extra, dict):
-        return []
-    return sorted(k for k in ASKED_KEYS if k in extra and k in trial.extra)
+def asked_extra_keys(extra: Mapping[str, Any] | None) -> list[str]:
+    """The keys of ``extra`` that are moo_hpo's to record when a trial is asked (:data:`ASKED_KEYS`), sorted: told,
+    they would overwrite that record, or (on a trial that has none) pass for it: a ``repeat_of`` of the user's made
+    two configurations one repeated run."""
+    return sorted(k for k in ASKED_KEYS if k in extra) if extra else []
 
 
 def new_report(

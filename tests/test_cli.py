@@ -306,3 +306,12 @@ def test_front_marks_the_models_that_predict_one_class(tmp_path):
     out = " ".join(runner.invoke(app, ["front", str(path)]).output.split())
     assert "#1 predicts one class for everyone (accuracy the base rate, fairness gap 0 by construction): no usable model" in out
     assert "#0 predicts" not in out
+
+
+def test_front_reads_a_study_whose_extra_data_only_looks_like_a_fairness_table(tmp_path):
+    path = tmp_path / "odd.db"
+    with mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy")], storage=path, seed=0, optimizer="random") as study:
+        for by_group in (None, 3, "text"):
+            study.tell(study.ask(), {"accuracy": 0.5}, extra={"group_fairness": {"by_group": by_group}})
+    out = runner.invoke(app, ["front", str(path)])
+    assert out.exit_code == 0 and "one class" not in out.output, out.output

@@ -1215,9 +1215,23 @@ def test_only_the_keys_moo_hpo_records_at_ask_are_refused_in_tell():
     assert study.trial(trial.number).extra["note"] == "mine"
 
 
-def test_an_objective_s_asked_key_is_renamed_without_dropping_a_key_of_that_name():
+def test_an_objective_s_asked_key_is_renamed_without_dropping_a_key_of_that_name(caplog):
     study = simple_study()
+    caplog.set_level("WARNING", logger="moo_hpo")
     study.optimize(lambda c: mh.Result(ab(c), extra={"optimizer": "sgd", "user_optimizer": "adam"}), n_trials=1,
                    show_progress=False)
     extra = study.trial(0).extra
     assert extra["user_optimizer"] == "adam" and extra["user_user_optimizer"] == "sgd" and "seconds" in extra["optimizer"]
+    assert "kept as ['user_user_optimizer']" in caplog.text  # the name it was kept under
+
+
+
+def test_a_user_s_repeat_of_is_refused_even_on_a_trial_that_has_none():
+    # accepted on a trial without one, it made two configurations one repeated run: recommend averaged them
+    study = simple_study()
+    first, second = study.ask(2)
+    study.tell(first, ab(first.config))
+    with pytest.raises(mh.ConfigError, match=r"\['repeat_of'\] is moo_hpo's own record"):
+        study.tell(second, ab(second.config), extra={"repeat_of": first.number})
+    with pytest.raises(mh.ConfigError, match=r"\['retry_of'\]"):
+        study.tell(second, ab(second.config), extra={"retry_of": first.number})

@@ -634,3 +634,22 @@ def test_the_retry_of_a_trial_told_to_stop_before_the_study_stopped_stops_too(tm
         assert retry.extra["retry_of"] == stopped.number
         assert again.report(retry, 1, {"acc": 0.1, "gap": 0.5}) is True
         assert again.prune_reason(retry.number).endswith(f"(the decision on trial #{stopped.number}, which this trial runs again)")
+
+
+def test_the_retry_of_a_trial_told_to_stop_at_a_later_rung_goes_on_until_that_rung(tmp_path):
+    path = tmp_path / "s.db"
+    study = _study(path)  # MOASHA(1, 9, 3): rungs at steps 1 and 3
+    for acc in (0.1, 0.2, 0.9, 0.95):  # others: worse at step 1, better at step 3
+        t = study.ask()
+        study.report(t, 1, {"acc": acc / 10, "gap": 0.1})
+        study.report(t, 3, {"acc": acc, "gap": 0.1})
+        study.tell(t, {"acc": acc, "gap": 0.1, "size_kb": 1.0}, status="pruned" if study.should_prune(t) else None)
+    stopped = study.ask()
+    assert study.report(stopped, 1, {"acc": 0.5, "gap": 0.1}) is False  # the best at step 1
+    assert study.report(stopped, 3, {"acc": 0.15, "gap": 0.1}) is True  # told to stop at step 3; the study stopped first
+    study.close()
+    with mh.Study.load(path) as again:
+        retry = again.ask()
+        assert again.report(retry, 1, {"acc": 0.5, "gap": 0.1}) is False  # it went on here: so does its retry
+        assert again.report(retry, 3, {"acc": 0.15, "gap": 0.1}) is True
+        assert again.prune_reason(retry.number).startswith("pruned at rung 1 (step 3)")

@@ -95,15 +95,10 @@ def _renamed_asked_keys(study: Study, trial: Trial, value: Any, extra: Any) -> t
     proposal's audit trail; ``repeat_of``, ``retry_of``) renamed ``user_<key>``, logged once per study: telling it as it
     is would overwrite that record (``study.tell`` refuses it)."""
     inner = value.extra if isinstance(value, Result) else {}
-    record = study.trial(trial.number)
-    clash = asked_extra_keys(record, {**(extra if isinstance(extra, Mapping) else {}), **inner})
+    clash = asked_extra_keys({**(extra if isinstance(extra, Mapping) else {}), **inner})
     if not clash:
         return value, extra
-    if "asked keys" not in study._notes_logged:
-        study._notes_logged.add("asked keys")
-        logger.warning("trial %d: the objective's extra data names %s, which moo_hpo records for every trial when it is "
-                       "asked (the optimizer's audit trail, the trial it repeats); kept as %s (logged once)",
-                       trial.number, clash, ["user_" + k for k in clash])
+    chosen: dict[str, str] = {}
 
     def rename(data: Mapping[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in data.items() if k not in clash}
@@ -113,8 +108,15 @@ def _renamed_asked_keys(study: Study, trial: Trial, value: Any, extra: Any) -> t
                 while name in out:  # the objective's data has that name too: neither is dropped
                     name = "user_" + name
                 out[name] = data[k]
+                chosen[k] = name
         return out
 
     if isinstance(value, Result):
         value = Result(value.metrics, rename(value.extra))
-    return value, rename(extra) if isinstance(extra, Mapping) else extra
+    extra = rename(extra) if isinstance(extra, Mapping) else extra
+    if "asked keys" not in study._notes_logged:
+        study._notes_logged.add("asked keys")
+        logger.warning("trial %d: the objective's extra data names %s, which moo_hpo records for a trial when it is "
+                       "asked (the optimizer's audit trail, the trial it repeats or runs again); kept as %s (logged once)",
+                       trial.number, clash, [chosen[k] for k in clash])
+    return value, extra

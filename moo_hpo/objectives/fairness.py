@@ -151,6 +151,7 @@ def predicts_one_class(extra: Any) -> bool:
     tables = [v for k, v in extra.items() if k == "fairness" or str(k).endswith("_fairness")] if isinstance(extra, dict) else []
     fairness = tables[0] if tables else None  # a classifier predicts one class for every grouping alike
     groups = fairness.get("by_group", []) if isinstance(fairness, dict) else []
+    groups = groups if isinstance(groups, (list, tuple)) else []  # data of another shape: no table to read
     rates = [g.get("selection_rate") for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
     return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
 

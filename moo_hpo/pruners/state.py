@@ -57,6 +57,7 @@ class PrunerState:
         self._problem = problem
         self._trials = trials
         self._decisions: dict[int, Decision] = {}
+        self._stopped_at: dict[int, float] = {}  # the step at which the pruner first said stop to a trial
         self._warned_missing: set[tuple[str, ...]] = set()
         self._logged: set[str] = set()
         self._replayed = pruner is None
@@ -103,17 +104,25 @@ class PrunerState:
         trial = trials[number] if 0 <= number < len(trials) and trials[number].number == number else None
         origin = trial.extra.get(RETRY_OF) if trial is not None and isinstance(trial.extra, dict) else None
         if not isinstance(origin, int) or not 0 <= origin < len(trials):
-            self._decisions[number] = self.pruner.decide(number, step, metrics)  # type: ignore[union-attr]
+            self._record(number, step, self.pruner.decide(number, step, metrics))  # type: ignore[union-attr]
             return
         reached = max((r["step"] for r in trials[origin].reports), default=None)
         if reached is not None and step <= reached:
             _, broken = hard_violation(self._problem, metrics)
-            inherited = self._decisions.get(origin, Decision(False))
-            if inherited.prune:  # stopped before the stop: it stops as it would have
+            inherited, stopped_at = self._decisions.get(origin, Decision(False)), self._stopped_at.get(origin)
+            if inherited.prune and stopped_at is not None and step >= stopped_at:  # told to stop there before the stop
                 inherited = Decision(True, f"{inherited.reason} (the decision on trial #{origin}, which this trial runs again)")
-            self._decisions[number] = Decision(True, f"pruned at step {step:g}: {broken}") if broken else inherited
+            elif inherited.prune:  # it went on at this step: so does its retry
+                inherited = Decision(False)
+            self._record(number, step, Decision(True, f"pruned at step {step:g}: {broken}") if broken else inherited)
             return
-        self._decisions[number] = self.pruner.decide(origin, step, metrics)  # type: ignore[union-attr]
+        self._record(number, step, self.pruner.decide(origin, step, metrics))  # type: ignore[union-attr]
+
+    def _record(self, number: int, step: float, decision: Decision) -> None:
+        """Keep a trial's latest decision, and the step of its first stop."""
+        self._decisions[number] = decision
+        if decision.prune:
+            self._stopped_at.setdefault(number, step)
 
     def _stopped(self, number: int) -> bool:
         """Whether the pruner already said stop to trial ``number``: that stands, and the trial's later reports (of an

@@ -156,7 +156,10 @@ class FairnessAudit(SavesByFormat):
         """With held-out figures and a bound: whether any audited model meets the bound on held-out data."""
         if not self.holdout or self.bound is None:
             return ""
-        held = [r for r in self.rows if r.get("holdout_meets_bound") is not None]
+        # a model that predicts one class for everyone is no choice: it meets any bound by construction
+        held = [r for r in self.rows if r.get("holdout_meets_bound") is not None and not r.get("degenerate")]
+        if not held:
+            return ""
         if held and not any(r["holdout_meets_bound"] for r in held):
             advice = ("tune with a tighter bound than the one to meet, for a margin" if self.bound_is_constraint
                       else "tune with the bound as a hard constraint")
@@ -351,9 +354,9 @@ def fairness_audit(
         pool, scope = complete, "trial"
     else:
         by_number = {t.number: t for t in study.trials}
-        numbers = list(dict.fromkeys(t if isinstance(t, (int, np.integer)) else getattr(t, "number", t) for t in trials))  # once
-        if any(isinstance(n, (bool, np.bool_)) for n in numbers):
+        if any(isinstance(n, (bool, np.bool_)) for n in trials):
             raise ConfigError(f"trials expects trial numbers or trials; received {list(trials)!r:.200} (a bool is no trial number)")
+        numbers = list(dict.fromkeys(t if isinstance(t, (int, np.integer)) else getattr(t, "number", t) for t in trials))  # once
         unknown = [n for n in numbers if n not in by_number]
         if unknown:
             raise ConfigError(f"trials {unknown} are not in the study; expected trial numbers 0..{len(study.trials) - 1} or its trials")

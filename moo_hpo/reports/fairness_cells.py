@@ -104,9 +104,10 @@ def small_groups_note(rows: list[dict[str, Any]], gap: str) -> str:
                           f"({n} {word}{'' if n == 1 else 's'})" for g, n in small[:8])
         one = len(small) == 1
         none = all(n == 0 for _, n in small)  # a rate over nobody: undefined, counted as 0
-        rests = (f"{'its' if one else 'their'} {rate} is undefined (a rate over nobody, counted as 0), so a {gap} set by "
+        article = "an" if gap[:1] in "aeiou" else "a"
+        rests = (f"{'its' if one else 'their'} {rate} is undefined (a rate over nobody, counted as 0), so {article} {gap} set by "
                  f"{'it' if one else 'them'} means nothing" if none else
-                 f"{'its' if one else 'their'} {rate} rests on so few people that {'an' if gap[:1] in 'aeiou' else 'a'} "
+                 f"{'its' if one else 'their'} {rate} rests on so few people that {article} "
                  f"{gap} set by {'it' if one else 'them'} is mostly chance (a rate over nobody counts as 0)")
         sentences.append(
             f" {'Group' if one else 'Groups'} {named}{', ...' if len(small) > 8 else ''} {'has' if one else 'have'} "

@@ -240,8 +240,9 @@ def test_the_audit_says_when_a_group_behind_the_gap_is_tiny():
     summary = mh.fairness_audit(study, gap="tpr_diff", trials=[2]).summary  # no positive at all: undefined, not "few"
     assert ("Group O (0 positive labels) has no positive labels in the validation data: its TPR is undefined (a rate "
             "over nobody, counted as 0), so a tpr_diff set by it means nothing") in summary
-    assert "an eo_diff set by" in mh.fairness_audit(_told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [
-        {"accuracy": 0.8, "eo_diff": 0.3}], extra={0: {"fairness": {"by_group": groups}}})).summary
+    for table in (groups, none):  # few positives, and none
+        assert "an eo_diff set by" in mh.fairness_audit(_told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [
+            {"accuracy": 0.8, "eo_diff": 0.3}], extra={0: {"fairness": {"by_group": table}}})).summary
 
 
 def test_the_audit_keeps_to_the_studys_other_hard_limits_and_chooses_among_the_trials_given():
@@ -469,8 +470,9 @@ def test_audited_trials_are_listed_once_and_a_bool_is_no_trial_number():
     study = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows)
     audit = mh.fairness_audit(study, trials=[1, 1, 0])
     assert [r["number"] for r in audit.rows] == [1, 0]
-    with pytest.raises(mh.ConfigError, match="a bool is no trial number"):
-        mh.fairness_audit(study, trials=[False, True])
+    for given in ([False, True], [1, True]):  # True equals 1: refused before the list is made unique
+        with pytest.raises(mh.ConfigError, match="a bool is no trial number"):
+            mh.fairness_audit(study, trials=given)
 
 
 def test_an_audit_of_a_study_that_minimizes_error_names_that_objective_when_accuracy_is_missing():
@@ -478,3 +480,13 @@ def test_an_audit_of_a_study_that_minimizes_error_names_that_objective_when_accu
     study = _told([mh.Minimize("error"), mh.Minimize("eo_diff")], rows)
     with pytest.raises(mh.ConfigError, match=r"the study's objective 'error' for 'accuracy'\? \(accuracy='error'\)"):
         mh.fairness_audit(study)
+
+
+def test_no_held_out_verdict_is_given_on_models_that_predict_one_class():
+    one_class = {"fairness": {"by_group": [{"sex": g, "count": 5, "selection_rate": 0.0} for g in "FM"],
+                              "holdout_by_group": [{"sex": g, "count": 5, "selection_rate": 0.0} for g in "FM"]}}
+    rows = [{"accuracy": 0.759, "eo_diff": 0.0, "holdout_accuracy": 0.75, "holdout_eo_diff": 0.0}] * 2
+    audit = mh.fairness_audit(_told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows, extra={0: one_class, 1: one_class}),
+                              bound=0.05)
+    assert audit.choices == [] and audit.summary.startswith("No model to recommend")
+    assert "meet eo_diff <= 0.05 too" not in audit.to_markdown() and "class='ok'" not in audit.to_html()
