@@ -16,8 +16,10 @@
 5. the remaining probes measure the trained model (not a model the pruner stopped: its trial ends
    with what it reported), and the derived probes compute their final metrics. The probes of step 2
    measure it again when ``fit`` returned another model than the one built (a quantized copy, a
-   wrapper: what ships), and :class:`~moo_hpo.objectives.ModelSize` always (cheap; pruning done in
-   place shows): the metrics recorded are the trained model's, the earlier ones decided the skip only.
+   wrapper: what ships) or changed its layers or dtypes in place (``quantize_dynamic(..., inplace=True)``,
+   ``half()``, pruning), and :class:`~moo_hpo.objectives.ModelSize` always (cheap): the metrics recorded are
+   the trained model's, the earlier ones decided the skip only (which is made on the model as built: give it
+   ``moo_hpo_precision`` when ``fit`` quantizes, so that the skip uses the deployed size).
 
 Without ``build``, ``fn(config)`` may return a metrics mapping (used as is) or a model, which every
 probe then measures. A probe that fails raises :class:`~moo_hpo.ProbeError`; the trial is recorded
@@ -103,6 +105,21 @@ def _collect(probe: Probe, compute: Callable[[], Any], metrics: dict[str, float]
         raise ProbeError(f"probe {probe.name!r} raised {type(exc).__name__}: {exc}") from exc
     metrics.update(m)
     extra.update(getattr(m, "extra", {}))
+
+
+def _torch_shape(model: Any) -> tuple[Any, ...] | None:
+    """A torch module's layers (their types) and its saved tensors' names and dtypes, to tell whether ``fit`` changed the
+    model in place (quantized, cast or pruned it); None for another model."""
+    from moo_hpo.objectives.base import is_torch_module
+
+    if not is_torch_module(model):
+        return None
+    layers = tuple((name, type(m)) for name, m in model.named_modules())
+    try:
+        tensors = tuple((k, getattr(v, "dtype", type(v))) for k, v in model.state_dict().items())
+    except Exception:  # noqa: BLE001 - a module whose state cannot be read: its layers alone
+        tensors = ()
+    return layers + tensors
 
 
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
@@ -226,6 +243,9 @@ class ProbePipeline:
             self._derive(metrics, extra, final=True)
             return Result(metrics, extra)
         model = self.build(config)
+        if model is None:  # a build that forgot to return it: no probe could measure before training
+            raise ConfigError("build(config) must return the untrained model (a torch module or a scikit-learn "
+                              "estimator) that fit trains; received None")
         _note_threshold_on_different_labels(self.measuring, model, self._noted)
         before = [p for p in self.measuring if not p.needs_training_for(model)]  # per model type: see Probe
         _note_unfitted(before, model, self._noted)
@@ -236,6 +256,7 @@ class ProbePipeline:
             reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
             return Skipped(metrics, extra, reason)
         meters = [p for p in self.probes if getattr(p, "measures_training", False)]
+        shape = _torch_shape(model)  # quantizing or casting in place shows in it
         with ExitStack() as stack:
             running = [(p, self._enter_meter(stack, p)) for p in meters]
             trained = self.fit(model, config, trial) if with_trial else self.fit(model, config)
@@ -250,16 +271,23 @@ class ProbePipeline:
             if isinstance(trained, Result):
                 extra.update(trained.extra)
         built = model
+        if isinstance(trained, (list, tuple, str, bytes, int, float)):
+            got = (f"a {type(trained).__name__} of ({', '.join(type(v).__name__ for v in trained)})"
+                   if isinstance(trained, (list, tuple)) else f"{type(trained).__name__} ({trained!r:.100})")
+            raise ConfigError(f"fit returned {got}; expected the trained model, None (it trained the model in place), a "
+                              "mapping of metrics, or mh.Result(metrics, extra) for metrics and extra data")
         if trained is not None and not isinstance(trained, (Result, Mapping)):
             model = trained
         if trial is not None and trial.should_prune():  # stopped early: no point measuring it
             return Result(metrics, extra)
         _note_threshold_on_different_labels(self.measuring, model, self._noted)  # fit may have set it
         # measured again on the trained model: the probes measured before training, when fit returned another model (a
-        # quantized copy: its size and latency are what ships), and ModelSize always (cheap; pruning in place shows)
+        # quantized copy: its size and latency are what ships) or changed this one's layers or dtypes in place
+        # (quantize_dynamic(..., inplace=True), half()), and ModelSize always (cheap; pruning in place shows)
         from moo_hpo.objectives.size import ModelSize
 
-        again = [p for p in before if model is not built or isinstance(p, ModelSize)]
+        changed = model is not built or _torch_shape(model) != shape
+        again = [p for p in before if changed or isinstance(p, ModelSize)]
         self._measure(again + [p for p in self.measuring if p not in before and p not in meters], model, metrics, extra)
         self._derive(metrics, extra, final=True)
         return Result(metrics, extra)

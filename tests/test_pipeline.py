@@ -423,7 +423,7 @@ def test_the_recorded_size_is_the_trained_model_s_when_fit_quantizes_or_prunes()
     def fit(model, config):
         if config["how"] == "quantize":  # a new model: every probe of the built one measures it again
             return tq.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        if config["how"] == "prune":  # in place: ModelSize measures it again, the others keep their figures
+        if config["how"] == "prune":  # in place: its layers changed, so every probe measures it again
             prune.l1_unstructured(model[0], "weight", amount=0.9)
             prune.remove(model[0], "weight")
         return model
@@ -445,5 +445,54 @@ def test_the_recorded_size_is_the_trained_model_s_when_fit_quantizes_or_prunes()
     assert by["quantize"].metrics["size_kb"] < 0.5 * fp32_kb  # int8 weights, not the fp32 module built
     assert by["prune"].metrics["size_kb"] == pytest.approx(fp32_kb)  # dense storage, as prune.remove ships it
     assert by["prune"].metrics["param_count_nonzero"] < 0.2 * by["none"].metrics["param_count_nonzero"]
-    # the counting probe: the built model and the quantized copy fit returned; once for each model fit kept
-    assert seen[0] is built["quantize"] and seen[1] is not built["quantize"] and seen[2:] == [built["prune"], built["none"]]
+    # the counting probe: the built model and the quantized copy fit returned; the model pruned in place twice (its
+    # state changed); once the model fit kept as it was
+    assert seen[0] is built["quantize"] and seen[1] is not built["quantize"]
+    assert seen[2:] == [built["prune"], built["prune"], built["none"]]
+
+
+def test_a_model_changed_in_place_or_scripted_and_what_is_no_model_are_measured_or_said():
+    import torch.ao.quantization as tq
+
+    example = torch.as_tensor(X[:1])
+    built = {}
+
+    def build_one(config):
+        if config["how"] == "no model":
+            return None  # forgot to return it
+        torch.manual_seed(0)
+        built[config["how"]] = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+        return built[config["how"]]
+
+    def fit(model, config):
+        if config["how"] == "in place":  # quantized in place: its latency and memory are the quantized model's too
+            tq.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+            return None
+        if config["how"] == "scripted":
+            return torch.jit.script(model)
+        return (model, {"accuracy": 0.5}) if config["how"] == "pair" else model
+
+    hows = ["in place", "scripted", "pair", "no model", "kept"]
+    study = mh.Study(mh.Space({"how": mh.Categorical(hows)}), [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    for how in hows:
+        study.enqueue({"how": how})
+    study.optimize(fit, build=build_one, probes=[mh.objectives.ModelSize(precisions=["int8"]), mh.objectives.PeakMemory(example)],
+                   n_trials=len(hows), show_progress=False)
+    by = {t.config["how"]: t for t in study.trials}
+    quantized = tq.quantize_dynamic(build_one({"how": "fresh"}), {torch.nn.Linear}, dtype=torch.qint8)
+    assert by["in place"].metrics["peak_memory_kb"] == pytest.approx(mh.objectives.PeakMemory(example).measure(quantized)["peak_memory_kb"])
+    assert by["in place"].metrics["peak_memory_kb"] < 0.5 * by["kept"].metrics["peak_memory_kb"]
+    assert by["in place"].metrics["size_kb_int8"] >= by["in place"].metrics["size_kb"]  # never less than it stores
+    assert "TorchScript module" in by["scripted"].error and "script it for deployment after the study" in by["scripted"].error
+    assert "fit returned a tuple of (Sequential, dict); expected the trained model" in by["pair"].error
+    assert "build(config) must return the untrained model" in by["no model"].error and "received None" in by["no model"].error
+
+
+def test_peak_memory_hooks_a_dynamically_quantized_linear_layer():
+    import torch.ao.quantization as tq
+
+    model = torch.nn.Sequential(torch.nn.Linear(784, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    quantized = tq.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    peak = mh.objectives.PeakMemory(torch.zeros(1, 784)).measure(quantized)["peak_memory_kb"]
+    stored = mh.objectives.ModelSize().measure(quantized)["size_kb"]
+    assert peak >= stored + (784 + 16) * 4 / 1024  # the first layer's input and output (its children hold weights only)

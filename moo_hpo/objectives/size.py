@@ -101,6 +101,25 @@ def _require_model(model: Any) -> None:
         raise ProbeError(
             f"expected a model (a torch module, or an estimator with predict); received a {type(model).__name__}"
         )
+    _refuse_torchscript(model)
+
+
+def _refuse_torchscript(model: Any) -> None:
+    """Refuse a TorchScript module (``torch.jit.script`` / ``trace``): its packed weights cannot be read (a scripted
+    quantized model measured 0 KB and passed every size budget) and it takes no forward hooks.
+
+    Raises:
+        ProbeError: naming the module and what to measure instead.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.jit.ScriptModule):
+        raise ProbeError(
+            f"received a TorchScript module ({type(model).__name__}), which is not measured (its packed weights cannot "
+            "be read, nor its layers hooked): return the module itself from fit (or build), and script it for "
+            "deployment after the study; its size and memory are the module's"
+        )
 
 
 class ModelSize(StructureProbe):
@@ -212,7 +231,9 @@ class ModelSize(StructureProbe):
             stored = n * PRECISION_BYTES[target] + kept
         out = {"param_count": float(n), "param_count_nonzero": float("nan") if nonzero is None else float(nonzero),
                "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}
-        out.update({f"size_kb_{p}": (n * PRECISION_BYTES[p] + kept) / 1024.0 for p in self.precisions})
+        # a quantized model at another precision: never less than it stores (its fp32 biases stay fp32)
+        floor = stored if is_torch_module(model) and note.get("quantized") else 0.0
+        out.update({f"size_kb_{p}": max(n * PRECISION_BYTES[p] + kept, floor) / 1024.0 for p in self.precisions})
         return Measurement(out, {"size": note})
 
 
@@ -234,6 +255,7 @@ class PeakMemory(StructureProbe):
     def measure(self, model: Any) -> Measurement:
         if not is_torch_module(model):
             raise ProbeError(f"peak memory is measured for torch modules; received {type(model).__name__}")
+        _refuse_torchscript(model)
         with kept_as_it_was(model):  # in eval mode for the pass, handed back in the mode it came in
             return self._measure(model)
 
@@ -262,7 +284,10 @@ class PeakMemory(StructureProbe):
 
             largest[0] = max(largest[0], nbytes(inputs) + nbytes(output))
 
-        handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+        # each layer: a module without children, or one whose only children hold its packed weights (a dynamically
+        # quantized Linear keeps them in a LinearPackedParams child, which runs no forward of its own)
+        layers = [m for m in model.modules() if all(type(c).__name__.endswith("PackedParams") for c in m.children())]
+        handles = [m.register_forward_hook(hook) for m in layers]
         try:
             _forward(model, x)
         finally:
