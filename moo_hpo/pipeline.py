@@ -107,6 +107,14 @@ def _collect(probe: Probe, compute: Callable[[], Any], metrics: dict[str, float]
     extra.update(getattr(m, "extra", {}))
 
 
+def _is_data(value: Any) -> bool:
+    """A tensor or a NumPy array or number (a loss returned by mistake): data, not a model."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return type(value).__module__ == "numpy" or (torch is not None and isinstance(value, torch.Tensor))
+
+
 def _torch_shape(model: Any) -> tuple[Any, ...] | None:
     """A torch module's layers (their types) and its saved tensors' names and dtypes, to tell whether ``fit`` changed the
     model in place (quantized, cast or pruned it); None for another model."""
@@ -271,9 +279,11 @@ class ProbePipeline:
             if isinstance(trained, Result):
                 extra.update(trained.extra)
         built = model
-        if isinstance(trained, (list, tuple, str, bytes, int, float)):
-            got = (f"a {type(trained).__name__} of ({', '.join(type(v).__name__ for v in trained)})"
-                   if isinstance(trained, (list, tuple)) else f"{type(trained).__name__} ({trained!r:.100})")
+        if isinstance(trained, (list, tuple, str, bytes, int, float)) or _is_data(trained):
+            kinds = [type(v).__name__ for v in trained[:4]] + (["..."] if len(trained) > 4 else []) if isinstance(
+                trained, (list, tuple)) else []
+            got = (f"a {type(trained).__name__} of ({', '.join(kinds)})" if isinstance(trained, (list, tuple))
+                   else f"{type(trained).__name__} ({trained!r:.100})")
             raise ConfigError(f"fit returned {got}; expected the trained model, None (it trained the model in place), a "
                               "mapping of metrics, or mh.Result(metrics, extra) for metrics and extra data")
         if trained is not None and not isinstance(trained, (Result, Mapping)):

@@ -700,6 +700,9 @@ class Study:
             raise ConfigError(f"trial #{number} is already {record.status.value}{again}; each trial is told once")
         if metrics is not None and error is not None:
             raise ConfigError("tell expects either metrics or error (exactly one of them)")
+        if extra is not None and not isinstance(extra, Mapping):
+            raise ConfigError(f"tell(extra=...) expects a mapping of names to data; received {type(extra).__name__} "
+                              f"({extra!r:.100}); the trial is unchanged")
         if isinstance(metrics, Result):
             extra = {**(extra or {}), **metrics.extra}
             metrics = metrics.metrics

@@ -198,7 +198,7 @@ def asked_extra_keys(extra: Mapping[str, Any] | None) -> list[str]:
     """The keys of ``extra`` that are moo_hpo's to record when a trial is asked (:data:`ASKED_KEYS`), sorted: told,
     they would overwrite that record, or (on a trial that has none) pass for it: a ``repeat_of`` of the user's made
     two configurations one repeated run."""
-    return sorted(k for k in ASKED_KEYS if k in extra) if extra else []
+    return sorted(k for k in ASKED_KEYS if k in extra) if isinstance(extra, Mapping) else []
 
 
 def new_report(

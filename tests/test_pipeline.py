@@ -496,3 +496,28 @@ def test_peak_memory_hooks_a_dynamically_quantized_linear_layer():
     peak = mh.objectives.PeakMemory(torch.zeros(1, 784)).measure(quantized)["peak_memory_kb"]
     stored = mh.objectives.ModelSize().measure(quantized)["size_kb"]
     assert peak >= stored + (784 + 16) * 4 / 1024  # the first layer's input and output (its children hold weights only)
+
+
+def test_a_fit_that_returns_a_loss_or_its_history_is_told_what_to_return():
+    def build_one(config):
+        return torch.nn.Linear(8, 1)
+
+    returns = {"tensor": lambda: torch.tensor(0.3), "array": lambda: np.float32(0.3), "history": lambda: [0.1] * 100_000}
+    study = mh.Study(mh.Space({"what": mh.Categorical(list(returns))}), [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    for what in returns:
+        study.enqueue({"what": what})
+    study.optimize(lambda model, config: returns[config["what"]](), build=build_one, probes=[mh.objectives.ModelSize()],
+                   n_trials=3, show_progress=False)
+    for t in study.trials:  # a loss is no model: its pickle was sized as one, and passed any budget
+        assert t.status is mh.TrialStatus.FAILED and "expected the trained model" in t.error and len(t.error) < 1000
+    assert "a list of (float, float, float, float, ...)" in study.trials[2].error
+
+
+def test_a_torchscript_module_inside_a_model_is_refused_too():
+    import torch.ao.quantization as tq
+
+    inner = torch.jit.script(tq.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(64, 64)), {torch.nn.Linear}, dtype=torch.qint8))
+    wrapper = torch.nn.Sequential(inner)
+    for probe in (mh.objectives.ModelSize(), mh.objectives.PeakMemory(torch.zeros(1, 64))):
+        with pytest.raises(mh.ProbeError, match="TorchScript module"):
+            probe.measure(wrapper)

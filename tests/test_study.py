@@ -1235,3 +1235,11 @@ def test_a_user_s_repeat_of_is_refused_even_on_a_trial_that_has_none():
         study.tell(second, ab(second.config), extra={"repeat_of": first.number})
     with pytest.raises(mh.ConfigError, match=r"\['retry_of'\]"):
         study.tell(second, ab(second.config), extra={"retry_of": first.number})
+
+
+def test_tell_refuses_extra_that_is_not_a_mapping():
+    study = simple_study()
+    trial = study.ask()
+    with pytest.raises(mh.ConfigError, match=r"tell\(extra=...\) expects a mapping of names to data; received str"):
+        study.tell(trial, ab(trial.config), extra="my optimizer notes")  # not taken for the key 'optimizer'
+    assert study.trial(trial.number).status is mh.TrialStatus.RUNNING

@@ -470,9 +470,7 @@ class DaskExecutor:
         mine = {future.key for future in list(self._running)}
         if not mine:
             return 0, 0
-        assigned = {key for keys in self.client.processing().values() for key in keys}  # the scheduler's view: cheap
-        if not assigned - mine:
-            return 0, 0  # no other task on the workers: only then ask them what they execute
+        # the workers, not the scheduler: a stopped or killed client's task runs on, which the scheduler forgot
         fit = [a for a in self.client.scheduler_info(n_workers=-1)["workers"] if a not in self._unfit]
         found = self.client.run(_executing, workers=fit, on_error="return")  # a worker that fails to answer: skipped
         running = {key for keys in found.values() if isinstance(keys, list) for key in keys}

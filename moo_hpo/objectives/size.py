@@ -114,9 +114,11 @@ def _refuse_torchscript(model: Any) -> None:
     import sys
 
     torch = sys.modules.get("torch")
-    if torch is not None and isinstance(model, torch.jit.ScriptModule):
+    scripted = next((m for m in model.modules() if isinstance(m, torch.jit.ScriptModule)), None) if (
+        torch is not None and isinstance(model, torch.nn.Module)) else None
+    if scripted is not None:
         raise ProbeError(
-            f"received a TorchScript module ({type(model).__name__}), which is not measured (its packed weights cannot "
+            f"received a TorchScript module ({type(scripted).__name__}), which is not measured (its packed weights cannot "
             "be read, nor its layers hooked): return the module itself from fit (or build), and script it for "
             "deployment after the study; its size and memory are the module's"
         )
@@ -139,8 +141,9 @@ class ModelSize(StructureProbe):
     (:mod:`moo_hpo.objectives.torch_state`): ``param_count`` counts its quantized weights and biases as the float
     model's; ``size_kb`` the bytes it stores: int8 weights at one byte each, their scales and zero points, biases as
     stored (fp32), the output scale and zero point of each quantized layer. ``size_kb_<p>`` is, as for any model,
-    its parameters at ``p`` (an int8 model's ``size_kb_int8`` keeps its weights at one byte; its ``size_kb_fp32``
-    is its size dequantized), with its scales, zero points and buffers as stored: never less than they take. A
+    its parameters at ``p`` (its ``size_kb_fp32`` is its size dequantized), with its scales, zero points and buffers
+    as stored, but never less than the model stores: an int8 model's ``size_kb_int8`` is its ``size_kb`` (its fp32
+    biases stay fp32), and so is its ``size_kb_int4`` (it is not stored at four bits). A
     quantized module whose packed weights cannot be read raises :class:`~moo_hpo.ProbeError` naming it, rather than
     measuring as nothing. ``trial.extra["size"]["quantized"]`` names the quantized dtypes found.
 

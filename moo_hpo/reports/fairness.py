@@ -354,6 +354,7 @@ def fairness_audit(
         pool, scope = complete, "trial"
     else:
         by_number = {t.number: t for t in study.trials}
+        trials = list(trials)  # a generator is read once
         if any(isinstance(n, (bool, np.bool_)) for n in trials):
             raise ConfigError(f"trials expects trial numbers or trials; received {list(trials)!r:.200} (a bool is no trial number)")
         numbers = list(dict.fromkeys(t if isinstance(t, (int, np.integer)) else getattr(t, "number", t) for t in trials))  # once

@@ -43,7 +43,9 @@ def test_a_dynamically_quantized_model_counts_its_int8_weights_and_what_they_sto
     assert m["size_kb"] == pytest.approx(stored / 1024)  # about 7.7 KB; it read 0.02 KB
     assert 7 < m["size_kb"] < 8
     # at a precision: the parameters at it, the scales, zero points and output quantization as stored
-    assert m["size_kb_int8"] == pytest.approx((params(float_model) + qparams + outputs) / 1024)
+    # at its own precision, what it stores (fp32 biases included: counting them at one byte let a model that stores
+    # 7.71 KB pass a 7.5 KB budget on size_kb_int8)
+    assert (params(float_model) + qparams + outputs) / 1024 < m["size_kb_int8"] == pytest.approx(m["size_kb"])
     assert m["size_kb_int8"] >= mh.objectives.ModelSize(precisions=["int8"]).measure(float_model)["size_kb_int8"]
     assert m["size_kb_fp32"] == pytest.approx((4 * params(float_model) + qparams + outputs) / 1024)
     nonzero = sum(int(torch.count_nonzero(w.dequantize())) + int(torch.count_nonzero(b)) for w, b in weights)
