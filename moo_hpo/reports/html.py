@@ -22,6 +22,7 @@ from moo_hpo.reports.sections import (  # re-exported: the rows and texts both r
     compute_saved_rows,
     compute_saved_text,
     constraint_table,
+    count_cards,
     device_sizing_rows,
     model_check_summary_rows,
     model_check_text,
@@ -351,18 +352,6 @@ def _figure_html(fig: Any, div_id: str) -> str:
     return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
 
 
-def _cards(data: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The report's count cards: (label, value); pruned once the study stopped or reported any trial; running and
-    interrupted when there are any."""
-    c = data["counts"]
-    cards = [("trial" if c["total"] == 1 else "trials", c["total"]), ("complete", c["complete"]), ("feasible", c["feasible"]),
-             ("on the front", len(data["front"]))]
-    if c.get("pruned") or (data.get("learning_curves") or {}).get("trials"):
-        cards.append(("pruned", c.get("pruned", 0)))
-    unfinished = [(s, c[s]) for s in ("running", "interrupted") if c.get(s)]  # stopped or still going: said, not hidden
-    return cards + [("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])] + unfinished
-
-
 def _early_stopping_html(data: dict[str, Any]) -> list[str]:
     """The Learning curves and Compute saved sections, or nothing when no trial reported."""
     curves = data.get("learning_curves") or {}
@@ -401,7 +390,7 @@ def render_html(data: dict[str, Any]) -> str:
         "<div class='cards'>"
         + "".join(
             f"<div class='card'><b>{esc(v)}</b>{esc(k)}</div>"
-            for k, v in _cards(data)
+            for k, v in count_cards(data)
         )
         + "</div>"
     )

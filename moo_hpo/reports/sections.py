@@ -1,5 +1,5 @@
 """The rows and sentences the HTML and Markdown reports share: the compute-saved table, the model check's summary,
-the repeated-runs table, and the number formats they use (each report escapes or lays them out its own way)."""
+the repeated-runs table, the count cards, and the number formats they use (each report escapes or lays them out its own way)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ __all__ = [
     "compute_saved_rows",
     "compute_saved_text",
     "constraint_table",
+    "count_cards",
     "device_sizing_rows",
     "model_check_summary_rows",
     "model_check_text",
@@ -177,3 +178,15 @@ def device_sizing_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return f"#{r['best_trial']}" + (f" ({r['figures']})" if r.get("figures") else "")
 
     return [(r["device"], r["budgets"], chosen(r), r["n_fitting"], r["reason"]) for r in rows]
+
+
+def count_cards(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The HTML report's count cards: (label, value); pruned once the study stopped or reported any trial; running and
+    interrupted when there are any."""
+    c = data["counts"]
+    cards = [("trial" if c["total"] == 1 else "trials", c["total"]), ("complete", c["complete"]), ("feasible", c["feasible"]),
+             ("on the front", len(data["front"]))]
+    if c.get("pruned") or (data.get("learning_curves") or {}).get("trials"):
+        cards.append(("pruned", c.get("pruned", 0)))
+    unfinished = [(s, c[s]) for s in ("running", "interrupted") if c.get(s)]  # stopped or still going: said, not hidden
+    return cards + [("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])] + unfinished
