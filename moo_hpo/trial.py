@@ -185,6 +185,12 @@ def as_metrics(value: Any) -> Any:
     """``value`` as a metrics mapping where it is one in all but type: a pandas Series (``df.iloc[i]``, a row of
     scores) becomes a dict; anything else is returned as it is."""
     if not isinstance(value, Mapping) and type(value).__name__ == "Series" and callable(getattr(value, "to_dict", None)):
+        index = getattr(value, "index", None)
+        if index is not None and not getattr(index, "is_unique", True):  # to_dict would keep one of each name
+            from moo_hpo.exceptions import ConfigError
+
+            twice = sorted({str(k) for k in index[index.duplicated()]})
+            raise ConfigError(f"metrics given as a pandas Series name {twice} more than once; expected each metric once")
         return value.to_dict()
     return value
 

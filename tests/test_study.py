@@ -1243,3 +1243,16 @@ def test_tell_refuses_extra_that_is_not_a_mapping():
     with pytest.raises(mh.ConfigError, match=r"tell\(extra=...\) expects a mapping of names to data; received str"):
         study.tell(trial, ab(trial.config), extra="my optimizer notes")  # not taken for the key 'optimizer'
     assert study.trial(trial.number).status is mh.TrialStatus.RUNNING
+
+
+def test_a_series_naming_a_metric_twice_is_refused():
+    study = simple_study()
+    trial = study.ask()
+    with pytest.raises(mh.ConfigError, match=r"name \['a'\] more than once"):
+        study.tell(trial, pd.Series([0.1, 0.2, 0.5], index=["a", "a", "b"]))
+    assert study.trial(trial.number).status is mh.TrialStatus.RUNNING
+    study.tell(trial, error="set aside")
+    # an objective's: its trial fails with the reason, the study goes on
+    study.optimize(lambda c: pd.Series([0.1, 0.2, 0.5], index=["a", "a", "b"]), n_trials=2, show_progress=False)
+    assert [t.status for t in study.trials[1:]] == [mh.TrialStatus.FAILED] * 2
+    assert "the objective's metrics given as a pandas Series name ['a'] more than once" in study.trials[1].error

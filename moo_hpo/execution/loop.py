@@ -436,9 +436,14 @@ def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
 
 def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
     """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
+    try:  # a pandas Series counts as metrics
+        value = as_metrics(outcome.value)
+        returned = as_metrics(outcome.value.metrics) if isinstance(outcome.value, Result) else value
+    except ConfigError as exc:  # one that names a metric twice: the objective's mistake, the trial's failure
+        study.tell(trial, error=f"the objective's {exc}", extra=as_text(outcome.extra) or None)
+        return
     reason = _pruned(study, trial, outcome)
     if reason is not None:  # stopped early: tell keeps what it returned over what it last reported
-        returned = as_metrics(outcome.value.metrics if isinstance(outcome.value, Result) else outcome.value)
         kept = outcome.value.extra if isinstance(outcome.value, Result) else {}
         value = returned if outcome.error is None and isinstance(returned, Mapping) else {}  # a fit that trained in place returns none
         tell_keeping_metrics(study, trial, value, {**outcome.extra, **kept, "pruned": reason}, TrialStatus.PRUNED)
@@ -451,7 +456,6 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         if exc is None and not catch:
             raise MooHpoError(f"trial #{trial.number} failed: {outcome.error}")
         return
-    value = as_metrics(outcome.value)
     if value is None or not isinstance(value, (Mapping, Result, Skipped)):  # the objective's mistake: the trial fails
         reason = "the objective returned None; expected a mapping of metric name to float" if value is None else check_metrics(value)[1]
         study.tell(trial, error=reason, extra=as_text(outcome.extra) or None)
