@@ -86,11 +86,15 @@ _COUNT_WORDS = {"positives": ("positive label", "TPR"), "negatives": ("negative 
 
 
 def small_groups_note(rows: list[dict[str, Any]], gap: str) -> str:
-    """A sentence naming the groups whose rate behind ``gap`` rests on fewer than ``FEW_LABELS`` people in the
-    validation data (a gap set by such a group is mostly chance), or ``""``."""
+    """Sentences naming the groups whose rate behind ``gap`` rests on fewer than ``FEW_LABELS`` people in the
+    validation data, then in the held-out data (a gap set by such a group is mostly chance), or ``""``."""
+    return _small_groups(rows, gap, "by_group", "validation") + _small_groups(rows, gap, "holdout_by_group", "held-out")
+
+
+def _small_groups(rows: list[dict[str, Any]], gap: str, table: str, split: str) -> str:
     from moo_hpo.objectives.fairness import FEW_LABELS, gap_parts
 
-    groups = next((r["by_group"] for r in rows if r.get("by_group")), None)
+    groups = next((r[table] for r in rows if r.get(table)), None)
     base = gap_parts(gap)[1]  # a probe's prefix ("sex_tpr_diff") left out
     if not groups or base not in _GAP_COUNTS:
         return ""
@@ -111,7 +115,7 @@ def small_groups_note(rows: list[dict[str, Any]], gap: str) -> str:
                  f"{gap} set by {'it' if one else 'them'} is mostly chance (a rate over nobody counts as 0)")
         sentences.append(
             f" {'Group' if one else 'Groups'} {named}{', ...' if len(small) > 8 else ''} {'has' if one else 'have'} "
-            f"{'no' if none else 'fewer than ' + str(FEW_LABELS)} {word}s in the validation data: {rests}; merge or "
+            f"{'no' if none else 'fewer than ' + str(FEW_LABELS)} {word}s in the {split} data: {rests}; merge or "
             "drop such groups for a gap that means something."
         )
     return "".join(sentences)

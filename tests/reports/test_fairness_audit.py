@@ -490,3 +490,15 @@ def test_no_held_out_verdict_is_given_on_models_that_predict_one_class():
                               bound=0.05)
     assert audit.choices == [] and audit.summary.startswith("No model to recommend")
     assert "meet eo_diff <= 0.05 too" not in audit.to_markdown() and "class='ok'" not in audit.to_html()
+
+
+def test_the_audit_names_a_group_too_small_in_the_held_out_data_too():
+    # "On held-out data trial #0 is within the bound too" stood on a group without a negative label there
+    fine = [{"sex": g, "count": 500, "positives": 100, "negatives": 400, "selection_rate": 0.3} for g in "FM"]
+    held = [fine[0], {"sex": "M", "count": 6, "positives": 6, "negatives": 0, "selection_rate": 0.5}]
+    rows = [{"accuracy": 0.84, "eo_diff": 0.04, "holdout_accuracy": 0.83, "holdout_eo_diff": 0.03}]
+    study = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows,
+                  extra={0: {"fairness": {"by_group": fine, "holdout_by_group": held}}})
+    summary = mh.fairness_audit(study, bound=0.05).summary
+    assert "Group M (0 negative labels) has no negative labels in the held-out data: its FPR is undefined" in summary
+    assert "in the validation data" not in summary
