@@ -112,7 +112,9 @@ def _is_data(value: Any) -> bool:
     import sys
 
     torch = sys.modules.get("torch")
-    return type(value).__module__ == "numpy" or (torch is not None and isinstance(value, torch.Tensor))
+    import numpy as np
+
+    return isinstance(value, (np.ndarray, np.generic)) or (torch is not None and isinstance(value, torch.Tensor))
 
 
 def _torch_shape(model: Any) -> tuple[Any, ...] | None:

@@ -521,3 +521,21 @@ def test_a_torchscript_module_inside_a_model_is_refused_too():
     for probe in (mh.objectives.ModelSize(), mh.objectives.PeakMemory(torch.zeros(1, 64))):
         with pytest.raises(mh.ProbeError, match="TorchScript module"):
             probe.measure(wrapper)
+
+
+def test_a_scripted_float_module_is_sized_and_a_numpy_model_object_is_a_model():
+    plain = torch.nn.Sequential(torch.nn.Linear(100, 100), torch.nn.ReLU())
+    scripted = torch.nn.Sequential(torch.jit.script(torch.nn.Linear(100, 100)), torch.nn.ReLU())
+    scripted[0].load_state_dict(plain[0].state_dict())
+    size = mh.objectives.ModelSize()
+    assert size.measure(scripted)["size_kb"] == pytest.approx(size.measure(plain)["size_kb"])  # its float weights read
+    with pytest.raises(mh.ProbeError, match=r"TorchScript module \(0: Linear\).*take no forward hooks"):
+        mh.objectives.PeakMemory(torch.zeros(1, 100)).measure(scripted)
+
+    def fit(model, config):  # a fitted polynomial: a model, though NumPy's
+        x = np.linspace(0, 1, 20)
+        return np.poly1d(np.polyfit(x, x**2, 2))
+
+    study = mh.Study(mh.Space({"d": mh.Int(1, 3)}), [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(fit, build=lambda c: np.poly1d([0.0]), probes=[mh.objectives.ModelSize()], n_trials=1, show_progress=False)
+    assert study.trials[0].status is mh.TrialStatus.COMPLETE

@@ -104,9 +104,11 @@ def _require_model(model: Any) -> None:
     _refuse_torchscript(model)
 
 
-def _refuse_torchscript(model: Any) -> None:
-    """Refuse a TorchScript module (``torch.jit.script`` / ``trace``): its packed weights cannot be read (a scripted
-    quantized model measured 0 KB and passed every size budget) and it takes no forward hooks.
+def _refuse_torchscript(model: Any, hooked: bool = False) -> None:
+    """Refuse a TorchScript module (``torch.jit.script`` / ``trace``) whose packed quantized weights cannot be read (a
+    scripted quantized model measured 0 KB and passed every size budget), and with ``hooked`` any TorchScript module
+    (it takes no forward hooks), and a model that is itself scripted. A scripted float module inside a model reads as
+    any module.
 
     Raises:
         ProbeError: naming the module and what to measure instead.
@@ -114,14 +116,20 @@ def _refuse_torchscript(model: Any) -> None:
     import sys
 
     torch = sys.modules.get("torch")
-    scripted = next((m for m in model.modules() if isinstance(m, torch.jit.ScriptModule)), None) if (
-        torch is not None and isinstance(model, torch.nn.Module)) else None
-    if scripted is not None:
-        raise ProbeError(
-            f"received a TorchScript module ({type(scripted).__name__}), which is not measured (its packed weights cannot "
-            "be read, nor its layers hooked): return the module itself from fit (or build), and script it for "
-            "deployment after the study; its size and memory are the module's"
-        )
+    if torch is None or not isinstance(model, torch.nn.Module):
+        return
+    for name, m in model.named_modules():
+        if not isinstance(m, torch.jit.ScriptModule):
+            continue
+        packed = any(getattr(sub, "original_name", "").endswith("PackedParams") for sub in m.modules())
+        if hooked or packed or not name:  # a scripted model itself: its submodules cannot be looked up by name
+            why = ("its packed quantized weights cannot be read" if packed else "its layers take no forward hooks" if hooked
+                   else "its layers cannot be looked up")
+            raise ProbeError(
+                f"the model holds a TorchScript module ({name or 'the model itself'}: {m.original_name}), which this "
+                f"probe cannot measure ({why}): measure the module before torch.jit.script (return it from fit, and "
+                "script it for deployment after the study); its size and memory are the same"
+            )
 
 
 class ModelSize(StructureProbe):
@@ -258,7 +266,7 @@ class PeakMemory(StructureProbe):
     def measure(self, model: Any) -> Measurement:
         if not is_torch_module(model):
             raise ProbeError(f"peak memory is measured for torch modules; received {type(model).__name__}")
-        _refuse_torchscript(model)
+        _refuse_torchscript(model, hooked=True)
         with kept_as_it_was(model):  # in eval mode for the pass, handed back in the mode it came in
             return self._measure(model)
 
