@@ -111,9 +111,9 @@ def _is_data(value: Any) -> bool:
     """A tensor or a NumPy array or number (a loss returned by mistake): data, not a model."""
     import sys
 
-    torch = sys.modules.get("torch")
     import numpy as np
 
+    torch = sys.modules.get("torch")
     return isinstance(value, (np.ndarray, np.generic)) or (torch is not None and isinstance(value, torch.Tensor))
 
 
@@ -266,7 +266,7 @@ class ProbePipeline:
             reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
             return Skipped(metrics, extra, reason)
         meters = [p for p in self.probes if getattr(p, "measures_training", False)]
-        shape = _torch_shape(model)  # quantizing or casting in place shows in it
+        shape = _torch_shape(model) if before else None  # quantizing or casting in place shows in it
         with ExitStack() as stack:
             running = [(p, self._enter_meter(stack, p)) for p in meters]
             trained = self.fit(model, config, trial) if with_trial else self.fit(model, config)
@@ -298,7 +298,7 @@ class ProbePipeline:
         # (quantize_dynamic(..., inplace=True), half()), and ModelSize always (cheap; pruning in place shows)
         from moo_hpo.objectives.size import ModelSize
 
-        changed = model is not built or _torch_shape(model) != shape
+        changed = model is not built or (bool(before) and _torch_shape(model) != shape)
         again = [p for p in before if changed or isinstance(p, ModelSize)]
         self._measure(again + [p for p in self.measuring if p not in before and p not in meters], model, metrics, extra)
         self._derive(metrics, extra, final=True)

@@ -244,7 +244,7 @@ class WorkerPoolExecutor:
 
     def _replace(self, worker: _Worker) -> _Worker:
         self._stop(worker)
-        fresh = self._workers[self._workers.index(worker)] = self._start()
+        self._workers[self._workers.index(worker)] = fresh = self._start()
         return fresh
 
     def _retire(self, worker: _Worker) -> None:
