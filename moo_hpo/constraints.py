@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import is_number
 
 __all__ = ["AtLeast", "AtMost", "Constraint", "constraint_from_dict"]
 
@@ -43,13 +44,14 @@ class Constraint:
             raise ConfigError(f"a constraint expects a metric name (non-empty string); received {self.name!r}")
         if self.kind not in ("at_most", "at_least"):
             raise ConfigError(f"constraint kind must be 'at_most' or 'at_least'; received {self.kind!r}")
-        if isinstance(self.bound, bool) or not isinstance(self.bound, (int, float)) or not math.isfinite(self.bound):
+        if not is_number(self.bound) or not math.isfinite(self.bound):
             raise ConfigError(f"bound of constraint on {self.name!r} must be a finite number; received {self.bound!r}")
-        if isinstance(self.penalty, bool) or not isinstance(self.penalty, (int, float)) or not self.penalty > 0:
+        if not is_number(self.penalty) or not 0 < self.penalty < math.inf:
             raise ConfigError(f"penalty of constraint on {self.name!r} must be a positive number; received {self.penalty!r}")
         if not isinstance(self.soft, bool):
             raise ConfigError(f"soft of constraint on {self.name!r} must be True or False; received {self.soft!r}")
         object.__setattr__(self, "bound", float(self.bound))
+        object.__setattr__(self, "penalty", float(self.penalty))
         object.__setattr__(self, "penalty", float(self.penalty))
 
     @property

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import is_integer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,7 +67,7 @@ class AdultSplit:
         Raises:
             ConfigError: unless ``0 < n < len(self.y)``.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < len(self.y):
+        if not is_integer(n) or not 0 < n < len(self.y):
             raise ConfigError(f"n must be an integer in 1..{len(self.y) - 1} (both parts non-empty); received {n!r}")
         first, second = _draw(self.y, n, seed)
         return self._take(first), self._take(second)
@@ -112,7 +113,7 @@ def load_adult(split: str = "train", n: int | None = None, seed: int = 0) -> Adu
         df = pd.read_csv(path, sep=r",\s*", engine="python", na_values="?", compression="gzip")
     y = df.pop("Y").astype(str).str.rstrip(".").eq(">50K").to_numpy(dtype=int)
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(df):
+        if not is_integer(n) or not 0 < n <= len(df):
             raise ConfigError(f"n must be an integer in 1..{len(df)}; received {n!r}")
         idx, _ = _draw(y, n, seed)
         df, y = df.iloc[idx].reset_index(drop=True), y[idx]

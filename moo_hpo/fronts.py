@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import is_number
 
 __all__ = [
     "as_points",
@@ -410,7 +411,7 @@ def attainment_surfaces(
     widths = sorted({a.shape[1] for a in arrays if len(a)})
     if len(widths) > 1:
         raise ConfigError(f"every run must have the same objectives; received runs of {widths} objectives")
-    bad = [p for p in percentiles if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 100]
+    bad = [p for p in percentiles if not is_number(p) or not 0 < p <= 100]
     if bad or not len(percentiles):
         raise ConfigError(f"percentiles must be numbers in (0, 100]; received {list(percentiles)!r}")
     data = np.vstack(arrays)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import plain
 
 __all__ = ["Categorical", "Float", "Int", "Param", "param_from_dict"]
 
@@ -42,7 +43,7 @@ def _normalize_active_if(active_if: Mapping[str, Any] | None) -> dict[str, tuple
             values = (values,)
         if not values:
             raise ConfigError(f"active_if[{parent!r}] must name at least one value; received an empty list")
-        out[str(parent)] = values
+        out[str(parent)] = tuple(plain(v) for v in values)  # np.int64(2) is the config's 2
     return out
 
 
@@ -130,7 +131,8 @@ class Float(Param):
         active_if: parent name -> allowed value(s); the parameter exists only while they hold.
 
     Raises:
-        ConfigError: for non-finite bounds, ``low >= high``, or ``log`` with ``low <= 0``.
+        ConfigError: for non-finite bounds or a range too wide for a float, ``low >= high``, or ``log`` with
+            ``low <= 0``.
     """
 
     def __init__(self, low: float, high: float, log: bool = False, active_if: Mapping[str, Any] | None = None):
@@ -143,6 +145,8 @@ class Float(Param):
                               + (f" (to fix the value, use Categorical([{low!r}]))" if self.low == self.high else ""))
         if self.log and self.low <= 0:
             raise ConfigError(f"Float(log=True) expects low > 0; received low={low!r}")
+        if not math.isfinite(self.high - self.low):
+            raise ConfigError(f"Float expects a range whose width is a finite float; received low={low!r}, high={high!r}")
         self._lo, self._hi = (float(np.log(self.low)), float(np.log(self.high))) if self.log else (self.low, self.high)
 
     def contains(self, value: Any) -> bool:

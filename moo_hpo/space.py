@@ -34,6 +34,7 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.params import Categorical, Float, Int, Param, same_value, param_from_dict
+from moo_hpo.values import plain
 
 __all__ = ["Categorical", "Float", "Int", "Param", "Rule", "Space", "param_from_dict"]
 
@@ -115,6 +116,18 @@ class _LinearFloats:
         enc = (x - self.low) / self.width  # a float that encodes to an end of the cube is that bound itself
         x = np.where((u >= 1.0) | (enc >= 1.0), self.high, np.where((u <= 0.0) | (enc <= 0.0), self.low, x))
         return dict(zip(self.names, x.T.tolist(), strict=True))
+
+
+def _refuse_nan(U: np.ndarray) -> None:
+    """Refuse a point of a unit cube with a NaN coordinate (it decodes to no value: clipping keeps NaN).
+
+    Raises:
+        ConfigError: naming the first such row.
+    """
+    bad = np.isnan(U).any(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ConfigError(f"expected coordinates in [0, 1]; received NaN in row {row} ({U[row].tolist()})")
 
 
 class Space:
@@ -294,6 +307,7 @@ class Space:
         """
         if not isinstance(config, Mapping):
             return [f"expected a mapping of parameter name to value; received {type(config).__name__}"]
+        config = plain(config)  # np.float32(0.5) is the value 0.5
         if not self.is_conditional and len(config) == len(self.params):  # fast path: all active
             bad = [n for n, contains in self._domain_checks if n not in config or not contains(config[n])]
             if not bad:
@@ -321,7 +335,7 @@ class Space:
         return not self.problems(config)
 
     def validate(self, config: Mapping[str, Any]) -> Config:
-        """Return ``config`` as a dict in parameter order.
+        """Return ``config`` as a dict in parameter order, NumPy scalars as the Python values they hold.
 
         Raises:
             ConfigError: naming every problem found.
@@ -329,6 +343,7 @@ class Space:
         problems = self.problems(config)
         if problems:
             raise ConfigError(f"invalid configuration {dict(config)!r}: " + "; ".join(problems))
+        config = plain(config)
         return {n: config[n] for n in self.params if n in config}
 
     def passes_rules(self, config: Config) -> bool:
@@ -347,6 +362,7 @@ class Space:
         U = np.atleast_2d(np.asarray(U, dtype=float))
         if U.shape[1] != self.dim:
             raise ConfigError(f"expected points with {self.dim} columns (one per parameter); received {U.shape}")
+        _refuse_nan(U)
         cols = self._linear_floats.decode(U)
         for j, name in enumerate(self.params):
             if name not in cols:
@@ -469,6 +485,7 @@ class Space:
         X = np.atleast_2d(np.asarray(X, dtype=float))
         if X.shape[1] != self.n_encoded:
             raise ConfigError(f"expected {self.n_encoded} encoded columns; received an array of shape {X.shape}")
+        _refuse_nan(X)
         cols = {name: p.decode_block(X[:, self._slices[name]]) for name, p in self.params.items()}
         return self._assemble_all(cols, len(X))
 

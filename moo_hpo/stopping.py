@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from moo_hpo.analysis import HypervolumeMonitor
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import is_integer, is_number
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -36,15 +37,15 @@ class HypervolumeStagnation:
     """
 
     def __init__(self, window: int = 30, rel_tol: float = 1e-3) -> None:
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        if not is_integer(window) or window < 1:
             raise ConfigError(f"window must be a positive integer; received {window!r}")
-        if not (isinstance(rel_tol, (int, float)) and rel_tol >= 0):
+        if not (is_number(rel_tol) and 0 <= rel_tol < float("inf")):
             raise ConfigError(f"rel_tol must be a number >= 0; received {rel_tol!r}")
-        self.window = window
-        self.rel_tol = rel_tol
+        self.window = int(window)
+        self.rel_tol = float(rel_tol)
         self._study: Study | None = None
         self._monitor: HypervolumeMonitor | None = None
-        self._recent: deque[float] = deque(maxlen=window + 1)
+        self._recent: deque[float] = deque(maxlen=self.window + 1)
 
     def _start(self, study: Study) -> None:
         """Track ``study`` from here on: the history so far (number order), from its first feasible trial."""

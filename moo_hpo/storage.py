@@ -27,8 +27,10 @@ SQLite specifics:
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -412,6 +414,10 @@ class SQLiteStore(Store):
         if fcntl is None:  # pragma: no cover - Windows
             return
         known = _file_identity(self.path)
+        if known is not None and known in _WRITERS:
+            # a Study nobody refers to any more (`del study`, a notebook cell run again) may still hold the file until
+            # the garbage collector frees it (a study and its trials refer to each other): free it now
+            gc.collect()
         if known is not None and known in _WRITERS:  # checked before opening: closing a descriptor drops locks
             raise _readable_instead(StorageError(
                 f"the study file {str(self.path)!r} is already open for writing in this process (as "
@@ -679,20 +685,34 @@ def _try_flock(fd: int, kind: int, patience_s: float) -> bool:
             time.sleep(0.02)
 
 
+#: The prefix of an SQLAlchemy SQLite URL (``sqlite:///relative.db``, ``sqlite:////absolute.db``).
+SQLITE_URL = "sqlite:///"
+
+
 def open_store(storage: str | os.PathLike[str] | Store | None, read_only: bool = False) -> Store:
     """Turn the ``storage`` argument of a study into a store.
 
     Args:
-        storage: None (in memory), a path to an SQLite file, or a :class:`Store`.
+        storage: None (in memory), a path to an SQLite file (an SQLAlchemy-style ``"sqlite:///study.db"``, as
+            Optuna takes, names the file ``study.db``), or a :class:`Store`.
         read_only: open an SQLite file for reading only.
 
     Raises:
-        StorageError: see :class:`SQLiteStore`.
+        StorageError: see :class:`SQLiteStore`; for ``":memory:"`` (``None`` keeps a study in memory) and for the
+            URL of another database (moo_hpo stores a study in an SQLite file).
     """
     if storage is None:
         return InMemoryStore()
     if isinstance(storage, Store):
         return storage
+    if isinstance(storage, str):
+        if storage.startswith(SQLITE_URL):
+            storage = storage[len(SQLITE_URL):]  # sqlite:///study.db -> study.db, sqlite:////tmp/s.db -> /tmp/s.db
+        if storage.strip() in ("", ":memory:"):
+            raise StorageError(f"storage={storage!r} names no file; storage=None keeps a study in memory")
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", storage) and not os.path.exists(storage):
+            raise StorageError(f"storage={storage!r} looks like a database URL; moo_hpo stores a study in an SQLite "
+                               "file: give its path (e.g. 'study.db' or 'sqlite:///study.db')")
     if isinstance(storage, (str, os.PathLike)):
         return SQLiteStore(storage, read_only=read_only)
     raise StorageError(f"storage must be None, a file path or a Store; received {storage!r}")

@@ -31,6 +31,7 @@ from moo_hpo.analysis import REFERENCE_FREEZE_AFTER, ReferencePoint
 from moo_hpo.choice import Recommendation
 from moo_hpo.constraints import Constraint, constraint_from_dict
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
+from moo_hpo.values import plain
 from moo_hpo.execution.executors import format_exception
 from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
@@ -138,6 +139,7 @@ class Study:
         for argument, given in (("objectives", objectives), ("constraints", constraints)):
             if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
                 raise ConfigError(f"{argument} must be a list of specs (or one spec); received {given!r}")
+        objectives, constraints = list(objectives), list(constraints)  # a generator is read once, here
         for o in objectives:
             if not isinstance(o, Objective):
                 raise ConfigError(f"objectives must be mh.Minimize(...) or mh.Maximize(...); received {o!r}")
@@ -335,11 +337,13 @@ class Study:
         """The optimizer for proposing or telling: set up, and recorded in the store the first time."""
         optimizer = self.optimizer
         if not self._optimizer_recorded:
-            record = {"name": optimizer.name, "params": optimizer.get_params(), "reason": self.optimizer_reason}
+            record = {"name": optimizer.name, "params": plain(optimizer.get_params()), "reason": self.optimizer_reason}
             try:
                 self._store.set_meta("optimizer", record)
             except TypeError:  # constructor arguments that are not JSON-able: keep the name only
                 self._store.set_meta("optimizer", {**record, "params": {}})
+                logger.warning("the options of optimizer %s cannot be stored (not JSON); Study.load reopens the study with "
+                               "its defaults unless it is given optimizer=... again", optimizer.name)
             self._optimizer_recorded = True
         return optimizer
 
@@ -627,7 +631,7 @@ class Study:
         number = len(self._trials)
         trial = Trial(
             number=number,
-            config=dict(proposal.config),
+            config=plain(dict(proposal.config)),  # a custom optimizer's np.int64(3) is stored as 3
             extra=dict(proposal.extra),
             started_at=time.time(),
             seed=derive_seed(self.seed, TRIAL_SEED_TAG, number),

@@ -266,3 +266,17 @@ def test_a_penalty_belongs_to_a_soft_constraint():
     with pytest.raises(mh.ConfigError, match="soft of constraint on 'size_kb' must be True or False"):
         mh.AtMost("size_kb", 100, soft="yes")
     assert mh.AtMost("size_kb", 100, soft=True, penalty=3).penalty == 3.0
+
+
+def test_a_nan_coordinate_is_refused_not_decoded_to_a_value():
+    space = mh.Space({"w": mh.Int(1, 8), "x": mh.Float(0.0, 1.0)})
+    with pytest.raises(mh.ConfigError, match=r"received NaN in row 1"):
+        space.decode(np.array([[0.5] * space.n_encoded, [np.nan] * space.n_encoded]))
+    with pytest.raises(mh.ConfigError, match=r"received NaN in row 0"):
+        space.from_unit(np.array([[np.nan, 0.5]]))
+
+
+def test_a_float_range_wider_than_a_float_is_refused():
+    with pytest.raises(mh.ConfigError, match="width is a finite float"):
+        mh.Float(-1e308, 1e308)
+    assert mh.Float(-1e300, 1e300).high == 1e300

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import subprocess
@@ -524,3 +525,39 @@ def test_a_study_file_being_created_reads_as_not_there_yet(tmp_path):
     with mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("y")], storage=path) as study:  # a writer takes it
         study.tell(study.ask(), {"y": 1.0})
     assert len(mh.Study.load(path, read_only=True).trials) == 1
+
+
+def test_gc_frees_a_study_nobody_refers_to_before_its_file_is_refused(tmp_path) -> None:
+    path = tmp_path / "g.db"
+    enabled = gc.isenabled()
+    gc.disable()  # as between two automatic collections: the study and its trials refer to each other
+    try:
+        study = mh.Study(_SPACE, [mh.Minimize("f")], storage=path, optimizer="random", seed=0)
+        study.tell(study.ask(), {"f": 1.0})
+        del study
+        again = mh.Study.load(path)
+        assert not again.read_only
+        again.tell(again.ask(), {"f": 0.5})
+        again.close()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_SPACE = mh.Space({"x": mh.Float(0.0, 1.0)})
+
+
+@pytest.mark.parametrize(("given", "file"), [("sqlite:///{dir}/u.db", "u.db"), ("sqlite:///{dir}/sub/v.db", "sub/v.db")])
+def test_an_sqlalchemy_sqlite_url_names_the_file(tmp_path, given, file) -> None:
+    with mh.Study(_SPACE, [mh.Minimize("f")], storage=given.format(dir=tmp_path)) as study:
+        study.tell(study.ask(), {"f": 1.0})
+    assert (tmp_path / file).is_file()
+    assert not any(p.name.startswith("sqlite") for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("given", [":memory:", "", "postgresql://user@host/db", "mysql+pymysql://x/y"])
+def test_storage_that_names_no_sqlite_file_is_refused_with_what_to_give(tmp_path, monkeypatch, given) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(mh.StorageError, match="storage=None keeps a study in memory|give its path"):
+        mh.Study(_SPACE, [mh.Minimize("f")], storage=given)
+    assert list(tmp_path.iterdir()) == []  # no file or folder named after it

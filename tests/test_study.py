@@ -1256,3 +1256,12 @@ def test_a_series_naming_a_metric_twice_is_refused():
     study.optimize(lambda c: pd.Series([0.1, 0.2, 0.5], index=["a", "a", "b"]), n_trials=2, show_progress=False)
     assert [t.status for t in study.trials[1:]] == [mh.TrialStatus.FAILED] * 2
     assert "the objective's metrics given as a pandas Series name ['a'] more than once" in study.trials[1].error
+
+
+def test_objectives_and_constraints_given_as_generators_are_kept():
+    limits = {"b": 0.5}
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), (o for o in [mh.Minimize("a")]),
+                     constraints=(mh.AtMost(k, v) for k, v in limits.items()), optimizer="random", seed=0)
+    assert [o.name for o in study.objectives] == ["a"] and study.constraints == (mh.AtMost("b", 0.5),)
+    study.tell(study.ask(), {"a": 0.1, "b": 9.0})  # breaks the hard limit
+    assert study.pareto_front() == []

@@ -51,6 +51,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError
+from moo_hpo.values import is_integer, is_number
 from moo_hpo.execution.executors import Outcome, call_objective, takes_trial
 from moo_hpo.execution.thread_output import ThreadOutput
 from moo_hpo.execution.worker_watch import WorkerWatch
@@ -352,11 +353,11 @@ class DaskExecutor:
         import cloudpickle
         from distributed import Client
 
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        if not is_integer(retries) or retries < 0:
             raise ConfigError(f"retries must be a non-negative integer; received {retries!r}")
         if resources is not None and (
             not isinstance(resources, Mapping)
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf") for v in resources.values())
+            or not all(is_number(v) and 0 < v < float("inf") for v in resources.values())
         ):
             raise ConfigError(f"resources must map resource names to positive amounts (e.g. {{'GPU': 1}}); received {resources!r}")
         if isinstance(executor, Client):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
+from moo_hpo.values import is_integer, is_number, plain
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, terminate_as_interrupt
@@ -46,19 +47,19 @@ def _check_arguments(
 ) -> None:
     if not callable(fn):
         raise ConfigError(f"optimize expects a callable objective; received {fn!r}")
-    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
+    if n_trials is not None and (not is_integer(n_trials) or n_trials < 0):
         raise ConfigError(f"n_trials must be a non-negative integer or None; received {n_trials!r}")
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+    if timeout is not None and not (is_number(timeout) and timeout > 0):
         raise ConfigError(f"timeout must be a positive number of seconds or None; received {timeout!r}")
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+    if not is_integer(n_workers) or n_workers < 1:
         raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
     if not isinstance(catch, tuple):
         raise ConfigError(f"catch must be a tuple of exception types; received {catch!r}")
     if trial_timeout is not None and not (
-        isinstance(trial_timeout, (int, float)) and not isinstance(trial_timeout, bool) and 0 < trial_timeout < float("inf")
+        is_number(trial_timeout) and 0 < trial_timeout < float("inf")
     ):
         raise ConfigError(f"trial_timeout must be a positive, finite number of seconds or None; received {trial_timeout!r}")
-    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
+    if retries is not None and (not is_integer(retries) or retries < 0):
         raise ConfigError(f"retries must be a non-negative integer or None; received {retries!r}")
 
 
@@ -108,7 +109,8 @@ def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[A
     """``callbacks`` / ``probes`` as a list: one item alone is accepted as a list of one.
 
     Raises:
-        ConfigError: for something that is neither one item nor an iterable of them.
+        ConfigError: for something that is neither one item nor an iterable of them, or a list holding something
+            that is not one item (a callback that cannot be called: found now, not after the first trial).
     """
     if is_one(given) and not isinstance(given, (list, tuple)):
         return [given]
@@ -116,7 +118,13 @@ def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[A
         return []
     if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
         raise ConfigError(f"{argument} must be a list; received {given!r}")
-    return list(given)
+    items = list(given)
+    wrong = [item for item in items if not is_one(item)]
+    if wrong:
+        expected = "callables" if argument == "callbacks" else "moo_hpo probes (mh.objectives.*, or @mh.objectives.probe)"
+        hint = " (a class: give an instance of it)" if isinstance(wrong[0], type) else ""
+        raise ConfigError(f"{argument} must be a list of {expected}; received {wrong[0]!r} among them{hint}")
+    return items
 
 
 def run_optimize(
@@ -143,6 +151,8 @@ def run_optimize(
         KeyboardInterrupt: after Ctrl-C, once running trials are recorded as interrupted.
     """
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout, retries)
+    n_trials, timeout, trial_timeout = plain(n_trials), plain(timeout), plain(trial_timeout)  # np.int64(2) -> 2
+    n_workers, retries, max_trials_per_worker = plain(n_workers), plain(retries), plain(max_trials_per_worker)
     check_max_trials_per_worker(max_trials_per_worker)
     _check_signature(fn, with_model=build is not None)
     callbacks = _as_list("callbacks", callbacks, callable)

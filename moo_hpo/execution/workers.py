@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import is_integer, is_number
 from moo_hpo.execution.executors import Outcome, takes_trial
 from moo_hpo.execution.messages import receive, send
 from moo_hpo.trial import Trial
@@ -103,7 +104,7 @@ def check_max_trials_per_worker(value: Any) -> None:
     Raises:
         ConfigError: naming what was received.
     """
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    if value is not None and (not is_integer(value) or value < 1):
         raise ConfigError(f"max_trials_per_worker must be a positive integer or None; received {value!r}")
 
 
@@ -170,10 +171,10 @@ class WorkerPoolExecutor:
     ) -> None:
         import cloudpickle
 
-        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        if not is_integer(n_workers) or n_workers < 1:
             raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
         check_max_trials_per_worker(max_trials_per_worker)
-        if trial_timeout is not None and not (isinstance(trial_timeout, (int, float)) and 0 < trial_timeout < float("inf")):
+        if trial_timeout is not None and not (is_number(trial_timeout) and 0 < trial_timeout < float("inf")):
             raise ConfigError(f"trial_timeout must be a positive, finite number of seconds; received {trial_timeout!r}")
         try:
             payload = cloudpickle.dumps(fn)

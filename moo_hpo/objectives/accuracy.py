@@ -29,6 +29,7 @@ from moo_hpo.objectives.base import (
     predict_scores,
 )
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
+from moo_hpo.values import is_integer
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "Accuracy", "CrossValidated", "score"]
 
@@ -264,8 +265,8 @@ class CrossValidated(Probe):
         self.prefix = check_prefix("CrossValidated", prefix)
         rows = check_rows("CrossValidated", X, y=y)
         self.sample_weight = check_sample_weight("CrossValidated", sample_weight, rows, X=X)
-        if n_splits < 2 or repeats < 1:
-            raise ConfigError(f"CrossValidated expects n_splits >= 2 and repeats >= 1; received {n_splits}, {repeats}")
+        if not is_integer(n_splits) or not is_integer(repeats) or n_splits < 2 or repeats < 1:
+            raise ConfigError(f"CrossValidated expects integers n_splits >= 2 and repeats >= 1; received {n_splits!r}, {repeats!r}")
         self.X, self.y = X, np.asarray(y)
         base = _check_metrics(metrics)
         _check_pos_label("CrossValidated", y, base, pos_label)

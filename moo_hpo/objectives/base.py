@@ -13,6 +13,7 @@ A custom probe is a small subclass, or a function wrapped by :func:`probe`.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -108,6 +109,32 @@ def check_threshold(owner: str, threshold: Any, error: type[Exception] = ConfigE
         raise error(f"{owner}: threshold must be a probability strictly between 0 and 1 (or None); received {threshold!r}")
 
 
+def check_device(owner: str, device: Any) -> str:
+    """A probe's ``device``: ``"cpu"``, ``"cuda"`` or ``"cuda:<n>"``.
+
+    Raises:
+        ConfigError: naming the probe and what was received (``"gpu"`` is not taken for ``"cuda"``: an energy probe
+            would otherwise read the CPU's counter for it).
+    """
+    if isinstance(device, str) and (device in ("cpu", "cuda") or re.fullmatch(r"cuda:\d+", device)):
+        return device
+    hint = " (for an NVIDIA GPU: 'cuda')" if isinstance(device, str) and device.lower().startswith("gpu") else ""
+    raise ConfigError(f"{owner}: device must be 'cpu', 'cuda' or 'cuda:<n>'; received {device!r}{hint}")
+
+
+def check_metric_prefix(owner: str, prefix: Any) -> str:
+    """A probe's ``prefix`` that its metric names start with before an underscore (``"latency"`` ->
+    ``latency_p50_ms``).
+
+    Raises:
+        ConfigError: for a prefix that is not a non-empty name of letters, digits and underscores.
+    """
+    if not isinstance(prefix, str) or not prefix.replace("_", "a").isalnum() or not prefix.strip("_"):
+        raise ConfigError(f"{owner}: expected prefix to be a name of letters, digits and underscores (such as "
+                          f"'latency'); received {prefix!r}")
+    return prefix
+
+
 def check_positive_option(owner: str, name: str, value: Any, allow_zero: bool = False) -> None:
     """An optional number option (watts, grid intensity): None, or a finite number > 0 (>= 0 with ``allow_zero``).
 
@@ -154,6 +181,11 @@ class FunctionProbe(Probe):
         result = self.fn(model)
         if not isinstance(result, Mapping):
             raise ProbeError(f"probe {self.name!r} returned {type(result).__name__}; expected a mapping of metric name to float")
+        for metric, value in result.items():
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise ProbeError(f"probe {self.name!r} returned {value!r} for {metric!r}; expected a number") from None
         undeclared = [k for k in result if k not in self.metrics]
         missing = [k for k in self.metrics if k not in result]
         if undeclared or missing:
@@ -355,9 +387,12 @@ def check_rows(name: str, X: Any, **others: Any) -> int:
     pairs rows one way by position and another by label: refused, as ambiguous.
 
     Raises:
-        ConfigError: naming the array whose length differs, or whose index is ``X``'s in another order.
+        ConfigError: for an ``X`` of no rows; naming the array whose length differs, or whose index is ``X``'s in
+            another order.
     """
     n = _rows(X)
+    if n == 0:
+        raise ConfigError(f"{name}: expected data of at least one row; received X with 0 rows")
     for label, arr in others.items():
         if arr is not None and _rows(arr) != n:
             raise ConfigError(f"{name}: expected {label} with {n} rows (like X); received {_rows(arr)} rows")

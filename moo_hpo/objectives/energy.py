@@ -19,6 +19,7 @@ CO2e: with ``grid_g_per_kwh`` the probe also reports ``co2e_g`` (energy in kWh x
 from __future__ import annotations
 
 import glob
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,17 @@ from typing import Any
 
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, Probe, StructureProbe, check_positive_option, is_torch_module, stack_example, torch_input
+from moo_hpo.objectives.base import (
+    Measurement,
+    Probe,
+    StructureProbe,
+    check_device,
+    check_positive_option,
+    is_torch_module,
+    stack_example,
+    torch_input,
+)
+from moo_hpo.values import is_integer, is_number
 
 __all__ = ["ESTIMATED_BY", "Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source", "estimated_metrics"]
 
@@ -172,8 +183,9 @@ class Energy(StructureProbe):
     ) -> None:
         if on_unavailable not in ("error", "nan"):
             raise ConfigError(f"on_unavailable must be 'error' or 'nan'; received {on_unavailable!r}")
-        if not min_window_s > 0 or batch_size < 1:
-            raise ConfigError(f"Energy expects min_window_s > 0 and batch_size >= 1; received {min_window_s}, {batch_size}")
+        if not (is_number(min_window_s) and 0 < min_window_s < math.inf) or not is_integer(batch_size) or batch_size < 1:
+            raise ConfigError(f"Energy expects min_window_s > 0 and batch_size an integer >= 1; received {min_window_s!r}, {batch_size!r}")
+        check_device("Energy", device)
         check_positive_option("Energy", "watts", watts)
         check_positive_option("Energy", "grid_g_per_kwh", grid_g_per_kwh, allow_zero=True)
         self.example, self.batch_size, self.device = example, batch_size, device
@@ -240,6 +252,7 @@ class TrainingEnergy(Probe):
     name = "training_energy"
 
     def __init__(self, device: str = "cuda", watts: float | None = None, grid_g_per_kwh: float | None = None) -> None:
+        check_device("TrainingEnergy", device)
         check_positive_option("TrainingEnergy", "watts", watts)
         check_positive_option("TrainingEnergy", "grid_g_per_kwh", grid_g_per_kwh, allow_zero=True)
         self.device, self.watts, self.grid = device, watts, grid_g_per_kwh

@@ -38,7 +38,16 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Measurement, StructureProbe, is_torch_module, kept_as_it_was, stack_example, torch_input
+from moo_hpo.objectives.base import (
+    Measurement,
+    StructureProbe,
+    check_device,
+    check_metric_prefix,
+    is_torch_module,
+    kept_as_it_was,
+    stack_example,
+    torch_input,
+)
 
 __all__ = ["Latency", "summarize_times"]
 
@@ -146,8 +155,8 @@ class Latency(StructureProbe):
             batch_size=batch_size, threads=threads, warmup=warmup, warmup_s=warmup_s, block=block, min_repeats=min_repeats,
             min_time_s=min_time_s, max_repeats=max_repeats, max_time_s=max_time_s, rel_tol=rel_tol,
         )
-        if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
-            raise ConfigError(f"device must be 'cpu' or 'cuda[:n]'; received {device!r}")
+        check_device("Latency", device)
+        check_metric_prefix("Latency", prefix)
         self.example, self.batch_size, self.device, self.threads = example, batch_size, device, threads
         self.warmup_s, self.min_time_s, self.max_time_s = warmup_s, min_time_s, max_time_s
         self.warmup, self.block, self.min_repeats, self.max_repeats, self.rel_tol = warmup, block, min_repeats, max_repeats, rel_tol

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import is_number
 
 __all__ = ["Maximize", "Minimize", "Objective", "objective_from_dict"]
 
@@ -41,7 +42,7 @@ class Objective:
         if self.direction not in ("minimize", "maximize"):
             raise ConfigError(f"direction must be 'minimize' or 'maximize'; received {self.direction!r}")
         if self.ref is not None:
-            if isinstance(self.ref, bool) or not isinstance(self.ref, (int, float)) or not math.isfinite(self.ref):
+            if not is_number(self.ref) or not math.isfinite(self.ref):
                 raise ConfigError(f"ref of objective {self.name!r} must be a finite number; received {self.ref!r}")
             object.__setattr__(self, "ref", float(self.ref))
 

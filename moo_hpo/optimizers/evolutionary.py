@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import is_integer
 from moo_hpo.optimizers.base import ENQUEUED, Capabilities, Optimizer, Proposal, config_key, reject_unknown_options
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial, TrialStatus
@@ -111,9 +112,9 @@ class _PymooOptimizer(Optimizer):
         Raises:
             ConfigError: for a value of the wrong type or range.
         """
-        if self.pop_size != "auto" and (isinstance(self.pop_size, bool) or not isinstance(self.pop_size, int) or self.pop_size < 2):
+        if self.pop_size != "auto" and (not is_integer(self.pop_size) or self.pop_size < 2):
             raise ConfigError(f"{self.name}: pop_size must be 'auto' or an integer >= 2; received {self.pop_size!r}")
-        if self.n_offsprings is not None and (isinstance(self.n_offsprings, bool) or not isinstance(self.n_offsprings, int) or self.n_offsprings < 1):
+        if self.n_offsprings is not None and (not is_integer(self.n_offsprings) or self.n_offsprings < 1):
             raise ConfigError(f"{self.name}: n_offsprings must be a positive integer or None; received {self.n_offsprings!r}")
 
     def setup(self, problem: Problem) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import is_integer, is_number
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
@@ -166,17 +167,17 @@ def _crowding_distance(Y: np.ndarray) -> np.ndarray:
 
 def check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
     """Raise ConfigError unless ``value`` is an integer ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not is_integer(value) or value < minimum:
         raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}; received {value!r}")
 
 
 def check_non_negative_number(owner: str, name: str, value: Any) -> None:
     """Raise ConfigError unless ``value`` is a finite number ``>= 0``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (0 <= value < math.inf):
+    if not is_number(value) or not (0 <= value < math.inf):
         raise ConfigError(f"{owner}: {name} must be a finite number >= 0; received {value!r}")
 
 
 def check_positive_number(owner: str, name: str, value: Any) -> None:
     """Raise ConfigError unless ``value`` is a positive finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (0 < value < math.inf):
+    if not is_number(value) or not (0 < value < math.inf):
         raise ConfigError(f"{owner}: {name} must be a positive number; received {value!r}")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.values import plain
 from moo_hpo.naming import closest_name
 from moo_hpo.problem import Problem
 from moo_hpo.pruners.base import Decision, Pruner
@@ -64,7 +65,7 @@ class PrunerState:
         if pruner is None:
             return
         pruner.setup(problem)
-        record = {"name": pruner.name, "params": pruner.get_params()}
+        record = {"name": pruner.name, "params": plain(pruner.get_params())}
         if stored is not None and not read_only and _described(record) != _described(stored):
             logger.warning(
                 "the study was pruned by %s; %s judges it from now on (the stored reports are judged again by it, so "
@@ -75,7 +76,8 @@ class PrunerState:
             try:
                 store.set_meta("pruner", record)
             except TypeError:  # options that are not JSON-able: not kept
-                pass
+                logger.warning("the options of pruner %s cannot be stored (not JSON); Study.load reopens the study "
+                               "without a pruner unless it is given pruner=... again", pruner.name)
 
     def replay(self) -> None:
         """Let the pruner see the stored reports again, in the order they arrived (once, when it first decides:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from moo_hpo.exceptions import ConfigError, MooHpoError
+from moo_hpo.values import is_integer, is_number
 from moo_hpo.reports.report import json_text
 from moo_hpo.trial import TrialStatus
 
@@ -273,10 +274,10 @@ class LiveServer:
     """
 
     def __init__(self, path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 8080, refresh: float = 2.0) -> None:
-        if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not (math.isfinite(refresh) and refresh >= MIN_REFRESH):
+        if not is_number(refresh) or not (math.isfinite(refresh) and refresh >= MIN_REFRESH):
             # each check reads the study afresh (0.16 s at 3,000 trials): a page polling faster only loads the server
             raise ConfigError(f"refresh must be at least {MIN_REFRESH:g} seconds; received {refresh!r}")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        if not is_integer(port) or not 0 <= port <= 65535:
             raise ConfigError(f"port must be an integer from 0 to 65535 (0: a free one); received {port!r}")
         from plotly.offline import get_plotlyjs
 

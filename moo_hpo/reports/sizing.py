@@ -218,7 +218,7 @@ class SizingTable(list):
         return self.to_dataframe().to_html(index=False) if self else "<p>(no devices)</p>"
 
 
-def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective: str | None = None) -> SizingTable:
+def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[DeviceProfile], objective: str | None = None) -> SizingTable:
     """For each device, the best feasible trial that fits its budgets, and the fitting front.
 
     A configuration run more than once (its repetitions linked by ``extra["repeat_of"]``, as
@@ -228,7 +228,7 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
     original trial; :attr:`SizingResult.metrics` holds the means it was judged on.
 
     Args:
-        study: the study (its own hard constraints still apply).
+        study: the study (its own hard constraints still apply), or the path of its file (read, not written).
         profiles: the devices (one :class:`DeviceProfile` alone is taken as a list of one).
         objective: the objective to optimize per device (default: the study's first objective).
 
@@ -236,8 +236,15 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         A :class:`SizingTable`: one :class:`SizingResult` per profile, in order.
 
     Raises:
-        ConfigError: for an unknown objective.
+        ConfigError: for an unknown objective, no profiles, or something that is not a study.
     """
+    from moo_hpo.study import Study
+
+    if isinstance(study, (str, os.PathLike)):
+        with Study.load(study, read_only=True) as stored:
+            return size_for_devices(stored, profiles, objective)
+    if not isinstance(study, Study):
+        raise ConfigError(f"size_for_devices expects a study (mh.Study) or the path of its file; received {study!r}")
     names = [o.name for o in study.objectives]
     objective = objective or names[0]
     if objective not in names:
@@ -257,6 +264,8 @@ def size_for_devices(study: Study, profiles: Sequence[DeviceProfile], objective:
         hint = ' (a "name:size=...,latency=..." text is the command line\'s form)' if isinstance(profiles, str) else ""
         raise ConfigError(f"profiles must be mh.DeviceProfile(...) or a list of them; received {profiles!r}{hint}")
     profiles = list(profiles)  # a generator too
+    if not profiles:
+        raise ConfigError("profiles must name at least one device (mh.DeviceProfile(...)); received none")
     for p in profiles:
         if not isinstance(p, DeviceProfile):
             raise ConfigError(f"profiles must be mh.DeviceProfile(...); received {p!r}")

@@ -285,3 +285,15 @@ def test_the_interrupt_s_log_counts_the_trials_recorded_for_a_proposal_that_was_
         study.optimize(lambda c: {"a": c["x"]}, n_trials=2, n_workers=2, show_progress=False)
     assert [t.status for t in study.trials] == [mh.TrialStatus.INTERRUPTED]
     assert "1 running trial recorded as interrupted (its configuration runs again first" in caplog.text
+
+
+@pytest.mark.parametrize(("argument", "given", "match"), [
+    ("callbacks", ["not callable"], "callbacks must be a list of callables; received 'not callable' among them"),
+    ("probes", [mh.objectives.ModelSize], r"a class: give an instance of it"),
+])
+def test_a_list_holding_a_wrong_item_is_refused_before_any_trial(argument, given, match):
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("f")], optimizer="random", seed=0)
+    ran = []
+    with pytest.raises(mh.ConfigError, match=match):
+        study.optimize(lambda config: ran.append(1) or {"f": config["x"]}, n_trials=2, show_progress=False, **{argument: given})
+    assert ran == [] and study.trials == []

@@ -239,3 +239,25 @@ def test_cross_validated_weights_reach_a_nested_pipelines_last_step_and_a_search
     with pytest.raises(mh.ProbeError, match="last step 'clf' is 'passthrough', which fits nothing"):
         mh.objectives.CrossValidated(X, y, n_splits=3, sample_weight=weight).measure(
             Pipeline([("scale", StandardScaler()), ("clf", "passthrough")]))
+
+
+def test_cross_validated_refuses_split_counts_that_are_not_integers():
+    X, y = np.zeros((20, 2)), np.arange(20) % 2
+    for n_splits in (2.5, "3"):
+        with pytest.raises(mh.ConfigError, match=f"integers n_splits >= 2 and repeats >= 1; received {n_splits!r}, 1"):
+            mh.objectives.CrossValidated(X, y, n_splits=n_splits)
+    assert mh.objectives.CrossValidated(X, y, n_splits=np.int64(3)).n_splits == 3
+
+
+def test_scoring_data_of_no_rows_is_refused():
+    with pytest.raises(mh.ConfigError, match="Accuracy: expected data of at least one row; received X with 0 rows"):
+        mh.objectives.Accuracy(np.zeros((0, 3)), np.zeros(0))
+
+
+def test_a_function_probe_returning_text_raises_a_probe_error():
+    @mh.objectives.probe(["score"])
+    def scored(model):
+        return {"score": "high"}
+
+    with pytest.raises(mh.ProbeError, match="probe 'scored' returned 'high' for 'score'; expected a number"):
+        scored.measure(object())

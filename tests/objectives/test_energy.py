@@ -146,3 +146,21 @@ def test_a_training_meter_that_cannot_start_names_its_probe(no_counters):
     pipeline = ProbePipeline(lambda model, config: None, lambda c: tiny(), [mh.objectives.TrainingEnergy("cpu")], [])
     with pytest.raises(mh.ProbeError, match=r"^probe 'training_energy' failed: no energy counter for 'cpu'"):
         pipeline({"width": 2})
+
+
+@pytest.mark.parametrize("make", [
+    lambda device: mh.objectives.Energy(np.zeros(4), device=device),
+    lambda device: mh.objectives.TrainingEnergy(device=device),
+    lambda device: mh.objectives.Latency(np.zeros(4), device=device),
+], ids=["energy", "training_energy", "latency"])
+def test_a_device_that_is_not_cpu_or_cuda_is_refused(make):
+    with pytest.raises(mh.ConfigError, match=r"device must be 'cpu', 'cuda' or 'cuda:<n>'; received 'gpu' \(for an NVIDIA GPU: 'cuda'\)"):
+        make("gpu")  # read the CPU's counter before
+    with pytest.raises(mh.ConfigError, match="received 'cuda:x'"):
+        make("cuda:x")
+    assert make("cuda:1") is not None and make("cpu") is not None
+
+
+def test_energy_refuses_a_batch_size_that_is_not_an_integer():
+    with pytest.raises(mh.ConfigError, match="batch_size an integer >= 1; received 1.0, '2'"):
+        mh.objectives.Energy(np.zeros(4), device="cpu", min_window_s=1.0, batch_size="2")

@@ -238,3 +238,10 @@ def test_a_pandas_row_keeps_its_column_names_for_a_pipeline_that_selects_columns
         assert metrics["latency_p50_ms"] > 0
     with pytest.raises(mh.ConfigError, match=r"a DataFrame example must be one row \(X.iloc\[\[0\]\]\); received 2 rows"):
         mh.objectives.Latency(X.iloc[:2], min_time_s=0.01, max_time_s=1.0).measure(pipe)
+
+
+@pytest.mark.parametrize("prefix", [None, "", "p99 ms", 3])
+def test_latency_refuses_a_prefix_that_names_no_metric(prefix):
+    with pytest.raises(mh.ConfigError, match="Latency: expected prefix to be a name of letters"):
+        mh.objectives.Latency(np.zeros(3), prefix=prefix)
+    assert mh.objectives.Latency(np.zeros(3), prefix="cpu_latency").metrics[0] == "cpu_latency_p50_ms"

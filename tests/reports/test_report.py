@@ -645,3 +645,17 @@ def test_the_page_counts_interrupted_and_running_trials_and_says_why_the_objecti
     text = re.sub(r"<[^>]+>", " ", page)
     assert re.search(r"\b1\s+interrupted\b", text) and re.search(r"\b1\s+running\b", text)
     assert "No complete trial to show" in page and "id='front-0'" not in page and 'id="front-0"' not in page
+
+
+def test_device_sizing_reads_a_study_file_and_refuses_no_devices(tmp_path):
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    path = tmp_path / "s.db"
+    with mh.Study(space, [mh.Maximize("accuracy")], storage=path, optimizer="random", seed=0) as study:
+        for size in (5.0, 50.0):
+            study.tell(study.ask(), {"accuracy": size / 100, "size_kb": size})
+    results = mh.size_for_devices(path, [mh.DeviceProfile("mcu", max_size_kb=10.0)])  # a path, as mh.report takes
+    assert results[0].best.metrics["size_kb"] == 5.0
+    with mh.Study.load(path, read_only=True) as study, pytest.raises(mh.ConfigError, match="at least one device"):
+        mh.size_for_devices(study, [])
+    with pytest.raises(mh.ConfigError, match="expects a study .* received 3"):
+        mh.size_for_devices(3, [mh.DeviceProfile("mcu", max_size_kb=10.0)])

@@ -152,8 +152,10 @@ class BoTorchOptimizer(Optimizer):
         time_share: the largest share of the study's time (proposals plus trials) the optimizer may spend
             proposing, between 0 and 1, e.g. 0.2; full model steps alternate with economy steps to keep to
             it (see the module docstring). None (the default): every proposal is a full model step, and a
-            seed reproduces the study exactly. ``"auto"`` sets :data:`moo_hpo.optimizers.registry.AUTO_TIME_SHARE`.
-        time_allowance: seconds of proposing beyond the ``time_share`` (none without one); ``"auto"``: 60.
+            seed reproduces the study exactly. A study's ``optimizer="auto"`` gives its Bayesian optimizer
+            :data:`moo_hpo.optimizers.registry.AUTO_TIME_SHARE` (0.2).
+        time_allowance: seconds of proposing beyond the ``time_share`` (none without one); a study's
+            ``optimizer="auto"`` gives :data:`moo_hpo.optimizers.registry.AUTO_TIME_ALLOWANCE` (60).
         winsorize: clip each objective's and hard constraint's bad tail before the GPs see it (Ax's
             automatic rule, :func:`~moo_hpo.optimizers.bayesian.data.winsorized`): values beyond the
             reference point or on a constraint's infeasible side, far out by a Tukey fence, so a heavy tail

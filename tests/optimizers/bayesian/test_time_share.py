@@ -228,3 +228,16 @@ def test_a_resumed_study_counts_the_proposal_time_it_spent_before(tmp_path):
     again = mh.Study.load(path)
     assert _proposal_seconds(list(again.optimizer._told.values())) == pytest.approx(recorded) and recorded > 0
     again.close()
+
+
+
+def test_time_share_auto_is_refused_naming_what_the_studys_auto_gives():
+    import pytest
+
+    import moo_hpo as mh
+
+    space, objectives = mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("f"), mh.Minimize("g")]
+    with pytest.raises(mh.ConfigError, match=r"received 'auto' \(the study's optimizer='auto' gives 0.2\)"):
+        mh.Study(space, objectives, optimizer=mh.optimizers.EHVI(time_share="auto"))
+    with pytest.raises(mh.ConfigError, match=r"time_allowance .* received 'auto' \(the study's optimizer='auto' gives 60\)"):
+        mh.Study(space, objectives, optimizer=mh.optimizers.EHVI(time_share=0.2, time_allowance="auto"))
