@@ -47,6 +47,10 @@ def __getattr__(name: str):  # reports import plotly: load them on first use
         return module if name == "objectives" else getattr(module, name)
     raise AttributeError(f"module 'moo_hpo' has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:  # the lazily loaded names too (tab completion)
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
     "AtLeast",
     "AtMost",

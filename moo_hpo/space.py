@@ -34,7 +34,7 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.params import Categorical, Float, Int, Param, same_value, param_from_dict
-from moo_hpo.values import plain
+from moo_hpo.values import is_integer, plain
 
 __all__ = ["Categorical", "Float", "Int", "Param", "Rule", "Space", "param_from_dict"]
 
@@ -373,8 +373,10 @@ class Space:
         """Map configurations to the compact unit cube (inverse of :meth:`from_unit`).
 
         A categorical value goes to the middle of its share of the coordinate; an inactive
-        parameter to 0.5.
+        parameter to 0.5. One configuration alone is taken as a list of one.
         """
+        if isinstance(configs, Mapping):
+            configs = [configs]
         U = np.full((len(configs), self.dim), 0.5)
         for j, (name, p) in enumerate(self.params.items()):
             rows = [i for i, c in enumerate(configs) if name in c]
@@ -414,8 +416,10 @@ class Space:
         Raises:
             ConfigError: when the validity rules reject too many candidates.
         """
+        if not is_integer(n) or n < 0:
+            raise ConfigError(f"sample expects n, a number of configurations >= 0; received {n!r}")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        return self.fill_valid(n, lambda k: rng.random((k, self.dim)), max_tries)
+        return self.fill_valid(int(n), lambda k: rng.random((k, self.dim)), max_tries)
 
     def fill_valid(self, n: int, draw: Callable[[int], np.ndarray], max_tries: int = 100) -> list[Config]:
         """Collect ``n`` valid configurations from a stream of compact-cube points.

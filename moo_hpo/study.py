@@ -148,6 +148,10 @@ class Study:
                 raise ConfigError(f"constraints must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63):
             raise ConfigError(f"seed must be an integer in [0, 2**63) or None; received {seed!r}")
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"name must be a string or None; received {name!r}")
+        if not isinstance(retry_interrupted, (bool, np.bool_)):  # "no" would read as True
+            raise ConfigError(f"retry_interrupted must be True or False; received {retry_interrupted!r}")
         self.objectives = tuple(objectives)
         self.constraints = tuple(constraints)
         Problem(self.space, self.objectives, self.constraints).warn_contradictions()  # validates the definition early

@@ -17,3 +17,9 @@ def test_import_stays_light():
     code = "import sys, moo_hpo; print(','.join(m for m in ('torch', 'botorch', 'pymoo', 'plotly', 'scipy.stats', 'sklearn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_dir_lists_the_lazily_loaded_names():
+    import moo_hpo as mh
+
+    assert {"report", "fairness_audit", "DeviceProfile", "size_for_devices", "objectives", "Study"} <= set(dir(mh))

@@ -280,3 +280,17 @@ def test_a_float_range_wider_than_a_float_is_refused():
     with pytest.raises(mh.ConfigError, match="width is a finite float"):
         mh.Float(-1e308, 1e308)
     assert mh.Float(-1e300, 1e300).high == 1e300
+
+
+def test_a_set_of_choices_is_refused_for_its_changing_order():
+    with pytest.raises(mh.ConfigError, match=r"received a set .* give sorted\(...\) or a list"):
+        mh.Categorical({"relu", "tanh"})
+    assert list(mh.Categorical({"relu"}).choices) == ["relu"]  # one choice has one order
+
+
+def test_sample_refuses_a_negative_count_and_to_unit_takes_one_config():
+    space = mh.Space({"x": mh.Float(0.0, 1.0), "c": mh.Categorical(["a", "b"])})
+    with pytest.raises(mh.ConfigError, match="n, a number of configurations >= 0; received -1"):
+        space.sample(-1)
+    assert space.sample(np.int64(2), seed=0) == space.sample(2, seed=0)
+    assert space.to_unit({"x": 0.25, "c": "b"}).tolist() == space.to_unit([{"x": 0.25, "c": "b"}]).tolist()

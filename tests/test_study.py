@@ -1265,3 +1265,28 @@ def test_objectives_and_constraints_given_as_generators_are_kept():
     assert [o.name for o in study.objectives] == ["a"] and study.constraints == (mh.AtMost("b", 0.5),)
     study.tell(study.ask(), {"a": 0.1, "b": 9.0})  # breaks the hard limit
     assert study.pareto_front() == []
+
+
+@pytest.mark.parametrize(("argument", "value", "match"), [
+    ("name", 3, "name must be a string or None; received 3"),
+    ("retry_interrupted", "no", "retry_interrupted must be True or False; received 'no'"),
+])
+def test_study_refuses_arguments_of_the_wrong_type(argument, value, match):
+    with pytest.raises(mh.ConfigError, match=match):
+        simple_study(**{argument: value})
+
+
+def test_optimize_takes_one_exception_type_for_catch_and_refuses_a_flag_given_as_text():
+    study = simple_study()
+
+    def fails(config):
+        raise ValueError("boom")
+
+    study.optimize(fails, n_trials=1, catch=ValueError, show_progress=False)  # as Optuna takes it
+    assert study.trials[0].status is mh.TrialStatus.FAILED
+    with pytest.raises(ValueError, match="boom"):
+        study.optimize(fails, n_trials=1, catch=KeyError, show_progress=False)
+    with pytest.raises(mh.ConfigError, match=r"catch must be a tuple of exception types \(or one\); received \('ValueError',\)"):
+        study.optimize(ab, n_trials=1, catch=("ValueError",))
+    with pytest.raises(mh.ConfigError, match="show_progress must be True or False; received 'no'"):
+        study.optimize(ab, n_trials=1, show_progress="no")

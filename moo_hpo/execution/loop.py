@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
 from moo_hpo.values import is_integer, is_number, plain
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
@@ -53,8 +55,11 @@ def _check_arguments(
         raise ConfigError(f"timeout must be a positive number of seconds or None; received {timeout!r}")
     if not is_integer(n_workers) or n_workers < 1:
         raise ConfigError(f"n_workers must be a positive integer; received {n_workers!r}")
-    if not isinstance(catch, tuple):
-        raise ConfigError(f"catch must be a tuple of exception types; received {catch!r}")
+    def exception_type(kind: Any) -> bool:
+        return isinstance(kind, type) and issubclass(kind, BaseException)
+
+    if not (exception_type(catch) or (isinstance(catch, tuple) and all(exception_type(k) for k in catch))):
+        raise ConfigError(f"catch must be a tuple of exception types (or one); received {catch!r}")
     if trial_timeout is not None and not (
         is_number(trial_timeout) and 0 < trial_timeout < float("inf")
     ):
@@ -153,6 +158,9 @@ def run_optimize(
     _check_arguments(fn, n_trials, timeout, n_workers, catch, trial_timeout, retries)
     n_trials, timeout, trial_timeout = plain(n_trials), plain(timeout), plain(trial_timeout)  # np.int64(2) -> 2
     n_workers, retries, max_trials_per_worker = plain(n_workers), plain(retries), plain(max_trials_per_worker)
+    catch = (catch,) if isinstance(catch, type) else catch
+    if not isinstance(show_progress, (bool, np.bool_)):  # "no" would read as True
+        raise ConfigError(f"show_progress must be True or False; received {show_progress!r}")
     check_max_trials_per_worker(max_trials_per_worker)
     _check_signature(fn, with_model=build is not None)
     callbacks = _as_list("callbacks", callbacks, callable)
