@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 import tomllib
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,34 @@ def _check_not_shadowing(spec: str, module_name: str, local: Path, base: Path) -
                        "stand in for everywhere in this run; rename it")
 
 
+def _module_beside(spec: str, name: str, base: Path) -> str:
+    """The module name of an entry's file beside the study file, however the file is written: ``train``,
+    ``train.py``, ``./train.py``, ``sub/train`` or ``sub.train``, or its absolute path inside the study's folder.
+
+    Raises:
+        CliError: for an absolute path outside the study file's folder.
+    """
+    path = name.replace("\\", "/")
+    if Path(path).is_absolute():
+        try:
+            path = Path(path).resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            raise CliError(f"entry {spec!r} must name a Python file next to the study file (in {str(base)!r}), "
+                           "written as 'train:evaluate' or 'train.py:evaluate'") from None
+    while path.startswith("./"):
+        path = path[2:]
+    if path.endswith(".py") and (base / path).is_file():
+        path = path[: -len(".py")]  # a file's name ('train.py:fit'): its module
+    return path.strip("/").replace("/", ".")
+
+
+def _line_in(exc: BaseException, module_name: str) -> str:
+    """`` (train.py, line 3)``: where in the entry's own file an import failed (empty when not found)."""
+    tail = module_name.rsplit(".", 1)[-1]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).stem in (tail, "__init__")]
+    return f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+
+
 def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[..., Any]:
     """The objective named ``module:function``.
 
@@ -126,9 +155,8 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise CliError(f"entry must be 'module:function'; received {spec!r}")
-    if not anywhere and module_name.endswith(".py") and (base / module_name).is_file():
-        module_name = module_name[: -len(".py")].replace("/", ".")  # a file's name ('train.py:fit'): its module
     if not anywhere:
+        module_name = _module_beside(spec, module_name, base)
         rel = Path(*module_name.split("."))
         candidates = [base / rel.with_suffix(".py"), base / rel / "__init__.py"]
         local = next((c.resolve() for c in candidates if c.is_file()), None)
@@ -150,6 +178,12 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
         sys.path.append(os.getcwd())  # --entry: a module in the current folder (last: it shadows nothing installed)
     try:
         module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or module_name == exc.name or module_name.startswith(exc.name + "."):
+            raise  # the entry's own module: the caller says where it looked
+        raise CliError(f"entry {spec!r}: importing {module_name} failed{_line_in(exc, module_name)}: it imports "
+                       f"{exc.name!r}, which is not installed in this Python ({sys.executable}): install it there "
+                       f"(pip install ...)") from exc
     except ImportError:
         raise
     except Exception as exc:  # noqa: BLE001 - the module's own code failed (a SyntaxError, an error at import)

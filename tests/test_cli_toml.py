@@ -91,6 +91,9 @@ def test_the_entry_must_be_a_file_next_to_the_study_file(tmp_path):
     assert not (tmp_path / "study.db").exists()  # refused before anything was created
     result = runner.invoke(app, ["run", str(path), "--entry", "entry:evaluate"])  # named by the user: allowed
     assert result.exit_code == 0, result.output
+    import sys
+
+    sys.modules.pop("entry", None)  # imported from this folder as any module: the next test's entry.py is another
 
 
 def test_run_exits_non_zero_when_no_trial_completed(tmp_path):
@@ -459,3 +462,38 @@ def test_a_toml_study_run_again_runs_its_interrupted_trials_again_within_the_sam
         assert retry.extra["retry_of"] == lost.number and retry.config == lost.config and retry.status.value == "complete"
     result = runner.invoke(app, ["run", path, "--trials", "5"])  # the interrupted trial and its retry count once
     assert result.exit_code == 0 and "1 to run" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("entry", ["./entry.py:evaluate", "./entry:evaluate", "{dir}/entry.py:evaluate", "{dir}/entry:evaluate",
+                                   "stages/trainer:evaluate", "stages/trainer.py:evaluate", "stages.trainer:evaluate"])
+def test_an_entry_may_name_its_file_as_a_path(tmp_path, entry):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "trainer.py").write_text(ENTRY)
+    path.write_text(path.read_text().replace('entry = "entry:evaluate"', f'entry = "{entry.format(dir=tmp_path)}"'))
+    result = runner.invoke(app, ["run", str(path), "--trials", "2"])
+    assert result.exit_code == 0, result.output
+    assert mh.Study.load(tmp_path / "study.db", read_only=True).count("complete") == 2
+
+
+def test_an_entry_path_outside_the_study_folder_is_refused(tmp_path):
+    from pathlib import Path
+
+    (tmp_path / "a").mkdir()
+    path = Path(write(tmp_path / "a"))
+    (tmp_path / "elsewhere.py").write_text(ENTRY)
+    path.write_text(path.read_text().replace('entry = "entry:evaluate"', f'entry = "{tmp_path}/elsewhere.py:evaluate"'))
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 1 and "must name a Python file next to the study file" in result.output
+    assert "written as 'train:evaluate' or 'train.py:evaluate'" in " ".join(result.output.split())
+
+
+def test_an_entry_importing_a_missing_package_says_so(tmp_path):
+    path = write(tmp_path)
+    (tmp_path / "entry.py").write_text("import numpy\nimport xgboostt_not_installed\n" + ENTRY)
+    result = runner.invoke(app, ["run", path])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "importing entry failed (entry.py, line 2): it imports 'xgboostt_not_installed'" in said
+    assert "which is not installed in this Python" in said and "Traceback" not in said
