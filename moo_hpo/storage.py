@@ -103,6 +103,10 @@ class Store(ABC):
     def delete_reports(self, number: int) -> None:
         """Forget trial ``number``'s reports (it runs again from its start)."""
 
+    def forget_meta(self, keys: list[str]) -> None:
+        """Remove the values saved under ``keys`` (a study refused while it was being created leaves none).
+        A store that cannot remove them keeps them."""
+
     def mark_interrupted(self) -> list[int]:
         """Mark running trials ``interrupted``; returns their numbers."""
         numbers = []
@@ -173,6 +177,10 @@ class InMemoryStore(Store):
     def set_meta_many(self, values: dict[str, Any]) -> None:
         encoded = {k: json.dumps(v) for k, v in values.items()}  # every value checked before any is kept
         self._meta.update(encoded)
+
+    def forget_meta(self, keys: list[str]) -> None:
+        for key in keys:
+            self._meta.pop(key, None)
 
     def add_trial(self, trial: Trial) -> None:
         if trial.number in self._trials:
@@ -538,6 +546,10 @@ class SQLiteStore(Store):
         with self._writing(), self._transaction():
             for key, text in encoded.items():
                 self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, text))
+
+    def forget_meta(self, keys: list[str]) -> None:
+        with self._writing(), self._transaction():
+            self._conn.executemany("DELETE FROM meta WHERE key = ?", [(key,) for key in keys])
 
     def add_trial(self, trial: Trial) -> None:
         row = trial.to_row()

@@ -15,6 +15,7 @@ in :mod:`moo_hpo.pruners.state`, repeated runs in :mod:`moo_hpo.robust`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import numbers
@@ -76,6 +77,28 @@ def _as_chosen(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
             value = int(value)
         out[name] = value
     return out
+
+
+def _check_chosen_optimizer(optimizer: str | Optimizer, problem: Problem) -> Optimizer | None:
+    """Check the optimizer the user chose before the study's file is opened (a refused study writes nothing):
+    an instance's options, a name's optimizer, and that either handles the problem (``"auto"`` picks one that does).
+
+    Returns:
+        The optimizer made from its name, or None for ``"auto"`` or an instance (claimed later, once the study opens).
+
+    Raises:
+        ConfigError: for an unknown name or a bad option.
+        UnsupportedError: for an optimizer that cannot handle the problem.
+    """
+    if isinstance(optimizer, Optimizer):
+        optimizer.check_options()  # a bad option now, not at the first trial (a stored one is not judged again)
+        optimizer.capabilities.check(optimizer.name, problem)
+        return None
+    if optimizer.lower() == "auto":
+        return None
+    made = make_optimizer(optimizer)
+    made.capabilities.check(made.name, problem)
+    return made
 
 
 class Study:
@@ -157,6 +180,8 @@ class Study:
         Problem(self.space, self.objectives, self.constraints).warn_contradictions()  # validates the definition early
         if not isinstance(optimizer, (str, Optimizer)):
             raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {optimizer!r}")
+        named = _check_chosen_optimizer(optimizer, Problem(self.space, self.objectives, self.constraints))
+        self._created: list[str] = []  # what this call wrote to create a new study (forgotten if it is refused)
         self._store = open_store(storage, read_only=read_only)
         try:
             self.read_only = self._store.read_only
@@ -172,10 +197,9 @@ class Study:
             self._unmeasured_logged: set[str] = set()
             self._notes_logged: set[str] = set()  # notes logged once per study (an extra kept as text ...)
             if isinstance(optimizer, Optimizer):
-                optimizer.check_options()  # a bad option now, not at the first trial (a stored one is not judged again)
                 self._chosen = (claim_instance(optimizer, self), "chosen by the user")
-            elif optimizer.lower() != "auto":
-                self._chosen = (make_optimizer(optimizer), "chosen by the user")
+            elif named is not None:
+                self._chosen = (named, "chosen by the user")
             elif self._store.get_meta("optimizer") is not None and self._trials:
                 stored = self._store.get_meta("optimizer")
                 if is_registered(stored["name"]):
@@ -201,6 +225,9 @@ class Study:
                 logger.warning("trials %s were running when the study stopped; recorded as interrupted%s", self.interrupted, again)
             self._store_rename()
         except BaseException:
+            if self._created:  # a study refused as it was created leaves its file as it found it (the next one uses it)
+                with contextlib.suppress(Exception):
+                    self._store.forget_meta(self._created)
             if not isinstance(storage, Store):  # a refused study keeps no lock on its file
                 self._store.close()
             raise
@@ -222,9 +249,9 @@ class Study:
                 raise StorageError(f"{self._store.location!r} holds no study")
             self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0] >> 1)
             self.name = name or "study"
-            self._store.set_meta_many(  # one transaction: a study file is created whole or not at all
-                {"spec": spec, "seed": self.seed, "name": self.name, "created_at": time.time(), "moo_hpo_version": __version__}
-            )
+            created = {"spec": spec, "seed": self.seed, "name": self.name, "created_at": time.time(), "moo_hpo_version": __version__}
+            self._created = [*created, "optimizer", "pruner", QUEUED]  # and what the rest of the set-up may write
+            self._store.set_meta_many(created)  # one transaction: a study file is created whole or not at all
             self.interrupted: list[int] = []
         else:
             refs_changed = self._refs_changed(stored["objectives"], spec["objectives"])

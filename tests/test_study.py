@@ -1290,3 +1290,21 @@ def test_optimize_takes_one_exception_type_for_catch_and_refuses_a_flag_given_as
         study.optimize(ab, n_trials=1, catch=("ValueError",))
     with pytest.raises(mh.ConfigError, match="show_progress must be True or False; received 'no'"):
         study.optimize(ab, n_trials=1, show_progress="no")
+
+
+@pytest.mark.parametrize("refused", [
+    {"optimizer": "cei"},                                           # one objective only: the study has two
+    {"optimizer": mh.optimizers.ConstrainedEI(n_init=0)},           # a bad option
+    {"optimizer": "no-such-optimizer"},
+    {"pruner": mh.pruners.DominatedPruner(min_step=30, max_resource=27)},  # refused as the pruner is set up
+])
+def test_a_study_refused_as_it_is_created_leaves_its_file_for_the_next_one(tmp_path, refused):
+    path = tmp_path / "s.db"
+    with pytest.raises((mh.ConfigError, mh.UnsupportedError)):
+        simple_study(storage=path, seed=0, **refused)
+    # the mistake fixed, with another definition and seed: the file takes it
+    space = mh.Space({"y": mh.Float(0.0, 1.0)})
+    with mh.Study(space, [mh.Minimize("a")], storage=path, seed=5, optimizer="random") as study:
+        study.tell(study.ask(), {"a": 0.5})
+    with mh.Study.load(path, read_only=True) as again:
+        assert again.seed == 5 and [o.name for o in again.objectives] == ["a"] and len(again.trials) == 1
