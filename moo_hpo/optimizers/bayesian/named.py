@@ -52,8 +52,9 @@ class ParEGO(BoTorchOptimizer):
 
 class ConstrainedEI(BoTorchOptimizer):
     """Constrained expected improvement for one objective: BoTorch's qLogNEI under the hard constraints, after
-    a search for the feasible region (qLogProbabilityOfFeasibility) while no trial is feasible. Takes the
-    options of :class:`BoTorchOptimizer`.
+    a search for the feasible region (qLogProbabilityOfFeasibility) while no trial is feasible, or fewer than two
+    trials measured the objective (a candidate skipped for a broken limit measures none). Takes the options of
+    :class:`BoTorchOptimizer`.
     """
 
     name = "cei"
