@@ -181,7 +181,12 @@ def counts_text(study: mh.Study) -> str:
     parts.append(f"{n['failed']} failed")
     labels = {"infeasible_skipped": "skipped before training", "interrupted": "interrupted", "running": "running"}
     parts += [f"{n[key]} {label}" for key, label in labels.items() if n[key]]
-    return f"{len(study.trials)} trials: " + ", ".join(parts)
+    text = f"{len(study.trials)} trials: " + ", ".join(parts)
+    left = study.left_running()
+    if left:
+        text += (f" ({'they were' if len(left) > 1 else 'it was'} running when the study's run stopped: no process writes "
+                 "the study now; resumed, it records them interrupted and runs their configurations again)")
+    return text
 
 
 def _fmt(value: object) -> str:

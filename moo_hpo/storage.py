@@ -127,6 +127,10 @@ class Store(ABC):
         """Where the records live (a path, or ``":memory:"``)."""
         return ":memory:"
 
+    def has_writer(self) -> bool | None:
+        """Whether a process holds the study open for writing (None: this store cannot tell)."""
+        return None if self.read_only else True
+
 
 def _copy(trial: Trial) -> Trial:
     # moo_hpo never mutates nested values of ``extra``, so copying the three dicts isolates the record
@@ -350,6 +354,31 @@ class SQLiteStore(Store):
     @property
     def location(self) -> str:
         return str(self.path)
+
+    def has_writer(self) -> bool | None:
+        """Whether a process (this one or another) holds the study open for writing: its writer's lock is taken.
+        None where locks cannot be read (no ``fcntl``; a file that cannot be opened)."""
+        if not self.read_only:
+            return True
+        if fcntl is None:  # pragma: no cover - Windows
+            return None
+        with _REGISTRY:
+            known = _file_identity(self.path)
+            if known is None:
+                return None
+            if known in _WRITERS:
+                return True
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except OSError:
+                return None
+            try:
+                free = _try_flock(fd, fcntl.LOCK_SH, patience_s=0.0)  # a writer holds it exclusively
+                if free:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                _close_descriptor(known, fd)  # later, if a connection of this process has the file open
+        return not free
 
     def _not_writable(self, why: str) -> StorageError:
         """The error for a study file this process cannot write (or create)."""

@@ -1112,6 +1112,18 @@ class Study:
         """Number of complete trials within every hard constraint."""
         return self._n_feasible
 
+    def left_running(self) -> list[int]:
+        """The trials recorded as running that no process runs: this study is a read-only view and no process
+        writes the study (its run was killed, or its machine stopped). They are recorded as interrupted, and their
+        configurations run again, when the study is next opened for writing.
+
+        Returns:
+            Their numbers; empty when this study writes, another process does, or the store cannot tell.
+        """
+        if not self.read_only or not self._running or self._store.has_writer() is not False:
+            return []
+        return sorted(self._running)
+
     def count(self, status: TrialStatus | str) -> int:
         """Number of trials with a given status.
 

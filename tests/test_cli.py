@@ -315,3 +315,37 @@ def test_front_reads_a_study_whose_extra_data_only_looks_like_a_fairness_table(t
             study.tell(study.ask(), {"accuracy": 0.5}, extra={"group_fairness": {"by_group": by_group}})
     out = runner.invoke(app, ["front", str(path)])
     assert out.exit_code == 0 and "one class" not in out.output, out.output
+
+
+def test_trials_left_running_by_a_killed_run_are_told_apart_from_running_ones(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "k.db"
+    code = textwrap.dedent(f"""
+        import time, moo_hpo as mh
+        study = mh.Study(mh.Space({{"x": mh.Float(0, 1)}}), [mh.Minimize("f")], storage={str(path)!r}, optimizer="random", seed=0)
+        study.tell(study.ask(), {{"f": 0.5}})
+        running = study.ask(2)
+        print("asked", flush=True)
+        time.sleep(60)
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "asked"
+        with mh.Study.load(path, read_only=True) as view:  # its run goes on: running, no note
+            assert view.count("running") == 2 and view.left_running() == []
+        alive = runner.invoke(app, ["front", str(path)])
+        assert "2 running" in alive.output and "no process writes" not in alive.output
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    with mh.Study.load(path, read_only=True) as view:
+        assert view.left_running() == [1, 2]
+    said = " ".join(runner.invoke(app, ["front", str(path)]).output.split())
+    assert "2 running (they were running when the study's run stopped: no process writes the study now" in said
+    runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "r.md")])
+    assert "2 running when the study's run stopped" in (tmp_path / "r.md").read_text()
+    with mh.Study.load(path) as resumed:  # opened for writing: interrupted, as said
+        assert resumed.count("interrupted") == 2 and resumed.left_running() == []

@@ -158,7 +158,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         "optimizer": {"name": optimizer.get("name"), "reason": optimizer.get("reason")},
         "seed": study.seed,
         "versions": _versions(),
-        "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible},
+        "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible,
+                                                                    "left_running": len(study.left_running())},
         "time": time_figures(finished),
     }
     rows = []

@@ -122,7 +122,8 @@ class Report(SavesByFormat):
         out = [f"# {md.escape(d['name'])}", ""]
         curves = d.get("learning_curves") or {}
         pruned = f"{c.get('pruned', 0)} pruned, " if c.get("pruned") or curves.get("trials") else ""
-        unfinished = "".join(f", {c[s]} {s}" for s in ("running", "interrupted") if c.get(s))
+        said = {"running": "running when the study's run stopped" if c.get("left_running") else "running"}
+        unfinished = "".join(f", {c[s]} {said.get(s, s)}" for s in ("running", "interrupted") if c.get(s))
         out.append(
             f"{plural(c['total'], 'trial')}: {c['complete']} complete ({c['feasible']} feasible), {pruned}{c['failed']} failed, "
             f"{c['infeasible_skipped']} skipped before training{unfinished}. Optimizer: "

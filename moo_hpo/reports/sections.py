@@ -189,4 +189,6 @@ def count_cards(data: dict[str, Any]) -> list[tuple[str, Any]]:
     if c.get("pruned") or (data.get("learning_curves") or {}).get("trials"):
         cards.append(("pruned", c.get("pruned", 0)))
     unfinished = [(s, c[s]) for s in ("running", "interrupted") if c.get(s)]  # stopped or still going: said, not hidden
+    if c.get("left_running"):  # no process runs them: the study's run was killed
+        unfinished = [("running when the study's run stopped" if s == "running" else s, v) for s, v in unfinished]
     return cards + [("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])] + unfinished
