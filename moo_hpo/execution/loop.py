@@ -427,9 +427,13 @@ def _report_failure(study: Study, trial: Trial) -> None:
     # search's own findings, not a mistake in the objective
     reasons = {(t.error or "").splitlines()[0] if t.status is TrialStatus.FAILED else None for t in finished}
     if len(reasons) == 1 and None not in reasons:
+        fix = "Fix the objective and run it again"
+        if reason.startswith("missing metric(s)"):  # the name may be wrong in the study's definition instead
+            fix = ("Fix the metric's name in the objective, or in the study's objectives and constraints (a study file "
+                   "keeps the definition it was created with: give the corrected study a new file), and run it again")
         raise MooHpoError(
-            f"the first {SAME_FAILURE_STOP} trials all failed the same way, so the study stops: {reason}. "
-            "Fix the objective and run it again (the failed trials stay in the study)"
+            f"the first {SAME_FAILURE_STOP} trials all failed the same way, so the study stops: {reason}. {fix} (the "
+            "failed trials stay in the study and count towards n_trials, which counts every trial it holds)"
         )
 
 

@@ -29,9 +29,12 @@ def test_each_failure_is_logged_with_its_reason(caplog):
 
 def test_a_study_whose_first_trials_all_fail_alike_stops_with_the_reason():
     s = study()
-    with pytest.raises(mh.MooHpoError, match=r"first 5 trials all failed the same way.*'acuracy' looks like 'accuracy': a typo"):
+    with pytest.raises(mh.MooHpoError, match=r"first 5 trials all failed the same way.*'acuracy' looks like 'accuracy': a typo") as stopped:
         s.optimize(lambda c: {"acuracy": c["x"], "latency_ms": 1.0}, n_trials=50, show_progress=False)
     assert len(s.trials) == 5 and s.count("failed") == 5
+    said = str(stopped.value)  # the name may be wrong in the study's definition: what to do then
+    assert ("or in the study's objectives and constraints (a study file keeps the definition it was created with: give "
+            "the corrected study a new file)") in said and "count towards n_trials" in said
 
 
 def test_different_failures_do_not_stop_a_study():
