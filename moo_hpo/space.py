@@ -321,7 +321,9 @@ class Space:
             elif not active and name in config:
                 out.append(f"parameter {name!r} is inactive here but has a value ({config[name]!r})")
             elif active and not p.contains(config[name]):
-                hint = " (an integer parameter: expected an int)" if isinstance(p, Int) and isinstance(config[name], (float, str)) else ""
+                hint = (" (an integer parameter: expected an int)" if isinstance(p, Int) and isinstance(config[name], (float, str))
+                        else " (a number parameter: expected a number, received text)" if isinstance(p, Float) and isinstance(config[name], str)
+                        else "")
                 out.append(f"{name}={config[name]!r} is outside its domain {p!r}{hint}")
         extra = [k for k in config if k not in self.params]
         if extra:

@@ -346,7 +346,9 @@ class SQLiteStore(Store):
                 raise self._not_writable(str(exc)) from exc  # a writable file in a folder that takes no -wal / -shm file
             if type(exc) is sqlite3.DatabaseError and "malformed" in str(exc):  # a study file, damaged
                 raise self._damaged(str(exc)) from exc
-            raise StorageError(f"{str(self.path)!r} is not a readable moo_hpo study file: {exc}") from exc
+            hint = (" (a TOML study description: `moo-hpo run` runs it; the study file is its `storage`)"
+                    if self.path.suffix.lower() == ".toml" else "")
+            raise StorageError(f"{str(self.path)!r} is not a readable moo_hpo study file: {exc}{hint}") from exc
         except BaseException:
             self.close()
             raise

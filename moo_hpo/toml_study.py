@@ -249,7 +249,7 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
         raise CliError(f"{str(path)!r} is a study file (SQLite), not a TOML study description; run a .toml, or read this "
                        "one with moo-hpo report / front / serve")
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        doc = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise CliError(f"{str(path)!r} is not a TOML study description (not UTF-8 text: {exc.reason})") from None
     _check_keys("the TOML", doc, TOML_TABLES)

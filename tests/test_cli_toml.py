@@ -497,3 +497,20 @@ def test_an_entry_importing_a_missing_package_says_so(tmp_path):
     said = " ".join(result.output.split())
     assert result.exit_code == 1 and "importing entry failed (entry.py, line 2): it imports 'xgboostt_not_installed'" in said
     assert "which is not installed in this Python" in said and "Traceback" not in said
+
+
+def test_small_mistakes_in_a_study_file_get_a_hint(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    text = path.read_text()
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())  # saved with a byte-order mark, as some editors do
+    assert runner.invoke(app, ["run", str(path), "--trials", "1"]).exit_code == 0
+    result = runner.invoke(app, ["front", str(path)])  # the description, not the study file
+    assert result.exit_code == 1 and "a TOML study description: `moo-hpo run` runs it" in " ".join(result.output.split())
+    path.write_text(text + '\n[pruner]\nname = "moasha"\nmin_resouce = 1\n')
+    with pytest.raises(mh.ConfigError, match=r"received unknown \['min_resouce'\] \('min_resource' for 'min_resouce'\?\)"):
+        study_from_toml(path)
+    path.write_text(text + '\n[[enqueue]]\nx = "0.5"\n')
+    with pytest.raises((CliError, mh.ConfigError), match=r"a number parameter: expected a number, received text"):
+        study_from_toml(path)

@@ -47,5 +47,7 @@ def make_pruner(name: str, params: dict[str, Any] | None = None) -> Pruner:
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(params or {}) - set(accepted))
     if unknown:
-        raise ConfigError(f"pruner {name!r} takes the options {accepted}; received unknown {unknown}")
+        from moo_hpo.optimizers.base import unknown_options_message
+
+        raise ConfigError(unknown_options_message(f"pruner {name!r}", accepted, unknown))
     return cls(**(params or {}))
