@@ -109,7 +109,9 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
                   line: str | None = None) -> None:
     """moo_hpo's own warnings as one line (not its file, line and source); every other warning as Python shows it."""
-    if os.path.abspath(filename).startswith(_PACKAGE + os.sep):
+    from moo_hpo.user_warnings import MooHpoWarning
+
+    if issubclass(category, MooHpoWarning) or os.path.abspath(filename).startswith(_PACKAGE + os.sep):
         print(f"warning: {message}", file=sys.stderr, flush=True)
     else:
         _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)

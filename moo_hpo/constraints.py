@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.values import is_number
 
@@ -47,12 +49,12 @@ class Constraint:
         if not is_number(self.bound) or not math.isfinite(self.bound):
             raise ConfigError(f"bound of constraint on {self.name!r} must be a finite number; received {self.bound!r}")
         if not is_number(self.penalty) or not 0 < self.penalty < math.inf:
-            raise ConfigError(f"penalty of constraint on {self.name!r} must be a positive number; received {self.penalty!r}")
-        if not isinstance(self.soft, bool):
+            raise ConfigError(f"penalty of constraint on {self.name!r} must be a positive, finite number; received {self.penalty!r}")
+        if not isinstance(self.soft, (bool, np.bool_)):
             raise ConfigError(f"soft of constraint on {self.name!r} must be True or False; received {self.soft!r}")
         object.__setattr__(self, "bound", float(self.bound))
         object.__setattr__(self, "penalty", float(self.penalty))
-        object.__setattr__(self, "penalty", float(self.penalty))
+        object.__setattr__(self, "soft", bool(self.soft))
 
     @property
     def hard(self) -> bool:

@@ -311,8 +311,9 @@ class Categorical(Param):
     def __init__(self, choices: Iterable[Any], active_if: Mapping[str, Any] | None = None):
         if isinstance(choices, (str, bytes)) or not isinstance(choices, Iterable):
             raise ConfigError(f"Categorical expects a list of choices; received {choices!r}")
-        if isinstance(choices, (set, frozenset)) and len(choices) > 1:  # its order, and a seed's draws, change per run
-            raise ConfigError(f"Categorical expects a list of choices, in an order that stays; received a set "
+        if isinstance(choices, (set, frozenset)) and len(choices) > 1 and any(isinstance(c, (str, bytes)) for c in choices):
+            # text is hashed with a seed of its process: the set's order, and a study seed's draws, change per run
+            raise ConfigError(f"Categorical expects a list of choices, in an order that stays; received a set of text "
                               f"{choices!r} (its order changes from one run to the next): give sorted(...) or a list")
         items = [c.item() if isinstance(c, np.generic) else c for c in choices]
         if not items:

@@ -379,6 +379,7 @@ class Space:
         """
         if isinstance(configs, Mapping):
             configs = [configs]
+        configs = [plain(c) for c in configs]  # np.float32(0.5) is the value 0.5
         U = np.full((len(configs), self.dim), 0.5)
         for j, (name, p) in enumerate(self.params.items()):
             rows = [i for i, c in enumerate(configs) if name in c]
@@ -466,6 +467,7 @@ class Space:
         """
         if isinstance(configs, Mapping):
             configs = [configs]
+        configs = [plain(c) for c in configs]  # np.float32(0.5) is the value 0.5
         X = np.empty((len(configs), self.n_encoded))
         for name, p in self.params.items():
             sl = self._slices[name]

@@ -40,7 +40,7 @@ class HypervolumeStagnation:
         if not is_integer(window) or window < 1:
             raise ConfigError(f"window must be a positive integer; received {window!r}")
         if not (is_number(rel_tol) and 0 <= rel_tol < float("inf")):
-            raise ConfigError(f"rel_tol must be a number >= 0; received {rel_tol!r}")
+            raise ConfigError(f"rel_tol must be a finite number >= 0; received {rel_tol!r}")
         self.window = int(window)
         self.rel_tol = float(rel_tol)
         self._study: Study | None = None

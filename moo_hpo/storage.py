@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import gc
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -42,6 +43,8 @@ from typing import Any
 
 from moo_hpo.exceptions import StorageError
 from moo_hpo.trial import Trial, TrialStatus
+
+logger = logging.getLogger("moo_hpo")
 
 try:  # advisory locks: POSIX only; elsewhere a single writer is the user's business
     import fcntl
@@ -370,10 +373,14 @@ class SQLiteStore(Store):
                 return None
             if known in _WRITERS:
                 return True
-            try:
-                fd = os.open(self.path, os.O_RDONLY)
-            except OSError:
-                return None
+            waiting = _CLOSE_LATER.get(known)
+            if waiting:  # one this check (or a refused opening) parked: checks that repeat hold one descriptor
+                fd = waiting.pop()
+            else:
+                try:  # writable where the file is: a writer of this process may reuse it for its lock (NFS's flock needs it)
+                    fd = os.open(self.path, os.O_RDWR if os.access(self.path, os.W_OK) else os.O_RDONLY)
+                except OSError:
+                    return None
             try:
                 free = _try_flock(fd, fcntl.LOCK_SH, patience_s=0.0)  # a writer holds it exclusively
                 if free:
@@ -732,6 +739,31 @@ def _try_flock(fd: int, kind: int, patience_s: float) -> bool:
 SQLITE_URL = "sqlite:///"
 
 
+def storage_path(storage: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """The study file a ``storage`` path names: an SQLAlchemy-style ``"sqlite:///study.db"`` (Optuna's form) names
+    ``study.db``, ``"sqlite:////tmp/s.db"`` names ``/tmp/s.db``; any other path is itself.
+
+    Raises:
+        StorageError: for ``":memory:"`` or an empty name (``storage=None`` keeps a study in memory) and for the
+            URL of another database (moo_hpo stores a study in an SQLite file).
+    """
+    if not isinstance(storage, str):
+        return storage
+    if storage.startswith(SQLITE_URL):
+        if os.path.isfile(storage):  # a study moo_hpo wrote under the URL taken as a path ('sqlite:' a folder)
+            logger.warning("storage %r: using the study file at that literal path (folder 'sqlite:'), where moo_hpo "
+                           "kept it before it read the URL; move it to %r to use the URL's own file",
+                           storage, storage[len(SQLITE_URL):])
+            return storage
+        storage = storage[len(SQLITE_URL):]
+    if storage.strip() in ("", ":memory:"):
+        raise StorageError(f"storage={storage!r} names no file; storage=None keeps a study in memory")
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", storage) and not os.path.exists(storage):
+        raise StorageError(f"storage={storage!r} looks like a database URL; moo_hpo stores a study in an SQLite "
+                           "file: give its path (e.g. 'study.db' or 'sqlite:///study.db')")
+    return storage
+
+
 def open_store(storage: str | os.PathLike[str] | Store | None, read_only: bool = False) -> Store:
     """Turn the ``storage`` argument of a study into a store.
 
@@ -748,14 +780,6 @@ def open_store(storage: str | os.PathLike[str] | Store | None, read_only: bool =
         return InMemoryStore()
     if isinstance(storage, Store):
         return storage
-    if isinstance(storage, str):
-        if storage.startswith(SQLITE_URL):
-            storage = storage[len(SQLITE_URL):]  # sqlite:///study.db -> study.db, sqlite:////tmp/s.db -> /tmp/s.db
-        if storage.strip() in ("", ":memory:"):
-            raise StorageError(f"storage={storage!r} names no file; storage=None keeps a study in memory")
-        if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", storage) and not os.path.exists(storage):
-            raise StorageError(f"storage={storage!r} looks like a database URL; moo_hpo stores a study in an SQLite "
-                               "file: give its path (e.g. 'study.db' or 'sqlite:///study.db')")
     if isinstance(storage, (str, os.PathLike)):
-        return SQLiteStore(storage, read_only=read_only)
+        return SQLiteStore(storage_path(storage), read_only=read_only)
     raise StorageError(f"storage must be None, a file path or a Store; received {storage!r}")

@@ -32,7 +32,7 @@ from moo_hpo.analysis import REFERENCE_FREEZE_AFTER, ReferencePoint
 from moo_hpo.choice import Recommendation
 from moo_hpo.constraints import Constraint, constraint_from_dict
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
-from moo_hpo.values import plain
+from moo_hpo.values import is_flag, plain
 from moo_hpo.execution.executors import format_exception
 from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
@@ -44,7 +44,7 @@ from moo_hpo.pruners.base import Pruner
 from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
-from moo_hpo.storage import Store, open_store
+from moo_hpo.storage import Store, open_store, storage_path
 from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, asked_extra_keys, check_metrics, new_report
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class Study:
             raise ConfigError(f"seed must be an integer in [0, 2**63) or None; received {seed!r}")
         if name is not None and not isinstance(name, str):
             raise ConfigError(f"name must be a string or None; received {name!r}")
-        if not isinstance(retry_interrupted, (bool, np.bool_)):  # "no" would read as True
+        if not is_flag(retry_interrupted):  # "no" would read as True
             raise ConfigError(f"retry_interrupted must be True or False; received {retry_interrupted!r}")
         self.objectives = tuple(objectives)
         self.constraints = tuple(constraints)
@@ -419,8 +419,10 @@ class Study:
             StorageError: when there is no study at ``path``.
             ConfigError: when ``space`` differs from the stored one.
         """
-        if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
-            raise StorageError(f"no study file at {os.fspath(path)!r}")
+        if isinstance(path, (str, os.PathLike)):
+            path = storage_path(path)  # sqlite:///study.db -> study.db
+            if not os.path.exists(path):
+                raise StorageError(f"no study file at {os.fspath(path)!r}")
         why = None
         if read_only is None and isinstance(path, (str, os.PathLike)):
             try:
@@ -440,15 +442,20 @@ class Study:
         if space is not None and space != stored_space:
             store.close()
             raise ConfigError(f"the given space differs from the stored one: {definition_difference(stored_space.to_dict(), space.to_dict())}")
-        study = cls(
-            space if space is not None else stored_space,
-            [objective_from_dict(o) for o in spec["objectives"]],
-            [constraint_from_dict(c) for c in spec["constraints"]],
-            optimizer=optimizer,
-            storage=store,
-            pruner=pruner,
-            retry_interrupted=retry_interrupted,
-        )
+        try:
+            study = cls(
+                space if space is not None else stored_space,
+                [objective_from_dict(o) for o in spec["objectives"]],
+                [constraint_from_dict(c) for c in spec["constraints"]],
+                optimizer=optimizer,
+                storage=store,
+                pruner=pruner,
+                retry_interrupted=retry_interrupted,
+            )
+        except BaseException:
+            if store is not path:  # opened here: a refused load keeps no lock on the file
+                store.close()
+            raise
         study._read_only_why = why
         return study
 

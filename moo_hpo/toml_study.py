@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import shlex
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 
 import moo_hpo as mh
 from moo_hpo.naming import closest_name
+from moo_hpo.storage import storage_path
 
 __all__ = ["STUDY_KEYS", "TOML_TABLES", "CliError", "beside_hint", "is_study_file", "one_line", "study_from_toml"]
 
@@ -138,10 +140,23 @@ def _module_beside(spec: str, name: str, base: Path) -> str:
 
 
 def _line_in(exc: BaseException, module_name: str) -> str:
-    """`` (train.py, line 3)``: where in the entry's own file an import failed (empty when not found)."""
-    tail = module_name.rsplit(".", 1)[-1]
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).stem in (tail, "__init__")]
-    return f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+    """`` (train.py, line 3)``: the line of the entry's own file at which its import failed (empty when not found)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return ""
+    origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if origin is not None and Path(f.filename).resolve() == origin]
+    return f" ({origin.name}, line {frames[-1].lineno})" if frames else ""
+
+
+def _not_installed(name: str) -> bool:
+    """Whether the top-level package of module ``name`` cannot be found in this Python (rather than a module
+    of an installed package, or a file of the user's, that does not exist)."""
+    try:
+        return importlib.util.find_spec(name.split(".")[0]) is None
+    except (ImportError, ValueError):
+        return False
 
 
 def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[..., Any]:
@@ -181,9 +196,11 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
     except ModuleNotFoundError as exc:
         if exc.name is None or module_name == exc.name or module_name.startswith(exc.name + "."):
             raise  # the entry's own module: the caller says where it looked
-        raise CliError(f"entry {spec!r}: importing {module_name} failed{_line_in(exc, module_name)}: it imports "
-                       f"{exc.name!r}, which is not installed in this Python ({sys.executable}): install it there "
-                       f"(pip install ...)") from exc
+        where = _line_in(exc, module_name)
+        if _not_installed(exc.name):
+            raise CliError(f"entry {spec!r}: importing {module_name} failed{where}: it imports {exc.name!r}, which is "
+                           f"not installed in this Python ({sys.executable}): install it there (pip install ...)") from exc
+        raise CliError(f"entry {spec!r}: importing {module_name} failed{where}: {type(exc).__name__}: {one_line(exc)}") from exc
     except ImportError:
         raise
     except Exception as exc:  # noqa: BLE001 - the module's own code failed (a SyntaxError, an error at import)
@@ -281,7 +298,7 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     if storage is not None:
         if storage.endswith(("/", "\\")):
             raise CliError(f"[study] storage must name a file (such as 'study.db'); received the folder {storage!r}")
-        storage = str((path.parent / Path(storage).expanduser()).resolve())
+        storage = str((path.parent / Path(storage_path(storage)).expanduser()).resolve())  # sqlite:///s.db: s.db
     if "optimizer" in doc and "optimizer" in study_t:
         raise CliError("name the optimizer once: in [optimizer] or as optimizer = ... in [study], not both")
     optimizer = _optimizer_from_toml(doc.get("optimizer", study_t.get("optimizer")))

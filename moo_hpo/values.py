@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_integer", "is_number", "plain"]
+__all__ = ["is_flag", "is_integer", "is_number", "plain"]
 
 
 def is_integer(value: Any) -> bool:
@@ -25,6 +25,12 @@ def is_number(value: Any) -> bool:
     """Whether ``value`` is a real number: a Python ``int`` or ``float`` or a NumPy integer or floating scalar,
     not a bool (NaN and infinities are numbers: callers check the range they need)."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_flag(value: Any) -> bool:
+    """Whether ``value`` is a yes/no flag: a bool, a NumPy bool, or the integer 0 or 1 (not the text ``"no"``, which
+    Python would take for True)."""
+    return isinstance(value, (bool, np.bool_)) or (is_integer(value) and value in (0, 1))
 
 
 def plain(value: Any) -> Any:

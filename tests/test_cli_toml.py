@@ -514,3 +514,23 @@ def test_small_mistakes_in_a_study_file_get_a_hint(tmp_path):
     path.write_text(text + '\n[[enqueue]]\nx = "0.5"\n')
     with pytest.raises((CliError, mh.ConfigError), match=r"a number parameter: expected a number, received text"):
         study_from_toml(path)
+
+
+def test_a_study_files_storage_may_be_an_sqlite_url(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    path.write_text(path.read_text().replace('storage = "study.db"', 'storage = "sqlite:///url.db"'))
+    assert runner.invoke(app, ["run", str(path), "--trials", "1"]).exit_code == 0
+    assert (tmp_path / "url.db").is_file() and not (tmp_path / "sqlite:").exists()
+    path.write_text(path.read_text().replace('storage = "sqlite:///url.db"', 'storage = "postgresql://host/db"'))
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 1 and "looks like a database URL" in result.output
+
+
+def test_an_entry_importing_a_missing_module_of_an_installed_package_is_not_called_uninstalled(tmp_path):
+    path = write(tmp_path)
+    (tmp_path / "entry.py").write_text("import json\nimport json.no_such_part\n" + ENTRY)
+    said = " ".join(runner.invoke(app, ["run", path]).output.split())
+    assert "importing entry failed (entry.py, line 2): ModuleNotFoundError: No module named 'json.no_such_part'" in said
+    assert "not installed" not in said

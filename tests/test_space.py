@@ -286,6 +286,7 @@ def test_a_set_of_choices_is_refused_for_its_changing_order():
     with pytest.raises(mh.ConfigError, match=r"received a set .* give sorted\(...\) or a list"):
         mh.Categorical({"relu", "tanh"})
     assert list(mh.Categorical({"relu"}).choices) == ["relu"]  # one choice has one order
+    assert len(mh.Categorical({1, 2, 4}).choices) == 3  # numbers hash alike in every run: their order stays
 
 
 def test_sample_refuses_a_negative_count_and_to_unit_takes_one_config():

@@ -553,6 +553,9 @@ def test_an_sqlalchemy_sqlite_url_names_the_file(tmp_path, given, file) -> None:
         study.tell(study.ask(), {"f": 1.0})
     assert (tmp_path / file).is_file()
     assert not any(p.name.startswith("sqlite") for p in tmp_path.rglob("*"))
+    with mh.Study.load(given.format(dir=tmp_path)) as again:  # resumed by the same name
+        assert len(again.trials) == 1
+    assert mh.report(given.format(dir=tmp_path)).data["counts"]["complete"] == 1
 
 
 @pytest.mark.parametrize("given", [":memory:", "", "postgresql://user@host/db", "mysql+pymysql://x/y"])
@@ -561,3 +564,24 @@ def test_storage_that_names_no_sqlite_file_is_refused_with_what_to_give(tmp_path
     with pytest.raises(mh.StorageError, match="storage=None keeps a study in memory|give its path"):
         mh.Study(_SPACE, [mh.Minimize("f")], storage=given)
     assert list(tmp_path.iterdir()) == []  # no file or folder named after it
+
+
+def test_a_study_kept_at_an_sqlite_urls_literal_path_is_still_found(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sqlite:").mkdir()  # where moo_hpo kept "sqlite:///old.db" before it read the URL form
+    with mh.Study(_SPACE, [mh.Minimize("f")], storage=SQLiteStore("sqlite:/old.db")) as study:
+        study.tell(study.ask(), {"f": 1.0})
+    caplog.set_level("WARNING", logger="moo_hpo")
+    with mh.Study.load("sqlite:///old.db", read_only=True) as again:
+        assert len(again.trials) == 1
+    assert "using the study file at that literal path" in caplog.text and "move it to 'old.db'" in caplog.text
+
+
+def test_asking_a_view_whether_its_study_is_written_holds_one_descriptor(tmp_path):
+    path = tmp_path / "fd.db"
+    with mh.Study(_SPACE, [mh.Minimize("f")], storage=path, optimizer="random") as study:
+        study.ask()  # left running
+    with mh.Study.load(path, read_only=True) as view:
+        before = len(os.listdir("/proc/self/fd"))
+        assert all(view.left_running() == [0] for _ in range(100))  # a live page asks at every refresh
+        assert len(os.listdir("/proc/self/fd")) - before <= 1

@@ -1290,6 +1290,9 @@ def test_optimize_takes_one_exception_type_for_catch_and_refuses_a_flag_given_as
         study.optimize(ab, n_trials=1, catch=("ValueError",))
     with pytest.raises(mh.ConfigError, match="show_progress must be True or False; received 'no'"):
         study.optimize(ab, n_trials=1, show_progress="no")
+    study.optimize(ab, n_trials=1, show_progress=0)  # taken as before: 0, 1 and None
+    study.optimize(ab, n_trials=1, show_progress=None)
+    assert simple_study(retry_interrupted=0).optimize(ab, n_trials=1, show_progress=False).count("complete") == 1
 
 
 @pytest.mark.parametrize("refused", [
@@ -1308,3 +1311,13 @@ def test_a_study_refused_as_it_is_created_leaves_its_file_for_the_next_one(tmp_p
         study.tell(study.ask(), {"a": 0.5})
     with mh.Study.load(path, read_only=True) as again:
         assert again.seed == 5 and [o.name for o in again.objectives] == ["a"] and len(again.trials) == 1
+
+
+def test_a_refused_load_leaves_the_study_file_writable(tmp_path):
+    path = tmp_path / "s.db"
+    with simple_study(storage=path) as study:
+        study.optimize(ab, n_trials=2, show_progress=False)
+    with pytest.raises(mh.UnsupportedError, match="handles at most 1 objective") as refused:
+        mh.Study.load(path, optimizer="cei")
+    with mh.Study.load(path) as again:  # the error still kept (a notebook's last traceback), its frames with it
+        assert not again.read_only and refused.value is not None

@@ -9,14 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
-from moo_hpo.values import is_integer, is_number, plain
 from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, terminate_as_interrupt
@@ -34,6 +31,8 @@ from moo_hpo.execution.workers import WorkerPoolExecutor, check_max_trials_per_w
 from moo_hpo.objectives.base import Probe
 from moo_hpo.pipeline import Skipped, takes_trial_at
 from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, check_metrics
+from moo_hpo.user_warnings import warn
+from moo_hpo.values import is_flag, is_integer, is_number, plain
 
 if TYPE_CHECKING:
     from moo_hpo.study import Callback, Study
@@ -101,12 +100,10 @@ def _check_can_report(study: Study, fn: Callable[..., Any], with_model: bool, th
     if takes_trial_at(fn, 2 if with_model else 1) if through_pipeline else takes_trial(fn):
         return
     call = "fit(model, config, trial)" if with_model else "fn(config, trial)"
-    warnings.warn(
+    warn(
         f"the study has a pruner ({study.pruner!r}), but the objective {getattr(fn, '__name__', fn)!r} takes no trial, "
         f"so it cannot report and no trial is pruned; write it as {call} and call trial.report(step, metrics) "
         "and trial.should_prune() while it trains",
-        UserWarning,
-        stacklevel=4,
     )
 
 
@@ -159,7 +156,7 @@ def run_optimize(
     n_trials, timeout, trial_timeout = plain(n_trials), plain(timeout), plain(trial_timeout)  # np.int64(2) -> 2
     n_workers, retries, max_trials_per_worker = plain(n_workers), plain(retries), plain(max_trials_per_worker)
     catch = (catch,) if isinstance(catch, type) else catch
-    if not isinstance(show_progress, (bool, np.bool_)):  # "no" would read as True
+    if show_progress is not None and not is_flag(show_progress):  # "no" would read as True; None: no progress
         raise ConfigError(f"show_progress must be True or False; received {show_progress!r}")
     check_max_trials_per_worker(max_trials_per_worker)
     _check_signature(fn, with_model=build is not None)
@@ -433,7 +430,7 @@ def _report_failure(study: Study, trial: Trial) -> None:
                    "keeps the definition it was created with: give the corrected study a new file), and run it again")
         raise MooHpoError(
             f"the first {SAME_FAILURE_STOP} trials all failed the same way, so the study stops: {reason}. {fix} (the "
-            "failed trials stay in the study and count towards n_trials, which counts every trial it holds)"
+            "failed trials stay in the study; `moo-hpo run` counts them in a study file's n_trials)"
         )
 
 

@@ -4,11 +4,11 @@ measure before training that every one of the first trials broke (:func:`note_un
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
+from moo_hpo.user_warnings import warn
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -37,12 +37,10 @@ def check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
 
     cpu = [p for p in probes if isinstance(p, Latency) and not str(p.device).startswith("cuda")]
     if cpu and n_workers is not None and n_workers > 1:
-        warnings.warn(
+        warn(
             f"the Latency probe times models on the CPU while {n_workers} workers train on the same cores: latencies "
             "read high and vary with the load; for figures to size devices by, run with n_workers=1 or measure the "
             "front's models again alone (Latency(...).measure(model))",
-            UserWarning,
-            stacklevel=4,
         )
 
 
@@ -67,36 +65,30 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
 
     held_out = [n for n in study.problem.required_metrics if n.startswith(HOLDOUT_PREFIX) and n in provided]
     if held_out:
-        warnings.warn(
+        warn(
             f"the study selects on {held_out}, measured on the held-out split: a model chosen on it makes those "
             f"figures as optimistic as the validation ones, and nothing is held out any more; name "
             f"{[n.removeprefix(HOLDOUT_PREFIX) for n in held_out]} instead",
-            UserWarning,
-            stacklevel=4,
         )
     for name in study.problem.required_metrics:
         if name in provided:
             continue
         precision = name.removeprefix("size_kb_")
         if precision in PRECISION_BYTES and any(isinstance(p, ModelSize) for p in probes):
-            warnings.warn(  # fit may return it itself (a quantized export of the user's): not refused
+            warn(  # fit may return it itself (a quantized export of the user's): not refused
                 f"the study needs the metric {name!r}, which ModelSize measures only when asked for that precision: "
                 f"ModelSize(precisions=[{precision!r}]); unless fit returns it, every trial trains and then fails "
                 f"(the probes provide {sorted(provided)})",
-                UserWarning,
-                stacklevel=4,
             )
             continue
         able = [p for p in probes if name in _measurable(p)]
         if able:  # a probe that measures it when asked (fit may return it itself: not refused)
             probe = able[0]
             asked = [m for m in getattr(probe, "base_metrics", getattr(probe, "metrics", ()))]
-            warnings.warn(
+            warn(
                 f"the study needs the metric {name!r}, which {type(probe).__name__} measures only when asked for it: "
                 f"{type(probe).__name__}(..., metrics={[*asked, name.removeprefix('holdout_').removeprefix(getattr(probe, 'prefix', ''))]!r}); unless fit returns "
                 f"it, every trial trains and then fails (the probes provide {sorted(provided)})",
-                UserWarning,
-                stacklevel=4,
             )
             continue
         close = closest_name(name, provided, cutoff=0.75)
@@ -161,11 +153,9 @@ def _warn_unmeasured(study: Study, probes: Sequence[Any], provided: list[str], n
     late = (f" (and a hard bound on {hard} is then judged only after training: no candidate is skipped before it)"
             if hard and with_build else "")
     add = "; ".join(f"mh.objectives.{MODEL_PROBE_METRICS[n]} measures {n!r}" for n in names)
-    warnings.warn(
+    warn(
         f"the study needs {'; '.join(uses)}, which no probe measures (the probes provide {sorted(provided)}): {how}"
         f"{late}; to measure {it}, add the probe: {add}",
-        UserWarning,
-        stacklevel=5,
     )
     return set(names)
 
@@ -196,13 +186,11 @@ def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmea
                     )
                 if not warn_unmeasured or metric in said:  # an objective without build may return it; or warned of
                     continue
-                warnings.warn(
+                warn(
                     f"device {device.name!r} budgets the metric {metric!r}, which no probe measures: DeviceFit judges "
                     f"it only when fit returns it (before training it is not judged, so candidates only "
                     f"{device.name!r} could take are trained; after training, without it, {device.name!r} takes no "
                     f"model); the probes provide {sorted(provided)}",
-                    UserWarning,
-                    stacklevel=5,
                 )
 
 
@@ -233,23 +221,19 @@ def check_thresholds(probes: Sequence[Any]) -> None:
     labelled = _deciding_labels(probes)
     if len({p.threshold for p in labelled}) > 1:
         said = ", ".join(f"{type(p).__name__} {'its predict' if p.threshold is None else p.threshold}" for p in labelled)
-        warnings.warn(
+        warn(
             f"the probes decide labels at different thresholds ({said}): their figures describe different classifiers "
             "(an accuracy and a fairness gap of two models) unless build sets model.moo_hpo_threshold, which "
             "overrides both; give each the same threshold=",
-            UserWarning,
-            stacklevel=4,
         )
     # the positive label matters where a threshold decides labels or f1 counts one; a model's own threshold
     # (moo_hpo_threshold) is known only once build made it: the trials' pipeline says so then
     decided = [p for p in labelled if p.threshold is not None or "f1" in getattr(p, "base_metrics", ())]
     said = different_positive_labels(probes)
     if decided and said:
-        warnings.warn(
+        warn(
             f"the probes count different labels as positive ({said}): a threshold then decides two different "
             "classifiers, and f1 or a gap counts another outcome; give each the same pos_label=",
-            UserWarning,
-            stacklevel=4,
         )
 
 
@@ -275,12 +259,10 @@ def check_sample_weights(probes: Sequence[Any]) -> None:
                     for p in group[1:])
         if not alike:
             said = ", ".join(f"{type(p).__name__} {'unweighted' if p.sample_weight is None else 'weighted'}" for p in group)
-            warnings.warn(
+            warn(
                 f"the probes weigh the same {len(group[0].y)} rows differently ({said}): their figures describe "
                 "different populations (a weighted gap beside an unweighted accuracy); give each the same sample_weight= "
                 "(or a prefix= to one, to record both on purpose)",
-                UserWarning,
-                stacklevel=4,
             )
 
 
@@ -375,11 +357,9 @@ def note_unreachable_bound(study: Study, trial: Trial) -> None:
         best = (min if c.kind == "at_most" else max)(finished, key=lambda t, c=c: t.metrics[c.name])
         said.append(f"{c.describe()} (the best measured: {best.metrics[c.name]:.4g}, trial #{best.number})")
     it = "it" if len(shared) == 1 else "them"
-    warnings.warn(
+    warn(
         f"the first {SAME_BOUND_WARN} trials were all skipped before training, each breaking {' and '.join(said)}: "
         f"the bound{'' if len(shared) == 1 else 's'} may be out of reach of this search space, and then no trial "
         f"becomes feasible however long the study runs; loosen {it}, or widen the space towards candidates within {it} "
         "(the study goes on)",
-        UserWarning,
-        stacklevel=4,
     )

@@ -109,30 +109,30 @@ def check_threshold(owner: str, threshold: Any, error: type[Exception] = ConfigE
         raise error(f"{owner}: threshold must be a probability strictly between 0 and 1 (or None); received {threshold!r}")
 
 
-def check_device(owner: str, device: Any) -> str:
-    """A probe's ``device``: ``"cpu"``, ``"cuda"`` or ``"cuda:<n>"``.
+def check_device(owner: str, device: Any, others: tuple[str, ...] = ()) -> str:
+    """A probe's ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:<n>"`` or one of ``others``.
 
     Raises:
         ConfigError: naming the probe and what was received (``"gpu"`` is not taken for ``"cuda"``: an energy probe
             would otherwise read the CPU's counter for it).
     """
-    if isinstance(device, str) and (device in ("cpu", "cuda") or re.fullmatch(r"cuda:\d+", device)):
+    if isinstance(device, str) and (device in ("cpu", "cuda", *others) or re.fullmatch(r"cuda:\d+", device)):
         return device
     hint = " (for an NVIDIA GPU: 'cuda')" if isinstance(device, str) and device.lower().startswith("gpu") else ""
-    raise ConfigError(f"{owner}: device must be 'cpu', 'cuda' or 'cuda:<n>'; received {device!r}{hint}")
+    names = ", ".join(repr(d) for d in ("cpu", "cuda", "cuda:<n>", *others))
+    raise ConfigError(f"{owner}: device must be one of {names}; received {device!r}{hint}")
 
 
 def check_metric_prefix(owner: str, prefix: Any) -> str:
-    """A probe's ``prefix`` that its metric names start with before an underscore (``"latency"`` ->
-    ``latency_p50_ms``).
+    """A probe's ``prefix``, which its metric names start with before an underscore (``"latency"`` ->
+    ``latency_p50_ms``; ``"latency_"`` names the same).
 
     Raises:
-        ConfigError: for a prefix that is not a non-empty name of letters, digits and underscores.
+        ConfigError: for a prefix that is not a name (text without spaces, not only underscores).
     """
-    if not isinstance(prefix, str) or not prefix.replace("_", "a").isalnum() or not prefix.strip("_"):
-        raise ConfigError(f"{owner}: expected prefix to be a name of letters, digits and underscores (such as "
-                          f"'latency'); received {prefix!r}")
-    return prefix
+    if not isinstance(prefix, str) or not prefix.strip("_") or any(c.isspace() for c in prefix):
+        raise ConfigError(f"{owner}: expected prefix to be a name without spaces (such as 'latency'); received {prefix!r}")
+    return prefix.rstrip("_")
 
 
 def check_positive_option(owner: str, name: str, value: Any, allow_zero: bool = False) -> None:

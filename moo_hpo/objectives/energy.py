@@ -124,6 +124,8 @@ class EnergyMeter:
         try:
             if self.device.startswith("cuda"):
                 return _NvmlCounter(int(self.device.split(":")[1]) if ":" in self.device else 0)
+            if self.device != "cpu":
+                raise ProbeError(f"no energy counter is read for {self.device!r}")  # Apple's GPU: watts=... estimates
             return _RaplCounter()
         except Exception as exc:  # noqa: BLE001
             self._why = f"{type(exc).__name__}: {exc}"
@@ -184,8 +186,8 @@ class Energy(StructureProbe):
         if on_unavailable not in ("error", "nan"):
             raise ConfigError(f"on_unavailable must be 'error' or 'nan'; received {on_unavailable!r}")
         if not (is_number(min_window_s) and 0 < min_window_s < math.inf) or not is_integer(batch_size) or batch_size < 1:
-            raise ConfigError(f"Energy expects min_window_s > 0 and batch_size an integer >= 1; received {min_window_s!r}, {batch_size!r}")
-        check_device("Energy", device)
+            raise ConfigError(f"Energy expects a finite min_window_s > 0 and batch_size an integer >= 1; received {min_window_s!r}, {batch_size!r}")
+        check_device("Energy", device, others=("mps",))
         check_positive_option("Energy", "watts", watts)
         check_positive_option("Energy", "grid_g_per_kwh", grid_g_per_kwh, allow_zero=True)
         self.example, self.batch_size, self.device = example, batch_size, device
@@ -252,7 +254,7 @@ class TrainingEnergy(Probe):
     name = "training_energy"
 
     def __init__(self, device: str = "cuda", watts: float | None = None, grid_g_per_kwh: float | None = None) -> None:
-        check_device("TrainingEnergy", device)
+        check_device("TrainingEnergy", device, others=("mps",))
         check_positive_option("TrainingEnergy", "watts", watts)
         check_positive_option("TrainingEnergy", "grid_g_per_kwh", grid_g_per_kwh, allow_zero=True)
         self.device, self.watts, self.grid = device, watts, grid_g_per_kwh

@@ -156,12 +156,11 @@ class Latency(StructureProbe):
             min_time_s=min_time_s, max_repeats=max_repeats, max_time_s=max_time_s, rel_tol=rel_tol,
         )
         check_device("Latency", device)
-        check_metric_prefix("Latency", prefix)
         self.example, self.batch_size, self.device, self.threads = example, batch_size, device, threads
         self.warmup_s, self.min_time_s, self.max_time_s = warmup_s, min_time_s, max_time_s
         self.warmup, self.block, self.min_repeats, self.max_repeats, self.rel_tol = warmup, block, min_repeats, max_repeats, rel_tol
-        self.prefix = prefix
-        self.metrics = tuple(summarize_times(np.ones(1), prefix))
+        self.prefix = check_metric_prefix("Latency", prefix)
+        self.metrics = tuple(summarize_times(np.ones(1), self.prefix))
 
     def _batch(self) -> np.ndarray:
         return stack_example(self.example, self.batch_size)

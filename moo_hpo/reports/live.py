@@ -92,9 +92,11 @@ def _open(path: Path) -> Study:
 
 
 def _token(study: Study) -> str:
-    """Changes whenever a trial is added, reports or finishes, or the reference point is frozen."""
+    """Changes whenever a trial is added, reports or finishes, the reference point is frozen, or the run writing the
+    study stops with trials running."""
     reports = sum(len(t.reports) for t in study.trials)
-    key: list[Any] = [study.name, study.seed, [study.count(s) for s in TrialStatus], len(study.trials), reports]
+    key: list[Any] = [study.name, study.seed, [study.count(s) for s in TrialStatus], len(study.trials), reports,
+                      len(study.left_running())]  # a killed run: its trials are no longer running
     if study.reference_point_frozen:
         key.append(list(study.reference_point.values()))
     return hashlib.sha1(json.dumps(key).encode("utf-8")).hexdigest()[:16]

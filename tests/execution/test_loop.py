@@ -34,7 +34,7 @@ def test_a_study_whose_first_trials_all_fail_alike_stops_with_the_reason():
     assert len(s.trials) == 5 and s.count("failed") == 5
     said = str(stopped.value)  # the name may be wrong in the study's definition: what to do then
     assert ("or in the study's objectives and constraints (a study file keeps the definition it was created with: give "
-            "the corrected study a new file)") in said and "count towards n_trials" in said
+            "the corrected study a new file)") in said and "`moo-hpo run` counts them in a study file's n_trials" in said
 
 
 def test_different_failures_do_not_stop_a_study():
@@ -168,7 +168,9 @@ def test_a_bound_every_first_trial_breaks_before_training_is_warned_once_and_the
                       probes=[pre_training("latency_p99_ms")], n_trials=8, show_progress=False)
     assert edge.count("infeasible_skipped") == 8  # warned, not stopped: the optimizer may yet find the region
     best = min(edge.trials[:5], key=lambda t: t.metrics["latency_p99_ms"])
-    (warned,) = [str(w.message) for w in said if "skipped before training" in str(w.message)]  # once
+    (record,) = [w for w in said if "skipped before training" in str(w.message)]  # once
+    assert record.filename == __file__  # the user's call of optimize, not a line of moo_hpo
+    warned = str(record.message)
     assert warned.startswith(
         f"the first 5 trials were all skipped before training, each breaking latency_p99_ms <= 0.0001 (the best "
         f"measured: {best.metrics['latency_p99_ms']:.4g}, trial #{best.number}): the bound may be out of reach of this "

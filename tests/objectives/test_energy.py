@@ -154,7 +154,7 @@ def test_a_training_meter_that_cannot_start_names_its_probe(no_counters):
     lambda device: mh.objectives.Latency(np.zeros(4), device=device),
 ], ids=["energy", "training_energy", "latency"])
 def test_a_device_that_is_not_cpu_or_cuda_is_refused(make):
-    with pytest.raises(mh.ConfigError, match=r"device must be 'cpu', 'cuda' or 'cuda:<n>'; received 'gpu' \(for an NVIDIA GPU: 'cuda'\)"):
+    with pytest.raises(mh.ConfigError, match=r"device must be one of 'cpu', 'cuda', 'cuda:<n>'.*; received 'gpu' \(for an NVIDIA GPU: 'cuda'\)"):
         make("gpu")  # read the CPU's counter before
     with pytest.raises(mh.ConfigError, match="received 'cuda:x'"):
         make("cuda:x")
@@ -164,3 +164,11 @@ def test_a_device_that_is_not_cpu_or_cuda_is_refused(make):
 def test_energy_refuses_a_batch_size_that_is_not_an_integer():
     with pytest.raises(mh.ConfigError, match="batch_size an integer >= 1; received 1.0, '2'"):
         mh.objectives.Energy(np.zeros(4), device="cpu", min_window_s=1.0, batch_size="2")
+
+
+def test_energy_on_apples_gpu_reads_no_counter_and_estimates_from_watts():
+    probe = mh.objectives.Energy(np.zeros(4), device="mps", min_window_s=0.01, watts=30.0)
+    measured = probe.measure(torch.nn.Linear(4, 1))
+    assert measured["energy_per_inference_j"] > 0 and measured.extra["energy_source"] == "estimate"
+    with pytest.raises(mh.ProbeError, match="no energy counter is read for 'mps'"):
+        mh.objectives.Energy(np.zeros(4), device="mps", min_window_s=0.01).measure(torch.nn.Linear(4, 1))

@@ -240,8 +240,9 @@ def test_a_pandas_row_keeps_its_column_names_for_a_pipeline_that_selects_columns
         mh.objectives.Latency(X.iloc[:2], min_time_s=0.01, max_time_s=1.0).measure(pipe)
 
 
-@pytest.mark.parametrize("prefix", [None, "", "p99 ms", 3])
+@pytest.mark.parametrize("prefix", [None, "", "__", "p99 ms", 3])
 def test_latency_refuses_a_prefix_that_names_no_metric(prefix):
-    with pytest.raises(mh.ConfigError, match="Latency: expected prefix to be a name of letters"):
+    with pytest.raises(mh.ConfigError, match="Latency: expected prefix to be a name without spaces"):
         mh.objectives.Latency(np.zeros(3), prefix=prefix)
     assert mh.objectives.Latency(np.zeros(3), prefix="cpu_latency").metrics[0] == "cpu_latency_p50_ms"
+    assert mh.objectives.Latency(np.zeros(3), prefix="gpu-latency_").metrics[0] == "gpu-latency_p50_ms"

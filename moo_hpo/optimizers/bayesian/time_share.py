@@ -52,7 +52,7 @@ def check_time_options(optimizer: str, time_share: object, time_allowance: objec
     from moo_hpo.optimizers.registry import AUTO_TIME_ALLOWANCE, AUTO_TIME_SHARE
 
     def hint(value: object, auto: float) -> str:
-        return f" (the study's optimizer='auto' gives {auto:g})" if value == "auto" else ""
+        return f" (the study's optimizer='auto' gives {auto:g})" if isinstance(value, str) and value == "auto" else ""
 
     if time_share is not None and not (number(time_share) and 0 < time_share < 1):  # type: ignore[operator]
         raise ConfigError(f"{optimizer}: time_share must be a number between 0 and 1 (exclusive) or None; received "
