@@ -9,7 +9,7 @@ import signal
 import threading
 from typing import Any
 
-__all__ = ["HELD_INTERRUPTS", "Terminated", "further_interrupts_held", "terminate_as_interrupt"]
+__all__ = ["HELD_INTERRUPTS", "Terminated", "further_interrupts_held", "interrupts_deferred", "terminate_as_interrupt"]
 
 logger = logging.getLogger("moo_hpo")
 
@@ -41,6 +41,44 @@ def further_interrupts_held() -> Any:
     finally:
         if getattr(terminate, "moo_hpo_stops_the_study", False):
             signal.signal(signal.SIGTERM, terminate)
+
+
+@contextlib.contextmanager
+def interrupts_deferred(what: str) -> Any:
+    """Hold a Ctrl-C (and a SIGTERM that stops the study) back until the block ends, then raise it.
+
+    For imports of large libraries: an interrupt halfway leaves a module half-initialized in ``sys.modules`` for the
+    rest of the process (torch then fails with "partially initialized module", and a notebook needs a restart). The
+    block is short (seconds, once per process). Only in the main thread, and only over Python's own Ctrl-C handler
+    and moo_hpo's SIGTERM handler (a user's own handlers are left alone).
+
+    Args:
+        what: what is loading, for the log line of a held press.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if not held:
+            logger.warning("%s: stopping in a moment, once %s finish loading",
+                           "Ctrl-C" if signum == signal.SIGINT else "SIGTERM", what)
+        held.append(signum)
+
+    replaced = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is signal.default_int_handler or getattr(handler, "moo_hpo_stops_the_study", False):
+            replaced[signum] = handler
+            signal.signal(signum, hold)
+    try:
+        yield
+    finally:
+        for signum, handler in replaced.items():
+            signal.signal(signum, handler)
+    if held:
+        raise Terminated("SIGTERM") if held[0] == signal.SIGTERM else KeyboardInterrupt
 
 
 @contextlib.contextmanager

@@ -64,7 +64,7 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key, reject_unknown_options
-from moo_hpo.optimizers.bayesian import acquisition, defaults
+from moo_hpo.optimizers.bayesian import acquisition, defaults, libraries
 from moo_hpo.optimizers.bayesian.data import TrainingData, bilog_constraints, training_data, winsorized
 from moo_hpo.optimizers.bayesian.noise_check import noise_treatment, repeat_asked, trial_to_repeat
 from moo_hpo.robust import REPEAT_OF
@@ -315,6 +315,7 @@ class BoTorchOptimizer(Optimizer):
         if effort == "mutation":
             proposals = self._mutation_proposals(n, k, seen, data)
         else:
+            libraries.load()  # whole, an interrupt held back: halfway, it would leave torch broken for the process
             with noise_floor(), _one_blas_thread():
                 if effort == "full" or not self._noise_audit:  # an economy step keeps the last full step's mode
                     self._noise_audit = self._check_noise(measured, data)
