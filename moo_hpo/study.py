@@ -64,14 +64,18 @@ QUEUED = "queued"
 
 def _as_chosen(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
     """A configuration given by a user as the space's values: NumPy scalars as Python ones, NaN and ``<NA>`` as no
-    value (an inactive parameter in a row of a data frame), an integral float of an integer parameter as an integer."""
-    from moo_hpo.params import Int
+    value (an inactive parameter in a row of a data frame), and None too for a number parameter (``to_dict()`` of a
+    pandas row gives None for ``<NA>``; None is a value only a categorical parameter can take), an integral float of
+    an integer parameter as an integer."""
+    from moo_hpo.params import Float, Int
 
     out: dict[str, Any] = {}
     for name, value in config.items():
         if hasattr(value, "item") and callable(value.item):
             value = value.item()  # NumPy scalars
         if value is not None and type(value).__name__ == "NAType" or isinstance(value, float) and value != value:
+            continue
+        if value is None and isinstance(space.params.get(name), (Int, Float)):
             continue
         if isinstance(space.params.get(name), Int) and isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -382,9 +386,11 @@ class Study:
     def optimizer_info(self) -> dict[str, Any]:
         """The optimizer as stored: ``{"name", "params", "reason"}``, read without setting it up.
 
-        Empty until the optimizer was first used (the first :meth:`ask`).
+        Empty until the optimizer was first used (the first :meth:`ask`). A closed study answers as it was closed.
         """
-        return dict(self._store.get_meta("optimizer") or {})
+        if not self._closed:
+            self._optimizer_info = dict(self._store.get_meta("optimizer") or {})
+        return dict(getattr(self, "_optimizer_info", {}))
 
     @classmethod
     def load(
@@ -457,10 +463,16 @@ class Study:
                 store.close()
             raise
         study._read_only_why = why
+        if why is not None and "in this process" in why:  # a notebook cell run again: the earlier study still writes
+            logger.warning("%r opened read-only: %s (a cell run again keeps the earlier study open until the new one "
+                           "is made: close it first, study.close(), or open studies with `with`)", study._store.location, why)
         return study
 
     def close(self) -> None:
-        """Release the store (and its file lock)."""
+        """Release the store (and its file lock). The results (fronts, reports, the dataframe) still read as they
+        were; proposing or telling needs the study opened again (:meth:`load`)."""
+        if not self._closed:
+            self.optimizer_info  # noqa: B018 - kept for the reports of the closed study
         self._closed = True
         self._store.close()
 
@@ -500,6 +512,10 @@ class Study:
         return f"this study has trials 0..{len(self._trials) - 1}" if self._trials else "this study has no trials yet"
 
     def _writable(self) -> None:
+        if self._closed:  # before the optimizer proposes: nothing could be recorded
+            where = self._store.location
+            raise StorageError(f"the study {where!r} was closed (Study.close, or the end of its `with` block)"
+                               + (f"; open it again with mh.Study.load({where!r})" if where != ":memory:" else ""))
         if self.read_only:
             why = getattr(self, "_read_only_why", None)
             raise StorageError(
@@ -560,17 +576,22 @@ class Study:
         The queue is kept in the study's file until its configurations run, so a resumed study runs them too.
 
         Args:
-            config: parameter name -> value, a value for every active parameter and none for an inactive one (a
-                row of :meth:`to_dataframe` does: NaN and ``<NA>`` count as no value, an integral float as an
-                integer).
+            config: parameter name -> value, a value for every active parameter and none for an inactive one; or
+                a row of :meth:`to_dataframe` (a pandas Series, or its ``to_dict()``: its ``params_*`` entries are
+                the configuration; NaN, ``<NA>`` and a number parameter's None count as no value, an integral float
+                as an integer).
 
         Raises:
             ConfigError: for a configuration the space does not hold, naming each problem.
             StorageError: when the study is open read-only.
         """
         self._writable()
+        if not isinstance(config, Mapping) and hasattr(config, "index") and hasattr(config, "items"):
+            config = dict(config.items())  # a pandas row
         if not isinstance(config, Mapping):
             raise ConfigError(f"enqueue expects a configuration (parameter name -> value); received {config!r:.200}")
+        if not any(k in self.space.params for k in config) and any(str(k).startswith("params_") for k in config):
+            config = {k.removeprefix("params_"): v for k, v in config.items() if str(k).startswith("params_")}  # a row
         config = _as_chosen(self.space, config)
         problems = self.space.problems(config)
         if problems:

@@ -659,10 +659,17 @@ def test_a_row_of_the_data_frame_keeps_the_values_chosen_and_goes_back_into_enqu
     study.enqueue({"class_weight": None, "model": "hgb", "depth": 6.0, "lr": 0.5})  # an integral float
     with pytest.raises(mh.ConfigError, match=r"depth=6.5 is outside its domain .* expected an int"):
         study.enqueue({"class_weight": None, "model": "hgb", "depth": 6.5, "lr": 0.5})
-    first, second, third = study.ask(3)
+    record = {k.removeprefix("params_"): v for k, v in lr_row.to_dict().items() if k.startswith("params_")}
+    assert record["depth"] is None or record["depth"] is pd.NA  # pandas 3 gives None for <NA> in to_dict
+    study.enqueue({**record, "depth": None})  # None for a number parameter: no value, as <NA>
+    first, second, third, fourth = study.ask(4)
     assert first.config == study.trials[int(row["number"])].config
     assert second.config == study.trials[int(lr_row["number"])].config and "depth" not in second.config
     assert third.config["depth"] == 6 and type(third.config["depth"]) is int
+    assert fourth.config == second.config
+    study.enqueue(lr_row)  # the row itself, as to_dataframe gives it
+    study.enqueue(lr_row.to_dict())
+    assert [t.config for t in study.ask(2)] == [second.config, second.config]
 
 
 def test_the_data_frame_of_a_study_with_an_invalid_configuration_kept_as_given():
@@ -1321,3 +1328,39 @@ def test_a_refused_load_leaves_the_study_file_writable(tmp_path):
         mh.Study.load(path, optimizer="cei")
     with mh.Study.load(path) as again:  # the error still kept (a notebook's last traceback), its frames with it
         assert not again.read_only and refused.value is not None
+
+
+class _CountingOptimizer(Optimizer):
+    """A user's optimizer that proposes the middle of the space and counts its asks."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.asks = 0
+
+    def ask(self, n, pending=()):
+        self.asks += 1
+        return [Proposal({"x": 0.5, "k": 1}) for _ in range(n)]
+
+
+def test_a_closed_study_still_reports_and_refuses_to_propose_before_its_optimizer_runs(tmp_path):
+    counting = _CountingOptimizer()
+    with simple_study(storage=tmp_path / "s.db", optimizer=counting) as study:
+        study.optimize(ab, n_trials=2, show_progress=False)
+    assert mh.report(study).data["counts"]["complete"] == 2  # the next notebook cell, after the `with` block
+    asks = counting.asks
+    with pytest.raises(mh.StorageError, match=r"was closed .*open it again with mh.Study.load"):
+        study.ask()
+    assert counting.asks == asks  # refused before the optimizer worked on a proposal nothing could record
+
+
+def test_loading_a_study_this_process_still_writes_warns_that_it_is_read_only(tmp_path, caplog):
+    caplog.set_level("WARNING", logger="moo_hpo")
+    path = tmp_path / "s.db"
+    study = simple_study(storage=path)
+    study.optimize(ab, n_trials=1, show_progress=False)
+    view = mh.Study.load(path)  # `study = mh.Study.load(...)` run again: the first one is still bound
+    assert view.read_only
+    assert "opened read-only: an unclosed Study in this process is writing it (a cell run again" in caplog.text
+    view.close()
+    study.close()

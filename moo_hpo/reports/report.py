@@ -50,6 +50,10 @@ class SavesByFormat:
     def to_json(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _repr_markdown_(self) -> str:
+        """A notebook shows the Markdown form (the HTML page carries plotly.js, megabytes, for every display)."""
+        return self.to_markdown()
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write HTML (``.html`` or ``.htm``), Markdown (``.md``) or JSON (``.json``), chosen by the suffix.
 

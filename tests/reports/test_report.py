@@ -52,6 +52,7 @@ def test_html_is_self_contained_and_escapes_user_strings(finished_study):
 
 def test_markdown_json_and_static_figures(two_objective_study, tmp_path):
     r = mh.report(two_objective_study)
+    assert r._repr_markdown_() == r.to_markdown()  # what a notebook shows
     md = r.to_markdown(figures=tmp_path / "figs")
     assert "## Recommended operating points" in md and "![front]" in md
     assert (tmp_path / "figs" / "front.png").stat().st_size > 1000
