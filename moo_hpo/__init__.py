@@ -25,6 +25,7 @@ from moo_hpo.choice import Recommendation
 from moo_hpo.stopping import HypervolumeStagnation
 from moo_hpo.study import Study
 from moo_hpo.trial import Result, Trial, TrialStatus
+from moo_hpo.user_warnings import MooHpoWarning
 from moo_hpo import optimizers, pruners
 
 _LAZY = {
@@ -65,6 +66,7 @@ __all__ = [
     "Maximize",
     "Minimize",
     "MooHpoError",
+    "MooHpoWarning",
     "NoFeasibleTrialError",
     "Objective",
     "ProbeError",

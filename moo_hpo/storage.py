@@ -737,11 +737,16 @@ def _try_flock(fd: int, kind: int, patience_s: float) -> bool:
 
 #: The prefix of an SQLAlchemy SQLite URL (``sqlite:///relative.db``, ``sqlite:////absolute.db``).
 SQLITE_URL = "sqlite:///"
+_LITERAL_WARNED: set[str] = set()  # a study found at a URL's literal path: said once per process
 
 
-def storage_path(storage: str | os.PathLike[str]) -> str | os.PathLike[str]:
+def storage_path(storage: str | os.PathLike[str], base: str | os.PathLike[str] | None = None) -> str | os.PathLike[str]:
     """The study file a ``storage`` path names: an SQLAlchemy-style ``"sqlite:///study.db"`` (Optuna's form) names
     ``study.db``, ``"sqlite:////tmp/s.db"`` names ``/tmp/s.db``; any other path is itself.
+
+    Args:
+        storage: the path, or the URL.
+        base: the folder a relative path lies in (a TOML study file's), with ``~`` expanded; None: as given.
 
     Raises:
         StorageError: for ``":memory:"`` or an empty name (``storage=None`` keeps a study in memory) and for the
@@ -749,19 +754,26 @@ def storage_path(storage: str | os.PathLike[str]) -> str | os.PathLike[str]:
     """
     if not isinstance(storage, str):
         return storage
+
+    def at(name: str) -> str:
+        return name if base is None else str(Path(base) / Path(name).expanduser())
+
     if storage.startswith(SQLITE_URL):
-        if os.path.isfile(storage):  # a study moo_hpo wrote under the URL taken as a path ('sqlite:' a folder)
-            logger.warning("storage %r: using the study file at that literal path (folder 'sqlite:'), where moo_hpo "
-                           "kept it before it read the URL; move it to %r to use the URL's own file",
-                           storage, storage[len(SQLITE_URL):])
-            return storage
+        literal = at(storage)
+        if os.path.isfile(literal):  # a study moo_hpo wrote under the URL taken as a path ('sqlite:' a folder)
+            if literal not in _LITERAL_WARNED:
+                _LITERAL_WARNED.add(literal)
+                logger.warning("storage %r: using the study file at that literal path (%s, in a folder 'sqlite:'), "
+                               "where moo_hpo kept it before it read the URL; move it to %s to use the URL's own file",
+                               storage, literal, at(storage[len(SQLITE_URL):]))
+            return literal
         storage = storage[len(SQLITE_URL):]
     if storage.strip() in ("", ":memory:"):
         raise StorageError(f"storage={storage!r} names no file; storage=None keeps a study in memory")
-    if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", storage) and not os.path.exists(storage):
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", storage) and not os.path.exists(at(storage)):
         raise StorageError(f"storage={storage!r} looks like a database URL; moo_hpo stores a study in an SQLite "
                            "file: give its path (e.g. 'study.db' or 'sqlite:///study.db')")
-    return storage
+    return at(storage)
 
 
 def open_store(storage: str | os.PathLike[str] | Store | None, read_only: bool = False) -> Store:

@@ -83,6 +83,23 @@ def _as_chosen(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: the columns of :meth:`Study.to_dataframe` besides ``params_*`` and ``metrics_*`` (a parameter may share a name)
+FRAME_COLUMNS = frozenset({"number", "status", "feasible", "violation", "error", "started_at", "finished_at", "duration_s",
+                           "optimizer", "last_step", "pruned", "retry_of"})
+
+
+def _from_row(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` itself, or the configuration in a row of :meth:`Study.to_dataframe` (its ``params_<name>``
+    entries), where a parameter's own name overrides its ``params_`` entry unless the row has a column of that name
+    (a parameter named ``optimizer`` or ``status``: the row's column is not the parameter)."""
+    prefixed = {name: f"params_{name}" for name in space.params if f"params_{name}" in config}
+    if not prefixed:
+        return dict(config)
+    out = {name: config[key] for name, key in prefixed.items()}
+    out.update({k: v for k, v in config.items() if k in space.params and k not in FRAME_COLUMNS})  # set by hand
+    return out
+
+
 def _check_chosen_optimizer(optimizer: str | Optimizer, problem: Problem) -> Optimizer | None:
     """Check the optimizer the user chose before the study's file is opened (a refused study writes nothing):
     an instance's options, a name's optimizer, and that either handles the problem (``"auto"`` picks one that does).
@@ -442,11 +459,13 @@ class Study:
             store = open_store(path, read_only=bool(read_only))
         spec = store.get_meta("spec")
         if spec is None:
-            store.close()
+            if store is not path:  # opened here (a Store of the user's stays open)
+                store.close()
             raise StorageError(f"{getattr(store, 'location', path)!r} holds no study")
         stored_space = Space.from_dict(spec["space"])
         if space is not None and space != stored_space:
-            store.close()
+            if store is not path:
+                store.close()
             raise ConfigError(f"the given space differs from the stored one: {definition_difference(stored_space.to_dict(), space.to_dict())}")
         try:
             study = cls(
@@ -472,7 +491,8 @@ class Study:
         """Release the store (and its file lock). The results (fronts, reports, the dataframe) still read as they
         were; proposing or telling needs the study opened again (:meth:`load`)."""
         if not self._closed:
-            self.optimizer_info  # noqa: B018 - kept for the reports of the closed study
+            with contextlib.suppress(Exception):  # kept for the reports of the closed study; closing goes on
+                self.optimizer_info  # noqa: B018
         self._closed = True
         self._store.close()
 
@@ -512,7 +532,7 @@ class Study:
         return f"this study has trials 0..{len(self._trials) - 1}" if self._trials else "this study has no trials yet"
 
     def _writable(self) -> None:
-        if self._closed:  # before the optimizer proposes: nothing could be recorded
+        if self._closed and self._store.location != ":memory:":  # before the optimizer proposes: nothing recorded
             where = self._store.location
             raise StorageError(f"the study {where!r} was closed (Study.close, or the end of its `with` block)"
                                + (f"; open it again with mh.Study.load({where!r})" if where != ":memory:" else ""))
@@ -586,18 +606,18 @@ class Study:
             StorageError: when the study is open read-only.
         """
         self._writable()
-        if not isinstance(config, Mapping) and hasattr(config, "index") and hasattr(config, "items"):
-            config = dict(config.items())  # a pandas row
+        if not isinstance(config, Mapping) and getattr(config, "ndim", None) == 1 and hasattr(config, "items"):
+            config = dict(config.items())  # a pandas row (a Series; a frame of one row is not one)
         if not isinstance(config, Mapping):
-            raise ConfigError(f"enqueue expects a configuration (parameter name -> value); received {config!r:.200}")
-        if not any(k in self.space.params for k in config) and any(str(k).startswith("params_") for k in config):
-            config = {k.removeprefix("params_"): v for k, v in config.items() if str(k).startswith("params_")}  # a row
+            hint = " (a data frame: give one row, df.iloc[i])" if getattr(config, "ndim", None) == 2 else ""
+            raise ConfigError(f"enqueue expects a configuration (parameter name -> value); received {config!r:.200}{hint}")
+        config = _from_row(self.space, config)
         config = _as_chosen(self.space, config)
         problems = self.space.problems(config)
         if problems:
             raise ConfigError(f"enqueue: the configuration {config!r:.300} does not fit the space: {'; '.join(problems)}")
+        self._store.set_meta(QUEUED, [*self._queued, config])  # the queue changes once its file has taken it
         self._queued.append(config)
-        self._store.set_meta(QUEUED, self._queued)
 
     def _propose(self, want: int, answer_reports: Callable[[float], None] | None = None,
                  queued_only: bool = False, one_answer: bool = False) -> list[Trial]:

@@ -139,15 +139,12 @@ def _module_beside(spec: str, name: str, base: Path) -> str:
     return path.strip("/").replace("/", ".")
 
 
-def _line_in(exc: BaseException, module_name: str) -> str:
-    """`` (train.py, line 3)``: the line of the entry's own file at which its import failed (empty when not found)."""
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        return ""
-    origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if origin is not None and Path(f.filename).resolve() == origin]
-    return f" ({origin.name}, line {frames[-1].lineno})" if frames else ""
+def _line_in(exc: BaseException) -> str:
+    """`` (train.py, line 3)``: the line of the entry's own code at which its import failed: the first frame past the
+    import machinery (the module being imported, or the package it lies in); empty when there is none."""
+    frames = traceback.extract_tb(exc.__traceback__)[1:]  # the first is the caller's import_module
+    own = next((f for f in frames if not f.filename.startswith("<frozen ") and "importlib" not in Path(f.filename).parts), None)
+    return f" ({Path(own.filename).name}, line {own.lineno})" if own is not None else ""
 
 
 def _not_installed(name: str) -> bool:
@@ -196,7 +193,7 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
     except ModuleNotFoundError as exc:
         if exc.name is None or module_name == exc.name or module_name.startswith(exc.name + "."):
             raise  # the entry's own module: the caller says where it looked
-        where = _line_in(exc, module_name)
+        where = _line_in(exc)
         if _not_installed(exc.name):
             raise CliError(f"entry {spec!r}: importing {module_name} failed{where}: it imports {exc.name!r}, which is "
                            f"not installed in this Python ({sys.executable}): install it there (pip install ...)") from exc
@@ -298,7 +295,7 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     if storage is not None:
         if storage.endswith(("/", "\\")):
             raise CliError(f"[study] storage must name a file (such as 'study.db'); received the folder {storage!r}")
-        storage = str((path.parent / Path(storage_path(storage)).expanduser()).resolve())  # sqlite:///s.db: s.db
+        storage = str(Path(storage_path(storage, base=path.parent)).resolve())  # beside the TOML; sqlite:///s.db: s.db
     if "optimizer" in doc and "optimizer" in study_t:
         raise CliError("name the optimizer once: in [optimizer] or as optimizer = ... in [study], not both")
     optimizer = _optimizer_from_toml(doc.get("optimizer", study_t.get("optimizer")))

@@ -7,6 +7,7 @@ into moo_hpo. :func:`warn` counts the frames up to the first one outside the pac
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -22,9 +23,9 @@ class MooHpoWarning(UserWarning):
 
 def warn(message: str, category: type[Warning] = MooHpoWarning) -> None:
     """Issue ``message`` as a warning of ``category``, attributed to the first caller outside moo_hpo (the user's
-    line that called into the study), or to the outermost moo_hpo frame in a thread moo_hpo started."""
+    line that called into the study; in a thread, the thread's own start when moo_hpo started it)."""
     level, frame = 2, sys._getframe(1)  # stacklevel 2: the frame that called warn
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE + os.sep):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level if frame is not None else level - 1)

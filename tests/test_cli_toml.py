@@ -534,3 +534,24 @@ def test_an_entry_importing_a_missing_module_of_an_installed_package_is_not_call
     said = " ".join(runner.invoke(app, ["run", path]).output.split())
     assert "importing entry failed (entry.py, line 2): ModuleNotFoundError: No module named 'json.no_such_part'" in said
     assert "not installed" not in said
+
+
+def test_a_study_files_sqlite_url_is_beside_the_study_file_from_any_folder(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    path = Path(write(project))
+    path.write_text(path.read_text().replace('storage = "study.db"', 'storage = "sqlite:///url.db"'))
+    (project / "sqlite:").mkdir()  # where moo_hpo kept it before it read the URL: found there, from another folder
+    with mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a"), mh.Minimize("b")], seed=1,
+                  storage=mh.storage.SQLiteStore(project / "sqlite:" / "url.db")) as old:
+        old.tell(old.ask(), {"a": 0.5, "b": 0.5})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = runner.invoke(app, ["run", str(path), "--trials", "2"])
+    assert result.exit_code == 0, result.output
+    with mh.Study.load(project / "sqlite:" / "url.db", read_only=True) as study:
+        assert len(study.trials) == 2  # the old study went on
+    assert not (project / "url.db").exists() and not (elsewhere / "sqlite:").exists()

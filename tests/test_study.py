@@ -1364,3 +1364,47 @@ def test_loading_a_study_this_process_still_writes_warns_that_it_is_read_only(tm
     assert "opened read-only: an unclosed Study in this process is writing it (a cell run again" in caplog.text
     view.close()
     study.close()
+
+
+def test_enqueue_refuses_a_data_frame_and_leaves_the_queue_as_it_was(tmp_path):
+    study = simple_study(storage=tmp_path / "s.db")
+    study.optimize(ab, n_trials=2, show_progress=False)
+    frame = study.to_dataframe()
+    for given in (frame.iloc[[0]], frame):
+        with pytest.raises(mh.ConfigError, match=r"a data frame: give one row, df.iloc\[i\]"):
+            study.enqueue(given)
+    assert study._queued == []  # noqa: SLF001 - nothing half-queued
+    study.enqueue(frame.iloc[0])
+    assert study.ask().config == study.trials[0].config
+    study.close()
+
+
+def test_enqueue_takes_a_row_whose_parameter_shares_a_column_name_and_a_value_set_by_hand():
+    space = mh.Space({"optimizer": mh.Categorical(["adam", "sgd"]), "lr": mh.Float(1e-3, 1.0, log=True)})
+    study = mh.Study(space, [mh.Minimize("loss")], optimizer="random", seed=0)
+    study.optimize(lambda c: {"loss": c["lr"]}, n_trials=2, show_progress=False)
+    row = study.to_dataframe().iloc[0]  # its own "optimizer" column says "random"
+    study.enqueue(row)
+    study.enqueue({**row.to_dict(), "lr": 0.5})  # a row with one value changed by hand
+    first, second = study.ask(2)
+    assert first.config == study.trials[0].config
+    assert second.config == {**study.trials[0].config, "lr": 0.5}
+
+
+def test_a_closed_in_memory_study_goes_on_as_before():
+    with simple_study() as study:
+        study.optimize(ab, n_trials=2, show_progress=False)
+    study.optimize(ab, n_trials=1, show_progress=False)  # nothing to reopen: its records are this object's
+    assert len(study.trials) == 3
+
+
+def test_a_refused_load_leaves_a_store_of_the_users_open(tmp_path):
+    from moo_hpo.storage import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "u.db")
+    study = simple_study(storage=store)  # a store of the user's: the study does not close it
+    study.optimize(ab, n_trials=1, show_progress=False)
+    with pytest.raises(mh.ConfigError, match="differs from the stored one"):
+        mh.Study.load(store, space=mh.Space({"z": mh.Float(0.0, 1.0)}))
+    assert len(mh.Study.load(store).trials) == 1
+    store.close()

@@ -150,6 +150,11 @@ class EnergyMeter:
 
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
+        elif self.device == "mps":
+            import torch
+
+            if torch.backends.mps.is_available():
+                torch.mps.synchronize()
 
     def __exit__(self, *exc: object) -> None:
         self._sync()
@@ -163,7 +168,8 @@ class Energy(StructureProbe):
     Args:
         example: one input sample without the batch dimension, stacked ``batch_size`` times.
         batch_size: rows per inference.
-        device: ``"cuda[:n]"`` (NVML) or ``"cpu"`` (RAPL).
+        device: ``"cuda[:n]"`` (NVML), ``"cpu"`` (RAPL) or ``"mps"`` (Apple's GPU: no counter is read, so
+            ``watts`` gives an estimate).
         min_window_s: repeat inferences until the measured window is at least this long.
         watts: explicit power for a labelled estimate when no counter exists.
         on_unavailable: ``"error"`` (ProbeError) or ``"nan"`` (NaN + ``energy_source="unavailable"``).
@@ -199,7 +205,9 @@ class Energy(StructureProbe):
         if is_torch_module(model):
             import torch
 
-            device = torch.device(self.device if self.device.startswith("cuda") and torch.cuda.is_available() else "cpu")
+            usable = (torch.cuda.is_available() if self.device.startswith("cuda")
+                      else torch.backends.mps.is_available() if self.device == "mps" else True)
+            device = torch.device(self.device if usable else "cpu")
             model = model.to(device).eval()
             t = torch_input(model, batch, device)
 
@@ -244,7 +252,8 @@ class TrainingEnergy(Probe):
     ``fit`` inside an :class:`EnergyMeter`. It cannot measure a finished model on its own.
 
     Args:
-        device: ``"cuda[:n]"`` (NVML) or ``"cpu"`` (RAPL).
+        device: ``"cuda[:n]"`` (NVML), ``"cpu"`` (RAPL) or ``"mps"`` (Apple's GPU: no counter is read, so
+            ``watts`` gives an estimate).
         watts: explicit power for a labelled estimate when no counter exists.
         grid_g_per_kwh: grid carbon intensity for ``co2e_train_g``.
     """
