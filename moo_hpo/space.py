@@ -143,6 +143,8 @@ class Space:
     """
 
     def __init__(self, params: Mapping[str, Param] | Sequence[tuple[str, Param]], rules: Iterable[Any] = ()):
+        if not isinstance(params, (Mapping, Sequence)) or isinstance(params, (str, bytes)):
+            raise ConfigError(f"a Space expects a mapping of parameter name to Float, Int or Categorical; received {params!r:.200}")
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
         if not pairs:
             raise ConfigError("a Space expects at least one parameter; received none")
@@ -160,6 +162,8 @@ class Space:
                     f"parameter {name!r} must be Float, Int or Categorical; received {param!r} ({type(param).__name__})"
                 )
             self.params[name] = param
+        if callable(rules) or isinstance(rules, (str, bytes)) or not isinstance(rules, Iterable):
+            rules = [rules]  # one rule alone: a list of one (a str is refused as a rule below)
         self.rules: tuple[Rule, ...] = tuple(_as_rule(r) for r in rules)
         self._rules_available = all(r.predicate is not None for r in self.rules)
         self._check_conditions()

@@ -192,8 +192,8 @@ class Study:
                 raise ConfigError(f"constraints must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63):
             raise ConfigError(f"seed must be an integer in [0, 2**63) or None; received {seed!r}")
-        if name is not None and not isinstance(name, str):
-            raise ConfigError(f"name must be a string or None; received {name!r}")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ConfigError(f"name must be a non-empty string or None; received {name!r}")
         if not is_flag(retry_interrupted):  # "no" would read as True
             raise ConfigError(f"retry_interrupted must be True or False; received {retry_interrupted!r}")
         self.objectives = tuple(objectives)
@@ -834,7 +834,7 @@ class Study:
             complete = status is None or status is TrialStatus.COMPLETE
             needed = self.problem.required_metrics
             new_metrics, new_error = check_metrics(metrics, needed if complete else (), needed=needed)
-            self._note_unmeasured(metrics, new_metrics, new_error)
+            self._note_unmeasured(metrics, new_metrics, new_error, number)
             new_status = TrialStatus.FAILED if new_error else (status or TrialStatus.COMPLETE)
         self._commit(
             record,
@@ -885,7 +885,7 @@ class Study:
             "or include the metric that breaks its bound"
         )
 
-    def _note_unmeasured(self, given: Any, kept: Mapping[str, float], error: str | None) -> None:
+    def _note_unmeasured(self, given: Any, kept: Mapping[str, float], error: str | None, number: int) -> None:
         """Log once per metric that a NaN / infinite value of a metric the study does not need was left out."""
         if error or not isinstance(given, Mapping):
             return
@@ -894,8 +894,8 @@ class Study:
         if new:
             self._unmeasured_logged.update(new)
             logger.warning(
-                "metric(s) %s came back NaN or infinite and are left out; no objective or constraint uses them, so "
-                "the trials keep their other metrics", new,
+                "trial %d: metric(s) %s came back NaN or infinite and are left out (of this and later trials); no "
+                "objective or constraint uses them, so the trials keep their other metrics", number, new,
             )
 
     def _told_trial(self, trial: Trial | int) -> Trial:
@@ -964,7 +964,7 @@ class Study:
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
         entry = new_report(record.reports, step, metrics, needed=self.problem.required_metrics)
-        self._note_unmeasured(metrics, entry["metrics"], None)
+        self._note_unmeasured(metrics, entry["metrics"], None, number)
         self._pruning.check_report(number, entry["metrics"])
         self._pruning.check_step(number, entry["step"])
         self._pruning.replay()  # the stored reports first, this one after

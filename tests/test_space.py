@@ -295,3 +295,10 @@ def test_sample_refuses_a_negative_count_and_to_unit_takes_one_config():
         space.sample(-1)
     assert space.sample(np.int64(2), seed=0) == space.sample(2, seed=0)
     assert space.to_unit({"x": 0.25, "c": "b"}).tolist() == space.to_unit([{"x": 0.25, "c": "b"}]).tolist()
+
+
+def test_a_space_of_no_mapping_is_refused_and_one_rule_alone_is_a_list_of_one():
+    with pytest.raises(mh.ConfigError, match="expects a mapping of parameter name to Float, Int or Categorical; received None"):
+        mh.Space(None)
+    space = mh.Space({"a": mh.Int(1, 4), "b": mh.Int(1, 4)}, rules=lambda c: c["a"] <= c["b"])
+    assert len(space.rules) == 1 and all(c["a"] <= c["b"] for c in space.sample(20, seed=0))

@@ -1275,7 +1275,8 @@ def test_objectives_and_constraints_given_as_generators_are_kept():
 
 
 @pytest.mark.parametrize(("argument", "value", "match"), [
-    ("name", 3, "name must be a string or None; received 3"),
+    ("name", 3, "name must be a non-empty string or None; received 3"),
+    ("name", " ", "name must be a non-empty string or None; received ' '"),
     ("retry_interrupted", "no", "retry_interrupted must be True or False; received 'no'"),
 ])
 def test_study_refuses_arguments_of_the_wrong_type(argument, value, match):
