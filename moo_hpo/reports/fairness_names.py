@@ -83,6 +83,8 @@ def check_audited_names(study: Any, accuracy: str, gap: str) -> None:
     from moo_hpo.objectives.accuracy import CLASSIFICATION_METRICS
     from moo_hpo.objectives.fairness import FAIRNESS_METRICS
 
+    if accuracy == gap:
+        raise ConfigError(f"fairness_audit reads two metrics, an accuracy and a fairness gap; received {accuracy!r} for both")
     if gap.endswith("_ratio"):
         raise ConfigError(
             f"fairness_audit reads a gap, where lower is fairer; received the ratio {gap!r}, where higher is fairer: "

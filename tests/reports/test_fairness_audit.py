@@ -390,6 +390,8 @@ def test_an_audit_of_weighted_rows_shows_each_groups_weight_and_says_the_rates_a
 def test_an_accuracy_and_a_gap_given_the_wrong_way_round_are_refused(study_with_holdout):
     with pytest.raises(mh.ConfigError, match=r"the study maximizes 'accuracy': were the two swapped\? \(accuracy='accuracy', gap='eo_diff'\)"):
         mh.fairness_audit(study_with_holdout, accuracy="eo_diff", gap="accuracy")
+    with pytest.raises(mh.ConfigError, match="an accuracy and a fairness gap; received 'size_kb' for both"):
+        mh.fairness_audit(study_with_holdout, accuracy="size_kb", gap="size_kb")
     study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Minimize("dp_diff"), mh.Minimize("eo_diff")], seed=0)
     study.tell(study.ask(), {"dp_diff": 0.1, "eo_diff": 0.2, "balanced_accuracy": 0.7})
     with pytest.raises(mh.ConfigError, match="'dp_diff' is a fairness gap"):
