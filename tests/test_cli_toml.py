@@ -555,3 +555,14 @@ def test_a_study_files_sqlite_url_is_beside_the_study_file_from_any_folder(tmp_p
     with mh.Study.load(project / "sqlite:" / "url.db", read_only=True) as study:
         assert len(study.trials) == 2  # the old study went on
     assert not (project / "url.db").exists() and not (elsewhere / "sqlite:").exists()
+
+
+def test_a_run_resumed_on_a_time_budget_says_so(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    assert runner.invoke(app, ["run", str(path), "--trials", "2"]).exit_code == 0
+    path.write_text(path.read_text().replace("n_trials = 16", "timeout = 1"))
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "resuming 'study': 2 trials stored, running for 1 s" in result.output
