@@ -44,6 +44,7 @@ class Progress:
         self._monitor: HypervolumeMonitor | None = None
         self._started = time.monotonic()
         self._optimizer_seconds_before = study.optimizer_seconds
+        self._resumed = bool(study.trials)  # the counts are the study's: said, beside this call's trials
 
     def __enter__(self) -> Progress:
         if self.enabled and not sys.stderr.isatty():
@@ -77,8 +78,9 @@ class Progress:
         spent = s.optimizer_seconds - self._optimizer_seconds_before
         wall = max(time.monotonic() - self._started, 1e-9)
         pruned = s.count("pruned")
+        scope = f"study of {len(s.trials)}: " if self._resumed else ""
         return (
-            f"{hv_text}feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
+            f"{hv_text}{scope}feasible {s.n_feasible} | failed {s.count('failed')} | skipped {s.count('infeasible_skipped')}"
             + (f" | pruned {pruned}" if pruned or s.pruner is not None else "")
             + f" | optimizer {spent:.1f} s ({min(spent / wall, 1.0):.0%})"
         )

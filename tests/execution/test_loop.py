@@ -63,6 +63,9 @@ def test_progress_without_a_terminal_prints_plain_lines(capsys):
     assert [line.split(" trials")[0] for line in lines] == [f"study: {n}/30" for n in range(3, 31, 3)]
     assert "HV " in lines[-1] and "feasible 30" in lines[-1]
     assert re.search(r"\| optimizer \d+\.\d s \(\d+%\)$", lines[-1])  # the optimizer's time and its share
+    s.optimize(lambda c: {"accuracy": c["x"], "latency_ms": 1.0 + c["x"]}, n_trials=10, show_progress=True)
+    last = [line for line in capsys.readouterr().err.splitlines() if line.startswith("study: ")][-1]
+    assert last.startswith("study: 10/10 trials") and "study of 40: feasible 40" in last  # this call's, the study's
 
 
 def slow_after_the_first(config, trial):
