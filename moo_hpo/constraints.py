@@ -23,6 +23,12 @@ from moo_hpo.values import is_number
 __all__ = ["AtLeast", "AtMost", "Constraint", "constraint_from_dict"]
 
 
+def _short(value: float) -> str:
+    """A bound as short as it reads exactly (``500``, ``0.05``, ``0.1234567``): ``:g`` alone rounds to 6 digits."""
+    text = f"{value:g}"
+    return text if float(text) == value else repr(value)
+
+
 @dataclass(frozen=True)
 class Constraint:
     """A bound on a metric.
@@ -72,15 +78,15 @@ class Constraint:
     def describe(self) -> str:
         """Human-readable form, e.g. ``size_kb <= 500``."""
         op = "<=" if self.kind == "at_most" else ">="
-        return f"{self.name} {op} {self.bound:g}" + (" (soft)" if self.soft else "")
+        return f"{self.name} {op} {_short(self.bound)}" + (" (soft)" if self.soft else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "bound": self.bound, "soft": self.soft, "penalty": self.penalty}
 
     def __repr__(self) -> str:
         cls = "AtMost" if self.kind == "at_most" else "AtLeast"
-        soft = f", soft=True, penalty={self.penalty:g}" if self.soft else ""
-        return f"{cls}({self.name!r}, {self.bound:g}{soft})"
+        soft = f", soft=True, penalty={_short(self.penalty)}" if self.soft else ""
+        return f"{cls}({self.name!r}, {_short(self.bound)}{soft})"
 
 
 def AtMost(name: str, bound: float, soft: bool = False, penalty: float = 1.0) -> Constraint:  # noqa: N802

@@ -102,3 +102,4 @@ def test_a_custom_optimizers_numpy_proposal_is_stored_as_python_values(tmp_path)
         study.tell(trial, {"f": 1.0})
     with mh.Study.load(tmp_path / "c.db", read_only=True) as again:
         assert again.trials[0].config == {"w": 3}
+
