@@ -147,6 +147,14 @@ class Recommendation:
         self.metrics = dict(getattr(trial, "metrics", {})) if metrics is None else metrics
         self.runs = runs
 
+    def __eq__(self, other: object) -> bool:  # a copy (pickled, deep-copied) is the same recommendation
+        if not isinstance(other, Recommendation):
+            return NotImplemented
+        return (self.trial, self.method, self.reason, self.metrics, self.runs) == (
+            other.trial, other.method, other.reason, other.metrics, other.runs)
+
+    __hash__ = None  # type: ignore[assignment] - its metrics may change
+
     def __repr__(self) -> str:
         number = getattr(self.trial, "number", "?")
         return f"Recommendation(trial #{number}, {self.reason})"

@@ -126,3 +126,14 @@ def test_a_filter_on_a_held_out_figure_is_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         study.recommend("best", objective="accuracy", constraints=[mh.AtMost("eo_diff", 1.0)])
+
+
+def test_a_copied_recommendation_equals_its_original():
+    import copy
+    import pickle
+
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"] ** 0.5}, n_trials=8, show_progress=False)
+    chosen = study.recommend("knee")
+    assert pickle.loads(pickle.dumps(chosen)) == chosen and copy.deepcopy(chosen) == chosen
+    assert study.recommend("best", objective="a") != chosen  # another method: another recommendation
