@@ -16,6 +16,7 @@ in :mod:`moo_hpo.pruners.state`, repeated runs in :mod:`moo_hpo.robust`.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import numbers
@@ -45,7 +46,7 @@ from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store, storage_path
-from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, asked_extra_keys, check_metrics, new_report
+from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, asked_extra_keys, check_metrics, json_default, new_report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -824,6 +825,9 @@ class Study:
                 extra = {"pruned": reason or "told pruned (study.tell)", **(extra or {})}
         if metrics is None and error is None:
             raise ConfigError("tell expects either metrics or error (exactly one of them)")
+        if extra:  # as the study file keeps it (NumPy values as numbers, tuples as lists): the same before and after a reload
+            with contextlib.suppress(TypeError, ValueError):  # not JSON-able: refused below, naming the value
+                extra = json.loads(json.dumps(dict(extra), allow_nan=True, default=json_default))
         if status is TrialStatus.INFEASIBLE_SKIPPED and error is None:
             self._check_skip_breaks_a_bound(number, metrics)
         if error is not None:

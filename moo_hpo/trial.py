@@ -12,7 +12,7 @@ from typing import Any
 
 from moo_hpo.naming import closest_name
 
-__all__ = ["Result", "Trial", "TrialStatus", "check_metrics", "config_key", "new_report"]
+__all__ = ["Result", "Trial", "TrialStatus", "check_metrics", "config_key", "json_default", "new_report"]
 
 
 class TrialStatus(str, Enum):
@@ -151,7 +151,7 @@ class Trial:
             "status": self.status.value,
             "config": json.dumps(self.config, allow_nan=False),
             "metrics": json.dumps(self.metrics, allow_nan=True),
-            "extra": json.dumps(self.extra, allow_nan=True, default=_json_default),
+            "extra": json.dumps(self.extra, allow_nan=True, default=json_default),
             "error": self.error,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -254,7 +254,7 @@ def new_report(
 _PICKLED = ("number", "config", "status", "metrics", "extra", "error", "started_at", "finished_at", "seed", "optimizer", "reports")
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
     """Make numpy scalars and arrays JSON-able inside ``extra``."""
     if hasattr(obj, "tolist"):
         return obj.tolist()

@@ -1409,3 +1409,15 @@ def test_a_refused_load_leaves_a_store_of_the_users_open(tmp_path):
         mh.Study.load(store, space=mh.Space({"z": mh.Float(0.0, 1.0)}))
     assert len(mh.Study.load(store).trials) == 1
     store.close()
+
+
+def test_a_trials_extra_reads_the_same_before_and_after_a_reload(tmp_path):
+    path = tmp_path / "s.db"
+    with simple_study(storage=path) as study:
+        told = study.tell(study.ask(), {"a": 0.1, "b": 0.2},
+                          extra={"shape": (3, 4), "best_epoch": np.int64(7), "by_fold": {1: 0.5}, "curve": np.arange(3)})
+        in_memory = told.extra
+    with mh.Study.load(path, read_only=True) as again:
+        assert again.trials[0].extra == in_memory
+    assert {k: in_memory[k] for k in ("shape", "best_epoch", "by_fold", "curve")} == {
+        "shape": [3, 4], "best_epoch": 7, "by_fold": {"1": 0.5}, "curve": [0, 1, 2]}

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from moo_hpo.trial import Result, Trial, TrialStatus, _json_default, asked_extra_keys
+from moo_hpo.trial import Result, Trial, TrialStatus, json_default, asked_extra_keys
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -26,7 +26,7 @@ TEXT_LENGTH = 1000
 def storable(extra: Any) -> str | None:
     """None when the store can keep ``extra`` as it is (JSON, with NumPy values as numbers and lists), else why not."""
     try:
-        json.dumps(extra, allow_nan=True, default=_json_default)
+        json.dumps(extra, allow_nan=True, default=json_default)
     except Exception as exc:  # noqa: BLE001 - a key, a cycle, a value, or a value whose repr fails
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -47,7 +47,7 @@ def as_text(value: Any, depth: int = 0, _path: frozenset[int] = frozenset()) -> 
     if isinstance(value, (list, tuple)):
         return [as_text(v, depth + 1, path) for v in value]
     try:
-        converted = _json_default(value)  # a NumPy array or number
+        converted = json_default(value)  # a NumPy array or number
     except Exception:  # noqa: BLE001
         return _text(value)
     return as_text(converted, depth + 1, path)
