@@ -39,7 +39,7 @@ from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.instances import claim_instance
 from moo_hpo.optimizers.base import ENQUEUED, Optimizer, Proposal
-from moo_hpo.optimizers.registry import auto_options, choose_auto, is_registered, known_params, make_optimizer
+from moo_hpo.optimizers.registry import auto_options, check_own_name, choose_auto, is_registered, known_params, make_optimizer
 from moo_hpo.problem import Problem, definition_difference
 from moo_hpo.pruners.base import Pruner
 from moo_hpo.pruners.state import PrunerState
@@ -113,6 +113,7 @@ def _check_chosen_optimizer(optimizer: str | Optimizer, problem: Problem) -> Opt
         UnsupportedError: for an optimizer that cannot handle the problem.
     """
     if isinstance(optimizer, Optimizer):
+        check_own_name(optimizer)
         optimizer.check_options()  # a bad option now, not at the first trial (a stored one is not judged again)
         optimizer.capabilities.check(optimizer.name, problem)
         return None

@@ -1421,3 +1421,29 @@ def test_a_trials_extra_reads_the_same_before_and_after_a_reload(tmp_path):
         assert again.trials[0].extra == in_memory
     assert {k: in_memory[k] for k in ("shape", "best_epoch", "by_fold", "curve")} == {
         "shape": [3, 4], "best_epoch": 7, "by_fold": {"1": 0.5}, "curve": [0, 1, 2]}
+
+
+def test_an_optimizer_or_pruner_of_the_users_named_as_one_of_moo_hpos_is_refused(tmp_path):
+    class Mine(Optimizer):
+        name = "nsga2"  # a wrapper of pymoo's, say: reopened, the study would rebuild moo_hpo's NSGA2 in its place
+
+        def ask(self, n, pending=()):
+            return [Proposal({"x": 0.5, "k": 1})]
+
+    with pytest.raises(mh.ConfigError, match="named 'nsga2', the name of moo_hpo's NSGA2: .* a name of its own"):
+        simple_study(optimizer=Mine(), storage=tmp_path / "s.db")
+    assert not (tmp_path / "s.db").exists()
+
+    class MyPruner(mh.pruners.Pruner):
+        name = "moasha"
+
+        def decide(self, number, step, metrics):
+            return mh.pruners.Decision(False)
+
+    with pytest.raises(mh.ConfigError, match="named 'moasha', the name of moo_hpo's MOASHA"):
+        simple_study(pruner=MyPruner())
+
+    class Tweaked(mh.optimizers.RandomSearch):  # a variant of moo_hpo's own keeps its name
+        pass
+
+    assert simple_study(optimizer=Tweaked()).optimizer.name == "random"

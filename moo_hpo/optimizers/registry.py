@@ -77,6 +77,21 @@ def make_optimizer(spec: str | Optimizer, params: dict[str, Any] | None = None) 
         raise ConfigError(f"optimizer {spec!r}: {exc}") from None
 
 
+def check_own_name(optimizer: Optimizer) -> None:
+    """Refuse an optimizer of the user's named as one of moo_hpo's: a study stores the name, and reopened without
+    the instance it would rebuild moo_hpo's optimizer of that name in its place (a subclass of that optimizer, a
+    variant of it, keeps the name).
+
+    Raises:
+        ConfigError: naming the class and the name it takes.
+    """
+    name = str(getattr(optimizer, "name", "")).lower()
+    if name in OPTIMIZERS and not isinstance(optimizer, _class_and_options(name)[0]):
+        raise ConfigError(f"optimizer {type(optimizer).__name__} is named {optimizer.name!r}, the name of moo_hpo's "
+                          f"{_class_and_options(name)[0].__name__}: a reopened study would rebuild that one in its place; "
+                          "give yours a name of its own (class attribute name = '...')")
+
+
 def _class_and_options(key: str) -> tuple[type[Optimizer], list[str]]:
     """The optimizer class registered as ``key`` (imported now) and its constructor's option names."""
     module, name = OPTIMIZERS[key].split(":")

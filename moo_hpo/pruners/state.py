@@ -42,6 +42,10 @@ class PrunerState:
             raise ConfigError(
                 f"pruner must be an mh.pruners.Pruner (MOASHA, Hyperband, DominatedPruner), None or False; received {pruner!r}"
             )
+        if isinstance(pruner, Pruner) and pruner.name in PRUNERS and not isinstance(pruner, PRUNERS[pruner.name]):
+            raise ConfigError(f"pruner {type(pruner).__name__} is named {pruner.name!r}, the name of moo_hpo's "
+                              f"{PRUNERS[pruner.name].__name__}: a reopened study would rebuild that one in its place; give "
+                              "yours a name of its own (class attribute name = '...')")
         stored = store.get_meta("pruner")
         if pruner is False:  # no pruning from here on, whatever the study had: the store keeps none either
             if stored is not None and not read_only:
