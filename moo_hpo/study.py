@@ -672,14 +672,14 @@ class Study:
             asked = True
             pending = self._running_trials() if self._running else []
             optimizer = self._use_optimizer()
+            n = want - len(trials) if optimizer.capabilities.batch else 1  # one at a time: asked again, the rest pending
             started = time.perf_counter()
             if answer_reports is None or not getattr(optimizer, "ask_in_thread", False):
-                proposals = optimizer.ask(want - len(trials), pending)
+                proposals = optimizer.ask(n, pending)
                 elapsed = time.perf_counter() - started
             else:
                 from moo_hpo.execution.asking import ask_answering_reports
 
-                n = want - len(trials)
                 self._deferred_tells = []  # trials told meanwhile reach the optimizer once its ask has ended
                 try:
                     proposals = ask_answering_reports(lambda: optimizer.ask(n, pending), answer_reports)
@@ -695,7 +695,7 @@ class Study:
                     f"optimizer {optimizer.name!r}: ask must return a list of mh.optimizers.Proposal(config); "
                     f"received {type(wrong[0]).__name__} {wrong[0]!r:.200}"
                 )
-            proposals = proposals[: want - len(trials)]
+            proposals = proposals[:n]
             for p in proposals:  # the proposal's share of the optimizer's time, kept in the trial's audit data
                 audit = p.extra.get("optimizer")
                 p.extra = {**p.extra, "optimizer": {**(audit if isinstance(audit, dict) else {}), "seconds": elapsed / len(proposals)}}

@@ -1447,3 +1447,22 @@ def test_an_optimizer_or_pruner_of_the_users_named_as_one_of_moo_hpos_is_refused
         pass
 
     assert simple_study(optimizer=Tweaked()).optimizer.name == "random"
+
+
+def test_an_optimizer_without_batches_is_asked_for_one_trial_at_a_time():
+    class OneAtATime(Optimizer):
+        name = "one-at-a-time"
+        capabilities = Capabilities(batch=False)
+
+        def __init__(self) -> None:
+            self.asked: list[tuple[int, int]] = []
+
+        def ask(self, n, pending=()):
+            self.asked.append((n, len(pending)))
+            return [Proposal({"x": 0.1 * (len(self.asked) % 10), "k": 0}) for _ in range(n)]
+
+    optimizer = OneAtATime()
+    study = simple_study(optimizer=optimizer)
+    assert len(study.ask(3)) == 3 and optimizer.asked == [(1, 0), (1, 1), (1, 2)]
+    study.optimize(ab, n_trials=4, n_workers=2, show_progress=False)
+    assert all(n == 1 for n, _ in optimizer.asked)

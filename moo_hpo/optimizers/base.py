@@ -58,7 +58,8 @@ class Capabilities:
         constraints: handles hard constraints itself.
         categorical: handles categorical parameters.
         conditional: handles conditional parameters.
-        batch: can propose several trials at once (``ask(n)`` with ``n > 1``).
+        batch: can propose several trials at once (``ask(n)`` with ``n > 1``); False: the study asks for one at a
+            time (and again, with it pending, for the next free worker).
     """
 
     min_objectives: int = 1
