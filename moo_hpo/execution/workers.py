@@ -431,7 +431,10 @@ class WorkerPoolExecutor:
             before = len(trial.reports)
             self.reporter.report(trial, report["step"], report["metrics"])
         except Exception as exc:  # noqa: BLE001 - a bad report fails in the objective, not here
-            return {"error": str(exc)}
+            from moo_hpo.exceptions import MooHpoError
+
+            # moo_hpo's refusals read as in one process; another error (a pruner's bug) keeps its type in the text
+            return {"error": str(exc) if isinstance(exc, MooHpoError) else f"{type(exc).__name__}: {exc}"}
         entry = trial.reports[-1] if len(trial.reports) > before else {"step": report["step"], "metrics": report["metrics"], "at": time.time()}
         return {"prune": bool(self.reporter.should_prune(trial)), "entry": entry}
 

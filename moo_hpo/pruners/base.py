@@ -75,14 +75,30 @@ class Pruner(ABC):
         """
 
     def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (read back from the attributes of the same name)."""
+        """The constructor arguments (read back from the attributes of the same name).
+
+        Raises:
+            ConfigError: when an argument was not kept as an attribute of its name (the convention that lets a
+                study store and rebuild a pruner).
+        """
         import inspect
 
         sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+        names = [p for p, param in sig.parameters.items() if p != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)]
+        missing = [p for p in names if not hasattr(self, p)]
+        if missing:
+            raise ConfigError(
+                f"pruner {type(self).__name__}: its constructor takes {missing} but keeps no attribute of that name; "
+                f"store each argument as it is given (self.{missing[0]} = {missing[0]}), as moo_hpo's pruners do"
+            )
+        return {p: getattr(self, p) for p in names}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+        try:
+            params = self.get_params()
+        except ConfigError:  # a pruner of the user's that keeps no attributes of its arguments
+            params = {}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
 
 
 def points(problem: Problem, reports: Sequence[Mapping[str, float]]) -> np.ndarray:

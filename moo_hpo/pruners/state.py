@@ -110,7 +110,7 @@ class PrunerState:
         trial = trials[number] if 0 <= number < len(trials) and trials[number].number == number else None
         origin = trial.extra.get(RETRY_OF) if trial is not None and isinstance(trial.extra, dict) else None
         if not isinstance(origin, int) or not 0 <= origin < len(trials):
-            self._record(number, step, self.pruner.decide(number, step, metrics))  # type: ignore[union-attr]
+            self._record(number, step, self._checked(self.pruner.decide(number, step, metrics)))  # type: ignore[union-attr]
             return
         reached = max((r["step"] for r in trials[origin].reports), default=None)
         if reached is not None and step <= reached:
@@ -122,7 +122,20 @@ class PrunerState:
                 inherited = Decision(False)
             self._record(number, step, Decision(True, f"pruned at step {step:g}: {broken}") if broken else inherited)
             return
-        self._record(number, step, self.pruner.decide(origin, step, metrics))  # type: ignore[union-attr]
+        self._record(number, step, self._checked(self.pruner.decide(origin, step, metrics)))  # type: ignore[union-attr]
+
+    def _checked(self, decision: Any) -> Decision:
+        """A pruner's answer as a :class:`Decision` with a reason (a stop without one says which pruner stopped it).
+
+        Raises:
+            ConfigError: for an answer that is not a Decision, naming the pruner.
+        """
+        if not isinstance(decision, Decision):
+            raise ConfigError(f"pruner {self.pruner.name!r}: decide must return mh.pruners.Decision(prune, reason); "  # type: ignore[union-attr]
+                              f"received {type(decision).__name__} {decision!r:.100}")
+        if decision.prune and not decision.reason:
+            return Decision(True, f"stopped by the pruner {self.pruner.name!r}")  # type: ignore[union-attr]
+        return decision
 
     def _record(self, number: int, step: float, decision: Decision) -> None:
         """Keep a trial's latest decision, and the step of its first stop."""
