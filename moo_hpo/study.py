@@ -35,6 +35,7 @@ from moo_hpo.constraints import Constraint, constraint_from_dict
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
 from moo_hpo.values import is_flag, plain
 from moo_hpo.execution.executors import format_exception
+from moo_hpo.execution.extra_text import as_text, storable
 from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.instances import claim_instance
@@ -99,6 +100,15 @@ def _from_row(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
     out = {name: config[key] for name, key in prefixed.items()}
     out.update({k: v for k, v in config.items() if k in space.params and k not in FRAME_COLUMNS})  # set by hand
     return out
+
+
+def _finite_json(value: Any) -> bool:
+    """Whether a configuration's value is one a study file keeps as it is (JSON, no NaN or infinity)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _check_chosen_optimizer(optimizer: str | Optimizer, problem: Problem) -> Optimizer | None:
@@ -710,18 +720,30 @@ class Study:
 
     def _record_proposal(self, proposal: Proposal, source: str | None = None) -> Trial:
         number = len(self._trials)
+        name = source or self.optimizer.name
+        if not isinstance(proposal.config, Mapping) or not isinstance(proposal.extra, Mapping):
+            what, given = ("config", proposal.config) if not isinstance(proposal.config, Mapping) else ("extra", proposal.extra)
+            raise ConfigError(f"optimizer {name!r}: a Proposal's {what} must be a mapping (parameter or key name -> "
+                              f"value); received {type(given).__name__} {given!r:.100}")
+        extra = dict(proposal.extra)
+        if storable(extra) is not None:  # audit data JSON cannot hold: kept as its text, as an objective's extra is
+            extra = as_text(extra)
+            if f"proposal-extra-{name}" not in self._notes_logged:
+                self._notes_logged.add(f"proposal-extra-{name}")
+                logger.warning("optimizer %r: its proposals' extra data holds values JSON cannot (kept as their text)", name)
         trial = Trial(
             number=number,
             config=plain(dict(proposal.config)),  # a custom optimizer's np.int64(3) is stored as 3
-            extra=dict(proposal.extra),
+            extra=extra,
             started_at=time.time(),
             seed=derive_seed(self.seed, TRIAL_SEED_TAG, number),
-            optimizer=source or self.optimizer.name,
+            optimizer=name,
         )
         problems = None if proposal.checked else self.space.problems(trial.config)
         if problems:  # an optimizer's bug must not turn into an evaluation of an invalid config
             trial.status = TrialStatus.FAILED
             trial.error = "invalid configuration, not evaluated: " + "; ".join(problems)
+            trial.config = {k: v if _finite_json(v) else repr(v) for k, v in trial.config.items()}  # NaN, an object: text
             trial.finished_at = trial.started_at
             logger.warning("trial %d: %s", number, trial.error)
         trial._reporter = StudyReporter(self)  # trial.report / should_prune reach this study (ask / tell too)

@@ -1466,3 +1466,35 @@ def test_an_optimizer_without_batches_is_asked_for_one_trial_at_a_time():
     assert len(study.ask(3)) == 3 and optimizer.asked == [(1, 0), (1, 1), (1, 2)]
     study.optimize(ab, n_trials=4, n_workers=2, show_progress=False)
     assert all(n == 1 for n, _ in optimizer.asked)
+
+
+def test_a_proposal_a_study_file_cannot_hold_as_it_is_is_recorded_not_a_crash(tmp_path):
+    class Sloppy(Optimizer):
+        name = "sloppy"
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def ask(self, n, pending=()):
+            self.calls += 1
+            config = {"x": float("nan"), "k": 1} if self.calls == 1 else {"x": 0.5, "k": 1}
+            return [Proposal(config, {"made_by": object()})]
+
+    path = tmp_path / "s.db"
+    with simple_study(optimizer=Sloppy(), storage=path) as study:
+        study.optimize(ab, n_trials=2, show_progress=False)
+        first, second = study.trials
+        assert first.status is mh.TrialStatus.FAILED and first.error.startswith("invalid configuration, not evaluated")
+        assert first.config["x"] == "nan" and second.status is mh.TrialStatus.COMPLETE
+        assert second.extra["made_by"].startswith("<object object at")
+    with mh.Study.load(path, read_only=True) as again:
+        assert [t.config for t in again.trials] == [first.config, second.config]
+
+    class NotAMapping(Sloppy):
+        name = "not-a-mapping"
+
+        def ask(self, n, pending=()):
+            return [Proposal([0.5, 1])]
+
+    with pytest.raises(mh.ConfigError, match=r"optimizer 'not-a-mapping': a Proposal's config must be a mapping .* list \[0.5, 1\]"):
+        simple_study(optimizer=NotAMapping()).ask()
