@@ -36,7 +36,7 @@ from typing import Any
 
 from moo_hpo.constraints import Constraint
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.base import Probe, is_unfitted_estimator, kept_as_it_was
+from moo_hpo.objectives.base import Probe, checked_measurement, is_unfitted_estimator, kept_as_it_was
 from moo_hpo.trial import Result
 
 __all__ = ["ProbePipeline", "Skipped", "takes_trial_at"]
@@ -103,6 +103,8 @@ def _collect(probe: Probe, compute: Callable[[], Any], metrics: dict[str, float]
         raise ProbeError(f"probe {probe.name!r} failed: {exc}") from exc
     except Exception as exc:  # noqa: BLE001
         raise ProbeError(f"probe {probe.name!r} raised {type(exc).__name__}: {exc}") from exc
+    if not type(probe).__module__.startswith("moo_hpo."):  # a probe of the user's: held to what it declares
+        m = checked_measurement(probe, m)
     metrics.update(m)
     extra.update(getattr(m, "extra", {}))
 
@@ -166,6 +168,9 @@ def _check_probes(probes: Sequence[Probe]) -> None:
     for p in probes:
         if not isinstance(p, Probe):
             raise ConfigError(f"probes must be moo_hpo probes (mh.objectives.*, or @mh.objectives.probe); received {p!r}")
+        if isinstance(p.metrics, (str, bytes)) or not all(isinstance(m, str) and m for m in p.metrics):
+            raise ConfigError(f"probe {p.name!r}: metrics must be a tuple of metric names, e.g. ('sparsity',); "
+                              f"received {p.metrics!r}")
         for m in p.metrics:
             if m in seen:
                 hint = (" (to record both, give one of them a prefix: prefix='sex' names its metrics 'sex_...')"

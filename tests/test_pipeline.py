@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -539,3 +540,42 @@ def test_a_scripted_float_module_is_sized_and_a_numpy_model_object_is_a_model():
     study = mh.Study(mh.Space({"d": mh.Int(1, 3)}), [mh.Minimize("size_kb")], optimizer="random", seed=0)
     study.optimize(fit, build=lambda c: np.poly1d([0.0]), probes=[mh.objectives.ModelSize()], n_trials=1, show_progress=False)
     assert study.trials[0].status is mh.TrialStatus.COMPLETE
+
+
+class _Sparsity(mh.objectives.Probe):
+    """A probe of the user's: the share of a torch model's weights that are zero."""
+
+    needs_training = True
+    name = "sparsity"
+
+    def __init__(self, returns: str = "right") -> None:
+        self.returns = returns
+        self.metrics = ("sparsity",)
+
+    def measure(self, model):
+        if self.returns == "none":
+            return None
+        weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+        share = float((weights == 0).float().mean())
+        return {"sparsity": share} if self.returns == "right" else {"sparsity": share, "density": 1 - share}
+
+
+@pytest.mark.parametrize(("returns", "said"), [
+    ("none", "probe 'sparsity' returned NoneType; expected a mapping of metric name to float"),
+    ("more", r"probe 'sparsity' declares the metrics \['sparsity'\] but returned \['sparsity', 'density'\] \(not declared: \['density'\]\)"),
+])
+def test_a_probe_subclass_is_held_to_the_metrics_it_declares(returns, said):
+    study = make_study()
+    study.optimize(lambda m, c: None, build=build, probes=[_Sparsity(returns)], n_trials=1, show_progress=False)
+    assert study.trials[0].status is mh.TrialStatus.FAILED and re.search(said, study.trials[0].error)
+    fine = mh.Study(mh.Space({"width": mh.Int(4, 8), "lr": mh.Float(1e-3, 1e-1, log=True)}), [mh.Maximize("accuracy")],
+                    optimizer="random", seed=0)
+    fine.optimize(lambda m, c: {"accuracy": 0.5}, build=build, probes=[_Sparsity()], n_trials=1, show_progress=False)
+    assert fine.trials[0].metrics["sparsity"] == 0.0
+
+
+def test_a_probe_naming_its_metric_as_text_is_refused_before_any_trial():
+    probe = _Sparsity()
+    probe.metrics = "sparsity"
+    with pytest.raises(mh.ConfigError, match=r"probe 'sparsity': metrics must be a tuple of metric names, e.g. \('sparsity',\)"):
+        make_study().optimize(lambda m, c: None, build=build, probes=[probe], n_trials=1, show_progress=False)

@@ -108,6 +108,22 @@ def check_max_trials_per_worker(value: Any) -> None:
         raise ConfigError(f"max_trials_per_worker must be a positive integer or None; received {value!r}")
 
 
+def _unpicklable_part(fn: Any) -> str:
+    """What of an objective cannot be pickled, named for the user: a probe, ``build`` or ``fit`` of a probe pipeline,
+    else the objective."""
+    import cloudpickle
+
+    parts = [(f"the probe {p.name!r}", p) for p in getattr(fn, "probes", ())]
+    parts += [(f"{label} {getattr(part, '__name__', part)!r}", part)
+              for label in ("build", "fit") if (part := getattr(fn, label, None)) is not None]
+    for label, part in parts:
+        try:
+            cloudpickle.dumps(part)
+        except Exception:  # noqa: BLE001
+            return label
+    return f"the objective {getattr(fn, '__name__', fn)!r}"
+
+
 def thread_limits(n_workers: int) -> dict[str, str]:
     """The thread-pool sizes for one of ``n_workers`` worker processes: an equal share of this process's cores
     (at least 1) for every variable of :data:`THREAD_VARIABLES`; none at all when the user has set any of them
@@ -180,7 +196,7 @@ class WorkerPoolExecutor:
             payload = cloudpickle.dumps(fn)
         except Exception as exc:  # noqa: BLE001 - any pickling failure is the user's to fix
             raise ConfigError(
-                f"the objective must be picklable to run in worker processes; received {fn!r}: {type(exc).__name__}: {exc}"
+                f"{_unpicklable_part(fn)} must be picklable to run in worker processes: {type(exc).__name__}: {exc}"
             ) from None
         self._setup = {
             "fn": payload,

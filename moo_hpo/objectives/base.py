@@ -178,23 +178,34 @@ class FunctionProbe(Probe):
         self.name = name or getattr(fn, "__name__", "probe")
 
     def measure(self, model: Any) -> Measurement:
-        result = self.fn(model)
-        if not isinstance(result, Mapping):
-            raise ProbeError(f"probe {self.name!r} returned {type(result).__name__}; expected a mapping of metric name to float")
-        for metric, value in result.items():
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                raise ProbeError(f"probe {self.name!r} returned {value!r} for {metric!r}; expected a number") from None
-        undeclared = [k for k in result if k not in self.metrics]
-        missing = [k for k in self.metrics if k not in result]
-        if undeclared or missing:
-            raise ProbeError(
-                f"probe {self.name!r} declares the metrics {list(self.metrics)} but returned {list(result)}"
-                + (f" (not declared: {undeclared})" if undeclared else "")
-                + (f" (missing: {missing})" if missing else "")
-            )
-        return result if isinstance(result, Measurement) else Measurement(result)
+        return checked_measurement(self, self.fn(model))
+
+
+def checked_measurement(probe: Any, result: Any) -> Measurement:
+    """What a probe of the user's measured, checked against what it declares (its ``metrics``).
+
+    Raises:
+        ProbeError: naming the probe, for a result that is not a mapping of its declared metrics to numbers.
+    """
+    name = getattr(probe, "name", type(probe).__name__)
+    if not isinstance(result, Mapping):
+        raise ProbeError(f"probe {name!r} returned {type(result).__name__}; expected a mapping of metric name to float "
+                         "(or mh.objectives.Measurement)")
+    for metric, value in result.items():
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise ProbeError(f"probe {name!r} returned {value!r} for {metric!r}; expected a number") from None
+    declared = tuple(probe.metrics)
+    undeclared = [k for k in result if k not in declared]
+    missing = [k for k in declared if k not in result]
+    if undeclared or missing:
+        raise ProbeError(
+            f"probe {name!r} declares the metrics {list(declared)} but returned {list(result)}"
+            + (f" (not declared: {undeclared})" if undeclared else "")
+            + (f" (missing: {missing})" if missing else "")
+        )
+    return result if isinstance(result, Measurement) else Measurement(result)
 
 
 def probe(metrics: Iterable[str], needs_training: bool = True, name: str | None = None) -> Callable[[Callable[[Any], Mapping[str, float]]], FunctionProbe]:

@@ -93,8 +93,18 @@ def test_an_objective_that_cannot_be_pickled_is_a_config_error_before_any_trial(
             return {"a": config["x"], "b": 1 - config["x"]}
 
     study = two_objective_study()
-    with pytest.raises(mh.ConfigError, match="picklable"):
+    with pytest.raises(mh.ConfigError, match="the objective 'fn' must be picklable"):
         study.optimize(fn, n_trials=2, n_workers=2, show_progress=False)
+    assert study.trials == []
+
+    @mh.objectives.probe(["locked"], needs_training=False)
+    def locked(model):
+        with lock:
+            return {"locked": 1.0}
+
+    with pytest.raises(mh.ConfigError, match="the probe 'locked' must be picklable to run in worker processes"):
+        study.optimize(lambda model, config: {"a": config["x"], "b": 1 - config["x"]}, build=lambda c: [c["x"]],
+                       probes=[locked], n_trials=2, n_workers=2, show_progress=False)
     assert study.trials == []
 
 
