@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import itertools
 import json
 import math
@@ -160,8 +161,17 @@ def _one_torch_thread(optimizer: Optimizer) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def build_optimizer(spec: str, params: dict[str, Any]) -> Optimizer:
+    """moo_hpo's optimizer of that name, or an optimizer of the user's named by its class (``"package.module:Class"``,
+    importable here and in another process), with ``params`` as its constructor's arguments."""
+    if ":" in spec:
+        module, _, name = spec.partition(":")
+        return getattr(importlib.import_module(module), name)(**params)
+    return make_optimizer(spec, params)
+
+
 def _make(name: str, params_json: str) -> Optimizer:
-    return CornerSearch() if name == "corner" else make_optimizer(name, json.loads(params_json))
+    return CornerSearch() if name == "corner" else build_optimizer(name, json.loads(params_json))
 
 
 def drive(study: mh.Study, fn: Any, n_trials: int, batch: int) -> None:
@@ -188,7 +198,11 @@ def benchmark_run(name: str, params_json: str, bench: Benchmark, m: int, seed: i
 
 
 class OptimizerContract:
-    """Shared tests; subclasses set ``optimizer_name`` and optionally the other attributes."""
+    """Shared tests; subclasses set ``optimizer_name`` and optionally the other attributes.
+
+    ``optimizer_name`` is one of moo_hpo's optimizers (``"nsga2"``), or an optimizer of yours named by its class,
+    ``"package.module:Class"``, importable from the folder pytest runs in (a check runs it in another process too).
+    """
 
     optimizer_name: ClassVar[str]
     params: ClassVar[dict[str, Any]] = {}
@@ -216,7 +230,7 @@ class OptimizerContract:
     def objective_count(cls) -> int:
         if cls.n_objectives is not None:
             return cls.n_objectives
-        caps = make_optimizer(cls.optimizer_name, dict(cls.params)).capabilities
+        caps = build_optimizer(cls.optimizer_name, dict(cls.params)).capabilities
         return 2 if caps.max_objectives is None else max(caps.min_objectives, min(2, caps.max_objectives))
 
     def objectives(self) -> list[mh.Objective]:
@@ -227,7 +241,7 @@ class OptimizerContract:
             mixed_space(),
             self.objectives(),
             [mh.AtMost("size_kb", 40.0)],
-            optimizer=make_optimizer(self.optimizer_name, dict(self.params)),
+            optimizer=build_optimizer(self.optimizer_name, dict(self.params)),
             storage=storage,
             seed=seed,
         )
@@ -240,7 +254,7 @@ class OptimizerContract:
 
     @pytest.fixture(autouse=True)
     def _one_thread_for_models(self) -> Iterator[None]:
-        with _one_torch_thread(make_optimizer(self.optimizer_name, dict(self.params))):
+        with _one_torch_thread(build_optimizer(self.optimizer_name, dict(self.params))):
             yield
 
     def own_runs(self) -> list[RunSummary]:
@@ -321,7 +335,7 @@ class OptimizerContract:
             return final
 
         study = mh.Study(mixed_space(), self.objectives(), [mh.AtMost("size_kb", 40.0)],
-                         optimizer=make_optimizer(self.optimizer_name, dict(self.params)), seed=11,
+                         optimizer=build_optimizer(self.optimizer_name, dict(self.params)), seed=11,
                          pruner=mh.pruners.MOASHA(min_resource=1, max_resource=9, reduction_factor=3))
         study.optimize(train, n_trials=self.n_trials, show_progress=False)
         assert len(study.trials) == self.n_trials and all(t.reports for t in study.trials)
@@ -353,7 +367,7 @@ class OptimizerContract:
         first = self.make_study(seed=11, storage=path)
         first.optimize(two_objectives, n_trials=half, show_progress=False)
         first.close()
-        resumed = mh.Study.load(path, space=mixed_space(), optimizer=make_optimizer(self.optimizer_name, dict(self.params)))
+        resumed = mh.Study.load(path, space=mixed_space(), optimizer=build_optimizer(self.optimizer_name, dict(self.params)))
         resumed.optimize(two_objectives, n_trials=self.n_trials - half, show_progress=False)
         straight = self.make_study(seed=11)
         straight.optimize(two_objectives, n_trials=self.n_trials, show_progress=False)
@@ -377,7 +391,7 @@ class OptimizerContract:
                 study.optimize(stopped_by_ctrl_c, n_trials=self.n_trials, show_progress=False)
             if reopen:
                 study.close()
-                study = mh.Study.load(path, space=mixed_space(), optimizer=make_optimizer(self.optimizer_name, dict(self.params)))
+                study = mh.Study.load(path, space=mixed_space(), optimizer=build_optimizer(self.optimizer_name, dict(self.params)))
             study.optimize(two_objectives, n_trials=self.n_trials - half, show_progress=False)
             interrupted, retry = study.trials[half], study.trials[half + 1]
             assert interrupted.status is mh.TrialStatus.INTERRUPTED
@@ -422,7 +436,7 @@ class OptimizerContract:
         # half the time, a converged model or population far more often
         bench = Benchmark(levels=2)
         study = mh.Study(bench.space(), bench.objectives(self.objective_count()), bench.constraints(),
-                         optimizer=make_optimizer(self.optimizer_name, dict(self.params)), seed=1)
+                         optimizer=build_optimizer(self.optimizer_name, dict(self.params)), seed=1)
         drive(study, bench, self.warmup_trials, batch=self.warmup_trials)
         with _one_torch_thread(study.optimizer):
             running = study.ask(2)
@@ -436,7 +450,7 @@ class OptimizerContract:
     def test_infeasible_skipped_trials_are_handled(self):
         bench = self.benchmark
         study = mh.Study(bench.space(), bench.objectives(self.objective_count()), bench.constraints(),
-                         optimizer=make_optimizer(self.optimizer_name, dict(self.params)), seed=2)
+                         optimizer=build_optimizer(self.optimizer_name, dict(self.params)), seed=2)
 
         def measured(config: dict) -> dict:  # the constraint's metric is known before training
             metrics = bench(config)

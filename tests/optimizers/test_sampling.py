@@ -21,6 +21,18 @@ class TestRandomContract(OptimizerContract):
     feasible_share_tolerance = 0.1
 
 
+class MyRandom(mh.optimizers.RandomSearch):
+    """An optimizer of a user's (a variant of random search under a name of its own)."""
+
+    name = "my-random"
+
+
+class TestContractOfAnOptimizerNamedByItsClass(TestRandomContract):
+    """The suite run as a user runs it on an optimizer of theirs: named by its class, rebuilt in another process."""
+
+    optimizer_name = "tests.optimizers.test_sampling:MyRandom"
+
+
 class TestSobolContract(OptimizerContract):
     optimizer_name = "sobol"
     benchmark = BASELINE_BENCHMARK
