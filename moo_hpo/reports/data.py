@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform
+import re
 import time
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from importlib import metadata
@@ -38,6 +40,12 @@ HV_MEANING = (
     "the same area (or volume) in the metrics' own units. Compare values only between fronts with the same "
     "reference point."
 )
+
+def _without_figures(reason: str) -> str:
+    """A recommendation's reason without the trial's figures in parentheses (``best size_kb (accuracy=0.8, ...)``
+    -> ``best size_kb``), for a row that said them with its first method."""
+    return re.sub(r" \((?:[^()=]+=[^()]*)\)", "", reason, count=1)
+
 
 #: How to read the recommended operating points (shown above their table).
 RECOMMENDATIONS_GUIDE = (
@@ -185,17 +193,25 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     # reference point and hypervolume
     try:
         ref = study.reference_point
+        with warnings.catch_warnings():  # a hypervolume of 0 is explained in the report itself (below)
+            warnings.filterwarnings("ignore", message="no feasible trial is better than the reference point")
+            value = study.hypervolume() if feasible_numbers else 0.0
+            normalized = study.hypervolume(normalized=True) if feasible_numbers else 0.0
         data["hypervolume"] = {
             "reference_point": ref,
             "frozen": study.reference_point_frozen,
-            "value": study.hypervolume() if feasible_numbers else 0.0,
-            "normalized": study.hypervolume(normalized=True) if feasible_numbers else 0.0,
+            "value": value,
+            "normalized": normalized,
             "meaning": HV_MEANING,
             "history": [float(v) for v in study.hypervolume_history()],
         }
         hv = data["hypervolume"]
         if hv["normalized"] == 1.0 and len(study.pareto_front(by="measured")) == 1:
             hv["meaning"] += SINGLE_POINT_NOTE
+        if feasible_numbers and hv["value"] == 0.0:  # said here, not only in a warning the reader never sees
+            hv["meaning"] = (f"0 because no feasible trial is better than the reference point in every objective: a "
+                             f"reference value (an objective's ref=) beyond what the trials reach leaves no box to "
+                             f"measure; loosen it to compare these trials. {hv['meaning']}")
         # the same history on the headline's scale: the raw values over the volume of the box that normalizes
         scale = hv["value"] / hv["normalized"] if hv["normalized"] > 0 else 0.0
         hv["history_normalized"] = [v / scale if scale > 0 else 0.0 for v in hv["history"]]
@@ -235,9 +251,9 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             if r.caution is not None:
                 cautions[r.trial.number] = r.caution
             same = next((x for x in recs if x["number"] == r.trial.number), None)
-            if same is not None:  # one row per trial, naming every method that chose it
+            if same is not None:  # one row per trial, naming every method that chose it (its figures said once)
                 same["method"] += f", {label}"
-                same["reason"] += f"; {reason}"
+                same["reason"] += f"; {_without_figures(reason)}"
                 continue
             on_front = config_key(r.trial.config) in front_configurations
             if not on_front and data["front_basis"] == "model":
@@ -250,6 +266,9 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     data["recommendations"] = recs
     data["recommendations_guide"] = (RECOMMENDATIONS_GUIDE_MODEL if any(not r["on_front"] for r in recs)
                                      and data["front_basis"] == "model" else RECOMMENDATIONS_GUIDE)
+    if any(r["reason"].startswith("knee: none") for r in recs):  # no bend in this front: its "knee" balances nothing
+        data["recommendations_guide"] += (" This front has no knee (its row says why): the row named knee is the "
+                                          "point nearest an even trade-off, which may be an extreme of the front.")
     if estimated:  # the rows' reasons quote these figures
         data["recommendations_guide"] += " " + estimates_note(estimated, short=True)
     if devices is not None:

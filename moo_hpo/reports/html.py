@@ -54,6 +54,7 @@ th{background:#f4f6f9}.num{text-align:right;font-variant-numeric:tabular-nums}.m
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #dde3ea;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
 .card b{display:block;font-size:1.4rem}code{background:#f4f6f9;padding:0 .25rem;border-radius:3px}
 .wide{overflow-x:auto;max-width:100%}
+@media print{body{max-width:none;margin:0}.js-plotly-plot,.plotly-graph-div,table,.cards{break-inside:avoid}h2,h3{break-after:avoid}}
 """
 
 COLORS = {"front": "#1f77b4", "feasible": "#9aa5b1", "infeasible": "#d62728"}
@@ -219,11 +220,14 @@ def hypervolume_figure(data: dict[str, Any]) -> Any | None:
     history = hv.get("history_normalized") or hv.get("history")
     if not history:
         return None
-    ref = ", ".join(f"{esc(k)} = {_fmt(v)}" for k, v in hv["reference_point"].items())
+    entries = [f"{esc(k)} = {_fmt(v)}" for k, v in hv["reference_point"].items()]
+    ref = "<br>".join(", ".join(entries[i:i + 3]) for i in range(0, len(entries), 3))  # three a line: no title cut off
     fig = go.Figure(go.Scatter(x=list(range(len(history))), y=history, mode="lines+markers" if len(history) < 30 else "lines",
                                line={"shape": "hv"}, name="hypervolume"))
-    fig.update_layout(title=f"Hypervolume over trials (reference point: {ref})", xaxis_title="trial",
-                      yaxis_title="hypervolume (normalized, as above)", yaxis_tickformat=".3~f", height=380)
+    lines = 1 + (len(entries) + 2) // 3
+    fig.update_layout(title=f"Hypervolume over trials<br><sup>reference point: {ref}</sup>", xaxis_title="trial",
+                      yaxis_title="hypervolume (normalized, as above)", yaxis_tickformat=".3~f", height=360 + 20 * lines,
+                      margin={"t": 40 + 22 * lines})
     if len(history) == 1:
         fig.update_xaxes(range=[-0.5, 0.5], tickvals=[0])
     return fig

@@ -164,7 +164,10 @@ class Report(SavesByFormat):
         if "hypervolume" in images:
             out += ["", images["hypervolume"]]
         out += self._early_stopping_markdown(images.get("learning_curves"))
-        out += ["", "## Recommended operating points", ""] + ([md.escape(d.get("recommendations_guide", RECOMMENDATIONS_GUIDE)), ""] if d["recommendations"] else [])
+        guide = d.get("recommendations_guide", RECOMMENDATIONS_GUIDE)
+        if "front" not in images:  # no figure here to star them in
+            guide = guide.replace(", starred in the figures above", "").replace(" starred in the figures above", "")
+        out += ["", "## Recommended operating points", ""] + ([md.escape(guide), ""] if d["recommendations"] else [])
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
         if d.get("device_sizing"):
             out += ["", "## Device sizing", "", md.table(DEVICE_SIZING_HEADER, device_sizing_rows(d["device_sizing"]))]
