@@ -292,7 +292,7 @@ def run(
         elif len(study.trials):  # a budget of time only
             waiting = len(study._retries.numbers)
             again = f" (the {waiting} interrupted one{'s' if waiting != 1 else ''} run again first)" if waiting else ""
-            console.print(f"resuming {study.name!r}: {len(study.trials)} trials stored, running for {options['timeout']:g} s"
+            console.print(f"resuming {study.name!r}: {len(study.trials)} trials stored, running for {options['timeout']} s"
                           f"{again}", markup=False)
         if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
             console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once", markup=False)

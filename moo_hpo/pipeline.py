@@ -103,10 +103,18 @@ def _collect(probe: Probe, compute: Callable[[], Any], metrics: dict[str, float]
         raise ProbeError(f"probe {probe.name!r} failed: {exc}") from exc
     except Exception as exc:  # noqa: BLE001
         raise ProbeError(f"probe {probe.name!r} raised {type(exc).__name__}: {exc}") from exc
-    if not type(probe).__module__.startswith("moo_hpo."):  # a probe of the user's: held to what it declares
+    if _measures_in_user_code(probe):  # a probe of the user's: held to what it declares
         m = checked_measurement(probe, m)
     metrics.update(m)
     extra.update(getattr(m, "extra", {}))
+
+
+def _measures_in_user_code(probe: Probe) -> bool:
+    """Whether the probe's measuring is the user's code (a ``measure``, ``derive`` or ``from_meter`` written outside
+    moo_hpo): a subclass of one of moo_hpo's probes that keeps its measuring returns what that probe returns (a
+    model without parameter arrays has no ``param_count``), and is not held to every metric it declares."""
+    methods = [getattr(type(probe), name, None) for name in ("measure", "derive", "from_meter")]
+    return any(m is not None and not getattr(m, "__module__", "moo_hpo.").startswith("moo_hpo.") for m in methods)
 
 
 def _is_data(value: Any) -> bool:

@@ -143,8 +143,9 @@ class Space:
     """
 
     def __init__(self, params: Mapping[str, Param] | Sequence[tuple[str, Param]], rules: Iterable[Any] = ()):
-        if not isinstance(params, (Mapping, Sequence)) or isinstance(params, (str, bytes)):
-            raise ConfigError(f"a Space expects a mapping of parameter name to Float, Int or Categorical; received {params!r:.200}")
+        if not isinstance(params, (Mapping, Iterable)) or isinstance(params, (str, bytes)):
+            raise ConfigError(f"a Space expects a mapping of parameter name to Float, Int or Categorical (or (name, param) "
+                              f"pairs); received {params!r:.200}")
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
         if not pairs:
             raise ConfigError("a Space expects at least one parameter; received none")

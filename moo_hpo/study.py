@@ -102,6 +102,18 @@ def _from_row(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_proposal(proposal: Proposal, optimizer: str) -> None:
+    """Refuse a proposal whose config or extra is not a mapping, naming the optimizer.
+
+    Raises:
+        ConfigError: saying what was received.
+    """
+    for what, given in (("config", proposal.config), ("extra", proposal.extra)):
+        if not isinstance(given, Mapping):
+            raise ConfigError(f"optimizer {optimizer!r}: a Proposal's {what} must be a mapping (parameter or key name -> "
+                              f"value); received {type(given).__name__} {given!r:.100}")
+
+
 def _finite_json(value: Any) -> bool:
     """Whether a configuration's value is one a study file keeps as it is (JSON, no NaN or infinity)."""
     try:
@@ -707,6 +719,7 @@ class Study:
                 )
             proposals = proposals[:n]
             for p in proposals:  # the proposal's share of the optimizer's time, kept in the trial's audit data
+                _check_proposal(p, optimizer.name)
                 audit = p.extra.get("optimizer")
                 p.extra = {**p.extra, "optimizer": {**(audit if isinstance(audit, dict) else {}), "seconds": elapsed / len(proposals)}}
             trials.extend(self._record_proposal(p) for p in proposals)
@@ -721,16 +734,14 @@ class Study:
     def _record_proposal(self, proposal: Proposal, source: str | None = None) -> Trial:
         number = len(self._trials)
         name = source or self.optimizer.name
-        if not isinstance(proposal.config, Mapping) or not isinstance(proposal.extra, Mapping):
-            what, given = ("config", proposal.config) if not isinstance(proposal.config, Mapping) else ("extra", proposal.extra)
-            raise ConfigError(f"optimizer {name!r}: a Proposal's {what} must be a mapping (parameter or key name -> "
-                              f"value); received {type(given).__name__} {given!r:.100}")
+        _check_proposal(proposal, name)
         extra = dict(proposal.extra)
         if storable(extra) is not None:  # audit data JSON cannot hold: kept as its text, as an objective's extra is
             extra = as_text(extra)
             if f"proposal-extra-{name}" not in self._notes_logged:
                 self._notes_logged.add(f"proposal-extra-{name}")
                 logger.warning("optimizer %r: its proposals' extra data holds values JSON cannot (kept as their text)", name)
+        extra = json.loads(json.dumps(extra, allow_nan=True, default=json_default))  # as the file keeps it: reloads the same
         trial = Trial(
             number=number,
             config=plain(dict(proposal.config)),  # a custom optimizer's np.int64(3) is stored as 3

@@ -566,3 +566,13 @@ def test_a_run_resumed_on_a_time_budget_says_so(tmp_path):
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code == 0, result.output
     assert "resuming 'study': 2 trials stored, running for 1 s" in result.output
+
+
+def test_a_time_budget_given_as_text_is_refused_on_resume_too(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    assert runner.invoke(app, ["run", str(path), "--trials", "1"]).exit_code == 0
+    path.write_text(path.read_text().replace("n_trials = 16", 'timeout = "60"'))
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 1 and "timeout must be a positive number of seconds or None; received '60'" in result.output

@@ -579,3 +579,15 @@ def test_a_probe_naming_its_metric_as_text_is_refused_before_any_trial():
     probe.metrics = "sparsity"
     with pytest.raises(mh.ConfigError, match=r"probe 'sparsity': metrics must be a tuple of metric names, e.g. \('sparsity',\)"):
         make_study().optimize(lambda m, c: None, build=build, probes=[probe], n_trials=1, show_progress=False)
+
+
+def test_a_subclass_of_moo_hpos_own_probe_measures_as_that_probe_does():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    class MySize(mh.objectives.ModelSize):  # a name of its own, ModelSize's measuring
+        name = "my_size"
+
+    study = mh.Study(mh.Space({"k": mh.Int(1, 5)}), [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(lambda model, config: model.fit(X, Y), build=lambda c: KNeighborsClassifier(c["k"]), probes=[MySize()],
+                   n_trials=1, show_progress=False)  # a model of no parameter arrays: no param_count, as ModelSize
+    assert study.trials[0].status is mh.TrialStatus.COMPLETE and "param_count" not in study.trials[0].metrics

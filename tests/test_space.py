@@ -302,3 +302,9 @@ def test_a_space_of_no_mapping_is_refused_and_one_rule_alone_is_a_list_of_one():
         mh.Space(None)
     space = mh.Space({"a": mh.Int(1, 4), "b": mh.Int(1, 4)}, rules=lambda c: c["a"] <= c["b"])
     assert len(space.rules) == 1 and all(c["a"] <= c["b"] for c in space.sample(20, seed=0))
+
+
+def test_a_space_takes_pairs_from_any_iterable():
+    params = {"x": mh.Float(0.0, 1.0), "k": mh.Int(1, 3)}
+    for pairs in (params.items(), zip(params, params.values()), ((n, p) for n, p in params.items())):
+        assert mh.Space(pairs).names == ["x", "k"]

@@ -1498,3 +1498,37 @@ def test_a_proposal_a_study_file_cannot_hold_as_it_is_is_recorded_not_a_crash(tm
 
     with pytest.raises(mh.ConfigError, match=r"optimizer 'not-a-mapping': a Proposal's config must be a mapping .* list \[0.5, 1\]"):
         simple_study(optimizer=NotAMapping()).ask()
+
+
+def test_a_proposals_audit_data_reads_the_same_before_and_after_a_reload(tmp_path):
+    class Audited(Optimizer):
+        name = "audited"
+
+        def ask(self, n, pending=()):
+            return [Proposal({"x": 0.5, "k": 1}, {"step": (0.5, 1), "score": np.float32(0.25), "by_rank": {3: "a"}})]
+
+    with simple_study(optimizer=Audited(), storage=tmp_path / "s.db") as study:
+        in_memory = study.ask().extra
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as again:
+        assert again.trials[0].extra == in_memory
+    assert {k: in_memory[k] for k in ("step", "score", "by_rank")} == {"step": [0.5, 1], "score": 0.25, "by_rank": {"3": "a"}}
+
+    class ListExtra(Audited):
+        name = "list-extra"
+
+        def ask(self, n, pending=()):
+            return [Proposal({"x": 0.5, "k": 1}, ["audit"])]
+
+    with pytest.raises(mh.ConfigError, match=r"optimizer 'list-extra': a Proposal's extra must be a mapping"):
+        simple_study(optimizer=ListExtra()).ask()
+
+
+@pytest.mark.parametrize("name", ["reevaluate", "enqueued", "auto"])
+def test_an_optimizer_named_as_moo_hpos_own_proposals_is_refused(name):
+    class Mine(Optimizer):
+        def ask(self, n, pending=()):
+            return [Proposal({"x": 0.5, "k": 1})]
+
+    Mine.name = name
+    with pytest.raises(mh.ConfigError, match=f"named {name!r}, a name moo_hpo gives trials it proposes itself"):
+        simple_study(optimizer=Mine())

@@ -180,12 +180,19 @@ class Optimizer(ABC):
 
 
 def option_names(cls: type) -> list[str]:
-    """The named options of ``cls``'s constructor (``*args`` and ``**kwargs`` left out)."""
-    sig = inspect.signature(cls.__init__)
-    return [
-        p for p, v in sig.parameters.items()
-        if p != "self" and v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    ]
+    """The named options of ``cls``'s constructor (``*args`` and ``**kwargs`` left out). A constructor that names
+    none and passes ``**kwargs`` on (a subclass's ``__init__(self, **kwargs)`` calling ``super().__init__(**kwargs)``)
+    takes its base's: the nearest constructor up the class's bases that names its options."""
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        params = inspect.signature(init).parameters
+        named = [p for p, v in params.items()
+                 if p != "self" and v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+        if named or not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
+            return named
+    return []
 
 
 def reject_unknown_options(owner: object, unknown: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
-from moo_hpo.optimizers.base import Optimizer, option_names, unknown_options_message
+from moo_hpo.optimizers.base import ENQUEUED, Optimizer, option_names, unknown_options_message
 from moo_hpo.problem import Problem
 
 __all__ = [
@@ -86,6 +86,9 @@ def check_own_name(optimizer: Optimizer) -> None:
         ConfigError: naming the class and the name it takes.
     """
     name = str(getattr(optimizer, "name", "")).lower()
+    if name in ("auto", "reevaluate", ENQUEUED):  # what moo_hpo records as a trial's source besides its optimizers
+        raise ConfigError(f"optimizer {type(optimizer).__name__} is named {optimizer.name!r}, a name moo_hpo gives trials "
+                          "it proposes itself; give yours a name of its own (class attribute name = '...')")
     if name in OPTIMIZERS and not isinstance(optimizer, _class_and_options(name)[0]):
         raise ConfigError(f"optimizer {type(optimizer).__name__} is named {optimizer.name!r}, the name of moo_hpo's "
                           f"{_class_and_options(name)[0].__name__}: a reopened study would rebuild that one in its place; "

@@ -81,10 +81,9 @@ class Pruner(ABC):
             ConfigError: when an argument was not kept as an attribute of its name (the convention that lets a
                 study store and rebuild a pruner).
         """
-        import inspect
+        from moo_hpo.optimizers.base import option_names
 
-        sig = inspect.signature(type(self).__init__)
-        names = [p for p, param in sig.parameters.items() if p != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)]
+        names = option_names(type(self))
         missing = [p for p in names if not hasattr(self, p)]
         if missing:
             raise ConfigError(

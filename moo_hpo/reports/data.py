@@ -210,8 +210,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             hv["meaning"] += SINGLE_POINT_NOTE
         if feasible_numbers and hv["value"] == 0.0:  # said here, not only in a warning the reader never sees
             hv["meaning"] = (f"0 because no feasible trial is better than the reference point in every objective: a "
-                             f"reference value (an objective's ref=) beyond what the trials reach leaves no box to "
-                             f"measure; loosen it to compare these trials. {hv['meaning']}")
+                             f"reference value (an objective's ref=, or study.set_reference_point) beyond what the trials "
+                             f"reach leaves no box to measure; loosen it to compare these trials. {hv['meaning']}")
         # the same history on the headline's scale: the raw values over the volume of the box that normalizes
         scale = hv["value"] / hv["normalized"] if hv["normalized"] > 0 else 0.0
         hv["history_normalized"] = [v / scale if scale > 0 else 0.0 for v in hv["history"]]

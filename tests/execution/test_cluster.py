@@ -1000,3 +1000,19 @@ def test_a_trial_that_ends_on_the_cluster_while_the_optimizer_proposes_is_record
     late = [round(t.finished_at - t.metrics["ended"], 2) for t in s.trials if "ended" in t.metrics]
     assert max(late) < 0.6, late  # recorded within moments, not once the 1.5 s proposal ended
     assert s.optimizer.overlaps == 0
+
+
+class _DividesByZero(mh.pruners.Pruner):
+    """A user's pruner with a bug."""
+
+    name = "divides-by-zero"
+
+    def decide(self, number, step, metrics):
+        return 1 / 0
+
+
+def test_a_pruners_own_error_keeps_its_type_on_the_cluster(client):
+    s = study(pruner=_DividesByZero())
+    with pytest.raises(mh.MooHpoError, match="all failed the same way"):
+        s.optimize(_curves, n_trials=6, executor=client, show_progress=False)
+    assert "ZeroDivisionError: division by zero" in s.trials[0].error

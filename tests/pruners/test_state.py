@@ -68,3 +68,16 @@ def test_a_pruner_that_keeps_no_attribute_of_an_argument_is_told_the_convention(
     with pytest.raises(mh.ConfigError, match=r"pruner Patience: its constructor takes \['patience'\] but keeps no attribute"):
         mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("f")], pruner=Patience())
     assert repr(Patience()) == "Patience()"
+
+
+def test_a_pruner_that_passes_its_options_on_keeps_them_through_a_reopening(tmp_path):
+    class MyMOASHA(mh.pruners.MOASHA):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+
+    pruner = MyMOASHA(min_resource=3, max_resource=81, reduction_factor=4)
+    assert pruner.get_params() == {"min_resource": 3, "max_resource": 81, "reduction_factor": 4}
+    with mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("f")], storage=tmp_path / "s.db", pruner=pruner) as s:
+        s.tell(s.ask(), {"f": 0.5})
+    with mh.Study.load(tmp_path / "s.db") as again:
+        assert again.pruner.get_params() == {"min_resource": 3, "max_resource": 81, "reduction_factor": 4}
