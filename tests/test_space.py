@@ -298,7 +298,7 @@ def test_sample_refuses_a_negative_count_and_to_unit_takes_one_config():
 
 
 def test_a_space_of_no_mapping_is_refused_and_one_rule_alone_is_a_list_of_one():
-    with pytest.raises(mh.ConfigError, match="expects a mapping of parameter name to Float, Int or Categorical; received None"):
+    with pytest.raises(mh.ConfigError, match=r"expects a mapping of parameter name to Float, Int or Categorical \(or \(name, param\) pairs\); received None"):
         mh.Space(None)
     space = mh.Space({"a": mh.Int(1, 4), "b": mh.Int(1, 4)}, rules=lambda c: c["a"] <= c["b"])
     assert len(space.rules) == 1 and all(c["a"] <= c["b"] for c in space.sample(20, seed=0))
