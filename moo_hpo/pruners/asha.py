@@ -41,7 +41,7 @@ from moo_hpo.pruners.base import (
     check_positive_number,
     hard_violation,
     points,
-    rank_order,
+    position_of_last,
     reports_an_objective,
 )
 
@@ -74,6 +74,9 @@ class MOASHA(Pruner):
         self.rung_steps = rung_steps(self.min_resource, self.max_resource, self.reduction_factor)
         self._rungs: list[dict[int, dict[str, float]]] = [{} for _ in self.rung_steps]  # rung -> trial -> metrics
         self._promoted: list[set[int]] = [set() for _ in self.rung_steps]
+        # each rung's points and hard violations, a row per member in its order: computed once per report
+        self._points: list[np.ndarray] = [np.empty((0, len(problem.objectives))) for _ in self.rung_steps]
+        self._violations: list[list[float]] = [[] for _ in self.rung_steps]
 
     def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Decision:
         if step >= self.max_resource:  # a full trial's last report: nothing left to save (a bound it breaks
@@ -100,10 +103,11 @@ class MOASHA(Pruner):
         rung = self._rungs[k]
         rung[number] = dict(metrics)
         members = list(rung)
-        Y = points(self.problem, [rung[m] for m in members])
+        self._points[k] = _appended(self._points[k], points(self.problem, [metrics])[0], len(members))
+        self._violations[k].append(hard_violation(self.problem, metrics)[0])
+        Y = self._points[k][: len(members)]
         Y = Y[:, np.isfinite(Y[-1])]  # judged on the objectives its report carries; a member without one ranks behind
-        order = rank_order(Y, np.array([hard_violation(self.problem, rung[m])[0] for m in members]))
-        position = int(np.flatnonzero(np.array(members)[order] == number)[0])
+        position = position_of_last(Y, np.array(self._violations[k]))
         if position <= len(members) / self.reduction_factor:
             self._promoted[k].add(number)
             return Decision(False)
@@ -123,6 +127,17 @@ class MOASHA(Pruner):
     def rung(self, k: int) -> dict[int, dict[str, float]]:
         """Rung ``k``'s trials and the metrics each was recorded with."""
         return {n: dict(m) for n, m in self._rungs[k].items()}
+
+
+def _appended(buffer: np.ndarray, row: np.ndarray, count: int) -> np.ndarray:
+    """``buffer`` (its first ``count - 1`` rows in use) with ``row`` as its row ``count - 1``; it doubles when full,
+    so a rung of n members costs n row copies in all, not n squared."""
+    if count > len(buffer):
+        grown = np.empty((max(2 * len(buffer), 16), buffer.shape[1]))
+        grown[: count - 1] = buffer[: count - 1]
+        buffer = grown
+    buffer[count - 1] = row
+    return buffer
 
 
 def check_resources(owner: str, min_resource: Any, max_resource: Any, reduction_factor: Any) -> None:

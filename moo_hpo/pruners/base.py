@@ -21,7 +21,7 @@ from moo_hpo.values import is_integer, is_number
 from moo_hpo.problem import Problem
 from moo_hpo.trial import Trial
 
-__all__ = ["Decision", "Pruner", "hard_violation", "points", "rank_order", "reports_an_objective"]
+__all__ = ["Decision", "Pruner", "hard_violation", "points", "position_of_last", "rank_order", "reports_an_objective"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,41 @@ def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
         copy[i] = key in seen
         seen.add(key)
     return np.array(sorted(range(n), key=lambda i: (copy[i], ranks[i], -crowding[i], i)), dtype=int)
+
+
+def position_of_last(Y: np.ndarray, violation: np.ndarray) -> int:
+    """Where the last of ``Y``'s points stands in :func:`rank_order`'s order (0: first), computed without ordering
+    the others: the crowding distance of its own rank only (a rung's decision on its newest report needs no more, and
+    a rung of thousands of reports has hundreds of ranks). A point that copies an earlier one is placed by the full
+    order, as are points without every ranked objective.
+
+    Args:
+        Y: ``(n, m)`` points, minimized; ``inf`` for unreported objectives.
+        violation: ``(n,)`` total hard violations, ``>= 0``.
+    """
+    from moo_hpo.fronts import constrained_ranks
+
+    n = len(Y)
+    last = n - 1
+    Y = Y[:, np.isfinite(Y).any(axis=0)] if n else Y
+    if n == 0 or Y.shape[1] == 0:
+        return last
+    finite = np.isfinite(Y).all(axis=1)
+    _, first_of = np.unique(Y, axis=0, return_inverse=True)
+    first_of = first_of.reshape(-1)
+    earliest = np.full(first_of.max() + 1, n)
+    np.minimum.at(earliest, first_of, np.arange(n))
+    copy = earliest[first_of] != np.arange(n)
+    if copy[last] or not finite[last] or not finite.all():  # the general order decides
+        return int(np.flatnonzero(rank_order(Y, violation) == last)[0])
+    ranks = constrained_ranks(Y, violation)
+    mine = ranks[last]
+    peers = np.flatnonzero(ranks == mine)
+    crowding = _crowding_distance(Y[peers])
+    own = crowding[-1]  # the last point is the last of its peers
+    ahead = int(np.count_nonzero(~copy & (ranks < mine)))
+    ahead += int(np.count_nonzero(~copy[peers[:-1]] & (-crowding[:-1] <= -own)))  # equal distance: the earlier first
+    return ahead
 
 
 def _crowding_distance(Y: np.ndarray) -> np.ndarray:

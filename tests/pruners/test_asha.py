@@ -250,3 +250,18 @@ def test_hyperband_turns_go_to_reports_it_ranks():
     assert not hyperband.decide(3, 1, {"accuracy": 0.5, "gap": 0.1}).prune
     hyperband.decide(0, 2, {"accuracy": 0.5, "gap": 0.1})
     assert (hyperband.bracket(3), hyperband.bracket(0)) == (0, 1)  # in the order of their first ranked report
+
+
+def test_the_position_of_a_rungs_newest_report_is_the_full_orders():
+    from moo_hpo.pruners.base import position_of_last, rank_order
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):  # ties, copies, broken bounds and unreported objectives
+        n, m = int(rng.integers(1, 30)), int(rng.integers(1, 4))
+        Y = rng.integers(0, 4, size=(n, m)).astype(float) if rng.random() < 0.6 else rng.normal(size=(n, m))
+        if rng.random() < 0.3:
+            Y[rng.random(n) < 0.2, int(rng.integers(m))] = np.inf
+        if rng.random() < 0.2 and n > 1:
+            Y[-1] = Y[int(rng.integers(n - 1))]
+        violation = np.where(rng.random(n) < 0.3, rng.integers(0, 3, n).astype(float), 0.0)
+        assert position_of_last(Y, violation) == int(np.flatnonzero(rank_order(Y, violation) == n - 1)[0])
