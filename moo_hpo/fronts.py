@@ -287,17 +287,18 @@ class HypervolumeTracker:
     """Hypervolume of a growing set of points, updated point by point.
 
     Only points that enter the current front change the value, so a history over ``n`` points
-    costs one computation per front change, not one per point. With 4 or more objectives, where an exact
+    costs one computation per front change, not one per point. With 3 or more objectives, where an exact
     hypervolume of a large front takes long (about 20 ms for 300 points of 6 objectives), a new point's gain is
     computed instead: the volume of its own box less that of the front limited to it, whose non-dominated points
-    are few (400 trials of 6 objectives: 0.3 s instead of 19 s; the values agree to 1e-13 relative).
+    are few (400 trials of 6 objectives: 0.3 s instead of 19 s; 10,000 trials of 3 objectives: 1.7 s instead of
+    2.9 s; the values agree to 1e-13 relative).
 
     Args:
         ref: the (frozen) reference point.
     """
 
     #: from this many objectives on, :meth:`add` adds each new point's gain instead of computing the whole volume again
-    INCREMENTAL_FROM = 4
+    INCREMENTAL_FROM = 3
 
     def __init__(self, ref: Sequence[float]) -> None:
         self.ref = np.asarray(ref, dtype=float)

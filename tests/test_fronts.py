@@ -210,7 +210,7 @@ def test_misshapen_input_is_a_config_error():
         fronts.attainment_surfaces([np.ones((2, 2))], percentiles=[150])
 
 
-@pytest.mark.parametrize("m", [4, 6])
+@pytest.mark.parametrize("m", [3, 4, 6])
 def test_the_history_of_many_objectives_adds_each_point_s_gain_and_agrees_with_the_exact_volume(m):
     import moocore
 

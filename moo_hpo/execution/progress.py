@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import warnings
 from typing import TYPE_CHECKING
 
-from moo_hpo.analysis import HypervolumeMonitor
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -18,12 +18,14 @@ __all__ = ["PLAIN_LINE_SECONDS", "Progress"]
 
 #: Without a terminal, a progress line every tenth of the trials or this many seconds, whichever comes first.
 PLAIN_LINE_SECONDS = 60.0
+#: The progress display's hypervolume is computed again at most this often (seconds), and for every printed line.
+HV_EVERY_S = 1.0
 
 
 class Progress:
     """A rich progress bar over one :meth:`~moo_hpo.Study.optimize` call.
 
-    The hypervolume is shown once the reference point is frozen, updated trial by trial; "optimizer" is the
+    The hypervolume is shown once the reference point is frozen, computed again at most every second and for each printed line; "optimizer" is the
     time the optimizer's ask and tell took in this call and its share of the call's wall time. Without a
     terminal (output to a file, a CI log) a plain line goes to standard error every tenth of the trials
     or every minute, and a line every minute without one says what the study is waiting for (running trials,
@@ -41,7 +43,8 @@ class Progress:
         self.total = total
         self._progress = None
         self._plain = False
-        self._monitor: HypervolumeMonitor | None = None
+        self._hv: float | None = None
+        self._hv_at = 0.0
         self._started = time.monotonic()
         self._optimizer_seconds_before = study.optimizer_seconds
         self._resumed = bool(study.trials)  # the counts are the study's: said, beside this call's trials
@@ -71,9 +74,9 @@ class Progress:
             self._task = self._progress.add_task(self.study.name, total=self.total, stats=self._stats())
         return self
 
-    def _stats(self, trial: Trial | None = None) -> str:
+    def _stats(self, trial: Trial | None = None, fresh: bool = False) -> str:
         s = self.study
-        hv = self._hypervolume(trial)
+        hv = self._hypervolume(trial, fresh)
         hv_text = f"HV {hv:.4g} | " if hv is not None else ""
         spent = s.optimizer_seconds - self._optimizer_seconds_before
         wall = max(time.monotonic() - self._started, 1e-9)
@@ -85,16 +88,19 @@ class Progress:
             + f" | optimizer {spent:.1f} s ({min(spent / wall, 1.0):.0%})"
         )
 
-    def _hypervolume(self, trial: Trial | None) -> float | None:
+    def _hypervolume(self, trial: Trial | None, fresh: bool = False) -> float | None:
+        """The study's hypervolume once its reference point is frozen, computed at most every
+        :data:`HV_EVERY_S` seconds (or ``fresh``): per trial, a growing front's volume cost more than the trials
+        themselves in studies of thousands of fast ones."""
         s = self.study
-        if self._monitor is None:
-            if s.n_feasible == 0 or not s.reference_point_frozen:
-                return None
-            self._monitor = HypervolumeMonitor(s.problem)
-            self._monitor.start(s.feasible_trials())
-        elif trial is not None:
-            self._monitor.add(trial)
-        return self._monitor.value
+        if s.n_feasible == 0 or not s.reference_point_frozen:
+            return None
+        now = time.monotonic()
+        if self._hv is None or fresh or now - self._hv_at >= HV_EVERY_S:
+            with warnings.catch_warnings():  # a hypervolume of 0 is the report's to explain, not the bar's
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self._hv, self._hv_at = s.hypervolume(), now
+        return self._hv
 
     def _heartbeat(self) -> None:
         """Without a terminal: a line after every :data:`PLAIN_LINE_SECONDS` without one, saying what runs."""
@@ -118,11 +124,10 @@ class Progress:
         paced = self.total is not None or now - self._last_line >= 1.0
         due = (self._done % every == 0 and paced) or now - self._last_line >= PLAIN_LINE_SECONDS
         if not due and self._done != self.total:
-            self._hypervolume(record)  # every trial feeds the hypervolume, printed or not
             return
         self._last_line = now
         of = f"/{self.total}" if self.total else ""
-        stats = self._stats(record)
+        stats = self._stats(record, fresh=True)
         print(f"{self.study.name}: {self._done}{of} trials in {now - self._started:.0f} s | {stats}", file=sys.stderr, flush=True)
 
     def update(self, trial: Trial) -> None:
@@ -138,4 +143,5 @@ class Progress:
             self._quiet.set()
             self._heartbeat_thread.join()
         if self._progress is not None:
+            self._progress.update(self._task, stats=self._stats(fresh=True))  # the last figures, not a second old
             self._progress.__exit__(*exc)  # type: ignore[arg-type]

@@ -61,7 +61,7 @@ def test_progress_without_a_terminal_prints_plain_lines(capsys):
     s.optimize(lambda c: {"accuracy": c["x"], "latency_ms": 1.0 + c["x"]}, n_trials=30, show_progress=True)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("study: ")]
     assert [line.split(" trials")[0] for line in lines] == [f"study: {n}/30" for n in range(3, 31, 3)]
-    assert "HV " in lines[-1] and "feasible 30" in lines[-1]
+    assert f"HV {s.hypervolume():.4g} |" in lines[-1] and "feasible 30" in lines[-1]  # the last line: the final figure
     assert re.search(r"\| optimizer \d+\.\d s \(\d+%\)$", lines[-1])  # the optimizer's time and its share
     s.optimize(lambda c: {"accuracy": c["x"], "latency_ms": 1.0 + c["x"]}, n_trials=10, show_progress=True)
     last = [line for line in capsys.readouterr().err.splitlines() if line.startswith("study: ")][-1]
