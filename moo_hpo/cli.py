@@ -410,35 +410,6 @@ def audit(
     console.print(f"audit: {written}", markup=False)
 
 
-def _profile(text: str) -> mh.DeviceProfile:
-    name, _, rest = text.partition(":")
-    budgets = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j"}
-    metrics = {"size_metric", "latency_metric", "energy_metric"}  # the metric a budget applies to, by name
-    kwargs: dict[str, Any] = {}
-    for part in filter(None, rest.split(",")):
-        key, _, value = (x.strip() for x in part.partition("="))
-        if key not in budgets and key not in metrics:
-            raise CliError(f"device {text!r}: unknown key {key!r}; expected size=, latency=, energy= (budgets) or "
-                           "size_metric=, latency_metric=, energy_metric= (the metrics they apply to)")
-        field = budgets.get(key, key)
-        if field in kwargs:
-            raise CliError(f"device {text!r}: {key}= given twice; expected each key once")
-        if key in metrics:
-            if not value:
-                raise CliError(f"device {text!r}: {key}= needs a metric name, such as {key}=size_kb_int8")
-            kwargs[field] = value
-            continue
-        try:
-            kwargs[field] = float(value)
-        except ValueError:
-            raise CliError(f"device {text!r}: {key} must be a number; received {value!r}") from None
-    if not name:
-        raise CliError(f"device {text!r}: expected 'name:size=KB,latency=MS,energy=J'")
-    if not any(k.startswith("max_") for k in kwargs):
-        raise CliError(f"device {text!r} has no budget: give at least one of size=, latency=, energy= (such as {name}:size=64)")
-    return mh.DeviceProfile(name, **kwargs)
-
-
 @app.command()
 @handle_errors
 def sizing(
@@ -451,13 +422,13 @@ def sizing(
 ) -> None:
     """Per device budget, the best feasible model that fits (table and CSV)."""
     from moo_hpo.reports.estimates import labelled
-    from moo_hpo.reports.sizing import write_csv
+    from moo_hpo.reports.sizing import profile_from_text, write_csv
 
     if output.suffix.lower() != ".csv":
         raise CliError(f"-o must name a .csv file; received {str(output)!r}")
     if output.exists() and (output.resolve() == path.resolve() or is_study_file(output)):
         raise CliError(f"-o {str(output)!r} is a study file; the table would overwrite it: name another file")
-    profiles = [_profile(d) for d in device]
+    profiles = [profile_from_text(d) for d in device]
     names = [p.name for p in profiles]
     if len(set(names)) < len(names):
         raise CliError(f"device names must differ; received {sorted({n for n in names if names.count(n) > 1})} more than once")

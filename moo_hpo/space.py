@@ -27,56 +27,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.params import Categorical, Float, Int, Param, same_value, param_from_dict
+from moo_hpo.rules import Config, Rule, as_rule
 from moo_hpo.values import is_integer, plain
 
 __all__ = ["Categorical", "Float", "Int", "Param", "Rule", "Space", "param_from_dict"]
 
-Config = dict[str, Any]
 _RULE_CHECK_SAMPLES = 4096
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A named validity rule: ``predicate(config)`` is True for configurations that may be evaluated.
-
-    Plain callables are accepted wherever a rule is; their ``__name__`` names them. Name a lambda
-    with ``Rule("d_model % heads == 0", lambda c: c["d_model"] % c["heads"] == 0)``.
-
-    A rule sees only active parameters: use ``config.get(name)`` for conditional ones.
-    """
-
-    name: str
-    predicate: Callable[[Config], bool] | None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            hint = " (the name comes first: Rule(name, predicate))" if callable(self.name) else ""
-            raise ConfigError(f"a rule's name must be a non-empty string{hint}; received {self.name!r}")
-        if self.predicate is not None and not callable(self.predicate):
-            raise ConfigError(f"rule {self.name!r}: predicate must be callable (config -> bool); received {self.predicate!r}")
-
-    def __call__(self, config: Config) -> bool:
-        if self.predicate is None:
-            raise ConfigError(
-                f"the validity rule {self.name!r} was stored by name only; pass the study's space "
-                "(with its rules) to Study.load to propose new trials"
-            )
-        return bool(self.predicate(config))
-
-
-def _as_rule(rule: Any) -> Rule:
-    if isinstance(rule, Rule):
-        return rule
-    if callable(rule):
-        return Rule(getattr(rule, "__name__", repr(rule)), rule)
-    raise ConfigError(f"a validity rule must be callable (config -> bool); received {rule!r}")
 
 
 class _LinearFloats:
@@ -165,7 +127,7 @@ class Space:
             self.params[name] = param
         if callable(rules) or isinstance(rules, (str, bytes)) or not isinstance(rules, Iterable):
             rules = [rules]  # one rule alone: a list of one (a str is refused as a rule below)
-        self.rules: tuple[Rule, ...] = tuple(_as_rule(r) for r in rules)
+        self.rules: tuple[Rule, ...] = tuple(as_rule(r) for r in rules)
         self._rules_available = all(r.predicate is not None for r in self.rules)
         self._check_conditions()
         self._conditional = any(p.active_if for p in self.params.values())

@@ -22,7 +22,7 @@ from moo_hpo.trial import Trial
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["DeviceProfile", "SizingResult", "SizingTable", "device_constraints", "size_for_devices", "write_csv"]
+__all__ = ["DeviceProfile", "SizingResult", "SizingTable", "device_constraints", "profile_from_text", "size_for_devices", "write_csv"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,41 @@ class DeviceProfile:
     def fits(self, trial: Trial) -> bool:
         """True when every budget's metric was measured and is within it."""
         return all(m in trial.metrics and trial.metrics[m] <= b for m, b in self.limits())
+
+
+def profile_from_text(text: str) -> DeviceProfile:
+    """A device profile written as the command line takes it: ``name:size=KB,latency=MS,energy=J``, with
+    ``size_metric=`` (and the like) naming the metric a budget applies to.
+
+    Raises:
+        ConfigError: naming the text and what is wrong in it.
+    """
+    name, _, rest = text.partition(":")
+    budgets = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j"}
+    metrics = {"size_metric", "latency_metric", "energy_metric"}  # the metric a budget applies to, by name
+    kwargs: dict[str, Any] = {}
+    for part in filter(None, rest.split(",")):
+        key, _, value = (x.strip() for x in part.partition("="))
+        if key not in budgets and key not in metrics:
+            raise ConfigError(f"device {text!r}: unknown key {key!r}; expected size=, latency=, energy= (budgets) or "
+                           "size_metric=, latency_metric=, energy_metric= (the metrics they apply to)")
+        field = budgets.get(key, key)
+        if field in kwargs:
+            raise ConfigError(f"device {text!r}: {key}= given twice; expected each key once")
+        if key in metrics:
+            if not value:
+                raise ConfigError(f"device {text!r}: {key}= needs a metric name, such as {key}=size_kb_int8")
+            kwargs[field] = value
+            continue
+        try:
+            kwargs[field] = float(value)
+        except ValueError:
+            raise ConfigError(f"device {text!r}: {key} must be a number; received {value!r}") from None
+    if not name:
+        raise ConfigError(f"device {text!r}: expected 'name:size=KB,latency=MS,energy=J'")
+    if not any(k.startswith("max_") for k in kwargs):
+        raise ConfigError(f"device {text!r} has no budget: give at least one of size=, latency=, energy= (such as {name}:size=64)")
+    return DeviceProfile(name, **kwargs)
 
 
 def check_unique_names(profiles: Sequence[DeviceProfile]) -> None:
