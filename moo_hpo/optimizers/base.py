@@ -161,14 +161,7 @@ class Optimizer(ABC):
             ConfigError: when an argument was not kept as an attribute of its name (the convention that lets a
                 study store, copy and rebuild an optimizer).
         """
-        names = option_names(type(self))
-        missing = [p for p in names if not hasattr(self, p)]
-        if missing:
-            raise ConfigError(
-                f"optimizer {type(self).__name__}: its constructor takes {missing} but keeps no attribute of that name; "
-                f"store each argument as it is given (self.{missing[0]} = {missing[0]}), as moo_hpo's optimizers do"
-            )
-        return {p: getattr(self, p) for p in names}
+        return constructor_options(self, "optimizer")
 
     def __repr__(self) -> str:
         try:
@@ -177,6 +170,23 @@ class Optimizer(ABC):
             params = {}
         args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({args})"
+
+
+def constructor_options(owner: object, kind: str) -> dict[str, Any]:
+    """``owner``'s constructor arguments, read back from its attributes of the same names (an optimizer's or a
+    pruner's ``get_params``).
+
+    Raises:
+        ConfigError: when an argument was not kept as an attribute of its name, naming ``kind`` and the class.
+    """
+    names = option_names(type(owner))
+    missing = [p for p in names if not hasattr(owner, p)]
+    if missing:
+        raise ConfigError(
+            f"{kind} {type(owner).__name__}: its constructor takes {missing} but keeps no attribute of that name; "
+            f"store each argument as it is given (self.{missing[0]} = {missing[0]}), as moo_hpo's {kind}s do"
+        )
+    return {p: getattr(owner, p) for p in names}
 
 
 def option_names(cls: type) -> list[str]:

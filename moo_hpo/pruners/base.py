@@ -81,16 +81,9 @@ class Pruner(ABC):
             ConfigError: when an argument was not kept as an attribute of its name (the convention that lets a
                 study store and rebuild a pruner).
         """
-        from moo_hpo.optimizers.base import option_names
+        from moo_hpo.optimizers.base import constructor_options
 
-        names = option_names(type(self))
-        missing = [p for p in names if not hasattr(self, p)]
-        if missing:
-            raise ConfigError(
-                f"pruner {type(self).__name__}: its constructor takes {missing} but keeps no attribute of that name; "
-                f"store each argument as it is given (self.{missing[0]} = {missing[0]}), as moo_hpo's pruners do"
-            )
-        return {p: getattr(self, p) for p in names}
+        return constructor_options(self, "pruner")
 
     def __repr__(self) -> str:
         try:
