@@ -14,7 +14,6 @@ hypervolume figure afterwards has one meaning. Reading it never changes a study.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from moo_hpo.infeasibility import (  # re-exported: the study, the reports and t
 )
 from moo_hpo.naming import closest_name
 from moo_hpo.trial import Trial, config_key
+from moo_hpo.user_warnings import warn
 
 if TYPE_CHECKING:
     from moo_hpo.choice import Recommendation
@@ -290,7 +290,7 @@ class HypervolumeMonitor:
     """The hypervolume of a running study, updated trial by trial once the reference point is frozen.
 
     Feed it every finished trial (:meth:`add`); each costs one exact hypervolume computation only when
-    the trial enters the front. Used by the progress display and :class:`~moo_hpo.HypervolumeStagnation`.
+    the trial enters the front. Used by :class:`~moo_hpo.HypervolumeStagnation`.
 
     Args:
         problem: the study's problem (its reference point is read from it).
@@ -364,12 +364,10 @@ def _note_held_out_filters(constraints: Sequence[Constraint], trials: Sequence[T
     held_out = [c.name for c in constraints if c.name.startswith(HOLDOUT_PREFIX)
                 and any(c.name.removeprefix(HOLDOUT_PREFIX) in t.metrics for t in trials)]
     if held_out:
-        warnings.warn(
+        warn(
             f"recommend filters on {held_out}, measured on the held-out split: a model chosen by it makes that figure "
             f"as optimistic as the validation one; filter on {[n.removeprefix(HOLDOUT_PREFIX) for n in held_out]} and "
-            "read the held-out figures as a check",
-            UserWarning,
-            stacklevel=4,
+            "read the held-out figures as a check"
         )
 
 

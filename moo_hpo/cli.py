@@ -186,8 +186,9 @@ def counts_text(study: mh.Study) -> str:
     text = f"{len(study.trials)} trials: " + ", ".join(parts)
     left = study.left_running()
     if left:
-        text += (f" ({'they were' if len(left) > 1 else 'it was'} running when the study's run stopped: no process writes "
-                 "the study now; resumed, it records them interrupted and runs their configurations again)")
+        they, their = ("they were", "their configurations") if len(left) > 1 else ("it was", "its configuration")
+        text += (f" ({they} running when the study's run stopped: no process writes the study now; resumed, the study "
+                 f"records {'them' if len(left) > 1 else 'it'} interrupted and runs {their} again)")
     return text
 
 

@@ -7,7 +7,6 @@ here and nowhere else.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.objectives.specs import Objective
 from moo_hpo.space import Space
 from moo_hpo.trial import Trial, TrialStatus
+from moo_hpo.user_warnings import warn
 
 __all__ = ["Problem", "definition_difference"]
 
@@ -67,18 +67,14 @@ class Problem:
             for kind, word, tightest in (("at_most", "<=", min), ("at_least", ">=", max)):
                 bounds = [c.bound for c in self.hard_constraints if c.name == name and c.kind == kind]
                 if len(bounds) > 1:
-                    warnings.warn(
+                    warn(
                         f"{len(bounds)} hard constraints bound {name!r} {word} ({', '.join(f'{b:g}' for b in bounds)}): "
-                        f"only the tightest, {tightest(bounds):g}, decides; keep that one",
-                        UserWarning,
-                        stacklevel=3,  # the user's mh.Study(...)
+                        f"only the tightest, {tightest(bounds):g}, decides; keep that one"
                     )
             if lower > upper:
-                warnings.warn(
+                warn(
                     f"the hard constraints on {name!r} contradict each other: it must be <= {upper:g} and >= {lower:g}, "
-                    "so no trial can be feasible",
-                    UserWarning,
-                    stacklevel=3,  # the user's mh.Study(...)
+                    "so no trial can be feasible"
                 )
 
     @property

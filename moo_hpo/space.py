@@ -25,7 +25,6 @@ few floats.)
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -35,6 +34,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.params import Categorical, Float, Int, Param, same_value, param_from_dict
 from moo_hpo.rules import Config, Rule, as_rule
 from moo_hpo.values import is_integer, plain
+from moo_hpo.user_warnings import warn
 
 __all__ = ["Categorical", "Float", "Int", "Param", "Rule", "Space", "param_from_dict"]
 
@@ -180,10 +180,10 @@ class Space:
                         f"parameter {name!r} has a condition on {parent!r}, which is not a parameter of "
                         f"this space; expected one of {self.names}"
                     )
-                if isinstance(self.params[parent], Float):  # stacklevel 3: the user's Space(...)
-                    warnings.warn(f"parameter {name!r} has a condition on {parent!r}, a Float: a continuous value almost "
-                                  f"never equals {values[0]!r}, so {name!r} will almost never be active; condition on a "
-                                  "Categorical or an Int", UserWarning, stacklevel=3)
+                if isinstance(self.params[parent], Float):
+                    warn(f"parameter {name!r} has a condition on {parent!r}, a Float: a continuous value almost "
+                         f"never equals {values[0]!r}, so {name!r} will almost never be active; condition on a "
+                         "Categorical or an Int")
                 for v in values:
                     if not self.params[parent].contains(v):
                         raise ConfigError(
@@ -229,11 +229,9 @@ class Space:
             needs[name] = need
         never = [name for name, need in needs.items() if need is None]
         if never:
-            warnings.warn(
+            warn(
                 f"conditional parameter(s) {never} can never be active: their conditions (with their parents') "
-                "ask one parameter for values that exclude each other; they will never be tuned",
-                UserWarning,
-                stacklevel=3,
+                "ask one parameter for values that exclude each other; they will never be tuned"
             )
 
     def _check_rules_satisfiable(self) -> None:

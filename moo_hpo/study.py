@@ -35,7 +35,7 @@ from moo_hpo.constraints import Constraint, constraint_from_dict
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
 from moo_hpo.values import is_flag, plain
 from moo_hpo.execution.executors import format_exception
-from moo_hpo.execution.extra_text import as_text, storable
+from moo_hpo.execution.extra_text import as_text
 from moo_hpo.execution.reporter import StudyReporter
 from moo_hpo.objectives.specs import Objective, objective_from_dict
 from moo_hpo.instances import claim_instance
@@ -222,10 +222,11 @@ class Study:
             raise ConfigError(f"retry_interrupted must be True or False; received {retry_interrupted!r}")
         self.objectives = tuple(objectives)
         self.constraints = tuple(constraints)
-        Problem(self.space, self.objectives, self.constraints).warn_contradictions()  # validates the definition early
+        definition = Problem(self.space, self.objectives, self.constraints)
+        definition.warn_contradictions()  # validates the definition early
         if not isinstance(optimizer, (str, Optimizer)):
             raise ConfigError(f"optimizer must be a name or an Optimizer instance; received {optimizer!r}")
-        named = _check_chosen_optimizer(optimizer, Problem(self.space, self.objectives, self.constraints))
+        named = _check_chosen_optimizer(optimizer, definition)
         self._created: list[str] = []  # what this call wrote to create a new study (forgotten if it is refused)
         self._store = open_store(storage, read_only=read_only)
         try:
@@ -418,8 +419,9 @@ class Study:
                 self._store.set_meta("optimizer", record)
             except TypeError:  # constructor arguments that are not JSON-able: keep the name only
                 self._store.set_meta("optimizer", {**record, "params": {}})
-                logger.warning("the options of optimizer %s cannot be stored (not JSON); Study.load reopens the study with "
-                               "its defaults unless it is given optimizer=... again", optimizer.name)
+                logger.warning("the options of optimizer %s cannot be stored (not JSON); Study.load reopens the study "
+                               "with moo_hpo's defaults for one of its optimizers, and without one for an optimizer of "
+                               "yours, unless it is given optimizer=... again", optimizer.name)
             self._optimizer_recorded = True
         return optimizer
 
@@ -558,8 +560,8 @@ class Study:
     def _writable(self) -> None:
         if self._closed and self._store.location != ":memory:":  # before the optimizer proposes: nothing recorded
             where = self._store.location
-            raise StorageError(f"the study {where!r} was closed (Study.close, or the end of its `with` block)"
-                               + (f"; open it again with mh.Study.load({where!r})" if where != ":memory:" else ""))
+            raise StorageError(f"the study {where!r} was closed (Study.close, or the end of its `with` block); open it "
+                               f"again with mh.Study.load({where!r})")
         if self.read_only:
             why = getattr(self, "_read_only_why", None)
             raise StorageError(
@@ -734,14 +736,13 @@ class Study:
     def _record_proposal(self, proposal: Proposal, source: str | None = None) -> Trial:
         number = len(self._trials)
         name = source or self.optimizer.name
-        _check_proposal(proposal, name)
-        extra = dict(proposal.extra)
-        if storable(extra) is not None:  # audit data JSON cannot hold: kept as its text, as an objective's extra is
-            extra = as_text(extra)
+        try:  # the audit data as the file keeps it (NumPy values as numbers, tuples as lists): reloads the same
+            extra = json.loads(json.dumps(dict(proposal.extra), allow_nan=True, default=json_default))
+        except Exception:  # noqa: BLE001 - JSON cannot hold it: kept as its text, as an objective's extra is
+            extra = as_text(dict(proposal.extra))
             if f"proposal-extra-{name}" not in self._notes_logged:
                 self._notes_logged.add(f"proposal-extra-{name}")
                 logger.warning("optimizer %r: its proposals' extra data holds values JSON cannot (kept as their text)", name)
-        extra = json.loads(json.dumps(extra, allow_nan=True, default=json_default))  # as the file keeps it: reloads the same
         trial = Trial(
             number=number,
             config=plain(dict(proposal.config)),  # a custom optimizer's np.int64(3) is stored as 3

@@ -694,8 +694,6 @@ class DaskExecutor:
                     self.reporter.report(trial, item["step"], item["metrics"])
                     answer.update(prune=bool(self.reporter.should_prune(trial)), entry=trial.reports[-1])
                 except Exception as exc:  # noqa: BLE001 - a bad report fails in the objective
-                    from moo_hpo.exceptions import MooHpoError
-
                     # moo_hpo's refusals read as in one process; another error (a pruner's bug) keeps its type
                     answer["error"] = str(exc) if isinstance(exc, MooHpoError) else f"{type(exc).__name__}: {exc}"
             name = f"{self._channel}-{item['number']}-{item['attempt']}"

@@ -132,6 +132,8 @@ def check_metric_prefix(owner: str, prefix: Any) -> str:
     """
     if not isinstance(prefix, str) or not prefix.strip("_") or any(c.isspace() for c in prefix):
         raise ConfigError(f"{owner}: expected prefix to be a name without spaces (such as 'latency'); received {prefix!r}")
+    if prefix.startswith("holdout"):
+        raise ConfigError(f"{owner}: prefix {prefix!r} would name its metrics as held-out figures (holdout_...); choose another")
     return prefix.rstrip("_")
 
 

@@ -85,8 +85,10 @@ def check_own_name(optimizer: Optimizer) -> None:
     Raises:
         ConfigError: naming the class and the name it takes.
     """
+    from moo_hpo.robust import REEVALUATE
+
     name = str(getattr(optimizer, "name", "")).lower()
-    if name in ("auto", "reevaluate", ENQUEUED):  # what moo_hpo records as a trial's source besides its optimizers
+    if name in ("auto", REEVALUATE, ENQUEUED):  # what moo_hpo records as a trial's source besides its optimizers
         raise ConfigError(f"optimizer {type(optimizer).__name__} is named {optimizer.name!r}, a name moo_hpo gives trials "
                           "it proposes itself; give yours a name of its own (class attribute name = '...')")
     if name in OPTIMIZERS and not isinstance(optimizer, _class_and_options(name)[0]):

@@ -166,7 +166,7 @@ class Report(SavesByFormat):
         out += self._early_stopping_markdown(images.get("learning_curves"))
         guide = d.get("recommendations_guide", RECOMMENDATIONS_GUIDE)
         if "front" not in images:  # no figure here to star them in
-            guide = guide.replace(", starred in the figures above", "").replace(" starred in the figures above", "")
+            guide = guide.replace(", starred in the figures above", "")
         out += ["", "## Recommended operating points", ""] + ([md.escape(guide), ""] if d["recommendations"] else [])
         out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
         if d.get("device_sizing"):

@@ -46,17 +46,14 @@ def check_time_options(optimizer: str, time_share: object, time_allowance: objec
     Raises:
         ConfigError: naming the option, what it must be and what was received.
     """
-    def number(x: object) -> bool:
-        return is_number(x)
-
     from moo_hpo.optimizers.registry import AUTO_TIME_ALLOWANCE, AUTO_TIME_SHARE
 
     def hint(value: object, auto: float) -> str:
         return f" (the study's optimizer='auto' gives {auto:g})" if isinstance(value, str) and value == "auto" else ""
 
-    if time_share is not None and not (number(time_share) and 0 < time_share < 1):  # type: ignore[operator]
+    if time_share is not None and not (is_number(time_share) and 0 < time_share < 1):  # type: ignore[operator]
         raise ConfigError(f"{optimizer}: time_share must be a number between 0 and 1 (exclusive) or None; received "
                           f"{time_share!r}{hint(time_share, AUTO_TIME_SHARE)}")
-    if not (number(time_allowance) and 0 <= time_allowance < math.inf):  # type: ignore[operator]
+    if not (is_number(time_allowance) and 0 <= time_allowance < math.inf):  # type: ignore[operator]
         raise ConfigError(f"{optimizer}: time_allowance must be a number of seconds, 0 or more; received "
                           f"{time_allowance!r}{hint(time_allowance, AUTO_TIME_ALLOWANCE)}")
