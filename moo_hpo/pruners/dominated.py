@@ -66,7 +66,8 @@ class DominatedPruner(Pruner):
                     f"{self.name}: min_step must be below max_resource (no report before the last one would be "
                     f"judged, so no trial would stop); received min_step={self.min_step!r}, max_resource={self.max_resource!r}"
                 )
-        self._at_step: dict[float, dict[int, dict[str, float]]] = {}
+        # step -> trial -> its report's point (reports that broke a hard bound stopped at once and are not kept)
+        self._at_step: dict[float, dict[int, np.ndarray]] = {}
 
     def decide(self, number: int, step: float, metrics: Mapping[str, float]) -> Decision:
         if self.max_resource is not None and step >= self.max_resource:
@@ -77,11 +78,12 @@ class DominatedPruner(Pruner):
         if not reports_an_objective(self.problem, metrics):
             return Decision(False)  # nothing to compare it by (nor to compare others with)
         reports = self._at_step.setdefault(step, {})
-        numbers = [n for n, m in reports.items() if n != number and hard_violation(self.problem, m)[0] == 0]
-        reports[number] = dict(metrics)
+        numbers = [n for n in reports if n != number]
+        mine = points(self.problem, [metrics])[0]
+        reports[number] = mine
         if step < self.min_step:
             return Decision(False)
-        Y = points(self.problem, [metrics, *(reports[n] for n in numbers)])
+        Y = np.vstack([mine, *(reports[n] for n in numbers)]) if numbers else mine[None, :]
         Y = Y[:, np.isfinite(Y[0])]  # judged on the objectives this report carries, against the reports that have them
         comparable = np.isfinite(Y[1:]).all(axis=1)
         if comparable.sum() < self.min_reports:
