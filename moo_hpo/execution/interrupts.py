@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -108,6 +109,37 @@ class Terminated(KeyboardInterrupt):
     records say SIGTERM, not Ctrl-C)."""
 
 
+def _end_by_sigterm_if_unhandled() -> None:
+    """Make a script that leaves :class:`Terminated` uncaught end as SIGTERM ends a process (status 143).
+
+    Python ends a script on an uncaught KeyboardInterrupt by SIGINT (status 130), but on a subclass of it with status
+    1, which schedulers and shells read as a crash. Once the traceback is printed, this hook runs the script's
+    ``atexit`` functions, flushes the logs and the standard streams, and ends the process by SIGTERM's default
+    action: what the signal would have done without moo_hpo, after the study's clean-up. Any other uncaught
+    exception goes to the hook that was there before.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "moo_hpo_ends_by_sigterm", False):
+        return
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        previous(kind, exc, tb)
+        if not issubclass(kind, Terminated) or threading.current_thread() is not threading.main_thread():
+            return
+        import atexit
+
+        atexit._run_exitfuncs()
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    hook.moo_hpo_ends_by_sigterm = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Any:
     """SIGTERM (what ``timeout``, SLURM, ``docker stop`` and systemd send) stops a study as Ctrl-C does: running trials
@@ -129,6 +161,7 @@ def terminate_as_interrupt() -> Any:
             os.kill(os.getpid(), signal.SIGTERM)
             return
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
+        _end_by_sigterm_if_unhandled()
         raise Terminated("SIGTERM")
 
     interrupt.moo_hpo_stops_the_study = True  # type: ignore[attr-defined]

@@ -316,7 +316,8 @@ def run_optimize(
                 running += [t for t in study.trials[first_number:] if t.number not in mine and t.status is TrialStatus.INTERRUPTED]
                 done = sum(t.is_finished and t.status is not TrialStatus.INTERRUPTED for t in study.trials)
                 again = sum(t.number in study._retries.numbers for t in running)
-                logger.warning("interrupted; %s saved, %s recorded as interrupted%s", f"{done} finished trial{'' if done == 1 else 's'}",
+                logger.warning("stopped by %s; %s saved, %s recorded as interrupted%s", "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C",
+                               f"{done} finished trial{'' if done == 1 else 's'}",
                                f"{len(running)} running trial{'' if len(running) == 1 else 's'}",
                                f" ({'its configuration runs' if again == 1 else 'their configurations run'} again first when the "
                                "study goes on)" if again else "")

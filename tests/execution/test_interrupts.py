@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -92,6 +93,42 @@ def test_sigterm_stops_a_script_s_study_as_ctrl_c_does_unless_it_has_a_handler_o
             assert any("SIGTERM" in (t.error or "") for t in view.trials)  # not "Ctrl-C"
     else:
         assert proc.returncode == 3 and (tmp_path / "s.db.own").read_text() == "called"
+
+
+UNCAUGHT_SIGTERM_SCRIPT = """
+import atexit, sys, time
+import moo_hpo as mh
+
+atexit.register(lambda: open(sys.argv[1] + ".atexit", "w").write("ran"))
+study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer="random", seed=2, storage=sys.argv[1])
+study.optimize(lambda c: (time.sleep(0.2), {"a": c["x"]})[1], n_trials=400, show_progress=False)
+"""
+
+
+def test_a_script_that_leaves_the_sigterm_uncaught_ends_as_sigterm_ends_a_process(tmp_path):
+    import subprocess
+    import sys
+
+    import moo_hpo as mh
+
+    path = tmp_path / "s.db"
+    proc = subprocess.Popen([sys.executable, "-c", UNCAUGHT_SIGTERM_SCRIPT, str(path)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the study has finished a trial
+        time.sleep(0.1)
+        try:
+            with mh.Study.load(path, read_only=True) as view:
+                if view.count("complete") >= 1:
+                    break
+        except (mh.StorageError, mh.ConfigError):
+            continue
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGTERM, err  # as without moo_hpo's handler (a shell shows 143), not 1
+    assert "stopped by SIGTERM;" in err and "Traceback" in err
+    assert (tmp_path / "s.db.atexit").read_text() == "ran"  # the script's exit functions ran first
+    with mh.Study.load(path, read_only=True) as view:
+        assert "running" not in {t.status.value for t in view.trials}
 
 
 def forks_a_child_that_keeps_running_through_ctrl_c(config):
