@@ -120,10 +120,18 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 _PYTHON_SHOWWARNING = warnings.showwarning
 
 
-def _load(path: Path) -> mh.Study:
+def _study_file(text: str) -> Path:
+    """The study file a PATH argument names: a path, or Optuna's ``sqlite:///study.db`` (which typer's Path would fold)."""
+    from moo_hpo.storage import storage_path
+
+    path = Path(storage_path(text)).expanduser()
     if not path.exists():
         raise CliError(f"no study file at {str(path)!r}")
-    return mh.Study.load(path, read_only=True)
+    return path
+
+
+def _load(text: str) -> mh.Study:
+    return mh.Study.load(_study_file(text), read_only=True)
 
 
 #: front rows printed when not told (``--limit``): a large front is shown spread along its first objective
@@ -362,7 +370,7 @@ def _nothing_completed(failures: list[str], location: str) -> str:
 @app.command()
 @handle_errors
 def report(
-    path: Path = typer.Argument(..., metavar="PATH", help="A study file (SQLite)."),
+    path: str = typer.Argument(..., metavar="PATH", help="A study file (SQLite) or sqlite:///FILE."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="report.html, report.md or report.json"),
 ) -> None:
     """Write the report of a stored study (HTML, Markdown or JSON by suffix).
@@ -384,7 +392,7 @@ def report(
 @app.command()
 @handle_errors
 def front(
-    path: Path = typer.Argument(..., metavar="PATH", help="A study file (SQLite)."),
+    path: str = typer.Argument(..., metavar="PATH", help="A study file (SQLite) or sqlite:///FILE."),
     limit: int = typer.Option(FRONT_ROWS, "--limit", min=0, help="Rows at most: a larger front is shown spread along the "
                               "first objective (0: every trial on it)."),
 ) -> None:
@@ -397,7 +405,7 @@ def front(
 @app.command()
 @handle_errors
 def audit(
-    path: Path = typer.Argument(..., metavar="PATH", help="A study file (SQLite)."),
+    path: str = typer.Argument(..., metavar="PATH", help="A study file (SQLite) or sqlite:///FILE."),
     accuracy: str = typer.Option("accuracy", help="Accuracy metric."),
     gap: str = typer.Option("eo_diff", help="Fairness gap metric."),
     bound: float = typer.Option(None, help="Largest acceptable gap (default: the study's constraint)."),
@@ -414,7 +422,7 @@ def audit(
 @app.command()
 @handle_errors
 def sizing(
-    path: Path = typer.Argument(..., metavar="PATH", help="A study file (SQLite)."),
+    path: str = typer.Argument(..., metavar="PATH", help="A study file (SQLite) or sqlite:///FILE."),
     device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J (repeatable); size_metric=, "
                                      "latency_metric=, energy_metric= name the metrics the budgets apply to "
                                      "(default size_kb, latency_p99_ms, energy_per_inference_j)."),
@@ -427,7 +435,7 @@ def sizing(
 
     if output.suffix.lower() != ".csv":
         raise CliError(f"-o must name a .csv file; received {str(output)!r}")
-    if output.exists() and (output.resolve() == path.resolve() or is_study_file(output)):
+    if output.exists() and (output.resolve() == _study_file(path).resolve() or is_study_file(output)):
         raise CliError(f"-o {str(output)!r} is a study file; the table would overwrite it: name another file")
     profiles = [profile_from_text(d) for d in device]
     names = [p.name for p in profiles]
@@ -448,7 +456,8 @@ def sizing(
 @app.command()
 @handle_errors
 def serve(
-    path: Path = typer.Argument(..., help="A study file (SQLite), possibly being written by another process."),
+    path: str = typer.Argument(..., metavar="PATH", help="A study file (SQLite) or sqlite:///FILE, possibly being written by "
+                               "another process."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (the default keeps the page to this machine)."),
     port: int = typer.Option(8080, help="Port to listen on; 0 picks a free one."),
     refresh: float = typer.Option(2.0, help="Seconds between the page's checks of the study."),
@@ -456,10 +465,9 @@ def serve(
     """A live view of a study in the browser: front, hypervolume, failures, trials; read-only; Ctrl-C stops it."""
     from moo_hpo.reports.live import serve as serve_live
 
-    if not path.exists():
-        raise CliError(f"no study file at {str(path)!r}")
+    file = _study_file(path)
     try:
-        serve_live(path, host=host, port=port, refresh=refresh)
+        serve_live(file, host=host, port=port, refresh=refresh)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     raise typer.Exit(130)  # stopped by Ctrl-C (the server returns once it has shut down)

@@ -120,6 +120,22 @@ def test_report_front_audit_and_sizing_commands(toml_study):
     assert "chooses on the figures the study selected on" in one_line_error(held_out)
 
 
+def test_the_commands_take_a_study_file_as_a_sqlite_url(toml_study):
+    url = "sqlite:///" + str(toml_study / "study.db")  # Optuna's form, as the study's storage= takes it
+    out = runner.invoke(app, ["front", url])
+    assert out.exit_code == 0 and "accuracy (max)" in out.output, out.output
+    out = runner.invoke(app, ["report", url, "-o", str(toml_study / "u.md")])
+    assert out.exit_code == 0 and "## Front trials" in (toml_study / "u.md").read_text()
+    out = runner.invoke(app, ["audit", url, "-o", str(toml_study / "u.html")])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["sizing", url, "-d", "big:size=200", "-o", str(toml_study / "u.csv")])
+    assert out.exit_code == 0 and len((toml_study / "u.csv").read_text().splitlines()) == 2, out.output
+    missing = runner.invoke(app, ["front", "sqlite:///" + str(toml_study / "none.db")])
+    assert f"no study file at {str(toml_study / 'none.db')!r}" in one_line_error(missing)
+    memory = runner.invoke(app, ["serve", "sqlite:///:memory:"])
+    assert "names no file" in one_line_error(memory)
+
+
 def one_line_error(result) -> str:
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.strip().splitlines() if line.strip()]
