@@ -7,6 +7,7 @@ report, device sizing), and by ``optimize`` when its first trials were all skipp
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,15 @@ def no_feasible_reason(problem: Problem, trials: Sequence[Trial]) -> tuple[str, 
     if not complete:
         skipped = [t for t in trials if t.status is TrialStatus.INFEASIBLE_SKIPPED]
         if not skipped:
-            return f"no trial has completed yet ({len(trials)} trials)", None
+            failed = [t for t in trials if t.status is TrialStatus.FAILED]
+            if not failed:
+                return f"no trial has completed yet ({len(trials)} trials)", None
+            share = ("its only trial" if len(trials) == 1 else f"all {len(trials)} trials") if len(failed) == len(trials) \
+                else f"{len(failed)} of the {len(trials)} trials"
+            errors = Counter(_first_line(t.error) for t in failed)
+            error, times = errors.most_common(1)[0]
+            which = "the error" if len(errors) == 1 else f"the most common error ({times} of them)"
+            return f"no trial has completed yet: {share} failed; {which}: {error}", None
         best, _ = least_violating_skipped(problem, skipped)
         if len(skipped) == len(trials):
             share = "its only trial was" if len(trials) == 1 else f"all {len(trials)} trials were"
@@ -63,6 +72,12 @@ def no_feasible_reason(problem: Problem, trials: Sequence[Trial]) -> tuple[str, 
     why = (f"none of the {len(complete)} complete trials satisfies every hard constraint; the least violating is trial "
            f"#{best.number} (total violation {v.min():.4g}; breaks {broken_bounds(problem, best)})")
     return why, best.number
+
+
+def _first_line(error: str | None, limit: int = 200) -> str:
+    """A failed trial's error, its first line, at most ``limit`` characters."""
+    line = error.strip().splitlines()[0] if error and error.strip() else "no error recorded"
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def least_violating_skipped(problem: Problem, skipped: Sequence[Trial]) -> tuple[Trial, float]:

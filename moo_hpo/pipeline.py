@@ -128,15 +128,16 @@ def _is_data(value: Any) -> bool:
 
 
 def _torch_shape(model: Any) -> tuple[Any, ...] | None:
-    """A torch module's layers (their types) and its saved tensors' names and dtypes, to tell whether ``fit`` changed the
-    model in place (quantized, cast or pruned it); None for another model."""
+    """A torch module's layers (their types) and its saved tensors' names, dtypes and shapes, to tell whether ``fit``
+    changed the model in place (quantized, cast, pruned or slimmed it: layers cut to fewer channels); None for another
+    model."""
     from moo_hpo.objectives.base import is_torch_module
 
     if not is_torch_module(model):
         return None
     layers = tuple((name, type(m)) for name, m in model.named_modules())
     try:
-        tensors = tuple((k, getattr(v, "dtype", type(v))) for k, v in model.state_dict().items())
+        tensors = tuple((k, getattr(v, "dtype", type(v)), tuple(getattr(v, "shape", ()))) for k, v in model.state_dict().items())
     except Exception:  # noqa: BLE001 - a module whose state cannot be read: its layers alone
         tensors = ()
     return layers + tensors
@@ -269,6 +270,9 @@ class ProbePipeline:
         if model is None:  # a build that forgot to return it: no probe could measure before training
             raise ConfigError("build(config) must return the untrained model (a torch module or a scikit-learn "
                               "estimator) that fit trains; received None")
+        if isinstance(model, type):
+            raise ConfigError(f"build(config) must return the untrained model that fit trains; received the class "
+                              f"{model.__name__} itself: return {model.__name__}(...)")
         _note_threshold_on_different_labels(self.measuring, model, self._noted)
         before = [p for p in self.measuring if not p.needs_training_for(model)]  # per model type: see Probe
         _note_unfitted(before, model, self._noted)

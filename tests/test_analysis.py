@@ -160,3 +160,17 @@ def test_an_unknown_recommend_method_is_said_first_even_before_any_trial_is_feas
     with pytest.raises(mh.ConfigError, match=r"unknown method 'kneee'; expected one of \['knee', 'best', 'asf', "
                                             r"'tchebycheff'\] \(did you mean 'knee'\?\)"):
         study.recommend("kneee")  # before: NoFeasibleTrialError "no trial has completed yet"
+
+
+def test_with_every_trial_failed_the_error_and_sizing_say_so_and_name_the_error():
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    for error in ("ValueError: bad shape in layer 2\n  (traceback)", "ValueError: bad shape in layer 2", "OSError: disk"):
+        study.tell(study.ask(), error=error)
+    said = "no trial has completed yet: all 3 trials failed; the most common error (2 of them): ValueError: bad shape in layer 2"
+    with pytest.raises(mh.NoFeasibleTrialError, match=re.escape(said)):
+        study.recommend()
+    (sized,) = mh.size_for_devices(study, [mh.DeviceProfile("mcu", max_size_kb=4)])
+    assert sized.best is None and sized.reason == f"no feasible trial fits size_kb <= 4 (0 feasible trials); {said}"
+    study.tell(study.ask(), {"size_kb": 9.0})  # one complete: judged as before
+    assert mh.size_for_devices(study, [mh.DeviceProfile("mcu", max_size_kb=4)])[0].reason.startswith(
+        "no feasible trial fits size_kb <= 4 (1 feasible trial)")

@@ -591,3 +591,54 @@ def test_a_subclass_of_moo_hpos_own_probe_measures_as_that_probe_does():
     study.optimize(lambda model, config: model.fit(X, Y), build=lambda c: KNeighborsClassifier(c["k"]), probes=[MySize()],
                    n_trials=1, show_progress=False)  # a model of no parameter arrays: no param_count, as ModelSize
     assert study.trials[0].status is mh.TrialStatus.COMPLETE and "param_count" not in study.trials[0].metrics
+
+
+def test_a_model_slimmed_in_place_by_fit_is_measured_again_by_every_probe():
+    # structured pruning (torch-pruning, channel slimming) cuts layers to fewer units in place: same layers, same
+    # tensor names and dtypes, other shapes; latency and peak memory are those of the slim model that ships
+    def build(config):
+        return torch.nn.Sequential(torch.nn.Linear(16, 512), torch.nn.ReLU(), torch.nn.Linear(512, 2))
+
+    def fit(model, config):
+        first, last = model[0], model[2]
+        first.weight = torch.nn.Parameter(first.weight.data[:8].clone())
+        first.bias = torch.nn.Parameter(first.bias.data[:8].clone())
+        first.out_features = 8
+        last.weight = torch.nn.Parameter(last.weight.data[:, :8].clone())
+        last.in_features = 8
+
+    x = np.zeros(16, dtype=np.float32)
+    study = mh.Study({"k": mh.Int(1, 2)}, [mh.Minimize("peak_memory_kb")], optimizer="random", seed=0)
+    study.optimize(fit, build=build, probes=[mh.objectives.ModelSize(), mh.objectives.PeakMemory(x[None])], n_trials=1,
+                   show_progress=False)
+    slim = build({})
+    fit(slim, {})
+    recorded = study.trials[0].metrics
+    assert recorded["peak_memory_kb"] == pytest.approx(mh.objectives.PeakMemory(x[None]).measure(slim)["peak_memory_kb"])
+    assert recorded["size_kb"] == pytest.approx(mh.objectives.ModelSize().measure(slim)["size_kb"])
+
+
+def test_a_build_that_returns_the_model_s_class_is_refused():
+    study = mh.Study({"k": mh.Int(1, 2)}, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    with pytest.raises(mh.MooHpoError, match=r"received the class Linear itself: return Linear\(\.\.\.\)"):
+        study.optimize(lambda model, config: None, build=lambda config: torch.nn.Linear, probes=[mh.objectives.ModelSize()],
+                       n_trials=5, show_progress=False)
+    with pytest.raises(mh.ProbeError, match=r"received the class Linear itself"):
+        mh.objectives.ModelSize().measure(torch.nn.Linear)
+
+
+def test_a_probe_on_a_cuda_device_is_refused_before_the_first_trial_where_there_is_no_gpu():
+    study = mh.Study({"k": mh.Int(1, 2)}, [mh.Minimize("latency_p99_ms")], optimizer="random", seed=0)
+    probe = mh.objectives.Latency(np.zeros(4, dtype=np.float32), device="cuda", max_time_s=0.5)
+
+    def run():
+        study.optimize(lambda model, config: None, build=lambda config: torch.nn.Linear(4, 2), probes=[probe], n_trials=1,
+                       show_progress=False)
+
+    if torch.cuda.is_available():  # a GPU machine: the probe measures there
+        run()
+        assert study.trials[0].status is mh.TrialStatus.COMPLETE
+    else:
+        with pytest.raises(mh.ConfigError, match=r"probe 'latency' measures on device='cuda', but torch sees no CUDA GPU"):
+            run()
+        assert study.trials == []  # refused before any trial

@@ -241,7 +241,7 @@ def test_a_study_without_a_complete_trial_has_no_front_to_run_again():
         raise RuntimeError("bug")
 
     study.optimize(broken, n_trials=3, show_progress=False)
-    with pytest.raises(mh.NoFeasibleTrialError, match=r"no trial has completed yet \(3 trials\)"):
+    with pytest.raises(mh.NoFeasibleTrialError, match=r"no trial has completed yet: all 3 trials failed; the error: RuntimeError: bug"):
         study.reevaluate(exact)
     assert study.robust_front() == []
 

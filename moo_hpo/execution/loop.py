@@ -18,6 +18,7 @@ from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, terminate_as_interrupt
 from moo_hpo.execution.probe_checks import (
+    check_cuda_available,
     check_energy_counters,
     check_latency_alone,
     check_metric_names,
@@ -174,6 +175,7 @@ def run_optimize(
         check_sample_weights(probes)
         if executor is None:  # the trials run on this machine: its energy counters are theirs
             check_energy_counters(study, probes)
+            check_cuda_available(probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
     from moo_hpo.execution.reporter import StudyReporter

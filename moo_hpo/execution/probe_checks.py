@@ -1,6 +1,6 @@
 """Checks of the probes given to ``optimize``, before the first trial: metric names, decision thresholds and
-positive labels, energy counters, latency beside other trials; and, as trials run, a hard bound on what the probes
-measure before training that every one of the first trials broke (:func:`note_unreachable_bound`)."""
+positive labels, energy counters, CUDA devices, latency beside other trials; and, as trials run, a hard bound on
+what the probes measure before training that every one of the first trials broke (:func:`note_unreachable_bound`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from moo_hpo.trial import Trial
 
 __all__ = [
+    "check_cuda_available",
     "check_energy_counters",
     "check_latency_alone",
     "check_metric_names",
@@ -280,6 +281,32 @@ def _positive_label(probe: Any) -> Any:
     if len(labels) != 2:
         return None
     return labels[1].item() if hasattr(labels[1], "item") else labels[1]
+
+
+def check_cuda_available(probes: Sequence[Any]) -> None:
+    """Refuse, before the first trial, a probe set to measure on a CUDA device (``Latency(x, device="cuda")``) on a
+    machine where torch sees no CUDA GPU, rather than failing every trial (energy probes: see
+    :func:`check_energy_counters`).
+
+    Raises:
+        ConfigError: naming the probe and its device.
+    """
+    from moo_hpo.objectives.energy import Energy, TrainingEnergy
+
+    cuda = [p for p in probes if not isinstance(p, (Energy, TrainingEnergy))
+            and isinstance(getattr(p, "device", None), str) and p.device.startswith("cuda")]
+    if not cuda:
+        return
+    from moo_hpo.optimizers.bayesian.libraries import load
+
+    load()  # torch whole, a Ctrl-C during its import held until it has loaded
+    import torch
+
+    if not torch.cuda.is_available():
+        p = cuda[0]
+        raise ConfigError(f"probe {p.name!r} measures on device={p.device!r}, but torch sees no CUDA GPU on this machine "
+                          "(torch.cuda.is_available() is False): run the study where the GPU is, or measure on "
+                          "device='cpu'")
 
 
 def check_energy_counters(study: Study, probes: Sequence[Any]) -> None:

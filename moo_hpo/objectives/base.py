@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
+from moo_hpo.objectives.inputs import torch_input
 
 __all__ = [
     "FunctionProbe",
@@ -34,8 +34,6 @@ __all__ = [
     "predict_labels",
     "predict_scores",
     "probe",
-    "stack_example",
-    "torch_input",
 ]
 
 
@@ -234,44 +232,6 @@ def is_torch_module(model: Any) -> bool:
 
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(model, torch.nn.Module)
-
-
-def stack_example(example: Any, batch_size: int) -> Any:
-    """One sample (no batch dimension) stacked ``batch_size`` times.
-
-    A pandas row (a Series such as ``X.iloc[0]``, or a DataFrame of one row such as ``X.iloc[[0]]``) is stacked
-    into a DataFrame with its column names, for pipelines that select columns by name (a ``ColumnTransformer``
-    over named columns): a DataFrame row keeps each column's type, a Series row's types are inferred from its
-    values. Anything else is stacked into an array.
-
-    Raises:
-        ConfigError: for a DataFrame of more than one row.
-    """
-    pd = sys.modules.get("pandas")  # a pandas example means pandas is imported already
-    if pd is not None and isinstance(example, pd.Series):
-        example = example.to_frame().T.infer_objects()
-    if pd is not None and isinstance(example, pd.DataFrame):
-        if len(example) != 1:
-            raise ConfigError(f"a DataFrame example must be one row (X.iloc[[0]]); received {len(example)} rows")
-        return pd.concat([example] * batch_size, ignore_index=True)
-    x = np.asarray(example)
-    return np.repeat(x[None, ...], batch_size, axis=0)
-
-
-def torch_input(model: Any, X: Any, device: Any = None) -> Any:
-    """``X`` as a tensor on ``device`` (default: the model's) in the model's floating dtype."""
-    import torch
-
-    param = next(iter(model.parameters()), None)
-    if device is None:
-        device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    if isinstance(X, torch.Tensor):
-        return X.to(device=device, dtype=dtype)
-    array = np.asarray(X)
-    if not array.flags.writeable:  # a pandas frame's values may be read-only: torch warns of each such array
-        array = array.copy()
-    return torch.as_tensor(array, dtype=dtype, device=device)
 
 
 def is_unfitted_estimator(model: Any) -> bool:

@@ -34,9 +34,8 @@ from moo_hpo.objectives.base import (
     check_device,
     check_positive_option,
     is_torch_module,
-    stack_example,
-    torch_input,
 )
+from moo_hpo.objectives.inputs import check_example, stack_example, torch_input
 from moo_hpo.values import is_integer, is_number
 
 __all__ = ["ESTIMATED_BY", "Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source", "estimated_metrics"]
@@ -196,6 +195,7 @@ class Energy(StructureProbe):
         check_device("Energy", device, others=("mps",))
         check_positive_option("Energy", "watts", watts)
         check_positive_option("Energy", "grid_g_per_kwh", grid_g_per_kwh, allow_zero=True)
+        check_example("Energy", example)
         self.example, self.batch_size, self.device = example, batch_size, device
         self.min_window_s, self.watts, self.on_unavailable, self.grid = min_window_s, watts, on_unavailable, grid_g_per_kwh
         self.metrics = ("energy_per_inference_j",) + (("co2e_per_inference_g",) if grid_g_per_kwh is not None else ())

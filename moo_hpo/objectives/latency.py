@@ -20,7 +20,8 @@ than the one before it.
 
 Metrics (with a configurable prefix, default ``latency``): ``<prefix>_p50_ms``, ``_p90_ms``,
 ``_p99_ms``, ``_mean_ms``, from all timed calls. ``extra["latency"]`` records the device name, batch
-size and thread count, and how the measurement went: ``timed_calls``, ``warmup_calls``, ``wall_s`` (the
+size, the example's shape and thread count (and ``pruned``: the pruned tensors of a model timed as it ships, its
+masks made permanent on a copy), and how the measurement went: ``timed_calls``, ``warmup_calls``, ``wall_s`` (the
 probe's wall time), ``stopped_by`` (``"settled"``, ``"max_repeats"`` or ``"max_time_s"``) and
 ``stopped_at_cap`` (True when ``max_time_s`` stopped it: its percentiles come from fewer calls than the
 rules above ask for).
@@ -45,9 +46,9 @@ from moo_hpo.objectives.base import (
     check_metric_prefix,
     is_torch_module,
     kept_as_it_was,
-    stack_example,
-    torch_input,
 )
+from moo_hpo.objectives.inputs import check_example, stack_example, torch_input
+from moo_hpo.user_warnings import warn
 
 __all__ = ["Latency", "summarize_times"]
 
@@ -156,6 +157,7 @@ class Latency(StructureProbe):
             min_time_s=min_time_s, max_repeats=max_repeats, max_time_s=max_time_s, rel_tol=rel_tol,
         )
         check_device("Latency", device)
+        check_example("Latency", example)
         self.example, self.batch_size, self.device, self.threads = example, batch_size, device, threads
         self.warmup_s, self.min_time_s, self.max_time_s = warmup_s, min_time_s, max_time_s
         self.warmup, self.block, self.min_repeats, self.max_repeats, self.rel_tol = warmup, block, min_repeats, max_repeats, rel_tol
@@ -252,7 +254,24 @@ class Latency(StructureProbe):
         return ""
 
     def _extra(self, device: str, name: str, info: dict[str, Any]) -> dict[str, Any]:
-        return {"device": device, "device_name": name, "batch_size": self.batch_size, "threads": self.threads, **info}
+        return {"device": device, "device_name": name, "batch_size": self.batch_size, "threads": self.threads,
+                "example_shape": list(np.shape(self.example)), **info}
+
+    def _warn_if_a_batch(self, model: Any) -> None:
+        """Warn (once per probe) when the example looks like a batch of feature rows (``X[:256]``) for a model whose
+        first layer is a ``Linear`` one: a linear layer takes the extra dimension, so each call would run
+        ``batch_size`` times that many rows, silently, under the name of batch size ``batch_size``."""
+        shape = np.shape(self.example)
+        if getattr(self, "_warned_batch", False) or len(shape) != 2 or shape[0] <= 1 or hasattr(self.example, "columns"):
+            return
+        first = next((m for m in model.modules() if next(m.children(), None) is None
+                      and any(True for _ in m.parameters(recurse=False))), None)
+        if type(first).__name__ == "Linear" and getattr(first, "in_features", None) == shape[1]:
+            self._warned_batch = True
+            warn(f"Latency's example has shape {shape}, and the model's first layer is a Linear one of {shape[1]} "
+                 f"inputs: each timed call runs {self.batch_size} x {shape[0]} rows (recorded as batch_size="
+                 f"{self.batch_size}); give one sample, Latency(X[0], batch_size={shape[0]}), for a batch of "
+                 f"{shape[0]} rows (if it is one sample, a sequence of {shape[0]} steps, it is timed as meant)")
 
     def _measure_torch(self, model: Any) -> Measurement:
         """Time the model in eval mode on ``device``; it is handed back in the mode and on the device it came in
@@ -261,8 +280,15 @@ class Latency(StructureProbe):
 
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ProbeError(f"latency on {self.device!r} needs a CUDA GPU; torch.cuda.is_available() is False here")
+        from moo_hpo.objectives.torch_state import as_shipped
+
+        self._warn_if_a_batch(model)
+        shipped, pruned = as_shipped(model)  # a pruned model is timed as it ships, without its masks' hooks
         with kept_as_it_was(model):
-            return self._time_torch(model, torch.device(self.device))
+            measured = self._time_torch(shipped, torch.device(self.device))
+        if pruned:
+            measured.extra["latency"]["pruned"] = pruned
+        return measured
 
     def _time_torch(self, model: Any, device: Any) -> Measurement:
         import torch

@@ -27,8 +27,8 @@ from moo_hpo.objectives.base import (
     is_unfitted_estimator,
     kept_as_it_was,
     names_argument,
-    torch_input,
 )
+from moo_hpo.objectives.inputs import check_example, torch_input
 
 __all__ = ["PRECISION_BYTES", "ModelSize", "PeakMemory", "parameter_count"]
 
@@ -93,10 +93,13 @@ def _require_model(model: Any) -> None:
     """Refuse what is not a model (its pickled size would pass for a model's).
 
     Raises:
-        ProbeError: for None (a ``build`` or ``fit`` that forgot to return the model) or plain data.
+        ProbeError: for None (a ``build`` or ``fit`` that forgot to return the model), a class, or plain data.
     """
     if model is None:
         raise ProbeError("received None instead of a model: does build (or fit) return the model?")
+    if isinstance(model, type):  # nn.Linear for nn.Linear(...): a class pickles to a few bytes
+        raise ProbeError(f"expected a model; received the class {model.__name__} itself: call it to make the model "
+                         f"({model.__name__}(...))")
     if isinstance(model, (str, bytes, int, float, bool, dict, list, tuple, set, np.ndarray, np.generic)):
         raise ProbeError(
             f"expected a model (a torch module, or an estimator with predict); received a {type(model).__name__}"
@@ -261,14 +264,21 @@ class PeakMemory(StructureProbe):
     metrics = ("peak_memory_kb",)
 
     def __init__(self, example: Any) -> None:
+        check_example("PeakMemory", example)
         self.example = example
 
     def measure(self, model: Any) -> Measurement:
         if not is_torch_module(model):
             raise ProbeError(f"peak memory is measured for torch modules; received {type(model).__name__}")
         _refuse_torchscript(model, hooked=True)
+        from moo_hpo.objectives.torch_state import as_shipped
+
+        shipped, pruned = as_shipped(model)  # a pruned model as it ships: one weight, no mask, no hook
         with kept_as_it_was(model):  # in eval mode for the pass, handed back in the mode it came in
-            return self._measure(model)
+            measured = self._measure(shipped)
+        if pruned:
+            measured.extra["peak_memory_pruned"] = pruned
+        return measured
 
     def _measure(self, model: Any) -> Measurement:
         import torch

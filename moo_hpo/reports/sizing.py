@@ -316,12 +316,12 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
         if not fitting:
             limits = ", ".join(f"{m} <= {b:g}" for m, b in p.limits()) or "no limits"
             unmeasured = [m for m, _ in p.limits() if judged and not any(m in t.metrics for t in judged)]
-            why = f"no feasible {'configuration' if repeated else 'trial'} fits {limits} ({len(candidates)} feasible {unit})"
+            why = f"no feasible {'configuration' if repeated else 'trial'} fits {limits} ({len(candidates)} feasible {unit.removesuffix('s') if len(candidates) == 1 else unit})"
             if unmeasured:
                 measured = sorted({m for t in judged for m in t.metrics})
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
             why += _nearest_text(p, judged, runs_of, study.trials)
-            if not candidates and any(t.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED) for t in study.trials):
+            if not candidates and study.trials:
                 why += f"; {no_feasible_reason(study.problem, study.trials)[0]}"
             out.append(SizingResult(p, None, why + never_trained, [], 0, estimates=dict(estimates)))
             continue
@@ -333,7 +333,7 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
         chosen = fitting[int(front_idx[best_index(Yf, names.index(objective))[0]])]
         best, runs, counts = runs_of[chosen.number]
         value = f"{chosen.metrics[objective]:.4g}" + (f", mean of {runs} runs" if runs > 1 else "")
-        reason = f"best {objective} ({value}) of {len(fitting)} fitting {unit}"
+        reason = f"best {objective} ({value}) of {len(fitting)} fitting {unit.removesuffix('s') if len(fitting) == 1 else unit}"
         tighter = [c.describe() for c in study.problem.hard_constraints if c.kind == "at_most"
                    and c.name in {m for m, _ in p.limits()} and c.bound < dict(p.limits())[c.name]]
         if tighter:  # the device would take more than the study let through

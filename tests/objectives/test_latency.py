@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -246,3 +247,48 @@ def test_latency_refuses_a_prefix_that_names_no_metric(prefix):
         mh.objectives.Latency(np.zeros(3), prefix=prefix)
     assert mh.objectives.Latency(np.zeros(3), prefix="cpu_latency").metrics[0] == "cpu_latency_p50_ms"
     assert mh.objectives.Latency(np.zeros(3), prefix="gpu-latency_").metrics[0] == "gpu-latency_p50_ms"
+
+
+class TokenClassifier(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.out = torch.nn.EmbeddingBag(1000, 16), torch.nn.Linear(16, 2)
+
+    def forward(self, ids):
+        return self.out(self.emb(ids))
+
+
+def test_probes_feed_integer_ids_to_a_model_whose_first_layer_is_an_embedding():
+    ids = np.random.default_rng(0).integers(0, 1000, size=(50, 12))
+    labels = np.random.default_rng(1).integers(0, 2, size=50)
+    model = TokenClassifier()
+    assert mh.objectives.Latency(ids[0], min_time_s=0.1, max_time_s=0.3).measure(model)["latency_p50_ms"] > 0
+    assert mh.objectives.Latency(torch.as_tensor(ids[0]), min_time_s=0.1, max_time_s=0.3).measure(model)["latency_p50_ms"] > 0
+    assert mh.objectives.PeakMemory(ids[:1]).measure(model)["peak_memory_kb"] > 0
+    with torch.no_grad():
+        expected = (model(torch.as_tensor(ids)).argmax(dim=1).numpy() == labels).mean()
+    assert mh.objectives.Accuracy(ids, labels).measure(model)["accuracy"] == pytest.approx(expected)
+    # integer features into a model that starts with a Linear layer are cast, as before
+    mlp = torch.nn.Sequential(torch.nn.Linear(12, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    assert mh.objectives.Latency(ids[0], min_time_s=0.1, max_time_s=0.3).measure(mlp)["latency_p50_ms"] > 0
+
+
+def test_a_batch_given_as_latency_s_example_is_warned_of_and_its_shape_recorded():
+    mlp = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    X = np.zeros((32, 8), dtype=np.float32)
+    probe = mh.objectives.Latency(X[:32], min_time_s=0.1, max_time_s=0.3)
+    with pytest.warns(mh.MooHpoWarning, match=r"shape \(32, 8\).*runs 1 x 32 rows.*Latency\(X\[0\], batch_size=32\)"):
+        m = probe.measure(mlp)
+    assert m.extra["latency"]["example_shape"] == [32, 8] and m.extra["latency"]["batch_size"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        probe.measure(mlp)  # once per probe
+        one = mh.objectives.Latency(X[0], batch_size=32, min_time_s=0.1, max_time_s=0.3).measure(mlp)  # one sample: no warning
+    assert one.extra["latency"]["example_shape"] == [8]
+
+
+@pytest.mark.parametrize("probe", [mh.objectives.Latency, mh.objectives.PeakMemory, mh.objectives.Energy])
+def test_an_example_that_no_model_takes_is_refused_when_the_probe_is_made(probe):
+    for example in (None, "X[0]"):
+        with pytest.raises(mh.ConfigError, match=f"{probe.__name__}: example must be an input for the model"):
+            probe(example)

@@ -193,3 +193,36 @@ def test_a_quantized_module_whose_weights_its_state_dict_does_not_show_is_named(
     model = torch.nn.Sequential(hidden)
     with pytest.raises(mh.ProbeError, match=r"cannot measure Hidden \('0'\): it holds packed weights"):
         mh.objectives.ModelSize().measure(model)
+
+
+def test_peak_memory_and_latency_measure_a_pruned_model_as_it_ships_and_leave_its_masks():
+    wide = torch.nn.Sequential(torch.nn.Linear(256, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024), torch.nn.ReLU(),
+                               torch.nn.Linear(1024, 2))
+    for layer in (wide[0], wide[2], wide[4]):
+        prune.l1_unstructured(layer, "weight", amount=0.5)
+    shipped = torch.nn.Sequential(torch.nn.Linear(256, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024), torch.nn.ReLU(),
+                                  torch.nn.Linear(1024, 2))
+    shipped.load_state_dict({k.removesuffix("_orig"): v * wide.state_dict().get(k.removesuffix("_orig") + "_mask", 1)
+                             for k, v in wide.state_dict().items() if not k.endswith("_mask")})
+    weight_before = wide[0].weight.clone()
+    x = np.zeros(256, dtype=np.float32)
+    masked = mh.objectives.PeakMemory(x[None]).measure(wide)
+    assert masked["peak_memory_kb"] == pytest.approx(mh.objectives.PeakMemory(x[None]).measure(shipped)["peak_memory_kb"])
+    assert masked.extra["peak_memory_pruned"] == ["0.weight", "2.weight", "4.weight"]
+    timed = mh.objectives.Latency(x, max_time_s=0.5).measure(wide)
+    assert timed.extra["latency"]["pruned"] == ["0.weight", "2.weight", "4.weight"]
+    assert prune.is_pruned(wide) and wide.training  # the user's model keeps its masks, and its mode
+    assert torch.equal(wide[0].weight, weight_before) and wide(torch.zeros(1, 256)).shape == (1, 2)
+    # timed without the masks' hooks: as the shipped model, not the masked one (which rebuilds its weights every call)
+    hooked_ms = mh.objectives.Latency(x, max_time_s=0.5).measure(wide[0])  # one pruned layer, timed as shipped too
+    assert hooked_ms.extra["latency"]["pruned"] == ["weight"]
+
+
+def test_a_pruned_model_that_cannot_be_copied_is_refused_with_what_to_do():
+    import threading
+
+    model = mlp()
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    model.lock = threading.Lock()  # deepcopy cannot copy it
+    with pytest.raises(mh.ProbeError, match="could not be copied to measure it as it ships.*prune.remove"):
+        mh.objectives.PeakMemory(np.zeros((1, 64), dtype=np.float32)).measure(model)

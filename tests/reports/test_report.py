@@ -145,7 +145,7 @@ def test_device_sizing_judges_a_configuration_run_again_on_its_mean(tmp_path):
     phone, mcu = mh.size_for_devices(study, [mh.DeviceProfile("phone", max_latency_ms=5.0), mh.DeviceProfile("mcu", max_latency_ms=2.0)])
     # the mcu is not offered the lucky configuration: 1.0 ms once, 2.4 ms on average over its three runs
     assert mcu.best.number == steady.number and mcu.runs == 3 and mcu.metrics == {"accuracy": 0.8, "latency_p99_ms": 0.5}
-    assert mcu.n_fitting == 1 and mcu.reason == "best accuracy (0.8, mean of 3 runs) of 1 fitting configurations"
+    assert mcu.n_fitting == 1 and mcu.reason == "best accuracy (0.8, mean of 3 runs) of 1 fitting configuration"
     assert phone.best.number == lucky.number and phone.metrics["latency_p99_ms"] == pytest.approx(2.4) and phone.n_fitting == 2
     assert [t.number for t in phone.front] == [lucky.number, steady.number]
     assert mcu.best.metrics["latency_p99_ms"] == 0.5 and lucky.metrics["latency_p99_ms"] == 1.0  # the trials are left as measured
@@ -166,7 +166,7 @@ def test_device_sizing_says_when_some_runs_did_not_measure_a_budget_metric():
     (row,) = mh.size_for_devices(study, [mh.DeviceProfile("edge", max_latency_ms=6.0)]).summary_rows()
     assert row["figures"] == "latency_p99_ms 5 (mean of 1 of 2 runs)"
     (none,) = mh.size_for_devices(study, mh.DeviceProfile("tiny", max_latency_ms=1.0))
-    assert none.reason.startswith("no feasible configuration fits latency_p99_ms <= 1 (1 feasible configurations)")
+    assert none.reason.startswith("no feasible configuration fits latency_p99_ms <= 1 (1 feasible configuration)")
 
 
 def test_device_sizing_with_nothing_fitting_names_the_nearest_trial_and_why_none_is_feasible():
