@@ -15,8 +15,9 @@ __all__ = ["COMPUTE_RULE", "compute_saved"]
 #: How the report estimates what full training would have cost (shown with the compute-saved figures).
 COMPUTE_RULE = (
     "Counted over the complete and pruned trials that reported intermediate metrics. A trial trained as many "
-    "steps as its last report says; full training is the largest step any trial reported (or the pruner's "
-    "max_resource while no trial completed), for every trial. "
+    "steps as its last report says. A complete trial was trained fully: it saved nothing (when the number of steps "
+    "is itself searched, a short complete trial is no saving). A pruned trial's full training is the largest step "
+    "any trial reported (or the pruner's max_resource while no trial completed). "
     "Time: a trial's own time (from its proposal to its result; on a Dask cluster its time on the worker, "
     "without the time it waited for one) is what it spent; its full-training estimate "
     "adds the steps it did not train at its own pace: the time between its first and last reports divided by the "
@@ -34,8 +35,8 @@ def compute_saved(trials: Sequence[Any], max_resource: float | None = None) -> d
             (every trial so far was stopped early).
 
     Returns:
-        None when no complete or pruned trial reported; else ``full_step`` (the largest step any trial
-        reported), ``rule`` (the estimate's rule in words), ``steps`` and ``seconds`` (each ``{"trained"`` or
+        None when no complete or pruned trial reported; else ``full_step`` (a pruned trial's full training: the
+        largest step any trial reported), ``rule`` (the estimate's rule in words), ``steps`` and ``seconds`` (each ``{"trained"`` or
         ``"spent", "full", "saved", "saved_share"}``), ``by_status`` (the same per status: complete, pruned)
         and ``stopped_at`` (how many pruned trials stopped at each step, ``[{"step", "trials"}]``).
     """
@@ -58,11 +59,12 @@ def compute_saved(trials: Sequence[Any], max_resource: float | None = None) -> d
             queued = max(float(t.finished_at - t.started_at) - spent, 0.0)  # on a Dask cluster: waiting for a worker
             per_step = max(float(last["at"] - t.started_at) - queued, 0.0) / step
             per_step = per_step if typical is None else min(per_step, typical)
-        estimate = spent if per_step is None else spent + per_step * max(float(full) - step, 0.0)
+        whole = float(full) if t.status is TrialStatus.PRUNED else step  # a complete trial ran its whole training
+        estimate = spent if per_step is None else spent + per_step * max(whole - step, 0.0)
         row = per_status.setdefault(t.status.value, {"trials": 0, "trained": 0.0, "full_steps": 0.0, "spent": 0.0, "estimate": 0.0})
         row["trials"] += 1
         row["trained"] += step
-        row["full_steps"] += max(float(full), 0.0)
+        row["full_steps"] += max(whole, step, 0.0)
         row["spent"] += spent
         row["estimate"] += estimate
     by_status = []

@@ -16,7 +16,7 @@ The study is driven with ask / report / tell, so every trial's steps are chosen 
  6    1                           running     no
 ====  ==========================  ==========  =================================================
 
-so 4 trials trained 22 steps of the 36 that full training (step 9 each) would have taken: 14 saved.
+so 4 trials trained 22 steps of the 36 that full training (the pruned ones to step 9) would have taken: 14 saved.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def test_html_has_the_learning_curves_and_the_compute_saved_table(report):
     assert "<div class='card'><b>2</b>pruned</div>" in page
     assert re.search(r"<td>pruned</td><td class='num'>2</td><td class='num'>4</td><td class='num'>18</td><td class='num'>14 \(78%\)</td>", page)
     assert re.search(r"<td>all</td><td class='num'>4</td><td class='num'>22</td><td class='num'>36</td><td class='num'>14 \(39%\)</td>", page)
-    assert "4 trials trained 22 steps of the 36 that full training (step 9 each) would have taken: 39% of the steps saved" in page
+    assert "4 trials trained 22 steps of the 36 that full training (the pruned ones to step 9) would have taken: 39% of the steps saved" in page
     assert "step 1 (1 trial), step 3 (1 trial)" in page and "How it is estimated" in page
     assert "<b>tanh</b>" not in page and "&lt;b&gt;tanh&lt;/b&gt;" in page  # a configuration in the hover text, escaped
 
@@ -215,3 +215,28 @@ def test_the_pace_of_a_cluster_trial_that_reported_once_leaves_its_time_queued_o
     saved = compute_saved([record], max_resource=9)
     assert saved["seconds"]["spent"] == pytest.approx(2.0)
     assert saved["seconds"]["full"] == pytest.approx(2.0 + 8 * 1.0)  # before: at 30 s a step
+
+
+def test_complete_trials_of_different_lengths_save_nothing_without_a_pruner():
+    # the number of epochs searched (as in the demo's space): a short complete trial was not stopped early
+    space = mh.Space({"epochs": mh.Int(2, 8), "y": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Maximize("acc"), mh.Minimize("gap")], optimizer="random", seed=0)
+
+    def train(config, trial):
+        for epoch in range(1, config["epochs"] + 1):
+            metrics = {"acc": 0.5 + 0.04 * epoch, "gap": config["y"]}
+            trial.report(epoch, metrics)
+        return metrics
+
+    study.optimize(train, n_trials=8, show_progress=False)
+    lengths = [t.config["epochs"] for t in study.trials]
+    assert len(set(lengths)) > 1
+    saved = mh.report(study).data["compute_saved"]
+    assert saved["steps"] == {"trained": sum(lengths), "full": sum(lengths), "saved": 0, "saved_share": 0.0}
+    assert saved["seconds"]["saved"] == pytest.approx(0.0)
+    # a pruned trial beside them saves the steps to the longest one
+    short = study.ask()
+    study.report(short, 1, {"acc": 0.5, "gap": 0.5})
+    study.tell(short, status="pruned")
+    saved = mh.report(study).data["compute_saved"]
+    assert saved["steps"]["saved"] == max(lengths) - 1 and saved["full_step"] == max(lengths)
