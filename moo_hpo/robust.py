@@ -361,10 +361,11 @@ def _repeated(groups: Mapping[int, list[Trial]]) -> set[int]:
     return {n for n, g in groups.items() if any(t.number != n for t in g)}
 
 
-def judged_configurations(problem: Problem, trials: Sequence[Trial]) -> list[tuple[Trial, Trial, int, dict[str, int]]]:
-    """The feasible configurations, in original-number order, each as (a stand-in trial carrying the figures it is
-    judged on, its original trial, how many complete runs the figures summarize, per metric how many of them
-    measured it).
+def judged_configurations(problem: Problem, trials: Sequence[Trial],
+                          feasible_only: bool = True) -> list[tuple[Trial, Trial, int, dict[str, int]]]:
+    """The feasible configurations (every complete one with ``feasible_only=False``), in original-number order, each
+    as (a stand-in trial carrying the figures it is judged on, its original trial, how many complete runs the figures
+    summarize, per metric how many of them measured it).
 
     A configuration run once is its own trial. One run more than once (linked by ``extra["repeat_of"]``) is judged
     on the mean of each metric over its complete runs that measured it, feasible when that mean is within every
@@ -391,7 +392,7 @@ def judged_configurations(problem: Problem, trials: Sequence[Trial]) -> list[tup
             figures.metrics = means
         else:
             figures, counts = original, {m: 1 for m in original.metrics}
-        if problem.is_feasible(figures):
+        if not feasible_only or problem.is_feasible(figures):
             out.append((figures, original, len(runs), counts))
     return out
 

@@ -21,7 +21,6 @@ import numpy as np
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
-from moo_hpo.naming import closest_name
 from moo_hpo.objectives.fairness import gap_parts
 from moo_hpo.objectives.holdout import holdout_name
 from moo_hpo.reports.fairness_cells import (
@@ -31,17 +30,18 @@ from moo_hpo.reports.fairness_cells import (
     group_cell,
     holdout_meets,
     near,
+    no_audited_trials_error,
     no_usable_model_note,
     one_class_only,
     predicts,
     short,
     small_groups_note,
+    trial_cell,
     yes_no,
 )
 from moo_hpo.reports.fairness_names import (
     GAP_DEFINITIONS,
     GAP_NAMES,
-    HIGHER_IS_BETTER,
     HOLDOUT_NOTE,
     LOWER_IS_BETTER,
     NO_HOLDOUT_NOTE,
@@ -105,7 +105,7 @@ class FairnessAudit(SavesByFormat):
                 holdout_meets(r)]
 
     def _choice_rows(self) -> list[list[Any]]:
-        return [[c["role"], f"#{c['number']}", *self._figure_cells(c)] for c in self.choices]
+        return [[c["role"], trial_cell(c), *self._figure_cells(c)] for c in self.choices]
 
     def _group_tables(self, r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
         """Per audited trial, its per-group tables (validation, held-out): title, header, rows, the last row the
@@ -196,11 +196,11 @@ class FairnessAudit(SavesByFormat):
         out += ["## Audited trials", ""]
         if self.holdout:
             out.append(md.table(["trial", *self._figure_columns(), "predicts"],
-                                [(f"#{r['number']}", *self._figure_cells(r), predicts(r)) for r in self.rows]))
+                                [(trial_cell(r), *self._figure_cells(r), predicts(r)) for r in self.rows]))
         else:
             bound = f"<= {self.bound:g}" if self.bound is not None else "(no bound)"
             out.append(md.table(["trial", self.accuracy, self.gap, f"meets {bound}", "predicts"],
-                                [(f"#{r['number']}", dash(r["accuracy"]), dash(r["gap"]), yes_no(r["meets_bound"]), predicts(r))
+                                [(trial_cell(r), dash(r["accuracy"]), dash(r["gap"]), yes_no(r["meets_bound"]), predicts(r))
                                  for r in self.rows]))
         for r in self.rows:
             for title, header, rows in self._group_tables(r):
@@ -260,7 +260,7 @@ class FairnessAudit(SavesByFormat):
         if self.choices:
             parts.append("<h2>Recommended models</h2>" + _table(["choice", "trial", *columns], self._choice_rows(), [False, False, *numeric]))
         parts.append("<h2>Audited trials</h2>" + _table(["trial", "configuration", *columns, "predicts"],
-                                                         [(f"#{r['number']}", config_text(r["config"]), *self._figure_cells(r), predicts(r)) for r in self.rows],
+                                                         [(trial_cell(r), config_text(r["config"]), *self._figure_cells(r), predicts(r)) for r in self.rows],
                                                          [False, False, *numeric, False]))
         for r in self.rows:
             for title, header, rows in self._group_tables(r):
@@ -282,7 +282,9 @@ def fairness_audit(
     also carry ``holdout_<accuracy>`` and ``holdout_<gap>`` (the probes' ``holdout=`` argument), every audited
     and recommended model shows both figures, and one that meets the bound on validation but not on held-out
     data is flagged; without them, the audit says that it evaluates on the optimisation data and how to add a
-    held-out split.
+    held-out split. A configuration run more than once (:meth:`~moo_hpo.Study.reevaluate`, the noise check) is
+    judged once, on the means of its runs, as :meth:`~moo_hpo.Study.recommend` judges it (its per-group tables are
+    its first run's); a repeated run named in ``trials`` stands for its configuration.
 
     Args:
         study: a study whose trials carry ``accuracy`` and ``gap`` metrics (and, from
@@ -298,7 +300,7 @@ def fairness_audit(
         A :class:`FairnessAudit`.
 
     Raises:
-        ConfigError: when no complete trial has both metrics.
+        ConfigError: when no complete trial has both metrics (saying so when no trial completed at all).
     """
     check_audited_names(study, accuracy, gap)
     if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))
@@ -308,23 +310,15 @@ def fairness_audit(
         hard = [c.bound for c in study.constraints if c.name == gap and c.kind == "at_most" and c.hard]
         soft = [c.bound for c in study.constraints if c.name == gap and c.kind == "at_most" and not c.hard]
         bound = min(hard or soft) if hard or soft else None
-    complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE and accuracy in t.metrics and gap in t.metrics]
+    from moo_hpo.robust import judged_configurations, root_number
+
+    # a configuration run more than once (reevaluate, the noise check) is judged once, on the means of its runs, as
+    # recommend and device sizing judge it: its stand-in carries the means, and the per-group tables of its first run
+    configurations = judged_configurations(study.problem, study.trials, feasible_only=False)
+    runs_of = {figures.number: runs for figures, _, runs, _ in configurations}
+    complete = [t for t, _, _, _ in configurations if accuracy in t.metrics and gap in t.metrics]
     if not complete:
-        measured = sorted({m for t in study.trials if t.status is TrialStatus.COMPLETE for m in t.metrics})
-        chosen_on = [m for m in measured if not m.startswith("holdout_")]
-
-        def like(name: str) -> str | None:  # a near name, or the one name it abbreviates ('acc' for 'accuracy')
-            starting = [m for m in chosen_on if len(name) >= 3 and m.startswith(name)]
-            return closest_name(name, chosen_on) or (starting[0] if len(starting) == 1 else None)
-
-        hints = [f"{close!r} for {name!r}?" for name in (accuracy, gap) if name not in measured and (close := like(name))]
-        scored = [o.name for o in study.objectives if o.name in measured and named_as(o.name, HIGHER_IS_BETTER + LOWER_IS_BETTER)]
-        if accuracy not in measured and scored and not any(h.endswith(f"for {accuracy!r}?") for h in hints):
-            hints.append(f"the study's objective {scored[0]!r} for {accuracy!r}? (accuracy={scored[0]!r})")
-        raise ConfigError(
-            f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
-            f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"
-        )
+        raise no_audited_trials_error(study, accuracy, gap)
     gap_prefix, base_gap = gap_parts(gap)  # a probe's prefix ("sex_eo_diff"): its tables are extra["sex_fairness"]
     # higher is better, unless the study minimizes it (an error rate, a loss)
     sign = next((-1.0 if o.direction == "minimize" else 1.0 for o in study.objectives if o.name == accuracy),
@@ -346,9 +340,10 @@ def fairness_audit(
     on_front, seen = [], set()
     for t, keep in zip(fronted, pareto_mask(Y), strict=True):
         key = (config_key(t.config), t.metrics[accuracy], t.metrics[gap])
-        if keep and key not in seen:  # a configuration run again with the same figures: listed once
+        if keep and key not in seen:  # a configuration enqueued again with the same figures: listed once
             seen.add(key)
             on_front.append(t)
+    stand_in = {t.number: t for t in complete}
     if trials is None:
         audited = sorted(on_front, key=lambda t: -score(t))
         pool, scope = complete, "trial"
@@ -361,8 +356,9 @@ def fairness_audit(
         unknown = [n for n in numbers if n not in by_number]
         if unknown:
             raise ConfigError(f"trials {unknown} are not in the study; expected trial numbers 0..{len(study.trials) - 1} or its trials")
-        audited = [by_number[n] for n in numbers]
-        pool, scope = [t for t in audited if t in complete], "audited trial"  # the choices come from these
+        # a repeated run stands for its configuration, judged on the means of its runs
+        audited = list({id(a): a for a in (stand_in.get(root_number(by_number[n]), by_number[n]) for n in numbers)}.values())
+        pool, scope = [t for t in audited if t.number in stand_in and t is stand_in[t.number]], "audited trial"
         if not pool:
             raise ConfigError(
                 f"none of the trials {numbers} is complete with both {accuracy!r} and {gap!r}; expected some to choose among "
@@ -382,6 +378,7 @@ def fairness_audit(
             "accuracy": t.metrics.get(accuracy),
             "gap": t.metrics.get(gap),
             "meets_bound": None if bound is None or not measured else bool(t.metrics[gap] <= bound),
+            "runs": runs_of.get(t.number, 1) if measured else 1,
             "by_group": fairness.get("by_group", []),
             "degenerate": one_class_only(t, fairness_extra(t, gap_prefix)),
         }
@@ -396,6 +393,10 @@ def fairness_audit(
                 "holdout_by_group": fairness.get("holdout_by_group", []),
             })
         return row
+
+    def trial_text(t: Trial) -> str:
+        runs = runs_of.get(t.number, 1)
+        return f"trial #{t.number}" + (f", mean of {runs} runs" if runs > 1 else "")
 
     def held_out(t: Trial) -> str:
         parts = [f"{name} {short(t.metrics[key])}" for name, key in ((accuracy, h_acc), ("gap", h_gap)) if key in t.metrics]
@@ -428,7 +429,7 @@ def fairness_audit(
     choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(base_gap, gap)
     where = " on validation data" if holdout else ""
-    summary = (f"The most accurate model{where} (trial #{best.number}) reaches {accuracy} {short(best.metrics[accuracy])} "
+    summary = (f"The most accurate model{where} ({trial_text(best)}) reaches {accuracy} {short(best.metrics[accuracy])} "
                f"with {'an' if label[:1] in 'aeiou' else 'a'} {label} of "
                f"{short(best.metrics[gap]) if bound is None else near(best.metrics[gap], bound)}{held_out(best)}")
     if bound is not None:
@@ -439,7 +440,7 @@ def fairness_audit(
             fair = max(within, key=score)
             choices.append(choice("most accurate within the bound", fair))
             cost = score(best) - score(fair)
-            summary += (f"; the most accurate one within {bound:g} (trial #{fair.number}) reaches {short(fair.metrics[accuracy])} "
+            summary += (f"; the most accurate one within {bound:g} ({trial_text(fair)}) reaches {short(fair.metrics[accuracy])} "
                         f"with a gap of {near(fair.metrics[gap], bound)}{held_out(fair)}: meeting the bound costs {short(cost)} {accuracy}")
             if h_acc in best.metrics and h_acc in fair.metrics:
                 held_cost = score(best, h_acc) - score(fair, h_acc)

@@ -3,13 +3,17 @@ they are all there is) and small groups."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+
+from moo_hpo.exceptions import ConfigError
 
 from moo_hpo.reports.fairness_names import fairness_extra
 from moo_hpo.trial import Trial
 
-__all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets", "near", "no_usable_model_note",
-           "one_class_only", "predicts", "short", "small_groups_note", "yes_no"]
+__all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets", "near", "no_audited_trials_error",
+           "no_usable_model_note",
+           "one_class_only", "predicts", "short", "small_groups_note", "trial_cell", "yes_no"]
 
 #: The per-group columns, as a reader knows them.
 GROUP_COLUMNS = {"count": "people", "positives": "positives (actual)", "negatives": "negatives (actual)",
@@ -23,6 +27,13 @@ def group_cell(key: str, value: Any) -> Any:
     if value is None and key in ("tpr", "fpr"):
         return f"undefined (no {'positives' if key == 'tpr' else 'negatives'})"
     return round(value, 4) if isinstance(value, float) else value
+
+
+def trial_cell(row: dict[str, Any]) -> str:
+    """The trial cell of a row: its number, and over how many runs its figures are means, where more than one (the
+    per-group tables are its first run's)."""
+    runs = row.get("runs", 1)
+    return f"#{row['number']}" + (f" (mean of {runs} runs)" if runs > 1 else "")
 
 
 def config_text(config: dict[str, Any]) -> str:
@@ -135,3 +146,34 @@ def no_usable_model_note(pool: list[Trial], candidates: list[Trial], limits: lis
         text += (f" The most accurate {scope} that predicts both classes (trial #{other.number}: {accuracy} "
                  f"{short(other.metrics[accuracy])}, {gap} {short(other.metrics[gap])}) breaks those limits.")
     return text
+
+
+def no_audited_trials_error(study: Any, accuracy: str, gap: str) -> ConfigError:
+    """The error of an audit without a complete trial that measured both metrics: that no trial completed (all pruned,
+    failed ...), or which metrics the complete ones measure, with the names the user may have meant."""
+    from moo_hpo.naming import closest_name
+    from moo_hpo.reports.fairness_names import HIGHER_IS_BETTER, LOWER_IS_BETTER, named_as
+    from moo_hpo.trial import TrialStatus
+
+    complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE]
+    if not complete:
+        counts = Counter(t.status.value for t in study.trials)
+        statuses = ", ".join(f"{n} {status}" for status, n in counts.most_common())
+        return ConfigError(f"no trial has completed ({statuses or 'no trials'}): the audit judges complete trials, "
+                           f"which measured {accuracy!r} and {gap!r} on the trained model; a pruned trial's figures are "
+                           "those of a model stopped early")
+    measured = sorted({m for t in complete for m in t.metrics})
+    chosen_on = [m for m in measured if not m.startswith("holdout_")]
+
+    def like(name: str) -> str | None:  # a near name, or the one name it abbreviates ('acc' for 'accuracy')
+        starting = [m for m in chosen_on if len(name) >= 3 and m.startswith(name)]
+        return closest_name(name, chosen_on) or (starting[0] if len(starting) == 1 else None)
+
+    hints = [f"{close!r} for {name!r}?" for name in (accuracy, gap) if name not in measured and (close := like(name))]
+    scored = [o.name for o in study.objectives if o.name in measured and named_as(o.name, HIGHER_IS_BETTER + LOWER_IS_BETTER)]
+    if accuracy not in measured and scored and not any(h.endswith(f"for {accuracy!r}?") for h in hints):
+        hints.append(f"the study's objective {scored[0]!r} for {accuracy!r}? (accuracy={scored[0]!r})")
+    return ConfigError(
+        f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
+        f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"
+    )

@@ -504,3 +504,15 @@ def test_the_audit_names_a_group_too_small_in_the_held_out_data_too():
     summary = mh.fairness_audit(study, bound=0.05).summary
     assert "Group M (0 negative labels) has no negative labels in the held-out data: its FPR is undefined" in summary
     assert "in the validation data" not in summary
+
+
+def test_an_audit_of_a_study_whose_every_trial_was_pruned_says_so():
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random",
+                     seed=0, pruner=mh.pruners.MOASHA(1, 3))
+    for _ in range(3):
+        trial = study.ask()
+        study.report(trial, 1, {"accuracy": 0.7, "eo_diff": 0.2})
+        study.tell(trial, status="pruned")
+    study.tell(study.ask(), error="out of memory")
+    with pytest.raises(mh.ConfigError, match=r"no trial has completed \(3 pruned, 1 failed\): the audit judges complete trials"):
+        mh.fairness_audit(study)

@@ -137,3 +137,29 @@ def test_a_recommendation_judged_on_the_mean_of_its_runs_is_starred_at_that_mean
         first_run = next(t for t in repeated_study.trials if t.number == rec["number"])
         assert stars.y[i] != pytest.approx(first_run.metrics["f2"])  # not the original run's point
         assert f"trial #{rec['number']} (the mean of {rec['runs']} runs)" in stars.hovertext[i]
+
+
+def test_the_fairness_audit_judges_a_configuration_run_again_on_its_mean_as_recommend_does():
+    def noisy(config, trial):
+        rng = np.random.default_rng(trial.seed)
+        return {"accuracy": 0.8 + 0.05 * config["x"] + rng.normal(0, 0.02), "eo_diff": 0.1 * config["x"] + abs(rng.normal(0, 0.01))}
+
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [mh.AtMost("eo_diff", 0.06)],
+                     optimizer="random", seed=0)
+    study.optimize(noisy, n_trials=15, show_progress=False)
+    study.reevaluate(noisy, repeats=3)
+    chosen = study.recommend("best", objective="accuracy")
+    runs = [t for t in study.trials if t.status is mh.TrialStatus.COMPLETE
+            and (t.number == chosen.trial.number or t.extra.get("repeat_of") == chosen.trial.number)]
+    assert len(runs) == 4
+    audit = mh.fairness_audit(study)
+    within = next(c for c in audit.choices if c["role"] == "most accurate within the bound")
+    assert within["number"] == chosen.trial.number and within["runs"] == 4
+    assert within["accuracy"] == pytest.approx(np.mean([t.metrics["accuracy"] for t in runs]))
+    assert f"(trial #{chosen.trial.number}, mean of 4 runs)" in audit.summary
+    numbers = [r["number"] for r in audit.rows]
+    assert all(study.trial(n).extra.get("repeat_of") is None for n in numbers) and len(numbers) == len(set(numbers))
+    assert f"| #{chosen.trial.number} (mean of 4 runs) |" in audit.to_markdown()
+    # a repeated run named in trials= stands for its configuration
+    named = mh.fairness_audit(study, trials=[runs[-1].number, chosen.trial.number])
+    assert [(r["number"], r["runs"]) for r in named.rows] == [(chosen.trial.number, 4)]
