@@ -66,7 +66,28 @@ def fairness_metrics(y_true: Any, y_pred: Any, sensitive: Any, metrics: Iterable
         "fpr_diff": fm.false_positive_rate_difference,
     }
     weights = {} if sample_weight is None else {"sample_weight": sample_weight}
-    return {m: float(fns[m](y_true, y_pred, sensitive_features=sensitive, **weights)) for m in metrics}
+    out = {m: float(fns[m](y_true, y_pred, sensitive_features=sensitive, **weights)) for m in metrics}
+    for m in ("dp_ratio", "eo_ratio"):
+        if m in out and np.isnan(out[m]):  # fairlearn's 0/0: every group's rate is 0
+            out[m] = _ratio_of_zero_rates(m, y_true, y_pred, sensitive, weights)
+    return out
+
+
+def _ratio_of_zero_rates(metric: str, y_true: Any, y_pred: Any, sensitive: Any, weights: dict[str, Any]) -> float:
+    """A ratio gap where fairlearn divides 0 by 0 (a model that selects nobody, or whose true- or false-positive rate
+    is 0 in every group): the groups' rates are equal, so the ratio is 1 (as the difference is 0); each rate's ratio is
+    the smallest group's over the largest's, ``eo_ratio`` the smaller of the TPR and FPR ratios, as fairlearn's."""
+    from fairlearn import metrics as fm
+
+    rates = [fm.selection_rate] if metric == "dp_ratio" else [fm.true_positive_rate, fm.false_positive_rate]
+    ratios = []
+    for rate in rates:
+        params = {rate.__name__: {"sample_weight": weights["sample_weight"]}} if weights else None
+        by_group = fm.MetricFrame(metrics={rate.__name__: rate}, y_true=y_true, y_pred=y_pred, sensitive_features=sensitive,
+                                  sample_params=params).by_group[rate.__name__].to_numpy(dtype=float)
+        low, high = float(np.nanmin(by_group)), float(np.nanmax(by_group))
+        ratios.append(1.0 if high == 0 else low / high)
+    return min(ratios)
 
 
 def gap_parts(name: str) -> tuple[str, str]:

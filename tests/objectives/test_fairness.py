@@ -495,3 +495,50 @@ def test_repeated_index_labels_in_another_order_are_refused_too(data):
         mh.objectives.FairnessGap(shuffled, y[::-1], sensitive=pd.Series(sex, index=frame.index))
     mh.objectives.FairnessGap(frame, y, sensitive=pd.Series(sex, index=frame.index))  # the same order: fine
     mh.objectives.FairnessGap(frame, y, sensitive=pd.Series(sex, index=[str(i) for i in frame.index]))  # other labels
+
+
+def test_ratios_of_rates_that_are_zero_in_every_group_are_one_not_nan():
+    from moo_hpo.objectives.fairness import fairness_metrics
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.3).astype(int)
+    sex = np.where(rng.random(400) < 0.4, "F", "M")
+    nobody = np.zeros(400, dtype=int)
+    assert np.isnan(fm.demographic_parity_ratio(y, nobody, sensitive_features=sex))  # fairlearn's 0/0
+    for weight in (None, rng.random(400)):
+        got = fairness_metrics(y, nobody, sex, ["dp_ratio", "eo_ratio", "dp_diff"], sample_weight=weight)
+        assert got == {"dp_ratio": 1.0, "eo_ratio": 1.0, "dp_diff": 0.0}
+    # no true positive anywhere, false positives at different rates: the TPR ratio is 1, the FPR ratio decides
+    negatives_only = np.where(y == 1, 0, (rng.random(400) < 0.5).astype(int))
+    fpr = fm.MetricFrame(metrics=fm.false_positive_rate, y_true=y, y_pred=negatives_only, sensitive_features=sex).by_group
+    assert fairness_metrics(y, negatives_only, sex, ["eo_ratio"])["eo_ratio"] == pytest.approx(fpr.min() / fpr.max())
+    # elsewhere fairlearn's values
+    some = (rng.random(400) < 0.4).astype(int)
+    assert fairness_metrics(y, some, sex, ["dp_ratio"])["dp_ratio"] == pytest.approx(
+        fm.demographic_parity_ratio(y, some, sensitive_features=sex))
+
+
+def test_a_study_bounding_dp_ratio_takes_the_report_of_a_model_that_still_selects_nobody():
+    import torch
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    y = (rng.random(400) < 0.3).astype(int)
+    sex = np.where(rng.random(400) < 0.4, "F", "M")
+    accuracy, gap = mh.objectives.Accuracy(X, y), mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=["dp_ratio"])
+
+    def train(config, trial):
+        model = torch.nn.Linear(3, 1)
+        torch.nn.init.zeros_(model.weight)
+        torch.nn.init.constant_(model.bias, -3.0)  # predicts 0 for everyone at first
+        for epoch in range(1, 4):
+            metrics = {**accuracy.measure(model), **gap.measure(model)}
+            trial.report(epoch, metrics)
+            if trial.should_prune():
+                break
+        return metrics
+
+    study = mh.Study({"lr": mh.Float(1e-4, 0.1, log=True)}, [mh.Maximize("accuracy")], [mh.AtLeast("dp_ratio", 0.8)],
+                     pruner=mh.pruners.MOASHA(1, 3), seed=0, optimizer="random")
+    study.optimize(train, n_trials=3, show_progress=False)
+    assert study.count("failed") == 0 and study.trials[0].reports[0]["metrics"]["dp_ratio"] == 1.0
