@@ -14,7 +14,9 @@ evaluates on the optimisation data and how to add a held-out split.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,7 +51,7 @@ from moo_hpo.reports.fairness_names import (
     fairness_extra,
     named_as,
 )
-from moo_hpo.reports.report import SavesByFormat, json_text
+from moo_hpo.reports.report import SavesByFormat, _link, json_text
 from moo_hpo.trial import Trial, TrialStatus, config_key
 
 if TYPE_CHECKING:
@@ -82,10 +84,17 @@ class FairnessAudit(SavesByFormat):
         self.bound_is_constraint = bound_is_constraint
 
     def to_json(self) -> str:
+        """The audit as JSON: its rows and choices, and every complete trial's point (``points``) the figure draws."""
         return json_text({"study": self.study_name, "accuracy": self.accuracy, "gap": self.gap, "bound": self.bound,
                            "summary": self.summary, "note": self.note, "holdout": self.holdout,
                            "holdout_metrics": [holdout_name(self.accuracy), holdout_name(self.gap)] if self.holdout else [],
-                           "choices": self.choices, "front": self.front, "trials": self.rows})
+                           "choices": self.choices, "front": self.front, "trials": self.rows, "points": self.points})
+
+    def save_figures(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """The static PNG figure of accuracy against the gap (``fairness_front.png``), for Markdown and papers."""
+        from moo_hpo.reports.fairness_figure import save_fairness_figure
+
+        return [save_fairness_figure(self, folder)]
 
     # ------------------------------------------------------------------ tables shared by HTML and Markdown
     def _meets_header(self) -> str:
@@ -181,10 +190,15 @@ class FairnessAudit(SavesByFormat):
             return "bad"
         return "ok" if verdict.startswith("On the held-out data") else "note"
 
-    def to_markdown(self) -> str:
+    def to_markdown(self, figures: str | os.PathLike[str] | None = None, relative_to: str | os.PathLike[str] | None = None) -> str:
+        """The audit as Markdown; with ``figures`` (a folder), its figure as a PNG there, linked (relative to
+        ``relative_to``, the Markdown's folder, when given)."""
         from moo_hpo.reports import markdown as md
 
         out = [f"# Fairness audit: {md.escape(self.study_name)}", "", md.escape(self.summary), ""]
+        if figures is not None:  # the figure the HTML audit shows, as a PNG beside the Markdown
+            (png,) = self.save_figures(figures)
+            out += [f"![{md.escape(self.accuracy)} vs. {md.escape(self.gap)}]({_link(png, relative_to).as_posix()})", ""]
         if self._holdout_verdict():
             out += [f"**{md.escape(self._holdout_verdict())}**", ""]
         if self.note:

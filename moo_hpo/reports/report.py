@@ -54,11 +54,17 @@ class SavesByFormat:
         """A notebook shows the Markdown form (the HTML page carries plotly.js, megabytes, for every display)."""
         return self.to_markdown()
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], figures: str | os.PathLike[str] | None = None) -> Path:
         """Write HTML (``.html`` or ``.htm``), Markdown (``.md``) or JSON (``.json``), chosen by the suffix.
 
+        Args:
+            path: the file to write.
+            figures: for Markdown only, a folder to write the static PNG figures to (:meth:`save_figures`); the
+                Markdown links them relative to its own folder, so the two can be moved together.
+
         Raises:
-            ConfigError: for any other suffix (a ``.png`` or ``.pdf`` would otherwise hold HTML).
+            ConfigError: for any other suffix (a ``.png`` or ``.pdf`` would otherwise hold HTML), or ``figures``
+                with a report that is not Markdown.
         """
         path = Path(path)
         writers = {".html": self.to_html, ".htm": self.to_html, ".md": self.to_markdown, ".json": self.to_json}
@@ -66,10 +72,13 @@ class SavesByFormat:
         if writer is None:
             raise ConfigError(
                 f"cannot write a report as {path.suffix or 'a file without a suffix'!r} ({str(path)!r}); "
-                "expected .html, .md or .json (static PNG figures: Report.save_figures(folder))"
+                "expected .html, .md or .json (static PNG figures: save_figures(folder))"
             )
+        if figures is not None and path.suffix.lower() != ".md":
+            raise ConfigError(f"figures=... goes with a Markdown report (.md); received {str(path)!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(writer(), encoding="utf-8")
+        text = writer() if figures is None else self.to_markdown(figures=figures, relative_to=path.parent)  # type: ignore[call-arg]
+        path.write_text(text, encoding="utf-8")
         return path
 
 
@@ -92,26 +101,6 @@ class Report(SavesByFormat):
     def to_json(self) -> str:
         """The report's data as standard JSON (a NaN or infinite figure as null)."""
         return json_text(self.data)
-
-    def save(self, path: str | os.PathLike[str], figures: str | os.PathLike[str] | None = None) -> Path:
-        """Write HTML (``.html`` or ``.htm``), Markdown (``.md``) or JSON (``.json``), chosen by the suffix.
-
-        Args:
-            path: the file to write.
-            figures: for Markdown only, a folder to write the static PNG figures to; the Markdown links them
-                relative to its own folder, so the two can be moved together.
-
-        Raises:
-            ConfigError: for any other suffix, or ``figures`` with a report that is not Markdown.
-        """
-        if figures is None:
-            return super().save(path)
-        path = Path(path)
-        if path.suffix.lower() != ".md":
-            raise ConfigError(f"figures=... goes with a Markdown report (.md); received {str(path)!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_markdown(figures=figures, relative_to=path.parent), encoding="utf-8")
-        return path
 
     def to_markdown(self, figures: str | os.PathLike[str] | None = None, relative_to: str | os.PathLike[str] | None = None) -> str:
         """The report as Markdown.
@@ -316,8 +305,9 @@ def _front_panel(ax: Any, groups: dict[str, list[dict[str, Any]]], recommended: 
                         textcoords="offset points")
     ax.set_xlabel(f"{shown_name(x)} ({x['direction'][:3]})")  # an estimated figure with its label
     ax.set_ylabel(f"{shown_name(y)} ({y['direction'][:3]})")
-    if not any_trials:
-        ax.text(0.5, 0.5, "no trial yet", transform=ax.transAxes, ha="center", color="0.4")
+    if not any(groups.values()):  # nothing drawn: say why instead of empty axes
+        text = "no complete trial yet (pruned and failed trials have no final figures)" if any_trials else "no trial yet"
+        ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", color="0.4", fontsize=8, wrap=True)
     elif legend:
         ax.legend(fontsize=8)
 

@@ -516,3 +516,34 @@ def test_an_audit_of_a_study_whose_every_trial_was_pruned_says_so():
     study.tell(study.ask(), error="out of memory")
     with pytest.raises(mh.ConfigError, match=r"no trial has completed \(3 pruned, 1 failed\): the audit judges complete trials"):
         mh.fairness_audit(study)
+
+
+def test_the_markdown_audit_links_its_figure_and_the_json_holds_its_points(tmp_path):
+    import warnings
+
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [mh.AtMost("eo_diff", 0.05)],
+                     optimizer="random", seed=0)
+    for accuracy, gap in ((0.86, 0.09), (0.84, 0.04), (0.82, 0.02), (0.80, 0.05)):
+        study.tell(study.ask(), {"accuracy": accuracy, "eo_diff": gap})
+    audit = mh.fairness_audit(study)
+    written = audit.save(tmp_path / "out" / "audit.md", figures=tmp_path / "out" / "figures")
+    text = written.read_text()
+    assert "![accuracy vs. eo_diff](figures/fairness_front.png)" in text  # relative to the Markdown's folder
+    png = tmp_path / "out" / "figures" / "fairness_front.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "fairness_front.png" not in audit.to_markdown()  # without figures=, no link
+    points = json.loads(audit.to_json())["points"]
+    assert sorted((p["accuracy"], p["gap"]) for p in points) == [
+        (0.80, 0.05), (0.82, 0.02), (0.84, 0.04), (0.86, 0.09)]
+    with pytest.raises(mh.ConfigError, match=r"figures=\.\.\. goes with a Markdown report"):
+        audit.save(tmp_path / "audit.html", figures=tmp_path / "figures")
+    # the study report's static front of a study whose every trial was pruned: a note, no empty legend
+    pruned = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], optimizer="random",
+                      seed=0, pruner=mh.pruners.MOASHA(1, 3))
+    trial = pruned.ask()
+    pruned.report(trial, 1, {"accuracy": 0.7, "eo_diff": 0.2})
+    pruned.tell(trial, status="pruned")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels found to put in legend"
+        mh.report(pruned).save(tmp_path / "r.md", figures=tmp_path / "pruned_figures")
+    assert (tmp_path / "pruned_figures" / "front.png").exists()

@@ -1,0 +1,67 @@
+"""The fairness audit's static figure (matplotlib, for Markdown and papers): accuracy against the gap, the front and
+the recommended models marked, the bound drawn; as the HTML audit's interactive one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from moo_hpo.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from moo_hpo.reports.fairness import FairnessAudit
+
+__all__ = ["save_fairness_figure"]
+
+
+def save_fairness_figure(audit: FairnessAudit, folder: str | os.PathLike[str]) -> Path:
+    """Write ``fairness_front.png`` into ``folder``: every complete trial's accuracy against its gap (validation
+    figures), the accuracy-vs-gap front, the trials breaking the study's other hard limits, the recommended models
+    and the bound.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ConfigError: when ``folder`` is a file.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"figures are written to a folder; {str(folder)!r} is a file")
+    folder.mkdir(parents=True, exist_ok=True)
+    front = set(audit.front)
+    split = " (validation)" if audit.holdout else ""
+    groups = (
+        ("accuracy-vs-gap front" + split, lambda p: p["number"] in front, {"c": "#1f77b4", "s": 36, "marker": "o"}),
+        ("other trials" + split, lambda p: p["number"] not in front and p.get("within_limits", True),
+         {"c": "#9aa5b1", "s": 16, "marker": "o"}),
+        ("breaking the study's other hard limits (left out)", lambda p: p["number"] not in front and not p.get("within_limits", True),
+         {"c": "#b42318", "s": 16, "marker": "x"}),
+    )
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for label, member, style in groups:
+        points = [p for p in audit.points if member(p)]
+        if points:
+            ax.scatter([p["gap"] for p in points], [p["accuracy"] for p in points], label=label, **style)
+    if audit.choices:
+        ax.scatter([c["gap"] for c in audit.choices], [c["accuracy"] for c in audit.choices], s=170, facecolors="none",
+                   edgecolors="#111111", marker="*", linewidths=1.2, label="recommended")
+        for c in audit.choices:
+            ax.annotate(f"#{c['number']}", (c["gap"], c["accuracy"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    if audit.bound is not None:
+        ax.axvline(audit.bound, color="#b42318", linestyle="--", linewidth=1, label=f"bound {audit.bound:g}")
+    ax.set_xlabel(f"{audit.gap} (lower is fairer)")
+    ax.set_ylabel(audit.accuracy)
+    ax.set_title(f"{audit.study_name}: {audit.accuracy} vs. {audit.gap}", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = folder / "fairness_front.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
