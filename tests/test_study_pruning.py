@@ -653,3 +653,23 @@ def test_the_retry_of_a_trial_told_to_stop_at_a_later_rung_goes_on_until_that_ru
         assert again.report(retry, 1, {"acc": 0.5, "gap": 0.1}) is False  # it went on here: so does its retry
         assert again.report(retry, 3, {"acc": 0.15, "gap": 0.1}) is True
         assert again.prune_reason(retry.number).startswith("pruned at rung 1 (step 3)")
+
+
+def test_a_pruner_with_an_objective_that_never_reports_is_warned_of_once():
+    def silent(config, trial):  # takes the trial, never reports
+        return {"acc": 0.5, "gap": 0.1, "size_kb": 1.0}
+
+    study = _study()
+    with pytest.warns(mh.MooHpoWarning, match=r"none of its first 3 complete trials reported intermediate metrics") as said:
+        study.optimize(silent, n_trials=6, show_progress=False)
+    assert sum("reported intermediate metrics" in str(w.message) for w in said) == 1
+
+    def reporting(config, trial):
+        trial.report(1, {"acc": 0.5, "gap": 0.1})
+        return {"acc": 0.5, "gap": 0.1, "size_kb": 1.0}
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _study().optimize(reporting, n_trials=4, show_progress=False)  # reports: nothing said

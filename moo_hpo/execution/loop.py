@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
-from moo_hpo.execution.executors import InProcessExecutor, Outcome, takes_trial
+from moo_hpo.execution.executors import InProcessExecutor, Outcome
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, terminate_as_interrupt
 from moo_hpo.execution.probe_checks import (
@@ -28,11 +28,11 @@ from moo_hpo.execution.probe_checks import (
     note_unreachable_bound,
 )
 from moo_hpo.execution.progress import Progress
+from moo_hpo.execution.pruning_checks import check_can_report, note_no_reports
 from moo_hpo.execution.workers import WorkerPoolExecutor, check_max_trials_per_worker
 from moo_hpo.objectives.base import Probe
-from moo_hpo.pipeline import Skipped, takes_trial_at
+from moo_hpo.pipeline import Skipped
 from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, check_metrics
-from moo_hpo.user_warnings import warn
 from moo_hpo.values import is_flag, is_integer, is_number, plain
 
 if TYPE_CHECKING:
@@ -93,21 +93,6 @@ def _check_signature(fn: Callable[..., Any], with_model: bool) -> None:
     raise ConfigError(f"optimize calls {calls}; the objective {getattr(fn, '__name__', fn)!r} takes {signature}")
 
 
-def _check_can_report(study: Study, fn: Callable[..., Any], with_model: bool, through_pipeline: bool) -> None:
-    """Warn when the study has a pruner but the objective is not given the trial (as the executors and
-    :class:`~moo_hpo.pipeline.ProbePipeline` decide): it cannot report, so nothing is pruned."""
-    if study.pruner is None:
-        return
-    if takes_trial_at(fn, 2 if with_model else 1) if through_pipeline else takes_trial(fn):
-        return
-    call = "fit(model, config, trial)" if with_model else "fn(config, trial)"
-    warn(
-        f"the study has a pruner ({study.pruner!r}), but the objective {getattr(fn, '__name__', fn)!r} takes no trial, "
-        f"so it cannot report and no trial is pruned; write it as {call} and call trial.report(step, metrics) "
-        "and trial.should_prune() while it trains",
-    )
-
-
 def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[Any]:
     """``callbacks`` / ``probes`` as a list: one item alone is accepted as a list of one.
 
@@ -165,7 +150,7 @@ def run_optimize(
     if n_trials is None and timeout is None and not callbacks:
         logger.warning("optimize was given neither n_trials nor timeout: it runs until Ctrl-C (or a callback's study.stop())")
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
-    _check_can_report(study, fn, with_model=build is not None, through_pipeline=build is not None or bool(probes))
+    can_report = check_can_report(study, fn, with_model=build is not None, through_pipeline=build is not None or bool(probes))
     check_latency_alone(probes, n_workers if executor is None else None)
     if build is not None or probes:
         from moo_hpo.pipeline import ProbePipeline
@@ -250,6 +235,8 @@ def run_optimize(
             _report_failure(study, record)
         elif record.status is TrialStatus.INFEASIBLE_SKIPPED:  # a budget out of reach: said once
             note_unreachable_bound(study, record)
+        elif record.status is TrialStatus.COMPLETE and can_report:  # a pruner, and the objective never reports: once
+            note_no_reports(study, record)
         progress.update(trial)
         for cb in callbacks:
             cb(study, study.trial(trial.number))
