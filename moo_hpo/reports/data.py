@@ -383,7 +383,8 @@ def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict
     Returns:
         ``{"metrics": [...], "trials": [...], "rungs": [...]}``: the objectives that any report carries (in the
         study's order, each ``{"name", "direction", "bounds"}``, ``bounds`` the hard constraints on that metric,
-        each ``{"value", "text"}``), the pruner's rung steps (empty without rungs), and per trial that reported, in number order, ``number``,
+        each ``{"value", "text"}``), then the hard-constrained metrics that are no objective (``"constraint": True``,
+        their direction the bound's), the pruner's rung steps (empty without rungs), and per trial that reported, in number order, ``number``,
         ``status``, ``on_front``, ``config``, ``steps``, ``values`` (metric name -> one value per step, None
         where a report left the metric out) and ``pruned`` (why the pruner stopped it, or None). Empty lists when
         no trial reported.
@@ -396,6 +397,11 @@ def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict
     metrics = [{"name": o.name, "direction": o.direction,
                 "bounds": [{"value": c.bound, "text": c.describe()} for c in hard if c.name == o.name]}
                for o in study.objectives if o.name in reported]
+    objectives = {o.name for o in study.objectives}
+    for name in dict.fromkeys(c.name for c in hard if c.name in reported and c.name not in objectives):
+        bounds = [c for c in hard if c.name == name]  # a metric under a hard bound only: the pruner stops on it too
+        metrics.append({"name": name, "direction": "maximize" if bounds[0].kind == "at_least" else "minimize",
+                        "bounds": [{"value": c.bound, "text": c.describe()} for c in bounds], "constraint": True})
     rows = []
     for t in reporting:
         rows.append({

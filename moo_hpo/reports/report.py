@@ -208,10 +208,11 @@ class Report(SavesByFormat):
         if not curves.get("trials"):
             return []
         by_status = Counter(r["status"] for r in curves["trials"])
-        reported = ", ".join(m["name"] for m in curves["metrics"]) or "none of the objectives"
+        reported = ", ".join(m["name"] + (" (a hard constraint)" if m.get("constraint") else "") for m in curves["metrics"]) \
+            or "none of the study's metrics"
         out = ["", "## Early stopping", "",
                md.escape(f"{len(curves['trials'])} trials reported intermediate metrics ("
-                         + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + f"); objectives reported: {reported}. "
+                         + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + f"); metrics reported: {reported}. "
                          + ("The JSON report holds every report; their learning curves:" if curves_image
                             else "The HTML report draws their learning curves; the JSON report holds every report."))]
         if curves_image:

@@ -144,7 +144,7 @@ def test_markdown_json_and_static_figures_carry_compute_saved(report, tmp_path):
     text = report.to_markdown(figures=tmp_path / "figs")
     assert "## Early stopping" in text and "### Compute saved" in text
     assert "| pruned | 2 | 4 | 18 | 14 (78%) |" in text and "| all | 4 | 22 | 36 | 14 (39%) |" in text
-    assert "6 trials reported intermediate metrics (2 complete, 1 failed, 2 pruned, 1 running); objectives reported: acc, gap" in text
+    assert "6 trials reported intermediate metrics (2 complete, 1 failed, 2 pruned, 1 running); metrics reported: acc, gap" in text
     assert ", 2 pruned, 1 failed" in text.splitlines()[2]  # the summary line counts them
     assert "![learning_curves]" in text and (tmp_path / "figs" / "learning_curves.png").stat().st_size > 1000
     data = json.loads(report.to_json())
@@ -175,7 +175,12 @@ def test_with_no_trial_complete_full_training_is_the_pruners_and_the_bound_break
 
     figures = learning_curve_figures(report.data)
     assert report.data["learning_curves"]["rungs"] == [1.0, 3.0]
-    acc_fig, gap_fig = figures
+    # size_kb, under a hard bound and no objective, is drawn too: the pruner stopped a trial on it
+    acc_fig, gap_fig, size_fig = figures
+    assert report.data["learning_curves"]["metrics"][2] == {"name": "size_kb", "direction": "minimize", "constraint": True,
+                                                            "bounds": [{"value": 50.0, "text": "size_kb <= 50"}]}
+    assert [shape.y0 for shape in size_fig.layout.shapes if shape.y0 == shape.y1] == [50.0]
+    assert "metrics reported: acc, gap, size_kb (a hard constraint)" in report.to_markdown()
     assert sorted(shape.x0 for shape in acc_fig.layout.shapes) == [1.0, 3.0]  # the rungs, in every figure
     assert [shape.y0 for shape in gap_fig.layout.shapes if shape.y0 == shape.y1] == [0.5]  # gap <= 0.5 is hard
     assert any(a.text == "gap &lt;= 0.5" for a in gap_fig.layout.annotations)
