@@ -243,7 +243,8 @@ def new_report(
     if not isinstance(metrics, Mapping) or not metrics:
         raise ConfigError(
             f"trial.report(step, metrics): metrics must be a mapping of metric name to number, at least one; received "
-            f"{type(metrics).__name__} ({metrics!r:.200})"
+            f"{type(metrics).__name__} ({metrics!r:.200})" + ("; report its metrics: trial.report(step, result.metrics) (extra "
+                                                               "data goes with the final result)" if isinstance(metrics, Result) else "")
         )
     values, problem = check_metrics(metrics, needed=needed, keep_non_finite=defer_non_finite)
     if problem:  # a diverged model, most often: the trial fails, as with such a final result

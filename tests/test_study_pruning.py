@@ -129,6 +129,8 @@ def test_a_misspelled_objective_in_a_report_is_refused_and_a_missing_one_logged_
         study.report(t, 1, 0.5)
     with pytest.raises(mh.ConfigError, match=r"at least one; received dict \(\{\}\)"):  # a report of nothing
         study.report(t, 1, {})
+    with pytest.raises(mh.ConfigError, match=r"received Result .*; report its metrics: trial.report\(step, result.metrics\)"):
+        study.report(t, 1, mh.Result({"acc": 0.5, "gap": 0.1}))
     # an objective left out on purpose (reported only at the end): allowed, logged once
     with caplog.at_level("WARNING", logger="moo_hpo"):
         assert study.report(t, 1, {"acc": 0.5, "train_loss": 0.7}) is False

@@ -7,7 +7,7 @@ import json
 import math
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,8 @@ class DeviceProfile:
         max_size_kb: model size budget, checked against ``size_metric``.
         max_latency_ms: latency budget, checked against ``latency_metric``.
         max_energy_j: energy budget, checked against ``energy_metric``.
-        device: where the metrics were measured (``"cpu"``, ``"cuda"``); informational.
+        device: where the model runs (``"cpu"``, ``"cuda"``): a latency budget judged on latency the trials measured
+            on another kind of device (``extra["latency"]["device"]``) says so in the sizing reason.
         size_metric, latency_metric, energy_metric: the metric names the budgets apply to.
     """
 
@@ -298,6 +299,9 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
     if isinstance(profiles, (str, bytes)) or not isinstance(profiles, Iterable):
         hint = ' (a "name:size=...,latency=..." text is the command line\'s form)' if isinstance(profiles, str) else ""
         raise ConfigError(f"profiles must be mh.DeviceProfile(...) or a list of them; received {profiles!r}{hint}")
+    if isinstance(profiles, Mapping):  # iterating it would give its keys
+        raise ConfigError(f"profiles must be mh.DeviceProfile(...) or a list of them; received a {type(profiles).__name__} "
+                          "(its keys would be read as the profiles): pass list(profiles.values())")
     profiles = list(profiles)  # a generator too
     if not profiles:
         raise ConfigError("profiles must name at least one device (mh.DeviceProfile(...)); received none")
@@ -323,7 +327,7 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
             why += _nearest_text(p, judged, runs_of, study.trials)
             if not candidates and study.trials:
                 why += f"; {no_feasible_reason(study.problem, study.trials)[0]}"
-            out.append(SizingResult(p, None, why + never_trained, [], 0, estimates=dict(estimates)))
+            out.append(SizingResult(p, None, why + never_trained + _elsewhere_text(p, study.trials), [], 0, estimates=dict(estimates)))
             continue
         Y = study.problem.objective_matrix(fitting)
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
@@ -338,10 +342,21 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
                    and c.name in {m for m, _ in p.limits()} and c.bound < dict(p.limits())[c.name]]
         if tighter:  # the device would take more than the study let through
             reason += f" (the study's own limit {', '.join(tighter)} is tighter than this device's budget)"
-        reason += never_trained  # a DeviceFit of other devices, say: better ones may lie there
+        reason += never_trained + _elsewhere_text(p, study.trials)  # a DeviceFit of other devices, say: better ones may lie there
         out.append(SizingResult(p, best, reason, [runs_of[t.number][0] for t in front], len(fitting),
                                 dict(chosen.metrics), runs, counts, dict(estimates)))
     return out
+
+
+def _elsewhere_text(profile: DeviceProfile, trials: Sequence[Trial]) -> str:
+    """``"; latency measured on cpu, not on this device's cuda"``: a latency budget judged on figures the Latency
+    probe measured on another kind of device than the profile's; empty otherwise (or when no trial says where)."""
+    if profile.max_latency_ms is None:
+        return ""
+    kinds = sorted({str(t.extra["latency"].get("device", "")).split(":")[0] for t in trials
+                    if isinstance(t.extra, dict) and isinstance(t.extra.get("latency"), dict)} - {""})
+    wanted = profile.device.split(":")[0]
+    return f"; latency measured on {' and '.join(kinds)}, not on this device's {wanted}" if kinds and wanted not in kinds else ""
 
 
 def _nearest_text(profile: DeviceProfile, judged: Sequence[Trial], runs_of: dict[int, Any], trials: Sequence[Trial]) -> str:

@@ -690,3 +690,18 @@ def test_a_hypervolume_of_zero_says_why_in_the_report(recwarn):
     from moo_hpo.reports.html import hypervolume_figure
 
     assert "<br><sup>reference point: accuracy = 0.99, b = " in hypervolume_figure(report.data).layout.title.text
+
+
+def test_device_sizing_says_when_latency_was_measured_on_another_kind_of_device_and_refuses_a_dict():
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy"), mh.Minimize("size_kb")], optimizer="random", seed=0)
+    for accuracy, latency in ((0.8, 0.5), (0.9, 2.0)):
+        trial = study.ask()
+        study.tell(trial, mh.Result({"accuracy": accuracy, "size_kb": 10.0, "latency_p99_ms": latency},
+                                    extra={"latency": {"device": "cpu", "device_name": "x86"}}))
+    gpu, cpu, sized = (mh.DeviceProfile("jetson", max_latency_ms=1.0, device="cuda"), mh.DeviceProfile("pi", max_latency_ms=1.0),
+                       mh.DeviceProfile("mcu", max_size_kb=20.0, device="cuda"))
+    rows = {r.profile.name: r for r in mh.size_for_devices(study, [gpu, cpu, sized])}
+    assert rows["jetson"].reason.endswith("; latency measured on cpu, not on this device's cuda")
+    assert "measured on" not in rows["pi"].reason and "measured on" not in rows["mcu"].reason  # same kind; no latency budget
+    with pytest.raises(mh.ConfigError, match=r"received a dict \(its keys would be read as the profiles\): pass list\(profiles.values\(\)\)"):
+        mh.size_for_devices(study, {"jetson": gpu})
