@@ -310,6 +310,8 @@ def run(
                 study.optimize(fn, show_progress=True, **options)
         except mh.ConfigError as exc:
             raise beside_hint(exc, description.parent) from None
+        except Terminated:  # SIGTERM (a SystemExit too): the command's own handling, below
+            raise
         except SystemExit as exc:  # the entry's own sys.exit, in this process (SIGTERM arrives as Ctrl-C here)
             raise CliError(
                 f"the objective called sys.exit({exc.code!r}) in the study's process, which stops the study (its running "

@@ -70,7 +70,7 @@ def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_w
     except Exception as exc:  # noqa: BLE001 - failures are data
         return Outcome(error=format_exception(exc), exception=exc)
     except SystemExit as exc:
-        if not in_worker:
+        if not in_worker or isinstance(exc, KeyboardInterrupt):  # a SIGTERM's Terminated stops the study, as Ctrl-C
             raise
         said = f"the objective called sys.exit({exc.code!r}), which ends the trial, not the study: {format_exception(exc)}"
         return Outcome(error=said)

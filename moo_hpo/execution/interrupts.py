@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 import threading
 from typing import Any
 
@@ -104,40 +103,19 @@ def _ctrl_c_held() -> Any:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-class Terminated(KeyboardInterrupt):
+class Terminated(KeyboardInterrupt, SystemExit):
     """The KeyboardInterrupt that SIGTERM raises during :meth:`~moo_hpo.Study.optimize` (so that the running trials'
-    records say SIGTERM, not Ctrl-C)."""
+    records say SIGTERM, not Ctrl-C).
 
-
-def _end_by_sigterm_if_unhandled() -> None:
-    """Make a script that leaves :class:`Terminated` uncaught end as SIGTERM ends a process (status 143).
-
-    Python ends a script on an uncaught KeyboardInterrupt by SIGINT (status 130), but on a subclass of it with status
-    1, which schedulers and shells read as a crash. Once the traceback is printed, this hook runs the script's
-    ``atexit`` functions, flushes the logs and the standard streams, and ends the process by SIGTERM's default
-    action: what the signal would have done without moo_hpo, after the study's clean-up. Any other uncaught
-    exception goes to the hook that was there before.
+    It is a ``SystemExit`` too, with ``code`` 143 (128 + SIGTERM's 15): a script that does not catch it ends as
+    ``sys.exit(143)`` ends one, after Python's whole shutdown (``atexit`` functions, non-daemon threads joined, open
+    files flushed), with the status a shell and a scheduler read as stopped by SIGTERM; Python would end it with
+    status 1 for a KeyboardInterrupt of another type. ``except KeyboardInterrupt`` catches it as before.
     """
-    previous = sys.excepthook
-    if getattr(previous, "moo_hpo_ends_by_sigterm", False):
-        return
 
-    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
-        previous(kind, exc, tb)
-        if not issubclass(kind, Terminated) or threading.current_thread() is not threading.main_thread():
-            return
-        import atexit
-
-        atexit._run_exitfuncs()
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    hook.moo_hpo_ends_by_sigterm = True  # type: ignore[attr-defined]
-    sys.excepthook = hook
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.code = 143
 
 
 @contextlib.contextmanager
@@ -161,7 +139,6 @@ def terminate_as_interrupt() -> Any:
             os.kill(os.getpid(), signal.SIGTERM)
             return
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
-        _end_by_sigterm_if_unhandled()
         raise Terminated("SIGTERM")
 
     interrupt.moo_hpo_stops_the_study = True  # type: ignore[attr-defined]
