@@ -675,3 +675,17 @@ def test_a_pruner_with_an_objective_that_never_reports_is_warned_of_once():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _study().optimize(reporting, n_trials=4, show_progress=False)  # reports: nothing said
+
+
+def sleeps_then_stays_silent(config, trial):  # finishes out of order: trial 1 last of the first three
+    import time
+
+    time.sleep({0: 0.0, 1: 1.2, 2: 0.3}.get(trial.number, 0.0))
+    return {"acc": 0.5, "gap": 0.1, "size_kb": 1.0}
+
+
+def test_the_never_reports_warning_comes_when_parallel_trials_finish_out_of_order():
+    study = _study()
+    with pytest.warns(mh.MooHpoWarning, match=r"none of its first 3 complete trials reported") as said:
+        study.optimize(sleeps_then_stays_silent, n_trials=3, n_workers=3, show_progress=False)
+    assert sum("reported intermediate metrics" in str(w.message) for w in said) == 1

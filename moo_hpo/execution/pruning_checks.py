@@ -3,6 +3,7 @@ never does (after the first complete trials): either way nothing is stopped earl
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ __all__ = ["NO_REPORTS_WARN", "check_can_report", "note_no_reports"]
 #: When this many trials of a study with a pruner have completed and none reported intermediate metrics, optimize
 #: warns (once) that the pruner has nothing to judge.
 NO_REPORTS_WARN = 3
+
+_NOTED_NO_REPORTS: weakref.WeakSet[Any] = weakref.WeakSet()  # the studies warned of it in this process
 
 
 def check_can_report(study: Study, fn: Callable[..., Any], with_model: bool, through_pipeline: bool) -> bool:
@@ -43,13 +46,16 @@ def check_can_report(study: Study, fn: Callable[..., Any], with_model: bool, thr
 
 
 def note_no_reports(study: Study, trial: Trial) -> None:
-    """Warn, once (when the :data:`NO_REPORTS_WARN`-th trial completes), that the study has a pruner but none of its
-    trials reported intermediate metrics: the objective takes the trial but never calls ``trial.report``."""
-    if study.pruner is None:
+    """Warn, once per study and process (once :data:`NO_REPORTS_WARN` trials have completed, in whatever order
+    parallel workers finish them), that the study has a pruner but none of its trials reported intermediate metrics:
+    the objective takes the trial but never calls ``trial.report``."""
+    if study.pruner is None or study in _NOTED_NO_REPORTS:
         return
-    complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE]
-    if len(complete) != NO_REPORTS_WARN or complete[-1].number != trial.number or any(t.reports for t in study.trials):
+    if any(t.reports for t in study.trials):  # first: it stops at the first trial that reported
         return
+    if sum(t.status is TrialStatus.COMPLETE for t in study.trials) < NO_REPORTS_WARN:
+        return
+    _NOTED_NO_REPORTS.add(study)
     warn(
         f"the study has a pruner ({study.pruner!r}), but none of its first {NO_REPORTS_WARN} complete trials reported "
         "intermediate metrics, so the pruner has nothing to judge and every trial trains to the end: call "

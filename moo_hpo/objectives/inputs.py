@@ -12,14 +12,15 @@ from moo_hpo.exceptions import ConfigError
 __all__ = ["check_example", "stack_example", "torch_input"]
 
 
-def check_example(owner: str, example: Any) -> None:
-    """Refuse an example input that no model takes: None (a variable not set yet) or text.
+def check_example(owner: str, example: Any, text: bool = True) -> None:
+    """Refuse an example input that no model takes: None (a variable not set yet), or text where only a torch module
+    takes the example (``text=False``; a scikit-learn text pipeline takes a string).
 
     Raises:
         ConfigError: naming ``owner`` and what was received.
     """
-    if example is None or isinstance(example, (str, bytes)):
-        raise ConfigError(f"{owner}: example must be an input for the model (an array, a tensor or a pandas row); "
+    if example is None or (not text and isinstance(example, (str, bytes))):
+        raise ConfigError(f"{owner}: example must be an input for the model (an array, a tensor{' or a pandas row' if text else ''}); "
                           f"received {example!r}")
 
 
@@ -46,8 +47,8 @@ def stack_example(example: Any, batch_size: int) -> Any:
 
 
 def torch_input(model: Any, X: Any, device: Any = None) -> Any:
-    """``X`` as a tensor on ``device`` (default: the model's) in the model's floating dtype; integer input stays
-    integer for a model whose first layer is an embedding (token ids: an embedding takes no floats)."""
+    """``X`` as a tensor on ``device`` (default: the model's) in the model's floating dtype; integer input is passed
+    as int64 ids to a model whose first layer is an embedding (an embedding takes no floats)."""
     import torch
 
     param = next(iter(model.parameters()), None)
@@ -56,12 +57,12 @@ def torch_input(model: Any, X: Any, device: Any = None) -> Any:
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
     integer = (X.dtype.is_floating_point or X.dtype.is_complex) is False if isinstance(X, torch.Tensor) else None
     if isinstance(X, torch.Tensor):
-        return X.to(device=device, dtype=X.dtype if integer and _takes_ids(model) else dtype)
+        return X.to(device=device, dtype=torch.long if integer and _takes_ids(model) else dtype)
     array = np.asarray(X)
     if not array.flags.writeable:  # a pandas frame's values may be read-only: torch warns of each such array
         array = array.copy()
-    if array.dtype.kind in "iu" and _takes_ids(model):
-        return torch.as_tensor(array, device=device)
+    if array.dtype.kind in "iu" and _takes_ids(model):  # as an embedding takes them (not uint8 or uint16)
+        return torch.as_tensor(array.astype(np.int64, copy=False), device=device)
     return torch.as_tensor(array, dtype=dtype, device=device)
 
 

@@ -19,7 +19,7 @@ call and one timed call at least), so the probe's time stays within the cap unle
 than the one before it.
 
 Metrics (with a configurable prefix, default ``latency``): ``<prefix>_p50_ms``, ``_p90_ms``,
-``_p99_ms``, ``_mean_ms``, from all timed calls. ``extra["latency"]`` records the device name, batch
+``_p99_ms``, ``_mean_ms``, from all timed calls. ``extra["latency"]`` (``extra[prefix]``) records the device name, batch
 size, the example's shape and thread count (and ``pruned``: the pruned tensors of a model timed as it ships, its
 masks made permanent on a copy), and how the measurement went: ``timed_calls``, ``warmup_calls``, ``wall_s`` (the
 probe's wall time), ``stopped_by`` (``"settled"``, ``"max_repeats"`` or ``"max_time_s"``) and
@@ -243,7 +243,7 @@ class Latency(StructureProbe):
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"latency probe: predict failed on a batch of shape {X.shape}{self._shape_hint()}: "
                              f"{type(exc).__name__}: {exc}") from exc
-        return Measurement(summarize_times(times, self.prefix), {"latency": self._extra("cpu", _cpu_name(), info)})
+        return Measurement(summarize_times(times, self.prefix), {self.prefix: self._extra("cpu", _cpu_name(), info)})
 
     def _shape_hint(self) -> str:
         """For an example given with a batch dimension of 1 (``X[:1]``): what to give instead."""
@@ -283,11 +283,11 @@ class Latency(StructureProbe):
         from moo_hpo.objectives.torch_state import as_shipped
 
         self._warn_if_a_batch(model)
-        shipped, pruned = as_shipped(model)  # a pruned model is timed as it ships, without its masks' hooks
-        with kept_as_it_was(model):
+        with kept_as_it_was(model):  # handed back in its mode, on its device
+            shipped, pruned = as_shipped(model)  # a pruned model is timed as it ships, without its masks' hooks
             measured = self._time_torch(shipped, torch.device(self.device))
         if pruned:
-            measured.extra["latency"]["pruned"] = pruned
+            measured.extra[self.prefix]["pruned"] = pruned
         return measured
 
     def _time_torch(self, model: Any, device: Any) -> Measurement:
@@ -310,7 +310,7 @@ class Latency(StructureProbe):
 
             with torch.inference_mode():
                 times, info = self._time_loop(lambda: model(x), clock, sync=lambda: torch.cuda.synchronize(device))
-            return Measurement(summarize_times(times, self.prefix), {"latency": self._extra(str(device), torch.cuda.get_device_name(device), info)})
+            return Measurement(summarize_times(times, self.prefix), {self.prefix: self._extra(str(device), torch.cuda.get_device_name(device), info)})
 
         def clock(call: Any) -> float:
             t0 = time.perf_counter_ns()
@@ -327,4 +327,4 @@ class Latency(StructureProbe):
                              f"{type(exc).__name__}: {exc}") from exc
         finally:
             torch.set_num_threads(previous)
-        return Measurement(summarize_times(times, self.prefix), {"latency": self._extra("cpu", _cpu_name(), info)})
+        return Measurement(summarize_times(times, self.prefix), {self.prefix: self._extra("cpu", _cpu_name(), info)})

@@ -264,7 +264,7 @@ class PeakMemory(StructureProbe):
     metrics = ("peak_memory_kb",)
 
     def __init__(self, example: Any) -> None:
-        check_example("PeakMemory", example)
+        check_example("PeakMemory", example, text=False)
         self.example = example
 
     def measure(self, model: Any) -> Measurement:
@@ -273,8 +273,8 @@ class PeakMemory(StructureProbe):
         _refuse_torchscript(model, hooked=True)
         from moo_hpo.objectives.torch_state import as_shipped
 
-        shipped, pruned = as_shipped(model)  # a pruned model as it ships: one weight, no mask, no hook
-        with kept_as_it_was(model):  # in eval mode for the pass, handed back in the mode it came in
+        with kept_as_it_was(model):  # in eval mode for the pass, handed back in the mode and on the device it came in
+            shipped, pruned = as_shipped(model)  # a pruned model as it ships: one weight, no mask, no hook (off the GPU)
             measured = self._measure(shipped)
         if pruned:
             measured.extra["peak_memory_pruned"] = pruned

@@ -186,43 +186,49 @@ def as_shipped(model: Any) -> tuple[Any, list[str]]:
 
     A module pruned with ``torch.nn.utils.prune`` holds ``weight_orig`` and ``weight_mask`` and rebuilds the weight
     in a hook before every forward pass, which costs memory and time that the shipped model (``prune.remove``) does
-    not: on a 256-1024-1024-2 MLP with half its weights masked, twice the memory and four times the latency. The
-    copy is made permanent instead of the model (the user's model keeps its masks, for further training).
+    not: on a 256-1024-1024-2 MLP with half its weights masked, twice the memory and four to seven times the latency.
+    The copy is made permanent instead of the model (the user's model keeps its masks, for further training). A model
+    on a GPU is copied from the CPU and the copy put on the GPU, and the model is left on the CPU: the caller hands it
+    back (:func:`~moo_hpo.objectives.base.kept_as_it_was`), so the GPU holds one model, not two, while it is measured.
 
     Args:
         model: a torch module.
 
     Returns:
-        ``(model, [])`` for a module without pruned tensors, else ``(copy, names of the pruned tensors)``.
-
-    Raises:
-        ProbeError: for a pruned module that cannot be copied (``copy.deepcopy``).
+        ``(model, [])`` for a module without pruned tensors, or one that cannot be copied (logged: measured with its
+        masks), else ``(copy, names of the pruned tensors)``.
     """
     masks, state = _pruning_masks(model)
     if not masks:
         return model, []
     import copy
+    import logging
 
+    import torch
     from torch.nn.utils import prune
 
-    # a pruned tensor (``weight = weight_orig * weight_mask``, set by the hook) is no graph leaf, which deepcopy refuses:
-    # it is set aside while the module is copied, and put back (the hook recomputes it before every forward pass)
-    computed = [(module, hook._tensor_name, module.__dict__.pop(hook._tensor_name))
-                for module in model.modules() for hook in module._forward_pre_hooks.values()
-                if isinstance(hook, prune.BasePruningMethod) and hook._tensor_name in module.__dict__]
+    devices = {t.device for t in (*model.parameters(), *model.buffers())}
+    home = next(iter(devices)) if len(devices) == 1 else None
+    if home is not None and home.type != "cpu":
+        model.to("cpu")
+    # tensors a forward pass computed and a module keeps (a pruned weight, weight_norm's weight, a cached activation)
+    # are no graph leaves, which deepcopy refuses: the copy takes them detached (a hook recomputes the weights)
+    memo = {id(v): v.detach() for m in model.modules() for v in m.__dict__.values()
+            if isinstance(v, torch.Tensor) and not v.is_leaf}
     try:
-        shipped = copy.deepcopy(model)
+        shipped = copy.deepcopy(model, memo)
     except Exception as exc:  # noqa: BLE001 - what a module holds decides what copying it raises
-        raise ProbeError(f"the pruned model ({', '.join(state.pruned)}) could not be copied to measure it as it ships "
-                         f"(its masks made permanent): {type(exc).__name__}: {exc}; call torch.nn.utils.prune.remove "
-                         "on its pruned tensors before it is measured") from exc
-    finally:
-        for module, name, value in computed:
-            setattr(module, name, value)
+        logging.getLogger("moo_hpo").warning(
+            "the pruned model (%s) could not be copied to measure it as it ships (%s: %s): measured with its masks, which "
+            "hold each pruned weight twice; call torch.nn.utils.prune.remove on it first to measure it as shipped",
+            ", ".join(state.pruned), type(exc).__name__, exc)
+        return model, []
     for module in shipped.modules():
         for hook in list(module._forward_pre_hooks.values()):
             if isinstance(hook, prune.BasePruningMethod):
                 prune.remove(module, hook._tensor_name)
+    if home is not None and home.type != "cpu":
+        shipped.to(home)
     return shipped, state.pruned
 
 

@@ -84,7 +84,7 @@ class FairnessAudit(SavesByFormat):
         self.bound_is_constraint = bound_is_constraint
 
     def to_json(self) -> str:
-        """The audit as JSON: its rows and choices, and every complete trial's point (``points``) the figure draws."""
+        """The audit as JSON: rows, choices and the figure's ``points`` (a repeated configuration's at its means)."""
         return json_text({"study": self.study_name, "accuracy": self.accuracy, "gap": self.gap, "bound": self.bound,
                            "summary": self.summary, "note": self.note, "holdout": self.holdout,
                            "holdout_metrics": [holdout_name(self.accuracy), holdout_name(self.gap)] if self.holdout else [],
@@ -357,7 +357,8 @@ def fairness_audit(
         if keep and key not in seen:  # a configuration enqueued again with the same figures: listed once
             seen.add(key)
             on_front.append(t)
-    stand_in = {t.number: t for t in complete}
+    in_audit = {id(t) for t in complete}
+    by_root = {root_number(original): t for t, original, _, _ in configurations if id(t) in in_audit}  # a configuration's
     if trials is None:
         audited = sorted(on_front, key=lambda t: -score(t))
         pool, scope = complete, "trial"
@@ -371,8 +372,8 @@ def fairness_audit(
         if unknown:
             raise ConfigError(f"trials {unknown} are not in the study; expected trial numbers 0..{len(study.trials) - 1} or its trials")
         # a repeated run stands for its configuration, judged on the means of its runs
-        audited = list({id(a): a for a in (stand_in.get(root_number(by_number[n]), by_number[n]) for n in numbers)}.values())
-        pool, scope = [t for t in audited if t.number in stand_in and t is stand_in[t.number]], "audited trial"
+        audited = list({id(a): a for a in (by_root.get(root_number(by_number[n]), by_number[n]) for n in numbers)}.values())
+        pool, scope = [t for t in audited if id(t) in in_audit], "audited trial"
         if not pool:
             raise ConfigError(
                 f"none of the trials {numbers} is complete with both {accuracy!r} and {gap!r}; expected some to choose among "
@@ -409,8 +410,7 @@ def fairness_audit(
         return row
 
     def trial_text(t: Trial) -> str:
-        runs = runs_of.get(t.number, 1)
-        return f"trial #{t.number}" + (f", mean of {runs} runs" if runs > 1 else "")
+        return f"trial #{t.number}" + (f", mean of {runs_of[t.number]} runs" if runs_of.get(t.number, 1) > 1 else "")
 
     def held_out(t: Trial) -> str:
         parts = [f"{name} {short(t.metrics[key])}" for name, key in ((accuracy, h_acc), ("gap", h_gap)) if key in t.metrics]

@@ -66,7 +66,8 @@ def compute_saved_text(saved: dict[str, Any] | None) -> str:
         return ""
     steps, seconds = saved["steps"], saved["seconds"]
     return (f"{saved['trials']} trials trained {_fmt(steps['trained'])} steps of the {_fmt(steps['full'])} that full training "
-            f"(the pruned ones to step {_fmt(saved['full_step'])}) would have taken: {_pct(steps['saved_share'])} of the steps saved; "
+            + (f"(the pruned ones to step {_fmt(saved['full_step'])}) " if saved["stopped_at"] else "")
+            + f"would have taken: {_pct(steps['saved_share'])} of the steps saved; "
             f"{seconds['spent']:.1f} s spent in them against an estimated {seconds['full']:.1f} s "
             f"({_pct(seconds['saved_share'])} saved).")
 

@@ -75,26 +75,27 @@ class DeviceProfile:
 
 def profile_from_text(text: str) -> DeviceProfile:
     """A device profile written as the command line takes it: ``name:size=KB,latency=MS,energy=J``, with
-    ``size_metric=`` (and the like) naming the metric a budget applies to.
+    ``size_metric=`` (and the like) naming the metric a budget applies to and ``device=`` where the model runs.
 
     Raises:
         ConfigError: naming the text and what is wrong in it.
     """
     name, _, rest = text.partition(":")
     budgets = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j"}
-    metrics = {"size_metric", "latency_metric", "energy_metric"}  # the metric a budget applies to, by name
+    metrics = {"size_metric", "latency_metric", "energy_metric", "device"}  # names: a budget's metric, the device
     kwargs: dict[str, Any] = {}
     for part in filter(None, rest.split(",")):
         key, _, value = (x.strip() for x in part.partition("="))
         if key not in budgets and key not in metrics:
-            raise ConfigError(f"device {text!r}: unknown key {key!r}; expected size=, latency=, energy= (budgets) or "
-                           "size_metric=, latency_metric=, energy_metric= (the metrics they apply to)")
+            raise ConfigError(f"device {text!r}: unknown key {key!r}; expected size=, latency=, energy= (budgets), "
+                           "size_metric=, latency_metric=, energy_metric= (the metrics they apply to) or device= (cpu, cuda)")
         field = budgets.get(key, key)
         if field in kwargs:
             raise ConfigError(f"device {text!r}: {key}= given twice; expected each key once")
         if key in metrics:
             if not value:
-                raise ConfigError(f"device {text!r}: {key}= needs a metric name, such as {key}=size_kb_int8")
+                raise ConfigError(f"device {text!r}: {key}= needs " + ("a device, such as device=cuda" if key == "device" else
+                                                                         f"a metric name, such as {key}=size_kb_int8"))
             kwargs[field] = value
             continue
         try:
@@ -350,11 +351,15 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
 
 def _elsewhere_text(profile: DeviceProfile, trials: Sequence[Trial]) -> str:
     """``"; latency measured on cpu, not on this device's cuda"``: a latency budget judged on figures the Latency
-    probe measured on another kind of device than the profile's; empty otherwise (or when no trial says where)."""
-    if profile.max_latency_ms is None:
+    probe of its metric's prefix measured (``extra[prefix]["device"]``) on another kind of device than the profile's;
+    empty otherwise (or when no trial says where)."""
+    metric = profile.latency_metric
+    suffix = next((s for s in ("_p50_ms", "_p90_ms", "_p99_ms", "_mean_ms") if metric.endswith(s)), None)
+    if profile.max_latency_ms is None or suffix is None:
         return ""
-    kinds = sorted({str(t.extra["latency"].get("device", "")).split(":")[0] for t in trials
-                    if isinstance(t.extra, dict) and isinstance(t.extra.get("latency"), dict)} - {""})
+    prefix = metric.removesuffix(suffix)  # Latency(prefix=...) keeps its record under extra[prefix]
+    kinds = sorted({str(t.extra[prefix].get("device", "")).split(":")[0] for t in trials
+                    if isinstance(t.extra, dict) and isinstance(t.extra.get(prefix), dict)} - {""})
     wanted = profile.device.split(":")[0]
     return f"; latency measured on {' and '.join(kinds)}, not on this device's {wanted}" if kinds and wanted not in kinds else ""
 

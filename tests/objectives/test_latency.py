@@ -265,6 +265,7 @@ def test_probes_feed_integer_ids_to_a_model_whose_first_layer_is_an_embedding():
     assert mh.objectives.Latency(ids[0], min_time_s=0.1, max_time_s=0.3).measure(model)["latency_p50_ms"] > 0
     assert mh.objectives.Latency(torch.as_tensor(ids[0]), min_time_s=0.1, max_time_s=0.3).measure(model)["latency_p50_ms"] > 0
     assert mh.objectives.PeakMemory(ids[:1]).measure(model)["peak_memory_kb"] > 0
+    assert mh.objectives.PeakMemory(ids[:1].astype(np.uint16)).measure(model)["peak_memory_kb"] > 0  # token arrays
     with torch.no_grad():
         expected = (model(torch.as_tensor(ids)).argmax(dim=1).numpy() == labels).mean()
     assert mh.objectives.Accuracy(ids, labels).measure(model)["accuracy"] == pytest.approx(expected)
@@ -289,6 +290,27 @@ def test_a_batch_given_as_latency_s_example_is_warned_of_and_its_shape_recorded(
 
 @pytest.mark.parametrize("probe", [mh.objectives.Latency, mh.objectives.PeakMemory, mh.objectives.Energy])
 def test_an_example_that_no_model_takes_is_refused_when_the_probe_is_made(probe):
-    for example in (None, "X[0]"):
-        with pytest.raises(mh.ConfigError, match=f"{probe.__name__}: example must be an input for the model"):
-            probe(example)
+    with pytest.raises(mh.ConfigError, match=f"{probe.__name__}: example must be an input for the model"):
+        probe(None)
+    if probe is mh.objectives.PeakMemory:  # torch modules only: no text
+        with pytest.raises(mh.ConfigError, match="PeakMemory: example must be an input for the model"):
+            probe("X[0]")
+
+
+def test_a_text_pipeline_is_timed_on_a_text_example():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    texts, labels = ["good movie", "bad movie", "great film", "awful film"], [1, 0, 1, 0]
+    pipeline = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, labels)
+    m = mh.objectives.Latency("good movie", batch_size=8, min_time_s=0.1, max_time_s=0.3).measure(pipeline)
+    assert m["latency_p50_ms"] > 0 and m.extra["latency"]["example_shape"] == []
+
+
+def test_two_latency_probes_keep_their_records_apart_by_prefix():
+    mlp = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    x = np.zeros(8, dtype=np.float32)
+    one = mh.objectives.Latency(x, prefix="single", min_time_s=0.1, max_time_s=0.3).measure(mlp)
+    many = mh.objectives.Latency(x, batch_size=16, prefix="batched", min_time_s=0.1, max_time_s=0.3).measure(mlp)
+    assert one.extra["single"]["batch_size"] == 1 and many.extra["batched"]["batch_size"] == 16
+    assert "latency" not in one.extra and "single_p99_ms" in one

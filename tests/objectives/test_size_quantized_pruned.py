@@ -213,16 +213,46 @@ def test_peak_memory_and_latency_measure_a_pruned_model_as_it_ships_and_leave_it
     assert timed.extra["latency"]["pruned"] == ["0.weight", "2.weight", "4.weight"]
     assert prune.is_pruned(wide) and wide.training  # the user's model keeps its masks, and its mode
     assert torch.equal(wide[0].weight, weight_before) and wide(torch.zeros(1, 256)).shape == (1, 2)
-    # timed without the masks' hooks: as the shipped model, not the masked one (which rebuilds its weights every call)
-    hooked_ms = mh.objectives.Latency(x, max_time_s=0.5).measure(wide[0])  # one pruned layer, timed as shipped too
-    assert hooked_ms.extra["latency"]["pruned"] == ["weight"]
+    # timed without the masks' hooks: the module timed is the copy, whose pruning is permanent
+    from moo_hpo.objectives.torch_state import as_shipped
+
+    copy_of, names = as_shipped(wide)
+    assert names == ["0.weight", "2.weight", "4.weight"] and copy_of is not wide and not prune.is_pruned(copy_of)
+    assert all(not m._forward_pre_hooks for m in copy_of.modules())
+    assert torch.equal(copy_of[0].weight, wide[0].weight)  # the weight the masks left
 
 
-def test_a_pruned_model_that_cannot_be_copied_is_refused_with_what_to_do():
+def test_a_pruned_model_that_cannot_be_copied_is_measured_with_its_masks_and_said_so(caplog):
     import threading
 
     model = mlp()
     prune.l1_unstructured(model[0], "weight", amount=0.5)
     model.lock = threading.Lock()  # deepcopy cannot copy it
-    with pytest.raises(mh.ProbeError, match="could not be copied to measure it as it ships.*prune.remove"):
-        mh.objectives.PeakMemory(np.zeros((1, 64), dtype=np.float32)).measure(model)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        measured = mh.objectives.PeakMemory(np.zeros((1, 64), dtype=np.float32)).measure(model)
+    assert measured["peak_memory_kb"] > 0 and "peak_memory_pruned" not in measured.extra
+    assert "could not be copied to measure it as it ships" in caplog.text and "prune.remove" in caplog.text
+
+
+def test_a_pruned_model_with_weight_norm_and_a_cached_activation_is_measured_as_shipped():
+    class Cached(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = torch.nn.utils.weight_norm(torch.nn.Linear(8, 32))  # its weight: computed, no graph leaf
+            self.last = torch.nn.Linear(32, 2)
+
+        def forward(self, x):
+            self.hidden = torch.relu(self.first(x))  # an activation kept from the last (training) pass
+            return self.last(self.hidden)
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch's: weight_norm moves to parametrizations
+        model = Cached()
+    prune.l1_unstructured(model.last, "weight", amount=0.5)
+    model(torch.zeros(4, 8)).sum().backward()
+    x = np.zeros(8, dtype=np.float32)
+    assert mh.objectives.PeakMemory(x[None]).measure(model).extra["peak_memory_pruned"] == ["last.weight"]
+    assert mh.objectives.Latency(x, min_time_s=0.1, max_time_s=0.3).measure(model).extra["latency"]["pruned"] == ["last.weight"]
+    assert prune.is_pruned(model) and model.hidden.grad_fn is not None  # the user's model as it was

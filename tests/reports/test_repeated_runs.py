@@ -163,3 +163,4 @@ def test_the_fairness_audit_judges_a_configuration_run_again_on_its_mean_as_reco
     # a repeated run named in trials= stands for its configuration
     named = mh.fairness_audit(study, trials=[runs[-1].number, chosen.trial.number])
     assert [(r["number"], r["runs"]) for r in named.rows] == [(chosen.trial.number, 4)]
+

@@ -705,3 +705,12 @@ def test_device_sizing_says_when_latency_was_measured_on_another_kind_of_device_
     assert "measured on" not in rows["pi"].reason and "measured on" not in rows["mcu"].reason  # same kind; no latency budget
     with pytest.raises(mh.ConfigError, match=r"received a dict \(its keys would be read as the profiles\): pass list\(profiles.values\(\)\)"):
         mh.size_for_devices(study, {"jetson": gpu})
+    # two Latency probes, one per device: each budget is judged by where its own metric was measured
+    both = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy")], optimizer="random", seed=0)
+    both.tell(both.ask(), mh.Result({"accuracy": 0.8, "cpu_latency_p99_ms": 0.5, "gpu_latency_p99_ms": 0.1},
+                                    extra={"cpu_latency": {"device": "cpu"}, "gpu_latency": {"device": "cuda:0"}}))
+    rows = mh.size_for_devices(both, [mh.DeviceProfile("pi", max_latency_ms=1.0, latency_metric="cpu_latency_p99_ms"),
+                                      mh.DeviceProfile("orin", max_latency_ms=1.0, latency_metric="gpu_latency_p99_ms", device="cuda"),
+                                      mh.DeviceProfile("orin-cpu", max_latency_ms=1.0, latency_metric="cpu_latency_p99_ms", device="cuda")])
+    assert [r.reason.endswith("not on this device's cuda") for r in rows] == [False, False, True]
+    assert mh.reports.sizing.profile_from_text("orin:latency=1,device=cuda").device == "cuda"
