@@ -54,6 +54,7 @@ from moo_hpo.exceptions import ConfigError, MooHpoError
 from moo_hpo.values import is_integer, is_number
 from moo_hpo.execution.executors import Outcome, call_objective, takes_trial
 from moo_hpo.execution.thread_output import ThreadOutput
+from moo_hpo.execution.scheduler_address import check_address, check_greets
 from moo_hpo.execution.worker_watch import WorkerWatch
 from moo_hpo.trial import Trial
 
@@ -305,25 +306,6 @@ def _run_trial(
     return message
 
 
-def _check_address(address: str) -> None:
-    """Refuse a scheduler address that is no Dask address (a known scheme, a host and a port).
-
-    Raises:
-        ConfigError: naming what was expected.
-    """
-    from distributed.comm.addressing import parse_address, parse_host_port
-    from distributed.comm.registry import get_backend
-
-    try:
-        scheme, location = parse_address(address)
-        get_backend(scheme)  # Dask's own, and those that packages register (ucxx ...)
-        if scheme != "inproc":
-            parse_host_port(location)
-    except ValueError as exc:
-        raise ConfigError(f"cannot reach the Dask scheduler at {address!r} (expected an address such as "
-                          f"'tcp://host:8786'): {exc}") from None
-
-
 class DaskExecutor:
     """Runs trials as tasks on a Dask cluster (see the module docstring).
 
@@ -365,7 +347,8 @@ class DaskExecutor:
                 raise ConfigError("the Dask client given as executor is closed; pass an open Client or a scheduler address")
             self.client, self._own_client = executor, False
         elif isinstance(executor, str):
-            _check_address(executor)  # before a Client: one made from a malformed address waits 40 s in its __del__
+            check_address(executor)  # before a Client: one made from a malformed address waits 40 s in its __del__
+            check_greets(executor)  # and one waiting for a listener that is no scheduler waits for ever
             try:
                 # not the process's default client: a client that failed to connect would stay the default (until
                 # the garbage collector finds it) and every distributed call without client= would go to its loop
@@ -410,6 +393,7 @@ class DaskExecutor:
         self._reports: Any = None  # the study's reports queue on the scheduler, once made
         self._slots_at = (0.0, 0)
         self._unfit: set[str] = set()  # workers that cannot run the objective (other versions, a missing package)
+        self._paused: list[str] = []  # workers Dask paused at their memory limit, at the latest look
         self._moved: dict[int, int] = {}  # trial number -> times it came back from an unfit worker
         self._key = f"moo_hpo-objective-{uuid.uuid4().hex}"  # never an earlier study's, even in a long-lived worker
         try:
@@ -419,8 +403,8 @@ class DaskExecutor:
             with contextlib.suppress(Exception):  # what the study runs on, for -v and logs
                 logger.info("trials run on the Dask scheduler %s: %d worker(s), %d trial(s) at once",
                             self.client.scheduler.address, len(self.client.scheduler_info(n_workers=-1)["workers"]), self._slots())
-            self._watch = WorkerWatch(self._slots, lambda: len(self._running), getattr(self.client.scheduler, "address", "?"),
-                                      crowded=self._crowded)
+            self._watch = WorkerWatch(self._slots, lambda: self.n_running, getattr(self.client.scheduler, "address", "?"),
+                                      crowded=self._crowded, paused=lambda: list(self._paused))
             self._watch.start()
         except BaseException:
             self._release_objective()
@@ -456,8 +440,10 @@ class DaskExecutor:
         if now - self._slots_at[0] < 1.0:
             return self._slots_at[1]
         # a worker that cannot run the objective holds no slot: a trial kept in flight for it would have nowhere to
-        # run but there, and come back from it until it failed
-        workers = [w for address, w in self.client.scheduler_info(n_workers=-1)["workers"].items() if address not in self._unfit]
+        # run but there, and come back from it until it failed; nor does one Dask paused at its memory limit
+        found = self.client.scheduler_info(n_workers=-1)["workers"]
+        self._paused = sorted(a for a, w in found.items() if w.get("status") == "paused")
+        workers = [w for address, w in found.items() if address not in self._unfit and w.get("status") != "paused"]
         if self.resources:
             slots = sum(min(int(w.get("resources", {}).get(r, 0) // need) for r, need in self.resources.items()) for w in workers)
         else:
@@ -498,14 +484,18 @@ class DaskExecutor:
         if self.resources:  # a CPU worker beside GPU ones never runs these trials: it need not load the objective
             workers = [address for address, w in self.client.scheduler_info(n_workers=-1)["workers"].items()
                        if all(w.get("resources", {}).get(r, 0) >= need for r, need in self.resources.items())]
-        try:
-            found = self.client.run(_preflight, payload, self._key, workers=workers)
-        except Exception as exc:  # noqa: BLE001 - the worker's own error, e.g. a missing package
+        # each worker's answer, its error included (a missing package), so that the message names the worker
+        found = self.client.run(_preflight, payload, self._key, workers=workers, on_error="return")
+        failed = {worker: exc for worker, exc in found.items() if isinstance(exc, BaseException)}
+        if failed:
+            worker, exc = next(iter(failed.items()))
+            others = f" (and {len(failed) - 1} other worker(s) of {len(found)})" if len(failed) > 1 else ""
             hint = (
                 "; install that package on the workers, or for a module of your own send its code with "
                 "cloudpickle.register_pickle_by_value(module)" if isinstance(exc, ImportError) else ""
             )
-            raise ConfigError(f"a Dask worker could not load the objective: {type(exc).__name__}: {exc}{hint}") from None
+            raise ConfigError(f"the Dask worker {worker}{others} could not load the objective: {type(exc).__name__}: "
+                              f"{exc}{hint}") from None
         mine = _versions()
         bad = {}
         for worker, versions in found.items():
@@ -621,9 +611,9 @@ class DaskExecutor:
             raise self._lost(exc) from None
 
     def _send_deferred(self) -> None:
-        """Send the trials back from unfit workers again while the fit workers have free slots (one at least when
-        nothing runs, so that no trial waits for workers that never come)."""
-        while self._deferred and len(self._running) < max(self._slots(), 1 if not self._running else 0):
+        """Send the trials back from unfit workers again while the fit workers have free slots; with none (only unfit
+        workers left, or none at all), they wait here for one, as the worker watch says."""
+        while self._deferred and len(self._running) < self._slots():
             trial, submissions = self._deferred.pop(0)
             self._submit(trial, submissions)
 
@@ -719,11 +709,14 @@ class DaskExecutor:
             extra = message.get("extra", {})
             unfit = message.get("unfit")
             moved = self._moved.get(trial.number, 0)
-            if unfit and moved < _MAX_MOVES and len(self._unfit | {unfit}) < len(self.client.scheduler_info(n_workers=-1)["workers"]):
+            if unfit and moved < _MAX_MOVES:
                 if unfit not in self._unfit:  # a worker that joined later and cannot run the objective: the others run it
                     self._unfit.add(unfit)
                     self._slots_at = (0.0, 0)  # its slots are gone now
-                    logger.warning("%s; trials go to the other workers", message["error"])
+                    others = len(self._unfit) < len(self.client.scheduler_info(n_workers=-1)["workers"])
+                    logger.warning("%s; %s", message["error"], "trials go to the other workers" if others else
+                                   "no other worker can run them: they wait for one that can (start one; or stop with "
+                                   "Ctrl-C, every finished trial is saved)")
                 with contextlib.suppress(Exception):  # its finished task is not to run again if that worker leaves
                     future.release()
                 self._moved[trial.number] = moved + 1

@@ -171,7 +171,8 @@ def run_optimize(
             raise ConfigError("with executor=... the cluster's workers set how many trials run at once; leave n_workers at 1")
         if max_trials_per_worker is not None:
             raise ConfigError("max_trials_per_worker applies to local worker processes; a Dask worker's life is the "
-                              "cluster's to set (`dask worker --lifetime ...`, or the nanny's memory limit)")
+                              "cluster's to set (`dask worker --lifetime ...`, or the nanny's memory limit with Dask's pause turned "
+                              "off, distributed.worker.memory.pause: false, so that a worker restarts instead of pausing)")
         from moo_hpo.execution.cluster import DaskExecutor
 
         executor = DaskExecutor(fn, executor, resources, 1 if retries is None else retries, trial_timeout, reporter=reporter)

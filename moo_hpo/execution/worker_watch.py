@@ -1,5 +1,5 @@
-"""Says when a Dask study's trials wait because no worker is left to run them, or because the workers are busy
-with tasks that are not the study's, and when workers are back.
+"""Says when a Dask study's trials wait because no worker is left to run them, because the workers are busy
+with tasks that are not the study's, or because Dask paused workers at their memory limit, and when workers are back.
 
 Dask keeps a trial whose worker died (or that has not started) on the scheduler until a worker can run it, so a
 study whose every worker is gone waits without an error; the progress line alone would show nothing moving. The
@@ -33,11 +33,14 @@ class WorkerWatch:
         every: seconds between looks (None: :data:`WATCH_SECONDS`).
         crowded: ``(the study's trials waiting for a worker, tasks that are not the study's running on the
             workers)``, or None not to look.
+        paused: the workers Dask paused at their memory limit (a worker that holds too much memory runs no task
+            until it frees some), or None not to look.
     """
 
     def __init__(self, slots: Callable[[], int], running: Callable[[], int], where: str, every: float | None = None,
-                 crowded: Callable[[], tuple[int, int]] | None = None) -> None:
-        self.slots, self.running, self.where, self.crowded = slots, running, where, crowded
+                 crowded: Callable[[], tuple[int, int]] | None = None, paused: Callable[[], list[str]] | None = None) -> None:
+        self.slots, self.running, self.where, self.crowded, self.paused = slots, running, where, crowded, paused
+        self.paused_said: set[str] = set()  # the paused workers said, for the spell they are paused in
         self.every = WATCH_SECONDS if every is None else every
         self.waiting = False  # inside a spell without workers
         self._crowded_looks = 0  # consecutive looks that found trials waiting behind other tasks (said at the second)
@@ -59,6 +62,7 @@ class WorkerWatch:
             slots, running = self.slots(), self.running()
         except Exception:  # noqa: BLE001 - a scheduler that cannot answer is the study loop's to report
             return
+        self._look_for_paused(running)
         if slots == 0 and running and not self.waiting:
             self.waiting = True
             logger.warning(
@@ -70,6 +74,24 @@ class WorkerWatch:
             logger.warning("Dask workers are back on the scheduler %s: %d trial(s) can run at once", self.where, slots)
         if slots > 0 and self.crowded is not None:
             self._look_for_other_tasks()
+
+    def _look_for_paused(self, running: int) -> None:
+        """Log once per spell when workers are paused at their memory limit while the study has trials running."""
+        try:
+            paused = set(self.paused()) if self.paused is not None else set()
+        except Exception:  # noqa: BLE001 - as in look
+            return
+        new = paused - self.paused_said
+        self.paused_said &= paused  # a worker that resumed may pause again: said again then
+        if new and running:
+            self.paused_said |= new
+            logger.warning(
+                "Dask paused %d worker(s) on %s at their memory limit (%s): a paused worker runs no trial until it frees "
+                "memory, so the trials on it wait. An objective that keeps memory between trials (a cache, a growing "
+                "list) fills a long-lived worker: free it in the objective, or let the nanny restart such a worker "
+                "(dask config distributed.worker.memory.pause: false, so that it restarts at its terminate threshold "
+                "instead of pausing)", len(new), self.where, ", ".join(sorted(new)),
+            )
 
     def _look_for_other_tasks(self) -> None:
         """Log once per spell when the study's trials wait while the workers run tasks that are not its own."""

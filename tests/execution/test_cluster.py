@@ -190,7 +190,8 @@ def test_definition_errors_before_any_trial(client, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     import driver_only  # importable here, not on the workers
 
-    with pytest.raises(mh.ConfigError, match="could not load the objective.*driver_only"):
+    with pytest.raises(mh.ConfigError, match=r"the Dask worker tcp://\S+ \(and 1 other worker\(s\) of 2\) could not load the "
+                                             r"objective.*driver_only"):
         s.optimize(driver_only.evaluate, n_trials=2, executor=client, show_progress=False)
     with pytest.raises(mh.ConfigError, match="n_workers"):
         s.optimize(sleepy, n_trials=2, executor=client, n_workers=2, show_progress=False)
@@ -358,7 +359,8 @@ def test_with_resources_only_the_workers_that_hold_them_must_load_the_objective(
     s = study()
     s.optimize(fn, n_trials=3, executor=address, resources={"GPU": 1}, show_progress=False)
     assert s.count("complete") == 3 and {names[t.extra["worker"]["worker"]] for t in s.trials} == {"gpu-worker"}
-    with pytest.raises(mh.ConfigError, match="a Dask worker could not load the objective: ImportError: No module named 'cupy'"):
+    with pytest.raises(mh.ConfigError, match=r"the Dask worker tcp://127.0.0.1:\d+ could not load the objective: ImportError: "
+                                             "No module named 'cupy'"):
         study().optimize(fn, n_trials=1, executor=address, show_progress=False)  # without resources, every worker
 
 
@@ -1016,3 +1018,69 @@ def test_a_pruners_own_error_keeps_its_type_on_the_cluster(client):
     with pytest.raises(mh.MooHpoError, match="all failed the same way"):
         s.optimize(_curves, n_trials=6, executor=client, show_progress=False)
     assert "ZeroDivisionError: division by zero" in s.trials[0].error
+
+
+def test_with_only_workers_that_cannot_run_the_objective_left_trials_wait_for_one_that_can(tmp_path, caplog):
+    # the only fit worker is lost (a preempted node) while a worker that cannot load the objective stays: before, the
+    # rest of the budget became failed trials within a second
+    import threading
+
+    preload = tmp_path / "other_version.py"
+    preload.write_text("import moo_hpo\nmoo_hpo.__version__ = '9.9.9'\n")
+    dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    cluster = distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+    def worker(*extra: str) -> subprocess.Popen:
+        return subprocess.Popen([dask_cli, "worker", cluster.scheduler_address, "--nthreads", "1", "--no-dashboard", *extra],
+                                env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    workers = [worker()]
+    client.wait_for_workers(1, timeout=60)
+
+    def fn(config):
+        time.sleep(0.5)
+        return {"a": config["x"], "b": config["y"]}
+
+    def lose_the_fit_worker(study, trial):
+        if len(workers) == 1:
+            workers.append(worker("--preload", str(preload)))
+            client.wait_for_workers(2, timeout=60)
+            workers[0].kill()  # the only worker that can run the objective
+            threading.Timer(8.0, lambda: workers.append(worker())).start()  # one comes back later
+
+    try:
+        s = study()
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            s.optimize(fn, n_trials=4, executor=client, callbacks=[lose_the_fit_worker], show_progress=False)
+        assert s.count("complete") == 4 and s.count("failed") == 0, [t.error for t in s.trials]
+        said = caplog.text
+        assert "no other worker can run them: they wait for one that can" in said or "no Dask worker is left" in said
+    finally:
+        for p in workers:
+            p.kill()
+            p.wait(timeout=30)
+        client.close()
+        cluster.close()
+
+
+def test_an_address_where_something_else_listens_is_refused_instead_of_a_silent_wait(monkeypatch):
+    # the dashboard's port (8787) for the scheduler's (8786): Dask's client waited for its handshake with no message
+    import socket
+
+    from moo_hpo.execution import scheduler_address
+
+    monkeypatch.setattr(scheduler_address, "GREETING_SECONDS", 1.0)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    started = time.monotonic()
+    try:
+        with pytest.raises(mh.ConfigError, match=r"nothing at 'tcp://127.0.0.1:\d+' answered as a Dask scheduler within 1 s.*dashboard"):
+            study().optimize(sleepy, n_trials=1, executor=address, show_progress=False)
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 20
+

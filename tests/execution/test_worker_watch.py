@@ -116,3 +116,41 @@ def test_a_study_whose_trials_wait_behind_another_client_s_task_says_so(monkeypa
     finally:
         other.close()
         cluster.close()
+
+
+def test_a_study_whose_worker_dask_pauses_at_its_memory_limit_is_told_so(caplog, monkeypatch):
+    # a leaking objective fills a long-lived worker: Dask pauses it, and the study's trials wait on it with no word
+    from distributed.core import Status
+
+    monkeypatch.setattr(worker_watch, "WATCH_SECONDS", 0.5)
+    # no memory limit: its monitor would resume the worker at once (this test's worker holds little memory)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0)
+    client = distributed.Client(cluster)
+
+    def set_status(status):
+        def on_worker(dask_worker):
+            dask_worker.status = status
+        client.run(on_worker)
+
+    def fn(config):
+        time.sleep(0.3)
+        return {"a": config["x"]}
+
+    resume = threading.Timer(3.0, lambda: set_status(Status.running))
+
+    def pause_once(study, trial):
+        if trial.number == 0:
+            set_status(Status.paused)  # as Dask does at 80% of the worker's memory limit
+            resume.start()
+
+    try:
+        study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer="random", seed=0)
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            study.optimize(fn, n_trials=3, executor=client, callbacks=[pause_once], show_progress=False)
+        assert study.count("complete") == 3
+        (line,) = [r.getMessage() for r in caplog.records if "at their memory limit" in r.getMessage()]
+        assert line.startswith("Dask paused 1 worker(s) on tcp://") and "distributed.worker.memory.pause: false" in line
+    finally:
+        resume.join()
+        client.close()
+        cluster.close()
