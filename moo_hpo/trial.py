@@ -324,8 +324,13 @@ def check_metrics(
     """
     metrics = as_metrics(metrics)
     if not isinstance(metrics, Mapping):
+        names = sorted(needed) if needed else list(required)
+        named = ", ".join(f"{n!r}: ..." for n in names) if names else "'accuracy': ..."
+        hint = (f" naming each value ({{{named}}}): a {type(metrics).__name__} in the objectives' order is not read"
+                if isinstance(metrics, (tuple, list)) else "")
         return {}, (
-            f"the objective returned {type(metrics).__name__} ({metrics!r:.200}); expected a mapping of metric name to float"
+            f"the objective returned {type(metrics).__name__} ({metrics!r:.200}); expected a mapping of metric name to "
+            f"float{hint}"
         )
     out: dict[str, float] = {}
     bad = []

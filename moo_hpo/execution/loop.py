@@ -398,6 +398,14 @@ JOB_STOP_GRACE_S = 1.0
 SAME_FAILURE_STOP = 5
 
 
+def _failure_key(error: str | None) -> str:
+    """What makes two failures the same for :func:`_report_failure`: the first line of the reason, to the letter; for a
+    result of the wrong form (``the objective returned tuple ((0.63, 0.37)); ...``, ``metric 'a' is not a number``),
+    without its numbers."""
+    first = (error or "").splitlines()[0] if error else ""
+    return failure_kind(first) if first.startswith(("the objective returned ", "metric ")) else first
+
+
 def _report_failure(study: Study, trial: Trial) -> None:
     """Log a failed trial's one-line reason; stop a study whose first trials all fail the same way.
 
@@ -412,8 +420,9 @@ def _report_failure(study: Study, trial: Trial) -> None:
     if len(finished) < SAME_FAILURE_STOP or trial.number != finished[-1].number:
         return
     # one reason to the letter: failures that differ in a number (a loss diverging at another step) may be the
-    # search's own findings, not a mistake in the objective
-    reasons = {(t.error or "").splitlines()[0] if t.status is TrialStatus.FAILED else None for t in finished}
+    # search's own findings, not a mistake in the objective; but a result of the wrong form (a tuple, text for a
+    # number) is the objective's mistake whatever values it holds: those are compared without their numbers
+    reasons = {_failure_key(t.error) if t.status is TrialStatus.FAILED else None for t in finished}
     if len(reasons) == 1 and None not in reasons:
         fix = "Fix the objective and run it again"
         if reason.startswith("missing metric(s)"):  # the name may be wrong in the study's definition instead
@@ -467,7 +476,8 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
             raise MooHpoError(f"trial #{trial.number} failed: {outcome.error}")
         return
     if value is None or not isinstance(value, (Mapping, Result, Skipped)):  # the objective's mistake: the trial fails
-        reason = "the objective returned None; expected a mapping of metric name to float" if value is None else check_metrics(value)[1]
+        reason = "the objective returned None; expected a mapping of metric name to float" if value is None else \
+            check_metrics(value, [o.name for o in study.objectives])[1]
         study.tell(trial, error=reason, extra=as_text(outcome.extra) or None)
     elif isinstance(value, Skipped):
         extra = {**outcome.extra, **value.extra, "skipped": value.reason}

@@ -305,3 +305,25 @@ def test_a_list_holding_a_wrong_item_is_refused_before_any_trial(argument, given
     with pytest.raises(mh.ConfigError, match=match):
         study.optimize(lambda config: ran.append(1) or {"f": config["x"]}, n_trials=2, show_progress=False, **{argument: given})
     assert ran == [] and study.trials == []
+
+
+@pytest.mark.parametrize("returned", [lambda c: (c["x"], 1.0 - c["x"]), lambda c: c["x"],
+                                      lambda c: {"a": str(c["x"]), "b": 1.0}])
+def test_a_result_of_the_wrong_form_stops_the_study_after_five_trials_whatever_its_values(returned):
+    # an Optuna habit (a tuple in the objectives' order): before, each failure read differently (its values), so the
+    # whole budget failed
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    with pytest.raises(mh.MooHpoError, match="the first 5 trials all failed the same way"):
+        study.optimize(returned, n_trials=40, show_progress=False)
+    assert len(study.trials) == 5
+    if isinstance(returned({"x": 0.5}), tuple):
+        assert "naming each value ({'a': ..., 'b': ...}): a tuple in the objectives' order is not read" in study.trials[0].error
+
+
+def test_failures_of_an_exception_that_differ_in_a_number_do_not_stop_the_study():
+    def diverges(config):
+        raise RuntimeError(f"loss diverged at step {int(config['x'] * 1000)}")
+
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    study.optimize(diverges, n_trials=8, show_progress=False, catch=(RuntimeError,))
+    assert study.count("failed") == 8
