@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from moo_hpo.execution.messages import receive, send
+from moo_hpo.execution.messages import ExceptionCarrier, receive, send
 
 def _die_with_parent(parent_pid: int) -> None:
     """Exit when the study's process is gone: at once on Linux (PR_SET_PDEATHSIG), else within a second."""
@@ -79,11 +79,14 @@ def outcome_message(number: int, outcome: Any) -> dict[str, Any]:
             return {"number": number, "error": f"the objective's return value could not be sent back: {format_exception(exc)}"}
         return {"number": number, "value": outcome.value}
     message: dict[str, Any] = {"number": number, "error": outcome.error}
-    try:  # an exception whose constructor takes other arguments may not come back: send its text only
-        pickle.loads(pickle.dumps(outcome.exception))
-        message["exception"] = outcome.exception
-    except Exception:  # noqa: BLE001
-        pass
+    for carrier in (ExceptionCarrier, lambda exc: exc):  # as it was raised; else as pickle rebuilds it; else its text
+        try:
+            sent = carrier(outcome.exception)
+            pickle.loads(pickle.dumps(sent))
+        except Exception:  # noqa: BLE001
+            continue
+        message["exception"] = sent
+        break
     return message
 
 

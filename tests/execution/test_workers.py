@@ -706,3 +706,55 @@ def test_a_fresh_worker_killed_while_it_starts_mid_study_is_replaced(tmp_path, m
     study.optimize(objective, n_trials=3, n_workers=1, max_trials_per_worker=1, show_progress=False)
     killer.join(timeout=60)
     assert first and study.count("complete") == 3 and study.count("failed") == 0
+
+
+class OutOfMemory(Exception):
+    """An exception whose constructor builds its message: pickle's cls(*args) garbled it on its way back."""
+
+    def __init__(self, size_mb):
+        super().__init__(f"out of memory at {size_mb} MB")
+        self.size_mb = size_mb
+
+
+def runs_out_of_memory(config):
+    raise OutOfMemory(512)
+
+
+def test_an_exception_comes_back_from_a_worker_as_it_was_raised():
+    study = two_objective_study()
+    with pytest.raises(OutOfMemory) as raised:
+        study.optimize(runs_out_of_memory, n_trials=2, n_workers=2, catch=(ValueError,), show_progress=False)
+    assert str(raised.value) == "out of memory at 512 MB" and raised.value.size_mb == 512
+
+
+SCRIPT_EXCEPTION = """
+import moo_hpo as mh
+
+class Diverged(Exception):  # defined in the script: sent to the workers by value
+    pass
+
+def train(config):
+    if config["x"] > 0.3:
+        raise Diverged("loss is nan")
+    return {"a": config["x"], "b": 1 - config["x"]}
+
+if __name__ == "__main__":
+    for catch in ((ValueError,), (Diverged,)):
+        study = mh.Study({"x": mh.Float(0, 1)}, [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+        try:
+            study.optimize(train, n_trials=6, n_workers=2, catch=catch, show_progress=False)
+            print("finished", study.count("failed"))
+        except Diverged as exc:
+            print("raised Diverged:", exc)
+"""
+
+
+def test_catch_names_an_exception_class_of_the_users_script_with_workers_as_in_one_process(tmp_path):
+    # before: with n_workers=2 a class defined in the script did not come back, and the trial counted as caught
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT_EXCEPTION)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    lines = out.stdout.splitlines()
+    assert lines[0] == "raised Diverged: loss is nan", out.stdout + out.stderr
+    assert lines[1].startswith("finished ") and int(lines[1].split()[1]) > 0
