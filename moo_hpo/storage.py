@@ -738,6 +738,7 @@ def _try_flock(fd: int, kind: int, patience_s: float) -> bool:
 #: The prefix of an SQLAlchemy SQLite URL (``sqlite:///relative.db``, ``sqlite:////absolute.db``).
 SQLITE_URL = "sqlite:///"
 _LITERAL_WARNED: set[str] = set()  # a study found at a URL's literal path: said once per process
+_OPTIONS_WARNED: set[tuple[str, str]] = set()  # a URL's options that are not used: said once per process
 
 
 def storage_path(storage: str | os.PathLike[str], base: str | os.PathLike[str] | None = None) -> str | os.PathLike[str]:
@@ -767,7 +768,11 @@ def storage_path(storage: str | os.PathLike[str], base: str | os.PathLike[str] |
                                "where moo_hpo kept it before it read the URL; move it to %s to use the URL's own file",
                                storage, literal, at(storage[len(SQLITE_URL):]))
             return literal
-        storage = storage[len(SQLITE_URL):]
+        storage, _, options = storage[len(SQLITE_URL):].partition("?")
+        if options and (storage, options) not in _OPTIONS_WARNED:  # SQLAlchemy's connection options ('timeout=30')
+            _OPTIONS_WARNED.add((storage, options))
+            logger.warning("storage %r: the URL's options (%s) are not used; moo_hpo opens the file %s itself (waiting up "
+                           "to 30 s for another process's write)", SQLITE_URL + storage + "?" + options, options, storage)
     if storage.strip() in ("", ":memory:"):
         raise StorageError(f"storage={storage!r} names no file; storage=None keeps a study in memory")
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", storage) and not os.path.exists(at(storage)):

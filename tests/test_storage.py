@@ -558,6 +558,17 @@ def test_an_sqlalchemy_sqlite_url_names_the_file(tmp_path, given, file) -> None:
     assert mh.report(given.format(dir=tmp_path)).data["counts"]["complete"] == 1
 
 
+def test_an_sqlite_urls_options_are_left_out_of_the_file_name_and_said_unused(tmp_path, caplog) -> None:
+    given = f"sqlite:///{tmp_path}/study.db?timeout=30"  # Optuna's and SQLAlchemy's habit
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        with mh.Study(_SPACE, [mh.Minimize("f")], storage=given) as study:
+            study.tell(study.ask(), {"f": 1.0})
+    assert [p.name for p in tmp_path.iterdir()] == ["study.db"]
+    assert "the URL's options (timeout=30) are not used" in caplog.text
+    with mh.Study.load(tmp_path / "study.db") as again:
+        assert len(again.trials) == 1
+
+
 @pytest.mark.parametrize("given", [":memory:", "", "postgresql://user@host/db", "mysql+pymysql://x/y"])
 def test_storage_that_names_no_sqlite_file_is_refused_with_what_to_give(tmp_path, monkeypatch, given) -> None:
     monkeypatch.chdir(tmp_path)
