@@ -302,7 +302,9 @@ def _run_trial(
             pool.shutdown()
     message = _pickled_parts(outcome_message(trial.number, outcome))
     where["run_seconds"] = time.monotonic() - began  # on its worker: a trial's duration also counts time queued
-    message["extra"] = {"worker": where, **({"output": output.getvalue()[-_OUTPUT_TAIL:]} if output.getvalue() else {})}
+    # what the objective wrote into trial.extra, then where it ran (moo_hpo's names win)
+    message["extra"] = {**message.get("extra", {}), "worker": where,
+                        **({"output": output.getvalue()[-_OUTPUT_TAIL:]} if output.getvalue() else {})}
     return message
 
 

@@ -64,17 +64,31 @@ def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_w
     ``sys.exit``, argparse on arguments it does not know) is the trial's failure too, not the worker's end. In the
     study's own process it passes through, with ``KeyboardInterrupt`` and every other ``BaseException``: there it
     may be the process's own shutdown (a signal handler that calls ``sys.exit``).
+
+    In a worker, what the objective wrote into ``trial.extra`` (a copy there) goes into the outcome's ``extra``, so
+    that the study keeps it as it does when the objective runs in its own process on the trial itself (moo_hpo's own
+    keys left out: ``optimizer``, ``repeat_of`` ...).
     """
+    before = dict(trial.extra) if in_worker else {}
     try:
         value = fn(dict(trial.config), trial) if takes_trial else fn(dict(trial.config))
     except Exception as exc:  # noqa: BLE001 - failures are data
-        return Outcome(error=format_exception(exc), exception=exc)
+        return Outcome(error=format_exception(exc), exception=exc, extra=_written(trial, before, in_worker))
     except SystemExit as exc:
         if not in_worker or isinstance(exc, KeyboardInterrupt):  # a SIGTERM's Terminated stops the study, as Ctrl-C
             raise
         said = f"the objective called sys.exit({exc.code!r}), which ends the trial, not the study: {format_exception(exc)}"
         return Outcome(error=said)
-    return Outcome(value=value)
+    return Outcome(value=value, extra=_written(trial, before, in_worker))
+
+
+def _written(trial: Trial, before: dict[str, Any], in_worker: bool) -> dict[str, Any]:
+    """What the objective wrote into a worker's copy of ``trial.extra`` (new keys, and keys given another value)."""
+    if not in_worker:
+        return {}
+    from moo_hpo.trial import ASKED_KEYS
+
+    return {k: v for k, v in trial.extra.items() if k not in ASKED_KEYS and (k not in before or before[k] is not v)}
 
 
 class InProcessExecutor:

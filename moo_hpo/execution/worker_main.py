@@ -72,13 +72,20 @@ def outcome_message(number: int, outcome: Any) -> dict[str, Any]:
     """What goes back for one trial: the value, or the error text plus the exception when it round-trips."""
     from moo_hpo.execution.executors import format_exception
 
+    written: dict[str, Any] = {}  # what the objective wrote into trial.extra, where it pickles
+    for key, value in (outcome.extra or {}).items():
+        try:
+            pickle.loads(pickle.dumps(value))
+            written[key] = value
+        except Exception:  # noqa: BLE001 - its text instead
+            written[key] = repr(value)[:1000]
     if outcome.error is None:
         try:
             pickle.loads(pickle.dumps(outcome.value))
         except Exception as exc:  # noqa: BLE001 - report it as the trial's failure
             return {"number": number, "error": f"the objective's return value could not be sent back: {format_exception(exc)}"}
-        return {"number": number, "value": outcome.value}
-    message: dict[str, Any] = {"number": number, "error": outcome.error}
+        return {"number": number, "value": outcome.value, **({"extra": written} if written else {})}
+    message: dict[str, Any] = {"number": number, "error": outcome.error, **({"extra": written} if written else {})}
     for carrier in (ExceptionCarrier, lambda exc: exc):  # as it was raised; else as pickle rebuilds it; else its text
         try:
             sent = carrier(outcome.exception)

@@ -436,8 +436,8 @@ class WorkerPoolExecutor:
         if self.max_trials_per_worker is not None and worker.trials_run >= self.max_trials_per_worker:
             self._retire(worker)
         if "error" in message:
-            return trial, Outcome(error=message["error"], exception=message.get("exception"))
-        return trial, Outcome(value=message["value"])
+            return trial, Outcome(error=message["error"], exception=message.get("exception"), extra=message.get("extra") or {})
+        return trial, Outcome(value=message["value"], extra=message.get("extra") or {})
 
     def _answer(self, trial: Trial, report: dict[str, Any]) -> dict[str, Any]:
         """Pass an intermediate report on and return the pruner's decision (or the report's error)."""

@@ -1084,3 +1084,14 @@ def test_an_address_where_something_else_listens_is_refused_instead_of_a_silent_
         listener.close()
     assert time.monotonic() - started < 20
 
+
+
+def writes_a_note(config, trial):
+    trial.extra["note"] = "kept"
+    return {"a": config["x"], "b": config["y"]}
+
+
+def test_what_the_objective_writes_into_trial_extra_comes_back_from_the_cluster(client):
+    s = study()
+    s.optimize(writes_a_note, n_trials=2, executor=client, show_progress=False)
+    assert all(t.extra["note"] == "kept" and "worker" in t.extra for t in s.trials)

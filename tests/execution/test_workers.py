@@ -758,3 +758,17 @@ def test_catch_names_an_exception_class_of_the_users_script_with_workers_as_in_o
     lines = out.stdout.splitlines()
     assert lines[0] == "raised Diverged: loss is nan", out.stdout + out.stderr
     assert lines[1].startswith("finished ") and int(lines[1].split()[1]) > 0
+
+
+def notes_in_trial_extra(config, trial):
+    trial.extra["note"] = f"x={config['x']:.2f}"  # Optuna's trial.set_user_attr habit
+    return {"a": config["x"], "b": 1.0 - config["x"]}
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_what_the_objective_writes_into_trial_extra_is_kept_with_workers_as_in_one_process(tmp_path, n_workers):
+    study = two_objective_study(storage=tmp_path / "s.db")
+    study.optimize(notes_in_trial_extra, n_trials=3, n_workers=n_workers, show_progress=False)
+    study.close()
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as again:
+        assert all(t.extra["note"] == f"x={t.config['x']:.2f}" for t in again.trials)
