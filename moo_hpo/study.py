@@ -68,7 +68,7 @@ def _as_chosen(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
     """A configuration given by a user as the space's values: NumPy scalars as Python ones, NaN and ``<NA>`` as no
     value (an inactive parameter in a row of a data frame), and None too for a number parameter (``to_dict()`` of a
     pandas row gives None for ``<NA>``; None is a value only a categorical parameter can take), an integral float of
-    an integer parameter as an integer."""
+    an integer parameter as an integer, an integer of a float parameter as a float."""
     from moo_hpo.params import Float, Int
 
     out: dict[str, Any] = {}
@@ -81,6 +81,8 @@ def _as_chosen(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(space.params.get(name), Int) and isinstance(value, float) and value.is_integer():
             value = int(value)
+        elif isinstance(space.params.get(name), Float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # {"C": 1} is the configuration C=1.0 that the optimizers propose
         out[name] = value
     return out
 
@@ -355,7 +357,11 @@ class Study:
         stored = getattr(self, "_stored_name", None)
         if stored is not None and self.name != stored and not self.read_only:
             self._store.set_meta("name", self.name)
-            logger.info("study in %r renamed from %r to %r", self._store.location, stored, self.name)
+            # a warning: a new name may have been meant as a new study (Optuna keeps several in one database);
+            # a moo_hpo file holds one study, which goes on under the new name
+            count = f"{len(self._trials)} trial{'' if len(self._trials) == 1 else 's'}"
+            logger.warning("the study in %r (%s) goes on, renamed from %r to %r: a file holds one study; for a new "
+                           "study, give another storage file", self._store.location, count, stored, self.name)
 
     def _recount(self) -> None:
         self._counts = {s: 0 for s in TrialStatus}

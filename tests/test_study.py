@@ -1532,3 +1532,21 @@ def test_an_optimizer_named_as_moo_hpos_own_proposals_is_refused(name):
     Mine.name = name
     with pytest.raises(mh.ConfigError, match=f"named {name!r}, a name moo_hpo gives trials it proposes itself"):
         simple_study(optimizer=Mine())
+
+
+def test_an_integer_enqueued_for_a_float_parameter_is_the_float_the_optimizers_propose():
+    study = mh.Study({"C": mh.Float(0.1, 10.0, log=True), "k": mh.Int(1, 5)}, [mh.Minimize("f")], optimizer="random", seed=0)
+    study.enqueue({"C": 1, "k": 3.0})
+    trial = study.ask()
+    assert trial.config == {"C": 1.0, "k": 3} and type(trial.config["C"]) is float and type(trial.config["k"]) is int
+
+
+def test_reopening_a_file_under_another_name_warns_that_the_study_goes_on_renamed(tmp_path, caplog):
+    path = tmp_path / "exp.db"
+    with mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("f")], storage=path, name="exp-v1", seed=0) as first:
+        first.tell(first.ask(), {"f": 1.0})
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        with mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("f")], storage=path, name="exp-v2", seed=0) as again:
+            assert again.name == "exp-v2" and len(again.trials) == 1
+    assert "goes on, renamed from 'exp-v1' to 'exp-v2': a file holds one study; for a new study, give another storage file" in caplog.text
+    assert "(1 trial)" in caplog.text
