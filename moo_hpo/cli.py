@@ -312,6 +312,8 @@ def run(
             raise beside_hint(exc, description.parent) from None
         except Terminated:  # SIGTERM (a SystemExit too): the command's own handling, below
             raise
+        except mh.MooHpoError as exc:  # a lost Dask scheduler, say: the command's own way to resume
+            raise CliError(str(exc).replace("resume with mh.Study.load", "resume by running this command again")) from None
         except SystemExit as exc:  # the entry's own sys.exit, in this process (SIGTERM arrives as Ctrl-C here)
             raise CliError(
                 f"the objective called sys.exit({exc.code!r}) in the study's process, which stops the study (its running "

@@ -389,6 +389,60 @@ def test_a_killed_driver_resumes_from_its_store(tcp_cluster, tmp_path):
     resumed.close()
 
 
+def test_the_cli_says_to_run_the_command_again_after_losing_the_scheduler(tmp_path):
+    from typer.testing import CliRunner
+
+    from moo_hpo.cli import app
+
+    dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    port = 20786 + os.getpid() % 1000
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    scheduler = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the entry itself loses the scheduler at its third trial (a preempted scheduler node)
+    (tmp_path / "entry.py").write_text(textwrap.dedent(f"""
+        import os, pathlib, signal, time
+
+        def evaluate(config):
+            calls = pathlib.Path({str(tmp_path / "calls")!r})
+            calls.write_text(calls.read_text() + "x" if calls.exists() else "x")
+            if len(calls.read_text()) == 3:
+                os.kill({scheduler.pid}, signal.SIGKILL)
+            time.sleep(0.3)
+            return {{"a": config["x"], "b": 1 - config["x"]}}
+        """))
+    (tmp_path / "study.toml").write_text(textwrap.dedent(
+        """
+        [study]
+        entry = "entry:evaluate"
+        storage = "study.db"
+        seed = 1
+        n_trials = 30
+
+        [space.x]
+        type = "float"
+        low = 0.0
+        high = 1.0
+
+        [[objectives]]
+        name = "a"
+
+        [[objectives]]
+        name = "b"
+        """
+    ))
+    try:
+        result = CliRunner().invoke(app, ["run", str(tmp_path / "study.toml"), "--dask", address])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 1 and "resume by running this command again" in said and "mh.Study.load" not in said, said
+    finally:
+        worker.kill(), scheduler.kill()
+        worker.wait(), scheduler.wait()
+
+
 def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
     from typer.testing import CliRunner
 
