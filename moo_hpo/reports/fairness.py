@@ -134,8 +134,8 @@ class FairnessAudit(SavesByFormat):
                 for k in ("tpr", "fpr"):  # a rate over nobody: the gap counts it as 0 (fairlearn), and so does this
                     values = [g.get(k) for g in groups]
                     if k in rates and k not in spread and any(isinstance(v, (int, float)) for v in values):
-                        counted = [v if isinstance(v, (int, float)) else 0.0 for v in values]
-                        spread[k] = f"{max(counted) - min(counted):.4g} (an undefined rate counted as 0)"
+                        counted, low = [v if isinstance(v, (int, float)) else 0.0 for v in values], min(v for v in values if isinstance(v, (int, float)))
+                        spread[k] = f"{max(counted) - min(counted):.4g}" + (" (an undefined rate counted as 0)" if low > 0 else "")
                 rows.append([("largest difference" if k == first[0] else "") if k in first else spread.get(k, "") for k in keys]
                             if first else [spread.get(k, "") for k in keys])
             tables.append((title, [GROUP_COLUMNS.get(k, k) for k in keys], rows))

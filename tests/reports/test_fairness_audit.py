@@ -237,6 +237,11 @@ def test_the_audit_says_when_a_group_behind_the_gap_is_tiny():
     markdown = mh.fairness_audit(study, gap="tpr_diff", trials=[2]).to_markdown()
     # the table shows how the gap was reached: O's undefined TPR counts as 0, as in fairlearn's gap
     assert "| largest difference |  |  |  | 0.3 | 0.8 (an undefined rate counted as 0) | 0.1 |" in markdown
+    # where a defined rate is 0 anyway, counting the undefined one as 0 changes nothing: no note
+    zero = [*none, {"eth": "Z", "count": 50, "positives": 10, "negatives": 40, "selection_rate": 0.0, "tpr": 0.0, "fpr": 0.0}]
+    study.tell(study.ask(), {"accuracy": 0.85, "tpr_diff": 0.8}, extra={"fairness": {"by_group": zero}})
+    markdown = mh.fairness_audit(study, gap="tpr_diff", trials=[3]).to_markdown()
+    assert "| largest difference |  |  |  | 0.3 | 0.8 | 0.1 |" in markdown and "counted as 0)" not in markdown.split("by group")[-1]
     summary = mh.fairness_audit(study, gap="tpr_diff", trials=[2]).summary  # no positive at all: undefined, not "few"
     assert ("Group O (0 positive labels) has no positive labels in the validation data: its TPR is undefined (a rate "
             "over nobody, counted as 0), so a tpr_diff set by it means nothing") in summary
