@@ -48,16 +48,13 @@ def format_exception(exc: BaseException) -> str:
 
 
 def takes_trial(fn: Callable[..., Any]) -> bool:
-    """True when ``fn`` takes the trial as its second positional argument: one named ``trial``, one without a
-    default, or ``*args`` (``fn(config, scale=1.0)`` keeps its ``scale``, as ``fit``'s parameters are kept)."""
+    """True when ``fn`` accepts a second positional argument (the trial)."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return False
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) >= 2:
-        return positional[1].name == "trial" or positional[1].default is inspect.Parameter.empty
-    return any(p.kind is p.VAR_POSITIONAL for p in params)
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
 def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_worker: bool = False) -> Outcome:

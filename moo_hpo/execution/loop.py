@@ -468,7 +468,7 @@ def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[Base
         tell_keeping_metrics(study, trial, value, {**outcome.extra, **kept, "pruned": reason}, TrialStatus.PRUNED)
         return
     if outcome.error is not None:
-        study.tell(trial, error=outcome.error, extra=outcome.extra or None)
+        study.tell(trial, error=outcome.error, extra=as_text(outcome.extra) or None)
         exc = outcome.exception
         if exc is not None and not isinstance(exc, catch):
             raise exc

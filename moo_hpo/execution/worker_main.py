@@ -72,13 +72,11 @@ def outcome_message(number: int, outcome: Any) -> dict[str, Any]:
     """What goes back for one trial: the value, or the error text plus the exception when it round-trips."""
     from moo_hpo.execution.executors import format_exception
 
-    written: dict[str, Any] = {}  # what the objective wrote into trial.extra, where it pickles
-    for key, value in (outcome.extra or {}).items():
-        try:
-            pickle.loads(pickle.dumps(value))
-            written[key] = value
-        except Exception:  # noqa: BLE001 - its text instead
-            written[key] = repr(value)[:1000]
+    from moo_hpo.execution.extra_text import as_text
+
+    # what the objective wrote into trial.extra, as JSON can hold it (a type only this process can import would not
+    # load in the study's)
+    written: dict[str, Any] = as_text(dict(outcome.extra or {})) or {}
     if outcome.error is None:
         try:
             pickle.loads(pickle.dumps(outcome.value))

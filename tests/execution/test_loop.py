@@ -328,21 +328,3 @@ def test_failures_of_an_exception_that_differ_in_a_number_do_not_stop_the_study(
     study.optimize(diverges, n_trials=8, show_progress=False, catch=(RuntimeError,))
     assert study.count("failed") == 8
 
-
-def test_an_objective_s_own_parameter_with_a_default_keeps_it_and_a_trial_parameter_gets_the_trial():
-    seen = {}
-
-    def scaled(config, scale=2.0):  # before: it was given the trial as its scale
-        return {"a": config["x"] * scale, "b": 1.0}
-
-    def with_trial(config, trial=None):
-        seen["trial"] = trial
-        return {"a": config["x"], "b": 1.0}
-
-    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
-    study.optimize(scaled, n_trials=1, show_progress=False)
-    assert study.trials[0].metrics["a"] == pytest.approx(2.0 * study.trials[0].config["x"])
-    study.optimize(with_trial, n_trials=1, show_progress=False)
-    assert isinstance(seen["trial"], mh.Trial)
-    study.optimize(lambda config, t: {"a": float(t.number), "b": 1.0}, n_trials=1, show_progress=False)
-    assert study.trials[2].metrics["a"] == 2.0

@@ -772,3 +772,36 @@ def test_what_the_objective_writes_into_trial_extra_is_kept_with_workers_as_in_o
     study.close()
     with mh.Study.load(tmp_path / "s.db", read_only=True) as again:
         assert all(t.extra["note"] == f"x={t.config['x']:.2f}" for t in again.trials)
+
+
+def raises_builtin_errors(config):
+    k = int(config["x"] * 3)
+    if k == 0:
+        open("/nonexistent/moo_hpo/data.csv")
+    if k == 1:
+        b"\xff".decode()
+    raise NotADirectoryError(20, "Not a directory", "/a/file", None, "/b/file")
+
+
+def test_built_in_exceptions_come_back_from_a_worker_with_their_fields():
+    seen = {}
+    for seed in range(12):
+        study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a")], optimizer="random", seed=seed)
+        try:
+            study.optimize(raises_builtin_errors, n_trials=1, n_workers=2, catch=(KeyError,), show_progress=False)
+        except (OSError, UnicodeDecodeError) as exc:
+            seen[type(exc).__name__] = exc
+    assert seen["FileNotFoundError"].filename == "/nonexistent/moo_hpo/data.csv"
+    assert str(seen["UnicodeDecodeError"]) == "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+    assert seen["NotADirectoryError"].filename2 == "/b/file"
+
+
+def writes_a_set_then_fails(config, trial):
+    trial.extra["tags"] = {"a"}  # no JSON: kept as its text
+    raise RuntimeError("diverged")
+
+
+def test_extra_written_before_a_failure_that_json_cannot_hold_is_kept_as_text():
+    study = two_objective_study()
+    study.optimize(writes_a_set_then_fails, n_trials=2, n_workers=2, catch=(RuntimeError,), show_progress=False)
+    assert study.count("failed") == 2 and all(t.extra["tags"] == "{'a'}" for t in study.trials)
