@@ -768,6 +768,11 @@ def storage_path(storage: str | os.PathLike[str], base: str | os.PathLike[str] |
                                "where moo_hpo kept it before it read the URL; move it to %s to use the URL's own file",
                                storage, literal, at(storage[len(SQLITE_URL):]))
             return literal
+        whole = at(storage[len(SQLITE_URL):])
+        if "?" in storage and os.path.isfile(whole):  # a study moo_hpo wrote under the file name with the URL's options
+            logger.warning("storage %r: using the study file %s, named with the URL's options, where moo_hpo kept it "
+                           "before it read them; rename it to %s", storage, whole, whole.partition("?")[0])
+            return whole
         storage, _, options = storage[len(SQLITE_URL):].partition("?")
         if options and (storage, options) not in _OPTIONS_WARNED:  # SQLAlchemy's connection options ('timeout=30')
             _OPTIONS_WARNED.add((storage, options))

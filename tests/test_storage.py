@@ -567,6 +567,14 @@ def test_an_sqlite_urls_options_are_left_out_of_the_file_name_and_said_unused(tm
     assert "the URL's options (timeout=30) are not used" in caplog.text
     with mh.Study.load(tmp_path / "study.db") as again:
         assert len(again.trials) == 1
+    # a study kept before under the file name with the options (how moo_hpo read the URL then) is still found
+    old = tmp_path / "old.db?timeout=30"
+    with mh.Study(_SPACE, [mh.Minimize("f")], storage=old) as study:
+        study.tell(study.ask(), {"f": 2.0})
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        with mh.Study.load(f"sqlite:///{tmp_path}/old.db?timeout=30") as again:
+            assert len(again.trials) == 1
+    assert "named with the URL's options" in caplog.text and not (tmp_path / "old.db").exists()
 
 
 @pytest.mark.parametrize("given", [":memory:", "", "postgresql://user@host/db", "mysql+pymysql://x/y"])

@@ -68,6 +68,10 @@ _LOADED: dict[str, Callable[..., Any]] = {}  # on a worker: the objectives it lo
 _KEEP_LOADED = 2  # objectives a worker keeps (two studies sharing a cluster at once do not reload theirs)
 _LOADED_LOCK = threading.Lock()
 _MAX_MOVES = 3  # times a trial that reached a worker unfit for it is sent again before it fails
+
+#: seconds between looks at the workers that cannot run the objective while trials wait with no other worker
+UNFIT_RECHECK_SECONDS = 10.0
+
 #: An objective that pickles to more than this is logged (the scheduler keeps it, every worker loads it).
 LARGE_OBJECTIVE_BYTES = 100_000_000
 
@@ -397,6 +401,7 @@ class DaskExecutor:
         self._unfit: set[str] = set()  # workers that cannot run the objective (other versions, a missing package)
         self._paused: list[str] = []  # workers Dask paused at their memory limit, at the latest look
         self._moved: dict[int, int] = {}  # trial number -> times it came back from an unfit worker
+        self._payload, self._unfit_checked = payload, 0.0  # to look again at unfit workers while trials wait for them
         self._key = f"moo_hpo-objective-{uuid.uuid4().hex}"  # never an earlier study's, even in a long-lived worker
         try:
             self._wait_for_slots(wait_for_workers)
@@ -468,7 +473,7 @@ class DaskExecutor:
     def _wait_for_slots(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         said = False
-        while self._slots() == 0:
+        while self._slots() == 0 and not self._paused:  # workers Dask paused are there: the study starts, the watch says why
             if not said and time.monotonic() > deadline - timeout + 5:
                 said = True
                 need = f" with resources {self.resources}" if self.resources else ""
@@ -615,9 +620,29 @@ class DaskExecutor:
     def _send_deferred(self) -> None:
         """Send the trials back from unfit workers again while the fit workers have free slots; with none (only unfit
         workers left, or none at all), they wait here for one, as the worker watch says."""
+        self._look_at_unfit_again()
         while self._deferred and len(self._running) < self._slots():
             trial, submissions = self._deferred.pop(0)
             self._submit(trial, submissions)
+
+    def _look_at_unfit_again(self) -> None:
+        """While trials wait with no fit worker, every :data:`UNFIT_RECHECK_SECONDS` have the unfit workers load the
+        objective again (what it needs may have been installed since), and take back those that can; the addresses of
+        workers that left are forgotten."""
+        now = time.monotonic()
+        if not self._deferred or not self._unfit or now - self._unfit_checked < UNFIT_RECHECK_SECONDS or self._slots() > 0:
+            return
+        self._unfit_checked = now
+        self._unfit &= set(self.client.scheduler_info(n_workers=-1)["workers"])
+        if not self._unfit:
+            return
+        found = self.client.run(_preflight, self._payload, self._key, workers=sorted(self._unfit), on_error="return")
+        mine = _versions()
+        fixed = sorted(w for w, v in found.items() if isinstance(v, dict) and all(v.get(k) == mine[k] for k in mine))
+        if fixed:
+            self._unfit -= set(fixed)
+            self._slots_at = (0.0, 0)
+            logger.warning("the Dask worker(s) %s can run the objective now: the waiting trials go to them", ", ".join(fixed))
 
     def _forget_answers(self, number: int) -> None:
         """Delete a finished trial's answer variables and events on the scheduler."""
@@ -715,7 +740,7 @@ class DaskExecutor:
                 if unfit not in self._unfit:  # a worker that joined later and cannot run the objective: the others run it
                     self._unfit.add(unfit)
                     self._slots_at = (0.0, 0)  # its slots are gone now
-                    others = len(self._unfit) < len(self.client.scheduler_info(n_workers=-1)["workers"])
+                    others = bool(set(self.client.scheduler_info(n_workers=-1)["workers"]) - self._unfit)
                     logger.warning("%s; %s", message["error"], "trials go to the other workers" if others else
                                    "no other worker can run them: they wait for one that can (start one; or stop with "
                                    "Ctrl-C, every finished trial is saved)")

@@ -31,13 +31,14 @@ def check_address(address: str) -> None:
 
 
 def check_greets(address: str, seconds: float | None = None) -> None:
-    """Refuse a ``tcp://`` address where something listens that is no Dask scheduler (its dashboard's port, another
-    server): Dask's client waits for such a listener's handshake past its own timeout, with no message. A Dask
-    scheduler writes its handshake as soon as a connection opens; one that is not reachable at all is left to the
-    client, whose error says so.
+    """Refuse a ``tcp://`` address where a web server listens (the scheduler's dashboard, 8787, for the scheduler's
+    port, 8786): Dask's client waits for such a listener's handshake past its own timeout, with no message. A Dask
+    scheduler writes its handshake as soon as a connection opens; a listener silent for ``seconds`` is asked for a web
+    page, and refused when it answers as a web server (a scheduler busy with its event loop answers nothing, and is
+    left to the client, as is one that cannot be reached).
 
     Raises:
-        ConfigError: when the listener sends nothing within ``seconds`` (None: :data:`GREETING_SECONDS`).
+        ConfigError: when the listener answers as a web server.
     """
     import socket
 
@@ -55,12 +56,19 @@ def check_greets(address: str, seconds: float | None = None) -> None:
         return  # not reachable: the client says so
     with sock:
         try:
-            greeted = bool(sock.recv(1))
-        except OSError:  # nothing within the time, or the connection dropped
-            greeted = False
-    if not greeted:
+            if sock.recv(1):  # a greeting: a scheduler (or something the client will judge)
+                return
+            return  # closed at once (a tunnel whose far end is down): the client says what it finds
+        except OSError:  # nothing within the time: a busy scheduler, or a web server waiting for a request
+            pass
+        try:  # a web server answers a request; a scheduler busy with its event loop does not
+            sock.settimeout(2.0)
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            web = sock.recv(5) == b"HTTP/"
+        except OSError:
+            web = False
+    if web:
         raise ConfigError(
-            f"nothing at {address!r} answered as a Dask scheduler within {seconds:g} s (a scheduler greets a client at "
-            "once): is it another server, such as the scheduler's dashboard (port 8787 by default; the scheduler "
-            "listens on 8786)?"
+            f"{address!r} is a web server, not a Dask scheduler (a scheduler greets a client at once): is it the "
+            "scheduler's dashboard (port 8787 by default; the scheduler listens on 8786)?"
         )

@@ -62,8 +62,8 @@ class WorkerWatch:
             slots, running = self.slots(), self.running()
         except Exception:  # noqa: BLE001 - a scheduler that cannot answer is the study loop's to report
             return
-        self._look_for_paused(running)
-        if slots == 0 and running and not self.waiting:
+        paused = self._look_for_paused(running)
+        if slots == 0 and running and not self.waiting and not paused:  # paused workers: said above, and they are there
             self.waiting = True
             logger.warning(
                 "no Dask worker is left on the scheduler %s that can run the study's trials: %d trial(s) wait for one "
@@ -75,12 +75,16 @@ class WorkerWatch:
         if slots > 0 and self.crowded is not None:
             self._look_for_other_tasks()
 
-    def _look_for_paused(self, running: int) -> None:
-        """Log once per spell when workers are paused at their memory limit while the study has trials running."""
+    def _look_for_paused(self, running: int) -> bool:
+        """Log once per spell when workers are paused at their memory limit while the study has trials running.
+
+        Returns:
+            Whether any worker is paused.
+        """
         try:
             paused = set(self.paused()) if self.paused is not None else set()
         except Exception:  # noqa: BLE001 - as in look
-            return
+            return False
         new = paused - self.paused_said
         self.paused_said &= paused  # a worker that resumed may pause again: said again then
         if new and running:
@@ -92,6 +96,7 @@ class WorkerWatch:
                 "(dask config distributed.worker.memory.pause: false, so that it restarts at its terminate threshold "
                 "instead of pausing)", len(new), self.where, ", ".join(sorted(new)),
             )
+        return bool(paused)
 
     def _look_for_other_tasks(self) -> None:
         """Log once per spell when the study's trials wait while the workers run tasks that are not its own."""

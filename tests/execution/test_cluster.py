@@ -1074,7 +1074,9 @@ def test_a_pruners_own_error_keeps_its_type_on_the_cluster(client):
     assert "ZeroDivisionError: division by zero" in s.trials[0].error
 
 
-def test_with_only_workers_that_cannot_run_the_objective_left_trials_wait_for_one_that_can(tmp_path, caplog):
+@pytest.mark.parametrize("comes_back", ["a new worker", "the unfit worker fixed"])
+def test_with_only_workers_that_cannot_run_the_objective_left_trials_wait_for_one_that_can(tmp_path, caplog, monkeypatch,
+                                                                                             comes_back):
     # the only fit worker is lost (a preempted node) while a worker that cannot load the objective stays: before, the
     # rest of the budget became failed trials within a second
     import threading
@@ -1102,8 +1104,21 @@ def test_with_only_workers_that_cannot_run_the_objective_left_trials_wait_for_on
             workers.append(worker("--preload", str(preload)))
             client.wait_for_workers(2, timeout=60)
             workers[0].kill()  # the only worker that can run the objective
-            threading.Timer(8.0, lambda: workers.append(worker())).start()  # one comes back later
+            if comes_back == "a new worker":
+                threading.Timer(8.0, lambda: workers.append(worker())).start()
+            else:  # what the unfit worker lacked is installed there (here: this moo_hpo's version)
+                threading.Timer(3.0, lambda: client.run(fix_the_version)).start()
 
+    version = mh.__version__  # this process's (on the worker, moo_hpo's own was changed by its preload)
+
+    def fix_the_version():
+        import moo_hpo
+
+        moo_hpo.__version__ = version
+
+    from moo_hpo.execution import cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "UNFIT_RECHECK_SECONDS", 1.0)
     try:
         s = study()
         with caplog.at_level("WARNING", logger="moo_hpo"):
@@ -1111,6 +1126,8 @@ def test_with_only_workers_that_cannot_run_the_objective_left_trials_wait_for_on
         assert s.count("complete") == 4 and s.count("failed") == 0, [t.error for t in s.trials]
         said = caplog.text
         assert "no other worker can run them: they wait for one that can" in said or "no Dask worker is left" in said
+        if comes_back == "the unfit worker fixed":
+            assert "can run the objective now: the waiting trials go to them" in said
     finally:
         for p in workers:
             p.kill()
@@ -1119,24 +1136,26 @@ def test_with_only_workers_that_cannot_run_the_objective_left_trials_wait_for_on
         cluster.close()
 
 
-def test_an_address_where_something_else_listens_is_refused_instead_of_a_silent_wait(monkeypatch):
+def test_an_address_where_a_web_server_listens_is_refused_instead_of_a_silent_wait(monkeypatch):
     # the dashboard's port (8787) for the scheduler's (8786): Dask's client waited for its handshake with no message
-    import socket
+    import http.server
+    import threading
 
     from moo_hpo.execution import scheduler_address
 
     monkeypatch.setattr(scheduler_address, "GREETING_SECONDS", 1.0)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.server_address[1]}"
     started = time.monotonic()
     try:
-        with pytest.raises(mh.ConfigError, match=r"nothing at 'tcp://127.0.0.1:\d+' answered as a Dask scheduler within 1 s.*dashboard"):
+        with pytest.raises(mh.ConfigError, match=r"'tcp://127.0.0.1:\d+' is a web server, not a Dask scheduler.*dashboard"):
             study().optimize(sleepy, n_trials=1, executor=address, show_progress=False)
     finally:
-        listener.close()
+        server.shutdown()
+        server.server_close()
     assert time.monotonic() - started < 20
+
 
 
 

@@ -154,3 +154,32 @@ def test_a_study_whose_worker_dask_pauses_at_its_memory_limit_is_told_so(caplog,
         resume.join()
         client.close()
         cluster.close()
+
+
+def test_a_study_started_while_its_only_worker_is_paused_starts_and_says_so(caplog, monkeypatch):
+    # before: "no Dask worker joined the scheduler within 60 s", though a worker was there, paused by a previous study
+    from distributed.core import Status
+
+    monkeypatch.setattr(worker_watch, "WATCH_SECONDS", 0.5)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0)
+    client = distributed.Client(cluster)
+
+    def set_status(status):
+        def on_worker(dask_worker):
+            dask_worker.status = status
+        client.run(on_worker)
+
+    set_status(Status.paused)
+    resume = threading.Timer(3.0, lambda: set_status(Status.running))
+    resume.start()
+    try:
+        study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer="random", seed=0)
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            study.optimize(lambda config: {"a": config["x"]}, n_trials=2, executor=client, show_progress=False)
+        assert study.count("complete") == 2
+        assert any("at their memory limit" in r.getMessage() for r in caplog.records)
+        assert not any("no Dask worker is left" in r.getMessage() for r in caplog.records)
+    finally:
+        resume.join()
+        client.close()
+        cluster.close()
