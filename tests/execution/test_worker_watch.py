@@ -118,10 +118,10 @@ def test_a_study_whose_trials_wait_behind_another_client_s_task_says_so(monkeypa
         cluster.close()
 
 
-def test_a_study_whose_worker_dask_pauses_at_its_memory_limit_is_told_so(caplog, monkeypatch):
-    # a leaking objective fills a long-lived worker: Dask pauses it, and the study's trials wait on it with no word
-    from distributed.core import Status
-
+@pytest.fixture
+def pausable(monkeypatch):
+    """A one-worker cluster whose worker can be paused and resumed as Dask does at its memory limit: ``(client,
+    set_status)``; the watch looks every half second."""
     monkeypatch.setattr(worker_watch, "WATCH_SECONDS", 0.5)
     # no memory limit: its monitor would resume the worker at once (this test's worker holds little memory)
     cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0)
@@ -131,6 +131,17 @@ def test_a_study_whose_worker_dask_pauses_at_its_memory_limit_is_told_so(caplog,
         def on_worker(dask_worker):
             dask_worker.status = status
         client.run(on_worker)
+
+    yield client, set_status
+    client.close()
+    cluster.close()
+
+
+def test_a_study_whose_worker_dask_pauses_at_its_memory_limit_is_told_so(caplog, pausable):
+    # a leaking objective fills a long-lived worker: Dask pauses it, and the study's trials wait on it with no word
+    from distributed.core import Status
+
+    client, set_status = pausable
 
     def fn(config):
         time.sleep(0.3)
@@ -152,23 +163,13 @@ def test_a_study_whose_worker_dask_pauses_at_its_memory_limit_is_told_so(caplog,
         assert line.startswith("Dask paused 1 worker(s) on tcp://") and "distributed.worker.memory.pause: false" in line
     finally:
         resume.join()
-        client.close()
-        cluster.close()
 
 
-def test_a_study_started_while_its_only_worker_is_paused_starts_and_says_so(caplog, monkeypatch):
+def test_a_study_started_while_its_only_worker_is_paused_starts_and_says_so(caplog, pausable):
     # before: "no Dask worker joined the scheduler within 60 s", though a worker was there, paused by a previous study
     from distributed.core import Status
 
-    monkeypatch.setattr(worker_watch, "WATCH_SECONDS", 0.5)
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0)
-    client = distributed.Client(cluster)
-
-    def set_status(status):
-        def on_worker(dask_worker):
-            dask_worker.status = status
-        client.run(on_worker)
-
+    client, set_status = pausable
     set_status(Status.paused)
     resume = threading.Timer(3.0, lambda: set_status(Status.running))
     resume.start()
@@ -181,5 +182,3 @@ def test_a_study_started_while_its_only_worker_is_paused_starts_and_says_so(capl
         assert not any("no Dask worker is left" in r.getMessage() for r in caplog.records)
     finally:
         resume.join()
-        client.close()
-        cluster.close()
