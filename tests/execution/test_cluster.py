@@ -394,14 +394,7 @@ def test_the_cli_says_to_run_the_command_again_after_losing_the_scheduler(tmp_pa
 
     from moo_hpo.cli import app
 
-    dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
-    port = 20786 + os.getpid() % 1000
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    scheduler = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address, scheduler, worker = scheduler_and_worker(20786)
     # the entry itself loses the scheduler at its third trial (a preempted scheduler node)
     (tmp_path / "entry.py").write_text(textwrap.dedent(f"""
         import os, pathlib, signal, time
@@ -414,26 +407,7 @@ def test_the_cli_says_to_run_the_command_again_after_losing_the_scheduler(tmp_pa
             time.sleep(0.3)
             return {{"a": config["x"], "b": 1 - config["x"]}}
         """))
-    (tmp_path / "study.toml").write_text(textwrap.dedent(
-        """
-        [study]
-        entry = "entry:evaluate"
-        storage = "study.db"
-        seed = 1
-        n_trials = 30
-
-        [space.x]
-        type = "float"
-        low = 0.0
-        high = 1.0
-
-        [[objectives]]
-        name = "a"
-
-        [[objectives]]
-        name = "b"
-        """
-    ))
+    (tmp_path / "study.toml").write_text(toml_study(30))
     try:
         result = CliRunner().invoke(app, ["run", str(tmp_path / "study.toml"), "--dask", address])
         said = " ".join(result.output.split())
@@ -450,26 +424,7 @@ def test_the_cli_runs_a_toml_study_on_the_cluster(tcp_cluster, tmp_path):
 
     address, client = tcp_cluster
     (tmp_path / "entry.py").write_text("def evaluate(config):\n    return {'a': config['x'], 'b': (1 - config['x']) ** 2}\n")
-    (tmp_path / "study.toml").write_text(textwrap.dedent(
-        """
-        [study]
-        entry = "entry:evaluate"
-        storage = "study.db"
-        seed = 1
-        n_trials = 6
-
-        [space.x]
-        type = "float"
-        low = 0.0
-        high = 1.0
-
-        [[objectives]]
-        name = "a"
-
-        [[objectives]]
-        name = "b"
-        """
-    ))
+    (tmp_path / "study.toml").write_text(toml_study(6))
     result = CliRunner().invoke(app, ["run", str(tmp_path / "study.toml"), "--dask", address])
     assert result.exit_code == 0, result.output
     with mh.Study.load(tmp_path / "study.db", read_only=True) as s:
@@ -568,15 +523,45 @@ def test_stopping_with_trials_running_on_the_cluster_says_they_run_on(client, ca
                and "client.restart()" in r.getMessage() for r in caplog.records)
 
 
-def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_path, caplog):
+def scheduler_and_worker(base_port: int) -> tuple[str, subprocess.Popen, subprocess.Popen]:
+    """A ``dask scheduler`` and one ``dask worker`` started as processes (a test kills them): the address and both."""
     dask_cli = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
-    port = 19786 + os.getpid() % 1000
+    port = base_port + os.getpid() % 1000
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     scheduler = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     worker = subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return address, scheduler, worker
+
+
+def toml_study(n_trials: int) -> str:
+    """A TOML study of two objectives over one parameter, its objective ``entry:evaluate``, kept in ``study.db``."""
+    return textwrap.dedent(
+        f"""
+        [study]
+        entry = "entry:evaluate"
+        storage = "study.db"
+        seed = 1
+        n_trials = {n_trials}
+
+        [space.x]
+        type = "float"
+        low = 0.0
+        high = 1.0
+
+        [[objectives]]
+        name = "a"
+
+        [[objectives]]
+        name = "b"
+        """
+    )
+
+
+def test_a_lost_scheduler_stops_the_study_with_every_finished_trial_saved(tmp_path, caplog):
+    address, scheduler, worker = scheduler_and_worker(19786)
     try:
         def fn(config):
             time.sleep(0.3)
