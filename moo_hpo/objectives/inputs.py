@@ -55,9 +55,9 @@ def torch_input(model: Any, X: Any, device: Any = None) -> Any:
     if device is None:
         device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    integer = (X.dtype.is_floating_point or X.dtype.is_complex) is False if isinstance(X, torch.Tensor) else None
     if isinstance(X, torch.Tensor):
-        return X.to(device=device, dtype=torch.long if integer and _takes_ids(model) else dtype)
+        ids = not (X.dtype.is_floating_point or X.dtype.is_complex) and _takes_ids(model)
+        return X.to(device=device, dtype=torch.long if ids else dtype)
     array = np.asarray(X)
     if not array.flags.writeable:  # a pandas frame's values may be read-only: torch warns of each such array
         array = array.copy()
