@@ -36,6 +36,7 @@ from typing import Any
 
 from moo_hpo.constraints import Constraint
 from moo_hpo.exceptions import ConfigError, ProbeError
+from moo_hpo.execution.executors import trial_by_keyword
 from moo_hpo.objectives.base import Probe, checked_measurement, is_unfitted_estimator, kept_as_it_was
 from moo_hpo.trial import Result
 
@@ -145,9 +146,11 @@ def _torch_shape(model: Any) -> tuple[Any, ...] | None:
 
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
     """Whether ``fn``'s positional parameter at ``index`` is for the trial: one named ``trial``, or one
-    without a default (``fit(model, config, verbose=False)`` keeps its ``verbose``)."""
+    without a default (``fit(model, config, verbose=False)`` keeps its ``verbose``); or a keyword-only ``trial``."""
     import inspect
 
+    if trial_by_keyword(fn):
+        return True
     try:
         params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
@@ -251,8 +254,9 @@ class ProbePipeline:
         metrics: dict[str, float] = {}
         extra: dict[str, Any] = {}
         with_trial = trial is not None and takes_trial_at(self.fit, 1 if self.build is None else 2)
+        trial_kw = {"trial": trial} if with_trial and trial_by_keyword(self.fit) else {}  # fit(..., *, trial)
         if self.build is None:
-            out = self.fit(config, trial) if with_trial else self.fit(config)
+            out = self.fit(config, **trial_kw) if trial_kw else self.fit(config, trial) if with_trial else self.fit(config)
             if isinstance(out, (Mapping, Result)) and self.derived:  # derived from the metrics it returned
                 returned = Result(dict(out.metrics), dict(out.extra)) if isinstance(out, Result) else Result(dict(out), {})
                 self._check_no_probe_metric(returned.metrics, self.derived)
@@ -286,7 +290,8 @@ class ProbePipeline:
         shape = _torch_shape(model) if before else None  # quantizing or casting in place shows in it
         with ExitStack() as stack:
             running = [(p, self._enter_meter(stack, p)) for p in meters]
-            trained = self.fit(model, config, trial) if with_trial else self.fit(model, config)
+            trained = (self.fit(model, config, **trial_kw) if trial_kw
+                       else self.fit(model, config, trial) if with_trial else self.fit(model, config))
         for p, meter in running:
             m = p.from_meter(meter)  # type: ignore[attr-defined]
             metrics.update(m)

@@ -197,6 +197,19 @@ def test_a_third_parameter_with_a_default_is_not_given_the_trial():
     assert seen and all(v is False for v in seen)
 
 
+def test_fit_may_take_the_trial_as_a_keyword_only_parameter():
+    reported = []
+
+    def fit(model, config, verbose=False, *, trial):
+        trial.report(1, {"size_kb": 1.0})
+        reported.append(trial.number)
+
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(fit, build=build, probes=[mh.objectives.ModelSize()], n_trials=3, show_progress=False)
+    assert sorted(reported) == [0, 1, 2] and all(t.status is mh.TrialStatus.COMPLETE for t in study.trials)
+    assert all(t.reports for t in study.trials)
+
+
 def test_fit_returning_a_probe_metric_fails_the_trial_with_both_named():
     study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
     study.optimize(lambda model, config: {"size_kb": 123.0}, build=build, probes=mh.objectives.ModelSize(), n_trials=1,

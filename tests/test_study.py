@@ -220,6 +220,18 @@ def test_fn_may_take_the_trial():
     assert seen == [0, 1, 2]
 
 
+def keyword_only_trial(config, scale=1.0, *, trial):
+    return {"a": config["x"] * scale, "b": float(trial.number)}
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_fn_may_take_the_trial_as_a_keyword_only_parameter(n_workers):
+    study = simple_study()
+    study.optimize(keyword_only_trial, n_trials=3, n_workers=n_workers, show_progress=False)
+    assert [t.status.value for t in study.trials] == ["complete"] * 3
+    assert sorted(t.metrics["b"] for t in study.trials) == [0.0, 1.0, 2.0]  # the trial, not the positional `scale`
+
+
 def test_timeout_budget_stops_the_study():
     study = simple_study()
     t0 = time.monotonic()

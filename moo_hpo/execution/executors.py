@@ -17,7 +17,9 @@ from typing import Any
 
 from moo_hpo.trial import Trial
 
-__all__ = ["InProcessExecutor", "Outcome", "call_objective", "format_exception", "takes_trial"]
+__all__ = [
+    "InProcessExecutor", "Outcome", "call_objective", "format_exception", "takes_trial", "trial_by_keyword",
+]
 
 
 @dataclass
@@ -48,13 +50,23 @@ def format_exception(exc: BaseException) -> str:
 
 
 def takes_trial(fn: Callable[..., Any]) -> bool:
-    """True when ``fn`` accepts a second positional argument (the trial)."""
+    """True when ``fn`` accepts a second positional argument (the trial), or a keyword-only ``trial``."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return False
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params) or trial_by_keyword(fn)
+
+
+def trial_by_keyword(fn: Callable[..., Any]) -> bool:
+    """True when ``fn`` takes the trial as a keyword-only parameter named ``trial`` (``def fn(config, *, trial)``):
+    it is then given as ``trial=``, whatever positional parameters come before it."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.KEYWORD_ONLY and p.name == "trial" for p in params)
 
 
 def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_worker: bool = False) -> Outcome:
@@ -71,7 +83,10 @@ def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_w
     """
     before = dict(trial.extra) if in_worker else {}
     try:
-        value = fn(dict(trial.config), trial) if takes_trial else fn(dict(trial.config))
+        if not takes_trial:
+            value = fn(dict(trial.config))
+        else:
+            value = fn(dict(trial.config), trial=trial) if trial_by_keyword(fn) else fn(dict(trial.config), trial)
     except Exception as exc:  # noqa: BLE001 - failures are data
         return Outcome(error=format_exception(exc), exception=exc, extra=_written(trial, before, in_worker))
     except SystemExit as exc:

@@ -71,7 +71,7 @@ def _check_arguments(
 def _check_signature(fn: Callable[..., Any], with_model: bool) -> None:
     """Refuse an objective that cannot be called the way optimize calls it (every trial would fail with the
     same TypeError): ``fn(config)`` or ``fn(config, trial)``; ``fit(model, config)`` or
-    ``fit(model, config, trial)`` with ``build=``.
+    ``fit(model, config, trial)`` with ``build=``; a keyword-only ``trial`` is given as ``trial=``.
 
     Raises:
         ConfigError: naming the call optimize makes and the objective's signature.
@@ -83,9 +83,12 @@ def _check_signature(fn: Callable[..., Any], with_model: bool) -> None:
     except (TypeError, ValueError):  # a builtin or another callable without a signature: it will tell
         return
     args = ("model", "config", "trial") if with_model else ("config", "trial")
-    for n in (len(args) - 1, len(args)):
+    for bound in (args[:-1], args):
         try:
-            signature.bind(*args[:n])
+            if "trial" in bound and any(p.kind is p.KEYWORD_ONLY and p.name == "trial" for p in signature.parameters.values()):
+                signature.bind(*bound[:-1], trial=bound[-1])  # fn(config, *, trial): given as trial=
+            else:
+                signature.bind(*bound)
             return
         except TypeError:
             continue
