@@ -306,9 +306,17 @@ def _run_trial(
             pool.shutdown()
     message = _pickled_parts(outcome_message(trial.number, outcome))
     where["run_seconds"] = time.monotonic() - began  # on its worker: a trial's duration also counts time queued
-    # what the objective wrote into trial.extra, then where it ran (moo_hpo's names win)
-    message["extra"] = {**message.get("extra", {}), "worker": where,
-                        **({"output": output.getvalue()[-_OUTPUT_TAIL:]} if output.getvalue() else {})}
+    # what the objective wrote into trial.extra, then where it ran: the objective's own "worker" or "output" is kept
+    # as "user_worker" / "user_output" (the driver says so once)
+    ours = {"worker": where, **({"output": output.getvalue()[-_OUTPUT_TAIL:]} if output.getvalue() else {})}
+    written = dict(message.get("extra", {}))
+    for key in [k for k in ("worker", "output") if k in written]:
+        name = "user_" + key
+        while name in written:
+            name = "user_" + name
+        written[name] = written.pop(key)
+        message.setdefault("renamed", {})[key] = name
+    message["extra"] = {**written, **ours}
     return message
 
 
@@ -401,6 +409,7 @@ class DaskExecutor:
         self._unfit: set[str] = set()  # workers that cannot run the objective (other versions, a missing package)
         self._paused: list[str] = []  # workers Dask paused at their memory limit, at the latest look
         self._moved: dict[int, int] = {}  # trial number -> times it came back from an unfit worker
+        self._renamed_logged = False  # the objective's "worker"/"output" extra kept under another name: said once
         self._payload, self._unfit_checked = payload, 0.0  # to look again at unfit workers while trials wait for them
         self._key = f"moo_hpo-objective-{uuid.uuid4().hex}"  # never an earlier study's, even in a long-lived worker
         try:
@@ -734,6 +743,11 @@ class DaskExecutor:
                 return self._worker_lost(trial, submissions, exc)
             message = _unpickled_parts(raw)
             extra = message.get("extra", {})
+            if message.get("renamed") and not self._renamed_logged:
+                self._renamed_logged = True
+                logger.warning("trial #%d: the objective's extra data names %s, which moo_hpo records for a trial run on "
+                               "Dask (where it ran, what it printed); kept as %s (logged once)", trial.number,
+                               sorted(message["renamed"]), [message["renamed"][k] for k in sorted(message["renamed"])])
             unfit = message.get("unfit")
             moved = self._moved.get(trial.number, 0)
             if unfit and moved < _MAX_MOVES:

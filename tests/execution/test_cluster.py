@@ -1146,10 +1146,18 @@ def test_an_address_where_a_web_server_listens_is_refused_instead_of_a_silent_wa
 
 def writes_a_note(config, trial):
     trial.extra["note"] = "kept"
+    trial.extra["worker"] = "my-gpu-box"  # names moo_hpo records on Dask too: kept under other names
+    trial.extra["output"] = "my-output"
+    print("hello")
     return {"a": config["x"], "b": config["y"]}
 
 
-def test_what_the_objective_writes_into_trial_extra_comes_back_from_the_cluster(client):
+def test_what_the_objective_writes_into_trial_extra_comes_back_from_the_cluster(client, caplog):
+    caplog.set_level("WARNING", logger="moo_hpo")
     s = study()
     s.optimize(writes_a_note, n_trials=2, executor=client, show_progress=False)
-    assert all(t.extra["note"] == "kept" and "worker" in t.extra for t in s.trials)
+    assert all(t.extra["note"] == "kept" and t.extra["user_worker"] == "my-gpu-box" for t in s.trials)
+    assert all(t.extra["user_output"] == "my-output" for t in s.trials)
+    assert all(t.extra["worker"]["worker"] in client.scheduler_info()["workers"] for t in s.trials)
+    assert all(t.extra["output"].strip() == "hello" for t in s.trials)
+    assert sum("kept as ['user_output', 'user_worker']" in r.getMessage() for r in caplog.records) == 1  # said once
