@@ -25,8 +25,10 @@ from moo_hpo.objectives.base import (
     check_sample_weight,
     check_threshold,
     check_torch_labels,
+    is_torch_module,
     predict_labels,
     predict_scores,
+    ranking_scores,
 )
 from moo_hpo.objectives.holdout import holdout_name, holdout_split
 from moo_hpo.values import is_integer
@@ -97,7 +99,12 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
     scores = None
     for m in metrics:
         if m in REGRESSION_METRICS:
-            pred = np.asarray(model.predict(X)) if hasattr(model, "predict") else predict_scores(model, X)
+            if is_torch_module(model):  # a regression module's output as it is (no sigmoid)
+                from moo_hpo.objectives.torch_outputs import torch_forward
+
+                pred = torch_forward(model, X)
+            else:
+                pred = np.asarray(model.predict(X)) if hasattr(model, "predict") else predict_scores(model, X)
             pred = pred.reshape(len(y), -1)[:, 0] if pred.ndim > 1 else pred
             out[m] = {
                 "rmse": lambda: float(np.sqrt(skm.mean_squared_error(y, pred, **w))),
@@ -106,14 +113,15 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
             }[m]()
             continue
         if m in NEEDS_SCORES:
-            scores = predict_scores(model, X) if scores is None else scores
-            if m == "roc_auc":
-                out[m] = float(skm.roc_auc_score(y, scores, multi_class="ovr", **w) if scores.ndim > 1
-                               else skm.roc_auc_score(y, scores, **w))
+            if m == "roc_auc":  # ranked by scores that keep their order (a binary torch module's logits)
+                ranked = ranking_scores(model, X)
+                out[m] = float(skm.roc_auc_score(y, ranked, multi_class="ovr", **w) if ranked.ndim > 1
+                               else skm.roc_auc_score(y, ranked, **w))
             else:
+                scores = predict_scores(model, X) if scores is None else scores
                 out[m] = float(skm.log_loss(y, scores, **w))
             continue
-        labels = predict_labels(model, X, threshold, pos_label) if labels is None else labels
+        labels = predict_labels(model, X, threshold, pos_label, y=y) if labels is None else labels
         if m == "accuracy":
             out[m] = float(skm.accuracy_score(y, labels, **w))
         elif m == "error":

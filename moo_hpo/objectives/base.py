@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.objectives.inputs import torch_input
 
 __all__ = [
     "FunctionProbe",
@@ -33,6 +32,7 @@ __all__ = [
     "kept_as_it_was",
     "predict_labels",
     "predict_scores",
+    "ranking_scores",
     "probe",
 ]
 
@@ -271,39 +271,42 @@ def kept_as_it_was(model: Any) -> Iterator[None]:
             model.to(home)
 
 
-def _torch_forward(model: Any, X: Any) -> np.ndarray:
-    import torch
-
-    with kept_as_it_was(model):
-        model.eval()
-        with torch.inference_mode():
-            out = model(torch_input(model, X))
-    return out.detach().float().cpu().numpy()
-
-
 def predict_scores(model: Any, X: Any) -> np.ndarray:
     """Class probabilities ``(n, k)`` (or the positive-class probability ``(n,)`` for binary tasks).
 
     scikit-learn: ``predict_proba`` (else ``decision_function`` through a logistic). PyTorch: the
-    module's output, read as logits: one column -> sigmoid, several -> softmax.
+    module's output, read as logits (one column -> sigmoid, several -> softmax) unless it outputs probabilities
+    (see :mod:`moo_hpo.objectives.torch_outputs`).
     """
     if is_torch_module(model):
-        out = _torch_forward(model, X)
-        if out.ndim == 1 or out.shape[1] == 1:
-            return 1.0 / (1.0 + np.exp(-out.reshape(-1)))
-        e = np.exp(out - out.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
-        return p[:, 1] if p.shape[1] == 2 else p
+        from moo_hpo.objectives.torch_outputs import torch_class_scores
+
+        return torch_class_scores(model, X)
     if hasattr(model, "predict_proba"):
         p = np.asarray(model.predict_proba(X))
         return p[:, 1] if p.ndim == 2 and p.shape[1] == 2 else p
     if hasattr(model, "decision_function"):
-        d = np.asarray(model.decision_function(X))
-        return 1.0 / (1.0 + np.exp(-d)) if d.ndim == 1 else d
+        from scipy.special import expit
+
+        d = np.asarray(model.decision_function(X), dtype=float)
+        return expit(d) if d.ndim == 1 else d
     raise ProbeError(f"cannot get scores from {type(model).__name__}: expected predict_proba, decision_function or a torch module")
 
 
-def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label: Any = None) -> np.ndarray:
+def ranking_scores(model: Any, X: Any) -> np.ndarray:
+    """Scores to rank rows by (``roc_auc``): :func:`predict_scores`, but for a binary torch module its logits, which
+    order the rows as the probabilities do without their rounding to 1 (a float sigmoid saturates), and for a model
+    without ``predict_proba`` its ``decision_function``."""
+    if is_torch_module(model):
+        from moo_hpo.objectives.torch_outputs import torch_class_scores
+
+        return torch_class_scores(model, X, logits=True)
+    if not hasattr(model, "predict_proba") and hasattr(model, "decision_function"):
+        return np.asarray(model.decision_function(X), dtype=float)
+    return predict_scores(model, X)
+
+
+def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label: Any = None, y: Any = None) -> np.ndarray:
     """Predicted labels; a binary task with ``threshold`` uses ``score >= threshold``, the score being the
     probability of ``pos_label``.
 
@@ -313,12 +316,15 @@ def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label
     class index 0 or 1), else the second class (``classes_[1]``, class index 1).
 
     Raises:
-        ProbeError: for a threshold that is not a probability (a model's ``moo_hpo_threshold`` too).
+        ProbeError: for a threshold that is not a probability (a model's ``moo_hpo_threshold`` too); with ``y`` (the
+            labels the predictions are compared with), for a torch module whose class indices cannot be ``y``'s.
     """
     check_threshold("predict", threshold, ProbeError)
     if threshold is not None or is_torch_module(model):
         s = predict_scores(model, X)
         classes = None if is_torch_module(model) else getattr(model, "classes_", None)
+        if classes is None and y is not None and is_torch_module(model):
+            _check_class_indices(y, 2 if s.ndim == 1 else s.shape[1], type(model).__name__)
         if s.ndim == 1:
             # the score is the second class's probability: for a positive first class, its own is 1 - s
             first_positive = pos_label is not None and (
@@ -333,6 +339,19 @@ def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label
     if hasattr(model, "predict"):
         return np.asarray(model.predict(X))
     raise ProbeError(f"cannot get predictions from {type(model).__name__}: expected predict or a torch module")
+
+
+def _check_class_indices(y: Any, n_classes: int, model_name: str) -> None:
+    """Refuse labels that a torch module's class indices ``0 .. n_classes - 1`` cannot equal (-1/1, or 2/5 beside two
+    outputs): each row would be scored wrong in silence."""
+    values = np.unique(np.asarray(y))
+    if values.dtype.kind not in "iubf" or (values.min(initial=0) >= 0 and values.max(initial=0) < n_classes):
+        return
+    shown = [v.item() if hasattr(v, "item") else v for v in values[:5]]
+    pairs = ", ".join(f"{i} for {v!r}" for i, v in enumerate(shown[:3]))
+    raise ProbeError(f"{model_name} predicts class indices 0 to {n_classes - 1} ({n_classes} classes from its "
+                     f"{'one output' if n_classes == 2 else f'{n_classes} outputs'}), which cannot be compared with the "
+                     f"labels {shown}; give y as class indices ({pairs}, as np.unique sorts them)")
 
 
 def check_torch_labels(name: str, model: Any, labels: Any) -> None:

@@ -278,13 +278,13 @@ class FairnessGap(Probe):
         split = "validation data"
         check_torch_labels("FairnessGap", model, self.y)
         try:
-            y, pred = self._binary(self.y, predict_labels(model, self.X, threshold, self.pos_label))
+            y, pred = self._binary(self.y, predict_labels(model, self.X, threshold, self.pos_label, y=self.y))
             values = self._named(fairness_metrics(y, pred, self.sensitive, self.base_metrics, self.sample_weight))
             extra: dict[str, Any] = {"by_group": group_table(y, pred, self.sensitive, self.sample_weight), "threshold": threshold}
             if self.holdout is not None:
                 split = "held-out data"
                 X_h, y_h, sensitive_h = self.holdout
-                y_h, pred_h = self._binary(y_h, predict_labels(model, X_h, threshold, self.pos_label))
+                y_h, pred_h = self._binary(y_h, predict_labels(model, X_h, threshold, self.pos_label, y=y_h))
                 w_h = self.holdout_sample_weight
                 held = self._named(fairness_metrics(y_h, pred_h, sensitive_h, self.base_metrics, w_h))
                 values.update({holdout_name(m): v for m, v in held.items()})

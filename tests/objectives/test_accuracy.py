@@ -59,6 +59,105 @@ def test_torch_module_logits():
     assert mh.objectives.Accuracy(X, y4).measure(multi)["accuracy"] == 1.0
 
 
+def _trained_binary(last=None, scale=1.0):
+    """A linear classifier with fixed weights (logits spread to +-40 times ``scale``), with ``last`` appended (a
+    Sigmoid ...)."""
+    torch.manual_seed(0)
+    X = np.random.default_rng(1).normal(size=(400, 3)).astype(np.float32)
+    net = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        net.weight[:] = torch.tensor([[8.0, 6.0, -4.0]]) * scale
+        net.bias.zero_()
+    logits = net(torch.as_tensor(X)).detach().numpy().ravel()
+    flips = np.random.default_rng(2).random(len(X)) < 0.15  # a classifier that is right on 85% of the rows
+    y = ((logits > 0) ^ flips).astype(int)
+    return X, y, logits, (torch.nn.Sequential(net, last) if last is not None else net)
+
+
+@pytest.mark.parametrize("last", [torch.nn.Sigmoid(), torch.nn.LogSigmoid()])
+def test_a_sequential_ending_in_a_sigmoid_is_scored_on_its_probabilities(last):
+    X, y, logits, model = _trained_binary(last)
+    m = mh.objectives.Accuracy(X, y, metrics=["accuracy", "roc_auc", "log_loss"]).measure(model)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, logits > 0))  # not every row positive
+    own = model(torch.as_tensor(X)).detach().double().numpy().ravel()  # its own float32 output: ranks as it does
+    probabilities = np.exp(own) if isinstance(last, torch.nn.LogSigmoid) else own
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, probabilities)) and m["roc_auc"] > 0.8
+    assert m["log_loss"] == pytest.approx(skm.log_loss(y, probabilities))
+    gaps = mh.objectives.FairnessGap(X, y, sensitive=X[:, 0] > 0, metrics=["dp_diff"]).measure(model).metrics
+    assert gaps["dp_diff"] > 0.5  # the positive rate differs by group (0 when every row was predicted positive)
+
+
+def test_a_softmax_output_and_a_declared_one_are_read_as_probabilities():
+    X, y, logits, net = _trained_binary()
+    two = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        two.weight[:] = torch.cat([torch.zeros(1, 3), net.weight])
+        two.bias.zero_()
+    softmax = torch.nn.Sequential(two, torch.nn.Softmax(dim=1))
+    own = softmax(torch.as_tensor(X)).detach().double().numpy()[:, 1]  # a softmax applied twice would flatten these
+    assert mh.objectives.Accuracy(X, y, metrics=["log_loss"]).measure(softmax)["log_loss"] == pytest.approx(
+        skm.log_loss(y, own))
+
+    class Probabilities(torch.nn.Module):  # a forward that applies the sigmoid itself
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return torch.sigmoid(self.net(x))
+
+    model = Probabilities()
+    with pytest.warns(UserWarning, match="moo_hpo_outputs = 'probabilities'"):  # undeclared: read as logits, said
+        assert mh.objectives.Accuracy(X, y).measure(model)["accuracy"] == pytest.approx(np.mean(y == 1))
+    model.moo_hpo_outputs = "probabilities"
+    assert mh.objectives.Accuracy(X, y).measure(model)["accuracy"] == pytest.approx(skm.accuracy_score(y, logits > 0))
+    model.moo_hpo_outputs = "probability"
+    with pytest.raises(mh.ProbeError, match="moo_hpo_outputs must be one of"):
+        mh.objectives.Accuracy(X, y).measure(model)
+
+
+def test_roc_auc_of_a_torch_module_ranks_by_logits_beyond_a_float_sigmoids_saturation():
+    X, y, logits, net = _trained_binary(scale=4.0)
+    rounded = torch.sigmoid(torch.as_tensor(logits)).numpy()  # a float32 sigmoid: exactly 1 above a logit of ~17
+    assert (rounded == 1.0).sum() > 10 and skm.roc_auc_score(y, rounded) < skm.roc_auc_score(y, logits) - 0.003
+    assert mh.objectives.Accuracy(X, y, metrics=["roc_auc"]).measure(net)["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(y, logits))
+
+
+def test_torch_labels_that_are_no_class_indices_are_refused():
+    X, y, _, net = _trained_binary()
+    for labels in (2 * y - 1, np.where(y == 1, 5, 2)):
+        with pytest.raises(mh.ProbeError, match=r"predicts class indices 0 to 1 .*give y as class indices"):
+            mh.objectives.Accuracy(X, labels).measure(net)
+        with pytest.raises(mh.ProbeError, match=r"predicts class indices 0 to 1"):
+            mh.objectives.FairnessGap(X, labels, sensitive=X[:, 0] > 0, metrics=["dp_diff"], pos_label=labels.max()).measure(net)
+
+
+def test_a_torch_module_returning_a_tuple_is_refused_saying_what_is_read():
+    class Pair(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.lin(x), x
+
+    X, y, _, _ = _trained_binary()
+    with pytest.raises(mh.ProbeError, match=r"returned a tuple of 2; the probes that score predictions read one tensor"):
+        mh.objectives.Accuracy(X, y).measure(Pair())
+
+
+def test_a_torch_regression_modules_output_is_scored_as_it_is():
+    X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    net = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        net.weight[:] = torch.tensor([[5.0, 10.0, -5.0]])
+        net.bias.zero_()
+    y = X @ np.array([5.0, 10.0, -5.0])
+    m = mh.objectives.Accuracy(X, y, metrics=["rmse", "r2"]).measure(net)
+    assert m["rmse"] < 1e-4 and m["r2"] == pytest.approx(1.0)
+
+
 def test_cross_validated_refits_clones_inside_folds(cancer):
     X, y = load_breast_cancer(return_X_y=True)
     estimator = make_pipeline(StandardScaler(), LogisticRegression())  # never fitted by the caller
