@@ -251,10 +251,11 @@ def hypervolume(
 def hypervolume_contributions(Y: np.ndarray, ref: Sequence[float]) -> np.ndarray:
     """Exclusive hypervolume contribution of each point (0 for dominated points and duplicates).
 
-    moocore's ``hv_contributions`` computes them; it treats coordinates closer than about 1e-10 as equal,
-    so a point ahead of another by less than that in every objective contributes 0 (measured: 1e-10
-    ahead in each of three objectives, reference 11 away, gives 0 instead of 1.2e-8; 1e-9 ahead is exact
-    to 1e-13).
+    moocore's ``hv_contributions`` computes them, on the points scaled to the box between their minimum and the
+    reference point (then scaled back): with 3 or more objectives it returns 0 for a contribution below about 1e-8
+    in absolute volume, which in raw units (latency in seconds, a size in GB) is a non-dominated point's whole
+    contribution. A non-dominated point that still gets 0 (a contribution below 1e-8 of the box) is computed
+    exactly, as the hypervolume without it subtracted from the total.
     """
     import moocore
 
@@ -268,7 +269,17 @@ def hypervolume_contributions(Y: np.ndarray, ref: Sequence[float]) -> np.ndarray
         rest = np.delete(values, best)
         out[np.flatnonzero(inside)[best]] = (min(rest.min(), r[0]) if rest.size else r[0]) - values[best]
     elif inside.any():
-        out[inside] = moocore.hv_contributions(Y[inside], ref=r, ignore_dominated=False)
+        points = Y[inside]
+        low = points.min(axis=0)
+        span = r - low  # > 0: every point lies strictly below the reference point
+        unit = (points - low) / span
+        values = moocore.hv_contributions(unit, ref=np.ones(len(r)), ignore_dominated=False)
+        zero = np.flatnonzero((values == 0.0) & moocore.is_nondominated(unit, keep_weakly=True))
+        if zero.size:  # below moocore's cut-off, or a duplicate (whose exact contribution is 0 too)
+            total = float(moocore.hypervolume(unit, ref=np.ones(len(r))))
+            for i in zero:
+                values[i] = max(total - float(moocore.hypervolume(np.delete(unit, i, axis=0), ref=np.ones(len(r)))), 0.0)
+        out[inside] = values * float(np.prod(span))
     return out
 
 

@@ -108,8 +108,7 @@ def test_hypervolume_matches_brute_force(Y):
 
 
 @settings(max_examples=60, deadline=None)
-# coordinates on a 1e-3 grid (ties included): moocore's hv_contributions treats coordinates closer than
-# about 1e-10 as equal (a point 1e-10 ahead of another in every objective gets 0 instead of 1.2e-8)
+# coordinates on a 1e-3 grid (ties included)
 @given(arrays(np.float64, st.tuples(st.integers(1, 8), st.just(3)), elements=st.integers(0, 10_000).map(lambda k: k / 1000)))
 def test_contributions_are_exclusive_volumes(Y):
     ref = np.full(3, 11.0)
@@ -118,6 +117,24 @@ def test_contributions_are_exclusive_volumes(Y):
     for i in range(len(Y)):
         without = bf_hypervolume(np.delete(Y, i, axis=0), ref)
         assert contrib[i] == pytest.approx(total - without, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-4, 1e-7])
+def test_a_small_contribution_in_raw_units_is_not_rounded_to_zero(scale):
+    # the second point beats the first in the first objective only; the last objective in small units (seconds)
+    Y = np.array([[0.5, 0.5, 0.5, 0.5 * scale], [0.4, 0.9, 0.9, 0.9 * scale]])
+    ref = np.array([1.0, 1.0, 1.0, scale])
+    contrib = fronts.hypervolume_contributions(Y, ref)
+    exact = [fronts.hypervolume(Y, ref) - fronts.hypervolume(np.delete(Y, i, axis=0), ref) for i in range(2)]
+    np.testing.assert_allclose(contrib, exact, rtol=1e-6)
+    assert contrib[1] > 0
+
+
+def test_a_contribution_below_a_billionth_of_the_box_is_computed_exactly():
+    Y = np.array([[0.5, 0.5, 0.5, 0.5], [0.5 - 1e-6, 0.9, 0.9, 0.9], [0.6, 0.6, 0.6, 0.6], [0.5, 0.5, 0.5, 0.5]])
+    contrib = fronts.hypervolume_contributions(Y, np.ones(4))
+    assert contrib[1] == pytest.approx(1e-6 * 0.1**3, rel=1e-3)
+    assert contrib[2] == 0.0 and contrib[0] == contrib[3] == 0.0  # dominated; duplicates
 
 
 def test_duplicates_share_rank_and_stay_on_front():
