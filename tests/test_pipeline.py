@@ -640,9 +640,12 @@ def test_a_build_that_returns_the_model_s_class_is_refused():
         mh.objectives.ModelSize().measure(torch.nn.Linear)
 
 
-def test_a_probe_on_a_cuda_device_is_refused_before_the_first_trial_where_there_is_no_gpu():
-    study = mh.Study({"k": mh.Int(1, 2)}, [mh.Minimize("latency_p99_ms")], optimizer="random", seed=0)
-    probe = mh.objectives.Latency(np.zeros(4, dtype=np.float32), device="cuda", max_time_s=0.5)
+@pytest.mark.parametrize("which", ["latency", "energy"])
+def test_a_probe_on_a_cuda_device_is_refused_before_the_first_trial_where_there_is_no_gpu(which):
+    study = mh.Study({"k": mh.Int(1, 2)}, [mh.Minimize("latency_p99_ms" if which == "latency" else "energy_per_inference_j")],
+                     optimizer="random", seed=0)
+    probe = (mh.objectives.Latency(np.zeros(4, dtype=np.float32), device="cuda", max_time_s=0.5) if which == "latency"
+             else mh.objectives.Energy(np.zeros(4, dtype=np.float32), device="cuda", watts=50.0, min_window_s=0.05))
 
     def run():
         study.optimize(lambda model, config: None, build=lambda config: torch.nn.Linear(4, 2), probes=[probe], n_trials=1,
@@ -652,6 +655,6 @@ def test_a_probe_on_a_cuda_device_is_refused_before_the_first_trial_where_there_
         run()
         assert study.trials[0].status is mh.TrialStatus.COMPLETE
     else:
-        with pytest.raises(mh.ConfigError, match=r"probe 'latency' measures on device='cuda', but torch sees no CUDA GPU"):
+        with pytest.raises(mh.ConfigError, match=rf"probe '{which}' measures on device='cuda', but torch sees no CUDA GPU"):
             run()
         assert study.trials == []  # refused before any trial

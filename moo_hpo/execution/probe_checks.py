@@ -284,16 +284,16 @@ def _positive_label(probe: Any) -> Any:
 
 
 def check_cuda_available(probes: Sequence[Any]) -> None:
-    """Refuse, before the first trial, a probe set to measure on a CUDA device (``Latency(x, device="cuda")``) on a
-    machine where torch sees no CUDA GPU, rather than failing every trial (energy probes: see
-    :func:`check_energy_counters`).
+    """Refuse, before the first trial, a probe set to measure on a CUDA device (``Latency(x, device="cuda")``,
+    ``Energy(x, device="cuda", watts=...)``) on a machine where torch sees no CUDA GPU, rather than failing every
+    trial (energy probes without a counter: see :func:`check_energy_counters`; ``TrainingEnergy`` runs nothing itself).
 
     Raises:
         ConfigError: naming the probe and its device.
     """
     from moo_hpo.objectives.energy import Energy, TrainingEnergy
 
-    cuda = [p for p in probes if not isinstance(p, (Energy, TrainingEnergy))
+    cuda = [p for p in probes if not isinstance(p, TrainingEnergy) and not (isinstance(p, Energy) and p.watts is None)
             and isinstance(getattr(p, "device", None), str) and p.device.startswith("cuda")]
     if not cuda:
         return

@@ -207,7 +207,11 @@ class Energy(StructureProbe):
 
             usable = (torch.cuda.is_available() if self.device.startswith("cuda")
                       else torch.backends.mps.is_available() if self.device == "mps" else True)
-            device = torch.device(self.device if usable else "cpu")
+            if not usable and (self.watts is not None or available_energy_source(self.device) != "unavailable"):
+                # timed on the CPU, a watts= estimate (or the device's own counter) would be recorded as the device's
+                raise ProbeError(f"Energy measures on device={self.device!r}, which torch does not see on this "
+                                 "machine: run the study where the device is, or measure on device='cpu'")
+            device = torch.device(self.device if usable else "cpu")  # no counter either: the meter says so
             model = model.to(device).eval()
             t = torch_input(model, batch, device)
 
