@@ -231,18 +231,18 @@ class FairnessAudit(SavesByFormat):
         fig = go.Figure()
         label = "accuracy-vs-gap front" + (" (validation)" if self.holdout else "")
         split = " (validation)" if self.holdout else ""
-        groups = (
-            (label, lambda p: p["number"] in front, {"color": "#1f77b4", "size": 10}),
-            ("other trials" + split, lambda p: p["number"] not in front and p.get("within_limits", True), {"color": "#9aa5b1", "size": 7}),
+        groups = (  # drawn in this order, the front on top; listed front first
             ("breaking the study's other hard limits (left out)" + split, lambda p: p["number"] not in front and not p.get("within_limits", True),
              {"color": "#b42318", "size": 7, "symbol": "x"}),
+            ("other trials" + split, lambda p: p["number"] not in front and p.get("within_limits", True), {"color": "#9aa5b1", "size": 7}),
+            (label, lambda p: p["number"] in front, {"color": "#1f77b4", "size": 10}),
         )
-        for name, member, marker in groups:
+        for rank, (name, member, marker) in zip((3, 2, 1), groups, strict=True):
             pts = [p for p in self.points if member(p)]
             if not pts and marker["color"] == "#b42318":
                 continue
             fig.add_trace(go.Scatter(x=[p["gap"] for p in pts], y=[p["accuracy"] for p in pts], mode="markers", name=name,
-                                     marker=marker,
+                                     marker=marker, legendrank=rank,
                                      hovertext=[f"trial #{p['number']}<br>" + "<br>".join(f"{esc(k)} = {esc(v)}" for k, v in p["config"].items()) for p in pts],
                                      hoverinfo="text"))
         held = [r for r in self.rows if r.get("holdout_accuracy") is not None and r.get("holdout_gap") is not None]

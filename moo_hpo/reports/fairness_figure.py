@@ -38,7 +38,7 @@ def save_fairness_figure(audit: FairnessAudit, folder: str | os.PathLike[str]) -
     front = set(audit.front)
     split = " (validation)" if audit.holdout else ""
     groups = (
-        ("accuracy-vs-gap front" + split, lambda p: p["number"] in front, {"c": "#1f77b4", "s": 36, "marker": "o"}),
+        ("accuracy-vs-gap front" + split, lambda p: p["number"] in front, {"c": "#1f77b4", "s": 36, "marker": "o", "zorder": 3}),  # on top
         ("other trials" + split, lambda p: p["number"] not in front and p.get("within_limits", True),
          {"c": "#9aa5b1", "s": 16, "marker": "o"}),
         ("breaking the study's other hard limits (left out)", lambda p: p["number"] not in front and not p.get("within_limits", True),

@@ -83,14 +83,15 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequen
 def _groups(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     names = [o["name"] for o in data["objectives"]]
     plottable = [r for r in data["trials"] if r["status"] == "complete" and all(n in r["metrics"] for n in names)]
-    return {
-        "front": [r for r in plottable if r["on_front"]],
-        "feasible": [r for r in plottable if r["feasible"] and not r["on_front"]],
+    return {  # in drawing order: the front last, on top of the dominated trials (listed first by _RANK)
         "infeasible": [r for r in plottable if not r["feasible"]],
+        "feasible": [r for r in plottable if r["feasible"] and not r["on_front"]],
+        "front": [r for r in plottable if r["on_front"]],
     }
 
 
 _LABELS = {"front": "Pareto front (feasible)", "feasible": "feasible, dominated", "infeasible": "infeasible (breaks a hard constraint)"}
+_RANK = {"front": 1, "feasible": 2, "infeasible": 3, "recommended": 4}  # the legend's order
 
 
 def _axis(o: dict[str, Any]) -> str:
@@ -113,7 +114,8 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         fig = go.Figure()
         for key, rows in groups.items():
             fig.add_trace(go.Scatter(x=[r["number"] for r in rows], y=[r["metrics"][names[0]] for r in rows], mode="markers",
-                                     name=_LABELS[key], marker={"color": COLORS[key]}, hovertext=[hover(r) for r in rows], hoverinfo="text"))
+                                     name=_LABELS[key], marker={"color": COLORS[key]}, hovertext=[hover(r) for r in rows], hoverinfo="text",
+                                     legendrank=_RANK[key]))
         fig.update_layout(title="Objective by trial", xaxis_title="trial", yaxis_title=_axis(objs[0]))
         return [fig]
     if len(objs) == 2:
@@ -121,7 +123,7 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         for key, rows in groups.items():
             fig.add_trace(go.Scatter(
                 x=[r["metrics"][names[0]] for r in rows], y=[r["metrics"][names[1]] for r in rows], mode="markers",
-                name=_LABELS[key], hovertext=[hover(r) for r in rows], hoverinfo="text",
+                name=_LABELS[key], hovertext=[hover(r) for r in rows], hoverinfo="text", legendrank=_RANK[key],
                 marker={"color": COLORS[key], "size": 10 if key == "front" else 7, "symbol": "x" if key == "infeasible" else "circle"},
             ))
         # the front's line: through the model's estimates when the front is the model's (the markers: as measured)
@@ -170,6 +172,7 @@ def _scatter_grid(objs: list[dict[str, Any]], groups: dict[str, list[dict[str, A
             for rows, label, group, marker in kinds:  # a legend entry once, for the group in every pair
                 fig.add_trace(go.Scatter(x=[r["metrics"][x_name] for r in rows], y=[r["metrics"][y_name] for r in rows],
                                          mode="markers", name=label, legendgroup=group, showlegend=row == col == 1,
+                                         legendrank=_RANK[group],
                                          hovertext=[hover(r) for r in rows], hoverinfo="text", marker=marker), row=row, col=col)
             if row == k - 1:
                 fig.update_xaxes(title_text=_axis(objs[col - 1]), row=row, col=col)

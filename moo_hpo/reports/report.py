@@ -309,8 +309,12 @@ def _front_panel(ax: Any, groups: dict[str, list[dict[str, Any]]], recommended: 
     if not any(groups.values()):  # nothing drawn: say why instead of empty axes
         text = "no complete trial yet (pruned and failed trials have no final figures)" if any_trials else "no trial yet"
         ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", color="0.4", fontsize=8, wrap=True)
-    elif legend:
-        ax.legend(fontsize=8)
+    elif legend:  # the front first, as in the HTML report (drawn last, on top)
+        from moo_hpo.reports.html import _RANK
+
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: _RANK.get(labels[i], 0))
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8)
 
 
 def _learning_curves_png(curves: dict[str, Any], path: Path) -> Path:

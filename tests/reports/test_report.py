@@ -714,3 +714,19 @@ def test_device_sizing_says_when_latency_was_measured_on_another_kind_of_device_
                                       mh.DeviceProfile("orin-cpu", max_latency_ms=1.0, latency_metric="cpu_latency_p99_ms", device="cuda")])
     assert [r.reason.endswith("not on this device's cuda") for r in rows] == [False, False, True]
     assert mh.reports.sizing.profile_from_text("orin:latency=1,device=cuda").device == "cuda"
+
+
+@pytest.mark.parametrize("which", ["finished_study", "two_objective_study"])
+def test_the_front_is_drawn_on_top_of_the_dominated_trials_and_listed_first(which, request):
+    from moo_hpo.reports.html import front_figures
+
+    study = request.getfixturevalue(which)
+    scatters = [t for t in front_figures(mh.report(study).data)[0].data if t.mode == "markers"]
+    by_axes: dict = {}
+    for position, t in enumerate(scatters):  # per pair of objectives, the order in which plotly draws them
+        by_axes.setdefault((t.xaxis, t.yaxis), []).append((position, t.name))
+    for drawn in by_axes.values():
+        names = [name for _, name in drawn]
+        assert names.index("Pareto front (feasible)") > max(i for i, n in enumerate(names) if n.startswith(("feasible", "infeasible")))
+    ranks = {t.name: t.legendrank for t in scatters}
+    assert ranks["Pareto front (feasible)"] < ranks["feasible, dominated"] < ranks["infeasible (breaks a hard constraint)"]
