@@ -150,6 +150,10 @@ class ReferencePoint:
             missing = [o.name for o in self.objectives if o.name not in ref]
             if missing:
                 raise ConfigError(f"the reference point lacks {missing}; received {dict(ref)!r}")
+            unknown = [k for k in ref if k not in {o.name for o in self.objectives}]
+            if unknown:  # a misspelt name beside the right ones would be ignored in silence
+                raise ConfigError(f"the reference point names {unknown}, which {'is' if len(unknown) == 1 else 'are'} no "
+                                  f"objective; expected one value for each of {[o.name for o in self.objectives]}")
             values = [ref[o.name] for o in self.objectives]
         elif isinstance(ref, (str, bytes)) or not isinstance(ref, Iterable):
             raise ConfigError(f"expected a reference point (objective name -> value, or a list of values); received {ref!r}")

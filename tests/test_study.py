@@ -526,6 +526,8 @@ def test_hypervolume_with_explicit_reference_and_maximize():
     assert study.reference_point == {"acc": 0.0, "lat": 10.0} and study.reference_point_frozen
     assert study.hypervolume(ref={"acc": 0.5, "lat": 10.0}) == pytest.approx(0.4 * 8.0)
     np.testing.assert_allclose(study.hypervolume_history(), [0.5 * 5, 0.5 * 5, 0.9 * 8])
+    with pytest.raises(mh.ConfigError, match=r"names \['latency'\], which is no objective; expected one value for each of"):
+        study.hypervolume(ref={"acc": 0.5, "lat": 10.0, "latency": 5.0})  # a misspelt name is not ignored
 
 
 def test_derived_reference_point_freezes_after_ten_feasible_trials(tmp_path):
