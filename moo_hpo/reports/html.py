@@ -8,7 +8,7 @@ shows as text and cannot close a ``<script>`` block.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, front_table, optimizer_text, plural, time_text
@@ -141,7 +141,9 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         fig.update_layout(title="Objective space", xaxis_title=_axis(objs[0]), yaxis_title=_axis(objs[1]), height=520)
         figs.append(fig)
         return figs
-    figs.append(_scatter_grid(objs, groups, _recommended_rows(data), hover))
+    from moo_hpo.reports.scatter_grid import scatter_grid
+
+    figs.append(scatter_grid(objs, groups, _recommended_rows(data), hover))
     rows = groups["front"] + groups["feasible"]
     if rows:
         par = go.Figure(go.Parcoords(
@@ -151,35 +153,6 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         par.update_layout(title="Feasible trials, parallel coordinates (blue: Pareto front; on every axis, up is better)")
         figs.append(par)
     return figs
-
-
-def _scatter_grid(objs: list[dict[str, Any]], groups: dict[str, list[dict[str, Any]]], recommended: list[dict[str, Any]],
-                  hover: Callable[[dict[str, Any]], str]) -> Any:
-    """The scatter matrix of 3 or more objectives: each pair once (the lower triangle), drawn as SVG scatters, so that
-    it shows in a browser without WebGL too (plotly's own scatter matrix draws its points with WebGL only)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    k = len(objs)
-    fig = make_subplots(rows=k - 1, cols=k - 1, shared_xaxes="columns", shared_yaxes="rows",
-                        horizontal_spacing=0.03, vertical_spacing=0.03)
-    star = {"color": "#111111", "size": 14, "symbol": "star-open", "line": {"width": 2}}
-    kinds = [(rows, _LABELS[key], key, {"color": COLORS[key], "size": 7, "symbol": "x" if key == "infeasible" else "circle"})
-             for key, rows in groups.items()] + ([(recommended, "recommended", "recommended", star)] if recommended else [])
-    for row in range(1, k):
-        for col in range(1, row + 1):
-            x_name, y_name = objs[col - 1]["name"], objs[row]["name"]
-            for rows, label, group, marker in kinds:  # a legend entry once, for the group in every pair
-                fig.add_trace(go.Scatter(x=[r["metrics"][x_name] for r in rows], y=[r["metrics"][y_name] for r in rows],
-                                         mode="markers", name=label, legendgroup=group, showlegend=row == col == 1,
-                                         legendrank=_RANK[group],
-                                         hovertext=[hover(r) for r in rows], hoverinfo="text", marker=marker), row=row, col=col)
-            if row == k - 1:
-                fig.update_xaxes(title_text=_axis(objs[col - 1]), row=row, col=col)
-            if col == 1:
-                fig.update_yaxes(title_text=_axis(objs[row]), row=row, col=col)
-    fig.update_layout(title="Objective space (scatter matrix: each pair of objectives)", height=220 * (k - 1) + 160)
-    return fig
 
 
 def _better_up(objective: dict[str, Any], values: list[float]) -> dict[str, Any]:
@@ -356,7 +329,10 @@ def _repeated_runs_html(data: dict[str, Any]) -> list[str]:
 def _figure_html(fig: Any, div_id: str) -> str:
     import plotly.io as pio
 
-    return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
+    from moo_hpo.reports.scatter_grid import SHARED_HOVER_SCRIPT
+
+    return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False},
+                       post_script=SHARED_HOVER_SCRIPT)
 
 
 def _early_stopping_html(data: dict[str, Any]) -> list[str]:

@@ -72,7 +72,10 @@ _SCRIPT = """
   }
   function plots(box, figures) {
     if (box.children.length !== figures.length) box.replaceChildren(...figures.map(() => el('div')));
-    figures.forEach((f, i) => Plotly.react(box.children[i], f.data, f.layout, PLOT_CONFIG));
+    // a scatter matrix's panels after the first name the trace whose hover texts they show (stored once)
+    const shared = data => data.map(t => (t.meta && t.meta.hovertext_of !== undefined)
+      ? Object.assign({}, t, {hovertext: data[t.meta.hovertext_of].hovertext}) : t);
+    figures.forEach((f, i) => Plotly.react(box.children[i], shared(f.data), f.layout, PLOT_CONFIG));
   }
   function direction(o) { return o.name + (o.estimated ? ' (' + o.estimated + ')' : '') + (o.direction === 'maximize' ? ' (max)' : ' (min)'); }
 

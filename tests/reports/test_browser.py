@@ -116,3 +116,25 @@ def test_screenshot_shows_the_plots_with_their_data(two_objective_study, tmp_pat
     blank = tmp_path / "blank.png"
     render(tmp_path, "<html><head></head><body></body></html>", f"--screenshot={blank}", "--window-size=1280,2000")
     assert plot_panels(blank) == []  # the measure finds nothing on an empty page
+
+
+HOVER_PROBE = """<script>
+window.addEventListener('load', () => setTimeout(() => {
+  const grid = document.querySelector('.js-plotly-plot');
+  const markers = grid.data.filter(t => t.mode === 'markers' && t.x.length);
+  const shown = markers.filter(t => Array.isArray(t.hovertext) && t.hovertext.length === t.x.length).length;
+  document.documentElement.setAttribute('data-hover', JSON.stringify({markers: markers.length, shown: shown}));
+}, 500));
+</script>"""
+
+
+@pytest.mark.slow
+def test_every_panel_of_the_scatter_matrix_shows_its_hover_texts_stored_once(finished_study, tmp_path):
+    page = mh.report(finished_study).to_html()
+    front = [t for t in finished_study.trials if t.status is mh.TrialStatus.COMPLETE][0]
+    hover_text = f"trial #{front.number}\\u003cbr\\u003e"  # as plotly's JSON in the page escapes it
+    assert 1 <= page.count(hover_text) <= 2  # once in the matrix (not in each of its 3 panels), once if starred
+    dom = render(tmp_path, page.replace("</body>", HOVER_PROBE + "</body>", 1), "--dump-dom")
+    errors, _ = attributes(dom)
+    hover = json.loads(re.search(r'data-hover="([^"]*)"', dom).group(1).replace("&quot;", '"'))
+    assert errors == [] and hover["markers"] >= 3 * 2 and hover["shown"] == hover["markers"]  # each panel's points
