@@ -618,7 +618,7 @@ class Study:
         """The configurations :meth:`enqueue` queued that have not been proposed yet, in the order they will be."""
         return [dict(c) for c in self._queued]
 
-    def enqueue(self, config: Mapping[str, Any]) -> None:
+    def enqueue(self, config: Mapping[str, Any], skip_if_exists: bool = False) -> bool:
         """Run ``config`` before the optimizer's next proposals: a baseline, a model known to do well.
 
         Queued configurations are proposed first, in the order queued, by :meth:`ask` and :meth:`optimize`; each is a
@@ -632,6 +632,12 @@ class Study:
                 a row of :meth:`to_dataframe` (a pandas Series, or its ``to_dict()``: its ``params_*`` entries are
                 the configuration; NaN, ``<NA>`` and a number parameter's None count as no value, an integral float
                 as an integer).
+            skip_if_exists: leave it out when a trial of the study already ran it (whatever its outcome), runs it,
+                or it is queued: a script that queues its baselines and is run again to resume the study does not
+                run them twice.
+
+        Returns:
+            True when it was queued; False when ``skip_if_exists`` left it out.
 
         Raises:
             ConfigError: for a configuration the space does not hold, naming each problem.
@@ -648,8 +654,16 @@ class Study:
         problems = self.space.problems(config)
         if problems:
             raise ConfigError(f"enqueue: the configuration {config!r:.300} does not fit the space: {'; '.join(problems)}")
+        if skip_if_exists:
+            from moo_hpo.trial import config_key
+
+            key = config_key(config)
+            if any(config_key(c) == key for c in (*self._queued, *(t.config for t in self._trials))):
+                logger.info("enqueue: %r already ran, runs or is queued in this study; skipped", config)
+                return False
         self._store.set_meta(QUEUED, [*self._queued, config])  # the queue changes once its file has taken it
         self._queued.append(config)
+        return True
 
     def _propose(self, want: int, answer_reports: Callable[[float], None] | None = None,
                  queued_only: bool = False, one_answer: bool = False) -> list[Trial]:

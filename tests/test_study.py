@@ -651,6 +651,26 @@ def test_enqueued_configurations_are_asked_first_and_kept_in_the_file_until_they
         view.enqueue({"lr": 0.01, "opt": "adam"})
 
 
+def test_enqueue_skip_if_exists_queues_a_baseline_once_across_runs_of_a_script(tmp_path):
+    space = mh.Space({"lr": mh.Float(1e-4, 1.0, log=True), "opt": mh.Categorical(["sgd", "adam"])})
+    path = tmp_path / "s.db"
+    for run in range(3):  # the same script run three times: its baselines run once
+        with mh.Study(space, [mh.Minimize("loss")], storage=path, optimizer="random", seed=0) as study:
+            queued = [study.enqueue({"lr": 0.01, "opt": "adam"}, skip_if_exists=True),
+                      study.enqueue({"opt": "sgd", "lr": 0.1}, skip_if_exists=True)]
+            assert queued == ([True, True] if run == 0 else [False, False])
+            if run == 0:  # one ran, the other still queued when the first run stops
+                study.optimize(lambda c: {"loss": c["lr"]}, n_trials=1, show_progress=False)
+            else:
+                study.optimize(lambda c: {"loss": c["lr"]}, n_trials=2, show_progress=False)
+    with mh.Study.load(path, read_only=True) as study:
+        enqueued = [t.config for t in study.trials if t.optimizer == "enqueued"]
+        assert enqueued == [{"lr": 0.01, "opt": "adam"}, {"lr": 0.1, "opt": "sgd"}] and len(study.trials) == 5
+    study = mh.Study(space, [mh.Minimize("loss")], optimizer="random", seed=0)
+    assert study.enqueue({"lr": 0.01, "opt": "adam"}) and study.enqueue({"lr": 0.01, "opt": "adam"})  # by default: twice
+    assert len(study.queued) == 2
+
+
 def test_a_row_of_the_data_frame_keeps_the_values_chosen_and_goes_back_into_enqueue():
     # before, a choice of None came back NaN (pandas' string columns) and an integer with inactive rows as a float,
     # which set_params and enqueue refused
