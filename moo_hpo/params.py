@@ -16,7 +16,7 @@ import numpy as np
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.values import plain
 
-__all__ = ["Categorical", "Float", "Int", "Param", "param_from_dict"]
+__all__ = ["Categorical", "Float", "Int", "Param", "param_from_dict", "same_definition", "same_value"]
 
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 _EXACT_INT = 2**53  # every integer up to this magnitude is a float exactly
@@ -25,6 +25,16 @@ _EXACT_INT = 2**53  # every integer up to this magnitude is a float exactly
 def same_value(a: Any, b: Any) -> bool:
     """Equality that tells ``1``, ``1.0`` and ``True`` apart (they are equal in Python)."""
     return type(a) is type(b) and a == b
+
+
+def same_definition(a: Any, b: Any) -> bool:
+    """:func:`same_value` through dicts and lists (a space's ``to_dict()``, as given and as its file keeps it:
+    ``Categorical([3, 5])`` and ``Categorical([3.0, 5.0])`` are two spaces)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_definition(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_definition(x, y) for x, y in zip(a, b, strict=True))
+    return same_value(a, b)
 
 
 def _normalize_active_if(active_if: Mapping[str, Any] | None) -> dict[str, tuple[Any, ...]]:

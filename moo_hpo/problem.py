@@ -153,9 +153,11 @@ def definition_difference(stored: Any, given: Any) -> str:
     Returns:
         A phrase for an error message.
     """
+    from moo_hpo.params import same_definition
+
     if isinstance(stored, dict) and isinstance(given, dict) and "params" in stored and "params" in given:
         old, new = stored["params"], given["params"]
-        parts = [f"parameter {n!r} is {old[n]} stored, {new[n]} given" for n in old if n in new and old[n] != new[n]]
+        parts = [f"parameter {n!r} is {old[n]} stored, {new[n]} given" for n in old if n in new and not same_definition(old[n], new[n])]
         parts += [f"parameter {n!r} is only stored" for n in old if n not in new]
         parts += [f"parameter {n!r} is only given" for n in new if n not in old]
         if stored.get("rules") != given.get("rules"):

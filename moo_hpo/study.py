@@ -33,6 +33,7 @@ from moo_hpo.analysis import REFERENCE_FREEZE_AFTER, ReferencePoint
 from moo_hpo.choice import Recommendation
 from moo_hpo.constraints import Constraint, constraint_from_dict
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError
+from moo_hpo.params import same_definition
 from moo_hpo.values import is_flag, plain
 from moo_hpo.execution.executors import format_exception
 from moo_hpo.execution.extra_text import as_text
@@ -306,7 +307,8 @@ class Study:
             if refs_changed:  # a new ref only (as the reference point's warning advises): stored once every check passed
                 stored = {**stored, "objectives": spec["objectives"]}
             for key, label in (("space", "space"), ("objectives", "objectives"), ("constraints", "constraints")):
-                if stored[key] != spec[key]:
+                # a space's choices by type too: 3 and 3.0, 1 and True are other choices (its trials would hold both)
+                if stored[key] != spec[key] or (key == "space" and not same_definition(stored[key], spec[key])):
                     raise ConfigError(
                         f"the study in {self._store.location!r} has different {label}: "
                         f"{definition_difference(stored[key], spec[key])}; use the same definition, or another storage "

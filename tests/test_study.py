@@ -427,6 +427,19 @@ def test_reopening_with_a_different_definition_is_refused(tmp_path):
         mh.Study(space, [mh.Minimize("a"), mh.Maximize("b")], storage=path, seed=9)
 
 
+@pytest.mark.parametrize(("first", "then"), [([3, 5], [3.0, 5.0]), ([0, 1], [False, True]), ([False, True], [0, 1])])
+def test_choices_of_another_type_are_another_space(tmp_path, first, then):
+    path = tmp_path / "s.db"
+    objectives = [mh.Maximize("a"), mh.Minimize("b")]
+    with mh.Study(mh.Space({"c": mh.Categorical(first), "x": mh.Float(0, 1)}), objectives, storage=path, seed=0,
+                  optimizer="random") as study:
+        study.optimize(lambda c: {"a": c["x"] + int(c["c"]), "b": 1 - c["x"]}, n_trials=3, show_progress=False)
+    with pytest.raises(mh.ConfigError, match=rf"different space: parameter 'c' is .*{first!r}.* stored, .*{then!r}.* given"):
+        mh.Study(mh.Space({"c": mh.Categorical(then), "x": mh.Float(0, 1)}), objectives, storage=path, optimizer="random")
+    with mh.Study.load(path, optimizer="parego") as study:  # the file holds one type still: its model encodes it
+        assert study.ask().config["c"] in first
+
+
 def test_same_definition_resumes(tmp_path):
     path = tmp_path / "s.db"
     with simple_study(storage=path) as s:
