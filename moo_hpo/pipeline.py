@@ -145,8 +145,9 @@ def _torch_shape(model: Any) -> tuple[Any, ...] | None:
 
 
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
-    """Whether ``fn``'s positional parameter at ``index`` is for the trial: one named ``trial``, or one
-    without a default (``fit(model, config, verbose=False)`` keeps its ``verbose``); or a keyword-only ``trial``."""
+    """Whether ``fn``'s positional parameter at ``index`` is for the trial: one named ``trial``, one without a default
+    or one that defaults to None (``fit(model, config, verbose=False)`` keeps its ``verbose``); or a keyword-only
+    ``trial``."""
     import inspect
 
     if trial_by_keyword(fn):
@@ -157,7 +158,8 @@ def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
         return False
     if len(params) <= index:
         return False
-    return params[index].name == "trial" or params[index].default is inspect.Parameter.empty
+    default = params[index].default
+    return params[index].name == "trial" or default is inspect.Parameter.empty or default is None
 
 
 def _check_probes(probes: Sequence[Probe]) -> None:

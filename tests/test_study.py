@@ -220,6 +220,24 @@ def test_fn_may_take_the_trial():
     assert seen == [0, 1, 2]
 
 
+def test_a_second_parameter_with_a_default_other_than_none_keeps_it():
+    X_val = np.arange(3.0)
+    seen = []
+
+    def with_data(config, X=X_val, verbose=False):  # data bound as defaults: not replaced by the trial
+        seen.append((X is X_val, verbose))
+        return ab(config)
+
+    def optional(config, t=None):  # an optional trial
+        seen.append(t.number)
+        return ab(config)
+
+    simple_study().optimize(with_data, n_trials=2, show_progress=False)
+    simple_study().optimize(optional, n_trials=2, show_progress=False)
+    simple_study().optimize(lambda *args: seen.append(len(args)) or ab(args[0]), n_trials=1, show_progress=False)
+    assert seen == [(True, False), (True, False), 0, 1, 2]
+
+
 def keyword_only_trial(config, scale=1.0, *, trial):
     return {"a": config["x"] * scale, "b": float(trial.number)}
 

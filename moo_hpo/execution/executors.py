@@ -50,13 +50,21 @@ def format_exception(exc: BaseException) -> str:
 
 
 def takes_trial(fn: Callable[..., Any]) -> bool:
-    """True when ``fn`` accepts a second positional argument (the trial), or a keyword-only ``trial``."""
+    """True when ``fn`` takes the trial: its second positional parameter is named ``trial``, has no default, or
+    defaults to None (``fn(config, trial)``, ``fn(config, t=None)``); or it takes ``*args``; or a keyword-only
+    ``trial``. A second parameter with another default keeps it (``fn(config, X=X_val)``, ``fn(config, verbose=False)``).
+    """
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return False
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params) or trial_by_keyword(fn)
+    if len(positional) >= 2:
+        second = positional[1]
+        if second.name == "trial" or second.default is inspect.Parameter.empty or second.default is None:
+            return True
+        return trial_by_keyword(fn)
+    return any(p.kind is p.VAR_POSITIONAL for p in params) or trial_by_keyword(fn)
 
 
 def trial_by_keyword(fn: Callable[..., Any]) -> bool:
