@@ -21,8 +21,9 @@
    the trained model's, the earlier ones decided the skip only (which is made on the model as built: give it
    ``moo_hpo_precision`` when ``fit`` quantizes, so that the skip uses the deployed size).
 
-Without ``build``, ``fn(config)`` may return a metrics mapping (used as is) or a model, which every
-probe then measures. A probe that fails raises :class:`~moo_hpo.ProbeError`; the trial is recorded
+Without ``build``, ``fn(config)`` returns a model, which every probe then measures, or a metrics mapping (used as
+is) when the only probes are derived ones; a mapping beside probes that measure a model fails the trial with what to
+return (they would measure nothing). A probe that fails raises :class:`~moo_hpo.ProbeError`; the trial is recorded
 as failed with the probe's name and message.
 """
 
@@ -259,6 +260,14 @@ class ProbePipeline:
         trial_kw = {"trial": trial} if with_trial and trial_by_keyword(self.fit) else {}  # fit(..., *, trial)
         if self.build is None:
             out = self.fit(config, **trial_kw) if trial_kw else self.fit(config, trial) if with_trial else self.fit(config)
+            if isinstance(out, (Mapping, Result)) and self.measuring and (trial is None or not trial.should_prune()):
+                names = [p.name for p in self.measuring]
+                raise ConfigError(
+                    f"the probes {names} measure a model, but the objective returned metrics "
+                    f"({sorted(out.metrics if isinstance(out, Result) else out)!r:.200}), so they would measure nothing: "
+                    "return the trained model for them to measure (they record its metrics), or pass "
+                    "build=config -> untrained model and fit=(model, config) -> trained model"
+                )
             if isinstance(out, (Mapping, Result)) and self.derived:  # derived from the metrics it returned
                 returned = Result(dict(out.metrics), dict(out.extra)) if isinstance(out, Result) else Result(dict(out), {})
                 self._check_no_probe_metric(returned.metrics, self.derived)

@@ -658,3 +658,28 @@ def test_a_probe_on_a_cuda_device_is_refused_before_the_first_trial_where_there_
         with pytest.raises(mh.ConfigError, match=rf"probe '{which}' measures on device='cuda', but torch sees no CUDA GPU"):
             run()
         assert study.trials == []  # refused before any trial
+
+
+def test_probes_beside_an_objective_that_returns_metrics_fail_the_trial_saying_what_to_return():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 2
+    study = mh.Study({"C": mh.Float(0.1, 1.0, log=True)}, [mh.Maximize("accuracy"), mh.Minimize("size_kb")],
+                     optimizer="random", seed=0)
+
+    def train(config):
+        model = LogisticRegression(C=config["C"]).fit(X, y)
+        return {"accuracy": model.score(X, y)}  # the model is not returned: ModelSize has nothing to measure
+
+    with pytest.raises(mh.MooHpoError, match="the first 5 trials all failed the same way"):
+        study.optimize(train, probes=[mh.objectives.ModelSize()], n_trials=8, show_progress=False)
+    assert len(study.trials) == 5 and all(t.status is mh.TrialStatus.FAILED for t in study.trials)
+    assert "the probes ['model_size'] measure a model, but the objective returned metrics (['accuracy'])" in study.trials[0].error
+    assert "return the trained model" in study.trials[0].error
+
+    def train_and_return(config):
+        return LogisticRegression(C=config["C"]).fit(X, y)
+
+    study = mh.Study({"C": mh.Float(0.1, 1.0, log=True)}, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(train_and_return, probes=[mh.objectives.ModelSize()], n_trials=2, show_progress=False)
+    assert all(t.status is mh.TrialStatus.COMPLETE and t.metrics["size_kb"] > 0 for t in study.trials)
