@@ -70,6 +70,22 @@ def test_sobol_covers_the_space_more_evenly_than_random():
     assert discrepancy("sobol") < discrepancy("random")
 
 
+def test_an_initial_design_tries_every_pair_of_choices_of_two_yes_no_parameters():
+    # in 6 dimensions the first binary digits of Sobol's coordinates 0 and 5 are equal (or opposite) for the first 16
+    # points whatever the scramble: the two choices went together in all of them
+    import collections
+
+    space = mh.Space({"model": mh.Categorical(["logreg", "svc"]), "a": mh.Float(0, 1), "b": mh.Float(0, 1),
+                      "c": mh.Float(0, 1), "d": mh.Float(0, 1), "class_weight": mh.Categorical([None, "balanced"])})
+    every_pair = 0
+    for seed in range(40):
+        trials = mh.Study(space, [mh.Minimize("y")], optimizer="sobol", seed=seed).ask(16)
+        every_pair += len(collections.Counter((t.config["model"], t.config["class_weight"]) for t in trials)) == 4
+        models = collections.Counter(t.config["model"] for t in trials)
+        assert abs(models["svc"] - models["logreg"]) <= 2  # each choice about as often
+    assert every_pair >= 36  # measured: 39 of 40 seeds (independent random choices: 38 expected); 0 unshifted
+
+
 def test_a_small_space_is_proposed_whole_before_any_repeat():
     space = mh.Space({"a": mh.Categorical(["x", "y", "z"]), "b": mh.Int(0, 2)})  # 9 configurations
     for name in ("random", "sobol"):
