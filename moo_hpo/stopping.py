@@ -24,7 +24,9 @@ class HypervolumeStagnation:
 
     Pass it in ``callbacks``: ``study.optimize(fn, n_trials=500, callbacks=[mh.HypervolumeStagnation(30, 1e-3)])``.
     The hypervolume is the study's (feasible trials, frozen reference point). The rule waits for
-    ``window`` finished trials after the first feasible one, so a slow start does not stop the study.
+    ``window`` finished trials after the first feasible one, so a slow start does not stop the study, and for
+    ``window`` trials beyond the optimizer's :attr:`~moo_hpo.optimizers.Optimizer.initial_trials` (its initial design
+    or first generation: NSGA-II's population, 88 for a budget of 2,000, is proposed before any result steers it).
     It is updated trial by trial (an exact computation only when a trial enters the front), so it costs
     the same at trial 5,000 as at trial 50.
 
@@ -66,6 +68,9 @@ class HypervolumeStagnation:
             if self._recent or value > 0:
                 self._recent.append(value)
         if len(self._recent) <= self.window:
+            return
+        initial = getattr(study.optimizer, "initial_trials", 0)
+        if len(study.trials) < initial + self.window:  # the window must hold trials that a result steered
             return
         before, now = self._recent[0], self._recent[-1]
         gain = (now - before) / now if now > 0 else 0.0

@@ -22,6 +22,17 @@ def test_stagnation_stops_a_study_whose_front_stopped_improving(caplog):
         "optimize stopped after 11 trials: hypervolume improved by 0% over the last 10 trials (< 0.1%): 4 -> 4"]
 
 
+@pytest.mark.parametrize(("optimizer", "initial"), [("nsga2", 88), ("ehvi", 4)])
+def test_stagnation_waits_beyond_the_trials_no_result_steered(optimizer, initial):
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a", ref=2.0), mh.Minimize("b", ref=2.0)], optimizer=optimizer, seed=0)
+    # a flat objective: the front is reached at once; NSGA-II's first generation (88 for 2,000 trials) is random
+    study.optimize(lambda c: {"a": 0.0, "b": 0.0}, n_trials=2000 if optimizer == "nsga2" else 40,
+                   callbacks=[mh.HypervolumeStagnation(window=10, rel_tol=1e-3)], show_progress=False)
+    assert study.optimizer.initial_trials == initial
+    assert len(study.trials) == initial + 10  # stopped as soon as 10 trials beyond them changed nothing
+
+
 def test_stagnation_keeps_going_while_improving():
     space = mh.Space({"x": mh.Float(0.0, 1.0)})
     study = mh.Study(space, [mh.Minimize("a", ref=2.0), mh.Minimize("b", ref=2.0)], optimizer="random", seed=0)

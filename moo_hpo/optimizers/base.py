@@ -120,6 +120,12 @@ class Optimizer(ABC):
     ask_in_thread: bool = False
     problem: Problem
 
+    @property
+    def initial_trials(self) -> int:
+        """How many trials it proposes before any result steers it (an initial design, a first generation), once set
+        up; 0 for one that no result steers (random search, Sobol). Stopping rules wait beyond them."""
+        return 0
+
     def setup(self, problem: Problem) -> None:
         """Bind the optimizer to a study's problem; called once, before any ask or tell.
 

@@ -117,6 +117,11 @@ class _PymooOptimizer(Optimizer):
         if self.n_offsprings is not None and (not is_integer(self.n_offsprings) or self.n_offsprings < 1):
             raise ConfigError(f"{self.name}: n_offsprings must be a positive integer or None; received {self.n_offsprings!r}")
 
+    @property
+    def initial_trials(self) -> int:
+        """The first generation's size (bred from no result)."""
+        return int(getattr(self, "_pop", 0))
+
     def setup(self, problem: Problem) -> None:
         super().setup(problem)
         from pymoo.core.problem import Problem as PymooProblem

@@ -202,6 +202,11 @@ class BoTorchOptimizer(Optimizer):
         self.winsorize = winsorize
         self.bilog_constraints = bilog_constraints
 
+    @property
+    def initial_trials(self) -> int:
+        """The Sobol initial design's size."""
+        return int(getattr(self, "_n_init", 0))
+
     def setup(self, problem: Problem) -> None:
         """Bind to the problem, check the options and resolve the defaults.
 
