@@ -741,9 +741,23 @@ _LITERAL_WARNED: set[str] = set()  # a study found at a URL's literal path: said
 _OPTIONS_WARNED: set[tuple[str, str]] = set()  # a URL's options that are not used: said once per process
 
 
+def _home(name: str) -> str:
+    """``~/study.db`` in the home folder (a study kept before at the literal path, in a folder named ``~``, is used
+    there, said once)."""
+    if not name.startswith("~"):
+        return name
+    if os.path.isfile(name):
+        if name not in _LITERAL_WARNED:
+            _LITERAL_WARNED.add(name)
+            logger.warning("storage %r: using the study file at that literal path (in a folder named '~' here), where "
+                           "moo_hpo kept it before it expanded '~'; move it to %s", name, os.path.expanduser(name))
+        return name
+    return os.path.expanduser(name)
+
+
 def storage_path(storage: str | os.PathLike[str], base: str | os.PathLike[str] | None = None) -> str | os.PathLike[str]:
     """The study file a ``storage`` path names: an SQLAlchemy-style ``"sqlite:///study.db"`` (Optuna's form) names
-    ``study.db``, ``"sqlite:////tmp/s.db"`` names ``/tmp/s.db``; any other path is itself.
+    ``study.db``, ``"sqlite:////tmp/s.db"`` names ``/tmp/s.db``; ``~`` is the home folder; any other path is itself.
 
     Args:
         storage: the path, or the URL.
@@ -754,10 +768,12 @@ def storage_path(storage: str | os.PathLike[str], base: str | os.PathLike[str] |
             URL of another database (moo_hpo stores a study in an SQLite file).
     """
     if not isinstance(storage, str):
+        if isinstance(storage, os.PathLike) and str(storage).startswith("~"):
+            return Path(_home(str(storage)))
         return storage
 
     def at(name: str) -> str:
-        return name if base is None else str(Path(base) / Path(name).expanduser())
+        return _home(name) if base is None else str(Path(base) / Path(name).expanduser())
 
     if storage.startswith(SQLITE_URL):
         literal = at(storage)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -605,3 +606,27 @@ def test_asking_a_view_whether_its_study_is_written_holds_one_descriptor(tmp_pat
         before = len(os.listdir("/proc/self/fd"))
         assert all(view.left_running() == [0] for _ in range(100))  # a live page asks at every refresh
         assert len(os.listdir("/proc/self/fd")) - before <= 1
+
+
+@pytest.mark.parametrize("as_path", [False, True])
+def test_a_storage_path_under_tilde_is_in_the_home_folder(tmp_path, monkeypatch, caplog, as_path):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    given = Path("~/studies/s.db") if as_path else "~/studies/s.db"
+    with mh.Study(_SPACE, [mh.Minimize("f")], storage=given) as study:
+        study.tell(study.ask(), {"f": 1.0})
+    assert (home / "studies" / "s.db").is_file() and list(work.iterdir()) == []  # no folder named '~' here
+    with mh.Study.load("~/studies/s.db", read_only=True) as again:
+        assert len(again.trials) == 1
+    # a study kept before at the literal path (a folder named '~' here) is still found, and the move advised
+    (work / "~").mkdir()
+    old = f"old-{as_path}.db"  # said once per file and process
+    with mh.Study(_SPACE, [mh.Minimize("f")], storage=SQLiteStore(str(work / "~" / old))) as study:
+        study.tell(study.ask(), {"f": 2.0})
+    caplog.set_level("WARNING", logger="moo_hpo")
+    with mh.Study.load(f"~/{old}", read_only=True) as again:
+        assert again.trials[0].metrics["f"] == 2.0
+    assert "in a folder named '~' here" in caplog.text
