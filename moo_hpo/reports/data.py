@@ -163,7 +163,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
                         **({"estimated": estimated[o.name]} if o.name in estimated else {})} for o in study.objectives],
         "constraints": [{"name": c.name, "text": marked(c.describe(), c.name), "hard": c.hard} for c in study.constraints],
         "estimated_metrics": estimated,
-        "optimizer": {"name": optimizer.get("name"), "reason": optimizer.get("reason")},
+        "optimizer": {"name": optimizer.get("name"), "reason": optimizer.get("reason"),
+                      "trials_by": dict(Counter(t.optimizer for t in trials if t.optimizer).most_common())},
         "seed": study.seed,
         "versions": _versions(),
         "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible,
@@ -370,7 +371,11 @@ def optimizer_text(optimizer: Mapping[str, Any]) -> str:
     """The optimizer and why it was chosen, or that none was chosen yet (a study that never proposed)."""
     if not optimizer.get("name"):
         return "none chosen yet (no trial proposed)"
-    return f"{optimizer['name']} ({optimizer.get('reason') or 'no reason recorded'})"
+    text = f"{optimizer['name']} ({optimizer.get('reason') or 'no reason recorded'})"
+    by = optimizer.get("trials_by") or {}
+    if set(by) - {optimizer["name"]}:  # trials from another optimizer (an earlier run), queued or run again
+        text += "; trials proposed by " + ", ".join(f"{name}: {n}" for name, n in by.items())
+    return text
 
 
 def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict[str, Any]:

@@ -730,3 +730,17 @@ def test_the_front_is_drawn_on_top_of_the_dominated_trials_and_listed_first(whic
         assert names.index("Pareto front (feasible)") > max(i for i, n in enumerate(names) if n.startswith(("feasible", "infeasible")))
     ranks = {t.name: t.legendrank for t in scatters}
     assert ranks["Pareto front (feasible)"] < ranks["feasible, dominated"] < ranks["infeasible (breaks a hard constraint)"]
+
+
+def test_the_report_counts_the_trials_of_each_optimizer_a_resumed_study_ran(tmp_path):
+    path = tmp_path / "s.db"
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    fn = lambda c: {"a": c["x"], "b": 1 - c["x"]}  # noqa: E731
+    with mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=path, optimizer="random", seed=0) as study:
+        study.optimize(fn, n_trials=5, show_progress=False)
+    with mh.Study.load(path, optimizer="sobol") as study:
+        study.optimize(fn, n_trials=3, show_progress=False)
+        report = mh.report(study)
+    assert report.data["optimizer"]["trials_by"] == {"random": 5, "sobol": 3}
+    assert "sobol (" in report.to_markdown() and "trials proposed by random: 5, sobol: 3" in report.to_markdown()
+    assert "trials proposed by random: 5, sobol: 3" in report.to_html()
