@@ -141,3 +141,28 @@ def test_an_objective_the_repeats_show_exact_is_judged_as_measured():
         for b in members:
             if a is not b and a.estimate["size_kb"] == b.estimate["size_kb"]:
                 assert not (a.estimate["accuracy"] <= b.estimate["accuracy"] and a.estimate["latency_ms"] >= b.estimate["latency_ms"])
+
+
+def test_beyond_fit_rows_the_hyperparameters_are_fitted_on_a_spread_subset_and_the_front_holds(monkeypatch):
+    from moo_hpo import model_front
+    from moo_hpo.optimizers.bayesian.surrogate import Surrogate
+
+    fitted_rows = []
+    original = Surrogate._fit
+
+    def recording(self, model, seed, warm):
+        fitted_rows.append(model.train_inputs[0].shape[-2])
+        return original(self, model, seed, warm)
+
+    monkeypatch.setattr(Surrogate, "_fit", recording)
+    study, truth = _study(noise=0.15, seed=1)
+    whole = {m.trial.number: m for m in study.model_front()}  # 40 trials: fitted on all
+    assert max(fitted_rows) == 40
+    fitted_rows.clear()
+    monkeypatch.setattr(model_front, "FIT_ROWS", 20)
+    again, _ = _study(noise=0.15, seed=1)
+    subset = {m.trial.number: m for m in again.model_front()}
+    assert fitted_rows and max(fitted_rows) <= 20  # no fit on more rows than FIT_ROWS
+    assert len(set(whole) & set(subset)) >= 0.7 * len(whole)  # mostly the same members
+    for n in set(whole) & set(subset):  # estimates close, conditioned on every trial
+        assert subset[n].estimate["a"] == pytest.approx(whole[n].estimate["a"], abs=0.15)
