@@ -48,12 +48,21 @@ def reference_point(problem: Problem, data: TrainingData) -> np.ndarray:
     problem: explicit or frozen once that many trials are feasible, provisional from the feasible trials
     before; while no trial is feasible (nothing for the study to derive it from yet) it is derived from
     every complete trial, soft-constraint penalties included, as the models see them.
+
+    With soft constraints the models predict penalized objectives: the point then reaches at least as far as one
+    derived from the feasible trials' penalized values, so that trials the penalty pushed beyond the study's point
+    (every trial, under a soft bound always broken) still differ in how much they improve; without that the criterion
+    was flat and the same configuration came back, model step after model step.
     """
     from moo_hpo.fronts import derive_reference_point
 
     reference = problem.reference
     if reference.is_frozen or data.feasible:
-        return reference.value(problem.objective_matrix(data.feasible))
+        point = reference.value(problem.objective_matrix(data.feasible))
+        if problem.soft_constraints and data.feasible:
+            penalized = problem.objective_matrix(data.feasible, penalized=True)
+            point = np.maximum(point, derive_reference_point(penalized))
+        return point
     return derive_reference_point(problem.objective_matrix(data.complete, penalized=True), reference.explicit)
 
 

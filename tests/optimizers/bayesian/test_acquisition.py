@@ -192,3 +192,15 @@ def test_ehvi_clears_a_stale_kernel_build_lock_before_botorch_would_wait_on_it(t
     assert seen_by_botorch and seen_by_botorch[0] is False
     assert not lock.exists()
 
+
+
+def test_under_a_soft_bound_always_broken_ehvi_spreads_along_the_front_instead_of_repeating_one_point():
+    space = mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Minimize("f1"), mh.Minimize("f2")], [mh.AtMost("energy", 1.0, soft=True, penalty=1.0)],
+                     optimizer="ehvi", seed=0)
+    for _ in range(14):
+        t = study.ask()
+        study.tell(t, {"f1": t.config["x"], "f2": 1 - t.config["x"], "energy": 1.5 + t.config["y"]})
+    modelled = [t.config["x"] for t in study.trials[6:]]  # after the initial design
+    # the penalty (its y) is learned, and x spreads over the front; each x was once within 0.003 of 0.433
+    assert len({round(x, 2) for x in modelled}) >= 6 and max(modelled) - min(modelled) > 0.5
