@@ -201,7 +201,11 @@ class Surrogate:
                 var = Y.var(dim=0) if rows > 1 else torch.zeros(m, dtype=torch.double)
                 var = torch.where(var > 0.0, var, torch.ones_like(var))
                 kernel["train_Yvar"] = (NOISELESS_VARIANCE * var).expand_as(Y).clone()
-            return SingleTaskGP(X, Y, outcome_transform=Standardize(m=m), **kernel)
+            # BoTorch leaves an outcome whose spread is below min_stdv (1e-8 by default) unscaled: relative to the
+            # outcome's size instead, so that a metric in tiny units (a loss of 1e-8, energy in kWh) is standardized
+            scale = float(Y.abs().max()) if Y.numel() else 0.0
+            min_stdv = 1e-8 * scale if math.isfinite(scale) and scale > 0.0 else 1e-8
+            return SingleTaskGP(X, Y, outcome_transform=Standardize(m=m, min_stdv=max(min_stdv, 1e-300)), **kernel)
 
         # a noiseless GP's likelihood holds one fixed noise per row: not a hyperparameter to carry over
         skip = ("transform", "likelihood") if noiseless else ("transform",)

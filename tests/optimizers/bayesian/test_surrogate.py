@@ -168,3 +168,15 @@ def test_botorchs_advice_a_user_cannot_act_on_is_not_printed_and_other_warnings_
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert "infeasible" not in out.stderr and "ABNORMAL" not in out.stderr
     assert "a warning of the user" in out.stderr
+
+
+@pytest.mark.parametrize("unit", [1.0, 1e-8])
+def test_an_objective_in_tiny_units_is_modelled_as_in_ordinary_ones(unit):
+    # BoTorch leaves an outcome whose spread is below 1e-8 unstandardized: the model then saw a flat objective
+    space = mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Minimize("loss")], optimizer="cei", seed=0)
+    for _ in range(14):
+        t = study.ask()
+        study.tell(t, {"loss": unit * ((t.config["x"] - 0.3) ** 2 + (t.config["y"] - 0.7) ** 2)})
+    best = min(study.trials, key=lambda t: t.metrics["loss"]).config
+    assert abs(best["x"] - 0.3) < 0.05 and abs(best["y"] - 0.7) < 0.05
