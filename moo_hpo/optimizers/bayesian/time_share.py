@@ -57,3 +57,10 @@ def check_time_options(optimizer: str, time_share: object, time_allowance: objec
     if not (is_number(time_allowance) and 0 <= time_allowance < math.inf):  # type: ignore[operator]
         raise ConfigError(f"{optimizer}: time_allowance must be a number of seconds, 0 or more; received "
                           f"{time_allowance!r}{hint(time_allowance, AUTO_TIME_ALLOWANCE)}")
+    if time_share is None and time_allowance > 0:  # type: ignore[operator]
+        import warnings
+
+        warnings.warn(f"{optimizer}: time_allowance={time_allowance!r} has no effect: it is time beyond a time_share, and "
+                      f"there is none (time_share=None: every step is a full model step, however long); give a "
+                      f"time_share too (optimizer='auto' uses {AUTO_TIME_SHARE:g} and {AUTO_TIME_ALLOWANCE:g} s)",
+                      UserWarning, stacklevel=4)

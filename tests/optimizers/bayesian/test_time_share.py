@@ -91,6 +91,16 @@ def test_a_time_allowance_that_is_not_seconds_is_refused(bad):
         _study(time_share=0.2, time_allowance=bad)  # when the study is made, not at its first ask
 
 
+def test_a_time_allowance_without_a_time_share_is_warned_of_as_doing_nothing():
+    with pytest.warns(UserWarning, match=r"time_allowance=30 has no effect: it is time beyond a time_share, and there is"):
+        _study(time_allowance=30)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert _study(time_allowance=0.0) is not None and _study(time_share=0.2, time_allowance=30) is not None
+
+
 def test_mutations_mix_steps_along_the_front_with_jumps_across_the_cube():
     """With instant trials mutations are the whole search: some land far (0.2 of the cube or more) from every
     configuration measured before, most stay near (narrow steps alone, at most 0.16 here, fell behind Sobol
