@@ -119,7 +119,8 @@ class Latency(StructureProbe):
         block: calls per timed block.
         min_repeats: timed calls at least (within the cap).
         min_time_s: timed seconds at least (the sum of the timed calls), unless ``max_repeats`` or
-            ``max_time_s`` comes first; None: 0.5, or ``max_time_s`` when that is shorter.
+            ``max_time_s`` comes first; None: 0.5, or half of ``max_time_s`` when that is shorter (warm-up takes part of
+            the cap, and the timing must be able to settle before it).
         max_repeats: timed calls at most.
         max_time_s: the probe's wall time per model at most, warm-up included: warm-up ends once it has
             used a quarter of it, and no call starts that the latest call's duration says would end after
@@ -152,8 +153,8 @@ class Latency(StructureProbe):
         rel_tol: float = 0.02,
         prefix: str = "latency",
     ) -> None:
-        if min_time_s is None:  # the default floor, under a shorter cap the cap (Latency(x, max_time_s=0.3) is fine)
-            min_time_s = min(0.5, max_time_s) if isinstance(max_time_s, Real) and not isinstance(max_time_s, bool) else 0.5
+        if min_time_s is None:  # the default floor; under a short cap half of it (Latency(x, max_time_s=0.3) is fine)
+            min_time_s = min(0.5, 0.5 * max_time_s) if isinstance(max_time_s, Real) and not isinstance(max_time_s, bool) else 0.5
         _check_arguments(
             batch_size=batch_size, threads=threads, warmup=warmup, warmup_s=warmup_s, block=block, min_repeats=min_repeats,
             min_time_s=min_time_s, max_repeats=max_repeats, max_time_s=max_time_s, rel_tol=rel_tol,

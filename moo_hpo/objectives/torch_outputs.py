@@ -46,8 +46,14 @@ def output_kind(model: Any) -> str:
             raise ProbeError(f"model.moo_hpo_outputs must be one of {list(OUTPUT_KINDS)}; received {declared!r}")
         return str(declared)
     last = model
-    while isinstance(last, torch.nn.Sequential) and len(last):
-        last = last[-1]
+    while True:  # through DataParallel / DistributedDataParallel (.module) and torch.compile (._orig_mod) wrappers
+        inner = getattr(last, "_orig_mod", None) or getattr(last, "module", None)
+        if isinstance(inner, torch.nn.Module):
+            last = inner
+        elif isinstance(last, torch.nn.Sequential) and len(last):
+            last = last[-1]
+        else:
+            break
     if isinstance(last, (torch.nn.Sigmoid, torch.nn.Softmax)):
         return "probabilities"
     if isinstance(last, (torch.nn.LogSoftmax, torch.nn.LogSigmoid)):
@@ -75,7 +81,10 @@ def torch_forward(model: Any, X: Any) -> np.ndarray:
         raise ProbeError(f"{type(model).__name__}'s forward returned a {shown}{keys}; the probes that score predictions "
                          "read one tensor of logits, (n, 1) or (n, classes): measure a wrapper module whose forward "
                          "returns the classifier's logits")
-    return out.detach().to(torch.float64).cpu().numpy()
+    if not out.is_floating_point():
+        raise ProbeError(f"{type(model).__name__}'s forward returned a {out.dtype} tensor; the probes that score predictions "
+                         "read logits or probabilities (a floating tensor), not labels: return the classifier's logits")
+    return out.detach().cpu().to(torch.float64).numpy()  # on the CPU first: Apple's GPU has no float64
 
 
 def torch_class_scores(model: Any, X: Any, logits: bool = False) -> np.ndarray:

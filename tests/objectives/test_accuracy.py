@@ -360,3 +360,16 @@ def test_a_function_probe_returning_text_raises_a_probe_error():
 
     with pytest.raises(mh.ProbeError, match="probe 'scored' returned 'high' for 'score'; expected a number"):
         scored.measure(object())
+
+
+def test_a_module_returning_labels_is_refused_and_a_wrapped_sigmoid_is_read_as_probabilities():
+    X, y, logits, net = _trained_binary()
+
+    class Labels(torch.nn.Module):
+        def forward(self, x):
+            return (net(x)[:, 0] > 0).long()
+
+    with pytest.raises(mh.ProbeError, match=r"returned a torch.int64 tensor; .* not labels"):
+        mh.objectives.Accuracy(X, y).measure(Labels())
+    wrapped = torch.nn.DataParallel(torch.nn.Sequential(net, torch.nn.Sigmoid()))  # on the CPU: a plain wrapper
+    assert mh.objectives.Accuracy(X, y).measure(wrapped)["accuracy"] == pytest.approx(skm.accuracy_score(y, logits > 0))

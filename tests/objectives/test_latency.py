@@ -187,7 +187,7 @@ def test_bad_arguments():
     with pytest.raises(mh.ConfigError, match=r"min_time_s <= max_time_s \(received min_time_s=2.0, max_time_s=1.0\)"):
         mh.objectives.Latency(np.zeros(3), min_time_s=2.0, max_time_s=1.0)
     short = mh.objectives.Latency(np.zeros(3), max_time_s=0.3)  # a cap under the default floor lowers the floor
-    assert (short.min_time_s, short.max_time_s) == (0.3, 0.3)
+    assert (short.min_time_s, short.max_time_s) == (0.15, 0.3)
     with pytest.raises(mh.ConfigError, match=r"min_repeats <= max_repeats \(received min_repeats=500, max_repeats=100\)"):
         mh.objectives.Latency(np.zeros(3), min_repeats=500, max_repeats=100)
     with pytest.raises(mh.ConfigError, match=r"max_time_s > 0 \(received -1\)"):

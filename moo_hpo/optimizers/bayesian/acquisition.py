@@ -49,10 +49,10 @@ def reference_point(problem: Problem, data: TrainingData) -> np.ndarray:
     before; while no trial is feasible (nothing for the study to derive it from yet) it is derived from
     every complete trial, soft-constraint penalties included, as the models see them.
 
-    With soft constraints the models predict penalized objectives: the point then reaches at least as far as one
-    derived from the feasible trials' penalized values, so that trials the penalty pushed beyond the study's point
-    (every trial, under a soft bound always broken) still differ in how much they improve; without that the criterion
-    was flat and the same configuration came back, model step after model step.
+    With soft constraints the models predict penalized objectives: the point then moves, in every objective, by the
+    largest penalty among the feasible trials, so that trials the penalty pushed beyond the study's point (every trial,
+    under a soft bound always broken) still differ in how much they improve; without that the criterion was flat and
+    the same configuration came back, model step after model step. A soft bound no trial broke leaves it as it is.
     """
     from moo_hpo.fronts import derive_reference_point
 
@@ -60,8 +60,9 @@ def reference_point(problem: Problem, data: TrainingData) -> np.ndarray:
     if reference.is_frozen or data.feasible:
         point = reference.value(problem.objective_matrix(data.feasible))
         if problem.soft_constraints and data.feasible:
-            penalized = problem.objective_matrix(data.feasible, penalized=True)
-            point = np.maximum(point, derive_reference_point(penalized))
+            penalty = float(np.max(problem.soft_penalty(data.feasible), initial=0.0))
+            if np.isfinite(penalty) and penalty > 0.0:  # as far as the largest penalty pushed a feasible trial
+                point = point + penalty
         return point
     return derive_reference_point(problem.objective_matrix(data.complete, penalized=True), reference.explicit)
 

@@ -203,7 +203,7 @@ class Surrogate:
                 kernel["train_Yvar"] = (NOISELESS_VARIANCE * var).expand_as(Y).clone()
             # BoTorch leaves an outcome whose spread is below min_stdv (1e-8 by default) unscaled: relative to the
             # outcome's size instead, so that a metric in tiny units (a loss of 1e-8, energy in kWh) is standardized
-            scale = float(Y.abs().max()) if Y.numel() else 0.0
+            scale = float(Y.abs().amax(dim=0).min()) if Y.numel() else 0.0  # the smallest column's: one GP, batched
             min_stdv = 1e-8 * scale if math.isfinite(scale) and scale > 0.0 else 1e-8
             return SingleTaskGP(X, Y, outcome_transform=Standardize(m=m, min_stdv=max(min_stdv, 1e-300)), **kernel)
 

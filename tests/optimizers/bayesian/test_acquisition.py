@@ -204,3 +204,18 @@ def test_under_a_soft_bound_always_broken_ehvi_spreads_along_the_front_instead_o
     modelled = [t.config["x"] for t in study.trials[6:]]  # after the initial design
     # the penalty (its y) is learned, and x spreads over the front; each x was once within 0.003 of 0.433
     assert len({round(x, 2) for x in modelled}) >= 6 and max(modelled) - min(modelled) > 0.5
+
+
+def test_a_soft_bound_no_trial_broke_leaves_the_reference_point_as_the_study_has_it():
+    from moo_hpo.optimizers.bayesian import acquisition
+    from moo_hpo.optimizers.bayesian.data import training_data
+
+    space = mh.Space({"x": mh.Float(0, 1)})
+    study = mh.Study(space, [mh.Maximize("acc", ref=0.5), mh.Minimize("latency_ms", ref=50.0)],
+                     [mh.AtMost("energy", 10.0, soft=True)], optimizer="random", seed=0)
+    for i in range(12):
+        t = study.ask()
+        study.tell(t, {"acc": 0.6 + 0.3 * t.config["x"], "latency_ms": 5000.0 if i == 3 else 10 + 30 * t.config["x"],
+                       "energy": 1.0})
+    point = acquisition.reference_point(study.problem, training_data(study.problem, study.trials, model_failures=False))
+    assert point.tolist() == [-0.5, 50.0]  # an outlier of 5,000 ms does not move it (the penalty is 0)

@@ -180,3 +180,18 @@ def test_an_objective_in_tiny_units_is_modelled_as_in_ordinary_ones(unit):
         study.tell(t, {"loss": unit * ((t.config["x"] - 0.3) ** 2 + (t.config["y"] - 0.7) ** 2)})
     best = min(study.trials, key=lambda t: t.metrics["loss"]).config
     assert abs(best["x"] - 0.3) < 0.05 and abs(best["y"] - 0.7) < 0.05
+
+
+def test_an_objective_batched_beside_one_of_large_magnitude_is_still_standardized():
+    import numpy as np
+
+    from moo_hpo.optimizers.bayesian.data import Outcome
+    from moo_hpo.optimizers.bayesian.surrogate import Surrogate
+
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 2))
+    error, size = 0.1 + 0.02 * np.sin(6 * X[:, 0]), 5e7 + 4e7 * X[:, 1]
+    outcomes = [Outcome("objective", j, tuple(range(20)), X, Y) for j, Y in enumerate((error, size))]
+    model = Surrogate(True, "constant", 0, "test").model(outcomes)  # one batched GP of both
+    stdvs = model.outcome_transform.stdvs.reshape(-1).tolist()
+    assert stdvs[0] == pytest.approx(float(np.std(error, ddof=1)), rel=1e-6)  # not left at 1 beside the large one
