@@ -3,7 +3,9 @@
 Both draw a deterministic stream of valid configurations from the study's seed (configurations
 that break a validity rule, or that the stream already proposed, are dropped from it). Trial ``k`` of a study is always the
 ``k``-th configuration of the stream, whether the configurations were asked one at a time or in
-batches, and whether the study ran straight through or was resumed from its store.
+batches, and whether the study ran straight through or was resumed from its store. Told trials that ran other
+configurations (queued ones, or a study begun with another optimizer or another version of the stream) change that:
+the stream's configurations they passed over are proposed first, and theirs are not proposed again.
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ class _StreamOptimizer(Optimizer):
         super().setup(problem)
         self._emitted = 0
         self._stream = self._make_stream()
+        self._streamed: set[tuple] = set()  # the keys of the stream's configurations up to _emitted
+        self._foreign: set[tuple] = set()  # told configurations the stream did not give (another version's stream)
+        self._owed: list[dict] = []  # stream configurations passed over for told trials that ran others
 
     def _make_stream(self) -> ConfigStream:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -113,16 +118,32 @@ class _StreamOptimizer(Optimizer):
     def _take(self, n: int) -> list[dict]:
         out = [self._stream[self._emitted + j] for j in range(n)]
         self._emitted += n
+        self._streamed.update(config_key(c) for c in out)
         return out
 
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
-        return [Proposal(c) for c in self._take(n)]
+        out: list[Proposal] = []
+        while len(out) < n:
+            (config,) = [self._owed.pop(0)] if self._owed else self._take(1)
+            key = config_key(config)
+            if key in self._foreign:  # ran already (told, not from this stream): once skipped, it may come again
+                self._foreign.discard(key)
+                continue
+            out.append(Proposal(config))
+        return out
 
     def tell(self, trials: Sequence[Trial]) -> None:
         # A resumed study tells trials this instance never proposed: skip them in the stream.
         seen = max((t.number for t in trials), default=-1) + 1
+        told = {config_key(t.config) for t in trials}
         if seen > self._emitted:
-            self._take(seen - self._emitted)
+            # the trials ran these configurations, unless they ran others (queued ones, or a study begun with another
+            # version of the stream): those passed over are proposed first
+            self._owed += [c for c in self._take(seen - self._emitted) if config_key(c) not in told]
+        self._owed = [c for c in self._owed if config_key(c) not in told]
+        # configurations told that the stream did not give are not proposed again (once skipped, they may come back
+        # only when the space holds nothing new)
+        self._foreign.update(k for k in told if k not in self._streamed)
 
 
 class RandomSearch(_StreamOptimizer):

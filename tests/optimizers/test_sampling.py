@@ -92,3 +92,17 @@ def test_a_small_space_is_proposed_whole_before_any_repeat():
         study = mh.Study(space, [mh.Minimize("y")], optimizer=name, seed=0)
         configs = [tuple(t.config.values()) for t in study.ask(12)]
         assert len(set(configs[:9])) == 9 and set(configs[9:]) <= set(configs[:9])
+
+
+def test_a_study_resumed_from_trials_another_stream_gave_proposes_no_repeat(tmp_path):
+    # a study begun with another version of the stream (or by hand): its configurations are not proposed again
+    space = mh.Space({"a": mh.Categorical(["p", "q", "r"]), "b": mh.Categorical(["u", "v", "w"])})
+    path = tmp_path / "s.db"
+    with mh.Study(space, [mh.Minimize("y")], storage=path, optimizer="random", seed=3) as study:
+        for _ in range(5):  # five configurations no Sobol stream of this seed gave in this order
+            t = study.ask()
+            study.tell(t, {"y": 1.0})
+    with mh.Study.load(path, optimizer="sobol") as study:
+        study.optimize(lambda c: {"y": 1.0}, n_trials=4, show_progress=False)
+        configs = [tuple(t.config.values()) for t in study.trials]
+    assert len(configs) == 9 and len(set(configs)) == 9  # the whole space, each once
