@@ -92,17 +92,30 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
     weighted by ``sample_weight`` when given)."""
     from sklearn import metrics as skm
 
+    from moo_hpo.objectives.torch_outputs import torch_class_scores, torch_forward
+
     y = np.asarray(y)
     w = {"sample_weight": sample_weight}
     out: dict[str, float] = {}
     labels = None
     scores = None
+    torch_module = is_torch_module(model)
+    forward: list[np.ndarray] = []  # a torch module's output on X, computed once for every metric
+
+    def output() -> np.ndarray:
+        if not forward:
+            forward.append(torch_forward(model, X))
+        return forward[0]
+
+    def class_scores(logits: bool = False) -> np.ndarray:
+        if torch_module:
+            return torch_class_scores(model, X, logits=logits, out=output())
+        return ranking_scores(model, X) if logits else predict_scores(model, X)
+
     for m in metrics:
         if m in REGRESSION_METRICS:
-            if is_torch_module(model):  # a regression module's output as it is (no sigmoid)
-                from moo_hpo.objectives.torch_outputs import torch_forward
-
-                pred = torch_forward(model, X)
+            if torch_module:  # a regression module's output as it is (no sigmoid)
+                pred = output()
             else:
                 pred = np.asarray(model.predict(X)) if hasattr(model, "predict") else predict_scores(model, X)
             pred = pred.reshape(len(y), -1)[:, 0] if pred.ndim > 1 else pred
@@ -114,14 +127,17 @@ def score(model: Any, X: Any, y: Any, metrics: Iterable[str], threshold: float |
             continue
         if m in NEEDS_SCORES:
             if m == "roc_auc":  # ranked by scores that keep their order (a binary torch module's logits)
-                ranked = ranking_scores(model, X)
+                ranked = class_scores(logits=True)
                 out[m] = float(skm.roc_auc_score(y, ranked, multi_class="ovr", **w) if ranked.ndim > 1
                                else skm.roc_auc_score(y, ranked, **w))
             else:
-                scores = predict_scores(model, X) if scores is None else scores
+                scores = class_scores() if scores is None else scores
                 out[m] = float(skm.log_loss(y, scores, **w))
             continue
-        labels = predict_labels(model, X, threshold, pos_label, y=y) if labels is None else labels
+        if labels is None:
+            if torch_module and scores is None:
+                scores = class_scores()
+            labels = predict_labels(model, X, threshold, pos_label, y=y, scores=scores)
         if m == "accuracy":
             out[m] = float(skm.accuracy_score(y, labels, **w))
         elif m == "error":

@@ -306,7 +306,8 @@ def ranking_scores(model: Any, X: Any) -> np.ndarray:
     return predict_scores(model, X)
 
 
-def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label: Any = None, y: Any = None) -> np.ndarray:
+def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label: Any = None, y: Any = None,
+                   scores: np.ndarray | None = None) -> np.ndarray:
     """Predicted labels; a binary task with ``threshold`` uses ``score >= threshold``, the score being the
     probability of ``pos_label``.
 
@@ -315,13 +316,15 @@ def predict_labels(model: Any, X: Any, threshold: float | None = None, pos_label
     module, the class index. The positive label is ``pos_label`` (a label of ``classes_``; for a torch module the
     class index 0 or 1), else the second class (``classes_[1]``, class index 1).
 
+    ``scores``: :func:`predict_scores` of ``model`` on ``X`` when they were computed already.
+
     Raises:
         ProbeError: for a threshold that is not a probability (a model's ``moo_hpo_threshold`` too); with ``y`` (the
             labels the predictions are compared with), for a torch module whose class indices cannot be ``y``'s.
     """
     check_threshold("predict", threshold, ProbeError)
     if threshold is not None or is_torch_module(model):
-        s = predict_scores(model, X)
+        s = predict_scores(model, X) if scores is None else scores
         classes = None if is_torch_module(model) else getattr(model, "classes_", None)
         if classes is None and y is not None and is_torch_module(model):
             _check_class_indices(y, 2 if s.ndim == 1 else s.shape[1], type(model).__name__)

@@ -87,13 +87,14 @@ def torch_forward(model: Any, X: Any) -> np.ndarray:
     return out.detach().cpu().to(torch.float64).numpy()  # on the CPU first: Apple's GPU has no float64
 
 
-def torch_class_scores(model: Any, X: Any, logits: bool = False) -> np.ndarray:
+def torch_class_scores(model: Any, X: Any, logits: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """Class probabilities ``(n, k)``, or the positive class's ``(n,)`` for one or two columns; with ``logits`` and a
     binary model, a score that orders rows as that probability does without its rounding (the logit, or the
-    probability itself for a model that outputs probabilities)."""
+    probability itself for a model that outputs probabilities). ``out``: the module's output on ``X`` when it was
+    computed already (:func:`torch_forward`), so that several metrics cost one forward pass."""
     from scipy.special import expit, softmax
 
-    out = torch_forward(model, X)
+    out = torch_forward(model, X) if out is None else out
     kind = output_kind(model)
     if kind == "logits":
         _warn_if_probabilities(model, out)
