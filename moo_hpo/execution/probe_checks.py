@@ -46,9 +46,10 @@ def check_latency_alone(probes: Sequence[Any], n_workers: int | None) -> None:
 
 
 def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = True) -> None:
-    """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo; so is a
-    device budget of a :class:`~moo_hpo.objectives.DeviceFit` on such a name, and (with ``build``; without it the
-    objective may return the metric itself) one on a metric no probe measures is warned of. A metric the study needs
+    """Before trial 0: a metric the study needs that no probe provides, but one nearly does, is a typo (refused
+    without ``build``; with it warned of, as ``fit`` may return it: a size in MB beside the probes' ``size_kb``); so
+    is a device budget of a :class:`~moo_hpo.objectives.DeviceFit` on such a name, and (with ``build``; without it
+    the objective may return the metric itself) one on a metric no probe measures is warned of. A metric the study needs
     that a built-in probe measures on the model (``energy_per_inference_j``) but none of these does, nor nearly, is
     warned of too: only the objective can return it then (``fit`` beside the probes' metrics with ``build``; without
     it, an objective that returns metrics instead of a model).
@@ -62,6 +63,7 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
 
     provided = [m for p in probes for m in getattr(p, "metrics", ())]
     unmeasured: list[str] = []  # needed, and no probe measures them nor nearly: only the objective can return them
+    near: list[str] = []  # needed, and a probe's metric is named nearly alike (warned of)
     from moo_hpo.objectives.holdout import HOLDOUT_PREFIX
 
     held_out = [n for n in study.problem.required_metrics if n.startswith(HOLDOUT_PREFIX) and n in provided]
@@ -93,13 +95,20 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
             )
             continue
         close = closest_name(name, provided, cutoff=0.75)
-        if close:
+        if close and not with_build:  # the objective returns a model, which only the probes measure: a typo
             raise ConfigError(
                 f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
                 f"(the probes provide {sorted(provided)})"
             )
+        if close:  # fit may return it (a size in MB, its own validation accuracy): said, not refused
+            warn(
+                f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? Unless fit "
+                f"returns {name!r}, every trial trains and then fails (the probes provide {sorted(provided)})",
+            )
+            near.append(name)
+            continue
         unmeasured.append(name)
-    said = _warn_unmeasured(study, probes, provided, unmeasured, with_build)
+    said = _warn_unmeasured(study, probes, provided, unmeasured, with_build) | set(near)
     _check_device_budgets(probes, provided, warn_unmeasured=with_build, said=said)
 
 

@@ -56,6 +56,24 @@ def test_a_metric_name_a_probe_nearly_provides_is_refused_before_trial_0():
     assert s.trials == []
 
 
+def test_a_metric_fit_returns_may_be_named_like_a_probes_metric():
+    # fit's own size in MB beside the probe's size_kb was refused before trial 0 as a typo of size_kb
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    probe = mh.objectives.probe(["size_kb"])(lambda model: {"size_kb": 1000.0 * model["x"]})
+
+    def make(returned):
+        s = mh.Study(space, [mh.Minimize("size_kb")], [mh.AtMost("size_mb", 0.5)], optimizer="random", seed=0)
+        with pytest.warns(mh.MooHpoWarning, match="'size_mb', which no probe provides; did you mean 'size_kb'"):
+            s.optimize(lambda model, config: returned(config), build=dict, probes=[probe], n_trials=6, show_progress=False)
+        return s
+
+    s = make(lambda c: {"size_mb": c["x"]})
+    assert s.count("complete") == 6 and [t.metrics["size_mb"] * 1000.0 for t in s.trials] == pytest.approx([t.metrics["size_kb"] for t in s.trials])
+    assert [s.problem.is_feasible(t) for t in s.trials] == [t.config["x"] <= 0.5 for t in s.trials]
+    with pytest.raises(mh.MooHpoError, match="first 5 trials all failed the same way"):  # a typo after all: said, then stopped
+        make(lambda c: None)
+
+
 def test_progress_without_a_terminal_prints_plain_lines(capsys):
     s = study()
     s.optimize(lambda c: {"accuracy": c["x"], "latency_ms": 1.0 + c["x"]}, n_trials=30, show_progress=True)
