@@ -478,10 +478,12 @@ def recommend(
             reason += f"; {', '.join(unweighted)} left out of the weights, so weighing 0"
     if constraints:
         reason += f"; among trials with {', '.join(c.describe() for c in constraints)}"
-    from moo_hpo.objectives.fairness import predicts_one_class
+    from moo_hpo.objectives.fairness import one_class_groups, predicts_one_class
 
     caution = None
     if predicts_one_class(chosen.extra):  # its zero gap is no fairness: the fairness audit leaves such models out
         caution = ("this model predicts one class for everyone (its accuracy is the base rate and its fairness gaps "
                    "are 0 by construction)")
+    elif groups := one_class_groups(chosen.extra):  # a gap between rates near 0 is small whatever the model's merit
+        caution = f"this model predicts one class for everyone in a group: {'; '.join(groups)}"
     return choice.Recommendation(chosen, method, reason, caution, metrics=figures, runs=n_runs)

@@ -45,7 +45,8 @@ from moo_hpo.objectives.holdout import holdout_name, holdout_split
 
 logger = logging.getLogger("moo_hpo")
 
-__all__ = ["FAIRNESS_METRICS", "FEW_LABELS", "FairnessGap", "fairness_metrics", "gap_parts", "group_table", "predicts_one_class"]
+__all__ = ["FAIRNESS_METRICS", "FEW_LABELS", "FairnessGap", "fairness_metrics", "gap_parts", "group_table", "one_class_groups",
+           "predicts_one_class"]
 
 FAIRNESS_METRICS = ("dp_diff", "dp_ratio", "eo_diff", "eo_ratio", "eop_diff", "tpr_diff", "fpr_diff")
 
@@ -169,12 +170,33 @@ def predicts_one_class(extra: Any) -> bool:
     """True when a trial's extra holds a ``FairnessGap`` per-group table in which the classifier predicted a single
     class for everyone (every group's selection rate 0, or every one 1): a degenerate model whose zero gap says
     nothing about fairness."""
-    tables = [v for k, v in extra.items() if k == "fairness" or str(k).endswith("_fairness")] if isinstance(extra, dict) else []
-    fairness = tables[0] if tables else None  # a classifier predicts one class for every grouping alike
-    groups = fairness.get("by_group", []) if isinstance(fairness, dict) else []
-    groups = groups if isinstance(groups, (list, tuple)) else []  # data of another shape: no table to read
-    rates = [g.get("selection_rate") for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
+    rates = [g["selection_rate"] for g in _groups(extra)]
     return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
+
+
+def one_class_groups(extra: Any) -> list[str]:
+    """The groups of a trial's first ``FairnessGap`` per-group table in which a classifier that predicts both classes
+    overall predicted one class for everyone (selection rate 0 or 1), each as ``"sex=Female (selects no one)"``: a
+    model that never selects a group may still meet a bound on a gap between small rates (none when
+    :func:`predicts_one_class`, which says more)."""
+    if predicts_one_class(extra):
+        return []
+    out = []
+    for g in _groups(extra):
+        if g["selection_rate"] in (0, 1):
+            label = ", ".join(f"{k}={v}" for k, v in g.items() if k not in _FIGURES and not str(k).startswith("\0"))
+            out.append(f"{label or 'a group'} ({'selects no one' if g['selection_rate'] == 0 else 'selects everyone'})")
+    return out
+
+
+def _groups(extra: Any) -> list[dict[str, Any]]:
+    """The rows with a selection rate of a trial's first fairness table (a classifier predicts alike for every
+    grouping); none for data of another shape."""
+    tables = [v for k, v in extra.items() if k == "fairness" or str(k).endswith("_fairness")] if isinstance(extra, dict) else []
+    fairness = tables[0] if tables else None
+    groups = fairness.get("by_group", []) if isinstance(fairness, dict) else []
+    groups = groups if isinstance(groups, (list, tuple)) else []
+    return [g for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]
 
 
 #: Below this many positive (or negative) labels, a group's TPR (or FPR) rests on too few people to read a gap from.

@@ -34,6 +34,7 @@ from moo_hpo.reports.fairness_cells import (
     near,
     no_audited_trials_error,
     no_usable_model_note,
+    one_class_notes,
     one_class_only,
     predicts,
     short,
@@ -486,15 +487,7 @@ def fairness_audit(
     if broken:
         summary += (f" Audited trials that meet the bound of {bound:g} on validation data but break it on held-out data "
                     f"(flagged BROKEN ON HELD-OUT): {', '.join(f'#{n}' for n in broken)}.")
-    degenerate = [t.number for t in candidates if one_class_only(t, fairness_extra(t, gap_prefix))]
-    if degenerate:
-        one = len(degenerate) == 1
-        summary += (
-            f" {'Trial' if one else 'Trials'} {', '.join(f'#{n}' for n in degenerate)} predict{'s' if one else ''} one class "
-            f"only ({'its' if one else 'their'} accuracy is the base rate and {'its' if one else 'their'} gap is 0 by "
-            "construction): flagged, and left out of the choices above."
-        )
-    summary += small_groups_note(rows, gap)
+    summary += one_class_notes(candidates, usable, choices, gap_prefix) + small_groups_note(rows, gap)
     return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front], summary,
                          note=note, holdout=holdout, choices=choices, bound_is_constraint=bound_is_constraint)
 

@@ -13,7 +13,7 @@ from moo_hpo.trial import Trial
 
 __all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets", "near", "no_audited_trials_error",
            "no_usable_model_note",
-           "one_class_only", "predicts", "short", "small_groups_note", "trial_cell", "yes_no"]
+           "one_class_notes", "one_class_only", "predicts", "short", "small_groups_note", "trial_cell", "yes_no"]
 
 #: The per-group columns, as a reader knows them.
 GROUP_COLUMNS = {"count": "people", "positives": "positives (actual)", "negatives": "negatives (actual)",
@@ -63,6 +63,32 @@ def one_class_only(trial: Trial, fairness: dict[str, Any] | None = None) -> bool
     from moo_hpo.objectives.fairness import predicts_one_class
 
     return predicts_one_class(trial.extra if fairness is None else {"fairness": fairness})
+
+
+def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[dict[str, Any]], gap_prefix: str) -> str:
+    """The summary's sentences on one-class predictions: the candidates that predict one class for everyone (left
+    out of the choices), then each choice that does so within a group (its gap there is one between rates of 0 or 1,
+    small whatever the model's merit: a model that selects no woman meets an equalized-odds bound if it selects
+    almost no man either), or ``""``."""
+    from moo_hpo.objectives.fairness import one_class_groups
+
+    text = ""
+    degenerate = [t.number for t in candidates if one_class_only(t, fairness_extra(t, gap_prefix))]
+    if degenerate:
+        one = len(degenerate) == 1
+        text += (
+            f" {'Trial' if one else 'Trials'} {', '.join(f'#{n}' for n in degenerate)} predict{'s' if one else ''} one class "
+            f"only ({'its' if one else 'their'} accuracy is the base rate and {'its' if one else 'their'} gap is 0 by "
+            "construction): flagged, and left out of the choices above."
+        )
+    chosen = {c["number"] for c in choices}
+    for t in usable:
+        groups = one_class_groups({"fairness": fairness_extra(t, gap_prefix)}) if t.number in chosen else []
+        if groups:
+            text += (f" Trial #{t.number}, a choice above, predicts one class for everyone in a group ({'; '.join(groups)}): "
+                     "its gap there compares rates of 0 or 1, small whatever the model's merit; check that it serves "
+                     "every group before choosing it.")
+    return text
 
 
 def yes_no(meets: bool | None) -> str:

@@ -322,6 +322,24 @@ def test_the_summary_tells_one_class_models_apart_and_a_gap_from_its_bound():
     assert "with an equalized-odds gap of 0.050004;" in audit.summary and "(trial #1) reaches 0.84 with a gap of 0.049996" in audit.summary
 
 
+def test_a_choice_that_selects_no_one_in_a_group_is_flagged():
+    # a model that selects no woman and 1% of men meets an equalized-odds bound of 0.05: the audit recommended it
+    # without a word
+    lopsided = {"fairness": {"by_group": [{"sex": "Female", "count": 50, "selection_rate": 0.0},
+                                          {"sex": "Male", "count": 90, "selection_rate": 0.011}]}}
+    both = {"fairness": {"by_group": [{"sex": g, "count": 70, "selection_rate": 0.3} for g in "FM"]}}
+    rows = [{"accuracy": 0.86, "eo_diff": 0.09}, {"accuracy": 0.7655, "eo_diff": 0.03}, {"accuracy": 0.80, "eo_diff": 0.2}]
+    study = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows, extra={0: both, 1: lopsided, 2: lopsided})
+    audit = mh.fairness_audit(study, bound=0.05)
+    assert [(c["role"], c["number"]) for c in audit.choices] == [("most accurate", 0), ("most accurate within the bound", 1)]
+    assert ("Trial #1, a choice above, predicts one class for everyone in a group (sex=Female (selects no one)): its gap "
+            "there compares rates of 0 or 1") in audit.summary
+    assert "Trial #0, a choice" not in audit.summary and "Trial #2, a choice" not in audit.summary  # only the choices
+    fair = study.recommend("best", objective="eo_diff")  # and the recommendation says so too
+    assert fair.trial.number == 1 and fair.caution == "this model predicts one class for everyone in a group: sex=Female (selects no one)"
+    assert study.recommend("best", objective="accuracy").caution is None
+
+
 def test_a_failed_trial_asked_for_is_listed_as_failed():
     rows = [{"accuracy": 0.86, "eo_diff": 0.09}, None, {"accuracy": 0.8, "eo_diff": 0.02}]
     audit = mh.fairness_audit(_told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], rows), bound=0.05, trials=[0, 1, 2])
