@@ -576,6 +576,23 @@ def test_derived_reference_point_freezes_after_ten_feasible_trials(tmp_path):
     assert mh.Study.load(tmp_path / "s.db").reference_point == pytest.approx({"a": 22.0, "b": 21.9})
 
 
+@pytest.mark.parametrize("size_unit", [1.0, 1024.0])  # kB or bytes: the same pick
+def test_the_least_violating_trial_is_judged_relative_to_each_bound(size_unit):
+    # 3.5 kB over a 40 kB budget (9%) against 0.05 ms over a 0.2 ms one (25%): the sum in the metrics' own units
+    # named the latency's trial, and in bytes any size overshoot outweighed every latency
+    study = _hv_study(constraints=[mh.AtMost("size", 40.0 * size_unit), mh.AtMost("lat", 0.2)])
+    _tell_all(study, [{"acc": 0.5, "size": 43.5 * size_unit, "lat": 0.1}, {"acc": 0.8, "size": 39.0 * size_unit, "lat": 0.25}])
+    with pytest.raises(mh.NoFeasibleTrialError, match=r"the least violating is trial #0 \(over its bounds by 8.8% in all") as info:
+        study.recommend()
+    assert info.value.least_violating == 0
+    skipped = _hv_study(constraints=[mh.AtMost("size", 40.0 * size_unit), mh.AtMost("lat", 0.2)])
+    for metrics in ({"size": 43.5 * size_unit}, {"lat": 0.25}):  # skipped before training, each on what it measured
+        skipped.tell(skipped.ask(), metrics, status="infeasible_skipped")
+    with pytest.raises(mh.NoFeasibleTrialError, match=r"trial #0 comes closest: size <= ") as info:
+        skipped.recommend()
+    assert info.value.least_violating == 0
+
+
 def test_no_feasible_trial_names_the_least_violating():
     study = _hv_study(constraints=[mh.AtMost("lat", 1.0)])
     _tell_all(study, [{"acc": 0.5, "lat": 5.0}, {"acc": 0.8, "lat": 3.0}])
