@@ -111,13 +111,18 @@ class Store(ABC):
         A store that cannot remove them keeps them."""
 
     def mark_interrupted(self) -> list[int]:
-        """Mark running trials ``interrupted``; returns their numbers."""
+        """Mark running trials ``interrupted`` (the study is opened again: the process that ran them stopped); returns
+        their numbers. When a trial stopped is unknown: its finish is its last report's time, or none (its duration
+        is then unknown, where the time of this opening counted every hour the study lay stopped)."""
         numbers = []
+        reports: dict[int, list[dict[str, Any]]] | None = None
         for trial in self.load_trials():
             if trial.status is TrialStatus.RUNNING:
                 trial.status = TrialStatus.INTERRUPTED
                 trial.error = INTERRUPTED
-                trial.finished_at = time.time()
+                reports = self.load_reports() if reports is None else reports
+                times = [r.get("at") for r in reports.get(trial.number, []) if isinstance(r, dict)]
+                trial.finished_at = max((float(t) for t in times if isinstance(t, (int, float))), default=None)
                 self.update_trial(trial)
                 numbers.append(trial.number)
         return numbers

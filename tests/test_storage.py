@@ -49,6 +49,20 @@ def test_mark_interrupted(store):
     assert trials[0].status is TrialStatus.COMPLETE
 
 
+def test_a_trial_found_interrupted_ends_at_its_last_report_or_at_no_known_time(store):
+    # its process stopped at an unknown moment: the time of the next opening counted the hours the study lay stopped
+    # as the trial's duration (16.8 s recorded for a trial that ran 1.7 s)
+    started = time.time() - 3600.0
+    store.add_trial(Trial(number=0, config={}, started_at=started))
+    store.add_trial(Trial(number=1, config={}, started_at=started))
+    store.add_report(1, {"step": 1, "metrics": {"y": 0.5}, "at": started + 1.5})
+    store.add_report(1, {"step": 2, "metrics": {"y": 0.4}, "at": started + 2.0})
+    assert store.mark_interrupted() == [0, 1]
+    silent, reported = store.load_trials()
+    assert silent.status is TrialStatus.INTERRUPTED and silent.finished_at is None and silent.duration is None
+    assert reported.finished_at == pytest.approx(started + 2.0) and reported.duration == pytest.approx(2.0)
+
+
 def test_sqlite_uses_wal_and_records_schema_version(tmp_path):
     store = SQLiteStore(tmp_path / "s.db")
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

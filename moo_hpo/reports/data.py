@@ -164,7 +164,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         "constraints": [{"name": c.name, "text": marked(c.describe(), c.name), "hard": c.hard} for c in study.constraints],
         "estimated_metrics": estimated,
         "optimizer": {"name": optimizer.get("name"), "reason": optimizer.get("reason"),
-                      "trials_by": dict(Counter(t.optimizer for t in trials if t.optimizer).most_common())},
+                      "trials_by": dict(Counter(_source(t) for t in trials if t.optimizer).most_common())},
         "seed": study.seed,
         "versions": _versions(),
         "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible,
@@ -354,6 +354,14 @@ def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
         ran = where.get("run_seconds")  # its time on the worker, without the time it waited for one
         row["seconds"] += float(ran) if isinstance(ran, (int, float)) else (t.duration or 0.0)
     return list(rows.values())
+
+
+def _source(trial: Trial) -> str:
+    """Who proposed a trial, as the report counts it: its optimizer, ``"enqueued"`` for the user's queued
+    configurations, ``"run again"`` for an interrupted trial's retry (recorded as enqueued, ``extra["retry_of"]``)."""
+    from moo_hpo.retries import RETRY_OF
+
+    return "run again" if isinstance(trial.extra, dict) and RETRY_OF in trial.extra else trial.optimizer
 
 
 def _is_noise_check(trial: Trial) -> bool:

@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, front_table, optimizer_text, plural, time_text
+from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, front_table, optimizer_text, time_text
 from moo_hpo.reports.estimates import estimate_rows, shown_name
 from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
     COMPUTE_SAVED_HEADER,
@@ -383,7 +383,7 @@ def render_html(data: dict[str, Any]) -> str:
             ("constraints", "; ".join(("hard: " if k["hard"] else "soft: ") + k["text"] for k in data["constraints"]) or "none"),
             ("optimizer", optimizer_text(data["optimizer"])),
             *([("pruner", data["pruner"])] if data.get("pruner") else []),
-            ("budget", plural(c["total"], "trial")), ("seed", data["seed"]),
+            ("trials stored", c["total"]), ("seed", data["seed"]),
             ("time", time_text(data["time"])), *estimate_rows(data),
             ("versions", ", ".join(f"{k} {v}" for k, v in data["versions"].items()))]
     parts.append(_table(["", ""], rows))

@@ -744,3 +744,23 @@ def test_the_report_counts_the_trials_of_each_optimizer_a_resumed_study_ran(tmp_
     assert report.data["optimizer"]["trials_by"] == {"random": 5, "sobol": 3}
     assert "sobol (" in report.to_markdown() and "trials proposed by random: 5, sobol: 3" in report.to_markdown()
     assert "trials proposed by random: 5, sobol: 3" in report.to_html()
+
+
+def test_the_report_counts_an_interrupted_trials_retry_as_run_again_and_the_trials_stored(tmp_path):
+    # a retry is recorded as enqueued (extra["retry_of"]): the report said "enqueued: 1" of a study that queued
+    # nothing, and its "budget" row counted the interrupted trial among the trials asked for
+    path = tmp_path / "s.db"
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    fn = lambda c: {"a": c["x"], "b": 1 - c["x"]}  # noqa: E731
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], storage=path, optimizer="random", seed=0)
+    study.optimize(fn, n_trials=3, show_progress=False)
+    study.ask()
+    study.close()  # the asked trial is interrupted when the study is next opened
+    with mh.Study.load(path) as study:
+        study.optimize(fn, n_trials=2, show_progress=False)
+        report = mh.report(study)
+        retry = [t for t in study.trials if "retry_of" in t.extra]
+    assert len(retry) == 1 and retry[0].optimizer == "enqueued"  # as recorded
+    assert report.data["optimizer"]["trials_by"] == {"random": 5, "run again": 1}
+    assert "trials proposed by random: 5, run again: 1" in report.to_html() and "enqueued" not in report.to_markdown()
+    assert re.search(r"<td>trials stored</td><td>6</td>", report.to_html()) and "<td>budget</td>" not in report.to_html()
