@@ -271,6 +271,8 @@ class Study:
                 retried = [n for n in self.interrupted if self._retries.add(self._trials[n])]
                 again = ("" if not retried else "; their configurations run again first when the study goes on (once)"
                          if retried == self.interrupted else f"; the configurations of {retried} run again first (once)")
+                once = [n for n in self.interrupted if n not in retried] if self._retries.enabled else []
+                again += f"; {once} not again (a retry interrupted in turn, or a repetition)" if once else ""
                 logger.warning("trials %s were running when the study stopped; recorded as interrupted%s", self.interrupted, again)
             self._store_rename()
         except BaseException:

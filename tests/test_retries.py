@@ -83,8 +83,11 @@ def test_a_crashed_studys_running_trials_run_again_once(tmp_path, caplog):
     assert retry.config == lost.config and retry.extra[RETRY_OF] == lost.number
     study._store.close()  # the retry dies too (a trial that takes the study's process down with it)
 
-    study = mh.Study.load(path)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="moo_hpo"):
+        study = mh.Study.load(path)
     assert study.interrupted == [retry.number]
+    assert f"recorded as interrupted; [{retry.number}] not again (a retry interrupted in turn" in caplog.text  # said
     fresh = study.ask()
     assert RETRY_OF not in fresh.extra and fresh.config != lost.config  # not a third time
     study.close()
