@@ -61,11 +61,13 @@ class Benchmark:
     5 configurations and the best hypervolume is 0.247. Measured with 16 trials in batches of 4
     (2026-12-05): random search's hypervolumes over RIVAL_SEEDS are 0, 0.180, 0.159, 0.156, 0 and its
     feasible shares 0-0.31; with the Bayesian tests' small settings (``n_init=2``, one restart, 16 raw
-    samples) over seeds 0-5, ``"ehvi"`` reaches 0.205-0.243 (noiseless 0.232-0.245), ``"parego"``
-    0.189-0.223, feasible shares 0.56-0.88; ``"cei"`` (``f1`` only, reference 0.5) finds the optimum at 4
-    of 6 seeds (0.5, against random's best 0.49; seeds 0 and 2 stop one step short, at 0.49), feasible
-    shares 0.69-0.88 (constraints on the bilog scale, the default since 2026-12-05; before it ``"ehvi"``
-    0.202-0.242 and ``"cei"`` the optimum at 5 of 6 seeds).
+    samples), measured 2026-12-07 with the constraint modelled as ``bilog(g / median |g|)`` (the default since
+    then), over seeds 0-5: ``"ehvi"`` 0.229-0.245 but 0.068 at seed 0 (its constraint model underestimates ``c``
+    just past the bound, and its last four proposals break it; over seeds 6-15 0.196-0.245, where the earlier
+    ``bilog(g)`` fell to 0.175 and 0.119 at seeds 12 and 13), noiseless 0.241-0.245, ``"parego"``
+    0.199-0.223, feasible shares 0.5-0.81; ``"cei"`` (``f1`` only, reference 0.5) finds the optimum (0.5,
+    against random's best 0.49) at 6 of 6 seeds, feasible shares 0.5-0.81. With ``bilog(g)`` (2026-12-05 to
+    2026-12-07) ``"ehvi"`` reached 0.205-0.243 at seeds 0-5 and ``"cei"`` the optimum at 4 of 6.
 
     Attributes:
         dim: number of parameters (at least 3).

@@ -23,6 +23,7 @@ __all__ = [
     "TrainingData",
     "bilog",
     "bilog_constraints",
+    "bilog_scale",
     "inverse_bilog",
     "training_data",
     "tukey_cutoff",
@@ -43,7 +44,9 @@ class Outcome:
         numbers: trial numbers of the rows, ascending.
         X: encoded inputs, ``(n, n_encoded)``.
         Y: the outcome in BoTorch's convention, ``(n,)``.
-        bilog: whether ``Y`` holds :func:`bilog` of the values (a model of it predicts in those units).
+        bilog: whether ``Y`` holds :func:`bilog` of the values divided by ``scale`` (a model of it predicts in
+            those units; :meth:`measured` maps back).
+        scale: the divisor of the values before :func:`bilog` (1 unless ``bilog``).
     """
 
     kind: str
@@ -52,6 +55,12 @@ class Outcome:
     X: np.ndarray
     Y: np.ndarray
     bilog: bool = False
+    scale: float = 1.0
+
+    def measured(self, values: np.ndarray) -> np.ndarray:
+        """Values in this outcome's modelled units mapped back to the units it was measured in."""
+        values = np.asarray(values, dtype=float)
+        return self.scale * inverse_bilog(values) if self.bilog else values
 
 
 @dataclass
@@ -210,15 +219,34 @@ def inverse_bilog(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.expm1(np.abs(values))
 
 
+def bilog_scale(values: np.ndarray) -> float:
+    """The unit :func:`bilog_constraints` measures a constraint's values in: the median of ``|g|``.
+
+    Half the values lie within one unit of the bound, where :func:`bilog` is nearly linear; the farther half is
+    compressed. Falls back to the mean of ``|g|`` when most values sit exactly on the bound, and to 1 when all do.
+    """
+    magnitudes = np.abs(np.asarray(values, dtype=float))
+    magnitudes = magnitudes[np.isfinite(magnitudes)]
+    if not len(magnitudes):
+        return 1.0
+    for scale in (float(np.median(magnitudes)), float(np.mean(magnitudes))):
+        if scale > 0.0:
+            return scale
+    return 1.0
+
+
 def bilog_constraints(data: TrainingData) -> TrainingData:
-    """The data with each hard constraint's ``g`` replaced by :func:`bilog` of it (Ax's default for outcome
-    constraints).
+    """The data with each hard constraint's ``g`` replaced by :func:`bilog` of ``g / s`` (Ax's default for outcome
+    constraints, made free of units), ``s`` its :func:`bilog_scale`.
 
     A constraint matters near its bound (``g = 0``): whether a candidate is feasible. Values far on either
     side (a model ten times too large, one with memory to spare) say little more than their sign, yet a GP of
     the raw values spends its resolution on them and smooths the boundary. The transform keeps every value's
     sign, so each trial's feasibility and the probability that a candidate is feasible (``P(g <= 0)``) read
-    the same in either unit; it leaves values of order 0.1 nearly as they are and compresses large ones.
+    the same in either unit. Ax maps ``g`` itself, which makes the result depend on the metric's unit: in kB or
+    ms every trial lies many units from the bound, so the mapped values jump across it as a step (``-4`` to
+    ``+4`` between 50 kB under and 50 kB over) and the GP's lengthscales collapse; with the same bound in MB
+    the map is nearly the identity. Dividing by the median ``|g|`` first gives the same model in any unit.
     Applied to the data rather than as BoTorch's ``Bilog`` outcome transform, so each GP keeps the plain
     ``Standardize`` transform that :mod:`~moo_hpo.optimizers.bayesian.cached_posterior`'s fast path needs;
     :func:`~moo_hpo.optimizers.bayesian.surrogate.predictions` maps its predictions back.
@@ -229,5 +257,8 @@ def bilog_constraints(data: TrainingData) -> TrainingData:
     Returns:
         A copy whose constraint outcomes are marked ``bilog`` (the input is not changed).
     """
-    constraints = [c if c.bilog else replace(c, Y=bilog(c.Y), bilog=True) for c in data.constraints]
+    constraints = []
+    for c in data.constraints:
+        scale = 1.0 if c.bilog else bilog_scale(c.Y)
+        constraints.append(c if c.bilog else replace(c, Y=bilog(c.Y / scale), bilog=True, scale=scale))
     return replace(data, constraints=constraints)

@@ -160,9 +160,10 @@ class BoTorchOptimizer(Optimizer):
             automatic rule, :func:`~moo_hpo.optimizers.bayesian.data.winsorized`): values beyond the
             reference point or on a constraint's infeasible side, far out by a Tukey fence, so a heavy tail
             does not take the GPs' resolution from the region that matters.
-        bilog_constraints: model each hard constraint's ``g`` as ``sign(g) * log(1 + |g|)`` (Ax's default
-            for outcome constraints, :func:`~moo_hpo.optimizers.bayesian.data.bilog_constraints`): values far
-            from the bound are compressed, so the GP resolves the boundary; feasibility reads the same.
+        bilog_constraints: model each hard constraint's ``g`` as ``sign(g) * log(1 + |g| / s)``, ``s`` the
+            median ``|g|`` (Ax's default for outcome constraints, free of the metric's unit:
+            :func:`~moo_hpo.optimizers.bayesian.data.bilog_constraints`): values far from the bound are
+            compressed, so the GP resolves the boundary; feasibility reads the same.
     """
 
     ask_in_thread = True  # a model step takes seconds: the study answers reports meanwhile

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from moo_hpo.optimizers.bayesian.data import Outcome, inverse_bilog
+from moo_hpo.optimizers.bayesian.data import Outcome
 from moo_hpo.seeding import derive_seed
 from moo_hpo.problem import Problem
 
@@ -307,7 +307,7 @@ def predictions(problem: Problem, model: Any, X: Any, outcomes: Sequence[Outcome
                 continue
             g, g_std = mean[col], std[col]
             if o.bilog:  # back to g's units: the median, and half the width of the mapped +-1 sd interval
-                low, g, high = inverse_bilog(np.clip([g - g_std, g, g + g_std], -700.0, 700.0)).tolist()
+                low, g, high = o.measured(np.clip([g - g_std, g, g + g_std], -700.0, 700.0)).tolist()
                 g_std = 0.5 * (high - low)
             metric = c.bound + g if c.kind == "at_most" else c.bound - g
             out[c.name] = {"mean": metric, "std": g_std}

@@ -92,7 +92,10 @@ def test_constraints_are_modelled_on_the_bilog_scale_with_every_trials_feasibili
     raw, logged = _heavy_tailed_study(True), _heavy_tailed_study(True, bilog_constraints=True)
     mem_raw, mem = raw.constraints[0].Y, logged.constraints[0].Y
     assert logged.constraints[0].bilog and not raw.constraints[0].bilog
-    np.testing.assert_allclose(mem, bilog(mem_raw))  # after winsorizing: the clipped tail, compressed
+    scale = logged.constraints[0].scale
+    assert scale == pytest.approx(np.median(np.abs(mem_raw)))  # in units of the median distance from the bound
+    np.testing.assert_allclose(mem, bilog(mem_raw / scale))  # after winsorizing: the clipped tail, compressed
+    np.testing.assert_allclose(logged.constraints[0].measured(mem), mem_raw)  # and mapped back exactly
     assert ((mem > 0) == (mem_raw > 0)).all() and (mem > 0).any() and (mem <= 0).any()
     assert [t.number for t in logged.feasible] == [t.number for t in raw.feasible]
     for a, b in zip(raw.objectives, logged.objectives, strict=True):  # objectives as they were
@@ -127,3 +130,28 @@ def test_a_trial_pruned_for_breaking_a_hard_bound_teaches_the_constraint_model()
     assert gap.X[:, 0].tolist() == pytest.approx([0.1, 0.9])
     assert kb.numbers == (0, 3) and kb.Y.tolist() == pytest.approx([-5.0, 10.0])
     assert data.objectives[0].numbers == (0,)  # objectives still learn from complete trials only
+
+
+@pytest.mark.parametrize("unit", [1e-3, 1e3])
+def test_a_constraint_is_modelled_alike_in_any_unit(unit):
+    # sign(g) log(1 + |g|) of g itself is nearly the identity for a bound in MB and a step for the same bound in
+    # kB (every trial many units from it): the model saw two different problems
+    import numpy as np
+
+    from moo_hpo.optimizers.bayesian.data import bilog_constraints, bilog_scale, training_data
+    from moo_hpo.trial import Trial
+
+    def data(scale):
+        space = mh.Space({"x": mh.Float(0.0, 1.0)})
+        study = mh.Study(space, [mh.Minimize("loss"), mh.Minimize("gap")], [mh.AtMost("size", 0.6 * scale)], seed=0)
+        told = [Trial(number=i, config={"x": x}, status=mh.TrialStatus.COMPLETE,
+                      metrics={"loss": 1.0 - x, "gap": x, "size": scale * x ** 2})
+                for i, x in enumerate(np.linspace(0.0, 1.0, 9))]
+        return bilog_constraints(training_data(study.problem, told, model_failures=False)).constraints[0]
+
+    base, other = data(1.0), data(unit)
+    np.testing.assert_allclose(other.Y, base.Y, rtol=1e-9, atol=1e-12)
+    assert other.scale == pytest.approx(unit * base.scale)
+    np.testing.assert_allclose(other.measured(other.Y), unit * base.measured(base.Y), rtol=1e-9, atol=1e-9 * unit)
+    assert bilog_scale(np.array([0.0, 0.0, 0.0, 2.0])) == 0.5  # most on the bound: the mean distance
+    assert bilog_scale(np.zeros(3)) == 1.0 and bilog_scale(np.array([np.nan])) == 1.0
