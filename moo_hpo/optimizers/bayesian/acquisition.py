@@ -53,6 +53,8 @@ def reference_point(problem: Problem, data: TrainingData) -> np.ndarray:
     largest penalty among the feasible trials, so that trials the penalty pushed beyond the study's point (every trial,
     under a soft bound always broken) still differ in how much they improve; without that the criterion was flat and
     the same configuration came back, model step after model step. A soft bound no trial broke leaves it as it is.
+    While no feasible trial dominates the point (an explicit ``ref=`` beyond every value measured), it reaches as far
+    as the feasible values (:func:`_reachable`).
     """
     from moo_hpo.fronts import derive_reference_point
 
@@ -63,8 +65,22 @@ def reference_point(problem: Problem, data: TrainingData) -> np.ndarray:
             penalty = float(np.max(problem.soft_penalty(data.feasible), initial=0.0))
             if np.isfinite(penalty) and penalty > 0.0:  # as far as the largest penalty pushed a feasible trial
                 point = point + penalty
-        return point
+        return _reachable(point, problem.objective_matrix(data.feasible, penalized=True))
     return derive_reference_point(problem.objective_matrix(data.complete, penalized=True), reference.explicit)
+
+
+def _reachable(point: np.ndarray, feasible: np.ndarray) -> np.ndarray:
+    """``point``, or while no feasible trial dominates it (an explicit ``ref=`` beyond every value measured so far),
+    ``point`` moved, in each objective it is out of reach, to where the feasible values derive one
+    (:func:`~moo_hpo.fronts.derive_reference_point`): no candidate the models predict near the data improves a
+    hypervolume of 0, so the criterion was flat and proposed one configuration again and again. The study's own
+    hypervolume keeps the user's point."""
+    from moo_hpo.fronts import derive_reference_point
+
+    feasible = feasible[np.isfinite(feasible).all(axis=1)] if len(feasible) else feasible
+    if not len(feasible) or (feasible < point).all(axis=1).any():
+        return point
+    return np.maximum(point, derive_reference_point(feasible))
 
 
 def objective_scale(data: TrainingData) -> Any:
