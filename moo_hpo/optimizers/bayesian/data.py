@@ -47,6 +47,7 @@ class Outcome:
         bilog: whether ``Y`` holds :func:`bilog` of the values divided by ``scale`` (a model of it predicts in
             those units; :meth:`measured` maps back).
         scale: the divisor of the values before :func:`bilog` (1 unless ``bilog``).
+        raw: with ``bilog``, the values before it (what :meth:`head` rescales exactly).
     """
 
     kind: str
@@ -56,11 +57,24 @@ class Outcome:
     Y: np.ndarray
     bilog: bool = False
     scale: float = 1.0
+    raw: np.ndarray | None = None
 
     def measured(self, values: np.ndarray) -> np.ndarray:
         """Values in this outcome's modelled units mapped back to the units it was measured in."""
         values = np.asarray(values, dtype=float)
-        return self.scale * inverse_bilog(values) if self.bilog else values
+        if not self.bilog:
+            return values
+        with np.errstate(over="ignore"):  # a prediction far beyond every value: the largest finite number
+            return np.clip(self.scale * inverse_bilog(values), -np.finfo(float).max, np.finfo(float).max)
+
+    def head(self, rows: int) -> np.ndarray:
+        """``Y`` of the first ``rows`` rows as a fit on them alone sees them: on the bilog scale, in units of their own
+        :func:`bilog_scale` (the scale of all rows moves as trials arrive; a GP fitted on the first rows, a
+        checkpoint, then fits alike whenever it is fitted: in an uninterrupted study or in a resumed one)."""
+        if not self.bilog:
+            return self.Y[:rows]
+        g = self.raw[:rows] if self.raw is not None else self.measured(self.Y[:rows])
+        return bilog(g / bilog_scale(g))
 
 
 @dataclass
@@ -260,5 +274,5 @@ def bilog_constraints(data: TrainingData) -> TrainingData:
     constraints = []
     for c in data.constraints:
         scale = 1.0 if c.bilog else bilog_scale(c.Y)
-        constraints.append(c if c.bilog else replace(c, Y=bilog(c.Y / scale), bilog=True, scale=scale))
+        constraints.append(c if c.bilog else replace(c, Y=bilog(c.Y / scale), bilog=True, scale=scale, raw=c.Y))
     return replace(data, constraints=constraints)

@@ -11,8 +11,8 @@ always infers its noise.
 Fits: up to :data:`REFIT_EVERY_ASK_UP_TO` observations (:data:`NOISY_REFIT_EVERY_ASK_UP_TO` for a GP that
 infers its noise) a GP is fitted from BoTorch's defaults at every ask; beyond, from the hyperparameters of a
 checkpoint (:func:`checkpoint`) with at most :data:`WARM_FIT_MAXITER` L-BFGS iterations. A checkpoint is a fit
-on the first that-many observations, so a resumed study, which has no previous ask, fits exactly as an
-uninterrupted one.
+on the first that-many observations (a constraint on the bilog scale of those alone: :meth:`Outcome.head`), so a
+resumed study, which has no previous ask, fits exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ class Surrogate:
 
         def build(rows: int) -> Any:
             X = torch.as_tensor(first.X[:rows], dtype=torch.double)
-            Y = torch.as_tensor(np.column_stack([o.Y[:rows] for o in outcomes]), dtype=torch.double)
+            Y = torch.as_tensor(np.column_stack([o.head(rows) for o in outcomes]), dtype=torch.double)
             kernel = {} if trend == "constant" else {"covar_module": covar_module(X.shape[-1], batch_shape, True)}
             if noiseless:  # a fixed noise relative to each outcome's variance (Standardize rescales it)
                 var = Y.var(dim=0) if rows > 1 else torch.zeros(m, dtype=torch.double)
