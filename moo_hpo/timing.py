@@ -31,7 +31,7 @@ def proposal_seconds(trials: Sequence[Trial]) -> float:
 def busy_seconds(trials: Sequence[Trial], with_proposals: bool = False) -> float:
     """The wall time in which any of ``trials`` ran: the union of their start-to-finish intervals (now for a
     running one), so trials on parallel workers count once and pauses between sessions not at all. An
-    interrupted trial's run counts nothing: its end is when the study noticed, after a crash maybe much later.
+    interrupted trial's run counts nothing: after a crash its end is unknown (its last report at best).
 
     Args:
         trials: the study's trials.
@@ -69,7 +69,7 @@ def time_figures(trials: Sequence[Trial]) -> dict[str, float]:
     Returns:
         ``wall_seconds``: the wall time in which trials ran or were proposed (:func:`busy_seconds`
         with the proposals: parallel trials count once, pauses between sessions not at all, an interrupted trial
-        its proposal only, as its end is when the study noticed); ``trial_seconds``: the trials' own times added
+        its proposal only, as its end is unknown); ``trial_seconds``: the trials' own times added
         up (parallel ones each), interrupted trials left out for the same reason; ``proposal_seconds``: what the
         optimizer took to propose them, interrupted trials' proposals included (recorded with each trial since
         moo_hpo 0.1).

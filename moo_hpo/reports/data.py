@@ -145,7 +145,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     front = study.pareto_front(by=basis)
     front_numbers = {t.number for t in front}
     feasible_numbers = {t.number for t in study.feasible_trials()}
-    finished = [t for t in trials if t.finished_at is not None]
+    finished = [t for t in trials if t.status is not TrialStatus.RUNNING]  # an interrupted one may have no end time
     optimizer = study.optimizer_info  # stored metadata: a report never sets up the optimizer
     from moo_hpo.objectives.energy import estimated_metrics
 

@@ -407,6 +407,27 @@ def test_skipped_trials_count_in_the_violations_and_the_time_line_has_no_gaps():
     assert busy_seconds([a, b, c, lost], with_proposals=True) == pytest.approx(17.0)
 
 
+def test_a_trial_found_interrupted_without_an_end_time_keeps_its_proposal_in_the_time_line(tmp_path):
+    # found interrupted on reopening, a trial that never reported has no end time: the report left it out of the
+    # figures, and with it the proposal it cost
+    import json
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize("a"), mh.Minimize("b")], storage=path,
+                     optimizer="random", seed=0)
+    study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"]}, n_trials=2, show_progress=False)
+    asked = study.ask()
+    study.close()
+    with sqlite3.connect(path) as con:  # as a slow model step would have recorded it
+        extra = json.loads(con.execute("select extra from trials where number=?", (asked.number,)).fetchone()[0])
+        extra.setdefault("optimizer", {})["seconds"] = 30.0
+        con.execute("update trials set extra=? where number=?", (json.dumps(extra), asked.number))
+    with mh.Study.load(path) as study:
+        assert study.trials[asked.number].finished_at is None
+        assert mh.report(study).data["time"]["proposal_seconds"] >= 30.0
+
+
 def test_the_optimizers_share_of_the_wall_time_counts_interrupted_trials_alike():
     # a study killed twice and resumed: before, the interrupted trials' proposals counted in the proposing but not in
     # the wall time, and their runs (to when the study noticed, a day later) in the time in trials: "37.0 s wall,
