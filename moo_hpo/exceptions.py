@@ -44,8 +44,9 @@ class NoFeasibleTrialError(MooHpoError):
     """No finished trial satisfies every hard constraint.
 
     Attributes:
-        least_violating: the number of the trial with the smallest total violation, or None when
-            no trial has finished at all.
+        least_violating: the number of the trial whose overshoots, each relative to its bound, sum least
+            (:func:`~moo_hpo.infeasibility.relative_violation`; ``to_dataframe()``'s ``violation`` column sums them
+            in the metrics' own units), or None when no trial has finished at all.
     """
 
     def __init__(self, message: str, least_violating: int | None = None) -> None:

@@ -82,7 +82,8 @@ def relative_violation(problem: Problem, trials: Sequence[Trial], missing: float
 
     What picks the least violating trial: the sum of ``max(g, 0)`` in the metrics' own units
     (:meth:`~moo_hpo.problem.Problem.violation`) weighed 3.5 kB over a 40 kB budget above 0.05 ms over a 0.2 ms one,
-    and a size bound in bytes would have outweighed any latency; relative to each bound, that is 9% against 25%.
+    and a size bound in bytes would have outweighed any latency; relative to each bound, that is 9% against 25% (a
+    bound of 0, having no size to measure against, keeps its metric's unit).
     """
     G = problem.constraint_matrix(trials)
     scale = np.array([abs(c.bound) or 1.0 for c in problem.hard_constraints], dtype=float)

@@ -272,7 +272,7 @@ class Study:
                 again = ("" if not retried else "; their configurations run again first when the study goes on (once)"
                          if retried == self.interrupted else f"; the configurations of {retried} run again first (once)")
                 once = [n for n in self.interrupted if n not in retried] if self._retries.enabled else []
-                again += f"; {once} not again (a retry interrupted in turn, or a repetition)" if once else ""
+                again += f"; {once} not again (a retry interrupted in turn, or a repetition reevaluate owes)" if once else ""
                 logger.warning("trials %s were running when the study stopped; recorded as interrupted%s", self.interrupted, again)
             self._store_rename()
         except BaseException:
@@ -1481,7 +1481,8 @@ class Study:
         (its last report's step) and ``pruned`` (why the pruner stopped it); once an interrupted trial ran again,
         ``retry_of`` (the number of the interrupted trial a retry runs again, ``<NA>`` for other trials).
 
-        ``violation``: the hard constraints' total violation of a complete trial; of a trial skipped before
+        ``violation``: the hard constraints' total violation of a complete trial, in the metrics' own units (the
+        least violating trial an error names is judged relative to each bound instead); of a trial skipped before
         training or pruned, that of the hard constraints it measured (NaN when it measured none of them); NaN
         otherwise. Parameters keep the values
         chosen: an integer parameter's column is pandas' ``Int64`` (``<NA>`` where inactive), a categorical one holds
