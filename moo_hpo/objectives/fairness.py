@@ -170,30 +170,36 @@ def predicts_one_class(extra: Any) -> bool:
     """True when a trial's extra holds a ``FairnessGap`` per-group table in which the classifier predicted a single
     class for everyone (every group's selection rate 0, or every one 1): a degenerate model whose zero gap says
     nothing about fairness."""
-    rates = [g["selection_rate"] for g in _groups(extra)]
+    tables = _tables(extra)  # a classifier predicts one class for every grouping alike: the first table says it
+    rates = [g["selection_rate"] for g in _groups(tables[0])] if tables else []
     return bool(rates) and (all(r == 0 for r in rates) or all(r == 1 for r in rates))
 
 
 def one_class_groups(extra: Any) -> list[str]:
-    """The groups of a trial's first ``FairnessGap`` per-group table in which a classifier that predicts both classes
-    overall predicted one class for everyone (selection rate 0 or 1), each as ``"sex=Female (selects no one)"``: a
+    """The groups of a trial's ``FairnessGap`` per-group tables (every probe's) in which a classifier that predicts
+    both classes overall predicted one class for everyone (selection rate 0 or 1), each as
+    ``"sex=Female (selects no one)"``: a
     model that never selects a group may still meet a bound on a gap between small rates (none when
     :func:`predicts_one_class`, which says more)."""
     if predicts_one_class(extra):
         return []
-    out = []
-    for g in _groups(extra):
-        if g["selection_rate"] in (0, 1):
-            label = ", ".join(f"{k}={v}" for k, v in g.items() if k not in _FIGURES and not str(k).startswith("\0"))
-            out.append(f"{label or 'a group'} ({'selects no one' if g['selection_rate'] == 0 else 'selects everyone'})")
+    out: list[str] = []
+    for table in _tables(extra):
+        for g in _groups(table):
+            if g["selection_rate"] in (0, 1):
+                label = ", ".join(f"{k}={v}" for k, v in g.items() if k not in _FIGURES and not str(k).startswith("\0"))
+                said = f"{label or 'a group'} ({'selects no one' if g['selection_rate'] == 0 else 'selects everyone'})"
+                out += [said] if said not in out else []
     return out
 
 
-def _groups(extra: Any) -> list[dict[str, Any]]:
-    """The rows with a selection rate of a trial's first fairness table (a classifier predicts alike for every
-    grouping); none for data of another shape."""
-    tables = [v for k, v in extra.items() if k == "fairness" or str(k).endswith("_fairness")] if isinstance(extra, dict) else []
-    fairness = tables[0] if tables else None
+def _tables(extra: Any) -> list[Any]:
+    """A trial's ``FairnessGap`` tables (``extra["fairness"]``, ``extra["<prefix>fairness"]``), in order."""
+    return [v for k, v in extra.items() if k == "fairness" or str(k).endswith("_fairness")] if isinstance(extra, dict) else []
+
+
+def _groups(fairness: Any) -> list[dict[str, Any]]:
+    """The per-group rows with a selection rate of one fairness table; none for data of another shape."""
     groups = fairness.get("by_group", []) if isinstance(fairness, dict) else []
     groups = groups if isinstance(groups, (list, tuple)) else []
     return [g for g in groups if isinstance(g, dict) and g.get("selection_rate") is not None]

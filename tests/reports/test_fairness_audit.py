@@ -338,6 +338,10 @@ def test_a_choice_that_selects_no_one_in_a_group_is_flagged():
     fair = study.recommend("best", objective="eo_diff")  # and the recommendation says so too
     assert fair.trial.number == 1 and fair.caution == "this model predicts one class for everyone in a group: sex=Female (selects no one)"
     assert study.recommend("best", objective="accuracy").caution is None
+    two = {"sex_fairness": both["fairness"], "race_fairness": {"by_group": [{"race": "A", "count": 9, "selection_rate": 0.0},
+                                                                           {"race": "B", "count": 90, "selection_rate": 0.2}]}}
+    probes = _told([mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [{"accuracy": 0.8, "eo_diff": 0.01}], extra={0: two})
+    assert probes.recommend("best", objective="eo_diff").caution.endswith("race=A (selects no one)")  # not the first table
 
 
 def test_a_failed_trial_asked_for_is_listed_as_failed():
