@@ -71,16 +71,20 @@ def reference_point(problem: Problem, data: TrainingData) -> np.ndarray:
 
 def _reachable(point: np.ndarray, feasible: np.ndarray) -> np.ndarray:
     """``point``, or while no feasible trial dominates it (an explicit ``ref=`` beyond every value measured so far),
-    ``point`` moved, in each objective it is out of reach, to where the feasible values derive one
-    (:func:`~moo_hpo.fronts.derive_reference_point`): no candidate the models predict near the data improves a
-    hypervolume of 0, so the criterion was flat and proposed one configuration again and again. The study's own
-    hypervolume keeps the user's point."""
+    ``point`` moved to where the feasible values derive one (:func:`~moo_hpo.fronts.derive_reference_point`): in each
+    objective no feasible value reaches, or in every objective when no trial dominates that point either. Without it
+    no candidate the models predict near the data improves a hypervolume of 0, so the criterion was flat and
+    proposed one configuration again and again. The study's own hypervolume keeps the user's point."""
     from moo_hpo.fronts import derive_reference_point
 
     feasible = feasible[np.isfinite(feasible).all(axis=1)] if len(feasible) else feasible
     if not len(feasible) or (feasible < point).all(axis=1).any():
         return point
-    return np.maximum(point, derive_reference_point(feasible))
+    wide = np.maximum(point, derive_reference_point(feasible))
+    out_of_reach = ~(feasible < point).any(axis=0)  # no feasible value below the point in that objective
+    moved = np.where(out_of_reach, wide, point)
+    # the objectives out of reach alone, if that lets a trial dominate; else every one (a trade-off no trial bridges)
+    return moved if (feasible < moved).all(axis=1).any() else wide
 
 
 def objective_scale(data: TrainingData) -> Any:

@@ -219,3 +219,17 @@ def test_a_soft_bound_no_trial_broke_leaves_the_reference_point_as_the_study_has
                        "energy": 1.0})
     point = acquisition.reference_point(study.problem, training_data(study.problem, study.trials, model_failures=False))
     assert point.tolist() == [-0.5, 50.0]  # an outlier of 5,000 ms does not move it (the penalty is 0)
+
+
+def test_a_reference_point_no_feasible_trial_dominates_is_moved_only_as_far_as_needed():
+    import numpy as np
+
+    from moo_hpo.optimizers.bayesian.acquisition import _reachable
+
+    point = np.array([0.2, 10.0])
+    np.testing.assert_array_equal(_reachable(point, np.array([[0.1, 5.0], [0.6, 20.0]])), point)  # reached: kept
+    # f1 <= 0.2 is out of reach, f2 <= 10 is not (trial 0 has 5): f1 alone moves, to the worst f1 + 10% of its range
+    np.testing.assert_allclose(_reachable(point, np.array([[0.5, 5.0], [0.6, 20.0]])), [0.61, 10.0])
+    # each objective reached by some trial, the pair by none (a trade-off): every objective moves
+    np.testing.assert_allclose(_reachable(np.array([0.55, 10.0]), np.array([[0.5, 12.0], [0.6, 5.0]])), [0.61, 12.7])
+    np.testing.assert_array_equal(_reachable(point, np.empty((0, 2))), point)  # nothing feasible: as it was
