@@ -178,9 +178,8 @@ def predicts_one_class(extra: Any) -> bool:
 def one_class_groups(extra: Any) -> list[str]:
     """The groups of a trial's ``FairnessGap`` per-group tables (every probe's) in which a classifier that predicts
     both classes overall predicted one class for everyone (selection rate 0 or 1), each as
-    ``"sex=Female (selects no one)"``: a
-    model that never selects a group may still meet a bound on a gap between small rates (none when
-    :func:`predicts_one_class`, which says more)."""
+    ``"sex=Female (selects no one)"``: a model that never selects a group may still meet a bound on a gap between
+    small rates (none when :func:`predicts_one_class`, which says more)."""
     if predicts_one_class(extra):
         return []
     out: list[str] = []

@@ -273,6 +273,9 @@ def bilog_constraints(data: TrainingData) -> TrainingData:
     """
     constraints = []
     for c in data.constraints:
-        scale = 1.0 if c.bilog else bilog_scale(c.Y)
-        constraints.append(c if c.bilog else replace(c, Y=bilog(c.Y / scale), bilog=True, scale=scale, raw=c.Y))
+        if c.bilog:
+            constraints.append(c)
+            continue
+        scale = bilog_scale(c.Y)
+        constraints.append(replace(c, Y=bilog(c.Y / scale), bilog=True, scale=scale, raw=c.Y))
     return replace(data, constraints=constraints)
