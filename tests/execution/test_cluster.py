@@ -487,7 +487,8 @@ def test_probes_and_constraints_checked_before_training_on_the_cluster(client):
     assert s.count("complete") == 12 - len(skipped) and trained == []
 
 
-def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(client):
+def test_ctrl_c_on_the_cluster_records_running_trials_interrupted(own_client):
+    client = own_client  # its trials after the third run on for 30 s: not on the cluster the next tests share
     def fn(config, trial):
         time.sleep(0.5 if trial.number < 3 else 30)  # the trials after the third still run at the Ctrl-C
         return {"a": config["x"], "b": config["y"]}
@@ -510,7 +511,8 @@ def slow_after_the_first(config, trial):
     return {"a": config["x"], "b": config["y"]}
 
 
-def test_stopping_with_trials_running_on_the_cluster_says_they_run_on(client, caplog):
+def test_stopping_with_trials_running_on_the_cluster_says_they_run_on(own_client, caplog):
+    client = own_client  # its second trial runs on after the stop
     def interrupt(study, trial):
         raise KeyboardInterrupt
 
