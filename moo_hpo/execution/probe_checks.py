@@ -174,9 +174,10 @@ def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmea
                           said: Collection[str] = ()) -> None:
     """A :class:`~moo_hpo.objectives.DeviceFit` whose device budgets a metric no probe measures judges nothing on it
     before training (candidates only that device could take are trained) and, unless fit returns it, lets that
-    device take no model: a near name is a typo (refused); any other is said before trial 0 when ``warn_unmeasured``
-    (with ``build``: an objective without it may return the metric itself), unless it is in ``said`` (a metric the
-    study needs, warned of already).
+    device take no model: a near name is a typo, refused without ``build`` (the objective returns a model, which
+    only the probes measure) and warned of with it (``fit`` may return a size in MB beside ``size_kb``); any other
+    is said before trial 0 when ``warn_unmeasured`` (with ``build``: an objective without it may return the metric
+    itself), unless it is in ``said`` (a metric the study needs, warned of already).
 
     Raises:
         ConfigError: naming the device, the metric and the probe metric it resembles.
@@ -189,11 +190,18 @@ def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmea
                 if metric in provided:
                     continue
                 close = closest_name(metric, provided, cutoff=0.75)
-                if close:
+                if close and not warn_unmeasured:  # the objective returns a model, which only the probes measure
                     raise ConfigError(
                         f"device {device.name!r} budgets the metric {metric!r}, which no probe provides; did you mean "
                         f"{close!r}? (the probes provide {sorted(provided)})"
                     )
+                if close:  # fit may return it (a size in MB beside the probes' size_kb): said, not refused
+                    warn(
+                        f"device {device.name!r} budgets the metric {metric!r}, which no probe provides; did you mean "
+                        f"{close!r}? Unless fit returns {metric!r}, DeviceFit judges nothing on it before training "
+                        f"and {device.name!r} takes no model (the probes provide {sorted(provided)})",
+                    )
+                    continue
                 if not warn_unmeasured or metric in said:  # an objective without build may return it; or warned of
                     continue
                 warn(

@@ -129,10 +129,29 @@ def test_a_budget_on_a_metric_no_probe_measures_is_said_before_the_first_trial()
                                                      max_latency_ms=2)])
     other = mh.Study(mh.Space({"width": mh.Int(1, 64)}), [mh.Maximize("accuracy")], [typo.constraint()],
                      optimizer="random", seed=0)
-    with pytest.raises(mh.ConfigError, match="device 'phone' budgets the metric 'latency_p90ms'.*did you mean 'latency_p90_ms'"):
+    with pytest.warns(UserWarning, match="device 'phone' budgets the metric 'latency_p90ms'.*did you mean 'latency_p90_ms'"):
         other.optimize(lambda model, config: {"accuracy": 0.5}, build=build,
                        probes=[mh.objectives.ModelSize(), mh.objectives.Latency(torch.zeros(16)), typo], n_trials=2)
-    assert not other.trials  # refused before the first
+    assert [t.status.value for t in other.trials] == ["failed", "failed"]  # fit did not return it: no device judged
+
+
+def test_a_budget_on_a_near_name_fit_returns_is_said_and_judged_with_build():
+    """A device budget on a metric ``fit`` returns itself, named like a probe's (a size in MB beside ``size_kb``):
+    warned of before trial 0, not refused, and judged on what fit returns."""
+    mb = mh.DeviceProfile("mcu-mb", max_size_kb=0.002, size_metric="size_mb")  # the bound in the metric's unit
+    fit = mh.objectives.DeviceFit([mb])
+    study = mh.Study(mh.Space({"width": mh.Int(1, 64)}), [mh.Maximize("accuracy")], [fit.constraint()],
+                     optimizer="random", seed=0)
+
+    def train(model, config):
+        return {"accuracy": config["width"] / 64, "size_mb": sum(p.numel() for p in model.parameters()) * 4 / 1e6}
+
+    with pytest.warns(UserWarning, match="device 'mcu-mb' budgets the metric 'size_mb'.*did you mean 'size_kb'.*Unless fit returns"):
+        study.optimize(train, build=build, probes=[mh.objectives.ModelSize(), fit], n_trials=8)
+    assert study.count("complete") == 8
+    for t in study.trials:
+        assert t.metrics["device_excess"] == pytest.approx(fit.derive({"size_mb": t.metrics["size_mb"]})["device_excess"])
+    assert {study.problem.is_feasible(t) for t in study.trials} == {True, False}  # judged on size_mb both ways
 
 
 def test_a_budget_on_a_near_name_is_refused_for_an_objective_that_returns_a_model_too():
