@@ -98,6 +98,10 @@ def test_report_front_audit_and_sizing_commands(toml_study):
     out = runner.invoke(app, ["sizing", db, "-d", "small:size=30,latency=1.2", "-d", "big:size=200", "-o", str(toml_study / "s.csv")])
     assert out.exit_code == 0, out.output
     assert "small" in out.output and len((toml_study / "s.csv").read_text().splitlines()) == 3
+    units = runner.invoke(app, ["sizing", db, "-d", "small:size=30kB,latency=1200us", "-d", "big:size=0.1953125MB",
+                                "-o", str(toml_study / "units.csv")])
+    assert units.exit_code == 0, units.output  # the same budgets with units: the same table
+    assert (toml_study / "units.csv").read_text() == (toml_study / "s.csv").read_text()
     twice = runner.invoke(app, ["sizing", db, "-d", "small:size=30", "-d", "small:size=200"])
     assert "device names must differ; received ['small'] more than once" in one_line_error(twice)
     budget = runner.invoke(app, ["sizing", db, "-d", "small:size=30,size=1"])

@@ -73,9 +73,55 @@ class DeviceProfile:
         return all(m in trial.metrics and trial.metrics[m] <= b for m, b in self.limits())
 
 
+#: Unit suffixes a command-line budget may carry: budget -> suffix (lower case) -> factor to the unit of its default
+#: metric (``size_kb`` in KiB, ``latency_p99_ms`` in ms, ``energy_per_inference_j`` in J). A kB is a KiB, as in
+#: ``size_kb``: bytes divided by 1024.
+UNIT_SUFFIXES = {
+    "size": {"b": 1 / 1024, "kb": 1.0, "kib": 1.0, "mb": 1024.0, "mib": 1024.0, "gb": 1024.0**2, "gib": 1024.0**2},
+    "latency": {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0},
+    "energy": {"uj": 1e-6, "µj": 1e-6, "mj": 1e-3, "j": 1.0},
+}
+#: Per budget: the unit of a plain number, and how the names of the metrics in that unit begin or end.
+_UNIT_OF = {"size": ("KiB", lambda m: m.startswith("size_kb") or m.endswith("_kb")),
+            "latency": ("ms", lambda m: m.endswith("_ms")),
+            "energy": ("J", lambda m: m.endswith("_j"))}
+_DEFAULT_METRIC = {"size": "size_kb", "latency": "latency_p99_ms", "energy": "energy_per_inference_j"}
+
+
+def _budget_value(text: str, key: str, value: str, metric: str | None) -> float:
+    """A command-line budget (``40``, ``40kB``, ``1.5MB``, ``500us``, ``2mJ``) as a number in the unit of the metric it
+    applies to (``metric``; None for the default one).
+
+    Raises:
+        ConfigError: naming the budget, what was received and the units it takes.
+    """
+    digits = value.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZµ")
+    unit, units = value[len(digits):], UNIT_SUFFIXES[key]
+    try:
+        amount = float(digits)
+    except ValueError:
+        raise ConfigError(f"device {text!r}: {key} must be a number, or a number and a unit ({', '.join(units)}); "
+                          f"received {value!r}") from None
+    if not unit:
+        return amount
+    factor = units.get(unit.lower())
+    if factor is None:
+        raise ConfigError(f"device {text!r}: {key}={value} has the unit {unit!r}; expected one of {', '.join(units)} "
+                          f"(in any case), or a plain number in {_UNIT_OF[key][0]}")
+    plain_unit, in_unit = _UNIT_OF[key]
+    if metric is not None and not in_unit(metric):
+        raise ConfigError(f"device {text!r}: {key}={value} carries a unit, but the budget applies to {key}_metric="
+                          f"{metric!r}, whose unit moo_hpo cannot tell (it reads names like {_DEFAULT_METRIC[key]!r} "
+                          f"in {plain_unit}): give a plain number in the unit of {metric!r}")
+    return float(f"{amount * factor:.15g}")  # 1200us is 1.2 ms, not 1.2000000000000002
+
+
 def profile_from_text(text: str) -> DeviceProfile:
     """A device profile written as the command line takes it: ``name:size=KB,latency=MS,energy=J``, with
     ``size_metric=`` (and the like) naming the metric a budget applies to and ``device=`` where the model runs.
+    A budget may carry a unit (:data:`UNIT_SUFFIXES`: ``size=40kB``, ``size=1.5MB``, ``latency=500us``,
+    ``energy=2mJ``), converted to its metric's (KiB, ms, J; a kB is a KiB, as in ``size_kb``); a plain number is
+    in that unit already.
 
     Raises:
         ConfigError: naming the text and what is wrong in it.
@@ -84,6 +130,7 @@ def profile_from_text(text: str) -> DeviceProfile:
     budgets = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j"}
     metrics = {"size_metric", "latency_metric", "energy_metric", "device"}  # names: a budget's metric, the device
     kwargs: dict[str, Any] = {}
+    raw: dict[str, str] = {}  # budget -> its text, read once every metric is known
     for part in filter(None, rest.split(",")):
         key, _, value = (x.strip() for x in part.partition("="))
         if key not in budgets and key not in metrics:
@@ -98,10 +145,9 @@ def profile_from_text(text: str) -> DeviceProfile:
                                                                          f"a metric name, such as {key}=size_kb_int8"))
             kwargs[field] = value
             continue
-        try:
-            kwargs[field] = float(value)
-        except ValueError:
-            raise ConfigError(f"device {text!r}: {key} must be a number; received {value!r}") from None
+        kwargs[field] = raw[key] = value
+    for key, value in raw.items():
+        kwargs[budgets[key]] = _budget_value(text, key, value, kwargs.get(f"{key}_metric"))
     if not name:
         raise ConfigError(f"device {text!r}: expected 'name:size=KB,latency=MS,energy=J'")
     if not any(k.startswith("max_") for k in kwargs):
