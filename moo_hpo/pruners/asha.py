@@ -12,7 +12,9 @@ trials with rungs at 1, 3 and 9 finished one trial under a cap).
 Ranking several objectives: constrained domination (hard constraints whose metrics were reported first,
 then non-dominated rank), the crowding distance within a rank (Schmucker et al., 2021 rank a rung by
 non-dominated sorting with an epsilon-net within fronts; crowding distance serves the same purpose, keeping
-the survivors spread along the rung's front), then the order of arrival.
+the survivors spread along the rung's front), then the order of arrival; a report equal to one the rung holds
+ranks behind every distinct one when two or more objectives are ranked, and ties with its equal when one is
+(:func:`~moo_hpo.pruners.base.rank_order`).
 
 A trial that reports a hard-constrained metric beyond its bound stops at once: report such a metric (model
 size, latency) when it is final, or leave it out of the intermediate reports. A report at or beyond
@@ -111,7 +113,8 @@ class MOASHA(Pruner):
         if position <= len(members) / self.reduction_factor:
             self._promoted[k].add(number)
             return Decision(False)
-        kept = (m for m, y in zip(members[:-1], Y[:-1], strict=True) if m in self._promoted[k] and np.array_equal(y, Y[-1]))
+        kept = (m for m, y in zip(members[:-1], Y[:-1], strict=True)
+                if Y.shape[1] > 1 and m in self._promoted[k] and np.array_equal(y, Y[-1]))  # one objective: ties, not copies
         same = next(kept, None)
         copy = f" (the same point as trial #{same}'s report, which the rung kept: it keeps one of each point)" if same is not None else ""
         return Decision(

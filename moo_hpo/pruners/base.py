@@ -126,11 +126,13 @@ def hard_violation(problem: Problem, metrics: Mapping[str, float]) -> tuple[floa
 
 
 def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
-    """Indices of ``Y``'s points from best to worst: a copy of an earlier point last (a rung keeps one of each
-    point: a copy adds nothing to its front, and many models can report the same degenerate point, such as
-    a classifier that still predicts one class, whose fairness gap is 0), then constrained non-dominated rank,
-    then crowding distance within a rank (the more isolated point first, so a rung's survivors spread along
-    its front), then the index (earlier reports first).
+    """Indices of ``Y``'s points from best to worst: with two or more objectives ranked, a copy of an earlier point
+    last (a rung keeps one of each point: a copy adds nothing to its front, and many models can report the same
+    degenerate point, such as a classifier that still predicts one class, whose fairness gap of 0 puts it on the
+    front), then constrained non-dominated rank, then crowding distance within a rank (the more isolated point
+    first, so a rung's survivors spread along its front), then the index (earlier reports first). With one
+    objective ranked there is no front to spread along: equal values are ties, ranked by arrival (a discrete
+    accuracy such as k / 171 ties often, and a tie with the best is second, not last).
 
     An objective that no point reports (a model size measured only at the end) is left out of the ranking; a
     point without an objective that others report ranks behind every point that has it.
@@ -155,7 +157,7 @@ def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
         crowding[members] = _crowding_distance(Y[members])
     seen: set[tuple] = set()
     copy = np.zeros(n, dtype=bool)
-    for i in range(n):
+    for i in range(n if Y.shape[1] > 1 else 0):  # one objective: equal values are ties, not copies
         key = tuple(Y[i])
         copy[i] = key in seen
         seen.add(key)
@@ -165,8 +167,8 @@ def rank_order(Y: np.ndarray, violation: np.ndarray) -> np.ndarray:
 def position_of_last(Y: np.ndarray, violation: np.ndarray) -> int:
     """Where the last of ``Y``'s points stands in :func:`rank_order`'s order (0: first), computed without ordering
     the others: the crowding distance of its own rank only (a rung's decision on its newest report needs no more, and
-    a rung of thousands of reports has hundreds of ranks). A point that copies an earlier one is placed by the full
-    order, as are points without every ranked objective.
+    a rung of thousands of reports has hundreds of ranks). A point that copies an earlier one (with two or more
+    objectives ranked) is placed by the full order, as are points without every ranked objective.
 
     Args:
         Y: ``(n, m)`` points, minimized; ``inf`` for unreported objectives.
@@ -184,7 +186,7 @@ def position_of_last(Y: np.ndarray, violation: np.ndarray) -> int:
     first_of = first_of.reshape(-1)
     earliest = np.full(first_of.max() + 1, n)
     np.minimum.at(earliest, first_of, np.arange(n))
-    copy = earliest[first_of] != np.arange(n)
+    copy = (earliest[first_of] != np.arange(n)) & (Y.shape[1] > 1)  # one objective: ties, not copies
     if copy[last] or not finite[last] or not finite.all():  # the general order decides
         return int(np.flatnonzero(rank_order(Y, violation) == last)[0])
     ranks = constrained_ranks(Y, violation)

@@ -8,7 +8,7 @@ import pytest
 import moo_hpo as mh
 from moo_hpo.problem import Problem
 from moo_hpo.pruners.asha import rung_steps
-from moo_hpo.pruners.base import points, rank_order
+from moo_hpo.pruners.base import points, position_of_last, rank_order
 
 
 def _problem(constraints=()) -> Problem:
@@ -110,6 +110,21 @@ def test_copies_of_a_degenerate_point_do_not_fill_a_rung():
         elif decision.prune:
             assert "same point" not in decision.reason
     assert kept["constant"] == 1 and kept["learning"] >= 8
+
+
+def test_with_one_objective_ranked_an_equal_report_ties_instead_of_ranking_last():
+    """A discrete accuracy (k / 171 on a small validation set) ties often: a report equal to the rung's best ranks
+    second, as a single-objective ASHA ranks it, not behind every other report as a copy on a front would."""
+    pruner = _pruner()
+    for n, acc in enumerate((0.50, 0.60, 0.95)):
+        pruner.decide(n, 1, {"accuracy": acc})  # the reports carry accuracy only (the gap is measured at the end)
+    tie = pruner.decide(3, 1, {"accuracy": 0.95})
+    assert not tie.prune  # second of 4, within the best third (before: ranked 4 of 4, pruned)
+    worse = pruner.decide(4, 1, {"accuracy": 0.949})  # third of 5: outside, as any report of that rank
+    assert worse.prune and "ranked 3 of 5" in worse.reason and "same point" not in worse.reason
+    Y = points(pruner.problem, [{"accuracy": a} for a in (0.95, 0.5, 0.95, 0.95)])
+    assert list(rank_order(Y, np.zeros(4))) == [0, 2, 3, 1]  # equal values in order of arrival, before worse ones
+    assert position_of_last(Y, np.zeros(4)) == 2
 
 
 def test_a_broken_hard_bound_stops_at_once_and_never_enters_a_rung():
