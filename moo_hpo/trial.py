@@ -113,10 +113,15 @@ class Trial:
             metrics: metric name -> number, e.g. ``{"accuracy": 0.81, "eo_diff": 0.07}``.
 
         Raises:
-            ConfigError: for a step that is not a finite number larger than the last one, metrics that are
+            ConfigError: for a step that is not a finite number >= 0 larger than the last one, metrics that are
                 not a mapping of names to numbers, or a NaN or infinite value of a metric the study uses (the
-                study leaves out such a value of any other metric, a diverged ``val_loss`` say, and logs it).
+                study leaves out such a value of any other metric, a diverged ``val_loss`` say, and logs it); for
+                a trial that is no longer running (a report after the objective returned).
         """
+        if self._reporter is None and self.is_finished:  # a study's finished record (from study.trials): not reopened
+            from moo_hpo.exceptions import ConfigError
+
+            raise ConfigError(f"trial #{self.number} is already {self.status.value}; only a running trial reports")
         entry = new_report(self.reports, step, metrics, defer_non_finite=self._reporter is not None)
         if self._reporter is not None:
             self._reporter.report(self, entry["step"], entry["metrics"])
@@ -223,7 +228,7 @@ def new_report(
             does not know what the study needs, passes its reports on).
 
     Raises:
-        ConfigError: for a step that is not a finite number larger than the last one, or metrics that are
+        ConfigError: for a step that is not a finite number >= 0 larger than the last one, or metrics that are
             not a mapping of names to numbers (finite ones, for the metrics in ``needed``).
     """
     import time
@@ -234,9 +239,11 @@ def new_report(
         step_value = _metric_value(step)
     except Exception:  # noqa: BLE001 - anything that is no number is refused below
         step_value = None
-    if step_value is None or not math.isfinite(step_value):
-        raise ConfigError(f"trial.report(step, metrics): step must be a finite number; received {step!r}")
-    step = int(step_value) if step_value.is_integer() else step_value
+    if step_value is None or not math.isfinite(step_value) or step_value < 0:
+        raise ConfigError(f"trial.report(step, metrics): step must be a finite number >= 0 (how far training got: "
+                          f"an epoch, a number of samples); received {step!r}")
+    # an integral step is kept as an int where a store's integer takes it (below 2**53 a float is exact anyway)
+    step = int(step_value) if step_value.is_integer() and step_value < 2**53 else step_value
     if reports and step <= reports[-1]["step"]:
         raise ConfigError(f"trial.report(step, metrics): steps must grow; received step {step!r} after step {reports[-1]['step']!r}")
     metrics = as_metrics(metrics)

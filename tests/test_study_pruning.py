@@ -501,6 +501,83 @@ def test_a_run_whose_every_trial_the_pruner_stopped_says_so(caplog):
             own_rule, n_trials=3, show_progress=False)
     said = " ".join(caplog.text.split())
     assert "the pruner" not in said and "raised TrialPruned in all 3 trials of this run, and the study has no pruner" in said
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="moo_hpo"):  # with a pruner that never said stop: the stops are still the objective's
+        _study().optimize(own_rule, n_trials=3, show_progress=False)
+    said = " ".join(caplog.text.split())
+    assert "the pruner stopped all" not in said
+    study = _study()
+    study.optimize(own_rule, n_trials=3, show_progress=False)
+    own = sum(t.extra["pruned"] == "the objective raised TrialPruned" for t in study.trials)
+    assert 0 < own < 3  # the first trial of the rung goes on: its stop is the objective's; later ones ranked out
+    assert (f"the pruner stopped {3 - own} and the objective itself (raising TrialPruned before the pruner said stop) "
+            f"{own} of the 3 trials of this run") in said
+
+    def own_rule_first(config, trial):
+        raise mh.TrialPruned()  # before any report: the pruner never judged it
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        _study().optimize(own_rule_first, n_trials=3, show_progress=False)
+    said = " ".join(caplog.text.split())
+    assert "raised TrialPruned in all 3 trials of this run before the pruner said stop (these stops were the objective's own)" in said
+
+
+def test_a_report_after_the_objective_returned_is_refused_not_kept_in_memory_only(tmp_path):
+    kept = []
+
+    def keeps_its_trial(config, trial):
+        kept.append(trial)
+        return train(config, trial)
+
+    study = _study(tmp_path / "s.db")
+    study.optimize(keeps_its_trial, n_trials=2, show_progress=False)
+    steps = [r["step"] for r in study.trials[0].reports]
+    with pytest.raises(mh.ConfigError, match=r"trial #0 is already (complete|pruned); only a running trial reports"):
+        kept[0].report(50, {"acc": 0.9, "gap": 0.1})  # before: appended to the study's record, never stored
+    assert [r["step"] for r in study.trials[0].reports] == steps
+    study.close()
+    with mh.Study.load(tmp_path / "s.db") as again, pytest.raises(mh.ConfigError, match="only a running trial reports"):
+        again.trials[1].report(50, {"acc": 0.9, "gap": 0.1})  # a finished record from a reopened study
+
+
+def test_steps_below_zero_are_refused_and_huge_ones_stored(tmp_path):
+    study = _study(tmp_path / "s.db")
+    t = study.ask()
+    with pytest.raises(mh.ConfigError, match=r"step must be a finite number >= 0 .*; received -5"):
+        study.report(t, -5, {"acc": 0.5, "gap": 0.1})
+    study.report(t, 0, {"acc": 0.5, "gap": 0.1})  # before training: a step of 0 is fine
+    study.report(t, 1e300, {"acc": 0.6, "gap": 0.1})  # before: SQLite's integer overflowed, the trial failed
+    study.tell(t, {"acc": 0.6, "gap": 0.1, "size_kb": 1.0})
+    study.close()
+    assert [r["step"] for r in mh.Study.load(tmp_path / "s.db", read_only=True).trials[0].reports] == [0, 1e300]
+
+
+def test_a_trial_whose_reports_end_below_the_first_rung_is_said_never_judged(caplog):
+    def from_zero(config, trial):  # an epoch counter from 0, and a pruner whose first rung is at 1
+        for epoch in range(1):
+            trial.report(epoch, {"acc": 1 - config["x"], "gap": config["y"]})
+        return {"acc": 1 - config["x"], "gap": config["y"], "size_kb": 10.0}
+
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        _study().optimize(from_zero, n_trials=3, show_progress=False)
+    said = " ".join(caplog.text.split())
+    assert "trial 0 completed with its last report at step 0, below the pruner's first rung (step 1): the pruner never judged it" in said
+    assert said.count("below the pruner's first rung") == 1  # logged once
+
+
+def test_a_report_of_a_broken_hard_bound_alone_is_not_said_to_go_on(caplog):
+    study = mh.Study(_space(), [mh.Maximize("acc"), mh.Minimize("gap")], [mh.AtMost("size_kb", 100.0)],
+                     optimizer="random", seed=0, pruner=mh.pruners.MOASHA(1, 9, 3))
+    t = study.ask()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        assert study.report(t, 1, {"size_kb": 500.0}) is True
+    assert "size_kb = 500 breaks the hard bound size_kb <= 100" in study.prune_reason(t)
+    assert "lets the trial go on" not in caplog.text  # before: logged, while the same report stopped it
+    t2 = study.ask()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        assert study.report(t2, 1, {"size_kb": 50.0}) is False
+    assert "none of the objectives ['acc', 'gap']: the pruner cannot rank such a report and lets the trial go on" in caplog.text
 
 
 def test_a_pruned_trials_extra_that_json_cannot_hold_is_kept_as_text():
@@ -539,7 +616,7 @@ def test_a_stop_stands_through_later_reports(caplog):
         assert late.status == on_time.status and late.extra.get("pruned") == on_time.extra.get("pruned")
         if late.status is mh.TrialStatus.PRUNED:
             assert late.reports[-1]["step"] == on_time.reports[-1]["step"] + 1
-    assert "should_prune() stays True from then on; ask it after every report" in caplog.text
+    assert "should_prune() stays True from then on; ask it after every report and stop training once it returns True" in caplog.text
     study = _study()  # ask/tell: the answer stays True, and the study's rungs never see the later reports
     answers = {}
     for _ in range(2):

@@ -138,11 +138,11 @@ class InProcessExecutor:
         done = []
         while self._queue:
             trial = self._queue[0]
-            trial._reporter = self.reporter
+            before, trial._reporter = trial._reporter, self.reporter
             try:
                 done.append((trial, call_objective(self.fn, trial, self._takes_trial)))
-            finally:
-                trial._reporter = None
+            finally:  # the study's own reporter again: a report on the finished trial is refused by the study, not
+                trial._reporter = before  # kept on its record in memory and never stored
             self._queue.pop(0)
         return done
 

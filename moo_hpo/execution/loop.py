@@ -353,6 +353,10 @@ def _tell_the_ended(study: Study, executor: Any, catch: tuple[type[BaseException
             logger.warning("trial #%d failed: %s", trial.number, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
+#: ``extra["pruned"]`` of a trial whose objective raised TrialPruned while the pruner let it go on.
+OWN_STOP = "the objective raised TrialPruned"
+
+
 def _note_all_pruned(study: Study, mine: set[int]) -> None:
     """Say so when the pruner stopped every trial of the run: none trained to the end, so none is on the front."""
     ran = [study.trial(n) for n in mine]
@@ -369,9 +373,21 @@ def _note_all_pruned(study: Study, mine: set[int]) -> None:
         )
         return
     by_bound = sum("breaks the hard bound" in r for r in reasons)
+    own = sum(r == OWN_STOP for r in reasons)
+    if own == pruned:  # the pruner never said stop: the objective's own rule stopped each
+        logger.warning(
+            "the objective raised TrialPruned in all %d trials of this run before the pruner said stop (these stops "
+            "were the objective's own), so no trial counts as trained to the end and the front is empty: a pruned "
+            "trial never enters it; return the metrics instead when a trial your own rule stopped should count",
+            pruned,
+        )
+        return
+    who = (f"the pruner stopped all {pruned} trials of this run" if not own else
+           f"the pruner stopped {pruned - own} and the objective itself (raising TrialPruned before the pruner said "
+           f"stop) {own} of the {pruned} trials of this run")
     logger.warning(
-        "the pruner stopped all %d trials of this run, so no trial trained to the end and the front is empty%s",
-        pruned,
+        "%s, so no trial trained to the end and the front is empty%s",
+        who,
         f" ({by_bound} of them on a hard bound broken in a report: a bound on a metric that still settles during "
         "training, a fairness gap say, stops trials that would end within it; report such a metric only at the end)"
         if by_bound else " (each trial's extra['pruned'] says why)",
@@ -450,7 +466,7 @@ def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
     """Why the trial counts as pruned, or None: it raised TrialPruned, or it returned after the pruner said
     stop (an error, a timeout or a crash stays a failure whatever the pruner said)."""
     if isinstance(outcome.exception, TrialPruned) or (outcome.error or "").startswith("TrialPruned"):
-        return study.prune_reason(trial.number) or "the objective raised TrialPruned"
+        return study.prune_reason(trial.number) or OWN_STOP
     if outcome.error is None:
         return study.prune_reason(trial.number)
     return None

@@ -194,6 +194,10 @@ class PrunerState:
         if not missing:
             return
         if self.pruner is not None and tuple(missing) not in self._warned_missing:
+            from moo_hpo.pruners.base import hard_violation
+
+            if hard_violation(self._problem, metrics)[1]:  # a broken hard bound stops it whatever the objectives
+                return
             self._warned_missing.add(tuple(missing))
             if len(missing) == len(names):
                 logger.warning(
@@ -230,13 +234,24 @@ class PrunerState:
         )
 
     def check_finished(self, trial: Trial) -> None:
-        """Log once when a complete trial's last report sits at a rung below ``max_resource``: if trials train to
-        that step, the rung stops trials that trained fully (recording them as pruned)."""
+        """Log once when a complete trial's last report sits at a rung below ``max_resource`` (if trials train to
+        that step, the rung stops trials that trained fully, recording them as pruned), and once when it sits below
+        the first rung (the pruner never judged the trial: its steps are in other units than the pruner's)."""
         top = getattr(self.pruner, "max_resource", None)
         rungs = getattr(self.pruner, "rung_steps", None)
-        if top is None or not rungs or not trial.reports or "below" in self._logged:
+        if top is None or not rungs or not trial.reports:
             return
         last = trial.reports[-1]["step"]
+        if last < rungs[0] and "first" not in self._logged:  # steps in other units, or counted from 0 below 1
+            self._logged.add("first")
+            logger.warning(
+                "trial %d completed with its last report at step %g, below the pruner's first rung (step %g): the "
+                "pruner never judged it; give min_resource and max_resource in the units of the steps reported "
+                "(epochs counted from 1: report epoch + 1 in a loop over range(n)) (logged once)",
+                trial.number, last, rungs[0],
+            )
+        if "below" in self._logged:
+            return
         if last < top and last in rungs:
             self._logged.add("below")
             logger.warning(
@@ -260,7 +275,8 @@ class PrunerState:
                     self._logged.add("after stop")
                     logger.warning(
                         "trial %d reported step %g after the pruner said stop (%s): should_prune() stays True from "
-                        "then on; ask it after every report and stop there (logged once)",
+                        "then on; ask it after every report and stop training once it returns True (break, or raise "
+                        "mh.TrialPruned()) (logged once)",
                         number, step, self._decisions[number].reason,
                     )
                 return

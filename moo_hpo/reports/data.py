@@ -221,9 +221,11 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     # constraints
     summary = []
     skipped = [t for t in trials if t.status is TrialStatus.INFEASIBLE_SKIPPED]
+    pruned = [t for t in trials if t.status is TrialStatus.PRUNED]
     for c in study.constraints:
-        # complete trials, and those skipped before training on what they measured then
-        values = np.array([t.metrics[c.name] for t in [*complete, *skipped] if c.name in t.metrics], dtype=float)
+        # complete trials, those skipped before training on what they measured then, and pruned ones on what they
+        # reported last (a trial a pruner stopped for breaking the bound measured it)
+        values = np.array([t.metrics[c.name] for t in [*complete, *skipped, *pruned] if c.name in t.metrics], dtype=float)
         g = np.array([c.value(v) for v in values])
         summary.append(
             {

@@ -168,6 +168,9 @@ def test_with_no_trial_complete_full_training_is_the_pruners_and_the_bound_break
     assert saved["full_step"] == 9 and saved["steps"] == {"trained": 3, "full": 18, "saved": 15, "saved_share": 15 / 18}
     size, gap = report.data["constraint_summary"]
     assert (size["stopped_early"], gap["stopped_early"]) == (1, 0)
+    # the pruned trials measured them (their last reports): before, "measured 0" beside "stopped early for it 1"
+    assert (size["measured"], size["satisfied"], size["worst_violation"]) == (1, 0, 30.0)
+    assert (gap["measured"], gap["satisfied"], gap["worst_violation"]) == (2, 2, 0.0)
     section = report.to_html().split("<h2>Constraints</h2>")[1].split("<h2")[0]
     assert "<th>stopped early for it</th>" in section
     assert "| stopped early for it |" in report.to_markdown()
