@@ -1404,7 +1404,9 @@ class Study:
         Args:
             ref: a reference point in the metrics' own units (name -> value, or values in objective
                 order); default :attr:`reference_point`.
-            normalized: scale each objective so the ideal is 0 and the reference point 1.
+            normalized: scale each objective so this study's ideal (the best values of its trials inside the box)
+                is 0 and the reference point 1: a share of this study's own box, which does not compare between
+                studies (a front of one point scores 1); compare raw values against one reference point instead.
 
         Returns:
             The hypervolume (0.0, with a warning, when no feasible trial beats the reference point).

@@ -37,8 +37,9 @@ HV_MEANING = (
     "reference point in every objective (the others add nothing, and their values set no corner of the box): "
     "higher means a front that is both better and more complete. 1 would mean one of those trials was best in "
     "every objective at once; the raw value is "
-    "the same area (or volume) in the metrics' own units. Compare values only between fronts with the same "
-    "reference point."
+    "the same area (or volume) in the metrics' own units. The normalized value is relative to this study's own "
+    "best values, so it does not compare between studies (a front of one point scores 1); to compare studies, "
+    "compare their raw values against one reference point."
 )
 
 def _without_figures(reason: str) -> str:

@@ -785,3 +785,20 @@ def test_the_report_counts_an_interrupted_trials_retry_as_run_again_and_the_tria
     assert report.data["optimizer"]["trials_by"] == {"random": 5, "run again": 1}
     assert "trials proposed by random: 5, run again: 1" in report.to_html() and "enqueued" not in report.to_markdown()
     assert re.search(r"<td>trials stored</td><td>6</td>", report.to_html()) and "<td>budget</td>" not in report.to_html()
+
+
+def test_the_normalized_hypervolume_is_said_to_be_the_studys_own_and_the_raw_one_compares():
+    """A front that dominates another can score lower normalized (each study's own box): the report says to compare
+    raw values against one reference point, which rank the two fronts right."""
+    def study_of(points):
+        study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("f1", ref=1.0), mh.Minimize("f2", ref=1.0)],
+                         optimizer="random", seed=0)
+        for p in points:
+            study.tell(study.ask(), {"f1": p[0], "f2": p[1]})
+        return study
+
+    better, worse = study_of([(0.0, 0.6), (0.6, 0.0), (0.4, 0.4)]), study_of([(0.45, 0.45)])
+    assert better.hypervolume() > worse.hypervolume(ref=better.reference_point)
+    assert better.hypervolume(normalized=True) < worse.hypervolume(normalized=True) == 1.0
+    text = " ".join(mh.report(worse).to_markdown().split())
+    assert "does not compare between studies (a front of one point scores 1); to compare studies, compare their raw values" in text
