@@ -1263,7 +1263,9 @@ class Study:
         says which applies; the hypervolume and the recommendations judge the measurements either way (the
         recommendations judge a configuration run more than once on the mean of its runs).
         Trials of different configurations with identical objective values are all kept (none dominates the
-        other); a configuration run again is one member (its first trial).
+        other). As measured, a configuration run again is one member (its first trial) when its runs measured the
+        same values, and each run that no other trial dominates is a member otherwise (a noisy repeat); by the
+        model, a configuration run again is one member (its first trial), judged on one estimate.
 
         Args:
             by: ``"auto"`` (:meth:`front_basis`), ``"measured"`` or ``"model"``.

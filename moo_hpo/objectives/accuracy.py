@@ -157,7 +157,8 @@ class Accuracy(Probe):
     Args:
         X: validation features (the data the study selects models on).
         y: validation targets.
-        metrics: names from :data:`CLASSIFICATION_METRICS` or :data:`REGRESSION_METRICS`.
+        metrics: names from :data:`CLASSIFICATION_METRICS` or :data:`REGRESSION_METRICS` (``f1`` of more than two
+            classes is the macro average, as scikit-learn's ``average="macro"``).
         threshold: decision threshold on the positive label's probability (binary classifiers). A
             model can carry its own (``model.moo_hpo_threshold``), which then wins.
         pos_label: the positive label of a binary task: the one ``threshold`` and ``f1`` refer to (None: the
