@@ -16,6 +16,7 @@ in :mod:`moo_hpo.pruners.state`, repeated runs in :mod:`moo_hpo.robust`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -305,6 +306,8 @@ class Study:
             self._store.set_meta_many(created)  # one transaction: a study file is created whole or not at all
             self.interrupted: list[int] = []
         else:
+            if self._keep_stored_refs(stored["objectives"]):
+                spec = self._spec()
             refs_changed = self._refs_changed(stored["objectives"], spec["objectives"])
             if refs_changed:  # a new ref only (as the reference point's warning advises): stored once every check passed
                 stored = {**stored, "objectives": spec["objectives"]}
@@ -331,10 +334,26 @@ class Study:
         self._recount()
         self._freeze_reference_if_due()  # a store written before the freeze was recorded in tell
 
+    def _keep_stored_refs(self, stored: list[dict[str, Any]]) -> list[str]:
+        """Objectives given without ``ref`` whose stored definition has one keep it, as a ``seed`` left out keeps the
+        stored seed: a script reopened once with ``ref=`` (to look at the hypervolume against it) and then as it was
+        goes on with that ref (a ref cannot be taken away: the frozen point keeps it). Logged; returns what was kept."""
+        if len(stored) != len(self.objectives):
+            return []
+        objectives, kept = list(self.objectives), []
+        for i, (given, before) in enumerate(zip(self.objectives, stored, strict=True)):
+            if given.ref is None and before.get("ref") is not None and {**given.to_dict(), "ref": None} == {**before, "ref": None}:
+                objectives[i] = dataclasses.replace(given, ref=float(before["ref"]))
+                kept.append(f"{given.name}: ref={float(before['ref']):g}")
+        if kept:
+            self.objectives = tuple(objectives)
+            logger.info("objectives given without ref= keep the stored study's (%s); give ref= to change it", ", ".join(kept))
+        return kept
+
     @staticmethod
     def _refs_changed(stored: list[dict[str, Any]], given: list[dict[str, Any]]) -> str:
         """``"size_kb: None -> 3000"`` when the given objectives differ from the stored ones only in a ``ref`` given
-        or changed, else ``""`` (a ``ref`` taken away is a different definition: the frozen point keeps it)."""
+        or changed, else ``""`` (a ``ref`` left out keeps the stored one: :meth:`_keep_stored_refs`)."""
         if len(stored) != len(given) or stored == given:
             return ""
         if any({**a, "ref": None} != {**b, "ref": None} or (b.get("ref") is None and a.get("ref") is not None)
