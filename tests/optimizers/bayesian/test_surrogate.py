@@ -198,3 +198,23 @@ def test_an_objective_batched_beside_one_of_large_magnitude_is_still_standardize
     model = Surrogate(True, "constant", 0, "test").model(outcomes)  # one batched GP of both
     stdvs = model.outcome_transform.stdvs.reshape(-1).tolist()
     assert stdvs[0] == pytest.approx(float(np.std(error, ddof=1)), rel=1e-6)  # not left at 1 beside the large one
+
+
+def test_a_failure_model_is_not_fitted_on_a_checkpoint_without_a_failure():
+    """The failure model's outcome is 0 for every trial until the first failure: a checkpoint of rows before it fitted
+    hyperparameters to constant data (and BoTorch said "not standardized (std = 0)"); such a checkpoint fits on all."""
+    import warnings
+
+    from botorch.exceptions.warnings import InputDataWarning
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)}), [mh.Minimize("f1"), mh.Minimize("f2")],
+                     seed=0, optimizer="ehvi")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputDataWarning)  # before: raised by the asks after the failure
+        for i in range(28):
+            t = study.ask()
+            if i == 25:
+                study.tell(t, error=RuntimeError("out of memory"))
+            else:
+                study.tell(t, {"f1": t.config["x"], "f2": 1 - t.config["x"] + t.config["y"]})
+    assert study.count("complete") == 27
