@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from moo_hpo.exceptions import ConfigError, NoFeasibleTrialError
+from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import HypervolumeTracker, derive_reference_point, pareto_mask
 from moo_hpo.infeasibility import (  # re-exported: the study, the reports and the CLI read them from here
     bounds_broken_by_all,
@@ -29,12 +29,9 @@ from moo_hpo.infeasibility import (  # re-exported: the study, the reports and t
     no_feasible_reason,
     unreachable_hint,
 )
-from moo_hpo.naming import closest_name
 from moo_hpo.trial import Trial, config_key
-from moo_hpo.user_warnings import warn
 
 if TYPE_CHECKING:
-    from moo_hpo.choice import Recommendation
     from moo_hpo.constraints import Constraint
     from moo_hpo.objectives.specs import Objective
     from moo_hpo.problem import Problem
@@ -53,6 +50,8 @@ __all__ = [
     "least_violating_skipped",
     "no_feasible_reason",
     "pareto_front",
+    "RECOMMEND_METHODS",
+    "front_points",
     "recommend",
     "reference_tighter_than_bounds",
     "unreachable_hint",
@@ -340,150 +339,5 @@ class HypervolumeMonitor:
         return None if self._tracker is None else self._tracker.value
 
 
-def _weights(objectives: Sequence[Objective], weights: Mapping[str, float] | Sequence[float]) -> list[float]:
-    if isinstance(weights, Mapping):
-        names = [o.name for o in objectives]
-        unknown = [k for k in weights if k not in names]
-        if unknown:
-            raise ConfigError(f"weights name unknown objectives {unknown}; expected {names}")
-        values = [(o.name, weights.get(o.name, 0.0)) for o in objectives]
-    elif isinstance(weights, (str, bytes)) or not isinstance(weights, Iterable):
-        raise ConfigError(f"weights must map objective names to numbers (or list one per objective); received {weights!r}")
-    else:
-        given = list(weights)
-        if len(given) != len(objectives):
-            raise ConfigError(f"expected {len(objectives)} weights, one per objective; received {given!r}")
-        values = list(zip([o.name for o in objectives], given, strict=True))
-    for name, w in values:
-        if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not np.isfinite(w) or w < 0:
-            raise ConfigError(f"the weight of {name!r} must be a finite number >= 0; received {w!r}")
-    return [float(w) for _, w in values]
-
-
-def _note_held_out_filters(constraints: Sequence[Constraint], trials: Sequence[Trial]) -> None:
-    """Warn about a filter on a held-out figure (``holdout_eo_diff`` beside ``eo_diff``): choosing by it makes it
-    as optimistic as the validation figure."""
-    from moo_hpo.objectives.holdout import HOLDOUT_PREFIX
-
-    held_out = [c.name for c in constraints if c.name.startswith(HOLDOUT_PREFIX)
-                and any(c.name.removeprefix(HOLDOUT_PREFIX) in t.metrics for t in trials)]
-    if held_out:
-        warn(
-            f"recommend filters on {held_out}, measured on the held-out split: a model chosen by it makes that figure "
-            f"as optimistic as the validation one; filter on {[n.removeprefix(HOLDOUT_PREFIX) for n in held_out]} and "
-            "read the held-out figures as a check"
-        )
-
-
-#: The methods of :func:`recommend`.
-RECOMMEND_METHODS = ("knee", "best", "asf", "tchebycheff")
-
-
-def front_points(problem: Problem, trials: Sequence[Trial]) -> tuple[np.ndarray, np.ndarray]:
-    """The Pareto front of ``trials`` (all judged feasible) as the recommendations judge it: the front's indices into
-    ``trials``, equal points once (the first trial's), and their objective matrix (internal, minimized)."""
-    Y = problem.objective_matrix(trials)
-    front_idx = np.flatnonzero(pareto_mask(Y))
-    _, first = np.unique(Y[front_idx], axis=0, return_index=True)  # equal points count once (the first trial)
-    front_idx = front_idx[np.sort(first)]
-    return front_idx, Y[front_idx]
-
-
-def recommend(
-    problem: Problem,
-    trials: Sequence[Trial],
-    method: str = "knee",
-    weights: Mapping[str, float] | Sequence[float] | None = None,
-    objective: str | None = None,
-    constraints: Sequence[Constraint] = (),
-    normalized: bool = True,
-) -> Recommendation:
-    """Choose an operating point from the feasible trials (see :meth:`moo_hpo.Study.recommend`).
-
-    Raises:
-        NoFeasibleTrialError: when no trial is feasible, or none passes the filters.
-        ConfigError: for an unknown method, objective or weight.
-    """
-    from moo_hpo import choice
-    from moo_hpo.constraints import Constraint
-    from moo_hpo.robust import has_repeats, judged_configurations
-
-    if method not in RECOMMEND_METHODS:  # before anything is judged: a study with no feasible trial says it too
-        near = closest_name(str(method), RECOMMEND_METHODS)
-        raise ConfigError(f"unknown method {method!r}; expected one of {list(RECOMMEND_METHODS)}"
-                          + (f" (did you mean {near!r}?)" if near else ""))
-    feasible = feasible_trials(problem, trials)
-    if not feasible:
-        raise least_violating_error(problem, trials, "cannot recommend a trial")
-    if isinstance(constraints, Constraint):
-        constraints = [constraints]
-    for c in constraints:
-        if not isinstance(c, Constraint):
-            raise ConfigError(f"filters must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
-        if not any(c.name in t.metrics for t in feasible):
-            measured = sorted({m for t in feasible for m in t.metrics})
-            near = closest_name(c.name, measured)
-            raise ConfigError(
-                f"no trial measured {c.name!r}, which the filter {c.describe()!r} names"
-                + (f"; did you mean {near!r}? " if near else ". ")
-                + f"The trials measured {measured}"
-            )
-    if weights is not None and method not in ("asf", "tchebycheff"):
-        raise ConfigError(f"weights apply to the methods 'asf' and 'tchebycheff'; method {method!r} uses none")
-    if not normalized and method != "asf":
-        raise ConfigError(
-            f"normalized=False applies to the method 'asf' only; method {method!r} "
-            + ("ranks one objective in its own units" if method == "best" else "works on the normalized objectives")
-        )
-    _note_held_out_filters(constraints, feasible)
-    runs: dict[int, int] = {}  # stand-in trial's number -> how many runs its figures are the mean of
-    originals: dict[int, Trial] = {}
-    if has_repeats(trials):  # a configuration run more than once is judged on its runs' mean, as sizing does
-        judged = judged_configurations(problem, trials)
-        if not judged:
-            raise NoFeasibleTrialError("no configuration is feasible on the mean of its runs")
-        feasible = [figures for figures, _, _, _ in judged]
-        runs = {figures.number: n for figures, _, n, _ in judged}
-        originals = {figures.number: original for figures, original, _, _ in judged}
-    kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
-    if not kept:
-        what = "configurations" if runs else "trials"
-        raise NoFeasibleTrialError(f"none of the {len(feasible)} feasible {what} satisfies {[c.describe() for c in constraints]}")
-    front_idx, Yf = front_points(problem, kept)
-    names = [o.name for o in problem.objectives]
-    if method == "knee":
-        i, reason = choice.knee_index(Yf)
-    elif method == "best":
-        if objective is None and len(names) == 1:
-            objective = names[0]
-        if objective not in names:
-            raise ConfigError(f"method 'best' needs objective= one of {names}; received {objective!r}")
-        i, reason = choice.best_index(Yf, names.index(objective), label=objective)
-    elif method in ("asf", "tchebycheff"):
-        if weights is None:
-            raise ConfigError(f"method {method!r} needs weights (objective name -> weight)")
-        w = _weights(problem.objectives, weights)
-        i, reason = choice.asf_index(Yf, w, normalized=normalized) if method == "asf" else choice.tchebycheff_index(Yf, w)
-    else:
-        raise ConfigError(f"unknown method {method!r}; expected 'knee', 'best', 'asf' or 'tchebycheff'")
-    chosen = kept[int(front_idx[i])]
-    values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}" for o in problem.objectives)
-    n_runs = runs.get(chosen.number, 1)
-    reason += f" ({values}{f', mean of {n_runs} runs' if n_runs > 1 else ''})"
-    figures = dict(chosen.metrics)
-    chosen = originals.get(chosen.number, chosen)
-    if method in ("asf", "tchebycheff") and isinstance(weights, Mapping):
-        unweighted = [n for n in names if n not in weights]
-        if unweighted:  # easy to miss: an objective left out of the weights plays no part in the choice
-            reason += f"; {', '.join(unweighted)} left out of the weights, so weighing 0"
-    if constraints:
-        reason += f"; among trials with {', '.join(c.describe() for c in constraints)}"
-    from moo_hpo.objectives.fairness import one_class_groups, predicts_one_class
-
-    caution = None
-    if predicts_one_class(chosen.extra):  # its zero gap is no fairness: the fairness audit leaves such models out
-        caution = ("this model predicts one class for everyone (its accuracy is the base rate and its fairness gaps "
-                   "are 0 by construction)")
-    elif groups := one_class_groups(chosen.extra):  # a gap between rates near 0 is small whatever the model's merit
-        caution = f"this model predicts one class for everyone in a group: {'; '.join(groups)}"
-    return choice.Recommendation(chosen, method, reason, caution, metrics=figures, runs=n_runs)
+# the recommendations live in their own module; read from here too (the study, the reports and the CLI do)
+from moo_hpo.recommending import RECOMMEND_METHODS, front_points, recommend  # noqa: E402

@@ -1468,7 +1468,8 @@ class Study:
         """Choose an operating point from the feasible trials.
 
         ``constraints`` first filter the feasible trials (e.g. ``[mh.AtMost("latency_p99_ms", 20)]``:
-        epsilon-constraint and filter-then-pick); the method then picks from the front of what is left. A
+        epsilon-constraint and filter-then-pick); so does each objective's ``ref`` (the worst value that still
+        counts), when some trial is within every one given; the method then picks from the front of what is left. A
         configuration run more than once (:meth:`reevaluate`, the Bayesian noise check) is judged on the mean of each
         metric over its runs (:attr:`~moo_hpo.choice.Recommendation.metrics`) and named by its original trial.
 

@@ -174,3 +174,22 @@ def test_with_every_trial_failed_the_error_and_sizing_say_so_and_name_the_error(
     study.tell(study.ask(), {"size_kb": 9.0})  # one complete: judged as before
     assert mh.size_for_devices(study, [mh.DeviceProfile("mcu", max_size_kb=4)])[0].reason.startswith(
         "no feasible trial fits size_kb <= 4 (1 feasible trial)")
+
+
+def test_a_recommendation_passes_over_trials_beyond_an_objectives_ref():
+    """``ref=`` is the worst value that still counts: the best latency is not a model below the accuracy's ref (it adds
+    no hypervolume), unless no trial is within the refs."""
+    study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy", ref=0.5), mh.Minimize("latency_ms")],
+                     optimizer="random", seed=0)
+    for acc, lat in ((0.43, 0.1), (0.9, 1.0), (0.7, 0.5)):
+        study.tell(study.ask(), {"accuracy": acc, "latency_ms": lat})
+    best = study.recommend("best", objective="latency_ms")
+    assert best.trial.number == 2  # before: trial 0, accuracy 0.43 below the ref
+    assert "among trials within the objectives' ref= (accuracy > 0.5; 1 left out)" in best.reason
+    assert "left out" not in study.recommend("best", objective="accuracy").reason  # trial 1 is within anyway
+    none_within = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy", ref=0.95), mh.Minimize("latency_ms")],
+                           optimizer="random", seed=0)
+    for acc, lat in ((0.43, 0.1), (0.9, 1.0)):
+        none_within.tell(none_within.ask(), {"accuracy": acc, "latency_ms": lat})
+    fallback = none_within.recommend("best", objective="latency_ms")
+    assert fallback.trial.number == 0 and "no trial is within the objectives' ref= (accuracy > 0.95): chosen among all" in fallback.reason
