@@ -38,6 +38,7 @@ from moo_hpo.toml_study import (  # the TOML study format; its errors and names 
     one_line,
     study_from_toml,
 )
+from moo_hpo.values import choice_text
 
 app = typer.Typer(pretty_exceptions_enable=False, add_completion=False, no_args_is_help=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -160,7 +161,7 @@ def front_table(study: mh.Study, title: str = "Pareto front", limit: int | None 
         table.add_column(escape(f"{o.name} ({'max' if o.direction == 'maximize' else 'min'})"), justify="right")
     table.add_column("configuration", overflow="fold")
     for t in front:
-        config = ", ".join(f"{k}={_fmt(v)}" for k, v in t.config.items())
+        config = ", ".join(f"{k}={choice_text(v)}" for k, v in t.config.items())
         table.add_row(str(t.number), *[f"{t.metrics[o.name]:.4g}" for o in study.objectives], escape(config))
     if not front:
         from moo_hpo.infeasibility import no_feasible_reason

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_flag", "is_integer", "is_number", "plain"]
+__all__ = ["choice_text", "is_flag", "is_integer", "is_number", "plain"]
 
 
 def is_integer(value: Any) -> bool:
@@ -46,3 +46,21 @@ def plain(value: Any) -> Any:
     if isinstance(value, tuple) and not hasattr(value, "_fields"):  # a named tuple keeps its type
         return tuple(plain(v) for v in value)
     return value
+
+
+def choice_text(value: Any, digits: int = 6) -> str:
+    """A parameter's value as reports and the command line print it, telling apart choices that print alike: a
+    float keeps a decimal point (``1.0``, not ``1``, which is an int choice), to ``digits`` significant digits; text
+    that reads as a number, a bool or None is quoted (``'1'``, ``'True'``); anything else as ``str`` gives it."""
+    if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
+        text = f"{float(value):.{digits}g}"
+        return text if any(c in text for c in ".enia") else text + ".0"  # 1e-05, inf, nan keep theirs
+    if isinstance(value, str):
+        try:
+            float(value)
+            reads_as_other = True
+        except ValueError:
+            reads_as_other = value.strip() in ("True", "False", "None", "true", "false", "null")
+        return repr(value) if reads_as_other or value != value.strip() or not value else value
+    return str(value)
+

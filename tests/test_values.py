@@ -103,3 +103,11 @@ def test_a_custom_optimizers_numpy_proposal_is_stored_as_python_values(tmp_path)
     with mh.Study.load(tmp_path / "c.db", read_only=True) as again:
         assert again.trials[0].config == {"w": 3}
 
+
+
+def test_choices_that_print_alike_are_told_apart():
+    from moo_hpo.values import choice_text
+
+    texts = [choice_text(v) for v in (None, True, 1, 1.0, "1", "True", "adam", 2.5, 64.0, 1e-5, float("inf"))]
+    assert texts == ["None", "True", "1", "1.0", "'1'", "'True'", "adam", "2.5", "64.0", "1e-05", "inf"]
+    assert choice_text(0.00123456789) == "0.00123457" and choice_text(0.00123456789, 4) == "0.001235"

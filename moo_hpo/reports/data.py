@@ -20,6 +20,7 @@ from moo_hpo.reports.model_check import model_check
 from moo_hpo.reports.savings import COMPUTE_RULE, compute_saved
 from moo_hpo.timing import time_figures, time_text
 from moo_hpo.trial import Trial, TrialStatus, config_key
+from moo_hpo.values import choice_text
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -450,7 +451,8 @@ def front_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]], li
     header = ["trial", *params, *shown] + ([f"{n} (model)" for n in shown] if by_model else [])
     rows = []
     for r in data["front"]:
-        row = [f"#{r['number']}"] + [r["config"].get(p, "-") for p in params] + [r["metrics"].get(n, "") for n in names]
+        row = ([f"#{r['number']}"] + [choice_text(r["config"][p]) if p in r["config"] else "-" for p in params]
+               + [r["metrics"].get(n, "") for n in names])
         if by_model:
             row += [f"{r['estimate'][n]['mean']:.4g} ± {r['estimate'][n]['std']:.2g}" for n in names]
         rows.append(row)

@@ -54,6 +54,7 @@ from moo_hpo.reports.fairness_names import (
 )
 from moo_hpo.reports.report import SavesByFormat, _link, json_text
 from moo_hpo.trial import Trial, TrialStatus, config_key
+from moo_hpo.values import choice_text
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study
@@ -244,7 +245,7 @@ class FairnessAudit(SavesByFormat):
                 continue
             fig.add_trace(go.Scatter(x=[p["gap"] for p in pts], y=[p["accuracy"] for p in pts], mode="markers", name=name,
                                      marker=marker, legendrank=rank,
-                                     hovertext=[f"trial #{p['number']}<br>" + "<br>".join(f"{esc(k)} = {esc(v)}" for k, v in p["config"].items()) for p in pts],
+                                     hovertext=[f"trial #{p['number']}<br>" + "<br>".join(f"{esc(k)} = {esc(choice_text(v))}" for k, v in p["config"].items()) for p in pts],
                                      hoverinfo="text"))
         held = [r for r in self.rows if r.get("holdout_accuracy") is not None and r.get("holdout_gap") is not None]
         if held:

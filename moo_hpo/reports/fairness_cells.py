@@ -7,9 +7,9 @@ from collections import Counter
 from typing import Any
 
 from moo_hpo.exceptions import ConfigError
-
 from moo_hpo.reports.fairness_names import fairness_extra
 from moo_hpo.trial import Trial
+from moo_hpo.values import choice_text
 
 __all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets", "near", "no_audited_trials_error",
            "no_usable_model_note",
@@ -37,8 +37,8 @@ def trial_cell(row: dict[str, Any]) -> str:
 
 
 def config_text(config: dict[str, Any]) -> str:
-    """A configuration in a table cell: numbers to 4 significant digits."""
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
+    """A configuration in a table cell: numbers to 4 significant digits, choices that print alike told apart."""
+    return ", ".join(f"{k}={choice_text(v, 4)}" for k, v in config.items())
 
 
 def short(x: float) -> str:
@@ -178,7 +178,11 @@ def no_audited_trials_error(study: Any, accuracy: str, gap: str) -> ConfigError:
     """The error of an audit without a complete trial that measured both metrics: that no trial completed (all pruned,
     failed ...), or which metrics the complete ones measure, with the names the user may have meant."""
     from moo_hpo.naming import closest_name
-    from moo_hpo.reports.fairness_names import HIGHER_IS_BETTER, LOWER_IS_BETTER, named_as
+    from moo_hpo.reports.fairness_names import (
+        HIGHER_IS_BETTER,
+        LOWER_IS_BETTER,
+        named_as,
+    )
     from moo_hpo.trial import TrialStatus
 
     complete = [t for t in study.trials if t.status is TrialStatus.COMPLETE]

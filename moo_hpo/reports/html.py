@@ -11,7 +11,13 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, front_table, optimizer_text, time_text
+from moo_hpo.reports.data import (
+    FRONT_BY_MODEL,
+    RECOMMENDATIONS_GUIDE,
+    front_table,
+    optimizer_text,
+    time_text,
+)
 from moo_hpo.reports.estimates import estimate_rows, shown_name
 from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
     COMPUTE_SAVED_HEADER,
@@ -32,6 +38,7 @@ from moo_hpo.reports.sections import (  # re-exported: the rows and texts both r
     stopped_at_text,
     workers_rows,
 )
+from moo_hpo.values import choice_text
 
 __all__ = [
     "REPEATED_RUNS_TITLE",
@@ -66,7 +73,7 @@ def esc(value: Any) -> str:
 
 
 def _config_text(config: dict[str, Any]) -> str:
-    return "<br>".join(f"{esc(k)} = {esc(_fmt(v))}" for k, v in config.items())
+    return "<br>".join(f"{esc(k)} = {esc(choice_text(v))}" for k, v in config.items())
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[bool] | None = None) -> str:
@@ -434,7 +441,7 @@ def render_html(data: dict[str, Any]) -> str:
     if data["recommendations"]:
         parts.append(f"<p class='note'>{esc(data.get('recommendations_guide', RECOMMENDATIONS_GUIDE))}</p>")
         parts.append(_table(["method", "trial", "configuration", "why"],
-                            [(r["method"], f"#{r['number']}", ", ".join(f"{k}={_fmt(v)}" for k, v in r["config"].items()), r["reason"]) for r in data["recommendations"]]))
+                            [(r["method"], f"#{r['number']}", ", ".join(f"{k}={choice_text(v)}" for k, v in r["config"].items()), r["reason"]) for r in data["recommendations"]]))
     else:
         parts.append("<p class='bad'>No feasible trial yet: nothing to recommend.</p>")
     if data.get("device_sizing"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from moo_hpo.reports.estimates import shown_name
+from moo_hpo.values import choice_text
 
 __all__ = [
     "COMPUTE_SAVED_HEADER",
@@ -129,7 +130,7 @@ def repeated_runs_rows(section: dict[str, Any]) -> list[tuple[Any, ...]]:
         predicted = m.get("predicted") or {}
         prediction = "; ".join(f"{n} {_mean_sd(predicted[n]['mean'], predicted[n]['std'])}" for n in names if n in predicted) or "-"
         trial = f"#{m['number']}" + ("" if m["on_front"] else " (off the single-run front)")
-        rows.append((trial, ", ".join(f"{k}={_fmt(v)}" for k, v in m["config"].items()), runs,
+        rows.append((trial, ", ".join(f"{k}={choice_text(v)}" for k, v in m["config"].items()), runs,
                      *[_mean_sd(m["mean"][n], std.get(n)) for n in names], _pct(m["p_dominated"]), prediction))
     return rows
 

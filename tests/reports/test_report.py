@@ -802,3 +802,14 @@ def test_the_normalized_hypervolume_is_said_to_be_the_studys_own_and_the_raw_one
     assert better.hypervolume(normalized=True) < worse.hypervolume(normalized=True) == 1.0
     text = " ".join(mh.report(worse).to_markdown().split())
     assert "does not compare between studies (a front of one point scores 1); to compare studies, compare their raw values" in text
+
+
+def test_the_reports_tell_apart_choices_that_print_alike():
+    """1, 1.0 and '1' are three choices of a categorical: the front table and the CLI print them apart."""
+    study = mh.Study({"c": mh.Categorical([1, 1.0, "1"])}, [mh.Maximize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    for k, choice in enumerate([1, 1.0, "1"]):
+        study.enqueue({"c": choice})
+        study.tell(study.ask(), {"a": float(k), "b": float(k)})  # each on the front
+    text = mh.report(study).to_markdown()
+    rows = [line for line in text.splitlines() if line.startswith("| #")]
+    assert [row.split("|")[2].strip() for row in rows[:3]] == ["1", "1.0", "'1'"]
