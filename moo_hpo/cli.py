@@ -201,10 +201,6 @@ def counts_text(study: mh.Study) -> str:
     return text
 
 
-def _fmt(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 @app.command()
 @handle_errors
 def demo(

@@ -4,7 +4,7 @@ ASF and weighted Tchebycheff choices of :mod:`moo_hpo.choice`), after the user's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from moo_hpo.objectives.specs import Objective
     from moo_hpo.problem import Problem
 
-__all__ = ["RECOMMEND_METHODS", "front_points", "recommend"]
+__all__ = ["RECOMMEND_METHODS", "front_points", "pick_within_refs", "recommend"]
 
 
 def _weights(objectives: Sequence[Objective], weights: Mapping[str, float] | Sequence[float]) -> list[float]:
@@ -60,25 +60,32 @@ def _note_held_out_filters(constraints: Sequence[Constraint], trials: Sequence[T
         )
 
 
-def _within_explicit_refs(problem: Problem, trials: list[Trial]) -> tuple[list[Trial], str]:
-    """The trials within every explicit ``ref`` (the worst value that still counts: a trial beyond one adds no
-    hypervolume), and what was left out, said in a recommendation's reason ("" when nothing was); all the trials,
-    and a note, when none is within them.
+def pick_within_refs(problem: Problem, trials: list[Trial], pick: Callable[[list[Trial]], tuple[Trial, str]]
+                     ) -> tuple[Trial, str, str]:
+    """``pick``'s choice among the trials within every objective's ``ref`` (the worst value that still counts: at
+    it or better), when some trial is; among all of them otherwise. The recommendations and device sizing choose
+    so.
 
     Args:
         problem: the study's problem (its objectives' ``ref`` values).
-        trials: the candidates (feasible, filtered).
+        trials: the candidates (feasible, filtered), not empty.
+        pick: chooses among candidates: ``(trial, reason)``.
+
+    Returns:
+        ``(trial, reason, note)``: the note says, for a reason, what the refs left out, or that no trial is within
+        them; "" when the refs changed nothing (the same trial would be chosen among all).
     """
     given = [(o, o.to_internal(o.ref)) for o in problem.objectives if o.ref is not None]
-    if not given:
-        return trials, ""
-    inside = [t for t in trials if all(o.to_internal(t.metrics[o.name]) < r for o, r in given)]
-    refs = ", ".join(f"{o.name} {'<' if o.direction == 'minimize' else '>'} {o.ref:g}" for o, _ in given)
+    inside = [t for t in trials if all(o.to_internal(t.metrics[o.name]) <= r for o, r in given)]
+    chosen, reason = pick(inside or trials)
+    if not given or len(inside) == len(trials):
+        return chosen, reason, ""
+    refs = ", ".join(f"{o.name} {'<=' if o.direction == 'minimize' else '>='} {o.ref:g}" for o, _ in given)
     if not inside:
-        return trials, f"no trial is within the objectives' ref= ({refs}): chosen among all"
-    if len(inside) == len(trials):
-        return trials, ""
-    return inside, f"among trials within the objectives' ref= ({refs}; {len(trials) - len(inside)} left out)"
+        return chosen, reason, f"no trial is within the objectives' ref= ({refs}): chosen among all"
+    if pick(trials)[0] is chosen:
+        return chosen, reason, ""  # the same choice among all: nothing to say
+    return chosen, reason, f"among trials within the objectives' ref= ({refs}; {len(trials) - len(inside)} left out)"
 
 
 #: The methods of :func:`recommend`.
@@ -111,7 +118,9 @@ def recommend(
         ConfigError: for an unknown method, objective or weight.
     """
     from moo_hpo import choice
-    from moo_hpo.analysis import feasible_trials  # analysis re-exports this module: imported here, not above
+
+    # analysis re-exports this module: imported here, not above
+    from moo_hpo.analysis import feasible_trials
     from moo_hpo.constraints import Constraint
     from moo_hpo.robust import has_repeats, judged_configurations
 
@@ -176,10 +185,7 @@ def recommend(
             i, reason = choice.asf_index(Yf, w, normalized=normalized) if method == "asf" else choice.tchebycheff_index(Yf, w)
         return candidates[int(front_idx[i])], reason
 
-    within, outside_refs = _within_explicit_refs(problem, kept)
-    chosen, reason = pick(within)
-    if outside_refs and len(within) < len(kept) and pick(kept)[0] is chosen:
-        outside_refs = ""  # the same choice among all: nothing to say
+    chosen, reason, outside_refs = pick_within_refs(problem, kept, pick)
     values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}" for o in problem.objectives)
     n_runs = runs.get(chosen.number, 1)
     reason += f" ({values}{f', mean of {n_runs} runs' if n_runs > 1 else ''})"

@@ -330,7 +330,7 @@ class Study:
             self.name = name or self._stored_name  # a new name is stored once the study has opened (_store_rename)
             self.interrupted = [] if self.read_only else self._store.mark_interrupted()
         self._reference = ReferencePoint(self.objectives, stored=self._store.get_meta("reference_point"))
-        self._trials: list[Trial] = self._store.load_trials()
+        self._trials: list[Trial] = self._loaded_trials()
         self._recount()
         self._freeze_reference_if_due()  # a store written before the freeze was recorded in tell
 
@@ -347,6 +347,7 @@ class Study:
                 kept.append(f"{given.name}: ref={float(before['ref']):g}")
         if kept:
             self.objectives = tuple(objectives)
+            Problem(self.space, self.objectives, self.constraints).warn_contradictions()  # the stored refs now apply
             logger.info("objectives given without ref= keep the stored study's (%s); give ref= to change it", ", ".join(kept))
         return kept
 
@@ -564,8 +565,17 @@ class Study:
             if stored is not None:
                 self._reference = ReferencePoint(self.objectives, stored=stored)
                 self._problem = None  # the problem holds the reference point
-        self._trials = self._store.load_trials()
+        self._trials = self._loaded_trials()
         self._recount()
+
+    def _loaded_trials(self) -> list[Trial]:
+        """The stored trials, each reporting through this study (``trial.report`` on a finished record, or on a
+        read-only view's running one, is refused by the study rather than kept on the record in memory only)."""
+        reporter = StudyReporter(self)
+        trials = self._store.load_trials()
+        for trial in trials:
+            trial._reporter = reporter
+        return trials
 
     # ------------------------------------------------------------------ ask / tell
     @property
@@ -1030,15 +1040,15 @@ class Study:
 
         Args:
             trial: the running trial (or its number).
-            step: how far it trained (grows report by report).
+            step: how far it trained: a finite number >= 0 that grows report by report.
             metrics: metric name -> number.
 
         Returns:
             Whether the trial should stop now (always False without a pruner).
 
         Raises:
-            ConfigError: for a trial that is not running, a step that does not grow, bad metrics, or a metric
-                name that looks like a misspelled objective.
+            ConfigError: for a trial that is not running, a step below 0 or one that does not grow, bad metrics,
+                or a metric name that looks like a misspelled objective.
         """
         self._writable()
         record = self._told_trial(trial)
@@ -1047,7 +1057,7 @@ class Study:
             raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
         entry = new_report(record.reports, step, metrics, needed=self.problem.required_metrics)
         self._note_unmeasured(metrics, entry["metrics"], None, number)
-        self._pruning.check_report(number, entry["metrics"])
+        self._pruning.check_report(number, entry["metrics"], entry["step"])
         self._pruning.check_step(number, entry["step"])
         self._pruning.replay()  # the stored reports first, this one after
         self._store.add_report(number, entry)

@@ -185,11 +185,19 @@ def test_a_recommendation_passes_over_trials_beyond_an_objectives_ref():
         study.tell(study.ask(), {"accuracy": acc, "latency_ms": lat})
     best = study.recommend("best", objective="latency_ms")
     assert best.trial.number == 2  # before: trial 0, accuracy 0.43 below the ref
-    assert "among trials within the objectives' ref= (accuracy > 0.5; 1 left out)" in best.reason
-    assert "left out" not in study.recommend("best", objective="accuracy").reason  # trial 1 is within anyway
+    assert "among trials within the objectives' ref= (accuracy >= 0.5; 1 left out)" in best.reason
+    assert "left out" not in study.recommend("best", objective="accuracy").reason  # trial 1 is chosen among all too
+    (device,) = mh.size_for_devices(study, [mh.DeviceProfile("any", max_size_kb=1e9, size_metric="latency_ms")],
+                                    objective="latency_ms")
+    assert device.best.number == 2 and "among trials within the objectives' ref=" in device.reason  # sizing agrees
     none_within = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy", ref=0.95), mh.Minimize("latency_ms")],
                            optimizer="random", seed=0)
     for acc, lat in ((0.43, 0.1), (0.9, 1.0)):
         none_within.tell(none_within.ask(), {"accuracy": acc, "latency_ms": lat})
     fallback = none_within.recommend("best", objective="latency_ms")
-    assert fallback.trial.number == 0 and "no trial is within the objectives' ref= (accuracy > 0.95): chosen among all" in fallback.reason
+    assert fallback.trial.number == 0 and "no trial is within the objectives' ref= (accuracy >= 0.95): chosen among all" in fallback.reason
+    at_ref = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy", ref=0.8), mh.Minimize("latency_ms")],
+                      optimizer="random", seed=0)
+    for acc, lat in ((0.8, 1.0), (0.95, 9.0)):  # a trial at the ref still counts (the worst value that does)
+        at_ref.tell(at_ref.ask(), {"accuracy": acc, "latency_ms": lat})
+    assert at_ref.recommend("best", objective="latency_ms").trial.number == 0

@@ -539,6 +539,17 @@ def test_a_report_after_the_objective_returned_is_refused_not_kept_in_memory_onl
     study.close()
     with mh.Study.load(tmp_path / "s.db") as again, pytest.raises(mh.ConfigError, match="only a running trial reports"):
         again.trials[1].report(50, {"acc": 0.9, "gap": 0.1})  # a finished record from a reopened study
+    writer = _study(tmp_path / "w.db")
+    writer.ask()  # running in the writer
+    view = mh.Study.load(tmp_path / "w.db", read_only=True)
+    with pytest.raises(mh.StorageError, match="open read-only"):
+        view.trials[0].report(1, {"acc": 0.5, "gap": 0.1})  # before: kept on the view's record, never stored
+    assert view.trials[0].reports == [] and writer.trial(0).reports == []
+    view.refresh()
+    with pytest.raises(mh.StorageError, match="open read-only"):
+        view.trials[0].report(1, {"acc": 0.5, "gap": 0.1})  # trials read again report through the view too
+    view.close()
+    writer.close()
 
 
 def test_steps_below_zero_are_refused_and_huge_ones_stored(tmp_path):
@@ -578,6 +589,19 @@ def test_a_report_of_a_broken_hard_bound_alone_is_not_said_to_go_on(caplog):
     with caplog.at_level("WARNING", logger="moo_hpo"):
         assert study.report(t2, 1, {"size_kb": 50.0}) is False
     assert "none of the objectives ['acc', 'gap']: the pruner cannot rank such a report and lets the trial go on" in caplog.text
+
+    class LetsAllGoOn(mh.pruners.Pruner):  # a user's pruner that never looks at bounds
+        name = "lets_all_go_on"
+
+        def decide(self, number, step, metrics):
+            return mh.pruners.Decision(False)
+
+    own = mh.Study(_space(), [mh.Maximize("acc"), mh.Minimize("gap")], [mh.AtMost("size_kb", 100.0)],
+                   optimizer="random", seed=0, pruner=LetsAllGoOn())
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        assert own.report(own.ask(), 1, {"size_kb": 500.0}) is False  # it goes on: the log says so
+    assert "lets the trial go on" in caplog.text
 
 
 def test_a_pruned_trials_extra_that_json_cannot_hold_is_kept_as_text():

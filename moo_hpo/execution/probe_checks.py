@@ -195,12 +195,13 @@ def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmea
                         f"device {device.name!r} budgets the metric {metric!r}, which no probe provides; did you mean "
                         f"{close!r}? (the probes provide {sorted(provided)})"
                     )
-                if close:  # fit may return it (a size in MB beside the probes' size_kb): said, not refused
+                if close and metric not in said:  # fit may return it (a size in MB beside size_kb): said, not refused
                     warn(
                         f"device {device.name!r} budgets the metric {metric!r}, which no probe provides; did you mean "
                         f"{close!r}? Unless fit returns {metric!r}, DeviceFit judges nothing on it before training "
                         f"and {device.name!r} takes no model (the probes provide {sorted(provided)})",
                     )
+                if close:
                     continue
                 if not warn_unmeasured or metric in said:  # an objective without build may return it; or warned of
                     continue

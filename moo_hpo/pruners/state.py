@@ -155,7 +155,7 @@ class PrunerState:
         top = getattr(self.pruner, "max_resource", None)
         return top is not None and step >= top
 
-    def check_report(self, number: int, metrics: Mapping[str, float]) -> None:
+    def check_report(self, number: int, metrics: Mapping[str, float], step: float | None = None) -> None:
         """Check a report's names against the objectives before it is stored.
 
         A report may leave an objective out (the pruner judges it on the ones it carries), but not misspell
@@ -165,6 +165,8 @@ class PrunerState:
         Args:
             number: the reporting trial.
             metrics: the report's metrics.
+            step: the report's step (a report that breaks a hard bound before a built-in pruner's ``max_resource``
+                stops its trial: its missing objectives are not said to let it go on).
 
         Raises:
             ConfigError: when a reported name looks like a missing objective's.
@@ -196,8 +198,8 @@ class PrunerState:
         if self.pruner is not None and tuple(missing) not in self._warned_missing:
             from moo_hpo.pruners.base import hard_violation
 
-            if hard_violation(self._problem, metrics)[1]:  # a broken hard bound stops it whatever the objectives
-                return
+            if hard_violation(self._problem, metrics)[1] and self._stops_on_bounds(step):
+                return  # the pruner stops it on the broken bound, whatever the objectives
             self._warned_missing.add(tuple(missing))
             if len(missing) == len(names):
                 logger.warning(
@@ -209,6 +211,16 @@ class PrunerState:
                     "trial %d reported %s without the objective(s) %s: the pruner judges a report on the objectives "
                     "it carries (logged once)", number, sorted(metrics), missing,
                 )
+
+    def _stops_on_bounds(self, step: float | None) -> bool:
+        """Whether the pruner stops a report that breaks a hard bound at ``step``: moo_hpo's pruners do, below their
+        ``max_resource`` (a user's pruner decides for itself)."""
+        from moo_hpo.pruners import PRUNERS
+
+        if type(self.pruner) not in PRUNERS.values():
+            return False
+        top = getattr(self.pruner, "max_resource", None)
+        return step is None or top is None or step < top
 
     def note_told_complete(self, number: int, reason: str) -> None:
         """Log once that a trial the pruner said to stop is told complete (``tell`` without a status)."""

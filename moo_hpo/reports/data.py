@@ -52,14 +52,14 @@ def _without_figures(reason: str) -> str:
 #: How to read the recommended operating points (shown above their table).
 RECOMMENDATIONS_GUIDE = (
     "Which to pick: the knee is the balanced choice, where giving up a little of one objective stops buying much of "
-    "another; each 'best' row is the extreme of one objective; with weights, the ASF row follows your priorities. "
+    "another; each 'best' row is the extreme of one objective (within the objectives' ref=, where given); with weights, the ASF row follows your priorities. "
     "All are trials on the front, starred in the figures above."
 )
 
 #: The guide instead, when the front is judged by the model and a recommendation lies off it.
 RECOMMENDATIONS_GUIDE_MODEL = (
     "Which to pick: the knee is the balanced choice, where giving up a little of one objective stops buying much of "
-    "another; each 'best' row is the extreme of one objective; with weights, the ASF row follows your priorities. "
+    "another; each 'best' row is the extreme of one objective (within the objectives' ref=, where given); with weights, the ASF row follows your priorities. "
     "They are chosen on the measurements, while the front below is judged by the model's estimates: a row marked "
     "'off the model's front' measured well once, but the model expects another trial to do at least as well in "
     "every objective; prefer a row on the front, or run it again (study.reevaluate) before choosing it."

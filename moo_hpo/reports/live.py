@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from moo_hpo.exceptions import ConfigError, MooHpoError
-from moo_hpo.values import is_integer, is_number
+from moo_hpo.values import choice_text, is_integer, is_number
 from moo_hpo.reports.report import json_text
 from moo_hpo.trial import TrialStatus
 
@@ -70,6 +70,11 @@ MIN_REFRESH = 0.1
 
 def _encode(value: Any) -> bytes:
     return json_text(value, indent=None).encode("utf-8")
+
+
+def _texts(config: dict[str, Any]) -> dict[str, str]:
+    """A configuration's values as the page prints them (choices that print alike told apart: 1, 1.0, '1')."""
+    return {k: choice_text(v) for k, v in config.items()}
 
 
 def _first_line(text: str | None) -> str | None:
@@ -153,7 +158,8 @@ def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]
         "counts": counts,
         "objectives": [{k: o[k] for k in ("name", "direction", "estimated") if k in o} for o in data["objectives"]],  # estimated: a label
         "hypervolume": hv,
-        "front": [{"number": r["number"], "config": r["config"], "metrics": r["metrics"]} for r in data["front"]],
+        "front": [{"number": r["number"], "config": r["config"], "config_text": _texts(r["config"]), "metrics": r["metrics"]}
+                  for r in data["front"]],
         "recent_failures": [
             {"number": t.number, "reason": _first_line(t.error) or "unknown", "finished_at": t.finished_at}
             for t in failed[:RECENT_FAILURES]
@@ -168,7 +174,7 @@ def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]
     rows = []
     for t in reversed(trials[-TRIAL_ROWS:]):
         rows.append({
-            "number": t.number, "status": t.status.value, "config": t.config, "metrics": t.metrics,
+            "number": t.number, "status": t.status.value, "config": t.config, "config_text": _texts(t.config), "metrics": t.metrics,
             "feasible": flags[t.number]["feasible"], "on_front": flags[t.number]["on_front"], "duration_s": t.duration,
             "step": t.reports[-1]["step"] if t.reports else None,
             "error": _first_line(t.error) or _pruned_reason(t),

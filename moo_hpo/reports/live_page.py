@@ -101,7 +101,7 @@ _SCRIPT = """
       if (!s.front.length) { box.replaceChildren(el('p', 'No feasible trial yet.', 'muted')); return; }
       if (!box.querySelector('.figures')) { figs.className = 'figures'; box.replaceChildren(figs, el('div')); }
       plots(box.querySelector('.figures'), v.figures.front);
-      const rows = s.front.map(r => ['#' + r.number, ...params.map(p => r.config[p]), ...names.map(n => r.metrics[n])]);
+      const rows = s.front.map(r => ['#' + r.number, ...params.map(p => (r.config_text || {})[p] ?? r.config[p]), ...names.map(n => r.metrics[n])]);
       box.children[1].replaceChildren(table(['trial', ...params, ...s.objectives.map(direction)], rows,
                                             [false, ...params.map(() => false), ...names.map(() => true)]));
     },
@@ -153,7 +153,7 @@ _SCRIPT = """
       const total = v.summary.counts.total;
       const note = v.trials.length < total ? `The latest ${v.trials.length} of ${total} trials, newest first.` : 'Newest first.';
       const rows = v.trials.map(t => ['#' + t.number, t.status, t.feasible ? 'yes' : 'no', t.on_front ? 'yes' : '',
-        ...params.map(p => t.config[p]), ...metrics.map(m => t.metrics[m]), t.step,
+        ...params.map(p => (t.config_text || {})[p] ?? t.config[p]), ...metrics.map(m => t.metrics[m]), t.step,
         t.duration_s === null ? '-' : t.duration_s.toFixed(2), t.error || '']);
       const scroll = el('div', null, 'scroll');
       scroll.appendChild(table(['trial', 'status', 'feasible', 'front', ...params, ...metrics, 'last step', 'seconds',

@@ -16,6 +16,7 @@ from moo_hpo.analysis import front_points, no_feasible_reason
 from moo_hpo.choice import best_index
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.fronts import pareto_mask
+from moo_hpo.recommending import pick_within_refs
 from moo_hpo.reports.estimates import labelled
 from moo_hpo.trial import Trial
 
@@ -95,6 +96,7 @@ def _budget_value(text: str, key: str, value: str, metric: str | None) -> float:
     Raises:
         ConfigError: naming the budget, what was received and the units it takes.
     """
+    value = value.replace("\u03bc", "\u00b5")  # a Greek mu typed for the micro sign
     digits = value.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZµ")
     unit, units = value[len(digits):], UNIT_SUFFIXES[key]
     try:
@@ -104,10 +106,11 @@ def _budget_value(text: str, key: str, value: str, metric: str | None) -> float:
                           f"received {value!r}") from None
     if not unit:
         return amount
-    factor = units.get(unit.lower())
+    factor = units.get(unit.lower()) if not (key != "size" and unit[:1] == "M") else None  # MJ, Ms: not milli
     if factor is None:
+        case = "in any case" if key == "size" else "milli with a small m"
         raise ConfigError(f"device {text!r}: {key}={value} has the unit {unit!r}; expected one of {', '.join(units)} "
-                          f"(in any case), or a plain number in {_UNIT_OF[key][0]}")
+                          f"({case}), or a plain number in {_UNIT_OF[key][0]}")
     plain_unit, in_unit = _UNIT_OF[key]
     if metric is not None and not in_unit(metric):
         raise ConfigError(f"device {text!r}: {key}={value} carries a unit, but the budget applies to {key}_metric="
@@ -379,12 +382,17 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
         Y = study.problem.objective_matrix(fitting)
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
         # from the fitting front, as study.recommend("best", objective, constraints=<the device's budgets>) chooses:
-        # of trials equal in the objective, the one with the smallest sum of normalized objectives
-        front_idx, Yf = front_points(study.problem, fitting)
-        chosen = fitting[int(front_idx[best_index(Yf, names.index(objective))[0]])]
+        # of trials equal in the objective, the one with the smallest sum of normalized objectives; within the
+        # objectives' ref= when some fitting trial is
+        def pick(candidates: list[Trial]) -> tuple[Trial, str]:
+            front_idx, Yf = front_points(study.problem, candidates)
+            return candidates[int(front_idx[best_index(Yf, names.index(objective))[0]])], ""
+
+        chosen, _, within = pick_within_refs(study.problem, fitting, pick)
         best, runs, counts = runs_of[chosen.number]
         value = f"{chosen.metrics[objective]:.4g}" + (f", mean of {runs} runs" if runs > 1 else "")
         reason = f"best {objective} ({value}) of {len(fitting)} fitting {unit.removesuffix('s') if len(fitting) == 1 else unit}"
+        reason += f" ({within})" if within else ""
         tighter = [c.describe() for c in study.problem.hard_constraints if c.kind == "at_most"
                    and c.name in {m for m, _ in p.limits()} and c.bound < dict(p.limits())[c.name]]
         if tighter:  # the device would take more than the study let through

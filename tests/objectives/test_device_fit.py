@@ -152,6 +152,13 @@ def test_a_budget_on_a_near_name_fit_returns_is_said_and_judged_with_build():
     for t in study.trials:
         assert t.metrics["device_excess"] == pytest.approx(fit.derive({"size_mb": t.metrics["size_mb"]})["device_excess"])
     assert {study.problem.is_feasible(t) for t in study.trials} == {True, False}  # judged on size_mb both ways
+    also = mh.Study(mh.Space({"width": mh.Int(1, 64)}), [mh.Maximize("accuracy"), mh.Minimize("size_mb")],
+                    [fit.constraint()], optimizer="random", seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        also.optimize(train, build=build, probes=[mh.objectives.ModelSize(), fit], n_trials=1)
+    said = [str(w.message) for w in caught if "did you mean 'size_kb'" in str(w.message)]
+    assert len(said) == 1, said  # the study's metric is said once, not again for the device's budget on it
 
 
 def test_a_budget_on_a_near_name_is_refused_for_an_objective_that_returns_a_model_too():

@@ -8,6 +8,7 @@ writer at chosen moments, so every check waits for a state instead of for a gues
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import signal
@@ -387,3 +388,24 @@ def test_the_live_page_shows_the_learning_curves_and_the_pruned_count(tmp_path):
     assert section, "the learning curves' section is hidden or missing"
     assert section.group(0).count("main-svg") >= 2 * 2 and "6 trials reported 19 intermediate results" in section.group(0)
     assert "4 trials trained 22 steps of the 36" in section.group(0)
+
+
+def test_the_live_view_tells_apart_choices_that_print_alike(tmp_path):
+    """1, 1.0 and '1' are three choices: the page prints the server's text of each, as the reports do."""
+    path = tmp_path / "choices.db"
+    with mh.Study({"c": mh.Categorical([1, 1.0, "1"])}, [mh.Maximize("a"), mh.Minimize("b")], optimizer="random",
+                  storage=path, seed=0) as study:
+        for k, choice in enumerate([1, 1.0, "1"]):
+            study.enqueue({"c": choice})
+            study.tell(study.ask(), {"a": float(k), "b": float(k)})
+    with LiveServer(path, port=0) as server:
+        view = get_json(server.url + "api/view")
+        summary = view["summary"]
+        dom = dump_dom(tmp_path, server.url, "choices-profile")
+    assert [r["config_text"]["c"] for r in summary["front"]] == ["1", "1.0", "'1'"]
+    assert [r["config"]["c"] for r in summary["front"]] == [1, 1.0, "1"]  # the values themselves, for scripts
+    assert sorted(r["config_text"]["c"] for r in view["trials"]) == ["'1'", "1", "1.0"]
+    front = re.search(r'<section id="front">.*?</section>', dom, re.DOTALL)
+    assert front, "the front's section is missing"
+    cells = re.findall(r"<tr><td[^>]*>#(\d+)</td><td[^>]*>([^<]*)</td>", front.group(0))
+    assert [html.unescape(text) for _, text in cells] == ["1", "1.0", "'1'"]  # before: 1, 1, 1

@@ -16,6 +16,7 @@ from moo_hpo.reports.sizing import profile_from_text
     ("mcu:latency=500us", "max_latency_ms", 0.5),
     ("mcu:latency=1200us", "max_latency_ms", 1.2),     # exactly 1.2, not 1.2000000000000002
     ("mcu:latency=500µs", "max_latency_ms", 0.5),
+    ("mcu:latency=500\u03bcs", "max_latency_ms", 0.5),  # a Greek mu for the micro sign
     ("mcu:latency=2ms", "max_latency_ms", 2.0),
     ("mcu:latency=0.02s", "max_latency_ms", 20.0),
     ("mcu:energy=2mJ", "max_energy_j", 0.002),
@@ -30,7 +31,8 @@ def test_a_budget_may_carry_a_unit(text, field, expected):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("mcu:size=4q", "size=4q has the unit 'q'; expected one of b, kb, kib, mb, mib, gb, gib (in any case), or a plain number in KiB"),
-    ("mcu:latency=3h", "latency=3h has the unit 'h'; expected one of us, µs, ms, s"),
+    ("mcu:latency=3h", "latency=3h has the unit 'h'; expected one of us, µs, ms, s (milli with a small m)"),
+    ("mcu:energy=2MJ", "energy=2MJ has the unit 'MJ'; expected one of uj, µj, mj, j (milli with a small m)"),
     ("mcu:size=abc", "size must be a number, or a number and a unit (b, kb, kib, mb, mib, gb, gib); received 'abc'"),
     ("mcu:size=3kb,size_metric=size_mb", "size=3kb carries a unit, but the budget applies to size_metric='size_mb', whose "
      "unit moo_hpo cannot tell (it reads names like 'size_kb' in KiB): give a plain number in the unit of 'size_mb'"),
