@@ -320,6 +320,11 @@ def _run_trial(
     return message
 
 
+#: ``trial.extra`` key: how many runs of the trial Dask started again after losing the worker that ran it (its
+#: reports then start over; only reporting trials tell the study of a new run while it is under way).
+RUNS_LOST = "runs_lost"
+
+
 class DaskExecutor:
     """Runs trials as tasks on a Dask cluster (see the module docstring).
 
@@ -420,7 +425,8 @@ class DaskExecutor:
                 logger.info("trials run on the Dask scheduler %s: %d worker(s), %d trial(s) at once",
                             self.client.scheduler.address, len(self.client.scheduler_info(n_workers=-1)["workers"]), self._slots())
             self._watch = WorkerWatch(self._slots, lambda: self.n_running, getattr(self.client.scheduler, "address", "?"),
-                                      crowded=self._crowded, paused=lambda: list(self._paused))
+                                      crowded=self._crowded, paused=lambda: list(self._paused),
+                                      study=getattr(getattr(reporter, "study", None), "name", None))
             self._watch.start()
         except BaseException:
             self._release_objective()
@@ -572,6 +578,14 @@ class DaskExecutor:
             return self._wait()
         except _scheduler_errors() as exc:
             raise self._lost(exc) from None
+        except Exception:  # a client closed under the study fails in Dask's own ways (its loop closed, a None comm)
+            if self._client_closed():
+                raise self._lost(None) from None
+            raise
+
+    def _client_closed(self) -> bool:
+        """Whether the study's client was closed (by the user's code, while the study ran)."""
+        return getattr(self.client, "status", None) in ("closing", "closed")
 
     def _wait(self) -> list[tuple[Trial, Outcome]]:
         from concurrent.futures import CancelledError
@@ -690,9 +704,14 @@ class DaskExecutor:
                 raise self._lost(exc) from None
         time.sleep(timeout)
 
-    def _lost(self, exc: BaseException) -> MooHpoError:
-        """The error that stops a study whose connection to the scheduler is lost."""
+    def _lost(self, exc: BaseException | None) -> MooHpoError:
+        """The error that stops a study whose connection to the scheduler is lost (or whose client was closed)."""
         self._scheduler_lost = True
+        if self._client_closed():
+            return MooHpoError("the Dask client given as executor was closed while the study ran; every finished trial "
+                               "is saved: resume with mh.Study.load and an open client (the running trials' tasks may "
+                               "still hold workers: close the cluster, or restart the client, to free them)")
+        assert exc is not None
         return MooHpoError(f"lost the connection to the Dask scheduler ({_connection_text(exc)}); every finished trial is "
                            "saved: resume with mh.Study.load once the cluster is back")
 
@@ -709,7 +728,11 @@ class DaskExecutor:
             runs = self._attempts.setdefault(item["number"], [])
             if item["attempt"] not in runs:  # a new run of the trial: its reports start over
                 if runs and trial is not None:
+                    dropped = len(trial.reports)
                     self.reporter.restart(trial)
+                    logger.warning("trial #%d: its Dask worker was lost while it ran; Dask runs it again from its start, and "
+                                   "its %d report(s) so far give way to the new run's (trial.extra['runs_lost'] counts such "
+                                   "runs)", trial.number, dropped)
                 runs.append(item["attempt"])
             if trial is None:
                 answer["error"] = f"trial #{item['number']} is not running"
@@ -764,6 +787,9 @@ class DaskExecutor:
                 logger.debug("trial #%d came back from the unfit worker %s; it goes to a fit one", trial.number, unfit)
                 self._deferred.append((trial, submissions - 1))
                 return None
+            lost = len(self._attempts.get(trial.number, ())) - 1  # runs Dask started again after losing a worker
+            if lost > 0:
+                extra = {**extra, RUNS_LOST: lost}
             if "error" in message:
                 return Outcome(error=message["error"], exception=message.get("exception"), extra=extra)
             return Outcome(value=message["value"], extra=extra)
@@ -802,7 +828,9 @@ class DaskExecutor:
                 error=f"worker lost: the Dask workers running this trial died (submitted {submissions} time(s), each run "
                 "again by Dask up to distributed.scheduler.allowed-failures times); an objective that ends its own "
                 "process (os._exit, a crash in native code) kills its worker: trial_timeout runs it in a "
-                "child process of the worker instead",
+                "child process of the worker instead; a worker past its memory limit is restarted by its nanny too "
+                "(the worker's log says 'exceeded ... memory budget'): give the workers more memory or the trials less "
+                "(under trial_timeout the child's memory escapes the worker's limit)",
                 extra={"worker_lost": str(exc)[:500]},
             )
 

@@ -35,11 +35,14 @@ class WorkerWatch:
             workers)``, or None not to look.
         paused: the workers Dask paused at their memory limit (a worker that holds too much memory runs no task
             until it frees some), or None not to look.
+        study: the study's name, for the messages (two studies may share a cluster, and a process); None: unnamed.
     """
 
     def __init__(self, slots: Callable[[], int], running: Callable[[], int], where: str, every: float | None = None,
-                 crowded: Callable[[], tuple[int, int]] | None = None, paused: Callable[[], list[str]] | None = None) -> None:
+                 crowded: Callable[[], tuple[int, int]] | None = None, paused: Callable[[], list[str]] | None = None,
+                 study: str | None = None) -> None:
         self.slots, self.running, self.where, self.crowded, self.paused = slots, running, where, crowded, paused
+        self.study = "the study" if study is None else f"the study {study!r}"
         self.paused_said: set[str] = set()  # the paused workers said, for the spell they are paused in
         self.every = WATCH_SECONDS if every is None else every
         self.waiting = False  # inside a spell without workers
@@ -110,10 +113,10 @@ class WorkerWatch:
         self._crowded_looks += 1
         if self._crowded_looks == 2:  # not a moment's overlap as the study's trials start
             logger.warning(
-                "%d of the study's trials wait for a Dask worker: the workers on %s are busy with %d task(s) that are "
+                "%d trial(s) of %s wait for a Dask worker: the workers on %s are busy with %d task(s) that are "
                 "not this study's (another study's, or the trials of a run of this one that was stopped or killed: "
                 "Dask cannot stop a started task, so they run on to their end, or stop at their next report: at once after "
-                "a Ctrl-C, 2 minutes after a kill; client.restart() stops them)", waiting, self.where, others,
+                "a Ctrl-C, 2 minutes after a kill; client.restart() stops them)", waiting, self.study, self.where, others,
             )
 
     def _watch(self) -> None:

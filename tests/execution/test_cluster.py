@@ -139,7 +139,7 @@ def test_reports_travel_to_the_driver_and_its_pruner_answers(client, trial_timeo
     assert [q for q in queues if q.startswith("moo_hpo-reports-")] == []
 
 
-def test_a_trial_dask_runs_again_after_its_worker_died_reports_from_its_first_step(tmp_path):
+def test_a_trial_dask_runs_again_after_its_worker_died_reports_from_its_first_step(tmp_path, caplog):
     marker = tmp_path / "first-run"
 
     def fn(config, trial):
@@ -154,12 +154,16 @@ def test_a_trial_dask_runs_again_after_its_worker_died_reports_from_its_first_st
     client = distributed.Client(cluster)
     try:
         s = study(storage=tmp_path / "s.db", pruner=mh.pruners.DominatedPruner())
-        s.optimize(fn, n_trials=1, executor=client, show_progress=False)
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            s.optimize(fn, n_trials=1, executor=client, show_progress=False)
     finally:
         client.close()
         cluster.close()
     assert marker.exists() and s.trial(0).status is mh.TrialStatus.COMPLETE, s.trial(0).error
     assert [r["step"] for r in s.trial(0).reports] == [1, 2, 3, 4, 5]
+    # said as it happens, and kept on the record (before: nothing said, no trace)
+    assert "trial #0: its Dask worker was lost while it ran; Dask runs it again from its start, and its 3 report(s)" in caplog.text
+    assert s.trial(0).extra["runs_lost"] == 1
     s.close()
     with mh.Study.load(tmp_path / "s.db", read_only=True) as again:  # the store holds the second run's only
         assert [r["step"] for r in again.trial(0).reports] == [1, 2, 3, 4, 5]
@@ -1163,3 +1167,31 @@ def test_what_the_objective_writes_into_trial_extra_comes_back_from_the_cluster(
     assert all(t.extra["worker"]["worker"] in client.scheduler_info()["workers"] for t in s.trials)
     assert all(t.extra["output"].strip() == "hello" for t in s.trials)
     assert sum("kept as ['user_output', 'user_worker']" in r.getMessage() for r in caplog.records) == 1  # said once
+
+
+def _slow_curves(config, trial):
+    for epoch in range(1, 40):
+        time.sleep(0.1)
+        trial.report(epoch, {"a": config["x"], "b": config["y"]})
+        if trial.should_prune():
+            break
+    return {"a": config["x"], "b": config["y"]}
+
+
+@pytest.mark.parametrize("pruner", [mh.pruners.MOASHA(1, 39, 3), False])
+def test_a_client_closed_while_the_study_runs_is_said_as_such(pruner):
+    """Before: with a pruner, Dask's own 'IOLoop is closed' (or an AttributeError) escaped; without one, the study
+    said the scheduler was lost, though it was not."""
+    import threading
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        s = study(pruner=pruner)
+        threading.Timer(3.0, client.close).start()
+        with pytest.raises(mh.MooHpoError, match="the Dask client given as executor was closed while the study ran"):
+            s.optimize(_slow_curves, n_trials=20, executor=client, show_progress=False)
+        assert s.count("complete") + s.count("pruned") + s.count("interrupted") == len(s.trials)
+    finally:
+        client.close()
+        cluster.close()
