@@ -353,8 +353,7 @@ def _tell_the_ended(study: Study, executor: Any, catch: tuple[type[BaseException
             logger.warning("trial #%d failed: %s", trial.number, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
-#: ``extra["pruned"]`` of a trial whose objective raised TrialPruned while the pruner let it go on.
-OWN_STOP = "the objective raised TrialPruned"
+OWN_STOP = "the objective raised TrialPruned"  #: extra["pruned"] of a trial stopped by its own rule, not the pruner
 
 
 def _note_all_pruned(study: Study, mine: set[int]) -> None:
@@ -364,24 +363,16 @@ def _note_all_pruned(study: Study, mine: set[int]) -> None:
     if pruned < 2 or pruned < len(ran) or study.count("complete"):
         return
     reasons = [t.extra.get("pruned", "") for t in ran if isinstance(t.extra, dict)]
-    if study.pruner is None:
+    own = sum(r == OWN_STOP for r in reasons)
+    if study.pruner is None or own == pruned:  # the objective's own rule stopped each, not the pruner
         logger.warning(
-            "the objective raised TrialPruned in all %d trials of this run, and the study has no pruner (these stops "
-            "were the objective's own), so no trial counts as trained to the end and the front is empty: a pruned "
-            "trial never enters it; return the metrics instead when a trial your own rule stopped should count",
-            pruned,
+            "the objective raised TrialPruned in all %d trials of this run%s (these stops were the objective's own), "
+            "so no trial counts as trained to the end and the front is empty: a pruned trial never enters it; return "
+            "the metrics instead when a trial your own rule stopped should count",
+            pruned, ", and the study has no pruner" if study.pruner is None else " before the pruner said stop",
         )
         return
     by_bound = sum("breaks the hard bound" in r for r in reasons)
-    own = sum(r == OWN_STOP for r in reasons)
-    if own == pruned:  # the pruner never said stop: the objective's own rule stopped each
-        logger.warning(
-            "the objective raised TrialPruned in all %d trials of this run before the pruner said stop (these stops "
-            "were the objective's own), so no trial counts as trained to the end and the front is empty: a pruned "
-            "trial never enters it; return the metrics instead when a trial your own rule stopped should count",
-            pruned,
-        )
-        return
     who = (f"the pruner stopped all {pruned} trials of this run" if not own else
            f"the pruner stopped {pruned - own} and the objective itself (raising TrialPruned before the pruner said "
            f"stop) {own} of the {pruned} trials of this run")
