@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from moo_hpo.execution.interrupts import raise_a_caught_stop
 from moo_hpo.trial import Trial
 
 __all__ = [
@@ -140,7 +141,9 @@ class InProcessExecutor:
             trial = self._queue[0]
             before, trial._reporter = trial._reporter, self.reporter
             try:
-                done.append((trial, call_objective(self.fn, trial, self._takes_trial)))
+                outcome = call_objective(self.fn, trial, self._takes_trial)
+                raise_a_caught_stop()  # a Ctrl-C or SIGTERM the objective caught: the trial stays running, then interrupted
+                done.append((trial, outcome))
             finally:  # the study's own reporter again: a report on the finished trial is refused by the study, not
                 trial._reporter = before  # kept on its record in memory and never stored
             self._queue.pop(0)

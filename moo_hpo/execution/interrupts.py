@@ -9,12 +9,66 @@ import signal
 import threading
 from typing import Any
 
-__all__ = ["HELD_INTERRUPTS", "Terminated", "further_interrupts_held", "interrupts_deferred", "terminate_as_interrupt"]
+__all__ = [
+    "HELD_INTERRUPTS", "Terminated", "further_interrupts_held", "interrupts_deferred", "raise_a_caught_stop",
+    "stops_recorded", "terminate_as_interrupt",
+]
 
 logger = logging.getLogger("moo_hpo")
 
 #: Ctrl-C presses during the clean-up after an interrupt that are held back; one more stops at once.
 HELD_INTERRUPTS = 2
+
+#: The stop signals (SIGINT, SIGTERM) that reached the study's process while it ran, oldest first: an objective may
+#: catch the KeyboardInterrupt they raise (scikit-learn's MLP and PyTorch Lightning's Trainer stop training on one and
+#: return), and the study raises it again once the objective returns (:func:`raise_a_caught_stop`).
+_stops: list[int] = []
+
+
+def _ours(handler: Any) -> bool:
+    """Whether ``handler`` is Python's Ctrl-C handler or one of moo_hpo's that stop the study (a user's is not)."""
+    return handler is signal.default_int_handler or getattr(handler, "moo_hpo_stops_the_study", False)
+
+
+@contextlib.contextmanager
+def stops_recorded() -> Any:
+    """While the study runs: a Ctrl-C is recorded as it raises KeyboardInterrupt (Python's handler wrapped; a user's
+    own is left alone), as moo_hpo's SIGTERM handler records its own, so that a stop an objective caught is not lost.
+    Only in the main thread."""
+    _stops.clear()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        try:
+            yield
+        finally:
+            _stops.clear()
+        return
+
+    def ctrl_c(signum: int, frame: Any) -> None:
+        _stops.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    ctrl_c.moo_hpo_stops_the_study = True  # type: ignore[attr-defined]
+    signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _stops.clear()
+
+
+def raise_a_caught_stop() -> None:
+    """Raise again the stop (KeyboardInterrupt; :exc:`Terminated` for SIGTERM) that reached the study while an
+    objective ran in its process, if the objective caught it and returned: its trial is then recorded interrupted and
+    the study stops, as if the objective had let it through (before, the cut-short trial was recorded complete and
+    the study went on)."""
+    if _stops:
+        signum = _stops[0]
+        _stops.clear()
+        logger.warning("the objective caught the %s and returned: its trial is recorded interrupted, and the study stops",
+                       "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C")
+        raise Terminated("SIGTERM") if signum == signal.SIGTERM else KeyboardInterrupt
+
+
 
 
 @contextlib.contextmanager
@@ -26,6 +80,7 @@ def further_interrupts_held() -> Any:
     :data:`HELD_INTERRUPTS` further presses wait for it; one more than that stops at once. Only Python's own
     handler is replaced, and only in the main thread (a user's own SIGINT handler is left alone).
     """
+    _stops.clear()  # the study is stopping: a stop an objective caught is acted on, not raised again
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -33,7 +88,7 @@ def further_interrupts_held() -> Any:
     if getattr(terminate, "moo_hpo_stops_the_study", False):  # terminate_as_interrupt's: a SIGTERM now waits too
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        if not _ours(signal.getsignal(signal.SIGINT)):
             yield
             return
         with _ctrl_c_held():
@@ -69,7 +124,7 @@ def interrupts_deferred(what: str) -> Any:
     replaced = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         handler = signal.getsignal(signum)
-        if handler is signal.default_int_handler or getattr(handler, "moo_hpo_stops_the_study", False):
+        if _ours(handler):
             replaced[signum] = handler
             signal.signal(signum, hold)
     try:
@@ -83,8 +138,9 @@ def interrupts_deferred(what: str) -> Any:
 
 @contextlib.contextmanager
 def _ctrl_c_held() -> Any:
-    """Python's Ctrl-C handler replaced by one that holds :data:`HELD_INTERRUPTS` presses back."""
+    """moo_hpo's (or Python's) Ctrl-C handler replaced by one that holds :data:`HELD_INTERRUPTS` presses back."""
     presses = 0
+    before = signal.getsignal(signal.SIGINT)
 
     def hold(signum: int, frame: Any) -> None:
         nonlocal presses
@@ -100,7 +156,7 @@ def _ctrl_c_held() -> Any:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, before)
 
 
 class Terminated(KeyboardInterrupt, SystemExit):
@@ -139,6 +195,7 @@ def terminate_as_interrupt() -> Any:
             os.kill(os.getpid(), signal.SIGTERM)
             return
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not break off the clean-up
+        _stops.append(signum)  # an objective that catches it returns: the study raises it again then
         raise Terminated("SIGTERM")
 
     interrupt.moo_hpo_stops_the_study = True  # type: ignore[attr-defined]

@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
-from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, terminate_as_interrupt
+from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, stops_recorded, terminate_as_interrupt
 from moo_hpo.execution.probe_checks import (
     check_cuda_available,
     check_energy_counters,
@@ -245,7 +244,8 @@ def run_optimize(
         for cb in callbacks:
             cb(study, study.trial(trial.number))
 
-    with terminate_as_interrupt():  # SIGTERM stops the study as Ctrl-C does, its clean-up included
+    # SIGTERM stops the study as Ctrl-C does, its clean-up included; a stop an objective caught is raised again
+    with terminate_as_interrupt(), stops_recorded():
         try:
             with progress:
                 while True:

@@ -220,3 +220,47 @@ def test_a_stop_while_a_signalled_worker_s_trial_is_judged_leaves_no_trial_runni
     script.write_text(STOPPED_WHILE_JUDGING_A_SIGNALLED_WORKER)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.stdout.split() == ["dies=interrupted", "quick=complete", "slow=interrupted"], done.stdout + done.stderr
+
+
+CAUGHT_STOP_SCRIPT = """
+import pathlib, sys, time
+import moo_hpo as mh
+
+def trains_until_interrupted(config):
+    pathlib.Path(sys.argv[1] + ".training").touch()
+    try:
+        time.sleep(30)  # training
+    except KeyboardInterrupt:  # as scikit-learn's MLP and Lightning's Trainer do: stop training, return the model
+        pass
+    return {"a": config["x"]}
+
+study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Minimize("a")], optimizer="random", seed=0, storage=sys.argv[1])
+try:
+    study.optimize(trains_until_interrupted, n_trials=3, show_progress=False)
+    print("optimize returned", flush=True)
+except KeyboardInterrupt:
+    print("stopped", flush=True)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_the_objective_caught_still_stops_the_study_and_its_trial_is_interrupted(tmp_path, signum):
+    """Before: the cut-short trial was recorded complete, the study went on, and after a SIGTERM it ignored SIGTERM."""
+    import os
+    import subprocess
+    import sys
+
+    import moo_hpo as mh
+
+    path = tmp_path / "s.db"
+    proc = subprocess.Popen([sys.executable, "-c", CAUGHT_STOP_SCRIPT, str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(f"{path}.training") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signum)
+    out, err = proc.communicate(timeout=60)
+    assert "stopped" in out and "optimize returned" not in out, (out, err)
+    assert f"the objective caught the {'Ctrl-C' if signum == signal.SIGINT else 'SIGTERM'} and returned" in err
+    with mh.Study.load(path, read_only=True) as view:
+        assert [t.status.value for t in view.trials] == ["interrupted"], [(t.status, t.error) for t in view.trials]
