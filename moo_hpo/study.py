@@ -1403,6 +1403,8 @@ class Study:
 
     def _freeze_reference_if_due(self) -> None:
         """Freeze a derived reference point once enough trials are feasible (stored when writable)."""
+        if self._n_feasible == analysis.REFERENCE_FREEZE_AFTER:
+            self._note_ref_out_of_reach()
         if self._reference.is_frozen or self._n_feasible < analysis.REFERENCE_FREEZE_AFTER:
             return
         feasible = analysis.in_told_order(self.feasible_trials())
@@ -1415,6 +1417,20 @@ class Study:
                 self._reference.in_units(self._reference.frozen),
             )
             self._note_reference_tighter_than_bounds()
+
+    def _note_ref_out_of_reach(self) -> None:
+        """Log when no feasible trial of the first ones reaches an objective's explicit ``ref`` (taken for a target,
+        ``ref=1.0`` of an accuracy): the hypervolume stays 0, and the Bayesian optimizers that aim at it have little to
+        go by."""
+        Y = self.problem.objective_matrix(self.feasible_trials())
+        out = [f"{o.name} {o.ref:g}" for j, (o, e) in enumerate(zip(self.objectives, self._reference.explicit, strict=True))
+               if e is not None and not (Y[:, j] < e).any()]
+        if out:
+            logger.warning(
+                "none of the first %d feasible trials is better than the ref of %s: the hypervolume stays 0 until one "
+                "is; a ref is the worst value that still counts, not a target (give one that good trials beat, or none "
+                "to derive it)", len(Y), ", ".join(out),
+            )
 
     def _note_reference_tighter_than_bounds(self) -> None:
         """Log each derived reference value tighter than a hard bound on the same objective."""
