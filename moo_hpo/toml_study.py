@@ -209,7 +209,9 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
         cloudpickle.register_pickle_by_value(module)
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise CliError(f"{spec!r}: {module_name} has no callable {attr!r}")
+        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None))]
+        near = closest_name(attr, names)
+        raise CliError(f"{spec!r}: {module_name} has no callable {attr!r}" + (f"; did you mean {near!r}?" if near else ""))
     return fn
 
 
