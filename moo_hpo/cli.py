@@ -201,6 +201,11 @@ def counts_text(study: mh.Study) -> str:
     return text
 
 
+def _replaced(output: Path) -> str:
+    """Said after the path of a file a command writes when one was there already (the default -o names one)."""
+    return " (replaced the file that was there)" if output.exists() else ""
+
+
 @app.command()
 @handle_errors
 def demo(
@@ -380,6 +385,7 @@ def report(
     """
     from moo_hpo.reports.sections import compute_saved_text
 
+    replaced = _replaced(output)
     with _load(path) as study:
         result = mh.report(study)
         written = result.save(output)
@@ -387,7 +393,7 @@ def report(
     saved = compute_saved_text(result.data.get("compute_saved"))
     if saved:
         console.print(f"early stopping: {saved}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"report: {written}", markup=False)
+    console.print(f"report: {written}{replaced}", markup=False)
 
 
 @app.command()
@@ -415,9 +421,10 @@ def audit(
     """Fairness audit of a stored study: accuracy vs. gap, per-group figures, summary."""
     with _load(path) as study:
         result = mh.fairness_audit(study, accuracy=accuracy, gap=gap, bound=bound)
+    replaced = _replaced(output)
     written = result.save(output)
     console.print(result.summary, highlight=False, markup=False)
-    console.print(f"audit: {written}", markup=False)
+    console.print(f"audit: {written}{replaced}", markup=False)
 
 
 @app.command()
@@ -452,7 +459,8 @@ def sizing(
             budgets = ", ".join(f"{labelled(m, r.estimates)} <= {b:g}" for m, b in r.profile.limits()) or "none"
             table.add_row(escape(r.profile.name), escape(budgets), f"#{r.best.number}" if r.best else "-", str(r.n_fitting), escape(r.reason))
         console.print(table)
-    console.print(f"csv: {write_csv(results, output)}", markup=False)
+    replaced = _replaced(output)
+    console.print(f"csv: {write_csv(results, output)}{replaced}", markup=False)
 
 
 @app.command()

@@ -102,6 +102,9 @@ def test_report_front_audit_and_sizing_commands(toml_study):
                                 "-o", str(toml_study / "units.csv")])
     assert units.exit_code == 0, units.output  # the same budgets with units: the same table
     assert (toml_study / "units.csv").read_text() == (toml_study / "s.csv").read_text()
+    assert "replaced" not in units.output
+    again = runner.invoke(app, ["sizing", db, "-d", "small:size=30", "-o", str(toml_study / "units.csv")])
+    assert "(replaced the file that was there)" in again.output  # a default -o names a file a run may have written
     twice = runner.invoke(app, ["sizing", db, "-d", "small:size=30", "-d", "small:size=200"])
     assert "device names must differ; received ['small'] more than once" in one_line_error(twice)
     budget = runner.invoke(app, ["sizing", db, "-d", "small:size=30,size=1"])
