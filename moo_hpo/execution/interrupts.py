@@ -69,8 +69,6 @@ def raise_a_caught_stop() -> None:
         raise Terminated("SIGTERM") if signum == signal.SIGTERM else KeyboardInterrupt
 
 
-
-
 @contextlib.contextmanager
 def further_interrupts_held() -> Any:
     """Hold back Ctrl-C while the workers stop and the running trials are recorded as interrupted.
