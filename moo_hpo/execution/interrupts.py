@@ -33,8 +33,9 @@ def _ours(handler: Any) -> bool:
 @contextlib.contextmanager
 def stops_recorded() -> Any:
     """While the study runs: a Ctrl-C is recorded as it raises KeyboardInterrupt (Python's handler wrapped; a user's
-    own is left alone), as moo_hpo's SIGTERM handler records its own, so that a stop an objective caught is not lost.
-    Only in the main thread."""
+    own is left alone), as moo_hpo's SIGTERM handler records its own, so that a stop an objective caught is not lost;
+    presses right after the first are held as during the clean-up (:func:`further_interrupts_held`), which they may
+    reach before it holds them. Only in the main thread."""
     _stops.clear()
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         try:
@@ -43,9 +44,19 @@ def stops_recorded() -> Any:
             _stops.clear()
         return
 
+    presses = 0
+
     def ctrl_c(signum: int, frame: Any) -> None:
-        _stops.append(signum)
-        signal.default_int_handler(signum, frame)
+        # the first press stops the study; presses right after it, before its clean-up holds them itself (a user
+        # presses twice by habit), are held too, up to HELD_INTERRUPTS; one more stops at once
+        nonlocal presses
+        presses += 1
+        if presses == 1 or presses > 1 + HELD_INTERRUPTS:
+            _stops.append(signum)
+            signal.default_int_handler(signum, frame)
+        if presses == 2:
+            logger.warning("Ctrl-C again: the study is stopping, a moment (press it %d more time%s to stop at once)",
+                           HELD_INTERRUPTS, "" if HELD_INTERRUPTS == 1 else "s")
 
     ctrl_c.moo_hpo_stops_the_study = True  # type: ignore[attr-defined]
     signal.signal(signal.SIGINT, ctrl_c)
