@@ -264,3 +264,32 @@ def test_a_stop_the_objective_caught_still_stops_the_study_and_its_trial_is_inte
     assert f"the objective caught the {'Ctrl-C' if signum == signal.SIGINT else 'SIGTERM'} and returned" in err
     with mh.Study.load(path, read_only=True) as view:
         assert [t.status.value for t in view.trials] == ["interrupted"], [(t.status, t.error) for t in view.trials]
+
+
+def test_presses_right_after_the_first_are_held_before_the_clean_up_holds_them(caplog):
+    """A second Ctrl-C could land between the first press's KeyboardInterrupt and the clean-up's own holding, and
+    break it off (the running trials stayed 'running'): while the study runs, the presses after the first are held
+    from the start, up to HELD_INTERRUPTS; one more stops at once."""
+    import os
+
+    from moo_hpo.execution.interrupts import HELD_INTERRUPTS, stops_recorded
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # the handler a script runs with
+    try:
+        with caplog.at_level("WARNING", logger="moo_hpo"), stops_recorded():
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            try:
+                for _ in range(HELD_INTERRUPTS):  # held: no KeyboardInterrupt
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.01)
+            except KeyboardInterrupt:
+                pytest.fail("a press right after the first raised KeyboardInterrupt instead of being held")
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+        assert "Ctrl-C again: the study is stopping" in caplog.text
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
+    finally:
+        signal.signal(signal.SIGINT, previous)
