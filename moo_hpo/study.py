@@ -357,8 +357,7 @@ class Study:
         or changed, else ``""`` (a ``ref`` left out keeps the stored one: :meth:`_keep_stored_refs`)."""
         if len(stored) != len(given) or stored == given:
             return ""
-        if any({**a, "ref": None} != {**b, "ref": None} or (b.get("ref") is None and a.get("ref") is not None)
-               for a, b in zip(stored, given, strict=True)):
+        if any({**a, "ref": None} != {**b, "ref": None} for a, b in zip(stored, given, strict=True)):
             return ""
         return ", ".join(f"{b['name']}: {a.get('ref')} -> {b.get('ref')}" for a, b in zip(stored, given, strict=True)
                          if a.get("ref") != b.get("ref"))

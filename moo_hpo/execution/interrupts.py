@@ -37,13 +37,7 @@ def stops_recorded() -> Any:
     presses right after the first are held as during the clean-up (:func:`further_interrupts_held`), which they may
     reach before it holds them. Only in the main thread."""
     _stops.clear()
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        try:
-            yield
-        finally:
-            _stops.clear()
-        return
-
+    wrap = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     presses = 0
 
     def ctrl_c(signum: int, frame: Any) -> None:
@@ -59,11 +53,13 @@ def stops_recorded() -> Any:
                            HELD_INTERRUPTS, "" if HELD_INTERRUPTS == 1 else "s")
 
     ctrl_c.moo_hpo_stops_the_study = True  # type: ignore[attr-defined]
-    signal.signal(signal.SIGINT, ctrl_c)
+    if wrap:
+        signal.signal(signal.SIGINT, ctrl_c)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if wrap:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         _stops.clear()
 
 
