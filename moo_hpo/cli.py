@@ -220,8 +220,6 @@ def demo(
         raise CliError(f"--trials must be at least 1; received {trials}")
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
-    if db.exists():
-        console.print(f"resuming the demo study in {db} (delete it to start afresh)", markup=False)
     console.print(f"[bold]moo_hpo demo[/]: PyTorch MLP on Adult; accuracy vs. equalized-odds gap by sex (<= {EO_BOUND}) "
                   f"vs. CPU p99 latency vs. size; {trials} trials")
     study = run_demo(n_trials=trials, seed=seed, storage=str(db))
@@ -305,6 +303,7 @@ def run(
             again = f" (the {waiting} interrupted one{'s' if waiting != 1 else ''} run again first)" if waiting else ""
             console.print(f"resuming {study.name!r}: {len(study.trials)} trials stored, running for {options['timeout']} s"
                           f"{again}", markup=False)
+        study._resume_unsaid = 0  # said above, with the command's own count
         if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
             console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once", markup=False)
         try:

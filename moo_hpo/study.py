@@ -331,6 +331,8 @@ class Study:
             self.interrupted = [] if self.read_only else self._store.mark_interrupted()
         self._reference = ReferencePoint(self.objectives, stored=self._store.get_meta("reference_point"))
         self._trials: list[Trial] = self._loaded_trials()
+        # a stored study reopened to go on: the first optimize() that shows progress says so (see Progress)
+        self._resume_unsaid = 0 if stored is None or self.read_only else len(self._trials)
         self._recount()
         self._freeze_reference_if_due()  # a store written before the freeze was recorded in tell
 

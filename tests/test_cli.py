@@ -195,7 +195,7 @@ def test_demo_command(tmp_path):
     with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
         assert len(study.trials) == 3 and {"accuracy", "eo_diff", "latency_p99_ms", "size_kb"} <= set(study.trials[0].metrics)
     again = runner.invoke(app, ["demo", "--trials", "4", "--out", str(tmp_path)])  # resumed, topped up to 4
-    assert again.exit_code == 0 and "resuming the demo study" in again.output
+    assert again.exit_code == 0 and "resuming 'adult-mlp-tradeoffs' from" in again.output
     with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
         assert len(study.trials) == 4
 

@@ -50,6 +50,12 @@ class Progress:
         self._resumed = bool(study.trials)  # the counts are the study's: said, beside this call's trials
 
     def __enter__(self) -> Progress:
+        stored = getattr(self.study, "_resume_unsaid", 0)
+        if self.enabled and stored:  # a script run again goes on with its file's study: said once, before the first bar
+            self.study._resume_unsaid = 0
+            more = f"this call runs {self.total} more" if self.total is not None else "this call adds trials until its timeout"
+            print(f"resuming {self.study.name!r} from {self.study._store.location}: {stored} trial{'s' if stored != 1 else ''} "
+                  f"stored; {more} (another storage file, or deleting this one, starts afresh)", file=sys.stderr, flush=True)
         if self.enabled and not sys.stderr.isatty():
             # no terminal (a log file, a CI job, a notebook's captured output): a plain line now and then
             self._plain = True

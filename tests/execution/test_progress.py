@@ -53,3 +53,25 @@ def test_a_name_with_brackets_or_emoji_codes_is_shown_as_text_in_a_terminal(tmp_
     out = b"".join(chunks).decode(errors="replace")
     assert proc.returncode == 0 and "finished 3" in out, out[-2000:]
     assert "exp[/x] :smile:" in out  # shown, and as typed
+
+
+def test_a_stored_study_reopened_says_it_resumes_once(tmp_path, capsys):
+    import moo_hpo as mh
+
+    def study():
+        return mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], name="runs", optimizer="random", seed=0,
+                        storage=tmp_path / "s.db")
+
+    with study() as first:
+        first.optimize(lambda c: {"f": c["x"]}, n_trials=2)
+        first.optimize(lambda c: {"f": c["x"]}, n_trials=1)  # the same open study: nothing resumed
+    assert "resuming" not in capsys.readouterr().err
+    with study() as again:  # the script run again: its trials add to the file's
+        again.optimize(lambda c: {"f": c["x"]}, n_trials=2)
+        said = capsys.readouterr().err
+        assert f"resuming 'runs' from {tmp_path / 's.db'}: 3 trials stored; this call runs 2 more" in said, said
+        again.optimize(lambda c: {"f": c["x"]}, n_trials=1)
+        assert "resuming" not in capsys.readouterr().err  # said once
+    with study() as quiet:
+        quiet.optimize(lambda c: {"f": c["x"]}, n_trials=1, show_progress=False)
+        assert "resuming" not in capsys.readouterr().err
