@@ -314,7 +314,10 @@ def run(
         except Terminated:  # SIGTERM (a SystemExit too): the command's own handling, below
             raise
         except mh.MooHpoError as exc:  # a lost Dask scheduler, say: the command's own way to resume
-            raise CliError(str(exc).replace("resume with mh.Study.load", "resume by running this command again")) from None
+            text = str(exc).replace("resume with mh.Study.load", "resume by running this command again")
+            if getattr(exc, "failed_alike", False) and study._store.location != ":memory:":
+                text = text.removesuffix(")") + "; run again, the study counts them in its n_trials: delete the file to run them all afresh)"
+            raise CliError(text) from None
         except SystemExit as exc:  # the entry's own sys.exit, in this process (SIGTERM arrives as Ctrl-C here)
             raise CliError(
                 f"the objective called sys.exit({exc.code!r}) in the study's process, which stops the study (its running "

@@ -97,6 +97,7 @@ def test_the_entry_must_be_a_file_next_to_the_study_file(tmp_path):
 
 
 def test_run_exits_non_zero_when_no_trial_completed(tmp_path):
+    import sys
     from pathlib import Path
 
     path = Path(write(tmp_path))
@@ -104,6 +105,13 @@ def test_run_exits_non_zero_when_no_trial_completed(tmp_path):
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code != 0
     assert "all failed the same way" in result.output and "'bb' looks like 'b'" in result.output
+    counted = "the study counts them in its n_trials: delete the file to run them all afresh)"
+    assert f"stay in {tmp_path / 'study.db'}; run again, {counted}" in " ".join(result.output.split())
+    path.write_text(path.read_text().replace('storage = "study.db"', ""))  # kept in memory: no file counts them
+    sys.modules.pop("entry", None)
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code != 0 and "all failed the same way" in result.output
+    assert "stay in the study" in " ".join(result.output.split()) and "n_trials" not in result.output
 
 
 def test_a_run_that_completed_nothing_says_why_and_where_the_reasons_are(tmp_path):

@@ -400,8 +400,7 @@ def _nothing_proposed(study: Study) -> str:
 #: Signals that stop a whole job (``kill 0``, systemd, SLURM's scancel send them to the workers too).
 _STOPPING_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 
-#: Seconds the study waits for its own stop after a worker was ended by one of :data:`_STOPPING_SIGNALS`, before it
-#: records that worker's trial failed.
+#: Seconds the study waits for its own stop after a worker was ended by a stopping signal before failing its trial.
 JOB_STOP_GRACE_S = 1.0
 
 #: A study whose first this-many finished trials all failed with one reason stops with that reason.
@@ -420,8 +419,8 @@ def _report_failure(study: Study, trial: Trial) -> None:
     """Log a failed trial's one-line reason; stop a study whose first trials all fail the same way.
 
     Raises:
-        MooHpoError: when the study's first :data:`SAME_FAILURE_STOP` finished trials failed with one
-            reason and none completed (a typo in a metric name, a bug in the objective).
+        MooHpoError: when the study's first :data:`SAME_FAILURE_STOP` finished trials failed with one reason and none
+            completed (a typo in a metric name, a bug in the objective); its ``failed_alike`` is True.
     """
     reason = (trial.error or "unknown").splitlines()[0]
     logger.warning("trial %d failed: %s", trial.number, reason[:500])
@@ -438,10 +437,11 @@ def _report_failure(study: Study, trial: Trial) -> None:
         if reason.startswith("missing metric(s)"):  # the name may be wrong in the study's definition instead
             fix = ("Fix the metric's name in the objective, or in the study's objectives and constraints (a study file "
                    "keeps the definition it was created with: give the corrected study a new file), and run it again")
-        raise MooHpoError(
-            f"the first {SAME_FAILURE_STOP} trials all failed the same way, so the study stops: {reason}. {fix} (the "
-            "failed trials stay in the study; `moo-hpo run` counts them in a study file's n_trials)"
-        )
+        where = "the study" if study._store.location == ":memory:" else study._store.location  # the CLI adds its count
+        error = MooHpoError(f"the first {SAME_FAILURE_STOP} trials all failed the same way, so the study stops: {reason}. "
+                            f"{fix} (the failed trials stay in {where})")
+        error.failed_alike = True  # type: ignore[attr-defined]
+        raise error
 
 
 def failure_kind(error: str | None) -> str:

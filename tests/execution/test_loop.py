@@ -34,7 +34,7 @@ def test_a_study_whose_first_trials_all_fail_alike_stops_with_the_reason():
     assert len(s.trials) == 5 and s.count("failed") == 5
     said = str(stopped.value)  # the name may be wrong in the study's definition: what to do then
     assert ("or in the study's objectives and constraints (a study file keeps the definition it was created with: give "
-            "the corrected study a new file)") in said and "`moo-hpo run` counts them in a study file's n_trials" in said
+            "the corrected study a new file)") in said and "(the failed trials stay in the study)" in said
 
 
 def test_different_failures_do_not_stop_a_study():
