@@ -273,14 +273,17 @@ class PeakMemory(StructureProbe):
         _refuse_torchscript(model, hooked=True)
         from moo_hpo.objectives.torch_state import as_shipped
 
+        target = getattr(model, "moo_hpo_precision", None)
+        if target is not None and target not in PRECISION_BYTES:
+            raise ProbeError(f"model.moo_hpo_precision must be one of {sorted(PRECISION_BYTES)}; received {target!r}")
         with kept_as_it_was(model):  # in eval mode for the pass, handed back in the mode and on the device it came in
             shipped, pruned = as_shipped(model)  # a pruned model as it ships: one weight, no mask, no hook (off the GPU)
-            measured = self._measure(shipped)
+            measured = self._measure(shipped, target)
         if pruned:
             measured.extra["peak_memory_pruned"] = pruned
         return measured
 
-    def _measure(self, model: Any) -> Measurement:
+    def _measure(self, model: Any, target: str | None) -> Measurement:
         import torch
 
         x = torch_input(model, self.example)
@@ -292,7 +295,9 @@ class PeakMemory(StructureProbe):
             _forward(model, x)
             torch.cuda.synchronize(device)
             peak = torch.cuda.max_memory_allocated(device)  # everything resident at the peak, weights included
-            return Measurement({"peak_memory_kb": peak / 1024.0}, {"peak_memory_method": "cuda max_memory_allocated"})
+            # measured as the model runs: a deployed precision it does not run at cannot be measured here
+            return Measurement({"peak_memory_kb": peak / 1024.0}, {"peak_memory_method": "cuda max_memory_allocated",
+                                                                   **({"peak_memory_precision": "as run"} if target else {})})
         largest = [0]
 
         def hook(_module: Any, inputs: Any, output: Any) -> None:
@@ -314,17 +319,22 @@ class PeakMemory(StructureProbe):
         finally:
             for h in handles:
                 h.remove()
-        static = sum(p.numel() * p.element_size() for p in model.parameters())
-        static += sum(b.numel() * b.element_size() for b in model.buffers())
         from moo_hpo.objectives.torch_state import torch_state
 
         state = torch_state(model)
+        # a model declared for a lower precision (model.moo_hpo_precision, as ModelSize's size_kb counts it): its
+        # floating-point parameters at that precision; activations and buffers as they run (dynamic quantization
+        # keeps float activations)
+        at = None if target is None or state.quantized else PRECISION_BYTES[target]
+        static = sum(p.numel() * (at if at is not None and p.is_floating_point() else p.element_size())
+                     for p in model.parameters())
+        static += sum(b.numel() * b.element_size() for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores
             static = max(static, int(state.stored_bytes))
-        return Measurement(
-            {"peak_memory_kb": (static + largest[0]) / 1024.0},
-            {"peak_memory_method": "cpu estimate: parameters + buffers + largest module input+output"},
-        )
+        extra = {"peak_memory_method": "cpu estimate: parameters + buffers + largest module input+output"}
+        if target is not None:
+            extra["peak_memory_precision"] = target if at is not None else "as stored (a quantized model)"
+        return Measurement({"peak_memory_kb": (static + largest[0]) / 1024.0}, extra)
 
 
 def _forward(model: Any, x: Any) -> None:

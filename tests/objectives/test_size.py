@@ -106,6 +106,17 @@ def test_peak_memory_cpu_estimate():
     largest = 2 * 64 * 32 * 4  # the ReLU: 64 x 32 floats in and 64 x 32 out
     assert m["peak_memory_kb"] == pytest.approx((params + largest) / 1024)
     assert "cpu estimate" in m.extra["peak_memory_method"]
+    model.moo_hpo_precision = "int8"  # deployed at int8, as size_kb counts it: the parameters at one byte
+    m8 = mh.objectives.PeakMemory(torch.zeros(64, 10)).measure(model)
+    assert m8["peak_memory_kb"] == pytest.approx((451 + largest) / 1024) and m8.extra["peak_memory_precision"] == "int8"
+    assert m8["peak_memory_kb"] < m["peak_memory_kb"]
+    quantized = torch.ao.quantization.quantize_dynamic(mlp(), {torch.nn.Linear}, dtype=torch.qint8)
+    quantized.moo_hpo_precision = "int8"  # already at it: counted as it stores its weights
+    mq = mh.objectives.PeakMemory(torch.zeros(64, 10)).measure(quantized)
+    assert mq.extra["peak_memory_precision"] == "as stored (a quantized model)"
+    model.moo_hpo_precision = "fp8"
+    with pytest.raises(mh.ProbeError, match=r"moo_hpo_precision must be one of .*received 'fp8'"):
+        mh.objectives.PeakMemory(torch.zeros(64, 10)).measure(model)
 
 
 def test_unknown_precision_rejected():
