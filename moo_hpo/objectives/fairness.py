@@ -307,7 +307,8 @@ class FairnessGap(Probe):
         try:
             y, pred = self._binary(self.y, predict_labels(model, self.X, threshold, self.pos_label, y=self.y))
             values = self._named(fairness_metrics(y, pred, self.sensitive, self.base_metrics, self.sample_weight))
-            extra: dict[str, Any] = {"by_group": group_table(y, pred, self.sensitive, self.sample_weight), "threshold": threshold}
+            extra: dict[str, Any] = {"by_group": group_table(y, pred, self.sensitive, self.sample_weight), "threshold": threshold,
+                                     "gaps": dict(values)}  # what its tables are of (the audit matches a gap by them)
             if self.holdout is not None:
                 split = "held-out data"
                 X_h, y_h, sensitive_h = self.holdout

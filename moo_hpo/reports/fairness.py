@@ -335,7 +335,7 @@ def fairness_audit(
     complete = [t for t, _, _, _ in configurations if accuracy in t.metrics and gap in t.metrics]
     if not complete:
         raise no_audited_trials_error(study, accuracy, gap)
-    gap_prefix, base_gap = gap_parts(gap)  # a probe's prefix ("sex_eo_diff"): its tables are extra["sex_fairness"]
+    base_gap = gap_parts(gap)[1]  # a probe's prefix ("sex_eo_diff") before a fairlearn gap
     # higher is better, unless the study minimizes it (an error rate, a loss)
     sign = next((-1.0 if o.direction == "minimize" else 1.0 for o in study.objectives if o.name == accuracy),
                 -1.0 if named_as(accuracy, LOWER_IS_BETTER) else 1.0)
@@ -386,7 +386,7 @@ def fairness_audit(
     candidates = eligible or pool
 
     def figures(t: Trial) -> dict[str, Any]:
-        fairness = fairness_extra(t, gap_prefix)
+        fairness = fairness_extra(t, gap)
         measured = t.status is TrialStatus.COMPLETE and gap in t.metrics
         row = {
             "number": t.number,
@@ -397,7 +397,7 @@ def fairness_audit(
             "meets_bound": None if bound is None or not measured else bool(t.metrics[gap] <= bound),
             "runs": runs_of.get(t.number, 1) if measured else 1,
             "by_group": fairness.get("by_group", []),
-            "degenerate": one_class_only(t, fairness_extra(t, gap_prefix)),
+            "degenerate": one_class_only(t, fairness_extra(t, gap)),
         }
         if holdout:
             held_gap = t.metrics.get(h_gap)
@@ -429,15 +429,14 @@ def fairness_audit(
         return {"role": role, **{k: v for k, v in figures(t).items() if k not in ("by_group", "holdout_by_group")}}
 
     rows = [figures(t) for t in audited]
-    usable = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap_prefix))]
+    usable = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap))]
     note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
     points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config,
                "within_limits": within_limits(t)} for t in complete]
     bound_is_constraint = bound is not None and any(c.hard and c.name == gap and c.kind == "at_most" and c.bound == bound
                                                     for c in study.constraints)
     if not usable:  # nothing to recommend: a model that predicts one class for everyone is no choice
-        summary = no_usable_model_note(pool, candidates, limits if eligible and breaking else [], scope, accuracy, gap, score,
-                                   gap_prefix)
+        summary = no_usable_model_note(pool, candidates, limits if eligible and breaking else [], scope, accuracy, gap, score)
         return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front],
                              summary + small_groups_note(rows, gap), note=note, holdout=holdout, choices=[],
                              bound_is_constraint=bound_is_constraint)
@@ -464,7 +463,7 @@ def fairness_audit(
                             f" (on held-out data trial #{fair.number} is the more accurate one, by {short(-held_cost)})")
             summary += f".{holdout_verdict(fair)}"
         else:
-            one_class = [t for t in candidates if one_class_only(t, fairness_extra(t, gap_prefix)) and t.metrics[gap] <= bound]
+            one_class = [t for t in candidates if one_class_only(t, fairness_extra(t, gap)) and t.metrics[gap] <= bound]
             summary += (f"; no {scope} that predicts both classes meets the bound of {bound:g} (the smallest gap among "
                         f"them is {near(min(t.metrics[gap] for t in usable), bound)}; only models that predict one "
                         f"class for everyone do)." if one_class else
@@ -488,7 +487,7 @@ def fairness_audit(
     if broken:
         summary += (f" Audited trials that meet the bound of {bound:g} on validation data but break it on held-out data "
                     f"(flagged BROKEN ON HELD-OUT): {', '.join(f'#{n}' for n in broken)}.")
-    summary += one_class_notes(candidates, usable, choices, gap_prefix) + small_groups_note(rows, gap)
+    summary += one_class_notes(candidates, usable, choices, gap) + small_groups_note(rows, gap)
     return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front], summary,
                          note=note, holdout=holdout, choices=choices, bound_is_constraint=bound_is_constraint)
 

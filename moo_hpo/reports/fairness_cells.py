@@ -65,7 +65,7 @@ def one_class_only(trial: Trial, fairness: dict[str, Any] | None = None) -> bool
     return predicts_one_class(trial.extra if fairness is None else {"fairness": fairness})
 
 
-def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[dict[str, Any]], gap_prefix: str) -> str:
+def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[dict[str, Any]], gap: str) -> str:
     """The summary's sentences on one-class predictions: the candidates that predict one class for everyone (left
     out of the choices), then each choice that does so within a group (its gap there is one between rates of 0 or 1,
     small whatever the model's merit: a model that selects no woman meets an equalized-odds bound if it selects
@@ -73,7 +73,7 @@ def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[
     from moo_hpo.objectives.fairness import one_class_groups
 
     text = ""
-    degenerate = [t.number for t in candidates if one_class_only(t, fairness_extra(t, gap_prefix))]
+    degenerate = [t.number for t in candidates if one_class_only(t, fairness_extra(t, gap))]
     if degenerate:
         one = len(degenerate) == 1
         text += (
@@ -83,7 +83,7 @@ def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[
         )
     chosen = {c["number"] for c in choices}
     for t in usable:
-        groups = one_class_groups({"fairness": fairness_extra(t, gap_prefix)}) if t.number in chosen else []
+        groups = one_class_groups({"fairness": fairness_extra(t, gap)}) if t.number in chosen else []
         if groups:
             text += (f" Trial #{t.number}, a choice above, predicts one class for everyone in a group ({'; '.join(groups)}): "
                      "its gap there compares rates of 0 or 1, small whatever the model's merit; check that it serves "
@@ -159,14 +159,14 @@ def _small_groups(rows: list[dict[str, Any]], gap: str, table: str, split: str) 
 
 
 def no_usable_model_note(pool: list[Trial], candidates: list[Trial], limits: list[Any], scope: str, accuracy: str, gap: str,
-                     score: Any, gap_prefix: str | None) -> str:
+                     score: Any) -> str:
     """The audit's summary when every candidate predicts one class for everyone: no model is recommended; the most
     accurate one that predicts both classes is named when only the study's other hard limits rule it out."""
     numbers = ", ".join(f"#{t.number}" for t in candidates[:10]) + (", ..." if len(candidates) > 10 else "")
     within = f" that keeps to the study's other hard limits ({', '.join(c.describe() for c in limits)})" if limits else ""
     text = (f"No model to recommend: every {scope}{within} predicts one class for everyone ({numbers}): such a model's "
             f"{accuracy} is the base rate and its gap is 0 by construction, so none is usable.")
-    learners = [t for t in pool if t not in candidates and not one_class_only(t, fairness_extra(t, gap_prefix))]
+    learners = [t for t in pool if t not in candidates and not one_class_only(t, fairness_extra(t, gap))]
     if learners:
         other = max(learners, key=score)
         text += (f" The most accurate {scope} that predicts both classes (trial #{other.number}: {accuracy} "

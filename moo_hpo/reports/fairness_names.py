@@ -62,14 +62,29 @@ def named_as(name: str, known: Sequence[str]) -> bool:
     return any(name == k or name.endswith("_" + k) for k in known)
 
 
-def fairness_extra(trial: Trial, prefix: str) -> dict[str, Any]:
-    """What the ``FairnessGap`` behind a gap stored with ``trial``: its tables under ``extra[prefix + "fairness"]``
-    (a probe with ``prefix=``), or ``extra["fairness"]`` (a gap renamed by an objective of the user's own)."""
+def fairness_extra(trial: Trial, gap: str) -> dict[str, Any]:
+    """The stored data of the ``FairnessGap`` that measured ``gap`` for ``trial`` (its per-group tables), or ``{}``.
+
+    A probe with ``prefix=`` keeps them under ``extra[prefix + "fairness"]``. A gap of another name (one an objective
+    of the user's own computed or renamed) takes the tables of the probe that stored its value: another probe's
+    tables are another sensitive feature's, or other gaps', and are not shown for it (a record written before probes
+    stored their gaps, which cannot tell, falls back to ``extra["fairness"]``)."""
+    from moo_hpo.objectives.fairness import gap_parts
+
     extra = trial.extra if isinstance(trial.extra, dict) else {}
+    prefix = gap_parts(gap)[0]
     found = extra.get(f"{prefix}fairness")
-    if not isinstance(found, dict):
-        found = extra.get("fairness")
-    return found if isinstance(found, dict) else {}
+    if isinstance(found, dict) and gap in (found.get("gaps") or {gap: None}):
+        return found
+    value = trial.metrics.get(gap) if isinstance(trial.metrics, dict) else None
+    for key, tables in extra.items():
+        if (key == "fairness" or str(key).endswith("_fairness")) and isinstance(tables, dict):
+            stored = tables.get("gaps")
+            if isinstance(stored, dict) and value is not None and any(
+                    isinstance(v, (int, float)) and abs(v - value) <= 1e-12 for v in stored.values()):
+                return tables
+    old = extra.get("fairness")
+    return old if isinstance(old, dict) and "gaps" not in old else {}
 
 
 def check_audited_names(study: Any, accuracy: str, gap: str) -> None:

@@ -45,6 +45,7 @@ def test_per_group_table(data):
     m = mh.objectives.FairnessGap(X, y, sensitive=sex).measure(model)
     table = m.extra["fairness"]["by_group"]
     assert {row["sensitive_feature_0"] for row in table} == {"F", "M"}
+    assert m.extra["fairness"]["gaps"] == m.metrics  # what its tables are of (the audit matches a gap by them)
     assert sum(row["count"] for row in table) == len(y)
     pred = model.predict(X)
     female = sex == "F"

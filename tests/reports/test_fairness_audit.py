@@ -451,6 +451,21 @@ def test_a_prefixed_error_is_lower_is_better_and_a_renamed_gap_keeps_its_tables(
     assert mh.fairness_audit(worst, gap="worst_group_error").rows  # an error can be a gap: lower is fairer
 
 
+def test_a_gap_the_probe_did_not_measure_shows_none_of_its_tables():
+    # a race gap computed by the user's objective beside a sex probe's tables: the audit showed the sex tables for it
+    study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("race_tpr_diff"),
+                                                       mh.Minimize("my_gap")], seed=0)
+    sex = {"by_group": _groups(0.2), "gaps": {"tpr_diff": 0.03}}
+    study.tell(study.ask(), {"accuracy": 0.8, "race_tpr_diff": 0.1, "my_gap": 0.03}, extra={"fairness": sex})
+    race = mh.fairness_audit(study, gap="race_tpr_diff")
+    assert race.rows[0]["by_group"] == [] and "Groups: sex" not in race.to_markdown()
+    assert "### Trial #0 by group" not in race.to_markdown()
+    assert mh.fairness_audit(study, gap="my_gap").rows[0]["by_group"] == sex["by_group"]  # its value is the probe's
+    other = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("my_gap")], seed=0)
+    other.tell(other.ask(), {"accuracy": 0.8, "my_gap": 0.2}, extra={"fairness": sex})  # not the probe's value
+    assert mh.fairness_audit(other, gap="my_gap").rows[0]["by_group"] == []
+
+
 def test_the_default_bound_is_the_tightest_hard_one():
     with pytest.warns(UserWarning, match="only the tightest"):
         study = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
