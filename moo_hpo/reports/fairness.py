@@ -121,9 +121,12 @@ class FairnessAudit(SavesByFormat):
     def _group_tables(self, r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
         """Per audited trial, its per-group tables (validation, held-out): title, header, rows, the last row the
         largest between-group difference of each rate (what the gaps are made of)."""
-        tables = []
-        for title, groups in ((f"Trial #{r['number']} by group" + (" (validation)" if self.holdout else ""), r["by_group"]),
-                              (f"Trial #{r['number']} by group (held-out)", r.get("holdout_by_group"))):
+        tables, runs = [], r.get("runs", 1)
+        # a configuration run more than once: its row holds the means of its runs, its tables are one run's
+        first = f"its first run of {runs}: the figures above are the means of its runs" if runs > 1 else ""
+        valid = "; ".join(p for p in ("validation" if self.holdout else "", first) if p)
+        for title, groups in ((f"Trial #{r['number']} by group" + (f" ({valid})" if valid else ""), r["by_group"]),
+                              (f"Trial #{r['number']} by group (held-out{'; ' + first if first else ''})", r.get("holdout_by_group"))):
             if not groups:
                 continue
             keys = list(groups[0])

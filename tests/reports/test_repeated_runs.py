@@ -142,7 +142,9 @@ def test_a_recommendation_judged_on_the_mean_of_its_runs_is_starred_at_that_mean
 def test_the_fairness_audit_judges_a_configuration_run_again_on_its_mean_as_recommend_does():
     def noisy(config, trial):
         rng = np.random.default_rng(trial.seed)
-        return {"accuracy": 0.8 + 0.05 * config["x"] + rng.normal(0, 0.02), "eo_diff": 0.1 * config["x"] + abs(rng.normal(0, 0.01))}
+        groups = [{"sex": g, "count": 50, "selection_rate": rng.uniform(0.1, 0.3)} for g in ("F", "M")]
+        return mh.Result({"accuracy": 0.8 + 0.05 * config["x"] + rng.normal(0, 0.02),
+                          "eo_diff": 0.1 * config["x"] + abs(rng.normal(0, 0.01))}, extra={"fairness": {"by_group": groups}})
 
     study = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], [mh.AtMost("eo_diff", 0.06)],
                      optimizer="random", seed=0)
@@ -160,6 +162,11 @@ def test_the_fairness_audit_judges_a_configuration_run_again_on_its_mean_as_reco
     numbers = [r["number"] for r in audit.rows]
     assert all(study.trial(n).extra.get("repeat_of") is None for n in numbers) and len(numbers) == len(set(numbers))
     assert f"| #{chosen.trial.number} (mean of 4 runs) |" in audit.to_markdown()
+    # its row holds the means, its per-group table one run's: said where the table is (it could contradict the row)
+    assert (f"### Trial #{chosen.trial.number} by group (its first run of 4: the figures above are the means of its runs)"
+            in audit.to_markdown())
+    single = next(r for r in audit.rows if r["runs"] == 1)
+    assert f"### Trial #{single['number']} by group\n" in audit.to_markdown()
     # a repeated run named in trials= stands for its configuration
     named = mh.fairness_audit(study, trials=[runs[-1].number, chosen.trial.number])
     assert [(r["number"], r["runs"]) for r in named.rows] == [(chosen.trial.number, 4)]
