@@ -30,7 +30,7 @@ from moo_hpo.objectives.base import (
     predict_scores,
     ranking_scores,
 )
-from moo_hpo.objectives.holdout import holdout_name, holdout_split
+from moo_hpo.objectives.holdout import holdout_name, holdout_split, warn_unweighted_holdout
 from moo_hpo.values import is_integer
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "Accuracy", "CrossValidated", "score"]
@@ -199,6 +199,7 @@ class Accuracy(Probe):
         self.pos_label = pos_label
         self.holdout = None if holdout is None else holdout_split("Accuracy", holdout)[:2]
         self.holdout_sample_weight = _holdout_weight("Accuracy", self.holdout, holdout_sample_weight)
+        warn_unweighted_holdout("Accuracy", self.sample_weight, self.holdout, self.holdout_sample_weight)
         named = tuple(self.prefix + m for m in self.base_metrics)
         self.metrics = named + (tuple(holdout_name(m) for m in named) if self.holdout else ())
         check_threshold("Accuracy", threshold)

@@ -41,7 +41,7 @@ from moo_hpo.objectives.base import (
     check_torch_labels,
     predict_labels,
 )
-from moo_hpo.objectives.holdout import holdout_name, holdout_split
+from moo_hpo.objectives.holdout import holdout_name, holdout_split, warn_unweighted_holdout
 
 logger = logging.getLogger("moo_hpo")
 
@@ -290,6 +290,7 @@ class FairnessGap(Probe):
         self.holdout_sample_weight = None if self.holdout is None else check_sample_weight(
             "FairnessGap", holdout_sample_weight, check_rows("FairnessGap holdout", self.holdout[0]), "holdout_sample_weight",
             X=self.holdout[0])
+        warn_unweighted_holdout("FairnessGap", self.sample_weight, self.holdout, self.holdout_sample_weight)
         named = tuple(self.prefix + m for m in self.base_metrics)
         self.metrics = named + (tuple(holdout_name(m) for m in named) if self.holdout else ())
         check_threshold("FairnessGap", threshold)

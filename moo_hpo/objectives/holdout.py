@@ -16,7 +16,7 @@ from typing import Any
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.objectives.base import check_rows
 
-__all__ = ["HOLDOUT_PREFIX", "holdout_name", "holdout_split"]
+__all__ = ["HOLDOUT_PREFIX", "holdout_name", "holdout_split", "warn_unweighted_holdout"]
 
 HOLDOUT_PREFIX = "holdout_"
 
@@ -49,3 +49,14 @@ def holdout_split(owner: str, holdout: Any, sensitive: bool = False) -> tuple[An
     groups = holdout[2] if sensitive else None
     check_rows(f"{owner} holdout", X, y=y, sensitive=groups)
     return X, y, groups
+
+
+def warn_unweighted_holdout(owner: str, sample_weight: Any, holdout: Any, holdout_sample_weight: Any) -> None:
+    """Warn when the validation rows are weighted and the held-out rows are not: the two figures the audit sets side
+    by side would then be of different measures (a weighted population against a count of rows)."""
+    if sample_weight is not None and holdout is not None and holdout_sample_weight is None:
+        from moo_hpo.user_warnings import warn
+
+        warn(f"{owner}: sample_weight weighs the validation rows but the held-out rows are unweighted, so the held-out "
+             "figures count rows where the validation ones weigh them; pass holdout_sample_weight (the held-out rows' "
+             "weights) to compare like with like")

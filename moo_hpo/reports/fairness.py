@@ -162,8 +162,10 @@ class FairnessAudit(SavesByFormat):
             text += f" Groups: {what} ({len(groups)} groups: {', '.join(str(' / '.join(str(g[c]) for c in columns)) for g in groups[:8])}" \
                     f"{', ...' if len(groups) > 8 else ''})."
         if groups and "weight" in groups[0]:
+            held = next((r["holdout_by_group"] for r in self.rows if r.get("holdout_by_group")), [])
             text += (" The rows carry weights (sample_weight): the gap and the rates are weighted, the people and labels "
-                     "counted are rows.")
+                     "counted are rows" + ("; the held-out rows carry none (no holdout_sample_weight): their figures count "
+                                           "rows, so they compare unlike with the validation ones." if held and "weight" not in held[0] else "."))
         return text
 
     def _holdout_verdict(self) -> str:

@@ -412,6 +412,17 @@ def test_an_audit_of_weighted_rows_shows_each_groups_weight_and_says_the_rates_a
     assert "the gap and the rates are weighted, the people and labels counted are rows" in md
     assert "Groups: sex (2 groups: Female, Male)." not in md  # the probe names the column sensitive_feature_0
     assert "Groups: the sensitive feature (2 groups: Female, Male)." in md
+    assert "held-out rows carry none" not in md
+    # weighted validation beside unweighted held-out rows: warned as the probe is made, and said in the audit
+    with pytest.warns(mh.MooHpoWarning, match="held-out rows are unweighted.*pass holdout_sample_weight"):
+        held = mh.objectives.FairnessGap(X, y, sensitive=sex, metrics=["eo_diff"], sample_weight=weight, holdout=(X, y, sex))
+    with pytest.warns(mh.MooHpoWarning, match="Accuracy: sample_weight weighs the validation rows"):
+        mh.objectives.Accuracy(X, y, sample_weight=weight, holdout=(X, y))
+    study = mh.Study(mh.Space({"C": mh.Float(0.01, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")], seed=0)
+    trial = study.ask()
+    measured = held.measure(LogisticRegression(C=trial.config["C"]).fit(X, y))
+    study.tell(trial, {"accuracy": 0.8, "holdout_accuracy": 0.8, **measured}, extra=measured.extra)
+    assert "the held-out rows carry none (no holdout_sample_weight): their figures count rows" in mh.fairness_audit(study).to_markdown()
 
 
 def test_an_accuracy_and_a_gap_given_the_wrong_way_round_are_refused(study_with_holdout):
