@@ -29,7 +29,7 @@ from moo_hpo.reports.fairness_cells import (
     GROUP_COLUMNS,
     config_text,
     dash,
-    group_cell,
+    group_tables,
     holdout_meets,
     near,
     no_audited_trials_error,
@@ -98,6 +98,13 @@ class FairnessAudit(SavesByFormat):
 
         return [save_fairness_figure(self, folder)]
 
+    @property
+    def choices_label(self) -> str:
+        """The choices' heading: "Recommended models", unless there is a bound and none of them meets it."""
+        if self.bound is not None and self.choices and not any(c["meets_bound"] for c in self.choices):
+            return f"Closest models (none meets {self.gap} <= {self.bound:g})"
+        return "Recommended models"
+
     # ------------------------------------------------------------------ tables shared by HTML and Markdown
     def _meets_header(self) -> str:
         return f"meets {self.gap} <= {self.bound:g}" if self.bound is not None else "meets bound"
@@ -117,34 +124,6 @@ class FairnessAudit(SavesByFormat):
 
     def _choice_rows(self) -> list[list[Any]]:
         return [[c["role"], trial_cell(c), *self._figure_cells(c)] for c in self.choices]
-
-    def _group_tables(self, r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
-        """Per audited trial, its per-group tables (validation, held-out): title, header, rows, the last row the
-        largest between-group difference of each rate (what the gaps are made of)."""
-        tables, runs = [], r.get("runs", 1)
-        # a configuration run more than once: its row holds the means of its runs, its tables are one run's
-        first = f"its first run of {runs}: the figures above are the means of its runs" if runs > 1 else ""
-        valid = "; ".join(p for p in ("validation" if self.holdout else "", first) if p)
-        for title, groups in ((f"Trial #{r['number']} by group" + (f" ({valid})" if valid else ""), r["by_group"]),
-                              (f"Trial #{r['number']} by group (held-out{'; ' + first if first else ''})", r.get("holdout_by_group"))):
-            if not groups:
-                continue
-            keys = list(groups[0])
-            rates = [k for k in keys if k in ("accuracy", "selection_rate", "tpr", "fpr")]
-            first = [k for k in keys if k not in GROUP_COLUMNS and k not in rates]  # the group's own column(s)
-            rows = [[group_cell(k, g[k]) for k in keys] for g in groups]
-            if len(groups) > 1:
-                spread: dict[str, Any] = {k: max(g[k] for g in groups) - min(g[k] for g in groups) for k in rates
-                                          if all(isinstance(g[k], (int, float)) for g in groups)}
-                for k in ("tpr", "fpr"):  # a rate over nobody: the gap counts it as 0 (fairlearn), and so does this
-                    values = [g.get(k) for g in groups]
-                    if k in rates and k not in spread and any(isinstance(v, (int, float)) for v in values):
-                        counted, low = [v if isinstance(v, (int, float)) else 0.0 for v in values], min(v for v in values if isinstance(v, (int, float)))
-                        spread[k] = f"{max(counted) - min(counted):.4g}" + (" (an undefined rate counted as 0)" if low > 0 else "")
-                rows.append([("largest difference" if k == first[0] else "") if k in first else spread.get(k, "") for k in keys]
-                            if first else [spread.get(k, "") for k in keys])
-            tables.append((title, [GROUP_COLUMNS.get(k, k) for k in keys], rows))
-        return tables
 
     def _definition(self) -> str:
         """What the gap is, from the per-group rates, and between which groups; or nothing for a gap without a
@@ -213,7 +192,7 @@ class FairnessAudit(SavesByFormat):
         if self._definition():
             out += [md.escape(self._definition()), ""]
         if self.choices:
-            out += ["## Recommended models", "", md.table(["choice", "trial", *self._figure_columns()], self._choice_rows()), ""]
+            out += [f"## {md.escape(self.choices_label)}", "", md.table(["choice", "trial", *self._figure_columns()], self._choice_rows()), ""]
         out += ["## Audited trials", ""]
         if self.holdout:
             out.append(md.table(["trial", *self._figure_columns(), "predicts"],
@@ -224,7 +203,7 @@ class FairnessAudit(SavesByFormat):
                                 [(trial_cell(r), dash(r["accuracy"]), dash(r["gap"]), yes_no(r["meets_bound"]), predicts(r))
                                  for r in self.rows]))
         for r in self.rows:
-            for title, header, rows in self._group_tables(r):
+            for title, header, rows in group_tables(r, self.holdout):
                 out += ["", f"### {title}", "", md.table(header, rows)]
         return "\n".join(out) + "\n"
 
@@ -279,13 +258,13 @@ class FairnessAudit(SavesByFormat):
         columns = self._figure_columns()
         numeric = [not c.startswith("meets") for c in columns]
         if self.choices:
-            parts.append("<h2>Recommended models</h2>" + _table(["choice", "trial", *columns], self._choice_rows(), [False, False, *numeric]))
+            parts.append(f"<h2>{esc(self.choices_label)}</h2>" + _table(["choice", "trial", *columns], self._choice_rows(), [False, False, *numeric]))
         parts.append("<h2>Audited trials</h2>" + _table(["trial", "configuration", *columns, "predicts"],
                                                          [(trial_cell(r), config_text(r["config"]), *self._figure_cells(r), predicts(r)) for r in self.rows],
                                                          [False, False, *numeric, False]))
         for r in self.rows:
-            for title, header, rows in self._group_tables(r):
-                parts.append(f"<h3>{esc(title)}</h3>" + _table(header, rows, [False] + [True] * (len(header) - 1)))
+            for title, header, rows in group_tables(r, self.holdout):
+                parts.append(f"<h3>{esc(title)}</h3>" + _table(header, rows, [h in GROUP_COLUMNS.values() or h == "accuracy" for h in header]))
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Fairness audit - {esc(self.study_name)}</title>"
                 f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 

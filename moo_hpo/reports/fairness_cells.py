@@ -11,7 +11,7 @@ from moo_hpo.reports.fairness_names import fairness_extra
 from moo_hpo.trial import Trial
 from moo_hpo.values import choice_text
 
-__all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "holdout_meets", "near", "no_audited_trials_error",
+__all__ = ["GROUP_COLUMNS", "config_text", "dash", "group_cell", "group_tables", "holdout_meets", "near", "no_audited_trials_error",
            "no_usable_model_note",
            "one_class_notes", "one_class_only", "predicts", "short", "small_groups_note", "trial_cell", "yes_no"]
 
@@ -207,3 +207,32 @@ def no_audited_trials_error(study: Any, accuracy: str, gap: str) -> ConfigError:
         f"no complete trial has both {accuracy!r} and {gap!r}; expected a study that measures them "
         f"(its complete trials measure {measured or 'nothing'}{'; ' + ' '.join(hints) if hints else ''})"
     )
+
+
+def group_tables(r: dict[str, Any], holdout: bool) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """Per audited trial, its per-group tables (validation, held-out): title, header, rows, the last row the
+    largest between-group difference of each rate (what the gaps are made of)."""
+    tables, runs = [], r.get("runs", 1)
+    # a configuration run more than once: its row holds the means of its runs, its tables are one run's
+    first = f"its first run of {runs}: the figures above are the means of its runs" if runs > 1 else ""
+    valid = "; ".join(p for p in ("validation" if holdout else "", first) if p)
+    for title, groups in ((f"Trial #{r['number']} by group" + (f" ({valid})" if valid else ""), r["by_group"]),
+                          (f"Trial #{r['number']} by group (held-out{'; ' + first if first else ''})", r.get("holdout_by_group"))):
+        if not groups:
+            continue
+        keys = list(groups[0])
+        rates = [k for k in keys if k in ("accuracy", "selection_rate", "tpr", "fpr")]
+        first = [k for k in keys if k not in GROUP_COLUMNS and k not in rates]  # the group's own column(s)
+        rows = [[group_cell(k, g[k]) for k in keys] for g in groups]
+        if len(groups) > 1:
+            spread: dict[str, Any] = {k: max(g[k] for g in groups) - min(g[k] for g in groups) for k in rates
+                                      if all(isinstance(g[k], (int, float)) for g in groups)}
+            for k in ("tpr", "fpr"):  # a rate over nobody: the gap counts it as 0 (fairlearn), and so does this
+                values = [g.get(k) for g in groups]
+                if k in rates and k not in spread and any(isinstance(v, (int, float)) for v in values):
+                    counted, low = [v if isinstance(v, (int, float)) else 0.0 for v in values], min(v for v in values if isinstance(v, (int, float)))
+                    spread[k] = f"{max(counted) - min(counted):.4g}" + (" (an undefined rate counted as 0)" if low > 0 else "")
+            rows.append([("largest difference" if k == first[0] else "") if k in first else spread.get(k, "") for k in keys]
+                        if first else [spread.get(k, "") for k in keys])
+        tables.append((title, [GROUP_COLUMNS.get(k, k) for k in keys], rows))
+    return tables

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from moo_hpo.reports.fairness import FairnessAudit
 
-__all__ = ["save_fairness_figure"]
+__all__ = ["fairness_figure", "save_fairness_figure"]
 
 
 def save_fairness_figure(audit: FairnessAudit, folder: str | os.PathLike[str]) -> Path:
     """Write ``fairness_front.png`` into ``folder``: every complete trial's accuracy against its gap (validation
-    figures), the accuracy-vs-gap front, the trials breaking the study's other hard limits, the recommended models
-    and the bound.
+    figures), the accuracy-vs-gap front, the trials breaking the study's other hard limits, the audited trials'
+    held-out figures (open circles joined to their validation points), the recommended models and the bound.
 
     Returns:
         The written path.
@@ -26,15 +26,26 @@ def save_fairness_figure(audit: FairnessAudit, folder: str | os.PathLike[str]) -
     Raises:
         ConfigError: when ``folder`` is a file.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"figures are written to a folder; {str(folder)!r} is a file")
     folder.mkdir(parents=True, exist_ok=True)
+    fig = fairness_figure(audit)
+    path = folder / "fairness_front.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def fairness_figure(audit: FairnessAudit) -> Any:
+    """The matplotlib figure :func:`save_fairness_figure` writes (close it with ``plt.close`` when done)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     front = set(audit.front)
     split = " (validation)" if audit.holdout else ""
     groups = (
@@ -49,9 +60,16 @@ def save_fairness_figure(audit: FairnessAudit, folder: str | os.PathLike[str]) -
         points = [p for p in audit.points if member(p)]
         if points:
             ax.scatter([p["gap"] for p in points], [p["accuracy"] for p in points], label=label, **style)
+    held = [r for r in audit.rows if r.get("holdout_accuracy") is not None and r.get("holdout_gap") is not None]
+    for r in held:  # each audited trial's held-out point, joined to its validation one
+        ax.plot([r["gap"], r["holdout_gap"]], [r["accuracy"], r["holdout_accuracy"]], color="#d0a040", linewidth=0.8,
+                linestyle=":", zorder=2)
+    if held:
+        ax.scatter([r["holdout_gap"] for r in held], [r["holdout_accuracy"] for r in held], s=40, facecolors="none",
+                   edgecolors="#d0a040", linewidths=1.5, label="audited trials on held-out data", zorder=4)
     if audit.choices:
         ax.scatter([c["gap"] for c in audit.choices], [c["accuracy"] for c in audit.choices], s=170, facecolors="none",
-                   edgecolors="#111111", marker="*", linewidths=1.2, label="recommended")
+                   edgecolors="#111111", marker="*", linewidths=1.2, label=audit.choices_label.lower(), zorder=5)
         for c in audit.choices:
             ax.annotate(f"#{c['number']}", (c["gap"], c["accuracy"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
     if audit.bound is not None:
@@ -61,7 +79,4 @@ def save_fairness_figure(audit: FairnessAudit, folder: str | os.PathLike[str]) -
     ax.set_title(f"{audit.study_name}: {audit.accuracy} vs. {audit.gap}", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = folder / "fairness_front.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
