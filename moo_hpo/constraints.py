@@ -99,7 +99,16 @@ def AtMost(name: str, bound: float, soft: bool = False, penalty: float = 1.0) ->
         penalty: penalty weight per unit of violation (soft constraints only).
     """
     _check_penalty_is_soft(name, soft, penalty)
-    return Constraint(name, "at_most", bound, soft, penalty)
+    made = Constraint(name, "at_most", bound, soft, penalty)
+    if made.bound < 0:
+        from moo_hpo.objectives.fairness import FAIRNESS_METRICS, gap_parts
+
+        if gap_parts(name)[1] in FAIRNESS_METRICS:  # fairlearn's gaps and ratios are never negative
+            from moo_hpo.user_warnings import warn
+
+            warn(f"AtMost({name!r}, {_short(made.bound)}): a fairness gap is never below 0, so no trial can meet this "
+                 f"bound; AtMost({name!r}, {_short(-made.bound)}) bounds its size")
+    return made
 
 
 def AtLeast(name: str, bound: float, soft: bool = False, penalty: float = 1.0) -> Constraint:  # noqa: N802

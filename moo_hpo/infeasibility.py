@@ -70,8 +70,12 @@ def no_feasible_reason(problem: Problem, trials: Sequence[Trial]) -> tuple[str, 
         return why + (f"; {hint}" if hint else ""), best.number
     v = relative_violation(problem, complete)
     best = complete[int(np.argmin(v))]
+    broken = problem.constraint_matrix([best])[0] > 0
+    # a share of a bound of 0 has no meaning (its metric counts in its own units): the broken bounds say it all then
+    zero = any(c.bound == 0 for c, b in zip(problem.hard_constraints, broken, strict=True) if b)
+    share = "" if zero else f"over its bounds by {_share(v.min())} in all; "
     why = (f"none of the {len(complete)} complete trials satisfies every hard constraint; the least violating is trial "
-           f"#{best.number} (over its bounds by {_share(v.min())} in all; breaks {broken_bounds(problem, best)})")
+           f"#{best.number} ({share}breaks {broken_bounds(problem, best)})")
     return why, best.number
 
 

@@ -10,3 +10,18 @@ def test_a_constraint_reads_back_its_bound_exactly():
     assert c.describe() == "latency_ms <= 0.1234567 (soft)"
     assert eval(repr(c), {"AtMost": mh.AtMost}) == c  # noqa: S307 - the repr rebuilds it
     assert repr(mh.AtLeast("accuracy", 0.9)) == "AtLeast('accuracy', 0.9)"
+
+
+def test_a_negative_bound_on_a_fairness_gap_is_warned_of():
+    # AtMost("tpr_diff", -0.05) (a sign typo for |TPR_diff| <= 0.05) made every trial infeasible without a hint
+    import pytest
+
+    with pytest.warns(mh.MooHpoWarning, match=r"AtMost\('sex_tpr_diff', -0.05\): a fairness gap is never below 0.*"
+                                              r"AtMost\('sex_tpr_diff', 0.05\) bounds its size"):
+        mh.AtMost("sex_tpr_diff", -0.05)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mh.AtMost("tpr_diff", 0.05)
+        mh.AtMost("loss_change", -0.05)  # a metric that may be negative: its bound is the user's

@@ -585,6 +585,11 @@ def test_the_least_violating_trial_is_judged_relative_to_each_bound(size_unit):
     with pytest.raises(mh.NoFeasibleTrialError, match=r"the least violating is trial #0 \(over its bounds by 8.8% in all") as info:
         study.recommend()
     assert info.value.least_violating == 0
+    zero = _hv_study(constraints=[mh.AtMost("lat", 0.0)])  # a bound of 0: no share of it to give
+    _tell_all(zero, [{"acc": 0.5, "size": 1.0, "lat": 0.0236}])
+    with pytest.raises(mh.NoFeasibleTrialError, match=r"the least violating is trial #0 \(breaks lat <= 0") as info:
+        zero.recommend()
+    assert "%" not in str(info.value)
     skipped = _hv_study(constraints=[mh.AtMost("size", 40.0 * size_unit), mh.AtMost("lat", 0.2)])
     for metrics in ({"size": 43.5 * size_unit}, {"lat": 0.25}):  # skipped before training, each on what it measured
         skipped.tell(skipped.ask(), metrics, status="infeasible_skipped")

@@ -164,7 +164,8 @@ class FairnessAudit(SavesByFormat):
         only = [f"#{r['number']}" for r in held if r["holdout_meets_bound"] and not r["meets_bound"]]
         text = f"On the held-out data, {', '.join(both)} meet{'s' if len(both) == 1 else ''} {self.gap} <= {self.bound:g} too." if both else ""
         if only:  # met by chance on the held-out split: no ground for choosing it
-            text += (f"{' ' if text else ''}{', '.join(only)} meet{'s' if len(only) == 1 else ''} it on the held-out data only, "
+            it = "it" if both else f"{self.gap} <= {self.bound:g}"
+            text += (f"{' ' if text else ''}{', '.join(only)} meet{'s' if len(only) == 1 else ''} {it} on the held-out data only, "
                      "not on the validation data that models are chosen on: not a model to choose by its held-out figure.")
         return text
 
@@ -229,7 +230,7 @@ class FairnessAudit(SavesByFormat):
                 continue
             fig.add_trace(go.Scatter(x=[p["gap"] for p in pts], y=[p["accuracy"] for p in pts], mode="markers", name=name,
                                      marker=marker, legendrank=rank,
-                                     hovertext=[f"trial #{p['number']}<br>" + "<br>".join(f"{esc(k)} = {esc(choice_text(v))}" for k, v in p["config"].items()) for p in pts],
+                                     hovertext=[f"trial #{p['number']}: {esc(self.accuracy)} {p['accuracy']:.4g}, {esc(self.gap)} {p['gap']:.4g}<br>" + "<br>".join(f"{esc(k)} = {esc(choice_text(v))}" for k, v in p["config"].items()) for p in pts],
                                      hoverinfo="text"))
         held = [r for r in self.rows if r.get("holdout_accuracy") is not None and r.get("holdout_gap") is not None]
         if held:
@@ -242,7 +243,7 @@ class FairnessAudit(SavesByFormat):
                                      hoverinfo="skip", showlegend=False))
             fig.add_trace(go.Scatter(x=[r["holdout_gap"] for r in held], y=[r["holdout_accuracy"] for r in held], mode="markers",
                                      name="audited trials on held-out data", marker={"color": "#d0a040", "size": 10, "symbol": "circle-open", "line": {"width": 2}},
-                                     hovertext=[f"trial #{r['number']} on held-out data" for r in held], hoverinfo="text"))
+                                     hovertext=[f"trial #{r['number']} on held-out data: {esc(self.accuracy)} {r['holdout_accuracy']:.4g}, {esc(self.gap)} {r['holdout_gap']:.4g}" for r in held], hoverinfo="text"))
         if self.bound is not None:
             fig.add_vline(x=self.bound, line_dash="dash", line_color="#b42318", annotation_text=esc(f"bound {self.bound:g}"))
         fig.update_layout(title=esc(f"{self.accuracy} vs. {self.gap}"), xaxis_title=esc(f"{self.gap} (lower is fairer)"), yaxis_title=esc(self.accuracy), height=480)

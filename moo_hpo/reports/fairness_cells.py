@@ -86,8 +86,8 @@ def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[
         groups = one_class_groups({"fairness": fairness_extra(t, gap)}) if t.number in chosen else []
         if groups:
             text += (f" Trial #{t.number}, a choice above, predicts one class for everyone in a group ({'; '.join(groups)}): "
-                     "its gap there compares rates of 0 or 1, small whatever the model's merit; check that it serves "
-                     "every group before choosing it.")
+                     "its gap there compares rates of 0 or 1, which say nothing of how it treats that group's people; "
+                     "check that it serves every group before choosing it.")
     return text
 
 

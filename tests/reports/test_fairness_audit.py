@@ -213,11 +213,11 @@ def test_a_model_that_meets_the_bound_on_held_out_data_only_is_not_shown_as_good
         study.tell(trial, {"accuracy": 0.8, "eo_diff": gap, "holdout_accuracy": 0.8, "holdout_eo_diff": held_out_gap},
                    extra={"fairness": {"by_group": _groups(0.2), "holdout_by_group": _groups(0.25)}})
     audit = mh.fairness_audit(study, bound=0.05)
-    said = ("#1 meets it on the held-out data only, not on the validation data that models are chosen on: not a model "
+    said = ("#1 meets eo_diff <= 0.05 on the held-out data only, not on the validation data that models are chosen on: not a model "
             "to choose by its held-out figure.")
     assert said in audit.to_markdown()
     page = audit.to_html()
-    assert "class='note'><b>#1 meets it on the held-out data only" in page and "class='ok'" not in page
+    assert "class='note'><b>#1 meets eo_diff &lt;= 0.05 on the held-out data only" in page and "class='ok'" not in page
 
 
 def test_the_audit_says_when_a_group_behind_the_gap_is_tiny():
@@ -333,7 +333,10 @@ def test_a_choice_that_selects_no_one_in_a_group_is_flagged():
     audit = mh.fairness_audit(study, bound=0.05)
     assert [(c["role"], c["number"]) for c in audit.choices] == [("most accurate", 0), ("most accurate within the bound", 1)]
     assert ("Trial #1, a choice above, predicts one class for everyone in a group (sex=Female (selects no one)): its gap "
-            "there compares rates of 0 or 1") in audit.summary
+            "there compares rates of 0 or 1, which say nothing of how it treats that group's people") in audit.summary
+    assert "small whatever" not in audit.summary  # its gap may be large (a group selected entirely, another not)
+    hover = _text(audit.to_html())  # the figure's points name their figures, not the configuration alone
+    assert "trial #1: accuracy 0.7655, eo_diff 0.03" in hover
     assert "Trial #0, a choice" not in audit.summary and "Trial #2, a choice" not in audit.summary  # only the choices
     fair = study.recommend("best", objective="eo_diff")  # and the recommendation says so too
     assert fair.trial.number == 1 and fair.caution == "this model predicts one class for everyone in a group: sex=Female (selects no one)"
