@@ -74,6 +74,26 @@ def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None
         )
 
 
+def _carry_threshold(built: Any, model: Any, noted: set[str]) -> None:
+    """A threshold set on the built model (``moo_hpo_threshold``, a searched parameter) goes with the model ``fit``
+    returned in its place (a ``CalibratedClassifierCV`` around it, say), unless that one carries its own: without it
+    the probes would use their own threshold and the searched one would change nothing. Logged once per process."""
+    threshold = getattr(built, "moo_hpo_threshold", None)
+    if model is built or threshold is None or getattr(model, "moo_hpo_threshold", None) is not None:
+        return
+    try:
+        model.moo_hpo_threshold = threshold
+    except (AttributeError, TypeError):  # an object that takes no attributes: the probes' own threshold applies
+        logger.warning("fit returned a %s, which takes no moo_hpo_threshold: the threshold %s set on the built model "
+                       "is not applied by the probes", type(model).__name__, threshold)
+        return
+    if ":carried" not in noted:
+        noted.add(":carried")
+        logger.warning("fit returned another model (%s) than build made; the built model's moo_hpo_threshold=%s goes "
+                       "with it, and the probes apply it (set model.moo_hpo_threshold on the returned model to choose; "
+                       "logged once per process that runs trials)", type(model).__name__, threshold)
+
+
 def _note_threshold_on_different_labels(probes: Sequence[Probe], model: Any, noted: set[str]) -> None:
     """Log once per process when a model carries its own decision threshold (``moo_hpo_threshold``) and the probes
     that apply it count different labels as positive: each applies it to its own label's probability, so an accuracy
@@ -323,6 +343,7 @@ class ProbePipeline:
                               "mapping of metrics, or mh.Result(metrics, extra) for metrics and extra data")
         if trained is not None and not isinstance(trained, (Result, Mapping)):
             model = trained
+            _carry_threshold(built, model, self._noted)
         if trial is not None and trial.should_prune():  # stopped early: no point measuring it
             return Result(metrics, extra)
         _note_threshold_on_different_labels(self.measuring, model, self._noted)  # fit may have set it

@@ -422,6 +422,32 @@ def test_a_models_own_threshold_applied_to_different_positive_labels_is_logged_o
     assert run(mh.objectives.FairnessGap(X, y, sensitive=sex)) == []  # the same positive label: one classifier
 
 
+def test_a_threshold_set_by_build_goes_with_the_model_fit_returns_in_its_place(caplog):
+    # fit returning CalibratedClassifierCV(model).fit(...) dropped the searched threshold: stored None, no effect
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+
+    def build(config):
+        model = LogisticRegression()
+        model.moo_hpo_threshold = config["threshold"]
+        return model
+
+    study = mh.Study(mh.Space({"threshold": mh.Float(0.1, 0.9)}), [mh.Maximize("accuracy")], optimizer="random", seed=0)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(lambda model, config: CalibratedClassifierCV(model, cv=3).fit(X, y), build=build, n_trials=3,
+                       show_progress=False, probes=[mh.objectives.Accuracy(X, y)])
+    said = [r.getMessage() for r in caplog.records if "goes with it" in r.getMessage()]
+    assert len(said) == 1 and "fit returned another model (CalibratedClassifierCV)" in said[0]
+    for t in study.trials:  # the accuracy is the searched threshold's
+        fitted = CalibratedClassifierCV(LogisticRegression(), cv=3).fit(X, y)
+        expected = ((fitted.predict_proba(X)[:, 1] >= t.config["threshold"]).astype(int) == y).mean()
+        assert t.metrics["accuracy"] == pytest.approx(expected)
+
+
 def test_the_recorded_size_is_the_trained_model_s_when_fit_quantizes_or_prunes():
     # the probes measured before training decided the skip; the size recorded is what fit returned or left
     import torch.ao.quantization as tq
