@@ -419,10 +419,12 @@ def audit(
     gap: str = typer.Option("eo_diff", help="Fairness gap metric."),
     bound: float = typer.Option(None, help="Largest acceptable gap (default: the study's constraint)."),
     output: Path = typer.Option(Path("fairness_audit.html"), "--output", "-o", help="audit.html, .md or .json"),
+    trial: list[int] = typer.Option(None, "--trial", "-t", help="A trial to audit and choose among (repeatable; default: "
+                                    "the accuracy-vs-gap front, choosing among all trials)."),
 ) -> None:
     """Fairness audit of a stored study: accuracy vs. gap, per-group figures, summary."""
     with _load(path) as study:
-        result = mh.fairness_audit(study, accuracy=accuracy, gap=gap, bound=bound)
+        result = mh.fairness_audit(study, accuracy=accuracy, gap=gap, bound=bound, trials=trial or None)
     replaced = _replaced(output)
     written = result.save(output)
     console.print(result.summary, highlight=False, markup=False)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -95,6 +96,11 @@ def test_report_front_audit_and_sizing_commands(toml_study):
     assert listed == front, out.output  # exactly the study's front, the constraint applied
     out = runner.invoke(app, ["audit", db, "-o", str(toml_study / "a.html")])
     assert out.exit_code == 0 and "most accurate model" in out.output
+    out = runner.invoke(app, ["audit", db, "-t", "2", "--trial", "5", "-o", str(toml_study / "a.json")])
+    assert out.exit_code == 0, out.output
+    assert [r["number"] for r in json.loads((toml_study / "a.json").read_text())["trials"]] == [2, 5]  # those trials
+    out = runner.invoke(app, ["audit", db, "-t", "99", "-o", str(toml_study / "a.json")])
+    assert out.exit_code != 0 and "trials [99] are not in the study" in one_line_error(out)
     out = runner.invoke(app, ["sizing", db, "-d", "small:size=30,latency=1.2", "-d", "big:size=200", "-o", str(toml_study / "s.csv")])
     assert out.exit_code == 0, out.output
     assert "small" in out.output and len((toml_study / "s.csv").read_text().splitlines()) == 3
