@@ -97,10 +97,18 @@ def yes_no(meets: bool | None) -> str:
 
 
 def predicts(row: dict[str, Any]) -> str:
-    """The "predicts" cell: one class only, both classes, or the status of a trial that did not complete."""
+    """The "predicts" cell: one class only, both classes (naming a group given one class for everyone), or the status
+    of a trial that did not complete."""
     if row.get("status", "complete") != "complete":
         return f"- ({row['status']})"
-    return "ONE CLASS ONLY" if row.get("degenerate") else "both classes" if row.get("by_group") else "-"
+    if row.get("degenerate"):
+        return "ONE CLASS ONLY"
+    if not row.get("by_group"):
+        return "-"
+    from moo_hpo.objectives.fairness import one_class_groups
+
+    within = one_class_groups({"fairness": {"by_group": row["by_group"]}})  # one class for everyone in some group
+    return f"both classes; one class in {'; '.join(within)}" if within else "both classes"
 
 
 def dash(value: Any) -> Any:

@@ -335,6 +335,8 @@ def test_a_choice_that_selects_no_one_in_a_group_is_flagged():
     assert ("Trial #1, a choice above, predicts one class for everyone in a group (sex=Female (selects no one)): its gap "
             "there compares rates of 0 or 1, which say nothing of how it treats that group's people") in audit.summary
     assert "small whatever" not in audit.summary  # its gap may be large (a group selected entirely, another not)
+    assert "| #1 | 0.7655 | 0.03 | yes | both classes; one class in sex=Female (selects no one) |" in audit.to_markdown()
+    assert "| #0 | 0.86 | 0.09 | no | both classes |" in audit.to_markdown()
     hover = _text(audit.to_html())  # the figure's points name their figures, not the configuration alone
     assert "trial #1: accuracy 0.7655, eo_diff 0.03" in hover
     assert "Trial #0, a choice" not in audit.summary and "Trial #2, a choice" not in audit.summary  # only the choices
