@@ -12,7 +12,7 @@ from typing import Any
 
 from moo_hpo.naming import closest_name
 
-__all__ = ["Result", "Trial", "TrialStatus", "check_metrics", "config_key", "json_default", "new_report"]
+__all__ = ["RecordDict", "Result", "Trial", "TrialStatus", "check_metrics", "config_key", "json_default", "new_report"]
 
 
 class TrialStatus(str, Enum):
@@ -62,6 +62,39 @@ class Result:
             )
 
 
+class RecordDict(dict):
+    """A trial's ``config`` or ``metrics`` as its study holds them: read as a dict, changed only by the study.
+
+    The trials a study hands out (``study.trials``, ``pareto_front()``, ``recommend().trial``, ``ask()``) are its own
+    records: a value changed in place would change the study's front, hypervolume and recommendations in memory while
+    its file keeps the old one, and a configuration edited before ``tell`` would be stored as if proposed. So
+    changing one in place raises ``TypeError``; ``dict(trial.config)`` (or ``trial.config.copy()``) is a copy to change.
+    """
+
+    __slots__ = ("_what",)
+
+    def __init__(self, data: Any = (), what: str = "config") -> None:
+        dict.__init__(self, data)
+        self._what = what
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"a trial's {self._what} is its study's record and is not changed in place; change a copy: "
+                        f"{self._what} = dict(trial.{self._what})")
+
+    __setitem__ = __delitem__ = pop = popitem = setdefault = update = clear = __ior__ = _refuse  # type: ignore[assignment]
+
+    def copy(self) -> dict[str, Any]:  # type: ignore[override]
+        """A plain dict of the same items, to change."""
+        return dict(self)
+
+    def __reduce__(self) -> tuple:
+        return (RecordDict, (dict(self), self._what))
+
+
+#: The trial fields held as :class:`RecordDict`.
+_RECORDS = ("config", "metrics")
+
+
 @dataclass(slots=True)
 class Trial:
     """A trial record.
@@ -93,6 +126,11 @@ class Trial:
     reports: list[dict[str, Any]] = field(default_factory=list)
     # how report() reaches the study while the trial runs (in this process, a worker or a Dask task)
     _reporter: Any = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _RECORDS and isinstance(value, dict) and type(value) is not RecordDict:
+            value = RecordDict(value, name)  # the study's record: see RecordDict
+        object.__setattr__(self, name, value)
 
     def __getstate__(self) -> tuple:
         return tuple(getattr(self, name) for name in _PICKLED)

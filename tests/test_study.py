@@ -1659,3 +1659,36 @@ def test_an_explicit_ref_no_trial_reaches_is_said_while_the_study_runs(caplog):
     with caplog.at_level("WARNING", logger="moo_hpo"):
         run(0.6)
     assert "is better than the ref" not in caplog.text
+
+
+def test_the_trials_handed_out_are_records_changed_only_by_the_study(tmp_path):
+    # editing study.trials[i].metrics or recommend().trial.config changed the study's front in memory (its file kept
+    # the old values), and a config edited before tell was stored outside the space, so the study could not propose
+    import copy
+    import pickle
+
+    path = tmp_path / "s.db"
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0,
+                     storage=path)
+    study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"]}, n_trials=4, show_progress=False)
+    chosen = study.recommend("knee").trial
+    with pytest.raises(TypeError, match=r"a trial's config is its study's record .* config = dict\(trial.config\)"):
+        chosen.config["x"] /= 10
+    for change in (lambda m: m.__setitem__("a", 100.0), lambda m: m.update(a=1.0), lambda m: m.pop("a"),
+                   lambda m: m.setdefault("c", 1.0), lambda m: m.clear()):
+        with pytest.raises(TypeError, match="a trial's metrics is its study's record"):
+            change(study.trials[0].metrics)
+    mine = dict(chosen.config)
+    mine["x"] = 5.0  # a copy is the user's
+    assert chosen.config.copy() == {"x": study.trial(chosen.number).config["x"]} and type(chosen.config.copy()) is dict
+    asked = study.ask()
+    with pytest.raises(TypeError):
+        asked.config["x"] = 85.0
+    study.tell(asked, {"a": 0.5, "b": 0.5})
+    restored = pickle.loads(pickle.dumps(study.trials[0]))  # as trials travel to workers
+    assert restored.config == study.trials[0].config and copy.deepcopy(study.trials[0]).metrics == study.trials[0].metrics
+    study.close()
+    with mh.Study.load(path) as again:
+        assert [t.config for t in again.trials] == [t.config for t in study.trials]
+        with pytest.raises(TypeError):
+            again.trials[0].config["x"] = 1.0
