@@ -362,7 +362,7 @@ def _nothing_completed(failures: list[str], location: str) -> str:
     """Why a run completed no trial: its commonest failure, and where every reason is kept."""
     from collections import Counter
 
-    from moo_hpo.execution.loop import failure_kind
+    from moo_hpo.execution.failures import failure_kind
 
     text = "no trial completed"
     if failures:

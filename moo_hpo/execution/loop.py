@@ -16,6 +16,7 @@ from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPrun
 from moo_hpo.execution.executors import InProcessExecutor, Outcome
 from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
 from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, stops_recorded, terminate_as_interrupt
+from moo_hpo.execution.failures import report_failure
 from moo_hpo.execution.probe_checks import (
     check_cuda_available,
     check_energy_counters,
@@ -23,7 +24,6 @@ from moo_hpo.execution.probe_checks import (
     check_metric_names,
     check_sample_weights,
     check_thresholds,
-    first_finished,
     note_unreachable_bound,
 )
 from moo_hpo.execution.progress import Progress
@@ -235,7 +235,7 @@ def run_optimize(
     def after_tell(trial: Trial) -> None:
         record = study.trial(trial.number)
         if record.status is TrialStatus.FAILED:
-            _report_failure(study, record)
+            report_failure(study, record, first_number)
         elif record.status is TrialStatus.INFEASIBLE_SKIPPED:  # a budget out of reach: said once
             note_unreachable_bound(study, record)
         elif record.status is TrialStatus.COMPLETE and can_report:  # a pruner, and the objective never reports: once
@@ -402,56 +402,6 @@ _STOPPING_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 
 #: Seconds the study waits for its own stop after a worker was ended by a stopping signal before failing its trial.
 JOB_STOP_GRACE_S = 1.0
-
-#: A study whose first this-many finished trials all failed with one reason stops with that reason.
-SAME_FAILURE_STOP = 5
-
-
-def _failure_key(error: str | None) -> str:
-    """What makes two failures the same for :func:`_report_failure`: the first line of the reason, to the letter; for a
-    result of the wrong form (``the objective returned tuple ((0.63, 0.37)); ...``, ``metric 'a' is not a number``),
-    without its numbers."""
-    first = (error or "").splitlines()[0] if error else ""
-    return failure_kind(first) if first.startswith(("the objective returned ", "metric ")) else first
-
-
-def _report_failure(study: Study, trial: Trial) -> None:
-    """Log a failed trial's one-line reason; stop a study whose first trials all fail the same way.
-
-    Raises:
-        MooHpoError: when the study's first :data:`SAME_FAILURE_STOP` finished trials failed with one reason and none
-            completed (a typo in a metric name, a bug in the objective); its ``failed_alike`` is True.
-    """
-    reason = (trial.error or "unknown").splitlines()[0]
-    logger.warning("trial %d failed: %s", trial.number, reason[:500])
-    # judged once, at the fifth trial to finish (several may be told at once, while an optimizer proposes)
-    finished = first_finished(study.trials, SAME_FAILURE_STOP)
-    if len(finished) < SAME_FAILURE_STOP or trial.number != finished[-1].number:
-        return
-    # one reason to the letter: failures that differ in a number (a loss diverging at another step) may be the
-    # search's own findings, not a mistake in the objective; but a result of the wrong form (a tuple, text for a
-    # number) is the objective's mistake whatever values it holds: those are compared without their numbers
-    reasons = {_failure_key(t.error) if t.status is TrialStatus.FAILED else None for t in finished}
-    if len(reasons) == 1 and None not in reasons:
-        fix = "Fix the objective and run it again"
-        if reason.startswith("missing metric(s)"):  # the name may be wrong in the study's definition instead
-            fix = ("Fix the metric's name in the objective, or in the study's objectives and constraints (a study file "
-                   "keeps the definition it was created with: give the corrected study a new file), and run it again")
-        where = "the study" if study._store.location == ":memory:" else study._store.location  # the CLI adds its count
-        error = MooHpoError(f"the first {SAME_FAILURE_STOP} trials all failed the same way, so the study stops: {reason}. "
-                            f"{fix} (the failed trials stay in {where})")
-        error.failed_alike = True  # type: ignore[attr-defined]
-        raise error
-
-
-def failure_kind(error: str | None) -> str:
-    """What a failure's reason says, apart from its numbers: its first line with every number as ``#`` (a
-    returned value, a size in an out-of-memory error), so that a summary counts failures of one kind as one."""
-    import re
-
-    first = (error or "").strip().splitlines()[0] if (error or "").strip() else ""
-    return re.sub(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", "#", first)
-
 
 def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
     """Why the trial counts as pruned, or None: it raised TrialPruned, or it returned after the pruner said

@@ -37,6 +37,21 @@ def test_a_study_whose_first_trials_all_fail_alike_stops_with_the_reason():
             "the corrected study a new file)") in said and "(the failed trials stay in the study)" in said
 
 
+def test_trials_skipped_before_training_do_not_hide_alike_failures_and_a_rerun_stops_again():
+    # a typo'd objective beside a size bound: one skipped trial among the first five turned the stop off, and all 20
+    # candidates were trained; a study stopped so and run again ran its whole budget
+    space = mh.Space({"w": mh.Int(1, 10)})
+    size = mh.objectives.probe(["size_kb"], needs_training=False)(lambda model: {"size_kb": float(model["w"])})
+    s = mh.Study(space, [mh.Maximize("acc"), mh.Minimize("size_kb")], [mh.AtMost("size_kb", 5.0)], optimizer="random", seed=0)
+    with pytest.raises(mh.MooHpoError, match=r"the first 5 trials all failed the same way.*missing metric\(s\) \['acc'\]"):
+        s.optimize(lambda model, config: {"accuracy": 0.8}, build=dict, probes=[size], n_trials=20, show_progress=False)
+    assert s.count("failed") == 5 and s.count("infeasible_skipped") >= 1 and len(s.trials) < 20
+    before = len(s.trials)
+    with pytest.raises(mh.MooHpoError, match=r"the first 5 trials of this run all failed the same way"):
+        s.optimize(lambda model, config: {"accuracy": 0.8}, build=dict, probes=[size], n_trials=20, show_progress=False)
+    assert sum(t.status is mh.TrialStatus.FAILED for t in s.trials[before:]) == 5
+
+
 def test_different_failures_do_not_stop_a_study():
     s = study()
     calls = iter(range(100))
@@ -169,7 +184,7 @@ def test_an_objective_that_calls_sys_exit_in_a_worker_fails_its_trial():
 
 
 def test_failures_that_differ_only_in_their_numbers_are_one_kind():
-    from moo_hpo.execution.loop import failure_kind
+    from moo_hpo.execution.failures import failure_kind
 
     assert failure_kind("the objective returned list ([0.6369, 0.3630]); expected a mapping\nTraceback") == \
         "the objective returned list ([#, #]); expected a mapping"
