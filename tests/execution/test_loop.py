@@ -69,6 +69,10 @@ def test_a_metric_name_a_probe_nearly_provides_is_refused_before_trial_0():
     with pytest.raises(mh.ConfigError, match="'accuracy', which no probe provides; did you mean 'accuracy_val'"):
         s.optimize(lambda c: object(), probes=[probe], n_trials=3, show_progress=False)
     assert s.trials == []
+    short = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Maximize("acc")], optimizer="random", seed=0)
+    accuracy = mh.objectives.probe(["accuracy"])(lambda model: {"accuracy": 0.5})
+    with pytest.raises(mh.ConfigError, match="'acc', which no probe provides; did you mean 'accuracy'"):
+        short.optimize(lambda c: object(), probes=[accuracy], n_trials=3, show_progress=False)
 
 
 def test_a_metric_fit_returns_may_be_named_like_a_probes_metric():
