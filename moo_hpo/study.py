@@ -1143,7 +1143,8 @@ class Study:
                 :class:`~moo_hpo.trial.Result`; with ``probes`` it may return a model for them to
                 measure; with ``build`` it is ``fit(model, config)`` (see :mod:`moo_hpo.pipeline`).
             n_trials: number of new trials to run in this call (None: no count limit).
-            timeout: wall-clock seconds after which no new trial starts (None: no limit).
+            timeout: wall-clock seconds from this call after which no new trial starts (the local workers' or the
+                Dask check's start counts in them; None: no limit).
             n_workers: trials evaluated at once. Above 1, trials run in that many local worker
                 processes: fresh Python interpreters (never forks of this process, so torch, OpenMP
                 and the objective's own subprocesses are safe there) that receive the objective

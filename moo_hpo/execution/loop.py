@@ -165,6 +165,7 @@ def run_optimize(
             check_cuda_available(probes)
         fn = ProbePipeline(fn, build, list(probes), study.problem.hard_constraints)
     study._set_budget(n_trials)
+    started = time.monotonic()  # timeout counts from here: the workers' start (imports, a Dask check) is in it
     from moo_hpo.execution.reporter import StudyReporter
 
     reporter = StudyReporter(study)
@@ -191,7 +192,6 @@ def run_optimize(
             executor = InProcessExecutor(fn, reporter)
         else:
             executor = WorkerPoolExecutor(fn, n_workers, trial_timeout, reporter, max_trials_per_worker)
-    started = time.monotonic()
     first_number = len(study.trials)  # this call's trials are numbered from here (see the interrupt's count)
     study._stop_reason = None
     budget_spent = False  # False when a callback's study.stop() ends the run

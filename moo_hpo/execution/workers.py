@@ -372,9 +372,15 @@ class WorkerPoolExecutor:
         Raises:
             ConfigError: when a worker cannot load the objective.
         """
-        worker = next(w for w in self._workers if w.trial is None)
-        if not worker.ready:
-            worker = self._await_ready(worker)
+        while True:  # a free worker still starting (one that replaced a lost or retired one): awaited while the running
+            # trials are watched, so that one past its trial_timeout is stopped then and one that ends is collected then
+            worker = next(w for w in self._workers if w.trial is None)
+            if worker.ready:
+                break
+            if worker.failed is not None:
+                raise ConfigError(worker.failed)
+            deadlines = [w.deadline for w in self._workers if w.trial is not None and w.deadline is not None]
+            self._ended.extend(self._poll(None if not deadlines else max(0.0, min(deadlines) - time.monotonic())))
         send(worker.process.stdin, trial)
         worker.trial = trial
         worker.deadline = None if self.trial_timeout is None else time.monotonic() + self.trial_timeout

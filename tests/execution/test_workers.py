@@ -679,6 +679,44 @@ def test_a_worker_killed_while_it_starts_is_replaced_once(tmp_path, monkeypatch,
     assert len([p for p in starts.iterdir() if int(p.name) != os.getpid()]) == 2  # the first worker and one replacement
 
 
+SLOW_TO_START_SLEEPING = """
+import time
+time.sleep(1.5)
+
+def objective(config):
+    time.sleep(config["s"])
+    return {"a": config["s"], "b": 1.0}
+"""
+
+
+def test_trial_timeout_holds_while_a_replacement_worker_starts(tmp_path, monkeypatch):
+    # the study waited for the replacement of a timed-out worker without watching the other worker's trial: one that
+    # slept 1.6 s past trial_timeout=1 was recorded complete, its time the replacement's start-up included
+    (tmp_path / "slow_sleeper.py").write_text(SLOW_TO_START_SLEEPING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from slow_sleeper import objective
+
+    study = mh.Study(mh.Space({"s": mh.Float(0.0, 100.0)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    for s in (100.0, 0.3, 1.6, 0.1):
+        study.enqueue({"s": s})
+    study.optimize(objective, n_trials=4, n_workers=2, trial_timeout=1.0, show_progress=False)
+    by_sleep = {t.config["s"]: t for t in study.trials}
+    assert by_sleep[1.6].status is mh.TrialStatus.FAILED and by_sleep[1.6].error.startswith("timeout")
+    assert by_sleep[0.3].status is mh.TrialStatus.COMPLETE and by_sleep[0.1].status is mh.TrialStatus.COMPLETE
+
+
+def test_the_timeout_counts_from_the_call_while_the_workers_start(tmp_path, monkeypatch):
+    # optimize(timeout=2, n_workers=2) took 6.35 s: its clock started once the workers had imported the objective
+    (tmp_path / "slow_sleeper.py").write_text(SLOW_TO_START_SLEEPING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from slow_sleeper import objective
+
+    study = mh.Study(mh.Space({"s": mh.Float(0.0, 0.05)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    called = time.time()
+    study.optimize(objective, timeout=2.5, n_workers=2, show_progress=False)  # 1.5 s of it to start the workers
+    assert study.trials and all(t.started_at - called <= 2.5 + 0.5 for t in study.trials)  # none started past the timeout
+
+
 def test_a_fresh_worker_killed_while_it_starts_mid_study_is_replaced(tmp_path, monkeypatch):
     # max_trials_per_worker=1 starts a worker for every trial; one killed while it loads the objective is replaced
     (tmp_path / "slow_to_start.py").write_text(SLOW_TO_START)
