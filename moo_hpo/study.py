@@ -895,6 +895,11 @@ class Study:
                 f"'retry_of': the trial it repeats or runs again); give yours another name (e.g. {'user_' + clash[0]!r}); "
                 "the trial is unchanged"
             )
+        if error is not None and status is not None:  # error= is a failure: status may only say so too
+            if str(getattr(status, "value", status)) != "failed":
+                raise ConfigError(f"tell(error=...) records a failed trial; received status={status!r} with it: leave "
+                                  "status out (or give status='failed'), or tell the trial's metrics without error=")
+            status = None
         if status is not None:
             allowed = (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED, TrialStatus.PRUNED)
             if status not in allowed and status not in [a.value for a in allowed]:

@@ -1692,3 +1692,14 @@ def test_the_trials_handed_out_are_records_changed_only_by_the_study(tmp_path):
         assert [t.config for t in again.trials] == [t.config for t in study.trials]
         with pytest.raises(TypeError):
             again.trials[0].config["x"] = 1.0
+
+
+def test_tell_with_an_error_takes_no_other_status():
+    # error= with status="pruned" was taken as failed, status dropped; with status="failed" it was refused
+    study = simple_study()
+    trial = study.ask()
+    with pytest.raises(mh.ConfigError, match=r"tell\(error=...\) records a failed trial; received status='pruned'"):
+        study.tell(trial, error="diverged", status="pruned")
+    assert trial.status is mh.TrialStatus.RUNNING  # refused before anything changed
+    told = study.tell(trial, error="diverged", status="failed")
+    assert told.status is mh.TrialStatus.FAILED and told.error == "diverged"
