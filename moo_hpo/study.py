@@ -319,6 +319,11 @@ class Study:
                         f"{definition_difference(stored[key], spec[key])}; use the same definition, or another storage "
                         "file (or delete this one to start afresh)"
                     )
+            order = list(stored["space"]["params"])
+            if order != list(self.space.params):  # the same parameters given in another order: the stored one, which
+                # decides how the optimizer encodes them (else its proposals would not be an uninterrupted run's)
+                self.space = Space([(n, self.space.params[n]) for n in order], rules=self.space.rules)
+                logger.info("the space's parameters are kept in the stored study's order %s", order)
             self.seed = int(self._store.get_meta("seed"))
             if seed is not None and int(seed) != self.seed:
                 raise ConfigError(

@@ -1703,3 +1703,26 @@ def test_tell_with_an_error_takes_no_other_status():
     assert trial.status is mh.TrialStatus.RUNNING  # refused before anything changed
     told = study.tell(trial, error="diverged", status="failed")
     assert told.status is mh.TrialStatus.FAILED and told.error == "diverged"
+
+
+def test_a_space_given_in_another_order_resumes_as_an_uninterrupted_run(tmp_path):
+    # the same parameters listed in another order were taken as the same study, and the proposals then differed from
+    # an uninterrupted run's (the order decides how the optimizer encodes them)
+    def space(reverse):
+        params = [("a", mh.Float(0, 1)), ("b", mh.Categorical(["x", "y"]))]
+        return mh.Space(dict(reversed(params) if reverse else params))
+
+    def fn(c):
+        return {"f": c["a"] + (c["b"] == "y"), "g": 1 - c["a"]}
+
+    objectives = [mh.Minimize("f"), mh.Minimize("g")]
+    with mh.Study(space(False), objectives, optimizer="nsga2", seed=0, storage=tmp_path / "split.db") as first:
+        first.optimize(fn, n_trials=8, show_progress=False)
+    with mh.Study(space(True), objectives, optimizer="nsga2", seed=0, storage=tmp_path / "split.db") as resumed:
+        assert list(resumed.space.params) == ["a", "b"]  # the stored order
+        resumed.optimize(fn, n_trials=4, show_progress=False)
+        split = [t.config for t in resumed.trials]
+    with mh.Study(space(False), objectives, optimizer="nsga2", seed=0) as whole:
+        whole.optimize(fn, n_trials=8, show_progress=False)
+        whole.optimize(fn, n_trials=4, show_progress=False)
+        assert split == [t.config for t in whole.trials]
