@@ -2,7 +2,8 @@
 
 ``study.optimize(fit, build=build, probes=[...])`` runs, per trial:
 
-1. ``model = build(config)``: the untrained model;
+1. ``model = build(config)``: the untrained model (``build(config, trial)`` gets the trial too: ``trial.seed``
+   seeds the weights' initialisation);
 2. every probe that needs no training measures it (size, latency ... of a torch module; a
    scikit-learn estimator has nothing to measure before ``fit``, so those probes wait for it), and probes
    derived from other probes' metrics (:class:`~moo_hpo.objectives.DeviceFit`) compute theirs from those;
@@ -301,7 +302,9 @@ class ProbePipeline:
             self._measure(self.measuring, out, metrics, extra)
             self._derive(metrics, extra, final=True)
             return Result(metrics, extra)
-        model = self.build(config)
+        build_trial = trial is not None and takes_trial_at(self.build, 1)  # build(config, trial): trial.seed, say
+        model = (self.build(config, trial=trial) if build_trial and trial_by_keyword(self.build)
+                 else self.build(config, trial) if build_trial else self.build(config))
         if model is None:  # a build that forgot to return it: no probe could measure before training
             raise ConfigError("build(config) must return the untrained model (a torch module or a scikit-learn "
                               "estimator) that fit trains; received None")

@@ -210,6 +210,32 @@ def test_fit_may_take_the_trial_as_a_keyword_only_parameter():
     assert all(t.reports for t in study.trials)
 
 
+def test_build_may_take_the_trial_to_seed_the_weights():
+    # build(config, trial) was refused ("missing 'trial'"), so trial.seed could not seed a model's initialisation
+    def unseeded(config):
+        return torch.nn.Sequential(torch.nn.Linear(8, config["width"]), torch.nn.ReLU(), torch.nn.Linear(config["width"], 1))
+
+    def seeded_build(config, trial):
+        torch.manual_seed(trial.seed)
+        return unseeded(config)
+
+    def keyword_build(config, *, trial):
+        return seeded_build(config, trial)
+
+    def fit(model, config):
+        return {"first_weight": float(next(model.parameters()).flatten()[0])}
+
+    firsts = []
+    for made in (seeded_build, keyword_build):
+        study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+        study.optimize(fit, build=made, probes=[mh.objectives.ModelSize()], n_trials=3, show_progress=False)
+        assert study.count("complete") == 3
+        firsts.append([t.metrics["first_weight"] for t in study.trials])
+    assert firsts[0] == firsts[1] and len(set(firsts[0])) == 3  # each trial's own seed, the same in both studies
+    torch.manual_seed(study.trials[1].seed)
+    assert firsts[0][1] == float(next(unseeded(study.trials[1].config).parameters()).flatten()[0])
+
+
 def test_fit_returning_a_probe_metric_fails_the_trial_with_both_named():
     study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
     study.optimize(lambda model, config: {"size_kb": 123.0}, build=build, probes=mh.objectives.ModelSize(), n_trials=1,
