@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["closest_name"]
+__all__ = ["closest_name", "unknown_keywords_error"]
 
 
 def closest_name(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
@@ -31,3 +31,24 @@ def closest_name(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> s
     # an abbreviation (``acc`` for ``accuracy``) is too short to be close: the one candidate it begins, if one
     begun = [c for lower, c in by_lower.items() if len(name) >= 3 and lower.startswith(name.lower())]
     return begun[0] if len(begun) == 1 else None
+
+
+#: Keywords of other tuners' calls and what moo_hpo names them (Optuna's ``optimize(n_jobs=...)``).
+OTHER_NAMES = {"n_jobs": "n_workers", "gc_after_trial": None, "timeout_per_trial": "trial_timeout"}
+
+
+def unknown_keywords_error(call: str, given: Iterable[str], known: Iterable[str]) -> Exception:
+    """The error for keywords ``call`` does not take, with the one each may have meant.
+
+    Returns:
+        A :class:`~moo_hpo.exceptions.ConfigError` naming each keyword and a suggestion where there is one.
+    """
+    from moo_hpo.exceptions import ConfigError
+
+    known = list(known)
+    parts = []
+    for name in given:
+        meant = OTHER_NAMES[name] if name in OTHER_NAMES else closest_name(name, known)
+        parts.append(f"{name!r}" + (f" (moo_hpo's {meant!r}?)" if name in OTHER_NAMES and meant else
+                                    " (moo_hpo has none)" if name in OTHER_NAMES else f" ({meant!r}?)" if meant else ""))
+    return ConfigError(f"{call} takes no {', '.join(parts)}; it takes {', '.join(known)}")

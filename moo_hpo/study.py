@@ -1145,6 +1145,7 @@ class Study:
         resources: Mapping[str, float] | None = None,
         retries: int | None = None,
         max_trials_per_worker: int | None = None,
+        **unknown: Any,
     ) -> Study:
         """Run trials until a budget is spent.
 
@@ -1190,18 +1191,25 @@ class Study:
                 while the next trial is proposed. Runs trials in a worker process even with ``n_workers=1``.
                 None: workers run trials until the study ends. Not with ``executor`` (a Dask worker's life is the
                 cluster's to set).
+            **unknown: refused with what each may mean (``n_jobs``: ``n_workers``), not a bare ``TypeError``.
 
         Returns:
             The study itself.
 
         Raises:
-            ConfigError: for bad arguments, or an objective that worker processes cannot receive
+            ConfigError: for bad or unknown arguments, or an objective that worker processes cannot receive
                 (not picklable) or load (a package missing there), before any trial runs.
             KeyboardInterrupt: after Ctrl-C, once running trials are recorded as ``interrupted``
                 and every finished trial is saved.
         """
         from moo_hpo.execution.loop import run_optimize
 
+        if unknown:  # a misspelled option, or another tuner's name for one (n_jobs): named, with what it may mean
+            import inspect
+
+            from moo_hpo.naming import unknown_keywords_error
+
+            raise unknown_keywords_error("optimize", unknown, list(inspect.signature(Study.optimize).parameters)[2:-1])
         self._writable()
         run_optimize(
             self, fn, n_trials, timeout, n_workers, callbacks, show_progress, catch, trial_timeout, build, probes,

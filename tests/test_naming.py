@@ -16,3 +16,17 @@ def test_an_abbreviation_is_taken_for_the_one_name_it_begins():
     assert closest_name("acc", ["eo_diff", "accuracy"]) == "accuracy"
     assert closest_name("lat", ["latency_p50_ms", "latency_p99_ms"]) is None  # two it begins: none
     assert closest_name("ac", ["accuracy"]) is None  # too short to say
+
+
+def test_optimize_names_an_unknown_option_and_what_it_may_mean():
+    import pytest
+
+    import moo_hpo as mh
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], optimizer="random", seed=0)
+    with pytest.raises(mh.ConfigError, match=r"optimize takes no 'n_jobs' \(moo_hpo's 'n_workers'\?\); it takes n_trials, "
+                                             r"timeout, n_workers,"):
+        study.optimize(lambda c: {"f": c["x"]}, n_trials=2, n_jobs=2)
+    with pytest.raises(mh.ConfigError, match=r"optimize takes no 'n_trial' \('n_trials'\?\)"):
+        study.optimize(lambda c: {"f": c["x"]}, n_trial=2)
+    assert study.trials == []  # refused before anything ran
