@@ -1,7 +1,7 @@
 """The closest of some names to a name the user gave: the "did you mean" of moo_hpo's error messages.
 
 ``difflib.get_close_matches`` does the matching; this only makes it ignore case (``'F2'`` looks like ``'f2'``),
-take an abbreviation for the one name it begins (``'acc'`` for ``'accuracy'``) and return one name, so every message
+take an abbreviation for the one name it begins where asked (``'acc'`` for ``'accuracy'``) and return one name, so every message
 suggests names the same way.
 """
 
@@ -13,21 +13,24 @@ from collections.abc import Iterable
 __all__ = ["closest_name", "unknown_keywords_error"]
 
 
-def closest_name(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+def closest_name(name: str, candidates: Iterable[str], cutoff: float = 0.6, abbreviation: bool = False) -> str | None:
     """The candidate most like ``name``, case ignored, or None when none is close enough.
 
     Args:
         name: what the user wrote.
         candidates: the names it may have meant.
         cutoff: the least similarity (``difflib``'s ratio, 0 to 1) that counts as close.
+        abbreviation: also take ``name`` (3 characters or more) for the one candidate it begins, where ``name`` must be
+            one of the candidates (an unknown option, a metric no probe provides); not where other names are allowed
+            (a reported metric that no objective names may begin like one).
 
     Returns:
-        The closest candidate as written (or the only one that ``name``, 3 characters or more, begins), or None.
+        The closest candidate as written (with ``abbreviation``, or the only one that ``name`` begins), or None.
     """
     by_lower = {c.lower(): c for c in candidates}
     close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=cutoff)
-    if close:
-        return by_lower[close[0]]
+    if close or not abbreviation:
+        return by_lower[close[0]] if close else None
     # an abbreviation (``acc`` for ``accuracy``) is too short to be close: the one candidate it begins, if one
     begun = [c for lower, c in by_lower.items() if len(name) >= 3 and lower.startswith(name.lower())]
     return begun[0] if len(begun) == 1 else None
@@ -48,7 +51,7 @@ def unknown_keywords_error(call: str, given: Iterable[str], known: Iterable[str]
     known = list(known)
     parts = []
     for name in given:
-        meant = OTHER_NAMES[name] if name in OTHER_NAMES else closest_name(name, known)
+        meant = OTHER_NAMES[name] if name in OTHER_NAMES else closest_name(name, known, abbreviation=True)
         parts.append(f"{name!r}" + (f" (moo_hpo's {meant!r}?)" if name in OTHER_NAMES and meant else
                                     " (moo_hpo has none)" if name in OTHER_NAMES else f" ({meant!r}?)" if meant else ""))
     return ConfigError(f"{call} takes no {', '.join(parts)}; it takes {', '.join(known)}")

@@ -418,7 +418,7 @@ def param_from_dict(name: str, spec: Mapping[str, Any]) -> Param:
     known = [k for k in inspect.signature(_PARAM_TYPES[kind]).parameters if k != "self"]
     unknown = [k for k in d if k not in known]
     if unknown:
-        hints = [f"{close!r} for {k!r}?" for k in unknown if (close := closest_name(k, known))]
+        hints = [f"{close!r} for {k!r}?" for k in unknown if (close := closest_name(k, known, abbreviation=True))]
         raise ConfigError(f"parameter {name!r} ({kind}): unknown {unknown}; expected some of {known}"
                           + (f" ({' '.join(hints)})" if hints else ""))
     try:

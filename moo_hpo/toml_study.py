@@ -225,7 +225,7 @@ def _check_keys(where: str, table: dict[str, Any], known: Sequence[str]) -> None
     """Refuse names a study description does not know (a misspelled table would otherwise be ignored)."""
     unknown = [k for k in table if k not in known]
     if unknown:
-        hints = [f"{close!r} for {k!r}?" for k in unknown if (close := closest_name(k, known))]
+        hints = [f"{close!r} for {k!r}?" for k in unknown if (close := closest_name(k, known, abbreviation=True))]
         raise CliError(f"{where}: unknown {unknown}; expected some of {list(known)}{' (' + ' '.join(hints) + ')' if hints else ''}")
 
 

@@ -403,7 +403,7 @@ def check_metrics(
 
         known = {*FAIRNESS_METRICS, *CLASSIFICATION_METRICS, *REGRESSION_METRICS}  # two of these are no typo of each other
         hints = [f"{close!r} looks like {m!r}" for m in missing
-                 if (close := closest_name(m, out)) and not {close.removeprefix("holdout_"), m.removeprefix("holdout_")} <= known]
+                 if (close := closest_name(m, out, abbreviation=True)) and not {close.removeprefix("holdout_"), m.removeprefix("holdout_")} <= known]
         hint = f" ({'; '.join(hints)}: a typo in a metric name?)" if hints else ""
         if not hints:  # a metric a built-in probe measures only when asked for it
             hint = "".join(_asked_hint(m) for m in missing[:2])

@@ -13,9 +13,11 @@ def test_the_closest_name_ignores_case_and_keeps_the_candidates_spelling():
 
 def test_an_abbreviation_is_taken_for_the_one_name_it_begins():
     # Maximize("acc") beside a probe's "accuracy": too short to be close, so no "did you mean" and no check before trial 0
-    assert closest_name("acc", ["eo_diff", "accuracy"]) == "accuracy"
-    assert closest_name("lat", ["latency_p50_ms", "latency_p99_ms"]) is None  # two it begins: none
-    assert closest_name("ac", ["accuracy"]) is None  # too short to say
+    assert closest_name("acc", ["eo_diff", "accuracy"], abbreviation=True) == "accuracy"
+    assert closest_name("lat", ["latency_p50_ms", "latency_p99_ms"], abbreviation=True) is None  # two it begins: none
+    assert closest_name("ac", ["accuracy"], abbreviation=True) is None  # too short to say
+    # where other names are allowed (a reported metric no objective names), a name that begins like one is no typo
+    assert closest_name("loss", ["loss_during_training"]) is None
 
 
 def test_optimize_names_an_unknown_option_and_what_it_may_mean():

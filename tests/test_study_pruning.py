@@ -139,6 +139,8 @@ def test_a_misspelled_objective_in_a_report_is_refused_and_a_missing_one_logged_
     assert len(logged) == 1 and "['gap']" in logged[0] and "judges a report on the objectives it carries" in logged[0]
     with pytest.raises(mh.ConfigError, match="unknown trial #0; this study has no trials yet"):
         _study().report(0, 1, {"acc": 0.5, "gap": 0.1})
+    other = _study()
+    other.report(other.ask(), 1, {"acc_during_training": 0.9, "gap": 0.1})  # a metric that begins like an objective: no typo
 
 
 def test_report_outside_a_study_keeps_the_reports_and_never_prunes():

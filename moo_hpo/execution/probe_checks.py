@@ -94,7 +94,7 @@ def check_metric_names(study: Study, probes: Sequence[Any], with_build: bool = T
                 f"it, every trial trains and then fails (the probes provide {sorted(provided)})",
             )
             continue
-        close = closest_name(name, provided, cutoff=0.75)
+        close = closest_name(name, provided, cutoff=0.75, abbreviation=True)
         if close and not with_build:  # the objective returns a model, which only the probes measure: a typo
             raise ConfigError(
                 f"the study needs the metric {name!r}, which no probe provides; did you mean {close!r}? "
@@ -189,7 +189,7 @@ def _check_device_budgets(probes: Sequence[Any], provided: list[str], warn_unmea
             for metric, _ in device.limits():
                 if metric in provided:
                     continue
-                close = closest_name(metric, provided, cutoff=0.75)
+                close = closest_name(metric, provided, cutoff=0.75, abbreviation=True)
                 if close and not warn_unmeasured:  # the objective returns a model, which only the probes measure
                     raise ConfigError(
                         f"device {device.name!r} budgets the metric {metric!r}, which no probe provides; did you mean "

@@ -226,7 +226,7 @@ def unknown_options_message(label: str, accepted: Sequence[str], unknown: Iterab
     from moo_hpo.naming import closest_name
 
     unknown = sorted(unknown)
-    hints = [f"{close!r} for {name!r}?" for name in unknown if (close := closest_name(name, accepted))]
+    hints = [f"{close!r} for {name!r}?" for name in unknown if (close := closest_name(name, accepted, abbreviation=True))]
     if "seed" in unknown:
         hints.append("the study's seed drives its optimizer: mh.Study(..., seed=...), or seed in a TOML file's [study]")
     return f"{label} takes the options {list(accepted)}; received unknown {unknown}" + (f" ({', '.join(hints)})" if hints else "")

@@ -53,7 +53,7 @@ def test_unknown_or_bad_options_are_config_errors():
 
 def test_a_constructor_refuses_unknown_options_under_its_own_name():
     # Python's own TypeError named a private base class: "_PymooOptimizer.__init__() got an unexpected ..."
-    with pytest.raises(mh.ConfigError, match=r"^NSGA2 takes the options \['pop_size', 'n_offsprings'\]; received unknown \['pop'\]$"):
+    with pytest.raises(mh.ConfigError, match=r"^NSGA2 takes the options \['pop_size', 'n_offsprings'\]; received unknown \['pop'\] \('pop_size' for 'pop'\?\)$"):
         mh.optimizers.NSGA2(pop=10)
     with pytest.raises(mh.ConfigError, match=r"^EHVI takes the options \['n_init', .*received unknown \['n_int'\] \('n_init' for 'n_int'\?\)"):
         mh.optimizers.EHVI(n_int=3)
