@@ -166,6 +166,19 @@ def _torch_shape(model: Any) -> tuple[Any, ...] | None:
     return layers + tensors
 
 
+def _names_trial(build: Callable[..., Any]) -> bool:
+    """Whether ``build`` takes the trial: a second positional parameter named ``trial``, or a keyword-only ``trial``
+    (stricter than ``fit``'s rule: ``build(config, device=None)`` keeps its ``device``)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(build).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return (len(positional) >= 2 and positional[1].name == "trial") or trial_by_keyword(build)
+
+
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
     """Whether ``fn``'s positional parameter at ``index`` is for the trial: one named ``trial``, one without a default
     or one that defaults to None (``fit(model, config, verbose=False)`` keeps its ``verbose``); or a keyword-only
@@ -302,7 +315,7 @@ class ProbePipeline:
             self._measure(self.measuring, out, metrics, extra)
             self._derive(metrics, extra, final=True)
             return Result(metrics, extra)
-        build_trial = trial is not None and takes_trial_at(self.build, 1)  # build(config, trial): trial.seed, say
+        build_trial = trial is not None and _names_trial(self.build)  # build(config, trial): trial.seed, say
         model = (self.build(config, trial=trial) if build_trial and trial_by_keyword(self.build)
                  else self.build(config, trial) if build_trial else self.build(config))
         if model is None:  # a build that forgot to return it: no probe could measure before training

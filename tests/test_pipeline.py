@@ -232,6 +232,14 @@ def test_build_may_take_the_trial_to_seed_the_weights():
         assert study.count("complete") == 3
         firsts.append([t.metrics["first_weight"] for t in study.trials])
     assert firsts[0] == firsts[1] and len(set(firsts[0])) == 3  # each trial's own seed, the same in both studies
+
+    def with_device(config, device=None):  # a second parameter of its own: never given the trial
+        assert device is None
+        return unseeded(config)
+
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(fit, build=with_device, probes=[mh.objectives.ModelSize()], n_trials=2, show_progress=False)
+    assert study.count("complete") == 2
     torch.manual_seed(study.trials[1].seed)
     assert firsts[0][1] == float(next(unseeded(study.trials[1].config).parameters()).flatten()[0])
 
