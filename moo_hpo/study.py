@@ -1173,9 +1173,9 @@ class Study:
                 trials in a worker process even with ``n_workers=1``. It counts from the trial's start in its
                 worker, so a fresh worker's first trial pays its own imports (torch's take a second or more; a
                 worker replaced after a timeout or a crash starts fresh): leave room for them.
-            build: ``build(config)`` (or ``build(config, trial)``, for ``trial.seed``) returns the untrained model; probes that need no training
-                measure it, and a candidate that breaks a hard constraint then is never trained
-                (recorded as ``infeasible_skipped``).
+            build: ``build(config)`` (or ``build(config, trial)``, for ``trial.seed``) returns the untrained model;
+                probes that need no training measure it, and a candidate that breaks a hard constraint then is never
+                trained (recorded as ``infeasible_skipped``).
             probes: :mod:`moo_hpo.objectives` probes that measure each model (one alone, or a list).
             executor: run trials on a Dask cluster: a ``distributed.Client`` or a scheduler address
                 (``"tcp://host:8786"``); the study's process stays the only writer of its store (see
