@@ -103,11 +103,14 @@ def AtMost(name: str, bound: float, soft: bool = False, penalty: float = 1.0) ->
     if made.bound < 0:
         from moo_hpo.objectives.fairness import FAIRNESS_METRICS, gap_parts
 
-        if gap_parts(name)[1] in FAIRNESS_METRICS:  # fairlearn's gaps and ratios are never negative
+        base = gap_parts(name)[1]
+        if base in FAIRNESS_METRICS:  # fairlearn's gaps and ratios are never negative
             from moo_hpo.user_warnings import warn
 
-            warn(f"AtMost({name!r}, {_short(made.bound)}): a fairness gap is never below 0, so no trial can meet this "
-                 f"bound; AtMost({name!r}, {_short(-made.bound)}) bounds its size")
+            advice = (f"a ratio is fairer the higher it is: AtLeast({name!r}, {_short(-made.bound)}) keeps the fairer "
+                      "models" if base.endswith("_ratio") else f"AtMost({name!r}, {_short(-made.bound)}) bounds its size")
+            warn(f"AtMost({name!r}, {_short(made.bound)}): a fairness {'ratio' if base.endswith('_ratio') else 'gap'} "
+                 f"is never below 0, so no trial can meet this bound; {advice}")
     return made
 
 

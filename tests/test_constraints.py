@@ -19,6 +19,8 @@ def test_a_negative_bound_on_a_fairness_gap_is_warned_of():
     with pytest.warns(mh.MooHpoWarning, match=r"AtMost\('sex_tpr_diff', -0.05\): a fairness gap is never below 0.*"
                                               r"AtMost\('sex_tpr_diff', 0.05\) bounds its size"):
         mh.AtMost("sex_tpr_diff", -0.05)
+    with pytest.warns(mh.MooHpoWarning, match=r"a fairness ratio is never below 0.*AtLeast\('dp_ratio', 0.8\) keeps the fairer"):
+        mh.AtMost("dp_ratio", -0.8)
     import warnings
 
     with warnings.catch_warnings():
