@@ -48,11 +48,13 @@ class Progress:
         self._started = time.monotonic()
         self._optimizer_seconds_before = study.optimizer_seconds
         self._resumed = bool(study.trials)  # the counts are the study's: said, beside this call's trials
+        # a stored study reopened: its first optimize says so (shown or not, the next call is not its first)
+        self._resuming = len(study.trials) if getattr(study, "_resume_unsaid", 0) else 0
+        study._resume_unsaid = 0
 
     def __enter__(self) -> Progress:
-        stored = getattr(self.study, "_resume_unsaid", 0)
-        if self.enabled and stored:  # a script run again goes on with its file's study: said once, before the first bar
-            self.study._resume_unsaid = 0
+        stored = self._resuming
+        if self.enabled and stored:  # a script run again goes on with its file's study: said before the first bar
             more = f"this call runs {self.total} more" if self.total is not None else "this call adds trials until its timeout"
             print(f"resuming {self.study.name!r} from {self.study._store.location}: {stored} trial{'s' if stored != 1 else ''} "
                   f"stored; {more} (another storage file, or deleting this one, starts afresh)", file=sys.stderr, flush=True)

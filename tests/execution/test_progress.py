@@ -74,4 +74,5 @@ def test_a_stored_study_reopened_says_it_resumes_once(tmp_path, capsys):
         assert "resuming" not in capsys.readouterr().err  # said once
     with study() as quiet:
         quiet.optimize(lambda c: {"f": c["x"]}, n_trials=1, show_progress=False)
+        quiet.optimize(lambda c: {"f": c["x"]}, n_trials=1)  # its second call: nothing to say (it said 6 before)
         assert "resuming" not in capsys.readouterr().err
