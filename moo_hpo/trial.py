@@ -68,12 +68,17 @@ class RecordDict(dict):
     The trials a study hands out (``study.trials``, ``pareto_front()``, ``recommend().trial``, ``ask()``) are its own
     records: a value changed in place would change the study's front, hypervolume and recommendations in memory while
     its file keeps the old one, and a configuration edited before ``tell`` would be stored as if proposed. So
-    changing one in place raises ``TypeError``; ``dict(trial.config)`` (or ``trial.config.copy()``) is a copy to change.
+    changing one in place raises ``TypeError``; ``dict(trial.config)``, ``trial.config.copy()`` and ``copy.deepcopy``
+    give a plain dict to change.
     """
 
     __slots__ = ("_what",)
 
-    def __init__(self, data: Any = (), what: str = "config") -> None:
+    def __new__(cls, data: Any = (), what: str | None = None) -> Any:
+        # without ``what`` (copy's and dataclasses.asdict's ``type(d)(items)``): a plain dict, the caller's to change
+        return dict(data) if what is None else dict.__new__(cls)
+
+    def __init__(self, data: Any = (), what: str | None = None) -> None:
         dict.__init__(self, data)
         self._what = what
 
@@ -87,8 +92,16 @@ class RecordDict(dict):
         """A plain dict of the same items, to change."""
         return dict(self)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple:  # pickled (a trial sent to a worker): a record still
         return (RecordDict, (dict(self), self._what))
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        import copy
+
+        return copy.deepcopy(dict(self), memo)
 
 
 #: The trial fields held as :class:`RecordDict`.

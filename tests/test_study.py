@@ -1685,7 +1685,13 @@ def test_the_trials_handed_out_are_records_changed_only_by_the_study(tmp_path):
     with pytest.raises(TypeError):
         asked.config["x"] = 85.0
     study.tell(asked, {"a": 0.5, "b": 0.5})
+    import dataclasses
+
+    for mine in (copy.copy(chosen.config), copy.deepcopy(chosen.config), dataclasses.asdict(chosen)["config"]):
+        assert type(mine) is dict  # copies are the user's to change
+        mine["x"] = 2.0
     restored = pickle.loads(pickle.dumps(study.trials[0]))  # as trials travel to workers
+    assert type(restored.config) is mh.trial.RecordDict
     assert restored.config == study.trials[0].config and copy.deepcopy(study.trials[0]).metrics == study.trials[0].metrics
     study.close()
     with mh.Study.load(path) as again:

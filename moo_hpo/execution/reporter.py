@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import StorageError
 from moo_hpo.trial import Trial
@@ -21,6 +21,12 @@ class StudyReporter:
     def __init__(self, study: Study) -> None:
         self.study = study
         self.storage_failure: StorageError | None = None  # the first report the study's file could not take
+
+    def __copy__(self) -> StudyReporter:  # a handle on the study: a copied trial (dataclasses.asdict) shares it
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StudyReporter:
+        return self
 
     def report(self, trial: Trial, step: float, metrics: Mapping[str, float]) -> None:
         """Record the report in the study; mirror it on ``trial`` when it is a copy of the record.
