@@ -374,7 +374,8 @@ class WorkerPoolExecutor:
         """
         while True:  # a free worker still starting (one that replaced a lost or retired one): awaited while the running
             # trials are watched, so that one past its trial_timeout is stopped then and one that ends is collected then
-            worker = next(w for w in self._workers if w.trial is None)
+            free = [w for w in self._workers if w.trial is None]
+            worker = next((w for w in free if w.ready), free[0])  # a ready one first
             if worker.ready:
                 break
             if worker.failed is not None:
