@@ -705,7 +705,7 @@ def test_trial_timeout_holds_while_a_replacement_worker_starts(tmp_path, monkeyp
     assert by_sleep[0.3].status is mh.TrialStatus.COMPLETE and by_sleep[0.1].status is mh.TrialStatus.COMPLETE
 
 
-def test_the_timeout_counts_from_the_call_while_the_workers_start(tmp_path, monkeypatch):
+def test_the_timeout_counts_from_the_call_while_the_workers_start(tmp_path, monkeypatch, caplog):
     # optimize(timeout=2, n_workers=2) took 6.35 s: its clock started once the workers had imported the objective
     (tmp_path / "slow_sleeper.py").write_text(SLOW_TO_START_SLEEPING)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -715,6 +715,11 @@ def test_the_timeout_counts_from_the_call_while_the_workers_start(tmp_path, monk
     called = time.time()
     study.optimize(objective, timeout=2.5, n_workers=2, show_progress=False)  # 1.5 s of it to start the workers
     assert study.trials and all(t.started_at - called <= 2.5 + 0.5 for t in study.trials)  # none started past the timeout
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="moo_hpo"):  # a timeout the start-up takes whole: said
+        study.optimize(objective, timeout=0.5, n_workers=2, show_progress=False)
+    assert "optimize's timeout of 0.5 s passed before a trial started (starting the workers took" in caplog.text
 
 
 def test_a_fresh_worker_killed_while_it_starts_mid_study_is_replaced(tmp_path, monkeypatch):
