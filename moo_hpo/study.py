@@ -848,7 +848,7 @@ class Study:
             extra: JSON-able data to keep with the trial, under names of your own: the keys moo_hpo records when
                 a trial is asked (``optimizer``, its proposal's audit trail; ``repeat_of``, ``retry_of``) are
                 refused (in :meth:`optimize`, an objective's such key is kept as ``user_<key>``).
-            status: ``"infeasible_skipped"`` for a trial stopped before training because a
+            status: with ``error``, only ``"failed"`` (or None). ``"infeasible_skipped"`` for a trial stopped before training because a
                 pre-training metric broke a hard constraint; ``"pruned"`` for a trial stopped early
                 (its metrics then need not include every objective, and default to its last report's; the
                 pruner's reason is kept in ``extra["pruned"]``). None: complete (a trial the pruner said to stop
@@ -859,7 +859,7 @@ class Study:
 
         Raises:
             ConfigError: for an unknown or already finished trial, both/neither of metrics and error (a
-                pruned trial needs neither), or ``extra`` that names a key moo_hpo records at ask (the trial is
+                pruned trial needs neither), a status other than ``"failed"`` with ``error``, or ``extra`` that names a key moo_hpo records at ask (the trial is
                 left running).
         """
         self._writable()

@@ -26,25 +26,19 @@ def save_fairness_figure(audit: FairnessAudit, folder: str | os.PathLike[str]) -
     Raises:
         ConfigError: when ``folder`` is a file.
     """
-    import matplotlib.pyplot as plt
-
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"figures are written to a folder; {str(folder)!r} is a file")
     folder.mkdir(parents=True, exist_ok=True)
-    fig = fairness_figure(audit)
     path = folder / "fairness_front.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fairness_figure(audit).savefig(path, dpi=120)
     return path
 
 
 def fairness_figure(audit: FairnessAudit) -> Any:
-    """The matplotlib figure :func:`save_fairness_figure` writes (close it with ``plt.close`` when done)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The matplotlib figure :func:`save_fairness_figure` writes (a ``matplotlib.figure.Figure``, made without
+    pyplot: a notebook's plotting backend is left as it was)."""
+    from matplotlib.figure import Figure
 
     front = set(audit.front)
     split = " (validation)" if audit.holdout else ""
@@ -55,7 +49,8 @@ def fairness_figure(audit: FairnessAudit) -> Any:
         ("breaking the study's other hard limits (left out)", lambda p: p["number"] not in front and not p.get("within_limits", True),
          {"c": "#b42318", "s": 16, "marker": "x"}),
     )
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
     for label, member, style in groups:
         points = [p for p in audit.points if member(p)]
         if points:

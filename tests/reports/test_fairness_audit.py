@@ -577,19 +577,15 @@ def test_an_audit_of_a_study_whose_every_trial_was_pruned_says_so():
 
 
 def test_the_static_figure_draws_the_held_out_points_and_names_its_stars(study_with_holdout):
-    import matplotlib.pyplot as plt
-
     from moo_hpo.reports.fairness_figure import fairness_figure
 
     fig = fairness_figure(mh.fairness_audit(study_with_holdout))
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    plt.close(fig)
     assert "audited trials on held-out data" in labels and "recommended models" in labels  # as the docs and the HTML say
     # no model meets the bound: its choices are the closest, not "recommended" (in the figure and the headings)
     strict = mh.fairness_audit(study_with_holdout, bound=0.01)
     fig = fairness_figure(strict)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    plt.close(fig)
     assert "closest models (none meets eo_diff <= 0.01)" in labels and "recommended models" not in labels
     assert "## Closest models (none meets eo_diff <= 0.01)" in strict.to_markdown()
     assert "Recommended models" not in strict.to_markdown() + strict.to_html()
