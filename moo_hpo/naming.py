@@ -37,7 +37,8 @@ def closest_name(name: str, candidates: Iterable[str], cutoff: float = 0.6, abbr
 
 
 #: Keywords of other tuners' calls and what moo_hpo names them (Optuna's ``optimize(n_jobs=...)``).
-OTHER_NAMES = {"n_jobs": "n_workers", "gc_after_trial": None, "timeout_per_trial": "trial_timeout"}
+OTHER_NAMES = {"n_jobs": "moo_hpo's n_workers?", "gc_after_trial": "moo_hpo has none", "timeout_per_trial": "trial_timeout?",
+               "seed": "the study's: mh.Study(..., seed=...)"}
 
 
 def unknown_keywords_error(call: str, given: Iterable[str], known: Iterable[str]) -> Exception:
@@ -51,7 +52,6 @@ def unknown_keywords_error(call: str, given: Iterable[str], known: Iterable[str]
     known = list(known)
     parts = []
     for name in given:
-        meant = OTHER_NAMES[name] if name in OTHER_NAMES else closest_name(name, known, abbreviation=True)
-        parts.append(f"{name!r}" + (f" (moo_hpo's {meant!r}?)" if name in OTHER_NAMES and meant else
-                                    " (moo_hpo has none)" if name in OTHER_NAMES else f" ({meant!r}?)" if meant else ""))
+        meant = closest_name(name, known, abbreviation=True)
+        parts.append(f"{name!r}" + (f" ({OTHER_NAMES[name]})" if name in OTHER_NAMES else f" ({meant!r}?)" if meant else ""))
     return ConfigError(f"{call} takes no {', '.join(parts)}; it takes {', '.join(known)}")

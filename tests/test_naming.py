@@ -26,9 +26,11 @@ def test_optimize_names_an_unknown_option_and_what_it_may_mean():
     import moo_hpo as mh
 
     study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], optimizer="random", seed=0)
-    with pytest.raises(mh.ConfigError, match=r"optimize takes no 'n_jobs' \(moo_hpo's 'n_workers'\?\); it takes n_trials, "
+    with pytest.raises(mh.ConfigError, match=r"optimize takes no 'n_jobs' \(moo_hpo's n_workers\?\); it takes n_trials, "
                                              r"timeout, n_workers,"):
         study.optimize(lambda c: {"f": c["x"]}, n_trials=2, n_jobs=2)
     with pytest.raises(mh.ConfigError, match=r"optimize takes no 'n_trial' \('n_trials'\?\)"):
         study.optimize(lambda c: {"f": c["x"]}, n_trial=2)
+    with pytest.raises(mh.ConfigError, match=r"optimize takes no 'seed' \(the study's: mh.Study\(..., seed=...\)\)"):
+        study.optimize(lambda c: {"f": c["x"]}, n_trials=2, seed=1)
     assert study.trials == []  # refused before anything ran
