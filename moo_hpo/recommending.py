@@ -60,8 +60,8 @@ def _note_held_out_filters(constraints: Sequence[Constraint], trials: Sequence[T
         )
 
 
-def pick_within_refs(problem: Problem, trials: list[Trial], pick: Callable[[list[Trial]], tuple[Trial, str]]
-                     ) -> tuple[Trial, str, str]:
+def pick_within_refs(problem: Problem, trials: list[Trial], pick: Callable[[list[Trial]], tuple[Trial, str]],
+                     budgeted: Sequence[str] = ()) -> tuple[Trial, str, str]:
     """``pick``'s choice among the trials within every objective's ``ref`` (the worst value that still counts: at
     it or better), when some trial is; among all of them otherwise. The recommendations and device sizing choose
     so.
@@ -70,12 +70,14 @@ def pick_within_refs(problem: Problem, trials: list[Trial], pick: Callable[[list
         problem: the study's problem (its objectives' ``ref`` values).
         trials: the candidates (feasible, filtered), not empty.
         pick: chooses among candidates: ``(trial, reason)``.
+        budgeted: metrics whose objective's ``ref`` is not applied: a device's budgets on them say what fits (a
+            size ``ref`` of 10 KiB, where the hypervolume is measured from, is no budget for a device of 500 KiB).
 
     Returns:
         ``(trial, reason, note)``: the note says, for a reason, what the refs left out, or that no trial is within
         them; "" when the refs changed nothing (the same trial would be chosen among all).
     """
-    given = [(o, o.to_internal(o.ref)) for o in problem.objectives if o.ref is not None]
+    given = [(o, o.to_internal(o.ref)) for o in problem.objectives if o.ref is not None and o.name not in budgeted]
     inside = [t for t in trials if all(o.to_internal(t.metrics[o.name]) <= r for o, r in given)]
     chosen, reason = pick(inside or trials)
     if not given or len(inside) == len(trials):

@@ -190,6 +190,15 @@ def test_a_recommendation_passes_over_trials_beyond_an_objectives_ref():
     (device,) = mh.size_for_devices(study, [mh.DeviceProfile("any", max_size_kb=1e9, size_metric="latency_ms")],
                                     objective="latency_ms")
     assert device.best.number == 2 and "among trials within the objectives' ref=" in device.reason  # sizing agrees
+    # a ref on a metric the device budgets is no budget: the device's own says what fits (a size ref of 10 KiB, where
+    # the hypervolume is measured from, kept a 500 KiB device to the trials under 10 KiB)
+    sized = mh.Study({"w": mh.Int(1, 100)}, [mh.Maximize("accuracy"), mh.Minimize("size_kb", ref=10.0)],
+                     optimizer="random", seed=0)
+    for w in (7, 99, 40):
+        sized.tell(sized.ask(), {"accuracy": 0.5 + w / 200, "size_kb": float(w)})
+    (phone,) = mh.size_for_devices(sized, [mh.DeviceProfile("phone", max_size_kb=500)])
+    assert phone.best.number == 1 and "ref=" not in phone.reason
+    assert sized.recommend("best", objective="accuracy").trial.number == 0  # the study's own choice keeps the ref
     none_within = mh.Study({"x": mh.Float(0.0, 1.0)}, [mh.Maximize("accuracy", ref=0.95), mh.Minimize("latency_ms")],
                            optimizer="random", seed=0)
     for acc, lat in ((0.43, 0.1), (0.9, 1.0)):

@@ -383,12 +383,12 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
         # from the fitting front, as study.recommend("best", objective, constraints=<the device's budgets>) chooses:
         # of trials equal in the objective, the one with the smallest sum of normalized objectives; within the
-        # objectives' ref= when some fitting trial is
+        # objectives' ref= when some fitting trial is (not a ref on a metric the device budgets: its budget rules)
         def pick(candidates: list[Trial]) -> tuple[Trial, str]:
             front_idx, Yf = front_points(study.problem, candidates)
             return candidates[int(front_idx[best_index(Yf, names.index(objective))[0]])], ""
 
-        chosen, _, within = pick_within_refs(study.problem, fitting, pick)
+        chosen, _, within = pick_within_refs(study.problem, fitting, pick, budgeted=[m for m, _ in p.limits()])
         best, runs, counts = runs_of[chosen.number]
         value = f"{chosen.metrics[objective]:.4g}" + (f", mean of {runs} runs" if runs > 1 else "")
         reason = f"best {objective} ({value}) of {len(fitting)} fitting {unit.removesuffix('s') if len(fitting) == 1 else unit}"
