@@ -364,24 +364,29 @@ def _repeated(groups: Mapping[int, list[Trial]]) -> set[int]:
 def judged_configurations(problem: Problem, trials: Sequence[Trial],
                           feasible_only: bool = True) -> list[tuple[Trial, Trial, int, dict[str, int]]]:
     """The feasible configurations (every complete one with ``feasible_only=False``), in original-number order, each
-    as (a stand-in trial carrying the figures it is judged on, its original trial, how many complete runs the figures
+    as (a stand-in trial carrying the figures it is judged on, its original trial, how many runs the figures
     summarize, per metric how many of them measured it).
 
     A configuration run once is its own trial. One run more than once (linked by ``extra["repeat_of"]``) is judged
-    on the mean of each metric over its complete runs that measured it, feasible when that mean is within every
-    hard constraint; its stand-in is a copy of the original trial with those means. Device sizing and the
-    recommendations judge configurations so, so that a lucky run of a configuration is not chosen for its luck.
+    on the mean of each metric over its runs that measured it, feasible when that mean is within every hard
+    constraint; its stand-in is a copy of its first complete run with those means. A run skipped before training
+    (its re-measured size or latency broke a hard bound) counts with what it measured, so a configuration is not
+    judged on its one lucky run; the run count includes it. Device sizing and the recommendations judge
+    configurations so, so that a lucky run of a configuration is not chosen for its luck.
     """
     import copy
     import math
 
     groups: dict[int, list[Trial]] = {}
     for t in trials:
-        if t.status is TrialStatus.COMPLETE:
+        if t.status in (TrialStatus.COMPLETE, TrialStatus.INFEASIBLE_SKIPPED):
             groups.setdefault(root_number(t), []).append(t)
     out: list[tuple[Trial, Trial, int, dict[str, int]]] = []
     for _, runs in sorted(groups.items()):
-        original = runs[0]
+        complete = [t for t in runs if t.status is TrialStatus.COMPLETE]
+        if not complete:  # never trained: no configuration to judge
+            continue
+        original = complete[0]
         if len(runs) > 1:
             names = {m for t in runs for m in t.metrics}
             measured = {m: [t.metrics[m] for t in runs if m in t.metrics and math.isfinite(t.metrics[m])] for m in sorted(names)}

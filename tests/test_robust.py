@@ -10,7 +10,7 @@ import pytest
 import moo_hpo as mh
 from moo_hpo.optimizers import make_optimizer
 from moo_hpo.optimizers.base import config_key
-from moo_hpo.robust import REEVALUATE, p_dominated
+from moo_hpo.robust import REEVALUATE, judged_configurations, p_dominated
 
 SPACE = {"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)}
 NOISE = 0.2  # standard deviation of the noise on f2
@@ -308,3 +308,39 @@ def test_reevaluate_runs_its_repetitions_and_leaves_the_queue_for_later():
     assert len(reps) == 1 and reps[0].optimizer == REEVALUATE  # before, the queued configuration ran instead
     study.optimize(exact, n_trials=1, show_progress=False)
     assert study.trials[-1].config == {"x": 0.5, "y": 0.5} and study.trials[-1].optimizer == "enqueued"
+
+
+def test_a_repeat_skipped_before_training_counts_in_its_configurations_mean():
+    # the repeats of a lucky configuration were skipped before training (3 ms against a 2 ms bound) and left out, so
+    # device sizing and recommend chose it on its one lucky run (1 ms)
+    import torch
+
+    calls = {}
+
+    @mh.objectives.probe(metrics=["latency_p99_ms"], needs_training=False)
+    def latency(model):
+        width = model.weight.shape[0]
+        calls[width] = calls.get(width, 0) + 1
+        return {"latency_p99_ms": 1.0 if width != 16 or calls[width] == 1 else 3.0}
+
+    @mh.objectives.probe(metrics=["accuracy"])
+    def accuracy(model):
+        return {"accuracy": 0.5 + model.weight.shape[0] / 100}
+
+    def build(config):
+        return torch.nn.Linear(8, config["w"])
+
+    def fit(model, config):
+        return model
+
+    study = mh.Study(mh.Space({"w": mh.Categorical([4, 16])}), [mh.Maximize("accuracy")],
+                     [mh.AtMost("latency_p99_ms", 2.0)], optimizer="random", seed=0)
+    study.enqueue({"w": 16})
+    study.enqueue({"w": 4})
+    study.optimize(fit, build=build, probes=[latency, accuracy], n_trials=2, show_progress=False)
+    study.reevaluate(fit, repeats=2, build=build, probes=[latency, accuracy], show_progress=False)
+    assert [t.status.value for t in study.trials[2:]] == ["infeasible_skipped"] * 2  # the repeats of #0
+    (mcu,) = mh.size_for_devices(study, [mh.DeviceProfile("mcu", max_latency_ms=2.0)])
+    assert mcu.best.number == 1 and study.recommend("best", objective="accuracy").trial.number == 1
+    judged = {t.number: (runs, t.metrics) for t, _, runs, _ in judged_configurations(study.problem, study.trials, False)}
+    assert judged[0][0] == 3 and judged[0][1]["latency_p99_ms"] == pytest.approx(7.0 / 3)  # 1, 3, 3 ms
