@@ -48,10 +48,12 @@ def parameter_count(model: Any) -> int:
     return _estimator_counts(model)[0]
 
 
-def _estimator_counts(model: Any) -> tuple[int, int]:
-    """A scikit-learn model's parameter count (see :func:`parameter_count`) and how many of those are not zero (a
-    tree's node entries all count: every node is stored, whatever its value)."""
-    total = nonzero = 0
+def _estimator_counts(model: Any) -> tuple[int, int, int]:
+    """A scikit-learn model's parameter count (see :func:`parameter_count`), how many of those are not zero (a
+    tree's node entries all count: every node is stored, whatever its value), and the bytes they take as stored: each
+    array at its own dtype (a model fitted on float32 data keeps float32 coefficients), a sparse one (``sparsify()``)
+    with its indices, a tree's entries at 8 bytes (float64 thresholds and values, int64 features)."""
+    total = nonzero = stored = 0
     kernel = getattr(model, "support_vectors_", None) is not None  # a linear SVM's coef_ derives from these
     for attr in ("coef_", "intercept_", "coefs_", "intercepts_", "support_vectors_", "dual_coef_", "X_fit_"):
         if kernel and attr == "coef_":
@@ -59,9 +61,15 @@ def _estimator_counts(model: Any) -> tuple[int, int]:
         value = getattr(model, attr, None)
         if value is None:
             continue
-        arrays = value if isinstance(value, list) else [value]
-        total += int(sum(np.size(a) for a in arrays))
-        nonzero += int(sum(_count_nonzero(a) for a in arrays))
+        for a in value if isinstance(value, list) else [value]:
+            if hasattr(a, "indptr") and not isinstance(a, np.ndarray):  # scipy sparse (CSR/CSC): its shape's entries
+                total += int(np.prod(a.shape))
+                stored += int(a.data.nbytes + a.indices.nbytes + a.indptr.nbytes)
+            else:
+                arr = np.asarray(a)
+                total += int(arr.size)
+                stored += int(arr.nbytes)
+            nonzero += _count_nonzero(a)
     trees = [getattr(est, "tree_", None) for est in np.ravel(getattr(model, "estimators_", []))]
     trees.append(getattr(model, "tree_", None))
     for tree in trees:
@@ -69,7 +77,8 @@ def _estimator_counts(model: Any) -> tuple[int, int]:
             entries = int(tree.node_count * 2 + tree.value.size)  # thresholds and features + leaf values
             total += entries
             nonzero += entries
-    return total, nonzero
+            stored += 8 * entries
+    return total, nonzero, stored
 
 
 def _count_nonzero(array: Any) -> int:
@@ -221,9 +230,8 @@ class ModelSize(StructureProbe):
             if state.pruned:
                 note["pruned"] = state.pruned
         else:
-            n, nonzero = _estimator_counts(model)
+            n, nonzero, stored = _estimator_counts(model)  # each array at its own dtype
             _require_fitted(model)
-            stored = 8 * n  # scikit-learn keeps float64 arrays
             try:
                 serialized = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
             except Exception as exc:  # noqa: BLE001 - any pickling failure means no serialized size

@@ -198,3 +198,27 @@ def test_peak_memory_counts_a_quantized_model_s_packed_weights():
     peak = mh.objectives.PeakMemory(x).measure(quantized)["peak_memory_kb"]
     stored = mh.objectives.ModelSize().measure(quantized)["size_kb"]
     assert peak >= stored > 60  # 256 x 256 int8 weights alone are 64 KB
+
+
+def test_a_scikit_learn_model_is_sized_at_its_arrays_dtypes_and_a_sparse_one_with_its_indices():
+    # an MLP fitted on float32 data keeps float32 coefficients: it was counted at 8 bytes each (twice its size); a
+    # sparsified linear model was counted by its stored values alone, without their indices, and fewer parameters
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X32 = (X / 16).astype(np.float32)
+    mlp = MLPClassifier((32,), max_iter=5, random_state=0).fit(X32, y)
+    m = mh.objectives.ModelSize().measure(mlp)
+    arrays = mlp.coefs_ + mlp.intercepts_
+    assert arrays[0].dtype == np.float32 and m["size_kb"] == pytest.approx(sum(a.nbytes for a in arrays) / 1024)
+    sgd = SGDClassifier(penalty="l1", alpha=0.01, random_state=0, max_iter=20, tol=None).fit(X / 16, y)
+    dense = mh.objectives.ModelSize().measure(sgd)
+    sgd.sparsify()
+    sparse = mh.objectives.ModelSize().measure(sgd)
+    coef = sgd.coef_
+    assert sparse["param_count"] == dense["param_count"] == 650  # the same parameters, stored another way
+    assert sparse["size_kb"] * 1024 == coef.data.nbytes + coef.indices.nbytes + coef.indptr.nbytes + sgd.intercept_.nbytes
+    assert sparse["param_count_nonzero"] == coef.nnz + np.count_nonzero(sgd.intercept_)
