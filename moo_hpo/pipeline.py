@@ -332,6 +332,16 @@ class ProbePipeline:
         broken = [c for c in self.hard if c.name in metrics and not c.is_satisfied(metrics[c.name])]
         if broken:
             reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
+            declared = getattr(model, "moo_hpo_precision", None)
+            if declared is not None:  # sizes count at the declared precision; a latency is the built model's own
+                from moo_hpo.objectives.size import ModelSize, PeakMemory
+
+                sized = {m for p in before if isinstance(p, (ModelSize, PeakMemory)) for m in p.metrics}
+                timed = [c.name for c in broken if c.name not in sized]
+                if timed:
+                    reason += (f" ({', '.join(timed)} measured on the model as built, before fit: its "
+                               f"moo_hpo_precision={declared!r} counts in sizes only; a model quantized in fit may run "
+                               "faster than this)")
             return Skipped(metrics, extra, reason)
         meters = [p for p in self.probes if getattr(p, "measures_training", False)]
         shape = _torch_shape(model) if before else None  # quantizing or casting in place shows in it

@@ -57,6 +57,28 @@ def test_fit_never_called_for_a_candidate_that_breaks_a_hard_size_bound():
     assert study.pareto_front()
 
 
+def test_a_latency_skip_of_a_model_declared_int8_says_it_judged_the_float_model():
+    # an int8 candidate was skipped on its float latency with nothing said (the int8 model it would ship fits)
+    @mh.objectives.probe(metrics=["latency_p99_ms"], needs_training=False)
+    def latency(model):
+        return {"latency_p99_ms": 1.3}
+
+    def int8_build(config):
+        model = build(config)
+        model.moo_hpo_precision = "int8"
+        return model
+
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], [mh.AtMost("latency_p99_ms", 1.0),
+                                                                      mh.AtMost("size_kb", 0.01)], optimizer="random", seed=0)
+    study.optimize(lambda m, c: m, build=int8_build, probes=[mh.objectives.ModelSize(), latency], n_trials=2,
+                   show_progress=False)
+    said = study.trials[0].extra["skipped"]
+    assert study.trials[0].status is mh.TrialStatus.INFEASIBLE_SKIPPED
+    assert ("(latency_p99_ms measured on the model as built, before fit: its moo_hpo_precision='int8' counts in "
+            "sizes only; a model quantized in fit may run faster than this)") in said
+    assert "size_kb measured" not in said  # a size counts at the declared precision: nothing to say of it
+
+
 def test_fn_returning_a_model_is_measured_by_every_probe():
     from sklearn.linear_model import LogisticRegression
 
