@@ -34,6 +34,7 @@ from moo_hpo.objectives.base import (
     check_device,
     check_positive_option,
     is_torch_module,
+    kept_as_it_was,
 )
 from moo_hpo.objectives.inputs import check_example, stack_example, torch_input
 from moo_hpo.values import is_integer, is_number
@@ -225,6 +226,18 @@ class Energy(StructureProbe):
         raise ProbeError(f"cannot run inference on {type(model).__name__}: expected predict() or a torch module")
 
     def measure(self, model: Any) -> Measurement:
+        if not is_torch_module(model):
+            return self._measure(model)
+        from moo_hpo.objectives.torch_state import as_shipped
+
+        with kept_as_it_was(model):  # handed back in the mode and on the device it came in
+            shipped, pruned = as_shipped(model)  # a pruned model runs as it ships, without its masks' hooks (as Latency)
+            measured = self._measure(shipped)
+        if pruned and isinstance(measured.extra.get("energy"), dict):
+            measured.extra["energy"]["pruned"] = pruned
+        return measured
+
+    def _measure(self, model: Any) -> Measurement:
         run = self._inference(model)
         for _ in range(5):
             run()  # warm-up

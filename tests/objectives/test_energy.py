@@ -63,6 +63,22 @@ def test_estimate_is_labelled_positive_and_grows_with_the_work(no_counters):
     assert large["energy_per_inference_j"] > 3 * small["energy_per_inference_j"]
 
 
+def test_energy_runs_a_pruned_model_as_it_ships_and_hands_the_model_back_as_it_came(no_counters):
+    # a pruned model was run with its masks' hooks (3.7 times the dense model's energy while Latency timed it as it
+    # ships), and measure left the model in eval mode (training after it lost dropout and batch-norm updates)
+    import torch
+    from torch.nn.utils import prune
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.1), torch.nn.Linear(8, 1))
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    model.train()
+    ran = []
+    model[0].register_forward_pre_hook(lambda module, args: ran.append(hasattr(module, "weight_mask")))
+    measured = mh.objectives.Energy(np.zeros(4), device="cpu", min_window_s=0.05, watts=10.0).measure(model)
+    assert measured.extra["energy"]["pruned"] and ran and not any(ran)  # what ran had no mask: the shipped copy
+    assert model.training and hasattr(model[0], "weight_mask")  # handed back as it came, still pruned
+
+
 def test_energy_meter_estimate_is_power_times_measured_time(no_counters):
     with pytest.raises(mh.ProbeError, match="no energy counter"), energy.EnergyMeter("cpu"):
         pass
