@@ -113,7 +113,8 @@ class Latency(StructureProbe):
             type, or ``X.iloc[0]``) stays a DataFrame with its column names, for pipelines that select columns by name.
         batch_size: rows per call.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...); torch modules are moved there.
-        threads: intra-op threads on CPU (fixed for the measurement).
+        threads: intra-op threads on CPU (fixed for the measurement: torch's, or a scikit-learn model's BLAS and
+            OpenMP thread pools).
         warmup: untimed calls first (at least, within the cap).
         warmup_s: untimed seconds first (at least, within the cap): caches, allocator and clock settle.
         block: calls per timed block.
@@ -241,8 +242,11 @@ class Latency(StructureProbe):
             call()
             return (time.perf_counter_ns() - t0) / 1e6
 
+        from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
         try:
-            times, info = self._time_loop(lambda: model.predict(X), clock)
+            with threadpool_limits(limits=self.threads):  # BLAS and OpenMP pools held to threads, as torch's is
+                times, info = self._time_loop(lambda: model.predict(X), clock)
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"latency probe: predict failed on a batch of shape {X.shape}{self._shape_hint()}: "
                              f"{type(exc).__name__}: {exc}") from exc

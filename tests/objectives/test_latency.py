@@ -157,6 +157,26 @@ def test_sklearn_predict_latency_and_prefix():
     assert set(m) == {"latency_b64_p50_ms", "latency_b64_p90_ms", "latency_b64_p99_ms", "latency_b64_mean_ms"}
 
 
+def test_a_scikit_learn_model_is_timed_with_its_thread_pools_held_to_threads():
+    # only torch was held to threads=1: a scikit-learn model's BLAS and OpenMP pools ran on every core, recorded as 1
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    X = np.random.default_rng(0).normal(size=(100, 5))
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    seen, predict = [], clf.predict
+
+    def spy(rows):
+        seen.append({i["num_threads"] for i in threadpool_info()})
+        return predict(rows)
+
+    clf.predict = spy
+    with threadpool_limits(limits=2):  # the process's own setting: restored after the measurement
+        m = mh.objectives.Latency(X[0], min_repeats=3, max_repeats=3, warmup=0).measure(clf)
+        after = {i["num_threads"] for i in threadpool_info()}
+    assert seen and all(s == {1} for s in seen) and m.extra["latency"]["threads"] == 1
+    assert after == {2}
+
+
 def test_cuda_without_gpu_is_a_probe_error():
     if torch.cuda.is_available():  # on a GPU machine the CUDA path runs for real instead
         m = mh.objectives.Latency(np.zeros(256, dtype=np.float32), device="cuda", min_repeats=20, max_repeats=100).measure(model())
