@@ -438,7 +438,9 @@ def _nearest_text(profile: DeviceProfile, judged: Sequence[Trial], runs_of: dict
     near = min(pool, key=lambda t: (excess(t), t.number))
     if profile.fits(near):
         return ""
-    figures = ", ".join(f"{m} {near.metrics[m]:.4g}" for m, _ in limits)
+    from moo_hpo.reports.fairness_cells import near as beside  # the digits that tell it from the budget
+
+    figures = ", ".join(f"{m} {beside(near.metrics[m], b)}" for m, b in limits)
     if judged:
         original, runs, _ = runs_of[near.number]
         number, note = original.number, f", mean of {runs} runs" if runs > 1 else ""

@@ -187,6 +187,12 @@ def test_device_sizing_with_nothing_fitting_names_the_nearest_trial_and_why_none
         feasible.tell(feasible.ask(), {"accuracy": 0.9, "size_kb": size})
     (tiny,) = mh.size_for_devices(feasible, mh.DeviceProfile("tiny", max_size_kb=50))
     assert tiny.reason == "no feasible trial fits size_kb <= 50 (3 feasible trials); the nearest: trial #1 (size_kb 60)"
+    (flash,) = mh.size_for_devices(feasible, mh.DeviceProfile("flash", max_size_kb=59.99))  # 60 beside 59.99: told apart
+    assert flash.reason.endswith("the nearest: trial #1 (size_kb 60)") and "size_kb <= 59.99" in flash.reason
+    close = mh.Study(space, [mh.Maximize("accuracy")], optimizer="random", seed=0)
+    close.tell(close.ask(), {"accuracy": 0.9, "size_kb": 39998 / 1024})  # 39.0605 KiB over a 39.06 KiB budget
+    (mcu,) = mh.size_for_devices(close, mh.DeviceProfile("mcu", max_size_kb=39.06))
+    assert mcu.reason.endswith("the nearest: trial #0 (size_kb 39.061)")  # it read "size_kb 39.06" beside "<= 39.06"
 
 
 def test_model_check_sets_the_bayesian_optimizers_predictions_beside_the_measurements():
