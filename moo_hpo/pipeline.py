@@ -167,8 +167,9 @@ def _torch_shape(model: Any) -> tuple[Any, ...] | None:
 
 
 def _names_trial(build: Callable[..., Any]) -> bool:
-    """Whether ``build`` takes the trial: a second positional parameter named ``trial``, or a keyword-only ``trial``
-    (stricter than ``fit``'s rule: ``build(config, device=None)`` keeps its ``device``)."""
+    """Whether ``build`` takes the trial: a second positional parameter named ``trial`` or without a default
+    (``build(config, t)``), or a keyword-only ``trial`` (stricter than ``fit``'s rule: ``build(config, device=None)``
+    keeps its ``device``)."""
     import inspect
 
     try:
@@ -176,7 +177,9 @@ def _names_trial(build: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return (len(positional) >= 2 and positional[1].name == "trial") or trial_by_keyword(build)
+    if len(positional) >= 2 and (positional[1].name == "trial" or positional[1].default is inspect.Parameter.empty):
+        return True  # named so, or required: nothing else is given there
+    return trial_by_keyword(build)
 
 
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
@@ -334,10 +337,11 @@ class ProbePipeline:
             reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
             declared = getattr(model, "moo_hpo_precision", None)
             if declared is not None:  # sizes count at the declared precision; a latency is the built model's own
-                from moo_hpo.objectives.size import ModelSize, PeakMemory
+                from moo_hpo.objectives.energy import Energy
+                from moo_hpo.objectives.latency import Latency
 
-                sized = {m for p in before if isinstance(p, (ModelSize, PeakMemory)) for m in p.metrics}
-                timed = [c.name for c in broken if c.name not in sized]
+                run = {m for p in before if isinstance(p, (Latency, Energy)) for m in p.metrics}  # the model as it runs
+                timed = [c.name for c in broken if c.name in run]
                 if timed:
                     reason += (f" ({', '.join(timed)} measured on the model as built, before fit: its "
                                f"moo_hpo_precision={declared!r} counts in sizes only; a model quantized in fit may run "

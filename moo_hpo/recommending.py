@@ -140,7 +140,7 @@ def recommend(
             raise ConfigError(f"filters must be mh.AtMost(...) or mh.AtLeast(...); received {c!r}")
         if not any(c.name in t.metrics for t in feasible):
             measured = sorted({m for t in feasible for m in t.metrics})
-            near = closest_name(c.name, measured)
+            near = closest_name(c.name, measured, abbreviation=True)
             raise ConfigError(
                 f"no trial measured {c.name!r}, which the filter {c.describe()!r} names"
                 + (f"; did you mean {near!r}? " if near else ". ")

@@ -364,14 +364,15 @@ def _repeated(groups: Mapping[int, list[Trial]]) -> set[int]:
 def judged_configurations(problem: Problem, trials: Sequence[Trial],
                           feasible_only: bool = True) -> list[tuple[Trial, Trial, int, dict[str, int]]]:
     """The feasible configurations (every complete one with ``feasible_only=False``), in original-number order, each
-    as (a stand-in trial carrying the figures it is judged on, its original trial, how many runs the figures
-    summarize, per metric how many of them measured it).
+    as (a stand-in trial carrying the figures it is judged on, its original trial, how many complete runs the figures
+    summarize, per metric how many runs measured it).
 
     A configuration run once is its own trial. One run more than once (linked by ``extra["repeat_of"]``) is judged
     on the mean of each metric over its runs that measured it, feasible when that mean is within every hard
     constraint; its stand-in is a copy of its first complete run with those means. A run skipped before training
-    (its re-measured size or latency broke a hard bound) counts with what it measured, so a configuration is not
-    judged on its one lucky run; the run count includes it. Device sizing and the recommendations judge
+    (its re-measured size or latency broke a hard bound) counts in the means of what it measured, so a configuration
+    is not judged on its one lucky run; the run count is of the complete runs (what the objectives' means are of),
+    the per-metric counts say how many runs each mean is of. Device sizing and the recommendations judge
     configurations so, so that a lucky run of a configuration is not chosen for its luck.
     """
     import copy
@@ -398,7 +399,7 @@ def judged_configurations(problem: Problem, trials: Sequence[Trial],
         else:
             figures, counts = original, {m: 1 for m in original.metrics}
         if not feasible_only or problem.is_feasible(figures):
-            out.append((figures, original, len(runs), counts))
+            out.append((figures, original, len(complete), counts))
     return out
 
 

@@ -59,16 +59,14 @@ def test_fit_never_called_for_a_candidate_that_breaks_a_hard_size_bound():
 
 def test_a_latency_skip_of_a_model_declared_int8_says_it_judged_the_float_model():
     # an int8 candidate was skipped on its float latency with nothing said (the int8 model it would ship fits)
-    @mh.objectives.probe(metrics=["latency_p99_ms"], needs_training=False)
-    def latency(model):
-        return {"latency_p99_ms": 1.3}
+    latency = mh.objectives.Latency(np.zeros(8, dtype=np.float32), min_repeats=3, max_repeats=3, warmup=0)
 
     def int8_build(config):
         model = build(config)
         model.moo_hpo_precision = "int8"
         return model
 
-    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], [mh.AtMost("latency_p99_ms", 1.0),
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], [mh.AtMost("latency_p99_ms", 1e-9),
                                                                       mh.AtMost("size_kb", 0.01)], optimizer="random", seed=0)
     study.optimize(lambda m, c: m, build=int8_build, probes=[mh.objectives.ModelSize(), latency], n_trials=2,
                    show_progress=False)
@@ -77,6 +75,12 @@ def test_a_latency_skip_of_a_model_declared_int8_says_it_judged_the_float_model(
     assert ("(latency_p99_ms measured on the model as built, before fit: its moo_hpo_precision='int8' counts in "
             "sizes only; a model quantized in fit may run faster than this)") in said
     assert "size_kb measured" not in said  # a size counts at the declared precision: nothing to say of it
+    sized = mh.Study(make_study().space, [mh.Minimize("size_kb")], [mh.AtMost("device_excess", 0.0)], optimizer="random",
+                     seed=0)
+    fit_size = mh.objectives.DeviceFit(mh.DeviceProfile("mcu", max_size_kb=0.01))  # a size budget, derived
+    sized.optimize(lambda m, c: m, build=int8_build, probes=[mh.objectives.ModelSize(), fit_size], n_trials=1,
+                   show_progress=False)
+    assert sized.trials[0].status is mh.TrialStatus.INFEASIBLE_SKIPPED and "as built" not in sized.trials[0].extra["skipped"]
 
 
 def test_fn_returning_a_model_is_measured_by_every_probe():
@@ -262,6 +266,14 @@ def test_build_may_take_the_trial_to_seed_the_weights():
     study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
     study.optimize(fit, build=with_device, probes=[mh.objectives.ModelSize()], n_trials=2, show_progress=False)
     assert study.count("complete") == 2
+
+    def short_name(config, t):  # a required second parameter: the trial, whatever its name
+        torch.manual_seed(t.seed)
+        return unseeded(config)
+
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(fit, build=short_name, probes=[mh.objectives.ModelSize()], n_trials=3, show_progress=False)
+    assert [t.metrics["first_weight"] for t in study.trials] == firsts[0]
     torch.manual_seed(study.trials[1].seed)
     assert firsts[0][1] == float(next(unseeded(study.trials[1].config).parameters()).flatten()[0])
 

@@ -343,4 +343,18 @@ def test_a_repeat_skipped_before_training_counts_in_its_configurations_mean():
     (mcu,) = mh.size_for_devices(study, [mh.DeviceProfile("mcu", max_latency_ms=2.0)])
     assert mcu.best.number == 1 and study.recommend("best", objective="accuracy").trial.number == 1
     judged = {t.number: (runs, t.metrics) for t, _, runs, _ in judged_configurations(study.problem, study.trials, False)}
-    assert judged[0][0] == 3 and judged[0][1]["latency_p99_ms"] == pytest.approx(7.0 / 3)  # 1, 3, 3 ms
+    counts = {t.number: c for t, _, _, c in judged_configurations(study.problem, study.trials, False)}
+    assert judged[0][1]["latency_p99_ms"] == pytest.approx(7.0 / 3)  # 1, 3, 3 ms
+    assert judged[0][0] == 1 and counts[0] == {"latency_p99_ms": 3, "accuracy": 1}  # its accuracy is one run's
+    # no configuration feasible on its means while a run is: the report says so (it raised NoFeasibleTrialError) and
+    # sizing does not blame trial #0's single run nor count its repeats as candidates of their own
+    only = mh.Study(mh.Space({"w": mh.Categorical([16])}), [mh.Maximize("accuracy")], [mh.AtMost("latency_p99_ms", 2.0)],
+                    optimizer="random", seed=0)
+    calls.clear()
+    only.optimize(fit, build=build, probes=[latency, accuracy], n_trials=1, show_progress=False)
+    only.reevaluate(fit, repeats=2, build=build, probes=[latency, accuracy], show_progress=False)
+    assert only.n_feasible == 1 and "Nothing to recommend: no configuration is feasible on the mean of its runs" in (
+        mh.report(only).to_markdown())
+    (mcu,) = mh.size_for_devices(only, [mh.DeviceProfile("mcu", max_latency_ms=5.0)])
+    assert mcu.best is None and mcu.reason.endswith("no configuration is feasible on the mean of its runs (a repeat "
+                                                      "broke a hard bound)") and "skipped before training" not in mcu.reason

@@ -255,8 +255,9 @@ def run_optimize(
                         elif timeout is not None and time.monotonic() - started >= timeout:
                             study._stop_reason, budget_spent = f"timeout of {timeout:g} s reached", True
                             if not submitted:  # the workers' start took it all
-                                logger.warning("optimize's timeout of %g s passed before a trial started (starting the "
-                                               "workers took %.1f s): no trial ran", timeout, time.monotonic() - started)
+                                logger.warning("optimize's timeout of %g s passed before a trial started (%.1f s after the "
+                                               "call, the workers' start-up included): no trial ran", timeout,
+                                               time.monotonic() - started)
                     if study._stop_reason is None:
                         free = executor.capacity - executor.n_running
                         if n_trials is not None:

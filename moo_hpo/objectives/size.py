@@ -62,9 +62,10 @@ def _estimator_counts(model: Any) -> tuple[int, int, int]:
         if value is None:
             continue
         for a in value if isinstance(value, list) else [value]:
-            if hasattr(a, "indptr") and not isinstance(a, np.ndarray):  # scipy sparse (CSR/CSC): its shape's entries
+            if _is_sparse(a):  # scipy sparse (sparsify()): its shape's entries, stored as values and their indices
                 total += int(np.prod(a.shape))
-                stored += int(a.data.nbytes + a.indices.nbytes + a.indptr.nbytes)
+                stored += sum(int(getattr(a, k).nbytes) for k in ("data", "indices", "indptr", "row", "col")
+                              if isinstance(getattr(a, k, None), np.ndarray))
             else:
                 arr = np.asarray(a)
                 total += int(arr.size)
@@ -79,6 +80,15 @@ def _estimator_counts(model: Any) -> tuple[int, int, int]:
             nonzero += entries
             stored += 8 * entries
     return total, nonzero, stored
+
+
+def _is_sparse(array: Any) -> bool:
+    """Whether ``array`` is a scipy sparse matrix or array (CSR, CSC, COO ...)."""
+    try:
+        from scipy.sparse import issparse
+    except ImportError:  # scipy comes with scikit-learn; without it no model holds a sparse array
+        return False
+    return bool(issparse(array))
 
 
 def _count_nonzero(array: Any) -> int:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from moo_hpo import robust
-from moo_hpo.exceptions import MooHpoError
+from moo_hpo.exceptions import MooHpoError, NoFeasibleTrialError
 from moo_hpo.reports.estimates import estimates_note, shown_name
 from moo_hpo.reports.model_check import model_check
 from moo_hpo.reports.savings import COMPUTE_RULE, compute_saved
@@ -248,9 +248,16 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
     # recommendations
     front_configurations = {config_key(t.config) for t in front}  # a configuration run again is one member
     recs: list[dict[str, Any]] = []
+    data["no_recommendation"] = None if feasible_numbers else "No feasible trial yet: nothing to recommend."
+    recommended = []
     if feasible_numbers:
+        try:
+            recommended = study.recommendations(weights=weights)
+        except NoFeasibleTrialError as exc:  # feasible trials, but no configuration feasible on the mean of its runs
+            data["no_recommendation"] = f"Nothing to recommend: {exc}."
+    if recommended:
         cautions: dict[int, str] = {}  # said once per trial, after every method's reason
-        for r in study.recommendations(weights=weights):
+        for r in recommended:
             label = r.reason.split(" (")[0] if r.method == "best" else r.method  # "best accuracy"
             reason = r.reason if r.caution is None else r.reason.removesuffix(f". CAUTION: {r.caution}")
             if r.caution is not None:

@@ -443,7 +443,7 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append(_table(["method", "trial", "configuration", "why"],
                             [(r["method"], f"#{r['number']}", ", ".join(f"{k}={choice_text(v)}" for k, v in r["config"].items()), r["reason"]) for r in data["recommendations"]]))
     else:
-        parts.append("<p class='bad'>No feasible trial yet: nothing to recommend.</p>")
+        parts.append(f"<p class='bad'>{esc(data.get('no_recommendation') or 'No feasible trial yet: nothing to recommend.')}</p>")
     if data.get("device_sizing"):
         parts.append("<h2>Device sizing</h2>" + _table(list(DEVICE_SIZING_HEADER), device_sizing_rows(data["device_sizing"])))
     # front table

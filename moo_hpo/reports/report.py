@@ -157,7 +157,7 @@ class Report(SavesByFormat):
         if "front" not in images:  # no figure here to star them in
             guide = guide.replace(", starred in the figures above", "")
         out += ["", "## Recommended operating points", ""] + ([md.escape(guide), ""] if d["recommendations"] else [])
-        out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else "No feasible trial.")
+        out.append(md.table(["method", "trial", "why"], [(r["method"], f"#{r['number']}", r["reason"]) for r in d["recommendations"]]) if d["recommendations"] else md.escape(d.get("no_recommendation") or "No feasible trial."))
         if d.get("device_sizing"):
             out += ["", "## Device sizing", "", md.table(DEVICE_SIZING_HEADER, device_sizing_rows(d["device_sizing"]))]
         header, rows, _ = front_table(d)

@@ -338,10 +338,12 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
     from moo_hpo.objectives.energy import estimated_metrics
 
     estimates = estimated_metrics(study.trials)
+    from moo_hpo.robust import has_repeats, root_number
+
     candidates = _configurations(study)  # feasible configurations, each as a stand-in trial with its figures
     runs_of = {t.number: (original, runs, counts) for t, original, runs, counts in candidates}
     judged = [t for t, _, _, _ in candidates]
-    repeated = any(runs > 1 for _, _, runs, _ in candidates)
+    repeated = has_repeats(study.trials)  # judged as configurations (a repeat's runs in one mean), said so
     unit = "configurations" if repeated else "trials"
     out = SizingTable()
     if isinstance(profiles, DeviceProfile):
@@ -361,7 +363,8 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
     check_unique_names(profiles)
     from moo_hpo.trial import TrialStatus
 
-    skipped = [t for t in study.trials if t.status is TrialStatus.INFEASIBLE_SKIPPED]
+    # never trained, each its own candidate (a repeat skipped so counts in its configuration's means instead)
+    skipped = [t for t in study.trials if t.status is TrialStatus.INFEASIBLE_SKIPPED and root_number(t) == t.number]
     for p in profiles:
         fitting = [t for t in judged if p.fits(t)]
         passed_over = sum(p.fits(t) for t in skipped)  # measured before training, within this device's budgets
@@ -375,15 +378,17 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
                 measured = sorted({m for t in judged for m in t.metrics})
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
             why += _nearest_text(p, judged, runs_of, study.trials)
-            if not candidates and study.trials:
+            if not candidates and study.n_feasible:  # feasible runs, but no configuration on the mean of its runs
+                why += "; no configuration is feasible on the mean of its runs (a repeat broke a hard bound)"
+            elif not candidates and study.trials:
                 why += f"; {no_feasible_reason(study.problem, study.trials)[0]}"
             out.append(SizingResult(p, None, why + never_trained + _elsewhere_text(p, study.trials), [], 0, estimates=dict(estimates)))
             continue
         Y = study.problem.objective_matrix(fitting)
         front = [t for t, k in zip(fitting, pareto_mask(Y), strict=True) if k]
-        # from the fitting front, as study.recommend("best", objective, constraints=<the device's budgets>) chooses:
-        # of trials equal in the objective, the one with the smallest sum of normalized objectives; within the
-        # objectives' ref= when some fitting trial is (not a ref on a metric the device budgets: its budget rules)
+        # from the fitting front: of trials equal in the objective, the one with the smallest sum of normalized
+        # objectives; within the objectives' ref= when some fitting trial is, except a ref on a metric the device
+        # budgets (its budget rules there; study.recommend, with no device, keeps every ref)
         def pick(candidates: list[Trial]) -> tuple[Trial, str]:
             front_idx, Yf = front_points(study.problem, candidates)
             return candidates[int(front_idx[best_index(Yf, names.index(objective))[0]])], ""
@@ -438,7 +443,8 @@ def _nearest_text(profile: DeviceProfile, judged: Sequence[Trial], runs_of: dict
     near = min(pool, key=lambda t: (excess(t), t.number))
     if profile.fits(near):
         return ""
-    from moo_hpo.reports.fairness_cells import near as beside  # the digits that tell it from the budget
+    def beside(x: float, bound: float) -> str:  # 4 digits, or the more that tell it from the budget
+        return next((f"{x:.{d}g}" for d in range(4, 10) if f"{x:.{d}g}" != f"{bound:.{d}g}"), repr(x))
 
     figures = ", ".join(f"{m} {beside(near.metrics[m], b)}" for m, b in limits)
     if judged:

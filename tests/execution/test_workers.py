@@ -719,7 +719,7 @@ def test_the_timeout_counts_from_the_call_while_the_workers_start(tmp_path, monk
 
     with caplog.at_level(logging.WARNING, logger="moo_hpo"):  # a timeout the start-up takes whole: said
         study.optimize(objective, timeout=0.5, n_workers=2, show_progress=False)
-    assert "optimize's timeout of 0.5 s passed before a trial started (starting the workers took" in caplog.text
+    assert "optimize's timeout of 0.5 s passed before a trial started (" in caplog.text and "no trial ran" in caplog.text
 
 
 def test_a_fresh_worker_killed_while_it_starts_mid_study_is_replaced(tmp_path, monkeypatch):

@@ -222,3 +222,9 @@ def test_a_scikit_learn_model_is_sized_at_its_arrays_dtypes_and_a_sparse_one_wit
     assert sparse["param_count"] == dense["param_count"] == 650  # the same parameters, stored another way
     assert sparse["size_kb"] * 1024 == coef.data.nbytes + coef.indices.nbytes + coef.indptr.nbytes + sgd.intercept_.nbytes
     assert sparse["param_count_nonzero"] == coef.nnz + np.count_nonzero(sgd.intercept_)
+    import scipy.sparse
+
+    sgd.coef_ = scipy.sparse.coo_matrix(coef)  # another sparse format: its values and both index arrays
+    coo = mh.objectives.ModelSize().measure(sgd)
+    stored = sgd.coef_.data.nbytes + sgd.coef_.row.nbytes + sgd.coef_.col.nbytes + sgd.intercept_.nbytes
+    assert coo["param_count"] == 650 and coo["size_kb"] * 1024 == stored
