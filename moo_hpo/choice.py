@@ -133,7 +133,8 @@ class Recommendation:
         caution: what a reader must know before choosing it (a classifier that predicts one class for everyone),
             or None; the reason ends with it too.
         metrics: the figures it was judged on: the trial's metrics, or for a configuration run more than once
-            (:meth:`~moo_hpo.Study.reevaluate`, the Bayesian noise check) the mean of each over its complete runs,
+            (:meth:`~moo_hpo.Study.reevaluate`, the Bayesian noise check) the mean of each over its complete runs (a
+            size or latency also over its repeats skipped before training),
             with ``trial`` its original run.
         runs: how many runs ``metrics`` summarizes.
     """

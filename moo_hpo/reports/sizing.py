@@ -217,7 +217,8 @@ class SizingResult:
             configuration's means; each listed as its original trial, whose own metrics are one run's).
         n_fitting: how many feasible configurations fit (a configuration run again counts once).
         metrics: the figures ``best`` was judged on: its own metrics, or for a configuration run more than once
-            (:meth:`~moo_hpo.Study.reevaluate`) the mean of each metric over its complete runs.
+            (:meth:`~moo_hpo.Study.reevaluate`) the mean of each metric over its complete runs (and, for a size or
+            latency measured before training, over its repeats skipped then).
         runs: how many complete runs ``metrics`` summarizes (0 when nothing fits).
         measured_runs: per metric, how many of those runs measured it (fewer than ``runs`` for a metric some runs
             left out; its mean is over those).
@@ -309,7 +310,8 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
 
     A configuration run more than once (its repetitions linked by ``extra["repeat_of"]``, as
     :meth:`~moo_hpo.Study.reevaluate` and the Bayesian noise check record them) is judged once, on the mean of
-    each metric over its complete runs: its budgets, the study's hard constraints and the objective alike, so a
+    each metric over its runs (complete ones, and repeats skipped before training for what they measured): its
+    budgets, the study's hard constraints and the objective alike, so a
     lucky run of a configuration that breaks a budget on average is not chosen. It is represented by its
     original trial; :attr:`SizingResult.metrics` holds the means it was judged on.
 
