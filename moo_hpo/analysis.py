@@ -74,7 +74,10 @@ class ReferencePoint:
         self.explicit: list[float | None] = [None if o.ref is None else o.to_internal(o.ref) for o in self.objectives]
         self._frozen: np.ndarray | None = None
         self.from_trials: int | None = None
-        if all(e is not None for e in self.explicit):
+        self.user_set = False  # set by study.set_reference_point: it wins over the refs it was set over
+        if stored is not None and "set_over" in stored and list(stored["set_over"]) == self.explicit:
+            self._frozen, self.user_set = np.array(stored["internal"], dtype=float), True
+        elif all(e is not None for e in self.explicit):
             self._frozen = np.array(self.explicit, dtype=float)
         elif stored is not None:  # a frozen point, but for the refs given now (a study resumed with a new ref)
             self._frozen = np.array([v if e is None else e for v, e in zip(stored["internal"], self.explicit, strict=True)],
@@ -125,15 +128,18 @@ class ReferencePoint:
         return True
 
     def set(self, internal: Sequence[float]) -> None:
-        """Freeze a point given by the user (internal convention)."""
+        """Freeze a point given by the user (internal convention): it wins over the objectives' ``ref`` values while
+        they stay as they are (a study reopened with other refs takes those)."""
         self._frozen = np.array(internal, dtype=float)
         self.from_trials = None
+        self.user_set = True
 
     def record(self) -> dict[str, Any]:
-        """What the store keeps of a frozen point."""
+        """What the store keeps of a frozen point (a point the user set: with the refs it was set over)."""
         if self._frozen is None:
             raise ConfigError("the reference point is not frozen yet; nothing to store")
-        return {"internal": self._frozen.tolist(), "from_trials": self.from_trials}
+        return {"internal": self._frozen.tolist(), "from_trials": self.from_trials,
+                **({"set_over": list(self.explicit)} if self.user_set else {})}
 
     def in_units(self, internal: Sequence[float]) -> dict[str, float]:
         """A point in the internal convention as metric name -> value in the metric's own units."""

@@ -1732,3 +1732,26 @@ def test_a_space_given_in_another_order_resumes_as_an_uninterrupted_run(tmp_path
         whole.optimize(fn, n_trials=8, show_progress=False)
         whole.optimize(fn, n_trials=4, show_progress=False)
         assert split == [t.config for t in whole.trials]
+
+
+def test_a_reference_point_set_by_hand_wins_over_the_refs_it_was_set_over_after_a_reload(tmp_path):
+    # set_reference_point on a study whose objectives have ref= was lost on reopening (the refs came back), so the CLI
+    # report gave another hypervolume than the session; and the report's objective table still named the refs
+    path = tmp_path / "s.db"
+
+    def study(acc_ref=0.7):
+        return mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy", ref=acc_ref), mh.Minimize("latency_ms", ref=15)],
+                        storage=path, seed=0, optimizer="random")
+
+    with study() as first:
+        first.optimize(lambda c: {"accuracy": 0.5 + 0.4 * c["x"], "latency_ms": 1 + 20 * c["x"] ** 2}, n_trials=12,
+                       show_progress=False)
+        first.set_reference_point({"accuracy": 0.6, "latency_ms": 20})
+        hv = first.hypervolume()
+        assert "| accuracy | maximize | 0.6 (set: study.set_reference_point) |" in mh.report(first).to_markdown()
+    with mh.Study.load(path) as loaded:
+        assert loaded.reference_point == {"accuracy": 0.6, "latency_ms": 20.0} and loaded.hypervolume() == hv
+    with study() as again:  # the script run again, its refs as they were: the point set by hand stays
+        assert again.reference_point == {"accuracy": 0.6, "latency_ms": 20.0}
+    with study(acc_ref=0.65) as changed:  # a ref changed since: the script's refs are taken, as before
+        assert changed.reference_point == {"accuracy": 0.65, "latency_ms": 15.0}

@@ -203,6 +203,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         data["hypervolume"] = {
             "reference_point": ref,
             "frozen": study.reference_point_frozen,
+            "set_by_user": bool(getattr(study._reference, "user_set", False)),  # study.set_reference_point's
             "value": value,
             "normalized": normalized,
             "meaning": HV_MEANING,

@@ -127,6 +127,8 @@ class Report(SavesByFormat):
         state = "frozen" if d["hypervolume"].get("frozen") else "provisional"
 
         def reference(o: dict[str, Any]) -> Any:
+            if d["hypervolume"].get("set_by_user") and o["name"] in derived:
+                return f"{derived[o['name']]:.6g} (set: study.set_reference_point)"
             if o["ref"] is not None:
                 return o["ref"]
             return f"derived: {derived[o['name']]:.6g} ({state})" if o["name"] in derived else "derived (no feasible trial yet)"
