@@ -158,8 +158,10 @@ def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]
         "counts": counts,
         "objectives": [{k: o[k] for k in ("name", "direction", "estimated") if k in o} for o in data["objectives"]],  # estimated: a label
         "hypervolume": hv,
-        "front": [{"number": r["number"], "config": r["config"], "config_text": _texts(r["config"]), "metrics": r["metrics"]}
+        "front": [{"number": r["number"], "config": r["config"], "config_text": _texts(r["config"]), "metrics": r["metrics"],
+                   **({"estimate": {n: e["mean"] for n, e in r["estimate"].items()}} if "estimate" in r else {})}
                   for r in data["front"]],
+        "front_basis": data["front_basis"],  # "model" under noise: the front of the model's estimates, as the report's
         "recent_failures": [
             {"number": t.number, "reason": _first_line(t.error) or "unknown", "finished_at": t.finished_at}
             for t in failed[:RECENT_FAILURES]

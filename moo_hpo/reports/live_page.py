@@ -86,8 +86,10 @@ _SCRIPT = """
                      ['feasible', c.feasible, 'feasible'], ['front', v.summary.front.length, 'on the front'],
                      ['failed', c.failed, 'failed']];
       if (c.pruned > 0 || v.summary.reporting > 0) cards.splice(5, 0, ['pruned', c.pruned, 'pruned']);
-      Object.keys(c).filter(k => !['total', 'running', 'complete', 'feasible', 'failed', 'pruned'].includes(k) && c[k] > 0)
-        .forEach(k => cards.push([k, c[k], k.replace(/_/g, ' ')]));
+      if (c.left_running > 0) cards[1][2] = "running when the study's run stopped (no process runs them now)";
+      const LABELS = {infeasible_skipped: 'skipped before training', interrupted: 'interrupted'};
+      Object.keys(c).filter(k => !['total', 'running', 'complete', 'feasible', 'failed', 'pruned', 'left_running'].includes(k) && c[k] > 0)
+        .forEach(k => cards.push([k, c[k], LABELS[k] || k.replace(/_/g, ' ')]));
       $('counts').replaceChildren(...cards.map(([key, n, label]) => {
         const card = el('div', null, 'card'), b = el('b', n);
         b.id = 'n-' + key;
@@ -101,9 +103,13 @@ _SCRIPT = """
       if (!s.front.length) { box.replaceChildren(el('p', 'No feasible trial yet.', 'muted')); return; }
       if (!box.querySelector('.figures')) { figs.className = 'figures'; box.replaceChildren(figs, el('div')); }
       plots(box.querySelector('.figures'), v.figures.front);
-      const rows = s.front.map(r => ['#' + r.number, ...params.map(p => (r.config_text || {})[p] ?? r.config[p]), ...names.map(n => r.metrics[n])]);
-      box.children[1].replaceChildren(table(['trial', ...params, ...s.objectives.map(direction)], rows,
-                                            [false, ...params.map(() => false), ...names.map(() => true)]));
+      // under noise the front is the model's (as in the report): each value measured, then the model's estimate
+      const cell = (r, n) => r.estimate && n in r.estimate ? fmt(r.metrics[n]) + ' (model ' + fmt(r.estimate[n]) + ')' : r.metrics[n];
+      const rows = s.front.map(r => ['#' + r.number, ...params.map(p => (r.config_text || {})[p] ?? r.config[p]), ...names.map(n => cell(r, n))]);
+      const note = s.front_basis === 'model' ? el('p', "Under noise this is the model's front (as in the report): the " +
+        "trials whose estimated values no other trial beats; each cell gives the value measured, then the model's estimate.", 'muted') : '';
+      box.children[1].replaceChildren(...[note, table(['trial', ...params, ...s.objectives.map(direction)], rows,
+                                            [false, ...params.map(() => false), ...names.map(() => true)])].filter(x => x));
     },
     hypervolume(v) {
       const hv = v.summary.hypervolume, box = $('hypervolume-body');
@@ -116,7 +122,7 @@ _SCRIPT = """
         box.replaceChildren(el('p'), figs);
       }
       const ref = Object.entries(hv.reference_point).map(([k, x]) => k + ' = ' + fmt(x)).join(', ');
-      const state = hv.frozen ? 'frozen' : 'provisional (derived from the feasible trials so far)';
+      const state = hv.frozen ? 'frozen' : 'provisional, derived from the feasible trials so far';
       const p = box.children[0];
       p.replaceChildren('Hypervolume ', el('b', typeof hv.normalized === 'number' ? hv.normalized.toFixed(3) : '-'),
                         ` normalized (raw ${fmt(hv.value)}) with reference point ${ref} (${state}).`);

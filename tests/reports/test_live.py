@@ -409,3 +409,30 @@ def test_the_live_view_tells_apart_choices_that_print_alike(tmp_path):
     assert front, "the front's section is missing"
     cells = re.findall(r"<tr><td[^>]*>#(\d+)</td><td[^>]*>([^<]*)</td>", front.group(0))
     assert [html.unescape(text) for _, text in cells] == ["1", "1.0", "'1'"]  # before: 1, 1, 1
+
+
+def test_the_live_view_says_when_its_front_is_the_models_and_names_skipped_trials_as_the_report_does(tmp_path):
+    # under noise the page listed the model's front as if measured (one member dominated by another as shown); a
+    # skipped trial's card read "infeasible skipped"
+    import numpy as np
+
+    def fn(config, trial):
+        rng = np.random.default_rng(trial.seed)
+        x, y = config["x"], config["y"]
+        return {"accuracy": 0.6 + 0.3 * x - 0.05 * y + rng.normal(0, 0.02), "latency_ms": 2 + 10 * x ** 2 + 3 * y + abs(rng.normal(0, 0.3))}
+
+    path = tmp_path / "noisy.db"
+    with mh.Study(mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("latency_ms")],
+                  [mh.AtMost("latency_ms", 11.0)], storage=path, seed=1, optimizer="random") as study:
+        study.optimize(fn, n_trials=20, show_progress=False)
+        study.reevaluate(fn, repeats=2, show_progress=False)
+        study.tell(study.ask(), {"latency_ms": 20.0}, status="infeasible_skipped")
+        assert study.front_basis() == "model"
+    with LiveServer(path, port=0) as server:
+        summary = get_json(server.url + "api/summary")
+        dom = dump_dom(tmp_path, server.url, "noisy-profile")
+    assert summary["front_basis"] == "model" and all("estimate" in r for r in summary["front"])
+    front = re.search(r'<section id="front">.*?</section>', dom, re.DOTALL)
+    assert front and "Under noise this is the model&#39;s front" in front.group(0).replace("'", "&#39;")
+    assert "(model " in front.group(0)
+    assert "skipped before training" in dom and "infeasible skipped" not in dom
