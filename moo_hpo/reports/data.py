@@ -455,8 +455,11 @@ def front_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]], li
     params = [p["name"] for p in data["space"]]
     names = [o["name"] for o in data["objectives"]]
     by_model = data.get("front_basis") == "model"
-    shown = [shown_name(o) for o in data["objectives"]]  # an estimated figure with its label
-    header = ["trial", *params, *shown] + ([f"{n} (model)" for n in shown] if by_model else [])
+    # an estimated figure with its label, and each objective's direction, as the CLI and the live view give it
+    shown = [shown_name(o) for o in data["objectives"]]
+    ways = [f" ({'max' if o['direction'] == 'maximize' else 'min'})" for o in data["objectives"]]
+    header = ["trial", *params, *(n + w for n, w in zip(shown, ways, strict=True))] + (
+        [f"{n} (model)" for n in shown] if by_model else [])
     rows = []
     for r in data["front"]:
         row = ([f"#{r['number']}"] + [choice_text(r["config"][p]) if p in r["config"] else "-" for p in params]

@@ -52,7 +52,7 @@ def test_an_estimated_energy_is_labelled_in_every_format_and_the_sizing_table(no
     markdown = report.to_markdown()
     assert "Estimated, not measured: " + LABEL + ". No energy counter" in markdown
     assert f"| {LABEL} | minimize |" in markdown  # the objectives
-    assert f"| size_kb | {LABEL} |" in markdown  # the front table's header
+    assert f"| size_kb (min) | {LABEL} (min) |" in markdown  # the front table's header
     page = report.to_html()
     assert f"{LABEL} (min)" in page and "Estimated, not measured: " + LABEL in page  # an axis; the Study table
     table = mh.size_for_devices(study, [DEVICE])
