@@ -123,6 +123,10 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
             fig.add_trace(go.Scatter(x=[r["number"] for r in rows], y=[r["metrics"][names[0]] for r in rows], mode="markers",
                                      name=_LABELS[key], marker={"color": COLORS[key]}, hovertext=[hover(r) for r in rows], hoverinfo="text",
                                      legendrank=_RANK[key]))
+        recommended = _recommended_rows(data)
+        if recommended:  # starred, as the recommendations' text says
+            fig.add_trace(_stars([r["number"] for r in recommended], [r["metrics"][names[0]] for r in recommended],
+                                 recommended, hover))
         fig.update_layout(title="Objective by trial", xaxis_title="trial", yaxis_title=_axis(objs[0]))
         return [fig]
     if len(objs) == 2:
@@ -139,12 +143,8 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
                                  name="the model's estimates", showlegend=data.get("front_basis") == "model", hoverinfo="skip"))
         recommended = _recommended_rows(data)
         if recommended:
-            fig.add_trace(go.Scatter(
-                x=[r["metrics"][names[0]] for r in recommended], y=[r["metrics"][names[1]] for r in recommended],
-                mode="markers+text", text=[f"#{r['number']}" for r in recommended], textposition="top right",
-                name="recommended", hovertext=[hover(r) for r in recommended], hoverinfo="text",
-                marker={"color": "#111111", "size": 16, "symbol": "star-open", "line": {"width": 2}},
-            ))
+            fig.add_trace(_stars([r["metrics"][names[0]] for r in recommended], [r["metrics"][names[1]] for r in recommended],
+                                 recommended, hover))
         fig.update_layout(title="Objective space", xaxis_title=_axis(objs[0]), yaxis_title=_axis(objs[1]), height=520)
         figs.append(fig)
         return figs
@@ -172,6 +172,15 @@ def _better_up(objective: dict[str, Any], values: list[float]) -> dict[str, Any]
     digits = next((d for d in range(4, 10) if len({f"{t:.{d}g}" for t in ticks}) == len(ticks)), 10)  # told apart
     return {"label": _axis(objective), "values": values, "range": ends, "tickvals": ticks,
             "ticktext": [f"{t:.{digits}g}" for t in ticks]}
+
+
+def _stars(x: list[Any], y: list[Any], rows: list[dict[str, Any]], hover: Any) -> Any:
+    """The recommended trials' trace: open stars labelled with their numbers."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(x=x, y=y, mode="markers+text", text=[f"#{r['number']}" for r in rows], textposition="top right",
+                      name="recommended", hovertext=[hover(r) for r in rows], hoverinfo="text",
+                      marker={"color": "#111111", "size": 16, "symbol": "star-open", "line": {"width": 2}})
 
 
 def _recommended_rows(data: dict[str, Any]) -> list[dict[str, Any]]:

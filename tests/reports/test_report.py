@@ -504,6 +504,12 @@ def test_the_hypervolume_chart_is_on_the_headline_scale_and_the_recommended_tria
     assert "non-dominated in all 3 objectives together" in r.to_html()
     text = r.to_markdown(figures=tmp_path / "figs", relative_to=tmp_path)
     assert text.index("## Pareto front") < text.index("![front]") < text.index("## Hypervolume") < text.index("![hypervolume]")
+    one = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("a")], optimizer="random", seed=0)
+    for x in (0.2, 0.9, 0.5):
+        one.tell(one.ask(), {"a": x})
+    single = mh.report(one)  # one objective: its figure stars the recommended trial too, as the text says
+    (stars,) = [t for t in front_figures(single.data)[0].data if t.name == "recommended"]
+    assert list(stars.x) == [r["number"] for r in single.data["recommendations"]] == [1]
 
 
 def test_small_studies_read_without_empty_figures_or_false_figures():
