@@ -212,7 +212,7 @@ class FairnessAudit(SavesByFormat):
         import plotly.graph_objects as go
         from plotly.offline import get_plotlyjs
 
-        from moo_hpo.reports.html import _CSS, _figure_html, _table, esc
+        from moo_hpo.reports.html import _CSS, _figure_html, _table, esc, plot_text
 
         front = set(self.front)
         fig = go.Figure()
@@ -230,7 +230,7 @@ class FairnessAudit(SavesByFormat):
                 continue
             fig.add_trace(go.Scatter(x=[p["gap"] for p in pts], y=[p["accuracy"] for p in pts], mode="markers", name=name,
                                      marker=marker, legendrank=rank,
-                                     hovertext=[f"trial #{p['number']}: {esc(self.accuracy)} {p['accuracy']:.4g}, {esc(self.gap)} {p['gap']:.4g}<br>" + "<br>".join(f"{esc(k)} = {esc(choice_text(v))}" for k, v in p["config"].items()) for p in pts],
+                                     hovertext=[f"trial #{p['number']}: {plot_text(self.accuracy)} {p['accuracy']:.4g}, {plot_text(self.gap)} {p['gap']:.4g}<br>" + "<br>".join(f"{plot_text(k)} = {plot_text(choice_text(v))}" for k, v in p["config"].items()) for p in pts],
                                      hoverinfo="text"))
         held = [r for r in self.rows if r.get("holdout_accuracy") is not None and r.get("holdout_gap") is not None]
         if held:
@@ -243,10 +243,10 @@ class FairnessAudit(SavesByFormat):
                                      hoverinfo="skip", showlegend=False))
             fig.add_trace(go.Scatter(x=[r["holdout_gap"] for r in held], y=[r["holdout_accuracy"] for r in held], mode="markers",
                                      name="audited trials on held-out data", marker={"color": "#d0a040", "size": 10, "symbol": "circle-open", "line": {"width": 2}},
-                                     hovertext=[f"trial #{r['number']} on held-out data: {esc(self.accuracy)} {r['holdout_accuracy']:.4g}, {esc(self.gap)} {r['holdout_gap']:.4g}" for r in held], hoverinfo="text"))
+                                     hovertext=[f"trial #{r['number']} on held-out data: {plot_text(self.accuracy)} {r['holdout_accuracy']:.4g}, {plot_text(self.gap)} {r['holdout_gap']:.4g}" for r in held], hoverinfo="text"))
         if self.bound is not None:
-            fig.add_vline(x=self.bound, line_dash="dash", line_color="#b42318", annotation_text=esc(f"bound {self.bound:g}"))
-        fig.update_layout(title=esc(f"{self.accuracy} vs. {self.gap}"), xaxis_title=esc(f"{self.gap} (lower is fairer)"), yaxis_title=esc(self.accuracy), height=480)
+            fig.add_vline(x=self.bound, line_dash="dash", line_color="#b42318", annotation_text=plot_text(f"bound {self.bound:g}"))
+        fig.update_layout(title=plot_text(f"{self.accuracy} vs. {self.gap}"), xaxis_title=plot_text(f"{self.gap} (lower is fairer)"), yaxis_title=plot_text(self.accuracy), height=480)
         parts = [f"<h1>Fairness audit: {esc(self.study_name)}</h1>", f"<p><b>{esc(self.summary)}</b></p>"]
         if self._holdout_verdict():
             verdict = self._holdout_verdict()

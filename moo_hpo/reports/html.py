@@ -72,8 +72,14 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def plot_text(value: Any) -> str:
+    """Text for a plotly title, label or hover: its markup characters escaped (``<`` would open a tag), quotes kept
+    (plotly shows ``&quot;`` as it is written)."""
+    return html.escape(str(value), quote=False)
+
+
 def _config_text(config: dict[str, Any]) -> str:
-    return "<br>".join(f"{esc(k)} = {esc(choice_text(v))}" for k, v in config.items())
+    return "<br>".join(f"{plot_text(k)} = {plot_text(choice_text(v))}" for k, v in config.items())
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[bool] | None = None) -> str:
@@ -102,7 +108,7 @@ _RANK = {"front": 1, "feasible": 2, "infeasible": 3, "recommended": 4}  # the le
 
 
 def _axis(o: dict[str, Any]) -> str:
-    return esc(f"{shown_name(o)} ({'max' if o['direction'] == 'maximize' else 'min'})")  # an estimate with its label
+    return plot_text(f"{shown_name(o)} ({'max' if o['direction'] == 'maximize' else 'min'})")  # an estimate with its label
 
 
 def front_figures(data: dict[str, Any]) -> list[Any]:
@@ -114,7 +120,7 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
     names = [o["name"] for o in objs]
     groups = _groups(data)
     hover = lambda r: f"trial #{r['number']}" + (f" (the mean of {r['mean_of']} runs)" if r.get("mean_of") else "") + "<br>" + _config_text(r["config"]) + "<br>" + "<br>".join(  # noqa: E731
-        f"{esc(n)} = {_fmt(r['metrics'][n])}" for n in names
+        f"{plot_text(n)} = {_fmt(r['metrics'][n])}" for n in names
     )
     figs = []
     if len(objs) == 1:
@@ -212,7 +218,7 @@ def hypervolume_figure(data: dict[str, Any]) -> Any | None:
     history = hv.get("history_normalized") or hv.get("history")
     if not history:
         return None
-    entries = [f"{esc(k)} = {_fmt(v)}" for k, v in hv["reference_point"].items()]
+    entries = [f"{plot_text(k)} = {_fmt(v)}" for k, v in hv["reference_point"].items()]
     ref = "<br>".join(", ".join(entries[i:i + 3]) for i in range(0, len(entries), 3))  # three a line: no title cut off
     fig = go.Figure(go.Scatter(x=list(range(len(history))), y=history, mode="lines+markers" if len(history) < 30 else "lines",
                                line={"shape": "hv"}, name="hypervolume"))
@@ -268,11 +274,11 @@ def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
             ys: list[Any] = []
             texts: list[str] = []
             for r in mine:
-                head = f"trial #{r['number']} ({esc(r['status'])})<br>" + _config_text(r["config"])
+                head = f"trial #{r['number']} ({plot_text(r['status'])})<br>" + _config_text(r["config"])
                 for step, value in zip(r["steps"], r["values"][name], strict=True):
                     xs.append(step)
                     ys.append(value)
-                    texts.append(f"{head}<br>step {_fmt(step)}: {esc(name)} = {_fmt(value)}")
+                    texts.append(f"{head}<br>step {_fmt(step)}: {plot_text(name)} = {_fmt(value)}")
                 xs.append(None)
                 ys.append(None)
                 texts.append("")
@@ -283,7 +289,7 @@ def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
                 fig.add_trace(go.Scatter(
                     x=[r["steps"][i] for r, i in ends], y=[r["values"][name][i] for r, i in ends], mode="markers",
                     name="where a pruned trial stopped", marker={"color": color, "symbol": "x", "size": 6}, opacity=opacity,
-                    hovertext=[f"trial #{r['number']} {esc(r.get('pruned') or 'pruned after step ' + _fmt(r['steps'][i]))}<br>"
+                    hovertext=[f"trial #{r['number']} {plot_text(r.get('pruned') or 'pruned after step ' + _fmt(r['steps'][i]))}<br>"
                                + _config_text(r["config"]) for r, i in ends],
                     hoverinfo="text",
                 ))
@@ -292,7 +298,7 @@ def learning_curve_figures(data: dict[str, Any]) -> list[Any]:
                           annotation_text="rung", annotation_position="top", annotation_font_size=10)
         for bound in metric.get("bounds", []):  # a report beyond it stops the trial at once
             fig.add_hline(y=bound["value"], line={"color": "#c0392b", "width": 1, "dash": "dash"},
-                          annotation_text=esc(bound["text"]), annotation_position="bottom right", annotation_font_size=10)
+                          annotation_text=plot_text(bound["text"]), annotation_position="bottom right", annotation_font_size=10)
         fig.update_layout(title=f"Learning curves: {_axis(metric)} by step", xaxis_title="step", yaxis_title=_axis(metric),
                           height=420, hovermode="closest")
         figs.append(fig)
@@ -308,12 +314,12 @@ def model_check_figure(data: dict[str, Any]) -> Any | None:
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
     if not metrics:
         return None
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[esc(m) for m in metrics])
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[plot_text(m) for m in metrics])
     for col, name in enumerate(metrics, start=1):
         mine = [r for r in rows if r["metric"] == name]
         fig.add_trace(
             go.Scatter(
-                x=[r["mean"] for r in mine], y=[r["measured"] for r in mine], mode="markers", name=esc(name),
+                x=[r["mean"] for r in mine], y=[r["measured"] for r in mine], mode="markers", name=plot_text(name),
                 error_x={"type": "data", "array": [2 * r["std"] for r in mine], "thickness": 1},
                 text=[f"trial #{r['number']}" for r in mine], showlegend=False,
             ),

@@ -504,6 +504,11 @@ def test_the_hypervolume_chart_is_on_the_headline_scale_and_the_recommended_tria
     assert "non-dominated in all 3 objectives together" in r.to_html()
     text = r.to_markdown(figures=tmp_path / "figs", relative_to=tmp_path)
     assert text.index("## Pareto front") < text.index("![front]") < text.index("## Hypervolume") < text.index("![hypervolume]")
+    quoted = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("a"), mh.Minimize('lat "ms"')], optimizer="random", seed=0)
+    for x in (0.2, 0.9):
+        quoted.tell(quoted.ask(), {"a": x, 'lat "ms"': x})
+    fig = front_figures(mh.report(quoted).data)[0]
+    assert fig.layout.yaxis.title.text == 'lat "ms" (min)'  # plotly shows &quot; as written; markup stays escaped
     one = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("a")], optimizer="random", seed=0)
     for x in (0.2, 0.9, 0.5):
         one.tell(one.ask(), {"a": x})
