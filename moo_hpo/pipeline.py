@@ -341,6 +341,10 @@ class ProbePipeline:
                 from moo_hpo.objectives.latency import Latency
 
                 run = {m for p in before if isinstance(p, (Latency, Energy)) for m in p.metrics}  # the model as it runs
+                from moo_hpo.objectives.device_fit import DeviceFit
+
+                run |= {m for p in self.derived if isinstance(p, DeviceFit)  # a device's excess over a latency budget
+                        and any(limit in run for d in p.devices for limit, _ in d.limits()) for m in p.metrics}
                 timed = [c.name for c in broken if c.name in run]
                 if timed:
                     reason += (f" ({', '.join(timed)} measured on the model as built, before fit: its "

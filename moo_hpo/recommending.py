@@ -124,7 +124,7 @@ def recommend(
     # analysis re-exports this module: imported here, not above
     from moo_hpo.analysis import feasible_trials
     from moo_hpo.constraints import Constraint
-    from moo_hpo.robust import has_repeats, judged_configurations
+    from moo_hpo.robust import has_repeats, judged_configurations, runs_phrase
 
     if method not in RECOMMEND_METHODS:  # before anything is judged: a study with no feasible trial says it too
         near = closest_name(str(method), RECOMMEND_METHODS)
@@ -155,6 +155,7 @@ def recommend(
         )
     _note_held_out_filters(constraints, feasible)
     runs: dict[int, int] = {}  # stand-in trial's number -> how many runs its figures are the mean of
+    counts: dict[int, dict[str, int]] = {}  # and per metric, how many of them measured it
     originals: dict[int, Trial] = {}
     if has_repeats(trials):  # a configuration run more than once is judged on its runs' mean, as sizing does
         judged = judged_configurations(problem, trials)
@@ -162,6 +163,7 @@ def recommend(
             raise NoFeasibleTrialError("no configuration is feasible on the mean of its runs")
         feasible = [figures for figures, _, _, _ in judged]
         runs = {figures.number: n for figures, _, n, _ in judged}
+        counts = {figures.number: c for figures, _, _, c in judged}
         originals = {figures.number: original for figures, original, _, _ in judged}
     kept = [t for t in feasible if all(c.name in t.metrics and c.is_satisfied(t.metrics[c.name]) for c in constraints)]
     if not kept:
@@ -188,9 +190,11 @@ def recommend(
         return candidates[int(front_idx[i])], reason
 
     chosen, reason, outside_refs = pick_within_refs(problem, kept, pick)
-    values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}" for o in problem.objectives)
-    n_runs = runs.get(chosen.number, 1)
-    reason += f" ({values}{f', mean of {n_runs} runs' if n_runs > 1 else ''})"
+    n_runs, measured = runs.get(chosen.number, 1), counts.get(chosen.number, {})
+    partial = any(measured.get(o.name, n_runs) < n_runs for o in problem.objectives)  # a repeat skipped before training
+    values = ", ".join(f"{o.name}={chosen.metrics[o.name]:.4g}"
+                       + (f" ({runs_phrase(measured.get(o.name, n_runs), n_runs)})" if partial else "") for o in problem.objectives)
+    reason += f" ({values}{f', mean of {n_runs} runs' if n_runs > 1 and not partial else ''})"
     figures = dict(chosen.metrics)
     chosen = originals.get(chosen.number, chosen)
     if method in ("asf", "tchebycheff") and isinstance(weights, Mapping):

@@ -364,16 +364,16 @@ def _repeated(groups: Mapping[int, list[Trial]]) -> set[int]:
 def judged_configurations(problem: Problem, trials: Sequence[Trial],
                           feasible_only: bool = True) -> list[tuple[Trial, Trial, int, dict[str, int]]]:
     """The feasible configurations (every complete one with ``feasible_only=False``), in original-number order, each
-    as (a stand-in trial carrying the figures it is judged on, its original trial, how many complete runs the figures
-    summarize, per metric how many runs measured it).
+    as (a stand-in trial carrying the figures it is judged on, its original trial, how many runs the figures
+    summarize, per metric how many of them measured it).
 
     A configuration run once is its own trial. One run more than once (linked by ``extra["repeat_of"]``) is judged
     on the mean of each metric over its runs that measured it, feasible when that mean is within every hard
     constraint; its stand-in is a copy of its first complete run with those means. A run skipped before training
     (its re-measured size or latency broke a hard bound) counts in the means of what it measured, so a configuration
-    is not judged on its one lucky run; the run count is of the complete runs (what the objectives' means are of),
-    the per-metric counts say how many runs each mean is of. Device sizing and the recommendations judge
-    configurations so, so that a lucky run of a configuration is not chosen for its luck.
+    is not judged on its one lucky run; the run count includes it, and the per-metric counts say how many runs each
+    mean is of (:func:`runs_phrase` words them). Device sizing and the recommendations judge configurations so, so that
+    a lucky run of a configuration is not chosen for its luck.
     """
     import copy
     import math
@@ -399,8 +399,19 @@ def judged_configurations(problem: Problem, trials: Sequence[Trial],
         else:
             figures, counts = original, {m: 1 for m in original.metrics}
         if not feasible_only or problem.is_feasible(figures):
-            out.append((figures, original, len(complete), counts))
+            out.append((figures, original, len(runs), counts))
     return out
+
+
+def runs_phrase(count: int, runs: int) -> str:
+    """How many runs a figure is the mean of, for a reason's text: ``"mean of 3 runs"``, or where fewer measured it (a
+    repeat skipped before training measured no accuracy) ``"mean of 2 of 3 runs"``, ``"one of 3 runs"``; ``""`` for a
+    configuration run once."""
+    if runs <= 1:
+        return ""
+    if count >= runs:
+        return f"mean of {runs} runs"
+    return f"one of {runs} runs" if count == 1 else f"mean of {count} of {runs} runs"
 
 
 def has_repeats(trials: Sequence[Trial]) -> bool:

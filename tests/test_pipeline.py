@@ -81,6 +81,12 @@ def test_a_latency_skip_of_a_model_declared_int8_says_it_judged_the_float_model(
     sized.optimize(lambda m, c: m, build=int8_build, probes=[mh.objectives.ModelSize(), fit_size], n_trials=1,
                    show_progress=False)
     assert sized.trials[0].status is mh.TrialStatus.INFEASIBLE_SKIPPED and "as built" not in sized.trials[0].extra["skipped"]
+    timed = mh.Study(make_study().space, [mh.Minimize("size_kb")], [mh.AtMost("device_excess", 0.0)], optimizer="random",
+                     seed=0)
+    fast = mh.objectives.DeviceFit(mh.DeviceProfile("mcu", max_latency_ms=1e-9))  # a latency budget, derived
+    timed.optimize(lambda m, c: m, build=int8_build, probes=[mh.objectives.ModelSize(), latency, fast], n_trials=1,
+                   show_progress=False)
+    assert "(device_excess measured on the model as built, before fit" in timed.trials[0].extra["skipped"]
 
 
 def test_fn_returning_a_model_is_measured_by_every_probe():

@@ -311,12 +311,13 @@ def fairness_audit(
         hard = [c.bound for c in study.constraints if c.name == gap and c.kind == "at_most" and c.hard]
         soft = [c.bound for c in study.constraints if c.name == gap and c.kind == "at_most" and not c.hard]
         bound = min(hard or soft) if hard or soft else None
-    from moo_hpo.robust import judged_configurations, root_number
+    from moo_hpo.robust import judged_configurations, root_number, runs_phrase
 
     # a configuration run more than once (reevaluate, the noise check) is judged once, on the means of its runs, as
     # recommend and device sizing judge it: its stand-in carries the means, and the per-group tables of its first run
     configurations = judged_configurations(study.problem, study.trials, feasible_only=False)
     runs_of = {figures.number: runs for figures, _, runs, _ in configurations}
+    counts_of = {figures.number: counts for figures, _, _, counts in configurations}
     complete = [t for t, _, _, _ in configurations if accuracy in t.metrics and gap in t.metrics]
     if not complete:
         raise no_audited_trials_error(study, accuracy, gap)
@@ -397,7 +398,8 @@ def fairness_audit(
         return row
 
     def trial_text(t: Trial) -> str:
-        return f"trial #{t.number}" + (f", mean of {runs_of[t.number]} runs" if runs_of.get(t.number, 1) > 1 else "")
+        said = runs_phrase(counts_of.get(t.number, {}).get(accuracy, runs_of.get(t.number, 1)), runs_of.get(t.number, 1))
+        return f"trial #{t.number}" + (f", {said}" if said else "")
 
     def held_out(t: Trial) -> str:
         parts = [f"{name} {short(t.metrics[key])}" for name, key in ((accuracy, h_acc), ("gap", h_gap)) if key in t.metrics]

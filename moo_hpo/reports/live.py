@@ -148,7 +148,7 @@ def _snapshot(study: Study, token: str) -> tuple[dict[str, Any], dict[str, Any]]
     data = collect(study)
     trials = study.trials
     counts = data["counts"]
-    hv = {k: data["hypervolume"].get(k) for k in ("value", "normalized", "reference_point", "frozen", "note")}
+    hv = {k: data["hypervolume"].get(k) for k in ("value", "normalized", "reference_point", "frozen", "set_by_user", "note")}
     failed = [t for t in trials if t.status is TrialStatus.FAILED]
     failed.sort(key=lambda t: (t.finished_at or 0.0, t.number), reverse=True)
     summary = {

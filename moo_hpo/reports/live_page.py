@@ -122,7 +122,7 @@ _SCRIPT = """
         box.replaceChildren(el('p'), figs);
       }
       const ref = Object.entries(hv.reference_point).map(([k, x]) => k + ' = ' + fmt(x)).join(', ');
-      const state = hv.frozen ? 'frozen' : 'provisional, derived from the feasible trials so far';
+      const state = hv.set_by_user ? 'set with study.set_reference_point' : hv.frozen ? 'frozen' : 'provisional, derived from the feasible trials so far';
       const p = box.children[0];
       p.replaceChildren('Hypervolume ', el('b', typeof hv.normalized === 'number' ? hv.normalized.toFixed(3) : '-'),
                         ` normalized (raw ${fmt(hv.value)}) with reference point ${ref} (${state}).`);

@@ -127,8 +127,9 @@ class Report(SavesByFormat):
         state = "frozen" if d["hypervolume"].get("frozen") else "provisional"
 
         def reference(o: dict[str, Any]) -> Any:
-            if d["hypervolume"].get("set_by_user") and o["name"] in derived:
-                return f"{derived[o['name']]:.6g} (set: study.set_reference_point)"
+            if d["hypervolume"].get("set_by_user") and o["name"] in derived:  # its ref= still filters the choices
+                kept = f"; its ref= {o['ref']:g} still counts in the recommendations" if o["ref"] is not None else ""
+                return f"{derived[o['name']]:.6g} (set: study.set_reference_point{kept})"
             if o["ref"] is not None:
                 return o["ref"]
             return f"derived: {derived[o['name']]:.6g} ({state})" if o["name"] in derived else "derived (no feasible trial yet)"

@@ -340,7 +340,7 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
     from moo_hpo.objectives.energy import estimated_metrics
 
     estimates = estimated_metrics(study.trials)
-    from moo_hpo.robust import has_repeats, root_number
+    from moo_hpo.robust import has_repeats, root_number, runs_phrase
 
     candidates = _configurations(study)  # feasible configurations, each as a stand-in trial with its figures
     runs_of = {t.number: (original, runs, counts) for t, original, runs, counts in candidates}
@@ -381,7 +381,7 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
                 why += f"; no trial measured {unmeasured} (the trials measure {measured})"
             why += _nearest_text(p, judged, runs_of, study.trials)
             if not candidates and study.n_feasible:  # feasible runs, but no configuration on the mean of its runs
-                why += "; no configuration is feasible on the mean of its runs (a repeat broke a hard bound)"
+                why += "; no configuration is feasible on the mean of its runs"
             elif not candidates and study.trials:
                 why += f"; {no_feasible_reason(study.problem, study.trials)[0]}"
             out.append(SizingResult(p, None, why + never_trained + _elsewhere_text(p, study.trials), [], 0, estimates=dict(estimates)))
@@ -397,7 +397,8 @@ def size_for_devices(study: Study | str | os.PathLike[str], profiles: Sequence[D
 
         chosen, _, within = pick_within_refs(study.problem, fitting, pick, budgeted=[m for m, _ in p.limits()])
         best, runs, counts = runs_of[chosen.number]
-        value = f"{chosen.metrics[objective]:.4g}" + (f", mean of {runs} runs" if runs > 1 else "")
+        said = runs_phrase(counts.get(objective, runs), runs)
+        value = f"{chosen.metrics[objective]:.4g}" + (f", {said}" if said else "")
         reason = f"best {objective} ({value}) of {len(fitting)} fitting {unit.removesuffix('s') if len(fitting) == 1 else unit}"
         reason += f" ({within})" if within else ""
         tighter = [c.describe() for c in study.problem.hard_constraints if c.kind == "at_most"
@@ -446,7 +447,7 @@ def _nearest_text(profile: DeviceProfile, judged: Sequence[Trial], runs_of: dict
     if profile.fits(near):
         return ""
     def beside(x: float, bound: float) -> str:  # 4 digits, or the more that tell it from the budget
-        return next((f"{x:.{d}g}" for d in range(4, 10) if f"{x:.{d}g}" != f"{bound:.{d}g}"), repr(x))
+        return next((f"{x:.{d}g}" for d in range(4, 10) if f"{x:.{d}g}" != f"{bound:.{d}g}"), f"{x:g}")
 
     figures = ", ".join(f"{m} {beside(near.metrics[m], b)}" for m, b in limits)
     if judged:
