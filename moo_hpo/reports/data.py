@@ -290,8 +290,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         table = devices if isinstance(devices, SizingTable) else size_for_devices(study, devices)
         data["device_sizing"] = table.summary_rows()
     # failures
-    reasons = Counter((t.error or "unknown").splitlines()[0][:200] for t in trials if t.status is TrialStatus.FAILED)
-    data["failures"] = [{"reason": k, "count": v} for k, v in reasons.most_common()]
+    data["failures"] = failure_groups(trials)
     data["pruner"] = repr(study.pruner) if getattr(study, "pruner", None) is not None else None
     data["learning_curves"] = learning_curves(study, front_numbers)
     data["compute_saved"] = compute_saved(trials, getattr(study.pruner, "max_resource", None))
@@ -443,6 +442,27 @@ def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def failure_groups(trials: Sequence[Trial]) -> list[dict[str, Any]]:
+    """The failed trials grouped by what their reason says apart from its numbers (a loss that diverged at another
+    step is one kind, as the command line counts them): per kind, its first trial's reason, how many, and which
+    trials (most first)."""
+    from moo_hpo.execution.failures import failure_kind
+
+    groups: dict[str, list[Trial]] = {}
+    for t in trials:
+        if t.status is TrialStatus.FAILED:
+            groups.setdefault(failure_kind(t.error or "unknown"), []).append(t)
+    ranked = sorted(groups.values(), key=lambda g: (-len(g), g[0].number))
+    return [{"reason": (g[0].error or "unknown").splitlines()[0][:200], "count": len(g), "trials": [t.number for t in g]}
+            for g in ranked]
+
+
+def trials_text(numbers: Sequence[int], shown: int = 8) -> str:
+    """``#3, #5, #9 and 12 more``: which trials, the first few named."""
+    named = ", ".join(f"#{n}" for n in numbers[:shown])
+    return named + (f" and {len(numbers) - shown} more" if len(numbers) > shown else "")
 
 
 def front_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]], list[bool]]:

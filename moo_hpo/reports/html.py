@@ -17,6 +17,7 @@ from moo_hpo.reports.data import (
     front_table,
     optimizer_text,
     time_text,
+    trials_text,
 )
 from moo_hpo.reports.estimates import estimate_rows, shown_name
 from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
@@ -487,7 +488,7 @@ def render_html(data: dict[str, Any]) -> str:
     # failures
     parts.append("<h2>Failures</h2>")
     if data["failures"]:
-        parts.append(_table(["reason", "trials"], [(f["reason"], f["count"]) for f in data["failures"]], [False, True]))
+        parts.append(_table(["reason (numbers aside)", "trials", "which"], [(f["reason"], f["count"], trials_text(f["trials"])) for f in data["failures"]], [False, True, False]))
     else:
         parts.append("<p class='ok'>No trial failed.</p>")
     body = "\n".join(parts)

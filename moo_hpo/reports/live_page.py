@@ -151,7 +151,7 @@ _SCRIPT = """
         el('p', 'Failed trials, newest first' + shown + '.'),
         table(['trial', 'finished', 'reason'], s.recent_failures.map(f => ['#' + f.number, clock(f.finished_at), f.reason])),
         el('p', 'By reason:', 'muted'),
-        table(['reason', 'trials'], s.failure_reasons.map(f => [f.reason, f.count]), [false, true]));
+        table(['reason (numbers aside)', 'trials'], s.failure_reasons.map(f => [f.reason, f.count]), [false, true]));
     },
     trials(v) {
       const box = $('trials-body'), params = v.params, metrics = v.metrics;

@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.reports import markdown as md
-from moo_hpo.reports.data import FRONT_BY_MODEL, RECOMMENDATIONS_GUIDE, collect, front_table, optimizer_text, plural, time_text
+from moo_hpo.reports.data import (
+    FRONT_BY_MODEL,
+    RECOMMENDATIONS_GUIDE,
+    collect,
+    front_table,
+    optimizer_text,
+    plural,
+    time_text,
+    trials_text,
+)
 from moo_hpo.reports.estimates import estimates_note, shown_name
 from moo_hpo.reports.sections import DEVICE_SIZING_HEADER, device_sizing_rows
 
@@ -187,7 +196,7 @@ class Report(SavesByFormat):
             if check.get("failures"):
                 out += ["", md.escape(model_check_text(check))]
         out += ["", "## Failures", ""]
-        out.append(md.table(["reason", "trials"], [(f["reason"], f["count"]) for f in d["failures"]]) if d["failures"] else "No trial failed.")
+        out.append(md.table(["reason (numbers aside)", "trials", "which"], [(f["reason"], f["count"], trials_text(f["trials"])) for f in d["failures"]]) if d["failures"] else "No trial failed.")
         return "\n".join(out) + "\n"
 
     def _repeated_runs_markdown(self) -> list[str]:
