@@ -142,6 +142,8 @@ def repeated_runs_text(section: dict[str, Any]) -> str:
     verdict = section.get("noise_verdict")
     if verdict:
         note += " The noise check's verdict: " + ", ".join(f"{name} {v}" for name, v in verdict.items()) + "."
+        if all(str(v).startswith("exact") for v in verdict.values()):  # the advice above is for noisy metrics
+            note += " Every metric came out exact: one run tells a configuration's value, and nothing needs running again."
     if all(m["p_dominated"] is None for m in section["members"]):
         note += " No configuration has two complete runs yet, so there is no noise estimate and no P(dominated)."
     return note

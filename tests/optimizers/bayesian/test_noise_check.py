@@ -200,6 +200,11 @@ def test_the_log_and_the_report_give_the_noise_checks_verdict_by_name(caplog):
     assert len(said) == 1  # said when reached, not at every proposal
     text = mh.report(s).to_markdown()
     assert "The noise check's verdict: f1 exact, f2 exact, g noisy." in text
+    assert "nothing needs running again" not in text  # g is noisy
+    exact = study()
+    exact.optimize(objective(None), n_trials=5, show_progress=False)
+    said = mh.report(exact).to_markdown()  # every metric exact: the noise advice is said not to apply
+    assert "f1 exact, f2 exact, g exact. Every metric came out exact: one run tells a configuration's value" in said
     # a study recorded before the names were kept reads the same
     for t in s.trials:
         audit = t.extra.get("optimizer") or {}
