@@ -1549,7 +1549,8 @@ class Study:
         """One row per trial: number, status, ``params_<name>``, ``metrics_<name>``, feasibility,
         violation, error, times and optimizer; once a trial reported intermediate metrics, also ``last_step``
         (its last report's step) and ``pruned`` (why the pruner stopped it); once an interrupted trial ran again,
-        ``retry_of`` (the number of the interrupted trial a retry runs again, ``<NA>`` for other trials).
+        ``retry_of`` (the number of the interrupted trial a retry runs again, ``<NA>`` for other trials); once a
+        configuration ran again (:meth:`reevaluate`, the noise check), ``repeat_of`` (its original trial's number).
 
         ``violation``: the hard constraints' total violation of a complete trial, in the metrics' own units (the
         least violating trial an error names is judged relative to each bound instead); of a trial skipped before
@@ -1563,6 +1564,9 @@ class Study:
         violations = problem.violation(self._trials) if self._trials else np.array([])
         reported = any(t.reports for t in self._trials)
         retried = any(RETRY_OF in t.extra for t in self._trials if isinstance(t.extra, dict))
+        from moo_hpo.robust import has_repeats, root_number
+
+        repeated = has_repeats(self._trials)
         rows = []
         for t, v in zip(self._trials, violations, strict=True):
             row: dict[str, Any] = {"number": t.number, "status": t.status.value}
@@ -1589,6 +1593,8 @@ class Study:
                 row["pruned"] = t.extra.get("pruned") if t.status is TrialStatus.PRUNED else None
             if retried:
                 row["retry_of"] = t.extra.get(RETRY_OF) if isinstance(t.extra, dict) else None
+            if repeated:  # a run of a configuration again (reevaluate, the noise check): its original trial's number
+                row["repeat_of"] = root_number(t) if root_number(t) != t.number else None
             rows.append(row)
         if not rows:  # the columns of an empty study, so that df["status"] works on it too
             columns = ["number", "status", *(f"params_{k}" for k in self.space.names), "feasible", "violation",
@@ -1607,8 +1613,9 @@ class Study:
             elif isinstance(param, Categorical):  # a choice of None stays None (NaN: inactive)
                 frame[f"params_{name}"] = pd.Series([v if a else np.nan for v, a in zip(values, active, strict=True)],
                                                     dtype=object, index=frame.index)
-        if retried:
-            frame["retry_of"] = frame["retry_of"].astype("Int64")
+        for column in ("retry_of", "repeat_of"):
+            if column in frame:
+                frame[column] = frame[column].astype("Int64")
         return frame
 
     def __repr__(self) -> str:

@@ -374,3 +374,14 @@ def test_a_repeat_skipped_before_training_counts_in_its_configurations_mean():
     (mcu,) = mh.size_for_devices(only, [mh.DeviceProfile("mcu", max_latency_ms=5.0)])
     assert mcu.best is None and mcu.reason.endswith("no configuration is feasible on the mean of its runs")
     assert "skipped before training" not in mcu.reason
+
+
+def test_the_dataframe_names_each_repeats_original_trial():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    study.optimize(lambda c: {"a": c["x"], "b": 1 - c["x"]}, n_trials=3, show_progress=False)
+    assert "repeat_of" not in study.to_dataframe()  # nothing ran again yet
+    repeats = study.reevaluate(lambda c: {"a": c["x"], "b": 1 - c["x"]}, top_k=1, repeats=2, show_progress=False)
+    frame = study.to_dataframe()
+    original = repeats[0].extra["repeat_of"]
+    assert str(frame["repeat_of"].dtype) == "Int64"
+    assert frame["repeat_of"].tolist()[3:] == [original, original] and frame["repeat_of"][:3].isna().all()
