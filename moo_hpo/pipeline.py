@@ -337,12 +337,11 @@ class ProbePipeline:
             reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
             declared = getattr(model, "moo_hpo_precision", None)
             if declared is not None:  # sizes count at the declared precision; a latency is the built model's own
+                from moo_hpo.objectives.device_fit import DeviceFit
                 from moo_hpo.objectives.energy import Energy
                 from moo_hpo.objectives.latency import Latency
 
                 run = {m for p in before if isinstance(p, (Latency, Energy)) for m in p.metrics}  # the model as it runs
-                from moo_hpo.objectives.device_fit import DeviceFit
-
                 run |= {m for p in self.derived if isinstance(p, DeviceFit)  # a device's excess over a latency budget
                         and any(limit in run for d in p.devices for limit, _ in d.limits()) for m in p.metrics}
                 timed = [c.name for c in broken if c.name in run]
