@@ -68,7 +68,8 @@ def fairness_extra(trial: Trial, gap: str) -> dict[str, Any]:
     A probe with ``prefix=`` keeps them under ``extra[prefix + "fairness"]``. A gap of another name (one an objective
     of the user's own computed or renamed) takes the tables of the probe that stored its value: another probe's
     tables are another sensitive feature's, or other gaps', and are not shown for it (a record written before probes
-    stored their gaps, which cannot tell, falls back to ``extra["fairness"]``)."""
+    stored their gaps, which cannot tell, falls back to ``extra["fairness"]``). A value that two probes stored (a gap of
+    0 for two features) takes neither's tables."""
     from moo_hpo.objectives.fairness import gap_parts
 
     extra = trial.extra if isinstance(trial.extra, dict) else {}
@@ -77,12 +78,14 @@ def fairness_extra(trial: Trial, gap: str) -> dict[str, Any]:
     if isinstance(found, dict) and gap in (found.get("gaps") or {gap: None}):
         return found
     value = trial.metrics.get(gap) if isinstance(trial.metrics, dict) else None
-    for key, tables in extra.items():
-        if (key == "fairness" or str(key).endswith("_fairness")) and isinstance(tables, dict):
-            stored = tables.get("gaps")
-            if isinstance(stored, dict) and value is not None and any(
-                    isinstance(v, (int, float)) and abs(v - value) <= 1e-12 for v in stored.values()):
-                return tables
+    matching = [tables for key, tables in extra.items()
+                if (key == "fairness" or str(key).endswith("_fairness")) and isinstance(tables, dict)
+                and isinstance(tables.get("gaps"), dict) and value is not None
+                and any(isinstance(v, (int, float)) and abs(v - value) <= 1e-12 for v in tables["gaps"].values())]
+    if len(matching) == 1:
+        return matching[0]
+    if matching:  # the same value from two probes (a gap of 0 from a model that selects no one): cannot tell whose
+        return {}
     old = extra.get("fairness")
     return old if isinstance(old, dict) and "gaps" not in old else {}
 

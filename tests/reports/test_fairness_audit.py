@@ -480,6 +480,11 @@ def test_a_gap_the_probe_did_not_measure_shows_none_of_its_tables():
     other = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("my_gap")], seed=0)
     other.tell(other.ask(), {"accuracy": 0.8, "my_gap": 0.2}, extra={"fairness": sex})  # not the probe's value
     assert mh.fairness_audit(other, gap="my_gap").rows[0]["by_group"] == []
+    two = mh.Study(mh.Space({"t": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("my_gap")], seed=0)
+    race = {"by_group": [{"race": g, "count": 9, "selection_rate": 0.0} for g in ("A", "B")], "gaps": {"race_tpr_diff": 0.0}}
+    zero = {"by_group": _groups(0.2), "gaps": {"tpr_diff": 0.0}}  # both probes' gaps 0: whose is my_gap cannot be told
+    two.tell(two.ask(), {"accuracy": 0.76, "my_gap": 0.0}, extra={"fairness": zero, "race_fairness": race})
+    assert mh.fairness_audit(two, gap="my_gap").rows[0]["by_group"] == []
 
 
 def test_the_default_bound_is_the_tightest_hard_one():
