@@ -200,7 +200,7 @@ def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
     return params[index].name == "trial" or default is inspect.Parameter.empty or default is None
 
 
-def _check_probes(probes: Sequence[Probe]) -> None:
+def check_probes(probes: Sequence[Probe]) -> None:
     """Refuse what is not a probe, and two probes that would record under one name: a metric, or the stored data of
     a ``FairnessGap`` or ``CrossValidated`` (the second would overwrite the first's per-group tables in silence).
 
@@ -247,7 +247,7 @@ class ProbePipeline:
             raise ConfigError(f"build must be callable (config -> untrained model); received {build!r}")
         self.fit, self.build = fit, build
         self.probes = list(probes)
-        _check_probes(self.probes)
+        check_probes(self.probes)
         self.hard = list(hard_constraints)
         self._noted: set[str] = set()  # what was logged once already: probes measuring an unfitted estimator, ":threshold"
         #: probes computed from the others' metrics (:class:`~moo_hpo.objectives.DeviceFit`), and those that measure

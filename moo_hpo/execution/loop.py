@@ -155,8 +155,9 @@ def run_optimize(
     can_report = check_can_report(study, fn, with_model=build is not None, through_pipeline=build is not None or bool(probes))
     check_latency_alone(probes, n_workers if executor is None else None)
     if build is not None or probes:
-        from moo_hpo.pipeline import ProbePipeline
+        from moo_hpo.pipeline import ProbePipeline, check_probes
 
+        check_probes(probes)  # a malformed probe is refused before its metrics are read as names
         check_metric_names(study, probes, with_build=build is not None)
         check_thresholds(probes)
         check_sample_weights(probes)

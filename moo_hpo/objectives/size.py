@@ -34,6 +34,17 @@ __all__ = ["PRECISION_BYTES", "ModelSize", "PeakMemory", "parameter_count"]
 
 #: Bytes per parameter at the target precisions a quantization study compares.
 PRECISION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
+#: Precisions whose deployments keep biases at 32 bits (int32 in full-integer models, fp32 in dynamic quantization).
+INTEGER_PRECISIONS = ("int8", "int4")
+
+
+def bytes_at_precision(count: int, biases: int, precision: str) -> float:
+    """Bytes of ``count`` parameters, ``biases`` of them biases, deployed at ``precision``: at an integer precision
+    the weights take its bytes and the biases four (int32 or fp32, as integer deployments keep them); at a float
+    precision every parameter takes its bytes."""
+    if precision in INTEGER_PRECISIONS:
+        return (count - biases) * PRECISION_BYTES[precision] + biases * 4
+    return count * PRECISION_BYTES[precision]
 
 
 def parameter_count(model: Any) -> int:
@@ -48,12 +59,13 @@ def parameter_count(model: Any) -> int:
     return _estimator_counts(model)[0]
 
 
-def _estimator_counts(model: Any) -> tuple[int, int, int]:
+def _estimator_counts(model: Any) -> tuple[int, int, int, int]:
     """A scikit-learn model's parameter count (see :func:`parameter_count`), how many of those are not zero (a
-    tree's node entries all count: every node is stored, whatever its value), and the bytes they take as stored: each
-    array at its own dtype (a model fitted on float32 data keeps float32 coefficients), a sparse one (``sparsify()``)
-    with its indices, a tree's entries at 8 bytes (float64 thresholds and values, int64 features)."""
-    total = nonzero = stored = 0
+    tree's node entries all count: every node is stored, whatever its value), the bytes they take as stored (each
+    array at its own dtype: a model fitted on float32 data keeps float32 coefficients; a sparse one, ``sparsify()``,
+    with its indices; a tree's entries at 8 bytes: float64 thresholds and values, int64 features), and how many of
+    them are biases (``intercept_``, ``intercepts_``)."""
+    total = nonzero = stored = biases = 0
     kernel = getattr(model, "support_vectors_", None) is not None  # a linear SVM's coef_ derives from these
     for attr in ("coef_", "intercept_", "coefs_", "intercepts_", "support_vectors_", "dual_coef_", "X_fit_"):
         if kernel and attr == "coef_":
@@ -70,6 +82,7 @@ def _estimator_counts(model: Any) -> tuple[int, int, int]:
                 arr = np.asarray(a)
                 total += int(arr.size)
                 stored += int(arr.nbytes)
+                biases += int(arr.size) if attr in ("intercept_", "intercepts_") else 0
             nonzero += _count_nonzero(a)
     trees = [getattr(est, "tree_", None) for est in np.ravel(getattr(model, "estimators_", []))]
     trees.append(getattr(model, "tree_", None))
@@ -79,7 +92,7 @@ def _estimator_counts(model: Any) -> tuple[int, int, int]:
             total += entries
             nonzero += entries
             stored += 8 * entries
-    return total, nonzero, stored
+    return total, nonzero, stored, biases
 
 
 def _is_sparse(array: Any) -> bool:
@@ -160,9 +173,9 @@ class ModelSize(StructureProbe):
     Metrics: ``param_count``; ``param_count_nonzero`` (how many of those parameters are not zero: what pruning or
     L1 regularisation left; a tree's node entries all count); ``size_kb`` (bytes of the parameters and of a torch
     module's buffers, such as BatchNorm statistics, at their stored dtypes / 1024); ``size_kb_<p>`` for each target
-    precision ``p`` in ``precisions`` (e.g. ``size_kb_int8``: the parameters at that precision, the buffers as
-    stored); ``serialized_kb`` (``torch.save`` of the ``state_dict``, or pickle for other models). Buffers count as
-    the ``state_dict`` saves them (not those registered with ``persistent=False``). A model sized by its pickle (a
+    precision ``p`` in ``precisions`` (e.g. ``size_kb_int8``: the parameters at that precision, at ``int8`` and
+    ``int4`` the biases at four bytes, see :func:`bytes_at_precision`; the buffers as stored); ``serialized_kb``
+    (``torch.save`` of the ``state_dict``, or pickle for other models). Buffers count as the ``state_dict`` saves them (not those registered with ``persistent=False``). A model sized by its pickle (a
     pipeline, k-NN) has no parameter count and no size at another precision: ``size_kb_<p>`` is NaN (left out where
     nothing needs it).
 
@@ -226,7 +239,7 @@ class ModelSize(StructureProbe):
             from moo_hpo.objectives.torch_state import saved_state_dict, torch_state
 
             state = torch_state(model)
-            n, nonzero = state.param_count, state.param_count_nonzero
+            n, nonzero, biases = state.param_count, state.param_count_nonzero, state.bias_count
             kept = state.qparam_bytes + state.buffer_bytes
             stored = state.stored_bytes
             buf = io.BytesIO()
@@ -240,7 +253,7 @@ class ModelSize(StructureProbe):
             if state.pruned:
                 note["pruned"] = state.pruned
         else:
-            n, nonzero, stored = _estimator_counts(model)  # each array at its own dtype
+            n, nonzero, stored, biases = _estimator_counts(model)  # each array at its own dtype
             _require_fitted(model)
             try:
                 serialized = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
@@ -260,12 +273,12 @@ class ModelSize(StructureProbe):
                 note["precisions"] = f"none: {type(model).__name__} is sized by its pickle, its parameter arrays are not known"
             return Measurement(out, {"size": note})
         if target is not None:  # the model declares the precision it will be deployed at
-            stored = n * PRECISION_BYTES[target] + kept
+            stored = bytes_at_precision(n, biases, target) + kept
         out = {"param_count": float(n), "param_count_nonzero": float("nan") if nonzero is None else float(nonzero),
                "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}
         # a quantized model at another precision: never less than it stores (its fp32 biases stay fp32)
         floor = stored if is_torch_module(model) and note.get("quantized") else 0.0
-        out.update({f"size_kb_{p}": max(n * PRECISION_BYTES[p] + kept, floor) / 1024.0 for p in self.precisions})
+        out.update({f"size_kb_{p}": max(bytes_at_precision(n, biases, p) + kept, floor) / 1024.0 for p in self.precisions})
         return Measurement(out, {"size": note})
 
 
@@ -344,8 +357,9 @@ class PeakMemory(StructureProbe):
         # floating-point parameters at that precision; activations and buffers as they run (dynamic quantization
         # keeps float activations)
         at = None if target is None or state.quantized else PRECISION_BYTES[target]
-        static = sum(p.numel() * (at if at is not None and p.is_floating_point() else p.element_size())
-                     for p in model.parameters())
+        static = sum(bytes_at_precision(p.numel(), p.numel() if name.rpartition(".")[2] in ("bias", "bias_orig") else 0,
+                                        target) if at is not None and p.is_floating_point() else p.numel() * p.element_size()
+                     for name, p in model.named_parameters())
         static += sum(b.numel() * b.element_size() for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores
             static = max(static, int(state.stored_bytes))

@@ -52,6 +52,8 @@ class TorchState:
             zero point; not a pruning mask, not a buffer registered with ``persistent=False``).
         quantized: dtypes of the quantized or packed weights found (``"torch.qint8"``, ``"torch.float16"``).
         pruned: names of the pruned tensors (``"0.weight"``).
+        bias_count: how many of the parameters are biases (a ``bias`` parameter, a quantized layer's bias): an
+            integer deployment keeps them at 32 bits (see :func:`moo_hpo.objectives.size.bytes_at_precision`).
     """
 
     param_count: int = 0
@@ -61,16 +63,18 @@ class TorchState:
     buffer_bytes: int = 0
     quantized: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    bias_count: int = 0
 
     @property
     def stored_bytes(self) -> float:
         """Bytes of parameters, quantization parameters and buffers, as stored."""
         return self.param_bytes + self.qparam_bytes + self.buffer_bytes
 
-    def _add_parameter(self, tensor: Any, mask: Any = None, packed_fp16: bool = False) -> None:
+    def _add_parameter(self, tensor: Any, mask: Any = None, packed_fp16: bool = False, bias: bool = False) -> None:
         import torch
 
         self.param_count += tensor.numel()
+        self.bias_count += tensor.numel() if bias else 0
         if tensor.is_quantized:
             values = tensor.int_repr()
             self.param_bytes += values.numel() * values.element_size()
@@ -132,14 +136,14 @@ def torch_state(model: Any) -> TorchState:
                     continue
                 seen.add(id(value))
                 if id(value) in parameters:
-                    state._add_parameter(value, mask=masks.get(id(value)))
+                    state._add_parameter(value, mask=masks.get(id(value)), bias=leaf in ("bias", "bias_orig"))
                     counted_keys.append(key)
                 elif id(value) in mask_ids:
                     continue  # folded into its weight
                 elif id(value) in buffers:
                     state.buffer_bytes += value.numel() * value.element_size()
                 elif value.is_quantized or (packs and leaf not in _OUTPUT_QPARAMS and value.is_floating_point()):
-                    state._add_parameter(value)
+                    state._add_parameter(value, bias=leaf == "bias")
                     counted_keys.append(key)
                 else:  # saved by the module without being registered: a buffer, as torch.save ships it
                     state.buffer_bytes += value.numel() * value.element_size()
@@ -155,7 +159,8 @@ def torch_state(model: Any) -> TorchState:
                     continue
                 packed_seen.add(where)
                 matrix = tensor.is_floating_point() and tensor.dim() >= 2
-                state._add_parameter(tensor, packed_fp16=matrix and (from_packed_object or fp16_owner))
+                state._add_parameter(tensor, packed_fp16=matrix and (from_packed_object or fp16_owner),
+                                     bias=tensor.is_floating_point() and tensor.dim() == 1)
                 counted_keys.append(key)
     _require_weights_found(model, counted_keys)
     return state

@@ -34,14 +34,17 @@ def test_sizes_at_precisions():
     assert m["param_count"] == n
     assert m["size_kb"] == pytest.approx(n * 4 / 1024)
     assert m["size_kb_fp16"] == pytest.approx(n * 2 / 1024)
-    assert m["size_kb_int8"] == pytest.approx(n / 1024)
+    # at an integer precision the weights take a byte, the biases 4 (int32 or fp32 as integer deployments keep them)
+    weights, biases = 10 * 32 + 32 * 3, 32 + 3
+    assert m["size_kb_int8"] == pytest.approx((weights + 4 * biases) / 1024)
     assert m["serialized_kb"] > m["size_kb"]  # state_dict carries names and headers
     with_buffers = mh.objectives.ModelSize(precisions=["fp32", "int8"]).measure(cnn())
     buffers = (8 + 8) * 4 + 8  # BN running mean and variance (fp32), num_batches_tracked (int64)
     assert with_buffers["size_kb"] == pytest.approx((2986 * 4 + buffers) / 1024)
     # at a precision: the parameters at it, the buffers as stored; fp32 is then the stored size (it left them out)
     assert with_buffers["size_kb_fp32"] == pytest.approx(with_buffers["size_kb"])
-    assert with_buffers["size_kb_int8"] == pytest.approx((2986 + buffers) / 1024)
+    biases = 8 + 8 + 10  # the convolution's, BatchNorm's and the linear layer's
+    assert with_buffers["size_kb_int8"] == pytest.approx((2986 - biases + 4 * biases + buffers) / 1024)
     declared = cnn()
     declared.moo_hpo_precision = "int8"
     assert mh.objectives.ModelSize().measure(declared)["size_kb"] == pytest.approx(with_buffers["size_kb_int8"])
@@ -50,7 +53,15 @@ def test_sizes_at_precisions():
 def test_declared_deployment_precision():
     model = mlp()
     model.moo_hpo_precision = "int8"
-    assert mh.objectives.ModelSize().measure(model)["size_kb"] == pytest.approx(451 / 1024)
+    assert mh.objectives.ModelSize().measure(model)["size_kb"] == pytest.approx((416 + 4 * 35) / 1024)
+    model.moo_hpo_precision = "fp16"  # a float precision: biases too
+    assert mh.objectives.ModelSize().measure(model)["size_kb"] == pytest.approx(451 * 2 / 1024)
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    net = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3000, random_state=0).fit(X, y)  # 4*5 + 5*3 weights, 5 + 3 biases
+    net.moo_hpo_precision = "int8"
+    assert mh.objectives.ModelSize().measure(net)["size_kb"] == pytest.approx((35 + 4 * 8) / 1024)
     model.moo_hpo_precision = "int3"
     with pytest.raises(mh.ProbeError, match="moo_hpo_precision"):
         mh.objectives.ModelSize().measure(model)
@@ -83,7 +94,7 @@ def test_only_saved_buffers_count():
     model.register_buffer("scale", torch.ones(4))
     model.moo_hpo_precision = "int8"
     m = mh.objectives.ModelSize(precisions=["fp32"]).measure(model)
-    assert m["size_kb"] == pytest.approx((272 + 16) / 1024) and m["size_kb_fp32"] == pytest.approx((272 * 4 + 16) / 1024)
+    assert m["size_kb"] == pytest.approx((256 + 16 * 4 + 16) / 1024) and m["size_kb_fp32"] == pytest.approx((272 * 4 + 16) / 1024)
 
 
 def test_a_kernel_model_is_counted_by_its_support_vectors_and_dual_coefficients():
@@ -106,9 +117,9 @@ def test_peak_memory_cpu_estimate():
     largest = 2 * 64 * 32 * 4  # the ReLU: 64 x 32 floats in and 64 x 32 out
     assert m["peak_memory_kb"] == pytest.approx((params + largest) / 1024)
     assert "cpu estimate" in m.extra["peak_memory_method"]
-    model.moo_hpo_precision = "int8"  # deployed at int8, as size_kb counts it: the parameters at one byte
+    model.moo_hpo_precision = "int8"  # deployed at int8, as size_kb counts it: the weights at one byte, biases at 4
     m8 = mh.objectives.PeakMemory(torch.zeros(64, 10)).measure(model)
-    assert m8["peak_memory_kb"] == pytest.approx((451 + largest) / 1024) and m8.extra["peak_memory_precision"] == "int8"
+    assert m8["peak_memory_kb"] == pytest.approx((416 + 4 * 35 + largest) / 1024) and m8.extra["peak_memory_precision"] == "int8"
     assert m8["peak_memory_kb"] < m["peak_memory_kb"]
     quantized = torch.ao.quantization.quantize_dynamic(mlp(), {torch.nn.Linear}, dtype=torch.qint8)
     quantized.moo_hpo_precision = "int8"  # already at it: counted as it stores its weights
@@ -163,7 +174,7 @@ def test_a_search_mixing_model_types_keeps_the_pickle_sized_trials():
     study.optimize(lambda model, config: model.fit(X, y), build=build, probes=probes, n_trials=6, show_progress=False)
     kinds = {t.config["kind"]: t for t in study.trials}
     assert set(kinds) == {"knn", "lr"} and all(t.status is mh.TrialStatus.COMPLETE for t in study.trials)
-    assert "size_kb_int8" not in kinds["knn"].metrics and kinds["lr"].metrics["size_kb_int8"] == pytest.approx(15 / 1024)
+    assert "size_kb_int8" not in kinds["knn"].metrics and kinds["lr"].metrics["size_kb_int8"] == pytest.approx((12 + 4 * 3) / 1024)
     needs = mh.Study(space, [mh.Maximize("accuracy"), mh.Minimize("size_kb_int8")], optimizer="random", seed=0)
     needs.optimize(lambda model, config: model.fit(X, y), build=build, probes=probes, n_trials=6, show_progress=False)
     for t in needs.trials:  # where the study needs it, the pickle-sized trial fails on the NaN
