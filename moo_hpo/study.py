@@ -670,10 +670,12 @@ class Study:
             config: parameter name -> value, a value for every active parameter and none for an inactive one; or
                 a row of :meth:`to_dataframe` (a pandas Series, or its ``to_dict()``: its ``params_*`` entries are
                 the configuration; NaN, ``<NA>`` and a number parameter's None count as no value, an integral float
-                as an integer).
+                as an integer). Parameters left out (``{"lr": 3e-4}`` in a larger space) are drawn at random from
+                the space, seeded by the study's seed, once, when queued (:attr:`queued` shows the values; the log
+                names them at INFO level).
             skip_if_exists: leave it out when a trial of the study already ran it (whatever its outcome), runs it,
                 or it is queued: a script that queues its baselines and is run again to resume the study does not
-                run them twice.
+                run them twice. A configuration with parameters left out matches any that has its values.
 
         Returns:
             True when it was queued; False when ``skip_if_exists`` left it out.
@@ -690,16 +692,28 @@ class Study:
             raise ConfigError(f"enqueue expects a configuration (parameter name -> value); received {config!r:.200}{hint}")
         config = _from_row(self.space, config)
         config = _as_chosen(self.space, config)
-        problems = self.space.problems(config)
+        from moo_hpo.completion import complete, holds, is_partial
+
+        partial = is_partial(self.space, config)  # some parameters left out: drawn from the space below
+        problems = [] if partial else self.space.problems(config)
         if problems:
             raise ConfigError(f"enqueue: the configuration {config!r:.300} does not fit the space: {'; '.join(problems)}")
         if skip_if_exists:
             from moo_hpo.trial import config_key
 
             key = config_key(config)
-            if any(config_key(c) == key for c in (*self._queued, *(t.config for t in self._trials))):
+            done = (*self._queued, *(t.config for t in self._trials))
+            if any(holds(c, config) if partial else config_key(c) == key for c in done):
                 logger.info("enqueue: %r already ran, runs or is queued in this study; skipped", config)
                 return False
+        if partial:
+            given = config
+            seed = np.random.SeedSequence([self.seed, len(self._trials), len(self._queued)])
+            try:
+                config = complete(self.space, given, np.random.default_rng(seed))
+            except ConfigError as exc:
+                raise ConfigError(f"enqueue: the configuration {given!r:.300} does not fit the space: {exc}") from None
+            logger.info("enqueue: %s drawn for the parameters not given", {k: v for k, v in config.items() if k not in given})
         self._store.set_meta(QUEUED, [*self._queued, config])  # the queue changes once its file has taken it
         self._queued.append(config)
         return True

@@ -426,6 +426,21 @@ def test_enqueue_tables_run_first_and_once_across_resumed_runs(tmp_path):
         assert [c["x"] for c in study.queued] == [0.75, 0.25]
 
 
+def test_an_enqueue_table_naming_some_parameters_has_the_others_drawn_once_across_resumed_runs(tmp_path):
+    space_y = '[space.y]\ntype = "int"\nlow = 1\nhigh = 50\n\n'
+    path = write(tmp_path, tail=space_y + "[[enqueue]]\nx = 0.25\n")
+    result = runner.invoke(app, ["run", path, "--trials", "2"])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(app, ["run", path, "--trials", "4"])  # resumed: the partial table matches what ran
+    assert again.exit_code == 0, again.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        enqueued = [t.config for t in study.trials if t.optimizer == "enqueued"]
+    assert len(enqueued) == 1 and enqueued[0]["x"] == 0.25 and 1 <= enqueued[0]["y"] <= 50
+    write(tmp_path, tail=space_y + "[[enqueue]]\nx = 0.5\n\n[[enqueue]]\ny = 70\n")
+    result = runner.invoke(app, ["run", path])
+    assert result.exit_code == 1 and "[[enqueue]] 2 (of 2):" in result.output and "y=70 is outside" in result.output
+
+
 def test_an_enqueue_table_outside_the_space_names_the_table(tmp_path):
     path = write(tmp_path, tail="[[enqueue]]\nx = 0.5\n\n[[enqueue]]\nx = 2.0\n")
     result = runner.invoke(app, ["run", path])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import os
 import signal
 import subprocess
@@ -689,7 +690,7 @@ def test_enqueued_configurations_are_asked_first_and_kept_in_the_file_until_they
         study.enqueue({"lr": np.float64(0.1), "opt": "sgd", "momentum": 0.9})  # NumPy values as theirs
         for bad, said in (({"lr": 2.0, "opt": "adam"}, "lr=2.0 is outside its domain"),
                           ({"lr": 0.1, "opt": "adam", "momentum": 0.5}, "'momentum' is inactive here"),
-                          ({"lr": 0.1, "opt": "sgd"}, "missing value for active parameter 'momentum'"),
+                          ({"lr": 0.1, "lr2": 0.1}, r"unknown parameter\(s\) \['lr2'\]"),
                           ([0.1, "sgd"], "expects a configuration")):
             with pytest.raises(mh.ConfigError, match=said):
                 study.enqueue(bad)
@@ -722,6 +723,38 @@ def test_enqueue_skip_if_exists_queues_a_baseline_once_across_runs_of_a_script(t
     study = mh.Study(space, [mh.Minimize("loss")], optimizer="random", seed=0)
     assert study.enqueue({"lr": 0.01, "opt": "adam"}) and study.enqueue({"lr": 0.01, "opt": "adam"})  # by default: twice
     assert len(study.queued) == 2
+
+
+def test_enqueue_draws_the_parameters_left_out_once_seeded_and_keeps_the_values_given(tmp_path, caplog):
+    space = mh.Space({"lr": mh.Float(1e-4, 1.0, log=True), "width": mh.Int(8, 256), "opt": mh.Categorical(["sgd", "adam"]),
+                      "momentum": mh.Float(0.0, 0.9, active_if={"opt": "sgd"})})
+
+    def queue(path):
+        with mh.Study(space, [mh.Minimize("loss")], storage=path, optimizer="random", seed=3) as study:
+            with caplog.at_level(logging.INFO, logger="moo_hpo"):
+                assert study.enqueue({"lr": 0.01})  # as Optuna's enqueue_trial: the rest sampled
+            assert "drawn for the parameters not given" in caplog.text
+            study.enqueue({"momentum": 0.5})  # a conditional value: its parent drawn so that it is active
+            study.enqueue({"lr": 0.1, "opt": "sgd"})  # momentum, active, left out
+            assert not study.enqueue({"lr": 0.01}, skip_if_exists=True)  # a queued configuration holds it
+            return study.queued
+
+    first = queue(tmp_path / "a.db")
+    assert all(space.is_valid(c) for c in first) and first[0]["lr"] == 0.01
+    assert first[1]["momentum"] == 0.5 and first[1]["opt"] == "sgd" and first[2]["opt"] == "sgd" and "momentum" in first[2]
+    assert queue(tmp_path / "b.db") == first  # seeded by the study's seed: a script run again queues the same
+    with mh.Study.load(tmp_path / "a.db") as study:  # kept complete in the file, and run as queued
+        assert study.ask().config == first[0]
+    study = mh.Study(space, [mh.Minimize("loss")], seed=3)
+    with pytest.raises(mh.ConfigError, match=r"'momentum' is inactive here but has a value \(0.5\)"):
+        study.enqueue({"opt": "adam", "momentum": 0.5})  # no draw could make it active
+    with pytest.raises(mh.ConfigError, match="lr=3.0 is outside its domain"):
+        study.enqueue({"lr": 3.0})
+    ruled = mh.Space({"a": mh.Int(0, 9), "b": mh.Int(0, 9)}, rules=[mh.Rule("a + b <= 9", lambda c: c["a"] + c["b"] <= 9)])
+    ruled_study = mh.Study(ruled, [mh.Minimize("loss")], seed=0)
+    ruled_study.enqueue({"a": 8})
+    assert ruled_study.queued[0]["b"] <= 1  # the drawn values pass the space's rules
+    assert study.queued == []
 
 
 def test_a_row_of_the_data_frame_keeps_the_values_chosen_and_goes_back_into_enqueue():
