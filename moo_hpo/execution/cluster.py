@@ -175,6 +175,12 @@ class DaskReporter:
         self.attempt = uuid.uuid4().hex  # this run of the trial (Dask may run a trial again on another worker)
         self._prune = False
 
+    def __copy__(self) -> None:  # a copied trial reports nowhere (see reporter.detached_copy)
+        return None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        return None
+
     def report(self, trial: Trial, step: float, metrics: dict[str, float]) -> None:
         from distributed import Event, Queue, Variable
 

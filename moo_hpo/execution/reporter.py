@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 __all__ = ["StudyReporter"]
 
 
+def detached_copy(reporter: Any) -> None:
+    """What a copy of a trial's reporter is: nothing. A copy of a trial (``copy.copy``, ``copy.deepcopy``, pickling)
+    is the user's and reports to no study; ``dataclasses.asdict(trial)``, which copies each field, so gives
+    ``_reporter: None`` (the result is JSON) rather than a handle on the study, its pipe or its Dask channel."""
+    return None
+
+
 class StudyReporter:
     """The study's end: used in this process directly, and by the executors that relay reports from worker
     processes (:mod:`moo_hpo.execution.workers`) and Dask tasks (:mod:`moo_hpo.execution.cluster`)."""
@@ -22,11 +29,11 @@ class StudyReporter:
         self.study = study
         self.storage_failure: StorageError | None = None  # the first report the study's file could not take
 
-    def __copy__(self) -> StudyReporter:  # a handle on the study: a copied trial (dataclasses.asdict) shares it
-        return self
+    def __copy__(self) -> None:
+        return detached_copy(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> StudyReporter:
-        return self
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        return detached_copy(self)
 
     def report(self, trial: Trial, step: float, metrics: Mapping[str, float]) -> None:
         """Record the report in the study; mirror it on ``trial`` when it is a copy of the record.

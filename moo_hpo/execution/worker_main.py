@@ -49,6 +49,12 @@ class PipeReporter:
         self.running = running  # {"number": the trial this worker runs now, or None; "lock": one message at a time}
         self._prune = False
 
+    def __copy__(self) -> None:  # a copied trial reports nowhere (see reporter.detached_copy)
+        return None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        return None
+
     def report(self, trial: Any, step: float, metrics: dict[str, float]) -> None:
         with self.running["lock"]:  # a report from a thread of the objective's never crosses the trial's result
             if self.running["number"] != trial.number:  # after its trial returned: sent on, it would be read as the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -55,6 +56,26 @@ def test_an_exception_that_does_not_unpickle_is_recorded_as_text():
     study.optimize(fn, n_trials=3, n_workers=2, show_progress=False)
     assert study.count("failed") == 3
     assert all(t.error.startswith("TwoArgumentError: code 7: bad batch") and "Traceback" in t.error for t in study.trials)
+
+
+def trial_as_json(config, trial):
+    import dataclasses
+    import json
+
+    trial.report(1, {"a": config["x"], "b": 1 - config["x"]})
+    as_dict = dataclasses.asdict(trial)  # a copy: it failed on the worker's pipe to the study
+    json.dumps(as_dict)
+    return {"a": config["x"], "b": 1 - config["x"], "copied_reporter": float(as_dict["_reporter"] is None)}
+
+
+def test_a_running_trial_turns_into_a_json_dict_in_a_worker_and_in_the_study_s_process():
+    from moo_hpo.execution.cluster import DaskReporter
+
+    for n_workers in (2, 1):
+        study = two_objective_study(pruner=mh.pruners.MOASHA(1, 3, 3))
+        study.optimize(trial_as_json, n_trials=2, n_workers=n_workers, show_progress=False)
+        assert [t.metrics.get("copied_reporter") for t in study.trials] == [1.0, 1.0], [t.error for t in study.trials]
+    assert copy.deepcopy(DaskReporter("channel")) is None  # a Dask task's trial: the same
 
 
 def test_an_objective_may_start_processes_of_its_own():
