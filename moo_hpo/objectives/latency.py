@@ -29,10 +29,11 @@ rules above ask for).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -114,7 +115,7 @@ class Latency(StructureProbe):
         batch_size: rows per call.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...); torch modules are moved there.
         threads: intra-op threads on CPU (fixed for the measurement: torch's, or a scikit-learn model's BLAS and
-            OpenMP thread pools).
+            OpenMP thread pools and its ``n_jobs``, a pipeline's steps' too, given back as they were).
         warmup: untimed calls first (at least, within the cap).
         warmup_s: untimed seconds first (at least, within the cap): caches, allocator and clock settle.
         block: calls per timed block.
@@ -244,8 +245,8 @@ class Latency(StructureProbe):
 
         from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
-        try:
-            with threadpool_limits(limits=self.threads):  # BLAS and OpenMP pools held to threads, as torch's is
+        try:  # BLAS and OpenMP pools, and joblib's (n_jobs), held to threads, as torch's is
+            with threadpool_limits(limits=self.threads), _n_jobs_held(model, self.threads):
                 times, info = self._time_loop(lambda: model.predict(X), clock)
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"latency probe: predict failed on a batch of shape {X.shape}{self._shape_hint()}: "
@@ -335,3 +336,23 @@ class Latency(StructureProbe):
         finally:
             torch.set_num_threads(previous)
         return Measurement(summarize_times(times, self.prefix), {self.prefix: self._extra("cpu", _cpu_name(), info)})
+
+
+@contextlib.contextmanager
+def _n_jobs_held(model: Any, threads: int) -> Iterator[None]:
+    """Hold a scikit-learn model's ``n_jobs`` (its own, and its steps' in a pipeline) to ``threads`` while it is
+    timed, and give each back as it was: a random forest with ``n_jobs=-1`` predicts on every core through joblib,
+    which the BLAS and OpenMP limits do not reach."""
+    try:
+        params = model.get_params(deep=True)
+    except Exception:  # noqa: BLE001 - not a scikit-learn estimator: nothing to hold
+        params = {}
+    held = {name: value for name, value in params.items()
+            if (name == "n_jobs" or name.endswith("__n_jobs")) and value != threads}
+    if held:
+        model.set_params(**{name: threads for name in held})
+    try:
+        yield
+    finally:
+        if held:
+            model.set_params(**held)

@@ -177,6 +177,29 @@ def test_a_scikit_learn_model_is_timed_with_its_thread_pools_held_to_threads():
     assert after == {2}
 
 
+def test_a_scikit_learn_model_s_n_jobs_is_held_to_threads_and_given_back():
+    # joblib's workers (a forest's n_jobs=-1) are beyond the BLAS and OpenMP limits: predict ran on every core
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    forest = RandomForestClassifier(n_estimators=4, n_jobs=-1, random_state=0).fit(X, (X[:, 0] > 0).astype(int))
+    seen, predict = [], forest.predict
+
+    def spy(rows):
+        seen.append(forest.n_jobs)
+        return predict(rows)
+
+    forest.predict = spy
+    mh.objectives.Latency(X[0], threads=2, min_repeats=3, max_repeats=3, warmup=0).measure(forest)
+    assert seen and set(seen) == {2} and forest.n_jobs == -1
+    pipeline = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=4, n_jobs=-1, random_state=0))
+    pipeline.fit(X, (X[:, 0] > 0).astype(int))
+    mh.objectives.Latency(X[0], min_repeats=3, max_repeats=3, warmup=0).measure(pipeline)
+    assert pipeline.steps[-1][1].n_jobs == -1  # its step's n_jobs given back as well
+
+
 def test_cuda_without_gpu_is_a_probe_error():
     if torch.cuda.is_available():  # on a GPU machine the CUDA path runs for real instead
         m = mh.objectives.Latency(np.zeros(256, dtype=np.float32), device="cuda", min_repeats=20, max_repeats=100).measure(model())
