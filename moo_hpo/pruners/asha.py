@@ -163,9 +163,10 @@ def check_resources(owner: str, min_resource: Any, max_resource: Any, reduction_
 
 
 def rung_steps(min_resource: float, max_resource: float, reduction_factor: int) -> list[float]:
-    """``min_resource * reduction_factor**k`` below ``max_resource`` (1, 3, 9 for 1 / 27 / 3)."""
-    steps, r = [], float(min_resource)
-    while r < max_resource * (1 - 1e-12):
+    """``min_resource * reduction_factor**k`` below ``max_resource`` (1, 3, 9 for 1 / 27 / 3), each to 12 significant
+    digits: 0.1 x 3 is the step 0.3 a user reports, not 0.30000000000000004 (which a report at 0.3 stays below)."""
+    steps, k = [], 0
+    while (r := float(f"{float(min_resource) * reduction_factor ** k:.12g}")) < max_resource * (1 - 1e-12):
         steps.append(int(r) if r.is_integer() else r)
-        r *= reduction_factor
+        k += 1
     return steps

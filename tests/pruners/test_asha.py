@@ -26,6 +26,24 @@ def test_rungs_sit_at_powers_of_eta_below_the_maximum():
     assert rung_steps(1, 27, 3) == [1, 3, 9]
     assert rung_steps(2, 100, 4) == [2, 8, 32]
     assert rung_steps(0.5, 4, 2) == [0.5, 1, 2]
+    # fractional steps as a user writes them: 0.1 x 3 was 0.30000000000000004, which a report at 0.3 stayed below
+    assert rung_steps(0.1, 1.0, 3) == [0.1, 0.3, 0.9] and rung_steps(0.2, 1.0, 3) == [0.2, 0.6]
+
+
+def test_a_report_at_a_fractional_rung_s_step_is_judged_there():
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("acc")], optimizer="random", seed=0,
+                     pruner=mh.pruners.MOASHA(min_resource=0.1, max_resource=1.0, reduction_factor=3))
+    for i in range(4):
+        trial = study.ask()
+        for k in range(1, 11):
+            step = round(k / 10, 2)
+            if study.report(trial, step, {"acc": i if step < 0.3 else -i}):  # best at 0.1, worst from 0.3 on
+                study.tell(trial, status="pruned")
+                break
+        else:
+            study.tell(trial, {"acc": -i})
+    pruned = [t for t in study.trials if t.status is mh.TrialStatus.PRUNED]
+    assert pruned and all(t.reports[-1]["step"] == 0.3 and "judged on the report" not in t.extra["pruned"] for t in pruned)
 
 
 def _position(pruner, k, number):
