@@ -1002,17 +1002,20 @@ class Study:
             "or include the metric that breaks its bound"
         )
 
-    def _note_unmeasured(self, given: Any, kept: Mapping[str, float], error: str | None, number: int) -> None:
-        """Log once per metric that a NaN / infinite value of a metric the study does not need was left out."""
+    def _note_unmeasured(self, given: Any, kept: Mapping[str, float], error: str | None, number: int,
+                         step: float | None = None) -> None:
+        """Log once per metric that a NaN / infinite value of a metric the study does not need was left out (of a
+        trial's result, or of its report at ``step``)."""
         if error or not isinstance(given, Mapping):
             return
         left_out = [k for k in given if isinstance(k, str) and k not in kept]
         new = [k for k in left_out if k not in self._unmeasured_logged]
         if new:
             self._unmeasured_logged.update(new)
+            what = "came back NaN or infinite" if step is None else f"were NaN or infinite in its report at step {step:g}"
             logger.warning(
-                "trial %d: metric(s) %s came back NaN or infinite and are left out (of this and later trials); no "
-                "objective or constraint uses them, so the trials keep their other metrics", number, new,
+                "trial %d: metric(s) %s %s and are left out (this message is not repeated for later trials); no "
+                "objective or constraint uses them, so the trial keeps its other metrics", number, new, what,
             )
 
     def _told_trial(self, trial: Trial | int) -> Trial:
@@ -1081,7 +1084,7 @@ class Study:
         if record.is_finished:
             raise ConfigError(f"trial #{number} is already {record.status.value}; only a running trial reports")
         entry = new_report(record.reports, step, metrics, needed=self.problem.required_metrics)
-        self._note_unmeasured(metrics, entry["metrics"], None, number)
+        self._note_unmeasured(metrics, entry["metrics"], None, number, step=entry["step"])
         self._pruning.check_report(number, entry["metrics"], entry["step"])
         self._pruning.check_step(number, entry["step"])
         self._pruning.replay()  # the stored reports first, this one after

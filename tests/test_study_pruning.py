@@ -180,7 +180,7 @@ def test_a_nan_in_a_metric_the_study_does_not_use_is_left_out_of_the_report(n_wo
     assert [t.status for t in study.trials] == [mh.TrialStatus.COMPLETE] * 2 + [mh.TrialStatus.FAILED, mh.TrialStatus.COMPLETE]
     assert "metric 'acc' is inf" in study.trials[2].error
     assert all(r["metrics"].keys() == {"acc", "gap"} for t in study.trials for r in t.reports)
-    assert "metric(s) ['val_loss'] came back NaN or infinite and are left out" in caplog.text
+    assert "metric(s) ['val_loss'] were NaN or infinite in its report at step 1 and are left out" in caplog.text
 
 
 def test_the_reports_of_a_trial_whose_worker_crashed_are_kept(tmp_path):
