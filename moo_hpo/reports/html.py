@@ -20,6 +20,7 @@ from moo_hpo.reports.data import (
     trials_text,
 )
 from moo_hpo.reports.estimates import estimate_rows, shown_name
+from moo_hpo.reports.labels import wrap_entries, wrap_label
 from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
     COMPUTE_SAVED_HEADER,
     DEVICE_SIZING_HEADER,
@@ -108,8 +109,10 @@ _LABELS = {"front": "Pareto front (feasible)", "feasible": "feasible, dominated"
 _RANK = {"front": 1, "feasible": 2, "infeasible": 3, "recommended": 4}  # the legend's order
 
 
-def _axis(o: dict[str, Any]) -> str:
-    return plot_text(f"{shown_name(o)} ({'max' if o['direction'] == 'maximize' else 'min'})")  # an estimate with its label
+def _axis(o: dict[str, Any], width: int = 0) -> str:
+    """An objective's axis title (an estimate with its label), in lines of at most ``width`` characters if given."""
+    text = wrap_label(f"{shown_name(o)} ({'max' if o['direction'] == 'maximize' else 'min'})", width or 10**6)
+    return "<br>".join(plot_text(line) for line in text.split("\n"))
 
 
 def front_figures(data: dict[str, Any]) -> list[Any]:
@@ -152,33 +155,16 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         if recommended:
             fig.add_trace(_stars([r["metrics"][names[0]] for r in recommended], [r["metrics"][names[1]] for r in recommended],
                                  recommended, hover))
-        fig.update_layout(title="Objective space", xaxis_title=_axis(objs[0]), yaxis_title=_axis(objs[1]), height=520)
+        fig.update_layout(title="Objective space", xaxis_title=_axis(objs[0], 90), yaxis_title=_axis(objs[1], 60), height=520)
         figs.append(fig)
         return figs
-    from moo_hpo.reports.scatter_grid import scatter_grid
+    from moo_hpo.reports.scatter_grid import parallel_coordinates, scatter_grid
 
     figs.append(scatter_grid(objs, groups, _recommended_rows(data), hover))
     rows = groups["front"] + groups["feasible"]
     if rows:
-        par = go.Figure(go.Parcoords(
-            line={"color": [1 if r["on_front"] else 0 for r in rows], "colorscale": [[0, COLORS["feasible"]], [1, COLORS["front"]]]},
-            dimensions=[_better_up(o, [r["metrics"][o["name"]] for r in rows]) for o in objs],
-        ))
-        par.update_layout(title="Feasible trials, parallel coordinates (blue: Pareto front; on every axis, up is better)")
-        figs.append(par)
+        figs.append(parallel_coordinates(objs, rows))
     return figs
-
-
-def _better_up(objective: dict[str, Any], values: list[float]) -> dict[str, Any]:
-    """A parallel-coordinates axis on which up is better (a minimized objective's axis is reversed), padded so
-    that lines at the extremes do not lie on the frame, with short tick labels."""
-    lo, hi = min(values), max(values)
-    pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.05
-    ends = [lo - pad, hi + pad] if objective["direction"] == "maximize" else [hi + pad, lo - pad]
-    ticks = [lo + (hi - lo) * k / 4 for k in range(5)] if hi > lo else [lo]  # on the values, never in the padding
-    digits = next((d for d in range(4, 10) if len({f"{t:.{d}g}" for t in ticks}) == len(ticks)), 10)  # told apart
-    return {"label": _axis(objective), "values": values, "range": ends, "tickvals": ticks,
-            "ticktext": [f"{t:.{digits}g}" for t in ticks]}
 
 
 def _stars(x: list[Any], y: list[Any], rows: list[dict[str, Any]], hover: Any) -> Any:
@@ -220,10 +206,10 @@ def hypervolume_figure(data: dict[str, Any]) -> Any | None:
     if not history:
         return None
     entries = [f"{plot_text(k)} = {_fmt(v)}" for k, v in hv["reference_point"].items()]
-    ref = "<br>".join(", ".join(entries[i:i + 3]) for i in range(0, len(entries), 3))  # three a line: no title cut off
+    ref = wrap_entries(entries, 110, "<br>")  # lines of at most 110 characters: no title cut off
     fig = go.Figure(go.Scatter(x=list(range(len(history))), y=history, mode="lines+markers" if len(history) < 30 else "lines",
                                line={"shape": "hv"}, name="hypervolume"))
-    lines = 1 + (len(entries) + 2) // 3
+    lines = 1 + ref.count("<br>") + 1
     fig.update_layout(title=f"Hypervolume over trials<br><sup>reference point: {ref}</sup>", xaxis_title="trial",
                       yaxis_title="hypervolume (normalized, as above)", yaxis_tickformat=".3~f", height=360 + 20 * lines,
                       margin={"t": 40 + 22 * lines})

@@ -23,6 +23,7 @@ from moo_hpo.reports.data import (
     trials_text,
 )
 from moo_hpo.reports.estimates import estimates_note, shown_name
+from moo_hpo.reports.labels import wrap_label
 from moo_hpo.reports.sections import DEVICE_SIZING_HEADER, device_sizing_rows
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class Report(SavesByFormat):
         if figures is not None:
             images = {p.stem: f"![{p.stem}]({_link(p, relative_to).as_posix()})" for p in self.save_figures(figures)}
         if "front" in images:
-            out += ["", "## Pareto front", "", images["front"]]
+            out += ["", "## Pareto front" if len(d["objectives"]) > 1 else "## Objective by trial", "", images["front"]]
         hv = d["hypervolume"]
         out += ["", "## Hypervolume", ""]
         if hv.get("value") is not None:
@@ -267,19 +268,21 @@ class Report(SavesByFormat):
             recommended = _recommended_rows(d)
             for k, (i, j) in enumerate(pairs):
                 _front_panel(axes[k // columns][k % columns], groups, recommended, shown[i], shown[j], bool(d["trials"]),
-                             legend=k == 0)
+                             legend=k == 0, width=36 if columns > 1 else 56)
             for k in range(len(pairs), rows_of_panels * columns):
                 axes[k // columns][k % columns].set_visible(False)
             if len(objs) > 2:  # the front is non-dominated in every objective, not in each pair alone
                 some = "" if len(objs) == len(shown) else f" (pairs of the first {len(shown)})"
-                fig.suptitle(f"{d['name']}: {len(objs)} objectives, two at a time{some}; the front is non-dominated in "
-                             f"all {len(objs)}", fontsize=9)
+                fig.suptitle(wrap_label(f"{d['name']}: {len(objs)} objectives, two at a time{some}; the front is "
+                                        f"non-dominated in all {len(objs)}", 150), fontsize=9)
             else:
-                axes[0][0].set_title(d["name"])
+                axes[0][0].set_title(wrap_label(d["name"], 60))
             fig.tight_layout()
             written.append(folder / "front.png")
             fig.savefig(written[-1], dpi=120)
             plt.close(fig)
+        elif len(objs) == 1:  # as the HTML report draws it: the objective by trial, the recommended starred
+            written.append(_one_objective_png(d, groups, _recommended_rows(d), folder / "front.png"))
         history = d["hypervolume"].get("history_normalized") or d["hypervolume"].get("history") or []
         if history:
             fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -300,9 +303,41 @@ class Report(SavesByFormat):
 MAX_FRONT_OBJECTIVES = 4
 
 
+def _one_objective_png(d: dict[str, Any], groups: dict[str, list[dict[str, Any]]], recommended: list[dict[str, Any]],
+                       path: Path) -> Path:
+    """The static figure of a study with one objective: its value by trial number, styled as in the HTML report."""
+    import matplotlib.pyplot as plt
+
+    from moo_hpo.reports.html import COLORS
+
+    objective = d["objectives"][0]
+    name = objective["name"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, rows in groups.items():
+        if rows:
+            ax.scatter([r["number"] for r in rows], [r["metrics"][name] for r in rows], c=COLORS[key], s=30 if key == "front" else 14,
+                       marker="x" if key == "infeasible" else "o", label="best" if key == "front" else key)
+    for r in recommended:
+        ax.scatter([r["number"]], [r["metrics"][name]], s=160, facecolors="none", edgecolors="#111111", marker="*", linewidths=1.2,
+                   label="recommended" if r is recommended[0] else None)
+        ax.annotate(f"#{r['number']}", (r["number"], r["metrics"][name]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(wrap_label(f"{shown_name(objective)} ({objective['direction'][:3]})", 40))
+    ax.set_title(wrap_label(d["name"], 60))
+    if any(groups.values()):
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no complete trial yet" if d["trials"] else "no trial yet", transform=ax.transAxes, ha="center", color="0.4")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _front_panel(ax: Any, groups: dict[str, list[dict[str, Any]]], recommended: list[dict[str, Any]],
-                 x: dict[str, Any], y: dict[str, Any], any_trials: bool, legend: bool) -> None:
-    """One panel of the static front figure: the trials in two objectives, styled as in the HTML report."""
+                 x: dict[str, Any], y: dict[str, Any], any_trials: bool, legend: bool, width: int = 56) -> None:
+    """One panel of the static front figure: the trials in two objectives, styled as in the HTML report, the axis
+    titles in lines of at most ``width`` characters."""
     from moo_hpo.reports.html import COLORS
 
     a, b = x["name"], y["name"]
@@ -316,8 +351,8 @@ def _front_panel(ax: Any, groups: dict[str, list[dict[str, Any]]], recommended: 
         for r in recommended:
             ax.annotate(f"#{r['number']}", (r["metrics"][a], r["metrics"][b]), fontsize=7, xytext=(4, 4),
                         textcoords="offset points")
-    ax.set_xlabel(f"{shown_name(x)} ({x['direction'][:3]})")  # an estimated figure with its label
-    ax.set_ylabel(f"{shown_name(y)} ({y['direction'][:3]})")
+    ax.set_xlabel(wrap_label(f"{shown_name(x)} ({x['direction'][:3]})", width))  # an estimated figure with its label
+    ax.set_ylabel(wrap_label(f"{shown_name(y)} ({y['direction'][:3]})", width))
     if not any(groups.values()):  # nothing drawn: say why instead of empty axes
         text = "no complete trial yet (pruned and failed trials have no final figures)" if any_trials else "no trial yet"
         ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", color="0.4", fontsize=8, wrap=True)
@@ -352,7 +387,7 @@ def _learning_curves_png(curves: dict[str, Any], path: Path) -> Path:
                 ax.scatter([line[-1][0] for line in lines], [line[-1][1] for line in lines], marker="x", s=12, c=color, alpha=opacity)
         ax.autoscale()
         ax.set_xlabel("step")
-        ax.set_ylabel(f"{name} ({metric['direction'][:3]})")
+        ax.set_ylabel(wrap_label(f"{name} ({metric['direction'][:3]})", 40))
     handles, labels = axes[0][0].get_legend_handles_labels()  # one legend below the panels: they share their styles
     fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))

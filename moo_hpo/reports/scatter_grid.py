@@ -1,4 +1,5 @@
-"""The scatter matrix of 3 or more objectives, with each trial's hover text stored once.
+"""The figures of 3 or more objectives: the scatter matrix, with each trial's hover text stored once, and the
+parallel coordinates.
 
 A matrix of ``k`` objectives has ``k (k - 1) / 2`` panels, and each trial's hover text (its configuration and
 metrics) would be stored in every one: most of a large study's report. The first panel's traces hold the texts; the
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SHARED_HOVER_SCRIPT", "scatter_grid"]
+__all__ = ["SHARED_HOVER_SCRIPT", "parallel_coordinates", "scatter_grid"]
 
 #: JavaScript run after a figure is drawn (plotly's ``post_script``; ``{plot_id}`` is the figure's element): gives
 #: each trace whose ``meta`` names another trace's hover texts those texts.
@@ -52,9 +53,41 @@ def scatter_grid(objs: list[dict[str, Any]], groups: dict[str, list[dict[str, An
                                          mode="markers", name=label, legendgroup=group, showlegend=row == col == 1,
                                          legendrank=_RANK[group], hoverinfo="text", marker=marker, **texts),
                               row=row, col=col)
-            if row == k - 1:
-                fig.update_xaxes(title_text=_axis(objs[col - 1]), row=row, col=col)
+            if row == k - 1:  # titles in lines that fit their panel's width (x) and height (y)
+                fig.update_xaxes(title_text=_axis(objs[col - 1], max(16, 110 // (k - 1))), row=row, col=col)
             if col == 1:
-                fig.update_yaxes(title_text=_axis(objs[row]), row=row, col=col)
+                fig.update_yaxes(title_text=_axis(objs[row], 30), row=row, col=col)
     fig.update_layout(title="Objective space (scatter matrix: each pair of objectives)", height=220 * (k - 1) + 160)
     return fig
+
+
+def parallel_coordinates(objs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Any:
+    """The feasible trials' parallel coordinates: the front in blue, up better on every axis, each axis's title in
+    lines that fit beside its neighbours, below the axes (a title's lines grow down, clear of the top ticks)."""
+    import plotly.graph_objects as go
+
+    from moo_hpo.reports.html import COLORS
+
+    par = go.Figure(go.Parcoords(
+        line={"color": [1 if r["on_front"] else 0 for r in rows], "colorscale": [[0, COLORS["feasible"]], [1, COLORS["front"]]]},
+        dimensions=[_better_up(o, [r["metrics"][o["name"]] for r in rows], max(14, 100 // len(objs))) for o in objs],
+        labelside="bottom",
+    ))
+    lines = max(d["label"].count("<br>") + 1 for d in par.data[0].dimensions)
+    par.update_layout(title="Feasible trials, parallel coordinates (blue: Pareto front; on every axis, up is better)",
+                      margin={"b": 40 + 14 * lines})
+    return par
+
+
+def _better_up(objective: dict[str, Any], values: list[float], width: int = 0) -> dict[str, Any]:
+    """A parallel-coordinates axis on which up is better (a minimized objective's axis is reversed), padded so
+    that lines at the extremes do not lie on the frame, with short tick labels and its title in lines of ``width``."""
+    lo, hi = min(values), max(values)
+    pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.05
+    ends = [lo - pad, hi + pad] if objective["direction"] == "maximize" else [hi + pad, lo - pad]
+    ticks = [lo + (hi - lo) * k / 4 for k in range(5)] if hi > lo else [lo]  # on the values, never in the padding
+    digits = next((d for d in range(4, 10) if len({f"{t:.{d}g}" for t in ticks}) == len(ticks)), 10)  # told apart
+    from moo_hpo.reports.html import _axis
+
+    return {"label": _axis(objective, width), "values": values, "range": ends, "tickvals": ticks,
+            "ticktext": [f"{t:.{digits}g}" for t in ticks]}

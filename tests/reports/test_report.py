@@ -64,6 +64,36 @@ def test_markdown_json_and_static_figures(two_objective_study, tmp_path):
         assert r.save(tmp_path / f"report{suffix}").stat().st_size > 100
 
 
+def test_one_objective_has_a_static_figure_and_long_names_are_broken_into_lines(tmp_path):
+    space = mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)})
+    long = "validation_balanced_accuracy_on_the_holdout_split_of_customers"
+    one = mh.Study(space, [mh.Maximize(long)], optimizer="random", seed=0)
+    one.optimize(lambda c: {long: c["x"]}, n_trials=6, show_progress=False)
+    md = mh.report(one).to_markdown(figures=tmp_path / "one")
+    assert "## Objective by trial" in md and "![front]" in md  # the HTML draws it; the static figures had none
+    assert (tmp_path / "one" / "front.png").stat().st_size > 1000
+    names = [long, "latency_p99_ms_on_raspberry_pi_4_with_four_threads", "size_kb"]
+    three = mh.Study(space, [mh.Maximize(names[0]), mh.Minimize(names[1]), mh.Minimize(names[2])], optimizer="random", seed=0)
+    three.optimize(lambda c: {names[0]: c["x"], names[1]: 1 - c["x"], names[2]: c["y"]}, n_trials=6, show_progress=False)
+    from moo_hpo.reports.html import front_figures
+
+    grid, parallel = front_figures(mh.report(three).data)
+    titles = [a.title.text for a in (*grid.select_xaxes(), *grid.select_yaxes()) if a.title.text]
+    assert all(max(len(line) for line in t.split("<br>")) <= 55 for t in titles)  # fits its panel: overlapped before
+    assert any(t.replace("<br>", "") == f"{long} (max)" for t in titles)  # broken, nothing lost
+    labels = [d["label"] for d in parallel.data[0].dimensions]
+    assert all(max(len(line) for line in t.split("<br>")) <= 33 for t in labels) and labels[2] == "size_kb (min)"
+
+
+def test_wrap_label_breaks_at_separators_and_cuts_only_a_word_longer_than_a_line():
+    from moo_hpo.reports.labels import wrap_entries, wrap_label
+
+    assert wrap_label("latency_p99_ms (min)", 30) == "latency_p99_ms (min)"
+    assert wrap_label("energy per inference measured on device (min)", 30) == "energy per inference measured\non device (min)"
+    assert wrap_label("a" * 20, 8, "<br>") == "aaaaaaaa<br>aaaaaaaa<br>aaaa"
+    assert wrap_entries(["a = 1", "b = 2", "c" * 12 + " = 3"], 12, "<br>") == "a = 1, b = 2,<br>cccccccccccc = 3"
+
+
 def test_report_of_a_study_without_feasible_trials():
     space = mh.Space({"x": mh.Float(0, 1)})
     study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], [mh.AtMost("a", -1)], optimizer="random", seed=0)
@@ -567,7 +597,7 @@ def test_parallel_coordinates_put_better_up_and_markdown_names_the_derived_refer
     assert max(latency["values"]) < latency["range"][0]  # padded: no line on the frame
     for d in (latency, accuracy):  # ticks on the values only: no label in the padding (a negative latency)
         assert min(d["values"]) == pytest.approx(min(d["tickvals"])) and max(d["values"]) == pytest.approx(max(d["tickvals"]))
-    from moo_hpo.reports.html import _better_up
+    from moo_hpo.reports.scatter_grid import _better_up
 
     narrow = _better_up({"name": "accuracy", "direction": "maximize"}, [0.91231, 0.91238])
     assert len(set(narrow["ticktext"])) == 5  # as many digits as it takes to tell the ticks apart
