@@ -75,14 +75,18 @@ class ReferencePoint:
         self._frozen: np.ndarray | None = None
         self.from_trials: int | None = None
         self.user_set = False  # set by study.set_reference_point: it wins over the refs it was set over
+        self.set_values = [False] * len(self.objectives)  # which values that call set (and are still in force)
         if stored is not None and "set_over" in stored and list(stored["set_over"]) == self.explicit:
             self._frozen, self.user_set = np.array(stored["internal"], dtype=float), True
+            self.set_values = [True] * len(self.objectives)
         elif all(e is not None for e in self.explicit):
             self._frozen = np.array(self.explicit, dtype=float)
         elif stored is not None:  # a frozen point, but for the refs given now (a study resumed with a new ref)
             self._frozen = np.array([v if e is None else e for v, e in zip(stored["internal"], self.explicit, strict=True)],
                                     dtype=float)
             self.from_trials = stored.get("from_trials")
+            if "set_over" in stored:  # a point set by hand: its values for objectives without a ref stay set by hand
+                self.set_values = [e is None for e in self.explicit]
 
     @property
     def is_frozen(self) -> bool:
@@ -133,6 +137,7 @@ class ReferencePoint:
         self._frozen = np.array(internal, dtype=float)
         self.from_trials = None
         self.user_set = True
+        self.set_values = [True] * len(self.objectives)
 
     def record(self) -> dict[str, Any]:
         """What the store keeps of a frozen point (a point the user set: with the refs it was set over)."""
@@ -140,6 +145,11 @@ class ReferencePoint:
             raise ConfigError("the reference point is not frozen yet; nothing to store")
         return {"internal": self._frozen.tolist(), "from_trials": self.from_trials,
                 **({"set_over": list(self.explicit)} if self.user_set else {})}
+
+    @property
+    def set_by_hand(self) -> list[str]:
+        """The names of the objectives whose value :meth:`set` gave (kept over a later change of another's ``ref``)."""
+        return [o.name for o, by_hand in zip(self.objectives, self.set_values, strict=True) if by_hand]
 
     def in_units(self, internal: Sequence[float]) -> dict[str, float]:
         """A point in the internal convention as metric name -> value in the metric's own units."""

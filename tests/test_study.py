@@ -1789,3 +1789,18 @@ def test_a_reference_point_set_by_hand_wins_over_the_refs_it_was_set_over_after_
         assert again.reference_point == {"accuracy": 0.6, "latency_ms": 20.0}
     with study(acc_ref=0.65) as changed:  # a ref changed since: the script's refs are taken, as before
         assert changed.reference_point == {"accuracy": 0.65, "latency_ms": 15.0}
+    other = tmp_path / "other.db"
+
+    def no_latency_ref(acc_ref=None):
+        return mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy", ref=acc_ref), mh.Minimize("latency_ms")],
+                        storage=other, seed=0, optimizer="random")
+
+    with no_latency_ref() as first:
+        first.optimize(lambda c: {"accuracy": 0.5 + 0.4 * c["x"], "latency_ms": 1 + 20 * c["x"] ** 2}, n_trials=12,
+                       show_progress=False)
+        first.set_reference_point({"accuracy": 0.6, "latency_ms": 20})
+    with no_latency_ref(acc_ref=0.55) as changed:  # a ref given since for the other objective: this value stays set
+        assert changed.reference_point == {"accuracy": 0.55, "latency_ms": 20.0}
+        text = mh.report(changed).to_markdown()
+        assert "| latency_ms | minimize | 20 (set: study.set_reference_point) |" in text and "derived: 20" not in text
+        assert "| accuracy | maximize | 0.55 |" in text

@@ -203,7 +203,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         data["hypervolume"] = {
             "reference_point": ref,
             "frozen": study.reference_point_frozen,
-            "set_by_user": bool(getattr(study._reference, "user_set", False)),  # study.set_reference_point's
+            "set_by_user": bool(study._reference.set_by_hand),  # study.set_reference_point's, in force
+            "set_names": study._reference.set_by_hand,  # the objectives whose values it set
             "value": value,
             "normalized": normalized,
             "meaning": HV_MEANING,

@@ -388,7 +388,7 @@ def render_html(data: dict[str, Any]) -> str:
     )
     # summary
     parts.append("<h2>Study</h2>")
-    hv_ref = (data["hypervolume"].get("reference_point") or {}) if data["hypervolume"].get("set_by_user") else {}
+    hv_ref = {k: v for k, v in (data["hypervolume"].get("reference_point") or {}).items() if k in data["hypervolume"].get("set_names", [])}
     rows = [("objectives", "; ".join(f"{o['direction']} {shown_name(o)}" + (f" (reference {hv_ref[o['name']]:g}, set" + (f"; ref {o['ref']:g} for the recommendations)" if o["ref"] is not None else ")") if o["name"] in hv_ref else f" (ref {o['ref']:g})" if o["ref"] is not None else "") for o in objs)),
             ("constraints", "; ".join(("hard: " if k["hard"] else "soft: ") + k["text"] for k in data["constraints"]) or "none"),
             ("optimizer", optimizer_text(data["optimizer"])),

@@ -137,7 +137,7 @@ class Report(SavesByFormat):
         state = "frozen" if d["hypervolume"].get("frozen") else "provisional"
 
         def reference(o: dict[str, Any]) -> Any:
-            if d["hypervolume"].get("set_by_user") and o["name"] in derived:  # its ref= still filters the choices
+            if o["name"] in d["hypervolume"].get("set_names", []) and o["name"] in derived:  # its ref= still filters
                 kept = f"; its ref= {o['ref']:g} still counts in the recommendations" if o["ref"] is not None else ""
                 return f"{derived[o['name']]:.6g} (set: study.set_reference_point{kept})"
             if o["ref"] is not None:
