@@ -33,7 +33,7 @@ _LAZY = {
     "Report": "moo_hpo.reports.report",
     "fairness_audit": "moo_hpo.reports.fairness",
     "FairnessAudit": "moo_hpo.reports.fairness",
-    "DeviceProfile": "moo_hpo.reports.sizing",
+    "DeviceProfile": "moo_hpo.devices",
     "device_constraints": "moo_hpo.reports.sizing",
     "size_for_devices": "moo_hpo.reports.sizing",
     "objectives": "moo_hpo.objectives",

@@ -57,7 +57,7 @@ class DeviceFit(Probe):
     derived = True
 
     def __init__(self, devices: Sequence[Any], metric: str = "device_excess") -> None:
-        from moo_hpo.reports.sizing import DeviceProfile, check_unique_names
+        from moo_hpo.devices import DeviceProfile, check_unique_names
 
         if isinstance(devices, DeviceProfile):
             devices = [devices]
