@@ -435,10 +435,11 @@ def audit(
 @handle_errors
 def sizing(
     path: str = typer.Argument(..., metavar="PATH", help="A study file (SQLite) or sqlite:///FILE."),
-    device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J (repeatable; a budget may carry its unit: "
-                                     "40kB, 1.5MB, 40000B, 500us, 2mJ; a kB is a KiB); size_metric=, "
-                                     "latency_metric=, energy_metric= name the metrics the budgets apply to "
-                                     "(default size_kb, latency_p99_ms, energy_per_inference_j); device=cuda where it runs."),
+    device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J,memory=KB (repeatable; a budget may "
+                                     "carry its unit: 40kB, 1.5MB, 40000B, 500us, 2mJ; a kB is a KiB); size_metric=, "
+                                     "latency_metric=, energy_metric=, memory_metric= name the metrics the budgets apply to "
+                                     "(default size_kb, latency_p99_ms, energy_per_inference_j, peak_memory_kb); device=cuda "
+                                     "where it runs."),
     objective: str = typer.Option(None, help="Objective to optimize per device (default: the first)."),
     output: Path = typer.Option(Path("sizing.csv"), "--output", "-o", help="CSV file."),
 ) -> None:

@@ -30,6 +30,9 @@ class DeviceProfile:
         device: where the model runs (``"cpu"``, ``"cuda"``): a latency budget judged on latency the trials measured
             on another kind of device (``extra["latency"]["device"]``) says so in the sizing reason.
         size_metric, latency_metric, energy_metric: the metric names the budgets apply to.
+        max_memory_kb: working-memory (RAM) budget beside the size (flash) budget, checked against
+            ``memory_metric``: ``peak_memory_kb``, which :class:`~moo_hpo.objectives.PeakMemory` measures.
+        memory_metric: the metric the memory budget applies to.
     """
 
     name: str
@@ -40,26 +43,30 @@ class DeviceProfile:
     size_metric: str = "size_kb"
     latency_metric: str = "latency_p99_ms"
     energy_metric: str = "energy_per_inference_j"
+    max_memory_kb: float | None = None
+    memory_metric: str = "peak_memory_kb"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError(f"DeviceProfile: name must be a non-empty string; received {self.name!r}")
-        for label in ("device", "size_metric", "latency_metric", "energy_metric"):
+        for label in ("device", "size_metric", "latency_metric", "energy_metric", "memory_metric"):
             value = getattr(self, label)
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"DeviceProfile {self.name!r}: {label} must be a non-empty string; received {value!r}")
-        if self.max_size_kb is None and self.max_latency_ms is None and self.max_energy_j is None:
-            raise ConfigError(
-                f"DeviceProfile {self.name!r} has no budget: give at least one of max_size_kb, max_latency_ms, max_energy_j"
-            )
-        for label, v in (("max_size_kb", self.max_size_kb), ("max_latency_ms", self.max_latency_ms), ("max_energy_j", self.max_energy_j)):
+        budgets = ("max_size_kb", "max_latency_ms", "max_energy_j", "max_memory_kb")
+        if all(getattr(self, label) is None for label in budgets):
+            raise ConfigError(f"DeviceProfile {self.name!r} has no budget: give at least one of {', '.join(budgets)}")
+        for label, v in ((label, getattr(self, label)) for label in budgets):
             if v is not None and (isinstance(v, bool) or not (isinstance(v, numbers.Real) and math.isfinite(v) and v > 0)):
                 raise ConfigError(f"DeviceProfile {self.name!r}: {label} must be a positive number or None; received {v!r}")
             if v is not None and type(v) not in (int, float):
                 object.__setattr__(self, label, float(v))  # a NumPy number from a table
 
     def limits(self) -> list[tuple[str, float]]:
-        return [(m, b) for m, b in ((self.size_metric, self.max_size_kb), (self.latency_metric, self.max_latency_ms), (self.energy_metric, self.max_energy_j)) if b is not None]
+        """Each budget given, as (the metric it applies to, the bound): size, latency, energy, memory."""
+        return [(m, b) for m, b in ((self.size_metric, self.max_size_kb), (self.latency_metric, self.max_latency_ms),
+                                    (self.energy_metric, self.max_energy_j), (self.memory_metric, self.max_memory_kb))
+                if b is not None]
 
     def fits(self, trial: Trial) -> bool:
         """True when every budget's metric was measured and is within it."""
@@ -74,11 +81,14 @@ UNIT_SUFFIXES = {
     "latency": {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0},
     "energy": {"uj": 1e-6, "µj": 1e-6, "mj": 1e-3, "j": 1.0},
 }
+UNIT_SUFFIXES["memory"] = UNIT_SUFFIXES["size"]  # a RAM budget, in KiB as peak_memory_kb
 #: Per budget: the unit of a plain number, and how the names of the metrics in that unit begin or end.
 _UNIT_OF = {"size": ("KiB", lambda m: m.startswith("size_kb") or m.endswith("_kb")),
             "latency": ("ms", lambda m: m.endswith("_ms")),
-            "energy": ("J", lambda m: m.endswith("_j"))}
-_DEFAULT_METRIC = {"size": "size_kb", "latency": "latency_p99_ms", "energy": "energy_per_inference_j"}
+            "energy": ("J", lambda m: m.endswith("_j")),
+            "memory": ("KiB", lambda m: m.endswith("_kb"))}
+_DEFAULT_METRIC = {"size": "size_kb", "latency": "latency_p99_ms", "energy": "energy_per_inference_j",
+                   "memory": "peak_memory_kb"}
 
 
 def _budget_value(text: str, key: str, value: str, metric: str | None) -> float:
@@ -98,9 +108,10 @@ def _budget_value(text: str, key: str, value: str, metric: str | None) -> float:
                           f"received {value!r}") from None
     if not unit:
         return amount
-    factor = units.get(unit.lower()) if not (key != "size" and unit[:1] == "M") else None  # MJ, Ms: not milli
+    in_bytes = key in ("size", "memory")
+    factor = units.get(unit.lower()) if not (not in_bytes and unit[:1] == "M") else None  # MJ, Ms: not milli
     if factor is None:
-        case = "in any case" if key == "size" else "milli with a small m"
+        case = "in any case" if in_bytes else "milli with a small m"
         raise ConfigError(f"device {text!r}: {key}={value} has the unit {unit!r}; expected one of {', '.join(units)} "
                           f"({case}), or a plain number in {_UNIT_OF[key][0]}")
     plain_unit, in_unit = _UNIT_OF[key]
@@ -112,25 +123,26 @@ def _budget_value(text: str, key: str, value: str, metric: str | None) -> float:
 
 
 def profile_from_text(text: str) -> DeviceProfile:
-    """A device profile written as the command line takes it: ``name:size=KB,latency=MS,energy=J``, with
+    """A device profile written as the command line takes it: ``name:size=KB,latency=MS,energy=J,memory=KB``, with
     ``size_metric=`` (and the like) naming the metric a budget applies to and ``device=`` where the model runs.
     A budget may carry a unit (:data:`UNIT_SUFFIXES`: ``size=40kB``, ``size=1.5MB``, ``latency=500us``,
-    ``energy=2mJ``), converted to its metric's (KiB, ms, J; a kB is a KiB, as in ``size_kb``); a plain number is
-    in that unit already.
+    ``energy=2mJ``, ``memory=256kB``), converted to its metric's (KiB, ms, J; a kB is a KiB, as in ``size_kb``); a
+    plain number is in that unit already.
 
     Raises:
         ConfigError: naming the text and what is wrong in it.
     """
     name, _, rest = text.partition(":")
-    budgets = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j"}
-    metrics = {"size_metric", "latency_metric", "energy_metric", "device"}  # names: a budget's metric, the device
+    budgets = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j", "memory": "max_memory_kb"}
+    metrics = {"size_metric", "latency_metric", "energy_metric", "memory_metric", "device"}  # a budget's metric, the device
     kwargs: dict[str, Any] = {}
     raw: dict[str, str] = {}  # budget -> its text, read once every metric is known
     for part in filter(None, rest.split(",")):
         key, _, value = (x.strip() for x in part.partition("="))
         if key not in budgets and key not in metrics:
-            raise ConfigError(f"device {text!r}: unknown key {key!r}; expected size=, latency=, energy= (budgets), "
-                           "size_metric=, latency_metric=, energy_metric= (the metrics they apply to) or device= (cpu, cuda)")
+            raise ConfigError(f"device {text!r}: unknown key {key!r}; expected size=, latency=, energy=, memory= (budgets), "
+                              "size_metric=, latency_metric=, energy_metric=, memory_metric= (the metrics they apply to) "
+                              "or device= (cpu, cuda)")
         field = budgets.get(key, key)
         if field in kwargs:
             raise ConfigError(f"device {text!r}: {key}= given twice; expected each key once")
@@ -146,7 +158,8 @@ def profile_from_text(text: str) -> DeviceProfile:
     if not name:
         raise ConfigError(f"device {text!r}: expected 'name:size=KB,latency=MS,energy=J'")
     if not any(k.startswith("max_") for k in kwargs):
-        raise ConfigError(f"device {text!r} has no budget: give at least one of size=, latency=, energy= (such as {name}:size=64)")
+        raise ConfigError(f"device {text!r} has no budget: give at least one of size=, latency=, energy=, memory= (such as "
+                          f"{name}:size=64)")
     return DeviceProfile(name, **kwargs)
 
 

@@ -184,7 +184,7 @@ def test_bad_definitions_are_one_line(tmp_path):
     (tmp_path / "study.toml").write_text(TOML.format(optimizer="sobol").replace("cli_entry:evaluate", "cli_entry:evaluat"))
     assert "has no callable 'evaluat'; did you mean 'evaluate'?" in one_line_error(runner.invoke(app, ["run", str(tmp_path / "study.toml")]))
     assert "unknown key 'weight'" in one_line_error(runner.invoke(app, ["sizing", str(tmp_path / "x.db"), "-d", "a:weight=3"]))
-    assert "device 'mcu' has no budget: give at least one of size=, latency=, energy= (such as mcu:size=64)" in one_line_error(
+    assert "device 'mcu' has no budget: give at least one of size=, latency=, energy=, memory= (such as mcu:size=64)" in one_line_error(
         runner.invoke(app, ["sizing", str(tmp_path / "x.db"), "-d", "mcu"]))
 
 

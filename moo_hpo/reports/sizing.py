@@ -108,10 +108,12 @@ class SizingTable(list):
         time)"``; the metrics' own columns keep their names)."""
         out = []
         labels = _estimate_labels(self)
+        memory = any(r.profile.max_memory_kb is not None for r in self)
         for r in self:
             p = r.profile
             row: dict[str, Any] = {"device": p.name, "max_size_kb": p.max_size_kb, "max_latency_ms": p.max_latency_ms,
                                    "max_energy_j": p.max_energy_j,
+                                   **({"max_memory_kb": p.max_memory_kb} if memory else {}),  # where a device has one
                                    "budget_metrics": ", ".join(metric for metric, _ in p.limits()),  # what each applies to
                                    "best_trial": r.best.number if r.best else None, "runs": r.runs,
                                    "n_fitting": r.n_fitting, "reason": r.reason}
@@ -345,7 +347,8 @@ def write_csv(results: Sequence[SizingResult], path: str | os.PathLike[str]) -> 
     rows = SizingTable(results).rows()
     metric_names = sorted({m for r in results for m in r.metrics})
     estimated = [ESTIMATED_COLUMN] if _estimate_labels(results) else []  # a column only where a figure is an estimate
-    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", "budget_metrics", "best_trial", "runs", "n_fitting", "reason",
+    memory = ["max_memory_kb"] if any(r.profile.max_memory_kb is not None for r in results) else []
+    header = ["device", "max_size_kb", "max_latency_ms", "max_energy_j", *memory, "budget_metrics", "best_trial", "runs", "n_fitting", "reason",
               *metric_names, *estimated, "config"]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)

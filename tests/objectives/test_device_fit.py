@@ -179,3 +179,30 @@ def test_sizing_a_device_the_study_did_not_size_for_says_what_it_skipped():
     assert f"the study's hard constraints skipped before training {len(skipped)} candidates this device takes" in result.reason
     (mcu,) = mh.size_for_devices(study, [MCU], objective="accuracy")
     assert "skipped before training" not in mcu.reason  # none it takes was skipped
+
+
+def test_a_device_budgets_its_ram_beside_its_flash_and_a_model_over_it_is_never_trained():
+    # one DeviceProfile budgeted one size: a microcontroller's flash and RAM could not both be given
+    mcu = mh.DeviceProfile("mcu", max_size_kb=20, max_memory_kb=12)
+    assert mcu.limits() == [("size_kb", 20), ("peak_memory_kb", 12)]
+    trained = []
+
+    def fit(model, config):
+        trained.append(config["width"])
+        return {"accuracy": config["width"] / 512}
+
+    fits = mh.objectives.DeviceFit([mcu])
+    study = mh.Study(mh.Space({"width": mh.Int(1, 512)}), [mh.Maximize("accuracy")], [fits.constraint()],
+                     optimizer="random", seed=3)
+    probes = [mh.objectives.ModelSize(), mh.objectives.PeakMemory(torch.zeros(64, 16)), fits]
+    study.optimize(fit, build=build, probes=probes, n_trials=30, show_progress=False)
+    skipped = [t for t in study.trials if t.status.value == "infeasible_skipped"]
+    over_ram = [t for t in skipped if t.metrics["size_kb"] <= 20]  # fit the flash, not the RAM: skipped all the same
+    assert over_ram and all(t.metrics["peak_memory_kb"] > 12 for t in over_ram)
+    assert len(trained) == study.count("complete") and all(mcu.fits(t) for t in study.trials if t.status.value == "complete")
+    best = mh.size_for_devices(study, [mcu])[0]
+    assert best.best is not None and best.metrics["peak_memory_kb"] <= 12
+    assert "peak_memory_kb <= 12" in mh.size_for_devices(study, [mcu]).summary_rows()[0]["budgets"]
+    assert mh.size_for_devices(study, [mcu]).rows()[0]["max_memory_kb"] == 12  # a column where a device budgets RAM
+    with pytest.raises(mh.ConfigError, match="max_memory_kb must be a positive number"):
+        mh.DeviceProfile("mcu", max_memory_kb=0)

@@ -24,6 +24,9 @@ from moo_hpo.reports.sizing import profile_from_text
     ("mcu:size=3kb,size_metric=size_kb_int8", "max_size_kb", 3.0),  # a metric in KiB by its name
     ("mcu:latency=1ms,latency_metric=cpu_latency_p90_ms", "max_latency_ms", 1.0),
     ("mcu:size=3,size_metric=size_mb", "max_size_kb", 3.0),          # a plain number in the user's metric's unit
+    ("mcu:memory=256kB", "max_memory_kb", 256.0),                    # RAM beside the flash
+    ("mcu:size=1MB,memory=0.5MB", "max_memory_kb", 512.0),
+    ("mcu:memory=64,memory_metric=arena_kb", "max_memory_kb", 64.0),
 ])
 def test_a_budget_may_carry_a_unit(text, field, expected):
     assert getattr(profile_from_text(text), field) == expected
@@ -37,6 +40,7 @@ def test_a_budget_may_carry_a_unit(text, field, expected):
     ("mcu:size=3kb,size_metric=size_mb", "size=3kb carries a unit, but the budget applies to size_metric='size_mb', whose "
      "unit moo_hpo cannot tell (it reads names like 'size_kb' in KiB): give a plain number in the unit of 'size_mb'"),
     ("mcu:energy=1mJ,energy_metric=battery_pct", "energy=1mJ carries a unit, but the budget applies to energy_metric='battery_pct'"),
+    ("mcu:ram=64", "unknown key 'ram'; expected size=, latency=, energy=, memory= (budgets)"),
 ])
 def test_a_unit_that_cannot_apply_is_refused_naming_what_it_takes(text, message):
     with pytest.raises(mh.ConfigError, match="device " + repr(text).replace("[", r"\[")) as info:
