@@ -163,10 +163,13 @@ def check_resources(owner: str, min_resource: Any, max_resource: Any, reduction_
 
 
 def rung_steps(min_resource: float, max_resource: float, reduction_factor: int) -> list[float]:
-    """``min_resource * reduction_factor**k`` below ``max_resource`` (1, 3, 9 for 1 / 27 / 3), each to 12 significant
-    digits: 0.1 x 3 is the step 0.3 a user reports, not 0.30000000000000004 (which a report at 0.3 stays below)."""
+    """``min_resource * reduction_factor**k`` below ``max_resource`` (1, 3, 9 for 1 / 27 / 3). A product just above
+    its 12-significant-digit rounding takes the rounding: 0.1 x 3 is the step 0.3 a user reports, not
+    0.30000000000000004, which a report at 0.3 stays below. A rung never moves above its product (2/3 stays
+    0.6666666666666666, which a report at 2/3 reaches; 3**27 stays exact)."""
     steps, k = [], 0
-    while (r := float(f"{float(min_resource) * reduction_factor ** k:.12g}")) < max_resource * (1 - 1e-12):
+    while (exact := float(min_resource) * reduction_factor ** k) < max_resource * (1 - 1e-12):
+        r = min(exact, float(f"{exact:.12g}"))
         steps.append(int(r) if r.is_integer() else r)
         k += 1
     return steps

@@ -28,6 +28,8 @@ def test_rungs_sit_at_powers_of_eta_below_the_maximum():
     assert rung_steps(0.5, 4, 2) == [0.5, 1, 2]
     # fractional steps as a user writes them: 0.1 x 3 was 0.30000000000000004, which a report at 0.3 stayed below
     assert rung_steps(0.1, 1.0, 3) == [0.1, 0.3, 0.9] and rung_steps(0.2, 1.0, 3) == [0.2, 0.6]
+    assert rung_steps(1 / 3, 3, 2)[1] == 2 / 3  # never above its product: a report at 2/3 reaches it
+    assert rung_steps(1, 1e14, 3)[-1] == 3**29 and rung_steps(1 / 7, 1, 3)[1] <= 3 / 7
 
 
 def test_a_report_at_a_fractional_rung_s_step_is_judged_there():
