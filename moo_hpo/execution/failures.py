@@ -63,8 +63,11 @@ def report_failure(study: Study, trial: Trial, first: int) -> None:
 
 def failure_kind(error: str | None) -> str:
     """What a failure's reason says, apart from its numbers: its first line with every number as ``#`` (a
-    returned value, a size in an out-of-memory error), so that a summary counts failures of one kind as one."""
+    returned value, a size in an out-of-memory error, an address), so that a summary counts failures of one kind as
+    one. Digits inside a name are the name's: ``latency_p50_ms`` and ``latency_p99_ms``, ``f1`` and ``f2`` are told
+    apart."""
     import re
 
     first = (error or "").strip().splitlines()[0] if (error or "").strip() else ""
-    return re.sub(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", "#", first)
+    first = re.sub(r"\b0x[0-9a-fA-F]+\b", "#", first)  # an object's address
+    return re.sub(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\d_])", "#", first)

@@ -193,6 +193,18 @@ def test_failures_that_differ_only_in_their_numbers_are_one_kind():
     assert failure_kind("the objective returned list ([0.6369, 0.3630]); expected a mapping\nTraceback") == \
         "the objective returned list ([#, #]); expected a mapping"
     assert failure_kind("CUDA out of memory: tried to allocate 2.5e3 MiB") == failure_kind("CUDA out of memory: tried to allocate 20 MiB")
+    # digits inside a name are the name's: two metrics' failures were one kind, and the study stopped on them
+    assert failure_kind("metric 'latency_p50_ms' is nan") != failure_kind("metric 'latency_p99_ms' is nan")
+    assert failure_kind("metric 'f1' is nan") != failure_kind("metric 'f2' is nan")
+    assert failure_kind("<Model object at 0x7f3a2b10>: 12kB") == failure_kind("<Model object at 0x7e0000ff>: 9kB")
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("latency_p50_ms"), mh.Minimize("latency_p99_ms")],
+                     optimizer="random", seed=0)
+    for x in (0.1, 0.9, 0.2, 0.8, 0.3, 0.7):
+        study.enqueue({"x": x})
+    nan = float("nan")
+    study.optimize(lambda c: {"latency_p50_ms": nan if c["x"] < 0.5 else 1.0, "latency_p99_ms": 1.0 if c["x"] < 0.5 else nan},
+                   n_trials=6, show_progress=False)  # two reasons: no stop after five
+    assert len(study.trials) == 6 and study.count("failed") == 6
 
 
 def pre_training(metric: str, value=lambda model: model["lat"]):
