@@ -415,8 +415,9 @@ def check_metrics(
         from moo_hpo.objectives.fairness import FAIRNESS_METRICS
 
         known = {*FAIRNESS_METRICS, *CLASSIFICATION_METRICS, *REGRESSION_METRICS}  # two of these are no typo of each other
+        others = [name for name in out if name not in required]  # a metric the study requires is no typo of another
         hints = [f"{close!r} looks like {m!r}" for m in missing
-                 if (close := closest_name(m, out, abbreviation=True)) and not {close.removeprefix("holdout_"), m.removeprefix("holdout_")} <= known]
+                 if (close := closest_name(m, others, abbreviation=True)) and not {close.removeprefix("holdout_"), m.removeprefix("holdout_")} <= known]
         hint = f" ({'; '.join(hints)}: a typo in a metric name?)" if hints else ""
         if not hints:  # a metric a built-in probe measures only when asked for it
             hint = "".join(_asked_hint(m) for m in missing[:2])

@@ -134,6 +134,9 @@ def test_two_metrics_moo_hpo_measures_are_no_typo_of_each_other():
     assert "(an Accuracy probe measures 'f1' only when asked" in check_metrics({"a": 1.0}, ["f1"])[1]
     _, error = check_metrics({"accuracy": 0.9, "tpr_dif": 0.1}, ["accuracy", "tpr_diff"])
     assert error.endswith("('tpr_dif' looks like 'tpr_diff': a typo in a metric name?)")
+    # a metric the study requires too is no typo of the one missing
+    _, error = check_metrics({"latency_p50_ms": 1.0}, ["latency_p50_ms", "latency_p99_ms"])
+    assert error == "missing metric(s) ['latency_p99_ms']; the objective returned ['latency_p50_ms']"
 
 
 @pytest.mark.parametrize(
