@@ -456,7 +456,9 @@ def failure_groups(trials: Sequence[Trial]) -> list[dict[str, Any]]:
         if t.status is TrialStatus.FAILED:
             groups.setdefault(failure_kind(t.error or "unknown"), []).append(t)
     ranked = sorted(groups.values(), key=lambda g: (-len(g), g[0].number))
-    return [{"reason": (g[0].error or "unknown").splitlines()[0][:200], "count": len(g), "trials": [t.number for t in g]}
+    from moo_hpo.reports.labels import shortened
+
+    return [{"reason": shortened((g[0].error or "unknown").splitlines()[0]), "count": len(g), "trials": [t.number for t in g]}
             for g in ranked]
 
 

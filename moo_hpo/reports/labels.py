@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["wrap_label", "wrap_entries"]
+__all__ = ["shortened", "wrap_entries", "wrap_label"]
 
 
 def wrap_label(text: str, width: int, newline: str = "\n") -> str:
@@ -53,3 +53,17 @@ def wrap_entries(entries: Sequence[str], width: int, newline: str = "\n", separa
         else:
             lines.append(entry)
     return (separator.rstrip() + newline).join(lines)
+
+
+def shortened(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis where it was longer (a reason cut mid-sentence read
+    as the whole reason).
+
+    Args:
+        text: a reason, a message.
+        limit: the most characters kept, the ellipsis included.
+
+    Returns:
+        The text, or its first ``limit - 1`` characters and "…".
+    """
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"

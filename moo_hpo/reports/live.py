@@ -78,9 +78,11 @@ def _texts(config: dict[str, Any]) -> dict[str, str]:
 
 
 def _first_line(text: str | None) -> str | None:
-    """The first line of an error text (at most 200 characters), or None."""
+    """The first line of an error text (at most 200 characters, an ellipsis where it was longer), or None."""
+    from moo_hpo.reports.labels import shortened
+
     lines = (text or "").strip().splitlines()
-    return lines[0][:200] if lines else None
+    return shortened(lines[0]) if lines else None
 
 
 def _pruned_reason(trial: Any) -> str | None:

@@ -876,3 +876,6 @@ def test_failures_are_grouped_by_what_they_say_apart_from_numbers_and_name_their
     ]
     assert "| RuntimeError: loss diverged at step 3 | 3 | #0, #1, #2 |" in r.to_markdown()
     assert ">#0, #1, #2</td>" in r.to_html()
+    study.tell(study.ask(), error="RuntimeError: " + "an objective that ends its own process " * 8)
+    cut = mh.report(study).data["failures"][-1]["reason"]
+    assert len(cut) == 200 and cut.endswith("\u2026")  # cut with a mark: it read as the whole reason
