@@ -19,13 +19,29 @@ from moo_hpo.space import Space
 
 
 def is_partial(space: Space, config: Mapping[str, Any]) -> bool:
-    """Whether ``config`` leaves out a parameter it needs: one with no value that is active given its values (a
-    top-level parameter always is; a conditional one whose parent is left out makes the parent missing)."""
+    """Whether ``config`` leaves out a parameter it needs.
+
+    Args:
+        space: the study's space.
+        config: parameter name -> value.
+
+    Returns:
+        True when some parameter without a value is active given its values (a top-level parameter always is; a
+        conditional one whose parent is left out makes the parent missing).
+    """
     return any(name not in config and space.is_active(name, config) for name in space.names)
 
 
 def holds(config: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
-    """Whether ``config`` has every value of ``given`` (a complete configuration matching a partial one)."""
+    """Whether ``config`` has every value of ``given``.
+
+    Args:
+        config: a configuration (complete, most often).
+        given: parameter name -> value for some parameters.
+
+    Returns:
+        True when each of ``given``'s parameters has its value in ``config`` (1 and 1.0 told apart).
+    """
     return all(name in config and same_value(config[name], value) for name, value in given.items())
 
 
@@ -58,11 +74,12 @@ def complete(space: Space, given: Mapping[str, Any], rng: np.random.Generator, m
     if inactive:  # its parents' values are given and leave it out: no draw can change that
         raise ConfigError("; ".join(inactive))
     for _ in range(max_tries):
+        fixed = {**_parents_for(space, given, rng), **given}  # a given conditional value's parents: values that make it active
         drawn = space.from_unit(rng.random((1, space.dim)))[0]
         values: dict[str, Any] = {}
         for name in space.order:
             if space.is_active(name, values):
-                values[name] = (given[name] if name in given else drawn[name] if name in drawn
+                values[name] = (fixed[name] if name in fixed else drawn[name] if name in drawn
                                 else _draw_one(space, name, rng))
         config = {n: values[n] for n in space.params if n in values}
         if holds(config, given) and not space.problems(config):
@@ -70,6 +87,21 @@ def complete(space: Space, given: Mapping[str, Any], rng: np.random.Generator, m
     raise ConfigError(
         f"no configuration of the space holds {dict(given)!r:.300} with every value active and every validity rule "
         f"passed ({max_tries} drawn): give the values of the parameters that make these active, or other values")
+
+
+def _parents_for(space: Space, given: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Values for the parents ``given`` leaves out of its conditional parameters, each drawn among those that make
+    its child active (and so on up: a parent's own parents), so that a rare parent value need not be drawn by
+    chance."""
+    fixed: dict[str, Any] = {}
+    waiting = list(given)
+    while waiting:
+        name = waiting.pop()
+        for parent, values in space.params[name].active_if.items():
+            if parent not in given and parent not in fixed:
+                fixed[parent] = list(values)[int(rng.integers(len(values)))]
+                waiting.append(parent)
+    return fixed
 
 
 def _draw_one(space: Space, name: str, rng: np.random.Generator) -> Any:

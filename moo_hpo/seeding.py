@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TRIAL_SEED_TAG", "derive_seed"]
+__all__ = ["ENQUEUE_SEED_TAG", "TRIAL_SEED_TAG", "derive_seed"]
 
 #: The first part of a trial's seed, which keeps trial seeds apart from the optimizers' seeds.
 TRIAL_SEED_TAG = 7
+#: The first part of the seed that draws the parameters a queued configuration leaves out (Study.enqueue).
+ENQUEUE_SEED_TAG = 17
 
 
 def derive_seed(seed: int, *parts: int) -> int:

@@ -657,6 +657,19 @@ class Study:
         """The configurations :meth:`enqueue` queued that have not been proposed yet, in the order they will be."""
         return [dict(c) for c in self._queued]
 
+    def _completed(self, given: Mapping[str, Any], offset: int = 0) -> dict[str, Any]:
+        """``given`` with the parameters it leaves out drawn from the space, seeded by the study's seed and how many
+        trials ran and configurations are queued (plus ``offset``: the place of a TOML table among those checked).
+
+        Raises:
+            ConfigError: saying what does not fit the space.
+        """
+        from moo_hpo.completion import complete
+        from moo_hpo.seeding import ENQUEUE_SEED_TAG
+
+        rng = np.random.default_rng(derive_seed(self.seed, ENQUEUE_SEED_TAG, len(self._trials), len(self._queued) + offset))
+        return complete(self.space, given, rng)
+
     def enqueue(self, config: Mapping[str, Any], skip_if_exists: bool = False) -> bool:
         """Run ``config`` before the optimizer's next proposals: a baseline, a model known to do well.
 
@@ -667,15 +680,17 @@ class Study:
         The queue is kept in the study's file until its configurations run, so a resumed study runs them too.
 
         Args:
-            config: parameter name -> value, a value for every active parameter and none for an inactive one; or
-                a row of :meth:`to_dataframe` (a pandas Series, or its ``to_dict()``: its ``params_*`` entries are
-                the configuration; NaN, ``<NA>`` and a number parameter's None count as no value, an integral float
-                as an integer). Parameters left out (``{"lr": 3e-4}`` in a larger space) are drawn at random from
-                the space, seeded by the study's seed, once, when queued (:attr:`queued` shows the values; the log
-                names them at INFO level).
+            config: parameter name -> value, for some or all of the parameters (none for an inactive one):
+                those left out (``{"lr": 3e-4}`` in a larger space) are drawn at random from the space, seeded by the
+                study's seed, once, when queued, a left-out parent among the values that make a given conditional
+                parameter active (:attr:`queued` shows the values; the log names them at INFO level). Or a row of
+                :meth:`to_dataframe` (a pandas Series, or its ``to_dict()``: its ``params_*`` entries are the
+                configuration, whole; NaN, ``<NA>`` and a number parameter's None count as no value, an integral
+                float as an integer).
             skip_if_exists: leave it out when a trial of the study already ran it (whatever its outcome), runs it,
                 or it is queued: a script that queues its baselines and is run again to resume the study does not
-                run them twice. A configuration with parameters left out matches any that has its values.
+                run them twice. A configuration with parameters left out matches a queued or enqueued one that
+                has its values (not the optimizer's trials).
 
         Returns:
             True when it was queued; False when ``skip_if_exists`` left it out.
@@ -690,11 +705,14 @@ class Study:
         if not isinstance(config, Mapping):
             hint = " (a data frame: give one row, df.iloc[i])" if getattr(config, "ndim", None) == 2 else ""
             raise ConfigError(f"enqueue expects a configuration (parameter name -> value); received {config!r:.200}{hint}")
-        config = _from_row(self.space, config)
-        config = _as_chosen(self.space, config)
-        from moo_hpo.completion import complete, holds, is_partial
+        from moo_hpo.completion import holds, is_partial
 
-        partial = is_partial(self.space, config)  # some parameters left out: drawn from the space below
+        row = any(isinstance(k, str) and k.startswith("params_") for k in config)  # a data frame's row: every parameter
+        config = _as_chosen(self.space, _from_row(self.space, config))
+        if not config:
+            raise ConfigError("enqueue expects the values of some parameters (the others are drawn from the space); "
+                              "received an empty configuration")
+        partial = is_partial(self.space, config) and not row  # some parameters left out: drawn from the space below
         problems = [] if partial else self.space.problems(config)
         if problems:
             raise ConfigError(f"enqueue: the configuration {config!r:.300} does not fit the space: {'; '.join(problems)}")
@@ -702,17 +720,18 @@ class Study:
             from moo_hpo.trial import config_key
 
             key = config_key(config)
-            done = (*self._queued, *(t.config for t in self._trials))
+            if partial:  # matched with the queue's and the enqueued trials' values, not with the optimizer's trials
+                done = [*self._queued, *(t.config for t in self._trials if t.optimizer == ENQUEUED)]
+            else:
+                done = [*self._queued, *(t.config for t in self._trials)]
             if any(holds(c, config) if partial else config_key(c) == key for c in done):
                 logger.info("enqueue: %r already ran, runs or is queued in this study; skipped", config)
                 return False
         if partial:
-            given = config
-            seed = np.random.SeedSequence([self.seed, len(self._trials), len(self._queued)])
             try:
-                config = complete(self.space, given, np.random.default_rng(seed))
+                given, config = config, self._completed(config)
             except ConfigError as exc:
-                raise ConfigError(f"enqueue: the configuration {given!r:.300} does not fit the space: {exc}") from None
+                raise ConfigError(f"enqueue: the configuration {config!r:.300} does not fit the space: {exc}") from None
             logger.info("enqueue: %s drawn for the parameters not given", {k: v for k, v in config.items() if k not in given})
         self._store.set_meta(QUEUED, [*self._queued, config])  # the queue changes once its file has taken it
         self._queued.append(config)

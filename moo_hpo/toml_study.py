@@ -323,30 +323,31 @@ def _enqueue_from_toml(study: mh.Study, tables: list[dict[str, Any]]) -> None:
     Raises:
         CliError: naming the table (1-based) and what does not fit the space.
     """
-    import numpy as np
-
-    from moo_hpo.completion import complete, holds, is_partial
+    from moo_hpo.completion import holds, is_partial
     from moo_hpo.exceptions import ConfigError
     from moo_hpo.optimizers.base import ENQUEUED
     from moo_hpo.retries import RETRY_OF
     from moo_hpo.study import _as_chosen
 
-    configs = []
-    for number, table in enumerate(tables, 1):  # every table checked before any is queued
-        config = _as_chosen(study.space, table)
-        problems = [] if is_partial(study.space, config) else study.space.problems(config)
-        if is_partial(study.space, config):  # the parameters it leaves out are drawn when queued; here it is checked
-            try:
-                complete(study.space, config, np.random.default_rng(0))
-            except ConfigError as exc:
-                problems = [str(exc)]
+    configs = []  # (the table's values, the configuration queued: the table's, its left-out parameters drawn)
+    for number, table in enumerate(tables, 1):  # every table checked, and completed, before any is queued
+        given = _as_chosen(study.space, table)
+        try:
+            if not given:
+                raise ConfigError("expected the values of some parameters; received an empty table")
+            if is_partial(study.space, given):
+                configs.append((given, study._completed(given, offset=number)))
+                continue
+            problems = study.space.problems(given)
+        except ConfigError as exc:
+            problems = [str(exc)]
         if problems:
-            raise CliError(f"[[enqueue]] {number} (of {len(tables)}): the configuration {config!r:.300} does not fit the "
+            raise CliError(f"[[enqueue]] {number} (of {len(tables)}): the configuration {given!r:.300} does not fit the "
                            f"space: {'; '.join(problems)}")
-        configs.append(config)
+        configs.append((given, given))
     seen = [t.config for t in study.trials if t.optimizer == ENQUEUED and RETRY_OF not in t.extra] + study.queued
-    for config in configs:
-        match = next((c for c in seen if holds(c, config)), None)  # run or queued already (a partial one: completed)
+    for given, config in configs:
+        match = next((c for c in seen if holds(c, given)), None)  # run or queued already (a partial one: completed)
         if match is not None:
             seen.remove(match)
             continue

@@ -439,6 +439,11 @@ def test_an_enqueue_table_naming_some_parameters_has_the_others_drawn_once_acros
     write(tmp_path, tail=space_y + "[[enqueue]]\nx = 0.5\n\n[[enqueue]]\ny = 70\n")
     result = runner.invoke(app, ["run", path])
     assert result.exit_code == 1 and "[[enqueue]] 2 (of 2):" in result.output and "y=70 is outside" in result.output
+    write(tmp_path, tail=space_y + "[[enqueue]]\nx = 0.5\n\n[[enqueue]]\n")
+    result = runner.invoke(app, ["run", path])
+    assert result.exit_code == 1 and "[[enqueue]] 2 (of 2):" in result.output and "an empty table" in result.output
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        assert study.queued == []  # nothing of a refused description queued
 
 
 def test_an_enqueue_table_outside_the_space_names_the_table(tmp_path):

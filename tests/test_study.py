@@ -753,6 +753,23 @@ def test_enqueue_draws_the_parameters_left_out_once_seeded_and_keeps_the_values_
         study.enqueue({"opt": "adam", "momentum": 0.5})  # no draw could make it active
     with pytest.raises(mh.ConfigError, match="lr=3.0 is outside its domain"):
         study.enqueue({"lr": 3.0})
+    with pytest.raises(mh.ConfigError, match="received an empty configuration"):
+        study.enqueue({})
+    row = {"params_lr": 0.01, "params_width": float("nan"), "params_opt": "adam"}  # a data frame's row is whole
+    with pytest.raises(mh.ConfigError, match="missing value for active parameter 'width'"):
+        study.enqueue(row)
+    # the drawn values are not the optimizer's first proposal (its seed was the study's, as theirs was)
+    own = mh.Study(space, [mh.Minimize("loss")], optimizer="random", seed=3)
+    own.enqueue({"lr": 0.01})
+    queued, proposed = own.queued[0], own.ask(2)[1].config
+    assert (queued["width"], queued["opt"]) != (proposed["width"], proposed["opt"])
+    # skip_if_exists with parameters left out: the queue's and the enqueued trials' values, not the optimizer's trials
+    assert own.enqueue({"opt": proposed["opt"], "width": proposed["width"]}, skip_if_exists=True)
+    # a conditional value whose parent takes one of many values: the parent is set, not drawn until it comes up
+    rare = mh.Space({"arch": mh.Categorical([f"a{i}" for i in range(400)]), "depth": mh.Int(1, 8, active_if={"arch": "a7"})})
+    rare_study = mh.Study(rare, [mh.Minimize("loss")], seed=0)
+    rare_study.enqueue({"depth": 3})
+    assert rare_study.queued == [{"arch": "a7", "depth": 3}]
     ruled = mh.Space({"a": mh.Int(0, 9), "b": mh.Int(0, 9)}, rules=[mh.Rule("a + b <= 9", lambda c: c["a"] + c["b"] <= 9)])
     ruled_study = mh.Study(ruled, [mh.Minimize("loss")], seed=0)
     ruled_study.enqueue({"a": 8})
