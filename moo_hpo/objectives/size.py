@@ -350,15 +350,15 @@ class PeakMemory(StructureProbe):
         finally:
             for h in handles:
                 h.remove()
-        from moo_hpo.objectives.torch_state import torch_state
+        from moo_hpo.objectives.torch_state import is_bias, torch_state
 
         state = torch_state(model)
         # a model declared for a lower precision (model.moo_hpo_precision, as ModelSize's size_kb counts it): its
         # floating-point parameters at that precision; activations and buffers as they run (dynamic quantization
         # keeps float activations)
         at = None if target is None or state.quantized else PRECISION_BYTES[target]
-        static = sum(bytes_at_precision(p.numel(), p.numel() if name.rpartition(".")[2] in ("bias", "bias_orig") else 0,
-                                        target) if at is not None and p.is_floating_point() else p.numel() * p.element_size()
+        static = sum(bytes_at_precision(p.numel(), p.numel() if is_bias(name, p) else 0, target)
+                     if at is not None and p.is_floating_point() else p.numel() * p.element_size()
                      for name, p in model.named_parameters())
         static += sum(b.numel() * b.element_size() for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores

@@ -96,6 +96,14 @@ class TorchState:
             self.quantized.append(dtype)
 
 
+def is_bias(name: str, tensor: Any) -> bool:
+    """Whether a parameter is a bias: one-dimensional, floating point, its name (the last part) beginning with
+    ``bias`` (``bias``, a pruned ``bias_orig``, an LSTM's ``bias_ih_l0``, attention's ``in_proj_bias`` ends
+    with it)."""
+    leaf = name.rpartition(".")[2]
+    return (leaf.startswith("bias") or leaf.endswith("_bias")) and tensor.dim() == 1 and tensor.is_floating_point()
+
+
 def torch_state(model: Any) -> TorchState:
     """Count a torch module's parameters and bytes from its ``state_dict`` (see the module docstring).
 
@@ -136,14 +144,14 @@ def torch_state(model: Any) -> TorchState:
                     continue
                 seen.add(id(value))
                 if id(value) in parameters:
-                    state._add_parameter(value, mask=masks.get(id(value)), bias=leaf in ("bias", "bias_orig"))
+                    state._add_parameter(value, mask=masks.get(id(value)), bias=is_bias(leaf, value))
                     counted_keys.append(key)
                 elif id(value) in mask_ids:
                     continue  # folded into its weight
                 elif id(value) in buffers:
                     state.buffer_bytes += value.numel() * value.element_size()
                 elif value.is_quantized or (packs and leaf not in _OUTPUT_QPARAMS and value.is_floating_point()):
-                    state._add_parameter(value, bias=leaf == "bias")
+                    state._add_parameter(value, bias=is_bias(leaf, value))
                     counted_keys.append(key)
                 else:  # saved by the module without being registered: a buffer, as torch.save ships it
                     state.buffer_bytes += value.numel() * value.element_size()

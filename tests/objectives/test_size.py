@@ -43,6 +43,8 @@ def test_sizes_at_precisions():
     assert with_buffers["size_kb"] == pytest.approx((2986 * 4 + buffers) / 1024)
     # at a precision: the parameters at it, the buffers as stored; fp32 is then the stored size (it left them out)
     assert with_buffers["size_kb_fp32"] == pytest.approx(with_buffers["size_kb"])
+    lstm = mh.objectives.ModelSize(precisions=["int8"]).measure(torch.nn.LSTM(4, 8))  # bias_ih_l0, bias_hh_l0: biases too
+    assert lstm["size_kb_int8"] == pytest.approx((4 * 32 + 8 * 32 + 4 * 64) / 1024)
     biases = 8 + 8 + 10  # the convolution's, BatchNorm's and the linear layer's
     assert with_buffers["size_kb_int8"] == pytest.approx((2986 - biases + 4 * biases + buffers) / 1024)
     declared = cnn()
