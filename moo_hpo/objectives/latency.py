@@ -340,19 +340,36 @@ class Latency(StructureProbe):
 
 @contextlib.contextmanager
 def _n_jobs_held(model: Any, threads: int) -> Iterator[None]:
-    """Hold a scikit-learn model's ``n_jobs`` (its own, and its steps' in a pipeline) to ``threads`` while it is
-    timed, and give each back as it was: a random forest with ``n_jobs=-1`` predicts on every core through joblib,
-    which the BLAS and OpenMP limits do not reach."""
-    try:
-        params = model.get_params(deep=True)
-    except Exception:  # noqa: BLE001 - not a scikit-learn estimator: nothing to hold
-        params = {}
-    held = {name: value for name, value in params.items()
-            if (name == "n_jobs" or name.endswith("__n_jobs")) and value != threads}
-    if held:
-        model.set_params(**{name: threads for name in held})
+    """Hold the ``n_jobs`` of a scikit-learn model and of every estimator inside it (a pipeline's steps, a search's
+    ``best_estimator_``, an ensemble's fitted ``estimators_``) to ``threads`` while it is timed, and give each back
+    as it was: a random forest with ``n_jobs=-1`` predicts on every core through joblib, which the BLAS and OpenMP
+    limits do not reach."""
+    held = [(est, est.n_jobs) for est in _estimators_in(model)
+            if isinstance(getattr(est, "__dict__", {}).get("n_jobs"), int) and est.n_jobs != threads]
+    for est, _ in held:
+        est.n_jobs = threads
     try:
         yield
     finally:
-        if held:
-            model.set_params(**held)
+        for est, n_jobs in held:
+            est.n_jobs = n_jobs
+
+
+def _estimators_in(model: Any, depth: int = 6) -> list[Any]:
+    """``model`` and the estimators its attributes hold (in lists, tuples and dicts too), ``depth`` levels down."""
+    found: dict[int, Any] = {}
+
+    def visit(value: Any, level: int) -> None:
+        if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.dtype == object):
+            for item in list(value)[:10_000]:
+                visit(item, level)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item, level)
+        elif hasattr(value, "get_params") and hasattr(value, "__dict__") and id(value) not in found and level <= depth:
+            found[id(value)] = value
+            for item in vars(value).values():
+                visit(item, level + 1)
+
+    visit(model, 0)
+    return list(found.values())

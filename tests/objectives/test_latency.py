@@ -194,10 +194,22 @@ def test_a_scikit_learn_model_s_n_jobs_is_held_to_threads_and_given_back():
     forest.predict = spy
     mh.objectives.Latency(X[0], threads=2, min_repeats=3, max_repeats=3, warmup=0).measure(forest)
     assert seen and set(seen) == {2} and forest.n_jobs == -1
+    from sklearn.model_selection import GridSearchCV
+
     pipeline = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=4, n_jobs=-1, random_state=0))
-    pipeline.fit(X, (X[:, 0] > 0).astype(int))
-    mh.objectives.Latency(X[0], min_repeats=3, max_repeats=3, warmup=0).measure(pipeline)
-    assert pipeline.steps[-1][1].n_jobs == -1  # its step's n_jobs given back as well
+    search = GridSearchCV(pipeline, {"randomforestclassifier__max_depth": [2, 3]}, cv=2, n_jobs=-1)
+    search.fit(X, (X[:, 0] > 0).astype(int))
+    fitted = search.best_estimator_.steps[-1][1]  # the fitted step that predicts, not the search's template
+    seen.clear()
+    step_predict = fitted.predict
+
+    def step_spy(rows):
+        seen.append(fitted.n_jobs)
+        return step_predict(rows)
+
+    fitted.predict = step_spy
+    mh.objectives.Latency(X[0], threads=2, min_repeats=3, max_repeats=3, warmup=0).measure(search)
+    assert seen and set(seen) == {2} and fitted.n_jobs == -1 and search.n_jobs == -1  # held, and given back
 
 
 def test_cuda_without_gpu_is_a_probe_error():
