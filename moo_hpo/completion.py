@@ -74,7 +74,7 @@ def complete(space: Space, given: Mapping[str, Any], rng: np.random.Generator, m
     if inactive:  # its parents' values are given and leave it out: no draw can change that
         raise ConfigError("; ".join(inactive))
     for _ in range(max_tries):
-        fixed = {**_parents_for(space, given, rng), **given}  # a given conditional value's parents: values that make it active
+        fixed = {**_parents_for(space, given, rng), **given}  # parents left out: values that make a given child active
         drawn = space.from_unit(rng.random((1, space.dim)))[0]
         values: dict[str, Any] = {}
         for name in space.order:

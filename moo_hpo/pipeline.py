@@ -201,8 +201,12 @@ def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
 
 
 def check_probes(probes: Sequence[Probe]) -> None:
-    """Refuse what is not a probe, and two probes that would record under one name: a metric, or the stored data of
-    a ``FairnessGap`` or ``CrossValidated`` (the second would overwrite the first's per-group tables in silence).
+    """Refuse what is not a probe, a probe whose metrics are not a tuple of names, and two probes that would record
+    under one name: a metric, or the stored data of a ``FairnessGap`` or ``CrossValidated`` (the second would
+    overwrite the first's per-group tables in silence).
+
+    Args:
+        probes: the probes given to ``optimize``.
 
     Raises:
         ConfigError: naming the probes, and how to keep both (a prefix).

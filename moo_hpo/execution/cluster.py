@@ -53,6 +53,7 @@ from typing import Any
 from moo_hpo.exceptions import ConfigError, MooHpoError
 from moo_hpo.values import is_integer, is_number
 from moo_hpo.execution.executors import Outcome, call_objective, takes_trial
+from moo_hpo.execution.reporter import DetachedOnCopy
 from moo_hpo.execution.thread_output import ThreadOutput
 from moo_hpo.execution.scheduler_address import check_address, check_greets
 from moo_hpo.execution.worker_watch import WorkerWatch
@@ -162,7 +163,7 @@ def _executing(dask_worker: Any) -> list[Any]:
     return [task.key for task in dask_worker.state.executing]
 
 
-class DaskReporter:
+class DaskReporter(DetachedOnCopy):
     """``trial.report`` in a Dask task: the report goes into the study's queue, the pruner's answer comes
     back in the trial's variable (matched by the report's sequence number)."""
 
@@ -174,12 +175,6 @@ class DaskReporter:
         self.channel = channel
         self.attempt = uuid.uuid4().hex  # this run of the trial (Dask may run a trial again on another worker)
         self._prune = False
-
-    def __copy__(self) -> None:  # a copied trial reports nowhere (see reporter.detached_copy)
-        return None
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> None:
-        return None
 
     def report(self, trial: Trial, step: float, metrics: dict[str, float]) -> None:
         from distributed import Event, Queue, Variable

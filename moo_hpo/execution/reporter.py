@@ -14,26 +14,25 @@ if TYPE_CHECKING:
 __all__ = ["StudyReporter"]
 
 
-def detached_copy(reporter: Any) -> None:
-    """What a copy of a trial's reporter is: nothing. A copy of a trial (``copy.copy``, ``copy.deepcopy``, pickling)
-    is the user's and reports to no study; ``dataclasses.asdict(trial)``, which copies each field, so gives
-    ``_reporter: None`` (the result is JSON) rather than a handle on the study, its pipe or its Dask channel."""
-    return None
+class DetachedOnCopy:
+    """A trial's reporter whose copy is nothing: ``dataclasses.asdict(trial)``, which copies each field, gives
+    ``_reporter: None`` (the result is JSON) rather than a handle on the study, a worker's pipe to it or a Dask
+    channel, which cannot be copied. (A copied or pickled trial leaves its reporter out already.)"""
+
+    def __copy__(self) -> None:
+        return None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        return None
 
 
-class StudyReporter:
+class StudyReporter(DetachedOnCopy):
     """The study's end: used in this process directly, and by the executors that relay reports from worker
     processes (:mod:`moo_hpo.execution.workers`) and Dask tasks (:mod:`moo_hpo.execution.cluster`)."""
 
     def __init__(self, study: Study) -> None:
         self.study = study
         self.storage_failure: StorageError | None = None  # the first report the study's file could not take
-
-    def __copy__(self) -> None:
-        return detached_copy(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> None:
-        return detached_copy(self)
 
     def report(self, trial: Trial, step: float, metrics: Mapping[str, float]) -> None:
         """Record the report in the study; mirror it on ``trial`` when it is a copy of the record.

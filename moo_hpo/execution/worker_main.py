@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from moo_hpo.execution.messages import ExceptionCarrier, receive, send
+from moo_hpo.execution.reporter import DetachedOnCopy
 
 def _die_with_parent(parent_pid: int) -> None:
     """Exit when the study's process is gone: at once on Linux (PR_SET_PDEATHSIG), else within a second."""
@@ -41,19 +42,13 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="moo_hpo-parent-watch", daemon=True).start()
 
 
-class PipeReporter:
+class PipeReporter(DetachedOnCopy):
     """``trial.report`` in a worker: the report goes to the study over the pipe, the pruner's answer comes back."""
 
     def __init__(self, inbox: Any, outbox: Any, running: dict[str, Any]) -> None:
         self.inbox, self.outbox = inbox, outbox
         self.running = running  # {"number": the trial this worker runs now, or None; "lock": one message at a time}
         self._prune = False
-
-    def __copy__(self) -> None:  # a copied trial reports nowhere (see reporter.detached_copy)
-        return None
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> None:
-        return None
 
     def report(self, trial: Any, step: float, metrics: dict[str, float]) -> None:
         with self.running["lock"]:  # a report from a thread of the objective's never crosses the trial's result

@@ -39,9 +39,17 @@ INTEGER_PRECISIONS = ("int8", "int4")
 
 
 def bytes_at_precision(count: int, biases: int, precision: str) -> float:
-    """Bytes of ``count`` parameters, ``biases`` of them biases, deployed at ``precision``: at an integer precision
-    the weights take its bytes and the biases four (int32 or fp32, as integer deployments keep them); at a float
-    precision every parameter takes its bytes."""
+    """Bytes of parameters deployed at a precision.
+
+    Args:
+        count: how many parameters.
+        biases: how many of them are biases.
+        precision: a key of :data:`PRECISION_BYTES`.
+
+    Returns:
+        At an integer precision (:data:`INTEGER_PRECISIONS`), the weights at its bytes and the biases at four (int32
+        or fp32, as integer deployments keep them); at a float precision, every parameter at its bytes.
+    """
     if precision in INTEGER_PRECISIONS:
         return (count - biases) * PRECISION_BYTES[precision] + biases * 4
     return count * PRECISION_BYTES[precision]
@@ -175,8 +183,8 @@ class ModelSize(StructureProbe):
     module's buffers, such as BatchNorm statistics, at their stored dtypes / 1024); ``size_kb_<p>`` for each target
     precision ``p`` in ``precisions`` (e.g. ``size_kb_int8``: the parameters at that precision, at ``int8`` and
     ``int4`` the biases at four bytes, see :func:`bytes_at_precision`; the buffers as stored); ``serialized_kb``
-    (``torch.save`` of the ``state_dict``, or pickle for other models). Buffers count as the ``state_dict`` saves them (not those registered with ``persistent=False``). A model sized by its pickle (a
-    pipeline, k-NN) has no parameter count and no size at another precision: ``size_kb_<p>`` is NaN (left out where
+    (``torch.save`` of the ``state_dict``, or pickle for other models). Buffers count as the ``state_dict`` saves
+    them (not those registered with ``persistent=False``). A model sized by its pickle (a pipeline, k-NN) has no parameter count and no size at another precision: ``size_kb_<p>`` is NaN (left out where
     nothing needs it).
 
     A quantized torch module (``torch.ao.quantization.quantize_dynamic``, or ``prepare`` and ``convert``) keeps its

@@ -137,7 +137,7 @@ def front_figures(data: dict[str, Any]) -> list[Any]:
         if recommended:  # starred, as the recommendations' text says
             fig.add_trace(_stars([r["number"] for r in recommended], [r["metrics"][names[0]] for r in recommended],
                                  recommended, hover))
-        fig.update_layout(title="Objective by trial", xaxis_title="trial", yaxis_title=_axis(objs[0]))
+        fig.update_layout(title="Objective by trial", xaxis_title="trial", yaxis_title=_axis(objs[0], 60))
         return [fig]
     if len(objs) == 2:
         fig = go.Figure()
@@ -388,7 +388,8 @@ def render_html(data: dict[str, Any]) -> str:
     )
     # summary
     parts.append("<h2>Study</h2>")
-    hv_ref = {k: v for k, v in (data["hypervolume"].get("reference_point") or {}).items() if k in data["hypervolume"].get("set_names", [])}
+    hv = data["hypervolume"]
+    hv_ref = {k: v for k, v in (hv.get("reference_point") or {}).items() if k in hv.get("set_names", [])}  # set by hand
     rows = [("objectives", "; ".join(f"{o['direction']} {shown_name(o)}" + (f" (reference {hv_ref[o['name']]:g}, set" + (f"; ref {o['ref']:g} for the recommendations)" if o["ref"] is not None else ")") if o["name"] in hv_ref else f" (ref {o['ref']:g})" if o["ref"] is not None else "") for o in objs)),
             ("constraints", "; ".join(("hard: " if k["hard"] else "soft: ") + k["text"] for k in data["constraints"]) or "none"),
             ("optimizer", optimizer_text(data["optimizer"])),

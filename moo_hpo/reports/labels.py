@@ -23,6 +23,7 @@ def wrap_label(text: str, width: int, newline: str = "\n") -> str:
         The label; unchanged when it fits on one line.
     """
     width = max(int(width), 8)
+    text = " ".join(str(text).split())  # spaces at the ends, runs of them and line breaks: one space
     if len(text) <= width:
         return text
     lines: list[str] = []
@@ -40,12 +41,22 @@ def wrap_label(text: str, width: int, newline: str = "\n") -> str:
         line += piece
     if line:
         lines.append(line)
-    return newline.join(part.rstrip(" ") for part in lines)
+    return newline.join(part for part in (line.rstrip(" ") for line in lines) if part)
 
 
 def wrap_entries(entries: Sequence[str], width: int, newline: str = "\n", separator: str = ", ") -> str:
-    """``entries`` joined by ``separator`` in lines of at most ``width`` characters where each entry fits on one
-    (an entry longer than a line is a line of its own), the lines joined by ``newline``."""
+    """Entries of a list (``name = value``) in lines, none broken.
+
+    Args:
+        entries: the entries, in order.
+        width: the most characters on a line where its entries fit (an entry longer than a line is a line of its
+            own).
+        newline: what separates the lines.
+        separator: what separates two entries on a line (its trailing space dropped at a line's end).
+
+    Returns:
+        The entries joined.
+    """
     lines: list[str] = []
     for entry in entries:
         if lines and len(lines[-1]) + len(separator) + len(entry) <= width:

@@ -63,7 +63,15 @@ def scatter_grid(objs: list[dict[str, Any]], groups: dict[str, list[dict[str, An
 
 def parallel_coordinates(objs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Any:
     """The feasible trials' parallel coordinates: the front in blue, up better on every axis, each axis's title in
-    lines that fit beside its neighbours, below the axes (a title's lines grow down, clear of the top ticks)."""
+    lines that fit beside its neighbours, below the axes (a title's lines grow down, clear of the top ticks).
+
+    Args:
+        objs: the report's objective entries (``{"name", "direction", ...}``).
+        rows: the feasible trials' rows (``{"metrics", "on_front", ...}``).
+
+    Returns:
+        A plotly figure.
+    """
     import plotly.graph_objects as go
 
     from moo_hpo.reports.html import COLORS

@@ -92,6 +92,8 @@ def test_wrap_label_breaks_at_separators_and_cuts_only_a_word_longer_than_a_line
     assert wrap_label("energy per inference measured on device (min)", 30) == "energy per inference measured\non device (min)"
     assert wrap_label("a" * 20, 8, "<br>") == "aaaaaaaa<br>aaaaaaaa<br>aaaa"
     assert wrap_entries(["a = 1", "b = 2", "c" * 12 + " = 3"], 12, "<br>") == "a = 1, b = 2,<br>cccccccccccc = 3"
+    assert wrap_label("  leading spaces that are long enough ", 8) == "leading\nspaces\nthat are\nlong\nenough"  # no empty line
+    assert wrap_label("name\nwith a break", 30) == "name with a break"
 
 
 def test_report_of_a_study_without_feasible_trials():
