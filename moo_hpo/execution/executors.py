@@ -10,6 +10,7 @@ down only its own trial).
 from __future__ import annotations
 
 import inspect
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,7 +104,31 @@ def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_w
             raise
         said = f"the objective called sys.exit({exc.code!r}), which ends the trial, not the study: {format_exception(exc)}"
         return Outcome(error=said)
+    except KeyboardInterrupt as exc:
+        if not in_worker or INTERRUPT_SIGNALLED.is_set():  # Ctrl-C: the study's, or its process group's, which stops it
+            raise
+        # raised by the objective itself (no signal came): the trial's failure; it killed the worker, which a Dask
+        # nanny restarted to run the trial again, and read as "killed by SIGINT"
+        said = f"the objective raised KeyboardInterrupt, which ends the trial, not the study: {format_exception(exc)}"
+        return Outcome(error=said)
     return Outcome(value=value, extra=_written(trial, before, in_worker))
+
+
+#: Set in a local worker process when it receives SIGINT (Ctrl-C reaches the study's whole process group): a
+#: ``KeyboardInterrupt`` then is the signal's, which ends the worker, rather than one the objective raised.
+INTERRUPT_SIGNALLED = threading.Event()
+
+
+def note_interrupt_signals() -> None:
+    """In a local worker: SIGINT sets :data:`INTERRUPT_SIGNALLED`, then raises ``KeyboardInterrupt`` as Python's own
+    handler does."""
+    import signal
+
+    def interrupted(signum: int, frame: Any) -> None:
+        INTERRUPT_SIGNALLED.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
 
 
 def _written(trial: Trial, before: dict[str, Any], in_worker: bool) -> dict[str, Any]:

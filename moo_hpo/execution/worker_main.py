@@ -122,8 +122,9 @@ def main() -> None:
 
         send(outbox, {"ready": False, "error": format_exception(exc)})
         return
-    from moo_hpo.execution.executors import call_objective
+    from moo_hpo.execution.executors import call_objective, note_interrupt_signals
 
+    note_interrupt_signals()  # a KeyboardInterrupt from Ctrl-C, not from the objective, ends this worker
     send(outbox, {"ready": True, "pid": os.getpid()})
     running: dict[str, Any] = {"number": None, "lock": threading.Lock()}
     while True:

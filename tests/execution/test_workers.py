@@ -869,3 +869,25 @@ def test_extra_written_before_a_failure_that_json_cannot_hold_is_kept_as_text():
     study = two_objective_study()
     study.optimize(writes_a_set_then_fails, n_trials=2, n_workers=2, catch=(RuntimeError,), show_progress=False)
     assert study.count("failed") == 2 and all(t.extra["tags"] == "{'a'}" for t in study.trials)
+
+
+def raises_keyboard_interrupt(config):
+    if config["x"] < 0.5:
+        raise KeyboardInterrupt  # the objective's own, no signal: a trial's failure, not the worker's end
+    return {"a": config["x"], "b": 1 - config["x"]}
+
+
+def test_a_keyboard_interrupt_the_objective_raises_in_a_worker_fails_its_trial_only():
+    from moo_hpo.execution.executors import call_objective
+
+    study = two_objective_study()
+    for x in (0.1, 0.9, 0.2, 0.8):
+        study.enqueue({"x": x, "y": 0.5})
+    study.optimize(raises_keyboard_interrupt, n_trials=4, n_workers=2, show_progress=False)
+    failed = [t for t in study.trials if t.status is mh.TrialStatus.FAILED]
+    assert [t.config["x"] for t in failed] == [0.1, 0.2] and study.count("complete") == 2
+    assert all(t.error.startswith("the objective raised KeyboardInterrupt, which ends the trial, not the study") for t in failed)
+    trial = mh.Trial(number=0, config={"x": 0.1, "y": 0.5})  # as a Dask task calls it: in a worker, no signal
+    assert call_objective(raises_keyboard_interrupt, trial, False, in_worker=True).error.startswith("the objective raised")
+    with pytest.raises(KeyboardInterrupt):  # in the study's own process it is Ctrl-C, and stops the study
+        call_objective(raises_keyboard_interrupt, trial, False, in_worker=False)
