@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import moo_hpo as mh
+from moo_hpo.execution.dask_logging import quiet_dask_tracebacks
 from moo_hpo.execution.interrupts import Terminated, terminate_as_interrupt
 from moo_hpo.toml_study import (  # the TOML study format; its errors and names are the CLI's too
     CliError,
@@ -304,8 +305,11 @@ def run(
             console.print(f"resuming {study.name!r}: {len(study.trials)} trials stored, running for {options['timeout']} s"
                           f"{again}", markup=False)
         study._resume_unsaid = 0  # said above, with the command's own count
-        if "executor" in options and options.pop("n_workers", None) is not None:  # the cluster's workers set it
-            console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once", markup=False)
+        if "executor" in options:
+            if not _state["debug"]:  # Dask's tracebacks only with --debug
+                quiet_dask_tracebacks()
+            if options.pop("n_workers", None) is not None:  # the cluster's workers set it
+                console.print("n_workers is left out: on a Dask cluster its workers set how many trials run at once", markup=False)
         try:
             with terminate_as_interrupt():
                 study.optimize(fn, show_progress=True, **options)
@@ -435,11 +439,10 @@ def audit(
 @handle_errors
 def sizing(
     path: str = typer.Argument(..., metavar="PATH", help="A study file (SQLite) or sqlite:///FILE."),
-    device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J,memory=KB (repeatable; a budget may "
-                                     "carry its unit: 40kB, 1.5MB, 40000B, 500us, 2mJ; a kB is a KiB); size_metric=, "
-                                     "latency_metric=, energy_metric=, memory_metric= name the metrics the budgets apply to "
-                                     "(default size_kb, latency_p99_ms, energy_per_inference_j, peak_memory_kb); device=cuda "
-                                     "where it runs."),
+    device: list[str] = typer.Option(..., "--device", "-d", help="name:size=KB,latency=MS,energy=J,memory=KB (repeatable; units: 40kB, "
+                                     "1.5MB, 40000B, 500us, 2mJ; a kB is a KiB); size_metric= (latency_, energy_, memory_metric=) "
+                                     "names the metric a budget applies to (default size_kb, latency_p99_ms, energy_per_inference_j, "
+                                     "peak_memory_kb); device=cuda where it runs."),
     objective: str = typer.Option(None, help="Objective to optimize per device (default: the first)."),
     output: Path = typer.Option(Path("sizing.csv"), "--output", "-o", help="CSV file."),
 ) -> None:
@@ -457,9 +460,7 @@ def sizing(
         raise CliError(f"device names must differ; received {sorted({n for n in names if names.count(n) > 1})} more than once")
     with _load(path) as study:
         results = mh.size_for_devices(study, profiles, objective=objective)
-        table = Table(title="Device sizing")
-        for col in ("device", "budgets", "best trial", "fitting", "why"):
-            table.add_column(col)
+        table = Table("device", "budgets", "best trial", "fitting", "why", title="Device sizing")
         for r in results:
             budgets = ", ".join(f"{labelled(m, r.estimates)} <= {b:g}" for m, b in r.profile.limits()) or "none"
             table.add_row(escape(r.profile.name), escape(budgets), f"#{r.best.number}" if r.best else "-", str(r.n_fitting), escape(r.reason))
