@@ -350,7 +350,9 @@ def noise_verdict(study: Study) -> dict[str, str]:
 def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
     """Per Dask worker that ran trials (``extra["worker"]``): ``worker`` (its name, which a restarted worker keeps,
     else its address), ``host``, ``trials``, ``complete``, ``failed``, ``pruned`` and ``seconds`` (the trials' time on
-    their workers, ``extra["worker"]["run_seconds"]``, without time queued); trials whose workers were lost count under ``"(lost)"``. Empty when no trial ran on a cluster."""
+    their workers, ``extra["worker"]["run_seconds"]``, without time queued; None where no trial of the row says:
+    a lost worker's trial does not, and its duration would count the time it waited for workers to restart); trials
+    whose workers were lost count under ``"(lost)"``. Empty when no trial ran on a cluster."""
     rows: dict[str, dict[str, Any]] = {}
     for t in trials:
         extra = t.extra if isinstance(t.extra, dict) else {}
@@ -359,12 +361,13 @@ def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
         if key is None:
             continue
         row = rows.setdefault(key, {"worker": key, "host": where.get("host"), "trials": 0, "complete": 0, "failed": 0,
-                                    "pruned": 0, "seconds": 0.0})
+                                    "pruned": 0, "seconds": None})
         row["trials"] += 1
         if t.status.value in row:
             row[t.status.value] += 1
         ran = where.get("run_seconds")  # its time on the worker, without the time it waited for one
-        row["seconds"] += float(ran) if isinstance(ran, (int, float)) else (t.duration or 0.0)
+        if isinstance(ran, (int, float)):
+            row["seconds"] = (row["seconds"] or 0.0) + float(ran)
     return list(rows.values())
 
 

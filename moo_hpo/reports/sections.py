@@ -166,8 +166,8 @@ WORKERS_HEADER = ("worker", "host", "trials", "complete", "failed", "pruned", "s
 
 def workers_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """The workers table (trials on a Dask cluster), one formatted row per worker."""
-    return [(r["worker"], r["host"] or "—", r["trials"], r["complete"], r["failed"], r["pruned"], f"{r['seconds']:.1f}")
-            for r in rows]
+    return [(r["worker"], r["host"] or "—", r["trials"], r["complete"], r["failed"], r["pruned"],
+             "—" if r["seconds"] is None else f"{r['seconds']:.1f}") for r in rows]  # a lost worker's: not known
 
 
 #: The header of :func:`device_sizing_rows`' table.

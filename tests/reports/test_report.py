@@ -881,3 +881,17 @@ def test_failures_are_grouped_by_what_they_say_apart_from_numbers_and_name_their
     study.tell(study.ask(), error="RuntimeError: " + "an objective that ends its own process " * 8)
     cut = mh.report(study).data["failures"][-1]["reason"]
     assert len(cut) == 200 and cut.endswith("\u2026")  # cut with a mark: it read as the whole reason
+
+
+def test_a_lost_worker_s_trials_count_no_seconds_the_worker_did_not_report():
+    # a lost trial has no time on a worker: its duration counted the minutes it waited for workers to restart
+    from moo_hpo.reports.data import workers
+    from moo_hpo.reports.sections import workers_rows
+
+    ran = mh.Trial(number=0, config={}, status=mh.TrialStatus.COMPLETE, started_at=0.0, finished_at=9.0,
+                   extra={"worker": {"name": "w1", "host": "h", "run_seconds": 2.5}})
+    lost = mh.Trial(number=1, config={}, status=mh.TrialStatus.FAILED, started_at=0.0, finished_at=18.6,
+                    extra={"worker_lost": "KilledWorker"})
+    rows = {r["worker"]: r for r in workers([ran, lost])}
+    assert rows["w1"]["seconds"] == 2.5 and rows["(lost)"]["seconds"] is None
+    assert [r[-1] for r in workers_rows(list(rows.values()))] == ["2.5", "—"]
