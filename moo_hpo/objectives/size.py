@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import pickle
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -64,16 +64,25 @@ def parameter_count(model: Any) -> int:
         from moo_hpo.objectives.torch_state import torch_state
 
         return torch_state(model).param_count
-    return _estimator_counts(model)[0]
+    return _estimator_counts(model).total
 
 
-def _estimator_counts(model: Any) -> tuple[int, int, int, int]:
-    """A scikit-learn model's parameter count (see :func:`parameter_count`), how many of those are not zero (a
-    tree's node entries all count: every node is stored, whatever its value), the bytes they take as stored (each
-    array at its own dtype: a model fitted on float32 data keeps float32 coefficients; a sparse one, ``sparsify()``,
-    with its indices; a tree's entries at 8 bytes: float64 thresholds and values, int64 features), and how many of
-    them are biases (``intercept_``, ``intercepts_``)."""
-    total = nonzero = stored = biases = 0
+class _ArrayCounts(NamedTuple):
+    """A scikit-learn model's arrays, counted (see :func:`_estimator_counts`)."""
+
+    total: int  # parameters (a sparse array's: its shape's entries)
+    nonzero: int  # of those, not zero (a tree's node entries all count: every node is stored, whatever its value)
+    stored: int  # bytes as stored: each array at its own dtype, a sparse one's values and indices, a tree's at 8
+    biases: int  # of the parameters, biases (intercept_, intercepts_)
+    unstored: int  # of the parameters, the zeros a sparse array does not store
+    index_bytes: int  # bytes of the sparse arrays' indices (kept as they are at any precision)
+
+
+def _estimator_counts(model: Any) -> _ArrayCounts:
+    """Count a scikit-learn model's arrays: each at its own dtype (a model fitted on float32 data keeps float32
+    coefficients); a sparse one (``sparsify()``) as its stored values and their indices; a tree's entries at 8 bytes
+    (float64 thresholds and values, int64 features)."""
+    total = nonzero = stored = biases = unstored = index_bytes = 0
     kernel = getattr(model, "support_vectors_", None) is not None  # a linear SVM's coef_ derives from these
     for attr in ("coef_", "intercept_", "coefs_", "intercepts_", "support_vectors_", "dual_coef_", "X_fit_"):
         if kernel and attr == "coef_":
@@ -84,8 +93,11 @@ def _estimator_counts(model: Any) -> tuple[int, int, int, int]:
         for a in value if isinstance(value, list) else [value]:
             if _is_sparse(a):  # scipy sparse (sparsify()): its shape's entries, stored as values and their indices
                 total += int(np.prod(a.shape))
-                stored += sum(int(getattr(a, k).nbytes) for k in ("data", "indices", "indptr", "row", "col")
+                unstored += int(np.prod(a.shape)) - int(a.data.size)
+                indices = sum(int(getattr(a, k).nbytes) for k in ("indices", "indptr", "row", "col")
                               if isinstance(getattr(a, k, None), np.ndarray))
+                index_bytes += indices
+                stored += int(a.data.nbytes) + indices
             else:
                 arr = np.asarray(a)
                 total += int(arr.size)
@@ -100,7 +112,7 @@ def _estimator_counts(model: Any) -> tuple[int, int, int, int]:
             total += entries
             nonzero += entries
             stored += 8 * entries
-    return total, nonzero, stored, biases
+    return _ArrayCounts(total, nonzero, stored, biases, unstored, index_bytes)
 
 
 def _is_sparse(array: Any) -> bool:
@@ -240,6 +252,7 @@ class ModelSize(StructureProbe):
         # bytes stored beside the parameters at any precision: a torch module's saved buffers (BatchNorm statistics),
         # the scales and zero points of its quantized weights, at their dtypes
         kept = 0.0
+        unstored = 0  # parameters a sparse array does not store (zeros): counted, but taking no bytes at any precision
         note: dict[str, Any] = {"deployed_precision": target}
         if is_torch_module(model):
             import torch
@@ -261,7 +274,7 @@ class ModelSize(StructureProbe):
             if state.pruned:
                 note["pruned"] = state.pruned
         else:
-            n, nonzero, stored, biases = _estimator_counts(model)  # each array at its own dtype
+            n, nonzero, stored, biases, unstored, kept = _estimator_counts(model)  # kept: a sparse array's indices
             _require_fitted(model)
             try:
                 serialized = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
@@ -281,12 +294,13 @@ class ModelSize(StructureProbe):
                 note["precisions"] = f"none: {type(model).__name__} is sized by its pickle, its parameter arrays are not known"
             return Measurement(out, {"size": note})
         if target is not None:  # the model declares the precision it will be deployed at
-            stored = bytes_at_precision(n, biases, target) + kept
+            stored = bytes_at_precision(n - unstored, biases, target) + kept
         out = {"param_count": float(n), "param_count_nonzero": float("nan") if nonzero is None else float(nonzero),
                "size_kb": stored / 1024.0, "serialized_kb": serialized / 1024.0}
         # a quantized model at another precision: never less than it stores (its fp32 biases stay fp32)
         floor = stored if is_torch_module(model) and note.get("quantized") else 0.0
-        out.update({f"size_kb_{p}": max(bytes_at_precision(n, biases, p) + kept, floor) / 1024.0 for p in self.precisions})
+        out.update({f"size_kb_{p}": max(bytes_at_precision(n - unstored, biases, p) + kept, floor) / 1024.0
+                    for p in self.precisions})
         return Measurement(out, {"size": note})
 
 

@@ -241,3 +241,8 @@ def test_a_scikit_learn_model_is_sized_at_its_arrays_dtypes_and_a_sparse_one_wit
     coo = mh.objectives.ModelSize().measure(sgd)
     stored = sgd.coef_.data.nbytes + sgd.coef_.row.nbytes + sgd.coef_.col.nbytes + sgd.intercept_.nbytes
     assert coo["param_count"] == 650 and coo["size_kb"] * 1024 == stored
+    # at another precision: the values it stores at that precision, the indices as stored (every dense entry counted)
+    int8 = mh.objectives.ModelSize(precisions=["int8"]).measure(sgd)["size_kb_int8"]
+    assert int8 * 1024 == coef.nnz + sgd.coef_.row.nbytes + sgd.coef_.col.nbytes + 4 * sgd.intercept_.size
+    sgd.moo_hpo_precision = "int8"
+    assert mh.objectives.ModelSize().measure(sgd)["size_kb"] == int8
