@@ -2,7 +2,8 @@
 
 :meth:`moo_hpo.Study.enqueue` takes a configuration that names only some parameters (``{"lr": 3e-4}``, as Optuna's
 ``enqueue_trial`` does) and queues it completed: each parameter left out is drawn uniformly on its own scale, a
-conditional one only where the values around it make it active, and the result passes the space's validity rules.
+conditional one only where the values around it make it active (a parent left out takes one of the values that
+make a given child active), and the result passes the space's validity rules.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.params import same_value
 from moo_hpo.rules import Config
 from moo_hpo.space import Space
+
+__all__ = ["complete", "holds", "is_partial"]
 
 
 def is_partial(space: Space, config: Mapping[str, Any]) -> bool:
