@@ -370,16 +370,18 @@ class Space:
                 values[name] = value_of(name)
         return {n: values[n] for n in self.params if n in values}
 
-    def sample(self, n: int, seed: int | np.random.Generator | None = None, max_tries: int = 100) -> list[Config]:
+    def sample(self, n: int, seed: int | np.random.Generator | None = None, max_tries: int = 100,
+               at_least: int | None = None) -> list[Config]:
         """Draw ``n`` valid configurations uniformly (per parameter, on its own scale).
 
         Args:
             n: number of configurations.
             seed: an int seed or a numpy Generator.
             max_tries: give up after drawing ``max_tries * n`` candidates.
+            at_least: when giving up, return the valid ones found if there are this many (None: all ``n`` needed).
 
         Returns:
-            A list of ``n`` valid configurations.
+            A list of ``n`` valid configurations (or fewer, at least ``at_least``).
 
         Raises:
             ConfigError: when the validity rules reject too many candidates.
@@ -387,26 +389,31 @@ class Space:
         if not is_integer(n) or n < 0:
             raise ConfigError(f"sample expects n, a number of configurations >= 0; received {n!r}")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        return self.fill_valid(int(n), lambda k: rng.random((k, self.dim)), max_tries)
+        return self.fill_valid(int(n), lambda k: rng.random((k, self.dim)), max_tries, at_least)
 
-    def fill_valid(self, n: int, draw: Callable[[int], np.ndarray], max_tries: int = 100) -> list[Config]:
+    def fill_valid(self, n: int, draw: Callable[[int], np.ndarray], max_tries: int = 100,
+                   at_least: int | None = None) -> list[Config]:
         """Collect ``n`` valid configurations from a stream of compact-cube points.
 
         Args:
             n: number wanted.
             draw: ``draw(k)`` returns ``k`` new points of the compact cube.
             max_tries: give up after ``max_tries * n`` candidates.
+            at_least: when giving up, return the valid ones found if there are this many (a search that can
+                choose among fewer candidates); None: all ``n`` are needed.
 
         Raises:
-            ConfigError: when the validity rules reject every candidate drawn.
+            ConfigError: when the validity rules let too few of the candidates drawn pass.
         """
         out: list[Config] = []
         drawn = 0
         while len(out) < n:
             if drawn >= max_tries * max(n, 1):
+                if at_least is not None and len(out) >= at_least:
+                    return out
                 raise ConfigError(
-                    f"validity rules {[r.name for r in self.rules]} rejected {drawn} candidates in a row; "
-                    f"expected rules that a sizeable share of the space satisfies"
+                    f"validity rules {[r.name for r in self.rules]} let {len(out)} of the {drawn} candidates drawn pass; "
+                    f"expected {n} (rules that a sizeable share of the space satisfies)"
                 )
             k = n - len(out) if not self.rules else max(2 * (n - len(out)), 8)
             for c in self.from_unit(draw(k)):

@@ -58,6 +58,8 @@ __all__ = ["NSGA2", "NSGA3", "SPEA2", "default_pop_size"]
 
 _UNKNOWN_BUDGET_POP = 40
 _REPAIR_TRIES = 50
+#: draws for one member when the repair's draws found none passing the rules (a rule 1 in 1,000 configurations pass)
+_RARE_RULE_TRIES = 20_000
 
 
 def default_pop_size(budget: int | None) -> int:
@@ -220,7 +222,12 @@ class _PymooOptimizer(Optimizer):
                 in_generation = set(keys) if in_generation is None else in_generation
                 if key not in in_generation or tries == 2 * _REPAIR_TRIES:
                     return config, key
-        raise ConfigError(f"{self.name}: could not find a configuration satisfying the validity rules")
+        try:  # a rule few configurations pass: a longer search for one
+            config = space.sample(1, seed=self._rng, max_tries=_RARE_RULE_TRIES)[0]
+        except ConfigError as exc:
+            raise ConfigError(f"{self.name}: no configuration passing the validity rules found for a new member: {exc}") from None
+        X[i] = space.to_unit([config])[0]
+        return config, _key(config)
 
     def _record(self, first: int, trial: Trial) -> None:
         """``trial`` is the result of member ``first`` and of its copies in this generation."""

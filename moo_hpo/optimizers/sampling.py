@@ -24,7 +24,9 @@ from moo_hpo.trial import Trial
 __all__ = ["ConfigStream", "RandomSearch", "SobolSearch", "sobol_stream"]
 
 _CHUNK = 64  # a power of two keeps Sobol's balance properties
-_MAX_REJECTED_CHUNKS = 50
+#: chunks in a row with no valid configuration before giving up: 64,000 candidates, enough for a rule that only one
+#: configuration in 4,096 passes (the fewest a Space accepts: one of its 4,096 samples passed) at 1 - 1e-6
+_MAX_REJECTED_CHUNKS = 1000
 _MAX_STALE_CHUNKS = 8
 
 
@@ -37,7 +39,7 @@ class ConfigStream:
     configurations: once 8 chunks in a row bring nothing new, repeats are let through.
 
     Raises:
-        ConfigError: when the rules reject 50 chunks in a row.
+        ConfigError: when the rules reject 1,000 chunks in a row.
     """
 
     def __init__(self, space: Space, draw: Callable[[int], np.ndarray]) -> None:
@@ -54,7 +56,8 @@ class ConfigStream:
                 if rejected_chunks >= _MAX_REJECTED_CHUNKS:
                     raise ConfigError(
                         f"validity rules {[r.name for r in self.space.rules]} rejected "
-                        f"{rejected_chunks * _CHUNK} candidates in a row"
+                        f"{rejected_chunks * _CHUNK} candidates in a row; expected rules that a sizeable share of the "
+                        "space satisfies"
                     )
                 continue
             fresh = []

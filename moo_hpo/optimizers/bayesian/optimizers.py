@@ -546,7 +546,7 @@ class BoTorchOptimizer(Optimizer):
         space = self.problem.space
         rng = np.random.default_rng([seed, 31337])
         count = self.settings.raw_samples if count is None else count
-        configs = space.sample(count, seed=rng)
+        configs = space.sample(count, seed=rng, at_least=1)  # a rule few configurations pass: those found
         if anchors is not None and len(anchors):
             near = space.decode(perturb_anchors(anchors, count, FRONT_START_SIGMAS, rng))
             configs += [c for c in near if space.passes_rules(c)]
