@@ -18,6 +18,7 @@ neighbourhood here is built from configurations, so decoding, conditions and rul
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from moo_hpo.optimizers.base import config_key as _key
@@ -99,7 +100,10 @@ def discrete_neighbours(space: Space, config: dict[str, Any]) -> list[dict[str, 
 
 
 def improve_discrete(acq: Any, space: Space, config: dict[str, Any], rounds: int = DISCRETE_SEARCH_ROUNDS) -> dict[str, Any]:
-    """``config`` after a best-improvement local search over :func:`discrete_neighbours` by ``acq``.
+    """``config`` after a best-improvement local search over :func:`discrete_neighbours` by ``acq``; a parameter a
+    move switched on (a momentum the move to ``sgd`` activates) then takes the best by ``acq`` of
+    :data:`ACTIVATED_VALUES` values of its range, rather than the midpoint its encoding imputes, which nothing
+    optimized (ParEGO and EHVI proposed ``momentum = 0.745``, the middle of [0.5, 0.99], over and over).
 
     Args:
         acq: a BoTorch acquisition function (``b x q x d`` to ``b``), maximized.
@@ -127,4 +131,42 @@ def improve_discrete(acq: Any, space: Space, config: dict[str, Any], rounds: int
         if not float(values[i]) > best_value:
             break
         best, best_value = neighbours[i], float(values[i])
+    activated = [name for name in best if name not in config]
+    if activated:  # switched on by a move at the value its encoding imputes (a midpoint): chosen by the acquisition
+        import numpy as np
+
+        rng = np.random.default_rng(zlib.crc32(repr(sorted(best.items(), key=str)).encode()))  # replayed by a study
+        U = rng.random((ACTIVATED_VALUES, len(activated)))  # over their whole ranges, then around the best of those
+        for spread in (None, ACTIVATED_REFINE_SPREAD):
+            if spread is not None:
+                U = np.clip(centre + rng.uniform(-spread, spread, (ACTIVATED_VALUES // 4, len(activated))), 0.0, 1.0)
+            others = [c for c in _with_values_of(space, best, activated, U) if space.passes_rules(c)]
+            if not others:
+                break
+            values = score(others)
+            i = int(torch.argmax(values))
+            if float(values[i]) > best_value:
+                best, best_value = others[i], float(values[i])
+            centre = space.to_unit([best])[0][[space.names.index(n) for n in activated]]
     return best
+
+
+#: values scored for the parameters a discrete move switched on: a random design over their ranges, then a quarter
+#: as many within :data:`ACTIVATED_REFINE_SPREAD` of the best (in the unit range)
+ACTIVATED_VALUES = 64
+ACTIVATED_REFINE_SPREAD = 0.05
+
+
+def _with_values_of(space: Space, config: dict[str, Any], names: list[str], U: Any) -> list[dict[str, Any]]:
+    """``config`` with other values of ``names``, one configuration per row of ``U`` (unit values, one column per
+    name), those in which each of them is still active."""
+    import numpy as np
+
+    out = []
+    for row in U:
+        moved = dict(config)
+        for name, u in zip(names, row, strict=True):
+            moved[name] = space.params[name].from_unit(np.array([u]))[0]
+        if not space.problems(moved):
+            out.append(moved)
+    return out

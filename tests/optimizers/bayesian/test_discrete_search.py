@@ -59,6 +59,23 @@ def test_local_search_moves_while_the_acquisition_improves():
     assert isinstance(acq(torch.zeros(1, 1, space.n_encoded)), torch.Tensor)
 
 
+def test_a_parameter_a_move_switches_on_takes_the_value_the_acquisition_prefers_not_its_midpoint():
+    # the move to kind "c" activated shift at its imputed 0.5, which nothing optimized: EHVI and ParEGO proposed a
+    # conditional parameter's midpoint over and over
+    space = _space()
+    kind_col, shift_col = space.columns("kind"), space.columns("shift")
+
+    def acq(X):  # prefers kind "c", then shift near 0.9
+        X = X.reshape(X.shape[0], -1)
+        return X[:, kind_col][:, 2] * 10.0 - (X[:, shift_col][:, 0] - 0.9) ** 2
+
+    moved = improve_discrete(acq, space, {"x": 0.3, "n": 1, "kind": "a"})
+    assert moved["kind"] == "c" and abs(moved["shift"] - 0.9) < 0.02
+    assert improve_discrete(acq, space, {"x": 0.3, "n": 1, "kind": "a"}) == moved  # replayed alike
+    kept = {"x": 0.3, "n": 1, "kind": "c", "shift": 0.2}  # active already: the relaxed optimum's value is kept
+    assert improve_discrete(acq, space, kept) == kept
+
+
 def test_ehvi_settles_on_the_categorical_choice_that_the_front_needs():
     """Objectives that only choice "b" brings to the front, after a design without "b": the model steps
     propose "b" (without the discrete search, the decoded relaxations kept the design's choices)."""
