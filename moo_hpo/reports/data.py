@@ -70,6 +70,13 @@ SINGLE_POINT_NOTE = (
     " With a single trial on the front the normalized value is 1 by construction: that trial is the best value "
     "reached in every objective."
 )
+#: :data:`SINGLE_POINT_NOTE` where the report's front is the model's (several trials) and the hypervolume's, of the
+#: trials as measured, holds one: ``{number}`` that trial
+SINGLE_MEASURED_NOTE = (
+    " The hypervolume is of the trials as measured, each run on its own, whose front is one trial, #{number}: the "
+    "normalized value is 1 by construction (its measurements are the best value reached in every objective), "
+    "whatever the model's front below holds.{mean}"
+)
 
 
 #: What the report says when the front is judged by the model's estimates (the metrics showed noise).
@@ -78,8 +85,8 @@ FRONT_BY_MODEL = (
     "model's estimates, not by single runs, which would favour lucky draws: a Gaussian process per objective over "
     "every complete trial, and the feasible trials whose estimates no other trial's dominate (study.model_front()). "
     "Each front trial shows what it measured and the model's estimate with its standard deviation; the "
-    "hypervolume and the recommendations judge the measurements (a configuration run more than once, on the mean of "
-    "its runs)."
+    "hypervolume judges the measurements, each run on its own, and the recommendations the measurements too (a "
+    "configuration run more than once, on the mean of its runs)."
 )
 
 #: What the repeated-runs section says, for readers who do not know why configurations run again.
@@ -211,8 +218,16 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
             "history": [float(v) for v in study.hypervolume_history()],
         }
         hv = data["hypervolume"]
-        if hv["normalized"] == 1.0 and len(study.pareto_front(by="measured")) == 1:
-            hv["meaning"] += SINGLE_POINT_NOTE
+        measured_front = study.pareto_front(by="measured")
+        if hv["normalized"] == 1.0 and len(measured_front) == 1:
+            if data["front_basis"] == "model" and len(data["front"]) > 1:
+                lone = measured_front[0]
+                runs = [t for t in trials if t.number == lone.number or t.extra.get("repeat_of") == lone.number]
+                mean = (f" Its configuration ran {len(runs)} times; the recommendations judge it on the mean of those runs."
+                        if len(runs) > 1 else "")
+                hv["meaning"] += SINGLE_MEASURED_NOTE.format(number=lone.number, mean=mean)
+            else:
+                hv["meaning"] += SINGLE_POINT_NOTE
         if feasible_numbers and hv["value"] == 0.0:  # said here, not only in a warning the reader never sees
             hv["meaning"] = (f"0 because no feasible trial is better than the reference point in every objective: a "
                              f"reference value (an objective's ref=, or study.set_reference_point) beyond what the trials "

@@ -5,6 +5,7 @@ import json
 import re
 import statistics
 
+import numpy as np
 import pytest
 
 import moo_hpo as mh
@@ -895,3 +896,22 @@ def test_a_lost_worker_s_trials_count_no_seconds_the_worker_did_not_report():
     rows = {r["worker"]: r for r in workers([ran, lost])}
     assert rows["w1"]["seconds"] == 2.5 and rows["(lost)"]["seconds"] is None
     assert [r[-1] for r in workers_rows(list(rows.values()))] == ["2.5", "—"]
+
+
+def test_a_lone_measured_front_beside_the_model_s_front_is_named_as_such():
+    # "With a single trial on the front" sat beside a front table of 11 trials (the model's), and the hypervolume's
+    # front was one lucky run
+    def noisy(c, trial):
+        rng = np.random.default_rng(trial.seed)
+        return {"a": c["x"] + rng.normal(0, 0.05), "b": 1 - c["x"] + rng.normal(0, 0.05)}
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0)
+    study.optimize(noisy, n_trials=12, show_progress=False)
+    lucky = study.ask()
+    study.tell(lucky, {"a": -0.5, "b": -0.5})
+    study.reevaluate(lambda c, trial: {"a": 0.5, "b": 0.5}, repeats=2)
+    data = mh.report(study).data
+    assert data["front_basis"] == "model" and len(data["front"]) > 1
+    meaning = data["hypervolume"]["meaning"]
+    assert "With a single trial on the front" not in meaning
+    assert f"whose front is one trial, #{lucky.number}" in meaning and "ran 3 times" in meaning
