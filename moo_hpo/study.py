@@ -339,6 +339,7 @@ class Study:
         # a stored study reopened to go on: the first optimize() that shows progress says so (see Progress)
         self._resume_unsaid = 0 if stored is None or self.read_only else len(self._trials)
         self._recount()
+        self._ref_reach_checked = self._n_feasible >= analysis.REFERENCE_FREEZE_AFTER  # said when the study first got there
         self._freeze_reference_if_due()  # a store written before the freeze was recorded in tell
 
     def _keep_stored_refs(self, stored: list[dict[str, Any]]) -> list[str]:
@@ -984,7 +985,7 @@ class Study:
         if self._deferred_tells is not None:  # the optimizer is proposing in its own thread (see _propose)
             self._deferred_tells.append(record)
             return record
-        if new_status is TrialStatus.COMPLETE and not self._reference.is_frozen:
+        if new_status is TrialStatus.COMPLETE:
             self._freeze_reference_if_due()
         started = time.perf_counter()
         optimizer.tell([record])
@@ -997,8 +998,7 @@ class Study:
         deferred, self._deferred_tells = self._deferred_tells, None
         if not deferred:
             return
-        if not self._reference.is_frozen:
-            self._freeze_reference_if_due()
+        self._freeze_reference_if_due()
         started = time.perf_counter()
         self._use_optimizer().tell(deferred)
         self.optimizer_seconds += time.perf_counter() - started
@@ -1458,8 +1458,10 @@ class Study:
         self._store.set_meta("reference_point", self._reference.record())
 
     def _freeze_reference_if_due(self) -> None:
-        """Freeze a derived reference point once enough trials are feasible (stored when writable)."""
-        if self._n_feasible == analysis.REFERENCE_FREEZE_AFTER:
+        """Freeze a derived reference point once enough trials are feasible (stored when writable); then, once, say
+        which explicit refs no feasible trial beats (every objective's ref given: the point is frozen from the start)."""
+        if not self._ref_reach_checked and self._n_feasible >= analysis.REFERENCE_FREEZE_AFTER:
+            self._ref_reach_checked = True
             self._note_ref_out_of_reach()
         if self._reference.is_frozen or self._n_feasible < analysis.REFERENCE_FREEZE_AFTER:
             return

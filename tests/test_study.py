@@ -1699,15 +1699,17 @@ def test_reopening_a_file_under_another_name_warns_that_the_study_goes_on_rename
 def test_an_explicit_ref_no_trial_reaches_is_said_while_the_study_runs(caplog):
     """ref=1.0 of an accuracy, taken for a target: the hypervolume stays 0 and ehvi has nothing to aim at (before, said
     only when the user asked for the hypervolume)."""
-    def run(ref):
-        study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("acc", ref=ref), mh.Minimize("cost")],
+    def run(ref, cost_ref=None):
+        study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("acc", ref=ref), mh.Minimize("cost", ref=cost_ref)],
                          optimizer="random", seed=0)
         study.optimize(lambda c: {"acc": 0.5 + 0.4 * c["x"], "cost": c["x"]}, n_trials=14, show_progress=False)
 
-    with caplog.at_level("WARNING", logger="moo_hpo"):
-        run(1.0)
-    said = " ".join(caplog.text.split())
-    assert said.count("none of the first 10 feasible trials is better than the ref of acc 1: the hypervolume stays 0") == 1
+    for cost_ref in (None, 2.0):  # every objective's ref given (the point frozen from the start): it was never said
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            run(1.0, cost_ref)
+        said = " ".join(caplog.text.split())
+        assert said.count("none of the first 10 feasible trials is better than the ref of acc 1: the hypervolume stays 0") == 1
     caplog.clear()
     with caplog.at_level("WARNING", logger="moo_hpo"):
         run(0.6)
