@@ -352,21 +352,32 @@ class PeakMemory(StructureProbe):
             return Measurement({"peak_memory_kb": peak / 1024.0}, {"peak_memory_method": "cuda max_memory_allocated",
                                                                    **({"peak_memory_precision": "as run"} if target else {})})
         largest = [0]
+        running: list[list[bool]] = []  # per module running now: whether a module ran inside it
 
-        def hook(_module: Any, inputs: Any, output: Any) -> None:
-            def nbytes(obj: Any) -> int:
-                if isinstance(obj, torch.Tensor):
-                    return obj.numel() * obj.element_size()
-                if isinstance(obj, (list, tuple)):
-                    return sum(nbytes(o) for o in obj)
-                return 0
+        def tensors(obj: Any) -> list[Any]:
+            if isinstance(obj, torch.Tensor):
+                return [obj]
+            if isinstance(obj, (list, tuple)):
+                return [t for o in obj for t in tensors(o)]
+            return []
 
-            largest[0] = max(largest[0], nbytes(inputs) + nbytes(output))
+        def nbytes(*objs: Any) -> int:  # each tensor once (attention takes one x as query, key and value)
+            unique = {id(t): t for o in objs for t in tensors(o)}
+            return sum(t.numel() * t.element_size() for t in unique.values())
 
-        # each layer: a module without children, or one whose only children hold its packed weights (a dynamically
-        # quantized Linear keeps them in a LinearPackedParams child, which runs no forward of its own)
-        layers = [m for m in model.modules() if all(type(c).__name__.endswith("PackedParams") for c in m.children())]
-        handles = [m.register_forward_hook(hook) for m in layers]
+        def before(_module: Any, _inputs: Any) -> None:
+            if running:
+                running[-1][0] = True
+            running.append([False])
+
+        def after(_module: Any, inputs: Any, output: Any) -> None:
+            # a layer: a module inside whose forward no module ran (a Linear; a dynamically quantized LSTM, whose
+            # packed weights sit in child modules that run nothing; attention, which reads its out_proj's weights
+            # without calling it)
+            if not running.pop()[0]:
+                largest[0] = max(largest[0], nbytes(inputs, output))
+
+        handles = [h for m in model.modules() for h in (m.register_forward_pre_hook(before), m.register_forward_hook(after))]
         try:
             _forward(model, x)
         finally:

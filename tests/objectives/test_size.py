@@ -246,3 +246,35 @@ def test_a_scikit_learn_model_is_sized_at_its_arrays_dtypes_and_a_sparse_one_wit
     assert int8 * 1024 == coef.nnz + sgd.coef_.row.nbytes + sgd.coef_.col.nbytes + 4 * sgd.intercept_.size
     sgd.moo_hpo_precision = "int8"
     assert mh.objectives.ModelSize().measure(sgd)["size_kb"] == int8
+
+
+def test_peak_memory_counts_the_layers_whose_weights_sit_in_child_modules():
+    # a dynamically quantized LSTM keeps its weights in child modules, attention its out_proj: neither was hooked, and
+    # their activations were left out (a RAM budget passed models that do not fit)
+    class Recurrent(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.fc = torch.nn.LSTM(8, 64, batch_first=True), torch.nn.Linear(64, 3)
+
+        def forward(self, x):
+            return self.fc(self.lstm(x)[0][:, -1])
+
+    x = torch.zeros(1, 50, 8)
+    lstm_in_out = (50 * 8 + 50 * 64) * 4 / 1024  # the LSTM's input and output at least
+    for model in (Recurrent(), torch.ao.quantization.quantize_dynamic(Recurrent(), {torch.nn.LSTM, torch.nn.Linear},
+                                                                      dtype=torch.qint8)):
+        peak = mh.objectives.PeakMemory(x).measure(model)["peak_memory_kb"]
+        assert peak - mh.objectives.ModelSize().measure(model)["size_kb"] >= lstm_in_out
+
+    class Attention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha, self.fc = torch.nn.MultiheadAttention(32, 4, batch_first=True), torch.nn.Linear(32, 2)
+
+        def forward(self, x):
+            return self.fc(self.mha(x, x, x)[0].mean(1))
+
+    model, x = Attention().eval(), torch.zeros(1, 200, 32)
+    activations = mh.objectives.PeakMemory(x).measure(model)["peak_memory_kb"] - mh.objectives.ModelSize().measure(model)["size_kb"]
+    tensor, weights = 200 * 32 * 4 / 1024, 200 * 200 * 4 / 1024
+    assert activations == pytest.approx(2 * tensor + weights)  # its input (once, given as query, key and value), output and weights
