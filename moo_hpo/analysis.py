@@ -85,8 +85,9 @@ class ReferencePoint:
             self._frozen = np.array([v if e is None else e for v, e in zip(stored["internal"], self.explicit, strict=True)],
                                     dtype=float)
             self.from_trials = stored.get("from_trials")
-            if "set_over" in stored:  # a point set by hand: its values for objectives without a ref stay set by hand
-                self.set_values = [e is None for e in self.explicit]
+            # a point set by hand: its values for objectives without a ref stay set by hand, over any number of reopens
+            by_hand = stored.get("set_by_hand") or [("set_over" in stored)] * len(self.objectives)
+            self.set_values = [bool(h) and e is None for h, e in zip(by_hand, self.explicit, strict=True)]
 
     @property
     def is_frozen(self) -> bool:
@@ -144,7 +145,8 @@ class ReferencePoint:
         if self._frozen is None:
             raise ConfigError("the reference point is not frozen yet; nothing to store")
         return {"internal": self._frozen.tolist(), "from_trials": self.from_trials,
-                **({"set_over": list(self.explicit)} if self.user_set else {})}
+                **({"set_over": list(self.explicit)} if self.user_set else {}),
+                **({"set_by_hand": list(self.set_values)} if any(self.set_values) else {})}
 
     @property
     def set_by_hand(self) -> list[str]:

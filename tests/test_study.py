@@ -1826,3 +1826,7 @@ def test_a_reference_point_set_by_hand_wins_over_the_refs_it_was_set_over_after_
         text = mh.report(changed).to_markdown()
         assert "| latency_ms | minimize | 20 (set: study.set_reference_point) |" in text and "derived: 20" not in text
         assert "| accuracy | maximize | 0.55 |" in text
+        changed.optimize(lambda c: {"accuracy": 0.9, "latency_ms": 1.0}, n_trials=1, show_progress=False)
+    with no_latency_ref(acc_ref=0.55) as again:  # reopened once more: still set by hand (it read derived)
+        assert again._reference.set_by_hand == ["latency_ms"]
+        assert "| latency_ms | minimize | 20 (set: study.set_reference_point) |" in mh.report(again).to_markdown()
