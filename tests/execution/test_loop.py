@@ -197,6 +197,9 @@ def test_failures_that_differ_only_in_their_numbers_are_one_kind():
     assert failure_kind("metric 'latency_p50_ms' is nan") != failure_kind("metric 'latency_p99_ms' is nan")
     assert failure_kind("metric 'f1' is nan") != failure_kind("metric 'f2' is nan")
     assert failure_kind("<Model object at 0x7f3a2b10>: 12kB") == failure_kind("<Model object at 0x7e0000ff>: 9kB")
+    shapes = "RuntimeError: mat1 and mat2 shapes cannot be multiplied ({}x128 and 64x10)"  # a width's: one kind
+    assert failure_kind(shapes.format(32)) == failure_kind(shapes.format(48))
+    assert failure_kind("lost tcp://10.0.0.5:41234") == failure_kind("lost tcp://10.0.0.7:39001")
     study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("latency_p50_ms"), mh.Minimize("latency_p99_ms")],
                      optimizer="random", seed=0)
     for x in (0.1, 0.9, 0.2, 0.8, 0.3, 0.7):
