@@ -64,7 +64,8 @@ def report_failure(study: Study, trial: Trial, first: int) -> None:
 def failure_kind(error: str | None) -> str:
     """What a failure's reason says, apart from its numbers: its first line with every number as ``#`` (a
     returned value, a size in an out-of-memory error, an address), so that a summary counts failures of one kind as
-    one; numbers joined by ``x``, ``.``, ``:`` or ``-`` (a shape ``32x128``, ``10.0.0.5:41234``, a date) are one number.
+    one; numbers joined by ``x`` or ``:``, or by two or more ``.`` or ``-`` (a shape ``32x128``, ``10.0.0.5:41234``, a
+    date) are one number.
     Digits inside a name are the name's: ``latency_p50_ms`` and ``latency_p99_ms``, ``f1`` and ``f2`` are told apart.
 
     Args:
@@ -77,6 +78,7 @@ def failure_kind(error: str | None) -> str:
 
     first = (error or "").strip().splitlines()[0] if (error or "").strip() else ""
     first = re.sub(r"\b0x[0-9a-fA-F]+\b", "#", first)  # an object's address
-    # numbers joined by x . : - (shapes 32x128, network addresses 10.0.0.5:41234, versions, dates and times): one number
-    first = re.sub(r"(?<![A-Za-z_\d])\d+(?:[x.:\-]\d+)+(?![\d_])", "#", first)
+    # numbers joined by x or :, or by two or more . or - (shapes 32x128, network addresses 10.0.0.5:41234, versions 1.2.3,
+    # dates): one number; a decimal 2.5e3 is left to the rule below
+    first = re.sub(r"(?<![A-Za-z_\d])\d+(?:[x:]\d+|(?:[.\-]\d+){2,})+(?![\d_])", "#", first)
     return re.sub(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\d_])", "#", first)
