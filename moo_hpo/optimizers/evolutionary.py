@@ -58,8 +58,9 @@ __all__ = ["NSGA2", "NSGA3", "SPEA2", "default_pop_size"]
 
 _UNKNOWN_BUDGET_POP = 40
 _REPAIR_TRIES = 50
-#: draws for one member when the repair's draws found none passing the rules (a rule 1 in 1,000 configurations pass)
-_RARE_RULE_TRIES = 20_000
+#: draws for one member when the repair's draws found none passing the rules: enough for a rule that one configuration
+#: in 4,096 passes (the fewest a Space accepts) at 1 - 1e-27, as the Sobol stream's limit
+_RARE_RULE_TRIES = 64 * 4096
 
 
 def default_pop_size(budget: int | None) -> int:
@@ -205,7 +206,8 @@ class _PymooOptimizer(Optimizer):
         """A random valid configuration for member ``i`` (its genes ``X[i]`` are replaced too).
 
         Prefers configurations never proposed; after ``_REPAIR_TRIES`` draws, at least one not yet
-        in this generation (``keys`` holds the members before ``i``); after twice as many, any valid one.
+        in this generation (``keys`` holds the members before ``i``); after twice as many, any valid one; when none
+        of those passed the validity rules, the first of up to :data:`_RARE_RULE_TRIES` more draws that passes.
         """
         space = self.problem.space
         in_generation: set[tuple] | None = None
@@ -222,12 +224,16 @@ class _PymooOptimizer(Optimizer):
                 in_generation = set(keys) if in_generation is None else in_generation
                 if key not in in_generation or tries == 2 * _REPAIR_TRIES:
                     return config, key
-        try:  # a rule few configurations pass: a longer search for one
-            config = space.sample(1, seed=self._rng, max_tries=_RARE_RULE_TRIES)[0]
-        except ConfigError as exc:
-            raise ConfigError(f"{self.name}: no configuration passing the validity rules found for a new member: {exc}") from None
-        X[i] = space.to_unit([config])[0]
-        return config, _key(config)
+        for _ in range(_RARE_RULE_TRIES // 4096):  # a rule few configurations pass: a longer search, 4,096 at a time
+            U = self._rng.random((4096, space.dim))
+            found = next((j for j, c in enumerate(space.from_unit(U)) if space.passes_rules(c)), None)
+            if found is not None:
+                X[i] = U[found]
+                config = space.from_unit(U[found : found + 1])[0]
+                return config, _key(config)
+        raise ConfigError(f"{self.name}: none of {2 * _REPAIR_TRIES + _RARE_RULE_TRIES} configurations drawn for a new member "
+                          f"passed the validity rules {[r.name for r in space.rules]}; expected rules that a sizeable "
+                          "share of the space satisfies")
 
     def _record(self, first: int, trial: Trial) -> None:
         """``trial`` is the result of member ``first`` and of its copies in this generation."""
