@@ -93,9 +93,17 @@ def discrete_neighbours(space: Space, config: dict[str, Any]) -> list[dict[str, 
         return []
     out, keys = [], {_key(config)}
     for c in space.decode(space.encode(moved)):
-        if _key(c) not in keys and space.passes_rules(c):
-            keys.add(_key(c))
-            out.append(c)
+        if _key(c) in keys:
+            continue
+        if not space.passes_rules(c):  # a parameter the move switched on may break a rule at its imputed value only
+            switched_on = [name for name in c if name not in config]
+            design = _rng_of(c).random((ACTIVATED_VALUES, len(switched_on)))
+            c = next((o for o in _with_values_of(space, c, switched_on, design) if space.passes_rules(o)),
+                     None) if switched_on else None
+            if c is None or _key(c) in keys:
+                continue
+        keys.add(_key(c))
+        out.append(c)
     return out
 
 
@@ -135,7 +143,7 @@ def improve_discrete(acq: Any, space: Space, config: dict[str, Any], rounds: int
     if activated:  # switched on by a move at the value its encoding imputes (a midpoint): chosen by the acquisition
         import numpy as np
 
-        rng = np.random.default_rng(zlib.crc32(repr(sorted(best.items(), key=str)).encode()))  # replayed by a study
+        rng = _rng_of(best)
         U = rng.random((ACTIVATED_VALUES, len(activated)))  # over their whole ranges, then around the best of those
         for spread in (None, ACTIVATED_REFINE_SPREAD):
             if spread is not None:
@@ -155,6 +163,13 @@ def improve_discrete(acq: Any, space: Space, config: dict[str, Any], rounds: int
 #: as many within :data:`ACTIVATED_REFINE_SPREAD` of the best (in the unit range)
 ACTIVATED_VALUES = 64
 ACTIVATED_REFINE_SPREAD = 0.05
+
+
+def _rng_of(config: dict[str, Any]) -> Any:
+    """A generator seeded by ``config`` (so that a study replays its draws, whatever else ran before)."""
+    import numpy as np
+
+    return np.random.default_rng(zlib.crc32(repr(sorted(config.items(), key=str)).encode()))
 
 
 def _with_values_of(space: Space, config: dict[str, Any], names: list[str], U: Any) -> list[dict[str, Any]]:

@@ -74,6 +74,10 @@ def test_a_parameter_a_move_switches_on_takes_the_value_the_acquisition_prefers_
     assert improve_discrete(acq, space, {"x": 0.3, "n": 1, "kind": "a"}) == moved  # replayed alike
     kept = {"x": 0.3, "n": 1, "kind": "c", "shift": 0.2}  # active already: the relaxed optimum's value is kept
     assert improve_discrete(acq, space, kept) == kept
+    # a rule the switched-on parameter breaks at its midpoint only: the move was dropped
+    ruled = _space(rules=[mh.Rule("shift small", lambda c: c.get("shift", 0.0) < 0.4)])
+    moved = improve_discrete(acq, ruled, {"x": 0.3, "n": 1, "kind": "a"})
+    assert moved["kind"] == "c" and moved["shift"] < 0.4 and ruled.is_valid(moved)
 
 
 def test_ehvi_settles_on_the_categorical_choice_that_the_front_needs():
