@@ -344,15 +344,25 @@ def _n_jobs_held(model: Any, threads: int) -> Iterator[None]:
     ``best_estimator_``, an ensemble's fitted ``estimators_``) to ``threads`` while it is timed, and give each back
     as it was: a random forest with ``n_jobs=-1`` predicts on every core through joblib, which the BLAS and OpenMP
     limits do not reach."""
-    held = [(est, est.n_jobs) for est in _estimators_in(model)
-            if isinstance(getattr(est, "__dict__", {}).get("n_jobs"), int) and est.n_jobs != threads]
+    held = [(est, est.n_jobs) for est in _estimators_in(model)  # None too: joblib's default, which parallel_config sets
+            if "n_jobs" in getattr(est, "__dict__", {}) and (est.n_jobs is None or isinstance(est.n_jobs, int))
+            and est.n_jobs != threads]
     for est, _ in held:
-        est.n_jobs = threads
+        _set_n_jobs(est, threads)
     try:
         yield
     finally:
         for est, n_jobs in held:
-            est.n_jobs = n_jobs
+            _set_n_jobs(est, n_jobs)
+
+
+def _set_n_jobs(estimator: Any, n_jobs: int | None) -> None:
+    """Set an estimator's ``n_jobs`` as it sets its parameters (a wrapper's ``set_params`` may pass it on to the
+    library it wraps), or as an attribute where it has no such parameter."""
+    try:
+        estimator.set_params(n_jobs=n_jobs)
+    except Exception:  # noqa: BLE001 - n_jobs is not one of its parameters: the attribute itself
+        estimator.n_jobs = n_jobs
 
 
 def _estimators_in(model: Any, depth: int = 6) -> list[Any]:

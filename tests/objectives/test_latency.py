@@ -210,6 +210,20 @@ def test_a_scikit_learn_model_s_n_jobs_is_held_to_threads_and_given_back():
     fitted.predict = step_spy
     mh.objectives.Latency(X[0], threads=2, min_repeats=3, max_repeats=3, warmup=0).measure(search)
     assert seen and set(seen) == {2} and fitted.n_jobs == -1 and search.n_jobs == -1  # held, and given back
+    import joblib
+
+    default = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, (X[:, 0] > 0).astype(int))  # n_jobs None
+    seen.clear()
+    default_predict = default.predict
+
+    def default_spy(rows):
+        seen.append(default.n_jobs)
+        return default_predict(rows)
+
+    default.predict = default_spy
+    with joblib.parallel_config(n_jobs=2):  # None: joblib's default, which this makes 2
+        mh.objectives.Latency(X[0], min_repeats=3, max_repeats=3, warmup=0).measure(default)
+    assert set(seen) == {1} and default.n_jobs is None
 
 
 def test_cuda_without_gpu_is_a_probe_error():
