@@ -29,6 +29,7 @@ owns the trial loop; this one is a pruner of moo_hpo's studies, with their const
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,11 +91,11 @@ class MOASHA(Pruner):
             return Decision(False)  # nothing to rank it by: it joins the rungs with its first report that has one
         decision = Decision(False)
         for k, rung_step in enumerate(self.rung_steps):
-            if step < rung_step or number in self._rungs[k]:
+            if not at_rung(step, rung_step) and step < rung_step or number in self._rungs[k]:
                 continue
             decision = self._record(k, number, metrics)
             if decision.prune:
-                if step != rung_step:  # a report past the rung's step (reports every few epochs): say which it was
+                if not at_rung(step, rung_step):  # a report past the rung's step (reports every few epochs): say which
                     decision = Decision(True, decision.reason.replace(
                         f"(step {rung_step:g})", f"(step {rung_step:g}, judged on the report at step {step:g})", 1))
                 break
@@ -160,6 +161,12 @@ def check_resources(owner: str, min_resource: Any, max_resource: Any, reduction_
     check_positive_int(owner, "reduction_factor", reduction_factor, minimum=2)
     if min_resource >= max_resource:
         raise ConfigError(f"{owner}: min_resource must be below max_resource; received {min_resource!r} >= {max_resource!r}")
+
+
+def at_rung(step: float, rung_step: float) -> bool:
+    """Whether a report's step is the rung's, to a relative 1e-9: 0.7 x 3 is the rung 2.0999999999999996, which a
+    report at 2.1 is."""
+    return math.isclose(step, rung_step, rel_tol=1e-9)
 
 
 def rung_steps(min_resource: float, max_resource: float, reduction_factor: int) -> list[float]:

@@ -44,7 +44,7 @@ class Hyperband(Pruner):
         check_resources(self.name, self.min_resource, self.max_resource, self.reduction_factor)
         first = MOASHA(self.min_resource, self.max_resource, self.reduction_factor)
         first.setup(problem)
-        self.rung_steps = first.rung_steps  # every bracket's rungs are among the first's
+        self.rung_steps = first.rung_steps  # every bracket's rungs are among the first's (to a relative 1e-9: at_rung)
         self.brackets = [first]
         for start in first.rung_steps[1:]:
             bracket = MOASHA(start, self.max_resource, self.reduction_factor)

@@ -10,6 +10,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.values import plain
 from moo_hpo.naming import closest_name
 from moo_hpo.problem import Problem
+from moo_hpo.pruners.asha import at_rung
 from moo_hpo.pruners.base import Decision, Pruner
 from moo_hpo.trial import Trial
 
@@ -264,7 +265,7 @@ class PrunerState:
             )
         if "below" in self._logged:
             return
-        if last < top and last in rungs:
+        if last < top and any(at_rung(last, r) for r in rungs):
             self._logged.add("below")
             logger.warning(
                 "trial %d completed at step %g, below the pruner's max_resource %g, where a rung sits: if trials "

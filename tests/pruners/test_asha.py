@@ -48,6 +48,19 @@ def test_a_report_at_a_fractional_rung_s_step_is_judged_there():
     assert pruned and all(t.reports[-1]["step"] == 0.3 and "judged on the report" not in t.extra["pruned"] for t in pruned)
 
 
+
+def test_a_trial_that_completes_at_a_fractional_rung_is_said_to_end_at_a_rung(caplog):
+    # 0.7 x 3 is the rung 2.0999999999999996: a trial that completed at step 2.1 was not said to end at a rung
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("acc")], optimizer="random", seed=0,
+                     pruner=mh.pruners.MOASHA(min_resource=0.7, max_resource=100, reduction_factor=3))
+    trial = study.ask()
+    for step in (0.7, 2.1):
+        study.report(trial, step, {"acc": 0.5})
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.tell(trial, {"acc": 0.5})
+    assert "trial 0 completed at step 2.1, below the pruner's max_resource 100, where a rung sits" in caplog.text
+
+
 def _position(pruner, k, number):
     """The trial's position (from 0) in rung ``k`` as the rung stands."""
     rung = pruner.rung(k)
