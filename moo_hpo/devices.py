@@ -63,13 +63,24 @@ class DeviceProfile:
                 object.__setattr__(self, label, float(v))  # a NumPy number from a table
 
     def limits(self) -> list[tuple[str, float]]:
-        """Each budget given, as (the metric it applies to, the bound): size, latency, energy, memory."""
+        """The budgets given.
+
+        Returns:
+            (the metric it applies to, the bound) per budget, in the order size, latency, energy, memory.
+        """
         return [(m, b) for m, b in ((self.size_metric, self.max_size_kb), (self.latency_metric, self.max_latency_ms),
                                     (self.energy_metric, self.max_energy_j), (self.memory_metric, self.max_memory_kb))
                 if b is not None]
 
     def fits(self, trial: Trial) -> bool:
-        """True when every budget's metric was measured and is within it."""
+        """Whether ``trial`` fits this device.
+
+        Args:
+            trial: a trial (its ``metrics``).
+
+        Returns:
+            True when every budget's metric was measured and is within it.
+        """
         return all(m in trial.metrics and trial.metrics[m] <= b for m, b in self.limits())
 
 
@@ -129,6 +140,12 @@ def profile_from_text(text: str) -> DeviceProfile:
     ``energy=2mJ``, ``memory=256kB``), converted to its metric's (KiB, ms, J; a kB is a KiB, as in ``size_kb``); a
     plain number is in that unit already.
 
+    Args:
+        text: the device as written on the command line.
+
+    Returns:
+        The profile.
+
     Raises:
         ConfigError: naming the text and what is wrong in it.
     """
@@ -156,7 +173,7 @@ def profile_from_text(text: str) -> DeviceProfile:
     for key, value in raw.items():
         kwargs[budgets[key]] = _budget_value(text, key, value, kwargs.get(f"{key}_metric"))
     if not name:
-        raise ConfigError(f"device {text!r}: expected 'name:size=KB,latency=MS,energy=J'")
+        raise ConfigError(f"device {text!r}: expected 'name:size=KB,latency=MS,energy=J,memory=KB'")
     if not any(k.startswith("max_") for k in kwargs):
         raise ConfigError(f"device {text!r} has no budget: give at least one of size=, latency=, energy=, memory= (such as "
                           f"{name}:size=64)")
@@ -165,6 +182,9 @@ def profile_from_text(text: str) -> DeviceProfile:
 
 def check_unique_names(profiles: Sequence[DeviceProfile]) -> None:
     """Refuse two devices of one name (a study's figures and sizing name each device by it).
+
+    Args:
+        profiles: the devices.
 
     Raises:
         ConfigError: naming the repeated name.

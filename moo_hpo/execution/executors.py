@@ -83,9 +83,10 @@ def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_w
     """Run ``fn(config)`` (or ``fn(config, trial)``), turning an ``Exception`` into an outcome.
 
     In a worker (``in_worker``: a local worker process, a Dask task) ``SystemExit`` (a training script's
-    ``sys.exit``, argparse on arguments it does not know) is the trial's failure too, not the worker's end. In the
-    study's own process it passes through, with ``KeyboardInterrupt`` and every other ``BaseException``: there it
-    may be the process's own shutdown (a signal handler that calls ``sys.exit``).
+    ``sys.exit``, argparse on arguments it does not know) is the trial's failure too, not the worker's end, and so is
+    a ``KeyboardInterrupt`` the objective raised itself (no SIGINT reached the worker: :data:`INTERRUPT_SIGNALLED`).
+    In the study's own process it passes through, with ``KeyboardInterrupt`` and every other ``BaseException``:
+    there it may be the process's own shutdown (a signal handler that calls ``sys.exit``), or Ctrl-C.
 
     In a worker, what the objective wrote into ``trial.extra`` (a copy there) goes into the outcome's ``extra``, so
     that the study keeps it as it does when the objective runs in its own process on the trial itself (moo_hpo's own
@@ -120,8 +121,9 @@ INTERRUPT_SIGNALLED = threading.Event()
 
 
 def note_interrupt_signals() -> None:
-    """In a local worker: SIGINT sets :data:`INTERRUPT_SIGNALLED`, then raises ``KeyboardInterrupt`` as Python's own
-    handler does."""
+    """Install, in a local worker process, a SIGINT handler that sets :data:`INTERRUPT_SIGNALLED` and then raises
+    ``KeyboardInterrupt`` as Python's own handler does (so :func:`call_objective` tells Ctrl-C from an objective's
+    own ``raise KeyboardInterrupt``)."""
     import signal
 
     def interrupted(signum: int, frame: Any) -> None:

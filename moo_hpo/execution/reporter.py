@@ -11,7 +11,7 @@ from moo_hpo.trial import Trial
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["StudyReporter"]
+__all__ = ["DetachedOnCopy", "StudyReporter"]
 
 
 class DetachedOnCopy:

@@ -97,11 +97,19 @@ class TorchState:
 
 
 def is_bias(name: str, tensor: Any) -> bool:
-    """Whether a parameter is a bias: one-dimensional, floating point, its name (the last part) beginning with
-    ``bias`` (``bias``, a pruned ``bias_orig``, an LSTM's ``bias_ih_l0``, attention's ``in_proj_bias`` ends
-    with it)."""
+    """Whether a parameter is a bias.
+
+    Args:
+        name: its name in the module (``"0.bias"``, ``"lstm.bias_ih_l0"``).
+        tensor: the parameter.
+
+    Returns:
+        True for a one-dimensional floating-point tensor whose name's last part is ``bias``, begins with ``bias_``
+        (a pruned ``bias_orig``, an LSTM's ``bias_ih_l0``) or ends with ``_bias`` (attention's ``in_proj_bias``).
+    """
     leaf = name.rpartition(".")[2]
-    return (leaf.startswith("bias") or leaf.endswith("_bias")) and tensor.dim() == 1 and tensor.is_floating_point()
+    named = leaf == "bias" or leaf.startswith("bias_") or leaf.endswith("_bias")  # not a "biased_gate"
+    return named and tensor.dim() == 1 and tensor.is_floating_point()
 
 
 def torch_state(model: Any) -> TorchState:

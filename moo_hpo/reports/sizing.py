@@ -41,7 +41,7 @@ def device_constraints(profiles: Sequence[DeviceProfile]) -> list[Any]:
         profiles: the devices.
 
     Returns:
-        The constraints, in the order size, latency, energy (the metrics each profile names).
+        The constraints, in the order size, latency, energy, memory (the metrics each profile names).
 
     Raises:
         ConfigError: for no devices, or something that is not a :class:`DeviceProfile`.

@@ -914,4 +914,4 @@ def test_a_lone_measured_front_beside_the_model_s_front_is_named_as_such():
     assert data["front_basis"] == "model" and len(data["front"]) > 1
     meaning = data["hypervolume"]["meaning"]
     assert "With a single trial on the front" not in meaning
-    assert f"whose front is one trial, #{lucky.number}" in meaning and "ran 3 times" in meaning
+    assert f"whose front is one trial, #{lucky.number}" in meaning and "ran 3 times to completion" in meaning

@@ -140,22 +140,28 @@ def improve_discrete(acq: Any, space: Space, config: dict[str, Any], rounds: int
             break
         best, best_value = neighbours[i], float(values[i])
     activated = [name for name in best if name not in config]
-    if activated:  # switched on by a move at the value its encoding imputes (a midpoint): chosen by the acquisition
-        import numpy as np
+    if not activated:
+        return best
+    # switched on by a move at the value its encoding imputes (a midpoint): chosen by the acquisition, over their
+    # whole ranges, then around the best of those
+    import numpy as np
 
-        rng = _rng_of(best)
-        U = rng.random((ACTIVATED_VALUES, len(activated)))  # over their whole ranges, then around the best of those
-        for spread in (None, ACTIVATED_REFINE_SPREAD):
-            if spread is not None:
-                U = np.clip(centre + rng.uniform(-spread, spread, (ACTIVATED_VALUES // 4, len(activated))), 0.0, 1.0)
-            others = [c for c in _with_values_of(space, best, activated, U) if space.passes_rules(c)]
-            if not others:
-                break
-            values = score(others)
-            i = int(torch.argmax(values))
-            if float(values[i]) > best_value:
-                best, best_value = others[i], float(values[i])
-            centre = space.to_unit([best])[0][[space.names.index(n) for n in activated]]
+    rng = _rng_of(best)
+    columns = [space.names.index(name) for name in activated]
+    for stage in ("range", "around"):
+        if stage == "range":
+            U = rng.random((ACTIVATED_VALUES, len(activated)))
+        else:
+            centre = space.to_unit([best])[0][columns]
+            spread = ACTIVATED_REFINE_SPREAD
+            U = np.clip(centre + rng.uniform(-spread, spread, (ACTIVATED_VALUES // 4, len(activated))), 0.0, 1.0)
+        others = [c for c in _with_values_of(space, best, activated, U) if space.passes_rules(c)]
+        if not others:
+            break
+        values = score(others)
+        i = int(torch.argmax(values))
+        if float(values[i]) > best_value:
+            best, best_value = others[i], float(values[i])
     return best
 
 
