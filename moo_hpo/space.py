@@ -406,7 +406,7 @@ class Space:
             ConfigError: when the validity rules let too few of the candidates drawn pass.
         """
         if at_least is not None and not (is_integer(at_least) and 1 <= at_least <= max(n, 1)):
-            raise ConfigError(f"at_least must be an integer from 1 to n={n}, or None; received {at_least!r}")
+            raise ConfigError(f"at_least must be an integer from 1 to {max(n, 1)} (n={n}), or None; received {at_least!r}")
         out: list[Config] = []
         drawn = 0
         while len(out) < n:

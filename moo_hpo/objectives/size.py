@@ -5,9 +5,9 @@ All of these need no training: they run on the freshly built model, before ``fit
 Peak inference memory (:class:`PeakMemory`): on CUDA, ``torch.cuda.max_memory_allocated`` around one
 forward pass (minus what was allocated before). On CPU there is no allocator counter, so it is
 estimated: parameter and buffer bytes (a quantized module's packed weights as it stores them) plus the largest
-``input + output`` of any single module during one forward pass (forward hooks), the working set a layer-by-layer
-runtime needs; the method
-is recorded in ``extra["peak_memory_method"]``.
+``input + output`` of any layer during one forward pass (forward hooks; a layer is a module inside whose forward no
+other module ran, a weight's parametrization aside; each tensor counted once, keyword arguments included), the
+working set a layer-by-layer runtime needs; the method is recorded in ``extra["peak_memory_method"]``.
 """
 
 from __future__ import annotations
@@ -365,19 +365,25 @@ class PeakMemory(StructureProbe):
             unique = {id(t): t for o in objs for t in tensors(o)}
             return sum(t.numel() * t.element_size() for t in unique.values())
 
-        def before(_module: Any, _inputs: Any) -> None:
+        def before(_module: Any, _args: Any, _kwargs: Any) -> None:
             if running:
                 running[-1][0] = True
             running.append([False])
 
-        def after(_module: Any, inputs: Any, output: Any) -> None:
+        def after(_module: Any, args: Any, kwargs: Any, output: Any) -> None:
             # a layer: a module inside whose forward no module ran (a Linear; a dynamically quantized LSTM, whose
             # packed weights sit in child modules that run nothing; attention, which reads its out_proj's weights
-            # without calling it)
-            if not running.pop()[0]:
-                largest[0] = max(largest[0], nbytes(inputs, output))
+            # without calling it); its arguments, positional or by keyword (attention's query=x, key=x, value=x)
+            if running and not running.pop()[0]:
+                largest[0] = max(largest[0], nbytes(args, list(kwargs.values()), output))
 
-        handles = [h for m in model.modules() for h in (m.register_forward_pre_hook(before), m.register_forward_hook(after))]
+        # a weight's parametrization (weight_norm, orthogonal) runs modules when the layer reads its weight: not
+        # layers of their own, nor children that make the layer a container
+        parametrizing = {id(sub) for m in model.modules() if hasattr(m, "parametrizations")
+                         for sub in m.parametrizations.modules()}
+        handles = [h for m in model.modules() if id(m) not in parametrizing
+                   for h in (m.register_forward_pre_hook(before, with_kwargs=True),
+                             m.register_forward_hook(after, with_kwargs=True, always_call=True))]
         try:
             _forward(model, x)
         finally:
@@ -396,7 +402,7 @@ class PeakMemory(StructureProbe):
         static += sum(b.numel() * b.element_size() for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores
             static = max(static, int(state.stored_bytes))
-        extra = {"peak_memory_method": "cpu estimate: parameters + buffers + largest module input+output"}
+        extra = {"peak_memory_method": "cpu estimate: parameters + buffers + largest layer input+output"}
         if target is not None:
             extra["peak_memory_precision"] = target if at is not None else "as stored (a quantized model)"
         return Measurement({"peak_memory_kb": (static + largest[0]) / 1024.0}, extra)

@@ -58,8 +58,8 @@ __all__ = ["NSGA2", "NSGA3", "SPEA2", "default_pop_size"]
 
 _UNKNOWN_BUDGET_POP = 40
 _REPAIR_TRIES = 50
-#: draws for one member when the repair's draws found none passing the rules: enough for a rule that one configuration
-#: in 4,096 passes (the fewest a Space accepts) at 1 - 1e-27, as the Sobol stream's limit
+#: draws for one member when the repair's draws found none passing the rules: for a rule about one configuration in
+#: 4,096 passes (a Space accepts rules one of its 4,096 check samples passes), none found with odds of about e^-64
 _RARE_RULE_TRIES = 64 * 4096
 
 

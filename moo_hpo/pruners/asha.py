@@ -164,8 +164,15 @@ def check_resources(owner: str, min_resource: Any, max_resource: Any, reduction_
 
 
 def at_rung(step: float, rung_step: float) -> bool:
-    """Whether a report's step is the rung's, to a relative 1e-9: 0.7 x 3 is the rung 2.0999999999999996, which a
-    report at 2.1 is."""
+    """Whether a report's step is a rung's.
+
+    Args:
+        step: the report's step.
+        rung_step: the rung's step.
+
+    Returns:
+        True when they agree to a relative 1e-9 (0.7 x 3 is the rung 2.0999999999999996, which a report at 2.1 is).
+    """
     return math.isclose(step, rung_step, rel_tol=1e-9)
 
 

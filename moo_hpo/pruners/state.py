@@ -255,7 +255,7 @@ class PrunerState:
         if top is None or not rungs or not trial.reports:
             return
         last = trial.reports[-1]["step"]
-        if last < rungs[0] and "first" not in self._logged:  # steps in other units, or counted from 0 below 1
+        if last < rungs[0] and not at_rung(last, rungs[0]) and "first" not in self._logged:  # steps in other units, or counted from 0 below 1
             self._logged.add("first")
             logger.warning(
                 "trial %d completed with its last report at step %g, below the pruner's first rung (step %g): the "

@@ -222,10 +222,11 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         if hv["normalized"] == 1.0 and len(measured_front) == 1:
             if data["front_basis"] == "model" and len(data["front"]) > 1:
                 lone = measured_front[0]
-                runs = [t for t in trials if t.status is TrialStatus.COMPLETE  # as the recommendations average them
-                        and (t.number == lone.number or t.extra.get("repeat_of") == lone.number)]
+                root = lone.extra.get("repeat_of", lone.number)  # the configuration's first trial (the lone one a repeat)
+                runs = [t for t in trials if t.status is TrialStatus.COMPLETE
+                        and (t.number == root or t.extra.get("repeat_of") == root)]
                 mean = (f" Its configuration ran {len(runs)} times to completion; the recommendations judge it on the mean of "
-                        "those runs."
+                        "its runs."
                         if len(runs) > 1 else "")
                 hv["meaning"] += SINGLE_MEASURED_NOTE.format(number=lone.number, mean=mean)
             else:

@@ -278,3 +278,12 @@ def test_peak_memory_counts_the_layers_whose_weights_sit_in_child_modules():
     activations = mh.objectives.PeakMemory(x).measure(model)["peak_memory_kb"] - mh.objectives.ModelSize().measure(model)["size_kb"]
     tensor, weights = 200 * 32 * 4 / 1024, 200 * 200 * 4 / 1024
     assert activations == pytest.approx(2 * tensor + weights)  # its input (once, given as query, key and value), output and weights
+    Attention.forward = lambda self, x: self.fc(self.mha(query=x, key=x, value=x)[0].mean(1))  # by keyword: left out
+    keyword = mh.objectives.PeakMemory(x).measure(model)["peak_memory_kb"] - mh.objectives.ModelSize().measure(model)["size_kb"]
+    assert keyword == pytest.approx(activations)
+    # a weight's parametrization runs modules when the layer reads its weight: the Linear is a layer all the same
+    normed = torch.nn.Sequential(torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(8, 4096)),
+                                 torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(4096, 2)))
+    x = torch.zeros(1, 100, 8)
+    peak = mh.objectives.PeakMemory(x).measure(normed)["peak_memory_kb"]
+    assert peak - mh.objectives.ModelSize().measure(normed)["size_kb"] >= 100 * (8 + 4096) * 4 / 1024

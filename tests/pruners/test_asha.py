@@ -313,3 +313,14 @@ def test_the_position_of_a_rungs_newest_report_is_the_full_orders():
             Y[-1] = Y[int(rng.integers(n - 1))]
         violation = np.where(rng.random(n) < 0.3, rng.integers(0, 3, n).astype(float), 0.0)
         assert position_of_last(Y, violation) == int(np.flatnonzero(rank_order(Y, violation) == n - 1)[0])
+
+
+def test_a_report_a_hair_below_the_first_rung_is_at_it_and_not_said_to_be_below(caplog):
+    # 3 x 0.7 = 2.0999999999999996, judged at the rung 2.1: it was also said never to have been judged
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("acc")], optimizer="random", seed=0,
+                     pruner=mh.pruners.MOASHA(min_resource=2.1, max_resource=100, reduction_factor=3))
+    trial = study.ask()
+    study.report(trial, 3 * 0.7, {"acc": 0.5})
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.tell(trial, {"acc": 0.5})
+    assert "below the pruner's first rung" not in caplog.text and "where a rung sits" in caplog.text

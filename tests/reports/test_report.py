@@ -909,7 +909,16 @@ def test_a_lone_measured_front_beside_the_model_s_front_is_named_as_such():
     study.optimize(noisy, n_trials=12, show_progress=False)
     lucky = study.ask()
     study.tell(lucky, {"a": -0.5, "b": -0.5})
-    study.reevaluate(lambda c, trial: {"a": 0.5, "b": 0.5}, repeats=2)
+    calls = []
+
+    def again(c, trial):  # the first repeat fails: not one of the runs the recommendations average
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("lost")
+        return {"a": 0.5, "b": 0.5}
+
+    study.reevaluate(again, repeats=3)
+    assert sum(t.status is mh.TrialStatus.FAILED for t in study.trials) == 1
     data = mh.report(study).data
     assert data["front_basis"] == "model" and len(data["front"]) > 1
     meaning = data["hypervolume"]["meaning"]

@@ -76,7 +76,12 @@ def ranked_decoded(acq: Any, space: Space, candidates: Any, values: Any) -> list
 def discrete_neighbours(space: Space, config: dict[str, Any]) -> list[dict[str, Any]]:
     """The configurations one discrete move from ``config``: another choice of one active categorical, or one
     step up or down of one active integer, decoded by the space (a parameter that becomes active takes the
-    value its encoding imputes) and passing its validity rules.
+    value its encoding imputes, or, where that value breaks a validity rule, the first of
+    :data:`ACTIVATED_VALUES` seeded draws that passes) and passing its validity rules.
+
+    Args:
+        space: the search space.
+        config: a configuration of it.
 
     Returns:
         Distinct configurations, none equal to ``config``.
