@@ -115,7 +115,7 @@ class Latency(StructureProbe):
         batch_size: rows per call.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` ...); torch modules are moved there.
         threads: intra-op threads on CPU (fixed for the measurement: torch's, or a scikit-learn model's BLAS and
-            OpenMP thread pools and its ``n_jobs``, a pipeline's steps' too, given back as they were).
+            OpenMP thread pools and the ``n_jobs`` of every estimator in it, fitted ones too, given back as they were).
         warmup: untimed calls first (at least, within the cap).
         warmup_s: untimed seconds first (at least, within the cap): caches, allocator and clock settle.
         block: calls per timed block.
