@@ -177,50 +177,42 @@ def test_a_scikit_learn_model_is_timed_with_its_thread_pools_held_to_threads():
     assert after == {2}
 
 
+def _n_jobs_while_predicting(estimator) -> list:
+    """The ``n_jobs`` ``estimator`` has at each of its ``predict`` calls from now on."""
+    seen, predict = [], estimator.predict
+
+    def spy(rows):
+        seen.append(estimator.n_jobs)
+        return predict(rows)
+
+    estimator.predict = spy
+    return seen
+
+
 def test_a_scikit_learn_model_s_n_jobs_is_held_to_threads_and_given_back():
     # joblib's workers (a forest's n_jobs=-1) are beyond the BLAS and OpenMP limits: predict ran on every core
+    import joblib
     from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     X = np.random.default_rng(0).normal(size=(60, 4))
     forest = RandomForestClassifier(n_estimators=4, n_jobs=-1, random_state=0).fit(X, (X[:, 0] > 0).astype(int))
-    seen, predict = [], forest.predict
-
-    def spy(rows):
-        seen.append(forest.n_jobs)
-        return predict(rows)
-
-    forest.predict = spy
+    seen = _n_jobs_while_predicting(forest)
     mh.objectives.Latency(X[0], threads=2, min_repeats=3, max_repeats=3, warmup=0).measure(forest)
     assert seen and set(seen) == {2} and forest.n_jobs == -1
-    from sklearn.model_selection import GridSearchCV
 
     pipeline = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=4, n_jobs=-1, random_state=0))
     search = GridSearchCV(pipeline, {"randomforestclassifier__max_depth": [2, 3]}, cv=2, n_jobs=-1)
     search.fit(X, (X[:, 0] > 0).astype(int))
     fitted = search.best_estimator_.steps[-1][1]  # the fitted step that predicts, not the search's template
-    seen.clear()
-    step_predict = fitted.predict
-
-    def step_spy(rows):
-        seen.append(fitted.n_jobs)
-        return step_predict(rows)
-
-    fitted.predict = step_spy
+    seen = _n_jobs_while_predicting(fitted)
     mh.objectives.Latency(X[0], threads=2, min_repeats=3, max_repeats=3, warmup=0).measure(search)
     assert seen and set(seen) == {2} and fitted.n_jobs == -1 and search.n_jobs == -1  # held, and given back
-    import joblib
 
     default = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, (X[:, 0] > 0).astype(int))  # n_jobs None
-    seen.clear()
-    default_predict = default.predict
-
-    def default_spy(rows):
-        seen.append(default.n_jobs)
-        return default_predict(rows)
-
-    default.predict = default_spy
+    seen = _n_jobs_while_predicting(default)
     with joblib.parallel_config(n_jobs=2):  # None: joblib's default, which this makes 2
         mh.objectives.Latency(X[0], min_repeats=3, max_repeats=3, warmup=0).measure(default)
     assert set(seen) == {1} and default.n_jobs is None
