@@ -302,8 +302,15 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
         raise CliError("name the optimizer once: in [optimizer] or as optimizer = ... in [study], not both")
     optimizer = _optimizer_from_toml(doc.get("optimizer", study_t.get("optimizer")))
     pruner = _pruner_from_toml(doc.get("pruner"))
-    study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
-                     storage=storage, seed=study_t.get("seed"), name=study_t.get("name"), pruner=pruner)
+    new_file = storage is not None and not Path(storage).exists()
+    try:
+        study = mh.Study(_space_from_toml(doc.get("space", {})), objectives, constraints, optimizer=optimizer,
+                         storage=storage, seed=study_t.get("seed"), name=study_t.get("name"), pruner=pruner)
+    except BaseException:
+        if new_file:  # a description refused as its study was created: no empty study file left behind
+            for leftover in (storage, f"{storage}-wal", f"{storage}-shm", f"{storage}-journal"):
+                Path(leftover).unlink(missing_ok=True)
+        raise
     try:
         _enqueue_from_toml(study, doc.get("enqueue", []))
     except BaseException:

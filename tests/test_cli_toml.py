@@ -527,6 +527,17 @@ def test_an_entry_importing_a_missing_package_says_so(tmp_path):
     assert "which is not installed in this Python" in said and "Traceback" not in said
 
 
+def test_a_description_refused_as_its_study_is_created_leaves_no_study_file(tmp_path):
+    path = write(tmp_path, tail='[pruner]\nname = "moasha"\nmin_resource = 5\nmax_resource = 3\n')
+    result = runner.invoke(app, ["run", path])
+    assert result.exit_code == 1 and "min_resource must be below max_resource" in result.output
+    assert not list(tmp_path.glob("study.db*"))  # an empty file was left behind
+    kept = write(tmp_path)  # an existing study file is the user's: kept whatever the description
+    assert runner.invoke(app, ["run", kept, "--trials", "1"]).exit_code == 0
+    write(tmp_path, tail='[pruner]\nname = "moasha"\nmin_resource = 5\nmax_resource = 3\n')
+    assert runner.invoke(app, ["run", kept]).exit_code == 1 and (tmp_path / "study.db").exists()
+
+
 def test_small_mistakes_in_a_study_file_get_a_hint(tmp_path):
     from pathlib import Path
 
