@@ -13,7 +13,7 @@ from moo_hpo.trial import Result, Trial, TrialStatus, json_default, asked_extra_
 if TYPE_CHECKING:
     from moo_hpo.study import Study
 
-__all__ = ["as_text", "storable", "tell_keeping_metrics"]
+__all__ = ["as_text", "keep_own_extra_storable", "storable", "tell_keeping_metrics"]
 
 logger = logging.getLogger("moo_hpo")
 
@@ -80,14 +80,32 @@ def tell_keeping_metrics(study: Study, trial: Trial, value: Any, extra: Any, sta
     inner = value.extra if isinstance(value, Result) else None
     why = storable(extra) or storable(inner)
     if why is not None:
-        if "extra as text" not in study._notes_logged:
-            study._notes_logged.add("extra as text")
-            logger.warning("trial %d: extra data JSON cannot hold (%s); its metrics are kept, and such values as their text "
-                           "(logged once)", trial.number, why[:300])
+        _said_once(study, trial, why)
         if isinstance(value, Result):
             value = Result(value.metrics, as_text(value.extra))
         extra = as_text(extra)
     study.tell(trial, value, extra=extra, status=status)
+
+
+def keep_own_extra_storable(study: Study, trial: Trial) -> None:
+    """What an objective running in the study's process wrote into ``trial.extra`` itself (the study's record, not a
+    worker's copy) is kept as its text where JSON cannot hold it, as a worker's is (it stopped the study: the store
+    refused the record), logged once per study."""
+    own = trial.extra if isinstance(trial.extra, dict) else None
+    why = storable(own) if own else None
+    if why is not None:
+        _said_once(study, trial, why)
+        texts = as_text(own)
+        own.clear()
+        own.update(texts)
+
+
+def _said_once(study: Study, trial: Trial, why: str) -> None:
+    """Log, once per study, that extra data JSON cannot hold is kept as its text."""
+    if "extra as text" not in study._notes_logged:
+        study._notes_logged.add("extra as text")
+        logger.warning("trial %d: extra data JSON cannot hold (%s); its metrics are kept, and such values as their text "
+                       "(logged once)", trial.number, why[:300])
 
 
 def _renamed_asked_keys(study: Study, trial: Trial, value: Any, extra: Any) -> tuple[Any, Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo_hpo.exceptions import ConfigError, MooHpoError, StorageError, TrialPruned
 from moo_hpo.execution.executors import InProcessExecutor, Outcome
-from moo_hpo.execution.extra_text import as_text, tell_keeping_metrics
+from moo_hpo.execution.extra_text import as_text, keep_own_extra_storable, tell_keeping_metrics
 from moo_hpo.execution.interrupts import Terminated, further_interrupts_held, stops_recorded, terminate_as_interrupt
 from moo_hpo.execution.failures import report_failure
 from moo_hpo.execution.probe_checks import (
@@ -420,6 +420,7 @@ def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
 
 def _finish(study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]) -> None:
     """Tell the study what came of one trial; re-raise what ``catch`` does not cover."""
+    keep_own_extra_storable(study, trial)  # written in place by an objective in this process
     try:  # a pandas Series counts as metrics
         value = as_metrics(outcome.value)
         returned = as_metrics(outcome.value.metrics) if isinstance(outcome.value, Result) else value

@@ -59,3 +59,23 @@ def test_as_text_keeps_what_json_holds_and_writes_the_rest_as_text():
 def test_a_result_extra_must_be_a_mapping():
     with pytest.raises(mh.ConfigError, match=r"Result.extra must be a mapping of names to data; received list"):
         mh.Result({"a": 1.0}, [1, 2])
+
+
+def test_extra_written_into_the_trial_in_the_study_s_process_is_kept_as_text_as_a_worker_s_is(tmp_path):
+    # trial.extra["when"] = datetime in the study's process stopped the whole study (the store refused the record),
+    # where a worker's copy was kept as text
+    import datetime
+
+    def objective(config, trial):
+        trial.extra["when"] = datetime.datetime(2026, 1, 1)
+        if config["x"] > 0.5:
+            raise RuntimeError("diverged")
+        return {"a": config["x"], "b": 1 - config["x"]}
+
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("a"), mh.Minimize("b")], optimizer="random", seed=0,
+                     storage=tmp_path / "s.db")
+    study.optimize(objective, n_trials=4, show_progress=False)
+    assert {t.status for t in study.trials} <= {mh.TrialStatus.COMPLETE, mh.TrialStatus.FAILED} and len(study.trials) == 4
+    assert all(t.extra["when"] == "2026-01-01 00:00:00" for t in study.trials)
+    with mh.Study.load(tmp_path / "s.db", read_only=True) as again:
+        assert again.trials[0].extra["when"] == "2026-01-01 00:00:00"
