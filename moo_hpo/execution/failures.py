@@ -79,6 +79,6 @@ def failure_kind(error: str | None) -> str:
     first = (error or "").strip().splitlines()[0] if (error or "").strip() else ""
     first = re.sub(r"\b0x[0-9a-fA-F]+\b", "#", first)  # an object's address
     # numbers joined by x or :, or by two or more . or - (shapes 32x128, network addresses 10.0.0.5:41234, versions 1.2.3,
-    # dates): one number; a decimal 2.5e3 is left to the rule below
-    first = re.sub(r"(?<![A-Za-z_\d])\d+(?:[x:]\d+|(?:[.\-]\d+){2,})+(?![\d_])", "#", first)
+    # dates, and a date's T before its time): one number; a decimal 2.5e3 is left to the rule below
+    first = re.sub(r"(?<![A-Za-z_\d])\d+(?:[x:]\d+|(?:[.\-]\d+){2,}|T\d+)+(?![\d_])", "#", first)
     return re.sub(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\d_])", "#", first)

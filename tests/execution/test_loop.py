@@ -200,6 +200,7 @@ def test_failures_that_differ_only_in_their_numbers_are_one_kind():
     shapes = "RuntimeError: mat1 and mat2 shapes cannot be multiplied ({}x128 and 64x10)"  # a width's: one kind
     assert failure_kind(shapes.format(32)) == failure_kind(shapes.format(48))
     assert failure_kind("lost tcp://10.0.0.5:41234") == failure_kind("lost tcp://10.0.0.7:39001")
+    assert failure_kind("at 2026-12-07T10:31:55.123Z") == failure_kind("at 2026-12-08T23:01:02.999Z")  # not one per hour
     study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("latency_p50_ms"), mh.Minimize("latency_p99_ms")],
                      optimizer="random", seed=0)
     for x in (0.1, 0.9, 0.2, 0.8, 0.3, 0.7):
