@@ -18,6 +18,7 @@ from moo_hpo.exceptions import MooHpoError, NoFeasibleTrialError
 from moo_hpo.reports.estimates import estimates_note, shown_name
 from moo_hpo.reports.model_check import model_check
 from moo_hpo.reports.savings import COMPUTE_RULE, compute_saved
+from moo_hpo.reports.sections import workers  # re-exported: the report data's workers section
 from moo_hpo.timing import time_figures, time_text
 from moo_hpo.trial import Trial, TrialStatus, config_key
 from moo_hpo.values import choice_text
@@ -363,30 +364,6 @@ def noise_verdict(study: Study) -> dict[str, str]:
             names = {f"{kind} {i}": name for (kind, i), name in outcome_names(study.problem).items()}
             return {names.get(str(k), str(k)): str(v) for k, v in verdict.items()}
     return {}
-
-
-def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
-    """Per Dask worker that ran trials (``extra["worker"]``): ``worker`` (its name, which a restarted worker keeps,
-    else its address), ``host``, ``trials``, ``complete``, ``failed``, ``pruned`` and ``seconds`` (the trials' time on
-    their workers, ``extra["worker"]["run_seconds"]``, without time queued; None where no trial of the row says:
-    a lost worker's trial does not, and its duration would count the time it waited for workers to restart); trials
-    whose workers were lost count under ``"(lost)"``. Empty when no trial ran on a cluster."""
-    rows: dict[str, dict[str, Any]] = {}
-    for t in trials:
-        extra = t.extra if isinstance(t.extra, dict) else {}
-        where = extra.get("worker") if isinstance(extra.get("worker"), dict) else {}
-        key = where.get("name") or where.get("worker") or ("(lost)" if "worker_lost" in extra else None)
-        if key is None:
-            continue
-        row = rows.setdefault(key, {"worker": key, "host": where.get("host"), "trials": 0, "complete": 0, "failed": 0,
-                                    "pruned": 0, "seconds": None})
-        row["trials"] += 1
-        if t.status.value in row:
-            row[t.status.value] += 1
-        ran = where.get("run_seconds")  # its time on the worker, without the time it waited for one
-        if isinstance(ran, (int, float)):
-            row["seconds"] = (row["seconds"] or 0.0) + float(ran)
-    return list(rows.values())
 
 
 def _source(trial: Trial) -> str:

@@ -1,14 +1,20 @@
 """The rows and sentences the HTML and Markdown reports share: the compute-saved table, the model check's summary,
-the repeated-runs table, the count cards, and the number formats they use (each report escapes or lays them out its own way)."""
+the repeated-runs table, the count cards, the workers table, and the number formats they use (each report escapes or
+lays them out its own way)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from moo_hpo.reports.estimates import shown_name
 from moo_hpo.values import choice_text
 
+if TYPE_CHECKING:
+    from moo_hpo.trial import Trial
+
 __all__ = [
+    "workers",
     "COMPUTE_SAVED_HEADER",
     "DEVICE_SIZING_HEADER",
     "MODEL_CHECK_MIN_PROPOSALS",
@@ -162,6 +168,30 @@ def constraint_table(summary: list[dict[str, Any]]) -> tuple[list[str], list[tup
 
 #: The header of :func:`workers_rows`' table.
 WORKERS_HEADER = ("worker", "host", "trials", "complete", "failed", "pruned", "seconds in trials")
+
+
+def workers(trials: Sequence[Trial]) -> list[dict[str, Any]]:
+    """Per Dask worker that ran trials (``extra["worker"]``): ``worker`` (its name, which a restarted worker keeps,
+    else its address), ``host``, ``trials``, ``complete``, ``failed``, ``pruned`` and ``seconds`` (the trials' time on
+    their workers, ``extra["worker"]["run_seconds"]``, without time queued; None where no trial of the row says:
+    a lost worker's trial does not, and its duration would count the time it waited for workers to restart); trials
+    whose workers were lost count under ``"(lost)"``. Empty when no trial ran on a cluster."""
+    rows: dict[str, dict[str, Any]] = {}
+    for t in trials:
+        extra = t.extra if isinstance(t.extra, dict) else {}
+        where = extra.get("worker") if isinstance(extra.get("worker"), dict) else {}
+        key = where.get("name") or where.get("worker") or ("(lost)" if "worker_lost" in extra else None)
+        if key is None:
+            continue
+        row = rows.setdefault(key, {"worker": key, "host": where.get("host"), "trials": 0, "complete": 0, "failed": 0,
+                                    "pruned": 0, "seconds": None})
+        row["trials"] += 1
+        if t.status.value in row:
+            row[t.status.value] += 1
+        ran = where.get("run_seconds")  # its time on the worker, without the time it waited for one
+        if isinstance(ran, (int, float)):
+            row["seconds"] = (row["seconds"] or 0.0) + float(ran)
+    return list(rows.values())
 
 
 def workers_rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
