@@ -409,6 +409,7 @@ class DaskExecutor:
         from distributed import as_completed
 
         self._completed = as_completed(loop=self.client.loop)
+        self._scheduler_address = str(getattr(self.client.scheduler, "address", ""))  # kept: a closed client drops it
         self._attempts: dict[int, list[str]] = {}  # trial number -> the runs that reported, in order
         self._reports: Any = None  # the study's reports queue on the scheduler, once made
         self._slots_at = (0.0, 0)
@@ -585,8 +586,19 @@ class DaskExecutor:
             raise
 
     def _client_closed(self) -> bool:
-        """Whether the study's client was closed (by the user's code, while the study ran)."""
-        return getattr(self.client, "status", None) in ("closing", "closed")
+        """Whether the study's client was closed by the user's code while the study ran: closed, while its scheduler
+        still answers (a client that lost its scheduler closes itself once it gives up reconnecting: under load it
+        had by the time the study looked, and the scheduler's loss read as the user's closing of the client)."""
+        if getattr(self.client, "status", None) not in ("closing", "closed"):
+            return False
+        if not self._scheduler_address.startswith("tcp://"):
+            return True  # in-process or another transport: nothing to ask
+        try:
+            host, port = self._scheduler_address.removeprefix("tcp://").rsplit(":", 1)
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+                return True
+        except (OSError, ValueError):  # refused or gone: the scheduler was lost
+            return False
 
     def _wait(self) -> list[tuple[Trial, Outcome]]:
         from concurrent.futures import CancelledError
