@@ -46,6 +46,9 @@ def __getattr__(name: str):  # reports import plotly: load them on first use
 
         module = importlib.import_module(_LAZY[name])
         return module if name == "objectives" else getattr(module, name)
+    if name in ("probes", "probe"):  # what the docs call them, not where they are
+        raise AttributeError(f"module 'moo_hpo' has no attribute {name!r}: the probes are in moo_hpo.objectives "
+                             "(mh.objectives.ModelSize(), mh.objectives.Latency(example) ...)")
     raise AttributeError(f"module 'moo_hpo' has no attribute {name!r}")
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from moo_hpo.constraints import Constraint
 from moo_hpo.exceptions import ConfigError, ProbeError
-from moo_hpo.execution.executors import trial_by_keyword
+from moo_hpo.execution.executors import given_the_trial, trial_by_keyword
 from moo_hpo.objectives.base import Probe, checked_measurement, is_unfitted_estimator, kept_as_it_was
 from moo_hpo.trial import Result
 
@@ -182,6 +182,17 @@ def _names_trial(build: Callable[..., Any]) -> bool:
     return trial_by_keyword(build)
 
 
+def _with_trial(fn: Callable[..., Any], called: str, trial: Any, *args: Any) -> Any:
+    """``fn(*args, trial)``; a type error that shows the trial was used for something else names the parameter."""
+    try:
+        return fn(*args, trial)
+    except Exception as exc:
+        hinted = given_the_trial(exc, fn, len(args), called)
+        if hinted is exc:
+            raise
+        raise hinted from exc
+
+
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:
     """Whether ``fn``'s positional parameter at ``index`` is for the trial: one named ``trial``, one without a default
     or one that defaults to None (``fit(model, config, verbose=False)`` keeps its ``verbose``); or a keyword-only
@@ -300,7 +311,8 @@ class ProbePipeline:
         with_trial = trial is not None and takes_trial_at(self.fit, 1 if self.build is None else 2)
         trial_kw = {"trial": trial} if with_trial and trial_by_keyword(self.fit) else {}  # fit(..., *, trial)
         if self.build is None:
-            out = self.fit(config, **trial_kw) if trial_kw else self.fit(config, trial) if with_trial else self.fit(config)
+            out = (self.fit(config, **trial_kw) if trial_kw
+                   else _with_trial(self.fit, "fit", trial, config) if with_trial else self.fit(config))
             if isinstance(out, (Mapping, Result)) and self.measuring and (trial is None or not trial.should_prune()):
                 names = [p.name for p in self.measuring]
                 raise ConfigError(
@@ -324,7 +336,7 @@ class ProbePipeline:
             return Result(metrics, extra)
         build_trial = trial is not None and _names_trial(self.build)  # build(config, trial): trial.seed, say
         model = (self.build(config, trial=trial) if build_trial and trial_by_keyword(self.build)
-                 else self.build(config, trial) if build_trial else self.build(config))
+                 else _with_trial(self.build, "build", trial, config) if build_trial else self.build(config))
         if model is None:  # a build that forgot to return it: no probe could measure before training
             raise ConfigError("build(config) must return the untrained model (a torch module or a scikit-learn "
                               "estimator) that fit trains; received None")
@@ -359,7 +371,7 @@ class ProbePipeline:
         with ExitStack() as stack:
             running = [(p, self._enter_meter(stack, p)) for p in meters]
             trained = (self.fit(model, config, **trial_kw) if trial_kw
-                       else self.fit(model, config, trial) if with_trial else self.fit(model, config))
+                       else _with_trial(self.fit, "fit", trial, model, config) if with_trial else self.fit(model, config))
         for p, meter in running:
             m = p.from_meter(meter)  # type: ignore[attr-defined]
             metrics.update(m)

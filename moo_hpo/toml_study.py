@@ -280,10 +280,10 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
     objectives = []
     for o in doc.get("objectives", []):
         _check_keys(f"objective {o.get('name')!r}", o, ("name", "direction", "ref"))
-        direction = o.get("direction", "minimize")
-        if direction not in ("minimize", "maximize"):
-            raise CliError(f"objective {o.get('name')!r}: direction must be 'minimize' or 'maximize'; received {direction!r}")
-        objectives.append((mh.Maximize if direction == "maximize" else mh.Minimize)(o.get("name"), ref=o.get("ref")))
+        try:  # "min" and "max" too, as Objective reads them
+            objectives.append(mh.Objective(o.get("name"), o.get("direction", "minimize"), ref=o.get("ref")))
+        except mh.ConfigError as exc:
+            raise CliError(f"objective {o.get('name')!r}: {exc}") from None
     constraints = []
     for c in doc.get("constraints", []):
         _check_keys(f"constraint {c.get('name')!r}", c, ("name", "at_most", "at_least", "soft", "penalty"))

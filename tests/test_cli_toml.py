@@ -189,6 +189,20 @@ def test_misspelled_tables_and_keys_are_refused_not_ignored(tmp_path):
         study_from_toml(_with(tmp_path, "n_trials = 16", 'n_trials = "8"'))
 
 
+def test_an_objective_direction_may_be_min_or_max_and_a_wrong_one_names_the_objective(tmp_path):
+    from pathlib import Path
+
+    path = Path(write(tmp_path))
+    path.write_text(path.read_text().replace('name = "b"', 'name = "b"\ndirection = "max"'))
+    study, _, _ = study_from_toml(path)
+    assert [o.direction for o in study.objectives] == ["minimize", "maximize"]
+    study.close()
+    (tmp_path / "study.db").unlink()
+    path.write_text(path.read_text().replace('direction = "max"', 'direction = "up"'))
+    with pytest.raises(CliError, match=r"objective 'b': direction must be 'minimize' or 'maximize' \('min', 'max'\); received 'up'"):
+        study_from_toml(path)
+
+
 def _with(tmp_path, old: str, new: str):
     from pathlib import Path
 

@@ -23,3 +23,12 @@ def test_dir_lists_the_lazily_loaded_names():
     import moo_hpo as mh
 
     assert {"report", "fairness_audit", "DeviceProfile", "size_for_devices", "objectives", "Study"} <= set(dir(mh))
+
+
+def test_the_probes_are_pointed_to_where_they_are():
+    import pytest
+
+    with pytest.raises(AttributeError, match=r"no attribute 'probes': the probes are in moo_hpo.objectives"):
+        mh.probes  # noqa: B018 - what the docs call them
+    with pytest.raises(AttributeError, match=r"^module 'moo_hpo' has no attribute 'nothing_here'$"):
+        mh.nothing_here  # noqa: B018

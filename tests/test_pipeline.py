@@ -284,6 +284,43 @@ def test_build_may_take_the_trial_to_seed_the_weights():
     assert firsts[0][1] == float(next(unseeded(study.trials[1].config).parameters()).flatten()[0])
 
 
+def test_a_second_parameter_meant_for_something_else_is_named_when_the_trial_given_to_it_breaks_build_or_fit():
+    # build(config, n_classes) was given the trial, and the trial's failure read "empty(): argument 'size' must be
+    # tuple of ints, but found element of type Trial", naming neither the parameter nor why it held a trial
+    def build_for_classes(config, n_classes):
+        return torch.nn.Linear(8, n_classes)
+
+    def fit_for_epochs(model, config, epochs):
+        for _ in range(epochs):
+            pass
+
+    def fit(model, config):
+        return model
+
+    for made, trains, called, name in ((build_for_classes, fit, "build", "n_classes"),
+                                       (build, fit_for_epochs, "fit", "epochs")):
+        study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+        study.optimize(trains, build=made, probes=[mh.objectives.ModelSize()], n_trials=2, show_progress=False)
+        assert study.count("failed") == 2
+        first_line = study.trials[0].error.splitlines()[0]
+        assert first_line.startswith(f"ConfigError: {called}'s parameter '{name}' was given the trial")
+        assert "Trial" in first_line and f"functools.partial({made.__name__ if called == 'build' else trains.__name__}, {name}=...)" in first_line
+
+    def objective(config, X):  # the objective itself: fn(config, X) with X required
+        return {"size_kb": float(np.mean(X))}
+
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(objective, n_trials=1, show_progress=False)
+    assert study.trials[0].error.startswith("ConfigError: the objective's parameter 'X' was given the trial")
+
+    def uses_the_trial_wrongly(config, trial):  # named trial: its own error, unchanged
+        return {"size_kb": trial + 1}
+
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(uses_the_trial_wrongly, n_trials=1, show_progress=False)
+    assert study.trials[0].error.startswith("TypeError: unsupported operand type(s) for +: 'Trial' and 'int'")
+
+
 def test_fit_returning_a_probe_metric_fails_the_trial_with_both_named():
     study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
     study.optimize(lambda model, config: {"size_kb": 123.0}, build=build, probes=mh.objectives.ModelSize(), n_trials=1,

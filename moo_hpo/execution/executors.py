@@ -10,6 +10,7 @@ down only its own trial).
 from __future__ import annotations
 
 import inspect
+import re
 import threading
 import traceback
 from collections.abc import Callable
@@ -79,6 +80,40 @@ def trial_by_keyword(fn: Callable[..., Any]) -> bool:
     return any(p.kind is p.KEYWORD_ONLY and p.name == "trial" for p in params)
 
 
+def given_the_trial(exc: Exception, fn: Callable[..., Any], index: int, called: str) -> Exception:
+    """What to raise for ``exc``, which ``fn`` raised after moo_hpo passed the trial to its positional parameter at
+    ``index``: where that parameter is not named ``trial`` and ``exc`` is a type error that names the ``Trial`` type
+    (the trial used as a number, a shape or an array: ``build(config, n_classes)``), a
+    :class:`~moo_hpo.ConfigError` that says which parameter received the trial and how to keep it for something else,
+    chained to ``exc``; otherwise ``exc`` itself.
+
+    Args:
+        exc: what ``fn`` raised.
+        fn: the user's function.
+        index: the position of the parameter that received the trial.
+        called: how ``fn`` is named in the message (``"build"``, ``"fit"``, ``"the objective"``).
+    """
+    from moo_hpo.exceptions import ConfigError
+
+    if not isinstance(exc, (TypeError, AttributeError, ValueError)) or not re.search(r"\bTrial\b", str(exc)):
+        return exc
+    try:
+        positional = [p for p in inspect.signature(fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return exc
+    if len(positional) <= index or positional[index].name == "trial":
+        return exc
+    name = positional[index].name
+    error = ConfigError(
+        f"{called}'s parameter {name!r} was given the trial (moo_hpo passes the trial to a parameter in that place "
+        f"that has no default or defaults to None), and {called} failed using it: {type(exc).__name__}: {exc}. If "
+        f"{name!r} is for something else, give it its value (functools.partial({getattr(fn, '__name__', called)}, "
+        f"{name}=...)) or a default other than None; to take the trial, name the parameter 'trial'")
+    error.__cause__ = exc
+    return error
+
+
 def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_worker: bool = False) -> Outcome:
     """Run ``fn(config)`` (or ``fn(config, trial)``), turning an ``Exception`` into an outcome.
 
@@ -99,6 +134,8 @@ def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_w
         else:
             value = fn(dict(trial.config), trial=trial) if trial_by_keyword(fn) else fn(dict(trial.config), trial)
     except Exception as exc:  # noqa: BLE001 - failures are data
+        if takes_trial and not trial_by_keyword(fn):
+            exc = given_the_trial(exc, fn, 1, "the objective")
         return Outcome(error=format_exception(exc), exception=exc, extra=_written(trial, before, in_worker))
     except SystemExit as exc:
         if not in_worker or isinstance(exc, KeyboardInterrupt):  # a SIGTERM's Terminated stops the study, as Ctrl-C

@@ -22,13 +22,19 @@ def _check_metric_name(name: Any, what: str) -> str:
     return name
 
 
+#: The spellings of a direction that ``Objective`` reads, lower-cased, and what each means.
+_DIRECTIONS = {"minimize": "minimize", "maximize": "maximize", "min": "minimize", "max": "maximize",
+               "minimise": "minimize", "maximise": "maximize"}
+
+
 @dataclass(frozen=True)
 class Objective:
     """A metric to optimize.
 
     Attributes:
         name: the metric's name, units included (``latency_p99_ms``).
-        direction: ``"minimize"`` or ``"maximize"``.
+        direction: ``"minimize"`` or ``"maximize"`` (``"min"``, ``"max"`` and the British spellings are read as
+            these, in any case).
         ref: the hypervolume reference value in the metric's own units (worst value that still
             counts), or None to let the study derive one.
     """
@@ -39,8 +45,10 @@ class Objective:
 
     def __post_init__(self) -> None:
         _check_metric_name(self.name, type(self).__name__)
-        if self.direction not in ("minimize", "maximize"):
-            raise ConfigError(f"direction must be 'minimize' or 'maximize'; received {self.direction!r}")
+        direction = _DIRECTIONS.get(self.direction.strip().lower()) if isinstance(self.direction, str) else None
+        if direction is None:
+            raise ConfigError(f"direction must be 'minimize' or 'maximize' ('min', 'max'); received {self.direction!r}")
+        object.__setattr__(self, "direction", direction)
         if self.ref is not None:
             if not is_number(self.ref) or not math.isfinite(self.ref):
                 raise ConfigError(f"ref of objective {self.name!r} must be a finite number; received {self.ref!r}")
