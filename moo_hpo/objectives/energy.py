@@ -37,6 +37,7 @@ from moo_hpo.objectives.base import (
     kept_as_it_was,
 )
 from moo_hpo.objectives.inputs import check_example, stack_example, torch_input
+from moo_hpo.objectives.threads import cpu_threads_held
 from moo_hpo.values import is_integer, is_number
 
 __all__ = ["ESTIMATED_BY", "Energy", "EnergyMeter", "TrainingEnergy", "available_energy_source", "estimated_metrics"]
@@ -174,6 +175,13 @@ class Energy(StructureProbe):
         watts: explicit power for a labelled estimate when no counter exists.
         on_unavailable: ``"error"`` (ProbeError) or ``"nan"`` (NaN + ``energy_source="unavailable"``).
         grid_g_per_kwh: grid carbon intensity; adds ``co2e_per_inference_g``.
+        threads: CPU threads the model runs on while measured (torch's intra-op threads, or a scikit-learn model's
+            BLAS and OpenMP pools and the ``n_jobs`` of every estimator in it; all given back as they were), as
+            :class:`~moo_hpo.objectives.Latency` holds them: trials then compare their models, not the thread
+            settings they carry.
+
+    Raises:
+        ConfigError: for an option out of range.
     """
 
     needs_training = False
@@ -188,7 +196,10 @@ class Energy(StructureProbe):
         watts: float | None = None,
         on_unavailable: str = "error",
         grid_g_per_kwh: float | None = None,
+        threads: int = 1,
     ) -> None:
+        if not is_integer(threads) or threads < 1:
+            raise ConfigError(f"Energy expects threads an integer >= 1; received {threads!r}")
         if on_unavailable not in ("error", "nan"):
             raise ConfigError(f"on_unavailable must be 'error' or 'nan'; received {on_unavailable!r}")
         if not (is_number(min_window_s) and 0 < min_window_s < math.inf) or not is_integer(batch_size) or batch_size < 1:
@@ -197,7 +208,7 @@ class Energy(StructureProbe):
         check_positive_option("Energy", "watts", watts)
         check_positive_option("Energy", "grid_g_per_kwh", grid_g_per_kwh, allow_zero=True)
         check_example("Energy", example)
-        self.example, self.batch_size, self.device = example, batch_size, device
+        self.example, self.batch_size, self.device, self.threads = example, batch_size, device, int(threads)
         self.min_window_s, self.watts, self.on_unavailable, self.grid = min_window_s, watts, on_unavailable, grid_g_per_kwh
         self.metrics = ("energy_per_inference_j",) + (("co2e_per_inference_g",) if grid_g_per_kwh is not None else ())
 
@@ -222,6 +233,9 @@ class Energy(StructureProbe):
 
             return run
         if hasattr(model, "predict"):
+            if self.device != "cpu":  # it runs on the CPU: the device's counter would read the device idling
+                raise ProbeError(f"Energy on device={self.device!r} measures torch modules; {type(model).__name__} runs "
+                                 "on the CPU: measure it with device='cpu'")
             return lambda: model.predict(batch)
         raise ProbeError(f"cannot run inference on {type(model).__name__}: expected predict() or a torch module")
 
@@ -239,27 +253,28 @@ class Energy(StructureProbe):
 
     def _measure(self, model: Any) -> Measurement:
         run = self._inference(model)
-        for _ in range(5):
-            run()  # warm-up
-        try:
-            meter = EnergyMeter(self.device, self.watts)
-            with meter:
-                n = 0
-                t0 = time.perf_counter()
-                while n < 10 or time.perf_counter() - t0 < self.min_window_s:
-                    run()
-                    n += 1
-        except ProbeError:
-            if self.on_unavailable == "nan":
-                nan = {m: float("nan") for m in self.metrics}
-                return Measurement(nan, {"energy_source": "unavailable"})
-            raise
+        with cpu_threads_held(model, self.threads):
+            for _ in range(5):
+                run()  # warm-up
+            try:
+                meter = EnergyMeter(self.device, self.watts)
+                with meter:
+                    n = 0
+                    t0 = time.perf_counter()
+                    while n < 10 or time.perf_counter() - t0 < self.min_window_s:
+                        run()
+                        n += 1
+            except ProbeError:
+                if self.on_unavailable == "nan":
+                    nan = {m: float("nan") for m in self.metrics}
+                    return Measurement(nan, {"energy_source": "unavailable"})
+                raise
         per = meter.joules / n
         out = {"energy_per_inference_j": per}
         if self.grid is not None:
             out["co2e_per_inference_g"] = per / _J_PER_KWH * self.grid
         return Measurement(out, {"energy_source": meter.source, "energy": {"window_s": meter.seconds, "inferences": n, "device": self.device,
-                                                                          **_source(meter)}})
+                                                                          "threads": self.threads, **_source(meter)}})
 
 
 class TrainingEnergy(Probe):

@@ -29,11 +29,10 @@ rules above ask for).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
@@ -49,6 +48,7 @@ from moo_hpo.objectives.base import (
     kept_as_it_was,
 )
 from moo_hpo.objectives.inputs import check_example, stack_example, torch_input
+from moo_hpo.objectives.threads import cpu_threads_held
 from moo_hpo.user_warnings import warn
 
 __all__ = ["Latency", "summarize_times"]
@@ -243,10 +243,8 @@ class Latency(StructureProbe):
             call()
             return (time.perf_counter_ns() - t0) / 1e6
 
-        from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
-
         try:  # BLAS and OpenMP pools, and joblib's (n_jobs), held to threads, as torch's is
-            with threadpool_limits(limits=self.threads), _n_jobs_held(model, self.threads):
+            with cpu_threads_held(model, self.threads):
                 times, info = self._time_loop(lambda: model.predict(X), clock)
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"latency probe: predict failed on a batch of shape {X.shape}{self._shape_hint()}: "
@@ -325,61 +323,10 @@ class Latency(StructureProbe):
             call()
             return (time.perf_counter_ns() - t0) / 1e6
 
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
         try:
-            with torch.inference_mode():
+            with cpu_threads_held(model, self.threads), torch.inference_mode():
                 times, info = self._time_loop(lambda: model(x), clock)
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"latency probe: forward pass failed on input of shape {tuple(x.shape)}{self._shape_hint()}: "
                              f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            torch.set_num_threads(previous)
         return Measurement(summarize_times(times, self.prefix), {self.prefix: self._extra("cpu", _cpu_name(), info)})
-
-
-@contextlib.contextmanager
-def _n_jobs_held(model: Any, threads: int) -> Iterator[None]:
-    """Hold the ``n_jobs`` of a scikit-learn model and of every estimator inside it (a pipeline's steps, a search's
-    ``best_estimator_``, an ensemble's fitted ``estimators_``) to ``threads`` while it is timed, and give each back
-    as it was: a random forest with ``n_jobs=-1`` predicts on every core through joblib, which the BLAS and OpenMP
-    limits do not reach."""
-    held = [(est, est.n_jobs) for est in _estimators_in(model)  # None too: joblib's default, which parallel_config sets
-            if "n_jobs" in getattr(est, "__dict__", {}) and (est.n_jobs is None or isinstance(est.n_jobs, int))
-            and est.n_jobs != threads]
-    for est, _ in held:
-        _set_n_jobs(est, threads)
-    try:
-        yield
-    finally:
-        for est, n_jobs in held:
-            _set_n_jobs(est, n_jobs)
-
-
-def _set_n_jobs(estimator: Any, n_jobs: int | None) -> None:
-    """Set an estimator's ``n_jobs`` as it sets its parameters (a wrapper's ``set_params`` may pass it on to the
-    library it wraps), or as an attribute where it has no such parameter."""
-    try:
-        estimator.set_params(n_jobs=n_jobs)
-    except Exception:  # noqa: BLE001 - n_jobs is not one of its parameters: the attribute itself
-        estimator.n_jobs = n_jobs
-
-
-def _estimators_in(model: Any, depth: int = 6) -> list[Any]:
-    """``model`` and the estimators its attributes hold (in lists, tuples and dicts too), ``depth`` levels down."""
-    found: dict[int, Any] = {}
-
-    def visit(value: Any, level: int) -> None:
-        if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.dtype == object):
-            for item in list(value)[:10_000]:
-                visit(item, level)
-        elif isinstance(value, dict):
-            for item in value.values():
-                visit(item, level)
-        elif hasattr(value, "get_params") and hasattr(value, "__dict__") and id(value) not in found and level <= depth:
-            found[id(value)] = value
-            for item in vars(value).values():
-                visit(item, level + 1)
-
-    visit(model, 0)
-    return list(found.values())

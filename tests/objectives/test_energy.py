@@ -195,3 +195,42 @@ def test_energy_on_apples_gpu_reads_no_counter_and_estimates_from_watts():
     assert meter.source == "estimate" and meter.joules == pytest.approx(30.0 * meter.seconds)
     with pytest.raises(mh.ProbeError, match="no energy counter is read for 'mps'"):
         mh.objectives.Energy(np.zeros(4), device="mps", min_window_s=0.01).measure(torch.nn.Linear(4, 1))
+
+
+def test_energy_measures_on_threads_held_and_gives_them_back(no_counters):
+    # Energy ran a model on whatever threads it carried: a forest with n_jobs=-1 on every core beside one with
+    # n_jobs=1, and torch on all of its intra-op threads, so trials compared thread settings as much as models
+    from sklearn.ensemble import RandomForestClassifier
+    from threadpoolctl import threadpool_info
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    forest = RandomForestClassifier(n_estimators=4, n_jobs=-1, random_state=0).fit(X, (X[:, 0] > 0).astype(int))
+    seen, predict = [], forest.predict
+
+    def spy(rows):
+        seen.append((forest.n_jobs, {i["num_threads"] for i in threadpool_info()}))
+        return predict(rows)
+
+    forest.predict = spy
+    m = mh.objectives.Energy(X[0], device="cpu", min_window_s=0.01, watts=10.0, threads=2).measure(forest)
+    assert seen and {s[0] for s in seen} == {2} and all(s[1] <= {2} for s in seen)
+    assert forest.n_jobs == -1 and m.extra["energy"]["threads"] == 2
+
+    torch_threads, before = [], torch.get_num_threads()
+    model = tiny()
+    model.register_forward_pre_hook(lambda module, args: torch_threads.append(torch.get_num_threads()))
+    mh.objectives.Energy(np.zeros(4), device="cpu", min_window_s=0.01, watts=10.0).measure(model)
+    assert set(torch_threads) == {1} and torch.get_num_threads() == before
+    with pytest.raises(mh.ConfigError, match="threads an integer >= 1; received 0"):
+        mh.objectives.Energy(np.zeros(4), device="cpu", threads=0)
+
+
+def test_energy_on_a_gpu_refuses_a_scikit_learn_model_that_runs_on_the_cpu(no_counters):
+    # the GPU's counter would have read the GPU idling while the CPU predicted
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    with pytest.raises(mh.ProbeError, match=r"Energy on device='cuda' measures torch modules; LogisticRegression runs "
+                                            r"on the CPU: measure it with device='cpu'"):
+        mh.objectives.Energy(X[0], device="cuda", watts=10.0, min_window_s=0.01).measure(clf)
