@@ -757,7 +757,7 @@ def test_the_retry_of_a_trial_told_to_stop_at_a_later_rung_goes_on_until_that_ru
         retry = again.ask()
         assert again.report(retry, 1, {"acc": 0.5, "gap": 0.1}) is False  # it went on here: so does its retry
         assert again.report(retry, 3, {"acc": 0.15, "gap": 0.1}) is True
-        assert again.prune_reason(retry.number).startswith("pruned at rung 1 (step 3)")
+        assert again.prune_reason(retry.number).startswith("pruned at rung 2 of")
 
 
 def test_a_pruner_with_an_objective_that_never_reports_is_warned_of_once():

@@ -120,7 +120,7 @@ class MOASHA(Pruner):
         copy = f" (the same point as trial #{same}'s report, which the rung kept: it keeps one of each point)" if same is not None else ""
         return Decision(
             True,
-            f"pruned at rung {k} (step {self.rung_steps[k]:g}): ranked {position + 1} of {len(members)}, "
+            f"pruned at rung {k + 1} of {len(self.rung_steps)} (step {self.rung_steps[k]:g}): ranked {position + 1} of {len(members)}, "
             f"outside the best 1/{self.reduction_factor}{copy}",
         )
 

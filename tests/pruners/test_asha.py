@@ -111,9 +111,9 @@ def test_a_stop_judged_on_a_report_past_the_rungs_step_names_both_steps():
     pruner = _pruner(max_resource=9)  # rungs at 1 and 3; these trials report every third epoch
     assert not pruner.decide(0, 3, {"accuracy": 0.9, "gap": 0.1}).prune
     late = pruner.decide(1, 3, {"accuracy": 0.5, "gap": 0.5})  # joins rung 0 (step 1) with its step-3 report
-    assert late.prune and late.reason.startswith("pruned at rung 0 (step 1, judged on the report at step 3): ranked 2 of 2")
+    assert late.prune and late.reason.startswith("pruned at rung 1 of 2 (step 1, judged on the report at step 3): ranked 2 of 2")
     on_time = pruner.decide(2, 1, {"accuracy": 0.4, "gap": 0.6})
-    assert on_time.reason.startswith("pruned at rung 0 (step 1): ranked 3 of 3")
+    assert on_time.reason.startswith("pruned at rung 1 of 2 (step 1): ranked 3 of 3")
 
 
 def test_equal_reports_rank_in_order_of_arrival():
@@ -219,7 +219,7 @@ def test_hyperband_brackets_start_later_and_take_trials_in_turn():
     # the last bracket never stops a trial before step 9
     assert not any(hb.decide(n, s, {"accuracy": 0.1, "gap": 0.9}).prune for n in (2, 5) for s in range(1, 9))
     d = [hb.decide(n, 1, {"accuracy": 0.5 - 0.1 * n, "gap": 0.5}) for n in (0, 3)]  # bracket 0: judged at step 1
-    assert d[1].prune and d[1].reason.startswith("bracket 0: pruned at rung 0")
+    assert d[1].prune and d[1].reason.startswith("bracket 0: pruned at rung 1 of")
 
 
 def test_the_dominated_rule_waits_for_enough_reports_and_respects_the_margin():
