@@ -1,32 +1,47 @@
 """Dask's log lines on the command line: one line each, no traceback (a lost scheduler printed some 35 lines)."""
 
-import io
 import logging
+import sys
 
 
-def test_dask_s_records_lose_their_tracebacks_and_others_keep_them():
+def _restore(handlers: list[logging.Handler]) -> None:
+    for name in ["", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed"))]:
+        for h in [*logging.getLogger(name).handlers, *handlers]:  # Dask's handlers as they were, for the other tests
+            if type(h.formatter).__name__ == "_NoTracebackFormatter":
+                h.setFormatter(h.formatter.inner)
+            h.filters = [f for f in h.filters if type(f).__name__ != "_NoBareTraceback"]
+
+
+def test_dask_s_records_lose_their_tracebacks_on_the_terminal_and_others_keep_them(capsys, tmp_path):
+    # a user's own log file on Dask's logger lost the tracebacks too: the records themselves were changed
     from moo_hpo.execution.dask_logging import quiet_dask_tracebacks
 
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)  # as Dask's own handler on its logger
+    handler = logging.StreamHandler(sys.stderr)  # as Dask's own handler on its logger (the test's captured stderr)
+    handler.setFormatter(logging.Formatter("dask: %(message)s"))
+    log_file = logging.FileHandler(tmp_path / "mine.log")  # the user's own
     logger = logging.getLogger("distributed.client")
-    logger.addHandler(handler)
     mine = logging.getLogger("moo_hpo.test_dask_logging")
+    for added in (handler, log_file):
+        logger.addHandler(added)
     mine.addHandler(handler)
     try:
         quiet_dask_tracebacks()
+        quiet_dask_tracebacks()  # twice: wrapped once
         try:
             raise ConnectionRefusedError("[Errno 111] Connection refused")
         except ConnectionRefusedError:
             logger.error("Failed to reconnect to scheduler", exc_info=True)
-            logger.error("", exc_info=True)  # a record with nothing but its traceback: dropped
+            logger.error("", exc_info=True)  # a record with nothing but its traceback: dropped on the terminal
             mine.error("moo_hpo's own", exc_info=True)
     finally:
         logger.removeHandler(handler)
+        logger.removeHandler(log_file)
         mine.removeHandler(handler)
-        for name in ["", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed"))]:
-            for h in logging.getLogger(name).handlers:  # Dask's handlers as they were, for the other tests
-                h.filters = [f for f in h.filters if type(f).__name__ != "_NoTraceback"]
-    lines = stream.getvalue().splitlines()
-    assert lines[:2] == ["Failed to reconnect to scheduler", "moo_hpo's own"]
-    assert "Traceback" in lines[2] and "Errno 111" in stream.getvalue().split("moo_hpo's own")[1]  # others keep theirs
+        log_file.close()
+        _restore([handler, log_file])
+    terminal = capsys.readouterr().err
+    lines = terminal.splitlines()
+    assert lines[:2] == ["dask: Failed to reconnect to scheduler", "dask: moo_hpo's own"]  # the handler's own format
+    assert "Traceback" in lines[2] and "Errno 111" in terminal.split("moo_hpo's own")[1]  # others keep theirs
+    written = (tmp_path / "mine.log").read_text()
+    assert written.startswith("Failed to reconnect to scheduler\nTraceback") and written.count("ConnectionRefusedError: [Errno 111]") == 2
