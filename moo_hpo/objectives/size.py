@@ -6,8 +6,10 @@ Peak inference memory (:class:`PeakMemory`): on CUDA, ``torch.cuda.max_memory_al
 forward pass (minus what was allocated before). On CPU there is no allocator counter, so it is
 estimated: parameter and buffer bytes (a quantized module's packed weights as it stores them) plus the largest
 ``input + output`` of any layer during one forward pass (forward hooks; a layer is a module inside whose forward no
-other module ran, a weight's parametrization aside; each tensor counted once, keyword arguments included), the
-working set a layer-by-layer runtime needs; the method is recorded in ``extra["peak_memory_method"]``.
+other module ran, a weight's parametrization aside; each tensor counted once, keyword arguments included) or of any
+single operation in it (work a module does in its own forward beside its children's calls, such as ``h @ h.T``; see
+:mod:`moo_hpo.objectives.op_memory`), the working set a layer-by-layer runtime needs; the method is recorded in
+``extra["peak_memory_method"]``.
 """
 
 from __future__ import annotations
@@ -384,11 +386,23 @@ class PeakMemory(StructureProbe):
         handles = [h for m in model.modules() if id(m) not in parametrizing
                    for h in (m.register_forward_pre_hook(before, with_kwargs=True),
                              m.register_forward_hook(after, with_kwargs=True, always_call=True))]
+        from moo_hpo.objectives.op_memory import LargestOperation
+
+        operations = LargestOperation([*model.parameters(), *model.buffers()])
+        untraced = None
         try:
-            _forward(model, x)
+            try:  # the operations too: work a module does in its own forward, beside its children's calls
+                with operations:
+                    _forward(model, x)
+            except ProbeError as exc:
+                untraced = str(exc.__cause__ or exc)
+                largest[0], running[:] = 0, []
+                _forward(model, x)  # a model that runs, but not under the operations' tracing: its layers alone
+                operations.largest = 0
         finally:
             for h in handles:
                 h.remove()
+        largest[0] = max(largest[0], operations.largest)
         from moo_hpo.objectives.torch_state import is_bias, torch_state
 
         state = torch_state(model)
@@ -402,7 +416,9 @@ class PeakMemory(StructureProbe):
         static += sum(b.numel() * b.element_size() for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores
             static = max(static, int(state.stored_bytes))
-        extra = {"peak_memory_method": "cpu estimate: parameters + buffers + largest layer input+output"}
+        extra = {"peak_memory_method": "cpu estimate: parameters + buffers + largest layer or operation input+output"
+                 if untraced is None else "cpu estimate: parameters + buffers + largest layer input+output "
+                 f"(its operations could not be traced: {untraced:.200})"}
         if target is not None:
             extra["peak_memory_precision"] = target if at is not None else "as stored (a quantized model)"
         return Measurement({"peak_memory_kb": (static + largest[0]) / 1024.0}, extra)

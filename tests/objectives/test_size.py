@@ -287,3 +287,45 @@ def test_peak_memory_counts_the_layers_whose_weights_sit_in_child_modules():
     x = torch.zeros(1, 100, 8)
     peak = mh.objectives.PeakMemory(x).measure(normed)["peak_memory_kb"]
     assert peak - mh.objectives.ModelSize().measure(normed)["size_kb"] >= 100 * (8 + 4096) * 4 / 1024
+
+
+def test_peak_memory_counts_work_a_module_does_in_its_own_forward():
+    # h.T @ h ran in the parent's forward, beside its children's calls: in no layer, so its 1 MB result was left out
+    class Gram(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.out = torch.nn.Linear(64, 512), torch.nn.Linear(512, 2)
+
+        def forward(self, x):
+            h = self.fc(x)
+            return self.out(h @ (h.T @ h))
+
+    model, x = Gram(), torch.zeros(8, 64)
+    measured = mh.objectives.PeakMemory(x).measure(model)
+    activations = measured["peak_memory_kb"] - mh.objectives.ModelSize().measure(model)["size_kb"]
+    gram, h = 512 * 512 * 4 / 1024, 8 * 512 * 4 / 1024
+    assert activations == pytest.approx(gram + 2 * h)  # the largest operation: h @ gram, its inputs and its output
+    assert "layer or operation" in measured.extra["peak_memory_method"]
+
+    functional = torch.nn.Sequential(torch.nn.Linear(64, 16))  # weights read by F.linear are not activations
+    alone = mh.objectives.PeakMemory(x).measure(functional)["peak_memory_kb"] - mh.objectives.ModelSize().measure(functional)["size_kb"]
+    assert alone == pytest.approx((8 * 64 + 8 * 16) * 4 / 1024)
+
+
+def test_peak_memory_of_a_model_that_cannot_run_traced_is_its_layers_and_says_so():
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+    class Untraceable(torch.nn.Module):  # as a model whose operations the dispatch tracing does not support
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(64, 16)
+
+        def forward(self, x):
+            if _get_current_dispatch_mode() is not None:
+                raise RuntimeError("not under a dispatch mode")
+            return self.fc(x)
+
+    measured = mh.objectives.PeakMemory(torch.zeros(8, 64)).measure(Untraceable())
+    activations = measured["peak_memory_kb"] - mh.objectives.ModelSize().measure(Untraceable())["size_kb"]
+    assert activations == pytest.approx((8 * 64 + 8 * 16) * 4 / 1024)
+    assert "could not be traced: not under a dispatch mode" in measured.extra["peak_memory_method"]

@@ -1,0 +1,62 @@
+"""The largest working set of one tensor operation in a forward pass, weights left out (for :class:`PeakMemory`).
+
+PeakMemory's CPU estimate takes the largest input + output of any layer (a module inside whose forward no module
+ran). Work a module does in its own ``forward`` beside its children's calls (``h @ h.T``, a functional
+``F.scaled_dot_product_attention``, ``torch.cat`` of two branches) happens in no layer: the operations themselves
+are seen here, through torch's dispatch of every operator (``TorchDispatchMode``), and their inputs + outputs
+counted as the layers' are, each storage once, the model's parameters and buffers left out (they count apart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["LargestOperation"]
+
+
+def _storage(t: Any) -> tuple[int, int]:
+    """A tensor's storage as ``(address, bytes)``: views of one tensor share it and count once."""
+    try:
+        storage = t.untyped_storage()
+        return storage.data_ptr(), storage.nbytes()
+    except Exception:  # noqa: BLE001 - a tensor without plain storage (a quantized or sparse one): its own bytes
+        return id(t), t.numel() * t.element_size()
+
+
+def _tensors(obj: Any, depth: int = 0) -> Iterable[Any]:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif depth < 4 and isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _tensors(o, depth + 1)
+    elif depth < 4 and isinstance(obj, dict):
+        for o in obj.values():
+            yield from _tensors(o, depth + 1)
+
+
+def LargestOperation(weights: Iterable[Any]) -> Any:  # noqa: N802 - a factory of the dispatch mode's subclass
+    """A context manager (a ``TorchDispatchMode``) whose ``largest`` attribute, after the block, is the most bytes
+    any one operation in it read and wrote: its tensor arguments and results, each storage once, ``weights``
+    (tensors) left out.
+
+    Args:
+        weights: the model's parameters and buffers, counted apart.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Largest(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.skipped = {_storage(w)[0] for w in weights}
+            self.largest = 0
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            out = func(*args, **(kwargs or {}))
+            used = dict(_storage(t) for t in (*_tensors(args), *_tensors(kwargs or {}), *_tensors(out)))
+            self.largest = max(self.largest, sum(n for address, n in used.items() if address not in self.skipped))
+            return out
+
+    return _Largest()
