@@ -334,7 +334,7 @@ def check_energy_counters(study: Study, probes: Sequence[Any]) -> None:
     Raises:
         ConfigError: naming the probe, the device and why there is no counter.
     """
-    from moo_hpo.objectives.energy import Energy, TrainingEnergy, unavailable_reason
+    from moo_hpo.objectives.energy import Energy, TrainingEnergy, estimate_arguments, unavailable_reason
 
     for p in probes:
         if not isinstance(p, (Energy, TrainingEnergy)) or p.watts is not None:
@@ -348,13 +348,14 @@ def check_energy_counters(study: Study, probes: Sequence[Any]) -> None:
                 continue  # recorded as NaN, as asked, and nothing depends on it
             raise ConfigError(
                 f"probe {p.name!r} has no energy counter for {p.device!r} on this machine ({why}), so it records NaN "
-                f"(on_unavailable='nan'), which the study's {needed} cannot take: pass watts=... for a labelled "
-                "estimate, or leave energy out of the objectives and constraints"
+                f"(on_unavailable='nan'), which the study's {needed} cannot take: pass {estimate_arguments(p.device)} "
+                "for a labelled estimate, or leave energy out of the objectives and constraints"
             )
         nan_instead = isinstance(p, Energy) and not needed  # NaN only helps where nothing needs the energy
         raise ConfigError(
-            f"probe {p.name!r} has no energy counter for {p.device!r} on this machine ({why}): pass watts=... for a "
-            + ("labelled estimate, or on_unavailable='nan' to record NaN" if nan_instead else "labelled estimate")
+            f"probe {p.name!r} has no energy counter for {p.device!r} on this machine ({why}): pass "
+            f"{estimate_arguments(p.device)} for a labelled estimate"
+            + (", or on_unavailable='nan' to record NaN" if nan_instead else "")
         )
 
 

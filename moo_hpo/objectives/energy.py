@@ -104,6 +104,20 @@ def unavailable_reason(device: str = "cuda") -> str | None:
     return None if meter._counter() is not None else meter._why
 
 
+def estimate_arguments(device: str) -> str:
+    """What to pass for a labelled estimate on ``device``: ``watts=...``, and ``device='cpu'`` too where the device is
+    a CUDA GPU torch does not see (a watts estimate on it is refused: the work would run on the CPU)."""
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            if not torch.cuda.is_available():
+                return "device='cpu', watts=... (torch sees no CUDA GPU here)"
+        except ImportError:
+            return "device='cpu', watts=..."
+    return "watts=..."
+
+
 class EnergyMeter:
     """Measure the energy of a block of code: ``with EnergyMeter("cuda") as m: train(); m.joules``.
 
@@ -135,10 +149,8 @@ class EnergyMeter:
     def __enter__(self) -> EnergyMeter:
         self._c = self._counter()
         if self._c is None and self.watts is None:
-            raise ProbeError(
-                f"no energy counter for {self.device!r} on this machine ({self._why}); pass watts=... for a "
-                "labelled estimate"
-            )
+            raise ProbeError(f"no energy counter for {self.device!r} on this machine ({self._why}); pass "
+                             f"{estimate_arguments(self.device)} for a labelled estimate")
         self.source = ("nvml" if self.device.startswith("cuda") else "rapl") if self._c is not None else "estimate"
         self._sync()
         self._t0 = time.perf_counter()

@@ -35,7 +35,9 @@ def no_counters(monkeypatch):
 def test_without_a_counter_energy_is_refused_or_nan_never_invented(no_counters, device):
     assert energy.available_energy_source(device) == "unavailable"
     probe = mh.objectives.Energy(np.zeros(4), device=device, min_window_s=0.01)
-    with pytest.raises(mh.ProbeError, match=r"no energy counter for .*pass watts=\.\.\. for a labelled estimate"):
+    hint = r"device='cpu', watts=\.\.\. \(torch sees no CUDA GPU here\)" if device == "cuda" and not torch.cuda.is_available() \
+        else r"watts=\.\.\."
+    with pytest.raises(mh.ProbeError, match=rf"no energy counter for .*pass {hint} for a labelled estimate"):
         probe.measure(tiny())
     nan = mh.objectives.Energy(np.zeros(4), device=device, min_window_s=0.01, on_unavailable="nan").measure(tiny())
     assert math.isnan(nan["energy_per_inference_j"]) and nan.extra["energy_source"] == "unavailable"
@@ -144,6 +146,10 @@ def test_an_energy_probe_without_a_counter_is_refused_before_the_first_trial(no_
     needs_energy = mh.Study(space, [mh.Minimize("energy_per_inference_j")], optimizer="random", seed=0)
     with pytest.raises(mh.ConfigError, match=r"pass watts=\.\.\. for a labelled estimate$"):  # NaN would not do here
         needs_energy.optimize(lambda model, config: None, probes=[mh.objectives.Energy(np.zeros(4), device="cpu")], **run)
+    if not torch.cuda.is_available():  # watts=... alone would be refused next (no GPU to run on): the device too
+        with pytest.raises(mh.ConfigError, match=r"for 'cuda' on this machine .*: pass device='cpu', watts=\.\.\. \(torch "
+                                                 r"sees no CUDA GPU here\) for a labelled estimate$"):
+            needs_energy.optimize(lambda model, config: None, probes=[mh.objectives.Energy(np.zeros(4))], **run)
     estimated = [mh.objectives.ModelSize(), mh.objectives.TrainingEnergy("cpu", watts=10.0)]  # a labelled estimate runs
     study.optimize(lambda model, config: None, probes=estimated, **run)
     assert study.count("complete") == 2 and all(t.extra["energy_source"] == "estimate" for t in study.trials)
