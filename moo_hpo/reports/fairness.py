@@ -29,6 +29,7 @@ from moo_hpo.reports.fairness_cells import (
     GROUP_COLUMNS,
     config_text,
     dash,
+    gap_cell,
     group_tables,
     holdout_meets,
     near,
@@ -42,6 +43,7 @@ from moo_hpo.reports.fairness_cells import (
     trial_cell,
     yes_no,
 )
+from moo_hpo.reports.fairness_figure import left_out
 from moo_hpo.reports.fairness_names import (
     GAP_DEFINITIONS,
     GAP_NAMES,
@@ -118,9 +120,9 @@ class FairnessAudit(SavesByFormat):
     def _figure_cells(self, r: dict[str, Any]) -> list[Any]:
         meets = yes_no(r["meets_bound"])
         if not self.holdout:
-            return [dash(r["accuracy"]), dash(r["gap"]), meets]
-        return [dash(r["accuracy"]), dash(r.get("holdout_accuracy")), dash(r["gap"]), dash(r.get("holdout_gap")), meets,
-                holdout_meets(r)]
+            return [dash(r["accuracy"]), gap_cell(r["gap"], self.bound), meets]
+        return [dash(r["accuracy"]), dash(r.get("holdout_accuracy")), gap_cell(r["gap"], self.bound),
+                gap_cell(r.get("holdout_gap"), self.bound), meets, holdout_meets(r)]
 
     def _choice_rows(self) -> list[list[Any]]:
         return [[c["role"], trial_cell(c), *self._figure_cells(c)] for c in self.choices]
@@ -219,9 +221,9 @@ class FairnessAudit(SavesByFormat):
         label = "accuracy-vs-gap front" + (" (validation)" if self.holdout else "")
         split = " (validation)" if self.holdout else ""
         groups = (  # drawn in this order, the front on top; listed front first
-            ("breaking the study's other hard limits (left out)" + split, lambda p: p["number"] not in front and not p.get("within_limits", True),
+            ("breaking the study's other hard limits (left out)" + split, lambda p: p["number"] not in front and left_out(p),
              {"color": "#b42318", "size": 7, "symbol": "x"}),
-            ("other trials" + split, lambda p: p["number"] not in front and p.get("within_limits", True), {"color": "#9aa5b1", "size": 7}),
+            ("other trials" + split, lambda p: p["number"] not in front and not left_out(p), {"color": "#9aa5b1", "size": 7}),
             (label, lambda p: p["number"] in front, {"color": "#1f77b4", "size": 10}),
         )
         for rank, (name, member, marker) in zip((3, 2, 1), groups, strict=True):
@@ -402,7 +404,8 @@ def fairness_audit(
         return f"trial #{t.number}" + (f", {said}" if said else "")
 
     def held_out(t: Trial) -> str:
-        parts = [f"{name} {short(t.metrics[key])}" for name, key in ((accuracy, h_acc), ("gap", h_gap)) if key in t.metrics]
+        parts = [f"{name} {short(t.metrics[key]) if key == h_acc or bound is None else near(t.metrics[key], bound)}"
+                 for name, key in ((accuracy, h_acc), ("gap", h_gap)) if key in t.metrics]
         return f" (held-out: {', '.join(parts)})" if parts else ""
 
     def holdout_verdict(t: Trial) -> str:
@@ -418,8 +421,9 @@ def fairness_audit(
     rows = [figures(t) for t in audited]
     usable = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap))]
     note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
+    any_within = any(within_limits(t) for t in complete)  # none: the choices are made among them all, none left out
     points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config,
-               "within_limits": within_limits(t)} for t in complete]
+               "within_limits": within_limits(t), "left_out": any_within and not within_limits(t)} for t in complete]
     bound_is_constraint = bound is not None and any(c.hard and c.name == gap and c.kind == "at_most" and c.bound == bound
                                                     for c in study.constraints)
     if not usable:  # nothing to recommend: a model that predicts one class for everyone is no choice
@@ -427,7 +431,10 @@ def fairness_audit(
         return FairnessAudit(study.name, accuracy, gap, bound, rows, points, [t.number for t in on_front],
                              summary + small_groups_note(rows, gap), note=note, holdout=holdout, choices=[],
                              bound_is_constraint=bound_is_constraint)
-    best = max(usable, key=score)
+    def ranked(t: Trial) -> tuple[float, float, int]:  # of equal accuracy, the fairer one (then the first run)
+        return score(t), -t.metrics[gap], -t.number
+
+    best = max(usable, key=ranked)
     choices = [choice("most accurate", best)]
     label = GAP_NAMES.get(base_gap, gap)
     where = " on validation data" if holdout else ""
@@ -439,7 +446,7 @@ def fairness_audit(
         if best.metrics[gap] <= bound:
             summary += f", within the bound of {bound:g}.{holdout_verdict(best)}"
         elif within:
-            fair = max(within, key=score)
+            fair = max(within, key=ranked)
             choices.append(choice("most accurate within the bound", fair))
             cost = score(best) - score(fair)
             summary += (f"; the most accurate one within {bound:g} ({trial_text(fair)}) reaches {short(fair.metrics[accuracy])} "

@@ -56,6 +56,16 @@ def near(x: float, bound: float) -> str:
     return repr(x)
 
 
+def gap_cell(value: Any, bound: float | None) -> Any:
+    """A gap in a table cell (which prints 6 significant digits): with the digits it takes to tell it from the
+    bound where those would print it as the bound (0.0500000001 over a bound of 0.05 beside "no")."""
+    if value is None:
+        return "-"
+    if bound is None or value == bound or f"{value:.6g}" != f"{bound:.6g}":
+        return value
+    return near(value, bound)
+
+
 def one_class_only(trial: Trial, fairness: dict[str, Any] | None = None) -> bool:
     """True when a trial's classifier predicted a single class for everyone (every group's selection rate
     is 0, or every one is 1): a degenerate model whose zero gap says nothing about fairness. ``fairness``: the

@@ -35,6 +35,12 @@ def save_fairness_figure(audit: FairnessAudit, folder: str | os.PathLike[str]) -
     return path
 
 
+def left_out(point: dict[str, Any]) -> bool:
+    """Whether the audit left a trial out for breaking the study's other hard limits (an audit saved before it said
+    so: whether it broke them)."""
+    return bool(point.get("left_out", not point.get("within_limits", True)))
+
+
 def fairness_figure(audit: FairnessAudit) -> Any:
     """The matplotlib figure :func:`save_fairness_figure` writes (a ``matplotlib.figure.Figure``, made without
     pyplot: a notebook's plotting backend is left as it was)."""
@@ -44,9 +50,9 @@ def fairness_figure(audit: FairnessAudit) -> Any:
     split = " (validation)" if audit.holdout else ""
     groups = (
         ("accuracy-vs-gap front" + split, lambda p: p["number"] in front, {"c": "#1f77b4", "s": 36, "marker": "o", "zorder": 3}),  # on top
-        ("other trials" + split, lambda p: p["number"] not in front and p.get("within_limits", True),
+        ("other trials" + split, lambda p: p["number"] not in front and not left_out(p),
          {"c": "#9aa5b1", "s": 16, "marker": "o"}),
-        ("breaking the study's other hard limits (left out)", lambda p: p["number"] not in front and not p.get("within_limits", True),
+        ("breaking the study's other hard limits (left out)", lambda p: p["number"] not in front and left_out(p),
          {"c": "#b42318", "s": 16, "marker": "x"}),
     )
     fig = Figure(figsize=(6.4, 4.4))

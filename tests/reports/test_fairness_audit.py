@@ -625,3 +625,54 @@ def test_the_markdown_audit_links_its_figure_and_the_json_holds_its_points(tmp_p
         warnings.simplefilter("error")  # matplotlib's "No artists with labels found to put in legend"
         mh.report(pruned).save(tmp_path / "r.md", figures=tmp_path / "pruned_figures")
     assert (tmp_path / "pruned_figures" / "front.png").exists()
+
+
+def _study_of(figures: list[dict], constraints=None, name: str = "ties") -> mh.Study:
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     constraints if constraints is not None else [mh.AtMost("eo_diff", 0.05)], optimizer="random",
+                     seed=0, name=name)
+    for metrics in figures:
+        study.tell(study.ask(), metrics)
+    return study
+
+
+def test_of_two_equally_accurate_models_the_audit_recommends_the_fairer_whatever_their_order():
+    # accuracy is a count over one validation set, so ties are common: the first of them was recommended, a model
+    # dominated by the other (not on the front, so without per-group tables), and trials=[1, 0] named the other
+    study = _study_of([{"accuracy": 0.84, "eo_diff": 0.22}, {"accuracy": 0.84, "eo_diff": 0.21},
+                   {"accuracy": 0.80, "eo_diff": 0.04}, {"accuracy": 0.80, "eo_diff": 0.03}])
+    audit = mh.fairness_audit(study)
+    assert [(c["role"], c["number"]) for c in audit.choices] == [("most accurate", 1), ("most accurate within the bound", 3)]
+    assert all(c["number"] in [r["number"] for r in audit.rows] for c in audit.choices)  # each with its tables
+    for order in ([0, 1], [1, 0]):
+        assert mh.fairness_audit(study, trials=order).choices[0]["number"] == 1
+    free = _study_of([{"accuracy": 0.84, "eo_diff": 0.22}, {"accuracy": 0.84, "eo_diff": 0.21}], constraints=[])
+    assert mh.fairness_audit(free).choices[0]["number"] == free.recommend("best", objective="accuracy").trial.number == 1
+
+
+def test_the_audit_figure_leaves_no_trial_out_when_none_keeps_the_other_limits():
+    # no trial kept eo_diff <= 0.05, so the choices were made among them all, yet the trials off the front were drawn
+    # "breaking the study's other hard limits (left out)", the closest model among them
+    study = _study_of([{"accuracy": 0.84, "eo_diff": 0.20, "dp_diff": 0.20}, {"accuracy": 0.83, "eo_diff": 0.15, "dp_diff": 0.15},
+                   {"accuracy": 0.82, "eo_diff": 0.30, "dp_diff": 0.25}])
+    audit = mh.fairness_audit(study, gap="dp_diff", bound=0.1)
+    assert "No trial keeps to the study's other hard limits" in audit.summary
+    assert [(p["number"], p["within_limits"], p["left_out"]) for p in audit.points] == [(0, False, False), (1, False, False),
+                                                                                        (2, False, False)]
+    assert "left out" not in audit.to_html()
+    some_keep = _study_of([{"accuracy": 0.84, "eo_diff": 0.20, "dp_diff": 0.20}, {"accuracy": 0.80, "eo_diff": 0.04, "dp_diff": 0.15}])
+    kept = mh.fairness_audit(some_keep, gap="dp_diff", bound=0.1)
+    assert [p["left_out"] for p in kept.points] == [True, False] and "(left out)" in kept.to_html()
+
+
+def test_a_gap_a_hair_above_the_bound_is_not_printed_as_the_bound():
+    # "0.05 ... no" in the tables and "(held-out: ..., gap 0.05)" beside "NOT within the bound: its gap there is
+    # 0.0500001" in the summary
+    study = _study_of([{"accuracy": 0.85, "eo_diff": 0.0500000001, "holdout_accuracy": 0.84, "holdout_eo_diff": 0.0500001},
+                   {"accuracy": 0.80, "eo_diff": 0.01, "holdout_accuracy": 0.80, "holdout_eo_diff": 0.01}], constraints=[])
+    audit = mh.fairness_audit(study, bound=0.05)
+    assert "(held-out: accuracy 0.84, gap 0.0500001)" in audit.summary and "gap 0.05)" not in audit.summary
+    markdown = audit.to_markdown()
+    row = next(line for line in markdown.splitlines() if line.startswith("| #0"))
+    assert "| 0.0500000001 | 0.0500001 | no | no |" in row
+    assert "| 0.01 | 0.01 | yes | yes |" in next(line for line in markdown.splitlines() if line.startswith("| #1"))
