@@ -19,7 +19,7 @@ from moo_hpo.reports.data import (
     time_text,
     trials_text,
 )
-from moo_hpo.reports.estimates import estimate_rows, shown_name
+from moo_hpo.reports.estimates import estimate_rows, labelled, shown_name
 from moo_hpo.reports.labels import wrap_entries, wrap_label
 from moo_hpo.reports.sections import (  # re-exported: the rows and texts both reports show
     COMPUTE_SAVED_HEADER,
@@ -301,7 +301,10 @@ def model_check_figure(data: dict[str, Any]) -> Any | None:
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
     if not metrics:
         return None
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[plot_text(m) for m in metrics])
+    width = max(12, 110 // len(metrics))  # a panel's title in lines that fit it (an estimate's label is long)
+    titles = [wrap_label(labelled(m, data.get("estimated_metrics")), width) for m in metrics]
+    fig = make_subplots(rows=1, cols=len(metrics),
+                        subplot_titles=["<br>".join(plot_text(line) for line in t.split("\n")) for t in titles])
     for col, name in enumerate(metrics, start=1):
         mine = [r for r in rows if r["metric"] == name]
         fig.add_trace(
@@ -465,7 +468,7 @@ def render_html(data: dict[str, Any]) -> str:
                      "a calibrated model has about 95% of measurements within 2 standard deviations.</p>")
         if check.get("summary"):
             parts.append(_table(["metric", "proposals measured", "within 2 sd", "median |z|", "mean z (measured - predicted)"],
-                                model_check_summary_rows(check),
+                                model_check_summary_rows(check, data.get("estimated_metrics")),
                                 [False, True, True, True, True]))
             fig = model_check_figure(data)
             if fig is not None:

@@ -193,7 +193,7 @@ class Report(SavesByFormat):
             out += ["", "## Model check", ""]
             if check.get("summary"):
                 out.append(md.table(["metric", "proposals measured", "within 2 sd", "median abs z", "mean z (measured - predicted)"],
-                                     model_check_summary_rows(check)))
+                                     model_check_summary_rows(check, d.get("estimated_metrics"))))
             if check.get("failures"):
                 out += ["", md.escape(model_check_text(check))]
         out += ["", "## Failures", ""]

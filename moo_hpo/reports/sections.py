@@ -87,13 +87,16 @@ def stopped_at_text(saved: dict[str, Any] | None) -> str:
         f"step {_fmt(s['step'])} ({s['trials']} trial{'s' if s['trials'] != 1 else ''})" for s in saved["stopped_at"]) + "."
 
 
-def model_check_summary_rows(check: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The model check's summary, one formatted row per metric: metric, proposals, share within 2 sd,
-    median |z|, mean z (the HTML and Markdown reports' tables)."""
+def model_check_summary_rows(check: dict[str, Any], estimates: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
+    """The model check's summary, one formatted row per metric: metric (with its estimate's label, ``estimates``: a
+    report's ``data["estimated_metrics"]``), proposals, share within 2 sd, median |z|, mean z (the HTML and Markdown
+    reports' tables)."""
+    from moo_hpo.reports.estimates import labelled
+
     return [
-        (m["metric"], m["proposals"], _pct(m["within_2sd"]), _or_dash(m["median_abs_z"]), _or_dash(m["mean_z"]))
+        (labelled(m["metric"], estimates), m["proposals"], _pct(m["within_2sd"]), _or_dash(m["median_abs_z"]), _or_dash(m["mean_z"]))
         if m["proposals"] >= MODEL_CHECK_MIN_PROPOSALS
-        else (m["metric"], m["proposals"], f"too few proposals to judge (fewer than {MODEL_CHECK_MIN_PROPOSALS})", "—", "—")
+        else (labelled(m["metric"], estimates), m["proposals"], f"too few proposals to judge (fewer than {MODEL_CHECK_MIN_PROPOSALS})", "—", "—")
         for m in check.get("summary", [])
     ]
 

@@ -127,3 +127,30 @@ def test_the_command_lines_sizing_table_labels_an_estimated_budget(no_counters, 
                                       "-o", str(tmp_path / "sizing.csv")])
     assert result.exit_code == 0, result.output
     assert f"{LABEL} <= 1" in " ".join(result.output.split())  # before: the bare metric name, as if measured
+
+
+def test_the_model_check_and_the_command_lines_front_label_an_estimate(tmp_path, monkeypatch):
+    # the model check's table and figure, and `moo-hpo front`, showed an estimated energy as if measured
+    from typer.testing import CliRunner
+
+    from moo_hpo import cli
+
+    study = _study()
+    study.close()
+    study = mh.Study(study.space, study.objectives, study.constraints, optimizer="random", seed=0, storage=tmp_path / "s.db")
+    for width in range(2, 8):
+        t = study.ask()
+        predicted = {"energy_per_inference_j": {"mean": 1e-4 * width, "std": 1e-5}, "size_kb": {"mean": width, "std": 0.5}}
+        t.extra["optimizer"]["predicted"] = predicted  # as a Bayesian optimizer's proposal records its predictions
+        study.tell(t, {"size_kb": float(width), "energy_per_inference_j": 1e-4 * width + 2e-6},
+                   extra={"energy_source": "estimate", "energy": {"source": "estimate", "watts": 10.0}})
+    report = mh.report(study)
+    assert f"| {LABEL} | 6 |" in report.to_markdown()  # the model check's row
+    page = report.to_html()
+    check = page[page.index("<h2>Model check</h2>"):]
+    assert "estimate: 10 W x time" in check[:check.index("<h2>", 10)]  # its table and its figure's panel title
+    study.close()
+    monkeypatch.setattr(cli.console, "_width", 300)
+    result = CliRunner().invoke(cli.app, ["front", str(tmp_path / "s.db")])
+    assert result.exit_code == 0, result.output
+    assert f"{LABEL} (min)" in result.output
