@@ -174,7 +174,8 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         "constraints": [{"name": c.name, "text": marked(c.describe(), c.name), "hard": c.hard} for c in study.constraints],
         "estimated_metrics": estimated,
         "optimizer": {"name": optimizer.get("name"), "reason": optimizer.get("reason"),
-                      "trials_by": dict(Counter(_source(t) for t in trials if t.optimizer).most_common())},
+                      "trials_by": dict(Counter(_source(t) for t in trials if t.optimizer).most_common()),
+                      "steps": _steps(trials)},
         "seed": study.seed,
         "versions": _versions(),
         "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible,
@@ -385,15 +386,12 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def optimizer_text(optimizer: Mapping[str, Any]) -> str:
-    """The optimizer and why it was chosen, or that none was chosen yet (a study that never proposed)."""
-    if not optimizer.get("name"):
-        return "none chosen yet (no trial proposed)"
-    text = f"{optimizer['name']} ({optimizer.get('reason') or 'no reason recorded'})"
-    by = optimizer.get("trials_by") or {}
-    if set(by) - {optimizer["name"]}:  # trials from another optimizer (an earlier run), queued or run again
-        text += "; trials proposed by " + ", ".join(f"{name}: {n}" for name, n in by.items())
-    return text
+def _steps(trials: Sequence[Trial]) -> dict[str, int]:
+    """How many of the Bayesian optimizer's proposals each step made (``extra["optimizer"]["effort"]``: ``full``,
+    ``economy``, ``mutation``), most thorough first; empty where none says."""
+    efforts = Counter(t.extra["optimizer"].get("effort") for t in trials
+                      if isinstance(t.extra, dict) and isinstance(t.extra.get("optimizer"), dict))
+    return {step: efforts[step] for step in ("full", "economy", "mutation") if efforts[step]}
 
 
 def learning_curves(study: Study, front_numbers: set[int] | None = None) -> dict[str, Any]:

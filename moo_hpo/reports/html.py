@@ -15,7 +15,6 @@ from moo_hpo.reports.data import (
     FRONT_BY_MODEL,
     RECOMMENDATIONS_GUIDE,
     front_table,
-    optimizer_text,
     time_text,
     trials_text,
 )
@@ -34,6 +33,7 @@ from moo_hpo.reports.sections import (  # re-exported: the rows and texts both r
     device_sizing_rows,
     model_check_summary_rows,
     model_check_text,
+    optimizer_text,
     repeated_runs_header,
     repeated_runs_rows,
     repeated_runs_text,

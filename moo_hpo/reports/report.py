@@ -17,14 +17,13 @@ from moo_hpo.reports.data import (
     RECOMMENDATIONS_GUIDE,
     collect,
     front_table,
-    optimizer_text,
     plural,
     time_text,
     trials_text,
 )
 from moo_hpo.reports.estimates import estimates_note, shown_name
 from moo_hpo.reports.labels import wrap_label
-from moo_hpo.reports.sections import DEVICE_SIZING_HEADER, device_sizing_rows
+from moo_hpo.reports.sections import DEVICE_SIZING_HEADER, device_sizing_rows, optimizer_text
 
 if TYPE_CHECKING:
     from moo_hpo.study import Study

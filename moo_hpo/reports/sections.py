@@ -4,7 +4,7 @@ lays them out its own way)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from moo_hpo.reports.estimates import shown_name
@@ -27,6 +27,7 @@ __all__ = [
     "device_sizing_rows",
     "model_check_summary_rows",
     "model_check_text",
+    "optimizer_text",
     "repeated_runs_header",
     "repeated_runs_rows",
     "repeated_runs_text",
@@ -229,3 +230,24 @@ def count_cards(data: dict[str, Any]) -> list[tuple[str, Any]]:
     if c.get("left_running"):  # no process runs them: the study's run was killed
         unfinished = [("running when the study's run stopped" if s == "running" else s, v) for s, v in unfinished]
     return cards + [("failed", c["failed"]), ("skipped before training", c["infeasible_skipped"])] + unfinished
+
+
+#: The Bayesian optimizers' steps under a time share, and what each is, as the report names them.
+_STEPS = {"full": "full model steps", "economy": "economy steps (the last fit's model)",
+          "mutation": "mutations of front configurations (no model)"}
+
+
+def optimizer_text(optimizer: Mapping[str, Any]) -> str:
+    """The optimizer and why it was chosen, or that none was chosen yet (a study that never proposed); with how many
+    proposals each of its steps made where some were not full model steps (its time share spent)."""
+    if not optimizer.get("name"):
+        return "none chosen yet (no trial proposed)"
+    text = f"{optimizer['name']} ({optimizer.get('reason') or 'no reason recorded'})"
+    by = optimizer.get("trials_by") or {}
+    if set(by) - {optimizer["name"]}:  # trials from another optimizer (an earlier run), queued or run again
+        text += "; trials proposed by " + ", ".join(f"{name}: {n}" for name, n in by.items())
+    steps = optimizer.get("steps") or {}
+    if set(steps) - {"full"}:  # its time share spent: the model made fewer proposals than its name says
+        text += ("; its proposals after the initial design: " + ", ".join(f"{n} {_STEPS.get(s, s)}" for s, n in steps.items())
+                 + " (the optimizer's time share decides the step)")
+    return text
