@@ -145,9 +145,9 @@ def ehvi(model: Any, problem: Problem, data: TrainingData, X_pending: Any, sampl
     from botorch.acquisition.multi_objective.objective import WeightedMCMultiOutputObjective
     from botorch.acquisition.multi_objective.utils import prune_inferior_points_multi_objective
 
-    from moo_hpo.optimizers.bayesian.fused_kernel_lock import clear_stale_build_lock
+    from moo_hpo.optimizers.bayesian.fused_kernel_lock import load_fused_kernel
 
-    clear_stale_build_lock()  # BoTorch's first build of its kernel would wait forever on a killed build's lock
+    load_fused_kernel()  # a killed build's lock cleared first (BoTorch would wait forever); its time set apart
     scale = objective_scale(data)
     ref = -torch.as_tensor(reference_point(problem, data), dtype=torch.double) / scale  # BoTorch maximizes
     M = problem.n_objectives

@@ -66,6 +66,7 @@ from moo_hpo.exceptions import ConfigError
 from moo_hpo.optimizers.base import Capabilities, Optimizer, Proposal, config_key, reject_unknown_options
 from moo_hpo.optimizers.bayesian import acquisition, defaults, libraries
 from moo_hpo.optimizers.bayesian.data import TrainingData, bilog_constraints, training_data, winsorized
+from moo_hpo.optimizers.bayesian.fused_kernel_lock import one_off_seconds
 from moo_hpo.optimizers.bayesian.noise_check import noise_treatment, repeat_asked, trial_to_repeat
 from moo_hpo.robust import REPEAT_OF
 from moo_hpo.seeding import derive_seed
@@ -77,7 +78,7 @@ from moo_hpo.optimizers.bayesian.time_share import (
     FIRST_FULL_STEP_GUESS,
     busy_seconds,
     check_time_options,
-    proposal_seconds,
+    proposing_seconds,
 )
 from moo_hpo.optimizers.sampling import sobol_stream
 from moo_hpo.problem import Problem
@@ -317,7 +318,7 @@ class BoTorchOptimizer(Optimizer):
             trial = trial_to_repeat(data)
             return [Proposal(dict(trial.config), {"optimizer": {"acquisition": f"repeat of trial #{trial.number} (noise check)"},
                                                   REPEAT_OF: trial.number})]  # a repetition, as the report's "Repeated runs" shows
-        started = time.perf_counter()
+        started, one_off = time.perf_counter(), one_off_seconds()
         if effort == "mutation":
             proposals = self._mutation_proposals(n, k, seen, data)
         else:
@@ -326,7 +327,10 @@ class BoTorchOptimizer(Optimizer):
                 if effort == "full" or not self._noise_audit:  # an economy step keeps the last full step's mode
                     self._noise_audit = self._check_noise(measured, data)
                 proposals = self._model_proposals(n, pending, seen, data, phase, effort == "full")
-        elapsed = time.perf_counter() - started
+        setup = one_off_seconds() - one_off  # BoTorch's kernel loaded (built, the first time on a machine) in this step
+        elapsed = time.perf_counter() - started - setup
+        if setup > 0 and proposals:  # kept with the proposal, so that the time share leaves it out when resumed too
+            proposals[0].extra.setdefault("optimizer", {})["one_off_seconds"] = round(setup, 6)
         if effort != "mutation":
             # a process's first step of a kind pays one-off imports and compilation: it sets the estimate
             # only below the first guess
@@ -342,7 +346,7 @@ class BoTorchOptimizer(Optimizer):
             return "full"
         trials = [*self._told.values(), *pending]
         earned = self.time_share / (1.0 - self.time_share) * busy_seconds(trials) + self.time_allowance
-        spent = proposal_seconds(trials)  # recorded with each trial, so a resumed study counts the past too
+        spent = proposing_seconds(trials)  # recorded with each trial, so a resumed study counts the past too
         for effort in ("full", "economy"):
             if spent + self._step_seconds[effort] <= earned:
                 return effort

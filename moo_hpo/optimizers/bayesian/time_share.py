@@ -7,10 +7,12 @@ See :mod:`moo_hpo.optimizers.bayesian.optimizers` (the *Time share* paragraph) f
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from moo_hpo.exceptions import ConfigError
 from moo_hpo.values import is_number
 from moo_hpo.timing import busy_seconds, proposal_seconds  # re-exported: the time share counts with these
+from moo_hpo.trial import Trial
 
 __all__ = [
     "ECONOMY_CANDIDATES",
@@ -21,7 +23,21 @@ __all__ = [
     "busy_seconds",
     "check_time_options",
     "proposal_seconds",
+    "proposing_seconds",
 ]
+
+def proposing_seconds(trials: Sequence[Trial]) -> float:
+    """The proposal time of ``trials`` that the time share counts: :func:`proposal_seconds` less the one-off seconds
+    a proposal spent loading BoTorch's kernel (``extra["optimizer"]["one_off_seconds"]``: building it, the first time
+    on a machine, takes up to about a minute, which would otherwise use up a study's first allowance)."""
+    one_off = 0.0
+    for t in trials:
+        audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
+        seconds = audit.get("one_off_seconds") if isinstance(audit, dict) else None
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+            one_off += float(seconds)
+    return max(0.0, proposal_seconds(trials) - one_off)
+
 
 #: seconds a full model step is assumed to take before one was measured
 FIRST_FULL_STEP_GUESS = 1.0

@@ -251,3 +251,26 @@ def test_time_share_auto_is_refused_naming_what_the_studys_auto_gives():
         mh.Study(space, objectives, optimizer=mh.optimizers.EHVI(time_share="auto"))
     with pytest.raises(mh.ConfigError, match=r"time_allowance .* received 'auto' \(the study's optimizer='auto' gives 60\)"):
         mh.Study(space, objectives, optimizer=mh.optimizers.EHVI(time_share=0.2, time_allowance="auto"))
+
+
+def test_loading_botorch_s_kernel_is_not_counted_as_proposing(monkeypatch):
+    # the first study on a machine builds BoTorch's qLogEHVI kernel (up to a minute) in its first model step: that
+    # used up the allowance, and every later proposal of the study was a mutation without a model
+    from botorch.acquisition.multi_objective import logei
+
+    from moo_hpo.optimizers.bayesian.time_share import proposing_seconds
+
+    def slow_build():  # stands in for BoTorch's loader building the kernel (once: BoTorch calls it for every build)
+        if not logei._load_attempted:
+            time.sleep(3.0)
+            logei._load_attempted = True
+
+    _warm_up()  # the other one-off costs of a first model step (imports)
+    monkeypatch.setattr(logei, "_load_attempted", False)
+    monkeypatch.setattr(logei, "_try_load_fused_kernel", slow_build)
+    study = _study(time_share=0.2, time_allowance=2.5)
+    _run(study, 4)
+    first, second = study.trials[2].extra["optimizer"], study.trials[3].extra["optimizer"]  # n_init = 2
+    assert first["effort"] == "full" and first["one_off_seconds"] >= 3.0 and first["seconds"] >= 3.0  # it took that long
+    assert proposing_seconds(study.trials) <= _proposal_seconds(study.trials) - 3.0  # but it is not proposing
+    assert second["effort"] != "mutation" and "one_off_seconds" not in second  # counted, the 3 s would leave mutations
