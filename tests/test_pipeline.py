@@ -457,6 +457,31 @@ def test_probes_deciding_labels_at_different_thresholds_are_warned_about():
                        probes=[mh.objectives.Accuracy(X, y, threshold=0.25), mh.objectives.FairnessGap(X, y, sensitive=sex, pos_label=0, threshold=0.25)], **run)
 
 
+def test_probes_given_different_held_out_splits_are_warned_about():
+    # the audit showed a held-out accuracy and a held-out gap of two different splits as one model's figures
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, sex = rng.normal(size=(300, 3)), rng.choice(["F", "M"], size=300)
+    y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    val, a, b = slice(0, 100), slice(100, 200), slice(150, 300)
+    study = mh.Study(mh.Space({"C": mh.Float(0.1, 10, log=True)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     optimizer="random", seed=0)
+    run = dict(build=lambda c: LogisticRegression(C=c["C"]), n_trials=1, show_progress=False)
+
+    def probes(acc_rows, gap_rows):
+        return [mh.objectives.Accuracy(X[val], y[val], holdout=(X[acc_rows], y[acc_rows])),
+                mh.objectives.FairnessGap(X[val], y[val], sensitive=sex[val], holdout=(X[gap_rows], y[gap_rows], sex[gap_rows]))]
+
+    with pytest.warns(UserWarning, match=r"same 100 validation rows but were given different held-out splits "
+                                         r"\(Accuracy 100 rows, FairnessGap 150 rows, or other labels\)"):
+        study.optimize(lambda model, config: model.fit(X[val], y[val]), probes=probes(a, b), **run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same split: nothing to say
+        study.optimize(lambda model, config: model.fit(X[val], y[val]), probes=probes(a, a), **run)
+    assert study.count("complete") == 2
+
+
 def test_probes_weighing_the_same_rows_differently_are_warned_about():
     from sklearn.linear_model import LogisticRegression
 

@@ -22,6 +22,7 @@ from moo_hpo.execution.probe_checks import (
     check_energy_counters,
     check_latency_alone,
     check_metric_names,
+    check_holdouts,
     check_sample_weights,
     check_thresholds,
     note_unreachable_bound,
@@ -161,6 +162,7 @@ def run_optimize(
         check_metric_names(study, probes, with_build=build is not None)
         check_thresholds(probes)
         check_sample_weights(probes)
+        check_holdouts(probes)
         if executor is None:  # the trials run on this machine: its energy counters are theirs
             check_energy_counters(study, probes)
             check_cuda_available(probes)

@@ -19,6 +19,7 @@ __all__ = [
     "check_energy_counters",
     "check_latency_alone",
     "check_metric_names",
+    "check_holdouts",
     "check_sample_weights",
     "check_thresholds",
     "different_positive_labels",
@@ -282,6 +283,34 @@ def check_sample_weights(probes: Sequence[Any]) -> None:
                 f"the probes weigh the same {len(group[0].y)} rows differently ({said}): their figures describe "
                 "different populations (a weighted gap beside an unweighted accuracy); give each the same sample_weight= "
                 "(or a prefix= to one, to record both on purpose)",
+            )
+
+
+def check_holdouts(probes: Sequence[Any]) -> None:
+    """Warn when probes that score the same validation rows (equal labels) were given different held-out splits (other
+    rows, or other labels): their held-out figures then describe different data, which the fairness audit would show
+    side by side as one model's held-out accuracy and gap. A probe with a prefix records its figures apart on
+    purpose: not compared."""
+    import numpy as np
+
+    held = [p for p in probes if getattr(p, "holdout", None) is not None and hasattr(p, "y") and not getattr(p, "prefix", "")]
+    groups: list[list[Any]] = []
+    for p in held:
+        labels = np.asarray(p.y)
+        same = next((g for g in groups if len(g[0].y) == len(labels) and np.array_equal(np.asarray(g[0].y), labels)), None)
+        if same is None:
+            groups.append([p])
+        else:
+            same.append(p)
+    for group in groups:
+        first = np.asarray(group[0].holdout[1])
+        alike = all(len(p.holdout[1]) == len(first) and np.array_equal(np.asarray(p.holdout[1]), first) for p in group[1:])
+        if not alike:
+            said = ", ".join(f"{type(p).__name__} {len(p.holdout[1])} rows" for p in group)
+            warn(
+                f"the probes score the same {len(group[0].y)} validation rows but were given different held-out splits "
+                f"({said}, or other labels): their held-out figures describe different data (a held-out accuracy and "
+                "gap of two splits, which the fairness audit shows as one model's); give each the same holdout=",
             )
 
 
