@@ -318,6 +318,8 @@ def _nothing_completed(failures: list[str], location: str) -> str:
 def report(
     path: str = typer.Argument(..., metavar="PATH", help="A study file (SQLite) or sqlite:///FILE."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="report.html, report.md or report.json"),
+    figures: Path = typer.Option(None, "--figures", help="With a .md report: a folder for its static PNG figures, "
+                                 "which the Markdown links."),
 ) -> None:
     """Write the report of a stored study (HTML, Markdown or JSON by suffix).
 
@@ -328,7 +330,7 @@ def report(
     replaced = _replaced(output)
     with _load(path) as study:
         result = mh.report(study)
-        written = result.save(output)
+        written = result.save(output, figures=figures)
         console.print(counts_text(study), highlight=False, markup=False)
     saved = compute_saved_text(result.data.get("compute_saved"))
     if saved:
@@ -359,12 +361,14 @@ def audit(
     output: Path = typer.Option(Path("fairness_audit.html"), "--output", "-o", help="audit.html, .md or .json"),
     trial: list[int] = typer.Option(None, "--trial", "-t", help="A trial to audit and choose among (repeatable; default: "
                                     "the accuracy-vs-gap front, choosing among all trials)."),
+    figures: Path = typer.Option(None, "--figures", help="With a .md audit: a folder for its static PNG figure, which "
+                                 "the Markdown links."),
 ) -> None:
     """Fairness audit of a stored study: accuracy vs. gap, per-group figures, summary."""
     with _load(path) as study:
         result = mh.fairness_audit(study, accuracy=accuracy, gap=gap, bound=bound, trials=trial or None)
     replaced = _replaced(output)
-    written = result.save(output)
+    written = result.save(output, figures=figures)
     console.print(result.summary, highlight=False, markup=False)
     console.print(f"audit: {written}{replaced}", markup=False)
 

@@ -206,6 +206,21 @@ def test_demo_command(tmp_path):
         assert len(study.trials) == 4
 
 
+def test_markdown_reports_and_audits_take_a_folder_for_their_figures(toml_study):
+    # the command line wrote Markdown without figures, and had no way to ask for them
+    db = str(toml_study / "study.db")
+    out = runner.invoke(app, ["report", db, "-o", str(toml_study / "r.md"), "--figures", str(toml_study / "figs")])
+    assert out.exit_code == 0, out.output
+    pngs = sorted(p.name for p in (toml_study / "figs").glob("*.png"))
+    assert pngs and all(f"](figs/{name})" in (toml_study / "r.md").read_text() for name in pngs)
+    out = runner.invoke(app, ["audit", db, "-o", str(toml_study / "a.md"), "--figures", str(toml_study / "audit_figs")])
+    assert out.exit_code == 0, out.output
+    assert "](audit_figs/fairness_front.png)" in (toml_study / "a.md").read_text()
+    assert (toml_study / "audit_figs" / "fairness_front.png").stat().st_size > 0
+    out = runner.invoke(app, ["report", db, "-o", str(toml_study / "r.html"), "--figures", str(toml_study / "figs")])
+    assert out.exit_code != 0 and "figures=... goes with a Markdown report (.md)" in one_line_error(out)
+
+
 def test_the_demo_audit_names_the_sensitive_attribute(tmp_path):
     from moo_hpo.demo import run_demo
 
