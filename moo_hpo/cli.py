@@ -347,7 +347,8 @@ def front(
 ) -> None:
     """Print the Pareto front of a stored study and its trials by status (pruned trials are never on the front)."""
     with _load(path) as study:
-        console.print(front_table(study, title=f"Pareto front of {study.name} ({len(study.trials)} trials)", limit=limit))
+        title = f"Pareto front of {study.name} ({study.n_feasible} feasible of {len(study.trials)} trials)"  # as run says
+        console.print(front_table(study, title=title, limit=limit))
         console.print(counts_text(study), highlight=False, markup=False)
 
 

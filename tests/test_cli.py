@@ -92,6 +92,8 @@ def test_report_front_audit_and_sizing_commands(toml_study):
     assert out.exit_code == 0 and "## Front trials" in (toml_study / "r.md").read_text()
     out = runner.invoke(app, ["front", db])
     assert out.exit_code == 0 and "accuracy (max)" in out.output
+    with mh.Study.load(db, read_only=True) as study:
+        assert f"({study.n_feasible} feasible of 12 trials)" in " ".join(out.output.split())  # as run counts them
     listed = {int(m) for m in re.findall(r"^\W\s*(\d+)\s*\W", out.output, flags=re.MULTILINE)}
     assert listed == front, out.output  # exactly the study's front, the constraint applied
     out = runner.invoke(app, ["audit", db, "-o", str(toml_study / "a.html")])
