@@ -4,7 +4,8 @@ PeakMemory's CPU estimate takes the largest input + output of any layer (a modul
 ran). Work a module does in its own ``forward`` beside its children's calls (``h @ h.T``, a functional
 ``F.scaled_dot_product_attention``, ``torch.cat`` of two branches) happens in no layer: the operations themselves
 are seen here, through torch's dispatch of every operator (``TorchDispatchMode``), and their inputs + outputs
-counted as the layers' are, each storage once, the model's parameters and buffers left out (they count apart).
+counted as the layers' are, views of one tensor once (at the largest), the model's parameters and buffers left out
+(they count apart).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ __all__ = ["LargestOperation"]
 
 
 def _storage(t: Any) -> tuple[int, int]:
-    """A tensor's storage as ``(address, bytes)``: views of one tensor share it and count once."""
+    """A tensor as ``(its storage's address, its own bytes)``: views of one tensor share the address and count once,
+    at the largest of them (``h`` and ``h.T``); a slice counts its own bytes, not the whole tensor it views (an
+    example ``X[:1]`` of a dataset held in one tensor)."""
+    own = t.numel() * t.element_size()
     try:
-        storage = t.untyped_storage()
-        return storage.data_ptr(), storage.nbytes()
+        return t.untyped_storage().data_ptr(), own
     except Exception:  # noqa: BLE001 - a tensor without plain storage (a quantized or sparse one): its own bytes
-        return id(t), t.numel() * t.element_size()
+        return id(t), own
 
 
 def _tensors(obj: Any, depth: int = 0) -> Iterable[Any]:
@@ -39,7 +42,7 @@ def _tensors(obj: Any, depth: int = 0) -> Iterable[Any]:
 
 def LargestOperation(weights: Iterable[Any]) -> Any:  # noqa: N802 - a factory of the dispatch mode's subclass
     """A context manager (a ``TorchDispatchMode``) whose ``largest`` attribute, after the block, is the most bytes
-    any one operation in it read and wrote: its tensor arguments and results, each storage once, ``weights``
+    any one operation in it read and wrote: its tensor arguments and results, views of one tensor once, ``weights``
     (tensors) left out.
 
     Args:
@@ -55,7 +58,10 @@ def LargestOperation(weights: Iterable[Any]) -> Any:  # noqa: N802 - a factory o
 
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
             out = func(*args, **(kwargs or {}))
-            used = dict(_storage(t) for t in (*_tensors(args), *_tensors(kwargs or {}), *_tensors(out)))
+            used: dict[int, int] = {}
+            for t in (*_tensors(args), *_tensors(kwargs or {}), *_tensors(out)):
+                address, size = _storage(t)
+                used[address] = max(used.get(address, 0), size)
             self.largest = max(self.largest, sum(n for address, n in used.items() if address not in self.skipped))
             return out
 

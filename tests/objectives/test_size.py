@@ -329,3 +329,12 @@ def test_peak_memory_of_a_model_that_cannot_run_traced_is_its_layers_and_says_so
     activations = measured["peak_memory_kb"] - mh.objectives.ModelSize().measure(Untraceable())["size_kb"]
     assert activations == pytest.approx((8 * 64 + 8 * 16) * 4 / 1024)
     assert "could not be traced: not under a dispatch mode" in measured.extra["peak_memory_method"]
+
+
+def test_peak_memory_of_an_example_sliced_from_a_dataset_tensor_counts_the_slice():
+    # the operations were sized by their storage: X[:1] of a 2,000-row tensor counted all 2,000 rows
+    X = torch.zeros(2000, 64)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16))
+    sliced = mh.objectives.PeakMemory(X[:1]).measure(model)["peak_memory_kb"]
+    assert sliced == pytest.approx(mh.objectives.PeakMemory(X[:1].clone()).measure(model)["peak_memory_kb"])
+    assert sliced - mh.objectives.ModelSize().measure(model)["size_kb"] == pytest.approx((64 + 16) * 4 / 1024)
