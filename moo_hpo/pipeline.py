@@ -187,10 +187,8 @@ def _with_trial(fn: Callable[..., Any], called: str, trial: Any, *args: Any) -> 
     try:
         return fn(*args, trial)
     except Exception as exc:
-        hinted = given_the_trial(exc, fn, len(args), called)
-        if hinted is exc:
-            raise
-        raise hinted from exc
+        given_the_trial(exc, fn, len(args), called)  # its message, hinted where it applies
+        raise
 
 
 def takes_trial_at(fn: Callable[..., Any], index: int) -> bool:

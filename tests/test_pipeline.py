@@ -303,22 +303,28 @@ def test_a_second_parameter_meant_for_something_else_is_named_when_the_trial_giv
         study.optimize(trains, build=made, probes=[mh.objectives.ModelSize()], n_trials=2, show_progress=False)
         assert study.count("failed") == 2
         first_line = study.trials[0].error.splitlines()[0]
-        assert first_line.startswith(f"ConfigError: {called}'s parameter '{name}' was given the trial")
-        assert "Trial" in first_line and f"functools.partial({made.__name__ if called == 'build' else trains.__name__}, {name}=...)" in first_line
+        assert first_line.startswith("TypeError: ") and "Trial" in first_line  # the error itself, then the hint
+        assert f"(moo_hpo passed the trial to {called}'s parameter '{name}', as to any parameter" in first_line
+        assert f"functools.partial({made.__name__ if called == 'build' else trains.__name__}, {name}=...)" in first_line
 
     def objective(config, X):  # the objective itself: fn(config, X) with X required
         return {"size_kb": float(np.mean(X))}
 
     study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
-    study.optimize(objective, n_trials=1, show_progress=False)
-    assert study.trials[0].error.startswith("ConfigError: the objective's parameter 'X' was given the trial")
+    study.optimize(objective, n_trials=2, show_progress=False, catch=(TypeError,))  # still a TypeError: caught
+    assert study.count("failed") == 2
+    assert "(moo_hpo passed the trial to the objective's parameter 'X'" in study.trials[0].error.splitlines()[0]
 
     def uses_the_trial_wrongly(config, trial):  # named trial: its own error, unchanged
         return {"size_kb": trial + 1}
 
-    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
-    study.optimize(uses_the_trial_wrongly, n_trials=1, show_progress=False)
-    assert study.trials[0].error.startswith("TypeError: unsupported operand type(s) for +: 'Trial' and 'int'")
+    def calls_it_wrongly(config, t):  # the trial's own method called wrongly: no hint
+        t.report(1)
+
+    for fn in (uses_the_trial_wrongly, calls_it_wrongly):
+        study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+        study.optimize(fn, n_trials=1, show_progress=False)
+        assert study.trials[0].error.startswith("TypeError: ") and "moo_hpo passed" not in study.trials[0].error
 
 
 def test_fit_returning_a_probe_metric_fails_the_trial_with_both_named():

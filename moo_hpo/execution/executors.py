@@ -81,11 +81,11 @@ def trial_by_keyword(fn: Callable[..., Any]) -> bool:
 
 
 def given_the_trial(exc: Exception, fn: Callable[..., Any], index: int, called: str) -> Exception:
-    """What to raise for ``exc``, which ``fn`` raised after moo_hpo passed the trial to its positional parameter at
-    ``index``: where that parameter is not named ``trial`` and ``exc`` is a type error that names the ``Trial`` type
-    (the trial used as a number, a shape or an array: ``build(config, n_classes)``), a
-    :class:`~moo_hpo.ConfigError` that says which parameter received the trial and how to keep it for something else,
-    chained to ``exc``; otherwise ``exc`` itself.
+    """``exc``, which ``fn`` raised after moo_hpo passed the trial to its positional parameter at ``index``, with a hint
+    at the end of its message where that parameter is not named ``trial`` and ``exc`` is a type error that names the
+    ``Trial`` type (the trial used as a number, a shape or an array: ``build(config, n_classes)``): which parameter
+    received the trial, and how to keep it for something else. The exception keeps its type (``catch=`` still
+    catches it); a call of the trial's own methods (``Trial.report()``) gets no hint.
 
     Args:
         exc: what ``fn`` raised.
@@ -93,9 +93,8 @@ def given_the_trial(exc: Exception, fn: Callable[..., Any], index: int, called: 
         index: the position of the parameter that received the trial.
         called: how ``fn`` is named in the message (``"build"``, ``"fit"``, ``"the objective"``).
     """
-    from moo_hpo.exceptions import ConfigError
-
-    if not isinstance(exc, (TypeError, AttributeError, ValueError)) or not re.search(r"\bTrial\b", str(exc)):
+    if (not isinstance(exc, (TypeError, AttributeError, ValueError)) or len(exc.args) != 1
+            or not isinstance(exc.args[0], str) or not re.search(r"\bTrial\b(?!\.)", exc.args[0])):
         return exc
     try:
         positional = [p for p in inspect.signature(fn).parameters.values()
@@ -105,13 +104,10 @@ def given_the_trial(exc: Exception, fn: Callable[..., Any], index: int, called: 
     if len(positional) <= index or positional[index].name == "trial":
         return exc
     name = positional[index].name
-    error = ConfigError(
-        f"{called}'s parameter {name!r} was given the trial (moo_hpo passes the trial to a parameter in that place "
-        f"that has no default or defaults to None), and {called} failed using it: {type(exc).__name__}: {exc}. If "
-        f"{name!r} is for something else, give it its value (functools.partial({getattr(fn, '__name__', called)}, "
-        f"{name}=...)) or a default other than None; to take the trial, name the parameter 'trial'")
-    error.__cause__ = exc
-    return error
+    exc.args = (f"{exc.args[0]} (moo_hpo passed the trial to {called}'s parameter {name!r}, as to any parameter in "
+                f"that place without a default or defaulting to None: if {name!r} is for something else, give it its "
+                f"value, functools.partial({getattr(fn, '__name__', called)}, {name}=...), or another default)",)
+    return exc
 
 
 def call_objective(fn: Callable[..., Any], trial: Trial, takes_trial: bool, in_worker: bool = False) -> Outcome:
