@@ -106,15 +106,17 @@ def unavailable_reason(device: str = "cuda") -> str | None:
 
 def estimate_arguments(device: str) -> str:
     """What to pass for a labelled estimate on ``device``: ``watts=...``, and ``device='cpu'`` too where the device is
-    a CUDA GPU torch does not see (a watts estimate on it is refused: the work would run on the CPU)."""
-    if device.startswith("cuda"):
-        try:
-            import torch
+    a GPU torch does not see (a watts estimate on it is refused: the work would run on the CPU)."""
+    if device == "cpu":
+        return "watts=..."
+    try:
+        import torch
 
-            if not torch.cuda.is_available():
-                return "device='cpu', watts=... (torch sees no CUDA GPU here)"
-        except ImportError:
-            return "device='cpu', watts=..."
+        seen = torch.cuda.is_available() if device.startswith("cuda") else torch.backends.mps.is_available()
+    except ImportError:
+        seen = False
+    if not seen:
+        return f"device='cpu', watts=... (torch sees no {'CUDA GPU' if device.startswith('cuda') else 'Apple GPU'} here)"
     return "watts=..."
 
 
@@ -245,9 +247,10 @@ class Energy(StructureProbe):
 
             return run
         if hasattr(model, "predict"):
-            if self.device != "cpu":  # it runs on the CPU: the device's counter would read the device idling
-                raise ProbeError(f"Energy on device={self.device!r} measures torch modules; {type(model).__name__} runs "
-                                 "on the CPU: measure it with device='cpu'")
+            if self.device != "cpu" and available_energy_source(self.device) != "unavailable":
+                # it runs on the CPU: the device's counter (read before any watts=) would read the device idling
+                raise ProbeError(f"Energy on device={self.device!r} reads that device's counter; {type(model).__name__} "
+                                 "runs on the CPU: measure it with device='cpu'")
             return lambda: model.predict(batch)
         raise ProbeError(f"cannot run inference on {type(model).__name__}: expected predict() or a torch module")
 

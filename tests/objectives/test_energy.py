@@ -231,12 +231,21 @@ def test_energy_measures_on_threads_held_and_gives_them_back(no_counters):
         mh.objectives.Energy(np.zeros(4), device="cpu", threads=0)
 
 
-def test_energy_on_a_gpu_refuses_a_scikit_learn_model_that_runs_on_the_cpu(no_counters):
+def test_energy_on_a_gpu_refuses_a_scikit_learn_model_that_runs_on_the_cpu(no_counters, monkeypatch):
     # the GPU's counter would have read the GPU idling while the CPU predicted
     from sklearn.linear_model import LogisticRegression
 
     X = np.random.default_rng(0).normal(size=(20, 4))
     clf = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
-    with pytest.raises(mh.ProbeError, match=r"Energy on device='cuda' measures torch modules; LogisticRegression runs "
-                                            r"on the CPU: measure it with device='cpu'"):
-        mh.objectives.Energy(X[0], device="cuda", watts=10.0, min_window_s=0.01).measure(clf)
+    available = energy.available_energy_source
+    monkeypatch.setattr(energy, "available_energy_source", lambda device: "nvml")  # as on a machine with a GPU
+    for watts in (None, 10.0):
+        with pytest.raises(mh.ProbeError, match=r"Energy on device='cuda' reads that device's counter; "
+                                                r"LogisticRegression runs on the CPU: measure it with device='cpu'"):
+            mh.objectives.Energy(X[0], device="cuda", watts=watts, min_window_s=0.01).measure(clf)
+    monkeypatch.setattr(energy, "available_energy_source", available)
+    # without a counter to misread: a labelled estimate, or NaN, as asked (the study's other figures kept)
+    estimated = mh.objectives.Energy(X[0], device="cuda", watts=10.0, min_window_s=0.01).measure(clf)
+    assert estimated.extra["energy_source"] == "estimate"
+    nan = mh.objectives.Energy(X[0], device="cuda", on_unavailable="nan", min_window_s=0.01).measure(clf)
+    assert nan.extra["energy_source"] == "unavailable"
