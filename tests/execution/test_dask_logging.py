@@ -7,8 +7,8 @@ import sys
 def _restore(handlers: list[logging.Handler]) -> None:
     for name in ["", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed"))]:
         for h in [*logging.getLogger(name).handlers, *handlers]:  # Dask's handlers as they were, for the other tests
-            if type(h.formatter).__name__ == "_NoTracebackFormatter":
-                h.setFormatter(h.formatter.inner)
+            if getattr(h.emit, "moo_hpo_quiet", False):
+                del h.emit  # the class's own again
             h.filters = [f for f in h.filters if type(f).__name__ != "_NoBareTraceback"]
 
 
@@ -45,3 +45,31 @@ def test_dask_s_records_lose_their_tracebacks_on_the_terminal_and_others_keep_th
     assert "Traceback" in lines[2] and "Errno 111" in terminal.split("moo_hpo's own")[1]  # others keep theirs
     written = (tmp_path / "mine.log").read_text()
     assert written.startswith("Failed to reconnect to scheduler\nTraceback") and written.count("ConnectionRefusedError: [Errno 111]") == 2
+
+
+def test_a_rich_handler_on_the_root_logger_loses_dask_s_tracebacks_too(tmp_path):
+    # it draws tracebacks itself, from the record: wrapping formatters left them in
+    import io
+
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    from moo_hpo.execution.dask_logging import quiet_dask_tracebacks
+
+    out = io.StringIO()
+    handler = RichHandler(console=Console(file=out, width=200), show_time=False, show_path=False)
+    logging.root.addHandler(handler)
+    try:
+        quiet_dask_tracebacks()
+        try:
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+        except ConnectionRefusedError:
+            logging.getLogger("tornado.application").error("Failed to reconnect", exc_info=True)
+            logging.getLogger("moo_hpo.test_dask_logging").error("moo_hpo's own", exc_info=True)
+    finally:
+        logging.root.removeHandler(handler)
+        _restore([handler])
+    text = out.getvalue()
+    assert "Failed to reconnect" in text and text.count("Errno 111") >= 1
+    dask_part, own_part = text.split("moo_hpo's own")
+    assert "Traceback" not in dask_part and "Errno 111" not in dask_part and "Errno 111" in own_part
