@@ -65,7 +65,7 @@ class Hyperband(Pruner):
         s = self.bracket(number)
         decision = self.brackets[s].decide(number, step, metrics)
         if decision.prune:
-            return Decision(True, f"bracket {s}: {decision.reason}")
+            return Decision(True, f"bracket {s + 1} of {len(self.brackets)}: {decision.reason}")  # counted from one, as rungs
         return decision
 
 

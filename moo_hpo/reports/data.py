@@ -175,7 +175,7 @@ def collect(study: Study, weights: Mapping[str, float] | Sequence[float] | None 
         "estimated_metrics": estimated,
         "optimizer": {"name": optimizer.get("name"), "reason": optimizer.get("reason"),
                       "trials_by": dict(Counter(_source(t) for t in trials if t.optimizer).most_common()),
-                      "steps": _steps(trials)},
+                      "steps": _steps([t for t in trials if t.optimizer == optimizer.get("name")])},
         "seed": study.seed,
         "versions": _versions(),
         "counts": {s.value: study.count(s) for s in TrialStatus} | {"total": len(trials), "feasible": study.n_feasible,

@@ -421,9 +421,10 @@ def fairness_audit(
     rows = [figures(t) for t in audited]
     usable = [t for t in candidates if not one_class_only(t, fairness_extra(t, gap))]
     note = (HOLDOUT_NOTE if holdout else NO_HOLDOUT_NOTE).format(acc=accuracy, h_acc=h_acc, h_gap=h_gap)
-    any_within = any(within_limits(t) for t in complete)  # none: the choices are made among them all, none left out
+    # left out: breaking the other limits where some trials the choices are made among keep them (none does: the
+    # choices are made among them all, and none is left out)
     points = [{"number": t.number, "accuracy": t.metrics[accuracy], "gap": t.metrics[gap], "config": t.config,
-               "within_limits": within_limits(t), "left_out": any_within and not within_limits(t)} for t in complete]
+               "within_limits": within_limits(t), "left_out": bool(eligible) and not within_limits(t)} for t in complete]
     bound_is_constraint = bound is not None and any(c.hard and c.name == gap and c.kind == "at_most" and c.bound == bound
                                                     for c in study.constraints)
     if not usable:  # nothing to recommend: a model that predicts one class for everyone is no choice

@@ -233,8 +233,8 @@ def count_cards(data: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 #: The Bayesian optimizers' steps under a time share, and what each is, as the report names them.
-_STEPS = {"full": "full model steps", "economy": "economy steps (the last fit's model)",
-          "mutation": "mutations of front configurations (no model)"}
+_STEPS = {"full": "by full model steps", "economy": "by economy steps (the last fit's model)",
+          "mutation": "by mutation of front configurations (no model)"}
 
 
 def optimizer_text(optimizer: Mapping[str, Any]) -> str:

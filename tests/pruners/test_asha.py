@@ -219,7 +219,7 @@ def test_hyperband_brackets_start_later_and_take_trials_in_turn():
     # the last bracket never stops a trial before step 9
     assert not any(hb.decide(n, s, {"accuracy": 0.1, "gap": 0.9}).prune for n in (2, 5) for s in range(1, 9))
     d = [hb.decide(n, 1, {"accuracy": 0.5 - 0.1 * n, "gap": 0.5}) for n in (0, 3)]  # bracket 0: judged at step 1
-    assert d[1].prune and d[1].reason.startswith("bracket 0: pruned at rung 1 of")
+    assert d[1].prune and d[1].reason.startswith("bracket 1 of 3: pruned at rung 1 of 3 (step 1)")
 
 
 def test_the_dominated_rule_waits_for_enough_reports_and_respects_the_margin():

@@ -663,6 +663,8 @@ def test_the_audit_figure_leaves_no_trial_out_when_none_keeps_the_other_limits()
     some_keep = _study_of([{"accuracy": 0.84, "eo_diff": 0.20, "dp_diff": 0.20}, {"accuracy": 0.80, "eo_diff": 0.04, "dp_diff": 0.15}])
     kept = mh.fairness_audit(some_keep, gap="dp_diff", bound=0.1)
     assert [p["left_out"] for p in kept.points] == [True, False] and "(left out)" in kept.to_html()
+    chosen_among = mh.fairness_audit(some_keep, gap="dp_diff", bound=0.1, trials=[0])  # none of these keeps them
+    assert [p["left_out"] for p in chosen_among.points] == [False, False] and "left out" not in chosen_among.to_html()
 
 
 def test_a_gap_a_hair_above_the_bound_is_not_printed_as_the_bound():

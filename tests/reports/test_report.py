@@ -926,21 +926,27 @@ def test_a_lone_measured_front_beside_the_model_s_front_is_named_as_such():
     assert f"whose front is one trial, #{lucky.number}" in meaning and "ran 3 times to completion" in meaning
 
 
-def test_the_report_says_how_many_proposals_the_model_made_when_its_time_share_ran_out():
+def test_the_report_says_how_many_proposals_the_model_made_when_its_time_share_ran_out(tmp_path):
     # a study of quick trials under `auto` made most proposals by mutation (no model) while the report said "ehvi"
     from moo_hpo.optimizers import make_optimizer
     from tests.optimizers.bayesian.studies import FAST
 
     space = mh.Space({"x": mh.Float(0.0, 1.0), "y": mh.Float(0.0, 1.0)})
     optimizer = make_optimizer("ehvi", {**FAST, "noiseless": False, "time_share": 0.2})
-    study = mh.Study(space, [mh.Minimize("a", ref=2.0), mh.Minimize("b", ref=2.0)], optimizer=optimizer, seed=0)
+    study = mh.Study(space, [mh.Minimize("a", ref=2.0), mh.Minimize("b", ref=2.0)], optimizer=optimizer, seed=0,
+                     storage=tmp_path / "s.db")
     for _ in range(8):
         t = study.ask()
         study.tell(t, {"a": t.config["x"] + t.config["y"], "b": 1 - t.config["x"] + t.config["y"]})
     report = mh.report(study)
     assert report.data["optimizer"]["steps"] == {"mutation": 6}
-    said = "its proposals after the initial design: 6 mutations of front configurations (no model)"
+    said = "its proposals after the initial design: 6 by mutation of front configurations (no model)"
     assert said in report.to_markdown() and said in report.to_html()
+
+    study.close()
+    with mh.Study.load(tmp_path / "s.db", optimizer="random") as resumed:  # went on with another optimizer
+        resumed.tell(resumed.ask(), {"a": 0.5, "b": 0.5})
+        assert mh.report(resumed).data["optimizer"]["steps"] == {}  # the earlier one's steps are not its
 
     plain = mh.Study(space, [mh.Minimize("a", ref=2.0), mh.Minimize("b", ref=2.0)], optimizer="random", seed=0)
     for _ in range(3):
