@@ -1573,7 +1573,10 @@ class Study:
                 passes the filters.
             ConfigError: for an unknown method, objective or weight.
         """
-        return analysis.recommend(self.problem, self._trials, method, weights, objective, constraints, normalized)
+        chosen = analysis.recommend(self.problem, self._trials, method, weights, objective, constraints, normalized)
+        if "the front " in chosen.reason and self.front_basis() == "model":  # not the front pareto_front() gives
+            chosen.reason = chosen.reason.replace("the front ", "the measured front ", 1)
+        return chosen
 
     def recommendations(self, weights: Mapping[str, float] | Sequence[float] | None = None) -> list[Recommendation]:
         """The knee, the best trial per objective and, with ``weights``, the ASF choice."""

@@ -166,3 +166,15 @@ def test_beyond_fit_rows_the_hyperparameters_are_fitted_on_a_spread_subset_and_t
     assert len(set(whole) & set(subset)) >= 0.7 * len(whole)  # mostly the same members
     for n in set(whole) & set(subset):  # estimates close, conditioned on every trial
         assert subset[n].estimate["a"] == pytest.approx(whole[n].estimate["a"], abs=0.15)
+
+
+def test_a_recommendation_says_it_judged_the_measured_front_where_the_study_s_front_is_the_model_s():
+    # the knee said "the front has 3 points" beside a printed (model) front of 4
+    space = mh.Space({"x": mh.Float(0.0, 1.0)})
+    study = mh.Study(space, [mh.Minimize("a"), mh.Minimize("b")], optimizer="sobol", seed=0)
+    for a in (0.0, 1.0):
+        study.tell(study.ask(), {"a": a, "b": 1.0 - a})
+    assert "knee: none to find, the front has 2 points" in study.recommend("knee").reason
+    _repeat(study, {"a": 0.1, "b": -0.05})
+    assert study.front_basis() == "model"
+    assert "knee: none to find, the measured front has 2 points" in study.recommend("knee").reason
