@@ -853,3 +853,23 @@ def test_probes_beside_an_objective_that_returns_metrics_fail_the_trial_saying_w
     study = mh.Study({"C": mh.Float(0.1, 1.0, log=True)}, [mh.Minimize("size_kb")], optimizer="random", seed=0)
     study.optimize(train_and_return, probes=[mh.objectives.ModelSize()], n_trials=2, show_progress=False)
     assert all(t.status is mh.TrialStatus.COMPLETE and t.metrics["size_kb"] > 0 for t in study.trials)
+
+
+def test_a_fit_given_with_probes_but_without_build_is_refused_before_any_trial():
+    # it was called as fn(config, trial): "'dict' object has no attribute 'parameters'" in the user's code, or the
+    # configuration it returned read as metrics
+    def fit(model, config):
+        return model
+
+    study = make_study()
+    with pytest.raises(mh.ConfigError, match=r"the objective 'fit' takes \(model, config, \.\.\.\), as fit does, but "
+                                             r"optimize was given no build=: it would be called as fn\(config, trial\)"):
+        study.optimize(fit, probes=[mh.objectives.ModelSize()], n_trials=1, show_progress=False)
+    assert study.trials == []
+
+    def objective(config, trial):  # fn(config, trial) returning a model: measured as before
+        return build(config)
+
+    sized = mh.Study(study.space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    sized.optimize(objective, probes=[mh.objectives.ModelSize()], n_trials=1, show_progress=False)
+    assert sized.trials[0].status is mh.TrialStatus.COMPLETE and sized.trials[0].metrics["size_kb"] > 0

@@ -96,6 +96,32 @@ def _check_signature(fn: Callable[..., Any], with_model: bool) -> None:
     raise ConfigError(f"optimize calls {calls}; the objective {getattr(fn, '__name__', fn)!r} takes {signature}")
 
 
+#: First parameter names that say a function trains a model it is given (``fit(model, config)``), not a configuration.
+_MODEL_NAMES = ("model", "net", "network", "module", "estimator", "clf", "classifier", "regressor", "pipeline")
+
+
+def _check_not_a_fit(fn: Callable[..., Any]) -> None:
+    """Refuse ``fit(model, config)`` given with probes but without ``build``: optimize would call it as
+    ``fn(config, trial)``, and the trial would fail inside the user's code (``'dict' object has no attribute
+    'parameters'``) or read the configuration it returns as metrics.
+
+    Raises:
+        ConfigError: naming the parameter and what to pass.
+    """
+    import inspect
+
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return
+    if len(params) >= 2 and params[0].name.lower() in _MODEL_NAMES and params[1].name in ("config", "cfg", "params"):
+        raise ConfigError(
+            f"the objective {getattr(fn, '__name__', fn)!r} takes ({params[0].name}, {params[1].name}, ...), as fit "
+            "does, but optimize was given no build=: it would be called as fn(config, trial). Pass build=config -> "
+            "untrained model (the probes measure what fit returns), or make fn(config) return the trained model"
+        )
+
+
 def _as_list(argument: str, given: Any, is_one: Callable[[Any], bool]) -> list[Any]:
     """``callbacks`` / ``probes`` as a list: one item alone is accepted as a list of one.
 
@@ -153,6 +179,8 @@ def run_optimize(
     if n_trials is None and timeout is None and not callbacks:
         logger.warning("optimize was given neither n_trials nor timeout: it runs until Ctrl-C (or a callback's study.stop())")
     probes = _as_list("probes", probes, lambda p: isinstance(p, Probe))
+    if probes and build is None:
+        _check_not_a_fit(fn)
     can_report = check_can_report(study, fn, with_model=build is not None, through_pipeline=build is not None or bool(probes))
     check_latency_alone(probes, n_workers if executor is None else None)
     if build is not None or probes:
