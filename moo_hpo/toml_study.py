@@ -268,6 +268,8 @@ def study_from_toml(path: Path, entry: str | None = None) -> tuple[mh.Study, Cal
         doc = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise CliError(f"{str(path)!r} is not a TOML study description (not UTF-8 text: {exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:  # named with its file, as every other error of the command line is
+        raise CliError(f"{str(path)!r} is not valid TOML: {exc}") from None
     _check_keys("the TOML", doc, TOML_TABLES)
     _check_shape(doc)
     study_t = doc.get("study")

@@ -166,7 +166,9 @@ def test_missing_file_is_one_line(tmp_path):
 
 def test_malformed_toml_is_one_line(tmp_path):
     (tmp_path / "bad.toml").write_text("[study\nname = ")
-    assert "malformed TOML" in one_line_error(runner.invoke(app, ["run", str(tmp_path / "bad.toml")]))
+    said = one_line_error(runner.invoke(app, ["run", str(tmp_path / "bad.toml")]))
+    assert said.startswith("error: ") and f"{str(tmp_path / 'bad.toml')!r} is not valid TOML: " in said  # named, as others
+    assert "(at line 1, column 7)" in said
 
 
 def test_unknown_optimizer_is_one_line(tmp_path):
