@@ -98,7 +98,25 @@ def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[
             text += (f" Trial #{t.number}, a choice above, predicts one class for everyone in a group ({'; '.join(groups)}): "
                      "its gap there compares rates of 0 or 1, which say nothing of how it treats that group's people; "
                      "check that it serves every group before choosing it.")
+        rate = selection_rate(fairness_extra(t, gap)) if t.number in chosen and not groups else None
+        if rate is not None and min(rate, 1 - rate) < NEARLY_ONE_CLASS:
+            text += (f" Trial #{t.number}, a choice above, selects {rate:.1%} of people, nearly one class for everyone: "
+                     "a gap between rates near 0 (or 1) is small whatever the model's merit; check that it serves the "
+                     "purpose before choosing it.")
     return text
+
+
+#: A choice that selects fewer than this share of people (or more than 1 minus it) is said to be nearly one class.
+NEARLY_ONE_CLASS = 0.02
+
+
+def selection_rate(fairness: dict[str, Any]) -> float | None:
+    """The share of people a model selects, from its per-group table (each group's rate weighed by its count), or
+    None without one."""
+    rows = [g for g in fairness.get("by_group") or [] if isinstance(g.get("count"), (int, float))
+            and isinstance(g.get("selection_rate"), (int, float)) and g["selection_rate"] == g["selection_rate"]]
+    total = sum(g["count"] for g in rows)
+    return sum(g["count"] * g["selection_rate"] for g in rows) / total if total > 0 else None
 
 
 def yes_no(meets: bool | None) -> str:

@@ -678,3 +678,15 @@ def test_a_gap_a_hair_above_the_bound_is_not_printed_as_the_bound():
     row = next(line for line in markdown.splitlines() if line.startswith("| #0"))
     assert "| 0.0500000001 | 0.0500001 | no | no |" in row
     assert "| 0.01 | 0.01 | yes | yes |" in next(line for line in markdown.splitlines() if line.startswith("| #1"))
+
+
+def test_a_choice_that_selects_almost_no_one_is_named_as_nearly_one_class():
+    # a model selecting 1% of people was recommended as one that predicts both classes, its small gap unremarked
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     optimizer="random", seed=0, name="nearly one class")
+    study.tell(study.ask(), {"accuracy": 0.77, "eo_diff": 0.01}, extra={"fairness": {"by_group": _groups(0.01)}})
+    study.tell(study.ask(), {"accuracy": 0.70, "eo_diff": 0.005}, extra={"fairness": {"by_group": _groups(0.3)}})
+    audit = mh.fairness_audit(study, bound=0.008)
+    assert [c["number"] for c in audit.choices] == [0, 1]
+    assert "Trial #0, a choice above, selects 1.0% of people, nearly one class for everyone" in audit.summary
+    assert "Trial #1, a choice above, selects" not in audit.summary  # 30% of people: nothing to say
