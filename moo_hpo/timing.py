@@ -15,14 +15,20 @@ from moo_hpo.trial import Trial, TrialStatus
 __all__ = ["busy_seconds", "proposal_seconds", "time_figures", "time_text"]
 
 
-def proposal_seconds(trials: Sequence[Trial]) -> float:
+def proposal_seconds(trials: Sequence[Trial], key: str = "seconds") -> float:
     """The proposal time the study recorded with ``trials`` (``extra["optimizer"]["seconds"]``), interrupted trials'
     included: the optimizer spent it. ``busy_seconds(trials, with_proposals=True)`` counts the same proposals, so it
-    is never less than this."""
+    is never less than this.
+
+    Args:
+        trials: the trials.
+        key: the entry of the proposals' audit trail to add up (``"one_off_seconds"``: the part a Bayesian
+            optimizer spent loading BoTorch's kernel).
+    """
     total = 0.0
     for t in trials:
         audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
-        seconds = audit.get("seconds") if isinstance(audit, dict) else None
+        seconds = audit.get(key) if isinstance(audit, dict) else None
         if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
             total += float(seconds)
     return total

@@ -264,16 +264,7 @@ def check_sample_weights(probes: Sequence[Any]) -> None:
     compared."""
     import numpy as np
 
-    weighable = [p for p in probes if hasattr(p, "sample_weight") and hasattr(p, "y") and not getattr(p, "prefix", "")]
-    groups: list[list[Any]] = []
-    for p in weighable:
-        labels = np.asarray(p.y)
-        same = next((g for g in groups if len(g[0].y) == len(labels) and np.array_equal(np.asarray(g[0].y), labels)), None)
-        if same is None:
-            groups.append([p])
-        else:
-            same.append(p)
-    for group in groups:
+    for group in _scoring_the_same_rows([p for p in probes if hasattr(p, "sample_weight")]):
         first = group[0].sample_weight
         alike = all((p.sample_weight is None) == (first is None) and (first is None or np.array_equal(p.sample_weight, first))
                     for p in group[1:])
@@ -286,6 +277,24 @@ def check_sample_weights(probes: Sequence[Any]) -> None:
             )
 
 
+def _scoring_the_same_rows(probes: Sequence[Any]) -> list[list[Any]]:
+    """``probes`` that score rows (they have labels ``y``) grouped by equal labels: those that score the same rows.
+    A probe with a prefix records its figures apart on purpose, and is left out."""
+    import numpy as np
+
+    groups: list[list[Any]] = []
+    for p in probes:
+        if not hasattr(p, "y") or getattr(p, "prefix", ""):
+            continue
+        labels = np.asarray(p.y)
+        same = next((g for g in groups if len(g[0].y) == len(labels) and np.array_equal(np.asarray(g[0].y), labels)), None)
+        if same is None:
+            groups.append([p])
+        else:
+            same.append(p)
+    return groups
+
+
 def check_holdouts(probes: Sequence[Any]) -> None:
     """Warn when probes that score the same validation rows (equal labels) were given different held-out splits (other
     rows, or other labels): their held-out figures then describe different data, which the fairness audit would show
@@ -293,16 +302,7 @@ def check_holdouts(probes: Sequence[Any]) -> None:
     purpose: not compared."""
     import numpy as np
 
-    held = [p for p in probes if getattr(p, "holdout", None) is not None and hasattr(p, "y") and not getattr(p, "prefix", "")]
-    groups: list[list[Any]] = []
-    for p in held:
-        labels = np.asarray(p.y)
-        same = next((g for g in groups if len(g[0].y) == len(labels) and np.array_equal(np.asarray(g[0].y), labels)), None)
-        if same is None:
-            groups.append([p])
-        else:
-            same.append(p)
-    for group in groups:
+    for group in _scoring_the_same_rows([p for p in probes if getattr(p, "holdout", None) is not None]):
         first = np.asarray(group[0].holdout[1])
         alike = all(len(p.holdout[1]) == len(first) and np.array_equal(np.asarray(p.holdout[1]), first) for p in group[1:])
         if not alike:

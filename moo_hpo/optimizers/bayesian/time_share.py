@@ -30,13 +30,7 @@ def proposing_seconds(trials: Sequence[Trial]) -> float:
     """The proposal time of ``trials`` that the time share counts: :func:`proposal_seconds` less the one-off seconds
     a proposal spent loading BoTorch's kernel (``extra["optimizer"]["one_off_seconds"]``: building it, the first time
     on a machine, takes up to about a minute, which would otherwise use up a study's first allowance)."""
-    one_off = 0.0
-    for t in trials:
-        audit = t.extra.get("optimizer") if isinstance(t.extra, dict) else None
-        seconds = audit.get("one_off_seconds") if isinstance(audit, dict) else None
-        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-            one_off += float(seconds)
-    return max(0.0, proposal_seconds(trials) - one_off)
+    return max(0.0, proposal_seconds(trials) - proposal_seconds(trials, key="one_off_seconds"))
 
 
 #: seconds a full model step is assumed to take before one was measured
