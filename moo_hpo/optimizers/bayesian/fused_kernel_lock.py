@@ -13,6 +13,9 @@ lock file older than ``stale_after`` seconds (default 300; the compilation takes
 is taken for a leftover and removed, with a warning that names it. A younger one belongs to a compilation in
 progress: the function waits until it is gone or has turned stale. Where the file cannot be removed, BoTorch
 is told not to load the kernel in this process, and it computes the same values in pure Python (slower).
+
+:func:`load_fused_kernel` does that and then has BoTorch load (or build) the kernel, timing it: the seconds
+(:func:`one_off_seconds`) are the machine's one-off cost, which the Bayesian optimizers' time share leaves out.
 """
 
 from __future__ import annotations
