@@ -486,6 +486,27 @@ def test_probes_given_different_held_out_splits_are_warned_about():
         warnings.simplefilter("error")  # the same split: nothing to say
         study.optimize(lambda model, config: model.fit(X[val], y[val]), probes=probes(a, a), **run)
     assert study.count("complete") == 2
+    # a gap per sensitive feature (prefix=) is audited beside the accuracy: compared too; so are the rows, not
+    # only their labels
+    shifted = X[a] + 1.0
+    prefixed = [mh.objectives.Accuracy(X[val], y[val], holdout=(X[a], y[a])),
+                mh.objectives.FairnessGap(X[val], y[val], sensitive=sex[val], holdout=(shifted, y[a], sex[a]), prefix="sex")]
+    by_sex = mh.Study(study.space, [mh.Maximize("accuracy"), mh.Minimize("sex_eo_diff")], optimizer="random", seed=0)
+    with pytest.warns(UserWarning, match=r"different held-out splits \(Accuracy 100 rows, FairnessGap 'sex_' 100 rows"):
+        by_sex.optimize(lambda model, config: model.fit(X[val], y[val]), probes=prefixed, **run)
+
+    class OwnProbe(mh.objectives.Probe):  # a probe of the user's with attributes of those names: not read
+        name, metrics, needs_training = "own", ("own",), True
+
+        def __init__(self):
+            self.holdout, self.y = 0.25, y[val]
+
+        def measure(self, model):
+            return mh.objectives.Measurement({"own": 1.0})
+
+    own = mh.Study(study.space, [mh.Maximize("accuracy")], optimizer="random", seed=0)
+    own.optimize(lambda model, config: model.fit(X[val], y[val]), probes=[probes(a, b)[0], OwnProbe()], **run)
+    assert own.count("complete") == 1
 
 
 def test_probes_weighing_the_same_rows_differently_are_warned_about():

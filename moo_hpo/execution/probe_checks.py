@@ -277,14 +277,15 @@ def check_sample_weights(probes: Sequence[Any]) -> None:
             )
 
 
-def _scoring_the_same_rows(probes: Sequence[Any]) -> list[list[Any]]:
+def _scoring_the_same_rows(probes: Sequence[Any], prefixed: bool = False) -> list[list[Any]]:
     """``probes`` that score rows (they have labels ``y``) grouped by equal labels: those that score the same rows.
-    A probe with a prefix records its figures apart on purpose, and is left out."""
+    A probe with a prefix is left out unless ``prefixed`` (it records its figures apart, a second weighting on
+    purpose; but a gap per sensitive feature, ``prefix="sex"``, is audited beside the unprefixed accuracy)."""
     import numpy as np
 
     groups: list[list[Any]] = []
     for p in probes:
-        if not hasattr(p, "y") or getattr(p, "prefix", ""):
+        if not hasattr(p, "y") or (getattr(p, "prefix", "") and not prefixed):
             continue
         labels = np.asarray(p.y)
         same = next((g for g in groups if len(g[0].y) == len(labels) and np.array_equal(np.asarray(g[0].y), labels)), None)
@@ -296,22 +297,45 @@ def _scoring_the_same_rows(probes: Sequence[Any]) -> list[list[Any]]:
 
 
 def check_holdouts(probes: Sequence[Any]) -> None:
-    """Warn when probes that score the same validation rows (equal labels) were given different held-out splits (other
-    rows, or other labels): their held-out figures then describe different data, which the fairness audit would show
-    side by side as one model's held-out accuracy and gap. A probe with a prefix records its figures apart on
-    purpose: not compared."""
-    import numpy as np
+    """Warn when moo_hpo's probes (``Accuracy``, ``FairnessGap``, a prefixed one too) that score the same validation
+    rows (equal labels) were given different held-out splits (other rows, or other labels): their held-out figures then
+    describe different data, which the fairness audit would show side by side as one model's held-out accuracy and
+    gap."""
+    from moo_hpo.objectives.accuracy import Accuracy
+    from moo_hpo.objectives.fairness import FairnessGap
 
-    for group in _scoring_the_same_rows([p for p in probes if getattr(p, "holdout", None) is not None]):
-        first = np.asarray(group[0].holdout[1])
-        alike = all(len(p.holdout[1]) == len(first) and np.array_equal(np.asarray(p.holdout[1]), first) for p in group[1:])
+    held = [p for p in probes if isinstance(p, (Accuracy, FairnessGap)) and isinstance(getattr(p, "holdout", None), tuple)]
+    for group in _scoring_the_same_rows(held, prefixed=True):
+        first = group[0].holdout
+        alike = all(_same_data(p.holdout[1], first[1]) and _same_data(p.holdout[0], first[0]) for p in group[1:])
         if not alike:
-            said = ", ".join(f"{type(p).__name__} {len(p.holdout[1])} rows" for p in group)
+            said = ", ".join(f"{type(p).__name__}{f' {p.prefix!r}' if getattr(p, 'prefix', '') else ''} "
+                             f"{len(p.holdout[1])} rows" for p in group)
             warn(
                 f"the probes score the same {len(group[0].y)} validation rows but were given different held-out splits "
                 f"({said}, or other labels): their held-out figures describe different data (a held-out accuracy and "
                 "gap of two splits, which the fairness audit shows as one model's); give each the same holdout=",
             )
+
+
+def _same_data(a: Any, b: Any) -> bool:
+    """Whether two held-out arrays (or data frames) hold the same values; True where they cannot be compared."""
+    import numpy as np
+
+    if a is b:
+        return True
+    if type(a) is type(b) and hasattr(a, "equals"):  # pandas: missing values compare equal
+        return bool(a.equals(b))
+    try:
+        x, y = np.asarray(a), np.asarray(b)
+        if x.shape != y.shape:
+            return False
+        try:
+            return bool(np.array_equal(x, y, equal_nan=True))
+        except TypeError:  # values that cannot be NaN (text)
+            return bool(np.array_equal(x, y))
+    except Exception:  # noqa: BLE001 - values numpy cannot compare: not told apart
+        return True
 
 
 def _positive_label(probe: Any) -> Any:
