@@ -17,14 +17,18 @@ __all__ = ["LargestOperation"]
 
 
 def _storage(t: Any) -> tuple[int, int]:
-    """A tensor as ``(its storage's address, its own bytes)``: views of one tensor share the address and count once,
-    at the largest of them (``h`` and ``h.T``); a slice counts its own bytes, not the whole tensor it views (an
-    example ``X[:1]`` of a dataset held in one tensor)."""
-    own = t.numel() * t.element_size()
+    """A tensor as ``(its storage's address, the bytes it spans there)``: views of one tensor share the address and
+    count once, at the largest of them (``h`` and ``h.T``); a slice counts the span it reads, not the whole tensor it
+    views (an example ``X[:1]`` of a dataset held in one tensor), and a broadcast view (``expand``: stride 0) the
+    memory it repeats, not its elements."""
     try:
-        return t.untyped_storage().data_ptr(), own
-    except Exception:  # noqa: BLE001 - a tensor without plain storage (a quantized or sparse one): its own bytes
-        return id(t), own
+        storage = t.untyped_storage()
+        if t.numel() == 0:
+            return storage.data_ptr(), 0
+        span = 1 + sum((size - 1) * abs(stride) for size, stride in zip(t.shape, t.stride(), strict=True))
+        return storage.data_ptr(), min(span * t.element_size(), storage.nbytes())
+    except Exception:  # noqa: BLE001 - a tensor without plain storage or strides (quantized, sparse): its own bytes
+        return id(t), t.numel() * t.element_size()
 
 
 def _tensors(obj: Any, depth: int = 0) -> Iterable[Any]:

@@ -338,3 +338,19 @@ def test_peak_memory_of_an_example_sliced_from_a_dataset_tensor_counts_the_slice
     sliced = mh.objectives.PeakMemory(X[:1]).measure(model)["peak_memory_kb"]
     assert sliced == pytest.approx(mh.objectives.PeakMemory(X[:1].clone()).measure(model)["peak_memory_kb"])
     assert sliced - mh.objectives.ModelSize().measure(model)["size_kb"] == pytest.approx((64 + 16) * 4 / 1024)
+
+
+def test_peak_memory_counts_a_broadcast_view_by_the_memory_it_repeats():
+    # an expanded view (stride 0) was counted at all of its elements: 8 MB for 2 KB of memory
+    class Broadcast(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(16, 16)
+
+        def forward(self, x):
+            h = self.fc(x)
+            return h.unsqueeze(1).expand(-1, 4096, -1).mean(1)
+
+    model, x = Broadcast(), torch.zeros(32, 16)
+    activations = mh.objectives.PeakMemory(x).measure(model)["peak_memory_kb"] - mh.objectives.ModelSize().measure(model)["size_kb"]
+    assert activations == pytest.approx(2 * 32 * 16 * 4 / 1024)  # the Linear's input and output; the mean's are no larger
