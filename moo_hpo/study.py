@@ -1575,7 +1575,8 @@ class Study:
         """
         chosen = analysis.recommend(self.problem, self._trials, method, weights, objective, constraints, normalized)
         if "the front " in chosen.reason and self.front_basis() == "model":  # not the front pareto_front() gives
-            chosen.reason = chosen.reason.replace("the front ", "the measured front ", 1)
+            chosen.reason = chosen.reason.replace("the front ", "the front of the measured figures (a configuration's "
+                                                  "runs averaged) ", 1)
         return chosen
 
     def recommendations(self, weights: Mapping[str, float] | Sequence[float] | None = None) -> list[Recommendation]:

@@ -177,4 +177,5 @@ def test_a_recommendation_says_it_judged_the_measured_front_where_the_study_s_fr
     assert "knee: none to find, the front has 2 points" in study.recommend("knee").reason
     _repeat(study, {"a": 0.1, "b": -0.05})
     assert study.front_basis() == "model"
-    assert "knee: none to find, the measured front has 2 points" in study.recommend("knee").reason
+    assert ("knee: none to find, the front of the measured figures (a configuration's runs averaged) has 2 points"
+            in study.recommend("knee").reason)

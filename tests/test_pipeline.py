@@ -891,6 +891,10 @@ def test_a_fit_given_with_probes_but_without_build_is_refused_before_any_trial()
     def objective(config, trial):  # fn(config, trial) returning a model: measured as before
         return build(config)
 
-    sized = mh.Study(study.space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
-    sized.optimize(objective, probes=[mh.objectives.ModelSize()], n_trials=1, show_progress=False)
-    assert sized.trials[0].status is mh.TrialStatus.COMPLETE and sized.trials[0].metrics["size_kb"] > 0
+    def train(model, config={"width": 8}):  # noqa: B006 - `model` the configuration, called as fn(config): as before
+        return build(model)
+
+    for fn in (objective, train):
+        sized = mh.Study(study.space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+        sized.optimize(fn, probes=[mh.objectives.ModelSize()], n_trials=1, show_progress=False)
+        assert sized.trials[0].status is mh.TrialStatus.COMPLETE and sized.trials[0].metrics["size_kb"] > 0

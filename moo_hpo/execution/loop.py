@@ -110,11 +110,15 @@ def _check_not_a_fit(fn: Callable[..., Any]) -> None:
     """
     import inspect
 
+    from moo_hpo.execution.executors import takes_trial, trial_by_keyword
+
     try:
         params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         return
-    if len(params) >= 2 and params[0].name.lower() in _MODEL_NAMES and params[1].name in ("config", "cfg", "params"):
+    called_with_trial = takes_trial(fn) and not trial_by_keyword(fn)  # its second parameter given the trial
+    if (called_with_trial and len(params) >= 2 and params[0].name.lower() in _MODEL_NAMES
+            and params[1].name in ("config", "cfg", "params")):
         raise ConfigError(
             f"the objective {getattr(fn, '__name__', fn)!r} takes ({params[0].name}, {params[1].name}, ...), as fit "
             "does, but optimize was given no build=: it would be called as fn(config, trial). Pass build=config -> "

@@ -247,10 +247,11 @@ class Energy(StructureProbe):
 
             return run
         if hasattr(model, "predict"):
-            if self.device != "cpu" and available_energy_source(self.device) != "unavailable":
-                # it runs on the CPU: the device's counter (read before any watts=) would read the device idling
-                raise ProbeError(f"Energy on device={self.device!r} reads that device's counter; {type(model).__name__} "
-                                 "runs on the CPU: measure it with device='cpu'")
+            if self.device != "cpu" and (self.watts is not None or available_energy_source(self.device) != "unavailable"):
+                # it runs on the CPU: the device's counter would read the device idling, and a watts= estimate would
+                # be the CPU's time at the device's power, recorded as the device's (as for a torch module above)
+                raise ProbeError(f"Energy measures on device={self.device!r}; {type(model).__name__} runs on the CPU: "
+                                 "measure it with device='cpu'")
             return lambda: model.predict(batch)
         raise ProbeError(f"cannot run inference on {type(model).__name__}: expected predict() or a torch module")
 
