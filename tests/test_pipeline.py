@@ -898,3 +898,26 @@ def test_a_fit_given_with_probes_but_without_build_is_refused_before_any_trial()
         sized = mh.Study(study.space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
         sized.optimize(fn, probes=[mh.objectives.ModelSize()], n_trials=1, show_progress=False)
         assert sized.trials[0].status is mh.TrialStatus.COMPLETE and sized.trials[0].metrics["size_kb"] > 0
+
+
+def test_the_trial_hint_reaches_errors_that_make_their_own_message_and_is_given_once():
+    # an error whose message is not its argument (pydantic's ValidationError) lost the hint; the same exception
+    # object raised twice got it twice
+    class OwnMessage(ValueError):
+        def __str__(self):
+            return "input_type=Trial is not an int"
+
+    def build_checked(config, n_classes):
+        raise OwnMessage()
+
+    saved = TypeError("cannot use Trial here")
+
+    def raises_the_same(config, X):
+        raise saved
+
+    study = mh.Study(make_study().space, [mh.Minimize("size_kb")], optimizer="random", seed=0)
+    study.optimize(lambda model, config: model, build=build_checked, probes=[mh.objectives.ModelSize()], n_trials=1,
+                   show_progress=False)
+    assert "(moo_hpo passed the trial to build's parameter 'n_classes'" in study.trials[0].error  # below its traceback
+    study.optimize(raises_the_same, n_trials=2, show_progress=False)
+    assert all(t.error.splitlines()[0].count("moo_hpo passed the trial") == 1 for t in study.trials[1:])

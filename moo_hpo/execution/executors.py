@@ -93,8 +93,11 @@ def given_the_trial(exc: Exception, fn: Callable[..., Any], index: int, called: 
         index: the position of the parameter that received the trial.
         called: how ``fn`` is named in the message (``"build"``, ``"fit"``, ``"the objective"``).
     """
-    if (not isinstance(exc, (TypeError, AttributeError, ValueError)) or len(exc.args) != 1
-            or not isinstance(exc.args[0], str) or not re.search(r"\bTrial\b(?!\.)", exc.args[0])):
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - an exception that cannot say itself: left as it is
+        return exc
+    if not isinstance(exc, (TypeError, AttributeError, ValueError)) or not re.search(r"\bTrial\b(?!\.)", text):
         return exc
     try:
         positional = [p for p in inspect.signature(fn).parameters.values()
@@ -104,9 +107,17 @@ def given_the_trial(exc: Exception, fn: Callable[..., Any], index: int, called: 
     if len(positional) <= index or positional[index].name == "trial":
         return exc
     name = positional[index].name
-    exc.args = (f"{exc.args[0]} (moo_hpo passed the trial to {called}'s parameter {name!r}, as to any parameter in "
-                f"that place without a default or defaulting to None: if {name!r} is for something else, give it its "
-                f"value, functools.partial({getattr(fn, '__name__', called)}, {name}=...), or another default)",)
+    hint = (f"(moo_hpo passed the trial to {called}'s parameter {name!r}, as to any parameter in that place without a "
+            f"default or defaulting to None: if {name!r} is for something else, give it its value, "
+            f"functools.partial({getattr(fn, '__name__', called)}, {name}=...), or another default)")
+    if hint in text or hint in getattr(exc, "__notes__", ()):  # the same exception object again: hinted once
+        return exc
+    if len(exc.args) == 1 and exc.args[0] == text:  # its message is its argument: the hint ends the message
+        exc.args = (f"{text} {hint}",)
+        if str(exc) == f"{text} {hint}":
+            return exc
+        exc.args = (text,)
+    exc.add_note(hint)  # a message of its own making (pydantic's): the hint below the traceback
     return exc
 
 
