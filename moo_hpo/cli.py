@@ -136,6 +136,12 @@ def _load(text: str) -> mh.Study:
     return mh.Study.load(_study_file(text), read_only=True)
 
 
+def _figures_with_markdown(figures: Path | None, output: Path) -> None:
+    """Refuse ``--figures`` beside an output that is not Markdown (only Markdown links static figures)."""
+    if figures is not None and output.suffix.lower() != ".md":
+        raise CliError(f"--figures goes with a Markdown output (-o {output.stem}.md); received -o {str(output)!r}")
+
+
 def _replaced(output: Path) -> str:
     """Said after the path of a file a command writes when one was there already (the default -o names one)."""
     return " (replaced the file that was there)" if output.exists() else ""
@@ -327,6 +333,7 @@ def report(
     """
     from moo_hpo.reports.sections import compute_saved_text
 
+    _figures_with_markdown(figures, output)
     replaced = _replaced(output)
     with _load(path) as study:
         result = mh.report(study)
@@ -366,6 +373,7 @@ def audit(
                                  "the Markdown links."),
 ) -> None:
     """Fairness audit of a stored study: accuracy vs. gap, per-group figures, summary."""
+    _figures_with_markdown(figures, output)
     with _load(path) as study:
         result = mh.fairness_audit(study, accuracy=accuracy, gap=gap, bound=bound, trials=trial or None)
     replaced = _replaced(output)

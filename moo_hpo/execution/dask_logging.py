@@ -56,11 +56,13 @@ class _NoBareTraceback(logging.Filter):
 def _on_the_terminal(handler: logging.Handler) -> bool:
     """A handler that writes to standard error or output (Dask's own, the command line's, a rich ``RichHandler``),
     not to a file or elsewhere."""
-    if type(handler).__name__ == "RichHandler":
-        return True
+    from rich.logging import RichHandler
+
+    terminal = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+    if isinstance(handler, RichHandler):  # its console's file: a terminal, or a log of the user's own
+        return handler.console.file in terminal
     stream = getattr(handler, "stream", None)
-    return not isinstance(handler, logging.FileHandler) and stream is not None and stream in (
-        sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+    return not isinstance(handler, logging.FileHandler) and stream is not None and stream in terminal
 
 
 def quiet_dask_tracebacks() -> None:

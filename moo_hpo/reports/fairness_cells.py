@@ -100,7 +100,7 @@ def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[
                      "check that it serves every group before choosing it.")
         rate = selection_rate(fairness_extra(t, gap)) if t.number in chosen and not groups else None
         if rate is not None and min(rate, 1 - rate) < NEARLY_ONE_CLASS:
-            text += (f" Trial #{t.number}, a choice above, selects {rate:.1%} of people, nearly one class for everyone: "
+            text += (f" Trial #{t.number}, a choice above, selects {100 * rate:.3g}% of people, nearly one class for everyone: "
                      "a gap between rates near 0 (or 1) is small whatever the model's merit; check that it serves the "
                      "purpose before choosing it.")
     return text

@@ -56,11 +56,19 @@ def test_a_rich_handler_on_the_root_logger_loses_dask_s_tracebacks_too(tmp_path)
 
     from moo_hpo.execution.dask_logging import quiet_dask_tracebacks
 
-    out = io.StringIO()
-    handler = RichHandler(console=Console(file=out, width=200), show_time=False, show_path=False)
+    out, own_log = io.StringIO(), io.StringIO()
+
+    class OnTheTerminal(RichHandler):  # a subclass too; rich writes to a console whose file is standard error
+        pass
+
+    handler = OnTheTerminal(console=Console(file=out, width=200), show_time=False, show_path=False)
+    handler.console.file = sys.stderr  # what quiet_dask_tracebacks sees: the terminal
+    logged = RichHandler(console=Console(file=own_log, width=200), show_time=False, show_path=False)  # a log of one's own
     logging.root.addHandler(handler)
+    logging.root.addHandler(logged)
     try:
         quiet_dask_tracebacks()
+        handler.console.file = out  # read back from here
         try:
             raise ConnectionRefusedError("[Errno 111] Connection refused")
         except ConnectionRefusedError:
@@ -68,7 +76,9 @@ def test_a_rich_handler_on_the_root_logger_loses_dask_s_tracebacks_too(tmp_path)
             logging.getLogger("moo_hpo.test_dask_logging").error("moo_hpo's own", exc_info=True)
     finally:
         logging.root.removeHandler(handler)
-        _restore([handler])
+        logging.root.removeHandler(logged)
+        _restore([handler, logged])
+    assert own_log.getvalue().count("Errno 111") >= 2  # the user's own log keeps both tracebacks
     text = out.getvalue()
     assert "Failed to reconnect" in text and text.count("Errno 111") >= 1
     dask_part, own_part = text.split("moo_hpo's own")

@@ -688,5 +688,5 @@ def test_a_choice_that_selects_almost_no_one_is_named_as_nearly_one_class():
     study.tell(study.ask(), {"accuracy": 0.70, "eo_diff": 0.005}, extra={"fairness": {"by_group": _groups(0.3)}})
     audit = mh.fairness_audit(study, bound=0.008)
     assert [c["number"] for c in audit.choices] == [0, 1]
-    assert "Trial #0, a choice above, selects 1.0% of people, nearly one class for everyone" in audit.summary
+    assert "Trial #0, a choice above, selects 1% of people, nearly one class for everyone" in audit.summary
     assert "Trial #1, a choice above, selects" not in audit.summary  # 30% of people: nothing to say
