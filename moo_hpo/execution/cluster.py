@@ -510,6 +510,19 @@ class DaskExecutor:
                        if all(w.get("resources", {}).get(r, 0) >= need for r, need in self.resources.items())]
         # each worker's answer, its error included (a missing package), so that the message names the worker
         found = self.client.run(_preflight, payload, self._key, workers=workers, on_error="return")
+        from distributed.comm.core import CommClosedError
+
+        # a worker that died while it loaded (its connection closed: an OOM kill, a nanny's restart) is lost, not
+        # unable to load: the study goes on with the others (those Dask starts again load it with their first trial)
+        lost = [worker for worker, exc in found.items() if isinstance(exc, CommClosedError)]
+        if lost and len(lost) < len(found):
+            logger.warning("the Dask worker%s %s %s lost while loading the objective before the first trial; the study "
+                           "goes on with the %d other%s", "s" if len(lost) > 1 else "", ", ".join(lost),
+                           "were" if len(lost) > 1 else "was", len(found) - len(lost), "s" if len(found) - len(lost) > 1 else "")
+            found = {worker: answer for worker, answer in found.items() if worker not in lost}
+        elif lost:
+            raise ConfigError(f"every Dask worker ({len(lost)}) was lost while loading the objective before the first "
+                              f"trial (their connections closed: {found[lost[0]]}); see the workers' logs (memory?)")
         failed = {worker: exc for worker, exc in found.items() if isinstance(exc, BaseException)}
         if failed:
             worker, exc = next(iter(failed.items()))

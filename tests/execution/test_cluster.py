@@ -1195,3 +1195,45 @@ def test_a_client_closed_while_the_study_runs_is_said_as_such(pruner):
     finally:
         client.close()
         cluster.close()
+
+
+class _DiesOnceWhenLoaded:
+    """Unpickled on a worker (the objective's load), it kills that worker's process the first time: a worker lost
+    while it loads the objective (an OOM kill, a nanny's restart)."""
+
+    def __init__(self, flag: str, driver: int) -> None:
+        self.flag, self.driver = flag, driver
+
+    def __reduce__(self):
+        return (_die_once, (self.flag, self.driver))
+
+
+def _die_once(flag: str, driver: int) -> _DiesOnceWhenLoaded:
+    if os.getpid() == driver:  # the study's own copy: nothing to kill
+        return _DiesOnceWhenLoaded(flag, driver)
+    try:
+        os.close(os.open(flag, os.O_CREAT | os.O_EXCL))  # the first worker that loads it only
+    except FileExistsError:
+        return _DiesOnceWhenLoaded(flag, driver)
+    os._exit(1)
+
+
+def test_a_worker_lost_while_loading_the_objective_leaves_the_study_to_the_others(tmp_path, caplog):
+    # the study stopped before any trial: "the Dask worker ... could not load the objective: CommClosedError"
+    dies = _DiesOnceWhenLoaded(str(tmp_path / "died"), os.getpid())
+
+    def fn(config):
+        assert dies is not None
+        return {"a": config["x"], "b": config["y"]}
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        s = study()
+        with caplog.at_level("WARNING", logger="moo_hpo"):
+            s.optimize(fn, n_trials=4, executor=client, show_progress=False)
+        assert (tmp_path / "died").exists() and s.count("complete") == 4
+        assert "lost while loading the objective before the first trial; the study goes on with the 1 other" in caplog.text
+    finally:
+        client.close()
+        cluster.close()
