@@ -58,6 +58,8 @@ class TrialPruned(Exception):
     """Raised by an objective to end its trial early because the study's pruner said so.
 
     ``if trial.should_prune(): raise mh.TrialPruned()``; returning normally after ``should_prune()``
-    answered True records the trial as pruned too. Not a :class:`MooHpoError`: it is a signal, not an
+    answered True records the trial as pruned too. Raised by the objective's own rule, before the pruner said stop,
+    its message is kept: ``raise mh.TrialPruned("loss diverged")`` records ``extra["pruned"]`` = ``"the objective
+    raised TrialPruned: loss diverged"``. Not a :class:`MooHpoError`: it is a signal, not an
     error, and the study records the trial with status ``pruned`` and its last reported metrics.
     """

@@ -402,7 +402,7 @@ def _note_all_pruned(study: Study, mine: set[int]) -> None:
     if pruned < 2 or pruned < len(ran) or study.count("complete"):
         return
     reasons = [t.extra.get("pruned", "") for t in ran if isinstance(t.extra, dict)]
-    own = sum(r == OWN_STOP for r in reasons)
+    own = sum(r.startswith(OWN_STOP) for r in reasons)
     if study.pruner is None or own == pruned:  # the objective's own rule stopped each, not the pruner
         logger.warning(
             "the objective raised TrialPruned in all %d trials of this run%s (these stops were the objective's own), "
@@ -446,7 +446,9 @@ def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
     """Why the trial counts as pruned, or None: it raised TrialPruned, or it returned after the pruner said
     stop (an error, a timeout or a crash stays a failure whatever the pruner said)."""
     if isinstance(outcome.exception, TrialPruned) or (outcome.error or "").startswith("TrialPruned"):
-        return study.prune_reason(trial.number) or OWN_STOP
+        said = str(outcome.exception) if outcome.exception is not None else \
+            (outcome.error or "").splitlines()[0].removeprefix("TrialPruned").removeprefix(":").strip()
+        return study.prune_reason(trial.number) or (f"{OWN_STOP}: {said}" if said else OWN_STOP)  # its own words kept
     if outcome.error is None:
         return study.prune_reason(trial.number)
     return None
