@@ -114,10 +114,13 @@ class MOASHA(Pruner):
         if position <= len(members) / self.reduction_factor:
             self._promoted[k].add(number)
             return Decision(False)
-        kept = (m for m, y in zip(members[:-1], Y[:-1], strict=True)
-                if Y.shape[1] > 1 and m in self._promoted[k] and np.array_equal(y, Y[-1]))  # one objective: ties, not copies
-        same = next(kept, None)
-        copy = f" (the same point as trial #{same}'s report, which the rung kept: it keeps one of each point)" if same is not None else ""
+        copied = [m for m, y in zip(members[:-1], Y[:-1], strict=True)
+                  if Y.shape[1] > 1 and np.array_equal(y, Y[-1])]  # one objective: ties, not copies
+        same = next((m for m in copied if m in self._promoted[k]), copied[0] if copied else None)
+        copy = ("" if same is None else
+                f" (the same point as trial #{same}'s report, which the rung kept: it keeps one of each point)"
+                if same in self._promoted[k] else
+                f" (the same point as trial #{same}'s report: a copy ranks behind every distinct report)")
         return Decision(
             True,
             f"pruned at rung {k + 1} of {len(self.rung_steps)} (step {self.rung_steps[k]:g}): ranked {position + 1} of {len(members)}, "

@@ -324,3 +324,14 @@ def test_a_report_a_hair_below_the_first_rung_is_at_it_and_not_said_to_be_below(
     with caplog.at_level("WARNING", logger="moo_hpo"):
         study.tell(trial, {"acc": 0.5})
     assert "below the pruner's first rung" not in caplog.text and "where a rung sits" in caplog.text
+
+
+def test_a_copy_of_a_stopped_trial_s_point_says_why_it_ranks_last():
+    # it ranked behind dominated reports with no word of why: the note named only copies of points the rung kept
+    pruner = _pruner(max_resource=9)
+    for n, point in enumerate([(0.8, 0.1), (0.9, 0.3), (0.5, 0.5), (0.4, 0.6)]):
+        pruner.decide(n, 1, {"accuracy": point[0], "gap": point[1]})
+    assert 1 not in pruner.promoted(0)  # second of two non-dominated reports: stopped
+    copy = pruner.decide(4, 1, {"accuracy": 0.9, "gap": 0.3})
+    assert copy.prune and copy.reason.endswith("ranked 5 of 5, outside the best 1/3 (the same point as trial #1's report: "
+                                               "a copy ranks behind every distinct report)")
