@@ -6,7 +6,8 @@ Peak inference memory (:class:`PeakMemory`): on CUDA, ``torch.cuda.max_memory_al
 forward pass (minus what was allocated before). On CPU there is no allocator counter, so it is
 estimated: parameter and buffer bytes (a quantized module's packed weights as it stores them) plus the largest
 ``input + output`` of any layer during one forward pass (forward hooks; a layer is a module inside whose forward no
-other module ran, a weight's parametrization aside; each tensor counted once, keyword arguments included) or of any
+other module ran, a weight's parametrization aside; each storage counted once, a view with the tensor it views,
+keyword arguments included, the model's weights left out) or of any
 single operation in it (work a module does in its own forward beside its children's calls, such as ``h @ h.T``; see
 :mod:`moo_hpo.objectives.op_memory`), the working set a layer-by-layer runtime needs; the method is recorded in
 ``extra["peak_memory_method"]``.
@@ -356,16 +357,14 @@ class PeakMemory(StructureProbe):
         largest = [0]
         running: list[list[bool]] = []  # per module running now: whether a module ran inside it
 
-        def tensors(obj: Any) -> list[Any]:
-            if isinstance(obj, torch.Tensor):
-                return [obj]
-            if isinstance(obj, (list, tuple)):
-                return [t for o in obj for t in tensors(o)]
-            return []
+        from moo_hpo.objectives.op_memory import LargestOperation, weight_addresses, working_set
 
-        def nbytes(*objs: Any) -> int:  # each tensor once (attention takes one x as query, key and value)
-            unique = {id(t): t for o in objs for t in tensors(o)}
-            return sum(t.numel() * t.element_size() for t in unique.values())
+        weights = weight_addresses([*model.parameters(), *model.buffers()])
+
+        def nbytes(*objs: Any) -> int:
+            # each storage once (attention takes one x as query, key and value; nn.Flatten's output is a view of its
+            # input); the model's weights (a mask buffer given as an argument) count apart, with the parameters
+            return working_set(objs, weights)
 
         def before(_module: Any, _args: Any, _kwargs: Any) -> None:
             if running:
@@ -386,8 +385,6 @@ class PeakMemory(StructureProbe):
         handles = [h for m in model.modules() if id(m) not in parametrizing
                    for h in (m.register_forward_pre_hook(before, with_kwargs=True),
                              m.register_forward_hook(after, with_kwargs=True, always_call=True))]
-        from moo_hpo.objectives.op_memory import LargestOperation
-
         operations = LargestOperation([*model.parameters(), *model.buffers()])
         untraced = None
         try:
