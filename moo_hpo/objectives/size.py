@@ -400,7 +400,7 @@ class PeakMemory(StructureProbe):
             for h in handles:
                 h.remove()
         largest[0] = max(largest[0], operations.largest)
-        from moo_hpo.objectives.torch_state import is_bias, torch_state
+        from moo_hpo.objectives.torch_state import is_bias, stored_bytes, torch_state
 
         state = torch_state(model)
         # a model declared for a lower precision (model.moo_hpo_precision, as ModelSize's size_kb counts it): its
@@ -408,9 +408,9 @@ class PeakMemory(StructureProbe):
         # keeps float activations)
         at = None if target is None or state.quantized else PRECISION_BYTES[target]
         static = sum(bytes_at_precision(p.numel(), p.numel() if is_bias(name, p) else 0, target)
-                     if at is not None and p.is_floating_point() else p.numel() * p.element_size()
+                     if at is not None and p.is_floating_point() and p.layout == torch.strided else stored_bytes(p)
                      for name, p in model.named_parameters())
-        static += sum(b.numel() * b.element_size() for b in model.buffers())
+        static += sum(stored_bytes(b) for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores
             static = max(static, int(state.stored_bytes))
         extra = {"peak_memory_method": "cpu estimate: parameters + buffers + largest layer or operation input+output"

@@ -82,10 +82,11 @@ class TorchState:
             self._note(str(tensor.dtype))
             readable = None if tensor.is_meta else tensor.dequantize()
         else:
-            self.param_bytes += tensor.numel() * (2 if packed_fp16 else tensor.element_size())
+            self.param_bytes += tensor.numel() * 2 if packed_fp16 else stored_bytes(tensor)
             if packed_fp16:
                 self._note(str(torch.float16))
-            readable = None if tensor.is_meta else tensor.detach() if mask is None else tensor.detach() * mask
+            readable = (None if tensor.is_meta else sparse_values(tensor) if tensor.layout != torch.strided
+                        else tensor.detach() if mask is None else tensor.detach() * mask)
         if readable is None or self.param_count_nonzero is None:
             self.param_count_nonzero = None
         else:
@@ -94,6 +95,29 @@ class TorchState:
     def _note(self, dtype: str) -> None:
         if dtype not in self.quantized:
             self.quantized.append(dtype)
+
+
+def stored_bytes(tensor: Any) -> int:
+    """The bytes a tensor stores: a sparse one (COO, CSR, CSC, BSR, BSC) its values and indices, any other its
+    elements."""
+    import torch
+
+    if tensor.layout == torch.strided:
+        return tensor.numel() * tensor.element_size()
+    if tensor.layout == torch.sparse_coo:
+        parts = (tensor._values(), tensor._indices())
+    elif tensor.layout in (torch.sparse_csr, torch.sparse_bsr):
+        parts = (tensor.values(), tensor.crow_indices(), tensor.col_indices())
+    else:  # sparse_csc, sparse_bsc
+        parts = (tensor.values(), tensor.ccol_indices(), tensor.row_indices())
+    return sum(p.numel() * p.element_size() for p in parts)
+
+
+def sparse_values(tensor: Any) -> Any:
+    """The values a sparse tensor stores (what ``count_nonzero`` reads; it has no sparse implementation)."""
+    import torch
+
+    return (tensor._values() if tensor.layout == torch.sparse_coo else tensor.values()).detach()
 
 
 def is_bias(name: str, tensor: Any) -> bool:
@@ -157,12 +181,12 @@ def torch_state(model: Any) -> TorchState:
                 elif id(value) in mask_ids:
                     continue  # folded into its weight
                 elif id(value) in buffers:
-                    state.buffer_bytes += value.numel() * value.element_size()
+                    state.buffer_bytes += stored_bytes(value)
                 elif value.is_quantized or (packs and leaf not in _OUTPUT_QPARAMS and value.is_floating_point()):
                     state._add_parameter(value, bias=is_bias(leaf, value))
                     counted_keys.append(key)
                 else:  # saved by the module without being registered: a buffer, as torch.save ships it
-                    state.buffer_bytes += value.numel() * value.element_size()
+                    state.buffer_bytes += stored_bytes(value)
                 continue
             if leaf == _EXTRA_STATE:
                 continue  # the module's own object (get_extra_state), not weights

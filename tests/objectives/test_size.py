@@ -401,3 +401,33 @@ def test_peak_memory_counts_fused_attention_as_the_same_attention_written_out():
     scores = L * L * 4 / 1024
     assert _activations(ByHand(), x) == pytest.approx(2 * scores)  # the softmax's scores and probabilities
     assert _activations(Fused(), x) >= 2 * scores
+
+
+def test_sparse_weights_count_what_they_store():
+    # a sparse COO parameter crashed ModelSize and PeakMemory (count_nonzero has no sparse kernel); a CSR buffer
+    # counted at its dense size
+    w = torch.zeros(10, 784)
+    w[:, :100] = 1.0
+    w[0, 100:103] = 1.0  # 1,003 stored values
+
+    class SparseLinear(torch.nn.Module):
+        def __init__(self, layout):
+            super().__init__()
+            if layout == "coo":
+                self.w = torch.nn.Parameter(w.to_sparse())
+            else:
+                self.register_buffer("w", w.to_sparse_csr())
+
+        def forward(self, x):
+            return torch.sparse.mm(self.w, x.T).T if self.w.layout == torch.sparse_coo else (self.w @ x.T).T
+
+    x = torch.zeros(1, 784)
+    coo = SparseLinear("coo")
+    sized = mh.objectives.ModelSize().measure(coo)
+    assert sized["param_count"] == 7840 and sized["param_count_nonzero"] == 1003
+    assert sized["size_kb"] == pytest.approx((1003 * 4 + 2 * 1003 * 8) / 1024)  # values and their (row, column) indices
+    assert mh.objectives.PeakMemory(x).measure(coo)["peak_memory_kb"] >= sized["size_kb"]
+    csr = SparseLinear("csr")
+    stored = (1003 * 4 + 1003 * 8 + 11 * 8) / 1024  # values, column indices, row offsets
+    assert mh.objectives.ModelSize().measure(csr)["size_kb"] == pytest.approx(stored)
+    assert mh.objectives.PeakMemory(x).measure(csr)["peak_memory_kb"] == pytest.approx(stored + (784 + 10) * 4 / 1024)
