@@ -18,19 +18,37 @@ from typing import Any
 __all__ = ["LargestOperation", "weight_addresses", "working_set"]
 
 
-def _storage(t: Any) -> tuple[int, int]:
-    """A tensor as ``(its storage's address, the bytes it spans there)``: views of one tensor share the address and
-    count once, at the largest of them (``h`` and ``h.T``); a slice counts the span it reads, not the whole tensor it
-    views (an example ``X[:1]`` of a dataset held in one tensor), and a broadcast view (``expand``: stride 0) the
-    memory it repeats, not its elements."""
+def _extent(t: Any) -> tuple[int, int, int]:
+    """A tensor as ``(its storage's address, the first byte it addresses there, the byte after its last)``: views of
+    one tensor share the address; a slice addresses its part of the tensor it views (an example ``X[:1]`` of a
+    dataset held in one tensor), a broadcast view (``expand``: stride 0) the memory it repeats, not its elements.
+    A tensor without plain storage and strides (sparse, quantized, nested, on the meta device) is its own storage, of
+    the bytes it stores."""
+    import torch
+
     try:
+        if t.is_meta or t.layout != torch.strided:
+            raise TypeError("no plain storage")
         storage = t.untyped_storage()
+        start = t.storage_offset() * t.element_size()
         if t.numel() == 0:
-            return storage.data_ptr(), 0
+            return storage.data_ptr(), start, start
         span = 1 + sum((size - 1) * abs(stride) for size, stride in zip(t.shape, t.stride(), strict=True))
-        return storage.data_ptr(), min(span * t.element_size(), storage.nbytes())
-    except Exception:  # noqa: BLE001 - a tensor without plain storage or strides (quantized, sparse): its own bytes
-        return id(t), t.numel() * t.element_size()
+        return storage.data_ptr(), start, min(start + span * t.element_size(), storage.nbytes())
+    except Exception:  # noqa: BLE001 - the tensor counts on its own, at what it stores
+        return id(t), 0, _own_bytes(t)
+
+
+def _own_bytes(t: Any) -> int:
+    from moo_hpo.objectives.torch_state import stored_bytes
+
+    try:
+        return stored_bytes(t)
+    except Exception:  # noqa: BLE001 - a layout that cannot say (nested, mkldnn): its elements, or nothing
+        try:
+            return t.numel() * t.element_size()
+        except Exception:  # noqa: BLE001
+            return 0
 
 
 def _tensors(obj: Any, depth: int = 0) -> Iterable[Any]:
@@ -47,23 +65,30 @@ def _tensors(obj: Any, depth: int = 0) -> Iterable[Any]:
 
 
 def working_set(objs: Any, skipped: set[int]) -> int:
-    """The bytes of the tensors in ``objs`` (nested in lists, tuples and dicts): each storage once, at the largest span
-    any of its views addresses (:func:`_storage`), storages in ``skipped`` (the model's weights) left out.
+    """The bytes of the tensors in ``objs`` (nested in lists, tuples and dicts): of each storage, the bytes its views
+    address together (:func:`_extent`), each byte once; storages in ``skipped`` (the model's weights) left out.
 
     Args:
         objs: tensors, or containers of them (a layer's arguments and output; an operation's).
         skipped: storage addresses not to count.
     """
-    used: dict[int, int] = {}
+    ranges: dict[int, list[tuple[int, int]]] = {}
     for t in _tensors(objs):
-        address, size = _storage(t)
-        used[address] = max(used.get(address, 0), size)
-    return sum(n for address, n in used.items() if address not in skipped)
+        address, start, end = _extent(t)
+        if address not in skipped:
+            ranges.setdefault(address, []).append((start, end))
+    total = 0
+    for spans in ranges.values():  # the bytes the views of one storage address together (two halves: both)
+        reach = -1
+        for start, end in sorted(spans):
+            total += max(0, end - max(start, reach))
+            reach = max(reach, end)
+    return total
 
 
 def weight_addresses(weights: Iterable[Any]) -> set[int]:
     """The storage addresses of ``weights`` (a model's parameters and buffers), for :func:`working_set`."""
-    return {_storage(w)[0] for w in weights}
+    return {_extent(w)[0] for w in weights}
 
 
 def _attention_scores(func: Any, args: Any) -> int:
@@ -71,16 +96,21 @@ def _attention_scores(func: Any, args: Any) -> int:
     which computes its scores inside: the bytes a layer-by-layer runtime needs at its softmax (the scores, the
     probabilities and ``v``), as the same attention written out (``q @ k.transpose(-2, -1)``) is counted; else 0."""
     name = str(getattr(func, "__name__", func))
-    if len(args) < 3 or not all(hasattr(a, "shape") for a in args[:3]):
+    if ("scaled_dot_product" not in name and "multi_head_attention" not in name) or len(args) < 3:
         return 0
-    q, k, v = args[:3]
-    if "scaled_dot_product" in name and q.dim() >= 2 and k.dim() >= 2:  # (..., L, E) and (..., S, E)
-        scores = math.prod(q.shape[:-1]) * k.shape[-2]
-    elif "multi_head_attention" in name and len(args) > 4 and isinstance(args[4], int) and q.dim() >= 2 and k.dim() >= 2:
-        scores = math.prod(q.shape[:-2]) * args[4] * q.shape[-2] * k.shape[-2]  # batch x heads x L x S
-    else:
+    try:
+        q, k, v = args[:3]
+        if q.is_nested or k.is_nested or q.dim() < 2 or k.dim() < 2:
+            return 0
+        if "scaled_dot_product" in name:  # (..., L, E) and (..., S, E)
+            scores = math.prod(q.shape[:-1]) * k.shape[-2]
+        elif len(args) > 4 and isinstance(args[4], int):
+            scores = math.prod(q.shape[:-2]) * args[4] * q.shape[-2] * k.shape[-2]  # batch x heads x L x S
+        else:
+            return 0
+        return 2 * scores * q.element_size() + v.numel() * v.element_size()  # v's own values (a split of packed qkv)
+    except Exception:  # noqa: BLE001 - arguments not as expected (another signature): the operation's own count
         return 0
-    return 2 * scores * q.element_size() + _storage(v)[1]
 
 
 def LargestOperation(weights: Iterable[Any]) -> Any:  # noqa: N802 - a factory of the dispatch mode's subclass

@@ -431,3 +431,36 @@ def test_sparse_weights_count_what_they_store():
     stored = (1003 * 4 + 1003 * 8 + 11 * 8) / 1024  # values, column indices, row offsets
     assert mh.objectives.ModelSize().measure(csr)["size_kb"] == pytest.approx(stored)
     assert mh.objectives.PeakMemory(x).measure(csr)["peak_memory_kb"] == pytest.approx(stored + (784 + 10) * 4 / 1024)
+
+
+def test_peak_memory_traces_nested_tensors_and_counts_both_halves_of_one_storage():
+    # a padding mask made nested tensors inside a transformer: the tracing stopped (layers only); two halves of one
+    # tensor given to a layer counted as one
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(100, 32)
+            self.enc = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 1,
+                                                   enable_nested_tensor=True)
+
+        def forward(self, ids):
+            return self.enc(self.emb(ids), src_key_padding_mask=ids == 0)
+
+    ids = torch.randint(1, 100, (2, 64))
+    ids[0, 40:] = 0
+    measured = mh.objectives.PeakMemory(ids).measure(Encoder().eval())
+    assert measured.extra["peak_memory_method"].endswith("largest layer or operation input+output")  # traced
+
+    class Add(torch.nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    class Halves(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.add = torch.nn.Linear(8, 2 * 1024, bias=False), Add()
+
+        def forward(self, x):
+            return self.add(*self.fc(x).view(1, 2, 1024).unbind(1))
+
+    assert _activations(Halves(), torch.zeros(1, 8)) == pytest.approx(3 * 1024 * 4 / 1024)  # both halves, the sum
