@@ -264,7 +264,8 @@ class ModelSize(StructureProbe):
 
             state = torch_state(model)
             n, nonzero, biases = state.param_count, state.param_count_nonzero, state.bias_count
-            kept = state.qparam_bytes + state.buffer_bytes
+            kept = state.qparam_bytes + state.buffer_bytes + state.index_bytes  # a sparse weight's indices as they are
+            unstored = state.unstored
             stored = state.stored_bytes
             buf = io.BytesIO()
             torch.save(saved_state_dict(model, pruned=bool(state.pruned)), buf)
@@ -400,7 +401,7 @@ class PeakMemory(StructureProbe):
             for h in handles:
                 h.remove()
         largest[0] = max(largest[0], operations.largest)
-        from moo_hpo.objectives.torch_state import is_bias, stored_bytes, torch_state
+        from moo_hpo.objectives.torch_state import is_bias, sparse_values, stored_bytes, torch_state
 
         state = torch_state(model)
         # a model declared for a lower precision (model.moo_hpo_precision, as ModelSize's size_kb counts it): its
@@ -410,6 +411,10 @@ class PeakMemory(StructureProbe):
         static = sum(bytes_at_precision(p.numel(), p.numel() if is_bias(name, p) else 0, target)
                      if at is not None and p.is_floating_point() and p.layout == torch.strided else stored_bytes(p)
                      for name, p in model.named_parameters())
+        if at is not None:  # a sparse weight: its values at the declared precision, its indices as they are
+            sparse = [p for p in model.parameters() if p.layout != torch.strided and p.is_floating_point()]
+            static += sum(bytes_at_precision(sparse_values(p).numel(), 0, target) - sparse_values(p).numel()
+                          * p.element_size() for p in sparse)
         static += sum(stored_bytes(b) for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores
             static = max(static, int(state.stored_bytes))

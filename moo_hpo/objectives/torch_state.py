@@ -54,6 +54,8 @@ class TorchState:
         pruned: names of the pruned tensors (``"0.weight"``).
         bias_count: how many of the parameters are biases (a ``bias`` parameter, a quantized layer's bias): an
             integer deployment keeps them at 32 bits (see :func:`moo_hpo.objectives.size.bytes_at_precision`).
+        unstored: parameters a sparse tensor does not store (its zeros): counted, taking no bytes at any precision.
+        index_bytes: bytes of a sparse tensor's indices (in ``param_bytes`` too), kept as they are at any precision.
     """
 
     param_count: int = 0
@@ -64,6 +66,8 @@ class TorchState:
     quantized: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     bias_count: int = 0
+    unstored: int = 0
+    index_bytes: int = 0
 
     @property
     def stored_bytes(self) -> float:
@@ -83,6 +87,10 @@ class TorchState:
             readable = None if tensor.is_meta else tensor.dequantize()
         else:
             self.param_bytes += tensor.numel() * 2 if packed_fp16 else stored_bytes(tensor)
+            if tensor.layout != torch.strided:  # sparse: its values at a precision, its indices as they are
+                values = sparse_values(tensor)
+                self.unstored += tensor.numel() - values.numel()
+                self.index_bytes += stored_bytes(tensor) - values.numel() * values.element_size()
             if packed_fp16:
                 self._note(str(torch.float16))
             readable = (None if tensor.is_meta else sparse_values(tensor) if tensor.layout != torch.strided

@@ -427,6 +427,11 @@ def test_sparse_weights_count_what_they_store():
     assert sized["param_count"] == 7840 and sized["param_count_nonzero"] == 1003
     assert sized["size_kb"] == pytest.approx((1003 * 4 + 2 * 1003 * 8) / 1024)  # values and their (row, column) indices
     assert mh.objectives.PeakMemory(x).measure(coo)["peak_memory_kb"] >= sized["size_kb"]
+    at_int8 = mh.objectives.ModelSize(precisions=["int8"]).measure(coo)["size_kb_int8"]
+    assert at_int8 == pytest.approx((1003 * 1 + 2 * 1003 * 8) / 1024)  # its values at one byte, its indices as they are
+    coo.moo_hpo_precision = "int8"
+    assert mh.objectives.ModelSize().measure(coo)["size_kb"] == pytest.approx(at_int8)
+    assert mh.objectives.PeakMemory(x).measure(coo)["peak_memory_kb"] == pytest.approx(at_int8 + (784 + 10) * 4 / 1024)
     csr = SparseLinear("csr")
     stored = (1003 * 4 + 1003 * 8 + 11 * 8) / 1024  # values, column indices, row offsets
     assert mh.objectives.ModelSize().measure(csr)["size_kb"] == pytest.approx(stored)
