@@ -222,7 +222,8 @@ def test_markdown_reports_and_audits_take_a_folder_for_their_figures(toml_study)
     assert "](audit_figs/fairness_front.png)" in (toml_study / "a.md").read_text()
     assert (toml_study / "audit_figs" / "fairness_front.png").stat().st_size > 0
     out = runner.invoke(app, ["report", db, "-o", str(toml_study / "r.html"), "--figures", str(toml_study / "figs")])
-    assert out.exit_code != 0 and "--figures goes with a Markdown output (-o r.md); received -o" in one_line_error(out)
+    said = one_line_error(out)
+    assert out.exit_code != 0 and f"--figures goes with a Markdown output (-o {toml_study / 'r.md'}); received -o" in said
 
 
 def test_the_demo_audit_names_the_sensitive_attribute(tmp_path):

@@ -495,6 +495,12 @@ def test_probes_given_different_held_out_splits_are_warned_about():
     with pytest.warns(UserWarning, match=r"different held-out splits \(Accuracy 100 rows, FairnessGap 'sex_' 100 rows"):
         by_sex.optimize(lambda model, config: model.fit(X[val], y[val]), probes=prefixed, **run)
 
+    ood = [*prefixed[:1], mh.objectives.Accuracy(X[val], y[val], holdout=(X[b], y[b]), prefix="ood"), prefixed[1]]
+    ood[2] = mh.objectives.FairnessGap(X[val], y[val], sensitive=sex[val], holdout=(X[a], y[a], sex[a]), prefix="sex")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a prefixed accuracy on a test set of its own: a second measurement on purpose
+        by_sex.optimize(lambda model, config: model.fit(X[val], y[val]), probes=ood, **run)
+
     class OwnProbe(mh.objectives.Probe):  # a probe of the user's with attributes of those names: not read
         name, metrics, needs_training = "own", ("own",), True
 

@@ -79,12 +79,21 @@ def test_the_objective_s_own_reason_for_raising_trial_pruned_is_kept():
     # `raise mh.TrialPruned("val_loss diverged")` recorded only "the objective raised TrialPruned"
     def fn(config, trial):
         trial.report(1, {"acc": 0.3, "gap": 0.2})
-        raise mh.TrialPruned("val_loss diverged (9.0 > 5.0)")
+        raise mh.TrialPruned("val_loss diverged (9.0 > 5.0)\nat step 1")
+
+    class TrialPrunedError(ValueError):  # a user's own error of a like name: a failure
+        pass
+
+    def fails(config, trial):
+        raise TrialPrunedError("bad input")
 
     for n_workers in (1, 2):  # in the study's process, and in a worker (its outcome travels as text)
         study = _study(pruner=mh.pruners.DominatedPruner())
         study.optimize(fn, n_trials=2, n_workers=n_workers, show_progress=False)
-        assert [t.extra["pruned"] for t in study.trials] == ["the objective raised TrialPruned: val_loss diverged (9.0 > 5.0)"] * 2
+        assert [t.extra["pruned"] for t in study.trials] == ["the objective raised TrialPruned: val_loss diverged (9.0 > "
+                                                             "5.0)\nat step 1"] * 2
+        study.optimize(fails, n_trials=1, n_workers=n_workers, show_progress=False)
+        assert study.trials[-1].status is mh.TrialStatus.FAILED
 
 
 def test_a_report_that_breaks_a_hard_bound_stops_the_trial_at_once():

@@ -445,9 +445,11 @@ JOB_STOP_GRACE_S = 1.0
 def _pruned(study: Study, trial: Trial, outcome: Outcome) -> str | None:
     """Why the trial counts as pruned, or None: it raised TrialPruned, or it returned after the pruner said
     stop (an error, a timeout or a crash stays a failure whatever the pruner said)."""
-    if isinstance(outcome.exception, TrialPruned) or (outcome.error or "").startswith("TrialPruned"):
-        said = str(outcome.exception) if outcome.exception is not None else \
-            (outcome.error or "").splitlines()[0].removeprefix("TrialPruned").removeprefix(":").strip()
+    error = outcome.error or ""
+    as_text = error.split("\nTraceback (most recent call last):")[0]  # a worker's: "TrialPruned: its words", traceback
+    if isinstance(outcome.exception, TrialPruned) or (outcome.exception is None and as_text.split(":")[0] == "TrialPruned"):
+        said = str(outcome.exception) if outcome.exception is not None else as_text.removeprefix("TrialPruned").removeprefix(":")
+        said = said.strip()
         return study.prune_reason(trial.number) or (f"{OWN_STOP}: {said}" if said else OWN_STOP)  # its own words kept
     if outcome.error is None:
         return study.prune_reason(trial.number)

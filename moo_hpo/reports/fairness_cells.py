@@ -100,10 +100,22 @@ def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[
                      "check that it serves every group before choosing it.")
         rate = selection_rate(fairness_extra(t, gap)) if t.number in chosen and not groups else None
         if rate is not None and min(rate, 1 - rate) < NEARLY_ONE_CLASS:
-            text += (f" Trial #{t.number}, a choice above, selects {100 * rate:.3g}% of people, nearly one class for everyone: "
+            text += (f" Trial #{t.number}, a choice above, selects {_percent(rate)} of people, nearly one class for everyone: "
                      "a gap between rates near 0 (or 1) is small whatever the model's merit; check that it serves the "
                      "purpose before choosing it.")
     return text
+
+
+def _percent(rate: float) -> str:
+    """A share as a percentage with the digits that keep it off 0% and 100% (0.9997: "99.97%", not "100%")."""
+    text = f"{100 * rate:.3g}"
+    if "e" not in text and 0 < float(text) < 100:
+        return f"{text}%"
+    for digits in range(1, 10):
+        text = f"{100 * rate:.{digits}f}".rstrip("0").rstrip(".")
+        if 0 < float(text) < 100:
+            return f"{text}%"
+    return f"{100 * rate:g}%"
 
 
 #: A choice that selects fewer than this share of people (or more than 1 minus it) is said to be nearly one class.
