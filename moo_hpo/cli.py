@@ -139,7 +139,11 @@ def _load(text: str) -> mh.Study:
 def _figures_with_markdown(figures: Path | None, output: Path) -> None:
     """Refuse ``--figures`` beside an output that is not Markdown (only Markdown links static figures)."""
     if figures is not None and output.suffix.lower() != ".md":
-        raise CliError(f"--figures goes with a Markdown output (-o {output.with_suffix('.md')}); received -o {str(output)!r}")
+        try:
+            markdown = output.with_suffix(".md") if output.stem else Path("report.md")
+        except ValueError:  # "." or "/": no name to put a suffix on
+            markdown = Path("report.md")
+        raise CliError(f"--figures goes with a Markdown output (-o {markdown}); received -o {str(output)!r}")
 
 
 def _replaced(output: Path) -> str:

@@ -224,6 +224,8 @@ def test_markdown_reports_and_audits_take_a_folder_for_their_figures(toml_study)
     out = runner.invoke(app, ["report", db, "-o", str(toml_study / "r.html"), "--figures", str(toml_study / "figs")])
     said = one_line_error(out)
     assert out.exit_code != 0 and f"--figures goes with a Markdown output (-o {toml_study / 'r.md'}); received -o" in said
+    out = runner.invoke(app, ["report", db, "-o", ".", "--figures", str(toml_study / "figs")])  # no name to suffix
+    assert out.exit_code != 0 and "--figures goes with a Markdown output (-o report.md); received -o '.'" in one_line_error(out)
 
 
 def test_the_demo_audit_names_the_sensitive_attribute(tmp_path):

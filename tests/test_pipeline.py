@@ -501,6 +501,10 @@ def test_probes_given_different_held_out_splits_are_warned_about():
         warnings.simplefilter("error")  # a prefixed accuracy on a test set of its own: a second measurement on purpose
         by_sex.optimize(lambda model, config: model.fit(X[val], y[val]), probes=ood, **run)
 
+    only_prefixed = [mh.objectives.Accuracy(X[val], y[val], holdout=(X[a], y[a]), prefix="w"), prefixed[1]]
+    with pytest.warns(UserWarning, match=r"different held-out splits \(Accuracy 'w_' 100 rows, FairnessGap 'sex_'"):
+        by_sex.optimize(lambda model, config: model.fit(X[val], y[val]), probes=only_prefixed, **run)
+
     class OwnProbe(mh.objectives.Probe):  # a probe of the user's with attributes of those names: not read
         name, metrics, needs_training = "own", ("own",), True
 

@@ -306,16 +306,13 @@ def check_holdouts(probes: Sequence[Any]) -> None:
 
     held = [p for p in probes if isinstance(p, (Accuracy, FairnessGap)) and isinstance(getattr(p, "holdout", None), tuple)]
     for group in _scoring_the_same_rows(held, prefixed=True):
-        # the audit pairs the accuracy (unprefixed) with each gap (a prefixed one too): those are compared; a prefixed
-        # accuracy on a test set of its own is a second measurement on purpose
-        accuracy = next((p for p in group if isinstance(p, Accuracy) and not p.prefix), None)
-        gaps = [p for p in group if isinstance(p, FairnessGap)]
-        if accuracy is None or not gaps:
-            continue
-        first = accuracy.holdout
-        alike = all(_same_data(p.holdout[1], first[1]) and _same_data(p.holdout[0], first[0]) for p in gaps)
-        if not alike:
-            group = [accuracy, *gaps]
+        # the audit pairs an accuracy with each gap: a gap whose split no accuracy shares is warned of (a second,
+        # prefixed accuracy on a test set of its own beside one on the gap's is a measurement on purpose)
+        accuracies = [p for p in group if isinstance(p, Accuracy)]
+        apart = [g for g in group if isinstance(g, FairnessGap) and accuracies and not any(
+            _same_data(g.holdout[1], a.holdout[1]) and _same_data(g.holdout[0], a.holdout[0]) for a in accuracies)]
+        if apart:
+            group = [*accuracies, *apart]
             said = ", ".join(f"{type(p).__name__}{f' {p.prefix!r}' if getattr(p, 'prefix', '') else ''} "
                              f"{len(p.holdout[1])} rows" for p in group)
             warn(

@@ -27,14 +27,17 @@ def _extent(t: Any) -> tuple[int, int, int]:
     import torch
 
     try:
-        if t.is_meta or t.layout != torch.strided:
+        if t.layout != torch.strided or t.is_nested:
             raise TypeError("no plain storage")
         storage = t.untyped_storage()
+        # on the meta device every storage is at address 0: a view is told by the tensor it views
+        address = id(t._base if t._base is not None else t) if t.is_meta else storage.data_ptr()
         start = t.storage_offset() * t.element_size()
         if t.numel() == 0:
-            return storage.data_ptr(), start, start
+            return address, start, start
         span = 1 + sum((size - 1) * abs(stride) for size, stride in zip(t.shape, t.stride(), strict=True))
-        return storage.data_ptr(), start, min(start + span * t.element_size(), storage.nbytes())
+        end = start + span * t.element_size()
+        return address, start, end if t.is_meta else min(end, storage.nbytes())
     except Exception:  # noqa: BLE001 - the tensor counts on its own, at what it stores
         return id(t), 0, _own_bytes(t)
 
@@ -100,15 +103,21 @@ def _attention_scores(func: Any, args: Any) -> int:
         return 0
     try:
         q, k, v = args[:3]
-        if q.is_nested or k.is_nested or q.dim() < 2 or k.dim() < 2:
-            return 0
-        if "scaled_dot_product" in name:  # (..., L, E) and (..., S, E)
-            scores = math.prod(q.shape[:-1]) * k.shape[-2]
-        elif len(args) > 4 and isinstance(args[4], int):
-            scores = math.prod(q.shape[:-2]) * args[4] * q.shape[-2] * k.shape[-2]  # batch x heads x L x S
+        if q.is_nested:  # sequences of their own lengths (a padding mask): each sequence's scores
+            pairs = list(zip(q.unbind(), k.unbind(), v.unbind(), strict=True))
         else:
-            return 0
-        return 2 * scores * q.element_size() + v.numel() * v.element_size()  # v's own values (a split of packed qkv)
+            pairs = [(q, k, v)]
+        heads = args[4] if "scaled_dot_product" not in name and len(args) > 4 and isinstance(args[4], int) else None
+        scores = values = 0
+        for qi, ki, vi in pairs:
+            if qi.dim() < 2 or ki.dim() < 2:
+                return 0
+            if heads is None and "scaled_dot_product" not in name:
+                return 0
+            # (..., L, E) and (..., S, E); the multi-head operation's (batch, L, E) with its heads
+            scores += math.prod(qi.shape[:-1]) * ki.shape[-2] * (1 if heads is None else heads)
+            values += vi.numel() * vi.element_size()  # v's own values (a split of packed qkv)
+        return 2 * scores * q.element_size() + values
     except Exception:  # noqa: BLE001 - arguments not as expected (another signature): the operation's own count
         return 0
 

@@ -412,9 +412,9 @@ class PeakMemory(StructureProbe):
                      if at is not None and p.is_floating_point() and p.layout == torch.strided else stored_bytes(p)
                      for name, p in model.named_parameters())
         if at is not None:  # a sparse weight: its values at the declared precision, its indices as they are
-            sparse = [p for p in model.parameters() if p.layout != torch.strided and p.is_floating_point()]
-            static += sum(bytes_at_precision(sparse_values(p).numel(), 0, target) - sparse_values(p).numel()
-                          * p.element_size() for p in sparse)
+            sparse = [(name, p) for name, p in model.named_parameters() if p.layout != torch.strided and p.is_floating_point()]
+            static += sum(bytes_at_precision(sparse_values(p).numel(), sparse_values(p).numel() if is_bias(name, p) else 0,
+                                             target) - sparse_values(p).numel() * p.element_size() for name, p in sparse)
         static += sum(stored_bytes(b) for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores
             static = max(static, int(state.stored_bytes))

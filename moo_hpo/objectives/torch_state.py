@@ -78,7 +78,8 @@ class TorchState:
         import torch
 
         self.param_count += tensor.numel()
-        self.bias_count += tensor.numel() if bias else 0
+        # a bias at 32 bits: the values it stores (a sparse one's zeros take no bytes at any precision)
+        self.bias_count += (tensor.numel() if tensor.layout == torch.strided else sparse_values(tensor).numel()) if bias else 0
         if tensor.is_quantized:
             values = tensor.int_repr()
             self.param_bytes += values.numel() * values.element_size()

@@ -427,6 +427,10 @@ def test_sparse_weights_count_what_they_store():
     assert sized["param_count"] == 7840 and sized["param_count_nonzero"] == 1003
     assert sized["size_kb"] == pytest.approx((1003 * 4 + 2 * 1003 * 8) / 1024)  # values and their (row, column) indices
     assert mh.objectives.PeakMemory(x).measure(coo)["peak_memory_kb"] >= sized["size_kb"]
+    sparse_bias = torch.nn.Linear(4, 1000)
+    sparse_bias.bias = torch.nn.Parameter(torch.zeros(1000).index_fill(0, torch.tensor([3]), 1.0).to_sparse())
+    dense_weight = 4000 * 1 + 4 + 8  # int8 weights; the one stored bias value at 4 bytes, its index
+    assert mh.objectives.ModelSize(precisions=["int8"]).measure(sparse_bias)["size_kb_int8"] == pytest.approx(dense_weight / 1024)
     at_int8 = mh.objectives.ModelSize(precisions=["int8"]).measure(coo)["size_kb_int8"]
     assert at_int8 == pytest.approx((1003 * 1 + 2 * 1003 * 8) / 1024)  # its values at one byte, its indices as they are
     coo.moo_hpo_precision = "int8"
@@ -469,3 +473,27 @@ def test_peak_memory_traces_nested_tensors_and_counts_both_halves_of_one_storage
             return self.add(*self.fc(x).view(1, 2, 1024).unbind(1))
 
     assert _activations(Halves(), torch.zeros(1, 8)) == pytest.approx(3 * 1024 * 4 / 1024)  # both halves, the sum
+
+
+def test_peak_memory_counts_a_padded_transformer_s_scores_and_views_of_a_meta_tensor_once():
+    # a padding mask makes the attention's inputs nested tensors: their scores were left out (4 MB of 4.2)
+    layer = torch.nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+    encoder = torch.nn.TransformerEncoder(layer, 1, enable_nested_tensor=True).eval()
+    x, mask = torch.zeros(2, 128, 32), torch.zeros(2, 128, dtype=torch.bool)
+    mask[1, 64:] = True
+
+    class Masked(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, x):
+            return self.encoder(x, src_key_padding_mask=mask)
+
+    scores = 4 * (128 * 128 + 64 * 64) * 4 / 1024  # 4 heads, over each sequence's own length
+    assert _activations(Masked(), x) >= 2 * scores
+
+    from moo_hpo.objectives.op_memory import working_set
+
+    h = torch.empty(100, 10, device="meta")
+    assert working_set((h, h.T), set()) == 4000  # h.T is h
