@@ -22,8 +22,8 @@ def _extent(t: Any) -> tuple[int, int, int]:
     """A tensor as ``(its storage's address, the first byte it addresses there, the byte after its last)``: views of
     one tensor share the address; a slice addresses its part of the tensor it views (an example ``X[:1]`` of a
     dataset held in one tensor), a broadcast view (``expand``: stride 0) the memory it repeats, not its elements.
-    A tensor without plain storage and strides (sparse, quantized, nested, on the meta device) is its own storage, of
-    the bytes it stores."""
+    A tensor without plain storage and strides (sparse, nested) is its own storage, of the bytes it stores; on the
+    meta device, where every storage is at address 0, a view is told by the tensor it views."""
     import torch
 
     try:
