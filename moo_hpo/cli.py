@@ -18,7 +18,6 @@ import functools
 import logging
 import os
 import sys
-import tomllib
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -70,11 +69,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (mh.MooHpoError, CliError, OSError, tomllib.TOMLDecodeError, ImportError, KeyError, ValueError, TypeError) as exc:
+        except (mh.MooHpoError, CliError, OSError, ImportError, KeyError, ValueError, TypeError) as exc:
             if _state["debug"]:
                 raise
-            label = "malformed TOML" if isinstance(exc, tomllib.TOMLDecodeError) else "error"
-            errors.print(f"[red]{label}:[/] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
+            errors.print(f"[red]error:[/] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except Terminated:  # SIGTERM: the status a process stopped by it has (128 + 15), as schedulers expect
             errors.print("[yellow]terminated[/] (SIGTERM): finished trials are saved")
