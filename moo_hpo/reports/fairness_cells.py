@@ -100,7 +100,8 @@ def one_class_notes(candidates: list[Trial], usable: list[Trial], choices: list[
                      "check that it serves every group before choosing it.")
         rate = selection_rate(fairness_extra(t, gap)) if t.number in chosen and not groups else None
         if rate is not None and min(rate, 1 - rate) < NEARLY_ONE_CLASS:
-            text += (f" Trial #{t.number}, a choice above, selects {_percent(rate)} of people, nearly one class for everyone: "
+            by = " (by sample weight)" if weighted(fairness_extra(t, gap).get("by_group") or []) else ""
+            text += (f" Trial #{t.number}, a choice above, selects {_percent(rate)} of people{by}, nearly one class for everyone: "
                      "a gap between rates near 0 (or 1) is small whatever the model's merit; check that it serves the "
                      "purpose before choosing it.")
     return text
@@ -123,12 +124,19 @@ NEARLY_ONE_CLASS = 0.02
 
 
 def selection_rate(fairness: dict[str, Any]) -> float | None:
-    """The share of people a model selects, from its per-group table (each group's rate weighed by its count), or
-    None without one."""
-    rows = [g for g in fairness.get("by_group") or [] if isinstance(g.get("count"), (int, float))
+    """The share of people a model selects, from its per-group table (each group's rate weighed by its count, or by
+    its total sample ``weight`` when the table has one: its rates are weighted then), or None without one."""
+    groups = fairness.get("by_group") or []
+    size = "weight" if weighted(groups) else "count"
+    rows = [g for g in groups if isinstance(g.get(size), (int, float))
             and isinstance(g.get("selection_rate"), (int, float)) and g["selection_rate"] == g["selection_rate"]]
-    total = sum(g["count"] for g in rows)
-    return sum(g["count"] * g["selection_rate"] for g in rows) / total if total > 0 else None
+    total = sum(g[size] for g in rows)
+    return sum(g[size] * g["selection_rate"] for g in rows) / total if total > 0 else None
+
+
+def weighted(groups: list[dict[str, Any]]) -> bool:
+    """True when a per-group table was made with sample weights (each group has its total ``weight``)."""
+    return bool(groups) and all(isinstance(g.get("weight"), (int, float)) for g in groups)
 
 
 def yes_no(meets: bool | None) -> str:

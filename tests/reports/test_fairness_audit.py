@@ -690,3 +690,21 @@ def test_a_choice_that_selects_almost_no_one_is_named_as_nearly_one_class():
     assert [c["number"] for c in audit.choices] == [0, 1]
     assert "Trial #0, a choice above, selects 1% of people, nearly one class for everyone" in audit.summary
     assert "Trial #1, a choice above, selects" not in audit.summary  # 30% of people: nothing to say
+
+
+def test_the_share_a_choice_selects_is_weighted_as_its_rates_are():
+    # the per-group rates of a table made with sample weights are weighted: the share selected was weighed by the
+    # counts of people (a group of many light rows and one of few heavy ones)
+    def weighted(rates_weights):
+        return [{"sex": g, "count": count, "weight": weight, "accuracy": 0.8, "selection_rate": rate, "tpr": 0.5, "fpr": 0.01}
+                for g, (count, weight, rate) in zip(("Female", "Male"), rates_weights)]
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy"), mh.Minimize("eo_diff")],
+                     optimizer="random", seed=0, name="weighted share")
+    few_heavy = weighted([(10, 990.0, 0.01), (90, 10.0, 0.9)])  # by people 82% selected, by weight 1.9%
+    study.tell(study.ask(), {"accuracy": 0.77, "eo_diff": 0.01}, extra={"fairness": {"by_group": few_heavy}})
+    many_light = weighted([(90, 10.0, 0.01), (10, 990.0, 0.3)])  # by people 3.9%, by weight 29.7%
+    study.tell(study.ask(), {"accuracy": 0.70, "eo_diff": 0.005}, extra={"fairness": {"by_group": many_light}})
+    audit = mh.fairness_audit(study, bound=0.008)
+    assert [c["number"] for c in audit.choices] == [0, 1]
+    assert "Trial #0, a choice above, selects 1.89% of people (by sample weight), nearly one class" in audit.summary
+    assert "Trial #1, a choice above, selects" not in audit.summary
