@@ -149,7 +149,9 @@ def profile_from_text(text: str) -> DeviceProfile:
     Raises:
         ConfigError: naming the text and what is wrong in it.
     """
-    name, _, rest = text.partition(":")
+    name, colon, rest = text.partition(":")
+    if not colon and "=" in name:  # budgets without the device's name before them
+        raise ConfigError(f"device {text!r} has no name: write it before the budgets, such as mcu:{text}")
     budgets = {"size": "max_size_kb", "latency": "max_latency_ms", "energy": "max_energy_j", "memory": "max_memory_kb"}
     metrics = {"size_metric", "latency_metric", "energy_metric", "memory_metric", "device"}  # a budget's metric, the device
     kwargs: dict[str, Any] = {}

@@ -348,19 +348,23 @@ class ProbePipeline:
         self._derive(metrics, extra, final=False)
         broken = [c for c in self.hard if c.name in metrics and not c.is_satisfied(metrics[c.name])]
         if broken:
-            reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" for c in broken)
+            from moo_hpo.objectives.device_fit import DeviceFit
+
+            # a device's excess names the budgets it breaks: "device_excess=2 breaks ... (mcu: size_kb 48.09 > 16)"
+            over = {m: p.over_budget(metrics) for p in self.derived if isinstance(p, DeviceFit) for m in p.metrics}
+            reason = "; ".join(f"{c.name}={metrics[c.name]:.4g} breaks {c.describe()}" + (
+                " (" + "; ".join(f"{d}: {m} {v:.4g} > {b:g}" for d, m, v, b in over[c.name]) + ")" if over.get(c.name) else "")
+                for c in broken)
             declared = getattr(model, "moo_hpo_precision", None)
-            if declared is not None:  # sizes count at the declared precision; a latency is the built model's own
-                from moo_hpo.objectives.device_fit import DeviceFit
+            if declared not in (None, "fp32"):  # sizes count at the declared precision; a latency is the built model's own
                 from moo_hpo.objectives.energy import Energy
                 from moo_hpo.objectives.latency import Latency
 
                 run = {m for p in before if isinstance(p, (Latency, Energy)) for m in p.metrics}  # the model as it runs
-                run |= {m for p in self.derived if isinstance(p, DeviceFit)  # a device's excess over a latency budget
-                        and any(limit in run for d in p.devices for limit, _ in d.limits()) for m in p.metrics}
-                timed = [c.name for c in broken if c.name in run]
+                timed = [c.name for c in broken if c.name in run]  # a device's excess: the timed budgets it breaks
+                timed += [m for c in broken for m in dict.fromkeys(m for _, m, _, _ in over.get(c.name, [])) if m in run]
                 if timed:
-                    reason += (f" ({', '.join(timed)} measured on the model as built, before fit: its "
+                    reason += (f" ({', '.join(dict.fromkeys(timed))} measured on the model as built, before fit: its "
                                f"moo_hpo_precision={declared!r} counts in sizes only; a model quantized in fit may run "
                                "faster than this)")
             return Skipped(metrics, extra, reason)

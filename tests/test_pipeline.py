@@ -86,7 +86,17 @@ def test_a_latency_skip_of_a_model_declared_int8_says_it_judged_the_float_model(
     fast = mh.objectives.DeviceFit(mh.DeviceProfile("mcu", max_latency_ms=1e-9))  # a latency budget, derived
     timed.optimize(lambda m, c: m, build=int8_build, probes=[mh.objectives.ModelSize(), latency, fast], n_trials=1,
                    show_progress=False)
-    assert "(device_excess measured on the model as built, before fit" in timed.trials[0].extra["skipped"]
+    assert "(latency_p99_ms measured on the model as built, before fit" in timed.trials[0].extra["skipped"]
+    # a device with both budgets, its size alone broken: the skip names that budget, and no latency note
+    # (it said "device_excess measured on the model as built ... may run faster" whatever broke)
+    both = mh.Study(make_study().space, [mh.Minimize("size_kb")], [mh.AtMost("device_excess", 0.0)], optimizer="random",
+                    seed=0)
+    roomy = mh.objectives.DeviceFit(mh.DeviceProfile("mcu", max_size_kb=0.01, max_latency_ms=1e6))
+    both.optimize(lambda m, c: m, build=int8_build, probes=[mh.objectives.ModelSize(), latency, roomy], n_trials=1,
+                  show_progress=False)
+    said = both.trials[0].extra["skipped"]
+    assert both.trials[0].status is mh.TrialStatus.INFEASIBLE_SKIPPED and "as built" not in said
+    assert re.search(r"breaks device_excess <= 0 \(mcu: size_kb [0-9.]+ > 0\.01\)$", said), said
 
 
 def test_fn_returning_a_model_is_measured_by_every_probe():

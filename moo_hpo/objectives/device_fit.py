@@ -62,10 +62,10 @@ class DeviceFit(Probe):
         if isinstance(devices, DeviceProfile):
             devices = [devices]
         if isinstance(devices, str) or not isinstance(devices, Iterable):
-            raise ConfigError(f"DeviceFit expects a list of mh.DeviceProfile s; received {devices!r}")
+            raise ConfigError(f"DeviceFit expects a list of mh.DeviceProfile objects; received {devices!r}")
         devices = list(devices)  # a generator too
         if not devices or not all(isinstance(d, DeviceProfile) for d in devices):
-            raise ConfigError(f"DeviceFit expects a list of mh.DeviceProfile s; received {devices!r}")
+            raise ConfigError(f"DeviceFit expects a list of mh.DeviceProfile objects; received {devices!r}")
         check_unique_names(devices)
         if not isinstance(metric, str) or not metric.strip():
             raise ConfigError(f"DeviceFit: metric must be a non-empty name; received {metric!r}")
@@ -125,6 +125,18 @@ class DeviceFit(Probe):
         if best == -math.inf:  # before training, a device none of whose budgets is measured yet: it may take it
             return Measurement({}, {})
         return Measurement({self.metric: best}, {"device_fit": best_name})
+
+    def over_budget(self, metrics: Mapping[str, float]) -> list[tuple[str, str, float, float]]:
+        """The budgets ``metrics`` break, device by device (those not measured yet left out): what a skip names.
+
+        Args:
+            metrics: metric name -> value.
+
+        Returns:
+            (device name, metric, value, budget) per budget broken, devices in their order.
+        """
+        return [(device.name, name, float(metrics[name]), bound) for device in self.devices
+                for name, bound in device.limits() if _measured(metrics, name) and float(metrics[name]) > bound]
 
     def measure(self, model: Any) -> Measurement:
         """Not measured from a model: the study derives it (:meth:`derive`) from the other probes' metrics.

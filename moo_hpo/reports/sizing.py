@@ -49,11 +49,11 @@ def device_constraints(profiles: Sequence[DeviceProfile]) -> list[Any]:
     from moo_hpo.constraints import AtMost
 
     if isinstance(profiles, str):
-        raise ConfigError(f"device_constraints expects mh.DeviceProfile s; received the text {profiles!r} (the command "
+        raise ConfigError(f"device_constraints expects mh.DeviceProfile objects; received the text {profiles!r} (the command "
                           "line's device syntax: in Python, mh.DeviceProfile(name, max_size_kb=...))")
     profiles = list(profiles) if not isinstance(profiles, DeviceProfile) else [profiles]
     if not profiles or not all(isinstance(p, DeviceProfile) for p in profiles):
-        raise ConfigError(f"device_constraints expects mh.DeviceProfile s; received {profiles!r}")
+        raise ConfigError(f"device_constraints expects mh.DeviceProfile objects; received {profiles!r}")
     check_unique_names(profiles)
     budgets: dict[str, list[float]] = {}
     for profile in profiles:

@@ -41,6 +41,7 @@ def test_a_budget_may_carry_a_unit(text, field, expected):
      "unit moo_hpo cannot tell (it reads names like 'size_kb' in KiB): give a plain number in the unit of 'size_mb'"),
     ("mcu:energy=1mJ,energy_metric=battery_pct", "energy=1mJ carries a unit, but the budget applies to energy_metric='battery_pct'"),
     ("mcu:ram=64", "unknown key 'ram'; expected size=, latency=, energy=, memory= (budgets)"),
+    ("size=20", "has no name: write it before the budgets, such as mcu:size=20"),  # was "has no budget"
 ])
 def test_a_unit_that_cannot_apply_is_refused_naming_what_it_takes(text, message):
     with pytest.raises(mh.ConfigError, match="device " + repr(text).replace("[", r"\[")) as info:
