@@ -31,6 +31,7 @@ as failed with the probe's name and message.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -72,6 +73,55 @@ def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None
             "probe %r (needs_training=False) measures the %s before fit: it has no fitted parameters yet, so its "
             "size or predictions are not the trained model's; give the probe needs_training=True unless it reads "
             "hyperparameters only (logged once per process that runs trials)", p.name, type(model).__name__,
+        )
+
+
+#: how far (relative) the trained model's figure may be from the one judged before training before that is said
+JUDGED_APART = 0.1
+
+
+def judged_budgets(hard: Sequence[Constraint], derived: Sequence[Probe], metrics: Mapping[str, float]) -> dict[str, tuple[str, bool]]:
+    """The measured figures a skip before training is decided on, each with the bound it meets (for messages) and
+    whether it is an upper bound: the hard constraints' metrics, and for a device's excess
+    (:class:`~moo_hpo.objectives.DeviceFit`) the budgeted metrics it is derived from."""
+    from moo_hpo.objectives.device_fit import DeviceFit
+
+    fits = {m: p for p in derived if isinstance(p, DeviceFit) for m in p.metrics}
+    out: dict[str, tuple[str, bool]] = {}
+    for c in hard:
+        if c.name in fits:
+            for d in fits[c.name].devices:
+                for name, bound in d.limits():
+                    if name in metrics and name not in out:
+                        out[name] = (f"{name} <= {bound:g} on {d.name!r}", True)
+        elif c.name in metrics:
+            out[c.name] = (c.describe(), c.kind == "at_most")
+    return out
+
+
+def _note_judged_another_model(judged: dict[str, tuple[float, str, bool]], metrics: Mapping[str, float], timed: set[str],
+                               noted: set[str]) -> None:
+    """Log once per metric when the figure a skip before training was decided on (``judged``: name -> (value, bound,
+    upper)) is far from the trained model's: ``fit`` quantized the model, or left layers at a precision
+    ``moo_hpo_precision`` did not say, so skips judged on it may drop candidates that fit or train ones that cannot."""
+    for name, (before, bound, upper) in judged.items():
+        after = metrics.get(name)
+        if after is None or f":judged:{name}" in noted or not (math.isfinite(before) and math.isfinite(after)):
+            continue
+        if abs(after - before) <= JUDGED_APART * max(abs(before), abs(after), 1e-12):
+            continue
+        noted.add(f":judged:{name}")
+        stricter = (before > after) == upper  # the built model looked worse than the trained one is
+        hint = ("it is measured on the model as it runs: let build return the model as it ships, or set the bound a "
+                "little looser" if name in timed else "give the built model the precision the trained one has "
+                "(model.moo_hpo_precision = 'int8' where fit quantizes; quantize_dynamic leaves convolutions at fp32), "
+                "or let build return the model as it ships")
+        logger.warning(
+            "%s was %.4g on the model build returned, on which candidates are skipped before training, and %.4g on the "
+            "model fit returned (%s): %s; %s (logged once per process that runs trials)", name, before, after, bound,
+            "a candidate skipped for it may fit once trained" if stricter
+            else "a candidate that passes the check before training may break it once trained (it trains for nothing)",
+            hint,
         )
 
 
@@ -368,6 +418,7 @@ class ProbePipeline:
                                f"moo_hpo_precision={declared!r} counts in sizes only; a model quantized in fit may run "
                                "faster than this)")
             return Skipped(metrics, extra, reason)
+        judged = {name: (metrics[name], *bound) for name, bound in judged_budgets(self.hard, self.derived, metrics).items()}
         meters = [p for p in self.probes if getattr(p, "measures_training", False)]
         shape = _torch_shape(model) if before else None  # quantizing or casting in place shows in it
         with ExitStack() as stack:
@@ -407,4 +458,9 @@ class ProbePipeline:
         again = [p for p in before if changed or isinstance(p, ModelSize)]
         self._measure(again + [p for p in self.measuring if p not in before and p not in meters], model, metrics, extra)
         self._derive(metrics, extra, final=True)
+        from moo_hpo.objectives.energy import Energy
+        from moo_hpo.objectives.latency import Latency
+
+        timed = {m for p in before if isinstance(p, (Latency, Energy)) for m in p.metrics}
+        _note_judged_another_model(judged, metrics, timed, self._noted)
         return Result(metrics, extra)

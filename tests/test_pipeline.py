@@ -941,3 +941,37 @@ def test_the_trial_hint_reaches_errors_that_make_their_own_message_and_is_given_
     assert "(moo_hpo passed the trial to build's parameter 'n_classes'" in study.trials[0].error  # below its traceback
     study.optimize(raises_the_same, n_trials=2, show_progress=False)
     assert all(t.error.splitlines()[0].count("moo_hpo passed the trial") == 1 for t in study.trials[1:])
+
+
+def test_a_trained_model_far_from_the_one_judged_before_training_is_said(caplog):
+    # fit returned a quantized copy: candidates were skipped on their float size (3.5x the int8 one) with nothing said
+    def quantized(model, config):
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+    study = mh.Study(mh.Space({"width": mh.Int(4, 256, log=True)}), [mh.Minimize("size_kb")], [mh.AtMost("size_kb", 1.0)],
+                     optimizer="random", seed=0)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(quantized, build=build, probes=[mh.objectives.ModelSize()], n_trials=8, show_progress=False)
+    said = [r.getMessage() for r in caplog.records if "on the model build returned" in r.getMessage()]
+    assert len(said) == 1, said  # once
+    assert "(size_kb <= 1): a candidate skipped for it may fit once trained; give the built model the precision" in said[0]
+
+    # the other way: declared int8, but quantize_dynamic leaves the convolution at fp32
+    def conv(config):
+        model = torch.nn.Sequential(torch.nn.Conv2d(1, config["width"], 3), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+        model(torch.zeros(1, 1, 8, 8))
+        model.moo_hpo_precision = "int8"
+        return model
+
+    caplog.clear()
+    fits = mh.objectives.DeviceFit(mh.DeviceProfile("mcu", max_size_kb=1e6))  # through a device's excess
+    grown = mh.Study(mh.Space({"width": mh.Int(4, 8)}), [mh.Minimize("size_kb")], [fits.constraint()], optimizer="random", seed=0)
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        grown.optimize(quantized, build=conv, probes=[mh.objectives.ModelSize(), fits], n_trials=1, show_progress=False)
+    (said,) = [r.getMessage() for r in caplog.records if "on the model build returned" in r.getMessage()]
+    assert "(size_kb <= 1e+06 on 'mcu'): a candidate that passes the check before training may break it" in said
+
+    caplog.clear()  # fit that trains in place: the same figures, nothing said
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        make_study().optimize(lambda m, c: m, build=build, probes=[mh.objectives.ModelSize()], n_trials=3, show_progress=False)
+    assert not [r for r in caplog.records if "on the model build returned" in r.getMessage()]
