@@ -314,15 +314,25 @@ class PeakMemory(StructureProbe):
     Args:
         example: an input batch (tensor or array) for one forward pass: ``X[:1]`` for one sample (where
             :class:`~moo_hpo.objectives.Latency` takes ``X[0]``). The module is handed back in the mode it came in.
+        weights: where the deployed model keeps its parameters and buffers: ``"ram"`` (counted: a device that loads
+            the model into memory) or ``"flash"`` (not counted: a microcontroller that runs them from flash, as
+            TensorFlow Lite Micro does, whose RAM holds the activations; measured on the CPU).
+
+    Raises:
+        ConfigError: for an example that is not a batch, or ``weights`` other than ``"ram"`` or ``"flash"``.
     """
 
     needs_training = False
     name = "peak_memory"
     metrics = ("peak_memory_kb",)
 
-    def __init__(self, example: Any) -> None:
+    def __init__(self, example: Any, weights: str = "ram") -> None:
         check_example("PeakMemory", example, text=False)
+        if weights not in ("ram", "flash"):
+            raise ConfigError(f"PeakMemory: weights must be 'ram' (counted) or 'flash' (a microcontroller's, not "
+                              f"counted); received {weights!r}")
         self.example = example
+        self.weights = weights
 
     def measure(self, model: Any) -> Measurement:
         if not is_torch_module(model):
@@ -347,6 +357,9 @@ class PeakMemory(StructureProbe):
         device = x.device
         model.eval()
         if device.type == "cuda":
+            if self.weights == "flash":
+                raise ProbeError("PeakMemory(weights='flash') describes a microcontroller that runs its weights from "
+                                 "flash; on cuda they sit in GPU memory: measure a CPU copy (model.to('cpu'))")
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
             _forward(model, x)
@@ -418,10 +431,14 @@ class PeakMemory(StructureProbe):
         static += sum(stored_bytes(b) for b in model.buffers())
         if state.quantized:  # its packed weights are no parameters(): counted from what it stores
             static = max(static, int(state.stored_bytes))
-        extra = {"peak_memory_method": "cpu estimate: parameters + buffers + largest layer or operation input+output"
-                 if untraced is None else "cpu estimate: parameters + buffers + largest layer input+output "
+        counted = "parameters + buffers + " if self.weights == "ram" else ""
+        extra = {"peak_memory_method": f"cpu estimate: {counted}largest layer or operation input+output"
+                 if untraced is None else f"cpu estimate: {counted}largest layer input+output "
                  f"(its operations could not be traced: {untraced:.200})"}
-        if target is not None:
+        if self.weights == "flash":  # run from flash: RAM holds the activations
+            static = 0
+            extra["peak_memory_method"] += " (weights and buffers in flash, not counted)"
+        if target is not None and self.weights == "ram":
             extra["peak_memory_precision"] = target if at is not None else "as stored (a quantized model)"
         return Measurement({"peak_memory_kb": (static + largest[0]) / 1024.0}, extra)
 

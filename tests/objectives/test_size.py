@@ -132,6 +132,22 @@ def test_peak_memory_cpu_estimate():
         mh.objectives.PeakMemory(torch.zeros(64, 10)).measure(model)
 
 
+def test_peak_memory_of_weights_run_from_flash_counts_the_activations_alone():
+    # a microcontroller keeps its weights in flash (size_kb's budget): RAM was charged for them too, and models that
+    # fit were skipped under a RAM budget
+    model = mlp()
+    model.moo_hpo_precision = "int8"
+    m = mh.objectives.PeakMemory(torch.zeros(64, 10), weights="flash").measure(model)
+    assert m["peak_memory_kb"] == pytest.approx(2 * 64 * 32 * 4 / 1024)  # the ReLU's input and output, no weight
+    assert m.extra["peak_memory_method"].endswith("(weights and buffers in flash, not counted)")
+    assert "peak_memory_precision" not in m.extra and "parameters" not in m.extra["peak_memory_method"]
+    quantized = torch.ao.quantization.quantize_dynamic(mlp(), {torch.nn.Linear}, dtype=torch.qint8)
+    mq = mh.objectives.PeakMemory(torch.zeros(64, 10), weights="flash").measure(quantized)
+    assert mq["peak_memory_kb"] == pytest.approx(2 * 64 * 32 * 4 / 1024)  # its packed weights not counted either
+    with pytest.raises(mh.ConfigError, match=r"weights must be 'ram' \(counted\) or 'flash' .*received 'rom'"):
+        mh.objectives.PeakMemory(torch.zeros(1, 10), weights="rom")
+
+
 def test_unknown_precision_rejected():
     with pytest.raises(mh.ConfigError, match="unknown precision"):
         mh.objectives.ModelSize(precisions=["fp8"])
