@@ -654,7 +654,7 @@ def test_device_constraints_skip_before_training_what_no_device_takes():
     assert [c.describe() for c in mh.device_constraints(devices)] == ["size_kb <= 2"]
     assert [c.describe() for c in mh.device_constraints(devices[:1] + devices[2:])] == ["size_kb <= 1.5", "latency_p99_ms <= 50"]
     for bad in ([], ["mcu"], "mcu:size=20"):
-        with pytest.raises(mh.ConfigError, match="device_constraints expects mh.DeviceProfile s"):
+        with pytest.raises(mh.ConfigError, match="device_constraints expects mh.DeviceProfile objects"):
             mh.device_constraints(bad)
     with pytest.raises(mh.ConfigError, match=r"received the text 'mcu:size=20' \(the command line's device syntax"):
         mh.device_constraints("mcu:size=20")
