@@ -346,7 +346,9 @@ ESTIMATED_BY: dict[str, tuple[str, ...]] = {
 
 def estimated_metrics(trials: Sequence[Any]) -> dict[str, str]:
     """The energy metrics that some of ``trials`` estimated (``watts=...``, no counter) rather than measured, each
-    with a label for reports: ``{"energy_per_inference_j": "estimate: 10 W x time"}``.
+    with a label for reports: ``{"energy_per_inference_j": "estimate: 10 W x time"}``; and ``peak_memory_kb`` where
+    :class:`~moo_hpo.objectives.PeakMemory` estimated it on the CPU (``"estimate: weights + largest layer or
+    operation"``).
 
     A metric estimated by some trials only says how many (``"estimate in 3 of 5 trials: 10 W x time"``); a trial
     recorded before the probes kept their power (only ``extra["energy_source"] = "estimate"``) gives ``"a stated
@@ -381,4 +383,20 @@ def estimated_metrics(trials: Sequence[Any]) -> dict[str, str]:
         estimated = len(watts[metric])
         share = "" if not measured.get(metric) else f" in {estimated} of {estimated + measured[metric]} trials"
         out[metric] = f"estimate{share}: {' or '.join(powers)} x time"
+    memory = _peak_memory_estimates(trials)
+    if memory:
+        out["peak_memory_kb"] = memory
     return out
+
+
+def _peak_memory_estimates(trials: Sequence[Any]) -> str | None:
+    """The label of ``peak_memory_kb`` where :class:`~moo_hpo.objectives.PeakMemory` estimated it on the CPU (its
+    ``extra["peak_memory_method"]`` says so) rather than measured it on a GPU, or None."""
+    methods = [t.extra.get("peak_memory_method") for t in trials if isinstance(t.extra, dict)
+               and "peak_memory_kb" in (t.metrics or {}) and isinstance(t.extra.get("peak_memory_method"), str)]
+    estimated = [m for m in methods if m.startswith("cpu estimate")]
+    if not estimated:
+        return None
+    share = "" if len(estimated) == len(methods) else f" in {len(estimated)} of {len(methods)} trials"
+    counted = "weights + " if any("weights and buffers in flash" not in m for m in estimated) else ""
+    return f"estimate{share}: {counted}largest layer or operation"

@@ -4,7 +4,8 @@ An energy probe with ``watts=...`` on a machine without an energy counter multip
 (:func:`moo_hpo.objectives.energy.estimated_metrics` finds such metrics in the trials' ``extra``). The reports (HTML,
 Markdown, JSON, figures) and the device sizing table name such a metric with its label,
 ``"energy_per_inference_j (estimate: 10 W x time)"``, and say once what the label means; metrics measured by a
-counter keep their names.
+counter keep their names. A peak memory :class:`~moo_hpo.objectives.PeakMemory` counted on the CPU is labelled
+too (``"estimate: weights + largest layer or operation"``); one measured on a GPU is not.
 """
 
 from __future__ import annotations
@@ -44,9 +45,16 @@ def estimates_note(estimates: Mapping[str, str] | None, short: bool = False) -> 
         return ""
     if short:
         return "Estimates, not measurements: " + "; ".join(labelled(m, estimates) for m in estimates) + "."
-    return ("Estimated, not measured: " + "; ".join(labelled(m, estimates) for m in estimates) + ". No energy counter "
-            "(NVML or RAPL) was readable where these trials ran, so the energy probe multiplied the power given as "
-            "watts=... by the measured time: compare these figures with each other, not with measured energy.")
+    text = "Estimated, not measured: " + "; ".join(labelled(m, estimates) for m in estimates) + "."
+    if any(m != "peak_memory_kb" for m in estimates):
+        text += (" No energy counter (NVML or RAPL) was readable where these trials ran, so the energy probe multiplied "
+                 "the power given as watts=... by the measured time: compare these figures with each other, not with "
+                 "measured energy.")
+    if "peak_memory_kb" in estimates:
+        text += (" PeakMemory counted peak_memory_kb on the CPU from the model's tensors (the weights where counted, "
+                 "and the largest layer's or operation's input and output): a runtime's memory planner and its own "
+                 "buffers make the device's figure differ, so keep a margin under a RAM budget.")
+    return text
 
 
 def estimate_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -154,3 +154,28 @@ def test_the_model_check_and_the_command_lines_front_label_an_estimate(tmp_path,
     result = CliRunner().invoke(cli.app, ["front", str(tmp_path / "s.db")])
     assert result.exit_code == 0, result.output
     assert f"{LABEL} (min)" in result.output
+
+
+def test_a_peak_memory_counted_on_the_cpu_is_labelled_an_estimate(tmp_path):
+    # the sizing table, its CSV and the reports showed PeakMemory's CPU count as if measured
+    study = mh.Study(mh.Space({"width": mh.Int(2, 64)}), [mh.Minimize("size_kb"), mh.Minimize("peak_memory_kb")],
+                     optimizer="random", seed=0)
+    probes = [mh.objectives.ModelSize(), mh.objectives.PeakMemory(torch.zeros(1, 4))]
+    study.optimize(lambda model, config: None, build=lambda c: torch.nn.Linear(4, c["width"]), probes=probes, n_trials=3,
+                   show_progress=False)
+    label = "peak_memory_kb (estimate: weights + largest layer or operation)"
+    device = mh.DeviceProfile("mcu", max_size_kb=1000, max_memory_kb=1000)
+    with write_csv(mh.size_for_devices(study, [device]), tmp_path / "sizing.csv").open() as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["estimated_metrics"] == label
+    markdown = mh.report(study, devices=[device]).to_markdown()
+    assert f"| size_kb (min) | {label} (min) |" in markdown
+    assert "keep a margin under a RAM budget" in markdown and "No energy counter" not in markdown
+    flash = mh.Study(mh.Space({"width": mh.Int(2, 64)}), [mh.Minimize("peak_memory_kb")], optimizer="random", seed=0)
+    flash.optimize(lambda model, config: None, build=lambda c: torch.nn.Linear(4, c["width"]),
+                   probes=[mh.objectives.PeakMemory(torch.zeros(1, 4), weights="flash")], n_trials=2, show_progress=False)
+    assert mh.objectives.energy.estimated_metrics(flash.trials) == {"peak_memory_kb": "estimate: largest layer or operation"}
+    # measured on a GPU (its method says so): no label
+    gpu = mh.Study(mh.Space({"width": mh.Int(2, 64)}), [mh.Minimize("peak_memory_kb")], optimizer="random", seed=0)
+    gpu.tell(gpu.ask(), {"peak_memory_kb": 3.0}, extra={"peak_memory_method": "cuda max_memory_allocated"})
+    assert mh.objectives.energy.estimated_metrics(gpu.trials) == {}
