@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["DEFAULTS", "Settings", "objectives_key", "resolve"]
+__all__ = ["DEFAULTS", "MIN_INITIAL_DESIGN", "Settings", "initial_design_size", "objectives_key", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,23 @@ def resolve(name: str, noiseless: bool, n_objectives: int, **given: Any) -> Sett
     """
     row = DEFAULTS[(name, noiseless, objectives_key(n_objectives))]
     return replace(row, **{k: int(v) for k, v in given.items() if v is not None})
+
+
+#: the smallest initial design a budget shrinks the default one to
+MIN_INITIAL_DESIGN = 5
+
+
+def initial_design_size(dim: int, budget: int | None) -> int:
+    """The default Sobol initial design: ``2 * (dim + 1)`` trials, but no more than half a known budget (at least
+    :data:`MIN_INITIAL_DESIGN`), so that a study of 20 trials in 12 dimensions takes model steps at all (the design
+    alone was 26 trials: Sobol search only).
+
+    Args:
+        dim: the encoded space's dimensions.
+        budget: the trials the study expects to run, or None when unknown.
+
+    Returns:
+        The number of initial-design trials.
+    """
+    full = 2 * (dim + 1)
+    return full if budget is None else min(full, max(MIN_INITIAL_DESIGN, budget // 2))

@@ -89,6 +89,12 @@ __all__ = ["BoTorchOptimizer"]
 logger = logging.getLogger("moo_hpo")
 
 _SOBOL_DESIGN = "sobol (initial design)"
+
+
+def _acquisition(trial: Trial) -> str | None:
+    """What proposed ``trial`` as its optimizer recorded it (``extra["optimizer"]["acquisition"]``), or None."""
+    own = trial.extra.get("optimizer") if isinstance(trial.extra, dict) else None
+    return own.get("acquisition") if isinstance(own, dict) else None
 _SOBOL_FALLBACK = "sobol (too few usable observations)"
 _SOBOL_MUTATION_FALLBACK = "sobol (time share: no front configuration to perturb)"
 _SOBOL_SKIP_LIMIT = 640  # configurations of the Sobol stream skipped as repeats (small discrete spaces)
@@ -130,7 +136,8 @@ class BoTorchOptimizer(Optimizer):
     for the optimizer, ``noiseless`` and the number of objectives.
 
     Args:
-        n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``.
+        n_init: trials of the Sobol initial design; None for ``2 * (space.dim + 1)``, at most half the study's
+            budget where it is known (at least 5): :func:`~moo_hpo.optimizers.bayesian.defaults.initial_design_size`.
         num_restarts: L-BFGS starts of the acquisition's optimization; None for the table's.
         raw_samples: random points scored to choose those starts, and random valid configurations scored
             when the optimum must be replaced; None for the table's.
@@ -226,7 +233,7 @@ class BoTorchOptimizer(Optimizer):
                     f"received raw_samples={self.settings.raw_samples}"
                 )
         self._noise_audit: dict[str, Any] = {}
-        self._n_init = 2 * (problem.space.dim + 1) if self.n_init is None else int(self.n_init)
+        self._n_init = defaults.initial_design_size(problem.space.dim, problem.budget) if self.n_init is None else int(self.n_init)
         self._told: dict[int, Trial] = {}
         self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
         self.surrogate = Surrogate(self.exact, self.trend, problem.seed, self.name)
@@ -289,6 +296,9 @@ class BoTorchOptimizer(Optimizer):
         for trial in trials:
             if trial.is_finished:
                 self._told[trial.number] = trial
+                if trial.optimizer == self.name and _acquisition(trial) not in (None, _SOBOL_DESIGN):
+                    # its design had ended (a resumed study whose new budget sizes the default design larger)
+                    self._n_init = min(self._n_init, trial.number)
 
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
         """Propose up to ``n`` configurations (see the module docstring for how).

@@ -64,3 +64,27 @@ def test_explicit_arguments_take_precedence():
         study = mh.Study(mh.Space({"x": mh.Float(0.0, 1.0)}), [mh.Minimize(f"f{i}") for i in range(3)],
                          optimizer=make_optimizer("ehvi", {"noiseless": True, "raw_samples": 16}))
         study.ask()
+
+
+def test_the_default_initial_design_is_at_most_half_a_known_budget(tmp_path):
+    # 20 trials in 12 dimensions: the design of 26 was the whole study (Sobol search under the name ehvi)
+    from moo_hpo.optimizers.bayesian.defaults import initial_design_size
+
+    assert [initial_design_size(12, b) for b in (None, 20, 60, 8)] == [26, 10, 26, 5]
+    space = mh.Space({f"x{i}": mh.Float(0, 1) for i in range(12)})
+    objectives = [mh.Minimize("f"), mh.Minimize("g")]
+    settings = {"num_restarts": 1, "raw_samples": 16, "mc_samples": 8}
+    study = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", settings), seed=0, storage=tmp_path / "s.db")
+    study.optimize(lambda c: {"f": c["x0"], "g": 1 - c["x0"] + c["x1"] ** 2}, n_trials=12, show_progress=False)
+    kinds = [t.extra["optimizer"]["acquisition"] for t in study.trials]
+    assert study.optimizer.initial_trials == 6 and kinds[:6] == ["sobol (initial design)"] * 6
+    assert all(k != "sobol (initial design)" for k in kinds[6:])  # model steps (and the noise check's repeat)
+    study.close()
+    # resumed for a larger budget, whose default design (26) is longer than the study's first: not started again
+    resumed = mh.Study.load(tmp_path / "s.db")
+    resumed._set_budget(60)
+    assert resumed.ask().extra["optimizer"]["acquisition"] != "sobol (initial design)"
+    assert resumed.optimizer.initial_trials == 6
+    explicit = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", {**settings, "n_init": 9}), seed=0)
+    explicit._set_budget(12)
+    assert explicit.optimizer.initial_trials == 9  # given: kept

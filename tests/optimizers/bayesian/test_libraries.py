@@ -15,7 +15,8 @@ def test_a_ctrl_c_while_the_libraries_load_leaves_them_whole_and_the_study_goes_
 
         space = mh.Space({"x": mh.Float(0, 1), "y": mh.Float(0, 1)})
         f = lambda c: {"a": c["x"], "b": (1 - c["x"]) ** 2 + c["y"]}
-        study = mh.Study(space, [mh.Minimize("a", ref=1.5), mh.Minimize("b", ref=2.5)], optimizer="ehvi", seed=1)
+        study = mh.Study(space, [mh.Minimize("a", ref=1.5), mh.Minimize("b", ref=2.5)], optimizer=mh.optimizers.EHVI(n_init=6),
+                         seed=1)
         study.optimize(f, n_trials=7, show_progress=False)  # the Sobol design and the noise check: no torch yet
         assert "torch" not in sys.modules
         threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()  # within import torch (about 1 s)
