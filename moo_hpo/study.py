@@ -412,6 +412,11 @@ class Study:
         if status is TrialStatus.COMPLETE and self.problem.is_feasible(trial):
             self._n_feasible += 1
 
+    def __getattr__(self, name: str) -> Any:  # only for a name the study lacks: Optuna's say what to use
+        from moo_hpo.optuna_names import STUDY_NAMES, missing_attribute
+
+        return missing_attribute(self, name, STUDY_NAMES)
+
     @property
     def problem(self) -> Problem:
         """The definition in the internal convention (for optimizers and analyses)."""

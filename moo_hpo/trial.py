@@ -153,6 +153,11 @@ class Trial:
             setattr(self, name, value)
         self._reporter = None
 
+    def __getattr__(self, name: str) -> Any:  # only for a name the trial lacks: Optuna's say what to use
+        from moo_hpo.optuna_names import TRIAL_NAMES, missing_attribute
+
+        return missing_attribute(self, name, TRIAL_NAMES)
+
     def report(self, step: float, metrics: Mapping[str, Any]) -> None:
         """Report intermediate metrics while the trial runs (after an epoch, say), for the study's pruner.
 
