@@ -22,7 +22,7 @@ TRIAL_NAMES = {
     "values": "the measured metrics are trial.metrics, by name",
     "value": "the measured metrics are trial.metrics, by name",
     "user_attrs": "data kept beside the metrics is trial.extra",
-    "set_user_attr": "return mh.Result(metrics, extra={...}) from the objective: extra is kept as trial.extra",
+    "set_user_attr": "write trial.extra['key'] = value in the objective (kept with the trial)",
     "state": "the status is trial.status",
     "datetime_start": "the start is trial.started_at (UNIX time)",
     "datetime_complete": "the end is trial.finished_at (UNIX time)",

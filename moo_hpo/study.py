@@ -49,7 +49,7 @@ from moo_hpo.pruners.state import PrunerState
 from moo_hpo.seeding import TRIAL_SEED_TAG, derive_seed
 from moo_hpo.space import Space
 from moo_hpo.storage import Store, open_store, storage_path
-from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, asked_extra_keys, check_metrics, json_default, new_report
+from moo_hpo.trial import Result, Trial, TrialStatus, as_metrics, asked_extra_keys, check_metrics, is_number, json_default, new_report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1036,10 +1036,13 @@ class Study:
         new = [k for k in left_out if k not in self._unmeasured_logged]
         if new:
             self._unmeasured_logged.update(new)
-            what = "came back NaN or infinite" if step is None else f"were NaN or infinite in its report at step {step:g}"
+            what = "NaN or infinite" if all(is_number(given[k]) for k in new) else "NaN, infinite or not a number"
+            what = f"came back {what}" if step is None else f"were {what} in its report at step {step:g}"
+            keep = ("" if all(is_number(given[k]) for k in new) else
+                    "; keep data other than figures with mh.Result(metrics, extra={...}) or trial.extra")
             logger.warning(
                 "trial %d: metric(s) %s %s and are left out (this message is not repeated for later trials); no "
-                "objective or constraint uses them, so the trial keeps its other metrics", number, new, what,
+                "objective or constraint uses them, so the trial keeps its other metrics%s", number, new, what, keep,
             )
 
     def _told_trial(self, trial: Trial | int) -> Trial:

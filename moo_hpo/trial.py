@@ -346,6 +346,15 @@ def _metric_value(value: Any) -> float:
     raise TypeError(f"a {type(value).__name__} ({value!r:.100})")
 
 
+def is_number(value: Any) -> bool:
+    """Whether ``value`` reads as a metric (a number, NaN and infinities included; see :func:`check_metrics`)."""
+    try:
+        _metric_value(value)
+    except Exception:  # noqa: BLE001 - whatever a conversion raises: not a number
+        return False
+    return True
+
+
 def config_key(config: Mapping[str, Any]) -> str:
     """A hashable key of a configuration: equal for the same parameters and values, whatever their order (a
     configuration run again, e.g. by a repeat, has the same key)."""
@@ -378,7 +387,8 @@ def check_metrics(
         required: metric names that must be present.
         needed: when given, the metrics the study uses (objectives, constraints): a NaN or infinite value of
             any other metric (a probe reporting NaN where it cannot measure, e.g.
-            ``Energy(on_unavailable="nan")``) is left out of the result instead of failing the trial.
+            ``Energy(on_unavailable="nan")``), or one that is not a number (a label, a None), is left out of the
+            result instead of failing the trial.
         keep_non_finite: keep NaN and infinite values as they are (for a later check that knows ``needed``).
 
     Returns:
@@ -404,6 +414,8 @@ def check_metrics(
         try:
             f = _metric_value(value)
         except Exception as exc:  # noqa: BLE001 - any conversion failure is the trial's failure
+            if needed is not None and key not in needed:
+                continue  # nothing needs it (a label beside the figures, a None): left out, as a NaN is
             detail = str(exc) if isinstance(exc, TypeError) else f"{type(exc).__name__}: {exc}"
             hint = " (keep other data with mh.Result(metrics, extra={...}))" if isinstance(value, (str, list, dict)) else ""
             bad.append(f"metric {key!r} is not a number: {detail}{hint}")

@@ -161,6 +161,18 @@ def test_bad_results_fail_the_trial_and_name_the_cause(result, expected):
         assert "missing" not in study.trials[0].error
 
 
+def test_a_metric_nothing_needs_that_is_nan_or_not_a_number_is_left_out_and_logged(caplog):
+    # a label or a None beside the figures failed a finished training run, while a NaN there was left out
+    study = simple_study()
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(lambda c: {"a": 1.0, "b": 2.0, "note": "abc", "energy": None, "size": float("nan")}, n_trials=2,
+                       show_progress=False)
+    assert [(t.status, t.metrics) for t in study.trials] == [(mh.TrialStatus.COMPLETE, {"a": 1.0, "b": 2.0})] * 2
+    (said,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]  # once
+    assert ("trial 0: metric(s) ['note', 'energy', 'size'] came back NaN, infinite or not a number and are left out" in said
+            and said.endswith("keep data other than figures with mh.Result(metrics, extra={...}) or trial.extra"))
+
+
 def test_missing_constraint_metric_fails_the_trial():
     study = simple_study(constraints=[mh.AtMost("size_kb", 10)])
     study.optimize(ab, n_trials=1, show_progress=False)
@@ -1094,13 +1106,17 @@ def test_an_objective_that_needs_more_arguments_is_refused_before_any_trial():
     assert study.count("complete") == 3
 
 
-def test_what_cannot_be_kept_says_where_it_goes():
+def test_what_cannot_be_kept_says_where_it_goes(caplog):
     study = simple_study()
     study.optimize(lambda c: mh.Result(ab(c), extra={"model": object()}), n_trials=1, show_progress=False)
     assert study.trials[0].status is mh.TrialStatus.COMPLETE  # its metrics kept, the model as its text
     assert study.trials[0].extra["model"].startswith("<object object at")
-    study.optimize(lambda c: {**ab(c), "note": "hi"}, n_trials=1, show_progress=False)
-    assert "keep other data with mh.Result(metrics, extra={...})" in study.trials[1].error
+    with caplog.at_level("WARNING", logger="moo_hpo"):  # a label beside the metrics: left out, saying where it goes
+        study.optimize(lambda c: {**ab(c), "note": "hi"}, n_trials=1, show_progress=False)
+    assert study.trials[1].status is mh.TrialStatus.COMPLETE and "note" not in study.trials[1].metrics
+    assert "keep data other than figures with mh.Result(metrics, extra={...})" in caplog.text
+    study.optimize(lambda c: {"a": "hi", "b": 1.0}, n_trials=1, show_progress=False)  # an objective's: the trial fails
+    assert "keep other data with mh.Result(metrics, extra={...})" in study.trials[2].error
 
 
 def test_a_study_stored_with_a_penalty_on_a_hard_constraint_still_opens(tmp_path):
