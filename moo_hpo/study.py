@@ -1389,8 +1389,10 @@ class Study:
     def robust_front(self, draws: int = robust.DEFAULT_DRAWS) -> list[robust.RobustMember]:
         """The front's configurations judged on all their runs (after :meth:`reevaluate`), for noisy metrics.
 
-        One :class:`~moo_hpo.robust.RobustMember` per configuration that has a run on :meth:`pareto_front` or
-        was run again: its original trial's number and configuration, the number of complete runs (the
+        One :class:`~moo_hpo.robust.RobustMember` per configuration that has a run on the front of the measured
+        figures (``pareto_front(by="measured")``; once the metrics are found noisy, :meth:`pareto_front` is the
+        model's front, whose members :meth:`model_front` gives with the model's estimates) or was run again: its
+        original trial's number and configuration, the number of complete runs (the
         original and its repetitions), the mean and standard deviation of each objective over them, how many
         were feasible, the probability that another member dominates it, and, when a Bayesian optimizer
         proposed it, the model's prediction made before it ran. A member with a high probability of being
