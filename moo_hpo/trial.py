@@ -308,6 +308,9 @@ def new_report(
             f"trial.report(step, metrics): metrics must be a mapping of metric name to number, at least one; received "
             f"{type(metrics).__name__} ({metrics!r:.200})" + ("; report its metrics: trial.report(step, result.metrics) (extra "
                                                                "data goes with the final result)" if isinstance(metrics, Result) else "")
+            + (f" (Optuna's order is report(value, step); here the step comes first and the figures by name: "
+               f"trial.report({metrics!r}, {{'accuracy': {step!r}}}))"
+               if isinstance(metrics, numbers.Real) and not isinstance(metrics, bool) else "")
         )
     values, problem = check_metrics(metrics, needed=needed, keep_non_finite=defer_non_finite)
     if problem:  # a diverged model, most often: the trial fails, as with such a final result

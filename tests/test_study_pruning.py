@@ -148,6 +148,9 @@ def test_a_misspelled_objective_in_a_report_is_refused_and_a_missing_one_logged_
         study.report(t, 1, {1: 0.5, "acc": 0.5, "gap": 0.1})
     with pytest.raises(mh.ConfigError, match=r"metrics must be a mapping of metric name to number, at least one; received float \(0.5\)"):
         study.report(t, 1, 0.5)
+    with pytest.raises(mh.ConfigError, match=r"\(Optuna's order is report\(value, step\); here the step comes first and the "
+                                             r"figures by name: trial.report\(3, \{'accuracy': 0.82\}\)\)$"):
+        t.report(0.82, 3)  # Optuna's habit
     with pytest.raises(mh.ConfigError, match=r"at least one; received dict \(\{\}\)"):  # a report of nothing
         study.report(t, 1, {})
     with pytest.raises(mh.ConfigError, match=r"received Result .*; report its metrics: trial.report\(step, result.metrics\)"):
