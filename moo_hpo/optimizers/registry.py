@@ -154,12 +154,15 @@ def choose_auto(problem: Problem) -> tuple[str, str]:
         if m >= 3:
             return "nsga3", f"{size}, {m} objectives: evolutionary search with reference directions (NSGA-III)"
         return "nsga2", f"{size}: evolutionary search scales to any number of trials"
+    from moo_hpo.optimizers.bayesian.defaults import initial_design_size
+
+    design = f" after a Sobol design of {initial_design_size(problem.space.dim, budget)} trials"
     share = (f"; proposing kept under {AUTO_TIME_SHARE:.0%} of the study's time beyond its first {AUTO_TIME_ALLOWANCE:.0f} s"
              " (full model steps as trial time pays for them, cheaper steps from the last fit between)")
     if m == 1:
-        return "cei", f"budget of {budget} trials, one objective: constrained expected improvement{share}"
+        return "cei", f"budget of {budget} trials, one objective: constrained expected improvement{design}{share}"
     if m <= 4:
-        return "ehvi", f"budget of {budget} trials, {m} objectives: expected hypervolume improvement{share}"
-    return "parego", f"budget of {budget} trials, {m} objectives (> 4): ParEGO scalarizations{share}"
+        return "ehvi", f"budget of {budget} trials, {m} objectives: expected hypervolume improvement{design}{share}"
+    return "parego", f"budget of {budget} trials, {m} objectives (> 4): ParEGO scalarizations{design}{share}"
 
 

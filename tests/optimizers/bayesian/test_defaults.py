@@ -85,6 +85,11 @@ def test_the_default_initial_design_is_at_most_half_a_known_budget(tmp_path):
     resumed._set_budget(60)
     assert resumed.ask().extra["optimizer"]["acquisition"] != "sobol (initial design)"
     assert resumed.optimizer.initial_trials == 6
+    from moo_hpo.optimizers.registry import choose_auto
+
+    chosen = mh.Study(space, objectives, seed=0)  # auto's reason says how long the design is
+    chosen._set_budget(20)
+    assert "expected hypervolume improvement after a Sobol design of 10 trials;" in choose_auto(chosen.problem)[1]
     explicit = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", {**settings, "n_init": 9}), seed=0)
     explicit._set_budget(12)
     assert explicit.optimizer.initial_trials == 9  # given: kept
