@@ -76,8 +76,10 @@ def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None
         )
 
 
-#: how far (relative) the trained model's figure may be from the one judged before training before that is said
+#: how far (relative) the trained model's figure may be from the one judged before training before that is said; a
+#: timed one (latency, energy) further, as two timings of one model differ by their noise
 JUDGED_APART = 0.1
+JUDGED_APART_TIMED = 0.25
 
 
 def judged_budgets(hard: Sequence[Constraint], derived: Sequence[Probe], metrics: Mapping[str, float]) -> dict[str, tuple[str, bool]]:
@@ -108,7 +110,8 @@ def _note_judged_another_model(judged: dict[str, tuple[float, str, bool]], metri
         after = metrics.get(name)
         if after is None or f":judged:{name}" in noted or not (math.isfinite(before) and math.isfinite(after)):
             continue
-        if abs(after - before) <= JUDGED_APART * max(abs(before), abs(after), 1e-12):
+        apart = JUDGED_APART_TIMED if name in timed else JUDGED_APART
+        if abs(after - before) <= apart * max(abs(before), abs(after), 1e-12):
             continue
         noted.add(f":judged:{name}")
         stricter = (before > after) == upper  # the built model looked worse than the trained one is

@@ -89,15 +89,17 @@ __all__ = ["BoTorchOptimizer"]
 logger = logging.getLogger("moo_hpo")
 
 _SOBOL_DESIGN = "sobol (initial design)"
+_SOBOL_FALLBACK = "sobol (too few usable observations)"
+_SOBOL_MUTATION_FALLBACK = "sobol (time share: no front configuration to perturb)"
+_SOBOL_SKIP_LIMIT = 640  # configurations of the Sobol stream skipped as repeats (small discrete spaces)
 
 
 def _acquisition(trial: Trial) -> str | None:
     """What proposed ``trial`` as its optimizer recorded it (``extra["optimizer"]["acquisition"]``), or None."""
     own = trial.extra.get("optimizer") if isinstance(trial.extra, dict) else None
     return own.get("acquisition") if isinstance(own, dict) else None
-_SOBOL_FALLBACK = "sobol (too few usable observations)"
-_SOBOL_MUTATION_FALLBACK = "sobol (time share: no front configuration to perturb)"
-_SOBOL_SKIP_LIMIT = 640  # configurations of the Sobol stream skipped as repeats (small discrete spaces)
+
+
 _key = config_key
 
 
