@@ -82,48 +82,54 @@ JUDGED_APART = 0.1
 JUDGED_APART_TIMED = 0.25
 
 
-def judged_budgets(hard: Sequence[Constraint], derived: Sequence[Probe], metrics: Mapping[str, float]) -> dict[str, tuple[str, bool]]:
-    """The measured figures a skip before training is decided on, each with the bound it meets (for messages) and
-    whether it is an upper bound: the hard constraints' metrics, and for a device's excess
-    (:class:`~moo_hpo.objectives.DeviceFit`) the budgeted metrics it is derived from."""
+def judged_budgets(hard: Sequence[Constraint], derived: Sequence[Probe], metrics: Mapping[str, float]) -> dict[str, tuple[str, float, bool]]:
+    """The measured figures a skip before training is decided on, each with the bound it meets (as text, for
+    messages, and its value) and whether it is an upper bound: the hard constraints' metrics, and for a device's
+    excess (:class:`~moo_hpo.objectives.DeviceFit`) the budgeted metrics it is derived from."""
     from moo_hpo.objectives.device_fit import DeviceFit
 
     fits = {m: p for p in derived if isinstance(p, DeviceFit) for m in p.metrics}
-    out: dict[str, tuple[str, bool]] = {}
+    out: dict[str, tuple[str, float, bool]] = {}
     for c in hard:
         if c.name in fits:
             for d in fits[c.name].devices:
                 for name, bound in d.limits():
                     if name in metrics and name not in out:
-                        out[name] = (f"{name} <= {bound:g} on {d.name!r}", True)
+                        out[name] = (f"{name} <= {bound:g} on {d.name!r}", float(bound), True)
         elif c.name in metrics:
-            out[c.name] = (c.describe(), c.kind == "at_most")
+            out[c.name] = (c.describe(), float(c.bound), c.kind == "at_most")
     return out
 
 
-def _note_judged_another_model(judged: dict[str, tuple[float, str, bool]], metrics: Mapping[str, float], timed: set[str],
-                               noted: set[str]) -> None:
-    """Log once per metric when the figure a skip before training was decided on (``judged``: name -> (value, bound,
-    upper)) is far from the trained model's: ``fit`` quantized the model, or left layers at a precision
-    ``moo_hpo_precision`` did not say, so skips judged on it may drop candidates that fit or train ones that cannot."""
-    for name, (before, bound, upper) in judged.items():
+def _note_judged_another_model(judged: dict[str, tuple[float, str, float, bool]], metrics: Mapping[str, float],
+                               timed: set[str], retimed: bool, noted: set[str]) -> None:
+    """Log once per metric when the figure a skip before training was decided on (``judged``: name -> (value, bound
+    as text, bound, upper)) misjudged the trained model: ``fit`` quantized it without ``moo_hpo_precision`` saying
+    so (the trained model far smaller: skips may have dropped candidates that fit), or left layers at a precision
+    it did not say (the trained model breaks the bound it passed). A timed figure (``timed``) only when the model's
+    layers or dtypes changed in ``fit`` (``retimed``): two timings of one model differ by their noise."""
+    for name, (before, bound_text, bound, upper) in judged.items():
         after = metrics.get(name)
         if after is None or f":judged:{name}" in noted or not (math.isfinite(before) and math.isfinite(after)):
+            continue
+        if name in timed and not retimed:
             continue
         apart = JUDGED_APART_TIMED if name in timed else JUDGED_APART
         if abs(after - before) <= apart * max(abs(before), abs(after), 1e-12):
             continue
+        better = (after < before) == upper  # the trained model is further within the bound than the built one
+        if not better and ((after <= bound) if upper else (after >= bound)):
+            continue  # a little worse once trained (a quantized model's scales) but within the bound: nothing misjudged
         noted.add(f":judged:{name}")
-        stricter = (before > after) == upper  # the built model looked worse than the trained one is
         hint = ("it is measured on the model as it runs: let build return the model as it ships, or set the bound a "
                 "little looser" if name in timed else "give the built model the precision the trained one has "
                 "(model.moo_hpo_precision = 'int8' where fit quantizes; quantize_dynamic leaves convolutions at fp32), "
                 "or let build return the model as it ships")
         logger.warning(
             "%s was %.4g on the model build returned, on which candidates are skipped before training, and %.4g on the "
-            "model fit returned (%s): %s; %s (logged once per process that runs trials)", name, before, after, bound,
-            "a candidate skipped for it may fit once trained" if stricter
-            else "a candidate that passes the check before training may break it once trained (it trains for nothing)",
+            "model fit returned (%s): %s; %s (logged once per process that runs trials)", name, before, after, bound_text,
+            "a candidate skipped for it may fit once trained" if better
+            else "this one passed the check before training and breaks the bound once trained (it trained for nothing)",
             hint,
         )
 
@@ -465,5 +471,6 @@ class ProbePipeline:
         from moo_hpo.objectives.latency import Latency
 
         timed = {m for p in before if isinstance(p, (Latency, Energy)) for m in p.metrics}
-        _note_judged_another_model(judged, metrics, timed, self._noted)
+        retimed = bool(before) and _torch_shape(model) != shape  # layers or dtypes changed: timings may differ
+        _note_judged_another_model(judged, metrics, timed, retimed, self._noted)
         return Result(metrics, extra)

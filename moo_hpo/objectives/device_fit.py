@@ -152,9 +152,16 @@ class DeviceFit(Probe):
 
 
 def _measured(metrics: Mapping[str, Any], name: str) -> bool:
-    """Whether ``metrics`` holds a finite number for ``name`` (an objective's own value may be any number type;
-    one that is not a number is the study's to refuse)."""
-    try:
-        return math.isfinite(float(metrics[name]))
-    except (KeyError, TypeError, ValueError):
+    """Whether ``metrics`` holds a finite number for ``name`` (an objective's own value may be any number type).
+
+    Raises:
+        ProbeError: for a value that is not a number (a text, a None): a budget cannot be judged on it.
+    """
+    from moo_hpo.trial import _metric_value
+
+    if name not in metrics:
         return False
+    try:
+        return math.isfinite(_metric_value(metrics[name]))
+    except Exception as exc:  # noqa: BLE001 - whatever the conversion raised: not a number
+        raise ProbeError(f"{name}, which a device's budget applies to, is not a number: {exc}") from None

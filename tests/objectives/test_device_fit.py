@@ -206,3 +206,14 @@ def test_a_device_budgets_its_ram_beside_its_flash_and_a_model_over_it_is_never_
     assert mh.size_for_devices(study, [mcu]).rows()[0]["max_memory_kb"] == 12  # a column where a device budgets RAM
     with pytest.raises(mh.ConfigError, match="max_memory_kb must be a positive number"):
         mh.DeviceProfile("mcu", max_memory_kb=0)
+
+
+def test_a_budgeted_metric_that_is_not_a_number_fails_the_trial_saying_so():
+    # a size of "12" read as 12 made the trial feasible while the study left the text out as no number
+    fits = mh.objectives.DeviceFit(mh.DeviceProfile("mcu", max_size_kb=16))
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Maximize("accuracy")], [fits.constraint()], optimizer="random",
+                     seed=0)
+    study.optimize(lambda c: {"accuracy": 0.9, "size_kb": "12"}, probes=[fits], n_trials=1, show_progress=False)
+    (trial,) = study.trials
+    assert trial.status is mh.TrialStatus.FAILED
+    assert "size_kb, which a device's budget applies to, is not a number: a str ('12')" in trial.error
