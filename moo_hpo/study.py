@@ -876,9 +876,10 @@ class Study:
         """Record the result of a running trial.
 
         ``metrics`` or ``error`` is given, not both (a pruned trial may have neither). The trial becomes ``failed`` when
-        ``error`` is given, when a metric that an objective or constraint names is NaN, infinite or
-        missing, or when a value is not a number; the error text names the cause. A NaN or infinite value
-        of a metric that nothing needs (a probe that could not measure) is left out, and logged once.
+        ``error`` is given, when a metric that an objective or constraint names is NaN, infinite, not a number
+        or missing (then any value that is not a number is named too: it may be the typo); the error text names
+        the cause. A NaN, infinite or non-number value of a metric that nothing needs (a probe that could not
+        measure, a label) is left out, and logged once.
 
         Args:
             trial: the trial (or its number).
@@ -1028,8 +1029,8 @@ class Study:
 
     def _note_unmeasured(self, given: Any, kept: Mapping[str, float], error: str | None, number: int,
                          step: float | None = None) -> None:
-        """Log once per metric that a NaN / infinite value of a metric the study does not need was left out (of a
-        trial's result, or of its report at ``step``)."""
+        """Log once per metric that a NaN, infinite or (in a trial's result) non-number value of a metric the study
+        does not need was left out (of a trial's result, or of its report at ``step``)."""
         if error or not isinstance(given, Mapping):
             return
         left_out = [k for k in given if isinstance(k, str) and k not in kept]
@@ -1306,9 +1307,12 @@ class Study:
         return robust.reevaluate(self, fn, top_k, repeats, n_workers, callbacks, **options)
 
     def _set_budget(self, n_trials: int | None) -> None:
-        """Tell a not-yet-built optimizer how many trials the study expects (``auto`` reads it)."""
+        """Tell a not-yet-built optimizer how many trials the study expects (``auto`` reads it); a built one hears
+        of a larger budget (a Bayesian optimizer still in its initial design sizes it again)."""
         if self._optimizer is None:
             self._budget = None if n_trials is None else len(self._trials) + n_trials
+        elif n_trials is not None:
+            self._optimizer.budget_grew(len(self._trials) + n_trials)
 
     # ------------------------------------------------------------------ results
     @property

@@ -160,6 +160,9 @@ class Optimizer(ABC):
     def tell(self, trials: Sequence[Trial]) -> None:  # noqa: B027 - optional hook
         """Learn from finished trials (complete, failed or skipped). Called once per trial."""
 
+    def budget_grew(self, budget: int) -> None:  # noqa: B027 - optional hook
+        """The study expects more trials than when it was set up (a later ``optimize`` call): ``budget`` in all."""
+
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, read back from the attributes of the same name.
 

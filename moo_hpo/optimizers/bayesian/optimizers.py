@@ -237,6 +237,7 @@ class BoTorchOptimizer(Optimizer):
         self._noise_audit: dict[str, Any] = {}
         self._n_init = defaults.initial_design_size(problem.space.dim, problem.budget) if self.n_init is None else int(self.n_init)
         self._told: dict[int, Trial] = {}
+        self._design_over = False  # a proposal beyond the initial design was made (or told)
         self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
         self.surrogate = Surrogate(self.exact, self.trend, problem.seed, self.name)
         self._step_seconds = {"full": FIRST_FULL_STEP_GUESS, "economy": FIRST_ECONOMY_STEP_GUESS}  # the last of each
@@ -301,6 +302,13 @@ class BoTorchOptimizer(Optimizer):
                 if trial.optimizer == self.name and _acquisition(trial) not in (None, _SOBOL_DESIGN):
                     # its design had ended (a resumed study whose new budget sizes the default design larger)
                     self._n_init = min(self._n_init, trial.number)
+                    self._design_over = True
+
+    def budget_grew(self, budget: int) -> None:
+        """A default initial design still running is sized again for the larger budget (``optimize(n_trials=4)`` then
+        ``optimize(n_trials=200)`` designs for 204, as a study resumed for them does); one that ended stays."""
+        if self.n_init is None and not self._design_over and budget > (self.problem.budget or 0):
+            self._n_init = defaults.initial_design_size(self.problem.space.dim, budget)
 
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
         """Propose up to ``n`` configurations (see the module docstring for how).
@@ -317,6 +325,7 @@ class BoTorchOptimizer(Optimizer):
         seen = {_key(t.config) for t in self._told.values()} | {_key(t.config) for t in pending}
         if k < self._n_init:
             return self._sobol_proposals(min(n, self._n_init - k), k, seen, _SOBOL_DESIGN)
+        self._design_over = True
         measured = self._measured_data()
         data = self._modelled(measured)
         phase = self._phase(data)

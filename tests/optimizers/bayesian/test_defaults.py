@@ -85,11 +85,23 @@ def test_the_default_initial_design_is_at_most_half_a_known_budget(tmp_path):
     resumed._set_budget(60)
     assert resumed.ask().extra["optimizer"]["acquisition"] != "sobol (initial design)"
     assert resumed.optimizer.initial_trials == 6
+    resumed.close()
     from moo_hpo.optimizers.registry import choose_auto
 
     chosen = mh.Study(space, objectives, seed=0)  # auto's reason says how long the design is
     chosen._set_budget(20)
     assert "expected hypervolume improvement after a Sobol design of 10 trials;" in choose_auto(chosen.problem)[1]
+    # optimize in chunks: a design still running is sized for the larger budget (it stayed 5 for a study of 204)
+    chunks = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", settings), seed=0)
+    chunks.optimize(lambda c: {"f": c["x0"], "g": 1 - c["x0"]}, n_trials=4, show_progress=False)
+    assert chunks.optimizer.initial_trials == 5
+    chunks._set_budget(200)  # what optimize(n_trials=200) does first
+    assert chunks.optimizer.initial_trials == 26
+    study_again = mh.Study.load(tmp_path / "s.db")  # its design over (model steps ran): a larger budget keeps it
+    study_again._set_budget(6)
+    study_again.ask()
+    study_again._set_budget(200)
+    assert study_again.optimizer.initial_trials == 6
     explicit = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", {**settings, "n_init": 9}), seed=0)
     explicit._set_budget(12)
     assert explicit.optimizer.initial_trials == 9  # given: kept
