@@ -291,28 +291,31 @@ def new_report(
 
     from moo_hpo.exceptions import ConfigError
 
+    # report(value, step), Optuna's order: said with whichever check refuses it first
+    optuna = (f" (Optuna's order is report(value, step); here the step comes first and the figures by name: "
+              f"trial.report({metrics!r}, {{'accuracy': {step!r}}}))"
+              if isinstance(metrics, numbers.Real) and not isinstance(metrics, bool) else "")
     try:  # a NumPy number or a one-element tensor (an epoch counter kept on the device) reads as its value
         step_value = _metric_value(step)
     except Exception:  # noqa: BLE001 - anything that is no number is refused below
         step_value = None
     if step_value is None or not math.isfinite(step_value) or step_value < 0:
         raise ConfigError(f"trial.report(step, metrics): step must be a finite number >= 0 (how far training got: "
-                          f"an epoch, a number of samples); received {step!r}")
+                          f"an epoch, a number of samples); received {step!r}{optuna}")
     # an integral step is kept as an int where a store's integer takes it (below 2**53 a float is exact anyway)
     step = int(step_value) if step_value.is_integer() and step_value < 2**53 else step_value
     if reports and step <= reports[-1]["step"]:
-        raise ConfigError(f"trial.report(step, metrics): steps must grow; received step {step!r} after step {reports[-1]['step']!r}")
+        raise ConfigError(f"trial.report(step, metrics): steps must grow; received step {step!r} after step "
+                          f"{reports[-1]['step']!r}{optuna}")
     metrics = as_metrics(metrics)
     if not isinstance(metrics, Mapping) or not metrics:
         raise ConfigError(
             f"trial.report(step, metrics): metrics must be a mapping of metric name to number, at least one; received "
             f"{type(metrics).__name__} ({metrics!r:.200})" + ("; report its metrics: trial.report(step, result.metrics) (extra "
                                                                "data goes with the final result)" if isinstance(metrics, Result) else "")
-            + (f" (Optuna's order is report(value, step); here the step comes first and the figures by name: "
-               f"trial.report({metrics!r}, {{'accuracy': {step!r}}}))"
-               if isinstance(metrics, numbers.Real) and not isinstance(metrics, bool) else "")
+            + optuna
         )
-    values, problem = check_metrics(metrics, needed=needed, keep_non_finite=defer_non_finite)
+    values, problem = check_metrics(metrics, needed=needed, keep_non_finite=defer_non_finite, numbers_only=True)
     if problem:  # a diverged model, most often: the trial fails, as with such a final result
         raise ConfigError(f"trial.report(step, metrics) at step {step!r}: {problem}")
     return {"step": step, "metrics": values, "at": time.time()}
@@ -381,7 +384,8 @@ def _asked_hint(metric: str) -> str:
 
 
 def check_metrics(
-    metrics: Any, required: Sequence[str] = (), *, needed: Sequence[str] | None = None, keep_non_finite: bool = False
+    metrics: Any, required: Sequence[str] = (), *, needed: Sequence[str] | None = None, keep_non_finite: bool = False,
+    numbers_only: bool = False,
 ) -> tuple[dict[str, float], str | None]:
     """Validate what an objective returned: metric name -> number.
 
@@ -393,6 +397,7 @@ def check_metrics(
             ``Energy(on_unavailable="nan")``), or one that is not a number (a label, a None), is left out of the
             result instead of failing the trial.
         keep_non_finite: keep NaN and infinite values as they are (for a later check that knows ``needed``).
+        numbers_only: a value that is not a number fails whatever its metric (an intermediate report's, for the pruner).
 
     Returns:
         ``(metrics as floats, None)``, or ``(what could be read, the reason the trial failed)`` when a
@@ -410,6 +415,7 @@ def check_metrics(
         )
     out: dict[str, float] = {}
     bad = []
+    missing_any = any(m not in metrics for m in required)  # then a value that is not a number may be the typo: said
     for key, value in metrics.items():
         if not isinstance(key, str):
             bad.append(f"metric name {key!r} is a {type(key).__name__}; expected a string")
@@ -417,7 +423,7 @@ def check_metrics(
         try:
             f = _metric_value(value)
         except Exception as exc:  # noqa: BLE001 - any conversion failure is the trial's failure
-            if needed is not None and key not in needed:
+            if needed is not None and key not in needed and not missing_any and not numbers_only:
                 continue  # nothing needs it (a label beside the figures, a None): left out, as a NaN is
             detail = str(exc) if isinstance(exc, TypeError) else f"{type(exc).__name__}: {exc}"
             hint = " (keep other data with mh.Result(metrics, extra={...}))" if isinstance(value, (str, list, dict)) else ""

@@ -1117,6 +1117,10 @@ def test_what_cannot_be_kept_says_where_it_goes(caplog):
     assert "keep data other than figures with mh.Result(metrics, extra={...})" in caplog.text
     study.optimize(lambda c: {"a": "hi", "b": 1.0}, n_trials=1, show_progress=False)  # an objective's: the trial fails
     assert "keep other data with mh.Result(metrics, extra={...})" in study.trials[2].error
+    # a required metric missing: a value that is not a number may be its typo, so it is named, not left out
+    t = study.ask()
+    study.tell(t, {"aa": "0.91", "b": 1.0})
+    assert t.error.startswith("metric 'aa' is not a number: a str ('0.91')") and "missing metric(s) ['a']" in t.error
 
 
 def test_a_study_stored_with_a_penalty_on_a_hard_constraint_still_opens(tmp_path):

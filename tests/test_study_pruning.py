@@ -151,6 +151,10 @@ def test_a_misspelled_objective_in_a_report_is_refused_and_a_missing_one_logged_
     with pytest.raises(mh.ConfigError, match=r"\(Optuna's order is report\(value, step\); here the step comes first and the "
                                              r"figures by name: trial.report\(3, \{'accuracy': 0.82\}\)\)$"):
         t.report(0.82, 3)  # Optuna's habit
+    with pytest.raises(mh.ConfigError, match=r"step must be a finite number >= 0 .*received -0.35 \(Optuna's order"):
+        t.report(-0.35, 3)  # a negative score in Optuna's order
+    with pytest.raises(mh.ConfigError, match=r"metric 'phase' is not a number"):  # a report is for the pruner: figures only
+        study.report(t, 1, {"acc": 0.5, "gap": 0.1, "phase": "warmup"})
     with pytest.raises(mh.ConfigError, match=r"at least one; received dict \(\{\}\)"):  # a report of nothing
         study.report(t, 1, {})
     with pytest.raises(mh.ConfigError, match=r"received Result .*; report its metrics: trial.report\(step, result.metrics\)"):
