@@ -35,7 +35,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from moo_hpo.constraints import Constraint
 from moo_hpo.exceptions import ConfigError, ProbeError
@@ -82,44 +82,61 @@ JUDGED_APART = 0.1
 JUDGED_APART_TIMED = 0.25
 
 
-def judged_budgets(hard: Sequence[Constraint], derived: Sequence[Probe], metrics: Mapping[str, float]) -> dict[str, tuple[str, float, bool]]:
-    """The measured figures a skip before training is decided on, each with the bound it meets (as text, for
-    messages, and its value) and whether it is an upper bound: the hard constraints' metrics, and for a device's
-    excess (:class:`~moo_hpo.objectives.DeviceFit`) the budgeted metrics it is derived from."""
+class Judged(NamedTuple):
+    """A figure a skip before training was decided on (:func:`judged_budgets`)."""
+
+    before: float  #: its value on the model as built
+    bound_text: str  #: the bound, for messages
+    bound: float | None  #: the bound (None: a metric a device budgets, judged through the device's excess)
+    upper: bool  #: an upper bound (at most)
+    excess: bool = False  #: a device's excess (only its sign says something)
+
+
+def judged_budgets(hard: Sequence[Constraint], derived: Sequence[Probe], metrics: Mapping[str, float]) -> dict[str, Judged]:
+    """The figures a skip before training is decided on: the hard constraints' metrics; for a device's excess
+    (:class:`~moo_hpo.objectives.DeviceFit`), the excess itself (bound 0) and the budgeted metrics it is derived from
+    (no bound of their own: several devices may budget one metric, each its own)."""
     from moo_hpo.objectives.device_fit import DeviceFit
 
     fits = {m: p for p in derived if isinstance(p, DeviceFit) for m in p.metrics}
-    out: dict[str, tuple[str, float, bool]] = {}
+    out: dict[str, Judged] = {}
     for c in hard:
-        if c.name in fits:
-            for d in fits[c.name].devices:
-                for name, bound in d.limits():
-                    if name in metrics and name not in out:
-                        out[name] = (f"{name} <= {bound:g} on {d.name!r}", float(bound), True)
-        elif c.name in metrics:
-            out[c.name] = (c.describe(), float(c.bound), c.kind == "at_most")
+        if c.name in fits and c.name in metrics:
+            out[c.name] = Judged(metrics[c.name], f"{c.describe()}: some device takes it", float(c.bound), True, True)
+            devices = fits[c.name].devices
+            for name in dict.fromkeys(n for d in devices for n, _ in d.limits()):
+                if name in metrics and name not in out:
+                    budgets = ", ".join(f"{bound:g} on {d.name!r}" for d in devices for n, bound in d.limits() if n == name)
+                    out[name] = Judged(metrics[name], f"{name} budgets {budgets}", None, True)
+    for c in hard:  # a constraint of its own on a metric a device budgets too: its bound
+        if c.name not in fits and c.name in metrics:
+            out[c.name] = Judged(metrics[c.name], c.describe(), float(c.bound), c.kind == "at_most")
     return out
 
 
-def _note_judged_another_model(judged: dict[str, tuple[float, str, float, bool]], metrics: Mapping[str, float],
-                               timed: set[str], retimed: bool, noted: set[str]) -> None:
-    """Log once per metric when the figure a skip before training was decided on (``judged``: name -> (value, bound
-    as text, bound, upper)) misjudged the trained model: ``fit`` quantized it without ``moo_hpo_precision`` saying
-    so (the trained model far smaller: skips may have dropped candidates that fit), or left layers at a precision
-    it did not say (the trained model breaks the bound it passed). A timed figure (``timed``) only when the model's
-    layers or dtypes changed in ``fit`` (``retimed``): two timings of one model differ by their noise."""
-    for name, (before, bound_text, bound, upper) in judged.items():
+def _note_judged_another_model(judged: dict[str, Judged], metrics: Mapping[str, float], timed: set[str], retimed: bool,
+                               noted: set[str]) -> None:
+    """Log once per metric when the figure a skip before training was decided on misjudged the trained model: ``fit``
+    quantized it without ``moo_hpo_precision`` saying so (the trained model more than 10% better: skips may have
+    dropped candidates that fit), or left layers at a precision it did not say (the trained model fails the bound
+    it passed). A timed figure (``timed``) only when the model's layers or dtypes changed in ``fit`` (``retimed``),
+    and by more than two timings' noise."""
+    for name, j in judged.items():
         after = metrics.get(name)
-        if after is None or f":judged:{name}" in noted or not (math.isfinite(before) and math.isfinite(after)):
+        if after is None or f":judged:{name}" in noted or not (math.isfinite(j.before) and math.isfinite(after)):
             continue
         if name in timed and not retimed:
             continue
         apart = JUDGED_APART_TIMED if name in timed else JUDGED_APART
-        if abs(after - before) <= apart * max(abs(before), abs(after), 1e-12):
+        far = abs(after - j.before) > apart * max(abs(j.before), abs(after), 1e-12)
+        better = (after < j.before) == j.upper  # the trained model is further within the bound than the built one
+        if better:
+            warn = far and not j.excess
+        else:  # it passed before training (else it was skipped): does it still?
+            fails = j.bound is not None and ((after > j.bound) if j.upper else (after < j.bound))
+            warn = fails and (far or name not in timed)
+        if not warn:
             continue
-        better = (after < before) == upper  # the trained model is further within the bound than the built one
-        if not better and ((after <= bound) if upper else (after >= bound)):
-            continue  # a little worse once trained (a quantized model's scales) but within the bound: nothing misjudged
         noted.add(f":judged:{name}")
         hint = ("it is measured on the model as it runs: let build return the model as it ships, or set the bound a "
                 "little looser" if name in timed else "give the built model the precision the trained one has "
@@ -127,10 +144,9 @@ def _note_judged_another_model(judged: dict[str, tuple[float, str, float, bool]]
                 "or let build return the model as it ships")
         logger.warning(
             "%s was %.4g on the model build returned, on which candidates are skipped before training, and %.4g on the "
-            "model fit returned (%s): %s; %s (logged once per process that runs trials)", name, before, after, bound_text,
-            "a candidate skipped for it may fit once trained" if better
-            else "this one passed the check before training and breaks the bound once trained (it trained for nothing)",
-            hint,
+            "model fit returned (%s): %s; %s (logged once per process that runs trials)", name, j.before, after,
+            j.bound_text, "a candidate skipped for it may fit once trained" if better
+            else "this one passed the check before training and fails it once trained (it trained for nothing)", hint,
         )
 
 
@@ -427,7 +443,7 @@ class ProbePipeline:
                                f"moo_hpo_precision={declared!r} counts in sizes only; a model quantized in fit may run "
                                "faster than this)")
             return Skipped(metrics, extra, reason)
-        judged = {name: (metrics[name], *bound) for name, bound in judged_budgets(self.hard, self.derived, metrics).items()}
+        judged = judged_budgets(self.hard, self.derived, metrics)
         meters = [p for p in self.probes if getattr(p, "measures_training", False)]
         shape = _torch_shape(model) if before else None  # quantizing or casting in place shows in it
         with ExitStack() as stack:

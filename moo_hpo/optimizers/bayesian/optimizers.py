@@ -238,6 +238,7 @@ class BoTorchOptimizer(Optimizer):
         self._n_init = defaults.initial_design_size(problem.space.dim, problem.budget) if self.n_init is None else int(self.n_init)
         self._told: dict[int, Trial] = {}
         self._design_over = False  # a proposal beyond the initial design was made (or told)
+        self._budget_heard = problem.budget  # the largest budget the study announced (budget_grew)
         self._sobol: Any = None  # the Sobol stream of valid configurations, made on first use
         self.surrogate = Surrogate(self.exact, self.trend, problem.seed, self.name)
         self._step_seconds = {"full": FIRST_FULL_STEP_GUESS, "economy": FIRST_ECONOMY_STEP_GUESS}  # the last of each
@@ -305,10 +306,15 @@ class BoTorchOptimizer(Optimizer):
                     self._design_over = True
 
     def budget_grew(self, budget: int) -> None:
-        """A default initial design still running is sized again for the larger budget (``optimize(n_trials=4)`` then
-        ``optimize(n_trials=200)`` designs for 204, as a study resumed for them does); one that ended stays."""
-        if self.n_init is None and not self._design_over and budget > (self.problem.budget or 0):
-            self._n_init = defaults.initial_design_size(self.problem.space.dim, budget)
+        """A default initial design still running is sized again for a larger budget (``optimize(n_trials=4)`` then
+        ``optimize(n_trials=200)`` designs for 204, as a study resumed for them does), never shorter than it was; one
+        that ended stays."""
+        heard = self._budget_heard
+        if heard is not None and budget <= heard:
+            return
+        self._budget_heard = budget
+        if self.n_init is None and not self._design_over:  # never shorter than it was: trials may stand on it
+            self._n_init = max(self._n_init, defaults.initial_design_size(self.problem.space.dim, budget))
 
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
         """Propose up to ``n`` configurations (see the module docstring for how).

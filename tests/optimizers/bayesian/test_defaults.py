@@ -97,6 +97,12 @@ def test_the_default_initial_design_is_at_most_half_a_known_budget(tmp_path):
     assert chunks.optimizer.initial_trials == 5
     chunks._set_budget(200)  # what optimize(n_trials=200) does first
     assert chunks.optimizer.initial_trials == 26
+    chunks._set_budget(2)  # a smaller budget later: the design is not cut (it went down to 5)
+    assert chunks.optimizer.initial_trials == 26
+    open_ended = mh.Study(space, objectives, optimizer=make_optimizer("ehvi", settings), seed=0)
+    open_ended.ask()  # no budget: the full design
+    open_ended._set_budget(20)
+    assert open_ended.optimizer.initial_trials == 26  # not shortened under trials that may stand on it
     study_again = mh.Study.load(tmp_path / "s.db")  # its design over (model steps ran): a larger budget keeps it
     study_again._set_budget(6)
     study_again.ask()
