@@ -85,6 +85,18 @@ def _pruner_from_toml(table: Any) -> Any:
 _ENTRY_MODULES: set[str] = set()  # modules this process imported as a study file's entry
 
 
+def send_entry_modules_by_value() -> None:
+    """Have cloudpickle send the code of the study files' entry modules (files beside a study file) by value, for
+    Dask workers, which cannot import them. Only then: local worker processes import them, so that a trial's
+    traceback names the file and shows its lines (code sent by value is ``<dynamic-code>``)."""
+    import cloudpickle
+
+    for name in sorted(_ENTRY_MODULES):
+        module = sys.modules.get(name)
+        if module is not None:
+            cloudpickle.register_pickle_by_value(module)
+
+
 def _check_not_shadowing(spec: str, module_name: str, local: Path, base: Path) -> None:
     """Refuse an entry file named as a module of Python's or an installed package (``json.py``): once its folder
     leads ``sys.path``, it would stand in for that module everywhere in the run, moo_hpo's own imports too.
@@ -203,10 +215,6 @@ def _entry_point(spec: str, base: Path, anywhere: bool = False) -> Callable[...,
     except Exception as exc:  # noqa: BLE001 - the module's own code failed (a SyntaxError, an error at import)
         where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
         raise CliError(f"entry {spec!r}: importing {module_name} failed{where}: {type(exc).__name__}: {one_line(exc)}") from exc
-    if not anywhere:  # a file beside the study: its code travels to Dask workers with the objective
-        import cloudpickle
-
-        cloudpickle.register_pickle_by_value(module)
     fn = getattr(module, attr, None)
     if not callable(fn):
         names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None))]

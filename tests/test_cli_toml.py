@@ -629,3 +629,15 @@ def test_a_time_budget_given_as_text_is_refused_on_resume_too(tmp_path):
     path.write_text(path.read_text().replace("n_trials = 16", 'timeout = "60"'))
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code == 1 and "timeout must be a positive number of seconds or None; received '60'" in result.output
+
+
+def test_a_trial_failing_in_a_local_worker_names_the_entry_file_and_its_line(tmp_path):
+    # the entry's code was sent by value to local workers too, so their tracebacks read '<dynamic-code>', no line
+    path = write(tmp_path, study_extra='optimizer = "random"\nn_workers = 2')
+    (tmp_path / "entry.py").write_text("def evaluate(config):\n    raise ValueError('diverged')\n")
+    result = runner.invoke(app, ["run", path, "--trials", "5"])
+    assert result.exit_code == 1, result.output  # its first trials all failed the same way
+    with mh.Study.load(tmp_path / "study.db", read_only=True) as study:
+        error = study.trials[0].error
+    assert f'File "{tmp_path / "entry.py"}", line 2, in evaluate' in error and "raise ValueError('diverged')" in error
+    assert "<dynamic-code>" not in error
