@@ -29,6 +29,10 @@ def _failure_key(error: str | None) -> str:
     return failure_kind(first) if first.startswith(("the objective returned ", "metric ")) else first
 
 
+#: the characters of a failed trial's reason the log shows (the trial's ``error`` keeps it whole)
+LOGGED_REASON = 800
+
+
 def report_failure(study: Study, trial: Trial, first: int) -> None:
     """Log a failed trial's one-line reason; stop a run whose first trials (numbered from ``first``) all fail alike.
 
@@ -37,7 +41,9 @@ def report_failure(study: Study, trial: Trial, first: int) -> None:
             failed with one reason (a typo in a metric name, a bug in the objective); its ``failed_alike`` is True.
     """
     reason = (trial.error or "unknown").splitlines()[0]
-    logger.warning("trial %d failed: %s", trial.number, reason[:500])
+    if len(reason) > LOGGED_REASON:  # cut at a word, saying where the rest is
+        reason = reason[:LOGGED_REASON].rsplit(" ", 1)[0] + f" ... (the whole reason in trial {trial.number}'s error)"
+    logger.warning("trial %d failed: %s", trial.number, reason)
     # judged once per run (a run again of a study that stopped so is stopped again), at the fifth of its trials to
     # finish after running the objective (several may be told at once, while an optimizer proposes)
     ran = [t for t in study.trials[first:] if t.status is not TrialStatus.INFEASIBLE_SKIPPED]

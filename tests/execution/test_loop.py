@@ -381,3 +381,20 @@ def test_failures_of_an_exception_that_differ_in_a_number_do_not_stop_the_study(
     study.optimize(diverges, n_trials=8, show_progress=False, catch=(RuntimeError,))
     assert study.count("failed") == 8
 
+
+
+def test_a_long_failure_reason_is_logged_cut_at_a_word_saying_where_the_rest_is(caplog):
+    # a worker-lost reason was logged cut mid-word at 500 characters ("under trial_timeout the chil")
+    study = mh.Study(mh.Space({"x": mh.Float(0, 1)}), [mh.Minimize("f")], optimizer="random", seed=0)
+    words = " ".join(f"word{i}" for i in range(300))
+
+    def fail(config):
+        raise ValueError(words)
+
+    with caplog.at_level("WARNING", logger="moo_hpo"):
+        study.optimize(fail, n_trials=1, show_progress=False)
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("trial 0 failed")]
+    assert line.endswith("... (the whole reason in trial 0's error)") and len(line) < 900
+    cut = line.removeprefix("trial 0 failed: ValueError: ").removesuffix(" ... (the whole reason in trial 0's error)")
+    assert words.startswith(cut) and words[len(cut)] == " "  # at a word's end
+    assert study.trials[0].error.splitlines()[0] == f"ValueError: {words}"
