@@ -13,7 +13,7 @@ import shlex
 import sys
 import tomllib
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,16 +85,24 @@ def _pruner_from_toml(table: Any) -> Any:
 _ENTRY_MODULES: set[str] = set()  # modules this process imported as a study file's entry
 
 
-def send_entry_modules_by_value() -> None:
-    """Have cloudpickle send the code of the study files' entry modules (files beside a study file) by value, for
-    Dask workers, which cannot import them. Only then: local worker processes import them, so that a trial's
-    traceback names the file and shows its lines (code sent by value is ``<dynamic-code>``)."""
+@contextlib.contextmanager
+def entry_modules_by_value() -> Iterator[None]:
+    """While the objective is pickled for Dask workers, which cannot import them: cloudpickle sends the code of the
+    study files' entry modules (files beside a study file) by value. Only then: local worker processes import them,
+    so that a trial's traceback names the file and shows its lines (code sent by value is ``<dynamic-code>``)."""
     import cloudpickle
 
+    registered = []
     for name in sorted(_ENTRY_MODULES):
         module = sys.modules.get(name)
-        if module is not None:
+        if module is not None and name not in cloudpickle.list_registry_pickle_by_value():
             cloudpickle.register_pickle_by_value(module)
+            registered.append(module)
+    try:
+        yield
+    finally:
+        for module in registered:
+            cloudpickle.unregister_pickle_by_value(module)
 
 
 def _check_not_shadowing(spec: str, module_name: str, local: Path, base: Path) -> None:

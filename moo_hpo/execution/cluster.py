@@ -380,11 +380,11 @@ class DaskExecutor:
         else:
             hint = "; wrap a cluster in a client: executor=distributed.Client(cluster)" if hasattr(executor, "scheduler_address") else ""
             raise ConfigError(f"executor must be a dask.distributed Client or a scheduler address; received {executor!r}{hint}")
-        from moo_hpo.toml_study import send_entry_modules_by_value
+        from moo_hpo.toml_study import entry_modules_by_value
 
-        send_entry_modules_by_value()  # a study file's entry beside it: its code travels with the objective
         try:
-            payload = cloudpickle.dumps(fn)
+            with entry_modules_by_value():  # a study file's entry beside it: its code travels with the objective
+                payload = cloudpickle.dumps(fn)
         except Exception as exc:  # noqa: BLE001
             self.close_client()
             raise ConfigError(f"the objective must be picklable to run on Dask workers; received {fn!r}: {type(exc).__name__}: {exc}") from None
