@@ -247,6 +247,9 @@ def run(
             console.print(f"resuming {study.name!r}: {len(study.trials)} trials stored, running for {options['timeout']} s"
                           f"{again}", markup=False)
         study._resume_unsaid = 0  # said above, with the command's own count
+        if options.get("n_trials") == 0 and "timeout" not in options:
+            for key in ("executor", "resources", "retries"):  # nothing to run: no cluster to reach
+                options.pop(key, None)
         if "executor" in options:
             if not _state["debug"]:  # Dask's tracebacks only with --debug
                 quiet_dask_tracebacks()

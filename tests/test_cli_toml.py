@@ -641,3 +641,12 @@ def test_a_trial_failing_in_a_local_worker_names_the_entry_file_and_its_line(tmp
         error = study.trials[0].error
     assert f'File "{tmp_path / "entry.py"}", line 2, in evaluate' in error and "raise ValueError('diverged')" in error
     assert "<dynamic-code>" not in error
+
+
+def test_a_finished_study_run_again_with_a_cluster_does_not_reach_for_it(tmp_path):
+    # "resuming ...: 16 trials stored, 0 to run", then 20 s of trying the scheduler and an error
+    path = write(tmp_path, study_extra='optimizer = "random"')
+    assert runner.invoke(app, ["run", path]).exit_code == 0
+    result = runner.invoke(app, ["run", path, "--dask", "tcp://127.0.0.1:9", "--resources", "GPU=1", "--retries", "2"])
+    assert result.exit_code == 0, result.output
+    assert "16 trials stored, 0 to run" in result.output
