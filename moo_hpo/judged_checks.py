@@ -70,7 +70,7 @@ def judged_figures(hard: Sequence[Constraint], derived: Sequence[Probe], metrics
 
 
 def note_misjudged(judged: dict[str, Judged], metrics: Mapping[str, float], timed: set[str], retimed: bool,
-                               noted: set[str]) -> None:
+                   noted: set[str]) -> None:
     """Log once per metric when the figure a skip before training was decided on misjudged the trained model: ``fit``
     quantized it without ``moo_hpo_precision`` saying so (the trained model more than 10% better: skips may have
     dropped candidates that fit), or left layers at a precision it did not say (the trained model fails the bound

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["missing_attribute"]
+__all__ = ["STUDY_NAMES", "TRIAL_NAMES", "missing_attribute"]
 
 _SUGGEST = ("trials do not suggest values: declare each parameter in the study's mh.Space "
             "(mh.Float(1e-4, 1e-1, log=True), mh.Int, mh.Categorical) and read it from the configuration the "

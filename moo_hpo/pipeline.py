@@ -76,6 +76,14 @@ def _note_unfitted(probes: Sequence[Probe], model: Any, noted: set[str]) -> None
         )
 
 
+def _timed_metrics(probes: Sequence[Probe]) -> set[str]:
+    """The metrics of ``probes`` that time the model as it runs (latency, energy): noisy, and a quantized model's own."""
+    from moo_hpo.objectives.energy import Energy
+    from moo_hpo.objectives.latency import Latency
+
+    return {m for p in probes if isinstance(p, (Latency, Energy)) for m in p.metrics}
+
+
 def _carry_threshold(built: Any, model: Any, noted: set[str]) -> None:
     """A threshold set on the built model (``moo_hpo_threshold``, a searched parameter) goes with the model ``fit``
     returned in its place (a ``CalibratedClassifierCV`` around it, say), unless that one carries its own: without it
@@ -358,10 +366,7 @@ class ProbePipeline:
                 for c in broken)
             declared = getattr(model, "moo_hpo_precision", None)
             if declared not in (None, "fp32"):  # sizes count at the declared precision; a latency is the built model's own
-                from moo_hpo.objectives.energy import Energy
-                from moo_hpo.objectives.latency import Latency
-
-                run = {m for p in before if isinstance(p, (Latency, Energy)) for m in p.metrics}  # the model as it runs
+                run = _timed_metrics(before)  # the model as it runs
                 timed = [c.name for c in broken if c.name in run]  # a device's excess: the timed budgets it breaks
                 timed += [m for c in broken for m in dict.fromkeys(m for _, m, _, _ in over.get(c.name, [])) if m in run]
                 if timed:
@@ -409,10 +414,7 @@ class ProbePipeline:
         again = [p for p in before if changed or isinstance(p, ModelSize)]
         self._measure(again + [p for p in self.measuring if p not in before and p not in meters], model, metrics, extra)
         self._derive(metrics, extra, final=True)
-        from moo_hpo.objectives.energy import Energy
-        from moo_hpo.objectives.latency import Latency
-
-        timed = {m for p in before if isinstance(p, (Latency, Energy)) for m in p.metrics}
+        timed = _timed_metrics(before)
         retimed = bool(before) and _torch_shape(model) != shape  # layers or dtypes changed: timings may differ
         note_misjudged(judged, metrics, timed, retimed, self._noted)
         return Result(metrics, extra)
